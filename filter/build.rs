@@ -1,0 +1,49 @@
+//! Embeds the default policy: merges `policies/default/` into one JSON
+//! document (without tests and examples) for `include_str!`.
+
+#[path = "src/policy/bundle.rs"]
+mod bundle;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let dir = manifest.join("../policies/default");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    for sub in ["detectors", "tests"] {
+        println!("cargo:rerun-if-changed={}", dir.join(sub).display());
+    }
+    let parse = |path: &Path, text: &str| -> Result<Value, String> {
+        if path.extension().and_then(|e| e.to_str()) == Some("json") {
+            serde_json::from_str(text).map_err(|e| e.to_string())
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        }
+    };
+    let bundle = match bundle::load(&dir, &parse) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("cargo:warning=default policy: {e}");
+            std::process::exit(1);
+        }
+    };
+    for file in &bundle.files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let mut doc = bundle.document;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.remove("tests");
+        if let Some(Value::Array(detectors)) = obj.get_mut("detectors") {
+            for d in detectors.iter_mut().filter_map(Value::as_object_mut) {
+                d.remove("examples");
+            }
+        }
+    }
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("default_policy.json");
+    let json = serde_json::to_string(&doc).unwrap_or_default();
+    if let Err(e) = std::fs::write(&out, json) {
+        println!("cargo:warning=cannot write {}: {e}", out.display());
+        std::process::exit(1);
+    }
+}

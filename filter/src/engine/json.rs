@@ -1,0 +1,568 @@
+//! A strict, allocation-light JSON scanner that records where every string is.
+//!
+//! The inspection engine needs three things serde_json does not give it: the
+//! raw byte range of every string (so a mask rewrites exactly those bytes and
+//! leaves the rest of the body byte-identical), a path to each string (for
+//! findings and audit lines), and a hard nesting limit that turns hostile
+//! input into an error instead of a stack overflow. Any syntax error makes the
+//! caller fall back to scanning the body as text, so nothing is skipped.
+
+use std::ops::Range;
+
+/// Deepest nesting accepted; deeper documents are scanned as text.
+pub const MAX_DEPTH: usize = 128;
+
+/// One segment of a JSON path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    Root,
+    /// Object member, with the raw (still escaped) key range in the document.
+    Key(Range32),
+    Index(u32),
+}
+
+/// A `Range<usize>` that is `Copy` and half the size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Range32 {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Range32 {
+    pub fn new(range: Range<usize>) -> Range32 {
+        Range32 {
+            start: u32::try_from(range.start).unwrap_or(u32::MAX),
+            end: u32::try_from(range.end).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// A node in the path tree; strings point at the node of their position.
+#[derive(Debug, Clone, Copy)]
+pub struct PathNode {
+    pub parent: u32,
+    pub segment: Segment,
+}
+
+/// A string in the document: an object key or a value.
+#[derive(Debug, Clone, Copy)]
+pub struct StringLeaf {
+    /// Between the quotes, still escaped.
+    pub raw: Range32,
+    /// The node naming this string's position (for a key: the member it names).
+    pub node: u32,
+    pub is_key: bool,
+    pub has_escapes: bool,
+}
+
+/// The strings of one document and the tree of their paths. Reused across requests.
+#[derive(Debug, Default)]
+pub struct Outline {
+    pub nodes: Vec<PathNode>,
+    pub strings: Vec<StringLeaf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyntaxError {
+    Invalid(usize),
+    TooDeep(usize),
+    TooLarge,
+}
+
+impl Outline {
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.strings.clear();
+    }
+
+    /// Parses `doc` as one JSON value (surrounding whitespace allowed) and records its strings.
+    pub fn parse(&mut self, doc: &[u8]) -> Result<(), SyntaxError> {
+        self.clear();
+        if u32::try_from(doc.len()).is_err() {
+            return Err(SyntaxError::TooLarge);
+        }
+        self.nodes.push(PathNode {
+            parent: 0,
+            segment: Segment::Root,
+        });
+        let mut parser = Parser {
+            doc,
+            pos: 0,
+            outline: self,
+        };
+        parser.skip_ws();
+        parser.value(0, 0)?;
+        parser.skip_ws();
+        if parser.pos != doc.len() {
+            return Err(SyntaxError::Invalid(parser.pos));
+        }
+        Ok(())
+    }
+
+    /// Appends the path of `node` below the root to `out`, as `.a[0]["b c"]`; `redacted` nodes render as `[*]`.
+    pub fn render_path(&self, doc: &[u8], node: u32, redacted: &dyn Fn(u32) -> bool, out: &mut String) {
+        // Collect the chain root-ward on a small stack; documents are at most MAX_DEPTH deep.
+        let mut chain = [0u32; MAX_DEPTH + 2];
+        let mut len = 0usize;
+        let mut current = node;
+        while let Some(slot) = chain.get_mut(len) {
+            *slot = current;
+            len += 1;
+            match self.nodes.get(current as usize) {
+                Some(n) if !matches!(n.segment, Segment::Root) => current = n.parent,
+                _ => break,
+            }
+        }
+        for &id in chain.iter().take(len).rev() {
+            let Some(n) = self.nodes.get(id as usize) else { continue };
+            match n.segment {
+                Segment::Root => {}
+                Segment::Index(i) => {
+                    out.push('[');
+                    out.push_str(itoa(i).as_str());
+                    out.push(']');
+                }
+                Segment::Key(raw) => {
+                    let key = doc.get(raw.range()).unwrap_or_default();
+                    push_key(key, redacted(id), out);
+                }
+            }
+        }
+    }
+}
+
+fn itoa(i: u32) -> String {
+    i.to_string()
+}
+
+/// Keys that are plain identifiers render as `.key`; others as `["..."]` (raw JSON escapes kept).
+fn push_key(raw_key: &[u8], redacted: bool, out: &mut String) {
+    const MAX_KEY: usize = 64;
+    if redacted {
+        out.push_str("[*]");
+        return;
+    }
+    let identifier = !raw_key.is_empty()
+        && raw_key.len() <= MAX_KEY
+        && raw_key
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+    if identifier {
+        out.push('.');
+        out.extend(raw_key.iter().map(|&b| char::from(b)));
+    } else if raw_key.len() <= MAX_KEY && raw_key.iter().all(|b| (0x20..0x7f).contains(b)) {
+        out.push_str("[\"");
+        out.extend(raw_key.iter().map(|&b| char::from(b)));
+        out.push_str("\"]");
+    } else {
+        out.push_str("[?]");
+    }
+}
+
+struct Parser<'d, 'o> {
+    doc: &'d [u8],
+    pos: usize,
+    outline: &'o mut Outline,
+}
+
+impl Parser<'_, '_> {
+    fn peek(&self) -> Option<u8> {
+        self.doc.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn fail<T>(&self) -> Result<T, SyntaxError> {
+        Err(SyntaxError::Invalid(self.pos))
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), SyntaxError> {
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.fail()
+        }
+    }
+
+    fn node(&mut self, parent: u32, segment: Segment) -> u32 {
+        let id = u32::try_from(self.outline.nodes.len()).unwrap_or(u32::MAX);
+        self.outline.nodes.push(PathNode { parent, segment });
+        id
+    }
+
+    fn value(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
+        if depth > MAX_DEPTH {
+            return Err(SyntaxError::TooDeep(self.pos));
+        }
+        match self.peek() {
+            Some(b'{') => self.object(node, depth),
+            Some(b'[') => self.array(node, depth),
+            Some(b'"') => {
+                let (raw, has_escapes) = self.string()?;
+                self.outline.strings.push(StringLeaf {
+                    raw,
+                    node,
+                    is_key: false,
+                    has_escapes,
+                });
+                Ok(())
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => self.fail(),
+        }
+    }
+
+    fn object(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
+        self.expect(b'{')?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return self.fail();
+            }
+            let (raw, has_escapes) = self.string()?;
+            let member = self.node(node, Segment::Key(raw));
+            self.outline.strings.push(StringLeaf {
+                raw,
+                node: member,
+                is_key: true,
+                has_escapes,
+            });
+            self.skip_ws();
+            self.expect(b':')?;
+            self.skip_ws();
+            self.value(member, depth + 1)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    fn array(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
+        self.expect(b'[')?;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        let mut index = 0u32;
+        loop {
+            self.skip_ws();
+            let element = self.node(node, Segment::Index(index));
+            self.value(element, depth + 1)?;
+            index = index.saturating_add(1);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    /// Validates a string token; returns its raw inner range and whether it has escapes.
+    fn string(&mut self) -> Result<(Range32, bool), SyntaxError> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let mut has_escapes = false;
+        loop {
+            // Skip the common run of plain bytes quickly.
+            let rest = self.doc.get(self.pos..).unwrap_or_default();
+            let plain = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
+            self.pos += plain;
+            match self.peek() {
+                Some(b'"') => {
+                    let raw = Range32::new(start..self.pos);
+                    self.pos += 1;
+                    return Ok((raw, has_escapes));
+                }
+                Some(b'\\') => {
+                    has_escapes = true;
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'u') => {
+                            self.pos += 1;
+                            let hex = self.doc.get(self.pos..self.pos + 4).unwrap_or_default();
+                            if hex.len() != 4 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return self.fail();
+                            }
+                            self.pos += 4;
+                        }
+                        _ => return self.fail(),
+                    }
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), SyntaxError> {
+        if self.doc.get(self.pos..self.pos + word.len()) == Some(word) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            self.fail()
+        }
+    }
+
+    fn number(&mut self) -> Result<(), SyntaxError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.fail(),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.fail();
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return self.fail();
+            }
+            self.digits();
+        }
+        Ok(())
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+}
+
+/// Decodes the escapes of a raw JSON string into `out` (cleared first).
+/// Lone surrogates become U+FFFD. `raw` must have passed [`Outline::parse`];
+/// malformed escapes are copied through rather than trusted.
+pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b != b'\\' {
+            let run = raw.get(i..).unwrap_or_default();
+            let plain = run.iter().position(|&c| c == b'\\').unwrap_or(run.len());
+            out.extend_from_slice(run.get(..plain).unwrap_or_default());
+            i += plain;
+            continue;
+        }
+        let escaped = raw.get(i + 1).copied();
+        i += 2;
+        let simple = match escaped {
+            Some(b'n') => Some(b'\n'),
+            Some(b't') => Some(b'\t'),
+            Some(b'r') => Some(b'\r'),
+            Some(b'b') => Some(0x08),
+            Some(b'f') => Some(0x0c),
+            Some(b'/') => Some(b'/'),
+            Some(b'\\') => Some(b'\\'),
+            Some(b'"') => Some(b'"'),
+            _ => None,
+        };
+        if let Some(byte) = simple {
+            out.push(byte);
+            continue;
+        }
+        if escaped != Some(b'u') {
+            out.push(b'\\');
+            if let Some(e) = escaped {
+                out.push(e);
+            }
+            continue;
+        }
+        let Some(unit) = hex4(raw.get(i..i + 4)) else {
+            out.extend_from_slice(b"\\u");
+            continue;
+        };
+        i += 4;
+        let scalar = if (0xD800..0xDC00).contains(&unit) {
+            let low = match (raw.get(i..i + 2), hex4(raw.get(i + 2..i + 6))) {
+                (Some(b"\\u"), Some(low)) if (0xDC00..0xE000).contains(&low) => Some(low),
+                _ => None,
+            };
+            match low {
+                Some(low) => {
+                    i += 6;
+                    0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                }
+                None => 0xFFFD,
+            }
+        } else if (0xDC00..0xE000).contains(&unit) {
+            0xFFFD
+        } else {
+            unit
+        };
+        let ch = char::from_u32(scalar).unwrap_or('\u{FFFD}');
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
+    let bytes = bytes?;
+    if bytes.len() != 4 {
+        return None;
+    }
+    let mut value = 0u32;
+    for &b in bytes {
+        let digit = char::from(b).to_digit(16)?;
+        value = value * 16 + digit;
+    }
+    Some(value)
+}
+
+/// Appends `text` to `out` as the inside of a JSON string (no quotes).
+/// Valid UTF-8 is kept as is; invalid bytes become U+FFFD so the output stays valid JSON.
+pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
+    for chunk in text.utf8_chunks() {
+        for &b in chunk.valid().as_bytes() {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x00..=0x1f => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+                    out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+                }
+                _ => out.push(b),
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+    }
+}
+
+/// True when `text` (after leading whitespace) starts like a JSON object or array.
+pub fn looks_like_json(text: &[u8]) -> bool {
+    matches!(
+        text.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outline(doc: &str) -> Outline {
+        let mut o = Outline::default();
+        o.parse(doc.as_bytes()).unwrap();
+        o
+    }
+
+    fn paths(doc: &str) -> Vec<(String, String, bool)> {
+        let o = outline(doc);
+        o.strings
+            .iter()
+            .map(|s| {
+                let mut p = String::from("$");
+                o.render_path(doc.as_bytes(), s.node, &|_| false, &mut p);
+                (p, doc[s.raw.range()].to_string(), s.is_key)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_every_string_with_its_path() {
+        let doc = r#"{"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"n":1.5e3,"ok":true,"z":null}"#;
+        let got = paths(doc);
+        assert!(got.contains(&("$.messages[0].content[0].text".into(), "hi".into(), false)));
+        assert!(got.contains(&("$.model".into(), "model".into(), true)));
+        assert!(got.contains(&("$.model".into(), "x".into(), false)));
+        assert_eq!(got.iter().filter(|(_, _, k)| !k).count(), 4);
+    }
+
+    #[test]
+    fn odd_keys_are_quoted_or_hidden() {
+        let got = paths(r#"{"a b":"1","\u0041":"2"}"#);
+        assert_eq!(got[1].0, "$[\"a b\"]");
+        assert_eq!(got[3].0, "$[\"\\u0041\"]");
+    }
+
+    #[test]
+    fn rejects_malformed_documents() {
+        let mut o = Outline::default();
+        for bad in [
+            "", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"\\x\"", "01", "1.", "-", "tru", "[1] x", "\"a\nb\"",
+            "{\"a\":1,}", "\"\\u12\"",
+        ] {
+            assert!(o.parse(bad.as_bytes()).is_err(), "accepted {bad:?}");
+        }
+        for good in ["0", "-0.5E+3", " [ ] ", "{}", "\"\\ud83d\\ude00\"", "[[[]]]"] {
+            assert!(o.parse(good.as_bytes()).is_ok(), "rejected {good:?}");
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
+        let mut o = Outline::default();
+        assert!(matches!(o.parse(deep.as_bytes()), Err(SyntaxError::TooDeep(_))));
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(o.parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn unescape_and_escape_round_trip() {
+        let raw = r#"a\"b\\c\nd\u00e9\ud83d\ude00\ud800x\/"#;
+        let mut out = Vec::new();
+        unescape(raw.as_bytes(), &mut out);
+        assert_eq!(String::from_utf8(out.clone()).unwrap(), "a\"b\\c\nd\u{e9}\u{1F600}\u{FFFD}x/");
+        let mut escaped = Vec::new();
+        escape_into(&out, &mut escaped);
+        let reparsed: String = serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
+        assert_eq!(reparsed.as_bytes(), out.as_slice());
+    }
+
+    #[test]
+    fn escape_keeps_output_valid_for_invalid_utf8_and_controls() {
+        let mut escaped = Vec::new();
+        escape_into(b"a\x01\xffb", &mut escaped);
+        let reparsed: String = serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
+        assert_eq!(reparsed, "a\u{1}\u{FFFD}b");
+    }
+}

@@ -1,0 +1,93 @@
+//! Rewriting matched spans: masks and hashes, spliced into the original bytes.
+//!
+//! Only the strings that held a rewritten finding change; every other byte of
+//! the body, whitespace and escapes included, is copied through unchanged.
+
+use super::fingerprint::{fingerprint, fingerprint_hex};
+use super::json;
+use super::scanner::Hit;
+use crate::policy::{Action, Policy, TierIndex};
+use std::ops::Range;
+
+/// Replacements for byte ranges of one document, added in document order.
+#[derive(Debug, Default)]
+pub(crate) struct Splices {
+    items: Vec<(Range<usize>, Vec<u8>)>,
+}
+
+impl Splices {
+    /// Replaces the inside of a JSON string (`raw`, between its quotes) with `text`, escaped.
+    pub(crate) fn push_json_string(&mut self, raw: Range<usize>, text: &[u8]) {
+        let mut escaped = Vec::with_capacity(text.len() + 8);
+        json::escape_into(text, &mut escaped);
+        self.items.push((raw, escaped));
+    }
+
+    /// The document with every replacement made, or `None` if there were none.
+    pub(crate) fn apply(self, doc: &[u8]) -> Option<Vec<u8>> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let extra: usize = self.items.iter().map(|(_, r)| r.len()).sum();
+        let mut out = Vec::with_capacity(doc.len() + extra);
+        let mut at = 0;
+        for (range, replacement) in self.items {
+            if range.start < at {
+                continue;
+            }
+            out.extend_from_slice(doc.get(at..range.start).unwrap_or_default());
+            out.extend_from_slice(&replacement);
+            at = range.end;
+        }
+        out.extend_from_slice(doc.get(at..).unwrap_or_default());
+        Some(out)
+    }
+}
+
+/// `text` with every span whose action rewrites replaced; `hits` sorted by start.
+/// Overlapping spans merge into one replacement, chosen from the most severe action.
+pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &[Hit]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 32);
+    let mut at = 0;
+    let mut current: Option<(Range<usize>, Action, Hit)> = None;
+    let rewriting = hits.iter().filter_map(|h| {
+        let action = policy.action(h.detector, tier);
+        action.rewrites().then_some((*h, action))
+    });
+    for (hit, action) in rewriting {
+        match current.as_mut() {
+            Some((span, best, chosen)) if hit.start < span.end => {
+                span.end = span.end.max(hit.end);
+                if action > *best {
+                    *best = action;
+                    *chosen = hit;
+                }
+            }
+            _ => {
+                if let Some((span, best, chosen)) = current.take() {
+                    emit(policy, text, &mut out, &mut at, span, best, chosen);
+                }
+                current = Some((hit.start..hit.end, action, hit));
+            }
+        }
+    }
+    if let Some((span, best, chosen)) = current {
+        emit(policy, text, &mut out, &mut at, span, best, chosen);
+    }
+    out.extend_from_slice(text.get(at..).unwrap_or_default());
+    out
+}
+
+fn emit(policy: &Policy, text: &[u8], out: &mut Vec<u8>, at: &mut usize, span: Range<usize>, action: Action, hit: Hit) {
+    out.extend_from_slice(text.get(*at..span.start).unwrap_or_default());
+    let Some(detector) = policy.detector(hit.detector) else { return };
+    match action {
+        Action::Hash => {
+            let value = text.get(hit.start..hit.end).unwrap_or_default();
+            let fp = fingerprint(&policy.key, value);
+            out.extend_from_slice(format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes());
+        }
+        _ => out.extend_from_slice(detector.mask.as_bytes()),
+    }
+    *at = span.end;
+}

@@ -1,0 +1,390 @@
+//! The multi-pattern matcher: every detector of a policy compiled once.
+//!
+//! Scanning a text costs one Aho-Corasick pass over all keywords and
+//! dictionary phrases (ASCII case-insensitive), plus one lazy-DFA pass of a
+//! single multi-pattern regex for the detectors that have no keyword (card
+//! numbers, phone numbers). A keyword-gated regex runs only when one of its
+//! keywords occurs, so the ~100 credential formats cost nothing on ordinary
+//! prose. Validators, context words and allowlists run only on candidates.
+//!
+//! All regexes are compiled in byte-oriented ASCII mode: Unicode classes and
+//! Unicode word boundaries make regex-automata's lazy DFA give up and fall
+//! back to the PikeVM, which is orders of magnitude slower.
+
+use super::validators::Validator;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::captures::Captures;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
+
+/// Index of a detector in its policy.
+pub type DetectorIndex = u16;
+
+/// One candidate that passed every check: a detector and a byte span of the scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub detector: DetectorIndex,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Limits that keep one detector's regex from blowing up memory or time.
+#[derive(Debug, Clone, Copy)]
+pub struct RegexLimits {
+    pub nfa_bytes: usize,
+    pub cache_bytes: usize,
+    pub set_cache_bytes: usize,
+}
+
+impl Default for RegexLimits {
+    fn default() -> Self {
+        RegexLimits {
+            nfa_bytes: 2 << 20,
+            cache_bytes: 1 << 20,
+            set_cache_bytes: 8 << 20,
+        }
+    }
+}
+
+/// The byte-oriented, ASCII-mode syntax every detector regex is compiled with.
+pub fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+fn meta_config(kind: MatchKind, limits: RegexLimits, cache_bytes: usize) -> meta::Config {
+    meta::Config::new()
+        .match_kind(kind)
+        .utf8_empty(false)
+        .nfa_size_limit(Some(limits.nfa_bytes))
+        .hybrid_cache_capacity(cache_bytes)
+}
+
+/// Compiles one detector regex with the engine's settings.
+pub fn compile_regex(pattern: &str, limits: RegexLimits) -> Result<Regex, Box<meta::BuildError>> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(meta_config(MatchKind::LeftmostFirst, limits, limits.cache_bytes))
+        .build(pattern)
+        .map_err(Box::new)
+}
+
+/// Checks shared by regex and dictionary detectors.
+#[derive(Debug)]
+pub struct Checks {
+    pub validators: Vec<Validator>,
+    pub context: Option<ContextWords>,
+    /// Sorted exact values that are never findings.
+    pub allow: Vec<Box<[u8]>>,
+}
+
+#[derive(Debug)]
+pub struct ContextWords {
+    pub words: AhoCorasick,
+    pub window: usize,
+}
+
+impl Checks {
+    fn accept(&self, text: &[u8], start: usize, end: usize, global_allow: &[Box<[u8]>]) -> bool {
+        let Some(value) = text.get(start..end) else { return false };
+        if value.is_empty() {
+            return false;
+        }
+        if self.allow.binary_search_by(|a| a.as_ref().cmp(value)).is_ok()
+            || global_allow.binary_search_by(|a| a.as_ref().cmp(value)).is_ok()
+        {
+            return false;
+        }
+        if !self.validators.iter().all(|v| v.accepts(value)) {
+            return false;
+        }
+        match &self.context {
+            None => true,
+            Some(ctx) => {
+                let from = start.saturating_sub(ctx.window);
+                let to = end.saturating_add(ctx.window).min(text.len());
+                text.get(from..to).is_some_and(|window| ctx.words.is_match(window))
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RegexDetector {
+    pub detector: DetectorIndex,
+    pub regex: Regex,
+    /// Capture group index of `(?P<secret>...)`, if the pattern has one.
+    pub secret_group: Option<usize>,
+    pub checks: Checks,
+}
+
+#[derive(Debug)]
+pub struct DictionaryDetector {
+    pub detector: DetectorIndex,
+    pub whole_word: bool,
+    pub case_sensitive: bool,
+    pub checks: Checks,
+}
+
+/// What a keyword-automaton pattern means for the detectors using it.
+#[derive(Debug, Clone, Copy)]
+pub enum KeywordUse {
+    /// Arms regex detector `n` (an index into `Scanner::regexes`).
+    Arms(u32),
+    /// Is a phrase of dictionary detector `n`; `phrase` indexes `Scanner::phrases`.
+    Phrase { dictionary: u32, phrase: u32 },
+}
+
+/// Everything the scanner needs, built by the policy compiler.
+#[derive(Debug)]
+pub struct Scanner {
+    pub(crate) keywords: Option<AhoCorasick>,
+    /// Per keyword-automaton pattern, its uses.
+    pub(crate) keyword_uses: Vec<Vec<KeywordUse>>,
+    pub(crate) phrases: Vec<Box<[u8]>>,
+    pub(crate) regexes: Vec<RegexDetector>,
+    pub(crate) dictionaries: Vec<DictionaryDetector>,
+    /// Regex detectors without keywords, by index into `regexes`, in set-pattern order.
+    pub(crate) always_on: Vec<u32>,
+    pub(crate) always_on_set: Option<Regex>,
+    pub(crate) global_allow: Vec<Box<[u8]>>,
+}
+
+/// Mutable per-VM (or per-thread) state for scanning; reused across requests.
+#[derive(Debug)]
+pub struct ScanScratch {
+    caches: Vec<meta::Cache>,
+    captures: Vec<Option<Captures>>,
+    set_cache: Option<meta::Cache>,
+    set_matches: PatternSet,
+    armed: Vec<bool>,
+    armed_list: Vec<u32>,
+}
+
+/// How many times in a row a rejected candidate is retried one byte later
+/// before the search skips past it (bounds work on adversarial digit walls).
+const MAX_RETRIES: u32 = 16;
+
+impl Scanner {
+    pub fn scratch(&self) -> ScanScratch {
+        ScanScratch {
+            caches: self.regexes.iter().map(|r| r.regex.create_cache()).collect(),
+            captures: self
+                .regexes
+                .iter()
+                .map(|r| r.secret_group.map(|_| r.regex.create_captures()))
+                .collect(),
+            set_cache: self.always_on_set.as_ref().map(Regex::create_cache),
+            set_matches: PatternSet::new(self.always_on.len()),
+            armed: vec![false; self.regexes.len()],
+            armed_list: Vec::with_capacity(self.regexes.len()),
+        }
+    }
+
+    /// Finds every detector hit in `text`, in no particular order.
+    pub fn scan(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        if text.is_empty() {
+            return;
+        }
+        self.scan_keywords(text, scratch, sink);
+        self.arm_always_on(text, scratch);
+        let ScanScratch {
+            caches,
+            captures,
+            armed,
+            armed_list,
+            ..
+        } = scratch;
+        for &index in armed_list.iter() {
+            let i = index as usize;
+            if let Some(flag) = armed.get_mut(i) {
+                *flag = false;
+            }
+            let (Some(detector), Some(cache), Some(caps)) =
+                (self.regexes.get(i), caches.get_mut(i), captures.get_mut(i))
+            else {
+                continue;
+            };
+            self.run_regex(detector, text, cache, caps.as_mut(), sink);
+        }
+        armed_list.clear();
+    }
+
+    fn scan_keywords(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        let Some(keywords) = &self.keywords else { return };
+        for m in keywords.find_overlapping_iter(text) {
+            let Some(uses) = self.keyword_uses.get(m.pattern().as_usize()) else { continue };
+            for keyword_use in uses {
+                match *keyword_use {
+                    KeywordUse::Arms(regex) => arm(scratch, regex),
+                    KeywordUse::Phrase { dictionary, phrase } => {
+                        self.dictionary_hit(text, m.start(), m.end(), dictionary, phrase, sink);
+                    }
+                }
+            }
+        }
+    }
+
+    fn dictionary_hit(
+        &self,
+        text: &[u8],
+        start: usize,
+        end: usize,
+        dictionary: u32,
+        phrase: u32,
+        sink: &mut dyn FnMut(Hit),
+    ) {
+        let Some(dict) = self.dictionaries.get(dictionary as usize) else { return };
+        if dict.case_sensitive {
+            let exact = self.phrases.get(phrase as usize);
+            if exact.map(AsRef::as_ref) != text.get(start..end) {
+                return;
+            }
+        }
+        if dict.whole_word && !at_word_edges(text, start, end) {
+            return;
+        }
+        if dict.checks.accept(text, start, end, &self.global_allow) {
+            sink(Hit {
+                detector: dict.detector,
+                start,
+                end,
+            });
+        }
+    }
+
+    fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
+        match (&self.always_on_set, self.always_on.as_slice()) {
+            (_, []) => {}
+            (None, [only]) => arm(scratch, *only),
+            (Some(set), _) => {
+                let Some(cache) = scratch.set_cache.as_mut() else { return };
+                scratch.set_matches.clear();
+                set.which_overlapping_matches_with(cache, &Input::new(text), &mut scratch.set_matches);
+                let matched = scratch.set_matches.iter().filter_map(|p| self.always_on.get(p.as_usize()));
+                for &regex in matched {
+                    if let Some(flag) = scratch.armed.get_mut(regex as usize) {
+                        if !*flag {
+                            *flag = true;
+                            scratch.armed_list.push(regex);
+                        }
+                    }
+                }
+            }
+            (None, _) => {
+                for &regex in &self.always_on {
+                    arm(scratch, regex);
+                }
+            }
+        }
+    }
+
+    fn run_regex(
+        &self,
+        detector: &RegexDetector,
+        text: &[u8],
+        cache: &mut meta::Cache,
+        mut caps: Option<&mut Captures>,
+        sink: &mut dyn FnMut(Hit),
+    ) {
+        let mut at = 0;
+        let mut retries = 0;
+        while at <= text.len() {
+            let input = Input::new(text).range(at..);
+            let Some(m) = detector.regex.search_with(cache, &input) else { break };
+            let (start, end) = match (detector.secret_group, caps.as_deref_mut()) {
+                (Some(group), Some(caps)) => {
+                    let anchored = Input::new(text)
+                        .range(m.start()..m.end())
+                        .anchored(regex_automata::Anchored::Yes);
+                    detector.regex.search_captures_with(cache, &anchored, caps);
+                    match caps.get_group(group) {
+                        Some(span) => (span.start, span.end),
+                        None => (m.start(), m.end()),
+                    }
+                }
+                _ => (m.start(), m.end()),
+            };
+            if detector.checks.accept(text, start, end, &self.global_allow) {
+                sink(Hit {
+                    detector: detector.detector,
+                    start,
+                    end,
+                });
+                at = m.end().max(m.start() + 1);
+                retries = 0;
+            } else if retries < MAX_RETRIES {
+                at = m.start() + 1;
+                retries += 1;
+            } else {
+                at = m.end().max(m.start() + 1);
+                retries = 0;
+            }
+        }
+    }
+
+    pub fn regex_count(&self) -> usize {
+        self.regexes.len()
+    }
+}
+
+fn arm(scratch: &mut ScanScratch, regex: u32) {
+    if let Some(flag) = scratch.armed.get_mut(regex as usize) {
+        if !*flag {
+            *flag = true;
+            scratch.armed_list.push(regex);
+        }
+    }
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// A phrase edge that is an ASCII word byte must not continue a word in the text.
+fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
+    let first = text.get(start).copied().unwrap_or(0);
+    let last = end.checked_sub(1).and_then(|i| text.get(i)).copied().unwrap_or(0);
+    let before = start.checked_sub(1).and_then(|i| text.get(i)).copied();
+    let after = text.get(end).copied();
+    let left_ok = !is_word_byte(first) || !before.is_some_and(is_word_byte);
+    let right_ok = !is_word_byte(last) || !after.is_some_and(is_word_byte);
+    left_ok && right_ok
+}
+
+/// Builds an ASCII case-insensitive automaton over `patterns` (standard semantics, for overlapping search).
+pub fn keyword_automaton<P: AsRef<[u8]>>(patterns: &[P]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    let builder = |kind| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(AcMatchKind::Standard)
+            .kind(kind)
+            .build(patterns)
+    };
+    // A full DFA scans fastest; very large dictionaries fall back to the automatic choice.
+    builder(Some(AhoCorasickKind::DFA)).or_else(|_| builder(None))
+}
+
+/// Builds the multi-pattern set regex for detectors that have no keywords.
+pub fn set_regex(patterns: &[&str], limits: RegexLimits) -> Result<Regex, Box<meta::BuildError>> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(meta_config(MatchKind::All, limits, limits.set_cache_bytes))
+        .build_many(patterns)
+        .map_err(Box::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_edges() {
+        let t = b"xSECRET SECRET_ SECRET. \xe6\x9c\xba\xe5\xaf\x86x";
+        assert!(!at_word_edges(t, 1, 7));
+        assert!(!at_word_edges(t, 8, 14));
+        assert!(at_word_edges(t, 16, 22));
+        // A non-ASCII phrase has no word edges to check.
+        assert!(at_word_edges(t, 24, 30));
+    }
+}

@@ -1,0 +1,90 @@
+//! What an inspection decided, and why.
+
+use super::scanner::DetectorIndex;
+use crate::policy::{Action, Policy, TierIndex};
+
+/// One detector match. Holds where it was and a keyed fingerprint, never the matched bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub detector: DetectorIndex,
+    /// JSON path of the field (`$.messages[0].content`); `$` for a body scanned as text.
+    pub path: String,
+    /// Byte span in the field's decoded text.
+    pub start: usize,
+    pub end: usize,
+    /// The action for this finding on the request's tier (before monitor mode).
+    pub action: Action,
+    /// First 8 bytes of HMAC-SHA256 of the matched bytes, keyed with the policy's key.
+    pub fingerprint: [u8; 8],
+}
+
+/// Why a request could not be inspected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uninspectable {
+    TooLarge { size: usize, limit: usize },
+    Encoding(String),
+    Internal(String),
+}
+
+impl Uninspectable {
+    /// A stable, label-safe reason for stats.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Uninspectable::TooLarge { .. } => "too_large",
+            Uninspectable::Encoding(_) => "bad_encoding",
+            Uninspectable::Internal(_) => "internal",
+        }
+    }
+
+    /// A sentence for replies and logs; header values are reduced to token characters.
+    pub fn message(&self) -> String {
+        match self {
+            Uninspectable::TooLarge { size, limit } => {
+                format!("the request body ({size} bytes) is larger than the policy's inspection limit ({limit} bytes)")
+            }
+            Uninspectable::Encoding(encoding) => {
+                let shown: String = encoding
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ',' | ' ' | '_'))
+                    .take(40)
+                    .collect();
+                format!("the request body has content-encoding {shown:?}, which Airlock cannot decode for inspection")
+            }
+            Uninspectable::Internal(what) => format!("internal inspection error: {what}"),
+        }
+    }
+}
+
+/// The outcome of one inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// What happens to the request (after monitor mode).
+    pub decision: Action,
+    /// What would happen in enforce mode.
+    pub planned: Action,
+    pub tier: TierIndex,
+    pub findings: Vec<Finding>,
+    /// The body to send instead, when findings were masked or hashed.
+    pub body: Option<Vec<u8>>,
+    /// Set when the request could not be inspected and the fail mode decided.
+    pub uninspectable: Option<Uninspectable>,
+}
+
+impl Verdict {
+    /// Distinct detector ids of the findings, sorted.
+    pub fn detector_ids<'p>(&self, policy: &'p Policy) -> Vec<&'p str> {
+        let mut ids: Vec<&str> = self
+            .findings
+            .iter()
+            .filter_map(|f| policy.detector(f.detector).map(|d| d.id.as_str()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Findings whose own action is the decision's (the ones that caused it).
+    pub fn deciding_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.action == self.planned)
+    }
+}

@@ -1,0 +1,712 @@
+//! From a policy document to a compiled [`Policy`], rejecting anything doubtful.
+//!
+//! Every problem is reported, not only the first, each with the field path
+//! and a sentence saying what to change. Nothing is silently ignored: an
+//! unknown class, a regex that is not ASCII-safe, a keyword that is empty, a
+//! `hash` action without a key all stop the policy from loading.
+
+use super::digest::digest;
+use super::error::{Origins, PolicyError, PolicyErrors};
+use super::schema::{
+    ActionDoc, DetectorDoc, FailModeDoc, KindDoc, Mode as ModeDoc, PolicyDoc, ValidatorDoc, SCHEMA_VERSION,
+};
+use super::{
+    Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode, Policy, PolicyInfo,
+    Tier, TierIndex,
+};
+use crate::engine::scanner::{
+    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector, RegexLimits, Scanner,
+};
+use crate::engine::validators::Validator;
+use std::collections::{BTreeMap, HashMap};
+
+/// What compiling may read from outside the document.
+pub struct Environment<'a> {
+    /// Looks up an environment variable (of the CLI process, or of the wasm VM).
+    pub var: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Bytes an HMAC key must have at least.
+const MIN_KEY_BYTES: usize = 16;
+/// Largest body size a policy may ask to inspect.
+const MAX_BODY_LIMIT: u64 = 64 << 20;
+const MAX_DETECTORS: usize = 4096;
+const MAX_CONTEXT_WINDOW: usize = 4096;
+
+/// Parses a JSON document into the schema, naming the field of the first shape error.
+pub fn parse_document(value: serde_json::Value, origins: &Origins) -> Result<PolicyDoc, PolicyErrors> {
+    serde_path_to_error::deserialize::<_, PolicyDoc>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        PolicyErrors(vec![origins.error(&path, e.inner().to_string())])
+    })
+}
+
+/// Checks and compiles `doc`. `origins` locates errors in the files they came from.
+pub fn compile(doc: PolicyDoc, origins: Origins, env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
+    let mut c = Compiler {
+        origins: &origins,
+        errors: Vec::new(),
+    };
+    let policy = c.policy(&doc, env);
+    match policy {
+        Some(parts) if c.errors.is_empty() => Ok(Policy {
+            info: PolicyInfo {
+                name: doc.metadata.name.clone(),
+                version: doc.metadata.version.clone(),
+                digest: digest(&doc),
+            },
+            document: doc,
+            origins,
+            ..parts
+        }),
+        _ => Err(PolicyErrors(c.errors)),
+    }
+}
+
+struct Compiler<'o> {
+    origins: &'o Origins,
+    errors: Vec<PolicyError>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.errors.push(self.origins.error(path, message));
+    }
+
+    fn policy(&mut self, doc: &PolicyDoc, env: &Environment<'_>) -> Option<Policy> {
+        if doc.schema != SCHEMA_VERSION {
+            self.error(
+                "schema",
+                format!("schema {} is not supported; this Airlock reads schema {SCHEMA_VERSION}", doc.schema),
+            );
+            return None;
+        }
+        self.check_name("metadata.name", &doc.metadata.name);
+        if doc.metadata.version.trim().is_empty() {
+            self.error("metadata.version", "must not be empty; use a version operators can recognise, e.g. 2026.11.1");
+        }
+        let classes = self.classes(&doc.classes);
+        let (tiers, default_tier) = self.tiers(doc, &classes);
+        let detectors = self.detectors(&doc.detectors, &classes);
+        let limits = self.limits(doc);
+        if doc.hashing.key_env.trim().is_empty() {
+            self.error("hashing.key_env", "must name an environment variable, e.g. AIRLOCK_HASH_KEY");
+        }
+        let ids: HashMap<&str, DetectorIndex> = detectors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| Some((d.id.as_str(), DetectorIndex::try_from(i).ok()?)))
+            .collect();
+        let actions = self.actions(doc, &classes, &tiers, &detectors, &ids);
+        self.tests(doc, &ids);
+        let scanner = self.scanner(doc);
+        let (key, key_scope) = self.key(doc, env, &actions);
+        let default_tier = default_tier?;
+        let scanner = scanner?;
+        Some(Policy {
+            info: PolicyInfo {
+                name: String::new(),
+                version: String::new(),
+                digest: String::new(),
+            },
+            mode: match doc.mode {
+                ModeDoc::Enforce => Mode::Enforce,
+                ModeDoc::Monitor => Mode::Monitor,
+            },
+            classes: doc.classes.clone(),
+            tiers,
+            default_tier,
+            detectors,
+            actions,
+            limits,
+            scanner,
+            key,
+            key_scope,
+            document: doc.clone(),
+            origins: Origins::default(),
+        })
+    }
+
+    /// Names used in stats: lowercase letters, digits and dashes.
+    fn check_name(&mut self, path: &str, name: &str) -> bool {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-');
+        if !ok {
+            self.error(
+                path,
+                format!("{name:?} is not a valid name: use 1-64 lowercase letters, digits and dashes (it appears in stats names)"),
+            );
+        }
+        ok
+    }
+
+    fn classes(&mut self, classes: &[String]) -> HashMap<String, ClassIndex> {
+        let mut map = HashMap::new();
+        if classes.is_empty() {
+            self.error("classes", "list at least one class, lowest first, e.g. [public, internal, confidential, secret]");
+        }
+        if classes.len() > usize::from(ClassIndex::MAX) {
+            self.error("classes", "too many classes");
+        }
+        for (i, class) in classes.iter().enumerate() {
+            let path = format!("classes[{i}]");
+            if self.check_name(&path, class) {
+                let index = ClassIndex::try_from(i).unwrap_or(ClassIndex::MAX);
+                if map.insert(class.clone(), index).is_some() {
+                    self.error(&path, format!("class {class:?} is listed twice"));
+                }
+            }
+        }
+        map
+    }
+
+    fn class(&mut self, path: &str, name: &str, classes: &HashMap<String, ClassIndex>) -> Option<ClassIndex> {
+        let found = classes.get(name).copied();
+        if found.is_none() {
+            let mut known: Vec<&str> = classes.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            self.error(path, format!("unknown class {name:?}; the policy's classes are {known:?}"));
+        }
+        found
+    }
+
+    fn tiers(&mut self, doc: &PolicyDoc, classes: &HashMap<String, ClassIndex>) -> (Vec<Tier>, Option<TierIndex>) {
+        let mut tiers = Vec::new();
+        let mut seen = HashMap::new();
+        if doc.destinations.tiers.len() > usize::from(TierIndex::MAX) {
+            self.error("destinations.tiers", "too many tiers");
+        }
+        for (i, tier) in doc.destinations.tiers.iter().enumerate() {
+            let path = format!("destinations.tiers[{i}]");
+            self.check_name(&format!("{path}.name"), &tier.name);
+            if seen.insert(tier.name.clone(), i).is_some() {
+                self.error(&format!("{path}.name"), format!("tier {:?} is defined twice", tier.name));
+            }
+            let max_class = self.class(&format!("{path}.max_class"), &tier.max_class, classes).unwrap_or(0);
+            let hosts = tier
+                .hosts
+                .iter()
+                .enumerate()
+                .filter_map(|(j, h)| self.host_pattern(&format!("{path}.hosts[{j}]"), h))
+                .collect();
+            for (j, prefix) in tier.paths.iter().enumerate() {
+                if !prefix.starts_with('/') {
+                    self.error(&format!("{path}.paths[{j}]"), format!("path prefix {prefix:?} must start with '/'"));
+                }
+            }
+            tiers.push(Tier {
+                name: tier.name.clone(),
+                max_class,
+                hosts,
+                paths: tier.paths.clone(),
+            });
+        }
+        let default = seen
+            .get(&doc.destinations.default_tier)
+            .and_then(|&i| TierIndex::try_from(i).ok());
+        if default.is_none() {
+            self.error(
+                "destinations.default_tier",
+                format!("{:?} is not one of the tiers defined under destinations.tiers", doc.destinations.default_tier),
+            );
+        }
+        (tiers, default)
+    }
+
+    fn host_pattern(&mut self, path: &str, host: &str) -> Option<HostPattern> {
+        let (suffix, name) = match host.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, host),
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':'))
+            && !name.starts_with('.')
+            && !name.ends_with('.');
+        if !valid {
+            self.error(
+                path,
+                format!(
+                    "{host:?} is not a host pattern: write a lowercase host name (api.example.com) or a wildcard \
+                     suffix (*.example.com), without scheme, port or path"
+                ),
+            );
+            return None;
+        }
+        Some(if suffix {
+            HostPattern::Suffix(format!(".{name}"))
+        } else {
+            HostPattern::Exact(name.to_string())
+        })
+    }
+
+    fn limits(&mut self, doc: &PolicyDoc) -> Limits {
+        let max = doc.limits.max_body_bytes;
+        if max == 0 || max > MAX_BODY_LIMIT {
+            self.error(
+                "limits.max_body_bytes",
+                format!("{max} is out of range: use 1 to {MAX_BODY_LIMIT} bytes (and raise Envoy's buffer limits to match)"),
+            );
+        }
+        Limits {
+            max_body_bytes: usize::try_from(max.min(MAX_BODY_LIMIT)).unwrap_or(usize::MAX),
+            on_uninspectable: match doc.limits.on_uninspectable {
+                FailModeDoc::Block => FailMode::Block,
+                FailModeDoc::Allow => FailMode::Allow,
+            },
+        }
+    }
+
+    fn detectors(&mut self, docs: &[DetectorDoc], classes: &HashMap<String, ClassIndex>) -> Vec<Detector> {
+        if docs.len() > MAX_DETECTORS {
+            self.error("detectors", format!("{} detectors; at most {MAX_DETECTORS} are supported", docs.len()));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut detectors = Vec::with_capacity(docs.len());
+        for (i, d) in docs.iter().enumerate() {
+            let path = format!("detectors[{i}]");
+            self.check_name(&format!("{path}.id"), &d.id);
+            if let Some(first) = seen.insert(d.id.as_str(), i) {
+                let first_at = self.origins.error(&format!("detectors[{first}]"), "");
+                self.error(
+                    &format!("{path}.id"),
+                    format!("duplicate detector id {:?} (first defined at {}: {})", d.id, first_at.source, first_at.path),
+                );
+            }
+            let class = self.class(&format!("{path}.class"), &d.class, classes).unwrap_or(0);
+            let kind = kind(d.kind);
+            let mask = self.mask_template(&path, d, kind);
+            detectors.push(Detector {
+                id: d.id.clone(),
+                class,
+                kind,
+                mask,
+            });
+        }
+        detectors
+    }
+
+    fn mask_template(&mut self, path: &str, d: &DetectorDoc, kind: Kind) -> String {
+        let template = d.mask.as_deref().unwrap_or("[REDACTED:{id}]");
+        let filled = template
+            .replace("{id}", &d.id)
+            .replace("{class}", &d.class)
+            .replace("{kind}", kind.as_str());
+        if filled.contains('{') || filled.contains('}') {
+            self.error(
+                &format!("{path}.mask"),
+                "unknown placeholder in the mask template; use only {id}, {class} and {kind}",
+            );
+        }
+        if filled.len() > 256 {
+            self.error(&format!("{path}.mask"), "mask template longer than 256 bytes");
+        }
+        filled
+    }
+
+    fn actions(
+        &mut self,
+        doc: &PolicyDoc,
+        classes: &HashMap<String, ClassIndex>,
+        tiers: &[Tier],
+        detectors: &[Detector],
+        ids: &HashMap<&str, DetectorIndex>,
+    ) -> Vec<Action> {
+        struct Rule {
+            detector: Option<DetectorIndex>,
+            class: Option<ClassIndex>,
+            kind: Option<Kind>,
+            tier: Option<TierIndex>,
+            action: Action,
+        }
+        let tier_index: HashMap<&str, TierIndex> = tiers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| Some((t.name.as_str(), TierIndex::try_from(i).ok()?)))
+            .collect();
+        let mut rules = Vec::with_capacity(doc.rules.len());
+        for (i, rule) in doc.rules.iter().enumerate() {
+            let path = format!("rules[{i}]");
+            let detector = rule.detector.as_deref().map(|id| {
+                let found = ids.get(id).copied();
+                if found.is_none() {
+                    self.error(&format!("{path}.detector"), format!("no detector has id {id:?}"));
+                }
+                found
+            });
+            let class = rule.class.as_deref().map(|c| self.class(&format!("{path}.class"), c, classes));
+            let tier = rule.tier.as_deref().map(|t| {
+                let found = tier_index.get(t).copied();
+                if found.is_none() {
+                    self.error(&format!("{path}.tier"), format!("no tier is named {t:?}"));
+                }
+                found
+            });
+            // A selector that names something unknown has been reported; keep the rule unmatchable.
+            if matches!(detector, Some(None)) || matches!(class, Some(None)) || matches!(tier, Some(None)) {
+                continue;
+            }
+            rules.push(Rule {
+                detector: detector.flatten(),
+                class: class.flatten(),
+                kind: rule.kind.map(kind),
+                tier: tier.flatten(),
+                action: action(rule.action),
+            });
+        }
+        let mut table = Vec::with_capacity(detectors.len() * tiers.len());
+        for (d, (detector, doc_detector)) in detectors.iter().zip(&doc.detectors).enumerate() {
+            let d = DetectorIndex::try_from(d).unwrap_or(DetectorIndex::MAX);
+            for (t, tier) in tiers.iter().enumerate() {
+                let t = TierIndex::try_from(t).unwrap_or(TierIndex::MAX);
+                let from_rules = rules.iter().find(|r| {
+                    r.detector.is_none_or(|x| x == d)
+                        && r.class.is_none_or(|x| x == detector.class)
+                        && r.kind.is_none_or(|x| x == detector.kind)
+                        && r.tier.is_none_or(|x| x == t)
+                });
+                let fallback = if detector.class <= tier.max_class {
+                    Action::Monitor
+                } else {
+                    Action::Block
+                };
+                let chosen = doc_detector
+                    .action
+                    .map(action)
+                    .or(from_rules.map(|r| r.action))
+                    .unwrap_or(fallback);
+                table.push(chosen);
+            }
+        }
+        table
+    }
+
+    fn tests(&mut self, doc: &PolicyDoc, ids: &HashMap<&str, DetectorIndex>) {
+        for (i, test) in doc.tests.iter().enumerate() {
+            let path = format!("tests[{i}]");
+            if test.name.trim().is_empty() {
+                self.error(&format!("{path}.name"), "give the test a name");
+            }
+            for (j, id) in test.expect.detectors.iter().flatten().enumerate() {
+                if !ids.contains_key(id.as_str()) {
+                    self.error(&format!("{path}.expect.detectors[{j}]"), format!("no detector has id {id:?}"));
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, doc: &PolicyDoc, env: &Environment<'_>, actions: &[Action]) -> (HmacKey, KeyScope) {
+        let var = doc.hashing.key_env.as_str();
+        match (env.var)(var) {
+            Some(value) if value.len() >= MIN_KEY_BYTES => (HmacKey(value.into_bytes()), KeyScope::Configured),
+            configured => {
+                if configured.is_some() {
+                    self.error(
+                        "hashing.key_env",
+                        format!("the key in ${var} is shorter than {MIN_KEY_BYTES} bytes; use a long random secret"),
+                    );
+                } else if actions.contains(&Action::Hash) {
+                    self.error(
+                        "hashing.key_env",
+                        format!(
+                            "the policy uses the hash action but ${var} is not set; set it to a random secret of at \
+                             least {MIN_KEY_BYTES} bytes (hash fingerprints are never unkeyed)"
+                        ),
+                    );
+                }
+                (HmacKey(random_key()), KeyScope::Ephemeral)
+            }
+        }
+    }
+
+    fn scanner(&mut self, doc: &PolicyDoc) -> Option<Scanner> {
+        let limits = RegexLimits::default();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        let mut keyword_ids: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+        let mut keyword_uses: Vec<Vec<KeywordUse>> = Vec::new();
+        let mut phrases: Vec<Box<[u8]>> = Vec::new();
+        let mut regexes = Vec::new();
+        let mut dictionaries = Vec::new();
+        let mut always_on = Vec::new();
+        let mut always_on_patterns: Vec<&str> = Vec::new();
+        let mut ok = true;
+
+        let mut intern = |pattern: &[u8], keyword_use: KeywordUse| {
+            let folded = pattern.to_ascii_lowercase();
+            let id = *keyword_ids.entry(folded.clone()).or_insert_with(|| {
+                keywords.push(folded);
+                keyword_uses.push(Vec::new());
+                keywords.len() - 1
+            });
+            if let Some(uses) = keyword_uses.get_mut(id) {
+                uses.push(keyword_use);
+            }
+        };
+
+        for (i, d) in doc.detectors.iter().enumerate() {
+            let path = format!("detectors[{i}]");
+            let Ok(detector) = DetectorIndex::try_from(i) else {
+                ok = false;
+                continue;
+            };
+            let checks = self.checks(&path, d);
+            match (&d.regex, &d.dictionary) {
+                (Some(pattern), None) => {
+                    let Some(regex) = self.regex(&format!("{path}.regex"), pattern, limits) else {
+                        ok = false;
+                        continue;
+                    };
+                    let secret_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "secret");
+                    let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
+                    if d.keywords.is_empty() {
+                        always_on.push(index);
+                        always_on_patterns.push(pattern.as_str());
+                    }
+                    for (k, keyword) in d.keywords.iter().enumerate() {
+                        if keyword.trim().is_empty() {
+                            self.error(&format!("{path}.keywords[{k}]"), "empty keyword: it would match everywhere");
+                            ok = false;
+                        }
+                        intern(keyword.as_bytes(), KeywordUse::Arms(index));
+                    }
+                    regexes.push(RegexDetector {
+                        detector,
+                        regex,
+                        secret_group,
+                        checks: checks.unwrap_or_else(no_checks),
+                    });
+                }
+                (None, Some(dictionary)) => {
+                    if !d.keywords.is_empty() {
+                        self.error(
+                            &format!("{path}.keywords"),
+                            "keywords only gate regexes; a dictionary's phrases are its keywords",
+                        );
+                    }
+                    if dictionary.phrases.is_empty() {
+                        self.error(&format!("{path}.dictionary.phrases"), "list at least one phrase");
+                    }
+                    let index = u32::try_from(dictionaries.len()).unwrap_or(u32::MAX);
+                    for (p, phrase) in dictionary.phrases.iter().enumerate() {
+                        if phrase.trim().is_empty() {
+                            self.error(&format!("{path}.dictionary.phrases[{p}]"), "empty phrase");
+                            ok = false;
+                            continue;
+                        }
+                        let phrase_index = u32::try_from(phrases.len()).unwrap_or(u32::MAX);
+                        phrases.push(phrase.as_bytes().into());
+                        intern(
+                            phrase.as_bytes(),
+                            KeywordUse::Phrase {
+                                dictionary: index,
+                                phrase: phrase_index,
+                            },
+                        );
+                    }
+                    dictionaries.push(DictionaryDetector {
+                        detector,
+                        whole_word: dictionary.whole_word,
+                        case_sensitive: dictionary.case_sensitive,
+                        checks: checks.unwrap_or_else(no_checks),
+                    });
+                }
+                _ => {
+                    self.error(&path, "set exactly one of `regex` or `dictionary`");
+                    ok = false;
+                }
+            }
+        }
+
+        let keywords = if keywords.is_empty() {
+            None
+        } else {
+            match scanner::keyword_automaton(&keywords) {
+                Ok(ac) => Some(ac),
+                Err(e) => {
+                    self.error("detectors", format!("the keyword automaton could not be built: {e}"));
+                    return None;
+                }
+            }
+        };
+        let always_on_set = if always_on_patterns.len() > 1 {
+            match scanner::set_regex(&always_on_patterns, limits) {
+                Ok(set) => Some(set),
+                Err(e) => {
+                    self.error(
+                        "detectors",
+                        format!(
+                            "the detectors without keywords do not fit in one automaton ({e}); add keywords to some of them"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let mut global_allow: Vec<Box<[u8]>> = doc.allowlist.iter().map(|v| v.as_bytes().into()).collect();
+        global_allow.sort();
+        ok.then_some(Scanner {
+            keywords,
+            keyword_uses,
+            phrases,
+            regexes,
+            dictionaries,
+            always_on,
+            always_on_set,
+            global_allow,
+        })
+    }
+
+    fn regex(&mut self, path: &str, pattern: &str, limits: RegexLimits) -> Option<regex_automata::meta::Regex> {
+        if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
+            self.error(
+                path,
+                format!(
+                    "non-ASCII character {ch:?} at byte {at}: regexes are byte-oriented and ASCII-only; put \
+                     non-ASCII phrases in a `dictionary` detector"
+                ),
+            );
+            return None;
+        }
+        let hir = match regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+        {
+            Ok(hir) => hir,
+            Err(e) => {
+                self.error(path, format!("invalid regex:\n{e}"));
+                return None;
+            }
+        };
+        if hir.properties().minimum_len() == Some(0) {
+            self.error(path, "the regex can match the empty string; every finding must cover at least one byte");
+            return None;
+        }
+        if hir.properties().look_set().contains_word_unicode() {
+            self.error(path, "Unicode word boundaries are not supported; use the ASCII \\b");
+            return None;
+        }
+        match scanner::compile_regex(pattern, limits) {
+            Ok(regex) => Some(regex),
+            Err(e) => {
+                let reason = match e.size_limit() {
+                    Some(limit) => format!(
+                        "the regex compiles to more than {limit} bytes of automaton; shorten bounded repeats like {{1,1000}} or split it"
+                    ),
+                    None => e.to_string(),
+                };
+                self.error(path, reason);
+                None
+            }
+        }
+    }
+
+    fn checks(&mut self, path: &str, d: &DetectorDoc) -> Option<Checks> {
+        let mut validators = Vec::with_capacity(d.validators.len());
+        for (i, v) in d.validators.iter().enumerate() {
+            let vpath = format!("{path}.validators[{i}]");
+            validators.push(match v {
+                ValidatorDoc::Luhn => Validator::Luhn,
+                ValidatorDoc::PaymentCard => Validator::PaymentCard,
+                ValidatorDoc::Iban => Validator::Iban,
+                ValidatorDoc::CnResidentId => Validator::CnResidentId,
+                ValidatorDoc::UsSsn => Validator::UsSsn,
+                ValidatorDoc::NotTrivial => Validator::NotTrivial,
+                ValidatorDoc::MinEntropy(bits) => {
+                    if !(0.0..=8.0).contains(bits) {
+                        self.error(&vpath, format!("min_entropy {bits} is out of range: bits per byte are 0 to 8"));
+                    }
+                    Validator::MinEntropy(*bits)
+                }
+                ValidatorDoc::Length(len) => {
+                    let min = len.min.unwrap_or(0);
+                    let max = len.max.unwrap_or(usize::MAX);
+                    if min > max {
+                        self.error(&vpath, format!("length min {min} is greater than max {max}"));
+                    }
+                    Validator::Length { min, max }
+                }
+            });
+        }
+        let context = match &d.context {
+            None => None,
+            Some(ctx) => {
+                if ctx.hotwords.is_empty() || ctx.hotwords.iter().any(|w| w.trim().is_empty()) {
+                    self.error(&format!("{path}.context.hotwords"), "list at least one non-empty hotword");
+                    return None;
+                }
+                if ctx.window == 0 || ctx.window > MAX_CONTEXT_WINDOW {
+                    self.error(
+                        &format!("{path}.context.window"),
+                        format!("window {} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes", ctx.window),
+                    );
+                }
+                match scanner::keyword_automaton(&ctx.hotwords) {
+                    Ok(words) => Some(ContextWords {
+                        words,
+                        window: ctx.window,
+                    }),
+                    Err(e) => {
+                        self.error(&format!("{path}.context.hotwords"), e.to_string());
+                        return None;
+                    }
+                }
+            }
+        };
+        let mut allow: Vec<Box<[u8]>> = d.allow.iter().map(|v| v.as_bytes().into()).collect();
+        allow.sort();
+        Some(Checks {
+            validators,
+            context,
+            allow,
+        })
+    }
+}
+
+fn no_checks() -> Checks {
+    Checks {
+        validators: Vec::new(),
+        context: None,
+        allow: Vec::new(),
+    }
+}
+
+fn kind(k: KindDoc) -> Kind {
+    match k {
+        KindDoc::Credential => Kind::Credential,
+        KindDoc::Pii => Kind::Pii,
+        KindDoc::TradeSecret => Kind::TradeSecret,
+        KindDoc::Custom => Kind::Custom,
+    }
+}
+
+fn action(a: ActionDoc) -> Action {
+    match a {
+        ActionDoc::Allow => Action::Allow,
+        ActionDoc::Monitor => Action::Monitor,
+        ActionDoc::Hash => Action::Hash,
+        ActionDoc::Mask => Action::Mask,
+        ActionDoc::Block => Action::Block,
+    }
+}
+
+/// 32 random bytes from the standard library's seeded hasher (wasi `random_get` in the filter).
+fn random_key() -> Vec<u8> {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    (0..4u8)
+        .flat_map(|i| {
+            let mut h = RandomState::new().build_hasher();
+            h.write_u8(i);
+            h.finish().to_le_bytes()
+        })
+        .collect()
+}

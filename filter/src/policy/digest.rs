@@ -1,0 +1,32 @@
+//! The content digest that tells operators which policy is live.
+//!
+//! It covers everything that changes decisions and nothing else: tests and
+//! detector examples are dropped, so `airlock build` (which strips them) and
+//! `airlock check` (which keeps them) report the same digest for one policy.
+
+use super::schema::PolicyDoc;
+use sha2::{Digest, Sha256};
+
+/// The policy without its tests and examples: what `airlock build` ships.
+pub fn behavioural(doc: &PolicyDoc) -> PolicyDoc {
+    let mut doc = doc.clone();
+    doc.tests.clear();
+    for detector in &mut doc.detectors {
+        detector.examples = None;
+    }
+    doc
+}
+
+/// Hex SHA-256 of the normalised (typed, defaults filled, re-serialised) behavioural document.
+pub fn digest(doc: &PolicyDoc) -> String {
+    let normalised = serde_json::to_vec(&behavioural(doc)).unwrap_or_default();
+    let hash = Sha256::digest(&normalised);
+    let mut hex = String::with_capacity(64);
+    for byte in hash {
+        hex.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
+        hex.push(char::from(HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0')));
+    }
+    hex
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";

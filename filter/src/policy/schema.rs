@@ -1,0 +1,322 @@
+//! The policy document as operators write it (schema v1).
+//!
+//! These types mirror the YAML/JSON file field by field and reject unknown
+//! fields, so a typo is an error instead of a silently ignored setting. They
+//! carry no meaning beyond the shape: `compile` checks cross-references
+//! (classes, tiers, ids), regexes and limits, and turns them into the engine's
+//! types, where invalid states cannot be represented.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The only schema version this build understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDoc {
+    /// Schema version; must be 1.
+    pub schema: u32,
+    pub metadata: Metadata,
+    /// `enforce` (default) or `monitor` (dry run: every action becomes monitor).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Classification levels, lowest first, e.g. `[public, internal, confidential, secret]`.
+    pub classes: Vec<String>,
+    pub destinations: Destinations,
+    /// Ordered action rules; the first rule whose selectors all match a finding decides.
+    #[serde(default)]
+    pub rules: Vec<RuleDoc>,
+    #[serde(default)]
+    pub limits: LimitsDoc,
+    #[serde(default)]
+    pub hashing: HashingDoc,
+    /// Values that are never findings, whatever detector matches them (placeholders, documented examples).
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    pub detectors: Vec<DetectorDoc>,
+    #[serde(default)]
+    pub tests: Vec<TestCaseDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Monitor,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destinations {
+    /// The tier of any host no tier lists (the unknown relay).
+    pub default_tier: String,
+    pub tiers: Vec<TierDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierDoc {
+    pub name: String,
+    /// Highest class this tier may receive unprotected.
+    pub max_class: String,
+    /// Exact hosts (`api.openai.com`) or wildcard suffixes (`*.openai.azure.com`). Ports are ignored.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Optional path prefixes; when present the tier matches only requests under one of them.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionDoc {
+    Allow,
+    Monitor,
+    Hash,
+    Mask,
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindDoc {
+    Credential,
+    Pii,
+    TradeSecret,
+    Custom,
+}
+
+/// One action rule. Absent selectors match anything.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<KindDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    pub action: ActionDoc,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsDoc {
+    /// Largest body inspected; a larger one follows `on_uninspectable`.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u64,
+    /// What happens to a request that cannot be inspected: `block` (default) or `allow`.
+    #[serde(default)]
+    pub on_uninspectable: FailModeDoc,
+}
+
+impl Default for LimitsDoc {
+    fn default() -> Self {
+        LimitsDoc {
+            max_body_bytes: default_max_body_bytes(),
+            on_uninspectable: FailModeDoc::Block,
+        }
+    }
+}
+
+fn default_max_body_bytes() -> u64 {
+    1024 * 1024
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailModeDoc {
+    #[default]
+    Block,
+    Allow,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingDoc {
+    /// Environment variable (of the CLI, or of the wasm VM via Envoy's
+    /// `vm_config.environment_variables`) holding the HMAC key for the `hash`
+    /// action and audit fingerprints. Never put the key itself in a policy.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+}
+
+impl Default for HashingDoc {
+    fn default() -> Self {
+        HashingDoc {
+            key_env: default_key_env(),
+        }
+    }
+}
+
+fn default_key_env() -> String {
+    "AIRLOCK_HASH_KEY".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorDoc {
+    /// Unique, lowercase `[a-z0-9-]`, at most 64 bytes; it appears in stats names and replies.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub class: String,
+    pub kind: KindDoc,
+    /// A byte-oriented, ASCII-mode regex. A named group `secret` narrows the finding to that group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// For `regex`: at least one of these must occur (ASCII case-insensitively) in the text
+    /// for the regex to run at all. Omit only for patterns with no literal anchor (digits, emails).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// The alternative to `regex`: a phrase dictionary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<DictionaryDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<ValidatorDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextDoc>,
+    /// Exact matched values that are never findings (documented examples, placeholders).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Overrides the rules for this detector, on every tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionDoc>,
+    /// Replacement text for `mask`; `{id}`, `{class}` and `{kind}` are substituted.
+    /// Default `[REDACTED:{id}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// Texts this detector must find (`match`) and must not find (`ignore`); run by `airlock check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examples: Option<ExamplesDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DictionaryDoc {
+    pub phrases: Vec<String>,
+    /// Require a non-alphanumeric byte (or the text edge) on both sides of an ASCII phrase edge.
+    #[serde(default)]
+    pub whole_word: bool,
+    /// Default: ASCII case-insensitive.
+    #[serde(default)]
+    pub case_sensitive: bool,
+}
+
+/// Checks run on each candidate match; all must pass.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ValidatorDoc {
+    /// Luhn mod-10 checksum over the digits of the match.
+    Luhn,
+    /// Luhn plus a known card issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners, Maestro).
+    PaymentCard,
+    /// IBAN: known country, its length, and the ISO 13616 mod-97 check.
+    Iban,
+    /// Chinese resident identity number: GB 11643 check digit and a valid birth date.
+    CnResidentId,
+    /// US SSN area/group/serial rules (no 000, 666, 9xx area; no 00 group; no 0000 serial).
+    UsSsn,
+    /// Shannon entropy of the match (or `secret` group), in bits per byte, at least this.
+    MinEntropy(f64),
+    /// Length bounds in bytes of the match (or `secret` group).
+    Length(LengthDoc),
+    /// The match must not consist of one repeated byte or an ascending run like `1234567890`.
+    NotTrivial,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LengthDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContextDoc {
+    /// At least one of these words must occur (ASCII case-insensitively) within `window` bytes of the match.
+    pub hotwords: Vec<String>,
+    #[serde(default = "default_context_window")]
+    pub window: usize,
+}
+
+fn default_context_window() -> usize {
+    64
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExamplesDoc {
+    #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseDoc {
+    pub name: String,
+    #[serde(default = "default_test_host")]
+    pub host: String,
+    #[serde(default = "default_test_path")]
+    pub path: String,
+    /// A JSON value (sent as JSON) or a string (sent as is).
+    pub body: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub expect: ExpectDoc,
+}
+
+fn default_test_host() -> String {
+    "api.openai.com".to_string()
+}
+
+fn default_test_path() -> String {
+    "/v1/chat/completions".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectDoc {
+    pub decision: DecisionDoc,
+    /// Exactly these detector ids are found (order and repeats ignored). Omit to not check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<Vec<String>>,
+    /// Substrings the egress body must contain / not contain (for mask and hash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub body_excludes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionDoc {
+    Allow,
+    Monitor,
+    Hash,
+    Mask,
+    Block,
+}
+
+/// Keeps `BTreeMap` in the public vocabulary for callers building documents in code.
+pub type Extra = BTreeMap<String, serde_json::Value>;
