@@ -1,1 +1,92 @@
-fn main() {}
+//! `airlock`: check policies, scan request bodies, build the filter configuration.
+
+mod build;
+mod check;
+mod load;
+mod scan;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "airlock", version, about = "Data-loss prevention for AI traffic: policy tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a policy file or directory and run its test cases; exit non-zero on any failure.
+    Check {
+        /// Policy file (YAML or JSON) or directory (policy.yaml + detectors/ + tests/).
+        path: PathBuf,
+        /// Run cases through the native engine even when the compiled .wasm is available.
+        #[arg(long)]
+        native: bool,
+        /// The compiled filter to run cases through (default: target/wasm32-wasip1/release/airlock_filter.wasm).
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+        /// Also fail when a detector lacks a `match` or an `ignore` example.
+        #[arg(long)]
+        require_examples: bool,
+    },
+    /// Inspect request bodies and print one JSON line per input; never prints a matched value.
+    Scan {
+        /// Policy file or directory (default: the embedded default policy).
+        #[arg(long, value_name = "PATH")]
+        policy: Option<PathBuf>,
+        /// Destination host the request is bound for.
+        #[arg(long, default_value = "api.openai.com")]
+        host: String,
+        /// Request path.
+        #[arg(long, default_value = "/v1/chat/completions")]
+        path: String,
+        /// Content-Type of the bodies (default: detected).
+        #[arg(long, value_name = "TYPE")]
+        content_type: Option<String>,
+        /// Files or directories of bodies; `-` (or nothing) reads standard input.
+        inputs: Vec<PathBuf>,
+    },
+    /// Print the JSON plugin configuration the filter loads for a policy.
+    Build {
+        /// Policy file or directory.
+        path: PathBuf,
+        /// Keep request headers from the upstream until the body is judged. Needs Envoy >= 1.35 with
+        /// `allow_on_headers_stop_iteration: true` in the Wasm plugin config; without it the request stalls.
+        #[arg(long)]
+        hold_headers: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check {
+            path,
+            native,
+            wasm,
+            require_examples,
+        } => check::run(&path, check::Options {
+            native,
+            wasm,
+            require_examples,
+        }),
+        Command::Scan {
+            policy,
+            host,
+            path,
+            content_type,
+            inputs,
+        } => scan::run(policy.as_deref(), &host, &path, content_type.as_deref(), &inputs),
+        Command::Build { path, hold_headers } => build::run(&path, hold_headers),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("airlock: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,7 +1,15 @@
 //! The plugin configuration: what `airlock build` writes and the filter reads.
 //!
-//! `{"airlock_config": 1, "policy": {...}}`. Empty configuration means the
-//! embedded default policy, so Airlock protects traffic with zero setup.
+//! `{"airlock_config": 1, "hold_headers": true, "policy": {...}}`. Empty
+//! configuration (or no `policy`) means the embedded default policy, so
+//! Airlock protects traffic with zero setup.
+//!
+//! `hold_headers` keeps request headers from reaching the upstream until the
+//! body is judged. It needs the host's cooperation: Envoy ≥ 1.35 with
+//! `allow_on_headers_stop_iteration: true` in the Wasm plugin config. Hosts
+//! without it (Istio's WasmPlugin today) convert a paused header callback into
+//! "stop everything" and never deliver the body, so the default is off: the
+//! headers go ahead and only the body is held until judged.
 
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{self, Environment, Origins, Policy, PolicyError, PolicyErrors};
@@ -14,21 +22,34 @@ pub const CONFIG_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 struct PluginConfig {
     airlock_config: u32,
-    policy: serde_json::Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    hold_headers: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<serde_json::Value>,
+}
+
+/// A loaded plugin configuration.
+#[derive(Debug)]
+pub struct FilterConfig {
+    pub policy: Policy,
+    pub hold_headers: bool,
 }
 
 /// Name used in errors for the configuration Envoy passed.
 pub const SOURCE: &str = "plugin configuration";
 
 /// Parses and compiles a plugin configuration; empty selects the default policy.
-pub fn load(config: &[u8], env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
+pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
     let one = |message: String| PolicyErrors(vec![PolicyError {
         source: SOURCE.to_string(),
         path: String::new(),
         message,
     }]);
     if config.iter().all(u8::is_ascii_whitespace) {
-        return default_policy(env);
+        return Ok(FilterConfig {
+            policy: default_policy(env)?,
+            hold_headers: false,
+        });
     }
     let parsed: PluginConfig = serde_json::from_slice(config)
         .map_err(|e| one(format!("not a valid Airlock configuration ({e}); generate it with `airlock build POLICY`")))?;
@@ -38,9 +59,18 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<Policy, PolicyErrors
             parsed.airlock_config
         )));
     }
-    let origins = Origins::single(format!("{SOURCE}: policy"));
-    let doc = policy::parse_document(parsed.policy, &origins)?;
-    policy::compile(doc, origins, env)
+    let policy = match parsed.policy {
+        None => default_policy(env)?,
+        Some(document) => {
+            let origins = Origins::single(format!("{SOURCE}: policy"));
+            let doc = policy::parse_document(document, &origins)?;
+            policy::compile(doc, origins, env)?
+        }
+    };
+    Ok(FilterConfig {
+        policy,
+        hold_headers: parsed.hold_headers,
+    })
 }
 
 /// Compiles the embedded default policy.
@@ -54,10 +84,11 @@ pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
 }
 
 /// The configuration for `doc`: tests and examples stripped, as the filter needs no more.
-pub fn build(doc: &PolicyDoc) -> Result<String, serde_json::Error> {
+pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::Error> {
     let config = PluginConfig {
         airlock_config: CONFIG_VERSION,
-        policy: serde_json::to_value(policy::digest::behavioural(doc))?,
+        hold_headers,
+        policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
     };
     serde_json::to_string(&config)
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod policy;
 pub mod reply;
+pub mod telemetry;
 
 #[cfg(target_arch = "wasm32")]
 mod proxy;

@@ -6,6 +6,7 @@
 //! compiled or looked up by name on the request path.
 
 pub mod bundle;
+pub mod cases;
 mod compile;
 pub mod digest;
 mod error;

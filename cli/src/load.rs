@@ -1,0 +1,42 @@
+//! Loading a policy file or directory (YAML or JSON) into a compiled policy.
+
+use airlock_filter::policy::{self, bundle, Environment, Origins, Policy, PolicyErrors};
+use serde_json::Value;
+use std::path::Path;
+
+/// The process environment, for the policy's HMAC key variable.
+pub fn environment() -> Environment<'static> {
+    Environment {
+        var: &|name| std::env::var(name).ok(),
+    }
+}
+
+/// Parses one policy file's text; YAML unless it ends in `.json`.
+pub fn parse_text(path: &Path, text: &str) -> Result<Value, String> {
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| format!("invalid YAML: {e}"))
+    }
+}
+
+/// Loads and compiles a policy; every problem is a line of the error.
+pub fn policy(path: &Path) -> Result<Policy, String> {
+    let bundle = bundle::load(path, &parse_text)?;
+    let show = |p: &Path| p.display().to_string();
+    let origins = Origins {
+        main: show(&bundle.main),
+        detectors: bundle.detectors.iter().map(|o| o.as_ref().map(|(f, i)| (show(f), *i))).collect(),
+        tests: bundle.tests.iter().map(|o| o.as_ref().map(|(f, i)| (show(f), *i))).collect(),
+    };
+    let doc = policy::parse_document(bundle.document, &origins).map_err(|e| e.to_string())?;
+    policy::compile(doc, origins, &environment()).map_err(|e: PolicyErrors| e.to_string())
+}
+
+/// The policy at `path`, or the embedded default.
+pub fn policy_or_default(path: Option<&Path>) -> Result<Policy, String> {
+    match path {
+        Some(p) => policy(p),
+        None => airlock_filter::config::default_policy(&environment()).map_err(|e| e.to_string()),
+    }
+}

@@ -1,0 +1,97 @@
+//! The root context: loads the plugin configuration and defines metrics.
+
+use super::host;
+use super::http::AirlockHttp;
+use crate::config::{self, FilterConfig};
+use crate::policy::Environment;
+use crate::telemetry::{MetricKind, Metrics, POLICY_LOAD_FAILURES};
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Everything a request needs from its VM: immutable config, metrics, and reusable scratch.
+pub struct Loaded {
+    pub config: FilterConfig,
+    pub metrics: Metrics<u32>,
+    pub scratch: RefCell<crate::Scratch>,
+}
+
+#[derive(Default)]
+pub struct AirlockRoot {
+    loaded: Option<Rc<Loaded>>,
+}
+
+impl Context for AirlockRoot {}
+
+impl RootContext for AirlockRoot {
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        let bytes = match host::get_buffer(host::PLUGIN_CONFIGURATION, 0, plugin_configuration_size) {
+            Ok(bytes) => bytes,
+            Err(status) => {
+                host::log(host::LOG_ERROR, &format!("airlock: cannot read the plugin configuration ({status:?})"));
+                return false;
+            }
+        };
+        let env = Environment {
+            var: &|name| std::env::var(name).ok(),
+        };
+        let loaded = config::load(&bytes, &env).and_then(|config| {
+            let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name));
+            match metrics {
+                Ok(metrics) => Ok((config, metrics)),
+                Err(status) => Err(crate::policy::PolicyErrors(vec![crate::policy::PolicyError {
+                    source: config::SOURCE.to_string(),
+                    path: String::new(),
+                    message: format!("the host refused to define metrics ({status:?})"),
+                }])),
+            }
+        });
+        match loaded {
+            Ok((config, metrics)) => {
+                let info = &config.policy.info;
+                host::log(
+                    host::LOG_INFO,
+                    &format!(
+                        "airlock: loaded policy {}@{} digest {} ({} detectors, hold_headers={})",
+                        info.name,
+                        info.version,
+                        info.digest,
+                        config.policy.detectors.len(),
+                        config.hold_headers
+                    ),
+                );
+                let scratch = RefCell::new(config.policy.scratch());
+                self.loaded = Some(Rc::new(Loaded {
+                    config,
+                    metrics,
+                    scratch,
+                }));
+                true
+            }
+            Err(errors) => {
+                if let Ok(id) = define(MetricKind::Counter, POLICY_LOAD_FAILURES) {
+                    host::increment_metric(id, 1);
+                }
+                host::log(host::LOG_ERROR, &format!("airlock: configuration rejected:\n{errors}"));
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(AirlockHttp::new(self.loaded.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+fn define(kind: MetricKind, name: &str) -> Result<u32, host::Status> {
+    let kind = match kind {
+        MetricKind::Counter => host::METRIC_COUNTER,
+        MetricKind::Histogram => host::METRIC_HISTOGRAM,
+    };
+    host::define_metric(kind, name)
+}

@@ -1,0 +1,154 @@
+//! Stats and audit lines, defined without any proxy types.
+//!
+//! Metric names put each label in a `.<tag>.<value>` suffix
+//! (`airlock.findings.detector.aws-access-key-id`), which the `stats_tags`
+//! regexes in `envoy/` turn into Prometheus labels. Values are detector ids,
+//! class and tier names: the compiler restricts them to `[a-z0-9-]`, so they
+//! never contain a dot and a tag regex cannot swallow a neighbouring segment.
+//!
+//! The audit line says what was found where and a keyed fingerprint of it;
+//! it is built from a [`Verdict`], which never holds matched bytes.
+
+use crate::engine::{fingerprint_hex, Verdict};
+use crate::policy::{Action, Policy};
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Histogram,
+}
+
+/// Counter of policy configurations that failed to load (defined before any policy exists).
+pub const POLICY_LOAD_FAILURES: &str = "airlock.policy_load_failures";
+
+/// Every metric of a loaded policy, by the host's metric id type.
+#[derive(Debug, Clone)]
+pub struct Metrics<Id> {
+    pub requests_inspected: Id,
+    pub bytes_inspected: Id,
+    pub decisions: Vec<Id>,
+    pub by_detector: Vec<Id>,
+    pub by_class: Vec<Id>,
+    pub by_tier: Vec<Id>,
+    pub inspection_errors: Vec<Id>,
+    pub fail_mode: Vec<Id>,
+    pub inspection_time_us: Id,
+}
+
+const ERROR_REASONS: [&str; 3] = ["too_large", "bad_encoding", "internal"];
+
+impl<Id: Copy> Metrics<Id> {
+    /// Defines every metric through `define(kind, name)`.
+    pub fn define<E>(policy: &Policy, define: &mut dyn FnMut(MetricKind, &str) -> Result<Id, E>) -> Result<Self, E> {
+        let mut counter = |name: String| define(MetricKind::Counter, &name);
+        let mut list = |prefix: &str, names: &mut dyn Iterator<Item = &str>| -> Result<Vec<Id>, E> {
+            names.map(|n| counter(format!("{prefix}.{n}"))).collect()
+        };
+        let decisions = list("airlock.decisions.action", &mut Action::ALL.iter().map(|a| a.as_str()))?;
+        let by_detector = list("airlock.findings.detector", &mut policy.detectors.iter().map(|d| d.id.as_str()))?;
+        let by_class = list("airlock.findings_by_class.class", &mut policy.classes.iter().map(String::as_str))?;
+        let by_tier = list("airlock.findings_by_tier.tier", &mut policy.tiers.iter().map(|t| t.name.as_str()))?;
+        let errors = list("airlock.inspection_errors.reason", &mut ERROR_REASONS.iter().copied())?;
+        let fail_mode = list("airlock.fail_mode.outcome", &mut ["block", "allow"].iter().copied())?;
+        let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
+        let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
+        let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_us")?;
+        Ok(Metrics {
+            requests_inspected,
+            bytes_inspected,
+            decisions,
+            by_detector,
+            by_class,
+            by_tier,
+            inspection_errors: errors,
+            fail_mode,
+            inspection_time_us,
+        })
+    }
+
+    /// Reports one verdict through `add(id, delta)`.
+    pub fn record(&self, policy: &Policy, verdict: &Verdict, body_bytes: usize, add: &mut dyn FnMut(Id, u64)) {
+        add(self.requests_inspected, 1);
+        add(self.bytes_inspected, u64::try_from(body_bytes).unwrap_or(u64::MAX));
+        if let Some(id) = Action::ALL
+            .iter()
+            .position(|a| *a == verdict.decision)
+            .and_then(|i| self.decisions.get(i))
+        {
+            add(*id, 1);
+        }
+        for finding in &verdict.findings {
+            let Some(detector) = policy.detector(finding.detector) else { continue };
+            if let Some(id) = self.by_detector.get(usize::from(finding.detector)) {
+                add(*id, 1);
+            }
+            if let Some(id) = self.by_class.get(usize::from(detector.class)) {
+                add(*id, 1);
+            }
+            if let Some(id) = self.by_tier.get(usize::from(verdict.tier)) {
+                add(*id, 1);
+            }
+        }
+        if let Some(why) = &verdict.uninspectable {
+            if let Some(id) = ERROR_REASONS
+                .iter()
+                .position(|r| *r == why.reason())
+                .and_then(|i| self.inspection_errors.get(i))
+            {
+                add(*id, 1);
+            }
+            let outcome = usize::from(verdict.decision != Action::Block);
+            if let Some(id) = self.fail_mode.get(outcome) {
+                add(*id, 1);
+            }
+        }
+    }
+}
+
+/// Request facts the audit line names besides the verdict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditContext<'a> {
+    pub request_id: &'a str,
+    pub host: &'a str,
+    pub path: &'a str,
+}
+
+/// The audit JSON for a verdict: where and what was found, fingerprints, never values.
+pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) -> String {
+    let findings: Vec<serde_json::Value> = verdict
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let d = policy.detector(f.detector)?;
+            Some(json!({
+                "detector": d.id,
+                "class": policy.class_name(d.class),
+                "kind": d.kind.as_str(),
+                "path": f.path,
+                "action": f.action.as_str(),
+                "fingerprint": format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
+            }))
+        })
+        .collect();
+    let mut line = json!({
+        "request_id": ctx.request_id,
+        "host": ctx.host,
+        "path": ctx.path.split('?').next().unwrap_or(""),
+        "tier": policy.tier_name(verdict.tier),
+        "decision": verdict.decision.as_str(),
+        "policy": {"name": policy.info.name, "version": policy.info.version, "digest": policy.info.digest},
+        "fingerprint_key": match policy.key_scope {
+            crate::policy::KeyScope::Configured => "configured",
+            crate::policy::KeyScope::Ephemeral => "ephemeral",
+        },
+        "findings": findings,
+    });
+    if verdict.planned != verdict.decision {
+        line["enforce_decision"] = json!(verdict.planned.as_str());
+    }
+    if let Some(why) = &verdict.uninspectable {
+        line["uninspectable"] = json!({"reason": why.reason(), "message": why.message()});
+    }
+    line.to_string()
+}
