@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path, hold_headers: bool) -> Result<ExitCode, String> {
-    let policy = match super::load::policy(path) {
+    let policy = match super::load::policy(path, super::load::Key::ThrowawayIfUnset) {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{errors}");

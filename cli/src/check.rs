@@ -12,7 +12,7 @@ pub struct Options {
 }
 
 pub fn run(path: &Path, options: Options) -> Result<ExitCode, String> {
-    let policy = match load::policy(path) {
+    let policy = match load::policy(path, load::Key::ThrowawayIfUnset) {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{errors}");

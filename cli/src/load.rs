@@ -4,10 +4,26 @@ use airlock_filter::policy::{self, bundle, Environment, Origins, Policy, PolicyE
 use serde_json::Value;
 use std::path::Path;
 
+/// Whether a missing HMAC key may be replaced by a throwaway one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The key must be set: outputs depend on it (`scan`).
+    Required,
+    /// Validation only (`check`, `build`): the filter reads its own key at load time.
+    ThrowawayIfUnset,
+}
+
+const THROWAWAY_KEY: &str = "airlock-throwaway-validation-key";
+
 /// The process environment, for the policy's HMAC key variable.
-pub fn environment() -> Environment<'static> {
-    Environment {
-        var: &|name| std::env::var(name).ok(),
+fn environment(key: Key) -> Environment<'static> {
+    match key {
+        Key::Required => Environment {
+            var: &|name| std::env::var(name).ok(),
+        },
+        Key::ThrowawayIfUnset => Environment {
+            var: &|name| Some(std::env::var(name).unwrap_or_else(|_| THROWAWAY_KEY.to_string())),
+        },
     }
 }
 
@@ -21,7 +37,7 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Value, String> {
 }
 
 /// Loads and compiles a policy; every problem is a line of the error.
-pub fn policy(path: &Path) -> Result<Policy, String> {
+pub fn policy(path: &Path, key: Key) -> Result<Policy, String> {
     let bundle = bundle::load(path, &parse_text)?;
     let show = |p: &Path| p.display().to_string();
     let origins = Origins {
@@ -30,13 +46,13 @@ pub fn policy(path: &Path) -> Result<Policy, String> {
         tests: bundle.tests.iter().map(|o| o.as_ref().map(|(f, i)| (show(f), *i))).collect(),
     };
     let doc = policy::parse_document(bundle.document, &origins).map_err(|e| e.to_string())?;
-    policy::compile(doc, origins, &environment()).map_err(|e: PolicyErrors| e.to_string())
+    policy::compile(doc, origins, &environment(key)).map_err(|e: PolicyErrors| e.to_string())
 }
 
 /// The policy at `path`, or the embedded default.
-pub fn policy_or_default(path: Option<&Path>) -> Result<Policy, String> {
+pub fn policy_or_default(path: Option<&Path>, key: Key) -> Result<Policy, String> {
     match path {
-        Some(p) => policy(p),
-        None => airlock_filter::config::default_policy(&environment()).map_err(|e| e.to_string()),
+        Some(p) => policy(p, key),
+        None => airlock_filter::config::default_policy(&environment(key)).map_err(|e| e.to_string()),
     }
 }

@@ -15,7 +15,7 @@ pub fn run(
     content_type: Option<&str>,
     inputs: &[PathBuf],
 ) -> Result<ExitCode, String> {
-    let policy = match load::policy_or_default(policy_path) {
+    let policy = match load::policy_or_default(policy_path, load::Key::Required) {
         Ok(p) => p,
         Err(errors) => {
             eprintln!("{errors}");

@@ -1,0 +1,348 @@
+//! The engine end to end, natively: policies built in the test, requests in, verdicts out.
+
+use airlock_filter::policy::{self, Environment, Origins};
+use airlock_filter::{Action, Policy, Request};
+use serde_json::{json, Value};
+
+const AWS_KEY: &str = "AKIAQ3EGRTXK7VJ2WZ5P";
+const HASH_KEY: &str = "test-hash-key-0123456789";
+
+fn env_with_key(name: &str) -> Option<String> {
+    (name == "AIRLOCK_HASH_KEY").then(|| HASH_KEY.to_string())
+}
+
+fn compile_with(doc: Value, var: &dyn Fn(&str) -> Option<String>) -> Result<Policy, String> {
+    let origins = Origins::single("test.yaml");
+    let doc = policy::parse_document(doc, &origins).map_err(|e| e.to_string())?;
+    policy::compile(doc, origins, &Environment { var }).map_err(|e| e.to_string())
+}
+
+fn compile(doc: Value) -> Policy {
+    compile_with(doc, &env_with_key).unwrap_or_else(|e| panic!("policy should compile:\n{e}"))
+}
+
+fn errors(doc: Value) -> String {
+    match compile_with(doc, &|_| None) {
+        Ok(_) => panic!("policy should be rejected"),
+        Err(e) => e,
+    }
+}
+
+/// A small policy with three tiers and detectors of each kind.
+fn base() -> Value {
+    json!({
+        "schema": 1,
+        "metadata": {"name": "t", "version": "1"},
+        "classes": ["public", "internal", "confidential", "secret"],
+        "destinations": {
+            "default_tier": "relay",
+            "tiers": [
+                {"name": "inside", "max_class": "secret", "hosts": ["llm.corp.example", "*.ml.corp.example"]},
+                {"name": "vendor", "max_class": "internal", "hosts": ["api.openai.com"], "paths": ["/v1/"]},
+                {"name": "relay", "max_class": "public"}
+            ]
+        },
+        "rules": [
+            {"kind": "credential", "action": "block"},
+            {"kind": "pii", "tier": "vendor", "action": "mask"},
+            {"detector": "customer-id", "tier": "vendor", "action": "hash"}
+        ],
+        "detectors": [
+            {"id": "aws-key", "class": "secret", "kind": "credential",
+             "regex": "\\b(?:AKIA|ASIA)[A-Z2-7]{16}\\b", "keywords": ["AKIA", "ASIA"],
+             "allow": ["AKIAIOSFODNN7EXAMPLE"]},
+            {"id": "email", "class": "confidential", "kind": "pii",
+             "regex": "[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}", "keywords": ["@"]},
+            {"id": "card", "class": "confidential", "kind": "pii",
+             "regex": "\\b\\d(?:[ -]?\\d){12,18}\\b", "validators": ["payment_card"]},
+            {"id": "customer-id", "class": "confidential", "kind": "custom",
+             "regex": "\\bCUST-(?P<secret>\\d{6})\\b", "keywords": ["CUST-"]},
+            {"id": "internal-marking", "class": "internal", "kind": "trade-secret",
+             "dictionary": {"phrases": ["INTERNAL ONLY", "内部资料"], "whole_word": true}},
+            {"id": "codename", "class": "secret", "kind": "trade-secret",
+             "dictionary": {"phrases": ["Nightjar"], "whole_word": true, "case_sensitive": true}}
+        ]
+    })
+}
+
+fn chat(text: &str) -> Vec<u8> {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}).to_string().into_bytes()
+}
+
+fn inspect(policy: &Policy, host: &str, body: &[u8]) -> airlock_filter::Verdict {
+    let mut scratch = policy.scratch();
+    policy.inspect(
+        &Request {
+            host,
+            path: "/v1/chat/completions",
+            content_type: Some("application/json"),
+            content_encoding: None,
+            body,
+        },
+        &mut scratch,
+    )
+}
+
+fn ids(policy: &Policy, verdict: &airlock_filter::Verdict) -> Vec<String> {
+    verdict.detector_ids(policy).into_iter().map(str::to_string).collect()
+}
+
+#[test]
+fn decisions_follow_class_and_destination_tier() {
+    let p = compile(base());
+    let email = chat("write to jane.doe@example.org please");
+    // pii to the vendor: masked by rule; to a relay: above max_class public, blocked; inside: within max, monitored.
+    assert_eq!(inspect(&p, "api.openai.com", &email).decision, Action::Mask);
+    assert_eq!(inspect(&p, "relay.example.net", &email).decision, Action::Block);
+    assert_eq!(inspect(&p, "llm.corp.example", &email).decision, Action::Monitor);
+    assert_eq!(inspect(&p, "gpu1.ml.corp.example", &email).decision, Action::Monitor);
+    // A credential is blocked everywhere, even inside.
+    let key = chat(&format!("key {AWS_KEY}"));
+    for host in ["api.openai.com", "relay.example.net", "llm.corp.example"] {
+        assert_eq!(inspect(&p, host, &key).decision, Action::Block, "{host}");
+    }
+    // An internal marking is within the vendor's max class: monitored; the relay may get only public data.
+    let marked = chat("INTERNAL ONLY: roadmap");
+    assert_eq!(inspect(&p, "api.openai.com", &marked).decision, Action::Monitor);
+    assert_eq!(inspect(&p, "relay.example.net", &marked).decision, Action::Block);
+    // Clean text is allowed anywhere.
+    let clean = chat("How do I reverse a list in Python?");
+    for host in ["api.openai.com", "relay.example.net", "llm.corp.example"] {
+        let v = inspect(&p, host, &clean);
+        assert_eq!(v.decision, Action::Allow);
+        assert!(v.findings.is_empty());
+        assert!(v.body.is_none());
+    }
+}
+
+#[test]
+fn path_prefixes_narrow_a_tier() {
+    let p = compile(base());
+    assert_eq!(p.tier_name(p.tier_for("api.openai.com", "/v1/chat/completions")), "vendor");
+    assert_eq!(p.tier_name(p.tier_for("API.OPENAI.COM:443", "/v1/x")), "vendor");
+    assert_eq!(p.tier_name(p.tier_for("api.openai.com", "/admin")), "relay");
+    assert_eq!(p.tier_name(p.tier_for("ml.corp.example", "/")), "relay", "a wildcard needs a label");
+}
+
+#[test]
+fn the_most_severe_finding_decides() {
+    let p = compile(base());
+    let v = inspect(&p, "api.openai.com", &chat(&format!("jane@example.org and {AWS_KEY}")));
+    assert_eq!(v.decision, Action::Block);
+    assert!(v.body.is_none(), "a blocked request has nothing to rewrite");
+    assert_eq!(ids(&p, &v), ["aws-key", "email"]);
+}
+
+#[test]
+fn masking_keeps_valid_json_and_every_other_byte() {
+    let p = compile(base());
+    // Odd spacing and escapes around the finding must survive byte for byte.
+    let body = br#"{ "model" : "gpt-4o",
+      "messages": [ {"role":"system","content":"caf\u00e9 \"quoted\""},
+                    {"role":"user","content":[{"type":"text","text":"mail jane.doe@example.org\nthanks"}]} ],
+      "temperature": 0.70 }"#;
+    let v = inspect(&p, "api.openai.com", body);
+    assert_eq!(v.decision, Action::Mask);
+    let out = v.body.expect("masked body");
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(!text.contains("jane.doe@example.org"));
+    assert!(text.contains(r#""text":"mail [REDACTED:email]\nthanks""#), "{text}");
+    assert!(text.starts_with("{ \"model\" : \"gpt-4o\",\n"), "untouched bytes stay");
+    assert!(text.contains(r#""content":"caf\u00e9 \"quoted\"""#), "other strings keep their escapes");
+    assert!(text.ends_with("\"temperature\": 0.70 }"));
+    let before: Value = serde_json::from_slice(body).unwrap();
+    let after: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(before["messages"][0], after["messages"][0]);
+    assert_eq!(after["messages"][1]["content"][0]["text"], "mail [REDACTED:email]\nthanks");
+    let f = &v.findings[0];
+    assert_eq!(f.path, "$.messages[1].content[0].text");
+    assert_eq!((f.start, f.end), (5, 25));
+}
+
+#[test]
+fn tool_call_arguments_are_inspected_as_json_and_masked_in_place() {
+    let p = compile(base());
+    let args = json!({"to": "jane.doe@example.org", "body": "hi"}).to_string();
+    let body = json!({"model": "gpt-4o", "messages": [
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "send_mail", "arguments": args}}]}
+    ]})
+    .to_string();
+    let v = inspect(&p, "api.openai.com", body.as_bytes());
+    assert_eq!(v.decision, Action::Mask);
+    assert_eq!(v.findings[0].path, "$.messages[0].tool_calls[0].function.arguments.to");
+    let after: Value = serde_json::from_slice(&v.body.unwrap()).unwrap();
+    let inner: Value = serde_json::from_str(after["messages"][0]["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(inner, json!({"to": "[REDACTED:email]", "body": "hi"}));
+}
+
+#[test]
+fn hash_replaces_the_secret_group_with_a_keyed_fingerprint() {
+    let p = compile(base());
+    let v = inspect(&p, "api.openai.com", &chat("order for CUST-123456 shipped"));
+    assert_eq!(v.decision, Action::Hash);
+    let text = String::from_utf8(v.body.unwrap()).unwrap();
+    assert!(!text.contains("123456"));
+    assert!(text.contains("CUST-[HASH:customer-id:"), "only the secret group is replaced: {text}");
+    // Same value, same key: same fingerprint; the fingerprint is keyed.
+    let again = inspect(&p, "api.openai.com", &chat("CUST-123456"));
+    assert_eq!(v.findings[0].fingerprint, again.findings[0].fingerprint);
+    let other = compile_with(base(), &|n| (n == "AIRLOCK_HASH_KEY").then(|| "another-key-9876543210".into())).unwrap();
+    assert_ne!(inspect(&other, "api.openai.com", &chat("CUST-123456")).findings[0].fingerprint, again.findings[0].fingerprint);
+}
+
+#[test]
+fn hash_without_a_key_is_rejected() {
+    let e = errors(base());
+    assert!(e.contains("hashing.key_env") && e.contains("AIRLOCK_HASH_KEY is not set"), "{e}");
+}
+
+#[test]
+fn validators_allowlists_and_dictionaries_filter_candidates() {
+    let p = compile(base());
+    let relay = "relay.example.net";
+    assert_eq!(ids(&p, &inspect(&p, relay, &chat("card 4539 1488 0343 6467"))), ["card"]);
+    assert!(inspect(&p, relay, &chat("card 4539 1488 0343 6468")).findings.is_empty(), "Luhn fails");
+    assert!(inspect(&p, relay, &chat("AKIAIOSFODNN7EXAMPLE")).findings.is_empty(), "allowlisted");
+    assert!(inspect(&p, relay, &chat("xAKIAQ3EGRTXK7VJ2WZ5P")).findings.is_empty(), "word boundary");
+    assert_eq!(ids(&p, &inspect(&p, relay, &chat("see 内部资料 attached"))), ["internal-marking"]);
+    assert_eq!(ids(&p, &inspect(&p, relay, &chat("internal only, sorry"))), ["internal-marking"], "case-insensitive");
+    assert!(inspect(&p, relay, &chat("INTERNAL ONLYX")).findings.is_empty(), "whole word");
+    assert_eq!(ids(&p, &inspect(&p, relay, &chat("Project Nightjar kickoff"))), ["codename"]);
+    assert!(inspect(&p, relay, &chat("the nightjar is a bird")).findings.is_empty(), "case-sensitive phrase");
+}
+
+#[test]
+fn monitor_mode_records_but_never_blocks_or_rewrites() {
+    let mut doc = base();
+    doc["mode"] = json!("monitor");
+    let p = compile(doc);
+    let v = inspect(&p, "relay.example.net", &chat(&format!("{AWS_KEY} jane@example.org")));
+    assert_eq!(v.decision, Action::Monitor);
+    assert_eq!(v.planned, Action::Block);
+    assert_eq!(v.findings.len(), 2);
+    assert!(v.body.is_none());
+    let masked = inspect(&p, "api.openai.com", &chat("jane@example.org"));
+    assert_eq!((masked.decision, masked.planned), (Action::Monitor, Action::Mask));
+    assert!(masked.body.is_none());
+}
+
+#[test]
+fn uninspectable_bodies_follow_the_fail_mode() {
+    let mut doc = base();
+    doc["limits"] = json!({"max_body_bytes": 64});
+    let p = compile(doc.clone());
+    let big = chat(&"a".repeat(100));
+    let v = inspect(&p, "api.openai.com", &big);
+    assert_eq!(v.decision, Action::Block);
+    assert_eq!(v.uninspectable.as_ref().map(|u| u.reason()), Some("too_large"));
+    let mut scratch = p.scratch();
+    let gz = p.inspect(
+        &Request { host: "api.openai.com", path: "/", content_type: None, content_encoding: Some("x-custom"), body: b"{}" },
+        &mut scratch,
+    );
+    assert_eq!((gz.decision, gz.uninspectable.map(|u| u.reason())), (Action::Block, Some("bad_encoding")));
+    let identity = p.inspect(
+        &Request { host: "api.openai.com", path: "/", content_type: None, content_encoding: Some("identity"), body: b"{}" },
+        &mut scratch,
+    );
+    assert_eq!(identity.decision, Action::Allow);
+
+    doc["limits"]["on_uninspectable"] = json!("allow");
+    let open = compile(doc);
+    let v = inspect(&open, "api.openai.com", &big);
+    assert_eq!(v.decision, Action::Allow);
+    assert!(v.uninspectable.is_some(), "allowed, but still recorded as uninspected");
+}
+
+#[test]
+fn broken_json_and_text_bodies_are_scanned_as_text() {
+    let p = compile(base());
+    let broken = format!(r#"{{"messages": [{{"content": "key {AWS_KEY}"}}"#);
+    let v = inspect(&p, "api.openai.com", broken.as_bytes());
+    assert_eq!(v.decision, Action::Block);
+    assert_eq!(v.findings[0].path, "$");
+    let mut scratch = p.scratch();
+    let text = p.inspect(
+        &Request { host: "api.openai.com", path: "/v1/x", content_type: Some("text/plain"), content_encoding: None, body: b"mail jane@example.org" },
+        &mut scratch,
+    );
+    assert_eq!(text.body.as_deref(), Some(b"mail [REDACTED:email]".as_slice()));
+    // Deeply nested JSON that the walker refuses is still scanned.
+    let deep = format!("{}\"{AWS_KEY}\"{}", "[".repeat(500), "]".repeat(500));
+    assert_eq!(inspect(&p, "api.openai.com", deep.as_bytes()).decision, Action::Block);
+}
+
+#[test]
+fn keys_with_secrets_are_found_and_hidden_in_paths() {
+    let p = compile(base());
+    let body = json!({"metadata": {"jane@example.org": {"note": "x jane@example.org"}}}).to_string();
+    let v = inspect(&p, "relay.example.net", body.as_bytes());
+    assert_eq!(v.findings.len(), 2);
+    for f in &v.findings {
+        assert!(!f.path.contains('@'), "path leaks the key: {}", f.path);
+    }
+    assert_eq!(v.findings[1].path, "$.metadata[*].note");
+}
+
+#[test]
+fn schema_errors_name_the_field_and_say_what_to_do() {
+    let mut doc = base();
+    doc["detectors"][0]["regexp"] = json!("x");
+    let e = errors(doc);
+    assert!(e.starts_with("test.yaml: detectors[0].regexp: unknown field `regexp`, expected one of"), "{e}");
+
+    let mut doc = base();
+    doc["schema"] = json!(2);
+    assert!(errors(doc).contains("schema: schema 2 is not supported"));
+
+    let mut doc = base();
+    doc["detectors"][1]["regex"] = json!("[a-z");
+    doc["detectors"][2]["class"] = json!("top-secret");
+    doc["detectors"][3]["id"] = json!("aws-key");
+    doc["detectors"][4] = json!({"id": "cjk", "class": "secret", "kind": "custom", "regex": "机密"});
+    doc["detectors"][5] = json!({"id": "empty", "class": "secret", "kind": "custom", "regex": "a*"});
+    doc["rules"][1]["tier"] = json!("nowhere");
+    doc["destinations"]["tiers"][0]["hosts"][0] = json!("https://llm.corp.example/");
+    let e = errors(doc);
+    for expected in [
+        "detectors[1].regex: invalid regex",
+        "unclosed character class",
+        "detectors[2].class: unknown class \"top-secret\"",
+        "detectors[3].id: duplicate detector id \"aws-key\"",
+        "detectors[4].regex: non-ASCII character '机' at byte 0",
+        "detectors[5].regex: the regex can match the empty string",
+        "rules[1].tier: no tier is named \"nowhere\"",
+        "destinations.tiers[0].hosts[0]: \"https://llm.corp.example/\" is not a host pattern",
+    ] {
+        assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
+    }
+
+    let mut doc = base();
+    doc["detectors"][0]["regex"] = json!("(?:AKIA[A-Z2-7]{16}){1,2000}");
+    let e = errors(doc);
+    assert!(e.contains("detectors[0].regex: the regex compiles to more than"), "{e}");
+}
+
+#[test]
+fn the_digest_ignores_tests_and_examples_but_not_rules() {
+    let a = compile(base());
+    let mut with_tests = base();
+    with_tests["tests"] = json!([{"name": "n", "body": "x", "expect": {"decision": "allow"}}]);
+    with_tests["detectors"][0]["examples"] = json!({"match": ["AKIAQ3EGRTXK7VJ2WZ5P"]});
+    assert_eq!(a.info.digest, compile(with_tests).info.digest);
+    let mut changed = base();
+    changed["rules"][1]["action"] = json!("block");
+    assert_ne!(a.info.digest, compile(changed).info.digest);
+    assert_eq!(a.info.digest.len(), 64);
+}
+
+#[test]
+fn findings_never_carry_the_matched_value() {
+    let p = compile(base());
+    let v = inspect(&p, "api.openai.com", &chat(&format!("{AWS_KEY}")));
+    let debug = format!("{v:?}");
+    assert!(!debug.contains(AWS_KEY), "{debug}");
+    let message = airlock_filter::reply::block_message(&p, &v);
+    assert!(message.contains("aws-key") && !message.contains(AWS_KEY), "{message}");
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of Airlock: lints, the native suites, the compiled .wasm in
+# the wasmtime harness, the policies' own test cases, and (when present) the
+# end-to-end suite against a real Envoy. Installs what it needs. README's
+# second command; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain: wasm32-wasip1 target and clippy"
+rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+
+step "lint (warnings are errors; the filter denies unwrap/expect/panic/indexing outside tests)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p airlock-filter --target wasm32-wasip1 --locked -- -D warnings
+
+step "build the filter (.wasm) and the CLI"
+cargo build --release --locked --target wasm32-wasip1 -p airlock-filter
+cargo build --locked -p airlock-cli
+
+step "cargo test --workspace (engine, CLI, wasmtime harness driving the .wasm)"
+cargo test --workspace --locked
+
+step "policy test cases through the compiled .wasm"
+for policy in policies/default policies/examples/acme; do
+  ./target/debug/airlock check --require-examples "$policy"
+done
+
+if [ -x envoy/run-tests.sh ] || [ -f envoy/run-tests.sh ]; then
+  step "end to end: real Envoy, official SDKs"
+  bash envoy/run-tests.sh
+fi
+
+step "all tests passed"
