@@ -161,10 +161,6 @@ pub struct ScanScratch {
     armed_list: Vec<u32>,
 }
 
-/// How many times in a row a rejected candidate is retried one byte later
-/// before the search skips past it (bounds work on adversarial digit walls).
-const MAX_RETRIES: u32 = 16;
-
 impl Scanner {
     pub fn scratch(&self) -> ScanScratch {
         ScanScratch {
@@ -287,8 +283,9 @@ impl Scanner {
         mut caps: Option<&mut Captures>,
         sink: &mut dyn FnMut(Hit),
     ) {
+        // Matches do not overlap, and a rejected candidate's bytes are not reconsidered:
+        // retrying inside it would report a suffix ("ser@example.com") the author never meant.
         let mut at = 0;
-        let mut retries = 0;
         while at <= text.len() {
             let input = Input::new(text).range(at..);
             let Some(m) = detector.regex.search_with(cache, &input) else { break };
@@ -311,15 +308,8 @@ impl Scanner {
                     start,
                     end,
                 });
-                at = m.end().max(m.start() + 1);
-                retries = 0;
-            } else if retries < MAX_RETRIES {
-                at = m.start() + 1;
-                retries += 1;
-            } else {
-                at = m.end().max(m.start() + 1);
-                retries = 0;
             }
+            at = m.end().max(m.start() + 1);
         }
     }
 
