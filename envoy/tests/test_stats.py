@@ -1,0 +1,83 @@
+"""Airlock's metrics in /stats/prometheus, with the stats_tags labels from config.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import e2e
+from e2e import AWS_KEY_ID, EMAIL, OPENAI_HOST
+
+
+def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_plugin_config,
+                                                  upstream):
+    ev = envoy_factory("stats", wasm=str(wasm), plugin_config=default_plugin_config)
+    assert e2e.post(ev.url, e2e.chat_body("clean"), OPENAI_HOST)[0] == 200
+    assert e2e.post(ev.url, e2e.chat_body(f"mail {EMAIL}"), OPENAI_HOST)[0] == 200
+    assert e2e.post(ev.url, e2e.chat_body(f"key {AWS_KEY_ID}"), OPENAI_HOST)[0] == 403
+
+    def ready():
+        s = e2e.prometheus_samples(ev.prometheus())
+        return s if e2e.prom_value(s, "airlock_inspection_time_us_count") >= 3 else None
+
+    samples = e2e.poll(ready, what="airlock_inspection_time_us_count >= 3 (histogram flush)")
+    text = ev.prometheus()
+    v = lambda name, **lab: e2e.prom_value(samples, name, **lab)  # noqa: E731
+
+    assert v("airlock_requests_inspected") == 3
+    assert v("airlock_bytes_inspected") > 0
+    assert v("airlock_decisions", airlock_action="allow") == 1
+    assert v("airlock_decisions", airlock_action="mask") == 1
+    assert v("airlock_decisions", airlock_action="block") == 1
+
+    detectors = {lab["airlock_detector"] for n, lab, val in samples
+                 if n == "airlock_findings" and val >= 1}
+    assert any("aws" in d.lower() for d in detectors), detectors
+    assert any("mail" in d.lower() for d in detectors), detectors
+    classes = {lab["airlock_class"] for n, lab, val in samples
+               if n == "airlock_findings_by_class" and val >= 1}
+    assert len(classes) >= 1, classes
+    assert v("airlock_findings_by_tier", airlock_tier="approved-vendor") >= 2
+
+    # the histogram, with buckets
+    assert re.search(r"^# TYPE airlock_inspection_time_us histogram$", text, re.M)
+    assert re.search(r'^airlock_inspection_time_us_bucket\{le="[^"]+"\} \d', text, re.M)
+
+    # every airlock metric is tagged: no tag segment left inside a metric name
+    names = {n for n, _, _ in samples if n.startswith("airlock")}
+    leftovers = [n for n in names if re.search(r"_(detector|class|tier|action|reason|outcome)_", n)]
+    assert not leftovers, f"stats_tags did not apply to: {leftovers}"
+    # labels only carry the tag values, never a matched value
+    assert AWS_KEY_ID not in text and EMAIL not in text
+
+
+@pytest.mark.parametrize("name,tag,value", [
+    ("wasmcustom.airlock.findings.detector.aws-access-key-id", "airlock_detector", "aws-access-key-id"),
+    ("wasmcustom.airlock.findings.detector.email.v2", "airlock_detector", "email.v2"),
+    ("wasmcustom.airlock.findings_by_class.class.secret", "airlock_class", "secret"),
+    ("wasmcustom.airlock.findings_by_tier.tier.approved-vendor", "airlock_tier", "approved-vendor"),
+    ("wasmcustom.airlock.decisions.action.block", "airlock_action", "block"),
+    ("wasmcustom.airlock.inspection_errors.reason.too_large", "airlock_reason", "too_large"),
+    ("wasmcustom.airlock.fail_mode.outcome.allow", "airlock_outcome", "allow"),
+])
+def test_stats_tag_regexes_match_contract_names(name, tag, value):
+    """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""
+    from e2e import config
+    hits = []
+    for spec in config.stats_tags():
+        m = re.search(spec["regex"], name)
+        if m:
+            hits.append((spec["tag_name"], m.group(2), name.replace(m.group(1), "")))
+    assert len(hits) == 1, hits
+    assert hits[0][0] == tag and hits[0][1] == value
+    assert "." + value not in hits[0][2]
+
+
+@pytest.mark.parametrize("name", [
+    "wasmcustom.airlock.requests_inspected", "wasmcustom.airlock.bytes_inspected",
+    "wasmcustom.airlock.policy_load_failures", "wasmcustom.airlock.inspection_time_us",
+])
+def test_stats_tag_regexes_leave_plain_metrics_alone(name):
+    from e2e import config
+    assert not [s for s in config.stats_tags() if re.search(s["regex"], name)]
