@@ -4,6 +4,8 @@ mod build;
 mod check;
 mod load;
 mod scan;
+#[cfg(feature = "wasm")]
+mod wasm;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

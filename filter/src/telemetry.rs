@@ -70,7 +70,9 @@ impl<Id: Copy> Metrics<Id> {
     /// Reports one verdict through `add(id, delta)`.
     pub fn record(&self, policy: &Policy, verdict: &Verdict, body_bytes: usize, add: &mut dyn FnMut(Id, u64)) {
         add(self.requests_inspected, 1);
-        add(self.bytes_inspected, u64::try_from(body_bytes).unwrap_or(u64::MAX));
+        if body_bytes > 0 {
+            add(self.bytes_inspected, u64::try_from(body_bytes).unwrap_or(u64::MAX));
+        }
         if let Some(id) = Action::ALL
             .iter()
             .position(|a| *a == verdict.decision)

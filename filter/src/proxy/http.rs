@@ -96,7 +96,8 @@ impl AirlockHttp {
         loaded
             .metrics
             .record(policy, &verdict, size, &mut |id, delta| host::increment_metric(id, delta));
-        if verdict.decision != Action::Allow || verdict.uninspectable.is_some() {
+        // Every finding is audited, even one whose action is allow: operators must see what left.
+        if verdict.decision != Action::Allow || !verdict.findings.is_empty() || verdict.uninspectable.is_some() {
             let ctx = AuditContext {
                 request_id: &self.facts.request_id,
                 host: &self.facts.host,
