@@ -17,7 +17,7 @@ fn bench(c: &mut Criterion) {
     let policy = airlock_filter::config::default_policy(&env).expect("default policy compiles");
     let mut scratch = policy.scratch();
     let mut group = c.benchmark_group("default-policy/prose");
-    for size in [8 << 10, 64 << 10, 1 << 20] {
+    for size in [8 << 10, 64 << 10, 512 << 10] {
         let body = chat_body(size);
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("{size}"), |b| {

@@ -61,7 +61,7 @@ fn example_organisation_policy_passes_its_checks() {
 
 #[test]
 fn scan_masks_blocks_and_never_prints_the_value() {
-    let body = format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"mail jane.doe@example.org"}}]}}"#);
+    let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"mail jane.doe@example.org"}]}"#;
     let out = airlock(&["scan"], body.as_bytes());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = &lines(&out)[0];

@@ -133,24 +133,27 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
             }))
         })
         .collect();
-    let mut line = json!({
-        "request_id": ctx.request_id,
-        "host": ctx.host,
-        "path": ctx.path.split('?').next().unwrap_or(""),
-        "tier": policy.tier_name(verdict.tier),
-        "decision": verdict.decision.as_str(),
-        "policy": {"name": policy.info.name, "version": policy.info.version, "digest": policy.info.digest},
-        "fingerprint_key": match policy.key_scope {
-            crate::policy::KeyScope::Configured => "configured",
-            crate::policy::KeyScope::Ephemeral => "ephemeral",
-        },
-        "findings": findings,
-    });
+    let mut line = serde_json::Map::new();
+    line.insert("request_id".into(), json!(ctx.request_id));
+    line.insert("host".into(), json!(ctx.host));
+    line.insert("path".into(), json!(ctx.path.split('?').next().unwrap_or("")));
+    line.insert("tier".into(), json!(policy.tier_name(verdict.tier)));
+    line.insert("decision".into(), json!(verdict.decision.as_str()));
     if verdict.planned != verdict.decision {
-        line["enforce_decision"] = json!(verdict.planned.as_str());
+        line.insert("enforce_decision".into(), json!(verdict.planned.as_str()));
     }
+    line.insert(
+        "policy".into(),
+        json!({"name": policy.info.name, "version": policy.info.version, "digest": policy.info.digest}),
+    );
+    let key_scope = match policy.key_scope {
+        crate::policy::KeyScope::Configured => "configured",
+        crate::policy::KeyScope::Ephemeral => "ephemeral",
+    };
+    line.insert("fingerprint_key".into(), json!(key_scope));
     if let Some(why) = &verdict.uninspectable {
-        line["uninspectable"] = json!({"reason": why.reason(), "message": why.message()});
+        line.insert("uninspectable".into(), json!({"reason": why.reason(), "message": why.message()}));
     }
-    line.to_string()
+    line.insert("findings".into(), serde_json::Value::Array(findings));
+    serde_json::Value::Object(line).to_string()
 }

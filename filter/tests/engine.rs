@@ -1,4 +1,5 @@
 //! The engine end to end, natively: policies built in the test, requests in, verdicts out.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
 
 use airlock_filter::policy::{self, Environment, Origins};
 use airlock_filter::{Action, Policy, Request};
@@ -303,6 +304,7 @@ fn schema_errors_name_the_field_and_say_what_to_do() {
     doc["detectors"][4] = json!({"id": "cjk", "class": "secret", "kind": "custom", "regex": "机密"});
     doc["detectors"][5] = json!({"id": "empty", "class": "secret", "kind": "custom", "regex": "a*"});
     doc["rules"][1]["tier"] = json!("nowhere");
+    doc["detectors"][0]["keywords"] = json!(["AKIA", "."]);
     doc["destinations"]["tiers"][0]["hosts"][0] = json!("https://llm.corp.example/");
     let e = errors(doc);
     for expected in [
@@ -313,6 +315,7 @@ fn schema_errors_name_the_field_and_say_what_to_do() {
         "detectors[4].regex: non-ASCII character '机' at byte 0",
         "detectors[5].regex: the regex can match the empty string",
         "rules[1].tier: no tier is named \"nowhere\"",
+        "detectors[0].keywords[1]: keyword \".\" occurs in almost every text",
         "destinations.tiers[0].hosts[0]: \"https://llm.corp.example/\" is not a host pattern",
     ] {
         assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
@@ -340,7 +343,7 @@ fn the_digest_ignores_tests_and_examples_but_not_rules() {
 #[test]
 fn findings_never_carry_the_matched_value() {
     let p = compile(base());
-    let v = inspect(&p, "api.openai.com", &chat(&format!("{AWS_KEY}")));
+    let v = inspect(&p, "api.openai.com", &chat(AWS_KEY));
     let debug = format!("{v:?}");
     assert!(!debug.contains(AWS_KEY), "{debug}");
     let message = airlock_filter::reply::block_message(&p, &v);

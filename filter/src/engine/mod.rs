@@ -9,6 +9,7 @@
 
 pub mod json;
 mod fingerprint;
+pub mod normalize;
 mod rewrite;
 pub mod scanner;
 pub mod validators;

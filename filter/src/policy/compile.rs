@@ -32,6 +32,8 @@ const MIN_KEY_BYTES: usize = 16;
 const MAX_BODY_LIMIT: u64 = 64 << 20;
 const MAX_DETECTORS: usize = 4096;
 const MAX_CONTEXT_WINDOW: usize = 4096;
+/// Single bytes rare enough in prose and code to gate a regex on.
+const RARE_BYTES: &str = "@#$%^&~|\\";
 
 /// Parses a JSON document into the schema, naming the field of the first shape error.
 pub fn parse_document(value: serde_json::Value, origins: &Origins) -> Result<PolicyDoc, PolicyErrors> {
@@ -470,6 +472,15 @@ impl Compiler<'_> {
                     for (k, keyword) in d.keywords.iter().enumerate() {
                         if keyword.trim().is_empty() {
                             self.error(&format!("{path}.keywords[{k}]"), "empty keyword: it would match everywhere");
+                            ok = false;
+                        } else if keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()) {
+                            self.error(
+                                &format!("{path}.keywords[{k}]"),
+                                format!(
+                                    "keyword {keyword:?} occurs in almost every text, so the regex would run on everything; \
+                                     use a longer literal, or drop `keywords` to put the regex in the always-on set"
+                                ),
+                            );
                             ok = false;
                         }
                         intern(keyword.as_bytes(), KeywordUse::Arms(index));
