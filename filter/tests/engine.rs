@@ -349,3 +349,23 @@ fn findings_never_carry_the_matched_value() {
     let message = airlock_filter::reply::block_message(&p, &v);
     assert!(message.contains("aws-key") && !message.contains(AWS_KEY), "{message}");
 }
+
+#[test]
+fn a_json_key_is_context_for_its_value() {
+    let mut doc = base();
+    doc["detectors"].as_array_mut().unwrap().push(json!({"id": "assigned-password", "class": "secret", "kind": "credential",
+        "regex": "(?i)password\\W{1,4}(?P<secret>[A-Za-z0-9!@#%^&*]{8,32})", "keywords": ["password"]}));
+    let p = compile(doc);
+    // As prose, and as a pasted JSON document whose key carries the context.
+    let prose = inspect(&p, "api.openai.com", &chat("db password: Hunter2isMyPass"));
+    assert_eq!(ids(&p, &prose), ["assigned-password"]);
+    let pasted = json!({"db": {"host": "x", "password": "Hunter2isMyPass"}}).to_string();
+    let v = inspect(&p, "api.openai.com", &chat(&pasted));
+    assert_eq!(ids(&p, &v), ["assigned-password"]);
+    let f = &v.findings[0];
+    assert_eq!(f.path, "$.messages[0].content.db.password");
+    assert_eq!((f.start, f.end), (0, 15), "the span is the value's own bytes");
+    // The same value under an innocent key is not a finding.
+    let innocent = json!({"db": {"host": "x", "motto": "Hunter2isMyPass"}}).to_string();
+    assert!(inspect(&p, "api.openai.com", &chat(&innocent)).findings.is_empty());
+}

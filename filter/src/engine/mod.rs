@@ -43,6 +43,8 @@ pub struct Scratch {
     outlines: Vec<Outline>,
     decoded: Vec<Vec<u8>>,
     hits: Vec<Hit>,
+    /// `key: value` of a member whose key is context for its value.
+    joined: Vec<u8>,
 }
 
 impl Policy {
@@ -53,6 +55,7 @@ impl Policy {
             outlines: (0..=MAX_EMBEDDED_DEPTH).map(|_| Outline::default()).collect(),
             decoded: (0..=MAX_EMBEDDED_DEPTH).map(|_| Vec::new()).collect(),
             hits: Vec::new(),
+            joined: Vec::new(),
         }
     }
 
@@ -164,6 +167,9 @@ impl Walk<'_, '_> {
         let mut splices = Splices::default();
         let mut redacted_keys: Vec<u32> = Vec::new();
         let mut decoded = self.scratch.decoded.get_mut(depth).map(std::mem::take).unwrap_or_default();
+        // A key naming a credential (`"aws_secret_access_key": ...`) is context for its value:
+        // the value is then scanned as `key: value` so assignment-style detectors see both.
+        let mut context_key: Option<(u32, Vec<u8>)> = None;
         for leaf in &outline.strings {
             let raw_range = leaf.raw.range();
             let Some(raw) = doc.get(raw_range.clone()) else { continue };
@@ -183,8 +189,19 @@ impl Walk<'_, '_> {
                     continue;
                 }
             }
+            let context = match &context_key {
+                Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
+                _ => None,
+            };
             let before = self.findings.len();
-            let rewrite = self.scan(text, &|| path(&redacted_keys));
+            let rewrite = self.scan(text, context, &|| path(&redacted_keys));
+            if leaf.is_key {
+                context_key = self
+                    .policy
+                    .scanner
+                    .arms_any(text)
+                    .then(|| (leaf.node, text.to_vec()));
+            }
             if leaf.is_key && self.findings.len() > before {
                 redacted_keys.push(leaf.node);
                 // The key's own findings were rendered before it was known to be secret.
@@ -205,14 +222,36 @@ impl Walk<'_, '_> {
 
     /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.
     fn text(&mut self, text: &[u8], path: &str) -> Option<Vec<u8>> {
-        self.scan(text, &|| path.to_string())
+        self.scan(text, None, &|| path.to_string())
     }
 
-    fn scan(&mut self, text: &[u8], path: &dyn Fn() -> String) -> Option<Vec<u8>> {
+    /// Scans `text`; with `context`, scans `context: text` and keeps only what lies in `text`.
+    fn scan(&mut self, text: &[u8], context: Option<&[u8]>, path: &dyn Fn() -> String) -> Option<Vec<u8>> {
         let policy = self.policy;
         let mut hits = std::mem::take(&mut self.scratch.hits);
         hits.clear();
-        policy.scanner.scan(text, &mut self.scratch.scan, &mut |hit| hits.push(hit));
+        match context {
+            None => policy.scanner.scan(text, &mut self.scratch.scan, &mut |hit| hits.push(hit)),
+            Some(key) => {
+                let mut joined = std::mem::take(&mut self.scratch.joined);
+                joined.clear();
+                joined.extend_from_slice(key);
+                joined.extend_from_slice(b": ");
+                let skip = joined.len();
+                joined.extend_from_slice(text);
+                policy.scanner.scan(&joined, &mut self.scratch.scan, &mut |hit| {
+                    // Findings in the key alone belong to the key's own scan.
+                    if hit.end > skip {
+                        hits.push(Hit {
+                            start: hit.start.max(skip) - skip,
+                            end: hit.end - skip,
+                            ..hit
+                        });
+                    }
+                });
+                self.scratch.joined = joined;
+            }
+        }
         if hits.is_empty() {
             self.scratch.hits = hits;
             return None;

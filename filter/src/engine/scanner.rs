@@ -313,6 +313,16 @@ impl Scanner {
         }
     }
 
+    /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
+    pub fn arms_any(&self, text: &[u8]) -> bool {
+        let Some(keywords) = &self.keywords else { return false };
+        keywords.find_overlapping_iter(text).any(|m| {
+            self.keyword_uses
+                .get(m.pattern().as_usize())
+                .is_some_and(|uses| uses.iter().any(|u| matches!(u, KeywordUse::Arms(_))))
+        })
+    }
+
     pub fn regex_count(&self) -> usize {
         self.regexes.len()
     }

@@ -473,7 +473,9 @@ impl Compiler<'_> {
                         if keyword.trim().is_empty() {
                             self.error(&format!("{path}.keywords[{k}]"), "empty keyword: it would match everywhere");
                             ok = false;
-                        } else if keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()) {
+                        } else if (keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()))
+                            || (keyword.len() == 2 && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
+                        {
                             self.error(
                                 &format!("{path}.keywords[{k}]"),
                                 format!(
