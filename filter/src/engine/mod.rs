@@ -7,11 +7,14 @@
 //! resolves each finding's action for the request's destination tier and,
 //! when masking, rewrites only the matched bytes.
 
+pub mod encoding;
 pub mod json;
 mod fingerprint;
+pub mod multipart;
 pub mod normalize;
 mod rewrite;
 pub mod scanner;
+pub mod transcode;
 pub mod validators;
 mod verdict;
 

@@ -7,7 +7,6 @@
 //! types, where invalid states cannot be represented.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The only schema version this build understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,7 +34,7 @@ pub struct PolicyDoc {
     #[serde(default)]
     pub allowlist: Vec<String>,
     pub detectors: Vec<DetectorDoc>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCaseDoc>,
 }
 
@@ -317,6 +316,3 @@ pub enum DecisionDoc {
     Mask,
     Block,
 }
-
-/// Keeps `BTreeMap` in the public vocabulary for callers building documents in code.
-pub type Extra = BTreeMap<String, serde_json::Value>;
