@@ -110,6 +110,7 @@ pub fn report(name: &str, policy: &Policy, request: &Request<'_>, scratch: &mut 
                 "start": f.start,
                 "end": f.end,
                 "action": f.action.as_str(),
+                "via": f.via.as_str(),
                 "fingerprint": format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
             }))
         })

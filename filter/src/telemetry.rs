@@ -129,6 +129,7 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
                 "kind": d.kind.as_str(),
                 "path": f.path,
                 "action": f.action.as_str(),
+                "via": f.via.as_str(),
                 "fingerprint": format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
             }))
         })

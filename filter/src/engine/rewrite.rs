@@ -23,6 +23,11 @@ impl Splices {
         self.items.push((raw, escaped));
     }
 
+    /// Replaces `range` of the document with `bytes` as they are.
+    pub(crate) fn push_raw(&mut self, range: Range<usize>, bytes: Vec<u8>) {
+        self.items.push((range, bytes));
+    }
+
     /// The document with every replacement made, or `None` if there were none.
     pub(crate) fn apply(self, doc: &[u8]) -> Option<Vec<u8>> {
         if self.items.is_empty() {

@@ -16,12 +16,16 @@ pub struct Finding {
     pub action: Action,
     /// First 8 bytes of HMAC-SHA256 of the matched bytes, keyed with the policy's key.
     pub fingerprint: [u8; 8],
+    /// How the matched bytes were reached: as written, folded, or decoded.
+    pub via: super::Via,
 }
 
 /// Why a request could not be inspected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uninspectable {
     TooLarge { size: usize, limit: usize },
+    /// The body decompresses to more than the limit.
+    Decompressed { limit: usize },
     Encoding(String),
     Internal(String),
 }
@@ -30,7 +34,7 @@ impl Uninspectable {
     /// A stable, label-safe reason for stats.
     pub fn reason(&self) -> &'static str {
         match self {
-            Uninspectable::TooLarge { .. } => "too_large",
+            Uninspectable::TooLarge { .. } | Uninspectable::Decompressed { .. } => "too_large",
             Uninspectable::Encoding(_) => "bad_encoding",
             Uninspectable::Internal(_) => "internal",
         }
@@ -42,13 +46,12 @@ impl Uninspectable {
             Uninspectable::TooLarge { size, limit } => {
                 format!("the request body ({size} bytes) is larger than the policy's inspection limit ({limit} bytes)")
             }
-            Uninspectable::Encoding(encoding) => {
-                let shown: String = encoding
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ',' | ' ' | '_'))
-                    .take(40)
-                    .collect();
-                format!("the request body has content-encoding {shown:?}, which Airlock cannot decode for inspection")
+            Uninspectable::Decompressed { limit } => {
+                format!("the request body decompresses to more than the policy's inspection limit ({limit} bytes)")
+            }
+            Uninspectable::Encoding(detail) => {
+                let shown: String = detail.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(160).collect();
+                format!("the request body cannot be decoded for inspection: {shown}")
             }
             Uninspectable::Internal(what) => format!("internal inspection error: {what}"),
         }

@@ -125,6 +125,7 @@ impl Compiler<'_> {
             scanner,
             key,
             key_scope,
+            normalizer: crate::engine::normalize::Normalizer::new(),
             document: doc.clone(),
             origins: Origins::default(),
         })

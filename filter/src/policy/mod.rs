@@ -170,6 +170,8 @@ pub struct Policy {
     pub limits: Limits,
     pub(crate) scanner: Scanner,
     pub(crate) key: HmacKey,
+    /// Folding tables for evasion-resistant matching, built once.
+    pub(crate) normalizer: crate::engine::normalize::Normalizer,
     pub key_scope: KeyScope,
     /// The normalised document, with tests and examples, for `airlock check` and `airlock build`.
     pub document: PolicyDoc,

@@ -1,0 +1,124 @@
+//! Body shapes: JSON, JSON Lines (Batch files), multipart/form-data (Files and audio uploads), text.
+//!
+//! Each shape is taken apart into fields for the walker; anything that does
+//! not parse as its shape is scanned as text, so nothing is ever skipped.
+
+use super::json;
+use super::multipart;
+use super::rewrite::Splices;
+use super::walk::Walk;
+
+/// Parts accepted in one multipart body; more follow the text fallback.
+const MAX_PARTS: usize = 256;
+
+enum Shape<'c> {
+    Json,
+    JsonLines,
+    Multipart(&'c str),
+    Text,
+}
+
+fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn is_json_lines_type(media: &str) -> bool {
+    matches!(
+        media,
+        "application/jsonl" | "application/x-jsonl" | "application/jsonlines" | "application/x-jsonlines"
+            | "application/x-ndjson" | "application/ndjson"
+    )
+}
+
+fn shape<'c>(content_type: Option<&'c str>, body: &[u8]) -> Shape<'c> {
+    let media = media_type(content_type);
+    if media.starts_with("multipart/") {
+        if let Some(boundary) = content_type.and_then(multipart::boundary) {
+            return Shape::Multipart(boundary);
+        }
+    }
+    if is_json_lines_type(&media) {
+        return Shape::JsonLines;
+    }
+    if media == "application/json" || media.ends_with("+json") || json::looks_like_json(body) {
+        return Shape::Json;
+    }
+    Shape::Text
+}
+
+impl Walk<'_, '_> {
+    /// Inspects a whole (decoded) body; returns the rewritten body if anything was masked or hashed.
+    pub fn body(&mut self, body: &[u8], content_type: Option<&str>) -> Option<Vec<u8>> {
+        match shape(content_type, body) {
+            Shape::Multipart(boundary) => match multipart::parse(body, boundary, MAX_PARTS) {
+                Ok(parts) => self.multipart(body, &parts),
+                Err(_) => self.text(body, "$"),
+            },
+            Shape::JsonLines => self.json_lines(body, ""),
+            // A body that is not one JSON document may be JSON Lines; lines that are not JSON are text.
+            Shape::Json => match self.json(body, "$", 0) {
+                Ok(rewritten) => rewritten,
+                Err(_) if body.contains(&b'\n') => self.json_lines(body, ""),
+                Err(_) => self.text(body, "$"),
+            },
+            Shape::Text => self.text(body, "$"),
+        }
+    }
+
+    /// Each line a JSON document (`line[3].body.messages[0].content`), or text if it is not one.
+    fn json_lines(&mut self, text: &[u8], prefix: &str) -> Option<Vec<u8>> {
+        let mut splices = Splices::default();
+        let mut start = 0;
+        for (n, line) in text.split(|&b| b == b'\n').enumerate() {
+            let range = start..start + line.len();
+            start = range.end + 1;
+            let content = line.strip_suffix(b"\r").unwrap_or(line);
+            if content.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let path = format!("{prefix}line[{n}]");
+            let rewritten = match self.json(content, &path, 0) {
+                Ok(rewritten) => rewritten,
+                Err(_) => self.text(content, &path),
+            };
+            if let Some(new) = rewritten {
+                splices.push_raw(range.start..range.start + content.len(), new);
+            }
+        }
+        splices.apply(text)
+    }
+
+    fn multipart(&mut self, body: &[u8], parts: &[multipart::Part]) -> Option<Vec<u8>> {
+        let mut splices = Splices::default();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(content) = body.get(part.body.clone()) else { continue };
+            let label = part.name.as_deref().filter(|n| safe_label(n)).map_or_else(|| format!("{i}"), |n| format!("\"{n}\""));
+            let prefix = format!("multipart[{label}]");
+            let media = media_type(part.content_type.as_deref());
+            let jsonl_file = part.filename.as_deref().is_some_and(|f| f.ends_with(".jsonl") || f.ends_with(".ndjson"));
+            let rewritten = if is_json_lines_type(&media) || jsonl_file {
+                self.json_lines(content, &format!("{prefix}."))
+            } else if media == "application/json" || json::looks_like_json(content) {
+                match self.json(content, &prefix, 0) {
+                    Ok(rewritten) => rewritten,
+                    Err(_) => self.text(content, &prefix),
+                }
+            } else {
+                self.text(content, &prefix)
+            };
+            if let Some(new) = rewritten {
+                splices.push_raw(part.body.clone(), new);
+            }
+        }
+        splices.apply(body)
+    }
+}
+
+/// Part names shown in paths: short, printable, no quotes.
+fn safe_label(name: &str) -> bool {
+    name.len() <= 64 && name.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+}

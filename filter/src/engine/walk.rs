@@ -1,0 +1,262 @@
+//! Walking one request's fields, and the layers hidden inside each field's text.
+//!
+//! A field is scanned as written, then as folded text (fullwidth letters,
+//! zero-width characters and homoglyphs undone), then each encoded run in it
+//! (base64, percent-encoding, `\u` escapes, hex) is decoded and scanned the
+//! same way, a few layers deep. Every hit is mapped back to a span of the
+//! field as written, so a mask always lands on the bytes that carried the
+//! secret, even when that means replacing a whole encoded blob.
+
+use super::json::{self, Outline, SyntaxError};
+use super::normalize::Normalized;
+use super::rewrite::{self, Splices};
+use super::scanner::Hit;
+use super::transcode::{self, Encoding};
+use super::{fingerprint, Finding, Scratch, MAX_EMBEDDED_DEPTH};
+use crate::policy::{Mode, Policy, TierIndex};
+
+/// How many encodings deep (base64 of percent-encoding of ...) text is decoded.
+pub const MAX_DECODE_DEPTH: usize = 3;
+
+/// How a finding's bytes were reached from the field's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Via {
+    Plain,
+    /// After folding confusable, fullwidth and invisible characters.
+    Normalized,
+    /// Inside an encoded run (the outermost encoding is named).
+    Decoded(EncodingName),
+}
+
+/// The encodings a finding can hide in, as named in outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EncodingName {
+    Base64,
+    Base64Url,
+    Percent,
+    UnicodeEscape,
+    Hex,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Plain => "plain",
+            Via::Normalized => "normalized",
+            Via::Decoded(EncodingName::Base64) => "base64",
+            Via::Decoded(EncodingName::Base64Url) => "base64url",
+            Via::Decoded(EncodingName::Percent) => "percent",
+            Via::Decoded(EncodingName::UnicodeEscape) => "unicode-escape",
+            Via::Decoded(EncodingName::Hex) => "hex",
+        }
+    }
+}
+
+fn name(encoding: Encoding) -> EncodingName {
+    match encoding {
+        Encoding::Base64 => EncodingName::Base64,
+        Encoding::Base64Url => EncodingName::Base64Url,
+        Encoding::Percent => EncodingName::Percent,
+        Encoding::UnicodeEscape => EncodingName::UnicodeEscape,
+        Encoding::Hex => EncodingName::Hex,
+    }
+}
+
+/// A hit mapped onto the field's text, with a fingerprint of what it matched.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    hit: Hit,
+    fingerprint: [u8; 8],
+    via: Via,
+}
+
+/// State of one inspection.
+pub(crate) struct Walk<'p, 's> {
+    pub policy: &'p Policy,
+    pub tier: TierIndex,
+    pub findings: Vec<Finding>,
+    pub scratch: &'s mut Scratch,
+}
+
+fn render_path(prefix: &str, outline: &Outline, doc: &[u8], node: u32, redacted: &[u32]) -> String {
+    let mut path = String::from(prefix);
+    outline.render_path(doc, node, &|n| redacted.contains(&n), &mut path);
+    path
+}
+
+impl Walk<'_, '_> {
+    /// Inspects a JSON document; returns its rewritten bytes if any finding rewrote something.
+    pub fn json(&mut self, doc: &[u8], prefix: &str, depth: usize) -> Result<Option<Vec<u8>>, SyntaxError> {
+        let mut outline = self.scratch.outlines.get_mut(depth).map(std::mem::take).unwrap_or_default();
+        let result = outline.parse(doc).map(|()| self.json_strings(doc, &outline, prefix, depth));
+        if let Some(slot) = self.scratch.outlines.get_mut(depth) {
+            *slot = outline;
+        }
+        result
+    }
+
+    fn json_strings(&mut self, doc: &[u8], outline: &Outline, prefix: &str, depth: usize) -> Option<Vec<u8>> {
+        let mut splices = Splices::default();
+        let mut redacted_keys: Vec<u32> = Vec::new();
+        let mut decoded = self.scratch.decoded.get_mut(depth).map(std::mem::take).unwrap_or_default();
+        // A key naming a credential (`"aws_secret_access_key": ...`) is context for its value:
+        // the value is then scanned as `key: value` so assignment-style detectors see both.
+        let mut context_key: Option<(u32, Vec<u8>)> = None;
+        for leaf in &outline.strings {
+            let raw_range = leaf.raw.range();
+            let Some(raw) = doc.get(raw_range.clone()) else { continue };
+            let text: &[u8] = if leaf.has_escapes {
+                json::unescape(raw, &mut decoded);
+                &decoded
+            } else {
+                raw
+            };
+            let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
+            if !leaf.is_key && depth < MAX_EMBEDDED_DEPTH && json::looks_like_json(text) {
+                let nested_prefix = path(&redacted_keys);
+                if let Ok(nested) = self.json(text, &nested_prefix, depth + 1) {
+                    if let Some(new_text) = nested {
+                        splices.push_json_string(raw_range, &new_text);
+                    }
+                    continue;
+                }
+            }
+            let context = match &context_key {
+                Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
+                _ => None,
+            };
+            let before = self.findings.len();
+            let rewrite = self.scan(text, context, &|| path(&redacted_keys));
+            if leaf.is_key {
+                context_key = self.policy.scanner.arms_any(text).then(|| (leaf.node, text.to_vec()));
+            }
+            if leaf.is_key && self.findings.len() > before {
+                redacted_keys.push(leaf.node);
+                // The key's own findings were rendered before it was known to be secret.
+                let hidden = path(&redacted_keys);
+                for finding in self.findings.iter_mut().skip(before) {
+                    finding.path.clone_from(&hidden);
+                }
+            }
+            if let Some(new_text) = rewrite {
+                splices.push_json_string(raw_range, &new_text);
+            }
+        }
+        if let Some(slot) = self.scratch.decoded.get_mut(depth) {
+            *slot = decoded;
+        }
+        splices.apply(doc)
+    }
+
+    /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.
+    pub fn text(&mut self, text: &[u8], path: &str) -> Option<Vec<u8>> {
+        self.scan(text, None, &|| path.to_string())
+    }
+
+    /// Scans one field (with an optional key as context) and records its findings.
+    fn scan(&mut self, text: &[u8], context: Option<&[u8]>, path: &dyn Fn() -> String) -> Option<Vec<u8>> {
+        let policy = self.policy;
+        let mut found = std::mem::take(&mut self.scratch.found);
+        found.clear();
+        self.collect(text, context, 0, &mut found);
+        if found.is_empty() {
+            self.scratch.found = found;
+            return None;
+        }
+        // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
+        found.sort_unstable_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector, f.via));
+        found.dedup_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector));
+        let rendered = path();
+        let mut rewrites = false;
+        let mut hits = std::mem::take(&mut self.scratch.hits);
+        hits.clear();
+        for f in &found {
+            let action = policy.action(f.hit.detector, self.tier);
+            rewrites |= action.rewrites();
+            hits.push(f.hit);
+            self.findings.push(Finding {
+                detector: f.hit.detector,
+                path: rendered.clone(),
+                start: f.hit.start,
+                end: f.hit.end,
+                action,
+                fingerprint: f.fingerprint,
+                via: f.via,
+            });
+        }
+        let result = (rewrites && policy.mode == Mode::Enforce).then(|| rewrite::apply_masks(policy, self.tier, text, &hits));
+        self.scratch.hits = hits;
+        self.scratch.found = found;
+        result
+    }
+
+    /// Every hit in `text` and the layers inside it, mapped to spans of `text`.
+    fn collect(&mut self, text: &[u8], context: Option<&[u8]>, depth: usize, out: &mut Vec<Found>) {
+        let policy = self.policy;
+        let key = &policy.key;
+        let mut plain = |hit: Hit| {
+            let value = text.get(hit.start..hit.end).unwrap_or_default();
+            out.push(Found {
+                hit,
+                fingerprint: fingerprint::fingerprint(key, value),
+                via: Via::Plain,
+            });
+        };
+        match context {
+            None => policy.scanner.scan(text, &mut self.scratch.scan, &mut plain),
+            Some(key_text) => {
+                let mut joined = std::mem::take(&mut self.scratch.joined);
+                joined.clear();
+                joined.extend_from_slice(key_text);
+                joined.extend_from_slice(b": ");
+                let skip = joined.len();
+                joined.extend_from_slice(text);
+                policy.scanner.scan(&joined, &mut self.scratch.scan, &mut |hit| {
+                    // Findings in the key alone belong to the key's own scan.
+                    if hit.end > skip {
+                        plain(Hit {
+                            start: hit.start.max(skip) - skip,
+                            end: hit.end - skip,
+                            ..hit
+                        });
+                    }
+                });
+                self.scratch.joined = joined;
+            }
+        }
+
+        let mut folded = Normalized::default();
+        if policy.normalizer.fold(text, &mut folded) {
+            let folded_text = folded.text();
+            policy.scanner.scan(folded_text, &mut self.scratch.scan, &mut |hit| {
+                let (start, end) = folded.original_span(hit.start, hit.end);
+                let value = folded_text.get(hit.start..hit.end).unwrap_or_default();
+                out.push(Found {
+                    hit: Hit { start, end, ..hit },
+                    fingerprint: fingerprint::fingerprint(key, value),
+                    via: Via::Normalized,
+                });
+            });
+        }
+
+        if depth >= MAX_DECODE_DEPTH {
+            return;
+        }
+        let mut segments = Vec::new();
+        transcode::find_segments(text, &transcode::Limits::default(), &mut segments);
+        for segment in segments {
+            let mut inner = Vec::new();
+            self.collect(&segment.decoded, None, depth + 1, &mut inner);
+            // The whole encoded run carries the secret: the finding (and any mask) covers it.
+            out.extend(inner.into_iter().map(|f| Found {
+                hit: Hit {
+                    start: segment.span.start,
+                    end: segment.span.end,
+                    ..f.hit
+                },
+                fingerprint: f.fingerprint,
+                via: Via::Decoded(name(segment.encoding)),
+            }));
+        }
+    }
+}
