@@ -34,7 +34,8 @@ bash "$here/setup.sh"
 
 echo "== building =="
 cargo build --release --target wasm32-wasip1 -p airlock-filter
-cargo build --release -p airlock-cli
+# The demo only needs `airlock build`; skip the wasmtime harness (the `wasm` feature) for a quick build.
+cargo build --release -p airlock-cli --no-default-features
 
 echo
 target="${CARGO_TARGET_DIR:-$repo/target}"
