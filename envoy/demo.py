@@ -97,7 +97,9 @@ def main() -> int:
         for i, (title, prompt) in enumerate(cases, 1):
             say()
             say(f"{i}) {title}")
-            say(f"   prompt: {prompt}")
+            # The demo's own key is fake, but secrets are never printed: show its shape only.
+            shown = prompt.replace(AWS_KEY_ID, AWS_KEY_ID[:4] + "*" * (len(AWS_KEY_ID) - 4))
+            say(f"   prompt: {shown}")
             try:
                 raw = client.chat.completions.with_raw_response.create(
                     model=MODEL, messages=[{"role": "user", "content": prompt}])

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 pub struct Options {
     pub native: bool,
+    #[cfg_attr(not(feature = "wasm"), allow(dead_code))]
     pub wasm: Option<PathBuf>,
     pub require_examples: bool,
 }
