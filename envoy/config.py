@@ -58,6 +58,7 @@ STATS_TAG_SPECS = [
     ("airlock_action", "decisions", "action"),
     ("airlock_reason", "inspection_errors", "reason"),
     ("airlock_outcome", "fail_mode", "outcome"),
+    ("airlock_limit", "limits_hit", "limit"),
 ]
 
 

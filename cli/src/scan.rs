@@ -125,6 +125,16 @@ pub fn report(name: &str, policy: &Policy, request: &Request<'_>, scratch: &mut 
     if verdict.planned != verdict.decision {
         line["enforce_decision"] = json!(verdict.planned.as_str());
     }
+    if verdict.limits.any() {
+        let hit: serde_json::Map<String, Value> = verdict
+            .limits
+            .counts()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| ((*name).to_string(), json!(n)))
+            .collect();
+        line["limits_hit"] = Value::Object(hit);
+    }
     if let Some(why) = &verdict.uninspectable {
         line["uninspectable"] = json!({"reason": why.reason(), "message": why.message()});
     }

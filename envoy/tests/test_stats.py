@@ -60,6 +60,7 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     ("wasmcustom.airlock.decisions.action.block", "airlock_action", "block"),
     ("wasmcustom.airlock.inspection_errors.reason.too_large", "airlock_reason", "too_large"),
     ("wasmcustom.airlock.fail_mode.outcome.allow", "airlock_outcome", "allow"),
+    ("wasmcustom.airlock.limits_hit.limit.decode_depth", "airlock_limit", "decode_depth"),
 ])
 def test_stats_tag_regexes_match_contract_names(name, tag, value):
     """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""

@@ -33,6 +33,8 @@ pub struct Metrics<Id> {
     pub by_tier: Vec<Id>,
     pub inspection_errors: Vec<Id>,
     pub fail_mode: Vec<Id>,
+    /// Per safety limit, in [`LimitHits::counts`] order.
+    pub limits_hit: Vec<Id>,
     pub inspection_time_us: Id,
 }
 
@@ -51,6 +53,8 @@ impl<Id: Copy> Metrics<Id> {
         let by_tier = list("airlock.findings_by_tier.tier", &mut policy.tiers.iter().map(|t| t.name.as_str()))?;
         let errors = list("airlock.inspection_errors.reason", &mut ERROR_REASONS.iter().copied())?;
         let fail_mode = list("airlock.fail_mode.outcome", &mut ["block", "allow"].iter().copied())?;
+        let limit_names = crate::engine::LimitHits::default().counts().map(|(name, _)| name);
+        let limits_hit = list("airlock.limits_hit.limit", &mut limit_names.iter().copied())?;
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
         let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_us")?;
@@ -63,6 +67,7 @@ impl<Id: Copy> Metrics<Id> {
             by_tier,
             inspection_errors: errors,
             fail_mode,
+            limits_hit,
             inspection_time_us,
         })
     }
@@ -90,6 +95,11 @@ impl<Id: Copy> Metrics<Id> {
             }
             if let Some(id) = self.by_tier.get(usize::from(verdict.tier)) {
                 add(*id, 1);
+            }
+        }
+        for ((_, count), id) in verdict.limits.counts().iter().zip(&self.limits_hit) {
+            if *count > 0 {
+                add(*id, u64::from(*count));
             }
         }
         if let Some(why) = &verdict.uninspectable {
@@ -154,6 +164,16 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
     line.insert("fingerprint_key".into(), json!(key_scope));
     if let Some(why) = &verdict.uninspectable {
         line.insert("uninspectable".into(), json!({"reason": why.reason(), "message": why.message()}));
+    }
+    if verdict.limits.any() {
+        let hit: serde_json::Map<String, serde_json::Value> = verdict
+            .limits
+            .counts()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| ((*name).to_string(), json!(n)))
+            .collect();
+        line.insert("limits_hit".into(), serde_json::Value::Object(hit));
     }
     line.insert("findings".into(), serde_json::Value::Array(findings));
     serde_json::Value::Object(line).to_string()

@@ -369,3 +369,18 @@ fn a_json_key_is_context_for_its_value() {
     let innocent = json!({"db": {"host": "x", "motto": "Hunter2isMyPass"}}).to_string();
     assert!(inspect(&p, "api.openai.com", &chat(&innocent)).findings.is_empty());
 }
+
+#[test]
+fn safety_limits_are_counted_and_the_content_still_scanned() {
+    let p = compile(base());
+    let deep = format!("{}\"{AWS_KEY}\"{}", "[".repeat(500), "]".repeat(500));
+    let v = inspect(&p, "api.openai.com", deep.as_bytes());
+    assert_eq!(v.decision, Action::Block, "scanned as text");
+    assert_eq!(v.limits.json_depth, 1);
+    let png = format!("see data:image/png;base64,{}", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==");
+    let v = inspect(&p, "api.openai.com", &chat(&png));
+    assert_eq!(v.decision, Action::Allow);
+    assert_eq!(v.limits.binary, 1, "a binary payload is counted, not scanned as text");
+    let clean = inspect(&p, "api.openai.com", &chat("hello"));
+    assert!(!clean.limits.any());
+}

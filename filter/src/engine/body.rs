@@ -56,7 +56,10 @@ impl Walk<'_, '_> {
         match shape(content_type, body) {
             Shape::Multipart(boundary) => match multipart::parse(body, boundary, MAX_PARTS) {
                 Ok(parts) => self.multipart(body, &parts),
-                Err(_) => self.text(body, "$"),
+                Err(_) => {
+                    self.limits.multipart += 1;
+                    self.text(body, "$")
+                }
             },
             Shape::JsonLines => self.json_lines(body, ""),
             // A body that is not one JSON document may be JSON Lines; lines that are not JSON are text.

@@ -21,7 +21,7 @@ mod verdict;
 mod walk;
 
 pub use fingerprint::fingerprint_hex;
-pub use verdict::{Finding, Uninspectable, Verdict};
+pub use verdict::{Finding, LimitHits, Uninspectable, Verdict};
 pub use walk::Via;
 
 use crate::policy::{Action, FailMode, Mode, Policy, TierIndex};
@@ -103,10 +103,12 @@ impl Policy {
             policy: self,
             tier,
             findings: Vec::new(),
+            limits: LimitHits::default(),
             scratch,
         };
         let rewritten = walk.body(body, request.content_type);
         let findings = walk.findings;
+        let limits = walk.limits;
         let planned = findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);
         let (decision, body) = match self.mode {
             Mode::Monitor if planned > Action::Allow => (Action::Monitor, None),
@@ -130,6 +132,7 @@ impl Policy {
             findings,
             body,
             uninspectable: None,
+            limits,
         }
     }
 
@@ -150,6 +153,7 @@ impl Policy {
             findings: Vec::new(),
             body: None,
             uninspectable: Some(why),
+            limits: LimitHits::default(),
         }
     }
 }

@@ -374,6 +374,78 @@ pub fn set_regex(patterns: &[&str], limits: RegexLimits) -> Result<Regex, Box<me
         .map_err(Box::new)
 }
 
+// Measurement hooks
+//
+// Read-only accessors for the benchmarks and the slow-path regression guard
+// (`benches/`). Nothing in the scanner calls them; they change no behaviour.
+impl Scanner {
+    /// The scanner of a compiled policy.
+    pub fn of(policy: &crate::Policy) -> &Scanner {
+        &policy.scanner
+    }
+
+    /// Detector indices of the keyword-less regex detectors (the always-on set), in set-pattern order.
+    pub fn always_on_detectors(&self) -> Vec<DetectorIndex> {
+        self.always_on
+            .iter()
+            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
+            .collect()
+    }
+
+    /// Detector indices of the regexes a scan of `text` runs: keyword-armed ones, then always-on ones
+    /// the set reports (or all always-on ones when there is no set). Sorted, without duplicates.
+    pub fn armed_detectors(&self, text: &[u8]) -> Vec<DetectorIndex> {
+        let mut armed: Vec<u32> = Vec::new();
+        if let Some(keywords) = &self.keywords {
+            for m in keywords.find_overlapping_iter(text) {
+                for keyword_use in self.keyword_uses.get(m.pattern().as_usize()).into_iter().flatten() {
+                    if let KeywordUse::Arms(regex) = *keyword_use {
+                        armed.push(regex);
+                    }
+                }
+            }
+        }
+        match &self.always_on_set {
+            Some(set) => {
+                let mut cache = set.create_cache();
+                let mut matches = PatternSet::new(self.always_on.len());
+                set.which_overlapping_matches_with(&mut cache, &Input::new(text), &mut matches);
+                armed.extend(matches.iter().filter_map(|p| self.always_on.get(p.as_usize())));
+            }
+            None => armed.extend(self.always_on.iter().copied()),
+        }
+        let mut detectors: Vec<DetectorIndex> =
+            armed.iter().filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector)).collect();
+        detectors.sort_unstable();
+        detectors.dedup();
+        detectors
+    }
+
+    /// Keyword-automaton patterns (keywords and dictionary phrases, folded and deduplicated).
+    pub fn keyword_count(&self) -> usize {
+        self.keywords.as_ref().map_or(0, AhoCorasick::patterns_len)
+    }
+
+    /// The keyword automaton's implementation (DFA, contiguous or noncontiguous NFA).
+    pub fn keyword_automaton_kind(&self) -> Option<AhoCorasickKind> {
+        self.keywords.as_ref().map(AhoCorasick::kind)
+    }
+
+    /// Heap bytes of the compiled automata: keyword automaton, every regex, the always-on set.
+    pub fn automata_heap_bytes(&self) -> usize {
+        self.keywords.as_ref().map_or(0, AhoCorasick::memory_usage)
+            + self.regexes.iter().map(|r| r.regex.memory_usage()).sum::<usize>()
+            + self.always_on_set.as_ref().map_or(0, Regex::memory_usage)
+    }
+
+    /// Heap bytes of the regex caches in an inspection scratch (lazy-DFA caches grow as states are built).
+    pub fn scratch_heap_bytes(scratch: &crate::Scratch) -> usize {
+        let scan = &scratch.scan;
+        scan.caches.iter().map(meta::Cache::memory_usage).sum::<usize>()
+            + scan.set_cache.as_ref().map_or(0, meta::Cache::memory_usage)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

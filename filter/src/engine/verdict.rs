@@ -20,6 +20,45 @@ pub struct Finding {
     pub via: super::Via,
 }
 
+/// Safety limits the inspection reached. Each was handled (the content was still scanned,
+/// as text or as written), but operators should see them: a rising count can be an evasion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitHits {
+    /// JSON nested deeper than the walker follows (scanned as text instead).
+    pub json_depth: u32,
+    /// JSON inside JSON strings nested deeper than followed (scanned as text instead).
+    pub embedded_depth: u32,
+    /// Encodings inside encodings deeper than decoded.
+    pub decode_depth: u32,
+    /// Encoded runs skipped because decoding them would exceed the per-field budget.
+    pub decode_size: u32,
+    /// Fields with more encoded runs than decoded.
+    pub segments: u32,
+    /// Encoded runs that decode to binary data (images, audio), not scanned as text.
+    pub binary: u32,
+    /// Multipart bodies that could not be parsed (too many parts, malformed; scanned as text).
+    pub multipart: u32,
+}
+
+impl LimitHits {
+    /// Names (as used in stats) and counts.
+    pub fn counts(&self) -> [(&'static str, u32); 7] {
+        [
+            ("json_depth", self.json_depth),
+            ("embedded_depth", self.embedded_depth),
+            ("decode_depth", self.decode_depth),
+            ("decode_size", self.decode_size),
+            ("segments", self.segments),
+            ("binary", self.binary),
+            ("multipart", self.multipart),
+        ]
+    }
+
+    pub fn any(&self) -> bool {
+        self.counts().iter().any(|(_, n)| *n > 0)
+    }
+}
+
 /// Why a request could not be inspected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uninspectable {
@@ -71,6 +110,8 @@ pub struct Verdict {
     pub body: Option<Vec<u8>>,
     /// Set when the request could not be inspected and the fail mode decided.
     pub uninspectable: Option<Uninspectable>,
+    /// Safety limits reached while inspecting.
+    pub limits: LimitHits,
 }
 
 impl Verdict {

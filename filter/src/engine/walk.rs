@@ -12,7 +12,7 @@ use super::normalize::Normalized;
 use super::rewrite::{self, Splices};
 use super::scanner::Hit;
 use super::transcode::{self, Encoding};
-use super::{fingerprint, Finding, Scratch, MAX_EMBEDDED_DEPTH};
+use super::{fingerprint, Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
 use crate::policy::{Mode, Policy, TierIndex};
 
 /// How many encodings deep (base64 of percent-encoding of ...) text is decoded.
@@ -75,6 +75,7 @@ pub(crate) struct Walk<'p, 's> {
     pub policy: &'p Policy,
     pub tier: TierIndex,
     pub findings: Vec<Finding>,
+    pub limits: LimitHits,
     pub scratch: &'s mut Scratch,
 }
 
@@ -88,7 +89,11 @@ impl Walk<'_, '_> {
     /// Inspects a JSON document; returns its rewritten bytes if any finding rewrote something.
     pub fn json(&mut self, doc: &[u8], prefix: &str, depth: usize) -> Result<Option<Vec<u8>>, SyntaxError> {
         let mut outline = self.scratch.outlines.get_mut(depth).map(std::mem::take).unwrap_or_default();
-        let result = outline.parse(doc).map(|()| self.json_strings(doc, &outline, prefix, depth));
+        let parsed = outline.parse(doc);
+        if let Err(SyntaxError::TooDeep(_)) = parsed {
+            self.limits.json_depth += 1;
+        }
+        let result = parsed.map(|()| self.json_strings(doc, &outline, prefix, depth));
         if let Some(slot) = self.scratch.outlines.get_mut(depth) {
             *slot = outline;
         }
@@ -112,7 +117,11 @@ impl Walk<'_, '_> {
                 raw
             };
             let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
-            if !leaf.is_key && depth < MAX_EMBEDDED_DEPTH && json::looks_like_json(text) {
+            let embedded = !leaf.is_key && json::looks_like_json(text);
+            if embedded && depth >= MAX_EMBEDDED_DEPTH {
+                self.limits.embedded_depth += 1;
+            }
+            if embedded && depth < MAX_EMBEDDED_DEPTH {
                 let nested_prefix = path(&redacted_keys);
                 if let Ok(nested) = self.json(text, &nested_prefix, depth + 1) {
                     if let Some(new_text) = nested {
@@ -239,14 +248,18 @@ impl Walk<'_, '_> {
             });
         }
 
-        if depth >= MAX_DECODE_DEPTH {
-            return;
-        }
         if !may_hold_encoding(text) {
             return;
         }
         let mut segments = Vec::new();
-        transcode::find_segments(text, &transcode::Limits::default(), &mut segments);
+        let stats = transcode::find_segments(text, &transcode::Limits::default(), &mut segments);
+        self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
+        self.limits.binary += u32::try_from(stats.binary).unwrap_or(u32::MAX);
+        self.limits.segments += u32::from(stats.truncated);
+        if depth >= MAX_DECODE_DEPTH {
+            self.limits.decode_depth += u32::from(!segments.is_empty());
+            return;
+        }
         for segment in segments {
             let mut inner = Vec::new();
             self.collect(&segment.decoded, None, depth + 1, &mut inner);
