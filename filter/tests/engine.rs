@@ -384,3 +384,43 @@ fn safety_limits_are_counted_and_the_content_still_scanned() {
     let clean = inspect(&p, "api.openai.com", &chat("hello"));
     assert!(!clean.limits.any());
 }
+
+#[test]
+fn secrets_cut_across_fields_are_found_by_joining_detectors() {
+    let (head, tail) = AWS_KEY.split_at(8);
+    let split = json!({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": format!("first half {head}")},
+        {"role": "user", "content": format!("{tail} second half")}
+    ]})
+    .to_string();
+    let without = compile(base());
+    assert_eq!(inspect(&without, "api.openai.com", split.as_bytes()).decision, Action::Allow);
+
+    let mut doc = base();
+    doc["detectors"][0]["join"] = json!("request");
+    let p = compile(doc);
+    let v = inspect(&p, "api.openai.com", split.as_bytes());
+    assert_eq!(v.decision, Action::Block);
+    assert_eq!(v.findings.len(), 1);
+    assert_eq!(v.findings[0].path, "(joined request, 2 fields)");
+    assert_eq!(v.findings[0].via.as_str(), "joined");
+    // A key in one field is reported once, by the per-field scan.
+    let whole = inspect(&p, "api.openai.com", &chat(&format!("key {AWS_KEY}")));
+    assert_eq!(whole.findings.len(), 1);
+    assert_eq!(whole.findings[0].via.as_str(), "plain");
+
+    // Message scope joins the parts of one message, not different messages.
+    let mut doc = base();
+    doc["detectors"][1]["join"] = json!("message");
+    let p = compile(doc);
+    let parts = json!({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "write to jane.doe@exa"}, {"type": "text", "text": "mple.org"}]}]})
+    .to_string();
+    let v = inspect(&p, "api.openai.com", parts.as_bytes());
+    assert_eq!(v.decision, Action::Block, "a joined mask cannot be placed, so it blocks");
+    assert_eq!(v.findings[0].path, "(joined message, 2 fields)");
+    let two_messages = json!({"messages": [{"role": "user", "content": "write to jane.doe@exa"},
+        {"role": "user", "content": "mple.org"}]})
+    .to_string();
+    assert_eq!(inspect(&p, "api.openai.com", two_messages.as_bytes()).decision, Action::Allow);
+}

@@ -103,6 +103,40 @@ impl Outline {
         Ok(())
     }
 
+    /// The raw (still escaped) name of the nearest object key at or above `node`.
+    pub fn nearest_key<'d>(&self, doc: &'d [u8], node: u32) -> Option<&'d [u8]> {
+        let mut current = node;
+        for _ in 0..=MAX_DEPTH + 1 {
+            let n = self.nodes.get(current as usize)?;
+            match n.segment {
+                Segment::Key(raw) => return doc.get(raw.range()),
+                Segment::Root => return None,
+                Segment::Index(_) => current = n.parent,
+            }
+        }
+        None
+    }
+
+    /// The ancestor of `node` that is `depth` steps below the root (or `node` itself if it is shallower).
+    pub fn ancestor_at_depth(&self, node: u32, depth: usize) -> u32 {
+        let mut chain = [0u32; MAX_DEPTH + 2];
+        let mut len = 0usize;
+        let mut current = node;
+        while let Some(slot) = chain.get_mut(len) {
+            *slot = current;
+            len += 1;
+            match self.nodes.get(current as usize) {
+                Some(n) if !matches!(n.segment, Segment::Root) => current = n.parent,
+                _ => break,
+            }
+        }
+        // chain[len - 1] is the root; chain[len - 1 - depth] is `depth` below it.
+        len.checked_sub(1 + depth)
+            .and_then(|i| chain.get(i))
+            .copied()
+            .unwrap_or(node)
+    }
+
     /// Appends the path of `node` below the root to `out`, as `.a[0]["b c"]`; `redacted` nodes render as `[*]`.
     pub fn render_path(&self, doc: &[u8], node: u32, redacted: &dyn Fn(u32) -> bool, out: &mut String) {
         // Collect the chain root-ward on a small stack; documents are at most MAX_DEPTH deep.

@@ -10,6 +10,7 @@
 mod body;
 pub mod encoding;
 mod fingerprint;
+mod join;
 pub mod json;
 pub mod multipart;
 pub mod normalize;
@@ -51,6 +52,10 @@ pub struct Scratch {
     decoded: Vec<Vec<u8>>,
     hits: Vec<Hit>,
     found: Vec<Found>,
+    joined_fields: join::Joined,
+    /// Caches belong to one scanner's regexes: one scratch per joined-text scanner.
+    scan_message_join: Option<ScanScratch>,
+    scan_request_join: Option<ScanScratch>,
     /// `key: value` of a member whose key is context for its value.
     joined: Vec<u8>,
 }
@@ -64,6 +69,9 @@ impl Policy {
             decoded: (0..=MAX_EMBEDDED_DEPTH).map(|_| Vec::new()).collect(),
             hits: Vec::new(),
             found: Vec::new(),
+            joined_fields: join::Joined::default(),
+            scan_message_join: self.message_join.as_ref().map(scanner::Scanner::scratch),
+            scan_request_join: self.request_join.as_ref().map(scanner::Scanner::scratch),
             joined: Vec::new(),
         }
     }
@@ -105,8 +113,12 @@ impl Policy {
             findings: Vec::new(),
             limits: LimitHits::default(),
             scratch,
+            message: 0,
+            documents: 0,
         };
+        walk.scratch.joined_fields.clear();
         let rewritten = walk.body(body, request.content_type);
+        walk.join_pass();
         let findings = walk.findings;
         let limits = walk.limits;
         let planned = findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);

@@ -15,6 +15,10 @@ use super::transcode::{self, Encoding};
 use super::{fingerprint, Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
 use crate::policy::{Mode, Policy, TierIndex};
 
+/// Top-level fields that carry what the user wrote, across the providers' shapes; only these
+/// are joined (joining `"role": "user"` between two halves of a key would hide it).
+const CONTENT_KEYS: &[&[u8]] = &[b"content", b"text", b"input", b"prompt", b"instructions", b"system", b"arguments", b"query"];
+
 /// How many encodings deep (base64 of percent-encoding of ...) text is decoded.
 pub const MAX_DECODE_DEPTH: usize = 3;
 
@@ -26,6 +30,8 @@ pub enum Via {
     Normalized,
     /// Inside an encoded run (the outermost encoding is named).
     Decoded(EncodingName),
+    /// Across fields, in the joined text of a message or request.
+    Joined,
 }
 
 /// The encodings a finding can hide in, as named in outputs.
@@ -48,6 +54,7 @@ impl Via {
             Via::Decoded(EncodingName::Percent) => "percent",
             Via::Decoded(EncodingName::UnicodeEscape) => "unicode-escape",
             Via::Decoded(EncodingName::Hex) => "hex",
+            Via::Joined => "joined",
         }
     }
 }
@@ -77,6 +84,10 @@ pub(crate) struct Walk<'p, 's> {
     pub findings: Vec<Finding>,
     pub limits: LimitHits,
     pub scratch: &'s mut Scratch,
+    /// The message the current field belongs to, for joined matching.
+    pub message: u64,
+    /// Top-level documents and text fields seen so far (message keys stay unique across them).
+    pub documents: u64,
 }
 
 fn render_path(prefix: &str, outline: &Outline, doc: &[u8], node: u32, redacted: &[u32]) -> String {
@@ -88,6 +99,9 @@ fn render_path(prefix: &str, outline: &Outline, doc: &[u8], node: u32, redacted:
 impl Walk<'_, '_> {
     /// Inspects a JSON document; returns its rewritten bytes if any finding rewrote something.
     pub fn json(&mut self, doc: &[u8], prefix: &str, depth: usize) -> Result<Option<Vec<u8>>, SyntaxError> {
+        if depth == 0 {
+            self.documents += 1;
+        }
         let mut outline = self.scratch.outlines.get_mut(depth).map(std::mem::take).unwrap_or_default();
         let parsed = outline.parse(doc);
         if let Err(SyntaxError::TooDeep(_)) = parsed {
@@ -134,6 +148,14 @@ impl Walk<'_, '_> {
                 Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
                 _ => None,
             };
+            let content = depth > 0 || outline.nearest_key(doc, leaf.node).is_some_and(|k| CONTENT_KEYS.contains(&k));
+            if !leaf.is_key && content && self.joins() {
+                if depth == 0 {
+                    // A message is the top-level element holding the field (`$.messages[3]`).
+                    self.message = (self.documents << 32) | u64::from(outline.ancestor_at_depth(leaf.node, 2));
+                }
+                self.scratch.joined_fields.push(text, self.message);
+            }
             let before = self.findings.len();
             let rewrite = self.scan(text, context, &|| path(&redacted_keys));
             if leaf.is_key {
@@ -159,6 +181,11 @@ impl Walk<'_, '_> {
 
     /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.
     pub fn text(&mut self, text: &[u8], path: &str) -> Option<Vec<u8>> {
+        if self.joins() {
+            self.documents += 1;
+            self.message = self.documents << 32;
+            self.scratch.joined_fields.push(text, self.message);
+        }
         self.scan(text, None, &|| path.to_string())
     }
 

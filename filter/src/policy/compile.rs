@@ -8,7 +8,7 @@
 use super::digest::digest;
 use super::error::{Origins, PolicyError, PolicyErrors};
 use super::schema::{
-    ActionDoc, DetectorDoc, FailModeDoc, KindDoc, Mode as ModeDoc, PolicyDoc, ValidatorDoc, SCHEMA_VERSION,
+    ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc, ValidatorDoc, SCHEMA_VERSION,
 };
 use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode, Policy, PolicyInfo,
@@ -102,10 +102,19 @@ impl Compiler<'_> {
             .collect();
         let actions = self.actions(doc, &classes, &tiers, &detectors, &ids);
         self.tests(doc, &ids);
-        let scanner = self.scanner(doc);
+        let scanner = self.scanner(doc, &|_| true);
+        // The joined-text scanners hold only the detectors that opt in; their errors were reported above.
+        let errors_before = self.errors.len();
+        let join_scanner = |c: &mut Self, scope| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope));
+        let message_join = join_scanner(self, JoinDoc::Message);
+        let request_join = join_scanner(self, JoinDoc::Request);
+        self.errors.truncate(errors_before);
         let (key, key_scope) = self.key(doc, env, &actions);
         let default_tier = default_tier?;
         let scanner = scanner?;
+        let has = |scope| doc.detectors.iter().any(|d| d.join == Some(scope));
+        let message_join = if has(JoinDoc::Message) { Some(message_join?) } else { None };
+        let request_join = if has(JoinDoc::Request) { Some(request_join?) } else { None };
         Some(Policy {
             info: PolicyInfo {
                 name: String::new(),
@@ -123,6 +132,8 @@ impl Compiler<'_> {
             actions,
             limits,
             scanner,
+            message_join,
+            request_join,
             key,
             key_scope,
             normalizer: crate::engine::normalize::Normalizer::new(),
@@ -427,7 +438,8 @@ impl Compiler<'_> {
         }
     }
 
-    fn scanner(&mut self, doc: &PolicyDoc) -> Option<Scanner> {
+    /// Compiles the detectors `include` selects into one scanner (indices stay the policy's).
+    fn scanner(&mut self, doc: &PolicyDoc, include: &dyn Fn(&DetectorDoc) -> bool) -> Option<Scanner> {
         let limits = RegexLimits::default();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut keyword_ids: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
@@ -451,7 +463,7 @@ impl Compiler<'_> {
             }
         };
 
-        for (i, d) in doc.detectors.iter().enumerate() {
+        for (i, d) in doc.detectors.iter().enumerate().filter(|(_, d)| include(d)) {
             let path = format!("detectors[{i}]");
             let Ok(detector) = DetectorIndex::try_from(i) else {
                 ok = false;

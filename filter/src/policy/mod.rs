@@ -169,6 +169,10 @@ pub struct Policy {
     actions: Vec<Action>,
     pub limits: Limits,
     pub(crate) scanner: Scanner,
+    /// Detectors that also match over each message's joined text.
+    pub(crate) message_join: Option<Scanner>,
+    /// Detectors that also match over the whole request's joined text.
+    pub(crate) request_join: Option<Scanner>,
     pub(crate) key: HmacKey,
     /// Folding tables for evasion-resistant matching, built once.
     pub(crate) normalizer: crate::engine::normalize::Normalizer,

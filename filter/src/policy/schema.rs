@@ -193,6 +193,11 @@ pub struct DetectorDoc {
     /// Exact matched values that are never findings (documented examples, placeholders).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// Also match over the joined text of each message (`message`) or of the whole request
+    /// (`request`), so a secret cut across fields is found. A joined finding that spans
+    /// fields cannot be masked in place: its mask or hash becomes a block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<JoinDoc>,
     /// Overrides the rules for this detector, on every tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<ActionDoc>,
@@ -203,6 +208,13 @@ pub struct DetectorDoc {
     /// Texts this detector must find (`match`) and must not find (`ignore`); run by `airlock check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesDoc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinDoc {
+    Message,
+    Request,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
