@@ -1,7 +1,7 @@
 //! `airlock scan`: run the engine over request bodies, one JSON line each.
 
 use super::load;
-use airlock_filter::engine::fingerprint_hex;
+use airlock_filter::telemetry;
 use airlock_filter::{Action, Policy, Request, Scratch};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -97,24 +97,7 @@ fn expand(input: &Path) -> Vec<PathBuf> {
 /// The JSON line for one input. The rewritten body is printed only when no finding was left in it.
 pub fn report(name: &str, policy: &Policy, request: &Request<'_>, scratch: &mut Scratch) -> Value {
     let verdict = policy.inspect(request, scratch);
-    let findings: Vec<Value> = verdict
-        .findings
-        .iter()
-        .filter_map(|f| {
-            let d = policy.detector(f.detector)?;
-            Some(json!({
-                "detector": d.id,
-                "class": policy.class_name(d.class),
-                "kind": d.kind.as_str(),
-                "path": f.path,
-                "start": f.start,
-                "end": f.end,
-                "action": f.action.as_str(),
-                "via": f.via.as_str(),
-                "fingerprint": format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
-            }))
-        })
-        .collect();
+    let findings = telemetry::findings_json(policy, &verdict, true);
     let mut line = json!({
         "input": name,
         "decision": verdict.decision.as_str(),
@@ -125,15 +108,8 @@ pub fn report(name: &str, policy: &Policy, request: &Request<'_>, scratch: &mut 
     if verdict.planned != verdict.decision {
         line["enforce_decision"] = json!(verdict.planned.as_str());
     }
-    if verdict.limits.any() {
-        let hit: serde_json::Map<String, Value> = verdict
-            .limits
-            .counts()
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| ((*name).to_string(), json!(n)))
-            .collect();
-        line["limits_hit"] = Value::Object(hit);
+    if let Some(limits) = telemetry::limits_json(&verdict) {
+        line["limits_hit"] = limits;
     }
     if let Some(why) = &verdict.uninspectable {
         line["uninspectable"] = json!({"reason": why.reason(), "message": why.message()});

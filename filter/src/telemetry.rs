@@ -126,24 +126,48 @@ pub struct AuditContext<'a> {
     pub path: &'a str,
 }
 
-/// The audit JSON for a verdict: where and what was found, fingerprints, never values.
-pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) -> String {
-    let findings: Vec<serde_json::Value> = verdict
+/// The findings of a verdict as JSON objects: where, what kind, which layer, a keyed
+/// fingerprint; never the value. `spans` adds the byte offsets (the CLI shows them).
+pub fn findings_json(policy: &Policy, verdict: &Verdict, spans: bool) -> Vec<serde_json::Value> {
+    verdict
         .findings
         .iter()
         .filter_map(|f| {
             let d = policy.detector(f.detector)?;
-            Some(json!({
-                "detector": d.id,
-                "class": policy.class_name(d.class),
-                "kind": d.kind.as_str(),
-                "path": f.path,
-                "action": f.action.as_str(),
-                "via": f.via.as_str(),
-                "fingerprint": format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
-            }))
+            let mut item = serde_json::Map::new();
+            item.insert("detector".into(), json!(d.id));
+            item.insert("class".into(), json!(policy.class_name(d.class)));
+            item.insert("kind".into(), json!(d.kind.as_str()));
+            item.insert("path".into(), json!(f.path));
+            if spans {
+                item.insert("start".into(), json!(f.start));
+                item.insert("end".into(), json!(f.end));
+            }
+            item.insert("action".into(), json!(f.action.as_str()));
+            item.insert("via".into(), json!(f.via.as_str()));
+            item.insert("fingerprint".into(), json!(format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint))));
+            Some(serde_json::Value::Object(item))
         })
-        .collect();
+        .collect()
+}
+
+/// The safety limits a verdict reached, by name, or `None` if none was.
+pub fn limits_json(verdict: &Verdict) -> Option<serde_json::Value> {
+    verdict.limits.any().then(|| {
+        let hit: serde_json::Map<String, serde_json::Value> = verdict
+            .limits
+            .counts()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| ((*name).to_string(), json!(n)))
+            .collect();
+        serde_json::Value::Object(hit)
+    })
+}
+
+/// The audit JSON for a verdict: where and what was found, fingerprints, never values.
+pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) -> String {
+    let findings = findings_json(policy, verdict, false);
     let mut line = serde_json::Map::new();
     line.insert("request_id".into(), json!(ctx.request_id));
     line.insert("host".into(), json!(ctx.host));
@@ -165,15 +189,8 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
     if let Some(why) = &verdict.uninspectable {
         line.insert("uninspectable".into(), json!({"reason": why.reason(), "message": why.message()}));
     }
-    if verdict.limits.any() {
-        let hit: serde_json::Map<String, serde_json::Value> = verdict
-            .limits
-            .counts()
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| ((*name).to_string(), json!(n)))
-            .collect();
-        line.insert("limits_hit".into(), serde_json::Value::Object(hit));
+    if let Some(limits) = limits_json(verdict) {
+        line.insert("limits_hit".into(), limits);
     }
     line.insert("findings".into(), serde_json::Value::Array(findings));
     serde_json::Value::Object(line).to_string()

@@ -119,17 +119,7 @@ impl Outline {
 
     /// The ancestor of `node` that is `depth` steps below the root (or `node` itself if it is shallower).
     pub fn ancestor_at_depth(&self, node: u32, depth: usize) -> u32 {
-        let mut chain = [0u32; MAX_DEPTH + 2];
-        let mut len = 0usize;
-        let mut current = node;
-        while let Some(slot) = chain.get_mut(len) {
-            *slot = current;
-            len += 1;
-            match self.nodes.get(current as usize) {
-                Some(n) if !matches!(n.segment, Segment::Root) => current = n.parent,
-                _ => break,
-            }
-        }
+        let (chain, len) = self.chain(node);
         // chain[len - 1] is the root; chain[len - 1 - depth] is `depth` below it.
         len.checked_sub(1 + depth)
             .and_then(|i| chain.get(i))
@@ -137,9 +127,8 @@ impl Outline {
             .unwrap_or(node)
     }
 
-    /// Appends the path of `node` below the root to `out`, as `.a[0]["b c"]`; `redacted` nodes render as `[*]`.
-    pub fn render_path(&self, doc: &[u8], node: u32, redacted: &dyn Fn(u32) -> bool, out: &mut String) {
-        // Collect the chain root-ward on a small stack; documents are at most MAX_DEPTH deep.
+    /// `node` and its ancestors up to the root, node first; documents are at most MAX_DEPTH deep.
+    fn chain(&self, node: u32) -> ([u32; MAX_DEPTH + 2], usize) {
         let mut chain = [0u32; MAX_DEPTH + 2];
         let mut len = 0usize;
         let mut current = node;
@@ -151,6 +140,12 @@ impl Outline {
                 _ => break,
             }
         }
+        (chain, len)
+    }
+
+    /// Appends the path of `node` below the root to `out`, as `.a[0]["b c"]`; `redacted` nodes render as `[*]`.
+    pub fn render_path(&self, doc: &[u8], node: u32, redacted: &dyn Fn(u32) -> bool, out: &mut String) {
+        let (chain, len) = self.chain(node);
         for &id in chain.iter().take(len).rev() {
             let Some(n) = self.nodes.get(id as usize) else { continue };
             match n.segment {
