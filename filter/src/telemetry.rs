@@ -38,7 +38,7 @@ pub struct Metrics<Id> {
     pub inspection_time_us: Id,
 }
 
-const ERROR_REASONS: [&str; 3] = ["too_large", "bad_encoding", "internal"];
+const ERROR_REASONS: [&str; 4] = ["too_large", "bad_encoding", "unsupported_body", "internal"];
 
 impl<Id: Copy> Metrics<Id> {
     /// Defines every metric through `define(kind, name)`.

@@ -424,3 +424,18 @@ fn secrets_cut_across_fields_are_found_by_joining_detectors() {
     .to_string();
     assert_eq!(inspect(&p, "api.openai.com", two_messages.as_bytes()).decision, Action::Allow);
 }
+
+#[test]
+fn binary_bodies_follow_the_fail_mode_and_text_bodies_are_read() {
+    let p = compile(base());
+    let mut scratch = p.scratch();
+    let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
+    png.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
+    let request = |body: &'static [u8], ct| Request { host: "api.openai.com", path: "/v1/x", content_type: ct, content_encoding: None, body };
+    let png: &'static [u8] = Box::leak(png.into_boxed_slice());
+    let v = p.inspect(&request(png, Some("image/png")), &mut scratch);
+    assert_eq!((v.decision, v.uninspectable.map(|u| u.reason())), (Action::Block, Some("unsupported_body")));
+    let text = p.inspect(&request("plain words, caf\u{e9}".as_bytes(), Some("application/octet-stream")), &mut scratch);
+    assert_eq!(text.decision, Action::Allow, "text-like bytes are read whatever the declared type");
+    assert!(text.uninspectable.is_none());
+}

@@ -50,6 +50,26 @@ fn shape<'c>(content_type: Option<&'c str>, body: &[u8]) -> Shape<'c> {
     Shape::Text
 }
 
+/// True for a body the engine cannot read: not JSON, JSON Lines or multipart, and not text
+/// (a raw image, audio or archive upload). Such a body follows the fail mode.
+pub(crate) fn is_opaque(body: &[u8], content_type: Option<&str>) -> bool {
+    if !matches!(shape(content_type, body), Shape::Text) {
+        return false;
+    }
+    const SAMPLE: usize = 4096;
+    let sample = body.get(..SAMPLE.min(body.len())).unwrap_or_default();
+    let valid = match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        // A character cut by the sample's end is fine; invalid bytes before it are not.
+        Err(e) => e.error_len().is_none(),
+    };
+    let controls = sample
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .count();
+    !valid || controls * 100 > sample.len()
+}
+
 impl Walk<'_, '_> {
     /// Inspects a whole (decoded) body; returns the rewritten body if anything was masked or hashed.
     pub fn body(&mut self, body: &[u8], content_type: Option<&str>) -> Option<Vec<u8>> {

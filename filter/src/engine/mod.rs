@@ -107,6 +107,10 @@ impl Policy {
                 Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e.to_string())),
             }
         };
+        if body::is_opaque(body, request.content_type) {
+            let media = request.content_type.unwrap_or("none");
+            return self.uninspectable(tier, Uninspectable::Opaque(media.to_string()));
+        }
         let mut walk = Walk {
             policy: self,
             tier,

@@ -66,6 +66,8 @@ pub enum Uninspectable {
     /// The body decompresses to more than the limit.
     Decompressed { limit: usize },
     Encoding(String),
+    /// Neither JSON, JSON Lines, multipart nor text (the declared content type is kept).
+    Opaque(String),
     Internal(String),
 }
 
@@ -75,6 +77,7 @@ impl Uninspectable {
         match self {
             Uninspectable::TooLarge { .. } | Uninspectable::Decompressed { .. } => "too_large",
             Uninspectable::Encoding(_) => "bad_encoding",
+            Uninspectable::Opaque(_) => "unsupported_body",
             Uninspectable::Internal(_) => "internal",
         }
     }
@@ -91,6 +94,10 @@ impl Uninspectable {
             Uninspectable::Encoding(detail) => {
                 let shown: String = detail.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(160).collect();
                 format!("the request body cannot be decoded for inspection: {shown}")
+            }
+            Uninspectable::Opaque(content_type) => {
+                let shown: String = content_type.chars().filter(|c| c.is_ascii_graphic()).take(60).collect();
+                format!("the request body (content-type {shown}) is binary data Airlock cannot inspect")
             }
             Uninspectable::Internal(what) => format!("internal inspection error: {what}"),
         }
