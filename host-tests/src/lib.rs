@@ -33,6 +33,7 @@
 
 pub mod abi;
 mod driver;
+pub mod evasions;
 mod guest;
 pub mod headers;
 mod host;
