@@ -40,7 +40,8 @@ fn main() {
             }
         }
     }
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("default_policy.json");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("default_policy.json");
     let json = serde_json::to_string(&doc).unwrap_or_default();
     if let Err(e) = std::fs::write(&out, json) {
         println!("cargo:warning=cannot write {}: {e}", out.display());

@@ -11,7 +11,8 @@ pub fn run(path: &Path, hold_headers: bool) -> Result<ExitCode, String> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let config = airlock_filter::config::build(&policy.document, hold_headers).map_err(|e| e.to_string())?;
+    let config =
+        airlock_filter::config::build(&policy.document, hold_headers).map_err(|e| e.to_string())?;
     println!("{config}");
     eprintln!(
         "airlock: built {}@{} digest {}",

@@ -23,8 +23,16 @@ pub fn run(path: &Path, options: Options) -> Result<ExitCode, String> {
         }
     };
     let info = &policy.info;
-    println!("policy {}@{} digest {}", info.name, info.version, info.digest);
-    println!("  {} detectors, {} tiers, {} classes", policy.detectors.len(), policy.tiers.len(), policy.classes.len());
+    println!(
+        "policy {}@{} digest {}",
+        info.name, info.version, info.digest
+    );
+    println!(
+        "  {} detectors, {} tiers, {} classes",
+        policy.detectors.len(),
+        policy.tiers.len(),
+        policy.classes.len()
+    );
 
     let mut problems = Vec::new();
     if options.require_examples {
@@ -34,7 +42,10 @@ pub fn run(path: &Path, options: Options) -> Result<ExitCode, String> {
     let mut runner = Runner::choose(&options, &policy, all.len())?;
     let mut failed = 0usize;
     for case in &all {
-        if let Err(why) = runner.run(&policy, case).and_then(|observed| case.judge(&observed)) {
+        if let Err(why) = runner
+            .run(&policy, case)
+            .and_then(|observed| case.judge(&observed))
+        {
             failed += 1;
             problems.push(format!("{}: {why}", case.name));
         }
@@ -43,7 +54,11 @@ pub fn run(path: &Path, options: Options) -> Result<ExitCode, String> {
         eprintln!("FAIL {p}");
     }
     println!("{} passed, {} failed", all.len() - failed, problems.len());
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn missing_examples(policy: &Policy) -> Vec<String> {
@@ -52,7 +67,10 @@ fn missing_examples(policy: &Policy) -> Vec<String> {
         let examples = d.examples.clone().unwrap_or_default();
         if examples.matches.is_empty() || examples.ignore.is_empty() {
             let at = policy.origins.error(&format!("detectors[{i}]"), "");
-            problems.push(format!("{}: {}: detector {} needs both `match` and `ignore` examples", at.source, at.path, d.id));
+            problems.push(format!(
+                "{}: {}: detector {} needs both `match` and `ignore` examples",
+                at.source, at.path, d.id
+            ));
         }
     }
     problems
@@ -80,7 +98,10 @@ impl Runner {
         }
         #[cfg(feature = "wasm")]
         {
-            let wasm = options.wasm.clone().unwrap_or_else(super::wasm::default_wasm_path);
+            let wasm = options
+                .wasm
+                .clone()
+                .unwrap_or_else(super::wasm::default_wasm_path);
             if !wasm.is_file() {
                 if options.wasm.is_some() {
                     return Err(format!("{}: no such file", wasm.display()));

@@ -42,8 +42,16 @@ pub fn policy(path: &Path, key: Key) -> Result<Policy, String> {
     let show = |p: &Path| p.display().to_string();
     let origins = Origins {
         main: show(&bundle.main),
-        detectors: bundle.detectors.iter().map(|o| o.as_ref().map(|(f, i)| (show(f), *i))).collect(),
-        tests: bundle.tests.iter().map(|o| o.as_ref().map(|(f, i)| (show(f), *i))).collect(),
+        detectors: bundle
+            .detectors
+            .iter()
+            .map(|o| o.as_ref().map(|(f, i)| (show(f), *i)))
+            .collect(),
+        tests: bundle
+            .tests
+            .iter()
+            .map(|o| o.as_ref().map(|(f, i)| (show(f), *i)))
+            .collect(),
     };
     let doc = policy::parse_document(bundle.document, &origins).map_err(|e| e.to_string())?;
     policy::compile(doc, origins, &environment(key)).map_err(|e: PolicyErrors| e.to_string())
@@ -53,6 +61,8 @@ pub fn policy(path: &Path, key: Key) -> Result<Policy, String> {
 pub fn policy_or_default(path: Option<&Path>, key: Key) -> Result<Policy, String> {
     match path {
         Some(p) => policy(p, key),
-        None => airlock_filter::config::default_policy(&environment(key)).map_err(|e| e.to_string()),
+        None => {
+            airlock_filter::config::default_policy(&environment(key)).map_err(|e| e.to_string())
+        }
     }
 }

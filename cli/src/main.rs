@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "airlock", version, about = "Data-loss prevention for AI traffic: policy tools")]
+#[command(
+    name = "airlock",
+    version,
+    about = "Data-loss prevention for AI traffic: policy tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,18 +74,27 @@ fn main() -> ExitCode {
             native,
             wasm,
             require_examples,
-        } => check::run(&path, check::Options {
-            native,
-            wasm,
-            require_examples,
-        }),
+        } => check::run(
+            &path,
+            check::Options {
+                native,
+                wasm,
+                require_examples,
+            },
+        ),
         Command::Scan {
             policy,
             host,
             path,
             content_type,
             inputs,
-        } => scan::run(policy.as_deref(), &host, &path, content_type.as_deref(), &inputs),
+        } => scan::run(
+            policy.as_deref(),
+            &host,
+            &path,
+            content_type.as_deref(),
+            &inputs,
+        ),
         Command::Build { path, hold_headers } => build::run(&path, hold_headers),
     };
     match result {

@@ -26,35 +26,42 @@ pub fn run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
-    let mut emit = |name: &str, body: Result<Vec<u8>, String>, out: &mut dyn Write| -> Result<(), String> {
-        let line = match body {
-            Ok(body) => {
-                let request = Request {
-                    host,
-                    path,
-                    content_type,
-                    content_encoding: None,
-                    body: &body,
-                };
-                report(name, &policy, &request, &mut scratch)
-            }
-            Err(e) => {
-                failed = true;
-                json!({"input": name, "error": e})
-            }
+    let mut emit =
+        |name: &str, body: Result<Vec<u8>, String>, out: &mut dyn Write| -> Result<(), String> {
+            let line = match body {
+                Ok(body) => {
+                    let request = Request {
+                        host,
+                        path,
+                        content_type,
+                        content_encoding: None,
+                        body: &body,
+                    };
+                    report(name, &policy, &request, &mut scratch)
+                }
+                Err(e) => {
+                    failed = true;
+                    json!({"input": name, "error": e})
+                }
+            };
+            writeln!(out, "{line}").map_err(|e| format!("cannot write output: {e}"))
         };
-        writeln!(out, "{line}").map_err(|e| format!("cannot write output: {e}"))
-    };
     let stdin_only = inputs.is_empty() || inputs.iter().all(|p| p.as_os_str() == "-");
     if stdin_only {
         let mut body = Vec::new();
-        let read = std::io::stdin().read_to_end(&mut body).map(|_| body).map_err(|e| format!("cannot read standard input: {e}"));
+        let read = std::io::stdin()
+            .read_to_end(&mut body)
+            .map(|_| body)
+            .map_err(|e| format!("cannot read standard input: {e}"));
         emit("-", read, &mut out)?;
     } else {
         for input in inputs {
             if input.as_os_str() == "-" {
                 let mut body = Vec::new();
-                let read = std::io::stdin().read_to_end(&mut body).map(|_| body).map_err(|e| e.to_string());
+                let read = std::io::stdin()
+                    .read_to_end(&mut body)
+                    .map(|_| body)
+                    .map_err(|e| e.to_string());
                 emit("-", read, &mut out)?;
                 continue;
             }
@@ -65,8 +72,13 @@ pub fn run(
             }
         }
     }
-    out.flush().map_err(|e| format!("cannot write output: {e}"))?;
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    out.flush()
+        .map_err(|e| format!("cannot write output: {e}"))?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A file as itself; a directory as its files, recursively, sorted.
@@ -115,7 +127,11 @@ pub fn report(name: &str, policy: &Policy, request: &Request<'_>, scratch: &mut 
         line["uninspectable"] = json!({"reason": why.reason(), "message": why.message()});
     }
     if let Some(body) = &verdict.body {
-        let left_in_place = verdict.findings.iter().filter(|f| !f.action.rewrites()).count();
+        let left_in_place = verdict
+            .findings
+            .iter()
+            .filter(|f| !f.action.rewrites())
+            .count();
         if left_in_place == 0 && verdict.decision != Action::Block {
             line["body"] = json!(String::from_utf8_lossy(body));
         } else {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 /// Where `cargo build --release --target wasm32-wasip1 -p airlock-filter` puts the module.
 pub fn default_wasm_path() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
     target.join("wasm32-wasip1/release/airlock_filter.wasm")
 }
 
@@ -22,15 +23,21 @@ const THROWAWAY_KEY: &str = "airlock-throwaway-validation-key";
 
 impl WasmRunner {
     pub fn new(wasm: &Path, policy: &Policy) -> Result<WasmRunner, String> {
-        let mut host = Host::load(wasm).map_err(|e| format!("{}: cannot load: {e}", wasm.display()))?;
-        let key = std::env::var(&policy.document.hashing.key_env).unwrap_or_else(|_| THROWAWAY_KEY.to_string());
+        let mut host =
+            Host::load(wasm).map_err(|e| format!("{}: cannot load: {e}", wasm.display()))?;
+        let key = std::env::var(&policy.document.hashing.key_env)
+            .unwrap_or_else(|_| THROWAWAY_KEY.to_string());
         host.set_env(&policy.document.hashing.key_env, &key);
-        let config = airlock_filter::config::build(&policy.document, false).map_err(|e| e.to_string())?;
+        let config =
+            airlock_filter::config::build(&policy.document, false).map_err(|e| e.to_string())?;
         match host.configure(config.as_bytes()) {
             Ok(true) => Ok(WasmRunner { host }),
             Ok(false) => {
                 let reasons: Vec<String> = host.logs().into_iter().map(|(_, m)| m).collect();
-                Err(format!("the filter rejected the configuration:\n{}", reasons.join("\n")))
+                Err(format!(
+                    "the filter rejected the configuration:\n{}",
+                    reasons.join("\n")
+                ))
             }
             Err(e) => Err(format!("the filter trapped while configuring: {e}")),
         }
@@ -47,12 +54,20 @@ impl WasmRunner {
             headers.push(("content-type".to_string(), ct.clone()));
         }
         let chunks: [&[u8]; 1] = [&case.body];
-        let outcome = send_request(&mut self.host, &headers, &chunks, None).map_err(|e| format!("the filter trapped: {e}"))?;
-        let decision = outcome.decisions.last().and_then(|d| Action::ALL.into_iter().find(|a| a.as_str() == d));
+        let outcome = send_request(&mut self.host, &headers, &chunks, None)
+            .map_err(|e| format!("the filter trapped: {e}"))?;
+        let decision = outcome
+            .decisions
+            .last()
+            .and_then(|d| Action::ALL.into_iter().find(|a| a.as_str() == d));
         let mut detectors = Vec::new();
         for entry in &outcome.logs {
-            let Some(json) = entry.message.strip_prefix("airlock.audit ") else { continue };
-            let Ok(line) = serde_json::from_str::<serde_json::Value>(json) else { continue };
+            let Some(json) = entry.message.strip_prefix("airlock.audit ") else {
+                continue;
+            };
+            let Ok(line) = serde_json::from_str::<serde_json::Value>(json) else {
+                continue;
+            };
             for finding in line["findings"].as_array().into_iter().flatten() {
                 if let Some(id) = finding["detector"].as_str() {
                     detectors.push(id.to_string());

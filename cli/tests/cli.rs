@@ -30,7 +30,10 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn lines(out: &Output) -> Vec<Value> {
-    text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -42,26 +45,55 @@ fn tempdir(name: &str) -> PathBuf {
 
 #[test]
 fn default_policy_passes_its_checks_with_examples_for_every_detector() {
-    let out = airlock(&["check", "--native", "--require-examples", "policies/default"], b"");
+    let out = airlock(
+        &[
+            "check",
+            "--native",
+            "--require-examples",
+            "policies/default",
+        ],
+        b"",
+    );
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     let detectors: usize = stdout
         .lines()
-        .find_map(|l| l.trim().strip_suffix(" classes").and_then(|l| l.split(' ').next()?.parse().ok()))
+        .find_map(|l| {
+            l.trim()
+                .strip_suffix(" classes")
+                .and_then(|l| l.split(' ').next()?.parse().ok())
+        })
         .expect("detector count line");
-    assert!(detectors >= 150, "default policy has {detectors} detectors, at least 150 required");
+    assert!(
+        detectors >= 150,
+        "default policy has {detectors} detectors, at least 150 required"
+    );
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
 #[test]
 fn example_organisation_policy_passes_its_checks() {
-    let out = airlock(&["check", "--native", "--require-examples", "policies/examples/acme"], b"");
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let out = airlock(
+        &[
+            "check",
+            "--native",
+            "--require-examples",
+            "policies/examples/acme",
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn scan_masks_blocks_and_never_prints_the_value() {
-    let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"mail jane.doe@example.org"}]}"#;
+    let body =
+        r#"{"model":"gpt-4o","messages":[{"role":"user","content":"mail jane.doe@example.org"}]}"#;
     let out = airlock(&["scan"], body.as_bytes());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = &lines(&out)[0];
@@ -72,7 +104,10 @@ fn scan_masks_blocks_and_never_prints_the_value() {
     assert_eq!(line["findings"][0]["path"], "$.messages[0].content");
     let rewritten: Value = serde_json::from_str(line["body"].as_str().unwrap()).unwrap();
     assert!(!text(&out.stdout).contains("jane.doe@example.org"));
-    assert!(rewritten["messages"][0]["content"].as_str().unwrap().starts_with("mail [REDACTED:"));
+    assert!(rewritten["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("mail [REDACTED:"));
 
     let secret = format!(r#"{{"messages":[{{"role":"user","content":"my key {AWS_KEY}"}}]}}"#);
     let out = airlock(&["scan", "--host", "relay.example.net"], secret.as_bytes());
@@ -88,7 +123,11 @@ fn scan_masks_blocks_and_never_prints_the_value() {
 fn scan_reads_many_files_and_directories_in_one_process() {
     let dir = tempdir("scan");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    std::fs::write(dir.join("a.json"), r#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();
+    std::fs::write(
+        dir.join("a.json"),
+        r#"{"messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .unwrap();
     std::fs::write(dir.join("sub/b.txt"), format!("plain text with {AWS_KEY}")).unwrap();
     let a = dir.join("a.json");
     let out = airlock(&["scan", a.to_str().unwrap(), dir.to_str().unwrap()], b"");
@@ -100,7 +139,10 @@ fn scan_reads_many_files_and_directories_in_one_process() {
     assert_eq!(got[2]["findings"][0]["path"], "$");
     let missing = airlock(&["scan", "/nonexistent/body.json"], b"");
     assert!(!missing.status.success());
-    assert!(lines(&missing)[0]["error"].as_str().unwrap().contains("cannot read"));
+    assert!(lines(&missing)[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
 }
 
 #[test]
@@ -122,8 +164,14 @@ fn check_reports_every_error_with_file_and_field() {
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
     let file = dir.join("detectors/a.yaml").display().to_string();
-    assert!(stderr.contains(&format!("{file}: [1].class: unknown class \"nope\"")), "{stderr}");
-    assert!(stderr.contains(&format!("{file}: [1].regex: invalid regex")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}: [1].class: unknown class \"nope\"")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}: [1].regex: invalid regex")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -139,10 +187,20 @@ fn check_fails_when_a_test_case_fails_without_printing_its_body() {
         ),
     )
     .unwrap();
-    let out = airlock(&["check", "--native", dir.join("policy.yaml").to_str().unwrap()], b"");
+    let out = airlock(
+        &[
+            "check",
+            "--native",
+            dir.join("policy.yaml").to_str().unwrap(),
+        ],
+        b"",
+    );
     let all = text(&out.stdout) + &text(&out.stderr);
     assert!(!out.status.success());
-    assert!(all.contains("test \"wrong\": decision block (expected allow)"), "{all}");
+    assert!(
+        all.contains("test \"wrong\": decision block (expected allow)"),
+        "{all}"
+    );
     assert!(all.contains("0 passed, 1 failed"), "{all}");
     assert!(!all.contains(AWS_KEY));
 }
@@ -153,11 +211,18 @@ fn build_emits_a_configuration_the_engine_loads_with_the_same_digest() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let config: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(config["airlock_config"], 1);
-    assert!(config["policy"].get("tests").is_none(), "tests are not shipped to the filter");
+    assert!(
+        config["policy"].get("tests").is_none(),
+        "tests are not shipped to the filter"
+    );
     let env = airlock_filter::policy::Environment { var: &|_| None };
-    let loaded = airlock_filter::config::load(&out.stdout, &env).expect("filter loads what build printed");
+    let loaded =
+        airlock_filter::config::load(&out.stdout, &env).expect("filter loads what build printed");
     let check = text(&airlock(&["check", "--native", "policies/default"], b"").stdout);
-    assert!(check.contains(&loaded.policy.info.digest), "check and the filter agree on the digest");
+    assert!(
+        check.contains(&loaded.policy.info.digest),
+        "check and the filter agree on the digest"
+    );
 }
 
 #[test]
@@ -167,19 +232,49 @@ fn clear_errors_for_bad_flags_and_missing_policies() {
     assert!(text(&out.stderr).contains("unexpected argument '--frobnicate'"));
     let out = airlock(&["check", "/nonexistent/policy.yaml"], b"");
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("/nonexistent/policy.yaml: cannot read"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/policy.yaml: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn the_readme_example_policy_is_valid_and_passes_its_tests() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("```yaml\nschema: 1").expect("README has the example policy") + "```yaml\n".len();
+    let start = readme
+        .find("```yaml\nschema: 1")
+        .expect("README has the example policy")
+        + "```yaml\n".len();
     let end = start + readme[start..].find("```").unwrap();
     let dir = tempdir("readme");
     std::fs::write(dir.join("policy.yaml"), &readme[start..end]).unwrap();
-    let out = airlock(&["check", "--native", "--require-examples", dir.join("policy.yaml").to_str().unwrap()], b"");
+    let out = airlock(
+        &[
+            "check",
+            "--native",
+            "--require-examples",
+            dir.join("policy.yaml").to_str().unwrap(),
+        ],
+        b"",
+    );
     let all = text(&out.stdout) + &text(&out.stderr);
-    assert!(!out.status.success(), "generic-password, customer-id, payment-card-visa and codename lack examples: {all}");
-    let out = airlock(&["check", "--native", dir.join("policy.yaml").to_str().unwrap()], b"");
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "generic-password, customer-id, payment-card-visa and codename lack examples: {all}"
+    );
+    let out = airlock(
+        &[
+            "check",
+            "--native",
+            dir.join("policy.yaml").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

@@ -40,19 +40,24 @@ pub const SOURCE: &str = "plugin configuration";
 
 /// Parses and compiles a plugin configuration; empty selects the default policy.
 pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
-    let one = |message: String| PolicyErrors(vec![PolicyError {
-        source: SOURCE.to_string(),
-        path: String::new(),
-        message,
-    }]);
+    let one = |message: String| {
+        PolicyErrors(vec![PolicyError {
+            source: SOURCE.to_string(),
+            path: String::new(),
+            message,
+        }])
+    };
     if config.iter().all(u8::is_ascii_whitespace) {
         return Ok(FilterConfig {
             policy: default_policy(env)?,
             hold_headers: false,
         });
     }
-    let parsed: PluginConfig = serde_json::from_slice(config)
-        .map_err(|e| one(format!("not a valid Airlock configuration ({e}); generate it with `airlock build POLICY`")))?;
+    let parsed: PluginConfig = serde_json::from_slice(config).map_err(|e| {
+        one(format!(
+            "not a valid Airlock configuration ({e}); generate it with `airlock build POLICY`"
+        ))
+    })?;
     if parsed.airlock_config != CONFIG_VERSION {
         return Err(one(format!(
             "airlock_config {} is not supported; this filter reads version {CONFIG_VERSION}",
@@ -76,9 +81,12 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
 /// Compiles the embedded default policy.
 pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
     let origins = Origins::single("embedded default policy");
-    let value: serde_json::Value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
-        PolicyErrors(vec![origins.error("", format!("embedded default policy is not JSON: {e}"))])
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
+            PolicyErrors(vec![
+                origins.error("", format!("embedded default policy is not JSON: {e}"))
+            ])
+        })?;
     let doc = policy::parse_document(value, &origins)?;
     policy::compile(doc, origins, env)
 }

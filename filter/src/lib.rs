@@ -20,4 +20,5 @@ pub use engine::{Finding, Request, Scratch, Uninspectable, Verdict};
 pub use policy::{Action, Policy, PolicyInfo};
 
 /// The embedded default policy as JSON (tests and examples removed).
-pub const DEFAULT_POLICY_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));
+pub const DEFAULT_POLICY_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));

@@ -21,9 +21,15 @@ pub enum Provider {
 impl Provider {
     pub fn from_path(path: &str) -> Provider {
         let path = path.split('?').next().unwrap_or(path);
-        let gemini_method = [":generateContent", ":streamGenerateContent", ":embedContent", ":batchEmbedContents", ":countTokens"]
-            .iter()
-            .any(|m| path.ends_with(m));
+        let gemini_method = [
+            ":generateContent",
+            ":streamGenerateContent",
+            ":embedContent",
+            ":batchEmbedContents",
+            ":countTokens",
+        ]
+        .iter()
+        .any(|m| path.ends_with(m));
         if gemini_method || path.starts_with("/v1beta/") {
             Provider::Gemini
         } else if path.starts_with("/v1/messages") || path.starts_with("/v1/complete") {
@@ -56,7 +62,9 @@ pub fn block_message(policy: &Policy, verdict: &Verdict) -> String {
     }
     let mut reasons: Vec<String> = Vec::new();
     for finding in verdict.deciding_findings() {
-        let Some(detector) = policy.detector(finding.detector) else { continue };
+        let Some(detector) = policy.detector(finding.detector) else {
+            continue;
+        };
         let reason = format!(
             "{} ({}, {}) at {}",
             detector.id,
@@ -108,9 +116,15 @@ mod tests {
 
     #[test]
     fn providers_by_path() {
-        assert_eq!(Provider::from_path("/v1/chat/completions"), Provider::OpenAi);
+        assert_eq!(
+            Provider::from_path("/v1/chat/completions"),
+            Provider::OpenAi
+        );
         assert_eq!(Provider::from_path("/v1/messages"), Provider::Anthropic);
-        assert_eq!(Provider::from_path("/v1beta/models/gemini-2.0-flash:generateContent"), Provider::Gemini);
+        assert_eq!(
+            Provider::from_path("/v1beta/models/gemini-2.0-flash:generateContent"),
+            Provider::Gemini
+        );
         assert_eq!(
             Provider::from_path("/v1/projects/p/locations/l/publishers/google/models/g:streamGenerateContent?alt=sse"),
             Provider::Gemini

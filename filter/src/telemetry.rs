@@ -42,18 +42,42 @@ const ERROR_REASONS: [&str; 4] = ["too_large", "bad_encoding", "unsupported_body
 
 impl<Id: Copy> Metrics<Id> {
     /// Defines every metric through `define(kind, name)`.
-    pub fn define<E>(policy: &Policy, define: &mut dyn FnMut(MetricKind, &str) -> Result<Id, E>) -> Result<Self, E> {
+    pub fn define<E>(
+        policy: &Policy,
+        define: &mut dyn FnMut(MetricKind, &str) -> Result<Id, E>,
+    ) -> Result<Self, E> {
         let mut counter = |name: String| define(MetricKind::Counter, &name);
-        let mut list = |prefix: &str, names: &mut dyn Iterator<Item = &str>| -> Result<Vec<Id>, E> {
-            names.map(|n| counter(format!("{prefix}.{n}"))).collect()
-        };
-        let decisions = list("airlock.decisions.action", &mut Action::ALL.iter().map(|a| a.as_str()))?;
-        let by_detector = list("airlock.findings.detector", &mut policy.detectors.iter().map(|d| d.id.as_str()))?;
-        let by_class = list("airlock.findings_by_class.class", &mut policy.classes.iter().map(String::as_str))?;
-        let by_tier = list("airlock.findings_by_tier.tier", &mut policy.tiers.iter().map(|t| t.name.as_str()))?;
-        let errors = list("airlock.inspection_errors.reason", &mut ERROR_REASONS.iter().copied())?;
-        let fail_mode = list("airlock.fail_mode.outcome", &mut ["block", "allow"].iter().copied())?;
-        let limit_names = crate::engine::LimitHits::default().counts().map(|(name, _)| name);
+        let mut list =
+            |prefix: &str, names: &mut dyn Iterator<Item = &str>| -> Result<Vec<Id>, E> {
+                names.map(|n| counter(format!("{prefix}.{n}"))).collect()
+            };
+        let decisions = list(
+            "airlock.decisions.action",
+            &mut Action::ALL.iter().map(|a| a.as_str()),
+        )?;
+        let by_detector = list(
+            "airlock.findings.detector",
+            &mut policy.detectors.iter().map(|d| d.id.as_str()),
+        )?;
+        let by_class = list(
+            "airlock.findings_by_class.class",
+            &mut policy.classes.iter().map(String::as_str),
+        )?;
+        let by_tier = list(
+            "airlock.findings_by_tier.tier",
+            &mut policy.tiers.iter().map(|t| t.name.as_str()),
+        )?;
+        let errors = list(
+            "airlock.inspection_errors.reason",
+            &mut ERROR_REASONS.iter().copied(),
+        )?;
+        let fail_mode = list(
+            "airlock.fail_mode.outcome",
+            &mut ["block", "allow"].iter().copied(),
+        )?;
+        let limit_names = crate::engine::LimitHits::default()
+            .counts()
+            .map(|(name, _)| name);
         let limits_hit = list("airlock.limits_hit.limit", &mut limit_names.iter().copied())?;
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
@@ -73,10 +97,19 @@ impl<Id: Copy> Metrics<Id> {
     }
 
     /// Reports one verdict through `add(id, delta)`.
-    pub fn record(&self, policy: &Policy, verdict: &Verdict, body_bytes: usize, add: &mut dyn FnMut(Id, u64)) {
+    pub fn record(
+        &self,
+        policy: &Policy,
+        verdict: &Verdict,
+        body_bytes: usize,
+        add: &mut dyn FnMut(Id, u64),
+    ) {
         add(self.requests_inspected, 1);
         if body_bytes > 0 {
-            add(self.bytes_inspected, u64::try_from(body_bytes).unwrap_or(u64::MAX));
+            add(
+                self.bytes_inspected,
+                u64::try_from(body_bytes).unwrap_or(u64::MAX),
+            );
         }
         if let Some(id) = Action::ALL
             .iter()
@@ -86,7 +119,9 @@ impl<Id: Copy> Metrics<Id> {
             add(*id, 1);
         }
         for finding in &verdict.findings {
-            let Some(detector) = policy.detector(finding.detector) else { continue };
+            let Some(detector) = policy.detector(finding.detector) else {
+                continue;
+            };
             if let Some(id) = self.by_detector.get(usize::from(finding.detector)) {
                 add(*id, 1);
             }
@@ -145,7 +180,10 @@ pub fn findings_json(policy: &Policy, verdict: &Verdict, spans: bool) -> Vec<ser
             }
             item.insert("action".into(), json!(f.action.as_str()));
             item.insert("via".into(), json!(f.via.as_str()));
-            item.insert("fingerprint".into(), json!(format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint))));
+            item.insert(
+                "fingerprint".into(),
+                json!(format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint))),
+            );
             Some(serde_json::Value::Object(item))
         })
         .collect()
@@ -171,7 +209,10 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
     let mut line = serde_json::Map::new();
     line.insert("request_id".into(), json!(ctx.request_id));
     line.insert("host".into(), json!(ctx.host));
-    line.insert("path".into(), json!(ctx.path.split('?').next().unwrap_or("")));
+    line.insert(
+        "path".into(),
+        json!(ctx.path.split('?').next().unwrap_or("")),
+    );
     line.insert("tier".into(), json!(policy.tier_name(verdict.tier)));
     line.insert("decision".into(), json!(verdict.decision.as_str()));
     if verdict.planned != verdict.decision {
@@ -187,7 +228,10 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
     };
     line.insert("fingerprint_key".into(), json!(key_scope));
     if let Some(why) = &verdict.uninspectable {
-        line.insert("uninspectable".into(), json!({"reason": why.reason(), "message": why.message()}));
+        line.insert(
+            "uninspectable".into(),
+            json!({"reason": why.reason(), "message": why.message()}),
+        );
     }
     if let Some(limits) = limits_json(verdict) {
         line.insert("limits_hit".into(), limits);

@@ -1,5 +1,10 @@
 //! The engine end to end, natively: policies built in the test, requests in, verdicts out.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)] // test code
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)] // test code
 
 use airlock_filter::policy::{self, Environment, Origins};
 use airlock_filter::{Action, Policy, Request};
@@ -67,7 +72,9 @@ fn base() -> Value {
 }
 
 fn chat(text: &str) -> Vec<u8> {
-    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}).to_string().into_bytes()
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]})
+        .to_string()
+        .into_bytes()
 }
 
 fn inspect(policy: &Policy, host: &str, body: &[u8]) -> airlock_filter::Verdict {
@@ -85,7 +92,11 @@ fn inspect(policy: &Policy, host: &str, body: &[u8]) -> airlock_filter::Verdict 
 }
 
 fn ids(policy: &Policy, verdict: &airlock_filter::Verdict) -> Vec<String> {
-    verdict.detector_ids(policy).into_iter().map(str::to_string).collect()
+    verdict
+        .detector_ids(policy)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -94,9 +105,18 @@ fn decisions_follow_class_and_destination_tier() {
     let email = chat("write to jane.doe@example.org please");
     // pii to the vendor: masked by rule; to a relay: above max_class public, blocked; inside: within max, monitored.
     assert_eq!(inspect(&p, "api.openai.com", &email).decision, Action::Mask);
-    assert_eq!(inspect(&p, "relay.example.net", &email).decision, Action::Block);
-    assert_eq!(inspect(&p, "llm.corp.example", &email).decision, Action::Monitor);
-    assert_eq!(inspect(&p, "gpu1.ml.corp.example", &email).decision, Action::Monitor);
+    assert_eq!(
+        inspect(&p, "relay.example.net", &email).decision,
+        Action::Block
+    );
+    assert_eq!(
+        inspect(&p, "llm.corp.example", &email).decision,
+        Action::Monitor
+    );
+    assert_eq!(
+        inspect(&p, "gpu1.ml.corp.example", &email).decision,
+        Action::Monitor
+    );
     // A credential is blocked everywhere, even inside.
     let key = chat(&format!("key {AWS_KEY}"));
     for host in ["api.openai.com", "relay.example.net", "llm.corp.example"] {
@@ -104,8 +124,14 @@ fn decisions_follow_class_and_destination_tier() {
     }
     // An internal marking is within the vendor's max class: monitored; the relay may get only public data.
     let marked = chat("INTERNAL ONLY: roadmap");
-    assert_eq!(inspect(&p, "api.openai.com", &marked).decision, Action::Monitor);
-    assert_eq!(inspect(&p, "relay.example.net", &marked).decision, Action::Block);
+    assert_eq!(
+        inspect(&p, "api.openai.com", &marked).decision,
+        Action::Monitor
+    );
+    assert_eq!(
+        inspect(&p, "relay.example.net", &marked).decision,
+        Action::Block
+    );
     // Clean text is allowed anywhere.
     let clean = chat("How do I reverse a list in Python?");
     for host in ["api.openai.com", "relay.example.net", "llm.corp.example"] {
@@ -119,16 +145,30 @@ fn decisions_follow_class_and_destination_tier() {
 #[test]
 fn path_prefixes_narrow_a_tier() {
     let p = compile(base());
-    assert_eq!(p.tier_name(p.tier_for("api.openai.com", "/v1/chat/completions")), "vendor");
-    assert_eq!(p.tier_name(p.tier_for("API.OPENAI.COM:443", "/v1/x")), "vendor");
+    assert_eq!(
+        p.tier_name(p.tier_for("api.openai.com", "/v1/chat/completions")),
+        "vendor"
+    );
+    assert_eq!(
+        p.tier_name(p.tier_for("API.OPENAI.COM:443", "/v1/x")),
+        "vendor"
+    );
     assert_eq!(p.tier_name(p.tier_for("api.openai.com", "/admin")), "relay");
-    assert_eq!(p.tier_name(p.tier_for("ml.corp.example", "/")), "relay", "a wildcard needs a label");
+    assert_eq!(
+        p.tier_name(p.tier_for("ml.corp.example", "/")),
+        "relay",
+        "a wildcard needs a label"
+    );
 }
 
 #[test]
 fn the_most_severe_finding_decides() {
     let p = compile(base());
-    let v = inspect(&p, "api.openai.com", &chat(&format!("jane@example.org and {AWS_KEY}")));
+    let v = inspect(
+        &p,
+        "api.openai.com",
+        &chat(&format!("jane@example.org and {AWS_KEY}")),
+    );
     assert_eq!(v.decision, Action::Block);
     assert!(v.body.is_none(), "a blocked request has nothing to rewrite");
     assert_eq!(ids(&p, &v), ["aws-key", "email"]);
@@ -147,14 +187,26 @@ fn masking_keeps_valid_json_and_every_other_byte() {
     let out = v.body.expect("masked body");
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(!text.contains("jane.doe@example.org"));
-    assert!(text.contains(r#""text":"mail [REDACTED:email]\nthanks""#), "{text}");
-    assert!(text.starts_with("{ \"model\" : \"gpt-4o\",\n"), "untouched bytes stay");
-    assert!(text.contains(r#""content":"caf\u00e9 \"quoted\"""#), "other strings keep their escapes");
+    assert!(
+        text.contains(r#""text":"mail [REDACTED:email]\nthanks""#),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("{ \"model\" : \"gpt-4o\",\n"),
+        "untouched bytes stay"
+    );
+    assert!(
+        text.contains(r#""content":"caf\u00e9 \"quoted\"""#),
+        "other strings keep their escapes"
+    );
     assert!(text.ends_with("\"temperature\": 0.70 }"));
     let before: Value = serde_json::from_slice(body).unwrap();
     let after: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(before["messages"][0], after["messages"][0]);
-    assert_eq!(after["messages"][1]["content"][0]["text"], "mail [REDACTED:email]\nthanks");
+    assert_eq!(
+        after["messages"][1]["content"][0]["text"],
+        "mail [REDACTED:email]\nthanks"
+    );
     let f = &v.findings[0];
     assert_eq!(f.path, "$.messages[1].content[0].text");
     assert_eq!((f.start, f.end), (5, 25));
@@ -171,9 +223,17 @@ fn tool_call_arguments_are_inspected_as_json_and_masked_in_place() {
     .to_string();
     let v = inspect(&p, "api.openai.com", body.as_bytes());
     assert_eq!(v.decision, Action::Mask);
-    assert_eq!(v.findings[0].path, "$.messages[0].tool_calls[0].function.arguments.to");
+    assert_eq!(
+        v.findings[0].path,
+        "$.messages[0].tool_calls[0].function.arguments.to"
+    );
     let after: Value = serde_json::from_slice(&v.body.unwrap()).unwrap();
-    let inner: Value = serde_json::from_str(after["messages"][0]["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    let inner: Value = serde_json::from_str(
+        after["messages"][0]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(inner, json!({"to": "[REDACTED:email]", "body": "hi"}));
 }
 
@@ -184,33 +244,83 @@ fn hash_replaces_the_secret_group_with_a_keyed_fingerprint() {
     assert_eq!(v.decision, Action::Hash);
     let text = String::from_utf8(v.body.unwrap()).unwrap();
     assert!(!text.contains("123456"));
-    assert!(text.contains("CUST-[HASH:customer-id:"), "only the secret group is replaced: {text}");
+    assert!(
+        text.contains("CUST-[HASH:customer-id:"),
+        "only the secret group is replaced: {text}"
+    );
     // Same value, same key: same fingerprint; the fingerprint is keyed.
     let again = inspect(&p, "api.openai.com", &chat("CUST-123456"));
     assert_eq!(v.findings[0].fingerprint, again.findings[0].fingerprint);
-    let other = compile_with(base(), &|n| (n == "AIRLOCK_HASH_KEY").then(|| "another-key-9876543210".into())).unwrap();
-    assert_ne!(inspect(&other, "api.openai.com", &chat("CUST-123456")).findings[0].fingerprint, again.findings[0].fingerprint);
+    let other = compile_with(base(), &|n| {
+        (n == "AIRLOCK_HASH_KEY").then(|| "another-key-9876543210".into())
+    })
+    .unwrap();
+    assert_ne!(
+        inspect(&other, "api.openai.com", &chat("CUST-123456")).findings[0].fingerprint,
+        again.findings[0].fingerprint
+    );
 }
 
 #[test]
 fn hash_without_a_key_is_rejected() {
     let e = errors(base());
-    assert!(e.contains("hashing.key_env") && e.contains("AIRLOCK_HASH_KEY is not set"), "{e}");
+    assert!(
+        e.contains("hashing.key_env") && e.contains("AIRLOCK_HASH_KEY is not set"),
+        "{e}"
+    );
 }
 
 #[test]
 fn validators_allowlists_and_dictionaries_filter_candidates() {
     let p = compile(base());
     let relay = "relay.example.net";
-    assert_eq!(ids(&p, &inspect(&p, relay, &chat("card 4539 1488 0343 6467"))), ["card"]);
-    assert!(inspect(&p, relay, &chat("card 4539 1488 0343 6468")).findings.is_empty(), "Luhn fails");
-    assert!(inspect(&p, relay, &chat("AKIAIOSFODNN7EXAMPLE")).findings.is_empty(), "allowlisted");
-    assert!(inspect(&p, relay, &chat("xAKIAQ3EGRTXK7VJ2WZ5P")).findings.is_empty(), "word boundary");
-    assert_eq!(ids(&p, &inspect(&p, relay, &chat("see 内部资料 attached"))), ["internal-marking"]);
-    assert_eq!(ids(&p, &inspect(&p, relay, &chat("internal only, sorry"))), ["internal-marking"], "case-insensitive");
-    assert!(inspect(&p, relay, &chat("INTERNAL ONLYX")).findings.is_empty(), "whole word");
-    assert_eq!(ids(&p, &inspect(&p, relay, &chat("Project Nightjar kickoff"))), ["codename"]);
-    assert!(inspect(&p, relay, &chat("the nightjar is a bird")).findings.is_empty(), "case-sensitive phrase");
+    assert_eq!(
+        ids(&p, &inspect(&p, relay, &chat("card 4539 1488 0343 6467"))),
+        ["card"]
+    );
+    assert!(
+        inspect(&p, relay, &chat("card 4539 1488 0343 6468"))
+            .findings
+            .is_empty(),
+        "Luhn fails"
+    );
+    assert!(
+        inspect(&p, relay, &chat("AKIAIOSFODNN7EXAMPLE"))
+            .findings
+            .is_empty(),
+        "allowlisted"
+    );
+    assert!(
+        inspect(&p, relay, &chat("xAKIAQ3EGRTXK7VJ2WZ5P"))
+            .findings
+            .is_empty(),
+        "word boundary"
+    );
+    assert_eq!(
+        ids(&p, &inspect(&p, relay, &chat("see 内部资料 attached"))),
+        ["internal-marking"]
+    );
+    assert_eq!(
+        ids(&p, &inspect(&p, relay, &chat("internal only, sorry"))),
+        ["internal-marking"],
+        "case-insensitive"
+    );
+    assert!(
+        inspect(&p, relay, &chat("INTERNAL ONLYX"))
+            .findings
+            .is_empty(),
+        "whole word"
+    );
+    assert_eq!(
+        ids(&p, &inspect(&p, relay, &chat("Project Nightjar kickoff"))),
+        ["codename"]
+    );
+    assert!(
+        inspect(&p, relay, &chat("the nightjar is a bird"))
+            .findings
+            .is_empty(),
+        "case-sensitive phrase"
+    );
 }
 
 #[test]
@@ -218,13 +328,20 @@ fn monitor_mode_records_but_never_blocks_or_rewrites() {
     let mut doc = base();
     doc["mode"] = json!("monitor");
     let p = compile(doc);
-    let v = inspect(&p, "relay.example.net", &chat(&format!("{AWS_KEY} jane@example.org")));
+    let v = inspect(
+        &p,
+        "relay.example.net",
+        &chat(&format!("{AWS_KEY} jane@example.org")),
+    );
     assert_eq!(v.decision, Action::Monitor);
     assert_eq!(v.planned, Action::Block);
     assert_eq!(v.findings.len(), 2);
     assert!(v.body.is_none());
     let masked = inspect(&p, "api.openai.com", &chat("jane@example.org"));
-    assert_eq!((masked.decision, masked.planned), (Action::Monitor, Action::Mask));
+    assert_eq!(
+        (masked.decision, masked.planned),
+        (Action::Monitor, Action::Mask)
+    );
     assert!(masked.body.is_none());
 }
 
@@ -236,15 +353,33 @@ fn uninspectable_bodies_follow_the_fail_mode() {
     let big = chat(&"a".repeat(100));
     let v = inspect(&p, "api.openai.com", &big);
     assert_eq!(v.decision, Action::Block);
-    assert_eq!(v.uninspectable.as_ref().map(|u| u.reason()), Some("too_large"));
+    assert_eq!(
+        v.uninspectable.as_ref().map(|u| u.reason()),
+        Some("too_large")
+    );
     let mut scratch = p.scratch();
     let gz = p.inspect(
-        &Request { host: "api.openai.com", path: "/", content_type: None, content_encoding: Some("x-custom"), body: b"{}" },
+        &Request {
+            host: "api.openai.com",
+            path: "/",
+            content_type: None,
+            content_encoding: Some("x-custom"),
+            body: b"{}",
+        },
         &mut scratch,
     );
-    assert_eq!((gz.decision, gz.uninspectable.map(|u| u.reason())), (Action::Block, Some("bad_encoding")));
+    assert_eq!(
+        (gz.decision, gz.uninspectable.map(|u| u.reason())),
+        (Action::Block, Some("bad_encoding"))
+    );
     let identity = p.inspect(
-        &Request { host: "api.openai.com", path: "/", content_type: None, content_encoding: Some("identity"), body: b"{}" },
+        &Request {
+            host: "api.openai.com",
+            path: "/",
+            content_type: None,
+            content_encoding: Some("identity"),
+            body: b"{}",
+        },
         &mut scratch,
     );
     assert_eq!(identity.decision, Action::Allow);
@@ -253,7 +388,10 @@ fn uninspectable_bodies_follow_the_fail_mode() {
     let open = compile(doc);
     let v = inspect(&open, "api.openai.com", &big);
     assert_eq!(v.decision, Action::Allow);
-    assert!(v.uninspectable.is_some(), "allowed, but still recorded as uninspected");
+    assert!(
+        v.uninspectable.is_some(),
+        "allowed, but still recorded as uninspected"
+    );
 }
 
 #[test]
@@ -265,19 +403,32 @@ fn broken_json_and_text_bodies_are_scanned_as_text() {
     assert_eq!(v.findings[0].path, "$");
     let mut scratch = p.scratch();
     let text = p.inspect(
-        &Request { host: "api.openai.com", path: "/v1/x", content_type: Some("text/plain"), content_encoding: None, body: b"mail jane@example.org" },
+        &Request {
+            host: "api.openai.com",
+            path: "/v1/x",
+            content_type: Some("text/plain"),
+            content_encoding: None,
+            body: b"mail jane@example.org",
+        },
         &mut scratch,
     );
-    assert_eq!(text.body.as_deref(), Some(b"mail [REDACTED:email]".as_slice()));
+    assert_eq!(
+        text.body.as_deref(),
+        Some(b"mail [REDACTED:email]".as_slice())
+    );
     // Deeply nested JSON that the walker refuses is still scanned.
     let deep = format!("{}\"{AWS_KEY}\"{}", "[".repeat(500), "]".repeat(500));
-    assert_eq!(inspect(&p, "api.openai.com", deep.as_bytes()).decision, Action::Block);
+    assert_eq!(
+        inspect(&p, "api.openai.com", deep.as_bytes()).decision,
+        Action::Block
+    );
 }
 
 #[test]
 fn keys_with_secrets_are_found_and_hidden_in_paths() {
     let p = compile(base());
-    let body = json!({"metadata": {"jane@example.org": {"note": "x jane@example.org"}}}).to_string();
+    let body =
+        json!({"metadata": {"jane@example.org": {"note": "x jane@example.org"}}}).to_string();
     let v = inspect(&p, "relay.example.net", body.as_bytes());
     assert_eq!(v.findings.len(), 2);
     for f in &v.findings {
@@ -291,7 +442,10 @@ fn schema_errors_name_the_field_and_say_what_to_do() {
     let mut doc = base();
     doc["detectors"][0]["regexp"] = json!("x");
     let e = errors(doc);
-    assert!(e.starts_with("test.yaml: detectors[0].regexp: unknown field `regexp`, expected one of"), "{e}");
+    assert!(
+        e.starts_with("test.yaml: detectors[0].regexp: unknown field `regexp`, expected one of"),
+        "{e}"
+    );
 
     let mut doc = base();
     doc["schema"] = json!(2);
@@ -301,8 +455,10 @@ fn schema_errors_name_the_field_and_say_what_to_do() {
     doc["detectors"][1]["regex"] = json!("[a-z");
     doc["detectors"][2]["class"] = json!("top-secret");
     doc["detectors"][3]["id"] = json!("aws-key");
-    doc["detectors"][4] = json!({"id": "cjk", "class": "secret", "kind": "custom", "regex": "机密"});
-    doc["detectors"][5] = json!({"id": "empty", "class": "secret", "kind": "custom", "regex": "a*"});
+    doc["detectors"][4] =
+        json!({"id": "cjk", "class": "secret", "kind": "custom", "regex": "机密"});
+    doc["detectors"][5] =
+        json!({"id": "empty", "class": "secret", "kind": "custom", "regex": "a*"});
     doc["rules"][1]["tier"] = json!("nowhere");
     doc["detectors"][0]["keywords"] = json!(["AKIA", "."]);
     doc["destinations"]["tiers"][0]["hosts"][0] = json!("https://llm.corp.example/");
@@ -324,7 +480,10 @@ fn schema_errors_name_the_field_and_say_what_to_do() {
     let mut doc = base();
     doc["detectors"][0]["regex"] = json!("(?:AKIA[A-Z2-7]{16}){1,2000}");
     let e = errors(doc);
-    assert!(e.contains("detectors[0].regex: the regex compiles to more than"), "{e}");
+    assert!(
+        e.contains("detectors[0].regex: the regex compiles to more than"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -347,7 +506,10 @@ fn findings_never_carry_the_matched_value() {
     let debug = format!("{v:?}");
     assert!(!debug.contains(AWS_KEY), "{debug}");
     let message = airlock_filter::reply::block_message(&p, &v);
-    assert!(message.contains("aws-key") && !message.contains(AWS_KEY), "{message}");
+    assert!(
+        message.contains("aws-key") && !message.contains(AWS_KEY),
+        "{message}"
+    );
 }
 
 #[test]
@@ -364,10 +526,16 @@ fn a_json_key_is_context_for_its_value() {
     assert_eq!(ids(&p, &v), ["assigned-password"]);
     let f = &v.findings[0];
     assert_eq!(f.path, "$.messages[0].content.db.password");
-    assert_eq!((f.start, f.end), (0, 15), "the span is the value's own bytes");
+    assert_eq!(
+        (f.start, f.end),
+        (0, 15),
+        "the span is the value's own bytes"
+    );
     // The same value under an innocent key is not a finding.
     let innocent = json!({"db": {"host": "x", "motto": "Hunter2isMyPass"}}).to_string();
-    assert!(inspect(&p, "api.openai.com", &chat(&innocent)).findings.is_empty());
+    assert!(inspect(&p, "api.openai.com", &chat(&innocent))
+        .findings
+        .is_empty());
 }
 
 #[test]
@@ -380,7 +548,10 @@ fn safety_limits_are_counted_and_the_content_still_scanned() {
     let png = format!("see data:image/png;base64,{}", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==");
     let v = inspect(&p, "api.openai.com", &chat(&png));
     assert_eq!(v.decision, Action::Allow);
-    assert_eq!(v.limits.binary, 1, "a binary payload is counted, not scanned as text");
+    assert_eq!(
+        v.limits.binary, 1,
+        "a binary payload is counted, not scanned as text"
+    );
     let clean = inspect(&p, "api.openai.com", &chat("hello"));
     assert!(!clean.limits.any());
 }
@@ -394,7 +565,10 @@ fn secrets_cut_across_fields_are_found_by_joining_detectors() {
     ]})
     .to_string();
     let without = compile(base());
-    assert_eq!(inspect(&without, "api.openai.com", split.as_bytes()).decision, Action::Allow);
+    assert_eq!(
+        inspect(&without, "api.openai.com", split.as_bytes()).decision,
+        Action::Allow
+    );
 
     let mut doc = base();
     doc["detectors"][0]["join"] = json!("request");
@@ -417,12 +591,19 @@ fn secrets_cut_across_fields_are_found_by_joining_detectors() {
         {"type": "text", "text": "write to jane.doe@exa"}, {"type": "text", "text": "mple.org"}]}]})
     .to_string();
     let v = inspect(&p, "api.openai.com", parts.as_bytes());
-    assert_eq!(v.decision, Action::Block, "a joined mask cannot be placed, so it blocks");
+    assert_eq!(
+        v.decision,
+        Action::Block,
+        "a joined mask cannot be placed, so it blocks"
+    );
     assert_eq!(v.findings[0].path, "(joined message, 2 fields)");
     let two_messages = json!({"messages": [{"role": "user", "content": "write to jane.doe@exa"},
         {"role": "user", "content": "mple.org"}]})
     .to_string();
-    assert_eq!(inspect(&p, "api.openai.com", two_messages.as_bytes()).decision, Action::Allow);
+    assert_eq!(
+        inspect(&p, "api.openai.com", two_messages.as_bytes()).decision,
+        Action::Allow
+    );
 }
 
 #[test]
@@ -431,11 +612,30 @@ fn binary_bodies_follow_the_fail_mode_and_text_bodies_are_read() {
     let mut scratch = p.scratch();
     let mut png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
     png.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
-    let request = |body: &'static [u8], ct| Request { host: "api.openai.com", path: "/v1/x", content_type: ct, content_encoding: None, body };
+    let request = |body: &'static [u8], ct| Request {
+        host: "api.openai.com",
+        path: "/v1/x",
+        content_type: ct,
+        content_encoding: None,
+        body,
+    };
     let png: &'static [u8] = Box::leak(png.into_boxed_slice());
     let v = p.inspect(&request(png, Some("image/png")), &mut scratch);
-    assert_eq!((v.decision, v.uninspectable.map(|u| u.reason())), (Action::Block, Some("unsupported_body")));
-    let text = p.inspect(&request("plain words, caf\u{e9}".as_bytes(), Some("application/octet-stream")), &mut scratch);
-    assert_eq!(text.decision, Action::Allow, "text-like bytes are read whatever the declared type");
+    assert_eq!(
+        (v.decision, v.uninspectable.map(|u| u.reason())),
+        (Action::Block, Some("unsupported_body"))
+    );
+    let text = p.inspect(
+        &request(
+            "plain words, caf\u{e9}".as_bytes(),
+            Some("application/octet-stream"),
+        ),
+        &mut scratch,
+    );
+    assert_eq!(
+        text.decision,
+        Action::Allow,
+        "text-like bytes are read whatever the declared type"
+    );
     assert!(text.uninspectable.is_none());
 }

@@ -65,11 +65,6 @@ pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
         &["credential", "card", "cn-id", "marking"],
         "no detector matches a value with a space between every two characters, and nothing joins them",
     ),
-    (
-        "non-ascii-digits",
-        &["credential", "card", "cn-id"],
-        "Arabic-Indic digits are not folded to ASCII (NFKC keeps them; the detectors' \\d is ASCII)",
-    ),
 ];
 
 /// How the body reaches the filter.

@@ -29,8 +29,12 @@ fn media_type(content_type: Option<&str>) -> String {
 fn is_json_lines_type(media: &str) -> bool {
     matches!(
         media,
-        "application/jsonl" | "application/x-jsonl" | "application/jsonlines" | "application/x-jsonlines"
-            | "application/x-ndjson" | "application/ndjson"
+        "application/jsonl"
+            | "application/x-jsonl"
+            | "application/jsonlines"
+            | "application/x-jsonlines"
+            | "application/x-ndjson"
+            | "application/ndjson"
     )
 }
 
@@ -118,11 +122,20 @@ impl Walk<'_, '_> {
     fn multipart(&mut self, body: &[u8], parts: &[multipart::Part]) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
         for (i, part) in parts.iter().enumerate() {
-            let Some(content) = body.get(part.body.clone()) else { continue };
-            let label = part.name.as_deref().filter(|n| safe_label(n)).map_or_else(|| format!("{i}"), |n| format!("\"{n}\""));
+            let Some(content) = body.get(part.body.clone()) else {
+                continue;
+            };
+            let label = part
+                .name
+                .as_deref()
+                .filter(|n| safe_label(n))
+                .map_or_else(|| format!("{i}"), |n| format!("\"{n}\""));
             let prefix = format!("multipart[{label}]");
             let media = media_type(part.content_type.as_deref());
-            let jsonl_file = part.filename.as_deref().is_some_and(|f| f.ends_with(".jsonl") || f.ends_with(".ndjson"));
+            let jsonl_file = part
+                .filename
+                .as_deref()
+                .is_some_and(|f| f.ends_with(".jsonl") || f.ends_with(".ndjson"));
             let rewritten = if is_json_lines_type(&media) || jsonl_file {
                 self.json_lines(content, &format!("{prefix}."))
             } else if media == "application/json" || json::looks_like_json(content) {
@@ -143,5 +156,8 @@ impl Walk<'_, '_> {
 
 /// Part names shown in paths: short, printable, no quotes.
 fn safe_label(name: &str) -> bool {
-    name.len() <= 64 && name.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+    name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
 }

@@ -210,7 +210,8 @@ pub fn parse(header: &str) -> Result<Codings, EncodingError> {
         if token.is_empty() || token.eq_ignore_ascii_case("identity") {
             continue;
         }
-        let coding = Coding::from_token(token).ok_or_else(|| EncodingError::Unknown(sanitize(token)))?;
+        let coding =
+            Coding::from_token(token).ok_or_else(|| EncodingError::Unknown(sanitize(token)))?;
         if codings.len() >= MAX_CODINGS {
             return Err(EncodingError::TooManyCodings);
         }
@@ -285,7 +286,9 @@ fn decode_one(coding: Coding, input: &[u8], max_output: usize) -> Result<Vec<u8>
 /// RFC 1950 header: compression method 8 (deflate), window at most 32 KiB, check bits.
 fn looks_like_zlib(input: &[u8]) -> bool {
     match input {
-        [cmf, flg, ..] => cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+        }
         _ => false,
     }
 }
@@ -325,9 +328,13 @@ fn zstd(input: &[u8], max_output: usize) -> Result<Vec<u8>, EncodingError> {
     let mut out = Vec::new();
     // A zstd body is any number of frames, some of them skippable.
     while !rest.is_empty() {
-        let mut frame = match StreamingDecoder::new_with_max_window_size(&mut rest, ZSTD_MAX_WINDOW) {
+        let mut frame = match StreamingDecoder::new_with_max_window_size(&mut rest, ZSTD_MAX_WINDOW)
+        {
             Ok(frame) => frame,
-            Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
+            Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                length,
+                ..
+            })) => {
                 // The 8-byte skippable-frame header is consumed; skip its content.
                 let length = usize::try_from(length).map_err(|_| corrupt.clone())?;
                 rest = rest.get(length..).ok_or_else(|| corrupt.clone())?;
@@ -340,7 +347,10 @@ fn zstd(input: &[u8], max_output: usize) -> Result<Vec<u8>, EncodingError> {
         if !decoder.is_finished() {
             return Err(corrupt);
         }
-        if let (Some(stored), Some(computed)) = (decoder.get_checksum_from_data(), decoder.get_calculated_checksum()) {
+        if let (Some(stored), Some(computed)) = (
+            decoder.get_checksum_from_data(),
+            decoder.get_calculated_checksum(),
+        ) {
             if stored != computed {
                 return Err(corrupt);
             }
@@ -357,7 +367,11 @@ fn ensure_consumed(rest: &[u8], coding: Coding) -> Result<(), EncodingError> {
     }
 }
 
-fn read_all(reader: &mut impl Read, max_output: usize, coding: Coding) -> Result<Vec<u8>, EncodingError> {
+fn read_all(
+    reader: &mut impl Read,
+    max_output: usize,
+    coding: Coding,
+) -> Result<Vec<u8>, EncodingError> {
     let mut out = Vec::new();
     read_into(reader, &mut out, max_output, coding)?;
     Ok(out)
@@ -367,7 +381,12 @@ fn read_all(reader: &mut impl Read, max_output: usize, coding: Coding) -> Result
 /// [`EncodingError::TooLarge`] as soon as `out` would exceed `max_output`.
 /// `out` never holds, nor has capacity for, more than `max_output` bytes
 /// (unless it came in that way), so a bomb costs at most `max_output` of memory.
-fn read_into(reader: &mut impl Read, out: &mut Vec<u8>, max_output: usize, coding: Coding) -> Result<(), EncodingError> {
+fn read_into(
+    reader: &mut impl Read,
+    out: &mut Vec<u8>,
+    max_output: usize,
+    coding: Coding,
+) -> Result<(), EncodingError> {
     let mut chunk = [0u8; CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {
@@ -383,7 +402,12 @@ fn read_into(reader: &mut impl Read, out: &mut Vec<u8>, max_output: usize, codin
         let needed = out.len() + n;
         if needed > out.capacity() {
             // Amortized growth like Vec's own, but capped at the limit.
-            let target = out.capacity().saturating_mul(2).max(CHUNK).max(needed).min(max_output);
+            let target = out
+                .capacity()
+                .saturating_mul(2)
+                .max(CHUNK)
+                .max(needed)
+                .min(max_output);
             out.reserve_exact(target - out.len());
         }
         out.extend_from_slice(data);
@@ -394,12 +418,14 @@ fn encode_one(coding: Coding, input: &[u8]) -> Result<Vec<u8>, EncodingError> {
     let failed = |_| EncodingError::CannotReencode(coding);
     match coding {
         Coding::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             encoder.write_all(input).map_err(failed)?;
             encoder.finish().map_err(failed)
         }
         Coding::Deflate => {
-            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut encoder =
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
             encoder.write_all(input).map_err(failed)?;
             encoder.finish().map_err(failed)
         }
@@ -478,7 +504,10 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut body = Vec::new();
         for i in 0..2000 {
-            body.extend_from_slice(format!("{{\"role\":\"user\",\"content\":\"key AKIAIOSFODNN7EXAMPLE #{i}\"}}\n").as_bytes());
+            body.extend_from_slice(
+                format!("{{\"role\":\"user\",\"content\":\"key AKIAIOSFODNN7EXAMPLE #{i}\"}}\n")
+                    .as_bytes(),
+            );
         }
         let mut x: u32 = 0x1234_5678;
         for _ in 0..70_000 {
@@ -489,7 +518,9 @@ mod tests {
     }
 
     /// 10 MiB of zeros, from the `brotli` crate at quality 11, lgwin 24: 14 bytes.
-    const BROTLI_BOMB: [u8; 14] = [0x9f, 0xff, 0xff, 0x9f, 0xf8, 0x27, 0x00, 0xe2, 0xb1, 0x40, 0x20, 0xf7, 0xfe, 0x13];
+    const BROTLI_BOMB: [u8; 14] = [
+        0x9f, 0xff, 0xff, 0x9f, 0xf8, 0x27, 0x00, 0xe2, 0xb1, 0x40, 0x20, 0xf7, 0xfe, 0x13,
+    ];
 
     fn gzip_bomb(zeros: usize) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -501,11 +532,26 @@ mod tests {
     fn parse_cases() {
         assert_eq!(codings("gzip").as_slice(), [Coding::Gzip]);
         assert_eq!(codings("x-gzip").as_slice(), [Coding::Gzip]);
-        assert_eq!(codings("GZip, BR").as_slice(), [Coding::Gzip, Coding::Brotli]);
-        assert_eq!(codings("deflate,zstd").as_slice(), [Coding::Deflate, Coding::Zstd]);
-        assert_eq!(codings("\tgzip ,  br\t").as_slice(), [Coding::Gzip, Coding::Brotli]);
-        assert_eq!(codings("gzip, identity, Identity ,br").as_slice(), [Coding::Gzip, Coding::Brotli]);
-        assert_eq!(codings("gzip,,br,").as_slice(), [Coding::Gzip, Coding::Brotli]);
+        assert_eq!(
+            codings("GZip, BR").as_slice(),
+            [Coding::Gzip, Coding::Brotli]
+        );
+        assert_eq!(
+            codings("deflate,zstd").as_slice(),
+            [Coding::Deflate, Coding::Zstd]
+        );
+        assert_eq!(
+            codings("\tgzip ,  br\t").as_slice(),
+            [Coding::Gzip, Coding::Brotli]
+        );
+        assert_eq!(
+            codings("gzip, identity, Identity ,br").as_slice(),
+            [Coding::Gzip, Coding::Brotli]
+        );
+        assert_eq!(
+            codings("gzip,,br,").as_slice(),
+            [Coding::Gzip, Coding::Brotli]
+        );
         assert!(codings(" identity ").is_empty());
         assert!(codings("").is_empty());
         assert!(codings(" , ").is_empty());
@@ -515,9 +561,18 @@ mod tests {
 
     #[test]
     fn parse_unknown_is_sanitized() {
-        assert_eq!(parse("gzip, compress"), Err(EncodingError::Unknown("compress".into())));
-        assert_eq!(parse("gzip;q=1"), Err(EncodingError::Unknown("gzipq1".into())));
-        assert_eq!(parse("X-Evil\"<script>é"), Err(EncodingError::Unknown("x-evilscript".into())));
+        assert_eq!(
+            parse("gzip, compress"),
+            Err(EncodingError::Unknown("compress".into()))
+        );
+        assert_eq!(
+            parse("gzip;q=1"),
+            Err(EncodingError::Unknown("gzipq1".into()))
+        );
+        assert_eq!(
+            parse("X-Evil\"<script>é"),
+            Err(EncodingError::Unknown("x-evilscript".into()))
+        );
         let long = "a".repeat(100);
         assert_eq!(parse(&long), Err(EncodingError::Unknown("a".repeat(32))));
         let err = parse("aes128gcm").unwrap_err();
@@ -528,10 +583,21 @@ mod tests {
     #[test]
     fn parse_too_many_codings() {
         assert_eq!(codings("gzip, gzip, gzip, gzip").as_slice().len(), 4);
-        assert_eq!(parse("gzip, gzip, gzip, gzip, gzip"), Err(EncodingError::TooManyCodings));
-        assert!(codings("identity, identity, identity, identity, identity, gzip").as_slice().len() == 1);
+        assert_eq!(
+            parse("gzip, gzip, gzip, gzip, gzip"),
+            Err(EncodingError::TooManyCodings)
+        );
+        assert!(
+            codings("identity, identity, identity, identity, identity, gzip")
+                .as_slice()
+                .len()
+                == 1
+        );
         let built: Codings = std::iter::repeat_n(Coding::Gzip, 5).collect();
-        assert_eq!(decode(&built, b"x", MIB), Err(EncodingError::TooManyCodings));
+        assert_eq!(
+            decode(&built, b"x", MIB),
+            Err(EncodingError::TooManyCodings)
+        );
     }
 
     #[test]
@@ -544,18 +610,31 @@ mod tests {
             assert_eq!(decode(&c, &encoded, body.len()).unwrap(), body, "{header}");
             // Small bodies too.
             let small = b"{\"prompt\":\"hi\"}";
-            assert_eq!(decode(&c, &encode(&c, small).unwrap(), 100).unwrap(), small, "{header}");
+            assert_eq!(
+                decode(&c, &encode(&c, small).unwrap(), 100).unwrap(),
+                small,
+                "{header}"
+            );
         }
     }
 
     #[test]
     fn round_trip_chains() {
         let body = sample();
-        for header in ["gzip, br", "br, gzip", "deflate, zstd", "zstd, br, gzip, deflate"] {
+        for header in [
+            "gzip, br",
+            "br, gzip",
+            "deflate, zstd",
+            "zstd, br, gzip, deflate",
+        ] {
             let c = codings(header);
             let encoded = encode(&c, &body).unwrap();
             // Inner stages can be larger than the body (stored brotli is), hence the headroom.
-            assert_eq!(decode(&c, &encoded, body.len() + 1024).unwrap(), body, "{header}");
+            assert_eq!(
+                decode(&c, &encoded, body.len() + 1024).unwrap(),
+                body,
+                "{header}"
+            );
         }
         // The order matters: "gzip, br" is br(gzip(body)).
         let c = codings("gzip, br");
@@ -586,7 +665,11 @@ mod tests {
             let c = codings(header);
             let encoded = encode(&c, &body).unwrap();
             assert_eq!(decode(&c, &encoded, 1000).unwrap(), body, "{header}");
-            assert_eq!(decode(&c, &encoded, 999), Err(EncodingError::TooLarge), "{header}");
+            assert_eq!(
+                decode(&c, &encoded, 999),
+                Err(EncodingError::TooLarge),
+                "{header}"
+            );
         }
     }
 
@@ -603,18 +686,32 @@ mod tests {
     #[test]
     fn brotli_zstd_and_zlib_bombs_are_too_large() {
         const ZEROS: u64 = 4 * MIB as u64;
-        assert_eq!(decode(&codings("br"), &BROTLI_BOMB, MIB), Err(EncodingError::TooLarge));
-        assert_eq!(decode(&codings("br"), &BROTLI_BOMB, 10 * MIB).unwrap().len(), 10 * MIB);
+        assert_eq!(
+            decode(&codings("br"), &BROTLI_BOMB, MIB),
+            Err(EncodingError::TooLarge)
+        );
+        assert_eq!(
+            decode(&codings("br"), &BROTLI_BOMB, 10 * MIB)
+                .unwrap()
+                .len(),
+            10 * MIB
+        );
 
         let zst = ruzstd::encoding::compress_to_vec(
             io::repeat(0).take(ZEROS),
             ruzstd::encoding::CompressionLevel::Fastest,
         );
-        assert_eq!(decode(&codings("zstd"), &zst, MIB), Err(EncodingError::TooLarge));
+        assert_eq!(
+            decode(&codings("zstd"), &zst, MIB),
+            Err(EncodingError::TooLarge)
+        );
 
         let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         io::copy(&mut io::repeat(0).take(ZEROS), &mut zl).unwrap();
-        assert_eq!(decode(&codings("deflate"), &zl.finish().unwrap(), MIB), Err(EncodingError::TooLarge));
+        assert_eq!(
+            decode(&codings("deflate"), &zl.finish().unwrap(), MIB),
+            Err(EncodingError::TooLarge)
+        );
     }
 
     #[test]
@@ -622,7 +719,10 @@ mod tests {
         // br(gzip(10 MiB of zeros)): the br stage is small, the gzip stage explodes.
         let bomb = gzip_bomb(10 * MIB);
         let wrapped = encode(&codings("br"), &bomb).unwrap();
-        assert_eq!(decode(&codings("gzip, br"), &wrapped, MIB), Err(EncodingError::TooLarge));
+        assert_eq!(
+            decode(&codings("gzip, br"), &wrapped, MIB),
+            Err(EncodingError::TooLarge)
+        );
     }
 
     #[test]
@@ -675,12 +775,24 @@ mod tests {
     #[test]
     fn checksum_mismatch_is_corrupt() {
         let body = sample();
-        for (header, coding) in [("gzip", Coding::Gzip), ("deflate", Coding::Deflate), ("zstd", Coding::Zstd)] {
+        for (header, coding) in [
+            ("gzip", Coding::Gzip),
+            ("deflate", Coding::Deflate),
+            ("zstd", Coding::Zstd),
+        ] {
             let mut encoded = encode(&codings(header), &body).unwrap();
             // gzip: CRC32 then size; zlib: Adler-32; zstd: xxhash64 low 32 bits. All at the end.
-            let at = if coding == Coding::Gzip { encoded.len() - 8 } else { encoded.len() - 1 };
+            let at = if coding == Coding::Gzip {
+                encoded.len() - 8
+            } else {
+                encoded.len() - 1
+            };
             encoded[at] ^= 0x01;
-            assert_eq!(decode(&codings(header), &encoded, MIB), Err(EncodingError::Corrupt(coding)), "{header}");
+            assert_eq!(
+                decode(&codings(header), &encoded, MIB),
+                Err(EncodingError::Corrupt(coding)),
+                "{header}"
+            );
         }
     }
 
@@ -695,28 +807,44 @@ mod tests {
         ] {
             let mut encoded = encode(&codings(header), &body).unwrap();
             encoded.extend_from_slice(b"hidden tail AKIAIOSFODNN7EXAMPLE");
-            assert_eq!(decode(&codings(header), &encoded, MIB), Err(EncodingError::Corrupt(coding)), "{header}");
+            assert_eq!(
+                decode(&codings(header), &encoded, MIB),
+                Err(EncodingError::Corrupt(coding)),
+                "{header}"
+            );
         }
-        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut raw =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         raw.write_all(&body).unwrap();
         let mut raw = raw.finish().unwrap();
         raw.extend_from_slice(b"tail");
-        assert_eq!(decode(&codings("deflate"), &raw, MIB), Err(EncodingError::Corrupt(Coding::Deflate)));
+        assert_eq!(
+            decode(&codings("deflate"), &raw, MIB),
+            Err(EncodingError::Corrupt(Coding::Deflate))
+        );
         // Past the brotli decoder's input buffer, too.
         let mut br = encode(&codings("br"), &sample()).unwrap();
         assert!(br.len() > 3 * 4096);
         br.extend_from_slice(b"tail");
-        assert_eq!(decode(&codings("br"), &br, MIB), Err(EncodingError::Corrupt(Coding::Brotli)));
+        assert_eq!(
+            decode(&codings("br"), &br, MIB),
+            Err(EncodingError::Corrupt(Coding::Brotli))
+        );
     }
 
     #[test]
     fn raw_deflate_is_accepted() {
         let body = sample();
         for level in [0, 1, 6, 9] {
-            let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
             encoder.write_all(&body).unwrap();
             let raw = encoder.finish().unwrap();
-            assert_eq!(decode(&codings("deflate"), &raw, body.len()).unwrap(), body, "level {level}");
+            assert_eq!(
+                decode(&codings("deflate"), &raw, body.len()).unwrap(),
+                body,
+                "level {level}"
+            );
         }
         // Re-encoding writes the HTTP form (zlib).
         let encoded = encode(&codings("deflate"), b"x").unwrap();
@@ -728,31 +856,39 @@ mod tests {
         let gz = |part: &[u8]| encode(&codings("gzip"), part).unwrap();
         let mut body = gz(b"harmless ");
         body.extend(gz(b"AKIAIOSFODNN7EXAMPLE"));
-        assert_eq!(decode(&codings("gzip"), &body, MIB).unwrap(), b"harmless AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(
+            decode(&codings("gzip"), &body, MIB).unwrap(),
+            b"harmless AKIAIOSFODNN7EXAMPLE"
+        );
     }
 
     #[test]
     fn zstd_frames_from_the_reference_encoder() {
         // `zstd -19 --check` output: a compressed block and a content checksum.
         const REFERENCE: [u8; 54] = [
-            0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0x4d, 0x01, 0x00, 0x04, 0x02, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x3d, 0x73,
-            0x6b, 0x2d, 0x6c, 0x69, 0x76, 0x65, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61,
-            0x62, 0x63, 0x64, 0x65, 0x66, 0x3b, 0x20, 0x01, 0x00, 0xe8, 0x66, 0xfc, 0xea, 0x09, 0x29, 0x54, 0x8a, 0x39,
+            0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x68, 0x4d, 0x01, 0x00, 0x04, 0x02, 0x74, 0x6f, 0x6b,
+            0x65, 0x6e, 0x3d, 0x73, 0x6b, 0x2d, 0x6c, 0x69, 0x76, 0x65, 0x2d, 0x30, 0x31, 0x32,
+            0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x3b,
+            0x20, 0x01, 0x00, 0xe8, 0x66, 0xfc, 0xea, 0x09, 0x29, 0x54, 0x8a, 0x39,
         ];
         let expected = b"token=sk-live-0123456789abcdef; ".repeat(40);
         assert_eq!(decode(&codings("zstd"), &REFERENCE, MIB).unwrap(), expected);
         let mut bad = REFERENCE;
         bad[53] ^= 0x80;
-        assert_eq!(decode(&codings("zstd"), &bad, MIB), Err(EncodingError::Corrupt(Coding::Zstd)));
+        assert_eq!(
+            decode(&codings("zstd"), &bad, MIB),
+            Err(EncodingError::Corrupt(Coding::Zstd))
+        );
     }
 
     #[test]
     fn brotli_from_the_reference_encoder() {
         // The `brotli` crate at quality 5, lgwin 22: compressed meta-blocks.
         const REFERENCE: [u8; 43] = [
-            0x1b, 0xff, 0x04, 0x00, 0x64, 0xb7, 0x61, 0xaa, 0x0b, 0x65, 0xf0, 0xbc, 0x88, 0x2d, 0xbc, 0x09, 0xa2, 0x4d,
-            0xb0, 0x06, 0xf1, 0xb0, 0x2c, 0x4e, 0xe5, 0x68, 0x52, 0xdf, 0xc1, 0xbb, 0xbf, 0x21, 0xb1, 0xa8, 0xf3, 0x21,
-            0xa6, 0xdc, 0xfa, 0x98, 0xb6, 0x0a, 0x18,
+            0x1b, 0xff, 0x04, 0x00, 0x64, 0xb7, 0x61, 0xaa, 0x0b, 0x65, 0xf0, 0xbc, 0x88, 0x2d,
+            0xbc, 0x09, 0xa2, 0x4d, 0xb0, 0x06, 0xf1, 0xb0, 0x2c, 0x4e, 0xe5, 0x68, 0x52, 0xdf,
+            0xc1, 0xbb, 0xbf, 0x21, 0xb1, 0xa8, 0xf3, 0x21, 0xa6, 0xdc, 0xfa, 0x98, 0xb6, 0x0a,
+            0x18,
         ];
         let expected = b"token=sk-live-0123456789abcdef; ".repeat(40);
         assert_eq!(decode(&codings("br"), &REFERENCE, MIB).unwrap(), expected);
@@ -761,11 +897,30 @@ mod tests {
     #[test]
     fn stored_brotli_round_trips_at_block_boundaries() {
         let body = sample();
-        for len in [0, 1, 2, 255, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 64 * 1024, 100_000, body.len()] {
+        for len in [
+            0,
+            1,
+            2,
+            255,
+            32 * 1024 - 1,
+            32 * 1024,
+            32 * 1024 + 1,
+            64 * 1024,
+            100_000,
+            body.len(),
+        ] {
             let part = &body[..len];
             let encoded = brotli_stored(part);
-            assert_eq!(encoded.len(), len + 3 * len.div_ceil(32 * 1024) + 1, "len {len}");
-            assert_eq!(decode_one(Coding::Brotli, &encoded, MIB).unwrap(), part, "len {len}");
+            assert_eq!(
+                encoded.len(),
+                len + 3 * len.div_ceil(32 * 1024) + 1,
+                "len {len}"
+            );
+            assert_eq!(
+                decode_one(Coding::Brotli, &encoded, MIB).unwrap(),
+                part,
+                "len {len}"
+            );
         }
         // The empty stream: WBITS=16, ISLAST, ISLASTEMPTY.
         assert_eq!(brotli_stored(b""), [0x06]);
@@ -778,21 +933,55 @@ mod tests {
         // Skippable frame: magic 0x184D2A50..5F, 4-byte length, content.
         body.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, b'a', b'b', b'c']);
         body.extend(z(b"AKIAIOSFODNN7EXAMPLE"));
-        assert_eq!(decode(&codings("zstd"), &body, MIB).unwrap(), b"harmless AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(
+            decode(&codings("zstd"), &body, MIB).unwrap(),
+            b"harmless AKIAIOSFODNN7EXAMPLE"
+        );
         // The limit counts all frames together.
-        assert_eq!(decode(&codings("zstd"), &body, 20), Err(EncodingError::TooLarge));
+        assert_eq!(
+            decode(&codings("zstd"), &body, 20),
+            Err(EncodingError::TooLarge)
+        );
         // A skippable frame claiming more than is there.
         let short = [0x50, 0x2a, 0x4d, 0x18, 9, 0, 0, 0, b'a'];
-        assert_eq!(decode(&codings("zstd"), &short, MIB), Err(EncodingError::Corrupt(Coding::Zstd)));
+        assert_eq!(
+            decode(&codings("zstd"), &short, MIB),
+            Err(EncodingError::Corrupt(Coding::Zstd))
+        );
     }
 
     #[test]
     fn zstd_window_over_8_mib_is_refused() {
         // Frame header: no single segment, window descriptor exponent 30 (1 GiB), then a last raw block of 1 byte.
-        let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, (30 - 10) << 3, 0x09, 0x00, 0x00, b'x'];
-        assert_eq!(decode(&codings("zstd"), &frame, MIB), Err(EncodingError::Corrupt(Coding::Zstd)));
+        let frame = [
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            (30 - 10) << 3,
+            0x09,
+            0x00,
+            0x00,
+            b'x',
+        ];
+        assert_eq!(
+            decode(&codings("zstd"), &frame, MIB),
+            Err(EncodingError::Corrupt(Coding::Zstd))
+        );
         // The same frame with an 8 MiB window (exponent 23) decodes.
-        let ok = [0x28, 0xb5, 0x2f, 0xfd, 0x00, (23 - 10) << 3, 0x09, 0x00, 0x00, b'x'];
+        let ok = [
+            0x28,
+            0xb5,
+            0x2f,
+            0xfd,
+            0x00,
+            (23 - 10) << 3,
+            0x09,
+            0x00,
+            0x00,
+            b'x',
+        ];
         assert_eq!(decode(&codings("zstd"), &ok, MIB).unwrap(), b"x");
     }
 

@@ -27,8 +27,12 @@ pub fn fingerprint_hex(fp: &[u8; 8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(16);
     for b in fp {
-        s.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-        s.push(char::from(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0')));
+        s.push(char::from(
+            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+        ));
+        s.push(char::from(
+            HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'),
+        ));
     }
     s
 }
@@ -44,6 +48,9 @@ mod tests {
         assert_eq!(fingerprint(&a, b"v"), fingerprint(&a, b"v"));
         assert_ne!(fingerprint(&a, b"v"), fingerprint(&b, b"v"));
         assert_ne!(fingerprint(&a, b"v"), fingerprint(&a, b"w"));
-        assert_eq!(fingerprint_hex(&[0, 1, 0xab, 0xff, 0, 0, 0, 0x10]), "0001abff00000010");
+        assert_eq!(
+            fingerprint_hex(&[0, 1, 0xab, 0xff, 0, 0, 0, 0x10]),
+            "0001abff00000010"
+        );
     }
 }

@@ -48,7 +48,10 @@ impl Joined {
 
     /// How many fields the span `start..end` of the joined text touches.
     fn fields_spanned(&self, start: usize, end: usize) -> usize {
-        self.pieces.iter().filter(|p| p.start < end && start < p.end).count()
+        self.pieces
+            .iter()
+            .filter(|p| p.start < end && start < p.end)
+            .count()
     }
 }
 
@@ -76,15 +79,21 @@ impl Walk<'_, '_> {
             } else {
                 self.scratch.scan_request_join.take()
             };
-            let Some(scan_scratch) = scratch.as_mut() else { continue };
+            let Some(scan_scratch) = scratch.as_mut() else {
+                continue;
+            };
             hits.clear();
             for width in 2..=MAX_WINDOW {
                 for window in joined.pieces.windows(width) {
-                    let (Some(first), Some(last)) = (window.first(), window.last()) else { continue };
+                    let (Some(first), Some(last)) = (window.first(), window.last()) else {
+                        continue;
+                    };
                     if per_message && window.iter().any(|p| p.message != first.message) {
                         continue;
                     }
-                    let Some(text) = joined.text.get(first.start..last.end) else { continue };
+                    let Some(text) = joined.text.get(first.start..last.end) else {
+                        continue;
+                    };
                     scanner.scan(text, scan_scratch, &mut |hit| {
                         hits.push(Hit {
                             start: hit.start + first.start,

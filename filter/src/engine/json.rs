@@ -144,10 +144,18 @@ impl Outline {
     }
 
     /// Appends the path of `node` below the root to `out`, as `.a[0]["b c"]`; `redacted` nodes render as `[*]`.
-    pub fn render_path(&self, doc: &[u8], node: u32, redacted: &dyn Fn(u32) -> bool, out: &mut String) {
+    pub fn render_path(
+        &self,
+        doc: &[u8],
+        node: u32,
+        redacted: &dyn Fn(u32) -> bool,
+        out: &mut String,
+    ) {
         let (chain, len) = self.chain(node);
         for &id in chain.iter().take(len).rev() {
-            let Some(n) = self.nodes.get(id as usize) else { continue };
+            let Some(n) = self.nodes.get(id as usize) else {
+                continue;
+            };
             match n.segment {
                 Segment::Root => {}
                 Segment::Index(i) => {
@@ -337,7 +345,9 @@ impl Parser<'_, '_> {
                     has_escapes = true;
                     self.pos += 1;
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
                         Some(b'u') => {
                             self.pos += 1;
                             let hex = self.doc.get(self.pos..self.pos + 4).unwrap_or_default();
@@ -556,12 +566,31 @@ mod tests {
     fn rejects_malformed_documents() {
         let mut o = Outline::default();
         for bad in [
-            "", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"\\x\"", "01", "1.", "-", "tru", "[1] x", "\"a\nb\"",
-            "{\"a\":1,}", "\"\\u12\"",
+            "",
+            "{",
+            "{\"a\":}",
+            "[1,]",
+            "{\"a\" 1}",
+            "\"\\x\"",
+            "01",
+            "1.",
+            "-",
+            "tru",
+            "[1] x",
+            "\"a\nb\"",
+            "{\"a\":1,}",
+            "\"\\u12\"",
         ] {
             assert!(o.parse(bad.as_bytes()).is_err(), "accepted {bad:?}");
         }
-        for good in ["0", "-0.5E+3", " [ ] ", "{}", "\"\\ud83d\\ude00\"", "[[[]]]"] {
+        for good in [
+            "0",
+            "-0.5E+3",
+            " [ ] ",
+            "{}",
+            "\"\\ud83d\\ude00\"",
+            "[[[]]]",
+        ] {
             assert!(o.parse(good.as_bytes()).is_ok(), "rejected {good:?}");
         }
     }
@@ -570,7 +599,10 @@ mod tests {
     fn depth_is_bounded() {
         let deep = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
         let mut o = Outline::default();
-        assert!(matches!(o.parse(deep.as_bytes()), Err(SyntaxError::TooDeep(_))));
+        assert!(matches!(
+            o.parse(deep.as_bytes()),
+            Err(SyntaxError::TooDeep(_))
+        ));
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(o.parse(ok.as_bytes()).is_ok());
     }
@@ -580,10 +612,14 @@ mod tests {
         let raw = r#"a\"b\\c\nd\u00e9\ud83d\ude00\ud800x\/"#;
         let mut out = Vec::new();
         unescape(raw.as_bytes(), &mut out);
-        assert_eq!(String::from_utf8(out.clone()).unwrap(), "a\"b\\c\nd\u{e9}\u{1F600}\u{FFFD}x/");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "a\"b\\c\nd\u{e9}\u{1F600}\u{FFFD}x/"
+        );
         let mut escaped = Vec::new();
         escape_into(&out, &mut escaped);
-        let reparsed: String = serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
+        let reparsed: String =
+            serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
         assert_eq!(reparsed.as_bytes(), out.as_slice());
     }
 
@@ -591,7 +627,8 @@ mod tests {
     fn escape_keeps_output_valid_for_invalid_utf8_and_controls() {
         let mut escaped = Vec::new();
         escape_into(b"a\x01\xffb", &mut escaped);
-        let reparsed: String = serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
+        let reparsed: String =
+            serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
         assert_eq!(reparsed, "a\u{1}\u{FFFD}b");
     }
 }

@@ -65,7 +65,9 @@ impl Policy {
     pub fn scratch(&self) -> Scratch {
         Scratch {
             scan: self.scanner.scratch(),
-            outlines: (0..=MAX_EMBEDDED_DEPTH).map(|_| Outline::default()).collect(),
+            outlines: (0..=MAX_EMBEDDED_DEPTH)
+                .map(|_| Outline::default())
+                .collect(),
             decoded: (0..=MAX_EMBEDDED_DEPTH).map(|_| Vec::new()).collect(),
             hits: Vec::new(),
             found: Vec::new(),
@@ -102,7 +104,12 @@ impl Policy {
                     decoded.as_slice()
                 }
                 Err(EncodingError::TooLarge) => {
-                    return self.uninspectable(tier, Uninspectable::Decompressed { limit: self.limits.max_body_bytes })
+                    return self.uninspectable(
+                        tier,
+                        Uninspectable::Decompressed {
+                            limit: self.limits.max_body_bytes,
+                        },
+                    )
                 }
                 Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e.to_string())),
             }
@@ -125,7 +132,11 @@ impl Policy {
         walk.join_pass();
         let findings = walk.findings;
         let limits = walk.limits;
-        let planned = findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);
+        let planned = findings
+            .iter()
+            .map(|f| f.action)
+            .max()
+            .unwrap_or(Action::Allow);
         let (decision, body) = match self.mode {
             Mode::Monitor if planned > Action::Allow => (Action::Monitor, None),
             Mode::Monitor => (Action::Allow, None),
@@ -133,7 +144,8 @@ impl Policy {
                 Ok(body) => (planned, body),
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {
-                    let mut verdict = self.uninspectable(tier, Uninspectable::Encoding(e.to_string()));
+                    let mut verdict =
+                        self.uninspectable(tier, Uninspectable::Encoding(e.to_string()));
                     verdict.decision = Action::Block;
                     verdict.planned = Action::Block;
                     return verdict;
@@ -173,7 +185,6 @@ impl Policy {
         }
     }
 }
-
 
 fn reencode(codings: &Codings, body: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, EncodingError> {
     match body {

@@ -83,8 +83,12 @@ impl fmt::Display for MultipartError {
             MultipartError::InvalidBoundary => f.write_str("invalid multipart boundary"),
             MultipartError::NoDelimiter => f.write_str("no multipart delimiter in the body"),
             MultipartError::Unterminated => f.write_str("multipart body ends inside a part"),
-            MultipartError::HeaderTooLarge { offset } => write!(f, "multipart part headers too large at byte {offset}"),
-            MultipartError::MalformedHeader { offset } => write!(f, "malformed multipart part header at byte {offset}"),
+            MultipartError::HeaderTooLarge { offset } => {
+                write!(f, "multipart part headers too large at byte {offset}")
+            }
+            MultipartError::MalformedHeader { offset } => {
+                write!(f, "malformed multipart part header at byte {offset}")
+            }
             MultipartError::TooManyParts => f.write_str("too many multipart parts"),
         }
     }
@@ -98,10 +102,14 @@ impl std::error::Error for MultipartError {}
 /// missing or invalid (see [`parse`]).
 pub fn boundary(content_type: &str) -> Option<&str> {
     let media = content_type.split(';').next()?.trim();
-    if !media.get(..10).is_some_and(|m| m.eq_ignore_ascii_case("multipart/")) {
+    if !media
+        .get(..10)
+        .is_some_and(|m| m.eq_ignore_ascii_case("multipart/"))
+    {
         return None;
     }
-    let (_, raw, quoted) = Params::new(content_type).find(|(name, _, _)| name.eq_ignore_ascii_case("boundary"))?;
+    let (_, raw, quoted) =
+        Params::new(content_type).find(|(name, _, _)| name.eq_ignore_ascii_case("boundary"))?;
     if quoted && raw.contains('\\') {
         return None;
     }
@@ -126,7 +134,9 @@ pub fn parse(body: &[u8], boundary: &str, max_parts: usize) -> Result<Vec<Part>,
         }
         let start = delimiter.next;
         let (mut part, body_start) = parse_headers(body, start)?;
-        delimiter = delimiters.find(body_start).ok_or(MultipartError::Unterminated)?;
+        delimiter = delimiters
+            .find(body_start)
+            .ok_or(MultipartError::Unterminated)?;
         part.headers = start..body_start;
         part.body = body_start..delimiter.body_end;
         parts.push(part);
@@ -175,7 +185,8 @@ impl<'b> Delimiters<'b> {
 
     /// The first delimiter line starting at or after `from`, where `from` is the start of the body or of a line.
     fn find(&self, from: usize) -> Option<Delimiter> {
-        let at_line_start = from == 0 || from.checked_sub(1).and_then(|p| self.body.get(p)) == Some(&b'\n');
+        let at_line_start =
+            from == 0 || from.checked_sub(1).and_then(|p| self.body.get(p)) == Some(&b'\n');
         if at_line_start {
             if let Some(delimiter) = self.at(from, from) {
                 return Some(delimiter);
@@ -185,7 +196,9 @@ impl<'b> Delimiters<'b> {
         while search < self.body.len() {
             let found = self.finder.find(self.body.get(search..)?)?;
             let newline = search + found.start();
-            let body_end = if newline > from && newline.checked_sub(1).and_then(|p| self.body.get(p)) == Some(&b'\r') {
+            let body_end = if newline > from
+                && newline.checked_sub(1).and_then(|p| self.body.get(p)) == Some(&b'\r')
+            {
                 newline - 1
             } else {
                 newline
@@ -205,7 +218,10 @@ impl<'b> Delimiters<'b> {
             Some(rest) => (true, rest),
             None => (false, rest),
         };
-        let padding = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let padding = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
         let rest = rest.get(padding..)?;
         let line_break = if rest.starts_with(b"\r\n") {
             2
@@ -406,7 +422,9 @@ fn ext_value(value: &str) -> Option<String> {
     let mut i = 0;
     while let Some(&b) = encoded.get(i) {
         let escape = match (b, encoded.get(i + 1), encoded.get(i + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => (hex_val(hi)).zip(hex_val(lo)).map(|(hi, lo)| hi << 4 | lo),
+            (b'%', Some(&hi), Some(&lo)) => {
+                (hex_val(hi)).zip(hex_val(lo)).map(|(hi, lo)| hi << 4 | lo)
+            }
             _ => None,
         };
         match escape {
@@ -424,7 +442,9 @@ fn ext_value(value: &str) -> Option<String> {
 }
 
 fn hex_val(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -441,9 +461,18 @@ mod tests {
             boundary("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"),
             Some("----WebKitFormBoundary7MA4YWxkTrZu0gW")
         );
-        assert_eq!(boundary("Multipart/Form-Data;charset=utf-8;BOUNDARY=\"a b:c\""), Some("a b:c"));
-        assert_eq!(boundary("multipart/mixed; boundary=\"simple\" ; x=y"), Some("simple"));
-        assert_eq!(boundary("multipart/form-data; name=\"x;boundary=no\"; boundary=yes"), Some("yes"));
+        assert_eq!(
+            boundary("Multipart/Form-Data;charset=utf-8;BOUNDARY=\"a b:c\""),
+            Some("a b:c")
+        );
+        assert_eq!(
+            boundary("multipart/mixed; boundary=\"simple\" ; x=y"),
+            Some("simple")
+        );
+        assert_eq!(
+            boundary("multipart/form-data; name=\"x;boundary=no\"; boundary=yes"),
+            Some("yes")
+        );
         assert_eq!(boundary("multipart/form-data"), None);
         assert_eq!(boundary("application/json; boundary=abc"), None);
         assert_eq!(boundary("multipart/form-data; boundary="), None);
@@ -505,7 +534,9 @@ mod tests {
         audio.extend_from_slice(b"\r\n--boundar\r\n-- boundary\n\r\n\0\xff--boundaryX\r\n");
         audio.extend((0..=255u8).rev().cycle().take(1000));
         let mut body = Vec::new();
-        body.extend_from_slice(b"--boundary\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n");
+        body.extend_from_slice(
+            b"--boundary\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n",
+        );
         body.extend_from_slice(
             b"--boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"speech.wav\"\r\n\
               Content-Type: audio/wav\r\nContent-Transfer-Encoding: binary\r\n\r\n",
@@ -519,7 +550,10 @@ mod tests {
         assert_eq!(parts[1].body, start..start + audio.len());
         assert_eq!(&body[parts[1].body.clone()], audio.as_slice());
         assert_eq!(parts[1].content_type.as_deref(), Some("audio/wav"));
-        assert_eq!(parts[1].content_transfer_encoding.as_deref(), Some("binary"));
+        assert_eq!(
+            parts[1].content_transfer_encoding.as_deref(),
+            Some("binary")
+        );
     }
 
     #[test]
@@ -559,7 +593,12 @@ mod tests {
     fn empty_parts_and_empty_body() {
         assert_eq!(parse(b"--b--\r\n", "b", 8).unwrap(), []);
         // Headers directly followed by the delimiter: an empty body.
-        let parts = parse(b"--b\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n--b--", "b", 8).unwrap();
+        let parts = parse(
+            b"--b\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n--b--",
+            "b",
+            8,
+        )
+        .unwrap();
         assert_eq!(parts.len(), 1);
         assert!(parts[0].body.is_empty());
         // No headers at all.
@@ -572,8 +611,14 @@ mod tests {
     fn malformed_bodies() {
         let part = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue\r\n";
         assert_eq!(parse(part, "b", 8), Err(MultipartError::Unterminated));
-        assert_eq!(parse(b"--b\r\nContent-Disposition: form-data", "b", 8), Err(MultipartError::Unterminated));
-        assert_eq!(parse(b"no delimiters at all", "b", 8), Err(MultipartError::NoDelimiter));
+        assert_eq!(
+            parse(b"--b\r\nContent-Disposition: form-data", "b", 8),
+            Err(MultipartError::Unterminated)
+        );
+        assert_eq!(
+            parse(b"no delimiters at all", "b", 8),
+            Err(MultipartError::NoDelimiter)
+        );
         assert_eq!(parse(b"", "b", 8), Err(MultipartError::NoDelimiter));
         assert_eq!(parse(b"x--b\r\n", "b", 8), Err(MultipartError::NoDelimiter));
         assert_eq!(
@@ -586,18 +631,27 @@ mod tests {
         );
         assert_eq!(parse(part, "", 8), Err(MultipartError::InvalidBoundary));
         assert_eq!(parse(part, "a\"b", 8), Err(MultipartError::InvalidBoundary));
-        assert_eq!(parse(part, &"b".repeat(MAX_BOUNDARY_LEN + 1), 8), Err(MultipartError::InvalidBoundary));
+        assert_eq!(
+            parse(part, &"b".repeat(MAX_BOUNDARY_LEN + 1), 8),
+            Err(MultipartError::InvalidBoundary)
+        );
 
         let mut huge = b"--b\r\nX-Pad: ".to_vec();
         huge.extend(std::iter::repeat_n(b'a', MAX_HEADER_BYTES));
         huge.extend_from_slice(b"\r\n\r\nx\r\n--b--");
-        assert_eq!(parse(&huge, "b", 8), Err(MultipartError::HeaderTooLarge { offset: 5 }));
+        assert_eq!(
+            parse(&huge, "b", 8),
+            Err(MultipartError::HeaderTooLarge { offset: 5 })
+        );
         let mut many = b"--b\r\n".to_vec();
         for _ in 0..=MAX_HEADER_LINES {
             many.extend_from_slice(b"X-A: b\r\n");
         }
         many.extend_from_slice(b"\r\nx\r\n--b--");
-        assert_eq!(parse(&many, "b", 8), Err(MultipartError::HeaderTooLarge { offset: 5 }));
+        assert_eq!(
+            parse(&many, "b", 8),
+            Err(MultipartError::HeaderTooLarge { offset: 5 })
+        );
 
         let three = b"--b\r\n\r\n1\r\n--b\r\n\r\n2\r\n--b\r\n\r\n3\r\n--b--";
         assert_eq!(parse(three, "b", 2), Err(MultipartError::TooManyParts));

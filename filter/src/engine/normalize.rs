@@ -132,7 +132,9 @@ fn starts_segment(c: char) -> bool {
         }
     });
     let d = first.unwrap_or(c);
-    d.is_ascii() || (canonical_combining_class(d) == 0 && is_nfkc_quick(core::iter::once(d)) != IsNormalized::Maybe)
+    d.is_ascii()
+        || (canonical_combining_class(d) == 0
+            && is_nfkc_quick(core::iter::once(d)) != IsNormalized::Maybe)
 }
 
 /// Text folded by [`Normalizer::fold`], with a map back to the original bytes.
@@ -186,7 +188,9 @@ impl Normalized {
 
     /// Original offset where a span starting at folded offset `pos` starts.
     fn start_of(&self, pos: usize) -> usize {
-        self.map.get(pos).map_or(self.original_len, |&(start, _)| start)
+        self.map
+            .get(pos)
+            .map_or(self.original_len, |&(start, _)| start)
     }
 
     /// Original offset where a span ending at folded offset `pos` ends.
@@ -218,7 +222,9 @@ impl Default for Normalizer {
 impl Normalizer {
     /// Builds the lookup tables.
     pub fn new() -> Normalizer {
-        let size = CONFUSABLE_LAST.saturating_sub(CONFUSABLE_FIRST).saturating_add(1);
+        let size = CONFUSABLE_LAST
+            .saturating_sub(CONFUSABLE_FIRST)
+            .saturating_add(1);
         let mut confusables = vec![0u8; usize::try_from(size).unwrap_or(0)];
         for &(c, ascii) in CONFUSABLES {
             let slot = u32::from(c)
@@ -269,11 +275,11 @@ impl Normalizer {
             '\u{2010}'..='\u{2015}' => Some(b'-'),
             '\u{2018}' | '\u{2019}' => Some(b'\''),
             '\u{201C}' | '\u{201D}' => Some(b'"'),
-            _ => {
+            _ => decimal_digit(c).or_else(|| {
                 let index = u32::from(c).checked_sub(CONFUSABLE_FIRST)?;
                 let ascii = *self.confusables.get(usize::try_from(index).ok()?)?;
                 (ascii != 0).then_some(ascii)
-            }
+            }),
         }
     }
 
@@ -300,7 +306,9 @@ impl Normalizer {
                 continue;
             }
             segment = match segment {
-                Some((start, chars)) if chars < MAX_SEGMENT_CHARS && !starts_segment(c) => Some((start, chars + 1)),
+                Some((start, chars)) if chars < MAX_SEGMENT_CHARS && !starts_segment(c) => {
+                    Some((start, chars + 1))
+                }
                 previous => {
                     if let Some((start, _)) = previous {
                         self.fold_segment(s, start, i, base, out);
@@ -316,7 +324,9 @@ impl Normalizer {
 
     /// Folds `s[start..end]`, a run of characters NFKC may combine, mapping all its output to that range.
     fn fold_segment(&self, s: &str, start: usize, end: usize, base: usize, out: &mut Normalized) {
-        let Some(segment) = s.get(start..end) else { return };
+        let Some(segment) = s.get(start..end) else {
+            return;
+        };
         let from = (base + start, base + end);
         if let [byte] = segment.as_bytes() {
             if byte.is_ascii() {
@@ -337,6 +347,26 @@ impl Normalizer {
     }
 }
 
+/// The zero of each run of ten decimal digits (Unicode `Nd`) outside ASCII that NFKC keeps:
+/// Arabic-Indic, Devanagari, Bengali, Thai, Myanmar, and the other scripts' digits. A card
+/// number typed in any of them must still read as one.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
+    0x104A0, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650, 0x116C0,
+    0x11730, 0x118E0, 0x16A60, 0x16B50, 0x1E950,
+];
+
+/// The ASCII digit a non-ASCII decimal digit stands for.
+fn decimal_digit(c: char) -> Option<u8> {
+    let code = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find_map(|&zero| code.checked_sub(zero).filter(|d| *d < 10))
+        .and_then(|d| u8::try_from(d).ok())
+        .map(|d| b'0' + d)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,8 +436,14 @@ mod tests {
         for &(c, ascii) in CONFUSABLES {
             assert_eq!(folded_text(&c.to_string()).as_bytes(), [ascii], "{c}");
         }
-        assert_eq!(folded_text("\u{2010}\u{2011}\u{2013}\u{2014}\u{2015}"), "-----");
-        assert_eq!(folded_text("\u{2018}a\u{2019} \u{201C}b\u{201D}"), "'a' \"b\"");
+        assert_eq!(
+            folded_text("\u{2010}\u{2011}\u{2013}\u{2014}\u{2015}"),
+            "-----"
+        );
+        assert_eq!(
+            folded_text("\u{2018}a\u{2019} \u{201C}b\u{201D}"),
+            "'a' \"b\""
+        );
     }
 
     #[test]
@@ -416,7 +452,10 @@ mod tests {
         let out = fold("\u{FB01}".as_bytes()).expect("folds");
         assert_eq!(out.original_span(1, 2), (0, 3));
         // Fullwidth digits in a card number, no-break and ideographic spaces.
-        assert_eq!(folded_text("４１１１\u{00A0}１１１１\u{3000}1111"), "4111 1111 1111");
+        assert_eq!(
+            folded_text("４１１１\u{00A0}１１１１\u{3000}1111"),
+            "4111 1111 1111"
+        );
         // Kelvin sign, mathematical bold, circled digits, superscripts.
         assert_eq!(folded_text("\u{212A}\u{1D400}\u{2460}\u{00B2}"), "KA12");
         // Mathematical bold capital alpha is a Greek alpha after NFKC, then an A.
@@ -489,6 +528,15 @@ mod tests {
         }
     }
 
+    #[test]
+    fn non_ascii_decimal_digits_fold_to_ascii() {
+        let n = Normalizer::new();
+        let mut out = Normalized::default();
+        // Arabic-Indic 4539, Devanagari 1488, Thai 0343.
+        assert!(n.fold("\u{664}\u{665}\u{663}\u{669} \u{967}\u{96A}\u{96E}\u{96E} \u{E50}\u{E53}\u{E54}\u{E53}".as_bytes(), &mut out));
+        assert_eq!(out.text(), b"4539 1488 0343");
+    }
+
     const TRICKY: &[&[u8]] = &[
         b"A",
         b"k",
@@ -553,7 +601,10 @@ mod tests {
             for start in 0..=len + 1 {
                 for end in start..=len + 1 {
                     let (a, b) = out.original_span(start, end);
-                    assert!(a <= b && b <= text.len(), "{text:?} {start}..{end} -> {a}..{b}");
+                    assert!(
+                        a <= b && b <= text.len(),
+                        "{text:?} {start}..{end} -> {a}..{b}"
+                    );
                     if end == start {
                         continue;
                     }

@@ -83,14 +83,26 @@ pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &
     out
 }
 
-fn emit(policy: &Policy, text: &[u8], out: &mut Vec<u8>, at: &mut usize, span: Range<usize>, action: Action, hit: Hit) {
+fn emit(
+    policy: &Policy,
+    text: &[u8],
+    out: &mut Vec<u8>,
+    at: &mut usize,
+    span: Range<usize>,
+    action: Action,
+    hit: Hit,
+) {
     out.extend_from_slice(text.get(*at..span.start).unwrap_or_default());
-    let Some(detector) = policy.detector(hit.detector) else { return };
+    let Some(detector) = policy.detector(hit.detector) else {
+        return;
+    };
     match action {
         Action::Hash => {
             let value = text.get(hit.start..hit.end).unwrap_or_default();
             let fp = fingerprint(&policy.key, value);
-            out.extend_from_slice(format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes());
+            out.extend_from_slice(
+                format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes(),
+            );
         }
         _ => out.extend_from_slice(detector.mask.as_bytes()),
     }

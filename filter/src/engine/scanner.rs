@@ -64,7 +64,11 @@ fn meta_config(kind: MatchKind, limits: RegexLimits, cache_bytes: usize) -> meta
 pub fn compile_regex(pattern: &str, limits: RegexLimits) -> Result<Regex, Box<meta::BuildError>> {
     Regex::builder()
         .syntax(syntax_config())
-        .configure(meta_config(MatchKind::LeftmostFirst, limits, limits.cache_bytes))
+        .configure(meta_config(
+            MatchKind::LeftmostFirst,
+            limits,
+            limits.cache_bytes,
+        ))
         .build(pattern)
         .map_err(Box::new)
 }
@@ -86,12 +90,19 @@ pub struct ContextWords {
 
 impl Checks {
     fn accept(&self, text: &[u8], start: usize, end: usize, global_allow: &[Box<[u8]>]) -> bool {
-        let Some(value) = text.get(start..end) else { return false };
+        let Some(value) = text.get(start..end) else {
+            return false;
+        };
         if value.is_empty() {
             return false;
         }
-        if self.allow.binary_search_by(|a| a.as_ref().cmp(value)).is_ok()
-            || global_allow.binary_search_by(|a| a.as_ref().cmp(value)).is_ok()
+        if self
+            .allow
+            .binary_search_by(|a| a.as_ref().cmp(value))
+            .is_ok()
+            || global_allow
+                .binary_search_by(|a| a.as_ref().cmp(value))
+                .is_ok()
         {
             return false;
         }
@@ -103,7 +114,8 @@ impl Checks {
             Some(ctx) => {
                 let from = start.saturating_sub(ctx.window);
                 let to = end.saturating_add(ctx.window).min(text.len());
-                text.get(from..to).is_some_and(|window| ctx.words.is_match(window))
+                text.get(from..to)
+                    .is_some_and(|window| ctx.words.is_match(window))
             }
         }
     }
@@ -164,7 +176,11 @@ pub struct ScanScratch {
 impl Scanner {
     pub fn scratch(&self) -> ScanScratch {
         ScanScratch {
-            caches: self.regexes.iter().map(|r| r.regex.create_cache()).collect(),
+            caches: self
+                .regexes
+                .iter()
+                .map(|r| r.regex.create_cache())
+                .collect(),
             captures: self
                 .regexes
                 .iter()
@@ -207,9 +223,13 @@ impl Scanner {
     }
 
     fn scan_keywords(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
-        let Some(keywords) = &self.keywords else { return };
+        let Some(keywords) = &self.keywords else {
+            return;
+        };
         for m in keywords.find_overlapping_iter(text) {
-            let Some(uses) = self.keyword_uses.get(m.pattern().as_usize()) else { continue };
+            let Some(uses) = self.keyword_uses.get(m.pattern().as_usize()) else {
+                continue;
+            };
             for keyword_use in uses {
                 match *keyword_use {
                     KeywordUse::Arms(regex) => arm(scratch, regex),
@@ -230,7 +250,9 @@ impl Scanner {
         phrase: u32,
         sink: &mut dyn FnMut(Hit),
     ) {
-        let Some(dict) = self.dictionaries.get(dictionary as usize) else { return };
+        let Some(dict) = self.dictionaries.get(dictionary as usize) else {
+            return;
+        };
         if dict.case_sensitive {
             let exact = self.phrases.get(phrase as usize);
             if exact.map(AsRef::as_ref) != text.get(start..end) {
@@ -254,10 +276,19 @@ impl Scanner {
             (_, []) => {}
             (None, [only]) => arm(scratch, *only),
             (Some(set), _) => {
-                let Some(cache) = scratch.set_cache.as_mut() else { return };
+                let Some(cache) = scratch.set_cache.as_mut() else {
+                    return;
+                };
                 scratch.set_matches.clear();
-                set.which_overlapping_matches_with(cache, &Input::new(text), &mut scratch.set_matches);
-                let matched = scratch.set_matches.iter().filter_map(|p| self.always_on.get(p.as_usize()));
+                set.which_overlapping_matches_with(
+                    cache,
+                    &Input::new(text),
+                    &mut scratch.set_matches,
+                );
+                let matched = scratch
+                    .set_matches
+                    .iter()
+                    .filter_map(|p| self.always_on.get(p.as_usize()));
                 for &regex in matched {
                     if let Some(flag) = scratch.armed.get_mut(regex as usize) {
                         if !*flag {
@@ -288,7 +319,9 @@ impl Scanner {
         let mut at = 0;
         while at <= text.len() {
             let input = Input::new(text).range(at..);
-            let Some(m) = detector.regex.search_with(cache, &input) else { break };
+            let Some(m) = detector.regex.search_with(cache, &input) else {
+                break;
+            };
             let (start, end) = match (detector.secret_group, caps.as_deref_mut()) {
                 (Some(group), Some(caps)) => {
                     let anchored = Input::new(text)
@@ -315,7 +348,9 @@ impl Scanner {
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
     pub fn arms_any(&self, text: &[u8]) -> bool {
-        let Some(keywords) = &self.keywords else { return false };
+        let Some(keywords) = &self.keywords else {
+            return false;
+        };
         keywords.find_overlapping_iter(text).any(|m| {
             self.keyword_uses
                 .get(m.pattern().as_usize())
@@ -344,7 +379,11 @@ fn is_word_byte(b: u8) -> bool {
 /// A phrase edge that is an ASCII word byte must not continue a word in the text.
 fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
     let first = text.get(start).copied().unwrap_or(0);
-    let last = end.checked_sub(1).and_then(|i| text.get(i)).copied().unwrap_or(0);
+    let last = end
+        .checked_sub(1)
+        .and_then(|i| text.get(i))
+        .copied()
+        .unwrap_or(0);
     let before = start.checked_sub(1).and_then(|i| text.get(i)).copied();
     let after = text.get(end).copied();
     let left_ok = !is_word_byte(first) || !before.is_some_and(is_word_byte);
@@ -353,7 +392,9 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
 }
 
 /// Builds an ASCII case-insensitive automaton over `patterns` (standard semantics, for overlapping search).
-pub fn keyword_automaton<P: AsRef<[u8]>>(patterns: &[P]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+pub fn keyword_automaton<P: AsRef<[u8]>>(
+    patterns: &[P],
+) -> Result<AhoCorasick, aho_corasick::BuildError> {
     let builder = |kind| {
         AhoCorasick::builder()
             .ascii_case_insensitive(true)
@@ -398,7 +439,12 @@ impl Scanner {
         let mut armed: Vec<u32> = Vec::new();
         if let Some(keywords) = &self.keywords {
             for m in keywords.find_overlapping_iter(text) {
-                for keyword_use in self.keyword_uses.get(m.pattern().as_usize()).into_iter().flatten() {
+                for keyword_use in self
+                    .keyword_uses
+                    .get(m.pattern().as_usize())
+                    .into_iter()
+                    .flatten()
+                {
                     if let KeywordUse::Arms(regex) = *keyword_use {
                         armed.push(regex);
                     }
@@ -410,12 +456,18 @@ impl Scanner {
                 let mut cache = set.create_cache();
                 let mut matches = PatternSet::new(self.always_on.len());
                 set.which_overlapping_matches_with(&mut cache, &Input::new(text), &mut matches);
-                armed.extend(matches.iter().filter_map(|p| self.always_on.get(p.as_usize())));
+                armed.extend(
+                    matches
+                        .iter()
+                        .filter_map(|p| self.always_on.get(p.as_usize())),
+                );
             }
             None => armed.extend(self.always_on.iter().copied()),
         }
-        let mut detectors: Vec<DetectorIndex> =
-            armed.iter().filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector)).collect();
+        let mut detectors: Vec<DetectorIndex> = armed
+            .iter()
+            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
+            .collect();
         detectors.sort_unstable();
         detectors.dedup();
         detectors
@@ -434,14 +486,21 @@ impl Scanner {
     /// Heap bytes of the compiled automata: keyword automaton, every regex, the always-on set.
     pub fn automata_heap_bytes(&self) -> usize {
         self.keywords.as_ref().map_or(0, AhoCorasick::memory_usage)
-            + self.regexes.iter().map(|r| r.regex.memory_usage()).sum::<usize>()
+            + self
+                .regexes
+                .iter()
+                .map(|r| r.regex.memory_usage())
+                .sum::<usize>()
             + self.always_on_set.as_ref().map_or(0, Regex::memory_usage)
     }
 
     /// Heap bytes of the regex caches in an inspection scratch (lazy-DFA caches grow as states are built).
     pub fn scratch_heap_bytes(scratch: &crate::Scratch) -> usize {
         let scan = &scratch.scan;
-        scan.caches.iter().map(meta::Cache::memory_usage).sum::<usize>()
+        scan.caches
+            .iter()
+            .map(meta::Cache::memory_usage)
+            .sum::<usize>()
             + scan.set_cache.as_ref().map_or(0, meta::Cache::memory_usage)
     }
 }

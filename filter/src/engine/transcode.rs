@@ -254,7 +254,10 @@ pub fn parse_data_url(text: &[u8]) -> Option<(&str, Range<usize>, bool)> {
         return None;
     }
     let rest = text.get(PREFIX.len()..)?;
-    let comma = rest.iter().take(MAX_DATA_URL_HEADER).position(|&b| b == b',')?;
+    let comma = rest
+        .iter()
+        .take(MAX_DATA_URL_HEADER)
+        .position(|&b| b == b',')?;
     let header = rest.get(..comma)?;
     if header.iter().any(|&b| is_delim(b) || !b.is_ascii()) {
         return None;
@@ -291,7 +294,9 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             total += 1;
-            if (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || c == char::REPLACEMENT_CHARACTER {
+            if (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                || c == char::REPLACEMENT_CHARACTER
+            {
                 bad += 1;
             } else if c.is_alphanumeric() {
                 alnum = true;
@@ -301,7 +306,12 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
         total += invalid;
         bad += invalid;
     }
-    alnum && if total < 32 { bad == 0 } else { bad * 10 <= total }
+    alnum
+        && if total < 32 {
+            bad == 0
+        } else {
+            bad * 10 <= total
+        }
 }
 
 /// Bytes between words.
@@ -309,7 +319,18 @@ fn is_delim(b: u8) -> bool {
     b <= b' '
         || matches!(
             b,
-            0x7f | b'"' | b'\'' | b'`' | b'<' | b'>' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b'|'
+            0x7f | b'"'
+                | b'\''
+                | b'`'
+                | b'<'
+                | b'>'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'|'
         )
 }
 
@@ -707,7 +728,14 @@ impl<'t> Finder<'t, '_> {
             limit = word_end(self.text, k);
         }
         let need = (4 - run.chars % 4) % 4;
-        if (1..=2).contains(&need) && self.slice(k..k + need).iter().filter(|&&b| b == b'=').count() == need {
+        if (1..=2).contains(&need)
+            && self
+                .slice(k..k + need)
+                .iter()
+                .filter(|&&b| b == b'=')
+                .count()
+                == need
+        {
             run.pad = need;
             k += need;
         }
@@ -746,7 +774,10 @@ impl<'t> Finder<'t, '_> {
                 }
                 return;
             }
-            let (prefix, digits) = (self.slice(run.start..run.start + 2), self.slice(run.start + 2..run.end));
+            let (prefix, digits) = (
+                self.slice(run.start..run.start + 2),
+                self.slice(run.start + 2..run.end),
+            );
             if matches!(prefix, b"0x" | b"0X")
                 && digits.len() >= MIN_HEX_LEN
                 && digits.len() % 2 == 0
@@ -784,12 +815,25 @@ impl<'t> Finder<'t, '_> {
         let expected = decoded_len(run.chars);
         let mut buf = std::mem::take(&mut self.buf);
         let outcome = self.decode_base64_checked(engine, src, expected, &mut buf);
-        self.settle(outcome, run.start..run.end, encoding, &mut buf, expected, forced);
+        self.settle(
+            outcome,
+            run.start..run.end,
+            encoding,
+            &mut buf,
+            expected,
+            forced,
+        );
         self.input = input;
         self.buf = buf;
     }
 
-    fn decode_base64_checked(&self, engine: &GeneralPurpose, src: &[u8], expected: usize, buf: &mut Vec<u8>) -> Outcome {
+    fn decode_base64_checked(
+        &self,
+        engine: &GeneralPurpose,
+        src: &[u8],
+        expected: usize,
+        buf: &mut Vec<u8>,
+    ) -> Outcome {
         if src.len() > PREFIX_CHARS + 4 {
             buf.clear();
             let prefix = src.get(..PREFIX_CHARS).unwrap_or(src);
@@ -828,9 +872,20 @@ impl<'t> Finder<'t, '_> {
         buf.clear();
         let raw = self.slice(span.clone());
         decode_steps(unicode_step, raw, &mut buf);
-        let outcome = if buf == raw { Outcome::Invalid } else { self.judge(&buf) };
+        let outcome = if buf == raw {
+            Outcome::Invalid
+        } else {
+            self.judge(&buf)
+        };
         let size = buf.len();
-        let pushed = self.settle(outcome, span, Encoding::UnicodeEscape, &mut buf, size, false);
+        let pushed = self.settle(
+            outcome,
+            span,
+            Encoding::UnicodeEscape,
+            &mut buf,
+            size,
+            false,
+        );
         self.buf = buf;
         pushed
     }
@@ -902,7 +957,10 @@ impl<'t> Finder<'t, '_> {
 
 /// Splits `like` into leading whitespace, body and trailing whitespace.
 fn trim_whitespace(like: &[u8]) -> (&[u8], &[u8], &[u8]) {
-    let start = like.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(like.len());
+    let start = like
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(like.len());
     let end = like
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
@@ -967,7 +1025,9 @@ impl ByteSet {
     }
 
     fn contains(&self, b: u8) -> bool {
-        self.0.get(usize::from(b >> 6)).is_some_and(|word| word >> (b & 63) & 1 == 1)
+        self.0
+            .get(usize::from(b >> 6))
+            .is_some_and(|word| word >> (b & 63) & 1 == 1)
     }
 }
 
@@ -982,7 +1042,11 @@ fn lower_hex(digits: impl Iterator<Item = u8>) -> bool {
 }
 
 fn push_hex(out: &mut Vec<u8>, b: u8, lower: bool) {
-    let digits: &[u8; 16] = if lower { b"0123456789abcdef" } else { b"0123456789ABCDEF" };
+    let digits: &[u8; 16] = if lower {
+        b"0123456789abcdef"
+    } else {
+        b"0123456789ABCDEF"
+    };
     for nibble in [b >> 4, b & 15] {
         if let Some(&d) = digits.get(usize::from(nibble)) {
             out.push(d);
@@ -1009,7 +1073,8 @@ fn unchanged_context(bytes: &[u8], like: &[u8], step: Step) -> (usize, Range<usi
             }
         }
     }
-    let unit_bytes = |unit: &(Range<usize>, Range<usize>)| decoded.get(unit.1.clone()).unwrap_or_default();
+    let unit_bytes =
+        |unit: &(Range<usize>, Range<usize>)| decoded.get(unit.1.clone()).unwrap_or_default();
     let (mut p, mut head) = (0, 0);
     for unit in &units {
         let d = unit_bytes(unit);
@@ -1021,7 +1086,9 @@ fn unchanged_context(bytes: &[u8], like: &[u8], step: Step) -> (usize, Range<usi
     }
     let (mut q, mut tail) = (bytes.len(), units.len());
     while tail > head {
-        let Some(unit) = units.get(tail - 1) else { break };
+        let Some(unit) = units.get(tail - 1) else {
+            break;
+        };
         let d = unit_bytes(unit);
         if q - p < d.len() || !bytes.get(..q).is_some_and(|rest| rest.ends_with(d)) {
             break;
@@ -1142,7 +1209,10 @@ fn encode_unicode(bytes: &[u8], like: &[u8]) -> Vec<u8> {
 }
 
 fn encode_hex(bytes: &[u8], like: &[u8]) -> Vec<u8> {
-    let prefix = like.get(..2).filter(|p| matches!(*p, b"0x" | b"0X")).unwrap_or_default();
+    let prefix = like
+        .get(..2)
+        .filter(|p| matches!(*p, b"0x" | b"0X"))
+        .unwrap_or_default();
     let lower = !like.iter().skip(prefix.len()).any(u8::is_ascii_uppercase)
         || lower_hex(like.iter().skip(prefix.len()).copied());
     let mut out = Vec::with_capacity(prefix.len() + bytes.len() * 2);
@@ -1168,7 +1238,10 @@ mod tests {
     }
 
     fn decoded(segments: &[Segment]) -> Vec<String> {
-        segments.iter().map(|s| String::from_utf8_lossy(&s.decoded).into_owned()).collect()
+        segments
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.decoded).into_owned())
+            .collect()
     }
 
     /// Every segment re-encodes to its own span.
@@ -1184,12 +1257,14 @@ mod tests {
         }
     }
 
-    const SECRET: &str = "aws_access_key_id=AKIAIOSFODNN7EXAMPLE secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const SECRET: &str =
+        "aws_access_key_id=AKIAIOSFODNN7EXAMPLE secret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
     #[test]
     fn base64_inside_prose() {
         let blob = b64(SECRET.as_bytes());
-        let text = format!("Hi! Please decode this config for me: {blob}. Thanks a lot, it's urgent.");
+        let text =
+            format!("Hi! Please decode this config for me: {blob}. Thanks a lot, it's urgent.");
         let (segments, stats) = find(text.as_bytes());
         assert_eq!(decoded(&segments), [SECRET]);
         let s = &segments[0];
@@ -1293,19 +1368,26 @@ mod tests {
         // Percent-encoded payloads.
         let url = b"data:text/plain;charset=utf-8,key%3DAKIAIOSFODNN7EXAMPLE";
         let (mime, span, is_base64) = parse_data_url(url).unwrap();
-        assert_eq!((mime, is_base64, span.end), ("text/plain", false, url.len()));
+        assert_eq!(
+            (mime, is_base64, span.end),
+            ("text/plain", false, url.len())
+        );
         let (segments, _) = find(url);
         assert_eq!(decoded(&segments), ["key=AKIAIOSFODNN7EXAMPLE"]);
 
         assert!(parse_data_url(b"data: not a url, really").is_none());
         assert!(parse_data_url(b"metadata:x,y").is_none());
         assert!(parse_data_url(b"data:text/plain").is_none());
-        assert_eq!(parse_data_url(b"DATA:,hello world").map(|d| (d.0, d.1, d.2)), Some(("", 6..11, false)));
+        assert_eq!(
+            parse_data_url(b"DATA:,hello world").map(|d| (d.0, d.1, d.2)),
+            Some(("", 6..11, false))
+        );
     }
 
     #[test]
     fn percent_encoding() {
-        let text = b"open https://example.com/login?user=bob&key=%41%4B%49%41IOSFODNN7EXAMPLE&x=%2F now";
+        let text =
+            b"open https://example.com/login?user=bob&key=%41%4B%49%41IOSFODNN7EXAMPLE&x=%2F now";
         let (segments, _) = find(text);
         assert_eq!(
             decoded(&segments),
@@ -1344,7 +1426,11 @@ mod tests {
         assert_round_trips(text, &segments);
         let like = &text[segments[0].span.clone()];
         assert_eq!(
-            encode(Encoding::UnicodeEscape, "\u{e9}***IOSFODNN7EXAMPLE\\".as_bytes(), like),
+            encode(
+                Encoding::UnicodeEscape,
+                "\u{e9}***IOSFODNN7EXAMPLE\\".as_bytes(),
+                like
+            ),
             br"\\u00E9***IOSFODNN7EXAMPLE\"
         );
     }
@@ -1443,10 +1529,15 @@ mod tests {
             ..Limits::default()
         };
         let stats = find_segments(text.as_bytes(), &limits, &mut out);
-        assert_eq!((out.len(), stats.over_budget, stats.truncated), (1, 2, false));
+        assert_eq!(
+            (out.len(), stats.over_budget, stats.truncated),
+            (1, 2, false)
+        );
 
         // An inline image is judged on its prefix and counted as binary, not over budget.
-        let image: Vec<u8> = (0..100_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
+        let image: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
         let text = format!("img {} end", b64(&image));
         out.clear();
         let stats = find_segments(text.as_bytes(), &limits, &mut out);
@@ -1457,12 +1548,24 @@ mod tests {
     #[test]
     fn decode_whole_fields() {
         let value = b64(SECRET.as_bytes());
-        assert_eq!(decode_base64_field(value.as_bytes(), 1 << 20).unwrap(), SECRET.as_bytes());
+        assert_eq!(
+            decode_base64_field(value.as_bytes(), 1 << 20).unwrap(),
+            SECRET.as_bytes()
+        );
         let url = URL_SAFE_NO_PAD.encode([0xfb, 0xff, 0xfe, 0x41]);
-        assert_eq!(decode_base64_field(url.as_bytes(), 16).unwrap(), [0xfb, 0xff, 0xfe, 0x41]);
+        assert_eq!(
+            decode_base64_field(url.as_bytes(), 16).unwrap(),
+            [0xfb, 0xff, 0xfe, 0x41]
+        );
         let wrapped = format!(" {}\r\n{} \n", &value[..40], &value[40..]);
-        assert_eq!(decode_base64_field(wrapped.as_bytes(), 1 << 20).unwrap(), SECRET.as_bytes());
-        assert_eq!(decode_base64_field(b"+/-_", 16).unwrap(), [0xfb, 0xff, 0xbf]);
+        assert_eq!(
+            decode_base64_field(wrapped.as_bytes(), 1 << 20).unwrap(),
+            SECRET.as_bytes()
+        );
+        assert_eq!(
+            decode_base64_field(b"+/-_", 16).unwrap(),
+            [0xfb, 0xff, 0xbf]
+        );
         assert_eq!(decode_base64_field(b"", 16).unwrap(), b"");
         assert!(decode_base64_field(b"QUtJQQ==", 3).is_none());
         assert!(decode_base64_field(b"QUtJQ", 16).is_none());
@@ -1475,36 +1578,71 @@ mod tests {
     fn encode_keeps_style_when_masking() {
         // Base64: alphabet, padding, line width and break.
         let like = b64(b"AKIAIOSFODNN7EXAMPLE").into_bytes();
-        assert_eq!(encode(Encoding::Base64, b"********************", &like), b64(b"********************").into_bytes());
+        assert_eq!(
+            encode(Encoding::Base64, b"********************", &like),
+            b64(b"********************").into_bytes()
+        );
         let no_pad = URL_SAFE_NO_PAD.encode(b"\xff\xfe masked");
-        assert_eq!(encode(Encoding::Base64Url, b"\xff\xfe masked", no_pad.as_bytes()), no_pad.as_bytes());
-        assert_eq!(encode(Encoding::Base64Url, b"\xff\xfe", b"QUtJQQ").as_slice(), b"__4");
+        assert_eq!(
+            encode(Encoding::Base64Url, b"\xff\xfe masked", no_pad.as_bytes()),
+            no_pad.as_bytes()
+        );
+        assert_eq!(
+            encode(Encoding::Base64Url, b"\xff\xfe", b"QUtJQQ").as_slice(),
+            b"__4"
+        );
         let block = b"QUtJQUlPU0ZPRE5ON0VYQU1QTEUgYW5k\r\nIG1vcmU=\r\n";
         let masked = encode(Encoding::Base64, b"********************and more", block);
         assert_eq!(masked, b"KioqKioqKioqKioqKioqKioqKiphbmQg\r\nbW9yZQ==\r\n");
         // Percent: fully escaped stays fully escaped; a URL keeps its literal structure.
-        assert_eq!(encode(Encoding::Percent, b"****", b"%41%4B%49%41"), b"%2A%2A%2A%2A");
         assert_eq!(
-            encode(Encoding::Percent, b"https://x.io/?k=[masked] 100%41", b"https://x.io/?k=%61%62%20c"),
+            encode(Encoding::Percent, b"****", b"%41%4B%49%41"),
+            b"%2A%2A%2A%2A"
+        );
+        assert_eq!(
+            encode(
+                Encoding::Percent,
+                b"https://x.io/?k=[masked] 100%41",
+                b"https://x.io/?k=%61%62%20c"
+            ),
             b"https://x.io/?k=%5Bm%61sked%5D%20100%2541"
         );
-        assert_eq!(encode(Encoding::Percent, b"a b", b"%6a%6b%6c"), b"%61%20%62");
+        assert_eq!(
+            encode(Encoding::Percent, b"a b", b"%6a%6b%6c"),
+            b"%61%20%62"
+        );
         // Unchanged context around a mask is kept verbatim, escapes included.
         assert_eq!(
-            encode(Encoding::Percent, b"key=****&x=/", b"key=%41%4B%49%41&x=%2F"),
+            encode(
+                Encoding::Percent,
+                b"key=****&x=/",
+                b"key=%41%4B%49%41&x=%2F"
+            ),
             b"key=%2A%2A%2A%2A&x=%2F"
         );
         assert_eq!(
-            encode(Encoding::UnicodeEscape, b"AK** secret", br"\u0041K\u0049\u0041 secret"),
+            encode(
+                Encoding::UnicodeEscape,
+                b"AK** secret",
+                br"\u0041K\u0049\u0041 secret"
+            ),
             br"\u0041K** secret"
         );
         // Unicode escapes.
         assert_eq!(
-            encode(Encoding::UnicodeEscape, b"**\xc3\xa9", br"\u0041\u004B\u0049\u0041"),
+            encode(
+                Encoding::UnicodeEscape,
+                b"**\xc3\xa9",
+                br"\u0041\u004B\u0049\u0041"
+            ),
             br"\u002A\u002A\u00E9"
         );
         assert_eq!(
-            encode(Encoding::UnicodeEscape, br"AK** \u0041", br"AK\u0049\u0041 x"),
+            encode(
+                Encoding::UnicodeEscape,
+                br"AK** \u0041",
+                br"AK\u0049\u0041 x"
+            ),
             br"AK** \u005Cu0041"
         );
         // Hex.

@@ -93,7 +93,9 @@ fn prefix(digits: &[u8], len: usize) -> u32 {
 /// Luhn plus a known issuer's prefix and length.
 fn payment_card(text: &[u8]) -> bool {
     let mut buf = [0u8; 32];
-    let Some(n) = digits(text, &mut buf) else { return false };
+    let Some(n) = digits(text, &mut buf) else {
+        return false;
+    };
     let d = buf.get(..n).unwrap_or_default();
     if !(12..=19).contains(&n) || !luhn(d) {
         return false;
@@ -106,31 +108,105 @@ fn payment_card(text: &[u8]) -> bool {
     let visa = p1 == 4 && matches!(n, 13 | 16 | 19);
     let mastercard = ((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && n == 16;
     let amex = matches!(p2, 34 | 37) && n == 15;
-    let discover = (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6))
-        && (16..=19).contains(&n);
+    let discover =
+        (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6))
+            && (16..=19).contains(&n);
     let jcb = (3528..=3589).contains(&p4) && (16..=19).contains(&n);
     let unionpay = p2 == 62 && (16..=19).contains(&n);
-    let diners = ((300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39) || p4 == 3095) && (14..=19).contains(&n);
-    let maestro = matches!(p4, 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763) && (12..=19).contains(&n);
+    let diners = ((300..=305).contains(&p3) || matches!(p2, 36 | 38 | 39) || p4 == 3095)
+        && (14..=19).contains(&n);
+    let maestro = matches!(
+        p4,
+        5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
+    ) && (12..=19).contains(&n);
     visa || mastercard || amex || discover || jcb || unionpay || diners || maestro
 }
 
 /// ISO 13616 length of each country's IBAN.
 fn iban_length(country: [u8; 2]) -> Option<usize> {
     const TABLE: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20), (b"BE", 16),
-        (b"BG", 22), (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21), (b"CR", 22), (b"CY", 28),
-        (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28), (b"EE", 20), (b"EG", 29), (b"ES", 24),
-        (b"FI", 18), (b"FO", 18), (b"FR", 27), (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18),
-        (b"GR", 27), (b"GT", 28), (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23),
-        (b"IS", 26), (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32),
-        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24), (b"ME", 22),
-        (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18), (b"NO", 15), (b"PK", 24),
-        (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29), (b"RO", 24), (b"RS", 22), (b"SA", 24),
-        (b"SC", 31), (b"SE", 24), (b"SI", 19), (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28),
-        (b"TL", 23), (b"TN", 24), (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
     ];
-    TABLE.iter().find(|(c, _)| **c == country).map(|&(_, len)| len)
+    TABLE
+        .iter()
+        .find(|(c, _)| **c == country)
+        .map(|&(_, len)| len)
 }
 
 /// IBAN: country length and mod-97 == 1, ignoring spaces; letters in either case.
@@ -144,17 +220,29 @@ fn iban(text: &[u8]) -> bool {
         if !b.is_ascii_alphanumeric() {
             return false;
         }
-        let Some(slot) = compact.get_mut(n) else { return false };
+        let Some(slot) = compact.get_mut(n) else {
+            return false;
+        };
         *slot = b.to_ascii_uppercase();
         n += 1;
     }
     let iban = compact.get(..n).unwrap_or_default();
-    let (Some(&c0), Some(&c1)) = (iban.first(), iban.get(1)) else { return false };
-    if iban_length([c0, c1]) != Some(n) || !iban.get(2..4).is_some_and(|d| d.iter().all(u8::is_ascii_digit)) {
+    let (Some(&c0), Some(&c1)) = (iban.first(), iban.get(1)) else {
+        return false;
+    };
+    if iban_length([c0, c1]) != Some(n)
+        || !iban
+            .get(2..4)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    {
         return false;
     }
     // Move the first four characters to the end; letters count as 10..35.
-    let rotated = iban.get(4..).unwrap_or_default().iter().chain(iban.get(..4).unwrap_or_default());
+    let rotated = iban
+        .get(4..)
+        .unwrap_or_default()
+        .iter()
+        .chain(iban.get(..4).unwrap_or_default());
     let mut remainder = 0u32;
     for &b in rotated {
         remainder = match b {
@@ -217,7 +305,9 @@ fn valid_date(year: u32, month: u32, day: u32) -> bool {
 /// US SSN rules: area not 000, 666 or 9xx; group not 00; serial not 0000.
 fn us_ssn(text: &[u8]) -> bool {
     let mut buf = [0u8; 32];
-    let Some(n) = digits(text, &mut buf) else { return false };
+    let Some(n) = digits(text, &mut buf) else {
+        return false;
+    };
     if n != 9 {
         return false;
     }
@@ -252,7 +342,9 @@ pub fn shannon_entropy(text: &[u8]) -> f64 {
 
 /// One repeated byte, or a run stepping by +1 or -1 throughout (`123456`, `abcdef`, `987654`).
 fn trivial(text: &[u8]) -> bool {
-    let Some((&first, rest)) = text.split_first() else { return true };
+    let Some((&first, rest)) = text.split_first() else {
+        return true;
+    };
     if rest.iter().all(|&b| b == first) {
         return true;
     }
@@ -284,7 +376,16 @@ mod tests {
 
     #[test]
     fn payment_card_needs_issuer_length_and_luhn() {
-        for good in ["4539148803436467", "5555-5555-5555-4444", "378282246310005", "6011111111111117", "3530111333300000", "6212345678901232", "2223003122003222", "30569309025904"] {
+        for good in [
+            "4539148803436467",
+            "5555-5555-5555-4444",
+            "378282246310005",
+            "6011111111111117",
+            "3530111333300000",
+            "6212345678901232",
+            "2223003122003222",
+            "30569309025904",
+        ] {
             assert!(payment_card(good.as_bytes()), "{good}");
         }
         // Luhn-valid but no issuer starts with 1; a Visa with one digit changed.

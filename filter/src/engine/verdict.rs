@@ -62,9 +62,14 @@ impl LimitHits {
 /// Why a request could not be inspected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uninspectable {
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        size: usize,
+        limit: usize,
+    },
     /// The body decompresses to more than the limit.
-    Decompressed { limit: usize },
+    Decompressed {
+        limit: usize,
+    },
     Encoding(String),
     /// Neither JSON, JSON Lines, multipart nor text (the declared content type is kept).
     Opaque(String),
@@ -92,12 +97,22 @@ impl Uninspectable {
                 format!("the request body decompresses to more than the policy's inspection limit ({limit} bytes)")
             }
             Uninspectable::Encoding(detail) => {
-                let shown: String = detail.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(160).collect();
+                let shown: String = detail
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                    .take(160)
+                    .collect();
                 format!("the request body cannot be decoded for inspection: {shown}")
             }
             Uninspectable::Opaque(content_type) => {
-                let shown: String = content_type.chars().filter(|c| c.is_ascii_graphic()).take(60).collect();
-                format!("the request body (content-type {shown}) is binary data Airlock cannot inspect")
+                let shown: String = content_type
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(60)
+                    .collect();
+                format!(
+                    "the request body (content-type {shown}) is binary data Airlock cannot inspect"
+                )
             }
             Uninspectable::Internal(what) => format!("internal inspection error: {what}"),
         }
@@ -136,6 +151,8 @@ impl Verdict {
 
     /// Findings whose own action is the decision's (the ones that caused it).
     pub fn deciding_findings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(move |f| f.action == self.planned)
+        self.findings
+            .iter()
+            .filter(move |f| f.action == self.planned)
     }
 }

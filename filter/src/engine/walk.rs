@@ -17,7 +17,16 @@ use crate::policy::{Mode, Policy, TierIndex};
 
 /// Top-level fields that carry what the user wrote, across the providers' shapes; only these
 /// are joined (joining `"role": "user"` between two halves of a key would hide it).
-const CONTENT_KEYS: &[&[u8]] = &[b"content", b"text", b"input", b"prompt", b"instructions", b"system", b"arguments", b"query"];
+const CONTENT_KEYS: &[&[u8]] = &[
+    b"content",
+    b"text",
+    b"input",
+    b"prompt",
+    b"instructions",
+    b"system",
+    b"arguments",
+    b"query",
+];
 
 /// How many encodings deep (base64 of percent-encoding of ...) text is decoded.
 pub const MAX_DECODE_DEPTH: usize = 3;
@@ -98,11 +107,21 @@ fn render_path(prefix: &str, outline: &Outline, doc: &[u8], node: u32, redacted:
 
 impl Walk<'_, '_> {
     /// Inspects a JSON document; returns its rewritten bytes if any finding rewrote something.
-    pub fn json(&mut self, doc: &[u8], prefix: &str, depth: usize) -> Result<Option<Vec<u8>>, SyntaxError> {
+    pub fn json(
+        &mut self,
+        doc: &[u8],
+        prefix: &str,
+        depth: usize,
+    ) -> Result<Option<Vec<u8>>, SyntaxError> {
         if depth == 0 {
             self.documents += 1;
         }
-        let mut outline = self.scratch.outlines.get_mut(depth).map(std::mem::take).unwrap_or_default();
+        let mut outline = self
+            .scratch
+            .outlines
+            .get_mut(depth)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let parsed = outline.parse(doc);
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
@@ -114,16 +133,29 @@ impl Walk<'_, '_> {
         result
     }
 
-    fn json_strings(&mut self, doc: &[u8], outline: &Outline, prefix: &str, depth: usize) -> Option<Vec<u8>> {
+    fn json_strings(
+        &mut self,
+        doc: &[u8],
+        outline: &Outline,
+        prefix: &str,
+        depth: usize,
+    ) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
         let mut redacted_keys: Vec<u32> = Vec::new();
-        let mut decoded = self.scratch.decoded.get_mut(depth).map(std::mem::take).unwrap_or_default();
+        let mut decoded = self
+            .scratch
+            .decoded
+            .get_mut(depth)
+            .map(std::mem::take)
+            .unwrap_or_default();
         // A key naming a credential (`"aws_secret_access_key": ...`) is context for its value:
         // the value is then scanned as `key: value` so assignment-style detectors see both.
         let mut context_key: Option<(u32, Vec<u8>)> = None;
         for leaf in &outline.strings {
             let raw_range = leaf.raw.range();
-            let Some(raw) = doc.get(raw_range.clone()) else { continue };
+            let Some(raw) = doc.get(raw_range.clone()) else {
+                continue;
+            };
             let text: &[u8] = if leaf.has_escapes {
                 json::unescape(raw, &mut decoded);
                 &decoded
@@ -148,18 +180,26 @@ impl Walk<'_, '_> {
                 Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
                 _ => None,
             };
-            let content = depth > 0 || outline.nearest_key(doc, leaf.node).is_some_and(|k| CONTENT_KEYS.contains(&k));
+            let content = depth > 0
+                || outline
+                    .nearest_key(doc, leaf.node)
+                    .is_some_and(|k| CONTENT_KEYS.contains(&k));
             if !leaf.is_key && content && self.joins() {
                 if depth == 0 {
                     // A message is the top-level element holding the field (`$.messages[3]`).
-                    self.message = (self.documents << 32) | u64::from(outline.ancestor_at_depth(leaf.node, 2));
+                    self.message =
+                        (self.documents << 32) | u64::from(outline.ancestor_at_depth(leaf.node, 2));
                 }
                 self.scratch.joined_fields.push(text, self.message);
             }
             let before = self.findings.len();
             let rewrite = self.scan(text, context, &|| path(&redacted_keys));
             if leaf.is_key {
-                context_key = self.policy.scanner.arms_any(text).then(|| (leaf.node, text.to_vec()));
+                context_key = self
+                    .policy
+                    .scanner
+                    .arms_any(text)
+                    .then(|| (leaf.node, text.to_vec()));
             }
             if leaf.is_key && self.findings.len() > before {
                 redacted_keys.push(leaf.node);
@@ -190,7 +230,12 @@ impl Walk<'_, '_> {
     }
 
     /// Scans one field (with an optional key as context) and records its findings.
-    fn scan(&mut self, text: &[u8], context: Option<&[u8]>, path: &dyn Fn() -> String) -> Option<Vec<u8>> {
+    fn scan(
+        &mut self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        path: &dyn Fn() -> String,
+    ) -> Option<Vec<u8>> {
         let policy = self.policy;
         let mut found = std::mem::take(&mut self.scratch.found);
         found.clear();
@@ -220,7 +265,8 @@ impl Walk<'_, '_> {
                 via: f.via,
             });
         }
-        let result = (rewrites && policy.mode == Mode::Enforce).then(|| rewrite::apply_masks(policy, self.tier, text, &hits));
+        let result = (rewrites && policy.mode == Mode::Enforce)
+            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits));
         self.scratch.hits = hits;
         self.scratch.found = found;
         result
@@ -239,7 +285,9 @@ impl Walk<'_, '_> {
             });
         };
         match context {
-            None => policy.scanner.scan(text, &mut self.scratch.scan, &mut plain),
+            None => policy
+                .scanner
+                .scan(text, &mut self.scratch.scan, &mut plain),
             Some(key_text) => {
                 let mut joined = std::mem::take(&mut self.scratch.joined);
                 joined.clear();
@@ -247,16 +295,18 @@ impl Walk<'_, '_> {
                 joined.extend_from_slice(b": ");
                 let skip = joined.len();
                 joined.extend_from_slice(text);
-                policy.scanner.scan(&joined, &mut self.scratch.scan, &mut |hit| {
-                    // Findings in the key alone belong to the key's own scan.
-                    if hit.end > skip {
-                        plain(Hit {
-                            start: hit.start.max(skip) - skip,
-                            end: hit.end - skip,
-                            ..hit
-                        });
-                    }
-                });
+                policy
+                    .scanner
+                    .scan(&joined, &mut self.scratch.scan, &mut |hit| {
+                        // Findings in the key alone belong to the key's own scan.
+                        if hit.end > skip {
+                            plain(Hit {
+                                start: hit.start.max(skip) - skip,
+                                end: hit.end - skip,
+                                ..hit
+                            });
+                        }
+                    });
                 self.scratch.joined = joined;
             }
         }
@@ -264,15 +314,17 @@ impl Walk<'_, '_> {
         let mut folded = Normalized::default();
         if policy.normalizer.fold(text, &mut folded) {
             let folded_text = folded.text();
-            policy.scanner.scan(folded_text, &mut self.scratch.scan, &mut |hit| {
-                let (start, end) = folded.original_span(hit.start, hit.end);
-                let value = folded_text.get(hit.start..hit.end).unwrap_or_default();
-                out.push(Found {
-                    hit: Hit { start, end, ..hit },
-                    fingerprint: fingerprint::fingerprint(key, value),
-                    via: Via::Normalized,
+            policy
+                .scanner
+                .scan(folded_text, &mut self.scratch.scan, &mut |hit| {
+                    let (start, end) = folded.original_span(hit.start, hit.end);
+                    let value = folded_text.get(hit.start..hit.end).unwrap_or_default();
+                    out.push(Found {
+                        hit: Hit { start, end, ..hit },
+                        fingerprint: fingerprint::fingerprint(key, value),
+                        via: Via::Normalized,
+                    });
                 });
-            });
         }
 
         if !may_hold_encoding(text) {
@@ -311,7 +363,8 @@ const MIN_ENCODED_RUN: usize = 16;
 /// encoding needs a `%` or `\` escape, or a long base64-alphabet run with a digit,
 /// `+`, `/`, or both letter cases (a `data:` URL's payload is such a run too).
 fn may_hold_encoding(text: &[u8]) -> bool {
-    let (mut run, mut digit, mut upper, mut lower, mut symbol) = (0usize, false, false, false, false);
+    let (mut run, mut digit, mut upper, mut lower, mut symbol) =
+        (0usize, false, false, false, false);
     for &b in text {
         match b {
             b'0'..=b'9' => digit = true,
@@ -343,7 +396,11 @@ mod tests {
         assert!(may_hold_encoding(b"a%41b"));
         assert!(may_hold_encoding(b"x \\u0041"));
         assert!(may_hold_encoding(b"deadbeefdeadbeefdeadbeef00112233"));
-        assert!(!may_hold_encoding(b"Please review this function and explain why the retry loop never exits."));
-        assert!(!may_hold_encoding(b"let inspection_time_us = started.elapsed();"));
+        assert!(!may_hold_encoding(
+            b"Please review this function and explain why the retry loop never exits."
+        ));
+        assert!(!may_hold_encoding(
+            b"let inspection_time_us = started.elapsed();"
+        ));
     }
 }

@@ -20,7 +20,10 @@ pub struct Bundle {
 }
 
 /// Reads a policy file or directory. `parse` turns a file's text into JSON (YAML or JSON).
-pub fn load(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -> Result<Bundle, String> {
+pub fn load(
+    path: &Path,
+    parse: &dyn Fn(&Path, &str) -> Result<Value, String>,
+) -> Result<Bundle, String> {
     if !path.is_dir() {
         let document = parse_file(path, parse)?;
         let detectors = vec![None; list_len(&document, "detectors")];
@@ -37,7 +40,12 @@ pub fn load(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -
         .iter()
         .map(|name| path.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| format!("{}: no policy.yaml, policy.yml or policy.json in this directory", path.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "{}: no policy.yaml, policy.yml or policy.json in this directory",
+                path.display()
+            )
+        })?;
     let mut document = parse_file(&main, parse)?;
     let mut bundle = Bundle {
         detectors: vec![None; list_len(&document, "detectors")],
@@ -46,7 +54,10 @@ pub fn load(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -
         main,
         document: Value::Null,
     };
-    for (list, origins) in [("detectors", &mut bundle.detectors), ("tests", &mut bundle.tests)] {
+    for (list, origins) in [
+        ("detectors", &mut bundle.detectors),
+        ("tests", &mut bundle.tests),
+    ] {
         for file in list_files(&path.join(list))? {
             let items = match parse_file(&file, parse)? {
                 Value::Array(items) => items,
@@ -56,7 +67,9 @@ pub fn load(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -
             let Some(object) = document.as_object_mut() else {
                 return Err(format!("{}: must be a mapping", bundle.main.display()));
             };
-            let target = object.entry(list).or_insert_with(|| Value::Array(Vec::new()));
+            let target = object
+                .entry(list)
+                .or_insert_with(|| Value::Array(Vec::new()));
             let Value::Array(target) = target else {
                 return Err(format!("{}: {list}: must be a list", bundle.main.display()));
             };
@@ -71,13 +84,20 @@ pub fn load(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -
     Ok(bundle)
 }
 
-fn parse_file(path: &Path, parse: &dyn Fn(&Path, &str) -> Result<Value, String>) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+fn parse_file(
+    path: &Path,
+    parse: &dyn Fn(&Path, &str) -> Result<Value, String>,
+) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     parse(path, &text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn list_len(document: &Value, key: &str) -> usize {
-    document.get(key).and_then(Value::as_array).map_or(0, Vec::len)
+    document
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
 }
 
 /// The `.yaml`, `.yml` and `.json` files of `dir`, sorted by name; none if `dir` does not exist.
@@ -85,11 +105,17 @@ fn list_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| format!("{}: cannot list: {e}", dir.display()))?.path();
-        let is_policy_file = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+        let path = entry
+            .map_err(|e| format!("{}: cannot list: {e}", dir.display()))?
+            .path();
+        let is_policy_file = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        );
         if is_policy_file && path.is_file() {
             files.push(path);
         }

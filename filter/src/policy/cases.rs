@@ -66,7 +66,10 @@ pub fn cases(doc: &PolicyDoc) -> Vec<Case> {
     for test in &doc.tests {
         let (body, default_type) = match &test.body {
             serde_json::Value::String(s) => (s.clone().into_bytes(), None),
-            other => (other.to_string().into_bytes(), Some("application/json".to_string())),
+            other => (
+                other.to_string().into_bytes(),
+                Some("application/json".to_string()),
+            ),
         };
         out.push(Case {
             name: format!("test {:?}", test.name),
@@ -83,8 +86,13 @@ pub fn cases(doc: &PolicyDoc) -> Vec<Case> {
         });
     }
     for detector in &doc.detectors {
-        let Some(examples) = &detector.examples else { continue };
-        let groups = [(&examples.matches, "match", true), (&examples.ignore, "ignore", false)];
+        let Some(examples) = &detector.examples else {
+            continue;
+        };
+        let groups = [
+            (&examples.matches, "match", true),
+            (&examples.ignore, "ignore", false),
+        ];
         for (texts, label, finds) in groups {
             for (i, text) in texts.iter().enumerate() {
                 out.push(Case {
@@ -124,7 +132,9 @@ impl Case {
                 "detector {id} found nothing; found: {}",
                 list(&observed.detectors)
             )),
-            Expectation::Ignores(id) if found(id) => Err(format!("detector {id} found something it must ignore")),
+            Expectation::Ignores(id) if found(id) => {
+                Err(format!("detector {id} found something it must ignore"))
+            }
             Expectation::Finds(_) | Expectation::Ignores(_) => Ok(()),
             Expectation::Request {
                 decision,
@@ -142,7 +152,8 @@ impl Case {
                 }
                 if let Some(expected) = detectors {
                     let mut want: Vec<&str> = expected.iter().map(String::as_str).collect();
-                    let mut got: Vec<&str> = observed.detectors.iter().map(String::as_str).collect();
+                    let mut got: Vec<&str> =
+                        observed.detectors.iter().map(String::as_str).collect();
                     want.sort_unstable();
                     want.dedup();
                     got.sort_unstable();
@@ -186,7 +197,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 impl Case {
     /// Runs the case through the native engine.
-    pub fn run_native(&self, policy: &super::Policy, scratch: &mut crate::engine::Scratch) -> Observed {
+    pub fn run_native(
+        &self,
+        policy: &super::Policy,
+        scratch: &mut crate::engine::Scratch,
+    ) -> Observed {
         let request = crate::engine::Request {
             host: &self.host,
             path: &self.path,
@@ -201,7 +216,11 @@ impl Case {
         };
         Observed {
             decision: Some(verdict.decision),
-            detectors: verdict.detector_ids(policy).into_iter().map(str::to_string).collect(),
+            detectors: verdict
+                .detector_ids(policy)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             egress_body,
         }
     }

@@ -8,14 +8,16 @@
 use super::digest::digest;
 use super::error::{Origins, PolicyError, PolicyErrors};
 use super::schema::{
-    ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc, ValidatorDoc, SCHEMA_VERSION,
+    ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc,
+    ValidatorDoc, SCHEMA_VERSION,
 };
 use super::{
-    Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode, Policy, PolicyInfo,
-    Tier, TierIndex,
+    Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
+    Policy, PolicyInfo, Tier, TierIndex,
 };
 use crate::engine::scanner::{
-    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector, RegexLimits, Scanner,
+    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector,
+    RegexLimits, Scanner,
 };
 use crate::engine::validators::Validator;
 use std::collections::{BTreeMap, HashMap};
@@ -36,7 +38,10 @@ const MAX_CONTEXT_WINDOW: usize = 4096;
 const RARE_BYTES: &str = "@#$%^&~|\\";
 
 /// Parses a JSON document into the schema, naming the field of the first shape error.
-pub fn parse_document(value: serde_json::Value, origins: &Origins) -> Result<PolicyDoc, PolicyErrors> {
+pub fn parse_document(
+    value: serde_json::Value,
+    origins: &Origins,
+) -> Result<PolicyDoc, PolicyErrors> {
     serde_path_to_error::deserialize::<_, PolicyDoc>(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
@@ -45,7 +50,11 @@ pub fn parse_document(value: serde_json::Value, origins: &Origins) -> Result<Pol
 }
 
 /// Checks and compiles `doc`. `origins` locates errors in the files they came from.
-pub fn compile(doc: PolicyDoc, origins: Origins, env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
+pub fn compile(
+    doc: PolicyDoc,
+    origins: Origins,
+    env: &Environment<'_>,
+) -> Result<Policy, PolicyErrors> {
     let mut c = Compiler {
         origins: &origins,
         errors: Vec::new(),
@@ -80,20 +89,29 @@ impl Compiler<'_> {
         if doc.schema != SCHEMA_VERSION {
             self.error(
                 "schema",
-                format!("schema {} is not supported; this Airlock reads schema {SCHEMA_VERSION}", doc.schema),
+                format!(
+                    "schema {} is not supported; this Airlock reads schema {SCHEMA_VERSION}",
+                    doc.schema
+                ),
             );
             return None;
         }
         self.check_name("metadata.name", &doc.metadata.name);
         if doc.metadata.version.trim().is_empty() {
-            self.error("metadata.version", "must not be empty; use a version operators can recognise, e.g. 2026.11.1");
+            self.error(
+                "metadata.version",
+                "must not be empty; use a version operators can recognise, e.g. 2026.11.1",
+            );
         }
         let classes = self.classes(&doc.classes);
         let (tiers, default_tier) = self.tiers(doc, &classes);
         let detectors = self.detectors(&doc.detectors, &classes);
         let limits = self.limits(doc);
         if doc.hashing.key_env.trim().is_empty() {
-            self.error("hashing.key_env", "must name an environment variable, e.g. AIRLOCK_HASH_KEY");
+            self.error(
+                "hashing.key_env",
+                "must name an environment variable, e.g. AIRLOCK_HASH_KEY",
+            );
         }
         let ids: HashMap<&str, DetectorIndex> = detectors
             .iter()
@@ -105,7 +123,8 @@ impl Compiler<'_> {
         let scanner = self.scanner(doc, &|_| true);
         // The joined-text scanners hold only the detectors that opt in; their errors were reported above.
         let errors_before = self.errors.len();
-        let join_scanner = |c: &mut Self, scope| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope));
+        let join_scanner =
+            |c: &mut Self, scope| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope));
         let message_join = join_scanner(self, JoinDoc::Message);
         let request_join = join_scanner(self, JoinDoc::Request);
         self.errors.truncate(errors_before);
@@ -113,8 +132,16 @@ impl Compiler<'_> {
         let default_tier = default_tier?;
         let scanner = scanner?;
         let has = |scope| doc.detectors.iter().any(|d| d.join == Some(scope));
-        let message_join = if has(JoinDoc::Message) { Some(message_join?) } else { None };
-        let request_join = if has(JoinDoc::Request) { Some(request_join?) } else { None };
+        let message_join = if has(JoinDoc::Message) {
+            Some(message_join?)
+        } else {
+            None
+        };
+        let request_join = if has(JoinDoc::Request) {
+            Some(request_join?)
+        } else {
+            None
+        };
         Some(Policy {
             info: PolicyInfo {
                 name: String::new(),
@@ -146,7 +173,9 @@ impl Compiler<'_> {
     fn check_name(&mut self, path: &str, name: &str) -> bool {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !name.starts_with('-');
         if !ok {
             self.error(
@@ -177,17 +206,29 @@ impl Compiler<'_> {
         map
     }
 
-    fn class(&mut self, path: &str, name: &str, classes: &HashMap<String, ClassIndex>) -> Option<ClassIndex> {
+    fn class(
+        &mut self,
+        path: &str,
+        name: &str,
+        classes: &HashMap<String, ClassIndex>,
+    ) -> Option<ClassIndex> {
         let found = classes.get(name).copied();
         if found.is_none() {
             let mut known: Vec<&str> = classes.keys().map(String::as_str).collect();
             known.sort_unstable();
-            self.error(path, format!("unknown class {name:?}; the policy's classes are {known:?}"));
+            self.error(
+                path,
+                format!("unknown class {name:?}; the policy's classes are {known:?}"),
+            );
         }
         found
     }
 
-    fn tiers(&mut self, doc: &PolicyDoc, classes: &HashMap<String, ClassIndex>) -> (Vec<Tier>, Option<TierIndex>) {
+    fn tiers(
+        &mut self,
+        doc: &PolicyDoc,
+        classes: &HashMap<String, ClassIndex>,
+    ) -> (Vec<Tier>, Option<TierIndex>) {
         let mut tiers = Vec::new();
         let mut seen = HashMap::new();
         if doc.destinations.tiers.len() > usize::from(TierIndex::MAX) {
@@ -197,9 +238,14 @@ impl Compiler<'_> {
             let path = format!("destinations.tiers[{i}]");
             self.check_name(&format!("{path}.name"), &tier.name);
             if seen.insert(tier.name.clone(), i).is_some() {
-                self.error(&format!("{path}.name"), format!("tier {:?} is defined twice", tier.name));
+                self.error(
+                    &format!("{path}.name"),
+                    format!("tier {:?} is defined twice", tier.name),
+                );
             }
-            let max_class = self.class(&format!("{path}.max_class"), &tier.max_class, classes).unwrap_or(0);
+            let max_class = self
+                .class(&format!("{path}.max_class"), &tier.max_class, classes)
+                .unwrap_or(0);
             let hosts = tier
                 .hosts
                 .iter()
@@ -208,7 +254,10 @@ impl Compiler<'_> {
                 .collect();
             for (j, prefix) in tier.paths.iter().enumerate() {
                 if !prefix.starts_with('/') {
-                    self.error(&format!("{path}.paths[{j}]"), format!("path prefix {prefix:?} must start with '/'"));
+                    self.error(
+                        &format!("{path}.paths[{j}]"),
+                        format!("path prefix {prefix:?} must start with '/'"),
+                    );
                 }
             }
             tiers.push(Tier {
@@ -224,7 +273,10 @@ impl Compiler<'_> {
         if default.is_none() {
             self.error(
                 "destinations.default_tier",
-                format!("{:?} is not one of the tiers defined under destinations.tiers", doc.destinations.default_tier),
+                format!(
+                    "{:?} is not one of the tiers defined under destinations.tiers",
+                    doc.destinations.default_tier
+                ),
             );
         }
         (tiers, default)
@@ -237,9 +289,9 @@ impl Compiler<'_> {
         };
         let valid = !name.is_empty()
             && name.len() <= 253
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':'))
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')
+            })
             && !name.starts_with('.')
             && !name.ends_with('.');
         if !valid {
@@ -276,9 +328,19 @@ impl Compiler<'_> {
         }
     }
 
-    fn detectors(&mut self, docs: &[DetectorDoc], classes: &HashMap<String, ClassIndex>) -> Vec<Detector> {
+    fn detectors(
+        &mut self,
+        docs: &[DetectorDoc],
+        classes: &HashMap<String, ClassIndex>,
+    ) -> Vec<Detector> {
         if docs.len() > MAX_DETECTORS {
-            self.error("detectors", format!("{} detectors; at most {MAX_DETECTORS} are supported", docs.len()));
+            self.error(
+                "detectors",
+                format!(
+                    "{} detectors; at most {MAX_DETECTORS} are supported",
+                    docs.len()
+                ),
+            );
         }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut detectors = Vec::with_capacity(docs.len());
@@ -289,10 +351,15 @@ impl Compiler<'_> {
                 let first_at = self.origins.error(&format!("detectors[{first}]"), "");
                 self.error(
                     &format!("{path}.id"),
-                    format!("duplicate detector id {:?} (first defined at {}: {})", d.id, first_at.source, first_at.path),
+                    format!(
+                        "duplicate detector id {:?} (first defined at {}: {})",
+                        d.id, first_at.source, first_at.path
+                    ),
                 );
             }
-            let class = self.class(&format!("{path}.class"), &d.class, classes).unwrap_or(0);
+            let class = self
+                .class(&format!("{path}.class"), &d.class, classes)
+                .unwrap_or(0);
             let kind = kind(d.kind);
             let mask = self.mask_template(&path, d, kind);
             detectors.push(Detector {
@@ -318,7 +385,10 @@ impl Compiler<'_> {
             );
         }
         if filled.len() > 256 {
-            self.error(&format!("{path}.mask"), "mask template longer than 256 bytes");
+            self.error(
+                &format!("{path}.mask"),
+                "mask template longer than 256 bytes",
+            );
         }
         filled
     }
@@ -349,11 +419,17 @@ impl Compiler<'_> {
             let detector = rule.detector.as_deref().map(|id| {
                 let found = ids.get(id).copied();
                 if found.is_none() {
-                    self.error(&format!("{path}.detector"), format!("no detector has id {id:?}"));
+                    self.error(
+                        &format!("{path}.detector"),
+                        format!("no detector has id {id:?}"),
+                    );
                 }
                 found
             });
-            let class = rule.class.as_deref().map(|c| self.class(&format!("{path}.class"), c, classes));
+            let class = rule
+                .class
+                .as_deref()
+                .map(|c| self.class(&format!("{path}.class"), c, classes));
             let tier = rule.tier.as_deref().map(|t| {
                 let found = tier_index.get(t).copied();
                 if found.is_none() {
@@ -362,7 +438,10 @@ impl Compiler<'_> {
                 found
             });
             // A selector that names something unknown has been reported; keep the rule unmatchable.
-            if matches!(detector, Some(None)) || matches!(class, Some(None)) || matches!(tier, Some(None)) {
+            if matches!(detector, Some(None))
+                || matches!(class, Some(None))
+                || matches!(tier, Some(None))
+            {
                 continue;
             }
             rules.push(Rule {
@@ -408,16 +487,26 @@ impl Compiler<'_> {
             }
             for (j, id) in test.expect.detectors.iter().flatten().enumerate() {
                 if !ids.contains_key(id.as_str()) {
-                    self.error(&format!("{path}.expect.detectors[{j}]"), format!("no detector has id {id:?}"));
+                    self.error(
+                        &format!("{path}.expect.detectors[{j}]"),
+                        format!("no detector has id {id:?}"),
+                    );
                 }
             }
         }
     }
 
-    fn key(&mut self, doc: &PolicyDoc, env: &Environment<'_>, actions: &[Action]) -> (HmacKey, KeyScope) {
+    fn key(
+        &mut self,
+        doc: &PolicyDoc,
+        env: &Environment<'_>,
+        actions: &[Action],
+    ) -> (HmacKey, KeyScope) {
         let var = doc.hashing.key_env.as_str();
         match (env.var)(var) {
-            Some(value) if value.len() >= MIN_KEY_BYTES => (HmacKey(value.into_bytes()), KeyScope::Configured),
+            Some(value) if value.len() >= MIN_KEY_BYTES => {
+                (HmacKey(value.into_bytes()), KeyScope::Configured)
+            }
             configured => {
                 if configured.is_some() {
                     self.error(
@@ -439,7 +528,11 @@ impl Compiler<'_> {
     }
 
     /// Compiles the detectors `include` selects into one scanner (indices stay the policy's).
-    fn scanner(&mut self, doc: &PolicyDoc, include: &dyn Fn(&DetectorDoc) -> bool) -> Option<Scanner> {
+    fn scanner(
+        &mut self,
+        doc: &PolicyDoc,
+        include: &dyn Fn(&DetectorDoc) -> bool,
+    ) -> Option<Scanner> {
         let limits = RegexLimits::default();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         let mut keyword_ids: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
@@ -476,7 +569,9 @@ impl Compiler<'_> {
                         ok = false;
                         continue;
                     };
-                    let secret_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "secret");
+                    let secret_group = regex
+                        .group_info()
+                        .to_index(regex_automata::PatternID::ZERO, "secret");
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
                     if d.keywords.is_empty() {
                         always_on.push(index);
@@ -484,10 +579,14 @@ impl Compiler<'_> {
                     }
                     for (k, keyword) in d.keywords.iter().enumerate() {
                         if keyword.trim().is_empty() {
-                            self.error(&format!("{path}.keywords[{k}]"), "empty keyword: it would match everywhere");
+                            self.error(
+                                &format!("{path}.keywords[{k}]"),
+                                "empty keyword: it would match everywhere",
+                            );
                             ok = false;
                         } else if (keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()))
-                            || (keyword.len() == 2 && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
+                            || (keyword.len() == 2
+                                && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
                         {
                             self.error(
                                 &format!("{path}.keywords[{k}]"),
@@ -515,7 +614,10 @@ impl Compiler<'_> {
                         );
                     }
                     if dictionary.phrases.is_empty() {
-                        self.error(&format!("{path}.dictionary.phrases"), "list at least one phrase");
+                        self.error(
+                            &format!("{path}.dictionary.phrases"),
+                            "list at least one phrase",
+                        );
                     }
                     let index = u32::try_from(dictionaries.len()).unwrap_or(u32::MAX);
                     for (p, phrase) in dictionary.phrases.iter().enumerate() {
@@ -554,7 +656,10 @@ impl Compiler<'_> {
             match scanner::keyword_automaton(&keywords) {
                 Ok(ac) => Some(ac),
                 Err(e) => {
-                    self.error("detectors", format!("the keyword automaton could not be built: {e}"));
+                    self.error(
+                        "detectors",
+                        format!("the keyword automaton could not be built: {e}"),
+                    );
                     return None;
                 }
             }
@@ -575,7 +680,8 @@ impl Compiler<'_> {
         } else {
             None
         };
-        let mut global_allow: Vec<Box<[u8]>> = doc.allowlist.iter().map(|v| v.as_bytes().into()).collect();
+        let mut global_allow: Vec<Box<[u8]>> =
+            doc.allowlist.iter().map(|v| v.as_bytes().into()).collect();
         global_allow.sort();
         ok.then_some(Scanner {
             keywords,
@@ -589,7 +695,12 @@ impl Compiler<'_> {
         })
     }
 
-    fn regex(&mut self, path: &str, pattern: &str, limits: RegexLimits) -> Option<regex_automata::meta::Regex> {
+    fn regex(
+        &mut self,
+        path: &str,
+        pattern: &str,
+        limits: RegexLimits,
+    ) -> Option<regex_automata::meta::Regex> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
                 path,
@@ -613,11 +724,17 @@ impl Compiler<'_> {
             }
         };
         if hir.properties().minimum_len() == Some(0) {
-            self.error(path, "the regex can match the empty string; every finding must cover at least one byte");
+            self.error(
+                path,
+                "the regex can match the empty string; every finding must cover at least one byte",
+            );
             return None;
         }
         if hir.properties().look_set().contains_word_unicode() {
-            self.error(path, "Unicode word boundaries are not supported; use the ASCII \\b");
+            self.error(
+                path,
+                "Unicode word boundaries are not supported; use the ASCII \\b",
+            );
             return None;
         }
         match scanner::compile_regex(pattern, limits) {
@@ -648,7 +765,10 @@ impl Compiler<'_> {
                 ValidatorDoc::NotTrivial => Validator::NotTrivial,
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
-                        self.error(&vpath, format!("min_entropy {bits} is out of range: bits per byte are 0 to 8"));
+                        self.error(
+                            &vpath,
+                            format!("min_entropy {bits} is out of range: bits per byte are 0 to 8"),
+                        );
                     }
                     Validator::MinEntropy(*bits)
                 }
@@ -656,7 +776,10 @@ impl Compiler<'_> {
                     let min = len.min.unwrap_or(0);
                     let max = len.max.unwrap_or(usize::MAX);
                     if min > max {
-                        self.error(&vpath, format!("length min {min} is greater than max {max}"));
+                        self.error(
+                            &vpath,
+                            format!("length min {min} is greater than max {max}"),
+                        );
                     }
                     Validator::Length { min, max }
                 }
@@ -666,13 +789,19 @@ impl Compiler<'_> {
             None => None,
             Some(ctx) => {
                 if ctx.hotwords.is_empty() || ctx.hotwords.iter().any(|w| w.trim().is_empty()) {
-                    self.error(&format!("{path}.context.hotwords"), "list at least one non-empty hotword");
+                    self.error(
+                        &format!("{path}.context.hotwords"),
+                        "list at least one non-empty hotword",
+                    );
                     return None;
                 }
                 if ctx.window == 0 || ctx.window > MAX_CONTEXT_WINDOW {
                     self.error(
                         &format!("{path}.context.window"),
-                        format!("window {} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes", ctx.window),
+                        format!(
+                            "window {} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes",
+                            ctx.window
+                        ),
                     );
                 }
                 match scanner::keyword_automaton(&ctx.hotwords) {

@@ -23,8 +23,12 @@ pub fn digest(doc: &PolicyDoc) -> String {
     let hash = Sha256::digest(&normalised);
     let mut hex = String::with_capacity(64);
     for byte in hash {
-        hex.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
-        hex.push(char::from(HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0')));
+        hex.push(char::from(
+            HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0'),
+        ));
+        hex.push(char::from(
+            HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0'),
+        ));
     }
     hex
 }

@@ -76,9 +76,15 @@ impl Origins {
 
     fn locate(&self, path: &str) -> (String, String) {
         for (list, table) in [("detectors", &self.detectors), ("tests", &self.tests)] {
-            let Some(rest) = path.strip_prefix(list).and_then(|r| r.strip_prefix('[')) else { continue };
-            let Some((index, tail)) = rest.split_once(']') else { continue };
-            let Ok(index) = index.parse::<usize>() else { continue };
+            let Some(rest) = path.strip_prefix(list).and_then(|r| r.strip_prefix('[')) else {
+                continue;
+            };
+            let Some((index, tail)) = rest.split_once(']') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<usize>() else {
+                continue;
+            };
             if let Some(Some((file, local))) = table.get(index) {
                 return (file.clone(), format!("[{local}]{tail}"));
             }
@@ -95,15 +101,25 @@ mod tests {
     fn locates_merged_paths_in_their_files() {
         let origins = Origins {
             main: "p/policy.yaml".into(),
-            detectors: vec![None, Some(("p/detectors/a.yaml".into(), 0)), Some(("p/detectors/a.yaml".into(), 1))],
+            detectors: vec![
+                None,
+                Some(("p/detectors/a.yaml".into(), 0)),
+                Some(("p/detectors/a.yaml".into(), 1)),
+            ],
             tests: vec![Some(("p/tests/t.yaml".into(), 4))],
         };
         assert_eq!(
             origins.error("detectors[2].regex", "bad").to_string(),
             "p/detectors/a.yaml: [1].regex: bad"
         );
-        assert_eq!(origins.error("detectors[0].id", "x").to_string(), "p/policy.yaml: detectors[0].id: x");
-        assert_eq!(origins.error("tests[0]", "y").to_string(), "p/tests/t.yaml: [4]: y");
+        assert_eq!(
+            origins.error("detectors[0].id", "x").to_string(),
+            "p/policy.yaml: detectors[0].id: x"
+        );
+        assert_eq!(
+            origins.error("tests[0]", "y").to_string(),
+            "p/tests/t.yaml: [4]: y"
+        );
         assert_eq!(origins.error("", "z").to_string(), "p/policy.yaml: z");
     }
 }

@@ -29,7 +29,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [Action::Allow, Action::Monitor, Action::Hash, Action::Mask, Action::Block];
+    pub const ALL: [Action; 5] = [
+        Action::Allow,
+        Action::Monitor,
+        Action::Hash,
+        Action::Mask,
+        Action::Block,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -194,7 +200,11 @@ impl Policy {
         let host = normalise_host(host);
         let found = self.tiers.iter().position(|tier| {
             tier.hosts.iter().any(|p| p.matches(&host))
-                && (tier.paths.is_empty() || tier.paths.iter().any(|prefix| path.starts_with(prefix.as_str())))
+                && (tier.paths.is_empty()
+                    || tier
+                        .paths
+                        .iter()
+                        .any(|prefix| path.starts_with(prefix.as_str())))
         });
         found
             .and_then(|i| TierIndex::try_from(i).ok())
@@ -206,11 +216,15 @@ impl Policy {
     }
 
     pub fn class_name(&self, class: ClassIndex) -> &str {
-        self.classes.get(usize::from(class)).map_or("?", String::as_str)
+        self.classes
+            .get(usize::from(class))
+            .map_or("?", String::as_str)
     }
 
     pub fn tier_name(&self, tier: TierIndex) -> &str {
-        self.tiers.get(usize::from(tier)).map_or("?", |t| t.name.as_str())
+        self.tiers
+            .get(usize::from(tier))
+            .map_or("?", |t| t.name.as_str())
     }
 
     pub fn tests(&self) -> &[TestCaseDoc] {

@@ -28,12 +28,41 @@ pub const METRIC_HISTOGRAM: u32 = 2;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
-    fn proxy_get_buffer_bytes(buffer: u32, start: usize, max: usize, data: *mut *mut u8, size: *mut usize) -> u32;
-    fn proxy_set_buffer_bytes(buffer: u32, start: usize, size: usize, data: *const u8, data_size: usize) -> u32;
-    fn proxy_get_header_map_value(map: u32, key: *const u8, key_size: usize, data: *mut *mut u8, size: *mut usize) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        max: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer: u32,
+        start: usize,
+        size: usize,
+        data: *const u8,
+        data_size: usize,
+    ) -> u32;
+    fn proxy_get_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
     fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
-    fn proxy_replace_header_map_value(map: u32, key: *const u8, key_size: usize, value: *const u8, value_size: usize) -> u32;
-    fn proxy_get_property(path: *const u8, path_size: usize, data: *mut *mut u8, size: *mut usize) -> u32;
+    fn proxy_replace_header_map_value(
+        map: u32,
+        key: *const u8,
+        key_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path: *const u8,
+        path_size: usize,
+        data: *mut *mut u8,
+        size: *mut usize,
+    ) -> u32;
     fn proxy_log(level: u32, message: *const u8, size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(time: *mut u64) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
@@ -100,7 +129,8 @@ pub fn get_header(map: u32, key: &str) -> Result<Option<Vec<u8>>, Status> {
     let mut data = null_mut();
     let mut size = 0;
     // SAFETY: key is a valid slice; out-pointers are valid locals.
-    let status = unsafe { proxy_get_header_map_value(map, key.as_ptr(), key.len(), &mut data, &mut size) };
+    let status =
+        unsafe { proxy_get_header_map_value(map, key.as_ptr(), key.len(), &mut data, &mut size) };
     // SAFETY: as in `get_buffer`.
     let bytes = unsafe { owned(data, size) };
     lookup(status, || bytes)
@@ -116,7 +146,9 @@ pub fn remove_header(map: u32, key: &str) -> Result<(), Status> {
 
 pub fn set_header(map: u32, key: &str, value: &str) -> Result<(), Status> {
     // SAFETY: key and value are valid slices.
-    match unsafe { proxy_replace_header_map_value(map, key.as_ptr(), key.len(), value.as_ptr(), value.len()) } {
+    match unsafe {
+        proxy_replace_header_map_value(map, key.as_ptr(), key.len(), value.as_ptr(), value.len())
+    } {
         OK => Ok(()),
         other => Err(Status(other)),
     }
@@ -128,7 +160,8 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
     let mut data = null_mut();
     let mut size = 0;
     // SAFETY: the path is a valid slice; out-pointers are valid locals.
-    let status = unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) };
+    let status =
+        unsafe { proxy_get_property(serialized.as_ptr(), serialized.len(), &mut data, &mut size) };
     // SAFETY: as in `get_buffer`.
     let bytes = unsafe { owned(data, size) };
     lookup(status, || bytes)
@@ -139,7 +172,16 @@ pub fn send_response(status: u32, headers: &[(&str, &str)], body: &[u8]) -> Resu
     let map = serialize_headers(headers);
     // SAFETY: every pointer is a valid slice for the duration of the call.
     let result = unsafe {
-        proxy_send_local_response(status, null(), 0, body.as_ptr(), body.len(), map.as_ptr(), map.len(), -1)
+        proxy_send_local_response(
+            status,
+            null(),
+            0,
+            body.as_ptr(),
+            body.len(),
+            map.as_ptr(),
+            map.len(),
+            -1,
+        )
     };
     if result == OK {
         Ok(())

@@ -51,13 +51,17 @@ impl AirlockHttp {
 
     /// Inspects the buffered body of `size` bytes and carries out the verdict.
     fn finish(&mut self, size: usize) -> Flow {
-        let Some(loaded) = self.loaded.clone() else { return self.unconfigured() };
+        let Some(loaded) = self.loaded.clone() else {
+            return self.unconfigured();
+        };
         let policy = &loaded.config.policy;
         let started = host::now_nanos();
         let verdict = match host::get_buffer(host::REQUEST_BODY, 0, size) {
             Err(status) => policy.uninspectable(
                 policy.tier_for(&self.facts.host, &self.facts.path),
-                Uninspectable::Internal(format!("the host did not hand over the request body ({status:?})")),
+                Uninspectable::Internal(format!(
+                    "the host did not hand over the request body ({status:?})"
+                )),
             ),
             Ok(body) => {
                 let request = Request {
@@ -88,31 +92,47 @@ impl AirlockHttp {
                 // The masked body could not replace the original: never let the original out.
                 verdict = policy.uninspectable(
                     verdict.tier,
-                    Uninspectable::Internal(format!("the host refused the rewritten body ({status:?})")),
+                    Uninspectable::Internal(format!(
+                        "the host refused the rewritten body ({status:?})"
+                    )),
                 );
                 verdict.decision = Action::Block;
             }
         }
         loaded
             .metrics
-            .record(policy, &verdict, size, &mut |id, delta| host::increment_metric(id, delta));
+            .record(policy, &verdict, size, &mut |id, delta| {
+                host::increment_metric(id, delta)
+            });
         // Every finding is audited, even one whose action is allow: operators must see what left.
-        if verdict.decision != Action::Allow || !verdict.findings.is_empty() || verdict.uninspectable.is_some() {
+        if verdict.decision != Action::Allow
+            || !verdict.findings.is_empty()
+            || verdict.uninspectable.is_some()
+        {
             let ctx = AuditContext {
                 request_id: &self.facts.request_id,
                 host: &self.facts.host,
                 path: &self.facts.path,
             };
-            host::log(host::LOG_INFO, &format!("airlock.audit {}", audit_line(policy, &verdict, &ctx)));
+            host::log(
+                host::LOG_INFO,
+                &format!("airlock.audit {}", audit_line(policy, &verdict, &ctx)),
+            );
         }
         self.state = State::Decided(verdict.decision);
         if verdict.decision != Action::Block {
             return Flow::Continue;
         }
         let reply = reply::block_reply(Provider::from_path(&self.facts.path), policy, &verdict);
-        let headers = [("content-type", "application/json"), (DECISION_HEADER, Action::Block.as_str())];
+        let headers = [
+            ("content-type", "application/json"),
+            (DECISION_HEADER, Action::Block.as_str()),
+        ];
         if let Err(status) = host::send_response(reply.status, &headers, reply.body.as_bytes()) {
-            host::log(host::LOG_ERROR, &format!("airlock: could not send the block reply ({status:?}); resetting"));
+            host::log(
+                host::LOG_ERROR,
+                &format!("airlock: could not send the block reply ({status:?}); resetting"),
+            );
         }
         Flow::Pause
     }
@@ -121,19 +141,29 @@ impl AirlockHttp {
     fn unconfigured(&mut self) -> Flow {
         self.state = State::Decided(Action::Block);
         let body = br#"{"error":{"message":"Airlock has no valid configuration; the request was not sent.","type":"server_error"}}"#;
-        let _ = host::send_response(503, &[("content-type", "application/json"), (DECISION_HEADER, "block")], body);
+        let _ = host::send_response(
+            503,
+            &[
+                ("content-type", "application/json"),
+                (DECISION_HEADER, "block"),
+            ],
+            body,
+        );
         Flow::Pause
     }
 
     /// The fail mode for a body that is too large, decided as soon as the size is known.
     fn too_large(&mut self, size: usize) -> Flow {
-        let Some(loaded) = self.loaded.clone() else { return self.unconfigured() };
+        let Some(loaded) = self.loaded.clone() else {
+            return self.unconfigured();
+        };
         let policy = &loaded.config.policy;
         let why = Uninspectable::TooLarge {
             size,
             limit: policy.limits.max_body_bytes,
         };
-        let verdict = policy.uninspectable(policy.tier_for(&self.facts.host, &self.facts.path), why);
+        let verdict =
+            policy.uninspectable(policy.tier_for(&self.facts.host, &self.facts.path), why);
         self.carry_out(&loaded, verdict, 0)
     }
 }
@@ -158,7 +188,9 @@ impl Context for AirlockHttp {}
 
 impl HttpContext for AirlockHttp {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Flow {
-        let Some(loaded) = self.loaded.clone() else { return self.unconfigured() };
+        let Some(loaded) = self.loaded.clone() else {
+            return self.unconfigured();
+        };
         if end_of_stream {
             return Flow::Continue;
         }
@@ -168,7 +200,9 @@ impl HttpContext for AirlockHttp {
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .or_else(|| header("x-request-id"));
         self.facts = RequestFacts {
-            host: header(":authority").or_else(|| header("host")).unwrap_or_default(),
+            host: header(":authority")
+                .or_else(|| header("host"))
+                .unwrap_or_default(),
             path: header(":path").unwrap_or_default(),
             content_type: header("content-type"),
             content_encoding: header("content-encoding"),
@@ -195,7 +229,10 @@ impl HttpContext for AirlockHttp {
             return Flow::Continue;
         }
         self.buffered = body_size;
-        let limit = self.loaded.as_ref().map_or(0, |l| l.config.policy.limits.max_body_bytes);
+        let limit = self
+            .loaded
+            .as_ref()
+            .map_or(0, |l| l.config.policy.limits.max_body_bytes);
         if body_size > limit {
             return self.too_large(body_size);
         }

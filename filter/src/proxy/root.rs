@@ -26,10 +26,14 @@ impl Context for AirlockRoot {}
 
 impl RootContext for AirlockRoot {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        let bytes = match host::get_buffer(host::PLUGIN_CONFIGURATION, 0, plugin_configuration_size) {
+        let bytes = match host::get_buffer(host::PLUGIN_CONFIGURATION, 0, plugin_configuration_size)
+        {
             Ok(bytes) => bytes,
             Err(status) => {
-                host::log(host::LOG_ERROR, &format!("airlock: cannot read the plugin configuration ({status:?})"));
+                host::log(
+                    host::LOG_ERROR,
+                    &format!("airlock: cannot read the plugin configuration ({status:?})"),
+                );
                 return false;
             }
         };
@@ -40,11 +44,13 @@ impl RootContext for AirlockRoot {
             let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name));
             match metrics {
                 Ok(metrics) => Ok((config, metrics)),
-                Err(status) => Err(crate::policy::PolicyErrors(vec![crate::policy::PolicyError {
-                    source: config::SOURCE.to_string(),
-                    path: String::new(),
-                    message: format!("the host refused to define metrics ({status:?})"),
-                }])),
+                Err(status) => Err(crate::policy::PolicyErrors(vec![
+                    crate::policy::PolicyError {
+                        source: config::SOURCE.to_string(),
+                        path: String::new(),
+                        message: format!("the host refused to define metrics ({status:?})"),
+                    },
+                ])),
             }
         });
         match loaded {
@@ -73,7 +79,10 @@ impl RootContext for AirlockRoot {
                 if let Ok(id) = define(MetricKind::Counter, POLICY_LOAD_FAILURES) {
                     host::increment_metric(id, 1);
                 }
-                host::log(host::LOG_ERROR, &format!("airlock: configuration rejected:\n{errors}"));
+                host::log(
+                    host::LOG_ERROR,
+                    &format!("airlock: configuration rejected:\n{errors}"),
+                );
                 false
             }
         }
