@@ -49,23 +49,7 @@ pub const PAYLOADS: [&str; 5] = ["credential", "card", "cn-id", "marking", "clea
 /// Cases the filter is known to miss today: (technique, payloads, why).
 /// The runners assert these are still allowed through, so fixing one fails
 /// the run until its entry is removed.
-pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
-    (
-        "html-entities",
-        &["credential", "card", "cn-id", "marking"],
-        "HTML numeric character references (&#65;) are not decoded",
-    ),
-    (
-        "hex-escapes",
-        &["credential", "card", "cn-id", "marking"],
-        "\\xNN byte escapes are not decoded (only \\uXXXX escapes are)",
-    ),
-    (
-        "spaced-characters",
-        &["credential", "card", "cn-id", "marking"],
-        "no detector matches a value with a space between every two characters, and nothing joins them",
-    ),
-];
+pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[];
 
 /// How the body reaches the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ mod join;
 pub mod json;
 pub mod multipart;
 pub mod normalize;
+pub mod respell;
 mod rewrite;
 pub mod scanner;
 pub mod transcode;

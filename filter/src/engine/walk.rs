@@ -9,11 +9,38 @@
 
 use super::json::{self, Outline, SyntaxError};
 use super::normalize::Normalized;
+use super::respell;
 use super::rewrite::{self, Splices};
 use super::scanner::Hit;
 use super::transcode::{self, Encoding};
 use super::{fingerprint, Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
 use crate::policy::{Mode, Policy, TierIndex};
+
+impl Walk<'_, '_> {
+    /// Hits inside HTML references, `\xNN` escapes and spaced-out runs, mapped to the run.
+    fn respelled(&mut self, text: &[u8], depth: usize, out: &mut Vec<Found>) {
+        let mut runs = Vec::new();
+        respell::find(text, &mut runs);
+        for run in runs {
+            let mut inner = Vec::new();
+            self.collect(&run.plain, None, depth + 1, &mut inner);
+            let via = Via::Decoded(match run.spelling {
+                respell::Spelling::HtmlReference => EncodingName::HtmlReference,
+                respell::Spelling::HexEscape => EncodingName::HexEscape,
+                respell::Spelling::Spaced => EncodingName::Spaced,
+            });
+            out.extend(inner.into_iter().map(|f| Found {
+                hit: Hit {
+                    start: run.span.start,
+                    end: run.span.end,
+                    ..f.hit
+                },
+                fingerprint: f.fingerprint,
+                via,
+            }));
+        }
+    }
+}
 
 /// Top-level fields that carry what the user wrote, across the providers' shapes; only these
 /// are joined (joining `"role": "user"` between two halves of a key would hide it).
@@ -51,6 +78,9 @@ pub enum EncodingName {
     Percent,
     UnicodeEscape,
     Hex,
+    HtmlReference,
+    HexEscape,
+    Spaced,
 }
 
 impl Via {
@@ -63,6 +93,9 @@ impl Via {
             Via::Decoded(EncodingName::Percent) => "percent",
             Via::Decoded(EncodingName::UnicodeEscape) => "unicode-escape",
             Via::Decoded(EncodingName::Hex) => "hex",
+            Via::Decoded(EncodingName::HtmlReference) => "html-reference",
+            Via::Decoded(EncodingName::HexEscape) => "hex-escape",
+            Via::Decoded(EncodingName::Spaced) => "spaced",
             Via::Joined => "joined",
         }
     }
@@ -327,6 +360,9 @@ impl Walk<'_, '_> {
                 });
         }
 
+        if depth < MAX_DECODE_DEPTH {
+            self.respelled(text, depth, out);
+        }
         if !may_hold_encoding(text) {
             return;
         }

@@ -1,0 +1,245 @@
+//! Undoing spellings that hide text without encoding it: HTML character
+//! references (`&#65;&#x4B;`), `\xNN` byte escapes, and characters spaced
+//! out one by one (`A K I A R 7 ...`).
+//!
+//! Each respelled run becomes a segment, like a decoded base64 run: the
+//! walker scans its plain form and maps any finding to the run as written.
+
+use std::ops::Range;
+
+/// How a run was spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    HtmlReference,
+    HexEscape,
+    Spaced,
+}
+
+/// A respelled run of the text and its plain form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respelled {
+    pub span: Range<usize>,
+    pub spelling: Spelling,
+    pub plain: Vec<u8>,
+}
+
+/// Fewest characters a spaced-out run must have to be read as one word.
+const MIN_SPACED: usize = 8;
+/// Most runs returned for one text.
+const MAX_RUNS: usize = 64;
+
+/// Finds the respelled runs of `text` (at most [`MAX_RUNS`]).
+pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    if has(b"&#") || has(b"&amp;") {
+        words(text, Spelling::HtmlReference, html_references, out);
+    }
+    if has(b"\\x") {
+        words(text, Spelling::HexEscape, hex_escapes, out);
+    }
+    spaced(text, out);
+    out.truncate(MAX_RUNS);
+}
+
+/// Applies `decode` to every whitespace-separated word; keeps the words it changed.
+fn words(
+    text: &[u8],
+    spelling: Spelling,
+    decode: fn(&[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Respelled>,
+) {
+    let mut start = 0;
+    for word in text.split(|b| b.is_ascii_whitespace()) {
+        let span = start..start + word.len();
+        start = span.end + 1;
+        if out.len() >= MAX_RUNS {
+            return;
+        }
+        if let Some(plain) = decode(word) {
+            out.push(Respelled {
+                span,
+                spelling,
+                plain,
+            });
+        }
+    }
+}
+
+/// `&#65;`, `&#x4B;` (semicolon optional) and the common named references.
+fn html_references(word: &[u8]) -> Option<Vec<u8>> {
+    const NAMED: [(&[u8], &str); 6] = [
+        (b"amp;", "&"),
+        (b"lt;", "<"),
+        (b"gt;", ">"),
+        (b"quot;", "\""),
+        (b"apos;", "'"),
+        (b"nbsp;", " "),
+    ];
+    let mut plain = Vec::with_capacity(word.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = word.get(i) {
+        let rest = word.get(i + 1..).unwrap_or_default();
+        if b == b'&' {
+            if let Some((ch, used)) = numeric_reference(rest) {
+                let mut buf = [0u8; 4];
+                plain.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                i += 1 + used;
+                changed = true;
+                continue;
+            }
+            if let Some((name, value)) = NAMED.iter().find(|(name, _)| rest.starts_with(name)) {
+                plain.extend_from_slice(value.as_bytes());
+                i += 1 + name.len();
+                changed = true;
+                continue;
+            }
+        }
+        plain.push(b);
+        i += 1;
+    }
+    changed.then_some(plain)
+}
+
+/// `#65;` or `#x4B;` after an `&`: the character and the bytes used.
+fn numeric_reference(rest: &[u8]) -> Option<(char, usize)> {
+    let body = rest.strip_prefix(b"#")?;
+    let (digits, radix, skip) = match body.first() {
+        Some(b'x' | b'X') => (body.get(1..).unwrap_or_default(), 16, 2),
+        _ => (body, 10, 1),
+    };
+    let len = digits
+        .iter()
+        .take(7)
+        .take_while(|b| char::from(**b).is_digit(radix))
+        .count();
+    let text = std::str::from_utf8(digits.get(..len)?).ok()?;
+    let code = u32::from_str_radix(text, radix).ok()?;
+    let ch = char::from_u32(code)?;
+    let semicolon = usize::from(digits.get(len) == Some(&b';'));
+    (len > 0).then_some((ch, skip + len + semicolon))
+}
+
+/// `\x41\x4b`: each escape is one byte (so `\xe6\x9c\xba` is UTF-8 for 机).
+fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
+    let mut plain = Vec::with_capacity(word.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = word.get(i) {
+        if b == b'\\' && matches!(word.get(i + 1), Some(b'x' | b'X')) {
+            let hex = word
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                plain.push(byte);
+                i += 4;
+                changed = true;
+                continue;
+            }
+        }
+        plain.push(b);
+        i += 1;
+    }
+    changed.then_some(plain)
+}
+
+/// Runs of single characters separated by single spaces: `A K I A 1 2 3 4`.
+fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
+    let Ok(s) = std::str::from_utf8(text) else {
+        return;
+    };
+    let mut run: Option<(usize, usize, Vec<u8>)> = None; // start, end, plain
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let single = !c.is_whitespace() && matches!(next, None | Some(' '));
+        let preceded = i == 0 || s.get(..i).is_some_and(|before| before.ends_with(' '));
+        if single && preceded {
+            let end = i + c.len_utf8();
+            let mut buf = [0u8; 4];
+            match run.as_mut() {
+                Some((_, run_end, plain)) if *run_end + 1 == i => {
+                    *run_end = end;
+                    plain.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                _ => {
+                    flush(&mut run, out);
+                    run = Some((i, end, c.encode_utf8(&mut buf).as_bytes().to_vec()));
+                }
+            }
+        } else if c != ' ' {
+            // A longer word or another whitespace ends the run.
+            flush(&mut run, out);
+        }
+    }
+    flush(&mut run, out);
+}
+
+fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Respelled>) {
+    if let Some((start, end, plain)) = run.take() {
+        if plain.len() >= MIN_SPACED && out.len() < MAX_RUNS {
+            out.push(Respelled {
+                span: start..end,
+                spelling: Spelling::Spaced,
+                plain,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plains(text: &str) -> Vec<(String, Spelling, String)> {
+        let mut out = Vec::new();
+        find(text.as_bytes(), &mut out);
+        out.into_iter()
+            .map(|r| {
+                (
+                    text[r.span].to_string(),
+                    r.spelling,
+                    String::from_utf8_lossy(&r.plain).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn html_references_are_decoded() {
+        let got = plains("key &#65;&#x4B;&#73;A1 and &amp; done");
+        assert_eq!(
+            got[0],
+            (
+                "&#65;&#x4B;&#73;A1".into(),
+                Spelling::HtmlReference,
+                "AKIA1".into()
+            )
+        );
+        assert_eq!(got[1].2, "&");
+        assert!(plains("R&D and AT&T").is_empty());
+    }
+
+    #[test]
+    fn hex_escapes_are_decoded_as_bytes() {
+        let got = plains(r"x \x41\x4b\x49\x41 \xe6\x9c\xba\xe5\xaf\x86");
+        assert_eq!(got[0].2, "AKIA");
+        assert_eq!(got[1].2, "机密");
+    }
+
+    #[test]
+    fn spaced_characters_are_joined() {
+        let got = plains("key: A K I A R 7 U Z 3 W end");
+        assert_eq!(
+            got,
+            vec![(
+                "A K I A R 7 U Z 3 W".into(),
+                Spelling::Spaced,
+                "AKIAR7UZ3W".into()
+            )]
+        );
+        assert_eq!(plains("机 密 文 件 内 部 资 料")[0].2, "机密文件内部资料");
+        assert!(plains("I am a b c fine, a short run").is_empty());
+        assert!(plains("Please review this function and explain why.").is_empty());
+    }
+}
