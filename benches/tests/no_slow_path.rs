@@ -1,0 +1,397 @@
+//! Regression guard (no wall clock): the corpus never pushes a detector regex off the lazy DFA.
+//!
+//! regex-automata's `meta::Regex` falls back to the PikeVM or the bounded backtracker — one to
+//! three orders of magnitude slower — when its lazy DFA gives up (too many cache clears with too
+//! few bytes per state) or quits (a Unicode word boundary on non-ASCII input), and it does not say
+//! so. This test rebuilds each detector regex as a `hybrid::regex::Regex` with the engine's syntax
+//! (`scanner::syntax_config()`: ASCII, not UTF-8), the engine's cache capacity and the settings the
+//! meta engine gives its lazy DFA (`minimum_cache_clear_count(3)`, `minimum_bytes_per_state(10)`),
+//! then runs `try_search` exactly where the engine runs the meta regex: every text the engine scans
+//! (each JSON string, nested JSON, the folded form, decoded base64/percent/hex runs, a few layers
+//! deep), for every regex that text arms. It asserts:
+//!
+//! - no search returns `MatchError` (gave up or quit), for the forward or the reverse lazy DFA;
+//! - per regex, lazy-DFA cache clears over the whole corpus stay under [`MAX_CLEARS_PER_REGEX`];
+//! - the hybrid regexes find the same matches as the engine's meta regexes (so the guard checks the
+//!   automata the engine really runs);
+//! - the always-on set (detectors without keywords), as a multi-pattern lazy DFA with the set's
+//!   cache capacity, never gives up, stays under its clear bound, and reports exactly the patterns
+//!   whose own regex matches (and what the engine's meta set reports).
+//!
+//! Runs in a debug build in about a minute on two cores; `--release` is much faster.
+use airlock_benches::corpus::{self, Class};
+use airlock_benches::policies;
+use airlock_filter::engine::json::{self, Outline};
+use airlock_filter::engine::normalize::{Normalized, Normalizer};
+use airlock_filter::engine::scanner::{self, DetectorIndex, RegexLimits, Scanner};
+use airlock_filter::engine::transcode;
+use airlock_filter::Policy;
+use regex_automata::hybrid;
+use regex_automata::{Input, MatchKind, PatternSet};
+use std::collections::BTreeMap;
+
+/// How deep the engine decodes encoded runs (walk.rs `MAX_DECODE_DEPTH`).
+const MAX_DECODE_DEPTH: usize = 3;
+/// How deep the engine follows JSON nested in strings (`engine::MAX_EMBEDDED_DEPTH`).
+const MAX_EMBEDDED_DEPTH: usize = airlock_filter::engine::MAX_EMBEDDED_DEPTH;
+/// Lazy-DFA cache clears allowed per regex over the whole corpus (forward + reverse).
+const MAX_CLEARS_PER_REGEX: usize = 2;
+/// Cache clears allowed for the always-on set over the whole corpus.
+const MAX_SET_CLEARS: usize = 2;
+/// Body size per class: large enough to fill lazy-DFA caches, small enough for a debug build.
+const SIZE: usize = 64 << 10;
+
+/// The lazy-DFA configuration the meta engine uses, with the engine's cache capacity.
+fn dfa_config(kind: MatchKind, cache_bytes: usize) -> hybrid::dfa::Config {
+    hybrid::dfa::Config::new()
+        .match_kind(kind)
+        .starts_for_each_pattern(true)
+        .unicode_word_boundary(true)
+        .cache_capacity(cache_bytes)
+        .skip_cache_capacity_check(false)
+        .minimum_cache_clear_count(Some(3))
+        .minimum_bytes_per_state(Some(10))
+}
+
+fn hybrid_regex(pattern: &str, limits: RegexLimits) -> hybrid::regex::Regex {
+    hybrid::regex::Builder::new()
+        .syntax(scanner::syntax_config())
+        .thompson(
+            regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(limits.nfa_bytes)),
+        )
+        .dfa(dfa_config(MatchKind::LeftmostFirst, limits.cache_bytes))
+        .build(pattern)
+        .unwrap_or_else(|e| {
+            panic!("lazy DFA for {pattern:?} does not build with the engine's cache capacity: {e}")
+        })
+}
+
+/// Every text the engine scans in `body`: JSON strings (nested JSON followed), the concatenation of
+/// all of them (joined matching across fields), and for each, its folded form and its decoded runs.
+fn scanned_texts(body: &[u8], normalizer: &Normalizer) -> Vec<Vec<u8>> {
+    let mut leaves = Vec::new();
+    json_leaves(body, 0, &mut leaves);
+    let joined: Vec<u8> = leaves.join(&b"\n"[..]);
+    leaves.push(joined);
+    let mut out = Vec::new();
+    for leaf in leaves {
+        layers(leaf, 0, normalizer, &mut out);
+    }
+    out
+}
+
+fn json_leaves(doc: &[u8], depth: usize, out: &mut Vec<Vec<u8>>) {
+    let mut outline = Outline::default();
+    if outline.parse(doc).is_err() {
+        out.push(doc.to_vec());
+        return;
+    }
+    for leaf in &outline.strings {
+        let Some(raw) = doc.get(leaf.raw.range()) else {
+            continue;
+        };
+        let mut text = Vec::new();
+        if leaf.has_escapes {
+            json::unescape(raw, &mut text);
+        } else {
+            text.extend_from_slice(raw);
+        }
+        if !leaf.is_key && depth < MAX_EMBEDDED_DEPTH && json::looks_like_json(&text) {
+            let mut nested = Outline::default();
+            if nested.parse(&text).is_ok() {
+                json_leaves(&text, depth + 1, out);
+                continue;
+            }
+        }
+        out.push(text);
+    }
+}
+
+fn layers(text: Vec<u8>, depth: usize, normalizer: &Normalizer, out: &mut Vec<Vec<u8>>) {
+    if text.is_empty() {
+        return;
+    }
+    let mut folded = Normalized::default();
+    if normalizer.fold(&text, &mut folded) {
+        out.push(folded.text().to_vec());
+    }
+    if depth < MAX_DECODE_DEPTH {
+        let mut segments = Vec::new();
+        transcode::find_segments(&text, &transcode::Limits::default(), &mut segments);
+        for segment in segments {
+            layers(segment.decoded, depth + 1, normalizer, out);
+        }
+    }
+    out.push(text);
+}
+
+struct Guarded {
+    id: String,
+    pattern: String,
+    meta: regex_automata::meta::Regex,
+    hybrid: hybrid::regex::Regex,
+    cache: hybrid::regex::Cache,
+    meta_cache: regex_automata::meta::Cache,
+    searches: usize,
+    bytes: usize,
+}
+
+/// Non-overlapping matches the way `Scanner::run_regex` walks them; `Err` if the lazy DFA failed.
+fn hybrid_matches(
+    g: &mut Guarded,
+    text: &[u8],
+) -> Result<Vec<(usize, usize)>, regex_automata::MatchError> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at <= text.len() {
+        g.searches += 1;
+        g.bytes += text.len() - at;
+        let input = Input::new(text).range(at..);
+        let Some(m) = g.hybrid.try_search(&mut g.cache, &input)? else {
+            break;
+        };
+        out.push((m.start(), m.end()));
+        at = m.end().max(m.start() + 1);
+    }
+    Ok(out)
+}
+
+fn meta_matches(g: &mut Guarded, text: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at <= text.len() {
+        let input = Input::new(text).range(at..);
+        let Some(m) = g.meta.search_with(&mut g.meta_cache, &input) else {
+            break;
+        };
+        out.push((m.start(), m.end()));
+        at = m.end().max(m.start() + 1);
+    }
+    out
+}
+
+fn corpus_texts(policy_normalizer: &Normalizer) -> Vec<(Class, Vec<Vec<u8>>)> {
+    Class::ALL
+        .iter()
+        .map(|&class| {
+            (
+                class,
+                scanned_texts(&corpus::chat_body(class, SIZE, 3), policy_normalizer),
+            )
+        })
+        .collect()
+}
+
+fn regex_detectors(policy: &Policy, limits: RegexLimits) -> BTreeMap<DetectorIndex, Guarded> {
+    let mut out = BTreeMap::new();
+    for (i, d) in policy.document.detectors.iter().enumerate() {
+        let Some(pattern) = &d.regex else { continue };
+        let index = DetectorIndex::try_from(i).expect("detector index");
+        let hybrid = hybrid_regex(pattern, limits);
+        let meta = scanner::compile_regex(pattern, limits).expect("engine regex compiles");
+        out.insert(
+            index,
+            Guarded {
+                id: d.id.clone(),
+                pattern: pattern.clone(),
+                cache: hybrid.create_cache(),
+                meta_cache: meta.create_cache(),
+                hybrid,
+                meta,
+                searches: 0,
+                bytes: 0,
+            },
+        );
+    }
+    out
+}
+
+#[test]
+fn detector_regexes_stay_on_the_lazy_dfa() {
+    let policy = policies::default_policy();
+    let scanner = Scanner::of(&policy);
+    let limits = RegexLimits::default();
+    let mut guarded = regex_detectors(&policy, limits);
+    let normalizer = Normalizer::new();
+    let mut failures = Vec::new();
+    let mut runs = 0usize;
+    for (class, texts) in corpus_texts(&normalizer) {
+        for text in &texts {
+            for detector in scanner.armed_detectors(text) {
+                let Some(g) = guarded.get_mut(&detector) else {
+                    continue;
+                };
+                runs += 1;
+                match hybrid_matches(g, text) {
+                    Err(e) => failures.push(format!("{} on {class:?}: lazy DFA failed: {e}", g.id)),
+                    Ok(found) => {
+                        let expected = meta_matches(g, text);
+                        assert_eq!(
+                            found, expected,
+                            "{}: hybrid and meta disagree on {class:?}",
+                            g.id
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} searches left the lazy DFA:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(runs > 1000, "the corpus armed only {runs} regex runs");
+    let mut worst: Vec<(usize, &Guarded)> = guarded
+        .values_mut()
+        .map(|g| {
+            let (fwd, rev) = g.cache.as_parts();
+            (fwd.clear_count() + rev.clear_count(), &*g)
+        })
+        .collect();
+    worst.sort_by_key(|(clears, _)| std::cmp::Reverse(*clears));
+    for (clears, g) in worst.iter().take(5) {
+        eprintln!(
+            "{clears} clears: {} ({} searches, {} KiB) {}",
+            g.id,
+            g.searches,
+            g.bytes >> 10,
+            g.pattern
+        );
+    }
+    let over: Vec<String> = worst
+        .iter()
+        .filter(|(clears, _)| *clears > MAX_CLEARS_PER_REGEX)
+        .map(|(clears, g)| format!("{}: {clears} cache clears", g.id))
+        .collect();
+    assert!(
+        over.is_empty(),
+        "lazy-DFA caches thrash (limit {MAX_CLEARS_PER_REGEX}):\n{}",
+        over.join("\n")
+    );
+}
+
+#[test]
+fn always_on_set_stays_on_the_lazy_dfa_and_agrees() {
+    let policy = policies::default_policy();
+    let scanner = Scanner::of(&policy);
+    let limits = RegexLimits::default();
+    let always_on = scanner.always_on_detectors();
+    assert!(
+        always_on.len() > 1,
+        "expected an always-on set, got {always_on:?}"
+    );
+    let patterns: Vec<&str> = always_on
+        .iter()
+        .map(|&d| {
+            policy.document.detectors[usize::from(d)]
+                .regex
+                .as_deref()
+                .expect("regex detector")
+        })
+        .collect();
+    let set = hybrid::dfa::Builder::new()
+        .syntax(scanner::syntax_config())
+        .thompson(
+            regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(limits.nfa_bytes)),
+        )
+        .configure(dfa_config(MatchKind::All, limits.set_cache_bytes))
+        .build_many(&patterns)
+        .unwrap_or_else(|e| {
+            panic!("the always-on set does not build with the set's cache capacity: {e}")
+        });
+    let mut cache = set.create_cache();
+    let mut singles: Vec<(hybrid::regex::Regex, hybrid::regex::Cache)> = patterns
+        .iter()
+        .map(|p| {
+            let r = hybrid_regex(p, limits);
+            let c = r.create_cache();
+            (r, c)
+        })
+        .collect();
+    let normalizer = Normalizer::new();
+    let mut matches = PatternSet::new(patterns.len());
+    let mut texts_with_hits = 0;
+    for (class, texts) in corpus_texts(&normalizer) {
+        for text in &texts {
+            matches.clear();
+            set.try_which_overlapping_matches(&mut cache, &Input::new(text), &mut matches)
+                .unwrap_or_else(|e| {
+                    panic!("the always-on set left the lazy DFA on {class:?}: {e}")
+                });
+            let from_set: Vec<DetectorIndex> =
+                matches.iter().map(|p| always_on[p.as_usize()]).collect();
+            let mut from_singles: Vec<DetectorIndex> = Vec::new();
+            for ((regex, single_cache), &d) in singles.iter_mut().zip(&always_on) {
+                if regex
+                    .try_search(single_cache, &Input::new(text))
+                    .expect("single regex")
+                    .is_some()
+                {
+                    from_singles.push(d);
+                }
+            }
+            assert_eq!(
+                from_set, from_singles,
+                "the set and its patterns disagree on a {class:?} text"
+            );
+            let from_engine: Vec<DetectorIndex> = scanner
+                .armed_detectors(text)
+                .into_iter()
+                .filter(|d| always_on.contains(d))
+                .collect();
+            let mut sorted = from_set.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted, from_engine,
+                "the engine's set and the guard's disagree on a {class:?} text"
+            );
+            texts_with_hits += usize::from(!from_set.is_empty());
+        }
+    }
+    assert!(
+        texts_with_hits > 10,
+        "the corpus hardly exercises the always-on set ({texts_with_hits} texts)"
+    );
+    eprintln!(
+        "always-on set: {} patterns, {} cache clears, cache {} KiB",
+        patterns.len(),
+        cache.clear_count(),
+        cache.memory_usage() >> 10
+    );
+    assert!(
+        cache.clear_count() <= MAX_SET_CLEARS,
+        "the always-on set's cache was cleared {} times",
+        cache.clear_count()
+    );
+}
+
+/// Every regex of the default policy and of a 1000-detector policy has a lazy DFA within the engine's
+/// cache capacity (otherwise the meta engine silently never uses one), and so does each always-on set.
+#[test]
+fn lazy_dfas_build_within_capacity() {
+    let limits = RegexLimits::default();
+    for doc in [policies::default_value(), policies::synthetic(1000)] {
+        let policy = policies::compile(doc).expect("policy compiles");
+        let mut always_on = Vec::new();
+        for d in &policy.document.detectors {
+            let Some(pattern) = &d.regex else { continue };
+            hybrid_regex(pattern, limits);
+            if d.keywords.is_empty() {
+                always_on.push(pattern.as_str());
+            }
+        }
+        hybrid::dfa::Builder::new()
+            .syntax(scanner::syntax_config())
+            .configure(dfa_config(MatchKind::All, limits.set_cache_bytes))
+            .build_many(&always_on)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: always-on set of {}: {e}",
+                    policy.info.name,
+                    always_on.len()
+                )
+            });
+    }
+}
