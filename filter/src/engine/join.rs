@@ -16,6 +16,15 @@ use crate::policy::Action;
 /// Most fields one secret is looked for across.
 const MAX_WINDOW: usize = 3;
 
+/// How far from a field edge a secret cut there is looked for: longer than any joining
+/// credential format (a fine-grained GitHub token, the longest, is 93 characters).
+const REACH: usize = 512;
+
+/// Bytes that continue a token (credential alphabets), so a window must not start or end between two.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=' | b'.')
+}
+
 /// The text of every field of one request, in order, and which message each came from.
 #[derive(Debug, Default)]
 pub(crate) struct Joined {
@@ -44,6 +53,24 @@ impl Joined {
             end: self.text.len(),
             message,
         });
+    }
+
+    /// `at`, or an earlier offset (not before `floor`, at most [`REACH`] back) where no
+    /// token is cut, so a window's first byte is a real edge for `\b`.
+    fn word_edge_before(&self, at: usize, floor: usize) -> usize {
+        let floor = floor.max(at.saturating_sub(REACH));
+        (floor..=at)
+            .rev()
+            .find(|&i| i == floor || !self.text.get(i - 1).copied().is_some_and(is_token_byte))
+            .unwrap_or(at)
+    }
+
+    /// `at`, or a later offset (not after `ceiling`, at most [`REACH`] on) where no token is cut.
+    fn word_edge_after(&self, at: usize, ceiling: usize) -> usize {
+        let ceiling = ceiling.min(at.saturating_add(REACH));
+        (at..=ceiling)
+            .find(|&i| i == ceiling || !self.text.get(i).copied().is_some_and(is_token_byte))
+            .unwrap_or(at)
     }
 
     /// How many fields the span `start..end` of the joined text touches.
@@ -91,13 +118,27 @@ impl Walk<'_, '_> {
                     if per_message && window.iter().any(|p| p.message != first.message) {
                         continue;
                     }
-                    let Some(text) = joined.text.get(first.start..last.end) else {
+                    // A secret cut across fields lies within REACH of an inner edge; a
+                    // middle field that long is the 2-field windows' business.
+                    let middle_short = window
+                        .get(1..width - 1)
+                        .is_none_or(|inner| inner.iter().all(|p| p.end - p.start < REACH));
+                    if !middle_short {
+                        continue;
+                    }
+                    let from = joined.word_edge_before(
+                        first.end.saturating_sub(REACH).max(first.start),
+                        first.start,
+                    );
+                    let to = joined
+                        .word_edge_after(last.start.saturating_add(REACH).min(last.end), last.end);
+                    let Some(text) = joined.text.get(from..to) else {
                         continue;
                     };
                     scanner.scan(text, scan_scratch, &mut |hit| {
                         hits.push(Hit {
-                            start: hit.start + first.start,
-                            end: hit.end + first.start,
+                            start: hit.start + from,
+                            end: hit.end + from,
                             ..hit
                         });
                     });

@@ -492,25 +492,42 @@ fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
 /// Appends `text` to `out` as the inside of a JSON string (no quotes).
 /// Valid UTF-8 is kept as is; invalid bytes become U+FFFD so the output stays valid JSON.
 pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
+    out.reserve(text.len());
     for chunk in text.utf8_chunks() {
-        for &b in chunk.valid().as_bytes() {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x00..=0x1f => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-                    out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
-                }
-                _ => out.push(b),
-            }
+        // Copy the runs between escapes whole: most text has few quotes and line breaks.
+        let mut rest = chunk.valid().as_bytes();
+        while let Some(at) = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        {
+            let (run, tail) = rest.split_at(at);
+            out.extend_from_slice(run);
+            let Some((&b, after)) = tail.split_first() else {
+                break;
+            };
+            push_escaped(b, out);
+            rest = after;
         }
+        out.extend_from_slice(rest);
         if !chunk.invalid().is_empty() {
             out.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+    }
+}
+
+/// Appends the JSON escape of a quote, backslash or control byte.
+fn push_escaped(b: u8, out: &mut Vec<u8>) {
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+            out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
         }
     }
 }

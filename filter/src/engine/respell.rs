@@ -5,6 +5,7 @@
 //! Each respelled run becomes a segment, like a decoded base64 run: the
 //! walker scans its plain form and maps any finding to the run as written.
 
+use memchr::memmem;
 use std::ops::Range;
 
 /// How a run was spelled.
@@ -30,8 +31,8 @@ const MAX_RUNS: usize = 64;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
-    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
-    if has(b"&#") || has(b"&amp;") {
+    let has = |needle: &[u8]| memmem::find(text, needle).is_some();
+    if memchr::memchr(b'&', text).is_some() && (has(b"&#") || has(b"&amp;")) {
         words(text, Spelling::HtmlReference, html_references, out);
     }
     if has(b"\\x") {
@@ -144,35 +145,49 @@ fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Runs of single characters separated by single spaces: `A K I A 1 2 3 4`.
+///
+/// The text is cut at every space; a run is a sequence of pieces that are one
+/// non-whitespace character each. Anything else (a word, an empty piece from a
+/// double space, a line break) ends the run.
 fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
-    let Ok(s) = std::str::from_utf8(text) else {
-        return;
-    };
     let mut run: Option<(usize, usize, Vec<u8>)> = None; // start, end, plain
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let next = chars.peek().map(|&(_, n)| n);
-        let single = !c.is_whitespace() && matches!(next, None | Some(' '));
-        let preceded = i == 0 || s.get(..i).is_some_and(|before| before.ends_with(' '));
-        if single && preceded {
-            let end = i + c.len_utf8();
-            let mut buf = [0u8; 4];
+    let mut piece_start = 0;
+    let piece_ends = memchr::memchr_iter(b' ', text).chain(std::iter::once(text.len()));
+    for piece_end in piece_ends {
+        let piece = text.get(piece_start..piece_end).unwrap_or_default();
+        if is_one_character(piece) {
             match run.as_mut() {
-                Some((_, run_end, plain)) if *run_end + 1 == i => {
-                    *run_end = end;
-                    plain.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                Some((_, run_end, plain)) if *run_end + 1 == piece_start => {
+                    *run_end = piece_end;
+                    plain.extend_from_slice(piece);
                 }
                 _ => {
                     flush(&mut run, out);
-                    run = Some((i, end, c.encode_utf8(&mut buf).as_bytes().to_vec()));
+                    run = Some((piece_start, piece_end, piece.to_vec()));
                 }
             }
-        } else if c != ' ' {
-            // A longer word or another whitespace ends the run.
+        } else {
             flush(&mut run, out);
         }
+        piece_start = piece_end + 1;
     }
     flush(&mut run, out);
+}
+
+/// One UTF-8 character that is not whitespace.
+fn is_one_character(piece: &[u8]) -> bool {
+    match piece {
+        [b] => !b.is_ascii_whitespace() && b.is_ascii(),
+        [first, ..] if piece.len() <= 4 && *first >= 0xC0 => std::str::from_utf8(piece)
+            .ok()
+            .and_then(|s| {
+                let mut chars = s.chars();
+                let c = chars.next()?;
+                (chars.next().is_none() && !c.is_whitespace()).then_some(())
+            })
+            .is_some(),
+        _ => false,
+    }
 }
 
 fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Respelled>) {

@@ -125,6 +125,8 @@ impl Checks {
 pub struct RegexDetector {
     pub detector: DetectorIndex,
     pub regex: Regex,
+    /// How far around a keyword occurrence the regex runs (`None`: over the whole text).
+    pub reach: Option<usize>,
     /// Capture group index of `(?P<secret>...)`, if the pattern has one.
     pub secret_group: Option<usize>,
     pub checks: Checks,
@@ -162,6 +164,28 @@ pub struct Scanner {
     pub(crate) global_allow: Vec<Box<[u8]>>,
 }
 
+/// A regex to run over `start..end` of the scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Arming {
+    regex: u32,
+    start: usize,
+    end: usize,
+}
+
+/// Slack around a keyword beyond the regex's longest match, for keywords that sit next to
+/// the match rather than in it (`password` before `: hunter2`).
+const KEYWORD_SLACK: usize = 256;
+/// A regex whose longest match is longer than this runs over the whole text when armed.
+const MAX_REACH: usize = 4096;
+
+/// How far around a keyword a regex with matches of at most `longest_match` bytes must run:
+/// a match holding the keyword lies within it. Unbounded regexes run over the whole text.
+pub fn keyword_reach(longest_match: Option<usize>) -> Option<usize> {
+    longest_match
+        .filter(|&len| len <= MAX_REACH)
+        .map(|len| len + KEYWORD_SLACK)
+}
+
 /// Mutable per-VM (or per-thread) state for scanning; reused across requests.
 #[derive(Debug)]
 pub struct ScanScratch {
@@ -169,8 +193,8 @@ pub struct ScanScratch {
     captures: Vec<Option<Captures>>,
     set_cache: Option<meta::Cache>,
     set_matches: PatternSet,
-    armed: Vec<bool>,
-    armed_list: Vec<u32>,
+    /// Where each armed regex must run, before merging.
+    armings: Vec<Arming>,
 }
 
 impl Scanner {
@@ -188,8 +212,7 @@ impl Scanner {
                 .collect(),
             set_cache: self.always_on_set.as_ref().map(Regex::create_cache),
             set_matches: PatternSet::new(self.always_on.len()),
-            armed: vec![false; self.regexes.len()],
-            armed_list: Vec::with_capacity(self.regexes.len()),
+            armings: Vec::with_capacity(64),
         }
     }
 
@@ -203,23 +226,30 @@ impl Scanner {
         let ScanScratch {
             caches,
             captures,
-            armed,
-            armed_list,
+            armings,
             ..
         } = scratch;
-        for &index in armed_list.iter() {
-            let i = index as usize;
-            if let Some(flag) = armed.get_mut(i) {
-                *flag = false;
+        // Each regex runs once over each merged stretch of text its keywords armed.
+        armings.sort_unstable();
+        let mut pending = armings.iter().copied().peekable();
+        while let Some(mut window) = pending.next() {
+            while let Some(next) = pending.peek() {
+                if next.regex != window.regex || next.start > window.end {
+                    break;
+                }
+                window.end = window.end.max(next.end);
+                pending.next();
             }
+            let i = window.regex as usize;
             let (Some(detector), Some(cache), Some(caps)) =
                 (self.regexes.get(i), caches.get_mut(i), captures.get_mut(i))
             else {
                 continue;
             };
-            self.run_regex(detector, text, cache, caps.as_mut(), sink);
+            let span = window.start..window.end;
+            self.run_regex(detector, text, span, cache, caps.as_mut(), sink);
         }
-        armed_list.clear();
+        armings.clear();
     }
 
     fn scan_keywords(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
@@ -232,7 +262,17 @@ impl Scanner {
             };
             for keyword_use in uses {
                 match *keyword_use {
-                    KeywordUse::Arms(regex) => arm(scratch, regex),
+                    KeywordUse::Arms(regex) => {
+                        let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+                        let (start, end) = match reach {
+                            Some(reach) => (
+                                m.start().saturating_sub(reach),
+                                m.end().saturating_add(reach).min(text.len()),
+                            ),
+                            None => (0, text.len()),
+                        };
+                        scratch.armings.push(Arming { regex, start, end });
+                    }
                     KeywordUse::Phrase { dictionary, phrase } => {
                         self.dictionary_hit(text, m.start(), m.end(), dictionary, phrase, sink);
                     }
@@ -272,9 +312,14 @@ impl Scanner {
     }
 
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
+        let everywhere = |regex: u32| Arming {
+            regex,
+            start: 0,
+            end: text.len(),
+        };
         match (&self.always_on_set, self.always_on.as_slice()) {
             (_, []) => {}
-            (None, [only]) => arm(scratch, *only),
+            (None, [only]) => scratch.armings.push(everywhere(*only)),
             (Some(set), _) => {
                 let Some(cache) = scratch.set_cache.as_mut() else {
                     return;
@@ -289,36 +334,32 @@ impl Scanner {
                     .set_matches
                     .iter()
                     .filter_map(|p| self.always_on.get(p.as_usize()));
-                for &regex in matched {
-                    if let Some(flag) = scratch.armed.get_mut(regex as usize) {
-                        if !*flag {
-                            *flag = true;
-                            scratch.armed_list.push(regex);
-                        }
-                    }
-                }
+                scratch
+                    .armings
+                    .extend(matched.map(|&regex| everywhere(regex)));
             }
             (None, _) => {
-                for &regex in &self.always_on {
-                    arm(scratch, regex);
-                }
+                let all = self.always_on.iter().map(|&regex| everywhere(regex));
+                scratch.armings.extend(all);
             }
         }
     }
 
+    /// Runs one regex over `span` of `text` (look-around still sees the text around it).
     fn run_regex(
         &self,
         detector: &RegexDetector,
         text: &[u8],
+        span: std::ops::Range<usize>,
         cache: &mut meta::Cache,
         mut caps: Option<&mut Captures>,
         sink: &mut dyn FnMut(Hit),
     ) {
         // Matches do not overlap, and a rejected candidate's bytes are not reconsidered:
         // retrying inside it would report a suffix ("ser@example.com") the author never meant.
-        let mut at = 0;
-        while at <= text.len() {
-            let input = Input::new(text).range(at..);
+        let mut at = span.start;
+        while at <= span.end {
+            let input = Input::new(text).range(at..span.end);
             let Some(m) = detector.regex.search_with(cache, &input) else {
                 break;
             };
@@ -360,15 +401,6 @@ impl Scanner {
 
     pub fn regex_count(&self) -> usize {
         self.regexes.len()
-    }
-}
-
-fn arm(scratch: &mut ScanScratch, regex: u32) {
-    if let Some(flag) = scratch.armed.get_mut(regex as usize) {
-        if !*flag {
-            *flag = true;
-            scratch.armed_list.push(regex);
-        }
     }
 }
 

@@ -315,7 +315,7 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
 }
 
 /// Bytes between words.
-fn is_delim(b: u8) -> bool {
+const fn is_delim(b: u8) -> bool {
     b <= b' '
         || matches!(
             b,
@@ -334,8 +334,37 @@ fn is_delim(b: u8) -> bool {
         )
 }
 
+/// Byte classes of [`Finder::scan`]'s word pass.
+const OTHER: u8 = 0;
+const DELIM: u8 = 1;
+const BASE64: u8 = 2;
+const TRIGGER: u8 = 3;
+
+const BYTE_CLASSES: [u8; 256] = {
+    let mut table = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = if is_delim(byte) {
+            DELIM
+        } else if is_b64_char(byte) {
+            BASE64
+        } else if matches!(byte, b'%' | b'\\' | b':') {
+            TRIGGER
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    table
+};
+
+fn byte_class(b: u8) -> u8 {
+    BYTE_CLASSES.get(usize::from(b)).copied().unwrap_or(OTHER)
+}
+
 /// A character of either base64 alphabet (padding excluded).
-fn is_b64_char(b: u8) -> bool {
+const fn is_b64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
 
@@ -611,15 +640,36 @@ impl<'t> Finder<'t, '_> {
         self.text.get(range).unwrap_or_default()
     }
 
+    /// Walks the words of the text in one pass and looks closer only at a word that could
+    /// hold an encoding: a base64 or hex run long enough to decode, or a `%`, `\` or `:`
+    /// (percent-encoding, `\u` escapes, `data:` URLs). Most words of prose and code are
+    /// neither, so they cost one table lookup per byte.
     fn scan(&mut self) {
+        let shortest_run = self.limits.min_base64_len.clamp(1, MIN_HEX_LEN);
+        let text = self.text;
         let mut i = 0;
-        while i < self.text.len() && !self.stop {
-            if is_delim(self.at(i)) {
+        while i < text.len() && !self.stop {
+            let start = i;
+            let (mut run, mut worth_a_look) = (0usize, false);
+            while let Some(&b) = text.get(i) {
+                let class = byte_class(b);
+                if class == DELIM {
+                    break;
+                }
+                if class == BASE64 {
+                    run += 1;
+                    worth_a_look |= run >= shortest_run;
+                } else {
+                    run = 0;
+                    worth_a_look |= class == TRIGGER;
+                }
                 i += 1;
-                continue;
             }
-            let end = word_end(self.text, i);
-            i = self.word(i, end).max(i + 1);
+            if i == start {
+                i += 1;
+            } else if worth_a_look {
+                i = self.word(start, i).max(start + 1);
+            }
         }
     }
 

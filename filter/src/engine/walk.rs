@@ -363,9 +363,6 @@ impl Walk<'_, '_> {
         if depth < MAX_DECODE_DEPTH {
             self.respelled(text, depth, out);
         }
-        if !may_hold_encoding(text) {
-            return;
-        }
         let mut segments = Vec::new();
         let stats = transcode::find_segments(text, &transcode::Limits::default(), &mut segments);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
@@ -389,54 +386,5 @@ impl Walk<'_, '_> {
                 via: Via::Decoded(name(segment.encoding)),
             }));
         }
-    }
-}
-
-/// Shortest base64 run worth decoding (the decoder's own minimum).
-const MIN_ENCODED_RUN: usize = 16;
-
-/// A cheap pass that rules out most prose and code before the segment finder runs: an
-/// encoding needs a `%` or `\` escape, or a long base64-alphabet run with a digit,
-/// `+`, `/`, or both letter cases (a `data:` URL's payload is such a run too).
-fn may_hold_encoding(text: &[u8]) -> bool {
-    let (mut run, mut digit, mut upper, mut lower, mut symbol) =
-        (0usize, false, false, false, false);
-    for &b in text {
-        match b {
-            b'0'..=b'9' => digit = true,
-            b'A'..=b'Z' => upper = true,
-            b'a'..=b'z' => lower = true,
-            b'+' | b'/' => symbol = true,
-            b'-' | b'_' | b'=' => {}
-            b'%' | b'\\' => return true,
-            _ => {
-                (run, digit, upper, lower, symbol) = (0, false, false, false, false);
-                continue;
-            }
-        }
-        run += 1;
-        if run >= MIN_ENCODED_RUN && (digit || symbol || (upper && lower)) {
-            return true;
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::may_hold_encoding;
-
-    #[test]
-    fn the_precheck_passes_encodings_and_skips_prose() {
-        assert!(may_hold_encoding(b"see QUtJQVEzRUdSVFhLN1ZKMldaNVA= now"));
-        assert!(may_hold_encoding(b"a%41b"));
-        assert!(may_hold_encoding(b"x \\u0041"));
-        assert!(may_hold_encoding(b"deadbeefdeadbeefdeadbeef00112233"));
-        assert!(!may_hold_encoding(
-            b"Please review this function and explain why the retry loop never exits."
-        ));
-        assert!(!may_hold_encoding(
-            b"let inspection_time_us = started.elapsed();"
-        ));
     }
 }

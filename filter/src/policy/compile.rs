@@ -565,7 +565,9 @@ impl Compiler<'_> {
             let checks = self.checks(&path, d);
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
-                    let Some(regex) = self.regex(&format!("{path}.regex"), pattern, limits) else {
+                    let Some((regex, longest_match)) =
+                        self.regex(&format!("{path}.regex"), pattern, limits)
+                    else {
                         ok = false;
                         continue;
                     };
@@ -602,6 +604,7 @@ impl Compiler<'_> {
                     regexes.push(RegexDetector {
                         detector,
                         regex,
+                        reach: scanner::keyword_reach(longest_match),
                         secret_group,
                         checks: checks.unwrap_or_else(no_checks),
                     });
@@ -700,7 +703,7 @@ impl Compiler<'_> {
         path: &str,
         pattern: &str,
         limits: RegexLimits,
-    ) -> Option<regex_automata::meta::Regex> {
+    ) -> Option<(regex_automata::meta::Regex, Option<usize>)> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
                 path,
@@ -737,8 +740,9 @@ impl Compiler<'_> {
             );
             return None;
         }
+        let longest_match = hir.properties().maximum_len();
         match scanner::compile_regex(pattern, limits) {
-            Ok(regex) => Some(regex),
+            Ok(regex) => Some((regex, longest_match)),
             Err(e) => {
                 let reason = match e.size_limit() {
                     Some(limit) => format!(
