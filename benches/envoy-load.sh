@@ -31,25 +31,52 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 export AIRLOCK_WASM=${AIRLOCK_WASM:-$TARGET/wasm32-wasip1/release/airlock_filter.wasm}
-export NOOP_WASM=${NOOP_WASM:-$TARGET/wasm32-wasip1/release/airlock_bench_noop_filter.wasm}
+if [ -z "${NOOP_WASM:-}" ]; then
+  # benches/noop-filter is its own workspace: without CARGO_TARGET_DIR it builds into its own target/.
+  NOOP_WASM=$TARGET/wasm32-wasip1/release/airlock_bench_noop_filter.wasm
+  if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+    NOOP_WASM=$REPO/benches/noop-filter/target/wasm32-wasip1/release/airlock_bench_noop_filter.wasm
+  fi
+fi
+export NOOP_WASM
 export RATE=${RATE:-200} CONNS=${CONNS:-4} DURATION=${DURATION:-15} SAT_CONNS=${SAT_CONNS:-16}
 export SAT_DURATION=${SAT_DURATION:-10} WARMUP=${WARMUP:-3} ENVOY_CONCURRENCY=${ENVOY_CONCURRENCY:-1}
 export VARIANTS=${VARIANTS:-"none noop airlock"}
 
-for f in "$AIRLOCK_WASM" "$NOOP_WASM"; do
-  [ -f "$f" ] || { echo "missing $f: build it (see benches/RESULTS.md, 'Reproduce')" >&2; exit 1; }
+die() { echo "envoy-load: $*" >&2; exit 1; }
+for v in $VARIANTS; do
+  case $v in none|noop|airlock) ;; *) die "unknown variant '$v' in VARIANTS (none, noop, airlock)";; esac
 done
+case " $VARIANTS " in *" airlock "*)
+  [ -f "$AIRLOCK_WASM" ] || die "missing $AIRLOCK_WASM: build it with
+    rustup target add wasm32-wasip1
+    cargo build --release --target wasm32-wasip1 -p airlock-filter";;
+esac
+case " $VARIANTS " in *" noop "*)
+  [ -f "$NOOP_WASM" ] || die "missing $NOOP_WASM: build it with
+    rustup target add wasm32-wasip1
+    cargo build --release --target wasm32-wasip1 --manifest-path benches/noop-filter/Cargo.toml";;
+esac
+[ -x "$REPO/.venv/bin/envoy" ] && [ -x "$REPO/.venv/bin/python" ] || die "no $REPO/.venv/bin/envoy: run bash envoy/setup.sh"
 if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  echo "envoy-load: installing wrk (Debian package)" >&2
+  { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || die "could not install wrk (apt-get install wrk)"
 fi
 
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/airlock-envoy-load.XXXXXX")
 export RUN
+# The Python below is not exec'd, so this runs after it: the run directory (Envoy configs and logs) is
+# removed after a good run, kept after a failed one (and with KEEP_RUN=1).
+trap 'rc=$?; if [ $rc -eq 0 ] && [ -z "${KEEP_RUN:-}" ]; then rm -rf "$RUN"; else echo "envoy-load: logs and configs kept in $RUN" >&2; fi' EXIT
 if [ -z "${BODY:-}" ]; then
+  # The 8 KiB prose body of the benchmark corpus (benches/src/corpus.rs), printed by a small crate of its
+  # own: `cargo run --example corpus` would first build the benches' dev-dependencies (criterion, wasmtime).
   BODY=$RUN/body.json
-  (cd "$REPO" && cargo run -q --release -p airlock-benches --example corpus -- prose 8192 1) > "$BODY"
+  cargo build -q -j"${CARGO_JOBS:-1}" --release --manifest-path "$REPO/benches/envoy-load-body/Cargo.toml" \
+    || die "could not build benches/envoy-load-body"
+  "${CARGO_TARGET_DIR:-$REPO/benches/envoy-load-body/target}/release/airlock-envoy-load-body" prose 8192 1 > "$BODY" || die "could not generate the body"
 fi
+[ -s "$BODY" ] || die "empty or missing body $BODY"
 export BODY
 
 cat > "$RUN/load.lua" <<'LUA'
@@ -77,8 +104,10 @@ end
 LUA
 
 cd "$REPO"
-exec "$REPO/.venv/bin/python" - <<'PY'
-import json, os, re, subprocess, sys, time
+# In the background so that a TERM/INT/HUP to this script reaches it (forwarded by the trap below): it then
+# stops both Envoys and wrk before exiting. (A background job ignores SIGINT, hence TERM for all three.)
+"$REPO/.venv/bin/python" - <<'PY' &
+import json, os, re, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "envoy"))
 import config, harness  # noqa: E402
 
@@ -129,11 +158,13 @@ def cpu_s(pid):
 def wrk(url, conns, duration, delay_ms):
     env = dict(os.environ, BODY_FILE=BODY, DELAY_MS=str(delay_ms))
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s", "-s", os.path.join(RUN, "load.lua"), url + "/v1/chat/completions"]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration + 30).stdout
-    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError("wrk gave no result:\n" + out)
+    p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=duration + 30)
+    line = next((l for l in p.stdout.splitlines() if l.startswith("RESULT ")), None)
+    if p.returncode != 0 or line is None:
+        raise Failure(f"wrk exited with {p.returncode} and gave no result:\n{p.stdout}\n{p.stderr}")
     r = {k: float(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
+    if r["requests"] <= 0:
+        raise Failure(f"wrk completed no request:\n{p.stdout}")
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
 
@@ -150,10 +181,54 @@ def quantiles(envoy, name, kind="cumulative"):
                 return vals.get(50), vals.get(99)
     return None, None
 
-upstream = harness.Envoy(RUN, None, name="upstream", bootstrap_text=UPSTREAM, concurrency=1,
-                         log_level="warning", component_log_level="")
-results = {}
+def airlock_counters(envoy):
+    """Airlock's own counters: /stats shows them as wasmcustom.airlock.* (full names, tags not extracted)."""
+    return {k.removeprefix("wasmcustom."): v for k, v in envoy.stats(r"^wasmcustom\.airlock\.").items()}
+
+def log_problems(envoy):
+    """Lines of the front Envoy's log (level warning and up) that say something went wrong."""
+    try:
+        text = envoy.log_text()
+    except OSError:
+        return []
+    return [l for l in text.splitlines()
+            if re.search(r"\]\[(error|critical)\]|wasm|panic|Failed|failed", l)]
+
+def probe(front, variant):
+    status, headers, resp = harness.http("POST", front.url + "/v1/chat/completions", body,
+                                         {"content-type": "application/json", "host": "api.openai.com"})
+    headers = {k.lower(): v for k, v in headers.items()}
+    if status != 200 or b"chatcmpl-bench" not in resp:
+        raise Failure(f"{variant}: the probe request got {status} {resp[:300]!r} instead of the upstream's "
+                      f"answer; front log {front.log_path}:\n{front.proc.log_tail(40)}")
+    if variant == "noop" and headers.get("x-noop-bytes") != str(len(body)):
+        raise Failure(f"noop: the no-op filter did not see the {len(body)}-byte body "
+                      f"(x-noop-bytes: {headers.get('x-noop-bytes')!r}): the wasm filter is not engaged")
+    if variant == "airlock" and "x-airlock-decision" not in headers:
+        raise Failure("airlock: the response has no x-airlock-decision header: Airlock did not inspect the request")
+    if variant == "none" and ("x-airlock-decision" in headers or "x-noop-bytes" in headers):
+        raise Failure("none: a filter answered in the no-filter variant")
+    return headers.get("x-airlock-decision", "-")
+
+class Failure(RuntimeError):
+    pass
+
+def _terminate(signum, _frame):
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)  # once: a second signal (Ctrl-C reaches us and the shell) must not cut the cleanup short
+    print(f"\nenvoy-load: interrupted ({signal.Signals(signum).name}): stopping wrk and the Envoys", file=sys.stderr)
+    raise SystemExit(128 + signum)  # runs the finally blocks below and harness's atexit: Envoys stopped
+
+signal.signal(signal.SIGTERM, _terminate)
+signal.signal(signal.SIGHUP, _terminate)
+signal.signal(signal.SIGINT, _terminate)
+
+results, warnings = {}, []
+load_at_start = os.getloadavg()
+upstream = None
 try:
+    upstream = harness.Envoy(RUN, None, name="upstream", bootstrap_text=UPSTREAM, concurrency=1,
+                             log_level="warning", component_log_level="")
     for variant in os.environ["VARIANTS"].split():
         wasm = {"none": None, "noop": os.environ["NOOP_WASM"], "airlock": os.environ["AIRLOCK_WASM"]}[variant]
         opts = config.Options(upstream_port=upstream.port, wasm=wasm, plugin_config="",
@@ -162,11 +237,9 @@ try:
         front = harness.Envoy(RUN, opts, name=f"front-{variant}", concurrency=CONC, log_level="warning",
                               component_log_level="")
         try:
-            status, headers, _ = harness.http("POST", front.url + "/v1/chat/completions", body,
-                                              {"content-type": "application/json", "host": "api.openai.com"})
-            decision = {k.lower(): v for k, v in headers.items()}.get("x-airlock-decision", "-")
-            assert status == 200, f"{variant}: status {status}"
-            wrk(front.url, CONNS, WARMUP, 0)
+            decision = probe(front, variant)
+            counters0 = airlock_counters(front) if variant == "airlock" else {}
+            warm = wrk(front.url, CONNS, WARMUP, 0)
             rss_before = rss_kib(front.proc.popen.pid)
             cpu0 = cpu_s(front.proc.popen.pid)
             fixed = wrk(front.url, CONNS, DURATION, CONNS * 1000 // RATE)
@@ -180,18 +253,62 @@ try:
             time.sleep(1.1)
             insp_sat = quantiles(front, "inspection_time_us", "interval") if variant == "airlock" else (None, None)
             rss_after = rss_kib(front.proc.popen.pid)
+            if not front.alive():
+                raise Failure(f"{variant}: the front Envoy died during the run:\n{front.proc.log_tail(40)}")
+            for phase, r in (("warm-up", warm), ("fixed rate", fixed), ("saturation", sat)):
+                if r["non2xx"]:
+                    raise Failure(f"{variant}: {int(r['non2xx'])} of {int(r['requests'])} responses were not 2xx "
+                                  f"during the {phase} run (a failing filter answers 500/503): numbers are worthless; "
+                                  f"front log {front.log_path}:\n{front.proc.log_tail(40)}")
+                if r["errors"]:
+                    warnings.append(f"{variant}: {int(r['errors'])} socket errors (connect/read/write/timeout) "
+                                    f"in the {phase} run")
+            inspected, checked = None, None
+            if variant == "airlock":
+                counters1 = airlock_counters(front)
+                delta = {k: v - counters0.get(k, 0) for k, v in counters1.items() if v != counters0.get(k, 0)}
+                inspected = delta.get("airlock.requests_inspected", 0)
+                completed = int(warm["requests"] + fixed["requests"] + sat["requests"])
+                checked = (f"airlock.requests_inspected +{int(inspected)} for {completed} completed requests "
+                           f"(warm-up, fixed rate, saturation); counters that moved: "
+                           + ", ".join(f"{k} +{int(v)}" for k, v in sorted(delta.items())))
+                # Every completed response went through Airlock; requests still in flight when wrk stopped
+                # may have been inspected too, so inspected >= completed.
+                if inspected < completed:
+                    raise Failure(f"airlock: airlock.requests_inspected grew by {inspected} while wrk completed "
+                                  f"{completed} requests: Airlock did not inspect the traffic that was measured "
+                                  f"(counter changes: {delta})")
+                bad = {k: v for k, v in delta.items()
+                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limits_hit",
+                                        "airlock.policy_load_failures"))}
+                if bad:
+                    raise Failure(f"airlock: inspection errors during the run: {bad}")
+                if insp_fixed == (None, None) and insp_sat == (None, None):
+                    warnings.append("airlock: no airlock.inspection_time_us histogram in /stats")
+            problems = log_problems(front)
+            if problems:
+                warnings.append(f"{variant}: the front Envoy logged (warning and up):\n    " + "\n    ".join(problems[:10]))
             results[variant] = dict(decision=decision, fixed=fixed, sat=sat, rss_before=rss_before,
-                                    rss_after=rss_after, insp_fixed=insp_fixed, insp_sat=insp_sat)
-            print(f"{variant}: done", file=sys.stderr)
+                                    rss_after=rss_after, insp_fixed=insp_fixed, insp_sat=insp_sat,
+                                    inspected=inspected, checked=checked)
+            print(f"{variant}: done ({int(fixed['requests'])} + {int(sat['requests'])} requests"
+                  + (f", airlock.requests_inspected +{inspected}" if inspected is not None else "") + ")",
+                  file=sys.stderr)
         finally:
             front.stop()
+except (Failure, harness.StartError) as e:
+    print(f"\nenvoy-load: FAILED: {e}", file=sys.stderr)
+    sys.exit(1)
 finally:
-    upstream.stop()
+    if upstream is not None:
+        upstream.stop()
 
 def ms(us):
     return f"{us / 1000:.3f}"
 
-print(f"\nbody: {len(body)} bytes ({BODY}); front Envoy --concurrency {CONC}; fixed rate: {CONNS} connections, "
+print(f"\n{os.cpu_count()} CPUs, load average when the run started {load_at_start[0]:.2f} (1 min), "
+      f"at its end {os.getloadavg()[0]:.2f}")
+print(f"body: {len(body)} bytes ({BODY}); front Envoy --concurrency {CONC}; fixed rate: {CONNS} connections, "
       f"target {RATE} rps, {DURATION} s; saturation: {SAT_CONNS} connections, {SAT_DURATION} s\n")
 print("| front | decision | achieved rps | p50 ms | p90 ms | p99 ms | p99.9 ms | Envoy CPU µs/req | errors | saturation rps | sat. p50 ms | sat. p99 ms | sat. Envoy CPU µs/req | RSS before → after (MiB) |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -215,4 +332,13 @@ if "airlock" in results:
         p50, p99 = a[f"insp_{phase}"]
         what = "at the fixed rate" if phase == "fixed" else "at saturation"
         print(f"airlock.inspection_time_us inside V8, last second {what}: p50 {us(p50)} us, p99 {us(p99)} us")
+    print(f"checked: {a['checked']}")
+for w in warnings:
+    print(f"WARNING: {w}")
 PY
+py=$!
+trap 'kill -TERM "$py" 2>/dev/null' INT TERM HUP
+rc=0
+wait "$py" || rc=$?
+while kill -0 "$py" 2>/dev/null; do rc=0; wait "$py" || rc=$?; done
+exit "$rc"

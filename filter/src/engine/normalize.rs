@@ -334,6 +334,16 @@ impl Normalizer {
                 return;
             }
         }
+        let mut chars = segment.chars();
+        if let (Some(c), None) = (chars.next(), chars.next()) {
+            // Most non-ASCII text (CJK, accented letters) is single characters NFKC keeps.
+            if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+                && self.confusable(c).is_none()
+            {
+                out.push(segment.as_bytes(), from);
+                return;
+            }
+        }
         let mut buf = [0u8; 4];
         for c in segment.nfkc() {
             if is_invisible(c) {
@@ -361,9 +371,11 @@ const DIGIT_ZEROS: &[u32] = &[
 /// The ASCII digit a non-ASCII decimal digit stands for.
 fn decimal_digit(c: char) -> Option<u8> {
     let code = u32::from(c);
-    DIGIT_ZEROS
-        .iter()
-        .find_map(|&zero| code.checked_sub(zero).filter(|d| *d < 10))
+    // The zeros are sorted: the only candidate is the last one not above `code`.
+    let candidates = DIGIT_ZEROS.partition_point(|&zero| zero <= code);
+    let zero = *DIGIT_ZEROS.get(candidates.checked_sub(1)?)?;
+    code.checked_sub(zero)
+        .filter(|d| *d < 10)
         .and_then(|d| u8::try_from(d).ok())
         .map(|d| b'0' + d)
 }
@@ -379,6 +391,15 @@ mod tests {
     fn folded_text(text: &str) -> String {
         let out = fold(text.as_bytes()).expect("folds");
         String::from_utf8(out.text().to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn digit_zeros_are_sorted_for_the_binary_search() {
+        assert!(DIGIT_ZEROS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(decimal_digit('\u{0669}'), Some(b'9'));
+        assert_eq!(decimal_digit('\u{1E959}'), Some(b'9'));
+        assert_eq!(decimal_digit('\u{065F}'), None);
+        assert_eq!(decimal_digit('机'), None);
     }
 
     #[test]
