@@ -20,12 +20,17 @@
 # Also reported: Airlock's own airlock.inspection_time_us histogram (real clock inside V8), and the
 # front Envoy's RSS before and after its runs.
 #
-# Bounded: about 100 s in all with the defaults; loopback only; every process it starts is in its own
-# process group and is stopped on exit (envoy/harness.py), also on failure or Ctrl-C.
+# Bounded: about 2 min in all with the defaults (plus a one-off build of benches/envoy-load-body); loopback
+# only; every process it starts is in its own process group and is stopped on exit (envoy/harness.py), also
+# on failure, Ctrl-C or SIGTERM.
 #
 # Usage: bash benches/envoy-load.sh        (env: RATE=200 CONNS=4 DURATION=15 SAT_CONNS=16 SAT_DURATION=10
 #                                           WARMUP=3 ENVOY_CONCURRENCY=1 BODY=path/to/body.json VARIANTS="none noop airlock")
-# Needs: .venv/bin/envoy (bash envoy/setup.sh), both modules built (see benches/RESULTS.md), wrk.
+# Needs: .venv/bin/envoy (bash envoy/setup.sh), both modules built (the commands are printed when one is
+#        missing; the noop module is looked for in $CARGO_TARGET_DIR, else benches/noop-filter/target), wrk.
+# Fails (exit 1) when a filter is not engaged: the noop probe must echo the body length (x-noop-bytes), the
+# airlock probe must carry x-airlock-decision and airlock.requests_inspected must grow by at least the number of
+# requests wrk completed, with no inspection errors; any non-2xx response also fails the run.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

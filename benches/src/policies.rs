@@ -16,6 +16,8 @@ const KEY: &str = "airlock-bench-key-0123456789abcdef";
 pub fn env() -> Environment<'static> {
     Environment {
         var: &|name| (name == "AIRLOCK_HASH_KEY").then(|| KEY.to_string()),
+        // As the filter compiles them.
+        defer_regexes: true,
     }
 }
 

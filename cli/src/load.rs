@@ -20,9 +20,11 @@ fn environment(key: Key) -> Environment<'static> {
     match key {
         Key::Required => Environment {
             var: &|name| std::env::var(name).ok(),
+            defer_regexes: false,
         },
         Key::ThrowawayIfUnset => Environment {
             var: &|name| Some(std::env::var(name).unwrap_or_else(|_| THROWAWAY_KEY.to_string())),
+            defer_regexes: false,
         },
     }
 }

@@ -20,7 +20,15 @@ fn env_with_key(name: &str) -> Option<String> {
 fn compile_with(doc: Value, var: &dyn Fn(&str) -> Option<String>) -> Result<Policy, String> {
     let origins = Origins::single("test.yaml");
     let doc = policy::parse_document(doc, &origins).map_err(|e| e.to_string())?;
-    policy::compile(doc, origins, &Environment { var }).map_err(|e| e.to_string())
+    policy::compile(
+        doc,
+        origins,
+        &Environment {
+            var,
+            defer_regexes: false,
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn compile(doc: Value) -> Policy {
@@ -638,4 +646,59 @@ fn binary_bodies_follow_the_fail_mode_and_text_bodies_are_read() {
         "text-like bytes are read whatever the declared type"
     );
     assert!(text.uninspectable.is_none());
+}
+
+fn compile_deferred(doc: Value) -> Policy {
+    let origins = Origins::single("test.yaml");
+    let doc = policy::parse_document(doc, &origins).unwrap();
+    let env = Environment {
+        var: &env_with_key,
+        defer_regexes: true,
+    };
+    policy::compile(doc, origins, &env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn deferred_regexes_compile_on_first_use_or_when_warmed_up() {
+    let policy = compile_deferred(base());
+    let waiting = policy.compile_pending(0);
+    assert_eq!(waiting, 4, "every regex detector waits before any request");
+    let verdict = inspect(&policy, "api.openai.com", &chat(&format!("key {AWS_KEY}")));
+    assert_eq!(verdict.decision, Action::Block);
+    assert_eq!(ids(&policy, &verdict), ["aws-key"]);
+    assert!(verdict.uninspectable.is_none());
+    // The scan compiled what it ran: the keyword-armed AWS regex and the always-on card regex
+    // (armed when the set matches; here it does not, so it may still wait).
+    let after_request = policy.compile_pending(0);
+    assert!(after_request < waiting, "{after_request} still waiting");
+    assert_eq!(policy.compile_pending(2), after_request.saturating_sub(2));
+    assert_eq!(policy.compile_pending(usize::MAX), 0);
+}
+
+#[test]
+fn a_deferred_regex_that_cannot_compile_fails_closed() {
+    let mut doc = base();
+    doc["detectors"].as_array_mut().unwrap().push(json!({
+        "id": "huge", "class": "secret", "kind": "credential",
+        "regex": "\\bKEYX[A-Za-z0-9]{60000}", "keywords": ["KEYX"]
+    }));
+    assert!(
+        errors(doc.clone()).contains("bytes of automaton"),
+        "an eager compile rejects it"
+    );
+    let policy = compile_deferred(doc);
+    let clean = inspect(&policy, "api.openai.com", &chat("nothing to see"));
+    assert_eq!(
+        clean.decision,
+        Action::Allow,
+        "texts that do not arm it pass"
+    );
+    let armed = inspect(&policy, "api.openai.com", &chat("here is KEYX and more"));
+    assert_eq!(
+        armed.decision,
+        Action::Block,
+        "the default fail mode blocks"
+    );
+    let why = armed.uninspectable.expect("uninspectable").message();
+    assert!(why.contains("failed to compile"), "{why}");
 }

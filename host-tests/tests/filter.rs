@@ -371,6 +371,31 @@ fn empty_configuration_loads_the_embedded_default_policy() {
 }
 
 #[test]
+fn ticks_warm_the_regexes_up_then_stop() {
+    let mut host = default_host();
+    assert!(
+        host.tick_period_ms() > 0,
+        "a loaded VM asks for ticks to compile its regexes between requests"
+    );
+    let mut ticks = 0;
+    while host.tick_period_ms() > 0 {
+        host.tick().unwrap_or_else(|e| panic!("tick: {e:?}"));
+        ticks += 1;
+        assert!(ticks < 1000, "the warm-up never ends");
+    }
+    // A few regexes per tick: the default policy's ~300 take many ticks, none of them long.
+    assert!(ticks > 10, "{ticks} ticks");
+    let key = aws_key(2);
+    let out = post(
+        &mut host,
+        OPENAI,
+        &openai_body(&leaky_aws(&key)),
+        "req-warm",
+    );
+    assert_blocked(&out);
+}
+
+#[test]
 fn invalid_configurations_are_rejected_and_logged_at_error() {
     let invalid: [&[u8]; 6] = [
         br#"{"airlock_config":1,"policy":{"schema":99}}"#,

@@ -61,6 +61,21 @@ pub struct Scratch {
     joined: Vec<u8>,
 }
 
+impl Scratch {
+    /// Whether a scan since the last call met a regex that failed to compile (and resets it).
+    fn take_regex_failure(&mut self) -> bool {
+        let joins = [
+            self.scan_message_join.as_mut(),
+            self.scan_request_join.as_mut(),
+        ];
+        let mut failed = self.scan.take_failure();
+        for scan in joins.into_iter().flatten() {
+            failed |= scan.take_failure();
+        }
+        failed
+    }
+}
+
 impl Policy {
     /// Scratch space sized for this policy; keep one per thread (one per VM in the filter).
     pub fn scratch(&self) -> Scratch {
@@ -77,6 +92,20 @@ impl Policy {
             scan_request_join: self.request_join.as_ref().map(scanner::Scanner::scratch),
             joined: Vec::new(),
         }
+    }
+
+    /// Compiles up to `budget` detector regexes not compiled yet; returns how many still wait.
+    pub fn compile_pending(&self, budget: usize) -> usize {
+        let mut pending = 0;
+        let mut budget = budget;
+        let joins = [self.message_join.as_ref(), self.request_join.as_ref()];
+        for scanner in std::iter::once(&self.scanner).chain(joins.into_iter().flatten()) {
+            let before = scanner.compile_pending(0);
+            let left = scanner.compile_pending(budget);
+            budget = budget.saturating_sub(before.saturating_sub(left));
+            pending += left;
+        }
+        pending
     }
 
     /// Inspects one request and decides what happens to it.
@@ -131,6 +160,14 @@ impl Policy {
         walk.scratch.joined_fields.clear();
         let rewritten = walk.body(body, request.content_type);
         walk.join_pass();
+        if walk.scratch.take_regex_failure() {
+            return self.uninspectable(
+                tier,
+                Uninspectable::Internal(
+                    "a detector regex failed to compile; run `airlock check` on the policy".into(),
+                ),
+            );
+        }
         let findings = walk.findings;
         let limits = walk.limits;
         let planned = findings

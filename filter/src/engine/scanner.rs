@@ -17,6 +17,7 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
+use std::sync::OnceLock;
 
 /// Index of a detector in its policy.
 pub type DetectorIndex = u16;
@@ -124,12 +125,84 @@ impl Checks {
 #[derive(Debug)]
 pub struct RegexDetector {
     pub detector: DetectorIndex,
-    pub regex: Regex,
     /// How far around a keyword occurrence the regex runs (`None`: over the whole text).
     pub reach: Option<usize>,
+    pub checks: Checks,
+    pattern: Box<str>,
+    limits: RegexLimits,
+    /// Compiled at load (`check`, `build`) or on first use (the filter: most of a policy's
+    /// ~300 regexes never run in a VM's life, and compiling them all would cost ~100 ms per VM).
+    /// `None` inside: the regex failed to compile, so texts that arm it are uninspectable.
+    compiled: OnceLock<Option<CompiledRegex>>,
+}
+
+#[derive(Debug)]
+pub struct CompiledRegex {
+    pub regex: Regex,
     /// Capture group index of `(?P<secret>...)`, if the pattern has one.
     pub secret_group: Option<usize>,
-    pub checks: Checks,
+}
+
+impl CompiledRegex {
+    fn new(regex: Regex) -> CompiledRegex {
+        let secret_group = regex
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "secret");
+        CompiledRegex {
+            regex,
+            secret_group,
+        }
+    }
+}
+
+impl RegexDetector {
+    /// A detector whose regex (already checked for syntax) compiles on first use.
+    pub fn deferred(
+        detector: DetectorIndex,
+        pattern: &str,
+        limits: RegexLimits,
+        reach: Option<usize>,
+        checks: Checks,
+    ) -> RegexDetector {
+        RegexDetector {
+            detector,
+            reach,
+            checks,
+            pattern: pattern.into(),
+            limits,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// A detector with its regex compiled now.
+    pub fn compiled(
+        detector: DetectorIndex,
+        pattern: &str,
+        regex: Regex,
+        limits: RegexLimits,
+        reach: Option<usize>,
+        checks: Checks,
+    ) -> RegexDetector {
+        let this = RegexDetector::deferred(detector, pattern, limits, reach, checks);
+        let _ = this.compiled.set(Some(CompiledRegex::new(regex)));
+        this
+    }
+
+    /// The compiled regex, compiling it now if this is its first use.
+    pub fn regex(&self) -> Option<&CompiledRegex> {
+        self.compiled
+            .get_or_init(|| {
+                compile_regex(&self.pattern, self.limits)
+                    .ok()
+                    .map(CompiledRegex::new)
+            })
+            .as_ref()
+    }
+
+    /// The compiled regex if it has been compiled.
+    fn regex_if_compiled(&self) -> Option<&CompiledRegex> {
+        self.compiled.get().and_then(Option::as_ref)
+    }
 }
 
 #[derive(Debug)]
@@ -189,8 +262,12 @@ pub fn keyword_reach(longest_match: Option<usize>) -> Option<usize> {
 /// Mutable per-VM (or per-thread) state for scanning; reused across requests.
 #[derive(Debug)]
 pub struct ScanScratch {
-    caches: Vec<meta::Cache>,
+    /// Per regex, made on its first run.
+    caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
+    /// A regex this scratch needed failed to compile: the scans since [`ScanScratch::take_failure`]
+    /// are incomplete.
+    failed: bool,
     set_cache: Option<meta::Cache>,
     set_matches: PatternSet,
     /// Where each armed regex must run, before merging.
@@ -200,16 +277,9 @@ pub struct ScanScratch {
 impl Scanner {
     pub fn scratch(&self) -> ScanScratch {
         ScanScratch {
-            caches: self
-                .regexes
-                .iter()
-                .map(|r| r.regex.create_cache())
-                .collect(),
-            captures: self
-                .regexes
-                .iter()
-                .map(|r| r.secret_group.map(|_| r.regex.create_captures()))
-                .collect(),
+            caches: self.regexes.iter().map(|_| None).collect(),
+            captures: self.regexes.iter().map(|_| None).collect(),
+            failed: false,
             set_cache: self.always_on_set.as_ref().map(Regex::create_cache),
             set_matches: PatternSet::new(self.always_on.len()),
             armings: Vec::with_capacity(64),
@@ -227,6 +297,7 @@ impl Scanner {
             caches,
             captures,
             armings,
+            failed,
             ..
         } = scratch;
         // Each regex runs once over each merged stretch of text its keywords armed.
@@ -246,8 +317,16 @@ impl Scanner {
             else {
                 continue;
             };
+            let Some(compiled) = detector.regex() else {
+                *failed = true;
+                continue;
+            };
+            let cache = cache.get_or_insert_with(|| compiled.regex.create_cache());
+            if compiled.secret_group.is_some() && caps.is_none() {
+                *caps = Some(compiled.regex.create_captures());
+            }
             let span = window.start..window.end;
-            self.run_regex(detector, text, span, cache, caps.as_mut(), sink);
+            self.run_regex(detector, compiled, text, span, cache, caps.as_mut(), sink);
         }
         armings.clear();
     }
@@ -346,9 +425,11 @@ impl Scanner {
     }
 
     /// Runs one regex over `span` of `text` (look-around still sees the text around it).
+    #[allow(clippy::too_many_arguments)]
     fn run_regex(
         &self,
         detector: &RegexDetector,
+        compiled: &CompiledRegex,
         text: &[u8],
         span: std::ops::Range<usize>,
         cache: &mut meta::Cache,
@@ -360,15 +441,15 @@ impl Scanner {
         let mut at = span.start;
         while at <= span.end {
             let input = Input::new(text).range(at..span.end);
-            let Some(m) = detector.regex.search_with(cache, &input) else {
+            let Some(m) = compiled.regex.search_with(cache, &input) else {
                 break;
             };
-            let (start, end) = match (detector.secret_group, caps.as_deref_mut()) {
+            let (start, end) = match (compiled.secret_group, caps.as_deref_mut()) {
                 (Some(group), Some(caps)) => {
                     let anchored = Input::new(text)
                         .range(m.start()..m.end())
                         .anchored(regex_automata::Anchored::Yes);
-                    detector.regex.search_captures_with(cache, &anchored, caps);
+                    compiled.regex.search_captures_with(cache, &anchored, caps);
                     match caps.get_group(group) {
                         Some(span) => (span.start, span.end),
                         None => (m.start(), m.end()),
@@ -401,6 +482,23 @@ impl Scanner {
 
     pub fn regex_count(&self) -> usize {
         self.regexes.len()
+    }
+
+    /// Compiles up to `budget` regexes not compiled yet (a VM warms up between requests);
+    /// returns how many are still waiting.
+    pub fn compile_pending(&self, budget: usize) -> usize {
+        let mut pending = self.regexes.iter().filter(|r| r.compiled.get().is_none());
+        for regex in pending.by_ref().take(budget) {
+            let _ = regex.regex();
+        }
+        pending.count()
+    }
+}
+
+impl ScanScratch {
+    /// Whether a regex failed to compile since the last call (and resets it).
+    pub fn take_failure(&mut self) -> bool {
+        std::mem::take(&mut self.failed)
     }
 }
 
@@ -521,7 +619,8 @@ impl Scanner {
             + self
                 .regexes
                 .iter()
-                .map(|r| r.regex.memory_usage())
+                .filter_map(|r| r.regex_if_compiled())
+                .map(|c| c.regex.memory_usage())
                 .sum::<usize>()
             + self.always_on_set.as_ref().map_or(0, Regex::memory_usage)
     }
@@ -531,6 +630,7 @@ impl Scanner {
         let scan = &scratch.scan;
         scan.caches
             .iter()
+            .flatten()
             .map(meta::Cache::memory_usage)
             .sum::<usize>()
             + scan.set_cache.as_ref().map_or(0, meta::Cache::memory_usage)

@@ -26,6 +26,10 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Environment<'a> {
     /// Looks up an environment variable (of the CLI process, or of the wasm VM).
     pub var: &'a dyn Fn(&str) -> Option<String>,
+    /// Check each regex's syntax now but compile it on first use. The filter does: a VM then
+    /// loads in milliseconds and compiles only the regexes its traffic arms. `airlock check`
+    /// and `build` do not, so a regex that cannot compile is an error before it ships.
+    pub defer_regexes: bool,
 }
 
 /// Bytes an HMAC key must have at least.
@@ -58,6 +62,7 @@ pub fn compile(
     let mut c = Compiler {
         origins: &origins,
         errors: Vec::new(),
+        defer_regexes: env.defer_regexes,
     };
     let policy = c.policy(&doc, env);
     match policy {
@@ -78,6 +83,7 @@ pub fn compile(
 struct Compiler<'o> {
     origins: &'o Origins,
     errors: Vec<PolicyError>,
+    defer_regexes: bool,
 }
 
 impl Compiler<'_> {
@@ -571,9 +577,6 @@ impl Compiler<'_> {
                         ok = false;
                         continue;
                     };
-                    let secret_group = regex
-                        .group_info()
-                        .to_index(regex_automata::PatternID::ZERO, "secret");
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
                     if d.keywords.is_empty() {
                         always_on.push(index);
@@ -601,12 +604,13 @@ impl Compiler<'_> {
                         }
                         intern(keyword.as_bytes(), KeywordUse::Arms(index));
                     }
-                    regexes.push(RegexDetector {
-                        detector,
-                        regex,
-                        reach: scanner::keyword_reach(longest_match),
-                        secret_group,
-                        checks: checks.unwrap_or_else(no_checks),
+                    let reach = scanner::keyword_reach(longest_match);
+                    let checks = checks.unwrap_or_else(no_checks);
+                    regexes.push(match regex {
+                        Some(regex) => {
+                            RegexDetector::compiled(detector, pattern, regex, limits, reach, checks)
+                        }
+                        None => RegexDetector::deferred(detector, pattern, limits, reach, checks),
                     });
                 }
                 (None, Some(dictionary)) => {
@@ -703,7 +707,7 @@ impl Compiler<'_> {
         path: &str,
         pattern: &str,
         limits: RegexLimits,
-    ) -> Option<(regex_automata::meta::Regex, Option<usize>)> {
+    ) -> Option<(Option<regex_automata::meta::Regex>, Option<usize>)> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
                 path,
@@ -741,8 +745,11 @@ impl Compiler<'_> {
             return None;
         }
         let longest_match = hir.properties().maximum_len();
+        if self.defer_regexes {
+            return Some((None, longest_match));
+        }
         match scanner::compile_regex(pattern, limits) {
-            Ok(regex) => Some((regex, longest_match)),
+            Ok(regex) => Some((Some(regex), longest_match)),
             Err(e) => {
                 let reason = match e.size_limit() {
                     Some(limit) => format!(

@@ -28,6 +28,7 @@ pub const METRIC_HISTOGRAM: u32 = 2;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
     fn proxy_get_buffer_bytes(
         buffer: u32,
         start: usize,
@@ -240,4 +241,13 @@ pub fn increment_metric(id: u32, delta: u64) {
 pub fn record_metric(id: u32, value: u64) {
     // SAFETY: plain values.
     let _ = unsafe { proxy_record_metric(id, value) };
+}
+
+/// Asks the host to call `on_tick` every `period_ms` milliseconds (0 stops it).
+pub fn set_tick_period(period_ms: u32) -> Result<(), Status> {
+    // SAFETY: plain value.
+    match unsafe { proxy_set_tick_period_milliseconds(period_ms) } {
+        OK => Ok(()),
+        other => Err(Status(other)),
+    }
 }

@@ -17,6 +17,10 @@ pub struct Loaded {
     pub scratch: RefCell<crate::Scratch>,
 }
 
+/// Warm-up pace: a few regexes (~0.3 ms each) per tick keeps each pause short.
+const WARM_UP_TICK_MS: u32 = 5;
+const WARM_UP_REGEXES_PER_TICK: usize = 4;
+
 #[derive(Default)]
 pub struct AirlockRoot {
     loaded: Option<Rc<Loaded>>,
@@ -39,6 +43,7 @@ impl RootContext for AirlockRoot {
         };
         let env = Environment {
             var: &|name| std::env::var(name).ok(),
+            defer_regexes: true,
         };
         let loaded = config::load(&bytes, &env).and_then(|config| {
             let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name));
@@ -73,6 +78,14 @@ impl RootContext for AirlockRoot {
                     metrics,
                     scratch,
                 }));
+                // Regexes compile on first use; ticks compile the rest between requests, so
+                // a warm VM compiles nothing on the request path.
+                if host::set_tick_period(WARM_UP_TICK_MS).is_err() {
+                    host::log(
+                        host::LOG_INFO,
+                        "airlock: no timer; detector regexes compile on first use",
+                    );
+                }
                 true
             }
             Err(errors) => {
@@ -85,6 +98,19 @@ impl RootContext for AirlockRoot {
                 );
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let pending = match &self.loaded {
+            Some(loaded) => loaded
+                .config
+                .policy
+                .compile_pending(WARM_UP_REGEXES_PER_TICK),
+            None => 0,
+        };
+        if pending == 0 {
+            let _ = host::set_tick_period(0);
         }
     }
 
