@@ -180,7 +180,9 @@ pub struct DetectorDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
     /// For `regex`: at least one of these must occur (ASCII case-insensitively) in the text
-    /// for the regex to run at all. Omit only for patterns with no literal anchor (digits, emails).
+    /// for the regex to run at all, and it then runs only around each occurrence: within the
+    /// regex's longest possible match plus 256 bytes (the whole text if its matches are
+    /// unbounded or longer than 4 KiB). Omit only for patterns with no literal anchor (digits).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
     /// The alternative to `regex`: a phrase dictionary.
