@@ -367,6 +367,28 @@ fn always_on_set_stays_on_the_lazy_dfa_and_agrees() {
     );
 }
 
+/// The engine's own always-on set, through whole inspections of the corpus: its lazy-DFA cache
+/// (regex-automata's counter) stays under the bound, so it never gives up and arms every
+/// always-on regex over the whole text.
+#[test]
+fn the_engines_always_on_set_does_not_thrash_on_the_corpus() {
+    let policy = policies::default_policy();
+    let mut scratch = policy.scratch();
+    for class in Class::ALL {
+        for size in [8 << 10, SIZE] {
+            let body = corpus::chat_body(class, size, 1);
+            let verdict = policy.inspect(&airlock_benches::request(&body), &mut scratch);
+            assert!(verdict.uninspectable.is_none(), "{class:?}");
+        }
+    }
+    let clears = Scanner::set_cache_clears(&scratch);
+    eprintln!("engine always-on set: {clears} cache clears over the corpus");
+    assert!(
+        clears <= MAX_SET_CLEARS,
+        "the engine's always-on set cache was cleared {clears} times"
+    );
+}
+
 /// Every regex of the default policy and of a 1000-detector policy has a lazy DFA within the engine's
 /// cache capacity (otherwise the meta engine silently never uses one), and so does each always-on set.
 #[test]

@@ -13,7 +13,9 @@
 
 use super::validators::Validator;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
@@ -233,7 +235,8 @@ pub struct Scanner {
     pub(crate) dictionaries: Vec<DictionaryDetector>,
     /// Regex detectors without keywords, by index into `regexes`, in set-pattern order.
     pub(crate) always_on: Vec<u32>,
-    pub(crate) always_on_set: Option<Regex>,
+    /// One lazy DFA over all of `always_on`; it reports where each pattern's matches end.
+    pub(crate) always_on_set: Option<hybrid::dfa::DFA>,
     pub(crate) global_allow: Vec<Box<[u8]>>,
 }
 
@@ -268,8 +271,9 @@ pub struct ScanScratch {
     /// A regex this scratch needed failed to compile: the scans since [`ScanScratch::take_failure`]
     /// are incomplete.
     failed: bool,
-    set_cache: Option<meta::Cache>,
-    set_matches: PatternSet,
+    set_cache: Option<hybrid::dfa::Cache>,
+    /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
+    set_windows: Vec<Option<usize>>,
     /// Where each armed regex must run, before merging.
     armings: Vec<Arming>,
 }
@@ -280,8 +284,11 @@ impl Scanner {
             caches: self.regexes.iter().map(|_| None).collect(),
             captures: self.regexes.iter().map(|_| None).collect(),
             failed: false,
-            set_cache: self.always_on_set.as_ref().map(Regex::create_cache),
-            set_matches: PatternSet::new(self.always_on.len()),
+            set_cache: self
+                .always_on_set
+                .as_ref()
+                .map(hybrid::dfa::DFA::create_cache),
+            set_windows: vec![None; self.always_on.len()],
             armings: Vec::with_capacity(64),
         }
     }
@@ -390,36 +397,48 @@ impl Scanner {
         }
     }
 
+    /// Arms each keyword-less regex around where the set saw one of its matches end: a match
+    /// ending at `end` starts within the regex's reach before it.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
-        let everywhere = |regex: u32| Arming {
-            regex,
-            start: 0,
-            end: text.len(),
+        let (Some(set), Some(cache)) = (&self.always_on_set, scratch.set_cache.as_mut()) else {
+            return;
         };
-        match (&self.always_on_set, self.always_on.as_slice()) {
-            (_, []) => {}
-            (None, [only]) => scratch.armings.push(everywhere(*only)),
-            (Some(set), _) => {
-                let Some(cache) = scratch.set_cache.as_mut() else {
-                    return;
-                };
-                scratch.set_matches.clear();
-                set.which_overlapping_matches_with(
-                    cache,
-                    &Input::new(text),
-                    &mut scratch.set_matches,
-                );
-                let matched = scratch
-                    .set_matches
-                    .iter()
-                    .filter_map(|p| self.always_on.get(p.as_usize()));
-                scratch
-                    .armings
-                    .extend(matched.map(|&regex| everywhere(regex)));
+        scratch.set_windows.fill(None);
+        let input = Input::new(text);
+        let mut state = OverlappingState::start();
+        loop {
+            if set
+                .try_search_overlapping_fwd(cache, &input, &mut state)
+                .is_err()
+            {
+                // The lazy DFA gave up (its cache thrashed): run every always-on regex everywhere.
+                let everywhere = self.always_on.iter().map(|&regex| Arming {
+                    regex,
+                    start: 0,
+                    end: text.len(),
+                });
+                scratch.armings.extend(everywhere);
+                return;
             }
-            (None, _) => {
-                let all = self.always_on.iter().map(|&regex| everywhere(regex));
-                scratch.armings.extend(all);
+            let Some(found) = state.get_match() else {
+                return;
+            };
+            let pattern = found.pattern().as_usize();
+            let (Some(&regex), Some(latest)) = (
+                self.always_on.get(pattern),
+                scratch.set_windows.get_mut(pattern),
+            ) else {
+                continue;
+            };
+            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+            let end = found.offset();
+            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
+            match latest.and_then(|i| scratch.armings.get_mut(i)) {
+                Some(window) if start <= window.end => window.end = window.end.max(end),
+                _ => {
+                    *latest = Some(scratch.armings.len());
+                    scratch.armings.push(Arming { regex, start, end });
+                }
             }
         }
     }
@@ -536,13 +555,28 @@ pub fn keyword_automaton<P: AsRef<[u8]>>(
     builder(Some(AhoCorasickKind::DFA)).or_else(|_| builder(None))
 }
 
-/// Builds the multi-pattern set regex for detectors that have no keywords.
-pub fn set_regex(patterns: &[&str], limits: RegexLimits) -> Result<Regex, Box<meta::BuildError>> {
-    Regex::builder()
+/// Builds the lazy DFA of the detectors that have no keywords: all their patterns at once,
+/// reporting every pattern's every match end (overlapping, `MatchKind::All`).
+pub fn set_regex(
+    patterns: &[&str],
+    limits: RegexLimits,
+) -> Result<hybrid::dfa::DFA, Box<hybrid::BuildError>> {
+    hybrid::dfa::Builder::new()
         .syntax(syntax_config())
-        .configure(meta_config(MatchKind::All, limits, limits.set_cache_bytes))
+        .thompson(thompson::Config::new().nfa_size_limit(Some(limits.nfa_bytes)))
+        .configure(set_config(limits.set_cache_bytes))
         .build_many(patterns)
         .map_err(Box::new)
+}
+
+/// The always-on set's lazy-DFA settings: those the meta engine would use, with the set's cache.
+pub fn set_config(cache_bytes: usize) -> hybrid::dfa::Config {
+    hybrid::dfa::DFA::config()
+        .match_kind(MatchKind::All)
+        .cache_capacity(cache_bytes)
+        .skip_cache_capacity_check(false)
+        .minimum_cache_clear_count(Some(3))
+        .minimum_bytes_per_state(Some(10))
 }
 
 // Measurement hooks
@@ -585,7 +619,12 @@ impl Scanner {
             Some(set) => {
                 let mut cache = set.create_cache();
                 let mut matches = PatternSet::new(self.always_on.len());
-                set.which_overlapping_matches_with(&mut cache, &Input::new(text), &mut matches);
+                if set
+                    .try_which_overlapping_matches(&mut cache, &Input::new(text), &mut matches)
+                    .is_err()
+                {
+                    armed.extend(self.always_on.iter().copied());
+                }
                 armed.extend(
                     matches
                         .iter()
@@ -622,7 +661,20 @@ impl Scanner {
                 .filter_map(|r| r.regex_if_compiled())
                 .map(|c| c.regex.memory_usage())
                 .sum::<usize>()
-            + self.always_on_set.as_ref().map_or(0, Regex::memory_usage)
+            + self
+                .always_on_set
+                .as_ref()
+                .map_or(0, hybrid::dfa::DFA::memory_usage)
+    }
+
+    /// How often the always-on set's lazy-DFA cache was cleared in this scratch (regex-automata's
+    /// own counter): a cache that keeps clearing is about to give up and arm every regex everywhere.
+    pub fn set_cache_clears(scratch: &crate::Scratch) -> usize {
+        scratch
+            .scan
+            .set_cache
+            .as_ref()
+            .map_or(0, hybrid::dfa::Cache::clear_count)
     }
 
     /// Heap bytes of the regex caches in an inspection scratch (lazy-DFA caches grow as states are built).
@@ -633,7 +685,10 @@ impl Scanner {
             .flatten()
             .map(meta::Cache::memory_usage)
             .sum::<usize>()
-            + scan.set_cache.as_ref().map_or(0, meta::Cache::memory_usage)
+            + scan
+                .set_cache
+                .as_ref()
+                .map_or(0, hybrid::dfa::Cache::memory_usage)
     }
 }
 

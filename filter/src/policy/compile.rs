@@ -671,7 +671,7 @@ impl Compiler<'_> {
                 }
             }
         };
-        let always_on_set = if always_on_patterns.len() > 1 {
+        let always_on_set = if !always_on_patterns.is_empty() {
             match scanner::set_regex(&always_on_patterns, limits) {
                 Ok(set) => Some(set),
                 Err(e) => {
