@@ -111,6 +111,19 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// Characters NFKC keeps, that combine with nothing before them and that fold to nothing else:
+/// CJK ideographs and kana, most of any Chinese or Japanese text. Checked first, so such text
+/// skips the Unicode table lookups.
+fn is_inert(c: char) -> bool {
+    matches!(
+        c,
+        '\u{3041}'..='\u{3096}'       // Hiragana (not U+309F, which NFKC expands)
+            | '\u{30A1}'..='\u{30FA}' // Katakana letters
+            | '\u{3400}'..='\u{4DBF}' // CJK Extension A
+            | '\u{4E00}'..='\u{9FFF}' // CJK Unified Ideographs
+    )
+}
+
 /// Whether NFKC can never join `c` with what precedes it, so folding may
 /// restart at `c` and map its output to `c` alone.
 ///
@@ -119,7 +132,7 @@ fn is_invisible(c: char) -> bool {
 /// check not `Maybe`): canonical reordering stops at a starter, and
 /// composition is blocked by one that does not combine backwards.
 fn starts_segment(c: char) -> bool {
-    if c.is_ascii() {
+    if c.is_ascii() || is_inert(c) {
         return true;
     }
     if canonical_combining_class(c) != 0 {
@@ -287,10 +300,9 @@ impl Normalizer {
     fn already_folded(&self, text: &[u8]) -> bool {
         text.utf8_chunks().all(|chunk| {
             let valid = chunk.valid();
-            valid
-                .chars()
-                .all(|c| c.is_ascii() || !(is_invisible(c) || self.confusable(c).is_some()))
-                && is_nfkc_quick(valid.chars()) == IsNormalized::Yes
+            valid.chars().all(|c| {
+                c.is_ascii() || is_inert(c) || !(is_invisible(c) || self.confusable(c).is_some())
+            }) && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes
         })
     }
 
@@ -337,8 +349,9 @@ impl Normalizer {
         let mut chars = segment.chars();
         if let (Some(c), None) = (chars.next(), chars.next()) {
             // Most non-ASCII text (CJK, accented letters) is single characters NFKC keeps.
-            if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
-                && self.confusable(c).is_none()
+            if is_inert(c)
+                || is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+                    && self.confusable(c).is_none()
             {
                 out.push(segment.as_bytes(), from);
                 return;
@@ -391,6 +404,24 @@ mod tests {
     fn folded_text(text: &str) -> String {
         let out = fold(text.as_bytes()).expect("folds");
         String::from_utf8(out.text().to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn inert_characters_really_are() {
+        let normalizer = Normalizer::new();
+        let inert = (0u32..0x11_0000)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_inert(c));
+        let mut count = 0;
+        for c in inert {
+            count += 1;
+            let alone: String = std::iter::once(c).nfkc().collect();
+            assert_eq!(alone, c.to_string(), "NFKC changes {c:?}");
+            assert_eq!(canonical_combining_class(c), 0, "{c:?}");
+            assert_eq!(is_nfkc_quick(std::iter::once(c)), IsNormalized::Yes, "{c:?}");
+            assert!(normalizer.confusable(c).is_none() && !is_invisible(c), "{c:?}");
+        }
+        assert!(count > 27_000, "{count}");
     }
 
     #[test]
