@@ -14,13 +14,7 @@ fn main() {
     if args.first().map(String::as_str) == Some("--stats") {
         return stats();
     }
-    let class = args
-        .first()
-        .and_then(|name| Class::ALL.into_iter().find(|c| c.name() == name))
-        .unwrap_or_else(|| panic!("first argument: one of {:?}", Class::ALL.map(Class::name)));
-    let size = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(8192);
-    let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let body = corpus::chat_body(class, size, seed);
+    let body = corpus::body_from_args(&args).unwrap_or_else(|e| panic!("{e}"));
     let _ = std::io::stdout().write_all(&body);
 }
 

@@ -139,6 +139,17 @@ pub fn size_label(size: usize) -> String {
     }
 }
 
+/// The body named by command-line arguments `CLASS [SIZE [SEED]]` (size 8192 and seed 1 by default).
+pub fn body_from_args(args: &[String]) -> Result<Vec<u8>, String> {
+    let class = args
+        .first()
+        .and_then(|name| Class::ALL.into_iter().find(|c| c.name() == name))
+        .ok_or_else(|| format!("first argument: one of {:?}", Class::ALL.map(Class::name)))?;
+    let size = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(8192);
+    let seed = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    Ok(chat_body(class, size, seed))
+}
+
 /// An OpenAI chat-completions body of at most `size` bytes (within a paragraph of it) holding `class` text.
 pub fn chat_body(class: Class, size: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed ^ class.salt());
