@@ -418,8 +418,15 @@ mod tests {
             let alone: String = std::iter::once(c).nfkc().collect();
             assert_eq!(alone, c.to_string(), "NFKC changes {c:?}");
             assert_eq!(canonical_combining_class(c), 0, "{c:?}");
-            assert_eq!(is_nfkc_quick(std::iter::once(c)), IsNormalized::Yes, "{c:?}");
-            assert!(normalizer.confusable(c).is_none() && !is_invisible(c), "{c:?}");
+            assert_eq!(
+                is_nfkc_quick(std::iter::once(c)),
+                IsNormalized::Yes,
+                "{c:?}"
+            );
+            assert!(
+                normalizer.confusable(c).is_none() && !is_invisible(c),
+                "{c:?}"
+            );
         }
         assert!(count > 27_000, "{count}");
     }

@@ -248,6 +248,22 @@ struct Arming {
     end: usize,
 }
 
+/// Stretches one regex runs over separately in one scan before it runs once over their hull.
+const MAX_WINDOWS_PER_SCAN: usize = 16;
+
+/// The armings of one regex (sorted by start) merged into disjoint stretches.
+fn merged(group: &[Arming]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut pending = group.iter().peekable();
+    std::iter::from_fn(move || {
+        let first = pending.next()?;
+        let mut span = first.start..first.end;
+        while let Some(next) = pending.next_if(|next| next.start <= span.end) {
+            span.end = span.end.max(next.end);
+        }
+        Some(span)
+    })
+}
+
 /// Slack around a keyword beyond the regex's longest match, for keywords that sit next to
 /// the match rather than in it (`password` before `: hunter2`).
 const KEYWORD_SLACK: usize = 256;
@@ -307,18 +323,15 @@ impl Scanner {
             failed,
             ..
         } = scratch;
-        // Each regex runs once over each merged stretch of text its keywords armed.
+        // Each regex runs once over each merged stretch of text that armed it; past a budget of
+        // stretches (a flood of keywords) once over all of them, as per-search setup then dominates.
         armings.sort_unstable();
-        let mut pending = armings.iter().copied().peekable();
-        while let Some(mut window) = pending.next() {
-            while let Some(next) = pending.peek() {
-                if next.regex != window.regex || next.start > window.end {
-                    break;
-                }
-                window.end = window.end.max(next.end);
-                pending.next();
-            }
-            let i = window.regex as usize;
+        let mut rest = armings.as_slice();
+        while let Some(first) = rest.first() {
+            let same = rest.iter().take_while(|a| a.regex == first.regex).count();
+            let (group, tail) = rest.split_at(same);
+            rest = tail;
+            let i = first.regex as usize;
             let (Some(detector), Some(cache), Some(caps)) =
                 (self.regexes.get(i), caches.get_mut(i), captures.get_mut(i))
             else {
@@ -332,8 +345,14 @@ impl Scanner {
             if compiled.secret_group.is_some() && caps.is_none() {
                 *caps = Some(compiled.regex.create_captures());
             }
-            let span = window.start..window.end;
-            self.run_regex(detector, compiled, text, span, cache, caps.as_mut(), sink);
+            if merged(group).nth(MAX_WINDOWS_PER_SCAN).is_some() {
+                let hull = first.start..group.iter().map(|a| a.end).max().unwrap_or(first.end);
+                self.run_regex(detector, compiled, text, hull, cache, caps.as_mut(), sink);
+            } else {
+                for span in merged(group) {
+                    self.run_regex(detector, compiled, text, span, cache, caps.as_mut(), sink);
+                }
+            }
         }
         armings.clear();
     }
@@ -695,6 +714,19 @@ impl Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn armings_merge_into_disjoint_stretches() {
+        let arm = |start, end| Arming {
+            regex: 0,
+            start,
+            end,
+        };
+        let group = [arm(0, 10), arm(5, 20), arm(20, 25), arm(30, 40), arm(31, 35)];
+        let spans: Vec<_> = merged(&group).collect();
+        assert_eq!(spans, vec![0..25, 30..40]);
+        assert_eq!(merged(&[]).count(), 0);
+    }
 
     #[test]
     fn word_edges() {
