@@ -291,16 +291,10 @@ fn always_on_set_stays_on_the_lazy_dfa_and_agrees() {
                 .expect("regex detector")
         })
         .collect();
-    let set = hybrid::dfa::Builder::new()
-        .syntax(scanner::syntax_config())
-        .thompson(
-            regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(limits.nfa_bytes)),
-        )
-        .configure(dfa_config(MatchKind::All, limits.set_cache_bytes))
-        .build_many(&patterns)
-        .unwrap_or_else(|e| {
-            panic!("the always-on set does not build with the set's cache capacity: {e}")
-        });
+    // The set exactly as the engine builds it (since the engine runs the lazy DFA directly).
+    let set = scanner::set_regex(&patterns, limits).unwrap_or_else(|e| {
+        panic!("the always-on set does not build with the set's cache capacity: {e}")
+    });
     let mut cache = set.create_cache();
     let mut singles: Vec<(hybrid::regex::Regex, hybrid::regex::Cache)> = patterns
         .iter()
@@ -404,16 +398,12 @@ fn lazy_dfas_build_within_capacity() {
                 always_on.push(pattern.as_str());
             }
         }
-        hybrid::dfa::Builder::new()
-            .syntax(scanner::syntax_config())
-            .configure(dfa_config(MatchKind::All, limits.set_cache_bytes))
-            .build_many(&always_on)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: always-on set of {}: {e}",
-                    policy.info.name,
-                    always_on.len()
-                )
-            });
+        scanner::set_regex(&always_on, limits).unwrap_or_else(|e| {
+            panic!(
+                "{}: always-on set of {}: {e}",
+                policy.info.name,
+                always_on.len()
+            )
+        });
     }
 }

@@ -95,17 +95,12 @@ impl Policy {
     }
 
     /// Compiles up to `budget` detector regexes not compiled yet; returns how many still wait.
-    pub fn compile_pending(&self, budget: usize) -> usize {
-        let mut pending = 0;
-        let mut budget = budget;
+    pub fn compile_pending(&self, mut budget: usize) -> usize {
         let joins = [self.message_join.as_ref(), self.request_join.as_ref()];
-        for scanner in std::iter::once(&self.scanner).chain(joins.into_iter().flatten()) {
-            let before = scanner.compile_pending(0);
-            let left = scanner.compile_pending(budget);
-            budget = budget.saturating_sub(before.saturating_sub(left));
-            pending += left;
-        }
-        pending
+        std::iter::once(&self.scanner)
+            .chain(joins.into_iter().flatten())
+            .map(|scanner| scanner.compile_pending(&mut budget))
+            .sum()
     }
 
     /// Inspects one request and decides what happens to it.

@@ -525,12 +525,14 @@ impl Scanner {
         self.regexes.len()
     }
 
-    /// Compiles up to `budget` regexes not compiled yet (a VM warms up between requests);
-    /// returns how many are still waiting.
-    pub fn compile_pending(&self, budget: usize) -> usize {
+    /// Compiles regexes not compiled yet (a VM warms up between requests), taking one from
+    /// `budget` for each; returns how many are still waiting.
+    pub fn compile_pending(&self, budget: &mut usize) -> usize {
         let mut pending = self.regexes.iter().filter(|r| r.compiled.get().is_none());
-        for regex in pending.by_ref().take(budget) {
+        while *budget > 0 {
+            let Some(regex) = pending.next() else { break };
             let _ = regex.regex();
+            *budget -= 1;
         }
         pending.count()
     }
@@ -725,7 +727,13 @@ mod tests {
             start,
             end,
         };
-        let group = [arm(0, 10), arm(5, 20), arm(20, 25), arm(30, 40), arm(31, 35)];
+        let group = [
+            arm(0, 10),
+            arm(5, 20),
+            arm(20, 25),
+            arm(30, 40),
+            arm(31, 35),
+        ];
         let spans: Vec<_> = merged(&group).collect();
         assert_eq!(spans, vec![0..25, 30..40]);
         assert_eq!(merged(&[]).count(), 0);
