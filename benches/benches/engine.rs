@@ -10,6 +10,7 @@ use airlock_benches::{policies, request};
 use airlock_filter::engine::json::{self, Outline};
 use airlock_filter::engine::normalize::{Normalized, Normalizer};
 use airlock_filter::engine::scanner::{self, Scanner};
+use airlock_filter::engine::keywords::Keywords;
 use airlock_filter::engine::{respell, transcode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use regex_automata::hybrid::dfa::OverlappingState;
@@ -106,7 +107,7 @@ fn components(c: &mut Criterion) {
         .collect();
     patterns.sort();
     patterns.dedup();
-    let keywords = scanner::keyword_automaton(&patterns).expect("keyword automaton");
+    let keywords = Keywords::new(&patterns).expect("keyword automaton");
     let always_on: Vec<&str> = scanner
         .always_on_detectors()
         .iter()
@@ -140,7 +141,7 @@ fn components(c: &mut Criterion) {
             b.iter(|| {
                 texts
                     .iter()
-                    .map(|t| keywords.find_overlapping_iter(t).count())
+                    .map(|t| keywords.find_overlapping(t).count())
                     .sum::<usize>()
             })
         });

@@ -11,6 +11,7 @@ mod body;
 pub mod encoding;
 mod fingerprint;
 mod join;
+pub mod keywords;
 pub mod json;
 pub mod multipart;
 pub mod normalize;

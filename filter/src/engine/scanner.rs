@@ -14,6 +14,7 @@
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
 //! back to the PikeVM, which is orders of magnitude slower.
 
+use super::keywords::Keywords;
 use super::validators::Validator;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
 use regex_automata::hybrid::{self, dfa::OverlappingState};
@@ -230,7 +231,7 @@ pub enum KeywordUse {
 /// Everything the scanner needs, built by the policy compiler.
 #[derive(Debug)]
 pub struct Scanner {
-    pub(crate) keywords: Option<AhoCorasick>,
+    pub(crate) keywords: Option<Keywords>,
     /// Per keyword-automaton pattern, its uses.
     pub(crate) keyword_uses: Vec<Vec<KeywordUse>>,
     pub(crate) phrases: Vec<Box<[u8]>>,
@@ -364,9 +365,9 @@ impl Scanner {
         let Some(keywords) = &self.keywords else {
             return;
         };
-        for m in keywords.find_overlapping_iter(text) {
-            let Some(uses) = self.keyword_uses.get(m.pattern().as_usize()) else {
-                continue;
+        keywords.for_each_match(text, &mut |m| {
+            let Some(uses) = self.keyword_uses.get(m.pattern) else {
+                return;
             };
             for keyword_use in uses {
                 match *keyword_use {
@@ -374,19 +375,19 @@ impl Scanner {
                         let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
                         let (start, end) = match reach {
                             Some(reach) => (
-                                m.start().saturating_sub(reach),
-                                m.end().saturating_add(reach).min(text.len()),
+                                m.start.saturating_sub(reach),
+                                m.end.saturating_add(reach).min(text.len()),
                             ),
                             None => (0, text.len()),
                         };
                         scratch.armings.push(Arming { regex, start, end });
                     }
                     KeywordUse::Phrase { dictionary, phrase } => {
-                        self.dictionary_hit(text, m.start(), m.end(), dictionary, phrase, sink);
+                        self.dictionary_hit(text, m.start, m.end, dictionary, phrase, sink);
                     }
                 }
             }
-        }
+        });
     }
 
     fn dictionary_hit(
@@ -514,9 +515,9 @@ impl Scanner {
         let Some(keywords) = &self.keywords else {
             return false;
         };
-        keywords.find_overlapping_iter(text).any(|m| {
+        keywords.find_overlapping(text).any(|m| {
             self.keyword_uses
-                .get(m.pattern().as_usize())
+                .get(m.pattern)
                 .is_some_and(|uses| uses.iter().any(|u| matches!(u, KeywordUse::Arms(_))))
         })
     }
@@ -626,10 +627,10 @@ impl Scanner {
     pub fn armed_detectors(&self, text: &[u8]) -> Vec<DetectorIndex> {
         let mut armed: Vec<u32> = Vec::new();
         if let Some(keywords) = &self.keywords {
-            for m in keywords.find_overlapping_iter(text) {
+            for m in keywords.find_overlapping(text) {
                 for keyword_use in self
                     .keyword_uses
-                    .get(m.pattern().as_usize())
+                    .get(m.pattern)
                     .into_iter()
                     .flatten()
                 {
@@ -668,17 +669,17 @@ impl Scanner {
 
     /// Keyword-automaton patterns (keywords and dictionary phrases, folded and deduplicated).
     pub fn keyword_count(&self) -> usize {
-        self.keywords.as_ref().map_or(0, AhoCorasick::patterns_len)
+        self.keywords.as_ref().map_or(0, Keywords::patterns_len)
     }
 
-    /// The keyword automaton's implementation (DFA, contiguous or noncontiguous NFA).
-    pub fn keyword_automaton_kind(&self) -> Option<AhoCorasickKind> {
-        self.keywords.as_ref().map(AhoCorasick::kind)
+    /// The keyword automaton's implementation (`table` or `compact`).
+    pub fn keyword_automaton_kind(&self) -> Option<&'static str> {
+        self.keywords.as_ref().map(Keywords::kind)
     }
 
     /// Heap bytes of the compiled automata: keyword automaton, every regex, the always-on set.
     pub fn automata_heap_bytes(&self) -> usize {
-        self.keywords.as_ref().map_or(0, AhoCorasick::memory_usage)
+        self.keywords.as_ref().map_or(0, Keywords::memory_usage)
             + self
                 .regexes
                 .iter()

@@ -15,6 +15,7 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
+use crate::engine::keywords::Keywords;
 use crate::engine::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector,
     RegexLimits, Scanner,
@@ -660,8 +661,8 @@ impl Compiler<'_> {
         let keywords = if keywords.is_empty() {
             None
         } else {
-            match scanner::keyword_automaton(&keywords) {
-                Ok(ac) => Some(ac),
+            match Keywords::new(&keywords) {
+                Ok(automaton) => Some(automaton),
                 Err(e) => {
                     self.error(
                         "detectors",
