@@ -7,6 +7,7 @@
 //! input into an error instead of a stack overflow. Any syntax error makes the
 //! caller fall back to scanning the body as text, so nothing is skipped.
 
+use super::bytes::{find_json_special, utf8_runs};
 use std::ops::Range;
 
 /// Deepest nesting accepted; deeper documents are scanned as text.
@@ -330,10 +331,7 @@ impl Parser<'_, '_> {
         loop {
             // Skip the common run of plain bytes quickly.
             let rest = self.doc.get(self.pos..).unwrap_or_default();
-            let plain = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(rest.len());
+            let plain = find_json_special(rest).unwrap_or(rest.len());
             self.pos += plain;
             match self.peek() {
                 Some(b'"') => {
@@ -419,7 +417,7 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     while let Some(&b) = raw.get(i) {
         if b != b'\\' {
             let run = raw.get(i..).unwrap_or_default();
-            let plain = run.iter().position(|&c| c == b'\\').unwrap_or(run.len());
+            let plain = memchr::memchr(b'\\', run).unwrap_or(run.len());
             out.extend_from_slice(run.get(..plain).unwrap_or_default());
             i += plain;
             continue;
@@ -493,13 +491,10 @@ fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
 /// Valid UTF-8 is kept as is; invalid bytes become U+FFFD so the output stays valid JSON.
 pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
     out.reserve(text.len());
-    for chunk in text.utf8_chunks() {
+    for (valid, invalid) in utf8_runs(text) {
         // Copy the runs between escapes whole: most text has few quotes and line breaks.
-        let mut rest = chunk.valid().as_bytes();
-        while let Some(at) = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        {
+        let mut rest = valid.as_bytes();
+        while let Some(at) = find_json_special(rest) {
             let (run, tail) = rest.split_at(at);
             out.extend_from_slice(run);
             let Some((&b, after)) = tail.split_first() else {
@@ -509,7 +504,7 @@ pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
             rest = after;
         }
         out.extend_from_slice(rest);
-        if !chunk.invalid().is_empty() {
+        if !invalid.is_empty() {
             out.extend_from_slice("\u{FFFD}".as_bytes());
         }
     }

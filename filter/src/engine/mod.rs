@@ -8,6 +8,7 @@
 //! when masking, rewrites only the matched bytes.
 
 mod body;
+mod bytes;
 pub mod encoding;
 mod fingerprint;
 mod join;
@@ -22,6 +23,7 @@ pub mod transcode;
 pub mod validators;
 mod verdict;
 mod walk;
+mod word_gate;
 
 pub use fingerprint::fingerprint_hex;
 pub use verdict::{Finding, LimitHits, Uninspectable, Verdict};

@@ -34,6 +34,7 @@
 //! recognised by an NFKC quick check and also returns `false` without
 //! allocating.
 
+use super::bytes::utf8_runs;
 use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -266,11 +267,10 @@ impl Normalizer {
         out.map.reserve(text.len());
         out.original_len = text.len();
         let mut offset = 0;
-        for chunk in text.utf8_chunks() {
-            let valid = chunk.valid();
+        for (valid, invalid) in utf8_runs(text) {
             self.fold_str(valid, offset, out);
             offset += valid.len();
-            for &byte in chunk.invalid() {
+            for &byte in invalid {
                 out.push(&[byte], (offset, offset + 1));
                 offset += 1;
             }
@@ -298,8 +298,7 @@ impl Normalizer {
 
     /// True when folding certainly leaves `text` unchanged.
     fn already_folded(&self, text: &[u8]) -> bool {
-        text.utf8_chunks().all(|chunk| {
-            let valid = chunk.valid();
+        utf8_runs(text).all(|(valid, _)| {
             valid.chars().all(|c| {
                 c.is_ascii() || is_inert(c) || !(is_invisible(c) || self.confusable(c).is_some())
             }) && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes

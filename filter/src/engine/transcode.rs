@@ -57,6 +57,7 @@
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
 use std::ops::Range;
+use super::word_gate::WordGate;
 
 use base64::alphabet;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -315,7 +316,7 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
 }
 
 /// Bytes between words.
-const fn is_delim(b: u8) -> bool {
+pub(super) const fn is_delim(b: u8) -> bool {
     b <= b' '
         || matches!(
             b,
@@ -334,39 +335,8 @@ const fn is_delim(b: u8) -> bool {
         )
 }
 
-/// Byte classes of [`Finder::scan`]'s word pass.
-const OTHER: u8 = 0;
-const DELIM: u8 = 1;
-const BASE64: u8 = 2;
-const TRIGGER: u8 = 3;
-
-// Evaluated at compile time: an index out of range would fail the build, not trap.
-#[allow(clippy::indexing_slicing)]
-const BYTE_CLASSES: [u8; 256] = {
-    let mut table = [OTHER; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = if is_delim(byte) {
-            DELIM
-        } else if is_b64_char(byte) {
-            BASE64
-        } else if matches!(byte, b'%' | b'\\' | b':') {
-            TRIGGER
-        } else {
-            OTHER
-        };
-        b += 1;
-    }
-    table
-};
-
-fn byte_class(b: u8) -> u8 {
-    BYTE_CLASSES.get(usize::from(b)).copied().unwrap_or(OTHER)
-}
-
 /// A character of either base64 alphabet (padding excluded).
-const fn is_b64_char(b: u8) -> bool {
+pub(super) const fn is_b64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
 
@@ -648,30 +618,13 @@ impl<'t> Finder<'t, '_> {
     /// neither, so they cost one table lookup per byte.
     fn scan(&mut self) {
         let shortest_run = self.limits.min_base64_len.clamp(1, MIN_HEX_LEN);
-        let text = self.text;
-        let mut i = 0;
-        while i < text.len() && !self.stop {
-            let start = i;
-            let (mut run, mut worth_a_look) = (0usize, false);
-            while let Some(&b) = text.get(i) {
-                let class = byte_class(b);
-                if class == DELIM {
-                    break;
-                }
-                if class == BASE64 {
-                    run += 1;
-                    worth_a_look |= run >= shortest_run;
-                } else {
-                    run = 0;
-                    worth_a_look |= class == TRIGGER;
-                }
-                i += 1;
-            }
-            if i == start {
-                i += 1;
-            } else if worth_a_look {
-                i = self.word(start, i).max(start + 1);
-            }
+        let mut gate = WordGate::new(self.text, shortest_run);
+        let mut from = 0;
+        while !self.stop {
+            let Some(word) = gate.next_word(from) else {
+                break;
+            };
+            from = self.word(word.start, word.end).max(word.start + 1);
         }
     }
 

@@ -1,0 +1,92 @@
+//! Byte-scanning helpers shared by the passes that touch every byte of a field.
+//!
+//! Both work on whole machine words where the standard library's convenient
+//! forms go byte by byte: `Utf8Chunks` validates one byte at a time, while
+//! `str::from_utf8` checks ASCII a word at a time; a JSON string's plain run
+//! ends at a `"`, `\` or control byte, found here eight bytes per step (wasm32
+//! has native 64-bit integers, so this holds inside the filter too).
+
+/// The text's valid UTF-8 runs, each with the invalid bytes after it, like
+/// [`slice::utf8_chunks`], but one run without a byte-by-byte walk when all of `text` is valid.
+pub fn utf8_runs(text: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
+    let whole = std::str::from_utf8(text).ok();
+    let chunked = whole
+        .is_none()
+        .then(|| text.utf8_chunks().map(|c| (c.valid(), c.invalid())));
+    whole
+        .map(|s| (s, &[][..]))
+        .into_iter()
+        .chain(chunked.into_iter().flatten())
+}
+
+fn is_json_special(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+/// Position of the first `"`, `\` or control byte: what a JSON string cannot hold as it is.
+pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // A byte of `x` is zero (resp. below n) only if its lane of `(x - ONES * n) & !x & HIGHS` is set;
+    // a set lane can also follow a true hit, never stand alone, so the word test is exact.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let mut lanes = [0u8; 8];
+        lanes.copy_from_slice(word);
+        let w = u64::from_le_bytes(lanes);
+        let special = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if special != 0 {
+            if let Some(p) = word.iter().position(|&b| is_json_special(b)) {
+                return Some(offset + p);
+            }
+        }
+        offset += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| is_json_special(b))
+        .map(|p| offset + p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_special_bytes_are_found_in_every_lane() {
+        for len in 0..40 {
+            for at in 0..len {
+                for special in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+                    let mut text = vec![b'a'; len];
+                    // Bytes around the hit that must not count: high bytes, space, and 0x20's neighbours.
+                    for (i, b) in text.iter_mut().enumerate() {
+                        *b = [b'a', 0xe6, b' ', b'!', 0x7f, b'#', b']'][i % 7];
+                    }
+                    text[at] = special;
+                    assert_eq!(find_json_special(&text), Some(at), "len {len} at {at}");
+                }
+            }
+            let plain: Vec<u8> = (0..len).map(|i| [b'x', 0xff, b' ', b'~'][i % 4]).collect();
+            assert_eq!(find_json_special(&plain), None);
+        }
+    }
+
+    #[test]
+    fn utf8_runs_match_the_standard_chunks() {
+        for text in [&b"plain"[..], "机密 text".as_bytes(), b"a\xffb\xe6\x9cc", b""] {
+            let nonempty = |(s, b): &(&str, &[u8])| !s.is_empty() || !b.is_empty();
+            let ours: Vec<_> = utf8_runs(text).filter(nonempty).collect();
+            let std: Vec<_> = text
+                .utf8_chunks()
+                .map(|c| (c.valid(), c.invalid()))
+                .filter(nonempty)
+                .collect();
+            assert_eq!(ours, std);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Which words of a text may hold an encoded run, found without visiting every byte.
+//!
+//! The encoded-run finder ([`super::transcode`]) looks closely only at words
+//! (runs between delimiters) that hold a `%`, `\` or `:` (percent-encoding,
+//! `\u` escapes, `data:` URLs) or at least `shortest_run` base64 characters
+//! in a row. Ordinary text has neither, and this gate runs on every field, so
+//! it avoids touching each byte: the triggers are found with `memchr3`, and a
+//! long base64 run is found by probing every `shortest_run`-th byte (any such
+//! run covers a probe) and looking around a probe only when it is a base64
+//! character.
+
+use super::transcode::{is_b64_char, is_delim};
+use std::ops::Range;
+
+/// Yields, in order, the words of one text worth a close look.
+pub(super) struct WordGate<'t> {
+    text: &'t [u8],
+    shortest_run: usize,
+    /// The first trigger at or after `trigger_from` (`None`: there is none).
+    trigger: Option<usize>,
+    trigger_from: usize,
+}
+
+impl<'t> WordGate<'t> {
+    /// `shortest_run`: base64 characters in a row that make a word worth a look (at least 1).
+    pub fn new(text: &'t [u8], shortest_run: usize) -> WordGate<'t> {
+        WordGate {
+            text,
+            shortest_run: shortest_run.max(1),
+            trigger: memchr::memchr3(b'%', b'\\', b':', text),
+            trigger_from: 0,
+        }
+    }
+
+    /// The first word worth a look that ends after `from`. Words are maximal runs of
+    /// non-delimiters, except that one holding `from` starts at `from`.
+    pub fn next_word(&mut self, from: usize) -> Option<Range<usize>> {
+        let trigger = self.trigger_at_or_after(from);
+        let run = self.long_run_at_or_after(from, trigger.unwrap_or(usize::MAX));
+        let at = match (trigger, run) {
+            (Some(t), Some(r)) => t.min(r),
+            (t, r) => t.or(r)?,
+        };
+        let before = self.text.get(from..at).unwrap_or_default();
+        let start = before
+            .iter()
+            .rposition(|&b| is_delim(b))
+            .map_or(from, |p| from + p + 1);
+        let after = self.text.get(at..).unwrap_or_default();
+        let end = after
+            .iter()
+            .position(|&b| is_delim(b))
+            .map_or(self.text.len(), |p| at + p);
+        Some(start..end)
+    }
+
+    fn trigger_at_or_after(&mut self, from: usize) -> Option<usize> {
+        let still_valid = match self.trigger {
+            Some(t) => t >= from,
+            None => from >= self.trigger_from,
+        };
+        if !still_valid {
+            self.trigger_from = from;
+            self.trigger = self
+                .text
+                .get(from..)
+                .and_then(|rest| memchr::memchr3(b'%', b'\\', b':', rest))
+                .map(|p| from + p);
+        }
+        self.trigger
+    }
+
+    /// The start of the first run of at least `shortest_run` base64 characters that lies
+    /// after `from` (counted from `from`) and starts before `before`.
+    fn long_run_at_or_after(&self, from: usize, before: usize) -> Option<usize> {
+        let text = self.text;
+        let is_b64 = |i: usize| text.get(i).is_some_and(|&b| is_b64_char(b));
+        let n = self.shortest_run;
+        let mut i = from;
+        while i < before {
+            let probe = i + n - 1;
+            if probe >= text.len() {
+                return None;
+            }
+            if !is_b64(probe) {
+                i = probe + 1;
+                continue;
+            }
+            // Every run of `n` that starts in `i..=probe` covers `probe`.
+            let mut start = probe;
+            while start > i && is_b64(start - 1) {
+                start -= 1;
+            }
+            let mut end = probe + 1;
+            while end - start < n && is_b64(end) {
+                end += 1;
+            }
+            if end - start >= n {
+                return Some(start);
+            }
+            i = end + 1;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words a byte-by-byte walk finds worth a look, each ended where the walk resumes.
+    fn reference(text: &[u8], shortest_run: usize) -> Vec<Range<usize>> {
+        let mut words = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let start = i;
+            let (mut run, mut worth_a_look) = (0usize, false);
+            while let Some(&b) = text.get(i) {
+                if is_delim(b) {
+                    break;
+                }
+                if is_b64_char(b) {
+                    run += 1;
+                    worth_a_look |= run >= shortest_run;
+                } else {
+                    run = 0;
+                    worth_a_look |= matches!(b, b'%' | b'\\' | b':');
+                }
+                i += 1;
+            }
+            if i == start {
+                i += 1;
+            } else if worth_a_look {
+                words.push(start..i);
+            }
+        }
+        words
+    }
+
+    fn gated(text: &[u8], shortest_run: usize) -> Vec<Range<usize>> {
+        let mut gate = WordGate::new(text, shortest_run);
+        let mut words = Vec::new();
+        let mut from = 0;
+        while let Some(word) = gate.next_word(from) {
+            from = word.end.max(word.start + 1);
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn finds_triggers_and_long_runs_only() {
+        let text = b"plain words, a key=QUJDREVGR0hJSktMTU5PUFFS and %41 then a\\x41 and http://x short";
+        let words: Vec<&[u8]> = gated(text, 16).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            words,
+            vec![
+                &b"key=QUJDREVGR0hJSktMTU5PUFFS"[..],
+                b"%41",
+                b"a\\x41",
+                b"http://x"
+            ]
+        );
+    }
+
+    #[test]
+    fn agrees_with_a_byte_by_byte_walk() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        // Mostly base64 characters, so runs of every length around `shortest_run` occur.
+        let alphabet = b"aB3+/-_aaaaZZZ99 \n\".,=%\\:";
+        for _ in 0..2000 {
+            let len = next(120);
+            let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            let shortest_run = 1 + next(12);
+            assert_eq!(
+                gated(&text, shortest_run),
+                reference(&text, shortest_run),
+                "text {:?} shortest run {shortest_run}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
+}
