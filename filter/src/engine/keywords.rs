@@ -54,7 +54,7 @@ pub struct Keywords {
 
 #[derive(Debug)]
 enum Automaton {
-    Table(Table),
+    Table(Box<Table>),
     Compact(AhoCorasick),
 }
 
@@ -72,7 +72,7 @@ impl Keywords {
             return Err(KeywordsError::EmptyPattern(empty));
         }
         let automaton = match Table::build(patterns, max_entries) {
-            Some(table) => Automaton::Table(table),
+            Some(table) => Automaton::Table(Box::new(table)),
             None => Automaton::Compact(
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
@@ -273,9 +273,7 @@ impl Table {
         let mut transitions = vec![0u32; nodes * stride_usize];
         for (node, row) in goto.chunks_exact(stride_usize).enumerate() {
             let at = renumbered.get(node).copied().unwrap_or(0) as usize;
-            let Some(target) = transitions.get_mut(at..at + stride_usize) else {
-                return None;
-            };
+            let target = transitions.get_mut(at..at + stride_usize)?;
             for (slot, &next) in target.iter_mut().zip(row) {
                 *slot = renumbered.get(next as usize).copied().unwrap_or(0);
             }
