@@ -24,7 +24,7 @@ pub struct Respelled {
     pub plain: Vec<u8>,
 }
 
-/// Fewest characters a spaced-out run must have to be read as one word.
+/// Fewest bytes a spaced-out run must join to be read as one word.
 const MIN_SPACED: usize = 8;
 /// Most runs returned for one text.
 const MAX_RUNS: usize = 64;
@@ -146,13 +146,45 @@ fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
 
 /// Runs of single characters separated by single spaces: `A K I A 1 2 3 4`.
 ///
-/// The text is cut at every space; a run is a sequence of pieces that are one
-/// non-whitespace character each. Anything else (a word, an empty piece from a
-/// double space, a line break) ends the run.
+/// Two adjacent printable ASCII bytes belong to one piece of at least two
+/// characters, so no run holds them; and a run of [`MIN_SPACED`] bytes and at
+/// least two pieces spans at least `MIN_SPACED + 1` bytes. So only every
+/// `MIN_SPACED`-th byte pair is probed, and only around a probe that is not
+/// such a pair is the text cut into pieces ([`spaced_in`]): most prose is
+/// never split at its spaces.
 fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
+    let stride = MIN_SPACED;
+    let is_plain = |at: usize| text.get(at).is_some_and(|b| b.is_ascii_graphic());
+    let is_word_pair = |at: usize| is_plain(at) && is_plain(at + 1);
+    let mut probe = 0;
+    while probe + 1 < text.len() {
+        if is_word_pair(probe) {
+            probe += stride;
+            continue;
+        }
+        // The stretch around the probe without a word pair, with the pairs that bound it: a
+        // pair's piece has two characters, so the pieces inside are cut exactly as in `text`.
+        let start = (0..probe).rev().find(|&at| is_word_pair(at)).unwrap_or(0);
+        let end = (probe + 1..text.len())
+            .find(|&at| is_word_pair(at))
+            .map_or(text.len(), |at| at + 2);
+        spaced_in(text, start..end, out);
+        probe = (probe + stride).max(end);
+    }
+}
+
+/// [`spaced`] within `range` of `text`: the range is cut at every space; a run is a
+/// sequence of pieces that are one non-whitespace character each. Anything else (a word,
+/// an empty piece from a double space, a line break) ends the run.
+fn spaced_in(text: &[u8], range: Range<usize>, out: &mut Vec<Respelled>) {
     let mut run: Option<(usize, usize, Vec<u8>)> = None; // start, end, plain
-    let mut piece_start = 0;
-    let piece_ends = memchr::memchr_iter(b' ', text).chain(std::iter::once(text.len()));
+    let Some(region) = text.get(range.clone()) else {
+        return;
+    };
+    let mut piece_start = range.start;
+    let piece_ends = memchr::memchr_iter(b' ', region)
+        .map(|at| range.start + at)
+        .chain(std::iter::once(range.end));
     for piece_end in piece_ends {
         let piece = text.get(piece_start..piece_end).unwrap_or_default();
         if is_one_character(piece) {
@@ -256,5 +288,31 @@ mod tests {
         assert_eq!(plains("机 密 文 件 内 部 资 料")[0].2, "机密文件内部资料");
         assert!(plains("I am a b c fine, a short run").is_empty());
         assert!(plains("Please review this function and explain why.").is_empty());
+    }
+
+    #[test]
+    fn probing_finds_what_cutting_everything_finds() {
+        let mut seed = 0x853c_49e6_748f_ea9bu64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        // Spaced letters, words, double spaces, line breaks and a 3-byte character.
+        let pieces = ["a", "B", "7", "word", "", "x\ny", "机", "is", "\t"];
+        for _ in 0..3000 {
+            let count = next(40);
+            let text = (0..count)
+                .map(|_| pieces[next(pieces.len())])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let text = text.as_bytes();
+            let mut probed = Vec::new();
+            spaced(text, &mut probed);
+            let mut everything = Vec::new();
+            spaced_in(text, 0..text.len(), &mut everything);
+            assert_eq!(probed, everything, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 }
