@@ -8,9 +8,9 @@
 use airlock_benches::corpus::{self, Class, SIZES};
 use airlock_benches::{policies, request};
 use airlock_filter::engine::json::{self, Outline};
+use airlock_filter::engine::keywords::Keywords;
 use airlock_filter::engine::normalize::{Normalized, Normalizer};
 use airlock_filter::engine::scanner::{self, Scanner};
-use airlock_filter::engine::keywords::Keywords;
 use airlock_filter::engine::{respell, transcode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use regex_automata::hybrid::dfa::OverlappingState;

@@ -18,6 +18,8 @@
 //!   cache capacity, never gives up, stays under its clear bound, and reports exactly the patterns
 //!   whose own regex matches (and what the engine's meta set reports).
 //!
+//! - the always-on set is gated on rare bytes (it does not read every byte).
+//!
 //! Runs in a debug build in about a minute on two cores; `--release` is much faster.
 use airlock_benches::corpus::{self, Class};
 use airlock_benches::policies;
@@ -406,4 +408,23 @@ fn lazy_dfas_build_within_capacity() {
             )
         });
     }
+}
+
+/// The default policy's always-on set reads only around rare bytes (digits, `+`, `:` ...), never
+/// every byte: a keyword-less detector whose matches need no rare byte would silently make the
+/// set read all text again.
+#[test]
+fn the_always_on_set_is_gated_on_rare_bytes() {
+    let policy = policies::default_policy();
+    let gate = Scanner::of(&policy)
+        .always_on_gate()
+        .expect("every always-on detector of the default policy has required bytes");
+    let gated: String = gate.iter().map(|&(b, _)| char::from(b)).collect();
+    eprintln!("always-on gate: {gate:?}");
+    assert!(
+        !gate
+            .iter()
+            .any(|&(b, _)| b.is_ascii_lowercase() || b == b' '),
+        "the gate opens on common bytes: {gated:?}"
+    );
 }

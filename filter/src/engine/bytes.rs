@@ -78,7 +78,12 @@ mod tests {
 
     #[test]
     fn utf8_runs_match_the_standard_chunks() {
-        for text in [&b"plain"[..], "机密 text".as_bytes(), b"a\xffb\xe6\x9cc", b""] {
+        for text in [
+            &b"plain"[..],
+            "机密 text".as_bytes(),
+            b"a\xffb\xe6\x9cc",
+            b"",
+        ] {
             let nonempty = |(s, b): &(&str, &[u8])| !s.is_empty() || !b.is_empty();
             let ours: Vec<_> = utf8_runs(text).filter(nonempty).collect();
             let std: Vec<_> = text

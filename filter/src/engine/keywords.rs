@@ -246,7 +246,9 @@ impl Table {
                     }
                     let mut out = own.get(child as usize).cloned().unwrap_or_default();
                     out.extend_from_slice(
-                        outputs.get(via_fail as usize).map_or(&[][..], Vec::as_slice),
+                        outputs
+                            .get(via_fail as usize)
+                            .map_or(&[][..], Vec::as_slice),
                     );
                     if let Some(slot) = outputs.get_mut(child as usize) {
                         *slot = out;
@@ -349,8 +351,11 @@ impl Table {
         let overlap = self.longest_pattern.saturating_sub(1);
         let bounds: [usize; LANES + 1] = std::array::from_fn(|i| text.len() * i / LANES);
         // Lane i reads `starts[i]..bounds[i + 1]` and reports ends in `bounds[i] + 1..=bounds[i + 1]`.
-        let starts: [usize; LANES] =
-            std::array::from_fn(|i| bounds.get(i).map_or(0, |&b| if i == 0 { b } else { b.saturating_sub(overlap) }));
+        let starts: [usize; LANES] = std::array::from_fn(|i| {
+            bounds
+                .get(i)
+                .map_or(0, |&b| if i == 0 { b } else { b.saturating_sub(overlap) })
+        });
         let lane = |i: usize| {
             let start = starts.get(i).copied().unwrap_or(0);
             let end = bounds.get(i + 1).copied().unwrap_or(0);

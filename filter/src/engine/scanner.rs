@@ -15,6 +15,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use super::keywords::Keywords;
+use super::required::AlwaysOnGate;
 use super::validators::Validator;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
 use regex_automata::hybrid::{self, dfa::OverlappingState};
@@ -241,6 +242,10 @@ pub struct Scanner {
     pub(crate) always_on: Vec<u32>,
     /// One lazy DFA over all of `always_on`; it reports where each pattern's matches end.
     pub(crate) always_on_set: Option<hybrid::dfa::DFA>,
+    /// Where the set can match (`None`: anywhere).
+    pub(crate) always_on_gate: Option<Box<AlwaysOnGate>>,
+    /// Keyword-less regex detectors the gate cannot cover: each runs over every whole text.
+    pub(crate) armed_everywhere: Vec<u32>,
     pub(crate) global_allow: Vec<Box<[u8]>>,
 }
 
@@ -421,30 +426,57 @@ impl Scanner {
     }
 
     /// Arms each keyword-less regex around where the set saw one of its matches end: a match
-    /// ending at `end` starts within the regex's reach before it.
+    /// ending at `end` starts within the regex's reach before it. The set reads only the
+    /// windows the gate opens, when there is a gate.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
-        let (Some(set), Some(cache)) = (&self.always_on_set, scratch.set_cache.as_mut()) else {
+        let everywhere = self.armed_everywhere.iter().map(|&regex| Arming {
+            regex,
+            start: 0,
+            end: text.len(),
+        });
+        scratch.armings.extend(everywhere);
+        if self.always_on_set.is_none() {
             return;
-        };
+        }
         scratch.set_windows.fill(None);
-        let input = Input::new(text);
+        let complete = match &self.always_on_gate {
+            None => self.arm_always_on_in(text, 0..text.len(), scratch),
+            Some(gate) => gate
+                .windows(text)
+                .all(|window| self.arm_always_on_in(text, window, scratch)),
+        };
+        if !complete {
+            // The lazy DFA gave up (its cache thrashed): run every always-on regex everywhere.
+            let everywhere = self.always_on.iter().map(|&regex| Arming {
+                regex,
+                start: 0,
+                end: text.len(),
+            });
+            scratch.armings.extend(everywhere);
+        }
+    }
+
+    /// [`Scanner::arm_always_on`] over `span` of `text`; false if the lazy DFA gave up.
+    fn arm_always_on_in(
+        &self,
+        text: &[u8],
+        span: std::ops::Range<usize>,
+        scratch: &mut ScanScratch,
+    ) -> bool {
+        let (Some(set), Some(cache)) = (&self.always_on_set, scratch.set_cache.as_mut()) else {
+            return true;
+        };
+        let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
         loop {
             if set
                 .try_search_overlapping_fwd(cache, &input, &mut state)
                 .is_err()
             {
-                // The lazy DFA gave up (its cache thrashed): run every always-on regex everywhere.
-                let everywhere = self.always_on.iter().map(|&regex| Arming {
-                    regex,
-                    start: 0,
-                    end: text.len(),
-                });
-                scratch.armings.extend(everywhere);
-                return;
+                return false;
             }
             let Some(found) = state.get_match() else {
-                return;
+                return true;
             };
             let pattern = found.pattern().as_usize();
             let (Some(&regex), Some(latest)) = (
@@ -614,7 +646,8 @@ impl Scanner {
         &policy.scanner
     }
 
-    /// Detector indices of the keyword-less regex detectors (the always-on set), in set-pattern order.
+    /// Detector indices of the keyword-less regex detectors in the always-on set, in set-pattern order
+    /// (those the gate cannot cover run on every text instead, see [`Scanner::run_everywhere_detectors`]).
     pub fn always_on_detectors(&self) -> Vec<DetectorIndex> {
         self.always_on
             .iter()
@@ -622,18 +655,21 @@ impl Scanner {
             .collect()
     }
 
-    /// Detector indices of the regexes a scan of `text` runs: keyword-armed ones, then always-on ones
-    /// the set reports (or all always-on ones when there is no set). Sorted, without duplicates.
+    /// Detector indices of the keyword-less regex detectors that run over every whole text.
+    pub fn run_everywhere_detectors(&self) -> Vec<DetectorIndex> {
+        self.armed_everywhere
+            .iter()
+            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
+            .collect()
+    }
+
+    /// Detector indices of the regexes a scan of `text` runs: those run on every text, keyword-armed
+    /// ones, then always-on ones the set reports (or all always-on ones when there is no set). Sorted, without duplicates.
     pub fn armed_detectors(&self, text: &[u8]) -> Vec<DetectorIndex> {
-        let mut armed: Vec<u32> = Vec::new();
+        let mut armed: Vec<u32> = self.armed_everywhere.clone();
         if let Some(keywords) = &self.keywords {
             for m in keywords.find_overlapping(text) {
-                for keyword_use in self
-                    .keyword_uses
-                    .get(m.pattern)
-                    .into_iter()
-                    .flatten()
-                {
+                for keyword_use in self.keyword_uses.get(m.pattern).into_iter().flatten() {
                     if let KeywordUse::Arms(regex) = *keyword_use {
                         armed.push(regex);
                     }
@@ -665,6 +701,11 @@ impl Scanner {
         detectors.sort_unstable();
         detectors.dedup();
         detectors
+    }
+
+    /// The bytes around which the always-on set runs, with how far; `None` when it reads everything.
+    pub fn always_on_gate(&self) -> Option<Vec<(u8, usize)>> {
+        self.always_on_gate.as_ref().map(|gate| gate.reaches())
     }
 
     /// Keyword-automaton patterns (keywords and dictionary phrases, folded and deduplicated).

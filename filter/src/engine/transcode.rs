@@ -56,8 +56,8 @@
 //! [`ScanStats::binary`] when they come from a data URL or decode to at least
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
-use std::ops::Range;
 use super::word_gate::WordGate;
+use std::ops::Range;
 
 use base64::alphabet;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

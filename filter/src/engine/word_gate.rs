@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn finds_triggers_and_long_runs_only() {
-        let text = b"plain words, a key=QUJDREVGR0hJSktMTU5PUFFS and %41 then a\\x41 and http://x short";
+        let text =
+            b"plain words, a key=QUJDREVGR0hJSktMTU5PUFFS and %41 then a\\x41 and http://x short";
         let words: Vec<&[u8]> = gated(text, 16).into_iter().map(|r| &text[r]).collect();
         assert_eq!(
             words,

@@ -16,6 +16,7 @@ use super::{
     Policy, PolicyInfo, Tier, TierIndex,
 };
 use crate::engine::keywords::Keywords;
+use crate::engine::required::{required_bytes, AlwaysOnPlan, ByteSet};
 use crate::engine::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector,
     RegexLimits, Scanner,
@@ -549,6 +550,7 @@ impl Compiler<'_> {
         let mut dictionaries = Vec::new();
         let mut always_on = Vec::new();
         let mut always_on_patterns: Vec<&str> = Vec::new();
+        let mut always_on_facts: Vec<RegexFacts> = Vec::new();
         let mut ok = true;
 
         let mut intern = |pattern: &[u8], keyword_use: KeywordUse| {
@@ -572,16 +574,18 @@ impl Compiler<'_> {
             let checks = self.checks(&path, d);
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
-                    let Some((regex, longest_match)) =
+                    let Some((regex, facts)) =
                         self.regex(&format!("{path}.regex"), pattern, limits)
                     else {
                         ok = false;
                         continue;
                     };
+                    let longest_match = facts.longest_match;
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
                     if d.keywords.is_empty() {
                         always_on.push(index);
                         always_on_patterns.push(pattern.as_str());
+                        always_on_facts.push(facts);
                     }
                     for (k, keyword) in d.keywords.iter().enumerate() {
                         if keyword.trim().is_empty() {
@@ -672,6 +676,23 @@ impl Compiler<'_> {
                 }
             }
         };
+        let plan = AlwaysOnPlan::new(
+            always_on_facts
+                .iter()
+                .map(|f| (f.longest_match, f.required_bytes.as_ref())),
+        );
+        let pick = |items: &[usize]| -> Vec<u32> {
+            items
+                .iter()
+                .filter_map(|&i| always_on.get(i).copied())
+                .collect()
+        };
+        let (in_set, everywhere) = (pick(&plan.in_set), pick(&plan.everywhere));
+        let always_on_patterns: Vec<&str> = plan
+            .in_set
+            .iter()
+            .filter_map(|&i| always_on_patterns.get(i).copied())
+            .collect();
         let always_on_set = if !always_on_patterns.is_empty() {
             match scanner::set_regex(&always_on_patterns, limits) {
                 Ok(set) => Some(set),
@@ -697,8 +718,10 @@ impl Compiler<'_> {
             phrases,
             regexes,
             dictionaries,
-            always_on,
+            always_on: in_set,
             always_on_set,
+            always_on_gate: plan.gate,
+            armed_everywhere: everywhere,
             global_allow,
         })
     }
@@ -708,7 +731,7 @@ impl Compiler<'_> {
         path: &str,
         pattern: &str,
         limits: RegexLimits,
-    ) -> Option<(Option<regex_automata::meta::Regex>, Option<usize>)> {
+    ) -> Option<(Option<regex_automata::meta::Regex>, RegexFacts)> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
                 path,
@@ -745,12 +768,15 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let longest_match = hir.properties().maximum_len();
+        let facts = RegexFacts {
+            longest_match: hir.properties().maximum_len(),
+            required_bytes: required_bytes(&hir),
+        };
         if self.defer_regexes {
-            return Some((None, longest_match));
+            return Some((None, facts));
         }
         match scanner::compile_regex(pattern, limits) {
-            Ok(regex) => Some((Some(regex), longest_match)),
+            Ok(regex) => Some((Some(regex), facts)),
             Err(e) => {
                 let reason = match e.size_limit() {
                     Some(limit) => format!(
@@ -836,6 +862,13 @@ impl Compiler<'_> {
             allow,
         })
     }
+}
+
+/// What the compiler learns from a regex's syntax tree.
+struct RegexFacts {
+    longest_match: Option<usize>,
+    /// Bytes of which every match holds one (see [`required_bytes`]).
+    required_bytes: Option<ByteSet>,
 }
 
 fn no_checks() -> Checks {

@@ -1,0 +1,307 @@
+//! Bytes every match of a regex must contain: the always-on set's prefilter.
+//!
+//! Detectors without keywords (card numbers, phone numbers, IP addresses) sit
+//! in one lazy DFA that would otherwise read every byte of every field. Each
+//! of them needs some rare byte in any match: a digit, a `+`, a `:`. From the
+//! regex's syntax tree we pick, per detector, a set of bytes such that every
+//! match holds at least one of them, preferring bytes that are rare in prose;
+//! the scanner then runs the set only within a detector's longest match of
+//! such a byte. A regex for which no such set exists disables the prefilter.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// A set of byte values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ByteSet([bool; 256]);
+
+impl std::fmt::Debug for ByteSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes: Vec<u8> = self.iter().collect();
+        write!(f, "ByteSet({:?})", String::from_utf8_lossy(&bytes))
+    }
+}
+
+impl ByteSet {
+    fn empty() -> ByteSet {
+        ByteSet([false; 256])
+    }
+
+    fn single(b: u8) -> ByteSet {
+        let mut set = ByteSet::empty();
+        set.insert(b);
+        set
+    }
+
+    fn insert(&mut self, b: u8) {
+        if let Some(slot) = self.0.get_mut(usize::from(b)) {
+            *slot = true;
+        }
+    }
+
+    fn union(mut self, other: &ByteSet) -> ByteSet {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0.iter()) {
+            *mine |= *theirs;
+        }
+        self
+    }
+
+    pub fn contains(&self, b: u8) -> bool {
+        self.0.get(usize::from(b)).copied().unwrap_or(false)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..=255u8).filter(|&b| self.contains(b))
+    }
+
+    /// How often the set's bytes occur in ordinary text, roughly: lower is better.
+    fn commonness(&self) -> u32 {
+        self.iter().map(commonness).sum()
+    }
+}
+
+/// A rough weight of a byte's frequency in chat text (letters and spaces everywhere, digits
+/// and most punctuation rarely).
+fn commonness(b: u8) -> u32 {
+    match b {
+        b'a'..=b'z' | b' ' => 40,
+        // Sentence punctuation is about as common as all ten digits together.
+        b'.' | b',' => 30,
+        b'A'..=b'Z' | b'\n' => 8,
+        b'0'..=b'9' | b'-' | b'\'' | b'"' | b'(' | b')' => 3,
+        _ => 1,
+    }
+}
+
+/// Bytes of which every match of `hir` holds at least one, or `None` if the tree gives
+/// no such set (an empty match, a class outside ASCII bytes, an optional part only).
+pub fn required_bytes(hir: &Hir) -> Option<ByteSet> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => None,
+        HirKind::Literal(literal) => literal
+            .0
+            .iter()
+            .copied()
+            .min_by_key(|&b| commonness(b))
+            .map(ByteSet::single),
+        HirKind::Class(Class::Bytes(class)) => {
+            let mut set = ByteSet::empty();
+            for range in class.ranges() {
+                for b in range.start()..=range.end() {
+                    set.insert(b);
+                }
+            }
+            Some(set)
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut set = ByteSet::empty();
+            for range in class.ranges() {
+                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                // A non-ASCII character is several bytes; keep the analysis to ASCII.
+                for c in start..=end {
+                    set.insert(u8::try_from(c).ok().filter(u8::is_ascii)?);
+                }
+            }
+            Some(set)
+        }
+        HirKind::Repetition(repetition) if repetition.min > 0 => required_bytes(&repetition.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Capture(capture) => required_bytes(&capture.sub),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(required_bytes)
+            .min_by_key(ByteSet::commonness),
+        HirKind::Alternation(branches) => {
+            let mut sets = branches.iter().map(required_bytes);
+            let first = sets.next()??;
+            sets.try_fold(first, |acc, set| Some(acc.union(&set?)))
+        }
+    }
+}
+
+/// Where the always-on set must run: within `reach[b]` bytes of each byte `b` with a nonzero reach.
+#[derive(Debug)]
+pub struct AlwaysOnGate {
+    reach: [u16; 256],
+}
+
+/// Longest match past which a detector opens no window: its set runs everywhere instead.
+const MAX_GATED_MATCH: usize = 1024;
+
+/// Always-on detectors the gate cannot cover that may run alone over whole texts (each with its
+/// own regex, whose literal prefilter then skips ahead) before the set goes ungated instead.
+const MAX_RUN_EVERYWHERE: usize = 2;
+
+fn gatable_reach(longest_match: Option<usize>, required: Option<&ByteSet>) -> Option<u16> {
+    let longest = longest_match.filter(|&len| len <= MAX_GATED_MATCH)?;
+    required.filter(|set| set.iter().next().is_some())?;
+    u16::try_from(longest).ok()
+}
+
+/// How the always-on detectors run: the ones the gate covers in one set, read only in the
+/// gate's windows; the few others each over every whole text.
+#[derive(Debug)]
+pub struct AlwaysOnPlan {
+    pub gate: Option<Box<AlwaysOnGate>>,
+    /// Indices (into the detectors given) of the set's patterns, in order.
+    pub in_set: Vec<usize>,
+    pub everywhere: Vec<usize>,
+}
+
+impl AlwaysOnPlan {
+    pub fn new<'a>(
+        detectors: impl IntoIterator<Item = (Option<usize>, Option<&'a ByteSet>)>,
+    ) -> AlwaysOnPlan {
+        let detectors: Vec<_> = detectors.into_iter().collect();
+        let (gated, ungated): (Vec<usize>, Vec<usize>) = (0..detectors.len()).partition(|&i| {
+            detectors
+                .get(i)
+                .is_some_and(|&(l, r)| gatable_reach(l, r).is_some())
+        });
+        let gate = AlwaysOnGate::new(gated.iter().filter_map(|&i| detectors.get(i).copied()));
+        match gate {
+            Some(gate) if ungated.len() <= MAX_RUN_EVERYWHERE => AlwaysOnPlan {
+                gate: Some(gate),
+                in_set: gated,
+                everywhere: ungated,
+            },
+            _ => AlwaysOnPlan {
+                gate: None,
+                in_set: (0..detectors.len()).collect(),
+                everywhere: Vec::new(),
+            },
+        }
+    }
+}
+
+impl AlwaysOnGate {
+    /// From each detector's longest match and required bytes; `None` when one of them has
+    /// no bounded longest match or no required set, so the set must read everything.
+    pub fn new<'a>(
+        detectors: impl IntoIterator<Item = (Option<usize>, Option<&'a ByteSet>)>,
+    ) -> Option<Box<AlwaysOnGate>> {
+        let mut gate = Box::new(AlwaysOnGate { reach: [0; 256] });
+        let mut any = false;
+        for (longest_match, required) in detectors {
+            let reach = gatable_reach(longest_match, required)?;
+            for b in required?.iter() {
+                let slot = gate.reach.get_mut(usize::from(b))?;
+                *slot = (*slot).max(reach);
+            }
+            any = true;
+        }
+        any.then_some(gate)
+    }
+
+    /// Each gated byte and its reach.
+    pub fn reaches(&self) -> Vec<(u8, usize)> {
+        (0..=255u8)
+            .zip(self.reach.iter())
+            .filter(|(_, &reach)| reach > 0)
+            .map(|(b, &reach)| (b, usize::from(reach)))
+            .collect()
+    }
+
+    /// The stretches of `text` that can hold a match, merged, in order: a match holding its
+    /// required byte at `i` lies within its longest match of `i` on either side.
+    pub fn windows<'t>(
+        &'t self,
+        text: &'t [u8],
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
+        let mut hits = text.iter().enumerate().filter_map(move |(i, &b)| {
+            let reach = usize::from(self.reach.get(usize::from(b)).copied().unwrap_or(0));
+            (reach > 0).then(|| i.saturating_sub(reach)..(i + 1 + reach).min(text.len()))
+        });
+        let mut pending = hits.next();
+        std::iter::from_fn(move || {
+            let mut window = pending.take()?;
+            for next in hits.by_ref() {
+                if next.start <= window.end {
+                    window.end = window.end.max(next.end);
+                } else {
+                    pending = Some(next);
+                    break;
+                }
+            }
+            Some(window)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn required(pattern: &str) -> Option<String> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .unwrap();
+        required_bytes(&hir).map(|set| String::from_utf8(set.iter().collect()).unwrap())
+    }
+
+    #[test]
+    fn picks_the_rarest_part_of_a_concatenation() {
+        // A literal byte beats a class holding it.
+        assert_eq!(
+            required(r"\b4\d{3}(?:[ -]?\d{4}){3}\b").as_deref(),
+            Some("4")
+        );
+        assert_eq!(required(r"\b[1-9]\d{5}").as_deref(), Some("123456789"));
+        assert_eq!(required(r"[a-z]+@[a-z]+\.com").as_deref(), Some("@"));
+        assert_eq!(required(r"(?:^|[^\w+])\+[1-9]\d{7}").as_deref(), Some("+"));
+    }
+
+    #[test]
+    fn alternation_needs_every_branch() {
+        assert_eq!(required(r"AC\d|SK:").as_deref(), Some(":A"));
+        assert_eq!(required(r"x\d|[a-z]*"), None);
+    }
+
+    #[test]
+    fn gate_windows_cover_each_required_byte_by_its_reach_and_merge() {
+        let digits = ByteSet(
+            (0..=255u8)
+                .map(|b| b.is_ascii_digit())
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap(),
+        );
+        let colon = ByteSet::single(b':');
+        let gate = AlwaysOnGate::new([(Some(3), Some(&digits)), (Some(1), Some(&colon))]).unwrap();
+        let text = b"abcdefgh1jklmnopqrs:uvwx2y3zzzzzzzz";
+        let windows: Vec<_> = gate.windows(text).collect();
+        // Touching windows merge too.
+        assert_eq!(windows, vec![5..12, 18..30]);
+        assert!(AlwaysOnGate::new([(Some(3), Some(&digits)), (Some(5), None)]).is_none());
+        assert!(AlwaysOnGate::new([(None, Some(&digits))]).is_none());
+    }
+
+    #[test]
+    fn a_few_ungatable_detectors_run_alone_and_more_ungate_the_set() {
+        let digits = ByteSet::single(b'7');
+        let plan = AlwaysOnPlan::new([
+            (Some(3), Some(&digits)),
+            (None, Some(&digits)),
+            (Some(4), None),
+        ]);
+        assert!(plan.gate.is_some());
+        assert_eq!((plan.in_set, plan.everywhere), (vec![0], vec![1, 2]));
+        let plan = AlwaysOnPlan::new([
+            (Some(3), Some(&digits)),
+            (None, None),
+            (None, None),
+            (None, None),
+        ]);
+        assert!(plan.gate.is_none());
+        assert_eq!((plan.in_set, plan.everywhere), (vec![0, 1, 2, 3], vec![]));
+    }
+
+    #[test]
+    fn optional_parts_and_empty_matches_give_nothing() {
+        assert_eq!(required(r"\d?"), None);
+        assert_eq!(required(r"\b"), None);
+        assert_eq!(required(r"(?:\d{2})*x").as_deref(), Some("x"));
+    }
+}
