@@ -190,37 +190,57 @@ impl Table {
         }
         let class = |b: u8| usize::from(class_of.get(usize::from(b)).copied().unwrap_or(0));
 
-        // The trie, rows of `stride` edges; node 0 is the root.
-        let mut goto: Vec<u32> = vec![NO_EDGE; stride_usize];
-        let mut own: Vec<Vec<u32>> = vec![Vec::new()];
+        // The trie, rows of `stride` edges; node 0 is the root. `ends`: (node, pattern).
+        let most_nodes = trie_bound.min(max_entries / stride_usize.max(1) + 1);
+        let mut goto: Vec<u32> = Vec::with_capacity(most_nodes * stride_usize);
+        goto.resize(stride_usize, NO_EDGE);
+        let mut nodes = 1usize;
+        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(patterns.len());
         for (id, pattern) in patterns.iter().enumerate() {
             let mut node = 0usize;
             for &b in pattern.as_ref() {
                 let edge = node * stride_usize + class(b);
                 let next = goto.get(edge).copied().unwrap_or(NO_EDGE);
                 node = if next == NO_EDGE {
-                    let fresh = own.len();
-                    own.push(Vec::new());
+                    let fresh = nodes;
+                    nodes += 1;
                     goto.resize(goto.len() + stride_usize, NO_EDGE);
-                    if let Some(slot) = goto.get_mut(edge) {
-                        *slot = u32::try_from(fresh).ok()?;
-                    }
+                    *goto.get_mut(edge)? = u32::try_from(fresh).ok()?;
                     fresh
                 } else {
                     next as usize
                 };
             }
-            own.get_mut(node)?.push(u32::try_from(id).ok()?);
+            ends.push((u32::try_from(node).ok()?, u32::try_from(id).ok()?));
         }
-        let nodes = own.len();
         if nodes.saturating_mul(stride_usize) > max_entries {
             return None;
         }
+        // Each node's own patterns: `ends[own_start[n]..own_start[n + 1]]` once sorted by node.
+        ends.sort_unstable();
+        let mut own_start = vec![0u32; nodes + 1];
+        for &(node, _) in &ends {
+            *own_start.get_mut(node as usize + 1)? += 1;
+        }
+        for n in 1..own_start.len() {
+            let before = own_start.get(n - 1).copied().unwrap_or(0);
+            *own_start.get_mut(n)? += before;
+        }
+        let own = |n: usize| {
+            let start = own_start.get(n).copied().unwrap_or(0) as usize;
+            let end = own_start.get(n + 1).copied().unwrap_or(0) as usize;
+            ends.get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|&(_, p)| p)
+        };
 
         // Breadth first: a node's failure state is shallower, so its row is already complete
-        // and missing edges copy it; a node's outputs are its own then its failure state's.
+        // and missing edges copy it; a node's outputs are its own then its failure state's,
+        // kept as ranges of one flat list.
         let mut fail = vec![0u32; nodes];
-        let mut outputs: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        let mut outputs: Vec<u32> = Vec::new();
+        let mut output_range: Vec<Range<u32>> = vec![0..0; nodes];
         let mut order = Vec::with_capacity(nodes);
         order.push(0u32);
         let mut head = 0;
@@ -237,41 +257,36 @@ impl Table {
                     goto.get(fail_row + c).copied().unwrap_or(0)
                 };
                 if child == NO_EDGE {
-                    if let Some(slot) = goto.get_mut(row + c) {
-                        *slot = via_fail;
-                    }
+                    *goto.get_mut(row + c)? = via_fail;
                 } else {
-                    if let Some(slot) = fail.get_mut(child as usize) {
-                        *slot = via_fail;
-                    }
-                    let mut out = own.get(child as usize).cloned().unwrap_or_default();
-                    out.extend_from_slice(
-                        outputs
-                            .get(via_fail as usize)
-                            .map_or(&[][..], Vec::as_slice),
-                    );
-                    if let Some(slot) = outputs.get_mut(child as usize) {
-                        *slot = out;
-                    }
+                    *fail.get_mut(child as usize)? = via_fail;
+                    let start = u32::try_from(outputs.len()).ok()?;
+                    outputs.extend(own(child as usize));
+                    let inherited = output_range.get(via_fail as usize)?.clone();
+                    outputs.extend_from_within(inherited.start as usize..inherited.end as usize);
+                    *output_range.get_mut(child as usize)? =
+                        start..u32::try_from(outputs.len()).ok()?;
                     order.push(child);
                 }
             }
         }
 
-        // Renumber: states without outputs first (the root stays 0), then those with outputs.
+        // Renumber: states without outputs first (the root stays 0), then those with outputs,
+        // each group in node order.
+        let ends_pattern = |n: usize| output_range.get(n).is_some_and(|r| !r.is_empty());
+        let first_match_index = (0..nodes).filter(|&n| !ends_pattern(n)).count();
         let mut renumbered = vec![0u32; nodes];
-        let mut next_id = 0u32;
-        for pass_ends_pattern in [false, true] {
-            for (node, out) in outputs.iter().enumerate() {
-                if out.is_empty() != pass_ends_pattern {
-                    if let Some(slot) = renumbered.get_mut(node) {
-                        *slot = next_id * u32::from(stride);
-                    }
-                    next_id += 1;
-                }
-            }
+        let (mut next_plain, mut next_match) = (0u32, u32::try_from(first_match_index).ok()?);
+        let stride_u32 = u32::from(stride);
+        for (node, id) in renumbered.iter_mut().enumerate() {
+            let next = if ends_pattern(node) {
+                &mut next_match
+            } else {
+                &mut next_plain
+            };
+            *id = *next * stride_u32;
+            *next += 1;
         }
-        let first_match_index = outputs.iter().filter(|o| o.is_empty()).count();
         let mut transitions = vec![0u32; nodes * stride_usize];
         for (node, row) in goto.chunks_exact(stride_usize).enumerate() {
             let at = renumbered.get(node).copied().unwrap_or(0) as usize;
@@ -280,17 +295,10 @@ impl Table {
                 *slot = renumbered.get(next as usize).copied().unwrap_or(0);
             }
         }
-        let mut by_id: Vec<(u32, &Vec<u32>)> = outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| !o.is_empty())
-            .map(|(node, o)| (renumbered.get(node).copied().unwrap_or(0), o))
-            .collect();
-        by_id.sort_unstable_by_key(|&(id, _)| id);
         let mut output_ends = vec![0u32];
         let mut flat = Vec::new();
-        for (_, out) in by_id {
-            flat.extend_from_slice(out);
+        for range in output_range.iter().filter(|r| !r.is_empty()) {
+            flat.extend_from_slice(outputs.get(range.start as usize..range.end as usize)?);
             output_ends.push(u32::try_from(flat.len()).ok()?);
         }
         Some(Table {

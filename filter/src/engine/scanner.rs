@@ -17,7 +17,6 @@
 use super::keywords::Keywords;
 use super::required::AlwaysOnGate;
 use super::validators::Validator;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson;
@@ -92,7 +91,7 @@ pub struct Checks {
 
 #[derive(Debug)]
 pub struct ContextWords {
-    pub words: AhoCorasick,
+    pub words: Keywords,
     pub window: usize,
 }
 
@@ -123,7 +122,7 @@ impl Checks {
                 let from = start.saturating_sub(ctx.window);
                 let to = end.saturating_add(ctx.window).min(text.len());
                 text.get(from..to)
-                    .is_some_and(|window| ctx.words.is_match(window))
+                    .is_some_and(|window| ctx.words.find_overlapping(window).next().is_some())
             }
         }
     }
@@ -595,21 +594,6 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
     let left_ok = !is_word_byte(first) || !before.is_some_and(is_word_byte);
     let right_ok = !is_word_byte(last) || !after.is_some_and(is_word_byte);
     left_ok && right_ok
-}
-
-/// Builds an ASCII case-insensitive automaton over `patterns` (standard semantics, for overlapping search).
-pub fn keyword_automaton<P: AsRef<[u8]>>(
-    patterns: &[P],
-) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    let builder = |kind| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(AcMatchKind::Standard)
-            .kind(kind)
-            .build(patterns)
-    };
-    // A full DFA scans fastest; very large dictionaries fall back to the automatic choice.
-    builder(Some(AhoCorasickKind::DFA)).or_else(|_| builder(None))
 }
 
 /// Builds the lazy DFA of the detectors that have no keywords: all their patterns at once,

@@ -574,15 +574,19 @@ impl Compiler<'_> {
             let checks = self.checks(&path, d);
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
-                    let Some((regex, facts)) =
-                        self.regex(&format!("{path}.regex"), pattern, limits)
-                    else {
+                    let always_on_detector = d.keywords.is_empty();
+                    let Some((regex, facts)) = self.regex(
+                        &format!("{path}.regex"),
+                        pattern,
+                        limits,
+                        always_on_detector,
+                    ) else {
                         ok = false;
                         continue;
                     };
                     let longest_match = facts.longest_match;
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
-                    if d.keywords.is_empty() {
+                    if always_on_detector {
                         always_on.push(index);
                         always_on_patterns.push(pattern.as_str());
                         always_on_facts.push(facts);
@@ -731,6 +735,7 @@ impl Compiler<'_> {
         path: &str,
         pattern: &str,
         limits: RegexLimits,
+        always_on: bool,
     ) -> Option<(Option<regex_automata::meta::Regex>, RegexFacts)> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
@@ -770,7 +775,8 @@ impl Compiler<'_> {
         }
         let facts = RegexFacts {
             longest_match: hir.properties().maximum_len(),
-            required_bytes: required_bytes(&hir),
+            // Only the always-on set's gate uses them.
+            required_bytes: always_on.then(|| required_bytes(&hir)).flatten(),
         };
         if self.defer_regexes {
             return Some((None, facts));
@@ -842,7 +848,7 @@ impl Compiler<'_> {
                         ),
                     );
                 }
-                match scanner::keyword_automaton(&ctx.hotwords) {
+                match Keywords::new(&ctx.hotwords) {
                     Ok(words) => Some(ContextWords {
                         words,
                         window: ctx.window,
