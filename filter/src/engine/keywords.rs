@@ -546,27 +546,19 @@ mod tests {
     #[test]
     fn agrees_with_the_reference_on_generated_sets() {
         // A small alphabet makes patterns share prefixes and suffixes, the cases failure links get wrong.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n) as u8
-        };
+        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"aAbB-\xe6\x9c";
         for _ in 0..200 {
-            let count = 1 + usize::from(next(12));
+            let count = 1 + rng.below(12);
             let patterns: Vec<Vec<u8>> = (0..count)
                 .map(|_| {
-                    let len = 1 + usize::from(next(5));
-                    (0..len)
-                        .map(|_| alphabet[usize::from(next(alphabet.len() as u64))])
-                        .collect()
+                    let len = 1 + rng.below(5);
+                    (0..len).map(|_| rng.pick(alphabet)).collect()
                 })
                 .collect();
             // Long enough for the four-lane scan, whose lane edges then fall inside patterns.
-            let text: Vec<u8> = (0..300 + usize::from(next(200)))
-                .map(|_| alphabet[usize::from(next(alphabet.len() as u64))])
+            let text: Vec<u8> = (0..300 + rng.below(200))
+                .map(|_| rng.pick(alphabet))
                 .collect();
             let keywords = Keywords::new(&patterns).unwrap();
             assert_eq!(all(&keywords, &text), reference(&patterns, &text));

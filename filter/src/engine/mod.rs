@@ -20,6 +20,8 @@ pub mod required;
 pub mod respell;
 mod rewrite;
 pub mod scanner;
+#[cfg(test)]
+mod test_rng;
 pub mod transcode;
 pub mod validators;
 mod verdict;

@@ -292,19 +292,13 @@ mod tests {
 
     #[test]
     fn probing_finds_what_cutting_everything_finds() {
-        let mut seed = 0x853c_49e6_748f_ea9bu64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::engine::test_rng::TestRng::new(0x853c_49e6_748f_ea9b);
         // Spaced letters, words, double spaces, line breaks and a 3-byte character.
         let pieces = ["a", "B", "7", "word", "", "x\ny", "机", "is", "\t"];
         for _ in 0..3000 {
-            let count = next(40);
+            let count = rng.below(40);
             let text = (0..count)
-                .map(|_| pieces[next(pieces.len())])
+                .map(|_| rng.pick(&pieces))
                 .collect::<Vec<_>>()
                 .join(" ");
             let text = text.as_bytes();

@@ -166,19 +166,13 @@ mod tests {
 
     #[test]
     fn agrees_with_a_byte_by_byte_walk() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
         // Mostly base64 characters, so runs of every length around `shortest_run` occur.
         let alphabet = b"aB3+/-_aaaaZZZ99 \n\".,=%\\:";
         for _ in 0..2000 {
-            let len = next(120);
-            let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
-            let shortest_run = 1 + next(12);
+            let len = rng.below(120);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            let shortest_run = 1 + rng.below(12);
             assert_eq!(
                 gated(&text, shortest_run),
                 reference(&text, shortest_run),
