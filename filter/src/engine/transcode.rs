@@ -56,7 +56,7 @@
 //! [`ScanStats::binary`] when they come from a data URL or decode to at least
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
-use super::word_gate::WordGate;
+use super::word_gate::{first_long_run, WordGate};
 use std::ops::Range;
 
 use base64::alphabet;
@@ -682,6 +682,13 @@ impl<'t> Finder<'t, '_> {
             return end;
         }
         if count_unicode_escapes(text) >= 2 && self.unicode(start..end) {
+            return end;
+        }
+        // A run shorter than both the shortest base64 and the shortest hex candidate decodes to
+        // nothing (and only a 60-character line wraps), so a word without a longer one is done:
+        // most words that reach here hold a `:` (times, URLs), not an encoding.
+        let shortest = self.limits.min_base64_len.clamp(1, MIN_HEX_LEN);
+        if first_long_run(self.text, start, end, shortest).is_none() {
             return end;
         }
         let mut j = start;

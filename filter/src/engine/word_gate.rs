@@ -70,38 +70,41 @@ impl<'t> WordGate<'t> {
         self.trigger
     }
 
-    /// The start of the first run of at least `shortest_run` base64 characters that lies
-    /// after `from` (counted from `from`) and starts before `before`.
     fn long_run_at_or_after(&self, from: usize, before: usize) -> Option<usize> {
-        let text = self.text;
-        let is_b64 = |i: usize| text.get(i).is_some_and(|&b| is_b64_char(b));
-        let n = self.shortest_run;
-        let mut i = from;
-        while i < before {
-            let probe = i + n - 1;
-            if probe >= text.len() {
-                return None;
-            }
-            if !is_b64(probe) {
-                i = probe + 1;
-                continue;
-            }
-            // Every run of `n` that starts in `i..=probe` covers `probe`.
-            let mut start = probe;
-            while start > i && is_b64(start - 1) {
-                start -= 1;
-            }
-            let mut end = probe + 1;
-            while end - start < n && is_b64(end) {
-                end += 1;
-            }
-            if end - start >= n {
-                return Some(start);
-            }
-            i = end + 1;
-        }
-        None
+        first_long_run(self.text, from, before, self.shortest_run)
     }
+}
+
+/// The start of the first run of at least `n` (≥ 1) base64 characters in `text` that lies
+/// after `from` (counted from `from`) and starts before `before`.
+pub(super) fn first_long_run(text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
+    let n = n.max(1);
+    let is_b64 = |i: usize| text.get(i).is_some_and(|&b| is_b64_char(b));
+    let mut i = from;
+    while i < before {
+        let probe = i + n - 1;
+        if probe >= text.len() {
+            return None;
+        }
+        if !is_b64(probe) {
+            i = probe + 1;
+            continue;
+        }
+        // Every run of `n` that starts in `i..=probe` covers `probe`.
+        let mut start = probe;
+        while start > i && is_b64(start - 1) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end - start < n && is_b64(end) {
+            end += 1;
+        }
+        if end - start >= n {
+            return Some(start);
+        }
+        i = end + 1;
+    }
+    None
 }
 
 #[cfg(test)]
