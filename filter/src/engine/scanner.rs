@@ -1,9 +1,11 @@
 //! The multi-pattern matcher: every detector of a policy compiled once.
 //!
-//! Scanning a text costs one Aho-Corasick pass over all keywords and
-//! dictionary phrases (ASCII case-insensitive), plus one lazy-DFA pass over
-//! the patterns of the detectors that have no keyword (card numbers, phone
-//! numbers), which reports where each pattern's matches end. A detector's own
+//! Scanning a text costs one pass of the keyword automaton ([`super::keywords`])
+//! over all keywords and dictionary phrases (ASCII case-insensitive), plus one
+//! lazy-DFA pass over the patterns of the detectors that have no keyword (card
+//! numbers, phone numbers), which reports where each pattern's matches end;
+//! that pass reads only around the bytes those matches need ([`super::required`]:
+//! digits, `+`, `:`). A detector's own
 //! regex then runs only near what armed it: within its longest match of a
 //! keyword occurrence or of a match end, so the ~100 credential formats cost
 //! nothing on ordinary prose and a 30 KiB message with one `@` runs the email
