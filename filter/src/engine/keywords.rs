@@ -333,16 +333,21 @@ impl Table {
             .unwrap_or(0)
     }
 
+    /// The match of the pattern at `outputs[output]`, ending at `end`.
+    fn match_ending_at(&self, output: usize, end: usize) -> KeywordMatch {
+        let pattern = self.outputs.get(output).copied().unwrap_or(0) as usize;
+        let len = self.pattern_lens.get(pattern).copied().unwrap_or(0) as usize;
+        KeywordMatch {
+            pattern,
+            start: end.saturating_sub(len),
+            end,
+        }
+    }
+
     /// Reports the patterns ending in match state `state` at `end`.
     fn report(&self, state: u32, end: usize, report: &mut dyn FnMut(KeywordMatch)) {
-        for i in self.outputs_of(state) {
-            let pattern = self.outputs.get(i).copied().unwrap_or(0) as usize;
-            let len = self.pattern_lens.get(pattern).copied().unwrap_or(0) as usize;
-            report(KeywordMatch {
-                pattern,
-                start: end.saturating_sub(len),
-                end,
-            });
+        for output in self.outputs_of(state) {
+            report(self.match_ending_at(output, end));
         }
     }
 
@@ -371,7 +376,6 @@ impl Table {
         };
         let (l0, l1, l2, l3) = (lane(0), lane(1), lane(2), lane(3));
         let common = l0.len().min(l1.len()).min(l2.len()).min(l3.len());
-        let mut states = [0u32; LANES];
         let mut on_match = |i: usize, state: u32, read: usize| {
             let start = starts.get(i).copied().unwrap_or(0);
             let end = start + read;
@@ -379,7 +383,7 @@ impl Table {
                 self.report(state, end, report);
             }
         };
-        let [mut s0, mut s1, mut s2, mut s3] = states;
+        let (mut s0, mut s1, mut s2, mut s3) = (0u32, 0u32, 0u32, 0u32);
         let lanes = l0.iter().zip(l1).zip(l2).zip(l3).take(common);
         for (k, (((&b0, &b1), &b2), &b3)) in lanes.enumerate() {
             s0 = self.step(s0, b0);
@@ -394,7 +398,7 @@ impl Table {
                 }
             }
         }
-        states = [s0, s1, s2, s3];
+        let mut states = [s0, s1, s2, s3];
         for (i, (state, lane)) in states.iter_mut().zip([l0, l1, l2, l3]).enumerate() {
             for (k, &b) in lane.iter().enumerate().skip(common) {
                 *state = self.step(*state, b);
@@ -465,14 +469,8 @@ impl TableMatches<'_> {
     fn next(&mut self) -> Option<KeywordMatch> {
         let table = self.table;
         loop {
-            if let Some(i) = self.pending.next() {
-                let pattern = table.outputs.get(i).copied().unwrap_or(0) as usize;
-                let len = table.pattern_lens.get(pattern).copied().unwrap_or(0) as usize;
-                return Some(KeywordMatch {
-                    pattern,
-                    start: self.pos.saturating_sub(len),
-                    end: self.pos,
-                });
+            if let Some(output) = self.pending.next() {
+                return Some(table.match_ending_at(output, self.pos));
             }
             let rest = self.text.get(self.pos..)?;
             let mut state = self.state;

@@ -274,6 +274,15 @@ fn merged(group: &[Arming]) -> impl Iterator<Item = std::ops::Range<usize>> + '_
     })
 }
 
+/// Arms each of `regexes` over the whole of `text`.
+fn arm_everywhere(regexes: &[u32], text: &[u8], armings: &mut Vec<Arming>) {
+    armings.extend(regexes.iter().map(|&regex| Arming {
+        regex,
+        start: 0,
+        end: text.len(),
+    }));
+}
+
 /// Slack around a keyword beyond the regex's longest match, for keywords that sit next to
 /// the match rather than in it (`password` before `: hunter2`).
 const KEYWORD_SLACK: usize = 256;
@@ -430,12 +439,7 @@ impl Scanner {
     /// ending at `end` starts within the regex's reach before it. The set reads only the
     /// windows the gate opens, when there is a gate.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
-        let everywhere = self.armed_everywhere.iter().map(|&regex| Arming {
-            regex,
-            start: 0,
-            end: text.len(),
-        });
-        scratch.armings.extend(everywhere);
+        arm_everywhere(&self.armed_everywhere, text, &mut scratch.armings);
         if self.always_on_set.is_none() {
             return;
         }
@@ -448,12 +452,7 @@ impl Scanner {
         };
         if !complete {
             // The lazy DFA gave up (its cache thrashed): run every always-on regex everywhere.
-            let everywhere = self.always_on.iter().map(|&regex| Arming {
-                regex,
-                start: 0,
-                end: text.len(),
-            });
-            scratch.armings.extend(everywhere);
+            arm_everywhere(&self.always_on, text, &mut scratch.armings);
         }
     }
 

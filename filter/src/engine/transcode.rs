@@ -612,13 +612,18 @@ impl<'t> Finder<'t, '_> {
         self.text.get(range).unwrap_or_default()
     }
 
-    /// Walks the words of the text in one pass and looks closer only at a word that could
-    /// hold an encoding: a base64 or hex run long enough to decode, or a `%`, `\` or `:`
-    /// (percent-encoding, `\u` escapes, `data:` URLs). Most words of prose and code are
-    /// neither, so they cost one table lookup per byte.
+    /// The fewest base64 characters in a row that can decode to anything here: fewer make
+    /// neither a base64 nor a hex candidate.
+    fn shortest_run(&self) -> usize {
+        self.limits.min_base64_len.clamp(1, MIN_HEX_LEN)
+    }
+
+    /// Looks closer only at the words that could hold an encoding: a base64 or hex run long
+    /// enough to decode, or a `%`, `\` or `:` (percent-encoding, `\u` escapes, `data:` URLs).
+    /// Most words of prose and code are neither, and [`WordGate`] skips them without reading
+    /// every byte.
     fn scan(&mut self) {
-        let shortest_run = self.limits.min_base64_len.clamp(1, MIN_HEX_LEN);
-        let mut gate = WordGate::new(self.text, shortest_run);
+        let mut gate = WordGate::new(self.text, self.shortest_run());
         let mut from = 0;
         while !self.stop {
             let Some(word) = gate.next_word(from) else {
@@ -687,8 +692,7 @@ impl<'t> Finder<'t, '_> {
         // A run shorter than both the shortest base64 and the shortest hex candidate decodes to
         // nothing (and only a 60-character line wraps), so a word without a longer one is done:
         // most words that reach here hold a `:` (times, URLs), not an encoding.
-        let shortest = self.limits.min_base64_len.clamp(1, MIN_HEX_LEN);
-        if first_long_run(self.text, start, end, shortest).is_none() {
+        if first_long_run(self.text, start, end, self.shortest_run()).is_none() {
             return end;
         }
         let mut j = start;

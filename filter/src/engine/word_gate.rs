@@ -27,7 +27,7 @@ impl<'t> WordGate<'t> {
         WordGate {
             text,
             shortest_run: shortest_run.max(1),
-            trigger: memchr::memchr3(b'%', b'\\', b':', text),
+            trigger: next_trigger(text, 0),
             trigger_from: 0,
         }
     }
@@ -61,11 +61,7 @@ impl<'t> WordGate<'t> {
         };
         if !still_valid {
             self.trigger_from = from;
-            self.trigger = self
-                .text
-                .get(from..)
-                .and_then(|rest| memchr::memchr3(b'%', b'\\', b':', rest))
-                .map(|p| from + p);
+            self.trigger = next_trigger(self.text, from);
         }
         self.trigger
     }
@@ -73,6 +69,12 @@ impl<'t> WordGate<'t> {
     fn long_run_at_or_after(&self, from: usize, before: usize) -> Option<usize> {
         first_long_run(self.text, from, before, self.shortest_run)
     }
+}
+
+/// The first `%`, `\\` or `:` of `text` at or after `from`.
+fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
+    let rest = text.get(from..)?;
+    memchr::memchr3(b'%', b'\\', b':', rest).map(|p| from + p)
 }
 
 /// The start of the first run of at least `n` (≥ 1) base64 characters in `text` that lies

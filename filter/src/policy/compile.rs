@@ -548,9 +548,8 @@ impl Compiler<'_> {
         let mut phrases: Vec<Box<[u8]>> = Vec::new();
         let mut regexes = Vec::new();
         let mut dictionaries = Vec::new();
-        let mut always_on = Vec::new();
-        let mut always_on_patterns: Vec<&str> = Vec::new();
-        let mut always_on_facts: Vec<RegexFacts> = Vec::new();
+        // Keyword-less regex detectors: index into `regexes`, pattern, what its tree says.
+        let mut always_on: Vec<(u32, &str, RegexFacts)> = Vec::new();
         let mut ok = true;
 
         let mut intern = |pattern: &[u8], keyword_use: KeywordUse| {
@@ -587,9 +586,7 @@ impl Compiler<'_> {
                     let longest_match = facts.longest_match;
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
                     if always_on_detector {
-                        always_on.push(index);
-                        always_on_patterns.push(pattern.as_str());
-                        always_on_facts.push(facts);
+                        always_on.push((index, pattern.as_str(), facts));
                     }
                     for (k, keyword) in d.keywords.iter().enumerate() {
                         if keyword.trim().is_empty() {
@@ -681,22 +678,20 @@ impl Compiler<'_> {
             }
         };
         let plan = AlwaysOnPlan::new(
-            always_on_facts
+            always_on
                 .iter()
-                .map(|f| (f.longest_match, f.required_bytes.as_ref())),
+                .map(|(_, _, f)| (f.longest_match, f.required_bytes.as_ref())),
         );
-        let pick = |items: &[usize]| -> Vec<u32> {
+        let picked = |items: &[usize]| {
             items
                 .iter()
-                .filter_map(|&i| always_on.get(i).copied())
-                .collect()
+                .filter_map(|&i| always_on.get(i))
+                .collect::<Vec<_>>()
         };
-        let (in_set, everywhere) = (pick(&plan.in_set), pick(&plan.everywhere));
-        let always_on_patterns: Vec<&str> = plan
-            .in_set
-            .iter()
-            .filter_map(|&i| always_on_patterns.get(i).copied())
-            .collect();
+        let set_members = picked(&plan.in_set);
+        let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
+        let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
+        let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
         let always_on_set = if !always_on_patterns.is_empty() {
             match scanner::set_regex(&always_on_patterns, limits) {
                 Ok(set) => Some(set),
