@@ -23,10 +23,11 @@ fn stats() {
     let mut scratch = policy.scratch();
     let scanner = Scanner::of(&policy);
     println!(
-        "default policy: {} detectors, {} keyword-automaton patterns ({:?}), {} always-on regexes, automata {} KiB",
+        "default policy: {} detectors, {} keyword-automaton patterns ({:?}), {} regexes anchored at their keywords, {} always-on regexes, automata {} KiB",
         policy.detectors.len(),
         scanner.keyword_count(),
         scanner.keyword_automaton_kind(),
+        scanner.anchored_detector_count(),
         scanner.always_on_detectors().len(),
         scanner.automata_heap_bytes() >> 10
     );

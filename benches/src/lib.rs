@@ -63,12 +63,17 @@ pub const AIRLOCK_WASM: &str = "airlock_filter.wasm";
 pub const NOOP_WASM: &str = "airlock_bench_noop_filter.wasm";
 
 /// Makes the wasm harness compile with Cranelift (optimising, as a production host would) unless
-/// `AIRLOCK_HARNESS_COMPILER` says otherwise, with a compiled-module cache per compiler.
+/// `AIRLOCK_HARNESS_COMPILER` says otherwise, without fuel metering (Envoy meters nothing; fuel
+/// costs a counter update in every loop) unless `AIRLOCK_HARNESS_FUEL` is set, and with a
+/// compiled-module cache per compiler.
 /// Call before the first `Host::load`.
 pub fn harness_defaults() -> String {
     let compiler =
         std::env::var("AIRLOCK_HARNESS_COMPILER").unwrap_or_else(|_| "cranelift".to_string());
     std::env::set_var("AIRLOCK_HARNESS_COMPILER", &compiler);
+    if std::env::var_os("AIRLOCK_HARNESS_FUEL").is_none() {
+        std::env::set_var("AIRLOCK_HARNESS_FUEL", "off");
+    }
     if std::env::var_os("AIRLOCK_HARNESS_CACHE").is_none() {
         let dir = std::env::temp_dir().join(format!("airlock-bench-harness-cache-{compiler}"));
         std::env::set_var("AIRLOCK_HARNESS_CACHE", dir);

@@ -29,7 +29,9 @@
 //! and stdout/stderr; `AIRLOCK_HARNESS_COMPILER=cranelift|winch` picks the
 //! compiler (Winch on x86_64 by default); `AIRLOCK_HARNESS_CACHE=DIR|off` sets
 //! or disables the on-disk cache of compiled modules (default
-//! `$TMPDIR/airlock-host-tests-cache`).
+//! `$TMPDIR/airlock-host-tests-cache`); `AIRLOCK_HARNESS_FUEL=off` turns off the
+//! fuel metering that stops runaway loops (the benchmarks do, as Envoy meters
+//! nothing); `AIRLOCK_HARNESS_PROFILER=perfmap` lets `perf` name wasm functions.
 
 pub mod abi;
 mod driver;

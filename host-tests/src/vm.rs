@@ -31,11 +31,28 @@ fn strategy() -> wasmtime::Strategy {
     }
 }
 
+/// Whether calls are metered with fuel: on unless `AIRLOCK_HARNESS_FUEL=off`. Metering
+/// costs a counter update in every loop, so the benchmarks turn it off (Envoy has none).
+fn fuel_metering() -> bool {
+    static METERED: OnceLock<bool> = OnceLock::new();
+    *METERED.get_or_init(|| std::env::var("AIRLOCK_HARNESS_FUEL").as_deref() != Ok("off"))
+}
+
+/// `AIRLOCK_HARNESS_PROFILER=perfmap` writes `/tmp/perf-<pid>.map`, so `perf report` can name
+/// the module's functions.
+fn profiler() -> wasmtime::ProfilingStrategy {
+    match std::env::var("AIRLOCK_HARNESS_PROFILER").as_deref() {
+        Ok("perfmap") => wasmtime::ProfilingStrategy::PerfMap,
+        _ => wasmtime::ProfilingStrategy::None,
+    }
+}
+
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
-        config.consume_fuel(true);
+        config.consume_fuel(fuel_metering());
+        config.profiler(profiler());
         config.strategy(strategy());
         Engine::new(&config).unwrap_or_else(|e| panic!("wasmtime engine: {e:?}"))
     })
@@ -84,7 +101,8 @@ fn disk_cache_dir() -> Option<PathBuf> {
 /// wasmtime build and configuration from the disk cache.
 pub fn compile(bytes: &[u8]) -> wasmtime::Result<Module> {
     let engine = engine();
-    let Some(dir) = disk_cache_dir() else {
+    let profiling = !matches!(profiler(), wasmtime::ProfilingStrategy::None);
+    let Some(dir) = disk_cache_dir().filter(|_| !profiling) else {
         return Module::new(engine, bytes);
     };
     let mut hasher = DefaultHasher::new();
@@ -197,7 +215,9 @@ impl Vm {
         if !exports.iter().any(|e| e.starts_with("proxy_abi_version_")) {
             wasmtime::bail!("not a proxy-wasm module: it exports no proxy_abi_version_* function");
         }
-        store.set_fuel(DEFAULT_FUEL_PER_CALL)?;
+        if fuel_metering() {
+            store.set_fuel(DEFAULT_FUEL_PER_CALL)?;
+        }
         let instance = linker
             .instantiate(&mut store, module)
             .map_err(|e| wasmtime::format_err!("cannot instantiate the module: {e:?}"))?;
@@ -247,7 +267,9 @@ impl Vm {
         };
         let params: Vec<Val> = args.iter().map(|a| Val::I32(*a)).collect();
         let mut results = vec![Val::I32(0); func.ty(&self.store).results().len()];
-        self.store.set_fuel(self.fuel_per_call)?;
+        if fuel_metering() {
+            self.store.set_fuel(self.fuel_per_call)?;
+        }
         let logs_before = self.store.data().logs.len();
         let stderr_before = self.store.data().stderr.len();
         {

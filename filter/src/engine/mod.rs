@@ -7,6 +7,7 @@
 //! resolves each finding's action for the request's destination tier and,
 //! when masking, rewrites only the matched bytes.
 
+pub mod anchors;
 mod body;
 mod bytes;
 pub mod encoding;

@@ -135,6 +135,9 @@ pub struct RegexDetector {
     pub detector: DetectorIndex,
     /// How far around a keyword occurrence the regex runs (`None`: over the whole text).
     pub reach: Option<usize>,
+    /// Its keywords pin where a match starts ([`super::anchors`]): it is tried anchored there
+    /// instead of searched for within its reach.
+    pub anchored: bool,
     pub checks: Checks,
     pattern: Box<str>,
     limits: RegexLimits,
@@ -175,6 +178,7 @@ impl RegexDetector {
         RegexDetector {
             detector,
             reach,
+            anchored: false,
             checks,
             pattern: pattern.into(),
             limits,
@@ -194,6 +198,12 @@ impl RegexDetector {
         let this = RegexDetector::deferred(detector, pattern, limits, reach, checks);
         let _ = this.compiled.set(Some(CompiledRegex::new(regex)));
         this
+    }
+
+    /// Makes the detector run anchored where its keywords' [`KeywordUse::Starts`] say.
+    pub fn anchored_at_keywords(mut self) -> RegexDetector {
+        self.anchored = true;
+        self
     }
 
     /// The compiled regex, compiling it now if this is its first use.
@@ -226,6 +236,8 @@ pub struct DictionaryDetector {
 pub enum KeywordUse {
     /// Arms regex detector `n` (an index into `Scanner::regexes`).
     Arms(u32),
+    /// A match of anchored regex detector `regex` may start `back` bytes before the keyword.
+    Starts { regex: u32, back: u32 },
     /// Is a phrase of dictionary detector `n`; `phrase` indexes `Scanner::phrases`.
     Phrase { dictionary: u32, phrase: u32 },
 }
@@ -364,7 +376,9 @@ impl Scanner {
             if compiled.secret_group.is_some() && caps.is_none() {
                 *caps = Some(compiled.regex.create_captures());
             }
-            if merged(group).nth(MAX_WINDOWS_PER_SCAN).is_some() {
+            if detector.anchored {
+                self.run_at_starts(detector, compiled, text, group, cache, caps.as_mut(), sink);
+            } else if merged(group).nth(MAX_WINDOWS_PER_SCAN).is_some() {
                 let hull = first.start..group.iter().map(|a| a.end).max().unwrap_or(first.end);
                 self.run_regex(detector, compiled, text, hull, cache, caps.as_mut(), sink);
             } else {
@@ -396,6 +410,15 @@ impl Scanner {
                             None => (0, text.len()),
                         };
                         scratch.armings.push(Arming { regex, start, end });
+                    }
+                    KeywordUse::Starts { regex, back } => {
+                        if let Some(start) = m.start.checked_sub(back as usize) {
+                            scratch.armings.push(Arming {
+                                regex,
+                                start,
+                                end: start,
+                            });
+                        }
                     }
                     KeywordUse::Phrase { dictionary, phrase } => {
                         self.dictionary_hit(text, m.start, m.end, dictionary, phrase, sink);
@@ -518,27 +541,73 @@ impl Scanner {
             let Some(m) = compiled.regex.search_with(cache, &input) else {
                 break;
             };
-            let (start, end) = match (compiled.secret_group, caps.as_deref_mut()) {
-                (Some(group), Some(caps)) => {
-                    let anchored = Input::new(text)
-                        .range(m.start()..m.end())
-                        .anchored(regex_automata::Anchored::Yes);
-                    compiled.regex.search_captures_with(cache, &anchored, caps);
-                    match caps.get_group(group) {
-                        Some(span) => (span.start, span.end),
-                        None => (m.start(), m.end()),
-                    }
-                }
-                _ => (m.start(), m.end()),
-            };
-            if detector.checks.accept(text, start, end, &self.global_allow) {
-                sink(Hit {
-                    detector: detector.detector,
-                    start,
-                    end,
-                });
-            }
+            self.report(detector, compiled, text, m, cache, caps.as_deref_mut(), sink);
             at = m.end().max(m.start() + 1);
+        }
+    }
+
+    /// Tries an anchored regex at each start of `group` (sorted), as [`Scanner::run_regex`]
+    /// would find them: a start inside an earlier match is not tried.
+    #[allow(clippy::too_many_arguments)]
+    fn run_at_starts(
+        &self,
+        detector: &RegexDetector,
+        compiled: &CompiledRegex,
+        text: &[u8],
+        group: &[Arming],
+        cache: &mut meta::Cache,
+        mut caps: Option<&mut Captures>,
+        sink: &mut dyn FnMut(Hit),
+    ) {
+        let mut free_from = 0;
+        let mut tried = None;
+        for &Arming { start, .. } in group {
+            if start < free_from || start > text.len() || tried == Some(start) {
+                continue;
+            }
+            tried = Some(start);
+            let input = Input::new(text)
+                .range(start..)
+                .anchored(regex_automata::Anchored::Yes);
+            if let Some(m) = compiled.regex.search_with(cache, &input) {
+                self.report(detector, compiled, text, m, cache, caps.as_deref_mut(), sink);
+                free_from = m.end().max(m.start() + 1);
+            }
+        }
+    }
+
+    /// Reports match `m` of a detector's regex (its `secret` group, if it has one) if it
+    /// passes the detector's checks.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &self,
+        detector: &RegexDetector,
+        compiled: &CompiledRegex,
+        text: &[u8],
+        m: regex_automata::Match,
+        cache: &mut meta::Cache,
+        caps: Option<&mut Captures>,
+        sink: &mut dyn FnMut(Hit),
+    ) {
+        let (start, end) = match (compiled.secret_group, caps) {
+            (Some(group), Some(caps)) => {
+                let anchored = Input::new(text)
+                    .range(m.start()..m.end())
+                    .anchored(regex_automata::Anchored::Yes);
+                compiled.regex.search_captures_with(cache, &anchored, caps);
+                match caps.get_group(group) {
+                    Some(span) => (span.start, span.end),
+                    None => (m.start(), m.end()),
+                }
+            }
+            _ => (m.start(), m.end()),
+        };
+        if detector.checks.accept(text, start, end, &self.global_allow) {
+            sink(Hit {
+                detector: detector.detector,
+                start,
+                end,
+            });
         }
     }
 
@@ -550,7 +619,10 @@ impl Scanner {
         keywords.find_overlapping(text).any(|m| {
             self.keyword_uses
                 .get(m.pattern)
-                .is_some_and(|uses| uses.iter().any(|u| matches!(u, KeywordUse::Arms(_))))
+                .is_some_and(|uses| {
+                    uses.iter()
+                        .any(|u| matches!(u, KeywordUse::Arms(_) | KeywordUse::Starts { .. }))
+                })
         })
     }
 
@@ -655,7 +727,9 @@ impl Scanner {
         if let Some(keywords) = &self.keywords {
             for m in keywords.find_overlapping(text) {
                 for keyword_use in self.keyword_uses.get(m.pattern).into_iter().flatten() {
-                    if let KeywordUse::Arms(regex) = *keyword_use {
+                    if let KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } =
+                        *keyword_use
+                    {
                         armed.push(regex);
                     }
                 }
@@ -686,6 +760,11 @@ impl Scanner {
         detectors.sort_unstable();
         detectors.dedup();
         detectors
+    }
+
+    /// Regex detectors tried anchored where their keywords pin a match's start.
+    pub fn anchored_detector_count(&self) -> usize {
+        self.regexes.iter().filter(|r| r.anchored).count()
     }
 
     /// The bytes around which the always-on set runs, with how far; `None` when it reads everything.
@@ -764,6 +843,73 @@ mod tests {
         let spans: Vec<_> = merged(&group).collect();
         assert_eq!(spans, vec![0..25, 30..40]);
         assert_eq!(merged(&[]).count(), 0);
+    }
+
+    /// Scans `text`, returning its hits sorted.
+    fn hits(scanner: &Scanner, scratch: &mut ScanScratch, text: &[u8]) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        scanner.scan(text, scratch, &mut |hit| hits.push(hit));
+        hits.sort_unstable_by_key(|h| (h.start, h.end, h.detector));
+        hits
+    }
+
+    #[test]
+    fn anchored_tries_find_what_searches_around_keywords_find() {
+        let env = crate::policy::Environment {
+            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+            defer_regexes: true,
+        };
+        let anchored = crate::config::default_policy(&env).unwrap();
+        let mut searched = crate::config::default_policy(&env).unwrap();
+        let (anchored, searched) = (&anchored.scanner, &mut searched.scanner);
+        assert!(anchored.anchored_detector_count() > 100);
+        for regex in &mut searched.regexes {
+            regex.anchored = false;
+        }
+        for keyword_use in searched.keyword_uses.iter_mut().flatten() {
+            if let KeywordUse::Starts { regex, .. } = *keyword_use {
+                *keyword_use = KeywordUse::Arms(regex);
+            }
+        }
+        let searched = &*searched;
+        // Texts of the policy's own examples, keywords and filler, glued in every way.
+        let (mut keywords, mut examples) = (Vec::new(), Vec::new());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default/detectors");
+        for file in std::fs::read_dir(dir).unwrap() {
+            let yaml = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let detectors: Vec<serde_json::Value> = serde_saphyr::from_str(&yaml).unwrap();
+            for detector in detectors {
+                let strings = |pointer: &str| -> Vec<String> {
+                    let list = detector.pointer(pointer).and_then(|v| v.as_array());
+                    let items = list.into_iter().flatten().filter_map(|v| v.as_str());
+                    items.map(str::to_string).collect()
+                };
+                keywords.extend(strings("/keywords"));
+                examples.extend(strings("/examples/match"));
+                examples.extend(strings("/examples/ignore"));
+            }
+        }
+        assert!(examples.len() > 500);
+        let glue = [" ", "", "\n", "=", ": ", "\"", "_", "path=/v1/", "x"];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let (mut anchored_scratch, mut searched_scratch) = (anchored.scratch(), searched.scratch());
+        let mut found = 0;
+        for _ in 0..400 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(12) {
+                let pieces = if rng.below(3) == 0 { &keywords } else { &examples };
+                text.push_str(&pieces[rng.below(pieces.len())]);
+                text.push_str(rng.pick(&glue));
+            }
+            let want = hits(searched, &mut searched_scratch, text.as_bytes());
+            assert_eq!(
+                hits(anchored, &mut anchored_scratch, text.as_bytes()),
+                want,
+                "text {text:?}"
+            );
+            found += want.len();
+        }
+        assert!(found > 1000, "the texts hold few findings: {found}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
+use crate::engine::anchors::{keyword_anchors, Anchor};
 use crate::engine::keywords::Keywords;
 use crate::engine::required::{required_bytes, AlwaysOnPlan, ByteSet};
 use crate::engine::scanner::{
@@ -574,16 +575,14 @@ impl Compiler<'_> {
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
                     let always_on_detector = d.keywords.is_empty();
-                    let Some((regex, facts)) = self.regex(
-                        &format!("{path}.regex"),
-                        pattern,
-                        limits,
-                        always_on_detector,
-                    ) else {
+                    let Some((regex, facts)) =
+                        self.regex(&format!("{path}.regex"), pattern, limits, &d.keywords)
+                    else {
                         ok = false;
                         continue;
                     };
                     let longest_match = facts.longest_match;
+                    let anchors = facts.anchors.clone();
                     let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
                     if always_on_detector {
                         always_on.push((index, pattern.as_str(), facts));
@@ -608,15 +607,34 @@ impl Compiler<'_> {
                             );
                             ok = false;
                         }
-                        intern(keyword.as_bytes(), KeywordUse::Arms(index));
+                        match &anchors {
+                            None => intern(keyword.as_bytes(), KeywordUse::Arms(index)),
+                            Some(anchors) => {
+                                for anchor in anchors.iter().filter(|a| a.keyword == k) {
+                                    let back = u32::try_from(anchor.back).unwrap_or(u32::MAX);
+                                    intern(
+                                        keyword.as_bytes(),
+                                        KeywordUse::Starts {
+                                            regex: index,
+                                            back,
+                                        },
+                                    );
+                                }
+                            }
+                        }
                     }
                     let reach = scanner::keyword_reach(longest_match);
                     let checks = checks.unwrap_or_else(no_checks);
-                    regexes.push(match regex {
+                    let regex_detector = match regex {
                         Some(regex) => {
                             RegexDetector::compiled(detector, pattern, regex, limits, reach, checks)
                         }
                         None => RegexDetector::deferred(detector, pattern, limits, reach, checks),
+                    };
+                    regexes.push(if anchors.is_some() {
+                        regex_detector.anchored_at_keywords()
+                    } else {
+                        regex_detector
                     });
                 }
                 (None, Some(dictionary)) => {
@@ -730,7 +748,7 @@ impl Compiler<'_> {
         path: &str,
         pattern: &str,
         limits: RegexLimits,
-        always_on: bool,
+        keywords: &[String],
     ) -> Option<(Option<regex_automata::meta::Regex>, RegexFacts)> {
         if let Some((at, ch)) = pattern.char_indices().find(|(_, c)| !c.is_ascii()) {
             self.error(
@@ -768,10 +786,18 @@ impl Compiler<'_> {
             );
             return None;
         }
+        let always_on = keywords.is_empty();
+        let folded: Vec<Vec<u8>> = keywords
+            .iter()
+            .map(|k| k.as_bytes().to_ascii_lowercase())
+            .collect();
         let facts = RegexFacts {
             longest_match: hir.properties().maximum_len(),
             // Only the always-on set's gate uses them.
             required_bytes: always_on.then(|| required_bytes(&hir)).flatten(),
+            anchors: (!always_on)
+                .then(|| keyword_anchors(&hir, &folded))
+                .flatten(),
         };
         if self.defer_regexes {
             return Some((None, facts));
@@ -870,6 +896,8 @@ struct RegexFacts {
     longest_match: Option<usize>,
     /// Bytes of which every match holds one (see [`required_bytes`]).
     required_bytes: Option<ByteSet>,
+    /// Where its keywords pin a match's start (see [`keyword_anchors`]).
+    anchors: Option<Vec<Anchor>>,
 }
 
 fn no_checks() -> Checks {
