@@ -17,7 +17,7 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// Most distinct prefixes followed through a syntax tree.
 const MAX_PREFIXES: usize = 64;
 /// Longest prefix followed.
-const MAX_PREFIX_LEN: usize = 32;
+const MAX_PREFIX_LEN: usize = 64;
 /// Largest class (after case folding) followed as a set of one-byte prefixes.
 const MAX_CLASS_BYTES: usize = 4;
 /// Most (keyword, offset) anchors of one regex; more means trying it too often per occurrence.
@@ -104,6 +104,18 @@ fn prefixes(hir: &Hir) -> Prefixes {
             Prefixes {
                 complete: once.complete && repetition.min == 1 && repetition.max == Some(1),
                 strings: once.strings,
+            }
+        }
+        // `x?`: a match of `x` or nothing.
+        HirKind::Repetition(repetition) if repetition.max == Some(1) => {
+            let once = prefixes(&repetition.sub);
+            let mut strings = once.strings;
+            strings.push(Vec::new());
+            strings.sort_unstable();
+            strings.dedup();
+            Prefixes {
+                strings,
+                complete: once.complete,
             }
         }
         HirKind::Repetition(_) => Prefixes::unknown(),
@@ -217,7 +229,10 @@ mod tests {
     #[test]
     fn a_keyword_that_starts_every_match_anchors_it() {
         assert_eq!(
-            anchors(r"\b(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b", &["pat"]),
+            anchors(
+                r"\b(?P<secret>pat[A-Za-z0-9]{14}\.[a-f0-9]{64})\b",
+                &["pat"]
+            ),
             Some(vec![(0, 0)])
         );
         assert_eq!(
@@ -229,6 +244,20 @@ mod tests {
             anchors(r"(?i)(?:password|passwd)\s*=", &["PASSWORD", "passwd"]),
             Some(vec![(0, 0), (1, 0)])
         );
+    }
+
+    #[test]
+    fn an_optional_part_gives_prefixes_with_and_without_it() {
+        assert_eq!(
+            anchors(r"(?i)(?:token|access[_-]?token)\s*=", &["token"]),
+            Some(vec![(0, 0), (0, 6), (0, 7)])
+        );
+        assert_eq!(
+            anchors(r"(?i)(?:aws[_.-]?)?secret", &["secret"]),
+            Some(vec![(0, 0), (0, 3), (0, 4)])
+        );
+        // Nothing before the keyword can be skipped over unboundedly.
+        assert_eq!(anchors(r"(?:aws_)*secret", &["secret"]), None);
     }
 
     #[test]
@@ -248,17 +277,14 @@ mod tests {
         assert_eq!(anchors(r"[a-z]+@corp\.com", &["@corp"]), None);
         assert_eq!(anchors(r"(?P<secret>[a-f0-9]{32})", &["token"]), None);
         // An optional start, a large class.
-        assert_eq!(anchors(r"x?token=\w+", &["token"]), None);
+        assert_eq!(anchors(r"x*token=\w+", &["token"]), None);
         assert_eq!(anchors(r"[a-z]token=\w+", &["token"]), None);
     }
 
     #[test]
     fn long_prefixes_are_cut_and_still_anchor() {
-        let long = "a".repeat(40);
-        assert_eq!(
-            anchors(&format!("k{long}"), &["ka"]),
-            Some(vec![(0, 0)])
-        );
+        let long = "a".repeat(70);
+        assert_eq!(anchors(&format!("k{long}"), &["ka"]), Some(vec![(0, 0)]));
         // A keyword past the cut cannot be seen.
         assert_eq!(anchors(&format!("{long}key"), &["key"]), None);
     }

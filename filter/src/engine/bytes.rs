@@ -19,6 +19,45 @@ pub fn utf8_runs(text: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
         .chain(chunked.into_iter().flatten())
 }
 
+/// The start of the first run of at least `n` (≥ 1) bytes that are `member`s in `text`,
+/// lying after `from` (counted from `from`) and starting before `before`. It reads about
+/// one byte in `n` where runs are short: every run of `n` covers a multiple of `n` past `from`.
+pub fn first_run_of(
+    text: &[u8],
+    from: usize,
+    before: usize,
+    n: usize,
+    member: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let n = n.max(1);
+    let is_member = |i: usize| text.get(i).is_some_and(|&b| member(b));
+    let mut i = from;
+    while i < before {
+        let probe = i + n - 1;
+        if probe >= text.len() {
+            return None;
+        }
+        if !is_member(probe) {
+            i = probe + 1;
+            continue;
+        }
+        // Every run of `n` that starts in `i..=probe` covers `probe`.
+        let mut start = probe;
+        while start > i && is_member(start - 1) {
+            start -= 1;
+        }
+        let mut end = probe + 1;
+        while end - start < n && is_member(end) {
+            end += 1;
+        }
+        if end - start >= n {
+            return Some(start);
+        }
+        i = end + 1;
+    }
+    None
+}
+
 fn is_json_special(b: u8) -> bool {
     b == b'"' || b == b'\\' || b < 0x20
 }

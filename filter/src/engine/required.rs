@@ -6,8 +6,11 @@
 //! regex's syntax tree we pick, per detector, a set of bytes such that every
 //! match holds at least one of them, preferring bytes that are rare in prose;
 //! the scanner then runs the set only within a detector's longest match of
-//! such a byte. A regex for which no such set exists disables the prefilter.
+//! such a byte. A detector with no rare required byte but a long required run
+//! (`[a-f0-9]{32}`) runs alone, near such runs only; one with neither runs
+//! alone over every text, and a few more of those disable the prefilter.
 
+use super::bytes::first_run_of;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// A set of byte values.
@@ -57,6 +60,34 @@ impl ByteSet {
     fn commonness(&self) -> u32 {
         self.iter().map(commonness).sum()
     }
+
+    fn len(&self) -> usize {
+        self.0.iter().filter(|&&b| b).count()
+    }
+
+    /// The bytes of a class, or `None` if it holds a character outside ASCII.
+    fn of_class(class: &Class) -> Option<ByteSet> {
+        let mut set = ByteSet::empty();
+        match class {
+            Class::Bytes(class) => {
+                for range in class.ranges() {
+                    for b in range.start()..=range.end() {
+                        set.insert(b);
+                    }
+                }
+            }
+            Class::Unicode(class) => {
+                for range in class.ranges() {
+                    let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                    // A non-ASCII character is several bytes; keep the analysis to ASCII.
+                    for c in start..=end {
+                        set.insert(u8::try_from(c).ok().filter(u8::is_ascii)?);
+                    }
+                }
+            }
+        }
+        Some(set)
+    }
 }
 
 /// A rough weight of a byte's frequency in chat text (letters and spaces everywhere, digits
@@ -83,26 +114,7 @@ pub fn required_bytes(hir: &Hir) -> Option<ByteSet> {
             .copied()
             .min_by_key(|&b| commonness(b))
             .map(ByteSet::single),
-        HirKind::Class(Class::Bytes(class)) => {
-            let mut set = ByteSet::empty();
-            for range in class.ranges() {
-                for b in range.start()..=range.end() {
-                    set.insert(b);
-                }
-            }
-            Some(set)
-        }
-        HirKind::Class(Class::Unicode(class)) => {
-            let mut set = ByteSet::empty();
-            for range in class.ranges() {
-                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
-                // A non-ASCII character is several bytes; keep the analysis to ASCII.
-                for c in start..=end {
-                    set.insert(u8::try_from(c).ok().filter(u8::is_ascii)?);
-                }
-            }
-            Some(set)
-        }
+        HirKind::Class(class) => ByteSet::of_class(class),
         HirKind::Repetition(repetition) if repetition.min > 0 => required_bytes(&repetition.sub),
         HirKind::Repetition(_) => None,
         HirKind::Capture(capture) => required_bytes(&capture.sub),
@@ -115,6 +127,71 @@ pub fn required_bytes(hir: &Hir) -> Option<ByteSet> {
             let first = sets.next()??;
             sets.try_fold(first, |acc, set| Some(acc.union(&set?)))
         }
+    }
+}
+
+/// A run of at least `len` bytes in a row, each in `class`, that every match holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredRun {
+    pub class: ByteSet,
+    pub len: usize,
+}
+
+/// Shortest required run that gates a detector: ordinary words make shorter runs of letters.
+const MIN_GATING_RUN: usize = 16;
+
+impl RequiredRun {
+    /// Whether runs like it are rare in ordinary text: long, and of no whitespace.
+    fn gates(&self) -> bool {
+        self.len >= MIN_GATING_RUN && !self.class.iter().any(|b| b.is_ascii_whitespace())
+    }
+
+    /// The maximal runs of `text` at least this long, in order (found reading about one byte in `len`).
+    pub fn runs<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
+        let member = |b: u8| self.class.contains(b);
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let start = first_run_of(text, from, text.len(), self.len, member)?;
+            let rest = text.get(start..).unwrap_or_default();
+            let end = start + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
+            from = end;
+            Some(start..end)
+        })
+    }
+}
+
+/// The longest run of one class that every match of `hir` holds (of two as long, the one of
+/// fewer bytes), or `None` if the tree shows none.
+pub fn required_run(hir: &Hir) -> Option<RequiredRun> {
+    match hir.kind() {
+        HirKind::Class(class) => Some(RequiredRun {
+            class: ByteSet::of_class(class)?,
+            len: 1,
+        }),
+        HirKind::Repetition(repetition) if repetition.min > 0 => match repetition.sub.kind() {
+            HirKind::Class(class) => Some(RequiredRun {
+                class: ByteSet::of_class(class)?,
+                len: usize::try_from(repetition.min).unwrap_or(usize::MAX),
+            }),
+            _ => required_run(&repetition.sub),
+        },
+        HirKind::Capture(capture) => required_run(&capture.sub),
+        HirKind::Concat(parts) => parts
+            .iter()
+            .filter_map(required_run)
+            .max_by_key(|run| (run.len, std::cmp::Reverse(run.class.len()))),
+        HirKind::Alternation(branches) => {
+            let mut runs = branches.iter().map(required_run);
+            let first = runs.next()??;
+            runs.try_fold(first, |acc, run| {
+                let run = run?;
+                Some(RequiredRun {
+                    class: acc.class.union(&run.class),
+                    len: acc.len.min(run.len),
+                })
+            })
+        }
+        HirKind::Empty | HirKind::Look(_) | HirKind::Literal(_) | HirKind::Repetition(_) => None,
     }
 }
 
@@ -131,10 +208,36 @@ const MAX_GATED_MATCH: usize = 1024;
 /// own regex, whose literal prefilter then skips ahead) before the set goes ungated instead.
 const MAX_RUN_EVERYWHERE: usize = 2;
 
+/// Commonest byte (see [`commonness`]) the gate may open on: digits and punctuation, not letters.
+const MAX_GATE_COMMONNESS: u32 = 3;
+
 fn gatable_reach(longest_match: Option<usize>, required: Option<&ByteSet>) -> Option<u16> {
     let longest = longest_match.filter(|&len| len <= MAX_GATED_MATCH)?;
-    required.filter(|set| set.iter().next().is_some())?;
+    required.filter(|set| {
+        set.iter().next().is_some() && set.iter().all(|b| commonness(b) <= MAX_GATE_COMMONNESS)
+    })?;
     u16::try_from(longest).ok()
+}
+
+/// What the plan needs to know of one always-on detector.
+#[derive(Debug, Clone, Copy)]
+pub struct AlwaysOnFacts<'a> {
+    pub longest_match: Option<usize>,
+    pub required_bytes: Option<&'a ByteSet>,
+    pub required_run: Option<&'a RequiredRun>,
+}
+
+impl AlwaysOnFacts<'_> {
+    fn gatable(&self) -> bool {
+        gatable_reach(self.longest_match, self.required_bytes).is_some()
+    }
+
+    /// Its run and reach, if it may run alone near its required runs only.
+    fn run_gate(&self) -> Option<(RequiredRun, usize)> {
+        let longest = self.longest_match.filter(|&len| len <= MAX_GATED_MATCH)?;
+        let run = self.required_run.filter(|run| run.gates())?;
+        Some((run.clone(), longest))
+    }
 }
 
 /// How the always-on detectors run: the ones the gate covers in one set, read only in the
@@ -144,29 +247,42 @@ pub struct AlwaysOnPlan {
     pub gate: Option<Box<AlwaysOnGate>>,
     /// Indices (into the detectors given) of the set's patterns, in order.
     pub in_set: Vec<usize>,
+    /// Detectors that run alone within their reach of each of their required runs.
+    pub near_runs: Vec<(usize, RequiredRun, usize)>,
+    /// Detectors that run alone over every text.
     pub everywhere: Vec<usize>,
 }
 
 impl AlwaysOnPlan {
-    pub fn new<'a>(
-        detectors: impl IntoIterator<Item = (Option<usize>, Option<&'a ByteSet>)>,
-    ) -> AlwaysOnPlan {
-        let detectors: Vec<_> = detectors.into_iter().collect();
-        let (gated, ungated): (Vec<usize>, Vec<usize>) = (0..detectors.len()).partition(|&i| {
-            detectors
-                .get(i)
-                .is_some_and(|&(l, r)| gatable_reach(l, r).is_some())
-        });
-        let gate = AlwaysOnGate::new(gated.iter().filter_map(|&i| detectors.get(i).copied()));
+    pub fn new<'a>(detectors: impl IntoIterator<Item = AlwaysOnFacts<'a>>) -> AlwaysOnPlan {
+        let detectors: Vec<AlwaysOnFacts<'a>> = detectors.into_iter().collect();
+        let (gated, ungated): (Vec<usize>, Vec<usize>) =
+            (0..detectors.len()).partition(|&i| detectors.get(i).is_some_and(|d| d.gatable()));
+        let mut near_runs = Vec::new();
+        let mut everywhere = Vec::new();
+        for i in ungated {
+            match detectors.get(i).and_then(AlwaysOnFacts::run_gate) {
+                Some((run, reach)) => near_runs.push((i, run, reach)),
+                None => everywhere.push(i),
+            }
+        }
+        let gate = AlwaysOnGate::new(
+            gated
+                .iter()
+                .filter_map(|&i| detectors.get(i))
+                .map(|d| (d.longest_match, d.required_bytes)),
+        );
         match gate {
-            Some(gate) if ungated.len() <= MAX_RUN_EVERYWHERE => AlwaysOnPlan {
+            Some(gate) if everywhere.len() <= MAX_RUN_EVERYWHERE => AlwaysOnPlan {
                 gate: Some(gate),
                 in_set: gated,
-                everywhere: ungated,
+                near_runs,
+                everywhere,
             },
             _ => AlwaysOnPlan {
                 gate: None,
                 in_set: (0..detectors.len()).collect(),
+                near_runs: Vec::new(),
                 everywhere: Vec::new(),
             },
         }
@@ -278,24 +394,81 @@ mod tests {
         assert!(AlwaysOnGate::new([(None, Some(&digits))]).is_none());
     }
 
+    fn facts<'a>(
+        longest_match: Option<usize>,
+        required_bytes: Option<&'a ByteSet>,
+        required_run: Option<&'a RequiredRun>,
+    ) -> AlwaysOnFacts<'a> {
+        AlwaysOnFacts {
+            longest_match,
+            required_bytes,
+            required_run,
+        }
+    }
+
     #[test]
     fn a_few_ungatable_detectors_run_alone_and_more_ungate_the_set() {
         let digits = ByteSet::single(b'7');
+        let letter = ByteSet::single(b'A');
+        let hex_run = run(r"[a-f0-9]{32}").unwrap();
         let plan = AlwaysOnPlan::new([
-            (Some(3), Some(&digits)),
-            (None, Some(&digits)),
-            (Some(4), None),
+            facts(Some(3), Some(&digits), None),
+            facts(None, Some(&digits), None),
+            facts(Some(4), None, None),
+            // A common required byte does not gate; a long run does.
+            facts(Some(40), Some(&letter), Some(&hex_run)),
         ]);
         assert!(plan.gate.is_some());
         assert_eq!((plan.in_set, plan.everywhere), (vec![0], vec![1, 2]));
+        assert_eq!(plan.near_runs, vec![(3, hex_run.clone(), 40)]);
         let plan = AlwaysOnPlan::new([
-            (Some(3), Some(&digits)),
-            (None, None),
-            (None, None),
-            (None, None),
+            facts(Some(3), Some(&digits), None),
+            facts(None, None, Some(&hex_run)),
+            facts(None, None, None),
+            facts(None, None, None),
         ]);
         assert!(plan.gate.is_none());
         assert_eq!((plan.in_set, plan.everywhere), (vec![0, 1, 2, 3], vec![]));
+    }
+
+    fn run(pattern: &str) -> Option<RequiredRun> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .unwrap();
+        required_run(&hir)
+    }
+
+    #[test]
+    fn required_runs_are_the_longest_class_repetition_every_match_holds() {
+        let twilio = run(
+            r#"\b(?:AC|SK)[a-f0-9]{32}["']?\s{0,16}[,:]\s{0,16}["']?(?P<secret>[A-Za-z0-9]{32})\b"#,
+        )
+        .unwrap();
+        // Of two runs as long, the one of fewer bytes.
+        assert_eq!(twilio.len, 32);
+        assert_eq!(
+            twilio.class.iter().collect::<Vec<u8>>(),
+            b"0123456789abcdef"
+        );
+        assert!(twilio.gates());
+        let either = run(r"x[a-z]{20}|[0-9]{24}y").unwrap();
+        assert_eq!((either.len, either.class.len()), (20, 36));
+        assert_eq!(run(r"[a-z]{20}|y"), None);
+        assert_eq!(run(r"(?:[a-z]{20})?"), None);
+        assert!(!run(r"[a-z ]{40}").unwrap().gates());
+        assert!(!run(r"[a-z]{8}").unwrap().gates());
+    }
+
+    #[test]
+    fn runs_are_found_whole_wherever_they_are_long_enough() {
+        let hex = run(r"[a-f0-9]{4}").unwrap();
+        let text = b"abc 0123456789 zz beef cafe1 ab1";
+        let found: Vec<&[u8]> = hex.runs(text).map(|r| &text[r]).collect();
+        assert_eq!(found, vec![&b"0123456789"[..], b"beef", b"cafe1"]);
+        assert_eq!(hex.runs(b"abc").count(), 0);
     }
 
     #[test]

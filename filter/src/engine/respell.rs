@@ -35,7 +35,9 @@ pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
     if memchr::memchr(b'&', text).is_some() && (has(b"&#") || has(b"&amp;")) {
         words(text, Spelling::HtmlReference, html_references, out);
     }
-    if has(b"\\x") {
+    // Not `memmem`: its searcher is built per call, which costs more than most fields' scan.
+    let hex_escape = memchr::memchr_iter(b'\\', text).any(|at| text.get(at + 1) == Some(&b'x'));
+    if hex_escape {
         words(text, Spelling::HexEscape, hex_escapes, out);
     }
     spaced(text, out);
@@ -158,7 +160,10 @@ fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
     let is_word_pair = |at: usize| is_plain(at) && is_plain(at + 1);
     let mut probe = 0;
     while probe + 1 < text.len() {
-        if is_word_pair(probe) {
+        // A run holds no word pair and spans more than `MIN_SPACED` bytes, so none holds the
+        // probe when pairs start 3 bytes before it and 2 after: the usual case at a space.
+        if is_word_pair(probe) || (probe >= 3 && is_word_pair(probe - 3) && is_word_pair(probe + 2))
+        {
             probe += stride;
             continue;
         }

@@ -17,7 +17,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use super::keywords::Keywords;
-use super::required::AlwaysOnGate;
+use super::required::{AlwaysOnGate, RequiredRun};
 use super::validators::Validator;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
@@ -257,9 +257,31 @@ pub struct Scanner {
     pub(crate) always_on_set: Option<hybrid::dfa::DFA>,
     /// Where the set can match (`None`: anywhere).
     pub(crate) always_on_gate: Option<Box<AlwaysOnGate>>,
-    /// Keyword-less regex detectors the gate cannot cover: each runs over every whole text.
+    /// Keyword-less regex detectors the gate cannot cover but a required run can: each runs
+    /// alone near the runs.
+    pub(crate) near_runs: Vec<NearRuns>,
+    /// Keyword-less regex detectors nothing gates: each runs over every whole text.
     pub(crate) armed_everywhere: Vec<u32>,
     pub(crate) global_allow: Vec<Box<[u8]>>,
+}
+
+/// A regex (an index into `Scanner::regexes`) that runs only within `reach` of a `run`.
+#[derive(Debug)]
+pub struct NearRuns {
+    pub regex: u32,
+    pub run: RequiredRun,
+    pub reach: usize,
+}
+
+impl NearRuns {
+    /// Arms the regex around each run of `text`.
+    fn arm(&self, text: &[u8], armings: &mut Vec<Arming>) {
+        armings.extend(self.run.runs(text).map(|run| Arming {
+            regex: self.regex,
+            start: run.start.saturating_sub(self.reach),
+            end: run.end.saturating_add(self.reach).min(text.len()),
+        }));
+    }
 }
 
 /// A regex to run over `start..end` of the scanned text.
@@ -463,6 +485,9 @@ impl Scanner {
     /// windows the gate opens, when there is a gate.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
         arm_everywhere(&self.armed_everywhere, text, &mut scratch.armings);
+        for near_runs in &self.near_runs {
+            near_runs.arm(text, &mut scratch.armings);
+        }
         if self.always_on_set.is_none() {
             return;
         }
@@ -541,7 +566,15 @@ impl Scanner {
             let Some(m) = compiled.regex.search_with(cache, &input) else {
                 break;
             };
-            self.report(detector, compiled, text, m, cache, caps.as_deref_mut(), sink);
+            self.report(
+                detector,
+                compiled,
+                text,
+                m,
+                cache,
+                caps.as_deref_mut(),
+                sink,
+            );
             at = m.end().max(m.start() + 1);
         }
     }
@@ -570,7 +603,15 @@ impl Scanner {
                 .range(start..)
                 .anchored(regex_automata::Anchored::Yes);
             if let Some(m) = compiled.regex.search_with(cache, &input) {
-                self.report(detector, compiled, text, m, cache, caps.as_deref_mut(), sink);
+                self.report(
+                    detector,
+                    compiled,
+                    text,
+                    m,
+                    cache,
+                    caps.as_deref_mut(),
+                    sink,
+                );
                 free_from = m.end().max(m.start() + 1);
             }
         }
@@ -617,12 +658,10 @@ impl Scanner {
             return false;
         };
         keywords.find_overlapping(text).any(|m| {
-            self.keyword_uses
-                .get(m.pattern)
-                .is_some_and(|uses| {
-                    uses.iter()
-                        .any(|u| matches!(u, KeywordUse::Arms(_) | KeywordUse::Starts { .. }))
-                })
+            self.keyword_uses.get(m.pattern).is_some_and(|uses| {
+                uses.iter()
+                    .any(|u| matches!(u, KeywordUse::Arms(_) | KeywordUse::Starts { .. }))
+            })
         })
     }
 
@@ -712,6 +751,14 @@ impl Scanner {
             .collect()
     }
 
+    /// Detector indices of the keyword-less regex detectors that run near their required runs.
+    pub fn near_run_detectors(&self) -> Vec<DetectorIndex> {
+        self.near_runs
+            .iter()
+            .filter_map(|n| self.regexes.get(n.regex as usize).map(|r| r.detector))
+            .collect()
+    }
+
     /// Detector indices of the keyword-less regex detectors that run over every whole text.
     pub fn run_everywhere_detectors(&self) -> Vec<DetectorIndex> {
         self.armed_everywhere
@@ -724,11 +771,15 @@ impl Scanner {
     /// ones, then always-on ones the set reports (or all always-on ones when there is no set). Sorted, without duplicates.
     pub fn armed_detectors(&self, text: &[u8]) -> Vec<DetectorIndex> {
         let mut armed: Vec<u32> = self.armed_everywhere.clone();
+        let mut near_runs = Vec::new();
+        for gated in &self.near_runs {
+            gated.arm(text, &mut near_runs);
+        }
+        armed.extend(near_runs.iter().map(|a| a.regex));
         if let Some(keywords) = &self.keywords {
             for m in keywords.find_overlapping(text) {
                 for keyword_use in self.keyword_uses.get(m.pattern).into_iter().flatten() {
-                    if let KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } =
-                        *keyword_use
+                    if let KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } = *keyword_use
                     {
                         armed.push(regex);
                     }
@@ -897,7 +948,11 @@ mod tests {
         for _ in 0..400 {
             let mut text = String::new();
             for _ in 0..1 + rng.below(12) {
-                let pieces = if rng.below(3) == 0 { &keywords } else { &examples };
+                let pieces = if rng.below(3) == 0 {
+                    &keywords
+                } else {
+                    &examples
+                };
                 text.push_str(&pieces[rng.below(pieces.len())]);
                 text.push_str(rng.pick(&glue));
             }

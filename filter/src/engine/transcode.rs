@@ -517,11 +517,87 @@ enum Alphabet {
 
 impl Alphabet {
     fn accepts(self, b: u8) -> bool {
+        byte_kind(b) & self.kind() != 0
+    }
+
+    /// The [`byte_kind`] bit of the bytes it accepts.
+    fn kind(self) -> u16 {
         match self {
-            Alphabet::Either => is_b64_char(b),
-            Alphabet::Standard => b.is_ascii_alphanumeric() || b == b'+' || b == b'/',
+            Alphabet::Either => kind::BASE64,
+            Alphabet::Standard => kind::STANDARD,
         }
     }
+}
+
+/// What a byte is, one bit per property a run is judged on: a run's summary is the OR and
+/// the AND of its bytes' kinds, two operations per byte.
+mod kind {
+    pub const DIGIT: u16 = 1 << 0;
+    pub const UPPER: u16 = 1 << 1;
+    pub const LOWER: u16 = 1 << 2;
+    /// `+` or `/`.
+    pub const STD_SYM: u16 = 1 << 3;
+    /// `-` or `_`.
+    pub const URL_SYM: u16 = 1 << 4;
+    pub const HEX: u16 = 1 << 5;
+    /// A hex digit or `-`.
+    pub const HEXISH: u16 = 1 << 6;
+    /// In either base64 alphabet.
+    pub const BASE64: u16 = 1 << 7;
+    /// In the standard base64 alphabet.
+    pub const STANDARD: u16 = 1 << 8;
+}
+
+const fn kind_of(b: u8) -> u16 {
+    let mut k = 0;
+    if b.is_ascii_digit() {
+        k |= kind::DIGIT;
+    }
+    if b.is_ascii_uppercase() {
+        k |= kind::UPPER;
+    }
+    if b.is_ascii_lowercase() {
+        k |= kind::LOWER;
+    }
+    if b == b'+' || b == b'/' {
+        k |= kind::STD_SYM | kind::STANDARD;
+    }
+    if b == b'-' || b == b'_' {
+        k |= kind::URL_SYM;
+    }
+    if b.is_ascii_hexdigit() {
+        k |= kind::HEX | kind::HEXISH;
+    }
+    if b == b'-' {
+        k |= kind::HEXISH;
+    }
+    if b.is_ascii_alphanumeric() {
+        k |= kind::STANDARD;
+    }
+    if is_b64_char(b) {
+        k |= kind::BASE64;
+    }
+    k
+}
+
+static BYTE_KINDS: [u16; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0u8;
+    loop {
+        // `b` is a u8, so the index is in bounds.
+        #[allow(clippy::indexing_slicing)]
+        {
+            table[b as usize] = kind_of(b);
+        }
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
+
+fn byte_kind(b: u8) -> u16 {
+    BYTE_KINDS.get(usize::from(b)).copied().unwrap_or(0)
 }
 
 /// A maximal run of base64 characters and what it is made of.
@@ -565,15 +641,16 @@ impl Run {
         }
     }
 
-    fn note(&mut self, b: u8) {
-        self.chars += 1;
-        self.digit |= b.is_ascii_digit();
-        self.upper |= b.is_ascii_uppercase();
-        self.lower |= b.is_ascii_lowercase();
-        self.std_sym |= b == b'+' || b == b'/';
-        self.url_sym |= b == b'-' || b == b'_';
-        self.hex &= b.is_ascii_hexdigit();
-        self.hexish &= b.is_ascii_hexdigit() || b == b'-';
+    /// Records what the run's bytes were: `any` and `all` are the OR and the AND of their
+    /// [`byte_kind`]s.
+    fn summarize(&mut self, any: u16, all: u16) {
+        self.digit = any & kind::DIGIT != 0;
+        self.upper = any & kind::UPPER != 0;
+        self.lower = any & kind::LOWER != 0;
+        self.std_sym = any & kind::STD_SYM != 0;
+        self.url_sym = any & kind::URL_SYM != 0;
+        self.hex = all & kind::HEX != 0;
+        self.hexish = all & kind::HEXISH != 0;
     }
 
     fn looks_like_base64(&self) -> bool {
@@ -717,10 +794,17 @@ impl<'t> Finder<'t, '_> {
         let mut run = Run::new(start);
         let (mut k, mut limit, mut line_start) = (start, limit, start);
         let mut width: Option<usize> = None;
+        let (mut any, mut all) = (0, u16::MAX);
         loop {
-            while k < limit && alphabet.accepts(self.at(k)) {
-                run.note(self.at(k));
+            for &b in self.slice(k..limit) {
+                let kind = byte_kind(b);
+                if kind & alphabet.kind() == 0 {
+                    break;
+                }
+                any |= kind;
+                all &= kind;
                 k += 1;
+                run.chars += 1;
             }
             if width.is_none() {
                 run.first_line_end = k;
@@ -743,6 +827,7 @@ impl<'t> Finder<'t, '_> {
             line_start = k;
             limit = word_end(self.text, k);
         }
+        run.summarize(any, all);
         let need = (4 - run.chars % 4) % 4;
         if (1..=2).contains(&need)
             && self

@@ -9,6 +9,7 @@
 //! run covers a probe) and looking around a probe only when it is a base64
 //! character.
 
+use super::bytes::first_run_of;
 use super::transcode::{is_b64_char, is_delim};
 use std::ops::Range;
 
@@ -80,33 +81,7 @@ fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
 /// The start of the first run of at least `n` (≥ 1) base64 characters in `text` that lies
 /// after `from` (counted from `from`) and starts before `before`.
 pub(super) fn first_long_run(text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
-    let n = n.max(1);
-    let is_b64 = |i: usize| text.get(i).is_some_and(|&b| is_b64_char(b));
-    let mut i = from;
-    while i < before {
-        let probe = i + n - 1;
-        if probe >= text.len() {
-            return None;
-        }
-        if !is_b64(probe) {
-            i = probe + 1;
-            continue;
-        }
-        // Every run of `n` that starts in `i..=probe` covers `probe`.
-        let mut start = probe;
-        while start > i && is_b64(start - 1) {
-            start -= 1;
-        }
-        let mut end = probe + 1;
-        while end - start < n && is_b64(end) {
-            end += 1;
-        }
-        if end - start >= n {
-            return Some(start);
-        }
-        i = end + 1;
-    }
-    None
+    first_run_of(text, from, before, n, is_b64_char)
 }
 
 #[cfg(test)]

@@ -17,10 +17,12 @@ use super::{
 };
 use crate::engine::anchors::{keyword_anchors, Anchor};
 use crate::engine::keywords::Keywords;
-use crate::engine::required::{required_bytes, AlwaysOnPlan, ByteSet};
+use crate::engine::required::{
+    required_bytes, required_run, AlwaysOnFacts, AlwaysOnPlan, ByteSet, RequiredRun,
+};
 use crate::engine::scanner::{
-    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, RegexDetector,
-    RegexLimits, Scanner,
+    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
+    RegexDetector, RegexLimits, Scanner,
 };
 use crate::engine::validators::Validator;
 use std::collections::{BTreeMap, HashMap};
@@ -614,10 +616,7 @@ impl Compiler<'_> {
                                     let back = u32::try_from(anchor.back).unwrap_or(u32::MAX);
                                     intern(
                                         keyword.as_bytes(),
-                                        KeywordUse::Starts {
-                                            regex: index,
-                                            back,
-                                        },
+                                        KeywordUse::Starts { regex: index, back },
                                     );
                                 }
                             }
@@ -695,11 +694,11 @@ impl Compiler<'_> {
                 }
             }
         };
-        let plan = AlwaysOnPlan::new(
-            always_on
-                .iter()
-                .map(|(_, _, f)| (f.longest_match, f.required_bytes.as_ref())),
-        );
+        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
+            longest_match: f.longest_match,
+            required_bytes: f.required_bytes.as_ref(),
+            required_run: f.required_run.as_ref(),
+        }));
         let picked = |items: &[usize]| {
             items
                 .iter()
@@ -710,6 +709,14 @@ impl Compiler<'_> {
         let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
         let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
         let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
+        let near_runs: Vec<NearRuns> = plan
+            .near_runs
+            .into_iter()
+            .filter_map(|(i, run, reach)| {
+                let regex = always_on.get(i)?.0;
+                Some(NearRuns { regex, run, reach })
+            })
+            .collect();
         let always_on_set = if !always_on_patterns.is_empty() {
             match scanner::set_regex(&always_on_patterns, limits) {
                 Ok(set) => Some(set),
@@ -738,6 +745,7 @@ impl Compiler<'_> {
             always_on: in_set,
             always_on_set,
             always_on_gate: plan.gate,
+            near_runs,
             armed_everywhere: everywhere,
             global_allow,
         })
@@ -795,6 +803,7 @@ impl Compiler<'_> {
             longest_match: hir.properties().maximum_len(),
             // Only the always-on set's gate uses them.
             required_bytes: always_on.then(|| required_bytes(&hir)).flatten(),
+            required_run: always_on.then(|| required_run(&hir)).flatten(),
             anchors: (!always_on)
                 .then(|| keyword_anchors(&hir, &folded))
                 .flatten(),
@@ -896,6 +905,8 @@ struct RegexFacts {
     longest_match: Option<usize>,
     /// Bytes of which every match holds one (see [`required_bytes`]).
     required_bytes: Option<ByteSet>,
+    /// A run of one class every match holds (see [`required_run`]).
+    required_run: Option<RequiredRun>,
     /// Where its keywords pin a match's start (see [`keyword_anchors`]).
     anchors: Option<Vec<Anchor>>,
 }
