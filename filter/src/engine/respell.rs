@@ -158,12 +158,18 @@ fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
     let stride = MIN_SPACED;
     let is_plain = |at: usize| text.get(at).is_some_and(|b| b.is_ascii_graphic());
     let is_word_pair = |at: usize| is_plain(at) && is_plain(at + 1);
+    // A run holds no word pair and spans more than `MIN_SPACED` bytes: none holds the probe
+    // when the nearest pairs on either side start at most `MIN_SPACED` bytes apart (the usual
+    // case at a space between words).
+    let no_run_fits = |probe: usize| {
+        let before = (probe.saturating_sub(MIN_SPACED)..probe)
+            .rev()
+            .find(|&at| is_word_pair(at));
+        before.is_some_and(|before| (probe + 1..=before + MIN_SPACED).any(is_word_pair))
+    };
     let mut probe = 0;
     while probe + 1 < text.len() {
-        // A run holds no word pair and spans more than `MIN_SPACED` bytes, so none holds the
-        // probe when pairs start 3 bytes before it and 2 after: the usual case at a space.
-        if is_word_pair(probe) || (probe >= 3 && is_word_pair(probe - 3) && is_word_pair(probe + 2))
-        {
+        if is_word_pair(probe) || no_run_fits(probe) {
             probe += stride;
             continue;
         }
@@ -299,7 +305,7 @@ mod tests {
     fn probing_finds_what_cutting_everything_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x853c_49e6_748f_ea9b);
         // Spaced letters, words, double spaces, line breaks and a 3-byte character.
-        let pieces = ["a", "B", "7", "word", "", "x\ny", "机", "is", "\t"];
+        let pieces = ["a", "B", "7", "word", "", "x\ny", "机", "😀", "is", "\t"];
         for _ in 0..3000 {
             let count = rng.below(40);
             let text = (0..count)
