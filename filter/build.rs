@@ -4,6 +4,20 @@
 #[path = "src/policy/bundle.rs"]
 mod bundle;
 
+// The modules that read a regex's syntax facts, at the paths they have in the crate.
+#[allow(dead_code)]
+#[path = "src/engine/anchors.rs"]
+mod anchors;
+#[allow(dead_code)]
+#[path = "src/policy/facts.rs"]
+mod facts;
+#[allow(dead_code)]
+#[path = "src/engine/match_parts.rs"]
+mod match_parts;
+mod engine {
+    pub(crate) use super::{anchors, match_parts};
+}
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -40,10 +54,35 @@ fn main() {
             }
         }
     }
-    let out =
-        PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("default_policy.json");
-    let json = serde_json::to_string(&doc).unwrap_or_default();
-    if let Err(e) = std::fs::write(&out, json) {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    write(&out_dir.join("default_policy.json"), &doc);
+    write(
+        &out_dir.join("default_regex_facts.json"),
+        &regex_facts(&doc),
+    );
+}
+
+/// The syntax facts of the document's regexes, as `airlock build` would carry them.
+fn regex_facts(doc: &Value) -> facts::FactsById {
+    let detectors = doc.get("detectors").and_then(Value::as_array);
+    let regexes: Vec<(&str, &str, Vec<String>)> = detectors
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            let id = d.get("id")?.as_str()?;
+            let pattern = d.get("regex")?.as_str()?;
+            let keywords = d.get("keywords").and_then(Value::as_array);
+            let keywords = keywords.into_iter().flatten();
+            let keywords = keywords.filter_map(|k| k.as_str().map(str::to_string));
+            Some((id, pattern, keywords.collect()))
+        })
+        .collect();
+    facts::read_all(regexes.iter().map(|(id, p, k)| (*id, *p, k.as_slice())))
+}
+
+fn write(out: &Path, value: &impl serde::Serialize) {
+    let json = serde_json::to_string(value).unwrap_or_default();
+    if let Err(e) = std::fs::write(out, json) {
         println!("cargo:warning=cannot write {}: {e}", out.display());
         std::process::exit(1);
     }

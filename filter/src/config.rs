@@ -11,6 +11,7 @@
 //! "stop everything" and never deliver the body, so the default is off: the
 //! headers go ahead and only the body is held until judged.
 
+use crate::policy::facts::{self, FactsById};
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{self, Environment, Origins, Policy, PolicyError, PolicyErrors};
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ struct PluginConfig {
     hold_headers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<serde_json::Value>,
+    /// What each regex's syntax tree says, read by `airlock build` so that a VM need not parse
+    /// the regexes at load ([`policy::facts`]).
+    #[serde(default, skip_serializing_if = "FactsById::is_empty")]
+    regex_facts: FactsById,
 }
 
 /// A loaded plugin configuration.
@@ -69,7 +74,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         Some(document) => {
             let origins = Origins::single(format!("{SOURCE}: policy"));
             let doc = policy::parse_document(document, &origins)?;
-            policy::compile(doc, origins, env)?
+            policy::compile_with_facts(doc, origins, env, &parsed.regex_facts)?
         }
     };
     Ok(FilterConfig {
@@ -88,15 +93,23 @@ pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
             ])
         })?;
     let doc = policy::parse_document(value, &origins)?;
-    policy::compile(doc, origins, env)
+    // Facts that fail to parse are not needed: every regex is then parsed instead.
+    let carried: FactsById =
+        serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap_or_default();
+    policy::compile_with_facts(doc, origins, env, &carried)
 }
 
 /// The configuration for `doc`: tests and examples stripped, as the filter needs no more.
 pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::Error> {
+    let regexes = doc.detectors.iter().filter_map(|d| {
+        let pattern = d.regex.as_deref()?;
+        Some((d.id.as_str(), pattern, d.keywords.as_slice()))
+    });
     let config = PluginConfig {
         airlock_config: CONFIG_VERSION,
         hold_headers,
         policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
+        regex_facts: facts::read_all(regexes),
     };
     serde_json::to_string(&config)
 }

@@ -22,3 +22,7 @@ pub use policy::{Action, Policy, PolicyInfo};
 /// The embedded default policy as JSON (tests and examples removed).
 pub const DEFAULT_POLICY_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));
+
+/// The syntax facts of the embedded default policy's regexes ([`policy::facts`]), by detector id.
+pub const DEFAULT_REGEX_FACTS_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_regex_facts.json"));

@@ -15,6 +15,7 @@ mod fingerprint;
 mod join;
 pub mod json;
 pub mod keywords;
+pub mod match_parts;
 pub mod multipart;
 pub mod normalize;
 pub mod required;

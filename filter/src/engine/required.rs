@@ -1,151 +1,18 @@
-//! Bytes every match of a regex must contain: the always-on set's prefilter.
+//! Where the always-on detectors run: the always-on set's prefilter.
 //!
 //! Detectors without keywords (card numbers, phone numbers, IP addresses) sit
 //! in one lazy DFA that would otherwise read every byte of every field. Each
-//! of them needs some rare byte in any match: a digit, a `+`, a `:`. From the
-//! regex's syntax tree we pick, per detector, a set of bytes such that every
-//! match holds at least one of them, preferring bytes that are rare in prose;
-//! the scanner then runs the set only within a detector's longest match of
-//! such a byte. A detector with no rare required byte but a long required run
-//! (`[a-f0-9]{32}`) runs alone, near such runs only; one with neither runs
-//! alone over every text, and a few more of those disable the prefilter.
+//! of them needs some rare byte in any match: a digit, a `+`, a `:`
+//! ([`super::match_parts::required_bytes`]). The scanner runs the set only
+//! within a detector's longest match of such a byte. A detector with no rare
+//! required byte but a long required run (`[a-f0-9]{32}`) runs alone, near
+//! such runs only; one with neither runs alone over every text, and a few
+//! more of those disable the prefilter.
 
 use super::bytes::first_run_of;
-use regex_syntax::hir::{Class, Hir, HirKind};
-
-/// A set of byte values.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ByteSet([bool; 256]);
-
-impl std::fmt::Debug for ByteSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bytes: Vec<u8> = self.iter().collect();
-        write!(f, "ByteSet({:?})", String::from_utf8_lossy(&bytes))
-    }
-}
-
-impl ByteSet {
-    fn empty() -> ByteSet {
-        ByteSet([false; 256])
-    }
-
-    fn single(b: u8) -> ByteSet {
-        let mut set = ByteSet::empty();
-        set.insert(b);
-        set
-    }
-
-    fn insert(&mut self, b: u8) {
-        if let Some(slot) = self.0.get_mut(usize::from(b)) {
-            *slot = true;
-        }
-    }
-
-    fn union(mut self, other: &ByteSet) -> ByteSet {
-        for (mine, theirs) in self.0.iter_mut().zip(other.0.iter()) {
-            *mine |= *theirs;
-        }
-        self
-    }
-
-    pub fn contains(&self, b: u8) -> bool {
-        self.0.get(usize::from(b)).copied().unwrap_or(false)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u8> + '_ {
-        (0..=255u8).filter(|&b| self.contains(b))
-    }
-
-    /// How often the set's bytes occur in ordinary text, roughly: lower is better.
-    fn commonness(&self) -> u32 {
-        self.iter().map(commonness).sum()
-    }
-
-    fn len(&self) -> usize {
-        self.0.iter().filter(|&&b| b).count()
-    }
-
-    /// The bytes of a class, or `None` if it holds a character outside ASCII.
-    fn of_class(class: &Class) -> Option<ByteSet> {
-        let mut set = ByteSet::empty();
-        match class {
-            Class::Bytes(class) => {
-                for range in class.ranges() {
-                    for b in range.start()..=range.end() {
-                        set.insert(b);
-                    }
-                }
-            }
-            Class::Unicode(class) => {
-                for range in class.ranges() {
-                    let (start, end) = (u32::from(range.start()), u32::from(range.end()));
-                    // A non-ASCII character is several bytes; keep the analysis to ASCII.
-                    for c in start..=end {
-                        set.insert(u8::try_from(c).ok().filter(u8::is_ascii)?);
-                    }
-                }
-            }
-        }
-        Some(set)
-    }
-}
-
-/// A rough weight of a byte's frequency in chat text (letters and spaces everywhere, digits
-/// and most punctuation rarely).
-fn commonness(b: u8) -> u32 {
-    match b {
-        b'a'..=b'z' | b' ' => 40,
-        // Sentence punctuation is about as common as all ten digits together.
-        b'.' | b',' => 30,
-        b'A'..=b'Z' | b'\n' => 8,
-        b'0'..=b'9' | b'-' | b'\'' | b'"' | b'(' | b')' => 3,
-        _ => 1,
-    }
-}
-
-/// Bytes of which every match of `hir` holds at least one, or `None` if the tree gives
-/// no such set (an empty match, a class outside ASCII bytes, an optional part only).
-pub fn required_bytes(hir: &Hir) -> Option<ByteSet> {
-    match hir.kind() {
-        HirKind::Empty | HirKind::Look(_) => None,
-        HirKind::Literal(literal) => literal
-            .0
-            .iter()
-            .copied()
-            .min_by_key(|&b| commonness(b))
-            .map(ByteSet::single),
-        HirKind::Class(class) => ByteSet::of_class(class),
-        HirKind::Repetition(repetition) if repetition.min > 0 => required_bytes(&repetition.sub),
-        HirKind::Repetition(_) => None,
-        HirKind::Capture(capture) => required_bytes(&capture.sub),
-        HirKind::Concat(parts) => parts
-            .iter()
-            .filter_map(required_bytes)
-            .min_by_key(ByteSet::commonness),
-        HirKind::Alternation(branches) => {
-            let mut sets = branches.iter().map(required_bytes);
-            let first = sets.next()??;
-            sets.try_fold(first, |acc, set| Some(acc.union(&set?)))
-        }
-    }
-}
-
-/// A run of at least `len` bytes in a row, each in `class`, that every match holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequiredRun {
-    pub class: ByteSet,
-    pub len: usize,
-}
-
-/// Shortest required run that gates a detector: ordinary words make shorter runs of letters.
-const MIN_GATING_RUN: usize = 16;
+use super::match_parts::{commonness, ByteSet, RequiredRun};
 
 impl RequiredRun {
-    /// Whether runs like it are rare in ordinary text: long, and of no whitespace.
-    fn gates(&self) -> bool {
-        self.len >= MIN_GATING_RUN && !self.class.iter().any(|b| b.is_ascii_whitespace())
-    }
-
     /// The maximal runs of `text` at least this long, in order (found reading about one byte in `len`).
     pub fn runs<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
         let member = |b: u8| self.class.contains(b);
@@ -157,41 +24,6 @@ impl RequiredRun {
             from = end;
             Some(start..end)
         })
-    }
-}
-
-/// The longest run of one class that every match of `hir` holds (of two as long, the one of
-/// fewer bytes), or `None` if the tree shows none.
-pub fn required_run(hir: &Hir) -> Option<RequiredRun> {
-    match hir.kind() {
-        HirKind::Class(class) => Some(RequiredRun {
-            class: ByteSet::of_class(class)?,
-            len: 1,
-        }),
-        HirKind::Repetition(repetition) if repetition.min > 0 => match repetition.sub.kind() {
-            HirKind::Class(class) => Some(RequiredRun {
-                class: ByteSet::of_class(class)?,
-                len: usize::try_from(repetition.min).unwrap_or(usize::MAX),
-            }),
-            _ => required_run(&repetition.sub),
-        },
-        HirKind::Capture(capture) => required_run(&capture.sub),
-        HirKind::Concat(parts) => parts
-            .iter()
-            .filter_map(required_run)
-            .max_by_key(|run| (run.len, std::cmp::Reverse(run.class.len()))),
-        HirKind::Alternation(branches) => {
-            let mut runs = branches.iter().map(required_run);
-            let first = runs.next()??;
-            runs.try_fold(first, |acc, run| {
-                let run = run?;
-                Some(RequiredRun {
-                    class: acc.class.union(&run.class),
-                    len: acc.len.min(run.len),
-                })
-            })
-        }
-        HirKind::Empty | HirKind::Look(_) | HirKind::Literal(_) | HirKind::Repetition(_) => None,
     }
 }
 
@@ -361,34 +193,7 @@ impl AlwaysOnGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn required(pattern: &str) -> Option<String> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .unwrap();
-        required_bytes(&hir).map(|set| String::from_utf8(set.iter().collect()).unwrap())
-    }
-
-    #[test]
-    fn picks_the_rarest_part_of_a_concatenation() {
-        // A literal byte beats a class holding it.
-        assert_eq!(
-            required(r"\b4\d{3}(?:[ -]?\d{4}){3}\b").as_deref(),
-            Some("4")
-        );
-        assert_eq!(required(r"\b[1-9]\d{5}").as_deref(), Some("123456789"));
-        assert_eq!(required(r"[a-z]+@[a-z]+\.com").as_deref(), Some("@"));
-        assert_eq!(required(r"(?:^|[^\w+])\+[1-9]\d{7}").as_deref(), Some("+"));
-    }
-
-    #[test]
-    fn alternation_needs_every_branch() {
-        assert_eq!(required(r"AC\d|SK:").as_deref(), Some(":A"));
-        assert_eq!(required(r"x\d|[a-z]*"), None);
-    }
+    use crate::engine::match_parts::required_run;
 
     #[test]
     fn gate_windows_agree_with_a_byte_by_byte_walk() {
@@ -418,13 +223,7 @@ mod tests {
 
     #[test]
     fn gate_windows_cover_each_required_byte_by_its_reach_and_merge() {
-        let digits = ByteSet(
-            (0..=255u8)
-                .map(|b| b.is_ascii_digit())
-                .collect::<Vec<_>>()
-                .try_into()
-                .unwrap(),
-        );
+        let digits = (b'0'..=b'9').fold(ByteSet::empty(), |set, b| set.union(&ByteSet::single(b)));
         let colon = ByteSet::single(b':');
         let gate = AlwaysOnGate::new([(Some(3), Some(&digits)), (Some(1), Some(&colon))]).unwrap();
         let text = b"abcdefgh1jklmnopqrs:uvwx2y3zzzzzzzz";
@@ -473,34 +272,7 @@ mod tests {
     }
 
     fn run(pattern: &str) -> Option<RequiredRun> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .unwrap();
-        required_run(&hir)
-    }
-
-    #[test]
-    fn required_runs_are_the_longest_class_repetition_every_match_holds() {
-        let twilio = run(
-            r#"\b(?:AC|SK)[a-f0-9]{32}["']?\s{0,16}[,:]\s{0,16}["']?(?P<secret>[A-Za-z0-9]{32})\b"#,
-        )
-        .unwrap();
-        // Of two runs as long, the one of fewer bytes.
-        assert_eq!(twilio.len, 32);
-        assert_eq!(
-            twilio.class.iter().collect::<Vec<u8>>(),
-            b"0123456789abcdef"
-        );
-        assert!(twilio.gates());
-        let either = run(r"x[a-z]{20}|[0-9]{24}y").unwrap();
-        assert_eq!((either.len, either.class.len()), (20, 36));
-        assert_eq!(run(r"[a-z]{20}|y"), None);
-        assert_eq!(run(r"(?:[a-z]{20})?"), None);
-        assert!(!run(r"[a-z ]{40}").unwrap().gates());
-        assert!(!run(r"[a-z]{8}").unwrap().gates());
+        required_run(&crate::policy::facts::parse(pattern).unwrap())
     }
 
     #[test]
@@ -510,12 +282,5 @@ mod tests {
         let found: Vec<&[u8]> = hex.runs(text).map(|r| &text[r]).collect();
         assert_eq!(found, vec![&b"0123456789"[..], b"beef", b"cafe1"]);
         assert_eq!(hex.runs(b"abc").count(), 0);
-    }
-
-    #[test]
-    fn optional_parts_and_empty_matches_give_nothing() {
-        assert_eq!(required(r"\d?"), None);
-        assert_eq!(required(r"\b"), None);
-        assert_eq!(required(r"(?:\d{2})*x").as_deref(), Some("x"));
     }
 }

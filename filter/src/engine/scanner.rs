@@ -17,7 +17,8 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use super::keywords::Keywords;
-use super::required::{AlwaysOnGate, RequiredRun};
+use super::match_parts::RequiredRun;
+use super::required::AlwaysOnGate;
 use super::validators::Validator;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};

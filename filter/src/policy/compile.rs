@@ -7,6 +7,7 @@
 
 use super::digest::digest;
 use super::error::{Origins, PolicyError, PolicyErrors};
+use super::facts::{self, FactsById, RegexFacts};
 use super::schema::{
     ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc,
     ValidatorDoc, SCHEMA_VERSION,
@@ -15,11 +16,8 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
-use crate::engine::anchors::{keyword_anchors, Anchor};
 use crate::engine::keywords::Keywords;
-use crate::engine::required::{
-    required_bytes, required_run, AlwaysOnFacts, AlwaysOnPlan, ByteSet, RequiredRun,
-};
+use crate::engine::required::{AlwaysOnFacts, AlwaysOnPlan};
 use crate::engine::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
     RegexDetector, RegexLimits, Scanner,
@@ -64,10 +62,22 @@ pub fn compile(
     origins: Origins,
     env: &Environment<'_>,
 ) -> Result<Policy, PolicyErrors> {
+    compile_with_facts(doc, origins, env, &FactsById::new())
+}
+
+/// [`compile`], taking each regex's syntax facts from `carried` where they match (see
+/// [`facts`]) instead of parsing it, when `env` defers regexes (as the filter does).
+pub fn compile_with_facts(
+    doc: PolicyDoc,
+    origins: Origins,
+    env: &Environment<'_>,
+    carried: &FactsById,
+) -> Result<Policy, PolicyErrors> {
     let mut c = Compiler {
         origins: &origins,
         errors: Vec::new(),
         defer_regexes: env.defer_regexes,
+        carried,
     };
     let policy = c.policy(&doc, env);
     match policy {
@@ -89,6 +99,8 @@ struct Compiler<'o> {
     origins: &'o Origins,
     errors: Vec<PolicyError>,
     defer_regexes: bool,
+    /// Facts a built configuration carries, by detector id (used only with `defer_regexes`).
+    carried: &'o FactsById,
 }
 
 impl Compiler<'_> {
@@ -577,9 +589,13 @@ impl Compiler<'_> {
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
                     let always_on_detector = d.keywords.is_empty();
-                    let Some((regex, facts)) =
-                        self.regex(&format!("{path}.regex"), pattern, limits, &d.keywords)
-                    else {
+                    let Some((regex, facts)) = self.regex(
+                        &format!("{path}.regex"),
+                        &d.id,
+                        pattern,
+                        limits,
+                        &d.keywords,
+                    ) else {
                         ok = false;
                         continue;
                     };
@@ -754,6 +770,7 @@ impl Compiler<'_> {
     fn regex(
         &mut self,
         path: &str,
+        id: &str,
         pattern: &str,
         limits: RegexLimits,
         keywords: &[String],
@@ -768,46 +785,25 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let hir = match regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-        {
+        if self.defer_regexes {
+            // Checked when the configuration was built; the regex compiles on first use.
+            let carried = self.carried.get(id);
+            if let Some(facts) = carried.and_then(|c| c.facts_for(pattern, keywords)) {
+                return Some((None, facts));
+            }
+        }
+        let hir = match facts::parse(pattern) {
             Ok(hir) => hir,
             Err(e) => {
                 self.error(path, format!("invalid regex:\n{e}"));
                 return None;
             }
         };
-        if hir.properties().minimum_len() == Some(0) {
-            self.error(
-                path,
-                "the regex can match the empty string; every finding must cover at least one byte",
-            );
+        if let Some(reason) = facts::unusable(&hir) {
+            self.error(path, reason);
             return None;
         }
-        if hir.properties().look_set().contains_word_unicode() {
-            self.error(
-                path,
-                "Unicode word boundaries are not supported; use the ASCII \\b",
-            );
-            return None;
-        }
-        let always_on = keywords.is_empty();
-        let folded: Vec<Vec<u8>> = keywords
-            .iter()
-            .map(|k| k.as_bytes().to_ascii_lowercase())
-            .collect();
-        let facts = RegexFacts {
-            longest_match: hir.properties().maximum_len(),
-            // Only the always-on set's gate uses them.
-            required_bytes: always_on.then(|| required_bytes(&hir)).flatten(),
-            required_run: always_on.then(|| required_run(&hir)).flatten(),
-            anchors: (!always_on)
-                .then(|| keyword_anchors(&hir, &folded))
-                .flatten(),
-        };
+        let facts = RegexFacts::read(&hir, keywords);
         if self.defer_regexes {
             return Some((None, facts));
         }
@@ -898,17 +894,6 @@ impl Compiler<'_> {
             allow,
         })
     }
-}
-
-/// What the compiler learns from a regex's syntax tree.
-struct RegexFacts {
-    longest_match: Option<usize>,
-    /// Bytes of which every match holds one (see [`required_bytes`]).
-    required_bytes: Option<ByteSet>,
-    /// A run of one class every match holds (see [`required_run`]).
-    required_run: Option<RequiredRun>,
-    /// Where its keywords pin a match's start (see [`keyword_anchors`]).
-    anchors: Option<Vec<Anchor>>,
 }
 
 fn no_checks() -> Checks {

@@ -10,9 +10,10 @@ pub mod cases;
 mod compile;
 pub mod digest;
 mod error;
+pub mod facts;
 pub mod schema;
 
-pub use compile::{compile, parse_document, Environment};
+pub use compile::{compile, compile_with_facts, parse_document, Environment};
 pub use error::{Origins, PolicyError, PolicyErrors};
 
 use crate::engine::scanner::{DetectorIndex, Scanner};

@@ -1,0 +1,343 @@
+//! What the compiler reads from each regex's syntax tree, and how a built
+//! configuration carries it so that a VM need not parse every regex at load.
+//!
+//! Parsing the ~300 regexes of the default policy was about half of a VM's
+//! policy load. What load needs from each tree is small: the longest match,
+//! the parts every match holds ([`crate::engine::match_parts`]) and where the
+//! keywords pin a match's start ([`crate::engine::anchors`]). `airlock build`
+//! and the build script (for the embedded default policy) write these facts
+//! into the configuration, each keyed to the pattern and keywords it was read
+//! from and to [`FACTS_VERSION`]; the filter uses a fact only if its key
+//! matches, and parses the regex otherwise. A regex is still compiled, on
+//! first use, from its pattern.
+//!
+//! The build script includes this module, so it uses only `crate::engine`
+//! paths the build script mirrors, `regex-syntax`, `serde` and std.
+
+use crate::engine::anchors::{keyword_anchors, Anchor};
+use crate::engine::match_parts::{required_bytes, required_run, ByteSet, RequiredRun};
+use regex_syntax::hir::Hir;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Changes whenever what is read from a tree, or how, changes: older facts are then ignored.
+pub const FACTS_VERSION: u32 = 1;
+
+/// Parses a detector regex as the engine reads it: bytes, ASCII only.
+pub fn parse(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(Box::new)
+}
+
+/// Why a parsed regex cannot be a detector's, if it cannot.
+pub fn unusable(hir: &Hir) -> Option<&'static str> {
+    if hir.properties().minimum_len() == Some(0) {
+        return Some(
+            "the regex can match the empty string; every finding must cover at least one byte",
+        );
+    }
+    if hir.properties().look_set().contains_word_unicode() {
+        return Some("Unicode word boundaries are not supported; use the ASCII \\b");
+    }
+    None
+}
+
+/// What the compiler reads from one regex's syntax tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexFacts {
+    pub longest_match: Option<usize>,
+    /// For a detector without keywords: bytes of which every match holds one.
+    pub required_bytes: Option<ByteSet>,
+    /// For a detector without keywords: a run of one class every match holds.
+    pub required_run: Option<RequiredRun>,
+    /// For a detector with keywords: where they pin a match's start.
+    pub anchors: Option<Vec<Anchor>>,
+}
+
+impl RegexFacts {
+    /// The facts of `hir`, the tree of a regex whose detector has `keywords`.
+    pub fn read(hir: &Hir, keywords: &[String]) -> RegexFacts {
+        let always_on = keywords.is_empty();
+        let folded: Vec<Vec<u8>> = keywords
+            .iter()
+            .map(|k| k.as_bytes().to_ascii_lowercase())
+            .collect();
+        RegexFacts {
+            longest_match: hir.properties().maximum_len(),
+            required_bytes: always_on.then(|| required_bytes(hir)).flatten(),
+            required_run: always_on.then(|| required_run(hir)).flatten(),
+            anchors: (!always_on)
+                .then(|| keyword_anchors(hir, &folded))
+                .flatten(),
+        }
+    }
+}
+
+/// One regex's facts as a configuration carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarriedFacts {
+    /// [`key`] of the pattern and keywords the facts were read from.
+    key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    longest: Option<usize>,
+    /// [`ByteSet`] as 64 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bytes: Option<String>,
+    /// [`RequiredRun`]: its class as 64 hex digits, and its length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<(String, usize)>,
+    /// [`Anchor`]s as `[keyword index, bytes back]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    anchors: Option<Vec<(usize, usize)>>,
+}
+
+/// Carried facts by detector id.
+pub type FactsById = BTreeMap<String, CarriedFacts>;
+
+impl CarriedFacts {
+    pub fn new(pattern: &str, keywords: &[String], facts: &RegexFacts) -> CarriedFacts {
+        CarriedFacts {
+            key: key(pattern, keywords),
+            longest: facts.longest_match,
+            bytes: facts.required_bytes.as_ref().map(to_hex),
+            run: facts
+                .required_run
+                .as_ref()
+                .map(|run| (to_hex(&run.class), run.len)),
+            anchors: facts
+                .anchors
+                .as_ref()
+                .map(|anchors| anchors.iter().map(|a| (a.keyword, a.back)).collect()),
+        }
+    }
+
+    /// The facts, if they were read from `pattern` and `keywords` by this version.
+    pub fn facts_for(&self, pattern: &str, keywords: &[String]) -> Option<RegexFacts> {
+        if self.key != key(pattern, keywords) {
+            return None;
+        }
+        let bytes = match &self.bytes {
+            Some(hex) => Some(from_hex(hex)?),
+            None => None,
+        };
+        let run = match &self.run {
+            Some((hex, len)) => Some(RequiredRun {
+                class: from_hex(hex)?,
+                len: *len,
+            }),
+            None => None,
+        };
+        let anchors = self.anchors.as_ref().map(|anchors| {
+            anchors
+                .iter()
+                .map(|&(keyword, back)| Anchor { keyword, back })
+                .collect::<Vec<_>>()
+        });
+        // An anchor naming a keyword the detector does not have would arm nothing.
+        if anchors
+            .iter()
+            .flatten()
+            .any(|anchor| anchor.keyword >= keywords.len())
+        {
+            return None;
+        }
+        Some(RegexFacts {
+            longest_match: self.longest,
+            required_bytes: bytes,
+            required_run: run,
+            anchors,
+        })
+    }
+}
+
+/// The facts of every usable detector regex (ASCII, parses, passes [`unusable`]), by detector
+/// id; `detectors` gives each detector's id, regex and keywords.
+pub fn read_all<'a>(
+    detectors: impl IntoIterator<Item = (&'a str, &'a str, &'a [String])>,
+) -> FactsById {
+    detectors
+        .into_iter()
+        .filter_map(|(id, pattern, keywords)| {
+            let hir = parse(pattern).ok().filter(|_| pattern.is_ascii())?;
+            if unusable(&hir).is_some() {
+                return None;
+            }
+            let facts = RegexFacts::read(&hir, keywords);
+            Some((id.to_string(), CarriedFacts::new(pattern, keywords, &facts)))
+        })
+        .collect()
+}
+
+/// Names the facts' source: FNV-1a (64 bits) of the version, the pattern and the keywords.
+/// Not a defence against forgery (whoever can edit the configuration can edit the
+/// detectors): it keeps stale facts, or facts of an edited pattern, from being used.
+fn key(pattern: &str, keywords: &[String]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // A separator no pattern or keyword holds, so the parts cannot run together.
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    eat(&FACTS_VERSION.to_le_bytes());
+    eat(pattern.as_bytes());
+    for keyword in keywords {
+        eat(keyword.as_bytes());
+    }
+    format!("{hash:016x}")
+}
+
+fn to_hex(set: &ByteSet) -> String {
+    let mut bits = [0u8; 32];
+    for b in set.iter() {
+        if let Some(byte) = bits.get_mut(usize::from(b / 8)) {
+            *byte |= 1 << (b % 8);
+        }
+    }
+    bits.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(hex: &str) -> Option<ByteSet> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut set = ByteSet::empty();
+    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
+        let byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        for bit in 0..8u8 {
+            if byte & (1 << bit) != 0 {
+                set.insert(u8::try_from(i * 8).ok()?.checked_add(bit)?);
+            }
+        }
+    }
+    Some(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carried(pattern: &str, keywords: &[&str]) -> (CarriedFacts, RegexFacts) {
+        let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+        let facts = RegexFacts::read(&parse(pattern).unwrap(), &keywords);
+        (CarriedFacts::new(pattern, &keywords, &facts), facts)
+    }
+
+    #[test]
+    fn carried_facts_read_back_as_they_were_written() {
+        for (pattern, keywords) in [
+            (r"\b(?:AC|SK)[a-f0-9]{32}:[A-Za-z0-9]{32}\b", &[][..]),
+            (r"\+[1-9]\d{7,14}", &[]),
+            (r"\b(?:ghp|gho)_[A-Za-z0-9]{36}", &["ghp_", "gho_"]),
+            (r"(?i)secret\s*=\s*\S+", &["secret"]),
+        ] {
+            let (carried, facts) = carried(pattern, keywords);
+            let json = serde_json::to_string(&carried).unwrap();
+            let back: CarriedFacts = serde_json::from_str(&json).unwrap();
+            let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+            assert_eq!(back.facts_for(pattern, &keywords), Some(facts), "{json}");
+        }
+    }
+
+    #[test]
+    fn facts_of_another_pattern_or_keyword_list_are_not_used() {
+        let (carried, _) = carried(r"\bpat[A-Za-z0-9]{14}", &["pat"]);
+        let keywords = vec!["pat".to_string()];
+        assert!(carried
+            .facts_for(r"\bpat[A-Za-z0-9]{14}", &keywords)
+            .is_some());
+        assert!(carried
+            .facts_for(r"\bpat[A-Za-z0-9]{15}", &keywords)
+            .is_none());
+        assert!(carried
+            .facts_for(
+                r"\bpat[A-Za-z0-9]{14}",
+                &["pa".to_string(), "t".to_string()]
+            )
+            .is_none());
+        let mut bad = carried.clone();
+        bad.anchors = Some(vec![(3, 0)]);
+        assert!(bad.facts_for(r"\bpat[A-Za-z0-9]{14}", &keywords).is_none());
+    }
+
+    fn deferred_env() -> crate::policy::Environment<'static> {
+        crate::policy::Environment {
+            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+            defer_regexes: true,
+        }
+    }
+
+    /// The scanner a document compiles to, as text (every table, gate and arming rule).
+    fn scanner_of(policy: &crate::Policy) -> String {
+        format!("{:?}", policy.scanner)
+    }
+
+    #[test]
+    fn the_embedded_default_policy_carries_facts_for_every_regex_and_they_change_nothing() {
+        let carried: FactsById = serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap();
+        let with_facts = crate::config::default_policy(&deferred_env()).unwrap();
+        let mut regexes = 0;
+        for d in &with_facts.document.detectors {
+            if let Some(pattern) = &d.regex {
+                let facts = carried
+                    .get(&d.id)
+                    .and_then(|c| c.facts_for(pattern, &d.keywords));
+                assert!(facts.is_some(), "no usable facts for {}", d.id);
+                regexes += 1;
+            }
+        }
+        assert!(regexes > 250);
+        let origins = crate::policy::Origins::single("test");
+        let value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
+        let doc = crate::policy::parse_document(value, &origins).unwrap();
+        let parsed = crate::policy::compile(doc, origins, &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&with_facts), scanner_of(&parsed));
+    }
+
+    #[test]
+    fn a_built_configuration_carries_facts_that_load_as_parsing_would() {
+        let policy = crate::config::default_policy(&deferred_env()).unwrap();
+        let mut doc = policy.document.clone();
+        let built = crate::config::build(&doc, false).unwrap();
+        assert!(built.contains("\"regex_facts\""));
+        let loaded = crate::config::load(built.as_bytes(), &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&loaded.policy), scanner_of(&policy));
+        // A pattern edited after the build is parsed, not read from stale facts.
+        let twilio = doc
+            .detectors
+            .iter_mut()
+            .find(|d| d.id == "twilio-credentials-pair")
+            .unwrap();
+        twilio.regex = Some(r"\bAC[a-f0-9]{32}:(?P<secret>[A-Za-z0-9]{32})\b".to_string());
+        let mut config: serde_json::Value = serde_json::from_str(&built).unwrap();
+        let edited = crate::config::build(&doc, false).unwrap();
+        let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        config["policy"] = edited["policy"].clone();
+        let stale = crate::config::load(config.to_string().as_bytes(), &deferred_env()).unwrap();
+        let fresh = crate::config::load(edited.to_string().as_bytes(), &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&stale.policy), scanner_of(&fresh.policy));
+        assert_ne!(scanner_of(&stale.policy), scanner_of(&policy));
+    }
+
+    #[test]
+    fn byte_sets_survive_hex() {
+        let set = ByteSet::of_class(&regex_syntax::hir::Class::Bytes(
+            regex_syntax::hir::ClassBytes::new([
+                regex_syntax::hir::ClassBytesRange::new(0, 3),
+                regex_syntax::hir::ClassBytesRange::new(b'0', b'9'),
+                regex_syntax::hir::ClassBytesRange::new(250, 255),
+            ]),
+        ))
+        .unwrap();
+        assert_eq!(from_hex(&to_hex(&set)), Some(set));
+        assert_eq!(from_hex("zz"), None);
+    }
+}
