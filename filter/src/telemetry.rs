@@ -161,31 +161,50 @@ pub struct AuditContext<'a> {
     pub path: &'a str,
 }
 
-/// The findings of a verdict as JSON objects: where, what kind, which layer, a keyed
-/// fingerprint; never the value. `spans` adds the byte offsets (the CLI shows them).
-pub fn findings_json(policy: &Policy, verdict: &Verdict, spans: bool) -> Vec<serde_json::Value> {
-    verdict
-        .findings
-        .iter()
-        .filter_map(|f| {
-            let d = policy.detector(f.detector)?;
-            let mut item = serde_json::Map::new();
-            item.insert("detector".into(), json!(d.id));
-            item.insert("class".into(), json!(policy.class_name(d.class)));
-            item.insert("kind".into(), json!(d.kind.as_str()));
-            item.insert("path".into(), json!(f.path));
-            if spans {
-                item.insert("start".into(), json!(f.start));
-                item.insert("end".into(), json!(f.end));
-            }
-            item.insert("action".into(), json!(f.action.as_str()));
-            item.insert("via".into(), json!(f.via.as_str()));
-            item.insert(
-                "fingerprint".into(),
-                json!(format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint))),
-            );
-            Some(serde_json::Value::Object(item))
+/// One finding as the audit log and `airlock scan` report it: where, what kind, which layer,
+/// a keyed fingerprint; never the value. Fields in name order, as `serde_json` orders an
+/// object's keys.
+#[derive(serde::Serialize)]
+pub struct FindingEntry<'a> {
+    action: &'static str,
+    class: &'a str,
+    detector: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<usize>,
+    fingerprint: String,
+    kind: &'static str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<usize>,
+    via: &'static str,
+}
+
+/// The findings of a verdict, with their spans in the field's text if `spans`.
+pub fn finding_entries<'a>(
+    policy: &'a Policy,
+    verdict: &'a Verdict,
+    spans: bool,
+) -> impl Iterator<Item = FindingEntry<'a>> + 'a {
+    verdict.findings.iter().filter_map(move |f| {
+        let d = policy.detector(f.detector)?;
+        Some(FindingEntry {
+            action: f.action.as_str(),
+            class: policy.class_name(d.class),
+            detector: &d.id,
+            end: spans.then_some(f.end),
+            fingerprint: format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
+            kind: d.kind.as_str(),
+            path: &f.path,
+            start: spans.then_some(f.start),
+            via: f.via.as_str(),
         })
+    })
+}
+
+/// [`finding_entries`] as JSON values.
+pub fn findings_json(policy: &Policy, verdict: &Verdict, spans: bool) -> Vec<serde_json::Value> {
+    finding_entries(policy, verdict, spans)
+        .filter_map(|entry| serde_json::to_value(entry).ok())
         .collect()
 }
 
@@ -205,37 +224,57 @@ pub fn limits_json(verdict: &Verdict) -> Option<serde_json::Value> {
 
 /// The audit JSON for a verdict: where and what was found, fingerprints, never values.
 pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) -> String {
-    let findings = findings_json(policy, verdict, false);
-    let mut line = serde_json::Map::new();
-    line.insert("request_id".into(), json!(ctx.request_id));
-    line.insert("host".into(), json!(ctx.host));
-    line.insert(
-        "path".into(),
-        json!(ctx.path.split('?').next().unwrap_or("")),
-    );
-    line.insert("tier".into(), json!(policy.tier_name(verdict.tier)));
-    line.insert("decision".into(), json!(verdict.decision.as_str()));
-    if verdict.planned != verdict.decision {
-        line.insert("enforce_decision".into(), json!(verdict.planned.as_str()));
+    /// Fields in name order, as the object form had them.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        decision: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        enforce_decision: Option<&'static str>,
+        findings: Vec<FindingEntry<'a>>,
+        fingerprint_key: &'static str,
+        host: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        limits_hit: Option<serde_json::Value>,
+        path: &'a str,
+        policy: PolicyRef<'a>,
+        request_id: &'a str,
+        tier: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uninspectable: Option<Why>,
     }
-    line.insert(
-        "policy".into(),
-        json!({"name": policy.info.name, "version": policy.info.version, "digest": policy.info.digest}),
-    );
-    let key_scope = match policy.key_scope {
-        crate::policy::KeyScope::Configured => "configured",
-        crate::policy::KeyScope::Ephemeral => "ephemeral",
+    #[derive(serde::Serialize)]
+    struct PolicyRef<'a> {
+        digest: &'a str,
+        name: &'a str,
+        version: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Why {
+        message: String,
+        reason: &'static str,
+    }
+    let line = Line {
+        decision: verdict.decision.as_str(),
+        enforce_decision: (verdict.planned != verdict.decision).then(|| verdict.planned.as_str()),
+        findings: finding_entries(policy, verdict, false).collect(),
+        fingerprint_key: match policy.key_scope {
+            crate::policy::KeyScope::Configured => "configured",
+            crate::policy::KeyScope::Ephemeral => "ephemeral",
+        },
+        host: ctx.host,
+        limits_hit: limits_json(verdict),
+        path: ctx.path.split('?').next().unwrap_or(""),
+        policy: PolicyRef {
+            digest: &policy.info.digest,
+            name: &policy.info.name,
+            version: &policy.info.version,
+        },
+        request_id: ctx.request_id,
+        tier: policy.tier_name(verdict.tier),
+        uninspectable: verdict.uninspectable.as_ref().map(|why| Why {
+            message: why.message().to_string(),
+            reason: why.reason(),
+        }),
     };
-    line.insert("fingerprint_key".into(), json!(key_scope));
-    if let Some(why) = &verdict.uninspectable {
-        line.insert(
-            "uninspectable".into(),
-            json!({"reason": why.reason(), "message": why.message()}),
-        );
-    }
-    if let Some(limits) = limits_json(verdict) {
-        line.insert("limits_hit".into(), limits);
-    }
-    line.insert("findings".into(), serde_json::Value::Array(findings));
-    serde_json::Value::Object(line).to_string()
+    serde_json::to_string(&line).unwrap_or_default()
 }

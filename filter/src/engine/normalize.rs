@@ -160,7 +160,8 @@ pub struct Normalized {
     text: Vec<u8>,
     /// For each folded byte, the original byte range `[start, end)` of the
     /// character or NFKC segment it came from; non-decreasing in both ends.
-    map: Vec<(usize, usize)>,
+    /// 32-bit offsets halve the map (bodies are far below 4 GiB; larger offsets saturate).
+    map: Vec<(u32, u32)>,
     /// Length of the original text.
     original_len: usize,
 }
@@ -204,20 +205,29 @@ impl Normalized {
     fn start_of(&self, pos: usize) -> usize {
         self.map
             .get(pos)
-            .map_or(self.original_len, |&(start, _)| start)
+            .map_or(self.original_len, |&(start, _)| widen(start))
     }
 
     /// Original offset where a span ending at folded offset `pos` ends.
     fn end_of(&self, pos: usize) -> usize {
         pos.checked_sub(1)
             .and_then(|last| self.map.get(last))
-            .map_or(0, |&(_, end)| end)
+            .map_or(0, |&(_, end)| widen(end))
     }
 
     fn push(&mut self, bytes: &[u8], from: (usize, usize)) {
         self.text.extend_from_slice(bytes);
+        let from = (narrow(from.0), narrow(from.1));
         self.map.extend(std::iter::repeat_n(from, bytes.len()));
     }
+}
+
+fn narrow(offset: usize) -> u32 {
+    u32::try_from(offset).unwrap_or(u32::MAX)
+}
+
+fn widen(offset: u32) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
 }
 
 /// Folds text against evasion; build once (per policy or per VM) and share.
@@ -309,7 +319,22 @@ impl Normalizer {
     fn fold_str(&self, s: &str, base: usize, out: &mut Normalized) {
         // The NFKC segment being gathered: its start in `s` and its length in chars.
         let mut segment: Option<(usize, usize)> = None;
-        for (i, c) in s.char_indices() {
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            // An ASCII or inert character followed by another (or by nothing) is a segment of
+            // its own that folds to itself: most of a CJK text, copied without the NFKC path.
+            let plain = |c: char| c.is_ascii() || is_inert(c);
+            if plain(c) && chars.peek().is_none_or(|&(_, next)| plain(next)) {
+                if let Some((start, _)) = segment.take() {
+                    self.fold_segment(s, start, i, base, out);
+                }
+                let end = i + c.len_utf8();
+                out.push(
+                    s.as_bytes().get(i..end).unwrap_or_default(),
+                    (base + i, base + end),
+                );
+                continue;
+            }
             if is_invisible(c) {
                 if let Some((start, _)) = segment.take() {
                     self.fold_segment(s, start, i, base, out);

@@ -9,8 +9,12 @@
 //! regex then runs only near what armed it: within its longest match of a
 //! keyword occurrence or of a match end, so the ~100 credential formats cost
 //! nothing on ordinary prose and a 30 KiB message with one `@` runs the email
-//! regex over a few hundred bytes. Validators, context words and allowlists
-//! run only on candidates. In the filter each regex compiles on first use.
+//! regex over a few hundred bytes. A regex whose keywords start every match
+//! (`ghp_`, `pat`, `password=`; see [`super::anchors`]) is only tried,
+//! anchored, at each occurrence, and a keyword-less regex with a long required
+//! run (Twilio's 32 hex digits) runs only near such runs. Validators, context
+//! words and allowlists run only on candidates. In the filter each regex
+//! compiles on first use.
 //!
 //! All regexes are compiled in byte-oriented ASCII mode: Unicode classes and
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
