@@ -52,11 +52,20 @@ pub fn default_policy() -> Policy {
         .unwrap_or_else(|e| panic!("default policy: {e}"))
 }
 
-/// The plugin configuration (`airlock build` output shape) for a policy document.
+/// The plugin configuration `airlock build` writes for a policy document (with each regex's
+/// syntax facts, so that loading it parses no regex).
 pub fn plugin_config(doc: &Value) -> Vec<u8> {
-    serde_json::json!({"airlock_config": 1, "policy": doc})
-        .to_string()
+    let origins = Origins::single("bench policy");
+    let parsed = policy::parse_document(doc.clone(), &origins)
+        .unwrap_or_else(|e| panic!("bench policy: {e}"));
+    airlock_filter::config::build(&parsed, false)
+        .unwrap_or_else(|e| panic!("bench policy: {e}"))
         .into_bytes()
+}
+
+/// Loads a plugin configuration as the filter does (natively).
+pub fn load(config: &[u8]) -> Result<Policy, PolicyErrors> {
+    airlock_filter::config::load(config, &env()).map(|loaded| loaded.policy)
 }
 
 /// A policy of exactly `n` detectors built from the default policy's.
