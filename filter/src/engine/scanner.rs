@@ -322,6 +322,83 @@ fn arm_everywhere(regexes: &[u32], text: &[u8], armings: &mut Vec<Arming>) {
     }));
 }
 
+/// A regex armed in one scan, with its scratch state.
+struct ArmedRegex<'s> {
+    detector: &'s RegexDetector,
+    compiled: &'s CompiledRegex,
+    cache: &'s mut meta::Cache,
+    caps: Option<&'s mut Captures>,
+    global_allow: &'s [Box<[u8]>],
+}
+
+impl ArmedRegex<'_> {
+    /// Runs the regex over `span` of `text` (look-around still sees the text around it).
+    fn run_over(&mut self, text: &[u8], span: std::ops::Range<usize>, sink: &mut dyn FnMut(Hit)) {
+        // Matches do not overlap, and a rejected candidate's bytes are not reconsidered:
+        // retrying inside it would report a suffix ("ser@example.com") the author never meant.
+        let mut at = span.start;
+        while at <= span.end {
+            let input = Input::new(text).range(at..span.end);
+            let Some(m) = self.compiled.regex.search_with(self.cache, &input) else {
+                break;
+            };
+            self.report(text, m, sink);
+            at = m.end().max(m.start() + 1);
+        }
+    }
+
+    /// Tries an anchored regex at each start of `group` (sorted), as [`ArmedRegex::run_over`]
+    /// would find them: a start inside an earlier match is not tried.
+    fn run_at_starts(&mut self, text: &[u8], group: &[Arming], sink: &mut dyn FnMut(Hit)) {
+        let mut free_from = 0;
+        let mut tried = None;
+        for &Arming { start, .. } in group {
+            if start < free_from || start > text.len() || tried == Some(start) {
+                continue;
+            }
+            tried = Some(start);
+            let input = Input::new(text)
+                .range(start..)
+                .anchored(regex_automata::Anchored::Yes);
+            if let Some(m) = self.compiled.regex.search_with(self.cache, &input) {
+                self.report(text, m, sink);
+                free_from = m.end().max(m.start() + 1);
+            }
+        }
+    }
+
+    /// Reports match `m` (its `secret` group, if the regex has one) if it passes the
+    /// detector's checks.
+    fn report(&mut self, text: &[u8], m: regex_automata::Match, sink: &mut dyn FnMut(Hit)) {
+        let (start, end) = match (self.compiled.secret_group, self.caps.as_deref_mut()) {
+            (Some(group), Some(caps)) => {
+                let anchored = Input::new(text)
+                    .range(m.start()..m.end())
+                    .anchored(regex_automata::Anchored::Yes);
+                self.compiled
+                    .regex
+                    .search_captures_with(self.cache, &anchored, caps);
+                match caps.get_group(group) {
+                    Some(span) => (span.start, span.end),
+                    None => (m.start(), m.end()),
+                }
+            }
+            _ => (m.start(), m.end()),
+        };
+        if self
+            .detector
+            .checks
+            .accept(text, start, end, self.global_allow)
+        {
+            sink(Hit {
+                detector: self.detector.detector,
+                start,
+                end,
+            });
+        }
+    }
+}
+
 /// Slack around a keyword beyond the regex's longest match, for keywords that sit next to
 /// the match rather than in it (`password` before `: hunter2`).
 const KEYWORD_SLACK: usize = 256;
@@ -403,14 +480,21 @@ impl Scanner {
             if compiled.secret_group.is_some() && caps.is_none() {
                 *caps = Some(compiled.regex.create_captures());
             }
+            let mut armed = ArmedRegex {
+                detector,
+                compiled,
+                cache,
+                caps: caps.as_mut(),
+                global_allow: &self.global_allow,
+            };
             if detector.anchored {
-                self.run_at_starts(detector, compiled, text, group, cache, caps.as_mut(), sink);
+                armed.run_at_starts(text, group, sink);
             } else if merged(group).nth(MAX_WINDOWS_PER_SCAN).is_some() {
                 let hull = first.start..group.iter().map(|a| a.end).max().unwrap_or(first.end);
-                self.run_regex(detector, compiled, text, hull, cache, caps.as_mut(), sink);
+                armed.run_over(text, hull, sink);
             } else {
                 for span in merged(group) {
-                    self.run_regex(detector, compiled, text, span, cache, caps.as_mut(), sink);
+                    armed.run_over(text, span, sink);
                 }
             }
         }
@@ -548,112 +632,6 @@ impl Scanner {
                     scratch.armings.push(Arming { regex, start, end });
                 }
             }
-        }
-    }
-
-    /// Runs one regex over `span` of `text` (look-around still sees the text around it).
-    #[allow(clippy::too_many_arguments)]
-    fn run_regex(
-        &self,
-        detector: &RegexDetector,
-        compiled: &CompiledRegex,
-        text: &[u8],
-        span: std::ops::Range<usize>,
-        cache: &mut meta::Cache,
-        mut caps: Option<&mut Captures>,
-        sink: &mut dyn FnMut(Hit),
-    ) {
-        // Matches do not overlap, and a rejected candidate's bytes are not reconsidered:
-        // retrying inside it would report a suffix ("ser@example.com") the author never meant.
-        let mut at = span.start;
-        while at <= span.end {
-            let input = Input::new(text).range(at..span.end);
-            let Some(m) = compiled.regex.search_with(cache, &input) else {
-                break;
-            };
-            self.report(
-                detector,
-                compiled,
-                text,
-                m,
-                cache,
-                caps.as_deref_mut(),
-                sink,
-            );
-            at = m.end().max(m.start() + 1);
-        }
-    }
-
-    /// Tries an anchored regex at each start of `group` (sorted), as [`Scanner::run_regex`]
-    /// would find them: a start inside an earlier match is not tried.
-    #[allow(clippy::too_many_arguments)]
-    fn run_at_starts(
-        &self,
-        detector: &RegexDetector,
-        compiled: &CompiledRegex,
-        text: &[u8],
-        group: &[Arming],
-        cache: &mut meta::Cache,
-        mut caps: Option<&mut Captures>,
-        sink: &mut dyn FnMut(Hit),
-    ) {
-        let mut free_from = 0;
-        let mut tried = None;
-        for &Arming { start, .. } in group {
-            if start < free_from || start > text.len() || tried == Some(start) {
-                continue;
-            }
-            tried = Some(start);
-            let input = Input::new(text)
-                .range(start..)
-                .anchored(regex_automata::Anchored::Yes);
-            if let Some(m) = compiled.regex.search_with(cache, &input) {
-                self.report(
-                    detector,
-                    compiled,
-                    text,
-                    m,
-                    cache,
-                    caps.as_deref_mut(),
-                    sink,
-                );
-                free_from = m.end().max(m.start() + 1);
-            }
-        }
-    }
-
-    /// Reports match `m` of a detector's regex (its `secret` group, if it has one) if it
-    /// passes the detector's checks.
-    #[allow(clippy::too_many_arguments)]
-    fn report(
-        &self,
-        detector: &RegexDetector,
-        compiled: &CompiledRegex,
-        text: &[u8],
-        m: regex_automata::Match,
-        cache: &mut meta::Cache,
-        caps: Option<&mut Captures>,
-        sink: &mut dyn FnMut(Hit),
-    ) {
-        let (start, end) = match (compiled.secret_group, caps) {
-            (Some(group), Some(caps)) => {
-                let anchored = Input::new(text)
-                    .range(m.start()..m.end())
-                    .anchored(regex_automata::Anchored::Yes);
-                compiled.regex.search_captures_with(cache, &anchored, caps);
-                match caps.get_group(group) {
-                    Some(span) => (span.start, span.end),
-                    None => (m.start(), m.end()),
-                }
-            }
-            _ => (m.start(), m.end()),
-        };
-        if detector.checks.accept(text, start, end, &self.global_allow) {
-            sink(Hit {
-                detector: detector.detector,
-                start,
-                end,
-            });
         }
     }
 
