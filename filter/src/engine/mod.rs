@@ -67,6 +67,8 @@ pub struct Scratch {
     scan_request_join: Option<ScanScratch>,
     /// `key: value` of a member whose key is context for its value.
     joined: Vec<u8>,
+    /// A field's folded text and its map back (reused: it is several times the field's size).
+    folded: normalize::Normalized,
 }
 
 impl Scratch {
@@ -99,6 +101,7 @@ impl Policy {
             scan_message_join: self.message_join.as_ref().map(scanner::Scanner::scratch),
             scan_request_join: self.request_join.as_ref().map(scanner::Scanner::scratch),
             joined: Vec::new(),
+            folded: normalize::Normalized::default(),
         }
     }
 

@@ -125,6 +125,15 @@ fn is_inert(c: char) -> bool {
     )
 }
 
+/// The ASCII character NFKC makes of a fullwidth form (`，` `：` `Ａ` `１`) or the ideographic space.
+fn fullwidth_ascii(c: char) -> Option<u8> {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => u8::try_from(u32::from(c) - 0xFEE0).ok(),
+        '\u{3000}' => Some(b' '),
+        _ => None,
+    }
+}
+
 /// Whether NFKC can never join `c` with what precedes it, so folding may
 /// restart at `c` and map its output to `c` alone.
 ///
@@ -321,18 +330,20 @@ impl Normalizer {
         let mut segment: Option<(usize, usize)> = None;
         let mut chars = s.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
-            // An ASCII or inert character followed by another (or by nothing) is a segment of
-            // its own that folds to itself: most of a CJK text, copied without the NFKC path.
-            let plain = |c: char| c.is_ascii() || is_inert(c);
+            // An ASCII, inert or fullwidth character followed by another (or by nothing) is a
+            // segment of its own whose folding is known: most of a CJK text and its fullwidth
+            // punctuation, done without the NFKC path.
+            let plain = |c: char| c.is_ascii() || is_inert(c) || fullwidth_ascii(c).is_some();
             if plain(c) && chars.peek().is_none_or(|&(_, next)| plain(next)) {
                 if let Some((start, _)) = segment.take() {
                     self.fold_segment(s, start, i, base, out);
                 }
                 let end = i + c.len_utf8();
-                out.push(
-                    s.as_bytes().get(i..end).unwrap_or_default(),
-                    (base + i, base + end),
-                );
+                let from = (base + i, base + end);
+                match fullwidth_ascii(c) {
+                    Some(ascii) => out.push(&[ascii], from),
+                    None => out.push(s.as_bytes().get(i..end).unwrap_or_default(), from),
+                }
                 continue;
             }
             if is_invisible(c) {
@@ -428,6 +439,16 @@ mod tests {
     fn folded_text(text: &str) -> String {
         let out = fold(text.as_bytes()).expect("folds");
         String::from_utf8(out.text().to_vec()).expect("utf-8")
+    }
+
+    #[test]
+    fn fullwidth_forms_fold_as_nfkc_folds_them() {
+        for c in ('\u{FF01}'..='\u{FF5E}').chain(['\u{3000}']) {
+            let nfkc: String = c.to_string().nfkc().collect();
+            let ascii = fullwidth_ascii(c).map(|b| char::from(b).to_string());
+            assert_eq!(Some(nfkc), ascii, "{c:?}");
+        }
+        assert_eq!(fullwidth_ascii('。'), None);
     }
 
     #[test]
@@ -627,6 +648,8 @@ mod tests {
         b" ",
         "Ａ".as_bytes(),
         "１".as_bytes(),
+        "，".as_bytes(),
+        "\u{3000}".as_bytes(),
         "\u{200B}".as_bytes(),
         "\u{200D}".as_bytes(),
         "\u{202E}".as_bytes(),

@@ -8,7 +8,6 @@
 //! secret, even when that means replacing a whole encoded blob.
 
 use super::json::{self, Outline, SyntaxError};
-use super::normalize::Normalized;
 use super::respell;
 use super::rewrite::{self, Splices};
 use super::scanner::Hit;
@@ -344,7 +343,8 @@ impl Walk<'_, '_> {
             }
         }
 
-        let mut folded = Normalized::default();
+        // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
+        let mut folded = std::mem::take(&mut self.scratch.folded);
         if policy.normalizer.fold(text, &mut folded) {
             let folded_text = folded.text();
             policy
@@ -359,6 +359,7 @@ impl Walk<'_, '_> {
                     });
                 });
         }
+        self.scratch.folded = folded;
 
         if depth < MAX_DECODE_DEPTH {
             self.respelled(text, depth, out);
