@@ -12,6 +12,7 @@
 //! one of the detector's keywords, the offsets at which they do are the
 //! anchors: a match starts `offset` bytes before an occurrence of the keyword.
 
+use crate::engine::match_parts::ByteSet;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most distinct prefixes followed through a syntax tree.
@@ -179,29 +180,11 @@ fn concat(parts: &[Hir]) -> Prefixes {
 
 /// The bytes of a small class, ASCII lowercased; `None` for a large or non-ASCII class.
 fn class_bytes(class: &Class) -> Option<Vec<u8>> {
-    let mut bytes = Vec::new();
-    let mut add = |start: u32, end: u32| -> Option<()> {
-        if end.saturating_sub(start) >= 2 * MAX_CLASS_BYTES as u32 {
-            return None;
-        }
-        for c in start..=end {
-            let b = u8::try_from(c).ok().filter(u8::is_ascii)?;
-            bytes.push(b.to_ascii_lowercase());
-        }
-        Some(())
-    };
-    match class {
-        Class::Bytes(class) => {
-            for range in class.ranges() {
-                add(u32::from(range.start()), u32::from(range.end()))?;
-            }
-        }
-        Class::Unicode(class) => {
-            for range in class.ranges() {
-                add(u32::from(range.start()), u32::from(range.end()))?;
-            }
-        }
+    let set = ByteSet::of_class(class)?;
+    if set.iter().any(|b| !b.is_ascii()) {
+        return None;
     }
+    let mut bytes: Vec<u8> = set.iter().map(|b| b.to_ascii_lowercase()).collect();
     bytes.sort_unstable();
     bytes.dedup();
     (bytes.len() <= MAX_CLASS_BYTES).then_some(bytes)

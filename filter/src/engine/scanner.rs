@@ -247,6 +247,16 @@ pub enum KeywordUse {
     Phrase { dictionary: u32, phrase: u32 },
 }
 
+impl KeywordUse {
+    /// The regex (an index into `Scanner::regexes`) this use arms, if it arms one.
+    fn armed_regex(self) -> Option<u32> {
+        match self {
+            KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } => Some(regex),
+            KeywordUse::Phrase { .. } => None,
+        }
+    }
+}
+
 /// Everything the scanner needs, built by the policy compiler.
 #[derive(Debug)]
 pub struct Scanner {
@@ -641,10 +651,9 @@ impl Scanner {
             return false;
         };
         keywords.find_overlapping(text).any(|m| {
-            self.keyword_uses.get(m.pattern).is_some_and(|uses| {
-                uses.iter()
-                    .any(|u| matches!(u, KeywordUse::Arms(_) | KeywordUse::Starts { .. }))
-            })
+            self.keyword_uses
+                .get(m.pattern)
+                .is_some_and(|uses| uses.iter().any(|u| u.armed_regex().is_some()))
         })
     }
 
@@ -761,12 +770,8 @@ impl Scanner {
         armed.extend(near_runs.iter().map(|a| a.regex));
         if let Some(keywords) = &self.keywords {
             for m in keywords.find_overlapping(text) {
-                for keyword_use in self.keyword_uses.get(m.pattern).into_iter().flatten() {
-                    if let KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } = *keyword_use
-                    {
-                        armed.push(regex);
-                    }
-                }
+                let uses = self.keyword_uses.get(m.pattern).into_iter().flatten();
+                armed.extend(uses.filter_map(|u| u.armed_regex()));
             }
         }
         match &self.always_on_set {
