@@ -1,0 +1,131 @@
+//! Prints what the engine decides for a fixed set of requests, one line each, so that a
+//! refactor can show its behaviour is byte-identical: run it before and after, and diff.
+//!
+//! The set: every bench corpus class at every size (three seeds), every test case and
+//! detector example of `policies/default` and `policies/examples/acme`, and the whole
+//! evasion corpus. Each line holds the decision, the findings (detector, path, span, action,
+//! fingerprint, how reached), the limits hit and a SHA-256 of the body that would leave. It
+//! never prints a body or a matched value.
+//!
+//! `cargo run --release -p airlock-benches --example behaviour > before.txt`
+
+use airlock_benches::corpus::{self, Class, SIZES};
+use airlock_filter::policy::{self, bundle, Environment, Origins, Policy};
+use airlock_filter::{Request, Scratch, Verdict};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::path::Path;
+
+const KEY: &str = "airlock-behaviour-snapshot-key";
+
+fn environment() -> Environment<'static> {
+    Environment {
+        var: &|_| Some(KEY.to_string()),
+        defer_regexes: false,
+    }
+}
+
+fn parse_text(path: &Path, text: &str) -> Result<serde_json::Value, String> {
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// The compiled policy and its test cases.
+fn load(dir: &Path) -> (Policy, Vec<policy::cases::Case>) {
+    let bundle = bundle::load(dir, &parse_text).unwrap_or_else(|e| panic!("{e}"));
+    let origins = Origins {
+        main: dir.display().to_string(),
+        detectors: Vec::new(),
+        tests: Vec::new(),
+    };
+    let doc = policy::parse_document(bundle.document, &origins).unwrap_or_else(|e| panic!("{e}"));
+    let cases = policy::cases::cases(&doc);
+    let compiled = policy::compile(doc, origins, &environment()).unwrap_or_else(|e| panic!("{e}"));
+    (compiled, cases)
+}
+
+fn describe(policy: &Policy, verdict: &Verdict, sent: &[u8]) -> String {
+    let mut line = format!(
+        "{} planned={} tier={}",
+        verdict.decision.as_str(),
+        verdict.planned.as_str(),
+        policy.tier_name(verdict.tier)
+    );
+    if let Some(why) = &verdict.uninspectable {
+        let _ = write!(line, " uninspectable={}", why.message());
+    }
+    for (name, n) in verdict.limits.counts() {
+        if n > 0 {
+            let _ = write!(line, " limit.{name}={n}");
+        }
+    }
+    for f in &verdict.findings {
+        let id = policy.detector(f.detector).map_or("?", |d| d.id.as_str());
+        let fp: String = f.fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = write!(
+            line,
+            " [{id} {} {}..{} {} {fp} {:?}]",
+            f.path,
+            f.start,
+            f.end,
+            f.action.as_str(),
+            f.via
+        );
+    }
+    let body = verdict.body.as_deref().unwrap_or(sent);
+    let digest = Sha256::digest(body);
+    let _ = write!(line, " body={:x}", digest);
+    line
+}
+
+fn run(policy: &Policy, scratch: &mut Scratch, label: &str, request: &Request<'_>) {
+    let verdict = policy.inspect(request, scratch);
+    println!("{label}: {}", describe(policy, &verdict, request.body));
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["policies/default", "policies/examples/acme"] {
+        let (policy, cases) = load(&root.join(dir));
+        let mut scratch = policy.scratch();
+        for case in &cases {
+            let request = Request {
+                host: &case.host,
+                path: &case.path,
+                content_type: case.content_type.as_deref(),
+                content_encoding: None,
+                body: &case.body,
+            };
+            run(&policy, &mut scratch, &format!("{dir} {}", case.name), &request);
+        }
+        for class in Class::ALL {
+            for size in SIZES {
+                for seed in 1..=3 {
+                    let body = corpus::chat_body(class, size, seed);
+                    let label = format!("{dir} corpus {} {size} {seed}", class.name());
+                    run(&policy, &mut scratch, &label, &airlock_benches::request(&body));
+                }
+            }
+        }
+        for (i, case) in airlock_host_tests::evasions::corpus().iter().enumerate() {
+            let header = |name: &str| {
+                case.headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.as_str())
+            };
+            let request = Request {
+                host: &case.host,
+                path: &case.path,
+                content_type: header("content-type"),
+                content_encoding: header("content-encoding"),
+                body: &case.body,
+            };
+            let label = format!("{dir} evasion {i} {}", case.technique);
+            run(&policy, &mut scratch, &label, &request);
+        }
+    }
+}
