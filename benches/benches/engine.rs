@@ -7,11 +7,11 @@
 //! `cargo bench -p airlock-benches --bench engine -- --warm-up-time 1 --measurement-time 3`
 use airlock_benches::corpus::{self, Class, SIZES};
 use airlock_benches::{policies, request};
-use airlock_filter::engine::json::{self, Outline};
-use airlock_filter::engine::keywords::Keywords;
-use airlock_filter::engine::normalize::{Normalized, Normalizer};
-use airlock_filter::engine::scanner::{self, Scanner};
-use airlock_filter::engine::{respell, transcode};
+use airlock_filter::engine::bench_hooks::json::{self, Outline};
+use airlock_filter::engine::bench_hooks::keywords::Keywords;
+use airlock_filter::engine::bench_hooks::normalize::{Normalized, Normalizer};
+use airlock_filter::engine::bench_hooks::scanner::{self, Scanner};
+use airlock_filter::engine::bench_hooks::{respell, transcode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use regex_automata::hybrid::dfa::OverlappingState;
 use regex_automata::{Input, PatternSet};

@@ -5,7 +5,7 @@
 //! `cargo run --release -p airlock-benches --example corpus -- --stats`
 use airlock_benches::corpus::{self, Class, SIZES};
 use airlock_benches::{policies, request};
-use airlock_filter::engine::scanner::Scanner;
+use airlock_filter::engine::bench_hooks::scanner::Scanner;
 use std::collections::BTreeMap;
 use std::io::Write;
 

@@ -10,7 +10,7 @@
 //! `cargo run --release -p airlock-benches --example memory [-- --native-only]`
 use airlock_benches::corpus::{self, Class, SIZES};
 use airlock_benches::{headers, policies, request, wasm_path, AIRLOCK_WASM};
-use airlock_filter::engine::scanner::Scanner;
+use airlock_filter::engine::bench_hooks::scanner::Scanner;
 use airlock_host_tests::{send_request, Host};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -23,10 +23,10 @@
 //! Runs in a debug build in about a minute on two cores; `--release` is much faster.
 use airlock_benches::corpus::{self, Class};
 use airlock_benches::policies;
-use airlock_filter::engine::json::{self, Outline};
-use airlock_filter::engine::normalize::{Normalized, Normalizer};
-use airlock_filter::engine::scanner::{self, DetectorIndex, RegexLimits, Scanner};
-use airlock_filter::engine::transcode;
+use airlock_filter::engine::bench_hooks::json::{self, Outline};
+use airlock_filter::engine::bench_hooks::normalize::{Normalized, Normalizer};
+use airlock_filter::engine::bench_hooks::scanner::{self, DetectorIndex, RegexLimits, Scanner};
+use airlock_filter::engine::bench_hooks::transcode;
 use airlock_filter::Policy;
 use regex_automata::hybrid;
 use regex_automata::{Input, MatchKind, PatternSet};

@@ -38,8 +38,6 @@ pub struct Metrics<Id> {
     pub inspection_time_us: Id,
 }
 
-const ERROR_REASONS: [&str; 4] = ["too_large", "bad_encoding", "unsupported_body", "internal"];
-
 impl<Id: Copy> Metrics<Id> {
     /// Defines every metric through `define(kind, name)`.
     pub fn define<E>(
@@ -69,7 +67,7 @@ impl<Id: Copy> Metrics<Id> {
         )?;
         let errors = list(
             "airlock.inspection_errors.reason",
-            &mut ERROR_REASONS.iter().copied(),
+            &mut crate::engine::Uninspectable::REASONS.iter().copied(),
         )?;
         let fail_mode = list(
             "airlock.fail_mode.outcome",
@@ -138,7 +136,7 @@ impl<Id: Copy> Metrics<Id> {
             }
         }
         if let Some(why) = &verdict.uninspectable {
-            if let Some(id) = ERROR_REASONS
+            if let Some(id) = crate::engine::Uninspectable::REASONS
                 .iter()
                 .position(|r| *r == why.reason())
                 .and_then(|i| self.inspection_errors.get(i))

@@ -1,6 +1,6 @@
 //! Parts every match of a regex holds, read from its syntax tree: a byte of a
 //! set (some digit, a `+`, a `:`) or a run of bytes of one class (32 hex
-//! digits in a row). The always-on detectors ([`super::required`]) are gated
+//! digits in a row). The always-on detectors ([`crate::engine::scan::always_on`]) are gated
 //! on them, so that a detector runs only near where a match could be.
 //!
 //! This module depends on nothing but `regex-syntax`: the build script

@@ -8,37 +8,53 @@
 //! when masking, rewrites only the matched bytes.
 
 pub mod anchors;
-mod body;
+pub(crate) mod body;
 mod bytes;
-pub mod encoding;
-mod fingerprint;
-mod join;
-pub mod json;
-pub mod keywords;
+pub(crate) mod layers;
 pub mod match_parts;
-pub mod multipart;
-pub mod normalize;
-pub mod required;
-pub mod respell;
-mod rewrite;
-pub mod scanner;
+pub(crate) mod scan;
 #[cfg(test)]
 mod test_rng;
-pub mod transcode;
-pub mod validators;
-mod verdict;
-mod walk;
-mod word_gate;
+pub(crate) mod verdict;
+pub(crate) mod walk;
 
-pub use fingerprint::fingerprint_hex;
+/// Engine internals that `benches/` measures directly (the keyword automaton, the scanner's
+/// arming, folding, decoding, the JSON outline). Not an API: only with the `bench-hooks` feature.
+#[cfg(feature = "bench-hooks")]
+pub mod bench_hooks {
+    pub mod json {
+        pub use crate::engine::body::json::{looks_like_json, unescape, Outline};
+    }
+    pub mod keywords {
+        pub use crate::engine::scan::keywords::Keywords;
+    }
+    pub mod normalize {
+        pub use crate::engine::layers::fold::{Normalized, Normalizer};
+    }
+    pub mod respell {
+        pub use crate::engine::layers::respell::find;
+    }
+    pub mod scanner {
+        pub use crate::engine::scan::scanner::{
+            compile_regex, set_regex, syntax_config, DetectorIndex, RegexLimits, Scanner,
+        };
+    }
+    pub mod transcode {
+        pub use crate::engine::layers::decode::{find_segments, Limits};
+    }
+}
+
+pub use verdict::fingerprint::fingerprint_hex;
+pub use body::content_coding::{Coding, EncodingError};
 pub use verdict::{Finding, LimitHits, Uninspectable, Verdict};
 pub use walk::Via;
 
 use crate::policy::{Action, FailMode, Mode, Policy, TierIndex};
-use encoding::{Codings, EncodingError};
-use json::Outline;
-use scanner::{Hit, ScanScratch};
-use walk::{Found, Walk};
+use body::content_coding::{self as encoding, Codings};
+use body::json::Outline;
+use scan::scanner::{self, Hit, ScanScratch};
+use walk::{join, Found, Walk};
+use layers::fold as normalize;
 
 /// How deep JSON documents nested inside JSON strings are followed.
 pub const MAX_EMBEDDED_DEPTH: usize = 4;
@@ -128,7 +144,7 @@ impl Policy {
         }
         let codings = match request.content_encoding.map(encoding::parse).transpose() {
             Ok(codings) => codings.unwrap_or_else(|| std::iter::empty().collect()),
-            Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e.to_string())),
+            Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e)),
         };
         let decoded;
         let body = if codings.is_empty() {
@@ -147,7 +163,7 @@ impl Policy {
                         },
                     )
                 }
-                Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e.to_string())),
+                Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e)),
             }
         };
         if body::is_opaque(body, request.content_type) {
@@ -189,7 +205,7 @@ impl Policy {
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {
                     let mut verdict =
-                        self.uninspectable(tier, Uninspectable::Encoding(e.to_string()));
+                        self.uninspectable(tier, Uninspectable::Encoding(e));
                     verdict.decision = Action::Block;
                     verdict.planned = Action::Block;
                     return verdict;

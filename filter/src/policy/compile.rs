@@ -16,13 +16,13 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
-use crate::engine::keywords::Keywords;
-use crate::engine::required::{AlwaysOnFacts, AlwaysOnPlan};
-use crate::engine::scanner::{
+use crate::engine::scan::keywords::Keywords;
+use crate::engine::scan::always_on::{AlwaysOnFacts, AlwaysOnPlan};
+use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
     RegexDetector, RegexLimits, Scanner,
 };
-use crate::engine::validators::Validator;
+use crate::engine::scan::validators::Validator;
 use std::collections::{BTreeMap, HashMap};
 
 /// What compiling may read from outside the document.
@@ -186,7 +186,7 @@ impl Compiler<'_> {
             request_join,
             key,
             key_scope,
-            normalizer: crate::engine::normalize::Normalizer::new(),
+            normalizer: crate::engine::layers::fold::Normalizer::new(),
             document: doc.clone(),
             origins: Origins::default(),
         })

@@ -16,7 +16,7 @@ pub mod schema;
 pub use compile::{compile, compile_with_facts, parse_document, Environment};
 pub use error::{Origins, PolicyError, PolicyErrors};
 
-use crate::engine::scanner::{DetectorIndex, Scanner};
+use crate::engine::scan::scanner::{DetectorIndex, Scanner};
 use schema::{ExamplesDoc, PolicyDoc, TestCaseDoc};
 
 /// What a finding leads to, least severe first; a request's decision is the most severe.
@@ -182,7 +182,7 @@ pub struct Policy {
     pub(crate) request_join: Option<Scanner>,
     pub(crate) key: HmacKey,
     /// Folding tables for evasion-resistant matching, built once.
-    pub(crate) normalizer: crate::engine::normalize::Normalizer,
+    pub(crate) normalizer: crate::engine::layers::fold::Normalizer,
     pub key_scope: KeyScope,
     /// The normalised document, with tests and examples, for `airlock check` and `airlock build`.
     pub document: PolicyDoc,

@@ -7,7 +7,7 @@
 //! input into an error instead of a stack overflow. Any syntax error makes the
 //! caller fall back to scanning the body as text, so nothing is skipped.
 
-use super::bytes::{find_json_special, utf8_runs};
+use crate::engine::bytes::{find_json_special, utf8_runs};
 use std::ops::Range;
 
 /// Deepest nesting accepted; deeper documents are scanned as text.

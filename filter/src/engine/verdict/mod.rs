@@ -1,6 +1,10 @@
 //! What an inspection decided, and why.
 
-use super::scanner::DetectorIndex;
+pub(crate) mod fingerprint;
+pub(crate) mod rewrite;
+
+use crate::engine::scan::scanner::DetectorIndex;
+use crate::engine::body::content_coding::EncodingError;
 use crate::policy::{Action, Policy, TierIndex};
 
 /// One detector match. Holds where it was and a keyed fingerprint, never the matched bytes.
@@ -17,7 +21,7 @@ pub struct Finding {
     /// First 8 bytes of HMAC-SHA256 of the matched bytes, keyed with the policy's key.
     pub fingerprint: [u8; 8],
     /// How the matched bytes were reached: as written, folded, or decoded.
-    pub via: super::Via,
+    pub via: crate::engine::Via,
 }
 
 /// Safety limits the inspection reached. Each was handled (the content was still scanned,
@@ -70,20 +74,25 @@ pub enum Uninspectable {
     Decompressed {
         limit: usize,
     },
-    Encoding(String),
+    /// The content coding cannot be undone (or, after masking, redone).
+    Encoding(EncodingError),
     /// Neither JSON, JSON Lines, multipart nor text (the declared content type is kept).
     Opaque(String),
     Internal(String),
 }
 
 impl Uninspectable {
-    /// A stable, label-safe reason for stats.
+    /// Every value [`Uninspectable::reason`] takes, in the order stats define them.
+    pub const REASONS: [&'static str; 4] = ["too_large", "bad_encoding", "unsupported_body", "internal"];
+
+    /// A stable, label-safe reason for stats: one of [`Uninspectable::REASONS`].
     pub fn reason(&self) -> &'static str {
+        let [too_large, bad_encoding, unsupported_body, internal] = Self::REASONS;
         match self {
-            Uninspectable::TooLarge { .. } | Uninspectable::Decompressed { .. } => "too_large",
-            Uninspectable::Encoding(_) => "bad_encoding",
-            Uninspectable::Opaque(_) => "unsupported_body",
-            Uninspectable::Internal(_) => "internal",
+            Uninspectable::TooLarge { .. } | Uninspectable::Decompressed { .. } => too_large,
+            Uninspectable::Encoding(_) => bad_encoding,
+            Uninspectable::Opaque(_) => unsupported_body,
+            Uninspectable::Internal(_) => internal,
         }
     }
 
@@ -96,8 +105,9 @@ impl Uninspectable {
             Uninspectable::Decompressed { limit } => {
                 format!("the request body decompresses to more than the policy's inspection limit ({limit} bytes)")
             }
-            Uninspectable::Encoding(detail) => {
-                let shown: String = detail
+            Uninspectable::Encoding(error) => {
+                let shown: String = error
+                    .to_string()
                     .chars()
                     .filter(|c| c.is_ascii_graphic() || *c == ' ')
                     .take(160)

@@ -1,16 +1,16 @@
 //! The multi-pattern matcher: every detector of a policy compiled once.
 //!
-//! Scanning a text costs one pass of the keyword automaton ([`super::keywords`])
+//! Scanning a text costs one pass of the keyword automaton ([`crate::engine::scan::keywords`])
 //! over all keywords and dictionary phrases (ASCII case-insensitive), plus one
 //! lazy-DFA pass over the patterns of the detectors that have no keyword (card
 //! numbers, phone numbers), which reports where each pattern's matches end;
-//! that pass reads only around the bytes those matches need ([`super::required`]:
+//! that pass reads only around the bytes those matches need ([`crate::engine::scan::always_on`]:
 //! digits, `+`, `:`). A detector's own
 //! regex then runs only near what armed it: within its longest match of a
 //! keyword occurrence or of a match end, so the ~100 credential formats cost
 //! nothing on ordinary prose and a 30 KiB message with one `@` runs the email
 //! regex over a few hundred bytes. A regex whose keywords start every match
-//! (`ghp_`, `pat`, `password=`; see [`super::anchors`]) is only tried,
+//! (`ghp_`, `pat`, `password=`; see [`crate::engine::anchors`]) is only tried,
 //! anchored, at each occurrence, and a keyword-less regex with a long required
 //! run (Twilio's 32 hex digits) runs only near such runs. Validators, context
 //! words and allowlists run only on candidates. In the filter each regex
@@ -20,16 +20,16 @@
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
 //! back to the PikeVM, which is orders of magnitude slower.
 
-use super::keywords::Keywords;
-use super::match_parts::RequiredRun;
-use super::required::AlwaysOnGate;
-use super::validators::Validator;
+use crate::engine::scan::keywords::Keywords;
+use crate::engine::match_parts::RequiredRun;
+use crate::engine::scan::always_on::AlwaysOnGate;
+use crate::engine::scan::validators::Validator;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternSet};
+use regex_automata::{Input, MatchKind};
 use std::sync::OnceLock;
 
 /// Index of a detector in its policy.
@@ -140,7 +140,7 @@ pub struct RegexDetector {
     pub detector: DetectorIndex,
     /// How far around a keyword occurrence the regex runs (`None`: over the whole text).
     pub reach: Option<usize>,
-    /// Its keywords pin where a match starts ([`super::anchors`]): it is tried anchored there
+    /// Its keywords pin where a match starts ([`crate::engine::anchors`]): it is tried anchored there
     /// instead of searched for within its reach.
     pub anchored: bool,
     pub checks: Checks,
@@ -223,7 +223,8 @@ impl RegexDetector {
     }
 
     /// The compiled regex if it has been compiled.
-    fn regex_if_compiled(&self) -> Option<&CompiledRegex> {
+    #[cfg(feature = "bench-hooks")]
+    pub(super) fn regex_if_compiled(&self) -> Option<&CompiledRegex> {
         self.compiled.get().and_then(Option::as_ref)
     }
 }
@@ -249,7 +250,7 @@ pub enum KeywordUse {
 
 impl KeywordUse {
     /// The regex (an index into `Scanner::regexes`) this use arms, if it arms one.
-    fn armed_regex(self) -> Option<u32> {
+    pub(super) fn armed_regex(self) -> Option<u32> {
         match self {
             KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } => Some(regex),
             KeywordUse::Phrase { .. } => None,
@@ -290,7 +291,7 @@ pub struct NearRuns {
 
 impl NearRuns {
     /// Arms the regex around each run of `text`.
-    fn arm(&self, text: &[u8], armings: &mut Vec<Arming>) {
+    pub(super) fn arm(&self, text: &[u8], armings: &mut Vec<Arming>) {
         armings.extend(self.run.runs(text).map(|run| Arming {
             regex: self.regex,
             start: run.start.saturating_sub(self.reach),
@@ -301,8 +302,8 @@ impl NearRuns {
 
 /// A regex to run over `start..end` of the scanned text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Arming {
-    regex: u32,
+pub(super) struct Arming {
+    pub(super) regex: u32,
     start: usize,
     end: usize,
 }
@@ -427,12 +428,12 @@ pub fn keyword_reach(longest_match: Option<usize>) -> Option<usize> {
 #[derive(Debug)]
 pub struct ScanScratch {
     /// Per regex, made on its first run.
-    caches: Vec<Option<meta::Cache>>,
+    pub(super) caches: Vec<Option<meta::Cache>>,
     captures: Vec<Option<Captures>>,
     /// A regex this scratch needed failed to compile: the scans since [`ScanScratch::take_failure`]
     /// are incomplete.
     failed: bool,
-    set_cache: Option<hybrid::dfa::Cache>,
+    pub(super) set_cache: Option<hybrid::dfa::Cache>,
     /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
     set_windows: Vec<Option<usize>>,
     /// Where each armed regex must run, before merging.
@@ -657,10 +658,6 @@ impl Scanner {
         })
     }
 
-    pub fn regex_count(&self) -> usize {
-        self.regexes.len()
-    }
-
     /// Compiles regexes not compiled yet (a VM warms up between requests), taking one from
     /// `budget` for each; returns how many are still waiting.
     pub fn compile_pending(&self, budget: &mut usize) -> usize {
@@ -722,143 +719,6 @@ pub fn set_config(cache_bytes: usize) -> hybrid::dfa::Config {
         .skip_cache_capacity_check(false)
         .minimum_cache_clear_count(Some(3))
         .minimum_bytes_per_state(Some(10))
-}
-
-// Measurement hooks
-//
-// Read-only accessors for the benchmarks and the slow-path regression guard
-// (`benches/`). Nothing in the scanner calls them; they change no behaviour.
-impl Scanner {
-    /// The scanner of a compiled policy.
-    pub fn of(policy: &crate::Policy) -> &Scanner {
-        &policy.scanner
-    }
-
-    /// Detector indices of the keyword-less regex detectors in the always-on set, in set-pattern order
-    /// (those the gate cannot cover run on every text instead, see [`Scanner::run_everywhere_detectors`]).
-    pub fn always_on_detectors(&self) -> Vec<DetectorIndex> {
-        self.always_on
-            .iter()
-            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
-            .collect()
-    }
-
-    /// Detector indices of the keyword-less regex detectors that run near their required runs.
-    pub fn near_run_detectors(&self) -> Vec<DetectorIndex> {
-        self.near_runs
-            .iter()
-            .filter_map(|n| self.regexes.get(n.regex as usize).map(|r| r.detector))
-            .collect()
-    }
-
-    /// Detector indices of the keyword-less regex detectors that run over every whole text.
-    pub fn run_everywhere_detectors(&self) -> Vec<DetectorIndex> {
-        self.armed_everywhere
-            .iter()
-            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
-            .collect()
-    }
-
-    /// Detector indices of the regexes a scan of `text` runs: those run on every text, keyword-armed
-    /// ones, then always-on ones the set reports (or all always-on ones when there is no set). Sorted, without duplicates.
-    pub fn armed_detectors(&self, text: &[u8]) -> Vec<DetectorIndex> {
-        let mut armed: Vec<u32> = self.armed_everywhere.clone();
-        let mut near_runs = Vec::new();
-        for gated in &self.near_runs {
-            gated.arm(text, &mut near_runs);
-        }
-        armed.extend(near_runs.iter().map(|a| a.regex));
-        if let Some(keywords) = &self.keywords {
-            for m in keywords.find_overlapping(text) {
-                let uses = self.keyword_uses.get(m.pattern).into_iter().flatten();
-                armed.extend(uses.filter_map(|u| u.armed_regex()));
-            }
-        }
-        match &self.always_on_set {
-            Some(set) => {
-                let mut cache = set.create_cache();
-                let mut matches = PatternSet::new(self.always_on.len());
-                if set
-                    .try_which_overlapping_matches(&mut cache, &Input::new(text), &mut matches)
-                    .is_err()
-                {
-                    armed.extend(self.always_on.iter().copied());
-                }
-                armed.extend(
-                    matches
-                        .iter()
-                        .filter_map(|p| self.always_on.get(p.as_usize())),
-                );
-            }
-            None => armed.extend(self.always_on.iter().copied()),
-        }
-        let mut detectors: Vec<DetectorIndex> = armed
-            .iter()
-            .filter_map(|&i| self.regexes.get(i as usize).map(|r| r.detector))
-            .collect();
-        detectors.sort_unstable();
-        detectors.dedup();
-        detectors
-    }
-
-    /// Regex detectors tried anchored where their keywords pin a match's start.
-    pub fn anchored_detector_count(&self) -> usize {
-        self.regexes.iter().filter(|r| r.anchored).count()
-    }
-
-    /// The bytes around which the always-on set runs, with how far; `None` when it reads everything.
-    pub fn always_on_gate(&self) -> Option<Vec<(u8, usize)>> {
-        self.always_on_gate.as_ref().map(|gate| gate.reaches())
-    }
-
-    /// Keyword-automaton patterns (keywords and dictionary phrases, folded and deduplicated).
-    pub fn keyword_count(&self) -> usize {
-        self.keywords.as_ref().map_or(0, Keywords::patterns_len)
-    }
-
-    /// The keyword automaton's implementation (`table` or `compact`).
-    pub fn keyword_automaton_kind(&self) -> Option<&'static str> {
-        self.keywords.as_ref().map(Keywords::kind)
-    }
-
-    /// Heap bytes of the compiled automata: keyword automaton, every regex, the always-on set.
-    pub fn automata_heap_bytes(&self) -> usize {
-        self.keywords.as_ref().map_or(0, Keywords::memory_usage)
-            + self
-                .regexes
-                .iter()
-                .filter_map(|r| r.regex_if_compiled())
-                .map(|c| c.regex.memory_usage())
-                .sum::<usize>()
-            + self
-                .always_on_set
-                .as_ref()
-                .map_or(0, hybrid::dfa::DFA::memory_usage)
-    }
-
-    /// How often the always-on set's lazy-DFA cache was cleared in this scratch (regex-automata's
-    /// own counter): a cache that keeps clearing is about to give up and arm every regex everywhere.
-    pub fn set_cache_clears(scratch: &crate::Scratch) -> usize {
-        scratch
-            .scan
-            .set_cache
-            .as_ref()
-            .map_or(0, hybrid::dfa::Cache::clear_count)
-    }
-
-    /// Heap bytes of the regex caches in an inspection scratch (lazy-DFA caches grow as states are built).
-    pub fn scratch_heap_bytes(scratch: &crate::Scratch) -> usize {
-        let scan = &scratch.scan;
-        scan.caches
-            .iter()
-            .flatten()
-            .map(meta::Cache::memory_usage)
-            .sum::<usize>()
-            + scan
-                .set_cache
-                .as_ref()
-                .map_or(0, hybrid::dfa::Cache::memory_usage)
-    }
 }
 
 #[cfg(test)]

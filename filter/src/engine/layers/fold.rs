@@ -34,7 +34,7 @@
 //! recognised by an NFKC quick check and also returns `false` without
 //! allocating.
 
-use super::bytes::utf8_runs;
+use crate::engine::bytes::utf8_runs;
 use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 

@@ -7,10 +7,10 @@
 //! and since such a secret cannot be masked in one place, a mask or hash
 //! becomes a block.
 
-use super::fingerprint;
-use super::scanner::Hit;
-use super::walk::{Via, Walk};
-use super::Finding;
+use crate::engine::verdict::fingerprint;
+use crate::engine::scan::scanner::Hit;
+use crate::engine::walk::{Via, Walk};
+use crate::engine::Finding;
 use crate::policy::Action;
 
 /// Most fields one secret is looked for across.

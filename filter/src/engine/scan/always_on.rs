@@ -3,14 +3,14 @@
 //! Detectors without keywords (card numbers, phone numbers, IP addresses) sit
 //! in one lazy DFA that would otherwise read every byte of every field. Each
 //! of them needs some rare byte in any match: a digit, a `+`, a `:`
-//! ([`super::match_parts::required_bytes`]). The scanner runs the set only
+//! ([`crate::engine::match_parts::required_bytes`]). The scanner runs the set only
 //! within a detector's longest match of such a byte. A detector with no rare
 //! required byte but a long required run (`[a-f0-9]{32}`) runs alone, near
 //! such runs only; one with neither runs alone over every text, and a few
 //! more of those disable the prefilter.
 
-use super::bytes::first_run_of;
-use super::match_parts::{commonness, ByteSet, RequiredRun};
+use crate::engine::bytes::first_run_of;
+use crate::engine::match_parts::{commonness, ByteSet, RequiredRun};
 
 impl RequiredRun {
     /// The maximal runs of `text` at least this long, in order (found reading about one byte in `len`).
@@ -141,6 +141,7 @@ impl AlwaysOnGate {
     }
 
     /// Each gated byte and its reach.
+    #[cfg(feature = "bench-hooks")]
     pub fn reaches(&self) -> Vec<(u8, usize)> {
         (0..=255u8)
             .zip(self.reach.iter())

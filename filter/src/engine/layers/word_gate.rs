@@ -1,6 +1,6 @@
 //! Which words of a text may hold an encoded run, found without visiting every byte.
 //!
-//! The encoded-run finder ([`super::transcode`]) looks closely only at words
+//! The encoded-run finder ([`crate::engine::layers::decode`]) looks closely only at words
 //! (runs between delimiters) that hold a `%`, `\` or `:` (percent-encoding,
 //! `\u` escapes, `data:` URLs) or at least `shortest_run` base64 characters
 //! in a row. Ordinary text has neither, and this gate runs on every field, so
@@ -9,8 +9,8 @@
 //! run covers a probe) and looking around a probe only when it is a base64
 //! character.
 
-use super::bytes::first_run_of;
-use super::transcode::{is_b64_char, is_delim};
+use crate::engine::bytes::first_run_of;
+use crate::engine::layers::decode::{is_b64_char, is_delim};
 use std::ops::Range;
 
 /// Yields, in order, the words of one text worth a close look.

@@ -164,20 +164,6 @@ pub enum EncodingError {
     CannotReencode(Coding),
 }
 
-impl EncodingError {
-    /// A stable label for logs and metrics: `too_large` for [`EncodingError::TooLarge`],
-    /// `bad_encoding` for everything else.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            EncodingError::TooLarge => "too_large",
-            EncodingError::Unknown(_)
-            | EncodingError::TooManyCodings
-            | EncodingError::Corrupt(_)
-            | EncodingError::CannotReencode(_) => "bad_encoding",
-        }
-    }
-}
-
 impl fmt::Display for EncodingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -576,7 +562,6 @@ mod tests {
         let long = "a".repeat(100);
         assert_eq!(parse(&long), Err(EncodingError::Unknown("a".repeat(32))));
         let err = parse("aes128gcm").unwrap_err();
-        assert_eq!(err.reason(), "bad_encoding");
         assert!(err.to_string().contains("\"aes128gcm\""), "{err}");
     }
 
@@ -679,7 +664,6 @@ mod tests {
         assert!(bomb.len() < 64 * 1024, "bomb is {} bytes", bomb.len());
         let err = decode(&codings("gzip"), &bomb, MIB).unwrap_err();
         assert_eq!(err, EncodingError::TooLarge);
-        assert_eq!(err.reason(), "too_large");
         assert!(!err.to_string().is_empty());
     }
 
@@ -746,8 +730,7 @@ mod tests {
         ] {
             let err = decode(&codings(header), garbage, MIB).unwrap_err();
             assert_eq!(err, EncodingError::Corrupt(coding), "{header}");
-            assert_eq!(err.reason(), "bad_encoding");
-            assert!(err.to_string().contains(coding.token()), "{err}");
+                assert!(err.to_string().contains(coding.token()), "{err}");
         }
     }
 
@@ -986,16 +969,15 @@ mod tests {
     }
 
     #[test]
-    fn display_and_reasons() {
+    fn display() {
         let cases = [
-            (EncodingError::Unknown("compress".into()), "bad_encoding"),
-            (EncodingError::TooManyCodings, "bad_encoding"),
-            (EncodingError::TooLarge, "too_large"),
-            (EncodingError::Corrupt(Coding::Brotli), "bad_encoding"),
-            (EncodingError::CannotReencode(Coding::Zstd), "bad_encoding"),
+            EncodingError::Unknown("compress".into()),
+            EncodingError::TooManyCodings,
+            EncodingError::TooLarge,
+            EncodingError::Corrupt(Coding::Brotli),
+            EncodingError::CannotReencode(Coding::Zstd),
         ];
-        for (err, reason) in cases {
-            assert_eq!(err.reason(), reason);
+        for err in cases {
             let text = err.to_string();
             assert!(text.starts_with("the "), "{text}");
         }

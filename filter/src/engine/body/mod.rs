@@ -3,10 +3,12 @@
 //! Each shape is taken apart into fields for the walker; anything that does
 //! not parse as its shape is scanned as text, so nothing is ever skipped.
 
-use super::json;
-use super::multipart;
-use super::rewrite::Splices;
-use super::walk::Walk;
+pub(crate) mod content_coding;
+pub(crate) mod json;
+pub(crate) mod multipart;
+
+use crate::engine::verdict::rewrite::Splices;
+use crate::engine::walk::Walk;
 
 /// Parts accepted in one multipart body; more follow the text fallback.
 const MAX_PARTS: usize = 256;

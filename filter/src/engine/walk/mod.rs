@@ -7,12 +7,15 @@
 //! field as written, so a mask always lands on the bytes that carried the
 //! secret, even when that means replacing a whole encoded blob.
 
-use super::json::{self, Outline, SyntaxError};
-use super::respell;
-use super::rewrite::{self, Splices};
-use super::scanner::Hit;
-use super::transcode::{self, Encoding};
-use super::{fingerprint, Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
+pub(crate) mod join;
+
+use crate::engine::body::json::{self, Outline, SyntaxError};
+use crate::engine::layers::respell;
+use crate::engine::verdict::rewrite::{self, Splices};
+use crate::engine::scan::scanner::Hit;
+use crate::engine::layers::decode::{self, Encoding};
+use crate::engine::verdict::fingerprint;
+use crate::engine::{Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
 use crate::policy::{Mode, Policy, TierIndex};
 
 impl Walk<'_, '_> {
@@ -365,7 +368,7 @@ impl Walk<'_, '_> {
             self.respelled(text, depth, out);
         }
         let mut segments = Vec::new();
-        let stats = transcode::find_segments(text, &transcode::Limits::default(), &mut segments);
+        let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
         self.limits.binary += u32::try_from(stats.binary).unwrap_or(u32::MAX);
         self.limits.segments += u32::from(stats.truncated);

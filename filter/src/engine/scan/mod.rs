@@ -1,0 +1,12 @@
+//! Matching: every detector of a policy compiled into one scanner.
+//!
+//! [`scanner`] runs the detectors over one text; [`keywords`] is the keyword
+//! automaton that arms them, [`always_on`] the prefilter of the detectors
+//! without keywords, and [`validators`] the checks a candidate match must pass.
+
+pub(crate) mod always_on;
+#[cfg(feature = "bench-hooks")]
+mod measure;
+pub(crate) mod keywords;
+pub(crate) mod scanner;
+pub(crate) mod validators;
