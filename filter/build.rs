@@ -4,20 +4,6 @@
 #[path = "src/policy/bundle.rs"]
 mod bundle;
 
-// The modules that read a regex's syntax facts, at the paths they have in the crate.
-#[allow(dead_code)]
-#[path = "src/engine/anchors.rs"]
-mod anchors;
-#[allow(dead_code)]
-#[path = "src/policy/facts.rs"]
-mod facts;
-#[allow(dead_code)]
-#[path = "src/engine/match_parts.rs"]
-mod match_parts;
-mod engine {
-    pub(crate) use super::{anchors, match_parts};
-}
-
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -63,7 +49,7 @@ fn main() {
 }
 
 /// The syntax facts of the document's regexes, as `airlock build` would carry them.
-fn regex_facts(doc: &Value) -> facts::FactsById {
+fn regex_facts(doc: &Value) -> regex_facts::FactsById {
     let detectors = doc.get("detectors").and_then(Value::as_array);
     let regexes: Vec<(&str, &str, Vec<String>)> = detectors
         .into_iter()
@@ -77,7 +63,7 @@ fn regex_facts(doc: &Value) -> facts::FactsById {
             Some((id, pattern, keywords.collect()))
         })
         .collect();
-    facts::read_all(regexes.iter().map(|(id, p, k)| (*id, *p, k.as_slice())))
+    regex_facts::read_all(regexes.iter().map(|(id, p, k)| (*id, *p, k.as_slice())))
 }
 
 fn write(out: &Path, value: &impl serde::Serialize) {

@@ -11,7 +11,7 @@
 //! "stop everything" and never deliver the body, so the default is off: the
 //! headers go ahead and only the body is held until judged.
 
-use crate::policy::facts::{self, FactsById};
+use regex_facts::FactsById;
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{self, Environment, Origins, Policy, PolicyError, PolicyErrors};
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,7 @@ struct PluginConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<serde_json::Value>,
     /// What each regex's syntax tree says, read by `airlock build` so that a VM need not parse
-    /// the regexes at load ([`policy::facts`]).
+    /// the regexes at load ([`regex_facts`]).
     #[serde(default, skip_serializing_if = "FactsById::is_empty")]
     regex_facts: FactsById,
 }
@@ -109,7 +109,71 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::
         airlock_config: CONFIG_VERSION,
         hold_headers,
         policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
-        regex_facts: facts::read_all(regexes),
+        regex_facts: regex_facts::read_all(regexes),
     };
     serde_json::to_string(&config)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The regex facts a configuration carries change nothing: a policy loaded with them
+    //! compiles to the scanner that parsing every regex gives.
+    fn deferred_env() -> crate::policy::Environment<'static> {
+        crate::policy::Environment {
+            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+            defer_regexes: true,
+        }
+    }
+
+    /// The scanner a document compiles to, as text (every table, gate and arming rule).
+    fn scanner_of(policy: &crate::Policy) -> String {
+        format!("{:?}", policy.scanner)
+    }
+
+    #[test]
+    fn the_embedded_default_policy_carries_facts_for_every_regex_and_they_change_nothing() {
+        let carried: regex_facts::FactsById = serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap();
+        let with_facts = super::default_policy(&deferred_env()).unwrap();
+        let mut regexes = 0;
+        for d in &with_facts.document.detectors {
+            if let Some(pattern) = &d.regex {
+                let facts = carried
+                    .get(&d.id)
+                    .and_then(|c| c.facts_for(pattern, &d.keywords));
+                assert!(facts.is_some(), "no usable facts for {}", d.id);
+                regexes += 1;
+            }
+        }
+        assert!(regexes > 250);
+        let origins = crate::policy::Origins::single("test");
+        let value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
+        let doc = crate::policy::parse_document(value, &origins).unwrap();
+        let parsed = crate::policy::compile(doc, origins, &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&with_facts), scanner_of(&parsed));
+    }
+
+    #[test]
+    fn a_built_configuration_carries_facts_that_load_as_parsing_would() {
+        let policy = super::default_policy(&deferred_env()).unwrap();
+        let mut doc = policy.document.clone();
+        let built = super::build(&doc, false).unwrap();
+        assert!(built.contains("\"regex_facts\""));
+        let loaded = super::load(built.as_bytes(), &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&loaded.policy), scanner_of(&policy));
+        // A pattern edited after the build is parsed, not read from stale facts.
+        let twilio = doc
+            .detectors
+            .iter_mut()
+            .find(|d| d.id == "twilio-credentials-pair")
+            .unwrap();
+        twilio.regex = Some(r"\bAC[a-f0-9]{32}:(?P<secret>[A-Za-z0-9]{32})\b".to_string());
+        let mut config: serde_json::Value = serde_json::from_str(&built).unwrap();
+        let edited = super::build(&doc, false).unwrap();
+        let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
+        config["policy"] = edited["policy"].clone();
+        let stale = super::load(config.to_string().as_bytes(), &deferred_env()).unwrap();
+        let fresh = super::load(edited.to_string().as_bytes(), &deferred_env()).unwrap();
+        assert_eq!(scanner_of(&stale.policy), scanner_of(&fresh.policy));
+        assert_ne!(scanner_of(&stale.policy), scanner_of(&policy));
+    }
 }

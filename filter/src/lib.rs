@@ -23,6 +23,6 @@ pub use policy::{Action, Policy, PolicyInfo};
 pub const DEFAULT_POLICY_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));
 
-/// The syntax facts of the embedded default policy's regexes ([`policy::facts`]), by detector id.
+/// The syntax facts of the embedded default policy's regexes ([`regex_facts`]), by detector id.
 pub const DEFAULT_REGEX_FACTS_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/default_regex_facts.json"));

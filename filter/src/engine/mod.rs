@@ -7,11 +7,9 @@
 //! resolves each finding's action for the request's destination tier and,
 //! when masking, rewrites only the matched bytes.
 
-pub mod anchors;
 pub(crate) mod body;
 mod bytes;
 pub(crate) mod layers;
-pub mod match_parts;
 pub(crate) mod scan;
 #[cfg(test)]
 mod test_rng;

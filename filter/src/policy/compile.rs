@@ -7,7 +7,7 @@
 
 use super::digest::digest;
 use super::error::{Origins, PolicyError, PolicyErrors};
-use super::facts::{self, FactsById, RegexFacts};
+use regex_facts::{FactsById, RegexFacts};
 use super::schema::{
     ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc,
     ValidatorDoc, SCHEMA_VERSION,
@@ -792,14 +792,14 @@ impl Compiler<'_> {
                 return Some((None, facts));
             }
         }
-        let hir = match facts::parse(pattern) {
+        let hir = match regex_facts::parse(pattern) {
             Ok(hir) => hir,
             Err(e) => {
                 self.error(path, format!("invalid regex:\n{e}"));
                 return None;
             }
         };
-        if let Some(reason) = facts::unusable(&hir) {
+        if let Some(reason) = regex_facts::unusable(&hir) {
             self.error(path, reason);
             return None;
         }

@@ -10,7 +10,6 @@ pub mod cases;
 mod compile;
 pub mod digest;
 mod error;
-pub mod facts;
 pub mod schema;
 
 pub use compile::{compile, compile_with_facts, parse_document, Environment};

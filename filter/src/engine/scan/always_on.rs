@@ -3,28 +3,30 @@
 //! Detectors without keywords (card numbers, phone numbers, IP addresses) sit
 //! in one lazy DFA that would otherwise read every byte of every field. Each
 //! of them needs some rare byte in any match: a digit, a `+`, a `:`
-//! ([`crate::engine::match_parts::required_bytes`]). The scanner runs the set only
+//! ([`regex_facts::required_bytes`]). The scanner runs the set only
 //! within a detector's longest match of such a byte. A detector with no rare
 //! required byte but a long required run (`[a-f0-9]{32}`) runs alone, near
 //! such runs only; one with neither runs alone over every text, and a few
 //! more of those disable the prefilter.
 
 use crate::engine::bytes::first_run_of;
-use crate::engine::match_parts::{commonness, ByteSet, RequiredRun};
+use regex_facts::{commonness, ByteSet, RequiredRun};
 
-impl RequiredRun {
-    /// The maximal runs of `text` at least this long, in order (found reading about one byte in `len`).
-    pub fn runs<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
-        let member = |b: u8| self.class.contains(b);
-        let mut from = 0;
-        std::iter::from_fn(move || {
-            let start = first_run_of(text, from, text.len(), self.len, member)?;
-            let rest = text.get(start..).unwrap_or_default();
-            let end = start + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
-            from = end;
-            Some(start..end)
-        })
-    }
+/// The maximal runs of `text` that are at least as long as `run` and of its class, in order
+/// (found reading about one byte in `run.len`).
+pub fn runs_of<'t>(
+    run: &'t RequiredRun,
+    text: &'t [u8],
+) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
+    let member = |b: u8| run.class.contains(b);
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let start = first_run_of(text, from, text.len(), run.len, member)?;
+        let rest = text.get(start..).unwrap_or_default();
+        let end = start + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
+        from = end;
+        Some(start..end)
+    })
 }
 
 /// Where the always-on set must run: within `reach[b]` bytes of each byte `b` with a nonzero reach.
@@ -194,7 +196,7 @@ impl AlwaysOnGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::match_parts::required_run;
+    use regex_facts::required_run;
 
     #[test]
     fn gate_windows_agree_with_a_byte_by_byte_walk() {
@@ -273,15 +275,15 @@ mod tests {
     }
 
     fn run(pattern: &str) -> Option<RequiredRun> {
-        required_run(&crate::policy::facts::parse(pattern).unwrap())
+        required_run(&regex_facts::parse(pattern).unwrap())
     }
 
     #[test]
     fn runs_are_found_whole_wherever_they_are_long_enough() {
         let hex = run(r"[a-f0-9]{4}").unwrap();
         let text = b"abc 0123456789 zz beef cafe1 ab1";
-        let found: Vec<&[u8]> = hex.runs(text).map(|r| &text[r]).collect();
+        let found: Vec<&[u8]> = runs_of(&hex, text).map(|r| &text[r]).collect();
         assert_eq!(found, vec![&b"0123456789"[..], b"beef", b"cafe1"]);
-        assert_eq!(hex.runs(b"abc").count(), 0);
+        assert_eq!(runs_of(&hex, b"abc").count(), 0);
     }
 }

@@ -21,8 +21,8 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use crate::engine::scan::keywords::Keywords;
-use crate::engine::match_parts::RequiredRun;
-use crate::engine::scan::always_on::AlwaysOnGate;
+use regex_facts::RequiredRun;
+use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::validators::Validator;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
@@ -292,7 +292,7 @@ pub struct NearRuns {
 impl NearRuns {
     /// Arms the regex around each run of `text`.
     pub(super) fn arm(&self, text: &[u8], armings: &mut Vec<Arming>) {
-        armings.extend(self.run.runs(text).map(|run| Arming {
+        armings.extend(runs_of(&self.run, text).map(|run| Arming {
             regex: self.regex,
             start: run.start.saturating_sub(self.reach),
             end: run.end.saturating_add(self.reach).min(text.len()),

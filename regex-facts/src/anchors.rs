@@ -12,7 +12,7 @@
 //! one of the detector's keywords, the offsets at which they do are the
 //! anchors: a match starts `offset` bytes before an occurrence of the keyword.
 
-use crate::engine::match_parts::ByteSet;
+use crate::match_parts::ByteSet;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most distinct prefixes followed through a syntax tree.

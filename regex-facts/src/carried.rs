@@ -1,81 +1,11 @@
-//! What the compiler reads from each regex's syntax tree, and how a built
-//! configuration carries it so that a VM need not parse every regex at load.
-//!
-//! Parsing the ~300 regexes of the default policy was about half of a VM's
-//! policy load. What load needs from each tree is small: the longest match,
-//! the parts every match holds ([`crate::engine::match_parts`]) and where the
-//! keywords pin a match's start ([`crate::engine::anchors`]). `airlock build`
-//! and the build script (for the embedded default policy) write these facts
-//! into the configuration, each keyed to the pattern and keywords it was read
-//! from and to [`FACTS_VERSION`]; the filter uses a fact only if its key
-//! matches, and parses the regex otherwise. A regex is still compiled, on
-//! first use, from its pattern.
-//!
-//! The build script includes this module, so it uses only `crate::engine`
-//! paths the build script mirrors, `regex-syntax`, `serde` and std.
+//! Facts as a built configuration carries them: each keyed to the pattern and keywords
+//! it was read from and to [`FACTS_VERSION`], so that stale facts, or facts of a pattern
+//! edited after the build, are never used.
 
-use crate::engine::anchors::{keyword_anchors, Anchor};
-use crate::engine::match_parts::{required_bytes, required_run, ByteSet, RequiredRun};
-use regex_syntax::hir::Hir;
+use crate::{Anchor, ByteSet, RequiredRun};
+use crate::{parse, unusable, RegexFacts, FACTS_VERSION};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Changes whenever what is read from a tree, or how, changes: older facts are then ignored.
-pub const FACTS_VERSION: u32 = 1;
-
-/// Parses a detector regex as the engine reads it: bytes, ASCII only.
-pub fn parse(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .map_err(Box::new)
-}
-
-/// Why a parsed regex cannot be a detector's, if it cannot.
-pub fn unusable(hir: &Hir) -> Option<&'static str> {
-    if hir.properties().minimum_len() == Some(0) {
-        return Some(
-            "the regex can match the empty string; every finding must cover at least one byte",
-        );
-    }
-    if hir.properties().look_set().contains_word_unicode() {
-        return Some("Unicode word boundaries are not supported; use the ASCII \\b");
-    }
-    None
-}
-
-/// What the compiler reads from one regex's syntax tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegexFacts {
-    pub longest_match: Option<usize>,
-    /// For a detector without keywords: bytes of which every match holds one.
-    pub required_bytes: Option<ByteSet>,
-    /// For a detector without keywords: a run of one class every match holds.
-    pub required_run: Option<RequiredRun>,
-    /// For a detector with keywords: where they pin a match's start.
-    pub anchors: Option<Vec<Anchor>>,
-}
-
-impl RegexFacts {
-    /// The facts of `hir`, the tree of a regex whose detector has `keywords`.
-    pub fn read(hir: &Hir, keywords: &[String]) -> RegexFacts {
-        let always_on = keywords.is_empty();
-        let folded: Vec<Vec<u8>> = keywords
-            .iter()
-            .map(|k| k.as_bytes().to_ascii_lowercase())
-            .collect();
-        RegexFacts {
-            longest_match: hir.properties().maximum_len(),
-            required_bytes: always_on.then(|| required_bytes(hir)).flatten(),
-            required_run: always_on.then(|| required_run(hir)).flatten(),
-            anchors: (!always_on)
-                .then(|| keyword_anchors(hir, &folded))
-                .flatten(),
-        }
-    }
-}
 
 /// One regex's facts as a configuration carries them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,65 +196,6 @@ mod tests {
         let mut bad = carried.clone();
         bad.anchors = Some(vec![(3, 0)]);
         assert!(bad.facts_for(r"\bpat[A-Za-z0-9]{14}", &keywords).is_none());
-    }
-
-    fn deferred_env() -> crate::policy::Environment<'static> {
-        crate::policy::Environment {
-            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
-            defer_regexes: true,
-        }
-    }
-
-    /// The scanner a document compiles to, as text (every table, gate and arming rule).
-    fn scanner_of(policy: &crate::Policy) -> String {
-        format!("{:?}", policy.scanner)
-    }
-
-    #[test]
-    fn the_embedded_default_policy_carries_facts_for_every_regex_and_they_change_nothing() {
-        let carried: FactsById = serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap();
-        let with_facts = crate::config::default_policy(&deferred_env()).unwrap();
-        let mut regexes = 0;
-        for d in &with_facts.document.detectors {
-            if let Some(pattern) = &d.regex {
-                let facts = carried
-                    .get(&d.id)
-                    .and_then(|c| c.facts_for(pattern, &d.keywords));
-                assert!(facts.is_some(), "no usable facts for {}", d.id);
-                regexes += 1;
-            }
-        }
-        assert!(regexes > 250);
-        let origins = crate::policy::Origins::single("test");
-        let value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
-        let doc = crate::policy::parse_document(value, &origins).unwrap();
-        let parsed = crate::policy::compile(doc, origins, &deferred_env()).unwrap();
-        assert_eq!(scanner_of(&with_facts), scanner_of(&parsed));
-    }
-
-    #[test]
-    fn a_built_configuration_carries_facts_that_load_as_parsing_would() {
-        let policy = crate::config::default_policy(&deferred_env()).unwrap();
-        let mut doc = policy.document.clone();
-        let built = crate::config::build(&doc, false).unwrap();
-        assert!(built.contains("\"regex_facts\""));
-        let loaded = crate::config::load(built.as_bytes(), &deferred_env()).unwrap();
-        assert_eq!(scanner_of(&loaded.policy), scanner_of(&policy));
-        // A pattern edited after the build is parsed, not read from stale facts.
-        let twilio = doc
-            .detectors
-            .iter_mut()
-            .find(|d| d.id == "twilio-credentials-pair")
-            .unwrap();
-        twilio.regex = Some(r"\bAC[a-f0-9]{32}:(?P<secret>[A-Za-z0-9]{32})\b".to_string());
-        let mut config: serde_json::Value = serde_json::from_str(&built).unwrap();
-        let edited = crate::config::build(&doc, false).unwrap();
-        let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
-        config["policy"] = edited["policy"].clone();
-        let stale = crate::config::load(config.to_string().as_bytes(), &deferred_env()).unwrap();
-        let fresh = crate::config::load(edited.to_string().as_bytes(), &deferred_env()).unwrap();
-        assert_eq!(scanner_of(&stale.policy), scanner_of(&fresh.policy));
-        assert_ne!(scanner_of(&stale.policy), scanner_of(&policy));
     }
 
     #[test]

@@ -1,10 +1,7 @@
 //! Parts every match of a regex holds, read from its syntax tree: a byte of a
 //! set (some digit, a `+`, a `:`) or a run of bytes of one class (32 hex
-//! digits in a row). The always-on detectors ([`crate::engine::scan::always_on`]) are gated
+//! digits in a row). The filter's always-on detectors are gated
 //! on them, so that a detector runs only near where a match could be.
-//!
-//! This module depends on nothing but `regex-syntax`: the build script
-//! includes it too, to read these parts for the embedded default policy.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -182,12 +179,12 @@ mod tests {
     use super::*;
 
     fn required(pattern: &str) -> Option<String> {
-        let hir = crate::policy::facts::parse(pattern).unwrap();
+        let hir = crate::parse(pattern).unwrap();
         required_bytes(&hir).map(|set| String::from_utf8(set.iter().collect()).unwrap())
     }
 
     fn run(pattern: &str) -> Option<RequiredRun> {
-        required_run(&crate::policy::facts::parse(pattern).unwrap())
+        required_run(&crate::parse(pattern).unwrap())
     }
 
     #[test]
