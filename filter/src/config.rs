@@ -11,9 +11,9 @@
 //! "stop everything" and never deliver the body, so the default is off: the
 //! headers go ahead and only the body is held until judged.
 
-use regex_facts::FactsById;
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{self, Environment, Origins, Policy, PolicyError, PolicyErrors};
+use regex_facts::FactsById;
 use serde::{Deserialize, Serialize};
 
 /// The configuration format version this build reads and writes.
@@ -132,7 +132,8 @@ mod tests {
 
     #[test]
     fn the_embedded_default_policy_carries_facts_for_every_regex_and_they_change_nothing() {
-        let carried: regex_facts::FactsById = serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap();
+        let carried: regex_facts::FactsById =
+            serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap();
         let with_facts = super::default_policy(&deferred_env()).unwrap();
         let mut regexes = 0;
         for d in &with_facts.document.detectors {

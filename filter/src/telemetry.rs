@@ -33,7 +33,7 @@ pub struct Metrics<Id> {
     pub by_tier: Vec<Id>,
     pub inspection_errors: Vec<Id>,
     pub fail_mode: Vec<Id>,
-    /// Per safety limit, in [`LimitHits::counts`] order.
+    /// Per safety limit, in [`crate::engine::LimitHits::counts`] order.
     pub limits_hit: Vec<Id>,
     pub inspection_time_us: Id,
 }

@@ -92,6 +92,16 @@ pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
         .map(|p| offset + p)
 }
 
+/// The value of one hex digit, either case.
+pub fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

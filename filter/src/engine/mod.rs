@@ -1,15 +1,25 @@
 //! The inspection engine: one request in, one verdict out.
 //!
-//! Host-agnostic and synchronous: the proxy-wasm glue, the CLI and the tests
-//! all call [`Policy::inspect`] with a [`Request`] and a reusable [`Scratch`].
-//! The engine finds every string in a JSON body (and JSON documents nested in
-//! strings, like tool-call arguments), scans each with the policy's scanner,
-//! resolves each finding's action for the request's destination tier and,
-//! when masking, rewrites only the matched bytes.
+//! Host-agnostic and synchronous: the proxy-wasm glue, the CLI and the tests all
+//! call [`Policy::inspect`] with a [`Request`] and a reusable [`Scratch`]. The
+//! folders are the stages a request flows through, in order:
+//!
+//! - `body/`: what the bytes are. Content codings undone (`content_coding::decode`),
+//!   then JSON, JSON Lines, multipart or text taken apart into fields (`Walk::body`).
+//! - `walk/`: which fields, with what path and context (`Walk::json`, `Walk::text`);
+//!   `walk/join` matches over the joined text of a message or request.
+//! - `layers/`: what a field hides: folded (`fold::Normalizer::fold`), decoded
+//!   (`decode::find_segments`) and respelled (`respell::find`) text, each mapped back.
+//! - `scan/`: matching (`Scanner::scan`): keyword automaton, always-on set, validators.
+//! - `verdict/`: findings, each finding's action for the tier, the rewritten body.
+//!
+//! [`limits`](LimitHits) holds every bound of the request path. Nothing here allocates per
+//! request what [`Scratch`] can keep.
 
 pub(crate) mod body;
 mod bytes;
 pub(crate) mod layers;
+mod limits;
 pub(crate) mod scan;
 #[cfg(test)]
 mod test_rng;
@@ -42,20 +52,18 @@ pub mod bench_hooks {
     }
 }
 
-pub use verdict::fingerprint::fingerprint_hex;
 pub use body::content_coding::{Coding, EncodingError};
-pub use verdict::{Finding, LimitHits, Uninspectable, Verdict};
+pub use limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+pub use verdict::fingerprint::fingerprint_hex;
+pub use verdict::{Finding, Uninspectable, Verdict};
 pub use walk::Via;
 
 use crate::policy::{Action, FailMode, Mode, Policy, TierIndex};
 use body::content_coding::{self as encoding, Codings};
 use body::json::Outline;
+use layers::fold as normalize;
 use scan::scanner::{self, Hit, ScanScratch};
 use walk::{join, Found, Walk};
-use layers::fold as normalize;
-
-/// How deep JSON documents nested inside JSON strings are followed.
-pub const MAX_EMBEDDED_DEPTH: usize = 4;
 
 /// One request as the engine sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -202,8 +210,7 @@ impl Policy {
                 Ok(body) => (planned, body),
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {
-                    let mut verdict =
-                        self.uninspectable(tier, Uninspectable::Encoding(e));
+                    let mut verdict = self.uninspectable(tier, Uninspectable::Encoding(e));
                     verdict.decision = Action::Block;
                     verdict.planned = Action::Block;
                     return verdict;

@@ -7,7 +7,6 @@
 
 use super::digest::digest;
 use super::error::{Origins, PolicyError, PolicyErrors};
-use regex_facts::{FactsById, RegexFacts};
 use super::schema::{
     ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc,
     ValidatorDoc, SCHEMA_VERSION,
@@ -16,13 +15,14 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
-use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::always_on::{AlwaysOnFacts, AlwaysOnPlan};
+use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
     RegexDetector, RegexLimits, Scanner,
 };
 use crate::engine::scan::validators::Validator;
+use regex_facts::{FactsById, RegexFacts};
 use std::collections::{BTreeMap, HashMap};
 
 /// What compiling may read from outside the document.
@@ -66,7 +66,7 @@ pub fn compile(
 }
 
 /// [`compile`], taking each regex's syntax facts from `carried` where they match (see
-/// [`facts`]) instead of parsing it, when `env` defers regexes (as the filter does).
+/// [`regex_facts`]) instead of parsing it, when `env` defers regexes (as the filter does).
 pub fn compile_with_facts(
     doc: PolicyDoc,
     origins: Origins,

@@ -10,8 +10,7 @@
 use crate::engine::bytes::{find_json_special, utf8_runs};
 use std::ops::Range;
 
-/// Deepest nesting accepted; deeper documents are scanned as text.
-pub const MAX_DEPTH: usize = 128;
+use crate::engine::limits::MAX_JSON_DEPTH;
 
 /// One segment of a JSON path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +106,7 @@ impl Outline {
     /// The raw (still escaped) name of the nearest object key at or above `node`.
     pub fn nearest_key<'d>(&self, doc: &'d [u8], node: u32) -> Option<&'d [u8]> {
         let mut current = node;
-        for _ in 0..=MAX_DEPTH + 1 {
+        for _ in 0..=MAX_JSON_DEPTH + 1 {
             let n = self.nodes.get(current as usize)?;
             match n.segment {
                 Segment::Key(raw) => return doc.get(raw.range()),
@@ -128,9 +127,9 @@ impl Outline {
             .unwrap_or(node)
     }
 
-    /// `node` and its ancestors up to the root, node first; documents are at most MAX_DEPTH deep.
-    fn chain(&self, node: u32) -> ([u32; MAX_DEPTH + 2], usize) {
-        let mut chain = [0u32; MAX_DEPTH + 2];
+    /// `node` and its ancestors up to the root, node first; documents are at most MAX_JSON_DEPTH deep.
+    fn chain(&self, node: u32) -> ([u32; MAX_JSON_DEPTH + 2], usize) {
+        let mut chain = [0u32; MAX_JSON_DEPTH + 2];
         let mut len = 0usize;
         let mut current = node;
         while let Some(slot) = chain.get_mut(len) {
@@ -238,7 +237,7 @@ impl Parser<'_, '_> {
     }
 
     fn value(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
-        if depth > MAX_DEPTH {
+        if depth > MAX_JSON_DEPTH {
             return Err(SyntaxError::TooDeep(self.pos));
         }
         match self.peek() {
@@ -609,13 +608,13 @@ mod tests {
 
     #[test]
     fn depth_is_bounded() {
-        let deep = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
+        let deep = "[".repeat(MAX_JSON_DEPTH + 5) + &"]".repeat(MAX_JSON_DEPTH + 5);
         let mut o = Outline::default();
         assert!(matches!(
             o.parse(deep.as_bytes()),
             Err(SyntaxError::TooDeep(_))
         ));
-        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        let ok = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
         assert!(o.parse(ok.as_bytes()).is_ok());
     }
 

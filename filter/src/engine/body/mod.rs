@@ -10,8 +10,7 @@ pub(crate) mod multipart;
 use crate::engine::verdict::rewrite::Splices;
 use crate::engine::walk::Walk;
 
-/// Parts accepted in one multipart body; more follow the text fallback.
-const MAX_PARTS: usize = 256;
+use crate::engine::limits::MAX_MULTIPART_PARTS;
 
 enum Shape<'c> {
     Json,
@@ -80,13 +79,15 @@ impl Walk<'_, '_> {
     /// Inspects a whole (decoded) body; returns the rewritten body if anything was masked or hashed.
     pub fn body(&mut self, body: &[u8], content_type: Option<&str>) -> Option<Vec<u8>> {
         match shape(content_type, body) {
-            Shape::Multipart(boundary) => match multipart::parse(body, boundary, MAX_PARTS) {
-                Ok(parts) => self.multipart(body, &parts),
-                Err(_) => {
-                    self.limits.multipart += 1;
-                    self.text(body, "$")
+            Shape::Multipart(boundary) => {
+                match multipart::parse(body, boundary, MAX_MULTIPART_PARTS) {
+                    Ok(parts) => self.multipart(body, &parts),
+                    Err(_) => {
+                        self.limits.multipart += 1;
+                        self.text(body, "$")
+                    }
                 }
-            },
+            }
             Shape::JsonLines => self.json_lines(body, ""),
             // A body that is not one JSON document may be JSON Lines; lines that are not JSON are text.
             Shape::Json => match self.json(body, "$", 0) {

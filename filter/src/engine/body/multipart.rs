@@ -23,7 +23,7 @@
 //!   delimiter (epilogue) is ignored.
 //! * Part headers end at the first empty line; header lines may end with
 //!   `\r\n` or `\n`; folded (continued) lines are joined with a space. A part's
-//!   header block is limited to [`MAX_HEADER_BYTES`] and [`MAX_HEADER_LINES`].
+//!   header block is limited to [`MAX_PART_HEADER_BYTES`] and [`MAX_PART_HEADER_LINES`].
 //! * A body ending without a close delimiter, a header line without a colon
 //!   and too many parts are errors: the caller should treat the body as
 //!   uninspectable rather than guess.
@@ -36,12 +36,8 @@ use std::ops::Range;
 
 use aho_corasick::AhoCorasick;
 
-/// Largest header block of one part, in bytes (line breaks included).
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// Most header lines in one part.
-pub const MAX_HEADER_LINES: usize = 64;
-/// Longest boundary accepted (RFC 2046 allows 70; some clients send longer).
-pub const MAX_BOUNDARY_LEN: usize = 200;
+use crate::engine::bytes::hex_val;
+use crate::engine::limits::{MAX_BOUNDARY_LEN, MAX_PART_HEADER_BYTES, MAX_PART_HEADER_LINES};
 
 /// One part of a multipart body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -253,7 +249,7 @@ fn parse_headers(body: &[u8], start: usize) -> Result<(Part, usize), MultipartEr
     let mut part = Part::default();
     let mut disposition: Option<String> = None;
     let mut current: Option<Field> = None;
-    let limit = start.saturating_add(MAX_HEADER_BYTES).min(body.len());
+    let limit = start.saturating_add(MAX_PART_HEADER_BYTES).min(body.len());
     let mut pos = start;
     let mut lines = 0;
     loop {
@@ -273,7 +269,7 @@ fn parse_headers(body: &[u8], start: usize) -> Result<(Part, usize), MultipartEr
             break;
         }
         lines += 1;
-        if lines > MAX_HEADER_LINES {
+        if lines > MAX_PART_HEADER_LINES {
             return Err(MultipartError::HeaderTooLarge { offset: start });
         }
         let malformed = MultipartError::MalformedHeader { offset: line_start };
@@ -439,12 +435,6 @@ fn ext_value(value: &str) -> Option<String> {
         }
     }
     Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -637,14 +627,14 @@ mod tests {
         );
 
         let mut huge = b"--b\r\nX-Pad: ".to_vec();
-        huge.extend(std::iter::repeat_n(b'a', MAX_HEADER_BYTES));
+        huge.extend(std::iter::repeat_n(b'a', MAX_PART_HEADER_BYTES));
         huge.extend_from_slice(b"\r\n\r\nx\r\n--b--");
         assert_eq!(
             parse(&huge, "b", 8),
             Err(MultipartError::HeaderTooLarge { offset: 5 })
         );
         let mut many = b"--b\r\n".to_vec();
-        for _ in 0..=MAX_HEADER_LINES {
+        for _ in 0..=MAX_PART_HEADER_LINES {
             many.extend_from_slice(b"X-A: b\r\n");
         }
         many.extend_from_slice(b"\r\nx\r\n--b--");

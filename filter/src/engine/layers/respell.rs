@@ -26,10 +26,9 @@ pub struct Respelled {
 
 /// Fewest bytes a spaced-out run must join to be read as one word.
 const MIN_SPACED: usize = 8;
-/// Most runs returned for one text.
-const MAX_RUNS: usize = 64;
+use crate::engine::limits::MAX_RESPELLED_RUNS;
 
-/// Finds the respelled runs of `text` (at most [`MAX_RUNS`]).
+/// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
     let has = |needle: &[u8]| memmem::find(text, needle).is_some();
     if memchr::memchr(b'&', text).is_some() && (has(b"&#") || has(b"&amp;")) {
@@ -41,7 +40,7 @@ pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
         words(text, Spelling::HexEscape, hex_escapes, out);
     }
     spaced(text, out);
-    out.truncate(MAX_RUNS);
+    out.truncate(MAX_RESPELLED_RUNS);
 }
 
 /// Applies `decode` to every whitespace-separated word; keeps the words it changed.
@@ -55,7 +54,7 @@ fn words(
     for word in text.split(|b| b.is_ascii_whitespace()) {
         let span = start..start + word.len();
         start = span.end + 1;
-        if out.len() >= MAX_RUNS {
+        if out.len() >= MAX_RESPELLED_RUNS {
             return;
         }
         if let Some(plain) = decode(word) {
@@ -235,7 +234,7 @@ fn is_one_character(piece: &[u8]) -> bool {
 
 fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Respelled>) {
     if let Some((start, end, plain)) = run.take() {
-        if plain.len() >= MIN_SPACED && out.len() < MAX_RUNS {
+        if plain.len() >= MIN_SPACED && out.len() < MAX_RESPELLED_RUNS {
             out.push(Respelled {
                 span: start..end,
                 spelling: Spelling::Spaced,

@@ -141,4 +141,3 @@ impl Scanner {
                 .map_or(0, hybrid::dfa::Cache::memory_usage)
     }
 }
-

@@ -5,8 +5,8 @@
 //! without keywords, and [`validators`] the checks a candidate match must pass.
 
 pub(crate) mod always_on;
+pub(crate) mod keywords;
 #[cfg(feature = "bench-hooks")]
 mod measure;
-pub(crate) mod keywords;
 pub(crate) mod scanner;
 pub(crate) mod validators;

@@ -20,9 +20,8 @@
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
 //! back to the PikeVM, which is orders of magnitude slower.
 
-use crate::engine::scan::keywords::Keywords;
-use regex_facts::RequiredRun;
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
+use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::validators::Validator;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
@@ -30,6 +29,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
+use regex_facts::RequiredRun;
 use std::sync::OnceLock;
 
 /// Index of a detector in its policy.

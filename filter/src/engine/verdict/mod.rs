@@ -3,8 +3,9 @@
 pub(crate) mod fingerprint;
 pub(crate) mod rewrite;
 
-use crate::engine::scan::scanner::DetectorIndex;
 use crate::engine::body::content_coding::EncodingError;
+use crate::engine::limits::LimitHits;
+use crate::engine::scan::scanner::DetectorIndex;
 use crate::policy::{Action, Policy, TierIndex};
 
 /// One detector match. Holds where it was and a keyed fingerprint, never the matched bytes.
@@ -22,45 +23,6 @@ pub struct Finding {
     pub fingerprint: [u8; 8],
     /// How the matched bytes were reached: as written, folded, or decoded.
     pub via: crate::engine::Via,
-}
-
-/// Safety limits the inspection reached. Each was handled (the content was still scanned,
-/// as text or as written), but operators should see them: a rising count can be an evasion.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LimitHits {
-    /// JSON nested deeper than the walker follows (scanned as text instead).
-    pub json_depth: u32,
-    /// JSON inside JSON strings nested deeper than followed (scanned as text instead).
-    pub embedded_depth: u32,
-    /// Encodings inside encodings deeper than decoded.
-    pub decode_depth: u32,
-    /// Encoded runs skipped because decoding them would exceed the per-field budget.
-    pub decode_size: u32,
-    /// Fields with more encoded runs than decoded.
-    pub segments: u32,
-    /// Encoded runs that decode to binary data (images, audio), not scanned as text.
-    pub binary: u32,
-    /// Multipart bodies that could not be parsed (too many parts, malformed; scanned as text).
-    pub multipart: u32,
-}
-
-impl LimitHits {
-    /// Names (as used in stats) and counts.
-    pub fn counts(&self) -> [(&'static str, u32); 7] {
-        [
-            ("json_depth", self.json_depth),
-            ("embedded_depth", self.embedded_depth),
-            ("decode_depth", self.decode_depth),
-            ("decode_size", self.decode_size),
-            ("segments", self.segments),
-            ("binary", self.binary),
-            ("multipart", self.multipart),
-        ]
-    }
-
-    pub fn any(&self) -> bool {
-        self.counts().iter().any(|(_, n)| *n > 0)
-    }
 }
 
 /// Why a request could not be inspected.
@@ -83,7 +45,8 @@ pub enum Uninspectable {
 
 impl Uninspectable {
     /// Every value [`Uninspectable::reason`] takes, in the order stats define them.
-    pub const REASONS: [&'static str; 4] = ["too_large", "bad_encoding", "unsupported_body", "internal"];
+    pub const REASONS: [&'static str; 4] =
+        ["too_large", "bad_encoding", "unsupported_body", "internal"];
 
     /// A stable, label-safe reason for stats: one of [`Uninspectable::REASONS`].
     pub fn reason(&self) -> &'static str {

@@ -3,9 +3,9 @@
 //! Only the strings that held a rewritten finding change; every other byte of
 //! the body, whitespace and escapes included, is copied through unchanged.
 
-use crate::engine::verdict::fingerprint::{fingerprint, fingerprint_hex};
 use crate::engine::body::json;
 use crate::engine::scan::scanner::Hit;
+use crate::engine::verdict::fingerprint::{fingerprint, fingerprint_hex};
 use crate::policy::{Action, Policy, TierIndex};
 use std::ops::Range;
 

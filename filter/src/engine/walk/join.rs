@@ -7,8 +7,8 @@
 //! and since such a secret cannot be masked in one place, a mask or hash
 //! becomes a block.
 
-use crate::engine::verdict::fingerprint;
 use crate::engine::scan::scanner::Hit;
+use crate::engine::verdict::fingerprint;
 use crate::engine::walk::{Via, Walk};
 use crate::engine::Finding;
 use crate::policy::Action;

@@ -10,12 +10,13 @@
 pub(crate) mod join;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
-use crate::engine::layers::respell;
-use crate::engine::verdict::rewrite::{self, Splices};
-use crate::engine::scan::scanner::Hit;
 use crate::engine::layers::decode::{self, Encoding};
+use crate::engine::layers::respell;
+use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+use crate::engine::scan::scanner::Hit;
 use crate::engine::verdict::fingerprint;
-use crate::engine::{Finding, LimitHits, Scratch, MAX_EMBEDDED_DEPTH};
+use crate::engine::verdict::rewrite::{self, Splices};
+use crate::engine::{Finding, Scratch};
 use crate::policy::{Mode, Policy, TierIndex};
 
 impl Walk<'_, '_> {
@@ -57,8 +58,7 @@ const CONTENT_KEYS: &[&[u8]] = &[
     b"query",
 ];
 
-/// How many encodings deep (base64 of percent-encoding of ...) text is decoded.
-pub const MAX_DECODE_DEPTH: usize = 3;
+use crate::engine::limits::MAX_DECODE_DEPTH;
 
 /// How a finding's bytes were reached from the field's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
