@@ -7,9 +7,9 @@
 //! `cargo bench -p airlock-benches --bench engine -- --warm-up-time 1 --measurement-time 3`
 use airlock_benches::corpus::{self, Class, SIZES};
 use airlock_benches::{policies, request};
+use airlock_filter::engine::bench_hooks::fold::{Folded, Folder};
 use airlock_filter::engine::bench_hooks::json::{self, Outline};
 use airlock_filter::engine::bench_hooks::keywords::Keywords;
-use airlock_filter::engine::bench_hooks::normalize::{Normalized, Normalizer};
 use airlock_filter::engine::bench_hooks::scanner::{self, Scanner};
 use airlock_filter::engine::bench_hooks::{respell, transcode};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -114,7 +114,7 @@ fn components(c: &mut Criterion) {
         .filter_map(|&d| doc.detectors.get(usize::from(d))?.regex.as_deref())
         .collect();
     let set = scanner::set_regex(&always_on, scanner::RegexLimits::default()).expect("set regex");
-    let normalizer = Normalizer::new();
+    let folder = Folder::new();
     for class in Class::ALL {
         let body = corpus::chat_body(class, 64 << 10, SEED);
         let texts = leaves(&body);
@@ -164,14 +164,9 @@ fn components(c: &mut Criterion) {
                 matches.len()
             })
         });
-        let mut folded = Normalized::default();
+        let mut folded = Folded::default();
         group.bench_function("fold", |b| {
-            b.iter(|| {
-                texts
-                    .iter()
-                    .filter(|t| normalizer.fold(t, &mut folded))
-                    .count()
-            })
+            b.iter(|| texts.iter().filter(|t| folder.fold(t, &mut folded)).count())
         });
         group.bench_function("transcode-segments", |b| {
             b.iter(|| {

@@ -69,8 +69,8 @@ fn describe(policy: &Policy, verdict: &Verdict, sent: &[u8]) -> String {
             line,
             " [{id} {} {}..{} {} {fp} {:?}]",
             f.path,
-            f.start,
-            f.end,
+            f.span.start,
+            f.span.end,
             f.action.as_str(),
             f.via
         );
@@ -99,14 +99,24 @@ fn main() {
                 content_encoding: None,
                 body: &case.body,
             };
-            run(&policy, &mut scratch, &format!("{dir} {}", case.name), &request);
+            run(
+                &policy,
+                &mut scratch,
+                &format!("{dir} {}", case.name),
+                &request,
+            );
         }
         for class in Class::ALL {
             for size in SIZES {
                 for seed in 1..=3 {
                     let body = corpus::chat_body(class, size, seed);
                     let label = format!("{dir} corpus {} {size} {seed}", class.name());
-                    run(&policy, &mut scratch, &label, &airlock_benches::request(&body));
+                    run(
+                        &policy,
+                        &mut scratch,
+                        &label,
+                        &airlock_benches::request(&body),
+                    );
                 }
             }
         }

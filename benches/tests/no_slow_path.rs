@@ -23,8 +23,8 @@
 //! Runs in a debug build in about a minute on two cores; `--release` is much faster.
 use airlock_benches::corpus::{self, Class};
 use airlock_benches::policies;
+use airlock_filter::engine::bench_hooks::fold::{Folded, Folder};
 use airlock_filter::engine::bench_hooks::json::{self, Outline};
-use airlock_filter::engine::bench_hooks::normalize::{Normalized, Normalizer};
 use airlock_filter::engine::bench_hooks::scanner::{self, DetectorIndex, RegexLimits, Scanner};
 use airlock_filter::engine::bench_hooks::transcode;
 use airlock_filter::Policy;
@@ -70,14 +70,14 @@ fn hybrid_regex(pattern: &str, limits: RegexLimits) -> hybrid::regex::Regex {
 
 /// Every text the engine scans in `body`: JSON strings (nested JSON followed), the concatenation of
 /// all of them (joined matching across fields), and for each, its folded form and its decoded runs.
-fn scanned_texts(body: &[u8], normalizer: &Normalizer) -> Vec<Vec<u8>> {
+fn scanned_texts(body: &[u8], folder: &Folder) -> Vec<Vec<u8>> {
     let mut leaves = Vec::new();
     json_leaves(body, 0, &mut leaves);
     let joined: Vec<u8> = leaves.join(&b"\n"[..]);
     leaves.push(joined);
     let mut out = Vec::new();
     for leaf in leaves {
-        layers(leaf, 0, normalizer, &mut out);
+        layers(leaf, 0, folder, &mut out);
     }
     out
 }
@@ -109,19 +109,19 @@ fn json_leaves(doc: &[u8], depth: usize, out: &mut Vec<Vec<u8>>) {
     }
 }
 
-fn layers(text: Vec<u8>, depth: usize, normalizer: &Normalizer, out: &mut Vec<Vec<u8>>) {
+fn layers(text: Vec<u8>, depth: usize, folder: &Folder, out: &mut Vec<Vec<u8>>) {
     if text.is_empty() {
         return;
     }
-    let mut folded = Normalized::default();
-    if normalizer.fold(&text, &mut folded) {
+    let mut folded = Folded::default();
+    if folder.fold(&text, &mut folded) {
         out.push(folded.text().to_vec());
     }
     if depth < MAX_DECODE_DEPTH {
         let mut segments = Vec::new();
         transcode::find_segments(&text, &transcode::Limits::default(), &mut segments);
         for segment in segments {
-            layers(segment.decoded, depth + 1, normalizer, out);
+            layers(segment.text, depth + 1, folder, out);
         }
     }
     out.push(text);
@@ -172,7 +172,7 @@ fn meta_matches(g: &mut Guarded, text: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
-fn corpus_texts(policy_normalizer: &Normalizer) -> Vec<(Class, Vec<Vec<u8>>)> {
+fn corpus_texts(policy_normalizer: &Folder) -> Vec<(Class, Vec<Vec<u8>>)> {
     Class::ALL
         .iter()
         .map(|&class| {
@@ -214,10 +214,10 @@ fn detector_regexes_stay_on_the_lazy_dfa() {
     let scanner = Scanner::of(&policy);
     let limits = RegexLimits::default();
     let mut guarded = regex_detectors(&policy, limits);
-    let normalizer = Normalizer::new();
+    let folder = Folder::new();
     let mut failures = Vec::new();
     let mut runs = 0usize;
-    for (class, texts) in corpus_texts(&normalizer) {
+    for (class, texts) in corpus_texts(&folder) {
         for text in &texts {
             for detector in scanner.armed_detectors(text) {
                 let Some(g) = guarded.get_mut(&detector) else {
@@ -306,10 +306,10 @@ fn always_on_set_stays_on_the_lazy_dfa_and_agrees() {
             (r, c)
         })
         .collect();
-    let normalizer = Normalizer::new();
+    let folder = Folder::new();
     let mut matches = PatternSet::new(patterns.len());
     let mut texts_with_hits = 0;
-    for (class, texts) in corpus_texts(&normalizer) {
+    for (class, texts) in corpus_texts(&folder) {
         for text in &texts {
             matches.clear();
             set.try_which_overlapping_matches(&mut cache, &Input::new(text), &mut matches)

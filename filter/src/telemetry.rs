@@ -189,11 +189,11 @@ pub fn finding_entries<'a>(
             action: f.action.as_str(),
             class: policy.class_name(d.class),
             detector: &d.id,
-            end: spans.then_some(f.end),
+            end: spans.then_some(f.span.end),
             fingerprint: format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
             kind: d.kind.as_str(),
             path: &f.path,
-            start: spans.then_some(f.start),
+            start: spans.then_some(f.span.start),
             via: f.via.as_str(),
         })
     })

@@ -217,7 +217,7 @@ fn masking_keeps_valid_json_and_every_other_byte() {
     );
     let f = &v.findings[0];
     assert_eq!(f.path, "$.messages[1].content[0].text");
-    assert_eq!((f.start, f.end), (5, 25));
+    assert_eq!((f.span.start, f.span.end), (5, 25));
 }
 
 #[test]
@@ -535,7 +535,7 @@ fn a_json_key_is_context_for_its_value() {
     let f = &v.findings[0];
     assert_eq!(f.path, "$.messages[0].content.db.password");
     assert_eq!(
-        (f.start, f.end),
+        (f.span.start, f.span.end),
         (0, 15),
         "the span is the value's own bytes"
     );

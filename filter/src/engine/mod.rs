@@ -8,7 +8,7 @@
 //!   then JSON, JSON Lines, multipart or text taken apart into fields (`Walk::body`).
 //! - `walk/`: which fields, with what path and context (`Walk::json`, `Walk::text`);
 //!   `walk/join` matches over the joined text of a message or request.
-//! - `layers/`: what a field hides: folded (`fold::Normalizer::fold`), decoded
+//! - `layers/`: what a field hides: folded (`fold::Folder::fold`), decoded
 //!   (`decode::find_segments`) and respelled (`respell::find`) text, each mapped back.
 //! - `scan/`: matching (`Scanner::scan`): keyword automaton, always-on set, validators.
 //! - `verdict/`: findings, each finding's action for the tier, the rewritten body.
@@ -21,6 +21,7 @@ mod bytes;
 pub(crate) mod layers;
 mod limits;
 pub(crate) mod scan;
+mod span;
 #[cfg(test)]
 mod test_rng;
 pub(crate) mod verdict;
@@ -36,8 +37,8 @@ pub mod bench_hooks {
     pub mod keywords {
         pub use crate::engine::scan::keywords::Keywords;
     }
-    pub mod normalize {
-        pub use crate::engine::layers::fold::{Normalized, Normalizer};
+    pub mod fold {
+        pub use crate::engine::layers::fold::{Folded, Folder};
     }
     pub mod respell {
         pub use crate::engine::layers::respell::find;
@@ -54,6 +55,7 @@ pub mod bench_hooks {
 
 pub use body::content_coding::{Coding, EncodingError};
 pub use limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+pub use span::Span;
 pub use verdict::fingerprint::fingerprint_hex;
 pub use verdict::{Finding, Uninspectable, Verdict};
 pub use walk::Via;
@@ -61,7 +63,7 @@ pub use walk::Via;
 use crate::policy::{Action, FailMode, Mode, Policy, TierIndex};
 use body::content_coding::{self as encoding, Codings};
 use body::json::Outline;
-use layers::fold as normalize;
+use layers::fold;
 use scan::scanner::{self, Hit, ScanScratch};
 use walk::{join, Found, Walk};
 
@@ -88,9 +90,9 @@ pub struct Scratch {
     scan_message_join: Option<ScanScratch>,
     scan_request_join: Option<ScanScratch>,
     /// `key: value` of a member whose key is context for its value.
-    joined: Vec<u8>,
+    keyed_value: Vec<u8>,
     /// A field's folded text and its map back (reused: it is several times the field's size).
-    folded: normalize::Normalized,
+    folded: fold::Folded,
 }
 
 impl Scratch {
@@ -122,8 +124,8 @@ impl Policy {
             joined_fields: join::Joined::default(),
             scan_message_join: self.message_join.as_ref().map(scanner::Scanner::scratch),
             scan_request_join: self.request_join.as_ref().map(scanner::Scanner::scratch),
-            joined: Vec::new(),
-            folded: normalize::Normalized::default(),
+            keyed_value: Vec::new(),
+            folded: fold::Folded::default(),
         }
     }
 

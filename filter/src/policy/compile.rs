@@ -186,7 +186,7 @@ impl Compiler<'_> {
             request_join,
             key,
             key_scope,
-            normalizer: crate::engine::layers::fold::Normalizer::new(),
+            folder: crate::engine::layers::fold::Folder::new(),
             document: doc.clone(),
             origins: Origins::default(),
         })

@@ -181,7 +181,7 @@ pub struct Policy {
     pub(crate) request_join: Option<Scanner>,
     pub(crate) key: HmacKey,
     /// Folding tables for evasion-resistant matching, built once.
-    pub(crate) normalizer: crate::engine::layers::fold::Normalizer,
+    pub(crate) folder: crate::engine::layers::fold::Folder,
     pub key_scope: KeyScope,
     /// The normalised document, with tests and examples, for `airlock check` and `airlock build`.
     pub document: PolicyDoc,

@@ -8,51 +8,31 @@
 //! caller fall back to scanning the body as text, so nothing is skipped.
 
 use crate::engine::bytes::{find_json_special, utf8_runs};
-use std::ops::Range;
+use crate::engine::span::Span;
 
 use crate::engine::limits::MAX_JSON_DEPTH;
 
-/// One segment of a JSON path.
+/// One step of a JSON path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Segment {
+pub enum PathStep {
     Root,
-    /// Object member, with the raw (still escaped) key range in the document.
-    Key(Range32),
+    /// Object member, with the raw (still escaped) key's span in the document.
+    Key(Span),
     Index(u32),
-}
-
-/// A `Range<usize>` that is `Copy` and half the size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Range32 {
-    pub start: u32,
-    pub end: u32,
-}
-
-impl Range32 {
-    pub fn new(range: Range<usize>) -> Range32 {
-        Range32 {
-            start: u32::try_from(range.start).unwrap_or(u32::MAX),
-            end: u32::try_from(range.end).unwrap_or(u32::MAX),
-        }
-    }
-
-    pub fn range(self) -> Range<usize> {
-        self.start as usize..self.end as usize
-    }
 }
 
 /// A node in the path tree; strings point at the node of their position.
 #[derive(Debug, Clone, Copy)]
 pub struct PathNode {
     pub parent: u32,
-    pub segment: Segment,
+    pub step: PathStep,
 }
 
 /// A string in the document: an object key or a value.
 #[derive(Debug, Clone, Copy)]
 pub struct StringLeaf {
     /// Between the quotes, still escaped.
-    pub raw: Range32,
+    pub raw: Span,
     /// The node naming this string's position (for a key: the member it names).
     pub node: u32,
     pub is_key: bool,
@@ -87,7 +67,7 @@ impl Outline {
         }
         self.nodes.push(PathNode {
             parent: 0,
-            segment: Segment::Root,
+            step: PathStep::Root,
         });
         let mut parser = Parser {
             doc,
@@ -108,10 +88,10 @@ impl Outline {
         let mut current = node;
         for _ in 0..=MAX_JSON_DEPTH + 1 {
             let n = self.nodes.get(current as usize)?;
-            match n.segment {
-                Segment::Key(raw) => return doc.get(raw.range()),
-                Segment::Root => return None,
-                Segment::Index(_) => current = n.parent,
+            match n.step {
+                PathStep::Key(raw) => return doc.get(raw.range()),
+                PathStep::Root => return None,
+                PathStep::Index(_) => current = n.parent,
             }
         }
         None
@@ -136,7 +116,7 @@ impl Outline {
             *slot = current;
             len += 1;
             match self.nodes.get(current as usize) {
-                Some(n) if !matches!(n.segment, Segment::Root) => current = n.parent,
+                Some(n) if !matches!(n.step, PathStep::Root) => current = n.parent,
                 _ => break,
             }
         }
@@ -156,14 +136,14 @@ impl Outline {
             let Some(n) = self.nodes.get(id as usize) else {
                 continue;
             };
-            match n.segment {
-                Segment::Root => {}
-                Segment::Index(i) => {
+            match n.step {
+                PathStep::Root => {}
+                PathStep::Index(i) => {
                     out.push('[');
                     out.push_str(itoa(i).as_str());
                     out.push(']');
                 }
-                Segment::Key(raw) => {
+                PathStep::Key(raw) => {
                     let key = doc.get(raw.range()).unwrap_or_default();
                     push_key(key, redacted(id), out);
                 }
@@ -230,9 +210,9 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn node(&mut self, parent: u32, segment: Segment) -> u32 {
+    fn node(&mut self, parent: u32, step: PathStep) -> u32 {
         let id = u32::try_from(self.outline.nodes.len()).unwrap_or(u32::MAX);
-        self.outline.nodes.push(PathNode { parent, segment });
+        self.outline.nodes.push(PathNode { parent, step });
         id
     }
 
@@ -274,7 +254,7 @@ impl Parser<'_, '_> {
                 return self.fail();
             }
             let (raw, has_escapes) = self.string()?;
-            let member = self.node(node, Segment::Key(raw));
+            let member = self.node(node, PathStep::Key(raw));
             self.outline.strings.push(StringLeaf {
                 raw,
                 node: member,
@@ -307,7 +287,7 @@ impl Parser<'_, '_> {
         let mut index = 0u32;
         loop {
             self.skip_ws();
-            let element = self.node(node, Segment::Index(index));
+            let element = self.node(node, PathStep::Index(index));
             self.value(element, depth + 1)?;
             index = index.saturating_add(1);
             self.skip_ws();
@@ -323,7 +303,7 @@ impl Parser<'_, '_> {
     }
 
     /// Validates a string token; returns its raw inner range and whether it has escapes.
-    fn string(&mut self) -> Result<(Range32, bool), SyntaxError> {
+    fn string(&mut self) -> Result<(Span, bool), SyntaxError> {
         self.expect(b'"')?;
         let start = self.pos;
         let mut has_escapes = false;
@@ -334,7 +314,7 @@ impl Parser<'_, '_> {
             self.pos += plain;
             match self.peek() {
                 Some(b'"') => {
-                    let raw = Range32::new(start..self.pos);
+                    let raw = Span::new(start, self.pos);
                     self.pos += 1;
                     return Ok((raw, has_escapes));
                 }

@@ -7,6 +7,7 @@ pub(crate) mod content_coding;
 pub(crate) mod json;
 pub(crate) mod multipart;
 
+use crate::engine::span::Span;
 use crate::engine::verdict::rewrite::Splices;
 use crate::engine::walk::Walk;
 
@@ -116,7 +117,7 @@ impl Walk<'_, '_> {
                 Err(_) => self.text(content, &path),
             };
             if let Some(new) = rewritten {
-                splices.push_raw(range.start..range.start + content.len(), new);
+                splices.push_raw(Span::new(range.start, range.start + content.len()), new);
             }
         }
         splices.apply(text)
@@ -125,7 +126,7 @@ impl Walk<'_, '_> {
     fn multipart(&mut self, body: &[u8], parts: &[multipart::Part]) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
         for (i, part) in parts.iter().enumerate() {
-            let Some(content) = body.get(part.body.clone()) else {
+            let Some(content) = body.get(part.body.range()) else {
                 continue;
             };
             let label = part
@@ -150,7 +151,7 @@ impl Walk<'_, '_> {
                 self.text(content, &prefix)
             };
             if let Some(new) = rewritten {
-                splices.push_raw(part.body.clone(), new);
+                splices.push_raw(part.body, new);
             }
         }
         splices.apply(body)

@@ -31,8 +31,8 @@
 //! Work is linear in the body size (the delimiter search is an Aho-Corasick
 //! automaton) and nothing recurses.
 
+use crate::engine::span::Span;
 use std::fmt;
-use std::ops::Range;
 
 use aho_corasick::AhoCorasick;
 
@@ -48,12 +48,8 @@ pub struct Part {
     pub filename: Option<String>,
     /// The `Content-Type` header, as sent.
     pub content_type: Option<String>,
-    /// The `Content-Transfer-Encoding` header, as sent (deprecated by RFC 7578 but still seen).
-    pub content_transfer_encoding: Option<String>,
-    /// The part's header lines and the empty line ending them, in the original body.
-    pub headers: Range<usize>,
     /// The part's content in the original body.
-    pub body: Range<usize>,
+    pub body: Span,
 }
 
 /// Why a body could not be parsed.
@@ -133,8 +129,7 @@ pub fn parse(body: &[u8], boundary: &str, max_parts: usize) -> Result<Vec<Part>,
         delimiter = delimiters
             .find(body_start)
             .ok_or(MultipartError::Unterminated)?;
-        part.headers = start..body_start;
-        part.body = body_start..delimiter.body_end;
+        part.body = Span::new(body_start, delimiter.body_end);
         parts.push(part);
     }
     Ok(parts)
@@ -241,7 +236,6 @@ impl<'b> Delimiters<'b> {
 enum Field {
     Disposition,
     ContentType,
-    TransferEncoding,
 }
 
 /// Reads the header block at `start`; returns the part (without ranges) and where its body starts.
@@ -277,7 +271,6 @@ fn parse_headers(body: &[u8], start: usize) -> Result<(Part, usize), MultipartEr
             let slot = match current {
                 Some(Field::Disposition) => &mut disposition,
                 Some(Field::ContentType) => &mut part.content_type,
-                Some(Field::TransferEncoding) => &mut part.content_transfer_encoding,
                 None if lines > 1 => continue,
                 None => return Err(malformed),
             };
@@ -297,8 +290,6 @@ fn parse_headers(body: &[u8], start: usize) -> Result<(Part, usize), MultipartEr
             (Field::Disposition, &mut disposition)
         } else if name.eq_ignore_ascii_case(b"content-type") {
             (Field::ContentType, &mut part.content_type)
-        } else if name.eq_ignore_ascii_case(b"content-transfer-encoding") {
-            (Field::TransferEncoding, &mut part.content_transfer_encoding)
         } else {
             current = None;
             continue;
@@ -441,8 +432,8 @@ fn ext_value(value: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn text(body: &[u8], range: &Range<usize>) -> String {
-        String::from_utf8_lossy(&body[range.clone()]).into_owned()
+    fn text(body: &[u8], span: &Span) -> String {
+        String::from_utf8_lossy(span.of(body)).into_owned()
     }
 
     #[test]
@@ -490,15 +481,10 @@ mod tests {
         assert_eq!(parts[0].name.as_deref(), Some("purpose"));
         assert_eq!(parts[0].filename, None);
         assert_eq!(text(body, &parts[0].body), "fine-tune");
-        assert_eq!(
-            text(body, &parts[0].headers),
-            "Content-Disposition: form-data; name=\"purpose\"\r\n\r\n"
-        );
         let file = &parts[1];
         assert_eq!(file.name.as_deref(), Some("file"));
         assert_eq!(file.filename.as_deref(), Some("train.jsonl"));
         assert_eq!(file.content_type.as_deref(), Some("application/jsonl"));
-        assert_eq!(file.content_transfer_encoding, None);
         let content = text(body, &file.body);
         assert!(content.starts_with("{\"messages\""));
         assert!(content.ends_with("\"hi\"}]}\n"));
@@ -509,7 +495,7 @@ mod tests {
     fn splice_masked_part_back() {
         let body = b"--b\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nkey AKIAIOSFODNN7EXAMPLE\r\n--b--\r\n";
         let parts = parse(body, "b", 4).unwrap();
-        let range = parts[0].body.clone();
+        let range = parts[0].body;
         let mut masked = body[..range.start].to_vec();
         masked.extend_from_slice(b"key [REDACTED]");
         masked.extend_from_slice(&body[range.end..]);
@@ -537,13 +523,9 @@ mod tests {
         let parts = parse(&body, "boundary", 8).unwrap();
         assert_eq!(parts.len(), 2);
         assert_eq!(text(&body, &parts[0].body), "whisper-1");
-        assert_eq!(parts[1].body, start..start + audio.len());
-        assert_eq!(&body[parts[1].body.clone()], audio.as_slice());
+        assert_eq!(parts[1].body, Span::new(start, start + audio.len()));
+        assert_eq!(parts[1].body.of(&body), audio.as_slice());
         assert_eq!(parts[1].content_type.as_deref(), Some("audio/wav"));
-        assert_eq!(
-            parts[1].content_transfer_encoding.as_deref(),
-            Some("binary")
-        );
     }
 
     #[test]

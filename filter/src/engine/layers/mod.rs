@@ -6,8 +6,57 @@
 //! escapes, hex, `data:` URLs), [`respell`] undoes HTML references, `\xNN`
 //! escapes and spaced-out letters, and [`word_gate`] finds the few words that
 //! may hold an encoded run without visiting every byte.
+//!
+//! Decoding and respelling both yield [`Unwrapped`] runs: a span of the text
+//! as written, how it was wrapped, and the text inside, which the walker scans
+//! like a field of its own (one loop for every kind of wrapping).
 
 pub(crate) mod decode;
 pub(crate) mod fold;
 pub(crate) mod respell;
 pub(crate) mod word_gate;
+
+use crate::engine::span::Span;
+
+/// How a run of text hid the text inside it, as findings name it (`via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Wrapping {
+    Base64,
+    /// Base64 with the URL-safe alphabet (`-`, `_`).
+    Base64Url,
+    Percent,
+    /// `\uXXXX` escapes (JSON, JavaScript), escaped any number of times.
+    UnicodeEscape,
+    Hex,
+    /// HTML character references (`&#65;`, `&#x4B;`).
+    HtmlReference,
+    /// `\xNN` byte escapes.
+    HexEscape,
+    /// Characters spaced out one by one (`A K I A ...`).
+    Spaced,
+}
+
+impl Wrapping {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wrapping::Base64 => "base64",
+            Wrapping::Base64Url => "base64url",
+            Wrapping::Percent => "percent",
+            Wrapping::UnicodeEscape => "unicode-escape",
+            Wrapping::Hex => "hex",
+            Wrapping::HtmlReference => "html-reference",
+            Wrapping::HexEscape => "hex-escape",
+            Wrapping::Spaced => "spaced",
+        }
+    }
+}
+
+/// A run of a text that hid other text, and the text it hid: one decoded or respelled layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwrapped {
+    /// The run as written in the text it was found in.
+    pub span: Span,
+    pub wrapping: Wrapping,
+    /// What the run reads as.
+    pub text: Vec<u8>,
+}

@@ -5,39 +5,25 @@
 //! Each respelled run becomes a segment, like a decoded base64 run: the
 //! walker scans its plain form and maps any finding to the run as written.
 
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::span::Span;
 use memchr::memmem;
 use std::ops::Range;
-
-/// How a run was spelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spelling {
-    HtmlReference,
-    HexEscape,
-    Spaced,
-}
-
-/// A respelled run of the text and its plain form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Respelled {
-    pub span: Range<usize>,
-    pub spelling: Spelling,
-    pub plain: Vec<u8>,
-}
 
 /// Fewest bytes a spaced-out run must join to be read as one word.
 const MIN_SPACED: usize = 8;
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
-pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
+pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     let has = |needle: &[u8]| memmem::find(text, needle).is_some();
     if memchr::memchr(b'&', text).is_some() && (has(b"&#") || has(b"&amp;")) {
-        words(text, Spelling::HtmlReference, html_references, out);
+        words(text, Wrapping::HtmlReference, html_references, out);
     }
     // Not `memmem`: its searcher is built per call, which costs more than most fields' scan.
     let hex_escape = memchr::memchr_iter(b'\\', text).any(|at| text.get(at + 1) == Some(&b'x'));
     if hex_escape {
-        words(text, Spelling::HexEscape, hex_escapes, out);
+        words(text, Wrapping::HexEscape, hex_escapes, out);
     }
     spaced(text, out);
     out.truncate(MAX_RESPELLED_RUNS);
@@ -46,22 +32,22 @@ pub fn find(text: &[u8], out: &mut Vec<Respelled>) {
 /// Applies `decode` to every whitespace-separated word; keeps the words it changed.
 fn words(
     text: &[u8],
-    spelling: Spelling,
+    wrapping: Wrapping,
     decode: fn(&[u8]) -> Option<Vec<u8>>,
-    out: &mut Vec<Respelled>,
+    out: &mut Vec<Unwrapped>,
 ) {
     let mut start = 0;
     for word in text.split(|b| b.is_ascii_whitespace()) {
-        let span = start..start + word.len();
+        let span = Span::new(start, start + word.len());
         start = span.end + 1;
         if out.len() >= MAX_RESPELLED_RUNS {
             return;
         }
-        if let Some(plain) = decode(word) {
-            out.push(Respelled {
+        if let Some(text) = decode(word) {
+            out.push(Unwrapped {
                 span,
-                spelling,
-                plain,
+                wrapping,
+                text,
             });
         }
     }
@@ -153,7 +139,7 @@ fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
 /// `MIN_SPACED`-th byte pair is probed, and only around a probe that is not
 /// such a pair is the text cut into pieces ([`spaced_in`]): most prose is
 /// never split at its spaces.
-fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
+fn spaced(text: &[u8], out: &mut Vec<Unwrapped>) {
     let stride = MIN_SPACED;
     let is_plain = |at: usize| text.get(at).is_some_and(|b| b.is_ascii_graphic());
     let is_word_pair = |at: usize| is_plain(at) && is_plain(at + 1);
@@ -186,7 +172,7 @@ fn spaced(text: &[u8], out: &mut Vec<Respelled>) {
 /// [`spaced`] within `range` of `text`: the range is cut at every space; a run is a
 /// sequence of pieces that are one non-whitespace character each. Anything else (a word,
 /// an empty piece from a double space, a line break) ends the run.
-fn spaced_in(text: &[u8], range: Range<usize>, out: &mut Vec<Respelled>) {
+fn spaced_in(text: &[u8], range: Range<usize>, out: &mut Vec<Unwrapped>) {
     let mut run: Option<(usize, usize, Vec<u8>)> = None; // start, end, plain
     let Some(region) = text.get(range.clone()) else {
         return;
@@ -232,13 +218,13 @@ fn is_one_character(piece: &[u8]) -> bool {
     }
 }
 
-fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Respelled>) {
+fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Unwrapped>) {
     if let Some((start, end, plain)) = run.take() {
         if plain.len() >= MIN_SPACED && out.len() < MAX_RESPELLED_RUNS {
-            out.push(Respelled {
-                span: start..end,
-                spelling: Spelling::Spaced,
-                plain,
+            out.push(Unwrapped {
+                span: Span::new(start, end),
+                wrapping: Wrapping::Spaced,
+                text: plain,
             });
         }
     }
@@ -248,15 +234,15 @@ fn flush(run: &mut Option<(usize, usize, Vec<u8>)>, out: &mut Vec<Respelled>) {
 mod tests {
     use super::*;
 
-    fn plains(text: &str) -> Vec<(String, Spelling, String)> {
+    fn plains(text: &str) -> Vec<(String, Wrapping, String)> {
         let mut out = Vec::new();
         find(text.as_bytes(), &mut out);
         out.into_iter()
             .map(|r| {
                 (
-                    text[r.span].to_string(),
-                    r.spelling,
-                    String::from_utf8_lossy(&r.plain).into_owned(),
+                    text[r.span.range()].to_string(),
+                    r.wrapping,
+                    String::from_utf8_lossy(&r.text).into_owned(),
                 )
             })
             .collect()
@@ -269,7 +255,7 @@ mod tests {
             got[0],
             (
                 "&#65;&#x4B;&#73;A1".into(),
-                Spelling::HtmlReference,
+                Wrapping::HtmlReference,
                 "AKIA1".into()
             )
         );
@@ -291,7 +277,7 @@ mod tests {
             got,
             vec![(
                 "A K I A R 7 U Z 3 W".into(),
-                Spelling::Spaced,
+                Wrapping::Spaced,
                 "AKIAR7UZ3W".into()
             )]
         );

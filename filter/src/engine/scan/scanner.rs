@@ -23,6 +23,7 @@
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::validators::Validator;
+use crate::engine::span::Span;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson;
@@ -39,8 +40,7 @@ pub type DetectorIndex = u16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     pub detector: DetectorIndex,
-    pub start: usize,
-    pub end: usize,
+    pub span: Span,
 }
 
 /// Limits that keep one detector's regex from blowing up memory or time.
@@ -403,8 +403,7 @@ impl ArmedRegex<'_> {
         {
             sink(Hit {
                 detector: self.detector.detector,
-                start,
-                end,
+                span: Span::new(start, end),
             });
         }
     }
@@ -574,8 +573,7 @@ impl Scanner {
         if dict.checks.accept(text, start, end, &self.global_allow) {
             sink(Hit {
                 detector: dict.detector,
-                start,
-                end,
+                span: Span::new(start, end),
             });
         }
     }
@@ -748,7 +746,7 @@ mod tests {
     fn hits(scanner: &Scanner, scratch: &mut ScanScratch, text: &[u8]) -> Vec<Hit> {
         let mut hits = Vec::new();
         scanner.scan(text, scratch, &mut |hit| hits.push(hit));
-        hits.sort_unstable_by_key(|h| (h.start, h.end, h.detector));
+        hits.sort_unstable_by_key(|h| (h.span, h.detector));
         hits
     }
 

@@ -6,6 +6,7 @@ pub(crate) mod rewrite;
 use crate::engine::body::content_coding::EncodingError;
 use crate::engine::limits::LimitHits;
 use crate::engine::scan::scanner::DetectorIndex;
+use crate::engine::span::Span;
 use crate::policy::{Action, Policy, TierIndex};
 
 /// One detector match. Holds where it was and a keyed fingerprint, never the matched bytes.
@@ -15,8 +16,7 @@ pub struct Finding {
     /// JSON path of the field (`$.messages[0].content`); `$` for a body scanned as text.
     pub path: String,
     /// Byte span in the field's decoded text.
-    pub start: usize,
-    pub end: usize,
+    pub span: Span,
     /// The action for this finding on the request's tier (before monitor mode).
     pub action: Action,
     /// First 8 bytes of HMAC-SHA256 of the matched bytes, keyed with the policy's key.

@@ -5,27 +5,27 @@
 
 use crate::engine::body::json;
 use crate::engine::scan::scanner::Hit;
+use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint::{fingerprint, fingerprint_hex};
 use crate::policy::{Action, Policy, TierIndex};
-use std::ops::Range;
 
 /// Replacements for byte ranges of one document, added in document order.
 #[derive(Debug, Default)]
 pub(crate) struct Splices {
-    items: Vec<(Range<usize>, Vec<u8>)>,
+    items: Vec<(Span, Vec<u8>)>,
 }
 
 impl Splices {
     /// Replaces the inside of a JSON string (`raw`, between its quotes) with `text`, escaped.
-    pub(crate) fn push_json_string(&mut self, raw: Range<usize>, text: &[u8]) {
+    pub(crate) fn push_json_string(&mut self, raw: Span, text: &[u8]) {
         let mut escaped = Vec::with_capacity(text.len() + 8);
         json::escape_into(text, &mut escaped);
         self.items.push((raw, escaped));
     }
 
-    /// Replaces `range` of the document with `bytes` as they are.
-    pub(crate) fn push_raw(&mut self, range: Range<usize>, bytes: Vec<u8>) {
-        self.items.push((range, bytes));
+    /// Replaces `span` of the document with `bytes` as they are.
+    pub(crate) fn push_raw(&mut self, span: Span, bytes: Vec<u8>) {
+        self.items.push((span, bytes));
     }
 
     /// The document with every replacement made, or `None` if there were none.
@@ -36,13 +36,13 @@ impl Splices {
         let extra: usize = self.items.iter().map(|(_, r)| r.len()).sum();
         let mut out = Vec::with_capacity(doc.len() + extra);
         let mut at = 0;
-        for (range, replacement) in self.items {
-            if range.start < at {
+        for (span, replacement) in self.items {
+            if span.start < at {
                 continue;
             }
-            out.extend_from_slice(doc.get(at..range.start).unwrap_or_default());
+            out.extend_from_slice(doc.get(at..span.start).unwrap_or_default());
             out.extend_from_slice(&replacement);
-            at = range.end;
+            at = span.end;
         }
         out.extend_from_slice(doc.get(at..).unwrap_or_default());
         Some(out)
@@ -54,15 +54,15 @@ impl Splices {
 pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &[Hit]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 32);
     let mut at = 0;
-    let mut current: Option<(Range<usize>, Action, Hit)> = None;
+    let mut current: Option<(Span, Action, Hit)> = None;
     let rewriting = hits.iter().filter_map(|h| {
         let action = policy.action(h.detector, tier);
         action.rewrites().then_some((*h, action))
     });
     for (hit, action) in rewriting {
         match current.as_mut() {
-            Some((span, best, chosen)) if hit.start < span.end => {
-                span.end = span.end.max(hit.end);
+            Some((span, best, chosen)) if hit.span.start < span.end => {
+                span.end = span.end.max(hit.span.end);
                 if action > *best {
                     *best = action;
                     *chosen = hit;
@@ -72,7 +72,7 @@ pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &
                 if let Some((span, best, chosen)) = current.take() {
                     emit(policy, text, &mut out, &mut at, span, best, chosen);
                 }
-                current = Some((hit.start..hit.end, action, hit));
+                current = Some((hit.span, action, hit));
             }
         }
     }
@@ -88,7 +88,7 @@ fn emit(
     text: &[u8],
     out: &mut Vec<u8>,
     at: &mut usize,
-    span: Range<usize>,
+    span: Span,
     action: Action,
     hit: Hit,
 ) {
@@ -98,7 +98,7 @@ fn emit(
     };
     match action {
         Action::Hash => {
-            let value = text.get(hit.start..hit.end).unwrap_or_default();
+            let value = hit.span.of(text);
             let fp = fingerprint(&policy.key, value);
             out.extend_from_slice(
                 format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes(),

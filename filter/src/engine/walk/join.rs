@@ -8,6 +8,7 @@
 //! becomes a block.
 
 use crate::engine::scan::scanner::Hit;
+use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
 use crate::engine::walk::{Via, Walk};
 use crate::engine::Finding;
@@ -34,8 +35,7 @@ pub(crate) struct Joined {
 
 #[derive(Debug, Clone, Copy)]
 struct Piece {
-    start: usize,
-    end: usize,
+    span: Span,
     message: u64,
 }
 
@@ -49,8 +49,7 @@ impl Joined {
         let start = self.text.len();
         self.text.extend_from_slice(text);
         self.pieces.push(Piece {
-            start,
-            end: self.text.len(),
+            span: Span::new(start, self.text.len()),
             message,
         });
     }
@@ -73,11 +72,11 @@ impl Joined {
             .unwrap_or(at)
     }
 
-    /// How many fields the span `start..end` of the joined text touches.
-    fn fields_spanned(&self, start: usize, end: usize) -> usize {
+    /// How many fields `span` of the joined text touches.
+    fn fields_spanned(&self, span: Span) -> usize {
         self.pieces
             .iter()
-            .filter(|p| p.start < end && start < p.end)
+            .filter(|p| p.span.start < span.end && span.start < p.span.end)
             .count()
     }
 }
@@ -122,29 +121,30 @@ impl Walk<'_, '_> {
                     // middle field that long is the 2-field windows' business.
                     let middle_short = window
                         .get(1..width - 1)
-                        .is_none_or(|inner| inner.iter().all(|p| p.end - p.start < REACH));
+                        .is_none_or(|inner| inner.iter().all(|p| p.span.len() < REACH));
                     if !middle_short {
                         continue;
                     }
                     let from = joined.word_edge_before(
-                        first.end.saturating_sub(REACH).max(first.start),
-                        first.start,
+                        first.span.end.saturating_sub(REACH).max(first.span.start),
+                        first.span.start,
                     );
-                    let to = joined
-                        .word_edge_after(last.start.saturating_add(REACH).min(last.end), last.end);
+                    let to = joined.word_edge_after(
+                        last.span.start.saturating_add(REACH).min(last.span.end),
+                        last.span.end,
+                    );
                     let Some(text) = joined.text.get(from..to) else {
                         continue;
                     };
                     scanner.scan(text, scan_scratch, &mut |hit| {
                         hits.push(Hit {
-                            start: hit.start + from,
-                            end: hit.end + from,
+                            span: hit.span.shifted(from),
                             ..hit
                         });
                     });
                 }
             }
-            hits.sort_unstable_by_key(|h| (h.start, h.end, h.detector));
+            hits.sort_unstable_by_key(|h| (h.span, h.detector));
             hits.dedup();
             let scope = if per_message { "message" } else { "request" };
             for hit in &hits {
@@ -161,8 +161,7 @@ impl Walk<'_, '_> {
 
     /// Records a joined hit that spans fields (one inside a field was found by the per-field scan).
     fn joined_finding(&mut self, joined: &Joined, hit: Hit, scope: &str) {
-        let (start, end) = (hit.start, hit.end);
-        let fields = joined.fields_spanned(start, end);
+        let fields = joined.fields_spanned(hit.span);
         if fields < 2 {
             return;
         }
@@ -170,12 +169,11 @@ impl Walk<'_, '_> {
             a if a.rewrites() => Action::Block,
             a => a,
         };
-        let value = joined.text.get(start..end).unwrap_or_default();
+        let value = hit.span.of(&joined.text);
         self.findings.push(Finding {
             detector: hit.detector,
             path: format!("(joined {scope}, {fields} fields)"),
-            start,
-            end,
+            span: hit.span,
             action,
             fingerprint: fingerprint::fingerprint(&self.policy.key, value),
             via: Via::Joined,

@@ -10,40 +10,14 @@
 pub(crate) mod join;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
-use crate::engine::layers::decode::{self, Encoding};
-use crate::engine::layers::respell;
+use crate::engine::layers::{decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 use crate::engine::scan::scanner::Hit;
+use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::{Finding, Scratch};
 use crate::policy::{Mode, Policy, TierIndex};
-
-impl Walk<'_, '_> {
-    /// Hits inside HTML references, `\xNN` escapes and spaced-out runs, mapped to the run.
-    fn respelled(&mut self, text: &[u8], depth: usize, out: &mut Vec<Found>) {
-        let mut runs = Vec::new();
-        respell::find(text, &mut runs);
-        for run in runs {
-            let mut inner = Vec::new();
-            self.collect(&run.plain, None, depth + 1, &mut inner);
-            let via = Via::Decoded(match run.spelling {
-                respell::Spelling::HtmlReference => EncodingName::HtmlReference,
-                respell::Spelling::HexEscape => EncodingName::HexEscape,
-                respell::Spelling::Spaced => EncodingName::Spaced,
-            });
-            out.extend(inner.into_iter().map(|f| Found {
-                hit: Hit {
-                    start: run.span.start,
-                    end: run.span.end,
-                    ..f.hit
-                },
-                fingerprint: f.fingerprint,
-                via,
-            }));
-        }
-    }
-}
 
 /// Top-level fields that carry what the user wrote, across the providers' shapes; only these
 /// are joined (joining `"role": "user"` between two halves of a key would hide it).
@@ -66,23 +40,10 @@ pub enum Via {
     Plain,
     /// After folding confusable, fullwidth and invisible characters.
     Normalized,
-    /// Inside an encoded run (the outermost encoding is named).
-    Decoded(EncodingName),
+    /// Inside an encoded or respelled run (the outermost wrapping is named).
+    Decoded(Wrapping),
     /// Across fields, in the joined text of a message or request.
     Joined,
-}
-
-/// The encodings a finding can hide in, as named in outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EncodingName {
-    Base64,
-    Base64Url,
-    Percent,
-    UnicodeEscape,
-    Hex,
-    HtmlReference,
-    HexEscape,
-    Spaced,
 }
 
 impl Via {
@@ -90,26 +51,9 @@ impl Via {
         match self {
             Via::Plain => "plain",
             Via::Normalized => "normalized",
-            Via::Decoded(EncodingName::Base64) => "base64",
-            Via::Decoded(EncodingName::Base64Url) => "base64url",
-            Via::Decoded(EncodingName::Percent) => "percent",
-            Via::Decoded(EncodingName::UnicodeEscape) => "unicode-escape",
-            Via::Decoded(EncodingName::Hex) => "hex",
-            Via::Decoded(EncodingName::HtmlReference) => "html-reference",
-            Via::Decoded(EncodingName::HexEscape) => "hex-escape",
-            Via::Decoded(EncodingName::Spaced) => "spaced",
+            Via::Decoded(wrapping) => wrapping.as_str(),
             Via::Joined => "joined",
         }
-    }
-}
-
-fn name(encoding: Encoding) -> EncodingName {
-    match encoding {
-        Encoding::Base64 => EncodingName::Base64,
-        Encoding::Base64Url => EncodingName::Base64Url,
-        Encoding::Percent => EncodingName::Percent,
-        Encoding::UnicodeEscape => EncodingName::UnicodeEscape,
-        Encoding::Hex => EncodingName::Hex,
     }
 }
 
@@ -187,8 +131,7 @@ impl Walk<'_, '_> {
         // the value is then scanned as `key: value` so assignment-style detectors see both.
         let mut context_key: Option<(u32, Vec<u8>)> = None;
         for leaf in &outline.strings {
-            let raw_range = leaf.raw.range();
-            let Some(raw) = doc.get(raw_range.clone()) else {
+            let Some(raw) = doc.get(leaf.raw.range()) else {
                 continue;
             };
             let text: &[u8] = if leaf.has_escapes {
@@ -206,7 +149,7 @@ impl Walk<'_, '_> {
                 let nested_prefix = path(&redacted_keys);
                 if let Ok(nested) = self.json(text, &nested_prefix, depth + 1) {
                     if let Some(new_text) = nested {
-                        splices.push_json_string(raw_range, &new_text);
+                        splices.push_json_string(leaf.raw, &new_text);
                     }
                     continue;
                 }
@@ -245,7 +188,7 @@ impl Walk<'_, '_> {
                 }
             }
             if let Some(new_text) = rewrite {
-                splices.push_json_string(raw_range, &new_text);
+                splices.push_json_string(leaf.raw, &new_text);
             }
         }
         if let Some(slot) = self.scratch.decoded.get_mut(depth) {
@@ -280,8 +223,8 @@ impl Walk<'_, '_> {
             return None;
         }
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
-        found.sort_unstable_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector, f.via));
-        found.dedup_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector));
+        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
+        found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
         let rendered = path();
         let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);
@@ -293,8 +236,7 @@ impl Walk<'_, '_> {
             self.findings.push(Finding {
                 detector: f.hit.detector,
                 path: rendered.clone(),
-                start: f.hit.start,
-                end: f.hit.end,
+                span: f.hit.span,
                 action,
                 fingerprint: f.fingerprint,
                 via: f.via,
@@ -312,7 +254,7 @@ impl Walk<'_, '_> {
         let policy = self.policy;
         let key = &policy.key;
         let mut plain = |hit: Hit| {
-            let value = text.get(hit.start..hit.end).unwrap_or_default();
+            let value = hit.span.of(text);
             out.push(Found {
                 hit,
                 fingerprint: fingerprint::fingerprint(key, value),
@@ -324,39 +266,43 @@ impl Walk<'_, '_> {
                 .scanner
                 .scan(text, &mut self.scratch.scan, &mut plain),
             Some(key_text) => {
-                let mut joined = std::mem::take(&mut self.scratch.joined);
-                joined.clear();
-                joined.extend_from_slice(key_text);
-                joined.extend_from_slice(b": ");
-                let skip = joined.len();
-                joined.extend_from_slice(text);
+                let mut keyed = std::mem::take(&mut self.scratch.keyed_value);
+                keyed.clear();
+                keyed.extend_from_slice(key_text);
+                keyed.extend_from_slice(b": ");
+                let skip = keyed.len();
+                keyed.extend_from_slice(text);
                 policy
                     .scanner
-                    .scan(&joined, &mut self.scratch.scan, &mut |hit| {
+                    .scan(&keyed, &mut self.scratch.scan, &mut |hit| {
                         // Findings in the key alone belong to the key's own scan.
-                        if hit.end > skip {
+                        if hit.span.end > skip {
                             plain(Hit {
-                                start: hit.start.max(skip) - skip,
-                                end: hit.end - skip,
+                                span: Span::new(
+                                    hit.span.start.max(skip) - skip,
+                                    hit.span.end - skip,
+                                ),
                                 ..hit
                             });
                         }
                     });
-                self.scratch.joined = joined;
+                self.scratch.keyed_value = keyed;
             }
         }
 
         // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
         let mut folded = std::mem::take(&mut self.scratch.folded);
-        if policy.normalizer.fold(text, &mut folded) {
+        if policy.folder.fold(text, &mut folded) {
             let folded_text = folded.text();
             policy
                 .scanner
                 .scan(folded_text, &mut self.scratch.scan, &mut |hit| {
-                    let (start, end) = folded.original_span(hit.start, hit.end);
-                    let value = folded_text.get(hit.start..hit.end).unwrap_or_default();
+                    let value = hit.span.of(folded_text);
                     out.push(Found {
-                        hit: Hit { start, end, ..hit },
+                        hit: Hit {
+                            span: folded.original_span(hit.span),
+                            ..hit
+                        },
                         fingerprint: fingerprint::fingerprint(key, value),
                         via: Via::Normalized,
                     });
@@ -365,7 +311,9 @@ impl Walk<'_, '_> {
         self.scratch.folded = folded;
 
         if depth < MAX_DECODE_DEPTH {
-            self.respelled(text, depth, out);
+            let mut respelled = Vec::new();
+            respell::find(text, &mut respelled);
+            self.unwrapped(respelled, depth, out);
         }
         let mut segments = Vec::new();
         let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
@@ -376,18 +324,22 @@ impl Walk<'_, '_> {
             self.limits.decode_depth += u32::from(!segments.is_empty());
             return;
         }
-        for segment in segments {
+        self.unwrapped(segments, depth, out);
+    }
+
+    /// Hits inside each decoded or respelled run, mapped to the run: the whole run carries the
+    /// secret, so the finding (and any mask) covers it.
+    fn unwrapped(&mut self, runs: Vec<Unwrapped>, depth: usize, out: &mut Vec<Found>) {
+        for run in runs {
             let mut inner = Vec::new();
-            self.collect(&segment.decoded, None, depth + 1, &mut inner);
-            // The whole encoded run carries the secret: the finding (and any mask) covers it.
+            self.collect(&run.text, None, depth + 1, &mut inner);
             out.extend(inner.into_iter().map(|f| Found {
                 hit: Hit {
-                    start: segment.span.start,
-                    end: segment.span.end,
+                    span: run.span,
                     ..f.hit
                 },
                 fingerprint: f.fingerprint,
-                via: Via::Decoded(name(segment.encoding)),
+                via: Via::Decoded(run.wrapping),
             }));
         }
     }

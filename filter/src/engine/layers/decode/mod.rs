@@ -57,6 +57,8 @@
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
 use crate::engine::layers::word_gate::{first_long_run, WordGate};
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::span::Span;
 use escapes::{
     count_percent_escapes, count_unicode_escapes, decode_steps, hex_decode_into, percent_step,
     unicode_step,
@@ -66,31 +68,6 @@ use std::ops::Range;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-
-/// How a segment was encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Encoding {
-    /// Standard alphabet (`+/`), with or without padding, possibly line-wrapped.
-    Base64,
-    /// Url-safe alphabet (`-_`), with or without padding.
-    Base64Url,
-    /// `%XX` escapes (RFC 3986); `+` is left as is.
-    Percent,
-    /// `\uXXXX` escapes, as in JSON or JavaScript source.
-    UnicodeEscape,
-    /// Pairs of hex digits, optionally after `0x`.
-    Hex,
-}
-
-/// One decoded run of the scanned text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
-    /// The encoded bytes in the scanned text (padding, `0x` and line breaks included).
-    pub span: Range<usize>,
-    pub encoding: Encoding,
-    /// The decoding, text-like by construction.
-    pub decoded: Vec<u8>,
-}
 
 /// Bounds on one [`find_segments`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +123,7 @@ const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LEN
 /// Segments do not overlap. Binary decodings, segments over the decoded-bytes
 /// budget and a stop at the segment limit are reported in the returned stats.
 /// See the module documentation for the heuristics.
-pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Segment>) -> ScanStats {
+pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> ScanStats {
     let mut finder = Finder {
         text,
         limits,
@@ -461,7 +438,7 @@ enum Outcome {
 struct Finder<'t, 'o> {
     text: &'t [u8],
     limits: &'t Limits,
-    out: &'o mut Vec<Segment>,
+    out: &'o mut Vec<Unwrapped>,
     pushed: usize,
     used: usize,
     stats: ScanStats,
@@ -692,9 +669,9 @@ impl<'t> Finder<'t, '_> {
 
     fn base64(&mut self, run: &Run, forced: bool) {
         let (engine, encoding) = if run.url_sym {
-            (&URL_LENIENT, Encoding::Base64Url)
+            (&URL_LENIENT, Wrapping::Base64Url)
         } else {
-            (&STD_LENIENT, Encoding::Base64)
+            (&STD_LENIENT, Wrapping::Base64)
         };
         let raw = self.slice(run.start..run.end);
         let mut input = std::mem::take(&mut self.input);
@@ -754,7 +731,7 @@ impl<'t> Finder<'t, '_> {
         decode_steps(percent_step, self.slice(span.clone()), &mut buf);
         let outcome = self.judge(&buf);
         let size = buf.len();
-        let pushed = self.settle(outcome, span, Encoding::Percent, &mut buf, size, forced);
+        let pushed = self.settle(outcome, span, Wrapping::Percent, &mut buf, size, forced);
         self.buf = buf;
         pushed
     }
@@ -774,7 +751,7 @@ impl<'t> Finder<'t, '_> {
         let pushed = self.settle(
             outcome,
             span,
-            Encoding::UnicodeEscape,
+            Wrapping::UnicodeEscape,
             &mut buf,
             size,
             false,
@@ -792,7 +769,7 @@ impl<'t> Finder<'t, '_> {
             None => Outcome::Invalid,
         };
         let size = buf.len();
-        self.settle(outcome, span, Encoding::Hex, &mut buf, size, false);
+        self.settle(outcome, span, Wrapping::Hex, &mut buf, size, false);
         self.buf = buf;
     }
 
@@ -811,7 +788,7 @@ impl<'t> Finder<'t, '_> {
         &mut self,
         outcome: Outcome,
         span: Range<usize>,
-        encoding: Encoding,
+        wrapping: Wrapping,
         buf: &mut Vec<u8>,
         size: usize,
         forced: bool,
@@ -825,11 +802,10 @@ impl<'t> Finder<'t, '_> {
                 }
                 self.pushed += 1;
                 self.used += buf.len();
-                let decoded = std::mem::take(buf);
-                self.out.push(Segment {
-                    span,
-                    encoding,
-                    decoded,
+                self.out.push(Unwrapped {
+                    span: Span::from(span),
+                    wrapping,
+                    text: std::mem::take(buf),
                 });
                 true
             }

@@ -7,27 +7,32 @@ fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
-fn find(text: &[u8]) -> (Vec<Segment>, ScanStats) {
+fn find(text: &[u8]) -> (Vec<Unwrapped>, ScanStats) {
     let mut out = Vec::new();
     let stats = find_segments(text, &Limits::default(), &mut out);
     (out, stats)
 }
 
-fn decoded(segments: &[Segment]) -> Vec<String> {
+fn decoded(segments: &[Unwrapped]) -> Vec<String> {
     segments
         .iter()
-        .map(|s| String::from_utf8_lossy(&s.decoded).into_owned())
+        .map(|s| String::from_utf8_lossy(&s.text).into_owned())
         .collect()
 }
 
 /// Every segment's span is exactly its run: found again on the span alone, it is one
 /// segment covering the whole span with the same decoding.
-fn assert_round_trips(text: &[u8], segments: &[Segment]) {
+fn assert_round_trips(text: &[u8], segments: &[Unwrapped]) {
     for s in segments {
-        let (alone, _) = find(&text[s.span.clone()]);
-        assert_eq!(alone.len(), 1, "{:?}", s.encoding);
-        assert_eq!(alone[0].span, 0..s.span.len(), "{:?}", s.encoding);
-        assert_eq!(alone[0].decoded, s.decoded, "{:?}", s.encoding);
+        let (alone, _) = find(s.span.of(text));
+        assert_eq!(alone.len(), 1, "{:?}", s.wrapping);
+        assert_eq!(
+            alone[0].span,
+            Span::new(0, s.span.len()),
+            "{:?}",
+            s.wrapping
+        );
+        assert_eq!(alone[0].text, s.text, "{:?}", s.wrapping);
     }
 }
 
@@ -41,8 +46,8 @@ fn base64_inside_prose() {
     let (segments, stats) = find(text.as_bytes());
     assert_eq!(decoded(&segments), [SECRET]);
     let s = &segments[0];
-    assert_eq!(s.encoding, Encoding::Base64);
-    assert_eq!(&text.as_bytes()[s.span.clone()], blob.as_bytes());
+    assert_eq!(s.wrapping, Wrapping::Base64);
+    assert_eq!(s.span.of(text.as_bytes()), blob.as_bytes());
     assert_eq!(stats, ScanStats::default());
     assert_round_trips(text.as_bytes(), &segments);
 }
@@ -71,7 +76,7 @@ fn base64url() {
     let text = format!("url: https://example.com/cb?state={blob}&x=1");
     let (segments, _) = find(text.as_bytes());
     assert_eq!(decoded(&segments), [secret]);
-    assert_eq!(segments[0].encoding, Encoding::Base64Url);
+    assert_eq!(segments[0].wrapping, Wrapping::Base64Url);
     assert_round_trips(text.as_bytes(), &segments);
 }
 
@@ -82,7 +87,7 @@ fn base64_of_base64() {
     let text = format!("blob=\"{outer}\"");
     let (segments, _) = find(text.as_bytes());
     assert_eq!(decoded(&segments), [inner.as_str()]);
-    let (nested, _) = find(&segments[0].decoded);
+    let (nested, _) = find(&segments[0].text);
     assert_eq!(decoded(&nested), [SECRET]);
 }
 
@@ -110,7 +115,7 @@ fn wrapped_base64_block() {
         let text = format!("Attachment:{brk}{block}{brk}-- end");
         let (segments, _) = find(text.as_bytes());
         assert_eq!(decoded(&segments), [secret.as_str()]);
-        assert_eq!(&text.as_bytes()[segments[0].span.clone()], block.as_bytes());
+        assert_eq!(segments[0].span.of(text.as_bytes()), block.as_bytes());
         assert_round_trips(text.as_bytes(), &segments);
     }
 }
@@ -166,7 +171,7 @@ fn percent_encoding() {
         decoded(&segments),
         ["https://example.com/login?user=bob&key=AKIAIOSFODNN7EXAMPLE&x=/"]
     );
-    assert_eq!(segments[0].encoding, Encoding::Percent);
+    assert_eq!(segments[0].wrapping, Wrapping::Percent);
     assert_round_trips(text, &segments);
 
     let text = b"p=%73%6B%2D%70%72%6F%6A";
@@ -182,7 +187,7 @@ fn unicode_escapes() {
     let text = br"the key is \u0041\u004B\u0049\u0041IOSFODNN7EXAMPLE ok";
     let (segments, _) = find(text);
     assert_eq!(decoded(&segments), ["AKIAIOSFODNN7EXAMPLE"]);
-    assert_eq!(segments[0].encoding, Encoding::UnicodeEscape);
+    assert_eq!(segments[0].wrapping, Wrapping::UnicodeEscape);
     assert_round_trips(text, &segments);
 
     let text = br"\u0041\u004b\ud83d\ude00";
@@ -206,7 +211,7 @@ fn hex() {
     let text = format!("payload {hex} and 0X{}", hex.to_uppercase());
     let (segments, _) = find(text.as_bytes());
     assert_eq!(decoded(&segments), [secret, secret]);
-    assert!(segments.iter().all(|s| s.encoding == Encoding::Hex));
+    assert!(segments.iter().all(|s| s.wrapping == Wrapping::Hex));
     assert_round_trips(text.as_bytes(), &segments);
     // Digests and hashes decode to binary; short ones are not counted.
     let text = b"sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 commit 4b825dc642cb6eb9a060e54bf8d69288fbee4904";
