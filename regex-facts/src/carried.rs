@@ -2,8 +2,8 @@
 //! it was read from and to [`FACTS_VERSION`], so that stale facts, or facts of a pattern
 //! edited after the build, are never used.
 
-use crate::{Anchor, ByteSet, RequiredRun};
 use crate::{parse, unusable, RegexFacts, FACTS_VERSION};
+use crate::{Anchor, ByteSet, RequiredRun};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
