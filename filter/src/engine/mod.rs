@@ -29,7 +29,7 @@ pub(crate) mod walk;
 
 /// Engine internals that `benches/` measures directly (the keyword automaton, the scanner's
 /// arming, folding, decoding, the JSON outline). Not an API: only with the `bench-hooks` feature.
-#[cfg(feature = "bench-hooks")]
+#[cfg(any(test, feature = "bench-hooks"))]
 pub mod bench_hooks {
     pub mod json {
         pub use crate::engine::body::json::{looks_like_json, unescape, Outline};
@@ -65,6 +65,7 @@ use body::content_coding::{self as encoding, Codings};
 use body::json::Outline;
 use layers::fold;
 use scan::scanner::{self, Hit, ScanScratch};
+use std::borrow::Cow;
 use walk::{join, Found, Walk};
 
 /// One request as the engine sees it.
@@ -141,43 +142,10 @@ impl Policy {
     /// Inspects one request and decides what happens to it.
     pub fn inspect(&self, request: &Request<'_>, scratch: &mut Scratch) -> Verdict {
         let tier = self.tier_for(request.host, request.path);
-        if request.body.len() > self.limits.max_body_bytes {
-            return self.uninspectable(
-                tier,
-                Uninspectable::TooLarge {
-                    size: request.body.len(),
-                    limit: self.limits.max_body_bytes,
-                },
-            );
-        }
-        let codings = match request.content_encoding.map(encoding::parse).transpose() {
-            Ok(codings) => codings.unwrap_or_else(|| std::iter::empty().collect()),
-            Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e)),
+        let (body, codings) = match self.readable_body(request) {
+            Ok(readable) => readable,
+            Err(why) => return self.uninspectable(tier, why),
         };
-        let decoded;
-        let body = if codings.is_empty() {
-            request.body
-        } else {
-            match encoding::decode(&codings, request.body, self.limits.max_body_bytes) {
-                Ok(plain) => {
-                    decoded = plain;
-                    decoded.as_slice()
-                }
-                Err(EncodingError::TooLarge) => {
-                    return self.uninspectable(
-                        tier,
-                        Uninspectable::Decompressed {
-                            limit: self.limits.max_body_bytes,
-                        },
-                    )
-                }
-                Err(e) => return self.uninspectable(tier, Uninspectable::Encoding(e)),
-            }
-        };
-        if body::is_opaque(body, request.content_type) {
-            let media = request.content_type.unwrap_or("none");
-            return self.uninspectable(tier, Uninspectable::Opaque(media.to_string()));
-        }
         let mut walk = Walk {
             policy: self,
             tier,
@@ -188,7 +156,7 @@ impl Policy {
             documents: 0,
         };
         walk.scratch.joined_fields.clear();
-        let rewritten = walk.body(body, request.content_type);
+        let rewritten = walk.body(&body, request.content_type);
         walk.join_pass();
         if walk.scratch.take_regex_failure() {
             return self.uninspectable(
@@ -198,8 +166,51 @@ impl Policy {
                 ),
             );
         }
-        let findings = walk.findings;
-        let limits = walk.limits;
+        let (findings, limits) = (walk.findings, walk.limits);
+        self.decide(tier, findings, limits, &codings, rewritten)
+    }
+
+    /// The body as the engine reads it (content codings undone) and those codings, or why it
+    /// cannot be read: too large, an unknown or broken coding, or binary data.
+    fn readable_body<'b>(
+        &self,
+        request: &Request<'b>,
+    ) -> Result<(Cow<'b, [u8]>, Codings), Uninspectable> {
+        let limit = self.limits.max_body_bytes;
+        if request.body.len() > limit {
+            let size = request.body.len();
+            return Err(Uninspectable::TooLarge { size, limit });
+        }
+        let codings = match request.content_encoding {
+            Some(header) => encoding::parse(header).map_err(Uninspectable::Encoding)?,
+            None => std::iter::empty().collect(),
+        };
+        let body = if codings.is_empty() {
+            Cow::Borrowed(request.body)
+        } else {
+            match encoding::decode(&codings, request.body, limit) {
+                Ok(plain) => Cow::Owned(plain),
+                Err(EncodingError::TooLarge) => return Err(Uninspectable::Decompressed { limit }),
+                Err(e) => return Err(Uninspectable::Encoding(e)),
+            }
+        };
+        if body::is_opaque(&body, request.content_type) {
+            let media = request.content_type.unwrap_or("none");
+            return Err(Uninspectable::Opaque(media.to_string()));
+        }
+        Ok((body, codings))
+    }
+
+    /// The verdict from the findings: the most severe action decides, monitor mode only
+    /// records, and a rewritten body gets its content codings back.
+    fn decide(
+        &self,
+        tier: TierIndex,
+        findings: Vec<Finding>,
+        limits: LimitHits,
+        codings: &Codings,
+        rewritten: Option<Vec<u8>>,
+    ) -> Verdict {
         let planned = findings
             .iter()
             .map(|f| f.action)
@@ -208,7 +219,7 @@ impl Policy {
         let (decision, body) = match self.mode {
             Mode::Monitor if planned > Action::Allow => (Action::Monitor, None),
             Mode::Monitor => (Action::Allow, None),
-            Mode::Enforce if planned.rewrites() => match reencode(&codings, rewritten) {
+            Mode::Enforce if planned.rewrites() => match reencode(codings, rewritten) {
                 Ok(body) => (planned, body),
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {

@@ -15,15 +15,14 @@ use super::{
     Action, ClassIndex, Detector, FailMode, HmacKey, HostPattern, KeyScope, Kind, Limits, Mode,
     Policy, PolicyInfo, Tier, TierIndex,
 };
-use crate::engine::scan::always_on::{AlwaysOnFacts, AlwaysOnPlan};
+use crate::engine::scan::builder::{RegexParts, ScannerBuilder};
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::scanner::{
-    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
-    RegexDetector, RegexLimits, Scanner,
+    self, Checks, ContextWords, DetectorIndex, DictionaryDetector, RegexLimits, Scanner,
 };
 use crate::engine::scan::validators::Validator;
 use regex_facts::{FactsById, RegexFacts};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// What compiling may read from outside the document.
 pub struct Environment<'a> {
@@ -551,34 +550,14 @@ impl Compiler<'_> {
     }
 
     /// Compiles the detectors `include` selects into one scanner (indices stay the policy's).
-    fn scanner(
+    fn scanner<'d>(
         &mut self,
-        doc: &PolicyDoc,
+        doc: &'d PolicyDoc,
         include: &dyn Fn(&DetectorDoc) -> bool,
     ) -> Option<Scanner> {
         let limits = RegexLimits::default();
-        let mut keywords: Vec<Vec<u8>> = Vec::new();
-        let mut keyword_ids: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-        let mut keyword_uses: Vec<Vec<KeywordUse>> = Vec::new();
-        let mut phrases: Vec<Box<[u8]>> = Vec::new();
-        let mut regexes = Vec::new();
-        let mut dictionaries = Vec::new();
-        // Keyword-less regex detectors: index into `regexes`, pattern, what its tree says.
-        let mut always_on: Vec<(u32, &str, RegexFacts)> = Vec::new();
+        let mut builder = ScannerBuilder::new(limits);
         let mut ok = true;
-
-        let mut intern = |pattern: &[u8], keyword_use: KeywordUse| {
-            let folded = pattern.to_ascii_lowercase();
-            let id = *keyword_ids.entry(folded.clone()).or_insert_with(|| {
-                keywords.push(folded);
-                keyword_uses.push(Vec::new());
-                keywords.len() - 1
-            });
-            if let Some(uses) = keyword_uses.get_mut(id) {
-                uses.push(keyword_use);
-            }
-        };
-
         for (i, d) in doc.detectors.iter().enumerate().filter(|(_, d)| include(d)) {
             let path = format!("detectors[{i}]");
             let Ok(detector) = DetectorIndex::try_from(i) else {
@@ -588,7 +567,6 @@ impl Compiler<'_> {
             let checks = self.checks(&path, d);
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
-                    let always_on_detector = d.keywords.is_empty();
                     let Some((regex, facts)) = self.regex(
                         &format!("{path}.regex"),
                         &d.id,
@@ -599,57 +577,14 @@ impl Compiler<'_> {
                         ok = false;
                         continue;
                     };
-                    let longest_match = facts.longest_match;
-                    let anchors = facts.anchors.clone();
-                    let index = u32::try_from(regexes.len()).unwrap_or(u32::MAX);
-                    if always_on_detector {
-                        always_on.push((index, pattern.as_str(), facts));
-                    }
-                    for (k, keyword) in d.keywords.iter().enumerate() {
-                        if keyword.trim().is_empty() {
-                            self.error(
-                                &format!("{path}.keywords[{k}]"),
-                                "empty keyword: it would match everywhere",
-                            );
-                            ok = false;
-                        } else if (keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()))
-                            || (keyword.len() == 2
-                                && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
-                        {
-                            self.error(
-                                &format!("{path}.keywords[{k}]"),
-                                format!(
-                                    "keyword {keyword:?} occurs in almost every text, so the regex would run on everything; \
-                                     use a longer literal, or drop `keywords` to put the regex in the always-on set"
-                                ),
-                            );
-                            ok = false;
-                        }
-                        match &anchors {
-                            None => intern(keyword.as_bytes(), KeywordUse::Arms(index)),
-                            Some(anchors) => {
-                                for anchor in anchors.iter().filter(|a| a.keyword == k) {
-                                    let back = u32::try_from(anchor.back).unwrap_or(u32::MAX);
-                                    intern(
-                                        keyword.as_bytes(),
-                                        KeywordUse::Starts { regex: index, back },
-                                    );
-                                }
-                            }
-                        }
-                    }
-                    let reach = scanner::keyword_reach(longest_match);
-                    let checks = checks.unwrap_or_else(no_checks);
-                    let regex_detector = match regex {
-                        Some(regex) => {
-                            RegexDetector::compiled(detector, pattern, regex, limits, reach, checks)
-                        }
-                        None => RegexDetector::deferred(detector, pattern, limits, reach, checks),
-                    };
-                    regexes.push(if anchors.is_some() {
-                        regex_detector.anchored_at_keywords()
-                    } else {
-                        regex_detector
+                    ok &= self.keywords_are_rare(&path, &d.keywords);
+                    builder.add_regex(RegexParts {
+                        detector,
+                        pattern,
+                        keywords: &d.keywords,
+                        regex,
+                        facts,
+                        checks: checks.unwrap_or_else(no_checks),
                     });
                 }
                 (None, Some(dictionary)) => {
@@ -665,29 +600,22 @@ impl Compiler<'_> {
                             "list at least one phrase",
                         );
                     }
-                    let index = u32::try_from(dictionaries.len()).unwrap_or(u32::MAX);
+                    let mut phrases = Vec::with_capacity(dictionary.phrases.len());
                     for (p, phrase) in dictionary.phrases.iter().enumerate() {
                         if phrase.trim().is_empty() {
                             self.error(&format!("{path}.dictionary.phrases[{p}]"), "empty phrase");
                             ok = false;
-                            continue;
+                        } else {
+                            phrases.push(phrase.as_str());
                         }
-                        let phrase_index = u32::try_from(phrases.len()).unwrap_or(u32::MAX);
-                        phrases.push(phrase.as_bytes().into());
-                        intern(
-                            phrase.as_bytes(),
-                            KeywordUse::Phrase {
-                                dictionary: index,
-                                phrase: phrase_index,
-                            },
-                        );
                     }
-                    dictionaries.push(DictionaryDetector {
+                    let dictionary_detector = DictionaryDetector {
                         detector,
                         whole_word: dictionary.whole_word,
                         case_sensitive: dictionary.case_sensitive,
                         checks: checks.unwrap_or_else(no_checks),
-                    });
+                    };
+                    builder.add_dictionary(dictionary_detector, &phrases);
                 }
                 _ => {
                     self.error(&path, "set exactly one of `regex` or `dictionary`");
@@ -695,76 +623,40 @@ impl Compiler<'_> {
                 }
             }
         }
+        match builder.build(&doc.allowlist) {
+            Ok(scanner) => ok.then_some(scanner),
+            Err(e) => {
+                self.error("detectors", e.to_string());
+                None
+            }
+        }
+    }
 
-        let keywords = if keywords.is_empty() {
-            None
-        } else {
-            match Keywords::new(&keywords) {
-                Ok(automaton) => Some(automaton),
-                Err(e) => {
-                    self.error(
-                        "detectors",
-                        format!("the keyword automaton could not be built: {e}"),
-                    );
-                    return None;
-                }
+    /// Whether every keyword of a regex detector is specific enough to gate it (an error for each
+    /// one that is not).
+    fn keywords_are_rare(&mut self, path: &str, keywords: &[String]) -> bool {
+        let mut ok = true;
+        for (k, keyword) in keywords.iter().enumerate() {
+            if keyword.trim().is_empty() {
+                self.error(
+                    &format!("{path}.keywords[{k}]"),
+                    "empty keyword: it would match everywhere",
+                );
+                ok = false;
+            } else if (keyword.len() == 1 && !RARE_BYTES.contains(keyword.as_str()))
+                || (keyword.len() == 2 && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
+            {
+                self.error(
+                    &format!("{path}.keywords[{k}]"),
+                    format!(
+                        "keyword {keyword:?} occurs in almost every text, so the regex would run on everything; \
+                         use a longer literal, or drop `keywords` to put the regex in the always-on set"
+                    ),
+                );
+                ok = false;
             }
-        };
-        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
-            longest_match: f.longest_match,
-            required_bytes: f.required_bytes.as_ref(),
-            required_run: f.required_run.as_ref(),
-        }));
-        let picked = |items: &[usize]| {
-            items
-                .iter()
-                .filter_map(|&i| always_on.get(i))
-                .collect::<Vec<_>>()
-        };
-        let set_members = picked(&plan.in_set);
-        let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
-        let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
-        let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
-        let near_runs: Vec<NearRuns> = plan
-            .near_runs
-            .into_iter()
-            .filter_map(|(i, run, reach)| {
-                let regex = always_on.get(i)?.0;
-                Some(NearRuns { regex, run, reach })
-            })
-            .collect();
-        let always_on_set = if !always_on_patterns.is_empty() {
-            match scanner::set_regex(&always_on_patterns, limits) {
-                Ok(set) => Some(set),
-                Err(e) => {
-                    self.error(
-                        "detectors",
-                        format!(
-                            "the detectors without keywords do not fit in one automaton ({e}); add keywords to some of them"
-                        ),
-                    );
-                    return None;
-                }
-            }
-        } else {
-            None
-        };
-        let mut global_allow: Vec<Box<[u8]>> =
-            doc.allowlist.iter().map(|v| v.as_bytes().into()).collect();
-        global_allow.sort();
-        ok.then_some(Scanner {
-            keywords,
-            keyword_uses,
-            phrases,
-            regexes,
-            dictionaries,
-            always_on: in_set,
-            always_on_set,
-            always_on_gate: plan.gate,
-            near_runs,
-            armed_everywhere: everywhere,
-            global_allow,
-        })
+        }
+        ok
     }
 
     fn regex(

@@ -143,7 +143,7 @@ impl AlwaysOnGate {
     }
 
     /// Each gated byte and its reach.
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     pub fn reaches(&self) -> Vec<(u8, usize)> {
         (0..=255u8)
             .zip(self.reach.iter())

@@ -109,7 +109,7 @@ impl Keywords {
         }
     }
 
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     pub fn patterns_len(&self) -> usize {
         match &self.automaton {
             Automaton::Table(table) => table.pattern_lens.len(),
@@ -118,7 +118,7 @@ impl Keywords {
     }
 
     /// Heap bytes of the automaton.
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     pub fn memory_usage(&self) -> usize {
         match &self.automaton {
             Automaton::Table(table) => table.memory_usage(),
@@ -127,7 +127,7 @@ impl Keywords {
     }
 
     /// Which implementation holds the patterns: `"table"` or the crate's `"compact"` automaton.
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     pub fn kind(&self) -> &'static str {
         match &self.automaton {
             Automaton::Table(_) => "table",
@@ -412,7 +412,7 @@ impl Table {
         }
     }
 
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     fn memory_usage(&self) -> usize {
         4 * (self.transitions.len()
             + self.output_ends.len()

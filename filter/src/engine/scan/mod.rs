@@ -5,8 +5,9 @@
 //! without keywords, and [`validators`] the checks a candidate match must pass.
 
 pub(crate) mod always_on;
+pub(crate) mod builder;
 pub(crate) mod keywords;
-#[cfg(feature = "bench-hooks")]
+#[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
 pub(crate) mod scanner;
 pub(crate) mod validators;

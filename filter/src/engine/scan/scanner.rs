@@ -223,7 +223,7 @@ impl RegexDetector {
     }
 
     /// The compiled regex if it has been compiled.
-    #[cfg(feature = "bench-hooks")]
+    #[cfg(any(test, feature = "bench-hooks"))]
     pub(super) fn regex_if_compiled(&self) -> Option<&CompiledRegex> {
         self.compiled.get().and_then(Option::as_ref)
     }
@@ -261,24 +261,24 @@ impl KeywordUse {
 /// Everything the scanner needs, built by the policy compiler.
 #[derive(Debug)]
 pub struct Scanner {
-    pub(crate) keywords: Option<Keywords>,
+    pub(super) keywords: Option<Keywords>,
     /// Per keyword-automaton pattern, its uses.
-    pub(crate) keyword_uses: Vec<Vec<KeywordUse>>,
-    pub(crate) phrases: Vec<Box<[u8]>>,
-    pub(crate) regexes: Vec<RegexDetector>,
-    pub(crate) dictionaries: Vec<DictionaryDetector>,
+    pub(super) keyword_uses: Vec<Vec<KeywordUse>>,
+    pub(super) phrases: Vec<Box<[u8]>>,
+    pub(super) regexes: Vec<RegexDetector>,
+    pub(super) dictionaries: Vec<DictionaryDetector>,
     /// Regex detectors without keywords, by index into `regexes`, in set-pattern order.
-    pub(crate) always_on: Vec<u32>,
+    pub(super) always_on: Vec<u32>,
     /// One lazy DFA over all of `always_on`; it reports where each pattern's matches end.
-    pub(crate) always_on_set: Option<hybrid::dfa::DFA>,
+    pub(super) always_on_set: Option<hybrid::dfa::DFA>,
     /// Where the set can match (`None`: anywhere).
-    pub(crate) always_on_gate: Option<Box<AlwaysOnGate>>,
+    pub(super) always_on_gate: Option<Box<AlwaysOnGate>>,
     /// Keyword-less regex detectors the gate cannot cover but a required run can: each runs
     /// alone near the runs.
-    pub(crate) near_runs: Vec<NearRuns>,
+    pub(super) near_runs: Vec<NearRuns>,
     /// Keyword-less regex detectors nothing gates: each runs over every whole text.
-    pub(crate) armed_everywhere: Vec<u32>,
-    pub(crate) global_allow: Vec<Box<[u8]>>,
+    pub(super) armed_everywhere: Vec<u32>,
+    pub(super) global_allow: Vec<Box<[u8]>>,
 }
 
 /// A regex (an index into `Scanner::regexes`) that runs only within `reach` of a `run`.
