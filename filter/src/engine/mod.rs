@@ -18,6 +18,7 @@
 
 pub(crate) mod body;
 mod bytes;
+pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
 mod limits;
 pub(crate) mod scan;

@@ -20,17 +20,5 @@ pub fn behavioural(doc: &PolicyDoc) -> PolicyDoc {
 /// Hex SHA-256 of the normalised (typed, defaults filled, re-serialised) behavioural document.
 pub fn digest(doc: &PolicyDoc) -> String {
     let normalised = serde_json::to_vec(&behavioural(doc)).unwrap_or_default();
-    let hash = Sha256::digest(&normalised);
-    let mut hex = String::with_capacity(64);
-    for byte in hash {
-        hex.push(char::from(
-            HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0'),
-        ));
-        hex.push(char::from(
-            HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0'),
-        ));
-    }
-    hex
+    crate::engine::lower_hex(&Sha256::digest(&normalised))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";

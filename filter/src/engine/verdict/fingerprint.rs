@@ -24,17 +24,7 @@ pub(crate) fn fingerprint(key: &HmacKey, value: &[u8]) -> [u8; 8] {
 
 /// Lowercase hex of a fingerprint.
 pub fn fingerprint_hex(fp: &[u8; 8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(16);
-    for b in fp {
-        s.push(char::from(
-            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
-        ));
-        s.push(char::from(
-            HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'),
-        ));
-    }
-    s
+    crate::engine::lower_hex(fp)
 }
 
 #[cfg(test)]

@@ -78,6 +78,19 @@ pub(crate) struct Walk<'p, 's> {
     pub documents: u64,
 }
 
+/// The scratch buffer of one nesting depth, taken out of its slot: a nested document recurses
+/// into the walk with the next slot's while this one is in use.
+fn take_slot<T: Default>(slots: &mut [T], depth: usize) -> T {
+    slots.get_mut(depth).map(std::mem::take).unwrap_or_default()
+}
+
+/// Puts a buffer taken with [`take_slot`] back, keeping its capacity for the next request.
+fn put_slot<T>(slots: &mut [T], depth: usize, value: T) {
+    if let Some(slot) = slots.get_mut(depth) {
+        *slot = value;
+    }
+}
+
 fn render_path(prefix: &str, outline: &Outline, doc: &[u8], node: u32, redacted: &[u32]) -> String {
     let mut path = String::from(prefix);
     outline.render_path(doc, node, &|n| redacted.contains(&n), &mut path);
@@ -95,20 +108,13 @@ impl Walk<'_, '_> {
         if depth == 0 {
             self.documents += 1;
         }
-        let mut outline = self
-            .scratch
-            .outlines
-            .get_mut(depth)
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let mut outline = take_slot(&mut self.scratch.outlines, depth);
         let parsed = outline.parse(doc);
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
         }
         let result = parsed.map(|()| self.json_strings(doc, &outline, prefix, depth));
-        if let Some(slot) = self.scratch.outlines.get_mut(depth) {
-            *slot = outline;
-        }
+        put_slot(&mut self.scratch.outlines, depth, outline);
         result
     }
 
@@ -121,12 +127,7 @@ impl Walk<'_, '_> {
     ) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
         let mut redacted_keys: Vec<u32> = Vec::new();
-        let mut decoded = self
-            .scratch
-            .decoded
-            .get_mut(depth)
-            .map(std::mem::take)
-            .unwrap_or_default();
+        let mut decoded = take_slot(&mut self.scratch.decoded, depth);
         // A key naming a credential (`"aws_secret_access_key": ...`) is context for its value:
         // the value is then scanned as `key: value` so assignment-style detectors see both.
         let mut context_key: Option<(u32, Vec<u8>)> = None;
@@ -191,9 +192,7 @@ impl Walk<'_, '_> {
                 splices.push_json_string(leaf.raw, &new_text);
             }
         }
-        if let Some(slot) = self.scratch.decoded.get_mut(depth) {
-            *slot = decoded;
-        }
+        put_slot(&mut self.scratch.decoded, depth, decoded);
         splices.apply(doc)
     }
 
