@@ -265,14 +265,8 @@ impl Parser<'_, '_> {
             self.expect(b':')?;
             self.skip_ws();
             self.value(member, depth + 1)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.fail(),
+            if self.closes(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -290,15 +284,26 @@ impl Parser<'_, '_> {
             let element = self.node(node, PathStep::Index(index));
             self.value(element, depth + 1)?;
             index = index.saturating_add(1);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return self.fail(),
+            if self.closes(b']')? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or element: a `,` (false: another follows) or `close` (true: the
+    /// container ends), past any whitespace; anything else is a syntax error.
+    fn closes(&mut self, close: u8) -> Result<bool, SyntaxError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => self.fail(),
         }
     }
 
