@@ -49,62 +49,88 @@ impl Splices {
     }
 }
 
+/// One replacement: the merged span of overlapping rewriting hits, and the hit whose action
+/// (the most severe) decides what replaces it.
+#[derive(Clone, Copy)]
+struct Replacement {
+    span: Span,
+    action: Action,
+    hit: Hit,
+}
+
 /// `text` with every span whose action rewrites replaced; `hits` sorted by start.
 /// Overlapping spans merge into one replacement, chosen from the most severe action.
 pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &[Hit]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + 32);
-    let mut at = 0;
-    let mut current: Option<(Span, Action, Hit)> = None;
+    let mut masked = Masked {
+        policy,
+        text,
+        out: Vec::with_capacity(text.len() + 32),
+        at: 0,
+    };
+    let mut current: Option<Replacement> = None;
     let rewriting = hits.iter().filter_map(|h| {
         let action = policy.action(h.detector, tier);
         action.rewrites().then_some((*h, action))
     });
     for (hit, action) in rewriting {
         match current.as_mut() {
-            Some((span, best, chosen)) if hit.span.start < span.end => {
-                span.end = span.end.max(hit.span.end);
-                if action > *best {
-                    *best = action;
-                    *chosen = hit;
+            Some(r) if hit.span.start < r.span.end => {
+                r.span.end = r.span.end.max(hit.span.end);
+                if action > r.action {
+                    r.action = action;
+                    r.hit = hit;
                 }
             }
             _ => {
-                if let Some((span, best, chosen)) = current.take() {
-                    emit(policy, text, &mut out, &mut at, span, best, chosen);
+                if let Some(r) = current.take() {
+                    masked.replace(r);
                 }
-                current = Some((hit.span, action, hit));
+                current = Some(Replacement {
+                    span: hit.span,
+                    action,
+                    hit,
+                });
             }
         }
     }
-    if let Some((span, best, chosen)) = current {
-        emit(policy, text, &mut out, &mut at, span, best, chosen);
+    if let Some(r) = current {
+        masked.replace(r);
     }
-    out.extend_from_slice(text.get(at..).unwrap_or_default());
-    out
+    masked.finish()
 }
 
-fn emit(
-    policy: &Policy,
-    text: &[u8],
-    out: &mut Vec<u8>,
-    at: &mut usize,
-    span: Span,
-    action: Action,
-    hit: Hit,
-) {
-    out.extend_from_slice(text.get(*at..span.start).unwrap_or_default());
-    let Some(detector) = policy.detector(hit.detector) else {
-        return;
-    };
-    match action {
-        Action::Hash => {
-            let value = hit.span.of(text);
-            let fp = fingerprint(&policy.key, value);
-            out.extend_from_slice(
-                format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes(),
-            );
+/// The text being rewritten: what is written so far, and where in `text` it has reached.
+struct Masked<'p, 't> {
+    policy: &'p Policy,
+    text: &'t [u8],
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl Masked<'_, '_> {
+    fn replace(&mut self, r: Replacement) {
+        let text = self.text;
+        self.out
+            .extend_from_slice(text.get(self.at..r.span.start).unwrap_or_default());
+        let Some(detector) = self.policy.detector(r.hit.detector) else {
+            return;
+        };
+        match r.action {
+            Action::Hash => {
+                let fp = fingerprint(&self.policy.key, r.hit.span.of(text));
+                self.out.extend_from_slice(
+                    format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes(),
+                );
+            }
+            _ => self.out.extend_from_slice(detector.mask.as_bytes()),
         }
-        _ => out.extend_from_slice(detector.mask.as_bytes()),
+        self.at = r.span.end;
     }
-    *at = span.end;
+
+    fn finish(mut self) -> Vec<u8> {
+        let text = self.text;
+        self.out
+            .extend_from_slice(text.get(self.at..).unwrap_or_default());
+        self.out
+    }
 }
