@@ -1,6 +1,7 @@
 //! `airlock check`: validate a policy and run its test cases.
 
 use super::load;
+use crate::error::CliError;
 use airlock_filter::policy::cases::{self, Case, Observed};
 use airlock_filter::Policy;
 use std::path::{Path, PathBuf};
@@ -13,14 +14,15 @@ pub struct Options {
     pub require_examples: bool,
 }
 
-pub fn run(path: &Path, options: Options) -> Result<ExitCode, String> {
+pub fn run(path: &Path, options: Options) -> Result<ExitCode, CliError> {
     let policy = match load::policy(path, load::Key::ThrowawayIfUnset) {
         Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
+        Err(e) if e.is_policy() => {
+            eprintln!("{e}");
             eprintln!("airlock: {} is invalid", path.display());
             return Ok(ExitCode::FAILURE);
         }
+        Err(e) => return Err(e),
     };
     let info = &policy.info;
     println!(
@@ -85,7 +87,7 @@ enum Runner {
 
 impl Runner {
     /// The `.wasm` unless `--native`; the native engine, with a warning, when no `.wasm` is built.
-    fn choose(options: &Options, policy: &Policy, count: usize) -> Result<Runner, String> {
+    fn choose(options: &Options, policy: &Policy, count: usize) -> Result<Runner, CliError> {
         let native = Runner::Native(Box::new(policy.scratch()));
         if options.native {
             println!("  running {count} cases with the native engine");
@@ -104,7 +106,7 @@ impl Runner {
                 .unwrap_or_else(super::wasm::default_wasm_path);
             if !wasm.is_file() {
                 if options.wasm.is_some() {
-                    return Err(format!("{}: no such file", wasm.display()));
+                    return Err(CliError::NoWasm(wasm));
                 }
                 eprintln!(
                     "airlock: warning: {} not found; running {count} cases with the native engine instead of the filter \
@@ -113,7 +115,7 @@ impl Runner {
                 );
                 return Ok(native);
             }
-            let runner = super::wasm::WasmRunner::new(&wasm, policy)?;
+            let runner = super::wasm::WasmRunner::new(&wasm, policy).map_err(CliError::Filter)?;
             println!("  running {count} cases through {}", wasm.display());
             Ok(Runner::Wasm(Box::new(runner)))
         }

@@ -1,6 +1,7 @@
 //! Loading a policy file or directory (YAML or JSON) into a compiled policy.
 
-use airlock_filter::policy::{self, bundle, Environment, Origins, Policy, PolicyErrors};
+use crate::error::CliError;
+use airlock_filter::policy::{self, bundle, Environment, Origins, Policy};
 use serde_json::Value;
 use std::path::Path;
 
@@ -39,7 +40,7 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Value, String> {
 }
 
 /// Loads and compiles a policy; every problem is a line of the error.
-pub fn policy(path: &Path, key: Key) -> Result<Policy, String> {
+pub fn policy(path: &Path, key: Key) -> Result<Policy, CliError> {
     let bundle = bundle::load(path, &parse_text)?;
     let show = |p: &Path| p.display().to_string();
     let origins = Origins {
@@ -55,16 +56,14 @@ pub fn policy(path: &Path, key: Key) -> Result<Policy, String> {
             .map(|o| o.as_ref().map(|(f, i)| (show(f), *i)))
             .collect(),
     };
-    let doc = policy::parse_document(bundle.document, &origins).map_err(|e| e.to_string())?;
-    policy::compile(doc, origins, &environment(key)).map_err(|e: PolicyErrors| e.to_string())
+    let doc = policy::parse_document(bundle.document, &origins)?;
+    Ok(policy::compile(doc, origins, &environment(key))?)
 }
 
 /// The policy at `path`, or the embedded default.
-pub fn policy_or_default(path: Option<&Path>, key: Key) -> Result<Policy, String> {
+pub fn policy_or_default(path: Option<&Path>, key: Key) -> Result<Policy, CliError> {
     match path {
         Some(p) => policy(p, key),
-        None => {
-            airlock_filter::config::default_policy(&environment(key)).map_err(|e| e.to_string())
-        }
+        None => Ok(airlock_filter::config::default_policy(&environment(key))?),
     }
 }

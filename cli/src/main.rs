@@ -2,6 +2,7 @@
 
 mod build;
 mod check;
+mod error;
 mod load;
 mod scan;
 #[cfg(feature = "wasm")]

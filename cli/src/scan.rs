@@ -1,6 +1,7 @@
 //! `airlock scan`: run the engine over request bodies, one JSON line each.
 
 use super::load;
+use crate::error::CliError;
 use airlock_filter::telemetry;
 use airlock_filter::{Action, Policy, Request, Scratch};
 use serde_json::{json, Value};
@@ -14,20 +15,21 @@ pub fn run(
     path: &str,
     content_type: Option<&str>,
     inputs: &[PathBuf],
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     let policy = match load::policy_or_default(policy_path, load::Key::Required) {
         Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
+        Err(e) if e.is_policy() => {
+            eprintln!("{e}");
             return Ok(ExitCode::FAILURE);
         }
+        Err(e) => return Err(e),
     };
     let mut scratch = policy.scratch();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
     let mut emit =
-        |name: &str, body: Result<Vec<u8>, String>, out: &mut dyn Write| -> Result<(), String> {
+        |name: &str, body: Result<Vec<u8>, String>, out: &mut dyn Write| -> Result<(), CliError> {
             let line = match body {
                 Ok(body) => {
                     let request = Request {
@@ -44,7 +46,7 @@ pub fn run(
                     json!({"input": name, "error": e})
                 }
             };
-            writeln!(out, "{line}").map_err(|e| format!("cannot write output: {e}"))
+            writeln!(out, "{line}").map_err(CliError::Output)
         };
     let stdin_only = inputs.is_empty() || inputs.iter().all(|p| p.as_os_str() == "-");
     if stdin_only {
@@ -72,8 +74,7 @@ pub fn run(
             }
         }
     }
-    out.flush()
-        .map_err(|e| format!("cannot write output: {e}"))?;
+    out.flush().map_err(CliError::Output)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

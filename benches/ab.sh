@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Same-session A/B of the native engine bench: two commits' `engine` bench binaries run
+# alternately, ROUNDS times each, and the minimum of each body's criterion estimate is
+# printed side by side with the ratio. Use it to show a change is not slower than the noise.
+#
+#   bash benches/ab.sh OLD_COMMIT NEW_COMMIT [FILTER] [ROUNDS]
+#
+# FILTER is a criterion regex (default: every class at 64 KiB). Worktrees and a shared
+# target dir live under ${AB_DIR:-/tmp/airlock-ab}; nothing in this checkout changes.
+set -euo pipefail
+old=$1 new=$2
+filter=${3:-'^engine/[^/]+/64 KiB$'}
+rounds=${4:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${AB_DIR:-/tmp/airlock-ab}
+mkdir -p "$dir"
+export CARGO_TARGET_DIR="$dir/target"
+
+binary() { # commit -> path of its engine bench binary
+  local tree="$dir/tree-$1"
+  [ -d "$tree" ] || git -C "$root" worktree add -q --detach "$tree" "$1"
+  (cd "$tree" && cargo bench -q -p airlock-benches --bench engine --no-run --message-format=json 2>/dev/null) |
+    python3 -c 'import sys,json
+for line in sys.stdin:
+    m=json.loads(line)
+    if m.get("reason")=="compiler-artifact" and m.get("target",{}).get("name")=="engine" and m.get("executable"):
+        print(m["executable"])' | tail -1
+}
+
+a=$(binary "$old"); cp "$a" "$dir/engine-old"
+b=$(binary "$new"); cp "$b" "$dir/engine-new"
+: > "$dir/runs.txt"
+for round in $(seq "$rounds"); do
+  for side in old new; do
+    "$dir/engine-$side" --bench "$filter" --warm-up-time 1 --measurement-time 2 --noplot 2>/dev/null |
+      awk -v side="$side" '/^engine\// {name=$1" "$2} /time:/ {print side "\t" name "\t" $4 " " $5}' >> "$dir/runs.txt"
+  done
+done
+python3 - "$dir/runs.txt" <<'PY'
+import sys, collections
+unit = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}
+best = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    side, name, value = line.rstrip("\n").split("\t")
+    number, u = value.split()
+    us = float(number) * unit[u]
+    best[name][side] = min(us, best[name].get(side, float("inf")))
+print("| body | old (min) | new (min) | new ÷ old |")
+print("| --- | ---: | ---: | ---: |")
+for name, sides in best.items():
+    if "old" in sides and "new" in sides:
+        print(f"| {name} | {sides['old']:.1f} µs | {sides['new']:.1f} µs | {sides['new'] / sides['old']:.3f} |")
+PY
