@@ -242,10 +242,7 @@ impl Parser<'_, '_> {
     }
 
     fn object(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
-        self.expect(b'{')?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        if self.opens_empty(b'{', b'}')? {
             return Ok(());
         }
         loop {
@@ -272,10 +269,7 @@ impl Parser<'_, '_> {
     }
 
     fn array(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
-        self.expect(b'[')?;
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+        if self.opens_empty(b'[', b']')? {
             return Ok(());
         }
         let mut index = 0u32;
@@ -288,6 +282,17 @@ impl Parser<'_, '_> {
                 return Ok(());
             }
         }
+    }
+
+    /// Reads the `open` byte of a container; true if `close` follows at once (it is empty).
+    fn opens_empty(&mut self, open: u8, close: u8) -> Result<bool, SyntaxError> {
+        self.expect(open)?;
+        self.skip_ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.pos += 1;
+        }
+        Ok(empty)
     }
 
     /// After a member or element: a `,` (false: another follows) or `close` (true: the

@@ -431,6 +431,7 @@ fn decimal_digit(c: char) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::test_rng::TestRng;
 
     /// [`Folded::original_span`] of `start..end`, as a pair.
     fn mapped_back(out: &Folded, start: usize, end: usize) -> (usize, usize) {
@@ -620,22 +621,6 @@ mod tests {
         assert_eq!(mapped_back(&out, 0, 1), (0, 2));
     }
 
-    /// A small xorshift generator, so the property test is reproducible.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn non_ascii_decimal_digits_fold_to_ascii() {
         let n = Folder::new();
@@ -683,11 +668,11 @@ mod tests {
         b"\xF0\x9F",
     ];
 
-    fn random_text(rng: &mut Rng, pieces: &[&[u8]], max_len: usize) -> Vec<u8> {
+    fn random_text(rng: &mut TestRng, pieces: &[&[u8]], max_len: usize) -> Vec<u8> {
         let len = rng.below(max_len + 1);
         let mut text = Vec::new();
         for _ in 0..len {
-            text.extend_from_slice(pieces[rng.below(pieces.len())]);
+            text.extend_from_slice(rng.pick(pieces));
         }
         text
     }
@@ -697,7 +682,7 @@ mod tests {
         let folder = Folder::new();
         let mut out = Folded::default();
         let mut part = Folded::default();
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = TestRng::new(0x9E37_79B9_7F4A_7C15);
         let mut folded_count = 0;
         for _ in 0..400 {
             let text = random_text(&mut rng, TRICKY, 12);
@@ -760,7 +745,7 @@ mod tests {
             .collect();
         let folder = Folder::new();
         let mut out = Folded::default();
-        let mut rng = Rng(42);
+        let mut rng = TestRng::new(42);
         for _ in 0..400 {
             let text = random_text(&mut rng, &pieces, 16);
             let s = std::str::from_utf8(&text).unwrap();
