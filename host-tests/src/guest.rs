@@ -32,6 +32,13 @@ impl From<wasmtime::Error> for Fault {
 
 pub type HostResult<T> = Result<T, Fault>;
 
+/// A region of the module's memory: pointer and length.
+pub type Slice = (i32, i32);
+
+/// Where the module wants bytes handed back: the addresses at which to store
+/// their pointer and their size.
+pub type ReturnSlots = (i32, i32);
+
 /// Turns a host function's result into what the import returns: a status code,
 /// or a trap.
 pub fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
@@ -114,7 +121,7 @@ fn range(ptr: i32, len: i32, size: usize) -> HostResult<std::ops::Range<usize>> 
 
 /// Copies `len` bytes at `ptr` out of the module. A zero length reads nothing
 /// (the pointer may then be null).
-pub fn read(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
+pub fn read(caller: &mut HostCaller<'_>, (ptr, len): Slice) -> HostResult<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -125,8 +132,8 @@ pub fn read(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<Vec<u
 }
 
 /// Like [`read`], as (lossy) UTF-8.
-pub fn read_string(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<String> {
-    Ok(String::from_utf8_lossy(&read(caller, ptr, len)?).into_owned())
+pub fn read_string(caller: &mut HostCaller<'_>, slice: Slice) -> HostResult<String> {
+    Ok(String::from_utf8_lossy(&read(caller, slice)?).into_owned())
 }
 
 /// Writes `bytes` at `ptr`.
@@ -175,8 +182,7 @@ pub fn alloc_copy(caller: &mut HostCaller<'_>, bytes: &[u8]) -> HostResult<u32> 
 pub fn return_bytes(
     caller: &mut HostCaller<'_>,
     bytes: &[u8],
-    ptr_ptr: i32,
-    size_ptr: i32,
+    (ptr_ptr, size_ptr): ReturnSlots,
 ) -> HostResult<()> {
     let ptr = alloc_copy(caller, bytes)?;
     write_u32(caller, ptr_ptr, ptr)?;

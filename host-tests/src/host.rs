@@ -13,7 +13,10 @@
 //! - HTTP/gRPC callouts are Unimplemented, foreign functions NotFound.
 
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType};
-use crate::guest::{self, define_answer, imports, status, Fault, HostCaller, HostResult};
+use crate::guest::{
+    self, define_answer, imports, read, read_string, status, Fault, HostCaller, HostResult,
+    ReturnSlots, Slice,
+};
 use crate::headers::HeaderMap;
 use crate::state::{HostState, LogEntry, PropertyPath};
 use crate::stream::{Direction, LocalResponse, Side};
@@ -39,7 +42,7 @@ const NOT_PROVIDED: [(&str, usize, Status); 8] = [
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     imports!(linker, ENV, status, {
         // Logging, time, configuration.
-        "proxy_log" => |c, level: i32, ptr: i32, len: i32| log(c, level, ptr, len);
+        "proxy_log" => |c, level: i32, ptr: i32, len: i32| log(c, level, (ptr, len));
         "proxy_get_log_level" => |c, ret: i32| {
             let level = c.data().log_level as u32;
             guest::write_u32(c, ret, level)
@@ -54,7 +57,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         };
         "proxy_get_configuration" => |c, ptr_ptr: i32, size_ptr: i32| {
             let config = c.data().plugin_config.clone();
-            guest::return_bytes(c, &config, ptr_ptr, size_ptr)
+            guest::return_bytes(c, &config, (ptr_ptr, size_ptr))
         };
         "proxy_done" => |_c| Ok(());
         "proxy_set_effective_context" => |c, id: i32| set_effective_context(c.data_mut(), id as u32);
@@ -62,23 +65,23 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         // Buffers.
         "proxy_get_buffer_bytes" =>
             |c, kind: i32, start: i32, max: i32, ptr_ptr: i32, size_ptr: i32| {
-                get_buffer(c, kind, start as u32, max as u32, ptr_ptr, size_ptr)
+                get_buffer(c, kind, start as u32, max as u32, (ptr_ptr, size_ptr))
             };
         "proxy_set_buffer_bytes" => |c, kind: i32, start: i32, size: i32, ptr: i32, len: i32| {
-            set_buffer(c, kind, start as u32, size as u32, ptr, len)
+            set_buffer(c, kind, start as u32, size as u32, (ptr, len))
         };
 
         // Header maps.
         "proxy_get_header_map_pairs" => |c, kind: i32, ptr_ptr: i32, size_ptr: i32| {
-            get_map_pairs(c, kind, ptr_ptr, size_ptr)
+            get_map_pairs(c, kind, (ptr_ptr, size_ptr))
         };
         "proxy_set_header_map_pairs" => |c, kind: i32, ptr: i32, len: i32| {
-            set_map_pairs(c, kind, ptr, len)
+            set_map_pairs(c, kind, (ptr, len))
         };
         "proxy_get_header_map_size" => |c, kind: i32, ret: i32| get_map_size(c, kind, ret);
         "proxy_get_header_map_value" =>
             |c, kind: i32, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32| {
-                get_map_value(c, kind, (kptr, klen), ptr_ptr, size_ptr)
+                get_map_value(c, kind, (kptr, klen), (ptr_ptr, size_ptr))
             };
         "proxy_replace_header_map_value" =>
             |c, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
@@ -94,7 +97,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
 
         // Properties.
         "proxy_get_property" => |c, pptr: i32, plen: i32, ptr_ptr: i32, size_ptr: i32| {
-            get_property(c, (pptr, plen), ptr_ptr, size_ptr)
+            get_property(c, (pptr, plen), (ptr_ptr, size_ptr))
         };
         "proxy_set_property" => |c, pptr: i32, plen: i32, vptr: i32, vlen: i32| {
             set_property(c, (pptr, plen), (vptr, vlen))
@@ -103,7 +106,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         // Shared data and queues (in memory, one VM).
         "proxy_get_shared_data" =>
             |c, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32, cas_ptr: i32| {
-                get_shared_data(c, (kptr, klen), ptr_ptr, size_ptr, cas_ptr)
+                get_shared_data(c, (kptr, klen), (ptr_ptr, size_ptr), cas_ptr)
             };
         "proxy_set_shared_data" => |c, kptr: i32, klen: i32, vptr: i32, vlen: i32, cas: i32| {
             set_shared_data(c, (kptr, klen), (vptr, vlen), cas as u32)
@@ -119,7 +122,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             enqueue(c, id as u32, (vptr, vlen))
         };
         "proxy_dequeue_shared_queue" => |c, id: i32, ptr_ptr: i32, size_ptr: i32| {
-            dequeue(c, id as u32, ptr_ptr, size_ptr)
+            dequeue(c, id as u32, (ptr_ptr, size_ptr))
         };
 
         // Stream control and local responses.
@@ -160,17 +163,6 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// A slice of the module's memory: pointer and length.
-type Slice = (i32, i32);
-
-fn read(c: &mut HostCaller<'_>, (ptr, len): Slice) -> HostResult<Vec<u8>> {
-    guest::read(c, ptr, len)
-}
-
-fn read_string(c: &mut HostCaller<'_>, (ptr, len): Slice) -> HostResult<String> {
-    guest::read_string(c, ptr, len)
-}
-
 fn set_effective_context(state: &mut HostState, id: u32) -> HostResult<()> {
     if id == state.root_context_id || state.streams.contains_key(&id) {
         state.effective_context = id;
@@ -180,9 +172,9 @@ fn set_effective_context(state: &mut HostState, id: u32) -> HostResult<()> {
     }
 }
 
-fn log(c: &mut HostCaller<'_>, level: i32, ptr: i32, len: i32) -> HostResult<()> {
+fn log(c: &mut HostCaller<'_>, level: i32, message: Slice) -> HostResult<()> {
     let level = LogLevel::from_raw(level).ok_or(Status::BadArgument)?;
-    let message = guest::read_string(c, ptr, len)?;
+    let message = read_string(c, message)?;
     let state = c.data_mut();
     if state.echo {
         eprintln!("[wasm {level:?} ctx={}] {message}", state.active_context);
@@ -212,8 +204,7 @@ fn get_buffer(
     kind: i32,
     start: u32,
     max: u32,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    out: ReturnSlots,
 ) -> HostResult<()> {
     let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
     let bytes = {
@@ -228,7 +219,7 @@ fn get_buffer(
         let end = start.saturating_add(max as usize).min(whole.len());
         whole.get(start..end).unwrap_or_default().to_vec()
     };
-    guest::return_bytes(c, &bytes, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &bytes, out)
 }
 
 fn set_buffer(
@@ -236,11 +227,10 @@ fn set_buffer(
     kind: i32,
     start: u32,
     size: u32,
-    ptr: i32,
-    len: i32,
+    data: Slice,
 ) -> HostResult<()> {
     let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
-    let data = guest::read(c, ptr, len)?;
+    let data = read(c, data)?;
     let buffer = body_buffer(c.data_mut(), kind)?;
     let (start, size) = (start as usize, size as usize);
     if start == 0 {
@@ -294,9 +284,9 @@ fn edit_target(state: &mut HostState, kind: i32) -> HostResult<&mut HeaderMap> {
     map.as_mut().ok_or_else(|| Status::BadArgument.into())
 }
 
-fn get_map_pairs(c: &mut HostCaller<'_>, kind: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult<()> {
+fn get_map_pairs(c: &mut HostCaller<'_>, kind: i32, out: ReturnSlots) -> HostResult<()> {
     let map = read_map(c.data_mut(), kind)?.unwrap_or_default();
-    guest::return_bytes(c, &map.serialize(), ptr_ptr, size_ptr)
+    guest::return_bytes(c, &map.serialize(), out)
 }
 
 fn get_map_size(c: &mut HostCaller<'_>, kind: i32, ret: i32) -> HostResult<()> {
@@ -304,8 +294,8 @@ fn get_map_size(c: &mut HostCaller<'_>, kind: i32, ret: i32) -> HostResult<()> {
     guest::write_u32(c, ret, map.serialize().len() as u32)
 }
 
-fn set_map_pairs(c: &mut HostCaller<'_>, kind: i32, ptr: i32, len: i32) -> HostResult<()> {
-    let bytes = guest::read(c, ptr, len)?;
+fn set_map_pairs(c: &mut HostCaller<'_>, kind: i32, pairs: Slice) -> HostResult<()> {
+    let bytes = read(c, pairs)?;
     let new = HeaderMap::deserialize(&bytes).map_err(|_| Status::BadArgument)?;
     *edit_target(c.data_mut(), kind)? = new;
     Ok(())
@@ -315,13 +305,12 @@ fn get_map_value(
     c: &mut HostCaller<'_>,
     kind: i32,
     key: Slice,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    out: ReturnSlots,
 ) -> HostResult<()> {
     let key = read(c, key)?;
     let map = read_map(c.data_mut(), kind)?.ok_or(Status::NotFound)?;
     let value = map.get_bytes(&key).ok_or(Status::NotFound)?.to_vec();
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
 /// A header map edit, with the value it writes.
@@ -390,15 +379,10 @@ pub fn lookup_property(state: &mut HostState, path: &PropertyPath) -> Option<Vec
     Some(value.to_vec())
 }
 
-fn get_property(
-    c: &mut HostCaller<'_>,
-    path: Slice,
-    ptr_ptr: i32,
-    size_ptr: i32,
-) -> HostResult<()> {
+fn get_property(c: &mut HostCaller<'_>, path: Slice, out: ReturnSlots) -> HostResult<()> {
     let path = parse_path(&read(c, path)?);
     let value = lookup_property(c.data_mut(), &path).ok_or(Status::NotFound)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
 fn set_property(c: &mut HostCaller<'_>, path: Slice, value: Slice) -> HostResult<()> {
@@ -416,8 +400,7 @@ fn set_property(c: &mut HostCaller<'_>, path: Slice, value: Slice) -> HostResult
 fn get_shared_data(
     c: &mut HostCaller<'_>,
     key: Slice,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    out: ReturnSlots,
     cas_ptr: i32,
 ) -> HostResult<()> {
     let key = read_string(c, key)?;
@@ -427,7 +410,7 @@ fn get_shared_data(
         .get(&key)
         .cloned()
         .ok_or(Status::NotFound)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)?;
+    guest::return_bytes(c, &value, out)?;
     guest::write_u32(c, cas_ptr, cas)
 }
 
@@ -486,13 +469,13 @@ fn enqueue(c: &mut HostCaller<'_>, id: u32, value: Slice) -> HostResult<()> {
     Ok(())
 }
 
-fn dequeue(c: &mut HostCaller<'_>, id: u32, ptr_ptr: i32, size_ptr: i32) -> HostResult<()> {
+fn dequeue(c: &mut HostCaller<'_>, id: u32, out: ReturnSlots) -> HostResult<()> {
     let queue = id
         .checked_sub(1)
         .and_then(|i| c.data_mut().queues.queues.get_mut(i as usize))
         .ok_or(Status::NotFound)?;
     let value = queue.pop_front().ok_or(Status::Empty)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
 fn continue_stream(c: &mut HostCaller<'_>, kind: i32) -> HostResult<()> {

@@ -184,14 +184,14 @@ fn fd_write(
 ) -> HostResult<()> {
     let mut out = Vec::new();
     for i in 0..iovs_len {
-        let iov = guest::read(c, iovs.wrapping_add(8 * i), 8)?;
+        let iov = guest::read(c, (iovs.wrapping_add(8 * i), 8))?;
         let field = |at: usize| {
             iov.get(at..at + 4)
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map(i32::from_le_bytes)
                 .unwrap_or(0)
         };
-        out.extend(guest::read(c, field(0), field(4))?);
+        out.extend(guest::read(c, (field(0), field(4)))?);
     }
     let state = c.data_mut();
     if state.echo {
