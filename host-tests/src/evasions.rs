@@ -116,10 +116,7 @@ impl EvasionCase {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::headers::value_of(&self.headers, name)
     }
 
     /// The body chunks for [`EvasionCase::delivery`].

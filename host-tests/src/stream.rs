@@ -30,10 +30,7 @@ pub struct LocalResponse {
 impl LocalResponse {
     /// The first value of header `key` (case-insensitive).
     pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+        crate::headers::value_of(&self.headers, key)
     }
 
     pub fn body_str(&self) -> String {

@@ -7,6 +7,7 @@
 //! The module is found by `airlock_host_tests::filter_wasm`: `$AIRLOCK_WASM`,
 //! else under `$CARGO_TARGET_DIR`, else under the workspace's `target/`.
 
+use airlock_host_tests::headers::values_of;
 use airlock_host_tests::{
     filter_wasm, send_request, workspace_root, Action, Host, LogLevel, Outcome,
 };
@@ -219,13 +220,7 @@ fn assert_blocked(out: &Outcome) -> Value {
         .clone()
         .unwrap_or_else(|| panic!("expected a local 403 reply, got {out:#?}"));
     assert_eq!(status, 403);
-    let header = |k: &str| -> Vec<&str> {
-        headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let header = |k: &str| -> Vec<&str> { values_of(&headers, k).collect() };
     assert_eq!(header("content-type"), ["application/json"], "{headers:?}");
     assert_eq!(
         header("x-airlock-decision"),
