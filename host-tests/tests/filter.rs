@@ -326,13 +326,7 @@ fn empty_configuration_loads_the_embedded_default_policy() {
         // The default policy is in force: a credential is blocked, and the
         // reply names the default policy.
         let key = aws_key(1);
-        let out = post(
-            &mut host,
-            OPENAI,
-            &openai_body(&leaky_aws(&key)),
-            "req-default",
-        );
-        let reply = assert_blocked(&out);
+        let reply = leak_aws_key(&mut host, OPENAI, openai_body, &key, "req-default");
         let message = reply["error"]["message"]
             .as_str()
             .unwrap_or_default()
@@ -440,25 +434,37 @@ fn clean_chat_request_passes_byte_identical() {
     );
 }
 
+/// Posts a request leaking AWS key `key` to `to` (its body built by `body`)
+/// and asserts the block; returns the reply JSON.
+fn leak_aws_key(
+    host: &mut Host,
+    to: (&str, &str),
+    body: fn(&str) -> Vec<u8>,
+    key: &str,
+    request_id: &str,
+) -> Value {
+    let out = post(host, to, &body(&leaky_aws(key)), request_id);
+    assert_blocked(&out)
+}
+
+/// Asserts `error.message` of a block reply names the AWS detectors, not the key.
+fn assert_aws_block_message(error: &Value, key: &str) {
+    let message = error["message"].as_str().expect("message is a string");
+    assert_block_message(message, key, &aws_detector_ids(), "aws");
+}
+
 #[test]
 fn aws_key_to_openai_gets_openai_shaped_403() {
     let mut host = default_host();
     let key = aws_key(2);
-    let out = post(
-        &mut host,
-        OPENAI,
-        &openai_body(&leaky_aws(&key)),
-        "req-openai",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, OPENAI, openai_body, &key, "req-openai");
     assert_eq!(keys(&reply), ["error"], "{reply}");
     let error = &reply["error"];
     assert_eq!(keys(error), ["code", "message", "param", "type"], "{reply}");
     assert_eq!(error["type"], "permission_error");
     assert_eq!(error["code"], "airlock_policy_violation");
     assert_eq!(error["param"], Value::Null);
-    let message = error["message"].as_str().expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    assert_aws_block_message(error, &key);
     assert_no_log_contains(&host, &key);
 }
 
@@ -466,46 +472,26 @@ fn aws_key_to_openai_gets_openai_shaped_403() {
 fn aws_key_to_anthropic_gets_anthropic_shaped_403() {
     let mut host = default_host();
     let key = aws_key(3);
-    let out = post(
-        &mut host,
-        ANTHROPIC,
-        &anthropic_body(&leaky_aws(&key)),
-        "req-anthropic",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, ANTHROPIC, anthropic_body, &key, "req-anthropic");
     assert_eq!(keys(&reply), ["error", "type"], "{reply}");
     assert_eq!(reply["type"], "error");
-    assert_eq!(keys(&reply["error"]), ["message", "type"], "{reply}");
-    assert_eq!(reply["error"]["type"], "permission_error");
-    let message = reply["error"]["message"]
-        .as_str()
-        .expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    let error = &reply["error"];
+    assert_eq!(keys(error), ["message", "type"], "{reply}");
+    assert_eq!(error["type"], "permission_error");
+    assert_aws_block_message(error, &key);
 }
 
 #[test]
 fn aws_key_to_gemini_gets_gemini_shaped_403() {
     let mut host = default_host();
     let key = aws_key(4);
-    let out = post(
-        &mut host,
-        GEMINI,
-        &gemini_body(&leaky_aws(&key)),
-        "req-gemini",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, GEMINI, gemini_body, &key, "req-gemini");
     assert_eq!(keys(&reply), ["error"], "{reply}");
-    assert_eq!(
-        keys(&reply["error"]),
-        ["code", "message", "status"],
-        "{reply}"
-    );
-    assert_eq!(reply["error"]["code"], 403);
-    assert_eq!(reply["error"]["status"], "PERMISSION_DENIED");
-    let message = reply["error"]["message"]
-        .as_str()
-        .expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    let error = &reply["error"];
+    assert_eq!(keys(error), ["code", "message", "status"], "{reply}");
+    assert_eq!(error["code"], 403);
+    assert_eq!(error["status"], "PERMISSION_DENIED");
+    assert_aws_block_message(error, &key);
 }
 
 #[test]
@@ -517,13 +503,7 @@ fn aws_key_is_blocked_on_every_destination() {
         ("api.mistral.ai", "/v1/chat/completions"),
     ] {
         let mut host = default_host();
-        let out = post(
-            &mut host,
-            to,
-            &openai_body(&leaky_aws(&key)),
-            "req-everywhere",
-        );
-        let reply = assert_blocked(&out);
+        let reply = leak_aws_key(&mut host, to, openai_body, &key, "req-everywhere");
         assert_eq!(
             reply["error"]["type"], "permission_error",
             "{to:?}: {reply}"
