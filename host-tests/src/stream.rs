@@ -116,13 +116,9 @@ impl StreamState {
         }
     }
 
-    /// Whether request events are no longer delivered to the filter.
-    pub fn request_stopped(&self) -> bool {
-        self.local_response.is_some() || !self.closed.is_empty() || self.finished
-    }
-
-    /// Whether upstream response events are no longer delivered.
-    pub fn response_stopped(&self) -> bool {
+    /// Whether events (request or upstream response) are no longer delivered
+    /// to the filter: after a local response, a close, or the end of the stream.
+    pub fn stopped(&self) -> bool {
         self.local_response.is_some() || !self.closed.is_empty() || self.finished
     }
 }
