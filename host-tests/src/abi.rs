@@ -24,136 +24,93 @@ impl Status {
     }
 }
 
-/// `proxy_map_type_t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MapType {
-    HttpRequestHeaders,
-    HttpRequestTrailers,
-    HttpResponseHeaders,
-    HttpResponseTrailers,
+/// A proxy-wasm enum: its variants with their ABI values, and `from_raw`,
+/// which maps a value to its variant (None for any other value).
+macro_rules! abi_enum {
+    ($(#[$meta:meta])* $name:ident { $($raw:literal => $variant:ident,)* }) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($variant = $raw,)*
+        }
+
+        impl $name {
+            pub fn from_raw(raw: i32) -> Option<$name> {
+                match raw {
+                    $($raw => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl MapType {
-    pub fn from_raw(raw: i32) -> Option<MapType> {
-        match raw {
-            0 => Some(MapType::HttpRequestHeaders),
-            1 => Some(MapType::HttpRequestTrailers),
-            2 => Some(MapType::HttpResponseHeaders),
-            3 => Some(MapType::HttpResponseTrailers),
-            _ => None,
-        }
+abi_enum! {
+    /// `proxy_map_type_t`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    MapType {
+        0 => HttpRequestHeaders,
+        1 => HttpRequestTrailers,
+        2 => HttpResponseHeaders,
+        3 => HttpResponseTrailers,
     }
 }
 
-/// `proxy_buffer_type_t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BufferType {
-    HttpRequestBody,
-    HttpResponseBody,
-    DownstreamData,
-    UpstreamData,
-    HttpCallResponseBody,
-    GrpcReceiveBuffer,
-    VmConfiguration,
-    PluginConfiguration,
-}
-
-impl BufferType {
-    pub fn from_raw(raw: i32) -> Option<BufferType> {
-        match raw {
-            0 => Some(BufferType::HttpRequestBody),
-            1 => Some(BufferType::HttpResponseBody),
-            2 => Some(BufferType::DownstreamData),
-            3 => Some(BufferType::UpstreamData),
-            4 => Some(BufferType::HttpCallResponseBody),
-            5 => Some(BufferType::GrpcReceiveBuffer),
-            6 => Some(BufferType::VmConfiguration),
-            7 => Some(BufferType::PluginConfiguration),
-            _ => None,
-        }
+abi_enum! {
+    /// `proxy_buffer_type_t`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    BufferType {
+        0 => HttpRequestBody,
+        1 => HttpResponseBody,
+        2 => DownstreamData,
+        3 => UpstreamData,
+        4 => HttpCallResponseBody,
+        5 => GrpcReceiveBuffer,
+        6 => VmConfiguration,
+        7 => PluginConfiguration,
     }
 }
 
-/// `proxy_stream_type_t` (argument of `proxy_continue_stream` / `proxy_close_stream`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamType {
-    HttpRequest,
-    HttpResponse,
-    Downstream,
-    Upstream,
-}
-
-impl StreamType {
-    pub fn from_raw(raw: i32) -> Option<StreamType> {
-        match raw {
-            0 => Some(StreamType::HttpRequest),
-            1 => Some(StreamType::HttpResponse),
-            2 => Some(StreamType::Downstream),
-            3 => Some(StreamType::Upstream),
-            _ => None,
-        }
+abi_enum! {
+    /// `proxy_stream_type_t` (argument of `proxy_continue_stream` / `proxy_close_stream`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    StreamType {
+        0 => HttpRequest,
+        1 => HttpResponse,
+        2 => Downstream,
+        3 => Upstream,
     }
 }
 
-/// `proxy_metric_type_t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MetricType {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl MetricType {
-    pub fn from_raw(raw: i32) -> Option<MetricType> {
-        match raw {
-            0 => Some(MetricType::Counter),
-            1 => Some(MetricType::Gauge),
-            2 => Some(MetricType::Histogram),
-            _ => None,
-        }
+abi_enum! {
+    /// `proxy_metric_type_t`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    MetricType {
+        0 => Counter,
+        1 => Gauge,
+        2 => Histogram,
     }
 }
 
-/// `proxy_log_level_t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum LogLevel {
-    Trace = 0,
-    Debug = 1,
-    Info = 2,
-    Warn = 3,
-    Error = 4,
-    Critical = 5,
-}
-
-impl LogLevel {
-    pub fn from_raw(raw: i32) -> Option<LogLevel> {
-        match raw {
-            0 => Some(LogLevel::Trace),
-            1 => Some(LogLevel::Debug),
-            2 => Some(LogLevel::Info),
-            3 => Some(LogLevel::Warn),
-            4 => Some(LogLevel::Error),
-            5 => Some(LogLevel::Critical),
-            _ => None,
-        }
+abi_enum! {
+    /// `proxy_log_level_t`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    LogLevel {
+        0 => Trace,
+        1 => Debug,
+        2 => Info,
+        3 => Warn,
+        4 => Error,
+        5 => Critical,
     }
 }
 
-/// What a filter callback returned (`proxy_action_t`): 0 continues the
-/// iteration, 1 stops it (Envoy's StopIteration / StopIterationAndBuffer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Continue,
-    Pause,
-}
-
-impl Action {
-    pub fn from_raw(raw: i32) -> Option<Action> {
-        match raw {
-            0 => Some(Action::Continue),
-            1 => Some(Action::Pause),
-            _ => None,
-        }
+abi_enum! {
+    /// What a filter callback returned (`proxy_action_t`): 0 continues the
+    /// iteration, 1 stops it (Envoy's StopIteration / StopIterationAndBuffer).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    Action {
+        0 => Continue,
+        1 => Pause,
     }
 }
 
@@ -166,4 +123,44 @@ pub mod errno {
     pub const NOENT: i32 = 44;
     pub const NOSYS: i32 = 52;
     pub const SPIPE: i32 = 70;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, BufferType, LogLevel, MapType, MetricType, StreamType};
+
+    #[test]
+    fn from_raw_gives_the_variant_with_that_value() {
+        // Each enum: its name, from_raw as an i32 round trip, how many values.
+        type RoundTrip = fn(i32) -> Option<i32>;
+        let values: [(&str, RoundTrip, i32); 6] = [
+            ("MapType", |r| MapType::from_raw(r).map(|v| v as i32), 4),
+            (
+                "BufferType",
+                |r| BufferType::from_raw(r).map(|v| v as i32),
+                8,
+            ),
+            (
+                "StreamType",
+                |r| StreamType::from_raw(r).map(|v| v as i32),
+                4,
+            ),
+            (
+                "MetricType",
+                |r| MetricType::from_raw(r).map(|v| v as i32),
+                3,
+            ),
+            ("LogLevel", |r| LogLevel::from_raw(r).map(|v| v as i32), 6),
+            ("Action", |r| Action::from_raw(r).map(|v| v as i32), 2),
+        ];
+        for (name, from_raw, count) in values {
+            for raw in 0..count {
+                assert_eq!(from_raw(raw), Some(raw), "{name} {raw}");
+            }
+            assert_eq!(from_raw(count), None, "{name} {count}");
+            assert_eq!(from_raw(-1), None, "{name} -1");
+        }
+        assert_eq!(LogLevel::from_raw(3), Some(LogLevel::Warn));
+        assert!(LogLevel::Warn < LogLevel::Error);
+    }
 }

@@ -16,6 +16,34 @@ pub struct Stream<'h> {
 
 type Pairs<'a, K, V> = &'a [(K, V)];
 
+/// A filter callback, named for each side it is called on.
+struct Callback {
+    request: &'static str,
+    response: &'static str,
+}
+
+impl Callback {
+    fn on(&self, side: Side) -> &'static str {
+        match side {
+            Side::Request => self.request,
+            Side::Response => self.response,
+        }
+    }
+}
+
+const ON_HEADERS: Callback = Callback {
+    request: "proxy_on_request_headers",
+    response: "proxy_on_response_headers",
+};
+const ON_BODY: Callback = Callback {
+    request: "proxy_on_request_body",
+    response: "proxy_on_response_body",
+};
+const ON_TRAILERS: Callback = Callback {
+    request: "proxy_on_request_trailers",
+    response: "proxy_on_response_trailers",
+};
+
 /// Header names arrive lowercased, as Envoy presents them.
 fn to_map<K: AsRef<str>, V: AsRef<str>>(pairs: Pairs<'_, K, V>) -> HeaderMap {
     let mut map = HeaderMap::new();
@@ -146,11 +174,7 @@ impl<'h> Stream<'h> {
         headers: Pairs<'_, K, V>,
         end_of_stream: bool,
     ) -> Result<Action> {
-        let (stopped, callback) = match side {
-            Side::Request => (self.state().request_stopped(), "proxy_on_request_headers"),
-            Side::Response => (self.state().response_stopped(), "proxy_on_response_headers"),
-        };
-        if stopped {
+        if self.state().stopped() {
             return Ok(Action::Pause);
         }
         let map = to_map(headers);
@@ -158,15 +182,11 @@ impl<'h> Stream<'h> {
         let direction = self.state_mut().direction(side);
         direction.headers = Some(map);
         direction.ended = end_of_stream;
-        self.dispatch(side, callback, &[count, end_of_stream as i32])
+        self.dispatch(side, ON_HEADERS.on(side), &[count, end_of_stream as i32])
     }
 
     fn body_event(&mut self, side: Side, chunk: &[u8], end_of_stream: bool) -> Result<Action> {
-        let (stopped, callback) = match side {
-            Side::Request => (self.state().request_stopped(), "proxy_on_request_body"),
-            Side::Response => (self.state().response_stopped(), "proxy_on_response_body"),
-        };
-        if stopped {
+        if self.state().stopped() {
             return Ok(Action::Pause);
         }
         let direction = self.state_mut().direction(side);
@@ -174,7 +194,7 @@ impl<'h> Stream<'h> {
         direction.ended = end_of_stream;
         let size = direction.buffered.len();
         direction.body_sizes.push(size);
-        self.dispatch(side, callback, &[size as i32, end_of_stream as i32])
+        self.dispatch(side, ON_BODY.on(side), &[size as i32, end_of_stream as i32])
     }
 
     fn trailers_event<K: AsRef<str>, V: AsRef<str>>(
@@ -182,14 +202,7 @@ impl<'h> Stream<'h> {
         side: Side,
         trailers: Pairs<'_, K, V>,
     ) -> Result<Action> {
-        let (stopped, callback) = match side {
-            Side::Request => (self.state().request_stopped(), "proxy_on_request_trailers"),
-            Side::Response => (
-                self.state().response_stopped(),
-                "proxy_on_response_trailers",
-            ),
-        };
-        if stopped {
+        if self.state().stopped() {
             return Ok(Action::Pause);
         }
         let map = to_map(trailers);
@@ -197,7 +210,7 @@ impl<'h> Stream<'h> {
         let direction = self.state_mut().direction(side);
         direction.trailers = Some(map);
         direction.ended = true;
-        self.dispatch(side, callback, &[count])
+        self.dispatch(side, ON_TRAILERS.on(side), &[count])
     }
 
     /// Request headers arrive (`proxy_on_request_headers`). After a local

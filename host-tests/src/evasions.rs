@@ -116,10 +116,7 @@ impl EvasionCase {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::headers::value_of(&self.headers, name)
     }
 
     /// The body chunks for [`EvasionCase::delivery`].
@@ -584,18 +581,20 @@ fn shape_content_parts(t: &str) -> Request {
     ]}]))
 }
 
-fn shape_system(t: &str) -> Request {
+/// The text as a `role` message, and the user asking about it.
+fn chat_note_from(role: &str, t: &str) -> Request {
     chat_messages(json!([
-        {"role": "system", "content": t},
-        {"role": "user", "content": "Summarise the system note."}
+        {"role": role, "content": t},
+        {"role": "user", "content": format!("Summarise the {role} note.")}
     ]))
 }
 
+fn shape_system(t: &str) -> Request {
+    chat_note_from("system", t)
+}
+
 fn shape_developer(t: &str) -> Request {
-    chat_messages(json!([
-        {"role": "developer", "content": t},
-        {"role": "user", "content": "Summarise the developer note."}
-    ]))
+    chat_note_from("developer", t)
 }
 
 fn shape_assistant_history(t: &str) -> Request {
@@ -606,25 +605,30 @@ fn shape_assistant_history(t: &str) -> Request {
     ]))
 }
 
-fn shape_tool_message(t: &str) -> Request {
+/// Chat turns: the user asks, the assistant calls function `name` with
+/// `arguments` (a JSON text), the tool answers `result`.
+fn chat_tool_turns(ask: &str, name: &str, arguments: &str, result: &str) -> Request {
     chat_messages(json!([
-        {"role": "user", "content": "Look up my note."},
+        {"role": "user", "content": ask},
         {"role": "assistant", "content": null, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "lookup_note", "arguments": "{}"}}
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
         ]},
-        {"role": "tool", "tool_call_id": "call_1", "content": t}
+        {"role": "tool", "tool_call_id": "call_1", "content": result}
     ]))
+}
+
+fn shape_tool_message(t: &str) -> Request {
+    chat_tool_turns("Look up my note.", "lookup_note", "{}", t)
 }
 
 fn shape_tool_call_arguments(t: &str) -> Request {
     let arguments = json!({"note": t, "priority": "high"}).to_string();
-    chat_messages(json!([
-        {"role": "user", "content": "File a ticket with my note."},
-        {"role": "assistant", "content": null, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "file_ticket", "arguments": arguments}}
-        ]},
-        {"role": "tool", "tool_call_id": "call_1", "content": "filed"}
-    ]))
+    chat_tool_turns(
+        "File a ticket with my note.",
+        "file_ticket",
+        &arguments,
+        "filed",
+    )
 }
 
 fn shape_tool_definition(t: &str) -> Request {
@@ -680,6 +684,30 @@ fn shape_embeddings_input(t: &str) -> Request {
     )
 }
 
+/// An Anthropic Messages request with `messages` (and the model and token
+/// limit every Anthropic shape uses).
+fn anthropic(messages: Value) -> Request {
+    Request::json(
+        ANTHROPIC,
+        MESSAGES,
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": messages}),
+    )
+}
+
+/// Anthropic turns: the user asks, the assistant calls tool `name` with
+/// `input`, the tool answers `result`.
+fn anthropic_tool_turns(ask: &str, name: &str, input: Value, result: Value) -> Request {
+    anthropic(json!([
+        {"role": "user", "content": ask},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_01", "name": name, "input": input}
+        ]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_01", "content": result}
+        ]}
+    ]))
+}
+
 fn shape_anthropic_system(t: &str) -> Request {
     Request::json(
         ANTHROPIC,
@@ -694,102 +722,58 @@ fn shape_anthropic_system(t: &str) -> Request {
 }
 
 fn shape_anthropic_tool_use(t: &str) -> Request {
-    Request::json(
-        ANTHROPIC,
-        MESSAGES,
-        &json!({
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 256,
-            "messages": [
-                {"role": "user", "content": "File a ticket with my note."},
-                {"role": "assistant", "content": [
-                    {"type": "tool_use", "id": "toolu_01", "name": "file_ticket", "input": {"summary": t}}
-                ]},
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01", "content": "filed"}
-                ]}
-            ]
-        }),
+    let input = json!({"summary": t});
+    anthropic_tool_turns(
+        "File a ticket with my note.",
+        "file_ticket",
+        input,
+        json!("filed"),
     )
 }
 
 fn shape_anthropic_tool_result(t: &str) -> Request {
-    Request::json(
-        ANTHROPIC,
-        MESSAGES,
-        &json!({
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 256,
-            "messages": [
-                {"role": "user", "content": "Look up my note."},
-                {"role": "assistant", "content": [
-                    {"type": "tool_use", "id": "toolu_01", "name": "lookup_note", "input": {}}
-                ]},
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "toolu_01", "content": [{"type": "text", "text": t}]}
-                ]}
-            ]
-        }),
-    )
+    let result = json!([{"type": "text", "text": t}]);
+    anthropic_tool_turns("Look up my note.", "lookup_note", json!({}), result)
 }
 
 fn shape_anthropic_document(t: &str) -> Request {
-    Request::json(
-        ANTHROPIC,
-        MESSAGES,
-        &json!({
-            "model": "claude-sonnet-4-5",
-            "max_tokens": 256,
-            "messages": [{"role": "user", "content": [
-                {"type": "document", "source": {"type": "base64", "media_type": "text/plain", "data": b64(t)}},
-                {"type": "text", "text": "Summarise the document."}
-            ]}]
-        }),
-    )
+    anthropic(json!([{"role": "user", "content": [
+        {"type": "document", "source": {"type": "base64", "media_type": "text/plain", "data": b64(t)}},
+        {"type": "text", "text": "Summarise the document."}
+    ]}]))
     .with_form(b64(t))
 }
 
+/// A Gemini `generateContent` request.
+fn gemini(doc: Value) -> Request {
+    Request::json(GEMINI, GENERATE, &doc)
+}
+
 fn shape_gemini_contents(t: &str) -> Request {
-    Request::json(
-        GEMINI,
-        GENERATE,
-        &json!({"contents": [{"role": "user", "parts": [{"text": t}]}]}),
-    )
+    gemini(json!({"contents": [{"role": "user", "parts": [{"text": t}]}]}))
 }
 
 fn shape_gemini_system(t: &str) -> Request {
-    Request::json(
-        GEMINI,
-        GENERATE,
-        &json!({
-            "systemInstruction": {"parts": [{"text": t}]},
-            "contents": [{"role": "user", "parts": [{"text": "Summarise the instruction."}]}]
-        }),
-    )
+    gemini(json!({
+        "systemInstruction": {"parts": [{"text": t}]},
+        "contents": [{"role": "user", "parts": [{"text": "Summarise the instruction."}]}]
+    }))
 }
 
 fn shape_gemini_inline_data(t: &str) -> Request {
-    Request::json(
-        GEMINI,
-        GENERATE,
-        &json!({"contents": [{"role": "user", "parts": [
-            {"inlineData": {"mimeType": "text/plain", "data": b64(t)}},
-            {"text": "Summarise the attachment."}
-        ]}]}),
-    )
+    gemini(json!({"contents": [{"role": "user", "parts": [
+        {"inlineData": {"mimeType": "text/plain", "data": b64(t)}},
+        {"text": "Summarise the attachment."}
+    ]}]}))
     .with_form(b64(t))
 }
 
 fn shape_gemini_function_call(t: &str) -> Request {
-    Request::json(
-        GEMINI,
-        GENERATE,
-        &json!({"contents": [
-            {"role": "user", "parts": [{"text": "File a ticket with my note."}]},
-            {"role": "model", "parts": [{"functionCall": {"name": "file_ticket", "args": {"summary": t}}}]},
-            {"role": "user", "parts": [{"functionResponse": {"name": "file_ticket", "response": {"status": "filed"}}}]}
-        ]}),
-    )
+    gemini(json!({"contents": [
+        {"role": "user", "parts": [{"text": "File a ticket with my note."}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "file_ticket", "args": {"summary": t}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "file_ticket", "response": {"status": "filed"}}}]}
+    ]}))
 }
 
 fn shape_image_url_data_url(t: &str) -> Request {

@@ -1,10 +1,12 @@
-//! Reading and writing the module's linear memory from host functions, and
+//! Reading and writing the module's linear memory from host functions,
 //! handing it host data through its exported allocator
-//! (`proxy_on_memory_allocate`, or `malloc`).
+//! (`proxy_on_memory_allocate`, or `malloc`), and defining host functions
+//! ([`imports!`], [`define_answer`]) for both import modules (`env` in
+//! `host.rs`, `wasi_snapshot_preview1` in `wasi.rs`).
 
 use crate::abi::Status;
 use crate::state::HostState;
-use wasmtime::{Caller, Extern, Memory};
+use wasmtime::{Caller, Extern, FuncType, Linker, Memory, Val, ValType};
 
 pub type HostCaller<'a> = Caller<'a, HostState>;
 
@@ -30,6 +32,13 @@ impl From<wasmtime::Error> for Fault {
 
 pub type HostResult<T> = Result<T, Fault>;
 
+/// A region of the module's memory: pointer and length.
+pub type Slice = (i32, i32);
+
+/// Where the module wants bytes handed back: the addresses at which to store
+/// their pointer and their size.
+pub type ReturnSlots = (i32, i32);
+
 /// Turns a host function's result into what the import returns: a status code,
 /// or a trap.
 pub fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
@@ -38,6 +47,53 @@ pub fn status(result: HostResult<()>) -> wasmtime::Result<i32> {
         Err(Fault::Status(s)) => Ok(s.code()),
         Err(Fault::Trap(e)) => Err(e),
     }
+}
+
+/// Defines host functions in `linker` under `module`, one an entry:
+/// `"name" => |c, arg: i32, ...| body;`, where `c` is the caller (a
+/// `&mut HostCaller`) and `body` gives a [`HostResult<()>`] that `code` turns
+/// into what the import returns: a proxy-wasm status ([`status`]) or a WASI
+/// errno. `body` may also `return` that value early (so a `?` in it would
+/// leave the import, not give its result: it does not compile, as neither
+/// [`Fault`] nor [`Status`] is an error a trap can carry). The `?` after each
+/// definition returns a linking error from the enclosing function.
+macro_rules! imports {
+    ($linker:expr, $module:expr, $code:expr, {
+        $($name:expr => |$c:ident $(, $arg:ident: $ty:ty)*| $body:expr;)*
+    }) => {
+        $(
+            $linker.func_wrap(
+                $module,
+                $name,
+                move |mut caller: $crate::guest::HostCaller<'_> $(, $arg: $ty)*| {
+                    let $c = &mut caller;
+                    $code($body)
+                },
+            )?;
+        )*
+    };
+}
+pub(crate) use imports;
+
+/// Defines `module.name` with `params` and one i32 result,
+/// `answer(state, arguments)`: for the imports a host answers without
+/// touching the module's memory.
+pub fn define_answer(
+    linker: &mut Linker<HostState>,
+    module: &str,
+    name: &str,
+    params: &[ValType],
+    answer: impl Fn(&mut HostState, &[Val]) -> i32 + Send + Sync + 'static,
+) -> wasmtime::Result<()> {
+    let ty = FuncType::new(linker.engine(), params.iter().cloned(), [ValType::I32]);
+    linker.func_new(module, name, ty, move |mut caller, arguments, results| {
+        let code = answer(caller.data_mut(), arguments);
+        if let [result] = results {
+            *result = Val::I32(code);
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 fn memory(caller: &mut HostCaller<'_>) -> HostResult<Memory> {
@@ -65,7 +121,7 @@ fn range(ptr: i32, len: i32, size: usize) -> HostResult<std::ops::Range<usize>> 
 
 /// Copies `len` bytes at `ptr` out of the module. A zero length reads nothing
 /// (the pointer may then be null).
-pub fn read(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
+pub fn read(caller: &mut HostCaller<'_>, (ptr, len): Slice) -> HostResult<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -76,8 +132,8 @@ pub fn read(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<Vec<u
 }
 
 /// Like [`read`], as (lossy) UTF-8.
-pub fn read_string(caller: &mut HostCaller<'_>, ptr: i32, len: i32) -> HostResult<String> {
-    Ok(String::from_utf8_lossy(&read(caller, ptr, len)?).into_owned())
+pub fn read_string(caller: &mut HostCaller<'_>, slice: Slice) -> HostResult<String> {
+    Ok(String::from_utf8_lossy(&read(caller, slice)?).into_owned())
 }
 
 /// Writes `bytes` at `ptr`.
@@ -126,8 +182,7 @@ pub fn alloc_copy(caller: &mut HostCaller<'_>, bytes: &[u8]) -> HostResult<u32> 
 pub fn return_bytes(
     caller: &mut HostCaller<'_>,
     bytes: &[u8],
-    ptr_ptr: i32,
-    size_ptr: i32,
+    (ptr_ptr, size_ptr): ReturnSlots,
 ) -> HostResult<()> {
     let ptr = alloc_copy(caller, bytes)?;
     write_u32(caller, ptr_ptr, ptr)?;

@@ -5,6 +5,22 @@
 //! Keys are compared ASCII case-insensitively and stored lowercased when the
 //! filter adds or replaces them (as Envoy does with `LowerCaseString`).
 
+/// Every value of header `key` (ASCII case-insensitive) in `pairs`, in order.
+pub fn values_of<'a, 'k>(
+    pairs: &'a [(String, String)],
+    key: &'k str,
+) -> impl Iterator<Item = &'a str> + use<'a, 'k> {
+    pairs
+        .iter()
+        .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The first value of header `key` (ASCII case-insensitive) in `pairs`.
+pub fn value_of<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    values_of(pairs, key).next()
+}
+
 /// An ordered multimap of header names to values, byte-exact.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderMap {

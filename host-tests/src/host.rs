@@ -13,395 +13,168 @@
 //! - HTTP/gRPC callouts are Unimplemented, foreign functions NotFound.
 
 use crate::abi::{BufferType, LogLevel, MapType, MetricType, Status, StreamType};
-use crate::guest::{self, status, Fault, HostCaller, HostResult};
+use crate::guest::{
+    self, define_answer, imports, read, read_string, status, Fault, HostCaller, HostResult,
+    ReturnSlots, Slice,
+};
 use crate::headers::HeaderMap;
 use crate::state::{HostState, LogEntry, PropertyPath};
 use crate::stream::{Direction, LocalResponse, Side};
-use wasmtime::Linker;
+use wasmtime::{Linker, ValType};
 
 const ENV: &str = "env";
 
+/// Imports this host does not provide: name, number of i32 arguments, answer.
+/// Calls answered with Unimplemented are recorded in
+/// [`HostState::unimplemented_calls`].
+const NOT_PROVIDED: [(&str, usize, Status); 8] = [
+    ("proxy_http_call", 10, Status::Unimplemented),
+    ("proxy_grpc_call", 12, Status::Unimplemented),
+    ("proxy_grpc_stream", 9, Status::Unimplemented),
+    ("proxy_grpc_send", 4, Status::Unimplemented),
+    ("proxy_grpc_cancel", 1, Status::NotFound),
+    ("proxy_grpc_close", 1, Status::NotFound),
+    ("proxy_get_status", 3, Status::Unimplemented),
+    ("proxy_call_foreign_function", 6, Status::NotFound),
+];
+
 /// Defines every proxy-wasm host function in `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    // Logging, time, configuration.
-    linker.func_wrap(
-        ENV,
-        "proxy_log",
-        |mut c: HostCaller<'_>, level: i32, ptr: i32, len: i32| {
-            status(log(&mut c, level, ptr, len))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_log_level",
-        |mut c: HostCaller<'_>, ret: i32| {
+    imports!(linker, ENV, status, {
+        // Logging, time, configuration.
+        "proxy_log" => |c, level: i32, ptr: i32, len: i32| log(c, level, (ptr, len));
+        "proxy_get_log_level" => |c, ret: i32| {
             let level = c.data().log_level as u32;
-            status(guest::write_u32(&mut c, ret, level))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_current_time_nanoseconds",
-        |mut c: HostCaller<'_>, ret: i32| {
+            guest::write_u32(c, ret, level)
+        };
+        "proxy_get_current_time_nanoseconds" => |c, ret: i32| {
             let now = c.data().clock.realtime_ns;
-            status(guest::write_u64(&mut c, ret, now))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_tick_period_milliseconds",
-        |mut c: HostCaller<'_>, period: i32| {
+            guest::write_u64(c, ret, now)
+        };
+        "proxy_set_tick_period_milliseconds" => |c, period: i32| {
             c.data_mut().tick_period_ms = period as u32;
-            Ok(Status::Ok.code())
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_configuration",
-        |mut c: HostCaller<'_>, ptr_ptr: i32, size_ptr: i32| {
+            Ok(())
+        };
+        "proxy_get_configuration" => |c, ptr_ptr: i32, size_ptr: i32| {
             let config = c.data().plugin_config.clone();
-            status(guest::return_bytes(&mut c, &config, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_done",
-        |_c: HostCaller<'_>| Ok(Status::Ok.code()),
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_effective_context",
-        |mut c: HostCaller<'_>, id: i32| {
-            let id = id as u32;
-            let state = c.data_mut();
-            if id == state.root_context_id || state.streams.contains_key(&id) {
-                state.effective_context = id;
-                Ok(Status::Ok.code())
-            } else {
-                Ok(Status::BadArgument.code())
+            guest::return_bytes(c, &config, (ptr_ptr, size_ptr))
+        };
+        "proxy_done" => |_c| Ok(());
+        "proxy_set_effective_context" => |c, id: i32| set_effective_context(c.data_mut(), id as u32);
+
+        // Buffers.
+        "proxy_get_buffer_bytes" =>
+            |c, kind: i32, start: i32, max: i32, ptr_ptr: i32, size_ptr: i32| {
+                get_buffer(c, kind, start as u32, max as u32, (ptr_ptr, size_ptr))
+            };
+        "proxy_set_buffer_bytes" => |c, kind: i32, start: i32, size: i32, ptr: i32, len: i32| {
+            set_buffer(c, kind, start as u32, size as u32, (ptr, len))
+        };
+
+        // Header maps.
+        "proxy_get_header_map_pairs" => |c, kind: i32, ptr_ptr: i32, size_ptr: i32| {
+            get_map_pairs(c, kind, (ptr_ptr, size_ptr))
+        };
+        "proxy_set_header_map_pairs" => |c, kind: i32, ptr: i32, len: i32| {
+            set_map_pairs(c, kind, (ptr, len))
+        };
+        "proxy_get_header_map_size" => |c, kind: i32, ret: i32| get_map_size(c, kind, ret);
+        "proxy_get_header_map_value" =>
+            |c, kind: i32, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32| {
+                get_map_value(c, kind, (kptr, klen), (ptr_ptr, size_ptr))
+            };
+        "proxy_replace_header_map_value" =>
+            |c, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
+                edit_map(c, kind, (kptr, klen), Edit::Replace((vptr, vlen)))
+            };
+        "proxy_add_header_map_value" =>
+            |c, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
+                edit_map(c, kind, (kptr, klen), Edit::Add((vptr, vlen)))
+            };
+        "proxy_remove_header_map_value" => |c, kind: i32, kptr: i32, klen: i32| {
+            edit_map(c, kind, (kptr, klen), Edit::Remove)
+        };
+
+        // Properties.
+        "proxy_get_property" => |c, pptr: i32, plen: i32, ptr_ptr: i32, size_ptr: i32| {
+            get_property(c, (pptr, plen), (ptr_ptr, size_ptr))
+        };
+        "proxy_set_property" => |c, pptr: i32, plen: i32, vptr: i32, vlen: i32| {
+            set_property(c, (pptr, plen), (vptr, vlen))
+        };
+
+        // Shared data and queues (in memory, one VM).
+        "proxy_get_shared_data" =>
+            |c, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32, cas_ptr: i32| {
+                get_shared_data(c, (kptr, klen), (ptr_ptr, size_ptr), cas_ptr)
+            };
+        "proxy_set_shared_data" => |c, kptr: i32, klen: i32, vptr: i32, vlen: i32, cas: i32| {
+            set_shared_data(c, (kptr, klen), (vptr, vlen), cas as u32)
+        };
+        "proxy_register_shared_queue" => |c, nptr: i32, nlen: i32, ret: i32| {
+            register_queue(c, (nptr, nlen), ret)
+        };
+        "proxy_resolve_shared_queue" =>
+            |c, vptr: i32, vlen: i32, nptr: i32, nlen: i32, ret: i32| {
+                resolve_queue(c, (vptr, vlen), (nptr, nlen), ret)
+            };
+        "proxy_enqueue_shared_queue" => |c, id: i32, vptr: i32, vlen: i32| {
+            enqueue(c, id as u32, (vptr, vlen))
+        };
+        "proxy_dequeue_shared_queue" => |c, id: i32, ptr_ptr: i32, size_ptr: i32| {
+            dequeue(c, id as u32, (ptr_ptr, size_ptr))
+        };
+
+        // Stream control and local responses.
+        "proxy_continue_stream" => |c, kind: i32| continue_stream(c, kind);
+        "proxy_close_stream" => |c, kind: i32| close_stream(c, kind);
+        "proxy_send_local_response" =>
+            |c, code: i32, dptr: i32, dlen: i32, bptr: i32, blen: i32, hptr: i32, hlen: i32,
+             grpc: i32| {
+                let parts = [(dptr, dlen), (bptr, blen), (hptr, hlen)];
+                send_local_response(c, code as u32, parts, grpc)
+            };
+
+        // Metrics.
+        "proxy_define_metric" => |c, kind: i32, nptr: i32, nlen: i32, ret: i32| {
+            define_metric(c, kind, (nptr, nlen), ret)
+        };
+        "proxy_increment_metric" => |c, id: i32, offset: i64| {
+            c.data_mut().metrics.increment(id as u32, offset).map_err(Fault::from)
+        };
+        "proxy_record_metric" => |c, id: i32, value: i64| {
+            c.data_mut().metrics.record(id as u32, value as u64).map_err(Fault::from)
+        };
+        "proxy_get_metric" => |c, id: i32, ret: i32| {
+            let value = c.data_mut().metrics.get(id as u32).map_err(Fault::from);
+            value.and_then(|v| guest::write_u64(c, ret, v))
+        };
+    });
+
+    for (name, arguments, answer) in NOT_PROVIDED {
+        let params = vec![ValType::I32; arguments];
+        define_answer(linker, ENV, name, &params, move |state, _| {
+            if answer == Status::Unimplemented {
+                state.unimplemented_calls.push(name.to_string());
             }
-        },
-    )?;
-
-    // Buffers.
-    linker.func_wrap(
-        ENV,
-        "proxy_get_buffer_bytes",
-        |mut c: HostCaller<'_>, kind: i32, start: i32, max: i32, ptr_ptr: i32, size_ptr: i32| {
-            status(get_buffer(
-                &mut c,
-                kind,
-                start as u32,
-                max as u32,
-                ptr_ptr,
-                size_ptr,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_buffer_bytes",
-        |mut c: HostCaller<'_>, kind: i32, start: i32, size: i32, ptr: i32, len: i32| {
-            status(set_buffer(
-                &mut c,
-                kind,
-                start as u32,
-                size as u32,
-                ptr,
-                len,
-            ))
-        },
-    )?;
-
-    // Header maps.
-    linker.func_wrap(
-        ENV,
-        "proxy_get_header_map_pairs",
-        |mut c: HostCaller<'_>, kind: i32, ptr_ptr: i32, size_ptr: i32| {
-            status(get_map_pairs(&mut c, kind, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_header_map_pairs",
-        |mut c: HostCaller<'_>, kind: i32, ptr: i32, len: i32| {
-            status(set_map_pairs(&mut c, kind, ptr, len))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_header_map_size",
-        |mut c: HostCaller<'_>, kind: i32, ret: i32| status(get_map_size(&mut c, kind, ret)),
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_header_map_value",
-        |mut c: HostCaller<'_>, kind: i32, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32| {
-            status(get_map_value(&mut c, kind, kptr, klen, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_replace_header_map_value",
-        |mut c: HostCaller<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-            status(edit_map(
-                &mut c,
-                kind,
-                kptr,
-                klen,
-                Some((vptr, vlen)),
-                Edit::Replace,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_add_header_map_value",
-        |mut c: HostCaller<'_>, kind: i32, kptr: i32, klen: i32, vptr: i32, vlen: i32| {
-            status(edit_map(
-                &mut c,
-                kind,
-                kptr,
-                klen,
-                Some((vptr, vlen)),
-                Edit::Add,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_remove_header_map_value",
-        |mut c: HostCaller<'_>, kind: i32, kptr: i32, klen: i32| {
-            status(edit_map(&mut c, kind, kptr, klen, None, Edit::Remove))
-        },
-    )?;
-
-    // Properties.
-    linker.func_wrap(
-        ENV,
-        "proxy_get_property",
-        |mut c: HostCaller<'_>, pptr: i32, plen: i32, ptr_ptr: i32, size_ptr: i32| {
-            status(get_property(&mut c, pptr, plen, ptr_ptr, size_ptr))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_property",
-        |mut c: HostCaller<'_>, pptr: i32, plen: i32, vptr: i32, vlen: i32| {
-            status(set_property(&mut c, pptr, plen, vptr, vlen))
-        },
-    )?;
-
-    // Shared data and queues (in memory, one VM).
-    linker.func_wrap(
-        ENV,
-        "proxy_get_shared_data",
-        |mut c: HostCaller<'_>, kptr: i32, klen: i32, ptr_ptr: i32, size_ptr: i32, cas_ptr: i32| {
-            status(get_shared_data(
-                &mut c, kptr, klen, ptr_ptr, size_ptr, cas_ptr,
-            ))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_set_shared_data",
-        |mut c: HostCaller<'_>, kptr: i32, klen: i32, vptr: i32, vlen: i32, cas: i32| {
-            status(set_shared_data(&mut c, kptr, klen, vptr, vlen, cas as u32))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_register_shared_queue",
-        |mut c: HostCaller<'_>, nptr: i32, nlen: i32, ret: i32| {
-            status(register_queue(&mut c, nptr, nlen, ret))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_resolve_shared_queue",
-        |mut c: HostCaller<'_>, vptr: i32, vlen: i32, nptr: i32, nlen: i32, ret: i32| {
-            status(resolve_queue(&mut c, vptr, vlen, nptr, nlen, ret))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_enqueue_shared_queue",
-        |mut c: HostCaller<'_>, id: i32, vptr: i32, vlen: i32| {
-            status(enqueue(&mut c, id as u32, vptr, vlen))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_dequeue_shared_queue",
-        |mut c: HostCaller<'_>, id: i32, ptr_ptr: i32, size_ptr: i32| {
-            status(dequeue(&mut c, id as u32, ptr_ptr, size_ptr))
-        },
-    )?;
-
-    // Stream control and local responses.
-    linker.func_wrap(
-        ENV,
-        "proxy_continue_stream",
-        |mut c: HostCaller<'_>, kind: i32| status(continue_stream(&mut c, kind)),
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_close_stream",
-        |mut c: HostCaller<'_>, kind: i32| status(close_stream(&mut c, kind)),
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_send_local_response",
-        |mut c: HostCaller<'_>,
-         code: i32,
-         dptr: i32,
-         dlen: i32,
-         bptr: i32,
-         blen: i32,
-         hptr: i32,
-         hlen: i32,
-         grpc: i32| {
-            status(send_local_response(
-                &mut c,
-                code as u32,
-                (dptr, dlen),
-                (bptr, blen),
-                (hptr, hlen),
-                grpc,
-            ))
-        },
-    )?;
-
-    // Metrics.
-    linker.func_wrap(
-        ENV,
-        "proxy_define_metric",
-        |mut c: HostCaller<'_>, kind: i32, nptr: i32, nlen: i32, ret: i32| {
-            status(define_metric(&mut c, kind, nptr, nlen, ret))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_increment_metric",
-        |mut c: HostCaller<'_>, id: i32, offset: i64| {
-            status(
-                c.data_mut()
-                    .metrics
-                    .increment(id as u32, offset)
-                    .map_err(Fault::from),
-            )
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_record_metric",
-        |mut c: HostCaller<'_>, id: i32, value: i64| {
-            status(
-                c.data_mut()
-                    .metrics
-                    .record(id as u32, value as u64)
-                    .map_err(Fault::from),
-            )
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_metric",
-        |mut c: HostCaller<'_>, id: i32, ret: i32| {
-            let value = c.data_mut().metrics.get(id as u32);
-            status(
-                value
-                    .map_err(Fault::from)
-                    .and_then(|v| guest::write_u64(&mut c, ret, v)),
-            )
-        },
-    )?;
-
-    // Not provided by this host.
-    linker.func_wrap(
-        ENV,
-        "proxy_http_call",
-        |mut c: HostCaller<'_>,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32| { Ok(unimplemented(&mut c, "proxy_http_call")) },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_grpc_call",
-        |mut c: HostCaller<'_>,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32| { Ok(unimplemented(&mut c, "proxy_grpc_call")) },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_grpc_stream",
-        |mut c: HostCaller<'_>,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32,
-         _: i32| { Ok(unimplemented(&mut c, "proxy_grpc_stream")) },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_grpc_send",
-        |mut c: HostCaller<'_>, _: i32, _: i32, _: i32, _: i32| {
-            Ok(unimplemented(&mut c, "proxy_grpc_send"))
-        },
-    )?;
-    linker.func_wrap(ENV, "proxy_grpc_cancel", |_c: HostCaller<'_>, _: i32| {
-        Ok(Status::NotFound.code())
-    })?;
-    linker.func_wrap(ENV, "proxy_grpc_close", |_c: HostCaller<'_>, _: i32| {
-        Ok(Status::NotFound.code())
-    })?;
-    linker.func_wrap(
-        ENV,
-        "proxy_get_status",
-        |mut c: HostCaller<'_>, _: i32, _: i32, _: i32| {
-            Ok(unimplemented(&mut c, "proxy_get_status"))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "proxy_call_foreign_function",
-        |_c: HostCaller<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| {
-            Ok(Status::NotFound.code())
-        },
-    )?;
+            answer.code()
+        })?;
+    }
     Ok(())
 }
 
-fn unimplemented(c: &mut HostCaller<'_>, name: &str) -> i32 {
-    c.data_mut().unimplemented_calls.push(name.to_string());
-    Status::Unimplemented.code()
+fn set_effective_context(state: &mut HostState, id: u32) -> HostResult<()> {
+    if id == state.root_context_id || state.streams.contains_key(&id) {
+        state.effective_context = id;
+        Ok(())
+    } else {
+        Err(Status::BadArgument.into())
+    }
 }
 
-fn log(c: &mut HostCaller<'_>, level: i32, ptr: i32, len: i32) -> HostResult<()> {
+fn log(c: &mut HostCaller<'_>, level: i32, message: Slice) -> HostResult<()> {
     let level = LogLevel::from_raw(level).ok_or(Status::BadArgument)?;
-    let message = guest::read_string(c, ptr, len)?;
+    let message = read_string(c, message)?;
     let state = c.data_mut();
     if state.echo {
         eprintln!("[wasm {level:?} ctx={}] {message}", state.active_context);
@@ -431,8 +204,7 @@ fn get_buffer(
     kind: i32,
     start: u32,
     max: u32,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    out: ReturnSlots,
 ) -> HostResult<()> {
     let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
     let bytes = {
@@ -447,7 +219,7 @@ fn get_buffer(
         let end = start.saturating_add(max as usize).min(whole.len());
         whole.get(start..end).unwrap_or_default().to_vec()
     };
-    guest::return_bytes(c, &bytes, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &bytes, out)
 }
 
 fn set_buffer(
@@ -455,11 +227,10 @@ fn set_buffer(
     kind: i32,
     start: u32,
     size: u32,
-    ptr: i32,
-    len: i32,
+    data: Slice,
 ) -> HostResult<()> {
     let kind = BufferType::from_raw(kind).ok_or(Status::BadArgument)?;
-    let data = guest::read(c, ptr, len)?;
+    let data = read(c, data)?;
     let buffer = body_buffer(c.data_mut(), kind)?;
     let (start, size) = (start as usize, size as usize);
     if start == 0 {
@@ -513,9 +284,9 @@ fn edit_target(state: &mut HostState, kind: i32) -> HostResult<&mut HeaderMap> {
     map.as_mut().ok_or_else(|| Status::BadArgument.into())
 }
 
-fn get_map_pairs(c: &mut HostCaller<'_>, kind: i32, ptr_ptr: i32, size_ptr: i32) -> HostResult<()> {
+fn get_map_pairs(c: &mut HostCaller<'_>, kind: i32, out: ReturnSlots) -> HostResult<()> {
     let map = read_map(c.data_mut(), kind)?.unwrap_or_default();
-    guest::return_bytes(c, &map.serialize(), ptr_ptr, size_ptr)
+    guest::return_bytes(c, &map.serialize(), out)
 }
 
 fn get_map_size(c: &mut HostCaller<'_>, kind: i32, ret: i32) -> HostResult<()> {
@@ -523,8 +294,8 @@ fn get_map_size(c: &mut HostCaller<'_>, kind: i32, ret: i32) -> HostResult<()> {
     guest::write_u32(c, ret, map.serialize().len() as u32)
 }
 
-fn set_map_pairs(c: &mut HostCaller<'_>, kind: i32, ptr: i32, len: i32) -> HostResult<()> {
-    let bytes = guest::read(c, ptr, len)?;
+fn set_map_pairs(c: &mut HostCaller<'_>, kind: i32, pairs: Slice) -> HostResult<()> {
+    let bytes = read(c, pairs)?;
     let new = HeaderMap::deserialize(&bytes).map_err(|_| Status::BadArgument)?;
     *edit_target(c.data_mut(), kind)? = new;
     Ok(())
@@ -533,40 +304,32 @@ fn set_map_pairs(c: &mut HostCaller<'_>, kind: i32, ptr: i32, len: i32) -> HostR
 fn get_map_value(
     c: &mut HostCaller<'_>,
     kind: i32,
-    kptr: i32,
-    klen: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    key: Slice,
+    out: ReturnSlots,
 ) -> HostResult<()> {
-    let key = guest::read(c, kptr, klen)?;
+    let key = read(c, key)?;
     let map = read_map(c.data_mut(), kind)?.ok_or(Status::NotFound)?;
     let value = map.get_bytes(&key).ok_or(Status::NotFound)?.to_vec();
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
+/// A header map edit, with the value it writes.
 enum Edit {
-    Add,
-    Replace,
+    Add(Slice),
+    Replace(Slice),
     Remove,
 }
 
-fn edit_map(
-    c: &mut HostCaller<'_>,
-    kind: i32,
-    kptr: i32,
-    klen: i32,
-    value: Option<(i32, i32)>,
-    edit: Edit,
-) -> HostResult<()> {
-    let key = guest::read(c, kptr, klen)?;
-    let value = match value {
-        Some((vptr, vlen)) => guest::read(c, vptr, vlen)?,
-        None => Vec::new(),
+fn edit_map(c: &mut HostCaller<'_>, kind: i32, key: Slice, edit: Edit) -> HostResult<()> {
+    let key = read(c, key)?;
+    let value = match edit {
+        Edit::Add(value) | Edit::Replace(value) => read(c, value)?,
+        Edit::Remove => Vec::new(),
     };
     let map = edit_target(c.data_mut(), kind)?;
     match edit {
-        Edit::Add => map.add(&key, &value),
-        Edit::Replace => map.replace(&key, &value),
+        Edit::Add(_) => map.add(&key, &value),
+        Edit::Replace(_) => map.replace(&key, &value),
         Edit::Remove => map.remove(&key),
     }
     Ok(())
@@ -616,27 +379,15 @@ pub fn lookup_property(state: &mut HostState, path: &PropertyPath) -> Option<Vec
     Some(value.to_vec())
 }
 
-fn get_property(
-    c: &mut HostCaller<'_>,
-    pptr: i32,
-    plen: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
-) -> HostResult<()> {
-    let path = parse_path(&guest::read(c, pptr, plen)?);
+fn get_property(c: &mut HostCaller<'_>, path: Slice, out: ReturnSlots) -> HostResult<()> {
+    let path = parse_path(&read(c, path)?);
     let value = lookup_property(c.data_mut(), &path).ok_or(Status::NotFound)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
-fn set_property(
-    c: &mut HostCaller<'_>,
-    pptr: i32,
-    plen: i32,
-    vptr: i32,
-    vlen: i32,
-) -> HostResult<()> {
-    let path = parse_path(&guest::read(c, pptr, plen)?);
-    let value = guest::read(c, vptr, vlen)?;
+fn set_property(c: &mut HostCaller<'_>, path: Slice, value: Slice) -> HostResult<()> {
+    let path = parse_path(&read(c, path)?);
+    let value = read(c, value)?;
     let state = c.data_mut();
     let context = state.effective_context;
     match state.streams.get_mut(&context) {
@@ -648,33 +399,24 @@ fn set_property(
 
 fn get_shared_data(
     c: &mut HostCaller<'_>,
-    kptr: i32,
-    klen: i32,
-    ptr_ptr: i32,
-    size_ptr: i32,
+    key: Slice,
+    out: ReturnSlots,
     cas_ptr: i32,
 ) -> HostResult<()> {
-    let key = guest::read_string(c, kptr, klen)?;
+    let key = read_string(c, key)?;
     let (value, cas) = c
         .data()
         .shared_data
         .get(&key)
         .cloned()
         .ok_or(Status::NotFound)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)?;
+    guest::return_bytes(c, &value, out)?;
     guest::write_u32(c, cas_ptr, cas)
 }
 
-fn set_shared_data(
-    c: &mut HostCaller<'_>,
-    kptr: i32,
-    klen: i32,
-    vptr: i32,
-    vlen: i32,
-    cas: u32,
-) -> HostResult<()> {
-    let key = guest::read_string(c, kptr, klen)?;
-    let value = guest::read(c, vptr, vlen)?;
+fn set_shared_data(c: &mut HostCaller<'_>, key: Slice, value: Slice, cas: u32) -> HostResult<()> {
+    let key = read_string(c, key)?;
+    let value = read(c, value)?;
     let data = &mut c.data_mut().shared_data;
     let current = data.get(&key).map(|(_, cas)| *cas).unwrap_or(0);
     if cas != 0 && cas != current {
@@ -684,8 +426,8 @@ fn set_shared_data(
     Ok(())
 }
 
-fn register_queue(c: &mut HostCaller<'_>, nptr: i32, nlen: i32, ret: i32) -> HostResult<()> {
-    let name = guest::read_string(c, nptr, nlen)?;
+fn register_queue(c: &mut HostCaller<'_>, name: Slice, ret: i32) -> HostResult<()> {
+    let name = read_string(c, name)?;
     let state = c.data_mut();
     let vm_id = state.vm_id.clone();
     let queues = &mut state.queues;
@@ -704,16 +446,9 @@ fn register_queue(c: &mut HostCaller<'_>, nptr: i32, nlen: i32, ret: i32) -> Hos
     guest::write_u32(c, ret, index as u32 + 1)
 }
 
-fn resolve_queue(
-    c: &mut HostCaller<'_>,
-    vptr: i32,
-    vlen: i32,
-    nptr: i32,
-    nlen: i32,
-    ret: i32,
-) -> HostResult<()> {
-    let vm_id = guest::read_string(c, vptr, vlen)?;
-    let name = guest::read_string(c, nptr, nlen)?;
+fn resolve_queue(c: &mut HostCaller<'_>, vm_id: Slice, name: Slice, ret: i32) -> HostResult<()> {
+    let vm_id = read_string(c, vm_id)?;
+    let name = read_string(c, name)?;
     let index = c
         .data()
         .queues
@@ -724,8 +459,8 @@ fn resolve_queue(
     guest::write_u32(c, ret, index as u32 + 1)
 }
 
-fn enqueue(c: &mut HostCaller<'_>, id: u32, vptr: i32, vlen: i32) -> HostResult<()> {
-    let value = guest::read(c, vptr, vlen)?;
+fn enqueue(c: &mut HostCaller<'_>, id: u32, value: Slice) -> HostResult<()> {
+    let value = read(c, value)?;
     let queue = id
         .checked_sub(1)
         .and_then(|i| c.data_mut().queues.queues.get_mut(i as usize))
@@ -734,13 +469,13 @@ fn enqueue(c: &mut HostCaller<'_>, id: u32, vptr: i32, vlen: i32) -> HostResult<
     Ok(())
 }
 
-fn dequeue(c: &mut HostCaller<'_>, id: u32, ptr_ptr: i32, size_ptr: i32) -> HostResult<()> {
+fn dequeue(c: &mut HostCaller<'_>, id: u32, out: ReturnSlots) -> HostResult<()> {
     let queue = id
         .checked_sub(1)
         .and_then(|i| c.data_mut().queues.queues.get_mut(i as usize))
         .ok_or(Status::NotFound)?;
     let value = queue.pop_front().ok_or(Status::Empty)?;
-    guest::return_bytes(c, &value, ptr_ptr, size_ptr)
+    guest::return_bytes(c, &value, out)
 }
 
 fn continue_stream(c: &mut HostCaller<'_>, kind: i32) -> HostResult<()> {
@@ -761,17 +496,16 @@ fn close_stream(c: &mut HostCaller<'_>, kind: i32) -> HostResult<()> {
     Ok(())
 }
 
+/// The three slices: the details, body and serialized headers of the reply.
 fn send_local_response(
     c: &mut HostCaller<'_>,
     code: u32,
-    details: (i32, i32),
-    body: (i32, i32),
-    headers: (i32, i32),
+    [details, body, headers]: [Slice; 3],
     grpc_status: i32,
 ) -> HostResult<()> {
-    let details = guest::read_string(c, details.0, details.1)?;
-    let body = guest::read(c, body.0, body.1)?;
-    let header_bytes = guest::read(c, headers.0, headers.1)?;
+    let details = read_string(c, details)?;
+    let body = read(c, body)?;
+    let header_bytes = read(c, headers)?;
     let headers = HeaderMap::deserialize(&header_bytes).map_err(|_| Status::BadArgument)?;
     let stream = c.data_mut().current_stream().ok_or(Status::BadArgument)?;
     stream.local_response_calls += 1;
@@ -787,15 +521,9 @@ fn send_local_response(
     Ok(())
 }
 
-fn define_metric(
-    c: &mut HostCaller<'_>,
-    kind: i32,
-    nptr: i32,
-    nlen: i32,
-    ret: i32,
-) -> HostResult<()> {
+fn define_metric(c: &mut HostCaller<'_>, kind: i32, name: Slice, ret: i32) -> HostResult<()> {
     let kind = MetricType::from_raw(kind).ok_or(Status::BadArgument)?;
-    let name = guest::read_string(c, nptr, nlen)?;
+    let name = read_string(c, name)?;
     let id = c.data_mut().metrics.define(kind, &name);
     guest::write_u32(c, ret, id)
 }

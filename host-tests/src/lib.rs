@@ -24,6 +24,7 @@
 //! filter ([`stream`]), header maps ([`headers`]), metrics ([`metrics`]).
 //! Everything is deterministic: clocks are counters and randomness is seeded
 //! (every VM gets the same random bytes unless [`Host::set_random_seed`]).
+//! [`filter_wasm`] finds the compiled filter for the tests.
 //!
 //! Environment knobs: `AIRLOCK_HARNESS_ECHO=1` echoes the module's log lines
 //! and stdout/stderr; `AIRLOCK_HARNESS_COMPILER=cranelift|winch` picks the
@@ -40,6 +41,7 @@ mod guest;
 pub mod headers;
 mod host;
 pub mod metrics;
+mod module_path;
 mod outcome;
 pub mod state;
 pub mod stream;
@@ -49,6 +51,7 @@ mod wasi;
 pub use abi::{Action, LogLevel, MetricType};
 pub use driver::Stream;
 pub use metrics::Metric;
+pub use module_path::{filter_wasm, workspace_root, FILTER_WASM};
 pub use outcome::{
     send_request, send_request_with_response, ClientReply, Headers, Outcome, UpstreamResponse,
 };

@@ -3,6 +3,7 @@
 //! response — and an [`Outcome`] describing what the client and the upstream saw.
 
 use crate::abi::Action;
+use crate::headers::{value_of, values_of};
 use crate::state::LogEntry;
 use crate::{Host, Result};
 
@@ -91,10 +92,7 @@ impl Outcome {
 
     /// The first value of response header `key` the client received.
     pub fn response_header(&self, key: &str) -> Option<&str> {
-        self.response_headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+        value_of(&self.response_headers, key)
     }
 
     /// The response body the client received, parsed as JSON.
@@ -108,11 +106,7 @@ impl Outcome {
 
     /// The first value of egress request header `key`.
     pub fn egress_header(&self, key: &str) -> Option<&str> {
-        self.egress_headers
-            .as_ref()?
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+        value_of(self.egress_headers.as_ref()?, key)
     }
 }
 
@@ -181,10 +175,8 @@ pub fn send_request_with_response<K: AsRef<str>, V: AsRef<str>>(
         egress_body: stream.egress_request_body().to_vec(),
         egress_trailers: stream.egress_request_trailers(),
         reached_upstream,
-        decisions: response_headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-airlock-decision"))
-            .map(|(_, v)| v.clone())
+        decisions: values_of(&response_headers, "x-airlock-decision")
+            .map(str::to_string)
             .collect(),
         response_headers,
         response_body,

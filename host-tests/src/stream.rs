@@ -30,10 +30,7 @@ pub struct LocalResponse {
 impl LocalResponse {
     /// The first value of header `key` (case-insensitive).
     pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+        crate::headers::value_of(&self.headers, key)
     }
 
     pub fn body_str(&self) -> String {
@@ -119,13 +116,9 @@ impl StreamState {
         }
     }
 
-    /// Whether request events are no longer delivered to the filter.
-    pub fn request_stopped(&self) -> bool {
-        self.local_response.is_some() || !self.closed.is_empty() || self.finished
-    }
-
-    /// Whether upstream response events are no longer delivered.
-    pub fn response_stopped(&self) -> bool {
+    /// Whether events (request or upstream response) are no longer delivered
+    /// to the filter: after a local response, a close, or the end of the stream.
+    pub fn stopped(&self) -> bool {
         self.local_response.is_some() || !self.closed.is_empty() || self.finished
     }
 }

@@ -323,3 +323,127 @@ impl Vm {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The host functions called directly, without a module: the answers that
+    //! need no guest memory, and the trap when one does.
+    use super::{engine, linker, HostState};
+    use crate::abi::{errno, Status};
+    use wasmtime::{Linker, Store, Val, ValType};
+
+    struct Imports {
+        linker: Linker<HostState>,
+        store: Store<HostState>,
+    }
+
+    impl Imports {
+        fn new() -> Imports {
+            let linker = linker().unwrap_or_else(|e| panic!("linker: {e:?}"));
+            Imports {
+                linker,
+                store: Store::new(engine(), HostState::new()),
+            }
+        }
+
+        /// Calls `module.name` with `first` as its first argument and zeros after it.
+        fn call(&mut self, module: &str, name: &str, first: i32) -> wasmtime::Result<i32> {
+            let func = self
+                .linker
+                .get(&mut self.store, module, name)
+                .ok()
+                .and_then(|e| e.into_func())
+                .unwrap_or_else(|| panic!("{module}.{name} is not defined"));
+            let ty = func.ty(&self.store);
+            let args: Vec<Val> = ty
+                .params()
+                .enumerate()
+                .map(|(i, t)| {
+                    let v = if i == 0 { first } else { 0 };
+                    match t {
+                        ValType::I64 => Val::I64(v.into()),
+                        _ => Val::I32(v),
+                    }
+                })
+                .collect();
+            let mut results = [Val::I32(-1)];
+            func.call(&mut self.store, &args, &mut results)?;
+            Ok(results[0].unwrap_i32())
+        }
+
+        fn answer(&mut self, module: &str, name: &str, first: i32) -> i32 {
+            self.call(module, name, first)
+                .unwrap_or_else(|e| panic!("{module}.{name} trapped: {e:?}"))
+        }
+    }
+
+    const WASI: &str = "wasi_snapshot_preview1";
+
+    #[test]
+    fn imports_this_host_does_not_provide() {
+        let mut imports = Imports::new();
+        let unimplemented = Status::Unimplemented.code();
+        let not_found = Status::NotFound.code();
+        assert_eq!(imports.answer("env", "proxy_http_call", 0), unimplemented);
+        assert_eq!(imports.answer("env", "proxy_grpc_call", 0), unimplemented);
+        assert_eq!(imports.answer("env", "proxy_grpc_cancel", 0), not_found);
+        assert_eq!(
+            imports.answer("env", "proxy_call_foreign_function", 0),
+            not_found
+        );
+        assert_eq!(
+            imports.store.data().unimplemented_calls,
+            ["proxy_http_call", "proxy_grpc_call"]
+        );
+    }
+
+    #[test]
+    fn wasi_descriptor_calls_answer_for_stdio_only() {
+        let mut imports = Imports::new();
+        for fd in 0..=2 {
+            assert_eq!(imports.answer(WASI, "fd_close", fd), errno::SUCCESS);
+            assert_eq!(imports.answer(WASI, "fd_seek", fd), errno::SPIPE);
+            assert_eq!(imports.answer(WASI, "fd_tell", fd), errno::SPIPE);
+        }
+        for fd in [-1, 3, 7] {
+            assert_eq!(imports.answer(WASI, "fd_sync", fd), errno::BADF);
+            assert_eq!(imports.answer(WASI, "fd_seek", fd), errno::BADF);
+            assert_eq!(imports.answer(WASI, "fd_write", fd), errno::BADF);
+            assert_eq!(imports.answer(WASI, "fd_fdstat_get", fd), errno::BADF);
+        }
+        assert_eq!(imports.answer(WASI, "fd_prestat_get", 3), errno::BADF);
+        assert_eq!(imports.answer(WASI, "path_open", 3), errno::NOENT);
+        assert_eq!(imports.answer(WASI, "sched_yield", 0), errno::SUCCESS);
+        assert_eq!(imports.answer(WASI, "clock_res_get", 9), errno::INVAL);
+    }
+
+    #[test]
+    fn host_functions_map_results_to_status_codes() {
+        let mut imports = Imports::new();
+        let ok = Status::Ok.code();
+        let bad = Status::BadArgument.code();
+        assert_eq!(
+            imports.answer("env", "proxy_set_tick_period_milliseconds", 250),
+            ok
+        );
+        assert_eq!(imports.store.data().tick_period_ms, 250);
+        assert_eq!(
+            imports.answer("env", "proxy_set_effective_context", 999),
+            bad
+        );
+        let root = imports.store.data().root_context_id as i32;
+        assert_eq!(
+            imports.answer("env", "proxy_set_effective_context", root),
+            ok
+        );
+        assert_eq!(imports.answer("env", "proxy_log", 9), bad);
+        // An empty message reads no memory.
+        assert_eq!(imports.answer("env", "proxy_log", 2), ok);
+        assert_eq!(imports.store.data().logs.len(), 1);
+        // Writing needs the module's memory: without a module, a trap.
+        let trap = imports.call("env", "proxy_get_log_level", 0);
+        assert!(trap.is_err(), "wrote without a memory: {trap:?}");
+        let trap = imports.call(WASI, "args_sizes_get", 0);
+        assert!(trap.is_err(), "wrote without a memory: {trap:?}");
+    }
+}

@@ -4,9 +4,9 @@
 //! (no preopened directories), and `proc_exit` as an error.
 
 use crate::abi::{errno, Status};
-use crate::guest::{self, Fault, HostCaller, HostResult};
+use crate::guest::{self, define_answer, imports, Fault, HostCaller, HostResult};
 use crate::state::HostState;
-use wasmtime::Linker;
+use wasmtime::{Linker, Val, ValType};
 
 const WASI: &str = "wasi_snapshot_preview1";
 
@@ -24,145 +24,92 @@ fn is_stdio(fd: i32) -> bool {
     (0..=2).contains(&fd)
 }
 
+const I32: ValType = ValType::I32;
+const I64: ValType = ValType::I64;
+
+/// File-descriptor calls that look only at the descriptor: name, parameters,
+/// and the errno for stdin/stdout/stderr (any other descriptor is not open).
+const STDIO_ONLY: [(&str, &[ValType], i32); 6] = [
+    ("fd_close", &[I32], errno::SUCCESS),
+    ("fd_sync", &[I32], errno::SUCCESS),
+    ("fd_datasync", &[I32], errno::SUCCESS),
+    ("fd_fdstat_set_flags", &[I32, I32], errno::SUCCESS),
+    ("fd_seek", &[I32, I64, I32, I32], errno::SPIPE),
+    ("fd_tell", &[I32, I32], errno::SPIPE),
+];
+
+/// Calls with a fixed answer: name, parameters, errno. No preopened
+/// directories (std stops looking at the first EBADF), so no files.
+const FIXED: [(&str, &[ValType], i32); 8] = [
+    ("fd_filestat_get", &[I32, I32], errno::BADF),
+    ("fd_prestat_get", &[I32, I32], errno::BADF),
+    ("fd_prestat_dir_name", &[I32, I32, I32], errno::BADF),
+    (
+        "path_open",
+        &[I32, I32, I32, I32, I32, I64, I64, I32, I32],
+        errno::NOENT,
+    ),
+    (
+        "path_filestat_get",
+        &[I32, I32, I32, I32, I32],
+        errno::NOENT,
+    ),
+    ("poll_oneoff", &[I32, I32, I32, I32], errno::NOSYS),
+    ("sched_yield", &[], errno::SUCCESS),
+    ("proc_raise", &[I32], errno::NOSYS),
+];
+
+/// The NUL-terminated strings of `args_*` or `environ_*`.
+type Strings = fn(&HostState) -> Vec<String>;
+
 /// Defines the WASI functions in `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        WASI,
-        "args_sizes_get",
-        |mut c: HostCaller<'_>, count: i32, size: i32| {
-            let args = c
-                .data()
-                .args
-                .iter()
-                .map(|a| format!("{a}\0"))
-                .collect::<Vec<_>>();
-            errno_of(sizes_get(&mut c, &args, count, size))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "args_get",
-        |mut c: HostCaller<'_>, ptrs: i32, buf: i32| {
-            let args = c
-                .data()
-                .args
-                .iter()
-                .map(|a| format!("{a}\0"))
-                .collect::<Vec<_>>();
-            errno_of(strings_get(&mut c, &args, ptrs, buf))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "environ_sizes_get",
-        |mut c: HostCaller<'_>, count: i32, size: i32| {
-            let env = environ(c.data());
-            errno_of(sizes_get(&mut c, &env, count, size))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "environ_get",
-        |mut c: HostCaller<'_>, ptrs: i32, buf: i32| {
-            let env = environ(c.data());
-            errno_of(strings_get(&mut c, &env, ptrs, buf))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "clock_res_get",
-        |mut c: HostCaller<'_>, id: i32, ret: i32| {
+    for (prefix, strings) in [("args", args as Strings), ("environ", environ)] {
+        imports!(linker, WASI, errno_of, {
+            &format!("{prefix}_sizes_get") => |c, count: i32, size: i32| {
+                let list = strings(c.data());
+                sizes_get(c, &list, count, size)
+            };
+            &format!("{prefix}_get") => |c, ptrs: i32, buf: i32| {
+                let list = strings(c.data());
+                strings_get(c, &list, ptrs, buf)
+            };
+        });
+    }
+    imports!(linker, WASI, errno_of, {
+        "clock_res_get" => |c, id: i32, ret: i32| {
             if !(0..=3).contains(&id) {
                 return Ok(errno::INVAL);
             }
-            errno_of(guest::write_u64(&mut c, ret, 1_000))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "clock_time_get",
-        |mut c: HostCaller<'_>, id: i32, _precision: i64, ret: i32| {
+            guest::write_u64(c, ret, 1_000)
+        };
+        "clock_time_get" => |c, id: i32, _precision: i64, ret: i32| {
             let now = match id {
                 0 => c.data().clock.realtime_ns,
                 1..=3 => c.data_mut().clock.monotonic(),
                 _ => return Ok(errno::INVAL),
             };
-            errno_of(guest::write_u64(&mut c, ret, now))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "random_get",
-        |mut c: HostCaller<'_>, buf: i32, len: i32| {
+            guest::write_u64(c, ret, now)
+        };
+        "random_get" => |c, buf: i32, len: i32| {
             let mut bytes = vec![0u8; len as u32 as usize];
             c.data_mut().rng.fill(&mut bytes);
-            errno_of(guest::write(&mut c, buf, &bytes))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_write",
-        |mut c: HostCaller<'_>, fd: i32, iovs: i32, iovs_len: i32, written: i32| {
+            guest::write(c, buf, &bytes)
+        };
+        "fd_write" => |c, fd: i32, iovs: i32, iovs_len: i32, written: i32| {
             if fd != 1 && fd != 2 {
                 return Ok(errno::BADF);
             }
-            errno_of(fd_write(&mut c, fd, iovs, iovs_len, written))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_read",
-        |mut c: HostCaller<'_>, fd: i32, _iovs: i32, _iovs_len: i32, read: i32| {
+            fd_write(c, fd, iovs, iovs_len, written)
+        };
+        "fd_read" => |c, fd: i32, _iovs: i32, _iovs_len: i32, read: i32| {
             if fd != 0 {
                 return Ok(errno::BADF);
             }
             // stdin is empty.
-            errno_of(guest::write_u32(&mut c, read, 0))
-        },
-    )?;
-    linker.func_wrap(WASI, "fd_close", |_c: HostCaller<'_>, fd: i32| {
-        Ok(if is_stdio(fd) {
-            errno::SUCCESS
-        } else {
-            errno::BADF
-        })
-    })?;
-    linker.func_wrap(WASI, "fd_sync", |_c: HostCaller<'_>, fd: i32| {
-        Ok(if is_stdio(fd) {
-            errno::SUCCESS
-        } else {
-            errno::BADF
-        })
-    })?;
-    linker.func_wrap(WASI, "fd_datasync", |_c: HostCaller<'_>, fd: i32| {
-        Ok(if is_stdio(fd) {
-            errno::SUCCESS
-        } else {
-            errno::BADF
-        })
-    })?;
-    linker.func_wrap(
-        WASI,
-        "fd_seek",
-        |_c: HostCaller<'_>, fd: i32, _offset: i64, _whence: i32, _ret: i32| {
-            Ok(if is_stdio(fd) {
-                errno::SPIPE
-            } else {
-                errno::BADF
-            })
-        },
-    )?;
-    linker.func_wrap(WASI, "fd_tell", |_c: HostCaller<'_>, fd: i32, _ret: i32| {
-        Ok(if is_stdio(fd) {
-            errno::SPIPE
-        } else {
-            errno::BADF
-        })
-    })?;
-    linker.func_wrap(
-        WASI,
-        "fd_fdstat_get",
-        |mut c: HostCaller<'_>, fd: i32, buf: i32| {
+            guest::write_u32(c, read, 0)
+        };
+        "fd_fdstat_get" => |c, fd: i32, buf: i32| {
             if !is_stdio(fd) {
                 return Ok(errno::BADF);
             }
@@ -171,66 +118,22 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let mut stat = [0u8; 24];
             stat[0] = 2;
             stat[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-            errno_of(guest::write(&mut c, buf, &stat))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_fdstat_set_flags",
-        |_c: HostCaller<'_>, fd: i32, _flags: i32| {
-            Ok(if is_stdio(fd) {
-                errno::SUCCESS
+            guest::write(c, buf, &stat)
+        };
+    });
+    for (name, params, on_stdio) in STDIO_ONLY {
+        define_answer(linker, WASI, name, params, move |_, args| {
+            let fd = args.first().and_then(Val::i32);
+            if fd.is_some_and(is_stdio) {
+                on_stdio
             } else {
                 errno::BADF
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_filestat_get",
-        |_c: HostCaller<'_>, _fd: i32, _buf: i32| Ok(errno::BADF),
-    )?;
-    // No preopened directories: std stops looking at the first EBADF.
-    linker.func_wrap(
-        WASI,
-        "fd_prestat_get",
-        |_c: HostCaller<'_>, _fd: i32, _buf: i32| Ok(errno::BADF),
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_prestat_dir_name",
-        |_c: HostCaller<'_>, _fd: i32, _path: i32, _len: i32| Ok(errno::BADF),
-    )?;
-    linker.func_wrap(
-        WASI,
-        "path_open",
-        |_c: HostCaller<'_>,
-         _fd: i32,
-         _dirflags: i32,
-         _path: i32,
-         _path_len: i32,
-         _oflags: i32,
-         _rights: i64,
-         _inheriting: i64,
-         _fdflags: i32,
-         _ret: i32| Ok(errno::NOENT),
-    )?;
-    linker.func_wrap(
-        WASI,
-        "path_filestat_get",
-        |_c: HostCaller<'_>, _fd: i32, _flags: i32, _path: i32, _len: i32, _buf: i32| {
-            Ok(errno::NOENT)
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "poll_oneoff",
-        |_c: HostCaller<'_>, _in: i32, _out: i32, _n: i32, _ret: i32| Ok(errno::NOSYS),
-    )?;
-    linker.func_wrap(WASI, "sched_yield", |_c: HostCaller<'_>| Ok(errno::SUCCESS))?;
-    linker.func_wrap(WASI, "proc_raise", |_c: HostCaller<'_>, _sig: i32| {
-        Ok(errno::NOSYS)
-    })?;
+            }
+        })?;
+    }
+    for (name, params, code) in FIXED {
+        define_answer(linker, WASI, name, params, move |_, _| code)?;
+    }
     linker.func_wrap(
         WASI,
         "proc_exit",
@@ -240,6 +143,10 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     Ok(())
+}
+
+fn args(state: &HostState) -> Vec<String> {
+    state.args.iter().map(|a| format!("{a}\0")).collect()
 }
 
 fn environ(state: &HostState) -> Vec<String> {
@@ -277,14 +184,14 @@ fn fd_write(
 ) -> HostResult<()> {
     let mut out = Vec::new();
     for i in 0..iovs_len {
-        let iov = guest::read(c, iovs.wrapping_add(8 * i), 8)?;
+        let iov = guest::read(c, (iovs.wrapping_add(8 * i), 8))?;
         let field = |at: usize| {
             iov.get(at..at + 4)
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map(i32::from_le_bytes)
                 .unwrap_or(0)
         };
-        out.extend(guest::read(c, field(0), field(4))?);
+        out.extend(guest::read(c, (field(0), field(4)))?);
     }
     let state = c.data_mut();
     if state.echo {

@@ -10,47 +10,22 @@
 //!
 //! Build the filter first:
 //! `cargo build --release --target wasm32-wasip1 -p airlock-filter`
-//! The module is looked for at `$AIRLOCK_WASM`, else under `$CARGO_TARGET_DIR`,
-//! else under the workspace's `target/`. Failure messages name cases as
-//! `technique/payload` and never contain a secret.
+//! The module is found by `airlock_host_tests::filter_wasm`: `$AIRLOCK_WASM`,
+//! else under `$CARGO_TARGET_DIR`, else under the workspace's `target/`.
+//! Failure messages name cases as `technique/payload` and never contain a
+//! secret.
 
 use airlock_host_tests::evasions::{
     corpus, decode_content, gb11643_check, luhn_valid, techniques, Delivery, EvasionCase, CARD,
     CN_ID, CREDENTIAL, KNOWN_GAPS, PAYLOADS,
 };
-use airlock_host_tests::{send_request, Host, Outcome};
+use airlock_host_tests::{filter_wasm, send_request, Host, Outcome};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn wasm_path() -> PathBuf {
-    const BUILT: &str = "wasm32-wasip1/release/airlock_filter.wasm";
-    let path = match (
-        std::env::var_os("AIRLOCK_WASM"),
-        std::env::var_os("CARGO_TARGET_DIR"),
-    ) {
-        (Some(p), _) => PathBuf::from(p),
-        (None, Some(dir)) if PathBuf::from(&dir).join(BUILT).is_file() => {
-            PathBuf::from(dir).join(BUILT)
-        }
-        _ => workspace_root().join("target").join(BUILT),
-    };
-    assert!(
-        path.is_file(),
-        "the filter is not built: {} does not exist. Run \
-         `cargo build --release --target wasm32-wasip1 -p airlock-filter` in the workspace root \
-         (or set AIRLOCK_WASM to the .wasm to test).",
-        path.display()
-    );
-    path
-}
 
 /// A VM running the embedded default policy (empty configuration).
 fn default_host() -> Host {
-    let mut host = Host::load(wasm_path()).unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
+    let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "evasion-tests-hash-key");
     let ok = host
         .configure(b"")

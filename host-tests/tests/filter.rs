@@ -4,47 +4,25 @@
 //!
 //! Build the filter first:
 //! `cargo build --release --target wasm32-wasip1 -p airlock-filter`
-//! The module is looked for at `$AIRLOCK_WASM`, else under `$CARGO_TARGET_DIR`,
-//! else under the workspace's `target/`.
+//! The module is found by `airlock_host_tests::filter_wasm`: `$AIRLOCK_WASM`,
+//! else under `$CARGO_TARGET_DIR`, else under the workspace's `target/`.
 
-use airlock_host_tests::{send_request, Action, Host, LogLevel, Outcome};
+use airlock_host_tests::headers::values_of;
+use airlock_host_tests::{
+    filter_wasm, send_request, workspace_root, Action, Host, LogLevel, Outcome,
+};
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
 // ---------------------------------------------------------------- fixtures
 
-fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn wasm_path() -> PathBuf {
-    const BUILT: &str = "wasm32-wasip1/release/airlock_filter.wasm";
-    let path = match (
-        std::env::var_os("AIRLOCK_WASM"),
-        std::env::var_os("CARGO_TARGET_DIR"),
-    ) {
-        (Some(p), _) => PathBuf::from(p),
-        (None, Some(dir)) if PathBuf::from(&dir).join(BUILT).is_file() => {
-            PathBuf::from(dir).join(BUILT)
-        }
-        _ => workspace_root().join("target").join(BUILT),
-    };
-    assert!(
-        path.is_file(),
-        "the filter is not built: {} does not exist. Run \
-         `cargo build --release --target wasm32-wasip1 -p airlock-filter` in the workspace root \
-         (or set AIRLOCK_WASM to the .wasm to test).",
-        path.display()
-    );
-    path
-}
-
 const HASH_KEY: &str = "host-tests-hash-key";
 
 /// A fresh VM, not yet configured.
 fn new_host() -> Host {
-    let mut host = Host::load(wasm_path()).unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
+    let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
+        .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", HASH_KEY);
     host
 }
@@ -242,13 +220,7 @@ fn assert_blocked(out: &Outcome) -> Value {
         .clone()
         .unwrap_or_else(|| panic!("expected a local 403 reply, got {out:#?}"));
     assert_eq!(status, 403);
-    let header = |k: &str| -> Vec<&str> {
-        headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let header = |k: &str| -> Vec<&str> { values_of(&headers, k).collect() };
     assert_eq!(header("content-type"), ["application/json"], "{headers:?}");
     assert_eq!(
         header("x-airlock-decision"),
@@ -354,13 +326,7 @@ fn empty_configuration_loads_the_embedded_default_policy() {
         // The default policy is in force: a credential is blocked, and the
         // reply names the default policy.
         let key = aws_key(1);
-        let out = post(
-            &mut host,
-            OPENAI,
-            &openai_body(&leaky_aws(&key)),
-            "req-default",
-        );
-        let reply = assert_blocked(&out);
+        let reply = leak_aws_key(&mut host, OPENAI, openai_body, &key, "req-default");
         let message = reply["error"]["message"]
             .as_str()
             .unwrap_or_default()
@@ -468,25 +434,37 @@ fn clean_chat_request_passes_byte_identical() {
     );
 }
 
+/// Posts a request leaking AWS key `key` to `to` (its body built by `body`)
+/// and asserts the block; returns the reply JSON.
+fn leak_aws_key(
+    host: &mut Host,
+    to: (&str, &str),
+    body: fn(&str) -> Vec<u8>,
+    key: &str,
+    request_id: &str,
+) -> Value {
+    let out = post(host, to, &body(&leaky_aws(key)), request_id);
+    assert_blocked(&out)
+}
+
+/// Asserts `error.message` of a block reply names the AWS detectors, not the key.
+fn assert_aws_block_message(error: &Value, key: &str) {
+    let message = error["message"].as_str().expect("message is a string");
+    assert_block_message(message, key, &aws_detector_ids(), "aws");
+}
+
 #[test]
 fn aws_key_to_openai_gets_openai_shaped_403() {
     let mut host = default_host();
     let key = aws_key(2);
-    let out = post(
-        &mut host,
-        OPENAI,
-        &openai_body(&leaky_aws(&key)),
-        "req-openai",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, OPENAI, openai_body, &key, "req-openai");
     assert_eq!(keys(&reply), ["error"], "{reply}");
     let error = &reply["error"];
     assert_eq!(keys(error), ["code", "message", "param", "type"], "{reply}");
     assert_eq!(error["type"], "permission_error");
     assert_eq!(error["code"], "airlock_policy_violation");
     assert_eq!(error["param"], Value::Null);
-    let message = error["message"].as_str().expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    assert_aws_block_message(error, &key);
     assert_no_log_contains(&host, &key);
 }
 
@@ -494,46 +472,26 @@ fn aws_key_to_openai_gets_openai_shaped_403() {
 fn aws_key_to_anthropic_gets_anthropic_shaped_403() {
     let mut host = default_host();
     let key = aws_key(3);
-    let out = post(
-        &mut host,
-        ANTHROPIC,
-        &anthropic_body(&leaky_aws(&key)),
-        "req-anthropic",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, ANTHROPIC, anthropic_body, &key, "req-anthropic");
     assert_eq!(keys(&reply), ["error", "type"], "{reply}");
     assert_eq!(reply["type"], "error");
-    assert_eq!(keys(&reply["error"]), ["message", "type"], "{reply}");
-    assert_eq!(reply["error"]["type"], "permission_error");
-    let message = reply["error"]["message"]
-        .as_str()
-        .expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    let error = &reply["error"];
+    assert_eq!(keys(error), ["message", "type"], "{reply}");
+    assert_eq!(error["type"], "permission_error");
+    assert_aws_block_message(error, &key);
 }
 
 #[test]
 fn aws_key_to_gemini_gets_gemini_shaped_403() {
     let mut host = default_host();
     let key = aws_key(4);
-    let out = post(
-        &mut host,
-        GEMINI,
-        &gemini_body(&leaky_aws(&key)),
-        "req-gemini",
-    );
-    let reply = assert_blocked(&out);
+    let reply = leak_aws_key(&mut host, GEMINI, gemini_body, &key, "req-gemini");
     assert_eq!(keys(&reply), ["error"], "{reply}");
-    assert_eq!(
-        keys(&reply["error"]),
-        ["code", "message", "status"],
-        "{reply}"
-    );
-    assert_eq!(reply["error"]["code"], 403);
-    assert_eq!(reply["error"]["status"], "PERMISSION_DENIED");
-    let message = reply["error"]["message"]
-        .as_str()
-        .expect("message is a string");
-    assert_block_message(message, &key, &aws_detector_ids(), "aws");
+    let error = &reply["error"];
+    assert_eq!(keys(error), ["code", "message", "status"], "{reply}");
+    assert_eq!(error["code"], 403);
+    assert_eq!(error["status"], "PERMISSION_DENIED");
+    assert_aws_block_message(error, &key);
 }
 
 #[test]
@@ -545,13 +503,7 @@ fn aws_key_is_blocked_on_every_destination() {
         ("api.mistral.ai", "/v1/chat/completions"),
     ] {
         let mut host = default_host();
-        let out = post(
-            &mut host,
-            to,
-            &openai_body(&leaky_aws(&key)),
-            "req-everywhere",
-        );
-        let reply = assert_blocked(&out);
+        let reply = leak_aws_key(&mut host, to, openai_body, &key, "req-everywhere");
         assert_eq!(
             reply["error"]["type"], "permission_error",
             "{to:?}: {reply}"
