@@ -9,21 +9,18 @@
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-/// SplitMix64: tiny, seedable, good enough for synthetic text.
+/// The harness's SplitMix64 (tiny, seedable, good enough for synthetic text), with the
+/// helpers the corpus draws from.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(airlock_host_tests::state::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+        Rng(airlock_host_tests::state::Rng(seed ^ 0x9E37_79B9_7F4A_7C15))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n` > 0).

@@ -100,21 +100,19 @@ impl Runner {
         }
         #[cfg(feature = "wasm")]
         {
-            let wasm = options
-                .wasm
-                .clone()
-                .unwrap_or_else(super::wasm::default_wasm_path);
-            if !wasm.is_file() {
-                if options.wasm.is_some() {
-                    return Err(CliError::NoWasm(wasm));
-                }
-                eprintln!(
-                    "airlock: warning: {} not found; running {count} cases with the native engine instead of the filter \
-                     that ships (build it: cargo build --release --target wasm32-wasip1 -p airlock-filter)",
-                    wasm.display()
-                );
-                return Ok(native);
-            }
+            let wasm = match &options.wasm {
+                Some(path) if path.is_file() => path.clone(),
+                Some(path) => return Err(CliError::NoWasm(path.clone())),
+                None => match airlock_host_tests::filter_wasm() {
+                    Ok(path) => path,
+                    Err(why) => {
+                        eprintln!(
+                            "airlock: warning: {why} Running {count} cases with the native engine instead of the filter that ships."
+                        );
+                        return Ok(native);
+                    }
+                },
+            };
             let runner = super::wasm::WasmRunner::new(&wasm, policy).map_err(CliError::Filter)?;
             println!("  running {count} cases through {}", wasm.display());
             Ok(Runner::Wasm(Box::new(runner)))

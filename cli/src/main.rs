@@ -32,7 +32,7 @@ enum Command {
         /// Run cases through the native engine even when the compiled .wasm is available.
         #[arg(long)]
         native: bool,
-        /// The compiled filter to run cases through (default: target/wasm32-wasip1/release/airlock_filter.wasm).
+        /// The compiled filter to run cases through (default: $AIRLOCK_WASM, else the build under $CARGO_TARGET_DIR or target/).
         #[arg(long, value_name = "FILE")]
         wasm: Option<PathBuf>,
         /// Also fail when a detector lacks a `match` or an `ignore` example.

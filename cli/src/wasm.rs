@@ -4,15 +4,7 @@
 use airlock_filter::policy::cases::{Case, Observed};
 use airlock_filter::{Action, Policy};
 use airlock_host_tests::{send_request, Host};
-use std::path::{Path, PathBuf};
-
-/// Where `cargo build --release --target wasm32-wasip1 -p airlock-filter` puts the module.
-pub fn default_wasm_path() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace.join("target"), PathBuf::from);
-    target.join("wasm32-wasip1/release/airlock_filter.wasm")
-}
+use std::path::Path;
 
 /// One VM of the filter, configured with a policy.
 pub struct WasmRunner {
