@@ -11,7 +11,7 @@ use airlock_filter::engine::bench_hooks::fold::{Folded, Folder};
 use airlock_filter::engine::bench_hooks::json::{self, Outline};
 use airlock_filter::engine::bench_hooks::keywords::Keywords;
 use airlock_filter::engine::bench_hooks::scanner::{self, Scanner};
-use airlock_filter::engine::bench_hooks::{respell, transcode};
+use airlock_filter::engine::bench_hooks::{decode, respell};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use regex_automata::hybrid::dfa::OverlappingState;
 use regex_automata::{Input, PatternSet};
@@ -168,11 +168,11 @@ fn components(c: &mut Criterion) {
         group.bench_function("fold", |b| {
             b.iter(|| texts.iter().filter(|t| folder.fold(t, &mut folded)).count())
         });
-        group.bench_function("transcode-segments", |b| {
+        group.bench_function("decode-segments", |b| {
             b.iter(|| {
                 let mut segments = Vec::new();
                 for t in &texts {
-                    transcode::find_segments(t, &transcode::Limits::default(), &mut segments);
+                    decode::find_segments(t, &decode::Limits::default(), &mut segments);
                 }
                 segments.len()
             })

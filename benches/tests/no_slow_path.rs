@@ -23,17 +23,17 @@
 //! Runs in a debug build in about a minute on two cores; `--release` is much faster.
 use airlock_benches::corpus::{self, Class};
 use airlock_benches::policies;
+use airlock_filter::engine::bench_hooks::decode;
 use airlock_filter::engine::bench_hooks::fold::{Folded, Folder};
 use airlock_filter::engine::bench_hooks::json::{self, Outline};
 use airlock_filter::engine::bench_hooks::scanner::{self, DetectorIndex, RegexLimits, Scanner};
-use airlock_filter::engine::bench_hooks::transcode;
 use airlock_filter::Policy;
 use regex_automata::hybrid;
 use regex_automata::{Input, MatchKind, PatternSet};
 use std::collections::BTreeMap;
 
-/// How deep the engine decodes encoded runs (walk.rs `MAX_DECODE_DEPTH`).
-const MAX_DECODE_DEPTH: usize = 3;
+/// How deep the engine decodes encoded runs.
+const MAX_DECODE_DEPTH: usize = decode::MAX_DECODE_DEPTH;
 /// How deep the engine follows JSON nested in strings (`engine::MAX_EMBEDDED_DEPTH`).
 const MAX_EMBEDDED_DEPTH: usize = airlock_filter::engine::MAX_EMBEDDED_DEPTH;
 /// Lazy-DFA cache clears allowed per regex over the whole corpus (forward + reverse).
@@ -119,7 +119,7 @@ fn layers(text: Vec<u8>, depth: usize, folder: &Folder, out: &mut Vec<Vec<u8>>) 
     }
     if depth < MAX_DECODE_DEPTH {
         let mut segments = Vec::new();
-        transcode::find_segments(&text, &transcode::Limits::default(), &mut segments);
+        decode::find_segments(&text, &decode::Limits::default(), &mut segments);
         for segment in segments {
             layers(segment.text, depth + 1, folder, out);
         }

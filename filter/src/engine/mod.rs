@@ -49,8 +49,9 @@ pub mod bench_hooks {
             compile_regex, set_regex, syntax_config, DetectorIndex, RegexLimits, Scanner,
         };
     }
-    pub mod transcode {
+    pub mod decode {
         pub use crate::engine::layers::decode::{find_segments, Limits};
+        pub use crate::engine::limits::MAX_DECODE_DEPTH;
     }
 }
 

@@ -10,7 +10,7 @@
 //! keyword occurrence or of a match end, so the ~100 credential formats cost
 //! nothing on ordinary prose and a 30 KiB message with one `@` runs the email
 //! regex over a few hundred bytes. A regex whose keywords start every match
-//! (`ghp_`, `pat`, `password=`; see [`crate::engine::anchors`]) is only tried,
+//! (`ghp_`, `pat`, `password=`; see [`regex_facts::keyword_anchors`]) is only tried,
 //! anchored, at each occurrence, and a keyword-less regex with a long required
 //! run (Twilio's 32 hex digits) runs only near such runs. Validators, context
 //! words and allowlists run only on candidates. In the filter each regex
@@ -140,7 +140,7 @@ pub struct RegexDetector {
     pub detector: DetectorIndex,
     /// How far around a keyword occurrence the regex runs (`None`: over the whole text).
     pub reach: Option<usize>,
-    /// Its keywords pin where a match starts ([`crate::engine::anchors`]): it is tried anchored there
+    /// Its keywords pin where a match starts ([`regex_facts::keyword_anchors`]): it is tried anchored there
     /// instead of searched for within its reach.
     pub anchored: bool,
     pub checks: Checks,
