@@ -26,6 +26,7 @@ pub mod scanner;
 mod test_rng;
 pub mod transcode;
 pub mod validators;
+mod validators_extra;
 mod verdict;
 mod walk;
 mod word_gate;

@@ -92,6 +92,8 @@ pub fn compile_regex(pattern: &str, limits: RegexLimits) -> Result<Regex, Box<me
 pub struct Checks {
     pub validators: Vec<Validator>,
     pub context: Option<ContextWords>,
+    /// Words that rule a match out when one occurs within `window` bytes before it.
+    pub not_after: Option<ContextWords>,
     /// Sorted exact values that are never findings.
     pub allow: Vec<Box<[u8]>>,
 }
@@ -100,6 +102,14 @@ pub struct Checks {
 pub struct ContextWords {
     pub words: Keywords,
     pub window: usize,
+}
+
+impl ContextWords {
+    /// Whether one of the words lies wholly within the `window` bytes before `start`.
+    fn occur_before(&self, text: &[u8], start: usize) -> bool {
+        text.get(start.saturating_sub(self.window)..start)
+            .is_some_and(|before| self.words.find_overlapping(before).next().is_some())
+    }
 }
 
 impl Checks {
@@ -121,6 +131,13 @@ impl Checks {
             return false;
         }
         if !self.validators.iter().all(|v| v.accepts(value)) {
+            return false;
+        }
+        if self
+            .not_after
+            .as_ref()
+            .is_some_and(|words| words.occur_before(text, start))
+        {
             return false;
         }
         match &self.context {

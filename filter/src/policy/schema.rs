@@ -251,6 +251,23 @@ pub enum ValidatorDoc {
     Length(LengthDoc),
     /// The match must not consist of one repeated byte or an ascending run like `1234567890`.
     NotTrivial,
+    /// `payment_card`, for a network other than Visa, Mastercard, Amex, Discover, JCB,
+    /// UnionPay and Diners (UATP, Mir, RuPay, Maestro, Troy, Verve, Dankort, ...).
+    PaymentCardOther,
+    /// A dotted-quad IPv4 address that is public: not private, shared, loopback, link-local,
+    /// documentation (RFC 5737), multicast or reserved, and not shaped like a version or an
+    /// OID (every part one digit, or a first part 0-2 followed by a one-digit part).
+    Ipv4Public,
+    /// A dotted-quad IPv4 address in 10/8, 172.16/12, 192.168/16, 100.64/10, 127/8 or 169.254/16.
+    Ipv4Internal,
+    /// Not a documentation address: RFC 5737 (IPv4) or 2001:db8::/32 (RFC 3849, IPv6).
+    NotDocumentationIp,
+    /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
+    /// not one repeated digit.
+    PhoneNumber,
+    /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`) or a
+    /// fingerprint: at least two groups, a digit, letters of one case, not eight 2-digit groups.
+    Ipv6Address,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -266,7 +283,12 @@ pub struct LengthDoc {
 #[serde(deny_unknown_fields)]
 pub struct ContextDoc {
     /// At least one of these words must occur (ASCII case-insensitively) within `window` bytes of the match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hotwords: Vec<String>,
+    /// None of these words may occur (ASCII case-insensitively) within `window` bytes before the
+    /// match: words that make the match something else (`version 1.2.3.4`, `OID 1.3.6.1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_after: Vec<String>,
     #[serde(default = "default_context_window")]
     pub window: usize,
 }

@@ -1,0 +1,285 @@
+//! Validators for network addresses, phone numbers and the card networks without a
+//! detector of their own. Like [`super::validators`]: pure, allocation-free and total.
+
+/// The four octets of a dotted quad (`0`-`255`, no leading zeros, exactly four parts).
+pub fn ipv4_octets(text: &[u8]) -> Option<[u8; 4]> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&b| b == b'.');
+    for slot in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        if part.len() > 1 && part.first() == Some(&b'0') {
+            return None;
+        }
+        let value = part
+            .iter()
+            .fold(0u32, |acc, &d| acc * 10 + u32::from(d - b'0'));
+        *slot = u8::try_from(value).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(octets)
+}
+
+/// Private, shared (CGNAT), loopback and link-local ranges: internal infrastructure.
+fn ipv4_is_internal([a, b, _, _]: [u8; 4]) -> bool {
+    a == 10
+        || (a == 172 && (16..=31).contains(&b))
+        || (a == 192 && b == 168)
+        || a == 127
+        || (a == 169 && b == 254)
+        || (a == 100 && (64..=127).contains(&b))
+}
+
+/// RFC 5737 documentation ranges: examples, not anybody's address.
+fn ipv4_is_documentation([a, b, c, _]: [u8; 4]) -> bool {
+    matches!((a, b, c), (192, 0, 2) | (198, 51, 100) | (203, 0, 113))
+}
+
+/// Not an address anybody is reached at: "this network" (0/8), multicast and reserved
+/// (224/3), the benchmarking range (198.18/15) and the IETF protocol range (192.0.0/24).
+fn ipv4_is_special([a, b, c, _]: [u8; 4]) -> bool {
+    a == 0 || a >= 224 || (a == 198 && (b == 18 || b == 19)) || (a == 192 && b == 0 && c == 0)
+}
+
+/// Shaped like a version or an OID rather than an address: every part a single digit
+/// (`1.8.1.2`, `2.5.4.3`), or an OID root arc (0-2) followed by a one-digit arc
+/// (`1.3.101.112`, `2.5.29.17`). Public addresses of that shape are a sliver of the space.
+fn ipv4_is_version_shaped([a, b, c, d]: [u8; 4]) -> bool {
+    (a < 10 && b < 10 && c < 10 && d < 10) || (a <= 2 && b < 10)
+}
+
+/// A public IPv4 address: a dotted quad outside the internal, documentation and special
+/// ranges, and not shaped like a version or an OID.
+pub fn ipv4_public(text: &[u8]) -> bool {
+    ipv4_octets(text).is_some_and(|o| {
+        !ipv4_is_internal(o)
+            && !ipv4_is_documentation(o)
+            && !ipv4_is_special(o)
+            && !ipv4_is_version_shaped(o)
+    })
+}
+
+/// An internal IPv4 address: private (10/8, 172.16/12, 192.168/16), shared (100.64/10),
+/// loopback (127/8) or link-local (169.254/16); not the base address that names one of
+/// these ranges (`10.0.0.0`, `192.168.0.0`), which reveals nothing.
+pub fn ipv4_internal(text: &[u8]) -> bool {
+    ipv4_octets(text).is_some_and(|o| {
+        ipv4_is_internal(o)
+            && !matches!(
+                o,
+                [10, 0, 0, 0]
+                    | [172, 16, 0, 0]
+                    | [192, 168, 0, 0]
+                    | [127, 0, 0, 0]
+                    | [169, 254, 0, 0]
+                    | [100, 64, 0, 0]
+            )
+    })
+}
+
+/// An IPv6 address as people write one, not a code path (`de::`, `Add::add`, `f16::E`) or
+/// a fingerprint (`6A:E5:D0:41:43:63:EF:65`): at least two groups (an IPv4 tail counts as
+/// two), a digit somewhere, letters of one case, and not eight groups of two digits each.
+/// A zone (`%eth0`) and what follows it are not looked at.
+pub fn ipv6_address(text: &[u8]) -> bool {
+    let addr = text.split(|&b| b == b'%').next().unwrap_or_default();
+    let v4_tail = addr.contains(&b'.');
+    let groups = addr.split(|&b| b == b':').filter(|g| !g.is_empty());
+    let (mut count, mut two_wide) = (0usize, 0usize);
+    for g in groups {
+        count += 1;
+        two_wide += usize::from(g.len() == 2);
+    }
+    if v4_tail {
+        count += 1;
+    }
+    let lower = addr.iter().any(u8::is_ascii_lowercase);
+    let upper = addr.iter().any(u8::is_ascii_uppercase);
+    let digit = addr.iter().any(u8::is_ascii_digit);
+    count >= 2 && digit && !(lower && upper) && !(count == 8 && two_wide == 8)
+}
+
+/// Not a documentation address: not in RFC 5737's IPv4 ranges, and not in RFC 3849's
+/// IPv6 prefix 2001:db8::/32 (any case, with or without leading zeros).
+pub fn not_documentation_ip(text: &[u8]) -> bool {
+    if let Some(o) = ipv4_octets(text) {
+        return !ipv4_is_documentation(o);
+    }
+    let mut groups = text.split(|&b| b == b':');
+    let first = groups.next().map(trim_zeros);
+    let second = groups.next().map(trim_zeros);
+    !(first.is_some_and(|g| g.eq_ignore_ascii_case(b"2001"))
+        && second.is_some_and(|g| g.eq_ignore_ascii_case(b"db8")))
+}
+
+fn trim_zeros(group: &[u8]) -> &[u8] {
+    let zeros = group.iter().take_while(|&&b| b == b'0').count();
+    group.get(zeros..).unwrap_or_default()
+}
+
+/// A phone number's digits: 8 to 15 of them (E.164's limit), separated only by spaces,
+/// dashes, dots, slashes, parentheses or a leading `+`, and not one digit repeated.
+pub fn phone_number(text: &[u8]) -> bool {
+    let mut count = 0usize;
+    let mut first = None;
+    let mut all_same = true;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                count += 1;
+                match first {
+                    None => first = Some(b),
+                    Some(f) => all_same &= f == b,
+                }
+            }
+            b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+' => {}
+            _ => return false,
+        }
+    }
+    (8..=15).contains(&count) && !all_same
+}
+
+/// Issuers that use Luhn beyond the seven big networks: UATP (1, 15 digits), Mir
+/// (2200-2204), RuPay (60, 81, 82, 508, 353, 356), Troy (9792), Verve (506099-506198,
+/// 650002-650027), Dankort (5019), InstaPayment (637-639), InterPayment (636), Elo
+/// (a selection of its BIN ranges), Laser (6304, 6706, 6771, 6709) and BC Card (94-95 is
+/// not Luhn and so not here). `d` are the number's digits.
+pub fn other_issuer(d: &[u8]) -> bool {
+    let n = d.len();
+    let p1 = prefix(d, 1);
+    let p2 = prefix(d, 2);
+    let p3 = prefix(d, 3);
+    let p4 = prefix(d, 4);
+    let p6 = prefix(d, 6);
+    let uatp = p1 == 1 && n == 15;
+    let mir = (2200..=2204).contains(&p4) && (16..=19).contains(&n);
+    let rupay = (matches!(p2, 60 | 81 | 82) || matches!(p3, 508 | 353 | 356)) && n == 16;
+    let troy = p4 == 9792 && n == 16;
+    let verve = ((506_099..=506_198).contains(&p6) || (650_002..=650_027).contains(&p6))
+        && matches!(n, 16 | 18 | 19);
+    let dankort = p4 == 5019 && n == 16;
+    let instapayment = (637..=639).contains(&p3) && n == 16;
+    let interpayment = p3 == 636 && (16..=19).contains(&n);
+    let elo = matches!(
+        p6,
+        401_178 | 401_179 | 431_274 | 438_935 | 451_416 | 457_393 | 457_631 | 457_632 | 504_175
+            | 627_780 | 636_297 | 636_368
+    ) && n == 16;
+    let laser = matches!(p4, 6304 | 6706 | 6771 | 6709) && (16..=19).contains(&n);
+    uatp || mir || rupay || troy || verve || dankort || instapayment || interpayment || elo || laser
+}
+
+/// The seven networks the default policy names in detectors of their own.
+pub fn major_issuer(d: &[u8]) -> bool {
+    let p1 = prefix(d, 1);
+    let p2 = prefix(d, 2);
+    let p3 = prefix(d, 3);
+    let p4 = prefix(d, 4);
+    p1 == 4
+        || (51..=55).contains(&p2)
+        || (2221..=2720).contains(&p4)
+        || matches!(p2, 34 | 37 | 36 | 38 | 39 | 62 | 65)
+        || p4 == 6011
+        || (644..=649).contains(&p3)
+        || (3528..=3589).contains(&p4)
+        || (300..=305).contains(&p3)
+        || p4 == 3095
+}
+
+/// The number formed by the first `len` digits.
+fn prefix(digits: &[u8], len: usize) -> u32 {
+    digits
+        .iter()
+        .take(len)
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_splits_internal_public_documentation_and_versions() {
+        for internal in [
+            "10.24.8.17",
+            "172.16.0.1",
+            "172.31.255.254",
+            "192.168.1.100",
+            "127.0.0.53",
+            "169.254.169.254",
+            "100.64.3.7",
+        ] {
+            assert!(ipv4_internal(internal.as_bytes()), "{internal}");
+            assert!(!ipv4_public(internal.as_bytes()), "{internal}");
+        }
+        for public in ["52.14.203.9", "81.2.69.160", "172.32.0.1", "100.128.4.4"] {
+            assert!(ipv4_public(public.as_bytes()), "{public}");
+            assert!(!ipv4_internal(public.as_bytes()), "{public}");
+        }
+        for neither in [
+            "192.0.2.44",
+            "198.51.100.7",
+            "203.0.113.45",
+            "1.8.1.2",
+            "2.5.4.3",
+            "1.3.101.112",
+            "224.0.0.251",
+            "0.1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "256.1.1.1",
+            "1.2.3",
+        ] {
+            assert!(!ipv4_public(neither.as_bytes()), "{neither}");
+            assert!(!ipv4_internal(neither.as_bytes()), "{neither}");
+        }
+    }
+
+    #[test]
+    fn documentation_ranges_of_both_families_are_recognised() {
+        for doc in ["203.0.113.9", "2001:db8::1", "2001:0DB8:85a3::7", "2001:db8:0:1::"] {
+            assert!(!not_documentation_ip(doc.as_bytes()), "{doc}");
+        }
+        for real in ["52.14.203.9", "2001:db9::1", "2a01:4f8:c17::1", "fe80::1%eth0", "::ffff:1.2.3.4"] {
+            assert!(not_documentation_ip(real.as_bytes()), "{real}");
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_are_told_from_code_paths_and_fingerprints() {
+        for addr in ["fe80::1%eth0", "2a01:4f8:c17::1", "::ffff:198.51.100.23", "FD12:3456::25", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"] {
+            assert!(ipv6_address(addr.as_bytes()), "{addr}");
+        }
+        for not in ["de::", "dfa::", "Add::add", "DFA::DEAD", "f16::E", "::2", "6A:E5:D0:41:43:63:EF:65", "a::b"] {
+            assert!(!ipv6_address(not.as_bytes()), "{not}");
+        }
+    }
+
+    #[test]
+    fn phone_numbers_count_digits_and_reject_repeats() {
+        for good in ["+44 20 7946 0958", "(02) 9876 5432", "030/12345678", "01.42.68.53.00"] {
+            assert!(phone_number(good.as_bytes()), "{good}");
+        }
+        for bad in ["1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+            assert!(!phone_number(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_issuers_are_told_from_the_major_ones() {
+        let digits = |s: &str| -> Vec<u8> { s.bytes().map(|b| b - b'0').collect() };
+        for other in ["100000000000000", "2200123412341234", "6071234512345678", "9792123412341234"] {
+            assert!(other_issuer(&digits(other)), "{other}");
+            assert!(!major_issuer(&digits(other)), "{other}");
+        }
+        for major in ["4111111111111111", "5500000000000004", "378282246310005", "6011000990139424"] {
+            assert!(major_issuer(&digits(major)), "{major}");
+        }
+        // UATP is 15 digits only.
+        assert!(!other_issuer(&digits("1000000000000000")));
+    }
+}
