@@ -140,7 +140,28 @@ pub fn phone_number(text: &[u8]) -> bool {
             _ => return false,
         }
     }
-    (8..=15).contains(&count) && !all_same
+    (8..=15).contains(&count) && !all_same && !date_shaped(text)
+}
+
+/// Three digit groups with one separator, shaped like a date: `01.02.2024`, `2024-02-01`,
+/// `1/2/2024`.
+fn date_shaped(text: &[u8]) -> bool {
+    let Some(&sep) = text.iter().find(|b| !b.is_ascii_digit()) else {
+        return false;
+    };
+    if !matches!(sep, b'.' | b'/' | b'-') {
+        return false;
+    }
+    let mut lens = [0usize; 3];
+    let mut parts = text.split(|&b| b == sep);
+    for slot in &mut lens {
+        match parts.next() {
+            Some(p) if !p.is_empty() && p.iter().all(u8::is_ascii_digit) => *slot = p.len(),
+            _ => return false,
+        }
+    }
+    parts.next().is_none()
+        && matches!(lens, [1 | 2, 1 | 2, 4] | [4, 1 | 2, 1 | 2] | [1 | 2, 1 | 2, 2])
 }
 
 /// Issuers that use Luhn beyond the seven big networks: UATP (1, 15 digits), Mir
@@ -264,7 +285,7 @@ mod tests {
         for good in ["+44 20 7946 0958", "(02) 9876 5432", "030/12345678", "01.42.68.53.00"] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for bad in ["1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+        for bad in ["01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
             assert!(!phone_number(bad.as_bytes()), "{bad}");
         }
     }

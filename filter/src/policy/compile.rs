@@ -920,11 +920,15 @@ impl Compiler<'_> {
             self.error(&field, "list non-empty words");
             return None;
         }
+        let window = ctx.not_after_window.unwrap_or(ctx.window);
+        if window == 0 || window > MAX_CONTEXT_WINDOW {
+            self.error(
+                &format!("{path}.context.not_after_window"),
+                format!("window {window} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes"),
+            );
+        }
         match Keywords::new(&ctx.not_after) {
-            Ok(words) => Some(Some(ContextWords {
-                words,
-                window: ctx.window,
-            })),
+            Ok(words) => Some(Some(ContextWords { words, window })),
             Err(e) => {
                 self.error(&field, e.to_string());
                 None

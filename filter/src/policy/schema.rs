@@ -263,7 +263,7 @@ pub enum ValidatorDoc {
     /// Not a documentation address: RFC 5737 (IPv4) or 2001:db8::/32 (RFC 3849, IPv6).
     NotDocumentationIp,
     /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
-    /// not one repeated digit.
+    /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`).
     PhoneNumber,
     /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`) or a
     /// fingerprint: at least two groups, a digit, letters of one case, not eight 2-digit groups.
@@ -289,6 +289,9 @@ pub struct ContextDoc {
     /// match: words that make the match something else (`version 1.2.3.4`, `OID 1.3.6.1`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_after: Vec<String>,
+    /// How many bytes before the match `not_after` looks at (default: `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after_window: Option<usize>,
     #[serde(default = "default_context_window")]
     pub window: usize,
 }
