@@ -140,7 +140,21 @@ pub fn phone_number(text: &[u8]) -> bool {
             _ => return false,
         }
     }
-    (8..=15).contains(&count) && !all_same && !date_shaped(text)
+    (8..=15).contains(&count)
+        && !all_same
+        && !date_shaped(text)
+        && !zip_plus_four(text)
+        && !text.starts_with(b"000")
+}
+
+/// A US ZIP+4 code: `02110-1301`.
+fn zip_plus_four(text: &[u8]) -> bool {
+    text.len() == 10
+        && text.get(5) == Some(&b'-')
+        && text
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 5 || b.is_ascii_digit())
 }
 
 /// Three digit groups with one separator, shaped like a date: `01.02.2024`, `2024-02-01`,
@@ -285,7 +299,7 @@ mod tests {
         for good in ["+44 20 7946 0958", "(02) 9876 5432", "030/12345678", "01.42.68.53.00"] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for bad in ["01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+        for bad in ["02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
             assert!(!phone_number(bad.as_bytes()), "{bad}");
         }
     }

@@ -263,7 +263,8 @@ pub enum ValidatorDoc {
     /// Not a documentation address: RFC 5737 (IPv4) or 2001:db8::/32 (RFC 3849, IPv6).
     NotDocumentationIp,
     /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
-    /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`).
+    /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`) or a
+    /// US ZIP+4 code, not starting `000`.
     PhoneNumber,
     /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`) or a
     /// fingerprint: at least two groups, a digit, letters of one case, not eight 2-digit groups.
