@@ -13,6 +13,8 @@
 //! - `--max-mb N`: stop after N MB of text (default: no limit);
 //! - `--seed S`: seed of the review sample (default 18);
 //! - `--sample N`: size of the review sample (default 150);
+//! - `--per-detector K`: the sample first takes up to K findings of each detector (default 10),
+//!   then fills up from the rest, so rare detectors are reviewed too;
 //! - `--reveal FILE`: also write the sample WITH the matched text to FILE, for a reviewer's
 //!   eyes only (never commit it: it may hold whatever secret a file holds).
 //!
@@ -32,6 +34,7 @@ struct Options {
     max_bytes: u64,
     seed: u64,
     sample: usize,
+    per_detector: usize,
     reveal: Option<PathBuf>,
 }
 
@@ -42,6 +45,7 @@ fn options() -> Options {
         max_bytes: u64::MAX,
         seed: 18,
         sample: 150,
+        per_detector: 10,
         reveal: None,
     };
     while let Some(a) = args.next() {
@@ -53,6 +57,9 @@ fn options() -> Options {
             "--max-mb" => o.max_bytes = value("--max-mb").parse::<u64>().expect("MB") << 20,
             "--seed" => o.seed = value("--seed").parse().expect("seed"),
             "--sample" => o.sample = value("--sample").parse().expect("sample"),
+            "--per-detector" => {
+                o.per_detector = value("--per-detector").parse().expect("per-detector")
+            }
             "--reveal" => o.reveal = Some(PathBuf::from(value("--reveal"))),
             _ => o.roots.push(PathBuf::from(a)),
         }
@@ -303,10 +310,32 @@ fn main() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
-    order.truncate(o.sample);
+    // Stratified: up to `per_detector` of each detector first (so rare detectors are
+    // reviewed too), then the rest of the shuffle up to `sample`.
+    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut picked, mut rest): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    for i in order {
+        let n = taken.entry(hits[i].detector.as_str()).or_default();
+        if *n < o.per_detector {
+            *n += 1;
+            picked.push(i);
+        } else {
+            rest.push(i);
+        }
+    }
+    picked.truncate(o.sample);
+    let room = o.sample - picked.len();
+    picked.extend(rest.into_iter().take(room));
+    let mut order = picked;
     order.sort_unstable();
     println!();
-    println!("review sample (seed {}, {} of {}):", o.seed, order.len(), hits.len());
+    println!(
+        "review sample (seed {}, up to {} per detector, {} of {}):",
+        o.seed,
+        o.per_detector,
+        order.len(),
+        hits.len()
+    );
     println!();
     println!("| # | file:line | detector | shape |");
     println!("| ---: | --- | --- | --- |");

@@ -83,19 +83,26 @@ pub fn ipv4_internal(text: &[u8]) -> bool {
 
 /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`, `f16::E`) or
 /// a fingerprint (`6A:E5:D0:41:43:63:EF:65`): at least two groups (an IPv4 tail counts as
-/// two), a digit somewhere, letters of one case, and not eight groups of two digits each.
+/// two), at least four hex digits (not a slice like `[0::2]`), a digit somewhere, letters
+/// of one case, and not eight groups of two digits each.
 /// A zone (`%eth0`) and what follows it are not looked at.
 pub fn ipv6_address(text: &[u8]) -> bool {
     let addr = text.split(|&b| b == b'%').next().unwrap_or_default();
     let v4_tail = addr.contains(&b'.');
     let groups = addr.split(|&b| b == b':').filter(|g| !g.is_empty());
-    let (mut count, mut two_wide) = (0usize, 0usize);
+    let (mut count, mut two_wide, mut hex_digits) = (0usize, 0usize, 0usize);
     for g in groups {
         count += 1;
         two_wide += usize::from(g.len() == 2);
+        hex_digits += g.len();
     }
     if v4_tail {
         count += 1;
+        hex_digits += 4;
+    }
+    // `0::2`, `1::20`: a slice (`attrs[0::2]`) or a toy, not an address.
+    if hex_digits < 4 {
+        return false;
     }
     let lower = addr.iter().any(u8::is_ascii_lowercase);
     let upper = addr.iter().any(u8::is_ascii_uppercase);
@@ -142,9 +149,51 @@ pub fn phone_number(text: &[u8]) -> bool {
     }
     (8..=15).contains(&count)
         && !all_same
+        && e164_length_fits(text)
         && !date_shaped(text)
         && !zip_plus_four(text)
         && !text.starts_with(b"000")
+}
+
+/// For `+CC ...`: the national number's length fits the country's numbering plan, for the
+/// countries whose plans have one length (or two): NANP, UK, France, China, India, Japan,
+/// Australia, Brazil, Russia, Spain. Other countries pass.
+fn e164_length_fits(text: &[u8]) -> bool {
+    if text.first() != Some(&b'+') {
+        return true;
+    }
+    // Up to the first "(0)": a trunk prefix written in brackets is not part of the number.
+    let mut digits = [0u8; 16];
+    let mut n = 0;
+    let mut rest = text;
+    while let Some((&b, tail)) = rest.split_first() {
+        if tail.starts_with(b"0)") && b == b'(' {
+            rest = tail.get(2..).unwrap_or_default();
+            continue;
+        }
+        if b.is_ascii_digit() {
+            match digits.get_mut(n) {
+                Some(slot) => *slot = b - b'0',
+                None => return false,
+            }
+            n += 1;
+        }
+        rest = tail;
+    }
+    let d = digits.get(..n).unwrap_or_default();
+    let national = |cc_len: usize| n.saturating_sub(cc_len);
+    match (d.first(), d.get(1)) {
+        (Some(1), _) => national(1) == 10,
+        (Some(7), _) => national(1) == 10,
+        (Some(4), Some(4)) => (9..=10).contains(&national(2)),
+        (Some(3), Some(3)) | (Some(3), Some(4)) => national(2) == 9,
+        (Some(8), Some(6)) => (10..=11).contains(&national(2)),
+        (Some(9), Some(1)) => national(2) == 10,
+        (Some(8), Some(1)) => (9..=10).contains(&national(2)),
+        (Some(6), Some(1)) => national(2) == 9,
+        (Some(5), Some(5)) => (10..=11).contains(&national(2)),
+        _ => true,
+    }
 }
 
 /// A US ZIP+4 code: `02110-1301`.
@@ -289,7 +338,7 @@ mod tests {
         for addr in ["fe80::1%eth0", "2a01:4f8:c17::1", "::ffff:198.51.100.23", "FD12:3456::25", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"] {
             assert!(ipv6_address(addr.as_bytes()), "{addr}");
         }
-        for not in ["de::", "dfa::", "Add::add", "DFA::DEAD", "f16::E", "::2", "6A:E5:D0:41:43:63:EF:65", "a::b"] {
+        for not in ["0::2", "1::20", "de::", "dfa::", "Add::add", "DFA::DEAD", "f16::E", "::2", "6A:E5:D0:41:43:63:EF:65", "a::b"] {
             assert!(!ipv6_address(not.as_bytes()), "{not}");
         }
     }
@@ -299,7 +348,10 @@ mod tests {
         for good in ["+44 20 7946 0958", "(02) 9876 5432", "030/12345678", "01.42.68.53.00"] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for bad in ["02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+        for good in ["+1-816-555-1212", "+44 (0)20 7946 0958", "+86 139 1234 5678", "+49 30 901820"] {
+            assert!(phone_number(good.as_bytes()), "{good}");
+        }
+        for bad in ["+44 1234567", "+1 415 555 01", "02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
             assert!(!phone_number(bad.as_bytes()), "{bad}");
         }
     }

@@ -264,10 +264,12 @@ pub enum ValidatorDoc {
     NotDocumentationIp,
     /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
     /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`) or a
-    /// US ZIP+4 code, not starting `000`.
+    /// US ZIP+4 code, not starting `000`; after `+CC`, a national number of the length the
+    /// country's plan allows (NANP, UK, FR, ES, CN, IN, JP, AU, BR, RU; others any).
     PhoneNumber,
-    /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`) or a
-    /// fingerprint: at least two groups, a digit, letters of one case, not eight 2-digit groups.
+    /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`), a slice
+    /// (`[0::2]`) or a fingerprint: at least two groups and four hex digits, a digit, letters
+    /// of one case, not eight 2-digit groups.
     Ipv6Address,
 }
 
