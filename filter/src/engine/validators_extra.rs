@@ -45,11 +45,11 @@ fn ipv4_is_special([a, b, c, _]: [u8; 4]) -> bool {
     a == 0 || a >= 224 || (a == 198 && (b == 18 || b == 19)) || (a == 192 && b == 0 && c == 0)
 }
 
-/// Shaped like a version or an OID rather than an address: every part a single digit
-/// (`1.8.1.2`, `2.5.4.3`), or an OID root arc (0-2) followed by a one-digit arc
-/// (`1.3.101.112`, `2.5.29.17`). Public addresses of that shape are a sliver of the space.
-fn ipv4_is_version_shaped([a, b, c, d]: [u8; 4]) -> bool {
-    (a < 10 && b < 10 && c < 10 && d < 10) || (a <= 2 && b < 10)
+/// Shaped like a version, a section number or an OID rather than an address: the first
+/// two parts single digits (`1.8.1.2`, `4.5.103.35`, `3.2.2.10`, `1.3.101.112`,
+/// `2.5.29.17`). Public addresses of that shape are a sliver of the space (0.14 % of it).
+fn ipv4_is_version_shaped([a, b, _, _]: [u8; 4]) -> bool {
+    a < 10 && b < 10
 }
 
 /// A public IPv4 address: a dotted quad outside the internal, documentation and special
@@ -150,6 +150,7 @@ pub fn phone_number(text: &[u8]) -> bool {
     (8..=15).contains(&count)
         && !all_same
         && e164_length_fits(text)
+        && !signed_decimal(text)
         && !date_shaped(text)
         && !zip_plus_four(text)
         && !text.starts_with(b"000")
@@ -194,6 +195,17 @@ fn e164_length_fits(text: &[u8]) -> bool {
         (Some(5), Some(5)) => (10..=11).contains(&national(2)),
         _ => true,
     }
+}
+
+/// A signed decimal number (`+35236450.6`): a `+`, digits, one dot, digits.
+fn signed_decimal(text: &[u8]) -> bool {
+    let Some(rest) = text.strip_prefix(b"+") else {
+        return false;
+    };
+    let dots = rest.iter().filter(|&&b| b == b'.').count();
+    dots == 1
+        && rest.iter().all(|&b| b == b'.' || b.is_ascii_digit())
+        && !rest.ends_with(b".")
 }
 
 /// A US ZIP+4 code: `02110-1301`.
@@ -311,6 +323,8 @@ mod tests {
             "1.8.1.2",
             "2.5.4.3",
             "1.3.101.112",
+            "4.5.103.35",
+            "3.2.2.10",
             "224.0.0.251",
             "0.1.2.3",
             "1.2.3.4.5",
@@ -351,7 +365,7 @@ mod tests {
         for good in ["+1-816-555-1212", "+44 (0)20 7946 0958", "+86 139 1234 5678", "+49 30 901820"] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for bad in ["+44 1234567", "+1 415 555 01", "02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+        for bad in ["+35236450.6", "+44 1234567", "+1 415 555 01", "02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
             assert!(!phone_number(bad.as_bytes()), "{bad}");
         }
     }

@@ -255,8 +255,8 @@ pub enum ValidatorDoc {
     /// UnionPay and Diners (UATP, Mir, RuPay, Maestro, Troy, Verve, Dankort, ...).
     PaymentCardOther,
     /// A dotted-quad IPv4 address that is public: not private, shared, loopback, link-local,
-    /// documentation (RFC 5737), multicast or reserved, and not shaped like a version or an
-    /// OID (every part one digit, or a first part 0-2 followed by a one-digit part).
+    /// documentation (RFC 5737), multicast or reserved, and not shaped like a version, a
+    /// section number or an OID (the first two parts single digits: `4.5.103.35`, `1.3.101.112`).
     Ipv4Public,
     /// A dotted-quad IPv4 address in 10/8, 172.16/12, 192.168/16, 100.64/10, 127/8 or 169.254/16.
     Ipv4Internal,
@@ -264,7 +264,7 @@ pub enum ValidatorDoc {
     NotDocumentationIp,
     /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
     /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`) or a
-    /// US ZIP+4 code, not starting `000`; after `+CC`, a national number of the length the
+    /// US ZIP+4 code or a signed decimal (`+352.6`), not starting `000`; after `+CC`, a national number of the length the
     /// country's plan allows (NANP, UK, FR, ES, CN, IN, JP, AU, BR, RU; others any).
     PhoneNumber,
     /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`), a slice
