@@ -237,7 +237,8 @@ pub struct DictionaryDoc {
 pub enum ValidatorDoc {
     /// Luhn mod-10 checksum over the digits of the match.
     Luhn,
-    /// Luhn plus a known card issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners, Maestro).
+    /// Luhn plus a known card issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners, Maestro,
+    /// UATP, Mir, RuPay, Troy, Verve, Dankort, InstaPayment, InterPayment, Laser).
     PaymentCard,
     /// IBAN: known country, its length, and the ISO 13616 mod-97 check.
     Iban,
