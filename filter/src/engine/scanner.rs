@@ -950,7 +950,7 @@ mod tests {
         let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
         let (mut anchored_scratch, mut searched_scratch) = (anchored.scratch(), searched.scratch());
         let mut found = 0;
-        for _ in 0..400 {
+        for _ in 0..500 {
             let mut text = String::new();
             for _ in 0..1 + rng.below(12) {
                 let pieces = if rng.below(3) == 0 {
