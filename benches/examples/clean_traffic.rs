@@ -346,9 +346,22 @@ fn main() {
     for (n, &i) in order.iter().enumerate() {
         let h = &hits[i];
         let file = scanned[h.file].display();
-        println!("| {} | {file}:{} | {} | `{}` |", n + 1, h.line, h.detector, h.shape);
+        println!(
+            "| {} | {file}:{} | {} | `{}` |",
+            n + 1,
+            h.line,
+            h.detector,
+            h.shape
+        );
         if let Some(f) = reveal.as_mut() {
-            let _ = writeln!(f, "{}\t{file}:{}\t{}\t{}", n + 1, h.line, h.detector, h.value);
+            let _ = writeln!(
+                f,
+                "{}\t{file}:{}\t{}\t{}",
+                n + 1,
+                h.line,
+                h.detector,
+                h.value
+            );
         }
     }
 }

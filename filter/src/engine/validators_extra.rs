@@ -203,9 +203,7 @@ fn signed_decimal(text: &[u8]) -> bool {
         return false;
     };
     let dots = rest.iter().filter(|&&b| b == b'.').count();
-    dots == 1
-        && rest.iter().all(|&b| b == b'.' || b.is_ascii_digit())
-        && !rest.ends_with(b".")
+    dots == 1 && rest.iter().all(|&b| b == b'.' || b.is_ascii_digit()) && !rest.ends_with(b".")
 }
 
 /// A US ZIP+4 code: `02110-1301`.
@@ -236,7 +234,10 @@ fn date_shaped(text: &[u8]) -> bool {
         }
     }
     parts.next().is_none()
-        && matches!(lens, [1 | 2, 1 | 2, 4] | [4, 1 | 2, 1 | 2] | [1 | 2, 1 | 2, 2])
+        && matches!(
+            lens,
+            [1 | 2, 1 | 2, 4] | [4, 1 | 2, 1 | 2] | [1 | 2, 1 | 2, 2]
+        )
 }
 
 /// Issuers that use Luhn beyond the seven big networks: UATP (1, 15 digits), Mir
@@ -262,8 +263,18 @@ pub fn other_issuer(d: &[u8]) -> bool {
     let interpayment = p3 == 636 && (16..=19).contains(&n);
     let elo = matches!(
         p6,
-        401_178 | 401_179 | 431_274 | 438_935 | 451_416 | 457_393 | 457_631 | 457_632 | 504_175
-            | 627_780 | 636_297 | 636_368
+        401_178
+            | 401_179
+            | 431_274
+            | 438_935
+            | 451_416
+            | 457_393
+            | 457_631
+            | 457_632
+            | 504_175
+            | 627_780
+            | 636_297
+            | 636_368
     ) && n == 16;
     let laser = matches!(p4, 6304 | 6706 | 6771 | 6709) && (16..=19).contains(&n);
     uatp || mir || rupay || troy || verve || dankort || instapayment || interpayment || elo || laser
@@ -339,33 +350,84 @@ mod tests {
 
     #[test]
     fn documentation_ranges_of_both_families_are_recognised() {
-        for doc in ["203.0.113.9", "2001:db8::1", "2001:0DB8:85a3::7", "2001:db8:0:1::"] {
+        for doc in [
+            "203.0.113.9",
+            "2001:db8::1",
+            "2001:0DB8:85a3::7",
+            "2001:db8:0:1::",
+        ] {
             assert!(!not_documentation_ip(doc.as_bytes()), "{doc}");
         }
-        for real in ["52.14.203.9", "2001:db9::1", "2a01:4f8:c17::1", "fe80::1%eth0", "::ffff:1.2.3.4"] {
+        for real in [
+            "52.14.203.9",
+            "2001:db9::1",
+            "2a01:4f8:c17::1",
+            "fe80::1%eth0",
+            "::ffff:1.2.3.4",
+        ] {
             assert!(not_documentation_ip(real.as_bytes()), "{real}");
         }
     }
 
     #[test]
     fn ipv6_addresses_are_told_from_code_paths_and_fingerprints() {
-        for addr in ["fe80::1%eth0", "2a01:4f8:c17::1", "::ffff:198.51.100.23", "FD12:3456::25", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"] {
+        for addr in [
+            "fe80::1%eth0",
+            "2a01:4f8:c17::1",
+            "::ffff:198.51.100.23",
+            "FD12:3456::25",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ] {
             assert!(ipv6_address(addr.as_bytes()), "{addr}");
         }
-        for not in ["0::2", "1::20", "de::", "dfa::", "Add::add", "DFA::DEAD", "f16::E", "::2", "6A:E5:D0:41:43:63:EF:65", "a::b"] {
+        for not in [
+            "0::2",
+            "1::20",
+            "de::",
+            "dfa::",
+            "Add::add",
+            "DFA::DEAD",
+            "f16::E",
+            "::2",
+            "6A:E5:D0:41:43:63:EF:65",
+            "a::b",
+        ] {
             assert!(!ipv6_address(not.as_bytes()), "{not}");
         }
     }
 
     #[test]
     fn phone_numbers_count_digits_and_reject_repeats() {
-        for good in ["+44 20 7946 0958", "(02) 9876 5432", "030/12345678", "01.42.68.53.00"] {
+        for good in [
+            "+44 20 7946 0958",
+            "(02) 9876 5432",
+            "030/12345678",
+            "01.42.68.53.00",
+        ] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for good in ["+1-816-555-1212", "+44 (0)20 7946 0958", "+86 139 1234 5678", "+49 30 901820"] {
+        for good in [
+            "+1-816-555-1212",
+            "+44 (0)20 7946 0958",
+            "+86 139 1234 5678",
+            "+49 30 901820",
+        ] {
             assert!(phone_number(good.as_bytes()), "{good}");
         }
-        for bad in ["+35236450.6", "+44 1234567", "+1 415 555 01", "02110-1301", "00000094", "01.02.2024", "2024-02-01", "1/2/2024", "1234567", "0000 000 000", "+1 415 555 0132 9999 12", "020 7946 x958"] {
+        for bad in [
+            "+35236450.6",
+            "+44 1234567",
+            "+1 415 555 01",
+            "02110-1301",
+            "00000094",
+            "01.02.2024",
+            "2024-02-01",
+            "1/2/2024",
+            "1234567",
+            "0000 000 000",
+            "+1 415 555 0132 9999 12",
+            "020 7946 x958",
+        ] {
             assert!(!phone_number(bad.as_bytes()), "{bad}");
         }
     }
@@ -373,11 +435,21 @@ mod tests {
     #[test]
     fn other_issuers_are_told_from_the_major_ones() {
         let digits = |s: &str| -> Vec<u8> { s.bytes().map(|b| b - b'0').collect() };
-        for other in ["100000000000000", "2200123412341234", "6071234512345678", "9792123412341234"] {
+        for other in [
+            "100000000000000",
+            "2200123412341234",
+            "6071234512345678",
+            "9792123412341234",
+        ] {
             assert!(other_issuer(&digits(other)), "{other}");
             assert!(!major_issuer(&digits(other)), "{other}");
         }
-        for major in ["4111111111111111", "5500000000000004", "378282246310005", "6011000990139424"] {
+        for major in [
+            "4111111111111111",
+            "5500000000000004",
+            "378282246310005",
+            "6011000990139424",
+        ] {
             assert!(major_issuer(&digits(major)), "{major}");
         }
         // UATP is 15 digits only.

@@ -886,15 +886,15 @@ impl Compiler<'_> {
                     None
                 } else {
                     match Keywords::new(&ctx.hotwords) {
-                    Ok(words) => Some(ContextWords {
-                        words,
-                        window: ctx.window,
-                    }),
-                    Err(e) => {
-                        self.error(&format!("{path}.context.hotwords"), e.to_string());
-                        return None;
+                        Ok(words) => Some(ContextWords {
+                            words,
+                            window: ctx.window,
+                        }),
+                        Err(e) => {
+                            self.error(&format!("{path}.context.hotwords"), e.to_string());
+                            return None;
+                        }
                     }
-                }
                 }
             }
         };
