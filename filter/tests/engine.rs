@@ -702,3 +702,41 @@ fn a_deferred_regex_that_cannot_compile_fails_closed() {
     let why = armed.uninspectable.expect("uninspectable").message();
     assert!(why.contains("failed to compile"), "{why}");
 }
+
+#[test]
+fn not_after_words_rule_out_a_match_only_just_before_it() {
+    let mut doc = base();
+    let extra = json!([
+        {"id": "quad", "class": "confidential", "kind": "pii",
+         "regex": "\\b\\d{1,3}(?:\\.\\d{1,3}){3}\\b", "validators": ["ipv4_public"],
+         "context": {"not_after": ["version", "oid"], "window": 12}},
+        {"id": "near-phone", "class": "confidential", "kind": "pii",
+         "regex": "\\b0\\d{2,4} \\d{6,8}\\b", "validators": ["phone_number"],
+         "context": {"hotwords": ["phone"], "not_after": ["+"], "not_after_window": 5}}
+    ]);
+    let detectors = doc["detectors"].as_array_mut().unwrap();
+    detectors.extend(extra.as_array().unwrap().iter().cloned());
+    let p = compile(doc);
+    let relay = "relay.example.net";
+    let found = |text: &str| ids(&p, &inspect(&p, relay, &chat(text)));
+    assert_eq!(found("login from 52.14.203.9 failed"), ["quad"]);
+    assert!(found("agent version 52.14.203.9 installed").is_empty());
+    assert!(found("OID: 52.14.203.9").is_empty(), "case-insensitive");
+    // Farther back than the window: the word does not count.
+    assert_eq!(
+        found("version notes say the login from 52.14.203.9 failed"),
+        ["quad"]
+    );
+    // Hotwords and not_after together, each with its own window.
+    assert_eq!(found("phone: 030 1234567"), ["near-phone"]);
+    assert!(found("phone: +49 030 1234567").is_empty());
+    assert!(found("call 030 1234567").is_empty(), "no hotword");
+    // A context with neither hotwords nor not_after words is an error.
+    let mut bad = base();
+    bad["detectors"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "x", "class": "confidential",
+        "kind": "pii", "regex": "\\d{9}", "context": {"window": 12}}));
+    assert!(errors(bad).contains("context.hotwords"));
+}

@@ -725,6 +725,12 @@ impl Compiler<'_> {
                 ValidatorDoc::CnResidentId => Validator::CnResidentId,
                 ValidatorDoc::UsSsn => Validator::UsSsn,
                 ValidatorDoc::NotTrivial => Validator::NotTrivial,
+                ValidatorDoc::PaymentCardOther => Validator::PaymentCardOther,
+                ValidatorDoc::Ipv4Public => Validator::Ipv4Public,
+                ValidatorDoc::Ipv4Internal => Validator::Ipv4Internal,
+                ValidatorDoc::NotDocumentationIp => Validator::NotDocumentationIp,
+                ValidatorDoc::PhoneNumber => Validator::PhoneNumber,
+                ValidatorDoc::Ipv6Address => Validator::Ipv6Address,
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
                         self.error(
@@ -750,10 +756,12 @@ impl Compiler<'_> {
         let context = match &d.context {
             None => None,
             Some(ctx) => {
-                if ctx.hotwords.is_empty() || ctx.hotwords.iter().any(|w| w.trim().is_empty()) {
+                if (ctx.hotwords.is_empty() && ctx.not_after.is_empty())
+                    || ctx.hotwords.iter().any(|w| w.trim().is_empty())
+                {
                     self.error(
                         &format!("{path}.context.hotwords"),
-                        "list at least one non-empty hotword",
+                        "list at least one non-empty hotword (or not_after word)",
                     );
                     return None;
                 }
@@ -766,25 +774,58 @@ impl Compiler<'_> {
                         ),
                     );
                 }
-                match Keywords::new(&ctx.hotwords) {
-                    Ok(words) => Some(ContextWords {
-                        words,
-                        window: ctx.window,
-                    }),
-                    Err(e) => {
-                        self.error(&format!("{path}.context.hotwords"), e.to_string());
-                        return None;
+                if ctx.hotwords.is_empty() {
+                    None
+                } else {
+                    match Keywords::new(&ctx.hotwords) {
+                        Ok(words) => Some(ContextWords {
+                            words,
+                            window: ctx.window,
+                        }),
+                        Err(e) => {
+                            self.error(&format!("{path}.context.hotwords"), e.to_string());
+                            return None;
+                        }
                     }
                 }
             }
         };
+        let not_after = self.not_after_words(path, d)?;
         let mut allow: Vec<Box<[u8]>> = d.allow.iter().map(|v| v.as_bytes().into()).collect();
         allow.sort();
         Some(Checks {
             validators,
             context,
+            not_after,
             allow,
         })
+    }
+
+    /// `context.not_after`: words that rule a match out when they occur just before it.
+    /// `None` inside: the detector has none; `None`: an error was recorded.
+    fn not_after_words(&mut self, path: &str, d: &DetectorDoc) -> Option<Option<ContextWords>> {
+        let Some(ctx) = d.context.as_ref().filter(|c| !c.not_after.is_empty()) else {
+            return Some(None);
+        };
+        let field = format!("{path}.context.not_after");
+        if ctx.not_after.iter().any(|w| w.trim().is_empty()) {
+            self.error(&field, "list non-empty words");
+            return None;
+        }
+        let window = ctx.not_after_window.unwrap_or(ctx.window);
+        if window == 0 || window > MAX_CONTEXT_WINDOW {
+            self.error(
+                &format!("{path}.context.not_after_window"),
+                format!("window {window} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes"),
+            );
+        }
+        match Keywords::new(&ctx.not_after) {
+            Ok(words) => Some(Some(ContextWords { words, window })),
+            Err(e) => {
+                self.error(&field, e.to_string());
+                None
+            }
+        }
     }
 }
 
@@ -792,6 +833,7 @@ fn no_checks() -> Checks {
     Checks {
         validators: Vec::new(),
         context: None,
+        not_after: None,
         allow: Vec::new(),
     }
 }

@@ -237,7 +237,8 @@ pub struct DictionaryDoc {
 pub enum ValidatorDoc {
     /// Luhn mod-10 checksum over the digits of the match.
     Luhn,
-    /// Luhn plus a known card issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners, Maestro).
+    /// Luhn plus a known card issuer prefix and length (Visa, Mastercard, Amex, Discover, JCB, UnionPay, Diners, Maestro,
+    /// UATP, Mir, RuPay, Troy, Verve, Dankort, InstaPayment, InterPayment, Laser).
     PaymentCard,
     /// IBAN: known country, its length, and the ISO 13616 mod-97 check.
     Iban,
@@ -251,6 +252,26 @@ pub enum ValidatorDoc {
     Length(LengthDoc),
     /// The match must not consist of one repeated byte or an ascending run like `1234567890`.
     NotTrivial,
+    /// `payment_card`, for a network other than Visa, Mastercard, Amex, Discover, JCB,
+    /// UnionPay and Diners (UATP, Mir, RuPay, Maestro, Troy, Verve, Dankort, ...).
+    PaymentCardOther,
+    /// A dotted-quad IPv4 address that is public: not private, shared, loopback, link-local,
+    /// documentation (RFC 5737), multicast or reserved, and not shaped like a version, a
+    /// section number or an OID (the first two parts single digits: `4.5.103.35`, `1.3.101.112`).
+    Ipv4Public,
+    /// A dotted-quad IPv4 address in 10/8, 172.16/12, 192.168/16, 100.64/10, 127/8 or 169.254/16.
+    Ipv4Internal,
+    /// Not a documentation address: RFC 5737 (IPv4) or 2001:db8::/32 (RFC 3849, IPv6).
+    NotDocumentationIp,
+    /// 8 to 15 digits separated only by spaces, dashes, dots, slashes, parentheses or `+`,
+    /// not one repeated digit, not shaped like a date (`01.02.2024`, `2024-02-01`) or a
+    /// US ZIP+4 code or a signed decimal (`+352.6`), not starting `000`; after `+CC`, a national number of the length the
+    /// country's plan allows (NANP, UK, FR, ES, CN, IN, JP, AU, BR, RU; others any).
+    PhoneNumber,
+    /// An IPv6 address as people write one, not a code path (`de::`, `Add::add`), a slice
+    /// (`[0::2]`) or a fingerprint: at least two groups and four hex digits, a digit, letters
+    /// of one case, not eight 2-digit groups.
+    Ipv6Address,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -266,7 +287,15 @@ pub struct LengthDoc {
 #[serde(deny_unknown_fields)]
 pub struct ContextDoc {
     /// At least one of these words must occur (ASCII case-insensitively) within `window` bytes of the match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hotwords: Vec<String>,
+    /// None of these words may occur (ASCII case-insensitively) within `window` bytes before the
+    /// match: words that make the match something else (`version 1.2.3.4`, `OID 1.3.6.1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_after: Vec<String>,
+    /// How many bytes before the match `not_after` looks at (default: `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after_window: Option<usize>,
     #[serde(default = "default_context_window")]
     pub window: usize,
 }

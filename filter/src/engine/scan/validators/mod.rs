@@ -5,6 +5,9 @@
 //! each one is a pure function of the matched bytes, allocation-free, and
 //! total (any input gives an answer, never a panic).
 
+mod addresses;
+mod issuers;
+
 /// A compiled validator; see the policy schema for what each one means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Validator {
@@ -16,6 +19,12 @@ pub enum Validator {
     MinEntropy(f64),
     Length { min: usize, max: usize },
     NotTrivial,
+    PaymentCardOther,
+    Ipv4Public,
+    Ipv4Internal,
+    NotDocumentationIp,
+    PhoneNumber,
+    Ipv6Address,
 }
 
 impl Validator {
@@ -29,6 +38,12 @@ impl Validator {
             Validator::MinEntropy(floor) => shannon_entropy(candidate) >= *floor,
             Validator::Length { min, max } => (*min..=*max).contains(&candidate.len()),
             Validator::NotTrivial => !trivial(candidate),
+            Validator::PaymentCardOther => payment_card_other(candidate),
+            Validator::Ipv4Public => addresses::ipv4_public(candidate),
+            Validator::Ipv4Internal => addresses::ipv4_internal(candidate),
+            Validator::NotDocumentationIp => addresses::not_documentation_ip(candidate),
+            Validator::PhoneNumber => addresses::phone_number(candidate),
+            Validator::Ipv6Address => addresses::ipv6_address(candidate),
         }
     }
 }
@@ -119,7 +134,24 @@ fn payment_card(text: &[u8]) -> bool {
         p4,
         5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
     ) && (12..=19).contains(&n);
-    visa || mastercard || amex || discover || jcb || unionpay || diners || maestro
+    visa || mastercard
+        || amex
+        || discover
+        || jcb
+        || unionpay
+        || diners
+        || maestro
+        || issuers::other_issuer(d)
+}
+
+/// A payment card (as [`payment_card`]) of a network other than Visa, Mastercard, Amex,
+/// Discover, JCB, UnionPay and Diners (UATP, Mir, RuPay, Maestro, Troy, Verve, ...).
+fn payment_card_other(text: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    let Some(n) = digits(text, &mut buf) else {
+        return false;
+    };
+    payment_card(text) && !issuers::major_issuer(buf.get(..n).unwrap_or_default())
 }
 
 /// ISO 13616 length of each country's IBAN.
