@@ -8,7 +8,8 @@
 //! * keywords and the names of common built-in types, lowercased (renaming never touches them);
 //! * every other identifier as one placeholder, so a consistent or inconsistent rename is no escape;
 //! * numbers, lowercased;
-//! * string literals, whitespace removed and lowercased, one unit each, whatever the quote
+//! * string literals (on one line, or Python's triple-quoted ones), one unit per word of their
+//!   content, lowercased, whatever the quote
 //!   character (`'x'` and `"x"` are equal, as formatters switch them). Strings are *kept*, not
 //!   dropped: with identifiers blinded they carry most of what distinguishes one program from
 //!   another (messages, SQL, URLs), and a rename does not touch them. The price: a copy whose
@@ -16,13 +17,15 @@
 //! * each punctuation byte.
 //!
 //! Removed: whitespace, `//` and `/* */` comments, `#` line comments (except `#[`, `#!`
-//! attributes). So a copy without its comments matches its original, and comments alone are not
-//! protected by a code file's fingerprints (prose files are). Preprocessor lines (`#include`)
+//! attributes). So a copy without its comments matches its original. The comments' words go to
+//! a second stream (one unit per word, comment punctuation trimmed, lowercased), fingerprinted
+//! on their own, so a pasted doc comment or comment block is found as well. Preprocessor lines (`#include`)
 //! read as comments; they are boilerplate anyway. Unterminated strings and block comments are
 //! read as punctuation, so a fragment cut inside one still tokenizes like its source, except at
-//! its first line.
+//! its first line. A Markdown fence (three backticks) is punctuation, so code pasted in a fence
+//! tokenizes as it does alone.
 
-use super::fold::Folder;
+use super::fold::{Folded, Folder};
 use super::text_view::is_space;
 use super::units::Units;
 
@@ -51,13 +54,15 @@ const TAG_IDENT: u8 = 2;
 const TAG_NUMBER: u8 = 3;
 const TAG_STRING: u8 = 4;
 const TAG_PUNCT: u8 = 5;
+const TAG_COMMENT: u8 = 6;
 
-/// Fills `out` with the code units of `text`.
-pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units) {
+/// Fills `out` with the code units of `text`, and `comments` with the words of its comments.
+pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units, comments: &mut Units) {
     out.clear();
+    comments.clear();
     let folded = folder.fold(text);
     let bytes = folded.text();
-    let mut lexer = Lexer { bytes, pos: 0 };
+    let mut lexer = Lexer { bytes, pos: 0, comments: Vec::new() };
     while let Some((tag, start, end)) = lexer.next_token() {
         let token = bytes.get(start..end).unwrap_or_default();
         let value = match tag {
@@ -65,21 +70,68 @@ pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units) {
                 true => fnv(TAG_WORD, token.iter().map(u8::to_ascii_lowercase)),
                 false => fnv(TAG_IDENT, [].into_iter()),
             },
-            TAG_STRING => fnv(TAG_STRING, string_body(token)),
+            TAG_STRING => {
+                string_words(token, start, &folded, out);
+                continue;
+            }
             TAG_NUMBER => fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)),
             _ => fnv(TAG_PUNCT, token.iter().copied()),
         };
         out.push(value, folded.original_span(start, end));
     }
+    for &(start, end) in &lexer.comments {
+        comment_words(bytes, start, end, &folded, comments);
+    }
 }
 
-/// The normalized content of a string literal: quotes and whitespace removed, ASCII lowercased.
-fn string_body(token: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    token
-        .iter()
-        .copied()
-        .filter(|&b| !is_space(b) && !matches!(b, b'"' | b'\'' | b'`'))
-        .map(|b| b.to_ascii_lowercase())
+/// The words of a comment: whitespace-separated, comment punctuation (`/ * ! # -`) trimmed,
+/// ASCII lowercased.
+fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, out: &mut Units) {
+    let decoration = |b: u8| matches!(b, b'/' | b'*' | b'!' | b'#' | b'-');
+    let mut i = start;
+    while i < end {
+        while i < end && bytes.get(i).is_some_and(|&b| is_space(b) || decoration(b)) {
+            i += 1;
+        }
+        let from = i;
+        while i < end && bytes.get(i).is_some_and(|&b| !is_space(b)) {
+            i += 1;
+        }
+        let mut to = i;
+        while to > from && bytes.get(to - 1).is_some_and(|&b| decoration(b)) {
+            to -= 1;
+        }
+        if to > from {
+            let word = bytes.get(from..to).unwrap_or_default();
+            out.push(fnv(TAG_COMMENT, word.iter().map(u8::to_ascii_lowercase)), folded.original_span(from, to));
+        }
+    }
+}
+
+/// A string literal's units: one per whitespace-separated word of its content (quotes removed,
+/// ASCII lowercased), or one for an empty string. Words rather than one unit for the whole
+/// literal, so a docstring or a long message is as long in units as the code around it.
+fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units) {
+    let mut any = false;
+    let mut word: Option<usize> = None;
+    let quote = |b: u8| matches!(b, b'"' | b'\'' | b'`');
+    for (i, &b) in token.iter().enumerate().chain(std::iter::once((token.len(), &b' '))) {
+        let inside = !is_space(b) && !quote(b);
+        match (inside, word) {
+            (true, None) => word = Some(i),
+            (false, Some(w)) => {
+                let bytes = token.get(w..i).unwrap_or_default();
+                let value = fnv(TAG_STRING, bytes.iter().map(u8::to_ascii_lowercase));
+                out.push(value, folded.original_span(start + w, start + i));
+                word = None;
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    if !any {
+        out.push(fnv(TAG_STRING, [].into_iter()), folded.original_span(start, start + token.len()));
+    }
 }
 
 fn kept_word(token: &[u8]) -> bool {
@@ -107,6 +159,8 @@ fn fnv(tag: u8, bytes: impl Iterator<Item = u8>) -> u64 {
 struct Lexer<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Folded byte spans of the comments skipped so far.
+    comments: Vec<(usize, usize)>,
 }
 
 impl Lexer<'_> {
@@ -129,10 +183,15 @@ impl Lexer<'_> {
             } else if self.starts_with(b"//")
                 || (b == b'#' && !matches!(self.at(self.pos + 1), b'[' | b'!'))
             {
-                self.pos = self.line_end(self.pos);
+                let end = self.line_end(self.pos);
+                self.comments.push((self.pos, end));
+                self.pos = end;
             } else if self.starts_with(b"/*") {
                 match self.find(b"*/", self.pos + 2, MAX_LONG_TOKEN) {
-                    Some(end) => self.pos = end + 2,
+                    Some(end) => {
+                        self.comments.push((self.pos, end + 2));
+                        self.pos = end + 2;
+                    }
                     None => return Some(self.single()),
                 }
             } else {
@@ -151,7 +210,7 @@ impl Lexer<'_> {
             self.pos = self.run(start, |c| is_word_byte(c) || c == b'.');
             return (TAG_NUMBER, start, self.pos);
         }
-        if matches!(b, b'"' | b'\'' | b'`') {
+        if matches!(b, b'"' | b'\'' | b'`') && !self.starts_with(b"```") {
             if let Some(end) = self.string_end(b) {
                 self.pos = end;
                 return (TAG_STRING, start, end);
@@ -162,9 +221,10 @@ impl Lexer<'_> {
 
     fn single(&mut self) -> (u8, usize, usize) {
         let start = self.pos;
+        let end = start.saturating_add(4).min(self.bytes.len());
         let len = self
             .bytes
-            .get(start..)
+            .get(start..end)
             .and_then(|rest| rest.utf8_chunks().next())
             .and_then(|c| c.valid().chars().next())
             .map_or(1, char::len_utf8);
@@ -178,13 +238,12 @@ impl Lexer<'_> {
         if quote != b'`' && self.starts_with(&triple) {
             return self.find(&triple, self.pos + 3, MAX_LONG_TOKEN).map(|e| e + 3);
         }
-        let multiline = quote == b'`';
         let mut i = self.pos + 1;
         let limit = self.pos.saturating_add(MAX_LONG_TOKEN);
         while i < self.bytes.len() && i < limit {
             match self.at(i) {
                 b'\\' => i += 2,
-                b'\n' if !multiline => return None,
+                b'\n' => return None,
                 c if c == quote => return Some(i + 1),
                 _ => i += 1,
             }
@@ -228,8 +287,19 @@ mod tests {
 
     fn values(text: &str) -> Vec<u64> {
         let mut out = Units::default();
-        units(&mut Folder::new(), text.as_bytes(), &mut out);
+        units(&mut Folder::new(), text.as_bytes(), &mut out, &mut Units::default());
         out.values
+    }
+
+    #[test]
+    fn comment_words_are_their_own_stream() {
+        let text = "/// Sums the items.\nfn f() {} // Sums  THE\n/* items. */";
+        let (mut code, mut comments) = (Units::default(), Units::default());
+        units(&mut Folder::new(), text.as_bytes(), &mut code, &mut comments);
+        assert_eq!(comments.len(), 6);
+        assert_eq!(comments.values[..3], comments.values[3..]);
+        let (s, e) = comments.original_span(0, 0).unwrap();
+        assert_eq!(&text[s..e], "Sums");
     }
 
     #[test]
@@ -247,7 +317,7 @@ mod tests {
     #[test]
     fn strings_numbers_and_keywords_count() {
         assert_ne!(values("x = \"alpha\""), values("x = \"beta\""));
-        assert_eq!(values("x = \"Al pha\""), values("y = 'alpha'"));
+        assert_eq!(values("x = \"Al  pha\""), values("y = 'al pha'"));
         assert_ne!(values("return 1"), values("return 2"));
         assert_ne!(values("if x"), values("while x"));
         assert_eq!(values("# comment\nx = 1"), values("x = 1"));

@@ -27,6 +27,8 @@ pub struct Params {
     pub k: usize,
     /// k-grams per window (≥ 1).
     pub w: usize,
+    /// The fewest distinct unit values a k-gram needs to be fingerprinted (0 or 1: all are).
+    pub min_distinct: usize,
 }
 
 /// Reusable buffers for [`fingerprints`].
@@ -48,7 +50,7 @@ pub fn fingerprints(
     out: &mut Vec<(u64, u32)>,
 ) {
     let k = params.k.max(1);
-    kgram_hashes(key, domain, values, k, &mut scratch.hashes);
+    kgram_hashes(key, domain, values, k, params.min_distinct, &mut scratch.hashes);
     let hashes = &scratch.hashes;
     if hashes.is_empty() {
         return;
@@ -74,19 +76,27 @@ pub fn fingerprints(
         let keep_last = last.is_some_and(|l| {
             l >= first && hashes.get(l).is_some_and(|&v| v == min_hash)
         });
-        if !keep_last && last != Some(min) {
+        if !keep_last && last != Some(min) && min_hash != LOW_ENTROPY {
             out.push((min_hash, u32::try_from(min).unwrap_or(u32::MAX)));
             last = Some(min);
         }
     }
 }
 
-/// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units).
-fn kgram_hashes(key: &Key, domain: u8, values: &[u64], k: usize, out: &mut Vec<u64>) {
+/// The hash given to a k-gram with too few distinct units: never selected.
+const LOW_ENTROPY: u64 = u64::MAX;
+
+/// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
+/// [`LOW_ENTROPY`] for a k-gram with fewer than `min_distinct` distinct unit values (counted in
+/// 256 buckets of the value, so a rare bucket collision undercounts; both sides count alike).
+fn kgram_hashes(key: &Key, domain: u8, values: &[u64], k: usize, min_distinct: usize, out: &mut Vec<u64>) {
     out.clear();
     if values.len() < k {
         return;
     }
+    let mut counts = [0u16; 256];
+    let mut distinct = 0usize;
+    let bucket = |v: u64| (v ^ (v >> 8) ^ (v >> 16) ^ (v >> 32)) as u8 as usize;
     let mut top = 1u64; // BASE^(k-1)
     for _ in 1..k {
         top = top.wrapping_mul(BASE);
@@ -96,10 +106,18 @@ fn kgram_hashes(key: &Key, domain: u8, values: &[u64], k: usize, out: &mut Vec<u
         if i >= k {
             let old = values.get(i - k).copied().unwrap_or(0);
             h = h.wrapping_sub(old.wrapping_mul(top));
+            if let Some(c) = counts.get_mut(bucket(old)) {
+                *c = c.saturating_sub(1);
+                distinct -= usize::from(*c == 0);
+            }
+        }
+        if let Some(c) = counts.get_mut(bucket(v)) {
+            distinct += usize::from(*c == 0);
+            *c = c.saturating_add(1);
         }
         h = h.wrapping_mul(BASE).wrapping_add(v);
         if i + 1 >= k {
-            out.push(key.hash_u64(domain, h));
+            out.push(if distinct < min_distinct { LOW_ENTROPY } else { key.hash_u64(domain, h).min(LOW_ENTROPY - 1) });
         }
     }
 }
@@ -110,7 +128,7 @@ mod tests {
 
     fn run(values: &[u64], k: usize, w: usize) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
-        fingerprints(&Key([7; 16]), 0, values, Params { k, w }, &mut Scratch::default(), &mut out);
+        fingerprints(&Key([7; 16]), 0, values, Params { k, w, min_distinct: 0 }, &mut Scratch::default(), &mut out);
         out
     }
 
@@ -151,6 +169,17 @@ mod tests {
         let fa: std::collections::HashSet<u64> = run(&a, k, w).into_iter().map(|f| f.0).collect();
         let common = run(&b, k, w).into_iter().filter(|f| fa.contains(&f.0)).count();
         assert!(common >= 200 * 2 / (w + 1) / 2, "{common}");
+    }
+
+    #[test]
+    fn low_entropy_kgrams_are_never_selected() {
+        let mut out = Vec::new();
+        let table: Vec<u64> = (0..400).map(|i| [1, 2, 1, 3][i % 4]).collect();
+        let params = Params { k: 8, w: 4, min_distinct: 4 };
+        fingerprints(&Key([7; 16]), 0, &table, params, &mut Scratch::default(), &mut out);
+        assert!(out.is_empty());
+        fingerprints(&Key([7; 16]), 0, &pseudo(400, 5), params, &mut Scratch::default(), &mut out);
+        assert!(out.len() > 100);
     }
 
     #[test]

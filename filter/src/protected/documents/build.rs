@@ -12,7 +12,7 @@
 //! dependencies) is never protected. Both make a paste of shared text no finding, at the price
 //! that a protected file's copy of shared text is not protected either.
 
-use super::{encode, DOMAIN_CODE, DOMAIN_TEXT};
+use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -53,6 +53,8 @@ pub struct Settings {
     pub text: Params,
     /// k-gram and window of the code view, in tokens.
     pub code: Params,
+    /// k-gram and window of the code view's comments, in words.
+    pub comment: Params,
     /// A fingerprint in more than this share of the documents is dropped as boilerplate...
     pub max_document_share: f64,
     /// ...provided it is in more than this many documents.
@@ -63,8 +65,9 @@ impl Default for Settings {
     /// The measured defaults (see `benches/RESULTS.md`, "Protected documents").
     fn default() -> Self {
         Settings {
-            text: Params { k: 40, w: 60 },
-            code: Params { k: 12, w: 24 },
+            text: Params { k: 40, w: 60, min_distinct: 10 },
+            code: Params { k: 12, w: 24, min_distinct: 6 },
+            comment: Params { k: 8, w: 16, min_distinct: 5 },
             max_document_share: 0.01,
             min_common: 8,
         }
@@ -80,6 +83,8 @@ pub struct BuildStats {
     pub code_documents: usize,
     /// Bytes of indexed text.
     pub text_bytes: u64,
+    /// Units (prose characters or code tokens) of indexed text.
+    pub units: u64,
     /// Distinct (fingerprint, document) entries written.
     pub entries: usize,
     /// Entries dropped as common across the documents.
@@ -96,6 +101,7 @@ pub struct Builder {
     settings: Settings,
     folder: Folder,
     units: Units,
+    comments: Units,
     scratch: winnow::Scratch,
     fps: Vec<(u64, u32)>,
     entries: Vec<(u32, u32)>,
@@ -112,6 +118,7 @@ impl Builder {
             settings,
             folder: Folder::new(),
             units: Units::default(),
+            comments: Units::default(),
             scratch: winnow::Scratch::default(),
             fps: Vec::new(),
             entries: Vec::new(),
@@ -121,20 +128,24 @@ impl Builder {
         }
     }
 
-    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated, into `self.fps`.
+    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated.
     fn fingerprint(&mut self, text: &[u8], view: View) -> Vec<u32> {
-        let (domain, params) = match view {
+        self.fps.clear();
+        match view {
             View::Text => {
                 text_view::units(&mut self.folder, text, &mut self.units);
-                (DOMAIN_TEXT, self.settings.text)
+                self.comments.clear();
             }
-            View::Code => {
-                code_view::units(&mut self.folder, text, &mut self.units);
-                (DOMAIN_CODE, self.settings.code)
-            }
+            View::Code => code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments),
+        }
+        let (domain, params) = match view {
+            View::Text => (DOMAIN_TEXT, self.settings.text),
+            View::Code => (DOMAIN_CODE, self.settings.code),
         };
-        self.fps.clear();
+        self.stats.units += (self.units.len() + self.comments.len()) as u64;
         winnow::fingerprints(&self.key, domain, &self.units.values, params, &mut self.scratch, &mut self.fps);
+        let comment = self.settings.comment;
+        winnow::fingerprints(&self.key, DOMAIN_COMMENT, &self.comments.values, comment, &mut self.scratch, &mut self.fps);
         let mut top: Vec<u32> = self.fps.iter().map(|&(h, _)| (h >> 32) as u32).collect();
         top.sort_unstable();
         top.dedup();
@@ -155,11 +166,13 @@ impl Builder {
 
     /// Adds background text, whose fingerprints are never protected (in both views).
     pub fn add_background(&mut self, text: &[u8]) {
+        let units = self.stats.units;
         for view in [View::Text, View::Code] {
             let fps = self.fingerprint(text, view);
             self.background.extend(fps);
         }
         self.stats.background_documents += 1;
+        self.stats.units = units;
     }
 
     /// Drops boilerplate and writes the index file; names are kept only when `keep_names`.
@@ -189,7 +202,8 @@ impl Builder {
         }
         self.stats.entries = kept.len();
         let names = keep_names.then_some(self.names.as_slice());
-        let file = encode(&self.key, self.settings.text, self.settings.code, &doc_fingerprints, names, &kept);
+        let streams = [self.settings.text, self.settings.code, self.settings.comment];
+        let file = encode(&self.key, streams, &doc_fingerprints, names, &kept);
         (file, self.stats)
     }
 }

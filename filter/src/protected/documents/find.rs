@@ -14,7 +14,7 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_TEXT};
+use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
 use crate::protected::fold::Folder;
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
@@ -41,6 +41,7 @@ pub struct DocumentMatch {
 pub struct FindScratch {
     folder: Folder,
     units: Units,
+    comments: Units,
     winnow: winnow::Scratch,
     fps: Vec<(u64, u32)>,
     /// (document, unit position, fingerprint top bits) of every hit.
@@ -49,14 +50,14 @@ pub struct FindScratch {
 
 impl DocumentIndex {
     /// The copies of indexed documents in `text` covering at least `min_chars` characters,
-    /// longest first, at most one per document and view.
+    /// longest first, at most one per document and stream (prose, code, comments).
     pub fn find(&self, text: &[u8], min_chars: usize, scratch: &mut FindScratch) -> Vec<DocumentMatch> {
         let mut found = Vec::new();
-        for (domain, params) in [(DOMAIN_TEXT, self.text), (DOMAIN_CODE, self.code)] {
-            if domain == DOMAIN_TEXT {
-                text_view::units(&mut scratch.folder, text, &mut scratch.units);
-            } else {
-                code_view::units(&mut scratch.folder, text, &mut scratch.units);
+        for (domain, params) in [(DOMAIN_TEXT, self.text), (DOMAIN_CODE, self.code), (DOMAIN_COMMENT, self.comment)] {
+            match domain {
+                DOMAIN_TEXT => text_view::units(&mut scratch.folder, text, &mut scratch.units),
+                DOMAIN_CODE => code_view::units(&mut scratch.folder, text, &mut scratch.units, &mut scratch.comments),
+                _ => std::mem::swap(&mut scratch.units, &mut scratch.comments),
             }
             scratch.fps.clear();
             winnow::fingerprints(&self.key, domain, &scratch.units.values, params, &mut scratch.winnow, &mut scratch.fps);

@@ -3,7 +3,7 @@
 //! Payload of format version 1 (framed by [`container`](super::container)):
 //!
 //! ```text
-//! key [16] | text view k u32, w u32 | code view k u32, w u32
+//! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
 //! documents u32 | per document: its fingerprint count u32
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
 //! entries u32 | document id width u8 (2 or 4)
@@ -39,6 +39,8 @@ const BUCKETS: usize = 1 << 16;
 pub(crate) const DOMAIN_TEXT: u8 = 1;
 /// Keyed-hash domain of the code view.
 pub(crate) const DOMAIN_CODE: u8 = 2;
+/// Keyed-hash domain of the code view's comment words.
+pub(crate) const DOMAIN_COMMENT: u8 = 3;
 
 /// A loaded documents index.
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ pub struct DocumentIndex {
     key: Key,
     text: Params,
     code: Params,
+    comment: Params,
     /// Fingerprints stored per document (the denominator of a match's fraction).
     doc_fingerprints: Vec<u32>,
     names: Option<Vec<String>>,
@@ -63,6 +66,7 @@ impl DocumentIndex {
         let key = Key(r.array()?);
         let text = params(&mut r)?;
         let code = params(&mut r)?;
+        let comment = params(&mut r)?;
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
         let names = match r.u8()? {
@@ -109,6 +113,7 @@ impl DocumentIndex {
             key,
             text,
             code,
+            comment,
             doc_fingerprints,
             names,
             buckets,
@@ -132,9 +137,9 @@ impl DocumentIndex {
         self.names.as_ref()?.get(document as usize).map(String::as_str)
     }
 
-    /// The winnowing parameters of the prose and code views.
-    pub fn params(&self) -> (Params, Params) {
-        (self.text, self.code)
+    /// The winnowing parameters of the prose, code and comment streams.
+    pub fn params(&self) -> [Params; 3] {
+        [self.text, self.code, self.comment]
     }
 
     /// Heap bytes held by the loaded index (an estimate of its memory cost in a VM).
@@ -165,25 +170,27 @@ impl DocumentIndex {
 fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
     let k = usize::try_from(r.u32()?).unwrap_or(0);
     let w = usize::try_from(r.u32()?).unwrap_or(0);
-    if k == 0 || w == 0 || k > 4096 || w > 4096 {
+    let min_distinct = usize::try_from(r.u32()?).unwrap_or(0);
+    if k == 0 || w == 0 || k > 4096 || w > 4096 || min_distinct > k {
         return Err(IndexError::Malformed("winnowing parameters out of range"));
     }
-    Ok(Params { k, w })
+    Ok(Params { k, w, min_distinct })
 }
 
 /// Writes an index file from sorted, deduplicated (32-bit fingerprint, document) entries.
 fn encode(
     key: &Key,
-    text: Params,
-    code: Params,
+    streams: [Params; 3],
     doc_fingerprints: &[u32],
     names: Option<&[String]>,
     entries: &[(u32, u32)],
 ) -> Vec<u8> {
     let mut p = Vec::with_capacity(64 + BUCKETS * 4 + entries.len() * 6);
     p.extend_from_slice(&key.0);
-    for v in [text.k, text.w, code.k, code.w] {
-        p.extend_from_slice(&(v as u32).to_le_bytes());
+    for s in streams {
+        for v in [s.k, s.w, s.min_distinct] {
+            p.extend_from_slice(&(v as u32).to_le_bytes());
+        }
     }
     p.extend_from_slice(&(doc_fingerprints.len() as u32).to_le_bytes());
     for n in doc_fingerprints {
