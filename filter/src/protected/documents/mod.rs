@@ -6,8 +6,8 @@
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
 //! documents u32 | per document: its fingerprint count u32
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
-//! entries u32 | document id width u8 (2 or 4)
-//! buckets [u32; 65537]: entry offsets by the fingerprint's top 16 bits
+//! entries u32 | document id width u8 (2 or 4) | bucket bits b u8 (0 to 16)
+//! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
 //! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
 //! docs [u16 or u32; entries]: the document of each entry
 //! ```
@@ -15,7 +15,9 @@
 //! A fingerprint is the top 32 bits of a keyed 64-bit k-gram hash. 32 bits are enough because
 //! a finding needs several fingerprints of one document close together in the text (a chance
 //! hit of one is about `entries / 2^32`, 3·10⁻⁴ for a 100 MB tree), and they make an entry
-//! 4 bytes on disk (6 in memory): the bucket table stores the top 16 bits once. Loading is a
+//! 4 bytes on disk (6 in memory): the bucket table stores the top bits once. A small index uses
+//! fewer bucket bits (about one bucket per 16 entries), so its fingerprints are shorter
+//! (`b + 16` bits) but the chance hit per lookup stays about 2⁻¹², and its table stays small. Loading is a
 //! bounds-checked copy of three arrays, no parsing per entry. The file never holds text: only
 //! the key, the parameters, hashes, document numbers and (with `--names`) document names.
 
@@ -33,8 +35,13 @@ use super::winnow::Params;
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
 pub const VERSION: u32 = 1;
-/// Buckets by the fingerprint's top 16 bits.
-const BUCKETS: usize = 1 << 16;
+/// The most bucket bits (the fingerprint's top bits that index the bucket table).
+const MAX_BUCKET_BITS: u32 = 16;
+
+/// Bucket bits for an index of `entries`: about one bucket per 16 entries, at most 16 bits.
+pub(crate) fn bucket_bits(entries: usize) -> u32 {
+    (usize::BITS - (entries / 16).leading_zeros()).min(MAX_BUCKET_BITS)
+}
 /// Keyed-hash domain of the prose view.
 pub(crate) const DOMAIN_TEXT: u8 = 1;
 /// Keyed-hash domain of the code view.
@@ -52,8 +59,9 @@ pub struct DocumentIndex {
     /// Fingerprints stored per document (the denominator of a match's fraction).
     doc_fingerprints: Vec<u32>,
     names: Option<Vec<String>>,
-    /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top 16 bits are `b`.
+    /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top bits are `b`.
     buckets: Vec<u32>,
+    bits: u32,
     lows: Vec<u16>,
     docs: Vec<u32>,
 }
@@ -84,7 +92,11 @@ impl DocumentIndex {
         };
         let entries = r.count(2)?;
         let width = r.u8()?;
-        let buckets = r.u32s(BUCKETS + 1)?;
+        let bits = u32::from(r.u8()?);
+        if bits > MAX_BUCKET_BITS {
+            return Err(IndexError::Malformed("more than 16 bucket bits"));
+        }
+        let buckets = r.u32s((1usize << bits) + 1)?;
         let lows = r
             .bytes(entries.saturating_mul(2))?
             .chunks_exact(2)
@@ -117,6 +129,7 @@ impl DocumentIndex {
             doc_fingerprints,
             names,
             buckets,
+            bits,
             lows,
             docs,
         })
@@ -154,8 +167,7 @@ impl DocumentIndex {
     /// The documents holding a 64-bit keyed fingerprint.
     fn lookup(&self, fingerprint: u64) -> &[u32] {
         let top = (fingerprint >> 32) as u32;
-        let bucket = (top >> 16) as usize;
-        let low = (top & 0xffff) as u16;
+        let (bucket, low) = split(top, self.bits);
         let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1)) else {
             return &[];
         };
@@ -165,6 +177,13 @@ impl DocumentIndex {
         let last = lows.partition_point(|&l| l <= low);
         self.docs.get(from + first..from + last).unwrap_or_default()
     }
+}
+
+/// A 32-bit fingerprint's bucket (its top `bits` bits) and low part (the next 16 bits).
+fn split(top: u32, bits: u32) -> (usize, u16) {
+    let bucket = top.checked_shr(32 - bits).unwrap_or(0) as usize;
+    let low = (top >> (16 - bits.min(16))) as u16;
+    (bucket, low)
 }
 
 fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
@@ -185,7 +204,9 @@ fn encode(
     names: Option<&[String]>,
     entries: &[(u32, u32)],
 ) -> Vec<u8> {
-    let mut p = Vec::with_capacity(64 + BUCKETS * 4 + entries.len() * 6);
+    let bits = bucket_bits(entries.len());
+    let buckets = 1usize << bits;
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 6);
     p.extend_from_slice(&key.0);
     for s in streams {
         for v in [s.k, s.w, s.min_distinct] {
@@ -209,17 +230,18 @@ fn encode(
     p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     let wide = doc_fingerprints.len() > usize::from(u16::MAX) + 1;
     p.push(if wide { 4 } else { 2 });
+    p.push(bits as u8);
     let mut offset = 0u32;
     let mut next = entries.iter().peekable();
-    for bucket in 0..=BUCKETS {
-        while next.peek().is_some_and(|&&(fp, _)| ((fp >> 16) as usize) < bucket) {
+    for bucket in 0..=buckets {
+        while next.peek().is_some_and(|&&(fp, _)| split(fp, bits).0 < bucket) {
             next.next();
             offset += 1;
         }
         p.extend_from_slice(&offset.to_le_bytes());
     }
     for &(fp, _) in entries {
-        p.extend_from_slice(&((fp & 0xffff) as u16).to_le_bytes());
+        p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
     }
     for &(_, doc) in entries {
         if wide {
@@ -229,4 +251,110 @@ fn encode(
         }
     }
     container::seal(MAGIC, VERSION, &p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pseudo-random program of `lines` lines: distinct enough to be protected.
+    fn program(seed: u64, lines: usize) -> String {
+        let mut x = seed;
+        let mut out = String::new();
+        for i in 0..lines {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let op = ["+", "-", "*", "^", "|"][(x % 5) as usize];
+            let call = ["push", "insert", "extend", "retain"][(x / 5 % 4) as usize];
+            out.push_str(&format!(
+                "    let v{i} = w{}.{call}(x{} {op} {}, \"k{}\"); // step {i}\n",
+                x % 97,
+                x % 13,
+                x % 1000,
+                x % 31
+            ));
+        }
+        out
+    }
+
+    fn index(names: bool) -> (Vec<u8>, String, String) {
+        let a = program(1, 200);
+        let b = program(2, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        builder.add_document("docs/b.rs", b.as_bytes(), View::Code);
+        let (file, stats) = builder.finish(names);
+        assert_eq!(stats.documents, 2);
+        assert!(stats.entries > 50);
+        (file, a, b)
+    }
+
+    #[test]
+    fn a_copy_is_found_with_its_span_and_unrelated_text_is_not() {
+        let (file, a, _) = index(false);
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let copied: String = a.lines().skip(50).take(30).collect::<Vec<_>>().join("\n");
+        let prompt = format!("Why is this slow?\n{copied}\nThanks!");
+        let found = idx.find(prompt.as_bytes(), 200, &mut FindScratch::default());
+        assert_eq!(found.first().map(|m| m.document), Some(0), "{found:?}");
+        let m = &found[0];
+        assert!(m.matched_chars >= 200 && m.fraction > 0.0 && m.fraction < 0.5, "{m:?}");
+        let start = prompt.find("let").unwrap();
+        assert!(m.span.0 >= start && m.span.1 <= start + copied.len() + 1, "{m:?}");
+        let renamed = copied.replace("w", "q").replace("let v", "let value_").replace("    ", "\t");
+        assert!(!idx.find(renamed.as_bytes(), 200, &mut FindScratch::default()).is_empty());
+        let other: String = (0..40).map(|i| format!("fn f{i}(a: u32) -> u32 {{ a * {} }} // twice {i}\n", i * 7919 % 1000)).collect();
+        assert!(idx.find(other.as_bytes(), 200, &mut FindScratch::default()).is_empty());
+        let short: String = a.lines().skip(10).take(2).collect();
+        assert!(idx.find(short.as_bytes(), 200, &mut FindScratch::default()).is_empty());
+    }
+
+    #[test]
+    fn the_file_holds_no_text_and_names_only_when_asked() {
+        let (numbered, a, _) = index(false);
+        let (named, _, _) = index(true);
+        let needle = a.lines().nth(3).unwrap().trim().as_bytes().to_vec();
+        for file in [&numbered, &named] {
+            assert!(!file.windows(needle.len()).any(|w| w == needle.as_slice()));
+            assert!(!file.windows(5).any(|w| w == b"step "));
+        }
+        assert!(!numbered.windows(9).any(|w| w == b"secret_a."));
+        assert!(named.windows(9).any(|w| w == b"secret_a."));
+        let idx = DocumentIndex::from_bytes(&named).unwrap();
+        assert_eq!(idx.name(0), Some("src/secret_a.rs"));
+        assert_eq!(DocumentIndex::from_bytes(&numbered).unwrap().name(0), None);
+    }
+
+    #[test]
+    fn damaged_files_are_refused() {
+        let (file, _, _) = index(false);
+        let mut tampered = file.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0x40;
+        assert_eq!(DocumentIndex::from_bytes(&tampered).unwrap_err(), IndexError::Checksum);
+        assert!(matches!(
+            DocumentIndex::from_bytes(&file[..file.len() - 10]),
+            Err(IndexError::Truncated { .. })
+        ));
+        let mut newer = file.clone();
+        newer[8] = 2;
+        assert!(matches!(DocumentIndex::from_bytes(&newer), Err(IndexError::UnsupportedVersion { found: 2, .. })));
+        assert!(matches!(DocumentIndex::from_bytes(b""), Err(IndexError::WrongMagic { .. })));
+        let records = crate::protected::records::Builder::new(Key([1; 16]), &["a"], &[]).finish().0;
+        assert!(matches!(DocumentIndex::from_bytes(&records), Err(IndexError::WrongMagic { .. })));
+    }
+
+    #[test]
+    fn bucket_bits_grow_with_the_index() {
+        assert_eq!(bucket_bits(0), 0);
+        assert_eq!(bucket_bits(16), 1);
+        assert_eq!(bucket_bits(1 << 30), 16);
+        for bits in [0, 5, 16] {
+            let (bucket, low) = split(0xABCD_1234, bits);
+            assert!(bucket < 1 << bits);
+            let back = ((bucket as u64) << (32 - bits)) | (u64::from(low) << (16 - bits));
+            assert_eq!(back >> (16 - bits), 0xABCD_1234u64 >> (16 - bits));
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! key [16] | columns u32 | per column: name length u32, UTF-8 name, unique flag u8
-//! rows u32 | entries u32 | buckets [u32; 65537] by the hash's top 16 bits
+//! rows u32 | entries u32 | bucket bits b u8 | buckets [u32; 2^b + 1] by the hash's top b bits
 //! hashes [u64; entries] sorted | refs [u32; entries]: row << 4 | column
 //! ```
 //!
@@ -27,7 +27,7 @@ pub mod cell;
 mod build;
 mod find;
 
-pub use build::{Builder, RecordStats};
+pub use build::{common_limit, Builder, RecordStats, RowOutcome};
 pub use find::{FindScratch, RecordMatch};
 
 use super::container::{self, IndexError, Reader};
@@ -39,7 +39,10 @@ pub const MAGIC: &[u8; 8] = b"AIRLKREC";
 pub const VERSION: u32 = 1;
 /// The most columns an index holds (a ref keeps the column in 4 bits).
 pub const MAX_COLUMNS: usize = 16;
-const BUCKETS: usize = 1 << 16;
+/// A hash's bucket: its top `bits` bits.
+fn bucket_of(hash: u64, bits: u32) -> usize {
+    hash.checked_shr(64 - bits).unwrap_or(0) as usize
+}
 
 /// One indexed column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,7 @@ pub struct RecordIndex {
     key: Key,
     columns: Vec<Column>,
     rows: u32,
+    bits: u32,
     buckets: Vec<u32>,
     hashes: Vec<u64>,
     refs: Vec<u32>,
@@ -81,7 +85,11 @@ impl RecordIndex {
         }
         let rows = r.u32()?;
         let entries = r.count(12)?;
-        let buckets = r.u32s(BUCKETS + 1)?;
+        let bits = u32::from(r.u8()?);
+        if bits > 16 {
+            return Err(IndexError::Malformed("more than 16 bucket bits"));
+        }
+        let buckets = r.u32s((1usize << bits) + 1)?;
         let hashes = r
             .bytes(entries.saturating_mul(8))?
             .chunks_exact(8)
@@ -102,7 +110,7 @@ impl RecordIndex {
         if refs.iter().any(|&x| (x >> 4) >= rows || (x & 15) as usize >= count) {
             return Err(IndexError::Malformed("an entry names a row or column that does not exist"));
         }
-        Ok(RecordIndex { key, columns, rows, buckets, hashes, refs })
+        Ok(RecordIndex { key, columns, rows, bits, buckets, hashes, refs })
     }
 
     /// The indexed columns.
@@ -122,7 +130,7 @@ impl RecordIndex {
 
     /// The (row << 4 | column) refs of a keyed hash.
     fn lookup(&self, hash: u64) -> &[u32] {
-        let bucket = (hash >> 48) as usize;
+        let bucket = bucket_of(hash, self.bits);
         let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1)) else {
             return &[];
         };
@@ -136,7 +144,9 @@ impl RecordIndex {
 
 /// Writes a records index file from sorted (hash, ref) entries.
 fn encode(key: &Key, columns: &[Column], rows: u32, entries: &[(u64, u32)]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(64 + BUCKETS * 4 + entries.len() * 12);
+    let bits = crate::protected::documents::bucket_bits(entries.len());
+    let buckets = 1usize << bits;
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 12);
     p.extend_from_slice(&key.0);
     p.extend_from_slice(&(columns.len() as u32).to_le_bytes());
     for c in columns {
@@ -146,10 +156,11 @@ fn encode(key: &Key, columns: &[Column], rows: u32, entries: &[(u64, u32)]) -> V
     }
     p.extend_from_slice(&rows.to_le_bytes());
     p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    p.push(bits as u8);
     let mut offset = 0u32;
     let mut next = entries.iter().peekable();
-    for bucket in 0..=BUCKETS {
-        while next.peek().is_some_and(|&&(h, _)| ((h >> 48) as usize) < bucket) {
+    for bucket in 0..=buckets {
+        while next.peek().is_some_and(|&&(h, _)| bucket_of(h, bits) < bucket) {
             next.next();
             offset += 1;
         }
