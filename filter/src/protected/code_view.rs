@@ -85,7 +85,7 @@ pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units, comments: &mut U
 }
 
 /// The words of a comment: whitespace-separated, comment punctuation (`/ * ! # -`) trimmed,
-/// ASCII lowercased.
+/// ASCII lowercased; only words with at least two letters count.
 fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, out: &mut Units) {
     let decoration = |b: u8| matches!(b, b'/' | b'*' | b'!' | b'#' | b'-');
     let mut i = start;
@@ -101,8 +101,10 @@ fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, ou
         while to > from && bytes.get(to - 1).is_some_and(|&b| decoration(b)) {
             to -= 1;
         }
-        if to > from {
-            let word = bytes.get(from..to).unwrap_or_default();
+        let word = bytes.get(from..to).unwrap_or_default();
+        // Words need two letters: table comments like `'\x05'` or `0x15` carry nothing.
+        let letters = word.iter().filter(|b| b.is_ascii_alphabetic() || **b >= 0x80).count();
+        if letters >= 2 {
             out.push(fnv(TAG_COMMENT, word.iter().map(u8::to_ascii_lowercase)), folded.original_span(from, to));
         }
     }
@@ -293,7 +295,7 @@ mod tests {
 
     #[test]
     fn comment_words_are_their_own_stream() {
-        let text = "/// Sums the items.\nfn f() {} // Sums  THE\n/* items. */";
+        let text = "/// Sums the items.\nfn f() {} // Sums  THE\n/* items. 0x15 a */";
         let (mut code, mut comments) = (Units::default(), Units::default());
         units(&mut Folder::new(), text.as_bytes(), &mut code, &mut comments);
         assert_eq!(comments.len(), 6);

@@ -10,7 +10,10 @@
 //! them) is common text: license headers, import blocks, generated code. And every fingerprint
 //! of the background corpus (`--background`: public code, the vendor's SDK, open-source
 //! dependencies) is never protected. Both make a paste of shared text no finding, at the price
-//! that a protected file's copy of shared text is not protected either.
+//! that a protected file's copy of shared text is not protected either. The texts of the common
+//! open-source licenses (MIT, Apache-2.0's notice, BSD-3-Clause, ISC, the GPL and LGPL notices)
+//! are a built-in background of every build, as prose and as comments: they head thousands of
+//! files everywhere, so a protected tree's copy of them is never a finding.
 
 use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
 use crate::protected::fold::Folder;
@@ -27,6 +30,9 @@ pub enum View {
     /// Source code: tokens with identifiers blinded and comments removed ([`code_view`]).
     Code,
 }
+
+/// Common license texts, separated by `%%` lines: the built-in background.
+const LICENSES: &str = include_str!("licenses.txt");
 
 /// File extensions read in the code view.
 const CODE_EXTENSIONS: &[&str] = &[
@@ -113,7 +119,7 @@ pub struct Builder {
 impl Builder {
     /// A builder hashing under `key` (draw it at random per index).
     pub fn new(key: Key, settings: Settings) -> Builder {
-        Builder {
+        let mut builder = Builder {
             key,
             settings,
             folder: Folder::new(),
@@ -125,7 +131,9 @@ impl Builder {
             background: Vec::new(),
             names: Vec::new(),
             stats: BuildStats::default(),
-        }
+        };
+        builder.add_licenses();
+        builder
     }
 
     /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated.
@@ -162,6 +170,18 @@ impl Builder {
         self.stats.code_documents += usize::from(view == View::Code);
         self.stats.text_bytes += text.len() as u64;
         doc
+    }
+
+    /// Adds the built-in background: the common license texts, as prose and as code comments.
+    fn add_licenses(&mut self) {
+        for text in LICENSES.split("%%\n") {
+            let commented: String = text.lines().map(|l| format!("// {l}\n")).collect();
+            let hashed: String = text.lines().map(|l| format!("# {l}\n")).collect();
+            for variant in [text, commented.as_str(), hashed.as_str()] {
+                self.add_background(variant.as_bytes());
+            }
+        }
+        self.stats.background_documents = 0;
     }
 
     /// Adds background text, whose fingerprints are never protected (in both views).
