@@ -33,7 +33,10 @@ impl Rng {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Text files under `roots` (sorted, UTF-8, no NUL), up to `limit` bytes in all.
@@ -41,7 +44,9 @@ fn collect(roots: &[PathBuf], limit: usize, keep: &dyn Fn(&Path) -> bool) -> Vec
     let mut stack: Vec<PathBuf> = roots.to_vec();
     let mut files = Vec::new();
     while let Some(dir) = stack.pop() {
-        let Ok(read) = std::fs::read_dir(&dir) else { continue };
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for path in entries.into_iter().rev() {
@@ -58,11 +63,15 @@ fn collect(roots: &[PathBuf], limit: usize, keep: &dyn Fn(&Path) -> bool) -> Vec
     let mut out = Vec::new();
     let mut total = 0;
     for path in files {
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         if bytes.is_empty() || bytes.len() > 4 << 20 || bytes.contains(&0) {
             continue;
         }
-        let Ok(text) = String::from_utf8(bytes) else { continue };
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
         total += text.len();
         out.push((path.display().to_string(), text));
         if total >= limit {
@@ -127,7 +136,9 @@ fn fragment(rng: &mut Rng, text: &str, size: Size) -> Option<String> {
             Size::Lines(n) => piece.lines().count() == n,
         };
         // Skip fragments that are mostly blank (nobody protects whitespace).
-        if enough && piece.chars().filter(|c| !c.is_whitespace()).count() * 2 > piece.chars().count() {
+        if enough
+            && piece.chars().filter(|c| !c.is_whitespace()).count() * 2 > piece.chars().count()
+        {
             return Some(piece);
         }
     }
@@ -149,18 +160,25 @@ impl Size {
     }
 }
 
-const TRANSFORMS: &[&str] = &["as is", "re-indented", "CRLF", "no comments", "renamed", "in a prompt"];
+const TRANSFORMS: &[&str] = &[
+    "as is",
+    "re-indented",
+    "CRLF",
+    "no comments",
+    "renamed",
+    "in a prompt",
+];
 
 /// Words a rename leaves alone: keywords and standard names (Rust and Python).
 const STANDARD: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
     "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe",
-    "use", "where", "while", "Some", "None", "Ok", "Err", "Option", "Result", "Vec", "String",
-    "str", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize", "bool", "char",
-    "def", "class", "import", "from", "not", "and", "or", "is", "pass", "raise", "try", "except",
-    "finally", "with", "yield", "lambda", "del", "global", "nonlocal", "assert", "elif", "print",
-    "len", "range", "dict", "list", "int", "float", "map",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "Some", "None", "Ok", "Err", "Option", "Result", "Vec",
+    "String", "str", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    "bool", "char", "def", "class", "import", "from", "not", "and", "or", "is", "pass", "raise",
+    "try", "except", "finally", "with", "yield", "lambda", "del", "global", "nonlocal", "assert",
+    "elif", "print", "len", "range", "dict", "list", "int", "float", "map",
 ];
 
 fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
@@ -182,7 +200,10 @@ fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
         "renamed" => rename(piece),
         "in a prompt" => {
             let before = ["Hi! I get a borrow checker error in the code below, can you explain what is wrong and how to fix it?\n\n```\n", "Please review this for bugs and suggest better names:\n"];
-            let after = ["\n```\nThanks, it is for a demo tomorrow morning.", "\nAlso, add unit tests for the edge cases and explain them briefly."];
+            let after = [
+                "\n```\nThanks, it is for a demo tomorrow morning.",
+                "\nAlso, add unit tests for the edge cases and explain them briefly.",
+            ];
             format!("{}{}{}", before[rng.below(2)], piece, after[rng.below(2)])
         }
         _ => piece.to_owned(),
@@ -204,7 +225,8 @@ fn rename(piece: &str) -> String {
             }
             let word = &piece[i..j];
             let inside_string = out.matches('"').count() % 2 == 1;
-            if STANDARD.contains(&word) || inside_string || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            if STANDARD.contains(&word) || inside_string || (i > 0 && bytes[i - 1].is_ascii_digit())
+            {
                 out.push_str(word);
             } else {
                 let n = names.iter().position(|w| w == word).unwrap_or_else(|| {
@@ -230,13 +252,20 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
     println!("  | fragment | {} |", TRANSFORMS.join(" | "));
     println!("  | --- |{}", " ---: |".repeat(TRANSFORMS.len()));
     let mut slowest = 0f64;
-    for size in [Size::Chars(200), Size::Chars(400), Size::Lines(10), Size::Lines(40)] {
+    for size in [
+        Size::Chars(200),
+        Size::Chars(400),
+        Size::Lines(10),
+        Size::Lines(40),
+    ] {
         let mut row = format!("  | {} |", size.label());
         for which in TRANSFORMS {
             let (mut hit, mut total) = (0, 0);
             while total < fields {
                 let doc = rng.below(docs.len());
-                let Some(piece) = fragment(&mut rng, &docs[doc].1, size) else { continue };
+                let Some(piece) = fragment(&mut rng, &docs[doc].1, size) else {
+                    continue;
+                };
                 let pasted = transform(&mut rng, &piece, which);
                 total += 1;
                 let start = Instant::now();
@@ -244,10 +273,18 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                 slowest = slowest.max(start.elapsed().as_secs_f64());
                 // Right when the found document holds the fragment (crate versions repeat files).
                 let right = found.iter().any(|m| {
-                    m.document as usize == doc || docs.get(m.document as usize).is_some_and(|d| d.1.contains(piece.as_str()))
+                    m.document as usize == doc
+                        || docs
+                            .get(m.document as usize)
+                            .is_some_and(|d| d.1.contains(piece.as_str()))
                 });
                 if !right && std::env::var_os("AIRLOCK_SHOW_MISSES").is_some() {
-                    println!("----- miss {} {} {}: {found:?}\n{pasted}", size.label(), which, docs[doc].0);
+                    println!(
+                        "----- miss {} {} {}: {found:?}\n{pasted}",
+                        size.label(),
+                        which,
+                        docs[doc].0
+                    );
                 }
                 hit += usize::from(right);
             }
@@ -265,8 +302,15 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
     let start = Instant::now();
     while total < fields {
         let doc = rng.below(corpus.len());
-        let size = [Size::Chars(200), Size::Chars(1000), Size::Lines(40), Size::Chars(4000)][total % 4];
-        let Some(piece) = fragment(&mut rng, &corpus[doc].1, size) else { continue };
+        let size = [
+            Size::Chars(200),
+            Size::Chars(1000),
+            Size::Lines(40),
+            Size::Chars(4000),
+        ][total % 4];
+        let Some(piece) = fragment(&mut rng, &corpus[doc].1, size) else {
+            continue;
+        };
         total += 1;
         bytes += piece.len();
         let found = index.find(piece.as_bytes(), 200, &mut scratch);
@@ -274,7 +318,12 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
             flagged += 1;
             if std::env::var_os("AIRLOCK_SHOW").is_some() {
                 for m in &found {
-                    println!("----- {} {:?}\n{}", corpus[doc].0, m, &piece[m.span.0..m.span.1]);
+                    println!(
+                        "----- {} {:?}\n{}",
+                        corpus[doc].0,
+                        m,
+                        &piece[m.span.0..m.span.1]
+                    );
                 }
             }
         }
@@ -315,15 +364,24 @@ fn documents() {
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("python3")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("python3"))
+        })
         .collect();
     let s = settings();
     println!(
         "documents: text view k={} w={} min_distinct={}, code view k={} w={} min_distinct={}, comments k={} w={} min_distinct={}",
         s.text.k, s.text.w, s.text.min_distinct, s.code.k, s.code.w, s.code.min_distinct, s.comment.k, s.comment.w, s.comment.min_distinct
     );
-    let rust = collect(&[registry], mb << 20, &|p| p.extension().is_some_and(|e| e == "rs" || e == "md" || e == "toml"));
-    let py = collect(&python, mb << 20, &|p| p.extension().is_some_and(|e| e == "py" || e == "txt" || e == "rst"));
+    let rust = collect(&[registry], mb << 20, &|p| {
+        p.extension()
+            .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
+    });
+    let py = collect(&python, mb << 20, &|p| {
+        p.extension()
+            .is_some_and(|e| e == "py" || e == "txt" || e == "rst")
+    });
     println!(" index: crate sources ({} files)", rust.len());
     let (file, _, _) = build(&rust);
     let index = load(&file);
@@ -340,26 +398,49 @@ fn documents() {
 fn records_bench() {
     let rows = env_usize("AIRLOCK_ROWS", 1_000_000);
     let mut rng = Rng(0xfeed);
-    let first = ["anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro", "ines", "jonas", "kemal", "lucia", "mateo", "nadia", "oskar", "priya"];
-    let last = ["novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad", "larsen", "moreau", "ivanova", "fischer", "rossi"];
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro", "ines", "jonas",
+        "kemal", "lucia", "mateo", "nadia", "oskar", "priya",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad", "larsen", "moreau",
+        "ivanova", "fischer", "rossi",
+    ];
     let start = Instant::now();
-    let mut builder = records::Builder::new(Key([0x33; 16]), &["name", "email", "phone", "account"], &["account"]);
+    let mut builder = records::Builder::new(
+        Key([0x33; 16]),
+        &["name", "email", "phone", "account"],
+        &["account"],
+    );
     let mut sample = Vec::new();
     for row in 0..rows {
-        let name = format!("{} {} {}", first[rng.below(first.len())], (b'a' + rng.below(26) as u8) as char, last[rng.below(last.len())]);
+        let name = format!(
+            "{} {} {}",
+            first[rng.below(first.len())],
+            (b'a' + rng.below(26) as u8) as char,
+            last[rng.below(last.len())]
+        );
         let email = format!("user{}.{}@example.com", rng.below(1 << 30), row);
         let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
         let account = format!("AC-{:010}", rng.next() % 10_000_000_000);
         if row % (rows / 100).max(1) == 0 {
             sample.push([name.clone(), email.clone(), phone.clone(), account.clone()]);
         }
-        builder.add_row(&[name.as_str(), email.as_str(), phone.as_str(), account.as_str()]);
+        builder.add_row(&[
+            name.as_str(),
+            email.as_str(),
+            phone.as_str(),
+            account.as_str(),
+        ]);
     }
     let (file, stats) = builder.finish();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "records: {} rows x 4 columns built in {:.1} s ({} duplicate rows), index {:.1} MB",
-        stats.rows, secs, stats.duplicate_rows, file.len() as f64 / 1e6
+        stats.rows,
+        secs,
+        stats.duplicate_rows,
+        file.len() as f64 / 1e6
     );
     let mut best = f64::MAX;
     let mut index = None;
@@ -370,21 +451,41 @@ fn records_bench() {
         index = Some(loaded);
     }
     let index = index.expect("loaded");
-    println!("  load: {:.1} ms (best of 3), {:.1} MiB in memory", best * 1e3, index.heap_bytes() as f64 / (1 << 20) as f64);
+    println!(
+        "  load: {:.1} ms (best of 3), {:.1} MiB in memory",
+        best * 1e3,
+        index.heap_bytes() as f64 / (1 << 20) as f64
+    );
     let mut scratch = records::FindScratch::default();
     let (mut found, mut t_total, mut bytes) = (0, 0f64, 0usize);
     for row in &sample {
-        let text = format!("Customer {} called from {} about the invoice; please reply to {} today.", row[0].to_uppercase(), row[2].replace(' ', "-"), row[1]);
+        let text = format!(
+            "Customer {} called from {} about the invoice; please reply to {} today.",
+            row[0].to_uppercase(),
+            row[2].replace(' ', "-"),
+            row[1]
+        );
         let t = Instant::now();
         let matches = index.find(text.as_bytes(), 2, &mut scratch);
         t_total += t.elapsed().as_secs_f64();
         bytes += text.len();
         found += usize::from(!matches.is_empty());
     }
-    println!("  two or more fields of a row in a sentence: found {found} of {}; {:.1} us per text", sample.len(), t_total * 1e6 / sample.len() as f64);
+    println!(
+        "  two or more fields of a row in a sentence: found {found} of {}; {:.1} us per text",
+        sample.len(),
+        t_total * 1e6 / sample.len() as f64
+    );
     let mut prose = String::new();
     for i in 0..2000 {
-        prose.push_str(&format!("Meeting {i} with {} {} moved to room {}; call +1 555 {:03} {:04} if late. ", first[i % first.len()], last[(i * 7) % last.len()], i % 50, i % 1000, (i * 37) % 10000));
+        prose.push_str(&format!(
+            "Meeting {i} with {} {} moved to room {}; call +1 555 {:03} {:04} if late. ",
+            first[i % first.len()],
+            last[(i * 7) % last.len()],
+            i % 50,
+            i % 1000,
+            (i * 37) % 10000
+        ));
     }
     let t = Instant::now();
     let matches = index.find(prose.as_bytes(), 2, &mut scratch);

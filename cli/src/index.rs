@@ -38,7 +38,12 @@ pub enum IndexCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// The columns to index, comma-separated (at most 16).
-        #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_name = "NAME[,NAME...]",
+            value_delimiter = ',',
+            required = true
+        )]
         columns: Vec<String>,
         /// A column whose value alone identifies a row (an account number); repeatable.
         #[arg(long, value_name = "NAME")]
@@ -50,12 +55,19 @@ pub enum IndexCommand {
 
 pub fn run(command: IndexCommand) -> Result<ExitCode, String> {
     match command {
-        IndexCommand::Documents { out, exclude, names, background, paths } => {
-            documents(&out, &exclude, names, &background, &paths)
-        }
-        IndexCommand::Records { out, columns, unique, input } => {
-            index_records::run(&out, &columns, &unique, &input)
-        }
+        IndexCommand::Documents {
+            out,
+            exclude,
+            names,
+            background,
+            paths,
+        } => documents(&out, &exclude, names, &background, &paths),
+        IndexCommand::Records {
+            out,
+            columns,
+            unique,
+            input,
+        } => index_records::run(&out, &columns, &unique, &input),
     }
 }
 
@@ -68,7 +80,10 @@ pub fn random_key() -> Result<Key, String> {
 
 /// Writes `bytes` to `out` through a temporary file in the same folder.
 pub fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), String> {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = out.with_file_name(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
     std::fs::rename(&tmp, out).map_err(|e| {
@@ -95,7 +110,11 @@ fn documents(
     if walk.indexed == 0 {
         return Err(format!(
             "no text file to index under {} ({}); nothing written",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             walk.skipped_summary()
         ));
     }

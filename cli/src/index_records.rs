@@ -13,13 +13,25 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(out: &Path, columns: &[String], unique: &[String], input: &Path) -> Result<ExitCode, String> {
-    let columns: Vec<String> = columns.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+pub fn run(
+    out: &Path,
+    columns: &[String],
+    unique: &[String],
+    input: &Path,
+) -> Result<ExitCode, String> {
+    let columns: Vec<String> = columns
+        .iter()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
     if columns.is_empty() {
         return Err("--columns: name at least one column".to_owned());
     }
     if columns.len() > MAX_COLUMNS {
-        return Err(format!("--columns: {} columns named, at most {MAX_COLUMNS} are supported", columns.len()));
+        return Err(format!(
+            "--columns: {} columns named, at most {MAX_COLUMNS} are supported",
+            columns.len()
+        ));
     }
     for (i, c) in columns.iter().enumerate() {
         if columns.iter().take(i).any(|d| d == c) {
@@ -35,7 +47,11 @@ pub fn run(out: &Path, columns: &[String], unique: &[String], input: &Path) -> R
     let uniques: Vec<&str> = unique.iter().map(String::as_str).collect();
     let mut builder = Builder::new(random_key()?, &names, &uniques);
     let show = input.display();
-    let ext = input.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = input
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let read = match ext.as_str() {
         "csv" => csv_rows(input, &columns, &mut builder),
         "jsonl" | "ndjson" => jsonl_rows(input, &columns, &mut builder),
@@ -47,7 +63,9 @@ pub fn run(out: &Path, columns: &[String], unique: &[String], input: &Path) -> R
     }
     let (file, stats) = builder.finish();
     if stats.rows == 0 {
-        return Err(format!("{show}: every row is empty in the named columns; nothing written"));
+        return Err(format!(
+            "{show}: every row is empty in the named columns; nothing written"
+        ));
     }
     write_atomically(out, &file)?;
     summary(out, &file, &stats, &columns, unique);
@@ -62,7 +80,11 @@ fn summary(out: &Path, file: &[u8], stats: &RecordStats, columns: &[String], uni
         stats.rows,
         columns.len(),
         columns.join(", "),
-        if unique.is_empty() { String::new() } else { format!("; unique: {}", unique.join(", ")) },
+        if unique.is_empty() {
+            String::new()
+        } else {
+            format!("; unique: {}", unique.join(", "))
+        },
     );
     println!(
         "airlock: skipped {} duplicate rows, {} empty rows; {} empty cells; {} cells dropped as shared by more than {} rows{}",
@@ -93,9 +115,10 @@ fn csv_rows(input: &Path, columns: &[String], builder: &mut Builder) -> Result<u
     let positions = columns
         .iter()
         .map(|c| {
-            headers.iter().position(|h| h == c).ok_or_else(|| {
-                format!("no column {c:?}; the header has {headers:?}")
-            })
+            headers
+                .iter()
+                .position(|h| h == c)
+                .ok_or_else(|| format!("no column {c:?}; the header has {headers:?}"))
         })
         .collect::<Result<Vec<usize>, String>>()?;
     let mut rows = 0;
@@ -104,7 +127,10 @@ fn csv_rows(input: &Path, columns: &[String], builder: &mut Builder) -> Result<u
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let cells: Vec<&str> = positions.iter().map(|&p| record.get(p).unwrap_or("")).collect();
+                let cells: Vec<&str> = positions
+                    .iter()
+                    .map(|&p| record.get(p).unwrap_or(""))
+                    .collect();
                 builder.add_row(&cells);
                 rows += 1;
             }
@@ -123,7 +149,9 @@ fn csv_error(e: &csv::Error) -> String {
 
 fn csv_kind(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".to_owned(),
@@ -143,7 +171,8 @@ fn jsonl_rows(input: &Path, columns: &[String], builder: &mut Builder) -> Result
         if line.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(&line).map_err(|e| format!("line {number}: invalid JSON: {e}"))?;
+        let value: Value =
+            serde_json::from_str(&line).map_err(|e| format!("line {number}: invalid JSON: {e}"))?;
         let Value::Object(object) = value else {
             return Err(format!("line {number}: not a JSON object"));
         };

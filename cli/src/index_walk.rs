@@ -34,7 +34,12 @@ pub struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     pub fn new(excludes: &'a GlobSet) -> Walk<'a> {
-        Walk { excludes, indexed: 0, names: Vec::new(), skipped: BTreeMap::new() }
+        Walk {
+            excludes,
+            indexed: 0,
+            names: Vec::new(),
+            skipped: BTreeMap::new(),
+        }
     }
 
     /// "3 binary, 1 not UTF-8" (or "nothing").
@@ -42,7 +47,11 @@ impl<'a> Walk<'a> {
         if self.skipped.is_empty() {
             return "nothing".to_owned();
         }
-        self.skipped.iter().map(|(why, n)| format!("{n} {why}")).collect::<Vec<_>>().join(", ")
+        self.skipped
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn skip(&mut self, why: &'static str) {
@@ -50,9 +59,14 @@ impl<'a> Walk<'a> {
     }
 
     /// Walks `roots`, calling `each(name, text)` for every text file.
-    pub fn run(&mut self, roots: &[PathBuf], each: &mut dyn FnMut(&str, &[u8])) -> Result<(), String> {
+    pub fn run(
+        &mut self,
+        roots: &[PathBuf],
+        each: &mut dyn FnMut(&str, &[u8]),
+    ) -> Result<(), String> {
         for root in roots {
-            let meta = std::fs::symlink_metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
+            let meta =
+                std::fs::symlink_metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
             let base = root.parent().unwrap_or(Path::new(""));
             if meta.is_dir() {
                 self.dir(root, base, each)?;
@@ -70,7 +84,12 @@ impl<'a> Walk<'a> {
             || path.file_name().is_some_and(|n| self.excludes.is_match(n))
     }
 
-    fn dir(&mut self, dir: &Path, base: &Path, each: &mut dyn FnMut(&str, &[u8])) -> Result<(), String> {
+    fn dir(
+        &mut self,
+        dir: &Path,
+        base: &Path,
+        each: &mut dyn FnMut(&str, &[u8]),
+    ) -> Result<(), String> {
         let read = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
@@ -84,7 +103,9 @@ impl<'a> Walk<'a> {
             } else if meta.file_type().is_symlink() {
                 self.skip("symbolic links (not followed)");
             } else if meta.is_dir() {
-                let vcs = path.file_name().is_some_and(|n| n == ".git" || n == ".hg" || n == ".svn");
+                let vcs = path
+                    .file_name()
+                    .is_some_and(|n| n == ".git" || n == ".hg" || n == ".svn");
                 if vcs {
                     self.skip("version-control folders");
                 } else {
@@ -107,7 +128,9 @@ impl<'a> Walk<'a> {
             Ok(_) => {}
             Err(_) => return self.skip("unreadable"),
         }
-        let Ok(bytes) = std::fs::read(path) else { return self.skip("unreadable") };
+        let Ok(bytes) = std::fs::read(path) else {
+            return self.skip("unreadable");
+        };
         if bytes.is_empty() {
             return self.skip("empty");
         }
@@ -117,7 +140,11 @@ impl<'a> Walk<'a> {
         if std::str::from_utf8(&bytes).is_err() {
             return self.skip("not UTF-8");
         }
-        let name = path.strip_prefix(base).unwrap_or(path).to_string_lossy().into_owned();
+        let name = path
+            .strip_prefix(base)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
         each(&name, &bytes);
         self.names.push(name);
         self.indexed += 1;

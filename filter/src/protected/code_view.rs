@@ -34,18 +34,131 @@ const MAX_LONG_TOKEN: usize = 8192;
 
 /// Keywords and built-in names kept as themselves; sorted for binary search.
 const KEPT: &[&str] = &[
-    "abstract", "and", "as", "assert", "async", "await", "bool", "boolean", "break", "byte", "case",
-    "catch", "char", "class", "const", "continue", "crate", "def", "default", "defer", "del",
-    "delete", "dict", "do", "double", "dyn", "elif", "else", "enum", "err", "except", "export",
-    "extends", "extern", "false", "final", "finally", "float", "fn", "for", "from", "func",
-    "function", "global", "go", "goto", "i16", "i32", "i64", "i8", "if", "impl", "implements",
-    "import", "in", "instanceof", "int", "interface", "is", "isize", "lambda", "len", "let",
-    "list", "long", "loop", "map", "match", "mod", "move", "mut", "new", "nil", "none", "nonlocal",
-    "not", "null", "ok", "option", "or", "package", "pass", "print", "private", "protected", "pub",
-    "public", "raise", "range", "ref", "result", "return", "select", "self", "short", "some",
-    "static", "str", "string", "struct", "super", "switch", "this", "throw", "throws", "trait",
-    "true", "try", "type", "typeof", "u16", "u32", "u64", "u8", "undefined", "unsafe", "use",
-    "usize", "var", "vec", "void", "where", "while", "with", "yield",
+    "abstract",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "bool",
+    "boolean",
+    "break",
+    "byte",
+    "case",
+    "catch",
+    "char",
+    "class",
+    "const",
+    "continue",
+    "crate",
+    "def",
+    "default",
+    "defer",
+    "del",
+    "delete",
+    "dict",
+    "do",
+    "double",
+    "dyn",
+    "elif",
+    "else",
+    "enum",
+    "err",
+    "except",
+    "export",
+    "extends",
+    "extern",
+    "false",
+    "final",
+    "finally",
+    "float",
+    "fn",
+    "for",
+    "from",
+    "func",
+    "function",
+    "global",
+    "go",
+    "goto",
+    "i16",
+    "i32",
+    "i64",
+    "i8",
+    "if",
+    "impl",
+    "implements",
+    "import",
+    "in",
+    "instanceof",
+    "int",
+    "interface",
+    "is",
+    "isize",
+    "lambda",
+    "len",
+    "let",
+    "list",
+    "long",
+    "loop",
+    "map",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "new",
+    "nil",
+    "none",
+    "nonlocal",
+    "not",
+    "null",
+    "ok",
+    "option",
+    "or",
+    "package",
+    "pass",
+    "print",
+    "private",
+    "protected",
+    "pub",
+    "public",
+    "raise",
+    "range",
+    "ref",
+    "result",
+    "return",
+    "select",
+    "self",
+    "short",
+    "some",
+    "static",
+    "str",
+    "string",
+    "struct",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "throws",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "u16",
+    "u32",
+    "u64",
+    "u8",
+    "undefined",
+    "unsafe",
+    "use",
+    "usize",
+    "var",
+    "vec",
+    "void",
+    "where",
+    "while",
+    "with",
+    "yield",
 ];
 
 /// Unit value tags (the first byte hashed), so a keyword and an equal string differ.
@@ -62,7 +175,11 @@ pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units, comments: &mut U
     comments.clear();
     let folded = folder.fold(text);
     let bytes = folded.text();
-    let mut lexer = Lexer { bytes, pos: 0, comments: Vec::new() };
+    let mut lexer = Lexer {
+        bytes,
+        pos: 0,
+        comments: Vec::new(),
+    };
     while let Some((tag, start, end)) = lexer.next_token() {
         let token = bytes.get(start..end).unwrap_or_default();
         let value = match tag {
@@ -103,9 +220,15 @@ fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, ou
         }
         let word = bytes.get(from..to).unwrap_or_default();
         // Words need two letters: table comments like `'\x05'` or `0x15` carry nothing.
-        let letters = word.iter().filter(|b| b.is_ascii_alphabetic() || **b >= 0x80).count();
+        let letters = word
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() || **b >= 0x80)
+            .count();
         if letters >= 2 {
-            out.push(fnv(TAG_COMMENT, word.iter().map(u8::to_ascii_lowercase)), folded.original_span(from, to));
+            out.push(
+                fnv(TAG_COMMENT, word.iter().map(u8::to_ascii_lowercase)),
+                folded.original_span(from, to),
+            );
         }
     }
 }
@@ -117,7 +240,11 @@ fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units
     let mut any = false;
     let mut word: Option<usize> = None;
     let quote = |b: u8| matches!(b, b'"' | b'\'' | b'`');
-    for (i, &b) in token.iter().enumerate().chain(std::iter::once((token.len(), &b' '))) {
+    for (i, &b) in token
+        .iter()
+        .enumerate()
+        .chain(std::iter::once((token.len(), &b' ')))
+    {
         let inside = !is_space(b) && !quote(b);
         match (inside, word) {
             (true, None) => word = Some(i),
@@ -132,7 +259,10 @@ fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units
         }
     }
     if !any {
-        out.push(fnv(TAG_STRING, [].into_iter()), folded.original_span(start, start + token.len()));
+        out.push(
+            fnv(TAG_STRING, [].into_iter()),
+            folded.original_span(start, start + token.len()),
+        );
     }
 }
 
@@ -238,7 +368,9 @@ impl Lexer<'_> {
     fn string_end(&self, quote: u8) -> Option<usize> {
         let triple = [quote; 3];
         if quote != b'`' && self.starts_with(&triple) {
-            return self.find(&triple, self.pos + 3, MAX_LONG_TOKEN).map(|e| e + 3);
+            return self
+                .find(&triple, self.pos + 3, MAX_LONG_TOKEN)
+                .map(|e| e + 3);
         }
         let mut i = self.pos + 1;
         let limit = self.pos.saturating_add(MAX_LONG_TOKEN);
@@ -289,7 +421,12 @@ mod tests {
 
     fn values(text: &str) -> Vec<u64> {
         let mut out = Units::default();
-        units(&mut Folder::new(), text.as_bytes(), &mut out, &mut Units::default());
+        units(
+            &mut Folder::new(),
+            text.as_bytes(),
+            &mut out,
+            &mut Units::default(),
+        );
         out.values
     }
 
@@ -297,7 +434,12 @@ mod tests {
     fn comment_words_are_their_own_stream() {
         let text = "/// Sums the items.\nfn f() {} // Sums  THE\n/* items. 0x15 a */";
         let (mut code, mut comments) = (Units::default(), Units::default());
-        units(&mut Folder::new(), text.as_bytes(), &mut code, &mut comments);
+        units(
+            &mut Folder::new(),
+            text.as_bytes(),
+            &mut code,
+            &mut comments,
+        );
         assert_eq!(comments.len(), 6);
         assert_eq!(comments.values[..3], comments.values[3..]);
         let (s, e) = comments.original_span(0, 0).unwrap();

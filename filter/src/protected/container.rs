@@ -93,7 +93,9 @@ pub fn open<'a>(
         expected,
         found: bytes.len() as u64,
     };
-    let found_magic = header.bytes(8).map_err(|_| IndexError::WrongMagic { expected: kind })?;
+    let found_magic = header
+        .bytes(8)
+        .map_err(|_| IndexError::WrongMagic { expected: kind })?;
     if found_magic != magic {
         return Err(IndexError::WrongMagic { expected: kind });
     }
@@ -178,7 +180,14 @@ impl<'a> Reader<'a> {
         let raw = self.bytes(n.checked_mul(4).ok_or(SHORT)?)?;
         Ok(raw
             .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
+            .map(|c| {
+                u32::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                    c.get(2).copied().unwrap_or(0),
+                    c.get(3).copied().unwrap_or(0),
+                ])
+            })
             .collect())
     }
 
@@ -198,14 +207,26 @@ mod tests {
     fn round_trip_and_every_refusal() {
         let file = seal(MAGIC, 1, b"payload");
         assert_eq!(open(&file, MAGIC, "test", 1).unwrap(), b"payload");
-        assert!(matches!(open(&file, b"AIRLXXXX", "x", 1), Err(IndexError::WrongMagic { .. })));
-        assert!(matches!(open(&file[..3], MAGIC, "t", 1), Err(IndexError::WrongMagic { .. })));
+        assert!(matches!(
+            open(&file, b"AIRLXXXX", "x", 1),
+            Err(IndexError::WrongMagic { .. })
+        ));
+        assert!(matches!(
+            open(&file[..3], MAGIC, "t", 1),
+            Err(IndexError::WrongMagic { .. })
+        ));
         let newer = seal(MAGIC, 2, b"payload");
         assert_eq!(
             open(&newer, MAGIC, "t", 1),
-            Err(IndexError::UnsupportedVersion { found: 2, supported: 1 })
+            Err(IndexError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
         );
-        assert!(matches!(open(&file[..file.len() - 1], MAGIC, "t", 1), Err(IndexError::Truncated { .. })));
+        assert!(matches!(
+            open(&file[..file.len() - 1], MAGIC, "t", 1),
+            Err(IndexError::Truncated { .. })
+        ));
         let mut tampered = file.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert_eq!(open(&tampered, MAGIC, "t", 1), Err(IndexError::Checksum));

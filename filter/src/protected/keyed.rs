@@ -19,7 +19,11 @@ impl Key {
         let mut a = [0u8; 8];
         let mut b = [0u8; 8];
         for (i, byte) in self.0.iter().enumerate() {
-            if let Some(slot) = if i < 8 { a.get_mut(i) } else { b.get_mut(i - 8) } {
+            if let Some(slot) = if i < 8 {
+                a.get_mut(i)
+            } else {
+                b.get_mut(i - 8)
+            } {
                 *slot = *byte;
             }
         }

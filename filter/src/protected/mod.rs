@@ -31,4 +31,3 @@ pub mod winnow;
 pub use container::IndexError;
 pub use documents::{DocumentIndex, DocumentMatch};
 pub use records::{RecordIndex, RecordMatch};
-

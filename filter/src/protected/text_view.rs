@@ -19,7 +19,10 @@ pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units) {
         if is_space(byte) {
             continue;
         }
-        out.push(u64::from(byte.to_ascii_lowercase()), folded.original_span(i, i + 1));
+        out.push(
+            u64::from(byte.to_ascii_lowercase()),
+            folded.original_span(i, i + 1),
+        );
     }
 }
 
@@ -50,7 +53,10 @@ mod tests {
         let text = "a  Ｂ c";
         let mut out = Units::default();
         units(&mut Folder::new(), text.as_bytes(), &mut out);
-        assert_eq!(out.values, vec![u64::from(b'a'), u64::from(b'b'), u64::from(b'c')]);
+        assert_eq!(
+            out.values,
+            vec![u64::from(b'a'), u64::from(b'b'), u64::from(b'c')]
+        );
         let (s, e) = out.original_span(1, 1).unwrap();
         assert_eq!(&text[s..e], "Ｂ");
     }

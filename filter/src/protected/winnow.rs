@@ -50,7 +50,14 @@ pub fn fingerprints(
     out: &mut Vec<(u64, u32)>,
 ) {
     let k = params.k.max(1);
-    kgram_hashes(key, domain, values, k, params.min_distinct, &mut scratch.hashes);
+    kgram_hashes(
+        key,
+        domain,
+        values,
+        k,
+        params.min_distinct,
+        &mut scratch.hashes,
+    );
     let hashes = &scratch.hashes;
     if hashes.is_empty() {
         return;
@@ -60,7 +67,10 @@ pub fn fingerprints(
     queue.clear();
     let mut last: Option<usize> = None;
     for (j, &h) in hashes.iter().enumerate() {
-        while queue.back().is_some_and(|&b| hashes.get(b).is_some_and(|&v| v >= h)) {
+        while queue
+            .back()
+            .is_some_and(|&b| hashes.get(b).is_some_and(|&v| v >= h))
+        {
             queue.pop_back();
         }
         queue.push_back(j);
@@ -73,9 +83,8 @@ pub fn fingerprints(
         }
         let Some(&min) = queue.front() else { continue };
         let min_hash = hashes.get(min).copied().unwrap_or(u64::MAX);
-        let keep_last = last.is_some_and(|l| {
-            l >= first && hashes.get(l).is_some_and(|&v| v == min_hash)
-        });
+        let keep_last =
+            last.is_some_and(|l| l >= first && hashes.get(l).is_some_and(|&v| v == min_hash));
         if !keep_last && last != Some(min) && min_hash != LOW_ENTROPY {
             out.push((min_hash, u32::try_from(min).unwrap_or(u32::MAX)));
             last = Some(min);
@@ -89,7 +98,14 @@ const LOW_ENTROPY: u64 = u64::MAX;
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
 /// [`LOW_ENTROPY`] for a k-gram with fewer than `min_distinct` distinct unit values (counted in
 /// 256 buckets of the value, so a rare bucket collision undercounts; both sides count alike).
-fn kgram_hashes(key: &Key, domain: u8, values: &[u64], k: usize, min_distinct: usize, out: &mut Vec<u64>) {
+fn kgram_hashes(
+    key: &Key,
+    domain: u8,
+    values: &[u64],
+    k: usize,
+    min_distinct: usize,
+    out: &mut Vec<u64>,
+) {
     out.clear();
     if values.len() < k {
         return;
@@ -117,7 +133,11 @@ fn kgram_hashes(key: &Key, domain: u8, values: &[u64], k: usize, min_distinct: u
         }
         h = h.wrapping_mul(BASE).wrapping_add(v);
         if i + 1 >= k {
-            out.push(if distinct < min_distinct { LOW_ENTROPY } else { key.hash_u64(domain, h).min(LOW_ENTROPY - 1) });
+            out.push(if distinct < min_distinct {
+                LOW_ENTROPY
+            } else {
+                key.hash_u64(domain, h).min(LOW_ENTROPY - 1)
+            });
         }
     }
 }
@@ -128,7 +148,18 @@ mod tests {
 
     fn run(values: &[u64], k: usize, w: usize) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
-        fingerprints(&Key([7; 16]), 0, values, Params { k, w, min_distinct: 0 }, &mut Scratch::default(), &mut out);
+        fingerprints(
+            &Key([7; 16]),
+            0,
+            values,
+            Params {
+                k,
+                w,
+                min_distinct: 0,
+            },
+            &mut Scratch::default(),
+            &mut out,
+        );
         out
     }
 
@@ -152,7 +183,10 @@ mod tests {
         let positions: Vec<usize> = fps.iter().map(|&(_, p)| p as usize).collect();
         assert!(positions.windows(2).all(|p| p[0] < p[1]));
         for start in 0..=(values.len() - k + 1 - w) {
-            assert!(positions.iter().any(|&p| p >= start && p < start + w), "window {start}");
+            assert!(
+                positions.iter().any(|&p| p >= start && p < start + w),
+                "window {start}"
+            );
         }
         let density = fps.len() as f64 / (values.len() - k + 1) as f64;
         assert!((density - 2.0 / (w as f64 + 1.0)).abs() < 0.04, "{density}");
@@ -167,7 +201,10 @@ mod tests {
         let mut b = shared.clone();
         b.extend(pseudo(100, 3));
         let fa: std::collections::HashSet<u64> = run(&a, k, w).into_iter().map(|f| f.0).collect();
-        let common = run(&b, k, w).into_iter().filter(|f| fa.contains(&f.0)).count();
+        let common = run(&b, k, w)
+            .into_iter()
+            .filter(|f| fa.contains(&f.0))
+            .count();
         assert!(common >= 200 * 2 / (w + 1) / 2, "{common}");
     }
 
@@ -175,10 +212,28 @@ mod tests {
     fn low_entropy_kgrams_are_never_selected() {
         let mut out = Vec::new();
         let table: Vec<u64> = (0..400).map(|i| [1, 2, 1, 3][i % 4]).collect();
-        let params = Params { k: 8, w: 4, min_distinct: 4 };
-        fingerprints(&Key([7; 16]), 0, &table, params, &mut Scratch::default(), &mut out);
+        let params = Params {
+            k: 8,
+            w: 4,
+            min_distinct: 4,
+        };
+        fingerprints(
+            &Key([7; 16]),
+            0,
+            &table,
+            params,
+            &mut Scratch::default(),
+            &mut out,
+        );
         assert!(out.is_empty());
-        fingerprints(&Key([7; 16]), 0, &pseudo(400, 5), params, &mut Scratch::default(), &mut out);
+        fingerprints(
+            &Key([7; 16]),
+            0,
+            &pseudo(400, 5),
+            params,
+            &mut Scratch::default(),
+            &mut out,
+        );
         assert!(out.len() > 100);
     }
 
@@ -187,6 +242,9 @@ mod tests {
         assert!(run(&[1, 2, 3], 5, 4).is_empty());
         assert_eq!(run(&[1, 2, 3, 4, 5, 6], 5, 4).len(), 1);
         let repeated = run(&vec![3; 500], 5, 16).len();
-        assert!(repeated <= 500 / 16 + 1, "robust winnowing keeps an equal minimum: {repeated}");
+        assert!(
+            repeated <= 500 / 16 + 1,
+            "robust winnowing keeps an equal minimum: {repeated}"
+        );
     }
 }

@@ -36,9 +36,9 @@ const LICENSES: &str = include_str!("licenses.txt");
 
 /// File extensions read in the code view.
 const CODE_EXTENSIONS: &[&str] = &[
-    "c", "cc", "cjs", "cpp", "cs", "cxx", "dart", "go", "gradle", "groovy", "h", "hh", "hpp", "java",
-    "js", "jsx", "kt", "kts", "lua", "m", "mjs", "mm", "php", "pl", "pm", "proto", "ps1", "py", "pyi",
-    "r", "rb", "rs", "scala", "sh", "sql", "swift", "tf", "ts", "tsx", "vue", "zig",
+    "c", "cc", "cjs", "cpp", "cs", "cxx", "dart", "go", "gradle", "groovy", "h", "hh", "hpp",
+    "java", "js", "jsx", "kt", "kts", "lua", "m", "mjs", "mm", "php", "pl", "pm", "proto", "ps1",
+    "py", "pyi", "r", "rb", "rs", "scala", "sh", "sql", "swift", "tf", "ts", "tsx", "vue", "zig",
 ];
 
 impl View {
@@ -46,7 +46,9 @@ impl View {
     pub fn for_name(name: &str) -> View {
         let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
         match ext {
-            Some(ext) if !ext.contains('/') && CODE_EXTENSIONS.contains(&ext.as_str()) => View::Code,
+            Some(ext) if !ext.contains('/') && CODE_EXTENSIONS.contains(&ext.as_str()) => {
+                View::Code
+            }
             _ => View::Text,
         }
     }
@@ -71,9 +73,21 @@ impl Default for Settings {
     /// The measured defaults (see `benches/RESULTS.md`, "Protected documents").
     fn default() -> Self {
         Settings {
-            text: Params { k: 40, w: 60, min_distinct: 10 },
-            code: Params { k: 12, w: 24, min_distinct: 6 },
-            comment: Params { k: 8, w: 16, min_distinct: 5 },
+            text: Params {
+                k: 40,
+                w: 60,
+                min_distinct: 10,
+            },
+            code: Params {
+                k: 12,
+                w: 24,
+                min_distinct: 6,
+            },
+            comment: Params {
+                k: 8,
+                w: 16,
+                min_distinct: 5,
+            },
             max_document_share: 0.01,
             min_common: 8,
         }
@@ -144,16 +158,32 @@ impl Builder {
                 text_view::units(&mut self.folder, text, &mut self.units);
                 self.comments.clear();
             }
-            View::Code => code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments),
+            View::Code => {
+                code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments)
+            }
         }
         let (domain, params) = match view {
             View::Text => (DOMAIN_TEXT, self.settings.text),
             View::Code => (DOMAIN_CODE, self.settings.code),
         };
         self.stats.units += (self.units.len() + self.comments.len()) as u64;
-        winnow::fingerprints(&self.key, domain, &self.units.values, params, &mut self.scratch, &mut self.fps);
+        winnow::fingerprints(
+            &self.key,
+            domain,
+            &self.units.values,
+            params,
+            &mut self.scratch,
+            &mut self.fps,
+        );
         let comment = self.settings.comment;
-        winnow::fingerprints(&self.key, DOMAIN_COMMENT, &self.comments.values, comment, &mut self.scratch, &mut self.fps);
+        winnow::fingerprints(
+            &self.key,
+            DOMAIN_COMMENT,
+            &self.comments.values,
+            comment,
+            &mut self.scratch,
+            &mut self.fps,
+        );
         let mut top: Vec<u32> = self.fps.iter().map(|&(h, _)| (h >> 32) as u32).collect();
         top.sort_unstable();
         top.dedup();
@@ -202,11 +232,14 @@ impl Builder {
         self.entries.sort_unstable();
         self.entries.dedup();
         let documents = self.stats.documents;
-        let limit = ((documents as f64 * self.settings.max_document_share) as usize).max(self.settings.min_common);
+        let limit = ((documents as f64 * self.settings.max_document_share) as usize)
+            .max(self.settings.min_common);
         let mut kept = Vec::with_capacity(self.entries.len());
         let mut doc_fingerprints = vec![0u32; documents];
         for group in self.entries.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(fp, _)) = group.first() else { continue };
+            let Some(&(fp, _)) = group.first() else {
+                continue;
+            };
             if group.len() > limit {
                 self.stats.dropped_common += group.len();
             } else if self.background.binary_search(&fp).is_ok() {
@@ -222,7 +255,11 @@ impl Builder {
         }
         self.stats.entries = kept.len();
         let names = keep_names.then_some(self.names.as_slice());
-        let streams = [self.settings.text, self.settings.code, self.settings.comment];
+        let streams = [
+            self.settings.text,
+            self.settings.code,
+            self.settings.comment,
+        ];
         let file = encode(&self.key, streams, &doc_fingerprints, names, &kept);
         (file, self.stats)
     }

@@ -53,16 +53,37 @@ pub struct FindScratch {
 impl DocumentIndex {
     /// The copies of indexed documents in `text` covering at least `min_chars` characters,
     /// longest first, at most one per document and stream (prose, code, comments).
-    pub fn find(&self, text: &[u8], min_chars: usize, scratch: &mut FindScratch) -> Vec<DocumentMatch> {
+    pub fn find(
+        &self,
+        text: &[u8],
+        min_chars: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<DocumentMatch> {
         let mut found = Vec::new();
-        for (domain, params) in [(DOMAIN_TEXT, self.text), (DOMAIN_CODE, self.code), (DOMAIN_COMMENT, self.comment)] {
+        for (domain, params) in [
+            (DOMAIN_TEXT, self.text),
+            (DOMAIN_CODE, self.code),
+            (DOMAIN_COMMENT, self.comment),
+        ] {
             match domain {
                 DOMAIN_TEXT => text_view::units(&mut scratch.folder, text, &mut scratch.units),
-                DOMAIN_CODE => code_view::units(&mut scratch.folder, text, &mut scratch.units, &mut scratch.comments),
+                DOMAIN_CODE => code_view::units(
+                    &mut scratch.folder,
+                    text,
+                    &mut scratch.units,
+                    &mut scratch.comments,
+                ),
                 _ => std::mem::swap(&mut scratch.units, &mut scratch.comments),
             }
             scratch.fps.clear();
-            winnow::fingerprints(&self.key, domain, &scratch.units.values, params, &mut scratch.winnow, &mut scratch.fps);
+            winnow::fingerprints(
+                &self.key,
+                domain,
+                &scratch.units.values,
+                params,
+                &mut scratch.winnow,
+                &mut scratch.fps,
+            );
             scratch.hits.clear();
             for &(fp, pos) in &scratch.fps {
                 for &doc in self.lookup(fp) {
@@ -70,9 +91,20 @@ impl DocumentIndex {
                 }
             }
             scratch.hits.sort_unstable();
-            self.runs(text, &scratch.units, params, min_chars, &scratch.hits, &mut found);
+            self.runs(
+                text,
+                &scratch.units,
+                params,
+                min_chars,
+                &scratch.hits,
+                &mut found,
+            );
         }
-        found.sort_by(|a, b| b.matched_chars.cmp(&a.matched_chars).then(a.document.cmp(&b.document)));
+        found.sort_by(|a, b| {
+            b.matched_chars
+                .cmp(&a.matched_chars)
+                .then(a.document.cmp(&b.document))
+        });
         found
     }
 
@@ -91,7 +123,10 @@ impl DocumentIndex {
             let mut best: Option<DocumentMatch> = None;
             for run in doc_hits.chunk_by(|a, b| b.1.saturating_sub(a.1) <= gap) {
                 if let Some(m) = self.judge(text, units, params, min_chars, run) {
-                    if best.as_ref().is_none_or(|b| m.matched_chars > b.matched_chars) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| m.matched_chars > b.matched_chars)
+                    {
                         best = Some(m);
                     }
                 }
@@ -126,7 +161,9 @@ impl DocumentIndex {
             let last = first + params.k - 1;
             covered_units += (last + 1).saturating_sub(first.max(unit_end));
             unit_end = unit_end.max(last + 1);
-            let Some((s, e)) = units.original_span(first, last) else { continue };
+            let Some((s, e)) = units.original_span(first, last) else {
+                continue;
+            };
             span_start = span_start.min(s);
             span_end = span_end.max(e);
             current = match current {
@@ -147,7 +184,12 @@ impl DocumentIndex {
         if chars + slack < min_chars || span_start >= span_end {
             return None;
         }
-        let total = self.doc_fingerprints.get(document as usize).copied().unwrap_or(0).max(1);
+        let total = self
+            .doc_fingerprints
+            .get(document as usize)
+            .copied()
+            .unwrap_or(0)
+            .max(1);
         Some(DocumentMatch {
             document,
             matched_chars: chars,

@@ -100,26 +100,47 @@ impl DocumentIndex {
         let lows = r
             .bytes(entries.saturating_mul(2))?
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)]))
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
             .collect::<Vec<u16>>();
         let docs = match width {
             2 => r
                 .bytes(entries.saturating_mul(2))?
                 .chunks_exact(2)
-                .map(|c| u32::from(u16::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0)])))
+                .map(|c| {
+                    u32::from(u16::from_le_bytes([
+                        c.first().copied().unwrap_or(0),
+                        c.get(1).copied().unwrap_or(0),
+                    ]))
+                })
                 .collect(),
             4 => r.u32s(entries)?,
-            _ => return Err(IndexError::Malformed("document id width is neither 2 nor 4")),
+            _ => {
+                return Err(IndexError::Malformed(
+                    "document id width is neither 2 nor 4",
+                ))
+            }
         };
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
         let monotone = buckets.windows(2).all(|w| w.first() <= w.get(1));
-        if !monotone || buckets.first() != Some(&0) || buckets.last().map(|&b| b as usize) != Some(entries) {
-            return Err(IndexError::Malformed("bucket offsets are not a partition of the entries"));
+        if !monotone
+            || buckets.first() != Some(&0)
+            || buckets.last().map(|&b| b as usize) != Some(entries)
+        {
+            return Err(IndexError::Malformed(
+                "bucket offsets are not a partition of the entries",
+            ));
         }
         if docs.iter().any(|&d| d as usize >= documents) {
-            return Err(IndexError::Malformed("an entry names a document that does not exist"));
+            return Err(IndexError::Malformed(
+                "an entry names a document that does not exist",
+            ));
         }
         Ok(DocumentIndex {
             key,
@@ -147,7 +168,10 @@ impl DocumentIndex {
 
     /// A document's name, when the index was built with `--names`.
     pub fn name(&self, document: u32) -> Option<&str> {
-        self.names.as_ref()?.get(document as usize).map(String::as_str)
+        self.names
+            .as_ref()?
+            .get(document as usize)
+            .map(String::as_str)
     }
 
     /// The winnowing parameters of the prose, code and comment streams.
@@ -161,18 +185,25 @@ impl DocumentIndex {
             .names
             .as_ref()
             .map_or(0, |n| n.iter().map(|s| s.len() + 24).sum());
-        self.buckets.len() * 4 + self.lows.len() * 2 + self.docs.len() * 4 + self.doc_fingerprints.len() * 4 + names
+        self.buckets.len() * 4
+            + self.lows.len() * 2
+            + self.docs.len() * 4
+            + self.doc_fingerprints.len() * 4
+            + names
     }
 
     /// The documents holding a 64-bit keyed fingerprint.
     fn lookup(&self, fingerprint: u64) -> &[u32] {
         let top = (fingerprint >> 32) as u32;
         let (bucket, low) = split(top, self.bits);
-        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1)) else {
+        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
+        else {
             return &[];
         };
         let (from, to) = (from as usize, to as usize);
-        let Some(lows) = self.lows.get(from..to) else { return &[] };
+        let Some(lows) = self.lows.get(from..to) else {
+            return &[];
+        };
         let first = lows.partition_point(|&l| l < low);
         let last = lows.partition_point(|&l| l <= low);
         self.docs.get(from + first..from + last).unwrap_or_default()
@@ -234,7 +265,10 @@ fn encode(
     let mut offset = 0u32;
     let mut next = entries.iter().peekable();
     for bucket in 0..=buckets {
-        while next.peek().is_some_and(|&&(fp, _)| split(fp, bits).0 < bucket) {
+        while next
+            .peek()
+            .is_some_and(|&&(fp, _)| split(fp, bits).0 < bucket)
+        {
             next.next();
             offset += 1;
         }
@@ -299,15 +333,37 @@ mod tests {
         let found = idx.find(prompt.as_bytes(), 200, &mut FindScratch::default());
         assert_eq!(found.first().map(|m| m.document), Some(0), "{found:?}");
         let m = &found[0];
-        assert!(m.matched_chars >= 200 && m.fraction > 0.0 && m.fraction < 0.5, "{m:?}");
+        assert!(
+            m.matched_chars >= 200 && m.fraction > 0.0 && m.fraction < 0.5,
+            "{m:?}"
+        );
         let start = prompt.find("let").unwrap();
-        assert!(m.span.0 >= start && m.span.1 <= start + copied.len() + 1, "{m:?}");
-        let renamed = copied.replace("w", "q").replace("let v", "let value_").replace("    ", "\t");
-        assert!(!idx.find(renamed.as_bytes(), 200, &mut FindScratch::default()).is_empty());
-        let other: String = (0..40).map(|i| format!("fn f{i}(a: u32) -> u32 {{ a * {} }} // twice {i}\n", i * 7919 % 1000)).collect();
-        assert!(idx.find(other.as_bytes(), 200, &mut FindScratch::default()).is_empty());
+        assert!(
+            m.span.0 >= start && m.span.1 <= start + copied.len() + 1,
+            "{m:?}"
+        );
+        let renamed = copied
+            .replace("w", "q")
+            .replace("let v", "let value_")
+            .replace("    ", "\t");
+        assert!(!idx
+            .find(renamed.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
+        let other: String = (0..40)
+            .map(|i| {
+                format!(
+                    "fn f{i}(a: u32) -> u32 {{ a * {} }} // twice {i}\n",
+                    i * 7919 % 1000
+                )
+            })
+            .collect();
+        assert!(idx
+            .find(other.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
         let short: String = a.lines().skip(10).take(2).collect();
-        assert!(idx.find(short.as_bytes(), 200, &mut FindScratch::default()).is_empty());
+        assert!(idx
+            .find(short.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
     }
 
     #[test]
@@ -332,17 +388,31 @@ mod tests {
         let mut tampered = file.clone();
         let middle = tampered.len() / 2;
         tampered[middle] ^= 0x40;
-        assert_eq!(DocumentIndex::from_bytes(&tampered).unwrap_err(), IndexError::Checksum);
+        assert_eq!(
+            DocumentIndex::from_bytes(&tampered).unwrap_err(),
+            IndexError::Checksum
+        );
         assert!(matches!(
             DocumentIndex::from_bytes(&file[..file.len() - 10]),
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
         newer[8] = 2;
-        assert!(matches!(DocumentIndex::from_bytes(&newer), Err(IndexError::UnsupportedVersion { found: 2, .. })));
-        assert!(matches!(DocumentIndex::from_bytes(b""), Err(IndexError::WrongMagic { .. })));
-        let records = crate::protected::records::Builder::new(Key([1; 16]), &["a"], &[]).finish().0;
-        assert!(matches!(DocumentIndex::from_bytes(&records), Err(IndexError::WrongMagic { .. })));
+        assert!(matches!(
+            DocumentIndex::from_bytes(&newer),
+            Err(IndexError::UnsupportedVersion { found: 2, .. })
+        ));
+        assert!(matches!(
+            DocumentIndex::from_bytes(b""),
+            Err(IndexError::WrongMagic { .. })
+        ));
+        let records = crate::protected::records::Builder::new(Key([1; 16]), &["a"], &[])
+            .finish()
+            .0;
+        assert!(matches!(
+            DocumentIndex::from_bytes(&records),
+            Err(IndexError::WrongMagic { .. })
+        ));
     }
 
     #[test]

@@ -70,7 +70,10 @@ impl Builder {
         let columns = columns
             .iter()
             .take(MAX_COLUMNS)
-            .map(|name| Column { name: (*name).to_owned(), unique: unique.contains(name) })
+            .map(|name| Column {
+                name: (*name).to_owned(),
+                unique: unique.contains(name),
+            })
             .collect();
         Builder {
             key,
@@ -96,7 +99,8 @@ impl Builder {
             let cell = cells.get(column).copied().unwrap_or("");
             match normalize_cell(&mut self.folder, cell) {
                 Some((kind, value)) => {
-                    self.row_cells.push((self.key.hash_bytes(kind as u8, value.as_bytes()), column));
+                    self.row_cells
+                        .push((self.key.hash_bytes(kind as u8, value.as_bytes()), column));
                     row_key.extend_from_slice(&(column as u32).to_le_bytes());
                     row_key.extend_from_slice(value.as_bytes());
                     row_key.push(0xff);

@@ -47,7 +47,11 @@ pub fn normalize_cell(folder: &mut Folder, cell: &str) -> Option<(Kind, String)>
         }
     }
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    if !digits.is_empty() && text.chars().all(|c| c.is_ascii_digit() || is_number_separator(c)) {
+    if !digits.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_digit() || is_number_separator(c))
+    {
         return Some((Kind::Digits, digits));
     }
     let words = words_form(text);
@@ -96,9 +100,18 @@ mod tests {
 
     #[test]
     fn each_kind_normalizes() {
-        assert_eq!(norm(" Anna.Novak@Example.COM "), Some((Kind::Email, "anna.novak@example.com".into())));
-        assert_eq!(norm("+1 (555) 010-2345"), Some((Kind::Digits, "15550102345".into())));
-        assert_eq!(norm("NOVAK,  Anna"), Some((Kind::Words, "novakanna".into())));
+        assert_eq!(
+            norm(" Anna.Novak@Example.COM "),
+            Some((Kind::Email, "anna.novak@example.com".into()))
+        );
+        assert_eq!(
+            norm("+1 (555) 010-2345"),
+            Some((Kind::Digits, "15550102345".into()))
+        );
+        assert_eq!(
+            norm("NOVAK,  Anna"),
+            Some((Kind::Words, "novakanna".into()))
+        );
         assert_eq!(norm("AC-0042-77"), Some((Kind::Words, "ac004277".into())));
         assert_eq!(norm("Ｎｏｖａｋ"), Some((Kind::Words, "novak".into())));
         assert_eq!(norm("  "), None);

@@ -8,7 +8,9 @@
 //! gives the row number, the columns found and the original spans of the matched values, never
 //! a value.
 
-use super::cell::{is_domain_char, is_local_char, is_number_separator, Kind, MAX_GROUPS, MAX_WORDS};
+use super::cell::{
+    is_domain_char, is_local_char, is_number_separator, Kind, MAX_GROUPS, MAX_WORDS,
+};
 use super::RecordIndex;
 use crate::protected::fold::Folder;
 
@@ -35,8 +37,17 @@ pub struct FindScratch {
 
 impl RecordIndex {
     /// The rows with at least `min_fields` columns (or one unique column) present in `text`.
-    pub fn find(&self, text: &[u8], min_fields: usize, scratch: &mut FindScratch) -> Vec<RecordMatch> {
-        let FindScratch { folder, candidates, hits } = scratch;
+    pub fn find(
+        &self,
+        text: &[u8],
+        min_fields: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<RecordMatch> {
+        let FindScratch {
+            folder,
+            candidates,
+            hits,
+        } = scratch;
         let folded = folder.fold(text);
         candidates.clear();
         hits.clear();
@@ -53,7 +64,9 @@ impl RecordIndex {
         hits.sort_unstable();
         let mut found = Vec::new();
         for row_hits in hits.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(row, _, _)) = row_hits.first() else { continue };
+            let Some(&(row, _, _)) = row_hits.first() else {
+                continue;
+            };
             let mut columns: Vec<u8> = row_hits.iter().map(|h| h.1).collect();
             columns.dedup();
             let unique = columns
@@ -62,11 +75,17 @@ impl RecordIndex {
             if columns.len() < min_fields.max(1) && !unique {
                 continue;
             }
-            let mut spans: Vec<(usize, usize)> =
-                row_hits.iter().map(|h| folded.original_span(h.2 .0, h.2 .1)).collect();
+            let mut spans: Vec<(usize, usize)> = row_hits
+                .iter()
+                .map(|h| folded.original_span(h.2 .0, h.2 .1))
+                .collect();
             spans.sort_unstable();
             spans.dedup();
-            found.push(RecordMatch { row, columns, spans });
+            found.push(RecordMatch {
+                row,
+                columns,
+                spans,
+            });
         }
         found
     }
@@ -83,10 +102,25 @@ fn emails(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>
     for (at, _) in text.match_indices('@') {
         let before = text.get(..at).unwrap_or_default();
         let after = text.get(at + 1..).unwrap_or_default();
-        let local_len: usize = before.chars().rev().take_while(|&c| is_local_char(c)).map(char::len_utf8).sum();
-        let domain_len: usize = after.chars().take_while(|&c| is_domain_char(c)).map(char::len_utf8).sum();
-        let domain = after.get(..domain_len).unwrap_or_default().trim_end_matches('.');
-        let local = before.get(at - local_len..).unwrap_or_default().trim_start_matches('.');
+        let local_len: usize = before
+            .chars()
+            .rev()
+            .take_while(|&c| is_local_char(c))
+            .map(char::len_utf8)
+            .sum();
+        let domain_len: usize = after
+            .chars()
+            .take_while(|&c| is_domain_char(c))
+            .map(char::len_utf8)
+            .sum();
+        let domain = after
+            .get(..domain_len)
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        let local = before
+            .get(at - local_len..)
+            .unwrap_or_default()
+            .trim_start_matches('.');
         if local.is_empty() || !domain.contains('.') {
             continue;
         }
@@ -125,8 +159,15 @@ fn numbers(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))
         // Every sub-run ending at group g, of at most MAX_GROUPS groups, inside the current run.
         let first = run_start.max((g + 1).saturating_sub(MAX_GROUPS));
         for from in first..=g {
-            let (Some(&(s, _, _)), Some(&(_, e, _))) = (groups.get(from), groups.get(g)) else { continue };
-            let digits: String = text.get(s..e).unwrap_or_default().chars().filter(char::is_ascii_digit).collect();
+            let (Some(&(s, _, _)), Some(&(_, e, _))) = (groups.get(from), groups.get(g)) else {
+                continue;
+            };
+            let digits: String = text
+                .get(s..e)
+                .unwrap_or_default()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
             out.push((Kind::Digits, digits, (base + s, base + e)));
         }
     }
@@ -135,7 +176,10 @@ fn numbers(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))
 fn words(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>) {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut start: Option<usize> = None;
-    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
         match (c.is_alphanumeric(), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -148,7 +192,12 @@ fn words(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>)
     for (w, &(s, _)) in spans.iter().enumerate() {
         let mut value = String::new();
         for &(ws, we) in spans.iter().skip(w).take(MAX_WORDS) {
-            value.extend(text.get(ws..we).unwrap_or_default().chars().flat_map(char::to_lowercase));
+            value.extend(
+                text.get(ws..we)
+                    .unwrap_or_default()
+                    .chars()
+                    .flat_map(char::to_lowercase),
+            );
             out.push((Kind::Words, value.clone(), (base + s, base + we)));
         }
     }
@@ -161,9 +210,23 @@ mod tests {
     use crate::protected::keyed::Key;
 
     fn index() -> RecordIndex {
-        let mut b = Builder::new(Key([9; 16]), &["name", "email", "phone", "account"], &["account"]);
-        b.add_row(&["Anna Novak", "anna.novak@example.com", "+1 555 010 2345", "AC-0042-7731"]);
-        b.add_row(&["Bruno Silva", "b.silva@example.org", "555-010-9999", "AC-0099-1234"]);
+        let mut b = Builder::new(
+            Key([9; 16]),
+            &["name", "email", "phone", "account"],
+            &["account"],
+        );
+        b.add_row(&[
+            "Anna Novak",
+            "anna.novak@example.com",
+            "+1 555 010 2345",
+            "AC-0042-7731",
+        ]);
+        b.add_row(&[
+            "Bruno Silva",
+            "b.silva@example.org",
+            "555-010-9999",
+            "AC-0099-1234",
+        ]);
         let (file, stats) = b.finish();
         assert_eq!(stats.rows, 2);
         RecordIndex::from_bytes(&file).unwrap()
@@ -185,14 +248,22 @@ mod tests {
     fn fields_of_different_rows_do_not() {
         let idx = index();
         let text = "Anna Novak wrote to b.silva@example.org";
-        assert!(idx.find(text.as_bytes(), 2, &mut FindScratch::default()).is_empty());
-        assert!(idx.find(b"Anna Novak alone", 2, &mut FindScratch::default()).is_empty());
+        assert!(idx
+            .find(text.as_bytes(), 2, &mut FindScratch::default())
+            .is_empty());
+        assert!(idx
+            .find(b"Anna Novak alone", 2, &mut FindScratch::default())
+            .is_empty());
     }
 
     #[test]
     fn a_unique_column_is_enough() {
         let idx = index();
-        let found = idx.find(b"account ac 0099 1234 is late", 2, &mut FindScratch::default());
+        let found = idx.find(
+            b"account ac 0099 1234 is late",
+            2,
+            &mut FindScratch::default(),
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].row, 1);
     }
@@ -200,7 +271,11 @@ mod tests {
     #[test]
     fn emails_match_case_insensitively() {
         let idx = index();
-        let found = idx.find(b"<Anna.Novak@Example.com>, Anna Novak", 2, &mut FindScratch::default());
+        let found = idx.find(
+            b"<Anna.Novak@Example.com>, Anna Novak",
+            2,
+            &mut FindScratch::default(),
+        );
         assert_eq!(found.len(), 1);
     }
 
@@ -211,6 +286,9 @@ mod tests {
         b.add_row(&["X  Y", "1"]);
         b.add_row(&["", " "]);
         let (_, stats) = b.finish();
-        assert_eq!((stats.rows, stats.duplicate_rows, stats.empty_rows), (1, 1, 1));
+        assert_eq!(
+            (stats.rows, stats.duplicate_rows, stats.empty_rows),
+            (1, 1, 1)
+        );
     }
 }

@@ -23,8 +23,8 @@
 //! same reason, values shared by many rows are dropped at build (they identify nobody and
 //! would make every text a candidate), and a finding needs `min_fields` cells of *one* row.
 
-pub mod cell;
 mod build;
+pub mod cell;
 mod find;
 
 pub use build::{common_limit, Builder, RecordStats, RowOutcome};
@@ -104,13 +104,31 @@ impl RecordIndex {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
         let monotone = buckets.windows(2).all(|w| w.first() <= w.get(1));
-        if !monotone || buckets.first() != Some(&0) || buckets.last().map(|&b| b as usize) != Some(entries) {
-            return Err(IndexError::Malformed("bucket offsets are not a partition of the entries"));
+        if !monotone
+            || buckets.first() != Some(&0)
+            || buckets.last().map(|&b| b as usize) != Some(entries)
+        {
+            return Err(IndexError::Malformed(
+                "bucket offsets are not a partition of the entries",
+            ));
         }
-        if refs.iter().any(|&x| (x >> 4) >= rows || (x & 15) as usize >= count) {
-            return Err(IndexError::Malformed("an entry names a row or column that does not exist"));
+        if refs
+            .iter()
+            .any(|&x| (x >> 4) >= rows || (x & 15) as usize >= count)
+        {
+            return Err(IndexError::Malformed(
+                "an entry names a row or column that does not exist",
+            ));
         }
-        Ok(RecordIndex { key, columns, rows, bits, buckets, hashes, refs })
+        Ok(RecordIndex {
+            key,
+            columns,
+            rows,
+            bits,
+            buckets,
+            hashes,
+            refs,
+        })
     }
 
     /// The indexed columns.
@@ -131,11 +149,14 @@ impl RecordIndex {
     /// The (row << 4 | column) refs of a keyed hash.
     fn lookup(&self, hash: u64) -> &[u32] {
         let bucket = bucket_of(hash, self.bits);
-        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1)) else {
+        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
+        else {
             return &[];
         };
         let (from, to) = (from as usize, to as usize);
-        let Some(hashes) = self.hashes.get(from..to) else { return &[] };
+        let Some(hashes) = self.hashes.get(from..to) else {
+            return &[];
+        };
         let first = hashes.partition_point(|&h| h < hash);
         let last = hashes.partition_point(|&h| h <= hash);
         self.refs.get(from + first..from + last).unwrap_or_default()
@@ -160,7 +181,10 @@ fn encode(key: &Key, columns: &[Column], rows: u32, entries: &[(u64, u32)]) -> V
     let mut offset = 0u32;
     let mut next = entries.iter().peekable();
     for bucket in 0..=buckets {
-        while next.peek().is_some_and(|&&(h, _)| bucket_of(h, bits) < bucket) {
+        while next
+            .peek()
+            .is_some_and(|&&(h, _)| bucket_of(h, bits) < bucket)
+        {
             next.next();
             offset += 1;
         }
