@@ -13,6 +13,8 @@ use super::cell::{
 };
 use super::RecordIndex;
 use crate::protected::fold::Folder;
+use crate::protected::keyed::Key;
+use std::hash::Hasher;
 
 /// A row of the index found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +31,8 @@ pub struct RecordMatch {
 #[derive(Debug, Default)]
 pub struct FindScratch {
     folder: Folder,
-    /// (kind, normalized value, folded span) of every candidate.
-    candidates: Vec<(Kind, String, (usize, usize))>,
+    /// (keyed hash, folded span) of every candidate.
+    candidates: Vec<(u64, (usize, usize))>,
     /// (row, column, folded span) of every hit.
     hits: Vec<(u32, u8, (usize, usize))>,
 }
@@ -53,12 +55,12 @@ impl RecordIndex {
         hits.clear();
         let mut base = 0;
         for chunk in folded.text().utf8_chunks() {
-            gather(chunk.valid(), base, candidates);
+            gather(&self.key, chunk.valid(), base, candidates);
             base += chunk.valid().len() + chunk.invalid().len();
         }
-        for (kind, value, span) in candidates.iter() {
-            for &r in self.lookup(self.key.hash_bytes(*kind as u8, value.as_bytes())) {
-                hits.push((r >> 4, (r & 15) as u8, *span));
+        for &(hash, span) in candidates.iter() {
+            for &r in self.lookup(hash) {
+                hits.push((r >> 4, (r & 15) as u8, span));
             }
         }
         hits.sort_unstable();
@@ -91,14 +93,18 @@ impl RecordIndex {
     }
 }
 
-/// Appends the candidate values of `text` (a valid UTF-8 run at folded offset `base`).
-fn gather(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>) {
-    emails(text, base, out);
-    numbers(text, base, out);
-    words(text, base, out);
+/// Candidates: (keyed hash of the normalized value, folded span).
+type Candidates = Vec<(u64, (usize, usize))>;
+
+/// Appends the candidate values of `text` (a valid UTF-8 run at folded offset `base`), hashed
+/// as they are read: no string is built per candidate.
+fn gather(key: &Key, text: &str, base: usize, out: &mut Candidates) {
+    emails(key, text, base, out);
+    numbers(key, text, base, out);
+    words(key, text, base, out);
 }
 
-fn emails(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>) {
+fn emails(key: &Key, text: &str, base: usize, out: &mut Candidates) {
     for (at, _) in text.match_indices('@') {
         let before = text.get(..at).unwrap_or_default();
         let after = text.get(at + 1..).unwrap_or_default();
@@ -127,11 +133,12 @@ fn emails(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>
         let start = at - local.len();
         let end = at + 1 + domain.len();
         let value = format!("{local}@{domain}").to_ascii_lowercase();
-        out.push((Kind::Email, value, (base + start, base + end)));
+        let hash = key.hash_bytes(Kind::Email as u8, value.as_bytes());
+        out.push((hash, (base + start, base + end)));
     }
 }
 
-fn numbers(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>) {
+fn numbers(key: &Key, text: &str, base: usize, out: &mut Candidates) {
     let bytes = text.as_bytes();
     // Digit groups (start, end), and whether each joins the previous one by one separator run.
     let mut groups: Vec<(usize, usize, bool)> = Vec::new();
@@ -162,18 +169,16 @@ fn numbers(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))
             let (Some(&(s, _, _)), Some(&(_, e, _))) = (groups.get(from), groups.get(g)) else {
                 continue;
             };
-            let digits: String = text
-                .get(s..e)
-                .unwrap_or_default()
-                .chars()
-                .filter(char::is_ascii_digit)
-                .collect();
-            out.push((Kind::Digits, digits, (base + s, base + e)));
+            let mut h = key.start(Kind::Digits as u8);
+            for &(gs, ge, _) in groups.get(from..=g).unwrap_or_default() {
+                h.write(bytes.get(gs..ge).unwrap_or_default());
+            }
+            out.push((h.finish(), (base + s, base + e)));
         }
     }
 }
 
-fn words(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>) {
+fn words(key: &Key, text: &str, base: usize, out: &mut Candidates) {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut start: Option<usize> = None;
     for (i, c) in text
@@ -190,15 +195,20 @@ fn words(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>)
         }
     }
     for (w, &(s, _)) in spans.iter().enumerate() {
-        let mut value = String::new();
+        let mut h = key.start(Kind::Words as u8);
         for &(ws, we) in spans.iter().skip(w).take(MAX_WORDS) {
-            value.extend(
-                text.get(ws..we)
-                    .unwrap_or_default()
-                    .chars()
-                    .flat_map(char::to_lowercase),
-            );
-            out.push((Kind::Words, value.clone(), (base + s, base + we)));
+            let word = text.get(ws..we).unwrap_or_default();
+            if word.is_ascii() {
+                for b in word.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            } else {
+                let mut buf = [0u8; 4];
+                for c in word.chars().flat_map(char::to_lowercase) {
+                    h.write(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            out.push((h.finish(), (base + s, base + we)));
         }
     }
 }
@@ -207,7 +217,6 @@ fn words(text: &str, base: usize, out: &mut Vec<(Kind, String, (usize, usize))>)
 mod tests {
     use super::super::Builder;
     use super::*;
-    use crate::protected::keyed::Key;
 
     fn index() -> RecordIndex {
         let mut b = Builder::new(
