@@ -21,6 +21,8 @@ pub enum CliError {
     Filter(String),
     /// Standard output could not be written.
     Output(std::io::Error),
+    /// `airlock index` could not build an index (the message names the input and the problem).
+    Index(String),
 }
 
 impl CliError {
@@ -40,6 +42,7 @@ impl fmt::Display for CliError {
             CliError::NoWasm(path) => write!(f, "{}: no such file", path.display()),
             CliError::Filter(problem) => f.write_str(problem),
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
+            CliError::Index(problem) => f.write_str(problem),
         }
     }
 }

@@ -3,6 +3,9 @@
 mod build;
 mod check;
 mod error;
+mod index;
+mod index_records;
+mod index_walk;
 mod load;
 mod scan;
 #[cfg(feature = "wasm")]
@@ -65,6 +68,11 @@ enum Command {
         #[arg(long)]
         hold_headers: bool,
     },
+    /// Build a protected documents or records index for `documents:` and `records:` detectors.
+    Index {
+        #[command(subcommand)]
+        what: index::IndexCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,6 +105,7 @@ fn main() -> ExitCode {
             &inputs,
         ),
         Command::Build { path, hold_headers } => build::run(&path, hold_headers),
+        Command::Index { what } => index::run(what).map_err(error::CliError::Index),
     };
     match result {
         Ok(code) => code,

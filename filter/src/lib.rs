@@ -10,6 +10,7 @@
 pub mod config;
 pub mod engine;
 pub mod policy;
+pub mod protected;
 pub mod reply;
 pub mod telemetry;
 

@@ -1,0 +1,510 @@
+//! Protected documents and records: quality, scale and cost of the indexes (issue 12).
+//!
+//! Documents: indexes up to 100 MB of the cargo registry's crate sources (`~/.cargo/registry/src`),
+//! then measures build time, index size, load time and memory; recall on fragments of indexed
+//! files (200 and 400 characters, 10 and 40 lines) pasted as they are, re-indented, with CRLF,
+//! without comments, with identifiers renamed and inside a longer prompt; precision on fields cut
+//! from an unrelated corpus (the Python standard library, `/usr/lib/python3*`), and the reverse
+//! (Python indexed, Rust fields). Records: 1 million synthetic rows of 4 columns.
+//!
+//! `cargo run --release -p airlock-benches --example protected [-- documents|records]`
+//! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
+//! `AIRLOCK_W_TEXT`, `AIRLOCK_K_CODE`, `AIRLOCK_W_CODE` (winnowing parameters to try),
+//! `AIRLOCK_FIELDS` (fragments per kind, default 400).
+use airlock_filter::protected::documents::{Builder, FindScratch, Settings, View};
+use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::records::{self, RecordIndex};
+use airlock_filter::protected::DocumentIndex;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Text files under `roots` (sorted, UTF-8, no NUL), up to `limit` bytes in all.
+fn collect(roots: &[PathBuf], limit: usize, keep: &dyn Fn(&Path) -> bool) -> Vec<(String, String)> {
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for path in entries.into_iter().rev() {
+            if path.is_symlink() {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if keep(&path) {
+                files.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut total = 0;
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if bytes.is_empty() || bytes.len() > 4 << 20 || bytes.contains(&0) {
+            continue;
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        total += text.len();
+        out.push((path.display().to_string(), text));
+        if total >= limit {
+            break;
+        }
+    }
+    out
+}
+
+fn settings() -> Settings {
+    let mut s = Settings::default();
+    s.text.k = env_usize("AIRLOCK_K_TEXT", s.text.k);
+    s.text.w = env_usize("AIRLOCK_W_TEXT", s.text.w);
+    s.code.k = env_usize("AIRLOCK_K_CODE", s.code.k);
+    s.code.w = env_usize("AIRLOCK_W_CODE", s.code.w);
+    s.text.min_distinct = env_usize("AIRLOCK_D_TEXT", s.text.min_distinct);
+    s.code.min_distinct = env_usize("AIRLOCK_D_CODE", s.code.min_distinct);
+    s.comment.k = env_usize("AIRLOCK_K_COMMENT", s.comment.k);
+    s.comment.w = env_usize("AIRLOCK_W_COMMENT", s.comment.w);
+    s.comment.min_distinct = env_usize("AIRLOCK_D_COMMENT", s.comment.min_distinct);
+    s
+}
+
+fn build(docs: &[(String, String)]) -> (Vec<u8>, f64, u64) {
+    let start = Instant::now();
+    let mut builder = Builder::new(Key([0x5a; 16]), settings());
+    for (name, text) in docs {
+        builder.add_document(name, text.as_bytes(), View::for_name(name));
+    }
+    let (file, stats) = builder.finish(false);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "  built {} documents ({} code), {:.1} MB of text ({:.1} M units) in {:.1} s: {} entries, {} dropped as common; index {:.2} MB = {:.2} % of the text",
+        stats.documents,
+        stats.code_documents,
+        stats.text_bytes as f64 / 1e6,
+        stats.units as f64 / 1e6,
+        secs,
+        stats.entries,
+        stats.dropped_common,
+        file.len() as f64 / 1e6,
+        100.0 * file.len() as f64 / stats.text_bytes as f64
+    );
+    (file, secs, stats.text_bytes)
+}
+
+/// A fragment of `text` starting at a line start: `chars` characters, or `lines` lines.
+fn fragment(rng: &mut Rng, text: &str, size: Size) -> Option<String> {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| i < text.len())
+        .collect();
+    for _ in 0..8 {
+        let start = *starts.get(rng.below(starts.len()))?;
+        let rest = text.get(start..)?;
+        let piece: String = match size {
+            Size::Chars(n) => rest.chars().take(n).collect(),
+            Size::Lines(n) => rest.split_inclusive('\n').take(n).collect(),
+        };
+        let enough = match size {
+            Size::Chars(n) => piece.chars().count() == n,
+            Size::Lines(n) => piece.lines().count() == n,
+        };
+        // Skip fragments that are mostly blank (nobody protects whitespace).
+        if enough
+            && piece.chars().filter(|c| !c.is_whitespace()).count() * 2 > piece.chars().count()
+        {
+            return Some(piece);
+        }
+    }
+    None
+}
+
+#[derive(Clone, Copy)]
+enum Size {
+    Chars(usize),
+    Lines(usize),
+}
+
+impl Size {
+    fn label(self) -> String {
+        match self {
+            Size::Chars(n) => format!("{n} chars"),
+            Size::Lines(n) => format!("{n} lines"),
+        }
+    }
+}
+
+const TRANSFORMS: &[&str] = &[
+    "as is",
+    "re-indented",
+    "CRLF",
+    "no comments",
+    "renamed",
+    "in a prompt",
+];
+
+/// Words a rename leaves alone: keywords and standard names (Rust and Python).
+const STANDARD: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "type",
+    "unsafe", "use", "where", "while", "Some", "None", "Ok", "Err", "Option", "Result", "Vec",
+    "String", "str", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+    "bool", "char", "def", "class", "import", "from", "not", "and", "or", "is", "pass", "raise",
+    "try", "except", "finally", "with", "yield", "lambda", "del", "global", "nonlocal", "assert",
+    "elif", "print", "len", "range", "dict", "list", "int", "float", "map",
+];
+
+fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
+    match which {
+        "re-indented" => piece
+            .lines()
+            .map(|l| format!("\t  {}", l.trim_start()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "CRLF" => piece.replace('\n', "\r\n"),
+        "no comments" => piece
+            .lines()
+            .filter_map(|l| {
+                let cut = l.find("//").or_else(|| l.find(" #")).map_or(l, |i| &l[..i]);
+                (!cut.trim().is_empty() || l.trim().is_empty()).then(|| cut.to_owned())
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "renamed" => rename(piece),
+        "in a prompt" => {
+            let before = ["Hi! I get a borrow checker error in the code below, can you explain what is wrong and how to fix it?\n\n```\n", "Please review this for bugs and suggest better names:\n"];
+            let after = [
+                "\n```\nThanks, it is for a demo tomorrow morning.",
+                "\nAlso, add unit tests for the edge cases and explain them briefly.",
+            ];
+            format!("{}{}{}", before[rng.below(2)], piece, after[rng.below(2)])
+        }
+        _ => piece.to_owned(),
+    }
+}
+
+/// Renames every identifier that is not a keyword or standard name, consistently.
+fn rename(piece: &str) -> String {
+    let mut out = String::with_capacity(piece.len());
+    let mut names: Vec<String> = Vec::new();
+    let bytes = piece.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+                j += 1;
+            }
+            let word = &piece[i..j];
+            let inside_string = out.matches('"').count() % 2 == 1;
+            if STANDARD.contains(&word) || inside_string || (i > 0 && bytes[i - 1].is_ascii_digit())
+            {
+                out.push_str(word);
+            } else {
+                let n = names.iter().position(|w| w == word).unwrap_or_else(|| {
+                    names.push(word.to_owned());
+                    names.len() - 1
+                });
+                out.push_str(&format!("renamed{n}"));
+            }
+            i = j;
+        } else {
+            let len = piece[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&piece[i..i + len]);
+            i += len;
+        }
+    }
+    out
+}
+
+fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
+    let mut rng = Rng(0x1234_5678);
+    let mut scratch = FindScratch::default();
+    println!("  recall (min_chars 200), {fields} fragments per cell:");
+    println!("  | fragment | {} |", TRANSFORMS.join(" | "));
+    println!("  | --- |{}", " ---: |".repeat(TRANSFORMS.len()));
+    let mut slowest = 0f64;
+    for size in [
+        Size::Chars(200),
+        Size::Chars(400),
+        Size::Lines(10),
+        Size::Lines(40),
+    ] {
+        let mut row = format!("  | {} |", size.label());
+        for which in TRANSFORMS {
+            let (mut hit, mut total) = (0, 0);
+            while total < fields {
+                let doc = rng.below(docs.len());
+                let Some(piece) = fragment(&mut rng, &docs[doc].1, size) else {
+                    continue;
+                };
+                let pasted = transform(&mut rng, &piece, which);
+                total += 1;
+                let start = Instant::now();
+                let found = index.find(pasted.as_bytes(), 200, &mut scratch);
+                slowest = slowest.max(start.elapsed().as_secs_f64());
+                // Right when the found document holds the fragment (crate versions repeat files).
+                let right = found.iter().any(|m| {
+                    m.document as usize == doc
+                        || docs
+                            .get(m.document as usize)
+                            .is_some_and(|d| d.1.contains(piece.as_str()))
+                });
+                if !right && std::env::var_os("AIRLOCK_SHOW_MISSES").is_some() {
+                    println!(
+                        "----- miss {} {} {}: {found:?}\n{pasted}",
+                        size.label(),
+                        which,
+                        docs[doc].0
+                    );
+                }
+                hit += usize::from(right);
+            }
+            row.push_str(&format!(" {:.3} |", hit as f64 / total as f64));
+        }
+        println!("{row}");
+    }
+    println!("  slowest single find: {:.2} ms", slowest * 1e3);
+}
+
+fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, label: &str) {
+    let mut rng = Rng(0x9e37_79b9);
+    let mut scratch = FindScratch::default();
+    let (mut flagged, mut total, mut bytes) = (0, 0, 0usize);
+    let start = Instant::now();
+    while total < fields {
+        let doc = rng.below(corpus.len());
+        let size = [
+            Size::Chars(200),
+            Size::Chars(1000),
+            Size::Lines(40),
+            Size::Chars(4000),
+        ][total % 4];
+        let Some(piece) = fragment(&mut rng, &corpus[doc].1, size) else {
+            continue;
+        };
+        total += 1;
+        bytes += piece.len();
+        let found = index.find(piece.as_bytes(), 200, &mut scratch);
+        if !found.is_empty() {
+            flagged += 1;
+            if std::env::var_os("AIRLOCK_SHOW").is_some() {
+                for m in &found {
+                    println!(
+                        "----- {} {:?}\n{}",
+                        corpus[doc].0,
+                        m,
+                        &piece[m.span.0..m.span.1]
+                    );
+                }
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "  precision on {label}: {flagged} of {total} fields flagged, {:.3} % clean; find speed {:.1} MB/s",
+        100.0 * (total - flagged) as f64 / total as f64,
+        bytes as f64 / 1e6 / secs
+    );
+}
+
+fn load(file: &[u8]) -> DocumentIndex {
+    let mut best = f64::MAX;
+    let mut index = None;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let loaded = DocumentIndex::from_bytes(file).expect("index loads");
+        best = best.min(start.elapsed().as_secs_f64());
+        index = Some(loaded);
+    }
+    let index = index.expect("loaded");
+    println!(
+        "  load: {:.1} ms (best of 5), {} entries, {:.1} MiB in memory",
+        best * 1e3,
+        index.entries(),
+        index.heap_bytes() as f64 / (1 << 20) as f64
+    );
+    index
+}
+
+fn documents() {
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let mb = env_usize("AIRLOCK_BENCH_MB", 100);
+    let fields = env_usize("AIRLOCK_FIELDS", 400);
+    let registry = home.join(".cargo/registry/src");
+    let python: Vec<PathBuf> = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("python3"))
+        })
+        .collect();
+    let s = settings();
+    println!(
+        "documents: text view k={} w={} min_distinct={}, code view k={} w={} min_distinct={}, comments k={} w={} min_distinct={}",
+        s.text.k, s.text.w, s.text.min_distinct, s.code.k, s.code.w, s.code.min_distinct, s.comment.k, s.comment.w, s.comment.min_distinct
+    );
+    let rust = collect(&[registry], mb << 20, &|p| {
+        p.extension()
+            .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
+    });
+    let py = collect(&python, mb << 20, &|p| {
+        p.extension()
+            .is_some_and(|e| e == "py" || e == "txt" || e == "rst")
+    });
+    println!(" index: crate sources ({} files)", rust.len());
+    let (file, _, _) = build(&rust);
+    let index = load(&file);
+    if std::env::var_os("AIRLOCK_SKIP_RECALL").is_none() {
+        recall(&index, &rust, fields);
+    }
+    precision(&index, &py, fields * 25, "the Python standard library");
+    println!(" index: Python standard library ({} files)", py.len());
+    let (file, _, _) = build(&py);
+    let index = load(&file);
+    precision(&index, &rust, fields * 25, "crate sources");
+}
+
+fn records_bench() {
+    let rows = env_usize("AIRLOCK_ROWS", 1_000_000);
+    let mut rng = Rng(0xfeed);
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro", "ines", "jonas",
+        "kemal", "lucia", "mateo", "nadia", "oskar", "priya",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad", "larsen", "moreau",
+        "ivanova", "fischer", "rossi",
+    ];
+    let start = Instant::now();
+    let mut builder = records::Builder::new(
+        Key([0x33; 16]),
+        &["name", "email", "phone", "account"],
+        &["account"],
+    );
+    let mut sample = Vec::new();
+    for row in 0..rows {
+        let name = format!(
+            "{} {} {}",
+            first[rng.below(first.len())],
+            (b'a' + rng.below(26) as u8) as char,
+            last[rng.below(last.len())]
+        );
+        let email = format!("user{}.{}@example.com", rng.below(1 << 30), row);
+        let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
+        let account = format!("AC-{:010}", rng.next() % 10_000_000_000);
+        if row % (rows / 100).max(1) == 0 {
+            sample.push([name.clone(), email.clone(), phone.clone(), account.clone()]);
+        }
+        builder.add_row(&[
+            name.as_str(),
+            email.as_str(),
+            phone.as_str(),
+            account.as_str(),
+        ]);
+    }
+    let (file, stats) = builder.finish();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "records: {} rows x 4 columns built in {:.1} s ({} duplicate rows), index {:.1} MB",
+        stats.rows,
+        secs,
+        stats.duplicate_rows,
+        file.len() as f64 / 1e6
+    );
+    let mut best = f64::MAX;
+    let mut index = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let loaded = RecordIndex::from_bytes(&file).expect("records load");
+        best = best.min(t.elapsed().as_secs_f64());
+        index = Some(loaded);
+    }
+    let index = index.expect("loaded");
+    println!(
+        "  load: {:.1} ms (best of 3), {:.1} MiB in memory",
+        best * 1e3,
+        index.heap_bytes() as f64 / (1 << 20) as f64
+    );
+    let mut scratch = records::FindScratch::default();
+    let (mut found, mut t_total, mut bytes) = (0, 0f64, 0usize);
+    for row in &sample {
+        let text = format!(
+            "Customer {} called from {} about the invoice; please reply to {} today.",
+            row[0].to_uppercase(),
+            row[2].replace(' ', "-"),
+            row[1]
+        );
+        let t = Instant::now();
+        let matches = index.find(text.as_bytes(), 2, &mut scratch);
+        t_total += t.elapsed().as_secs_f64();
+        bytes += text.len();
+        found += usize::from(!matches.is_empty());
+    }
+    println!(
+        "  two or more fields of a row in a sentence: found {found} of {}; {:.1} us per text",
+        sample.len(),
+        t_total * 1e6 / sample.len() as f64
+    );
+    let mut prose = String::new();
+    for i in 0..2000 {
+        prose.push_str(&format!(
+            "Meeting {i} with {} {} moved to room {}; call +1 555 {:03} {:04} if late. ",
+            first[i % first.len()],
+            last[(i * 7) % last.len()],
+            i % 50,
+            i % 1000,
+            (i * 37) % 10000
+        ));
+    }
+    let t = Instant::now();
+    let matches = index.find(prose.as_bytes(), 2, &mut scratch);
+    let secs = t.elapsed().as_secs_f64();
+    let _ = bytes;
+    println!(
+        "  {:.0} KB of names and phone numbers from no single row: {} record findings, {:.1} MB/s",
+        prose.len() as f64 / 1e3,
+        matches.len(),
+        prose.len() as f64 / 1e6 / secs
+    );
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    if which != "records" {
+        documents();
+    }
+    if which != "documents" {
+        records_bench();
+    }
+}

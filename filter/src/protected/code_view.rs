@@ -1,0 +1,477 @@
+//! The source-code view: tokens, with identifiers blinded and comments removed.
+//!
+//! A copy of source code is often edited on the way out: re-indented, reformatted, comments
+//! stripped, variables and functions renamed. The prose view sees all those as different text.
+//! This view tokenizes the folded text language-agnostically (C, Java, JavaScript, Go, Rust,
+//! Python, shell and their kin share enough lexical rules) and keeps:
+//!
+//! * keywords and the names of common built-in types, lowercased (renaming never touches them);
+//! * every other identifier as one placeholder, so a consistent or inconsistent rename is no escape;
+//! * numbers, lowercased;
+//! * string literals (on one line, or Python's triple-quoted ones), one unit per word of their
+//!   content, lowercased, whatever the quote
+//!   character (`'x'` and `"x"` are equal, as formatters switch them). Strings are *kept*, not
+//!   dropped: with identifiers blinded they carry most of what distinguishes one program from
+//!   another (messages, SQL, URLs), and a rename does not touch them. The price: a copy whose
+//!   string literals were all rewritten escapes this view;
+//! * each punctuation byte.
+//!
+//! Removed: whitespace, `//` and `/* */` comments, `#` line comments (except `#[`, `#!`
+//! attributes). So a copy without its comments matches its original. The comments' words go to
+//! a second stream (one unit per word, comment punctuation trimmed, lowercased), fingerprinted
+//! on their own, so a pasted doc comment or comment block is found as well. Preprocessor lines (`#include`)
+//! read as comments; they are boilerplate anyway. Unterminated strings and block comments are
+//! read as punctuation, so a fragment cut inside one still tokenizes like its source, except at
+//! its first line. A Markdown fence (three backticks) is punctuation, so code pasted in a fence
+//! tokenizes as it does alone.
+
+use super::fold::{Folded, Folder};
+use super::text_view::is_space;
+use super::units::Units;
+
+/// The longest string literal or block comment read as one token, in bytes.
+const MAX_LONG_TOKEN: usize = 8192;
+
+/// Keywords and built-in names kept as themselves; sorted for binary search.
+const KEPT: &[&str] = &[
+    "abstract",
+    "and",
+    "as",
+    "assert",
+    "async",
+    "await",
+    "bool",
+    "boolean",
+    "break",
+    "byte",
+    "case",
+    "catch",
+    "char",
+    "class",
+    "const",
+    "continue",
+    "crate",
+    "def",
+    "default",
+    "defer",
+    "del",
+    "delete",
+    "dict",
+    "do",
+    "double",
+    "dyn",
+    "elif",
+    "else",
+    "enum",
+    "err",
+    "except",
+    "export",
+    "extends",
+    "extern",
+    "false",
+    "final",
+    "finally",
+    "float",
+    "fn",
+    "for",
+    "from",
+    "func",
+    "function",
+    "global",
+    "go",
+    "goto",
+    "i16",
+    "i32",
+    "i64",
+    "i8",
+    "if",
+    "impl",
+    "implements",
+    "import",
+    "in",
+    "instanceof",
+    "int",
+    "interface",
+    "is",
+    "isize",
+    "lambda",
+    "len",
+    "let",
+    "list",
+    "long",
+    "loop",
+    "map",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "new",
+    "nil",
+    "none",
+    "nonlocal",
+    "not",
+    "null",
+    "ok",
+    "option",
+    "or",
+    "package",
+    "pass",
+    "print",
+    "private",
+    "protected",
+    "pub",
+    "public",
+    "raise",
+    "range",
+    "ref",
+    "result",
+    "return",
+    "select",
+    "self",
+    "short",
+    "some",
+    "static",
+    "str",
+    "string",
+    "struct",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "throws",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "u16",
+    "u32",
+    "u64",
+    "u8",
+    "undefined",
+    "unsafe",
+    "use",
+    "usize",
+    "var",
+    "vec",
+    "void",
+    "where",
+    "while",
+    "with",
+    "yield",
+];
+
+/// Unit value tags (the first byte hashed), so a keyword and an equal string differ.
+const TAG_WORD: u8 = 1;
+const TAG_IDENT: u8 = 2;
+const TAG_NUMBER: u8 = 3;
+const TAG_STRING: u8 = 4;
+const TAG_PUNCT: u8 = 5;
+const TAG_COMMENT: u8 = 6;
+
+/// Fills `out` with the code units of `text`, and `comments` with the words of its comments.
+pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units, comments: &mut Units) {
+    out.clear();
+    comments.clear();
+    let folded = folder.fold(text);
+    let bytes = folded.text();
+    let mut lexer = Lexer {
+        bytes,
+        pos: 0,
+        comments: Vec::new(),
+    };
+    while let Some((tag, start, end)) = lexer.next_token() {
+        let token = bytes.get(start..end).unwrap_or_default();
+        let value = match tag {
+            TAG_IDENT => match kept_word(token) {
+                true => fnv(TAG_WORD, token.iter().map(u8::to_ascii_lowercase)),
+                false => fnv(TAG_IDENT, [].into_iter()),
+            },
+            TAG_STRING => {
+                string_words(token, start, &folded, out);
+                continue;
+            }
+            TAG_NUMBER => fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)),
+            _ => fnv(TAG_PUNCT, token.iter().copied()),
+        };
+        out.push(value, folded.original_span(start, end));
+    }
+    for &(start, end) in &lexer.comments {
+        comment_words(bytes, start, end, &folded, comments);
+    }
+}
+
+/// The words of a comment: whitespace-separated, comment punctuation (`/ * ! # -`) trimmed,
+/// ASCII lowercased; only words with at least two letters count.
+fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, out: &mut Units) {
+    let decoration = |b: u8| matches!(b, b'/' | b'*' | b'!' | b'#' | b'-');
+    let mut i = start;
+    while i < end {
+        while i < end && bytes.get(i).is_some_and(|&b| is_space(b) || decoration(b)) {
+            i += 1;
+        }
+        let from = i;
+        while i < end && bytes.get(i).is_some_and(|&b| !is_space(b)) {
+            i += 1;
+        }
+        let mut to = i;
+        while to > from && bytes.get(to - 1).is_some_and(|&b| decoration(b)) {
+            to -= 1;
+        }
+        let word = bytes.get(from..to).unwrap_or_default();
+        // Words need two letters: table comments like `'\x05'` or `0x15` carry nothing.
+        let letters = word
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() || **b >= 0x80)
+            .count();
+        if letters >= 2 {
+            out.push(
+                fnv(TAG_COMMENT, word.iter().map(u8::to_ascii_lowercase)),
+                folded.original_span(from, to),
+            );
+        }
+    }
+}
+
+/// A string literal's units: one per whitespace-separated word of its content (quotes removed,
+/// ASCII lowercased), or one for an empty string. Words rather than one unit for the whole
+/// literal, so a docstring or a long message is as long in units as the code around it.
+fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units) {
+    let mut any = false;
+    let mut word: Option<usize> = None;
+    let quote = |b: u8| matches!(b, b'"' | b'\'' | b'`');
+    for (i, &b) in token
+        .iter()
+        .enumerate()
+        .chain(std::iter::once((token.len(), &b' ')))
+    {
+        let inside = !is_space(b) && !quote(b);
+        match (inside, word) {
+            (true, None) => word = Some(i),
+            (false, Some(w)) => {
+                let bytes = token.get(w..i).unwrap_or_default();
+                let value = fnv(TAG_STRING, bytes.iter().map(u8::to_ascii_lowercase));
+                out.push(value, folded.original_span(start + w, start + i));
+                word = None;
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    if !any {
+        out.push(
+            fnv(TAG_STRING, [].into_iter()),
+            folded.original_span(start, start + token.len()),
+        );
+    }
+}
+
+fn kept_word(token: &[u8]) -> bool {
+    if token.len() > 10 {
+        return false;
+    }
+    let mut lower = [0u8; 10];
+    for (slot, b) in lower.iter_mut().zip(token) {
+        *slot = b.to_ascii_lowercase();
+    }
+    let lower = lower.get(..token.len()).unwrap_or_default();
+    KEPT.binary_search_by(|k| k.as_bytes().cmp(lower)).is_ok()
+}
+
+/// FNV-1a over a tag and bytes: the unit value (unkeyed; the k-gram hash is keyed later).
+fn fnv(tag: u8, bytes: impl Iterator<Item = u8>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::iter::once(tag).chain(bytes) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+struct Lexer<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    /// Folded byte spans of the comments skipped so far.
+    comments: Vec<(usize, usize)>,
+}
+
+impl Lexer<'_> {
+    fn at(&self, i: usize) -> u8 {
+        self.bytes.get(i).copied().unwrap_or(0)
+    }
+
+    fn starts_with(&self, prefix: &[u8]) -> bool {
+        self.bytes
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(prefix))
+    }
+
+    /// The next token's tag and folded byte span, skipping whitespace and comments.
+    fn next_token(&mut self) -> Option<(u8, usize, usize)> {
+        loop {
+            let b = *self.bytes.get(self.pos)?;
+            if is_space(b) {
+                self.pos += 1;
+            } else if self.starts_with(b"//")
+                || (b == b'#' && !matches!(self.at(self.pos + 1), b'[' | b'!'))
+            {
+                let end = self.line_end(self.pos);
+                self.comments.push((self.pos, end));
+                self.pos = end;
+            } else if self.starts_with(b"/*") {
+                match self.find(b"*/", self.pos + 2, MAX_LONG_TOKEN) {
+                    Some(end) => {
+                        self.comments.push((self.pos, end + 2));
+                        self.pos = end + 2;
+                    }
+                    None => return Some(self.single()),
+                }
+            } else {
+                return Some(self.token(b));
+            }
+        }
+    }
+
+    fn token(&mut self, b: u8) -> (u8, usize, usize) {
+        let start = self.pos;
+        if is_word_start(b) {
+            self.pos = self.run(start, is_word_byte);
+            return (TAG_IDENT, start, self.pos);
+        }
+        if b.is_ascii_digit() {
+            self.pos = self.run(start, |c| is_word_byte(c) || c == b'.');
+            return (TAG_NUMBER, start, self.pos);
+        }
+        if matches!(b, b'"' | b'\'' | b'`') && !self.starts_with(b"```") {
+            if let Some(end) = self.string_end(b) {
+                self.pos = end;
+                return (TAG_STRING, start, end);
+            }
+        }
+        self.single()
+    }
+
+    fn single(&mut self) -> (u8, usize, usize) {
+        let start = self.pos;
+        let end = start.saturating_add(4).min(self.bytes.len());
+        let len = self
+            .bytes
+            .get(start..end)
+            .and_then(|rest| rest.utf8_chunks().next())
+            .and_then(|c| c.valid().chars().next())
+            .map_or(1, char::len_utf8);
+        self.pos = start + len;
+        (TAG_PUNCT, start, self.pos)
+    }
+
+    /// The end of the string literal opening at `self.pos` with `quote`, if it closes in bounds.
+    fn string_end(&self, quote: u8) -> Option<usize> {
+        let triple = [quote; 3];
+        if quote != b'`' && self.starts_with(&triple) {
+            return self
+                .find(&triple, self.pos + 3, MAX_LONG_TOKEN)
+                .map(|e| e + 3);
+        }
+        let mut i = self.pos + 1;
+        let limit = self.pos.saturating_add(MAX_LONG_TOKEN);
+        while i < self.bytes.len() && i < limit {
+            match self.at(i) {
+                b'\\' => i += 2,
+                b'\n' => return None,
+                c if c == quote => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    fn run(&self, from: usize, member: impl Fn(u8) -> bool) -> usize {
+        let mut i = from;
+        while i < self.bytes.len() && member(self.at(i)) {
+            i += 1;
+        }
+        i
+    }
+
+    fn line_end(&self, from: usize) -> usize {
+        self.bytes
+            .get(from..)
+            .and_then(|rest| memchr::memchr(b'\n', rest))
+            .map_or(self.bytes.len(), |i| from + i)
+    }
+
+    fn find(&self, needle: &[u8], from: usize, limit: usize) -> Option<usize> {
+        let end = from.saturating_add(limit).min(self.bytes.len());
+        let hay = self.bytes.get(from..end)?;
+        memchr::memmem::find(hay, needle).map(|i| from + i)
+    }
+}
+
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+fn is_word_byte(b: u8) -> bool {
+    is_word_start(b) || b.is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(text: &str) -> Vec<u64> {
+        let mut out = Units::default();
+        units(
+            &mut Folder::new(),
+            text.as_bytes(),
+            &mut out,
+            &mut Units::default(),
+        );
+        out.values
+    }
+
+    #[test]
+    fn comment_words_are_their_own_stream() {
+        let text = "/// Sums the items.\nfn f() {} // Sums  THE\n/* items. 0x15 a */";
+        let (mut code, mut comments) = (Units::default(), Units::default());
+        units(
+            &mut Folder::new(),
+            text.as_bytes(),
+            &mut code,
+            &mut comments,
+        );
+        assert_eq!(comments.len(), 6);
+        assert_eq!(comments.values[..3], comments.values[3..]);
+        let (s, e) = comments.original_span(0, 0).unwrap();
+        assert_eq!(&text[s..e], "Sums");
+    }
+
+    #[test]
+    fn kept_words_are_sorted() {
+        assert!(KEPT.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn renames_comments_and_layout_do_not_matter() {
+        let a = values("fn total(items: &[u32]) -> u32 {\n    // sum them\n    items.iter().sum() /* all */\n}\n");
+        let b = values("fn Sum(xs: &[u32]) -> u32 { xs.iter().sum() }");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn strings_numbers_and_keywords_count() {
+        assert_ne!(values("x = \"alpha\""), values("x = \"beta\""));
+        assert_eq!(values("x = \"Al  pha\""), values("y = 'al pha'"));
+        assert_ne!(values("return 1"), values("return 2"));
+        assert_ne!(values("if x"), values("while x"));
+        assert_eq!(values("# comment\nx = 1"), values("x = 1"));
+        assert_eq!(values("#[derive(Debug)]").len(), 7);
+    }
+
+    #[test]
+    fn unterminated_strings_and_comments_are_punctuation() {
+        assert_eq!(values("a \" b").len(), 3);
+        assert_eq!(values("a /* b").len(), 4);
+        assert_eq!(values("\"\"\"doc\"\"\" x").len(), 2);
+    }
+}

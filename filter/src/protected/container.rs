@@ -1,0 +1,241 @@
+//! The framing shared by both index files: magic, format version, length, SHA-256, payload.
+//!
+//! ```text
+//! magic (8 bytes) | version u32 LE | reserved u32 | payload length u64 LE | SHA-256 of payload (32) | payload
+//! ```
+//!
+//! A file is accepted only whole: the wrong magic (not an index, or the other kind), a newer
+//! version than this build reads, a length that disagrees with the file, or a checksum that does
+//! not match are each a distinct error, never an empty detector. The checksum catches corruption
+//! and truncation; it is not a signature (anyone who can write the file can recompute it), so
+//! index files deserve the same write protection as the policy. Integers are little-endian.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Length of the header before the payload.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 32;
+
+/// Why an index file was refused. The caller adds the file's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexError {
+    /// The magic bytes are not those of this index kind.
+    WrongMagic {
+        /// The kind that was expected ("documents" or "records").
+        expected: &'static str,
+    },
+    /// The format version is newer than this build reads (or zero).
+    UnsupportedVersion {
+        /// The file's version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The file is shorter (or longer) than its header says.
+    Truncated {
+        /// Bytes the header announces (header included).
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// The payload's SHA-256 differs from the header's.
+    Checksum,
+    /// The payload is inconsistent (a checksum-valid file written by a broken tool).
+    Malformed(&'static str),
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexError::WrongMagic { expected } => {
+                write!(f, "not an Airlock {expected} index (wrong magic bytes); build it with `airlock index {expected}`")
+            }
+            IndexError::UnsupportedVersion { found, supported } => write!(
+                f,
+                "index format version {found} is not supported (this Airlock reads up to version {supported}); rebuild the index or upgrade Airlock"
+            ),
+            IndexError::Truncated { expected, found } => write!(
+                f,
+                "index is truncated or padded: the header announces {expected} bytes, the file has {found}"
+            ),
+            IndexError::Checksum => write!(
+                f,
+                "index checksum mismatch: the file is corrupted or was modified after `airlock index` wrote it"
+            ),
+            IndexError::Malformed(what) => write!(f, "index is malformed: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for IndexError {}
+
+/// Frames `payload` into a complete file.
+pub fn seal(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(payload));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Checks a complete file and returns its payload.
+pub fn open<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    kind: &'static str,
+    supported: u32,
+) -> Result<&'a [u8], IndexError> {
+    let mut header = Reader::new(bytes);
+    let truncated = |expected: u64| IndexError::Truncated {
+        expected,
+        found: bytes.len() as u64,
+    };
+    let found_magic = header
+        .bytes(8)
+        .map_err(|_| IndexError::WrongMagic { expected: kind })?;
+    if found_magic != magic {
+        return Err(IndexError::WrongMagic { expected: kind });
+    }
+    let version = header.u32().map_err(|_| truncated(HEADER_LEN as u64))?;
+    if version == 0 || version > supported {
+        return Err(IndexError::UnsupportedVersion {
+            found: version,
+            supported,
+        });
+    }
+    let _reserved = header.u32().map_err(|_| truncated(HEADER_LEN as u64))?;
+    let length = header.u64().map_err(|_| truncated(HEADER_LEN as u64))?;
+    let digest = header.bytes(32).map_err(|_| truncated(HEADER_LEN as u64))?;
+    let expected = length.saturating_add(HEADER_LEN as u64);
+    if expected != bytes.len() as u64 {
+        return Err(truncated(expected));
+    }
+    let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
+    if Sha256::digest(payload).as_slice() != digest {
+        return Err(IndexError::Checksum);
+    }
+    Ok(payload)
+}
+
+/// A bounds-checked little-endian reader over a payload.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// The error of a read past the payload's end.
+const SHORT: IndexError = IndexError::Malformed("a section ends past the end of the payload");
+
+impl<'a> Reader<'a> {
+    /// A reader at the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, pos: 0 }
+    }
+
+    /// The next `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
+        let end = self.pos.checked_add(n).ok_or(SHORT)?;
+        let slice = self.bytes.get(self.pos..end).ok_or(SHORT)?;
+        self.pos = end;
+        Ok(slice)
+    }
+
+    /// The next `N` bytes as an array.
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], IndexError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.bytes(N)?);
+        Ok(out)
+    }
+
+    /// A byte.
+    pub fn u8(&mut self) -> Result<u8, IndexError> {
+        Ok(u8::from_le_bytes(self.array()?))
+    }
+
+    /// A little-endian u32.
+    pub fn u32(&mut self) -> Result<u32, IndexError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    /// A little-endian u64.
+    pub fn u64(&mut self) -> Result<u64, IndexError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A u32 count as usize, refused when the rest of the payload cannot hold `count * unit` bytes.
+    pub fn count(&mut self, unit: usize) -> Result<usize, IndexError> {
+        let n = usize::try_from(self.u32()?).map_err(|_| SHORT)?;
+        let need = n.checked_mul(unit.max(1)).ok_or(SHORT)?;
+        if need > self.bytes.len().saturating_sub(self.pos) {
+            return Err(SHORT);
+        }
+        Ok(n)
+    }
+
+    /// `n` little-endian u32s.
+    pub fn u32s(&mut self, n: usize) -> Result<Vec<u32>, IndexError> {
+        let raw = self.bytes(n.checked_mul(4).ok_or(SHORT)?)?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| {
+                u32::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                    c.get(2).copied().unwrap_or(0),
+                    c.get(3).copied().unwrap_or(0),
+                ])
+            })
+            .collect())
+    }
+
+    /// True when every byte was read.
+    pub fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAGIC: &[u8; 8] = b"AIRLTEST";
+
+    #[test]
+    fn round_trip_and_every_refusal() {
+        let file = seal(MAGIC, 1, b"payload");
+        assert_eq!(open(&file, MAGIC, "test", 1).unwrap(), b"payload");
+        assert!(matches!(
+            open(&file, b"AIRLXXXX", "x", 1),
+            Err(IndexError::WrongMagic { .. })
+        ));
+        assert!(matches!(
+            open(&file[..3], MAGIC, "t", 1),
+            Err(IndexError::WrongMagic { .. })
+        ));
+        let newer = seal(MAGIC, 2, b"payload");
+        assert_eq!(
+            open(&newer, MAGIC, "t", 1),
+            Err(IndexError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
+        );
+        assert!(matches!(
+            open(&file[..file.len() - 1], MAGIC, "t", 1),
+            Err(IndexError::Truncated { .. })
+        ));
+        let mut tampered = file.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(open(&tampered, MAGIC, "t", 1), Err(IndexError::Checksum));
+        assert!(IndexError::Checksum.to_string().contains("modified"));
+    }
+
+    #[test]
+    fn reader_refuses_overlong_counts() {
+        let mut r = Reader::new(&[255, 255, 255, 255, 1]);
+        assert!(r.count(4).is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! Building a documents index: fingerprint every document, drop the common, write the file.
+//!
+//! Each document is read in one view: source files (by extension) in the code view, everything
+//! else in the prose view; a request's text is later fingerprinted in both, so either kind is
+//! found. Reading a code file in both views would double the index for little: the code view
+//! already survives everything the prose view does.
+//!
+//! Boilerplate is dropped two ways. A fingerprint present in more than
+//! [`Settings::max_document_share`] of the documents (at least [`Settings::min_common`] of
+//! them) is common text: license headers, import blocks, generated code. And every fingerprint
+//! of the background corpus (`--background`: public code, the vendor's SDK, open-source
+//! dependencies) is never protected. Both make a paste of shared text no finding, at the price
+//! that a protected file's copy of shared text is not protected either. The texts of the common
+//! open-source licenses (MIT, Apache-2.0's notice, BSD-3-Clause, ISC, the GPL and LGPL notices)
+//! are a built-in background of every build, as prose and as comments: they head thousands of
+//! files everywhere, so a protected tree's copy of them is never a finding.
+
+use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
+use crate::protected::fold::Folder;
+use crate::protected::keyed::Key;
+use crate::protected::units::Units;
+use crate::protected::winnow::{self, Params};
+use crate::protected::{code_view, text_view};
+
+/// Which normalization a document is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Prose: folded characters without whitespace ([`text_view`]).
+    Text,
+    /// Source code: tokens with identifiers blinded and comments removed ([`code_view`]).
+    Code,
+}
+
+/// Common license texts, separated by `%%` lines: the built-in background.
+const LICENSES: &str = include_str!("licenses.txt");
+
+/// File extensions read in the code view.
+const CODE_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cjs", "cpp", "cs", "cxx", "dart", "go", "gradle", "groovy", "h", "hh", "hpp",
+    "java", "js", "jsx", "kt", "kts", "lua", "m", "mjs", "mm", "php", "pl", "pm", "proto", "ps1",
+    "py", "pyi", "r", "rb", "rs", "scala", "sh", "sql", "swift", "tf", "ts", "tsx", "vue", "zig",
+];
+
+impl View {
+    /// The view for a file name: code for source extensions, prose otherwise.
+    pub fn for_name(name: &str) -> View {
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        match ext {
+            Some(ext) if !ext.contains('/') && CODE_EXTENSIONS.contains(&ext.as_str()) => {
+                View::Code
+            }
+            _ => View::Text,
+        }
+    }
+}
+
+/// Tuning of a build.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// k-gram and window of the prose view, in characters.
+    pub text: Params,
+    /// k-gram and window of the code view, in tokens.
+    pub code: Params,
+    /// k-gram and window of the code view's comments, in words.
+    pub comment: Params,
+    /// A fingerprint in more than this share of the documents is dropped as boilerplate...
+    pub max_document_share: f64,
+    /// ...provided it is in more than this many documents.
+    pub min_common: usize,
+}
+
+impl Default for Settings {
+    /// The measured defaults (see `benches/RESULTS.md`, "Protected documents").
+    fn default() -> Self {
+        Settings {
+            text: Params {
+                k: 40,
+                w: 60,
+                min_distinct: 10,
+            },
+            code: Params {
+                k: 12,
+                w: 24,
+                min_distinct: 6,
+            },
+            comment: Params {
+                k: 8,
+                w: 16,
+                min_distinct: 5,
+            },
+            max_document_share: 0.01,
+            min_common: 8,
+        }
+    }
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Documents indexed.
+    pub documents: usize,
+    /// Documents in the code view.
+    pub code_documents: usize,
+    /// Bytes of indexed text.
+    pub text_bytes: u64,
+    /// Units (prose characters or code tokens) of indexed text.
+    pub units: u64,
+    /// Distinct (fingerprint, document) entries written.
+    pub entries: usize,
+    /// Entries dropped as common across the documents.
+    pub dropped_common: usize,
+    /// Entries dropped because the background corpus has them.
+    pub dropped_background: usize,
+    /// Background documents read.
+    pub background_documents: usize,
+}
+
+/// Accumulates documents and background text into an index.
+pub struct Builder {
+    key: Key,
+    settings: Settings,
+    folder: Folder,
+    units: Units,
+    comments: Units,
+    scratch: winnow::Scratch,
+    fps: Vec<(u64, u32)>,
+    entries: Vec<(u32, u32)>,
+    background: Vec<u32>,
+    names: Vec<String>,
+    stats: BuildStats,
+}
+
+impl Builder {
+    /// A builder hashing under `key` (draw it at random per index).
+    pub fn new(key: Key, settings: Settings) -> Builder {
+        let mut builder = Builder {
+            key,
+            settings,
+            folder: Folder::new(),
+            units: Units::default(),
+            comments: Units::default(),
+            scratch: winnow::Scratch::default(),
+            fps: Vec::new(),
+            entries: Vec::new(),
+            background: Vec::new(),
+            names: Vec::new(),
+            stats: BuildStats::default(),
+        };
+        builder.add_licenses();
+        builder
+    }
+
+    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated.
+    fn fingerprint(&mut self, text: &[u8], view: View) -> Vec<u32> {
+        self.fps.clear();
+        match view {
+            View::Text => {
+                text_view::units(&mut self.folder, text, &mut self.units);
+                self.comments.clear();
+            }
+            View::Code => {
+                code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments)
+            }
+        }
+        let (domain, params) = match view {
+            View::Text => (DOMAIN_TEXT, self.settings.text),
+            View::Code => (DOMAIN_CODE, self.settings.code),
+        };
+        self.stats.units += (self.units.len() + self.comments.len()) as u64;
+        winnow::fingerprints(
+            &self.key,
+            domain,
+            &self.units.values,
+            params,
+            &mut self.scratch,
+            &mut self.fps,
+        );
+        let comment = self.settings.comment;
+        winnow::fingerprints(
+            &self.key,
+            DOMAIN_COMMENT,
+            &self.comments.values,
+            comment,
+            &mut self.scratch,
+            &mut self.fps,
+        );
+        let mut top: Vec<u32> = self.fps.iter().map(|&(h, _)| (h >> 32) as u32).collect();
+        top.sort_unstable();
+        top.dedup();
+        top
+    }
+
+    /// Adds a protected document; returns its number.
+    pub fn add_document(&mut self, name: &str, text: &[u8], view: View) -> u32 {
+        let doc = self.names.len() as u32;
+        let fps = self.fingerprint(text, view);
+        self.entries.extend(fps.into_iter().map(|fp| (fp, doc)));
+        self.names.push(name.to_owned());
+        self.stats.documents += 1;
+        self.stats.code_documents += usize::from(view == View::Code);
+        self.stats.text_bytes += text.len() as u64;
+        doc
+    }
+
+    /// Adds the built-in background: the common license texts, as prose and as code comments.
+    fn add_licenses(&mut self) {
+        for text in LICENSES.split("%%\n") {
+            let commented: String = text.lines().map(|l| format!("// {l}\n")).collect();
+            let hashed: String = text.lines().map(|l| format!("# {l}\n")).collect();
+            for variant in [text, commented.as_str(), hashed.as_str()] {
+                self.add_background(variant.as_bytes());
+            }
+        }
+        self.stats.background_documents = 0;
+    }
+
+    /// Adds background text, whose fingerprints are never protected (in both views).
+    pub fn add_background(&mut self, text: &[u8]) {
+        let units = self.stats.units;
+        for view in [View::Text, View::Code] {
+            let fps = self.fingerprint(text, view);
+            self.background.extend(fps);
+        }
+        self.stats.background_documents += 1;
+        self.stats.units = units;
+    }
+
+    /// Drops boilerplate and writes the index file; names are kept only when `keep_names`.
+    pub fn finish(mut self, keep_names: bool) -> (Vec<u8>, BuildStats) {
+        self.background.sort_unstable();
+        self.background.dedup();
+        self.entries.sort_unstable();
+        self.entries.dedup();
+        let documents = self.stats.documents;
+        let limit = ((documents as f64 * self.settings.max_document_share) as usize)
+            .max(self.settings.min_common);
+        let mut kept = Vec::with_capacity(self.entries.len());
+        let mut doc_fingerprints = vec![0u32; documents];
+        for group in self.entries.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(fp, _)) = group.first() else {
+                continue;
+            };
+            if group.len() > limit {
+                self.stats.dropped_common += group.len();
+            } else if self.background.binary_search(&fp).is_ok() {
+                self.stats.dropped_background += group.len();
+            } else {
+                for &(fp, doc) in group {
+                    if let Some(n) = doc_fingerprints.get_mut(doc as usize) {
+                        *n += 1;
+                    }
+                    kept.push((fp, doc));
+                }
+            }
+        }
+        self.stats.entries = kept.len();
+        let names = keep_names.then_some(self.names.as_slice());
+        let streams = [
+            self.settings.text,
+            self.settings.code,
+            self.settings.comment,
+        ];
+        let file = encode(&self.key, streams, &doc_fingerprints, names, &kept);
+        (file, self.stats)
+    }
+}

@@ -1,0 +1,430 @@
+//! The documents index: winnowed keyed fingerprints of protected text, and its file format.
+//!
+//! Payload of format version 1 (framed by [`container`](super::container)):
+//!
+//! ```text
+//! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
+//! documents u32 | per document: its fingerprint count u32
+//! names flag u8 | if 1, per document: length u32, UTF-8 bytes
+//! entries u32 | document id width u8 (2 or 4) | bucket bits b u8 (0 to 16)
+//! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
+//! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
+//! docs [u16 or u32; entries]: the document of each entry
+//! ```
+//!
+//! A fingerprint is the top 32 bits of a keyed 64-bit k-gram hash. 32 bits are enough because
+//! a finding needs several fingerprints of one document close together in the text (a chance
+//! hit of one is about `entries / 2^32`, 3·10⁻⁴ for a 100 MB tree), and they make an entry
+//! 4 bytes on disk (6 in memory): the bucket table stores the top bits once. A small index uses
+//! fewer bucket bits (about one bucket per 16 entries), so its fingerprints are shorter
+//! (`b + 16` bits) but the chance hit per lookup stays about 2⁻¹², and its table stays small. Loading is a
+//! bounds-checked copy of three arrays, no parsing per entry. The file never holds text: only
+//! the key, the parameters, hashes, document numbers and (with `--names`) document names.
+
+mod build;
+mod find;
+
+pub use build::{BuildStats, Builder, Settings, View};
+pub use find::{DocumentMatch, FindScratch};
+
+use super::container::{self, IndexError, Reader};
+use super::keyed::Key;
+use super::winnow::Params;
+
+/// Magic bytes of a documents index.
+pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
+/// The newest format version this build reads and the one it writes.
+pub const VERSION: u32 = 1;
+/// The most bucket bits (the fingerprint's top bits that index the bucket table).
+const MAX_BUCKET_BITS: u32 = 16;
+
+/// Bucket bits for an index of `entries`: about one bucket per 16 entries, at most 16 bits.
+pub(crate) fn bucket_bits(entries: usize) -> u32 {
+    (usize::BITS - (entries / 16).leading_zeros()).min(MAX_BUCKET_BITS)
+}
+/// Keyed-hash domain of the prose view.
+pub(crate) const DOMAIN_TEXT: u8 = 1;
+/// Keyed-hash domain of the code view.
+pub(crate) const DOMAIN_CODE: u8 = 2;
+/// Keyed-hash domain of the code view's comment words.
+pub(crate) const DOMAIN_COMMENT: u8 = 3;
+
+/// A loaded documents index.
+#[derive(Debug, Clone)]
+pub struct DocumentIndex {
+    key: Key,
+    text: Params,
+    code: Params,
+    comment: Params,
+    /// Fingerprints stored per document (the denominator of a match's fraction).
+    doc_fingerprints: Vec<u32>,
+    names: Option<Vec<String>>,
+    /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top bits are `b`.
+    buckets: Vec<u32>,
+    bits: u32,
+    lows: Vec<u16>,
+    docs: Vec<u32>,
+}
+
+impl DocumentIndex {
+    /// Parses and checks a complete index file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<DocumentIndex, IndexError> {
+        let payload = container::open(bytes, MAGIC, "documents", VERSION)?;
+        let mut r = Reader::new(payload);
+        let key = Key(r.array()?);
+        let text = params(&mut r)?;
+        let code = params(&mut r)?;
+        let comment = params(&mut r)?;
+        let documents = r.count(4)?;
+        let doc_fingerprints = r.u32s(documents)?;
+        let names = match r.u8()? {
+            0 => None,
+            1 => Some(
+                (0..documents)
+                    .map(|_| {
+                        let n = r.count(1)?;
+                        String::from_utf8(r.bytes(n)?.to_vec())
+                            .map_err(|_| IndexError::Malformed("a document name is not UTF-8"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            _ => return Err(IndexError::Malformed("unknown names flag")),
+        };
+        let entries = r.count(2)?;
+        let width = r.u8()?;
+        let bits = u32::from(r.u8()?);
+        if bits > MAX_BUCKET_BITS {
+            return Err(IndexError::Malformed("more than 16 bucket bits"));
+        }
+        let buckets = r.u32s((1usize << bits) + 1)?;
+        let lows = r
+            .bytes(entries.saturating_mul(2))?
+            .chunks_exact(2)
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
+            .collect::<Vec<u16>>();
+        let docs = match width {
+            2 => r
+                .bytes(entries.saturating_mul(2))?
+                .chunks_exact(2)
+                .map(|c| {
+                    u32::from(u16::from_le_bytes([
+                        c.first().copied().unwrap_or(0),
+                        c.get(1).copied().unwrap_or(0),
+                    ]))
+                })
+                .collect(),
+            4 => r.u32s(entries)?,
+            _ => {
+                return Err(IndexError::Malformed(
+                    "document id width is neither 2 nor 4",
+                ))
+            }
+        };
+        if !r.at_end() {
+            return Err(IndexError::Malformed("bytes after the last section"));
+        }
+        let monotone = buckets.windows(2).all(|w| w.first() <= w.get(1));
+        if !monotone
+            || buckets.first() != Some(&0)
+            || buckets.last().map(|&b| b as usize) != Some(entries)
+        {
+            return Err(IndexError::Malformed(
+                "bucket offsets are not a partition of the entries",
+            ));
+        }
+        if docs.iter().any(|&d| d as usize >= documents) {
+            return Err(IndexError::Malformed(
+                "an entry names a document that does not exist",
+            ));
+        }
+        Ok(DocumentIndex {
+            key,
+            text,
+            code,
+            comment,
+            doc_fingerprints,
+            names,
+            buckets,
+            bits,
+            lows,
+            docs,
+        })
+    }
+
+    /// The number of indexed documents.
+    pub fn documents(&self) -> usize {
+        self.doc_fingerprints.len()
+    }
+
+    /// The number of (fingerprint, document) entries.
+    pub fn entries(&self) -> usize {
+        self.lows.len()
+    }
+
+    /// A document's name, when the index was built with `--names`.
+    pub fn name(&self, document: u32) -> Option<&str> {
+        self.names
+            .as_ref()?
+            .get(document as usize)
+            .map(String::as_str)
+    }
+
+    /// The winnowing parameters of the prose, code and comment streams.
+    pub fn params(&self) -> [Params; 3] {
+        [self.text, self.code, self.comment]
+    }
+
+    /// Heap bytes held by the loaded index (an estimate of its memory cost in a VM).
+    pub fn heap_bytes(&self) -> usize {
+        let names = self
+            .names
+            .as_ref()
+            .map_or(0, |n| n.iter().map(|s| s.len() + 24).sum());
+        self.buckets.len() * 4
+            + self.lows.len() * 2
+            + self.docs.len() * 4
+            + self.doc_fingerprints.len() * 4
+            + names
+    }
+
+    /// The documents holding a 64-bit keyed fingerprint.
+    fn lookup(&self, fingerprint: u64) -> &[u32] {
+        let top = (fingerprint >> 32) as u32;
+        let (bucket, low) = split(top, self.bits);
+        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
+        else {
+            return &[];
+        };
+        let (from, to) = (from as usize, to as usize);
+        let Some(lows) = self.lows.get(from..to) else {
+            return &[];
+        };
+        let first = lows.partition_point(|&l| l < low);
+        let last = lows.partition_point(|&l| l <= low);
+        self.docs.get(from + first..from + last).unwrap_or_default()
+    }
+}
+
+/// A 32-bit fingerprint's bucket (its top `bits` bits) and low part (the next 16 bits).
+fn split(top: u32, bits: u32) -> (usize, u16) {
+    let bucket = top.checked_shr(32 - bits).unwrap_or(0) as usize;
+    let low = (top >> (16 - bits.min(16))) as u16;
+    (bucket, low)
+}
+
+fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
+    let k = usize::try_from(r.u32()?).unwrap_or(0);
+    let w = usize::try_from(r.u32()?).unwrap_or(0);
+    let min_distinct = usize::try_from(r.u32()?).unwrap_or(0);
+    if k == 0 || w == 0 || k > 4096 || w > 4096 || min_distinct > k {
+        return Err(IndexError::Malformed("winnowing parameters out of range"));
+    }
+    Ok(Params { k, w, min_distinct })
+}
+
+/// Writes an index file from sorted, deduplicated (32-bit fingerprint, document) entries.
+fn encode(
+    key: &Key,
+    streams: [Params; 3],
+    doc_fingerprints: &[u32],
+    names: Option<&[String]>,
+    entries: &[(u32, u32)],
+) -> Vec<u8> {
+    let bits = bucket_bits(entries.len());
+    let buckets = 1usize << bits;
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 6);
+    p.extend_from_slice(&key.0);
+    for s in streams {
+        for v in [s.k, s.w, s.min_distinct] {
+            p.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+    }
+    p.extend_from_slice(&(doc_fingerprints.len() as u32).to_le_bytes());
+    for n in doc_fingerprints {
+        p.extend_from_slice(&n.to_le_bytes());
+    }
+    match names {
+        Some(names) => {
+            p.push(1);
+            for name in names {
+                p.extend_from_slice(&(name.len() as u32).to_le_bytes());
+                p.extend_from_slice(name.as_bytes());
+            }
+        }
+        None => p.push(0),
+    }
+    p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    let wide = doc_fingerprints.len() > usize::from(u16::MAX) + 1;
+    p.push(if wide { 4 } else { 2 });
+    p.push(bits as u8);
+    let mut offset = 0u32;
+    let mut next = entries.iter().peekable();
+    for bucket in 0..=buckets {
+        while next
+            .peek()
+            .is_some_and(|&&(fp, _)| split(fp, bits).0 < bucket)
+        {
+            next.next();
+            offset += 1;
+        }
+        p.extend_from_slice(&offset.to_le_bytes());
+    }
+    for &(fp, _) in entries {
+        p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
+    }
+    for &(_, doc) in entries {
+        if wide {
+            p.extend_from_slice(&doc.to_le_bytes());
+        } else {
+            p.extend_from_slice(&(doc as u16).to_le_bytes());
+        }
+    }
+    container::seal(MAGIC, VERSION, &p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pseudo-random program of `lines` lines: distinct enough to be protected.
+    fn program(seed: u64, lines: usize) -> String {
+        let mut x = seed;
+        let mut out = String::new();
+        for i in 0..lines {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let op = ["+", "-", "*", "^", "|"][(x % 5) as usize];
+            let call = ["push", "insert", "extend", "retain"][(x / 5 % 4) as usize];
+            out.push_str(&format!(
+                "    let v{i} = w{}.{call}(x{} {op} {}, \"k{}\"); // step {i}\n",
+                x % 97,
+                x % 13,
+                x % 1000,
+                x % 31
+            ));
+        }
+        out
+    }
+
+    fn index(names: bool) -> (Vec<u8>, String, String) {
+        let a = program(1, 200);
+        let b = program(2, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        builder.add_document("docs/b.rs", b.as_bytes(), View::Code);
+        let (file, stats) = builder.finish(names);
+        assert_eq!(stats.documents, 2);
+        assert!(stats.entries > 50);
+        (file, a, b)
+    }
+
+    #[test]
+    fn a_copy_is_found_with_its_span_and_unrelated_text_is_not() {
+        let (file, a, _) = index(false);
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let copied: String = a.lines().skip(50).take(30).collect::<Vec<_>>().join("\n");
+        let prompt = format!("Why is this slow?\n{copied}\nThanks!");
+        let found = idx.find(prompt.as_bytes(), 200, &mut FindScratch::default());
+        assert_eq!(found.first().map(|m| m.document), Some(0), "{found:?}");
+        let m = &found[0];
+        assert!(
+            m.matched_chars >= 200 && m.fraction > 0.0 && m.fraction < 0.5,
+            "{m:?}"
+        );
+        let start = prompt.find("let").unwrap();
+        assert!(
+            m.span.0 >= start && m.span.1 <= start + copied.len() + 1,
+            "{m:?}"
+        );
+        let renamed = copied
+            .replace("w", "q")
+            .replace("let v", "let value_")
+            .replace("    ", "\t");
+        assert!(!idx
+            .find(renamed.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
+        let other: String = (0..40)
+            .map(|i| {
+                format!(
+                    "fn f{i}(a: u32) -> u32 {{ a * {} }} // twice {i}\n",
+                    i * 7919 % 1000
+                )
+            })
+            .collect();
+        assert!(idx
+            .find(other.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
+        let short: String = a.lines().skip(10).take(2).collect();
+        assert!(idx
+            .find(short.as_bytes(), 200, &mut FindScratch::default())
+            .is_empty());
+    }
+
+    #[test]
+    fn the_file_holds_no_text_and_names_only_when_asked() {
+        let (numbered, a, _) = index(false);
+        let (named, _, _) = index(true);
+        let needle = a.lines().nth(3).unwrap().trim().as_bytes().to_vec();
+        for file in [&numbered, &named] {
+            assert!(!file.windows(needle.len()).any(|w| w == needle.as_slice()));
+            assert!(!file.windows(5).any(|w| w == b"step "));
+        }
+        assert!(!numbered.windows(9).any(|w| w == b"secret_a."));
+        assert!(named.windows(9).any(|w| w == b"secret_a."));
+        let idx = DocumentIndex::from_bytes(&named).unwrap();
+        assert_eq!(idx.name(0), Some("src/secret_a.rs"));
+        assert_eq!(DocumentIndex::from_bytes(&numbered).unwrap().name(0), None);
+    }
+
+    #[test]
+    fn damaged_files_are_refused() {
+        let (file, _, _) = index(false);
+        let mut tampered = file.clone();
+        let middle = tampered.len() / 2;
+        tampered[middle] ^= 0x40;
+        assert_eq!(
+            DocumentIndex::from_bytes(&tampered).unwrap_err(),
+            IndexError::Checksum
+        );
+        assert!(matches!(
+            DocumentIndex::from_bytes(&file[..file.len() - 10]),
+            Err(IndexError::Truncated { .. })
+        ));
+        let mut newer = file.clone();
+        newer[8] = 2;
+        assert!(matches!(
+            DocumentIndex::from_bytes(&newer),
+            Err(IndexError::UnsupportedVersion { found: 2, .. })
+        ));
+        assert!(matches!(
+            DocumentIndex::from_bytes(b""),
+            Err(IndexError::WrongMagic { .. })
+        ));
+        let records = crate::protected::records::Builder::new(Key([1; 16]), &["a"], &[])
+            .finish()
+            .0;
+        assert!(matches!(
+            DocumentIndex::from_bytes(&records),
+            Err(IndexError::WrongMagic { .. })
+        ));
+    }
+
+    #[test]
+    fn bucket_bits_grow_with_the_index() {
+        assert_eq!(bucket_bits(0), 0);
+        assert_eq!(bucket_bits(16), 1);
+        assert_eq!(bucket_bits(1 << 30), 16);
+        for bits in [0, 5, 16] {
+            let (bucket, low) = split(0xABCD_1234, bits);
+            assert!(bucket < 1 << bits);
+            let back = ((bucket as u64) << (32 - bits)) | (u64::from(low) << (16 - bits));
+            assert_eq!(back >> (16 - bits), 0xABCD_1234u64 >> (16 - bits));
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Finding rows of a records index in a text.
+//!
+//! The text is folded like the cells were, then cut into candidate values of each kind
+//! ([`cell`](super::cell)): e-mail addresses around each `@`; runs of digit groups and every
+//! contiguous sub-run of up to [`MAX_GROUPS`] groups; runs of one to [`MAX_WORDS`] consecutive
+//! words. Each candidate is hashed under the index's key and looked up. A row is a finding when
+//! at least `min_fields` of its columns are found, or one of its unique columns is. Each finding
+//! gives the row number, the columns found and the original spans of the matched values, never
+//! a value.
+
+use super::cell::{
+    is_domain_char, is_local_char, is_number_separator, Kind, MAX_GROUPS, MAX_WORDS,
+};
+use super::RecordIndex;
+use crate::protected::fold::Folder;
+use crate::protected::keyed::Key;
+use std::hash::Hasher;
+
+/// A row of the index found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMatch {
+    /// The row's number (0-based, in input order after skipped rows).
+    pub row: u32,
+    /// The columns found, ascending.
+    pub columns: Vec<u8>,
+    /// Original byte spans of the matched values, ascending.
+    pub spans: Vec<(usize, usize)>,
+}
+
+/// Buffers reused across calls to [`RecordIndex::find`].
+#[derive(Debug, Default)]
+pub struct FindScratch {
+    folder: Folder,
+    /// (keyed hash, folded span) of every candidate.
+    candidates: Vec<(u64, (usize, usize))>,
+    /// (row, column, folded span) of every hit.
+    hits: Vec<(u32, u8, (usize, usize))>,
+}
+
+impl RecordIndex {
+    /// The rows with at least `min_fields` columns (or one unique column) present in `text`.
+    pub fn find(
+        &self,
+        text: &[u8],
+        min_fields: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<RecordMatch> {
+        let FindScratch {
+            folder,
+            candidates,
+            hits,
+        } = scratch;
+        let folded = folder.fold(text);
+        candidates.clear();
+        hits.clear();
+        let mut base = 0;
+        for chunk in folded.text().utf8_chunks() {
+            gather(&self.key, chunk.valid(), base, candidates);
+            base += chunk.valid().len() + chunk.invalid().len();
+        }
+        for &(hash, span) in candidates.iter() {
+            for &r in self.lookup(hash) {
+                hits.push((r >> 4, (r & 15) as u8, span));
+            }
+        }
+        hits.sort_unstable();
+        let mut found = Vec::new();
+        for row_hits in hits.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(row, _, _)) = row_hits.first() else {
+                continue;
+            };
+            let mut columns: Vec<u8> = row_hits.iter().map(|h| h.1).collect();
+            columns.dedup();
+            let unique = columns
+                .iter()
+                .any(|&c| self.columns.get(usize::from(c)).is_some_and(|c| c.unique));
+            if columns.len() < min_fields.max(1) && !unique {
+                continue;
+            }
+            let mut spans: Vec<(usize, usize)> = row_hits
+                .iter()
+                .map(|h| folded.original_span(h.2 .0, h.2 .1))
+                .collect();
+            spans.sort_unstable();
+            spans.dedup();
+            found.push(RecordMatch {
+                row,
+                columns,
+                spans,
+            });
+        }
+        found
+    }
+}
+
+/// Candidates: (keyed hash of the normalized value, folded span).
+type Candidates = Vec<(u64, (usize, usize))>;
+
+/// Appends the candidate values of `text` (a valid UTF-8 run at folded offset `base`), hashed
+/// as they are read: no string is built per candidate.
+fn gather(key: &Key, text: &str, base: usize, out: &mut Candidates) {
+    emails(key, text, base, out);
+    numbers(key, text, base, out);
+    words(key, text, base, out);
+}
+
+fn emails(key: &Key, text: &str, base: usize, out: &mut Candidates) {
+    for (at, _) in text.match_indices('@') {
+        let before = text.get(..at).unwrap_or_default();
+        let after = text.get(at + 1..).unwrap_or_default();
+        let local_len: usize = before
+            .chars()
+            .rev()
+            .take_while(|&c| is_local_char(c))
+            .map(char::len_utf8)
+            .sum();
+        let domain_len: usize = after
+            .chars()
+            .take_while(|&c| is_domain_char(c))
+            .map(char::len_utf8)
+            .sum();
+        let domain = after
+            .get(..domain_len)
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        let local = before
+            .get(at - local_len..)
+            .unwrap_or_default()
+            .trim_start_matches('.');
+        if local.is_empty() || !domain.contains('.') {
+            continue;
+        }
+        let start = at - local.len();
+        let end = at + 1 + domain.len();
+        let value = format!("{local}@{domain}").to_ascii_lowercase();
+        let hash = key.hash_bytes(Kind::Email as u8, value.as_bytes());
+        out.push((hash, (base + start, base + end)));
+    }
+}
+
+fn numbers(key: &Key, text: &str, base: usize, out: &mut Candidates) {
+    let bytes = text.as_bytes();
+    // Digit groups (start, end), and whether each joins the previous one by one separator run.
+    let mut groups: Vec<(usize, usize, bool)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let joined = groups.last().is_some_and(|&(_, prev_end, _)| {
+            let between = text.get(prev_end..start).unwrap_or("x");
+            between.chars().count() <= 3 && between.chars().all(is_number_separator)
+        });
+        groups.push((start, i, joined));
+    }
+    let mut run_start = 0;
+    for g in 0..groups.len() {
+        if !groups.get(g).is_some_and(|x| x.2) {
+            run_start = g;
+        }
+        // Every sub-run ending at group g, of at most MAX_GROUPS groups, inside the current run.
+        let first = run_start.max((g + 1).saturating_sub(MAX_GROUPS));
+        for from in first..=g {
+            let (Some(&(s, _, _)), Some(&(_, e, _))) = (groups.get(from), groups.get(g)) else {
+                continue;
+            };
+            let mut h = key.start(Kind::Digits as u8);
+            for &(gs, ge, _) in groups.get(from..=g).unwrap_or_default() {
+                h.write(bytes.get(gs..ge).unwrap_or_default());
+            }
+            out.push((h.finish(), (base + s, base + e)));
+        }
+    }
+}
+
+fn words(key: &Key, text: &str, base: usize, out: &mut Candidates) {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    for (w, &(s, _)) in spans.iter().enumerate() {
+        let mut h = key.start(Kind::Words as u8);
+        for &(ws, we) in spans.iter().skip(w).take(MAX_WORDS) {
+            let word = text.get(ws..we).unwrap_or_default();
+            if word.is_ascii() {
+                for b in word.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            } else {
+                let mut buf = [0u8; 4];
+                for c in word.chars().flat_map(char::to_lowercase) {
+                    h.write(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            out.push((h.finish(), (base + s, base + we)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Builder;
+    use super::*;
+
+    fn index() -> RecordIndex {
+        let mut b = Builder::new(
+            Key([9; 16]),
+            &["name", "email", "phone", "account"],
+            &["account"],
+        );
+        b.add_row(&[
+            "Anna Novak",
+            "anna.novak@example.com",
+            "+1 555 010 2345",
+            "AC-0042-7731",
+        ]);
+        b.add_row(&[
+            "Bruno Silva",
+            "b.silva@example.org",
+            "555-010-9999",
+            "AC-0099-1234",
+        ]);
+        let (file, stats) = b.finish();
+        assert_eq!(stats.rows, 2);
+        RecordIndex::from_bytes(&file).unwrap()
+    }
+
+    #[test]
+    fn two_fields_of_one_row_match() {
+        let idx = index();
+        let text = "Call ANNA  NOVAK at 1-555-010-2345 today";
+        let found = idx.find(text.as_bytes(), 2, &mut FindScratch::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].row, 0);
+        assert_eq!(found[0].columns, vec![0, 2]);
+        let spans: Vec<&str> = found[0].spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        assert!(spans.contains(&"ANNA  NOVAK"), "{spans:?}");
+    }
+
+    #[test]
+    fn fields_of_different_rows_do_not() {
+        let idx = index();
+        let text = "Anna Novak wrote to b.silva@example.org";
+        assert!(idx
+            .find(text.as_bytes(), 2, &mut FindScratch::default())
+            .is_empty());
+        assert!(idx
+            .find(b"Anna Novak alone", 2, &mut FindScratch::default())
+            .is_empty());
+    }
+
+    #[test]
+    fn a_unique_column_is_enough() {
+        let idx = index();
+        let found = idx.find(
+            b"account ac 0099 1234 is late",
+            2,
+            &mut FindScratch::default(),
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].row, 1);
+    }
+
+    #[test]
+    fn emails_match_case_insensitively() {
+        let idx = index();
+        let found = idx.find(
+            b"<Anna.Novak@Example.com>, Anna Novak",
+            2,
+            &mut FindScratch::default(),
+        );
+        assert_eq!(found.len(), 1);
+    }
+
+    #[test]
+    fn duplicates_and_empty_rows_are_counted() {
+        let mut b = Builder::new(Key([1; 16]), &["a", "b"], &[]);
+        b.add_row(&["x y", "1"]);
+        b.add_row(&["X  Y", "1"]);
+        b.add_row(&["", " "]);
+        let (_, stats) = b.finish();
+        assert_eq!(
+            (stats.rows, stats.duplicate_rows, stats.empty_rows),
+            (1, 1, 1)
+        );
+    }
+}
