@@ -10,6 +10,7 @@
 pub mod anchors;
 mod body;
 mod bytes;
+mod cred_checks;
 pub mod encoding;
 mod fingerprint;
 mod join;

@@ -428,6 +428,18 @@ fn count_percent_escapes(text: &[u8]) -> (usize, usize) {
     (total, longest)
 }
 
+/// True if a `%XX` escape of a separator (`%3D` `=`, `%3A` `:`, `%2F` `/`, `%26` `&`, `%22` `"`,
+/// ...; not `%20`, common between words) is glued to a letter or digit that follows it:
+/// `k%3DAKIA...` hides a key
+/// behind a word byte, where a detector's `\b` cannot see its start until the escape is decoded.
+fn glued_escape(text: &[u8]) -> bool {
+    (0..text.len()).any(|i| {
+        percent_escape(text, i).is_some_and(|b| {
+            b.is_ascii_punctuation() && !matches!(b, b'%' | b'-' | b'_' | b'.')
+        }) && text.get(i + 3).is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
 fn count_unicode_escapes(text: &[u8]) -> usize {
     let mut count = 0;
     let mut i = 0;
@@ -760,7 +772,9 @@ impl<'t> Finder<'t, '_> {
         }
         let text = self.slice(start..end);
         let (escapes, chain) = count_percent_escapes(text);
-        if (escapes >= 3 || chain >= 2) && self.percent(start..end, false) {
+        if (escapes >= 3 || chain >= 2 || (escapes >= 1 && glued_escape(text)))
+            && self.percent(start..end, false)
+        {
             return end;
         }
         if count_unicode_escapes(text) >= 2 && self.unicode(start..end) {
@@ -1762,5 +1776,16 @@ mod tests {
         let mut long = b"a fairly long line of text with one control byte ".repeat(2);
         long.push(0x01);
         assert!(is_text_like(&long));
+    }
+
+    #[test]
+    fn one_separator_escape_glued_to_a_word_is_decoded() {
+        let (segments, _) = find(b"GET /cb?state=1&k%3DAKIAR7UZ3WQ4XK2M6PLD HTTP/1.1");
+        assert_eq!(decoded(&segments), ["/cb?state=1&k=AKIAR7UZ3WQ4XK2M6PLD"]);
+        let (segments, _) = find(b"path%2Fsecrets and 50%25 off");
+        assert_eq!(decoded(&segments), ["path/secrets"]);
+        // A lone escape before a separator or at the end stays as written.
+        let (segments, _) = find(b"50%25 off, x%3D and y%3D-z");
+        assert!(segments.is_empty());
     }
 }

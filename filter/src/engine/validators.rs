@@ -16,6 +16,10 @@ pub enum Validator {
     MinEntropy(f64),
     Length { min: usize, max: usize },
     NotTrivial,
+    NotPlaceholder,
+    Jwt,
+    Crc32Suffix,
+    BasicAuth,
 }
 
 impl Validator {
@@ -29,6 +33,10 @@ impl Validator {
             Validator::MinEntropy(floor) => shannon_entropy(candidate) >= *floor,
             Validator::Length { min, max } => (*min..=*max).contains(&candidate.len()),
             Validator::NotTrivial => !trivial(candidate),
+            Validator::NotPlaceholder => super::cred_checks::not_placeholder(candidate),
+            Validator::Jwt => super::cred_checks::jwt(candidate),
+            Validator::Crc32Suffix => super::cred_checks::crc32_suffix(candidate),
+            Validator::BasicAuth => super::cred_checks::basic_auth(candidate),
         }
     }
 }

@@ -833,6 +833,10 @@ impl Compiler<'_> {
                 ValidatorDoc::CnResidentId => Validator::CnResidentId,
                 ValidatorDoc::UsSsn => Validator::UsSsn,
                 ValidatorDoc::NotTrivial => Validator::NotTrivial,
+                ValidatorDoc::NotPlaceholder => Validator::NotPlaceholder,
+                ValidatorDoc::Jwt => Validator::Jwt,
+                ValidatorDoc::Crc32Suffix => Validator::Crc32Suffix,
+                ValidatorDoc::BasicAuth => Validator::BasicAuth,
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
                         self.error(

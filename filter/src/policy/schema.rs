@@ -251,6 +251,15 @@ pub enum ValidatorDoc {
     Length(LengthDoc),
     /// The match must not consist of one repeated byte or an ascending run like `1234567890`.
     NotTrivial,
+    /// The value is not a placeholder, template, type name, code reference or redaction
+    /// (`${VAR}`, `<password>`, `changeme`, `xxx`, `null`, `string`, `os.environ[...]`).
+    NotPlaceholder,
+    /// A JSON Web Token whose header base64url-decodes to a JSON object naming an `alg`.
+    Jwt,
+    /// The last 6 characters are the base62 CRC32 of the rest (GitHub and npm tokens).
+    Crc32Suffix,
+    /// Base64 of printable `user:password`, the password not a placeholder.
+    BasicAuth,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
