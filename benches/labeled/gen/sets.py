@@ -3,16 +3,16 @@ ASSIGN = ["generic-password-quoted", "generic-password-unquoted", "generic-secre
           "generic-secret-unquoted", "generic-api-key-quoted", "generic-api-key-unquoted",
           "generic-token-quoted", "generic-token-unquoted", "connection-string-password",
           "password-assignment", "credential-assignment", "credential-xml", "credential-cli-flag",
-          "password-in-prose", "credential-env-entry"]
+          "password-in-prose", "credential-env-entry", "credential-xml-attribute"]
 URI = ["postgres-url-password", "mysql-url-password", "mongodb-url-password", "redis-url-password",
        "amqp-url-password", "mssql-url-password", "database-url-password", "connection-string-password",
-       "jdbc-url-password", "url-basic-auth-credentials"]
+       "jdbc-url-password", "jdbc-oracle-password", "url-basic-auth-credentials"]
 DOCKER = ["docker-config-auth"]
 AZ = ["azure-storage-account-key", "azure-storage-identifiable-key", "azure-cosmosdb-identifiable-key",
       "azure-messaging-identifiable-key", "azure-shared-access-key", "azure-sas-token",
       "azure-entra-client-secret", "azure-client-secret-in-context", "azure-devops-pat",
-      "azure-devops-pat-legacy", "azure-identifiable-key", "azure-cosmosdb-key"]
-VAULT = ["vault-service-token", "vault-batch-token", "vault-recovery-token", "vault-legacy-token"]
+      "azure-devops-pat-legacy", "azure-identifiable-key", "azure-account-key-in-context"]
+VAULT = ["vault-service-token", "vault-batch-token", "vault-recovery-token", "vault-legacy-token", "vault-legacy-token-in-context"]
 SLACK = ["slack-bot-token", "slack-user-token", "slack-workspace-token", "slack-app-token",
          "slack-config-token", "slack-legacy-token", "slack-webhook-url", "slack-workflow-webhook-url"]
 TWILIO = ["twilio-credentials-pair", "twilio-auth-token", "twilio-api-key"]

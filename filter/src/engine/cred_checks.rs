@@ -75,12 +75,19 @@ pub fn not_placeholder(value: &[u8]) -> bool {
         b"supersecret", b"password123", b"hunter2", b"p@ssw0rd", b"passw0rd", b"letmein",
         b"qwerty", b"123456", b"abcdef", b"abc123", b"os.environ", b"getenv", b"process.env",
         b"env.", b"environ", b"secrets.", b"vault:", b"keyvault", b"lookup", b"settings.",
-        b"config.", b"cfg.", b"self.", b"this.", b"args.", b"params.", b"request.", b"props.",
+        b"config.", b"cfg.", b"!vault", b"self.", b"this.", b"args.", b"params.", b"request.", b"props.",
     ];
     if MARKERS.iter().any(|m| contains(&lower, m)) {
         return false;
     }
     true
+}
+
+/// True when `value` holds a digit, or both upper- and lower-case letters: a chosen or generated
+/// value, not a lower-case word or name (`db-credentials`, `required`).
+pub fn mixed(value: &[u8]) -> bool {
+    value.iter().any(u8::is_ascii_digit)
+        || (value.iter().any(u8::is_ascii_uppercase) && value.iter().any(u8::is_ascii_lowercase))
 }
 
 /// True when `token` is `header.payload.signature` and the header base64url-decodes to a JSON
@@ -240,6 +247,11 @@ mod tests {
         ] {
             assert!(!not_placeholder(fake.as_bytes()), "{fake}");
         }
+    }
+
+    #[test]
+    fn mixed_needs_a_digit_or_both_cases() {
+        assert!(mixed(b"summer2024") && mixed(b"Winter") && !mixed(b"db-credentials"));
     }
 
     #[test]

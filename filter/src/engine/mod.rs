@@ -11,6 +11,7 @@ pub mod anchors;
 mod body;
 mod bytes;
 mod cred_checks;
+mod fallback;
 pub mod encoding;
 mod fingerprint;
 mod join;

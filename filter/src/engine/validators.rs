@@ -20,6 +20,7 @@ pub enum Validator {
     Jwt,
     Crc32Suffix,
     BasicAuth,
+    Mixed,
 }
 
 impl Validator {
@@ -37,6 +38,7 @@ impl Validator {
             Validator::Jwt => super::cred_checks::jwt(candidate),
             Validator::Crc32Suffix => super::cred_checks::crc32_suffix(candidate),
             Validator::BasicAuth => super::cred_checks::basic_auth(candidate),
+            Validator::Mixed => super::cred_checks::mixed(candidate),
         }
     }
 }

@@ -279,6 +279,7 @@ impl Walk<'_, '_> {
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
         found.sort_unstable_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector, f.via));
         found.dedup_by_key(|f| (f.hit.start, f.hit.end, f.hit.detector));
+        super::fallback::drop_covered(&mut found, policy, |f| f.hit);
         let rendered = path();
         let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);

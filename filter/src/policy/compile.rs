@@ -390,6 +390,7 @@ impl Compiler<'_> {
                 class,
                 kind,
                 mask,
+                fallback: d.fallback,
             });
         }
         detectors
@@ -837,6 +838,7 @@ impl Compiler<'_> {
                 ValidatorDoc::Jwt => Validator::Jwt,
                 ValidatorDoc::Crc32Suffix => Validator::Crc32Suffix,
                 ValidatorDoc::BasicAuth => Validator::BasicAuth,
+                ValidatorDoc::Mixed => Validator::Mixed,
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
                         self.error(

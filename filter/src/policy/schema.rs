@@ -210,6 +210,10 @@ pub struct DetectorDoc {
     /// Texts this detector must find (`match`) and must not find (`ignore`); run by `airlock check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesDoc>,
+    /// A catch-all (a generic assignment pattern): its finding is dropped when a detector that is
+    /// not a fallback, of the same kind, finds a span covering it in the same field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -260,6 +264,8 @@ pub enum ValidatorDoc {
     Crc32Suffix,
     /// Base64 of printable `user:password`, the password not a placeholder.
     BasicAuth,
+    /// A digit, or both upper- and lower-case letters (not a lower-case word or name).
+    Mixed,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

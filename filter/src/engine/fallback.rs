@@ -1,0 +1,27 @@
+//! Catch-all detectors yield to specific ones: `SLACK_TOKEN=xoxb-...` is a Slack bot token, not
+//! also a "generic token", so a `fallback` detector's finding is dropped when a detector of the
+//! same kind that is not a fallback found a span covering it in the same field.
+
+use super::scanner::Hit;
+use crate::policy::Policy;
+
+/// Removes from `found` every fallback finding covered by a non-fallback finding of the same kind.
+pub(super) fn drop_covered<T>(found: &mut Vec<T>, policy: &Policy, hit: impl Fn(&T) -> Hit) {
+    let fallback = |h: &Hit| policy.detector(h.detector).is_some_and(|d| d.fallback);
+    if !found.iter().any(|f| fallback(&hit(f))) {
+        return;
+    }
+    let kind = |h: &Hit| policy.detector(h.detector).map(|d| d.kind);
+    let specific: Vec<Hit> = found
+        .iter()
+        .map(&hit)
+        .filter(|h| !fallback(h))
+        .collect();
+    found.retain(|f| {
+        let h = hit(f);
+        !(fallback(&h)
+            && specific
+                .iter()
+                .any(|s| s.start <= h.start && h.end <= s.end && kind(s) == kind(&h)))
+    });
+}
