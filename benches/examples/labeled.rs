@@ -7,8 +7,8 @@
 //!
 //! Per family it prints: positives, recall (a positive counts when a finding's detector is in
 //! `expect`), negatives, false positives (negatives with a credential or pii finding), and the
-//! wrong-kind rate: positives where a credential or pii detector outside `expect` also fires, plus
-//! negatives that fire, over all items. With `-v` it lists each miss and misfire by file, item
+//! wrong-kind rate: positives where a detector outside `expect`, of the expected detectors' kind
+//! (credential, or pii), also fires, plus negatives that fire, over all items. With `-v` it lists each miss and misfire by file, item
 //! number and detector ids. It never prints a text or a matched value.
 //!
 //! `cargo run --release -p airlock-benches --example labeled [-- -v] [DIR]`
@@ -79,6 +79,10 @@ fn main() {
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("yaml"))
         .collect();
     files.sort();
+    let kinds: BTreeMap<&str, Kind> = (0..)
+        .map_while(|i: usize| policy.detector(i.try_into().ok()?))
+        .map(|d| (d.id.as_str(), d.kind))
+        .collect();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for file in &files {
         let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
@@ -124,9 +128,15 @@ fn main() {
                 } else if verbose {
                     println!("  miss    {name}#{i} [{}]: fired {fired:?}", item.family);
                 }
+                // Another detector of the expected kind (credential for a credential family).
+                let expected_kind = item
+                    .expect
+                    .iter()
+                    .find_map(|e| kinds.get(e.as_str()).copied());
                 let wrong: Vec<&&str> = fired
                     .iter()
                     .filter(|id| !item.expect.iter().any(|e| e == **id))
+                    .filter(|id| expected_kind.is_none_or(|k| kinds.get(**id) == Some(&k)))
                     .collect();
                 if !wrong.is_empty() {
                     tally.wrong_kind += 1;
