@@ -17,7 +17,7 @@ SLACK = ["slack-bot-token", "slack-user-token", "slack-workspace-token", "slack-
          "slack-config-token", "slack-legacy-token", "slack-webhook-url", "slack-workflow-webhook-url"]
 TWILIO = ["twilio-credentials-pair", "twilio-auth-token", "twilio-api-key"]
 AWS = ["aws-access-key-id", "aws-secret-access-key", "aws-secret-access-key-in-context"]
-ENC = AWS + ["github-pat-classic", "gcp-api-key", "slack-bot-token", "stripe-secret-key", "generic-token-unquoted",
+ENC = AWS + ["github-pat-classic", "github-token-in-context", "gcp-api-key", "slack-bot-token", "stripe-secret-key", "generic-token-unquoted",
              "generic-api-key-unquoted", "generic-password-unquoted", "password-assignment", "credential-assignment"]
 
 a = "assignment"
@@ -316,3 +316,48 @@ precision = [
 
 SETS = {"assignment": assignment, "uri": dburi, "docker": docker, "azure": azure, "vault": vault,
         "slack": slack, "twilio": twilio, "aws": aws, "encoded": encoded, "precision": precision}
+
+# Written after the detectors, run once before any further change: a holdout check.
+h = "holdout-assignment"
+holdout = [
+    ("# settings.py\nDATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'PASSWORD': '{W}'}}", h, ASSIGN),
+    ("application.yml:\nspring:\n  mail:\n    password: {W}\n", h, ASSIGN),
+    ("config.toml\n[server]\nadmin_password = \"{W}\"\n", h, ASSIGN),
+    ("docker run -e MYSQL_PASSWORD={W} -d mysql:8", h, ASSIGN),
+    ("const conn = mysql.createConnection({ host: 'db', user: 'app', password: '{W}' });", h, ASSIGN),
+    ("let secret = \"{A:26}\"", h, ASSIGN),
+    ("helm install app ./chart --set db.password={W}", h, ASSIGN),
+    ("Invoke-Sqlcmd -ServerInstance sql01 -Username sa -Password '{W}'", h, ASSIGN),
+    ("<Credentials><Password>{W}</Password></Credentials>", h, ASSIGN),
+    ("new NetworkCredential(\"svc\", \"{W}\")  // password", h, []),
+    ("login as admin with the password {W} and then change it", h, ASSIGN),
+    ("GRAFANA_ADMIN_PASSWORD: \"{W}\"", h, ASSIGN),
+    ("{\"type\": \"basic\", \"username\": \"ops\", \"password\": \"{W}\"}", h, ASSIGN),
+    ("auth:\n  apiToken: {A:32}\n", h, ASSIGN),
+    ("OPENWEATHER_APIKEY={H:32}", h, ASSIGN),
+    ("ssh_pass: {W}", h, ASSIGN),
+    ("password: ${{ secrets.DB_PASSWORD }}", h, []),
+    ("password: \"{{ db_password }}\"", h, []),
+    ("password: $DB_PASSWORD", h, []),
+    ("Password: ", h, []),
+    ("\"password\": \"<redacted>\"", h, []),
+    ("password = os.getenv(\"DB_PASSWORD\", \"\")", h, []),
+    ("if (password.length < 8) { return 'password too short'; }", h, []),
+    ("reset_password_token_expiry: 3600", h, []),
+    ("api_key = settings.OPENWEATHER_API_KEY", h, []),
+    ("token = jwt.encode(payload, key, algorithm='HS256')", h, []),
+    ("The API key is shown once; copy it to your password manager.", h, []),
+    ("secretKeyRef:\n  name: app-secrets\n  key: api-token", h, []),
+    ("postgresql://reporting:{W}@pg-replica.internal/analytics", "holdout-uri", URI),
+    ("Server=tcp:sql02.contoso.net;Database=ops;User ID=ops;Password={W};Encrypt=true", "holdout-uri", URI),
+    ("spring.datasource.url=jdbc:mysql://db01:3306/app?user=app&password={W}", "holdout-uri", URI),
+    ("mongodb://{{ user }}:{{ pass }}@mongo/app", "holdout-uri", []),
+    ("AZURE_STORAGE_CONNECTION_STRING=\"DefaultEndpointsProtocol=https;AccountName=media;AccountKey={B:86}==;\"", "holdout-vendor", AZ),
+    ("hvs.{S:26} is the root token printed by vault operator init", "holdout-vendor", VAULT),
+    ("post to https://hooks.slack.com/services/T{U:9}/B{U:11}/{A:24} on failure", "holdout-vendor", SLACK),
+    ("aws configure set aws_access_key_id AKIA{U2:16}", "holdout-vendor", AWS),
+    ("\"auths\": {\"harbor.contoso.net\": {\"username\": \"robot\", \"password\": \"{A:20}\", \"auth\": \"{DAUTH}\"}}", "holdout-vendor", DOCKER + ["password-assignment", "generic-password-quoted", "generic-password-unquoted"]),
+    ("x%2Fy%3Dxoxb-{D:12}-{D:13}-{A:24}", "holdout-vendor", SLACK),
+    ("TWILIO_AUTH_TOKEN={H:32}", "holdout-vendor", TWILIO),
+]
+SETS["holdout"] = holdout

@@ -1,11 +1,12 @@
 //! Catch-all detectors yield to specific ones: `SLACK_TOKEN=xoxb-...` is a Slack bot token, not
 //! also a "generic token", so a `fallback` detector's finding is dropped when a detector of the
-//! same kind that is not a fallback found a span covering it in the same field.
+//! same kind that is not a fallback found an overlapping span in the same field (the specific
+//! detector knows the value's extent; a catch-all often runs on past it, `Key=...;EntityPath=x`).
 
 use super::scanner::Hit;
 use crate::policy::Policy;
 
-/// Removes from `found` every fallback finding covered by a non-fallback finding of the same kind.
+/// Removes from `found` every fallback finding overlapped by a non-fallback finding of the same kind.
 pub(super) fn drop_covered<T>(found: &mut Vec<T>, policy: &Policy, hit: impl Fn(&T) -> Hit) {
     let fallback = |h: &Hit| policy.detector(h.detector).is_some_and(|d| d.fallback);
     if !found.iter().any(|f| fallback(&hit(f))) {
@@ -22,6 +23,6 @@ pub(super) fn drop_covered<T>(found: &mut Vec<T>, policy: &Policy, hit: impl Fn(
         !(fallback(&h)
             && specific
                 .iter()
-                .any(|s| s.start <= h.start && h.end <= s.end && kind(s) == kind(&h)))
+                .any(|s| s.start < h.end && h.start < s.end && kind(s) == kind(&h)))
     });
 }

@@ -211,7 +211,7 @@ pub struct DetectorDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesDoc>,
     /// A catch-all (a generic assignment pattern): its finding is dropped when a detector that is
-    /// not a fallback, of the same kind, finds a span covering it in the same field.
+    /// not a fallback, of the same kind, finds an overlapping span in the same field.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fallback: bool,
 }
