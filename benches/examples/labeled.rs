@@ -1,4 +1,4 @@
-//! Recall and wrong-kind rate of the default policy on the labeled sets in `benches/labeled/*.yaml`.
+//! Recall and wrong-kind rate of the default policy on the labeled sets `benches/labeled/*.yaml`.
 //!
 //! Each file is a YAML list of `{text, family, expect: [detector-id, ...]}`. `expect: []` marks a
 //! near-miss that must produce no credential or personal-data finding. Every text is sent as the
@@ -8,8 +8,9 @@
 //! Per family it prints: positives, recall (a positive counts when a finding's detector is in
 //! `expect`), negatives, false positives (negatives with a credential or pii finding), and the
 //! wrong-kind rate: positives where a detector outside `expect`, of the expected detectors' kind
-//! (credential, or pii), also fires, plus negatives that fire, over all items. With `-v` it lists each miss and misfire by file, item
-//! number and detector ids. It never prints a text or a matched value.
+//! (credential, or pii), also fires, plus negatives that fire, over all items. With `-v` it lists
+//! each miss and misfire by file, item number and detector ids. It never prints a text or a
+//! matched value.
 //!
 //! `cargo run --release -p airlock-benches --example labeled [-- -v] [DIR]`
 

@@ -20,8 +20,12 @@ pub fn not_placeholder(value: &[u8]) -> bool {
         return false;
     }
     // Masks: xxx, ***, ..., ----, ####, ????, all one byte class of filler.
-    if v.iter().all(|b| matches!(b, b'x' | b'X' | b'*' | b'.' | b'-' | b'_' | b'#' | b'?' | b'0'))
-    {
+    if v.iter().all(|b| {
+        matches!(
+            b,
+            b'x' | b'X' | b'*' | b'.' | b'-' | b'_' | b'#' | b'?' | b'0'
+        )
+    }) {
         return false;
     }
     if has_run(v, b'*', 3) || has_run(v, b'x', 4) || has_run(v, b'X', 4) || contains(v, b"...") {
@@ -35,7 +39,8 @@ pub fn not_placeholder(value: &[u8]) -> bool {
         return false;
     }
     let identifier = |s: &[u8]| {
-        s.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        s.first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
     };
     let no_digit = !v.iter().any(u8::is_ascii_digit);
@@ -43,39 +48,154 @@ pub fn not_placeholder(value: &[u8]) -> bool {
         return false;
     }
     // An environment variable's name (DB_PASSWORD, YOUR_API_KEY) rather than its value.
-    if no_digit
-        && contains(v, b"_")
-        && v.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
-    {
+    if no_digit && contains(v, b"_") && v.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') {
         return false;
     }
     let lower: Vec<u8> = v.to_ascii_lowercase();
     // The whole value is a type, a keyword or a word about the value.
     const WHOLE: &[&[u8]] = &[
-        b"null", b"none", b"nil", b"undefined", b"true", b"false", b"yes", b"no", b"string",
-        b"str", b"text", b"int", b"bool", b"boolean", b"number", b"bytes", b"char", b"varchar",
-        b"secretstr", b"secret", b"password", b"passwd", b"token", b"apikey", b"api_key",
-        b"required", b"optional", b"empty", b"test", b"default", b"hidden", b"masked", b"n/a",
-        b"todo", b"tbd", b"fixme", b"foo", b"bar", b"foobar", b"any", b"object", b"value",
-        b"unknown", b"admin", b"root", b"guest", b"user", b"username", b"pass", b"env",
-        b"environ", b"config", b"settings", b"params", b"options", b"prompt", b"input",
-        b"stdin", b"file", b"sha256", b"md5", b"bcrypt", b"plain", b"plaintext", b"basic",
-        b"bearer", b"oauth", b"jwt", b"auto", b"off", b"on", b"disabled", b"enabled",
+        b"null",
+        b"none",
+        b"nil",
+        b"undefined",
+        b"true",
+        b"false",
+        b"yes",
+        b"no",
+        b"string",
+        b"str",
+        b"text",
+        b"int",
+        b"bool",
+        b"boolean",
+        b"number",
+        b"bytes",
+        b"char",
+        b"varchar",
+        b"secretstr",
+        b"secret",
+        b"password",
+        b"passwd",
+        b"token",
+        b"apikey",
+        b"api_key",
+        b"required",
+        b"optional",
+        b"empty",
+        b"test",
+        b"default",
+        b"hidden",
+        b"masked",
+        b"n/a",
+        b"todo",
+        b"tbd",
+        b"fixme",
+        b"foo",
+        b"bar",
+        b"foobar",
+        b"any",
+        b"object",
+        b"value",
+        b"unknown",
+        b"admin",
+        b"root",
+        b"guest",
+        b"user",
+        b"username",
+        b"pass",
+        b"env",
+        b"environ",
+        b"config",
+        b"settings",
+        b"params",
+        b"options",
+        b"prompt",
+        b"input",
+        b"stdin",
+        b"file",
+        b"sha256",
+        b"md5",
+        b"bcrypt",
+        b"plain",
+        b"plaintext",
+        b"basic",
+        b"bearer",
+        b"oauth",
+        b"jwt",
+        b"auto",
+        b"off",
+        b"on",
+        b"disabled",
+        b"enabled",
     ];
     if WHOLE.contains(&lower.as_slice()) {
         return false;
     }
     // Words that mark an example or a redaction anywhere in the value.
     const MARKERS: &[&[u8]] = &[
-        b"changeme", b"change_me", b"change-me", b"changeit", b"placeholder", b"example",
-        b"your_", b"your-", b"yourpass", b"yoursecret", b"yourtoken", b"yourkey", b"<your",
-        b"redacted", b"dummy", b"sample", b"replace", b"insert", b"enter_", b"enter-",
-        b"filtered", b"removed", b"omitted", b"censored", b"notreal", b"not_real", b"not-real",
-        b"fake", b"_here", b"-here", b"goes_here", b"secretkey", b"mysecret", b"mypassword",
-        b"supersecret", b"password123", b"hunter2", b"p@ssw0rd", b"passw0rd", b"letmein",
-        b"qwerty", b"123456", b"abcdef", b"abc123", b"os.environ", b"getenv", b"process.env",
-        b"env.", b"environ", b"secrets.", b"vault:", b"keyvault", b"lookup", b"settings.",
-        b"config.", b"cfg.", b"!vault", b"self.", b"this.", b"args.", b"params.", b"request.", b"props.",
+        b"changeme",
+        b"change_me",
+        b"change-me",
+        b"changeit",
+        b"placeholder",
+        b"example",
+        b"your_",
+        b"your-",
+        b"yourpass",
+        b"yoursecret",
+        b"yourtoken",
+        b"yourkey",
+        b"<your",
+        b"redacted",
+        b"dummy",
+        b"sample",
+        b"replace",
+        b"insert",
+        b"enter_",
+        b"enter-",
+        b"filtered",
+        b"removed",
+        b"omitted",
+        b"censored",
+        b"notreal",
+        b"not_real",
+        b"not-real",
+        b"fake",
+        b"_here",
+        b"-here",
+        b"goes_here",
+        b"secretkey",
+        b"mysecret",
+        b"mypassword",
+        b"supersecret",
+        b"password123",
+        b"hunter2",
+        b"p@ssw0rd",
+        b"passw0rd",
+        b"letmein",
+        b"qwerty",
+        b"123456",
+        b"abcdef",
+        b"abc123",
+        b"os.environ",
+        b"getenv",
+        b"process.env",
+        b"env.",
+        b"environ",
+        b"secrets.",
+        b"vault:",
+        b"keyvault",
+        b"lookup",
+        b"settings.",
+        b"config.",
+        b"cfg.",
+        b"!vault",
+        b"self.",
+        b"this.",
+        b"args.",
+        b"params.",
+        b"request.",
+        b"props.",
     ];
     if MARKERS.iter().any(|m| contains(&lower, m)) {
         return false;
@@ -214,7 +334,10 @@ fn trim_quotes(v: &[u8]) -> &[u8] {
 }
 
 fn trim_ascii(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
     let end = v
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
@@ -236,14 +359,36 @@ mod tests {
 
     #[test]
     fn placeholders_are_rejected_and_real_values_kept() {
-        for real in ["summer2024", "Falcon88!", "q8T!vR2zLw#4", "kitten42", "orchid-sunset-42"] {
+        for real in [
+            "summer2024",
+            "Falcon88!",
+            "q8T!vR2zLw#4",
+            "kitten42",
+            "orchid-sunset-42",
+        ] {
             assert!(not_placeholder(real.as_bytes()), "{real}");
         }
         for fake in [
-            "${DB_PASSWORD}", "<password>", "changeme", "xxx", "***", "your-api-key-here", "null",
-            "None", "\"\"", "string", "os.environ[\"X\"]", "$(cat /run/secrets/db)",
-            "{{ .Values.password }}", "get_password()", "config.db.password", "DB_PASSWORD",
-            "[FILTERED]", "********", "sk-...", "%s",
+            "${DB_PASSWORD}",
+            "<password>",
+            "changeme",
+            "xxx",
+            "***",
+            "your-api-key-here",
+            "null",
+            "None",
+            "\"\"",
+            "string",
+            "os.environ[\"X\"]",
+            "$(cat /run/secrets/db)",
+            "{{ .Values.password }}",
+            "get_password()",
+            "config.db.password",
+            "DB_PASSWORD",
+            "[FILTERED]",
+            "********",
+            "sk-...",
+            "%s",
         ] {
             assert!(!not_placeholder(fake.as_bytes()), "{fake}");
         }
@@ -257,9 +402,13 @@ mod tests {
     #[test]
     fn jwt_needs_a_json_header_with_alg() {
         // {"alg":"HS256","typ":"JWT"}
-        assert!(jwt(b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"));
+        assert!(jwt(
+            b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
+        ));
         // {"name":"bob"}
-        assert!(!jwt(b"eyJuYW1lIjoiYm9iIn0.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"));
+        assert!(!jwt(
+            b"eyJuYW1lIjoiYm9iIn0.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
+        ));
         assert!(!jwt(b"eyJhbGciOiJIUzI1NiIs!!.x.y"));
     }
 

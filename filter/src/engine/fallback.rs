@@ -6,18 +6,14 @@
 use super::scanner::Hit;
 use crate::policy::Policy;
 
-/// Removes from `found` every fallback finding overlapped by a non-fallback finding of the same kind.
+/// Drops every fallback finding that a non-fallback finding of the same kind overlaps.
 pub(super) fn drop_covered<T>(found: &mut Vec<T>, policy: &Policy, hit: impl Fn(&T) -> Hit) {
     let fallback = |h: &Hit| policy.detector(h.detector).is_some_and(|d| d.fallback);
     if !found.iter().any(|f| fallback(&hit(f))) {
         return;
     }
     let kind = |h: &Hit| policy.detector(h.detector).map(|d| d.kind);
-    let specific: Vec<Hit> = found
-        .iter()
-        .map(&hit)
-        .filter(|h| !fallback(h))
-        .collect();
+    let specific: Vec<Hit> = found.iter().map(&hit).filter(|h| !fallback(h)).collect();
     found.retain(|f| {
         let h = hit(f);
         !(fallback(&h)

@@ -434,9 +434,9 @@ fn count_percent_escapes(text: &[u8]) -> (usize, usize) {
 /// behind a word byte, where a detector's `\b` cannot see its start until the escape is decoded.
 fn glued_escape(text: &[u8]) -> bool {
     (0..text.len()).any(|i| {
-        percent_escape(text, i).is_some_and(|b| {
-            b.is_ascii_punctuation() && !matches!(b, b'%' | b'-' | b'_' | b'.')
-        }) && text.get(i + 3).is_some_and(u8::is_ascii_alphanumeric)
+        percent_escape(text, i)
+            .is_some_and(|b| b.is_ascii_punctuation() && !matches!(b, b'%' | b'-' | b'_' | b'.'))
+            && text.get(i + 3).is_some_and(u8::is_ascii_alphanumeric)
     })
 }
 
