@@ -389,6 +389,7 @@ impl Compiler<'_> {
                 class,
                 kind,
                 mask,
+                fallback: d.fallback,
             });
         }
         detectors
@@ -731,6 +732,11 @@ impl Compiler<'_> {
                 ValidatorDoc::NotDocumentationIp => Validator::NotDocumentationIp,
                 ValidatorDoc::PhoneNumber => Validator::PhoneNumber,
                 ValidatorDoc::Ipv6Address => Validator::Ipv6Address,
+                ValidatorDoc::NotPlaceholder => Validator::NotPlaceholder,
+                ValidatorDoc::Jwt => Validator::Jwt,
+                ValidatorDoc::Crc32Suffix => Validator::Crc32Suffix,
+                ValidatorDoc::BasicAuth => Validator::BasicAuth,
+                ValidatorDoc::Mixed => Validator::Mixed,
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
                         self.error(

@@ -112,6 +112,8 @@ pub struct Detector {
     pub kind: Kind,
     /// The replacement for `mask`, placeholders already substituted.
     pub mask: String,
+    /// A catch-all that yields to a more specific detector of the same kind on the same span.
+    pub fallback: bool,
 }
 
 /// A host pattern: exact, or `*.suffix` (which matches any host ending in `.suffix`).

@@ -210,6 +210,10 @@ pub struct DetectorDoc {
     /// Texts this detector must find (`match`) and must not find (`ignore`); run by `airlock check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesDoc>,
+    /// A catch-all (a generic assignment pattern): its finding is dropped when a detector that is
+    /// not a fallback, of the same kind, finds an overlapping span in the same field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -272,6 +276,17 @@ pub enum ValidatorDoc {
     /// (`[0::2]`) or a fingerprint: at least two groups and four hex digits, a digit, letters
     /// of one case, not eight 2-digit groups.
     Ipv6Address,
+    /// The value is not a placeholder, template, type name, code reference or redaction
+    /// (`${VAR}`, `<password>`, `changeme`, `xxx`, `null`, `string`, `os.environ[...]`).
+    NotPlaceholder,
+    /// A JSON Web Token whose header base64url-decodes to a JSON object naming an `alg`.
+    Jwt,
+    /// The last 6 characters are the base62 CRC32 of the rest (GitHub and npm tokens).
+    Crc32Suffix,
+    /// Base64 of printable `user:password`, the password not a placeholder.
+    BasicAuth,
+    /// A digit, or both upper- and lower-case letters (not a lower-case word or name).
+    Mixed,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

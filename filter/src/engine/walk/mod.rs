@@ -7,6 +7,7 @@
 //! field as written, so a mask always lands on the bytes that carried the
 //! secret, even when that means replacing a whole encoded blob.
 
+mod fallback;
 pub(crate) mod join;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
@@ -224,6 +225,7 @@ impl Walk<'_, '_> {
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
         found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
         found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
+        fallback::drop_covered(&mut found, policy, |f| f.hit);
         let rendered = path();
         let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);

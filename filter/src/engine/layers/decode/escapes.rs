@@ -44,6 +44,18 @@ pub(super) fn count_percent_escapes(text: &[u8]) -> (usize, usize) {
     (total, longest)
 }
 
+/// True if a `%XX` escape of a separator (`%3D` `=`, `%3A` `:`, `%2F` `/`, `%26` `&`, `%22` `"`,
+/// ...; not `%20`, common between words) is glued to a letter or digit that follows it:
+/// `k%3DAKIA...` hides a key behind a word byte, where a detector's `\b` cannot see its start
+/// until the escape is decoded.
+pub(super) fn glued_escape(text: &[u8]) -> bool {
+    (0..text.len()).any(|i| {
+        percent_escape(text, i)
+            .is_some_and(|b| b.is_ascii_punctuation() && !matches!(b, b'%' | b'-' | b'_' | b'.'))
+            && text.get(i + 3).is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
 pub(super) fn count_unicode_escapes(text: &[u8]) -> usize {
     let mut count = 0;
     let mut i = 0;

@@ -60,8 +60,8 @@ use crate::engine::layers::word_gate::{first_long_run, WordGate};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 use escapes::{
-    count_percent_escapes, count_unicode_escapes, decode_steps, hex_decode_into, percent_step,
-    unicode_step,
+    count_percent_escapes, count_unicode_escapes, decode_steps, glued_escape, hex_decode_into,
+    percent_step, unicode_step,
 };
 use std::ops::Range;
 
@@ -529,7 +529,9 @@ impl<'t> Finder<'t, '_> {
         }
         let text = self.slice(start..end);
         let (escapes, chain) = count_percent_escapes(text);
-        if (escapes >= 3 || chain >= 2) && self.percent(start..end, false) {
+        if (escapes >= 3 || chain >= 2 || (escapes >= 1 && glued_escape(text)))
+            && self.percent(start..end, false)
+        {
             return end;
         }
         if count_unicode_escapes(text) >= 2 && self.unicode(start..end) {

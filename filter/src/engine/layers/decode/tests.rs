@@ -326,3 +326,14 @@ fn text_like() {
     long.push(0x01);
     assert!(is_text_like(&long));
 }
+
+#[test]
+fn one_separator_escape_glued_to_a_word_is_decoded() {
+    let (segments, _) = find(b"GET /cb?state=1&k%3DAKIAR7UZ3WQ4XK2M6PLD HTTP/1.1");
+    assert_eq!(decoded(&segments), ["/cb?state=1&k=AKIAR7UZ3WQ4XK2M6PLD"]);
+    let (segments, _) = find(b"path%2Fsecrets and 50%25 off");
+    assert_eq!(decoded(&segments), ["path/secrets"]);
+    // A lone escape before a separator or at the end stays as written.
+    let (segments, _) = find(b"50%25 off, x%3D and y%3D-z");
+    assert!(segments.is_empty());
+}

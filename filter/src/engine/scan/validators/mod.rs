@@ -6,6 +6,7 @@
 //! total (any input gives an answer, never a panic).
 
 mod addresses;
+mod credentials;
 mod issuers;
 
 /// A compiled validator; see the policy schema for what each one means.
@@ -25,6 +26,11 @@ pub enum Validator {
     NotDocumentationIp,
     PhoneNumber,
     Ipv6Address,
+    NotPlaceholder,
+    Jwt,
+    Crc32Suffix,
+    BasicAuth,
+    Mixed,
 }
 
 impl Validator {
@@ -44,6 +50,11 @@ impl Validator {
             Validator::NotDocumentationIp => addresses::not_documentation_ip(candidate),
             Validator::PhoneNumber => addresses::phone_number(candidate),
             Validator::Ipv6Address => addresses::ipv6_address(candidate),
+            Validator::NotPlaceholder => credentials::not_placeholder(candidate),
+            Validator::Jwt => credentials::jwt(candidate),
+            Validator::Crc32Suffix => credentials::crc32_suffix(candidate),
+            Validator::BasicAuth => credentials::basic_auth(candidate),
+            Validator::Mixed => credentials::mixed(candidate),
         }
     }
 }
