@@ -10,7 +10,7 @@
 //! `cargo run --release -p airlock-benches --example behaviour > before.txt`
 
 use airlock_benches::corpus::{self, Class, SIZES};
-use airlock_filter::policy::{self, bundle, Environment, Origins, Policy};
+use airlock_filter::policy::{self, Policy};
 use airlock_filter::{Request, Scratch, Verdict};
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -18,33 +18,10 @@ use std::path::Path;
 
 const KEY: &str = "airlock-behaviour-snapshot-key";
 
-fn environment() -> Environment<'static> {
-    Environment {
-        var: &|_| Some(KEY.to_string()),
-        defer_regexes: false,
-    }
-}
-
-fn parse_text(path: &Path, text: &str) -> Result<serde_json::Value, String> {
-    if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
-    }
-}
-
 /// The compiled policy and its test cases.
 fn load(dir: &Path) -> (Policy, Vec<policy::cases::Case>) {
-    let bundle = bundle::load(dir, &parse_text).unwrap_or_else(|e| panic!("{e}"));
-    let origins = Origins {
-        main: dir.display().to_string(),
-        detectors: Vec::new(),
-        tests: Vec::new(),
-    };
-    let doc = policy::parse_document(bundle.document, &origins).unwrap_or_else(|e| panic!("{e}"));
-    let cases = policy::cases::cases(&doc);
-    let compiled = policy::compile(doc, origins, &environment()).unwrap_or_else(|e| panic!("{e}"));
-    (compiled, cases)
+    let (compiled, doc) = airlock_benches::policies::load_dir(dir, KEY);
+    (compiled, policy::cases::cases(&doc))
 }
 
 fn describe(policy: &Policy, verdict: &Verdict, sent: &[u8]) -> String {

@@ -175,19 +175,6 @@ struct Hit {
     value: String,
 }
 
-/// A small deterministic generator (SplitMix64) for the sample.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 fn main() {
     let o = options();
     let policy = policies::default_policy();
@@ -305,9 +292,9 @@ fn main() {
     }
     // The sample: a seeded shuffle of every finding, first `sample` of it, in walk order.
     let mut order: Vec<usize> = (0..hits.len()).collect();
-    let mut rng = Rng(o.seed);
+    let mut rng = airlock_host_tests::state::Rng(o.seed);
     for i in (1..order.len()).rev() {
-        let j = (rng.next() % (i as u64 + 1)) as usize;
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
     // Stratified: up to `per_detector` of each detector first (so rare detectors are

@@ -14,7 +14,7 @@
 //!
 //! `cargo run --release -p airlock-benches --example labeled [-- -v] [DIR]`
 
-use airlock_filter::policy::{self, bundle, Environment, Kind, Origins, Policy};
+use airlock_filter::policy::Kind;
 use airlock_filter::Request;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,29 +37,6 @@ struct Tally {
     wrong_kind: usize,
 }
 
-fn parse_text(path: &Path, text: &str) -> Result<serde_json::Value, String> {
-    if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
-    }
-}
-
-fn load_policy(dir: &Path) -> Policy {
-    let env = Environment {
-        var: &|_| Some("airlock-labeled-evaluation-key".to_string()),
-        defer_regexes: false,
-    };
-    let bundle = bundle::load(dir, &parse_text).unwrap_or_else(|e| panic!("{e}"));
-    let origins = Origins {
-        main: dir.display().to_string(),
-        detectors: Vec::new(),
-        tests: Vec::new(),
-    };
-    let doc = policy::parse_document(bundle.document, &origins).unwrap_or_else(|e| panic!("{e}"));
-    policy::compile(doc, origins, &env).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut verbose = false;
@@ -71,7 +48,10 @@ fn main() {
             dir = PathBuf::from(arg);
         }
     }
-    let policy = load_policy(&root.join("policies/default"));
+    let (policy, _) = airlock_benches::policies::load_dir(
+        &root.join("policies/default"),
+        "airlock-labeled-evaluation-key",
+    );
     let mut scratch = policy.scratch();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -1,7 +1,8 @@
 //! Policies for the benchmarks: the default policy (with a raised body limit),
 //! and synthetic policies of N detectors derived from the default's.
 
-use airlock_filter::policy::{self, Environment, Origins, PolicyErrors};
+use airlock_filter::policy::schema::PolicyDoc;
+use airlock_filter::policy::{self, bundle, Environment, Origins, PolicyErrors};
 use airlock_filter::Policy;
 use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 use serde_json::Value;
@@ -66,6 +67,33 @@ pub fn plugin_config(doc: &Value) -> Vec<u8> {
 /// Loads a plugin configuration as the filter does (natively).
 pub fn load(config: &[u8]) -> Result<Policy, PolicyErrors> {
     airlock_filter::config::load(config, &env()).map(|loaded| loaded.policy)
+}
+
+/// A policy file or directory as `airlock check` reads it (YAML or JSON), compiled with every
+/// regex compiled now and `key` as its HMAC key, and its document (for its test cases). Panics
+/// with the policy's own errors: the tools that call it have nothing to run without it.
+pub fn load_dir(path: &std::path::Path, key: &str) -> (Policy, PolicyDoc) {
+    let parse = |file: &std::path::Path, text: &str| -> Result<Value, String> {
+        if file.extension().and_then(|e| e.to_str()) == Some("json") {
+            serde_json::from_str(text).map_err(|e| e.to_string())
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        }
+    };
+    let bundle = bundle::load(path, &parse).unwrap_or_else(|e| panic!("{e}"));
+    let origins = Origins {
+        main: path.display().to_string(),
+        detectors: Vec::new(),
+        tests: Vec::new(),
+    };
+    let doc = policy::parse_document(bundle.document, &origins).unwrap_or_else(|e| panic!("{e}"));
+    let var = |_: &str| Some(key.to_string());
+    let env = Environment {
+        var: &var,
+        defer_regexes: false,
+    };
+    let compiled = policy::compile(doc.clone(), origins, &env).unwrap_or_else(|e| panic!("{e}"));
+    (compiled, doc)
 }
 
 /// A policy of exactly `n` detectors built from the default policy's.

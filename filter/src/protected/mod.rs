@@ -18,6 +18,7 @@
 //! Everything here is host-agnostic and panic-free, so it runs in the wasm filter as it runs in
 //! the CLI. Paths of the engine are used only through [`fold`].
 
+mod buckets;
 pub mod code_view;
 pub mod container;
 pub mod documents;

@@ -196,17 +196,7 @@ impl DocumentIndex {
     fn lookup(&self, fingerprint: u64) -> &[u32] {
         let top = (fingerprint >> 32) as u32;
         let (bucket, low) = split(top, self.bits);
-        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
-        else {
-            return &[];
-        };
-        let (from, to) = (from as usize, to as usize);
-        let Some(lows) = self.lows.get(from..to) else {
-            return &[];
-        };
-        let first = lows.partition_point(|&l| l < low);
-        let last = lows.partition_point(|&l| l <= low);
-        self.docs.get(from + first..from + last).unwrap_or_default()
+        super::buckets::lookup(&self.buckets, &self.lows, &self.docs, bucket, low)
     }
 }
 

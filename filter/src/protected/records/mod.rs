@@ -149,17 +149,7 @@ impl RecordIndex {
     /// The (row << 4 | column) refs of a keyed hash.
     fn lookup(&self, hash: u64) -> &[u32] {
         let bucket = bucket_of(hash, self.bits);
-        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
-        else {
-            return &[];
-        };
-        let (from, to) = (from as usize, to as usize);
-        let Some(hashes) = self.hashes.get(from..to) else {
-            return &[];
-        };
-        let first = hashes.partition_point(|&h| h < hash);
-        let last = hashes.partition_point(|&h| h <= hash);
-        self.refs.get(from + first..from + last).unwrap_or_default()
+        super::buckets::lookup(&self.buckets, &self.hashes, &self.refs, bucket, hash)
     }
 }
 
