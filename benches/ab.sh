@@ -5,11 +5,12 @@
 #
 #   bash benches/ab.sh OLD_COMMIT NEW_COMMIT [FILTER] [ROUNDS]
 #
-# FILTER is a criterion regex (default: every class at 64 KiB). Worktrees and a shared
-# target dir live under ${AB_DIR:-/tmp/airlock-ab}; nothing in this checkout changes.
+# FILTER is a substring of the benchmark ids (default: `KiB`, every class at 8 and 64 KiB);
+# only `engine/<class>/<size>` ids are reported. Worktrees and a shared target dir live under
+# ${AB_DIR:-/tmp/airlock-ab}; nothing in this checkout changes.
 set -euo pipefail
 old=$1 new=$2
-filter=${3:-'^engine/[^/]+/64 KiB$'}
+filter=${3:-KiB}
 rounds=${4:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${AB_DIR:-/tmp/airlock-ab}
@@ -32,8 +33,10 @@ b=$(binary "$new"); cp "$b" "$dir/engine-new"
 : > "$dir/runs.txt"
 for round in $(seq "$rounds"); do
   for side in old new; do
+    # Criterion prints `ID  time: [low µs mid µs high µs]`, the id on a line of its own when long.
     "$dir/engine-$side" --bench "$filter" --warm-up-time 1 --measurement-time 2 --noplot 2>/dev/null |
-      awk -v side="$side" '/^engine\// {name=$1" "$2} /time:/ {print side "\t" name "\t" $4 " " $5}' >> "$dir/runs.txt"
+      awk -v side="$side" '/^[a-z]/ {name=$1}
+        /time:/ {for (i = 1; i <= NF; i++) if ($i == "time:") print side "\t" name "\t" $(i+3) " " $(i+4)}' >> "$dir/runs.txt"
   done
 done
 python3 - "$dir/runs.txt" <<'PY'
@@ -42,12 +45,12 @@ unit = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}
 best = collections.defaultdict(dict)
 for line in open(sys.argv[1]):
     side, name, value = line.rstrip("\n").split("\t")
-    number, u = value.split()
+    number, u = value.replace("[", "").split()
     us = float(number) * unit[u]
     best[name][side] = min(us, best[name].get(side, float("inf")))
 print("| body | old (min) | new (min) | new ÷ old |")
 print("| --- | ---: | ---: | ---: |")
 for name, sides in best.items():
-    if "old" in sides and "new" in sides:
+    if name.startswith("engine/") and "old" in sides and "new" in sides:
         print(f"| {name} | {sides['old']:.1f} µs | {sides['new']:.1f} µs | {sides['new'] / sides['old']:.3f} |")
 PY
