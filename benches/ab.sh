@@ -31,12 +31,17 @@ for line in sys.stdin:
 a=$(binary "$old"); cp "$a" "$dir/engine-old"
 b=$(binary "$new"); cp "$b" "$dir/engine-new"
 : > "$dir/runs.txt"
-for round in $(seq "$rounds"); do
-  for side in old new; do
-    # Criterion prints `ID  time: [low µs mid µs high µs]`, the id on a line of its own when long.
-    "$dir/engine-$side" --bench "$filter" --warm-up-time 1 --measurement-time 2 --noplot 2>/dev/null |
-      awk -v side="$side" '/^[a-z]/ {name=$1}
-        /time:/ {for (i = 1; i <= NF; i++) if ($i == "time:") print side "\t" name "\t" $(i+3) " " $(i+4)}' >> "$dir/runs.txt"
+# Old and new alternate per benchmark, not per suite, so that a change in the machine's load
+# during the run falls on both sides alike.
+ids=$("$dir/engine-new" --list 2>/dev/null | sed -n 's/: benchmark$//p' | grep -F -- "$filter" | grep '^engine/')
+for id in $ids; do
+  for round in $(seq "$rounds"); do
+    for side in old new; do
+      # Criterion prints `ID  time: [low µs mid µs high µs]`, and a `change:` line against the
+      # previous run (the other side's), which is skipped.
+      "$dir/engine-$side" --bench "$id" --warm-up-time 1 --measurement-time 1 --noplot 2>/dev/null |
+        awk -v side="$side" -v id="$id" '/time:/ && !/%/ {for (i = 1; i <= NF; i++) if ($i == "time:") print side "\t" id "\t" $(i+3) " " $(i+4)}' >> "$dir/runs.txt"
+    done
   done
 done
 python3 - "$dir/runs.txt" <<'PY'
