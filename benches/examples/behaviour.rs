@@ -98,6 +98,7 @@ fn main() {
                 content_type: case.content_type.as_deref(),
                 content_encoding: None,
                 body: &case.body,
+                caller: None,
             };
             run(
                 &policy,
@@ -133,6 +134,7 @@ fn main() {
                 content_type: header("content-type"),
                 content_encoding: header("content-encoding"),
                 body: &case.body,
+                caller: None,
             };
             let label = format!("{dir} evasion {i} {}", case.technique);
             run(&policy, &mut scratch, &label, &request);

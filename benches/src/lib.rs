@@ -21,6 +21,7 @@ pub fn request(body: &[u8]) -> airlock_filter::Request<'_> {
         content_type: Some("application/json"),
         content_encoding: None,
         body,
+        caller: None,
     }
 }
 

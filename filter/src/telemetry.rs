@@ -36,6 +36,10 @@ pub struct Metrics<Id> {
     /// Per safety limit, in [`crate::engine::LimitHits::counts`] order.
     pub limits_hit: Vec<Id>,
     pub inspection_time_us: Id,
+    /// Fields the inspection cache served, fields it inspected and remembered, entries it evicted.
+    pub cache_hits: Id,
+    pub cache_misses: Id,
+    pub cache_evictions: Id,
 }
 
 impl<Id: Copy> Metrics<Id> {
@@ -80,6 +84,9 @@ impl<Id: Copy> Metrics<Id> {
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
         let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_us")?;
+        let cache_hits = define(MetricKind::Counter, "airlock.cache_hits")?;
+        let cache_misses = define(MetricKind::Counter, "airlock.cache_misses")?;
+        let cache_evictions = define(MetricKind::Counter, "airlock.cache_evictions")?;
         Ok(Metrics {
             requests_inspected,
             bytes_inspected,
@@ -91,6 +98,9 @@ impl<Id: Copy> Metrics<Id> {
             fail_mode,
             limits_hit,
             inspection_time_us,
+            cache_hits,
+            cache_misses,
+            cache_evictions,
         })
     }
 
@@ -133,6 +143,16 @@ impl<Id: Copy> Metrics<Id> {
         for ((_, count), id) in verdict.limits.counts().iter().zip(&self.limits_hit) {
             if *count > 0 {
                 add(*id, u64::from(*count));
+            }
+        }
+        let cache = verdict.cache;
+        for (id, count) in [
+            (self.cache_hits, cache.hits),
+            (self.cache_misses, cache.misses),
+            (self.cache_evictions, cache.evictions),
+        ] {
+            if count > 0 {
+                add(id, u64::from(count));
             }
         }
         if let Some(why) = &verdict.uninspectable {

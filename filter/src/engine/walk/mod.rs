@@ -216,14 +216,11 @@ impl Walk<'_, '_> {
         let policy = self.policy;
         let mut found = std::mem::take(&mut self.scratch.found);
         found.clear();
-        self.collect(text, context, 0, &mut found);
+        self.inspect_field(text, context, &mut found);
         if found.is_empty() {
             self.scratch.found = found;
             return None;
         }
-        // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
-        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
-        found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
         let rendered = path();
         let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);
@@ -246,6 +243,26 @@ impl Walk<'_, '_> {
         self.scratch.hits = hits;
         self.scratch.found = found;
         result
+    }
+
+    /// A field's hits (sorted, one per span and detector) and the limits its layers reach:
+    /// from the cache when the field was inspected before, else collected and remembered.
+    fn inspect_field(&mut self, text: &[u8], context: Option<&[u8]>, found: &mut Vec<Found>) {
+        let key = self.scratch.cache.key(text, context);
+        if let Some(key) = key {
+            if self.scratch.cache.lookup(key, found, &mut self.limits) {
+                return;
+            }
+        }
+        let before = self.limits;
+        self.collect(text, context, 0, found);
+        // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
+        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
+        found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
+        if let Some(key) = key {
+            let reached = self.limits.since(&before);
+            self.scratch.cache.remember(key, found, reached);
+        }
     }
 
     /// Every hit in `text` and the layers inside it, mapped to spans of `text`.
