@@ -119,6 +119,15 @@ impl Scratch {
         failed
     }
 
+    /// This scratch made fit for another policy, keeping its inspection cache (which the
+    /// policy's first request empties, since the cache belongs to one policy).
+    pub fn rebind(self, policy: &Policy) -> Scratch {
+        Scratch {
+            cache: self.cache,
+            ..policy.scratch()
+        }
+    }
+
     /// Sets the inspection cache's budget in bytes (0 turns it off), evicting down to it.
     pub fn set_cache_budget(&mut self, bytes: usize) {
         self.cache.set_budget(bytes);
