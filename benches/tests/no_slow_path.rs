@@ -443,7 +443,7 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             ..Plan::agent(shape, 3)
         };
         let mut scratch = policy.scratch();
-        let mut previous = 0;
+        let (mut previous, mut previous_windows) = (0, 0);
         for (t, turn) in conversation::session(&plan).iter().enumerate() {
             let (host, path) = shape.host_path();
             let request = |body| airlock_filter::Request {
@@ -459,8 +459,15 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             let what = format!("{} turn {t}: {used:?}, new items alone {alone:?}", shape.name());
             assert!(used.hits >= previous, "{what}: a field of the previous request was inspected again");
             assert!(used.misses <= alone.misses, "{what}: more fields inspected than the turn added");
-            assert!(t == 0 || used.misses < used.hits, "{what}");
+            assert!(t == 0 || used.hits > 0, "{what}");
+            // Joined matching too: every window of the previous request is a hit but those
+            // across the edge where the new items went in (at most 3 per scope, with a field
+            // such as `instructions` after the conversation); the new ones are the new items'.
+            assert!(used.window_hits + 6 >= previous_windows, "{what}");
+            assert!(used.window_misses <= alone.window_misses + 6, "{what}");
+            assert!(t < 2 || used.window_hits > 0, "{what}: no joined windows were cached");
             previous = used.hits + used.misses;
+            previous_windows = used.window_hits + used.window_misses;
         }
     }
 }

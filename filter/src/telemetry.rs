@@ -36,7 +36,8 @@ pub struct Metrics<Id> {
     /// Per safety limit, in [`crate::engine::LimitHits::counts`] order.
     pub limits_hit: Vec<Id>,
     pub inspection_time_us: Id,
-    /// Fields the inspection cache served, fields it inspected and remembered, entries it evicted.
+    /// Fields (and joined-matching windows) the inspection cache served, those it inspected and
+    /// remembered, and the entries it evicted.
     pub cache_hits: Id,
     pub cache_misses: Id,
     pub cache_evictions: Id,
@@ -147,8 +148,8 @@ impl<Id: Copy> Metrics<Id> {
         }
         let cache = verdict.cache;
         for (id, count) in [
-            (self.cache_hits, cache.hits),
-            (self.cache_misses, cache.misses),
+            (self.cache_hits, cache.hits.saturating_add(cache.window_hits)),
+            (self.cache_misses, cache.misses.saturating_add(cache.window_misses)),
             (self.cache_evictions, cache.evictions),
         ] {
             if count > 0 {

@@ -48,6 +48,10 @@ pub struct CacheUse {
     pub misses: u32,
     /// Entries dropped to stay within the budget.
     pub evictions: u32,
+    /// Joined-matching windows (the edges of consecutive fields) served from the cache.
+    pub window_hits: u32,
+    /// Joined-matching windows scanned and then remembered.
+    pub window_misses: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -143,10 +147,41 @@ impl InspectionCache {
 
     /// The key of a field, or `None` if this request or this field is not cached.
     pub(crate) fn key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
-        let partition = self.partition?;
         if text.len() < MIN_CACHED_BYTES {
             return None;
         }
+        self.any_key(text, context)
+    }
+
+    /// A field's key, when its text's key ([`InspectionCache::key`] without context, of any
+    /// length) is known already.
+    pub(crate) fn field_key(&self, text: &[u8], context: Option<&[u8]>, text_key: Option<u128>) -> Option<u128> {
+        match context {
+            None if text.len() >= MIN_CACHED_BYTES => text_key,
+            None => None,
+            Some(_) => self.key(text, context),
+        }
+    }
+
+    /// The key of a text of any length (joined matching keys its windows on their fields').
+    pub(crate) fn text_key(&self, text: &[u8]) -> Option<u128> {
+        self.any_key(text, None)
+    }
+
+    /// The key of a joined-matching window from its fields' keys (a window's text, and so its
+    /// hits, is a function of its fields' texts), or `None` if a field has none.
+    pub(crate) fn window_key(&self, per_message: bool, fields: &mut dyn Iterator<Item = Option<u128>>) -> Option<u128> {
+        let mut h = self.hasher();
+        write_part(&mut h, b"airlock window");
+        h.write(&[u8::from(per_message)]);
+        for key in fields {
+            h.write(&key?.to_le_bytes());
+        }
+        Some(h.finish128().as_u128())
+    }
+
+    fn any_key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
+        let partition = self.partition?;
         let mut h = self.hasher();
         h.write(&partition.to_le_bytes());
         match context {
@@ -171,9 +206,29 @@ impl InspectionCache {
         true
     }
 
+    /// A window's cached hits, appended to `found`.
+    pub(crate) fn lookup_window(&mut self, key: u128, found: &mut Vec<Found>) -> bool {
+        let Some(cached) = self.lru.get(key) else {
+            return false;
+        };
+        found.extend_from_slice(&cached.found);
+        self.used.window_hits += 1;
+        true
+    }
+
+    /// Remembers a window's hits, stored if the request completes.
+    pub(crate) fn remember_window(&mut self, key: u128, found: &[Found]) {
+        self.used.window_misses += 1;
+        self.keep(key, found, LimitHits::default());
+    }
+
     /// Remembers a field's inspection, stored if the request completes.
     pub(crate) fn remember(&mut self, key: u128, found: &[Found], limits: LimitHits) {
         self.used.misses += 1;
+        self.keep(key, found, limits);
+    }
+
+    fn keep(&mut self, key: u128, found: &[Found], limits: LimitHits) {
         self.pending.push((
             key,
             Cached {
@@ -195,8 +250,8 @@ impl InspectionCache {
             }
         }
         self.partition = None;
-        self.stats.hits += u64::from(self.used.hits);
-        self.stats.misses += u64::from(self.used.misses);
+        self.stats.hits += u64::from(self.used.hits) + u64::from(self.used.window_hits);
+        self.stats.misses += u64::from(self.used.misses) + u64::from(self.used.window_misses);
         self.stats.evictions += u64::from(self.used.evictions);
         self.used
     }
