@@ -33,8 +33,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Default budget of one VM's cache, in bytes of entries.
 pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
 
-/// Fields shorter than this are scanned, not cached: their scan costs about what a lookup does.
-pub(crate) const MIN_CACHED_BYTES: usize = 32;
+/// Fields shorter than this are scanned, not cached. Every field is cached: even a short one
+/// costs more to scan (every layer's setup) than to look up, and short ones repeat most.
+pub(crate) const MIN_CACHED_BYTES: usize = 1;
+
+/// Most JSON keys whose arming is remembered (keys are few: past this, the memo starts over).
+const MAX_KEY_MEMO: usize = 1024;
 
 /// What one entry costs besides its findings: the node, the map slot and the allocation.
 const ENTRY_OVERHEAD: usize = std::mem::size_of::<Node>() + 48;
@@ -89,6 +93,8 @@ pub(crate) struct InspectionCache {
     pending: Vec<(u128, Cached)>,
     used: CacheUse,
     stats: CacheStats,
+    /// Whether a JSON key (by its text's key) arms a detector, so is context for its value.
+    key_arms: HashMap<u128, bool, BuildHasherDefault<KeyHasher>>,
 }
 
 impl InspectionCache {
@@ -102,7 +108,24 @@ impl InspectionCache {
             pending: Vec::new(),
             used: CacheUse::default(),
             stats: CacheStats::default(),
+            key_arms: HashMap::default(),
         }
+    }
+
+    /// Whether the JSON key with this text key arms a detector: remembered, else `arms()`.
+    pub(crate) fn key_arms(&mut self, text_key: Option<u128>, arms: impl FnOnce() -> bool) -> bool {
+        let Some(key) = text_key else {
+            return arms();
+        };
+        if let Some(&known) = self.key_arms.get(&key) {
+            return known;
+        }
+        let known = arms();
+        if self.key_arms.len() >= MAX_KEY_MEMO {
+            self.key_arms.clear();
+        }
+        self.key_arms.insert(key, known);
+        known
     }
 
     fn hasher(&self) -> SipHasher13 {
@@ -112,6 +135,9 @@ impl InspectionCache {
     /// Changes the budget, evicting down to it (0 turns the cache off).
     pub(crate) fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
+        if budget == 0 {
+            self.key_arms.clear();
+        }
         let evicted = self.lru.evict_to(budget);
         self.stats.evictions += u64::from(evicted);
     }
@@ -134,6 +160,7 @@ impl InspectionCache {
                 self.stats.invalidations += 1;
             }
             self.lru = Lru::default();
+            self.key_arms.clear();
             self.stamp = Some(stamp);
         }
         self.partition = caller.map(|caller| {

@@ -176,10 +176,11 @@ impl Walk<'_, '_> {
             let before = self.findings.len();
             let rewrite = self.scan(text, context, text_key, &|| path(&redacted_keys));
             if leaf.is_key {
+                let scanner = &self.policy.scanner;
                 context_key = self
-                    .policy
-                    .scanner
-                    .arms_any(text)
+                    .scratch
+                    .cache
+                    .key_arms(text_key, || scanner.arms_any(text))
                     .then(|| (leaf.node, text.to_vec()));
             }
             if leaf.is_key && self.findings.len() > before {
