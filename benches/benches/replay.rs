@@ -32,7 +32,13 @@ fn request<'a>(shape: Shape, body: &'a [u8], caller: Option<&'a [u8]>) -> Reques
     }
 }
 
-fn time(policy: &Policy, scratch: &mut Scratch, shape: Shape, body: &[u8], caller: Option<&[u8]>) -> f64 {
+fn time(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    shape: Shape,
+    body: &[u8],
+    caller: Option<&[u8]>,
+) -> f64 {
     let started = Instant::now();
     let verdict = policy.inspect(&request(shape, body, caller), scratch);
     let elapsed = started.elapsed().as_secs_f64() * 1e6;
@@ -97,7 +103,12 @@ fn replay(policy: &Policy, name: &str, shape: Shape, turns: &[Turn]) -> Figures 
     Figures {
         name: name.to_string(),
         last_kb: turns.last().map_or(0, |t| t.body.len()) as f64 / 1000.0,
-        per_turn: cached.iter().zip(&fresh).skip(1).map(|(c, f)| c / f).collect(),
+        per_turn: cached
+            .iter()
+            .zip(&fresh)
+            .skip(1)
+            .map(|(c, f)| c / f)
+            .collect(),
         cached_total: cached.iter().sum(),
         uncached_total: uncached.iter().sum(),
         fresh_total: fresh.iter().sum(),
@@ -109,13 +120,24 @@ fn replay(policy: &Policy, name: &str, shape: Shape, turns: &[Turn]) -> Figures 
 
 fn main() {
     // `cargo bench` passes `--bench`; a name filters sessions.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let policy = policies::default_policy();
     let mut sessions: Vec<(String, Shape, Plan)> = Vec::new();
     for shape in Shape::ALL {
-        sessions.push((format!("agent {}", shape.name()), shape, Plan::agent(shape, 1)));
+        sessions.push((
+            format!("agent {}", shape.name()),
+            shape,
+            Plan::agent(shape, 1),
+        ));
     }
-    sessions.push(("chat openai-chat".to_string(), Shape::OpenAiChat, Plan::chat(Shape::OpenAiChat, 2)));
+    sessions.push((
+        "chat openai-chat".to_string(),
+        Shape::OpenAiChat,
+        Plan::chat(Shape::OpenAiChat, 2),
+    ));
     println!("| session | last request | per turn: cached ÷ new bytes alone (median / p90 / max) | total cached | total uncached | uncached ÷ cached | total new bytes alone | cache hit rate | cache memory |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, shape, plan) in sessions {

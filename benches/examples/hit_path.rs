@@ -18,11 +18,19 @@ fn main() {
         body,
         caller: Some(b"profile"),
     };
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
     let started = std::time::Instant::now();
     for _ in 0..rounds {
         std::hint::black_box(policy.inspect(&request, &mut scratch));
     }
     let each = started.elapsed().as_secs_f64() / rounds as f64;
-    println!("{} bytes, {:.0} µs per inspection ({:.0} MB/s)", body.len(), each * 1e6, body.len() as f64 / each / 1e6);
+    println!(
+        "{} bytes, {:.0} µs per inspection ({:.0} MB/s)",
+        body.len(),
+        each * 1e6,
+        body.len() as f64 / each / 1e6
+    );
 }

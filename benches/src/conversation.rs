@@ -145,16 +145,29 @@ pub fn session(plan: &Plan) -> Vec<Turn> {
                 "pattern": corpus::text(Class::Prose, &mut rng, 60),
                 "limit": rng.range(10, 500),
             });
-            let class = *rng.pick(&[Class::Code, Class::Code, Class::Logs, Class::Json, Class::Prose]);
+            let class = *rng.pick(&[
+                Class::Code,
+                Class::Code,
+                Class::Logs,
+                Class::Json,
+                Class::Prose,
+            ]);
             let mut output = corpus::text(class, &mut rng, plan.turn_bytes.saturating_sub(900));
             if rng.one_in(8) {
-                output.push_str(&format!("\naws_access_key_id = {}\n", fake_aws_key(&mut rng)));
+                output.push_str(&format!(
+                    "\naws_access_key_id = {}\n",
+                    fake_aws_key(&mut rng)
+                ));
             }
             new.push(Item::Call(id.clone(), tool, arguments));
             new.push(Item::Output(id, output));
             new.push(Item::Assistant(corpus::text(Class::Prose, &mut rng, 500)));
         } else if turn > 0 {
-            new.push(Item::Assistant(corpus::text(Class::Prose, &mut rng, plan.turn_bytes / 2)));
+            new.push(Item::Assistant(corpus::text(
+                Class::Prose,
+                &mut rng,
+                plan.turn_bytes / 2,
+            )));
         }
         let budget = if plan.chat { plan.turn_bytes / 2 } else { 300 };
         let mut user = corpus::text(Class::Prose, &mut rng, budget);

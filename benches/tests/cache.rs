@@ -3,7 +3,12 @@
 //! finding for finding and its rewritten body byte for byte; a credential cut across a cached
 //! and a new field is still found; a policy change, another caller or a small budget never
 //! serves a stale or foreign result.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use airlock_benches::conversation::{self, Plan, Shape, Turn};
 use airlock_benches::corpus::Rng;
@@ -59,7 +64,13 @@ fn plans(seed: u64) -> Vec<Plan> {
         .collect()
 }
 
-fn inspect(policy: &Policy, scratch: &mut Scratch, shape: Shape, turn: &Turn, caller: Option<&[u8]>) -> Verdict {
+fn inspect(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    shape: Shape,
+    turn: &Turn,
+    caller: Option<&[u8]>,
+) -> Verdict {
     policy.inspect(&request(shape, &turn.body, caller), scratch)
 }
 
@@ -74,7 +85,11 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
             let mut uncached = policy.scratch();
             let mut seen = 0; // fields of the previous request, each a hit now
             for (t, turn) in turns.iter().enumerate() {
-                let what = format!("{} seed {seed} chat={} turn {t}", plan.shape.name(), plan.chat);
+                let what = format!(
+                    "{} seed {seed} chat={} turn {t}",
+                    plan.shape.name(),
+                    plan.chat
+                );
                 let c = inspect(&policy, &mut cached, plan.shape, turn, Some(b"alice"));
                 let u = inspect(&policy, &mut uncached, plan.shape, turn, None);
                 same(&c, &u, &what);
@@ -93,10 +108,16 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 }
             }
             let stats = cached.cache_stats();
-            assert!(stats.bytes <= stats.budget && stats.entries > 0, "{stats:?}");
+            assert!(
+                stats.bytes <= stats.budget && stats.entries > 0,
+                "{stats:?}"
+            );
         }
     }
-    assert!(rewritten > 0, "no turn was masked: the byte-for-byte check saw nothing");
+    assert!(
+        rewritten > 0,
+        "no turn was masked: the byte-for-byte check saw nothing"
+    );
 }
 
 /// The default policy without its email detectors: it finds less in the same text.
@@ -116,7 +137,9 @@ fn other_key() -> Policy {
     let origins = Origins::single("test");
     let parsed = policy::parse_document(doc, &origins).unwrap();
     let env = Environment {
-        var: &|name| (name == "AIRLOCK_HASH_KEY").then(|| "another-key-for-the-cache-test-0123".to_string()),
+        var: &|name| {
+            (name == "AIRLOCK_HASH_KEY").then(|| "another-key-for-the-cache-test-0123".to_string())
+        },
         defer_regexes: true,
     };
     policy::compile(parsed, origins, &env).unwrap()
@@ -127,7 +150,11 @@ fn a_policy_change_empties_the_cache() {
     let a = policies::default_policy();
     let b = without_email();
     let c = other_key();
-    let plan = Plan { turns: 6, turn_bytes: 4 << 10, ..Plan::agent(Shape::OpenAiChat, 9) };
+    let plan = Plan {
+        turns: 6,
+        turn_bytes: 4 << 10,
+        ..Plan::agent(Shape::OpenAiChat, 9)
+    };
     let turns = conversation::session(&plan);
     let mut scratch = a.scratch();
     for turn in &turns[..5] {
@@ -140,36 +167,78 @@ fn a_policy_change_empties_the_cache() {
         let cached = inspect(policy, &mut scratch, plan.shape, last, Some(b"alice"));
         let uncached = inspect(policy, &mut policy.scratch(), plan.shape, last, None);
         same(&cached, &uncached, &format!("policy {n}"));
-        assert_eq!(cached.cache.hits, 0, "policy {n}: a change empties the cache");
+        assert_eq!(
+            cached.cache.hits, 0,
+            "policy {n}: a change empties the cache"
+        );
         assert_eq!(scratch.cache_stats().invalidations, n as u64 + 1);
         let again = inspect(policy, &mut scratch, plan.shape, last, Some(b"alice"));
         same(&again, &uncached, &format!("policy {n}, again"));
-        assert_eq!((again.cache.hits, again.cache.misses), (cached.cache.misses, 0));
+        assert_eq!(
+            (again.cache.hits, again.cache.misses),
+            (cached.cache.misses, 0)
+        );
         let under_a = inspect(&a, &mut a.scratch(), plan.shape, last, None);
         differs |= under_a.findings != uncached.findings;
     }
-    assert!(differs, "the policies find the same: the test would not see a stale entry");
+    assert!(
+        differs,
+        "the policies find the same: the test would not see a stale entry"
+    );
 }
 
 #[test]
 fn one_callers_history_never_serves_another() {
     let policy = policies::default_policy();
-    let turns = conversation::session(&Plan { turns: 3, turn_bytes: 2 << 10, ..Plan::agent(Shape::Anthropic, 4) });
+    let turns = conversation::session(&Plan {
+        turns: 3,
+        turn_bytes: 2 << 10,
+        ..Plan::agent(Shape::Anthropic, 4)
+    });
     let mut scratch = policy.scratch();
     let body = &turns[2];
-    let alice = inspect(&policy, &mut scratch, Shape::Anthropic, body, Some(b"Bearer alice"));
+    let alice = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer alice"),
+    );
     assert_eq!(alice.cache.hits, 0);
-    let bob = inspect(&policy, &mut scratch, Shape::Anthropic, body, Some(b"Bearer bob"));
-    assert_eq!(bob.cache, alice.cache, "bob is served nothing alice's requests left");
-    let alice_again = inspect(&policy, &mut scratch, Shape::Anthropic, body, Some(b"Bearer alice"));
-    assert_eq!((alice_again.cache.hits, alice_again.cache.misses), (alice.cache.misses, 0));
+    let bob = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer bob"),
+    );
+    assert_eq!(
+        bob.cache, alice.cache,
+        "bob is served nothing alice's requests left"
+    );
+    let alice_again = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer alice"),
+    );
+    assert_eq!(
+        (alice_again.cache.hits, alice_again.cache.misses),
+        (alice.cache.misses, 0)
+    );
     same(&alice_again, &bob, "partitions");
 }
 
 #[test]
 fn a_small_budget_evicts_and_stays_within_it() {
     let policy = policies::default_policy();
-    let plan = Plan { turns: 8, turn_bytes: 2 << 10, split_at: Some(3), ..Plan::agent(Shape::OpenAiResponses, 5) };
+    let plan = Plan {
+        turns: 8,
+        turn_bytes: 2 << 10,
+        split_at: Some(3),
+        ..Plan::agent(Shape::OpenAiResponses, 5)
+    };
     let turns = conversation::session(&plan);
     let mut small = policy.scratch();
     small.set_cache_budget(2 << 10);
@@ -187,5 +256,9 @@ fn a_small_budget_evicts_and_stays_within_it() {
     small.set_cache_budget(0);
     assert_eq!(small.cache_stats().entries, 0);
     let off = inspect(&policy, &mut small, plan.shape, &turns[7], Some(b"alice"));
-    assert_eq!(off.cache, Default::default(), "a budget of 0 turns the cache off");
+    assert_eq!(
+        off.cache,
+        Default::default(),
+        "a budget of 0 turns the cache off"
+    );
 }

@@ -455,17 +455,31 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
                 caller: Some(b"caller".as_slice()),
             };
             let used = policy.inspect(&request(&turn.body), &mut scratch).cache;
-            let alone = policy.inspect(&request(&turn.fresh), &mut policy.scratch()).cache;
-            let what = format!("{} turn {t}: {used:?}, new items alone {alone:?}", shape.name());
-            assert!(used.hits >= previous, "{what}: a field of the previous request was inspected again");
-            assert!(used.misses <= alone.misses, "{what}: more fields inspected than the turn added");
+            let alone = policy
+                .inspect(&request(&turn.fresh), &mut policy.scratch())
+                .cache;
+            let what = format!(
+                "{} turn {t}: {used:?}, new items alone {alone:?}",
+                shape.name()
+            );
+            assert!(
+                used.hits >= previous,
+                "{what}: a field of the previous request was inspected again"
+            );
+            assert!(
+                used.misses <= alone.misses,
+                "{what}: more fields inspected than the turn added"
+            );
             assert!(t == 0 || used.hits > 0, "{what}");
             // Joined matching too: every window of the previous request is a hit but those
             // across the edge where the new items went in (at most 3 per scope, with a field
             // such as `instructions` after the conversation); the new ones are the new items'.
             assert!(used.window_hits + 6 >= previous_windows, "{what}");
             assert!(used.window_misses <= alone.window_misses + 6, "{what}");
-            assert!(t < 2 || used.window_hits > 0, "{what}: no joined windows were cached");
+            assert!(
+                t < 2 || used.window_hits > 0,
+                "{what}: no joined windows were cached"
+            );
             previous = used.hits + used.misses;
             previous_windows = used.window_hits + used.window_misses;
         }

@@ -70,7 +70,8 @@ impl Default for CacheConfig {
 }
 
 /// Request headers that carry a caller's credential, in the order they are looked for.
-pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+pub const CREDENTIAL_HEADERS: [&str; 4] =
+    ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
 
 impl CacheConfig {
     /// The caller of a request: the identity header if one is named, else the first
@@ -126,7 +127,11 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         ))
     })?;
     if let Some(Some(name)) = parsed.cache.as_ref().map(|c| &c.identity_header) {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(one(format!(
                 "cache.identity_header {name:?} is not a header name (letters, digits, '-' and '_')"
             )));
@@ -228,7 +233,8 @@ mod tests {
     fn the_cache_settings_load_and_name_the_caller() {
         let loaded = super::load(br#"{"airlock_config": 1}"#, &deferred_env()).unwrap();
         assert_eq!(loaded.cache, super::CacheConfig::default());
-        let config = br#"{"airlock_config": 1, "cache": {"max_bytes": 1024, "identity_header": "x-user"}}"#;
+        let config =
+            br#"{"airlock_config": 1, "cache": {"max_bytes": 1024, "identity_header": "x-user"}}"#;
         let loaded = super::load(config, &deferred_env()).unwrap();
         assert_eq!(loaded.cache.max_bytes, 1024);
         let headers = |name: &str| match name {
@@ -238,13 +244,23 @@ mod tests {
         };
         assert_eq!(loaded.cache.caller(&headers, "/v1"), Some("alice".into()));
         let default = super::CacheConfig::default();
-        assert_eq!(default.caller(&headers, "/v1"), Some("Bearer sk-one".into()));
+        assert_eq!(
+            default.caller(&headers, "/v1"),
+            Some("Bearer sk-one".into())
+        );
         let none = |_: &str| None;
-        assert_eq!(default.caller(&none, "/v1beta/x?alt=sse&key=AIzaKEY"), Some("AIzaKEY".into()));
+        assert_eq!(
+            default.caller(&none, "/v1beta/x?alt=sse&key=AIzaKEY"),
+            Some("AIzaKEY".into())
+        );
         assert_eq!(default.caller(&none, "/v1beta/x?alt=sse"), None);
         for bad in ["", "x user", "x:y"] {
-            let config = serde_json::json!({"airlock_config": 1, "cache": {"identity_header": bad}});
-            assert!(super::load(config.to_string().as_bytes(), &deferred_env()).is_err(), "{bad}");
+            let config =
+                serde_json::json!({"airlock_config": 1, "cache": {"identity_header": bad}});
+            assert!(
+                super::load(config.to_string().as_bytes(), &deferred_env()).is_err(),
+                "{bad}"
+            );
         }
         let unknown = br#"{"airlock_config": 1, "cache": {"bytes": 1}}"#;
         assert!(super::load(unknown, &deferred_env()).is_err());

@@ -148,8 +148,14 @@ impl<Id: Copy> Metrics<Id> {
         }
         let cache = verdict.cache;
         for (id, count) in [
-            (self.cache_hits, cache.hits.saturating_add(cache.window_hits)),
-            (self.cache_misses, cache.misses.saturating_add(cache.window_misses)),
+            (
+                self.cache_hits,
+                cache.hits.saturating_add(cache.window_hits),
+            ),
+            (
+                self.cache_misses,
+                cache.misses.saturating_add(cache.window_misses),
+            ),
             (self.cache_evictions, cache.evictions),
         ] {
             if count > 0 {

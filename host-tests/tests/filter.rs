@@ -1079,19 +1079,37 @@ fn a_re_sent_conversation_is_served_from_the_callers_cache() {
         out
     };
     let anonymous = send(&mut host, None, "req-c0");
-    assert_eq!(host.metric("airlock.cache_misses"), 0, "no caller, no cache");
+    assert_eq!(
+        host.metric("airlock.cache_misses"),
+        0,
+        "no caller, no cache"
+    );
     let first = send(&mut host, Some("Bearer sk-alice"), "req-c1");
     let fields = host.metric("airlock.cache_misses");
     assert!(fields > 0);
     assert_eq!(host.metric("airlock.cache_hits"), 0);
     let again = send(&mut host, Some("Bearer sk-alice"), "req-c2");
-    assert_eq!(host.metric("airlock.cache_misses"), fields, "nothing inspected twice");
+    assert_eq!(
+        host.metric("airlock.cache_misses"),
+        fields,
+        "nothing inspected twice"
+    );
     assert!(host.metric("airlock.cache_hits") >= fields);
     let hits = host.metric("airlock.cache_hits");
     let bob = send(&mut host, Some("Bearer sk-bob"), "req-c3");
-    assert_eq!(host.metric("airlock.cache_hits"), hits, "bob is served nothing of alice's");
+    assert_eq!(
+        host.metric("airlock.cache_hits"),
+        hits,
+        "bob is served nothing of alice's"
+    );
     assert_eq!(host.metric("airlock.cache_misses"), 2 * fields);
-    assert!(!first.egress_body.windows(EMAIL.len()).any(|w| w == EMAIL.as_bytes()), "masked");
+    assert!(
+        !first
+            .egress_body
+            .windows(EMAIL.len())
+            .any(|w| w == EMAIL.as_bytes()),
+        "masked"
+    );
     for out in [&anonymous, &again, &bob] {
         assert_eq!(out.egress_body, first.egress_body);
     }

@@ -182,7 +182,12 @@ impl InspectionCache {
 
     /// A field's key, when its text's key ([`InspectionCache::key`] without context, of any
     /// length) is known already.
-    pub(crate) fn field_key(&self, text: &[u8], context: Option<&[u8]>, text_key: Option<u128>) -> Option<u128> {
+    pub(crate) fn field_key(
+        &self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        text_key: Option<u128>,
+    ) -> Option<u128> {
         match context {
             None if text.len() >= MIN_CACHED_BYTES => text_key,
             None => None,
@@ -197,7 +202,11 @@ impl InspectionCache {
 
     /// The key of a joined-matching window from its fields' keys (a window's text, and so its
     /// hits, is a function of its fields' texts), or `None` if a field has none.
-    pub(crate) fn window_key(&self, per_message: bool, fields: &mut dyn Iterator<Item = Option<u128>>) -> Option<u128> {
+    pub(crate) fn window_key(
+        &self,
+        per_message: bool,
+        fields: &mut dyn Iterator<Item = Option<u128>>,
+    ) -> Option<u128> {
         let mut h = self.hasher();
         write_part(&mut h, b"airlock window");
         h.write(&[u8::from(per_message)]);
@@ -223,7 +232,12 @@ impl InspectionCache {
     }
 
     /// The cached inspection of `key`: its hits appended to `found`, its limits added to `limits`.
-    pub(crate) fn lookup(&mut self, key: u128, found: &mut Vec<Found>, limits: &mut LimitHits) -> bool {
+    pub(crate) fn lookup(
+        &mut self,
+        key: u128,
+        found: &mut Vec<Found>,
+        limits: &mut LimitHits,
+    ) -> bool {
         let Some(cached) = self.lru.get(key) else {
             return false;
         };

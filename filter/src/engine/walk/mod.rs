@@ -171,7 +171,9 @@ impl Walk<'_, '_> {
                     self.message =
                         (self.documents << 32) | u64::from(outline.ancestor_at_depth(leaf.node, 2));
                 }
-                self.scratch.joined_fields.push(text, self.message, text_key);
+                self.scratch
+                    .joined_fields
+                    .push(text, self.message, text_key);
             }
             let before = self.findings.len();
             let rewrite = self.scan(text, context, text_key, &|| path(&redacted_keys));
@@ -205,7 +207,9 @@ impl Walk<'_, '_> {
         if self.joins() {
             self.documents += 1;
             self.message = self.documents << 32;
-            self.scratch.joined_fields.push(text, self.message, text_key);
+            self.scratch
+                .joined_fields
+                .push(text, self.message, text_key);
         }
         self.scan(text, None, text_key, &|| path.to_string())
     }
