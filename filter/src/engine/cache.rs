@@ -13,6 +13,9 @@
 //!   partition, the field's context (the JSON key scanned with a value) and its bytes. The
 //!   findings of a field are a function of the policy, its bytes and its context alone (not
 //!   of its depth or path), so that is all the key holds.
+//! - **Joined matching**: each window of consecutive fields (`walk/join.rs`) is keyed on its
+//!   fields' keys, since its text is a function of theirs; a window holding a new field is
+//!   scanned, so a secret cut across a cached and a new field is still found.
 //! - **Policy**: the cache belongs to one policy (digest and fingerprint key); a request
 //!   under another empties it.
 //! - **Partitions**: a request names its caller ([`crate::engine::Request::caller`], e.g. its
