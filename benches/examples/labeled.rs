@@ -82,6 +82,7 @@ fn main() {
                 content_type: Some("application/json"),
                 content_encoding: None,
                 body: &body,
+                caller: None,
             };
             let verdict = policy.inspect(&request, &mut scratch);
             let fired: BTreeSet<&str> = verdict

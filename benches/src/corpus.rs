@@ -178,6 +178,11 @@ pub fn chat_body(class: Class, size: usize, seed: u64) -> Vec<u8> {
     serialize(&envelope(&messages), class)
 }
 
+/// Paragraphs of `class` text, at most about `budget` bytes as a JSON string.
+pub fn text(class: Class, rng: &mut Rng, budget: usize) -> String {
+    Generator::new(class).fill(rng, budget)
+}
+
 fn serialize(value: &Value, class: Class) -> Vec<u8> {
     let text = value.to_string();
     if class == Class::CjkEscaped {

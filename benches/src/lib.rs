@@ -5,6 +5,7 @@
 //! regression guard against slow regex paths is `tests/no_slow_path.rs`;
 //! results and how to reproduce them are in `RESULTS.md`.
 
+pub mod conversation;
 pub mod corpus;
 pub mod policies;
 
@@ -21,6 +22,7 @@ pub fn request(body: &[u8]) -> airlock_filter::Request<'_> {
         content_type: Some("application/json"),
         content_encoding: None,
         body,
+        caller: None,
     }
 }
 

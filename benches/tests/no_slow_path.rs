@@ -428,3 +428,60 @@ fn the_always_on_set_is_gated_on_rare_bytes() {
         "the gate opens on common bytes: {gated:?}"
     );
 }
+
+/// A re-sent conversation pays for its new fields only, as counts (not timing): with the
+/// cache, every field a turn shares with the previous request is a hit, and the fields the
+/// turn inspects (misses) are no more than its new items hold on their own.
+#[test]
+fn a_re_sent_conversation_inspects_only_its_new_fields() {
+    use airlock_benches::conversation::{self, Plan, Shape};
+    let policy = policies::default_policy();
+    for shape in Shape::ALL {
+        let plan = Plan {
+            turns: 12,
+            turn_bytes: 4 << 10,
+            ..Plan::agent(shape, 3)
+        };
+        let mut scratch = policy.scratch();
+        let (mut previous, mut previous_windows) = (0, 0);
+        for (t, turn) in conversation::session(&plan).iter().enumerate() {
+            let (host, path) = shape.host_path();
+            let request = |body| airlock_filter::Request {
+                host,
+                path,
+                content_type: Some("application/json"),
+                content_encoding: None,
+                body,
+                caller: Some(b"caller".as_slice()),
+            };
+            let used = policy.inspect(&request(&turn.body), &mut scratch).cache;
+            let alone = policy
+                .inspect(&request(&turn.fresh), &mut policy.scratch())
+                .cache;
+            let what = format!(
+                "{} turn {t}: {used:?}, new items alone {alone:?}",
+                shape.name()
+            );
+            assert!(
+                used.hits >= previous,
+                "{what}: a field of the previous request was inspected again"
+            );
+            assert!(
+                used.misses <= alone.misses,
+                "{what}: more fields inspected than the turn added"
+            );
+            assert!(t == 0 || used.hits > 0, "{what}");
+            // Joined matching too: every window of the previous request is a hit but those
+            // across the edge where the new items went in (at most 3 per scope, with a field
+            // such as `instructions` after the conversation); the new ones are the new items'.
+            assert!(used.window_hits + 6 >= previous_windows, "{what}");
+            assert!(used.window_misses <= alone.window_misses + 6, "{what}");
+            assert!(
+                t < 2 || used.window_hits > 0,
+                "{what}: no joined windows were cached"
+            );
+            previous = used.hits + used.misses;
+            previous_windows = used.window_hits + used.window_misses;
+        }
+    }
+}

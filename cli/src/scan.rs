@@ -38,6 +38,7 @@ pub fn run(
                         content_type,
                         content_encoding: None,
                         body: &body,
+                        caller: None,
                     };
                     report(name, &policy, &request, &mut scratch)
                 }

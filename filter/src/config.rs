@@ -10,6 +10,15 @@
 //! without it (Istio's WasmPlugin today) convert a paused header callback into
 //! "stop everything" and never deliver the body, so the default is off: the
 //! headers go ahead and only the body is held until judged.
+//!
+//! `cache` sets the per-VM inspection cache (see `engine::cache`):
+//! `{"max_bytes": 8388608, "identity_header": "x-user-id"}`. `max_bytes` is the
+//! budget of each VM's cache (default 8 MiB; 0 turns it off). The cache is
+//! partitioned by caller: by default the request's credential (`authorization`,
+//! `x-api-key`, `x-goog-api-key`, `api-key`, or a `key` query parameter);
+//! with `identity_header`, that header's value instead (for gateways that
+//! inject the credential, so every caller would otherwise look the same). A
+//! request with neither is inspected without the cache.
 
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{self, Environment, Origins, Policy, PolicyError, PolicyErrors};
@@ -27,10 +36,62 @@ struct PluginConfig {
     hold_headers: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     policy: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheConfig>,
     /// What each regex's syntax tree says, read by `airlock build` so that a VM need not parse
     /// the regexes at load ([`regex_facts`]).
     #[serde(default, skip_serializing_if = "FactsById::is_empty")]
     regex_facts: FactsById,
+}
+
+/// The inspection cache's settings in the plugin configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Budget of each VM's cache in bytes (0: no cache).
+    #[serde(default = "default_cache_bytes")]
+    pub max_bytes: usize,
+    /// A request header naming the caller, used instead of the credential headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_header: Option<String>,
+}
+
+fn default_cache_bytes() -> usize {
+    crate::engine::DEFAULT_CACHE_BYTES
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            max_bytes: default_cache_bytes(),
+            identity_header: None,
+        }
+    }
+}
+
+/// Request headers that carry a caller's credential, in the order they are looked for.
+pub const CREDENTIAL_HEADERS: [&str; 4] =
+    ["authorization", "x-api-key", "x-goog-api-key", "api-key"];
+
+impl CacheConfig {
+    /// The caller of a request: the identity header if one is named, else the first
+    /// credential header present, else a `key` query parameter (Gemini); `None` if none.
+    pub fn caller(&self, header: &dyn Fn(&str) -> Option<String>, path: &str) -> Option<String> {
+        if let Some(name) = &self.identity_header {
+            return header(name).filter(|v| !v.is_empty());
+        }
+        CREDENTIAL_HEADERS
+            .iter()
+            .find_map(|name| header(name).filter(|v| !v.is_empty()))
+            .or_else(|| {
+                let query = path.split_once('?')?.1;
+                query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("key="))
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
+    }
 }
 
 /// A loaded plugin configuration.
@@ -38,6 +99,7 @@ struct PluginConfig {
 pub struct FilterConfig {
     pub policy: Policy,
     pub hold_headers: bool,
+    pub cache: CacheConfig,
 }
 
 /// Name used in errors for the configuration Envoy passed.
@@ -56,6 +118,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         return Ok(FilterConfig {
             policy: default_policy(env)?,
             hold_headers: false,
+            cache: CacheConfig::default(),
         });
     }
     let parsed: PluginConfig = serde_json::from_slice(config).map_err(|e| {
@@ -63,6 +126,17 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
             "not a valid Airlock configuration ({e}); generate it with `airlock build POLICY`"
         ))
     })?;
+    if let Some(Some(name)) = parsed.cache.as_ref().map(|c| &c.identity_header) {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(one(format!(
+                "cache.identity_header {name:?} is not a header name (letters, digits, '-' and '_')"
+            )));
+        }
+    }
     if parsed.airlock_config != CONFIG_VERSION {
         return Err(one(format!(
             "airlock_config {} is not supported; this filter reads version {CONFIG_VERSION}",
@@ -80,6 +154,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
     Ok(FilterConfig {
         policy,
         hold_headers: parsed.hold_headers,
+        cache: parsed.cache.unwrap_or_default(),
     })
 }
 
@@ -109,6 +184,7 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::
         airlock_config: CONFIG_VERSION,
         hold_headers,
         policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
+        cache: None,
         regex_facts: regex_facts::read_all(regexes),
     };
     serde_json::to_string(&config)
@@ -151,6 +227,43 @@ mod tests {
         let doc = crate::policy::parse_document(value, &origins).unwrap();
         let parsed = crate::policy::compile(doc, origins, &deferred_env()).unwrap();
         assert_eq!(scanner_of(&with_facts), scanner_of(&parsed));
+    }
+
+    #[test]
+    fn the_cache_settings_load_and_name_the_caller() {
+        let loaded = super::load(br#"{"airlock_config": 1}"#, &deferred_env()).unwrap();
+        assert_eq!(loaded.cache, super::CacheConfig::default());
+        let config =
+            br#"{"airlock_config": 1, "cache": {"max_bytes": 1024, "identity_header": "x-user"}}"#;
+        let loaded = super::load(config, &deferred_env()).unwrap();
+        assert_eq!(loaded.cache.max_bytes, 1024);
+        let headers = |name: &str| match name {
+            "x-user" => Some("alice".to_string()),
+            "authorization" => Some("Bearer sk-one".to_string()),
+            _ => None,
+        };
+        assert_eq!(loaded.cache.caller(&headers, "/v1"), Some("alice".into()));
+        let default = super::CacheConfig::default();
+        assert_eq!(
+            default.caller(&headers, "/v1"),
+            Some("Bearer sk-one".into())
+        );
+        let none = |_: &str| None;
+        assert_eq!(
+            default.caller(&none, "/v1beta/x?alt=sse&key=AIzaKEY"),
+            Some("AIzaKEY".into())
+        );
+        assert_eq!(default.caller(&none, "/v1beta/x?alt=sse"), None);
+        for bad in ["", "x user", "x:y"] {
+            let config =
+                serde_json::json!({"airlock_config": 1, "cache": {"identity_header": bad}});
+            assert!(
+                super::load(config.to_string().as_bytes(), &deferred_env()).is_err(),
+                "{bad}"
+            );
+        }
+        let unknown = br#"{"airlock_config": 1, "cache": {"bytes": 1}}"#;
+        assert!(super::load(unknown, &deferred_env()).is_err());
     }
 
     #[test]

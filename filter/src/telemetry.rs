@@ -36,6 +36,11 @@ pub struct Metrics<Id> {
     /// Per safety limit, in [`crate::engine::LimitHits::counts`] order.
     pub limits_hit: Vec<Id>,
     pub inspection_time_us: Id,
+    /// Fields (and joined-matching windows) the inspection cache served, those it inspected and
+    /// remembered, and the entries it evicted.
+    pub cache_hits: Id,
+    pub cache_misses: Id,
+    pub cache_evictions: Id,
 }
 
 impl<Id: Copy> Metrics<Id> {
@@ -80,6 +85,9 @@ impl<Id: Copy> Metrics<Id> {
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
         let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_us")?;
+        let cache_hits = define(MetricKind::Counter, "airlock.cache_hits")?;
+        let cache_misses = define(MetricKind::Counter, "airlock.cache_misses")?;
+        let cache_evictions = define(MetricKind::Counter, "airlock.cache_evictions")?;
         Ok(Metrics {
             requests_inspected,
             bytes_inspected,
@@ -91,6 +99,9 @@ impl<Id: Copy> Metrics<Id> {
             fail_mode,
             limits_hit,
             inspection_time_us,
+            cache_hits,
+            cache_misses,
+            cache_evictions,
         })
     }
 
@@ -133,6 +144,22 @@ impl<Id: Copy> Metrics<Id> {
         for ((_, count), id) in verdict.limits.counts().iter().zip(&self.limits_hit) {
             if *count > 0 {
                 add(*id, u64::from(*count));
+            }
+        }
+        let cache = verdict.cache;
+        for (id, count) in [
+            (
+                self.cache_hits,
+                cache.hits.saturating_add(cache.window_hits),
+            ),
+            (
+                self.cache_misses,
+                cache.misses.saturating_add(cache.window_misses),
+            ),
+            (self.cache_evictions, cache.evictions),
+        ] {
+            if count > 0 {
+                add(id, u64::from(count));
             }
         }
         if let Some(why) = &verdict.uninspectable {

@@ -94,6 +94,7 @@ fn inspect(policy: &Policy, host: &str, body: &[u8]) -> airlock_filter::Verdict 
             content_type: Some("application/json"),
             content_encoding: None,
             body,
+            caller: None,
         },
         &mut scratch,
     )
@@ -373,6 +374,7 @@ fn uninspectable_bodies_follow_the_fail_mode() {
             content_type: None,
             content_encoding: Some("x-custom"),
             body: b"{}",
+            caller: None,
         },
         &mut scratch,
     );
@@ -387,6 +389,7 @@ fn uninspectable_bodies_follow_the_fail_mode() {
             content_type: None,
             content_encoding: Some("identity"),
             body: b"{}",
+            caller: None,
         },
         &mut scratch,
     );
@@ -417,6 +420,7 @@ fn broken_json_and_text_bodies_are_scanned_as_text() {
             content_type: Some("text/plain"),
             content_encoding: None,
             body: b"mail jane@example.org",
+            caller: None,
         },
         &mut scratch,
     );
@@ -626,6 +630,7 @@ fn binary_bodies_follow_the_fail_mode_and_text_bodies_are_read() {
         content_type: ct,
         content_encoding: None,
         body,
+        caller: None,
     };
     let png: &'static [u8] = Box::leak(png.into_boxed_slice());
     let v = p.inspect(&request(png, Some("image/png")), &mut scratch);

@@ -1010,3 +1010,59 @@ fn over_limit_body_passes_unchanged_when_fail_mode_is_allow() {
     assert_eq!(host.metric("airlock.fail_mode.outcome.allow"), 2);
     assert_eq!(host.metric("airlock.fail_mode.outcome.block"), 0);
 }
+
+// ---------------------------------------------------------------- inspection cache
+
+/// The compiled filter remembers fields per caller: the same conversation re-sent with the
+/// same credential is served from the cache (counted in stats) and rewritten byte for byte as
+/// the first time; another credential, or none, is served nothing from it.
+#[test]
+fn a_re_sent_conversation_is_served_from_the_callers_cache() {
+    let mut host = default_host();
+    let body = openai_body(&with_email());
+    let send = |host: &mut Host, credential: Option<&str>, id: &str| {
+        let mut headers = headers("POST", OPENAI.0, OPENAI.1, body.len(), id);
+        if let Some(credential) = credential {
+            headers.push(("authorization".to_string(), credential.to_string()));
+        }
+        let out = send_request(host, &headers, &[body.as_slice()], None)
+            .unwrap_or_else(|e| panic!("the filter trapped: {e}"));
+        assert!(!host.trapped());
+        out
+    };
+    let anonymous = send(&mut host, None, "req-c0");
+    assert_eq!(
+        host.metric("airlock.cache_misses"),
+        0,
+        "no caller, no cache"
+    );
+    let first = send(&mut host, Some("Bearer sk-alice"), "req-c1");
+    let fields = host.metric("airlock.cache_misses");
+    assert!(fields > 0);
+    assert_eq!(host.metric("airlock.cache_hits"), 0);
+    let again = send(&mut host, Some("Bearer sk-alice"), "req-c2");
+    assert_eq!(
+        host.metric("airlock.cache_misses"),
+        fields,
+        "nothing inspected twice"
+    );
+    assert!(host.metric("airlock.cache_hits") >= fields);
+    let hits = host.metric("airlock.cache_hits");
+    let bob = send(&mut host, Some("Bearer sk-bob"), "req-c3");
+    assert_eq!(
+        host.metric("airlock.cache_hits"),
+        hits,
+        "bob is served nothing of alice's"
+    );
+    assert_eq!(host.metric("airlock.cache_misses"), 2 * fields);
+    assert!(
+        !first
+            .egress_body
+            .windows(EMAIL.len())
+            .any(|w| w == EMAIL.as_bytes()),
+        "masked"
+    );
+    for out in [&anonymous, &again, &bob] {
+        assert_eq!(out.egress_body, first.egress_body);
+    }
+}

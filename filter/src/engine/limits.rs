@@ -73,4 +73,35 @@ impl LimitHits {
     pub fn any(&self) -> bool {
         self.counts().iter().any(|(_, n)| *n > 0)
     }
+
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &LimitHits) {
+        self.each_with(other, |mine, theirs| mine.saturating_add(theirs));
+    }
+
+    /// The counts reached since `before` (an earlier copy of these).
+    pub(crate) fn since(&self, before: &LimitHits) -> LimitHits {
+        let mut delta = *self;
+        delta.each_with(before, |now, then| now.saturating_sub(then));
+        delta
+    }
+
+    fn each_with(&mut self, other: &LimitHits, f: impl Fn(u32, u32) -> u32) {
+        let LimitHits {
+            json_depth,
+            embedded_depth,
+            decode_depth,
+            decode_size,
+            segments,
+            binary,
+            multipart,
+        } = self;
+        *json_depth = f(*json_depth, other.json_depth);
+        *embedded_depth = f(*embedded_depth, other.embedded_depth);
+        *decode_depth = f(*decode_depth, other.decode_depth);
+        *decode_size = f(*decode_size, other.decode_size);
+        *segments = f(*segments, other.segments);
+        *binary = f(*binary, other.binary);
+        *multipart = f(*multipart, other.multipart);
+    }
 }

@@ -18,6 +18,7 @@
 
 pub(crate) mod body;
 mod bytes;
+mod cache;
 pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
 mod limits;
@@ -56,6 +57,7 @@ pub mod bench_hooks {
 }
 
 pub use body::content_coding::{Coding, EncodingError};
+pub use cache::{CacheStats, CacheUse, DEFAULT_CACHE_BYTES};
 pub use limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 pub use span::Span;
 pub use verdict::fingerprint::fingerprint_hex;
@@ -78,6 +80,10 @@ pub struct Request<'a> {
     pub content_type: Option<&'a str>,
     pub content_encoding: Option<&'a str>,
     pub body: &'a [u8],
+    /// Who sent the request (its credential, or an identity the operator names): partitions
+    /// the inspection cache, so one caller's history never speeds up another's request. Only
+    /// a keyed hash of it is kept. `None`: the request is inspected without the cache.
+    pub caller: Option<&'a [u8]>,
 }
 
 /// Buffers reused across requests so the common path does not allocate.
@@ -96,6 +102,8 @@ pub struct Scratch {
     keyed_value: Vec<u8>,
     /// A field's folded text and its map back (reused: it is several times the field's size).
     folded: fold::Folded,
+    /// Fields already inspected, by caller (one cache per VM, as the scratch is).
+    cache: cache::InspectionCache,
 }
 
 impl Scratch {
@@ -110,6 +118,25 @@ impl Scratch {
             failed |= scan.take_failure();
         }
         failed
+    }
+
+    /// This scratch made fit for another policy, keeping its inspection cache (which the
+    /// policy's first request empties, since the cache belongs to one policy).
+    pub fn rebind(self, policy: &Policy) -> Scratch {
+        Scratch {
+            cache: self.cache,
+            ..policy.scratch()
+        }
+    }
+
+    /// Sets the inspection cache's budget in bytes (0 turns it off), evicting down to it.
+    pub fn set_cache_budget(&mut self, bytes: usize) {
+        self.cache.set_budget(bytes);
+    }
+
+    /// The inspection cache's hits, misses, evictions and size so far.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 }
 
@@ -129,6 +156,7 @@ impl Policy {
             scan_request_join: self.request_join.as_ref().map(scanner::Scanner::scratch),
             keyed_value: Vec::new(),
             folded: fold::Folded::default(),
+            cache: cache::InspectionCache::new(DEFAULT_CACHE_BYTES),
         }
     }
 
@@ -158,18 +186,26 @@ impl Policy {
             documents: 0,
         };
         walk.scratch.joined_fields.clear();
+        walk.scratch.cache.begin(self, request.caller);
         let rewritten = walk.body(&body, request.content_type);
         walk.join_pass();
-        if walk.scratch.take_regex_failure() {
-            return self.uninspectable(
+        let failed = walk.scratch.take_regex_failure();
+        // An inspection that failed is not remembered.
+        let cache = walk.scratch.cache.finish(!failed);
+        if failed {
+            let mut verdict = self.uninspectable(
                 tier,
                 Uninspectable::Internal(
                     "a detector regex failed to compile; run `airlock check` on the policy".into(),
                 ),
             );
+            verdict.cache = cache;
+            return verdict;
         }
         let (findings, limits) = (walk.findings, walk.limits);
-        self.decide(tier, findings, limits, &codings, rewritten)
+        let mut verdict = self.decide(tier, findings, limits, &codings, rewritten);
+        verdict.cache = cache;
+        verdict
     }
 
     /// The body as the engine reads it (content codings undone) and those codings, or why it
@@ -241,6 +277,7 @@ impl Policy {
             body,
             uninspectable: None,
             limits,
+            cache: CacheUse::default(),
         }
     }
 
@@ -262,6 +299,7 @@ impl Policy {
             body: None,
             uninspectable: Some(why),
             limits: LimitHits::default(),
+            cache: CacheUse::default(),
         }
     }
 }

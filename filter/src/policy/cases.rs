@@ -208,6 +208,7 @@ impl Case {
             content_type: self.content_type.as_deref(),
             content_encoding: None,
             body: &self.body,
+            caller: None,
         };
         let verdict = policy.inspect(&request, scratch);
         let egress_body = match verdict.decision {

@@ -29,6 +29,8 @@ struct RequestFacts {
     content_type: Option<String>,
     content_encoding: Option<String>,
     request_id: String,
+    /// Who sent the request, for the inspection cache's partitions (see `config::CacheConfig`).
+    caller: Option<String>,
 }
 
 pub struct AirlockHttp {
@@ -70,6 +72,7 @@ impl AirlockHttp {
                     content_type: self.facts.content_type.as_deref(),
                     content_encoding: self.facts.content_encoding.as_deref(),
                     body: &body,
+                    caller: self.facts.caller.as_deref().map(str::as_bytes),
                 };
                 match loaded.scratch.try_borrow_mut() {
                     Ok(mut scratch) => policy.inspect(&request, &mut scratch),
@@ -207,7 +210,9 @@ impl HttpContext for AirlockHttp {
             content_type: header("content-type"),
             content_encoding: header("content-encoding"),
             request_id: sanitized_id(request_id),
+            caller: None,
         };
+        self.facts.caller = loaded.config.cache.caller(&header, &self.facts.path);
         let declared = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
         if let Some(length) = declared {
             if length > loaded.config.policy.limits.max_body_bytes {

@@ -72,7 +72,9 @@ impl RootContext for AirlockRoot {
                         config.hold_headers
                     ),
                 );
-                let scratch = RefCell::new(config.policy.scratch());
+                let mut scratch = config.policy.scratch();
+                scratch.set_cache_budget(config.cache.max_bytes);
+                let scratch = RefCell::new(scratch);
                 self.loaded = Some(Rc::new(Loaded {
                     config,
                     metrics,

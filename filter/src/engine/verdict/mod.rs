@@ -107,6 +107,8 @@ pub struct Verdict {
     pub uninspectable: Option<Uninspectable>,
     /// Safety limits reached while inspecting.
     pub limits: LimitHits,
+    /// How the inspection cache served this request (fields found in it, fields remembered).
+    pub cache: crate::engine::CacheUse,
 }
 
 impl Verdict {

@@ -10,7 +10,7 @@
 use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
-use crate::engine::walk::{Via, Walk};
+use crate::engine::walk::{Found, Via, Walk};
 use crate::engine::Finding;
 use crate::policy::Action;
 
@@ -37,6 +37,8 @@ pub(crate) struct Joined {
 struct Piece {
     span: Span,
     message: u64,
+    /// The field's cache key (its text's), if the request is cached.
+    key: Option<u128>,
 }
 
 impl Joined {
@@ -45,12 +47,13 @@ impl Joined {
         self.pieces.clear();
     }
 
-    pub(crate) fn push(&mut self, text: &[u8], message: u64) {
+    pub(crate) fn push(&mut self, text: &[u8], message: u64, key: Option<u128>) {
         let start = self.text.len();
         self.text.extend_from_slice(text);
         self.pieces.push(Piece {
             span: Span::new(start, self.text.len()),
             message,
+            key,
         });
     }
 
@@ -96,6 +99,7 @@ impl Walk<'_, '_> {
         }
         let joined = std::mem::take(&mut self.scratch.joined_fields);
         let mut hits: Vec<Hit> = Vec::new();
+        let mut window_hits: Vec<Found> = Vec::new();
         let policy = self.policy;
         let scopes = [(&policy.request_join, false), (&policy.message_join, true)];
         for (scanner, per_message) in scopes {
@@ -136,12 +140,27 @@ impl Walk<'_, '_> {
                     let Some(text) = joined.text.get(from..to) else {
                         continue;
                     };
-                    scanner.scan(text, scan_scratch, &mut |hit| {
-                        hits.push(Hit {
-                            span: hit.span.shifted(from),
-                            ..hit
+                    // A window's text is a function of its fields' texts: known fields, known hits.
+                    let cache = &mut self.scratch.cache;
+                    let key = cache.window_key(per_message, &mut window.iter().map(|p| p.key));
+                    window_hits.clear();
+                    let cached = key.is_some_and(|key| cache.lookup_window(key, &mut window_hits));
+                    if !cached {
+                        scanner.scan(text, scan_scratch, &mut |hit| {
+                            window_hits.push(Found {
+                                hit,
+                                fingerprint: [0; 8],
+                                via: Via::Joined,
+                            });
                         });
-                    });
+                        if let Some(key) = key {
+                            cache.remember_window(key, &window_hits);
+                        }
+                    }
+                    hits.extend(window_hits.iter().map(|f| Hit {
+                        span: f.hit.span.shifted(from),
+                        ..f.hit
+                    }));
                 }
             }
             hits.sort_unstable_by_key(|h| (h.span, h.detector));

@@ -160,6 +160,8 @@ impl Walk<'_, '_> {
                 Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
                 _ => None,
             };
+            // One hash pass keys the field and its place in joined matching.
+            let text_key = self.scratch.cache.text_key(text);
             let content = depth > 0
                 || outline
                     .nearest_key(doc, leaf.node)
@@ -170,15 +172,18 @@ impl Walk<'_, '_> {
                     self.message =
                         (self.documents << 32) | u64::from(outline.ancestor_at_depth(leaf.node, 2));
                 }
-                self.scratch.joined_fields.push(text, self.message);
+                self.scratch
+                    .joined_fields
+                    .push(text, self.message, text_key);
             }
             let before = self.findings.len();
-            let rewrite = self.scan(text, context, &|| path(&redacted_keys));
+            let rewrite = self.scan(text, context, text_key, &|| path(&redacted_keys));
             if leaf.is_key {
+                let scanner = &self.policy.scanner;
                 context_key = self
-                    .policy
-                    .scanner
-                    .arms_any(text)
+                    .scratch
+                    .cache
+                    .key_arms(text_key, || scanner.arms_any(text))
                     .then(|| (leaf.node, text.to_vec()));
             }
             if leaf.is_key && self.findings.len() > before {
@@ -199,33 +204,35 @@ impl Walk<'_, '_> {
 
     /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.
     pub fn text(&mut self, text: &[u8], path: &str) -> Option<Vec<u8>> {
+        let text_key = self.scratch.cache.text_key(text);
         if self.joins() {
             self.documents += 1;
             self.message = self.documents << 32;
-            self.scratch.joined_fields.push(text, self.message);
+            self.scratch
+                .joined_fields
+                .push(text, self.message, text_key);
         }
-        self.scan(text, None, &|| path.to_string())
+        self.scan(text, None, text_key, &|| path.to_string())
     }
 
-    /// Scans one field (with an optional key as context) and records its findings.
+    /// Scans one field (with an optional key as context) and records its findings;
+    /// `text_key` is its text's cache key, if the request is cached.
     fn scan(
         &mut self,
         text: &[u8],
         context: Option<&[u8]>,
+        text_key: Option<u128>,
         path: &dyn Fn() -> String,
     ) -> Option<Vec<u8>> {
         let policy = self.policy;
         let mut found = std::mem::take(&mut self.scratch.found);
         found.clear();
-        self.collect(text, context, 0, &mut found);
+        let key = self.scratch.cache.field_key(text, context, text_key);
+        self.inspect_field(text, context, key, &mut found);
         if found.is_empty() {
             self.scratch.found = found;
             return None;
         }
-        // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
-        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
-        found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
-        fallback::drop_covered(&mut found, policy, |f| f.hit);
         let rendered = path();
         let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);
@@ -248,6 +255,32 @@ impl Walk<'_, '_> {
         self.scratch.hits = hits;
         self.scratch.found = found;
         result
+    }
+
+    /// A field's hits (sorted, one per span and detector) and the limits its layers reach:
+    /// from the cache when the field was inspected before, else collected and remembered.
+    fn inspect_field(
+        &mut self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        key: Option<u128>,
+        found: &mut Vec<Found>,
+    ) {
+        if let Some(key) = key {
+            if self.scratch.cache.lookup(key, found, &mut self.limits) {
+                return;
+            }
+        }
+        let before = self.limits;
+        self.collect(text, context, 0, found);
+        // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
+        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
+        found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
+        fallback::drop_covered(found, self.policy, |f| f.hit);
+        if let Some(key) = key {
+            let reached = self.limits.since(&before);
+            self.scratch.cache.remember(key, found, reached);
+        }
     }
 
     /// Every hit in `text` and the layers inside it, mapped to spans of `text`.

@@ -1,0 +1,264 @@
+//! The inspection cache changes nothing but the work: on generated conversations (seeded,
+//! every turn re-sending the history), a cached inspection gives the uncached one's verdict
+//! finding for finding and its rewritten body byte for byte; a credential cut across a cached
+//! and a new field is still found; a policy change, another caller or a small budget never
+//! serves a stale or foreign result.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use airlock_benches::conversation::{self, Plan, Shape, Turn};
+use airlock_benches::corpus::Rng;
+use airlock_benches::policies;
+use airlock_filter::engine::Via;
+use airlock_filter::{Policy, Request, Scratch, Verdict};
+
+fn request<'a>(shape: Shape, body: &'a [u8], caller: Option<&'a [u8]>) -> Request<'a> {
+    let (host, path) = shape.host_path();
+    Request {
+        host,
+        path,
+        content_type: Some("application/json"),
+        content_encoding: None,
+        body,
+        caller,
+    }
+}
+
+/// Everything a verdict says, but how the cache served it.
+fn same(cached: &Verdict, uncached: &Verdict, what: &str) {
+    assert_eq!(cached.findings, uncached.findings, "{what}: findings");
+    assert_eq!(cached.body, uncached.body, "{what}: rewritten body");
+    assert_eq!(
+        (cached.decision, cached.planned, cached.tier),
+        (uncached.decision, uncached.planned, uncached.tier),
+        "{what}: decision"
+    );
+    assert_eq!(cached.uninspectable, uncached.uninspectable, "{what}");
+    assert_eq!(cached.limits, uncached.limits, "{what}: limits");
+}
+
+/// Small sessions (a debug build runs this): 10 turns of about 3 KiB, a credential cut
+/// across turns `split_at` and `split_at + 1`.
+fn plans(seed: u64) -> Vec<Plan> {
+    let mut rng = Rng::new(seed);
+    Shape::ALL
+        .into_iter()
+        .flat_map(|shape| {
+            let agent = Plan {
+                turns: 10,
+                turn_bytes: 3 << 10,
+                split_at: Some(rng.range(2, 7)),
+                ..Plan::agent(shape, seed)
+            };
+            let chat = Plan {
+                turns: 12,
+                split_at: Some(rng.range(2, 9)),
+                ..Plan::chat(shape, seed)
+            };
+            [agent, chat]
+        })
+        .collect()
+}
+
+fn inspect(
+    policy: &Policy,
+    scratch: &mut Scratch,
+    shape: Shape,
+    turn: &Turn,
+    caller: Option<&[u8]>,
+) -> Verdict {
+    policy.inspect(&request(shape, &turn.body, caller), scratch)
+}
+
+#[test]
+fn cached_and_uncached_inspection_agree_on_generated_conversations() {
+    let policy = policies::default_policy();
+    let mut rewritten = 0;
+    for seed in 1..=2 {
+        for plan in plans(seed) {
+            let turns = conversation::session(&plan);
+            let mut cached = policy.scratch();
+            let mut uncached = policy.scratch();
+            let mut seen = 0; // fields of the previous request, each a hit now
+            for (t, turn) in turns.iter().enumerate() {
+                let what = format!(
+                    "{} seed {seed} chat={} turn {t}",
+                    plan.shape.name(),
+                    plan.chat
+                );
+                let c = inspect(&policy, &mut cached, plan.shape, turn, Some(b"alice"));
+                let u = inspect(&policy, &mut uncached, plan.shape, turn, None);
+                same(&c, &u, &what);
+                assert_eq!(u.cache, Default::default(), "{what}: no caller, no cache");
+                // Every field of the previous request is served from the cache.
+                assert!(c.cache.hits >= seen, "{what}: {:?} after {seen}", c.cache);
+                assert!(t == 0 || c.cache.hits > 0, "{what}");
+                seen = c.cache.hits + c.cache.misses;
+                rewritten += usize::from(c.body.is_some());
+                if plan.split_at.map(|s| s + 1) == Some(t) {
+                    // The head of the credential is in a cached field, its tail in a new one.
+                    assert!(
+                        c.findings.iter().any(|f| f.via == Via::Joined),
+                        "{what}: the cut credential"
+                    );
+                }
+            }
+            let stats = cached.cache_stats();
+            assert!(
+                stats.bytes <= stats.budget && stats.entries > 0,
+                "{stats:?}"
+            );
+        }
+    }
+    assert!(
+        rewritten > 0,
+        "no turn was masked: the byte-for-byte check saw nothing"
+    );
+}
+
+/// The default policy without its email detectors: it finds less in the same text.
+fn without_email() -> Policy {
+    let mut doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
+    let detectors = doc["detectors"].as_array_mut().unwrap();
+    let before = detectors.len();
+    detectors.retain(|d| !d["id"].as_str().unwrap_or("").contains("email"));
+    assert!(detectors.len() < before);
+    policies::compile(doc).unwrap()
+}
+
+/// The default policy under another fingerprint key.
+fn other_key() -> Policy {
+    use airlock_filter::policy::{self, Environment, Origins};
+    let doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
+    let origins = Origins::single("test");
+    let parsed = policy::parse_document(doc, &origins).unwrap();
+    let env = Environment {
+        var: &|name| {
+            (name == "AIRLOCK_HASH_KEY").then(|| "another-key-for-the-cache-test-0123".to_string())
+        },
+        defer_regexes: true,
+    };
+    policy::compile(parsed, origins, &env).unwrap()
+}
+
+#[test]
+fn a_policy_change_empties_the_cache() {
+    let a = policies::default_policy();
+    let b = without_email();
+    let c = other_key();
+    let plan = Plan {
+        turns: 6,
+        turn_bytes: 4 << 10,
+        ..Plan::agent(Shape::OpenAiChat, 9)
+    };
+    let turns = conversation::session(&plan);
+    let mut scratch = a.scratch();
+    for turn in &turns[..5] {
+        inspect(&a, &mut scratch, plan.shape, turn, Some(b"alice"));
+    }
+    let last = &turns[5];
+    let mut differs = false;
+    for (n, policy) in [&b, &c, &a].into_iter().enumerate() {
+        scratch = scratch.rebind(policy);
+        let cached = inspect(policy, &mut scratch, plan.shape, last, Some(b"alice"));
+        let uncached = inspect(policy, &mut policy.scratch(), plan.shape, last, None);
+        same(&cached, &uncached, &format!("policy {n}"));
+        assert_eq!(
+            cached.cache.hits, 0,
+            "policy {n}: a change empties the cache"
+        );
+        assert_eq!(scratch.cache_stats().invalidations, n as u64 + 1);
+        let again = inspect(policy, &mut scratch, plan.shape, last, Some(b"alice"));
+        same(&again, &uncached, &format!("policy {n}, again"));
+        assert_eq!(
+            (again.cache.hits, again.cache.misses),
+            (cached.cache.misses, 0)
+        );
+        let under_a = inspect(&a, &mut a.scratch(), plan.shape, last, None);
+        differs |= under_a.findings != uncached.findings;
+    }
+    assert!(
+        differs,
+        "the policies find the same: the test would not see a stale entry"
+    );
+}
+
+#[test]
+fn one_callers_history_never_serves_another() {
+    let policy = policies::default_policy();
+    let turns = conversation::session(&Plan {
+        turns: 3,
+        turn_bytes: 2 << 10,
+        ..Plan::agent(Shape::Anthropic, 4)
+    });
+    let mut scratch = policy.scratch();
+    let body = &turns[2];
+    let alice = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer alice"),
+    );
+    assert_eq!(alice.cache.hits, 0);
+    let bob = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer bob"),
+    );
+    assert_eq!(
+        bob.cache, alice.cache,
+        "bob is served nothing alice's requests left"
+    );
+    let alice_again = inspect(
+        &policy,
+        &mut scratch,
+        Shape::Anthropic,
+        body,
+        Some(b"Bearer alice"),
+    );
+    assert_eq!(
+        (alice_again.cache.hits, alice_again.cache.misses),
+        (alice.cache.misses, 0)
+    );
+    same(&alice_again, &bob, "partitions");
+}
+
+#[test]
+fn a_small_budget_evicts_and_stays_within_it() {
+    let policy = policies::default_policy();
+    let plan = Plan {
+        turns: 8,
+        turn_bytes: 2 << 10,
+        split_at: Some(3),
+        ..Plan::agent(Shape::OpenAiResponses, 5)
+    };
+    let turns = conversation::session(&plan);
+    let mut small = policy.scratch();
+    small.set_cache_budget(2 << 10);
+    let mut evictions = 0;
+    for (t, turn) in turns.iter().enumerate() {
+        let c = inspect(&policy, &mut small, plan.shape, turn, Some(b"alice"));
+        let u = inspect(&policy, &mut policy.scratch(), plan.shape, turn, None);
+        same(&c, &u, &format!("turn {t}"));
+        evictions += c.cache.evictions;
+        let stats = small.cache_stats();
+        assert!(stats.bytes <= 2 << 10, "{stats:?}");
+    }
+    assert!(evictions > 0);
+    assert_eq!(u64::from(evictions), small.cache_stats().evictions);
+    small.set_cache_budget(0);
+    assert_eq!(small.cache_stats().entries, 0);
+    let off = inspect(&policy, &mut small, plan.shape, &turns[7], Some(b"alice"));
+    assert_eq!(
+        off.cache,
+        Default::default(),
+        "a budget of 0 turns the cache off"
+    );
+}

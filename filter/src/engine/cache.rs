@@ -1,0 +1,571 @@
+//! Inspect each piece of text once: a per-VM cache of field inspections.
+//!
+//! Chat clients and coding agents re-send the whole conversation on every turn, so most of a
+//! request is text the engine has already judged. The walk asks this cache before it scans a
+//! field (a message's content, a content part, a tool result, tool-call arguments, the system
+//! prompt): a field seen before costs one hash pass over its bytes.
+//!
+//! - **What is cached**: a field's findings with their spans, detectors, vias and
+//!   fingerprints, and the safety limits its layers reached. Not actions, paths or the
+//!   rewritten text: those depend on the tier and the field's place and are decided afresh,
+//!   so masking still rewrites a cached finding's span.
+//! - **The key**: SipHash-1-3 (128-bit), keyed with a per-VM random key, of the caller's
+//!   partition, the field's context (the JSON key scanned with a value) and its bytes. The
+//!   findings of a field are a function of the policy, its bytes and its context alone (not
+//!   of its depth or path), so that is all the key holds.
+//! - **Joined matching**: each window of consecutive fields (`walk/join.rs`) is keyed on its
+//!   fields' keys, since its text is a function of theirs; a window holding a new field is
+//!   scanned, so a secret cut across a cached and a new field is still found.
+//! - **Policy**: the cache belongs to one policy (digest and fingerprint key); a request
+//!   under another empties it.
+//! - **Partitions**: a request names its caller ([`crate::engine::Request::caller`], e.g. its
+//!   credential); the key starts with a keyed hash of it, so one caller's history never
+//!   speeds up another's request. A request with no caller is not cached at all.
+//! - **Bounded**: least recently used entries go first once the entries' bytes pass the
+//!   budget ([`DEFAULT_CACHE_BYTES`]). No text is stored, only findings.
+//! - **Fail closed**: entries from a request whose inspection failed (a regex that did not
+//!   compile) are dropped, not stored.
+
+use crate::engine::limits::LimitHits;
+use crate::engine::walk::Found;
+use crate::policy::Policy;
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Default budget of one VM's cache, in bytes of entries.
+pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
+
+/// Fields shorter than this are scanned, not cached. Every field is cached: even a short one
+/// costs more to scan (every layer's setup) than to look up, and short ones repeat most.
+pub(crate) const MIN_CACHED_BYTES: usize = 1;
+
+/// Most JSON keys whose arming is remembered (keys are few: past this, the memo starts over).
+const MAX_KEY_MEMO: usize = 1024;
+
+/// What one entry costs besides its findings: the node, the map slot and the allocation.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Node>() + 48;
+
+/// How the cache served one request (deterministic: tests assert on it, stats add it up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheUse {
+    /// Fields whose inspection came from the cache.
+    pub hits: u32,
+    /// Fields inspected and then remembered.
+    pub misses: u32,
+    /// Entries dropped to stay within the budget.
+    pub evictions: u32,
+    /// Joined-matching windows (the edges of consecutive fields) served from the cache.
+    pub window_hits: u32,
+    /// Joined-matching windows scanned and then remembered.
+    pub window_misses: u32,
+}
+
+/// The cache's state over its lifetime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    /// Times the cache was emptied because a request came under another policy.
+    pub invalidations: u64,
+    pub entries: usize,
+    /// Bytes the entries take (counted against the budget).
+    pub bytes: usize,
+    pub budget: usize,
+}
+
+/// One field's inspection, as the walk needs it back.
+#[derive(Debug)]
+struct Cached {
+    found: Box<[Found]>,
+    limits: LimitHits,
+}
+
+/// The cache of one VM (kept in [`crate::Scratch`]).
+#[derive(Debug)]
+pub(crate) struct InspectionCache {
+    key: (u64, u64),
+    /// The policy the entries belong to.
+    stamp: Option<u128>,
+    /// This request's partition: `None` when the request is not cached.
+    partition: Option<u128>,
+    lru: Lru,
+    budget: usize,
+    /// Inspections of this request, stored once it completes.
+    pending: Vec<(u128, Cached)>,
+    used: CacheUse,
+    stats: CacheStats,
+    /// Whether a JSON key (by its text's key) arms a detector, so is context for its value.
+    key_arms: HashMap<u128, bool, BuildHasherDefault<KeyHasher>>,
+}
+
+impl InspectionCache {
+    pub(crate) fn new(budget: usize) -> InspectionCache {
+        InspectionCache {
+            key: random_key(),
+            stamp: None,
+            partition: None,
+            lru: Lru::default(),
+            budget,
+            pending: Vec::new(),
+            used: CacheUse::default(),
+            stats: CacheStats::default(),
+            key_arms: HashMap::default(),
+        }
+    }
+
+    /// Whether the JSON key with this text key arms a detector: remembered, else `arms()`.
+    pub(crate) fn key_arms(&mut self, text_key: Option<u128>, arms: impl FnOnce() -> bool) -> bool {
+        let Some(key) = text_key else {
+            return arms();
+        };
+        if let Some(&known) = self.key_arms.get(&key) {
+            return known;
+        }
+        let known = arms();
+        if self.key_arms.len() >= MAX_KEY_MEMO {
+            self.key_arms.clear();
+        }
+        self.key_arms.insert(key, known);
+        known
+    }
+
+    fn hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.key.0, self.key.1)
+    }
+
+    /// Changes the budget, evicting down to it (0 turns the cache off).
+    pub(crate) fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+        if budget == 0 {
+            self.key_arms.clear();
+        }
+        let evicted = self.lru.evict_to(budget);
+        self.stats.evictions += u64::from(evicted);
+    }
+
+    /// Starts a request under `policy` from `caller` (`None`: not cached).
+    pub(crate) fn begin(&mut self, policy: &Policy, caller: Option<&[u8]>) {
+        self.pending.clear();
+        self.used = CacheUse::default();
+        self.partition = None;
+        if self.budget == 0 {
+            return;
+        }
+        let mut h = self.hasher();
+        write_part(&mut h, b"airlock policy");
+        write_part(&mut h, policy.info.digest.as_bytes());
+        write_part(&mut h, &policy.key.0);
+        let stamp = h.finish128().as_u128();
+        if self.stamp != Some(stamp) {
+            if self.lru.len() > 0 {
+                self.stats.invalidations += 1;
+            }
+            self.lru = Lru::default();
+            self.key_arms.clear();
+            self.stamp = Some(stamp);
+        }
+        self.partition = caller.map(|caller| {
+            let mut h = self.hasher();
+            write_part(&mut h, b"airlock caller");
+            write_part(&mut h, &stamp.to_le_bytes());
+            write_part(&mut h, caller);
+            h.finish128().as_u128()
+        });
+    }
+
+    /// The key of a field, or `None` if this request or this field is not cached.
+    pub(crate) fn key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
+        if text.len() < MIN_CACHED_BYTES {
+            return None;
+        }
+        self.any_key(text, context)
+    }
+
+    /// A field's key, when its text's key ([`InspectionCache::key`] without context, of any
+    /// length) is known already.
+    pub(crate) fn field_key(
+        &self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        text_key: Option<u128>,
+    ) -> Option<u128> {
+        match context {
+            None if text.len() >= MIN_CACHED_BYTES => text_key,
+            None => None,
+            Some(_) => self.key(text, context),
+        }
+    }
+
+    /// The key of a text of any length (joined matching keys its windows on their fields').
+    pub(crate) fn text_key(&self, text: &[u8]) -> Option<u128> {
+        self.any_key(text, None)
+    }
+
+    /// The key of a joined-matching window from its fields' keys (a window's text, and so its
+    /// hits, is a function of its fields' texts), or `None` if a field has none.
+    pub(crate) fn window_key(
+        &self,
+        per_message: bool,
+        fields: &mut dyn Iterator<Item = Option<u128>>,
+    ) -> Option<u128> {
+        let mut h = self.hasher();
+        write_part(&mut h, b"airlock window");
+        h.write(&[u8::from(per_message)]);
+        for key in fields {
+            h.write(&key?.to_le_bytes());
+        }
+        Some(h.finish128().as_u128())
+    }
+
+    fn any_key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
+        let partition = self.partition?;
+        let mut h = self.hasher();
+        h.write(&partition.to_le_bytes());
+        match context {
+            None => h.write(&[0]),
+            Some(context) => {
+                h.write(&[1]);
+                write_part(&mut h, context);
+            }
+        }
+        write_part(&mut h, text);
+        Some(h.finish128().as_u128())
+    }
+
+    /// The cached inspection of `key`: its hits appended to `found`, its limits added to `limits`.
+    pub(crate) fn lookup(
+        &mut self,
+        key: u128,
+        found: &mut Vec<Found>,
+        limits: &mut LimitHits,
+    ) -> bool {
+        let Some(cached) = self.lru.get(key) else {
+            return false;
+        };
+        found.extend_from_slice(&cached.found);
+        limits.add(&cached.limits);
+        self.used.hits += 1;
+        true
+    }
+
+    /// A window's cached hits, appended to `found`.
+    pub(crate) fn lookup_window(&mut self, key: u128, found: &mut Vec<Found>) -> bool {
+        let Some(cached) = self.lru.get(key) else {
+            return false;
+        };
+        found.extend_from_slice(&cached.found);
+        self.used.window_hits += 1;
+        true
+    }
+
+    /// Remembers a window's hits, stored if the request completes.
+    pub(crate) fn remember_window(&mut self, key: u128, found: &[Found]) {
+        self.used.window_misses += 1;
+        self.keep(key, found, LimitHits::default());
+    }
+
+    /// Remembers a field's inspection, stored if the request completes.
+    pub(crate) fn remember(&mut self, key: u128, found: &[Found], limits: LimitHits) {
+        self.used.misses += 1;
+        self.keep(key, found, limits);
+    }
+
+    fn keep(&mut self, key: u128, found: &[Found], limits: LimitHits) {
+        self.pending.push((
+            key,
+            Cached {
+                found: found.into(),
+                limits,
+            },
+        ));
+    }
+
+    /// Ends a request: stores its inspections if `complete`, else drops them. Returns its use.
+    pub(crate) fn finish(&mut self, complete: bool) -> CacheUse {
+        let pending = std::mem::take(&mut self.pending);
+        if complete {
+            for (key, cached) in pending {
+                let cost = ENTRY_OVERHEAD + std::mem::size_of_val(&*cached.found);
+                if cost <= self.budget {
+                    self.used.evictions += self.lru.insert(key, cached, cost, self.budget);
+                }
+            }
+        }
+        self.partition = None;
+        self.stats.hits += u64::from(self.used.hits) + u64::from(self.used.window_hits);
+        self.stats.misses += u64::from(self.used.misses) + u64::from(self.used.window_misses);
+        self.stats.evictions += u64::from(self.used.evictions);
+        self.used
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.lru.len(),
+            bytes: self.lru.bytes,
+            budget: self.budget,
+            ..self.stats
+        }
+    }
+}
+
+/// Writes a length-prefixed part, so no two sequences of parts hash the same bytes.
+fn write_part(h: &mut SipHasher13, part: &[u8]) {
+    h.write(&(part.len() as u64).to_le_bytes());
+    h.write(part);
+}
+
+/// A per-VM random key (the host's randomness: WASI `random_get` in the filter), so that
+/// nobody can craft colliding fields.
+fn random_key() -> (u64, u64) {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    let state = RandomState::new();
+    let word = |i: u64| {
+        let mut h = state.build_hasher();
+        h.write_u64(i);
+        h.finish()
+    };
+    (word(0), word(1))
+}
+
+/// Keys are keyed SipHash outputs already: the map uses them as they are.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = (value as u64) ^ ((value >> 64) as u64);
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Node {
+    key: u128,
+    /// Toward the most recently used end.
+    prev: u32,
+    /// Toward the least recently used end.
+    next: u32,
+    cost: usize,
+    value: Cached,
+}
+
+/// A least-recently-used map bounded by the entries' bytes: nodes in a slab, linked by index.
+#[derive(Debug)]
+struct Lru {
+    map: HashMap<u128, u32, BuildHasherDefault<KeyHasher>>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    /// Most recently used.
+    head: u32,
+    /// Least recently used.
+    tail: u32,
+    bytes: usize,
+}
+
+impl Default for Lru {
+    fn default() -> Lru {
+        Lru {
+            map: HashMap::default(),
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            bytes: 0,
+        }
+    }
+}
+
+impl Lru {
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn node(&mut self, index: u32) -> Option<&mut Node> {
+        self.nodes.get_mut(index as usize)
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let Some((prev, next)) = self.node(index).map(|n| (n.prev, n.next)) else {
+            return;
+        };
+        match self.node(prev) {
+            Some(p) => p.next = next,
+            None => self.head = next,
+        }
+        match self.node(next) {
+            Some(n) => n.prev = prev,
+            None => self.tail = prev,
+        }
+    }
+
+    fn push_front(&mut self, index: u32) {
+        let head = self.head;
+        if let Some(n) = self.node(index) {
+            n.prev = NIL;
+            n.next = head;
+        }
+        match self.node(head) {
+            Some(h) => h.prev = index,
+            None => self.tail = index,
+        }
+        self.head = index;
+    }
+
+    fn get(&mut self, key: u128) -> Option<&Cached> {
+        let index = *self.map.get(&key)?;
+        if self.head != index {
+            self.unlink(index);
+            self.push_front(index);
+        }
+        self.nodes.get(index as usize).map(|n| &n.value)
+    }
+
+    /// Inserts (or replaces) an entry, then evicts down to `budget`; returns the evictions.
+    fn insert(&mut self, key: u128, value: Cached, cost: usize, budget: usize) -> u32 {
+        if let Some(&index) = self.map.get(&key) {
+            let old = self.node(index).map(|n| {
+                let old = n.cost;
+                n.cost = cost;
+                n.value = value;
+                old
+            });
+            self.bytes = self.bytes - old.unwrap_or(0) + cost;
+            if self.head != index {
+                self.unlink(index);
+                self.push_front(index);
+            }
+        } else {
+            let node = Node {
+                key,
+                prev: NIL,
+                next: NIL,
+                cost,
+                value,
+            };
+            let index = match self.free.pop() {
+                Some(index) => {
+                    if let Some(slot) = self.node(index) {
+                        *slot = node;
+                    }
+                    index
+                }
+                None => {
+                    let Ok(index) = u32::try_from(self.nodes.len()) else {
+                        return 0;
+                    };
+                    if index == NIL {
+                        return 0;
+                    }
+                    self.nodes.push(node);
+                    index
+                }
+            };
+            self.map.insert(key, index);
+            self.push_front(index);
+            self.bytes += cost;
+        }
+        self.evict_to(budget)
+    }
+
+    /// Drops least recently used entries until the bytes fit `budget`.
+    fn evict_to(&mut self, budget: usize) -> u32 {
+        let mut evicted = 0;
+        while self.bytes > budget && self.tail != NIL {
+            let tail = self.tail;
+            self.unlink(tail);
+            let Some(node) = self.node(tail) else { break };
+            let (key, cost) = (node.key, node.cost);
+            // The slot keeps its (small) value until reused; its findings are freed now.
+            node.value.found = Box::default();
+            self.map.remove(&key);
+            self.free.push(tail);
+            self.bytes = self.bytes.saturating_sub(cost);
+            evicted += 1;
+        }
+        evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value() -> Cached {
+        Cached {
+            found: Box::default(),
+            limits: LimitHits::default(),
+        }
+    }
+
+    #[test]
+    fn the_least_recently_used_entry_goes_first_and_the_bytes_stay_within_budget() {
+        let mut lru = Lru::default();
+        let budget = 3 * 100;
+        for key in 0..3u128 {
+            assert_eq!(lru.insert(key, value(), 100, budget), 0);
+        }
+        assert!(lru.get(0).is_some()); // 1 is now the least recently used
+        assert_eq!(lru.insert(3, value(), 100, budget), 1);
+        assert!(lru.get(1).is_none());
+        for key in [0, 2, 3] {
+            assert!(lru.get(key).is_some(), "{key}");
+        }
+        assert_eq!((lru.len(), lru.bytes), (3, 300));
+        // A freed slot is reused, and replacing an entry does not count it twice.
+        assert_eq!(lru.insert(4, value(), 100, budget), 1);
+        assert_eq!(lru.nodes.len(), 4);
+        assert_eq!(lru.insert(4, value(), 150, budget), 1);
+        assert_eq!((lru.len(), lru.bytes), (2, 250));
+        assert_eq!(lru.evict_to(0), 2);
+        assert_eq!((lru.len(), lru.bytes, lru.head, lru.tail), (0, 0, NIL, NIL));
+    }
+
+    #[test]
+    fn a_long_random_sequence_keeps_the_list_and_the_map_in_step() {
+        let mut rng = crate::engine::test_rng::TestRng::new(7);
+        let mut lru = Lru::default();
+        let budget = 40 * 64;
+        for _ in 0..5000 {
+            let key = rng.below(120) as u128;
+            if rng.below(3) == 0 {
+                let _ = lru.get(key);
+            } else {
+                let cost = 32 + rng.below(64);
+                lru.insert(key, value(), cost, budget);
+            }
+            assert!(lru.bytes <= budget);
+            // Walk the list both ways: every mapped entry, once, in opposite orders.
+            let mut forward = Vec::new();
+            let mut at = lru.head;
+            while let Some(n) = lru.nodes.get(at as usize) {
+                forward.push(n.key);
+                at = n.next;
+            }
+            let mut backward = Vec::new();
+            let mut at = lru.tail;
+            while let Some(n) = lru.nodes.get(at as usize) {
+                backward.push(n.key);
+                at = n.prev;
+            }
+            backward.reverse();
+            assert_eq!(forward, backward);
+            assert_eq!(forward.len(), lru.len());
+            let cost: usize = lru.map.values().map(|&i| lru.nodes[i as usize].cost).sum();
+            assert_eq!(cost, lru.bytes);
+        }
+    }
+}
