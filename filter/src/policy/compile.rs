@@ -733,6 +733,7 @@ impl Compiler<'_> {
                 ValidatorDoc::PhoneNumber => Validator::PhoneNumber,
                 ValidatorDoc::Ipv6Address => Validator::Ipv6Address,
                 ValidatorDoc::NotPlaceholder => Validator::NotPlaceholder,
+                ValidatorDoc::NotCode => Validator::NotCode,
                 ValidatorDoc::Jwt => Validator::Jwt,
                 ValidatorDoc::Crc32Suffix => Validator::Crc32Suffix,
                 ValidatorDoc::BasicAuth => Validator::BasicAuth,

@@ -279,6 +279,10 @@ pub enum ValidatorDoc {
     /// The value is not a placeholder, template, type name, code reference or redaction
     /// (`${VAR}`, `<password>`, `changeme`, `xxx`, `null`, `string`, `os.environ[...]`).
     NotPlaceholder,
+    /// The value is not code or prose: an identifier chain (`self.token`), a type or constant
+    /// name (`WIN32_ERROR`, `Option`, `ObjectIdentifier`), a call (`make_token(`) or a sentence
+    /// (`Password used to generate key`).
+    NotCode,
     /// A JSON Web Token whose header base64url-decodes to a JSON object naming an `alg`.
     Jwt,
     /// The last 6 characters are the base62 CRC32 of the rest (GitHub and npm tokens).

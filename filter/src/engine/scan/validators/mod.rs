@@ -6,6 +6,7 @@
 //! total (any input gives an answer, never a panic).
 
 mod addresses;
+mod code_shapes;
 mod credentials;
 mod issuers;
 
@@ -27,6 +28,7 @@ pub enum Validator {
     PhoneNumber,
     Ipv6Address,
     NotPlaceholder,
+    NotCode,
     Jwt,
     Crc32Suffix,
     BasicAuth,
@@ -51,6 +53,7 @@ impl Validator {
             Validator::PhoneNumber => addresses::phone_number(candidate),
             Validator::Ipv6Address => addresses::ipv6_address(candidate),
             Validator::NotPlaceholder => credentials::not_placeholder(candidate),
+            Validator::NotCode => code_shapes::not_code(candidate),
             Validator::Jwt => credentials::jwt(candidate),
             Validator::Crc32Suffix => credentials::crc32_suffix(candidate),
             Validator::BasicAuth => credentials::basic_auth(candidate),
