@@ -177,6 +177,7 @@ impl Walk<'_, '_> {
             action,
             fingerprint: fingerprint::fingerprint(&self.policy.key, value),
             via: Via::Joined,
+            origin: hit.origin,
         });
     }
 }

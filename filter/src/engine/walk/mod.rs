@@ -239,6 +239,7 @@ impl Walk<'_, '_> {
                 action,
                 fingerprint: f.fingerprint,
                 via: f.via,
+                origin: f.hit.origin,
             });
         }
         let result = (rewrites && policy.mode == Mode::Enforce)
