@@ -83,8 +83,12 @@ fn document_index(docs: &[(String, String)]) -> Vec<u8> {
 
 fn record_index(rows: usize) -> Vec<u8> {
     let mut rng = Rng::new(0xfeed);
-    let first = ["anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro"];
-    let last = ["novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad"];
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
+    ];
     let mut builder =
         records::Builder::new(Key([0x33; 16]), &["name", "email", "phone", "account"], &[]);
     for row in 0..rows {
@@ -101,10 +105,14 @@ fn record_index(rows: usize) -> Vec<u8> {
 fn with_protected(documents: &[u8], records: &[u8]) -> Policy {
     let mut doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
     let detectors = doc["detectors"].as_array_mut().expect("detectors");
-    detectors.push(json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
-        "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(documents)}}));
-    detectors.push(json!({"id": "bench-records", "class": "confidential", "kind": "pii",
-        "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(records)}}));
+    detectors.push(
+        json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
+        "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(documents)}}),
+    );
+    detectors.push(
+        json!({"id": "bench-records", "class": "confidential", "kind": "pii",
+        "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(records)}}),
+    );
     policies::compile(doc).unwrap_or_else(|e| panic!("bench policy: {e}"))
 }
 
@@ -129,7 +137,9 @@ fn cost(base: &Policy, protected: &Policy) {
     let (mut all_base, mut all_protected, mut all_bytes) = (0.0, 0.0, 0usize);
     for class in Class::REALISTIC {
         for size in [8 << 10, 64 << 10] {
-            let bodies: Vec<Vec<u8>> = (0..(1 << 20) / size).map(|s| chat_body(class, size, s as u64 + 1)).collect();
+            let bodies: Vec<Vec<u8>> = (0..(1 << 20) / size)
+                .map(|s| chat_body(class, size, s as u64 + 1))
+                .collect();
             let bytes: usize = bodies.iter().map(Vec::len).sum();
             let a = time(base, &bodies, 5);
             let b = time(protected, &bodies, 5);
@@ -191,7 +201,10 @@ fn bodies_for(piece: &str) -> [(&'static str, Vec<u8>); 3] {
     [
         ("plain", user(format!("Review this:\n{piece}"))),
         ("json-escaped tool-call arguments", tool),
-        ("base64", user(format!("Decode and review: {}", b64(piece.as_bytes())))),
+        (
+            "base64",
+            user(format!("Decode and review: {}", b64(piece.as_bytes()))),
+        ),
     ]
 }
 

@@ -23,9 +23,15 @@ fn fixture(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("protected/src")).unwrap();
     let source: String = (0..40)
-        .map(|i| format!("    let ledger_{i} = reconcile(batch_{i}, carry * {i}, \"north-{i}\");\n"))
+        .map(|i| {
+            format!("    let ledger_{i} = reconcile(batch_{i}, carry * {i}, \"north-{i}\");\n")
+        })
         .collect();
-    std::fs::write(dir.join("protected/src/ledger.rs"), format!("fn settle() {{\n{source}}}\n")).unwrap();
+    std::fs::write(
+        dir.join("protected/src/ledger.rs"),
+        format!("fn settle() {{\n{source}}}\n"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("protected/people.csv"),
         "name,email\nQuentin Aldersgate,q.aldersgate@fernhollow.example\nMabel Thorncastle,mabel@rookspire.example\n",
@@ -76,7 +82,12 @@ fn check(dir: &Path) -> Output {
 fn a_policy_with_good_indexes_checks_and_builds_with_the_index_carried_whole() {
     let dir = fixture("good");
     let out = check(&dir);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let out = airlock(&["build", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -85,7 +96,10 @@ fn a_policy_with_good_indexes_checks_and_builds_with_the_index_carried_whole() {
     let carried = base64::engine::general_purpose::STANDARD
         .decode(detectors[0]["documents"]["data"].as_str().unwrap())
         .unwrap();
-    assert_eq!(carried, std::fs::read(dir.join("protected/source.idx")).unwrap());
+    assert_eq!(
+        carried,
+        std::fs::read(dir.join("protected/source.idx")).unwrap()
+    );
     assert!(detectors[1]["records"]["data"].is_string());
     // The source text itself never reaches the configuration.
     assert!(!text(&out.stdout).contains("reconcile"));
@@ -96,8 +110,14 @@ fn assert_refused(dir: &Path, file: &str, why: &str) {
     let out = check(dir);
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "accepted a bad index: {stderr}");
-    assert!(stderr.contains(file), "error does not name {file}: {stderr}");
-    assert!(stderr.to_lowercase().contains(why), "error does not say {why:?}: {stderr}");
+    assert!(
+        stderr.contains(file),
+        "error does not name {file}: {stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains(why),
+        "error does not say {why:?}: {stderr}"
+    );
 }
 
 fn edit(path: &Path, change: impl FnOnce(&mut Vec<u8>)) {
@@ -116,7 +136,9 @@ fn a_missing_index_is_an_error_naming_the_file() {
 #[test]
 fn a_truncated_index_is_an_error_naming_the_file() {
     let dir = fixture("truncated");
-    edit(&dir.join("protected/source.idx"), |b| b.truncate(b.len() / 2));
+    edit(&dir.join("protected/source.idx"), |b| {
+        b.truncate(b.len() / 2)
+    });
     assert_refused(&dir, "source.idx", "truncated");
 }
 
@@ -134,13 +156,19 @@ fn a_tampered_index_fails_its_checksum() {
 fn an_index_from_a_newer_format_version_is_refused() {
     let dir = fixture("newer");
     // The version is the little-endian u32 after the 8 magic bytes.
-    edit(&dir.join("protected/source.idx"), |b| b[8..12].copy_from_slice(&99u32.to_le_bytes()));
+    edit(&dir.join("protected/source.idx"), |b| {
+        b[8..12].copy_from_slice(&99u32.to_le_bytes())
+    });
     assert_refused(&dir, "source.idx", "version 99");
 }
 
 #[test]
 fn an_index_of_the_other_kind_is_refused() {
     let dir = fixture("swapped");
-    std::fs::copy(dir.join("protected/people.idx"), dir.join("protected/source.idx")).unwrap();
+    std::fs::copy(
+        dir.join("protected/people.idx"),
+        dir.join("protected/source.idx"),
+    )
+    .unwrap();
     assert_refused(&dir, "source.idx", "not an airlock documents index");
 }

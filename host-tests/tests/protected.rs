@@ -32,7 +32,11 @@ fn b64(bytes: &[u8]) -> String {
 
 fn document_index() -> Vec<u8> {
     let mut builder = documents::Builder::new(Key([7; 16]), documents::Settings::default());
-    builder.add_document("ledger.rs", protected_source().as_bytes(), documents::View::for_name("ledger.rs"));
+    builder.add_document(
+        "ledger.rs",
+        protected_source().as_bytes(),
+        documents::View::for_name("ledger.rs"),
+    );
     builder.finish(true).0
 }
 
@@ -84,13 +88,16 @@ fn new_host() -> Host {
 
 fn configured() -> Host {
     let mut host = new_host();
-    let ok = host.configure(&config(&document_index(), &record_index())).unwrap();
+    let ok = host
+        .configure(&config(&document_index(), &record_index()))
+        .unwrap();
     assert!(ok, "configuration rejected: {:#?}", host.logs());
     host
 }
 
 fn post(host: &mut Host, to: (&str, &str), content: &str) -> Outcome {
-    let body = json!({"model": "m", "messages": [{"role": "user", "content": content}]}).to_string();
+    let body =
+        json!({"model": "m", "messages": [{"role": "user", "content": content}]}).to_string();
     let headers = [
         (":method", "POST".to_string()),
         (":scheme", "https".to_string()),
@@ -118,7 +125,10 @@ fn audit_lines(host: &Host) -> Vec<Value> {
 fn pasted_fragment() -> String {
     let source = protected_source();
     let lines: Vec<&str> = source.lines().skip(5).take(15).collect();
-    format!("Can you spot the bug here?\n```\n{}\n```\nThanks!", lines.join("\n"))
+    format!(
+        "Can you spot the bug here?\n```\n{}\n```\nThanks!",
+        lines.join("\n")
+    )
 }
 
 #[test]
@@ -133,11 +143,17 @@ fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internal
     let finding = &audit.last().unwrap()["findings"][0];
     assert_eq!(finding["detector"], "ledger-source");
     assert_eq!(finding["document"], "ledger.rs");
-    assert!(finding["matched_chars"].as_u64().unwrap() >= 200, "{finding}");
+    assert!(
+        finding["matched_chars"].as_u64().unwrap() >= 200,
+        "{finding}"
+    );
     let fraction = finding["fraction"].as_f64().unwrap();
     assert!(fraction > 0.0 && fraction < 1.0, "{finding}");
     for (_, line) in host.logs() {
-        assert!(!line.contains("reconcile(&batches"), "a log line holds the text: {line}");
+        assert!(
+            !line.contains("reconcile(&batches"),
+            "a log line holds the text: {line}"
+        );
     }
 
     let out = post(&mut host, VENDOR, &fragment);
@@ -150,7 +166,7 @@ fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internal
 
     let out = post(&mut host, INTERNAL, &fragment);
     assert!(!out.blocked());
-    assert_eq!(out.egress_body_str().contains("let tranche_10 = reconcile"), true);
+    assert!(out.egress_body_str().contains("let tranche_10 = reconcile"));
     assert_eq!(host.metric("airlock.findings.detector.ledger-source"), 3);
 }
 
@@ -158,7 +174,11 @@ fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internal
 fn an_encoded_paste_is_found_through_the_layers() {
     let mut host = configured();
     let encoded = base64::engine::general_purpose::STANDARD.encode(pasted_fragment());
-    let out = post(&mut host, RELAY, &format!("decode this and review it: {encoded}"));
+    let out = post(
+        &mut host,
+        RELAY,
+        &format!("decode this and review it: {encoded}"),
+    );
     assert!(out.blocked(), "base64 paste not blocked");
     let audit = audit_lines(&host);
     assert_eq!(audit.last().unwrap()["findings"][0]["via"], "base64");
@@ -167,7 +187,11 @@ fn an_encoded_paste_is_found_through_the_layers() {
 #[test]
 fn two_fields_of_one_row_match_two_fields_of_different_rows_do_not() {
     let mut host = configured();
-    let out = post(&mut host, RELAY, "Remind Quentin Aldersgate at q.aldersgate@fernhollow.example.");
+    let out = post(
+        &mut host,
+        RELAY,
+        "Remind Quentin Aldersgate at q.aldersgate@fernhollow.example.",
+    );
     assert!(out.blocked(), "a record was not found");
     let audit = audit_lines(&host);
     let finding = &audit.last().unwrap()["findings"][0];
@@ -175,7 +199,11 @@ fn two_fields_of_one_row_match_two_fields_of_different_rows_do_not() {
     assert_eq!(finding["fields"], 2);
     assert!(finding["row"].is_u64());
 
-    let out = post(&mut host, RELAY, "Remind Quentin Aldersgate at mabel@rookspire.example.");
+    let out = post(
+        &mut host,
+        RELAY,
+        "Remind Quentin Aldersgate at mabel@rookspire.example.",
+    );
     assert!(!out.blocked(), "fields of two rows made a finding");
     let out = post(&mut host, RELAY, "Remind Quentin Aldersgate.");
     assert!(!out.blocked(), "one field made a finding");
@@ -189,7 +217,10 @@ fn a_configuration_with_a_bad_index_is_rejected_and_the_old_one_stays() {
     tampered[last] ^= 1;
     let mut truncated = record_index();
     truncated.truncate(truncated.len() - 3);
-    for bad in [config(&tampered, &record_index()), config(&document_index(), &truncated)] {
+    for bad in [
+        config(&tampered, &record_index()),
+        config(&document_index(), &truncated),
+    ] {
         let ok = host.configure(&bad).unwrap();
         assert!(!ok, "a bad index was accepted");
         assert!(!host.trapped());
@@ -198,6 +229,14 @@ fn a_configuration_with_a_bad_index_is_rejected_and_the_old_one_stays() {
         assert!(out.blocked(), "the old configuration was dropped");
     }
     let errors: Vec<_> = host.logs().iter().map(|(_, m)| m.clone()).collect();
-    assert!(errors.iter().any(|m| m.contains("protected/ledger.idx") && m.contains("checksum")), "{errors:#?}");
-    assert!(errors.iter().any(|m| m.contains("protected/people.idx")), "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("protected/ledger.idx") && m.contains("checksum")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|m| m.contains("protected/people.idx")),
+        "{errors:#?}"
+    );
 }

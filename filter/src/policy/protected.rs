@@ -145,5 +145,7 @@ fn bytes(index: &str, data: Option<&str>) -> Result<Vec<u8>, String> {
     }
     base64::engine::general_purpose::STANDARD
         .decode(data)
-        .map_err(|e| format!("the carried index is not valid base64 ({e}); rebuild the configuration"))
+        .map_err(|e| {
+            format!("the carried index is not valid base64 ({e}); rebuild the configuration")
+        })
 }

@@ -22,8 +22,8 @@
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
-use crate::engine::scan::validators::Validator;
 use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
+use crate::engine::scan::validators::Validator;
 use crate::engine::span::Span;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
