@@ -172,3 +172,43 @@ fn an_index_of_the_other_kind_is_refused() {
     .unwrap();
     assert_refused(&dir, "source.idx", "not an airlock documents index");
 }
+
+#[test]
+fn scan_reports_the_protected_detectors_with_numbers_never_text() {
+    let dir = fixture("scan");
+    let source = std::fs::read_to_string(dir.join("protected/src/ledger.rs")).unwrap();
+    let pasted: String = source.lines().skip(3).take(12).collect::<Vec<_>>().join("\n");
+    let body = serde_json::json!({"messages": [
+        {"role": "user", "content": format!("what does this do?\n{pasted}")},
+        {"role": "user", "content": "Mail Quentin Aldersgate at q.aldersgate@fernhollow.example"},
+    ]});
+    let input = dir.join("body.json");
+    std::fs::write(&input, body.to_string()).unwrap();
+    let out = airlock(&[
+        "scan",
+        "--policy",
+        dir.to_str().unwrap(),
+        "--host",
+        "relay.example.net",
+        input.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["decision"], "block", "{stdout}");
+    let findings = line["findings"].as_array().unwrap();
+    let source_finding = findings
+        .iter()
+        .find(|f| f["detector"] == "ledger-source")
+        .unwrap_or_else(|| panic!("no ledger-source finding: {stdout}"));
+    assert_eq!(source_finding["document"], "0");
+    assert!(source_finding["matched_chars"].as_u64().unwrap() >= 200);
+    let record = findings
+        .iter()
+        .find(|f| f["detector"] == "people")
+        .unwrap_or_else(|| panic!("no people finding: {stdout}"));
+    assert_eq!(record["row"], 0);
+    assert_eq!(record["fields"], 2);
+    for value in ["reconcile(batch", "Aldersgate", "fernhollow"] {
+        assert!(!stdout.contains(value), "scan printed {value:?}: {stdout}");
+    }
+}
