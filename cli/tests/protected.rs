@@ -177,7 +177,12 @@ fn an_index_of_the_other_kind_is_refused() {
 fn scan_reports_the_protected_detectors_with_numbers_never_text() {
     let dir = fixture("scan");
     let source = std::fs::read_to_string(dir.join("protected/src/ledger.rs")).unwrap();
-    let pasted: String = source.lines().skip(3).take(12).collect::<Vec<_>>().join("\n");
+    let pasted: String = source
+        .lines()
+        .skip(3)
+        .take(12)
+        .collect::<Vec<_>>()
+        .join("\n");
     let body = serde_json::json!({"messages": [
         {"role": "user", "content": format!("what does this do?\n{pasted}")},
         {"role": "user", "content": "Mail Quentin Aldersgate at q.aldersgate@fernhollow.example"},

@@ -149,3 +149,92 @@ fn bytes(index: &str, data: Option<&str>) -> Result<Vec<u8>, String> {
             format!("the carried index is not valid base64 ({e}); rebuild the configuration")
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::schema::{DocumentsDoc, KindDoc, RecordsDoc};
+
+    fn detector(documents: Option<DocumentsDoc>, records: Option<RecordsDoc>) -> DetectorDoc {
+        serde_json::from_value::<DetectorDoc>(serde_json::json!({
+            "id": "p", "class": "secret", "kind": "trade-secret"
+        }))
+        .map(|mut d| {
+            d.kind = KindDoc::TradeSecret;
+            d.documents = documents;
+            d.records = records;
+            d
+        })
+        .unwrap()
+    }
+
+    fn documents(data: Option<String>) -> DocumentsDoc {
+        DocumentsDoc {
+            index: "protected/p.idx".into(),
+            min_chars: 200,
+            data,
+        }
+    }
+
+    fn messages(d: DetectorDoc) -> Vec<String> {
+        compile(&[d])
+            .1
+            .into_iter()
+            .map(|(p, m)| format!("{p}: {m}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_detector_sets_exactly_one_kind() {
+        let mut both = detector(Some(documents(None)), None);
+        both.regex = Some("x".into());
+        let errors = messages(both);
+        assert!(
+            errors.iter().any(|m| m.contains("exactly one of")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_index_not_carried_is_an_error_naming_it_never_an_empty_detector() {
+        let (protected, errors) = compile(&[detector(Some(documents(None)), None)]);
+        assert!(protected.is_empty());
+        assert!(
+            errors
+                .iter()
+                .any(|(p, m)| p == "detectors[0].documents.index" && m.contains("protected/p.idx")),
+            "{errors:?}"
+        );
+        let garbage = documents(Some("bm90IGFuIGluZGV4".into()));
+        let errors = messages(detector(Some(garbage), None));
+        assert!(
+            errors.iter().any(|m| m.contains("protected/p.idx")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn regex_only_fields_and_short_thresholds_are_refused() {
+        let mut d = detector(
+            Some(DocumentsDoc {
+                min_chars: 10,
+                ..documents(None)
+            }),
+            None,
+        );
+        d.keywords = vec!["acme".into()];
+        let errors = messages(d);
+        assert!(errors.iter().any(|m| m.contains("keywords")), "{errors:?}");
+        assert!(errors.iter().any(|m| m.contains("min_chars")), "{errors:?}");
+        let records = RecordsDoc {
+            index: "protected/r.idx".into(),
+            min_fields: 0,
+            data: None,
+        };
+        let errors = messages(detector(None, Some(records)));
+        assert!(
+            errors.iter().any(|m| m.contains("min_fields")),
+            "{errors:?}"
+        );
+    }
+}
