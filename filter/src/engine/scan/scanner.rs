@@ -483,11 +483,17 @@ impl Scanner {
 
     /// Finds every detector hit in `text`, in no particular order.
     pub fn scan(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        if let Some(protected) = self.protected.as_ref().filter(|_| !text.is_empty()) {
+            protected.scan(text, &mut scratch.protected, sink);
+        }
+        self.scan_patterns(text, scratch, sink);
+    }
+
+    /// [`Scanner::scan`] without the protected documents and records: for the folded layer of a
+    /// text, since the index searches fold the text themselves and would find nothing new.
+    pub fn scan_patterns(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
         if text.is_empty() {
             return;
-        }
-        if let Some(protected) = &self.protected {
-            protected.scan(text, &mut scratch.protected, sink);
         }
         self.scan_keywords(text, scratch, sink);
         self.arm_always_on(text, scratch);

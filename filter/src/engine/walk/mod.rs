@@ -296,7 +296,7 @@ impl Walk<'_, '_> {
             let folded_text = folded.text();
             policy
                 .scanner
-                .scan(folded_text, &mut self.scratch.scan, &mut |hit| {
+                .scan_patterns(folded_text, &mut self.scratch.scan, &mut |hit| {
                     let value = hit.span.of(folded_text);
                     out.push(Found {
                         hit: Hit {
