@@ -20,6 +20,9 @@ step "build the filter (.wasm) and the CLI"
 cargo build --release --locked --target wasm32-wasip1 -p airlock-filter
 cargo build --locked -p airlock-cli
 
+step "protected-data indexes of the ACME example (build output, gitignored)"
+bash policies/examples/acme/protected/build-indexes.sh ./target/debug/airlock
+
 step "cargo test --workspace (engine, CLI, wasmtime harness driving the .wasm)"
 cargo test --workspace --locked
 

@@ -71,8 +71,21 @@ fn default_policy_passes_its_checks_with_examples_for_every_detector() {
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
+/// Builds the ACME example's protected-data indexes (build output, not in git).
+fn build_acme_indexes() {
+    let status = Command::new("bash")
+        .arg("policies/examples/acme/protected/build-indexes.sh")
+        .arg(env!("CARGO_BIN_EXE_airlock"))
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "build-indexes.sh failed");
+}
+
 #[test]
 fn example_organisation_policy_passes_its_checks() {
+    build_acme_indexes();
     let out = airlock(
         &[
             "check",

@@ -151,11 +151,26 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
             policy::compile_with_facts(doc, origins, env, &parsed.regex_facts)?
         }
     };
+    let mut policy = policy;
+    drop_carried_indexes(&mut policy);
     Ok(FilterConfig {
         policy,
         hold_headers: parsed.hold_headers,
         cache: parsed.cache.unwrap_or_default(),
     })
+}
+
+/// Drops the base64 copies of the protected-data indexes from the kept policy document: they
+/// are open in the scanner, and a VM need not hold each index twice.
+fn drop_carried_indexes(policy: &mut Policy) {
+    for d in &mut policy.document.detectors {
+        if let Some(documents) = d.documents.as_mut() {
+            documents.data = None;
+        }
+        if let Some(records) = d.records.as_mut() {
+            records.data = None;
+        }
+    }
 }
 
 /// Compiles the embedded default policy.

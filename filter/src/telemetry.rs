@@ -9,7 +9,7 @@
 //! The audit line says what was found where and a keyed fingerprint of it;
 //! it is built from a [`Verdict`], which never holds matched bytes.
 
-use crate::engine::{fingerprint_hex, Verdict};
+use crate::engine::{fingerprint_hex, Origin, Verdict};
 use crate::policy::{Action, Policy};
 use serde_json::json;
 
@@ -194,14 +194,66 @@ pub struct FindingEntry<'a> {
     action: &'static str,
     class: &'a str,
     detector: &'a str,
+    /// A protected document's number, or its name when the index stores names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     end: Option<usize>,
+    /// Of a protected record: how many of the row's fields the text holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<u8>,
     fingerprint: String,
+    /// Of a protected document: the share of its fingerprints found, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fraction: Option<f64>,
     kind: &'static str,
+    /// Of a protected document: the characters of the text the copy covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched_chars: Option<u32>,
     path: &'a str,
+    /// Of a protected record: the row's number in the indexed table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     start: Option<usize>,
     via: &'static str,
+}
+
+/// What a finding of a protected document or record adds to its entry: numbers, never text.
+#[derive(Default)]
+struct OriginFields {
+    document: Option<String>,
+    matched_chars: Option<u32>,
+    fraction: Option<f64>,
+    row: Option<u32>,
+    fields: Option<u8>,
+}
+
+impl OriginFields {
+    fn of(policy: &Policy, finding: &crate::engine::Finding) -> OriginFields {
+        match finding.origin {
+            Origin::Pattern => OriginFields::default(),
+            Origin::Document {
+                document,
+                matched_chars,
+                fraction_bp,
+            } => OriginFields {
+                document: Some(
+                    policy
+                        .protected_document_name(finding.detector, document)
+                        .map_or_else(|| document.to_string(), str::to_string),
+                ),
+                matched_chars: Some(matched_chars),
+                fraction: Some(f64::from(fraction_bp) / 10_000.0),
+                ..OriginFields::default()
+            },
+            Origin::Record { row, fields } => OriginFields {
+                row: Some(row),
+                fields: Some(fields),
+                ..OriginFields::default()
+            },
+        }
+    }
 }
 
 /// The findings of a verdict, with their spans in the field's text if `spans`.
@@ -212,14 +264,20 @@ pub fn finding_entries<'a>(
 ) -> impl Iterator<Item = FindingEntry<'a>> + 'a {
     verdict.findings.iter().filter_map(move |f| {
         let d = policy.detector(f.detector)?;
+        let origin = OriginFields::of(policy, f);
         Some(FindingEntry {
             action: f.action.as_str(),
             class: policy.class_name(d.class),
             detector: &d.id,
+            document: origin.document,
             end: spans.then_some(f.span.end),
+            fields: origin.fields,
             fingerprint: format!("hmac-sha256:{}", fingerprint_hex(&f.fingerprint)),
+            fraction: origin.fraction,
             kind: d.kind.as_str(),
+            matched_chars: origin.matched_chars,
             path: &f.path,
+            row: origin.row,
             start: spans.then_some(f.span.start),
             via: f.via.as_str(),
         })

@@ -59,6 +59,7 @@ pub mod bench_hooks {
 pub use body::content_coding::{Coding, EncodingError};
 pub use cache::{CacheStats, CacheUse, DEFAULT_CACHE_BYTES};
 pub use limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+pub use scan::protected::Origin;
 pub use span::Span;
 pub use verdict::fingerprint::fingerprint_hex;
 pub use verdict::{Finding, Uninspectable, Verdict};

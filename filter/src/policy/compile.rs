@@ -17,6 +17,7 @@ use super::{
 };
 use crate::engine::scan::builder::{RegexParts, ScannerBuilder};
 use crate::engine::scan::keywords::Keywords;
+use crate::engine::scan::protected::Protected;
 use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, RegexLimits, Scanner,
 };
@@ -151,8 +152,10 @@ impl Compiler<'_> {
         let request_join = join_scanner(self, JoinDoc::Request);
         self.errors.truncate(errors_before);
         let (key, key_scope) = self.key(doc, env, &actions);
+        let protected = self.protected(doc);
         let default_tier = default_tier?;
-        let scanner = scanner?;
+        let mut scanner = scanner?;
+        scanner.protected = protected;
         let has = |scope| doc.detectors.iter().any(|d| d.join == Some(scope));
         let message_join = if has(JoinDoc::Message) {
             Some(message_join?)
@@ -565,6 +568,10 @@ impl Compiler<'_> {
                 ok = false;
                 continue;
             };
+            if super::protected::is_protected(d) {
+                // Loaded by `attach_protected`, which reports their errors.
+                continue;
+            }
             let checks = self.checks(&path, d);
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
@@ -619,7 +626,10 @@ impl Compiler<'_> {
                     builder.add_dictionary(dictionary_detector, &phrases);
                 }
                 _ => {
-                    self.error(&path, "set exactly one of `regex` or `dictionary`");
+                    self.error(
+                        &path,
+                        "set exactly one of `regex`, `dictionary`, `documents` or `records`",
+                    );
                     ok = false;
                 }
             }
@@ -635,6 +645,15 @@ impl Compiler<'_> {
 
     /// Whether every keyword of a regex detector is specific enough to gate it (an error for each
     /// one that is not).
+    /// The `documents` and `records` detectors, their indexes loaded (for the main scanner).
+    fn protected(&mut self, doc: &PolicyDoc) -> Option<Box<Protected>> {
+        let (protected, errors) = super::protected::compile(&doc.detectors);
+        for (path, message) in errors {
+            self.error(&path, message);
+        }
+        (!protected.is_empty()).then(|| Box::new(protected))
+    }
+
     fn keywords_are_rare(&mut self, path: &str, keywords: &[String]) -> bool {
         let mut ok = true;
         for (k, keyword) in keywords.iter().enumerate() {

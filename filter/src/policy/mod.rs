@@ -10,6 +10,7 @@ pub mod cases;
 mod compile;
 pub mod digest;
 mod error;
+pub mod protected;
 pub mod schema;
 
 pub use compile::{compile, compile_with_facts, parse_document, Environment};
@@ -227,6 +228,14 @@ impl Policy {
         self.tiers
             .get(usize::from(tier))
             .map_or("?", |t| t.name.as_str())
+    }
+
+    /// The stored name of a protected document (indexes built with `--names`).
+    pub fn protected_document_name(&self, detector: DetectorIndex, document: u32) -> Option<&str> {
+        self.scanner
+            .protected
+            .as_ref()?
+            .document_name(detector, document)
     }
 
     pub fn tests(&self) -> &[TestCaseDoc] {

@@ -188,6 +188,12 @@ pub struct DetectorDoc {
     /// The alternative to `regex`: a phrase dictionary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dictionary: Option<DictionaryDoc>,
+    /// The alternative to `regex`: copies of protected documents (`airlock index documents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<DocumentsDoc>,
+    /// The alternative to `regex`: rows of a protected table (`airlock index records`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordsDoc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<ValidatorDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +239,34 @@ pub struct DictionaryDoc {
     /// Default: ASCII case-insensitive.
     #[serde(default)]
     pub case_sensitive: bool,
+}
+
+/// A documents detector: `{index: protected/acme-source.idx, min_chars: 200}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentsDoc {
+    /// The index file, relative to the policy file (the policy directory's main file).
+    pub index: String,
+    /// The shortest copy reported, in characters (at least 50).
+    pub min_chars: usize,
+    /// The index file's bytes, base64: filled from `index` by `airlock check`, `build` and
+    /// `scan` when they read the policy, and carried whole in the built configuration.
+    /// Never written by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+/// A records detector: `{index: protected/customers.idx, min_fields: 2}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsDoc {
+    /// The index file, relative to the policy file (the policy directory's main file).
+    pub index: String,
+    /// How many fields of one row one text must hold (a unique column is enough alone).
+    pub min_fields: usize,
+    /// The index file's bytes, base64, as for [`DocumentsDoc::data`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
 }
 
 /// Checks run on each candidate match; all must pass.

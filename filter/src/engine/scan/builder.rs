@@ -202,6 +202,7 @@ impl<'p> ScannerBuilder<'p> {
             near_runs,
             armed_everywhere: everywhere,
             global_allow,
+            protected: None,
         })
     }
 }

@@ -9,5 +9,6 @@ pub(crate) mod builder;
 pub(crate) mod keywords;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
+pub(crate) mod protected;
 pub(crate) mod scanner;
 pub(crate) mod validators;

@@ -22,6 +22,7 @@
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
+use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
 use crate::engine::scan::validators::Validator;
 use crate::engine::span::Span;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
@@ -41,6 +42,8 @@ pub type DetectorIndex = u16;
 pub struct Hit {
     pub detector: DetectorIndex,
     pub span: Span,
+    /// A pattern, or the protected document or record matched ([`Origin`]).
+    pub origin: Origin,
 }
 
 /// Limits that keep one detector's regex from blowing up memory or time.
@@ -296,6 +299,9 @@ pub struct Scanner {
     /// Keyword-less regex detectors nothing gates: each runs over every whole text.
     pub(super) armed_everywhere: Vec<u32>,
     pub(super) global_allow: Vec<Box<[u8]>>,
+    /// Protected documents and records, matched in every text this scanner scans (only the
+    /// policy's main scanner has them).
+    pub(crate) protected: Option<Box<Protected>>,
 }
 
 /// A regex (an index into `Scanner::regexes`) that runs only within `reach` of a `run`.
@@ -421,6 +427,7 @@ impl ArmedRegex<'_> {
             sink(Hit {
                 detector: self.detector.detector,
                 span: Span::new(start, end),
+                origin: Origin::Pattern,
             });
         }
     }
@@ -454,6 +461,8 @@ pub struct ScanScratch {
     set_windows: Vec<Option<usize>>,
     /// Where each armed regex must run, before merging.
     armings: Vec<Arming>,
+    /// Buffers of the protected-index searches.
+    protected: ProtectedScratch,
 }
 
 impl Scanner {
@@ -468,11 +477,21 @@ impl Scanner {
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
             armings: Vec::with_capacity(64),
+            protected: ProtectedScratch::default(),
         }
     }
 
     /// Finds every detector hit in `text`, in no particular order.
     pub fn scan(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        if let Some(protected) = self.protected.as_ref().filter(|_| !text.is_empty()) {
+            protected.scan(text, &mut scratch.protected, sink);
+        }
+        self.scan_patterns(text, scratch, sink);
+    }
+
+    /// [`Scanner::scan`] without the protected documents and records: for the folded layer of a
+    /// text, since the index searches fold the text themselves and would find nothing new.
+    pub fn scan_patterns(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
         if text.is_empty() {
             return;
         }
@@ -591,6 +610,7 @@ impl Scanner {
             sink(Hit {
                 detector: dict.detector,
                 span: Span::new(start, end),
+                origin: Origin::Pattern,
             });
         }
     }

@@ -23,6 +23,8 @@ pub struct Finding {
     pub fingerprint: [u8; 8],
     /// How the matched bytes were reached: as written, folded, or decoded.
     pub via: crate::engine::Via,
+    /// A pattern match, or which protected document or record was matched.
+    pub origin: crate::engine::Origin,
 }
 
 /// Why a request could not be inspected.

@@ -196,6 +196,7 @@ impl Walk<'_, '_> {
             action,
             fingerprint: fingerprint::fingerprint(&self.policy.key, value),
             via: Via::Joined,
+            origin: hit.origin,
         });
     }
 }

@@ -248,6 +248,7 @@ impl Walk<'_, '_> {
                 action,
                 fingerprint: f.fingerprint,
                 via: f.via,
+                origin: f.hit.origin,
             });
         }
         let result = (rewrites && policy.mode == Mode::Enforce)
@@ -330,7 +331,7 @@ impl Walk<'_, '_> {
             let folded_text = folded.text();
             policy
                 .scanner
-                .scan(folded_text, &mut self.scratch.scan, &mut |hit| {
+                .scan_patterns(folded_text, &mut self.scratch.scan, &mut |hit| {
                     let value = hit.span.of(folded_text);
                     out.push(Found {
                         hit: Hit {

@@ -1,0 +1,240 @@
+//! Compiling `documents` and `records` detectors: their indexes loaded and checked whole.
+//!
+//! The policy names each index by a path relative to the policy file; whoever reads the policy
+//! from disk (`airlock check`, `build`, `scan`) puts the file's bytes, base64, in the detector's
+//! `data`, and the built configuration carries them. Here the bytes are decoded and opened: a
+//! missing, truncated, tampered (checksum) or newer-version index is an error naming the file,
+//! never an empty detector, so through ECDS a bad update leaves the old configuration in force.
+
+use super::schema::DetectorDoc;
+use crate::engine::scan::protected::{DocumentsDetector, Protected, RecordsDetector};
+use crate::engine::scan::scanner::DetectorIndex;
+use crate::protected::{DocumentIndex, RecordIndex};
+use base64::Engine as _;
+
+/// The shortest `min_chars` accepted: below it, one shared line or idiom would match.
+pub const MIN_MIN_CHARS: usize = 50;
+/// Fields a records detector may require at most (rows have at most 16 columns).
+const MAX_MIN_FIELDS: usize = 16;
+
+/// Whether `d` is a protected-data detector (no regex scanner entry).
+pub fn is_protected(d: &DetectorDoc) -> bool {
+    d.documents.is_some() || d.records.is_some()
+}
+
+/// The protected detectors of `detectors`, and each problem as (field path, message).
+pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) {
+    let mut protected = Protected::default();
+    let mut errors = Vec::new();
+    for (i, d) in detectors.iter().enumerate() {
+        if !is_protected(d) {
+            continue;
+        }
+        let path = format!("detectors[{i}]");
+        let mut error = |field: &str, message: String| {
+            let at = if field.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            errors.push((at, message));
+        };
+        let set = [
+            d.regex.is_some(),
+            d.dictionary.is_some(),
+            d.documents.is_some(),
+            d.records.is_some(),
+        ];
+        if set.iter().filter(|&&s| s).count() != 1 {
+            error(
+                "",
+                "set exactly one of `regex`, `dictionary`, `documents` or `records`".to_string(),
+            );
+            continue;
+        }
+        let unused = [
+            ("keywords", !d.keywords.is_empty()),
+            ("validators", !d.validators.is_empty()),
+            ("context", d.context.is_some()),
+            ("allow", !d.allow.is_empty()),
+            ("join", d.join.is_some()),
+        ];
+        for (field, present) in unused {
+            if present {
+                error(
+                    field,
+                    format!("`{field}` does not apply to a `documents` or `records` detector; remove it"),
+                );
+            }
+        }
+        let Ok(detector) = DetectorIndex::try_from(i) else {
+            continue;
+        };
+        if let Some(documents) = &d.documents {
+            if documents.min_chars < MIN_MIN_CHARS {
+                error(
+                    "documents.min_chars",
+                    format!(
+                        "{} is too short: use at least {MIN_MIN_CHARS} characters (200 finds pasted \
+                         fragments without matching shared idioms)",
+                        documents.min_chars
+                    ),
+                );
+            }
+            let opened = bytes(&documents.index, documents.data.as_deref())
+                .and_then(|b| DocumentIndex::from_bytes(&b).map_err(|e| e.to_string()));
+            match opened {
+                Ok(index) => protected.documents.push(DocumentsDetector {
+                    detector,
+                    index,
+                    min_chars: documents.min_chars,
+                }),
+                Err(why) => error("documents.index", format!("{}: {why}", documents.index)),
+            }
+        }
+        if let Some(records) = &d.records {
+            if records.min_fields == 0 || records.min_fields > MAX_MIN_FIELDS {
+                error(
+                    "records.min_fields",
+                    format!(
+                        "{} is out of range: use 1 to {MAX_MIN_FIELDS} (2 keeps one common name from \
+                         being a finding)",
+                        records.min_fields
+                    ),
+                );
+            }
+            let opened = bytes(&records.index, records.data.as_deref())
+                .and_then(|b| RecordIndex::from_bytes(&b).map_err(|e| e.to_string()));
+            match opened {
+                Ok(index) => {
+                    if records.min_fields > index.columns().len() {
+                        error(
+                            "records.min_fields",
+                            format!(
+                                "{} fields of a row are required but the index {} has only {} columns",
+                                records.min_fields,
+                                records.index,
+                                index.columns().len()
+                            ),
+                        );
+                    }
+                    protected.records.push(RecordsDetector {
+                        detector,
+                        index,
+                        min_fields: records.min_fields,
+                    });
+                }
+                Err(why) => error("records.index", format!("{}: {why}", records.index)),
+            }
+        }
+    }
+    (protected, errors)
+}
+
+/// The index file's bytes from the detector's `data`.
+fn bytes(index: &str, data: Option<&str>) -> Result<Vec<u8>, String> {
+    let Some(data) = data else {
+        return Err(
+            "the index's bytes are not in this configuration; load the policy with `airlock check`, \
+             `airlock build` or `airlock scan`, which read the file"
+                .to_string(),
+        );
+    };
+    if index.trim().is_empty() {
+        return Err("name the index file".to_string());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| {
+            format!("the carried index is not valid base64 ({e}); rebuild the configuration")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::schema::{DocumentsDoc, KindDoc, RecordsDoc};
+
+    fn detector(documents: Option<DocumentsDoc>, records: Option<RecordsDoc>) -> DetectorDoc {
+        serde_json::from_value::<DetectorDoc>(serde_json::json!({
+            "id": "p", "class": "secret", "kind": "trade-secret"
+        }))
+        .map(|mut d| {
+            d.kind = KindDoc::TradeSecret;
+            d.documents = documents;
+            d.records = records;
+            d
+        })
+        .unwrap()
+    }
+
+    fn documents(data: Option<String>) -> DocumentsDoc {
+        DocumentsDoc {
+            index: "protected/p.idx".into(),
+            min_chars: 200,
+            data,
+        }
+    }
+
+    fn messages(d: DetectorDoc) -> Vec<String> {
+        compile(&[d])
+            .1
+            .into_iter()
+            .map(|(p, m)| format!("{p}: {m}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_detector_sets_exactly_one_kind() {
+        let mut both = detector(Some(documents(None)), None);
+        both.regex = Some("x".into());
+        let errors = messages(both);
+        assert!(
+            errors.iter().any(|m| m.contains("exactly one of")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_index_not_carried_is_an_error_naming_it_never_an_empty_detector() {
+        let (protected, errors) = compile(&[detector(Some(documents(None)), None)]);
+        assert!(protected.is_empty());
+        assert!(
+            errors
+                .iter()
+                .any(|(p, m)| p == "detectors[0].documents.index" && m.contains("protected/p.idx")),
+            "{errors:?}"
+        );
+        let garbage = documents(Some("bm90IGFuIGluZGV4".into()));
+        let errors = messages(detector(Some(garbage), None));
+        assert!(
+            errors.iter().any(|m| m.contains("protected/p.idx")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn regex_only_fields_and_short_thresholds_are_refused() {
+        let mut d = detector(
+            Some(DocumentsDoc {
+                min_chars: 10,
+                ..documents(None)
+            }),
+            None,
+        );
+        d.keywords = vec!["acme".into()];
+        let errors = messages(d);
+        assert!(errors.iter().any(|m| m.contains("keywords")), "{errors:?}");
+        assert!(errors.iter().any(|m| m.contains("min_chars")), "{errors:?}");
+        let records = RecordsDoc {
+            index: "protected/r.idx".into(),
+            min_fields: 0,
+            data: None,
+        };
+        let errors = messages(detector(None, Some(records)));
+        assert!(
+            errors.iter().any(|m| m.contains("min_fields")),
+            "{errors:?}"
+        );
+    }
+}
