@@ -84,7 +84,8 @@ fn snake_words(v: &[u8]) -> bool {
 
 /// `ObjectIdentifier`, `challengePassword`, `NSURLCredentialStorage`, `HTTPPasswordMgr`,
 /// `Option`: words in camel or Pascal case (an upper-case run is an acronym), no digits, at
-/// most one piece without a vowel (`Mgr`), where a random run of letters has many.
+/// most two short pieces that do not read as words (`Sp`, `Fn`), and at most half of them,
+/// where a random run of letters has many.
 fn camel_words(v: &[u8]) -> bool {
     if !v.iter().all(u8::is_ascii_alphabetic) || v.len() < 4 {
         return false;
@@ -112,23 +113,25 @@ fn camel_words(v: &[u8]) -> bool {
         }
         pieces += 1;
     }
-    let readable = unreadable <= 1 && unreadable * 2 < pieces;
+    let readable = unreadable <= 2 && unreadable * 2 <= pieces;
     readable && (pieces >= 2 || (v.first().is_some_and(u8::is_ascii_uppercase) && word(v)))
 }
 
-/// A word as people write them: letters with a vowel, not a random run of consonants.
+/// A word as people write them: letters with a vowel and no run of five consonants.
 fn word(w: &[u8]) -> bool {
-    let letters = w.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    let vowels = w
-        .iter()
-        .filter(|b| {
-            matches!(
-                b.to_ascii_lowercase(),
-                b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
-            )
-        })
-        .count();
-    letters == w.len() && vowels > 0 && (letters <= 4 || vowels * 5 >= letters)
+    let vowel = |b: &u8| {
+        matches!(
+            b.to_ascii_lowercase(),
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+        )
+    };
+    let mut run = 0;
+    let mut longest = 0;
+    for b in w {
+        run = if vowel(b) { 0 } else { run + 1 };
+        longest = longest.max(run);
+    }
+    w.iter().all(u8::is_ascii_alphabetic) && w.iter().any(vowel) && longest <= 4
 }
 
 /// `Password used to generate key`: three or more words of letters, one of them a word
@@ -169,6 +172,8 @@ mod tests {
             "NSURLCredentialStorage",
             "HTTPPasswordMgr",
             "EapCredentialType",
+            "AuthenticationString",
+            "SpAcceptCredentialsFn",
             "make_token(",
             "auth[2]",
             "'Password used to generate key'",
