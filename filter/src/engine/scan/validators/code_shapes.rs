@@ -18,6 +18,8 @@ pub fn not_code(value: &[u8]) -> bool {
         || screaming_snake(v)
         || snake_words(v)
         || camel_words(v)
+        || camel_snake(v)
+        || path(v)
         || sentence(v))
 }
 
@@ -83,20 +85,33 @@ fn snake_words(v: &[u8]) -> bool {
 }
 
 /// `ObjectIdentifier`, `challengePassword`, `NSURLCredentialStorage`, `HTTPPasswordMgr`,
-/// `Option`: words in camel or Pascal case (an upper-case run is an acronym), no digits, at
+/// `X509RequestInheritOptions`, `Option`: words in camel or Pascal case (an upper-case run,
+/// with any digits after it, is an acronym), no other digits, at
 /// most two short pieces that do not read as words (`Sp`, `Fn`), and at most half of them,
 /// where a random run of letters has many.
 fn camel_words(v: &[u8]) -> bool {
-    if !v.iter().all(u8::is_ascii_alphabetic) || v.len() < 4 {
+    if !v.iter().all(u8::is_ascii_alphanumeric)
+        || v.first().is_some_and(u8::is_ascii_digit)
+        || v.len() < 4
+    {
         return false;
     }
-    let (mut pieces, mut unreadable) = (0, 0);
+    let (mut pieces, mut unreadable, mut words, mut digit_groups) = (0, 0, 0, 0);
     let mut i = 0;
     while i < v.len() {
         let upper_run = v.get(i..).map_or(0, |r| {
             r.iter().take_while(|b| b.is_ascii_uppercase()).count()
         });
         i += upper_run;
+        // Digits belong to the acronym before them (`X509Request`, `Win32Error`), nowhere else.
+        let digits = v
+            .get(i..)
+            .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
+        if digits > 0 && upper_run == 0 {
+            return false;
+        }
+        digit_groups += usize::from(digits > 0);
+        i += digits;
         let lower_run = v.get(i..).map_or(0, |r| {
             r.iter().take_while(|b| b.is_ascii_lowercase()).count()
         });
@@ -106,6 +121,7 @@ fn camel_words(v: &[u8]) -> bool {
             pieces += 1;
         }
         if lower_run > 0 {
+            words += 1;
             let start = i - lower_run - usize::from(upper_run > 0);
             if !word(v.get(start..i).unwrap_or_default()) {
                 unreadable += 1;
@@ -113,8 +129,45 @@ fn camel_words(v: &[u8]) -> bool {
         }
         pieces += 1;
     }
-    let readable = unreadable <= 2 && unreadable * 2 <= pieces;
+    // A name has words in it and at most one acronym with digits; `V24I37N4PC88` is a key.
+    let readable = words > 0 && digit_groups <= 1 && unreadable <= 2 && unreadable * 2 <= pieces;
     readable && (pieces >= 2 || (v.first().is_some_and(u8::is_ascii_uppercase) && word(v)))
+}
+
+/// `PyInit_spwd`, `Py_Initialize`: a camel-case name, then snake-case parts.
+fn camel_snake(v: &[u8]) -> bool {
+    let mut parts = v.splitn(2, |&b| b == b'_');
+    let head = parts.next().unwrap_or_default();
+    parts.next().is_some_and(is_identifier_tail) && camel_words(head)
+}
+
+fn is_identifier_tail(rest: &[u8]) -> bool {
+    !rest.is_empty() && rest.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// `/Users/name`, `~/.config/app`, `./run.sh`: a file path of two or more readable parts.
+fn path(v: &[u8]) -> bool {
+    let rest = v
+        .strip_prefix(b"~/")
+        .or_else(|| v.strip_prefix(b"./"))
+        .or_else(|| v.strip_prefix(b"/"));
+    rest.is_some_and(|rest| {
+        let parts: Vec<&[u8]> = rest
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.len() >= 2
+            && parts.iter().all(|p| {
+                p.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                    && p.iter().any(|b| {
+                        matches!(
+                            b.to_ascii_lowercase(),
+                            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+                        )
+                    })
+            })
+    })
 }
 
 /// A word as people write them: letters with a vowel and no run of five consonants.
@@ -174,6 +227,9 @@ mod tests {
             "EapCredentialType",
             "AuthenticationString",
             "SpAcceptCredentialsFn",
+            "X509RequestInheritOptions",
+            "PyInit_spwd",
+            "/Users/someone",
             "make_token(",
             "auth[2]",
             "'Password used to generate key'",
@@ -196,6 +252,9 @@ mod tests {
             "xoxb-2048-10422-q8Lz3Pp0aVvXk",
             "XqvLpTzmRkWbNc",
             "correct-horse-battery-staple",
+            "Tr0ub4dor&3",
+            "V24I37N4PC88M0YASO84",
+            "/9j4Kq+Zr8wLm2Pv",
             "django-insecure-99B_8gnx^q^lJFBS-ihFG%_uK1Jxz(cSmYL4bDHO",
         ] {
             assert!(not_code(value.as_bytes()), "{value}");
