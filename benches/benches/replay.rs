@@ -21,15 +21,7 @@ use std::time::Instant;
 const REPLAYS: usize = 5;
 
 fn request<'a>(shape: Shape, body: &'a [u8], caller: Option<&'a [u8]>) -> Request<'a> {
-    let (host, path) = shape.host_path();
-    Request {
-        host,
-        path,
-        content_type: Some("application/json"),
-        content_encoding: None,
-        body,
-        caller,
-    }
+    shape.request(body, caller)
 }
 
 fn time(

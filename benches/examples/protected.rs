@@ -39,46 +39,9 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Text files under `roots` (sorted, UTF-8, no NUL), up to `limit` bytes in all.
+/// Text files under `roots` (sorted, UTF-8, no NUL, at most 4 MiB each), up to `limit` bytes in all.
 fn collect(roots: &[PathBuf], limit: usize, keep: &dyn Fn(&Path) -> bool) -> Vec<(String, String)> {
-    let mut stack: Vec<PathBuf> = roots.to_vec();
-    let mut files = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let Ok(read) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for path in entries.into_iter().rev() {
-            if path.is_symlink() {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if keep(&path) {
-                files.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut total = 0;
-    for path in files {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        if bytes.is_empty() || bytes.len() > 4 << 20 || bytes.contains(&0) {
-            continue;
-        }
-        let Ok(text) = String::from_utf8(bytes) else {
-            continue;
-        };
-        total += text.len();
-        out.push((path.display().to_string(), text));
-        if total >= limit {
-            break;
-        }
-    }
-    out
+    airlock_benches::files::text_files(roots, limit, 4 << 20, keep)
 }
 
 fn settings() -> Settings {

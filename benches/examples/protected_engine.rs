@@ -20,7 +20,7 @@ use airlock_filter::protected::{documents, records};
 use airlock_filter::Policy;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -30,43 +30,10 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// `.rs` files under `root` in sorted order, up to `limit` bytes of UTF-8 text.
+/// `.rs` files under `root` in sorted order (at most 1 MiB each), up to `limit` bytes of UTF-8 text.
 fn sources(root: &Path, limit: usize) -> Vec<(String, String)> {
-    let mut stack = vec![root.to_path_buf()];
-    let mut files: Vec<PathBuf> = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let Ok(read) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for path in entries.into_iter().rev() {
-            if path.is_symlink() {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut total = 0;
-    for path in files {
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        if text.is_empty() || text.len() > 1 << 20 {
-            continue;
-        }
-        total += text.len();
-        out.push((path.display().to_string(), text));
-        if total >= limit {
-            break;
-        }
-    }
-    out
+    let rust = |path: &Path| path.extension().is_some_and(|e| e == "rs");
+    airlock_benches::files::text_files(&[root.to_path_buf()], limit, 1 << 20, &rust)
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -34,6 +34,23 @@ impl Shape {
         }
     }
 
+    /// The inspection request of a `body` of this shape from `caller`.
+    pub fn request<'a>(
+        self,
+        body: &'a [u8],
+        caller: Option<&'a [u8]>,
+    ) -> airlock_filter::Request<'a> {
+        let (host, path) = self.host_path();
+        airlock_filter::Request {
+            host,
+            path,
+            content_type: Some("application/json"),
+            content_encoding: None,
+            body,
+            caller,
+        }
+    }
+
     /// Where a client sends it.
     pub fn host_path(self) -> (&'static str, &'static str) {
         match self {

@@ -7,6 +7,7 @@
 
 pub mod conversation;
 pub mod corpus;
+pub mod files;
 pub mod policies;
 
 /// The destination every benchmark request goes to (an approved vendor: findings are masked, not blocked,

@@ -17,15 +17,7 @@ use airlock_filter::engine::Via;
 use airlock_filter::{Policy, Request, Scratch, Verdict};
 
 fn request<'a>(shape: Shape, body: &'a [u8], caller: Option<&'a [u8]>) -> Request<'a> {
-    let (host, path) = shape.host_path();
-    Request {
-        host,
-        path,
-        content_type: Some("application/json"),
-        content_encoding: None,
-        body,
-        caller,
-    }
+    shape.request(body, caller)
 }
 
 /// Everything a verdict says, but how the cache served it.
