@@ -31,6 +31,9 @@ for policy in policies/default policies/examples/acme; do
   ./target/debug/airlock check --require-examples "$policy"
 done
 
+step "policy files against the JSON Schemas generated from the policy types (check-jsonschema)"
+bash policies/schema/check.sh
+
 if [ -x envoy/run-tests.sh ] || [ -f envoy/run-tests.sh ]; then
   step "end to end: real Envoy, official SDKs"
   bash envoy/run-tests.sh

@@ -8,6 +8,7 @@ mod index_records;
 mod index_walk;
 mod load;
 mod scan;
+mod schema_json;
 #[cfg(feature = "wasm")]
 mod wasm;
 
@@ -73,6 +74,15 @@ enum Command {
         #[command(subcommand)]
         what: index::IndexCommand,
     },
+    /// Print the JSON Schema of a policy file (generated from the types the filter parses).
+    Schema {
+        /// Which kind of policy file.
+        #[arg(value_enum, default_value = "policy")]
+        document: schema_json::Document,
+        /// Write all three schemas (policy, detectors, tests) into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -106,6 +116,7 @@ fn main() -> ExitCode {
         ),
         Command::Build { path, hold_headers } => build::run(&path, hold_headers),
         Command::Index { what } => index::run(what).map_err(error::CliError::Index),
+        Command::Schema { document, write } => schema_json::run(document, write.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyDoc {
     /// Schema version; must be 1.
@@ -39,6 +40,7 @@ pub struct PolicyDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     pub name: String,
@@ -48,6 +50,7 @@ pub struct Metadata {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     #[default]
@@ -56,6 +59,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Destinations {
     /// The tier of any host no tier lists (the unknown relay).
@@ -64,6 +68,7 @@ pub struct Destinations {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TierDoc {
     pub name: String,
@@ -80,6 +85,7 @@ pub struct TierDoc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActionDoc {
     Allow,
@@ -90,6 +96,7 @@ pub enum ActionDoc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum KindDoc {
     Credential,
@@ -100,6 +107,7 @@ pub enum KindDoc {
 
 /// One action rule. Absent selectors match anything.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RuleDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -114,6 +122,7 @@ pub struct RuleDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LimitsDoc {
     /// Largest body inspected; a larger one follows `on_uninspectable`.
@@ -138,6 +147,7 @@ fn default_max_body_bytes() -> u64 {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FailModeDoc {
     #[default]
@@ -146,6 +156,7 @@ pub enum FailModeDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HashingDoc {
     /// Environment variable (of the CLI, or of the wasm VM via Envoy's
@@ -168,6 +179,7 @@ fn default_key_env() -> String {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DetectorDoc {
     /// Unique, lowercase `[a-z0-9-]`, at most 64 bytes; it appears in stats names and replies.
@@ -223,6 +235,7 @@ pub struct DetectorDoc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JoinDoc {
     Message,
@@ -230,6 +243,7 @@ pub enum JoinDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DictionaryDoc {
     pub phrases: Vec<String>,
@@ -243,6 +257,7 @@ pub struct DictionaryDoc {
 
 /// A documents detector: `{index: protected/acme-source.idx, min_chars: 200}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DocumentsDoc {
     /// The index file, relative to the policy file (the policy directory's main file).
@@ -258,6 +273,7 @@ pub struct DocumentsDoc {
 
 /// A records detector: `{index: protected/customers.idx, min_fields: 2}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordsDoc {
     /// The index file, relative to the policy file (the policy directory's main file).
@@ -271,6 +287,7 @@ pub struct RecordsDoc {
 
 /// Checks run on each candidate match; all must pass.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ValidatorDoc {
     /// Luhn mod-10 checksum over the digits of the match.
@@ -328,6 +345,7 @@ pub enum ValidatorDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LengthDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,6 +355,7 @@ pub struct LengthDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContextDoc {
     /// At least one of these words must occur (ASCII case-insensitively) within `window` bytes of the match.
@@ -358,6 +377,7 @@ fn default_context_window() -> usize {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExamplesDoc {
     #[serde(default, rename = "match", skip_serializing_if = "Vec::is_empty")]
@@ -367,6 +387,7 @@ pub struct ExamplesDoc {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TestCaseDoc {
     pub name: String,
@@ -390,6 +411,7 @@ fn default_test_path() -> String {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpectDoc {
     pub decision: DecisionDoc,
@@ -404,6 +426,7 @@ pub struct ExpectDoc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionDoc {
     Allow,
