@@ -4,7 +4,8 @@ use crate::error::CliError;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path, hold_headers: bool) -> Result<ExitCode, CliError> {
+/// `sign`: a private key file; the configuration is then printed in its signed envelope.
+pub fn run(path: &Path, hold_headers: bool, sign: Option<&Path>) -> Result<ExitCode, CliError> {
     let policy = match super::load::policy(path, super::load::Key::ThrowawayIfUnset) {
         Ok(p) => p,
         Err(e) if e.is_policy() => {
@@ -15,6 +16,10 @@ pub fn run(path: &Path, hold_headers: bool) -> Result<ExitCode, CliError> {
     };
     let config = airlock_filter::config::build(&policy.document, hold_headers)
         .map_err(CliError::Serialize)?;
+    let config = match sign {
+        Some(key) => crate::sign::seal(&config, key)?,
+        None => config,
+    };
     println!("{config}");
     eprintln!(
         "airlock: built {}@{} digest {}",

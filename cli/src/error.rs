@@ -23,6 +23,8 @@ pub enum CliError {
     Output(std::io::Error),
     /// `airlock index` could not build an index (the message names the input and the problem).
     Index(String),
+    /// Signing or verifying a configuration failed (a key file, the random source).
+    Sign(crate::sign::SignError),
     /// A file could not be written.
     Write(PathBuf, std::io::Error),
 }
@@ -45,6 +47,7 @@ impl fmt::Display for CliError {
             CliError::Filter(problem) => f.write_str(problem),
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
             CliError::Index(problem) => f.write_str(problem),
+            CliError::Sign(e) => e.fmt(f),
             CliError::Write(path, e) => write!(f, "{}: cannot write: {e}", path.display()),
         }
     }

@@ -17,7 +17,7 @@ pub enum Key {
 const THROWAWAY_KEY: &str = "airlock-throwaway-validation-key";
 
 /// The process environment, for the policy's HMAC key variable.
-fn environment(key: Key) -> Environment<'static> {
+pub fn environment(key: Key) -> Environment<'static> {
     match key {
         Key::Required => Environment {
             var: &|name| std::env::var(name).ok(),

@@ -9,6 +9,7 @@ mod index_walk;
 mod load;
 mod scan;
 mod schema_json;
+mod sign;
 #[cfg(feature = "wasm")]
 mod wasm;
 
@@ -68,6 +69,23 @@ enum Command {
         /// `allow_on_headers_stop_iteration: true` in the Wasm plugin config; without it the request stalls.
         #[arg(long)]
         hold_headers: bool,
+        /// Sign the configuration with this Ed25519 private key (PKCS#8 PEM, from `airlock keygen`).
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
+    },
+    /// Create an Ed25519 key pair for signing configurations: PREFIX.key (private) and PREFIX.pub.
+    Keygen {
+        /// Path prefix of the two key files.
+        #[arg(long, value_name = "PREFIX")]
+        out: PathBuf,
+    },
+    /// Check that a built configuration is signed by a trusted key and loads; exit 1 if not.
+    Verify {
+        /// The configuration `airlock build --sign` wrote.
+        config: PathBuf,
+        /// A trusted public key file (PEM from `airlock keygen`); repeat for several.
+        #[arg(long = "key", value_name = "PUBFILE", required = true)]
+        keys: Vec<PathBuf>,
     },
     /// Build a protected documents or records index for `documents:` and `records:` detectors.
     Index {
@@ -114,7 +132,13 @@ fn main() -> ExitCode {
             content_type.as_deref(),
             &inputs,
         ),
-        Command::Build { path, hold_headers } => build::run(&path, hold_headers),
+        Command::Build {
+            path,
+            hold_headers,
+            sign,
+        } => build::run(&path, hold_headers, sign.as_deref()),
+        Command::Keygen { out } => sign::keygen(&out),
+        Command::Verify { config, keys } => sign::verify(&config, &keys),
         Command::Index { what } => index::run(what).map_err(error::CliError::Index),
         Command::Schema { document, write } => schema_json::run(document, write.as_deref()),
     };

@@ -66,7 +66,10 @@ impl Document {
         // `$schema`, title and description first: what a reader of the file meets first.
         if let Value::Object(generated) = schema {
             let mut object = serde_json::Map::new();
-            object.insert("$schema".into(), generated.get("$schema").cloned().unwrap_or(Value::Null));
+            object.insert(
+                "$schema".into(),
+                generated.get("$schema").cloned().unwrap_or(Value::Null),
+            );
             object.insert("title".into(), json!(title));
             object.insert("description".into(), json!(description));
             for (key, value) in generated {
@@ -158,7 +161,10 @@ mod tests {
             .contains("at least one of these must occur"));
         let tests: Value = serde_json::from_str(&Document::Tests.generate()).unwrap();
         let case = &tests["definitions"]["TestCaseDoc"];
-        assert_eq!(case["properties"]["host"]["default"], json!("api.openai.com"));
+        assert_eq!(
+            case["properties"]["host"]["default"],
+            json!("api.openai.com")
+        );
         // `examples.match` is the serde name, not the Rust field's.
         let examples = &detectors["definitions"]["ExamplesDoc"]["properties"];
         assert!(examples.get("match").is_some() && examples.get("matches").is_none());
@@ -172,7 +178,10 @@ mod tests {
         for dir in ["policies/default", "policies/examples/acme"] {
             let dir = repo().join(dir);
             let mut files = vec![(dir.join("policy.yaml"), Document::Policy)];
-            for (sub, document) in [("detectors", Document::Detectors), ("tests", Document::Tests)] {
+            for (sub, document) in [
+                ("detectors", Document::Detectors),
+                ("tests", Document::Tests),
+            ] {
                 let mut listed: Vec<_> = std::fs::read_dir(dir.join(sub))
                     .unwrap()
                     .map(|e| e.unwrap().path())
@@ -194,7 +203,11 @@ mod tests {
                     document.file_name()
                 );
                 let target = file.parent().unwrap().join(named);
-                assert!(target.is_file(), "{}: {named} does not exist", file.display());
+                assert!(
+                    target.is_file(),
+                    "{}: {named} does not exist",
+                    file.display()
+                );
                 seen += 1;
             }
         }

@@ -10,6 +10,7 @@
 mod host;
 mod http;
 mod root;
+mod signed;
 
 proxy_wasm::main! {{
     std::panic::set_hook(Box::new(|info| {

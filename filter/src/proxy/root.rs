@@ -24,11 +24,23 @@ const WARM_UP_REGEXES_PER_TICK: usize = 4;
 #[derive(Default)]
 pub struct AirlockRoot {
     loaded: Option<Rc<Loaded>>,
+    /// The keys a plugin configuration must be signed by (none: unsigned ones load).
+    trusted_keys: crate::signature::TrustedKeys,
 }
 
 impl Context for AirlockRoot {}
 
 impl RootContext for AirlockRoot {
+    fn on_vm_start(&mut self, vm_configuration_size: usize) -> bool {
+        match super::signed::trusted_keys(vm_configuration_size) {
+            Some(keys) => {
+                self.trusted_keys = keys;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         let bytes = match host::get_buffer(host::PLUGIN_CONFIGURATION, 0, plugin_configuration_size)
         {
@@ -40,6 +52,9 @@ impl RootContext for AirlockRoot {
                 );
                 return false;
             }
+        };
+        let Some(bytes) = super::signed::open(&bytes, &self.trusted_keys) else {
+            return false;
         };
         let env = Environment {
             var: &|name| std::env::var(name).ok(),
