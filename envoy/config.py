@@ -88,6 +88,7 @@ class Options:
     buffer_requests: bool = True    # buffer filter after Airlock: see http_filters()
     allow_on_headers_stop_iteration: bool = True   # see wasm_filter_config()
     stats_flush_interval: str | None = None   # e.g. "1s": histograms show up sooner
+    vm_configuration: str = ""      # vm_config.configuration, e.g. {"config_public_keys": [...]}
 
 
 # ---------------------------------------------------------------- building blocks
@@ -107,6 +108,9 @@ def wasm_filter_config(opts: Options) -> dict:
         vm_config["environment_variables"] = {"host_env_keys": ["AIRLOCK_HASH_KEY"]}
     elif opts.hash_key is not None:
         vm_config["environment_variables"] = {"key_values": {"AIRLOCK_HASH_KEY": opts.hash_key}}
+    if opts.vm_configuration:
+        # The filter reads the keys its plugin configurations must be signed by from here.
+        vm_config["configuration"] = {"@type": STRING_VALUE_TYPE, "value": opts.vm_configuration}
     out = {
         "@type": WASM_TYPE,
         "config": {
