@@ -25,6 +25,8 @@ pub enum CliError {
     Index(String),
     /// Signing or verifying a configuration failed (a key file, the random source).
     Sign(crate::sign::SignError),
+    /// `airlock diff`'s corpus is missing or misplaced (the message names the file and the layout).
+    Corpus(String),
     /// A file could not be written.
     Write(PathBuf, std::io::Error),
 }
@@ -48,6 +50,7 @@ impl fmt::Display for CliError {
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
             CliError::Index(problem) => f.write_str(problem),
             CliError::Sign(e) => e.fmt(f),
+            CliError::Corpus(problem) => f.write_str(problem),
             CliError::Write(path, e) => write!(f, "{}: cannot write: {e}", path.display()),
         }
     }

@@ -2,6 +2,7 @@
 
 mod build;
 mod check;
+mod diff;
 mod error;
 mod index;
 mod index_records;
@@ -73,6 +74,19 @@ enum Command {
         #[arg(long, value_name = "KEYFILE")]
         sign: Option<PathBuf>,
     },
+    /// Run two policies over a corpus of sample requests and print what changes (Markdown, or JSON Lines).
+    Diff {
+        /// The policy before the change (file or directory).
+        old: PathBuf,
+        /// The policy after the change.
+        new: PathBuf,
+        /// Sample request bodies, each at DIR/<host>/<path...>/<file> (the request's URL).
+        #[arg(long, value_name = "DIR")]
+        corpus: PathBuf,
+        /// Print JSON Lines instead of a Markdown summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create an Ed25519 key pair for signing configurations: PREFIX.key (private) and PREFIX.pub.
     Keygen {
         /// Path prefix of the two key files.
@@ -137,6 +151,12 @@ fn main() -> ExitCode {
             hold_headers,
             sign,
         } => build::run(&path, hold_headers, sign.as_deref()),
+        Command::Diff {
+            old,
+            new,
+            corpus,
+            json,
+        } => diff::run(&old, &new, &corpus, json),
         Command::Keygen { out } => sign::keygen(&out),
         Command::Verify { config, keys } => sign::verify(&config, &keys),
         Command::Index { what } => index::run(what).map_err(error::CliError::Index),

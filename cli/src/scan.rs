@@ -84,7 +84,7 @@ pub fn run(
 }
 
 /// A file as itself; a directory as its files, recursively, sorted.
-fn expand(input: &Path) -> Vec<PathBuf> {
+pub fn expand(input: &Path) -> Vec<PathBuf> {
     if !input.is_dir() {
         return vec![input.to_path_buf()];
     }
