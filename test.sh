@@ -34,6 +34,13 @@ done
 step "policy files against the JSON Schemas generated from the policy types (check-jsonschema)"
 bash policies/schema/check.sh
 
+step "the policy repository pipeline (policies/examples/ci): check, diff, build, sign, verify"
+ci_out="$(mktemp -d)"
+./target/debug/airlock keygen --out "$ci_out/ci"
+AIRLOCK=./target/debug/airlock bash policies/examples/ci/pipeline.sh policies/examples/acme \
+  policies/default policies/examples/corpus "$ci_out/ci.key" "$ci_out/ci.pub" "$ci_out"
+rm -rf "$ci_out"
+
 if [ -x envoy/run-tests.sh ] || [ -f envoy/run-tests.sh ]; then
   step "end to end: real Envoy, official SDKs"
   bash envoy/run-tests.sh
