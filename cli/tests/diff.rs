@@ -128,14 +128,15 @@ fn a_policy_against_itself_moves_nothing() {
 fn a_change_reports_the_moves_per_decision_and_detector() {
     let new = changed_policy("moves");
     let new_s = new.display().to_string();
-    let lines = json_lines(&airlock(&[
+    let json_out = airlock(&[
         "diff",
         &default_policy(),
         &new_s,
         "--corpus",
         &corpus(),
         "--json",
-    ]));
+    ]);
+    let lines = json_lines(&json_out);
     assert_ne!(lines[0]["old"]["digest"], lines[0]["new"]["digest"]);
     let of = |kind: &str| -> Vec<&Value> { lines.iter().filter(|l| l["type"] == kind).collect() };
     let removed: Vec<&str> = of("detector_removed")
@@ -229,17 +230,7 @@ fn a_change_reports_the_moves_per_decision_and_detector() {
     );
     assert!(markdown.contains("- Removed ("), "{markdown}");
 
-    let json_text = text(
-        &airlock(&[
-            "diff",
-            &default_policy(),
-            &new_s,
-            "--corpus",
-            &corpus(),
-            "--json",
-        ])
-        .stdout,
-    );
+    let json_text = text(&json_out.stdout);
     for value in corpus_values() {
         assert!(
             !markdown.contains(&value) && !json_text.contains(&value),
