@@ -177,11 +177,14 @@ impl TrustedKeys {
         Ok(())
     }
 
-    /// Adds every key of a whitespace- or comma-separated list (the environment variable's form).
+    /// Adds every key of a list (the environment variable's form): PEM blocks one after the
+    /// other, or base64 keys separated by whitespace or commas.
     pub fn add_list(&mut self, list: &str) -> Result<(), String> {
-        let pem_free = !list.contains("-----BEGIN");
-        if !pem_free {
-            return self.add(list);
+        if list.contains("-----BEGIN") {
+            return list
+                .split_inclusive("-----END PUBLIC KEY-----")
+                .filter(|block| !block.trim().is_empty())
+                .try_for_each(|block| self.add(block));
         }
         list.split(|c: char| c.is_whitespace() || c == ',')
             .filter(|k| !k.is_empty())
@@ -451,6 +454,13 @@ mod tests {
         );
         assert_eq!(trusted_keys(b"", Some(&env)).unwrap().ids().len(), 2);
         assert_eq!(trusted_keys(b"", Some(&pem)).unwrap().ids().len(), 1);
+        let mut der5 = SPKI_PREFIX.to_vec();
+        der5.extend_from_slice(signing_key(5).verifying_key().as_bytes());
+        let two_pems = format!(
+            "{pem}-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            b64.encode(&der5)
+        );
+        assert_eq!(trusted_keys(b"", Some(&two_pems)).unwrap().ids().len(), 2);
         assert!(trusted_keys(b"", Some("  ")).unwrap().is_empty());
         assert!(trusted_keys(b"", None).unwrap().is_empty());
         for bad in [
