@@ -23,6 +23,8 @@ pub enum CliError {
     Output(std::io::Error),
     /// `airlock index` could not build an index (the message names the input and the problem).
     Index(String),
+    /// `airlock package` could not read the module or write the image layout.
+    Package(String),
 }
 
 impl CliError {
@@ -43,6 +45,7 @@ impl fmt::Display for CliError {
             CliError::Filter(problem) => f.write_str(problem),
             CliError::Output(e) => write!(f, "cannot write output: {e}"),
             CliError::Index(problem) => f.write_str(problem),
+            CliError::Package(problem) => f.write_str(problem),
         }
     }
 }

@@ -7,6 +7,7 @@ mod index;
 mod index_records;
 mod index_walk;
 mod load;
+mod package;
 mod scan;
 #[cfg(feature = "wasm")]
 mod wasm;
@@ -68,6 +69,19 @@ enum Command {
         #[arg(long)]
         hold_headers: bool,
     },
+    /// Package the release .wasm as an OCI image (Wasm image spec, oci variant) in an OCI image
+    /// layout; print the image's digest (sha256:...), the one to pin with `@sha256:`.
+    Package {
+        /// Directory of the OCI image layout (created; an existing layout there is replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The module (default: $AIRLOCK_WASM, else the release build under $CARGO_TARGET_DIR or target/).
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+        /// Tag recorded in the layout's index.json.
+        #[arg(long, default_value = "latest")]
+        tag: String,
+    },
     /// Build a protected documents or records index for `documents:` and `records:` detectors.
     Index {
         #[command(subcommand)]
@@ -105,6 +119,7 @@ fn main() -> ExitCode {
             &inputs,
         ),
         Command::Build { path, hold_headers } => build::run(&path, hold_headers),
+        Command::Package { out, wasm, tag } => package::run(&package::Options { out, wasm, tag }),
         Command::Index { what } => index::run(what).map_err(error::CliError::Index),
     };
     match result {
