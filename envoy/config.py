@@ -52,13 +52,13 @@ BUFFER_LIMIT = 8 * 1024 * 1024  # 8 MiB: above the default policy's 1 MiB max_bo
 # any character (dots included) without swallowing another metric's segments. The first
 # capture group is removed from the name; the second is the label value.
 STATS_TAG_SPECS = [
-    ("airlock_detector", "findings", "detector"),
-    ("airlock_class", "findings_by_class", "class"),
-    ("airlock_tier", "findings_by_tier", "tier"),
-    ("airlock_action", "decisions", "action"),
-    ("airlock_reason", "inspection_errors", "reason"),
-    ("airlock_outcome", "fail_mode", "outcome"),
-    ("airlock_limit", "limits_hit", "limit"),
+    ("airlock_detector", "findings_total", "detector"),
+    ("airlock_class", "findings_by_class_total", "class"),
+    ("airlock_tier", "findings_by_tier_total", "tier"),
+    ("airlock_action", "decisions_total", "action"),
+    ("airlock_reason", "inspection_errors_total", "reason"),
+    ("airlock_outcome", "fail_mode_total", "outcome"),
+    ("airlock_limit", "limit_hits_total", "limit"),
 ]
 
 
