@@ -52,7 +52,8 @@ impl Blob {
     }
 
     fn descriptor(&self, media_type: &str, title: Option<&str>) -> serde_json::Value {
-        let mut d = json!({"mediaType": media_type, "digest": self.digest, "size": self.bytes.len()});
+        let mut d =
+            json!({"mediaType": media_type, "digest": self.digest, "size": self.bytes.len()});
         if let (Some(title), Some(obj)) = (title, d.as_object_mut()) {
             obj.insert("annotations".into(), json!({ TITLE: title }));
         }
@@ -135,7 +136,9 @@ impl Image {
             json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": [manifest]});
         write(
             &out.join("oci-layout"),
-            json!({"imageLayoutVersion": "1.0.0"}).to_string().as_bytes(),
+            json!({"imageLayoutVersion": "1.0.0"})
+                .to_string()
+                .as_bytes(),
         )?;
         write(&out.join("index.json"), index.to_string().as_bytes())
     }
@@ -189,9 +192,15 @@ mod tests {
         image.write_layout(&dir, "v1").unwrap();
 
         let index = read_json(&dir.join("index.json"));
-        let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let manifest_digest = index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_eq!(manifest_digest, image.manifest.digest);
-        assert_eq!(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "v1");
+        assert_eq!(
+            index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+            "v1"
+        );
         // every blob is stored under the sha256 of its bytes
         for entry in std::fs::read_dir(dir.join("blobs/sha256")).unwrap() {
             let path = entry.unwrap().path();
@@ -202,11 +211,17 @@ mod tests {
         let layers = manifest["layers"].as_array().unwrap();
         assert_eq!(layers.len(), 2);
         assert_eq!(layers[1]["mediaType"], WASM_LAYER_MEDIA_TYPE);
-        assert_eq!(layers[1]["digest"], format!("sha256:{}", hex(&Sha256::digest(&module))));
+        assert_eq!(
+            layers[1]["digest"],
+            format!("sha256:{}", hex(&Sha256::digest(&module)))
+        );
         assert_eq!(layers[1]["size"], module.len());
         assert_eq!(manifest["config"]["mediaType"], WASM_CONFIG_MEDIA_TYPE);
         // same module, same digest; another module, another digest
-        assert_eq!(Image::of(module.clone()).manifest.digest, image.manifest.digest);
+        assert_eq!(
+            Image::of(module.clone()).manifest.digest,
+            image.manifest.digest
+        );
         let mut other = module;
         other.push(0);
         assert_ne!(Image::of(other).manifest.digest, image.manifest.digest);

@@ -87,10 +87,16 @@ impl<Id: Copy> Metrics<Id> {
         let limit_names = crate::engine::LimitHits::default()
             .counts()
             .map(|(name, _)| name);
-        let limits_hit = list("airlock.limit_hits_total.limit", &mut limit_names.iter().copied())?;
+        let limits_hit = list(
+            "airlock.limit_hits_total.limit",
+            &mut limit_names.iter().copied(),
+        )?;
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected_total")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.inspected_bytes_total")?;
-        let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_microseconds")?;
+        let inspection_time_us = define(
+            MetricKind::Histogram,
+            "airlock.inspection_time_microseconds",
+        )?;
         let cache_hits = define(MetricKind::Counter, "airlock.cache_hits_total")?;
         let cache_misses = define(MetricKind::Counter, "airlock.cache_misses_total")?;
         let cache_evictions = define(MetricKind::Counter, "airlock.cache_evictions_total")?;

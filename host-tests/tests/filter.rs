@@ -983,7 +983,10 @@ fn over_limit_body_blocks_when_fail_mode_is_block() {
     let chunks = chunked(&clean_body_of(4000), &[500, 1000, 2500]);
     let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
     assert_blocked(&post_chunks(&mut host, OPENAI, &refs, "req-l3"));
-    assert_eq!(host.metric("airlock.inspection_errors_total.reason.too_large"), 2);
+    assert_eq!(
+        host.metric("airlock.inspection_errors_total.reason.too_large"),
+        2
+    );
     assert_eq!(host.metric("airlock.fail_mode_total.outcome.block"), 2);
     assert_eq!(host.metric("airlock.fail_mode_total.outcome.allow"), 0);
 }
@@ -1006,7 +1009,10 @@ fn over_limit_body_passes_unchanged_when_fail_mode_is_allow() {
     );
     assert!(out.reached_upstream, "{out:#?}");
     assert_eq!(out.egress_body, token_body);
-    assert_eq!(host.metric("airlock.inspection_errors_total.reason.too_large"), 2);
+    assert_eq!(
+        host.metric("airlock.inspection_errors_total.reason.too_large"),
+        2
+    );
     assert_eq!(host.metric("airlock.fail_mode_total.outcome.allow"), 2);
     assert_eq!(host.metric("airlock.fail_mode_total.outcome.block"), 0);
 }
