@@ -8,6 +8,7 @@ mod index_records;
 mod index_walk;
 mod load;
 mod package;
+mod sarif;
 mod scan;
 #[cfg(feature = "wasm")]
 mod wasm;
@@ -59,6 +60,9 @@ enum Command {
         content_type: Option<String>,
         /// Files or directories of bodies; `-` (or nothing) reads standard input.
         inputs: Vec<PathBuf>,
+        /// Output: JSON lines (one per input) or one SARIF 2.1.0 log.
+        #[arg(long, value_enum, default_value_t = scan::Format::Jsonl)]
+        format: scan::Format,
     },
     /// Print the JSON plugin configuration the filter loads for a policy.
     Build {
@@ -111,12 +115,14 @@ fn main() -> ExitCode {
             path,
             content_type,
             inputs,
+            format,
         } => scan::run(
             policy.as_deref(),
             &host,
             &path,
             content_type.as_deref(),
             &inputs,
+            format,
         ),
         Command::Build { path, hold_headers } => build::run(&path, hold_headers),
         Command::Package { out, wasm, tag } => package::run(&package::Options { out, wasm, tag }),
