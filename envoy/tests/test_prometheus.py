@@ -100,9 +100,12 @@ def test_every_dashboard_panel_returns_data(envoy_factory, wasm, default_plugin_
 
         queries = dashboard_queries()
         state: dict[str, str] = {}
+        seen: set[str] = set()   # a query that returned data once has shown its panel works
 
         def all_have_data() -> bool:
             for title, expr in queries:
+                if expr in seen:
+                    continue
                 values = [float(r["value"][1]) for r in prom.query(expr)]
                 if not values:
                     state[expr] = f"{title!r}: no series"
@@ -112,6 +115,7 @@ def test_every_dashboard_panel_returns_data(envoy_factory, wasm, default_plugin_
                     state[expr] = f"{title!r}: only {values}"
                     continue
                 state.pop(expr, None)
+                seen.add(expr)
             return not state
 
         try:
@@ -130,5 +134,40 @@ def test_every_dashboard_panel_returns_data(envoy_factory, wasm, default_plugin_
         p99 = e2e.poll(lambda: prom.query("airlock:inspection_time_seconds:p99_5m"), 30,
                        "the p99 recording rule")
         assert 0 < float(p99[0]["value"][1]) < 5, p99
+    finally:
+        prom.stop()
+
+
+def test_config_rejected_alert_fires_on_a_rejected_ecds_update(envoy_factory, wasm, upstream,
+                                                               default_plugin_config, tmp_path):
+    """A policy update the filter rejects (through ECDS, as in test_ecds.py) makes
+    AirlockConfigRejected fire in the real Prometheus, with the rules file as shipped."""
+    from e2e import HASH_KEY, config
+
+    resource = tmp_path / "airlock-filter.yaml"
+
+    def publish(plugin_config: str) -> None:
+        config.write_ecds_resource(str(resource), config.Options(
+            wasm=str(wasm), plugin_config=plugin_config, hash_key=HASH_KEY))
+
+    publish(default_plugin_config)
+    ev = envoy_factory("prom-ecds", ecds_path=str(resource))
+    admin = urllib.parse.urlparse(ev.admin).netloc
+    prom = Prometheus(str(tmp_path / "prometheus"), [admin], "/stats/prometheus", [str(RULES)])
+    try:
+        e2e.poll(lambda: prom.query("airlock_policy_load_failures_total == 0"), 30,
+                 "a first scrape of airlock_policy_load_failures_total at 0")
+        publish(json.dumps({"airlock_config": 1, "policy": {"schema": 1, "classes": "nope"}}))
+
+        def firing():
+            _, _, body = e2e.harness.http("GET", prom.url + "/api/v1/alerts")
+            alerts = json.loads(body)["data"]["alerts"]
+            return [a for a in alerts
+                    if a["labels"]["alertname"] == "AirlockConfigRejected" and a["state"] == "firing"]
+
+        alerts = e2e.poll(firing, 60, "AirlockConfigRejected firing", every=1.0)
+        assert alerts[0]["labels"]["severity"] == "critical"
+        # the previous policy keeps serving
+        assert e2e.post(ev.url, e2e.chat_body(f"key {AWS_KEY_ID}"), OPENAI_HOST)[0] == 403
     finally:
         prom.stop()
