@@ -284,7 +284,7 @@ try:
                                   f"{completed} requests: Airlock did not inspect the traffic that was measured "
                                   f"(counter changes: {delta})")
                 bad = {k: v for k, v in delta.items()
-                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limits_hit",
+                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limit_hits_total",
                                         "airlock.policy_load_failures_total"))}
                 if bad:
                     raise Failure(f"airlock: inspection errors during the run: {bad}")
