@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 docker-registry --version
-promtool --version | head -n 1
+promtool --version 2>&1 | sed -n 1p
 
 if [[ ! -x "$venv/bin/python" ]]; then
   bash "$repo/envoy/setup.sh"
