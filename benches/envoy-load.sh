@@ -17,7 +17,7 @@
 # in our first runs. Latency is measured per request by wrk (send to last response byte, microsecond
 # histogram); the offered load is far below saturation, so coordinated omission hides little.
 # Saturation: SAT_CONNS connections, no delay, SAT_DURATION seconds; requests per second reported.
-# Also reported: Airlock's own airlock.inspection_time_us histogram (real clock inside V8), and the
+# Also reported: Airlock's own airlock.inspection_time_microseconds histogram (real clock inside V8), and the
 # front Envoy's RSS before and after its runs.
 #
 # Bounded: about 2 min in all with the defaults (plus a one-off build of benches/envoy-load-body); loopback
@@ -29,7 +29,7 @@
 # Needs: .venv/bin/envoy (bash envoy/setup.sh), both modules built (the commands are printed when one is
 #        missing; the noop module is looked for in $CARGO_TARGET_DIR, else benches/noop-filter/target), wrk.
 # Fails (exit 1) when a filter is not engaged: the noop probe must echo the body length (x-noop-bytes), the
-# airlock probe must carry x-airlock-decision and airlock.requests_inspected must grow by at least the number of
+# airlock probe must carry x-airlock-decision and airlock.requests_inspected_total must grow by at least the number of
 # requests wrk completed, with no inspection errors; any non-2xx response also fails the run.
 set -euo pipefail
 
@@ -251,12 +251,12 @@ try:
             fixed["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(fixed["requests"], 1)
             # Stats flush every 1 s; the last interval's quantiles are the end of the fixed-rate run.
             time.sleep(1.1)
-            insp_fixed = quantiles(front, "inspection_time_us", "interval") if variant == "airlock" else (None, None)
+            insp_fixed = quantiles(front, "inspection_time_microseconds", "interval") if variant == "airlock" else (None, None)
             cpu0 = cpu_s(front.proc.popen.pid)
             sat = wrk(front.url, SAT_CONNS, SAT_DURATION, 0)
             sat["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(sat["requests"], 1)
             time.sleep(1.1)
-            insp_sat = quantiles(front, "inspection_time_us", "interval") if variant == "airlock" else (None, None)
+            insp_sat = quantiles(front, "inspection_time_microseconds", "interval") if variant == "airlock" else (None, None)
             rss_after = rss_kib(front.proc.popen.pid)
             if not front.alive():
                 raise Failure(f"{variant}: the front Envoy died during the run:\n{front.proc.log_tail(40)}")
@@ -272,24 +272,24 @@ try:
             if variant == "airlock":
                 counters1 = airlock_counters(front)
                 delta = {k: v - counters0.get(k, 0) for k, v in counters1.items() if v != counters0.get(k, 0)}
-                inspected = delta.get("airlock.requests_inspected", 0)
+                inspected = delta.get("airlock.requests_inspected_total", 0)
                 completed = int(warm["requests"] + fixed["requests"] + sat["requests"])
-                checked = (f"airlock.requests_inspected +{int(inspected)} for {completed} completed requests "
+                checked = (f"airlock.requests_inspected_total +{int(inspected)} for {completed} completed requests "
                            f"(warm-up, fixed rate, saturation); counters that moved: "
                            + ", ".join(f"{k} +{int(v)}" for k, v in sorted(delta.items())))
                 # Every completed response went through Airlock; requests still in flight when wrk stopped
                 # may have been inspected too, so inspected >= completed.
                 if inspected < completed:
-                    raise Failure(f"airlock: airlock.requests_inspected grew by {inspected} while wrk completed "
+                    raise Failure(f"airlock: airlock.requests_inspected_total grew by {inspected} while wrk completed "
                                   f"{completed} requests: Airlock did not inspect the traffic that was measured "
                                   f"(counter changes: {delta})")
                 bad = {k: v for k, v in delta.items()
-                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limits_hit",
-                                        "airlock.policy_load_failures"))}
+                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limit_hits_total",
+                                        "airlock.policy_load_failures_total"))}
                 if bad:
                     raise Failure(f"airlock: inspection errors during the run: {bad}")
                 if insp_fixed == (None, None) and insp_sat == (None, None):
-                    warnings.append("airlock: no airlock.inspection_time_us histogram in /stats")
+                    warnings.append("airlock: no airlock.inspection_time_microseconds histogram in /stats")
             problems = log_problems(front)
             if problems:
                 warnings.append(f"{variant}: the front Envoy logged (warning and up):\n    " + "\n    ".join(problems[:10]))
@@ -297,7 +297,7 @@ try:
                                     rss_after=rss_after, insp_fixed=insp_fixed, insp_sat=insp_sat,
                                     inspected=inspected, checked=checked)
             print(f"{variant}: done ({int(fixed['requests'])} + {int(sat['requests'])} requests"
-                  + (f", airlock.requests_inspected +{inspected}" if inspected is not None else "") + ")",
+                  + (f", airlock.requests_inspected_total +{inspected}" if inspected is not None else "") + ")",
                   file=sys.stderr)
         finally:
             front.stop()
@@ -336,7 +336,7 @@ if "airlock" in results:
     for phase in ("fixed", "sat"):
         p50, p99 = a[f"insp_{phase}"]
         what = "at the fixed rate" if phase == "fixed" else "at saturation"
-        print(f"airlock.inspection_time_us inside V8, last second {what}: p50 {us(p50)} us, p99 {us(p99)} us")
+        print(f"airlock.inspection_time_microseconds inside V8, last second {what}: p50 {us(p50)} us, p99 {us(p99)} us")
     print(f"checked: {a['checked']}")
 for w in warnings:
     print(f"WARNING: {w}")

@@ -48,23 +48,23 @@ BUFFER_LIMIT = 8 * 1024 * 1024  # 8 MiB: above the default policy's 1 MiB max_bo
 
 # The metric names from docs/CONTRACT.md are `airlock.<metric>.<tag>.<value>`; Envoy
 # exposes them as `wasmcustom.airlock....` (the `wasmcustom.` namespace is dropped in
-# /stats/prometheus). Each regex below is anchored to one metric, so the value may hold
+# /stats/prometheus). Each regex below is anchored to its metric names, so the value may hold
 # any character (dots included) without swallowing another metric's segments. The first
 # capture group is removed from the name; the second is the label value.
 STATS_TAG_SPECS = [
-    ("airlock_detector", "findings", "detector"),
-    ("airlock_class", "findings_by_class", "class"),
-    ("airlock_tier", "findings_by_tier", "tier"),
-    ("airlock_action", "decisions", "action"),
-    ("airlock_reason", "inspection_errors", "reason"),
-    ("airlock_outcome", "fail_mode", "outcome"),
-    ("airlock_limit", "limits_hit", "limit"),
+    ("airlock_detector", "findings_total", "detector"),
+    ("airlock_class", "findings_by_class_total", "class"),
+    ("airlock_tier", "findings_by_tier_total", "tier"),
+    ("airlock_action", "decisions_total", "action"),
+    ("airlock_reason", "inspection_errors_total|config_rejected_total", "reason"),
+    ("airlock_outcome", "fail_mode_total", "outcome"),
+    ("airlock_limit", "limit_hits_total", "limit"),
 ]
 
 
 def stats_tags() -> list[dict]:
     return [
-        {"tag_name": tag, "regex": rf"^wasmcustom\.airlock\.{metric}(\.{key}\.(.+))$"}
+        {"tag_name": tag, "regex": rf"^wasmcustom\.airlock\.(?:{metric})(\.{key}\.(.+))$"}
         for tag, metric, key in STATS_TAG_SPECS
     ]
 
@@ -89,6 +89,7 @@ class Options:
     allow_on_headers_stop_iteration: bool = True   # see wasm_filter_config()
     stats_flush_interval: str | None = None   # e.g. "1s": histograms show up sooner
     vm_configuration: str = ""      # vm_config.configuration, e.g. {"config_public_keys": [...]}
+    access_log_path: str | None = None        # JSON access log with Airlock's decision fields
 
 
 # ---------------------------------------------------------------- building blocks
@@ -163,6 +164,37 @@ def http_filters(opts: Options) -> list[dict]:
     return filters
 
 
+# Envoy's access log with Airlock's verdict: the filter writes it as filter state
+# (wasm.airlock_decision, ...; filter/src/log_fields.rs). No header values, and the path
+# without its query string (Gemini clients may send `?key=<API key>`).
+ACCESS_LOG_FORMAT = {
+    "start_time": "%START_TIME%",
+    "method": "%REQ(:METHOD)%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "path": "%REQ_WITHOUT_QUERY(:PATH)%",
+    "response_code": "%RESPONSE_CODE%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "airlock_decision": "%FILTER_STATE(wasm.airlock_decision:PLAIN)%",
+    "airlock_detectors": "%FILTER_STATE(wasm.airlock_detectors:PLAIN)%",
+    "airlock_tier": "%FILTER_STATE(wasm.airlock_tier:PLAIN)%",
+    "airlock_policy_digest": "%FILTER_STATE(wasm.airlock_policy_digest:PLAIN)%",
+}
+FILE_ACCESS_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+REQ_WITHOUT_QUERY_TYPE = ("type.googleapis.com/envoy.extensions.formatter.req_without_query.v3"
+                          ".ReqWithoutQuery")
+
+
+def access_log(path: str) -> list[dict]:
+    return [{"name": "envoy.access_loggers.file",
+             "typed_config": {"@type": FILE_ACCESS_LOG_TYPE, "path": os.path.abspath(path),
+                              "log_format": {
+                                  "json_format": ACCESS_LOG_FORMAT,
+                                  # REQ_WITHOUT_QUERY is an extension formatter
+                                  "formatters": [{
+                                      "name": "envoy.formatter.req_without_query",
+                                      "typed_config": {"@type": REQ_WITHOUT_QUERY_TYPE}}]}}}]
+
+
 def bootstrap(opts: Options) -> dict:
     sock = lambda port: {"socket_address": {"address": "127.0.0.1", "port_value": port}}  # noqa: E731
     hcm = {
@@ -185,6 +217,8 @@ def bootstrap(opts: Options) -> dict:
         },
         "http_filters": http_filters(opts),
     }
+    if opts.access_log_path:
+        hcm["access_log"] = access_log(opts.access_log_path)
     boot: dict = {
         "node": {"id": opts.node_id, "cluster": opts.node_cluster},
         "admin": {"address": sock(opts.admin_port)},
@@ -336,6 +370,7 @@ def _opts_from_args(a: argparse.Namespace) -> Options:
         ecds_path=getattr(a, "ecds", None),
         failure_policy=getattr(a, "failure_policy", "FAIL_CLOSED"),
         buffer_requests=not getattr(a, "no_buffer_filter", False),
+        access_log_path=getattr(a, "access_log", None),
     )
 
 
@@ -363,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-buffer-filter", action="store_true",
                    help="leave out the buffer filter after Airlock (headers may then reach the "
                         "upstream before the verdict unless the filter holds them)")
+    b.add_argument("--access-log", metavar="PATH",
+                   help="JSON access log with Airlock's decision fields (filter state)")
     filter_args(b)
 
     e = sub.add_parser("ecds-resource", help="write the ECDS resources file (atomically)")

@@ -114,7 +114,7 @@ def main() -> int:
         # histograms reach the admin endpoint at the next stats flush (1 s here)
         deadline = time.monotonic() + 10
         text = envoy.prometheus()
-        while "airlock_inspection_time_us_count{} 0" in text and time.monotonic() < deadline:
+        while "airlock_inspection_time_microseconds_count{} 0" in text and time.monotonic() < deadline:
             time.sleep(0.2)
             text = envoy.prometheus()
         say()

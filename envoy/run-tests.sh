@@ -8,6 +8,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 bash "$here/setup.sh"
+# the registry, Prometheus, oras and check-jsonschema of the deployment tests
+bash "$repo/deploy/setup.sh"
 cd "$repo"
 set +e
 .venv/bin/python -m pytest envoy/tests -q "$@"

@@ -2,7 +2,7 @@
 //! Cranelift), and through a no-op buffering filter in the same harness.
 //!
 //! A round trip is one whole request through the harness: headers, the body in one chunk, the
-//! upstream response, done. The filter's own `airlock.inspection_time_us` is useless here (the
+//! upstream response, done. The filter's own `airlock.inspection_time_microseconds` is useless here (the
 //! harness clock is a counter), so the engine's time in wasm is estimated as
 //! `wasm/<class>/<size>` minus `wasm-noop/<class>/<size>`: the no-op filter pays the same harness
 //! cost and the same copy of the body into the VM. `wasm/minimal` and `wasm-noop/minimal` (a

@@ -29,6 +29,8 @@ pub enum CliError {
     Corpus(String),
     /// A file could not be written.
     Write(PathBuf, std::io::Error),
+    /// `airlock package` could not read the module or write the image layout.
+    Package(String),
 }
 
 impl CliError {
@@ -52,6 +54,7 @@ impl fmt::Display for CliError {
             CliError::Sign(e) => e.fmt(f),
             CliError::Corpus(problem) => f.write_str(problem),
             CliError::Write(path, e) => write!(f, "{}: cannot write: {e}", path.display()),
+            CliError::Package(problem) => f.write_str(problem),
         }
     }
 }

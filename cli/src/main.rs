@@ -8,6 +8,8 @@ mod index;
 mod index_records;
 mod index_walk;
 mod load;
+mod package;
+mod sarif;
 mod scan;
 mod schema_json;
 mod sign;
@@ -61,6 +63,9 @@ enum Command {
         content_type: Option<String>,
         /// Files or directories of bodies; `-` (or nothing) reads standard input.
         inputs: Vec<PathBuf>,
+        /// Output: JSON lines (one per input) or one SARIF 2.1.0 log.
+        #[arg(long, value_enum, default_value_t = scan::Format::Jsonl)]
+        format: scan::Format,
     },
     /// Print the JSON plugin configuration the filter loads for a policy.
     Build {
@@ -101,6 +106,19 @@ enum Command {
         #[arg(long = "key", value_name = "PUBFILE", required = true)]
         keys: Vec<PathBuf>,
     },
+    /// Package the release .wasm as an OCI image (Wasm image spec, oci variant) in an OCI image
+    /// layout; print the image's digest (sha256:...), the one to pin with `@sha256:`.
+    Package {
+        /// Directory of the OCI image layout (created; an existing layout there is replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The module (default: $AIRLOCK_WASM, else the release build under $CARGO_TARGET_DIR or target/).
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+        /// Tag recorded in the layout's index.json.
+        #[arg(long, default_value = "latest")]
+        tag: String,
+    },
     /// Build a protected documents or records index for `documents:` and `records:` detectors.
     Index {
         #[command(subcommand)]
@@ -139,12 +157,14 @@ fn main() -> ExitCode {
             path,
             content_type,
             inputs,
+            format,
         } => scan::run(
             policy.as_deref(),
             &host,
             &path,
             content_type.as_deref(),
             &inputs,
+            format,
         ),
         Command::Build {
             path,
@@ -159,6 +179,7 @@ fn main() -> ExitCode {
         } => diff::run(&old, &new, &corpus, json),
         Command::Keygen { out } => sign::keygen(&out),
         Command::Verify { config, keys } => sign::verify(&config, &keys),
+        Command::Package { out, wasm, tag } => package::run(&package::Options { out, wasm, tag }),
         Command::Index { what } => index::run(what).map_err(error::CliError::Index),
         Command::Schema { document, write } => schema_json::run(document, write.as_deref()),
     };

@@ -9,12 +9,23 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// What `airlock scan` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per input, a line each.
+    #[default]
+    Jsonl,
+    /// One SARIF 2.1.0 log for all inputs (code-scanning tools).
+    Sarif,
+}
+
 pub fn run(
     policy_path: Option<&Path>,
     host: &str,
     path: &str,
     content_type: Option<&str>,
     inputs: &[PathBuf],
+    format: Format,
 ) -> Result<ExitCode, CliError> {
     let policy = match load::policy_or_default(policy_path, load::Key::Required) {
         Ok(p) => p,
@@ -28,6 +39,7 @@ pub fn run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
+    let mut sarif_reports = Vec::new();
     let mut emit =
         |name: &str, body: Result<Vec<u8>, String>, out: &mut dyn Write| -> Result<(), CliError> {
             let line = match body {
@@ -47,6 +59,10 @@ pub fn run(
                     json!({"input": name, "error": e})
                 }
             };
+            if format == Format::Sarif {
+                sarif_reports.push(line);
+                return Ok(());
+            }
             writeln!(out, "{line}").map_err(CliError::Output)
         };
     let stdin_only = inputs.is_empty() || inputs.iter().all(|p| p.as_os_str() == "-");
@@ -74,6 +90,10 @@ pub fn run(
                 emit(&name, read, &mut out)?;
             }
         }
+    }
+    if format == Format::Sarif {
+        let log = crate::sarif::log(&sarif_reports);
+        writeln!(out, "{log:#}").map_err(CliError::Output)?;
     }
     out.flush().map_err(CliError::Output)?;
     Ok(if failed {

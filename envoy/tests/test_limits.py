@@ -64,10 +64,10 @@ def test_small_cap_fail_closed(envoy_factory, wasm, cli, tmp_path, upstream):
     assert status == 403
     e2e.assert_nothing_reached_upstream(upstream)
 
-    e2e.poll(lambda: e2e.prom_value(_prom(ev), "airlock_inspection_errors",
+    e2e.poll(lambda: e2e.prom_value(_prom(ev), "airlock_inspection_errors_total",
                                     airlock_reason="too_large") >= 2,
-             what="airlock_inspection_errors{airlock_reason=too_large} >= 2")
-    assert e2e.prom_value(_prom(ev), "airlock_fail_mode", airlock_outcome="block") >= 2
+             what="airlock_inspection_errors_total{airlock_reason=too_large} >= 2")
+    assert e2e.prom_value(_prom(ev), "airlock_fail_mode_total", airlock_outcome="block") >= 2
 
 
 def test_small_cap_fail_open(envoy_factory, wasm, cli, tmp_path, upstream):
@@ -78,5 +78,5 @@ def test_small_cap_fail_open(envoy_factory, wasm, cli, tmp_path, upstream):
     status, _, _ = e2e.post(ev.url, big, OPENAI_HOST)
     assert status == 200
     assert e2e.only_request(upstream)["body"] == big
-    e2e.poll(lambda: e2e.prom_value(_prom(ev), "airlock_fail_mode", airlock_outcome="allow") >= 1,
-             what="airlock_fail_mode{airlock_outcome=allow} >= 1")
+    e2e.poll(lambda: e2e.prom_value(_prom(ev), "airlock_fail_mode_total", airlock_outcome="allow") >= 1,
+             what="airlock_fail_mode_total{airlock_outcome=allow} >= 1")

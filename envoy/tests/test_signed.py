@@ -1,7 +1,7 @@
 """Signed configurations through ECDS in a real Envoy: the VM configuration names the CI's
 public key; configurations `airlock build --sign` made with it apply, and unsigned, foreign
 and tampered ones are NACKed (config_fail), logged and counted by the filter
-(airlock.config_rejected.reason.*) while the previous configuration keeps serving."""
+(airlock.config_rejected_total.reason.*) while the previous configuration keeps serving."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import e2e
 from e2e import AWS_KEY_ID, HASH_KEY, OPENAI_HOST, config
 
 ECDS_STAT = "extension_config_discovery.http_filter.airlock."
-REJECTED = "wasmcustom.airlock.config_rejected.reason."
+REJECTED = "wasmcustom.airlock.config_rejected_total.reason."
 
 
 def _run(cli, *args: str) -> str:
@@ -84,7 +84,7 @@ def test_only_configurations_signed_by_the_trusted_key_apply(envoy_factory, wasm
         publish(update)
         e2e.poll(lambda: stat(ECDS_STAT + "config_fail") > fails, what=f"config_fail ({reason})")
         e2e.poll(lambda: stat(REJECTED + reason) > rejected,
-                 what=f"airlock.config_rejected.reason.{reason}")
+                 what=f"airlock.config_rejected_total.reason.{reason}")
         assert serving() == "signed-2", f"{reason}: a rejected configuration took effect"
         assert e2e.post(ev.url, mid, OPENAI_HOST)[0] == 403
         assert e2e.post(ev.url, small, OPENAI_HOST)[0] == 200

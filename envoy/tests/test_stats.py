@@ -19,48 +19,58 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
 
     def ready():
         s = e2e.prometheus_samples(ev.prometheus())
-        return s if e2e.prom_value(s, "airlock_inspection_time_us_count") >= 3 else None
+        return s if e2e.prom_value(s, "airlock_inspection_time_microseconds_count") >= 3 else None
 
-    samples = e2e.poll(ready, what="airlock_inspection_time_us_count >= 3 (histogram flush)")
+    samples = e2e.poll(ready, what="airlock_inspection_time_microseconds_count >= 3 (histogram flush)")
     text = ev.prometheus()
     v = lambda name, **lab: e2e.prom_value(samples, name, **lab)  # noqa: E731
 
-    assert v("airlock_requests_inspected") == 3
-    assert v("airlock_bytes_inspected") > 0
-    assert v("airlock_decisions", airlock_action="allow") == 1
-    assert v("airlock_decisions", airlock_action="mask") == 1
-    assert v("airlock_decisions", airlock_action="block") == 1
+    assert v("airlock_requests_inspected_total") == 3
+    assert v("airlock_inspected_bytes_total") > 0
+    assert v("airlock_decisions_total", airlock_action="allow") == 1
+    assert v("airlock_decisions_total", airlock_action="mask") == 1
+    assert v("airlock_decisions_total", airlock_action="block") == 1
 
     detectors = {lab["airlock_detector"] for n, lab, val in samples
-                 if n == "airlock_findings" and val >= 1}
+                 if n == "airlock_findings_total" and val >= 1}
     assert any("aws" in d.lower() for d in detectors), detectors
     assert any("mail" in d.lower() for d in detectors), detectors
     classes = {lab["airlock_class"] for n, lab, val in samples
-               if n == "airlock_findings_by_class" and val >= 1}
+               if n == "airlock_findings_by_class_total" and val >= 1}
     assert len(classes) >= 1, classes
-    assert v("airlock_findings_by_tier", airlock_tier="approved-vendor") >= 2
+    assert v("airlock_findings_by_tier_total", airlock_tier="approved-vendor") >= 2
 
     # the histogram, with buckets
-    assert re.search(r"^# TYPE airlock_inspection_time_us histogram$", text, re.M)
-    assert re.search(r'^airlock_inspection_time_us_bucket\{le="[^"]+"\} \d', text, re.M)
+    assert re.search(r"^# TYPE airlock_inspection_time_microseconds histogram$", text, re.M)
+    assert re.search(r'^airlock_inspection_time_microseconds_bucket\{le="[^"]+"\} \d', text, re.M)
 
     # every airlock metric is tagged: no tag segment left inside a metric name
     names = {n for n, _, _ in samples if n.startswith("airlock")}
-    leftovers = [n for n in names if re.search(r"_(detector|class|tier|action|reason|outcome)_", n)]
+    leftovers = [n for n in names
+                 if re.search(r"_total_(detector|class|tier|action|reason|outcome|limit)_", n)]
     assert not leftovers, f"stats_tags did not apply to: {leftovers}"
+    # Prometheus naming: every counter ends in _total, the histogram names its unit
+    types = dict(re.findall(r"^# TYPE (airlock_\w+) (\w+)$", text, re.M))
+    assert types, "no # TYPE lines for airlock metrics"
+    for name, kind in types.items():
+        if kind == "counter":
+            assert name.endswith("_total"), f"counter {name} does not end in _total"
+        else:
+            assert kind == "histogram" and name.endswith(("_seconds", "_microseconds", "_bytes")), \
+                f"{kind} {name} has no unit suffix"
     # labels only carry the tag values, never a matched value
     assert AWS_KEY_ID not in text and EMAIL not in text
 
 
 @pytest.mark.parametrize("name,tag,value", [
-    ("wasmcustom.airlock.findings.detector.aws-access-key-id", "airlock_detector", "aws-access-key-id"),
-    ("wasmcustom.airlock.findings.detector.email.v2", "airlock_detector", "email.v2"),
-    ("wasmcustom.airlock.findings_by_class.class.secret", "airlock_class", "secret"),
-    ("wasmcustom.airlock.findings_by_tier.tier.approved-vendor", "airlock_tier", "approved-vendor"),
-    ("wasmcustom.airlock.decisions.action.block", "airlock_action", "block"),
-    ("wasmcustom.airlock.inspection_errors.reason.too_large", "airlock_reason", "too_large"),
-    ("wasmcustom.airlock.fail_mode.outcome.allow", "airlock_outcome", "allow"),
-    ("wasmcustom.airlock.limits_hit.limit.decode_depth", "airlock_limit", "decode_depth"),
+    ("wasmcustom.airlock.findings_total.detector.aws-access-key-id", "airlock_detector", "aws-access-key-id"),
+    ("wasmcustom.airlock.findings_total.detector.email.v2", "airlock_detector", "email.v2"),
+    ("wasmcustom.airlock.findings_by_class_total.class.secret", "airlock_class", "secret"),
+    ("wasmcustom.airlock.findings_by_tier_total.tier.approved-vendor", "airlock_tier", "approved-vendor"),
+    ("wasmcustom.airlock.decisions_total.action.block", "airlock_action", "block"),
+    ("wasmcustom.airlock.inspection_errors_total.reason.too_large", "airlock_reason", "too_large"),
+    ("wasmcustom.airlock.fail_mode_total.outcome.allow", "airlock_outcome", "allow"),
+    ("wasmcustom.airlock.limit_hits_total.limit.decode_depth", "airlock_limit", "decode_depth"),
 ])
 def test_stats_tag_regexes_match_contract_names(name, tag, value):
     """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""
@@ -76,8 +86,8 @@ def test_stats_tag_regexes_match_contract_names(name, tag, value):
 
 
 @pytest.mark.parametrize("name", [
-    "wasmcustom.airlock.requests_inspected", "wasmcustom.airlock.bytes_inspected",
-    "wasmcustom.airlock.policy_load_failures", "wasmcustom.airlock.inspection_time_us",
+    "wasmcustom.airlock.requests_inspected_total", "wasmcustom.airlock.inspected_bytes_total",
+    "wasmcustom.airlock.policy_load_failures_total", "wasmcustom.airlock.inspection_time_microseconds",
 ])
 def test_stats_tag_regexes_leave_plain_metrics_alone(name):
     from e2e import config

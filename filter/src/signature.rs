@@ -40,9 +40,9 @@ pub const SIGNED_CONTEXT: &[u8] = b"airlock plugin configuration v1\n";
 /// The environment variable of the VM that may list trusted keys (whitespace or comma separated).
 pub const KEYS_ENV: &str = "AIRLOCK_CONFIG_PUBLIC_KEYS";
 
-/// Counter of configurations rejected for their signature: `airlock.config_rejected.reason.<reason>`
+/// Counter of configurations rejected for their signature: `airlock.config_rejected_total.reason.<reason>`
 /// with the reasons of [`Rejection::reason`].
-pub const CONFIG_REJECTED: &str = "airlock.config_rejected";
+pub const CONFIG_REJECTED: &str = "airlock.config_rejected_total";
 
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the raw key follows.
 const SPKI_PREFIX: [u8; 12] = [

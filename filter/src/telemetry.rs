@@ -1,10 +1,16 @@
 //! Stats and audit lines, defined without any proxy types.
 //!
 //! Metric names put each label in a `.<tag>.<value>` suffix
-//! (`airlock.findings.detector.aws-access-key-id`), which the `stats_tags`
+//! (`airlock.findings_total.detector.aws-access-key-id`), which the `stats_tags`
 //! regexes in `envoy/` turn into Prometheus labels. Values are detector ids,
 //! class and tier names: the compiler restricts them to `[a-z0-9-]`, so they
 //! never contain a dot and a tag regex cannot swallow a neighbouring segment.
+//!
+//! Names follow Prometheus conventions once the tags are extracted: counters end in `_total`
+//! (`airlock_findings_total{airlock_detector="..."}`), the unit is in the name
+//! (`inspected_bytes_total`, `inspection_time_microseconds`). The histogram is in microseconds,
+//! not Prometheus's base unit (seconds), because proxy-wasm records integer samples; the unit is
+//! spelled out so no dashboard mistakes it for seconds or milliseconds.
 //!
 //! The audit line says what was found where and a keyed fingerprint of it;
 //! it is built from a [`Verdict`], which never holds matched bytes.
@@ -20,7 +26,7 @@ pub enum MetricKind {
 }
 
 /// Counter of policy configurations that failed to load (defined before any policy exists).
-pub const POLICY_LOAD_FAILURES: &str = "airlock.policy_load_failures";
+pub const POLICY_LOAD_FAILURES: &str = "airlock.policy_load_failures_total";
 
 /// Every metric of a loaded policy, by the host's metric id type.
 #[derive(Debug, Clone)]
@@ -55,39 +61,45 @@ impl<Id: Copy> Metrics<Id> {
                 names.map(|n| counter(format!("{prefix}.{n}"))).collect()
             };
         let decisions = list(
-            "airlock.decisions.action",
+            "airlock.decisions_total.action",
             &mut Action::ALL.iter().map(|a| a.as_str()),
         )?;
         let by_detector = list(
-            "airlock.findings.detector",
+            "airlock.findings_total.detector",
             &mut policy.detectors.iter().map(|d| d.id.as_str()),
         )?;
         let by_class = list(
-            "airlock.findings_by_class.class",
+            "airlock.findings_by_class_total.class",
             &mut policy.classes.iter().map(String::as_str),
         )?;
         let by_tier = list(
-            "airlock.findings_by_tier.tier",
+            "airlock.findings_by_tier_total.tier",
             &mut policy.tiers.iter().map(|t| t.name.as_str()),
         )?;
         let errors = list(
-            "airlock.inspection_errors.reason",
+            "airlock.inspection_errors_total.reason",
             &mut crate::engine::Uninspectable::REASONS.iter().copied(),
         )?;
         let fail_mode = list(
-            "airlock.fail_mode.outcome",
+            "airlock.fail_mode_total.outcome",
             &mut ["block", "allow"].iter().copied(),
         )?;
         let limit_names = crate::engine::LimitHits::default()
             .counts()
             .map(|(name, _)| name);
-        let limits_hit = list("airlock.limits_hit.limit", &mut limit_names.iter().copied())?;
-        let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected")?;
-        let bytes_inspected = define(MetricKind::Counter, "airlock.bytes_inspected")?;
-        let inspection_time_us = define(MetricKind::Histogram, "airlock.inspection_time_us")?;
-        let cache_hits = define(MetricKind::Counter, "airlock.cache_hits")?;
-        let cache_misses = define(MetricKind::Counter, "airlock.cache_misses")?;
-        let cache_evictions = define(MetricKind::Counter, "airlock.cache_evictions")?;
+        let limits_hit = list(
+            "airlock.limit_hits_total.limit",
+            &mut limit_names.iter().copied(),
+        )?;
+        let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected_total")?;
+        let bytes_inspected = define(MetricKind::Counter, "airlock.inspected_bytes_total")?;
+        let inspection_time_us = define(
+            MetricKind::Histogram,
+            "airlock.inspection_time_microseconds",
+        )?;
+        let cache_hits = define(MetricKind::Counter, "airlock.cache_hits_total")?;
+        let cache_misses = define(MetricKind::Counter, "airlock.cache_misses_total")?;
+        let cache_evictions = define(MetricKind::Counter, "airlock.cache_evictions_total")?;
         Ok(Metrics {
             requests_inspected,
             bytes_inspected,

@@ -390,7 +390,7 @@ fn invalid_configurations_are_rejected_and_logged_at_error() {
             String::from_utf8_lossy(config),
             host.logs()
         );
-        assert_eq!(host.metric("airlock.policy_load_failures"), 1);
+        assert_eq!(host.metric("airlock.policy_load_failures_total"), 1);
         assert!(!host.trapped());
     }
 }
@@ -763,19 +763,19 @@ fn metrics_count_requests_and_decisions() {
     assert!(out.reached_upstream);
 
     assert_eq!(
-        host.metric("airlock.requests_inspected"),
+        host.metric("airlock.requests_inspected_total"),
         bodies.len() as u64
     );
     let total: usize = bodies.iter().map(Vec::len).sum();
-    assert_eq!(host.metric("airlock.bytes_inspected"), total as u64);
-    assert_eq!(host.metric("airlock.decisions.action.allow"), 2);
-    assert_eq!(host.metric("airlock.decisions.action.block"), 2);
-    assert_eq!(host.metric("airlock.decisions.action.mask"), 1);
-    assert_eq!(host.metric("airlock.decisions.action.monitor"), 0);
-    assert_eq!(host.metric("airlock.decisions.action.hash"), 0);
+    assert_eq!(host.metric("airlock.inspected_bytes_total"), total as u64);
+    assert_eq!(host.metric("airlock.decisions_total.action.allow"), 2);
+    assert_eq!(host.metric("airlock.decisions_total.action.block"), 2);
+    assert_eq!(host.metric("airlock.decisions_total.action.mask"), 1);
+    assert_eq!(host.metric("airlock.decisions_total.action.monitor"), 0);
+    assert_eq!(host.metric("airlock.decisions_total.action.hash"), 0);
     assert_eq!(
         host.metric(&format!(
-            "airlock.findings.detector.{}",
+            "airlock.findings_total.detector.{}",
             email_detector_id()
         )),
         1
@@ -784,19 +784,19 @@ fn metrics_count_requests_and_decisions() {
     if !aws.is_empty() {
         let found: u64 = aws
             .iter()
-            .map(|id| host.metric(&format!("airlock.findings.detector.{id}")))
+            .map(|id| host.metric(&format!("airlock.findings_total.detector.{id}")))
             .sum();
         assert_eq!(found, 2, "findings of {aws:?}");
     }
     assert_eq!(
-        host.histogram("airlock.inspection_time_us").len(),
+        host.histogram("airlock.inspection_time_microseconds").len(),
         bodies.len()
     );
     let metrics = host.metrics();
     for name in [
-        "airlock.requests_inspected",
-        "airlock.bytes_inspected",
-        "airlock.decisions.action.block",
+        "airlock.requests_inspected_total",
+        "airlock.inspected_bytes_total",
+        "airlock.decisions_total.action.block",
     ] {
         assert_eq!(
             metrics[name].kind,
@@ -805,7 +805,7 @@ fn metrics_count_requests_and_decisions() {
         );
     }
     assert_eq!(
-        metrics["airlock.inspection_time_us"].kind,
+        metrics["airlock.inspection_time_microseconds"].kind,
         airlock_host_tests::MetricType::Histogram
     );
 }
@@ -983,9 +983,12 @@ fn over_limit_body_blocks_when_fail_mode_is_block() {
     let chunks = chunked(&clean_body_of(4000), &[500, 1000, 2500]);
     let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
     assert_blocked(&post_chunks(&mut host, OPENAI, &refs, "req-l3"));
-    assert_eq!(host.metric("airlock.inspection_errors.reason.too_large"), 2);
-    assert_eq!(host.metric("airlock.fail_mode.outcome.block"), 2);
-    assert_eq!(host.metric("airlock.fail_mode.outcome.allow"), 0);
+    assert_eq!(
+        host.metric("airlock.inspection_errors_total.reason.too_large"),
+        2
+    );
+    assert_eq!(host.metric("airlock.fail_mode_total.outcome.block"), 2);
+    assert_eq!(host.metric("airlock.fail_mode_total.outcome.allow"), 0);
 }
 
 #[test]
@@ -1006,9 +1009,12 @@ fn over_limit_body_passes_unchanged_when_fail_mode_is_allow() {
     );
     assert!(out.reached_upstream, "{out:#?}");
     assert_eq!(out.egress_body, token_body);
-    assert_eq!(host.metric("airlock.inspection_errors.reason.too_large"), 2);
-    assert_eq!(host.metric("airlock.fail_mode.outcome.allow"), 2);
-    assert_eq!(host.metric("airlock.fail_mode.outcome.block"), 0);
+    assert_eq!(
+        host.metric("airlock.inspection_errors_total.reason.too_large"),
+        2
+    );
+    assert_eq!(host.metric("airlock.fail_mode_total.outcome.allow"), 2);
+    assert_eq!(host.metric("airlock.fail_mode_total.outcome.block"), 0);
 }
 
 // ---------------------------------------------------------------- inspection cache
@@ -1032,29 +1038,29 @@ fn a_re_sent_conversation_is_served_from_the_callers_cache() {
     };
     let anonymous = send(&mut host, None, "req-c0");
     assert_eq!(
-        host.metric("airlock.cache_misses"),
+        host.metric("airlock.cache_misses_total"),
         0,
         "no caller, no cache"
     );
     let first = send(&mut host, Some("Bearer sk-alice"), "req-c1");
-    let fields = host.metric("airlock.cache_misses");
+    let fields = host.metric("airlock.cache_misses_total");
     assert!(fields > 0);
-    assert_eq!(host.metric("airlock.cache_hits"), 0);
+    assert_eq!(host.metric("airlock.cache_hits_total"), 0);
     let again = send(&mut host, Some("Bearer sk-alice"), "req-c2");
     assert_eq!(
-        host.metric("airlock.cache_misses"),
+        host.metric("airlock.cache_misses_total"),
         fields,
         "nothing inspected twice"
     );
-    assert!(host.metric("airlock.cache_hits") >= fields);
-    let hits = host.metric("airlock.cache_hits");
+    assert!(host.metric("airlock.cache_hits_total") >= fields);
+    let hits = host.metric("airlock.cache_hits_total");
     let bob = send(&mut host, Some("Bearer sk-bob"), "req-c3");
     assert_eq!(
-        host.metric("airlock.cache_hits"),
+        host.metric("airlock.cache_hits_total"),
         hits,
         "bob is served nothing of alice's"
     );
-    assert_eq!(host.metric("airlock.cache_misses"), 2 * fields);
+    assert_eq!(host.metric("airlock.cache_misses_total"), 2 * fields);
     assert!(
         !first
             .egress_body

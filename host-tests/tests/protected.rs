@@ -167,7 +167,10 @@ fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internal
     let out = post(&mut host, INTERNAL, &fragment);
     assert!(!out.blocked());
     assert!(out.egress_body_str().contains("let tranche_10 = reconcile"));
-    assert_eq!(host.metric("airlock.findings.detector.ledger-source"), 3);
+    assert_eq!(
+        host.metric("airlock.findings_total.detector.ledger-source"),
+        3
+    );
 }
 
 #[test]

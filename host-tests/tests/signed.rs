@@ -1,6 +1,6 @@
 //! Signed plugin configurations through the compiled filter: a VM whose VM configuration
 //! names a public key loads only configurations signed by it; anything else is rejected
-//! with an error line and `airlock.config_rejected.reason.<reason>`, and the configuration
+//! with an error line and `airlock.config_rejected_total.reason.<reason>`, and the configuration
 //! it had keeps serving (as Envoy keeps the previous one when an ECDS update is NACKed).
 //!
 //! Build the filter first: `cargo build --release --target wasm32-wasip1 -p airlock-filter`.
@@ -128,7 +128,7 @@ fn a_configuration_signed_by_a_trusted_key_loads_and_serves() {
             .any(|l| l.contains("signature verified") && l.contains(&id)),
         "{logs:#?}"
     );
-    assert_eq!(host.metric("airlock.policy_load_failures"), 0);
+    assert_eq!(host.metric("airlock.policy_load_failures_total"), 0);
 }
 
 #[test]
@@ -153,11 +153,11 @@ fn unsigned_wrongly_signed_and_tampered_configurations_are_rejected_and_counted(
         let mut host = host_trusting(&[&ci]);
         assert!(!configure(&mut host, &bad), "{reason}: accepted");
         assert_eq!(
-            host.metric(&format!("airlock.config_rejected.reason.{reason}")),
+            host.metric(&format!("airlock.config_rejected_total.reason.{reason}")),
             1,
             "{reason}"
         );
-        assert_eq!(host.metric("airlock.policy_load_failures"), 1, "{reason}");
+        assert_eq!(host.metric("airlock.policy_load_failures_total"), 1, "{reason}");
         let errors = error_logs(&host);
         assert!(
             errors
@@ -195,7 +195,7 @@ fn a_rejected_update_keeps_the_previous_configuration() {
             "a rejected update took effect"
         );
     }
-    assert_eq!(host.metric("airlock.policy_load_failures"), 3);
+    assert_eq!(host.metric("airlock.policy_load_failures_total"), 3);
     // A signed update applies.
     assert!(configure(&mut host, &sign(&ci, &config("v2"))));
     assert_eq!(serving_version(&mut host), "v2");
@@ -234,7 +234,7 @@ fn keys_can_come_from_the_vm_environment() {
         &format!("{} {}", public_b64(&key(9)), public_b64(&ci)),
     );
     assert!(!configure(&mut host, &config("v1")));
-    assert_eq!(host.metric("airlock.config_rejected.reason.unsigned"), 1);
+    assert_eq!(host.metric("airlock.config_rejected_total.reason.unsigned"), 1);
     assert!(configure(&mut host, &sign(&ci, &config("v1"))));
     assert_eq!(serving_version(&mut host), "v1");
 }

@@ -65,6 +65,12 @@ extern "C" {
         data: *mut *mut u8,
         size: *mut usize,
     ) -> u32;
+    fn proxy_set_property(
+        path: *const u8,
+        path_size: usize,
+        value: *const u8,
+        value_size: usize,
+    ) -> u32;
     fn proxy_log(level: u32, message: *const u8, size: usize) -> u32;
     fn proxy_get_current_time_nanoseconds(time: *mut u64) -> u32;
     fn proxy_define_metric(kind: u32, name: *const u8, name_size: usize, id: *mut u32) -> u32;
@@ -167,6 +173,18 @@ pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, Status> {
     // SAFETY: as in `get_buffer`.
     let bytes = unsafe { owned(data, size) };
     lookup(status, || bytes)
+}
+
+/// Sets a host property of the stream; Envoy stores it as the filter state object
+/// `wasm.<name>`, which access logs can read.
+pub fn set_property(name: &str, value: &[u8]) -> Result<(), Status> {
+    // SAFETY: both are valid slices for the duration of the call.
+    let status =
+        unsafe { proxy_set_property(name.as_ptr(), name.len(), value.as_ptr(), value.len()) };
+    match status {
+        OK => Ok(()),
+        other => Err(Status(other)),
+    }
 }
 
 /// Sends a local reply with `headers` and `body`.

@@ -107,6 +107,7 @@ impl AirlockHttp {
             .record(policy, &verdict, size, &mut |id, delta| {
                 host::increment_metric(id, delta)
             });
+        super::filter_state::record(policy, &verdict);
         // Every finding is audited, even one whose action is allow: operators must see what left.
         if verdict.decision != Action::Allow
             || !verdict.findings.is_empty()

@@ -7,6 +7,7 @@
 //! ignored), never unwrapped: a trap would take the VM and every later
 //! request on this worker down with it.
 
+mod filter_state;
 mod host;
 mod http;
 mod root;

@@ -42,6 +42,9 @@ impl RootContext for AirlockRoot {
     }
 
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        // Defined before anything can fail, so the series exists at 0 from the start: an alert on
+        // `increase()` then sees the first failure (a series born at 1 shows no increase).
+        let load_failures = define(MetricKind::Counter, POLICY_LOAD_FAILURES);
         let bytes = match host::get_buffer(host::PLUGIN_CONFIGURATION, 0, plugin_configuration_size)
         {
             Ok(bytes) => bytes,
@@ -106,7 +109,7 @@ impl RootContext for AirlockRoot {
                 true
             }
             Err(errors) => {
-                if let Ok(id) = define(MetricKind::Counter, POLICY_LOAD_FAILURES) {
+                if let Ok(id) = load_failures {
                     host::increment_metric(id, 1);
                 }
                 host::log(

@@ -1,6 +1,6 @@
 //! The VM's side of signed configurations ([`crate::signature`]): reads the trusted keys at
 //! VM start, and opens each plugin configuration before it is loaded, logging and counting
-//! each rejection (`airlock.config_rejected.reason.<reason>`, and the load-failure counter).
+//! each rejection (`airlock.config_rejected_total.reason.<reason>`, and the load-failure counter).
 
 use super::host;
 use crate::signature::{self, Opened, TrustedKeys};
