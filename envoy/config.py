@@ -59,6 +59,9 @@ STATS_TAG_SPECS = [
     ("airlock_reason", "inspection_errors", "reason"),
     ("airlock_outcome", "fail_mode", "outcome"),
     ("airlock_limit", "limits_hit", "limit"),
+    # Envoy >= 1.24 lets several regexes fill one tag name.
+    ("airlock_tier", "key_theft", "tier"),
+    ("airlock_tier", "fields_enforced", "tier"),
 ]
 
 

@@ -61,6 +61,8 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     ("wasmcustom.airlock.inspection_errors.reason.too_large", "airlock_reason", "too_large"),
     ("wasmcustom.airlock.fail_mode.outcome.allow", "airlock_outcome", "allow"),
     ("wasmcustom.airlock.limits_hit.limit.decode_depth", "airlock_limit", "decode_depth"),
+    ("wasmcustom.airlock.key_theft.tier.unknown-relay", "airlock_tier", "unknown-relay"),
+    ("wasmcustom.airlock.fields_enforced.tier.approved-vendor", "airlock_tier", "approved-vendor"),
 ])
 def test_stats_tag_regexes_match_contract_names(name, tag, value):
     """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""

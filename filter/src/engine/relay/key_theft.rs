@@ -102,7 +102,7 @@ impl KeyTheft {
             .filter(|c| c.is_ascii_graphic())
             .take(253)
             .collect();
-        format!("key theft: a {vendor} API key {place} was bound for {host}, which is not one of {vendor}'s hosts")
+        format!("key theft: the {vendor} API key {place} was bound for {host}, which is not one of {vendor}'s hosts")
     }
 }
 
