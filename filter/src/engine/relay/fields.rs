@@ -10,9 +10,11 @@
 //!   Its parent object must exist; a missing parent is left alone (nothing to inform).
 //! - `remove` removes every member with that name.
 //! - Names are compared after unescaping, so `"st\u006fre"` is `store`.
-//! - A body that looks like JSON but is not valid JSON, or whose path to a rule's member is
-//!   ambiguous (a parent object's name appears twice), cannot be enforced: the caller applies
-//!   the policy's fail mode. Bodies that are not JSON (multipart uploads, text) are left alone.
+//! - A body that looks like JSON but is not valid JSON has no member a destination reads, so
+//!   `set` rules skip it; if a member a `remove` rule names may be in its bytes, or a rule's
+//!   path is ambiguous (a parent object's name appears twice), the rules cannot be enforced and
+//!   the caller applies the policy's fail mode. Bodies that are not JSON (multipart, text) are
+//!   left alone.
 //!
 //! Cost: nothing for a tier without rules; otherwise one validating pass over the body per
 //! applicable rule plus one per edit, and allocation only when a member is edited.
@@ -122,6 +124,11 @@ pub fn apply(
     if !rules.iter().any(|r| r.applies_to(request_path)) || !looks_like_json(body) {
         return Ok(None);
     }
+    let mut root = match root_object(body) {
+        Ok(Some(root)) => root,
+        Ok(None) => return Ok(None),
+        Err(NotJson) => return unreadable(rules, request_path, body),
+    };
     let mut edited: Option<Vec<u8>> = None;
     let mut applied = FieldsApplied::default();
     let mut names = Vec::new();
@@ -129,13 +136,15 @@ pub fn apply(
         if !rule.applies_to(request_path) {
             continue;
         }
-        // Each edit changes offsets: find the member again in the current text.
+        // Each edit changes offsets: find the member again in the new text.
         loop {
             let doc = edited.as_deref().unwrap_or(body);
-            let Some(splice) = next_edit(rule, doc, &mut names)? else {
+            let Some(splice) = next_edit(rule, doc, &root, &mut names)? else {
                 break;
             };
-            edited = Some(splice.apply(doc));
+            let changed = splice.apply(doc);
+            root = root_object(&changed)?.ok_or(FieldsError::NotJson)?;
+            edited = Some(changed);
             applied.insert(i);
             if matches!(rule.op, FieldOp::Set(_)) {
                 // A set edits every duplicate in one splice; a remove takes one member per round.
@@ -144,6 +153,37 @@ pub fn apply(
         }
     }
     Ok(edited.map(|body| (body, applied)))
+}
+
+/// A body that looks like JSON but does not parse. No parser reads a `store` out of it (the
+/// destination rejects it), so `set` rules have nothing to do; but a member a `remove` rule
+/// names may be there as bytes a lenient reader sees. Then, or when an escape could spell the
+/// name, the rules cannot be enforced.
+fn unreadable(
+    rules: &[FieldRule],
+    request_path: &str,
+    body: &[u8],
+) -> Result<Option<(Vec<u8>, FieldsApplied)>, FieldsError> {
+    let escapes = memchr::memmem::find(body, b"\\u").is_some();
+    // The name in a key's place: quoted, then a colon.
+    let named = |name: &String| {
+        let quoted = [b"\"", name.as_bytes(), b"\""].concat();
+        memchr::memmem::find_iter(body, &quoted).any(|at| {
+            body.get(at + quoted.len()..)
+                .and_then(|rest| rest.iter().find(|b| !b.is_ascii_whitespace()))
+                == Some(&b':')
+        })
+    };
+    let at_risk = rules.iter().any(|r| {
+        r.op == FieldOp::Remove
+            && r.applies_to(request_path)
+            && r.path.last().is_some_and(|name| escapes || named(name))
+    });
+    if at_risk {
+        Err(FieldsError::NotJson)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Byte ranges to replace, in ascending order, and what goes there.
@@ -170,15 +210,15 @@ impl Splice {
 fn next_edit(
     rule: &FieldRule,
     doc: &[u8],
+    root: &Object,
     scratch: &mut Vec<u8>,
 ) -> Result<Option<Splice>, FieldsError> {
     let Some((last, parents)) = rule.path.split_last() else {
         return Ok(None);
     };
-    let Some(mut object) = root_object(doc)? else {
-        return Ok(None);
-    };
+    let mut inner: Option<Object> = None;
     for name in parents {
+        let object = inner.as_ref().unwrap_or(root);
         let (member, twice) = {
             let mut found = named(&object, doc, name, scratch);
             (found.next(), found.next().is_some())
@@ -189,21 +229,22 @@ fn next_edit(
         if twice {
             return Err(FieldsError::AmbiguousParent(rule.shown.clone()));
         }
-        let Some(inner) = object_at(doc, member.value)? else {
+        let Some(next) = object_at(doc, member.value)? else {
             return Ok(None);
         };
-        object = inner;
+        inner = Some(next);
     }
-    let targets: Vec<Member> = named(&object, doc, last, scratch).collect();
+    let object = inner.as_ref().unwrap_or(root);
+    let targets: Vec<Member> = named(object, doc, last, scratch).collect();
     Ok(match &rule.op {
         FieldOp::Remove => targets
             .first()
-            .and_then(|m| removal(&object, m))
+            .and_then(|m| removal(object, m))
             .map(|(start, end)| Splice {
                 edits: vec![(start, end, Vec::new())],
             }),
         FieldOp::Set(value) if targets.is_empty() => {
-            (!rule.only_if_present).then(|| insertion(&object, doc, last, value))
+            (!rule.only_if_present).then(|| insertion(object, doc, last, value))
         }
         FieldOp::Set(value) => {
             let edits: Vec<_> = targets
@@ -395,9 +436,19 @@ mod tests {
         for body in [&b""[..], b"--boundary\r\n", b"plain text", b"[1,2]"] {
             assert_eq!(apply(&rules, "/v1/x", body), Ok(None));
         }
-        assert_eq!(
-            apply(&rules, "/v1/x", br#"{"a":1,}"#),
-            Err(FieldsError::NotJson)
-        );
+        assert_eq!(apply(&rules, "/v1/x", br#"{"a":1,}"#), Ok(None), "no store to set");
+    }
+
+    #[test]
+    fn an_unreadable_body_fails_only_when_a_removed_member_may_be_in_it() {
+        let rules = [remove(&["user"]), set(&["store"], json!(false))];
+        let truncated = br#"{"model":"m","messages":[{"role":"user","content":"hi"#;
+        assert_eq!(apply(&rules, "/", truncated), Ok(None), "\"user\" as a value is no member");
+        let with_user = br#"{"model":"m","user":"u-1","messages":["#;
+        assert_eq!(apply(&rules, "/", with_user), Err(FieldsError::NotJson));
+        let escaped = br#"{"model":"m","\u0075ser":"u-1","#;
+        assert_eq!(apply(&rules, "/", escaped), Err(FieldsError::NotJson));
+        let set_only = [set(&["store"], json!(false))];
+        assert_eq!(apply(&set_only, "/", with_user), Ok(None));
     }
 }

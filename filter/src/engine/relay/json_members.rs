@@ -3,11 +3,12 @@
 //! The engine's `body::json::Outline` records strings only; a field edit needs the range of a
 //! member's whole value (a number, an object) and of the separators around it, so that
 //! removing or replacing it splices bytes and leaves the rest of the body as it was (masks
-//! included). The parser is strict (RFC 8259 grammar, nesting capped at the engine's
-//! `MAX_JSON_DEPTH`): a document it rejects is one whose fields cannot be enforced. It does not
-//! check UTF-8 inside strings: that cannot hide a member from it.
+//! included). The parser is strict (RFC 8259 grammar): a document it rejects is one whose
+//! fields cannot be enforced. Only the objects it reports are read recursively (a field path is
+//! at most a few members deep); every other value is skipped without recursion, with a stack of
+//! open brackets, so nesting of any depth is read and no input can overflow the call stack. It
+//! does not check UTF-8 inside strings: that cannot hide a member from it.
 
-use crate::engine::limits::MAX_JSON_DEPTH;
 use crate::engine::span::Span;
 
 /// The document is not valid JSON (or nests too deep to check).
@@ -39,9 +40,9 @@ pub(super) fn root_object(doc: &[u8]) -> Result<Option<Object>, NotJson> {
     p.skip_ws();
     let start = p.pos;
     let object = if p.peek() == Some(b'{') {
-        Some(p.object(0, true)?)
+        Some(p.object()?)
     } else {
-        p.value(0)?;
+        p.skip_value()?;
         None
     };
     p.skip_ws();
@@ -61,7 +62,7 @@ pub(super) fn object_at(doc: &[u8], value: Span) -> Result<Option<Object>, NotJs
         doc,
         pos: value.start,
     };
-    p.object(0, true).map(Some)
+    p.object().map(Some)
 }
 
 struct Parser<'d> {
@@ -89,24 +90,8 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<(), NotJson> {
-        if depth > MAX_JSON_DEPTH {
-            return Err(NotJson);
-        }
-        match self.peek().ok_or(NotJson)? {
-            b'{' => self.object(depth, false).map(|_| ()),
-            b'[' => self.array(depth),
-            b'"' => self.string().map(|_| ()),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => Err(NotJson),
-        }
-    }
-
-    /// An object at `pos`; its members are recorded only when `record`.
-    fn object(&mut self, depth: usize, record: bool) -> Result<Object, NotJson> {
+    /// An object at `pos`, with its members.
+    fn object(&mut self) -> Result<Object, NotJson> {
         let mut object = Object {
             open: self.pos,
             members: Vec::new(),
@@ -125,17 +110,15 @@ impl Parser<'_> {
             self.expect(b':')?;
             self.skip_ws();
             let value_start = self.pos;
-            self.value(depth + 1)?;
-            if record {
-                object.members.push(Member {
-                    key_start,
-                    key,
-                    value: Span {
-                        start: value_start,
-                        end: self.pos,
-                    },
-                });
-            }
+            self.skip_value()?;
+            object.members.push(Member {
+                key_start,
+                key,
+                value: Span {
+                    start: value_start,
+                    end: self.pos,
+                },
+            });
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -148,26 +131,66 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), NotJson> {
-        self.expect(b'[')?;
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(());
-        }
+    /// One value at `pos`, validated and skipped; containers with a stack of open brackets.
+    fn skip_value(&mut self) -> Result<(), NotJson> {
+        let mut open: Vec<u8> = Vec::new();
         loop {
+            // A value is expected here.
             self.skip_ws();
-            self.value(depth + 1)?;
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
+            match self.peek().ok_or(NotJson)? {
+                container @ (b'{' | b'[') => {
                     self.pos += 1;
-                    return Ok(());
+                    self.skip_ws();
+                    let close = if container == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                    } else {
+                        open.push(container);
+                        if container == b'{' {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
                 }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => self.number()?,
                 _ => return Err(NotJson),
             }
+            // After a value: close containers until one continues with a comma.
+            loop {
+                let Some(&container) = open.last() else {
+                    return Ok(());
+                };
+                self.skip_ws();
+                match (self.peek(), container) {
+                    (Some(b','), _) => {
+                        self.pos += 1;
+                        if container == b'{' {
+                            self.skip_ws();
+                            self.member_key()?;
+                        }
+                        break;
+                    }
+                    (Some(b'}'), b'{') | (Some(b']'), b'[') => {
+                        self.pos += 1;
+                        open.pop();
+                    }
+                    _ => return Err(NotJson),
+                }
+            }
         }
+    }
+
+    /// `"key" :` inside an object being skipped.
+    fn member_key(&mut self) -> Result<(), NotJson> {
+        self.string()?;
+        self.skip_ws();
+        self.expect(b':')
     }
 
     /// A string at `pos`; the span of its contents (between the quotes).
@@ -296,8 +319,23 @@ mod tests {
         ] {
             assert_eq!(root_object(bad.as_bytes()), Err(NotJson), "{bad:?}");
         }
-        let deep = "[".repeat(MAX_JSON_DEPTH + 2) + &"]".repeat(MAX_JSON_DEPTH + 2);
-        assert_eq!(root_object(deep.as_bytes()), Err(NotJson));
+        let unclosed = "[".repeat(100_000);
+        assert_eq!(root_object(unclosed.as_bytes()), Err(NotJson));
+    }
+
+    #[test]
+    fn nesting_of_any_depth_is_read_without_recursion() {
+        let depth = 200_000;
+        let deep = format!(
+            r#"{{"user":"u","x":{}{{"a":[]}}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let root = root_object(deep.as_bytes()).unwrap().unwrap();
+        assert_eq!(root.members.len(), 2);
+        assert_eq!(root.members[1].value.end, deep.len() - 1);
+        let mismatched = format!(r#"{{"x":{}}}}}"#, "[".repeat(3));
+        assert_eq!(root_object(mismatched.as_bytes()), Err(NotJson));
     }
 
     #[test]
