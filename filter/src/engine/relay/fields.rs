@@ -220,7 +220,7 @@ fn next_edit(
     for name in parents {
         let object = inner.as_ref().unwrap_or(root);
         let (member, twice) = {
-            let mut found = named(&object, doc, name, scratch);
+            let mut found = named(object, doc, name, scratch);
             (found.next(), found.next().is_some())
         };
         let Some(member) = member else {
