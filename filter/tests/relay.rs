@@ -23,46 +23,36 @@ fn default_policy() -> Policy {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// SplitMix64: keys of the vendors' documented shapes, different every seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn chars(&mut self, alphabet: &[u8], n: usize) -> String {
-        (0..n)
-            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
-            .collect()
-    }
-}
-
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const URLSAFE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
+/// A key in a vendor's documented shape, `prefix` + `n` characters + `suffix`, different for
+/// every seed (SipHash with fixed keys, so runs repeat). None is a real key.
+fn key(seed: u64, prefix: &str, alphabet: &[u8], n: usize, suffix: &str) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let hashes = BuildHasherDefault::<DefaultHasher>::default();
+    let body: String = (0..n)
+        .map(|i| {
+            alphabet[(hashes.hash_one((seed, i, prefix)) % alphabet.len() as u64) as usize] as char
+        })
+        .collect();
+    format!("{prefix}{body}{suffix}")
+}
+
 fn openai_key(seed: u64) -> String {
-    let mut r = Rng(seed);
-    format!("sk-proj-{}", r.chars(URLSAFE, 120))
+    key(seed, "sk-proj-", URLSAFE, 120, "")
 }
 
 fn anthropic_key(seed: u64) -> String {
-    let mut r = Rng(seed);
-    format!("sk-ant-api03-{}AA", r.chars(URLSAFE, 93))
+    key(seed, "sk-ant-api03-", URLSAFE, 93, "AA")
 }
 
 fn google_key(seed: u64) -> String {
-    let mut r = Rng(seed);
-    format!("AIza{}", r.chars(URLSAFE, 35))
+    key(seed, "AIza", URLSAFE, 35, "")
 }
 
 fn groq_key(seed: u64) -> String {
-    let mut r = Rng(seed);
-    format!("gsk_{}", r.chars(ALNUM, 52))
+    key(seed, "gsk_", ALNUM, 52, "")
 }
 
 fn headers_check(
@@ -96,7 +86,10 @@ fn assert_theft_reply(policy: &Policy, verdict: &Verdict, key: &str, vendor: &st
     assert_eq!(policy.relay.key_theft.vendor_name(theft.vendor), vendor);
     let message = reply::block_message(policy, verdict);
     assert!(message.contains("key theft"), "{message}");
-    assert!(message.contains(vendor) && message.contains(host), "{message}");
+    assert!(
+        message.contains(vendor) && message.contains(host),
+        "{message}"
+    );
     assert!(!message.contains(key), "the reply holds the key");
     for provider in [
         reply::Provider::OpenAi,
@@ -118,21 +111,42 @@ fn vendor_keys_in_key_headers_go_to_their_vendor_only() {
     let policy = default_policy();
     for seed in 1..=5 {
         let cases = [
-            (KeyHeader::Authorization, format!("Bearer {}", openai_key(seed)), "OpenAI", OPENAI),
-            (KeyHeader::XApiKey, anthropic_key(seed), "Anthropic", "api.anthropic.com"),
+            (
+                KeyHeader::Authorization,
+                format!("Bearer {}", openai_key(seed)),
+                "OpenAI",
+                OPENAI,
+            ),
+            (
+                KeyHeader::XApiKey,
+                anthropic_key(seed),
+                "Anthropic",
+                "api.anthropic.com",
+            ),
             (
                 KeyHeader::XGoogApiKey,
                 google_key(seed),
                 "Google",
                 "generativelanguage.googleapis.com",
             ),
-            (KeyHeader::Authorization, format!("Bearer {}", groq_key(seed)), "Groq", "api.groq.com"),
+            (
+                KeyHeader::Authorization,
+                format!("Bearer {}", groq_key(seed)),
+                "Groq",
+                "api.groq.com",
+            ),
         ];
         for (header, value, vendor, own_host) in &cases {
             let headers = [(*header, value.as_str())];
             let stolen = headers_check(&policy, RELAY, "/v1/chat/completions", &headers)
                 .unwrap_or_else(|| panic!("{vendor} key in {header:?} to a relay passed"));
-            assert_theft_reply(&policy, &stolen, value.trim_start_matches("Bearer "), vendor, RELAY);
+            assert_theft_reply(
+                &policy,
+                &stolen,
+                value.trim_start_matches("Bearer "),
+                vendor,
+                RELAY,
+            );
             assert_eq!(stolen.findings.len(), 1);
             assert_eq!(stolen.findings[0].path, format!("header:{}", header.name()));
             // Ports and case do not change whose host it is.
@@ -147,7 +161,8 @@ fn vendor_keys_in_key_headers_go_to_their_vendor_only() {
         }
         // A vendor's key to another vendor is theft too.
         let headers = [(KeyHeader::XApiKey, anthropic_key(seed))];
-        let headers: Vec<(KeyHeader, &str)> = headers.iter().map(|(h, v)| (*h, v.as_str())).collect();
+        let headers: Vec<(KeyHeader, &str)> =
+            headers.iter().map(|(h, v)| (*h, v.as_str())).collect();
         assert!(headers_check(&policy, OPENAI, "/v1/messages", &headers).is_some());
     }
 }
@@ -247,12 +262,20 @@ fn the_switch_and_the_allow_lists_work() {
     let value = format!("Bearer {key}");
     let headers = [(KeyHeader::Authorization, value.as_str())];
     let off = custom_default(|doc| doc["key_theft"]["enabled"] = json!(false));
-    assert_eq!(headers_check(&off, RELAY, "/v1/chat/completions", &headers), None);
+    assert_eq!(
+        headers_check(&off, RELAY, "/v1/chat/completions", &headers),
+        None
+    );
     let gateway = custom_default(|doc| {
         doc["key_theft"]["allow_hosts"] = json!(["*.gateway.corp.example"]);
     });
     assert_eq!(
-        headers_check(&gateway, "llm.gateway.corp.example", "/v1/chat/completions", &headers),
+        headers_check(
+            &gateway,
+            "llm.gateway.corp.example",
+            "/v1/chat/completions",
+            &headers
+        ),
         None
     );
     assert!(headers_check(&gateway, RELAY, "/v1/chat/completions", &headers).is_some());
@@ -260,10 +283,16 @@ fn the_switch_and_the_allow_lists_work() {
     let inside = custom_default(|doc| {
         doc["destinations"]["tiers"][1]["max_class"] = json!("secret");
     });
-    assert_eq!(headers_check(&inside, RELAY, "/v1/chat/completions", &headers), None);
+    assert_eq!(
+        headers_check(&inside, RELAY, "/v1/chat/completions", &headers),
+        None
+    );
     let monitor = custom_default(|doc| doc["mode"] = json!("monitor"));
     let seen = headers_check(&monitor, RELAY, "/v1/chat/completions", &headers).unwrap();
-    assert_eq!((seen.decision, seen.planned), (Action::Monitor, Action::Block));
+    assert_eq!(
+        (seen.decision, seen.planned),
+        (Action::Monitor, Action::Block)
+    );
 }
 
 #[test]
@@ -273,25 +302,44 @@ fn policy_errors_say_what_to_fix() {
         edit(&mut doc);
         let origins = Origins::single("p.yaml");
         let parsed = policy::parse_document(doc, &origins).unwrap();
-        match policy::compile(parsed, origins, &Environment { var: &|_| None, defer_regexes: true }) {
+        match policy::compile(
+            parsed,
+            origins,
+            &Environment {
+                var: &|_| None,
+                defer_regexes: true,
+            },
+        ) {
             Ok(_) => panic!("should be rejected"),
             Err(e) => e.to_string(),
         }
     };
     let e = doc(&|d| d["key_theft"]["vendors"][0]["detectors"] = json!(["no-such-detector"]));
-    assert!(e.contains("key_theft.vendors[0].detectors[0]") && e.contains("no detector has id"), "{e}");
+    assert!(
+        e.contains("key_theft.vendors[0].detectors[0]") && e.contains("no detector has id"),
+        "{e}"
+    );
     let e = doc(&|d| d["key_theft"]["vendors"][0]["detectors"] = json!(["email-address"]));
     assert!(e.contains("not of kind credential"), "{e}");
     let e = doc(&|d| d["key_theft"]["vendors"][1]["detectors"] = json!(["openai-project-key"]));
     assert!(e.contains("already listed for vendor \"OpenAI\""), "{e}");
     let e = doc(&|d| d["key_theft"]["allow_hosts"] = json!(["https://gw.example/"]));
-    assert!(e.contains("key_theft.allow_hosts[0]") && e.contains("not a host pattern"), "{e}");
+    assert!(
+        e.contains("key_theft.allow_hosts[0]") && e.contains("not a host pattern"),
+        "{e}"
+    );
     let e = doc(&|d| d["key_theft"]["allow_tiers"] = json!(["nope"]));
     assert!(e.contains("key_theft.allow_tiers[0]"), "{e}");
     let e = doc(&|d| d["destinations"]["tiers"][1]["fields"] = json!([{"remove": "/a~9"}]));
-    assert!(e.contains("destinations.tiers[1].fields[0].remove") && e.contains("JSON pointer"), "{e}");
+    assert!(
+        e.contains("destinations.tiers[1].fields[0].remove") && e.contains("JSON pointer"),
+        "{e}"
+    );
     let e = doc(&|d| d["destinations"]["tiers"][1]["fields"] = json!([{"set": "store"}]));
-    assert!(e.contains("fields[0].value") && e.contains("needs `value:`"), "{e}");
+    assert!(
+        e.contains("fields[0].value") && e.contains("needs `value:`"),
+        "{e}"
+    );
 }
 
 fn edited_body(verdict: &Verdict) -> Value {
@@ -304,8 +352,14 @@ fn store_false_is_forced_for_the_approved_vendor() {
     let responses = json!({"model": "gpt-4o-mini", "input": "Hello"}).to_string();
     let v = inspect(&policy, OPENAI, "/v1/responses", responses.as_bytes());
     assert_eq!(v.decision, Action::Allow);
-    assert_eq!(edited_body(&v), json!({"model": "gpt-4o-mini", "input": "Hello", "store": false}));
-    assert_eq!(airlock_filter::telemetry::field_edits(&policy, &v), ["set store"]);
+    assert_eq!(
+        edited_body(&v),
+        json!({"model": "gpt-4o-mini", "input": "Hello", "store": false})
+    );
+    assert_eq!(
+        airlock_filter::telemetry::field_edits(&policy, &v),
+        ["set store"]
+    );
     // Chat Completions: only an explicit store:true is overruled; otherwise untouched.
     let asked = json!({"model": "m", "store": true, "messages": []}).to_string();
     let v = inspect(&policy, OPENAI, "/v1/chat/completions", asked.as_bytes());
@@ -330,7 +384,10 @@ fn field_edits_compose_with_masking() {
     let out = edited_body(&v);
     assert_eq!(out["store"], json!(false));
     let text = out["messages"][0]["content"].as_str().unwrap();
-    assert!(!text.contains(email) && text.starts_with("Write to "), "{text}");
+    assert!(
+        !text.contains(email) && text.starts_with("Write to "),
+        "{text}"
+    );
     // A block wins: nothing is edited.
     let key = openai_key(14);
     let body = json!({"store": true, "input": key}).to_string();
@@ -353,9 +410,15 @@ fn identifiers_are_removed_before_a_relay() {
     );
     let mut edits = airlock_filter::telemetry::field_edits(&policy, &v);
     edits.sort();
-    assert_eq!(edits, ["remove metadata", "remove safety_identifier", "remove user"]);
+    assert_eq!(
+        edits,
+        ["remove metadata", "remove safety_identifier", "remove user"]
+    );
     let audit = airlock_filter::telemetry::audit_line(&policy, &v, &Default::default());
-    assert!(!audit.contains("user-8812") && !audit.contains("u-1"), "{audit}");
+    assert!(
+        !audit.contains("user-8812") && !audit.contains("u-1"),
+        "{audit}"
+    );
     // The approved vendor keeps them.
     let v = inspect(&policy, OPENAI, "/v1/chat/completions", body.as_bytes());
     assert_eq!(v.body, None);
@@ -364,7 +427,12 @@ fn identifiers_are_removed_before_a_relay() {
 #[test]
 fn a_body_that_looks_like_json_but_is_not_follows_the_fail_mode() {
     let policy = default_policy();
-    let v = inspect(&policy, RELAY, "/v1/chat/completions", br#"{"user":"u1","model":"m",}"#);
+    let v = inspect(
+        &policy,
+        RELAY,
+        "/v1/chat/completions",
+        br#"{"user":"u1","model":"m",}"#,
+    );
     assert_eq!(v.decision, Action::Block);
     assert!(v.uninspectable.unwrap().message().contains("field rules"));
     // Not JSON at all: nothing to enforce.

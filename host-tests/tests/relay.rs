@@ -15,7 +15,11 @@ fn default_host() -> Host {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "host-tests-relay-hash-key");
-    assert!(host.configure(b"").expect("on_configure"), "{:#?}", host.logs());
+    assert!(
+        host.configure(b"").expect("on_configure"),
+        "{:#?}",
+        host.logs()
+    );
     host
 }
 
@@ -74,12 +78,16 @@ fn audit_lines(host: &Host) -> Vec<Value> {
 
 fn assert_no_log_holds(host: &Host, needle: &str) {
     for (_, message) in host.logs() {
-        assert!(!message.contains(needle), "a log line holds a secret: {message}");
+        assert!(
+            !message.contains(needle),
+            "a log line holds a secret: {message}"
+        );
     }
 }
 
 fn chat(extra: Value) -> Vec<u8> {
-    let mut doc = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Explain TCP."}]});
+    let mut doc =
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Explain TCP."}]});
     if let (Some(doc), Some(extra)) = (doc.as_object_mut(), extra.as_object()) {
         doc.extend(extra.clone());
     }
@@ -91,17 +99,30 @@ fn a_vendor_key_header_to_a_relay_is_answered_before_the_headers_leave() {
     let mut host = default_host();
     let key = openai_key(1);
     for (method, body) in [("POST", chat(json!({}))), ("GET", Vec::new())] {
-        let path = if body.is_empty() { "/v1/models" } else { "/v1/chat/completions" };
+        let path = if body.is_empty() {
+            "/v1/models"
+        } else {
+            "/v1/chat/completions"
+        };
         let out = request(&mut host, method, RELAY, path, Some(&key), &body);
         let (status, _, reply) = out.local_response.clone().expect("a local reply");
         assert_eq!(status, 403, "{method}");
-        assert_eq!(out.egress_headers, None, "{method}: the headers went upstream");
+        assert_eq!(
+            out.egress_headers, None,
+            "{method}: the headers went upstream"
+        );
         assert!(out.egress_body.is_empty() && !out.reached_upstream);
         assert_eq!(out.decisions, ["block"]);
         let reply: Value = serde_json::from_slice(&reply).unwrap();
         let message = reply["error"]["message"].as_str().unwrap();
-        assert!(message.contains("key theft") && message.contains("OpenAI"), "{message}");
-        assert!(message.contains(RELAY) && !message.contains(&key), "{message}");
+        assert!(
+            message.contains("key theft") && message.contains("OpenAI"),
+            "{message}"
+        );
+        assert!(
+            message.contains(RELAY) && !message.contains(&key),
+            "{message}"
+        );
     }
     assert_eq!(host.metric("airlock.key_theft.tier.unknown-relay"), 2);
     assert_eq!(host.metric("airlock.key_theft.tier.approved-vendor"), 0);
@@ -120,7 +141,14 @@ fn the_same_key_to_its_vendor_passes_untouched() {
     let mut host = default_host();
     let key = openai_key(2);
     let body = chat(json!({}));
-    let out = request(&mut host, "POST", OPENAI, "/v1/chat/completions", Some(&key), &body);
+    let out = request(
+        &mut host,
+        "POST",
+        OPENAI,
+        "/v1/chat/completions",
+        Some(&key),
+        &body,
+    );
     assert!(out.reached_upstream, "{out:#?}");
     assert_eq!(out.egress_body, body, "byte-identical");
     assert_eq!(out.decisions, ["allow"]);
@@ -137,14 +165,27 @@ fn a_vendor_key_in_the_body_to_a_relay_is_key_theft() {
     let body = serde_json::to_vec(&json!({"model": "m", "messages": [
         {"role": "user", "content": format!("my key is {key}, is it valid?")}]}))
     .unwrap();
-    let out = request(&mut host, "POST", RELAY, "/v1/chat/completions", None, &body);
+    let out = request(
+        &mut host,
+        "POST",
+        RELAY,
+        "/v1/chat/completions",
+        None,
+        &body,
+    );
     let (status, _, reply) = out.local_response.clone().expect("blocked");
     assert_eq!(status, 403);
     assert!(out.egress_body.is_empty());
     let reply = String::from_utf8(reply).unwrap();
-    assert!(reply.contains("key theft") && !reply.contains(&key), "{reply}");
+    assert!(
+        reply.contains("key theft") && !reply.contains(&key),
+        "{reply}"
+    );
     assert_eq!(host.metric("airlock.key_theft.tier.unknown-relay"), 1);
-    assert_eq!(audit_lines(&host)[0]["key_theft"]["place"], "$.messages[0].content");
+    assert_eq!(
+        audit_lines(&host)[0]["key_theft"]["place"],
+        "$.messages[0].content"
+    );
     assert_no_log_holds(&host, &key);
 }
 
@@ -155,19 +196,38 @@ fn field_rules_rewrite_the_body_that_leaves_and_are_audited_by_name() {
     let out = request(&mut host, "POST", OPENAI, "/v1/responses", None, &body);
     assert!(out.reached_upstream);
     let sent: Value = serde_json::from_slice(&out.egress_body).unwrap();
-    assert_eq!(sent, json!({"model": "gpt-4o-mini", "input": "Hi", "store": false}));
+    assert_eq!(
+        sent,
+        json!({"model": "gpt-4o-mini", "input": "Hi", "store": false})
+    );
     assert_eq!(out.decisions, ["allow"]);
-    assert_eq!(host.metric("airlock.fields_enforced.tier.approved-vendor"), 1);
+    assert_eq!(
+        host.metric("airlock.fields_enforced.tier.approved-vendor"),
+        1
+    );
 
     let body = chat(json!({"user": "user-4471", "metadata": {"user_id": "acct-9"}}));
-    let out = request(&mut host, "POST", RELAY, "/v1/chat/completions", None, &body);
+    let out = request(
+        &mut host,
+        "POST",
+        RELAY,
+        "/v1/chat/completions",
+        None,
+        &body,
+    );
     assert!(out.reached_upstream);
     let sent: Value = serde_json::from_slice(&out.egress_body).unwrap();
-    assert_eq!(sent, serde_json::from_slice::<Value>(&chat(json!({}))).unwrap());
+    assert_eq!(
+        sent,
+        serde_json::from_slice::<Value>(&chat(json!({}))).unwrap()
+    );
     assert_eq!(host.metric("airlock.fields_enforced.tier.unknown-relay"), 1);
     let audits = audit_lines(&host);
     assert_eq!(audits[0]["fields"], json!(["set store"]));
-    assert_eq!(audits[1]["fields"], json!(["remove metadata", "remove user"]));
+    assert_eq!(
+        audits[1]["fields"],
+        json!(["remove metadata", "remove user"])
+    );
     assert_no_log_holds(&host, "user-4471");
     assert_no_log_holds(&host, "acct-9");
 }

@@ -279,11 +279,12 @@ impl Policy {
             .map(|f| f.action)
             .max()
             .unwrap_or(Action::Allow);
+        // Field rules rewrite a body whatever the findings (short of a block).
+        let rewrites = planned.rewrites() || (planned < Action::Block && rewritten.is_some());
         let (decision, body) = match self.mode {
             Mode::Monitor if planned > Action::Allow => (Action::Monitor, None),
             Mode::Monitor => (Action::Allow, None),
-            // Field rules rewrite a body whatever the findings (short of a block).
-            Mode::Enforce if planned.rewrites() || (planned < Action::Block && rewritten.is_some()) => match reencode(codings, rewritten) {
+            Mode::Enforce if rewrites => match reencode(codings, rewritten) {
                 Ok(body) => (planned, body),
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {

@@ -201,7 +201,10 @@ fn key_theft(
     for (v, vendor) in kt.vendors.iter().enumerate() {
         let path = format!("key_theft.vendors[{v}]");
         if vendor.name.trim().is_empty() {
-            errors.push((format!("{path}.name"), RelayError::EmptyVendorName.to_string()));
+            errors.push((
+                format!("{path}.name"),
+                RelayError::EmptyVendorName.to_string(),
+            ));
         }
         if vendor.hosts.is_empty() {
             errors.push((format!("{path}.hosts"), RelayError::NoHosts.to_string()));
@@ -214,7 +217,10 @@ fn key_theft(
                 continue;
             };
             if !is_credential(detector) {
-                errors.push((at.clone(), RelayError::NotACredential(id.clone()).to_string()));
+                errors.push((
+                    at.clone(),
+                    RelayError::NotACredential(id.clone()).to_string(),
+                ));
             }
             match by_detector.get_mut(usize::from(detector)) {
                 Some(Some(first)) => {
@@ -345,7 +351,11 @@ fn field_rule(doc: &FieldRuleDoc) -> Result<FieldRule, (&'static str, RelayError
             },
         )
     })?;
-    let when_path = doc.when_path.as_ref().map(OneOrMany::list).unwrap_or_default();
+    let when_path = doc
+        .when_path
+        .as_ref()
+        .map(OneOrMany::list)
+        .unwrap_or_default();
     if let Some(bad) = when_path.iter().find(|p| !p.starts_with('/')) {
         return Err((".when_path", RelayError::BadWhenPath(bad.clone())));
     }
@@ -409,7 +419,11 @@ mod tests {
     #[test]
     fn field_paths_are_names_or_pointers() {
         assert_eq!(field_path("store"), Ok(vec!["store".to_string()]));
-        assert_eq!(field_path("a.b"), Ok(vec!["a.b".to_string()]), "a name may hold dots");
+        assert_eq!(
+            field_path("a.b"),
+            Ok(vec!["a.b".to_string()]),
+            "a name may hold dots"
+        );
         assert_eq!(
             field_path("/metadata/user~1id~0x"),
             Ok(vec!["metadata".to_string(), "user/id~x".to_string()])
@@ -425,22 +439,42 @@ mod tests {
     fn rules_say_what_is_wrong() {
         use serde_json::json;
         let cases = [
-            (json!({"set": "a", "remove": "b", "value": 1}), RelayError::SetAndRemove),
+            (
+                json!({"set": "a", "remove": "b", "value": 1}),
+                RelayError::SetAndRemove,
+            ),
             (json!({"value": 1}), RelayError::NeitherSetNorRemove),
-            (json!({"remove": "a", "value": 1}), RelayError::ValueWithoutSet),
+            (
+                json!({"remove": "a", "value": 1}),
+                RelayError::ValueWithoutSet,
+            ),
             (json!({"set": "a"}), RelayError::SetWithoutValue),
-            (json!({"remove": "a", "only_if_present": true}), RelayError::OnlyIfPresentWithoutSet),
-            (json!({"remove": "a", "when_path": "v1"}), RelayError::BadWhenPath("v1".into())),
+            (
+                json!({"remove": "a", "only_if_present": true}),
+                RelayError::OnlyIfPresentWithoutSet,
+            ),
+            (
+                json!({"remove": "a", "when_path": "v1"}),
+                RelayError::BadWhenPath("v1".into()),
+            ),
         ];
         for (doc, want) in cases {
-            assert_eq!(rule(doc.clone()).map(|_| ()).map_err(|e| e.1), Err(want), "{doc}");
+            assert_eq!(
+                rule(doc.clone()).map(|_| ()).map_err(|e| e.1),
+                Err(want),
+                "{doc}"
+            );
         }
-        let ok = rule(json!({"set": "store", "value": false, "when_path": ["/v1/responses"]})).unwrap();
+        let ok =
+            rule(json!({"set": "store", "value": false, "when_path": ["/v1/responses"]})).unwrap();
         assert_eq!(ok.op, FieldOp::Set(b"false".to_vec().into()));
         assert_eq!(ok.when_path, ["/v1/responses"]);
-        assert!(RelayError::Overlap { path: "/a/b".into(), other: "a".into() }
-            .to_string()
-            .contains("one rule per field"));
+        assert!(RelayError::Overlap {
+            path: "/a/b".into(),
+            other: "a".into()
+        }
+        .to_string()
+        .contains("one rule per field"));
     }
 
     #[test]

@@ -114,15 +114,7 @@ impl AirlockHttp {
             || verdict.uninspectable.is_some()
             || verdict.relay.fields.any()
         {
-            let ctx = AuditContext {
-                request_id: &self.facts.request_id,
-                host: &self.facts.host,
-                path: &self.facts.path,
-            };
-            host::log(
-                host::LOG_INFO,
-                &format!("airlock.audit {}", audit_line(policy, &verdict, &ctx)),
-            );
+            self.audit(policy, &verdict);
         }
         self.state = State::Decided(verdict.decision);
         if verdict.decision != Action::Block {
@@ -176,6 +168,12 @@ impl AirlockHttp {
                 host::increment_metric(*id, 1);
             }
         }
+        self.audit(policy, &verdict);
+        None
+    }
+
+    /// Writes the verdict's audit line.
+    fn audit(&self, policy: &crate::policy::Policy, verdict: &Verdict) {
         let ctx = AuditContext {
             request_id: &self.facts.request_id,
             host: &self.facts.host,
@@ -183,9 +181,8 @@ impl AirlockHttp {
         };
         host::log(
             host::LOG_INFO,
-            &format!("airlock.audit {}", audit_line(policy, &verdict, &ctx)),
+            &format!("airlock.audit {}", audit_line(policy, verdict, &ctx)),
         );
-        None
     }
 
     /// No policy is loaded (the host kept a context from a rejected configuration): fail closed.

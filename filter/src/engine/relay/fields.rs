@@ -351,10 +351,20 @@ mod tests {
         );
         assert_eq!(
             run(&rules, r#"{"model":"m","messages":[]}"#),
-            Some((r#"{"model":"m","messages":[],"store":false}"#.into(), vec![0]))
+            Some((
+                r#"{"model":"m","messages":[],"store":false}"#.into(),
+                vec![0]
+            ))
         );
-        assert_eq!(run(&rules, "{ }"), Some((r#"{"store":false }"#.into(), vec![0])));
-        assert_eq!(run(&rules, r#"{"store":false}"#), None, "already so: untouched");
+        assert_eq!(
+            run(&rules, "{ }"),
+            Some((r#"{"store":false }"#.into(), vec![0]))
+        );
+        assert_eq!(
+            run(&rules, r#"{"store":false}"#),
+            None,
+            "already so: untouched"
+        );
     }
 
     #[test]
@@ -380,10 +390,17 @@ mod tests {
             (r#"{"user":"u1","a":1,"user":"u2"}"#, r#"{"a":1}"#),
             (r#"{"a":1,"user":"u1","b":2}"#, r#"{"a":1,"b":2}"#),
             (r#"{"a":1,"user":"u1"}"#, r#"{"a":1}"#),
-            (r#"{"a":1, "user" : "u1" , "\u0075ser":{"x":[1]}}"#, r#"{"a":1}"#),
+            (
+                r#"{"a":1, "user" : "u1" , "\u0075ser":{"x":[1]}}"#,
+                r#"{"a":1}"#,
+            ),
             (r#"{"user":"u1"}"#, r#"{}"#),
         ] {
-            assert_eq!(run(&rules, body).map(|r| r.0).as_deref(), Some(want), "{body}");
+            assert_eq!(
+                run(&rules, body).map(|r| r.0).as_deref(),
+                Some(want),
+                "{body}"
+            );
         }
     }
 
@@ -397,11 +414,19 @@ mod tests {
         assert_eq!(run(&rules, r#"{"metadata":"flat"}"#), None);
         assert_eq!(run(&rules, r#"{"other":{"user_id":"u"}}"#), None);
         assert_eq!(
-            apply(&rules, "/", br#"{"metadata":{},"metadata":{"user_id":"u"}}"#),
+            apply(
+                &rules,
+                "/",
+                br#"{"metadata":{},"metadata":{"user_id":"u"}}"#
+            ),
             Err(FieldsError::AmbiguousParent("metadata/user_id".into()))
         );
         let set_nested = [set(&["metadata", "tier"], json!("x"))];
-        assert_eq!(run(&set_nested, r#"{"a":1}"#), None, "no parent: nothing added");
+        assert_eq!(
+            run(&set_nested, r#"{"a":1}"#),
+            None,
+            "no parent: nothing added"
+        );
     }
 
     #[test]
@@ -413,7 +438,10 @@ mod tests {
             remove(&["absent"]),
         ];
         assert_eq!(
-            run(&rules, r#"{"user":"u","metadata":{"a":[1,2]},"m":"[REDACTED:email]"}"#),
+            run(
+                &rules,
+                r#"{"user":"u","metadata":{"a":[1,2]},"m":"[REDACTED:email]"}"#
+            ),
             Some((
                 r#"{"m":"[REDACTED:email]","store":false}"#.into(),
                 vec![0, 1, 2]
@@ -436,14 +464,22 @@ mod tests {
         for body in [&b""[..], b"--boundary\r\n", b"plain text", b"[1,2]"] {
             assert_eq!(apply(&rules, "/v1/x", body), Ok(None));
         }
-        assert_eq!(apply(&rules, "/v1/x", br#"{"a":1,}"#), Ok(None), "no store to set");
+        assert_eq!(
+            apply(&rules, "/v1/x", br#"{"a":1,}"#),
+            Ok(None),
+            "no store to set"
+        );
     }
 
     #[test]
     fn an_unreadable_body_fails_only_when_a_removed_member_may_be_in_it() {
         let rules = [remove(&["user"]), set(&["store"], json!(false))];
         let truncated = br#"{"model":"m","messages":[{"role":"user","content":"hi"#;
-        assert_eq!(apply(&rules, "/", truncated), Ok(None), "\"user\" as a value is no member");
+        assert_eq!(
+            apply(&rules, "/", truncated),
+            Ok(None),
+            "\"user\" as a value is no member"
+        );
         let with_user = br#"{"model":"m","user":"u-1","messages":["#;
         assert_eq!(apply(&rules, "/", with_user), Err(FieldsError::NotJson));
         let escaped = br#"{"model":"m","\u0075ser":"u-1","#;

@@ -200,7 +200,12 @@ impl Parser<'_> {
         loop {
             let rest = self.doc.get(self.pos..).ok_or(NotJson)?;
             let stop = memchr::memchr2(b'"', b'\\', rest).ok_or(NotJson)?;
-            if rest.get(..stop).unwrap_or_default().iter().any(|b| *b < 0x20) {
+            if rest
+                .get(..stop)
+                .unwrap_or_default()
+                .iter()
+                .any(|b| *b < 0x20)
+            {
                 return Err(NotJson);
             }
             self.pos += stop;
@@ -312,10 +317,25 @@ mod tests {
     #[test]
     fn anything_not_strict_json_is_rejected() {
         for bad in [
-            "", " ", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":01}",
-            "{\"a\":1.}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
-            "{\"a\":\"\\u12g4\"}", "{\"a\":\"line\nbreak\"}", "{\"a\":1} {}", "{\"a\":NaN}",
-            "{\"a\":[1,]}", "{\"a\":'x'}",
+            "",
+            " ",
+            "{",
+            "{\"a\":1",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":-}",
+            "{\"a\":1e}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12g4\"}",
+            "{\"a\":\"line\nbreak\"}",
+            "{\"a\":1} {}",
+            "{\"a\":NaN}",
+            "{\"a\":[1,]}",
+            "{\"a\":'x'}",
         ] {
             assert_eq!(root_object(bad.as_bytes()), Err(NotJson), "{bad:?}");
         }

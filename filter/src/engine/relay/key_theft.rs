@@ -307,7 +307,10 @@ mod tests {
         assert!(r.allows(0, "anything.example", 1));
         assert!(!r.allows(0, "api.cheap-relay.example", 0));
         assert!(!r.allows(0, "api.openai.com.evil.example", 0));
-        assert!(!r.allows(3, "api.openai.com", 0), "an unknown vendor has no hosts");
+        assert!(
+            !r.allows(3, "api.openai.com", 0),
+            "an unknown vendor has no hosts"
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub struct Relay {
 impl Relay {
     /// The field rules of `tier`.
     pub fn fields_of(&self, tier: crate::policy::TierIndex) -> &[FieldRule] {
-        self.fields.get(usize::from(tier)).map_or(&[], Vec::as_slice)
+        self.fields
+            .get(usize::from(tier))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
