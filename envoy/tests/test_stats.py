@@ -71,6 +71,9 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     ("wasmcustom.airlock.inspection_errors_total.reason.too_large", "airlock_reason", "too_large"),
     ("wasmcustom.airlock.fail_mode_total.outcome.allow", "airlock_outcome", "allow"),
     ("wasmcustom.airlock.limit_hits_total.limit.decode_depth", "airlock_limit", "decode_depth"),
+    ("wasmcustom.airlock.key_theft_total.tier.unknown-relay", "airlock_tier", "unknown-relay"),
+    ("wasmcustom.airlock.fields_enforced_total.tier.approved-vendor", "airlock_tier", "approved-vendor"),
+    ("wasmcustom.airlock.config_rejected_total.reason.unsigned", "airlock_reason", "unsigned"),
 ])
 def test_stats_tag_regexes_match_contract_names(name, tag, value):
     """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""

@@ -60,6 +60,13 @@ pub fn block_message(policy: &Policy, verdict: &Verdict) -> String {
             why.message()
         );
     }
+    if let Some(theft) = &verdict.relay.key_theft {
+        return format!(
+            "Airlock blocked this request (destination tier {}): {}. A relay that receives a vendor key can spend it and keep it. Policy {policy_name}; if this host is your own gateway, list it under key_theft.allow_hosts.",
+            policy.tier_name(verdict.tier),
+            theft.describe(policy),
+        );
+    }
     let mut reasons: Vec<String> = Vec::new();
     for finding in verdict.deciding_findings() {
         let Some(detector) = policy.detector(finding.detector) else {

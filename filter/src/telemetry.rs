@@ -47,6 +47,10 @@ pub struct Metrics<Id> {
     pub cache_hits: Id,
     pub cache_misses: Id,
     pub cache_evictions: Id,
+    /// Requests with a vendor key bound for a host not the vendor's, by tier.
+    pub key_theft: Vec<Id>,
+    /// Requests whose body a tier's field rules changed, by tier.
+    pub fields_enforced: Vec<Id>,
 }
 
 impl<Id: Copy> Metrics<Id> {
@@ -91,6 +95,14 @@ impl<Id: Copy> Metrics<Id> {
             "airlock.limit_hits_total.limit",
             &mut limit_names.iter().copied(),
         )?;
+        let key_theft = list(
+            "airlock.key_theft_total.tier",
+            &mut policy.tiers.iter().map(|t| t.name.as_str()),
+        )?;
+        let fields_enforced = list(
+            "airlock.fields_enforced_total.tier",
+            &mut policy.tiers.iter().map(|t| t.name.as_str()),
+        )?;
         let requests_inspected = define(MetricKind::Counter, "airlock.requests_inspected_total")?;
         let bytes_inspected = define(MetricKind::Counter, "airlock.inspected_bytes_total")?;
         let inspection_time_us = define(
@@ -114,6 +126,8 @@ impl<Id: Copy> Metrics<Id> {
             cache_hits,
             cache_misses,
             cache_evictions,
+            key_theft,
+            fields_enforced,
         })
     }
 
@@ -172,6 +186,17 @@ impl<Id: Copy> Metrics<Id> {
         ] {
             if count > 0 {
                 add(id, u64::from(count));
+            }
+        }
+        let tier = usize::from(verdict.tier);
+        if let Some(id) = self.key_theft.get(tier) {
+            if verdict.relay.key_theft.is_some() {
+                add(*id, 1);
+            }
+        }
+        if let Some(id) = self.fields_enforced.get(tier) {
+            if verdict.relay.fields.any() {
+                add(*id, 1);
             }
         }
         if let Some(why) = &verdict.uninspectable {
@@ -325,9 +350,15 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
         decision: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         enforce_decision: Option<&'static str>,
+        /// Field rules that changed the body: `set store`, `remove metadata` (names only).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
         findings: Vec<FindingEntry<'a>>,
         fingerprint_key: &'static str,
         host: &'a str,
+        /// The key theft that blocked the request: vendor, where, detector (never the key).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key_theft: Option<KeyTheftEntry<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         limits_hit: Option<serde_json::Value>,
         path: &'a str,
@@ -348,15 +379,28 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
         message: String,
         reason: &'static str,
     }
+    #[derive(serde::Serialize)]
+    struct KeyTheftEntry<'a> {
+        detector: &'a str,
+        place: String,
+        vendor: &'a str,
+    }
+    let key_theft = verdict.relay.key_theft.as_ref().map(|t| KeyTheftEntry {
+        detector: policy.detector(t.detector).map_or("?", |d| d.id.as_str()),
+        place: t.place.path(),
+        vendor: policy.relay.key_theft.vendor_name(t.vendor),
+    });
     let line = Line {
         decision: verdict.decision.as_str(),
         enforce_decision: (verdict.planned != verdict.decision).then(|| verdict.planned.as_str()),
+        fields: field_edits(policy, verdict),
         findings: finding_entries(policy, verdict, false).collect(),
         fingerprint_key: match policy.key_scope {
             crate::policy::KeyScope::Configured => "configured",
             crate::policy::KeyScope::Ephemeral => "ephemeral",
         },
         host: ctx.host,
+        key_theft,
         limits_hit: limits_json(verdict),
         path: ctx.path.split('?').next().unwrap_or(""),
         policy: PolicyRef {
@@ -372,4 +416,16 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
         }),
     };
     serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// The field rules that changed a verdict's body, as `set store` / `remove metadata`.
+pub fn field_edits(policy: &Policy, verdict: &Verdict) -> Vec<String> {
+    let rules = policy.relay.fields_of(verdict.tier);
+    verdict
+        .relay
+        .fields
+        .rules()
+        .filter_map(|i| rules.get(i))
+        .map(|r| format!("{} {}", r.verb(), r.shown))
+        .collect()
 }

@@ -655,7 +655,9 @@ fn shape_responses_input(t: &str) -> Request {
         "/v1/responses",
         &json!({
             "model": "gpt-4.1-mini",
-            "input": [{"role": "user", "content": [{"type": "input_text", "text": t}]}]
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": t}]}],
+            // Already what the default policy's field rule sets: the body stays byte-identical.
+            "store": false
         }),
     )
 }
@@ -664,7 +666,7 @@ fn shape_responses_instructions(t: &str) -> Request {
     Request::json(
         OPENAI,
         "/v1/responses",
-        &json!({"model": "gpt-4.1-mini", "instructions": t, "input": "Follow the instructions."}),
+        &json!({"model": "gpt-4.1-mini", "instructions": t, "input": "Follow the instructions.", "store": false}),
     )
 }
 

@@ -22,6 +22,7 @@ mod cache;
 pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
 mod limits;
+pub mod relay;
 pub(crate) mod scan;
 mod span;
 #[cfg(test)]
@@ -203,9 +204,32 @@ impl Policy {
             verdict.cache = cache;
             return verdict;
         }
-        let (findings, limits) = (walk.findings, walk.limits);
+        let (mut findings, limits) = (walk.findings, walk.limits);
+        let key_theft = self.key_theft_in_findings(request.host, tier, &mut findings);
+        let blocked = findings.iter().any(|f| f.action == Action::Block);
+        let fields = self.relay.fields_of(tier);
+        let (rewritten, fields_applied) = match (blocked, fields.is_empty()) {
+            (false, false) => {
+                let last = rewritten.as_deref().unwrap_or(&body);
+                match relay::fields::apply(fields, request.path, last) {
+                    Ok(Some((edited, applied))) => (Some(edited), applied),
+                    Ok(None) => (rewritten, relay::FieldsApplied::default()),
+                    Err(e) => {
+                        let mut verdict =
+                            self.uninspectable(tier, Uninspectable::Internal(e.message()));
+                        verdict.cache = cache;
+                        return verdict;
+                    }
+                }
+            }
+            _ => (rewritten, relay::FieldsApplied::default()),
+        };
         let mut verdict = self.decide(tier, findings, limits, &codings, rewritten);
         verdict.cache = cache;
+        verdict.relay = relay::RelayOutcome {
+            key_theft,
+            fields: fields_applied,
+        };
         verdict
     }
 
@@ -255,10 +279,12 @@ impl Policy {
             .map(|f| f.action)
             .max()
             .unwrap_or(Action::Allow);
+        // Field rules rewrite a body whatever the findings (short of a block).
+        let rewrites = planned.rewrites() || (planned < Action::Block && rewritten.is_some());
         let (decision, body) = match self.mode {
             Mode::Monitor if planned > Action::Allow => (Action::Monitor, None),
             Mode::Monitor => (Action::Allow, None),
-            Mode::Enforce if planned.rewrites() => match reencode(codings, rewritten) {
+            Mode::Enforce if rewrites => match reencode(codings, rewritten) {
                 Ok(body) => (planned, body),
                 // A masked body that cannot be re-encoded must not leave in its original form.
                 Err(e) => {
@@ -279,6 +305,7 @@ impl Policy {
             uninspectable: None,
             limits,
             cache: CacheUse::default(),
+            relay: relay::RelayOutcome::default(),
         }
     }
 
@@ -301,6 +328,7 @@ impl Policy {
             uninspectable: Some(why),
             limits: LimitHits::default(),
             cache: CacheUse::default(),
+            relay: relay::RelayOutcome::default(),
         }
     }
 }

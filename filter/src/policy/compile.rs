@@ -142,6 +142,7 @@ impl Compiler<'_> {
             .filter_map(|(i, d)| Some((d.id.as_str(), DetectorIndex::try_from(i).ok()?)))
             .collect();
         let actions = self.actions(doc, &classes, &tiers, &detectors, &ids);
+        let relay = self.relay(doc, &tiers, &detectors, &ids);
         self.tests(doc, &ids);
         let scanner = self.scanner(doc, &|_| true);
         // The joined-text scanners hold only the detectors that opt in; their errors were reported above.
@@ -188,6 +189,7 @@ impl Compiler<'_> {
             request_join,
             key,
             key_scope,
+            relay,
             folder: crate::engine::layers::fold::Folder::new(),
             document: doc.clone(),
             origins: Origins::default(),
@@ -308,32 +310,30 @@ impl Compiler<'_> {
     }
 
     fn host_pattern(&mut self, path: &str, host: &str) -> Option<HostPattern> {
-        let (suffix, name) = match host.strip_prefix("*.") {
-            Some(rest) => (true, rest),
-            None => (false, host),
+        parse_host_pattern(host)
+            .map_err(|message| self.error(path, message))
+            .ok()
+    }
+
+    /// The relay sections (`key_theft`, tiers' `fields`), their errors reported.
+    fn relay(
+        &mut self,
+        doc: &PolicyDoc,
+        tiers: &[Tier],
+        detectors: &[Detector],
+        ids: &HashMap<&str, DetectorIndex>,
+    ) -> crate::engine::relay::Relay {
+        let is_credential = |d: DetectorIndex| {
+            detectors
+                .get(usize::from(d))
+                .is_some_and(|d| d.kind == Kind::Credential)
         };
-        let valid = !name.is_empty()
-            && name.len() <= 253
-            && name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')
-            })
-            && !name.starts_with('.')
-            && !name.ends_with('.');
-        if !valid {
-            self.error(
-                path,
-                format!(
-                    "{host:?} is not a host pattern: write a lowercase host name (api.example.com) or a wildcard \
-                     suffix (*.example.com), without scheme, port or path"
-                ),
-            );
-            return None;
+        let (relay, errors) =
+            super::relay::compile(doc, tiers, ids, &is_credential, &parse_host_pattern);
+        for (path, message) in errors {
+            self.error(&path, message);
         }
-        Some(if suffix {
-            HostPattern::Suffix(format!(".{name}"))
-        } else {
-            HostPattern::Exact(name.to_string())
-        })
+        relay
     }
 
     fn limits(&mut self, doc: &PolicyDoc) -> Limits {
@@ -853,6 +853,32 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// `api.example.com` or `*.example.com`, or what to write instead.
+fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
+    let (suffix, name) = match host.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, host),
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')
+        })
+        && !name.starts_with('.')
+        && !name.ends_with('.');
+    if !valid {
+        return Err(format!(
+            "{host:?} is not a host pattern: write a lowercase host name (api.example.com) or a wildcard \
+             suffix (*.example.com), without scheme, port or path"
+        ));
+    }
+    Ok(if suffix {
+        HostPattern::Suffix(format!(".{name}"))
+    } else {
+        HostPattern::Exact(name.to_string())
+    })
 }
 
 fn no_checks() -> Checks {

@@ -11,6 +11,7 @@ mod compile;
 pub mod digest;
 mod error;
 pub mod protected;
+pub mod relay;
 pub mod schema;
 
 pub use compile::{compile, compile_with_facts, parse_document, Environment};
@@ -126,7 +127,7 @@ pub enum HostPattern {
 }
 
 impl HostPattern {
-    fn matches(&self, host: &str) -> bool {
+    pub(crate) fn matches(&self, host: &str) -> bool {
         match self {
             HostPattern::Exact(h) => h == host,
             HostPattern::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
@@ -186,6 +187,8 @@ pub struct Policy {
     /// Folding tables for evasion-resistant matching, built once.
     pub(crate) folder: crate::engine::layers::fold::Folder,
     pub key_scope: KeyScope,
+    /// Key theft and per-tier field rules (`key_theft`, a tier's `fields`).
+    pub relay: crate::engine::relay::Relay,
     /// The normalised document, with tests and examples, for `airlock check` and `airlock build`.
     pub document: PolicyDoc,
     pub origins: Origins,

@@ -37,6 +37,9 @@ pub struct PolicyDoc {
     pub detectors: Vec<DetectorDoc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tests: Vec<TestCaseDoc>,
+    /// Vendor keys bound for hosts that are not the vendor's are blocked (see `policy::relay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_theft: Option<super::relay::KeyTheftDoc>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -82,6 +85,9 @@ pub struct TierDoc {
     pub paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// JSON members set or removed in requests to this tier (see `policy::relay`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<super::relay::FieldRuleDoc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]

@@ -2,6 +2,7 @@
 
 use super::host;
 use super::root::Loaded;
+use crate::engine::relay::key_theft::KeyHeader;
 use crate::engine::{Request, Uninspectable, Verdict};
 use crate::policy::Action;
 use crate::reply::{self, Provider};
@@ -112,16 +113,9 @@ impl AirlockHttp {
         if verdict.decision != Action::Allow
             || !verdict.findings.is_empty()
             || verdict.uninspectable.is_some()
+            || verdict.relay.fields.any()
         {
-            let ctx = AuditContext {
-                request_id: &self.facts.request_id,
-                host: &self.facts.host,
-                path: &self.facts.path,
-            };
-            host::log(
-                host::LOG_INFO,
-                &format!("airlock.audit {}", audit_line(policy, &verdict, &ctx)),
-            );
+            self.audit(policy, &verdict);
         }
         self.state = State::Decided(verdict.decision);
         if verdict.decision != Action::Block {
@@ -139,6 +133,57 @@ impl AirlockHttp {
             );
         }
         Flow::Pause
+    }
+
+    /// Key theft in the key headers or the query string: blocks now, or (monitor mode) audits
+    /// and lets the request go on to the body's inspection. `None`: nothing found.
+    fn check_key_headers(&mut self, loaded: &Loaded) -> Option<Flow> {
+        let policy = &loaded.config.policy;
+        if !policy.relay.key_theft.active() {
+            return None;
+        }
+        let values: Vec<(KeyHeader, String)> = KeyHeader::ALL
+            .iter()
+            .filter_map(|h| header(h.name()).map(|v| (*h, v)))
+            .collect();
+        let present: Vec<(KeyHeader, &str)> =
+            values.iter().map(|(h, v)| (*h, v.as_str())).collect();
+        let verdict = match loaded.scratch.try_borrow_mut() {
+            Ok(mut scratch) => policy.key_theft_in_headers(
+                &self.facts.host,
+                &self.facts.path,
+                &present,
+                &mut scratch,
+            )?,
+            Err(_) => policy.uninspectable(
+                policy.tier_for(&self.facts.host, &self.facts.path),
+                Uninspectable::Internal("inspection re-entered".to_string()),
+            ),
+        };
+        if verdict.decision == Action::Block {
+            return Some(self.carry_out(loaded, verdict, 0));
+        }
+        // Monitor mode (or a failed check under `on_uninspectable: allow`): say so, go on.
+        if let Some(id) = loaded.metrics.key_theft.get(usize::from(verdict.tier)) {
+            if verdict.relay.key_theft.is_some() {
+                host::increment_metric(*id, 1);
+            }
+        }
+        self.audit(policy, &verdict);
+        None
+    }
+
+    /// Writes the verdict's audit line.
+    fn audit(&self, policy: &crate::policy::Policy, verdict: &Verdict) {
+        let ctx = AuditContext {
+            request_id: &self.facts.request_id,
+            host: &self.facts.host,
+            path: &self.facts.path,
+        };
+        host::log(
+            host::LOG_INFO,
+            &format!("airlock.audit {}", audit_line(policy, verdict, &ctx)),
+        );
     }
 
     /// No policy is loaded (the host kept a context from a rejected configuration): fail closed.
@@ -195,9 +240,6 @@ impl HttpContext for AirlockHttp {
         let Some(loaded) = self.loaded.clone() else {
             return self.unconfigured();
         };
-        if end_of_stream {
-            return Flow::Continue;
-        }
         let request_id = host::get_property(&["request", "id"])
             .ok()
             .flatten()
@@ -214,6 +256,13 @@ impl HttpContext for AirlockHttp {
             caller: None,
         };
         self.facts.caller = loaded.config.cache.caller(&header, &self.facts.path);
+        // Keys are checked before the headers go anywhere, with or without a body.
+        if let Some(flow) = self.check_key_headers(&loaded) {
+            return flow;
+        }
+        if end_of_stream {
+            return Flow::Continue;
+        }
         let declared = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
         if let Some(length) = declared {
             if length > loaded.config.policy.limits.max_body_bytes {

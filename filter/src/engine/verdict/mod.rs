@@ -111,6 +111,8 @@ pub struct Verdict {
     pub limits: LimitHits,
     /// How the inspection cache served this request (fields found in it, fields remembered).
     pub cache: crate::engine::CacheUse,
+    /// Key theft found, and the tier's field rules that changed the body.
+    pub relay: crate::engine::relay::RelayOutcome,
 }
 
 impl Verdict {
