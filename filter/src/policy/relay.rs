@@ -28,6 +28,7 @@ use std::collections::HashMap;
 
 /// `key_theft`: which credential detectors find whose keys, and where those keys may go.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyTheftDoc {
     /// On unless set to false.
@@ -50,6 +51,7 @@ fn yes() -> bool {
 
 /// One vendor: its name (in replies), its own API hosts and the detectors of its keys.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VendorDoc {
     pub name: String,
@@ -59,6 +61,7 @@ pub struct VendorDoc {
 
 /// One field rule of a tier: exactly one of `set` (with `value`) or `remove`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldRuleDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +80,7 @@ pub struct FieldRuleDoc {
 
 /// A string or a list of strings.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
