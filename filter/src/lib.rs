@@ -12,6 +12,7 @@ pub mod engine;
 pub mod policy;
 pub mod protected;
 pub mod reply;
+pub mod response;
 pub mod telemetry;
 
 #[cfg(target_arch = "wasm32")]

@@ -21,11 +21,11 @@ mod bytes;
 mod cache;
 pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
-mod limits;
+pub(crate) mod limits;
 pub(crate) mod scan;
 mod span;
 #[cfg(test)]
-mod test_rng;
+pub(crate) mod test_rng;
 pub(crate) mod verdict;
 pub(crate) mod walk;
 
@@ -185,6 +185,7 @@ impl Policy {
             scratch,
             message: 0,
             documents: 0,
+            tokens: crate::response::RestoreMap::default(),
         };
         walk.scratch.joined_fields.clear();
         walk.scratch.cache.begin(self, request.caller);
@@ -206,6 +207,10 @@ impl Policy {
         let (findings, limits) = (walk.findings, walk.limits);
         let mut verdict = self.decide(tier, findings, limits, &codings, rewritten);
         verdict.cache = cache;
+        if verdict.body.is_some() {
+            // Only a body that goes out carries tokens to restore.
+            verdict.tokens = walk.tokens;
+        }
         verdict
     }
 
@@ -279,6 +284,7 @@ impl Policy {
             uninspectable: None,
             limits,
             cache: CacheUse::default(),
+            tokens: crate::response::RestoreMap::default(),
         }
     }
 
@@ -301,6 +307,7 @@ impl Policy {
             uninspectable: Some(why),
             limits: LimitHits::default(),
             cache: CacheUse::default(),
+            tokens: crate::response::RestoreMap::default(),
         }
     }
 }

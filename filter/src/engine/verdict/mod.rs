@@ -111,6 +111,9 @@ pub struct Verdict {
     pub limits: LimitHits,
     /// How the inspection cache served this request (fields found in it, fields remembered).
     pub cache: crate::engine::CacheUse,
+    /// The reversible tokens in the rewritten body, for restoring the response (empty unless
+    /// that body goes out). Its `Debug` shows counts only.
+    pub tokens: crate::response::RestoreMap,
 }
 
 impl Verdict {
