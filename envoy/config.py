@@ -59,6 +59,8 @@ STATS_TAG_SPECS = [
     ("airlock_reason", "inspection_errors", "reason"),
     ("airlock_outcome", "fail_mode", "outcome"),
     ("airlock_limit", "limits_hit", "limit"),
+    ("airlock_restore_skip", "restore_skipped", "reason"),
+    ("airlock_tier", "model_mismatch", "tier"),
 ]
 
 

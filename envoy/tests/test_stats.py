@@ -28,7 +28,7 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     assert v("airlock_requests_inspected") == 3
     assert v("airlock_bytes_inspected") > 0
     assert v("airlock_decisions", airlock_action="allow") == 1
-    assert v("airlock_decisions", airlock_action="mask") == 1
+    assert v("airlock_decisions", airlock_action="tokenize") == 1
     assert v("airlock_decisions", airlock_action="block") == 1
 
     detectors = {lab["airlock_detector"] for n, lab, val in samples

@@ -46,11 +46,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Sends a chat request with `content` to `target`; returns the stream (request done) and
 /// the body the upstream received.
-fn send(
-    host: &mut Host,
+fn send<'h>(
+    host: &'h mut Host,
     target: (&str, &str),
     content: &str,
-) -> (airlock_host_tests::Stream<'_>, String) {
+) -> (airlock_host_tests::Stream<'h>, String) {
     let body = serde_json::to_vec(&json!({
         "model": "gpt-4o-mini",
         "messages": [{"role": "user", "content": content}],
