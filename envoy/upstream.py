@@ -31,6 +31,8 @@ tokens are cut across events. Other knobs:
   x-e2e-chunk-delay-ms: MS pause between those chunks (so the proxy reads them apart)
   x-e2e-gzip: 1 | force    gzip the body if the request's accept-encoding allows it (1), or always
   x-e2e-model: NAME        report NAME as the response's model (a relay swapping models)
+  x-e2e-event-gap-ms: MS   send an SSE reply one event per chunk, MS apart, recording each
+                           event's send time (time.monotonic_ns) in the record's `sent_ns`
 
 Streams: a request carrying `x-e2e-hold: TOKEN` gets its first SSE event, then
 the server waits (at most 20 s) for `POST /__release?token=TOKEN` before sending
@@ -518,6 +520,24 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, obj: object, extra: dict | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), extra=extra)
 
+    def _events_apart(self, body: bytes, gap_s: float, rec: dict) -> None:
+        """An SSE body one event per chunk, `gap_s` apart; send times go to rec["sent_ns"]."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = []
+        for event in body.split(b"\n\n")[:-1]:
+            part = event + b"\n\n"
+            time.sleep(gap_s)
+            sent.append(time.monotonic_ns())
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        with STORE.lock:
+            rec["sent_ns"] = sent
+
     def _chunked(self, body: bytes, ctype: str, extra: dict) -> None:
         """The echo modes' replies: `body` in `x-e2e-chunk-bytes` pieces, gzip if asked."""
         gz = self.headers.get("x-e2e-gzip", "")
@@ -542,7 +562,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _echo(self, path: str, req: dict, body: bytes, model: str, stream: bool) -> None:
+    def _echo(self, path: str, req: dict, body: bytes, model: str, stream: bool,
+              rec: dict) -> None:
         tokens = tokens_in(body)
         text = ("Noted: " + " and ".join(tokens) + ".") if tokens else REPLY_TEXT
         args = None
@@ -551,7 +572,10 @@ class Handler(BaseHTTPRequestHandler):
         piece = int(self.headers.get("x-e2e-piece") or 2)
         model = self.headers.get("x-e2e-model") or model
         kind, reply = echo_reply(path, model, stream, text, args, piece)
-        if kind == "sse":
+        gap = self.headers.get("x-e2e-event-gap-ms")
+        if kind == "sse" and gap:
+            self._events_apart(b"".join(reply), float(gap) / 1000.0, rec)
+        elif kind == "sse":
             self._chunked(b"".join(reply), "text/event-stream", {"Cache-Control": "no-cache"})
         else:
             self._chunked(json.dumps(reply).encode(), "application/json", {})
@@ -658,7 +682,7 @@ class Handler(BaseHTTPRequestHandler):
         stream = bool(req.get("stream"))
         if self.headers.get("x-e2e-echo"):
             stream = stream or ":streamGenerateContent" in path
-            self._echo(path, req, body, model if "model" in req else "", stream)
+            self._echo(path, req, body, model if "model" in req else "", stream, rec)
             return
 
         if path.endswith("/chat/completions"):

@@ -12,6 +12,7 @@ never saw them.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -216,3 +217,55 @@ def test_tokens_not_from_this_request_and_unreadable_streams_stay(envoy, upstrea
     e2e.poll(lambda: envoy.stats("airlock.restore_skipped").get(
         "wasmcustom.airlock.restore_skipped.reason.bad_encoding", 0) > before,
         what="restore_skipped bad_encoding counted")
+
+
+# ---------------------------------------------------------------- added latency per event
+
+def _event_latencies(envoy, upstream, body: bytes, n: int) -> list[int]:
+    """Per SSE event: client arrival minus upstream send (ns, same monotonic clock)."""
+    import http.client
+    import time
+    upstream.reset()
+    conn = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=body, headers={
+        "Host": OPENAI_HOST, "content-type": "application/json", "x-e2e-echo": "text",
+        "x-e2e-piece": "1", "x-e2e-event-gap-ms": os.environ.get("E2E_GAP_MS", "12")})
+    resp = conn.getresponse()
+    arrived, buf = [], b""
+    while True:
+        chunk = resp.read1(65536)
+        if not chunk:
+            break
+        now = time.monotonic_ns()
+        buf += chunk
+        while b"\n\n" in buf:
+            _, buf = buf.split(b"\n\n", 1)
+            arrived.append(now)
+    conn.close()
+    sent = e2e.poll(lambda: (e2e.completed(upstream) or [{}])[-1].get("sent_ns"),
+                    what="the upstream's send times")
+    assert len(sent) == len(arrived) >= n, (len(sent), len(arrived))
+    return [a - s for a, s in zip(arrived, sent)]
+
+
+def test_added_latency_per_sse_event(envoy, plain_envoy, upstream):
+    """The median time an SSE event spends in Envoy with Airlock restoring it, minus the same
+    with nothing to restore and without the filter (events 12 ms apart, so each is read alone).
+    Printed for benches/RESULTS.md. Asserted only against what a real fault would cost: an
+    event held until the next one arrives would add the whole 12 ms gap."""
+    import statistics
+    body = json.dumps({"model": OPENAI_MODEL, "stream": True,
+                       "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
+    plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
+                                                                      b"[EMAIL_YYYY]")
+    with_airlock, passing, without = [], [], []
+    for _ in range(3):   # interleaved, so all see the same machine load
+        with_airlock += _event_latencies(envoy, upstream, body, 20)
+        passing += _event_latencies(envoy, upstream, plain_body, 20)
+        without += _event_latencies(plain_envoy, upstream, plain_body, 20)
+    a, p, b = (statistics.median(x) for x in (with_airlock, passing, without))
+    print(f"\nSSE event latency through Envoy, median of {len(with_airlock)} events: "
+          f"Airlock restoring {a / 1000:.1f} us, Airlock with nothing to restore "
+          f"{p / 1000:.1f} us, no filter {b / 1000:.1f} us; added by restoring "
+          f"{(a - p) / 1000:.1f} us, by the filter in all {(a - b) / 1000:.1f} us")
+    assert a - p < 6_000_000, "restoring holds events back (more than half the gap added)"

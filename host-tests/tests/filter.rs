@@ -773,7 +773,8 @@ fn metrics_count_requests_and_decisions() {
     assert_eq!(host.metric("airlock.bytes_inspected"), total as u64);
     assert_eq!(host.metric("airlock.decisions.action.allow"), 2);
     assert_eq!(host.metric("airlock.decisions.action.block"), 2);
-    assert_eq!(host.metric("airlock.decisions.action.mask"), 1);
+    assert_eq!(host.metric("airlock.decisions.action.tokenize"), 1);
+    assert_eq!(host.metric("airlock.decisions.action.mask"), 0);
     assert_eq!(host.metric("airlock.decisions.action.monitor"), 0);
     assert_eq!(host.metric("airlock.decisions.action.hash"), 0);
     assert_eq!(

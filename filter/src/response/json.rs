@@ -64,9 +64,7 @@ pub(super) fn restore_string<'o>(
     restored: &mut usize,
     out: &'o mut Vec<u8>,
 ) -> Option<&'o [u8]> {
-    if memchr::memchr(b'[', text).is_none() {
-        return None;
-    }
+    memchr::memchr(b'[', text)?;
     if depth < MAX_NESTED && json::looks_like_json(text) {
         if let Ok(nested) = restore_nested(map, text, depth + 1, restored) {
             *out = nested?;

@@ -32,3 +32,19 @@ pub use map::{RestoreMap, MAX_ORIGINAL_BYTES, MAX_TOKENS};
 pub use sse::{SseGiveUp, SseRestorer};
 pub use stats::ResponseMetrics;
 pub use text::{restore_all, restore_partial, Landing};
+
+/// A restore map holding `values` as restorable tokens with `prefix`, and their tokens: for
+/// `benches/` (the map is otherwise only built by the engine). Not an API.
+#[cfg(any(test, feature = "bench-hooks"))]
+pub fn bench_map(prefix: &str, values: &[&str]) -> (RestoreMap, Vec<String>) {
+    let key = crate::policy::HmacKey(b"airlock-bench-restore-key".to_vec());
+    let mut map = RestoreMap::default();
+    let mut tokens = Vec::new();
+    for value in values {
+        let mut token = Vec::new();
+        if map.mint(&key, prefix, value.as_bytes(), true, &mut token) {
+            tokens.push(String::from_utf8_lossy(&token).into_owned());
+        }
+    }
+    (map, tokens)
+}
