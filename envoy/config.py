@@ -54,11 +54,12 @@ BUFFER_LIMIT = 8 * 1024 * 1024  # 8 MiB: above the default policy's 1 MiB max_bo
 STATS_TAG_SPECS = [
     ("airlock_detector", "findings_total", "detector"),
     ("airlock_class", "findings_by_class_total", "class"),
-    ("airlock_tier", "findings_by_tier_total|key_theft_total|fields_enforced_total", "tier"),
+    ("airlock_tier", "findings_by_tier_total|key_theft_total|fields_enforced_total|model_mismatch_total", "tier"),
     ("airlock_action", "decisions_total", "action"),
     ("airlock_reason", "inspection_errors_total|config_rejected_total", "reason"),
     ("airlock_outcome", "fail_mode_total", "outcome"),
     ("airlock_limit", "limit_hits_total", "limit"),
+    ("airlock_restore_skip", "restore_skipped_total", "reason"),
 ]
 
 

@@ -21,6 +21,19 @@ Control endpoints (never forwarded by the tests through Envoy; call them directl
   POST /__release?token=T let a held stream (request header `x-e2e-hold: T`) go on
   GET  /__health          200 "ok"
 
+Echo (the response path, issue 13): a request carrying `x-e2e-echo: text` (or `tools`) is
+answered as a model that repeats the reversible tokens it was sent (`[EMAIL_7Q2F]`), in the
+vendor's own shape: in the reply text, and with `tools` also in a tool / function call's
+arguments (OpenAI chat tool_calls, Responses function_call, Anthropic tool_use, Gemini
+functionCall). Streams carry the text in deltas of `x-e2e-piece` characters (default 2), so
+tokens are cut across events. Other knobs:
+  x-e2e-chunk-bytes: N     write the (SSE or JSON) body in N-byte HTTP chunks, flushed one by one
+  x-e2e-chunk-delay-ms: MS pause between those chunks (so the proxy reads them apart)
+  x-e2e-gzip: 1 | force    gzip the body if the request's accept-encoding allows it (1), or always
+  x-e2e-model: NAME        report NAME as the response's model (a relay swapping models)
+  x-e2e-event-gap-ms: MS   send an SSE reply one event per chunk, MS apart, recording each
+                           event's send time (time.monotonic_ns) in the record's `sent_ns`
+
 Streams: a request carrying `x-e2e-hold: TOKEN` gets its first SSE event, then
 the server waits (at most 20 s) for `POST /__release?token=TOKEN` before sending
 the rest. The record's `hold` field becomes "released" or "timeout". A client
@@ -32,8 +45,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import json
 import os
+import re
 import struct
 import sys
 import threading
@@ -247,6 +262,189 @@ def gemini_embed(req: dict) -> dict:
     return {"embedding": {"values": [0.25, -0.5, 0.125, 1.0]}}
 
 
+# ---------------------------------------------------------------- echo (response path)
+
+TOKEN_RE = re.compile(rb"\[[A-Z][A-Z0-9_]*_[0-9A-HJKMNP-TV-Z]{4,12}\]")
+
+
+def tokens_in(body: bytes) -> list[str]:
+    """The distinct reversible tokens in a request body, in order of first appearance."""
+    seen: list[str] = []
+    for m in TOKEN_RE.finditer(body):
+        t = m.group(0).decode()
+        if t not in seen:
+            seen.append(t)
+    return seen
+
+
+def _pieces(text: str, n: int) -> list[str]:
+    return [text[i:i + n] for i in range(0, len(text), n)] or [""]
+
+
+def echo_reply(path: str, model: str, stream: bool, text: str, args: dict | None,
+               piece: int) -> tuple[str, object]:
+    """("json", obj) or ("sse", [bytes]) in the shape of the vendor behind `path`."""
+    args_json = json.dumps(args) if args is not None else None
+    if path.endswith("/chat/completions"):
+        return ("sse", echo_openai_chat_stream(model, text, args_json, piece)) if stream else \
+            ("json", echo_openai_chat(model, text, args_json))
+    if path.endswith("/responses"):
+        return ("sse", echo_responses_stream(model, text, args_json, piece)) if stream else \
+            ("json", echo_responses(model, text, args_json))
+    if path.endswith("/v1/messages"):
+        return ("sse", echo_anthropic_stream(model, text, args_json, piece)) if stream else \
+            ("json", echo_anthropic(model, text, args))
+    gmodel = path.rsplit("/", 1)[-1].split(":", 1)[0]
+    if ":streamGenerateContent" in path:
+        return "sse", echo_gemini_stream(model or gmodel, text, args, piece)
+    return "json", echo_gemini(model or gmodel, text, args)
+
+
+def echo_openai_chat(model: str, text: str, args_json: str | None) -> dict:
+    reply = openai_chat(model)
+    msg = reply["choices"][0]["message"]
+    msg["content"] = text
+    if args_json is not None:
+        msg["tool_calls"] = [{"id": "call_e2e1", "type": "function",
+                              "function": {"name": "send_mail", "arguments": args_json}}]
+        reply["choices"][0]["finish_reason"] = "tool_calls"
+    return reply
+
+
+def echo_openai_chat_stream(model: str, text: str, args_json: str | None, piece: int) -> list[bytes]:
+    created = _now()
+
+    def chunk(delta: dict, finish=None) -> bytes:
+        e = {"id": "chatcmpl-e2e", "object": "chat.completion.chunk", "created": created,
+             "model": model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                          "finish_reason": finish}]}
+        return b"data: " + json.dumps(e).encode() + b"\n\n"
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": p}) for p in _pieces(text, piece)]
+    if args_json is not None:
+        for k, p in enumerate(_pieces(args_json, piece)):
+            call: dict = {"index": 0, "function": {"arguments": p}}
+            if k == 0:
+                call.update(id="call_e2e1", type="function")
+                call["function"]["name"] = "send_mail"
+            out.append(chunk({"tool_calls": [call]}))
+    out.append(chunk({}, "tool_calls" if args_json is not None else "stop"))
+    out.append(b"data: [DONE]\n\n")
+    return out
+
+
+def _responses_output(text: str, args_json: str | None) -> list[dict]:
+    out = [{"type": "message", "id": "msg_e2e1", "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+    if args_json is not None:
+        out.append({"type": "function_call", "id": "fc_e2e1", "call_id": "call_e2e1",
+                    "name": "send_mail", "arguments": args_json, "status": "completed"})
+    return out
+
+
+def echo_responses(model: str, text: str, args_json: str | None) -> dict:
+    obj = _openai_response_obj(model, "completed", text)
+    obj["output"] = _responses_output(text, args_json)
+    return obj
+
+
+def echo_responses_stream(model: str, text: str, args_json: str | None, piece: int) -> list[bytes]:
+    seq = 0
+    events: list[bytes] = []
+
+    def ev(kind: str, data: dict) -> None:
+        nonlocal seq
+        data = {"type": kind, "sequence_number": seq, **data}
+        seq += 1
+        events.append(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+
+    ev("response.created", {"response": _openai_response_obj(model, "in_progress", None)})
+    item = {"type": "message", "id": "msg_e2e1", "status": "in_progress", "role": "assistant",
+            "content": []}
+    ev("response.output_item.added", {"output_index": 0, "item": item})
+    ev("response.content_part.added", {"item_id": "msg_e2e1", "output_index": 0, "content_index": 0,
+                                      "part": {"type": "output_text", "text": "", "annotations": []}})
+    for p in _pieces(text, piece):
+        ev("response.output_text.delta", {"item_id": "msg_e2e1", "output_index": 0,
+                                          "content_index": 0, "delta": p, "logprobs": []})
+    ev("response.output_text.done", {"item_id": "msg_e2e1", "output_index": 0, "content_index": 0,
+                                     "text": text, "logprobs": []})
+    output = _responses_output(text, args_json)
+    ev("response.output_item.done", {"output_index": 0, "item": output[0]})
+    if args_json is not None:
+        fc = {**output[1], "arguments": "", "status": "in_progress"}
+        ev("response.output_item.added", {"output_index": 1, "item": fc})
+        for p in _pieces(args_json, piece):
+            ev("response.function_call_arguments.delta", {"item_id": "fc_e2e1", "output_index": 1,
+                                                          "delta": p})
+        ev("response.function_call_arguments.done", {"item_id": "fc_e2e1", "output_index": 1,
+                                                     "arguments": args_json})
+        ev("response.output_item.done", {"output_index": 1, "item": output[1]})
+    done = echo_responses(model, text, args_json)
+    ev("response.completed", {"response": done})
+    return events
+
+
+def echo_anthropic(model: str, text: str, args: dict | None) -> dict:
+    msg = anthropic_message(model)
+    msg["content"] = [{"type": "text", "text": text}]
+    if args is not None:
+        msg["content"].append({"type": "tool_use", "id": "toolu_e2e1", "name": "send_mail",
+                               "input": args})
+        msg["stop_reason"] = "tool_use"
+    return msg
+
+
+def echo_anthropic_stream(model: str, text: str, args_json: str | None, piece: int) -> list[bytes]:
+    def ev(kind: str, data: dict) -> bytes:
+        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+    msg = anthropic_message(model)
+    msg.update(content=[], stop_reason=None, usage={"input_tokens": 5, "output_tokens": 1})
+    out = [ev("message_start", {"message": msg}),
+           ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+           ev("ping", {})]
+    out += [ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": p}})
+            for p in _pieces(text, piece)]
+    out.append(ev("content_block_stop", {"index": 0}))
+    if args_json is not None:
+        out.append(ev("content_block_start", {"index": 1, "content_block": {
+            "type": "tool_use", "id": "toolu_e2e1", "name": "send_mail", "input": {}}}))
+        out += [ev("content_block_delta", {"index": 1, "delta": {"type": "input_json_delta",
+                                                                 "partial_json": p}})
+                for p in _pieces(args_json, piece)]
+        out.append(ev("content_block_stop", {"index": 1}))
+    stop = "tool_use" if args_json is not None else "end_turn"
+    out.append(ev("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
+                                    "usage": {"output_tokens": 9}}))
+    out.append(ev("message_stop", {}))
+    return out
+
+
+def echo_gemini(model: str, text: str, args: dict | None) -> dict:
+    reply = gemini_generate(model, text)
+    if args is not None:
+        reply["candidates"][0]["content"]["parts"].append(
+            {"functionCall": {"name": "send_mail", "args": args}})
+    return reply
+
+
+def echo_gemini_stream(model: str, text: str, args: dict | None, piece: int) -> list[bytes]:
+    parts = _pieces(text, piece)
+    out = []
+    for i, p in enumerate(parts):
+        last = i == len(parts) - 1 and args is None
+        out.append(b"data: " + json.dumps(gemini_generate(model, p, "STOP" if last else None)).encode()
+                   + b"\r\n\r\n")
+    if args is not None:
+        obj = gemini_generate(model, "", "STOP")
+        obj["candidates"][0]["content"]["parts"] = [{"functionCall": {"name": "send_mail",
+                                                                      "args": args}}]
+        out.append(b"data: " + json.dumps(obj).encode() + b"\r\n\r\n")
+    return out
+
+
 # ---------------------------------------------------------------- handler
 
 class Handler(BaseHTTPRequestHandler):
@@ -321,6 +519,66 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, obj: object, extra: dict | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), extra=extra)
+
+    def _events_apart(self, body: bytes, gap_s: float, rec: dict) -> None:
+        """An SSE body one event per chunk, `gap_s` apart; send times go to rec["sent_ns"]."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = []
+        for event in body.split(b"\n\n")[:-1]:
+            part = event + b"\n\n"
+            time.sleep(gap_s)
+            sent.append(time.monotonic_ns())
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        with STORE.lock:
+            rec["sent_ns"] = sent
+
+    def _chunked(self, body: bytes, ctype: str, extra: dict) -> None:
+        """The echo modes' replies: `body` in `x-e2e-chunk-bytes` pieces, gzip if asked."""
+        gz = self.headers.get("x-e2e-gzip", "")
+        accepts = "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
+        if gz == "force" or (gz == "1" and accepts):
+            body = gzip.compress(body)
+            extra = {**extra, "Content-Encoding": "gzip"}
+        size = int(self.headers.get("x-e2e-chunk-bytes") or 0) or len(body) or 1
+        delay = float(self.headers.get("x-e2e-chunk-delay-ms") or 0) / 1000.0
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i in range(0, len(body), size):
+            part = body[i:i + size]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+            if delay:
+                time.sleep(delay)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _echo(self, path: str, req: dict, body: bytes, model: str, stream: bool,
+              rec: dict) -> None:
+        tokens = tokens_in(body)
+        text = ("Noted: " + " and ".join(tokens) + ".") if tokens else REPLY_TEXT
+        args = None
+        if self.headers.get("x-e2e-echo") == "tools":
+            args = {"to": tokens[0] if tokens else "", "cc": tokens, "note": "from " + text}
+        piece = int(self.headers.get("x-e2e-piece") or 2)
+        model = self.headers.get("x-e2e-model") or model
+        kind, reply = echo_reply(path, model, stream, text, args, piece)
+        gap = self.headers.get("x-e2e-event-gap-ms")
+        if kind == "sse" and gap:
+            self._events_apart(b"".join(reply), float(gap) / 1000.0, rec)
+        elif kind == "sse":
+            self._chunked(b"".join(reply), "text/event-stream", {"Cache-Control": "no-cache"})
+        else:
+            self._chunked(json.dumps(reply).encode(), "application/json", {})
 
     def _stream(self, events: list[bytes], rec: dict, hold_token: str | None) -> None:
         self.send_response(200)
@@ -422,6 +680,10 @@ class Handler(BaseHTTPRequestHandler):
             req = {}
         model = str(req.get("model", "fake-model"))
         stream = bool(req.get("stream"))
+        if self.headers.get("x-e2e-echo"):
+            stream = stream or ":streamGenerateContent" in path
+            self._echo(path, req, body, model if "model" in req else "", stream, rec)
+            return
 
         if path.endswith("/chat/completions"):
             if stream:

@@ -22,6 +22,7 @@ import http.client
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -243,7 +244,7 @@ def test_every_evasion_is_caught_and_every_clean_variant_passes(envoy, upstream,
     for case, _, _, _ in results:
         done = [r for r in records.get(case.n, []) if r.get("complete")]
         coding = e2e.header(done[0], "content-encoding") if len(done) == 1 else None
-        if case.expect_now == "mask" and coding:
+        if case.expect_now in ("mask", "tokenize") and coding:
             to_decode[f"egress-{case.n}"] = (coding, done[0]["body"])
             to_decode[f"sent-{case.n}"] = (case.header("content-encoding") or "", case.body)
     decoded = _decode_all(to_decode, tmp_path)
@@ -302,7 +303,7 @@ def _check(case: Case, status: int, decisions: list[str], reply: bytes, recs: li
     if len(done) != 1:
         return f"expected one request at the upstream, got {len(done)}"
     rec = done[0]
-    if want == "mask":
+    if want in ("mask", "tokenize"):
         coding = e2e.header(rec, "content-encoding")
         if coding != case.header("content-encoding"):
             return f"content-encoding changed from {case.header('content-encoding')!r} to {coding!r}"
@@ -317,8 +318,10 @@ def _check(case: Case, status: int, decisions: list[str], reply: bytes, recs: li
             return "the body went upstream unchanged"
         if _is_json(original) and not _is_json(body):
             return "the masked body is no longer valid JSON"
-        if case.detector and f"[REDACTED:{case.detector}]".encode() not in body:
-            return f"the masked body has no [REDACTED:{case.detector}]"
+        marked = (re.search(rb"\[[A-Z][A-Z0-9_]*_[0-9A-HJKMNP-TV-Z]{4,12}\]", body)
+                  if want == "tokenize" else f"[REDACTED:{case.detector}]".encode() in body)
+        if case.detector and not marked:
+            return f"the rewritten body has no {want} marker for {case.detector}"
         return None
     # allow
     if rec["body"] != case.body:

@@ -68,7 +68,7 @@ def test_h2_masked_with_trailers(envoy, upstream):
     status, headers, resp = e2e.h2_request(envoy.port, OPENAI_HOST, PATH,
                                            e2e.split_every(body, 4), trailers=TRAILERS)
     assert status == 200, resp
-    assert headers.get("x-airlock-decision") == "mask"
+    assert headers.get("x-airlock-decision") == "tokenize"
     rec = e2e.only_request(upstream, PATH)
     assert EMAIL.encode() not in rec["body"]
     got = json.loads(rec["body"])["messages"][0]["content"]
@@ -157,7 +157,7 @@ def test_h2_streaming_sse_through_httpx(envoy, upstream):
                                     "x-e2e-hold": tok}) as resp:
             assert resp.http_version == "HTTP/2"
             assert resp.status_code == 200
-            assert resp.headers.get("x-airlock-decision") == "mask"
+            assert resp.headers.get("x-airlock-decision") == "tokenize"
             lines = resp.iter_lines()
             first = next(line for line in lines if line.startswith("data: "))
             upstream.release(tok)

@@ -3,7 +3,7 @@
 Each client points at Envoy's listener and sets the Host header (`:authority`) of
 the vendor it stands for; Envoy routes on to the fake upstream with that Host.
 - clean: the request arrives byte-identical to what the SDK sent, decision `allow`;
-- masked: an e-mail address to an approved vendor arrives masked, as valid JSON;
+- tokenized: an e-mail address to an approved vendor arrives as a reversible token, as valid JSON;
 - blocked: an AWS access key id raises the SDK's permission error naming the
   detector, and the upstream never sees the key (nor even the request).
 """
@@ -74,7 +74,7 @@ def test_openai_masked_email(envoy, upstream):
     raw = client.chat.completions.with_raw_response.create(
         model=OPENAI_MODEL, messages=_msg(PREFIX + EMAIL + SUFFIX))
     assert raw.parse().choices[0].message.content == REPLY_TEXT
-    assert raw.headers.get("x-airlock-decision") == "mask"
+    assert raw.headers.get("x-airlock-decision") == "tokenize"
     rec = e2e.only_request(upstream, "/v1/chat/completions")
     _assert_masked(cap.sent[-1]["content"], rec["body"], _openai_text)
 
@@ -152,7 +152,7 @@ def test_anthropic_clean_masked_blocked(envoy, upstream):
     upstream.reset()
     raw = client.messages.with_raw_response.create(model=ANTHROPIC_MODEL, max_tokens=64,
                                                    messages=_msg(PREFIX + EMAIL + SUFFIX))
-    assert raw.headers.get("x-airlock-decision") == "mask"
+    assert raw.headers.get("x-airlock-decision") == "tokenize"
     rec = e2e.only_request(upstream, "/v1/messages")
     _assert_masked(cap.sent[-1]["content"], rec["body"], _openai_text)
 
@@ -186,7 +186,7 @@ def test_gemini_clean_masked_blocked(envoy, upstream):
 
     upstream.reset()
     client.models.generate_content(model=GEMINI_MODEL, contents=PREFIX + EMAIL + SUFFIX)
-    assert cap.last_decision() == "mask"
+    assert cap.last_decision() == "tokenize"
     rec = e2e.only_request(upstream, ":generateContent")
     _assert_masked(cap.sent[-1]["content"], rec["body"], _gemini_text)
 

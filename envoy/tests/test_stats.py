@@ -28,7 +28,7 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     assert v("airlock_requests_inspected_total") == 3
     assert v("airlock_inspected_bytes_total") > 0
     assert v("airlock_decisions_total", airlock_action="allow") == 1
-    assert v("airlock_decisions_total", airlock_action="mask") == 1
+    assert v("airlock_decisions_total", airlock_action="tokenize") == 1
     assert v("airlock_decisions_total", airlock_action="block") == 1
 
     detectors = {lab["airlock_detector"] for n, lab, val in samples
@@ -74,6 +74,8 @@ def test_prometheus_counters_labels_and_histogram(envoy_factory, wasm, default_p
     ("wasmcustom.airlock.key_theft_total.tier.unknown-relay", "airlock_tier", "unknown-relay"),
     ("wasmcustom.airlock.fields_enforced_total.tier.approved-vendor", "airlock_tier", "approved-vendor"),
     ("wasmcustom.airlock.config_rejected_total.reason.unsigned", "airlock_reason", "unsigned"),
+    ("wasmcustom.airlock.model_mismatch_total.tier.approved-vendor", "airlock_tier", "approved-vendor"),
+    ("wasmcustom.airlock.restore_skipped_total.reason.not_json", "airlock_restore_skip", "not_json"),
 ])
 def test_stats_tag_regexes_match_contract_names(name, tag, value):
     """The regexes (RE2 syntax, a subset Python's re shares here) on CONTRACT.md's names."""

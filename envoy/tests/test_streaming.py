@@ -64,7 +64,7 @@ def test_openai_stream_masked(envoy, upstream):
     upstream.release(tok)
     text = "".join(c.choices[0].delta.content or "" for c in [first, *it] if c.choices)
     assert text == REPLY_TEXT
-    assert cap.last_decision() == "mask"
+    assert cap.last_decision() == "tokenize"
     rec = _held(upstream, "/v1/chat/completions")
     assert EMAIL.encode() not in rec["body"]
     doc = json.loads(rec["body"])
@@ -117,7 +117,7 @@ def test_anthropic_stream(envoy, upstream):
     text = "".join(e.delta.text for e in events if e.type == "content_block_delta")
     assert text == REPLY_TEXT
     assert events[-1].type == "message_stop"
-    assert cap.last_decision() == "mask"
+    assert cap.last_decision() == "tokenize"
     rec = _held(upstream, "/v1/messages")
     assert EMAIL.encode() not in rec["body"]
     assert json.loads(rec["body"])["stream"] is True
@@ -142,7 +142,7 @@ def test_gemini_stream(envoy, upstream):
     first = next(it)
     upstream.release(tok)
     assert first.text + "".join(c.text for c in it) == REPLY_TEXT
-    assert cap.last_decision() == "mask"
+    assert cap.last_decision() == "tokenize"
     rec = _held(upstream, ":streamGenerateContent")
     assert rec["path"] == f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent?alt=sse"
     assert EMAIL.encode() not in rec["body"]

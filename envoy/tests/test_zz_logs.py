@@ -33,9 +33,9 @@ def test_audit_line_for_block_and_mask(envoy, upstream):
     def found():
         lines = _audit_lines(envoy.log_text())
         decisions = {a.get("decision") for a in lines}
-        return lines if {"block", "mask"} <= decisions else None
+        return lines if {"block", "tokenize"} <= decisions else None
 
-    lines = e2e.poll(found, what="audit lines for a block and a mask in Envoy's log")
+    lines = e2e.poll(found, what="audit lines for a block and a tokenize in Envoy's log")
     for a in lines:
         for key in ("request_id", "host", "path", "tier", "decision", "policy", "findings"):
             assert key in a, f"audit line without {key}: {a}"

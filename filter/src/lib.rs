@@ -13,6 +13,7 @@ pub mod log_fields;
 pub mod policy;
 pub mod protected;
 pub mod reply;
+pub mod response;
 pub mod signature;
 pub mod telemetry;
 

@@ -117,6 +117,34 @@ pub fn block_reply(provider: Provider, policy: &Policy, verdict: &Verdict) -> Re
     }
 }
 
+/// Status of the error that replaces a response from another model than the one requested.
+pub const MODEL_MISMATCH_STATUS: u32 = 502;
+
+/// The error that replaces a response from another model (`on_model_mismatch: block`),
+/// shaped for `provider`. Model names are plain identifiers (see `response::model`).
+pub fn model_mismatch_reply(provider: Provider, tier: &str, requested: &str, reported: &str) -> Reply {
+    let message = format!(
+        "Airlock withheld this response: the request asked for model {requested} but the response \
+         came from {reported} (destination tier {tier} blocks model substitution)."
+    );
+    let body = match provider {
+        Provider::OpenAi => json!({
+            "error": {"message": message, "type": "server_error", "code": "airlock_model_mismatch", "param": null}
+        }),
+        Provider::Anthropic => json!({
+            "type": "error",
+            "error": {"type": "api_error", "message": message}
+        }),
+        Provider::Gemini => json!({
+            "error": {"code": MODEL_MISMATCH_STATUS, "message": message, "status": "UNAVAILABLE"}
+        }),
+    };
+    Reply {
+        status: MODEL_MISMATCH_STATUS,
+        body: body.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,8 +6,8 @@
 //! | payload      | what                                              | default policy, approved vendor |
 //! | ------------ | ------------------------------------------------- | ------------------------------- |
 //! | `credential` | an AWS access key id ([`CREDENTIAL`])             | block (credentials never leave) |
-//! | `card`       | a Luhn-valid Visa number ([`CARD`])               | mask (pii)                      |
-//! | `cn-id`      | a GB 11643-valid PRC resident id ([`CN_ID`])      | mask (pii)                      |
+//! | `card`       | a Luhn-valid Visa number ([`CARD`])               | tokenize (pii)                  |
+//! | `cn-id`      | a GB 11643-valid PRC resident id ([`CN_ID`])      | tokenize (pii)                  |
 //! | `marking`    | the 机密 classification marking ([`MARKINGS`])    | block (class secret > internal) |
 //! | `clean`      | the same request without a secret                 | allow, body byte-identical      |
 //!
@@ -89,7 +89,7 @@ pub struct EvasionCase {
     /// spelling), for leak checks too. Never print these either.
     pub forms: Vec<Vec<u8>>,
     pub delivery: Delivery,
-    /// The decision the default policy should reach: `block`, `mask` or `allow`.
+    /// The decision the default policy should reach: `block`, `tokenize` or `allow`.
     pub expect: &'static str,
     /// The default policy's detector that should catch the secret: named in
     /// the block reply, or in the `[REDACTED:<id>]` mask.
@@ -1288,7 +1288,7 @@ fn expectation(technique: &str, payload: &str) -> &'static str {
         (_, "clean") => "allow",
         (_, "credential" | "marking") => "block",
         ("unknown-relay", _) => "block",
-        _ => "mask",
+        _ => "tokenize",
     }
 }
 

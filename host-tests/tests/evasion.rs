@@ -104,7 +104,7 @@ fn check(case: &EvasionCase, out: &Outcome) -> Result<(), String> {
                 }
             }
         }
-        "mask" => {
+        "mask" | "tokenize" => {
             if !out.reached_upstream || out.local_response.is_some() {
                 return Err("a masked request must go upstream".into());
             }
@@ -129,8 +129,13 @@ fn check(case: &EvasionCase, out: &Outcome) -> Result<(), String> {
                 return Err("the masked body is no longer valid JSON".into());
             }
             if let Some(id) = case.detector {
-                if !contains(&egress, format!("[REDACTED:{id}]").as_bytes()) {
-                    return Err(format!("the masked body has no [REDACTED:{id}]"));
+                let marked = if case.expect == "tokenize" {
+                    has_token(&egress)
+                } else {
+                    contains(&egress, format!("[REDACTED:{id}]").as_bytes())
+                };
+                if !marked {
+                    return Err(format!("the rewritten body has no {} for {id}", case.expect));
                 }
             }
         }
@@ -280,4 +285,23 @@ fn every_evasion_is_caught_and_every_clean_variant_passes() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Whether `body` holds a reversible token: `[`, a capital, capitals/digits/`_`, `_`, 4-12
+/// Crockford base32 characters, `]` (the form `airlock_filter::response::token` writes).
+fn has_token(body: &[u8]) -> bool {
+    body.split(|&b| b == b'[').skip(1).any(|rest| {
+        let Some(end) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inner = &rest[..end];
+        let Some(cut) = inner.iter().rposition(|&b| b == b'_') else {
+            return false;
+        };
+        let (prefix, code) = (&inner[..cut], &inner[cut + 1..]);
+        prefix.first().is_some_and(u8::is_ascii_uppercase)
+            && prefix.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+            && (4..=12).contains(&code.len())
+            && code.iter().all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(b))
+    })
 }

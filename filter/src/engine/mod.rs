@@ -21,12 +21,12 @@ mod bytes;
 mod cache;
 pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
-mod limits;
+pub(crate) mod limits;
 pub mod relay;
 pub(crate) mod scan;
 mod span;
 #[cfg(test)]
-mod test_rng;
+pub(crate) mod test_rng;
 pub(crate) mod verdict;
 pub(crate) mod walk;
 
@@ -186,6 +186,7 @@ impl Policy {
             scratch,
             message: 0,
             documents: 0,
+            tokens: crate::response::RestoreMap::default(),
         };
         walk.scratch.joined_fields.clear();
         walk.scratch.cache.begin(self, request.caller);
@@ -230,6 +231,10 @@ impl Policy {
             key_theft,
             fields: fields_applied,
         };
+        if verdict.body.is_some() {
+            // Only a body that goes out carries tokens to restore.
+            verdict.tokens = walk.tokens;
+        }
         verdict
     }
 
@@ -306,6 +311,7 @@ impl Policy {
             limits,
             cache: CacheUse::default(),
             relay: relay::RelayOutcome::default(),
+            tokens: crate::response::RestoreMap::default(),
         }
     }
 
@@ -329,6 +335,7 @@ impl Policy {
             limits: LimitHits::default(),
             cache: CacheUse::default(),
             relay: relay::RelayOutcome::default(),
+            tokens: crate::response::RestoreMap::default(),
         }
     }
 }

@@ -117,6 +117,7 @@ fn decision(d: DecisionDoc) -> Action {
     match d {
         DecisionDoc::Allow => Action::Allow,
         DecisionDoc::Monitor => Action::Monitor,
+        DecisionDoc::Tokenize => Action::Tokenize,
         DecisionDoc::Hash => Action::Hash,
         DecisionDoc::Mask => Action::Mask,
         DecisionDoc::Block => Action::Block,

@@ -287,11 +287,20 @@ impl Compiler<'_> {
                     );
                 }
             }
+            let restore = tier
+                .restore
+                .iter()
+                .enumerate()
+                .filter_map(|(j, c)| self.class(&format!("{path}.restore[{j}]"), c, classes))
+                .collect();
             tiers.push(Tier {
                 name: tier.name.clone(),
                 max_class,
                 hosts,
                 paths: tier.paths.clone(),
+                restore,
+                block_model_mismatch: tier.on_model_mismatch
+                    == Some(crate::policy::schema::ModelMismatchDoc::Block),
             });
         }
         let default = seen
@@ -387,15 +396,36 @@ impl Compiler<'_> {
                 .unwrap_or(0);
             let kind = kind(d.kind);
             let mask = self.mask_template(&path, d, kind);
+            let token_prefix = self.token_prefix(&path, d);
             detectors.push(Detector {
                 id: d.id.clone(),
                 class,
                 kind,
                 mask,
                 fallback: d.fallback,
+                token_prefix,
             });
         }
         detectors
+    }
+
+    fn token_prefix(&mut self, path: &str, d: &DetectorDoc) -> String {
+        match &d.token {
+            None => crate::response::token::default_prefix(&d.id),
+            Some(token) => {
+                if !crate::response::token::valid_prefix(&token.prefix) {
+                    self.error(
+                        &format!("{path}.token.prefix"),
+                        format!(
+                            "token prefix {:?} must be a capital letter, then capitals, digits or '_', at most {} bytes",
+                            token.prefix,
+                            crate::response::token::MAX_PREFIX_LEN
+                        ),
+                    );
+                }
+                token.prefix.clone()
+            }
+        }
     }
 
     fn mask_template(&mut self, path: &str, d: &DetectorDoc, kind: Kind) -> String {
@@ -903,6 +933,7 @@ fn action(a: ActionDoc) -> Action {
     match a {
         ActionDoc::Allow => Action::Allow,
         ActionDoc::Monitor => Action::Monitor,
+        ActionDoc::Tokenize => Action::Tokenize,
         ActionDoc::Hash => Action::Hash,
         ActionDoc::Mask => Action::Mask,
         ActionDoc::Block => Action::Block,

@@ -25,15 +25,18 @@ use schema::{ExamplesDoc, PolicyDoc, TestCaseDoc};
 pub enum Action {
     Allow,
     Monitor,
+    /// Replaced by a reversible token, restored in the response where the tier allows.
+    Tokenize,
     Hash,
     Mask,
     Block,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Allow,
         Action::Monitor,
+        Action::Tokenize,
         Action::Hash,
         Action::Mask,
         Action::Block,
@@ -43,6 +46,7 @@ impl Action {
         match self {
             Action::Allow => "allow",
             Action::Monitor => "monitor",
+            Action::Tokenize => "tokenize",
             Action::Hash => "hash",
             Action::Mask => "mask",
             Action::Block => "block",
@@ -51,7 +55,7 @@ impl Action {
 
     /// True for the actions that rewrite the matched bytes.
     pub fn rewrites(self) -> bool {
-        matches!(self, Action::Hash | Action::Mask)
+        matches!(self, Action::Tokenize | Action::Hash | Action::Mask)
     }
 }
 
@@ -116,6 +120,8 @@ pub struct Detector {
     pub mask: String,
     /// A catch-all that yields to a more specific detector of the same kind on the same span.
     pub fallback: bool,
+    /// The prefix of this detector's `tokenize` tokens.
+    pub token_prefix: String,
 }
 
 /// A host pattern: exact, or `*.suffix` (which matches any host ending in `.suffix`).
@@ -141,6 +147,10 @@ pub struct Tier {
     pub max_class: ClassIndex,
     pub hosts: Vec<HostPattern>,
     pub paths: Vec<String>,
+    /// Classes whose tokens this tier's responses get back as the originals.
+    pub restore: Vec<ClassIndex>,
+    /// `on_model_mismatch: block`: a response from another model becomes an error.
+    pub block_model_mismatch: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -215,6 +225,13 @@ impl Policy {
         found
             .and_then(|i| TierIndex::try_from(i).ok())
             .unwrap_or(self.default_tier)
+    }
+
+    /// Whether responses from `tier` get the originals of `class`'s tokens back.
+    pub fn restores(&self, tier: TierIndex, class: ClassIndex) -> bool {
+        self.tiers
+            .get(usize::from(tier))
+            .is_some_and(|t| t.restore.contains(&class))
     }
 
     pub fn detector(&self, index: DetectorIndex) -> Option<&Detector> {

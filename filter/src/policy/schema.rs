@@ -88,6 +88,25 @@ pub struct TierDoc {
     /// JSON members set or removed in requests to this tier (see `policy::relay`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<super::relay::FieldRuleDoc>,
+    /// Classes whose `tokenize` tokens are put back in this tier's responses (JSON and SSE).
+    /// Empty (the default): tokens stay tokens, a consistent pseudonym the tier never resolves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<String>,
+    /// A response naming another model than the request asked for (after normalizing dates
+    /// and aliases) is always counted, audited and flagged in `x-airlock-model-mismatch`;
+    /// `block` also replaces a response whose model is known before its headers leave (a
+    /// JSON response, or a stream's first chunk) with a provider-shaped error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_model_mismatch: Option<ModelMismatchDoc>,
+}
+
+/// What a tier does with a response from another model than the one requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ModelMismatchDoc {
+    Monitor,
+    Block,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -96,6 +115,8 @@ pub struct TierDoc {
 pub enum ActionDoc {
     Allow,
     Monitor,
+    /// Replace each finding with a reversible token (`[EMAIL_7Q2F]`); see `TierDoc::restore`.
+    Tokenize,
     Hash,
     Mask,
     Block,
@@ -231,6 +252,10 @@ pub struct DetectorDoc {
     /// Default `[REDACTED:{id}]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<String>,
+    /// How `tokenize` spells this detector's tokens: `{prefix: EMAIL}` gives `[EMAIL_7Q2F]`.
+    /// Default prefix: the id in capitals, `-` as `_`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenDoc>,
     /// Texts this detector must find (`match`) and must not find (`ignore`); run by `airlock check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examples: Option<ExamplesDoc>,
@@ -431,12 +456,22 @@ pub struct ExpectDoc {
     pub body_excludes: Vec<String>,
 }
 
+/// The form of a detector's reversible tokens.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TokenDoc {
+    /// Capitals, digits and `_`, starting with a capital, at most 24 bytes.
+    pub prefix: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionDoc {
     Allow,
     Monitor,
+    Tokenize,
     Hash,
     Mask,
     Block,

@@ -17,6 +17,7 @@ const EMPTY: u32 = 7;
 pub const REQUEST_HEADERS: u32 = 0;
 pub const RESPONSE_HEADERS: u32 = 2;
 pub const REQUEST_BODY: u32 = 0;
+pub const RESPONSE_BODY: u32 = 1;
 pub const VM_CONFIGURATION: u32 = 6;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 

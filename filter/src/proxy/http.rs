@@ -1,4 +1,5 @@
-//! The HTTP context: buffer the request body, inspect it once, act on the verdict.
+//! The HTTP context: buffer the request body, inspect it once, act on the verdict; then put
+//! the originals of the request's reversible tokens back into the response (`crate::response`).
 
 use super::host;
 use super::root::Loaded;
@@ -6,6 +7,7 @@ use crate::engine::relay::key_theft::KeyHeader;
 use crate::engine::{Request, Uninspectable, Verdict};
 use crate::policy::Action;
 use crate::reply::{self, Provider};
+use crate::response::{RestoreMap, Restoring};
 use crate::telemetry::{audit_line, AuditContext};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action as Flow;
@@ -13,6 +15,8 @@ use std::rc::Rc;
 
 /// Response header naming the decision for every inspected request.
 const DECISION_HEADER: &str = "x-airlock-decision";
+/// Response header set when the response reports another model than the request asked for.
+const MODEL_MISMATCH_HEADER: &str = "x-airlock-model-mismatch";
 
 enum State {
     /// No body, or nothing to do: pass through untouched.
@@ -40,6 +44,18 @@ pub struct AirlockHttp {
     facts: RequestFacts,
     /// Bytes buffered so far (the host reports the cumulative size while paused).
     buffered: usize,
+    /// The reversible tokens the request body went out with (restorable ones only).
+    tokens: RestoreMap,
+    /// The response being restored, once its headers are in.
+    restoring: Option<Restoring>,
+    /// Response body bytes held so far (a buffered JSON response).
+    response_buffered: usize,
+    /// The model the request asked for, compared with the one the response reports.
+    requested_model: Option<String>,
+    /// The response headers are held (until the model is known or the first chunk is read).
+    response_headers_held: bool,
+    /// A model mismatch was reported for this response.
+    mismatch_reported: bool,
 }
 
 impl AirlockHttp {
@@ -49,6 +65,12 @@ impl AirlockHttp {
             state: State::Idle,
             facts: RequestFacts::default(),
             buffered: 0,
+            tokens: RestoreMap::default(),
+            restoring: None,
+            response_buffered: 0,
+            requested_model: None,
+            response_headers_held: false,
+            mismatch_reported: false,
         }
     }
 
@@ -67,6 +89,10 @@ impl AirlockHttp {
                 )),
             ),
             Ok(body) => {
+                if self.facts.content_encoding.is_none() {
+                    self.requested_model =
+                        crate::response::model::requested(&self.facts.path, &body);
+                }
                 let request = Request {
                     host: &self.facts.host,
                     path: &self.facts.path,
@@ -109,6 +135,13 @@ impl AirlockHttp {
                 host::increment_metric(id, delta)
             });
         super::filter_state::record(policy, &verdict);
+        if verdict.decision != Action::Block && !verdict.tokens.is_empty() {
+            let sent = u64::try_from(verdict.tokens.len()).unwrap_or(u64::MAX);
+            host::increment_metric(loaded.response_metrics.tokens_sent, sent);
+            if verdict.tokens.restorable() > 0 {
+                self.tokens = std::mem::take(&mut verdict.tokens);
+            }
+        }
         // Every finding is audited, even one whose action is allow: operators must see what left.
         if verdict.decision != Action::Allow
             || !verdict.findings.is_empty()
@@ -217,6 +250,166 @@ impl AirlockHttp {
     }
 }
 
+impl AirlockHttp {
+    /// Plans the response's restoring from its headers; drops `content-length` if the body
+    /// may change length (the headers leave when this callback returns).
+    fn start_restoring(&mut self) {
+        let Some(loaded) = self.loaded.clone() else {
+            return;
+        };
+        let response_header = |name: &str| {
+            host::get_header(host::RESPONSE_HEADERS, name)
+                .ok()
+                .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
+        let restoring = Restoring::start(
+            std::mem::take(&mut self.tokens),
+            self.requested_model.take(),
+            response_header("content-type").as_deref(),
+            response_header("content-encoding").as_deref(),
+            loaded.config.policy.limits.max_body_bytes,
+        );
+        if restoring.rewrites() {
+            let _ = host::remove_header(host::RESPONSE_HEADERS, "content-length");
+        }
+        self.restoring = Some(restoring);
+        if !self.restoring.as_ref().is_some_and(Restoring::reads) {
+            self.finish_restoring();
+        }
+    }
+
+    /// Reports a model mismatch once it is known: stat, audit line, and (headers still held)
+    /// the response header; with `on_model_mismatch: block` and headers held, replaces the
+    /// response with a provider-shaped error. True when the response was replaced.
+    fn check_model(&mut self) -> bool {
+        if self.mismatch_reported {
+            return false;
+        }
+        let (Some(loaded), Some(restoring)) = (self.loaded.clone(), self.restoring.as_ref()) else {
+            return false;
+        };
+        let Some((requested, reported)) = restoring.mismatch() else {
+            return false;
+        };
+        let (requested, reported) = (requested.to_string(), reported.to_string());
+        self.mismatch_reported = true;
+        let policy = &loaded.config.policy;
+        let tier = policy.tier_for(&self.facts.host, &self.facts.path);
+        if let Some(id) = loaded.response_metrics.model_mismatch.get(usize::from(tier)) {
+            host::increment_metric(*id, 1);
+        }
+        let block = self.response_headers_held
+            && policy
+                .tiers
+                .get(usize::from(tier))
+                .is_some_and(|t| t.block_model_mismatch);
+        host::log(
+            host::LOG_INFO,
+            &format!(
+                "airlock.audit {}",
+                serde_json::json!({
+                    "event": "model_mismatch",
+                    "requested": requested,
+                    "reported": reported,
+                    "tier": policy.tier_name(tier),
+                    "action": if block { "block" } else { "monitor" },
+                    "request_id": self.facts.request_id,
+                    "host": self.facts.host,
+                    "path": self.facts.path,
+                })
+            ),
+        );
+        if !self.response_headers_held {
+            return false;
+        }
+        let value = format!("requested={requested}; reported={reported}");
+        if !block {
+            let _ = host::set_header(host::RESPONSE_HEADERS, MODEL_MISMATCH_HEADER, &value);
+            return false;
+        }
+        let reply = reply::model_mismatch_reply(
+            Provider::from_path(&self.facts.path),
+            policy.tier_name(tier),
+            &requested,
+            &reported,
+        );
+        let headers = [
+            ("content-type", "application/json"),
+            (MODEL_MISMATCH_HEADER, value.as_str()),
+        ];
+        self.restoring = None;
+        if host::send_response(reply.status, &headers, reply.body.as_bytes()).is_err() {
+            host::log(
+                host::LOG_ERROR,
+                "airlock: could not send the model-mismatch reply",
+            );
+        }
+        true
+    }
+
+    /// Counts what the response's restoring did, audits a skip, and drops the restore map.
+    fn finish_restoring(&mut self) {
+        let Some(restoring) = self.restoring.take() else {
+            return;
+        };
+        let Some(loaded) = self.loaded.as_ref() else {
+            return;
+        };
+        let metrics = &loaded.response_metrics;
+        if restoring.restored > 0 {
+            let restored = u64::try_from(restoring.restored).unwrap_or(u64::MAX);
+            host::increment_metric(metrics.tokens_restored, restored);
+        }
+        if let Some(why) = restoring.skipped {
+            if let Some(id) = metrics.skipped(why) {
+                host::increment_metric(id, 1);
+            }
+            host::log(
+                host::LOG_INFO,
+                &format!(
+                    "airlock.audit {}",
+                    serde_json::json!({
+                        "event": "restore_skipped",
+                        "reason": why.reason(),
+                        "request_id": self.facts.request_id,
+                        "host": self.facts.host,
+                        "path": self.facts.path,
+                    })
+                ),
+            );
+        }
+    }
+}
+
+/// Restores a whole buffered JSON response body of `size` bytes in place.
+fn restore_buffered(restoring: &mut Restoring, size: usize) {
+    let Ok(body) = host::get_buffer(host::RESPONSE_BODY, 0, size) else {
+        return;
+    };
+    if let Some(restored) = restoring.finish_json(&body) {
+        let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &restored);
+    }
+}
+
+/// Passes one streamed chunk of `size` bytes through the restorer.
+fn restore_chunk(restoring: &mut Restoring, size: usize, end: bool) {
+    let chunk = if size == 0 {
+        Vec::new()
+    } else {
+        match host::get_buffer(host::RESPONSE_BODY, 0, size) {
+            Ok(chunk) => chunk,
+            // The chunk passes as it is: its tokens stay tokens.
+            Err(_) => return,
+        }
+    };
+    let mut out = Vec::with_capacity(chunk.len() + 64);
+    restoring.chunk(&chunk, end, &mut out);
+    if out != chunk {
+        let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &out);
+    }
+}
+
 fn header(name: &str) -> Option<String> {
     host::get_header(host::REQUEST_HEADERS, name)
         .ok()
@@ -271,6 +464,18 @@ impl HttpContext for AirlockHttp {
         }
         // The body may be rewritten, so its length may change: let the host re-frame it.
         let _ = host::remove_header(host::REQUEST_HEADERS, "content-length");
+        // Tokens may go out, and their originals come back only in a body Airlock can read:
+        // the headers leave before the body is judged, so ask every request to a restoring
+        // tier for an uncompressed response (docs/response-path.md says why).
+        let policy = &loaded.config.policy;
+        let tier = policy.tier_for(&self.facts.host, &self.facts.path);
+        if policy
+            .tiers
+            .get(usize::from(tier))
+            .is_some_and(|t| !t.restore.is_empty())
+        {
+            let _ = host::set_header(host::REQUEST_HEADERS, "accept-encoding", "identity");
+        }
         self.state = State::Buffering;
         if loaded.config.hold_headers {
             Flow::Pause
@@ -307,10 +512,69 @@ impl HttpContext for AirlockHttp {
         }
     }
 
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Flow {
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Flow {
         if let State::Decided(decision) = self.state {
             let _ = host::set_header(host::RESPONSE_HEADERS, DECISION_HEADER, decision.as_str());
         }
+        let decided = matches!(self.state, State::Decided(d) if d != Action::Block);
+        if !end_of_stream && decided && (!self.tokens.is_empty() || self.requested_model.is_some())
+        {
+            self.start_restoring();
+            if self.restoring.as_ref().is_some_and(Restoring::reads) {
+                // Held until the model is known (a JSON body's end, a stream's first chunk),
+                // so a mismatch can still be flagged in a header, or the response blocked.
+                self.response_headers_held = true;
+                return Flow::Pause;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Flow {
+        let Some(restoring) = self.restoring.as_mut() else {
+            return Flow::Continue;
+        };
+        self.response_buffered = body_size;
+        let flow = if restoring.buffers() {
+            restoring.grew(body_size);
+            if !restoring.buffers() {
+                // Past the limit: what was held goes on as it is.
+                Flow::Continue
+            } else if end_of_stream {
+                restore_buffered(restoring, body_size);
+                Flow::Continue
+            } else {
+                Flow::Pause
+            }
+        } else {
+            if restoring.streams() {
+                restore_chunk(restoring, body_size, end_of_stream);
+            }
+            Flow::Continue
+        };
+        if self.check_model() {
+            return Flow::Pause;
+        }
+        if flow == Flow::Continue {
+            self.response_headers_held = false;
+        }
+        let done = self.restoring.as_ref().is_none_or(|r| !r.reads());
+        if end_of_stream || done {
+            self.finish_restoring();
+        }
+        flow
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Flow {
+        // With trailers, end of stream never reaches the body callback: finish here.
+        if let Some(restoring) = self.restoring.as_mut() {
+            if restoring.buffers() {
+                restore_buffered(restoring, self.response_buffered);
+            } else if restoring.streams() {
+                restore_chunk(restoring, 0, true);
+            }
+        }
+        self.finish_restoring();
         Flow::Continue
     }
 }

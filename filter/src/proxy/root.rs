@@ -14,6 +14,7 @@ use std::rc::Rc;
 pub struct Loaded {
     pub config: FilterConfig,
     pub metrics: Metrics<u32>,
+    pub response_metrics: crate::response::ResponseMetrics<u32>,
     pub scratch: RefCell<crate::Scratch>,
 }
 
@@ -64,7 +65,14 @@ impl RootContext for AirlockRoot {
             defer_regexes: true,
         };
         let loaded = config::load(&bytes, &env).and_then(|config| {
-            let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name));
+            let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name))
+                .and_then(|metrics| {
+                    let response = crate::response::ResponseMetrics::define(
+                        &config.policy,
+                        &mut |kind, name| define(kind, name),
+                    )?;
+                    Ok((metrics, response))
+                });
             match metrics {
                 Ok(metrics) => Ok((config, metrics)),
                 Err(status) => Err(crate::policy::PolicyErrors(vec![
@@ -77,7 +85,7 @@ impl RootContext for AirlockRoot {
             }
         });
         match loaded {
-            Ok((config, metrics)) => {
+            Ok((config, (metrics, response_metrics))) => {
                 let info = &config.policy.info;
                 host::log(
                     host::LOG_INFO,
@@ -96,6 +104,7 @@ impl RootContext for AirlockRoot {
                 self.loaded = Some(Rc::new(Loaded {
                     config,
                     metrics,
+                    response_metrics,
                     scratch,
                 }));
                 // Regexes compile on first use; ticks compile the rest between requests, so

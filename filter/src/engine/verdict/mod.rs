@@ -113,6 +113,9 @@ pub struct Verdict {
     pub cache: crate::engine::CacheUse,
     /// Key theft found, and the tier's field rules that changed the body.
     pub relay: crate::engine::relay::RelayOutcome,
+    /// The reversible tokens in the rewritten body, for restoring the response (empty unless
+    /// that body goes out). Its `Debug` shows counts only.
+    pub tokens: crate::response::RestoreMap,
 }
 
 impl Verdict {

@@ -1,4 +1,4 @@
-//! Rewriting matched spans: masks and hashes, spliced into the original bytes.
+//! Rewriting matched spans: masks, hashes and reversible tokens, spliced into the original bytes.
 //!
 //! Only the strings that held a rewritten finding change; every other byte of
 //! the body, whitespace and escapes included, is copied through unchanged.
@@ -8,6 +8,7 @@ use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint::{fingerprint, fingerprint_hex};
 use crate::policy::{Action, Policy, TierIndex};
+use crate::response::RestoreMap;
 
 /// Replacements for byte ranges of one document, added in document order.
 #[derive(Debug, Default)]
@@ -60,9 +61,19 @@ struct Replacement {
 
 /// `text` with every span whose action rewrites replaced; `hits` sorted by start.
 /// Overlapping spans merge into one replacement, chosen from the most severe action.
-pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &[Hit]) -> Vec<u8> {
+/// Tokens minted for `tokenize` are recorded in `tokens` (the request's restore map).
+pub(crate) fn apply_masks(
+    policy: &Policy,
+    tier: TierIndex,
+    text: &[u8],
+    hits: &[Hit],
+    tokens: &mut RestoreMap,
+) -> Vec<u8> {
     let mut masked = Masked {
         policy,
+        tier,
+        tokens,
+        token: Vec::new(),
         text,
         out: Vec::with_capacity(text.len() + 32),
         at: 0,
@@ -100,14 +111,18 @@ pub(crate) fn apply_masks(policy: &Policy, tier: TierIndex, text: &[u8], hits: &
 }
 
 /// The text being rewritten: what is written so far, and where in `text` it has reached.
-struct Masked<'p, 't> {
+struct Masked<'p, 't, 'm> {
     policy: &'p Policy,
+    tier: TierIndex,
+    tokens: &'m mut RestoreMap,
+    /// The token being written (reused).
+    token: Vec<u8>,
     text: &'t [u8],
     out: Vec<u8>,
     at: usize,
 }
 
-impl Masked<'_, '_> {
+impl Masked<'_, '_, '_> {
     fn replace(&mut self, r: Replacement) {
         let text = self.text;
         self.out
@@ -121,6 +136,19 @@ impl Masked<'_, '_> {
                 self.out.extend_from_slice(
                     format!("[HASH:{}:{}]", detector.id, fingerprint_hex(&fp)).as_bytes(),
                 );
+            }
+            Action::Tokenize => {
+                // The whole replaced span is the original: restoring puts back exactly it.
+                let value = r.span.of(text);
+                let restore = self.policy.restores(self.tier, detector.class);
+                let key = &self.policy.key;
+                let prefix = detector.token_prefix.as_str();
+                if self.tokens.mint(key, prefix, value, restore, &mut self.token) {
+                    self.out.extend_from_slice(&self.token);
+                } else {
+                    // The map is full: mask, so nothing leaves and no token goes out unrestorable.
+                    self.out.extend_from_slice(detector.mask.as_bytes());
+                }
             }
             _ => self.out.extend_from_slice(detector.mask.as_bytes()),
         }

@@ -77,6 +77,8 @@ pub(crate) struct Walk<'p, 's> {
     pub message: u64,
     /// Top-level documents and text fields seen so far (message keys stay unique across them).
     pub documents: u64,
+    /// The reversible tokens minted so far (`tokenize`).
+    pub tokens: crate::response::RestoreMap,
 }
 
 /// The scratch buffer of one nesting depth, taken out of its slot: a nested document recurses
@@ -252,7 +254,7 @@ impl Walk<'_, '_> {
             });
         }
         let result = (rewrites && policy.mode == Mode::Enforce)
-            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits));
+            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits, &mut self.tokens));
         self.scratch.hits = hits;
         self.scratch.found = found;
         result
