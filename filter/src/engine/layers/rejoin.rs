@@ -11,8 +11,9 @@
 //!   (prose breaks lines between words every few words; keys, card numbers and ids hold
 //!   digits), and the rejoined text keeps up to [`CONTEXT`] bytes of words and single
 //!   spaces around the cut so detectors needing a prefix (`card 4916 …`) still see it.
-//! * **interleaved**: single characters with 1 to 3 separator bytes between each two
-//!   (`A.K.I.A`, `A-K-I-A`, `A_K_I_A`, `A | K | I`), at least [`MIN_JOINED`] characters.
+//! * **interleaved**: single characters (ASCII letters and digits, or any one non-ASCII
+//!   character) with the same 1 to 3 separator bytes between each two (`A.K.I.A`, `A-K-I-A`,
+//!   `A_K_I_A`, `A | K | I`, `机.密`), at least [`MIN_JOINED`] characters.
 //!   (Single spaces are [`super::respell`]'s `spaced` family.)
 //! * **grouped**: at least four groups of the same length (3 to 6) with one of `.` `-` `_`
 //!   `/` `:` between them, half of them holding a digit: `4916.3385.0612.4576`,
@@ -201,23 +202,50 @@ fn is_separator(b: u8) -> bool {
     )
 }
 
-/// Single characters with separators between them (`A.K.I.A…`).
+/// Length of the character piece at `at`: an ASCII letter or digit, or one non-ASCII
+/// character (CJK, brackets such as `【`); 0 if none starts there.
+fn piece_len(text: &[u8], at: usize) -> usize {
+    match text.get(at).copied() {
+        Some(b) if is_token(b) => 1,
+        Some(b) if b >= 0xC0 => {
+            let len = if b >= 0xF0 { 4 } else if b >= 0xE0 { 3 } else { 2 };
+            let whole = text
+                .get(at..at + len)
+                .is_some_and(|c| std::str::from_utf8(c).is_ok_and(|c| !c.chars().all(char::is_whitespace)));
+            if whole { len } else { 0 }
+        }
+        _ => 0,
+    }
+}
+
+/// Whether `b` may be part of a word (so a character next to it is not alone).
+fn is_wordish(b: u8) -> bool {
+    is_token(b) || b >= 0x80
+}
+
+/// The lone character piece at `at` (none of its neighbours is part of a word): its length.
+fn lone_piece(text: &[u8], at: usize) -> usize {
+    let len = piece_len(text, at);
+    let alone = len > 0
+        && !text.get(at + len).copied().is_some_and(is_wordish)
+        && (at == 0 || !text.get(at - 1).copied().is_some_and(is_wordish));
+    if alone { len } else { 0 }
+}
+
+/// Single characters with separators between them (`A.K.I.A…`, `【.机.密.】`).
 fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
     let mut i = 0;
     while i < text.len() && out.len() < MAX_RESPELLED_RUNS {
-        // A run starts at a lone token character followed by a separator.
-        let lone = |at: usize| {
-            text.get(at).copied().is_some_and(is_token)
-                && !text.get(at + 1).copied().is_some_and(is_token)
-                && (at == 0 || !text.get(at - 1).copied().is_some_and(is_token))
-        };
-        if !lone(i) {
+        let first = lone_piece(text, i);
+        if first == 0 {
             i += 1;
             continue;
         }
         let start = i;
-        let mut plain = vec![text.get(i).copied().unwrap_or(b' ')];
-        let mut end = i + 1;
+        let mut plain = b". ".to_vec();
+        plain.extend_from_slice(text.get(i..i + first).unwrap_or_default());
+        let mut end = i + first;
+        let mut pieces = 1usize;
         // The same separator all along (`A.K.I.A`, not the `e.g. i.e.` of prose).
         let mut separator: Option<&[u8]> = None;
         loop {
@@ -226,15 +254,20 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
                 .count();
             let next = end + seps;
             let this = text.get(end..next).unwrap_or_default();
-            if seps == 0 || !lone(next) || separator.is_some_and(|s| s != this) {
+            let len = lone_piece(text, next);
+            if seps == 0 || len == 0 || separator.is_some_and(|s| s != this) {
                 break;
             }
             separator = Some(this);
-            plain.push(text.get(next).copied().unwrap_or(b' '));
-            end = next + 1;
+            plain.extend_from_slice(text.get(next..next + len).unwrap_or_default());
+            pieces += 1;
+            end = next + len;
         }
-        // Single spaces alone are the `spaced` family's.
-        if plain.len() >= MIN_JOINED && separator != Some(b" ") {
+        // Single spaces alone are the `spaced` family's. The run is read between `. ` and ` .`
+        // so that a lone word in it does not pass for a word alone on its line.
+        // Counted in bytes: four CJK characters say as much as eight letters.
+        if plain.len() - 2 >= MIN_JOINED && pieces >= 3 && separator != Some(b" ") {
+            plain.extend_from_slice(b" .");
             out.push(Unwrapped {
                 span: Span::new(start, end),
                 wrapping: Wrapping::Rejoined,
@@ -339,8 +372,10 @@ mod tests {
 
     #[test]
     fn interleaved_and_grouped() {
-        assert_eq!(joined("key A.K.I.A.R.7.U.Z.3 end"), ["AKIAR7UZ3"]);
-        assert_eq!(joined("A - K - I - A - 1 - 2 - 3 - 4"), ["AKIA1234"]);
+        assert_eq!(joined("key A.K.I.A.R.7.U.Z.3 end"), [". AKIAR7UZ3 ."]);
+        assert_eq!(joined("A - K - I - A - 1 - 2 - 3 - 4"), [". AKIA1234 ."]);
+        assert_eq!(joined("【.机.密.】 ok"), [". 【机密】 ."]);
+        assert!(joined("中文.的.句子").is_empty());
         assert_eq!(joined("card 4916.3385.0612.4576 ok"), ["4916338506124576"]);
         assert!(joined("e.g. i.e. U.S.A. 1.2.3").is_empty());
         assert!(joined("A K I A 1 2 3 4").is_empty(), "single spaces are `spaced`");
