@@ -551,7 +551,13 @@ fn alternating_case(s: &str) -> String {
     caps_words(s, |w| {
         w.chars()
             .enumerate()
-            .map(|(i, c)| if i % 2 == 0 { c.to_ascii_lowercase() } else { c })
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                }
+            })
             .collect()
     })
 }
@@ -1055,7 +1061,10 @@ fn cut_prompt(t: &str) -> (String, String) {
     }
     let at = match best {
         Some((a, b)) => a + (b - a) / 2,
-        None => (0..=t.len() / 2).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0),
+        None => (0..=t.len() / 2)
+            .rev()
+            .find(|&i| t.is_char_boundary(i))
+            .unwrap_or(0),
     };
     (t[..at].to_string(), t[at..].to_string())
 }

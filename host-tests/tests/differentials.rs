@@ -15,7 +15,10 @@ fn default_host() -> Host {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "differential-tests-hash-key");
-    assert!(host.configure(b"").expect("on_configure"), "default policy rejected");
+    assert!(
+        host.configure(b"").expect("on_configure"),
+        "default policy rejected"
+    );
     host
 }
 
@@ -125,6 +128,12 @@ fn escaped_key() -> String {
     format!("\\u0041{}", &CREDENTIAL[1..])
 }
 
+/// `t` as a string inside `depth` arrays under `messages`.
+fn nested(depth: usize, t: &str) -> Vec<u8> {
+    let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+    format!(r#"{{"messages":{open}{}{close}}}"#, quoted(t)).into_bytes()
+}
+
 fn quoted(s: &str) -> String {
     format!("\"{s}\"")
 }
@@ -160,25 +169,42 @@ fn json_cases() -> Vec<Case> {
         format!(r#"{{"model":"m","messages":{m},"messages":{clean_msg}}}"#).into_bytes()
     });
     pair(&mut cases, "duplicate-content-in-one-message", &|t| {
-        format!(r#"{{"messages":[{{"role":"user","content":"hi","content":{}}}]}}"#, quoted(t))
-            .into_bytes()
+        format!(
+            r#"{{"messages":[{{"role":"user","content":"hi","content":{}}}]}}"#,
+            quoted(t)
+        )
+        .into_bytes()
     });
     pair(&mut cases, "go-case-insensitive-keys", &|t| {
-        format!(r#"{{"Model":"m","MESSAGES":[{{"Role":"user","Content":{}}}]}}"#, quoted(t))
-            .into_bytes()
+        format!(
+            r#"{{"Model":"m","MESSAGES":[{{"Role":"user","Content":{}}}]}}"#,
+            quoted(t)
+        )
+        .into_bytes()
     });
     pair(&mut cases, "utf8-bom", &|t| {
         [b"\xEF\xBB\xBF".as_slice(), chat(&quoted(t), "").as_bytes()].concat()
     });
     pair(&mut cases, "nan-and-infinity", &|t| {
-        chat(&quoted(t), r#","temperature":NaN,"top_p":Infinity,"seed":-Infinity"#).into_bytes()
+        chat(
+            &quoted(t),
+            r#","temperature":NaN,"top_p":Infinity,"seed":-Infinity"#,
+        )
+        .into_bytes()
     });
     pair(&mut cases, "block-and-line-comments", &|t| {
-        format!("/* header */ {{\"messages\": // the turns\n [{{\"role\":\"user\",\"content\":{}}}]}}", quoted(t))
-            .into_bytes()
+        format!(
+            "/* header */ {{\"messages\": // the turns\n [{{\"role\":\"user\",\"content\":{}}}]}}",
+            quoted(t)
+        )
+        .into_bytes()
     });
     pair(&mut cases, "trailing-commas", &|t| {
-        format!(r#"{{"messages":[{{"role":"user","content":{},}},],}}"#, quoted(t)).into_bytes()
+        format!(
+            r#"{{"messages":[{{"role":"user","content":{},}},],}}"#,
+            quoted(t)
+        )
+        .into_bytes()
     });
     pair(&mut cases, "non-json-whitespace", &|t| {
         chat(&quoted(t), "")
@@ -195,22 +221,19 @@ fn json_cases() -> Vec<Case> {
     pair(&mut cases, "huge-number", &|t| {
         chat(&quoted(t), &format!(r#","seed":{}"#, "9".repeat(400))).into_bytes()
     });
-    pair(&mut cases, "nesting-at-limit", &|t| {
-        // The root object and 127 arrays: the string is 128 levels deep.
-        let depth = 127;
-        format!(r#"{{"messages":{}{}{}}}"#, "[".repeat(depth), quoted(t), "]".repeat(depth))
-            .into_bytes()
-    });
-    pair(&mut cases, "nesting-past-limit", &|t| {
-        let depth = 300;
-        format!(r#"{{"messages":{}{}{}}}"#, "[".repeat(depth), quoted(t), "]".repeat(depth))
-            .into_bytes()
-    });
+    // The root object and 127 arrays: the string is 128 levels deep, at the limit; then past it.
+    pair(&mut cases, "nesting-at-limit", &|t| nested(127, t));
+    pair(&mut cases, "nesting-past-limit", &|t| nested(300, t));
     pair(&mut cases, "single-quoted-strings", &|t| {
         format!("{{'messages':[{{'role':'user','content':'{t}'}}]}}").into_bytes()
     });
     pair(&mut cases, "json-lines-with-nan", &|t| {
-        format!("{}\n{}\n", chat("\"hello\"", ""), chat(&quoted(t), r#","x":NaN"#)).into_bytes()
+        format!(
+            "{}\n{}\n",
+            chat("\"hello\"", ""),
+            chat(&quoted(t), r#","x":NaN"#)
+        )
+        .into_bytes()
     });
     // Surrogates and invalid UTF-8 inside the key itself: Python keeps a lone surrogate,
     // Go and JavaScript decoders show U+FFFD, serde_json rejects; a reader sees the key.
@@ -225,8 +248,14 @@ fn json_cases() -> Vec<Case> {
     ]
     .concat();
     for (name, body) in [
-        ("lone-high-surrogate", chat(&format!("\"key {head}\\ud800{tail}\""), "").into_bytes()),
-        ("lone-low-surrogate", chat(&format!("\"key {head}\\udc00{tail}\""), "").into_bytes()),
+        (
+            "lone-high-surrogate",
+            chat(&format!("\"key {head}\\ud800{tail}\""), "").into_bytes(),
+        ),
+        (
+            "lone-low-surrogate",
+            chat(&format!("\"key {head}\\udc00{tail}\""), "").into_bytes(),
+        ),
         ("invalid-utf8-byte", invalid_utf8),
     ] {
         cases.push(Case {
@@ -247,7 +276,10 @@ fn json_cases() -> Vec<Case> {
             _ => c,
         })
         .collect();
-    let pairs: String = monospace.encode_utf16().map(|u| format!("\\u{u:04x}")).collect();
+    let pairs: String = monospace
+        .encode_utf16()
+        .map(|u| format!("\\u{u:04x}"))
+        .collect();
     cases.push(Case {
         name: "surrogate-pairs/credential".into(),
         content_type: "application/json".into(),
@@ -265,8 +297,11 @@ fn json_cases() -> Vec<Case> {
             name: format!("{name}/card"),
             content_type: "application/json".into(),
             content_encoding: None,
-            body: chat("\"charge my card\"", &format!(r#","metadata":{{"card":{number}}}"#))
-                .into_bytes(),
+            body: chat(
+                "\"charge my card\"",
+                &format!(r#","metadata":{{"card":{number}}}"#),
+            )
+            .into_bytes(),
             expect,
             secret: (expect != "allow").then_some(CARD),
         });
@@ -275,14 +310,21 @@ fn json_cases() -> Vec<Case> {
 }
 
 fn multipart(boundary_param: &str, body: String) -> (String, Vec<u8>) {
-    (format!("multipart/form-data; {boundary_param}"), body.into_bytes())
+    (
+        format!("multipart/form-data; {boundary_param}"),
+        body.into_bytes(),
+    )
 }
 
 fn multipart_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for (payload, expect, text) in [
         ("credential", "block", format!("key {CREDENTIAL}")),
-        ("clean", "allow", "please summarise the meeting notes".to_string()),
+        (
+            "clean",
+            "allow",
+            "please summarise the meeting notes".to_string(),
+        ),
     ] {
         let part = |b: &str, name: &str, headers: &str, content: &str| {
             format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n{headers}\r\n{content}\r\n")
@@ -343,7 +385,11 @@ fn coding_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for (payload, expect, text) in [
         ("credential", "block", format!("key {CREDENTIAL}")),
-        ("clean", "allow", "please summarise the meeting notes".to_string()),
+        (
+            "clean",
+            "allow",
+            "please summarise the meeting notes".to_string(),
+        ),
     ] {
         let plain = chat(&quoted(&text), "").into_bytes();
         let stacks: [(&str, &[&str], &str); 5] = [
@@ -351,7 +397,11 @@ fn coding_cases() -> Vec<Case> {
             ("identity", &[], "identity"),
             ("identity-then-gzip", &["gzip"], "identity, gzip"),
             ("upper-case-name", &["gzip"], "GZIP"),
-            ("deflate-br-gzip", &["deflate", "br", "gzip"], "deflate, br, gzip"),
+            (
+                "deflate-br-gzip",
+                &["deflate", "br", "gzip"],
+                "deflate, br, gzip",
+            ),
         ];
         for (name, codings, header) in stacks {
             cases.push(Case {
@@ -368,7 +418,11 @@ fn coding_cases() -> Vec<Case> {
             ("unknown", plain.clone(), "x-airlock-unknown"),
             ("compress", plain.clone(), "compress"),
             ("declared-but-plain", plain.clone(), "gzip"),
-            ("five-stacked", encode_content(&["gzip"; 5], &plain), "gzip, gzip, gzip, gzip, gzip"),
+            (
+                "five-stacked",
+                encode_content(&["gzip"; 5], &plain),
+                "gzip, gzip, gzip, gzip, gzip",
+            ),
         ] {
             cases.push(Case {
                 name: format!("coding-{name}/{payload}"),
@@ -392,7 +446,13 @@ fn run(cases: Vec<Case>) {
             failures.push(format!("{}: {why}", case.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

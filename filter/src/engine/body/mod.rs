@@ -164,7 +164,12 @@ impl Walk<'_, '_> {
         let mut splices = Splices::default();
         let mut gap_start = 0;
         for (i, part) in parts.iter().enumerate() {
-            self.multipart_gap(body, boundary, Span::new(gap_start, part.body.start), &mut splices);
+            self.multipart_gap(
+                body,
+                boundary,
+                Span::new(gap_start, part.body.start),
+                &mut splices,
+            );
             gap_start = part.body.end;
             let Some(content) = body.get(part.body.range()) else {
                 continue;
@@ -194,7 +199,12 @@ impl Walk<'_, '_> {
                 splices.push_raw(part.body, new);
             }
         }
-        self.multipart_gap(body, boundary, Span::new(gap_start, body.len()), &mut splices);
+        self.multipart_gap(
+            body,
+            boundary,
+            Span::new(gap_start, body.len()),
+            &mut splices,
+        );
         splices.apply(body)
     }
 
@@ -208,7 +218,7 @@ impl Walk<'_, '_> {
             let rest = body.get(start..gap.end).unwrap_or_default();
             let end = memchr::memmem::find(rest, &delimiter).map_or(gap.end, |at| start + at);
             let piece = Span::new(start, end);
-            if piece.len() > 0 {
+            if !piece.is_empty() {
                 if let Some(new) = self.text(piece.of(body), "multipart[headers]") {
                     splices.push_raw(piece, new);
                 }

@@ -320,9 +320,13 @@ impl Folder {
     /// True when folding certainly leaves `text` unchanged.
     fn already_folded(&self, text: &[u8]) -> bool {
         utf8_runs(text).all(|(valid, invalid)| {
-            invalid.is_empty() && valid.chars().all(|c| {
-                c.is_ascii() || is_inert(c) || !(is_invisible(c) || self.confusable(c).is_some())
-            }) && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes
+            invalid.is_empty()
+                && valid.chars().all(|c| {
+                    c.is_ascii()
+                        || is_inert(c)
+                        || !(is_invisible(c) || self.confusable(c).is_some())
+                })
+                && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes
         })
     }
 
@@ -594,7 +598,7 @@ mod tests {
         assert_eq!(mapped_back(&out, 0, 2), (1, 6)); // A ZWSP K
         assert_eq!(mapped_back(&out, 2, 3), (7, 10)); // Ｉ
         assert_eq!(mapped_back(&out, 1, 4), (5, 13)); // K \xC3 Ｉ, a cut sequence, A
-        // Invalid bytes and replacement characters are separators that hide nothing.
+                                                      // Invalid bytes and replacement characters are separators that hide nothing.
         assert_eq!(fold(b"abc\xFF\xFEdef").expect("folds").text(), b"abcdef");
         assert_eq!(folded_text("AK\u{FFFD}IA"), "AKIA");
         assert!(fold("\u{00E9}\u{00FF}".as_bytes()).is_none());

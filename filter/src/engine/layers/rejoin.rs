@@ -77,7 +77,10 @@ fn wrap_glue_end(text: &[u8], at: usize) -> Option<usize> {
 /// piece that does not start a statement of its own (`NAME=`, `name:`, `call(`).
 fn wrap_may_join(text: &[u8], left: Range<usize>, right: usize) -> bool {
     let right_end = token_end(text, right);
-    let digits = |r: Range<usize>| text.get(r).is_some_and(|t| t.iter().all(u8::is_ascii_digit));
+    let digits = |r: Range<usize>| {
+        text.get(r)
+            .is_some_and(|t| t.iter().all(u8::is_ascii_digit))
+    };
     let long = left.len() >= MIN_WRAPPED_PIECE || (digits(left) && digits(right..right_end));
     let after = (right_end..text.len())
         .find(|&i| text.get(i) != Some(&b' '))
@@ -197,8 +200,20 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
 fn is_separator(b: u8) -> bool {
     matches!(
         b,
-        b' ' | b'\t' | b'\n' | b'\r' | b'.' | b'-' | b'_' | b'|' | b',' | b'/' | b'*' | b':'
-            | b';' | b'~' | b'+'
+        b' ' | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'.'
+            | b'-'
+            | b'_'
+            | b'|'
+            | b','
+            | b'/'
+            | b'*'
+            | b':'
+            | b';'
+            | b'~'
+            | b'+'
     )
 }
 
@@ -208,11 +223,21 @@ fn piece_len(text: &[u8], at: usize) -> usize {
     match text.get(at).copied() {
         Some(b) if is_token(b) => 1,
         Some(b) if b >= 0xC0 => {
-            let len = if b >= 0xF0 { 4 } else if b >= 0xE0 { 3 } else { 2 };
-            let whole = text
-                .get(at..at + len)
-                .is_some_and(|c| std::str::from_utf8(c).is_ok_and(|c| !c.chars().all(char::is_whitespace)));
-            if whole { len } else { 0 }
+            let len = if b >= 0xF0 {
+                4
+            } else if b >= 0xE0 {
+                3
+            } else {
+                2
+            };
+            let whole = text.get(at..at + len).is_some_and(|c| {
+                std::str::from_utf8(c).is_ok_and(|c| !c.chars().all(char::is_whitespace))
+            });
+            if whole {
+                len
+            } else {
+                0
+            }
         }
         _ => 0,
     }
@@ -229,7 +254,11 @@ fn lone_piece(text: &[u8], at: usize) -> usize {
     let alone = len > 0
         && !text.get(at + len).copied().is_some_and(is_wordish)
         && (at == 0 || !text.get(at - 1).copied().is_some_and(is_wordish));
-    if alone { len } else { 0 }
+    if alone {
+        len
+    } else {
+        0
+    }
 }
 
 /// Single characters with separators between them (`A.K.I.A…`, `【.机.密.】`).
@@ -296,7 +325,10 @@ fn grouped(text: &[u8], out: &mut Vec<Unwrapped>) {
         let mut groups = 1;
         let mut digits = usize::from(has_digit(text.get(i..first_end).unwrap_or_default()));
         let mut glue = None;
-        while let Some(&g) = text.get(end).filter(|&&g| is_glue(g) && glue.is_none_or(|x| x == g)) {
+        while let Some(&g) = text
+            .get(end)
+            .filter(|&&g| is_glue(g) && glue.is_none_or(|x| x == g))
+        {
             let next_end = token_end(text, end + 1);
             if next_end - (end + 1) != width {
                 break;
@@ -357,9 +389,15 @@ mod tests {
             );
         }
         let three = joined("k AKIA1111X\n2222YYYY9\n3333 end");
-        assert!(three.iter().any(|j| j.contains("AKIA1111X2222YYYY93333")), "{three:?}");
+        assert!(
+            three.iter().any(|j| j.contains("AKIA1111X2222YYYY93333")),
+            "{three:?}"
+        );
         let card = joined("card 4916 3385\n0612 4576 thanks");
-        assert!(card.iter().any(|j| j.contains("4916 33850612 4576")), "{card:?}");
+        assert!(
+            card.iter().any(|j| j.contains("4916 33850612 4576")),
+            "{card:?}"
+        );
     }
 
     #[test]
@@ -378,7 +416,10 @@ mod tests {
         assert!(joined("中文.的.句子").is_empty());
         assert_eq!(joined("card 4916.3385.0612.4576 ok"), ["4916338506124576"]);
         assert!(joined("e.g. i.e. U.S.A. 1.2.3").is_empty());
-        assert!(joined("A K I A 1 2 3 4").is_empty(), "single spaces are `spaced`");
+        assert!(
+            joined("A K I A 1 2 3 4").is_empty(),
+            "single spaces are `spaced`"
+        );
         for clean in [
             "id 123e4567-e89b-12d3-a456-426614174000",
             "on 2024-01-15 at 10.0.0.12",

@@ -46,7 +46,11 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 /// at least two in a row.
 fn quoted_printable(word: &[u8]) -> Option<Vec<u8>> {
     let escape = |at: usize| -> Option<u8> {
-        let hex = |b: u8| matches!(b, b'0'..=b'9' | b'A'..=b'F').then(|| crate::engine::bytes::hex_val(b)).flatten();
+        let hex = |b: u8| {
+            matches!(b, b'0'..=b'9' | b'A'..=b'F')
+                .then(|| crate::engine::bytes::hex_val(b))
+                .flatten()
+        };
         match word.get(at..at + 3) {
             Some([b'=', hi, lo]) => Some(hex(*hi)? << 4 | hex(*lo)?),
             _ => None,
