@@ -322,6 +322,16 @@ fn b64_mime(s: &str) -> String {
     lines.join("\n")
 }
 
+/// Base64 of the gzip of the text (`H4sI…`), as pasted from `gzip | base64`.
+fn b64_of_gzip(s: &str) -> String {
+    STANDARD.encode(encode_content(&["gzip"], s.as_bytes()))
+}
+
+/// Base64 of the zlib stream of the text (`eJ…`), as Python's `zlib.compress` then `b64encode`.
+fn b64_of_zlib(s: &str) -> String {
+    STANDARD.encode(encode_content(&["deflate"], s.as_bytes()))
+}
+
 fn b64_twice(s: &str) -> String {
     b64(&b64(s))
 }
@@ -1444,6 +1454,18 @@ pub fn techniques() -> Vec<Technique> {
             "trailers",
             "the body in chunks followed by request trailers",
             shape_trailers,
+        ),
+        text(
+            "base64-of-gzip",
+            "gzip-compressed text, base64-encoded",
+            b64_of_gzip,
+            "Decompress this (gzip | base64): {}",
+        ),
+        text(
+            "base64-of-zlib",
+            "zlib-compressed text, base64-encoded",
+            b64_of_zlib,
+            "zlib + base64: {}",
         ),
         text(
             "hard-wrap-lf",
