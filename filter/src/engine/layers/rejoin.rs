@@ -32,6 +32,8 @@ use std::ops::Range;
 const MIN_JOINED: usize = 8;
 /// Bytes of words and single spaces kept on each side of a wrapped cut.
 const CONTEXT: usize = 40;
+/// Most single digits an interleaved run may hold (a card has 19 at most, an id 18).
+const MAX_DIGIT_PIECES: usize = 24;
 /// Shortest piece before a wrapped cut (unless both sides are digit groups).
 const MIN_WRAPPED_PIECE: usize = 8;
 /// Longest glue of a wrapped cut (indentation included).
@@ -294,8 +296,12 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
         }
         // Single spaces alone are the `spaced` family's. The run is read between `. ` and ` .`
         // so that a lone word in it does not pass for a word alone on its line.
-        // Counted in bytes: four CJK characters say as much as eight letters.
-        if plain.len() - 2 >= MIN_JOINED && pieces >= 3 && separator != Some(b" ") {
+        // Counted in bytes: four CJK characters say as much as eight letters. Digits alone
+        // in a long run or a comma-separated list are data (`[2, 2, 3, …]`), not a number cut up.
+        let digits_only = plain.get(2..).is_some_and(|p| p.iter().all(u8::is_ascii_digit));
+        let data = digits_only
+            && (pieces > MAX_DIGIT_PIECES || separator.is_some_and(|s| s.contains(&b',')));
+        if plain.len() - 2 >= MIN_JOINED && pieces >= 3 && separator != Some(b" ") && !data {
             plain.extend_from_slice(b" .");
             out.push(Unwrapped {
                 span: Span::new(start, end),
@@ -425,6 +431,8 @@ mod tests {
             "on 2024-01-15 at 10.0.0.12",
             "call 555-123-4567",
             "version 1.22.3",
+            "table [2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 68]",
+            "digits 2.2.2.2.2.2.3.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2",
         ] {
             assert!(joined(clean).is_empty(), "{clean}");
         }
