@@ -38,7 +38,7 @@ fn is_word_byte(b: u8) -> bool {
 
 /// Whether `word` (letters and leet digits) is mangled (see the module documentation).
 fn mangled(word: &[u8]) -> bool {
-    if !(MIN_WORD..=MAX_WORD).contains(&word.len()) {
+    if !(MIN_WORD..=MAX_WORD).contains(&word.len()) || word.iter().all(u8::is_ascii_lowercase) {
         return false;
     }
     let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
@@ -59,24 +59,26 @@ fn mangled(word: &[u8]) -> bool {
 fn words(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
-        while i < text.len() && !text.get(i).copied().is_some_and(is_word_byte) {
-            i += 1;
-        }
-        let start = i;
-        while text.get(i).copied().is_some_and(is_word_byte) {
-            i += 1;
-        }
-        (i > start).then_some((start, i))
+        let rest = text.get(i..)?;
+        let start = i + rest.iter().position(|&b| is_word_byte(b))?;
+        let after = text.get(start..).unwrap_or_default();
+        let end = start
+            + after
+                .iter()
+                .position(|&b| !is_word_byte(b))
+                .unwrap_or(after.len());
+        i = end;
+        Some((start, end))
     })
 }
 
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gate: a mangled word has a lower-case letter before an upper-case one, or a digit.
-    let gate = text
-        .windows(2)
-        .any(|w| matches!(w, [a, b] if a.is_ascii_lowercase() && b.is_ascii_uppercase()))
-        || text.iter().any(u8::is_ascii_digit);
+    let gate = text.iter().any(u8::is_ascii_digit)
+        || text
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.is_ascii_lowercase() && b.is_ascii_uppercase()));
     if !gate {
         return;
     }

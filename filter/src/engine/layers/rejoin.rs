@@ -100,9 +100,22 @@ fn token_start(text: &[u8], end: usize) -> usize {
 }
 
 fn token_end(text: &[u8], start: usize) -> usize {
-    (start..text.len())
-        .find(|&i| !text.get(i).copied().is_some_and(is_token))
-        .unwrap_or(text.len())
+    end_of(text, start, is_token)
+}
+
+/// The first offset from `start` whose byte is not `class` (tight loop over the slice).
+fn end_of(text: &[u8], start: usize, class: fn(u8) -> bool) -> usize {
+    text.get(start..)
+        .and_then(|rest| rest.iter().position(|&b| !class(b)))
+        .map_or(text.len(), |p| start + p)
+}
+
+/// The first offset from `start` whose byte is `class`, if any.
+fn next_of(text: &[u8], start: usize, class: fn(u8) -> bool) -> Option<usize> {
+    text.get(start..)?
+        .iter()
+        .position(|&b| class(b))
+        .map(|p| start + p)
 }
 
 /// Words and single spaces before `at`, at most [`CONTEXT`] bytes back.
@@ -266,10 +279,16 @@ fn lone_piece(text: &[u8], at: usize) -> usize {
 /// Single characters with separators between them (`A.K.I.A…`, `【.机.密.】`).
 fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
     let mut i = 0;
-    while i < text.len() && out.len() < MAX_RESPELLED_RUNS {
+    while out.len() < MAX_RESPELLED_RUNS {
+        // Words are skipped whole: only a one-character word can start a run.
+        let Some(word) = next_of(text, i, is_wordish) else {
+            return;
+        };
+        let word_end = end_of(text, word, is_wordish);
+        i = word;
         let first = lone_piece(text, i);
-        if first == 0 {
-            i += 1;
+        if first == 0 || word_end != i + first {
+            i = word_end.max(i + 1);
             continue;
         }
         let start = i;
@@ -298,7 +317,9 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
         // so that a lone word in it does not pass for a word alone on its line.
         // Counted in bytes: four CJK characters say as much as eight letters. Digits alone
         // in a long run or a comma-separated list are data (`[2, 2, 3, …]`), not a number cut up.
-        let digits_only = plain.get(2..).is_some_and(|p| p.iter().all(u8::is_ascii_digit));
+        let digits_only = plain
+            .get(2..)
+            .is_some_and(|p| p.iter().all(u8::is_ascii_digit));
         let data = digits_only
             && (pieces > MAX_DIGIT_PIECES || separator.is_some_and(|s| s.contains(&b',')));
         if plain.len() - 2 >= MIN_JOINED && pieces >= 3 && separator != Some(b" ") && !data {
@@ -318,15 +339,18 @@ fn grouped(text: &[u8], out: &mut Vec<Unwrapped>) {
     const MIN_GROUPS: usize = 4;
     let is_glue = |b: u8| matches!(b, b'.' | b'-' | b'_' | b'/' | b':');
     let mut i = 0;
-    while i < text.len() && out.len() < MAX_RESPELLED_RUNS {
-        let starts = text.get(i).copied().is_some_and(is_token)
-            && (i == 0 || !text.get(i - 1).copied().is_some_and(is_token));
-        if !starts {
-            i += 1;
-            continue;
-        }
+    while out.len() < MAX_RESPELLED_RUNS {
+        // Tokens are visited whole, so each starts after a byte that is not a token's.
+        let Some(start) = next_of(text, i, is_token) else {
+            return;
+        };
+        i = start;
         let first_end = token_end(text, i);
         let width = first_end - i;
+        if !(3..=6).contains(&width) || !text.get(first_end).copied().is_some_and(is_glue) {
+            i = first_end;
+            continue;
+        }
         let mut end = first_end;
         let mut groups = 1;
         let mut digits = usize::from(has_digit(text.get(i..first_end).unwrap_or_default()));

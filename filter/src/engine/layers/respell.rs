@@ -33,7 +33,13 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     }
     // Quoted-printable (`=41=4B`, a mail part's transfer encoding) shares `=` with
     // assignments and padding: only words with two escapes in a row are read.
-    if memchr::memchr(b'=', text).is_some() {
+    let qp_pair = |at: usize| {
+        text.get(at + 3) == Some(&b'=')
+            && text
+                .get(at + 1..at + 3)
+                .is_some_and(|h| h.iter().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')))
+    };
+    if memchr::memchr_iter(b'=', text).any(qp_pair) {
         words(text, Wrapping::HexEscape, quoted_printable, out);
     }
     spaced(text, out);

@@ -738,7 +738,12 @@ impl<'t> Finder<'t, '_> {
     /// A binary base64 decoding that is a gzip or zlib stream (`H4sI…`, `eJ…`: text compressed,
     /// then base64-encoded to paste it), inflated within the decoded-bytes budget. Only the
     /// two-byte magic is tested on other binary data, so images cost nothing more.
-    fn decompressed(&self, engine: &GeneralPurpose, src: &[u8], buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    fn decompressed(
+        &self,
+        engine: &GeneralPurpose,
+        src: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<Vec<u8>> {
         use crate::engine::body::content_coding;
         let coding = match buf.as_slice() {
             [0x1f, 0x8b, ..] => "gzip",
