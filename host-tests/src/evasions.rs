@@ -322,6 +322,16 @@ fn b64_mime(s: &str) -> String {
     lines.join("\n")
 }
 
+/// Base64 of the gzip of the text (`H4sI…`), as pasted from `gzip | base64`.
+fn b64_of_gzip(s: &str) -> String {
+    STANDARD.encode(encode_content(&["gzip"], s.as_bytes()))
+}
+
+/// Base64 of the zlib stream of the text (`eJ…`), as Python's `zlib.compress` then `b64encode`.
+fn b64_of_zlib(s: &str) -> String {
+    STANDARD.encode(encode_content(&["deflate"], s.as_bytes()))
+}
+
 fn b64_twice(s: &str) -> String {
     b64(&b64(s))
 }
@@ -463,6 +473,130 @@ fn bidi_controls(s: &str) -> String {
 
 fn soft_hyphens(s: &str) -> String {
     interleave(s, "\u{00AD}")
+}
+
+/// Each ASCII token of at least 12 characters holding a digit (a key, a card number, an id),
+/// cut in its middle and put back together with `join(left, right)`.
+fn cut_tokens(s: &str, join: fn(&str, &str) -> String) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        if token.len() >= 12 && token.bytes().any(|b| b.is_ascii_digit()) {
+            let (left, right) = token.split_at(token.len() / 2);
+            out.push_str(&join(left, right));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+fn wrap_lf(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("{l}\n{r}"))
+}
+
+fn wrap_crlf_indent(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("{l}\r\n        {r}"))
+}
+
+fn wrap_escaped_newline(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("{l}\\n{r}"))
+}
+
+fn wrap_qp_soft_break(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("{l}=\r\n{r}"))
+}
+
+fn string_concatenation(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("\"{l}\" +\n    \"{r}\""))
+}
+
+fn implicit_concatenation(s: &str) -> String {
+    cut_tokens(s, |l, r| format!("(\"{l}\"\n     \"{r}\")"))
+}
+
+fn dotted(s: &str) -> String {
+    interleave(s, ".")
+}
+
+fn dashed(s: &str) -> String {
+    interleave(s, " - ")
+}
+
+/// Each all-capitals word of at least six letters (a marking) rewritten by `f`.
+fn caps_words(s: &str, f: fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() >= 6 && word.bytes().all(|b| b.is_ascii_uppercase()) {
+            out.push_str(&f(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn alternating_case(s: &str) -> String {
+    caps_words(s, |w| {
+        w.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                }
+            })
+            .collect()
+    })
+}
+
+fn caps_lock_inverted(s: &str) -> String {
+    caps_words(s, |w| {
+        let (first, rest) = w.split_at(1);
+        format!("{}{rest}", first.to_ascii_lowercase())
+    })
+}
+
+fn leetspeak(s: &str) -> String {
+    caps_words(s, |w| {
+        w.chars()
+            .map(|c| match c {
+                'O' => '0',
+                'I' => '1',
+                'E' => '3',
+                'A' => '4',
+                'S' => '5',
+                'T' => '7',
+                _ => c,
+            })
+            .collect()
+    })
+}
+
+fn alternating_case_spaced(s: &str) -> String {
+    caps_words(s, |w| spaced(&alternating_case(w)))
 }
 
 // ---------------------------------------------------------------- request shapes
@@ -919,6 +1053,72 @@ fn shape_trailers(t: &str) -> Request {
     chat_delivered(t, Delivery::Trailers)
 }
 
+/// The prompt cut in two in the middle of its longest token holding a digit (or of the text).
+fn cut_prompt(t: &str) -> (String, String) {
+    let mut best: Option<(usize, usize)> = None;
+    let mut start = None;
+    for (i, c) in t.char_indices().chain(std::iter::once((t.len(), ' '))) {
+        match (c.is_ascii_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let token = &t[s..i];
+                let digit = token.bytes().any(|b| b.is_ascii_digit());
+                if digit && token.len() >= 12 && best.is_none_or(|(a, b)| b - a < i - s) {
+                    best = Some((s, i));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let at = match best {
+        Some((a, b)) => a + (b - a) / 2,
+        None => (0..=t.len() / 2)
+            .rev()
+            .find(|&i| t.is_char_boundary(i))
+            .unwrap_or(0),
+    };
+    (t[..at].to_string(), t[at..].to_string())
+}
+
+fn shape_split_messages(t: &str) -> Request {
+    let (first, second) = cut_prompt(t);
+    chat_messages(json!([
+        {"role": "user", "content": first},
+        {"role": "user", "content": second}
+    ]))
+    .with_form(first)
+    .with_form(second)
+}
+
+fn shape_split_parts(t: &str) -> Request {
+    let (first, second) = cut_prompt(t);
+    chat_messages(json!([{"role": "user", "content": [
+        {"type": "text", "text": first},
+        {"type": "text", "text": second}
+    ]}]))
+    .with_form(first)
+    .with_form(second)
+}
+
+/// The prompt's longest all-digit token (if any) moved into a JSON number field.
+fn shape_number_literal(t: &str) -> Request {
+    let number = t
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|d| d.len() >= 12)
+        .max_by_key(|d| d.len())
+        .and_then(|d| d.parse::<u64>().ok());
+    let Some(number) = number else {
+        return chat(t);
+    };
+    let text = t.replacen(&number.to_string(), "(see reference)", 1);
+    let mut r = chat(&text);
+    let mut doc: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    doc["metadata"] = json!({ "reference": number });
+    r.body = serde_json::to_vec(&doc).unwrap_or_default();
+    r
+}
+
 fn shape_relay(t: &str) -> Request {
     let mut r = chat(t);
     r.host = RELAY;
@@ -1257,6 +1457,105 @@ pub fn techniques() -> Vec<Technique> {
             "the body in chunks followed by request trailers",
             shape_trailers,
         ),
+        text(
+            "base64-of-gzip",
+            "gzip-compressed text, base64-encoded",
+            b64_of_gzip,
+            "Decompress this (gzip | base64): {}",
+        ),
+        text(
+            "base64-of-zlib",
+            "zlib-compressed text, base64-encoded",
+            b64_of_zlib,
+            "zlib + base64: {}",
+        ),
+        text(
+            "hard-wrap-lf",
+            "long tokens hard-wrapped with a line break in the middle",
+            wrap_lf,
+            "{}",
+        ),
+        text(
+            "hard-wrap-crlf-indent",
+            "long tokens wrapped with CRLF and an indent",
+            wrap_crlf_indent,
+            "{}",
+        ),
+        text(
+            "hard-wrap-escaped-newline",
+            "long tokens cut by a written \\n escape",
+            wrap_escaped_newline,
+            "{}",
+        ),
+        text(
+            "quoted-printable-soft-break",
+            "long tokens cut by a quoted-printable soft line break (=CRLF)",
+            wrap_qp_soft_break,
+            "{}",
+        ),
+        text(
+            "string-concatenation",
+            "long tokens as two string literals joined by + across lines",
+            string_concatenation,
+            "key = {}",
+        ),
+        text(
+            "implicit-concatenation",
+            "long tokens as adjacent string literals (Python, C)",
+            implicit_concatenation,
+            "key = {}",
+        ),
+        text(
+            "dotted-characters",
+            "a dot between every two characters",
+            dotted,
+            "{}",
+        ),
+        text(
+            "dashed-characters",
+            "' - ' between every two characters",
+            dashed,
+            "{}",
+        ),
+        text(
+            "alternating-case",
+            "capitalised words (markings) in alternating case",
+            alternating_case,
+            "{}",
+        ),
+        text(
+            "caps-lock-inverted",
+            "capitalised words (markings) with the case inverted (cONFIDENTIAL)",
+            caps_lock_inverted,
+            "{}",
+        ),
+        text(
+            "leetspeak",
+            "capitalised words (markings) in leetspeak (C0NF1D3NT14L)",
+            leetspeak,
+            "{}",
+        ),
+        text(
+            "alternating-case-spaced",
+            "capitalised words in alternating case, spaced out",
+            alternating_case_spaced,
+            "{}",
+        ),
+        shape(
+            "split-across-messages",
+            "the prompt cut in two user messages in the middle of its secret",
+            shape_split_messages,
+        ),
+        shape(
+            "split-across-content-parts",
+            "the prompt cut in two text parts of one message in the middle of its secret",
+            shape_split_parts,
+        ),
+        shape(
+            "number-literal",
+            "the secret's digits as a JSON number in another field",
+            shape_number_literal,
+        ),
         shape(
             "unknown-relay",
             "an unknown relay host (tier unknown-relay: nothing above public)",
@@ -1288,6 +1587,8 @@ fn expectation(technique: &str, payload: &str) -> &'static str {
         (_, "clean") => "allow",
         (_, "credential" | "marking") => "block",
         ("unknown-relay", _) => "block",
+        // A secret cut across fields cannot be masked in one place: the request is blocked.
+        ("split-across-messages" | "split-across-content-parts", _) => "block",
         _ => "tokenize",
     }
 }

@@ -37,7 +37,24 @@ pub struct StringLeaf {
     pub node: u32,
     pub is_key: bool,
     pub has_escapes: bool,
+    /// A number token (its digits are the raw span; a rewrite must quote it).
+    pub is_number: bool,
 }
+
+/// Which JSON the parser accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grammar {
+    /// RFC 8259.
+    Strict,
+    /// RFC 8259 plus what lenient upstream parsers accept: a leading BOM, `//` and `/* */`
+    /// comments, other whitespace (vertical tab, form feed, NBSP, U+2028/9, U+FEFF),
+    /// `NaN`, `Infinity`, `-Infinity`, a leading `+`, and trailing commas.
+    Tolerant,
+}
+
+/// Shortest integer part of a number recorded as a leaf: shorter numbers (token ids, counts,
+/// prices) hold no identifier, and scanning every one would cost a scan per array element.
+const MIN_NUMBER_DIGITS: usize = 9;
 
 /// The strings of one document and the tree of their paths. Reused across requests.
 #[derive(Debug, Default)]
@@ -61,6 +78,21 @@ impl Outline {
 
     /// Parses `doc` as one JSON value (surrounding whitespace allowed) and records its strings.
     pub fn parse(&mut self, doc: &[u8]) -> Result<(), SyntaxError> {
+        self.parse_with(doc, Grammar::Strict)
+    }
+
+    /// Parses `doc` as one JSON value of `grammar` (nothing may follow it).
+    pub fn parse_with(&mut self, doc: &[u8], grammar: Grammar) -> Result<(), SyntaxError> {
+        let end = self.parse_prefix(doc, grammar)?;
+        if end != doc.len() {
+            return Err(SyntaxError::Invalid(end));
+        }
+        Ok(())
+    }
+
+    /// Parses the JSON value at the start of `doc` and the whitespace after it; returns where
+    /// that ends (`doc.len()` if nothing follows), as a streaming decoder reads one document.
+    pub fn parse_prefix(&mut self, doc: &[u8], grammar: Grammar) -> Result<usize, SyntaxError> {
         self.clear();
         if u32::try_from(doc.len()).is_err() {
             return Err(SyntaxError::TooLarge);
@@ -69,18 +101,18 @@ impl Outline {
             parent: 0,
             step: PathStep::Root,
         });
+        let tolerant = grammar == Grammar::Tolerant;
+        let bom = tolerant && doc.starts_with(BOM);
         let mut parser = Parser {
             doc,
-            pos: 0,
+            pos: if bom { BOM.len() } else { 0 },
             outline: self,
+            tolerant,
         };
         parser.skip_ws();
         parser.value(0, 0)?;
         parser.skip_ws();
-        if parser.pos != doc.len() {
-            return Err(SyntaxError::Invalid(parser.pos));
-        }
-        Ok(())
+        Ok(parser.pos)
     }
 
     /// The raw (still escaped) name of the nearest object key at or above `node`.
@@ -180,10 +212,25 @@ fn push_key(raw_key: &[u8], redacted: bool, out: &mut String) {
     }
 }
 
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Whitespace beyond JSON's four that JSON5 and ECMAScript accept: vertical tab, form feed,
+/// no-break space, line and paragraph separators, and the BOM.
+const EXTRA_WHITESPACE: [&[u8]; 6] = [
+    b"\x0B",
+    b"\x0C",
+    "\u{A0}".as_bytes(),
+    "\u{2028}".as_bytes(),
+    "\u{2029}".as_bytes(),
+    BOM,
+];
+
 struct Parser<'d, 'o> {
     doc: &'d [u8],
     pos: usize,
     outline: &'o mut Outline,
+    tolerant: bool,
 }
 
 impl Parser<'_, '_> {
@@ -192,9 +239,35 @@ impl Parser<'_, '_> {
     }
 
     fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
+        loop {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+                self.pos += 1;
+            }
+            if !self.tolerant || !self.skip_extra() {
+                return;
+            }
         }
+    }
+
+    /// Skips one comment or one non-JSON whitespace character; false if none is here.
+    fn skip_extra(&mut self) -> bool {
+        let rest = self.doc.get(self.pos..).unwrap_or_default();
+        let skip = if rest.starts_with(b"//") {
+            memchr::memchr(b'\n', rest).unwrap_or(rest.len())
+        } else if rest.starts_with(b"/*") {
+            match memchr::memmem::find(rest.get(2..).unwrap_or_default(), b"*/") {
+                Some(at) => at + 4,
+                // An unclosed comment is a syntax error, not the end of the document.
+                None => return false,
+            }
+        } else {
+            match EXTRA_WHITESPACE.iter().find(|w| rest.starts_with(w)) {
+                Some(w) => w.len(),
+                None => return false,
+            }
+        };
+        self.pos += skip;
+        true
     }
 
     fn fail<T>(&self) -> Result<T, SyntaxError> {
@@ -230,13 +303,24 @@ impl Parser<'_, '_> {
                     node,
                     is_key: false,
                     has_escapes,
+                    is_number: false,
                 });
                 Ok(())
             }
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'N') if self.tolerant => self.literal(b"NaN"),
+            Some(b'I') if self.tolerant => self.literal(b"Infinity"),
+            Some(b'-' | b'+') if self.tolerant && self.doc.get(self.pos + 1) == Some(&b'I') => {
+                self.pos += 1;
+                self.literal(b"Infinity")
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(node),
+            Some(b'+') if self.tolerant => {
+                self.pos += 1;
+                self.number(node)
+            }
             _ => self.fail(),
         }
     }
@@ -257,6 +341,7 @@ impl Parser<'_, '_> {
                 node: member,
                 is_key: true,
                 has_escapes,
+                is_number: false,
             });
             self.skip_ws();
             self.expect(b':')?;
@@ -300,16 +385,22 @@ impl Parser<'_, '_> {
     fn closes(&mut self, close: u8) -> Result<bool, SyntaxError> {
         self.skip_ws();
         match self.peek() {
-            Some(b',') => {
-                self.pos += 1;
-                Ok(false)
-            }
+            Some(b',') => self.pos += 1,
             Some(b) if b == close => {
                 self.pos += 1;
-                Ok(true)
+                return Ok(true);
             }
-            _ => self.fail(),
+            _ => return self.fail(),
         }
+        // A trailing comma (`[1, 2,]`), in the tolerant grammar.
+        if self.tolerant {
+            self.skip_ws();
+            if self.peek() == Some(close) {
+                self.pos += 1;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Validates a string token; returns its raw inner range and whether it has escapes.
@@ -360,15 +451,19 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn number(&mut self) -> Result<(), SyntaxError> {
+    /// A number token; one with a long integer part is recorded as a leaf (the whole token).
+    fn number(&mut self, node: u32) -> Result<(), SyntaxError> {
+        let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
         }
+        let int_start = self.pos;
         match self.peek() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.digits(),
             _ => return self.fail(),
         }
+        let long = self.pos - int_start >= MIN_NUMBER_DIGITS;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
@@ -385,6 +480,15 @@ impl Parser<'_, '_> {
                 return self.fail();
             }
             self.digits();
+        }
+        if long {
+            self.outline.strings.push(StringLeaf {
+                raw: Span::new(start, self.pos),
+                node,
+                is_key: false,
+                has_escapes: false,
+                is_number: true,
+            });
         }
         Ok(())
     }

@@ -13,6 +13,9 @@ use crate::engine::walk::Walk;
 
 use crate::engine::limits::MAX_MULTIPART_PARTS;
 
+/// Documents read one after another from a body that is not one document; the rest is text.
+const MAX_SEQUENCE_DOCUMENTS: usize = 64;
+
 enum Shape<'c> {
     Json,
     JsonLines,
@@ -82,7 +85,7 @@ impl Walk<'_, '_> {
         match shape(content_type, body) {
             Shape::Multipart(boundary) => {
                 match multipart::parse(body, boundary, MAX_MULTIPART_PARTS) {
-                    Ok(parts) => self.multipart(body, &parts),
+                    Ok(parts) => self.multipart(body, boundary, &parts),
                     Err(_) => {
                         self.limits.multipart += 1;
                         self.text(body, "$")
@@ -94,7 +97,7 @@ impl Walk<'_, '_> {
             Shape::Json => match self.json(body, "$", 0) {
                 Ok(rewritten) => rewritten,
                 Err(_) if body.contains(&b'\n') => self.json_lines(body, ""),
-                Err(_) => self.text(body, "$"),
+                Err(_) => self.documents(body, "$"),
             },
             Shape::Text => self.text(body, "$"),
         }
@@ -114,7 +117,7 @@ impl Walk<'_, '_> {
             let path = format!("{prefix}line[{n}]");
             let rewritten = match self.json(content, &path, 0) {
                 Ok(rewritten) => rewritten,
-                Err(_) => self.text(content, &path),
+                Err(_) => self.documents(content, &path),
             };
             if let Some(new) = rewritten {
                 splices.push_raw(Span::new(range.start, range.start + content.len()), new);
@@ -123,9 +126,51 @@ impl Walk<'_, '_> {
         splices.apply(text)
     }
 
-    fn multipart(&mut self, body: &[u8], parts: &[multipart::Part]) -> Option<Vec<u8>> {
+    /// Text that is not one JSON document but may start with one (`{...}{...}`, `{...}garbage`):
+    /// a streaming decoder (Go's `json.Decoder`) reads the first document and leaves the rest,
+    /// so each leading document is walked as JSON and what follows the last as text.
+    fn documents(&mut self, text: &[u8], path: &str) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
+        let mut outline = json::Outline::default();
+        let mut start = 0;
+        for _ in 0..MAX_SEQUENCE_DOCUMENTS {
+            let rest = text.get(start..).unwrap_or_default();
+            if !json::looks_like_json(rest) {
+                break;
+            }
+            let end = match outline.parse_prefix(rest, json::Grammar::Tolerant) {
+                Ok(end) if end < rest.len() => end,
+                _ => break,
+            };
+            let doc = Span::new(start, start + end);
+            if let Ok(Some(new)) = self.json(doc.of(text), path, 0) {
+                splices.push_raw(doc, new);
+            }
+            start = doc.end;
+        }
+        let rest = Span::new(start, text.len());
+        if let Some(new) = self.text(rest.of(text), path) {
+            splices.push_raw(rest, new);
+        }
+        splices.apply(text)
+    }
+
+    fn multipart(
+        &mut self,
+        body: &[u8],
+        boundary: &str,
+        parts: &[multipart::Part],
+    ) -> Option<Vec<u8>> {
+        let mut splices = Splices::default();
+        let mut gap_start = 0;
         for (i, part) in parts.iter().enumerate() {
+            self.multipart_gap(
+                body,
+                boundary,
+                Span::new(gap_start, part.body.start),
+                &mut splices,
+            );
+            gap_start = part.body.end;
             let Some(content) = body.get(part.body.range()) else {
                 continue;
             };
@@ -154,7 +199,32 @@ impl Walk<'_, '_> {
                 splices.push_raw(part.body, new);
             }
         }
+        self.multipart_gap(
+            body,
+            boundary,
+            Span::new(gap_start, body.len()),
+            &mut splices,
+        );
         splices.apply(body)
+    }
+
+    /// The bytes between part bodies (preamble, part headers, epilogue), scanned as text: a
+    /// parser that splits the body differently may read them as content. The delimiters
+    /// themselves are left out (a random boundary is not a secret).
+    fn multipart_gap(&mut self, body: &[u8], boundary: &str, gap: Span, splices: &mut Splices) {
+        let delimiter = [b"--".as_slice(), boundary.as_bytes()].concat();
+        let mut start = gap.start;
+        while start < gap.end {
+            let rest = body.get(start..gap.end).unwrap_or_default();
+            let end = memchr::memmem::find(rest, &delimiter).map_or(gap.end, |at| start + at);
+            let piece = Span::new(start, end);
+            if !piece.is_empty() {
+                if let Some(new) = self.text(piece.of(body), "multipart[headers]") {
+                    splices.push_raw(piece, new);
+                }
+            }
+            start = end + delimiter.len();
+        }
     }
 }
 

@@ -100,9 +100,15 @@ pub fn boundary(content_type: &str) -> Option<&str> {
     {
         return None;
     }
-    let (_, raw, quoted) =
-        Params::new(content_type).find(|(name, _, _)| name.eq_ignore_ascii_case("boundary"))?;
+    let mut boundaries =
+        Params::new(content_type).filter(|(name, _, _)| name.eq_ignore_ascii_case("boundary"));
+    let (_, raw, quoted) = boundaries.next()?;
     if quoted && raw.contains('\\') {
+        return None;
+    }
+    // Two boundaries: parsers disagree on which one splits the body (Go rejects the type,
+    // others take the first or the last), so the body is read as one text instead.
+    if boundaries.any(|(_, other, _)| other != raw) {
         return None;
     }
     is_valid_boundary(raw).then_some(raw)

@@ -20,7 +20,8 @@
 //!
 //! Everything else is kept: CJK text comes through unchanged (NFKC maps only
 //! the CJK compatibility ideographs), so dictionary phrases like `机密` still
-//! match, and invalid UTF-8 passes through byte for byte.
+//! match. Invalid UTF-8 bytes and U+FFFD (what lossy decoders make of them and
+//! of lone surrogates) are removed like invisible characters.
 //!
 //! A finding in the folded text has to be masked in the *original* bytes, so
 //! [`Folded`] keeps, for every folded byte, the original byte range of the
@@ -109,7 +110,8 @@ fn is_invisible(c: char) -> bool {
             | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
             | '\u{2066}'..='\u{2069}'   // bidi isolates
             | '\u{FE00}'..='\u{FE0F}'   // variation selectors
-            | '\u{FEFF}' // zero-width no-break space (BOM)
+            | '\u{FEFF}'               // zero-width no-break space (BOM)
+            | '\u{FFFD}' // replacement character: what a lone surrogate or invalid byte becomes
     )
 }
 
@@ -290,10 +292,9 @@ impl Folder {
         for (valid, invalid) in utf8_runs(text) {
             self.fold_str(valid, offset, out);
             offset += valid.len();
-            for &byte in invalid {
-                out.push(&[byte], (offset, offset + 1));
-                offset += 1;
-            }
+            // Invalid bytes are removed like invisible characters: a receiver that decodes
+            // lossily (Go, browsers) shows them as U+FFFD, a separator that hides nothing.
+            offset += invalid.len();
         }
         if out.text == text {
             out.clear();
@@ -318,10 +319,14 @@ impl Folder {
 
     /// True when folding certainly leaves `text` unchanged.
     fn already_folded(&self, text: &[u8]) -> bool {
-        utf8_runs(text).all(|(valid, _)| {
-            valid.chars().all(|c| {
-                c.is_ascii() || is_inert(c) || !(is_invisible(c) || self.confusable(c).is_some())
-            }) && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes
+        utf8_runs(text).all(|(valid, invalid)| {
+            invalid.is_empty()
+                && valid.chars().all(|c| {
+                    c.is_ascii()
+                        || is_inert(c)
+                        || !(is_invisible(c) || self.confusable(c).is_some())
+                })
+                && is_nfkc_quick(valid.chars().filter(|&c| !is_inert(c))) == IsNormalized::Yes
         })
     }
 
@@ -585,18 +590,17 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_passes_through() {
+    fn invalid_utf8_is_removed() {
         let original: &[u8] = b"\xFFA\xE2\x80\x8BK\xC3\xEF\xBC\xA9\xF0\x9FA";
         let out = fold(original).expect("folds");
-        assert_eq!(out.text(), b"\xFFAK\xC3I\xF0\x9FA");
-        assert_eq!(mapped_back(&out, 0, 1), (0, 1));
-        assert_eq!(mapped_back(&out, 1, 3), (1, 6)); // A ZWSP K
-        assert_eq!(mapped_back(&out, 3, 4), (6, 7)); // \xC3
-        assert_eq!(mapped_back(&out, 4, 5), (7, 10)); // Ｉ
-        assert_eq!(mapped_back(&out, 5, 7), (10, 12)); // truncated 4-byte sequence
-        assert_eq!(mapped_back(&out, 7, 8), (12, 13));
-        // Invalid bytes alone change nothing.
-        assert!(fold(b"abc\xFF\xFEdef").is_none());
+        assert_eq!(out.text(), b"AKIA");
+        assert_eq!(mapped_back(&out, 0, 1), (1, 2));
+        assert_eq!(mapped_back(&out, 0, 2), (1, 6)); // A ZWSP K
+        assert_eq!(mapped_back(&out, 2, 3), (7, 10)); // Ｉ
+        assert_eq!(mapped_back(&out, 1, 4), (5, 13)); // K \xC3 Ｉ, a cut sequence, A
+                                                      // Invalid bytes and replacement characters are separators that hide nothing.
+        assert_eq!(fold(b"abc\xFF\xFEdef").expect("folds").text(), b"abcdef");
+        assert_eq!(folded_text("AK\u{FFFD}IA"), "AKIA");
         assert!(fold("\u{00E9}\u{00FF}".as_bytes()).is_none());
     }
 

@@ -4,7 +4,8 @@
 //! bytes as written: [`fold`] undoes look-alike and invisible characters,
 //! [`decode`] finds and decodes encoded runs (base64, percent-encoding, `\u`
 //! escapes, hex, `data:` URLs), [`respell`] undoes HTML references, `\xNN`
-//! escapes and spaced-out letters, and [`word_gate`] finds the few words that
+//! escapes and spaced-out letters, [`rejoin`] undoes hard wraps, string concatenation and
+//! separators between characters, [`recase`] undoes scrambled case and leetspeak, and [`word_gate`] finds the few words that
 //! may hold an encoded run without visiting every byte.
 //!
 //! Decoding and respelling both yield [`Unwrapped`] runs: a span of the text
@@ -13,6 +14,8 @@
 
 pub(crate) mod decode;
 pub(crate) mod fold;
+pub(crate) mod recase;
+pub(crate) mod rejoin;
 pub(crate) mod respell;
 pub(crate) mod word_gate;
 
@@ -34,6 +37,10 @@ pub enum Wrapping {
     HexEscape,
     /// Characters spaced out one by one (`A K I A ...`).
     Spaced,
+    /// Pieces cut apart by line breaks, string concatenation or separators, rejoined.
+    Rejoined,
+    /// Letters in scrambled case or leetspeak (`cOnFiDeNtIaL`, `C0NF1D3NT14L`).
+    Recased,
 }
 
 impl Wrapping {
@@ -47,6 +54,8 @@ impl Wrapping {
             Wrapping::HtmlReference => "html-reference",
             Wrapping::HexEscape => "hex-escape",
             Wrapping::Spaced => "spaced",
+            Wrapping::Rejoined => "rejoined",
+            Wrapping::Recased => "recased",
         }
     }
 }

@@ -25,8 +25,74 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     if hex_escape {
         words(text, Wrapping::HexEscape, hex_escapes, out);
     }
+    // `\u0041KIA…`: one JSON escape in a word (the decoder wants two), as in a JSON body
+    // read as text because it did not parse.
+    let unicode_escape = memchr::memchr_iter(b'\\', text).any(|at| text.get(at + 1) == Some(&b'u'));
+    if unicode_escape {
+        words(text, Wrapping::UnicodeEscape, unicode_escapes, out);
+    }
+    // Quoted-printable (`=41=4B`, a mail part's transfer encoding) shares `=` with
+    // assignments and padding: only words with two escapes in a row are read.
+    let qp_pair = |at: usize| {
+        text.get(at + 3) == Some(&b'=')
+            && text
+                .get(at + 1..at + 3)
+                .is_some_and(|h| h.iter().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')))
+    };
+    if memchr::memchr_iter(b'=', text).any(qp_pair) {
+        words(text, Wrapping::HexEscape, quoted_printable, out);
+    }
     spaced(text, out);
+    super::rejoin::find(text, out);
+    super::recase::find(text, out);
     out.truncate(MAX_RESPELLED_RUNS);
+}
+
+/// A word with quoted-printable escapes (`=4B`, upper-case hex as RFC 2045 writes them),
+/// at least two in a row.
+fn quoted_printable(word: &[u8]) -> Option<Vec<u8>> {
+    let escape = |at: usize| -> Option<u8> {
+        let hex = |b: u8| {
+            matches!(b, b'0'..=b'9' | b'A'..=b'F')
+                .then(|| crate::engine::bytes::hex_val(b))
+                .flatten()
+        };
+        match word.get(at..at + 3) {
+            Some([b'=', hi, lo]) => Some(hex(*hi)? << 4 | hex(*lo)?),
+            _ => None,
+        }
+    };
+    if !(0..word.len()).any(|at| escape(at).is_some() && escape(at + 3).is_some()) {
+        return None;
+    }
+    let mut plain = Vec::with_capacity(word.len());
+    let mut i = 0;
+    while let Some(&b) = word.get(i) {
+        match escape(i) {
+            Some(byte) => {
+                plain.push(byte);
+                i += 3;
+            }
+            None => {
+                plain.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(plain)
+}
+
+/// A word with `\uXXXX` escapes, unescaped as JSON (lone surrogates become U+FFFD).
+fn unicode_escapes(word: &[u8]) -> Option<Vec<u8>> {
+    let escape = word
+        .windows(6)
+        .any(|w| matches!(w, [b'\\', b'u', hex @ ..] if hex.iter().all(u8::is_ascii_hexdigit)));
+    if !escape {
+        return None;
+    }
+    let mut plain = Vec::with_capacity(word.len());
+    crate::engine::body::json::unescape(word, &mut plain);
+    (plain != word).then_some(plain)
 }
 
 /// Applies `decode` to every whitespace-separated word; keeps the words it changed.

@@ -24,6 +24,15 @@ impl Splices {
         self.items.push((raw, escaped));
     }
 
+    /// Replaces a whole JSON token (`raw`: a number) with `text` as a quoted JSON string.
+    pub(crate) fn push_json_string_for(&mut self, raw: Span, text: &[u8]) {
+        let mut quoted = Vec::with_capacity(text.len() + 10);
+        quoted.push(b'"');
+        json::escape_into(text, &mut quoted);
+        quoted.push(b'"');
+        self.items.push((raw, quoted));
+    }
+
     /// Replaces `span` of the document with `bytes` as they are.
     pub(crate) fn push_raw(&mut self, span: Span, bytes: Vec<u8>) {
         self.items.push((span, bytes));

@@ -112,7 +112,11 @@ impl Walk<'_, '_> {
             self.documents += 1;
         }
         let mut outline = take_slot(&mut self.scratch.outlines, depth);
-        let parsed = outline.parse(doc);
+        // What a lenient upstream parser reads is walked too (see `json::Grammar`).
+        let parsed = match outline.parse(doc) {
+            Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
+            parsed => parsed,
+        };
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
         }
@@ -167,7 +171,7 @@ impl Walk<'_, '_> {
             let content = depth > 0
                 || outline
                     .nearest_key(doc, leaf.node)
-                    .is_some_and(|k| CONTENT_KEYS.contains(&k));
+                    .is_some_and(|k| CONTENT_KEYS.iter().any(|c| c.eq_ignore_ascii_case(k)));
             if !leaf.is_key && content && self.joins() {
                 if depth == 0 {
                     // A message is the top-level element holding the field (`$.messages[3]`).
@@ -196,8 +200,13 @@ impl Walk<'_, '_> {
                     finding.path.clone_from(&hidden);
                 }
             }
-            if let Some(new_text) = rewrite {
-                splices.push_json_string(leaf.raw, &new_text);
+            match rewrite {
+                // A masked number becomes a string (the mask is not a number).
+                Some(new_text) if leaf.is_number => {
+                    splices.push_json_string_for(leaf.raw, &new_text);
+                }
+                Some(new_text) => splices.push_json_string(leaf.raw, &new_text),
+                None => {}
             }
         }
         put_slot(&mut self.scratch.decoded, depth, decoded);

@@ -44,6 +44,9 @@
 //!     continues on the next line (`\n` or `\r\n`) with lines of the same length
 //!     is one MIME/PEM-style block; the span includes the line breaks.
 //!
+//! A base64 decoding that starts like a gzip or zlib stream is inflated (within the same
+//! budget) and judged as what it inflates to: text compressed and then base64-encoded.
+//!
 //! A decoding is kept only if it is *text-like* ([`is_text_like`]): at least
 //! one letter or digit, and no control characters, invalid UTF-8 or U+FFFD at
 //! all below 32 characters, at most 10% of them from 32 on. Ordinary words,
@@ -686,7 +689,13 @@ impl<'t> Finder<'t, '_> {
         };
         let expected = decoded_len(run.chars);
         let mut buf = std::mem::take(&mut self.buf);
-        let outcome = self.decode_base64_checked(engine, src, expected, &mut buf);
+        let mut outcome = self.decode_base64_checked(engine, src, expected, &mut buf);
+        if matches!(outcome, Outcome::Binary) {
+            if let Some(plain) = self.decompressed(engine, src, &mut buf) {
+                outcome = self.judge(&plain);
+                buf = plain;
+            }
+        }
         self.settle(
             outcome,
             run.start..run.end,
@@ -724,6 +733,34 @@ impl<'t> Finder<'t, '_> {
             return Outcome::Invalid;
         }
         self.judge(buf)
+    }
+
+    /// A binary base64 decoding that is a gzip or zlib stream (`H4sI…`, `eJ…`: text compressed,
+    /// then base64-encoded to paste it), inflated within the decoded-bytes budget. Only the
+    /// two-byte magic is tested on other binary data, so images cost nothing more.
+    fn decompressed(
+        &self,
+        engine: &GeneralPurpose,
+        src: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        use crate::engine::body::content_coding;
+        let coding = match buf.as_slice() {
+            [0x1f, 0x8b, ..] => "gzip",
+            [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] => "deflate",
+            _ => return None,
+        };
+        let budget = self.limits.max_decoded_bytes.saturating_sub(self.used);
+        if src.len() > PREFIX_CHARS + 4 {
+            // Only the prefix was decoded to judge the run.
+            if decoded_len(src.len()) > budget {
+                return None;
+            }
+            buf.clear();
+            engine.decode_vec(src, buf).ok()?;
+        }
+        let codings = content_coding::parse(coding).ok()?;
+        content_coding::decode(&codings, buf, budget).ok()
     }
 
     /// Percent-decodes `span`; true if it became a segment.

@@ -1,0 +1,464 @@
+//! Undoing text cut apart to hide it: a key hard-wrapped across lines or string literals,
+//! characters interleaved with separators, digit groups joined by unusual separators.
+//!
+//! Three families, all read as chains of alphanumeric *tokens* and the *glue* between them:
+//!
+//! * **wrapped**: glue holding a line break (`\n`, `\r\n`, or the two-character escapes
+//!   `\n`/`\r\n` of text escaped once more), with indentation, quotes, `+` or `\` around it
+//!   (`"AKIA…" +\n  "…"`, Python's implicit `("AKIA…"\n "…")`, a quoted-printable soft
+//!   break `=\r\n`), or two quotes joined by an
+//!   optional `+` on one line (`"AKIA…" + "…"`). One token next to the glue must hold a digit
+//!   (prose breaks lines between words every few words; keys, card numbers and ids hold
+//!   digits), and the rejoined text keeps up to [`CONTEXT`] bytes of words and single
+//!   spaces around the cut so detectors needing a prefix (`card 4916 …`) still see it.
+//! * **interleaved**: single characters (ASCII letters and digits, or any one non-ASCII
+//!   character) with the same 1 to 3 separator bytes between each two (`A.K.I.A`, `A-K-I-A`,
+//!   `A_K_I_A`, `A | K | I`, `机.密`), at least [`MIN_JOINED`] characters.
+//!   (Single spaces are [`super::respell`]'s `spaced` family.)
+//! * **grouped**: at least four groups of the same length (3 to 6) with one of `.` `-` `_`
+//!   `/` `:` between them, half of them holding a digit: `4916.3385.0612.4576`,
+//!   `AKIA-R7UZ-3WQ4-…`. UUIDs, dates, versions and phone numbers have unequal groups.
+//!
+//! Each chain becomes one [`Unwrapped`] run (the walker scans its rejoined text and maps any
+//! finding to the whole run). Work is one pass over the bytes; runs share the respelled
+//! budget ([`MAX_RESPELLED_RUNS`]).
+
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::limits::MAX_RESPELLED_RUNS;
+use crate::engine::span::Span;
+use std::ops::Range;
+
+/// Fewest alphanumeric characters a rejoined run must hold.
+const MIN_JOINED: usize = 8;
+/// Bytes of words and single spaces kept on each side of a wrapped cut.
+const CONTEXT: usize = 40;
+/// Most single digits an interleaved run may hold (a card has 19 at most, an id 18).
+const MAX_DIGIT_PIECES: usize = 24;
+/// Shortest piece before a wrapped cut (unless both sides are digit groups).
+const MIN_WRAPPED_PIECE: usize = 8;
+/// Longest glue of a wrapped cut (indentation included).
+const MAX_WRAP_GLUE: usize = 24;
+
+fn is_token(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Finds the rejoined runs of `text` and appends them to `out`.
+pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    wrapped(text, out);
+    interleaved(text, out);
+    grouped(text, out);
+}
+
+/// The glue of a wrapped cut starting at `at` (just after a token): its end, if it is one.
+fn wrap_glue_end(text: &[u8], at: usize) -> Option<usize> {
+    let limit = (at + MAX_WRAP_GLUE).min(text.len());
+    let mut i = at;
+    let (mut breaks, mut quotes) = (0, 0);
+    while i < limit {
+        match text.get(i..) {
+            Some([b'\n', ..]) => breaks += 1,
+            Some([b'\\', b'n', ..]) | Some([b'\\', b'r', b'\\', b'n', ..]) => {
+                breaks += 1;
+                i += if text.get(i + 1) == Some(&b'r') { 3 } else { 1 };
+            }
+            Some([b'"' | b'\'', ..]) => quotes += 1,
+            // `=` before a break: a quoted-printable soft line break.
+            Some([b' ' | b'\t' | b'\r' | b'+' | b'\\' | b'=', ..]) => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    let next_is_token = text.get(i).copied().is_some_and(is_token);
+    let glued = breaks > 0 || quotes == 2 || quotes == 4;
+    (i > at && glued && next_is_token && breaks <= 2).then_some(i)
+}
+
+/// Whether the token `left` may continue in the token starting at `right`: a long left piece
+/// (a key is cut after several characters) or digit groups on both sides (a card), and a right
+/// piece that does not start a statement of its own (`NAME=`, `name:`, `call(`).
+fn wrap_may_join(text: &[u8], left: Range<usize>, right: usize) -> bool {
+    let right_end = token_end(text, right);
+    let digits = |r: Range<usize>| {
+        text.get(r)
+            .is_some_and(|t| t.iter().all(u8::is_ascii_digit))
+    };
+    let long = left.len() >= MIN_WRAPPED_PIECE || (digits(left) && digits(right..right_end));
+    let after = (right_end..text.len())
+        .find(|&i| text.get(i) != Some(&b' '))
+        .and_then(|i| text.get(i));
+    let statement = text.get(right_end) == Some(&b'_') || matches!(after, Some(b'=' | b':' | b'('));
+    long && !statement
+}
+
+/// Start of the token ending at `end`.
+fn token_start(text: &[u8], end: usize) -> usize {
+    (0..end)
+        .rev()
+        .find(|&i| !text.get(i).copied().is_some_and(is_token))
+        .map_or(0, |i| i + 1)
+}
+
+fn token_end(text: &[u8], start: usize) -> usize {
+    end_of(text, start, is_token)
+}
+
+/// The first offset from `start` whose byte is not `class` (tight loop over the slice).
+fn end_of(text: &[u8], start: usize, class: fn(u8) -> bool) -> usize {
+    text.get(start..)
+        .and_then(|rest| rest.iter().position(|&b| !class(b)))
+        .map_or(text.len(), |p| start + p)
+}
+
+/// The first offset from `start` whose byte is `class`, if any.
+fn next_of(text: &[u8], start: usize, class: fn(u8) -> bool) -> Option<usize> {
+    text.get(start..)?
+        .iter()
+        .position(|&b| class(b))
+        .map(|p| start + p)
+}
+
+/// Words and single spaces before `at`, at most [`CONTEXT`] bytes back.
+fn context_before(text: &[u8], at: usize) -> usize {
+    let floor = at.saturating_sub(CONTEXT);
+    let mut start = at;
+    while start > floor {
+        let b = text.get(start - 1).copied().unwrap_or(b'\n');
+        let space_ok = b == b' ' && start >= 2 && text.get(start - 2) != Some(&b' ');
+        if !(is_token(b) || matches!(b, b'_' | b'-' | b'=' | b':') || space_ok) {
+            break;
+        }
+        start -= 1;
+    }
+    start
+}
+
+fn context_after(text: &[u8], at: usize) -> usize {
+    let ceiling = (at + CONTEXT).min(text.len());
+    let mut end = at;
+    while end < ceiling {
+        let b = text.get(end).copied().unwrap_or(b'\n');
+        let space_ok = b == b' ' && text.get(end + 1) != Some(&b' ');
+        if !(is_token(b) || matches!(b, b'_' | b'-' | b'=' | b':') || space_ok) {
+            break;
+        }
+        end += 1;
+    }
+    end
+}
+
+fn has_digit(bytes: &[u8]) -> bool {
+    bytes.iter().any(u8::is_ascii_digit)
+}
+
+/// Hard-wrapped and string-concatenated tokens (see the module documentation).
+fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
+    let mut done = 0;
+    for c in candidates {
+        if c < done || out.len() >= MAX_RESPELLED_RUNS {
+            continue;
+        }
+        // Back over glue bytes to the token the cut follows.
+        let glue_start = (0..=c)
+            .rev()
+            .take(MAX_WRAP_GLUE)
+            .find(|&i| i == 0 || text.get(i - 1).copied().is_some_and(is_token))
+            .unwrap_or(c);
+        if glue_start == 0 || glue_start < done {
+            continue;
+        }
+        let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
+            continue;
+        };
+        let left = token_start(text, glue_start);
+        if !wrap_may_join(text, left..glue_start, first_glue_end) {
+            continue;
+        }
+        let mut digit = has_digit(text.get(left..glue_start).unwrap_or_default());
+        // Follow the chain: token, glue, token, glue, ...
+        let mut cuts = vec![(glue_start, first_glue_end)];
+        let mut right_end = token_end(text, first_glue_end);
+        digit |= has_digit(text.get(first_glue_end..right_end).unwrap_or_default());
+        while let Some(next) = wrap_glue_end(text, right_end)
+            .filter(|&next| wrap_may_join(text, token_start(text, right_end)..right_end, next))
+        {
+            cuts.push((right_end, next));
+            let end = token_end(text, next);
+            digit |= has_digit(text.get(next..end).unwrap_or_default());
+            right_end = end;
+        }
+        done = right_end;
+        if !digit {
+            continue;
+        }
+        let start = context_before(text, left);
+        let end = context_after(text, right_end);
+        let mut joined = Vec::with_capacity(end - start);
+        let mut from = start;
+        for (cut_start, cut_end) in cuts {
+            joined.extend_from_slice(text.get(from..cut_start).unwrap_or_default());
+            from = cut_end;
+        }
+        joined.extend_from_slice(text.get(from..end).unwrap_or_default());
+        if joined.iter().filter(|b| is_token(**b)).count() >= MIN_JOINED {
+            out.push(Unwrapped {
+                span: Span::new(start, end),
+                wrapping: Wrapping::Rejoined,
+                text: joined,
+            });
+        }
+    }
+}
+
+/// Separators between interleaved single characters.
+fn is_separator(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t'
+            | b'\n'
+            | b'\r'
+            | b'.'
+            | b'-'
+            | b'_'
+            | b'|'
+            | b','
+            | b'/'
+            | b'*'
+            | b':'
+            | b';'
+            | b'~'
+            | b'+'
+    )
+}
+
+/// Length of the character piece at `at`: an ASCII letter or digit, or one non-ASCII
+/// character (CJK, brackets such as `【`); 0 if none starts there.
+fn piece_len(text: &[u8], at: usize) -> usize {
+    match text.get(at).copied() {
+        Some(b) if is_token(b) => 1,
+        Some(b) if b >= 0xC0 => {
+            let len = if b >= 0xF0 {
+                4
+            } else if b >= 0xE0 {
+                3
+            } else {
+                2
+            };
+            let whole = text.get(at..at + len).is_some_and(|c| {
+                std::str::from_utf8(c).is_ok_and(|c| !c.chars().all(char::is_whitespace))
+            });
+            if whole {
+                len
+            } else {
+                0
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Whether `b` may be part of a word (so a character next to it is not alone).
+fn is_wordish(b: u8) -> bool {
+    is_token(b) || b >= 0x80
+}
+
+/// The lone character piece at `at` (none of its neighbours is part of a word): its length.
+fn lone_piece(text: &[u8], at: usize) -> usize {
+    let len = piece_len(text, at);
+    let alone = len > 0
+        && !text.get(at + len).copied().is_some_and(is_wordish)
+        && (at == 0 || !text.get(at - 1).copied().is_some_and(is_wordish));
+    if alone {
+        len
+    } else {
+        0
+    }
+}
+
+/// Single characters with separators between them (`A.K.I.A…`, `【.机.密.】`).
+fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let mut i = 0;
+    while out.len() < MAX_RESPELLED_RUNS {
+        // Words are skipped whole: only a one-character word can start a run.
+        let Some(word) = next_of(text, i, is_wordish) else {
+            return;
+        };
+        let word_end = end_of(text, word, is_wordish);
+        i = word;
+        let first = lone_piece(text, i);
+        if first == 0 || word_end != i + first {
+            i = word_end.max(i + 1);
+            continue;
+        }
+        let start = i;
+        let mut plain = b". ".to_vec();
+        plain.extend_from_slice(text.get(i..i + first).unwrap_or_default());
+        let mut end = i + first;
+        let mut pieces = 1usize;
+        // The same separator all along (`A.K.I.A`, not the `e.g. i.e.` of prose).
+        let mut separator: Option<&[u8]> = None;
+        loop {
+            let seps = (end..(end + 3).min(text.len()))
+                .take_while(|&k| text.get(k).copied().is_some_and(is_separator))
+                .count();
+            let next = end + seps;
+            let this = text.get(end..next).unwrap_or_default();
+            let len = lone_piece(text, next);
+            if seps == 0 || len == 0 || separator.is_some_and(|s| s != this) {
+                break;
+            }
+            separator = Some(this);
+            plain.extend_from_slice(text.get(next..next + len).unwrap_or_default());
+            pieces += 1;
+            end = next + len;
+        }
+        // Single spaces alone are the `spaced` family's. The run is read between `. ` and ` .`
+        // so that a lone word in it does not pass for a word alone on its line.
+        // Counted in bytes: four CJK characters say as much as eight letters. Digits alone
+        // in a long run or a comma-separated list are data (`[2, 2, 3, …]`), not a number cut up.
+        let digits_only = plain
+            .get(2..)
+            .is_some_and(|p| p.iter().all(u8::is_ascii_digit));
+        let data = digits_only
+            && (pieces > MAX_DIGIT_PIECES || separator.is_some_and(|s| s.contains(&b',')));
+        if plain.len() - 2 >= MIN_JOINED && pieces >= 3 && separator != Some(b" ") && !data {
+            plain.extend_from_slice(b" .");
+            out.push(Unwrapped {
+                span: Span::new(start, end),
+                wrapping: Wrapping::Rejoined,
+                text: plain,
+            });
+        }
+        i = end.max(i + 1);
+    }
+}
+
+/// Equal groups joined by one separator (`4916.3385.0612.4576`).
+fn grouped(text: &[u8], out: &mut Vec<Unwrapped>) {
+    const MIN_GROUPS: usize = 4;
+    let is_glue = |b: u8| matches!(b, b'.' | b'-' | b'_' | b'/' | b':');
+    let mut i = 0;
+    while out.len() < MAX_RESPELLED_RUNS {
+        // Tokens are visited whole, so each starts after a byte that is not a token's.
+        let Some(start) = next_of(text, i, is_token) else {
+            return;
+        };
+        i = start;
+        let first_end = token_end(text, i);
+        let width = first_end - i;
+        if !(3..=6).contains(&width) || !text.get(first_end).copied().is_some_and(is_glue) {
+            i = first_end;
+            continue;
+        }
+        let mut end = first_end;
+        let mut groups = 1;
+        let mut digits = usize::from(has_digit(text.get(i..first_end).unwrap_or_default()));
+        let mut glue = None;
+        while let Some(&g) = text
+            .get(end)
+            .filter(|&&g| is_glue(g) && glue.is_none_or(|x| x == g))
+        {
+            let next_end = token_end(text, end + 1);
+            if next_end - (end + 1) != width {
+                break;
+            }
+            glue = Some(g);
+            digits += usize::from(has_digit(text.get(end + 1..next_end).unwrap_or_default()));
+            groups += 1;
+            end = next_end;
+        }
+        if (3..=6).contains(&width) && groups >= MIN_GROUPS && digits * 2 >= groups {
+            let plain: Vec<u8> = text
+                .get(i..end)
+                .unwrap_or_default()
+                .iter()
+                .copied()
+                .filter(|&b| is_token(b))
+                .collect();
+            out.push(Unwrapped {
+                span: Span::new(i, end),
+                wrapping: Wrapping::Rejoined,
+                text: plain,
+            });
+        }
+        i = end.max(i + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        find(text.as_bytes(), &mut out);
+        out.into_iter()
+            .map(|u| {
+                assert!(u.span.end <= text.len());
+                String::from_utf8(u.text).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wrapped_keys_are_rejoined() {
+        for wrapped in [
+            "key AKIAXXXX2345\nYYYYZZZZ end",
+            "key AKIAXXXX2345\r\nYYYYZZZZ end",
+            "key AKIAXXXX2345\n    YYYYZZZZ end",
+            "key AKIAXXXX2345\\nYYYYZZZZ end",
+            "key \"AKIAXXXX2345\" +\n  \"YYYYZZZZ\" end",
+            "key (\"AKIAXXXX2345\"\n     \"YYYYZZZZ\") end",
+            "key \"AKIAXXXX2345\" + \"YYYYZZZZ\" end",
+        ] {
+            let got = joined(wrapped);
+            assert!(
+                got.iter().any(|j| j.contains("AKIAXXXX2345YYYYZZZZ")),
+                "{wrapped:?}: {got:?}"
+            );
+        }
+        let three = joined("k AKIA1111X\n2222YYYY9\n3333 end");
+        assert!(
+            three.iter().any(|j| j.contains("AKIA1111X2222YYYY93333")),
+            "{three:?}"
+        );
+        let card = joined("card 4916 3385\n0612 4576 thanks");
+        assert!(
+            card.iter().any(|j| j.contains("4916 33850612 4576")),
+            "{card:?}"
+        );
+    }
+
+    #[test]
+    fn prose_line_breaks_are_left_alone() {
+        assert!(joined("Dear team,\nplease review the plan\nby Friday.").is_empty());
+        assert!(joined("print(\"hello\")\nprint(\"world\")").is_empty());
+        assert!(joined("DB_HOST=db01\nDB_PASSWORD=summer2024\nX=1").is_empty());
+        assert!(joined("build_id = a1b2c3d4e5f6\nname = other").is_empty());
+    }
+
+    #[test]
+    fn interleaved_and_grouped() {
+        assert_eq!(joined("key A.K.I.A.R.7.U.Z.3 end"), [". AKIAR7UZ3 ."]);
+        assert_eq!(joined("A - K - I - A - 1 - 2 - 3 - 4"), [". AKIA1234 ."]);
+        assert_eq!(joined("【.机.密.】 ok"), [". 【机密】 ."]);
+        assert!(joined("中文.的.句子").is_empty());
+        assert_eq!(joined("card 4916.3385.0612.4576 ok"), ["4916338506124576"]);
+        assert!(joined("e.g. i.e. U.S.A. 1.2.3").is_empty());
+        assert!(
+            joined("A K I A 1 2 3 4").is_empty(),
+            "single spaces are `spaced`"
+        );
+        for clean in [
+            "id 123e4567-e89b-12d3-a456-426614174000",
+            "on 2024-01-15 at 10.0.0.12",
+            "call 555-123-4567",
+            "version 1.22.3",
+            "table [2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 68]",
+            "digits 2.2.2.2.2.2.3.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2.2",
+        ] {
+            assert!(joined(clean).is_empty(), "{clean}");
+        }
+    }
+}
