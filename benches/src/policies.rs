@@ -127,6 +127,18 @@ pub fn synthetic(n: usize) -> Value {
     if let Some(rules) = doc.get_mut("rules").and_then(Value::as_array_mut) {
         rules.retain(|r| r["detector"].as_str().is_none_or(|id| ids.contains(id)));
     }
+    // Key theft names detectors by id: keep only the sampled ones, and vendors left with any.
+    if let Some(vendors) = doc
+        .pointer_mut("/key_theft/vendors")
+        .and_then(Value::as_array_mut)
+    {
+        for vendor in vendors.iter_mut() {
+            if let Some(list) = vendor.get_mut("detectors").and_then(Value::as_array_mut) {
+                list.retain(|id| id.as_str().is_some_and(|id| ids.contains(id)));
+            }
+        }
+        vendors.retain(|v| v["detectors"].as_array().is_some_and(|l| !l.is_empty()));
+    }
     doc["detectors"] = Value::Array(detectors);
     doc["metadata"]["name"] = Value::from(format!("synthetic-{n}"));
     doc

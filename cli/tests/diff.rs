@@ -46,7 +46,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// policies/default with personal data blocked (not masked) on approved vendors, and without
+/// policies/default with personal data blocked (not tokenized) on approved vendors, and without
 /// the network detectors (detectors/23-pii-network.yaml, the rule and test cases naming them).
 fn changed_policy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("airlock-diff-{name}-{}", std::process::id()));
@@ -54,7 +54,7 @@ fn changed_policy(name: &str) -> PathBuf {
     copy_dir(&repo().join("policies/default"), &dir);
     let main = dir.join("policy.yaml");
     let text = std::fs::read_to_string(&main).unwrap();
-    let rule = "- {kind: pii, tier: approved-vendor, action: mask}";
+    let rule = "- {kind: pii, tier: approved-vendor, action: tokenize}";
     assert!(
         text.contains(rule),
         "policies/default/policy.yaml changed: update this test"
@@ -175,7 +175,7 @@ fn a_change_reports_the_moves_per_decision_and_detector() {
                 vec![address.to_string()]
             ),
             (
-                "mask".to_string(),
+                "tokenize".to_string(),
                 "block".to_string(),
                 vec![email.to_string()]
             ),
@@ -197,7 +197,7 @@ fn a_change_reports_the_moves_per_decision_and_detector() {
         vec![
             (
                 "email-address".to_string(),
-                "mask".to_string(),
+                "tokenize".to_string(),
                 "block".to_string(),
                 1
             ),
@@ -224,7 +224,7 @@ fn a_change_reports_the_moves_per_decision_and_detector() {
     );
     assert!(
         markdown.contains(&format!(
-            "| `email-address` | mask → block | 1 | `{email}` |"
+            "| `email-address` | tokenize → block | 1 | `{email}` |"
         )),
         "{markdown}"
     );

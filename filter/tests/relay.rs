@@ -373,14 +373,14 @@ fn store_false_is_forced_for_the_approved_vendor() {
 }
 
 #[test]
-fn field_edits_compose_with_masking() {
+fn field_edits_compose_with_tokenizing() {
     let policy = default_policy();
     let email = "marta.kowalski@northwind-traders.co.uk";
     let body = json!({"model": "m", "store": true,
         "messages": [{"role": "user", "content": format!("Write to {email}")}]})
     .to_string();
     let v = inspect(&policy, OPENAI, "/v1/chat/completions", body.as_bytes());
-    assert_eq!(v.decision, Action::Mask);
+    assert_eq!(v.decision, Action::Tokenize);
     let out = edited_body(&v);
     assert_eq!(out["store"], json!(false));
     let text = out["messages"][0]["content"].as_str().unwrap();
