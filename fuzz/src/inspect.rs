@@ -1,0 +1,245 @@
+//! A whole `Policy::inspect`, with the invariants every request must keep.
+//!
+//! The first input byte picks the request around the body: content type,
+//! gzip or not, destination host (approved vendor, relay), and the policy
+//! (default, or every finding rewritten). The rest is the body. Invariants:
+//! - no panic, and CPU time within [`work::budget`] of the input size;
+//! - the decision follows the findings (the most severe action, or the fail mode);
+//! - a decision that rewrites comes with a rewritten body (never the original);
+//! - a rewritten body is valid JSON wherever the input was (whole, or line by line);
+//! - only the findings' fields change, and in a field only the findings' spans;
+//! - the rewritten body no longer holds what was rewritten: inspecting it again
+//!   finds no rewritten finding's fingerprint.
+
+use crate::json_tokens::{tokens, Token};
+use crate::policy::policies;
+use crate::work;
+use airlock_filter::engine::bench_hooks::json::Outline;
+use airlock_filter::engine::{Request, Span};
+use airlock_filter::{Action, Policy, Verdict};
+use std::io::{Read, Write};
+
+const CONTENT_TYPES: [Option<&str>; 8] = [
+    Some("application/json"),
+    Some("text/plain; charset=utf-8"),
+    Some("multipart/form-data; boundary=fuzzb"),
+    Some("application/x-ndjson"),
+    None,
+    Some("application/json"),
+    Some("text/markdown"),
+    Some("application/octet-stream"),
+];
+const HOSTS: [&str; 4] = ["api.openai.com", "relay.example", "x.openai.azure.com", "api.anthropic.com"];
+
+pub fn check(data: &[u8]) {
+    let [selector, body @ ..] = data else {
+        return;
+    };
+    let content_type = CONTENT_TYPES[usize::from(selector & 7)];
+    let gzip = selector & 8 != 0;
+    let host = HOSTS[usize::from((selector >> 4) & 3)];
+    let policy = &policies()[usize::from((selector >> 6) & 1)];
+    let sent = if gzip { gzip_bytes(body) } else { body.to_vec() };
+    let request = Request {
+        host,
+        path: "/v1/chat/completions",
+        content_type,
+        content_encoding: gzip.then_some("gzip"),
+        body: &sent,
+        caller: None,
+    };
+    let mut scratch = policy.scratch();
+    let started = work::thread_cpu();
+    let verdict = policy.inspect(&request, &mut scratch);
+    let spent = work::thread_cpu().saturating_sub(started);
+    assert!(
+        spent <= work::budget(body.len()),
+        "inspecting {} bytes took {spent:?} of CPU time",
+        body.len()
+    );
+    decision_follows_findings(policy, &verdict);
+    let Some(rewritten) = &verdict.body else {
+        return;
+    };
+    let plain = if gzip { gunzip(rewritten) } else { rewritten.clone() };
+    rewrite_is_confined(body, &plain, &verdict, content_type);
+    rewrite_removed_findings(policy, &request, &sent, rewritten, &verdict);
+}
+
+fn decision_follows_findings(policy: &Policy, verdict: &Verdict) {
+    if verdict.uninspectable.is_some() {
+        assert!(verdict.body.is_none(), "an uninspectable request got a rewritten body");
+        return;
+    }
+    let planned = verdict.findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);
+    assert_eq!(verdict.planned, planned, "the planned action is not the findings' most severe");
+    let _ = policy;
+    if verdict.decision.rewrites() {
+        assert!(verdict.body.is_some(), "a {:?} decision without a rewritten body", verdict.decision);
+    }
+    if verdict.body.is_some() {
+        assert!(verdict.decision.rewrites(), "a rewritten body with a {:?} decision", verdict.decision);
+    }
+}
+
+/// The rewritten body is JSON where the input was, and differs only in the findings' fields
+/// and spans.
+fn rewrite_is_confined(input: &[u8], output: &[u8], verdict: &Verdict, content_type: Option<&str>) {
+    let multipart = content_type.is_some_and(|t| t.starts_with("multipart/"));
+    if let Ok(before) = tokens(input) {
+        if multipart {
+            return;
+        }
+        let after = tokens(output).unwrap_or_else(|e| panic!("masking broke a JSON body: {e}"));
+        same_structure(input, &before, &after, verdict);
+        return;
+    }
+    let (lines_in, lines_out) = (input.split(|&b| b == b'\n'), output.split(|&b| b == b'\n'));
+    if !multipart && input.split(|&b| b == b'\n').count() == output.split(|&b| b == b'\n').count() {
+        for (a, b) in lines_in.zip(lines_out) {
+            if tokens(a).is_ok() {
+                assert!(tokens(b).is_ok(), "masking broke a JSON line");
+            }
+        }
+    }
+    if verdict.findings.iter().all(|f| f.path == "$") {
+        within(input, output, hull(verdict, "$"), "the text body");
+    }
+}
+
+/// Same tokens except strings; each changed string belongs to a finding's field.
+fn same_structure(doc: &[u8], before: &[Token], after: &[Token], verdict: &Verdict) {
+    assert_eq!(before.len(), after.len(), "masking changed the JSON structure");
+    let mut outline = Outline::default();
+    let paths = outline.parse(doc).is_ok();
+    let mut index = 0usize;
+    for (a, b) in before.iter().zip(after) {
+        match (a, b) {
+            (Token::Str(x), Token::Str(y)) => {
+                if x != y && paths {
+                    if let Some(leaf) = outline.strings.get(index) {
+                        let mut path = String::from("$");
+                        outline.render_path(doc, leaf.node, &|_| false, &mut path);
+                        field_changed(&path, x.as_bytes(), y.as_bytes(), verdict);
+                    }
+                }
+                index += 1;
+            }
+            _ => assert_eq!(a, b, "masking changed a JSON token that is not a string"),
+        }
+    }
+}
+
+fn field_changed(path: &str, before: &[u8], after: &[u8], verdict: &Verdict) {
+    let rewriting = || verdict.findings.iter().filter(|f| f.action.rewrites());
+    assert!(
+        rewriting().any(|f| related(&f.path, path)),
+        "the field {path} changed without a rewriting finding in it"
+    );
+    if rewriting().all(|f| f.path == path || !related(&f.path, path)) {
+        within(before, after, hull(verdict, path), path);
+    }
+}
+
+/// Whether a finding's path names this field, a field inside it, or the message around it.
+fn related(finding: &str, field: &str) -> bool {
+    let pattern = |a: &str, b: &str| {
+        // `[*]` (a redacted key) in a finding's path stands for any one step.
+        let a = a.replace("[*]", "");
+        let b_plain: String = b.to_string();
+        b_plain.starts_with(&a) || a.starts_with(&b_plain) || finding.contains("[*]")
+    };
+    pattern(finding, field)
+}
+
+/// The smallest span holding every rewriting finding of `path`.
+fn hull(verdict: &Verdict, path: &str) -> Option<Span> {
+    verdict
+        .findings
+        .iter()
+        .filter(|f| f.path == path && f.action.rewrites())
+        .map(|f| f.span)
+        .reduce(|a, b| Span::new(a.start.min(b.start), a.end.max(b.end)))
+}
+
+/// The bytes that differ between `before` and `after` lie inside `hull` (of `before`).
+fn within(before: &[u8], after: &[u8], hull: Option<Span>, what: &str) {
+    let prefix = before.iter().zip(after).take_while(|(a, b)| a == b).count();
+    let room = before.len().min(after.len()) - prefix;
+    let suffix = before.iter().rev().zip(after.iter().rev()).take(room).take_while(|(a, b)| a == b).count();
+    let changed = Span::new(prefix, before.len() - suffix);
+    if changed.start >= changed.end && before.len() == after.len() {
+        return;
+    }
+    let Some(hull) = hull else {
+        panic!("{what} changed without a rewriting finding");
+    };
+    assert!(
+        hull.start <= changed.start && changed.end <= hull.end,
+        "{what} changed outside its findings' spans ({changed:?} not in {hull:?})"
+    );
+}
+
+/// Inspecting the rewritten body again finds none of the rewritten findings' fingerprints.
+fn rewrite_removed_findings(policy: &Policy, request: &Request<'_>, sent: &[u8], rewritten: &[u8], verdict: &Verdict) {
+    let _ = sent;
+    let again = Request { body: rewritten, ..*request };
+    let mut scratch = policy.scratch();
+    let second = policy.inspect(&again, &mut scratch);
+    if second.uninspectable.is_some() {
+        return;
+    }
+    for finding in verdict.findings.iter().filter(|f| f.action.rewrites()) {
+        assert!(
+            !second.findings.iter().any(|g| g.fingerprint == finding.fingerprint && g.detector == finding.detector),
+            "a rewritten finding is still in the rewritten body (at {})",
+            finding.path
+        );
+    }
+}
+
+fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .read_to_end(&mut out)
+        .unwrap_or_else(|e| panic!("the rewritten body is not gzip: {e}"));
+    out
+}
+
+/// One line about the verdict on `data` (for `examples/verdicts.rs`): no body text, no findings' bytes.
+pub fn summary(data: &[u8]) -> String {
+    let [selector, body @ ..] = data else {
+        return "empty".into();
+    };
+    let gzip = selector & 8 != 0;
+    let policy = &policies()[usize::from((selector >> 6) & 1)];
+    let sent = if gzip { gzip_bytes(body) } else { body.to_vec() };
+    let request = Request {
+        host: HOSTS[usize::from((selector >> 4) & 3)],
+        path: "/v1/chat/completions",
+        content_type: CONTENT_TYPES[usize::from(selector & 7)],
+        content_encoding: gzip.then_some("gzip"),
+        body: &sent,
+        caller: None,
+    };
+    let mut scratch = policy.scratch();
+    let started = work::thread_cpu();
+    let verdict = policy.inspect(&request, &mut scratch);
+    let spent = work::thread_cpu().saturating_sub(started);
+    format!(
+        "{:?} findings={} rewritten={} uninspectable={} bytes={} cpu={:?} ns/byte={}",
+        verdict.decision,
+        verdict.findings.len(),
+        verdict.body.is_some(),
+        verdict.uninspectable.is_some(),
+        body.len(),
+        spent,
+        spent.as_nanos() / (body.len().max(1) as u128)
+    )
+}
