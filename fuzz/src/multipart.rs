@@ -53,9 +53,25 @@ pub fn check(data: &[u8]) {
     }
 }
 
-/// Whether `text` holds `delimiter` at the start of a line (after a line break).
+/// Whether `text` holds a delimiter line of the boundary: at the start of a line, `--boundary`
+/// then optional spaces or tabs and a line break, or `--` (a close delimiter), or the end.
+/// (`--boundary` followed by other characters is part content, RFC 2046 section 5.1.1.)
 fn contains_line(text: &[u8], delimiter: &[u8]) -> bool {
-    text.windows(delimiter.len() + 1).any(|w| {
-        w.first() == Some(&b'\n') && w.get(1..) == Some(delimiter)
-    })
+    let mut from = 0;
+    while let Some(at) = find(text.get(from..).unwrap_or_default(), delimiter) {
+        let start = from + at;
+        let after = text.get(start + delimiter.len()..).unwrap_or_default();
+        let at_line_start = start == 0 || text.get(start - 1) == Some(&b'\n');
+        let rest = after.iter().position(|b| !matches!(b, b' ' | b'\t')).map_or(&[][..], |i| &after[i..]);
+        let ends = rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n");
+        if at_line_start && start > 0 && (ends || after.starts_with(b"--")) {
+            return true;
+        }
+        from = start + 1;
+    }
+    false
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
