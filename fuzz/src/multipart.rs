@@ -53,23 +53,29 @@ pub fn check(data: &[u8]) {
     }
 }
 
-/// Whether `text` holds a delimiter line of the boundary: at the start of a line, `--boundary`
-/// then optional spaces or tabs and a line break, or `--` (a close delimiter), or the end.
-/// (`--boundary` followed by other characters is part content, RFC 2046 section 5.1.1.)
+/// Whether `text` holds a delimiter line of the boundary: after a line break, `--boundary`,
+/// optionally `--` (a close delimiter), then optional spaces or tabs and a line break or the end.
+/// (`--boundary` followed by other characters is part content, RFC 2046 section 5.1.1: the
+/// engine then inspects more than a laxer parser would forward, never less.)
 fn contains_line(text: &[u8], delimiter: &[u8]) -> bool {
     let mut from = 0;
     while let Some(at) = find(text.get(from..).unwrap_or_default(), delimiter) {
         let start = from + at;
         let after = text.get(start + delimiter.len()..).unwrap_or_default();
-        let at_line_start = start == 0 || text.get(start - 1) == Some(&b'\n');
-        let rest = after.iter().position(|b| !matches!(b, b' ' | b'\t')).map_or(&[][..], |i| &after[i..]);
-        let ends = rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n");
-        if at_line_start && start > 0 && (ends || after.starts_with(b"--")) {
+        let at_line_start = start > 0 && text.get(start - 1) == Some(&b'\n');
+        let close = after.strip_prefix(b"--");
+        if at_line_start && (ends_line(after) || close.is_some_and(ends_line)) {
             return true;
         }
         from = start + 1;
     }
     false
+}
+
+/// Optional spaces or tabs (RFC 2046 transport padding), then a line break or the end.
+fn ends_line(text: &[u8]) -> bool {
+    let rest = text.iter().position(|b| !matches!(b, b' ' | b'\t')).and_then(|i| text.get(i..));
+    rest.is_none_or(|r| r.starts_with(b"\r\n") || r.starts_with(b"\n"))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
