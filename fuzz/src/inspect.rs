@@ -268,3 +268,12 @@ pub fn summary(data: &[u8]) -> String {
         spent.as_nanos() / (body.len().max(1) as u128)
     )
 }
+
+/// Compiles the policies and this thread's scratches (the fuzz target's `init`).
+pub fn warm_up() {
+    for (i, policy) in policies().iter().enumerate() {
+        let selector = u8::try_from(i).unwrap_or(0) << 6;
+        with_scratch(&selector, |_| ());
+        let _ = policy;
+    }
+}
