@@ -11,7 +11,10 @@ fn main() {
     for path in files {
         let data = std::fs::read(&path).unwrap_or_default();
         let summary = airlock_fuzz::inspect::summary(&data);
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         println!("{name:40} {summary}");
     }
 }

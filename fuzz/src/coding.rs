@@ -37,13 +37,19 @@ pub fn check(data: &[u8]) {
         None => {
             let at = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
             let (line, body) = rest.split_at(at);
-            (String::from_utf8_lossy(line).into_owned(), body.get(1..).unwrap_or_default())
+            (
+                String::from_utf8_lossy(line).into_owned(),
+                body.get(1..).unwrap_or_default(),
+            )
         }
     };
     let Ok(codings) = parse(&header) else {
         return;
     };
-    assert!(codings.as_slice().len() <= MAX_CODINGS, "more codings than allowed");
+    assert!(
+        codings.as_slice().len() <= MAX_CODINGS,
+        "more codings than allowed"
+    );
     if mode & 1 == 0 {
         if let Ok(plain) = decode(&codings, body, MAX_OUTPUT) {
             assert!(plain.len() <= MAX_OUTPUT, "decoded past the bound");

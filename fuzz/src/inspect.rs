@@ -30,7 +30,12 @@ const CONTENT_TYPES: [Option<&str>; 8] = [
     Some("text/markdown"),
     Some("application/octet-stream"),
 ];
-const HOSTS: [&str; 4] = ["api.openai.com", "relay.example", "x.openai.azure.com", "api.anthropic.com"];
+const HOSTS: [&str; 4] = [
+    "api.openai.com",
+    "relay.example",
+    "x.openai.azure.com",
+    "api.anthropic.com",
+];
 
 pub fn check(data: &[u8]) {
     let [selector, body @ ..] = data else {
@@ -40,7 +45,11 @@ pub fn check(data: &[u8]) {
     let gzip = selector & 8 != 0;
     let host = HOSTS[usize::from((selector >> 4) & 3)];
     let policy = &policies()[usize::from((selector >> 6) & 1)];
-    let sent = if gzip { gzip_bytes(body) } else { body.to_vec() };
+    let sent = if gzip {
+        gzip_bytes(body)
+    } else {
+        body.to_vec()
+    };
     let request = Request {
         host,
         path: "/v1/chat/completions",
@@ -61,24 +70,47 @@ pub fn check(data: &[u8]) {
     let Some(rewritten) = &verdict.body else {
         return;
     };
-    let plain = if gzip { gunzip(rewritten) } else { rewritten.clone() };
+    let plain = if gzip {
+        gunzip(rewritten)
+    } else {
+        rewritten.clone()
+    };
     rewrite_is_confined(body, &plain, &verdict, content_type);
     rewrite_removed_findings(body, &plain, &verdict);
 }
 
 fn decision_follows_findings(policy: &Policy, verdict: &Verdict) {
     if verdict.uninspectable.is_some() {
-        assert!(verdict.body.is_none(), "an uninspectable request got a rewritten body");
+        assert!(
+            verdict.body.is_none(),
+            "an uninspectable request got a rewritten body"
+        );
         return;
     }
-    let planned = verdict.findings.iter().map(|f| f.action).max().unwrap_or(Action::Allow);
-    assert_eq!(verdict.planned, planned, "the planned action is not the findings' most severe");
+    let planned = verdict
+        .findings
+        .iter()
+        .map(|f| f.action)
+        .max()
+        .unwrap_or(Action::Allow);
+    assert_eq!(
+        verdict.planned, planned,
+        "the planned action is not the findings' most severe"
+    );
     let _ = policy;
     if verdict.decision.rewrites() {
-        assert!(verdict.body.is_some(), "a {:?} decision without a rewritten body", verdict.decision);
+        assert!(
+            verdict.body.is_some(),
+            "a {:?} decision without a rewritten body",
+            verdict.decision
+        );
     }
     if verdict.body.is_some() {
-        assert!(verdict.decision.rewrites(), "a rewritten body with a {:?} decision", verdict.decision);
+        assert!(
+            verdict.decision.rewrites(),
+            "a rewritten body with a {:?} decision",
+            verdict.decision
+        );
     }
 }
 
@@ -113,7 +145,11 @@ fn rewrite_is_confined(input: &[u8], output: &[u8], verdict: &Verdict, content_t
 
 /// Same tokens except strings; each changed string belongs to a finding's field.
 fn same_structure(doc: &[u8], before: &[Token], after: &[Token], verdict: &Verdict) {
-    assert_eq!(before.len(), after.len(), "masking changed the JSON structure");
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "masking changed the JSON structure"
+    );
     let mut outline = Outline::default();
     let paths = outline.parse(doc).is_ok();
     let mut index = 0usize;
@@ -160,7 +196,10 @@ fn unrooted(path: &str) -> &str {
     if let Some(rest) = path.strip_prefix('$') {
         return rest;
     }
-    match path.strip_prefix("line[").and_then(|rest| rest.split_once(']')) {
+    match path
+        .strip_prefix("line[")
+        .and_then(|rest| rest.split_once(']'))
+    {
         Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => rest,
         _ => path,
     }
@@ -180,7 +219,13 @@ fn hull(verdict: &Verdict, path: &str) -> Option<Span> {
 fn within(before: &[u8], after: &[u8], hull: Option<Span>, what: &str) {
     let prefix = before.iter().zip(after).take_while(|(a, b)| a == b).count();
     let room = before.len().min(after.len()) - prefix;
-    let suffix = before.iter().rev().zip(after.iter().rev()).take(room).take_while(|(a, b)| a == b).count();
+    let suffix = before
+        .iter()
+        .rev()
+        .zip(after.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
     let changed = Span::new(prefix, before.len() - suffix);
     if changed.start >= changed.end && before.len() == after.len() {
         return;
@@ -225,7 +270,10 @@ fn rewrite_removed_findings(input: &[u8], output: &[u8], verdict: &Verdict) {
 fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
     let mut count = 0;
     let mut from = 0;
-    while let Some(at) = haystack.get(from..).and_then(|h| h.windows(needle.len()).position(|w| w == needle)) {
+    while let Some(at) = haystack
+        .get(from..)
+        .and_then(|h| h.windows(needle.len()).position(|w| w == needle))
+    {
         count += 1;
         from += at + needle.len();
     }
@@ -269,7 +317,11 @@ pub fn summary(data: &[u8]) -> String {
     };
     let gzip = selector & 8 != 0;
     let policy = &policies()[usize::from((selector >> 6) & 1)];
-    let sent = if gzip { gzip_bytes(body) } else { body.to_vec() };
+    let sent = if gzip {
+        gzip_bytes(body)
+    } else {
+        body.to_vec()
+    };
     let request = Request {
         host: HOSTS[usize::from((selector >> 4) & 3)],
         path: "/v1/chat/completions",
@@ -301,4 +353,3 @@ pub fn warm_up() {
         let _ = policy;
     }
 }
-

@@ -17,7 +17,10 @@ pub fn check(text: &[u8]) {
     decoded(text);
     let mut runs = Vec::new();
     respell::find(text, &mut runs);
-    assert!(runs.len() <= MAX_RESPELLED_RUNS, "more respelled runs than allowed");
+    assert!(
+        runs.len() <= MAX_RESPELLED_RUNS,
+        "more respelled runs than allowed"
+    );
     in_bounds(text, &runs, false);
 }
 
@@ -33,7 +36,10 @@ fn fold(text: &[u8]) {
     let mut last = Span::new(0, 0);
     for end in 0..=n {
         let whole = out.original_span(Span::new(0, end));
-        assert!(whole.start <= whole.end && whole.end <= text.len(), "folded span maps outside the text");
+        assert!(
+            whole.start <= whole.end && whole.end <= text.len(),
+            "folded span maps outside the text"
+        );
         assert!(whole.end >= last.end, "the fold's map goes backwards");
         last = whole;
     }
@@ -45,7 +51,10 @@ fn decoded(text: &[u8]) {
     let limits = Limits::default();
     let mut runs = Vec::new();
     find_segments(text, &limits, &mut runs);
-    assert!(runs.len() <= limits.max_segments, "more decoded segments than allowed");
+    assert!(
+        runs.len() <= limits.max_segments,
+        "more decoded segments than allowed"
+    );
     let total: usize = runs.iter().map(|r| r.text.len()).sum();
     assert!(total <= limits.max_decoded_bytes, "decoded past the budget");
     in_bounds(text, &runs, true);
@@ -54,9 +63,15 @@ fn decoded(text: &[u8]) {
 fn in_bounds(text: &[u8], runs: &[Unwrapped], ordered: bool) {
     let mut end = 0;
     for run in runs {
-        assert!(run.span.start <= run.span.end && run.span.end <= text.len(), "run outside the text");
+        assert!(
+            run.span.start <= run.span.end && run.span.end <= text.len(),
+            "run outside the text"
+        );
         if ordered {
-            assert!(run.span.start >= end, "decoded runs overlap or are out of order");
+            assert!(
+                run.span.start >= end,
+                "decoded runs overlap or are out of order"
+            );
             end = run.span.end;
         }
     }

@@ -12,7 +12,10 @@ const BCHARS: &[u8] = b"'()+_,-./:=? ";
 
 pub fn check(data: &[u8]) {
     let (header, body) = match data.iter().position(|&b| b == b'\n') {
-        Some(at) => (data.get(..at).unwrap_or_default(), data.get(at + 1..).unwrap_or_default()),
+        Some(at) => (
+            data.get(..at).unwrap_or_default(),
+            data.get(at + 1..).unwrap_or_default(),
+        ),
         None => (data, &[][..]),
     };
     let Ok(header) = std::str::from_utf8(header) else {
@@ -23,10 +26,19 @@ pub fn check(data: &[u8]) {
         let _ = parse(body, header, 8);
         return;
     };
-    assert!(!found.is_empty() && found.len() <= 200, "boundary length {}", found.len());
-    assert!(header.contains(found), "the boundary is not part of the header");
     assert!(
-        found.bytes().all(|b| b.is_ascii_alphanumeric() || BCHARS.contains(&b)),
+        !found.is_empty() && found.len() <= 200,
+        "boundary length {}",
+        found.len()
+    );
+    assert!(
+        header.contains(found),
+        "the boundary is not part of the header"
+    );
+    assert!(
+        found
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || BCHARS.contains(&b)),
         "the boundary holds a character RFC 2046 forbids"
     );
     let Ok(parts) = parse(body, found, MAX_MULTIPART_PARTS) else {
@@ -37,11 +49,16 @@ pub fn check(data: &[u8]) {
     let delimiter = format!("--{found}");
     for part in &parts {
         let span = part.body;
-        assert!(span.start <= span.end && span.end <= body.len(), "part outside the body");
+        assert!(
+            span.start <= span.end && span.end <= body.len(),
+            "part outside the body"
+        );
         assert!(span.start >= end, "parts overlap or are out of order");
         let before = body.get(end..span.start).unwrap_or_default();
         assert!(
-            before.windows(delimiter.len()).any(|w| w == delimiter.as_bytes()),
+            before
+                .windows(delimiter.len())
+                .any(|w| w == delimiter.as_bytes()),
             "a part starts without a delimiter line before it"
         );
         let inside = body.get(span.range()).unwrap_or_default();
@@ -74,7 +91,10 @@ fn contains_line(text: &[u8], delimiter: &[u8]) -> bool {
 
 /// Optional spaces or tabs (RFC 2046 transport padding), then a line break or the end.
 fn ends_line(text: &[u8]) -> bool {
-    let rest = text.iter().position(|b| !matches!(b, b' ' | b'\t')).and_then(|i| text.get(i..));
+    let rest = text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .and_then(|i| text.get(i..));
     rest.is_none_or(|r| r.starts_with(b"\r\n") || r.starts_with(b"\n"))
 }
 

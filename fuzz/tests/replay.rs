@@ -62,6 +62,9 @@ fn inspect_corpus() {
 #[test]
 fn every_target_has_a_corpus_folder() {
     for target in airlock_fuzz::TARGETS {
-        assert!(corpus_root().join(target).is_dir(), "corpus/{target} is missing");
+        assert!(
+            corpus_root().join(target).is_dir(),
+            "corpus/{target} is missing"
+        );
     }
 }

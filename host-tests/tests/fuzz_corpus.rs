@@ -24,21 +24,31 @@ const CONTENT_TYPES: [Option<&str>; 8] = [
     Some("text/markdown"),
     Some("application/octet-stream"),
 ];
-const HOSTS: [&str; 4] = ["api.openai.com", "relay.example", "x.openai.azure.com", "api.anthropic.com"];
+const HOSTS: [&str; 4] = [
+    "api.openai.com",
+    "relay.example",
+    "x.openai.azure.com",
+    "api.anthropic.com",
+];
 
 fn default_policy() -> Policy {
     let doc: serde_json::Value = serde_json::from_str(airlock_filter::DEFAULT_POLICY_JSON)
         .unwrap_or_else(|e| panic!("embedded default policy: {e}"));
     let origins = Origins::single("default policy");
     let var = |name: &str| (name == "AIRLOCK_HASH_KEY").then(|| HASH_KEY.to_string());
-    let env = Environment { var: &var, defer_regexes: false };
+    let env = Environment {
+        var: &var,
+        defer_regexes: false,
+    };
     let parsed = policy::parse_document(doc, &origins).unwrap_or_else(|e| panic!("{e}"));
     policy::compile(parsed, origins, &env).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(body).unwrap_or_else(|e| panic!("gzip: {e}"));
+    encoder
+        .write_all(body)
+        .unwrap_or_else(|e| panic!("gzip: {e}"));
     encoder.finish().unwrap_or_else(|e| panic!("gzip: {e}"))
 }
 
@@ -57,7 +67,9 @@ fn inspect_corpus_never_traps_and_decides_as_natively() {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", HASH_KEY);
-    assert!(host.configure(b"").unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
+    assert!(host
+        .configure(b"")
+        .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
     for path in &files {
         // A file gone since the listing (a fuzzer reducing the corpus meanwhile) is skipped.
         let Ok(data) = std::fs::read(path) else {

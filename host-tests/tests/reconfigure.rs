@@ -10,11 +10,19 @@ fn reconfiguring_defines_no_metric_twice() {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "host-tests-hash-key");
-    assert!(host.configure(b"").unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
+    assert!(host
+        .configure(b"")
+        .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
     let first = host.metric_definitions();
     assert!(first > 0, "the filter defined no metric");
     for _ in 0..3 {
-        assert!(host.configure(b"").unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
+        assert!(host
+            .configure(b"")
+            .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
     }
-    assert_eq!(host.metric_definitions(), first, "a reconfiguration defined metrics again");
+    assert_eq!(
+        host.metric_definitions(),
+        first,
+        "a reconfiguration defined metrics again"
+    );
 }

@@ -65,7 +65,9 @@ pub mod bench_hooks {
     }
     pub mod layers {
         pub use crate::engine::layers::{Unwrapped, Wrapping};
-        pub use crate::engine::limits::{MAX_DECODED_BYTES, MAX_DECODED_SEGMENTS, MAX_RESPELLED_RUNS};
+        pub use crate::engine::limits::{
+            MAX_DECODED_BYTES, MAX_DECODED_SEGMENTS, MAX_RESPELLED_RUNS,
+        };
     }
     pub mod limits {
         pub use crate::engine::limits::MAX_JSON_DEPTH;
