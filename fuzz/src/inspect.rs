@@ -245,20 +245,31 @@ fn within(before: &[u8], after: &[u8], hull: Option<Span>, what: &str) {
 /// detector's keyword and may arm it for a neighbouring value that was not a finding before,
 /// which the fuzzer showed; see README.md.)
 fn rewrite_removed_findings(input: &[u8], output: &[u8], verdict: &Verdict) {
-    let mut values: Vec<(&[u8], usize)> = Vec::new();
-    for f in verdict.findings.iter().filter(|f| f.action.rewrites()) {
-        if f.path != "$" || f.via != Via::Plain {
-            continue;
-        }
-        let Some(value) = input.get(f.span.range()).filter(|v| !v.is_empty()) else {
+    // Rewritten spans of the text body, each once (two detectors may find the same span).
+    let mut spans: Vec<Span> = verdict
+        .findings
+        .iter()
+        .filter(|f| f.action.rewrites() && f.path == "$" && f.via == Via::Plain)
+        .map(|f| f.span)
+        .collect();
+    spans.sort_by_key(|s| (s.start, s.end));
+    spans.dedup();
+    // Per value, the rewritten occurrences that do not overlap one another.
+    let mut values: Vec<(&[u8], usize, usize)> = Vec::new();
+    for span in spans {
+        let Some(value) = input.get(span.range()).filter(|v| !v.is_empty()) else {
             continue;
         };
-        match values.iter_mut().find(|(v, _)| *v == value) {
-            Some((_, n)) => *n += 1,
-            None => values.push((value, 1)),
+        match values.iter_mut().find(|(v, _, _)| *v == value) {
+            Some((_, n, end)) if span.start >= *end => {
+                *n += 1;
+                *end = span.end;
+            }
+            Some(_) => {}
+            None => values.push((value, 1, span.end)),
         }
     }
-    for (value, rewritten) in values {
+    for (value, rewritten, _) in values {
         let (before, after) = (occurrences(input, value), occurrences(output, value));
         assert!(
             after + rewritten <= before,
