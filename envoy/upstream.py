@@ -39,6 +39,10 @@ the server waits (at most 20 s) for `POST /__release?token=TOKEN` before sending
 the rest. The record's `hold` field becomes "released" or "timeout". A client
 that reads the first event before releasing proves the response streams through
 the proxy rather than being buffered.
+
+Faults: a request carrying `x-e2e-reset: before-headers` has its connection reset
+(TCP RST) once its body is read, before any response byte; `x-e2e-reset: mid-stream`
+gets the response headers and the first SSE event of a stream, then the reset.
 """
 
 from __future__ import annotations
@@ -659,7 +663,27 @@ class Handler(BaseHTTPRequestHandler):
             rec.update(body_b64=base64.b64encode(body).decode(), chunked=chunked,
                        trailers=trailers, complete=True)
         hold = self.headers.get("x-e2e-hold")
+        reset = self.headers.get("x-e2e-reset")
+        if reset in ("before-headers", "mid-stream"):
+            self._reset(reset == "mid-stream")
+            return
         self._route(url, body, rec, hold)
+
+    def _reset(self, after_first_event: bool) -> None:
+        """Ends the connection with a TCP RST (SO_LINGER 0), optionally after a stream's start."""
+        if after_first_event:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            event = b'data: {"partial": true}\n\n'
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            time.sleep(0.2)
+        import socket
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
 
     def _route(self, url: urllib.parse.SplitResult, body: bytes, rec: dict,
                hold: str | None) -> None:
@@ -670,6 +694,14 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._json(404, {"error": {"message": f"fake upstream: no route {path}"}})
             return
+        if (self.headers.get("content-encoding") or "").strip().lower() == "gzip":
+            # Recorded as received; parsed decoded (the soak sends gzip bodies).
+            import gzip
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                self._json(400, {"error": {"message": "fake upstream: body is not gzip"}})
+                return
         try:
             req = json.loads(body) if body else {}
         except ValueError:

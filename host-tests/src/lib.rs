@@ -243,6 +243,11 @@ impl Host {
         self.state().metrics.snapshot()
     }
 
+    /// How many times the module called `proxy_define_metric` (Envoy keeps an entry per call).
+    pub fn metric_definitions(&self) -> usize {
+        self.state().metrics.definitions()
+    }
+
     /// A counter's or gauge's value (a histogram's number of records); 0 if undefined.
     pub fn metric(&self, name: &str) -> u64 {
         self.metrics().get(name).map(|m| m.value).unwrap_or(0)

@@ -21,6 +21,8 @@ pub struct Metric {
 #[derive(Debug, Default)]
 pub struct Metrics {
     by_id: Vec<Metric>,
+    /// `proxy_define_metric` calls so far (Envoy keeps a new entry for each, even of a known name).
+    definitions: usize,
 }
 
 /// Ids handed to the module start here, so that 0 is never a valid id.
@@ -28,6 +30,7 @@ const FIRST_ID: u32 = 1;
 
 impl Metrics {
     pub fn define(&mut self, kind: MetricType, name: &str) -> u32 {
+        self.definitions += 1;
         if let Some(index) = self
             .by_id
             .iter()
@@ -42,6 +45,11 @@ impl Metrics {
             recorded: Vec::new(),
         });
         self.by_id.len() as u32 - 1 + FIRST_ID
+    }
+
+    /// How many times the module called `proxy_define_metric`.
+    pub fn definitions(&self) -> usize {
+        self.definitions
     }
 
     fn get_mut(&mut self, id: u32) -> Result<&mut Metric, Status> {

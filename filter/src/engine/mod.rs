@@ -55,6 +55,24 @@ pub mod bench_hooks {
         pub use crate::engine::layers::decode::{find_segments, Limits};
         pub use crate::engine::limits::MAX_DECODE_DEPTH;
     }
+    /// For `fuzz/`: the parsers and layers its targets drive directly.
+    pub mod multipart {
+        pub use crate::engine::body::multipart::{boundary, parse, MultipartError, Part};
+        pub use crate::engine::limits::MAX_MULTIPART_PARTS;
+    }
+    pub mod content_coding {
+        pub use crate::engine::body::content_coding::{decode, encode, parse, Codings};
+        pub use crate::engine::limits::MAX_CODINGS;
+    }
+    pub mod layers {
+        pub use crate::engine::layers::{Unwrapped, Wrapping};
+        pub use crate::engine::limits::{
+            MAX_DECODED_BYTES, MAX_DECODED_SEGMENTS, MAX_RESPELLED_RUNS,
+        };
+    }
+    pub mod limits {
+        pub use crate::engine::limits::MAX_JSON_DEPTH;
+    }
 }
 
 pub use body::content_coding::{Coding, EncodingError};
