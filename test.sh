@@ -26,6 +26,9 @@ bash policies/examples/acme/protected/build-indexes.sh ./target/debug/airlock
 step "cargo test --workspace (engine, CLI, wasmtime harness driving the .wasm)"
 cargo test --workspace --locked
 
+step "fuzz corpus replay (every input libFuzzer ever saved, through the same invariants; stable, no sanitizer)"
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}" cargo test --locked --manifest-path fuzz/Cargo.toml
+
 step "policy test cases through the compiled .wasm"
 for policy in policies/default policies/examples/acme; do
   ./target/debug/airlock check --require-examples "$policy"
