@@ -93,7 +93,7 @@ fn check(case: &Case, out: &Outcome) -> Result<(), String> {
                 return Err("a blocked request reached the upstream".into());
             }
         }
-        "mask" => {
+        "mask" | "tokenize" => {
             let coding = out.egress_header("content-encoding");
             let egress = decode_content(coding, &out.egress_body)?;
             let secret = case.secret.unwrap_or_default().as_bytes();
@@ -288,9 +288,9 @@ fn json_cases() -> Vec<Case> {
         expect: "block",
         secret: Some(CREDENTIAL),
     });
-    // A card as a JSON number is masked, and the body stays JSON (the number becomes a string).
+    // A card as a JSON number is tokenized, and the body stays JSON (the number becomes a string).
     for (name, number, expect) in [
-        ("card-as-number", CARD, "mask"),
+        ("card-as-number", CARD, "tokenize"),
         ("luhn-invalid-number", "4916338506124577", "allow"),
     ] {
         cases.push(Case {
