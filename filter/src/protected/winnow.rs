@@ -95,6 +95,32 @@ pub fn fingerprints(
 /// The hash given to a k-gram with too few distinct units: never selected.
 const LOW_ENTROPY: u64 = u64::MAX;
 
+/// The keyed hash of *every* k-gram of `values`, in order, with `None` for the k-grams too low
+/// in entropy to be fingerprinted. The matcher looks each of them up: a document's selected
+/// fingerprints inside a copy are found whatever the text around the copy makes the text's own
+/// winnowing select, so a short copy yields all of the (about `2 / (w + 1)` per unit) selections
+/// its document made there, not only those both sides agree on.
+pub fn all_kgrams<'s>(
+    key: &Key,
+    domain: u8,
+    values: &[u64],
+    params: Params,
+    scratch: &'s mut Scratch,
+) -> impl Iterator<Item = Option<u64>> + 's {
+    kgram_hashes(
+        key,
+        domain,
+        values,
+        params.k.max(1),
+        params.min_distinct,
+        &mut scratch.hashes,
+    );
+    scratch
+        .hashes
+        .iter()
+        .map(|&h| (h != LOW_ENTROPY).then_some(h))
+}
+
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
 /// [`LOW_ENTROPY`] for a k-gram with fewer than `min_distinct` distinct unit values (counted in
 /// 256 buckets of the value, so a rare bucket collision undercounts; both sides count alike).

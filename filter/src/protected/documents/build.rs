@@ -54,6 +54,34 @@ impl View {
     }
 }
 
+/// Well-known sequences every project may hold in a table: the alphabet, the digits, printable
+/// ASCII and Latin-1 in order, written as prose and as the quoted-character lists of code
+/// (one per line, comma-separated, Rust byte literals). Like the license texts they are part
+/// of every build's background: a character table copied from anywhere is no trade secret.
+fn public_sequences() -> Vec<String> {
+    let ranges: [Vec<char>; 4] = [
+        ('a'..='z').collect(),
+        ('0'..='9').chain('a'..='z').collect(),
+        ('!'..='~').collect(),
+        ('\u{a1}'..='\u{ff}').collect(),
+    ];
+    let mut out = Vec::new();
+    for chars in &ranges {
+        let upper: Vec<char> = chars.iter().map(char::to_ascii_uppercase).collect();
+        for set in [chars, &upper] {
+            let each = |f: &dyn Fn(char) -> String| set.iter().map(|&c| f(c)).collect::<String>();
+            out.push(set.iter().collect());
+            out.push(each(&|c| format!("{c}, ")));
+            for quote in ['\'', '"'] {
+                out.push(each(&|c| format!("{quote}{c}{quote}\n")));
+                out.push(each(&|c| format!("{quote}{c}{quote}, ")));
+            }
+            out.push(each(&|c| format!("b'{c}', ")));
+        }
+    }
+    out
+}
+
 /// Tuning of a build.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -150,8 +178,10 @@ impl Builder {
         builder
     }
 
-    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated.
-    fn fingerprint(&mut self, text: &[u8], view: View) -> Vec<u32> {
+    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated: the winnowed
+    /// selection, or with `every`, the hash of every k-gram (for the background, which must
+    /// cover every k-gram a request could look up, not only the ones its own winnowing picks).
+    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<u32> {
         self.fps.clear();
         match view {
             View::Text => {
@@ -167,24 +197,27 @@ impl Builder {
             View::Code => (DOMAIN_CODE, self.settings.code),
         };
         self.stats.units += (self.units.len() + self.comments.len()) as u64;
-        winnow::fingerprints(
-            &self.key,
-            domain,
-            &self.units.values,
-            params,
-            &mut self.scratch,
-            &mut self.fps,
-        );
-        let comment = self.settings.comment;
-        winnow::fingerprints(
-            &self.key,
-            DOMAIN_COMMENT,
-            &self.comments.values,
-            comment,
-            &mut self.scratch,
-            &mut self.fps,
-        );
-        let mut top: Vec<u32> = self.fps.iter().map(|&(h, _)| (h >> 32) as u32).collect();
+        let streams = [
+            (domain, params, &self.units.values),
+            (DOMAIN_COMMENT, self.settings.comment, &self.comments.values),
+        ];
+        let mut top: Vec<u32> = Vec::new();
+        for (domain, params, values) in streams {
+            if every {
+                let all = winnow::all_kgrams(&self.key, domain, values, params, &mut self.scratch);
+                top.extend(all.flatten().map(|h| (h >> 32) as u32));
+            } else {
+                winnow::fingerprints(
+                    &self.key,
+                    domain,
+                    values,
+                    params,
+                    &mut self.scratch,
+                    &mut self.fps,
+                );
+            }
+        }
+        top.extend(self.fps.iter().map(|&(h, _)| (h >> 32) as u32));
         top.sort_unstable();
         top.dedup();
         top
@@ -193,7 +226,7 @@ impl Builder {
     /// Adds a protected document; returns its number.
     pub fn add_document(&mut self, name: &str, text: &[u8], view: View) -> u32 {
         let doc = self.names.len() as u32;
-        let fps = self.fingerprint(text, view);
+        let fps = self.fingerprint(text, view, false);
         self.entries.extend(fps.into_iter().map(|fp| (fp, doc)));
         self.names.push(name.to_owned());
         self.stats.documents += 1;
@@ -211,6 +244,9 @@ impl Builder {
                 self.add_background(variant.as_bytes());
             }
         }
+        for text in public_sequences() {
+            self.add_background(text.as_bytes());
+        }
         self.stats.background_documents = 0;
     }
 
@@ -218,7 +254,7 @@ impl Builder {
     pub fn add_background(&mut self, text: &[u8]) {
         let units = self.stats.units;
         for view in [View::Text, View::Code] {
-            let fps = self.fingerprint(text, view);
+            let fps = self.fingerprint(text, view, true);
             self.background.extend(fps);
         }
         self.stats.background_documents += 1;

@@ -1,7 +1,12 @@
 //! Finding copies of indexed documents in a text.
 //!
-//! The text is fingerprinted in the three streams exactly as documents were (prose characters,
-//! code tokens, comment words). Each fingerprint the index holds is a *hit*: a document and the
+//! The text is cut into the three streams exactly as documents were (prose characters, code
+//! tokens, comment words), and *every* k-gram of each is hashed and looked up, not only the ones
+//! the text's own winnowing would select: near the ends of a copy the document's window reached
+//! past the copy, so the document selected k-grams that the text's windows (which reach into the
+//! prompt around the paste instead) would not. Looking all of them up finds every fingerprint the
+//! document has inside the copy. Measured on 100 MB of crate sources: 200-character fragments
+//! 0.43 → 0.70 recalled, 400 characters 0.88 → 0.95. Each k-gram found in the index is a *hit*: a document and the
 //! original byte span of the k-gram. A document's hits from all streams are ordered by position
 //! and cut into runs wherever the next hit starts more than two windows plus a k-gram (in its
 //! stream's units) past the run's reach: inside a copy, winnowing selects one fingerprint per
@@ -85,7 +90,6 @@ pub struct FindScratch {
     units: Units,
     comments: Units,
     winnow: winnow::Scratch,
-    fps: Vec<(u64, u32)>,
     hits: Vec<Hit>,
 }
 
@@ -126,21 +130,18 @@ impl DocumentIndex {
                     };
                 }
             }
-            scratch.fps.clear();
-            winnow::fingerprints(
-                &self.key,
-                domain,
-                &units.values,
-                params,
-                &mut scratch.winnow,
-                &mut scratch.fps,
-            );
-            for &(fp, pos) in &scratch.fps {
-                let first = pos as usize;
+            let kgrams =
+                winnow::all_kgrams(&self.key, domain, &units.values, params, &mut scratch.winnow);
+            for (first, fp) in kgrams.enumerate() {
+                let Some(fp) = fp else { continue };
+                let found = self.lookup(fp);
+                if found.is_empty() {
+                    continue;
+                }
                 let Some((start, end)) = units.original_span(first, first + params.k - 1) else {
                     continue;
                 };
-                for &document in self.lookup(fp) {
+                for &document in found {
                     scratch.hits.push(Hit {
                         document,
                         start,
