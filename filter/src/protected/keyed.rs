@@ -61,6 +61,49 @@ impl Key {
     }
 }
 
+/// A cheap keyed bijection of 64-bit values: the k-gram hashes of the documents index (format 2).
+///
+/// Every k-gram of every request is hashed, so the hash must cost a few instructions, not a
+/// SipHash (which made the prose stream, one k-gram per character, the cost of the whole search).
+/// Two MurmurHash3 finalizers around the key halves: a bijection that differs per key and
+/// domain, so fingerprints of one index say nothing about another's and no table precomputed
+/// without the key fits. It is not a PRF; nothing here needs one, because the key is in the
+/// file for the matcher anyway (see the module's threat model).
+#[derive(Debug, Clone, Copy)]
+pub struct Mixer {
+    k0: u64,
+    k1: u64,
+}
+
+impl Key {
+    /// The mixer of this key in a domain.
+    pub fn mixer(&self, domain: u8) -> Mixer {
+        let (k0, k1) = self.halves();
+        Mixer {
+            k0: k0 ^ u64::from(domain).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            k1,
+        }
+    }
+}
+
+impl Mixer {
+    /// The keyed hash of `value`.
+    #[inline]
+    pub fn mix(&self, value: u64) -> u64 {
+        fmix(fmix(value ^ self.k0) ^ self.k1)
+    }
+}
+
+/// MurmurHash3's 64-bit finalizer: a bijection with full avalanche.
+#[inline]
+fn fmix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +120,8 @@ mod tests {
             pieces.write(piece);
         }
         assert_eq!(pieces.finish(), a.hash_bytes(4, b"annanovak123456789"));
+        assert_ne!(a.mixer(1).mix(7), b.mixer(1).mix(7));
+        assert_ne!(a.mixer(1).mix(7), a.mixer(2).mix(7));
+        assert_eq!(a.mixer(1).mix(7), a.mixer(1).mix(7));
     }
 }

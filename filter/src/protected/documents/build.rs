@@ -15,7 +15,7 @@
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
-use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
+use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -155,6 +155,8 @@ pub struct Builder {
     entries: Vec<(u32, u32)>,
     background: Vec<u32>,
     names: Vec<String>,
+    /// The views documents were read in (background text does not count).
+    views: u8,
     stats: BuildStats,
 }
 
@@ -172,6 +174,7 @@ impl Builder {
             entries: Vec::new(),
             background: Vec::new(),
             names: Vec::new(),
+            views: 0,
             stats: BuildStats::default(),
         };
         builder.add_licenses();
@@ -231,6 +234,10 @@ impl Builder {
         self.names.push(name.to_owned());
         self.stats.documents += 1;
         self.stats.code_documents += usize::from(view == View::Code);
+        self.views |= match view {
+            View::Text => VIEW_PROSE,
+            View::Code => VIEW_CODE,
+        };
         self.stats.text_bytes += text.len() as u64;
         doc
     }
@@ -296,7 +303,14 @@ impl Builder {
             self.settings.code,
             self.settings.comment,
         ];
-        let file = encode(&self.key, streams, &doc_fingerprints, names, &kept);
+        let file = encode(
+            &self.key,
+            streams,
+            self.views,
+            &doc_fingerprints,
+            names,
+            &kept,
+        );
         (file, self.stats)
     }
 }

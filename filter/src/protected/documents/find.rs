@@ -26,7 +26,7 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
+use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
@@ -102,25 +102,37 @@ impl DocumentIndex {
         min_chars: usize,
         scratch: &mut FindScratch,
     ) -> Vec<DocumentMatch> {
-        scratch.hits.clear();
+        let FindScratch {
+            folder,
+            units,
+            comments,
+            winnow,
+            hits,
+        } = scratch;
+        hits.clear();
         let mut scales = [Scale::default(); 3];
         let streams = [
             (DOMAIN_TEXT, self.text),
             (DOMAIN_CODE, self.code),
             (DOMAIN_COMMENT, self.comment),
         ];
+        // One fold for all views.
+        let folded = folder.fold(text);
         for (stream, (domain, params)) in streams.into_iter().enumerate() {
-            match domain {
-                DOMAIN_TEXT => text_view::units(&mut scratch.folder, text, &mut scratch.units),
-                DOMAIN_CODE => code_view::units(
-                    &mut scratch.folder,
-                    text,
-                    &mut scratch.units,
-                    &mut scratch.comments,
-                ),
-                _ => std::mem::swap(&mut scratch.units, &mut scratch.comments),
+            // A stream the index holds no document of cannot match.
+            let view = if domain == DOMAIN_TEXT {
+                VIEW_PROSE
+            } else {
+                VIEW_CODE
+            };
+            if self.views & view == 0 {
+                continue;
             }
-            let units = &scratch.units;
+            match domain {
+                DOMAIN_TEXT => text_view::units_of(&folded, units),
+                DOMAIN_CODE => code_view::units_of(&folded, units, comments),
+                _ => std::mem::swap(units, comments),
+            }
             if let (Some(first), Some(last)) = (units.spans.first(), units.spans.last()) {
                 let bytes = last.1.saturating_sub(first.0) as f64;
                 if let Some(scale) = scales.get_mut(stream) {
@@ -131,7 +143,7 @@ impl DocumentIndex {
                 }
             }
             let kgrams =
-                winnow::all_kgrams(&self.key, domain, &units.values, params, &mut scratch.winnow);
+                winnow::all_kgrams(&self.key, domain, &units.values, params, winnow);
             for (first, fp) in kgrams.enumerate() {
                 let Some(fp) = fp else { continue };
                 let found = self.lookup(fp);
@@ -142,7 +154,7 @@ impl DocumentIndex {
                     continue;
                 };
                 for &document in found {
-                    scratch.hits.push(Hit {
+                    hits.push(Hit {
                         document,
                         start,
                         end,
@@ -152,9 +164,9 @@ impl DocumentIndex {
                 }
             }
         }
-        scratch.hits.sort_unstable();
+        hits.sort_unstable();
         let mut found = Vec::new();
-        for doc_hits in scratch.hits.chunk_by(|a, b| a.document == b.document) {
+        for doc_hits in hits.chunk_by(|a, b| a.document == b.document) {
             let mut best: Option<DocumentMatch> = None;
             let mut from = 0;
             let mut reach = 0usize;
