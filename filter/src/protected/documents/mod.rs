@@ -81,17 +81,7 @@ impl DocumentIndex {
     /// Parses and checks a complete index file.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocumentIndex, IndexError> {
         // Older formats hashed differently: refused, never read as an index that finds nothing.
-        let version = bytes
-            .get(8..12)
-            .and_then(|v| <[u8; 4]>::try_from(v).ok())
-            .map_or(0, u32::from_le_bytes);
-        if bytes.starts_with(MAGIC) && version != 0 && version < VERSION {
-            return Err(IndexError::UnsupportedVersion {
-                found: version,
-                supported: VERSION,
-            });
-        }
-        let payload = container::open(bytes, MAGIC, "documents", VERSION)?;
+        let payload = container::open_exact(bytes, MAGIC, "documents", VERSION)?;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let text = params(&mut r)?;
