@@ -228,12 +228,20 @@ impl Gather<'_> {
         spans: &mut Vec<(usize, usize, bool)>,
     ) {
         spans.clear();
+        let bytes = text.as_bytes();
         let mut start: Option<usize> = None;
-        for (i, c) in text
-            .char_indices()
-            .chain(std::iter::once((text.len(), ' ')))
-        {
-            match (c.is_alphanumeric(), start) {
+        let mut i = 0;
+        while i <= bytes.len() {
+            // ASCII bytes are classified as bytes; only other characters are decoded.
+            let (alphanumeric, len) = match bytes.get(i) {
+                None => (false, 1),
+                Some(&b) if b < 0x80 => (b.is_ascii_alphanumeric(), 1),
+                Some(_) => text
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+            };
+            match (alphanumeric, start) {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
                     spans.push((s, i, true));
@@ -241,6 +249,7 @@ impl Gather<'_> {
                 }
                 _ => {}
             }
+            i += len;
         }
         for (w, &(s, _, _)) in spans.iter().enumerate() {
             let mut hasher = ValueHasher::default();

@@ -18,7 +18,7 @@
 //!
 //! **Prefilter.** Most words of a text start no indexed value. The file carries a bit set of the
 //! keyed hashes of every value's first [`cell::PREFIX`] normalized bytes (in its kind's
-//! domain), about 16 bits per distinct prefix; a candidate whose prefix bit is clear is never
+//! domain), about 32 bits per distinct prefix (a chance pass is about 1 in 32); a candidate whose prefix bit is clear is never
 //! hashed further or looked up, and neither are the longer runs that start with it.
 //!
 //! Values are hashed as they are read (FNV-1a over the normalized bytes, then keyed with the
@@ -95,9 +95,9 @@ pub(crate) struct Prefilter {
 }
 
 impl Prefilter {
-    /// A set of about 16 bits per prefix (at most 2^23 bits, 1 MiB).
+    /// A set of about 32 bits per prefix (at least 2^12, at most 2^23 bits: 1 MiB).
     pub(crate) fn build(prefixes: &[u64]) -> Prefilter {
-        let want = prefixes.len().saturating_mul(16).max(64);
+        let want = prefixes.len().saturating_mul(32).max(1 << 12);
         let bits = (usize::BITS - (want - 1).leading_zeros()).min(23);
         let mut set = Prefilter {
             words: vec![0; (1usize << bits) / 64],
