@@ -109,7 +109,10 @@ impl Default for Settings {
             code: Params {
                 k: 12,
                 w: 24,
-                min_distinct: 6,
+                // 7 rather than 6: with every k-gram of a request looked up, six distinct units
+                // (the identifier placeholder and five punctuation marks, `_ = _._(_._(), _`)
+                // matched idioms across projects (precision 99.86 % → 99.95 %).
+                min_distinct: 7,
             },
             comment: Params {
                 k: 8,

@@ -157,7 +157,10 @@ impl RecordIndex {
             return Err(IndexError::Malformed("entry layout out of range"));
         }
         let buckets = r.u32s((1usize << bits) + 1)?;
-        let mut packed = r.bytes(entries.saturating_mul(width))?.to_vec();
+        let raw = r.bytes(entries.saturating_mul(width))?;
+        // Exactly sized: growing by the padding would reallocate to twice the table.
+        let mut packed = Vec::with_capacity(raw.len() + 8);
+        packed.extend_from_slice(raw);
         packed.extend_from_slice(&[0; 8]);
         let filter_bits = u32::from(r.u8()?);
         if !(6..=23).contains(&filter_bits) {
@@ -324,7 +327,7 @@ fn encode(
     for &(h, row, column) in entries {
         let r = u64::from(row) << column_bits | u64::from(column);
         let packed = remainder(h, bits, rest_bits) << ref_bits | r;
-        p.extend_from_slice(&packed.to_le_bytes()[..width]);
+        p.extend_from_slice(packed.to_le_bytes().get(..width).unwrap_or_default());
     }
     let filter = Prefilter::build(prefixes);
     p.push(filter.mask.count_ones() as u8);
