@@ -50,8 +50,12 @@ fn documents_index(mb: usize) -> (Vec<u8>, usize) {
 
 fn records_index(rows: usize) -> Vec<u8> {
     let mut rng = Rng::new(0xfeed);
-    let first = ["anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro"];
-    let last = ["novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad"];
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
+    ];
     let mut builder = records::Builder::new(
         Key([0x33; 16]),
         &["name", "email", "phone", "account"],
@@ -70,10 +74,7 @@ fn records_index(rows: usize) -> Vec<u8> {
 fn config_with(detector: Option<Value>) -> Vec<u8> {
     let mut doc = policies::default_value();
     if let Some(d) = detector {
-        doc["detectors"]
-            .as_array_mut()
-            .expect("detectors")
-            .push(d);
+        doc["detectors"].as_array_mut().expect("detectors").push(d);
     }
     policies::plugin_config(&doc)
 }
@@ -108,13 +109,17 @@ fn main() {
         ("default policy alone", config_with(None)),
         (
             "+ documents index",
-            config_with(Some(json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
-                "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(&doc_index)}}))),
+            config_with(Some(
+                json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
+                "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(&doc_index)}}),
+            )),
         ),
         (
             "+ records index",
-            config_with(Some(json!({"id": "bench-records", "class": "confidential", "kind": "pii",
-                "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(&rec_index)}}))),
+            config_with(Some(
+                json!({"id": "bench-records", "class": "confidential", "kind": "pii",
+                "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(&rec_index)}}),
+            )),
         ),
     ];
     let mut best = [(f64::MAX, 0usize); 3];

@@ -493,7 +493,10 @@ mod tests {
     fn kept_words_are_sorted() {
         assert!(KEPT.windows(2).all(|w| w[0] < w[1]));
         assert!(KEPT.iter().all(|w| w.len() <= 10));
-        assert_eq!(identifier_value(b"Return"), fnv(TAG_WORD, b"return".iter().copied()));
+        assert_eq!(
+            identifier_value(b"Return"),
+            fnv(TAG_WORD, b"return".iter().copied())
+        );
         assert_eq!(identifier_value(b"returns"), identifier_value(b"x"));
     }
 

@@ -142,8 +142,7 @@ impl DocumentIndex {
                     };
                 }
             }
-            let kgrams =
-                winnow::all_kgrams(&self.key, domain, &units.values, params, winnow);
+            let kgrams = winnow::all_kgrams(&self.key, domain, &units.values, params, winnow);
             for (first, fp) in kgrams.enumerate() {
                 let Some(fp) = fp else { continue };
                 let found = self.lookup(fp);

@@ -276,8 +276,8 @@ impl Gather<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::Builder;
-    use crate::protected::keyed::Key;
     use super::*;
+    use crate::protected::keyed::Key;
 
     fn index() -> RecordIndex {
         let mut b = Builder::new(

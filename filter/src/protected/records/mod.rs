@@ -116,7 +116,9 @@ impl Prefilter {
     #[inline]
     pub(crate) fn may_hold(&self, prefix: u64) -> bool {
         let i = (prefix & self.mask) as usize;
-        self.words.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
 }
 
@@ -197,7 +199,8 @@ impl RecordIndex {
         let ref_mask = (1u64 << ref_bits) - 1;
         let bad_ref = (0..entries).any(|i| {
             let r = index.entry(i) & ref_mask;
-            (r >> column_bits) >= u64::from(rows) || (r & ((1 << column_bits) - 1)) as usize >= count
+            (r >> column_bits) >= u64::from(rows)
+                || (r & ((1 << column_bits) - 1)) as usize >= count
         });
         if bad_ref {
             return Err(IndexError::Malformed(
@@ -214,7 +217,9 @@ impl RecordIndex {
         self.entries
             .get(at..at + 8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, |b| u64::from_le_bytes(b) & low_mask(8 * self.width as u32))
+            .map_or(0, |b| {
+                u64::from_le_bytes(b) & low_mask(8 * self.width as u32)
+            })
     }
 
     /// The indexed columns.
@@ -336,4 +341,3 @@ fn encode(
     }
     container::seal(MAGIC, VERSION, &p)
 }
-
