@@ -1,10 +1,12 @@
-//! Keyed hashing: every stored fingerprint and cell hash is SipHash-1-3 under a per-index key.
+//! Keyed hashing under a per-index key: the [`Mixer`] keys every stored fingerprint and cell hash
+//! (index format 2); SipHash-1-3 ([`Key::hash_bytes`]) remains for build-time bookkeeping (the
+//! duplicate-row check).
 //!
 //! A per-index random 128-bit key means an index's hashes cannot be compared with another
 //! index's, nor looked up in a table precomputed for all indexes. It does not hide anything from
-//! whoever holds the index: the key is in the file, because the matcher needs it. SipHash-1-3 is
-//! a keyed PRF that costs a few nanoseconds per 8-byte input, which matters when every k-gram of
-//! a 100 MB tree is hashed; HMAC-SHA256 would be a hundred times slower for no gain here.
+//! whoever holds the index: the key is in the file, because the matcher needs it. So the mixer
+//! need not be a PRF, only key-dependent and cheap: every k-gram and every candidate value of
+//! every request is hashed, and SipHash per k-gram was once the cost of the whole search.
 
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
