@@ -103,6 +103,14 @@ impl Host {
         self.vm.store.data_mut()
     }
 
+    /// The module's linear memory in bytes. Linear memory never shrinks, so this is the VM's peak
+    /// so far.
+    pub fn memory_bytes(&self) -> usize {
+        self.state()
+            .memory
+            .map_or(0, |m| m.data_size(&self.vm.store))
+    }
+
     /// Sets a VM environment variable (Envoy's `vm_config.environment_variables`).
     /// Takes effect for reads after this call; set it before `configure`.
     pub fn set_env(&mut self, key: &str, value: &str) {

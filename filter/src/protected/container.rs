@@ -81,6 +81,27 @@ pub fn seal(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`open`], refusing also a version older than `version`: for formats whose hashes changed,
+/// so an old file is never read as an index that silently finds nothing.
+pub fn open_exact<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    kind: &'static str,
+    version: u32,
+) -> Result<&'a [u8], IndexError> {
+    let found = bytes
+        .get(8..12)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map_or(0, u32::from_le_bytes);
+    if bytes.starts_with(magic) && found != 0 && found < version {
+        return Err(IndexError::UnsupportedVersion {
+            found,
+            supported: version,
+        });
+    }
+    open(bytes, magic, kind, version)
+}
+
 /// Checks a complete file and returns its payload.
 pub fn open<'a>(
     bytes: &'a [u8],
@@ -188,6 +209,15 @@ impl<'a> Reader<'a> {
                     c.get(3).copied().unwrap_or(0),
                 ])
             })
+            .collect())
+    }
+
+    /// `n` little-endian u64s.
+    pub fn u64s(&mut self, n: usize) -> Result<Vec<u64>, IndexError> {
+        let raw = self.bytes(n.checked_mul(8).ok_or(SHORT)?)?;
+        Ok(raw
+            .chunks_exact(8)
+            .map(|c| <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes))
             .collect())
     }
 

@@ -1,10 +1,12 @@
-//! Keyed hashing: every stored fingerprint and cell hash is SipHash-1-3 under a per-index key.
+//! Keyed hashing under a per-index key: the [`Mixer`] keys every stored fingerprint and cell hash
+//! (index format 2); SipHash-1-3 ([`Key::hash_bytes`]) remains for build-time bookkeeping (the
+//! duplicate-row check).
 //!
 //! A per-index random 128-bit key means an index's hashes cannot be compared with another
 //! index's, nor looked up in a table precomputed for all indexes. It does not hide anything from
-//! whoever holds the index: the key is in the file, because the matcher needs it. SipHash-1-3 is
-//! a keyed PRF that costs a few nanoseconds per 8-byte input, which matters when every k-gram of
-//! a 100 MB tree is hashed; HMAC-SHA256 would be a hundred times slower for no gain here.
+//! whoever holds the index: the key is in the file, because the matcher needs it. So the mixer
+//! need not be a PRF, only key-dependent and cheap: every k-gram and every candidate value of
+//! every request is hashed, and SipHash per k-gram was once the cost of the whole search.
 
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
@@ -61,6 +63,49 @@ impl Key {
     }
 }
 
+/// A cheap keyed bijection of 64-bit values: the k-gram hashes of the documents index (format 2).
+///
+/// Every k-gram of every request is hashed, so the hash must cost a few instructions, not a
+/// SipHash (which made the prose stream, one k-gram per character, the cost of the whole search).
+/// Two MurmurHash3 finalizers around the key halves: a bijection that differs per key and
+/// domain, so fingerprints of one index say nothing about another's and no table precomputed
+/// without the key fits. It is not a PRF; nothing here needs one, because the key is in the
+/// file for the matcher anyway (see the module's threat model).
+#[derive(Debug, Clone, Copy)]
+pub struct Mixer {
+    k0: u64,
+    k1: u64,
+}
+
+impl Key {
+    /// The mixer of this key in a domain.
+    pub fn mixer(&self, domain: u8) -> Mixer {
+        let (k0, k1) = self.halves();
+        Mixer {
+            k0: k0 ^ u64::from(domain).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            k1,
+        }
+    }
+}
+
+impl Mixer {
+    /// The keyed hash of `value`.
+    #[inline]
+    pub fn mix(&self, value: u64) -> u64 {
+        fmix(fmix(value ^ self.k0) ^ self.k1)
+    }
+}
+
+/// MurmurHash3's 64-bit finalizer: a bijection with full avalanche.
+#[inline]
+fn fmix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +122,8 @@ mod tests {
             pieces.write(piece);
         }
         assert_eq!(pieces.finish(), a.hash_bytes(4, b"annanovak123456789"));
+        assert_ne!(a.mixer(1).mix(7), b.mixer(1).mix(7));
+        assert_ne!(a.mixer(1).mix(7), a.mixer(2).mix(7));
+        assert_eq!(a.mixer(1).mix(7), a.mixer(1).mix(7));
     }
 }

@@ -8,13 +8,18 @@
 //! homoglyphs, invisible characters) comes from the engine through [`Folder`]. Punctuation,
 //! digits and non-ASCII letters are kept as they are: a copy that changes them is a different text.
 
-use super::fold::Folder;
+use super::fold::{Folded, Folder};
 use super::units::Units;
 
 /// Fills `out` with the prose units of `text`.
 pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units) {
+    units_of(&folder.fold(text), out);
+}
+
+/// Fills `out` with the prose units of an already folded text (the matcher folds once for
+/// all its views).
+pub fn units_of(folded: &Folded<'_>, out: &mut Units) {
     out.clear();
-    let folded = folder.fold(text);
     for (i, &byte) in folded.text().iter().enumerate() {
         if is_space(byte) {
             continue;

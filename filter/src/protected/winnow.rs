@@ -11,8 +11,16 @@
 //! index size (density `2 / (w + 1)`) against the shortest copy that is always found.
 //!
 //! The k-gram hash is a polynomial rolling hash over the unit values (one multiply-add per unit),
-//! then keyed with SipHash ([`Key::hash_u64`]) so the selected values depend on the index's key.
+//! then keyed ([`Mixer`](super::keyed::Mixer)) so the selected values depend on the index's key.
 //! Selection uses a monotone queue: linear time whatever `w` is.
+//!
+//! **Only small hashes are fingerprints.** A selection is the minimum of `w` hashes, so it is
+//! almost always small: below `2^(64 − t)` for the largest `t` with `(1 − 2^−t)^w ≤ 1/500`
+//! ([`threshold_bits`]: t = 1 for w ≥ 9, 2 for w ≥ 22, 3 for w ≥ 47). The rare selection above
+//! that bound is not stored (at most 0.2 % of them), and in exchange a request's k-gram above
+//! it is never looked up: the matcher skips half (comments), three quarters (code) or seven
+//! eighths (prose) of its lookups for free. A stored fingerprint is the hash shifted left by
+//! `t`, so its bits stay uniform for the index's buckets.
 
 use super::keyed::Key;
 use std::collections::VecDeque;
@@ -29,6 +37,23 @@ pub struct Params {
     pub w: usize,
     /// The fewest distinct unit values a k-gram needs to be fingerprinted (0 or 1: all are).
     pub min_distinct: usize,
+}
+
+/// The top bits every fingerprint of a stream with window `w` has clear (see the module doc).
+pub fn threshold_bits(w: usize) -> u32 {
+    match w {
+        47.. => 3,
+        22.. => 2,
+        9.. => 1,
+        _ => 0,
+    }
+}
+
+/// The stored fingerprint of a k-gram hash, if it is small enough to be one.
+#[inline]
+fn fingerprint(hash: u64, bits: u32) -> Option<u64> {
+    (hash != LOW_ENTROPY && hash.checked_shr(64 - bits).unwrap_or(0) == 0)
+        .then(|| hash.checked_shl(bits).unwrap_or(hash))
 }
 
 /// Reusable buffers for [`fingerprints`].
@@ -62,6 +87,7 @@ pub fn fingerprints(
     if hashes.is_empty() {
         return;
     }
+    let bits = threshold_bits(params.w);
     let w = params.w.max(1).min(hashes.len());
     let queue = &mut scratch.queue;
     queue.clear();
@@ -86,7 +112,9 @@ pub fn fingerprints(
         let keep_last =
             last.is_some_and(|l| l >= first && hashes.get(l).is_some_and(|&v| v == min_hash));
         if !keep_last && last != Some(min) && min_hash != LOW_ENTROPY {
-            out.push((min_hash, u32::try_from(min).unwrap_or(u32::MAX)));
+            if let Some(fp) = fingerprint(min_hash, bits) {
+                out.push((fp, u32::try_from(min).unwrap_or(u32::MAX)));
+            }
             last = Some(min);
         }
     }
@@ -94,6 +122,30 @@ pub fn fingerprints(
 
 /// The hash given to a k-gram with too few distinct units: never selected.
 const LOW_ENTROPY: u64 = u64::MAX;
+
+/// The fingerprint of *every* k-gram of `values`, in order, with `None` for the k-grams that
+/// cannot be one (too low in entropy, or a hash above the stream's bound). The matcher looks each of them up: a document's selected
+/// fingerprints inside a copy are found whatever the text around the copy makes the text's own
+/// winnowing select, so a short copy yields all of the (about `2 / (w + 1)` per unit) selections
+/// its document made there, not only those both sides agree on.
+pub fn all_kgrams<'s>(
+    key: &Key,
+    domain: u8,
+    values: &[u64],
+    params: Params,
+    scratch: &'s mut Scratch,
+) -> impl Iterator<Item = Option<u64>> + 's {
+    kgram_hashes(
+        key,
+        domain,
+        values,
+        params.k.max(1),
+        params.min_distinct,
+        &mut scratch.hashes,
+    );
+    let bits = threshold_bits(params.w);
+    scratch.hashes.iter().map(move |&h| fingerprint(h, bits))
+}
 
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
 /// [`LOW_ENTROPY`] for a k-gram with fewer than `min_distinct` distinct unit values (counted in
@@ -113,6 +165,7 @@ fn kgram_hashes(
     let mut counts = [0u16; 256];
     let mut distinct = 0usize;
     let bucket = |v: u64| (v ^ (v >> 8) ^ (v >> 16) ^ (v >> 32)) as u8 as usize;
+    let mixer = key.mixer(domain);
     let mut top = 1u64; // BASE^(k-1)
     for _ in 1..k {
         top = top.wrapping_mul(BASE);
@@ -136,7 +189,7 @@ fn kgram_hashes(
             out.push(if distinct < min_distinct {
                 LOW_ENTROPY
             } else {
-                key.hash_u64(domain, h).min(LOW_ENTROPY - 1)
+                mixer.mix(h).min(LOW_ENTROPY - 1)
             });
         }
     }

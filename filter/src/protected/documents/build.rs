@@ -15,7 +15,7 @@
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
-use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
+use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -54,6 +54,34 @@ impl View {
     }
 }
 
+/// Well-known sequences every project may hold in a table: the alphabet, the digits, printable
+/// ASCII and Latin-1 in order, written as prose and as the quoted-character lists of code
+/// (one per line, comma-separated, Rust byte literals). Like the license texts they are part
+/// of every build's background: a character table copied from anywhere is no trade secret.
+fn public_sequences() -> Vec<String> {
+    let ranges: [Vec<char>; 4] = [
+        ('a'..='z').collect(),
+        ('0'..='9').chain('a'..='z').collect(),
+        ('!'..='~').collect(),
+        ('\u{a1}'..='\u{ff}').collect(),
+    ];
+    let mut out = Vec::new();
+    for chars in &ranges {
+        let upper: Vec<char> = chars.iter().map(char::to_ascii_uppercase).collect();
+        for set in [chars, &upper] {
+            let each = |f: &dyn Fn(char) -> String| set.iter().map(|&c| f(c)).collect::<String>();
+            out.push(set.iter().collect());
+            out.push(each(&|c| format!("{c}, ")));
+            for quote in ['\'', '"'] {
+                out.push(each(&|c| format!("{quote}{c}{quote}\n")));
+                out.push(each(&|c| format!("{quote}{c}{quote}, ")));
+            }
+            out.push(each(&|c| format!("b'{c}', ")));
+        }
+    }
+    out
+}
+
 /// Tuning of a build.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -81,7 +109,10 @@ impl Default for Settings {
             code: Params {
                 k: 12,
                 w: 24,
-                min_distinct: 6,
+                // 7 rather than 6: with every k-gram of a request looked up, six distinct units
+                // (the identifier placeholder and five punctuation marks, `_ = _._(_._(), _`)
+                // matched idioms across projects (precision 99.86 % → 99.95 %).
+                min_distinct: 7,
             },
             comment: Params {
                 k: 8,
@@ -127,6 +158,8 @@ pub struct Builder {
     entries: Vec<(u32, u32)>,
     background: Vec<u32>,
     names: Vec<String>,
+    /// The views documents were read in (background text does not count).
+    views: u8,
     stats: BuildStats,
 }
 
@@ -144,14 +177,17 @@ impl Builder {
             entries: Vec::new(),
             background: Vec::new(),
             names: Vec::new(),
+            views: 0,
             stats: BuildStats::default(),
         };
         builder.add_licenses();
         builder
     }
 
-    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated.
-    fn fingerprint(&mut self, text: &[u8], view: View) -> Vec<u32> {
+    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated: the winnowed
+    /// selection, or with `every`, the hash of every k-gram (for the background, which must
+    /// cover every k-gram a request could look up, not only the ones its own winnowing picks).
+    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<u32> {
         self.fps.clear();
         match view {
             View::Text => {
@@ -167,24 +203,27 @@ impl Builder {
             View::Code => (DOMAIN_CODE, self.settings.code),
         };
         self.stats.units += (self.units.len() + self.comments.len()) as u64;
-        winnow::fingerprints(
-            &self.key,
-            domain,
-            &self.units.values,
-            params,
-            &mut self.scratch,
-            &mut self.fps,
-        );
-        let comment = self.settings.comment;
-        winnow::fingerprints(
-            &self.key,
-            DOMAIN_COMMENT,
-            &self.comments.values,
-            comment,
-            &mut self.scratch,
-            &mut self.fps,
-        );
-        let mut top: Vec<u32> = self.fps.iter().map(|&(h, _)| (h >> 32) as u32).collect();
+        let streams = [
+            (domain, params, &self.units.values),
+            (DOMAIN_COMMENT, self.settings.comment, &self.comments.values),
+        ];
+        let mut top: Vec<u32> = Vec::new();
+        for (domain, params, values) in streams {
+            if every {
+                let all = winnow::all_kgrams(&self.key, domain, values, params, &mut self.scratch);
+                top.extend(all.flatten().map(|h| (h >> 32) as u32));
+            } else {
+                winnow::fingerprints(
+                    &self.key,
+                    domain,
+                    values,
+                    params,
+                    &mut self.scratch,
+                    &mut self.fps,
+                );
+            }
+        }
+        top.extend(self.fps.iter().map(|&(h, _)| (h >> 32) as u32));
         top.sort_unstable();
         top.dedup();
         top
@@ -193,11 +232,15 @@ impl Builder {
     /// Adds a protected document; returns its number.
     pub fn add_document(&mut self, name: &str, text: &[u8], view: View) -> u32 {
         let doc = self.names.len() as u32;
-        let fps = self.fingerprint(text, view);
+        let fps = self.fingerprint(text, view, false);
         self.entries.extend(fps.into_iter().map(|fp| (fp, doc)));
         self.names.push(name.to_owned());
         self.stats.documents += 1;
         self.stats.code_documents += usize::from(view == View::Code);
+        self.views |= match view {
+            View::Text => VIEW_PROSE,
+            View::Code => VIEW_CODE,
+        };
         self.stats.text_bytes += text.len() as u64;
         doc
     }
@@ -211,6 +254,9 @@ impl Builder {
                 self.add_background(variant.as_bytes());
             }
         }
+        for text in public_sequences() {
+            self.add_background(text.as_bytes());
+        }
         self.stats.background_documents = 0;
     }
 
@@ -218,7 +264,7 @@ impl Builder {
     pub fn add_background(&mut self, text: &[u8]) {
         let units = self.stats.units;
         for view in [View::Text, View::Code] {
-            let fps = self.fingerprint(text, view);
+            let fps = self.fingerprint(text, view, true);
             self.background.extend(fps);
         }
         self.stats.background_documents += 1;
@@ -260,7 +306,14 @@ impl Builder {
             self.settings.code,
             self.settings.comment,
         ];
-        let file = encode(&self.key, streams, &doc_fingerprints, names, &kept);
+        let file = encode(
+            &self.key,
+            streams,
+            self.views,
+            &doc_fingerprints,
+            names,
+            &kept,
+        );
         (file, self.stats)
     }
 }

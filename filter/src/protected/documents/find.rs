@@ -1,7 +1,12 @@
 //! Finding copies of indexed documents in a text.
 //!
-//! The text is fingerprinted in the three streams exactly as documents were (prose characters,
-//! code tokens, comment words). Each fingerprint the index holds is a *hit*: a document and the
+//! The text is cut into the three streams exactly as documents were (prose characters, code
+//! tokens, comment words), and *every* k-gram of each is hashed and looked up, not only the ones
+//! the text's own winnowing would select: near the ends of a copy the document's window reached
+//! past the copy, so the document selected k-grams that the text's windows (which reach into the
+//! prompt around the paste instead) would not. Looking all of them up finds every fingerprint the
+//! document has inside the copy. Measured on 100 MB of crate sources: 200-character fragments
+//! 0.43 → 0.70 recalled, 400 characters 0.88 → 0.95. Each k-gram found in the index is a *hit*: a document and the
 //! original byte span of the k-gram. A document's hits from all streams are ordered by position
 //! and cut into runs wherever the next hit starts more than two windows plus a k-gram (in its
 //! stream's units) past the run's reach: inside a copy, winnowing selects one fingerprint per
@@ -21,7 +26,7 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT};
+use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
@@ -85,7 +90,6 @@ pub struct FindScratch {
     units: Units,
     comments: Units,
     winnow: winnow::Scratch,
-    fps: Vec<(u64, u32)>,
     hits: Vec<Hit>,
 }
 
@@ -98,25 +102,37 @@ impl DocumentIndex {
         min_chars: usize,
         scratch: &mut FindScratch,
     ) -> Vec<DocumentMatch> {
-        scratch.hits.clear();
+        let FindScratch {
+            folder,
+            units,
+            comments,
+            winnow,
+            hits,
+        } = scratch;
+        hits.clear();
         let mut scales = [Scale::default(); 3];
         let streams = [
             (DOMAIN_TEXT, self.text),
             (DOMAIN_CODE, self.code),
             (DOMAIN_COMMENT, self.comment),
         ];
+        // One fold for all views.
+        let folded = folder.fold(text);
         for (stream, (domain, params)) in streams.into_iter().enumerate() {
-            match domain {
-                DOMAIN_TEXT => text_view::units(&mut scratch.folder, text, &mut scratch.units),
-                DOMAIN_CODE => code_view::units(
-                    &mut scratch.folder,
-                    text,
-                    &mut scratch.units,
-                    &mut scratch.comments,
-                ),
-                _ => std::mem::swap(&mut scratch.units, &mut scratch.comments),
+            // A stream the index holds no document of cannot match.
+            let view = if domain == DOMAIN_TEXT {
+                VIEW_PROSE
+            } else {
+                VIEW_CODE
+            };
+            if self.views & view == 0 {
+                continue;
             }
-            let units = &scratch.units;
+            match domain {
+                DOMAIN_TEXT => text_view::units_of(&folded, units),
+                DOMAIN_CODE => code_view::units_of(&folded, units, comments),
+                _ => std::mem::swap(units, comments),
+            }
             if let (Some(first), Some(last)) = (units.spans.first(), units.spans.last()) {
                 let bytes = last.1.saturating_sub(first.0) as f64;
                 if let Some(scale) = scales.get_mut(stream) {
@@ -126,22 +142,18 @@ impl DocumentIndex {
                     };
                 }
             }
-            scratch.fps.clear();
-            winnow::fingerprints(
-                &self.key,
-                domain,
-                &units.values,
-                params,
-                &mut scratch.winnow,
-                &mut scratch.fps,
-            );
-            for &(fp, pos) in &scratch.fps {
-                let first = pos as usize;
+            let kgrams = winnow::all_kgrams(&self.key, domain, &units.values, params, winnow);
+            for (first, fp) in kgrams.enumerate() {
+                let Some(fp) = fp else { continue };
+                let found = self.lookup(fp);
+                if found.is_empty() {
+                    continue;
+                }
                 let Some((start, end)) = units.original_span(first, first + params.k - 1) else {
                     continue;
                 };
-                for &document in self.lookup(fp) {
-                    scratch.hits.push(Hit {
+                for &document in found {
+                    hits.push(Hit {
                         document,
                         start,
                         end,
@@ -151,9 +163,9 @@ impl DocumentIndex {
                 }
             }
         }
-        scratch.hits.sort_unstable();
+        hits.sort_unstable();
         let mut found = Vec::new();
-        for doc_hits in scratch.hits.chunk_by(|a, b| a.document == b.document) {
+        for doc_hits in hits.chunk_by(|a, b| a.document == b.document) {
             let mut best: Option<DocumentMatch> = None;
             let mut from = 0;
             let mut reach = 0usize;

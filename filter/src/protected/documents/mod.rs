@@ -1,9 +1,10 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 1 (framed by [`container`](super::container)):
+//! Payload of format version 2 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
+//! views u8: 1 = some document was read as prose, 2 = some as code (a request skips the others)
 //! documents u32 | per document: its fingerprint count u32
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
 //! entries u32 | document id width u8 (2 or 4) | bucket bits b u8 (0 to 16)
@@ -11,6 +12,10 @@
 //! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
 //! docs [u16 or u32; entries]: the document of each entry
 //! ```
+//!
+//! Version 2 hashes k-grams with a cheap keyed mixer and stores only fingerprints below the
+//! stream's bound ([`winnow`](super::winnow)); version 1 used SipHash per k-gram, so its
+//! fingerprints mean nothing to this matcher and it is refused (rebuild the index).
 //!
 //! A fingerprint is the top 32 bits of a keyed 64-bit k-gram hash. 32 bits are enough because
 //! a finding needs several fingerprints of one document close together in the text (a chance
@@ -34,7 +39,7 @@ use super::winnow::Params;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -42,6 +47,10 @@ const MAX_BUCKET_BITS: u32 = 16;
 pub(crate) fn bucket_bits(entries: usize) -> u32 {
     (usize::BITS - (entries / 16).leading_zeros()).min(MAX_BUCKET_BITS)
 }
+/// `views` bit: the index holds documents read as prose.
+pub(crate) const VIEW_PROSE: u8 = 1;
+/// `views` bit: the index holds documents read as code.
+pub(crate) const VIEW_CODE: u8 = 2;
 /// Keyed-hash domain of the prose view.
 pub(crate) const DOMAIN_TEXT: u8 = 1;
 /// Keyed-hash domain of the code view.
@@ -56,6 +65,8 @@ pub struct DocumentIndex {
     text: Params,
     code: Params,
     comment: Params,
+    /// Which views the indexed documents were read in ([`VIEW_PROSE`], [`VIEW_CODE`]).
+    views: u8,
     /// Fingerprints stored per document (the denominator of a match's fraction).
     doc_fingerprints: Vec<u32>,
     names: Option<Vec<String>>,
@@ -69,12 +80,17 @@ pub struct DocumentIndex {
 impl DocumentIndex {
     /// Parses and checks a complete index file.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocumentIndex, IndexError> {
-        let payload = container::open(bytes, MAGIC, "documents", VERSION)?;
+        // Older formats hashed differently: refused, never read as an index that finds nothing.
+        let payload = container::open_exact(bytes, MAGIC, "documents", VERSION)?;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let text = params(&mut r)?;
         let code = params(&mut r)?;
         let comment = params(&mut r)?;
+        let views = r.u8()?;
+        if views > VIEW_PROSE | VIEW_CODE {
+            return Err(IndexError::Malformed("unknown views"));
+        }
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
         let names = match r.u8()? {
@@ -147,6 +163,7 @@ impl DocumentIndex {
             text,
             code,
             comment,
+            views,
             doc_fingerprints,
             names,
             buckets,
@@ -221,6 +238,7 @@ fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
 fn encode(
     key: &Key,
     streams: [Params; 3],
+    views: u8,
     doc_fingerprints: &[u32],
     names: Option<&[String]>,
     entries: &[(u32, u32)],
@@ -234,6 +252,7 @@ fn encode(
             p.extend_from_slice(&(v as u32).to_le_bytes());
         }
     }
+    p.push(views);
     p.extend_from_slice(&(doc_fingerprints.len() as u32).to_le_bytes());
     for n in doc_fingerprints {
         p.extend_from_slice(&n.to_le_bytes());
@@ -387,10 +406,16 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 2;
+        newer[8] = 3;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 2, .. })
+            Err(IndexError::UnsupportedVersion { found: 3, .. })
+        ));
+        let mut older = file.clone();
+        older[8] = 1;
+        assert!(matches!(
+            DocumentIndex::from_bytes(&older),
+            Err(IndexError::UnsupportedVersion { found: 1, .. })
         ));
         assert!(matches!(
             DocumentIndex::from_bytes(b""),

@@ -6,13 +6,13 @@
 //! common first name, `N/A`) and would make most texts candidates. The caller validates column
 //! names; this type only sees cells in column order.
 
-use super::cell::normalize_cell;
+use super::cell::{normalize_cell, Keying, ValueHasher};
 use super::{encode, Column, MAX_COLUMNS};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use std::collections::HashSet;
 
-/// The most rows an index holds (a ref keeps the row in 28 bits).
+/// The most rows an index holds.
 pub const MAX_ROWS: u32 = 1 << 28;
 
 /// What a build did.
@@ -57,9 +57,12 @@ pub struct Builder {
     key: Key,
     columns: Vec<Column>,
     folder: Folder,
-    entries: Vec<(u64, u32)>,
+    keying: Keying,
+    entries: Vec<(u64, u32, u8)>,
+    /// Keyed prefix hashes of the indexed values (for the prefilter).
+    prefixes: Vec<u64>,
     seen: HashSet<u64>,
-    row_cells: Vec<(u64, usize)>,
+    row_cells: Vec<(u64, u64, usize)>,
     stats: RecordStats,
 }
 
@@ -79,7 +82,9 @@ impl Builder {
             key,
             columns,
             folder: Folder::new(),
+            keying: Keying::new(&key),
             entries: Vec::new(),
+            prefixes: Vec::new(),
             seen: HashSet::new(),
             row_cells: Vec::new(),
             stats: RecordStats::default(),
@@ -99,8 +104,13 @@ impl Builder {
             let cell = cells.get(column).copied().unwrap_or("");
             match normalize_cell(&mut self.folder, cell) {
                 Some((kind, value)) => {
-                    self.row_cells
-                        .push((self.key.hash_bytes(kind as u8, value.as_bytes()), column));
+                    let mut hasher = ValueHasher::default();
+                    hasher.write(value.as_bytes());
+                    self.row_cells.push((
+                        self.keying.value(kind, &hasher),
+                        self.keying.prefix(kind, &hasher),
+                        column,
+                    ));
                     row_key.extend_from_slice(&(column as u32).to_le_bytes());
                     row_key.extend_from_slice(value.as_bytes());
                     row_key.push(0xff);
@@ -119,8 +129,9 @@ impl Builder {
         let row = self.stats.rows;
         self.stats.rows += 1;
         self.stats.empty_cells += empty;
-        for &(hash, column) in &self.row_cells {
-            self.entries.push((hash, row << 4 | column as u32));
+        for &(hash, prefix, column) in &self.row_cells {
+            self.entries.push((hash, row, column as u8));
+            self.prefixes.push(prefix);
         }
         RowOutcome::Indexed(row)
     }
@@ -139,7 +150,15 @@ impl Builder {
             }
         }
         self.stats.entries = kept.len();
-        let file = encode(&self.key, &self.columns, self.stats.rows, &kept);
+        self.prefixes.sort_unstable();
+        self.prefixes.dedup();
+        let file = encode(
+            &self.key,
+            &self.columns,
+            self.stats.rows,
+            &kept,
+            &self.prefixes,
+        );
         (file, self.stats)
     }
 }

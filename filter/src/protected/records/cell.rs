@@ -16,6 +16,10 @@
 //! written in words. Exact data match is exact by design: it finds the table's own values.
 
 use crate::protected::fold::Folder;
+use crate::protected::keyed::{Key, Mixer};
+
+/// The normalized bytes of a value the prefilter knows it by (all of a shorter value).
+pub const PREFIX: usize = 4;
 
 /// The most consecutive words a text offers as one candidate value.
 pub const MAX_WORDS: usize = 4;
@@ -31,6 +35,105 @@ pub enum Kind {
     Digits = 2,
     /// Words: lowercased alphanumerics, separators removed.
     Words = 3,
+}
+
+/// FNV-1a over a value's normalized bytes, fed in pieces (so a text's runs of words are hashed
+/// as they are read, no string per candidate), remembering its state after [`PREFIX`] bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueHasher {
+    state: u64,
+    len: usize,
+    prefix: u64,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+impl Default for ValueHasher {
+    fn default() -> Self {
+        ValueHasher {
+            state: FNV_OFFSET,
+            len: 0,
+            prefix: FNV_OFFSET,
+        }
+    }
+}
+
+impl ValueHasher {
+    /// Feeds one normalized byte.
+    #[inline]
+    pub fn write_u8(&mut self, byte: u8) {
+        self.state = (self.state ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+        self.len += 1;
+        if self.len == PREFIX {
+            self.prefix = self.state;
+        }
+    }
+
+    /// Feeds normalized bytes.
+    pub fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u8(b);
+        }
+    }
+
+    /// Bytes fed so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was fed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The unkeyed hash of the whole value.
+    pub fn value(&self) -> u64 {
+        self.state
+    }
+
+    /// The unkeyed hash of the value's prefix.
+    pub fn prefix(&self) -> u64 {
+        if self.len >= PREFIX {
+            self.prefix
+        } else {
+            self.state
+        }
+    }
+}
+
+/// The keying of values and prefixes of one index, per kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Keying {
+    values: [Mixer; 4],
+    prefixes: [Mixer; 4],
+}
+
+impl Keying {
+    /// The keying under `key`.
+    pub fn new(key: &Key) -> Keying {
+        let m = |d: u8| key.mixer(d);
+        Keying {
+            values: [m(0), m(1), m(2), m(3)],
+            prefixes: [m(16), m(17), m(18), m(19)],
+        }
+    }
+
+    /// The stored hash of a value of `kind`.
+    #[inline]
+    pub fn value(&self, kind: Kind, hasher: &ValueHasher) -> u64 {
+        self.values
+            .get(kind as usize)
+            .map_or(0, |m| m.mix(hasher.value()))
+    }
+
+    /// The prefilter hash of a value's prefix.
+    #[inline]
+    pub fn prefix(&self, kind: Kind, hasher: &ValueHasher) -> u64 {
+        self.prefixes
+            .get(kind as usize)
+            .map_or(0, |m| m.mix(hasher.prefix()))
+    }
 }
 
 /// The normalized form of a table cell, or `None` for an empty one.
@@ -117,5 +220,19 @@ mod tests {
         assert_eq!(norm("  "), None);
         assert_eq!(norm("--"), None);
         assert_eq!(norm("a@b"), Some((Kind::Words, "ab".into())));
+    }
+
+    #[test]
+    fn values_hash_in_pieces_and_keep_their_prefix() {
+        let mut whole = ValueHasher::default();
+        whole.write(b"annanovak");
+        let mut pieces = ValueHasher::default();
+        pieces.write(b"an");
+        pieces.write(b"nanovak");
+        assert_eq!(whole.value(), pieces.value());
+        let mut prefix = ValueHasher::default();
+        prefix.write(b"anna");
+        assert_eq!(whole.prefix(), prefix.value());
+        assert_eq!(prefix.prefix(), prefix.value());
     }
 }

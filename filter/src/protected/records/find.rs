@@ -3,18 +3,19 @@
 //! The text is folded like the cells were, then cut into candidate values of each kind
 //! ([`cell`](super::cell)): e-mail addresses around each `@`; runs of digit groups and every
 //! contiguous sub-run of up to [`MAX_GROUPS`] groups; runs of one to [`MAX_WORDS`] consecutive
-//! words. Each candidate is hashed under the index's key and looked up. A row is a finding when
+//! words. Each candidate is hashed as it is read; one whose prefix the index's prefilter does
+//! not hold stops there (and so do the longer runs from the same start), the others are keyed
+//! and looked up. A row is a finding when
 //! at least `min_fields` of its columns are found, or one of its unique columns is. Each finding
 //! gives the row number, the columns found and the original spans of the matched values, never
 //! a value.
 
 use super::cell::{
-    is_domain_char, is_local_char, is_number_separator, Kind, MAX_GROUPS, MAX_WORDS,
+    is_domain_char, is_local_char, is_number_separator, Keying, Kind, ValueHasher, MAX_GROUPS,
+    MAX_WORDS, PREFIX,
 };
-use super::RecordIndex;
+use super::{Prefilter, RecordIndex};
 use crate::protected::fold::Folder;
-use crate::protected::keyed::Key;
-use std::hash::Hasher;
 
 /// A row of the index found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct FindScratch {
     candidates: Vec<(u64, (usize, usize))>,
     /// (row, column, folded span) of every hit.
     hits: Vec<(u32, u8, (usize, usize))>,
+    /// Word or digit-group spans of the current run.
+    pieces: Vec<(usize, usize, bool)>,
 }
 
 impl RecordIndex {
@@ -49,19 +52,22 @@ impl RecordIndex {
             folder,
             candidates,
             hits,
+            pieces,
         } = scratch;
         let folded = folder.fold(text);
         candidates.clear();
         hits.clear();
         let mut base = 0;
+        let gather = Gather {
+            keying: &self.keying,
+            prefilter: self.prefilter(),
+        };
         for chunk in folded.text().utf8_chunks() {
-            gather(&self.key, chunk.valid(), base, candidates);
+            gather.all(chunk.valid(), base, candidates, pieces);
             base += chunk.valid().len() + chunk.invalid().len();
         }
         for &(hash, span) in candidates.iter() {
-            for &r in self.lookup(hash) {
-                hits.push((r >> 4, (r & 15) as u8, span));
-            }
+            self.lookup(hash, |row, column| hits.push((row, column, span)));
         }
         hits.sort_unstable();
         let mut found = Vec::new();
@@ -96,119 +102,173 @@ impl RecordIndex {
 /// Candidates: (keyed hash of the normalized value, folded span).
 type Candidates = Vec<(u64, (usize, usize))>;
 
-/// Appends the candidate values of `text` (a valid UTF-8 run at folded offset `base`), hashed
-/// as they are read: no string is built per candidate.
-fn gather(key: &Key, text: &str, base: usize, out: &mut Candidates) {
-    emails(key, text, base, out);
-    numbers(key, text, base, out);
-    words(key, text, base, out);
+/// Cuts a text into candidate values, hashed as they are read: no string is built per candidate.
+struct Gather<'a> {
+    keying: &'a Keying,
+    prefilter: &'a Prefilter,
 }
 
-fn emails(key: &Key, text: &str, base: usize, out: &mut Candidates) {
-    for (at, _) in text.match_indices('@') {
-        let before = text.get(..at).unwrap_or_default();
-        let after = text.get(at + 1..).unwrap_or_default();
-        let local_len: usize = before
-            .chars()
-            .rev()
-            .take_while(|&c| is_local_char(c))
-            .map(char::len_utf8)
-            .sum();
-        let domain_len: usize = after
-            .chars()
-            .take_while(|&c| is_domain_char(c))
-            .map(char::len_utf8)
-            .sum();
-        let domain = after
-            .get(..domain_len)
-            .unwrap_or_default()
-            .trim_end_matches('.');
-        let local = before
-            .get(at - local_len..)
-            .unwrap_or_default()
-            .trim_start_matches('.');
-        if local.is_empty() || !domain.contains('.') {
-            continue;
-        }
-        let start = at - local.len();
-        let end = at + 1 + domain.len();
-        let value = format!("{local}@{domain}").to_ascii_lowercase();
-        let hash = key.hash_bytes(Kind::Email as u8, value.as_bytes());
-        out.push((hash, (base + start, base + end)));
+impl Gather<'_> {
+    /// Appends the candidates of `text` (a valid UTF-8 run at folded offset `base`).
+    fn all(
+        &self,
+        text: &str,
+        base: usize,
+        out: &mut Candidates,
+        pieces: &mut Vec<(usize, usize, bool)>,
+    ) {
+        self.emails(text, base, out);
+        self.numbers(text, base, out, pieces);
+        self.words(text, base, out, pieces);
     }
-}
 
-fn numbers(key: &Key, text: &str, base: usize, out: &mut Candidates) {
-    let bytes = text.as_bytes();
-    // Digit groups (start, end), and whether each joins the previous one by one separator run.
-    let mut groups: Vec<(usize, usize, bool)> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-            continue;
+    /// Keeps a candidate when the prefilter holds its prefix. False when it does not and the
+    /// prefix is complete, so no longer run from the same start can be held either.
+    #[inline]
+    fn offer(
+        &self,
+        kind: Kind,
+        hasher: &ValueHasher,
+        span: (usize, usize),
+        out: &mut Candidates,
+    ) -> bool {
+        if self.prefilter.may_hold(self.keying.prefix(kind, hasher)) {
+            out.push((self.keying.value(kind, hasher), span));
+            true
+        } else {
+            hasher.len() < PREFIX
         }
-        let start = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        let joined = groups.last().is_some_and(|&(_, prev_end, _)| {
-            let between = text.get(prev_end..start).unwrap_or("x");
-            between.chars().count() <= 3 && between.chars().all(is_number_separator)
-        });
-        groups.push((start, i, joined));
     }
-    let mut run_start = 0;
-    for g in 0..groups.len() {
-        if !groups.get(g).is_some_and(|x| x.2) {
-            run_start = g;
+
+    fn emails(&self, text: &str, base: usize, out: &mut Candidates) {
+        for at in memchr::memchr_iter(b'@', text.as_bytes()) {
+            let before = text.get(..at).unwrap_or_default();
+            let after = text.get(at + 1..).unwrap_or_default();
+            let local_len: usize = before
+                .chars()
+                .rev()
+                .take_while(|&c| is_local_char(c))
+                .map(char::len_utf8)
+                .sum();
+            let domain_len: usize = after
+                .chars()
+                .take_while(|&c| is_domain_char(c))
+                .map(char::len_utf8)
+                .sum();
+            let domain = after
+                .get(..domain_len)
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            let local = before
+                .get(at - local_len..)
+                .unwrap_or_default()
+                .trim_start_matches('.');
+            if local.is_empty() || !domain.contains('.') {
+                continue;
+            }
+            let mut hasher = ValueHasher::default();
+            for b in local.bytes().chain([b'@']).chain(domain.bytes()) {
+                hasher.write_u8(b.to_ascii_lowercase());
+            }
+            let start = at - local.len();
+            let span = (base + start, base + at + 1 + domain.len());
+            self.offer(Kind::Email, &hasher, span, out);
         }
-        // Every sub-run ending at group g, of at most MAX_GROUPS groups, inside the current run.
-        let first = run_start.max((g + 1).saturating_sub(MAX_GROUPS));
-        for from in first..=g {
-            let (Some(&(s, _, _)), Some(&(_, e, _))) = (groups.get(from), groups.get(g)) else {
+    }
+
+    fn numbers(
+        &self,
+        text: &str,
+        base: usize,
+        out: &mut Candidates,
+        groups: &mut Vec<(usize, usize, bool)>,
+    ) {
+        let bytes = text.as_bytes();
+        // Digit groups (start, end), and whether each joins the previous one by one separator run.
+        groups.clear();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            let joined = groups.last().is_some_and(|&(_, prev_end, _)| {
+                let between = text.get(prev_end..start).unwrap_or("x");
+                between.chars().count() <= 3 && between.chars().all(is_number_separator)
+            });
+            groups.push((start, i, joined));
+        }
+        // Every sub-run of at most MAX_GROUPS groups inside a run of joined groups, by start.
+        for from in 0..groups.len() {
+            let mut hasher = ValueHasher::default();
+            let Some(&(s, _, _)) = groups.get(from) else {
                 continue;
             };
-            let mut h = key.start(Kind::Digits as u8);
-            for &(gs, ge, _) in groups.get(from..=g).unwrap_or_default() {
-                h.write(bytes.get(gs..ge).unwrap_or_default());
+            for (n, &(gs, ge, joined)) in groups.iter().enumerate().skip(from).take(MAX_GROUPS) {
+                if n > from && !joined {
+                    break;
+                }
+                hasher.write(bytes.get(gs..ge).unwrap_or_default());
+                if !self.offer(Kind::Digits, &hasher, (base + s, base + ge), out) {
+                    break;
+                }
             }
-            out.push((h.finish(), (base + s, base + e)));
         }
     }
-}
 
-fn words(key: &Key, text: &str, base: usize, out: &mut Candidates) {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                spans.push((s, i));
-                start = None;
+    fn words(
+        &self,
+        text: &str,
+        base: usize,
+        out: &mut Candidates,
+        spans: &mut Vec<(usize, usize, bool)>,
+    ) {
+        spans.clear();
+        let bytes = text.as_bytes();
+        let mut start: Option<usize> = None;
+        let mut i = 0;
+        while i <= bytes.len() {
+            // ASCII bytes are classified as bytes; only other characters are decoded.
+            let (alphanumeric, len) = match bytes.get(i) {
+                None => (false, 1),
+                Some(&b) if b < 0x80 => (b.is_ascii_alphanumeric(), 1),
+                Some(_) => text
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+            };
+            match (alphanumeric, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    spans.push((s, i, true));
+                    start = None;
+                }
+                _ => {}
             }
-            _ => {}
+            i += len;
         }
-    }
-    for (w, &(s, _)) in spans.iter().enumerate() {
-        let mut h = key.start(Kind::Words as u8);
-        for &(ws, we) in spans.iter().skip(w).take(MAX_WORDS) {
-            let word = text.get(ws..we).unwrap_or_default();
-            if word.is_ascii() {
-                for b in word.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
+        for (w, &(s, _, _)) in spans.iter().enumerate() {
+            let mut hasher = ValueHasher::default();
+            for &(ws, we, _) in spans.iter().skip(w).take(MAX_WORDS) {
+                let word = text.get(ws..we).unwrap_or_default();
+                if word.is_ascii() {
+                    for b in word.bytes() {
+                        hasher.write_u8(b.to_ascii_lowercase());
+                    }
+                } else {
+                    let mut buf = [0u8; 4];
+                    for c in word.chars().flat_map(char::to_lowercase) {
+                        hasher.write(c.encode_utf8(&mut buf).as_bytes());
+                    }
                 }
-            } else {
-                let mut buf = [0u8; 4];
-                for c in word.chars().flat_map(char::to_lowercase) {
-                    h.write(c.encode_utf8(&mut buf).as_bytes());
+                if !self.offer(Kind::Words, &hasher, (base + s, base + we), out) {
+                    break;
                 }
             }
-            out.push((h.finish(), (base + s, base + we)));
         }
     }
 }
@@ -217,6 +277,7 @@ fn words(key: &Key, text: &str, base: usize, out: &mut Candidates) {
 mod tests {
     use super::super::Builder;
     use super::*;
+    use crate::protected::keyed::Key;
 
     fn index() -> RecordIndex {
         let mut b = Builder::new(

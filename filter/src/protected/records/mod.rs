@@ -1,18 +1,35 @@
 //! The records index (exact data match): keyed hashes of table cells, row by row.
 //!
-//! Payload of format version 1 (framed by [`container`](super::container)):
+//! Payload of format version 2 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | columns u32 | per column: name length u32, UTF-8 name, unique flag u8
-//! rows u32 | entries u32 | bucket bits b u8 | buckets [u32; 2^b + 1] by the hash's top b bits
-//! hashes [u64; entries] sorted | refs [u32; entries]: row << 4 | column
+//! rows u32 | entries u32 | entry width u8 (6 or 8 bytes) | ref bits r u8 | bucket bits b u8
+//! buckets [u32; 2^b + 1] by the hash's top b bits
+//! entries [width bytes each], sorted: (the hash's next 8·width − r bits) << r | row << c | column
+//! prefilter bits f u8 | prefilter [u64; 2^f / 64]: one bit per value prefix
 //! ```
 //!
-//! Every cell is normalized by what it holds ([`cell`]) and hashed with SipHash-1-3 under the
-//! index's random 128-bit key, in its kind's domain; the key doubles as the salt, so equal
+//! **Compact entries.** An entry packs the hash bits below the bucket's and the (row, column)
+//! ref into 6 bytes (8 when the ref needs more than 24 bits), where format 1 spent 12 (a full
+//! hash and a 32-bit ref). For 1 million rows of 4 columns a ref is 22 bits, so an entry keeps
+//! 26 hash bits; with 16 bucket bits the index compares 42-bit hashes, and a chance match of a
+//! candidate is about `entries / 2^42`, 10⁻⁶ for 4 million cells.
+//!
+//! **Prefilter.** Most words of a text start no indexed value. The file carries a bit set of the
+//! keyed hashes of every value's first [`cell::PREFIX`] normalized bytes (in its kind's
+//! domain), about 32 bits per distinct prefix (a chance pass is about 1 in 32); a candidate whose prefix bit is clear is never
+//! hashed further or looked up, and neither are the longer runs that start with it.
+//!
+//! Values are hashed as they are read (FNV-1a over the normalized bytes, then keyed with the
+//! index's [`Mixer`](super::keyed::Mixer)); format 1 used SipHash per candidate, and its files
+//! are refused (rebuild the index).
+//!
+//! Every cell is normalized by what it holds ([`cell`]) and hashed under the index's random
+//! 128-bit key, in its kind's domain; the key doubles as the salt, so equal
 //! values in two indexes hash differently and no table precomputed for one index fits another.
-//! Rows stay rows: each hash points at its (row, column). Full 64-bit hashes are kept (unlike
-//! document fingerprints) because one hit of a unique column is a finding on its own.
+//! Rows stay rows: each hash points at its (row, column). More hash bits are kept than for
+//! document fingerprints (42 against 32) because one hit of a unique column is a finding on its own.
 //!
 //! **Low entropy.** The key is in the file: whoever holds the index can hash guesses and test
 //! them. A value from a small space (a 4-digit PIN, a birth date, a 9-digit national number:
@@ -36,7 +53,7 @@ use super::keyed::Key;
 /// Magic bytes of a records index.
 pub const MAGIC: &[u8; 8] = b"AIRLKREC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// The most columns an index holds (a ref keeps the column in 4 bits).
 pub const MAX_COLUMNS: usize = 16;
 /// A hash's bucket: its top `bits` bits.
@@ -56,19 +73,64 @@ pub struct Column {
 /// A loaded records index.
 #[derive(Debug, Clone)]
 pub struct RecordIndex {
-    key: Key,
+    keying: cell::Keying,
     columns: Vec<Column>,
     rows: u32,
     bits: u32,
     buckets: Vec<u32>,
-    hashes: Vec<u64>,
-    refs: Vec<u32>,
+    /// Packed entries, `width` bytes each, plus padding so every entry reads as a `u64`.
+    entries: Vec<u8>,
+    width: usize,
+    ref_bits: u32,
+    /// Bits of a ref that hold the column.
+    column_bits: u32,
+    prefilter: Prefilter,
+}
+
+/// The bit set of value prefixes (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Prefilter {
+    words: Vec<u64>,
+    mask: u64,
+}
+
+impl Prefilter {
+    /// A set of about 32 bits per prefix (at least 2^12, at most 2^23 bits: 1 MiB).
+    pub(crate) fn build(prefixes: &[u64]) -> Prefilter {
+        let want = prefixes.len().saturating_mul(32).max(1 << 12);
+        let bits = (usize::BITS - (want - 1).leading_zeros()).min(23);
+        let mut set = Prefilter {
+            words: vec![0; (1usize << bits) / 64],
+            mask: (1u64 << bits) - 1,
+        };
+        for &p in prefixes {
+            let i = (p & set.mask) as usize;
+            if let Some(w) = set.words.get_mut(i / 64) {
+                *w |= 1 << (i % 64);
+            }
+        }
+        set
+    }
+
+    /// True when `prefix` may start an indexed value.
+    #[inline]
+    pub(crate) fn may_hold(&self, prefix: u64) -> bool {
+        let i = (prefix & self.mask) as usize;
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+}
+
+/// Bits needed to number `n` things (at least 1).
+pub(crate) fn bits_for(n: usize) -> u32 {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1)
 }
 
 impl RecordIndex {
     /// Parses and checks a complete index file.
     pub fn from_bytes(bytes: &[u8]) -> Result<RecordIndex, IndexError> {
-        let payload = container::open(bytes, MAGIC, "records", VERSION)?;
+        let payload = container::open_exact(bytes, MAGIC, "records", VERSION)?;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let count = r.count(5)?;
@@ -84,22 +146,29 @@ impl RecordIndex {
             columns.push(Column { name, unique });
         }
         let rows = r.u32()?;
-        let entries = r.count(12)?;
+        let entries = r.count(6)?;
+        let width = usize::from(r.u8()?);
+        let ref_bits = u32::from(r.u8()?);
         let bits = u32::from(r.u8()?);
-        if bits > 16 {
-            return Err(IndexError::Malformed("more than 16 bucket bits"));
+        let column_bits = bits_for(count);
+        if !matches!(width, 6 | 8)
+            || bits > 16
+            || ref_bits < column_bits + bits_for(rows as usize)
+            || ref_bits >= 8 * width as u32
+        {
+            return Err(IndexError::Malformed("entry layout out of range"));
         }
         let buckets = r.u32s((1usize << bits) + 1)?;
-        let hashes = r
-            .bytes(entries.saturating_mul(8))?
-            .chunks_exact(8)
-            .map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                u64::from_le_bytes(a)
-            })
-            .collect::<Vec<u64>>();
-        let refs = r.u32s(entries)?;
+        let raw = r.bytes(entries.saturating_mul(width))?;
+        // Exactly sized: growing by the padding would reallocate to twice the table.
+        let mut packed = Vec::with_capacity(raw.len() + 8);
+        packed.extend_from_slice(raw);
+        packed.extend_from_slice(&[0; 8]);
+        let filter_bits = u32::from(r.u8()?);
+        if !(6..=23).contains(&filter_bits) {
+            return Err(IndexError::Malformed("prefilter size out of range"));
+        }
+        let words = r.u64s((1usize << filter_bits) / 64)?;
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
@@ -112,23 +181,45 @@ impl RecordIndex {
                 "bucket offsets are not a partition of the entries",
             ));
         }
-        if refs
-            .iter()
-            .any(|&x| (x >> 4) >= rows || (x & 15) as usize >= count)
-        {
-            return Err(IndexError::Malformed(
-                "an entry names a row or column that does not exist",
-            ));
-        }
-        Ok(RecordIndex {
-            key,
+        let index = RecordIndex {
+            keying: cell::Keying::new(&key),
             columns,
             rows,
             bits,
             buckets,
-            hashes,
-            refs,
-        })
+            entries: packed,
+            width,
+            ref_bits,
+            column_bits,
+            prefilter: Prefilter {
+                words,
+                mask: (1u64 << filter_bits) - 1,
+            },
+        };
+        let ref_mask = (1u64 << ref_bits) - 1;
+        let bad_ref = (0..entries).any(|i| {
+            let r = index.entry(i) & ref_mask;
+            (r >> column_bits) >= u64::from(rows)
+                || (r & ((1 << column_bits) - 1)) as usize >= count
+        });
+        if bad_ref {
+            return Err(IndexError::Malformed(
+                "an entry names a row or column that does not exist",
+            ));
+        }
+        Ok(index)
+    }
+
+    /// The packed entry `i` (its low `8 · width` bits).
+    #[inline]
+    fn entry(&self, i: usize) -> u64 {
+        let at = i * self.width;
+        self.entries
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, |b| {
+                u64::from_le_bytes(b) & low_mask(8 * self.width as u32)
+            })
     }
 
     /// The indexed columns.
@@ -143,21 +234,77 @@ impl RecordIndex {
 
     /// Heap bytes held by the loaded index.
     pub fn heap_bytes(&self) -> usize {
-        self.buckets.len() * 4 + self.hashes.len() * 8 + self.refs.len() * 4
+        self.buckets.len() * 4 + self.entries.len() + self.prefilter.words.len() * 8
     }
 
-    /// The (row << 4 | column) refs of a keyed hash.
-    fn lookup(&self, hash: u64) -> &[u32] {
+    /// The prefilter of value prefixes.
+    pub(crate) fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
+    }
+
+    /// Calls `each(row, column)` for every entry of a keyed value hash.
+    #[inline]
+    fn lookup(&self, hash: u64, mut each: impl FnMut(u32, u8)) {
         let bucket = bucket_of(hash, self.bits);
-        super::buckets::lookup(&self.buckets, &self.hashes, &self.refs, bucket, hash)
+        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
+        else {
+            return;
+        };
+        let rest_bits = 8 * self.width as u32 - self.ref_bits;
+        let rest = remainder(hash, self.bits, rest_bits);
+        let (mut lo, mut hi) = (from as usize, to as usize);
+        // The first entry whose remainder is not below `rest`.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid) >> self.ref_bits < rest {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let ref_mask = low_mask(self.ref_bits);
+        let column_mask = low_mask(self.column_bits);
+        for i in lo..to as usize {
+            let e = self.entry(i);
+            if e >> self.ref_bits != rest {
+                break;
+            }
+            let r = e & ref_mask;
+            each((r >> self.column_bits) as u32, (r & column_mask) as u8);
+        }
     }
 }
 
-/// Writes a records index file from sorted (hash, ref) entries.
-fn encode(key: &Key, columns: &[Column], rows: u32, entries: &[(u64, u32)]) -> Vec<u8> {
+/// The `n` low bits set.
+fn low_mask(n: u32) -> u64 {
+    1u64.checked_shl(n).map_or(u64::MAX, |v| v - 1)
+}
+
+/// The `rest_bits` bits of `hash` right below its top `bucket_bits`.
+fn remainder(hash: u64, bucket_bits: u32, rest_bits: u32) -> u64 {
+    hash.checked_shl(bucket_bits)
+        .unwrap_or(0)
+        .checked_shr(64 - rest_bits)
+        .unwrap_or(0)
+}
+
+/// Writes a records index file from sorted, deduplicated (hash, row, column) entries and the
+/// keyed hashes of the values' prefixes.
+fn encode(
+    key: &Key,
+    columns: &[Column],
+    rows: u32,
+    entries: &[(u64, u32, u8)],
+    prefixes: &[u64],
+) -> Vec<u8> {
     let bits = crate::protected::documents::bucket_bits(entries.len());
     let buckets = 1usize << bits;
-    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 12);
+    let column_bits = bits_for(columns.len());
+    let ref_bits = column_bits + bits_for(rows as usize);
+    // Six bytes while they leave at least 24 hash bits, else eight.
+    let width: usize = if 48 - ref_bits.min(48) >= 24 { 6 } else { 8 };
+    let rest_bits = 8 * width as u32 - ref_bits;
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * width);
     p.extend_from_slice(&key.0);
     p.extend_from_slice(&(columns.len() as u32).to_le_bytes());
     for c in columns {
@@ -167,24 +314,30 @@ fn encode(key: &Key, columns: &[Column], rows: u32, entries: &[(u64, u32)]) -> V
     }
     p.extend_from_slice(&rows.to_le_bytes());
     p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    p.push(width as u8);
+    p.push(ref_bits as u8);
     p.push(bits as u8);
     let mut offset = 0u32;
     let mut next = entries.iter().peekable();
     for bucket in 0..=buckets {
         while next
             .peek()
-            .is_some_and(|&&(h, _)| bucket_of(h, bits) < bucket)
+            .is_some_and(|&&(h, _, _)| bucket_of(h, bits) < bucket)
         {
             next.next();
             offset += 1;
         }
         p.extend_from_slice(&offset.to_le_bytes());
     }
-    for &(h, _) in entries {
-        p.extend_from_slice(&h.to_le_bytes());
+    for &(h, row, column) in entries {
+        let r = u64::from(row) << column_bits | u64::from(column);
+        let packed = remainder(h, bits, rest_bits) << ref_bits | r;
+        p.extend_from_slice(packed.to_le_bytes().get(..width).unwrap_or_default());
     }
-    for &(_, r) in entries {
-        p.extend_from_slice(&r.to_le_bytes());
+    let filter = Prefilter::build(prefixes);
+    p.push(filter.mask.count_ones() as u8);
+    for w in &filter.words {
+        p.extend_from_slice(&w.to_le_bytes());
     }
     container::seal(MAGIC, VERSION, &p)
 }

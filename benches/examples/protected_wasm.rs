@@ -1,0 +1,155 @@
+//! Protected indexes in the compiled filter (issue 12): what loading a documents index of
+//! `AIRLOCK_BENCH_MB` (default 100) MB of crate sources and a records index of `AIRLOCK_ROWS`
+//! (default 1 000 000) rows of 4 columns costs one VM, through the real `.wasm` under wasmtime.
+//!
+//! For each configuration (the default policy alone, then with the documents index, then with
+//! the records index), a fresh VM is configured `AIRLOCK_ROUNDS` (default 5) times, alternating
+//! the configurations, and the best `proxy_on_configure` time is kept; the VM's linear memory
+//! after configuring is its peak (it never shrinks). The index's own load time is the
+//! difference to the default policy alone; its memory likewise. The configuration carries the
+//! index as `airlock build` writes it (base64 in the detector's `data`), so the time includes
+//! decoding that JSON string, the SHA-256 check and the copy into the index's arrays.
+//!
+//! `cargo run --release -p airlock-benches --example protected_wasm` (build the `.wasm` first).
+use airlock_benches::corpus::Rng;
+use airlock_benches::{policies, wasm_path, AIRLOCK_WASM};
+use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::{documents, records};
+use airlock_host_tests::Host;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn documents_index(mb: usize) -> (Vec<u8>, usize) {
+    let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
+    let keep = |p: &std::path::Path| {
+        p.extension()
+            .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
+    };
+    let docs = airlock_benches::files::text_files(
+        &[home.join(".cargo/registry/src")],
+        mb << 20,
+        4 << 20,
+        &keep,
+    );
+    let text = docs.iter().map(|(_, t)| t.len()).sum();
+    let mut builder = documents::Builder::new(Key([0x5a; 16]), documents::Settings::default());
+    for (name, t) in &docs {
+        builder.add_document(name, t.as_bytes(), documents::View::for_name(name));
+    }
+    (builder.finish(false).0, text)
+}
+
+fn records_index(rows: usize) -> Vec<u8> {
+    let mut rng = Rng::new(0xfeed);
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
+    ];
+    let mut builder = records::Builder::new(
+        Key([0x33; 16]),
+        &["name", "email", "phone", "account"],
+        &["account"],
+    );
+    for row in 0..rows {
+        let name = format!("{} {}", rng.pick(&first), rng.pick(&last));
+        let email = format!("user{}.{row}@example.com", rng.below(1 << 30));
+        let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
+        let account = format!("AC-{:010}", rng.next_u64() % 10_000_000_000);
+        builder.add_row(&[&name, &email, &phone, &account]);
+    }
+    builder.finish().0
+}
+
+fn config_with(detector: Option<Value>) -> Vec<u8> {
+    let mut doc = policies::default_value();
+    if let Some(d) = detector {
+        doc["detectors"].as_array_mut().expect("detectors").push(d);
+    }
+    policies::plugin_config(&doc)
+}
+
+/// `proxy_on_configure` seconds and the linear memory after it, in a fresh VM.
+fn configure(wasm: &PathBuf, config: &[u8]) -> (f64, usize) {
+    let mut host = Host::load(wasm).expect("load the module");
+    host.set_env("AIRLOCK_HASH_KEY", "airlock-bench-key-0123456789abcdef");
+    let start = Instant::now();
+    let ok = host.configure(config).expect("configure");
+    let secs = start.elapsed().as_secs_f64();
+    assert!(ok, "configuration rejected: {:?}", host.logs());
+    (secs, host.memory_bytes())
+}
+
+fn main() {
+    airlock_benches::harness_defaults();
+    let wasm = wasm_path(AIRLOCK_WASM);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mb = env_usize("AIRLOCK_BENCH_MB", 100);
+    let rows = env_usize("AIRLOCK_ROWS", 1_000_000);
+    let rounds = env_usize("AIRLOCK_ROUNDS", 5);
+    let (doc_index, text) = documents_index(mb);
+    let rec_index = records_index(rows);
+    println!(
+        "documents index: {:.1} MB of text, {:.2} MB; records index: {rows} rows, {:.2} MB",
+        text as f64 / 1e6,
+        doc_index.len() as f64 / 1e6,
+        rec_index.len() as f64 / 1e6
+    );
+    let configs = [
+        ("default policy alone", config_with(None)),
+        (
+            "+ documents index",
+            config_with(Some(
+                json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
+                "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(&doc_index)}}),
+            )),
+        ),
+        (
+            "+ records index",
+            config_with(Some(
+                json!({"id": "bench-records", "class": "confidential", "kind": "pii",
+                "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(&rec_index)}}),
+            )),
+        ),
+    ];
+    let mut best = [(f64::MAX, 0usize); 3];
+    for _ in 0..rounds {
+        for (i, (_, config)) in configs.iter().enumerate() {
+            let (secs, memory) = configure(&wasm, config);
+            if let Some(b) = best.get_mut(i) {
+                b.0 = b.0.min(secs);
+                b.1 = b.1.max(memory);
+            }
+        }
+    }
+    println!("| configuration | configure ms (best of {rounds}) | linear memory MiB | index: + ms | index: + MiB |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    let mib = |b: usize| b as f64 / (1 << 20) as f64;
+    for (i, (name, config)) in configs.iter().enumerate() {
+        let (secs, memory) = best[i];
+        let (extra_ms, extra_mib) = if i == 0 {
+            ("".to_string(), "".to_string())
+        } else {
+            (
+                format!("{:.1}", (secs - best[0].0) * 1e3),
+                format!("{:.1}", mib(memory) - mib(best[0].1)),
+            )
+        };
+        println!(
+            "| {name} ({:.1} MB configuration) | {:.1} | {:.1} | {extra_ms} | {extra_mib} |",
+            config.len() as f64 / 1e6,
+            secs * 1e3,
+            mib(memory)
+        );
+    }
+}
