@@ -41,13 +41,15 @@ fn same_strings(doc: &[u8], outline: &Outline, tokens: &[Token]) {
             _ => None,
         })
         .collect();
+    // Long numbers are leaves too (a card number can be a JSON number); they are not strings.
+    let strings: Vec<_> = outline.strings.iter().filter(|l| !l.is_number).collect();
     assert_eq!(
-        outline.strings.len(),
+        strings.len(),
         reference.len(),
         "the walker and serde_json see a different number of strings"
     );
     let mut text = Vec::new();
-    for (i, (leaf, expected)) in outline.strings.iter().zip(&reference).enumerate() {
+    for (i, (leaf, expected)) in strings.iter().zip(&reference).enumerate() {
         let raw = doc.get(leaf.raw.range()).unwrap_or_default();
         unescape(raw, &mut text);
         assert!(
