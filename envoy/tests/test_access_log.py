@@ -36,8 +36,8 @@ def test_access_log_carries_decision_detectors_tier_and_digest(envoy_factory, wa
     sent = {
         "al-allow": e2e.post(ev.url, e2e.chat_body("plan the offsite"), OPENAI_HOST,
                              headers={"x-request-id": "al-allow"}),
-        "al-mask": e2e.post(ev.url, e2e.chat_body(f"write to {EMAIL}"), OPENAI_HOST,
-                            headers={"x-request-id": "al-mask"}),
+        "al-tokenize": e2e.post(ev.url, e2e.chat_body(f"write to {EMAIL}"), OPENAI_HOST,
+                            headers={"x-request-id": "al-tokenize"}),
         "al-block": e2e.post(ev.url, e2e.chat_body(f"use {AWS_KEY_ID}"), OPENAI_HOST,
                              headers={"x-request-id": "al-block"}),
         "al-gemini": e2e.post(
@@ -57,14 +57,14 @@ def test_access_log_carries_decision_detectors_tier_and_digest(envoy_factory, wa
     entries = {e["request_id"]: e for e in e2e.poll(lines, 20, "four access-log lines")}
     digest = _policy_digest(cli)
 
-    allow, mask, block = entries["al-allow"], entries["al-mask"], entries["al-block"]
+    allow, tokenized, block = entries["al-allow"], entries["al-tokenize"], entries["al-block"]
     assert allow["airlock_decision"] == "allow"
     assert allow["airlock_detectors"] in (None, "-"), allow   # nothing found: not set
-    assert mask["airlock_decision"] == "mask" and mask["response_code"] == 200
-    assert "mail" in mask["airlock_detectors"], mask
+    assert tokenized["airlock_decision"] == "tokenize" and tokenized["response_code"] == 200
+    assert "mail" in tokenized["airlock_detectors"], tokenized
     assert block["airlock_decision"] == "block" and block["response_code"] == 403
     assert "aws" in block["airlock_detectors"], block
-    for e in (allow, mask, block):
+    for e in (allow, tokenized, block):
         assert e["airlock_tier"] == "approved-vendor", e
         assert e["airlock_policy_digest"] == digest, e
     assert entries["al-gemini"]["path"].endswith(":generateContent"), entries["al-gemini"]
