@@ -1,7 +1,7 @@
 """Airlock demo: a real Envoy with Airlock and the default policy, driven by the official
 openai client. Run through `bash envoy/demo.sh` (which installs and builds first).
 
-Starts the fake vendor upstream and Envoy on free ports, sends a clean, a masked and a
+Starts the fake vendor upstream and Envoy on free ports, sends a clean, a tokenized and a
 blocked request, shows what the upstream received and Airlock's decision for each,
 prints Airlock's metrics from Envoy's /stats/prometheus, and stops everything.
 """
@@ -87,11 +87,13 @@ def main() -> int:
         say(f"upstream {upstream.url} (fake OpenAI / Anthropic / Gemini)")
         say(f"client   openai {openai.__version__}, base_url {envoy.url}/v1, Host: {HOST}")
 
+        # `x-e2e-echo: text`: the fake vendor answers with the prompt it received, as a model
+        # quoting the user would, so the reply shows the token restored to the original.
         client = openai.OpenAI(api_key="sk-demo-not-a-real-key", base_url=envoy.url + "/v1",
-                               default_headers={"Host": HOST}, max_retries=0)
+                               default_headers={"Host": HOST, "x-e2e-echo": "text"}, max_retries=0)
         cases = [
             ("clean", "Summarise our Q3 planning notes in three bullet points."),
-            ("masked: an e-mail address", f"Draft a polite reminder to {EMAIL} about the late invoice."),
+            ("tokenized: an e-mail address (the vendor sees a token; the client gets the address back)", f"Draft a polite reminder to {EMAIL} about the late invoice."),
             ("blocked: an AWS access key id", f"Why does `aws s3 ls` fail with key {AWS_KEY_ID}?"),
         ]
         for i, (title, prompt) in enumerate(cases, 1):

@@ -4,7 +4,7 @@
 # installs what it needs (the wasm32-wasip1 Rust target; Envoy 1.40 and the official
 # openai client into .venv), builds the filter and the CLI, starts a fake vendor
 # upstream and Envoy with the default policy on free local ports, sends a clean, a
-# masked and a blocked request with the openai Python client, prints what the upstream
+# tokenized and a blocked request with the openai Python client, prints what the upstream
 # received, each decision and Airlock's Prometheus metrics, then stops everything.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
