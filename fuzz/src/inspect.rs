@@ -13,6 +13,7 @@
 
 use crate::json_tokens::{tokens, Token};
 use crate::policy::policies;
+use crate::request_shape::{Shape, PATH};
 use crate::work;
 use airlock_filter::engine::bench_hooks::json::Outline;
 use airlock_filter::engine::{Request, Span, Via};
@@ -20,41 +21,22 @@ use airlock_filter::{Action, Policy, Scratch, Verdict};
 use std::cell::RefCell;
 use std::io::{Read, Write};
 
-const CONTENT_TYPES: [Option<&str>; 8] = [
-    Some("application/json"),
-    Some("text/plain; charset=utf-8"),
-    Some("multipart/form-data; boundary=fuzzb"),
-    Some("application/x-ndjson"),
-    None,
-    Some("application/json"),
-    Some("text/markdown"),
-    Some("application/octet-stream"),
-];
-const HOSTS: [&str; 4] = [
-    "api.openai.com",
-    "relay.example",
-    "x.openai.azure.com",
-    "api.anthropic.com",
-];
-
 pub fn check(data: &[u8]) {
     let [selector, body @ ..] = data else {
         return;
     };
-    let content_type = CONTENT_TYPES[usize::from(selector & 7)];
-    let gzip = selector & 8 != 0;
-    let host = HOSTS[usize::from((selector >> 4) & 3)];
-    let policy = &policies()[usize::from((selector >> 6) & 1)];
-    let sent = if gzip {
+    let shape = Shape::of(*selector);
+    let policy = &policies()[shape.policy];
+    let sent = if shape.gzip {
         gzip_bytes(body)
     } else {
         body.to_vec()
     };
     let request = Request {
-        host,
-        path: "/v1/chat/completions",
-        content_type,
-        content_encoding: gzip.then_some("gzip"),
+        host: shape.host,
+        path: PATH,
+        content_type: shape.content_type,
+        content_encoding: shape.content_encoding(),
         body: &sent,
         caller: None,
     };
@@ -70,12 +52,12 @@ pub fn check(data: &[u8]) {
     let Some(rewritten) = &verdict.body else {
         return;
     };
-    let plain = if gzip {
+    let plain = if shape.gzip {
         gunzip(rewritten)
     } else {
         rewritten.clone()
     };
-    rewrite_is_confined(body, &plain, &verdict, content_type);
+    rewrite_is_confined(body, &plain, &verdict, shape.content_type);
     rewrite_removed_findings(body, &plain, &verdict);
 }
 
@@ -297,7 +279,7 @@ fn with_scratch<T>(selector: &u8, f: impl FnOnce(&mut Scratch) -> T) -> T {
     thread_local! {
         static SCRATCH: RefCell<Vec<Scratch>> = RefCell::new(policies().iter().map(Policy::scratch).collect());
     }
-    let which = usize::from((selector >> 6) & 1);
+    let which = Shape::of(*selector).policy;
     SCRATCH.with(|all| {
         let mut all = all.borrow_mut();
         match all.get_mut(which) {
@@ -326,18 +308,18 @@ pub fn summary(data: &[u8]) -> String {
     let [selector, body @ ..] = data else {
         return "empty".into();
     };
-    let gzip = selector & 8 != 0;
-    let policy = &policies()[usize::from((selector >> 6) & 1)];
-    let sent = if gzip {
+    let shape = Shape::of(*selector);
+    let policy = &policies()[shape.policy];
+    let sent = if shape.gzip {
         gzip_bytes(body)
     } else {
         body.to_vec()
     };
     let request = Request {
-        host: HOSTS[usize::from((selector >> 4) & 3)],
-        path: "/v1/chat/completions",
-        content_type: CONTENT_TYPES[usize::from(selector & 7)],
-        content_encoding: gzip.then_some("gzip"),
+        host: shape.host,
+        path: PATH,
+        content_type: shape.content_type,
+        content_encoding: shape.content_encoding(),
         body: &sent,
         caller: None,
     };

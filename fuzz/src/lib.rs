@@ -16,6 +16,7 @@ pub mod json_tokens;
 pub mod layers;
 pub mod multipart;
 mod policy;
+pub mod request_shape;
 mod work;
 
 /// Runs the check of `target` (a folder name under `corpus/`) on `data`; `false` if the

@@ -12,24 +12,12 @@ use std::io::Write;
 
 const HASH_KEY: &str = "host-tests-hash-key";
 
-// The request around a corpus body, as fuzz/src/inspect.rs builds it from the first byte
-// (keep in step; the policy bit is ignored: the .wasm runs its embedded default policy).
-const CONTENT_TYPES: [Option<&str>; 8] = [
-    Some("application/json"),
-    Some("text/plain; charset=utf-8"),
-    Some("multipart/form-data; boundary=fuzzb"),
-    Some("application/x-ndjson"),
-    None,
-    Some("application/json"),
-    Some("text/markdown"),
-    Some("application/octet-stream"),
-];
-const HOSTS: [&str; 4] = [
-    "api.openai.com",
-    "relay.example",
-    "x.openai.azure.com",
-    "api.anthropic.com",
-];
+// The request around a corpus body, built from its first byte exactly as the fuzz target
+// builds it (the policy index is ignored: the .wasm runs its embedded default policy).
+#[path = "../../fuzz/src/request_shape.rs"]
+#[allow(dead_code)] // `Shape::policy` is the fuzz target's alone
+mod request_shape;
+use request_shape::{Shape, PATH};
 
 fn default_policy() -> Policy {
     let doc: serde_json::Value = serde_json::from_str(airlock_filter::DEFAULT_POLICY_JSON)
@@ -78,16 +66,18 @@ fn inspect_corpus_never_traps_and_decides_as_natively() {
         let Some((&selector, body)) = data.split_first() else {
             continue;
         };
-        let content_type = CONTENT_TYPES[usize::from(selector & 7)];
-        let gzipped = selector & 8 != 0;
-        let host_name = HOSTS[usize::from((selector >> 4) & 3)];
-        let sent = if gzipped { gzip(body) } else { body.to_vec() };
+        let shape = Shape::of(selector);
+        let sent = if shape.gzip {
+            gzip(body)
+        } else {
+            body.to_vec()
+        };
         let native = policy.inspect(
             &Request {
-                host: host_name,
-                path: "/v1/chat/completions",
-                content_type,
-                content_encoding: gzipped.then_some("gzip"),
+                host: shape.host,
+                path: PATH,
+                content_type: shape.content_type,
+                content_encoding: shape.content_encoding(),
                 body: &sent,
                 caller: None,
             },
@@ -95,14 +85,14 @@ fn inspect_corpus_never_traps_and_decides_as_natively() {
         );
         let mut headers = vec![
             (":method", "POST".to_string()),
-            (":path", "/v1/chat/completions".to_string()),
-            (":authority", host_name.to_string()),
+            (":path", PATH.to_string()),
+            (":authority", shape.host.to_string()),
             ("content-length", sent.len().to_string()),
         ];
-        if let Some(t) = content_type {
+        if let Some(t) = shape.content_type {
             headers.push(("content-type", t.to_string()));
         }
-        if gzipped {
+        if shape.gzip {
             headers.push(("content-encoding", "gzip".to_string()));
         }
         // An empty body still goes as one empty chunk (without one, there is no body to judge).
