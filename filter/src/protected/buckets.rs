@@ -22,3 +22,21 @@ pub fn lookup<'v, K: Ord + Copy>(
     let last = bucket_keys.partition_point(|&k| k <= key);
     values.get(from + first..from + last).unwrap_or_default()
 }
+
+/// Checks a loaded table's bucket offsets: non-decreasing, from 0 to `entries`, so every
+/// `lookup` slice lies inside the entries.
+pub fn check_partition(
+    buckets: &[u32],
+    entries: usize,
+) -> Result<(), super::container::IndexError> {
+    let monotone = buckets.windows(2).all(|w| w.first() <= w.get(1));
+    if !monotone
+        || buckets.first() != Some(&0)
+        || buckets.last().map(|&b| b as usize) != Some(entries)
+    {
+        return Err(super::container::IndexError::Malformed(
+            "bucket offsets are not a partition of the entries",
+        ));
+    }
+    Ok(())
+}

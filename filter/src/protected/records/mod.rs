@@ -172,15 +172,7 @@ impl RecordIndex {
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
-        let monotone = buckets.windows(2).all(|w| w.first() <= w.get(1));
-        if !monotone
-            || buckets.first() != Some(&0)
-            || buckets.last().map(|&b| b as usize) != Some(entries)
-        {
-            return Err(IndexError::Malformed(
-                "bucket offsets are not a partition of the entries",
-            ));
-        }
+        super::buckets::check_partition(&buckets, entries)?;
         let index = RecordIndex {
             keying: cell::Keying::new(&key),
             columns,
