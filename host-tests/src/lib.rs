@@ -278,6 +278,22 @@ impl Host {
             .collect()
     }
 
+    /// The JSON of every audit line so far (`airlock.audit {...}`), in order. Panics on an
+    /// audit line that is not JSON: the contract says every audit line is one JSON object.
+    pub fn audit_lines(&self) -> Vec<serde_json::Value> {
+        const MARK: &str = "airlock.audit";
+        self.state()
+            .logs
+            .iter()
+            .filter_map(|l| {
+                let json = l.message.get(l.message.find(MARK)? + MARK.len()..)?.trim();
+                Some(serde_json::from_str(json).unwrap_or_else(|e| {
+                    panic!("audit line is not JSON ({e}): {}", l.message)
+                }))
+            })
+            .collect()
+    }
+
     /// Every `proxy_log` line so far, with the context that logged it.
     pub fn log_entries(&self) -> &[LogEntry] {
         &self.state().logs

@@ -281,19 +281,6 @@ fn assert_block_message(message: &str, secret: &str, detector_ids: &[String], fa
     );
 }
 
-fn audit_lines(host: &Host) -> Vec<Value> {
-    host.logs()
-        .iter()
-        .filter_map(|(_, m)| {
-            let at = m.find("airlock.audit")?;
-            let json = m.get(at + "airlock.audit".len()..)?.trim();
-            Some(
-                serde_json::from_str(json)
-                    .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {m}")),
-            )
-        })
-        .collect()
-}
 
 fn assert_no_log_contains(host: &Host, needle: &str) {
     for (level, message) in host.logs() {
@@ -429,7 +416,7 @@ fn clean_chat_request_passes_byte_identical() {
         "request headers edited after they went upstream"
     );
     assert!(
-        audit_lines(&host).is_empty(),
+        host.audit_lines().is_empty(),
         "allow decisions write no audit line"
     );
 }
@@ -824,7 +811,7 @@ fn audit_lines_name_findings_never_values() {
     post(&mut host, OPENAI, &openai_body(&leaky_aws(&key)), "req-a1");
     post(&mut host, OPENAI, &openai_body(&with_email()), "req-a2");
 
-    let lines = audit_lines(&host);
+    let lines = host.audit_lines();
     assert_eq!(
         lines.len(),
         2,
@@ -896,7 +883,7 @@ fn fingerprints_are_keyed_by_the_configured_key() {
         host.set_env("AIRLOCK_HASH_KEY", key_value);
         assert!(host.configure(b"").expect("no trap"));
         post(&mut host, OPENAI, &openai_body(&with_email()), "req-fp");
-        let lines = audit_lines(&host);
+        let lines = host.audit_lines();
         lines[0]["findings"][0]["fingerprint"]
             .as_str()
             .unwrap_or_default()

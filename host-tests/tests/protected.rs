@@ -7,7 +7,7 @@ use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::{documents, records};
 use airlock_host_tests::{filter_wasm, send_request, Host, Outcome};
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const RELAY: (&str, &str) = ("cheap-relay.example.net", "/v1/chat/completions");
 const VENDOR: (&str, &str) = ("api.openai.com", "/v1/chat/completions");
@@ -111,15 +111,6 @@ fn post(host: &mut Host, to: (&str, &str), content: &str) -> Outcome {
     out
 }
 
-fn audit_lines(host: &Host) -> Vec<Value> {
-    host.logs()
-        .iter()
-        .filter_map(|(_, m)| {
-            let at = m.find("airlock.audit")?;
-            serde_json::from_str(m.get(at + "airlock.audit".len()..)?.trim()).ok()
-        })
-        .collect()
-}
 
 /// Lines 5 to 20 of the protected file, inside a longer prompt.
 fn pasted_fragment() -> String {
@@ -139,7 +130,7 @@ fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internal
     let out = post(&mut host, RELAY, &fragment);
     assert!(out.blocked(), "not blocked");
     assert!(String::from_utf8_lossy(&out.response_body).contains("ledger-source"));
-    let audit = audit_lines(&host);
+    let audit = host.audit_lines();
     let finding = &audit.last().unwrap()["findings"][0];
     assert_eq!(finding["detector"], "ledger-source");
     assert_eq!(finding["document"], "ledger.rs");
@@ -183,7 +174,7 @@ fn an_encoded_paste_is_found_through_the_layers() {
         &format!("decode this and review it: {encoded}"),
     );
     assert!(out.blocked(), "base64 paste not blocked");
-    let audit = audit_lines(&host);
+    let audit = host.audit_lines();
     assert_eq!(audit.last().unwrap()["findings"][0]["via"], "base64");
 }
 
@@ -196,7 +187,7 @@ fn two_fields_of_one_row_match_two_fields_of_different_rows_do_not() {
         "Remind Quentin Aldersgate at q.aldersgate@fernhollow.example.",
     );
     assert!(out.blocked(), "a record was not found");
-    let audit = audit_lines(&host);
+    let audit = host.audit_lines();
     let finding = &audit.last().unwrap()["findings"][0];
     assert_eq!(finding["detector"], "people");
     assert_eq!(finding["fields"], 2);

@@ -66,15 +66,6 @@ fn request(
     out
 }
 
-fn audit_lines(host: &Host) -> Vec<Value> {
-    host.logs()
-        .iter()
-        .filter_map(|(_, m)| {
-            let json = m.split_once("airlock.audit ")?.1;
-            Some(serde_json::from_str(json).expect("audit line is JSON"))
-        })
-        .collect()
-}
 
 fn assert_no_log_holds(host: &Host, needle: &str) {
     for (_, message) in host.logs() {
@@ -126,7 +117,7 @@ fn a_vendor_key_header_to_a_relay_is_answered_before_the_headers_leave() {
     }
     assert_eq!(host.metric("airlock.key_theft_total.tier.unknown-relay"), 2);
     assert_eq!(host.metric("airlock.key_theft_total.tier.approved-vendor"), 0);
-    let audits = audit_lines(&host);
+    let audits = host.audit_lines();
     assert_eq!(audits.len(), 2);
     for line in &audits {
         assert_eq!(line["key_theft"]["vendor"], "OpenAI");
@@ -155,7 +146,7 @@ fn the_same_key_to_its_vendor_passes_untouched() {
     let out = request(&mut host, "GET", OPENAI, "/v1/models", Some(&key), b"");
     assert!(out.reached_upstream);
     assert_eq!(host.metric("airlock.key_theft_total.tier.approved-vendor"), 0);
-    assert!(audit_lines(&host).is_empty());
+    assert!(host.audit_lines().is_empty());
 }
 
 #[test]
@@ -183,7 +174,7 @@ fn a_vendor_key_in_the_body_to_a_relay_is_key_theft() {
     );
     assert_eq!(host.metric("airlock.key_theft_total.tier.unknown-relay"), 1);
     assert_eq!(
-        audit_lines(&host)[0]["key_theft"]["place"],
+        host.audit_lines()[0]["key_theft"]["place"],
         "$.messages[0].content"
     );
     assert_no_log_holds(&host, &key);
@@ -222,7 +213,7 @@ fn field_rules_rewrite_the_body_that_leaves_and_are_audited_by_name() {
         serde_json::from_slice::<Value>(&chat(json!({}))).unwrap()
     );
     assert_eq!(host.metric("airlock.fields_enforced_total.tier.unknown-relay"), 1);
-    let audits = audit_lines(&host);
+    let audits = host.audit_lines();
     assert_eq!(audits[0]["fields"], json!(["set store"]));
     assert_eq!(
         audits[1]["fields"],
