@@ -11,6 +11,11 @@ pub struct Units {
     pub values: Vec<u64>,
     /// The original byte span of each unit; non-decreasing.
     pub spans: Vec<(u32, u32)>,
+    /// Views with identifiers (code) only: per unit, a hash of the identifier's own name, or 0
+    /// for a unit that is not a renameable identifier. Empty in the other views. Winnowing uses
+    /// it to tell which placeholders of one k-gram stand for the same name
+    /// ([`winnow`](super::winnow)), so a consistent rename keeps the k-gram's hash.
+    pub names: Vec<u64>,
 }
 
 impl Units {
@@ -18,12 +23,20 @@ impl Units {
     pub fn clear(&mut self) {
         self.values.clear();
         self.spans.clear();
+        self.names.clear();
     }
 
     /// Appends a unit.
     pub fn push(&mut self, value: u64, span: (usize, usize)) {
         self.values.push(value);
         self.spans.push((narrow(span.0), narrow(span.1)));
+    }
+
+    /// Appends a unit of a view with identifiers: `name` is the identifier's name hash, 0 for
+    /// other units. A view uses either this or [`Units::push`] for all its units.
+    pub fn push_named(&mut self, value: u64, name: u64, span: (usize, usize)) {
+        self.names.push(name);
+        self.push(value, span);
     }
 
     /// The number of units.

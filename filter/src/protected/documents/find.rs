@@ -13,13 +13,16 @@
 //! window, so a larger gap means the copy ended. Merging the streams matters for code pasted
 //! with its comments: the code and the comment words each cover part of the copy.
 //!
-//! A run is a finding when it has at least [`MIN_HITS`] distinct fingerprints and its k-grams
-//! cover at least `min_chars` characters of the text, counting a slack of `2 (w − 1)` units of
+//! A run is a finding when it has at least [`MIN_HITS`] distinct fingerprints and its extent
+//! (first matched k-gram's start to the last one's end, the gaps between hits included: inside
+//! a copy, the k-grams between two selections are copied too, only not selected) covers at
+//! least `min_chars` characters of the text, counting a slack of `2 (w − 1)` units of
 //! the run's widest-window stream: winnowing cannot attribute up to `w − 1` units at each end of
 //! a copy (the first fingerprint lies somewhere in the copy's first window, the last one ends
 //! somewhere in its last), so a copy of exactly `min_chars` characters is credited with them.
 //! Measured: one window of slack found 13 % of 200-character fragments, two windows 43 %, with
-//! the same precision. Requiring several fingerprints in one place is what makes a chance
+//! the same precision; counting the extent rather than the union of the k-grams took
+//! 200-character fragments from 0.68 to 0.71, precision unchanged. Requiring several fingerprints in one place is what makes a chance
 //! collision of one 32-bit fingerprint harmless.
 //!
 //! A finding reports the document, the characters its k-grams cover in the text, the share of
@@ -142,7 +145,14 @@ impl DocumentIndex {
                     };
                 }
             }
-            let kgrams = winnow::all_kgrams(&self.key, domain, &units.values, params, winnow);
+            let kgrams = winnow::all_kgrams(
+                &self.key,
+                domain,
+                &units.values,
+                &units.names,
+                params,
+                winnow,
+            );
             for (first, fp) in kgrams.enumerate() {
                 let Some(fp) = fp else { continue };
                 let found = self.lookup(fp);
@@ -260,7 +270,10 @@ impl DocumentIndex {
         let covered_bytes = text.get(span_start..span_end).map_or(0, <[u8]>::len).max(1);
         let slack_chars = slack as f64 * chars as f64 / covered_bytes as f64;
         let slack_chars = slack_chars as usize;
-        if chars + slack_chars < min_chars || span_start >= span_end {
+        // The run's extent, interior gaps included: between two hits of one document within
+        // reach, the copy goes on (its other k-grams were simply not selected).
+        let extent = count_chars(text, span_start, span_end);
+        if extent + slack_chars < min_chars || span_start >= span_end {
             return None;
         }
         let total = self
