@@ -326,10 +326,7 @@ fn identifier_value(token: &[u8]) -> (u64, u64) {
 }
 
 /// The unit value of every renameable identifier.
-const IDENT_PLACEHOLDER: u64 = {
-    let h = (FNV_OFFSET ^ TAG_IDENT as u64).wrapping_mul(FNV_PRIME);
-    h
-};
+const IDENT_PLACEHOLDER: u64 = (FNV_OFFSET ^ TAG_IDENT as u64).wrapping_mul(FNV_PRIME);
 
 /// FNV-1a over a tag and bytes: the unit value (unkeyed; the k-gram hash is keyed later).
 fn fnv(tag: u8, bytes: impl Iterator<Item = u8>) -> u64 {
