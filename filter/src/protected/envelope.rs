@@ -9,12 +9,14 @@
 //!
 //! ```text
 //! magic [8] = "\0AIRLENV" | version u32 LE = 1 | JSON length u32 LE | sections u32 LE
-//! SHA-256 [32] of everything after it (JSON, section headers and section bytes)
+//! SHA-256 [32] of the JSON and the section headers (each index file has its own inside)
 //! JSON configuration (the same document as a plain configuration; indexes without `data`)
 //! per section: detector id length u16 LE | detector id (UTF-8) | length u64 LE | index file
 //! ```
 //!
-//! The leading NUL makes the envelope impossible to mistake for JSON or whitespace, so a plain
+//! Every byte is covered by one SHA-256: the envelope's covers the JSON and the section headers,
+//! each index file's own covers its bytes (hashing them twice would double the load's main
+//! cost in a VM). The leading NUL makes the envelope impossible to mistake for JSON or whitespace, so a plain
 //! JSON configuration keeps working unchanged. Sections are named by the detector's id (unique
 //! in a policy), and every index file keeps its own magic, version and SHA-256 inside. A
 //! damaged envelope, a newer version, trailing bytes or a duplicate section name is an error.
@@ -66,11 +68,15 @@ pub fn seal(json: &[u8], sections: &[(&str, &[u8])]) -> Vec<u8> {
             .map(|(id, bytes)| 10 + id.len() + bytes.len())
             .sum::<usize>();
     let mut body = Vec::with_capacity(size - HEADER_LEN);
+    let mut digest = Sha256::new();
     body.extend_from_slice(json);
+    digest.update(json);
     for (id, bytes) in sections {
+        let from = body.len();
         body.extend_from_slice(&(id.len() as u16).to_le_bytes());
         body.extend_from_slice(id.as_bytes());
         body.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        digest.update(body.get(from..).unwrap_or_default());
         body.extend_from_slice(bytes);
     }
     let mut out = Vec::with_capacity(size);
@@ -78,7 +84,7 @@ pub fn seal(json: &[u8], sections: &[(&str, &[u8])]) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&body));
+    out.extend_from_slice(&digest.finalize());
     out.extend_from_slice(&body);
     out
 }
@@ -108,13 +114,10 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
     let json_len = u32_at(12) as usize;
     let count = u32_at(16) as usize;
     let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-    if header.get(20..HEADER_LEN) != Some(Sha256::digest(body).as_slice()) {
-        return Err(format!(
-            "the configuration envelope's checksum does not match (damaged or altered); {fix}"
-        ));
-    }
+    let mut digest = Sha256::new();
     let truncated = || format!("the configuration envelope is truncated; {fix}");
     let json = body.get(..json_len).ok_or_else(truncated)?;
+    digest.update(json);
     let mut rest = body.get(json_len..).unwrap_or_default();
     let mut sections: Vec<(&str, &[u8])> = Vec::with_capacity(count.min(64));
     for _ in 0..count {
@@ -137,6 +140,7 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
             .get(at + 8..)
             .and_then(|r| r.get(..len))
             .ok_or_else(truncated)?;
+        digest.update(rest.get(..at + 8).unwrap_or_default());
         if sections.iter().any(|(seen, _)| *seen == id) {
             return Err(format!(
                 "the configuration envelope carries detector {id:?}'s index twice; {fix}"
@@ -144,6 +148,11 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
         }
         sections.push((id, data));
         rest = rest.get(at + 8 + len..).unwrap_or_default();
+    }
+    if header.get(20..HEADER_LEN) != Some(digest.finalize().as_slice()) {
+        return Err(format!(
+            "the configuration envelope's checksum does not match (damaged or altered); {fix}"
+        ));
     }
     if !rest.is_empty() {
         return Err(format!(
@@ -313,11 +322,23 @@ mod tests {
     fn damaged_envelopes_are_refused_with_a_reason() {
         let idx = index();
         let sealed = seal(b"{}", &[("a", &idx)]);
+        // The JSON and the section headers: the envelope's checksum.
+        let mut flipped = sealed.clone();
+        flipped[HEADER_LEN] ^= 1;
+        assert!(open(&flipped).unwrap_err().contains("checksum"));
+        let mut renamed = sealed.clone();
+        renamed[HEADER_LEN + 4] ^= 1;
+        assert!(open(&renamed).unwrap_err().contains("checksum"));
+        // An index's bytes: its own checksum, named by its detector.
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(open(&flipped).unwrap_err().contains("checksum"));
-        assert!(open(&sealed[..sealed.len() - 1]).unwrap_err().contains("checksum"));
+        let err = open_indexes(&open(&flipped).unwrap()).unwrap_err();
+        assert!(err.contains("\"a\"") && err.contains("checksum"), "{err}");
+        assert!(open(&sealed[..sealed.len() - 1]).unwrap_err().contains("truncated"));
+        let mut longer = sealed.clone();
+        longer.push(0);
+        assert!(open(&longer).unwrap_err().contains("after its last section"));
         assert!(open(&sealed[..20]).unwrap_err().contains("truncated"));
         let mut newer = sealed.clone();
         newer[8] = 2;
