@@ -30,7 +30,7 @@
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
 use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
-use crate::protected::fold::Folder;
+use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
 use crate::protected::{code_view, text_view};
@@ -112,6 +112,40 @@ impl DocumentIndex {
             winnow,
             hits,
         } = scratch;
+        let folded = folder.fold(text);
+        self.search(text, &folded, min_chars, units, comments, winnow, hits)
+    }
+
+    /// [`DocumentIndex::find`] of `text` already folded by the caller as `folded` (one fold
+    /// serves both index kinds, see `engine::scan::protected`); `scratch`'s own folder is not used.
+    pub fn find_folded(
+        &self,
+        text: &[u8],
+        folded: &Folded<'_>,
+        min_chars: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<DocumentMatch> {
+        let FindScratch {
+            units,
+            comments,
+            winnow,
+            hits,
+            ..
+        } = scratch;
+        self.search(text, folded, min_chars, units, comments, winnow, hits)
+    }
+
+    #[allow(clippy::too_many_arguments)] // the scratch's parts, split so the folder may be lent
+    fn search(
+        &self,
+        text: &[u8],
+        folded: &Folded<'_>,
+        min_chars: usize,
+        units: &mut Units,
+        comments: &mut Units,
+        winnow: &mut winnow::Scratch,
+        hits: &mut Vec<Hit>,
+    ) -> Vec<DocumentMatch> {
         hits.clear();
         let mut scales = [Scale::default(); 3];
         let streams = [
@@ -120,7 +154,6 @@ impl DocumentIndex {
             (DOMAIN_COMMENT, self.comment),
         ];
         // One fold for all views.
-        let folded = folder.fold(text);
         for (stream, (domain, params)) in streams.into_iter().enumerate() {
             // A stream the index holds no document of cannot match.
             let view = if domain == DOMAIN_TEXT {
@@ -132,8 +165,8 @@ impl DocumentIndex {
                 continue;
             }
             match domain {
-                DOMAIN_TEXT => text_view::units_of(&folded, units),
-                DOMAIN_CODE => code_view::units_of(&folded, units, comments),
+                DOMAIN_TEXT => text_view::units_of(folded, units),
+                DOMAIN_CODE => code_view::units_of(folded, units, comments),
                 _ => std::mem::swap(units, comments),
             }
             if let (Some(first), Some(last)) = (units.spans.first(), units.spans.last()) {

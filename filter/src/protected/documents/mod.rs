@@ -369,6 +369,22 @@ mod tests {
     }
 
     #[test]
+    fn a_text_folded_by_the_caller_finds_what_find_finds() {
+        let (file, a, _) = index(false);
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let copied: String = a.lines().skip(20).take(30).collect::<Vec<_>>().join("\n");
+        // Fullwidth letters: folding changes the text, so spans must map back through it.
+        let prompt = format!("Ｗｈｙ is this slow?\n{copied}\nThanks!");
+        let mut scratch = FindScratch::default();
+        let direct = idx.find(prompt.as_bytes(), 200, &mut scratch);
+        assert!(!direct.is_empty());
+        let mut folder = crate::protected::fold::Folder::new();
+        let folded = folder.fold(prompt.as_bytes());
+        let shared = idx.find_folded(prompt.as_bytes(), &folded, 200, &mut scratch);
+        assert_eq!(direct, shared);
+    }
+
+    #[test]
     fn the_file_holds_no_text_and_names_only_when_asked() {
         let (numbered, a, _) = index(false);
         let (named, _, _) = index(true);

@@ -15,7 +15,7 @@ use super::cell::{
     MAX_WORDS, PREFIX,
 };
 use super::{Prefilter, RecordIndex};
-use crate::protected::fold::Folder;
+use crate::protected::fold::{Folded, Folder};
 
 /// A row of the index found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,34 @@ impl RecordIndex {
             pieces,
         } = scratch;
         let folded = folder.fold(text);
+        self.search(&folded, min_fields, candidates, hits, pieces)
+    }
+
+    /// [`RecordIndex::find`] of a text already folded by the caller (one fold serves both index
+    /// kinds, see `engine::scan::protected`); `scratch`'s own folder is not used.
+    pub fn find_folded(
+        &self,
+        folded: &Folded<'_>,
+        min_fields: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<RecordMatch> {
+        let FindScratch {
+            candidates,
+            hits,
+            pieces,
+            ..
+        } = scratch;
+        self.search(folded, min_fields, candidates, hits, pieces)
+    }
+
+    fn search(
+        &self,
+        folded: &Folded<'_>,
+        min_fields: usize,
+        candidates: &mut Candidates,
+        hits: &mut Vec<(u32, u8, (usize, usize))>,
+        pieces: &mut Vec<(usize, usize, bool)>,
+    ) -> Vec<RecordMatch> {
         candidates.clear();
         hits.clear();
         let mut base = 0;
