@@ -290,7 +290,7 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
                         "----- {} {:?}\n{}",
                         corpus[doc].0,
                         m,
-                        &piece[m.span.0..m.span.1]
+                        &piece[m.span.range()]
                     );
                 }
             }

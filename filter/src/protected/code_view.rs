@@ -495,7 +495,8 @@ mod tests {
         );
         assert_eq!(comments.len(), 6);
         assert_eq!(comments.values[..3], comments.values[3..]);
-        let (s, e) = comments.original_span(0, 0).unwrap();
+        let span = comments.original_span(0, 0).unwrap();
+        let (s, e) = (span.start, span.end);
         assert_eq!(&text[s..e], "Sums");
     }
 

@@ -10,7 +10,6 @@
 //! Never text.
 
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
-use crate::engine::span::Span;
 use crate::protected::fold::Folder;
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
 
@@ -113,13 +112,13 @@ impl Protected {
                 .index
                 .find_folded(text, &folded, d.min_chars, documents_scratch)
             {
-                let (start, end) = m.span;
-                if start >= end || end > text.len() {
+                let span = m.span;
+                if span.is_empty() || span.end > text.len() {
                     continue;
                 }
                 sink(Hit {
                     detector: d.detector,
-                    span: Span::new(start, end),
+                    span,
                     origin: Origin::Document {
                         document: m.document,
                         matched_chars: u32::try_from(m.matched_chars).unwrap_or(u32::MAX),
@@ -131,13 +130,13 @@ impl Protected {
         for r in &self.records {
             for m in r.index.find_folded(&folded, r.min_fields, records_scratch) {
                 let fields = u8::try_from(m.columns.len()).unwrap_or(u8::MAX);
-                for &(start, end) in &m.spans {
-                    if start >= end || end > text.len() {
+                for &span in &m.spans {
+                    if span.is_empty() || span.end > text.len() {
                         continue;
                     }
                     sink(Hit {
                         detector: r.detector,
-                        span: Span::new(start, end),
+                        span,
                         origin: Origin::Record { row: m.row, fields },
                     });
                 }

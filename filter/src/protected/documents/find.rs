@@ -30,6 +30,7 @@
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
 use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
@@ -47,8 +48,8 @@ pub struct DocumentMatch {
     pub matched_chars: usize,
     /// Share of the document's fingerprints present in the text, 0 to 1.
     pub fraction: f32,
-    /// Original byte span `[start, end)` of the copied region in the text.
-    pub span: (usize, usize),
+    /// Original byte span of the copied region in the text.
+    pub span: Span,
 }
 
 /// One fingerprint of the text found in one document.
@@ -192,7 +193,8 @@ impl DocumentIndex {
                 if found.is_empty() {
                     continue;
                 }
-                let Some((start, end)) = units.original_span(first, first + params.k - 1) else {
+                let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
+                else {
                     continue;
                 };
                 for &document in found {
@@ -319,7 +321,7 @@ impl DocumentIndex {
             document,
             matched_chars: chars,
             fraction: (distinct.len() as f32 / total as f32).min(1.0),
-            span: (span_start, span_end),
+            span: Span::new(span_start, span_end),
         })
     }
 }

@@ -341,7 +341,7 @@ mod tests {
         );
         let start = prompt.find("let").unwrap();
         assert!(
-            m.span.0 >= start && m.span.1 <= start + copied.len() + 1,
+            m.span.start >= start && m.span.end <= start + copied.len() + 1,
             "{m:?}"
         );
         let renamed = copied
