@@ -28,6 +28,7 @@ Filter variants (Options):
 from __future__ import annotations
 
 import argparse
+import base64
 import dataclasses
 import json
 import os
@@ -41,6 +42,7 @@ HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network.http_connectio
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 BUFFER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
 STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+BYTES_VALUE_TYPE = "type.googleapis.com/google.protobuf.BytesValue"
 TYPED_EXT_CONFIG_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
 
 FILTER_NAME = "airlock"
@@ -91,9 +93,20 @@ class Options:
     stats_flush_interval: str | None = None   # e.g. "1s": histograms show up sooner
     vm_configuration: str = ""      # vm_config.configuration, e.g. {"config_public_keys": [...]}
     access_log_path: str | None = None        # JSON access log with Airlock's decision fields
+    plugin_config_bytes: bytes | None = None  # a binary configuration (`airlock build --envelope`),
+                                              # sent as a BytesValue instead of plugin_config
 
 
 # ---------------------------------------------------------------- building blocks
+
+def plugin_configuration(opts: Options) -> dict:
+    """The plugin configuration Any: a StringValue of the JSON, or a BytesValue of a binary
+    envelope (its proto3 JSON form is base64; Envoy decodes it, so the VM sees the raw bytes)."""
+    if opts.plugin_config_bytes is not None:
+        return {"@type": BYTES_VALUE_TYPE,
+                "value": base64.b64encode(opts.plugin_config_bytes).decode("ascii")}
+    return {"@type": STRING_VALUE_TYPE, "value": opts.plugin_config}
+
 
 def wasm_filter_config(opts: Options) -> dict:
     """The typed_config of the Airlock HTTP filter (envoy.extensions.filters.http.wasm.v3.Wasm)."""
@@ -120,7 +133,7 @@ def wasm_filter_config(opts: Options) -> dict:
             "vm_config": vm_config,
             # StringValue: the plugin receives these bytes unchanged (a Struct would be
             # re-serialised by Envoy).
-            "configuration": {"@type": STRING_VALUE_TYPE, "value": opts.plugin_config},
+            "configuration": plugin_configuration(opts),
             # FAIL_CLOSED: if the VM crashes, requests get 503 instead of passing uninspected.
             # A DLP filter that silently fails open would leak exactly what it exists to stop.
             "failure_policy": opts.failure_policy,

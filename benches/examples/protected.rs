@@ -10,7 +10,7 @@
 //! `cargo run --release -p airlock-benches --example protected [-- documents|records]`
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
 //! `AIRLOCK_W_TEXT`, `AIRLOCK_K_CODE`, `AIRLOCK_W_CODE` (winnowing parameters to try),
-//! `AIRLOCK_FIELDS` (fragments per kind, default 400).
+//! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200).
 use airlock_filter::protected::documents::{Builder, FindScratch, Settings, View};
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::records::{self, RecordIndex};
@@ -42,6 +42,11 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// Text files under `roots` (sorted, UTF-8, no NUL, at most 4 MiB each), up to `limit` bytes in all.
 fn collect(roots: &[PathBuf], limit: usize, keep: &dyn Fn(&Path) -> bool) -> Vec<(String, String)> {
     airlock_benches::files::text_files(roots, limit, 4 << 20, keep)
+}
+
+/// The detector's `min_chars` (`AIRLOCK_MIN_CHARS`, default 200 as in the example).
+fn min_chars() -> usize {
+    env_usize("AIRLOCK_MIN_CHARS", 200)
 }
 
 fn settings() -> Settings {
@@ -211,7 +216,7 @@ fn rename(piece: &str) -> String {
 fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
     let mut rng = Rng(0x1234_5678);
     let mut scratch = FindScratch::default();
-    println!("  recall (min_chars 200), {fields} fragments per cell:");
+    println!("  recall (min_chars {}), {fields} fragments per cell:", min_chars());
     println!("  | fragment | {} |", TRANSFORMS.join(" | "));
     println!("  | --- |{}", " ---: |".repeat(TRANSFORMS.len()));
     let mut slowest = 0f64;
@@ -232,7 +237,7 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                 let pasted = transform(&mut rng, &piece, which);
                 total += 1;
                 let start = Instant::now();
-                let found = index.find(pasted.as_bytes(), 200, &mut scratch);
+                let found = index.find(pasted.as_bytes(), min_chars(), &mut scratch);
                 slowest = slowest.max(start.elapsed().as_secs_f64());
                 // Right when the found document holds the fragment (crate versions repeat files).
                 let right = found.iter().any(|m| {
@@ -276,7 +281,7 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
         };
         total += 1;
         bytes += piece.len();
-        let found = index.find(piece.as_bytes(), 200, &mut scratch);
+        let found = index.find(piece.as_bytes(), min_chars(), &mut scratch);
         if !found.is_empty() {
             flagged += 1;
             if std::env::var_os("AIRLOCK_SHOW").is_some() {
@@ -285,7 +290,7 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
                         "----- {} {:?}\n{}",
                         corpus[doc].0,
                         m,
-                        &piece[m.span.0..m.span.1]
+                        &piece[m.span.range()]
                     );
                 }
             }

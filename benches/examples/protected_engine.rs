@@ -15,8 +15,6 @@
 
 use airlock_benches::corpus::{chat_body, Class, Rng};
 use airlock_benches::{policies, request};
-use airlock_filter::protected::keyed::Key;
-use airlock_filter::protected::{documents, records};
 use airlock_filter::Policy;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -38,34 +36,6 @@ fn sources(root: &Path, limit: usize) -> Vec<(String, String)> {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn document_index(docs: &[(String, String)]) -> Vec<u8> {
-    let mut builder = documents::Builder::new(Key([0x5a; 16]), documents::Settings::default());
-    for (name, text) in docs {
-        builder.add_document(name, text.as_bytes(), documents::View::for_name(name));
-    }
-    builder.finish(false).0
-}
-
-fn record_index(rows: usize) -> Vec<u8> {
-    let mut rng = Rng::new(0xfeed);
-    let first = [
-        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
-    ];
-    let last = [
-        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
-    ];
-    let mut builder =
-        records::Builder::new(Key([0x33; 16]), &["name", "email", "phone", "account"], &[]);
-    for row in 0..rows {
-        let name = format!("{} {}", rng.pick(&first), rng.pick(&last));
-        let email = format!("user{}.{row}@example.com", rng.below(1 << 30));
-        let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
-        let account = format!("AC-{:010}", rng.next_u64() % 10_000_000_000);
-        builder.add_row(&[&name, &email, &phone, &account]);
-    }
-    builder.finish().0
 }
 
 /// The default policy plus the two protected detectors.
@@ -225,8 +195,8 @@ fn main() {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let docs = sources(&Path::new(&home).join(".cargo/registry/src"), mb << 20);
     let text: usize = docs.iter().map(|(_, t)| t.len()).sum();
-    let documents = document_index(&docs);
-    let records = record_index(rows);
+    let documents = airlock_benches::protected::documents_index(&docs);
+    let records = airlock_benches::protected::customer_records_index(rows, &[]);
     println!(
         "documents index: {} files, {:.1} MB of text, {:.2} MB; records index: {rows} rows, {:.2} MB",
         docs.len(),

@@ -8,13 +8,11 @@
 //! after configuring is its peak (it never shrinks). The index's own load time is the
 //! difference to the default policy alone; its memory likewise. The configuration carries the
 //! index as `airlock build` writes it (base64 in the detector's `data`), so the time includes
-//! decoding that JSON string, the SHA-256 check and the copy into the index's arrays.
+//! decoding that JSON string, the SHA-256 check and the copy into the index's arrays; and then
+//! as `airlock build --envelope` writes it (the index a raw section after the JSON).
 //!
 //! `cargo run --release -p airlock-benches --example protected_wasm` (build the `.wasm` first).
-use airlock_benches::corpus::Rng;
 use airlock_benches::{policies, wasm_path, AIRLOCK_WASM};
-use airlock_filter::protected::keyed::Key;
-use airlock_filter::protected::{documents, records};
 use airlock_host_tests::Host;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -41,34 +39,7 @@ fn documents_index(mb: usize) -> (Vec<u8>, usize) {
         &keep,
     );
     let text = docs.iter().map(|(_, t)| t.len()).sum();
-    let mut builder = documents::Builder::new(Key([0x5a; 16]), documents::Settings::default());
-    for (name, t) in &docs {
-        builder.add_document(name, t.as_bytes(), documents::View::for_name(name));
-    }
-    (builder.finish(false).0, text)
-}
-
-fn records_index(rows: usize) -> Vec<u8> {
-    let mut rng = Rng::new(0xfeed);
-    let first = [
-        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
-    ];
-    let last = [
-        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
-    ];
-    let mut builder = records::Builder::new(
-        Key([0x33; 16]),
-        &["name", "email", "phone", "account"],
-        &["account"],
-    );
-    for row in 0..rows {
-        let name = format!("{} {}", rng.pick(&first), rng.pick(&last));
-        let email = format!("user{}.{row}@example.com", rng.below(1 << 30));
-        let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
-        let account = format!("AC-{:010}", rng.next_u64() % 10_000_000_000);
-        builder.add_row(&[&name, &email, &phone, &account]);
-    }
-    builder.finish().0
+    (airlock_benches::protected::documents_index(&docs), text)
 }
 
 fn config_with(detector: Option<Value>) -> Vec<u8> {
@@ -77,6 +48,14 @@ fn config_with(detector: Option<Value>) -> Vec<u8> {
         doc["detectors"].as_array_mut().expect("detectors").push(d);
     }
     policies::plugin_config(&doc)
+}
+
+/// The configuration of the default policy plus `detector` (without `data`) as a binary
+/// envelope carrying `index` raw, as `airlock build --envelope` writes it.
+fn envelope_with(detector: Value, index: &[u8]) -> Vec<u8> {
+    let id = detector["id"].as_str().expect("id").to_string();
+    let json = config_with(Some(detector));
+    airlock_filter::protected::envelope::seal(&json, &[(id.as_str(), index)])
 }
 
 /// `proxy_on_configure` seconds and the linear memory after it, in a fresh VM.
@@ -98,7 +77,7 @@ fn main() {
     let rows = env_usize("AIRLOCK_ROWS", 1_000_000);
     let rounds = env_usize("AIRLOCK_ROUNDS", 5);
     let (doc_index, text) = documents_index(mb);
-    let rec_index = records_index(rows);
+    let rec_index = airlock_benches::protected::customer_records_index(rows, &["account"]);
     println!(
         "documents index: {:.1} MB of text, {:.2} MB; records index: {rows} rows, {:.2} MB",
         text as f64 / 1e6,
@@ -121,8 +100,24 @@ fn main() {
                 "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(&rec_index)}}),
             )),
         ),
+        (
+            "+ documents index, envelope",
+            envelope_with(
+                json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
+                "documents": {"index": "bench-source.idx", "min_chars": 200}}),
+                &doc_index,
+            ),
+        ),
+        (
+            "+ records index, envelope",
+            envelope_with(
+                json!({"id": "bench-records", "class": "confidential", "kind": "pii",
+                "records": {"index": "bench-records.idx", "min_fields": 2}}),
+                &rec_index,
+            ),
+        ),
     ];
-    let mut best = [(f64::MAX, 0usize); 3];
+    let mut best = [(f64::MAX, 0usize); 5];
     for _ in 0..rounds {
         for (i, (_, config)) in configs.iter().enumerate() {
             let (secs, memory) = configure(&wasm, config);

@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod corpus;
 pub mod files;
 pub mod policies;
+pub mod protected;
 
 /// The destination every benchmark request goes to (an approved vendor: findings are masked, not blocked,
 /// so the whole body is always inspected and rewritten where needed).

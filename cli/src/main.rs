@@ -78,6 +78,10 @@ enum Command {
         /// Sign the configuration with this Ed25519 private key (PKCS#8 PEM, from `airlock keygen`).
         #[arg(long, value_name = "KEYFILE")]
         sign: Option<PathBuf>,
+        /// Write the binary configuration envelope (JSON plus the protected indexes raw, for a
+        /// `google.protobuf.BytesValue` plugin configuration) instead of JSON.
+        #[arg(long)]
+        envelope: bool,
     },
     /// Run two policies over a corpus of sample requests and print what changes (Markdown, or JSON Lines).
     Diff {
@@ -170,7 +174,8 @@ fn main() -> ExitCode {
             path,
             hold_headers,
             sign,
-        } => build::run(&path, hold_headers, sign.as_deref()),
+            envelope,
+        } => build::run(&path, hold_headers, sign.as_deref(), envelope),
         Command::Diff {
             old,
             new,

@@ -105,6 +105,36 @@ fn a_policy_with_good_indexes_checks_and_builds_with_the_index_carried_whole() {
     assert!(!text(&out.stdout).contains("reconcile"));
 }
 
+#[test]
+fn build_envelope_carries_the_indexes_raw_and_the_filter_loads_it() {
+    let dir = fixture("envelope");
+    let out = airlock(&["build", "--envelope", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envelope = airlock_filter::protected::envelope::open(&out.stdout).unwrap();
+    let config: serde_json::Value = serde_json::from_slice(envelope.json).unwrap();
+    let detectors = config["policy"]["detectors"].as_array().unwrap();
+    assert!(detectors
+        .iter()
+        .all(|d| d["documents"]["data"].is_null() && d["records"]["data"].is_null()));
+    let ids: Vec<&str> = envelope.sections.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let source = std::fs::read(dir.join("protected/source.idx")).unwrap();
+    assert!(envelope.sections.iter().any(|(_, b)| *b == source.as_slice()));
+    let env = airlock_filter::policy::Environment {
+        var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+        defer_regexes: true,
+    };
+    let loaded = airlock_filter::config::load(&out.stdout, &env).unwrap();
+    // Both indexes were opened from their sections (the scanner's summary lists them).
+    let scanner = format!("{:?}", loaded.policy);
+    assert!(scanner.contains("Protected { documents: [("), "{scanner}");
+    assert!(!scanner.contains("records: []"), "{scanner}");
+    // Signing a binary envelope is not offered (yet): a clear refusal, not a broken file.
+    let out = airlock(&["build", "--envelope", "--sign", "k.pem", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--envelope"));
+}
+
 /// `check` fails, naming the index file and saying what is wrong with it.
 fn assert_refused(dir: &Path, file: &str, why: &str) {
     let out = check(dir);

@@ -94,3 +94,31 @@ def test_customer_record_fields_of_one_row_match_of_different_rows_do_not(acme_e
     assert raw.headers.get("x-airlock-decision") == "allow"
     rec = e2e.only_request(upstream, "/v1/messages")
     assert rec["body"] == cap.sent[-1]["content"]
+
+
+@pytest.fixture(scope="module")
+def acme_envelope_envoy(session_envoy_factory, wasm, cli, acme_envoy):
+    """The same policy as `airlock build --envelope` writes it: the indexes raw after the JSON,
+    given to Envoy as a BytesValue (the indexes were built by `acme_envoy`)."""
+    r = subprocess.run([str(cli), "build", "--envelope", str(ACME)], capture_output=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert r.stdout.startswith(b"\0AIRLENV"), r.stdout[:16]
+    assert COPIED_LINE.encode() not in r.stdout, "the envelope carries protected text"
+    return session_envoy_factory("acme-protected-envelope", wasm=str(wasm),
+                                 plugin_config_bytes=r.stdout)
+
+
+def test_the_envelope_configuration_carries_both_indexes_through_envoy(acme_envelope_envoy,
+                                                                        upstream):
+    import openai
+    relay = e2e.openai_client(acme_envelope_envoy.url, e2e.Capture(), host=e2e.RELAY_HOST)
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        relay.chat.completions.create(model=OPENAI_MODEL, messages=_msg(PROMPT))
+    assert "acme-source" in err.value.response.json()["error"]["message"]
+    e2e.assert_nothing_reached_upstream(upstream)
+    client = e2e.anthropic_client(acme_envelope_envoy.url, e2e.Capture())
+    raw = client.messages.with_raw_response.create(model=ANTHROPIC_MODEL, max_tokens=64,
+                                                   messages=_msg(SAME_ROW))
+    assert raw.headers.get("x-airlock-decision") == "mask"
+    e2e.assert_upstream_never_saw(upstream, "Farrowby", "555 0199")

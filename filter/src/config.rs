@@ -114,6 +114,10 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
             message,
         }])
     };
+    // The binary envelope: the JSON below plus the protected indexes as raw sections.
+    if crate::protected::envelope::is_envelope(config) {
+        return crate::protected::envelope::load(config, env);
+    }
     if config.iter().all(u8::is_ascii_whitespace) {
         return Ok(FilterConfig {
             policy: default_policy(env)?,

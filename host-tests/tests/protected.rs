@@ -86,11 +86,30 @@ fn new_host() -> Host {
     host
 }
 
+/// The same configuration as a binary envelope (`airlock build --envelope`): the JSON without
+/// `data`, the indexes as raw sections named by their detectors.
+fn envelope(documents: &[u8], records: &[u8]) -> Vec<u8> {
+    let mut json: Value = serde_json::from_slice(&config(documents, records)).unwrap();
+    for d in json["policy"]["detectors"].as_array_mut().unwrap() {
+        for kind in ["documents", "records"] {
+            if let Some(spec) = d.get_mut(kind).and_then(Value::as_object_mut) {
+                spec.remove("data");
+            }
+        }
+    }
+    airlock_filter::protected::envelope::seal(
+        json.to_string().as_bytes(),
+        &[("ledger-source", documents), ("people", records)],
+    )
+}
+
 fn configured() -> Host {
+    configured_with(&config(&document_index(), &record_index()))
+}
+
+fn configured_with(config: &[u8]) -> Host {
     let mut host = new_host();
-    let ok = host
-        .configure(&config(&document_index(), &record_index()))
-        .unwrap();
+    let ok = host.configure(config).unwrap();
     assert!(ok, "configuration rejected: {:#?}", host.logs());
     host
 }
@@ -124,7 +143,15 @@ fn pasted_fragment() -> String {
 
 #[test]
 fn a_pasted_fragment_is_blocked_for_a_relay_masked_for_a_vendor_allowed_internally() {
-    let mut host = configured();
+    for config in [
+        config(&document_index(), &record_index()),
+        envelope(&document_index(), &record_index()),
+    ] {
+        fragment_cases(configured_with(&config));
+    }
+}
+
+fn fragment_cases(mut host: Host) {
     let fragment = pasted_fragment();
 
     let out = post(&mut host, RELAY, &fragment);
@@ -233,4 +260,36 @@ fn a_configuration_with_a_bad_index_is_rejected_and_the_old_one_stays() {
         errors.iter().any(|m| m.contains("protected/people.idx")),
         "{errors:#?}"
     );
+}
+
+#[test]
+fn a_damaged_envelope_is_rejected_and_the_old_configuration_stays() {
+    let mut host = configured_with(&envelope(&document_index(), &record_index()));
+    let good = envelope(&document_index(), &record_index());
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 1;
+    let mut tampered_index = document_index();
+    let last = tampered_index.len() - 1;
+    tampered_index[last] ^= 1;
+    let wrong_kind = envelope(&record_index(), &document_index());
+    for bad in [
+        flipped,
+        good[..good.len() - 5].to_vec(),
+        envelope(&tampered_index, &record_index()),
+        wrong_kind,
+    ] {
+        let ok = host.configure(&bad).unwrap();
+        assert!(!ok, "a bad envelope was accepted");
+        assert!(!host.trapped());
+        let out = post(&mut host, RELAY, &pasted_fragment());
+        assert!(out.blocked(), "the old configuration was dropped");
+    }
+    let errors: Vec<_> = host.logs().iter().map(|(_, m)| m.clone()).collect();
+    for needle in ["checksum", "\"ledger-source\"", "other kind"] {
+        assert!(
+            errors.iter().any(|m| m.contains(needle)),
+            "no error mentions {needle}: {errors:#?}"
+        );
+    }
 }

@@ -5,15 +5,21 @@
 //! `data`, and the built configuration carries them. Here the bytes are decoded and opened: a
 //! missing, truncated, tampered (checksum) or newer-version index is an error naming the file,
 //! never an empty detector, so through ECDS a bad update leaves the old configuration in force.
+//! A binary configuration envelope ([`envelope`]) carries the indexes raw instead, opened before
+//! the policy compiles; a detector takes its index from there by its id, before `data`.
 
 use super::schema::DetectorDoc;
 use crate::engine::scan::protected::{DocumentsDetector, Protected, RecordsDetector};
 use crate::engine::scan::scanner::DetectorIndex;
+use crate::protected::envelope::{self, CarriedIndex};
 use crate::protected::{DocumentIndex, RecordIndex};
 use base64::Engine as _;
 
 /// The shortest `min_chars` accepted: below it, one shared line or idiom would match.
 pub const MIN_MIN_CHARS: usize = 50;
+/// The error for an envelope section of the other index kind than its detector's.
+const WRONG_KIND: &str =
+    "the configuration envelope carries the other kind of index for this detector; rebuild it";
 /// Fields a records detector may require at most (rows have at most 16 columns).
 const MAX_MIN_FIELDS: usize = 16;
 
@@ -81,8 +87,12 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                     ),
                 );
             }
-            let opened = bytes(&documents.index, documents.data.as_deref())
-                .and_then(|b| DocumentIndex::from_bytes(&b).map_err(|e| e.to_string()));
+            let opened = match envelope::take(&d.id) {
+                Some(CarriedIndex::Documents(index)) => Ok(index),
+                Some(CarriedIndex::Records(_)) => Err(WRONG_KIND.to_string()),
+                None => bytes(&documents.index, documents.data.as_deref())
+                    .and_then(|b| DocumentIndex::from_bytes(&b).map_err(|e| e.to_string())),
+            };
             match opened {
                 Ok(index) => protected.documents.push(DocumentsDetector {
                     detector,
@@ -103,8 +113,12 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                     ),
                 );
             }
-            let opened = bytes(&records.index, records.data.as_deref())
-                .and_then(|b| RecordIndex::from_bytes(&b).map_err(|e| e.to_string()));
+            let opened = match envelope::take(&d.id) {
+                Some(CarriedIndex::Records(index)) => Ok(index),
+                Some(CarriedIndex::Documents(_)) => Err(WRONG_KIND.to_string()),
+                None => bytes(&records.index, records.data.as_deref())
+                    .and_then(|b| RecordIndex::from_bytes(&b).map_err(|e| e.to_string())),
+            };
             match opened {
                 Ok(index) => {
                     if records.min_fields > index.columns().len() {

@@ -6,7 +6,11 @@
 //! Python, shell and their kin share enough lexical rules) and keeps:
 //!
 //! * keywords and the names of common built-in types, lowercased (renaming never touches them);
-//! * every other identifier as one placeholder, so a consistent or inconsistent rename is no escape;
+//! * every other identifier as one placeholder, its name hash kept beside it
+//!   ([`Units::names`]): winnowing hashes which placeholders of one k-gram are the same name
+//!   (`a = a + b` is not `a = b + c`), not the names, so a consistent rename is no escape and
+//!   blinded idioms stay distinguishable; an inconsistent rename changes only the k-grams
+//!   holding two occurrences of a name it renamed differently;
 //! * numbers, lowercased;
 //! * string literals (on one line, or Python's triple-quoted ones), one unit per word of their
 //!   content, lowercased, whatever the quote
@@ -186,16 +190,16 @@ pub fn units_of(folded: &Folded<'_>, out: &mut Units, comments: &mut Units) {
     };
     while let Some((tag, start, end)) = lexer.next_token() {
         let token = bytes.get(start..end).unwrap_or_default();
-        let value = match tag {
+        let (value, name) = match tag {
             TAG_IDENT => identifier_value(token),
             TAG_STRING => {
                 string_words(token, start, folded, out);
                 continue;
             }
-            TAG_NUMBER => fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)),
-            _ => fnv(TAG_PUNCT, token.iter().copied()),
+            TAG_NUMBER => (fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)), 0),
+            _ => (fnv(TAG_PUNCT, token.iter().copied()), 0),
         };
-        out.push(value, folded.original_span(start, end));
+        out.push_named(value, name, folded.original_span(start, end));
     }
     for &(start, end) in &lexer.comments {
         comment_words(bytes, start, end, folded, comments);
@@ -252,7 +256,7 @@ fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units
             (false, Some(w)) => {
                 let bytes = token.get(w..i).unwrap_or_default();
                 let value = fnv(TAG_STRING, bytes.iter().map(u8::to_ascii_lowercase));
-                out.push(value, folded.original_span(start + w, start + i));
+                out.push_named(value, 0, folded.original_span(start + w, start + i));
                 word = None;
                 any = true;
             }
@@ -260,8 +264,9 @@ fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units
         }
     }
     if !any {
-        out.push(
+        out.push_named(
             fnv(TAG_STRING, [].into_iter()),
+            0,
             folded.original_span(start, start + token.len()),
         );
     }
@@ -305,18 +310,23 @@ const fn kept_values() -> [u64; KEPT.len()] {
     out
 }
 
-/// The unit value of an identifier token: its lowercased word when it is a kept word, the one
-/// placeholder otherwise.
-fn identifier_value(token: &[u8]) -> u64 {
+/// The unit value of an identifier token and its name hash: its lowercased word and no name
+/// when it is a kept word; the one placeholder and the hash of its name otherwise (winnowing
+/// links the placeholders of one name within a k-gram, see [`winnow`](super::winnow)).
+fn identifier_value(token: &[u8]) -> (u64, u64) {
     // The longest kept word has 10 bytes.
     if token.len() <= 10 {
         let word = fnv(TAG_WORD, token.iter().map(u8::to_ascii_lowercase));
         if KEPT_VALUES.binary_search(&word).is_ok() {
-            return word;
+            return (word, 0);
         }
     }
-    fnv(TAG_IDENT, [].into_iter())
+    // `| 1`: a name hash is never 0, which means "not an identifier".
+    (IDENT_PLACEHOLDER, fnv(TAG_IDENT, token.iter().copied()) | 1)
 }
+
+/// The unit value of every renameable identifier.
+const IDENT_PLACEHOLDER: u64 = (FNV_OFFSET ^ TAG_IDENT as u64).wrapping_mul(FNV_PRIME);
 
 /// FNV-1a over a tag and bytes: the unit value (unkeyed; the k-gram hash is keyed later).
 fn fnv(tag: u8, bytes: impl Iterator<Item = u8>) -> u64 {
@@ -485,7 +495,8 @@ mod tests {
         );
         assert_eq!(comments.len(), 6);
         assert_eq!(comments.values[..3], comments.values[3..]);
-        let (s, e) = comments.original_span(0, 0).unwrap();
+        let span = comments.original_span(0, 0).unwrap();
+        let (s, e) = (span.start, span.end);
         assert_eq!(&text[s..e], "Sums");
     }
 
@@ -495,9 +506,11 @@ mod tests {
         assert!(KEPT.iter().all(|w| w.len() <= 10));
         assert_eq!(
             identifier_value(b"Return"),
-            fnv(TAG_WORD, b"return".iter().copied())
+            (fnv(TAG_WORD, b"return".iter().copied()), 0)
         );
-        assert_eq!(identifier_value(b"returns"), identifier_value(b"x"));
+        assert_eq!(identifier_value(b"returns").0, identifier_value(b"x").0);
+        assert_eq!(IDENT_PLACEHOLDER, fnv(TAG_IDENT, [].into_iter()));
+        assert_ne!(identifier_value(b"returns").1, identifier_value(b"x").1);
     }
 
     #[test]

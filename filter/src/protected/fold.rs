@@ -8,6 +8,7 @@
 //! only run when the text is not plain ASCII (the normalizer's own fast path).
 
 use crate::engine::layers::fold::{Folded as EngineFolded, Folder as EngineFolder};
+use crate::engine::Span;
 
 /// Folds text like the scanner does and maps folded offsets back to the original.
 #[derive(Debug, Clone, Default)]
@@ -50,16 +51,12 @@ impl Folded<'_> {
         }
     }
 
-    /// The original byte span `[start, end)` that folded bytes `[start, end)` came from.
-    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+    /// The original byte span that folded bytes `[start, end)` came from.
+    pub fn original_span(&self, start: usize, end: usize) -> Span {
         if self.changed {
-            let span = self
-                .folder
-                .folded
-                .original_span(crate::engine::Span::new(start, end));
-            (span.start, span.end)
+            self.folder.folded.original_span(Span::new(start, end))
         } else {
-            (start.min(self.original.len()), end.min(self.original.len()))
+            Span::new(start.min(self.original.len()), end.min(self.original.len()))
         }
     }
 }
@@ -74,8 +71,8 @@ mod tests {
         let text = "x ＡＢＣ y".as_bytes();
         let folded = folder.fold(text);
         assert_eq!(folded.text(), b"x ABC y");
-        let (s, e) = folded.original_span(2, 5);
-        assert_eq!(std::str::from_utf8(&text[s..e]).unwrap(), "ＡＢＣ");
+        let span = folded.original_span(2, 5);
+        assert_eq!(std::str::from_utf8(&text[span.range()]).unwrap(), "ＡＢＣ");
     }
 
     #[test]
@@ -83,6 +80,6 @@ mod tests {
         let mut folder = Folder::new();
         let folded = folder.fold(b"plain text");
         assert_eq!(folded.text(), b"plain text");
-        assert_eq!(folded.original_span(6, 10), (6, 10));
+        assert_eq!(folded.original_span(6, 10), Span::new(6, 10));
     }
 }

@@ -22,6 +22,7 @@ mod buckets;
 pub mod code_view;
 pub mod container;
 pub mod documents;
+pub mod envelope;
 pub mod fold;
 pub mod keyed;
 pub mod records;

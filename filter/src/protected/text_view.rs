@@ -62,7 +62,8 @@ mod tests {
             out.values,
             vec![u64::from(b'a'), u64::from(b'b'), u64::from(b'c')]
         );
-        let (s, e) = out.original_span(1, 1).unwrap();
+        let span = out.original_span(1, 1).unwrap();
+        let (s, e) = (span.start, span.end);
         assert_eq!(&text[s..e], "Ｂ");
     }
 }

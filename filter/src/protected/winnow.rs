@@ -70,6 +70,7 @@ pub fn fingerprints(
     key: &Key,
     domain: u8,
     values: &[u64],
+    names: &[u64],
     params: Params,
     scratch: &mut Scratch,
     out: &mut Vec<(u64, u32)>,
@@ -79,6 +80,7 @@ pub fn fingerprints(
         key,
         domain,
         values,
+        names,
         k,
         params.min_distinct,
         &mut scratch.hashes,
@@ -132,6 +134,7 @@ pub fn all_kgrams<'s>(
     key: &Key,
     domain: u8,
     values: &[u64],
+    names: &[u64],
     params: Params,
     scratch: &'s mut Scratch,
 ) -> impl Iterator<Item = Option<u64>> + 's {
@@ -139,6 +142,7 @@ pub fn all_kgrams<'s>(
         key,
         domain,
         values,
+        names,
         params.k.max(1),
         params.min_distinct,
         &mut scratch.hashes,
@@ -149,11 +153,21 @@ pub fn all_kgrams<'s>(
 
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
 /// [`LOW_ENTROPY`] for a k-gram with fewer than `min_distinct` distinct unit values (counted in
-/// 256 buckets of the value, so a rare bucket collision undercounts; both sides count alike).
+/// 1024 buckets of the value, so a rare bucket collision undercounts; both sides count alike).
+///
+/// **Linked identifiers.** When `names` is given (one per unit, 0 for units that are not
+/// identifiers: the code view), an identifier whose name occurred `d < k` units earlier *in
+/// the same k-gram* counts as the value [`linked`]`(value, d)` instead of its placeholder: the
+/// k-gram hashes Baker's parameterized form (each name replaced by the distance back to its
+/// previous occurrence), which a consistent rename leaves unchanged while `x = x + y` and
+/// `x = y + z` differ. A name's occurrence is linked only inside the k-gram, so the value
+/// depends on the k-gram alone, as the index needs. Rolling: when a k-gram's first unit leaves,
+/// its name's next occurrence inside the k-gram (if any) loses its link, one fix-up per step.
 fn kgram_hashes(
     key: &Key,
     domain: u8,
     values: &[u64],
+    names: &[u64],
     k: usize,
     min_distinct: usize,
     out: &mut Vec<u64>,
@@ -162,29 +176,79 @@ fn kgram_hashes(
     if values.len() < k {
         return;
     }
-    let mut counts = [0u16; 256];
+    let names = if names.len() == values.len() {
+        names
+    } else {
+        &[]
+    };
+    let name = |i: usize| names.get(i).copied().unwrap_or(0);
+    let mut counts = [0u16; 1024];
     let mut distinct = 0usize;
-    let bucket = |v: u64| (v ^ (v >> 8) ^ (v >> 16) ^ (v >> 32)) as u8 as usize;
+    let bucket = |v: u64| ((v ^ (v >> 10) ^ (v >> 20) ^ (v >> 40)) & 1023) as usize;
+    let add = |counts: &mut [u16; 1024], v: u64| {
+        if let Some(c) = counts.get_mut(bucket(v)) {
+            *c = c.saturating_add(1);
+            usize::from(*c == 1)
+        } else {
+            0
+        }
+    };
+    let remove = |counts: &mut [u16; 1024], v: u64| {
+        if let Some(c) = counts.get_mut(bucket(v)) {
+            *c = c.saturating_sub(1);
+            usize::from(*c == 0)
+        } else {
+            0
+        }
+    };
     let mixer = key.mixer(domain);
+    // powers[j] = BASE^j for j < k; powers[k - 1] is the weight of a k-gram's first unit.
+    let mut powers = [1u64; MAX_LINK + 1];
+    let mut power = 1u64;
+    for slot in powers.iter_mut() {
+        *slot = power;
+        power = power.wrapping_mul(BASE);
+    }
     let mut top = 1u64; // BASE^(k-1)
     for _ in 1..k {
         top = top.wrapping_mul(BASE);
     }
+    // Links reach back at most k - 1 units (and at most MAX_LINK, beyond which none is kept).
+    let reach = (k - 1).min(MAX_LINK);
     let mut h = 0u64;
     for (i, &v) in values.iter().enumerate() {
         if i >= k {
-            let old = values.get(i - k).copied().unwrap_or(0);
+            let first = i - k;
+            let old = values.get(first).copied().unwrap_or(0);
+            // The first unit's name: its next occurrence in the old k-gram loses its link.
+            let first_name = name(first);
+            if first_name != 0 {
+                let next = (first + 1..i).take(reach).find(|&j| name(j) == first_name);
+                if let Some(n) = next {
+                    let placeholder = values.get(n).copied().unwrap_or(0);
+                    let was = linked(placeholder, n - first);
+                    let weight = powers
+                        .get(i - 1 - n)
+                        .copied()
+                        .unwrap_or_else(|| base_power(i - 1 - n));
+                    h = h.wrapping_add(placeholder.wrapping_sub(was).wrapping_mul(weight));
+                    distinct -= remove(&mut counts, was);
+                    distinct += add(&mut counts, placeholder);
+                }
+            }
             h = h.wrapping_sub(old.wrapping_mul(top));
-            if let Some(c) = counts.get_mut(bucket(old)) {
-                *c = c.saturating_sub(1);
-                distinct -= usize::from(*c == 0);
+            distinct -= remove(&mut counts, old);
+        }
+        let mut unit = v;
+        let this_name = name(i);
+        if this_name != 0 {
+            let from = i.saturating_sub(reach);
+            if let Some(p) = (from..i).rev().find(|&j| name(j) == this_name) {
+                unit = linked(v, i - p);
             }
         }
-        if let Some(c) = counts.get_mut(bucket(v)) {
-            distinct += usize::from(*c == 0);
-            *c = c.saturating_add(1);
-        }
-        h = h.wrapping_mul(BASE).wrapping_add(v);
+        distinct += add(&mut counts, unit);
+        h = h.wrapping_mul(BASE).wrapping_add(unit);
         if i + 1 >= k {
             out.push(if distinct < min_distinct {
                 LOW_ENTROPY
@@ -193,6 +257,20 @@ fn kgram_hashes(
             });
         }
     }
+}
+
+/// The longest link between two occurrences of a name, in units (k-grams longer than this
+/// link only their closer occurrences).
+const MAX_LINK: usize = 63;
+
+/// `BASE^exponent`, for the rare link weight beyond the table (k-grams over 64 units).
+fn base_power(exponent: usize) -> u64 {
+    (0..exponent).fold(1u64, |p, _| p.wrapping_mul(BASE))
+}
+
+/// The unit value of an identifier whose name occurred `distance` units earlier in the k-gram.
+fn linked(placeholder: u64, distance: usize) -> u64 {
+    placeholder ^ (distance as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)
 }
 
 #[cfg(test)]
@@ -205,6 +283,7 @@ mod tests {
             &Key([7; 16]),
             0,
             values,
+            &[],
             Params {
                 k,
                 w,
@@ -274,6 +353,7 @@ mod tests {
             &Key([7; 16]),
             0,
             &table,
+            &[],
             params,
             &mut Scratch::default(),
             &mut out,
@@ -283,6 +363,7 @@ mod tests {
             &Key([7; 16]),
             0,
             &pseudo(400, 5),
+            &[],
             params,
             &mut Scratch::default(),
             &mut out,
@@ -299,5 +380,58 @@ mod tests {
             repeated <= 500 / 16 + 1,
             "robust winnowing keeps an equal minimum: {repeated}"
         );
+    }
+
+    /// The k-gram hash straight from the definition: each name's occurrence linked to its
+    /// previous occurrence inside the k-gram.
+    fn direct(values: &[u64], names: &[u64], k: usize) -> Vec<u64> {
+        let mixer = Key([7; 16]).mixer(2);
+        (0..=values.len() - k)
+            .map(|s| {
+                let mut h = 0u64;
+                for i in s..s + k {
+                    let mut unit = values[i];
+                    if names[i] != 0 {
+                        if let Some(p) = (s..i).rev().take(MAX_LINK).find(|&j| names[j] == names[i]) {
+                            unit = linked(values[i], i - p);
+                        }
+                    }
+                    h = h.wrapping_mul(BASE).wrapping_add(unit);
+                }
+                mixer.mix(h).min(LOW_ENTROPY - 1)
+            })
+            .collect()
+    }
+
+    /// Code-like units: punctuation values 1..5, identifiers (placeholder 99) of a few names.
+    fn code_like(n: usize, seed: u64, rename: u64) -> (Vec<u64>, Vec<u64>) {
+        pseudo(n, seed)
+            .into_iter()
+            .map(|x| if x < 20 { (99, x % 6 + 1 + rename) } else { (x % 5 + 1, 0) })
+            .unzip()
+    }
+
+    #[test]
+    fn linked_identifiers_roll_like_the_definition_and_survive_a_consistent_rename() {
+        for k in [1, 2, 5, 12, 70] {
+            let (values, names) = code_like(400, 11, 0);
+            let mut rolled = Vec::new();
+            kgram_hashes(&Key([7; 16]), 2, &values, &names, k, 0, &mut rolled);
+            assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
+            let (_, renamed) = code_like(400, 11, 1000);
+            let mut again = Vec::new();
+            kgram_hashes(&Key([7; 16]), 2, &values, &renamed, k, 0, &mut again);
+            assert_eq!(rolled, again, "k = {k}");
+        }
+        // Which names repeat matters: `a a b` is not `a b c`.
+        let mut same = Vec::new();
+        let mut other = Vec::new();
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 5], 3, 0, &mut same);
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 6], 3, 0, &mut other);
+        assert_ne!(same, other);
+        // Without names, every placeholder is alike.
+        let mut blind = Vec::new();
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[], 3, 0, &mut blind);
+        assert_eq!(blind, other);
     }
 }

@@ -10,7 +10,7 @@
 //! Never text.
 
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
-use crate::engine::span::Span;
+use crate::protected::fold::Folder;
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
 
 /// Where a hit came from, beyond its detector: what an audit line says about it.
@@ -79,6 +79,8 @@ impl std::fmt::Debug for Protected {
 /// Buffers of the index searches, reused across texts (one per VM).
 #[derive(Debug, Default)]
 pub struct ProtectedScratch {
+    /// One fold of each text for every detector of both kinds.
+    folder: Folder,
     documents: documents::FindScratch,
     records: records::FindScratch,
 }
@@ -90,19 +92,33 @@ impl Protected {
 
     /// Every copy of a protected document and every protected record in `text`, as hits.
     pub fn scan(&self, text: &[u8], scratch: &mut ProtectedScratch, sink: &mut dyn FnMut(Hit)) {
+        let ProtectedScratch {
+            folder,
+            documents: documents_scratch,
+            records: records_scratch,
+        } = scratch;
+        // A character is at least one byte: a text shorter than `min_chars` cannot hold a copy.
+        let documents_run = self.documents.iter().any(|d| text.len() >= d.min_chars);
+        if !documents_run && self.records.is_empty() {
+            return;
+        }
+        let folded = folder.fold(text);
         for d in &self.documents {
             // A character is at least one byte: a shorter text cannot hold `min_chars` of a copy.
             if text.len() < d.min_chars {
                 continue;
             }
-            for m in d.index.find(text, d.min_chars, &mut scratch.documents) {
-                let (start, end) = m.span;
-                if start >= end || end > text.len() {
+            for m in d
+                .index
+                .find_folded(text, &folded, d.min_chars, documents_scratch)
+            {
+                let span = m.span;
+                if span.is_empty() || span.end > text.len() {
                     continue;
                 }
                 sink(Hit {
                     detector: d.detector,
-                    span: Span::new(start, end),
+                    span,
                     origin: Origin::Document {
                         document: m.document,
                         matched_chars: u32::try_from(m.matched_chars).unwrap_or(u32::MAX),
@@ -112,15 +128,15 @@ impl Protected {
             }
         }
         for r in &self.records {
-            for m in r.index.find(text, r.min_fields, &mut scratch.records) {
+            for m in r.index.find_folded(&folded, r.min_fields, records_scratch) {
                 let fields = u8::try_from(m.columns.len()).unwrap_or(u8::MAX);
-                for &(start, end) in &m.spans {
-                    if start >= end || end > text.len() {
+                for &span in &m.spans {
+                    if span.is_empty() || span.end > text.len() {
                         continue;
                     }
                     sink(Hit {
                         detector: r.detector,
-                        span: Span::new(start, end),
+                        span,
                         origin: Origin::Record { row: m.row, fields },
                     });
                 }

@@ -204,19 +204,28 @@ impl Builder {
         };
         self.stats.units += (self.units.len() + self.comments.len()) as u64;
         let streams = [
-            (domain, params, &self.units.values),
-            (DOMAIN_COMMENT, self.settings.comment, &self.comments.values),
+            (domain, params, &self.units),
+            (DOMAIN_COMMENT, self.settings.comment, &self.comments),
         ];
         let mut top: Vec<u32> = Vec::new();
-        for (domain, params, values) in streams {
+        for (domain, params, units) in streams {
+            let (values, names) = (&units.values, &units.names);
             if every {
-                let all = winnow::all_kgrams(&self.key, domain, values, params, &mut self.scratch);
+                let all = winnow::all_kgrams(
+                    &self.key,
+                    domain,
+                    values,
+                    names,
+                    params,
+                    &mut self.scratch,
+                );
                 top.extend(all.flatten().map(|h| (h >> 32) as u32));
             } else {
                 winnow::fingerprints(
                     &self.key,
                     domain,
                     values,
+                    names,
                     params,
                     &mut self.scratch,
                     &mut self.fps,

@@ -1,6 +1,6 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 2 (framed by [`container`](super::container)):
+//! Payload of format version 3 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
@@ -13,9 +13,10 @@
 //! docs [u16 or u32; entries]: the document of each entry
 //! ```
 //!
-//! Version 2 hashes k-grams with a cheap keyed mixer and stores only fingerprints below the
-//! stream's bound ([`winnow`](super::winnow)); version 1 used SipHash per k-gram, so its
-//! fingerprints mean nothing to this matcher and it is refused (rebuild the index).
+//! Version 3 links the identifiers of a code k-gram that are the same name (Baker's
+//! parameterized form, [`winnow`](super::winnow)); version 2 hashed every identifier as one
+//! placeholder, and version 1 used SipHash per k-gram. Their code fingerprints mean nothing to
+//! this matcher, so both are refused (rebuild the index).
 //!
 //! A fingerprint is the top 32 bits of a keyed 64-bit k-gram hash. 32 bits are enough because
 //! a finding needs several fingerprints of one document close together in the text (a chance
@@ -39,7 +40,7 @@ use super::winnow::Params;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -340,7 +341,7 @@ mod tests {
         );
         let start = prompt.find("let").unwrap();
         assert!(
-            m.span.0 >= start && m.span.1 <= start + copied.len() + 1,
+            m.span.start >= start && m.span.end <= start + copied.len() + 1,
             "{m:?}"
         );
         let renamed = copied
@@ -365,6 +366,22 @@ mod tests {
         assert!(idx
             .find(short.as_bytes(), 200, &mut FindScratch::default())
             .is_empty());
+    }
+
+    #[test]
+    fn a_text_folded_by_the_caller_finds_what_find_finds() {
+        let (file, a, _) = index(false);
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let copied: String = a.lines().skip(20).take(30).collect::<Vec<_>>().join("\n");
+        // Fullwidth letters: folding changes the text, so spans must map back through it.
+        let prompt = format!("Ｗｈｙ is this slow?\n{copied}\nThanks!");
+        let mut scratch = FindScratch::default();
+        let direct = idx.find(prompt.as_bytes(), 200, &mut scratch);
+        assert!(!direct.is_empty());
+        let mut folder = crate::protected::fold::Folder::new();
+        let folded = folder.fold(prompt.as_bytes());
+        let shared = idx.find_folded(prompt.as_bytes(), &folded, 200, &mut scratch);
+        assert_eq!(direct, shared);
     }
 
     #[test]
@@ -398,17 +415,19 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 3;
+        newer[8] = 4;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 3, .. })
+            Err(IndexError::UnsupportedVersion { found: 4, .. })
         ));
-        let mut older = file.clone();
-        older[8] = 1;
-        assert!(matches!(
-            DocumentIndex::from_bytes(&older),
-            Err(IndexError::UnsupportedVersion { found: 1, .. })
-        ));
+        for old in [1, 2] {
+            let mut older = file.clone();
+            older[8] = old;
+            assert!(matches!(
+                DocumentIndex::from_bytes(&older),
+                Err(IndexError::UnsupportedVersion { found, .. }) if found == u32::from(old)
+            ));
+        }
         assert!(matches!(
             DocumentIndex::from_bytes(b""),
             Err(IndexError::WrongMagic { .. })

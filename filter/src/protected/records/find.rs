@@ -15,7 +15,8 @@ use super::cell::{
     MAX_WORDS, PREFIX,
 };
 use super::{Prefilter, RecordIndex};
-use crate::protected::fold::Folder;
+use crate::engine::Span;
+use crate::protected::fold::{Folded, Folder};
 
 /// A row of the index found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub struct RecordMatch {
     /// The columns found, ascending.
     pub columns: Vec<u8>,
     /// Original byte spans of the matched values, ascending.
-    pub spans: Vec<(usize, usize)>,
+    pub spans: Vec<Span>,
 }
 
 /// Buffers reused across calls to [`RecordIndex::find`].
@@ -33,9 +34,9 @@ pub struct RecordMatch {
 pub struct FindScratch {
     folder: Folder,
     /// (keyed hash, folded span) of every candidate.
-    candidates: Vec<(u64, (usize, usize))>,
+    candidates: Candidates,
     /// (row, column, folded span) of every hit.
-    hits: Vec<(u32, u8, (usize, usize))>,
+    hits: Vec<(u32, u8, Span)>,
     /// Word or digit-group spans of the current run.
     pieces: Vec<(usize, usize, bool)>,
 }
@@ -55,6 +56,34 @@ impl RecordIndex {
             pieces,
         } = scratch;
         let folded = folder.fold(text);
+        self.search(&folded, min_fields, candidates, hits, pieces)
+    }
+
+    /// [`RecordIndex::find`] of a text already folded by the caller (one fold serves both index
+    /// kinds, see `engine::scan::protected`); `scratch`'s own folder is not used.
+    pub fn find_folded(
+        &self,
+        folded: &Folded<'_>,
+        min_fields: usize,
+        scratch: &mut FindScratch,
+    ) -> Vec<RecordMatch> {
+        let FindScratch {
+            candidates,
+            hits,
+            pieces,
+            ..
+        } = scratch;
+        self.search(folded, min_fields, candidates, hits, pieces)
+    }
+
+    fn search(
+        &self,
+        folded: &Folded<'_>,
+        min_fields: usize,
+        candidates: &mut Candidates,
+        hits: &mut Vec<(u32, u8, Span)>,
+        pieces: &mut Vec<(usize, usize, bool)>,
+    ) -> Vec<RecordMatch> {
         candidates.clear();
         hits.clear();
         let mut base = 0;
@@ -83,9 +112,9 @@ impl RecordIndex {
             if columns.len() < min_fields.max(1) && !unique {
                 continue;
             }
-            let mut spans: Vec<(usize, usize)> = row_hits
+            let mut spans: Vec<Span> = row_hits
                 .iter()
-                .map(|h| folded.original_span(h.2 .0, h.2 .1))
+                .map(|h| folded.original_span(h.2.start, h.2.end))
                 .collect();
             spans.sort_unstable();
             spans.dedup();
@@ -100,7 +129,7 @@ impl RecordIndex {
 }
 
 /// Candidates: (keyed hash of the normalized value, folded span).
-type Candidates = Vec<(u64, (usize, usize))>;
+type Candidates = Vec<(u64, Span)>;
 
 /// Cuts a text into candidate values, hashed as they are read: no string is built per candidate.
 struct Gather<'a> {
@@ -129,7 +158,7 @@ impl Gather<'_> {
         &self,
         kind: Kind,
         hasher: &ValueHasher,
-        span: (usize, usize),
+        span: Span,
         out: &mut Candidates,
     ) -> bool {
         if self.prefilter.may_hold(self.keying.prefix(kind, hasher)) {
@@ -171,7 +200,7 @@ impl Gather<'_> {
                 hasher.write_u8(b.to_ascii_lowercase());
             }
             let start = at - local.len();
-            let span = (base + start, base + at + 1 + domain.len());
+            let span = Span::new(base + start, base + at + 1 + domain.len());
             self.offer(Kind::Email, &hasher, span, out);
         }
     }
@@ -213,7 +242,7 @@ impl Gather<'_> {
                     break;
                 }
                 hasher.write(bytes.get(gs..ge).unwrap_or_default());
-                if !self.offer(Kind::Digits, &hasher, (base + s, base + ge), out) {
+                if !self.offer(Kind::Digits, &hasher, Span::new(base + s, base + ge), out) {
                     break;
                 }
             }
@@ -265,7 +294,7 @@ impl Gather<'_> {
                         hasher.write(c.encode_utf8(&mut buf).as_bytes());
                     }
                 }
-                if !self.offer(Kind::Words, &hasher, (base + s, base + we), out) {
+                if !self.offer(Kind::Words, &hasher, Span::new(base + s, base + we), out) {
                     break;
                 }
             }
@@ -310,7 +339,7 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].row, 0);
         assert_eq!(found[0].columns, vec![0, 2]);
-        let spans: Vec<&str> = found[0].spans.iter().map(|&(s, e)| &text[s..e]).collect();
+        let spans: Vec<&str> = found[0].spans.iter().map(|s| &text[s.range()]).collect();
         assert!(spans.contains(&"ANNA  NOVAK"), "{spans:?}");
     }
 

@@ -1,0 +1,42 @@
+//! Protected-data indexes for the benchmarks (issue 12): a documents index of files and a
+//! records index of synthetic customer rows, built the same way by every protected bench.
+//!
+//! The rows repeat names on purpose (8 first names by 7 last names), as real tables do, so
+//! the records index drops the common values; e-mails are unique and phone numbers repeat.
+
+use crate::corpus::Rng;
+use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::{documents, records};
+
+/// The documents index of `(name, text)` files, each read in the view its name selects.
+pub fn documents_index(docs: &[(String, String)]) -> Vec<u8> {
+    let mut builder = documents::Builder::new(Key([0x5a; 16]), documents::Settings::default());
+    for (name, text) in docs {
+        builder.add_document(name, text.as_bytes(), documents::View::for_name(name));
+    }
+    builder.finish(false).0
+}
+
+/// The columns of [`customer_records_index`].
+pub const CUSTOMER_COLUMNS: [&str; 4] = ["name", "email", "phone", "account"];
+
+/// A records index of `rows` synthetic customers (name, e-mail, phone, account); `unique`
+/// names the columns of which one cell alone is a finding.
+pub fn customer_records_index(rows: usize, unique: &[&str]) -> Vec<u8> {
+    let mut rng = Rng::new(0xfeed);
+    let first = [
+        "anna", "bruno", "chen", "dmitri", "elena", "farid", "grace", "hiro",
+    ];
+    let last = [
+        "novak", "okafor", "schmidt", "tanaka", "silva", "kowalski", "haddad",
+    ];
+    let mut builder = records::Builder::new(Key([0x33; 16]), &CUSTOMER_COLUMNS, unique);
+    for row in 0..rows {
+        let name = format!("{} {}", rng.pick(&first), rng.pick(&last));
+        let email = format!("user{}.{row}@example.com", rng.below(1 << 30));
+        let phone = format!("+1 555 {:03} {:04}", rng.below(1000), rng.below(10000));
+        let account = format!("AC-{:010}", rng.next_u64() % 10_000_000_000);
+        builder.add_row(&[&name, &email, &phone, &account]);
+    }
+    builder.finish().0
+}
