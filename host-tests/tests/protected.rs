@@ -7,7 +7,7 @@ use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::{documents, records};
 use airlock_host_tests::{filter_wasm, send_request, Host, Outcome};
 use base64::Engine as _;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const RELAY: (&str, &str) = ("cheap-relay.example.net", "/v1/chat/completions");
 const VENDOR: (&str, &str) = ("api.openai.com", "/v1/chat/completions");
