@@ -5,7 +5,7 @@
 use super::*;
 use crate::engine::test_rng::TestRng;
 use crate::response::map::tests::map_of;
-use crate::response::text::Landing;
+use crate::response::text::{restore_all, Landing};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
