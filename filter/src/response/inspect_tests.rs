@@ -193,3 +193,21 @@ fn ids_and_model_names_are_not_model_output() {
         .collect();
     assert_eq!(inspected, ["c", "v"]);
 }
+
+#[test]
+fn several_data_lines_and_text_events_are_inspected() {
+    let p = policy("mask");
+    let json_multi = format!(
+        "data: {{\"choices\":[{{\"index\":0,\n data: \"delta\":{{\"content\":\"key {KEY}\"}},\"finish_reason\":\"stop\"}}]}}\n\n"
+    )
+    .replace("\n data", "\ndata");
+    let text_multi = format!("data: the key\ndata: {KEY} here\n\n: comment {KEY}\n\n");
+    for stream in [json_multi, text_multi] {
+        for cut in 0..stream.len() {
+            let (out, seen) = run(&p, RestoreMap::default(), stream.as_bytes(), &[cut]);
+            let out = String::from_utf8(out).unwrap();
+            assert!(!out.contains(KEY) && out.contains(KEY_MASK_PREFIX), "cut {cut}: {out}");
+            assert_eq!(seen.findings.len(), 1);
+        }
+    }
+}

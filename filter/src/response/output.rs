@@ -78,6 +78,17 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
         text.len() - cut + hold
     }
 
+    /// Text that is not restored (an SSE event that is not JSON, a comment): appended to
+    /// `out` as it is, or inspected (and masked) as a whole when the tier asks.
+    pub fn inspect_only(&mut self, text: &[u8], out: &mut Vec<u8>) {
+        match self.inspector.as_deref_mut() {
+            Some(inspector) => {
+                inspector.pass(text, false, out);
+            }
+            None => out.extend_from_slice(text),
+        }
+    }
+
     fn restore(&mut self, text: &[u8], landing: Landing, may_hold: bool, out: &mut Vec<u8>) -> usize {
         if may_hold {
             let (n, hold) = restore_partial(self.map, text, landing, out);

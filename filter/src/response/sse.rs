@@ -168,9 +168,10 @@ impl SseRestorer {
 
     fn event(&mut self, stage: &mut Output, event: &[u8], may_hold: bool, out: &mut Vec<u8>) {
         let rebuilt;
+        let original = event;
         let (event, payload) = match data_lines(event) {
             DataLines::None => {
-                out.extend_from_slice(event);
+                stage.inspect_only(event, out);
                 return;
             }
             DataLines::One(payload) => (event, payload),
@@ -179,7 +180,7 @@ impl SseRestorer {
                 match data_lines(&rebuilt) {
                     DataLines::One(payload) => (rebuilt.as_slice(), payload),
                     _ => {
-                        out.extend_from_slice(event);
+                        stage.inspect_only(event, out);
                         return;
                     }
                 }
@@ -188,10 +189,11 @@ impl SseRestorer {
         let doc = event.get(payload.range()).unwrap_or_default();
         let mut outline = std::mem::take(&mut self.outline);
         if !json::looks_like_json(doc) || outline.parse(doc).is_err() {
-            // `[DONE]`, or not JSON: every channel ends here.
+            // `[DONE]`, or not JSON: every channel ends here, and the event goes on as it came
+            // (several data lines as they were: joined, text would read differently).
             self.outline = outline;
             self.flush(stage, out);
-            out.extend_from_slice(event);
+            stage.inspect_only(original, out);
             return;
         }
         if self.reported_model.is_none() {
