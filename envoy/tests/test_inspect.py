@@ -236,3 +236,33 @@ def test_direction_tag_regexes(name, tags):
             rest = rest.replace(m.group(1), "", 1)
     assert found == tags
     assert rest in ("wasmcustom.airlock.findings_total", "wasmcustom.airlock.decisions_total")
+
+
+def test_added_latency_per_sse_event(inspecting, envoy, plain_envoy, upstream):
+    """The median time an SSE event spends in Envoy with Airlock restoring and inspecting it,
+    against restoring only (the default policy) and no filter, interleaved (events 12 ms apart,
+    each read alone). Printed for benches/RESULTS.md; asserted only against a real fault (an
+    event held until the next one arrives adds the whole gap). The text a channel holds back
+    for inspection still arrives later: that is the content delay, not an event's latency."""
+    import statistics
+    from test_tokens import _event_latencies as latencies
+
+    def _event_latencies(envoy, upstream, body, n):
+        # A channel's held tail goes out at its end in an extra event, in the same write as the
+        # event that ended it: read as one arrival, so arrivals still pair with sent events.
+        return latencies(envoy, upstream, body, n, per_read=True)
+    body = json.dumps({"model": OPENAI_MODEL, "stream": True,
+                       "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
+    plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
+                                                                      b"[EMAIL_YYYY]")
+    inspected, restored, without = [], [], []
+    for _ in range(3):
+        inspected += _event_latencies(inspecting, upstream, body, 20)
+        restored += _event_latencies(envoy, upstream, body, 20)
+        without += _event_latencies(plain_envoy, upstream, plain_body, 20)
+    i, r, w = (statistics.median(x) for x in (inspected, restored, without))
+    print(f"\nSSE event latency through Envoy, median of {len(inspected)} events: "
+          f"restoring and inspecting {i / 1000:.1f} us, restoring only {r / 1000:.1f} us, "
+          f"no filter {w / 1000:.1f} us; added by inspecting {(i - r) / 1000:.1f} us, "
+          f"by the filter in all {(i - w) / 1000:.1f} us")
+    assert i - r < 6_000_000, "inspection holds events back (more than half the gap added)"

@@ -221,8 +221,10 @@ def test_tokens_not_from_this_request_and_unreadable_streams_stay(envoy, upstrea
 
 # ---------------------------------------------------------------- added latency per event
 
-def _event_latencies(envoy, upstream, body: bytes, n: int) -> list[int]:
-    """Per SSE event: client arrival minus upstream send (ns, same monotonic clock)."""
+def _event_latencies(envoy, upstream, body: bytes, n: int, per_read: bool = False) -> list[int]:
+    """Per SSE event: client arrival minus upstream send (ns, same monotonic clock). With
+    `per_read`, the events of one read count as one arrival (a filter that adds an event, as
+    response inspection does at a channel's end, writes it with the event that caused it)."""
     import http.client
     import time
     upstream.reset()
@@ -238,9 +240,11 @@ def _event_latencies(envoy, upstream, body: bytes, n: int) -> list[int]:
             break
         now = time.monotonic_ns()
         buf += chunk
+        events = 0
         while b"\n\n" in buf:
             _, buf = buf.split(b"\n\n", 1)
-            arrived.append(now)
+            events += 1
+        arrived += [now] * (min(events, 1) if per_read else events)
     conn.close()
     sent = e2e.poll(lambda: (e2e.completed(upstream) or [{}])[-1].get("sent_ns"),
                     what="the upstream's send times")

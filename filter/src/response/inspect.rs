@@ -19,8 +19,10 @@
 //!
 //! Streams: a secret can be cut across deltas. A channel holds back the last
 //! [`OUTPUT_HOLD_BYTES`] of its text (and never cuts inside a finding), so a secret up to that
-//! long is always seen whole; the trade-off is that the client sees a streamed channel's text
-//! that many bytes late (until the channel ends, when the rest goes out at once). A finding
+//! long is always seen whole; it is scanned again each time [`OUTPUT_SCAN_STEP`] more bytes
+//! have come. The trade-off: the client sees a streamed channel's text up to
+//! `OUTPUT_HOLD_BYTES + OUTPUT_SCAN_STEP` bytes late (until the channel ends, when the rest
+//! goes out at once). A finding
 //! still growing past [`MAX_OUTPUT_TAIL`] is cut: its first part is masked on its own.
 
 use crate::engine::body::json::{Outline, PathStep};
@@ -31,6 +33,10 @@ use crate::policy::{Action, Mode, Policy, TierIndex};
 /// whole: longer than every credential format the default policy knows (a JWT may be longer;
 /// see the module doc).
 pub const OUTPUT_HOLD_BYTES: usize = 256;
+
+/// New text a streamed channel gathers past its held tail before it is scanned again: a scan
+/// per delta would rescan the whole tail for every one-character delta.
+pub const OUTPUT_SCAN_STEP: usize = 64;
 
 /// The most a channel holds back while a finding runs across the cut.
 pub const MAX_OUTPUT_TAIL: usize = 4096;

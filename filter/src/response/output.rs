@@ -7,7 +7,7 @@
 //! the longer of the two, and is raw text (neither masked nor restored) that is passed again
 //! with what follows.
 
-use super::inspect::Inspector;
+use super::inspect::{Inspector, OUTPUT_HOLD_BYTES, OUTPUT_SCAN_STEP};
 use super::json::restore_string;
 use super::map::RestoreMap;
 use super::text::{restore_all, restore_partial, Landing};
@@ -61,6 +61,10 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
         let Some(inspector) = self.inspector.as_deref_mut() else {
             return self.restore(text, landing, may_hold, out);
         };
+        if may_hold && text.len() < OUTPUT_HOLD_BYTES + OUTPUT_SCAN_STEP {
+            // Scanned once per step of new text, not once per (often one-character) delta.
+            return text.len();
+        }
         let mut masked = std::mem::take(&mut self.masked);
         masked.clear();
         let cut = inspector.pass(text, may_hold, &mut masked);
