@@ -219,7 +219,21 @@ impl Restoring {
                     scratch,
                     state,
                 };
-                super::json::inspect_and_restore(&self.map, &plain, &mut inspector, &mut restored)
+                match super::json::inspect_and_restore(&self.map, &plain, &mut inspector, &mut restored) {
+                    // Not JSON after all (truncated): nothing is restored, but what the policy
+                    // forbids is still masked, in the bytes as text.
+                    Err(e) => {
+                        self.skipped = Some(Skip::NotJson);
+                        let mut masked = Vec::with_capacity(plain.len());
+                        inspector.pass(&plain, false, &mut masked);
+                        if masked == *plain {
+                            Err(e)
+                        } else {
+                            Ok(Some(masked))
+                        }
+                    }
+                    done => done,
+                }
             }
             _ if self.map.is_empty() => return None,
             _ => super::json::restore_document(&self.map, &plain, &mut restored),

@@ -211,3 +211,17 @@ fn several_data_lines_and_text_events_are_inspected() {
         }
     }
 }
+
+#[test]
+fn a_truncated_json_reply_is_still_masked_as_text() {
+    let p = policy("mask");
+    let (map, t) = map_of("EMAIL_ADDRESS", &["marta.kowalski@northwind.example"]);
+    let body = format!(r#"{{"choices":[{{"message":{{"content":"{} key {KEY} and"#, t[0]);
+    let mut scratch = p.scratch();
+    let mut r = Restoring::start(map, None, Some("application/json"), None, 1 << 20)
+        .with_inspection(Some(inspection(&p)));
+    let out = String::from_utf8(r.finish_json_with(Some((&p, &mut scratch)), body.as_bytes()).unwrap()).unwrap();
+    assert!(!out.contains(KEY) && out.contains(KEY_MASK_PREFIX), "{out}");
+    assert!(out.contains(&t[0]), "not JSON: tokens are not restored");
+    assert_eq!(r.skipped, Some(crate::response::Skip::NotJson));
+}
