@@ -33,11 +33,18 @@ RELAY_HOST = "api.cheap-relay.example"
 
 SAYING = {"x-e2e-say-b64": base64.b64encode(SAY.encode()).decode()}
 TOOLS = {"x-e2e-echo": "tools", **SAYING}
-EVERY_BYTE = {**TOOLS, "x-e2e-piece": "1", "x-e2e-chunk-bytes": "1",
+# Text only (tool calls: the other shapes), so the one-byte stream stays well inside the
+# route's 60 s timeout on a loaded machine.
+EVERY_BYTE = {"x-e2e-echo": "text", **SAYING, "x-e2e-piece": "1", "x-e2e-chunk-bytes": "1",
               "x-e2e-chunk-delay-ms": "0.2"}
 SMALL_CHUNKS = {**TOOLS, "x-e2e-piece": "3", "x-e2e-chunk-bytes": "7"}
 SHAPES = [EVERY_BYTE, SMALL_CHUNKS]
 SHAPE_IDS = ["every-byte", "chunks"]
+# One-character deltas (the secret is cut at every position across events) in 13-byte HTTP
+# chunks: one-byte chunks of every vendor's stream would take minutes on a loaded machine,
+# and the chat stream covers them.
+EVERY_EVENT = {**TOOLS, "x-e2e-piece": "1", "x-e2e-chunk-bytes": "13"}
+OTHER_SHAPES = [EVERY_EVENT, SMALL_CHUNKS]
 STAT = "wasmcustom.airlock.findings_total.direction.response.detector.aws-access-key-id"
 
 
@@ -108,8 +115,9 @@ def test_openai_chat_stream(inspecting, upstream, shape):
             args += call.function.arguments or ""
             names += call.function.name or ""
     _clean(text)
-    _clean_args(json.loads(args))
-    assert names == "send_mail"
+    if shape is not EVERY_BYTE:
+        _clean_args(json.loads(args))
+        assert names == "send_mail"
 
 
 def test_openai_responses_json_and_stream(inspecting, upstream):
@@ -118,7 +126,7 @@ def test_openai_responses_json_and_stream(inspecting, upstream):
     _clean(r.output_text)
     calls = [o for o in r.output if o.type == "function_call"]
     _clean_args(json.loads(calls[0].arguments))
-    for shape in SHAPES:
+    for shape in OTHER_SHAPES:
         text, args, final = "", "", None
         for ev in openai(inspecting, cap, **shape).responses.create(
                 model=OPENAI_MODEL, input=ASK, stream=True):
@@ -145,7 +153,7 @@ def test_anthropic_json_and_stream(inspecting, upstream):
     msg = client(**TOOLS).messages.create(model=ANTHROPIC_MODEL, max_tokens=64, messages=_msg(ASK))
     _clean(msg.content[0].text)
     _clean_args(msg.content[1].input)
-    for shape in SHAPES:
+    for shape in OTHER_SHAPES:
         with client(**shape).messages.stream(model=ANTHROPIC_MODEL, max_tokens=64,
                                              messages=_msg(ASK)) as stream:
             text = "".join(stream.text_stream)
@@ -166,7 +174,7 @@ def test_gemini_json_and_stream(inspecting, upstream):
     r = client(**TOOLS).models.generate_content(model=GEMINI_MODEL, contents=ASK)
     _clean(r.text)
     _clean_args(dict(r.function_calls[0].args))
-    for shape in SHAPES:
+    for shape in OTHER_SHAPES:
         text, calls = "", []
         for chunk in client(**shape).models.generate_content_stream(model=GEMINI_MODEL, contents=ASK):
             for part in chunk.candidates[0].content.parts or []:
@@ -248,9 +256,8 @@ def test_added_latency_per_sse_event(inspecting, envoy, plain_envoy, upstream):
     from test_tokens import _event_latencies as latencies
 
     def _event_latencies(envoy, upstream, body, n):
-        # A channel's held tail goes out at its end in an extra event, in the same write as the
-        # event that ended it: read as one arrival, so arrivals still pair with sent events.
-        return latencies(envoy, upstream, body, n, per_read=True)
+        # The content channel's held text goes out at its end in one added event.
+        return latencies(envoy, upstream, body, n, added_at_end=1 if envoy is inspecting else 0)
     body = json.dumps({"model": OPENAI_MODEL, "stream": True,
                        "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
     plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
