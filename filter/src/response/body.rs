@@ -129,9 +129,10 @@ impl Restoring {
         self
     }
 
-    /// Whether anything may change the body: tokens to restore, or findings to mask.
+    /// Whether anything may change the body: tokens to restore, or an inspection (`mask`
+    /// rewrites findings; either action moves a stream's held text to later events).
     fn may_change(&self) -> bool {
-        !self.map.is_empty() || self.inspection.as_ref().is_some_and(OutputInspection::masks)
+        !self.map.is_empty() || self.inspection.is_some()
     }
 
     /// The requested and the reported model, when the response names another model.

@@ -225,3 +225,14 @@ fn a_truncated_json_reply_is_still_masked_as_text() {
     assert!(out.contains(&t[0]), "not JSON: tokens are not restored");
     assert_eq!(r.skipped, Some(crate::response::Skip::NotJson));
 }
+
+#[test]
+fn an_inspected_stream_may_change_length_even_in_monitor() {
+    // Held text moves to later events: the adapter must drop content-length.
+    let p = policy("monitor");
+    let r = Restoring::start(RestoreMap::default(), None, Some("text/event-stream"), None, 1 << 20)
+        .with_inspection(Some(inspection(&p)));
+    assert!(r.rewrites() && r.streams());
+    let r = Restoring::start(RestoreMap::default(), None, Some("text/event-stream"), None, 1 << 20);
+    assert!(!r.rewrites());
+}
