@@ -54,14 +54,21 @@ BUFFER_LIMIT = 8 * 1024 * 1024  # 8 MiB: above the default policy's 1 MiB max_bo
 # any character (dots included) without swallowing another metric's segments. The first
 # capture group is removed from the name; the second is the label value.
 STATS_TAG_SPECS = [
-    ("airlock_detector", "findings_total", "detector"),
+    ("airlock_detector", r"findings_total(?:\.direction\.[^.]+)?", "detector"),
     ("airlock_class", "findings_by_class_total", "class"),
     ("airlock_tier", "findings_by_tier_total|key_theft_total|fields_enforced_total|model_mismatch_total", "tier"),
-    ("airlock_action", "decisions_total", "action"),
+    ("airlock_action", r"decisions_total(?:\.direction\.[^.]+)?", "action"),
     ("airlock_reason", "inspection_errors_total|config_rejected_total", "reason"),
     ("airlock_outcome", "fail_mode_total", "outcome"),
     ("airlock_limit", "limit_hits_total", "limit"),
     ("airlock_restore_skip", "restore_skipped_total", "reason"),
+]
+
+# Tags in the middle of a name, before another tag: `airlock.findings_total.direction.response
+# .detector.<id>` (response inspection, docs/response-path.md). The value is one segment; the
+# names without it (the request's) carry no direction label.
+STATS_TAG_INFIX_SPECS = [
+    ("airlock_direction", "findings_total|decisions_total", "direction"),
 ]
 
 
@@ -69,6 +76,9 @@ def stats_tags() -> list[dict]:
     return [
         {"tag_name": tag, "regex": rf"^wasmcustom\.airlock\.(?:{metric})(\.{key}\.(.+))$"}
         for tag, metric, key in STATS_TAG_SPECS
+    ] + [
+        {"tag_name": tag, "regex": rf"^wasmcustom\.airlock\.(?:{metric})(\.{key}\.([^.]+))\."}
+        for tag, metric, key in STATS_TAG_INFIX_SPECS
     ]
 
 

@@ -31,6 +31,9 @@ tokens are cut across events. Other knobs:
   x-e2e-chunk-delay-ms: MS pause between those chunks (so the proxy reads them apart)
   x-e2e-gzip: 1 | force    gzip the body if the request's accept-encoding allows it (1), or always
   x-e2e-model: NAME        report NAME as the response's model (a relay swapping models)
+  x-e2e-say-b64: B64       the model's text starts with this (base64 of UTF-8) text, e.g. a
+                           secret the model produced itself (response inspection); with
+                           `tools` it is in the call's arguments too
   x-e2e-event-gap-ms: MS   send an SSE reply one event per chunk, MS apart, recording each
                            event's send time (time.monotonic_ns) in the record's `sent_ns`
 
@@ -570,6 +573,9 @@ class Handler(BaseHTTPRequestHandler):
               rec: dict) -> None:
         tokens = tokens_in(body)
         text = ("Noted: " + " and ".join(tokens) + ".") if tokens else REPLY_TEXT
+        say = self.headers.get("x-e2e-say-b64")
+        if say:
+            text = base64.b64decode(say).decode() + " " + text
         args = None
         if self.headers.get("x-e2e-echo") == "tools":
             args = {"to": tokens[0] if tokens else "", "cc": tokens, "note": "from " + text}

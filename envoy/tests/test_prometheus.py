@@ -12,8 +12,10 @@ series. Everything is polled with a deadline; nothing sleeps a fixed time.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import shutil
 import subprocess
 import urllib.parse
 
@@ -84,11 +86,39 @@ def _traffic(url: str) -> None:
     for n in (2, 3, 4, 5):
         body = json.dumps({"model": "gpt-4o-mini", "messages": turns[:n]}).encode()
         assert post(url, body, OPENAI_HOST, headers={"Authorization": "Bearer e2e-caller"})[0] == 200
+    # the response path (issue 13): tokens restored by an echoing upstream, a reply from
+    # another model, a gzip stream left unrestored, a vendor key bound for a relay, a field
+    # rule, and a credential in a relay's reply (inspected with `monitor`, see below)
+    echo = {"x-e2e-echo": "text"}
+    assert post(url, e2e.chat_body(f"mail {EMAIL}"), OPENAI_HOST, headers=echo)[0] == 200
+    assert post(url, e2e.chat_body("hi", "gpt-4o"), OPENAI_HOST,
+                headers={**echo, "x-e2e-model": "gpt-4o-mini"})[0] == 200
+    assert post(url, e2e.chat_body(f"mail {EMAIL}", stream=True), OPENAI_HOST,
+                headers={**echo, "x-e2e-gzip": "force"})[0] == 200
+    key = "sk-proj-" + "Q7x2Lm9Zr4Tb8Wc1Yd6Nf3Hg5Jk0Pv" * 4
+    assert post(url, e2e.chat_body("hi"), RELAY_HOST,
+                headers={"Authorization": f"Bearer {key}"})[0] == 403
+    assert post(url, e2e.chat_body("hi", metadata={"user_id": "u1"}), RELAY_HOST)[0] == 200
+    said = base64.b64encode(f"use {AWS_KEY_ID}".encode()).decode()
+    assert post(url, e2e.chat_body("hi"), RELAY_HOST,
+                headers={**echo, "x-e2e-say-b64": said})[0] == 200
 
 
-def test_every_dashboard_panel_returns_data(envoy_factory, wasm, default_plugin_config, upstream,
-                                             tmp_path):
-    ev = envoy_factory("prometheus", wasm=str(wasm), plugin_config=default_plugin_config)
+def _inspecting_relay_policy(cli, tmp_path) -> str:
+    """The default policy, its relay tier inspecting responses (`monitor`): the dashboard's
+    response-inspection panels then have a series to show."""
+    dst = tmp_path / "policy"
+    shutil.copytree(e2e.DEFAULT_POLICY_DIR, dst)
+    pol = dst / "policy.yaml"
+    anchor = "      max_class: public\n"
+    assert pol.read_text().count(anchor) == 1
+    pol.write_text(pol.read_text().replace(anchor, anchor + "      inspect_responses: monitor\n"))
+    return e2e.build_policy(cli, dst)
+
+
+def test_every_dashboard_panel_returns_data(envoy_factory, wasm, cli, upstream, tmp_path):
+    ev = envoy_factory("prometheus", wasm=str(wasm),
+                       plugin_config=_inspecting_relay_policy(cli, tmp_path))
     admin = urllib.parse.urlparse(ev.admin).netloc
     prom = Prometheus(str(tmp_path / "prometheus"), [admin], "/stats/prometheus", [str(RULES)])
     try:

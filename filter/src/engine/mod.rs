@@ -256,6 +256,30 @@ impl Policy {
         verdict
     }
 
+    /// The findings of this policy's detectors in one piece of model output from `tier`
+    /// (response inspection, `crate::response::inspect`), appended to `out`: spans in `text`,
+    /// each with its action on the tier. One field: no joined matching, no cache, no rewrite.
+    pub fn findings_in_output(
+        &self,
+        tier: TierIndex,
+        text: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut walk = Walk {
+            policy: self,
+            tier,
+            findings: std::mem::take(out),
+            limits: LimitHits::default(),
+            scratch,
+            message: 0,
+            documents: 0,
+            tokens: crate::response::RestoreMap::default(),
+        };
+        walk.findings_only(text, "$");
+        *out = walk.findings;
+    }
+
     /// The body as the engine reads it (content codings undone) and those codings, or why it
     /// cannot be read: too large, an unknown or broken coding, or binary data.
     fn readable_body<'b>(

@@ -301,6 +301,10 @@ impl Compiler<'_> {
                 restore,
                 block_model_mismatch: tier.on_model_mismatch
                     == Some(crate::policy::schema::ModelMismatchDoc::Block),
+                inspect_responses: tier.inspect_responses.map(|doc| match doc {
+                    crate::policy::schema::InspectResponsesDoc::Monitor => Action::Monitor,
+                    crate::policy::schema::InspectResponsesDoc::Mask => Action::Mask,
+                }),
             });
         }
         let default = seen

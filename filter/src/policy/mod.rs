@@ -151,6 +151,8 @@ pub struct Tier {
     pub restore: Vec<ClassIndex>,
     /// `on_model_mismatch: block`: a response from another model becomes an error.
     pub block_model_mismatch: bool,
+    /// `inspect_responses`: `Monitor` or `Mask` for findings in this tier's responses.
+    pub inspect_responses: Option<Action>,
 }
 
 #[derive(Debug, Clone, Copy)]

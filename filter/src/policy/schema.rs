@@ -98,6 +98,23 @@ pub struct TierDoc {
     /// JSON response, or a stream's first chunk) with a provider-shaped error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_model_mismatch: Option<ModelMismatchDoc>,
+    /// Inspect this tier's responses (model output: content text and tool-call arguments, in
+    /// JSON and SSE) with the policy's detectors. A finding counts when its detector's action
+    /// on this tier is not `allow`. `monitor`: counted and audited; `mask`: also replaced by
+    /// the detector's mask. Absent (the default): responses are not inspected. See
+    /// docs/response-path.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspect_responses: Option<InspectResponsesDoc>,
+}
+
+/// What a tier does with a finding in its responses (`inspect_responses`). There is no
+/// `block`: a stream's headers and first events are gone before its last event is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InspectResponsesDoc {
+    Monitor,
+    Mask,
 }
 
 /// What a tier does with a response from another model than the one requested.

@@ -263,13 +263,16 @@ impl AirlockHttp {
                 .flatten()
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
         };
+        let policy = &loaded.config.policy;
+        let tier = policy.tier_for(&self.facts.host, &self.facts.path);
         let restoring = Restoring::start(
             std::mem::take(&mut self.tokens),
             self.requested_model.take(),
             response_header("content-type").as_deref(),
             response_header("content-encoding").as_deref(),
-            loaded.config.policy.limits.max_body_bytes,
-        );
+            policy.limits.max_body_bytes,
+        )
+        .with_inspection(crate::response::OutputInspection::for_tier(policy, tier));
         if restoring.rewrites() {
             let _ = host::remove_header(host::RESPONSE_HEADERS, "content-length");
         }
@@ -277,6 +280,18 @@ impl AirlockHttp {
         if !self.restoring.as_ref().is_some_and(Restoring::reads) {
             self.finish_restoring();
         }
+    }
+
+    /// Whether the request's tier inspects its responses (`inspect_responses`).
+    fn inspects_responses(&self) -> bool {
+        self.loaded.as_ref().is_some_and(|l| {
+            let policy = &l.config.policy;
+            let tier = policy.tier_for(&self.facts.host, &self.facts.path);
+            policy
+                .tiers
+                .get(usize::from(tier))
+                .is_some_and(|t| t.inspect_responses.is_some())
+        })
     }
 
     /// Reports a model mismatch once it is known: stat, audit line, and (headers still held)
@@ -357,6 +372,18 @@ impl AirlockHttp {
             return;
         };
         let metrics = &loaded.response_metrics;
+        if let Some(inspection) = restoring.inspection.as_ref() {
+            metrics.record_inspection(inspection, &mut |id, delta| host::increment_metric(id, delta));
+            if !inspection.findings.is_empty() {
+                let ctx = AuditContext {
+                    request_id: &self.facts.request_id,
+                    host: &self.facts.host,
+                    path: &self.facts.path,
+                };
+                let line = crate::response::inspection_audit_line(&loaded.config.policy, inspection, &ctx);
+                host::log(host::LOG_INFO, &format!("airlock.audit {line}"));
+            }
+        }
         if restoring.restored > 0 {
             let restored = u64::try_from(restoring.restored).unwrap_or(u64::MAX);
             host::increment_metric(metrics.tokens_restored, restored);
@@ -382,18 +409,21 @@ impl AirlockHttp {
     }
 }
 
-/// Restores a whole buffered JSON response body of `size` bytes in place.
-fn restore_buffered(restoring: &mut Restoring, size: usize) {
+/// Restores (and inspects, if the tier asks) a whole buffered JSON response body of `size`
+/// bytes in place.
+fn restore_buffered(loaded: Option<&Loaded>, restoring: &mut Restoring, size: usize) {
     let Ok(body) = host::get_buffer(host::RESPONSE_BODY, 0, size) else {
         return;
     };
-    if let Some(restored) = restoring.finish_json(&body) {
+    let mut scratch = loaded.and_then(|l| l.scratch.try_borrow_mut().ok());
+    let lent = loaded.zip(scratch.as_deref_mut()).map(|(l, s)| (&l.config.policy, s));
+    if let Some(restored) = restoring.finish_json_with(lent, &body) {
         let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &restored);
     }
 }
 
-/// Passes one streamed chunk of `size` bytes through the restorer.
-fn restore_chunk(restoring: &mut Restoring, size: usize, end: bool) {
+/// Passes one streamed chunk of `size` bytes through the restorer (and the inspection).
+fn restore_chunk(loaded: Option<&Loaded>, restoring: &mut Restoring, size: usize, end: bool) {
     let chunk = if size == 0 {
         Vec::new()
     } else {
@@ -404,7 +434,9 @@ fn restore_chunk(restoring: &mut Restoring, size: usize, end: bool) {
         }
     };
     let mut out = Vec::with_capacity(chunk.len() + 64);
-    restoring.chunk(&chunk, end, &mut out);
+    let mut scratch = loaded.and_then(|l| l.scratch.try_borrow_mut().ok());
+    let lent = loaded.zip(scratch.as_deref_mut()).map(|(l, s)| (&l.config.policy, s));
+    restoring.chunk_with(lent, &chunk, end, &mut out);
     if out != chunk {
         let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &out);
     }
@@ -466,13 +498,13 @@ impl HttpContext for AirlockHttp {
         let _ = host::remove_header(host::REQUEST_HEADERS, "content-length");
         // Tokens may go out, and their originals come back only in a body Airlock can read:
         // the headers leave before the body is judged, so ask every request to a restoring
-        // tier for an uncompressed response (docs/response-path.md says why).
+        // (or response-inspecting) tier for an uncompressed response (docs/response-path.md).
         let policy = &loaded.config.policy;
         let tier = policy.tier_for(&self.facts.host, &self.facts.path);
         if policy
             .tiers
             .get(usize::from(tier))
-            .is_some_and(|t| !t.restore.is_empty())
+            .is_some_and(|t| !t.restore.is_empty() || t.inspect_responses.is_some())
         {
             let _ = host::set_header(host::REQUEST_HEADERS, "accept-encoding", "identity");
         }
@@ -517,7 +549,11 @@ impl HttpContext for AirlockHttp {
             let _ = host::set_header(host::RESPONSE_HEADERS, DECISION_HEADER, decision.as_str());
         }
         let decided = matches!(self.state, State::Decided(d) if d != Action::Block);
-        if !end_of_stream && decided && (!self.tokens.is_empty() || self.requested_model.is_some())
+        if !end_of_stream
+            && decided
+            && (!self.tokens.is_empty()
+                || self.requested_model.is_some()
+                || self.inspects_responses())
         {
             self.start_restoring();
             if self.restoring.as_ref().is_some_and(Restoring::reads) {
@@ -531,6 +567,8 @@ impl HttpContext for AirlockHttp {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Flow {
+        let loaded = self.loaded.clone();
+        let loaded = loaded.as_deref();
         let Some(restoring) = self.restoring.as_mut() else {
             return Flow::Continue;
         };
@@ -541,14 +579,14 @@ impl HttpContext for AirlockHttp {
                 // Past the limit: what was held goes on as it is.
                 Flow::Continue
             } else if end_of_stream {
-                restore_buffered(restoring, body_size);
+                restore_buffered(loaded, restoring, body_size);
                 Flow::Continue
             } else {
                 Flow::Pause
             }
         } else {
             if restoring.streams() {
-                restore_chunk(restoring, body_size, end_of_stream);
+                restore_chunk(loaded, restoring, body_size, end_of_stream);
             }
             Flow::Continue
         };
@@ -567,11 +605,12 @@ impl HttpContext for AirlockHttp {
 
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Flow {
         // With trailers, end of stream never reaches the body callback: finish here.
+        let loaded = self.loaded.clone();
         if let Some(restoring) = self.restoring.as_mut() {
             if restoring.buffers() {
-                restore_buffered(restoring, self.response_buffered);
+                restore_buffered(loaded.as_deref(), restoring, self.response_buffered);
             } else if restoring.streams() {
-                restore_chunk(restoring, 0, true);
+                restore_chunk(loaded.as_deref(), restoring, 0, true);
             }
         }
         self.finish_restoring();

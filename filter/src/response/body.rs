@@ -17,9 +17,13 @@
 //! sees it. A compressed stream is one such outcome: requests that carry tokens go out with
 //! `accept-encoding: identity`, so only an upstream that ignores it sends one.
 
+use super::inspect::{Inspector, OutputInspection};
 use super::map::RestoreMap;
+use super::output::Output;
 use super::sse::{SseGiveUp, SseRestorer};
 use crate::engine::body::content_coding as coding;
+use crate::engine::Scratch;
+use crate::policy::Policy;
 
 /// Why a response (or the rest of one) passes on unrestored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +73,8 @@ pub struct Restoring {
     requested_model: Option<String>,
     /// The model the response reports, once seen.
     pub reported_model: Option<String>,
+    /// The response's inspection, when its tier asks for one (`inspect_responses`).
+    pub inspection: Option<OutputInspection>,
 }
 
 impl Restoring {
@@ -113,7 +119,20 @@ impl Restoring {
             skipped,
             requested_model,
             reported_model: None,
+            inspection: None,
         }
+    }
+
+    /// Inspects the response's model output too (`inspect.rs`), before restoring.
+    pub fn with_inspection(mut self, inspection: Option<OutputInspection>) -> Restoring {
+        self.inspection = inspection;
+        self
+    }
+
+    /// Whether anything may change the body: tokens to restore, or an inspection (`mask`
+    /// rewrites findings; either action moves a stream's held text to later events).
+    fn may_change(&self) -> bool {
+        !self.map.is_empty() || self.inspection.is_some()
     }
 
     /// The requested and the reported model, when the response names another model.
@@ -125,7 +144,7 @@ impl Restoring {
 
     /// Whether the body may change length (the adapter then drops `content-length`).
     pub fn rewrites(&self) -> bool {
-        !matches!(self.mode, Mode::Pass) && !self.map.is_empty()
+        !matches!(self.mode, Mode::Pass) && self.may_change()
     }
 
     /// Whether the body is read at all (restored, or only watched for its model).
@@ -153,6 +172,16 @@ impl Restoring {
 
     /// The whole buffered JSON body restored; `None`: send it as it is.
     pub fn finish_json(&mut self, body: &[u8]) -> Option<Vec<u8>> {
+        self.finish_json_with(None, body)
+    }
+
+    /// As [`Restoring::finish_json`], inspected first when the tier asks and `lent` holds the
+    /// policy and the VM's scratch.
+    pub fn finish_json_with(
+        &mut self,
+        lent: Option<(&Policy, &mut Scratch)>,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
         let Mode::Json(codings) = &self.mode else {
             return None;
         };
@@ -183,11 +212,33 @@ impl Restoring {
             }
         }
         self.mode = Mode::Pass;
-        if self.map.is_empty() {
-            return None;
-        }
         let mut restored = 0;
-        let result = super::json::restore_document(&self.map, &plain, &mut restored);
+        let result = match (lent, self.inspection.as_mut()) {
+            (Some((policy, scratch)), Some(state)) => {
+                let mut inspector = Inspector {
+                    policy,
+                    scratch,
+                    state,
+                };
+                match super::json::inspect_and_restore(&self.map, &plain, &mut inspector, &mut restored) {
+                    // Not JSON after all (truncated): nothing is restored, but what the policy
+                    // forbids is still masked, in the bytes as text.
+                    Err(e) => {
+                        self.skipped = Some(Skip::NotJson);
+                        let mut masked = Vec::with_capacity(plain.len());
+                        inspector.pass(&plain, false, &mut masked);
+                        if masked == *plain {
+                            Err(e)
+                        } else {
+                            Ok(Some(masked))
+                        }
+                    }
+                    done => done,
+                }
+            }
+            _ if self.map.is_empty() => return None,
+            _ => super::json::restore_document(&self.map, &plain, &mut restored),
+        };
         match result {
             Err(_) => {
                 self.skipped = Some(Skip::NotJson);
@@ -214,13 +265,34 @@ impl Restoring {
     /// One chunk of a streamed body: what goes on now (the chunk itself when not streaming).
     /// `end`: the last chunk, after which everything held goes out.
     pub fn chunk(&mut self, chunk: &[u8], end: bool, out: &mut Vec<u8>) {
+        self.chunk_with(None, chunk, end, out);
+    }
+
+    /// As [`Restoring::chunk`], inspected first when the tier asks and `lent` holds the
+    /// policy and the VM's scratch.
+    pub fn chunk_with(
+        &mut self,
+        lent: Option<(&Policy, &mut Scratch)>,
+        chunk: &[u8],
+        end: bool,
+        out: &mut Vec<u8>,
+    ) {
         let Mode::Stream(sse) = &mut self.mode else {
             out.extend_from_slice(chunk);
             return;
         };
-        sse.push(&self.map, chunk, out);
+        let mut inspector = match (lent, self.inspection.as_mut()) {
+            (Some((policy, scratch)), Some(state)) => Some(Inspector {
+                policy,
+                scratch,
+                state,
+            }),
+            _ => None,
+        };
+        let mut stage = Output::new(&self.map, inspector.as_mut());
+        sse.push_through(&mut stage, chunk, out);
         if end {
-            sse.finish(&self.map, out);
+            sse.finish_through(&mut stage, out);
         }
         self.restored = sse.restored;
         if self.reported_model.is_none() {
@@ -229,7 +301,8 @@ impl Restoring {
         if sse.gave_up == Some(SseGiveUp::EventTooLarge) {
             self.skipped.get_or_insert(Skip::EventTooLarge);
         }
-        if self.map.is_empty() && (self.reported_model.is_some() || self.requested_model.is_none()) {
+        let watching_only = self.map.is_empty() && self.inspection.is_none();
+        if watching_only && (self.reported_model.is_some() || self.requested_model.is_none()) {
             // Only watching for the model, and it is known: the rest is not read.
             self.mode = Mode::Pass;
         }

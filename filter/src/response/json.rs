@@ -9,6 +9,7 @@
 //! then the whole is escaped again for the outer one. Object keys are left alone. Bytes
 //! outside the strings that changed are copied through unchanged.
 
+use super::inspect::{self, Inspector};
 use super::map::RestoreMap;
 use super::text::{restore_all, Landing};
 use crate::engine::body::json::{self, Outline, SyntaxError};
@@ -25,6 +26,48 @@ pub fn restore_document(
     restored: &mut usize,
 ) -> Result<Option<Vec<u8>>, SyntaxError> {
     restore_nested(map, doc, 0, restored)
+}
+
+/// As [`restore_document`], but first each model-output string (`inspect::is_output`) is
+/// inspected, and masked where the tier says so, before its tokens are restored.
+pub fn inspect_and_restore(
+    map: &RestoreMap,
+    doc: &[u8],
+    inspector: &mut Inspector<'_>,
+    restored: &mut usize,
+) -> Result<Option<Vec<u8>>, SyntaxError> {
+    let mut outline = Outline::default();
+    outline.parse(doc)?;
+    let mut splices = Splices::default();
+    let (mut text, mut masked, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for leaf in outline.strings.iter().filter(|l| !l.is_key) {
+        let raw = doc.get(leaf.raw.range()).unwrap_or_default();
+        let inspected = inspect::is_output(doc, &outline, leaf.node);
+        if !inspected && memchr::memchr(b'[', raw).is_none() && !leaf.has_escapes {
+            continue;
+        }
+        let text: &[u8] = if leaf.has_escapes {
+            json::unescape(raw, &mut text);
+            &text
+        } else {
+            raw
+        };
+        let mut changed = false;
+        let text = if inspected {
+            masked.clear();
+            inspector.pass(text, false, &mut masked);
+            changed = masked != text;
+            masked.as_slice()
+        } else {
+            text
+        };
+        match restore_string(map, text, 0, restored, &mut out) {
+            Some(new_text) => splices.push_json_string(leaf.raw, new_text),
+            None if changed => splices.push_json_string(leaf.raw, text),
+            None => {}
+        }
+    }
+    Ok(splices.apply(doc))
 }
 
 fn restore_nested(

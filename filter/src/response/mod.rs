@@ -1,4 +1,5 @@
-//! The response path: putting back what `tokenize` took out of the request.
+//! The response path: putting back what `tokenize` took out of the request, and (where a
+//! tier asks) inspecting what the model sends back.
 //!
 //! Host-agnostic, like the engine: the proxy adapter feeds it a response's body and takes
 //! back the bytes to send on. One job per file:
@@ -11,6 +12,8 @@
 //! - `channel.rs`: which strings of a streamed event are deltas, and of which channel;
 //! - `sse.rs`: restoring a server-sent-event stream chunk by chunk;
 //! - `model.rs`: which model a request asked for and a response reports (substitution);
+//! - `inspect.rs`: model output checked by the policy's detectors (`inspect_responses`);
+//! - `output.rs`: the order a piece of response text goes through (inspect, then restore);
 //! - `body.rs`: one response from headers to end: which of the above, and what is skipped.
 //!
 //! See `docs/response-path.md` for what each vendor shape looks like and what happens to
@@ -18,19 +21,22 @@
 
 mod body;
 mod channel;
+pub mod inspect;
 mod json;
 mod map;
 pub mod model;
+mod output;
 mod sse;
 mod stats;
 mod text;
 pub mod token;
 
 pub use body::{Restoring, Skip};
+pub use inspect::{OutputFinding, OutputInspection};
 pub use json::restore_document;
 pub use map::{RestoreMap, MAX_ORIGINAL_BYTES, MAX_TOKENS};
 pub use sse::{SseGiveUp, SseRestorer};
-pub use stats::ResponseMetrics;
+pub use stats::{inspection_audit_line, ResponseMetrics};
 pub use text::{restore_all, restore_partial, Landing};
 
 /// A restore map holding `values` as restorable tokens with `prefix`, and their tokens: for

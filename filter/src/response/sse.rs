@@ -17,9 +17,10 @@
 //! the stream only ever holds tokens and the originals of this request's own tokens).
 
 use super::channel::{self, Delta};
-use super::json::restore_string;
+use super::inspect;
 use super::map::RestoreMap;
-use super::text::{restore_all, restore_partial};
+use super::output::Output;
+use super::text::Landing;
 use crate::engine::body::json::{self, Outline, PathStep};
 use crate::engine::Span;
 
@@ -36,7 +37,9 @@ pub enum SseGiveUp {
 /// A channel's held tail and the event it came from.
 struct Held {
     channel: u64,
+    /// Raw text: neither inspected nor restored yet.
     tail: Vec<u8>,
+    landing: Landing,
     /// The channel's last event as it went out, and where in it the delta's text is.
     template: Vec<u8>,
     text: Span,
@@ -45,8 +48,10 @@ struct Held {
 }
 
 impl Held {
-    /// The copy of the channel's last event that carries just the tail.
-    fn emit(&self, out: &mut Vec<u8>) {
+    /// The copy of the channel's last event that carries just the tail (inspected, restored).
+    fn emit(&self, stage: &mut Output, out: &mut Vec<u8>) {
+        let mut text = Vec::with_capacity(self.tail.len() + 16);
+        stage.delta(&self.tail, self.landing, false, &mut text);
         let mut edits: Vec<(Span, bool)> = self.blanks.iter().map(|s| (*s, false)).collect();
         edits.push((self.text, true));
         edits.sort_unstable_by_key(|(s, _)| s.start);
@@ -54,7 +59,7 @@ impl Held {
         for (span, is_text) in edits {
             out.extend_from_slice(self.template.get(at..span.start).unwrap_or_default());
             if is_text {
-                json::escape_into(&self.tail, out);
+                json::escape_into(&text, out);
             }
             at = span.end;
         }
@@ -97,6 +102,33 @@ impl SseRestorer {
 
     /// Takes the next chunk of the stream; appends what can go on now to `out`.
     pub fn push(&mut self, map: &RestoreMap, chunk: &[u8], out: &mut Vec<u8>) {
+        self.push_through(&mut Output::new(map, None), chunk, out);
+    }
+
+    /// The stream ended: appends the held tails and any unterminated last event to `out`.
+    pub fn finish(&mut self, map: &RestoreMap, out: &mut Vec<u8>) {
+        self.finish_through(&mut Output::new(map, None), out);
+    }
+
+    /// As [`SseRestorer::push`], through `stage` (inspection, if any, then restoring).
+    pub fn push_through(&mut self, stage: &mut Output, chunk: &[u8], out: &mut Vec<u8>) {
+        self.push_events(stage, chunk, out);
+        self.restored += std::mem::take(&mut stage.restored);
+    }
+
+    /// As [`SseRestorer::finish`], through `stage`.
+    pub fn finish_through(&mut self, stage: &mut Output, out: &mut Vec<u8>) {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() && self.gave_up.is_none() {
+            self.event(stage, &partial, false, out);
+        } else {
+            out.extend_from_slice(&partial);
+        }
+        self.flush(stage, out);
+        self.restored += std::mem::take(&mut stage.restored);
+    }
+
+    fn push_events(&mut self, stage: &mut Output, chunk: &[u8], out: &mut Vec<u8>) {
         if self.gave_up.is_some() {
             out.extend_from_slice(chunk);
             return;
@@ -106,27 +138,16 @@ impl SseRestorer {
         let mut start = 0;
         while let Some(end) = partial.get(start..).and_then(event_end) {
             let event = partial.get(start..start + end).unwrap_or_default();
-            self.event(map, event, true, out);
+            self.event(stage, event, true, out);
             start += end;
         }
         self.partial = partial;
         self.partial.drain(..start.min(self.partial.len()));
         if self.partial.len() > self.max_event_bytes {
-            self.flush(out);
+            self.flush(stage, out);
             out.append(&mut self.partial);
             self.gave_up = Some(SseGiveUp::EventTooLarge);
         }
-    }
-
-    /// The stream ended: appends the held tails and any unterminated last event to `out`.
-    pub fn finish(&mut self, map: &RestoreMap, out: &mut Vec<u8>) {
-        let partial = std::mem::take(&mut self.partial);
-        if !partial.is_empty() && self.gave_up.is_none() {
-            self.event(map, &partial, false, out);
-        } else {
-            out.extend_from_slice(&partial);
-        }
-        self.flush(out);
     }
 
     /// Bytes held back right now (an incomplete event and the channels' tails).
@@ -139,17 +160,18 @@ impl SseRestorer {
         self.held.iter().map(|h| h.tail.len()).max().unwrap_or(0)
     }
 
-    fn flush(&mut self, out: &mut Vec<u8>) {
+    fn flush(&mut self, stage: &mut Output, out: &mut Vec<u8>) {
         for held in self.held.drain(..) {
-            held.emit(out);
+            held.emit(stage, out);
         }
     }
 
-    fn event(&mut self, map: &RestoreMap, event: &[u8], may_hold: bool, out: &mut Vec<u8>) {
+    fn event(&mut self, stage: &mut Output, event: &[u8], may_hold: bool, out: &mut Vec<u8>) {
         let rebuilt;
+        let original = event;
         let (event, payload) = match data_lines(event) {
             DataLines::None => {
-                out.extend_from_slice(event);
+                stage.inspect_only(event, out);
                 return;
             }
             DataLines::One(payload) => (event, payload),
@@ -158,7 +180,7 @@ impl SseRestorer {
                 match data_lines(&rebuilt) {
                     DataLines::One(payload) => (rebuilt.as_slice(), payload),
                     _ => {
-                        out.extend_from_slice(event);
+                        stage.inspect_only(event, out);
                         return;
                     }
                 }
@@ -167,10 +189,11 @@ impl SseRestorer {
         let doc = event.get(payload.range()).unwrap_or_default();
         let mut outline = std::mem::take(&mut self.outline);
         if !json::looks_like_json(doc) || outline.parse(doc).is_err() {
-            // `[DONE]`, or not JSON: every channel ends here.
+            // `[DONE]`, or not JSON: every channel ends here, and the event goes on as it came
+            // (several data lines as they were: joined, text would read differently).
             self.outline = outline;
-            self.flush(out);
-            out.extend_from_slice(event);
+            self.flush(stage, out);
+            stage.inspect_only(original, out);
             return;
         }
         if self.reported_model.is_none() {
@@ -184,16 +207,17 @@ impl SseRestorer {
             if deltas.iter().any(|d| d.channel == held.channel) {
                 i += 1;
             } else {
-                self.held.remove(i).emit(out);
+                self.held.remove(i).emit(stage, out);
             }
         }
-        let (edited, spans, new_tails) = self.restore_strings(map, doc, &outline, &deltas, may_hold);
+        let (edited, spans, new_tails) =
+            self.restore_strings(stage, doc, &outline, &deltas, may_hold);
         let mut event_out = Vec::with_capacity(event.len() + 64);
         event_out.extend_from_slice(event.get(..payload.start).unwrap_or_default());
         let base = event_out.len();
         event_out.extend_from_slice(&edited);
         event_out.extend_from_slice(event.get(payload.end..).unwrap_or_default());
-        for (leaf, channel, group, tail) in new_tails {
+        for (leaf, channel, group, landing, tail) in new_tails {
             let shift = |s: Span| Span::new(s.start + base, s.end + base);
             let Some(text) = spans.get(leaf).copied().map(shift) else {
                 continue;
@@ -206,6 +230,7 @@ impl SseRestorer {
             self.held.push(Held {
                 channel,
                 tail,
+                landing,
                 template: event_out.clone(),
                 text,
                 blanks,
@@ -216,17 +241,17 @@ impl SseRestorer {
         self.deltas = deltas;
     }
 
-    /// The event's JSON with its strings restored, each value string's span in it (by leaf),
-    /// and the tails newly held: (leaf, channel, delta group, tail).
+    /// The event's JSON with its strings inspected and restored, each value string's span in
+    /// it (by leaf), and the tails newly held: (leaf, channel, delta group, landing, tail).
     #[allow(clippy::type_complexity)]
     fn restore_strings(
         &mut self,
-        map: &RestoreMap,
+        stage: &mut Output,
         doc: &[u8],
         outline: &Outline,
         deltas: &[Delta],
         may_hold: bool,
-    ) -> (Vec<u8>, Vec<Span>, Vec<(usize, u64, Option<u32>, Vec<u8>)>) {
+    ) -> (Vec<u8>, Vec<Span>, Vec<(usize, u64, Option<u32>, Landing, Vec<u8>)>) {
         let mut edited = Vec::with_capacity(doc.len() + 32);
         let mut spans = vec![Span::new(0, 0); outline.strings.len()];
         let mut new_tails = Vec::new();
@@ -243,7 +268,10 @@ impl SseRestorer {
                 .and_then(|d| self.held.iter().position(|h| h.channel == d.channel))
                 .map(|at| self.held.remove(at).tail)
                 .unwrap_or_default();
+            let inspected = stage.inspects()
+                && (delta.is_some() || inspect::is_output(doc, outline, leaf.node));
             let replacement: Option<&[u8]> = if prior.is_empty()
+                && !inspected
                 && !leaf.has_escapes
                 && memchr::memchr(b'[', raw).is_none()
             {
@@ -264,19 +292,15 @@ impl SseRestorer {
                         let can_hold = may_hold
                             && !d.finishing
                             && self.held.len() + new_tails.len() < MAX_HELD_CHANNELS;
-                        let (n, hold) = if can_hold {
-                            restore_partial(map, &self.text, d.landing, &mut restored_text)
-                        } else {
-                            (restore_all(map, &self.text, d.landing, &mut restored_text), 0)
-                        };
-                        self.restored += n;
+                        let hold = stage.delta(&self.text, d.landing, can_hold, &mut restored_text);
                         if hold > 0 {
                             let tail = self.text.get(self.text.len() - hold..).unwrap_or_default();
-                            new_tails.push((i, d.channel, d.group, tail.to_vec()));
+                            new_tails.push((i, d.channel, d.group, d.landing, tail.to_vec()));
                         }
-                        (!prior.is_empty() || n > 0 || hold > 0).then_some(restored_text.as_slice())
+                        let changed = !prior.is_empty() || hold > 0 || restored_text != self.text;
+                        changed.then_some(restored_text.as_slice())
                     }
-                    None => restore_string(map, &self.text, 0, &mut self.restored, &mut restored_text),
+                    None => stage.whole(&self.text, inspected, &mut restored_text),
                 }
             };
             edited.extend_from_slice(doc.get(at..leaf.raw.start).unwrap_or_default());

@@ -5,7 +5,7 @@
 use super::*;
 use crate::engine::test_rng::TestRng;
 use crate::response::map::tests::map_of;
-use crate::response::text::Landing;
+use crate::response::text::{restore_all, Landing};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -294,4 +294,32 @@ fn bad_input_has_a_defined_outcome() {
     let last = format!("data: {{\"text\": \"{t}\"}}");
     let out = String::from_utf8(run(&map, last.as_bytes(), &[])).unwrap();
     assert_eq!(out, format!("data: {{\"text\": \"{}\"}}", ORIGINALS[0]));
+}
+
+#[test]
+fn events_with_several_data_lines() {
+    let (map, t) = map_of("EMAIL", &[ORIGINALS[0]]);
+    let (head, tail) = t[0].split_at(5);
+    // A delta cut across a multi-line event (CRLF, `event:` and `id:` lines kept) and the next.
+    let stream = format!(
+        "event: delta\r\nid: 7\r\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\r\ndata: \"delta\":{{\"type\":\"text_delta\",\"text\":\"to {head}\"}}}}\r\n\r\n\
+         data: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"{tail}!\"}}}}\n\n"
+    );
+    for cut in 0..stream.len() {
+        let out = String::from_utf8(run(&map, stream.as_bytes(), &[cut])).unwrap();
+        let text: String = out
+            .split("\n\n")
+            .filter_map(|e| e.lines().find_map(|l| l.trim_end_matches('\r').strip_prefix("data: ")))
+            .map(|d| serde_json::from_str::<Value>(d).unwrap()["delta"]["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(text, format!("to {}!", ORIGINALS[0]), "cut {cut}");
+        assert!(out.starts_with("event: delta\nid: 7\ndata: "), "other fields kept: {out:?}");
+    }
+    // Data that is not JSON passes byte for byte, its lines as they were (a line break is
+    // part of the data), and ends held channels.
+    let text = format!("data: line one {}\ndata: line two\r\n\r\n", t[0]);
+    assert_eq!(run(&map, text.as_bytes(), &[3]), text.as_bytes());
+    // A `data` line without a colon is a field with an empty value: not JSON, passed on.
+    let bare = "data\n\n";
+    assert_eq!(run(&map, bare.as_bytes(), &[]), bare.as_bytes());
 }

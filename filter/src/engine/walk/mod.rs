@@ -244,17 +244,27 @@ impl Walk<'_, '_> {
             self.scratch.found = found;
             return None;
         }
-        let rendered = path();
-        let mut rewrites = false;
         let mut hits = std::mem::take(&mut self.scratch.hits);
         hits.clear();
-        for f in &found {
-            let action = policy.action(f.hit.detector, self.tier);
+        hits.extend(found.iter().map(|f| f.hit));
+        let rewrites = self.record(&found, &path());
+        let result = (rewrites && policy.mode == Mode::Enforce)
+            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits, &mut self.tokens));
+        self.scratch.hits = hits;
+        self.scratch.found = found;
+        result
+    }
+
+    /// Records `found` as findings at `path`, each with its action on the tier; returns whether
+    /// any of those actions rewrites.
+    fn record(&mut self, found: &[Found], path: &str) -> bool {
+        let mut rewrites = false;
+        for f in found {
+            let action = self.policy.action(f.hit.detector, self.tier);
             rewrites |= action.rewrites();
-            hits.push(f.hit);
             self.findings.push(Finding {
                 detector: f.hit.detector,
-                path: rendered.clone(),
+                path: path.to_string(),
                 span: f.hit.span,
                 action,
                 fingerprint: f.fingerprint,
@@ -262,11 +272,17 @@ impl Walk<'_, '_> {
                 origin: f.hit.origin,
             });
         }
-        let result = (rewrites && policy.mode == Mode::Enforce)
-            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits, &mut self.tokens));
-        self.scratch.hits = hits;
+        rewrites
+    }
+
+    /// Records the findings in `text` as one field at `path`, rewriting nothing, without the
+    /// cache or joined matching: the response path's inspection of model output.
+    pub fn findings_only(&mut self, text: &[u8], path: &str) {
+        let mut found = std::mem::take(&mut self.scratch.found);
+        found.clear();
+        self.inspect_field(text, None, None, &mut found);
+        self.record(&found, path);
         self.scratch.found = found;
-        result
     }
 
     /// A field's hits (sorted, one per span and detector) and the limits its layers reach:
