@@ -176,13 +176,7 @@ fn drop_carried_indexes(policy: &mut Policy) {
 /// Compiles the embedded default policy.
 pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
     let origins = Origins::single("embedded default policy");
-    let value: serde_json::Value =
-        serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
-            PolicyErrors(vec![
-                origins.error("", format!("embedded default policy is not JSON: {e}"))
-            ])
-        })?;
-    let doc = policy::parse_document(value, &origins)?;
+    let doc = policy::parse_document_text(crate::DEFAULT_POLICY_JSON, &origins)?;
     // Facts that fail to parse are not needed: every regex is then parsed instead.
     let carried: FactsById =
         serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap_or_default();
