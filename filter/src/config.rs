@@ -34,8 +34,10 @@ struct PluginConfig {
     airlock_config: u32,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     hold_headers: bool,
+    /// Kept as text, then parsed straight into the schema: through a `serde_json::Value` it
+    /// cost as much again as the parse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    policy: Option<serde_json::Value>,
+    policy: Option<Box<serde_json::value::RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cache: Option<CacheConfig>,
     /// What each regex's syntax tree says, read by `airlock build` so that a VM need not parse
@@ -147,7 +149,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         None => default_policy(env)?,
         Some(document) => {
             let origins = Origins::single(format!("{SOURCE}: policy"));
-            let doc = policy::parse_document(document, &origins)?;
+            let doc = policy::parse_document_text(document.get(), &origins)?;
             policy::compile_with_facts(doc, origins, env, &parsed.regex_facts)?
         }
     };
@@ -192,7 +194,9 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::
     let config = PluginConfig {
         airlock_config: CONFIG_VERSION,
         hold_headers,
-        policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
+        policy: Some(serde_json::value::to_raw_value(
+            &policy::digest::behavioural(doc),
+        )?),
         cache: None,
         regex_facts: regex_facts::read_all(regexes),
     };
