@@ -34,8 +34,10 @@ struct PluginConfig {
     airlock_config: u32,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     hold_headers: bool,
+    /// Kept as text, then parsed straight into the schema: through a `serde_json::Value` it
+    /// cost as much again as the parse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    policy: Option<serde_json::Value>,
+    policy: Option<Box<serde_json::value::RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cache: Option<CacheConfig>,
     /// What each regex's syntax tree says, read by `airlock build` so that a VM need not parse
@@ -151,7 +153,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         None => default_policy(env)?,
         Some(document) => {
             let origins = Origins::single(format!("{SOURCE}: policy"));
-            let doc = policy::parse_document(document, &origins)?;
+            let doc = policy::parse_document_text(document.get(), &origins)?;
             policy::compile_with_facts(doc, origins, env, &parsed.regex_facts)?
         }
     };
@@ -180,13 +182,7 @@ fn drop_carried_indexes(policy: &mut Policy) {
 /// Compiles the embedded default policy.
 pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
     let origins = Origins::single("embedded default policy");
-    let value: serde_json::Value =
-        serde_json::from_str(crate::DEFAULT_POLICY_JSON).map_err(|e| {
-            PolicyErrors(vec![
-                origins.error("", format!("embedded default policy is not JSON: {e}"))
-            ])
-        })?;
-    let doc = policy::parse_document(value, &origins)?;
+    let doc = policy::parse_document_text(crate::DEFAULT_POLICY_JSON, &origins)?;
     // Facts that fail to parse are not needed: every regex is then parsed instead.
     let carried: FactsById =
         serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap_or_default();
@@ -202,7 +198,9 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::
     let config = PluginConfig {
         airlock_config: CONFIG_VERSION,
         hold_headers,
-        policy: Some(serde_json::to_value(policy::digest::behavioural(doc))?),
+        policy: Some(serde_json::value::to_raw_value(
+            &policy::digest::behavioural(doc),
+        )?),
         cache: None,
         regex_facts: regex_facts::read_all(regexes),
     };

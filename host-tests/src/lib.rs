@@ -166,6 +166,13 @@ impl Host {
         self.vm.set_fuel_per_call(fuel);
     }
 
+    /// Fuel left when the last callback returned (`None` without fuel metering): with
+    /// [`Host::set_fuel_per_call`], what that callback consumed, i.e. a deterministic count of
+    /// its work that a loaded machine does not blur.
+    pub fn fuel_left(&self) -> Option<u64> {
+        self.vm.store.get_fuel().ok()
+    }
+
     /// Whether a local response goes through the filter's own response
     /// callbacks after the callback that sent it returns, as in Envoy
     /// (default true).

@@ -56,6 +56,21 @@ pub fn parse_document(
     })
 }
 
+/// [`parse_document`] from JSON text, straight into the schema (no intermediate
+/// `serde_json::Value`, which costs as much as the parse itself); `Err` carries the JSON's own
+/// syntax error, or the field of the first shape error.
+pub fn parse_document_text(text: &str, origins: &Origins) -> Result<PolicyDoc, PolicyErrors> {
+    let mut json = serde_json::Deserializer::from_str(text);
+    let doc = serde_path_to_error::deserialize::<_, PolicyDoc>(&mut json).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        PolicyErrors(vec![origins.error(&path, e.inner().to_string())])
+    })?;
+    json.end()
+        .map_err(|e| PolicyErrors(vec![origins.error("", e.to_string())]))?;
+    Ok(doc)
+}
+
 /// Checks and compiles `doc`. `origins` locates errors in the files they came from.
 pub fn compile(
     doc: PolicyDoc,
@@ -79,19 +94,11 @@ pub fn compile_with_facts(
         defer_regexes: env.defer_regexes,
         carried,
     };
-    let policy = c.policy(&doc, env);
+    let policy = c.policy(doc, env);
+    let errors = std::mem::take(&mut c.errors);
     match policy {
-        Some(parts) if c.errors.is_empty() => Ok(Policy {
-            info: PolicyInfo {
-                name: doc.metadata.name.clone(),
-                version: doc.metadata.version.clone(),
-                digest: digest(&doc),
-            },
-            document: doc,
-            origins,
-            ..parts
-        }),
-        _ => Err(PolicyErrors(c.errors)),
+        Some(parts) if errors.is_empty() => Ok(Policy { origins, ..parts }),
+        _ => Err(PolicyErrors(errors)),
     }
 }
 
@@ -108,7 +115,10 @@ impl Compiler<'_> {
         self.errors.push(self.origins.error(path, message));
     }
 
-    fn policy(&mut self, doc: &PolicyDoc, env: &Environment<'_>) -> Option<Policy> {
+    /// The compiled policy, owning the document (moved in, not copied: it is most of a
+    /// policy's bytes); its digest is computed only once everything else compiled.
+    fn policy(&mut self, owned: PolicyDoc, env: &Environment<'_>) -> Option<Policy> {
+        let doc = &owned;
         if doc.schema != SCHEMA_VERSION {
             self.error(
                 "schema",
@@ -168,11 +178,14 @@ impl Compiler<'_> {
         } else {
             None
         };
+        if !self.errors.is_empty() {
+            return None;
+        }
         Some(Policy {
             info: PolicyInfo {
-                name: String::new(),
-                version: String::new(),
-                digest: String::new(),
+                name: doc.metadata.name.clone(),
+                version: doc.metadata.version.clone(),
+                digest: digest(doc),
             },
             mode: match doc.mode {
                 ModeDoc::Enforce => Mode::Enforce,
@@ -191,8 +204,8 @@ impl Compiler<'_> {
             key_scope,
             relay,
             folder: crate::engine::layers::fold::Folder::new(),
-            document: doc.clone(),
             origins: Origins::default(),
+            document: owned,
         })
     }
 

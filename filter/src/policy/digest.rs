@@ -19,6 +19,12 @@ pub fn behavioural(doc: &PolicyDoc) -> PolicyDoc {
 
 /// Hex SHA-256 of the normalised (typed, defaults filled, re-serialised) behavioural document.
 pub fn digest(doc: &PolicyDoc) -> String {
-    let normalised = serde_json::to_vec(&behavioural(doc)).unwrap_or_default();
-    crate::engine::lower_hex(&Sha256::digest(&normalised))
+    // A built configuration has no tests or examples: hash it as it is, without the copy.
+    let bare = doc.tests.is_empty() && doc.detectors.iter().all(|d| d.examples.is_none());
+    let normalised = if bare {
+        serde_json::to_vec(doc)
+    } else {
+        serde_json::to_vec(&behavioural(doc))
+    };
+    crate::engine::lower_hex(&Sha256::digest(normalised.unwrap_or_default()))
 }

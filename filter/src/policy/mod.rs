@@ -14,7 +14,7 @@ pub mod protected;
 pub mod relay;
 pub mod schema;
 
-pub use compile::{compile, compile_with_facts, parse_document, Environment};
+pub use compile::{compile, compile_with_facts, parse_document, parse_document_text, Environment};
 pub use error::{Origins, PolicyError, PolicyErrors};
 
 use crate::engine::scan::scanner::{DetectorIndex, Scanner};

@@ -238,69 +238,66 @@ impl Table {
                 .map(|&(_, p)| p)
         };
 
-        // Breadth first: a node's failure state is shallower, so its row is already complete
-        // and missing edges copy it; a node's outputs are its own then its failure state's,
-        // kept as ranges of one flat list.
-        let mut fail = vec![0u32; nodes];
+        // Breadth first, writing the final table directly. A node's failure state is
+        // shallower, so its row is already complete: the node's row starts as a copy of it
+        // (one memcpy) and its trie edges are patched in. A node's final id is chosen when it
+        // is discovered, since whether it ends a pattern is known then (its own patterns, or
+        // its failure state's, shallower and already numbered): states without outputs count
+        // up from the root (0), states with outputs count down from the last, so the match
+        // states are numbered last as the scan loop needs. Outputs are a node's own then its
+        // failure state's, kept as ranges of one flat list, by final id.
+        let mut transitions = vec![0u32; nodes * stride_usize];
         let mut outputs: Vec<u32> = Vec::new();
         let mut output_range: Vec<Range<u32>> = vec![0..0; nodes];
-        let mut order = Vec::with_capacity(nodes);
-        order.push(0u32);
+        // (trie node, final id, failure state's premultiplied id), in breadth-first order.
+        let mut order: Vec<(u32, u32, u32)> = Vec::with_capacity(nodes);
+        order.push((0, 0, 0));
+        let (mut next_plain, mut next_match) = (1u32, u32::try_from(nodes).ok()?);
+        let stride_u32 = u32::from(stride);
         let mut head = 0;
-        while let Some(&node) = order.get(head) {
+        while let Some(&(node, id, fail)) = order.get(head) {
             head += 1;
-            let node = node as usize;
-            let row = node * stride_usize;
-            let fail_row = fail.get(node).map_or(0, |&f| f as usize * stride_usize);
-            for c in 0..stride_usize {
-                let child = goto.get(row + c).copied().unwrap_or(0);
+            let row = id as usize * stride_usize;
+            let fail_row = fail as usize;
+            if node != 0 {
+                transitions.copy_within(fail_row..fail_row + stride_usize, row);
+            }
+            let trie_row = goto
+                .get(node as usize * stride_usize..)?
+                .get(..stride_usize)?;
+            for (c, &child) in trie_row.iter().enumerate() {
+                if child == NO_EDGE {
+                    continue;
+                }
                 let via_fail = if node == 0 {
                     0
                 } else {
-                    goto.get(fail_row + c).copied().unwrap_or(0)
+                    transitions.get(fail_row + c).copied()?
                 };
-                if child == NO_EDGE {
-                    *goto.get_mut(row + c)? = via_fail;
+                let start = u32::try_from(outputs.len()).ok()?;
+                outputs.extend(own(child as usize));
+                let inherited = output_range.get((via_fail / stride_u32) as usize)?.clone();
+                outputs.extend_from_within(inherited.start as usize..inherited.end as usize);
+                let end = u32::try_from(outputs.len()).ok()?;
+                let child_id = if end > start {
+                    next_match -= 1;
+                    next_match
                 } else {
-                    *fail.get_mut(child as usize)? = via_fail;
-                    let start = u32::try_from(outputs.len()).ok()?;
-                    outputs.extend(own(child as usize));
-                    let inherited = output_range.get(via_fail as usize)?.clone();
-                    outputs.extend_from_within(inherited.start as usize..inherited.end as usize);
-                    *output_range.get_mut(child as usize)? =
-                        start..u32::try_from(outputs.len()).ok()?;
-                    order.push(child);
-                }
+                    next_plain += 1;
+                    next_plain - 1
+                };
+                *output_range.get_mut(child_id as usize)? = start..end;
+                *transitions.get_mut(row + c)? = child_id * stride_u32;
+                order.push((child, child_id, via_fail));
             }
         }
-
-        // Renumber: states without outputs first (the root stays 0), then those with outputs,
-        // each group in node order.
-        let ends_pattern = |n: usize| output_range.get(n).is_some_and(|r| !r.is_empty());
-        let first_match_index = (0..nodes).filter(|&n| !ends_pattern(n)).count();
-        let mut renumbered = vec![0u32; nodes];
-        let (mut next_plain, mut next_match) = (0u32, u32::try_from(first_match_index).ok()?);
-        let stride_u32 = u32::from(stride);
-        for (node, id) in renumbered.iter_mut().enumerate() {
-            let next = if ends_pattern(node) {
-                &mut next_match
-            } else {
-                &mut next_plain
-            };
-            *id = *next * stride_u32;
-            *next += 1;
+        if next_plain != next_match {
+            return None; // every node is numbered exactly once; anything else is a bug
         }
-        let mut transitions = vec![0u32; nodes * stride_usize];
-        for (node, row) in goto.chunks_exact(stride_usize).enumerate() {
-            let at = renumbered.get(node).copied().unwrap_or(0) as usize;
-            let target = transitions.get_mut(at..at + stride_usize)?;
-            for (slot, &next) in target.iter_mut().zip(row) {
-                *slot = renumbered.get(next as usize).copied().unwrap_or(0);
-            }
-        }
+        let first_match_index = next_plain as usize;
         let mut output_ends = vec![0u32];
         let mut flat = Vec::new();
-        for range in output_range.iter().filter(|r| !r.is_empty()) {
+        for range in output_range.get(first_match_index..)? {
             flat.extend_from_slice(outputs.get(range.start as usize..range.end as usize)?);
             output_ends.push(u32::try_from(flat.len()).ok()?);
         }
