@@ -12,6 +12,7 @@
 //! as written, how it was wrapped, and the text inside, which the walker scans
 //! like a field of its own (one loop for every kind of wrapping).
 
+pub(crate) mod ciphers;
 pub(crate) mod decode;
 pub(crate) mod fold;
 pub(crate) mod recase;
@@ -41,6 +42,12 @@ pub enum Wrapping {
     Rejoined,
     /// Letters in scrambled case or leetspeak (`cOnFiDeNtIaL`, `C0NF1D3NT14L`).
     Recased,
+    /// Letters rotated or substituted (ROT13, ROT47, Atbash, Caesar): `layers::ciphers`.
+    Rotated,
+    /// Characters in reverse order, whole or word by word: `layers::ciphers`.
+    Reversed,
+    /// Base32 (RFC 4648, also its `base32hex` alphabet and lower case).
+    Base32,
 }
 
 impl Wrapping {
@@ -56,6 +63,9 @@ impl Wrapping {
             Wrapping::Spaced => "spaced",
             Wrapping::Rejoined => "rejoined",
             Wrapping::Recased => "recased",
+            Wrapping::Rotated => "rotated",
+            Wrapping::Reversed => "reversed",
+            Wrapping::Base32 => "base32",
         }
     }
 }

@@ -11,9 +11,9 @@ mod fallback;
 pub(crate) mod join;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
-use crate::engine::layers::{decode, respell, Unwrapped, Wrapping};
+use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
-use crate::engine::scan::scanner::Hit;
+use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
 use crate::engine::verdict::rewrite::{self, Splices};
@@ -336,6 +336,18 @@ impl Walk<'_, '_> {
             }
         }
 
+        // Enciphered keywords the plain scan met, as offsets into `text` (none in clean text:
+        // nothing allocated).
+        let offset = context.map_or(0, |k| k.len() + 2);
+        let hints: Vec<_> = (self.scratch.scan.hints().iter())
+            .filter(|h| h.start >= offset)
+            .map(|h| KeywordHint {
+                start: h.start - offset,
+                end: h.end - offset,
+                ..*h
+            })
+            .collect();
+
         // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
         let mut folded = std::mem::take(&mut self.scratch.folded);
         if policy.folder.fold(text, &mut folded) {
@@ -359,6 +371,7 @@ impl Walk<'_, '_> {
         if depth < MAX_DECODE_DEPTH {
             let mut respelled = Vec::new();
             respell::find(text, &mut respelled);
+            ciphers::find(text, &hints, &mut respelled);
             self.unwrapped(respelled, depth, out);
         }
         let mut segments = Vec::new();
