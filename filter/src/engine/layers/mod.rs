@@ -13,11 +13,14 @@
 //! like a field of its own (one loop for every kind of wrapping).
 
 pub(crate) mod ciphers;
+pub(crate) mod byte_lists;
 pub(crate) mod decode;
 pub(crate) mod fold;
+pub(crate) mod lookalikes;
 pub(crate) mod recase;
 pub(crate) mod rejoin;
 pub(crate) mod respell;
+pub(crate) mod tags;
 pub(crate) mod word_gate;
 
 use crate::engine::span::Span;
@@ -48,6 +51,10 @@ pub enum Wrapping {
     Reversed,
     /// Base32 (RFC 4648, also its `base32hex` alphabet and lower case).
     Base32,
+    /// Unicode tag characters (U+E0020..U+E007E) read as the ASCII they shadow: `layers::tags`.
+    TagCharacters,
+    /// Byte values listed with separators (`41:4b`, `65,75`, binary octets, `\101`): `layers::byte_lists`.
+    ByteList,
 }
 
 impl Wrapping {
@@ -66,6 +73,8 @@ impl Wrapping {
             Wrapping::Rotated => "rotated",
             Wrapping::Reversed => "reversed",
             Wrapping::Base32 => "base32",
+            Wrapping::TagCharacters => "tag-characters",
+            Wrapping::ByteList => "byte-list",
         }
     }
 }
