@@ -60,8 +60,9 @@ impl Notation {
             Notation::Decimal => ((1..=3).contains(&token.len())
                 && token.iter().all(u8::is_ascii_digit))
             .then(|| digits(10, token))??,
-            Notation::Binary => (token.len() == 8 && token.iter().all(|b| matches!(b, b'0' | b'1')))
-                .then(|| digits(2, token))??,
+            Notation::Binary => (token.len() == 8
+                && token.iter().all(|b| matches!(b, b'0' | b'1')))
+            .then(|| digits(2, token))??,
         };
         let byte = u8::try_from(value).ok()?;
         // Text bytes only: printable ASCII, tab and line breaks, and UTF-8 beyond ASCII (hex
@@ -93,7 +94,11 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
             break;
         };
         let rest = text.get(start..).unwrap_or_default();
-        let end = start + rest.iter().position(|&b| !is_list_byte(b)).unwrap_or(rest.len());
+        let end = start
+            + rest
+                .iter()
+                .position(|&b| !is_list_byte(b))
+                .unwrap_or(rest.len());
         runs += lists_in(text, start, end, out);
         from = end.max(start + 1);
     }
@@ -240,7 +245,11 @@ mod tests {
             bin.join(" "),
             format!("b'{oct}'"),
         ] {
-            assert!(read(&list).iter().any(|r| r == word), "{list}: {:?}", read(&list));
+            assert!(
+                read(&list).iter().any(|r| r == word),
+                "{list}: {:?}",
+                read(&list)
+            );
         }
     }
 

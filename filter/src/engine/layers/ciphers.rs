@@ -289,7 +289,10 @@ mod tests {
     fn encipher(cipher: Cipher, text: &str) -> String {
         match cipher {
             Cipher::Reversed => String::from_utf8(reversed_chars(text.as_bytes())).unwrap(),
-            _ => text.bytes().map(|b| cipher.encipher_byte(b) as char).collect(),
+            _ => text
+                .bytes()
+                .map(|b| cipher.encipher_byte(b) as char)
+                .collect(),
         }
     }
 
@@ -306,7 +309,10 @@ mod tests {
                 .into_iter()
                 .map(|u| String::from_utf8(u.text).unwrap())
                 .collect();
-            assert!(readings.iter().any(|r| r == text), "{cipher:?}: {readings:?}");
+            assert!(
+                readings.iter().any(|r| r == text),
+                "{cipher:?}: {readings:?}"
+            );
         }
     }
 
@@ -371,6 +377,9 @@ mod tests {
         let span = window(text.as_bytes(), start, start + 4);
         let run = span.of(text.as_bytes());
         assert!(run.len() <= 2 * REACH + 4);
-        assert!(run.starts_with(b"word") && run.ends_with(b"word"), "{run:?}");
+        assert!(
+            run.starts_with(b"word") && run.ends_with(b"word"),
+            "{run:?}"
+        );
     }
 }

@@ -309,12 +309,13 @@ impl Folder {
             '\u{2010}'..='\u{2015}' => Some(b'-'),
             '\u{2018}' | '\u{2019}' => Some(b'\''),
             '\u{201C}' | '\u{201D}' => Some(b'"'),
-            _ => decimal_digit(c).or_else(|| {
-                let index = u32::from(c).checked_sub(CONFUSABLE_FIRST)?;
-                let ascii = *self.confusables.get(usize::try_from(index).ok()?)?;
-                (ascii != 0).then_some(ascii)
-            })
-            .or_else(|| super::lookalikes::ascii_letter(c)),
+            _ => decimal_digit(c)
+                .or_else(|| {
+                    let index = u32::from(c).checked_sub(CONFUSABLE_FIRST)?;
+                    let ascii = *self.confusables.get(usize::try_from(index).ok()?)?;
+                    (ascii != 0).then_some(ascii)
+                })
+                .or_else(|| super::lookalikes::ascii_letter(c)),
         }
     }
 

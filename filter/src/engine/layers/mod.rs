@@ -12,14 +12,15 @@
 //! as written, how it was wrapped, and the text inside, which the walker scans
 //! like a field of its own (one loop for every kind of wrapping).
 
-pub(crate) mod ciphers;
 pub(crate) mod byte_lists;
+pub(crate) mod ciphers;
 pub(crate) mod decode;
 pub(crate) mod fold;
 pub(crate) mod lookalikes;
 pub(crate) mod recase;
 pub(crate) mod rejoin;
 pub(crate) mod respell;
+pub(crate) mod separators;
 pub(crate) mod tags;
 pub(crate) mod word_gate;
 

@@ -75,13 +75,19 @@ mod tests {
         find(text.as_bytes(), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].text, b"key AKIA123");
-        assert_eq!(out[0].span.of(text.as_bytes()), hidden("key AKIA123").as_bytes());
+        assert_eq!(
+            out[0].span.of(text.as_bytes()),
+            hidden("key AKIA123").as_bytes()
+        );
     }
 
     #[test]
     fn other_supplementary_characters_are_not_tags() {
         let mut out = Vec::new();
-        find("emoji 😀😀😀😀 and private \u{F0000}\u{F0001}".as_bytes(), &mut out);
+        find(
+            "emoji 😀😀😀😀 and private \u{F0000}\u{F0001}".as_bytes(),
+            &mut out,
+        );
         find(b"\xF3\xA0\x81", &mut out);
         assert!(out.is_empty());
     }

@@ -846,7 +846,14 @@ impl<'t> Finder<'t, '_> {
             let end = run.start + run.chars;
             let end = end + base32::padding(self.slice(end..self.text.len()));
             let size = buf.len();
-            self.settle(outcome, run.start..end, Wrapping::Base32, &mut buf, size, false);
+            self.settle(
+                outcome,
+                run.start..end,
+                Wrapping::Base32,
+                &mut buf,
+                size,
+                false,
+            );
         }
         self.buf = buf;
         handled
