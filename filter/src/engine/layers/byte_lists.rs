@@ -6,7 +6,7 @@
 //! The hex decoder ([`super::decode`]) reads only unbroken hex runs; these notations put a
 //! separator between bytes, or write them in another base. A list is at least
 //! [`MIN_BYTES`] values in one notation with the same separator between each two, and its
-//! reading is kept only if it is text with a letter in it: a table of small numbers (all
+//! reading is kept only if it is text with a letter (of any script) in it: a table of small numbers (all
 //! between 48 and 57, say) would otherwise read as a string of digits, a card number with
 //! some luck. So a list of only digit codes is not read (a card written as character codes,
 //! with nothing around it, stays unseen).
@@ -65,10 +65,9 @@ impl Notation {
             .then(|| digits(2, token))??,
         };
         let byte = u8::try_from(value).ok()?;
-        // Text bytes only: printable ASCII, tab and line breaks, and UTF-8 beyond ASCII (hex
-        // and binary; a decimal code list is of characters, so ASCII).
-        let text_byte = matches!(byte, 0x20..=0x7E | b'\t' | b'\n' | b'\r')
-            || (byte >= 0x80 && self != Notation::Decimal);
+        // Text bytes only: printable ASCII, tab and line breaks, and UTF-8 beyond ASCII (the
+        // reading as a whole must then be valid text, see `is_text_like`).
+        let text_byte = matches!(byte, 0x20..=0x7E | b'\t' | b'\n' | b'\r' | 0x80..=0xFF);
         text_byte.then_some(byte)
     }
 }
@@ -128,6 +127,13 @@ fn tokens(text: &[u8], start: usize, end: usize) -> Vec<(Span, Span)> {
     pieces
 }
 
+/// Whether `bytes` read as text hold a letter of any script (not only digits and marks).
+fn has_letter(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .any(char::is_alphabetic)
+}
+
 /// Whether hex tokens say they are hex (an `a-f` digit, or `0x`): two-digit decimal numbers
 /// (a table of scores) would otherwise read as capitals and digits.
 fn written_as_hex(text: &[u8], listed: &[(Span, Span)]) -> bool {
@@ -166,7 +172,7 @@ fn lists_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) -> 
             }
             let listed = pieces.get(i..j).unwrap_or_default();
             let readable = bytes.len() >= MIN_BYTES
-                && bytes.iter().any(u8::is_ascii_alphabetic)
+                && has_letter(&bytes)
                 && (notation != Notation::Hex || written_as_hex(text, listed))
                 && is_text_like(&bytes);
             if readable {

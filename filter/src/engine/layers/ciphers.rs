@@ -1,6 +1,5 @@
-//! Undoing letter substitutions and reversal: ROT13 (and ROT18, its digits rotated too),
-//! ROT47, Atbash, Caesar shifts by 3 either way, and text written backwards (whole, or word
-//! by word).
+//! Undoing letter substitutions and reversal: ROT13, ROT47, Atbash, Caesar shifts by 3
+//! either way, and text written backwards (whole, or word by word).
 //!
 //! Every other layer finds its runs by their shape (`%41`, a base64 run, `A.K.I.A`). A
 //! rotated or reversed text has no shape: it is letters and words like any other, so trying
@@ -27,7 +26,8 @@ use crate::engine::span::Span;
 /// scanner reports ([`KeywordHint::hint`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Cipher {
-    /// Letters rotated by 13 (their own inverse); digits kept (ROT13) or rotated by 5 (ROT18).
+    /// Letters rotated by 13 (their own inverse), digits kept. (ROT18, digits rotated by 5
+    /// too, is not read: it would turn allowlisted example keys into new ones.)
     Rot13 = 0,
     /// Printable ASCII (`!` to `~`) rotated by 47: letters, digits and punctuation.
     Rot47 = 1,
@@ -130,13 +130,6 @@ impl Cipher {
                 }
                 push(whole);
             }
-            Cipher::Rot13 => {
-                let letters: Vec<u8> = run.iter().map(|&b| shift_letter(b, 13)).collect();
-                if run.iter().any(u8::is_ascii_digit) {
-                    push(letters.iter().map(|&b| rot5(b)).collect());
-                }
-                push(letters);
-            }
             _ => push(run.iter().map(|&b| self.decipher_byte(b)).collect()),
         }
     }
@@ -146,13 +139,6 @@ fn shift_letter(b: u8, by: u8) -> u8 {
     match b {
         b'a'..=b'z' => b'a' + (b - b'a' + by) % 26,
         b'A'..=b'Z' => b'A' + (b - b'A' + by) % 26,
-        _ => b,
-    }
-}
-
-fn rot5(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b'0' + (b - b'0' + 5) % 10,
         _ => b,
     }
 }

@@ -3,8 +3,9 @@
 //! The tag block (U+E0020 to U+E007E) mirrors printable ASCII, and most fonts draw nothing
 //! for it: a text can carry a whole hidden message, key included, that a person reviewing it
 //! does not see and a model tokenizer does. Folding ([`super::fold`]) removes tag characters
-//! (for tags sprinkled between a secret's characters); this layer reads each run of them as
-//! the ASCII it encodes, a run the walker scans like a decoded one.
+//! (for tags sprinkled between a secret's characters); this layer reads them as the ASCII
+//! they encode, in place among the visible characters, one run the walker scans like a
+//! decoded one. Emoji subdivision flags (🏴 and the tags `gbeng`) read as short words.
 //!
 //! Cost: one `memchr` for their UTF-8 lead byte `F3` (rare in any text: planes 15 and 16
 //! are private use) before anything else is looked at.
@@ -13,9 +14,7 @@ use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
 /// Fewest tag characters read as a hidden text.
-const MIN_TAGS: usize = 4;
-/// Runs read per text.
-const MAX_RUNS: usize = 16;
+const MIN_TAGS: usize = 2;
 
 /// The ASCII byte the tag character at the start of `bytes` shadows (`F3 A0 80..81 xx`).
 fn tag_at(bytes: &[u8]) -> Option<u8> {
@@ -28,34 +27,30 @@ fn tag_at(bytes: &[u8]) -> Option<u8> {
     }
 }
 
-/// Appends each run of at least [`MIN_TAGS`] tag characters of `text`, read as ASCII, to `out`.
+/// If `text` holds at least [`MIN_TAGS`] tag characters, appends to `out` the stretch from
+/// the first to the last, each tag read as its ASCII and everything else kept: a message
+/// hidden whole, or only its ASCII hidden around visible CJK (`[` `机密` `]`).
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let mut from = 0;
-    let mut runs = 0;
-    while runs < MAX_RUNS {
-        let Some(at) = text
-            .get(from..)
-            .and_then(|rest| memchr::memchr(0xF3, rest))
-            .map(|p| from + p)
-        else {
-            return;
-        };
-        let mut end = at;
-        let mut ascii = Vec::new();
-        while let Some(b) = text.get(end..).and_then(tag_at) {
-            ascii.push(b);
-            end += 4;
-        }
-        if ascii.len() >= MIN_TAGS {
-            out.push(Unwrapped {
-                span: Span::new(at, end),
-                wrapping: Wrapping::TagCharacters,
-                text: ascii,
-            });
-            runs += 1;
-        }
-        from = end.max(at + 1);
+    let tags =
+        || memchr::memchr_iter(0xF3, text).filter_map(|at| Some((at, tag_at(text.get(at..)?)?)));
+    let Some((first, _)) = tags().next() else {
+        return;
+    };
+    if tags().nth(MIN_TAGS - 1).is_none() {
+        return;
     }
+    let mut read = Vec::new();
+    let mut from = first;
+    for (at, ascii) in tags() {
+        read.extend_from_slice(text.get(from..at).unwrap_or_default());
+        read.push(ascii);
+        from = at + 4;
+    }
+    out.push(Unwrapped {
+        span: Span::new(first, from),
+        wrapping: Wrapping::TagCharacters,
+        text: read,
+    });
 }
 
 #[cfg(test)]
@@ -70,15 +65,12 @@ mod tests {
 
     #[test]
     fn tag_runs_read_as_ascii() {
-        let text = format!("Hello{} there{}", hidden("key AKIA123"), hidden("ab"));
+        let text = format!("Hello{} 机密{}", hidden("key AKIA123"), hidden("ab"));
         let mut out = Vec::new();
         find(text.as_bytes(), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].text, b"key AKIA123");
-        assert_eq!(
-            out[0].span.of(text.as_bytes()),
-            hidden("key AKIA123").as_bytes()
-        );
+        assert_eq!(out[0].text, "key AKIA123 机密ab".as_bytes());
+        assert_eq!(out[0].span.of(text.as_bytes()), &text.as_bytes()[5..]);
     }
 
     #[test]
