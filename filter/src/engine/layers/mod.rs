@@ -6,7 +6,10 @@
 //! escapes, hex, `data:` URLs), [`respell`] undoes HTML references, `\xNN`
 //! escapes and spaced-out letters, [`rejoin`] undoes hard wraps, string concatenation and
 //! separators between characters, [`recase`] undoes scrambled case and leetspeak, and [`word_gate`] finds the few words that
-//! may hold an encoded run without visiting every byte.
+//! may hold an encoded run without visiting every byte. [`ciphers`] undoes ROT13, ROT47,
+//! Atbash, Caesar and reversed text around enciphered keywords, [`lookalikes`] widens
+//! folding, [`tags`] reads tag characters, [`byte_lists`] lists of byte values and
+//! [`separators`] non-ASCII separators between characters.
 //!
 //! Decoding and respelling both yield [`Unwrapped`] runs: a span of the text
 //! as written, how it was wrapped, and the text inside, which the walker scans
