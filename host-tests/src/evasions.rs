@@ -666,7 +666,7 @@ fn base32_with(s: &str, alphabet: &[u8; 32], pad: bool) -> String {
     if held > 0 {
         out.push(alphabet[((bits << (5 - held)) & 31) as usize] as char);
     }
-    while pad && out.len() % 8 != 0 {
+    while pad && !out.len().is_multiple_of(8) {
         out.push('=');
     }
     out
