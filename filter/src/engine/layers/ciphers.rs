@@ -1,22 +1,26 @@
-//! Undoing letter substitutions and reversal: ROT13, ROT47, Atbash, Caesar shifts by 3
-//! either way, and text written backwards (whole, or word by word).
+//! Undoing ROT13 and text written backwards (whole, or word by word).
 //!
 //! Every other layer finds its runs by their shape (`%41`, a base64 run, `A.K.I.A`). A
 //! rotated or reversed text has no shape: it is letters and words like any other, so trying
 //! each cipher on every word would cost a decoding of every field per cipher. Instead the
 //! policy's own keywords and phrases are enciphered when the scanner is built
-//! ([`hint_patterns`]): `akia` becomes `nxvn` (ROT13), `pzxp` (ROT47), `zprz` (Atbash),
-//! `aika` (reversed), and so on, and these forms join the keyword automaton that already
-//! reads every byte. Clean text pays for a few hundred more automaton states (the per-byte
-//! cost does not change) and nothing else. Only where an enciphered keyword occurs
-//! ([`KeywordHint`]) is the text around it deciphered ([`find`]) and scanned like a
-//! decoded run; the finding, and any mask, covers that whole run.
+//! ([`hint_patterns`]): `akia` becomes `nxvn` (ROT13) and `aika` (reversed), and the first
+//! [`HINT_LEN`] bytes of these forms join the keyword automaton that already reads every
+//! byte. Only where one occurs ([`KeywordHint`]) is the text around it deciphered
+//! ([`find`]) and scanned like a decoded run; the finding, and any mask, covers that run.
 //!
-//! What this does not find: an enciphered secret with no keyword of the policy near it
-//! (a rotated card number alone: ROT13 leaves digits as they are, so it is found plain, but
-//! ROT47 or reversal turns it into other characters); other Caesar shifts and general
-//! substitution alphabets (each would add a copy of every keyword); keywords shorter than
-//! [`MIN_HINT_LEN`], whose enciphered forms are too common in ordinary text.
+//! The price is the automaton's size: the default policy's 768 keywords and phrases fill its
+//! table to about half of its limit, and the two forms cut to [`HINT_LEN`] bytes add 1,035
+//! patterns (the automata's heap grows from 2.39 to 3.86 MB; see `benches/RESULTS.md`).
+//! Whole forms (ROT13 alone, uncut, already overflows), or more
+//! ciphers (ROT47, Atbash, Caesar shifts: each another copy of every keyword), overflow the
+//! table, and the automaton falls back to the slower compact one for every byte of every
+//! request. So those stay open (`docs/threat-model.md`).
+//!
+//! What this does not find either: an enciphered secret with no keyword of the policy on its
+//! line (a reversed card number alone; ROT13 leaves digits as they are, so a rotated card is
+//! found plain); keywords shorter than [`MIN_HINT_LEN`], whose enciphered forms are too common
+//! in ordinary text.
 
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::scan::scanner::KeywordHint;
@@ -29,27 +33,15 @@ pub enum Cipher {
     /// Letters rotated by 13 (their own inverse), digits kept. (ROT18, digits rotated by 5
     /// too, is not read: it would turn allowlisted example keys into new ones.)
     Rot13 = 0,
-    /// Printable ASCII (`!` to `~`) rotated by 47: letters, digits and punctuation.
-    Rot47 = 1,
-    /// Letters mirrored (`a`↔`z`).
-    Atbash = 2,
-    /// Letters shifted 3 forward (Caesar's own cipher).
-    CaesarForward = 3,
-    /// Letters shifted 3 back.
-    CaesarBack = 4,
     /// Characters in reverse order: the whole text, or each word.
-    Reversed = 5,
+    Reversed = 1,
 }
 
-const CIPHERS: [Cipher; 6] = [
-    Cipher::Rot13,
-    Cipher::Rot47,
-    Cipher::Atbash,
-    Cipher::CaesarForward,
-    Cipher::CaesarBack,
-    Cipher::Reversed,
-];
+const CIPHERS: [Cipher; 2] = [Cipher::Rot13, Cipher::Reversed];
 
+/// Bytes of each enciphered keyword in the automaton: enough to be rare in ordinary text,
+/// few enough that the automaton stays a table (see the module documentation).
+pub const HINT_LEN: usize = 5;
 /// Shortest enciphered keyword added to the automaton: three-letter forms (`xrl` for `key`)
 /// occur in ordinary words too often to be worth a deciphering each.
 pub const MIN_HINT_LEN: usize = 4;
@@ -68,47 +60,15 @@ impl Cipher {
     fn wrapping(self) -> Wrapping {
         match self {
             Cipher::Reversed => Wrapping::Reversed,
-            _ => Wrapping::Rotated,
+            Cipher::Rot13 => Wrapping::Rotated,
         }
     }
 
-    /// The enciphered forms of one (ASCII-lower-cased) keyword, as the keyword automaton
-    /// should look for them.
-    fn encipher_keyword(self, keyword: &[u8]) -> Vec<Vec<u8>> {
+    /// The enciphered form of one (ASCII-lower-cased) keyword.
+    fn encipher_keyword(self, keyword: &[u8]) -> Vec<u8> {
         match self {
-            Cipher::Reversed => vec![reversed_chars(keyword)],
-            // ROT47 maps `a` and `A` to different characters, and keywords are matched
-            // without regard to case: both the lower- and the upper-case keyword.
-            Cipher::Rot47 => vec![
-                keyword.iter().map(|&b| rot47(b)).collect(),
-                keyword
-                    .iter()
-                    .map(|&b| rot47(b.to_ascii_uppercase()))
-                    .collect(),
-            ],
-            _ => vec![keyword.iter().map(|&b| self.encipher_byte(b)).collect()],
-        }
-    }
-
-    /// One byte enciphered (letter ciphers only).
-    fn encipher_byte(self, b: u8) -> u8 {
-        match self {
-            Cipher::Rot13 => shift_letter(b, 13),
-            Cipher::Rot47 => rot47(b),
-            Cipher::Atbash => atbash(b),
-            Cipher::CaesarForward => shift_letter(b, 3),
-            Cipher::CaesarBack => shift_letter(b, 23),
-            Cipher::Reversed => b,
-        }
-    }
-
-    /// One byte deciphered (letter ciphers only).
-    fn decipher_byte(self, b: u8) -> u8 {
-        match self {
-            Cipher::CaesarForward => shift_letter(b, 23),
-            Cipher::CaesarBack => shift_letter(b, 3),
-            // The others are their own inverse.
-            other => other.encipher_byte(b),
+            Cipher::Reversed => reversed_chars(keyword),
+            Cipher::Rot13 => keyword.iter().map(|&b| rot13(b)).collect(),
         }
     }
 
@@ -130,30 +90,15 @@ impl Cipher {
                 }
                 push(whole);
             }
-            _ => push(run.iter().map(|&b| self.decipher_byte(b)).collect()),
+            Cipher::Rot13 => push(run.iter().map(|&b| rot13(b)).collect()),
         }
     }
 }
 
-fn shift_letter(b: u8, by: u8) -> u8 {
+fn rot13(b: u8) -> u8 {
     match b {
-        b'a'..=b'z' => b'a' + (b - b'a' + by) % 26,
-        b'A'..=b'Z' => b'A' + (b - b'A' + by) % 26,
-        _ => b,
-    }
-}
-
-fn rot47(b: u8) -> u8 {
-    match b {
-        b'!'..=b'~' => b'!' + (b - b'!' + 47) % 94,
-        _ => b,
-    }
-}
-
-fn atbash(b: u8) -> u8 {
-    match b {
-        b'a'..=b'z' => b'z' - (b - b'a'),
-        b'A'..=b'Z' => b'Z' - (b - b'A'),
+        b'a'..=b'z' => b'a' + (b - b'a' + 13) % 26,
+        b'A'..=b'Z' => b'A' + (b - b'A' + 13) % 26,
         _ => b,
     }
 }
@@ -188,8 +133,9 @@ fn reversed_words(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// The enciphered forms of `keywords` (ASCII-lower-cased, as the automaton holds them) to add
-/// to the keyword automaton, each with its hint id: forms that differ from the keyword and are
-/// at least [`MIN_HINT_LEN`] bytes with three letters (or non-ASCII characters) in them.
+/// to the keyword automaton, each with its hint id: the first [`HINT_LEN`] bytes of the forms
+/// of keywords of at least [`MIN_HINT_LEN`] bytes with three letters (or non-ASCII characters)
+/// in them, where the form differs from the keyword.
 pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
     let mut hints = Vec::new();
     for keyword in keywords {
@@ -203,10 +149,10 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
             continue;
         }
         for cipher in CIPHERS {
-            for form in cipher.encipher_keyword(keyword) {
-                if !form.eq_ignore_ascii_case(keyword) {
-                    hints.push((form, cipher as u32));
-                }
+            let mut form = cipher.encipher_keyword(keyword);
+            if !form.eq_ignore_ascii_case(keyword) {
+                form.truncate(HINT_LEN);
+                hints.push((form, cipher as u32));
             }
         }
     }
@@ -273,13 +219,7 @@ mod tests {
     use super::*;
 
     fn encipher(cipher: Cipher, text: &str) -> String {
-        match cipher {
-            Cipher::Reversed => String::from_utf8(reversed_chars(text.as_bytes())).unwrap(),
-            _ => text
-                .bytes()
-                .map(|b| cipher.encipher_byte(b) as char)
-                .collect(),
-        }
+        String::from_utf8(cipher.encipher_keyword(text.as_bytes())).unwrap()
     }
 
     #[test]
@@ -305,19 +245,19 @@ mod tests {
     #[test]
     fn known_forms() {
         assert_eq!(encipher(Cipher::Rot13, "sk-proj-"), "fx-cebw-");
-        assert_eq!(encipher(Cipher::Rot47, "AKIA"), "pzxp");
-        assert_eq!(encipher(Cipher::Atbash, "akia"), "zprz");
-        assert_eq!(encipher(Cipher::CaesarForward, "xyz"), "abc");
         assert_eq!(encipher(Cipher::Reversed, "【机密】"), "】密机【");
         assert_eq!(reversed_words(b"TERCES POT  now"), b"SECRET TOP  won");
     }
 
     #[test]
     fn hints_skip_short_and_unchanged_keywords() {
-        let hints = hint_patterns(&[&b"key"[..], b"akia", b"1234", b"abba"]);
+        let hints = hint_patterns(&[&b"key"[..], b"akia", b"1234", b"abba", b"confidential"]);
         let forms: Vec<&[u8]> = hints.iter().map(|(p, _)| p.as_slice()).collect();
         assert!(forms.contains(&&b"nxvn"[..]));
-        assert!(!forms.iter().any(|f| f.len() < MIN_HINT_LEN));
+        assert!(forms.contains(&&b"pbasv"[..]));
+        assert!(forms
+            .iter()
+            .all(|f| (MIN_HINT_LEN..=HINT_LEN).contains(&f.len())));
         // `abba` reversed is itself; `1234` has no letters.
         assert!(!hints
             .iter()

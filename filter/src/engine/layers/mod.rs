@@ -49,7 +49,7 @@ pub enum Wrapping {
     Rejoined,
     /// Letters in scrambled case or leetspeak (`cOnFiDeNtIaL`, `C0NF1D3NT14L`).
     Recased,
-    /// Letters rotated or substituted (ROT13, ROT47, Atbash, Caesar): `layers::ciphers`.
+    /// Letters rotated by 13 (ROT13): `layers::ciphers`.
     Rotated,
     /// Characters in reverse order, whole or word by word: `layers::ciphers`.
     Reversed,
