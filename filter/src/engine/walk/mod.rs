@@ -371,8 +371,10 @@ impl Walk<'_, '_> {
         if depth < MAX_DECODE_DEPTH {
             let mut respelled = Vec::new();
             respell::find(text, &mut respelled);
-            ciphers::find(text, &hints, &mut respelled);
             self.unwrapped(respelled, depth, out);
+        }
+        if depth == 0 && !hints.is_empty() {
+            self.deciphered(text, &hints, out);
         }
         let mut segments = Vec::new();
         let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
@@ -384,6 +386,32 @@ impl Walk<'_, '_> {
             return;
         }
         self.unwrapped(segments, depth, out);
+    }
+
+    /// Hits in the text around enciphered keywords, read deciphered (`layers::ciphers`), that
+    /// the other layers did not find. A field as written only: the ciphers undo themselves, so
+    /// a deciphered run read again would give back the field's own findings with a wider span.
+    /// Speculative readings (an enciphered keyword may occur by chance), so their limit hits
+    /// (a base64 blob rotated still decodes, to binary) are not counted.
+    fn deciphered(&mut self, text: &[u8], hints: &[KeywordHint], out: &mut Vec<Found>) {
+        let mut runs = Vec::new();
+        ciphers::find(text, hints, &mut runs);
+        let (before, limits) = (out.len(), self.limits);
+        self.unwrapped(runs, 0, out);
+        self.limits = limits;
+        let mut i = before;
+        while let Some(f) = out.get(i) {
+            let seen = out
+                .get(..before)
+                .unwrap_or_default()
+                .iter()
+                .any(|s| s.hit.detector == f.hit.detector && s.fingerprint == f.fingerprint);
+            if seen {
+                out.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Hits inside each decoded or respelled run, mapped to the run: the whole run carries the
