@@ -150,8 +150,9 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
         }
         for cipher in CIPHERS {
             let mut form = cipher.encipher_keyword(keyword);
-            if !form.eq_ignore_ascii_case(keyword) {
-                form.truncate(HINT_LEN);
+            form.truncate(HINT_LEN);
+            // A form with a space (` let` of `tel `, `on in`) is an ordinary word too often.
+            if !form.eq_ignore_ascii_case(keyword) && !form.iter().any(u8::is_ascii_whitespace) {
                 hints.push((form, cipher as u32));
             }
         }

@@ -389,16 +389,29 @@ impl Walk<'_, '_> {
     }
 
     /// Hits in the text around enciphered keywords, read deciphered (`layers::ciphers`), that
-    /// the other layers did not find. A field as written only: the ciphers undo themselves, so
-    /// a deciphered run read again would give back the field's own findings with a wider span.
-    /// Speculative readings (an enciphered keyword may occur by chance), so their limit hits
-    /// (a base64 blob rotated still decodes, to binary) are not counted.
+    /// the other layers did not find. A field as written only, and the patterns only (no
+    /// further layers): an enciphered keyword also occurs by chance in ordinary text, and the
+    /// ciphers undo themselves, so reading a deciphered run again would give back the field's
+    /// own findings with the whole run as their span.
     fn deciphered(&mut self, text: &[u8], hints: &[KeywordHint], out: &mut Vec<Found>) {
+        let policy = self.policy;
         let mut runs = Vec::new();
         ciphers::find(text, hints, &mut runs);
-        let (before, limits) = (out.len(), self.limits);
-        self.unwrapped(runs, 0, out);
-        self.limits = limits;
+        let before = out.len();
+        for run in &runs {
+            policy
+                .scanner
+                .scan(&run.text, &mut self.scratch.scan, &mut |hit| {
+                    out.push(Found {
+                        hit: Hit {
+                            span: run.span,
+                            ..hit
+                        },
+                        fingerprint: fingerprint::fingerprint(&policy.key, hit.span.of(&run.text)),
+                        via: Via::Decoded(run.wrapping),
+                    });
+                });
+        }
         let mut i = before;
         while let Some(f) = out.get(i) {
             let seen = out
