@@ -151,8 +151,15 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
         for cipher in CIPHERS {
             let mut form = cipher.encipher_keyword(keyword);
             form.truncate(HINT_LEN);
-            // A form with a space (` let` of `tel `, `on in`) is an ordinary word too often.
-            if !form.eq_ignore_ascii_case(keyword) && !form.iter().any(u8::is_ascii_whitespace) {
+            // A form with a space (` let` of `tel `, `on in`) is an ordinary word too often, and
+            // one of fewer than three different bytes (`aaaaa`) a run of filler.
+            let mut distinct = form.to_ascii_lowercase();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if !form.eq_ignore_ascii_case(keyword)
+                && !form.iter().any(u8::is_ascii_whitespace)
+                && distinct.len() >= 3
+            {
                 hints.push((form, cipher as u32));
             }
         }
