@@ -10,8 +10,10 @@
 //! ([`find`]) and scanned like a decoded run; the finding, and any mask, covers that run.
 //!
 //! The price is the automaton's size: the default policy's 768 keywords and phrases fill its
-//! table to about half of its limit, and the two forms cut to [`HINT_LEN`] bytes add 1,035
-//! patterns (the automata's heap grows from 2.39 to 3.86 MB; see `benches/RESULTS.md`).
+//! table to about half of its limit, and the two forms cut to [`HINT_LEN`] bytes add about
+//! 1,000 patterns (the automata's heap grows from 2.39 to about 3.8 MB; see
+//! `benches/RESULTS.md`). Forms holding a space or fewer than three different bytes are left
+//! out: they occur in ordinary text (` let`, `aaaaa`) and each occurrence costs a scan.
 //! Whole forms (ROT13 alone, uncut, already overflows), or more
 //! ciphers (ROT47, Atbash, Caesar shifts: each another copy of every keyword), overflow the
 //! table, and the automaton falls back to the slower compact one for every byte of every
