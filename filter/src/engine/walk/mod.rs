@@ -389,7 +389,8 @@ impl Walk<'_, '_> {
     }
 
     /// Hits in the text around enciphered keywords, read deciphered (`layers::ciphers`), that
-    /// the other layers did not find. A field as written only, and the patterns only (no
+    /// the other layers did not find: not the same value, and no finding of the same detector
+    /// as written inside the run (an id as written, rotated, can read as another valid id). A field as written only, and the patterns only (no
     /// further layers): an enciphered keyword also occurs by chance in ordinary text, and the
     /// ciphers undo themselves, so reading a deciphered run again would give back the field's
     /// own findings with the whole run as their span.
@@ -414,11 +415,12 @@ impl Walk<'_, '_> {
         }
         let mut i = before;
         while let Some(f) = out.get(i) {
-            let seen = out
-                .get(..before)
-                .unwrap_or_default()
-                .iter()
-                .any(|s| s.hit.detector == f.hit.detector && s.fingerprint == f.fingerprint);
+            let seen = out.get(..before).unwrap_or_default().iter().any(|s| {
+                s.hit.detector == f.hit.detector
+                    && (s.fingerprint == f.fingerprint
+                        || (f.hit.span.start <= s.hit.span.start
+                            && s.hit.span.end <= f.hit.span.end))
+            });
             if seen {
                 out.swap_remove(i);
             } else {
