@@ -128,7 +128,11 @@ fn rewrite_is_confined(input: &[u8], output: &[u8], verdict: &Verdict, content_t
             }
         }
     }
-    if verdict.findings.iter().all(|f| f.path == "$") {
+    // A JSON body serde_json refuses (invalid UTF-8 in a string) is still walked as JSON: a
+    // finding at `$` is then inside the root string, and rewriting that string re-encodes it
+    // whole, so its spans are not the body's.
+    let text_spans = !read_as_json || verdict.findings.is_empty();
+    if text_spans && verdict.findings.iter().all(|f| f.path == "$") {
         within(input, output, hull(verdict, "$"), "the text body");
     }
 }
