@@ -42,6 +42,11 @@ case "${1:-}" in
   cmin)
     t="${2:?target}"; tmp="$(mktemp -d)"
     "$(bin "$t")" -merge=1 -timeout=10 "$tmp" "$here/corpus/$t"
+    # Named inputs (hand-written `seed-*`, `crash-*` that once broke a check) keep their names:
+    # the merge writes only hash-named files.
+    for f in "$here/corpus/$t"/seed-* "$here/corpus/$t"/crash-*; do
+      [ -e "$f" ] && cp "$f" "$tmp/"
+    done
     rm -rf "$here/corpus/$t" && mv "$tmp" "$here/corpus/$t"
     ;;
   replay) cargo test --locked --manifest-path "$here/Cargo.toml" ;;

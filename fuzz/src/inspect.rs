@@ -100,7 +100,15 @@ fn decision_follows_findings(policy: &Policy, verdict: &Verdict) {
 /// and spans.
 fn rewrite_is_confined(input: &[u8], output: &[u8], verdict: &Verdict, content_type: Option<&str>) {
     let multipart = content_type.is_some_and(|t| t.starts_with("multipart/"));
-    if let Ok(before) = tokens(input) {
+    // The engine reads a body as JSON when its type says so or it starts like a document
+    // (`engine::body::shape`); a text body that happens to be a JSON scalar (`5500…` alone)
+    // is text, and its mask need not be JSON.
+    let starts_like_json = matches!(
+        input.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    );
+    let read_as_json = content_type.is_some_and(|t| t.contains("json")) || starts_like_json;
+    if let (true, Ok(before)) = (read_as_json, tokens(input)) {
         if multipart {
             return;
         }
@@ -120,7 +128,11 @@ fn rewrite_is_confined(input: &[u8], output: &[u8], verdict: &Verdict, content_t
             }
         }
     }
-    if verdict.findings.iter().all(|f| f.path == "$") {
+    // A JSON body serde_json refuses (invalid UTF-8 in a string) is still walked as JSON: a
+    // finding at `$` is then inside the root string, and rewriting that string re-encodes it
+    // whole, so its spans are not the body's.
+    let text_spans = !read_as_json || verdict.findings.is_empty();
+    if text_spans && verdict.findings.iter().all(|f| f.path == "$") {
         within(input, output, hull(verdict, "$"), "the text body");
     }
 }

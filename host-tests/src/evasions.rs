@@ -49,7 +49,26 @@ pub const PAYLOADS: [&str; 5] = ["credential", "card", "cn-id", "marking", "clea
 /// Cases the filter is known to miss today: (technique, payloads, why).
 /// The runners assert these are still allowed through, so fixing one fails
 /// the run until its entry is removed.
-pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[];
+pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
+    (
+        "rot47",
+        &["credential", "card", "cn-id", "marking"],
+        "ROT47 is not read: its hints (every keyword ROT47-enciphered, in two cases) would \
+         overflow the keyword automaton's table (layers/ciphers)",
+    ),
+    (
+        "atbash",
+        &["credential", "marking"],
+        "Atbash is not read (another copy of every keyword in the automaton); digits are kept, \
+         so cards and ids are found as written",
+    ),
+    (
+        "caesar-3",
+        &["credential", "marking"],
+        "Caesar shifts other than 13 are not read (a copy of every keyword per shift); digits \
+         are kept, so cards and ids are found as written",
+    ),
+];
 
 /// How the body reaches the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -597,6 +616,192 @@ fn leetspeak(s: &str) -> String {
 
 fn alternating_case_spaced(s: &str) -> String {
     caps_words(s, |w| spaced(&alternating_case(w)))
+}
+
+// ---------------------------------------------------------------- ciphers, base32, byte lists, hidden characters
+
+/// Each ASCII letter shifted `by` places in its alphabet.
+fn shift_letters(s: &str, by: u8) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' => (b'a' + (c as u8 - b'a' + by) % 26) as char,
+            'A'..='Z' => (b'A' + (c as u8 - b'A' + by) % 26) as char,
+            _ => c,
+        })
+        .collect()
+}
+
+fn rot13(s: &str) -> String {
+    shift_letters(s, 13)
+}
+
+fn caesar3(s: &str) -> String {
+    shift_letters(s, 3)
+}
+
+/// Printable ASCII rotated by 47 (letters, digits and punctuation).
+fn rot47(s: &str) -> String {
+    map_chars(s, |c| match c {
+        '!'..='~' => (b'!' + (c as u8 - b'!' + 47) % 94) as char,
+        _ => c,
+    })
+}
+
+/// Letters mirrored in the alphabet (`a`↔`z`).
+fn atbash(s: &str) -> String {
+    map_chars(s, |c| match c {
+        'a'..='z' => (b'z' - (c as u8 - b'a')) as char,
+        'A'..='Z' => (b'Z' - (c as u8 - b'A')) as char,
+        _ => c,
+    })
+}
+
+fn reversed(s: &str) -> String {
+    s.chars().rev().collect()
+}
+
+fn reversed_words(s: &str) -> String {
+    s.split(' ').map(reversed).collect::<Vec<_>>().join(" ")
+}
+
+/// RFC 4648 base32 of the UTF-8 bytes, `alphabet` being 32 characters, `=`-padded if `pad`.
+fn base32_with(s: &str, alphabet: &[u8; 32], pad: bool) -> String {
+    let mut out = String::new();
+    let (mut bits, mut held) = (0u32, 0u32);
+    for &b in s.as_bytes() {
+        bits = (bits << 8) | u32::from(b);
+        held += 8;
+        while held >= 5 {
+            held -= 5;
+            out.push(alphabet[((bits >> held) & 31) as usize] as char);
+        }
+        bits &= (1 << held) - 1;
+    }
+    if held > 0 {
+        out.push(alphabet[((bits << (5 - held)) & 31) as usize] as char);
+    }
+    while pad && !out.len().is_multiple_of(8) {
+        out.push('=');
+    }
+    out
+}
+
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const BASE32HEX: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
+
+fn base32(s: &str) -> String {
+    base32_with(s, BASE32, true)
+}
+
+fn base32_lower_unpadded(s: &str) -> String {
+    base32_with(s, BASE32, false).to_lowercase()
+}
+
+fn base32hex(s: &str) -> String {
+    base32_with(s, BASE32HEX, true)
+}
+
+/// Each UTF-8 byte written by `byte`, joined by `sep`.
+fn byte_list(s: &str, sep: &str, byte: fn(u8) -> String) -> String {
+    s.bytes().map(byte).collect::<Vec<_>>().join(sep)
+}
+
+fn hex_pairs_colon(s: &str) -> String {
+    byte_list(s, ":", |b| format!("{b:02x}"))
+}
+
+fn hex_pairs_0x(s: &str) -> String {
+    byte_list(s, ", ", |b| format!("0x{b:02X}"))
+}
+
+fn decimal_codes(s: &str) -> String {
+    byte_list(s, ",", |b| b.to_string())
+}
+
+fn binary_octets(s: &str) -> String {
+    byte_list(s, " ", |b| format!("{b:08b}"))
+}
+
+fn octal_escapes(s: &str) -> String {
+    byte_list(s, "", |b| format!("\\{b:03o}"))
+}
+
+/// ASCII written in Unicode tag characters (U+E0020...), invisible in most fonts; other
+/// characters as they are.
+fn tag_smuggled(s: &str) -> String {
+    map_chars(s, |c| match c {
+        ' '..='~' => char::from_u32(0xE0000 + c as u32).unwrap_or(c),
+        _ => c,
+    })
+}
+
+fn tag_separators(s: &str) -> String {
+    interleave(s, "\u{E0020}")
+}
+
+/// A combining long stroke overlay (U+0336) on every character: ~~struck through~~.
+fn struck_through(s: &str) -> String {
+    s.chars().flat_map(|c| [c, '\u{0336}']).collect()
+}
+
+fn hangul_fillers(s: &str) -> String {
+    interleave(s, "\u{3164}")
+}
+
+fn grapheme_joiners(s: &str) -> String {
+    interleave(s, "\u{034F}")
+}
+
+/// Capital letters as small capitals (IPA and phonetic extensions), where one exists.
+fn small_capitals(s: &str) -> String {
+    map_chars(s, |c| match c {
+        'A' => 'ᴀ',
+        'B' => 'ʙ',
+        'C' => 'ᴄ',
+        'D' => 'ᴅ',
+        'E' => 'ᴇ',
+        'F' => 'ꜰ',
+        'G' => 'ɢ',
+        'H' => 'ʜ',
+        'I' => 'ɪ',
+        'J' => 'ᴊ',
+        'K' => 'ᴋ',
+        'L' => 'ʟ',
+        'M' => 'ᴍ',
+        'N' => 'ɴ',
+        'O' => 'ᴏ',
+        'P' => 'ᴘ',
+        'Q' => 'ꞯ',
+        'R' => 'ʀ',
+        'S' => 'ꜱ',
+        'T' => 'ᴛ',
+        'U' => 'ᴜ',
+        'V' => 'ᴠ',
+        'W' => 'ᴡ',
+        'Y' => 'ʏ',
+        'Z' => 'ᴢ',
+        _ => c,
+    })
+}
+
+/// Capital letters as regional indicator symbols (the letters flags are made of).
+fn regional_indicators(s: &str) -> String {
+    map_chars(s, |c| match c {
+        'A'..='Z' => char::from_u32(0x1F1E6 + (c as u32 - 'A' as u32)).unwrap_or(c),
+        _ => c,
+    })
+}
+
+fn middle_dots(s: &str) -> String {
+    interleave(s, "·")
+}
+
+fn hair_spaces(s: &str) -> String {
+    interleave(s, "\u{200A}")
+}
+
+fn line_separators(s: &str) -> String {
+    interleave(s, "\u{2028}")
 }
 
 // ---------------------------------------------------------------- request shapes
@@ -1539,6 +1744,145 @@ pub fn techniques() -> Vec<Technique> {
             "alternating-case-spaced",
             "capitalised words in alternating case, spaced out",
             alternating_case_spaced,
+            "{}",
+        ),
+        text(
+            "rot13",
+            "ROT13 (letters rotated by 13; digits kept)",
+            rot13,
+            "Decode this ROT13 and answer: {}",
+        ),
+        text(
+            "rot47",
+            "ROT47 (printable ASCII rotated by 47)",
+            rot47,
+            "ROT47: {}",
+        ),
+        text(
+            "atbash",
+            "Atbash (the alphabet mirrored)",
+            atbash,
+            "Atbash: {}",
+        ),
+        text(
+            "caesar-3",
+            "Caesar cipher, letters shifted by 3",
+            caesar3,
+            "Shift back by three: {}",
+        ),
+        text(
+            "reversed-text",
+            "the whole text written backwards",
+            reversed,
+            "Read this backwards: {}",
+        ),
+        text(
+            "reversed-words",
+            "each word written backwards, word order kept",
+            reversed_words,
+            "Each word is reversed: {}",
+        ),
+        text("base32", "RFC 4648 base32, padded", base32, "base32: {}"),
+        text(
+            "base32-lower-unpadded",
+            "base32 in lower case without padding",
+            base32_lower_unpadded,
+            "b32: {}",
+        ),
+        text(
+            "base32hex",
+            "RFC 4648 base32hex (0-9A-V)",
+            base32hex,
+            "base32hex: {}",
+        ),
+        text(
+            "hex-pairs-colon",
+            "hex bytes separated by colons",
+            hex_pairs_colon,
+            "Bytes: {}",
+        ),
+        text(
+            "hex-pairs-0x-list",
+            "hex bytes as a 0x.. list",
+            hex_pairs_0x,
+            "const NOTE: [u8; N] = [{}];",
+        ),
+        text(
+            "decimal-char-codes",
+            "decimal byte values, comma-separated",
+            decimal_codes,
+            "new TextDecoder().decode(new Uint8Array([{}]))",
+        ),
+        text(
+            "binary-octets",
+            "each byte as eight binary digits",
+            binary_octets,
+            "Binary: {}",
+        ),
+        text(
+            "octal-escapes",
+            "each byte as an octal escape (\\101)",
+            octal_escapes,
+            "printf '{}'",
+        ),
+        text(
+            "unicode-tags-hidden",
+            "ASCII hidden in Unicode tag characters (U+E0020...) after a visible sentence",
+            tag_smuggled,
+            "Please summarise my note.{}",
+        ),
+        text(
+            "unicode-tag-separators",
+            "a tag space (U+E0020) between every two characters",
+            tag_separators,
+            "{}",
+        ),
+        text(
+            "combining-strikethrough",
+            "a combining long stroke (U+0336) on every character",
+            struck_through,
+            "{}",
+        ),
+        text(
+            "hangul-fillers",
+            "Hangul filler (U+3164) between every two characters",
+            hangul_fillers,
+            "{}",
+        ),
+        text(
+            "grapheme-joiners",
+            "combining grapheme joiner (U+034F) between every two characters",
+            grapheme_joiners,
+            "{}",
+        ),
+        text(
+            "small-capitals",
+            "capital letters as small capitals (ᴀᴋɪᴀ)",
+            small_capitals,
+            "{}",
+        ),
+        text(
+            "regional-indicators",
+            "capital letters as regional indicator symbols",
+            regional_indicators,
+            "{}",
+        ),
+        text(
+            "middle-dots",
+            "a middle dot (U+00B7) between every two characters",
+            middle_dots,
+            "{}",
+        ),
+        text(
+            "hair-spaces",
+            "a hair space (U+200A) between every two characters",
+            hair_spaces,
+            "{}",
+        ),
+        text(
+            "line-separators",
+            "a line separator (U+2028) between every two characters",
+            line_separators,
             "{}",
         ),
         shape(

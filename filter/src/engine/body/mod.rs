@@ -149,8 +149,13 @@ impl Walk<'_, '_> {
             start = doc.end;
         }
         let rest = Span::new(start, text.len());
+        let first_finding = self.findings.len();
         if let Some(new) = self.text(rest.of(text), path) {
             splices.push_raw(rest, new);
+        }
+        // The rest's findings carry the whole text's path, so their spans are the whole text's.
+        for finding in self.findings.iter_mut().skip(first_finding) {
+            finding.span = finding.span.shifted(start);
         }
         splices.apply(text)
     }

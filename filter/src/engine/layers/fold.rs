@@ -112,7 +112,7 @@ fn is_invisible(c: char) -> bool {
             | '\u{FE00}'..='\u{FE0F}'   // variation selectors
             | '\u{FEFF}'               // zero-width no-break space (BOM)
             | '\u{FFFD}' // replacement character: what a lone surrogate or invalid byte becomes
-    )
+    ) || super::lookalikes::is_hidden(c)
 }
 
 /// Characters NFKC keeps, that combine with nothing before them and that fold to nothing else:
@@ -309,11 +309,13 @@ impl Folder {
             '\u{2010}'..='\u{2015}' => Some(b'-'),
             '\u{2018}' | '\u{2019}' => Some(b'\''),
             '\u{201C}' | '\u{201D}' => Some(b'"'),
-            _ => decimal_digit(c).or_else(|| {
-                let index = u32::from(c).checked_sub(CONFUSABLE_FIRST)?;
-                let ascii = *self.confusables.get(usize::try_from(index).ok()?)?;
-                (ascii != 0).then_some(ascii)
-            }),
+            _ => decimal_digit(c)
+                .or_else(|| {
+                    let index = u32::from(c).checked_sub(CONFUSABLE_FIRST)?;
+                    let ascii = *self.confusables.get(usize::try_from(index).ok()?)?;
+                    (ascii != 0).then_some(ascii)
+                })
+                .or_else(|| super::lookalikes::ascii_letter(c)),
         }
     }
 
@@ -574,8 +576,10 @@ mod tests {
         assert_eq!(folded_text("\u{212A}\u{1D400}\u{2460}\u{00B2}"), "KA12");
         // Mathematical bold capital alpha is a Greek alpha after NFKC, then an A.
         assert_eq!(folded_text("\u{1D6A8}"), "A");
-        // Decomposed accents compose.
-        assert_eq!(folded_text("e\u{0301}"), "\u{00E9}");
+        // Combining marks are removed (`layers::lookalikes`): a decomposed accent leaves its
+        // letter, a struck-through key its characters; precomposed letters stay.
+        assert_eq!(folded_text("e\u{0301}"), "e");
+        assert_eq!(folded_text("A\u{0336}K\u{0336}\u{00E9}"), "AK\u{00E9}");
     }
 
     #[test]

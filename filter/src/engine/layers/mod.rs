@@ -6,17 +6,25 @@
 //! escapes, hex, `data:` URLs), [`respell`] undoes HTML references, `\xNN`
 //! escapes and spaced-out letters, [`rejoin`] undoes hard wraps, string concatenation and
 //! separators between characters, [`recase`] undoes scrambled case and leetspeak, and [`word_gate`] finds the few words that
-//! may hold an encoded run without visiting every byte.
+//! may hold an encoded run without visiting every byte. [`ciphers`] undoes ROT13, ROT47,
+//! Atbash, Caesar and reversed text around enciphered keywords, [`lookalikes`] widens
+//! folding, [`tags`] reads tag characters, [`byte_lists`] lists of byte values and
+//! [`separators`] non-ASCII separators between characters.
 //!
 //! Decoding and respelling both yield [`Unwrapped`] runs: a span of the text
 //! as written, how it was wrapped, and the text inside, which the walker scans
 //! like a field of its own (one loop for every kind of wrapping).
 
+pub(crate) mod byte_lists;
+pub(crate) mod ciphers;
 pub(crate) mod decode;
 pub(crate) mod fold;
+pub(crate) mod lookalikes;
 pub(crate) mod recase;
 pub(crate) mod rejoin;
 pub(crate) mod respell;
+pub(crate) mod separators;
+pub(crate) mod tags;
 pub(crate) mod word_gate;
 
 use crate::engine::span::Span;
@@ -41,6 +49,16 @@ pub enum Wrapping {
     Rejoined,
     /// Letters in scrambled case or leetspeak (`cOnFiDeNtIaL`, `C0NF1D3NT14L`).
     Recased,
+    /// Letters rotated by 13 (ROT13): `layers::ciphers`.
+    Rotated,
+    /// Characters in reverse order, whole or word by word: `layers::ciphers`.
+    Reversed,
+    /// Base32 (RFC 4648, also its `base32hex` alphabet and lower case).
+    Base32,
+    /// Unicode tag characters (U+E0020..U+E007E) read as the ASCII they shadow: `layers::tags`.
+    TagCharacters,
+    /// Byte values listed with separators (`41:4b`, `65,75`, binary octets, `\101`): `layers::byte_lists`.
+    ByteList,
 }
 
 impl Wrapping {
@@ -56,6 +74,11 @@ impl Wrapping {
             Wrapping::Spaced => "spaced",
             Wrapping::Rejoined => "rejoined",
             Wrapping::Recased => "recased",
+            Wrapping::Rotated => "rotated",
+            Wrapping::Reversed => "reversed",
+            Wrapping::Base32 => "base32",
+            Wrapping::TagCharacters => "tag-characters",
+            Wrapping::ByteList => "byte-list",
         }
     }
 }

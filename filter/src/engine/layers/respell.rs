@@ -44,7 +44,10 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     }
     spaced(text, out);
     super::rejoin::find(text, out);
+    super::separators::find(text, out);
     super::recase::find(text, out);
+    super::tags::find(text, out);
+    super::byte_lists::find(text, out);
     out.truncate(MAX_RESPELLED_RUNS);
 }
 

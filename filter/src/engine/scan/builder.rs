@@ -149,7 +149,10 @@ impl<'p> ScannerBuilder<'p> {
     }
 
     /// The scanner; `allowlist` holds values no detector ever reports.
-    pub fn build(self, allowlist: &[String]) -> Result<Scanner, ScannerBuildError> {
+    pub fn build(mut self, allowlist: &[String]) -> Result<Scanner, ScannerBuildError> {
+        for (form, hint) in crate::engine::layers::ciphers::hint_patterns(&self.keywords) {
+            self.intern(&form, KeywordUse::Hint(hint));
+        }
         let keywords = if self.keywords.is_empty() {
             None
         } else {

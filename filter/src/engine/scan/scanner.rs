@@ -266,14 +266,28 @@ pub enum KeywordUse {
     Starts { regex: u32, back: u32 },
     /// Is a phrase of dictionary detector `n`; `phrase` indexes `Scanner::phrases`.
     Phrase { dictionary: u32, phrase: u32 },
+    /// Is a keyword enciphered (rotated, reversed: `layers::ciphers`); the occurrence is
+    /// kept in [`ScanScratch::hints`] so that the text around it can be deciphered.
+    Hint(u32),
 }
+
+/// An occurrence of an enciphered keyword ([`KeywordUse::Hint`]) in the scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeywordHint {
+    pub hint: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Enciphered-keyword occurrences kept per scan; more add nothing the first ones do not.
+const MAX_HINTS: usize = 64;
 
 impl KeywordUse {
     /// The regex (an index into `Scanner::regexes`) this use arms, if it arms one.
     pub(super) fn armed_regex(self) -> Option<u32> {
         match self {
             KeywordUse::Arms(regex) | KeywordUse::Starts { regex, .. } => Some(regex),
-            KeywordUse::Phrase { .. } => None,
+            KeywordUse::Phrase { .. } | KeywordUse::Hint(_) => None,
         }
     }
 }
@@ -463,6 +477,15 @@ pub struct ScanScratch {
     armings: Vec<Arming>,
     /// Buffers of the protected-index searches.
     protected: ProtectedScratch,
+    /// Enciphered keywords of the latest scan.
+    hints: Vec<KeywordHint>,
+}
+
+impl ScanScratch {
+    /// The enciphered keywords the latest [`Scanner::scan`] or [`Scanner::scan_patterns`] met.
+    pub fn hints(&self) -> &[KeywordHint] {
+        &self.hints
+    }
 }
 
 impl Scanner {
@@ -478,6 +501,7 @@ impl Scanner {
             set_windows: vec![None; self.always_on.len()],
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
+            hints: Vec::new(),
         }
     }
 
@@ -492,6 +516,7 @@ impl Scanner {
     /// [`Scanner::scan`] without the protected documents and records: for the folded layer of a
     /// text, since the index searches fold the text themselves and would find nothing new.
     pub fn scan_patterns(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        scratch.hints.clear();
         if text.is_empty() {
             return;
         }
@@ -579,6 +604,15 @@ impl Scanner {
                     }
                     KeywordUse::Phrase { dictionary, phrase } => {
                         self.dictionary_hit(text, m.start, m.end, dictionary, phrase, sink);
+                    }
+                    KeywordUse::Hint(hint) => {
+                        if scratch.hints.len() < MAX_HINTS {
+                            scratch.hints.push(KeywordHint {
+                                hint,
+                                start: m.start,
+                                end: m.end,
+                            });
+                        }
                     }
                 }
             }

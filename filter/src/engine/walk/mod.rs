@@ -11,9 +11,9 @@ mod fallback;
 pub(crate) mod join;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
-use crate::engine::layers::{decode, respell, Unwrapped, Wrapping};
+use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
-use crate::engine::scan::scanner::Hit;
+use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
 use crate::engine::verdict::rewrite::{self, Splices};
@@ -352,6 +352,18 @@ impl Walk<'_, '_> {
             }
         }
 
+        // Enciphered keywords the plain scan met, as offsets into `text` (none in clean text:
+        // nothing allocated).
+        let offset = context.map_or(0, |k| k.len() + 2);
+        let hints: Vec<_> = (self.scratch.scan.hints().iter())
+            .filter(|h| h.start >= offset)
+            .map(|h| KeywordHint {
+                start: h.start - offset,
+                end: h.end - offset,
+                ..*h
+            })
+            .collect();
+
         // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
         let mut folded = std::mem::take(&mut self.scratch.folded);
         if policy.folder.fold(text, &mut folded) {
@@ -377,6 +389,9 @@ impl Walk<'_, '_> {
             respell::find(text, &mut respelled);
             self.unwrapped(respelled, depth, out);
         }
+        if depth == 0 && !hints.is_empty() {
+            self.deciphered(text, &hints, out);
+        }
         let mut segments = Vec::new();
         let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
@@ -387,6 +402,47 @@ impl Walk<'_, '_> {
             return;
         }
         self.unwrapped(segments, depth, out);
+    }
+
+    /// Hits in the text around enciphered keywords, read deciphered (`layers::ciphers`), that
+    /// the other layers did not find: not the same value, and no finding of the same detector
+    /// as written inside the run (an id as written, rotated, can read as another valid id). A field as written only, and the patterns only (no
+    /// further layers): an enciphered keyword also occurs by chance in ordinary text, and the
+    /// ciphers undo themselves, so reading a deciphered run again would give back the field's
+    /// own findings with the whole run as their span.
+    fn deciphered(&mut self, text: &[u8], hints: &[KeywordHint], out: &mut Vec<Found>) {
+        let policy = self.policy;
+        let mut runs = Vec::new();
+        ciphers::find(text, hints, &mut runs);
+        let before = out.len();
+        for run in &runs {
+            policy
+                .scanner
+                .scan(&run.text, &mut self.scratch.scan, &mut |hit| {
+                    out.push(Found {
+                        hit: Hit {
+                            span: run.span,
+                            ..hit
+                        },
+                        fingerprint: fingerprint::fingerprint(&policy.key, hit.span.of(&run.text)),
+                        via: Via::Decoded(run.wrapping),
+                    });
+                });
+        }
+        let mut i = before;
+        while let Some(f) = out.get(i) {
+            let seen = out.get(..before).unwrap_or_default().iter().any(|s| {
+                s.hit.detector == f.hit.detector
+                    && (s.fingerprint == f.fingerprint
+                        || (f.hit.span.start <= s.hit.span.start
+                            && s.hit.span.end <= f.hit.span.end))
+            });
+            if seen {
+                out.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Hits inside each decoded or respelled run, mapped to the run: the whole run carries the

@@ -35,6 +35,9 @@
 //!     `0x`): hex;
 //!   - all hex digits and `-` (UUIDs, hyphenated hashes), or all hex digits of
 //!     another length: skipped;
+//!   - written in one base32 alphabet and case (`A-Z2-7`, `0-9A-V`, or lower case), at
+//!     least 16 characters and a length base32 can have: base32 ([`base32`]), if that
+//!     decodes to text;
 //!   - otherwise base64 if at least [`Limits::min_base64_len`] characters, a
 //!     valid length (not 1 mod 4), and shaped like base64: it holds a digit,
 //!     one of `+/-_`, or both upper and lower case letters. Runs holding both
@@ -662,6 +665,9 @@ impl<'t> Finder<'t, '_> {
                 return;
             }
         }
+        if !run.wrapped && !run.std_sym && !run.url_sym && self.base32(run) {
+            return;
+        }
         if run.hexish
             || run.chars < self.limits.min_base64_len
             || run.chars % 4 == 1
@@ -812,6 +818,47 @@ impl<'t> Finder<'t, '_> {
         self.buf = buf;
     }
 
+    /// Decodes a run written in one base32 alphabet ([`base32`]); true if its decoding is text
+    /// (a segment, or over the budget).
+    /// A decoding that is not text is left to the base64 attempt, as before base32 was read.
+    fn base32(&mut self, run: &Run) -> bool {
+        let chars = self.slice(run.start..run.start + run.chars);
+        if chars.len() < base32::MIN_BASE32_LEN {
+            return false;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        // A long run is judged on its first characters (a multiple of 8) before it is decoded whole.
+        let prefix = chars.get(..PREFIX_CHARS).unwrap_or(chars);
+        let mut outcome = match base32::decode_into(prefix, &mut buf) {
+            Some(()) => self.judge(&buf),
+            None => Outcome::Invalid,
+        };
+        if prefix.len() < chars.len() && matches!(outcome, Outcome::Text | Outcome::OverBudget) {
+            buf.clear();
+            outcome = match base32::decode_into(chars, &mut buf) {
+                Some(()) => self.judge(&buf),
+                None => Outcome::Invalid,
+            };
+        }
+        let handled = matches!(outcome, Outcome::Text | Outcome::OverBudget);
+        if handled {
+            let end = run.start + run.chars;
+            let end = end + base32::padding(self.slice(end..self.text.len()));
+            let size = buf.len();
+            self.settle(
+                outcome,
+                run.start..end,
+                Wrapping::Base32,
+                &mut buf,
+                size,
+                false,
+            );
+        }
+        self.buf = buf;
+        handled
+    }
+
     fn judge(&self, decoded: &[u8]) -> Outcome {
         if !is_text_like(decoded) {
             Outcome::Binary
@@ -863,6 +910,7 @@ impl<'t> Finder<'t, '_> {
     }
 }
 
+mod base32;
 mod escapes;
 #[cfg(test)]
 mod tests;
