@@ -55,9 +55,9 @@ fn mangled(word: &[u8]) -> bool {
     caps_lock || (flips >= 2 && flips * 3 >= letters)
 }
 
-/// Words of `text`: (start, end) of each maximal run of letters and leet digits.
-fn words(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut i = 0;
+/// Words of `text` from `from` on: (start, end) of each maximal run of letters and leet digits.
+fn words_from(text: &[u8], from: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = from;
     std::iter::from_fn(move || {
         let rest = text.get(i..)?;
         let start = i + rest.iter().position(|&b| is_word_byte(b))?;
@@ -72,9 +72,46 @@ fn words(text: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     })
 }
 
+/// `run` upper-cased, with leet characters read as the letters they stand for.
+fn spelled_out(run: &[u8]) -> Vec<u8> {
+    run.iter()
+        .map(|&b| match leet(b) {
+            Some(letter) if !b.is_ascii_alphabetic() => letter,
+            _ => b.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+/// Start of the word holding the word byte at `at`.
+fn word_start(text: &[u8], at: usize) -> usize {
+    (0..at)
+        .rev()
+        .find(|&i| !text.get(i).copied().is_some_and(is_word_byte))
+        .map_or(0, |i| i + 1)
+}
+
+/// End of the word holding the word byte at `at`.
+fn word_end(text: &[u8], at: usize) -> usize {
+    words_from(text, at).next().map_or(at, |(_, end)| end)
+}
+
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    // Cheap gate: a mangled word has a lower-case letter before an upper-case one, or a digit.
+    // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
+    // character next to a letter (one branch-free pass, which most text fails); and the scan
+    // below has only ever run on text with a digit or such a lower-upper pair.
+    let pair = |a: u8, b: u8, _: u8, _: u8| {
+        let letter = |c: u8| c.is_ascii_alphabetic();
+        let leet = |c: u8| {
+            matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8') | (c == b'@') | (c == b'$')
+        };
+        (a.is_ascii_lowercase() & b.is_ascii_uppercase())
+            | (leet(a) & letter(b))
+            | (letter(a) & leet(b))
+    };
+    if !crate::engine::bytes::any_window(text, 1, b' ', pair) {
+        return;
+    }
     let gate = text.iter().any(u8::is_ascii_digit)
         || text
             .windows(2)
@@ -82,13 +119,15 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     if !gate {
         return;
     }
-    let mut previous: Option<(usize, usize)> = None;
-    let mut all = words(text).peekable();
-    while let Some((start, end)) = all.next() {
+    // Only the words holding such a pair are looked at, with their neighbours: the words
+    // before and after a mangled word are found from it.
+    let mut from = 0;
+    while let Some(at) = crate::engine::bytes::next_window(text, from, 1, b' ', pair) {
+        let (start, end) = (word_start(text, at), word_end(text, at));
+        from = end.max(at + 1);
         if out.len() >= MAX_RESPELLED_RUNS {
             return;
         }
-        let before = previous.replace((start, end));
         // A word glued to other characters (`x86_64`, `v1.2.3a`) is an identifier.
         let alone = |at: usize| {
             text.get(at)
@@ -99,17 +138,14 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
             continue;
         }
         let short = |w: &(usize, usize)| w.1 - w.0 <= MAX_WORD;
+        let before = (0..start)
+            .rev()
+            .find(|&i| text.get(i).copied().is_some_and(is_word_byte))
+            .map(|last| (word_start(text, last), last + 1));
+        let after = words_from(text, end).next();
         let first = before.filter(short).map_or(start, |w| w.0);
-        let last = all.peek().filter(|w| short(w)).map_or(end, |w| w.1);
-        let plain = text
-            .get(first..last)
-            .unwrap_or_default()
-            .iter()
-            .map(|&b| match leet(b) {
-                Some(letter) if !b.is_ascii_alphabetic() => letter,
-                _ => b.to_ascii_uppercase(),
-            })
-            .collect();
+        let last = after.filter(short).map_or(end, |w| w.1);
+        let plain = spelled_out(text.get(first..last).unwrap_or_default());
         out.push(Unwrapped {
             span: Span::new(first, last),
             wrapping: Wrapping::Recased,
@@ -136,6 +172,73 @@ mod tests {
         assert_eq!(recased("see cONFIDENTIAL now"), ["SEE CONFIDENTIAL NOW"]);
         assert_eq!(recased("C0NF1D3NT14L"), ["CONFIDENTIAL"]);
         assert_eq!(recased("tOp SeCrEt"), ["TOP SECRET"]);
+    }
+
+    /// The walk over every word that the pair-driven [`find`] replaced.
+    fn every_word(text: &[u8], out: &mut Vec<Unwrapped>) {
+        let mut previous: Option<(usize, usize)> = None;
+        let mut all = words_from(text, 0).peekable();
+        while let Some((start, end)) = all.next() {
+            let before = previous.replace((start, end));
+            let alone = |at: usize| {
+                text.get(at)
+                    .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+            };
+            if !(mangled(&text[start..end]) && alone(end) && (start == 0 || alone(start - 1))) {
+                continue;
+            }
+            let short = |w: &(usize, usize)| w.1 - w.0 <= MAX_WORD;
+            let first = before.filter(short).map_or(start, |w| w.0);
+            let last = all.peek().filter(|w| short(w)).map_or(end, |w| w.1);
+            let plain = spelled_out(&text[first..last]);
+            out.push(Unwrapped {
+                span: Span::new(first, last),
+                wrapping: Wrapping::Recased,
+                text: plain,
+            });
+        }
+        out.truncate(MAX_RESPELLED_RUNS);
+    }
+
+    #[test]
+    fn pairs_find_what_every_word_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
+        let pieces = [
+            "cOnFiDeNtIaL",
+            "C0NF1D3NT14L",
+            "tOp",
+            "SeCrEt",
+            "word",
+            "x86_64",
+            "p@$$w0rd",
+            "a",
+            "getElementById",
+            "机密",
+            "1234",
+            "_",
+            "-",
+            "\n",
+            "cONFIDENTIAL",
+            "Confidential",
+        ];
+        for _ in 0..3000 {
+            let count = rng.below(30);
+            let seps = [" ", "", "  ", "\n", ".", "_"];
+            let text: String = (0..count)
+                .map(|_| format!("{}{}", rng.pick(&pieces), rng.pick(&seps)))
+                .collect();
+            let text = text.as_bytes();
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            find(text, &mut fast);
+            let gate = text.iter().any(u8::is_ascii_digit)
+                || text
+                    .windows(2)
+                    .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+            if gate {
+                every_word(text, &mut slow);
+            }
+            assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -46,8 +46,33 @@ fn is_token(b: u8) -> bool {
 /// Finds the rejoined runs of `text` and appends them to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     wrapped(text, out);
-    interleaved(text, out);
-    grouped(text, out);
+    if may_interleave(text) {
+        interleaved(text, out);
+    }
+    if may_group(text) {
+        grouped(text, out);
+    }
+}
+
+/// Whether `text` may hold an [`interleaved`] run (a gate: one branch-free pass). A run's first
+/// piece is alone (an ASCII letter or digit after a byte that is not part of a word, or the
+/// last byte of a non-ASCII character) and is followed by its separator: one byte that is not a
+/// single space, or at least two (single spaces alone are the `spaced` family's).
+fn may_interleave(text: &[u8]) -> bool {
+    let piece_then_separator = |before: u8, last: u8, sep: u8, next: u8| {
+        let alone = (is_token(last) & !is_wordish(before)) | (last & 0xC0 == 0x80);
+        alone & is_separator(sep) & ((sep != b' ') | is_separator(next))
+    };
+    let first = |i: usize| text.get(i).copied().unwrap_or(b' ');
+    piece_then_separator(b' ', first(0), first(1), first(2))
+        || crate::engine::bytes::any_window(text, 1, b' ', piece_then_separator)
+}
+
+/// Whether `text` may hold a [`grouped`] run (a gate: one branch-free pass per group width):
+/// four groups of 3 to 6 characters put the same glue byte at three places `width + 1` apart.
+fn may_group(text: &[u8]) -> bool {
+    let same_glue = |g: u8, h: u8, i: u8, _: u8| is_group_glue(g) & (g == h) & (g == i);
+    (4..=7).any(|step| crate::engine::bytes::any_window(text, step, b' ', same_glue))
 }
 
 /// The glue of a wrapped cut starting at `at` (just after a token): its end, if it is one.
@@ -334,10 +359,15 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
     }
 }
 
+/// The bytes that may join [`grouped`] groups.
+fn is_group_glue(b: u8) -> bool {
+    matches!(b, b'.' | b'-' | b'_' | b'/' | b':')
+}
+
 /// Equal groups joined by one separator (`4916.3385.0612.4576`).
 fn grouped(text: &[u8], out: &mut Vec<Unwrapped>) {
     const MIN_GROUPS: usize = 4;
-    let is_glue = |b: u8| matches!(b, b'.' | b'-' | b'_' | b'/' | b':');
+    let is_glue = is_group_glue;
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         // Tokens are visited whole, so each starts after a byte that is not a token's.
@@ -436,6 +466,33 @@ mod tests {
         assert!(joined("print(\"hello\")\nprint(\"world\")").is_empty());
         assert!(joined("DB_HOST=db01\nDB_PASSWORD=summer2024\nX=1").is_empty());
         assert!(joined("build_id = a1b2c3d4e5f6\nname = other").is_empty());
+    }
+
+    #[test]
+    fn gates_pass_every_text_with_a_run() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let pieces = [
+            "A", "k", "7", "机", "word", "4916", "AKIA", "abc", "12345", "", "e.g", "【",
+        ];
+        let seps = [
+            ".", "-", " ", "  ", " | ", "_", "/", ":", ", ", "\n", "\t", "=", "...",
+        ];
+        for _ in 0..5000 {
+            let count = rng.below(24);
+            let text: String = (0..count)
+                .map(|_| format!("{}{}", rng.pick(&pieces), rng.pick(&seps)))
+                .collect();
+            let text = text.as_bytes();
+            let (mut interleaved_runs, mut grouped_runs) = (Vec::new(), Vec::new());
+            interleaved(text, &mut interleaved_runs);
+            grouped(text, &mut grouped_runs);
+            let shown = String::from_utf8_lossy(text);
+            assert!(
+                interleaved_runs.is_empty() || may_interleave(text),
+                "{shown:?}"
+            );
+            assert!(grouped_runs.is_empty() || may_group(text), "{shown:?}");
+        }
     }
 
     #[test]
