@@ -5,6 +5,8 @@
 #
 #   bash benches/ab.sh OLD_COMMIT NEW_COMMIT [FILTER] [ROUNDS]
 #
+# Either commit may instead be the path of an engine bench binary kept from an earlier run.
+#
 # FILTER is a substring of the benchmark ids (default: `KiB`, every class at 8 and 64 KiB);
 # only `engine/<class>/<size>` ids are reported. Worktrees and a shared target dir live under
 # ${AB_DIR:-/tmp/airlock-ab}; nothing in this checkout changes.
@@ -17,7 +19,8 @@ dir=${AB_DIR:-/tmp/airlock-ab}
 mkdir -p "$dir"
 export CARGO_TARGET_DIR="$dir/target"
 
-binary() { # commit -> path of its engine bench binary
+binary() { # commit (or the path of an engine bench binary built before) -> path of its engine bench binary
+  [ -x "$1" ] && { echo "$1"; return; }
   local tree="$dir/tree-$1"
   [ -d "$tree" ] || git -C "$root" worktree add -q --detach "$tree" "$1"
   (cd "$tree" && cargo bench -q -p airlock-benches --bench engine --no-run --message-format=json 2>/dev/null) |
@@ -28,8 +31,8 @@ for line in sys.stdin:
         print(m["executable"])' | tail -1
 }
 
-a=$(binary "$old"); cp "$a" "$dir/engine-old"
-b=$(binary "$new"); cp "$b" "$dir/engine-new"
+a=$(binary "$old"); [ "$a" -ef "$dir/engine-old" ] || cp "$a" "$dir/engine-old"
+b=$(binary "$new"); [ "$b" -ef "$dir/engine-new" ] || cp "$b" "$dir/engine-new"
 : > "$dir/runs.txt"
 # Old and new alternate per benchmark, not per suite, so that a change in the machine's load
 # during the run falls on both sides alike.
