@@ -46,12 +46,7 @@ pub fn inspect_and_restore(
         if !inspected && memchr::memchr(b'[', raw).is_none() && !leaf.has_escapes {
             continue;
         }
-        let text: &[u8] = if leaf.has_escapes {
-            json::unescape(raw, &mut text);
-            &text
-        } else {
-            raw
-        };
+        let text = leaf.text(doc, &mut text);
         let mut changed = false;
         let text = if inspected {
             masked.clear();
@@ -86,12 +81,7 @@ fn restore_nested(
         if memchr::memchr(b'[', raw).is_none() && !leaf.has_escapes {
             continue;
         }
-        let text: &[u8] = if leaf.has_escapes {
-            json::unescape(raw, &mut text);
-            &text
-        } else {
-            raw
-        };
+        let text = leaf.text(doc, &mut text);
         if let Some(new_text) = restore_string(map, text, depth, restored, &mut out) {
             splices.push_json_string(leaf.raw, new_text);
         }

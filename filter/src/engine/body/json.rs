@@ -41,6 +41,20 @@ pub struct StringLeaf {
     pub is_number: bool,
 }
 
+impl StringLeaf {
+    /// The leaf's text, unescaped into `scratch` when it has escapes (borrowed from `doc`
+    /// otherwise, without a copy). Empty when the span lies outside `doc`.
+    pub fn text<'a>(&self, doc: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+        let raw = doc.get(self.raw.range()).unwrap_or_default();
+        if self.has_escapes {
+            unescape(raw, scratch);
+            scratch
+        } else {
+            raw
+        }
+    }
+}
+
 /// Which JSON the parser accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grammar {

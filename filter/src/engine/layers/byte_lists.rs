@@ -225,14 +225,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        find(text.as_bytes(), &mut out);
-        out.into_iter()
-            .map(|u| {
-                assert!(u.span.end <= text.len());
-                String::from_utf8(u.text).unwrap()
-            })
-            .collect()
+        super::super::texts_found(find, text)
     }
 
     #[test]

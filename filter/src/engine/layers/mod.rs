@@ -92,3 +92,17 @@ pub struct Unwrapped {
     /// What the run reads as.
     pub text: Vec<u8>,
 }
+
+/// What a layer's `find` reads in `text`: each run's plain text (lossy UTF-8), checking that
+/// every run lies inside `text`. For the layers' unit tests.
+#[cfg(test)]
+fn texts_found(find: fn(&[u8], &mut Vec<Unwrapped>), text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    find(text.as_bytes(), &mut out);
+    out.into_iter()
+        .map(|u| {
+            assert!(u.span.end <= text.len(), "a run ends past the text");
+            String::from_utf8_lossy(&u.text).into_owned()
+        })
+        .collect()
+}

@@ -159,11 +159,7 @@ mod tests {
     use super::*;
 
     fn recased(text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        find(text.as_bytes(), &mut out);
-        out.into_iter()
-            .map(|u| String::from_utf8(u.text).unwrap())
-            .collect()
+        super::super::texts_found(find, text)
     }
 
     #[test]

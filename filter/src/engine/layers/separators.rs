@@ -101,14 +101,7 @@ mod tests {
     use super::*;
 
     fn rejoined(text: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        find(text.as_bytes(), &mut out);
-        out.into_iter()
-            .map(|u| {
-                assert!(u.span.end <= text.len());
-                String::from_utf8_lossy(&u.text).into_owned()
-            })
-            .collect()
+        super::super::texts_found(find, text)
     }
 
     #[test]

@@ -139,15 +139,10 @@ impl Walk<'_, '_> {
         // the value is then scanned as `key: value` so assignment-style detectors see both.
         let mut context_key: Option<(u32, Vec<u8>)> = None;
         for leaf in &outline.strings {
-            let Some(raw) = doc.get(leaf.raw.range()) else {
+            if doc.get(leaf.raw.range()).is_none() {
                 continue;
-            };
-            let text: &[u8] = if leaf.has_escapes {
-                json::unescape(raw, &mut decoded);
-                &decoded
-            } else {
-                raw
-            };
+            }
+            let text = leaf.text(doc, &mut decoded);
             let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
             let embedded = !leaf.is_key && json::looks_like_json(text);
             if embedded && depth >= MAX_EMBEDDED_DEPTH {
