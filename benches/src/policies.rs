@@ -86,7 +86,11 @@ pub fn load_dir(path: &std::path::Path, key: &str) -> (Policy, PolicyDoc) {
         detectors: Vec::new(),
         tests: Vec::new(),
     };
-    let doc = policy::parse_document(bundle.document, &origins).unwrap_or_else(|e| panic!("{e}"));
+    let mut document = bundle.document;
+    let base = bundle.main.parent().unwrap_or(std::path::Path::new("."));
+    policy::protected::carry_index_files(&mut document, base, &origins)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc = policy::parse_document(document, &origins).unwrap_or_else(|e| panic!("{e}"));
     let var = |_: &str| Some(key.to_string());
     let env = Environment {
         var: &var,

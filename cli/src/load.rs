@@ -58,49 +58,9 @@ pub fn policy(path: &Path, key: Key) -> Result<Policy, CliError> {
     };
     let mut document = bundle.document;
     let base = bundle.main.parent().unwrap_or(Path::new("."));
-    carry_indexes(&mut document, base, &origins)?;
+    policy::protected::carry_index_files(&mut document, base, &origins)?;
     let doc = policy::parse_document(document, &origins)?;
     Ok(policy::compile(doc, origins, &environment(key))?)
-}
-
-/// Reads the index file of each `documents` and `records` detector (relative to `base`, the
-/// policy file's folder) into its `data`, base64, so compiling checks it and `build` carries it
-/// whole. A file that cannot be read is an error naming it.
-fn carry_indexes(document: &mut Value, base: &Path, origins: &Origins) -> Result<(), CliError> {
-    use base64::Engine as _;
-    let Some(detectors) = document.get_mut("detectors").and_then(Value::as_array_mut) else {
-        return Ok(());
-    };
-    let mut errors = Vec::new();
-    for (i, detector) in detectors.iter_mut().enumerate() {
-        for kind in ["documents", "records"] {
-            let Some(spec) = detector.get_mut(kind).and_then(Value::as_object_mut) else {
-                continue;
-            };
-            let Some(index) = spec.get("index").and_then(Value::as_str) else {
-                continue;
-            };
-            let file = base.join(index);
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-                    spec.insert("data".to_string(), Value::String(data));
-                }
-                Err(e) => errors.push(origins.error(
-                    &format!("detectors[{i}].{kind}.index"),
-                    format!(
-                        "{}: cannot read the index: {e}; build it with `airlock index {kind}`",
-                        file.display()
-                    ),
-                )),
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(policy::PolicyErrors(errors).into())
-    }
 }
 
 /// The policy at `path`, or the embedded default.

@@ -23,6 +23,56 @@ const WRONG_KIND: &str =
 /// Fields a records detector may require at most (rows have at most 16 columns).
 const MAX_MIN_FIELDS: usize = 16;
 
+/// Reads the index file of each `documents` and `records` detector of a policy document
+/// (relative to `base`, the policy file's folder) into its `data`, base64, so compiling checks
+/// it and `build` carries it whole. A file that cannot be read is an error naming it. For the
+/// tools that read a policy from disk (the CLI, the benches); the filter receives `data`.
+pub fn carry_index_files(
+    document: &mut serde_json::Value,
+    base: &std::path::Path,
+    origins: &super::Origins,
+) -> Result<(), super::PolicyErrors> {
+    let Some(detectors) = document
+        .get_mut("detectors")
+        .and_then(serde_json::Value::as_array_mut)
+    else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    for (i, detector) in detectors.iter_mut().enumerate() {
+        for kind in ["documents", "records"] {
+            let Some(spec) = detector
+                .get_mut(kind)
+                .and_then(serde_json::Value::as_object_mut)
+            else {
+                continue;
+            };
+            let Some(index) = spec.get("index").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let file = base.join(index);
+            match std::fs::read(&file) {
+                Ok(bytes) => {
+                    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                    spec.insert("data".to_string(), serde_json::Value::String(data));
+                }
+                Err(e) => errors.push(origins.error(
+                    &format!("detectors[{i}].{kind}.index"),
+                    format!(
+                        "{}: cannot read the index: {e}; build it with `airlock index {kind}`",
+                        file.display()
+                    ),
+                )),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(super::PolicyErrors(errors))
+    }
+}
+
 /// Whether `d` is a protected-data detector (no regex scanner entry).
 pub fn is_protected(d: &DetectorDoc) -> bool {
     d.documents.is_some() || d.records.is_some()
