@@ -27,22 +27,7 @@ pub fn check(data: &[u8]) {
     };
     let shape = Shape::of(*selector);
     let policy = &policies()[shape.policy];
-    let sent = if shape.gzip {
-        gzip_bytes(body)
-    } else {
-        body.to_vec()
-    };
-    let request = Request {
-        host: shape.host,
-        path: PATH,
-        content_type: shape.content_type,
-        content_encoding: shape.content_encoding(),
-        body: &sent,
-        caller: None,
-    };
-    let started = work::thread_cpu();
-    let verdict = with_scratch(selector, |scratch| policy.inspect(&request, scratch));
-    let spent = work::thread_cpu().saturating_sub(started);
+    let (verdict, spent) = inspect_timed(selector, &shape, policy, body);
     assert!(
         spent <= work::budget(body.len()),
         "inspecting {} bytes took {spent:?} of CPU time",
@@ -59,6 +44,33 @@ pub fn check(data: &[u8]) {
     };
     rewrite_is_confined(body, &plain, &verdict, shape.content_type);
     rewrite_removed_findings(body, &plain, &verdict);
+}
+
+/// Sends `body` as the request `shape` describes (gzipped if it says so) through `policy`:
+/// the verdict, and the CPU time this thread spent on it.
+fn inspect_timed(
+    selector: &u8,
+    shape: &Shape,
+    policy: &Policy,
+    body: &[u8],
+) -> (Verdict, std::time::Duration) {
+    let sent = if shape.gzip {
+        gzip_bytes(body)
+    } else {
+        body.to_vec()
+    };
+    let request = Request {
+        host: shape.host,
+        path: PATH,
+        content_type: shape.content_type,
+        content_encoding: shape.content_encoding(),
+        body: &sent,
+        caller: None,
+    };
+    let started = work::thread_cpu();
+    let verdict = with_scratch(selector, |scratch| policy.inspect(&request, scratch));
+    let spent = work::thread_cpu().saturating_sub(started);
+    (verdict, spent)
 }
 
 fn decision_follows_findings(policy: &Policy, verdict: &Verdict) {
@@ -321,23 +333,7 @@ pub fn summary(data: &[u8]) -> String {
         return "empty".into();
     };
     let shape = Shape::of(*selector);
-    let policy = &policies()[shape.policy];
-    let sent = if shape.gzip {
-        gzip_bytes(body)
-    } else {
-        body.to_vec()
-    };
-    let request = Request {
-        host: shape.host,
-        path: PATH,
-        content_type: shape.content_type,
-        content_encoding: shape.content_encoding(),
-        body: &sent,
-        caller: None,
-    };
-    let started = work::thread_cpu();
-    let verdict = with_scratch(selector, |scratch| policy.inspect(&request, scratch));
-    let spent = work::thread_cpu().saturating_sub(started);
+    let (verdict, spent) = inspect_timed(selector, &shape, &policies()[shape.policy], body);
     format!(
         "{:?} findings={} rewritten={} uninspectable={} bytes={} cpu={:?} ns/byte={}",
         verdict.decision,
