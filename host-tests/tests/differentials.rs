@@ -316,16 +316,22 @@ fn multipart(boundary_param: &str, body: String) -> (String, Vec<u8>) {
     )
 }
 
-fn multipart_cases() -> Vec<Case> {
-    let mut cases = Vec::new();
-    for (payload, expect, text) in [
+/// The two payloads every multipart and coding variant carries: a credential that must be
+/// blocked, and its clean twin that must pass.
+fn payloads() -> [(&'static str, &'static str, String); 2] {
+    [
         ("credential", "block", format!("key {CREDENTIAL}")),
         (
             "clean",
             "allow",
             "please summarise the meeting notes".to_string(),
         ),
-    ] {
+    ]
+}
+
+fn multipart_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (payload, expect, text) in payloads() {
         let part = |b: &str, name: &str, headers: &str, content: &str| {
             format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n{headers}\r\n{content}\r\n")
         };
@@ -383,14 +389,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 fn coding_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for (payload, expect, text) in [
-        ("credential", "block", format!("key {CREDENTIAL}")),
-        (
-            "clean",
-            "allow",
-            "please summarise the meeting notes".to_string(),
-        ),
-    ] {
+    for (payload, expect, text) in payloads() {
         let plain = chat(&quoted(&text), "").into_bytes();
         let stacks: [(&str, &[&str], &str); 5] = [
             ("gzip-gzip", &["gzip", "gzip"], "gzip, gzip"),
