@@ -150,6 +150,8 @@ impl<'p> ScannerBuilder<'p> {
 
     /// The scanner; `allowlist` holds values no detector ever reports.
     pub fn build(mut self, allowlist: &[String]) -> Result<Scanner, ScannerBuildError> {
+        // Regexes of policies dropped since the last build leave the shared registry.
+        crate::engine::scan::shared_regexes::sweep();
         for (form, hint) in crate::engine::layers::ciphers::hint_patterns(&self.keywords) {
             self.intern(&form, KeywordUse::Hint(hint));
         }

@@ -3,6 +3,7 @@
 //! [`scanner`] runs the detectors over one text; [`keywords`] is the keyword
 //! automaton that arms them, [`always_on`] the prefilter of the detectors
 //! without keywords, and [`validators`] the checks a candidate match must pass.
+//! [`shared_regexes`] lets every loaded policy share the regexes it has in common with another.
 
 pub(crate) mod always_on;
 pub(crate) mod builder;
@@ -11,4 +12,5 @@ pub(crate) mod keywords;
 mod measure;
 pub(crate) mod protected;
 pub(crate) mod scanner;
+pub(crate) mod shared_regexes;
 pub(crate) mod validators;

@@ -32,7 +32,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 use regex_facts::RequiredRun;
-use std::sync::OnceLock;
+use crate::engine::scan::shared_regexes::{self, SharedRegex};
 
 /// Index of a detector in its policy.
 pub type DetectorIndex = u16;
@@ -169,7 +169,9 @@ pub struct RegexDetector {
     /// Compiled at load (`check`, `build`) or on first use (the filter: most of a policy's
     /// ~300 regexes never run in a VM's life, and compiling them all would cost ~100 ms per VM).
     /// `None` inside: the regex failed to compile, so texts that arm it are uninspectable.
-    compiled: OnceLock<Option<CompiledRegex>>,
+    /// Shared with every loaded policy that has the same pattern and limits
+    /// ([`shared_regexes`](crate::engine::scan::shared_regexes)).
+    compiled: SharedRegex,
 }
 
 #[derive(Debug)]
@@ -207,7 +209,7 @@ impl RegexDetector {
             checks,
             pattern: pattern.into(),
             limits,
-            compiled: OnceLock::new(),
+            compiled: shared_regexes::shared(pattern, limits),
         }
     }
 
