@@ -252,23 +252,16 @@ def test_added_latency_per_sse_event(inspecting, envoy, plain_envoy, upstream):
     each read alone). Printed for benches/RESULTS.md; asserted only against a real fault (an
     event held until the next one arrives adds the whole gap). The text a channel holds back
     for inspection still arrives later: that is the content delay, not an event's latency."""
-    import statistics
-    from test_tokens import _event_latencies as latencies
+    from test_tokens import _event_latencies, latency_bodies, median_latencies
 
-    def _event_latencies(envoy, upstream, body, n):
+    def held_back_latencies(envoy, upstream, body, n):
         # The content channel's held text goes out at its end in one added event.
-        return latencies(envoy, upstream, body, n, added_at_end=1 if envoy is inspecting else 0)
-    body = json.dumps({"model": OPENAI_MODEL, "stream": True,
-                       "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
-    plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
-                                                                      b"[EMAIL_YYYY]")
-    inspected, restored, without = [], [], []
-    for _ in range(3):
-        inspected += _event_latencies(inspecting, upstream, body, 20)
-        restored += _event_latencies(envoy, upstream, body, 20)
-        without += _event_latencies(plain_envoy, upstream, plain_body, 20)
-    i, r, w = (statistics.median(x) for x in (inspected, restored, without))
-    print(f"\nSSE event latency through Envoy, median of {len(inspected)} events: "
+        return _event_latencies(envoy, upstream, body, n, added_at_end=1)
+    body, plain_body = latency_bodies()
+    i, r, w = median_latencies(upstream, [(inspecting, body, held_back_latencies),
+                                          (envoy, body, _event_latencies),
+                                          (plain_envoy, plain_body, _event_latencies)])
+    print(f"\nSSE event latency through Envoy, median of 60 events: "
           f"restoring and inspecting {i / 1000:.1f} us, restoring only {r / 1000:.1f} us, "
           f"no filter {w / 1000:.1f} us; added by inspecting {(i - r) / 1000:.1f} us, "
           f"by the filter in all {(i - w) / 1000:.1f} us")

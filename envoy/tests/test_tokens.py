@@ -253,23 +253,36 @@ def _event_latencies(envoy, upstream, body: bytes, n: int, added_at_end: int = 0
     return [a - s for a, s in zip(arrived, sent)]
 
 
+def latency_bodies() -> tuple[bytes, bytes]:
+    """A streaming chat request with both addresses, and its twin with nothing to restore."""
+    body = json.dumps({"model": OPENAI_MODEL, "stream": True,
+                       "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
+    plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
+                                                                      b"[EMAIL_YYYY]")
+    return body, plain_body
+
+
+def median_latencies(upstream, runs, rounds: int = 3, events: int = 20) -> list[float]:
+    """The median SSE event latency of each `(envoy, body, latencies)` run, the runs
+    interleaved round by round so that all see the same machine load."""
+    import statistics
+    samples = [[] for _ in runs]
+    for _ in range(rounds):
+        for got, (envoy, body, latencies) in zip(samples, runs):
+            got += latencies(envoy, upstream, body, events)
+    return [statistics.median(x) for x in samples]
+
+
 def test_added_latency_per_sse_event(envoy, plain_envoy, upstream):
     """The median time an SSE event spends in Envoy with Airlock restoring it, minus the same
     with nothing to restore and without the filter (events 12 ms apart, so each is read alone).
     Printed for benches/RESULTS.md. Asserted only against what a real fault would cost: an
     event held until the next one arrives would add the whole 12 ms gap."""
-    import statistics
-    body = json.dumps({"model": OPENAI_MODEL, "stream": True,
-                       "messages": _msg(ASK + " Repeat both addresses many times. " * 8)}).encode()
-    plain_body = body.replace(EMAIL.encode(), b"[EMAIL_ZZZZ]").replace(EMAIL2.encode(),
-                                                                      b"[EMAIL_YYYY]")
-    with_airlock, passing, without = [], [], []
-    for _ in range(3):   # interleaved, so all see the same machine load
-        with_airlock += _event_latencies(envoy, upstream, body, 20)
-        passing += _event_latencies(envoy, upstream, plain_body, 20)
-        without += _event_latencies(plain_envoy, upstream, plain_body, 20)
-    a, p, b = (statistics.median(x) for x in (with_airlock, passing, without))
-    print(f"\nSSE event latency through Envoy, median of {len(with_airlock)} events: "
+    body, plain_body = latency_bodies()
+    a, p, b = median_latencies(upstream, [(envoy, body, _event_latencies),
+                                          (envoy, plain_body, _event_latencies),
+                                          (plain_envoy, plain_body, _event_latencies)])
+    print(f"\nSSE event latency through Envoy, median of 60 events: "
           f"Airlock restoring {a / 1000:.1f} us, Airlock with nothing to restore "
           f"{p / 1000:.1f} us, no filter {b / 1000:.1f} us; added by restoring "
           f"{(a - p) / 1000:.1f} us, by the filter in all {(a - b) / 1000:.1f} us")
