@@ -60,7 +60,31 @@ fn fingerprint(hash: u64, bits: u32) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct Scratch {
     hashes: Vec<u64>,
+    /// Per k-gram of a view with identifiers: its [`check`](Selected::check) (empty otherwise).
+    checks: Vec<u8>,
     queue: VecDeque<usize>,
+}
+
+impl Scratch {
+    /// The check of k-gram `first` whose fingerprint is `fingerprint` (see [`Selected::check`]).
+    #[inline]
+    fn check(&self, first: usize, fingerprint: u64) -> u8 {
+        scratch_check(&self.checks, first, fingerprint)
+    }
+}
+
+/// One selected fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    /// The stored fingerprint (keyed hash, see the module doc).
+    pub hash: u64,
+    /// The index of the k-gram's first unit.
+    pub first: u32,
+    /// Eight bits that confirm a hit of one k-gram. In a view with identifiers, they hash the
+    /// k-gram *with its identifiers' names* (a copy that kept its names matches them, an idiom
+    /// shared by another program almost never does: 1 in 256); elsewhere, the fingerprint's
+    /// next eight bits.
+    pub check: u8,
 }
 
 /// Appends to `out` the selected fingerprints of `values`: (keyed hash, index of the k-gram's
@@ -73,7 +97,7 @@ pub fn fingerprints(
     names: &[u64],
     params: Params,
     scratch: &mut Scratch,
-    out: &mut Vec<(u64, u32)>,
+    out: &mut Vec<Selected>,
 ) {
     let k = params.k.max(1);
     kgram_hashes(
@@ -84,6 +108,7 @@ pub fn fingerprints(
         k,
         params.min_distinct,
         &mut scratch.hashes,
+        &mut scratch.checks,
     );
     let hashes = &scratch.hashes;
     if hashes.is_empty() {
@@ -115,11 +140,25 @@ pub fn fingerprints(
             last.is_some_and(|l| l >= first && hashes.get(l).is_some_and(|&v| v == min_hash));
         if !keep_last && last != Some(min) && min_hash != LOW_ENTROPY {
             if let Some(fp) = fingerprint(min_hash, bits) {
-                out.push((fp, u32::try_from(min).unwrap_or(u32::MAX)));
+                let check = scratch_check(&scratch.checks, min, fp);
+                out.push(Selected {
+                    hash: fp,
+                    first: u32::try_from(min).unwrap_or(u32::MAX),
+                    check,
+                });
             }
             last = Some(min);
         }
     }
+}
+
+/// [`Scratch::check`] on the scratch's parts (its queue is borrowed apart).
+#[inline]
+fn scratch_check(checks: &[u8], first: usize, fingerprint: u64) -> u8 {
+    checks
+        .get(first)
+        .copied()
+        .unwrap_or((fingerprint >> 24) as u8)
 }
 
 /// The hash given to a k-gram with too few distinct units: never selected.
@@ -137,7 +176,7 @@ pub fn all_kgrams<'s>(
     names: &[u64],
     params: Params,
     scratch: &'s mut Scratch,
-) -> impl Iterator<Item = Option<u64>> + 's {
+) -> impl Iterator<Item = Option<(u64, u8)>> + 's {
     kgram_hashes(
         key,
         domain,
@@ -146,9 +185,13 @@ pub fn all_kgrams<'s>(
         params.k.max(1),
         params.min_distinct,
         &mut scratch.hashes,
+        &mut scratch.checks,
     );
     let bits = threshold_bits(params.w);
-    scratch.hashes.iter().map(move |&h| fingerprint(h, bits))
+    let scratch: &'s Scratch = scratch;
+    scratch.hashes.iter().enumerate().map(move |(i, &h)| {
+        fingerprint(h, bits).map(|fp| (fp, scratch.check(i, fp)))
+    })
 }
 
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
@@ -163,6 +206,10 @@ pub fn all_kgrams<'s>(
 /// `x = y + z` differ. A name's occurrence is linked only inside the k-gram, so the value
 /// depends on the k-gram alone, as the index needs. Rolling: when a k-gram's first unit leaves,
 /// its name's next occurrence inside the k-gram (if any) loses its link, one fix-up per step.
+///
+/// **Checks.** With `names`, `checks` gets per k-gram the top 8 bits of a second keyed hash of
+/// the k-gram with each identifier as its name (the *raw* form); without, it stays empty.
+#[allow(clippy::too_many_arguments)] // the two outputs are the scratch's, lent apart
 fn kgram_hashes(
     key: &Key,
     domain: u8,
@@ -171,8 +218,10 @@ fn kgram_hashes(
     k: usize,
     min_distinct: usize,
     out: &mut Vec<u64>,
+    checks: &mut Vec<u8>,
 ) {
     out.clear();
+    checks.clear();
     if values.len() < k {
         return;
     }
@@ -181,6 +230,14 @@ fn kgram_hashes(
     } else {
         &[]
     };
+    let raw_unit = |i: usize| -> u64 {
+        match names.get(i).copied().unwrap_or(0) {
+            0 => values.get(i).copied().unwrap_or(0),
+            name => name,
+        }
+    };
+    let raw_mixer = key.mixer(domain | RAW_DOMAIN);
+    let mut raw = 0u64;
     let name = |i: usize| names.get(i).copied().unwrap_or(0);
     let mut counts = [0u16; 1024];
     let mut distinct = 0usize;
@@ -237,6 +294,9 @@ fn kgram_hashes(
                 }
             }
             h = h.wrapping_sub(old.wrapping_mul(top));
+            if !names.is_empty() {
+                raw = raw.wrapping_sub(raw_unit(first).wrapping_mul(top));
+            }
             distinct -= remove(&mut counts, old);
         }
         let mut unit = v;
@@ -249,15 +309,24 @@ fn kgram_hashes(
         }
         distinct += add(&mut counts, unit);
         h = h.wrapping_mul(BASE).wrapping_add(unit);
+        if !names.is_empty() {
+            raw = raw.wrapping_mul(BASE).wrapping_add(raw_unit(i));
+        }
         if i + 1 >= k {
             out.push(if distinct < min_distinct {
                 LOW_ENTROPY
             } else {
                 mixer.mix(h).min(LOW_ENTROPY - 1)
             });
+            if !names.is_empty() {
+                checks.push((raw_mixer.mix(raw) >> 56) as u8);
+            }
         }
     }
 }
+
+/// Added to a stream's domain for the key of its raw-form checks.
+const RAW_DOMAIN: u8 = 0x80;
 
 /// The longest link between two occurrences of a name, in units (k-grams longer than this
 /// link only their closer occurrences).
@@ -278,6 +347,13 @@ mod tests {
     use super::*;
 
     fn run(values: &[u64], k: usize, w: usize) -> Vec<(u64, u32)> {
+        run_selected(values, k, w)
+            .into_iter()
+            .map(|s| (s.hash, s.first))
+            .collect()
+    }
+
+    fn run_selected(values: &[u64], k: usize, w: usize) -> Vec<Selected> {
         let mut out = Vec::new();
         fingerprints(
             &Key([7; 16]),
@@ -416,22 +492,45 @@ mod tests {
         for k in [1, 2, 5, 12, 70] {
             let (values, names) = code_like(400, 11, 0);
             let mut rolled = Vec::new();
-            kgram_hashes(&Key([7; 16]), 2, &values, &names, k, 0, &mut rolled);
+            kgram_hashes(&Key([7; 16]), 2, &values, &names, k, 0, &mut rolled, &mut Vec::new());
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
             let (_, renamed) = code_like(400, 11, 1000);
             let mut again = Vec::new();
-            kgram_hashes(&Key([7; 16]), 2, &values, &renamed, k, 0, &mut again);
+            kgram_hashes(&Key([7; 16]), 2, &values, &renamed, k, 0, &mut again, &mut Vec::new());
             assert_eq!(rolled, again, "k = {k}");
         }
         // Which names repeat matters: `a a b` is not `a b c`.
         let mut same = Vec::new();
         let mut other = Vec::new();
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 5], 3, 0, &mut same);
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 6], 3, 0, &mut other);
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 5], 3, 0, &mut same, &mut Vec::new());
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 6], 3, 0, &mut other, &mut Vec::new());
         assert_ne!(same, other);
+        // The check hashes the names: the same names check alike, a rename checks otherwise.
+        let (values, names) = code_like(400, 11, 0);
+        let (_, renamed) = code_like(400, 11, 1000);
+        let (mut hashes, mut checks, mut renamed_checks) = (Vec::new(), Vec::new(), Vec::new());
+        kgram_hashes(&Key([7; 16]), 2, &values, &names, 12, 0, &mut hashes, &mut checks);
+        assert_eq!(checks.len(), hashes.len());
+        let raw: Vec<u64> = values
+            .iter()
+            .zip(&names)
+            .map(|(&v, &n)| if n == 0 { v } else { n })
+            .collect();
+        let mixer = Key([7; 16]).mixer(2 | RAW_DOMAIN);
+        let direct_checks: Vec<u8> = raw
+            .windows(12)
+            .map(|w| {
+                let h = w.iter().fold(0u64, |h, &u| h.wrapping_mul(BASE).wrapping_add(u));
+                (mixer.mix(h) >> 56) as u8
+            })
+            .collect();
+        assert_eq!(checks, direct_checks);
+        kgram_hashes(&Key([7; 16]), 2, &values, &renamed, 12, 0, &mut hashes, &mut renamed_checks);
+        let same = checks.iter().zip(&renamed_checks).filter(|(a, b)| a == b).count();
+        assert!(same * 20 < checks.len(), "{same} of {}", checks.len());
         // Without names, every placeholder is alike.
         let mut blind = Vec::new();
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[], 3, 0, &mut blind);
+        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[], 3, 0, &mut blind, &mut Vec::new());
         assert_eq!(blind, other);
     }
 }
