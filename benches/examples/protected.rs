@@ -289,6 +289,13 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
             let (mut hit, mut total) = (0, 0);
             while total < fields {
                 let doc = rng.below(docs.len());
+                // Removing comments and renaming identifiers are edits of source code: a
+                // Markdown heading is no comment and the words of a README are no identifiers
+                // (the first rounds applied them to every file, prose included).
+                let code_only = which.starts_with("no comments") || *which == "renamed";
+                if code_only && View::for_name(&docs[doc].0) != View::Code {
+                    continue;
+                }
                 let Some(piece) = fragment(&mut rng, &docs[doc].1, size) else {
                     continue;
                 };

@@ -22,7 +22,7 @@
 //! eighths (prose) of its lookups for free. A stored fingerprint is the hash shifted left by
 //! `t`, so its bits stay uniform for the index's buckets.
 
-use super::keyed::Key;
+use super::keyed::{Key, Mixer};
 use std::collections::VecDeque;
 
 /// The rolling hash base: an odd 64-bit constant with well-mixed bits.
@@ -60,18 +60,12 @@ fn fingerprint(hash: u64, bits: u32) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct Scratch {
     hashes: Vec<u64>,
-    /// Per k-gram of a view with identifiers: its [`check`](Selected::check) (empty otherwise).
-    checks: Vec<u8>,
+    /// Per k-gram of a view with identifiers: the unkeyed hash of its raw form, keyed into a
+    /// [`check`](Selected::check) only for the k-grams that are fingerprints (empty otherwise).
+    raws: Vec<u64>,
     queue: VecDeque<usize>,
 }
 
-impl Scratch {
-    /// The check of k-gram `first` whose fingerprint is `fingerprint` (see [`Selected::check`]).
-    #[inline]
-    fn check(&self, first: usize, fingerprint: u64) -> u8 {
-        scratch_check(&self.checks, first, fingerprint)
-    }
-}
 
 /// One selected fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +102,9 @@ pub fn fingerprints(
         k,
         params.min_distinct,
         &mut scratch.hashes,
-        &mut scratch.checks,
+        &mut scratch.raws,
     );
+    let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let hashes = &scratch.hashes;
     if hashes.is_empty() {
         return;
@@ -140,7 +135,7 @@ pub fn fingerprints(
             last.is_some_and(|l| l >= first && hashes.get(l).is_some_and(|&v| v == min_hash));
         if !keep_last && last != Some(min) && min_hash != LOW_ENTROPY {
             if let Some(fp) = fingerprint(min_hash, bits) {
-                let check = scratch_check(&scratch.checks, min, fp);
+                let check = check_of(&scratch.raws, raw_mixer, min, fp);
                 out.push(Selected {
                     hash: fp,
                     first: u32::try_from(min).unwrap_or(u32::MAX),
@@ -152,13 +147,12 @@ pub fn fingerprints(
     }
 }
 
-/// [`Scratch::check`] on the scratch's parts (its queue is borrowed apart).
+/// The [`check`](Selected::check) of k-gram `first`, whose fingerprint is `fingerprint`: its
+/// raw form keyed, or (a view without identifiers) the fingerprint's next 8 bits.
 #[inline]
-fn scratch_check(checks: &[u8], first: usize, fingerprint: u64) -> u8 {
-    checks
-        .get(first)
-        .copied()
-        .unwrap_or((fingerprint >> 24) as u8)
+fn check_of(raws: &[u64], raw_mixer: Mixer, first: usize, fingerprint: u64) -> u8 {
+    raws.get(first)
+        .map_or((fingerprint >> 24) as u8, |&raw| (raw_mixer.mix(raw) >> 56) as u8)
 }
 
 /// The hash given to a k-gram with too few distinct units: never selected.
@@ -185,12 +179,13 @@ pub fn all_kgrams<'s>(
         params.k.max(1),
         params.min_distinct,
         &mut scratch.hashes,
-        &mut scratch.checks,
+        &mut scratch.raws,
     );
     let bits = threshold_bits(params.w);
+    let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let scratch: &'s Scratch = scratch;
     scratch.hashes.iter().enumerate().map(move |(i, &h)| {
-        fingerprint(h, bits).map(|fp| (fp, scratch.check(i, fp)))
+        fingerprint(h, bits).map(|fp| (fp, check_of(&scratch.raws, raw_mixer, i, fp)))
     })
 }
 
@@ -207,8 +202,9 @@ pub fn all_kgrams<'s>(
 /// depends on the k-gram alone, as the index needs. Rolling: when a k-gram's first unit leaves,
 /// its name's next occurrence inside the k-gram (if any) loses its link, one fix-up per step.
 ///
-/// **Checks.** With `names`, `checks` gets per k-gram the top 8 bits of a second keyed hash of
-/// the k-gram with each identifier as its name (the *raw* form); without, it stays empty.
+/// **Checks.** With `names`, `raws` gets per k-gram a second rolling hash of the k-gram with each
+/// identifier as its name (the *raw* form), unkeyed: [`check_of`] keys it only for the few
+/// k-grams that are fingerprints. Without `names`, it stays empty.
 #[allow(clippy::too_many_arguments)] // the two outputs are the scratch's, lent apart
 fn kgram_hashes(
     key: &Key,
@@ -218,10 +214,10 @@ fn kgram_hashes(
     k: usize,
     min_distinct: usize,
     out: &mut Vec<u64>,
-    checks: &mut Vec<u8>,
+    raws: &mut Vec<u64>,
 ) {
     out.clear();
-    checks.clear();
+    raws.clear();
     if values.len() < k {
         return;
     }
@@ -236,7 +232,6 @@ fn kgram_hashes(
             name => name,
         }
     };
-    let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let mut raw = 0u64;
     let name = |i: usize| names.get(i).copied().unwrap_or(0);
     let mut counts = [0u16; 1024];
@@ -319,7 +314,7 @@ fn kgram_hashes(
                 mixer.mix(h).min(LOW_ENTROPY - 1)
             });
             if !names.is_empty() {
-                checks.push((raw_mixer.mix(raw) >> 56) as u8);
+                raws.push(raw);
             }
         }
     }
@@ -508,15 +503,21 @@ mod tests {
         // The check hashes the names: the same names check alike, a rename checks otherwise.
         let (values, names) = code_like(400, 11, 0);
         let (_, renamed) = code_like(400, 11, 1000);
-        let (mut hashes, mut checks, mut renamed_checks) = (Vec::new(), Vec::new(), Vec::new());
-        kgram_hashes(&Key([7; 16]), 2, &values, &names, 12, 0, &mut hashes, &mut checks);
-        assert_eq!(checks.len(), hashes.len());
+        let mixer = Key([7; 16]).mixer(2 | RAW_DOMAIN);
+        let checks_of = |names: &[u64]| {
+            let (mut hashes, mut raws) = (Vec::new(), Vec::new());
+            kgram_hashes(&Key([7; 16]), 2, &values, names, 12, 0, &mut hashes, &mut raws);
+            assert_eq!(raws.len(), hashes.len());
+            (0..raws.len())
+                .map(|i| check_of(&raws, mixer, i, 0))
+                .collect::<Vec<u8>>()
+        };
+        let checks = checks_of(&names);
         let raw: Vec<u64> = values
             .iter()
             .zip(&names)
             .map(|(&v, &n)| if n == 0 { v } else { n })
             .collect();
-        let mixer = Key([7; 16]).mixer(2 | RAW_DOMAIN);
         let direct_checks: Vec<u8> = raw
             .windows(12)
             .map(|w| {
@@ -525,7 +526,7 @@ mod tests {
             })
             .collect();
         assert_eq!(checks, direct_checks);
-        kgram_hashes(&Key([7; 16]), 2, &values, &renamed, 12, 0, &mut hashes, &mut renamed_checks);
+        let renamed_checks = checks_of(&renamed);
         let same = checks.iter().zip(&renamed_checks).filter(|(a, b)| a == b).count();
         assert!(same * 20 < checks.len(), "{same} of {}", checks.len());
         // Without names, every placeholder is alike.
