@@ -222,6 +222,10 @@ impl Builder {
                     &mut self.scratch,
                 );
                 top.extend(all.flatten().map(|(h, check)| ((h >> 32) as u32, check)));
+                top.extend(
+                    winnow::all_list_kgrams(&self.scratch, params)
+                        .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8)),
+                );
             } else {
                 winnow::fingerprints(
                     &self.key,

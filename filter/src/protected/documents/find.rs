@@ -231,6 +231,29 @@ impl DocumentIndex {
                     });
                 }
             }
+            // Lists, by their raw form: a hit held by few documents is verified (the
+            // fingerprint and its next 8 bits matched the names themselves).
+            for (first, fp) in winnow::all_list_kgrams(winnow, params) {
+                let (found, checks) = self.lookup(fp);
+                if found.is_empty() {
+                    continue;
+                }
+                let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
+                else {
+                    continue;
+                };
+                let rare = found.len() <= MAX_OTHER_FORMS;
+                for (i, &document) in found.iter().enumerate() {
+                    hits.push(Hit {
+                        document,
+                        start,
+                        end,
+                        fingerprint: (fp >> 32) as u32,
+                        stream: stream as u8,
+                        verified: rare && checks.get(i) == Some(&((fp >> 24) as u8)),
+                    });
+                }
+            }
         }
         hits.sort_unstable();
         let mut found = Vec::new();

@@ -403,6 +403,31 @@ mod tests {
     }
 
     #[test]
+    fn lists_of_names_are_found_by_their_names_and_not_once_renamed() {
+        // Blinded, every line is `_(_, _, _, _);`: too little entropy to fingerprint.
+        let list: String = (0..160)
+            .map(|i| format!("register(alpha_{i}, beta_{i}, gamma_{i}, delta_{i});\n"))
+            .collect();
+        let mut builder = Builder::new(Key([5; 16]), Settings::default());
+        builder.add_document("registry.rs", list.as_bytes(), View::Code);
+        let (file, stats) = builder.finish(false);
+        assert!(stats.entries > 20, "{stats:?}");
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let mut scratch = FindScratch::default();
+        let lines: Vec<&str> = list.lines().collect();
+        let (mut found, mut renamed_found) = (0, 0);
+        for start in (0..150).step_by(10) {
+            let copy = lines[start..start + 6].join("\n");
+            assert!(copy.len() >= 200);
+            found += usize::from(!idx.find(copy.as_bytes(), 200, &mut scratch).is_empty());
+            let renamed = copy.replace("alpha_", "first_").replace("beta_", "second_");
+            renamed_found += idx.find(renamed.as_bytes(), 200, &mut scratch).len();
+        }
+        assert!(found >= 13, "{found} of 15");
+        assert_eq!(renamed_found, 0);
+    }
+
+    #[test]
     fn a_text_folded_by_the_caller_finds_what_find_finds() {
         let (file, a, _) = index(false);
         let idx = DocumentIndex::from_bytes(&file).unwrap();
