@@ -15,7 +15,9 @@
 //! ```
 //!
 //! Version 4 adds the checks, so one hit whose raw form matches can confirm a short copy that
-//! kept its names ([`find`]), and reads `err`, `ok` and `result` as renameable names. Version 3 links the identifiers of a code k-gram that are the same name (Baker's
+//! kept its names ([`find`]), fingerprints lists of names (k-grams too low in entropy once
+//! blinded) by their raw form ([`winnow`](super::winnow)), and reads `err`, `ok` and `result`
+//! as renameable names. Version 3 links the identifiers of a code k-gram that are the same name (Baker's
 //! parameterized form, [`winnow`](super::winnow)); version 2 hashed every identifier as one
 //! placeholder, and version 1 used SipHash per k-gram. Their code fingerprints mean nothing to
 //! this matcher, so both are refused (rebuild the index).
