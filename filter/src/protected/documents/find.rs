@@ -53,6 +53,18 @@ pub const MIN_HITS: usize = 2;
 /// characters).
 const MAX_OTHER_FORMS: usize = 2;
 
+/// The most documents a fingerprint may be held by for a hit of it to be verified: a k-gram
+/// copied word for word across programs (an idiom, a common call) is held by many.
+const MAX_VERIFIED_DOCUMENTS: usize = 4;
+
+/// The fewest indexed documents for one verified hit to be a finding. Idioms are dropped as
+/// common only when they are in more than 1 % of the documents and more than 8 of them, so a
+/// small index keeps every idiom its few files use, and one k-gram of `with open(path,
+/// encoding="utf-8") as f:` would be a finding in any Python paste (measured on the ACME
+/// example's three documents: synthetic chat bodies of code were flagged). Below this size,
+/// a finding needs two fingerprints, as before index format 4.
+const MIN_DOCUMENTS_FOR_SINGLE_HITS: usize = 800;
+
 /// A copied region of one indexed document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentMatch {
@@ -204,6 +216,7 @@ impl DocumentIndex {
                 winnow,
             );
             let code = domain == DOMAIN_CODE;
+            let single_hits = self.documents() >= MIN_DOCUMENTS_FOR_SINGLE_HITS;
             for (first, kgram) in kgrams.enumerate() {
                 let Some((fp, check)) = kgram else { continue };
                 let (found, checks) = self.lookup(fp);
@@ -214,7 +227,12 @@ impl DocumentIndex {
                 // one of their checks agrees by chance with odds of `forms / 256`: a k-gram
                 // verifies only when few documents hold it in another raw form (a file repeated
                 // in many versions of a tree holds one form).
+                // And an idiom copied word for word (`with open(path, encoding="utf-8") as f:`)
+                // is held by many documents in one form: only a k-gram of few documents, in an
+                // index large enough to have dropped the common ones, verifies.
                 let checked = code
+                    && single_hits
+                    && found.len() <= MAX_VERIFIED_DOCUMENTS
                     && checks.iter().filter(|&&c| c != check).count() <= MAX_OTHER_FORMS;
                 let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
                 else {
@@ -242,7 +260,7 @@ impl DocumentIndex {
                 else {
                     continue;
                 };
-                let rare = found.len() <= MAX_OTHER_FORMS;
+                let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
                 for (i, &document) in found.iter().enumerate() {
                     hits.push(Hit {
                         document,

@@ -383,10 +383,21 @@ mod tests {
             .is_empty());
     }
 
+    /// Adds enough small documents that one verified hit may be a finding
+    /// (`MIN_DOCUMENTS_FOR_SINGLE_HITS`).
+    fn pad(builder: &mut Builder) {
+        for i in 0..800 {
+            builder.add_document(&format!("pad{i}.rs"), program(1000 + i, 2).as_bytes(), View::Code);
+        }
+    }
+
     #[test]
     fn one_verified_fingerprint_finds_a_short_copy_that_kept_its_names() {
-        let (file, a, _) = index(false);
-        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let a = program(1, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        pad(&mut builder);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
         let lines: Vec<&str> = a.lines().collect();
         let mut scratch = FindScratch::default();
         let (mut kept, mut renamed, mut too_short) = (0, 0, 0);
@@ -412,6 +423,7 @@ mod tests {
             .collect();
         let mut builder = Builder::new(Key([5; 16]), Settings::default());
         builder.add_document("registry.rs", list.as_bytes(), View::Code);
+        pad(&mut builder);
         let (file, stats) = builder.finish(false);
         assert!(stats.entries > 20, "{stats:?}");
         let idx = DocumentIndex::from_bytes(&file).unwrap();
