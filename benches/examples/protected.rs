@@ -133,6 +133,7 @@ const TRANSFORMS: &[&str] = &[
     "re-indented",
     "CRLF",
     "no comments",
+    "no comments, min_chars left",
     "renamed",
     "in a prompt",
 ];
@@ -146,7 +147,8 @@ const STANDARD: &[&str] = &[
     "String", "str", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
     "bool", "char", "def", "class", "import", "from", "not", "and", "or", "is", "pass", "raise",
     "try", "except", "finally", "with", "yield", "lambda", "del", "global", "nonlocal", "assert",
-    "elif", "print", "len", "range", "dict", "list", "int", "float", "map",
+    "elif", "print", "len", "range", "dict", "list", "int", "float", "map", "new", "default",
+    "Default",
 ];
 
 fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
@@ -157,10 +159,10 @@ fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         "CRLF" => piece.replace('\n', "\r\n"),
-        "no comments" => piece
+        "no comments" | "no comments, min_chars left" => piece
             .lines()
             .filter_map(|l| {
-                let cut = l.find("//").or_else(|| l.find(" #")).map_or(l, |i| &l[..i]);
+                let cut = &l[..comment_start(l).unwrap_or(l.len())];
                 (!cut.trim().is_empty() || l.trim().is_empty()).then(|| cut.to_owned())
             })
             .collect::<Vec<_>>()
@@ -178,38 +180,94 @@ fn transform(rng: &mut Rng, piece: &str, which: &str) -> String {
     }
 }
 
-/// Renames every identifier that is not a keyword or standard name, consistently.
-fn rename(piece: &str) -> String {
-    let mut out = String::with_capacity(piece.len());
-    let mut names: Vec<String> = Vec::new();
-    let bytes = piece.as_bytes();
+/// Where a line's comment starts: `//`, or `#` at the line start or after a space that opens no
+/// attribute (`#[`, `#!`), outside string literals. A rough lexer of one line, as an editor's
+/// "remove comments" would do it (the first rounds cut at any `//` and ` #`, so they also cut
+/// URLs in strings and removed indented Rust attributes).
+fn comment_start(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    let mut quote: Option<u8> = None;
     let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let mut j = i;
-            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
-                j += 1;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
             }
-            let word = &piece[i..j];
-            let inside_string = out.matches('"').count() % 2 == 1;
-            if STANDARD.contains(&word) || inside_string || (i > 0 && bytes[i - 1].is_ascii_digit())
+            None if c == b'"' => quote = Some(c),
+            None if c == b'/' && b.get(i + 1) == Some(&b'/') => return Some(i),
+            None if c == b'#'
+                && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t')
+                && !matches!(b.get(i + 1), Some(b'[' | b'!')) =>
             {
-                out.push_str(word);
-            } else {
-                let n = names.iter().position(|w| w == word).unwrap_or_else(|| {
-                    names.push(word.to_owned());
-                    names.len() - 1
-                });
-                out.push_str(&format!("renamed{n}"));
+                return Some(i)
             }
-            i = j;
-        } else {
-            let len = piece[i..].chars().next().map_or(1, char::len_utf8);
-            out.push_str(&piece[i..i + len]);
-            i += len;
+            None => {}
         }
+        i += 1;
     }
+    None
+}
+
+/// Calls `each(start, end, in_comment)` for every identifier-like word of `piece` outside
+/// double-quoted strings.
+fn words(piece: &str, mut each: impl FnMut(usize, usize, bool)) {
+    let mut offset = 0;
+    for line in piece.split_inclusive('\n') {
+        let comment = comment_start(line).unwrap_or(line.len());
+        let b = line.as_bytes();
+        let mut in_string = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c == b'"' && i < comment {
+                in_string = !in_string;
+                i += 1;
+            } else if c == b'\\' && in_string {
+                i += 2;
+            } else if (c.is_ascii_alphabetic() || c == b'_') && !in_string {
+                let mut j = i;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                    j += 1;
+                }
+                if i == 0 || !b[i - 1].is_ascii_digit() {
+                    each(offset + i, offset + j, i >= comment);
+                }
+                i = j;
+            } else {
+                i += 1;
+            }
+        }
+        offset += line.len();
+    }
+}
+
+/// Renames consistently every identifier of the code that is not a keyword or standard name,
+/// as a refactoring tool does: in the code, and in comments where a comment names one of them.
+/// The other words of comments stay (the first rounds renamed every word of every comment
+/// too, which is not renaming identifiers but destroying the comments).
+fn rename(piece: &str) -> String {
+    let mut names: Vec<String> = Vec::new();
+    words(piece, |s, e, in_comment| {
+        let word = &piece[s..e];
+        if !in_comment && !STANDARD.contains(&word) && !names.iter().any(|n| n == word) {
+            names.push(word.to_owned());
+        }
+    });
+    let mut out = String::with_capacity(piece.len() + piece.len() / 4);
+    let mut last = 0;
+    words(piece, |s, e, _| {
+        if let Some(n) = names.iter().position(|w| w == &piece[s..e]) {
+            out.push_str(&piece[last..s]);
+            out.push_str(&format!("renamed{n}"));
+            last = e;
+        }
+    });
+    out.push_str(&piece[last..]);
     out
 }
 
@@ -231,10 +289,21 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
             let (mut hit, mut total) = (0, 0);
             while total < fields {
                 let doc = rng.below(docs.len());
+                // Removing comments and renaming identifiers are edits of source code: a
+                // Markdown heading is no comment and the words of a README are no identifiers
+                // (the first rounds applied them to every file, prose included).
+                let code_only = which.starts_with("no comments") || *which == "renamed";
+                if code_only && View::for_name(&docs[doc].0) != View::Code {
+                    continue;
+                }
                 let Some(piece) = fragment(&mut rng, &docs[doc].1, size) else {
                     continue;
                 };
                 let pasted = transform(&mut rng, &piece, which);
+                // The stripped paste must still be long enough to be a finding by definition.
+                if *which == "no comments, min_chars left" && pasted.chars().count() < min_chars() {
+                    continue;
+                }
                 total += 1;
                 let start = Instant::now();
                 let found = index.find(pasted.as_bytes(), min_chars(), &mut scratch);

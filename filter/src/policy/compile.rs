@@ -178,6 +178,18 @@ impl Compiler<'_> {
         } else {
             None
         };
+        // Protected detectors that opt in search the joined text too (their indexes shared).
+        let (mut message_join, mut request_join) = (message_join, request_join);
+        for (join, scope) in [
+            (&mut message_join, JoinDoc::Message),
+            (&mut request_join, JoinDoc::Request),
+        ] {
+            if let (Some(join), Some(protected)) = (join.as_mut(), scanner.protected.as_deref()) {
+                join.protected = protected.only(&|i| {
+                    doc.detectors.get(i as usize).is_some_and(|d| d.join == Some(scope))
+                });
+            }
+        }
         if !self.errors.is_empty() {
             return None;
         }

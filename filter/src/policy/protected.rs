@@ -113,7 +113,6 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
             ("validators", !d.validators.is_empty()),
             ("context", d.context.is_some()),
             ("allow", !d.allow.is_empty()),
-            ("join", d.join.is_some()),
         ];
         for (field, present) in unused {
             if present {
@@ -146,7 +145,7 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
             match opened {
                 Ok(index) => protected.documents.push(DocumentsDetector {
                     detector,
-                    index,
+                    index: std::sync::Arc::new(index),
                     min_chars: documents.min_chars,
                 }),
                 Err(why) => error("documents.index", format!("{}: {why}", documents.index)),
@@ -184,7 +183,7 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                     }
                     protected.records.push(RecordsDetector {
                         detector,
-                        index,
+                        index: std::sync::Arc::new(index),
                         min_fields: records.min_fields,
                     });
                 }

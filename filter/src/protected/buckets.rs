@@ -2,25 +2,25 @@
 //! bits, so a lookup is two bucket bounds and a binary search in a short slice, and the table
 //! is flat arrays (a load is a copy, no per-entry allocation).
 
-/// The values of the entries whose key is `key`, in bucket `bucket`. `buckets[b]..buckets[b + 1]`
-/// are bucket `b`'s entries in `keys` (sorted) and `values` (parallel to `keys`).
-pub fn lookup<'v, K: Ord + Copy>(
+/// The positions of the entries whose key is `key` in bucket `bucket` (empty when none):
+/// `buckets[b]..buckets[b + 1]` are bucket `b`'s entries in `keys` (sorted); the arrays of
+/// values parallel to `keys` are read at these positions.
+pub fn lookup_range<K: Ord + Copy>(
     buckets: &[u32],
     keys: &[K],
-    values: &'v [u32],
     bucket: usize,
     key: K,
-) -> &'v [u32] {
+) -> std::ops::Range<usize> {
     let (Some(&from), Some(&to)) = (buckets.get(bucket), buckets.get(bucket + 1)) else {
-        return &[];
+        return 0..0;
     };
     let (from, to) = (from as usize, to as usize);
     let Some(bucket_keys) = keys.get(from..to) else {
-        return &[];
+        return 0..0;
     };
     let first = bucket_keys.partition_point(|&k| k < key);
     let last = bucket_keys.partition_point(|&k| k <= key);
-    values.get(from + first..from + last).unwrap_or_default()
+    from + first..from + last
 }
 
 /// Checks a loaded table's bucket offsets: non-decreasing, from 0 to `entries`, so every

@@ -36,7 +36,10 @@ use super::units::Units;
 /// The longest string literal or block comment read as one token, in bytes.
 const MAX_LONG_TOKEN: usize = 8192;
 
-/// Keywords and built-in names kept as themselves; sorted for binary search.
+/// Keywords and built-in names kept as themselves; sorted for binary search. Only words that
+/// are reserved or built in somewhere and that programs do not pick as their own names: `err`,
+/// `ok` and `result` were here until index format 4, and a rename of a variable `result`
+/// changed every k-gram around it.
 const KEPT: &[&str] = &[
     "abstract",
     "and",
@@ -67,7 +70,6 @@ const KEPT: &[&str] = &[
     "elif",
     "else",
     "enum",
-    "err",
     "except",
     "export",
     "extends",
@@ -115,7 +117,6 @@ const KEPT: &[&str] = &[
     "nonlocal",
     "not",
     "null",
-    "ok",
     "option",
     "or",
     "package",
@@ -128,7 +129,6 @@ const KEPT: &[&str] = &[
     "raise",
     "range",
     "ref",
-    "result",
     "return",
     "select",
     "self",

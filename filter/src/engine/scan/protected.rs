@@ -10,6 +10,7 @@
 //! Never text.
 
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
+use std::sync::Arc;
 use crate::protected::fold::Folder;
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
 
@@ -35,17 +36,20 @@ pub enum Origin {
     },
 }
 
-/// One documents detector: its index and the shortest copy it reports.
+/// One documents detector: its index and the shortest copy it reports. The index is shared
+/// with the joined-text scanners (`join`), never copied.
+#[derive(Clone)]
 pub struct DocumentsDetector {
     pub detector: DetectorIndex,
-    pub index: DocumentIndex,
+    pub index: Arc<DocumentIndex>,
     pub min_chars: usize,
 }
 
 /// One records detector: its index and the fields of one row that make a match.
+#[derive(Clone)]
 pub struct RecordsDetector {
     pub detector: DetectorIndex,
-    pub index: RecordIndex,
+    pub index: Arc<RecordIndex>,
     pub min_fields: usize,
 }
 
@@ -88,6 +92,26 @@ pub struct ProtectedScratch {
 impl Protected {
     pub fn is_empty(&self) -> bool {
         self.documents.is_empty() && self.records.is_empty()
+    }
+
+    /// The detectors `keep` selects, sharing their indexes (for a joined-text scanner: a copy
+    /// split across two messages is found in their joined text), or `None` when it keeps none.
+    pub fn only(&self, keep: &dyn Fn(DetectorIndex) -> bool) -> Option<Box<Protected>> {
+        let subset = Protected {
+            documents: self
+                .documents
+                .iter()
+                .filter(|d| keep(d.detector))
+                .cloned()
+                .collect(),
+            records: self
+                .records
+                .iter()
+                .filter(|r| keep(r.detector))
+                .cloned()
+                .collect(),
+        };
+        (!subset.is_empty()).then(|| Box::new(subset))
     }
 
     /// Every copy of a protected document and every protected record in `text`, as hits.
@@ -150,5 +174,96 @@ impl Protected {
             .iter()
             .find(|d| d.detector == detector)
             .and_then(|d| d.index.name(document))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{Environment, Origins, Policy};
+    use crate::protected::documents::{Builder, Settings, View};
+    use crate::protected::keyed::Key;
+    use crate::Request;
+    use base64::Engine as _;
+    use serde_json::{json, Value};
+
+    /// A made-up program, distinct enough to be protected: 60 lines of arithmetic on names.
+    fn program() -> String {
+        (0..60)
+            .map(|i| {
+                format!(
+                    "    let total_{i} = ledger.post(account_{}, {} * rate_{}, \"entry {i}\");\n",
+                    i % 7,
+                    i * 7919 % 1000,
+                    i % 5
+                )
+            })
+            .collect()
+    }
+
+    /// The default policy plus a documents detector over `program()`, joined over `join`.
+    fn policy(join: Option<&str>) -> (Policy, usize) {
+        let mut builder = Builder::new(Key([9; 16]), Settings::default());
+        builder.add_document("ledger.rs", program().as_bytes(), View::Code);
+        let (file, _) = builder.finish(false);
+        let mut value: Value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
+        let mut detector = json!({
+            "id": "ledger-source", "class": "secret", "kind": "trade-secret",
+            "documents": {
+                "index": "ledger.idx", "min_chars": 200,
+                "data": base64::engine::general_purpose::STANDARD.encode(&file),
+            },
+        });
+        if let Some(scope) = join {
+            detector["join"] = json!(scope);
+        }
+        let detectors = value["detectors"].as_array_mut().unwrap();
+        detectors.push(detector);
+        let id = detectors.len() - 1;
+        let origins = Origins::single("test");
+        let doc = crate::policy::parse_document(value, &origins).unwrap();
+        let env = Environment {
+            var: &|_| None,
+            defer_regexes: false,
+        };
+        (crate::policy::compile(doc, origins, &env).unwrap(), id)
+    }
+
+    /// The joined findings of `id` in a chat request whose user messages are `messages`.
+    fn joined_findings(policy: &Policy, id: usize, messages: &[&str]) -> usize {
+        let messages: Vec<Value> = messages
+            .iter()
+            .map(|m| json!({"role": "user", "content": m}))
+            .collect();
+        let body = serde_json::to_vec(&json!({"model": "m", "messages": messages})).unwrap();
+        let request = Request {
+            host: "api.cheap-relay.example",
+            path: "/v1/chat/completions",
+            content_type: Some("application/json"),
+            content_encoding: None,
+            body: &body,
+            caller: None,
+        };
+        let verdict = policy.inspect(&request, &mut policy.scratch());
+        verdict
+            .findings
+            .iter()
+            .filter(|f| usize::from(f.detector) == id && f.path.starts_with("(joined"))
+            .count()
+    }
+
+    #[test]
+    fn a_copy_split_across_two_messages_is_found_in_the_joined_text() {
+        let text = program();
+        let lines: Vec<&str> = text.lines().collect();
+        // Two halves of about 150 characters: neither is `min_chars` long alone.
+        let (first, second) = (lines[10..12].join("\n"), lines[12..14].join("\n"));
+        assert!(first.len() < 200 && second.len() < 200);
+        let (joined, id) = policy(Some("request"));
+        assert_eq!(joined_findings(&joined, id, &[&first, &second]), 1);
+        // Unrelated halves are not a copy, and without `join` the split copy is not searched.
+        let other = "Please summarise the quarterly report and list the three largest risks.";
+        assert_eq!(joined_findings(&joined, id, &[other, other]), 0);
+        let (alone, id) = policy(None);
+        assert_eq!(joined_findings(&alone, id, &[&first, &second]), 0);
     }
 }

@@ -154,8 +154,9 @@ pub struct Builder {
     units: Units,
     comments: Units,
     scratch: winnow::Scratch,
-    fps: Vec<(u64, u32)>,
-    entries: Vec<(u32, u32)>,
+    fps: Vec<winnow::Selected>,
+    /// (fingerprint, document, check) of every selection.
+    entries: Vec<(u32, u32, u8)>,
     background: Vec<u32>,
     names: Vec<String>,
     /// The views documents were read in (background text does not count).
@@ -184,10 +185,11 @@ impl Builder {
         builder
     }
 
-    /// The 32-bit fingerprints of `text` in `view`, sorted and deduplicated: the winnowed
-    /// selection, or with `every`, the hash of every k-gram (for the background, which must
-    /// cover every k-gram a request could look up, not only the ones its own winnowing picks).
-    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<u32> {
+    /// The 32-bit fingerprints of `text` in `view` with their checks, sorted and deduplicated by
+    /// fingerprint: the winnowed selection, or with `every`, the hash of every k-gram (for the
+    /// background, which must cover every k-gram a request could look up, not only the ones
+    /// its own winnowing picks).
+    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<(u32, u8)> {
         self.fps.clear();
         match view {
             View::Text => {
@@ -207,7 +209,7 @@ impl Builder {
             (domain, params, &self.units),
             (DOMAIN_COMMENT, self.settings.comment, &self.comments),
         ];
-        let mut top: Vec<u32> = Vec::new();
+        let mut top: Vec<(u32, u8)> = Vec::new();
         for (domain, params, units) in streams {
             let (values, names) = (&units.values, &units.names);
             if every {
@@ -219,7 +221,11 @@ impl Builder {
                     params,
                     &mut self.scratch,
                 );
-                top.extend(all.flatten().map(|h| (h >> 32) as u32));
+                top.extend(all.flatten().map(|(h, check)| ((h >> 32) as u32, check)));
+                top.extend(
+                    winnow::all_list_kgrams(&self.scratch, params)
+                        .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8)),
+                );
             } else {
                 winnow::fingerprints(
                     &self.key,
@@ -232,9 +238,9 @@ impl Builder {
                 );
             }
         }
-        top.extend(self.fps.iter().map(|&(h, _)| (h >> 32) as u32));
+        top.extend(self.fps.iter().map(|s| ((s.hash >> 32) as u32, s.check)));
         top.sort_unstable();
-        top.dedup();
+        top.dedup_by_key(|&mut (fp, _)| fp);
         top
     }
 
@@ -242,7 +248,8 @@ impl Builder {
     pub fn add_document(&mut self, name: &str, text: &[u8], view: View) -> u32 {
         let doc = self.names.len() as u32;
         let fps = self.fingerprint(text, view, false);
-        self.entries.extend(fps.into_iter().map(|fp| (fp, doc)));
+        self.entries
+            .extend(fps.into_iter().map(|(fp, check)| (fp, doc, check)));
         self.names.push(name.to_owned());
         self.stats.documents += 1;
         self.stats.code_documents += usize::from(view == View::Code);
@@ -274,7 +281,7 @@ impl Builder {
         let units = self.stats.units;
         for view in [View::Text, View::Code] {
             let fps = self.fingerprint(text, view, true);
-            self.background.extend(fps);
+            self.background.extend(fps.into_iter().map(|(fp, _)| fp));
         }
         self.stats.background_documents += 1;
         self.stats.units = units;
@@ -285,14 +292,14 @@ impl Builder {
         self.background.sort_unstable();
         self.background.dedup();
         self.entries.sort_unstable();
-        self.entries.dedup();
+        self.entries.dedup_by_key(|&mut (fp, doc, _)| (fp, doc));
         let documents = self.stats.documents;
         let limit = ((documents as f64 * self.settings.max_document_share) as usize)
             .max(self.settings.min_common);
         let mut kept = Vec::with_capacity(self.entries.len());
         let mut doc_fingerprints = vec![0u32; documents];
         for group in self.entries.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(fp, _)) = group.first() else {
+            let Some(&(fp, _, _)) = group.first() else {
                 continue;
             };
             if group.len() > limit {
@@ -300,11 +307,11 @@ impl Builder {
             } else if self.background.binary_search(&fp).is_ok() {
                 self.stats.dropped_background += group.len();
             } else {
-                for &(fp, doc) in group {
+                for &(fp, doc, check) in group {
                     if let Some(n) = doc_fingerprints.get_mut(doc as usize) {
                         *n += 1;
                     }
-                    kept.push((fp, doc));
+                    kept.push((fp, doc, check));
                 }
             }
         }

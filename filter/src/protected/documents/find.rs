@@ -36,8 +36,34 @@ use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
 use crate::protected::{code_view, text_view};
 
-/// The fewest distinct fingerprints of one document that make a finding.
+/// The fewest distinct fingerprints of one document that make a finding, unless one of them is
+/// *verified*: a code k-gram whose stored check (8 bits of the hash of its raw form, the
+/// identifiers by name) matches the text's. A chance collision of a 32-bit fingerprint is
+/// about 3·10⁻⁴ per lookup in a 100 MB tree, and a blinded idiom shared by two programs is
+/// common; with the raw check too, the chance is 256 times lower and an idiom must also share
+/// its names. So a short copy that kept its names needs one fingerprint, a renamed one two.
 pub const MIN_HITS: usize = 2;
+
+/// The most documents that may hold a fingerprint in another raw form (a different check)
+/// for a hit of it to be verified: a blinded idiom (`for (_, _) in self._._()`) is held by
+/// many documents under many names, and with 8-bit checks one of them agrees by chance with
+/// odds of `forms / 256` (measured: such single hits were all of the false findings the rule
+/// added). Counting other *forms* rather than documents keeps a file copied into many
+/// versions of a tree verifiable (measured: a limit of 4 documents cost 0.05 of recall at 200
+/// characters).
+const MAX_OTHER_FORMS: usize = 2;
+
+/// The most documents a fingerprint may be held by for a hit of it to be verified: a k-gram
+/// copied word for word across programs (an idiom, a common call) is held by many.
+const MAX_VERIFIED_DOCUMENTS: usize = 4;
+
+/// The fewest indexed documents for one verified hit to be a finding. Idioms are dropped as
+/// common only when they are in more than 1 % of the documents and more than 8 of them, so a
+/// small index keeps every idiom its few files use, and one k-gram of `with open(path,
+/// encoding="utf-8") as f:` would be a finding in any Python paste (measured on the ACME
+/// example's three documents: synthetic chat bodies of code were flagged). Below this size,
+/// a finding needs two fingerprints, as before index format 4.
+const MIN_DOCUMENTS_FOR_SINGLE_HITS: usize = 800;
 
 /// A copied region of one indexed document.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +88,8 @@ struct Hit {
     /// The fingerprint's top 32 bits and its stream, to count distinct fingerprints.
     fingerprint: u32,
     stream: u8,
+    /// A code k-gram whose raw form (identifiers by name) checks too: see [`MIN_HITS`].
+    verified: bool,
 }
 
 /// Per stream of one text: bytes per unit (to turn unit counts into bytes and characters).
@@ -187,9 +215,44 @@ impl DocumentIndex {
                 params,
                 winnow,
             );
-            for (first, fp) in kgrams.enumerate() {
-                let Some(fp) = fp else { continue };
-                let found = self.lookup(fp);
+            let code = domain == DOMAIN_CODE;
+            let single_hits = self.documents() >= MIN_DOCUMENTS_FOR_SINGLE_HITS;
+            for (first, kgram) in kgrams.enumerate() {
+                let Some((fp, check)) = kgram else { continue };
+                let (found, checks) = self.lookup(fp);
+                if found.is_empty() {
+                    continue;
+                }
+                // An idiom's fingerprint is held by many documents in different raw forms, and
+                // one of their checks agrees by chance with odds of `forms / 256`: a k-gram
+                // verifies only when few documents hold it in another raw form (a file repeated
+                // in many versions of a tree holds one form).
+                // And an idiom copied word for word (`with open(path, encoding="utf-8") as f:`)
+                // is held by many documents in one form: only a k-gram of few documents, in an
+                // index large enough to have dropped the common ones, verifies.
+                let checked = code
+                    && single_hits
+                    && found.len() <= MAX_VERIFIED_DOCUMENTS
+                    && checks.iter().filter(|&&c| c != check).count() <= MAX_OTHER_FORMS;
+                let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
+                else {
+                    continue;
+                };
+                for (i, &document) in found.iter().enumerate() {
+                    hits.push(Hit {
+                        document,
+                        start,
+                        end,
+                        fingerprint: (fp >> 32) as u32,
+                        stream: stream as u8,
+                        verified: checked && checks.get(i) == Some(&check),
+                    });
+                }
+            }
+            // Lists, by their raw form: a hit held by few documents is verified (the
+            // fingerprint and its next 8 bits matched the names themselves).
+            for (first, fp) in winnow::all_list_kgrams(winnow, params) {
+                let (found, checks) = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
@@ -197,13 +260,15 @@ impl DocumentIndex {
                 else {
                     continue;
                 };
-                for &document in found {
+                let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
+                for (i, &document) in found.iter().enumerate() {
                     hits.push(Hit {
                         document,
                         start,
                         end,
                         fingerprint: (fp >> 32) as u32,
                         stream: stream as u8,
+                        verified: rare && checks.get(i) == Some(&((fp >> 24) as u8)),
                     });
                 }
             }
@@ -273,7 +338,7 @@ impl DocumentIndex {
         let mut distinct: Vec<(u32, u8)> = run.iter().map(|h| (h.fingerprint, h.stream)).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        if distinct.len() < MIN_HITS {
+        if distinct.len() < MIN_HITS && !run.iter().any(|h| h.verified) {
             return None;
         }
         // Union of the k-grams' spans (hits are sorted by start).
@@ -304,7 +369,15 @@ impl DocumentIndex {
         // The slack is in bytes per unit; scale it to characters like the covered bytes.
         let covered_bytes = text.get(span_start..span_end).map_or(0, <[u8]>::len).max(1);
         let slack_chars = slack as f64 * chars as f64 / covered_bytes as f64;
-        let slack_chars = slack_chars as usize;
+        let mut slack_chars = slack_chars as usize;
+        if distinct.len() < MIN_HITS {
+            // One verified k-gram: credit no more slack than the text has around it, so a short
+            // text is never taken for a longer copy (with two fingerprints or more the slack
+            // stays the estimate: a re-indented paste is shorter than its original).
+            slack_chars = slack_chars.min(
+                text_before(text, span_start, slack_chars) + text_after(text, span_end, slack_chars),
+            );
+        }
         // The run's extent, interior gaps included: between two hits of one document within
         // reach, the copy goes on (its other k-grams were simply not selected).
         let extent = count_chars(text, span_start, span_end);
@@ -324,6 +397,18 @@ impl DocumentIndex {
             span: Span::new(span_start, span_end),
         })
     }
+}
+
+/// The characters of `text` before byte `at`, at most `most`.
+fn text_before(text: &[u8], at: usize, most: usize) -> usize {
+    // A character is at most 4 bytes: look no further back than that.
+    count_chars(text, at.saturating_sub(most.saturating_mul(4)), at).min(most)
+}
+
+/// The characters of `text` from byte `at`, at most `most`.
+fn text_after(text: &[u8], at: usize, most: usize) -> usize {
+    let end = at.saturating_add(most.saturating_mul(4)).min(text.len());
+    count_chars(text, at, end).min(most)
 }
 
 /// Characters (UTF-8 sequences; invalid bytes count one each) in `text[start..end]`.

@@ -1,6 +1,6 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 3 (framed by [`container`](super::container)):
+//! Payload of format version 4 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
@@ -11,9 +11,13 @@
 //! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
 //! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
 //! docs [u16 or u32; entries]: the document of each entry
+//! checks [u8; entries]: the selected k-gram's check (its raw form's hash in the code view)
 //! ```
 //!
-//! Version 3 links the identifiers of a code k-gram that are the same name (Baker's
+//! Version 4 adds the checks, so one hit whose raw form matches can confirm a short copy that
+//! kept its names ([`find`]), fingerprints lists of names (k-grams too low in entropy once
+//! blinded) by their raw form ([`winnow`](super::winnow)), and reads `err`, `ok` and `result`
+//! as renameable names. Version 3 links the identifiers of a code k-gram that are the same name (Baker's
 //! parameterized form, [`winnow`](super::winnow)); version 2 hashed every identifier as one
 //! placeholder, and version 1 used SipHash per k-gram. Their code fingerprints mean nothing to
 //! this matcher, so both are refused (rebuild the index).
@@ -40,7 +44,7 @@ use super::winnow::Params;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -76,6 +80,8 @@ pub struct DocumentIndex {
     bits: u32,
     lows: Vec<u16>,
     docs: Vec<u32>,
+    /// Per entry: the check of the k-gram selected ([`Selected::check`](super::winnow::Selected)).
+    checks: Vec<u8>,
 }
 
 impl DocumentIndex {
@@ -142,6 +148,7 @@ impl DocumentIndex {
                 ))
             }
         };
+        let checks = r.bytes(entries)?.to_vec();
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
@@ -163,6 +170,7 @@ impl DocumentIndex {
             bits,
             lows,
             docs,
+            checks,
         })
     }
 
@@ -198,15 +206,20 @@ impl DocumentIndex {
         self.buckets.len() * 4
             + self.lows.len() * 2
             + self.docs.len() * 4
+            + self.checks.len()
             + self.doc_fingerprints.len() * 4
             + names
     }
 
-    /// The documents holding a 64-bit keyed fingerprint.
-    fn lookup(&self, fingerprint: u64) -> &[u32] {
+    /// The documents holding a 64-bit keyed fingerprint, and the check stored with each.
+    fn lookup(&self, fingerprint: u64) -> (&[u32], &[u8]) {
         let top = (fingerprint >> 32) as u32;
         let (bucket, low) = split(top, self.bits);
-        super::buckets::lookup(&self.buckets, &self.lows, &self.docs, bucket, low)
+        let range = super::buckets::lookup_range(&self.buckets, &self.lows, bucket, low);
+        (
+            self.docs.get(range.clone()).unwrap_or_default(),
+            self.checks.get(range).unwrap_or_default(),
+        )
     }
 }
 
@@ -227,18 +240,19 @@ fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
     Ok(Params { k, w, min_distinct })
 }
 
-/// Writes an index file from sorted, deduplicated (32-bit fingerprint, document) entries.
+/// Writes an index file from (32-bit fingerprint, document, check) entries, sorted and
+/// deduplicated by fingerprint and document.
 fn encode(
     key: &Key,
     streams: [Params; 3],
     views: u8,
     doc_fingerprints: &[u32],
     names: Option<&[String]>,
-    entries: &[(u32, u32)],
+    entries: &[(u32, u32, u8)],
 ) -> Vec<u8> {
     let bits = bucket_bits(entries.len());
     let buckets = 1usize << bits;
-    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 6);
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 7);
     p.extend_from_slice(&key.0);
     for s in streams {
         for v in [s.k, s.w, s.min_distinct] {
@@ -269,23 +283,24 @@ fn encode(
     for bucket in 0..=buckets {
         while next
             .peek()
-            .is_some_and(|&&(fp, _)| split(fp, bits).0 < bucket)
+            .is_some_and(|&&(fp, _, _)| split(fp, bits).0 < bucket)
         {
             next.next();
             offset += 1;
         }
         p.extend_from_slice(&offset.to_le_bytes());
     }
-    for &(fp, _) in entries {
+    for &(fp, _, _) in entries {
         p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
     }
-    for &(_, doc) in entries {
+    for &(_, doc, _) in entries {
         if wide {
             p.extend_from_slice(&doc.to_le_bytes());
         } else {
             p.extend_from_slice(&(doc as u16).to_le_bytes());
         }
     }
+    p.extend(entries.iter().map(|&(_, _, check)| check));
     container::seal(MAGIC, VERSION, &p)
 }
 
@@ -368,6 +383,64 @@ mod tests {
             .is_empty());
     }
 
+    /// Adds enough small documents that one verified hit may be a finding
+    /// (`MIN_DOCUMENTS_FOR_SINGLE_HITS`).
+    fn pad(builder: &mut Builder) {
+        for i in 0..800 {
+            builder.add_document(&format!("pad{i}.rs"), program(1000 + i, 2).as_bytes(), View::Code);
+        }
+    }
+
+    #[test]
+    fn one_verified_fingerprint_finds_a_short_copy_that_kept_its_names() {
+        let a = program(1, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        pad(&mut builder);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let lines: Vec<&str> = a.lines().collect();
+        let mut scratch = FindScratch::default();
+        let (mut kept, mut renamed, mut too_short) = (0, 0, 0);
+        for start in 0..150 {
+            // Two lines: about 35 tokens, so one or two selected k-grams of 12.
+            let copy = lines[start..start + 2].join("\n");
+            kept += usize::from(!idx.find(copy.as_bytes(), 100, &mut scratch).is_empty());
+            let other = copy.replace('w', "q").replace("let v", "let value_");
+            renamed += usize::from(!idx.find(other.as_bytes(), 100, &mut scratch).is_empty());
+            // Less text than `min_chars` is never a finding, however it verifies.
+            let line = lines[start];
+            too_short += idx.find(line.as_bytes(), 100, &mut scratch).len();
+        }
+        assert!(kept > renamed + 20, "kept names {kept}, renamed {renamed} of 150");
+        assert_eq!(too_short, 0);
+    }
+
+    #[test]
+    fn lists_of_names_are_found_by_their_names_and_not_once_renamed() {
+        // Blinded, every line is `_(_, _, _, _);`: too little entropy to fingerprint.
+        let list: String = (0..160)
+            .map(|i| format!("register(alpha_{i}, beta_{i}, gamma_{i}, delta_{i});\n"))
+            .collect();
+        let mut builder = Builder::new(Key([5; 16]), Settings::default());
+        builder.add_document("registry.rs", list.as_bytes(), View::Code);
+        pad(&mut builder);
+        let (file, stats) = builder.finish(false);
+        assert!(stats.entries > 20, "{stats:?}");
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let mut scratch = FindScratch::default();
+        let lines: Vec<&str> = list.lines().collect();
+        let (mut found, mut renamed_found) = (0, 0);
+        for start in (0..150).step_by(10) {
+            let copy = lines[start..start + 6].join("\n");
+            assert!(copy.len() >= 200);
+            found += usize::from(!idx.find(copy.as_bytes(), 200, &mut scratch).is_empty());
+            let renamed = copy.replace("alpha_", "first_").replace("beta_", "second_");
+            renamed_found += idx.find(renamed.as_bytes(), 200, &mut scratch).len();
+        }
+        assert!(found >= 13, "{found} of 15");
+        assert_eq!(renamed_found, 0);
+    }
+
     #[test]
     fn a_text_folded_by_the_caller_finds_what_find_finds() {
         let (file, a, _) = index(false);
@@ -415,12 +488,12 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 4;
+        newer[8] = 5;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 4, .. })
+            Err(IndexError::UnsupportedVersion { found: 5, .. })
         ));
-        for old in [1, 2] {
+        for old in [1, 2, 3] {
             let mut older = file.clone();
             older[8] = old;
             assert!(matches!(
