@@ -1,0 +1,138 @@
+//! Keys typed in the other case: an access key id typed all in lower case
+//! (`akiar7uz…`, whose format is upper case and digits), or a lower-case format typed in
+//! capitals (`GHP_…`, `XOXB-…`, `SK-PROJ-…`).
+//!
+//! Which formats survive a case fold: those whose letters are all of one case (AWS key
+//! ids, Slack and GitHub prefixes, base32 secrets), where folding back gives the key as
+//! issued, and those with a one-case prefix and a mixed-case body, where the folded
+//! prefix is enough for the detector (its body class takes either case). So a word is
+//! folded whole, and the scanner decides whether the fold reads as a key.
+//!
+//! A word is read folded only when it looks typed that way on purpose: all its letters in
+//! the case the format does not use, long ([`MIN_LOWER`] letters and digits in a row, or
+//! [`MIN_UPPER`] bytes with a `-` or `_`), with digits and letters both. Hex digests are
+//! left alone (a digest means the same in either case, and folding one reads nothing new).
+//!
+//! Cost on clean text: two probes every [`MIN_LOWER`] / [`MIN_UPPER`] bytes
+//! ([`first_run_of`]); prose words are shorter than a probe's run.
+
+use super::families::run_around;
+use crate::engine::bytes::first_run_of;
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::span::Span;
+
+/// Fewest lower-case letters and digits in a row that make a word worth folding up.
+const MIN_LOWER: usize = 16;
+/// Fewest capitals, digits, `-` and `_` in a row that make a word worth folding down.
+const MIN_UPPER: usize = 20;
+/// Longest word folded (longer ones are blobs, which other layers read).
+const MAX_WORD: usize = 256;
+/// Words folded per text.
+const MAX_RUNS: usize = 8;
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Appends the words of `text` typed in the other case, folded back, to `out`.
+pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let lower = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let upper = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    folds(text, MIN_LOWER, lower, fold_up, out);
+    folds(text, MIN_UPPER, upper, fold_down, out);
+}
+
+fn folds(
+    text: &[u8],
+    min_run: usize,
+    member: impl Fn(u8) -> bool + Copy,
+    fold: fn(&[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Unwrapped>,
+) {
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        let Some(at) = first_run_of(text, from, text.len(), min_run, member) else {
+            return;
+        };
+        let word = run_around(text, at, is_word_byte);
+        from = word.end.max(at + 1);
+        let folded = text.get(word.clone()).and_then(fold);
+        if let Some(folded) = folded {
+            out.push(Unwrapped {
+                span: Span::new(word.start, word.end),
+                wrapping: Wrapping::Recased,
+                text: folded,
+            });
+            runs += 1;
+        }
+    }
+}
+
+/// Digits and letters a word holds.
+fn counts(word: &[u8]) -> (usize, usize) {
+    let digits = word.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    (digits, letters)
+}
+
+/// A word with no capital, digits and non-hex letters: in capitals.
+fn fold_up(word: &[u8]) -> Option<Vec<u8>> {
+    let (digits, letters) = counts(word);
+    let hex_only = word
+        .iter()
+        .all(|b| b.is_ascii_hexdigit() || *b == b'-' || *b == b'_');
+    let typed_lower = word.len() <= MAX_WORD
+        && !word.iter().any(u8::is_ascii_uppercase)
+        && digits >= 2
+        && letters >= 4
+        && !hex_only;
+    typed_lower.then(|| word.to_ascii_uppercase())
+}
+
+/// A word in capitals with a `-` or `_`, digits and letters: in lower case.
+fn fold_down(word: &[u8]) -> Option<Vec<u8>> {
+    let (digits, letters) = counts(word);
+    let typed_upper = word.len() <= MAX_WORD
+        && !word.iter().any(u8::is_ascii_lowercase)
+        && word.iter().any(|b| *b == b'-' || *b == b'_')
+        && digits >= 3
+        && letters >= 4;
+    typed_upper.then(|| word.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<String> {
+        crate::engine::layers::texts_found(find, text)
+    }
+
+    #[test]
+    fn folds_keys_typed_in_the_other_case() {
+        assert_eq!(
+            found("the key id is akiaq2zt6wm4lx7b3nrd, region eu-west-1"),
+            ["AKIAQ2ZT6WM4LX7B3NRD"]
+        );
+        assert_eq!(
+            found("token GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A please"),
+            ["ghp_4k9zq2wx7m3lr8ty5vn6pb1cd0hj2fs4ge8a"]
+        );
+    }
+
+    #[test]
+    fn leaves_ordinary_words_digests_and_mixed_case_alone() {
+        for clean in [
+            "internationalization and counterrevolutionaries are long words",
+            "commit 9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012345 fixed it",
+            "uuid 3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b",
+            "AKIAR7UZ3WQ4XK2M6PLD is already upper case",
+            "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z mixed case is read as written",
+            "MAX_TABLE_ENTRIES and DEFAULT_CACHE_BYTES are constants",
+            "user2024 release2025 v12 build9 are short",
+        ] {
+            assert_eq!(found(clean), Vec::<String>::new(), "{clean}");
+        }
+    }
+}
