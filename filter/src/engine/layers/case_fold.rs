@@ -25,8 +25,9 @@ use crate::engine::span::Span;
 const MIN_LOWER: usize = 16;
 /// Fewest capitals, digits, `-` and `_` in a row that make a word worth folding down.
 const MIN_UPPER: usize = 20;
-/// Longest word folded (longer ones are blobs, which other layers read).
-const MAX_WORD: usize = 256;
+/// Longest word folded: keys in one case are short (an AWS key id is 20 characters, a
+/// base32 secret 16 to 32); longer words are blobs, which the decoders read.
+const MAX_WORD: usize = 64;
 /// Words folded per text.
 const MAX_RUNS: usize = 8;
 
@@ -46,7 +47,7 @@ fn folds(
     text: &[u8],
     min_run: usize,
     member: impl Fn(u8) -> bool + Copy,
-    fold: fn(&[u8]) -> Option<Vec<u8>>,
+    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
     out: &mut Vec<Unwrapped>,
 ) {
     let mut from = 0;
@@ -57,7 +58,8 @@ fn folds(
         };
         let word = run_around(text, at, is_word_byte);
         from = word.end.max(at + 1);
-        let folded = text.get(word.clone()).and_then(fold);
+        let run = text.get(run_around(text, at, member)).unwrap_or_default();
+        let folded = text.get(word.clone()).and_then(|w| fold(w, run));
         if let Some(folded) = folded {
             out.push(Unwrapped {
                 span: Span::new(word.start, word.end),
@@ -76,12 +78,10 @@ fn counts(word: &[u8]) -> (usize, usize) {
     (digits, letters)
 }
 
-/// A word with no capital, digits and non-hex letters: in capitals.
-fn fold_up(word: &[u8]) -> Option<Vec<u8>> {
+/// A word with no capital, digits, and a long lower-case `run` that is not hex: in capitals.
+fn fold_up(word: &[u8], run: &[u8]) -> Option<Vec<u8>> {
     let (digits, letters) = counts(word);
-    let hex_only = word
-        .iter()
-        .all(|b| b.is_ascii_hexdigit() || *b == b'-' || *b == b'_');
+    let hex_only = run.iter().all(u8::is_ascii_hexdigit);
     let typed_lower = word.len() <= MAX_WORD
         && !word.iter().any(u8::is_ascii_uppercase)
         && digits >= 2
@@ -91,7 +91,7 @@ fn fold_up(word: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A word in capitals with a `-` or `_`, digits and letters: in lower case.
-fn fold_down(word: &[u8]) -> Option<Vec<u8>> {
+fn fold_down(word: &[u8], _run: &[u8]) -> Option<Vec<u8>> {
     let (digits, letters) = counts(word);
     let typed_upper = word.len() <= MAX_WORD
         && !word.iter().any(u8::is_ascii_lowercase)
@@ -131,6 +131,7 @@ mod tests {
             "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z mixed case is read as written",
             "MAX_TABLE_ENTRIES and DEFAULT_CACHE_BYTES are constants",
             "user2024 release2025 v12 build9 are short",
+            "legacy xoxs-31410203013-4656325-a481372db8289032eed28eefc0c29436 is hex after its prefix",
         ] {
             assert_eq!(found(clean), Vec::<String>::new(), "{clean}");
         }

@@ -4,14 +4,14 @@
 //! [`super::rejoin`] reads groups and single characters joined by one repeated separator
 //! other than a space; [`super::respell`] single characters spaced out. What is left is a
 //! space between groups (prose has spaces between words, so groups must be of equal width,
-//! hold a digit and a letter, and be in capitals and digits), and mixed separators (two
+//! hold a digit and a letter, or be 13 digits at least, in capitals and digits), and mixed separators (two
 //! distinct ones at least, as one repeated separator is the other layers'). A chain of
 //! pieces is:
 //!
 //! * **groups**: at least [`MIN_GROUPS`] pieces of equal width (3 to 8; the last may be
 //!   shorter) with one separator byte between each two, a space among them or two distinct
-//!   separators, at least [`MIN_JOINED`] characters holding both digits and letters (digit
-//!   groups are cards, which their detectors read with spaces);
+//!   separators, at least [`MIN_JOINED`] characters holding both digits and letters, or at
+//!   [`MIN_NUMBER`] to [`MAX_NUMBER`] digits in groups of 4 to 6 (a card or an id);
 //! * **single characters**: at least [`MIN_JOINED`] one-character pieces, one separator byte
 //!   between each two, two distinct separators at least.
 //!
@@ -27,6 +27,10 @@ use crate::engine::span::Span;
 const MIN_RUN: usize = 14;
 /// Fewest characters a chain must join.
 const MIN_JOINED: usize = 8;
+/// Fewest digits of a grouped chain of digits only (a card number has 13 at least).
+const MIN_NUMBER: usize = 13;
+/// Most digits of a grouped chain of digits only (a card number has 19 at most).
+const MAX_NUMBER: usize = 19;
 /// Fewest groups of a grouped chain.
 const MIN_GROUPS: usize = 3;
 /// Widths of a group.
@@ -149,11 +153,18 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
     }
     let digits = joined.iter().any(u8::is_ascii_digit);
     let letters = joined.iter().any(u8::is_ascii_alphabetic);
+    // Digit groups long enough for a card or an id (an id's cut is not a card's, which
+    // the card detectors read with spaces); else groups holding digits and letters.
+    // As cards and ids are printed: groups of 4 to 6, 13 to 19 digits (groups of three
+    // are thousands, of eight binary octets; longer chains are tables).
+    let number = !letters
+        && (4..=6).contains(&width)
+        && (MIN_NUMBER..=MAX_NUMBER).contains(&joined.len());
     let grouped = GROUP_WIDTHS.contains(&width)
         && stretch.len() >= MIN_GROUPS
         && (space || distinct >= 2)
         && digits
-        && letters;
+        && (letters || number);
     let single = width == 1 && distinct >= 2;
     ((grouped || single) && joined.len() >= MIN_JOINED).then(|| Unwrapped {
         span: Span::new(first.span.start, last.span.end),
@@ -182,6 +193,7 @@ mod tests {
             ["AKIAQ2ZT6WM4LX7B3NRD"]
         );
         assert_eq!(found("4.9-1_6.3-3_8.5-0_6.1-2_4.5-7_6"), ["4916338506124576"]);
+        assert_eq!(found("id 3201 0619 8704 1523 74"), ["320106198704152374"]);
     }
 
     #[test]
@@ -190,7 +202,9 @@ mod tests {
             "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG",
             "scores 100 200 300 400 500 and 600",
             "TODO: FIX THIS ASAP; ALSO CHECK CI",
-            "card 4916 3385 0612 4576 is digits only",
+            "phone 0612 3456 7890 is too short for a card",
+            "01000001 01001011 01001001 01000001 are binary octets",
+            "1234 5678 9012 3456 7890 1234 is longer than a card",
             "A.K.I.A.Q.2.Z.T.6 is one repeated separator",
             "v1.2.3-rc.4 and 2024-05-06 12:30:00",
             "ISO 8601, RFC 3339, HTTP 1.1",
