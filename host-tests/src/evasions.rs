@@ -49,26 +49,7 @@ pub const PAYLOADS: [&str; 5] = ["credential", "card", "cn-id", "marking", "clea
 /// Cases the filter is known to miss today: (technique, payloads, why).
 /// The runners assert these are still allowed through, so fixing one fails
 /// the run until its entry is removed.
-pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
-    (
-        "rot47",
-        &["credential", "card", "cn-id", "marking"],
-        "ROT47 is not read: its hints (every keyword ROT47-enciphered, in two cases) would \
-         overflow the keyword automaton's table (layers/ciphers)",
-    ),
-    (
-        "atbash",
-        &["credential", "marking"],
-        "Atbash is not read (another copy of every keyword in the automaton); digits are kept, \
-         so cards and ids are found as written",
-    ),
-    (
-        "caesar-3",
-        &["credential", "marking"],
-        "Caesar shifts other than 13 are not read (a copy of every keyword per shift); digits \
-         are kept, so cards and ids are found as written",
-    ),
-];
+pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[];
 
 /// How the body reaches the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
