@@ -56,9 +56,11 @@ fn folds(
         let Some(at) = first_run_of(text, from, text.len(), min_run, member) else {
             return;
         };
+        let rest = text.get(at..).unwrap_or_default();
+        let run_end = at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
+        let run = text.get(at..run_end).unwrap_or_default();
         let word = run_around(text, at, is_word_byte);
-        from = word.end.max(at + 1);
-        let run = text.get(run_around(text, at, member)).unwrap_or_default();
+        from = word.end.max(run_end);
         let folded = text.get(word.clone()).and_then(|w| fold(w, run));
         if let Some(folded) = folded {
             out.push(Unwrapped {

@@ -57,13 +57,15 @@ fn is_run_byte(b: u8) -> bool {
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     let mut from = 0;
     let mut runs = 0;
+    // Reused across runs: timestamps and capitals in logs make many short candidates.
+    let mut pieces: Vec<Piece> = Vec::new();
     while runs < MAX_RUNS {
         let Some(start) = first_run_of(text, from, text.len(), MIN_RUN, is_run_byte) else {
             return;
         };
         let rest = text.get(start..).unwrap_or_default();
         let end = start + rest.iter().position(|&b| !is_run_byte(b)).unwrap_or(rest.len());
-        runs += chains_in(text, start, end, out);
+        runs += chains_in(text, start, end, &mut pieces, out);
         from = end.max(start + 1);
     }
 }
@@ -76,9 +78,15 @@ struct Piece {
 }
 
 /// Reads the chains of `text[start..end]`; returns how many it appended.
-fn chains_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) -> usize {
+fn chains_in(
+    text: &[u8],
+    start: usize,
+    end: usize,
+    pieces: &mut Vec<Piece>,
+    out: &mut Vec<Unwrapped>,
+) -> usize {
     let at = |i: usize| text.get(i).copied().unwrap_or(0);
-    let mut pieces: Vec<Piece> = Vec::new();
+    pieces.clear();
     let mut added = 0;
     let mut i = start;
     while i < end {
@@ -100,11 +108,11 @@ fn chains_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) ->
             separator,
         });
         if separator.is_none() {
-            added += chain(text, &pieces, out);
+            added += chain(text, pieces, out);
             pieces.clear();
         }
     }
-    added + chain(text, &pieces, out)
+    added + chain(text, pieces, out)
 }
 
 /// Appends the chains found in one stretch of pieces joined by single separators.
@@ -147,26 +155,29 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
             *slot = true;
         }
     }
-    let mut joined = Vec::with_capacity(stretch.len() * width);
-    for p in stretch {
-        joined.extend_from_slice(p.span.of(text));
-    }
-    let digits = joined.iter().any(u8::is_ascii_digit);
-    let letters = joined.iter().any(u8::is_ascii_alphabetic);
-    // Digit groups long enough for a card or an id (an id's cut is not a card's, which
-    // the card detectors read with spaces); else groups holding digits and letters.
+    let joined_len: usize = stretch.iter().map(|p| p.span.len()).sum();
+    let any_in = |test: fn(&u8) -> bool| stretch.iter().any(|p| p.span.of(text).iter().any(test));
+    let digits = any_in(u8::is_ascii_digit);
+    let letters = any_in(u8::is_ascii_alphabetic);
     // As cards and ids are printed: groups of 4 to 6, 13 to 19 digits (groups of three
     // are thousands, of eight binary octets; longer chains are tables).
     let number = !letters
         && (4..=6).contains(&width)
-        && (MIN_NUMBER..=MAX_NUMBER).contains(&joined.len());
+        && (MIN_NUMBER..=MAX_NUMBER).contains(&joined_len);
     let grouped = GROUP_WIDTHS.contains(&width)
         && stretch.len() >= MIN_GROUPS
         && (space || distinct >= 2)
         && digits
         && (letters || number);
     let single = width == 1 && distinct >= 2;
-    ((grouped || single) && joined.len() >= MIN_JOINED).then(|| Unwrapped {
+    if !(grouped || single) || joined_len < MIN_JOINED {
+        return None;
+    }
+    let mut joined = Vec::with_capacity(joined_len);
+    for p in stretch {
+        joined.extend_from_slice(p.span.of(text));
+    }
+    Some(Unwrapped {
         span: Span::new(first.span.start, last.span.end),
         wrapping: Wrapping::Rejoined,
         text: joined,

@@ -19,8 +19,9 @@ use crate::engine::span::Span;
 /// Fewest spelled symbols read as a run.
 const MIN_SYMBOLS: usize = 8;
 /// Distance between probes: a run of [`MIN_SYMBOLS`] words (three letters and a space at
-/// least each) is longer than this plus one word, so a probe lands on one of its words.
-const PROBE: usize = 24;
+/// least each, 31 bytes) is longer than this plus a space, so a probe lands on one of its
+/// words or next to one.
+const PROBE: usize = 28;
 /// Longest glue between two words of a run.
 const MAX_GLUE: usize = 3;
 /// Runs read per text.
