@@ -13,8 +13,9 @@
 //! [`MIN_UPPER`] bytes with a `-` or `_`), with digits and letters both. Hex digests are
 //! left alone (a digest means the same in either case, and folding one reads nothing new).
 //!
-//! Cost on clean text: two probes every [`MIN_LOWER`] / [`MIN_UPPER`] bytes
-//! ([`first_run_of`]); prose words are shorter than a probe's run.
+//! Cost on clean text: a search for digits eight bytes at a time (a lower-case key holds
+//! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
+//! ([`first_run_of`]).
 
 use super::families::run_around;
 use crate::engine::bytes::first_run_of;
@@ -37,10 +38,71 @@ fn is_word_byte(b: u8) -> bool {
 
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let lower = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    lower_case_keys(text, out);
     let upper = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-    folds(text, MIN_LOWER, lower, fold_up, out);
     folds(text, MIN_UPPER, upper, fold_down, out);
+}
+
+/// Words typed in lower case, folded up. A key typed so holds digits ([`fold_up`] wants two),
+/// and prose has few: the candidates are the runs around digits, found eight bytes at a time
+/// ([`next_digit`]), where probing for runs of lower-case letters would land in every word.
+fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let member = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        let Some(digit) = next_digit(text, from) else {
+            return;
+        };
+        let run = run_around(text, digit, member);
+        from = run.end.max(digit + 1);
+        if run.len() < MIN_LOWER {
+            continue;
+        }
+        let word = run_around(text, digit, is_word_byte);
+        from = from.max(word.end);
+        let lower = text.get(run).unwrap_or_default();
+        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
+            out.push(Unwrapped {
+                span: Span::new(word.start, word.end),
+                wrapping: Wrapping::Recased,
+                text: folded,
+            });
+            runs += 1;
+        }
+    }
+}
+
+/// The first ASCII digit of `text` at or after `from`: eight bytes per step where there is none.
+fn next_digit(text: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const LOW7: u64 = ONES * 0x7F;
+    const HIGHS: u64 = ONES * 0x80;
+    // A lane is flagged if its byte lies in 0x30..=0x39 (ASCII only: `!x` clears bytes >= 0x80);
+    // a flagged word is then searched byte by byte, so the test only needs no false negatives.
+    let any_digit = |x: u64| {
+        let low = x & LOW7;
+        (ONES * (0x7F + 0x3A)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (0x7F - 0x2F)) & HIGHS
+            != 0
+    };
+    let rest = text.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = from;
+    for chunk in &mut chunks {
+        let mut lanes = [0u8; 8];
+        lanes.copy_from_slice(chunk);
+        if any_digit(u64::from_le_bytes(lanes)) {
+            if let Some(p) = chunk.iter().position(u8::is_ascii_digit) {
+                return Some(offset + p);
+            }
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| offset + p)
 }
 
 fn folds(
@@ -121,6 +183,22 @@ mod tests {
             found("token GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A please"),
             ["ghp_4k9zq2wx7m3lr8ty5vn6pb1cd0hj2fs4ge8a"]
         );
+    }
+
+    #[test]
+    fn next_digit_agrees_with_a_byte_by_byte_search() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"ab/0:9 \x2f\x3a\xff\x80AZ";
+        for _ in 0..2000 {
+            let len = rng.below(40);
+            let mut text: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            if rng.below(4) == 0 {
+                text.iter_mut().for_each(|b| *b ^= 0x80);
+            }
+            let from = rng.below(len + 1);
+            let expected = text[from..].iter().position(u8::is_ascii_digit).map(|p| from + p);
+            assert_eq!(next_digit(&text, from), expected, "{text:?} from {from}");
+        }
     }
 
     #[test]
