@@ -49,26 +49,7 @@ pub const PAYLOADS: [&str; 5] = ["credential", "card", "cn-id", "marking", "clea
 /// Cases the filter is known to miss today: (technique, payloads, why).
 /// The runners assert these are still allowed through, so fixing one fails
 /// the run until its entry is removed.
-pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[
-    (
-        "rot47",
-        &["credential", "card", "cn-id", "marking"],
-        "ROT47 is not read: its hints (every keyword ROT47-enciphered, in two cases) would \
-         overflow the keyword automaton's table (layers/ciphers)",
-    ),
-    (
-        "atbash",
-        &["credential", "marking"],
-        "Atbash is not read (another copy of every keyword in the automaton); digits are kept, \
-         so cards and ids are found as written",
-    ),
-    (
-        "caesar-3",
-        &["credential", "marking"],
-        "Caesar shifts other than 13 are not read (a copy of every keyword per shift); digits \
-         are kept, so cards and ids are found as written",
-    ),
-];
+pub const KNOWN_GAPS: &[(&str, &[&str], &str)] = &[];
 
 /// How the body reaches the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -802,6 +783,175 @@ fn hair_spaces(s: &str) -> String {
 
 fn line_separators(s: &str) -> String {
     interleave(s, "\u{2028}")
+}
+
+// ---------------------------------------------------------------- fourth round: case, grouping, spelling, uu/85
+
+/// Each ASCII word of at least `min` letters and digits for which `pick` holds, rewritten by `f`
+/// (words end at anything but an ASCII letter or digit).
+fn ascii_words(s: &str, min: usize, pick: fn(&str) -> bool, f: fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() >= min && pick(word) {
+            out.push_str(&f(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// A key-like word: a capital and a digit in it.
+fn key_like(w: &str) -> bool {
+    w.chars().any(|c| c.is_ascii_uppercase()) && w.chars().any(|c| c.is_ascii_digit())
+}
+
+fn has_capital(w: &str) -> bool {
+    w.chars().any(|c| c.is_ascii_uppercase())
+}
+
+fn all_digits(w: &str) -> bool {
+    w.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Key-like words (a capital and a digit, 12+ characters) typed in lower case.
+fn keys_lower_case(s: &str) -> String {
+    ascii_words(s, 12, key_like, |w| w.to_lowercase())
+}
+
+/// Key-like words and long numbers cut into groups of four with single spaces.
+fn grouped_by_four(s: &str) -> String {
+    ascii_words(
+        s,
+        12,
+        |w| key_like(w) || all_digits(w),
+        |w| {
+            let chars: Vec<char> = w.chars().collect();
+            let groups: Vec<String> = chars.chunks(4).map(|g| g.iter().collect()).collect();
+            groups.join(" ")
+        },
+    )
+}
+
+/// Words of 8+ letters and digits with a capital or all digits, a separator between every
+/// two characters, cycling through `-`, `.`, `_`, `/`.
+fn mixed_separators(s: &str) -> String {
+    ascii_words(
+        s,
+        8,
+        |w| has_capital(w) || all_digits(w),
+        |w| {
+            let mut out = String::new();
+            for (i, c) in w.chars().enumerate() {
+                if i > 0 {
+                    out.push(['-', '.', '_', '/'][i % 4]);
+                }
+                out.push(c);
+            }
+            out
+        },
+    )
+}
+
+const NUMBER_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+const NATO: [&str; 26] = [
+    "alfa", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform", "victor", "whiskey", "x-ray", "yankee", "zulu",
+];
+
+/// Each character as a word: digits in English, capitals in the NATO alphabet.
+fn spell_word(w: &str) -> String {
+    let words: Vec<&str> = w
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => NUMBER_WORDS[(c as u8 - b'0') as usize],
+            'A'..='Z' => NATO[(c as u8 - b'A') as usize],
+            _ => "?",
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Numbers of 12+ digits read out as English number words.
+fn number_words(s: &str) -> String {
+    ascii_words(s, 12, all_digits, spell_word)
+}
+
+/// Capitals-and-digits words of 8+ characters (keys, markings) and long numbers spelled in
+/// the NATO alphabet and number words.
+fn phonetic_alphabet(s: &str) -> String {
+    ascii_words(
+        s,
+        8,
+        |w| w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        spell_word,
+    )
+}
+
+/// Numbers of 12+ digits written backwards, nothing else changed (no keyword to hint at it).
+fn reversed_numbers(s: &str) -> String {
+    // An id's check character `X` is part of its number.
+    ascii_words(
+        s,
+        12,
+        |w| w.trim_end_matches('X').chars().all(|c| c.is_ascii_digit()),
+        reversed,
+    )
+}
+
+/// uuencode as `uuencode note.txt` writes it: `begin`, 45-byte lines, a `` ` `` line, `end`.
+fn uuencode(s: &str) -> String {
+    let enc = |v: u8| if v == 0 { '`' } else { (b' ' + v) as char };
+    let mut out = String::from("begin 644 note.txt\n");
+    for line in s.as_bytes().chunks(45) {
+        out.push(enc(line.len() as u8));
+        for group in line.chunks(3) {
+            let b = [0, 1, 2].map(|i| group.get(i).copied().unwrap_or(0));
+            out.push(enc(b[0] >> 2));
+            out.push(enc((b[0] & 3) << 4 | b[1] >> 4));
+            out.push(enc((b[1] & 15) << 2 | b[2] >> 6));
+            out.push(enc(b[2] & 63));
+        }
+        out.push('\n');
+    }
+    out.push_str("`\nend\n");
+    out
+}
+
+/// Adobe ASCII85 (`<~…~>`), as `base64.a85encode(data, adobe=True)`.
+fn ascii85(s: &str) -> String {
+    let mut out = String::from("<~");
+    for group in s.as_bytes().chunks(4) {
+        let mut word = [0u8; 4];
+        word[..group.len()].copy_from_slice(group);
+        let mut value = u32::from_be_bytes(word);
+        if group.len() == 4 && value == 0 {
+            out.push('z');
+            continue;
+        }
+        let mut digits = [0u8; 5];
+        for d in digits.iter_mut().rev() {
+            *d = (value % 85) as u8 + b'!';
+            value /= 85;
+        }
+        out.extend(digits[..group.len() + 1].iter().map(|&d| d as char));
+    }
+    out.push_str("~>");
+    out
 }
 
 // ---------------------------------------------------------------- request shapes
@@ -1884,6 +2034,54 @@ pub fn techniques() -> Vec<Technique> {
             "a line separator (U+2028) between every two characters",
             line_separators,
             "{}",
+        ),
+        text(
+            "keys-lower-case",
+            "key-like words (capitals and digits) typed all in lower case",
+            keys_lower_case,
+            "{}",
+        ),
+        text(
+            "grouped-by-four",
+            "keys and long numbers in groups of four with single spaces",
+            grouped_by_four,
+            "{}",
+        ),
+        text(
+            "mixed-separators",
+            "a separator between every two characters that changes (-, ., _, /)",
+            mixed_separators,
+            "{}",
+        ),
+        text(
+            "number-words",
+            "long numbers read out as English number words",
+            number_words,
+            "{}",
+        ),
+        text(
+            "phonetic-alphabet",
+            "keys and markings spelled in the NATO alphabet, digits as number words",
+            phonetic_alphabet,
+            "{}",
+        ),
+        text(
+            "reversed-numbers",
+            "long numbers written backwards with nothing else changed",
+            reversed_numbers,
+            "{}",
+        ),
+        text(
+            "uuencode",
+            "the text uuencoded (begin 644 ... end)",
+            uuencode,
+            "{}",
+        ),
+        text(
+            "ascii85",
+            "the text in Adobe ASCII85 (<~...~>)",
+            ascii85,
+            "Decode: {}",
         ),
         shape(
             "split-across-messages",

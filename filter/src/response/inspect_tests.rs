@@ -72,12 +72,17 @@ fn masks_or_monitors_whole_text() {
     inspector.pass(text.as_bytes(), false, &mut out);
     assert_eq!(out, text.as_bytes(), "monitor changes nothing");
     assert_eq!((state.findings.len(), state.masked), (1, 0));
-    // Near misses: too short, lower case.
+    // Near misses: too short, too short in lower case (a whole key in lower case is read
+    // upper-cased: `layers::case_fold`).
     let mut state = inspection(&p);
     let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
-    let near = format!("{} {}", &KEY[..18], KEY.to_ascii_lowercase());
+    let near = format!("{} {}", &KEY[..18], KEY[..18].to_ascii_lowercase());
     inspector.pass(near.as_bytes(), false, &mut Vec::new());
     assert!(state.findings.is_empty());
+    let mut state = inspection(&p);
+    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    inspector.pass(KEY.to_ascii_lowercase().as_bytes(), false, &mut Vec::new());
+    assert_eq!(state.findings.len(), 1, "a key typed in lower case");
 }
 
 #[test]

@@ -37,9 +37,25 @@ pub enum Cipher {
     Rot13 = 0,
     /// Characters in reverse order: the whole text, or each word.
     Reversed = 1,
+    /// A cipher named in the text (`ROT47`, `Atbash`, `Caesar`, `shift back by …`): the text
+    /// after the name read with every Caesar shift, Atbash and ROT47 ([`NAMES`]).
+    Named = 2,
 }
 
+/// The ciphers whose forms of every keyword join the automaton.
 const CIPHERS: [Cipher; 2] = [Cipher::Rot13, Cipher::Reversed];
+
+/// Names of ciphers and of shifting, as a request asking a model to decode names them: ROT47,
+/// Atbash and Caesar shifts other than 13 have no hints of their own (a copy of every keyword
+/// per cipher overflows the automaton's table), so the name is the gate. They join the
+/// automaton as they are (a few dozen patterns); a text naming none is not deciphered.
+pub const NAMES: [&str; 22] = [
+    "atbash", "caesar", "cipher", "cypher", "rot47", "rot-47", "rot 47", "rot1", "rot2", "rot3",
+    "rot4", "rot5", "rot6", "rot7", "rot8", "rot9", "shift back", "shifted back", "shift by",
+    "shifted by", "rotated by", "rotate by",
+];
+/// Bytes read after a cipher's name (and before it, where it follows the text), in its field.
+const NAMED_REACH: usize = 2048;
 
 /// Bytes of each enciphered keyword in the automaton: enough to be rare in ordinary text,
 /// few enough that the automaton stays a table (see the module documentation).
@@ -55,14 +71,17 @@ const MAX_RUNS: usize = 16;
 
 impl Cipher {
     fn from_hint(hint: u32) -> Option<Cipher> {
-        CIPHERS.get(usize::try_from(hint).ok()?).copied()
+        match hint {
+            2 => Some(Cipher::Named),
+            _ => CIPHERS.get(usize::try_from(hint).ok()?).copied(),
+        }
     }
 
     /// How findings inside the deciphered run name the layer.
     fn wrapping(self) -> Wrapping {
         match self {
             Cipher::Reversed => Wrapping::Reversed,
-            Cipher::Rot13 => Wrapping::Rotated,
+            Cipher::Rot13 | Cipher::Named => Wrapping::Rotated,
         }
     }
 
@@ -71,6 +90,7 @@ impl Cipher {
         match self {
             Cipher::Reversed => reversed_chars(keyword),
             Cipher::Rot13 => keyword.iter().map(|&b| rot13(b)).collect(),
+            Cipher::Named => keyword.to_vec(),
         }
     }
 
@@ -93,16 +113,54 @@ impl Cipher {
                 push(whole);
             }
             Cipher::Rot13 => push(run.iter().map(|&b| rot13(b)).collect()),
+            Cipher::Named => {
+                // Every shift but 13 (ROT13 has hints of its own), Atbash, ROT47.
+                for by in (1..26).filter(|&by| by != 13) {
+                    push(run.iter().map(|&b| shift(b, by)).collect());
+                }
+                push(run.iter().map(|&b| atbash(b)).collect());
+                push(run.iter().map(|&b| rot47(b)).collect());
+            }
+        }
+    }
+
+    /// How far around a hint of this cipher the text is deciphered.
+    fn reach(self) -> usize {
+        match self {
+            Cipher::Named => NAMED_REACH,
+            Cipher::Rot13 | Cipher::Reversed => REACH,
         }
     }
 }
 
-fn rot13(b: u8) -> u8 {
+/// An ASCII letter shifted `by` places in its alphabet (`by` below 26).
+fn shift(b: u8, by: u8) -> u8 {
     match b {
-        b'a'..=b'z' => b'a' + (b - b'a' + 13) % 26,
-        b'A'..=b'Z' => b'A' + (b - b'A' + 13) % 26,
+        b'a'..=b'z' => b'a' + (b - b'a' + by) % 26,
+        b'A'..=b'Z' => b'A' + (b - b'A' + by) % 26,
         _ => b,
     }
+}
+
+/// An ASCII letter mirrored in its alphabet (`a` and `z`).
+fn atbash(b: u8) -> u8 {
+    match b {
+        b'a'..=b'z' => b'z' - (b - b'a'),
+        b'A'..=b'Z' => b'Z' - (b - b'A'),
+        _ => b,
+    }
+}
+
+/// Printable ASCII (`!` to `~`) rotated by 47.
+fn rot47(b: u8) -> u8 {
+    match b {
+        b'!'..=b'~' => b'!' + (b - b'!' + 47) % 94,
+        _ => b,
+    }
+}
+
+fn rot13(b: u8) -> u8 {
+    shift(b, 13)
 }
 
 /// `bytes` with its characters in reverse order (UTF-8 kept whole; invalid bytes as U+FFFD).
@@ -166,16 +224,23 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
             }
         }
     }
+    for name in NAMES {
+        hints.push((name.as_bytes().to_vec(), Cipher::Named as u32));
+    }
     hints
 }
 
 /// Deciphers the text around each enciphered keyword of `text` (`hints`, as the scanner found
 /// them) and appends the readings to `out`: per cipher, the stretch of the hint's line within
-/// [`REACH`] bytes of it, overlapping stretches merged.
+/// [`REACH`] bytes of it (a named cipher: its field within [`NAMED_REACH`]), overlapping
+/// stretches merged.
 pub fn find(text: &[u8], hints: &[KeywordHint], out: &mut Vec<Unwrapped>) {
     let mut windows: Vec<(Cipher, Span)> = hints
         .iter()
-        .filter_map(|h| Some((Cipher::from_hint(h.hint)?, window(text, h.start, h.end))))
+        .filter_map(|h| {
+            let cipher = Cipher::from_hint(h.hint)?;
+            Some((cipher, window(text, h.start, h.end, cipher.reach())))
+        })
         .collect();
     windows.sort_unstable();
     let mut merged: Vec<(Cipher, Span)> = Vec::with_capacity(windows.len());
@@ -193,12 +258,14 @@ pub fn find(text: &[u8], hints: &[KeywordHint], out: &mut Vec<Unwrapped>) {
 }
 
 /// The stretch of `text` deciphered around a keyword at `start..end`: its line, at most
-/// [`REACH`] bytes either side, cut at whitespace where the reach ends inside the line.
-fn window(text: &[u8], start: usize, end: usize) -> Span {
+/// `reach` bytes either side, cut at whitespace where the reach ends inside the line. A named
+/// cipher's stretch crosses lines (`Atbash:` on a line of its own, the text below it).
+fn window(text: &[u8], start: usize, end: usize, reach: usize) -> Span {
     let end = end.min(text.len());
     let start = start.min(end);
-    let is_break = |b: &u8| *b == b'\n' || *b == b'\r';
-    let from = start.saturating_sub(REACH);
+    let crosses_lines = reach > REACH;
+    let is_break = |b: &u8| !crosses_lines && (*b == b'\n' || *b == b'\r');
+    let from = start.saturating_sub(reach);
     let before = text.get(from..start).unwrap_or_default();
     let line_start = before.iter().rposition(is_break).map(|p| from + p + 1);
     let first = line_start.unwrap_or_else(|| {
@@ -210,7 +277,7 @@ fn window(text: &[u8], start: usize, end: usize) -> Span {
             cut.map_or(from, |p| from + p + 1)
         }
     });
-    let to = end.saturating_add(REACH).min(text.len());
+    let to = end.saturating_add(reach).min(text.len());
     let after = text.get(end..to).unwrap_or_default();
     let line_end = after.iter().position(is_break).map(|p| end + p);
     let last = line_end.unwrap_or_else(|| {
@@ -253,6 +320,36 @@ mod tests {
     }
 
     #[test]
+    fn a_named_cipher_reads_every_shift_atbash_and_rot47() {
+        let text = b"Key id AKIAR7UZ3WQ4XK2M6PLD, card 4916338506124576.";
+        let mut readings = Vec::new();
+        Cipher::Named.decipher(text, Span::new(0, text.len()), &mut readings);
+        let readings: Vec<Vec<u8>> = readings.into_iter().map(|u| u.text).collect();
+        assert_eq!(readings.len(), 26);
+        for encipher in [
+            |b: u8| shift(b, 3),
+            |b: u8| shift(b, 23),
+            |b: u8| shift(b, 1),
+            atbash,
+            rot47,
+        ] {
+            let enciphered: Vec<u8> = text.iter().map(|&b| encipher(b)).collect();
+            let mut out = Vec::new();
+            Cipher::Named.decipher(&enciphered, Span::new(0, text.len()), &mut out);
+            assert!(out.iter().any(|u| u.text == text));
+        }
+    }
+
+    #[test]
+    fn names_are_hints() {
+        let hints = hint_patterns(&[&b"akia"[..]]);
+        assert!(hints
+            .iter()
+            .any(|(p, h)| p == b"atbash" && *h == Cipher::Named as u32));
+        assert_eq!(Cipher::from_hint(Cipher::Named as u32), Some(Cipher::Named));
+    }
+
+    #[test]
     fn known_forms() {
         assert_eq!(encipher(Cipher::Rot13, "sk-proj-"), "fx-cebw-");
         assert_eq!(encipher(Cipher::Reversed, "【机密】"), "】密机【");
@@ -262,7 +359,11 @@ mod tests {
     #[test]
     fn hints_skip_short_and_unchanged_keywords() {
         let hints = hint_patterns(&[&b"key"[..], b"akia", b"1234", b"abba", b"confidential"]);
-        let forms: Vec<&[u8]> = hints.iter().map(|(p, _)| p.as_slice()).collect();
+        let forms: Vec<&[u8]> = hints
+            .iter()
+            .filter(|(_, h)| *h != Cipher::Named as u32)
+            .map(|(p, _)| p.as_slice())
+            .collect();
         assert!(forms.contains(&&b"nxvn"[..]));
         assert!(forms.contains(&&b"pbasv"[..]));
         assert!(forms
@@ -310,7 +411,7 @@ mod tests {
         let filler = "word ".repeat(100);
         let text = format!("{filler}nxvn{filler}");
         let start = filler.len();
-        let span = window(text.as_bytes(), start, start + 4);
+        let span = window(text.as_bytes(), start, start + 4, REACH);
         let run = span.of(text.as_bytes());
         assert!(run.len() <= 2 * REACH + 4);
         assert!(

@@ -16,15 +16,21 @@
 //! like a field of its own (one loop for every kind of wrapping).
 
 pub(crate) mod byte_lists;
+pub(crate) mod case_fold;
 pub(crate) mod ciphers;
 pub(crate) mod decode;
+pub(crate) mod families;
 pub(crate) mod fold;
 pub(crate) mod lookalikes;
 pub(crate) mod recase;
+pub(crate) mod regroup;
 pub(crate) mod rejoin;
 pub(crate) mod respell;
+pub(crate) mod reversed_numbers;
 pub(crate) mod separators;
+pub(crate) mod spelled;
 pub(crate) mod tags;
+pub(crate) mod uu85;
 pub(crate) mod word_gate;
 
 use crate::engine::span::Span;
@@ -59,6 +65,12 @@ pub enum Wrapping {
     TagCharacters,
     /// Byte values listed with separators (`41:4b`, `65,75`, binary octets, `\101`): `layers::byte_lists`.
     ByteList,
+    /// Digits and letters spelled as words (number words, the NATO alphabet): `layers::spelled`.
+    Spelled,
+    /// uuencode, `begin` blocks or bare lines: `layers::uu85`.
+    Uuencode,
+    /// Adobe ASCII85 (`<~…~>`): `layers::uu85`.
+    Ascii85,
 }
 
 impl Wrapping {
@@ -79,6 +91,9 @@ impl Wrapping {
             Wrapping::Base32 => "base32",
             Wrapping::TagCharacters => "tag-characters",
             Wrapping::ByteList => "byte-list",
+            Wrapping::Spelled => "spelled",
+            Wrapping::Uuencode => "uuencode",
+            Wrapping::Ascii85 => "ascii85",
         }
     }
 }

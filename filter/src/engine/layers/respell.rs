@@ -48,6 +48,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     super::recase::find(text, out);
     super::tags::find(text, out);
     super::byte_lists::find(text, out);
+    super::families::find(text, out);
     out.truncate(MAX_RESPELLED_RUNS);
 }
 

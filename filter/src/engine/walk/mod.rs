@@ -426,7 +426,9 @@ impl Walk<'_, '_> {
         }
         let mut i = before;
         while let Some(f) = out.get(i) {
-            let seen = out.get(..before).unwrap_or_default().iter().any(|s| {
+            // Earlier findings, deciphered ones of other runs included (a named cipher's
+            // readings overlap each other and ROT13's).
+            let seen = out.get(..i).unwrap_or_default().iter().any(|s| {
                 s.hit.detector == f.hit.detector
                     && (s.fingerprint == f.fingerprint
                         || (f.hit.span.start <= s.hit.span.start

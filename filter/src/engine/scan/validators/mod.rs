@@ -103,7 +103,7 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-fn luhn_digits(text: &[u8]) -> bool {
+pub(crate) fn luhn_digits(text: &[u8]) -> bool {
     let mut buf = [0u8; 32];
     match digits(text, &mut buf) {
         Some(n) => luhn(buf.get(..n).unwrap_or_default()),
@@ -301,7 +301,7 @@ fn iban(text: &[u8]) -> bool {
 }
 
 /// GB 11643-1999: 17 digits, a check character, a valid province and birth date.
-fn cn_resident_id(text: &[u8]) -> bool {
+pub(crate) fn cn_resident_id(text: &[u8]) -> bool {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
     if text.len() != 18 {

@@ -1,0 +1,219 @@
+//! Keys typed in the other case: an access key id typed all in lower case
+//! (`akiar7uz…`, whose format is upper case and digits), or a lower-case format typed in
+//! capitals (`GHP_…`, `XOXB-…`, `SK-PROJ-…`).
+//!
+//! Which formats survive a case fold: those whose letters are all of one case (AWS key
+//! ids, Slack and GitHub prefixes, base32 secrets), where folding back gives the key as
+//! issued, and those with a one-case prefix and a mixed-case body, where the folded
+//! prefix is enough for the detector (its body class takes either case). So a word is
+//! folded whole, and the scanner decides whether the fold reads as a key.
+//!
+//! A word is read folded only when it looks typed that way on purpose: all its letters in
+//! the case the format does not use, long ([`MIN_LOWER`] letters and digits in a row, or
+//! [`MIN_UPPER`] bytes with a `-` or `_`), with digits and letters both. Hex digests are
+//! left alone (a digest means the same in either case, and folding one reads nothing new).
+//!
+//! Cost on clean text: a search for digits eight bytes at a time (a lower-case key holds
+//! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
+//! ([`first_run_of`]).
+
+use super::families::run_around;
+use crate::engine::bytes::first_run_of;
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::span::Span;
+
+/// Fewest lower-case letters and digits in a row that make a word worth folding up.
+const MIN_LOWER: usize = 16;
+/// Fewest capitals, digits, `-` and `_` in a row that make a word worth folding down.
+const MIN_UPPER: usize = 20;
+/// Longest word folded: keys in one case are short (an AWS key id is 20 characters, a
+/// base32 secret 16 to 32); longer words are blobs, which the decoders read.
+const MAX_WORD: usize = 64;
+/// Words folded per text.
+const MAX_RUNS: usize = 8;
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// Appends the words of `text` typed in the other case, folded back, to `out`.
+pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    lower_case_keys(text, out);
+    let upper = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+    folds(text, MIN_UPPER, upper, fold_down, out);
+}
+
+/// Words typed in lower case, folded up. A key typed so holds digits ([`fold_up`] wants two),
+/// and prose has few: the candidates are the runs around digits, found eight bytes at a time
+/// ([`next_digit`]), where probing for runs of lower-case letters would land in every word.
+fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let member = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        let Some(digit) = next_digit(text, from) else {
+            return;
+        };
+        let run = run_around(text, digit, member);
+        from = run.end.max(digit + 1);
+        if run.len() < MIN_LOWER {
+            continue;
+        }
+        let word = run_around(text, digit, is_word_byte);
+        from = from.max(word.end);
+        let lower = text.get(run).unwrap_or_default();
+        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
+            out.push(Unwrapped {
+                span: Span::new(word.start, word.end),
+                wrapping: Wrapping::Recased,
+                text: folded,
+            });
+            runs += 1;
+        }
+    }
+}
+
+/// The first ASCII digit of `text` at or after `from`: eight bytes per step where there is none.
+fn next_digit(text: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const LOW7: u64 = ONES * 0x7F;
+    const HIGHS: u64 = ONES * 0x80;
+    // A lane is flagged if its byte lies in 0x30..=0x39 (ASCII only: `!x` clears bytes >= 0x80);
+    // a flagged word is then searched byte by byte, so the test only needs no false negatives.
+    let any_digit = |x: u64| {
+        let low = x & LOW7;
+        (ONES * (0x7F + 0x3A)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (0x7F - 0x2F)) & HIGHS
+            != 0
+    };
+    let rest = text.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = from;
+    for chunk in &mut chunks {
+        let mut lanes = [0u8; 8];
+        lanes.copy_from_slice(chunk);
+        if any_digit(u64::from_le_bytes(lanes)) {
+            if let Some(p) = chunk.iter().position(u8::is_ascii_digit) {
+                return Some(offset + p);
+            }
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| offset + p)
+}
+
+fn folds(
+    text: &[u8],
+    min_run: usize,
+    member: impl Fn(u8) -> bool + Copy,
+    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Unwrapped>,
+) {
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        let Some(at) = first_run_of(text, from, text.len(), min_run, member) else {
+            return;
+        };
+        let rest = text.get(at..).unwrap_or_default();
+        let run_end = at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
+        let run = text.get(at..run_end).unwrap_or_default();
+        let word = run_around(text, at, is_word_byte);
+        from = word.end.max(run_end);
+        let folded = text.get(word.clone()).and_then(|w| fold(w, run));
+        if let Some(folded) = folded {
+            out.push(Unwrapped {
+                span: Span::new(word.start, word.end),
+                wrapping: Wrapping::Recased,
+                text: folded,
+            });
+            runs += 1;
+        }
+    }
+}
+
+/// Digits and letters a word holds.
+fn counts(word: &[u8]) -> (usize, usize) {
+    let digits = word.iter().filter(|b| b.is_ascii_digit()).count();
+    let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    (digits, letters)
+}
+
+/// A word with no capital, digits, and a long lower-case `run` that is not hex: in capitals.
+fn fold_up(word: &[u8], run: &[u8]) -> Option<Vec<u8>> {
+    let (digits, letters) = counts(word);
+    let hex_only = run.iter().all(u8::is_ascii_hexdigit);
+    let typed_lower = word.len() <= MAX_WORD
+        && !word.iter().any(u8::is_ascii_uppercase)
+        && digits >= 2
+        && letters >= 4
+        && !hex_only;
+    typed_lower.then(|| word.to_ascii_uppercase())
+}
+
+/// A word in capitals with a `-` or `_`, digits and letters: in lower case.
+fn fold_down(word: &[u8], _run: &[u8]) -> Option<Vec<u8>> {
+    let (digits, letters) = counts(word);
+    let typed_upper = word.len() <= MAX_WORD
+        && !word.iter().any(u8::is_ascii_lowercase)
+        && word.iter().any(|b| *b == b'-' || *b == b'_')
+        && digits >= 3
+        && letters >= 4;
+    typed_upper.then(|| word.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<String> {
+        crate::engine::layers::texts_found(find, text)
+    }
+
+    #[test]
+    fn folds_keys_typed_in_the_other_case() {
+        assert_eq!(
+            found("the key id is akiaq2zt6wm4lx7b3nrd, region eu-west-1"),
+            ["AKIAQ2ZT6WM4LX7B3NRD"]
+        );
+        assert_eq!(
+            found("token GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A please"),
+            ["ghp_4k9zq2wx7m3lr8ty5vn6pb1cd0hj2fs4ge8a"]
+        );
+    }
+
+    #[test]
+    fn next_digit_agrees_with_a_byte_by_byte_search() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
+        let alphabet = b"ab/0:9 \x2f\x3a\xff\x80AZ";
+        for _ in 0..2000 {
+            let len = rng.below(40);
+            let mut text: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            if rng.below(4) == 0 {
+                text.iter_mut().for_each(|b| *b ^= 0x80);
+            }
+            let from = rng.below(len + 1);
+            let expected = text[from..].iter().position(u8::is_ascii_digit).map(|p| from + p);
+            assert_eq!(next_digit(&text, from), expected, "{text:?} from {from}");
+        }
+    }
+
+    #[test]
+    fn leaves_ordinary_words_digests_and_mixed_case_alone() {
+        for clean in [
+            "internationalization and counterrevolutionaries are long words",
+            "commit 9f2c4e7a1b3d5f60718293a4b5c6d7e8f9012345 fixed it",
+            "uuid 3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b",
+            "AKIAR7UZ3WQ4XK2M6PLD is already upper case",
+            "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z mixed case is read as written",
+            "MAX_TABLE_ENTRIES and DEFAULT_CACHE_BYTES are constants",
+            "user2024 release2025 v12 build9 are short",
+            "legacy xoxs-31410203013-4656325-a481372db8289032eed28eefc0c29436 is hex after its prefix",
+        ] {
+            assert_eq!(found(clean), Vec::<String>::new(), "{clean}");
+        }
+    }
+}

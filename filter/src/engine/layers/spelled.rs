@@ -1,0 +1,198 @@
+//! Digits and letters spelled as words: a card number read out as English number words
+//! (`four nine one six …`) and a key in the NATO phonetic alphabet (`alfa kilo india
+//! alfa romeo seven …`), the way people dictate them or hide them from a pattern.
+//!
+//! A run is at least [`MIN_SYMBOLS`] such words in a row, in any case, with up to
+//! [`MAX_GLUE`] bytes of spaces, commas, dashes, dots or line breaks between each two; it
+//! reads as its digits and capital letters. Prose with a few number words ("one or two")
+//! never reaches eight in a row; a run of them reads as digits, which only a detector
+//! with a checksum or a structure would report.
+//!
+//! Cost on clean text: a probe every [`PROBE`] bytes looks up the word under it (a run of
+//! eight words is longer than two probes' distance, so one of its words is probed); only
+//! a probed word that spells a symbol makes the run be walked.
+
+use super::families::run_around;
+use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::span::Span;
+
+/// Fewest spelled symbols read as a run.
+const MIN_SYMBOLS: usize = 8;
+/// Distance between probes: a run of [`MIN_SYMBOLS`] words (three letters and a space at
+/// least each, 31 bytes) is longer than this plus a space, so a probe lands on one of its
+/// words or next to one.
+const PROBE: usize = 28;
+/// Longest glue between two words of a run.
+const MAX_GLUE: usize = 3;
+/// Runs read per text.
+const MAX_RUNS: usize = 8;
+
+fn is_glue(b: u8) -> bool {
+    matches!(b, b' ' | b',' | b';' | b'-' | b'.' | b'/' | b'\n' | b'\r' | b'\t')
+}
+
+/// What a spelled word stands for: a digit, or a capital letter of the NATO alphabet.
+fn symbol(word: &[u8]) -> Option<u8> {
+    let mut lower = [0u8; 8];
+    let slot = lower.get_mut(..word.len())?;
+    slot.copy_from_slice(word);
+    slot.make_ascii_lowercase();
+    let s: &[u8] = slot;
+    Some(match s {
+        b"zero" | b"oh" | b"nought" => b'0',
+        b"one" => b'1',
+        b"two" => b'2',
+        b"three" | b"tree" => b'3',
+        b"four" | b"fower" => b'4',
+        b"five" | b"fife" => b'5',
+        b"six" => b'6',
+        b"seven" => b'7',
+        b"eight" => b'8',
+        b"nine" | b"niner" => b'9',
+        b"alfa" | b"alpha" => b'A',
+        b"bravo" => b'B',
+        b"charlie" => b'C',
+        b"delta" => b'D',
+        b"echo" => b'E',
+        b"foxtrot" => b'F',
+        b"golf" => b'G',
+        b"hotel" => b'H',
+        b"india" => b'I',
+        b"juliet" | b"juliett" => b'J',
+        b"kilo" => b'K',
+        b"lima" => b'L',
+        b"mike" => b'M',
+        b"november" => b'N',
+        b"oscar" => b'O',
+        b"papa" => b'P',
+        b"quebec" => b'Q',
+        b"romeo" => b'R',
+        b"sierra" => b'S',
+        b"tango" => b'T',
+        b"uniform" => b'U',
+        b"victor" => b'V',
+        b"whiskey" | b"whisky" => b'W',
+        b"xray" | b"x-ray" => b'X',
+        b"yankee" => b'Y',
+        b"zulu" => b'Z',
+        _ => return None,
+    })
+}
+
+/// The word of letters around `at` (`x-ray` whole), if `text[at]` is a letter.
+fn word_at(text: &[u8], at: usize) -> Option<Span> {
+    let word = run_around(text, at, |b| b.is_ascii_alphabetic());
+    if word.is_empty() {
+        return None;
+    }
+    let mut span = Span::new(word.start, word.end);
+    let dashed_ray = text
+        .get(span.end..span.end + 4)
+        .is_some_and(|r| r.eq_ignore_ascii_case(b"-ray"));
+    if span.len() == 1 && dashed_ray {
+        span.end += 4;
+    }
+    if span.start >= 2 && span.len() == 3 {
+        let before = text.get(span.start - 2..span.start);
+        if before.is_some_and(|x| x.eq_ignore_ascii_case(b"x-")) {
+            span.start -= 2;
+        }
+    }
+    Some(span)
+}
+
+/// The spelled word after `word` across at most [`MAX_GLUE`] glue bytes.
+fn next_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+    let glue = (word.end..word.end + MAX_GLUE + 1)
+        .find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
+    if glue == word.end || !text.get(glue).is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let next = word_at(text, glue)?;
+    Some((next, symbol(next.of(text))?))
+}
+
+/// The spelled word before `word` across at most [`MAX_GLUE`] glue bytes.
+fn previous_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+    let lowest = word.start.saturating_sub(MAX_GLUE + 1);
+    let end = (lowest..word.start)
+        .rev()
+        .find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
+    if end + 1 == word.start || !text.get(end).is_some_and(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let previous = word_at(text, end)?;
+    Some((previous, symbol(previous.of(text))?))
+}
+
+/// Appends the spelled runs of `text` (their digits and letters) to `out`.
+pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let mut probe = PROBE - 1;
+    let mut runs = 0;
+    while probe < text.len() && runs < MAX_RUNS {
+        let letter = [probe, probe + 1, probe.saturating_sub(1)]
+            .into_iter()
+            .find(|&i| text.get(i).is_some_and(u8::is_ascii_alphabetic));
+        let hit = letter
+            .and_then(|at| word_at(text, at))
+            .and_then(|w| Some((w, symbol(w.of(text))?)));
+        let Some((word, first)) = hit else {
+            probe += PROBE;
+            continue;
+        };
+        let mut before = Vec::new();
+        let mut start = word;
+        while let Some((w, s)) = previous_word(text, start) {
+            before.push(s);
+            start = w;
+        }
+        let mut spelled: Vec<u8> = before.into_iter().rev().collect();
+        spelled.push(first);
+        let mut end = word;
+        while let Some((w, s)) = next_word(text, end) {
+            spelled.push(s);
+            end = w;
+        }
+        if spelled.len() >= MIN_SYMBOLS {
+            out.push(Unwrapped {
+                span: Span::new(start.start, end.end),
+                wrapping: Wrapping::Spelled,
+                text: spelled,
+            });
+            runs += 1;
+        }
+        probe = (end.end + PROBE).max(probe + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<String> {
+        crate::engine::layers::texts_found(find, text)
+    }
+
+    #[test]
+    fn reads_number_words_and_the_phonetic_alphabet() {
+        assert_eq!(
+            found("card: five one zero five, one zero five one, Zero Five One Zero, five one zero zero thanks"),
+            ["5105105105105100"]
+        );
+        assert_eq!(
+            found("id is alfa kilo india alpha quebec two zulu tango six whiskey mike four lima x-ray seven bravo three november romeo delta"),
+            ["AKIAQ2ZT6WM4LX7B3NRD"]
+        );
+    }
+
+    #[test]
+    fn leaves_prose_with_number_words_alone() {
+        for clean in [
+            "one or two of the three teams met five times in the last nine weeks, and six more plan to",
+            "Romeo and Juliet meets Victor at the Hotel India in Lima; Oscar and Mike play golf with Charlie",
+            "the first, second and third of the one hundred and twenty items",
+        ] {
+            assert_eq!(found(clean), Vec::<String>::new(), "{clean}");
+        }
+    }
+}
