@@ -47,9 +47,29 @@ impl std::fmt::Display for KeywordsError {
 }
 
 /// All keywords of a scanner, matched case-insensitively in ASCII, every occurrence reported.
+///
+/// Two automata: the patterns of ASCII bytes only, and those holding a non-ASCII byte (the
+/// CJK and accented dictionary phrases and their cipher hints). A table has one column per
+/// distinct byte of its patterns, and the default policy's non-ASCII phrases bring 76 of its
+/// 131, so one table for all had rows 2.4x as wide as the ASCII table's: more memory to build
+/// and to keep in cache on every byte scanned. The non-ASCII table runs only around a text's
+/// non-ASCII bytes (every match of it holds one), so ASCII text never reads it.
 #[derive(Debug)]
 pub struct Keywords {
+    /// The patterns of ASCII bytes only.
+    narrow: Option<Part>,
+    /// The patterns holding a non-ASCII byte.
+    wide: Option<Part>,
+}
+
+/// One automaton over some of the patterns.
+#[derive(Debug)]
+struct Part {
     automaton: Automaton,
+    /// The caller's id of each of this automaton's patterns, by the automaton's id.
+    ids: Vec<u32>,
+    /// Bytes of its longest pattern.
+    longest: usize,
 }
 
 #[derive(Debug)]
@@ -71,76 +91,183 @@ impl Keywords {
         if let Some(empty) = patterns.iter().position(|p| p.as_ref().is_empty()) {
             return Err(KeywordsError::EmptyPattern(empty));
         }
-        let automaton = match Table::build(patterns, max_entries) {
-            Some(table) => Automaton::Table(Box::new(table)),
-            None => Automaton::Compact(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(patterns)
-                    .map_err(KeywordsError::TooLarge)?,
-            ),
-        };
-        Ok(Keywords { automaton })
+        let (wide, narrow): (Vec<(u32, &[u8])>, Vec<(u32, &[u8])>) = patterns
+            .iter()
+            .enumerate()
+            .map(|(id, p)| (u32::try_from(id).unwrap_or(u32::MAX), p.as_ref()))
+            .partition(|(_, p)| !p.is_ascii());
+        Ok(Keywords {
+            narrow: Part::build(&narrow, max_entries)?,
+            wide: Part::build(&wide, max_entries)?,
+        })
     }
 
     /// Every occurrence of every pattern in `text`, overlapping ones included, by end position.
     pub fn find_overlapping<'a>(&'a self, text: &'a [u8]) -> Matches<'a> {
-        match &self.automaton {
-            Automaton::Table(table) => Matches::Table(TableMatches {
-                table,
-                text,
-                pos: 0,
-                state: 0,
-                pending: 0..0,
-            }),
-            Automaton::Compact(ac) => Matches::Compact(ac.find_overlapping_iter(text)),
+        let wide = self.wide.as_ref().filter(|_| !text.is_ascii());
+        Matches {
+            narrow: self.narrow.as_ref().map(|p| p.find_overlapping(text).peekable()),
+            wide: wide.map(|p| p.find_overlapping(text).peekable()),
         }
     }
 
     /// Calls `report` with every occurrence in `text`, in no particular order: the same
     /// matches as [`Keywords::find_overlapping`], found faster in long texts.
     pub fn for_each_match(&self, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
-        match &self.automaton {
-            Automaton::Table(table) if text.len() >= LANES * table.min_lane_len() => {
-                table.for_each_in_lanes(text, report);
+        if let Some(narrow) = &self.narrow {
+            narrow.for_each_match(text, 0, report);
+        }
+        let Some(wide) = &self.wide else {
+            return;
+        };
+        // Every match of the wide automaton holds a non-ASCII byte, so it lies within its
+        // longest pattern's length of one: only those stretches are scanned, each from the
+        // start state (merged where they overlap, so that no match is reported twice).
+        let reach = wide.longest.saturating_sub(1);
+        let mut from = 0;
+        while let Some(first) = next_non_ascii(text, from) {
+            let start = first.saturating_sub(reach).max(from);
+            let mut end = first + 1;
+            while let Some(next) = next_non_ascii(text, end) {
+                if next > end + 2 * reach {
+                    break;
+                }
+                end = next + 1;
             }
-            _ => self.find_overlapping(text).for_each(report),
+            let end = (end + reach).min(text.len());
+            wide.for_each_match(text.get(start..end).unwrap_or_default(), start, report);
+            from = end;
         }
     }
 
     #[cfg(any(test, feature = "bench-hooks"))]
     pub fn patterns_len(&self) -> usize {
-        match &self.automaton {
-            Automaton::Table(table) => table.pattern_lens.len(),
-            Automaton::Compact(ac) => ac.patterns_len(),
-        }
+        self.parts().map(|p| p.ids.len()).sum()
     }
 
-    /// Heap bytes of the automaton.
+    /// Heap bytes of the automata.
     #[cfg(any(test, feature = "bench-hooks"))]
     pub fn memory_usage(&self) -> usize {
-        match &self.automaton {
-            Automaton::Table(table) => table.memory_usage(),
-            Automaton::Compact(ac) => ac.memory_usage(),
+        self.parts()
+            .map(|p| {
+                4 * p.ids.len()
+                    + match &p.automaton {
+                        Automaton::Table(table) => table.memory_usage(),
+                        Automaton::Compact(ac) => ac.memory_usage(),
+                    }
+            })
+            .sum()
+    }
+
+    /// Which implementation holds the patterns: `"table"`, or the crate's `"compact"`
+    /// automaton if either part needed it.
+    #[cfg(any(test, feature = "bench-hooks"))]
+    pub fn kind(&self) -> &'static str {
+        if self
+            .parts()
+            .any(|p| matches!(p.automaton, Automaton::Compact(_)))
+        {
+            "compact"
+        } else {
+            "table"
         }
     }
 
-    /// Which implementation holds the patterns: `"table"` or the crate's `"compact"` automaton.
     #[cfg(any(test, feature = "bench-hooks"))]
-    pub fn kind(&self) -> &'static str {
+    fn parts(&self) -> impl Iterator<Item = &Part> {
+        self.narrow.iter().chain(self.wide.iter())
+    }
+}
+
+/// The first non-ASCII byte of `text` at or after `from`, tested a machine word at a time.
+fn next_non_ascii(text: &[u8], from: usize) -> Option<usize> {
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let rest = text.get(from..)?;
+    let mut words = rest.chunks_exact(8);
+    let mut offset = from;
+    for word in &mut words {
+        let mut lanes = [0u8; 8];
+        lanes.copy_from_slice(word);
+        if u64::from_le_bytes(lanes) & HIGHS != 0 {
+            return word.iter().position(|b| !b.is_ascii()).map(|p| offset + p);
+        }
+        offset += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map(|p| offset + p)
+}
+
+impl Part {
+    /// The automaton over `patterns` (the caller's id, the pattern); `None` if there are none.
+    fn build(patterns: &[(u32, &[u8])], max_entries: usize) -> Result<Option<Part>, KeywordsError> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let bytes: Vec<&[u8]> = patterns.iter().map(|&(_, p)| p).collect();
+        let automaton = match Table::build(&bytes, max_entries) {
+            Some(table) => Automaton::Table(Box::new(table)),
+            None => Automaton::Compact(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&bytes)
+                    .map_err(KeywordsError::TooLarge)?,
+            ),
+        };
+        Ok(Some(Part {
+            automaton,
+            ids: patterns.iter().map(|&(id, _)| id).collect(),
+            longest: bytes.iter().map(|p| p.len()).max().unwrap_or(0),
+        }))
+    }
+
+    /// The caller's form of a match of this automaton in a text starting at `offset`.
+    #[inline]
+    fn caller_match(&self, m: KeywordMatch, offset: usize) -> KeywordMatch {
+        KeywordMatch {
+            pattern: self.ids.get(m.pattern).map_or(usize::MAX, |&id| id as usize),
+            start: m.start + offset,
+            end: m.end + offset,
+        }
+    }
+
+    fn find_overlapping<'a>(&'a self, text: &'a [u8]) -> PartMatches<'a> {
+        let inner = match &self.automaton {
+            Automaton::Table(table) => InnerMatches::Table(TableMatches {
+                table,
+                text,
+                pos: 0,
+                state: 0,
+                pending: 0..0,
+            }),
+            Automaton::Compact(ac) => InnerMatches::Compact(ac.find_overlapping_iter(text)),
+        };
+        PartMatches { part: self, inner }
+    }
+
+    /// Reports every match in `text`, which starts at `offset` of the caller's text.
+    fn for_each_match(&self, text: &[u8], offset: usize, report: &mut dyn FnMut(KeywordMatch)) {
+        let report = &mut |m: KeywordMatch| report(self.caller_match(m, offset));
         match &self.automaton {
-            Automaton::Table(_) => "table",
-            Automaton::Compact(_) => "compact",
+            Automaton::Table(table) if text.len() >= LANES * table.min_lane_len() => {
+                table.for_each_in_lanes(text, report);
+            }
+            _ => self
+                .find_overlapping(text)
+                .inner
+                .for_each(|m| report(m)),
         }
     }
 }
 
-/// Iterator over [`Keywords::find_overlapping`].
+/// Iterator over [`Keywords::find_overlapping`]: the two automata's matches merged by end.
 #[derive(Debug)]
-pub enum Matches<'a> {
-    Table(TableMatches<'a>),
-    Compact(aho_corasick::FindOverlappingIter<'a, 'a>),
+pub struct Matches<'a> {
+    narrow: Option<std::iter::Peekable<PartMatches<'a>>>,
+    wide: Option<std::iter::Peekable<PartMatches<'a>>>,
 }
 
 impl Iterator for Matches<'_> {
@@ -148,9 +275,49 @@ impl Iterator for Matches<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<KeywordMatch> {
+        let end = |part: &mut Option<std::iter::Peekable<PartMatches<'_>>>| {
+            part.as_mut().and_then(|p| p.peek()).map(|m| m.end)
+        };
+        match (end(&mut self.narrow), end(&mut self.wide)) {
+            (Some(n), Some(w)) if w < n => self.wide.as_mut()?.next(),
+            (Some(_), _) => self.narrow.as_mut()?.next(),
+            (None, _) => self.wide.as_mut()?.next(),
+        }
+    }
+}
+
+/// One automaton's matches, with the caller's pattern ids.
+#[derive(Debug)]
+struct PartMatches<'a> {
+    part: &'a Part,
+    inner: InnerMatches<'a>,
+}
+
+impl Iterator for PartMatches<'_> {
+    type Item = KeywordMatch;
+
+    #[inline]
+    fn next(&mut self) -> Option<KeywordMatch> {
+        let m = self.inner.next()?;
+        Some(self.part.caller_match(m, 0))
+    }
+}
+
+/// One automaton's matches, with its own pattern ids.
+#[derive(Debug)]
+enum InnerMatches<'a> {
+    Table(TableMatches<'a>),
+    Compact(aho_corasick::FindOverlappingIter<'a, 'a>),
+}
+
+impl Iterator for InnerMatches<'_> {
+    type Item = KeywordMatch;
+
+    #[inline]
+    fn next(&mut self) -> Option<KeywordMatch> {
         match self {
-            Matches::Table(m) => m.next(),
-            Matches::Compact(m) => m.next().map(|m| KeywordMatch {
+            InnerMatches::Table(m) => m.next(),
+            InnerMatches::Compact(m) => m.next().map(|m| KeywordMatch {
                 pattern: m.pattern().as_usize(),
                 start: m.start(),
                 end: m.end(),
@@ -559,6 +726,38 @@ mod tests {
             let text: Vec<u8> = (0..300 + rng.below(200))
                 .map(|_| rng.pick(alphabet))
                 .collect();
+            let keywords = Keywords::new(&patterns).unwrap();
+            assert_eq!(all(&keywords, &text), reference(&patterns, &text));
+        }
+    }
+
+    #[test]
+    fn non_ascii_patterns_are_found_around_sparse_non_ascii_bytes() {
+        // Mostly ASCII text, so the non-ASCII automaton's stretches are many and apart, with
+        // patterns that mix ASCII and non-ASCII bytes across the stretches' edges.
+        let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
+        let alphabet = b"aAbBcaabbc- ";
+        for _ in 0..300 {
+            let count = 1 + rng.below(10);
+            let patterns: Vec<Vec<u8>> = (0..count)
+                .map(|_| {
+                    let len = 1 + rng.below(9);
+                    let mut p: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+                    if rng.below(2) == 0 {
+                        let at = rng.below(p.len() + 1);
+                        p.splice(at..at, "机".bytes());
+                    }
+                    p
+                })
+                .collect();
+            let mut text: Vec<u8> = Vec::new();
+            while text.len() < 200 + rng.below(600) {
+                if rng.below(40) == 0 {
+                    text.extend_from_slice(rng.pick(&["机", "密", "é"]).as_bytes());
+                } else {
+                    text.push(rng.pick(alphabet));
+                }
+            }
             let keywords = Keywords::new(&patterns).unwrap();
             assert_eq!(all(&keywords, &text), reference(&patterns, &text));
         }
