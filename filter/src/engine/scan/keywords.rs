@@ -54,12 +54,18 @@ impl std::fmt::Display for KeywordsError {
 /// 131, so one table for all had rows 2.4x as wide as the ASCII table's: more memory to build
 /// and to keep in cache on every byte scanned. The non-ASCII table runs only around a text's
 /// non-ASCII bytes (every match of it holds one), so ASCII text never reads it.
+///
+/// Matches are reported in the order one table over all patterns reported them (see
+/// [`ReportOrder`]): the scanner keeps the first enciphered-keyword hints up to a cap, and
+/// the walker the first of equal findings, so the order is part of what the engine decides.
 #[derive(Debug)]
 pub struct Keywords {
     /// The patterns of ASCII bytes only.
     narrow: Option<Part>,
     /// The patterns holding a non-ASCII byte.
     wide: Option<Part>,
+    /// Bytes of the longest pattern of either: the lanes of a scan are laid out by it.
+    longest: usize,
 }
 
 /// One automaton over some of the patterns.
@@ -99,6 +105,7 @@ impl Keywords {
         Ok(Keywords {
             narrow: Part::build(&narrow, max_entries)?,
             wide: Part::build(&wide, max_entries)?,
+            longest: patterns.iter().map(|p| p.as_ref().len()).max().unwrap_or(0),
         })
     }
 
@@ -111,32 +118,33 @@ impl Keywords {
         }
     }
 
-    /// Calls `report` with every occurrence in `text`, in no particular order: the same
-    /// matches as [`Keywords::find_overlapping`], found faster in long texts.
-    pub fn for_each_match(&self, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
-        if let Some(narrow) = &self.narrow {
-            narrow.for_each_match(text, 0, report);
+    /// Calls `report` with every occurrence in `text`: the same matches as
+    /// [`Keywords::find_overlapping`], found faster in long texts, in [`ReportOrder`].
+    /// `buffer` holds the matches to be ordered when both automata found some.
+    pub fn for_each_match(
+        &self,
+        text: &[u8],
+        buffer: &mut Vec<KeywordMatch>,
+        report: &mut dyn FnMut(KeywordMatch),
+    ) {
+        buffer.clear();
+        if let Some(wide) = &self.wide {
+            wide_matches(wide, text, &mut |m| buffer.push(m));
         }
-        let Some(wide) = &self.wide else {
-            return;
-        };
-        // Every match of the wide automaton holds a non-ASCII byte, so it lies within its
-        // longest pattern's length of one: only those stretches are scanned, each from the
-        // start state (merged where they overlap, so that no match is reported twice).
-        let reach = wide.longest.saturating_sub(1);
-        let mut from = 0;
-        while let Some(first) = next_non_ascii(text, from) {
-            let start = first.saturating_sub(reach).max(from);
-            let mut end = first + 1;
-            while let Some(next) = next_non_ascii(text, end) {
-                if next > end + 2 * reach {
-                    break;
-                }
-                end = next + 1;
+        if buffer.is_empty() {
+            // The usual case: the ASCII automaton alone, which reports in the order wanted.
+            if let Some(narrow) = &self.narrow {
+                narrow.for_each_match(text, 0, self.longest, report);
             }
-            let end = (end + reach).min(text.len());
-            wide.for_each_match(text.get(start..end).unwrap_or_default(), start, report);
-            from = end;
+            return;
+        }
+        if let Some(narrow) = &self.narrow {
+            narrow.for_each_match(text, 0, self.longest, &mut |m| buffer.push(m));
+        }
+        let order = ReportOrder::new(text.len(), self.longest);
+        buffer.sort_unstable_by_key(|m| order.key(m));
+        for &m in buffer.iter() {
+            report(m);
         }
     }
 
@@ -177,6 +185,94 @@ impl Keywords {
     fn parts(&self) -> impl Iterator<Item = &Part> {
         self.narrow.iter().chain(self.wide.iter())
     }
+}
+
+/// Every match of the wide automaton (its patterns hold a non-ASCII byte) in `text`, in no
+/// particular order. Each lies within its longest pattern's length of a non-ASCII byte, so only
+/// those stretches are scanned, each from the start state (merged where they overlap, so that
+/// no match is reported twice): ASCII text costs one pass a machine word at a time.
+fn wide_matches(wide: &Part, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
+    let reach = wide.longest.saturating_sub(1);
+    let mut from = 0;
+    while let Some(first) = next_non_ascii(text, from) {
+        let start = first.saturating_sub(reach).max(from);
+        let mut end = first + 1;
+        while let Some(next) = next_non_ascii(text, end) {
+            if next > end + 2 * reach {
+                break;
+            }
+            end = next + 1;
+        }
+        let end = (end + reach).min(text.len());
+        let stretch = text.get(start..end).unwrap_or_default();
+        wide.for_each_match(stretch, start, wide.longest, report);
+        from = end;
+    }
+}
+
+/// The order in which one table over all patterns reported matches (the lanes of
+/// [`Table::for_each_in_lanes`] laid out by the longest pattern of all, or one scan of a
+/// short text), as a sort key. At one step, the patterns ending at a state come longest first.
+struct ReportOrder {
+    lanes: bool,
+    bounds: [usize; LANES + 1],
+    starts: [usize; LANES],
+    common: usize,
+}
+
+impl ReportOrder {
+    fn new(len: usize, longest: usize) -> ReportOrder {
+        let lanes = len >= LANES * min_lane_len(longest);
+        let (bounds, starts) = lane_layout(len, longest);
+        let common = (0..LANES)
+            .map(|i| bounds.get(i + 1).copied().unwrap_or(0) - starts.get(i).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0);
+        ReportOrder {
+            lanes,
+            bounds,
+            starts,
+            common,
+        }
+    }
+
+    /// (tail?, step or lane, lane or step, longest first, pattern).
+    fn key(&self, m: &KeywordMatch) -> (bool, usize, usize, std::cmp::Reverse<usize>, usize) {
+        let len = std::cmp::Reverse(m.end - m.start);
+        if !self.lanes {
+            return (false, m.end, 0, len, m.pattern);
+        }
+        let lane = (0..LANES)
+            .find(|&i| m.end <= self.bounds.get(i + 1).copied().unwrap_or(usize::MAX))
+            .unwrap_or(LANES - 1);
+        let read = m.end - self.starts.get(lane).copied().unwrap_or(0);
+        if read <= self.common {
+            (false, read, lane, len, m.pattern)
+        } else {
+            (true, lane, read, len, m.pattern)
+        }
+    }
+}
+
+/// Texts shorter than `LANES` times this are scanned in one lane: the lanes' overlap (a
+/// pattern's length) would be a large part of the work.
+fn min_lane_len(longest: usize) -> usize {
+    (longest * 4).max(64)
+}
+
+/// A text of `len` bytes split into `LANES` stretches: lane i reads `starts[i]..bounds[i + 1]`
+/// and reports the matches ending in `bounds[i] + 1..=bounds[i + 1]`. A lane starts the
+/// longest pattern's length early, from the start state, so it sees every match that ends in
+/// its stretch: the DFA's state depends only on those last bytes.
+fn lane_layout(len: usize, longest: usize) -> ([usize; LANES + 1], [usize; LANES]) {
+    let overlap = longest.saturating_sub(1);
+    let bounds: [usize; LANES + 1] = std::array::from_fn(|i| len * i / LANES);
+    let starts: [usize; LANES] = std::array::from_fn(|i| {
+        bounds
+            .get(i)
+            .map_or(0, |&b| if i == 0 { b } else { b.saturating_sub(overlap) })
+    });
+    (bounds, starts)
 }
 
 /// The first non-ASCII byte of `text` at or after `from`, tested a machine word at a time.
@@ -248,12 +344,19 @@ impl Part {
         PartMatches { part: self, inner }
     }
 
-    /// Reports every match in `text`, which starts at `offset` of the caller's text.
-    fn for_each_match(&self, text: &[u8], offset: usize, report: &mut dyn FnMut(KeywordMatch)) {
+    /// Reports every match in `text`, which starts at `offset` of the caller's text; in lanes
+    /// laid out by a longest pattern of `longest` bytes (at least this automaton's).
+    fn for_each_match(
+        &self,
+        text: &[u8],
+        offset: usize,
+        longest: usize,
+        report: &mut dyn FnMut(KeywordMatch),
+    ) {
         let report = &mut |m: KeywordMatch| report(self.caller_match(m, offset));
         match &self.automaton {
-            Automaton::Table(table) if text.len() >= LANES * table.min_lane_len() => {
-                table.for_each_in_lanes(text, report);
+            Automaton::Table(table) if text.len() >= LANES * min_lane_len(longest) => {
+                table.for_each_in_lanes(text, longest, report);
             }
             _ => self
                 .find_overlapping(text)
@@ -518,24 +621,15 @@ impl Table {
         }
     }
 
-    /// Texts shorter than `LANES` times this are scanned in one lane: the lanes' overlap
-    /// (a pattern's length) would be a large part of the work.
-    fn min_lane_len(&self) -> usize {
-        (self.longest_pattern * 4).max(64)
-    }
-
-    /// Splits `text` into `LANES` stretches, each reporting the matches that end in it.
-    /// A lane starts the longest pattern's length early, from the start state, so it sees
-    /// every match that ends in its stretch: the DFA's state depends only on those last bytes.
-    fn for_each_in_lanes(&self, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
-        let overlap = self.longest_pattern.saturating_sub(1);
-        let bounds: [usize; LANES + 1] = std::array::from_fn(|i| text.len() * i / LANES);
-        // Lane i reads `starts[i]..bounds[i + 1]` and reports ends in `bounds[i] + 1..=bounds[i + 1]`.
-        let starts: [usize; LANES] = std::array::from_fn(|i| {
-            bounds
-                .get(i)
-                .map_or(0, |&b| if i == 0 { b } else { b.saturating_sub(overlap) })
-        });
+    /// Splits `text` into `LANES` stretches ([`lane_layout`], by a longest pattern of
+    /// `longest` bytes), each reporting the matches that end in it.
+    fn for_each_in_lanes(
+        &self,
+        text: &[u8],
+        longest: usize,
+        report: &mut dyn FnMut(KeywordMatch),
+    ) {
+        let (bounds, starts) = lane_layout(text.len(), longest.max(self.longest_pattern));
         let lane = |i: usize| {
             let start = starts.get(i).copied().unwrap_or(0);
             let end = bounds.get(i + 1).copied().unwrap_or(0);
@@ -671,7 +765,7 @@ mod tests {
         let mut found: Vec<_> = keywords.find_overlapping(text).collect();
         found.sort_unstable();
         let mut lanes = Vec::new();
-        keywords.for_each_match(text, &mut |m| lanes.push(m));
+        keywords.for_each_match(text, &mut Vec::new(), &mut |m| lanes.push(m));
         lanes.sort_unstable();
         assert_eq!(found, lanes);
         found
