@@ -388,11 +388,18 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
             let Some(last) = next_interleave_hit(text, i) else {
                 return;
             };
-            let word = (i..last)
+            // The piece ending at `last` (an ASCII character, or a character's last byte).
+            let piece = (last.saturating_sub(3).max(i)..=last)
                 .rev()
-                .find(|&k| !text.get(k).copied().is_some_and(is_wordish))
-                .map_or(i, |k| k + 1);
-            i = run_start_before(text, i, word);
+                .find(|&at| text.get(at).is_some_and(|&b| b < 0x80 || b >= 0xC0))
+                .unwrap_or(last);
+            if lone_piece(text, piece) != last + 1 - piece {
+                // Not a word of its own (a CJK word's last character, say): the walk over
+                // every word passes it without a run, whatever led to it.
+                i = end_of(text, last, is_wordish);
+                continue;
+            }
+            i = run_start_before(text, i, piece);
         }
         // Words are skipped whole: only a one-character word can start a run.
         let Some(word) = next_of(text, i, is_wordish) else {

@@ -138,13 +138,26 @@ impl Keywords {
             }
             return;
         }
-        if let Some(narrow) = &self.narrow {
-            narrow.for_each_match(text, 0, self.longest, &mut |m| buffer.push(m));
-        }
+        // The ASCII automaton reports in that order already: the wide matches, sorted, are
+        // reported among its own (a key per match, no sort of the usually many ASCII ones).
         let order = ReportOrder::new(text.len(), self.longest);
         buffer.sort_unstable_by_key(|m| order.key(m));
-        for &m in buffer.iter() {
-            report(m);
+        let mut wide = buffer.iter().peekable();
+        if let Some(narrow) = &self.narrow {
+            narrow.for_each_match(text, 0, self.longest, &mut |m| {
+                let key = order.key(&m);
+                while let Some(&&w) = wide.peek() {
+                    if order.key(&w) >= key {
+                        break;
+                    }
+                    report(w);
+                    wide.next();
+                }
+                report(m);
+            });
+        }
+        for &w in wide {
+            report(w);
         }
     }
 
@@ -854,6 +867,44 @@ mod tests {
             }
             let keywords = Keywords::new(&patterns).unwrap();
             assert_eq!(all(&keywords, &text), reference(&patterns, &text));
+        }
+    }
+
+    #[test]
+    fn reports_in_the_order_of_one_table_over_all_patterns() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x1405_7b7e_f767_814f);
+        let alphabet = b"aAbB- \xe6\x9c";
+        for round in 0..300 {
+            let count = 1 + rng.below(12);
+            let patterns: Vec<Vec<u8>> = (0..count)
+                .map(|_| {
+                    let len = 1 + rng.below(6);
+                    (0..len).map(|_| rng.pick(alphabet)).collect()
+                })
+                .collect();
+            // Short texts (one scan) and long ones (four lanes).
+            let len = if round % 2 == 0 { rng.below(200) } else { 300 + rng.below(500) };
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            let whole = Table::build(&patterns, MAX_TABLE_ENTRIES).unwrap();
+            let mut expected = Vec::new();
+            if text.len() >= LANES * min_lane_len(whole.longest_pattern) {
+                whole.for_each_in_lanes(&text, whole.longest_pattern, &mut |m| expected.push(m));
+            } else {
+                let mut one = TableMatches {
+                    table: &whole,
+                    text: &text,
+                    pos: 0,
+                    state: 0,
+                    pending: 0..0,
+                };
+                while let Some(m) = one.next() {
+                    expected.push(m);
+                }
+            }
+            let keywords = Keywords::new(&patterns).unwrap();
+            let mut got = Vec::new();
+            keywords.for_each_match(&text, &mut Vec::new(), &mut |m| got.push(m));
+            assert_eq!(got, expected);
         }
     }
 
