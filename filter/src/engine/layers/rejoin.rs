@@ -391,7 +391,7 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
             // The piece ending at `last` (an ASCII character, or a character's last byte).
             let piece = (last.saturating_sub(3).max(i)..=last)
                 .rev()
-                .find(|&at| text.get(at).is_some_and(|&b| b < 0x80 || b >= 0xC0))
+                .find(|&at| text.get(at).is_some_and(|&b| !(0x80..0xC0).contains(&b)))
                 .unwrap_or(last);
             if lone_piece(text, piece) != last + 1 - piece {
                 // Not a word of its own (a CJK word's last character, say): the walk over

@@ -21,7 +21,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
-use crate::engine::scan::keywords::{KeywordMatch, Keywords};
+use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
 use crate::engine::scan::validators::Validator;
 use crate::engine::span::Span;
@@ -479,8 +479,6 @@ pub struct ScanScratch {
     protected: ProtectedScratch,
     /// Enciphered keywords of the latest scan.
     hints: Vec<KeywordHint>,
-    /// Keyword matches put in order when both keyword automata found some.
-    keyword_matches: Vec<KeywordMatch>,
 }
 
 impl ScanScratch {
@@ -504,7 +502,6 @@ impl Scanner {
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
             hints: Vec::new(),
-            keyword_matches: Vec::new(),
         }
     }
 
@@ -579,8 +576,7 @@ impl Scanner {
         let Some(keywords) = &self.keywords else {
             return;
         };
-        let mut ordered = std::mem::take(&mut scratch.keyword_matches);
-        keywords.for_each_match(text, &mut ordered, &mut |m| {
+        keywords.for_each_match(text, &mut |m| {
             let Some(uses) = self.keyword_uses.get(m.pattern) else {
                 return;
             };
@@ -621,7 +617,6 @@ impl Scanner {
                 }
             }
         });
-        scratch.keyword_matches = ordered;
     }
 
     fn dictionary_hit(
