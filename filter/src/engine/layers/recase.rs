@@ -82,6 +82,29 @@ fn spelled_out(run: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// A byte of an identifier-like token: what glues a word to its neighbours.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'$')
+}
+
+/// Start of the token holding the token byte at `at`.
+fn token_start(text: &[u8], at: usize) -> usize {
+    let before = text.get(..at).unwrap_or_default();
+    before
+        .iter()
+        .rposition(|&b| !is_token_byte(b))
+        .map_or(0, |p| p + 1)
+}
+
+/// End of the token holding the token byte at `at`.
+fn token_end(text: &[u8], at: usize) -> usize {
+    let after = text.get(at..).unwrap_or_default();
+    at + after
+        .iter()
+        .position(|&b| !is_token_byte(b))
+        .unwrap_or(after.len())
+}
+
 /// Start of the word holding the word byte at `at`.
 fn word_start(text: &[u8], at: usize) -> usize {
     (0..at)
@@ -90,10 +113,6 @@ fn word_start(text: &[u8], at: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-/// End of the word holding the word byte at `at`.
-fn word_end(text: &[u8], at: usize) -> usize {
-    words_from(text, at).next().map_or(at, |(_, end)| end)
-}
 
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
@@ -120,21 +139,22 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
         return;
     }
     // Only the words holding such a pair are looked at, with their neighbours: the words
-    // before and after a mangled word are found from it.
+    // before and after a mangled word are found from it. A word glued to other characters
+    // (`x86_64`, `v1.2.3a`) is an identifier: a word is read only when it is a whole
+    // *token* (a run of letters, digits, `_`, `@` and `$`; a word's bytes are all token
+    // bytes, and a byte just outside a word that is a token byte glues it). So each token
+    // holding a pair is looked at once, and dismissed by its length before its bytes.
     let mut from = 0;
     while let Some(at) = crate::engine::bytes::next_window(text, from, 1, b' ', pair) {
-        let (start, end) = (word_start(text, at), word_end(text, at));
+        let (start, end) = (token_start(text, at), token_end(text, at));
         from = end.max(at + 1);
         if out.len() >= MAX_RESPELLED_RUNS {
             return;
         }
-        // A word glued to other characters (`x86_64`, `v1.2.3a`) is an identifier.
-        let alone = |at: usize| {
-            text.get(at)
-                .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_')
-        };
         let word = text.get(start..end).unwrap_or_default();
-        if !(mangled(word) && alone(end) && (start == 0 || alone(start - 1))) {
+        let whole_word = (MIN_WORD..=MAX_WORD).contains(&word.len())
+            && word.iter().all(|&b| is_word_byte(b));
+        if !(whole_word && mangled(word)) {
             continue;
         }
         let short = |w: &(usize, usize)| w.1 - w.0 <= MAX_WORD;

@@ -46,33 +46,85 @@ fn is_token(b: u8) -> bool {
 /// Finds the rejoined runs of `text` and appends them to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     wrapped(text, out);
-    if may_interleave(text) {
-        interleaved(text, out);
-    }
-    if may_group(text) {
-        grouped(text, out);
-    }
+    interleaved(text, out, Walk::AroundHits);
+    grouped(text, out, Walk::AroundHits);
+}
+
+/// How [`interleaved`] and [`grouped`] walk a text: over every word, or only from a point
+/// before each of their gate's hits where the walk over every word is known to pass (the
+/// same runs, found without visiting the words in between).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    #[cfg(test)]
+    Everywhere,
+    AroundHits,
 }
 
 /// Whether `text` may hold an [`interleaved`] run (a gate: one branch-free pass). A run's first
 /// piece is alone (an ASCII letter or digit after a byte that is not part of a word, or the
 /// last byte of a non-ASCII character) and is followed by its separator: one byte that is not a
 /// single space, or at least two (single spaces alone are the `spaced` family's).
+#[cfg(test)]
 fn may_interleave(text: &[u8]) -> bool {
-    let piece_then_separator = |before: u8, last: u8, sep: u8, next: u8| {
-        let alone = (is_token(last) & !is_wordish(before)) | (last & 0xC0 == 0x80);
-        alone & is_separator(sep) & ((sep != b' ') | is_separator(next))
-    };
-    let first = |i: usize| text.get(i).copied().unwrap_or(b' ');
-    piece_then_separator(b' ', first(0), first(1), first(2))
-        || crate::engine::bytes::any_window(text, 1, b' ', piece_then_separator)
+    next_interleave_hit(text, 0).is_some()
+}
+
+/// The window test of [`may_interleave`] at the bytes `before`, `last` (a piece's last byte),
+/// `sep` and `next`: branch-free.
+#[inline(always)]
+fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
+    let alone = (is_token(last) & !is_wordish(before)) | (last & 0xC0 == 0x80);
+    alone & is_separator(sep) & ((sep != b' ') | is_separator(next))
+}
+
+/// The last byte of the first piece at or after `from` that passes [`may_interleave`]'s test.
+fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
+    let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
+    if from == 0 && piece_then_separator(b' ', at(0), at(1), at(2)) {
+        return Some(0);
+    }
+    crate::engine::bytes::next_window(text, from.saturating_sub(1), 1, b' ', piece_then_separator)
+        .map(|window| window + 1)
 }
 
 /// Whether `text` may hold a [`grouped`] run (a gate: one branch-free pass per group width):
 /// four groups of 3 to 6 characters put the same glue byte at three places `width + 1` apart.
+#[cfg(test)]
 fn may_group(text: &[u8]) -> bool {
-    let same_glue = |g: u8, h: u8, i: u8, _: u8| is_group_glue(g) & (g == h) & (g == i);
-    (4..=7).any(|step| crate::engine::bytes::any_window(text, step, b' ', same_glue))
+    GroupHits::default().next_from(text, 0).is_some()
+}
+
+/// The window test of [`may_group`]: the same glue byte at three places a step apart.
+#[inline(always)]
+fn same_glue(g: u8, h: u8, i: u8, _: u8) -> bool {
+    is_group_glue(g) & (g == h) & (g == i)
+}
+
+/// The next [`may_group`] hits of a text, per group width, found lazily.
+#[derive(Debug, Default)]
+struct GroupHits {
+    /// Per step (`width + 1`, 4 to 7): the first hit at or after `searched[k]`, if any.
+    next: [Option<usize>; 4],
+    searched: [usize; 4],
+    started: bool,
+}
+
+impl GroupHits {
+    /// The first glue byte at or after `from` that starts a hit of any width.
+    fn next_from(&mut self, text: &[u8], from: usize) -> Option<usize> {
+        for (k, (next, searched)) in self.next.iter_mut().zip(&mut self.searched).enumerate() {
+            let stale = match *next {
+                Some(hit) => hit < from,
+                None => !self.started || from < *searched,
+            };
+            if stale {
+                *next = crate::engine::bytes::next_window(text, from, k + 4, b' ', same_glue);
+                *searched = from;
+            }
+        }
+        self.started = true;
+        self.next.iter().flatten().copied().min()
+    }
 }
 
 /// The glue of a wrapped cut starting at `at` (just after a token): its end, if it is one.
@@ -301,10 +353,54 @@ fn lone_piece(text: &[u8], at: usize) -> usize {
     }
 }
 
+/// Where the walk over every word of [`interleaved`] starts the run it reads through the
+/// piece at `word`, if the walk is at `floor` (a word boundary) and no piece in between
+/// passes [`may_interleave`]'s test: a piece that does not start a run of its own can still
+/// be in one of pieces with single spaces between them (read, then dropped as `spaced`'s),
+/// which would end where another separator follows. So back over such pieces.
+fn run_start_before(text: &[u8], floor: usize, word: usize) -> usize {
+    let mut start = word;
+    while start >= floor + 2 && text.get(start - 1) == Some(&b' ') {
+        let end = start - 1;
+        let piece = (1..=4)
+            .take_while(|&len| end >= floor + len)
+            .map(|len| end - len)
+            .find(|&at| lone_piece(text, at) == end - at);
+        match piece {
+            Some(at) => start = at,
+            None => break,
+        }
+    }
+    start
+}
+
 /// Single characters with separators between them (`A.K.I.A…`, `【.机.密.】`).
-fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>) {
+///
+/// A word can start a run only if its piece passes [`may_interleave`]'s test, or it is a piece
+/// with one space after it (a run of single spaces, which is read and dropped): so the walk
+/// goes from one such hit to the next ([`Walk::AroundHits`]), backing from each over the
+/// spaced pieces that may lead to it ([`run_start_before`]).
+fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
+        if walk == Walk::AroundHits {
+            // `i` is a word boundary: 0, or a byte that is not part of a word.
+            let Some(last) = next_interleave_hit(text, i) else {
+                return;
+            };
+            // The piece ending at `last` (an ASCII character, or a character's last byte).
+            let piece = (last.saturating_sub(3).max(i)..=last)
+                .rev()
+                .find(|&at| text.get(at).is_some_and(|&b| !(0x80..0xC0).contains(&b)))
+                .unwrap_or(last);
+            if lone_piece(text, piece) != last + 1 - piece {
+                // Not a word of its own (a CJK word's last character, say): the walk over
+                // every word passes it without a run, whatever led to it.
+                i = end_of(text, last, is_wordish);
+                continue;
+            }
+            i = run_start_before(text, i, piece);
+        }
         // Words are skipped whole: only a one-character word can start a run.
         let Some(word) = next_of(text, i, is_wordish) else {
             return;
@@ -365,11 +461,28 @@ fn is_group_glue(b: u8) -> bool {
 }
 
 /// Equal groups joined by one separator (`4916.3385.0612.4576`).
-fn grouped(text: &[u8], out: &mut Vec<Unwrapped>) {
+///
+/// A chain of groups is made of token and glue bytes only, so the walk over every token
+/// passes every token after a byte that is neither; and a reported chain holds a
+/// [`may_group`] hit. So with [`Walk::AroundHits`] the walk starts at the last such token
+/// before each hit (or where it is, if that is later).
+fn grouped(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
     const MIN_GROUPS: usize = 4;
     let is_glue = is_group_glue;
+    let mut hits = GroupHits::default();
+    let mut hit: Option<usize> = None;
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
+        if walk == Walk::AroundHits && hit.is_none_or(|h| h < i) {
+            let Some(h) = hits.next_from(text, i) else {
+                return;
+            };
+            hit = Some(h);
+            i = (i..h)
+                .rev()
+                .find(|&k| !text.get(k).is_some_and(|&b| is_token(b) || is_glue(b)))
+                .map_or(i, |k| k + 1);
+        }
         // Tokens are visited whole, so each starts after a byte that is not a token's.
         let Some(start) = next_of(text, i, is_token) else {
             return;
@@ -477,14 +590,41 @@ mod tests {
                 .collect();
             let text = text.as_bytes();
             let (mut interleaved_runs, mut grouped_runs) = (Vec::new(), Vec::new());
-            interleaved(text, &mut interleaved_runs);
-            grouped(text, &mut grouped_runs);
+            interleaved(text, &mut interleaved_runs, Walk::Everywhere);
+            grouped(text, &mut grouped_runs, Walk::Everywhere);
             let shown = String::from_utf8_lossy(text);
             assert!(
                 interleaved_runs.is_empty() || may_interleave(text),
                 "{shown:?}"
             );
             assert!(grouped_runs.is_empty() || may_group(text), "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn walking_around_hits_finds_what_walking_everywhere_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x6a09_e667_f3bc_c908);
+        let pieces = [
+            "A", "k", "7", "机", "word", "4916", "AKIA", "abc", "12345", "", "e.g", "【", "中文", "x",
+            "b2", "é",
+        ];
+        let seps = [
+            ".", "-", " ", " ", " ", "  ", " | ", "_", "/", ":", ", ", "\n", "\t", "=", "...", "--",
+            " .",
+        ];
+        for _ in 0..20000 {
+            let count = rng.below(40);
+            let text: String = (0..count)
+                .map(|_| format!("{}{}", rng.pick(&pieces), rng.pick(&seps)))
+                .collect();
+            let text = text.as_bytes();
+            let shown = String::from_utf8_lossy(text);
+            for family in [interleaved, grouped] {
+                let (mut around, mut everywhere) = (Vec::new(), Vec::new());
+                family(text, &mut around, Walk::AroundHits);
+                family(text, &mut everywhere, Walk::Everywhere);
+                assert_eq!(around, everywhere, "{shown:?}");
+            }
         }
     }
 
