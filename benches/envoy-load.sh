@@ -114,7 +114,10 @@ cd "$REPO"
 "$REPO/.venv/bin/python" - <<'PY' &
 import json, os, re, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "envoy"))
+sys.path.insert(0, os.path.join(os.getcwd(), "benches"))
 import config, harness  # noqa: E402
+import envoy_bench  # noqa: E402
+from envoy_bench import cpu_s  # noqa: E402
 
 RUN, BODY = os.environ["RUN"], os.environ["BODY"]
 RATE, CONNS, DURATION = int(os.environ["RATE"]), int(os.environ["CONNS"]), int(os.environ["DURATION"])
@@ -122,43 +125,11 @@ SAT_CONNS, SAT_DURATION, WARMUP = int(os.environ["SAT_CONNS"]), int(os.environ["
 CONC = int(os.environ["ENVOY_CONCURRENCY"])
 body = open(BODY, "rb").read()
 
-UPSTREAM = """
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-static_resources:
-  listeners:
-  - name: upstream
-    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-    per_connection_buffer_limit_bytes: 8388608
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: upstream
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: "/"}
-                direct_response:
-                  status: 200
-                  body: {inline_string: '{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]}'}
-          http_filters:
-          - name: envoy.filters.http.buffer
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer, max_request_bytes: 8388608}
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-"""
+UPSTREAM = envoy_bench.upstream_bootstrap('{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]}')
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 def wrk(url, conns, duration, delay_ms):
     env = dict(os.environ, BODY_FILE=BODY, DELAY_MS=str(delay_ms))

@@ -56,35 +56,13 @@ cd "$REPO"
 exec "$REPO/.venv/bin/python" - <<'PY'
 import json, os, sys, threading, time, http.client
 sys.path.insert(0, os.path.join(os.getcwd(), "envoy"))
+sys.path.insert(0, os.path.join(os.getcwd(), "benches"))
 import config, harness  # noqa: E402
+import envoy_bench  # noqa: E402
+from envoy_bench import cpu_s  # noqa: E402
 
 RUN = os.environ["RUN"]
-UPSTREAM = """
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
-static_resources:
-  listeners:
-  - name: upstream
-    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-    per_connection_buffer_limit_bytes: 8388608
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: upstream
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: "/"}
-                direct_response: {status: 200, body: {inline_string: '{"id":"replay","choices":[]}'}}
-          http_filters:
-          - name: envoy.filters.http.buffer
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer, max_request_bytes: 8388608}
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-"""
+UPSTREAM = envoy_bench.upstream_bootstrap('{"id":"replay","choices":[]}')
 
 sessions = []
 for name in os.environ["SESSIONS"].split():
@@ -92,11 +70,6 @@ for name in os.environ["SESSIONS"].split():
     host, path = open(os.path.join(d, "target")).read().split()
     turns = [open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.startswith("turn-")]
     sessions.append((name, host, path, turns))
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 def replay(port, index, session, decisions):
     name, host, path, turns = session

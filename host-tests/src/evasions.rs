@@ -535,26 +535,7 @@ fn dashed(s: &str) -> String {
 
 /// Each all-capitals word of at least six letters (a marking) rewritten by `f`.
 fn caps_words(s: &str, f: fn(&str) -> String) -> String {
-    let mut out = String::new();
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        if word.len() >= 6 && word.bytes().all(|b| b.is_ascii_uppercase()) {
-            out.push_str(&f(word));
-        } else {
-            out.push_str(word);
-        }
-        word.clear();
-    };
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            word.push(c);
-        } else {
-            flush(&mut word, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut word, &mut out);
-    out
+    ascii_words(s, 6, |w| w.bytes().all(|b| b.is_ascii_uppercase()), f)
 }
 
 fn alternating_case(s: &str) -> String {

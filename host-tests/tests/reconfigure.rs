@@ -5,14 +5,20 @@
 
 use airlock_host_tests::{filter_wasm, Host};
 
-#[test]
-fn reconfiguring_defines_no_metric_twice() {
+/// A fresh VM configured with the embedded default policy.
+fn default_host() -> Host {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "host-tests-hash-key");
     assert!(host
         .configure(b"")
         .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
+    host
+}
+
+#[test]
+fn reconfiguring_defines_no_metric_twice() {
+    let mut host = default_host();
     let first = host.metric_definitions();
     assert!(first > 0, "the filter defined no metric");
     for _ in 0..3 {
@@ -44,12 +50,7 @@ fn warm_up(host: &mut Host) -> (u32, u64) {
 
 #[test]
 fn a_new_version_of_the_same_detectors_compiles_no_regex_again() {
-    let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
-        .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
-    host.set_env("AIRLOCK_HASH_KEY", "host-tests-hash-key");
-    assert!(host
-        .configure(b"")
-        .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
+    let mut host = default_host();
     let (first_ticks, first_fuel) = warm_up(&mut host);
     assert!(first_ticks > 10, "the first load compiled its regexes in {first_ticks} ticks");
     // An ECDS update with the same detectors (here: the same policy again): its regexes are the
