@@ -77,20 +77,26 @@ fn host() -> Host {
     let mut host =
         Host::load(wasm_path(AIRLOCK_WASM)).unwrap_or_else(|e| panic!("load the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "airlock-bench-key-0123456789abcdef");
-    assert!(host.configure(b"").expect("configure"), "default policy rejected");
+    assert!(
+        host.configure(b"").expect("configure"),
+        "default policy rejected"
+    );
     host
 }
 
 fn request_body() -> Vec<u8> {
-    serde_json::to_vec(&json!({"model": "gpt-4o-mini", "stream": true, "messages": [
-        {"role": "user", "content": format!("Write to {EMAIL} about the invoice.")}]}))
+    serde_json::to_vec(
+        &json!({"model": "gpt-4o-mini", "stream": true, "messages": [
+        {"role": "user", "content": format!("Write to {EMAIL} about the invoice.")}]}),
+    )
     .unwrap()
 }
 
 /// One exchange: the request, then `stream` in 1 KiB chunks; returns the client's bytes.
 fn exchange(host: &mut Host, body: &[u8], stream: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut s = host.new_stream().expect("stream");
-    s.request_headers(&headers(body.len()), false).expect("headers");
+    s.request_headers(&headers(body.len()), false)
+        .expect("headers");
     s.request_body(body, true).expect("body");
     let egress = s.egress_request_body().to_vec();
     s.response_headers(
@@ -100,7 +106,8 @@ fn exchange(host: &mut Host, body: &[u8], stream: &[u8]) -> (Vec<u8>, Vec<u8>) {
     .expect("response headers");
     let chunks: Vec<&[u8]> = stream.chunks(CHUNK).collect();
     for (i, chunk) in chunks.iter().enumerate() {
-        s.response_body(chunk, i + 1 == chunks.len()).expect("chunk");
+        s.response_body(chunk, i + 1 == chunks.len())
+            .expect("chunk");
     }
     let out = s.egress_response_body().to_vec();
     drop(s);
@@ -119,12 +126,17 @@ fn wasm(c: &mut Criterion) {
     let (stream, events) = sse_stream(std::slice::from_ref(&token), STREAM_BYTES);
     let (_, out) = exchange(&mut host, &body, &stream);
     let out = String::from_utf8(out).unwrap();
-    assert!(out.contains(EMAIL) && !out.contains(&token), "the stream was restored");
+    assert!(
+        out.contains(EMAIL) && !out.contains(&token),
+        "the stream was restored"
+    );
     eprintln!("restore (wasm): {} bytes, {events} events", stream.len());
     let mut group = c.benchmark_group("restore");
     group.sample_size(20);
     group.throughput(Throughput::Bytes(stream.len() as u64));
-    group.bench_function("wasm-sse-64k", |b| b.iter(|| exchange(&mut host, &body, &stream)));
+    group.bench_function("wasm-sse-64k", |b| {
+        b.iter(|| exchange(&mut host, &body, &stream))
+    });
     group.bench_function("wasm-request-only", |b| {
         b.iter(|| exchange(&mut host, &body, b"data: [DONE]\n\n"))
     });

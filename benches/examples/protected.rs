@@ -274,7 +274,10 @@ fn rename(piece: &str) -> String {
 fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
     let mut rng = Rng(0x1234_5678);
     let mut scratch = FindScratch::default();
-    println!("  recall (min_chars {}), {fields} fragments per cell:", min_chars());
+    println!(
+        "  recall (min_chars {}), {fields} fragments per cell:",
+        min_chars()
+    );
     println!("  | fragment | {} |", TRANSFORMS.join(" | "));
     println!("  | --- |{}", " ---: |".repeat(TRANSFORMS.len()));
     let mut slowest = 0f64;

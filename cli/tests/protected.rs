@@ -119,7 +119,10 @@ fn build_envelope_carries_the_indexes_raw_and_the_filter_loads_it() {
     let ids: Vec<&str> = envelope.sections.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     let source = std::fs::read(dir.join("protected/source.idx")).unwrap();
-    assert!(envelope.sections.iter().any(|(_, b)| *b == source.as_slice()));
+    assert!(envelope
+        .sections
+        .iter()
+        .any(|(_, b)| *b == source.as_slice()));
     let env = airlock_filter::policy::Environment {
         var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
         defer_regexes: true,
@@ -130,7 +133,13 @@ fn build_envelope_carries_the_indexes_raw_and_the_filter_loads_it() {
     assert!(scanner.contains("Protected { documents: [("), "{scanner}");
     assert!(!scanner.contains("records: []"), "{scanner}");
     // Signing a binary envelope is not offered (yet): a clear refusal, not a broken file.
-    let out = airlock(&["build", "--envelope", "--sign", "k.pem", dir.to_str().unwrap()]);
+    let out = airlock(&[
+        "build",
+        "--envelope",
+        "--sign",
+        "k.pem",
+        dir.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--envelope"));
 }

@@ -122,7 +122,12 @@ pub const MODEL_MISMATCH_STATUS: u32 = 502;
 
 /// The error that replaces a response from another model (`on_model_mismatch: block`),
 /// shaped for `provider`. Model names are plain identifiers (see `response::model`).
-pub fn model_mismatch_reply(provider: Provider, tier: &str, requested: &str, reported: &str) -> Reply {
+pub fn model_mismatch_reply(
+    provider: Provider,
+    tier: &str,
+    requested: &str,
+    reported: &str,
+) -> Reply {
     let message = format!(
         "Airlock withheld this response: the request asked for model {requested} but the response \
          came from {reported} (destination tier {tier} blocks model substitution)."

@@ -878,7 +878,10 @@ fn phonetic_alphabet(s: &str) -> String {
     ascii_words(
         s,
         8,
-        |w| w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        |w| {
+            w.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        },
         spell_word,
     )
 }

@@ -294,9 +294,10 @@ impl Host {
             .iter()
             .filter_map(|l| {
                 let json = l.message.get(l.message.find(MARK)? + MARK.len()..)?.trim();
-                Some(serde_json::from_str(json).unwrap_or_else(|e| {
-                    panic!("audit line is not JSON ({e}): {}", l.message)
-                }))
+                Some(
+                    serde_json::from_str(json)
+                        .unwrap_or_else(|e| panic!("audit line is not JSON ({e}): {}", l.message)),
+                )
             })
             .collect()
     }

@@ -135,7 +135,10 @@ fn check(case: &EvasionCase, out: &Outcome) -> Result<(), String> {
                     contains(&egress, format!("[REDACTED:{id}]").as_bytes())
                 };
                 if !marked {
-                    return Err(format!("the rewritten body has no {} for {id}", case.expect));
+                    return Err(format!(
+                        "the rewritten body has no {} for {id}",
+                        case.expect
+                    ));
                 }
             }
         }
@@ -300,8 +303,12 @@ fn has_token(body: &[u8]) -> bool {
         };
         let (prefix, code) = (&inner[..cut], &inner[cut + 1..]);
         prefix.first().is_some_and(u8::is_ascii_uppercase)
-            && prefix.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+            && prefix
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
             && (4..=12).contains(&code.len())
-            && code.iter().all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(b))
+            && code
+                .iter()
+                .all(|b| b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(b))
     })
 }

@@ -281,7 +281,6 @@ fn assert_block_message(message: &str, secret: &str, detector_ids: &[String], fa
     );
 }
 
-
 fn assert_no_log_contains(host: &Host, needle: &str) {
     for (level, message) in host.logs() {
         assert!(
@@ -708,9 +707,7 @@ fn trailers_finalise_the_inspection() {
     .expect("no trap");
     assert!(out.reached_upstream, "{out:#?}");
     assert!(!out.egress_body_str().contains(EMAIL));
-    assert!(out
-        .egress_body_str()
-        .contains("[EMAIL_"));
+    assert!(out.egress_body_str().contains("[EMAIL_"));
     assert_eq!(
         out.egress_trailers,
         Some(vec![("x-checksum".to_string(), "abc".to_string())])
@@ -818,8 +815,9 @@ fn audit_lines_name_findings_never_values() {
         "one audit line per non-allow decision: {lines:#?}"
     );
     let (name, version) = default_policy_name_version();
-    for (line, (request_id, decision)) in
-        lines.iter().zip([("req-a1", "block"), ("req-a2", "tokenize")])
+    for (line, (request_id, decision)) in lines
+        .iter()
+        .zip([("req-a1", "block"), ("req-a2", "tokenize")])
     {
         assert_eq!(line["request_id"], request_id, "{line}");
         assert_eq!(line["decision"], decision, "{line}");

@@ -18,12 +18,19 @@ fn inspecting_host(action: &str) -> Host {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "host-tests-inspect-key");
-    assert!(host.configure(&config).expect("on_configure"), "{:#?}", host.logs());
+    assert!(
+        host.configure(&config).expect("on_configure"),
+        "{:#?}",
+        host.logs()
+    );
     host
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Sends a chat request mailing EMAIL; returns the stream and the token EMAIL went out as.
@@ -33,10 +40,16 @@ fn send(host: &mut Host) -> (airlock_host_tests::Stream<'_>, String) {
     .unwrap();
     let mut stream = host.new_stream().expect("stream");
     let len = body.len().to_string();
-    let headers = pairs(&[(":method", "POST"), (":authority", "api.openai.com"),
-        (":path", "/v1/chat/completions"), ("content-type", "application/json"),
-        ("content-length", &len)]);
-    stream.request_headers(&headers, false).expect("request headers");
+    let headers = pairs(&[
+        (":method", "POST"),
+        (":authority", "api.openai.com"),
+        (":path", "/v1/chat/completions"),
+        ("content-type", "application/json"),
+        ("content-length", &len),
+    ]);
+    stream
+        .request_headers(&headers, false)
+        .expect("request headers");
     stream.request_body(&body, true).expect("request body");
     let egress = String::from_utf8(stream.egress_request_body().to_vec()).unwrap();
     assert!(!egress.contains(EMAIL));
@@ -56,16 +69,22 @@ fn json_reply_is_masked_and_restored() {
                     "arguments": json!({"to": token, "key": KEY}).to_string()}}]}}]}))
         .unwrap();
         let len = reply.len().to_string();
-        let headers = pairs(&[(":status", "200"), ("content-type", "application/json"),
-            ("content-length", &len)]);
+        let headers = pairs(&[
+            (":status", "200"),
+            ("content-type", "application/json"),
+            ("content-length", &len),
+        ]);
         stream.response_headers(&headers, false).expect("headers");
         stream.response_body(&reply, true).expect("body");
         let out: Value = serde_json::from_slice(stream.egress_response_body()).unwrap();
         let message = &out["choices"][0]["message"];
         let content = message["content"].as_str().unwrap();
-        let args: Value =
-            serde_json::from_str(message["tool_calls"][0]["function"]["arguments"].as_str().unwrap())
-                .unwrap();
+        let args: Value = serde_json::from_str(
+            message["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
         assert!(content.starts_with(&format!("{EMAIL}: use ")), "{content}");
         assert_eq!(args["to"], EMAIL);
         assert_eq!(content.contains(KEY), !masked, "{action}: {content}");
@@ -73,8 +92,14 @@ fn json_reply_is_masked_and_restored() {
         drop(stream);
         let logs: Vec<String> = host.logs().into_iter().map(|(_, line)| line).collect();
         let logs = logs.join("\n");
-        assert!(logs.contains("\"event\":\"response_findings\""), "{action}: audited");
-        let audit = logs.lines().find(|l| l.contains("response_findings")).unwrap();
+        assert!(
+            logs.contains("\"event\":\"response_findings\""),
+            "{action}: audited"
+        );
+        let audit = logs
+            .lines()
+            .find(|l| l.contains("response_findings"))
+            .unwrap();
         assert!(!audit.contains(KEY), "the audit line never holds the value");
     }
 }
@@ -107,7 +132,10 @@ fn sse_reply_is_masked_whatever_the_chunking() {
                 content += v["choices"][0]["delta"]["content"].as_str().unwrap_or("");
             }
         }
-        assert!(content.starts_with(&format!("Dear {EMAIL}, the key is [REDACTED")), "{content}");
+        assert!(
+            content.starts_with(&format!("Dear {EMAIL}, the key is [REDACTED")),
+            "{content}"
+        );
         assert!(content.ends_with("]."), "{content}");
     }
 }

@@ -130,7 +130,6 @@ fn post(host: &mut Host, to: (&str, &str), content: &str) -> Outcome {
     out
 }
 
-
 /// Lines 5 to 20 of the protected file, inside a longer prompt.
 fn pasted_fragment() -> String {
     let source = protected_source();

@@ -52,14 +52,20 @@ fn warm_up(host: &mut Host) -> (u32, u64) {
 fn a_new_version_of_the_same_detectors_compiles_no_regex_again() {
     let mut host = default_host();
     let (first_ticks, first_fuel) = warm_up(&mut host);
-    assert!(first_ticks > 10, "the first load compiled its regexes in {first_ticks} ticks");
+    assert!(
+        first_ticks > 10,
+        "the first load compiled its regexes in {first_ticks} ticks"
+    );
     // An ECDS update with the same detectors (here: the same policy again): its regexes are the
     // ones the VM compiled for the first version (engine::scan::shared_regexes).
     assert!(host
         .configure(b"")
         .unwrap_or_else(|e| panic!("on_configure trapped: {e}")));
     let (again_ticks, again_fuel) = warm_up(&mut host);
-    assert!(again_ticks <= 1, "the update warmed up for {again_ticks} ticks");
+    assert!(
+        again_ticks <= 1,
+        "the update warmed up for {again_ticks} ticks"
+    );
     assert!(
         again_fuel * 100 < first_fuel,
         "the update's warm-up ran {again_fuel} instructions, the first {first_fuel}"

@@ -66,7 +66,6 @@ fn request(
     out
 }
 
-
 fn assert_no_log_holds(host: &Host, needle: &str) {
     for (_, message) in host.logs() {
         assert!(
@@ -116,7 +115,10 @@ fn a_vendor_key_header_to_a_relay_is_answered_before_the_headers_leave() {
         );
     }
     assert_eq!(host.metric("airlock.key_theft_total.tier.unknown-relay"), 2);
-    assert_eq!(host.metric("airlock.key_theft_total.tier.approved-vendor"), 0);
+    assert_eq!(
+        host.metric("airlock.key_theft_total.tier.approved-vendor"),
+        0
+    );
     let audits = host.audit_lines();
     assert_eq!(audits.len(), 2);
     for line in &audits {
@@ -145,7 +147,10 @@ fn the_same_key_to_its_vendor_passes_untouched() {
     assert_eq!(out.decisions, ["allow"]);
     let out = request(&mut host, "GET", OPENAI, "/v1/models", Some(&key), b"");
     assert!(out.reached_upstream);
-    assert_eq!(host.metric("airlock.key_theft_total.tier.approved-vendor"), 0);
+    assert_eq!(
+        host.metric("airlock.key_theft_total.tier.approved-vendor"),
+        0
+    );
     assert!(host.audit_lines().is_empty());
 }
 
@@ -212,7 +217,10 @@ fn field_rules_rewrite_the_body_that_leaves_and_are_audited_by_name() {
         sent,
         serde_json::from_slice::<Value>(&chat(json!({}))).unwrap()
     );
-    assert_eq!(host.metric("airlock.fields_enforced_total.tier.unknown-relay"), 1);
+    assert_eq!(
+        host.metric("airlock.fields_enforced_total.tier.unknown-relay"),
+        1
+    );
     let audits = host.audit_lines();
     assert_eq!(audits[0]["fields"], json!(["set store"]));
     assert_eq!(

@@ -17,7 +17,11 @@ fn default_host() -> Host {
     let mut host = Host::load(filter_wasm().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
     host.set_env("AIRLOCK_HASH_KEY", "host-tests-restore-key");
-    assert!(host.configure(b"").expect("on_configure"), "{:#?}", host.logs());
+    assert!(
+        host.configure(b"").expect("on_configure"),
+        "{:#?}",
+        host.logs()
+    );
     host
 }
 
@@ -61,14 +65,21 @@ fn send<'h>(
         .request_headers(&request_headers(target.0, target.1, body.len()), false)
         .expect("request headers");
     stream.request_body(&body, true).expect("request body");
-    assert!(stream.local_response().is_none(), "blocked: {:?}", stream.local_response());
+    assert!(
+        stream.local_response().is_none(),
+        "blocked: {:?}",
+        stream.local_response()
+    );
     let egress = String::from_utf8(stream.egress_request_body().to_vec()).unwrap();
     (stream, egress)
 }
 
 /// The token the upstream received for EMAIL (and that it never received EMAIL).
 fn token_in(egress: &str) -> String {
-    assert!(!egress.contains(EMAIL), "the original went upstream: {egress}");
+    assert!(
+        !egress.contains(EMAIL),
+        "the original went upstream: {egress}"
+    );
     let start = egress.find("[EMAIL_").expect("a token in the egress body");
     let end = start + egress[start..].find(']').unwrap() + 1;
     egress[start..end].to_string()
@@ -92,7 +103,11 @@ fn json_reply_gets_the_originals_back_and_tokens_are_stable() {
     let content = format!("Write to {EMAIL}; cc {EMAIL}.");
     let (mut stream, egress) = send(&mut host, OPENAI, &content);
     let token = token_in(&egress);
-    assert_eq!(egress.matches(&token).count(), 2, "one value, one token: {egress}");
+    assert_eq!(
+        egress.matches(&token).count(),
+        2,
+        "one value, one token: {egress}"
+    );
     let sent_headers = stream.egress_request_headers().unwrap();
     assert_eq!(header(&sent_headers, "accept-encoding"), Some("identity"));
     // The model answers with the token in text and in tool-call arguments (JSON in a string).
@@ -108,16 +123,32 @@ fn json_reply_gets_the_originals_back_and_tokens_are_stable() {
     stream
         .response_headers(&json_response_headers(reply.len(), None), false)
         .expect("response headers");
-    let held = stream.response_body(&reply[..40], false).expect("first chunk");
+    let held = stream
+        .response_body(&reply[..40], false)
+        .expect("first chunk");
     assert_eq!(held, Action::Pause, "a JSON reply is held to its end");
-    stream.response_body(&reply[40..], true).expect("last chunk");
+    stream
+        .response_body(&reply[40..], true)
+        .expect("last chunk");
     let headers = stream.egress_response_headers().unwrap();
-    assert_eq!(header(&headers, "content-length"), None, "the length changes");
+    assert_eq!(
+        header(&headers, "content-length"),
+        None,
+        "the length changes"
+    );
     assert_eq!(header(&headers, "x-airlock-decision"), Some("tokenize"));
     let out: Value = serde_json::from_slice(stream.egress_response_body()).unwrap();
     let message = &out["choices"][0]["message"];
-    assert_eq!(message["content"], format!("Sending to {EMAIL} now. [EMAIL_0000] is not mine."));
-    let args: Value = serde_json::from_str(message["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        message["content"],
+        format!("Sending to {EMAIL} now. [EMAIL_0000] is not mine.")
+    );
+    let args: Value = serde_json::from_str(
+        message["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(args, json!({"to": EMAIL, "subject": "invoice"}));
     drop(stream);
     assert_eq!(host.metric("airlock.tokens_restored_total"), 2);
@@ -126,7 +157,10 @@ fn json_reply_gets_the_originals_back_and_tokens_are_stable() {
     let (_, again) = send(&mut host, OPENAI, &format!("And {EMAIL} again"));
     assert_eq!(token_in(&again), token);
     for (_, line) in host.logs() {
-        assert!(!line.contains(EMAIL), "a log line holds the original: {line}");
+        assert!(
+            !line.contains(EMAIL),
+            "a log line holds the original: {line}"
+        );
     }
 }
 
@@ -172,7 +206,9 @@ fn assembled(stream: &[u8]) -> String {
     let text = String::from_utf8(stream.to_vec()).unwrap();
     let mut content = String::new();
     for event in text.split("\n\n") {
-        let Some(data) = event.strip_prefix("data: ") else { continue };
+        let Some(data) = event.strip_prefix("data: ") else {
+            continue;
+        };
         if data == "[DONE]" {
             continue;
         }
@@ -200,7 +236,11 @@ fn sse_reply_is_restored_whatever_the_chunking() {
         ];
         stream.response_headers(&headers, false).expect("headers");
         let (a, b) = sse.split_at(cut);
-        assert_eq!(stream.response_body(a, false).expect("a"), Action::Continue, "streams");
+        assert_eq!(
+            stream.response_body(a, false).expect("a"),
+            Action::Continue,
+            "streams"
+        );
         stream.response_body(b, true).expect("b");
         let out = stream.egress_response_body();
         assert_eq!(assembled(out), expected, "cut at {cut}");
@@ -214,26 +254,39 @@ fn responses_without_tokens_and_bad_replies_pass_as_they_are() {
     let (mut stream, egress) = send(&mut host, OPENAI, "What is the capital of Poland?");
     assert!(!egress.contains("[EMAIL_"));
     let reply = br#"{"choices":[{"message":{"content":"[EMAIL_7Q2F]"}}]}"#;
-    stream.response_headers(&json_response_headers(reply.len(), None), false).unwrap();
+    stream
+        .response_headers(&json_response_headers(reply.len(), None), false)
+        .unwrap();
     stream.response_body(reply, true).unwrap();
     assert_eq!(stream.egress_response_body(), reply);
     let headers = stream.egress_response_headers().unwrap();
-    assert_eq!(header(&headers, "content-length"), Some(reply.len().to_string().as_str()));
+    assert_eq!(
+        header(&headers, "content-length"),
+        Some(reply.len().to_string().as_str())
+    );
     drop(stream);
     // A truncated JSON reply to a request with tokens: passed on, tokens unrestored, counted.
     let (mut stream, egress) = send(&mut host, OPENAI, &format!("mail {EMAIL}"));
     let token = token_in(&egress);
     let truncated = format!(r#"{{"choices":[{{"message":{{"content":"{token}"#);
-    stream.response_headers(&json_response_headers(truncated.len(), None), false).unwrap();
+    stream
+        .response_headers(&json_response_headers(truncated.len(), None), false)
+        .unwrap();
     stream.response_body(truncated.as_bytes(), true).unwrap();
     assert_eq!(stream.egress_response_body(), truncated.as_bytes());
     drop(stream);
-    assert_eq!(host.metric("airlock.restore_skipped_total.reason.not_json"), 1);
+    assert_eq!(
+        host.metric("airlock.restore_skipped_total.reason.not_json"),
+        1
+    );
     // Malformed SSE passes byte for byte.
     let (mut stream, _) = send(&mut host, OPENAI, &format!("mail {EMAIL}"));
     let bad = format!("data: {{\"choices\": [{token}\n\n: comment\n\ndata: [DONE]\n\n");
     stream
-        .response_headers(&[(":status", "200"), ("content-type", "text/event-stream")], false)
+        .response_headers(
+            &[(":status", "200"), ("content-type", "text/event-stream")],
+            false,
+        )
         .unwrap();
     stream.response_body(bad.as_bytes(), true).unwrap();
     assert_eq!(stream.egress_response_body(), bad.as_bytes());

@@ -157,7 +157,11 @@ fn unsigned_wrongly_signed_and_tampered_configurations_are_rejected_and_counted(
             1,
             "{reason}"
         );
-        assert_eq!(host.metric("airlock.policy_load_failures_total"), 1, "{reason}");
+        assert_eq!(
+            host.metric("airlock.policy_load_failures_total"),
+            1,
+            "{reason}"
+        );
         let errors = error_logs(&host);
         assert!(
             errors
@@ -234,7 +238,10 @@ fn keys_can_come_from_the_vm_environment() {
         &format!("{} {}", public_b64(&key(9)), public_b64(&ci)),
     );
     assert!(!configure(&mut host, &config("v1")));
-    assert_eq!(host.metric("airlock.config_rejected_total.reason.unsigned"), 1);
+    assert_eq!(
+        host.metric("airlock.config_rejected_total.reason.unsigned"),
+        1
+    );
     assert!(configure(&mut host, &sign(&ci, &config("v1"))));
     assert_eq!(serving_version(&mut host), "v1");
 }

@@ -186,7 +186,9 @@ impl Compiler<'_> {
         ] {
             if let (Some(join), Some(protected)) = (join.as_mut(), scanner.protected.as_deref()) {
                 join.protected = protected.only(&|i| {
-                    doc.detectors.get(i as usize).is_some_and(|d| d.join == Some(scope))
+                    doc.detectors
+                        .get(i as usize)
+                        .is_some_and(|d| d.join == Some(scope))
                 });
             }
         }

@@ -30,11 +30,11 @@
 //! empties it when dropped, on error too.
 
 use super::container::IndexError;
+use super::{DocumentIndex, RecordIndex};
 use crate::config::FilterConfig;
 use crate::policy::schema::PolicyDoc;
-use base64::Engine as _;
 use crate::policy::{Environment, PolicyError, PolicyErrors};
-use super::{DocumentIndex, RecordIndex};
+use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 
@@ -127,8 +127,9 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
             .map(u16::from_le_bytes)
             .ok_or_else(truncated)? as usize;
         let id = rest.get(2..2 + id_len).ok_or_else(truncated)?;
-        let id = std::str::from_utf8(id)
-            .map_err(|_| format!("a section name of the configuration envelope is not UTF-8; {fix}"))?;
+        let id = std::str::from_utf8(id).map_err(|_| {
+            format!("a section name of the configuration envelope is not UTF-8; {fix}")
+        })?;
         let at = 2 + id_len;
         let len = rest
             .get(at..at + 8)
@@ -266,9 +267,8 @@ pub fn open_indexes(envelope: &Envelope<'_>) -> Result<Carried, String> {
         } else {
             RecordIndex::from_bytes(bytes).map(CarriedIndex::Records)
         };
-        let index = opened.map_err(|e: IndexError| {
-            format!("the index carried for detector {id:?}: {e}")
-        })?;
+        let index = opened
+            .map_err(|e: IndexError| format!("the index carried for detector {id:?}: {e}"))?;
         CARRIED.with(|c| c.borrow_mut().push((id.to_string(), index)));
     }
     Ok(scope)
@@ -310,7 +310,10 @@ mod tests {
         {
             let scope = open_indexes(&env).unwrap();
             assert_eq!(scope.leftover(), vec!["acme-source".to_string()]);
-            assert!(matches!(take("acme-source"), Some(CarriedIndex::Documents(_))));
+            assert!(matches!(
+                take("acme-source"),
+                Some(CarriedIndex::Documents(_))
+            ));
             assert!(take("acme-source").is_none());
             open_indexes(&env).unwrap();
         }
@@ -335,10 +338,14 @@ mod tests {
         flipped[last] ^= 1;
         let err = open_indexes(&open(&flipped).unwrap()).unwrap_err();
         assert!(err.contains("\"a\"") && err.contains("checksum"), "{err}");
-        assert!(open(&sealed[..sealed.len() - 1]).unwrap_err().contains("truncated"));
+        assert!(open(&sealed[..sealed.len() - 1])
+            .unwrap_err()
+            .contains("truncated"));
         let mut longer = sealed.clone();
         longer.push(0);
-        assert!(open(&longer).unwrap_err().contains("after its last section"));
+        assert!(open(&longer)
+            .unwrap_err()
+            .contains("after its last section"));
         assert!(open(&sealed[..20]).unwrap_err().contains("truncated"));
         let mut newer = sealed.clone();
         newer[8] = 2;

@@ -69,7 +69,6 @@ pub struct Scratch {
     queue: VecDeque<usize>,
 }
 
-
 /// One selected fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Selected {
@@ -129,15 +128,20 @@ pub fn fingerprints(
     // of `LIST_WINDOWS` times the stream's (they are many: at the stream's own density they
     // took the index from 5.2 % to 6.9 % of the text).
     let list_bits = threshold_bits(params.w * LIST_WINDOWS);
-    select(lists, params.w * LIST_WINDOWS, queue, &mut |min, min_hash| {
-        if let Some(fp) = fingerprint(min_hash, list_bits) {
-            out.push(Selected {
-                hash: fp,
-                first: u32::try_from(min).unwrap_or(u32::MAX),
-                check: (fp >> 24) as u8,
-            });
-        }
-    });
+    select(
+        lists,
+        params.w * LIST_WINDOWS,
+        queue,
+        &mut |min, min_hash| {
+            if let Some(fp) = fingerprint(min_hash, list_bits) {
+                out.push(Selected {
+                    hash: fp,
+                    first: u32::try_from(min).unwrap_or(u32::MAX),
+                    check: (fp >> 24) as u8,
+                });
+            }
+        },
+    );
 }
 
 /// Robust winnowing of `hashes` (see the module doc): calls `emit(k-gram, hash)` per selection.
@@ -178,13 +182,17 @@ fn select(hashes: &[u64], w: usize, queue: &mut VecDeque<usize>, emit: &mut dyn 
 /// raw form keyed, or (a view without identifiers) the fingerprint's next 8 bits.
 #[inline]
 fn check_of(raws: &[u64], raw_mixer: Mixer, first: usize, fingerprint: u64) -> u8 {
-    raws.get(first)
-        .map_or((fingerprint >> 24) as u8, |&raw| (raw_mixer.mix(raw) >> 56) as u8)
+    raws.get(first).map_or((fingerprint >> 24) as u8, |&raw| {
+        (raw_mixer.mix(raw) >> 56) as u8
+    })
 }
 
 /// The list fingerprints of the k-grams [`all_kgrams`] last hashed in `scratch`: (k-gram,
 /// fingerprint) for each k-gram that has a list hash small enough to be one.
-pub fn all_list_kgrams(scratch: &Scratch, params: Params) -> impl Iterator<Item = (usize, u64)> + '_ {
+pub fn all_list_kgrams(
+    scratch: &Scratch,
+    params: Params,
+) -> impl Iterator<Item = (usize, u64)> + '_ {
     let bits = threshold_bits(params.w * LIST_WINDOWS);
     scratch
         .lists
@@ -528,7 +536,8 @@ mod tests {
                 for i in s..s + k {
                     let mut unit = values[i];
                     if names[i] != 0 {
-                        if let Some(p) = (s..i).rev().take(MAX_LINK).find(|&j| names[j] == names[i]) {
+                        if let Some(p) = (s..i).rev().take(MAX_LINK).find(|&j| names[j] == names[i])
+                        {
                             unit = linked(values[i], i - p);
                         }
                     }
@@ -543,7 +552,13 @@ mod tests {
     fn code_like(n: usize, seed: u64, rename: u64) -> (Vec<u64>, Vec<u64>) {
         pseudo(n, seed)
             .into_iter()
-            .map(|x| if x < 20 { (99, x % 6 + 1 + rename) } else { (x % 5 + 1, 0) })
+            .map(|x| {
+                if x < 20 {
+                    (99, x % 6 + 1 + rename)
+                } else {
+                    (x % 5 + 1, 0)
+                }
+            })
             .unzip()
     }
 
@@ -552,18 +567,58 @@ mod tests {
         for k in [1, 2, 5, 12, 70] {
             let (values, names) = code_like(400, 11, 0);
             let mut rolled = Vec::new();
-            kgram_hashes(&Key([7; 16]), 2, &values, &names, k, 0, &mut rolled, &mut Vec::new(), &mut Vec::new());
+            kgram_hashes(
+                &Key([7; 16]),
+                2,
+                &values,
+                &names,
+                k,
+                0,
+                &mut rolled,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
             let (_, renamed) = code_like(400, 11, 1000);
             let mut again = Vec::new();
-            kgram_hashes(&Key([7; 16]), 2, &values, &renamed, k, 0, &mut again, &mut Vec::new(), &mut Vec::new());
+            kgram_hashes(
+                &Key([7; 16]),
+                2,
+                &values,
+                &renamed,
+                k,
+                0,
+                &mut again,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
             assert_eq!(rolled, again, "k = {k}");
         }
         // Which names repeat matters: `a a b` is not `a b c`.
         let mut same = Vec::new();
         let mut other = Vec::new();
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 5], 3, 0, &mut same, &mut Vec::new(), &mut Vec::new());
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[5, 0, 6], 3, 0, &mut other, &mut Vec::new(), &mut Vec::new());
+        kgram_hashes(
+            &Key([7; 16]),
+            2,
+            &[99, 1, 99],
+            &[5, 0, 5],
+            3,
+            0,
+            &mut same,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
+        kgram_hashes(
+            &Key([7; 16]),
+            2,
+            &[99, 1, 99],
+            &[5, 0, 6],
+            3,
+            0,
+            &mut other,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         assert_ne!(same, other);
         // The check hashes the names: the same names check alike, a rename checks otherwise.
         let (values, names) = code_like(400, 11, 0);
@@ -571,7 +626,17 @@ mod tests {
         let mixer = Key([7; 16]).mixer(2 | RAW_DOMAIN);
         let checks_of = |names: &[u64]| {
             let (mut hashes, mut raws) = (Vec::new(), Vec::new());
-            kgram_hashes(&Key([7; 16]), 2, &values, names, 12, 0, &mut hashes, &mut raws, &mut Vec::new());
+            kgram_hashes(
+                &Key([7; 16]),
+                2,
+                &values,
+                names,
+                12,
+                0,
+                &mut hashes,
+                &mut raws,
+                &mut Vec::new(),
+            );
             assert_eq!(raws.len(), hashes.len());
             (0..raws.len())
                 .map(|i| check_of(&raws, mixer, i, 0))
@@ -586,17 +651,33 @@ mod tests {
         let direct_checks: Vec<u8> = raw
             .windows(12)
             .map(|w| {
-                let h = w.iter().fold(0u64, |h, &u| h.wrapping_mul(BASE).wrapping_add(u));
+                let h = w
+                    .iter()
+                    .fold(0u64, |h, &u| h.wrapping_mul(BASE).wrapping_add(u));
                 (mixer.mix(h) >> 56) as u8
             })
             .collect();
         assert_eq!(checks, direct_checks);
         let renamed_checks = checks_of(&renamed);
-        let same = checks.iter().zip(&renamed_checks).filter(|(a, b)| a == b).count();
+        let same = checks
+            .iter()
+            .zip(&renamed_checks)
+            .filter(|(a, b)| a == b)
+            .count();
         assert!(same * 20 < checks.len(), "{same} of {}", checks.len());
         // Without names, every placeholder is alike.
         let mut blind = Vec::new();
-        kgram_hashes(&Key([7; 16]), 2, &[99, 1, 99], &[], 3, 0, &mut blind, &mut Vec::new(), &mut Vec::new());
+        kgram_hashes(
+            &Key([7; 16]),
+            2,
+            &[99, 1, 99],
+            &[],
+            3,
+            0,
+            &mut blind,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        );
         assert_eq!(blind, other);
     }
 }

@@ -311,7 +311,11 @@ impl AirlockHttp {
         self.mismatch_reported = true;
         let policy = &loaded.config.policy;
         let tier = policy.tier_for(&self.facts.host, &self.facts.path);
-        if let Some(id) = loaded.response_metrics.model_mismatch.get(usize::from(tier)) {
+        if let Some(id) = loaded
+            .response_metrics
+            .model_mismatch
+            .get(usize::from(tier))
+        {
             host::increment_metric(*id, 1);
         }
         let block = self.response_headers_held
@@ -373,14 +377,17 @@ impl AirlockHttp {
         };
         let metrics = &loaded.response_metrics;
         if let Some(inspection) = restoring.inspection.as_ref() {
-            metrics.record_inspection(inspection, &mut |id, delta| host::increment_metric(id, delta));
+            metrics.record_inspection(inspection, &mut |id, delta| {
+                host::increment_metric(id, delta)
+            });
             if !inspection.findings.is_empty() {
                 let ctx = AuditContext {
                     request_id: &self.facts.request_id,
                     host: &self.facts.host,
                     path: &self.facts.path,
                 };
-                let line = crate::response::inspection_audit_line(&loaded.config.policy, inspection, &ctx);
+                let line =
+                    crate::response::inspection_audit_line(&loaded.config.policy, inspection, &ctx);
                 host::log(host::LOG_INFO, &format!("airlock.audit {line}"));
             }
         }
@@ -416,7 +423,9 @@ fn restore_buffered(loaded: Option<&Loaded>, restoring: &mut Restoring, size: us
         return;
     };
     let mut scratch = loaded.and_then(|l| l.scratch.try_borrow_mut().ok());
-    let lent = loaded.zip(scratch.as_deref_mut()).map(|(l, s)| (&l.config.policy, s));
+    let lent = loaded
+        .zip(scratch.as_deref_mut())
+        .map(|(l, s)| (&l.config.policy, s));
     if let Some(restored) = restoring.finish_json_with(lent, &body) {
         let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &restored);
     }
@@ -435,7 +444,9 @@ fn restore_chunk(loaded: Option<&Loaded>, restoring: &mut Restoring, size: usize
     };
     let mut out = Vec::with_capacity(chunk.len() + 64);
     let mut scratch = loaded.and_then(|l| l.scratch.try_borrow_mut().ok());
-    let lent = loaded.zip(scratch.as_deref_mut()).map(|(l, s)| (&l.config.policy, s));
+    let lent = loaded
+        .zip(scratch.as_deref_mut())
+        .map(|(l, s)| (&l.config.policy, s));
     restoring.chunk_with(lent, &chunk, end, &mut out);
     if out != chunk {
         let _ = host::set_buffer(host::RESPONSE_BODY, 0, size, &out);

@@ -40,7 +40,8 @@ pub enum Skip {
 
 impl Skip {
     /// Every value [`Skip::reason`] takes, in the order stats define them.
-    pub const REASONS: [&'static str; 4] = ["too_large", "bad_encoding", "not_json", "event_too_large"];
+    pub const REASONS: [&'static str; 4] =
+        ["too_large", "bad_encoding", "not_json", "event_too_large"];
 
     /// A stable, label-safe reason for stats and audit lines.
     pub fn reason(self) -> &'static str {
@@ -220,7 +221,12 @@ impl Restoring {
                     scratch,
                     state,
                 };
-                match super::json::inspect_and_restore(&self.map, &plain, &mut inspector, &mut restored) {
+                match super::json::inspect_and_restore(
+                    &self.map,
+                    &plain,
+                    &mut inspector,
+                    &mut restored,
+                ) {
                     // Not JSON after all (truncated): nothing is restored, but what the policy
                     // forbids is still masked, in the bytes as text.
                     Err(e) => {
@@ -323,16 +329,34 @@ mod tests {
     fn plans_by_content_type() {
         let (map, t) = map_of("EMAIL", &["marta@northwind.example"]);
         let json = format!(r#"{{"text":"{}"}}"#, t[0]);
-        let mut r = Restoring::start(map.clone(), None, Some("application/json; charset=utf-8"), None, 1 << 20);
+        let mut r = Restoring::start(
+            map.clone(),
+            None,
+            Some("application/json; charset=utf-8"),
+            None,
+            1 << 20,
+        );
         assert!(r.buffers() && r.rewrites());
-        assert_eq!(r.finish_json(json.as_bytes()).unwrap(), br#"{"text":"marta@northwind.example"}"#);
+        assert_eq!(
+            r.finish_json(json.as_bytes()).unwrap(),
+            br#"{"text":"marta@northwind.example"}"#
+        );
         assert_eq!(r.restored, 1);
 
         let gz = coding::parse("gzip").unwrap();
         let packed = coding::encode(&gz, json.as_bytes()).unwrap();
-        let mut r = Restoring::start(map.clone(), None, Some("application/json"), Some("gzip"), 1 << 20);
+        let mut r = Restoring::start(
+            map.clone(),
+            None,
+            Some("application/json"),
+            Some("gzip"),
+            1 << 20,
+        );
         let out = r.finish_json(&packed).unwrap();
-        assert_eq!(coding::decode(&gz, &out, 1 << 20).unwrap(), br#"{"text":"marta@northwind.example"}"#);
+        assert_eq!(
+            coding::decode(&gz, &out, 1 << 20).unwrap(),
+            br#"{"text":"marta@northwind.example"}"#
+        );
 
         let mut r = Restoring::start(map.clone(), None, Some("text/plain"), None, 1 << 20);
         assert!(!r.rewrites());
@@ -340,7 +364,13 @@ mod tests {
         r.chunk(json.as_bytes(), true, &mut out);
         assert_eq!(out, json.as_bytes());
 
-        let r = Restoring::start(map.clone(), None, Some("text/event-stream"), Some("gzip"), 1 << 20);
+        let r = Restoring::start(
+            map.clone(),
+            None,
+            Some("text/event-stream"),
+            Some("gzip"),
+            1 << 20,
+        );
         assert_eq!(r.skipped, Some(Skip::Encoding));
         assert!(!r.rewrites());
     }
@@ -348,16 +378,35 @@ mod tests {
     #[test]
     fn watches_the_model_with_or_without_tokens() {
         let chat = br#"{"model":"gpt-4o-mini-2024-07-18","choices":[]}"#;
-        let mut r = Restoring::start(RestoreMap::default(), Some("gpt-4o".into()), Some("application/json"), None, 1 << 20);
+        let mut r = Restoring::start(
+            RestoreMap::default(),
+            Some("gpt-4o".into()),
+            Some("application/json"),
+            None,
+            1 << 20,
+        );
         assert!(r.reads() && !r.rewrites());
         assert_eq!(r.finish_json(chat), None);
         assert_eq!(r.mismatch(), Some(("gpt-4o", "gpt-4o-mini-2024-07-18")));
-        let mut r = Restoring::start(RestoreMap::default(), Some("gpt-4o-mini".into()), Some("text/event-stream"), None, 1 << 20);
+        let mut r = Restoring::start(
+            RestoreMap::default(),
+            Some("gpt-4o-mini".into()),
+            Some("text/event-stream"),
+            None,
+            1 << 20,
+        );
         let mut out = Vec::new();
-        r.chunk(b"data: {\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[]}\n\n", false, &mut out);
+        r.chunk(
+            b"data: {\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[]}\n\n",
+            false,
+            &mut out,
+        );
         assert_eq!(r.mismatch(), None);
         assert_eq!(r.reported_model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
-        assert!(!r.reads(), "the model is known and nothing is to restore: stop reading");
+        assert!(
+            !r.reads(),
+            "the model is known and nothing is to restore: stop reading"
+        );
     }
 
     #[test]

@@ -276,18 +276,30 @@ mod tests {
 
     #[test]
     fn openai_chat() {
-        let d = of(r#"{"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#);
+        let d = of(
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}"#,
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].0, "Hi");
         assert!(!d[0].1.finishing);
         assert!(d[0].1.group.is_some());
-        let other_choice = of(r#"{"id":"c1","choices":[{"index":1,"delta":{"content":"Hi"},"finish_reason":null}]}"#);
+        let other_choice = of(
+            r#"{"id":"c1","choices":[{"index":1,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+        );
         assert_ne!(d[0].1.channel, other_choice[0].1.channel);
-        let done = of(r#"{"choices":[{"finish_reason":"stop","index":0,"delta":{"content":"Hi"}}]}"#);
+        let done =
+            of(r#"{"choices":[{"finish_reason":"stop","index":0,"delta":{"content":"Hi"}}]}"#);
         assert!(done[0].1.finishing);
-        assert_eq!(done[0].1.channel, d[0].1.channel, "member order does not matter");
-        let call0 = of(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","function":{"name":"send","arguments":""}}]}}]}"#);
-        let call1 = of(r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"to"}}]}}]}"#);
+        assert_eq!(
+            done[0].1.channel, d[0].1.channel,
+            "member order does not matter"
+        );
+        let call0 = of(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","function":{"name":"send","arguments":""}}]}}]}"#,
+        );
+        let call1 = of(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"to"}}]}}]}"#,
+        );
         assert_eq!(call0.len(), 1, "id and name are whole strings");
         assert_eq!(call0[0].1.landing, Landing::JsonString);
         assert_ne!(call0[0].1.channel, call1[0].1.channel);
@@ -295,21 +307,33 @@ mod tests {
 
     #[test]
     fn responses_anthropic_gemini() {
-        let text = of(r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Hi"}"#);
+        let text = of(
+            r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"Hi"}"#,
+        );
         assert_eq!(text[0].1.landing, Landing::Text);
-        let args = of(r#"{"type":"response.function_call_arguments.delta","item_id":"f","output_index":1,"delta":"{\"a"}"#);
+        let args = of(
+            r#"{"type":"response.function_call_arguments.delta","item_id":"f","output_index":1,"delta":"{\"a"}"#,
+        );
         assert_eq!(args[0].1.landing, Landing::JsonString);
         assert_ne!(text[0].1.channel, args[0].1.channel);
         assert!(of(r#"{"type":"response.output_text.done","text":"Hi"}"#).is_empty());
-        let block0 = of(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#);
-        let block1 = of(r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{"}}"#);
+        let block0 = of(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        );
+        let block1 = of(
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{"}}"#,
+        );
         assert_eq!(block0.len(), 1);
         assert_ne!(block0[0].1.channel, block1[0].1.channel);
         assert_eq!(block1[0].1.landing, Landing::JsonString);
         assert!(of(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#).is_empty());
-        let g = of(r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"index":0}],"modelVersion":"gemini-2.0-flash"}"#);
+        let g = of(
+            r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}],"role":"model"},"index":0}],"modelVersion":"gemini-2.0-flash"}"#,
+        );
         assert_eq!(g.len(), 1);
-        let g_end = of(r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP","index":0}]}"#);
+        let g_end = of(
+            r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP","index":0}]}"#,
+        );
         assert!(g_end[0].1.finishing);
         assert_eq!(g[0].1.channel, g_end[0].1.channel);
         assert!(of(r#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f","args":{"text":"x"}}}]}}]}"#).is_empty());

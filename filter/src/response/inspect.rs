@@ -126,7 +126,11 @@ impl Inspector<'_> {
             .findings_in_output(self.state.tier, text, self.scratch, &mut found);
         found.retain(|f| f.action > Action::Allow);
         found.sort_unstable_by_key(|f| (f.span.start, f.span.end));
-        let cut = if may_hold { hold_from(text, &found) } else { text.len() };
+        let cut = if may_hold {
+            hold_from(text, &found)
+        } else {
+            text.len()
+        };
         let masks = self.state.masks();
         let mut at = 0;
         for f in found.iter().filter(|f| f.span.start < cut) {
@@ -207,7 +211,10 @@ pub fn is_output(doc: &[u8], outline: &Outline, node: u32) -> bool {
         match n.step {
             PathStep::Root => return false,
             PathStep::Key(raw) => {
-                if doc.get(raw.range()).is_some_and(|k| TOOL_INPUT_KEYS.contains(&k)) {
+                if doc
+                    .get(raw.range())
+                    .is_some_and(|k| TOOL_INPUT_KEYS.contains(&k))
+                {
                     return true;
                 }
             }

@@ -4,7 +4,7 @@
 use super::*;
 use crate::policy::{Environment, Policy};
 use crate::response::map::tests::map_of;
-use crate::response::{Restoring, RestoreMap};
+use crate::response::{RestoreMap, Restoring};
 use serde_json::{json, Value};
 
 /// A made-up AWS access key id (the format, not a real key).
@@ -40,7 +40,10 @@ fn a_tier_without_the_option_inspects_nothing() {
     value["destinations"]["tiers"][0]["inspect_responses"] = json!("mask");
     let origins = crate::policy::Origins::single("test");
     let doc = crate::policy::parse_document(value, &origins).unwrap();
-    let env = Environment { var: &|_| None, defer_regexes: false };
+    let env = Environment {
+        var: &|_| None,
+        defer_regexes: false,
+    };
     let p = crate::policy::compile(doc, origins, &env).unwrap();
     assert!(OutputInspection::for_tier(&p, approved(&p)).is_some());
     let relay = p.tier_for("api.cheap-relay.example", "/v1/chat/completions");
@@ -58,7 +61,11 @@ fn masks_or_monitors_whole_text() {
     let mut state = inspection(&p);
     let text = format!("Use {KEY} for the bucket.");
     let mut out = Vec::new();
-    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    let mut inspector = Inspector {
+        policy: &p,
+        scratch: &mut scratch,
+        state: &mut state,
+    };
     assert_eq!(inspector.pass(text.as_bytes(), false, &mut out), text.len());
     let out = String::from_utf8(out).unwrap();
     assert!(!out.contains(KEY) && out.contains(KEY_MASK_PREFIX), "{out}");
@@ -68,19 +75,31 @@ fn masks_or_monitors_whole_text() {
     let mut scratch = p.scratch();
     let mut state = inspection(&p);
     let mut out = Vec::new();
-    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    let mut inspector = Inspector {
+        policy: &p,
+        scratch: &mut scratch,
+        state: &mut state,
+    };
     inspector.pass(text.as_bytes(), false, &mut out);
     assert_eq!(out, text.as_bytes(), "monitor changes nothing");
     assert_eq!((state.findings.len(), state.masked), (1, 0));
     // Near misses: too short, too short in lower case (a whole key in lower case is read
     // upper-cased: `layers::case_fold`).
     let mut state = inspection(&p);
-    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    let mut inspector = Inspector {
+        policy: &p,
+        scratch: &mut scratch,
+        state: &mut state,
+    };
     let near = format!("{} {}", &KEY[..18], KEY[..18].to_ascii_lowercase());
     inspector.pass(near.as_bytes(), false, &mut Vec::new());
     assert!(state.findings.is_empty());
     let mut state = inspection(&p);
-    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    let mut inspector = Inspector {
+        policy: &p,
+        scratch: &mut scratch,
+        state: &mut state,
+    };
     inspector.pass(KEY.to_ascii_lowercase().as_bytes(), false, &mut Vec::new());
     assert_eq!(state.findings.len(), 1, "a key typed in lower case");
 }
@@ -90,15 +109,25 @@ fn holds_back_a_bounded_tail_and_never_cuts_a_finding() {
     let p = policy("mask");
     let mut scratch = p.scratch();
     let mut state = inspection(&p);
-    let mut inspector = Inspector { policy: &p, scratch: &mut scratch, state: &mut state };
+    let mut inspector = Inspector {
+        policy: &p,
+        scratch: &mut scratch,
+        state: &mut state,
+    };
     let filler = "é".repeat(200);
     let text = format!("{filler} {KEY}{}", " z".repeat(120));
     let mut out = Vec::new();
     let cut = inspector.pass(text.as_bytes(), true, &mut out);
-    assert!(text.len() - cut >= OUTPUT_HOLD_BYTES && text.len() - cut <= OUTPUT_HOLD_BYTES + KEY.len() + 1);
+    assert!(
+        text.len() - cut >= OUTPUT_HOLD_BYTES
+            && text.len() - cut <= OUTPUT_HOLD_BYTES + KEY.len() + 1
+    );
     assert!(text.is_char_boundary(cut));
     let sent = String::from_utf8(out).unwrap();
-    assert!(!sent.contains(&KEY[..4]), "a finding across the cut stays held whole");
+    assert!(
+        !sent.contains(&KEY[..4]),
+        "a finding across the cut stays held whole"
+    );
 }
 
 /// An OpenAI chat stream whose content is `pieces`, one event each.
@@ -108,7 +137,10 @@ fn chat_stream(pieces: &[&str]) -> String {
         let event = json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
         s += &format!("data: {event}\n\n");
     }
-    s += &format!("data: {}\n\ndata: [DONE]\n\n", json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}));
+    s += &format!(
+        "data: {}\n\ndata: [DONE]\n\n",
+        json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    );
     s
 }
 
@@ -117,8 +149,12 @@ fn client_text(stream: &[u8]) -> String {
     let text = String::from_utf8(stream.to_vec()).unwrap();
     let mut joined = String::new();
     for line in text.lines() {
-        let Some(data) = line.strip_prefix("data: ") else { continue };
-        let Ok(v) = serde_json::from_str::<Value>(data) else { continue };
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
         if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
             joined += c;
         }
@@ -152,10 +188,21 @@ fn a_key_cut_at_every_byte_across_events_never_goes_out() {
         }
         let stream = chat_stream(&[&reply[..split], &reply[split..]]);
         // Chunks cut inside the events as well.
-        let (out, seen) = run(&p, map.clone(), stream.as_bytes(), &[split.min(stream.len() - 1)]);
+        let (out, seen) = run(
+            &p,
+            map.clone(),
+            stream.as_bytes(),
+            &[split.min(stream.len() - 1)],
+        );
         let client = client_text(&out);
-        assert!(!String::from_utf8_lossy(&out).contains(KEY), "split {split}");
-        assert!(client.starts_with("Write to marta.kowalski@northwind.example with key [REDACTED:"), "{client}");
+        assert!(
+            !String::from_utf8_lossy(&out).contains(KEY),
+            "split {split}"
+        );
+        assert!(
+            client.starts_with("Write to marta.kowalski@northwind.example with key [REDACTED:"),
+            "{client}"
+        );
         assert!(client.ends_with("] now."), "{client}");
         assert_eq!(seen.findings.len(), 1, "split {split}");
     }
@@ -176,8 +223,16 @@ fn a_value_the_client_sent_is_restored_not_masked() {
     let out = r.finish_json_with(Some((&p, &mut scratch)), &body).unwrap();
     let v: Value = serde_json::from_slice(&out).unwrap();
     let content = v["choices"][0]["message"]["content"].as_str().unwrap();
-    assert!(content.starts_with("marta.kowalski@northwind.example or [REDACTED:"), "{content}");
-    let args: Value = serde_json::from_str(v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert!(
+        content.starts_with("marta.kowalski@northwind.example or [REDACTED:"),
+        "{content}"
+    );
+    let args: Value = serde_json::from_str(
+        v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(args["to"], "marta.kowalski@northwind.example");
     assert!(args["key"].as_str().unwrap().starts_with(KEY_MASK_PREFIX));
     assert_eq!(v["choices"][0]["message"]["tool_calls"][0]["id"], "call_1");
@@ -211,7 +266,10 @@ fn several_data_lines_and_text_events_are_inspected() {
         for cut in 0..stream.len() {
             let (out, seen) = run(&p, RestoreMap::default(), stream.as_bytes(), &[cut]);
             let out = String::from_utf8(out).unwrap();
-            assert!(!out.contains(KEY) && out.contains(KEY_MASK_PREFIX), "cut {cut}: {out}");
+            assert!(
+                !out.contains(KEY) && out.contains(KEY_MASK_PREFIX),
+                "cut {cut}: {out}"
+            );
             assert_eq!(seen.findings.len(), 1);
         }
     }
@@ -221,11 +279,18 @@ fn several_data_lines_and_text_events_are_inspected() {
 fn a_truncated_json_reply_is_still_masked_as_text() {
     let p = policy("mask");
     let (map, t) = map_of("EMAIL_ADDRESS", &["marta.kowalski@northwind.example"]);
-    let body = format!(r#"{{"choices":[{{"message":{{"content":"{} key {KEY} and"#, t[0]);
+    let body = format!(
+        r#"{{"choices":[{{"message":{{"content":"{} key {KEY} and"#,
+        t[0]
+    );
     let mut scratch = p.scratch();
     let mut r = Restoring::start(map, None, Some("application/json"), None, 1 << 20)
         .with_inspection(Some(inspection(&p)));
-    let out = String::from_utf8(r.finish_json_with(Some((&p, &mut scratch)), body.as_bytes()).unwrap()).unwrap();
+    let out = String::from_utf8(
+        r.finish_json_with(Some((&p, &mut scratch)), body.as_bytes())
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!out.contains(KEY) && out.contains(KEY_MASK_PREFIX), "{out}");
     assert!(out.contains(&t[0]), "not JSON: tokens are not restored");
     assert_eq!(r.skipped, Some(crate::response::Skip::NotJson));
@@ -235,9 +300,21 @@ fn a_truncated_json_reply_is_still_masked_as_text() {
 fn an_inspected_stream_may_change_length_even_in_monitor() {
     // Held text moves to later events: the adapter must drop content-length.
     let p = policy("monitor");
-    let r = Restoring::start(RestoreMap::default(), None, Some("text/event-stream"), None, 1 << 20)
-        .with_inspection(Some(inspection(&p)));
+    let r = Restoring::start(
+        RestoreMap::default(),
+        None,
+        Some("text/event-stream"),
+        None,
+        1 << 20,
+    )
+    .with_inspection(Some(inspection(&p)));
     assert!(r.rewrites() && r.streams());
-    let r = Restoring::start(RestoreMap::default(), None, Some("text/event-stream"), None, 1 << 20);
+    let r = Restoring::start(
+        RestoreMap::default(),
+        None,
+        Some("text/event-stream"),
+        None,
+        1 << 20,
+    );
     assert!(!r.rewrites());
 }

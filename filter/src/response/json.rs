@@ -127,25 +127,42 @@ mod tests {
 
     #[test]
     fn every_vendor_shape() {
-        let (map, t) = map_of("EMAIL", &["marta@northwind.example", "o\"brien\\@x.example"]);
+        let (map, t) = map_of(
+            "EMAIL",
+            &["marta@northwind.example", "o\"brien\\@x.example"],
+        );
         let (a, b) = (&t[0], &t[1]);
         let args = serde_json::to_string(&json!({"to": b, "cc": [a]})).unwrap();
         let chat = json!({"choices": [{"message": {"content": format!("Mail {a}."),
             "tool_calls": [{"function": {"name": "send", "arguments": args}}]}}]});
         let out = restore(&map, &chat);
-        assert_eq!(out["choices"][0]["message"]["content"], "Mail marta@northwind.example.");
+        assert_eq!(
+            out["choices"][0]["message"]["content"],
+            "Mail marta@northwind.example."
+        );
         let inner: Value = serde_json::from_str(
-            out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap(),
+            out["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap(),
         )
         .unwrap();
-        assert_eq!(inner, json!({"to": "o\"brien\\@x.example", "cc": ["marta@northwind.example"]}));
+        assert_eq!(
+            inner,
+            json!({"to": "o\"brien\\@x.example", "cc": ["marta@northwind.example"]})
+        );
 
         let responses = json!({"output": [
             {"type": "message", "content": [{"type": "output_text", "text": format!("{a}{b}")}]},
             {"type": "function_call", "arguments": format!("{{\"to\":\"{a}\"}}")}]});
         let out = restore(&map, &responses);
-        assert_eq!(out["output"][0]["content"][0]["text"], "marta@northwind.exampleo\"brien\\@x.example");
-        assert_eq!(out["output"][1]["arguments"], "{\"to\":\"marta@northwind.example\"}");
+        assert_eq!(
+            out["output"][0]["content"][0]["text"],
+            "marta@northwind.exampleo\"brien\\@x.example"
+        );
+        assert_eq!(
+            out["output"][1]["arguments"],
+            "{\"to\":\"marta@northwind.example\"}"
+        );
 
         let anthropic = json!({"content": [{"type": "tool_use", "input": {"to": b}},
             {"type": "text", "text": a}]});
@@ -156,22 +173,35 @@ mod tests {
         let gemini = json!({"candidates": [{"content": {"parts": [{"text": a},
             {"functionCall": {"name": "send", "args": {"to": a}}}]}}]});
         let out = restore(&map, &gemini);
-        assert_eq!(out["candidates"][0]["content"]["parts"][1]["functionCall"]["args"]["to"],
-            "marta@northwind.example");
+        assert_eq!(
+            out["candidates"][0]["content"]["parts"][1]["functionCall"]["args"]["to"],
+            "marta@northwind.example"
+        );
     }
 
     #[test]
     fn escaped_tokens_keys_and_strangers() {
         let (map, t) = map_of("EMAIL", &["marta@northwind.example"]);
         let escaped = t[0].replace('[', "\\u005b").replace(']', "\\u005D");
-        let doc = format!(r#"{{"{}": "x", "text": "{escaped} [EMAIL_0000]", "n": 1.50}}"#, t[0]);
+        let doc = format!(
+            r#"{{"{}": "x", "text": "{escaped} [EMAIL_0000]", "n": 1.50}}"#,
+            t[0]
+        );
         let mut n = 0;
-        let out = restore_document(&map, doc.as_bytes(), &mut n).unwrap().unwrap();
+        let out = restore_document(&map, doc.as_bytes(), &mut n)
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 1);
-        let expected = format!(r#"{{"{}": "x", "text": "marta@northwind.example [EMAIL_0000]", "n": 1.50}}"#, t[0]);
+        let expected = format!(
+            r#"{{"{}": "x", "text": "marta@northwind.example [EMAIL_0000]", "n": 1.50}}"#,
+            t[0]
+        );
         assert_eq!(String::from_utf8(out).unwrap(), expected);
         // Nothing to restore: no copy.
-        assert_eq!(restore_document(&map, br#"{"a": "[b]"}"#, &mut n).unwrap(), None);
+        assert_eq!(
+            restore_document(&map, br#"{"a": "[b]"}"#, &mut n).unwrap(),
+            None
+        );
         assert!(restore_document(&map, br#"{"a": "[b"#, &mut n).is_err());
     }
 }

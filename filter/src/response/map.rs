@@ -177,7 +177,10 @@ pub(crate) mod tests {
         assert_eq!(tokens[0], tokens[2]);
         assert_ne!(tokens[0], tokens[1]);
         assert_eq!(map.len(), 2);
-        assert_eq!(map.original(tokens[1].as_bytes()), Some(&b"b@x.example"[..]));
+        assert_eq!(
+            map.original(tokens[1].as_bytes()),
+            Some(&b"b@x.example"[..])
+        );
         assert_eq!(map.original(b"[EMAIL_0000]"), None);
         assert!(map.could_begin(b"[EM"));
         assert!(map.could_begin(&tokens[0].as_bytes()[..tokens[0].len() - 1]));
@@ -207,7 +210,11 @@ pub(crate) mod tests {
         assert!(map.mint(&key, "E", a.as_bytes(), true, &mut ta));
         assert!(map.mint(&key, "E", b.as_bytes(), true, &mut tb));
         assert_eq!(ta.len(), "[E_".len() + 4 + 1);
-        assert_eq!(tb.len(), "[E_".len() + 6 + 1, "the later value extends its code");
+        assert_eq!(
+            tb.len(),
+            "[E_".len() + 6 + 1,
+            "the later value extends its code"
+        );
         assert_eq!(map.original(&ta), Some(a.as_bytes()));
         assert_eq!(map.original(&tb), Some(b.as_bytes()));
         // Minting again in the same order gives the same tokens.

@@ -170,22 +170,44 @@ mod tests {
     #[test]
     fn where_models_are_named() {
         let chat = r#"{"id":"c","model":"gpt-4o-mini","choices":[{"message":{"model":"x"}}]}"#;
-        assert_eq!(reported(chat.as_bytes(), &outline(chat)).as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(
+            reported(chat.as_bytes(), &outline(chat)).as_deref(),
+            Some("gpt-4o-mini")
+        );
         let gemini = r#"{"candidates":[],"modelVersion":"gemini-2.5-flash"}"#;
-        assert_eq!(reported(gemini.as_bytes(), &outline(gemini)).as_deref(), Some("gemini-2.5-flash"));
+        assert_eq!(
+            reported(gemini.as_bytes(), &outline(gemini)).as_deref(),
+            Some("gemini-2.5-flash")
+        );
         let created = r#"{"type":"response.created","response":{"id":"r","model":"gpt-4.1"}}"#;
-        assert_eq!(reported(created.as_bytes(), &outline(created)).as_deref(), Some("gpt-4.1"));
+        assert_eq!(
+            reported(created.as_bytes(), &outline(created)).as_deref(),
+            Some("gpt-4.1")
+        );
         let start = r#"{"type":"message_start","message":{"model":"claude-x"}}"#;
-        assert_eq!(reported(start.as_bytes(), &outline(start)).as_deref(), Some("claude-x"));
+        assert_eq!(
+            reported(start.as_bytes(), &outline(start)).as_deref(),
+            Some("claude-x")
+        );
         let delta = r#"{"type":"content_block_delta","delta":{"text":"model"}}"#;
         assert_eq!(reported(delta.as_bytes(), &outline(delta)), None);
         let body = br#"{"messages":[{"content":"\"model\": \"x\""}],"model":"gpt-4o"}"#;
-        assert_eq!(requested("/v1/chat/completions", body).as_deref(), Some("gpt-4o"));
         assert_eq!(
-            requested("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", b"{}").as_deref(),
+            requested("/v1/chat/completions", body).as_deref(),
+            Some("gpt-4o")
+        );
+        assert_eq!(
+            requested(
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                b"{}"
+            )
+            .as_deref(),
             Some("gemini-2.5-flash")
         );
-        assert_eq!(requested("/v1/chat/completions", br#"{"tools":[{"model":"x"}]}"#), None);
+        assert_eq!(
+            requested("/v1/chat/completions", br#"{"tools":[{"model":"x"}]}"#),
+            None
+        );
         assert_eq!(requested("/v1/chat/completions", b"not json"), None);
     }
 }

@@ -38,7 +38,12 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
 
     /// A whole string: `Some(new text)` in `out` when it changed. `output`: it is model output
     /// (`inspect::is_output`), inspected if the tier asks.
-    pub fn whole<'o>(&mut self, text: &[u8], output: bool, out: &'o mut Vec<u8>) -> Option<&'o [u8]> {
+    pub fn whole<'o>(
+        &mut self,
+        text: &[u8],
+        output: bool,
+        out: &'o mut Vec<u8>,
+    ) -> Option<&'o [u8]> {
         let Some(inspector) = self.inspector.as_deref_mut().filter(|_| output) else {
             return restore_string(self.map, text, 0, &mut self.restored, out);
         };
@@ -57,7 +62,13 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
 
     /// A delta (the channel's held tail already in front of `text`): appends what goes out to
     /// `out`, returns how many bytes at the end of `text` are held back (0 unless `may_hold`).
-    pub fn delta(&mut self, text: &[u8], landing: Landing, may_hold: bool, out: &mut Vec<u8>) -> usize {
+    pub fn delta(
+        &mut self,
+        text: &[u8],
+        landing: Landing,
+        may_hold: bool,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let Some(inspector) = self.inspector.as_deref_mut() else {
             return self.restore(text, landing, may_hold, out);
         };
@@ -72,7 +83,9 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
         let mut hold = self.restore(&masked, landing, may_hold, out);
         // The restorer's tail is unmasked text (a mask never ends in a token's first bytes);
         // should it not be, the emitted part is restored whole instead.
-        let tail = masked.get(masked.len().saturating_sub(hold)..).unwrap_or_default();
+        let tail = masked
+            .get(masked.len().saturating_sub(hold)..)
+            .unwrap_or_default();
         if hold > 0 && text.get(cut.saturating_sub(hold)..cut) != Some(tail) {
             out.truncate(mark);
             hold = 0;
@@ -93,7 +106,13 @@ impl<'m, 'i, 'a> Output<'m, 'i, 'a> {
         }
     }
 
-    fn restore(&mut self, text: &[u8], landing: Landing, may_hold: bool, out: &mut Vec<u8>) -> usize {
+    fn restore(
+        &mut self,
+        text: &[u8],
+        landing: Landing,
+        may_hold: bool,
+        out: &mut Vec<u8>,
+    ) -> usize {
         if may_hold {
             let (n, hold) = restore_partial(self.map, text, landing, out);
             self.restored += n;

@@ -251,7 +251,11 @@ impl SseRestorer {
         outline: &Outline,
         deltas: &[Delta],
         may_hold: bool,
-    ) -> (Vec<u8>, Vec<Span>, Vec<(usize, u64, Option<u32>, Landing, Vec<u8>)>) {
+    ) -> (
+        Vec<u8>,
+        Vec<Span>,
+        Vec<(usize, u64, Option<u32>, Landing, Vec<u8>)>,
+    ) {
         let mut edited = Vec::with_capacity(doc.len() + 32);
         let mut spans = vec![Span::new(0, 0); outline.strings.len()];
         let mut new_tails = Vec::new();

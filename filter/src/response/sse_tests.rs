@@ -97,13 +97,22 @@ fn stream(rng: &mut TestRng, tokens: &[String]) -> (Vec<u8>, BTreeMap<String, (S
             let text = channel_text(rng, tokens, false);
             for p in pieces(rng, &text) {
                 let e = json!({"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0, "delta": p});
-                out += &format!("event: response.output_text.delta\ndata: {}\n\n", data(&e, esc));
+                out += &format!(
+                    "event: response.output_text.delta\ndata: {}\n\n",
+                    data(&e, esc)
+                );
             }
-            out += &format!("event: response.output_text.done\ndata: {}\n\n", json!({"type": "response.output_text.done", "text": text}));
+            out += &format!(
+                "event: response.output_text.done\ndata: {}\n\n",
+                json!({"type": "response.output_text.done", "text": text})
+            );
             let args = channel_text(rng, tokens, true);
             for p in pieces(rng, &args) {
                 let e = json!({"type": "response.function_call_arguments.delta", "item_id": "f", "output_index": 1, "delta": p});
-                out += &format!("event: response.function_call_arguments.delta\ndata: {}\n\n", data(&e, esc));
+                out += &format!(
+                    "event: response.function_call_arguments.delta\ndata: {}\n\n",
+                    data(&e, esc)
+                );
             }
             channels.insert("text".into(), (text, Landing::Text));
             channels.insert("args".into(), (args, Landing::JsonString));
@@ -115,12 +124,18 @@ fn stream(rng: &mut TestRng, tokens: &[String]) -> (Vec<u8>, BTreeMap<String, (S
             out += "event: content_block_start\r\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\r\n\r\n";
             for p in pieces(rng, &text) {
                 let e = json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}});
-                out += &format!("event: content_block_delta\r\ndata: {}\r\n\r\n", data(&e, esc));
+                out += &format!(
+                    "event: content_block_delta\r\ndata: {}\r\n\r\n",
+                    data(&e, esc)
+                );
             }
             out += "event: content_block_stop\r\ndata: {\"type\":\"content_block_stop\",\"index\":0}\r\n\r\n: keep-alive\r\n\r\n";
             for p in pieces(rng, &args) {
                 let e = json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": p}});
-                out += &format!("event: content_block_delta\r\ndata: {}\r\n\r\n", data(&e, esc));
+                out += &format!(
+                    "event: content_block_delta\r\ndata: {}\r\n\r\n",
+                    data(&e, esc)
+                );
             }
             channels.insert("text".into(), (text, Landing::Text));
             channels.insert("args".into(), (args, Landing::JsonString));
@@ -131,7 +146,8 @@ fn stream(rng: &mut TestRng, tokens: &[String]) -> (Vec<u8>, BTreeMap<String, (S
             let ps = pieces(rng, &text);
             let n = ps.len();
             for (k, p) in ps.into_iter().enumerate() {
-                let mut cand = json!({"content": {"role": "model", "parts": [{"text": p}]}, "index": 0});
+                let mut cand =
+                    json!({"content": {"role": "model", "parts": [{"text": p}]}, "index": 0});
                 if k + 1 == n {
                     cand["finishReason"] = json!("STOP");
                 }
@@ -151,7 +167,9 @@ fn joined(stream: &[u8]) -> Vec<String> {
     while let Some(end) = event_end(rest) {
         let (event, after) = rest.split_at(end);
         rest = after;
-        let DataLines::One(payload) = data_lines(event) else { continue };
+        let DataLines::One(payload) = data_lines(event) else {
+            continue;
+        };
         let doc = &event[payload.range()];
         let mut outline = Outline::default();
         if outline.parse(doc).is_err() {
@@ -179,7 +197,10 @@ fn run(map: &RestoreMap, stream: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut at = 0;
     for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
         restorer.push(map, &stream[at..cut], &mut out);
-        assert!(restorer.longest_tail() <= map.longest(), "never more than one token held");
+        assert!(
+            restorer.longest_tail() <= map.longest(),
+            "never more than one token held"
+        );
         at = cut;
     }
     restorer.finish(map, &mut out);
@@ -198,7 +219,11 @@ fn matches_the_reference_at_every_cut() {
             order
                 .iter()
                 .map(|text| {
-                    let landing = channels.values().find(|(t, _)| t == text).map(|(_, l)| *l).unwrap();
+                    let landing = channels
+                        .values()
+                        .find(|(t, _)| t == text)
+                        .map(|(_, l)| *l)
+                        .unwrap();
                     let mut out = Vec::new();
                     restore_all(&map, text.as_bytes(), landing, &mut out);
                     String::from_utf8(out).unwrap()
@@ -208,7 +233,9 @@ fn matches_the_reference_at_every_cut() {
         assert_eq!(expected.len(), channels.len(), "round {round}");
         let mut cut_sets: Vec<Vec<usize>> = (0..=bytes.len()).map(|p| vec![p]).collect();
         for _ in 0..20 {
-            let mut cuts: Vec<usize> = (0..1 + rng.below(12)).map(|_| rng.below(bytes.len() + 1)).collect();
+            let mut cuts: Vec<usize> = (0..1 + rng.below(12))
+                .map(|_| rng.below(bytes.len() + 1))
+                .collect();
             cuts.sort_unstable();
             cut_sets.push(cuts);
         }
@@ -217,7 +244,10 @@ fn matches_the_reference_at_every_cut() {
             assert_eq!(joined(&out), expected, "round {round}, cuts {cuts:?}");
             let text = String::from_utf8(out).unwrap();
             for token in &tokens {
-                assert!(!text.contains(token.as_str()), "round {round}: {token} left in {text}");
+                assert!(
+                    !text.contains(token.as_str()),
+                    "round {round}: {token} left in {text}"
+                );
             }
         }
     }
@@ -236,7 +266,10 @@ fn tool_call_arguments_stay_json() {
             tc["id"] = json!("call_x");
             tc["function"]["name"] = json!("send");
         }
-        stream += &format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"tool_calls": [tc]}}]}));
+        stream += &format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [tc]}}]})
+        );
     }
     let out = run(&map, stream.as_bytes(), &[]);
     let joined = joined(&out);
@@ -284,12 +317,18 @@ fn bad_input_has_a_defined_outcome() {
     assert_eq!(out, big.as_bytes());
     // A response to a request that sent no tokens: an empty map restores nothing.
     let empty = RestoreMap::default();
-    let stream = format!("data: {}\n\n", json!({"choices": [{"index": 0, "delta": {"content": t}}]}));
+    let stream = format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {"content": t}}]})
+    );
     assert_eq!(run(&empty, stream.as_bytes(), &[10]), stream.as_bytes());
     // Several data lines: joined into one, then restored.
     let multi = format!("data: {{\"delta\":\ndata: \"{t}\"}}\n\n");
     let out = String::from_utf8(run(&map, multi.as_bytes(), &[])).unwrap();
-    assert_eq!(out, format!("data: {{\"delta\": \"{}\"}}\n\n", ORIGINALS[0]));
+    assert_eq!(
+        out,
+        format!("data: {{\"delta\": \"{}\"}}\n\n", ORIGINALS[0])
+    );
     // An unterminated last event is restored too.
     let last = format!("data: {{\"text\": \"{t}\"}}");
     let out = String::from_utf8(run(&map, last.as_bytes(), &[])).unwrap();
@@ -309,11 +348,22 @@ fn events_with_several_data_lines() {
         let out = String::from_utf8(run(&map, stream.as_bytes(), &[cut])).unwrap();
         let text: String = out
             .split("\n\n")
-            .filter_map(|e| e.lines().find_map(|l| l.trim_end_matches('\r').strip_prefix("data: ")))
-            .map(|d| serde_json::from_str::<Value>(d).unwrap()["delta"]["text"].as_str().unwrap().to_string())
+            .filter_map(|e| {
+                e.lines()
+                    .find_map(|l| l.trim_end_matches('\r').strip_prefix("data: "))
+            })
+            .map(|d| {
+                serde_json::from_str::<Value>(d).unwrap()["delta"]["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(text, format!("to {}!", ORIGINALS[0]), "cut {cut}");
-        assert!(out.starts_with("event: delta\nid: 7\ndata: "), "other fields kept: {out:?}");
+        assert!(
+            out.starts_with("event: delta\nid: 7\ndata: "),
+            "other fields kept: {out:?}"
+        );
     }
     // Data that is not JSON passes byte for byte, its lines as they were (a line break is
     // part of the data), and ends held channels.

@@ -40,23 +40,39 @@ impl<Id: Copy> ResponseMetrics<Id> {
         let tokens_restored = define(MetricKind::Counter, "airlock.tokens_restored_total")?;
         let restore_skipped = Skip::REASONS
             .iter()
-            .map(|r| define(MetricKind::Counter, &format!("airlock.restore_skipped_total.reason.{r}")))
+            .map(|r| {
+                define(
+                    MetricKind::Counter,
+                    &format!("airlock.restore_skipped_total.reason.{r}"),
+                )
+            })
             .collect::<Result<_, E>>()?;
         let model_mismatch = policy
             .tiers
             .iter()
-            .map(|t| define(MetricKind::Counter, &format!("airlock.model_mismatch_total.tier.{}", t.name)))
+            .map(|t| {
+                define(
+                    MetricKind::Counter,
+                    &format!("airlock.model_mismatch_total.tier.{}", t.name),
+                )
+            })
             .collect::<Result<_, E>>()?;
         let inspects = policy.tiers.iter().any(|t| t.inspect_responses.is_some());
         let mut response_findings = Vec::new();
         let mut response_decisions = Vec::new();
         if inspects {
             for d in &policy.detectors {
-                let name = format!("airlock.findings_total.direction.response.detector.{}", d.id);
+                let name = format!(
+                    "airlock.findings_total.direction.response.detector.{}",
+                    d.id
+                );
                 response_findings.push(define(MetricKind::Counter, &name)?);
             }
             for a in RESPONSE_ACTIONS {
-                let name = format!("airlock.decisions_total.direction.response.action.{}", a.as_str());
+                let name = format!(
+                    "airlock.decisions_total.direction.response.action.{}",
+                    a.as_str()
+                );
                 response_decisions.push(define(MetricKind::Counter, &name)?);
             }
         }
@@ -96,7 +112,9 @@ impl<Id: Copy> ResponseMetrics<Id> {
                 add(*id, 1);
             }
         }
-        let action = RESPONSE_ACTIONS.iter().position(|a| *a == inspection.action);
+        let action = RESPONSE_ACTIONS
+            .iter()
+            .position(|a| *a == inspection.action);
         if let Some(id) = action.and_then(|i| self.response_decisions.get(i)) {
             add(*id, 1);
         }

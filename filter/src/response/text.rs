@@ -109,7 +109,11 @@ mod tests {
             all(&map, &text, Landing::Text),
             format!("Write to marta@northwind.example and jo\"e\\@x.example, cc [EMAIL_0000] and {open}")
         );
-        let json_text = all(&map, &format!(r#"{{"to":"{}"}}"#, t[1]), Landing::JsonString);
+        let json_text = all(
+            &map,
+            &format!(r#"{{"to":"{}"}}"#, t[1]),
+            Landing::JsonString,
+        );
         assert_eq!(json_text, r#"{"to":"jo\"e\\@x.example"}"#);
         let parsed: serde_json::Value = serde_json::from_str(&json_text).unwrap();
         assert_eq!(parsed["to"], "jo\"e\\@x.example");
@@ -117,7 +121,10 @@ mod tests {
         let glued = format!("[[{}]]{}{}", t[0], t[0], &t[0][..5]);
         assert_eq!(
             all(&map, &glued, Landing::Text),
-            format!("[[marta@northwind.example]]marta@northwind.example{}", &t[0][..5])
+            format!(
+                "[[marta@northwind.example]]marta@northwind.example{}",
+                &t[0][..5]
+            )
         );
     }
 
@@ -140,7 +147,10 @@ mod tests {
         // Nothing restorable: nothing is ever held.
         let empty = RestoreMap::default();
         let mut out = Vec::new();
-        assert_eq!(restore_partial(&empty, b"a [EMA", Landing::Text, &mut out), (0, 0));
+        assert_eq!(
+            restore_partial(&empty, b"a [EMA", Landing::Text, &mut out),
+            (0, 0)
+        );
         assert_eq!(out, b"a [EMA");
     }
 }

@@ -82,7 +82,10 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
     // a flagged word is then searched byte by byte, so the test only needs no false negatives.
     let any_digit = |x: u64| {
         let low = x & LOW7;
-        (ONES * (0x7F + 0x3A)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (0x7F - 0x2F)) & HIGHS
+        (ONES * (0x7F + 0x3A)).wrapping_sub(low)
+            & !x
+            & low.wrapping_add(ONES * (0x7F - 0x2F))
+            & HIGHS
             != 0
     };
     let rest = text.get(from..)?;
@@ -196,7 +199,10 @@ mod tests {
                 text.iter_mut().for_each(|b| *b ^= 0x80);
             }
             let from = rng.below(len + 1);
-            let expected = text[from..].iter().position(u8::is_ascii_digit).map(|p| from + p);
+            let expected = text[from..]
+                .iter()
+                .position(u8::is_ascii_digit)
+                .map(|p| from + p);
             assert_eq!(next_digit(&text, from), expected, "{text:?} from {from}");
         }
     }

@@ -50,9 +50,28 @@ const CIPHERS: [Cipher; 2] = [Cipher::Rot13, Cipher::Reversed];
 /// per cipher overflows the automaton's table), so the name is the gate. They join the
 /// automaton as they are (a few dozen patterns); a text naming none is not deciphered.
 pub const NAMES: [&str; 22] = [
-    "atbash", "caesar", "cipher", "cypher", "rot47", "rot-47", "rot 47", "rot1", "rot2", "rot3",
-    "rot4", "rot5", "rot6", "rot7", "rot8", "rot9", "shift back", "shifted back", "shift by",
-    "shifted by", "rotated by", "rotate by",
+    "atbash",
+    "caesar",
+    "cipher",
+    "cypher",
+    "rot47",
+    "rot-47",
+    "rot 47",
+    "rot1",
+    "rot2",
+    "rot3",
+    "rot4",
+    "rot5",
+    "rot6",
+    "rot7",
+    "rot8",
+    "rot9",
+    "shift back",
+    "shifted back",
+    "shift by",
+    "shifted by",
+    "rotated by",
+    "rotate by",
 ];
 /// Bytes read after a cipher's name (and before it, where it follows the text), in its field.
 const NAMED_REACH: usize = 2048;

@@ -20,7 +20,11 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 }
 
 /// The maximal run of `member` bytes of `text` around `at` (empty at `at` if `text[at]` is not one).
-pub(super) fn run_around(text: &[u8], at: usize, member: impl Fn(u8) -> bool) -> std::ops::Range<usize> {
+pub(super) fn run_around(
+    text: &[u8],
+    at: usize,
+    member: impl Fn(u8) -> bool,
+) -> std::ops::Range<usize> {
     let is = |i: usize| text.get(i).is_some_and(|&b| member(b));
     let mut start = at;
     while start > 0 && is(start - 1) {

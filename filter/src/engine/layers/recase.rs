@@ -113,7 +113,6 @@ fn word_start(text: &[u8], at: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
@@ -152,8 +151,8 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
             return;
         }
         let word = text.get(start..end).unwrap_or_default();
-        let whole_word = (MIN_WORD..=MAX_WORD).contains(&word.len())
-            && word.iter().all(|&b| is_word_byte(b));
+        let whole_word =
+            (MIN_WORD..=MAX_WORD).contains(&word.len()) && word.iter().all(|&b| is_word_byte(b));
         if !(whole_word && mangled(word)) {
             continue;
         }

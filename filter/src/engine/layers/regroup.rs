@@ -64,7 +64,11 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
             return;
         };
         let rest = text.get(start..).unwrap_or_default();
-        let end = start + rest.iter().position(|&b| !is_run_byte(b)).unwrap_or(rest.len());
+        let end = start
+            + rest
+                .iter()
+                .position(|&b| !is_run_byte(b))
+                .unwrap_or(rest.len());
         runs += chains_in(text, start, end, &mut pieces, out);
         from = end.max(start + 1);
     }
@@ -144,7 +148,10 @@ fn chain(text: &[u8], pieces: &[Piece], out: &mut Vec<Unwrapped>) -> usize {
 fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
     let (first, last) = (stretch.first()?, stretch.last()?);
     // Separators between pieces of the stretch (not after its last).
-    let separators = stretch.get(..stretch.len() - 1)?.iter().filter_map(|p| p.separator);
+    let separators = stretch
+        .get(..stretch.len() - 1)?
+        .iter()
+        .filter_map(|p| p.separator);
     let mut seen = [false; 256];
     let mut distinct = 0;
     let mut space = false;
@@ -161,9 +168,8 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
     let letters = any_in(u8::is_ascii_alphabetic);
     // As cards and ids are printed: groups of 4 to 6, 13 to 19 digits (groups of three
     // are thousands, of eight binary octets; longer chains are tables).
-    let number = !letters
-        && (4..=6).contains(&width)
-        && (MIN_NUMBER..=MAX_NUMBER).contains(&joined_len);
+    let number =
+        !letters && (4..=6).contains(&width) && (MIN_NUMBER..=MAX_NUMBER).contains(&joined_len);
     let grouped = GROUP_WIDTHS.contains(&width)
         && stretch.len() >= MIN_GROUPS
         && (space || distinct >= 2)
@@ -198,12 +204,18 @@ mod tests {
             found("key: AKIA Q2ZT 6WM4 LX7B 3NRD thanks"),
             ["AKIAQ2ZT6WM4LX7B3NRD"]
         );
-        assert_eq!(found("id AKIAQ2 ZT6WM4.LX7B3N-RD"), ["AKIAQ2ZT6WM4LX7B3NRD"]);
+        assert_eq!(
+            found("id AKIAQ2 ZT6WM4.LX7B3N-RD"),
+            ["AKIAQ2ZT6WM4LX7B3NRD"]
+        );
         assert_eq!(
             found("A-K.I_A/Q:2,Z;T+6~W*M 4 L-X.7_B/3 N R D"),
             ["AKIAQ2ZT6WM4LX7B3NRD"]
         );
-        assert_eq!(found("4.9-1_6.3-3_8.5-0_6.1-2_4.5-7_6"), ["4916338506124576"]);
+        assert_eq!(
+            found("4.9-1_6.3-3_8.5-0_6.1-2_4.5-7_6"),
+            ["4916338506124576"]
+        );
         assert_eq!(found("id 3201 0619 8704 1523 74"), ["320106198704152374"]);
     }
 

@@ -605,12 +605,12 @@ mod tests {
     fn walking_around_hits_finds_what_walking_everywhere_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x6a09_e667_f3bc_c908);
         let pieces = [
-            "A", "k", "7", "机", "word", "4916", "AKIA", "abc", "12345", "", "e.g", "【", "中文", "x",
-            "b2", "é",
+            "A", "k", "7", "机", "word", "4916", "AKIA", "abc", "12345", "", "e.g", "【", "中文",
+            "x", "b2", "é",
         ];
         let seps = [
-            ".", "-", " ", " ", " ", "  ", " | ", "_", "/", ":", ", ", "\n", "\t", "=", "...", "--",
-            " .",
+            ".", "-", " ", " ", " ", "  ", " | ", "_", "/", ":", ", ", "\n", "\t", "=", "...",
+            "--", " .",
         ];
         for _ in 0..20000 {
             let count = rng.below(40);

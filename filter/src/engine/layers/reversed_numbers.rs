@@ -34,10 +34,15 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
             return;
         };
         let rest = text.get(start..).unwrap_or_default();
-        let end = start + rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+        let end = start
+            + rest
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(rest.len());
         from = end.max(start + 1);
         let word_edge = |i: Option<usize>| {
-            i.and_then(|i| text.get(i)).is_none_or(|b| !b.is_ascii_alphanumeric())
+            i.and_then(|i| text.get(i))
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
         };
         // A reversed id starts with its check character, which may be an `X`.
         let check_x = start > 0 && matches!(text.get(start - 1), Some(b'X' | b'x'));
@@ -56,7 +61,8 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
         let card = (MIN_DIGITS..=MAX_DIGITS).contains(&number.len())
             && luhn_digits(&reversed)
             && !luhn_digits(number);
-        let id = number.len() == ID_DIGITS + 1 && cn_resident_id(&reversed) && !cn_resident_id(number);
+        let id =
+            number.len() == ID_DIGITS + 1 && cn_resident_id(&reversed) && !cn_resident_id(number);
         if card || id {
             out.push(Unwrapped {
                 span: Span::new(span_start, end),

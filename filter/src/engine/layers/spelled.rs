@@ -28,7 +28,10 @@ const MAX_GLUE: usize = 3;
 const MAX_RUNS: usize = 8;
 
 fn is_glue(b: u8) -> bool {
-    matches!(b, b' ' | b',' | b';' | b'-' | b'.' | b'/' | b'\n' | b'\r' | b'\t')
+    matches!(
+        b,
+        b' ' | b',' | b';' | b'-' | b'.' | b'/' | b'\n' | b'\r' | b'\t'
+    )
 }
 
 /// What a spelled word stands for: a digit, or a capital letter of the NATO alphabet.
@@ -103,8 +106,8 @@ fn word_at(text: &[u8], at: usize) -> Option<Span> {
 
 /// The spelled word after `word` across at most [`MAX_GLUE`] glue bytes.
 fn next_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
-    let glue = (word.end..word.end + MAX_GLUE + 1)
-        .find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
+    let glue =
+        (word.end..word.end + MAX_GLUE + 1).find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
     if glue == word.end || !text.get(glue).is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }

@@ -53,7 +53,11 @@ fn uu_line(line: &[u8]) -> Option<Vec<u8>> {
     let mut bytes = Vec::with_capacity(len + 2);
     for quad in body.chunks_exact(4).take(chars / 4) {
         let [a, b, c, d] = [0, 1, 2, 3].map(|i| quad.get(i).copied().map_or(0, value));
-        bytes.extend_from_slice(&[a << 2 | b >> 4, (b & 0x0F) << 4 | c >> 2, (c & 0x03) << 6 | d]);
+        bytes.extend_from_slice(&[
+            a << 2 | b >> 4,
+            (b & 0x0F) << 4 | c >> 2,
+            (c & 0x03) << 6 | d,
+        ]);
     }
     bytes.truncate(len);
     Some(bytes)
@@ -134,11 +138,17 @@ fn ascii85(text: &[u8], out: &mut Vec<Unwrapped>) {
     let mut runs = 0;
     let mut from = 0;
     while runs < MAX_RUNS {
-        let Some(open) = text.get(from..).and_then(|t| memchr::memmem::find(t, b"<~")) else {
+        let Some(open) = text
+            .get(from..)
+            .and_then(|t| memchr::memmem::find(t, b"<~"))
+        else {
             return;
         };
         let body_start = from + open + 2;
-        let Some(close) = text.get(body_start..).and_then(|t| memchr::memmem::find(t, b"~>")) else {
+        let Some(close) = text
+            .get(body_start..)
+            .and_then(|t| memchr::memmem::find(t, b"~>"))
+        else {
             return;
         };
         let body_end = body_start + close;

@@ -10,9 +10,9 @@
 //! Never text.
 
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
-use std::sync::Arc;
 use crate::protected::fold::Folder;
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
+use std::sync::Arc;
 
 /// Where a hit came from, beyond its detector: what an audit line says about it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -23,6 +23,7 @@
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
+use crate::engine::scan::shared_regexes::{self, SharedRegex};
 use crate::engine::scan::validators::Validator;
 use crate::engine::span::Span;
 use regex_automata::hybrid::{self, dfa::OverlappingState};
@@ -32,7 +33,6 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 use regex_facts::RequiredRun;
-use crate::engine::scan::shared_regexes::{self, SharedRegex};
 
 /// Index of a detector in its policy.
 pub type DetectorIndex = u16;

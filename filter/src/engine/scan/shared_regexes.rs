@@ -40,7 +40,9 @@ fn key(pattern: &str, limits: RegexLimits) -> Key {
 pub fn shared(pattern: &str, limits: RegexLimits) -> SharedRegex {
     // A poisoned lock only means a panic elsewhere while it was held (none is reachable in the
     // filter); the map itself is still consistent, so go on with it.
-    let mut guard = REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let map = guard.get_or_insert_with(HashMap::new);
     let key = key(pattern, limits);
     if let Some(cell) = map.get(&key).and_then(Weak::upgrade) {
@@ -53,7 +55,9 @@ pub fn shared(pattern: &str, limits: RegexLimits) -> SharedRegex {
 
 /// Drops the entries no loaded policy uses any more (called once per policy built).
 pub fn sweep() {
-    let mut guard = REGISTRY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(map) = guard.as_mut() {
         map.retain(|_, cell| cell.strong_count() > 0);
     }
@@ -74,7 +78,8 @@ mod tests {
     /// The default policy's document with one detector's regex changed (or none).
     fn default_doc(change: Option<&str>) -> crate::policy::schema::PolicyDoc {
         let origins = Origins::single("test");
-        let mut value: serde_json::Value = serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
+        let mut value: serde_json::Value =
+            serde_json::from_str(crate::DEFAULT_POLICY_JSON).unwrap();
         if let Some(suffix) = change {
             let detectors = value["detectors"].as_array_mut().unwrap();
             let with_regex = detectors

@@ -152,7 +152,10 @@ impl Masked<'_, '_, '_> {
                 let restore = self.policy.restores(self.tier, detector.class);
                 let key = &self.policy.key;
                 let prefix = detector.token_prefix.as_str();
-                if self.tokens.mint(key, prefix, value, restore, &mut self.token) {
+                if self
+                    .tokens
+                    .mint(key, prefix, value, restore, &mut self.token)
+                {
                     self.out.extend_from_slice(&self.token);
                 } else {
                     // The map is full: mask, so nothing leaves and no token goes out unrestorable.

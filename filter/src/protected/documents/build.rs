@@ -213,14 +213,8 @@ impl Builder {
         for (domain, params, units) in streams {
             let (values, names) = (&units.values, &units.names);
             if every {
-                let all = winnow::all_kgrams(
-                    &self.key,
-                    domain,
-                    values,
-                    names,
-                    params,
-                    &mut self.scratch,
-                );
+                let all =
+                    winnow::all_kgrams(&self.key, domain, values, names, params, &mut self.scratch);
                 top.extend(all.flatten().map(|(h, check)| ((h >> 32) as u32, check)));
                 top.extend(
                     winnow::all_list_kgrams(&self.scratch, params)

@@ -92,6 +92,32 @@ struct Hit {
     verified: bool,
 }
 
+impl Hit {
+    /// A hit of fingerprint `fp` over `span` in `stream`, for no document yet, not verified.
+    fn new(span: Span, fp: u64, stream: usize) -> Hit {
+        Hit {
+            document: 0,
+            start: span.start,
+            end: span.end,
+            fingerprint: (fp >> 32) as u32,
+            stream: stream as u8,
+            verified: false,
+        }
+    }
+}
+
+/// One `hit` for each of the `documents` that hold its fingerprint; `verified(i)` says whether
+/// the i-th document's check agrees.
+fn push_hits(hits: &mut Vec<Hit>, hit: Hit, documents: &[u32], verified: impl Fn(usize) -> bool) {
+    for (i, &document) in documents.iter().enumerate() {
+        hits.push(Hit {
+            document,
+            verified: verified(i),
+            ..hit
+        });
+    }
+}
+
 /// Per stream of one text: bytes per unit (to turn unit counts into bytes and characters).
 #[derive(Debug, Clone, Copy, Default)]
 struct Scale {
@@ -238,16 +264,10 @@ impl DocumentIndex {
                 else {
                     continue;
                 };
-                for (i, &document) in found.iter().enumerate() {
-                    hits.push(Hit {
-                        document,
-                        start,
-                        end,
-                        fingerprint: (fp >> 32) as u32,
-                        stream: stream as u8,
-                        verified: checked && checks.get(i) == Some(&check),
-                    });
-                }
+                let hit = Hit::new(Span { start, end }, fp, stream);
+                push_hits(hits, hit, found, |i| {
+                    checked && checks.get(i) == Some(&check)
+                });
             }
             // Lists, by their raw form: a hit held by few documents is verified (the
             // fingerprint and its next 8 bits matched the names themselves).
@@ -261,16 +281,10 @@ impl DocumentIndex {
                     continue;
                 };
                 let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
-                for (i, &document) in found.iter().enumerate() {
-                    hits.push(Hit {
-                        document,
-                        start,
-                        end,
-                        fingerprint: (fp >> 32) as u32,
-                        stream: stream as u8,
-                        verified: rare && checks.get(i) == Some(&((fp >> 24) as u8)),
-                    });
-                }
+                let hit = Hit::new(Span { start, end }, fp, stream);
+                push_hits(hits, hit, found, |i| {
+                    rare && checks.get(i) == Some(&((fp >> 24) as u8))
+                });
             }
         }
         hits.sort_unstable();
@@ -375,7 +389,8 @@ impl DocumentIndex {
             // text is never taken for a longer copy (with two fingerprints or more the slack
             // stays the estimate: a re-indented paste is shorter than its original).
             slack_chars = slack_chars.min(
-                text_before(text, span_start, slack_chars) + text_after(text, span_end, slack_chars),
+                text_before(text, span_start, slack_chars)
+                    + text_after(text, span_end, slack_chars),
             );
         }
         // The run's extent, interior gaps included: between two hits of one document within

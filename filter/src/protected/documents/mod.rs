@@ -387,7 +387,11 @@ mod tests {
     /// (`MIN_DOCUMENTS_FOR_SINGLE_HITS`).
     fn pad(builder: &mut Builder) {
         for i in 0..800 {
-            builder.add_document(&format!("pad{i}.rs"), program(1000 + i, 2).as_bytes(), View::Code);
+            builder.add_document(
+                &format!("pad{i}.rs"),
+                program(1000 + i, 2).as_bytes(),
+                View::Code,
+            );
         }
     }
 
@@ -411,7 +415,10 @@ mod tests {
             let line = lines[start];
             too_short += idx.find(line.as_bytes(), 100, &mut scratch).len();
         }
-        assert!(kept > renamed + 20, "kept names {kept}, renamed {renamed} of 150");
+        assert!(
+            kept > renamed + 20,
+            "kept names {kept}, renamed {renamed} of 150"
+        );
         assert_eq!(too_short, 0);
     }
 

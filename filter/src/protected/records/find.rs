@@ -154,13 +154,7 @@ impl Gather<'_> {
     /// Keeps a candidate when the prefilter holds its prefix. False when it does not and the
     /// prefix is complete, so no longer run from the same start can be held either.
     #[inline]
-    fn offer(
-        &self,
-        kind: Kind,
-        hasher: &ValueHasher,
-        span: Span,
-        out: &mut Candidates,
-    ) -> bool {
+    fn offer(&self, kind: Kind, hasher: &ValueHasher, span: Span, out: &mut Candidates) -> bool {
         if self.prefilter.may_hold(self.keying.prefix(kind, hasher)) {
             out.push((self.keying.value(kind, hasher), span));
             true
