@@ -665,7 +665,17 @@ fn compile_deferred(doc: Value) -> Policy {
 
 #[test]
 fn deferred_regexes_compile_on_first_use_or_when_warmed_up() {
-    let policy = compile_deferred(base());
+    // Compiled regexes are shared by pattern across every policy alive in the process
+    // (engine/scan/shared_regexes.rs), and the other tests run beside this one: a pattern one
+    // of them compiled would not wait here. Patterns no other test uses keep the count exact;
+    // an empty repeated group matches nothing, so each detector's meaning is unchanged.
+    let mut doc = base();
+    for detector in doc["detectors"].as_array_mut().unwrap() {
+        if let Some(pattern) = detector["regex"].as_str() {
+            detector["regex"] = json!(format!("{pattern}(?:deferred-test){{0}}"));
+        }
+    }
+    let policy = compile_deferred(doc);
     let waiting = policy.compile_pending(0);
     assert_eq!(waiting, 4, "every regex detector waits before any request");
     let verdict = inspect(&policy, "api.openai.com", &chat(&format!("key {AWS_KEY}")));
