@@ -11,7 +11,7 @@
 //! - the rewritten body no longer holds what was rewritten (each value a finding rewrote in
 //!   a text body occurs fewer times, by its number of findings).
 
-use crate::json_tokens::{tokens, Token};
+use crate::json_tokens::{scalar_starts, tokens, Token};
 use crate::policy::policies;
 use crate::request_shape::{Shape, PATH};
 use crate::work;
@@ -158,20 +158,44 @@ fn same_structure(doc: &[u8], before: &[Token], after: &[Token], verdict: &Verdi
     );
     let mut outline = Outline::default();
     let paths = outline.parse(doc).is_ok();
+    let path_of = |node| {
+        let mut path = String::from("$");
+        outline.render_path(doc, node, &|_| false, &mut path);
+        path
+    };
+    // The engine's leaves are its strings and its long numbers (scanned, and masked as strings);
+    // a number token is a leaf when one starts where it does.
+    let mut scalar_starts = scalar_starts(doc).into_iter();
     let mut index = 0usize;
     for (a, b) in before.iter().zip(after) {
         match (a, b) {
             (Token::Str(x), Token::Str(y)) => {
                 if x != y && paths {
                     if let Some(leaf) = outline.strings.get(index) {
-                        let mut path = String::from("$");
-                        outline.render_path(doc, leaf.node, &|_| false, &mut path);
-                        field_changed(&path, x.as_bytes(), y.as_bytes(), verdict);
+                        field_changed(&path_of(leaf.node), x.as_bytes(), y.as_bytes(), verdict);
                     }
                 }
                 index += 1;
             }
-            _ => assert_eq!(a, b, "masking changed a JSON token that is not a string"),
+            (Token::Scalar(_), _) => {
+                let start = scalar_starts.next();
+                let number_leaf = outline
+                    .strings
+                    .get(index)
+                    .filter(|leaf| paths && leaf.is_number && Some(leaf.raw.start) == start);
+                match (number_leaf, b) {
+                    (Some(leaf), Token::Str(y)) => {
+                        let raw = leaf.raw.of(doc);
+                        field_changed(&path_of(leaf.node), raw, y.as_bytes(), verdict);
+                    }
+                    _ => assert_eq!(
+                        a, b,
+                        "masking changed a JSON token that is neither a string nor a long number"
+                    ),
+                }
+                index += usize::from(number_leaf.is_some());
+            }
+            _ => assert_eq!(a, b, "masking changed the JSON structure"),
         }
     }
 }

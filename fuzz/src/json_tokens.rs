@@ -81,6 +81,37 @@ impl<'de> Visitor<'de> for Collect<'_> {
     }
 }
 
+/// Where each scalar token (number, `true`, `false`, `null`) of `doc` starts, in document
+/// order: the offsets serde_json's visitor does not give. `doc` must be a document
+/// [`tokens`] accepted (strict JSON), so a plain lexer reads it the same way.
+pub fn scalar_starts(doc: &[u8]) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while let Some(&byte) = doc.get(at) {
+        match byte {
+            b'"' => {
+                at += 1;
+                while let Some(&inner) = doc.get(at) {
+                    at += if inner == b'\\' { 2 } else { 1 };
+                    if inner == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                starts.push(at);
+                while doc.get(at).is_some_and(|b| {
+                    !matches!(b, b',' | b']' | b'}' | b':') && !b.is_ascii_whitespace()
+                }) {
+                    at += 1;
+                }
+            }
+            _ => at += 1,
+        }
+    }
+    starts
+}
+
 /// Whether serde_json refused `doc` for a reason the engine reads on purpose differently
 /// (it scans bytes, not Unicode scalars, and does not convert numbers): a lone surrogate
 /// escape, invalid UTF-8, a number beyond f64, nesting past serde_json's own limit.
