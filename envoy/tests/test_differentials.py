@@ -2,7 +2,7 @@
 
 Each case hides a key where a lenient parser finds it and a strict one does not (a BOM,
 `NaN`, a duplicate key, a lone surrogate, nesting past 128 levels, a card as a JSON
-number, a twice-gzipped body). For each, the test first shows that Python's `json` (what
+number, a twice-gzipped body, a body in UTF-16 or UTF-32). For each, the test first shows that Python's `json` (what
 the fake upstream parses with) really reads the secret from the original body, so the
 case is a real leak path, then sends it through Envoy with Airlock and the default policy:
 a block must leave nothing at the upstream; a mask must leave nothing Python's `json`
@@ -47,6 +47,9 @@ CASES = {
     "nesting-past-limit": lambda t: (
         '{"model":"m","messages":%s%s%s}' % ("[" * 300, q(t), "]" * 300)).encode(),
     "lone-surrogate-in-key": lambda t: chat(q(t.replace(ESCAPED_KEY, KEY[:8] + "\\ud800" + KEY[8:]))).encode(),
+    # json.loads sniffs UTF-16 and UTF-32 from the first bytes, whatever the Content-Type says.
+    "utf-16le-sniffed": lambda t: chat(q(t)).encode("utf-16-le"),
+    "utf-32be-with-bom": lambda t: b"\x00\x00\xfe\xff" + chat(q(t)).encode("utf-32-be"),
 }
 
 
@@ -113,6 +116,17 @@ def test_card_as_json_number_is_tokenized_for_python(envoy, upstream):
     got = e2e.only_request(upstream, PATH)["body"]
     assert not python_reads(got, CARD), "Python's json still reads the card upstream"
     assert CARD.encode() not in got
+
+
+def test_card_in_a_utf16_body_is_tokenized_in_utf16(envoy, upstream):
+    body = chat(q(f"charge my card {CARD}")).encode("utf-16-le")
+    assert python_reads(body, CARD)
+    status, headers, _ = e2e.post(envoy.url, body, OPENAI_HOST)
+    assert headers.get("x-airlock-decision") == "tokenize"
+    assert status == 200, "the tokenized body must still parse at the upstream"
+    got = e2e.only_request(upstream, PATH)["body"]
+    assert not python_reads(got, CARD), "Python's json still reads the card upstream"
+    json.loads(got.decode("utf-16-le"))  # still UTF-16, as it was sent
 
 
 def test_twice_gzipped_body_is_inspected(envoy, upstream):

@@ -95,12 +95,16 @@ fn check(case: &Case, out: &Outcome) -> Result<(), String> {
         }
         "mask" | "tokenize" => {
             let coding = out.egress_header("content-encoding");
-            let egress = decode_content(coding, &out.egress_body)?;
+            let egress = as_utf8(
+                &case.content_type,
+                decode_content(coding, &out.egress_body)?,
+            )?;
             let secret = case.secret.unwrap_or_default().as_bytes();
             if contains(&egress, secret) || contains(&unescaped(&egress), secret) {
                 return Err("the upstream received the secret".into());
             }
             let original = decode_content(case.content_encoding.as_deref(), &case.body)?;
+            let original = as_utf8(&case.content_type, original)?;
             let was_json = serde_json::from_slice::<serde_json::Value>(&original).is_ok();
             if was_json && serde_json::from_slice::<serde_json::Value>(&egress).is_err() {
                 return Err("the masked body is no longer valid JSON".into());
@@ -436,6 +440,160 @@ fn coding_cases() -> Vec<Case> {
     cases
 }
 
+/// `text` in UTF-16 or UTF-32, little- or big-endian, optionally with a byte-order mark.
+fn utf_wide(text: &str, wide: bool, big_endian: bool, bom: bool) -> Vec<u8> {
+    let units: Vec<u32> = if wide {
+        text.chars().map(u32::from).collect()
+    } else {
+        text.encode_utf16().map(u32::from).collect()
+    };
+    let mut out = Vec::new();
+    for unit in bom.then_some(0xFEFF).into_iter().chain(units) {
+        let bytes = if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        };
+        // A 32-bit unit's bytes, or a 16-bit unit's two low-order ones.
+        let used = if wide {
+            &bytes[..]
+        } else if big_endian {
+            &bytes[2..]
+        } else {
+            &bytes[..2]
+        };
+        out.extend_from_slice(used);
+    }
+    out
+}
+
+/// A body as its upstream reads it, for the charset cases below: UTF-16 and UTF-32 by their
+/// declared charset or byte-order mark (this test's own reading, not the filter's).
+fn as_utf8(content_type: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let declared = content_type.to_ascii_lowercase();
+    let (wide, big_endian, skip) = if bytes.starts_with(b"\xFF\xFE") && !declared.contains("utf-32")
+    {
+        (false, false, 2)
+    } else if bytes.starts_with(b"\xFE\xFF") {
+        (false, true, 2)
+    } else if declared.ends_with("charset=utf-16le") {
+        (false, false, 0)
+    } else if declared.ends_with("charset=utf-32le") {
+        (true, false, 0)
+    } else {
+        return Ok(bytes);
+    };
+    let body = &bytes[skip..];
+    let text = if wide {
+        let chars: Option<String> = body
+            .chunks(4)
+            .map(|q| char::from_u32(u32::from_le_bytes(q.try_into().ok()?)))
+            .collect();
+        chars.ok_or("the egress body is not UTF-32")?
+    } else {
+        let units: Vec<u16> = body
+            .chunks(2)
+            .map(|p| {
+                if big_endian {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| "the egress body is not UTF-16")?
+    };
+    Ok(text.into_bytes())
+}
+
+/// Bodies in the character encodings lenient upstreams decode (Python's `json.loads` sniffs
+/// UTF-16 and UTF-32 from the first bytes; Node's body parsers decode a declared charset,
+/// UTF-7 included): read as the upstream reads them, masked in the same encoding.
+fn charset_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let card = chat(&quoted(&format!("charge my card {CARD}")), "");
+    let mut texts: Vec<(&str, &str, String)> = payloads().to_vec();
+    texts.push(("card", "tokenize", card.clone()));
+    for (payload, expect, text) in texts {
+        let body = if payload == "card" {
+            text
+        } else {
+            chat(&quoted(&text), "")
+        };
+        let secret = match payload {
+            "card" => Some(CARD),
+            "credential" => Some(CREDENTIAL),
+            _ => None,
+        };
+        let variants: [(&str, &str, Vec<u8>); 6] = [
+            (
+                "utf-16le-sniffed",
+                "application/json",
+                utf_wide(&body, false, false, false),
+            ),
+            (
+                "utf-16be-sniffed",
+                "application/json",
+                utf_wide(&body, false, true, false),
+            ),
+            (
+                "utf-16be-bom-undeclared",
+                "text/plain",
+                utf_wide(&body, false, true, true),
+            ),
+            (
+                "utf-16le-declared",
+                "application/json; charset=utf-16le",
+                utf_wide(&body, false, false, false),
+            ),
+            (
+                "utf-32le-declared",
+                "application/json; charset=utf-32le",
+                utf_wide(&body, true, false, false),
+            ),
+            (
+                "utf-16le-bom-declared-utf-8",
+                "application/json; charset=utf-8",
+                utf_wide(&body, false, false, true),
+            ),
+        ];
+        for (name, content_type, body) in variants {
+            cases.push(Case {
+                name: format!("charset-{name}/{payload}"),
+                content_type: content_type.into(),
+                content_encoding: None,
+                body,
+                expect,
+                secret,
+            });
+        }
+    }
+    // UTF-7 hides ASCII letters in base64 runs of UTF-16 units: `AKIA` is `+AEEASwBJAEE-`.
+    for (payload, expect, text) in payloads() {
+        let hidden = text.replacen("AKIA", "+AEEASwBJAEE-", 1);
+        cases.push(Case {
+            name: format!("charset-utf-7-declared/{payload}"),
+            content_type: "application/json; charset=utf-7".into(),
+            content_encoding: None,
+            body: chat(&quoted(&hidden), "").into_bytes(),
+            expect,
+            secret: (expect != "allow").then_some(CREDENTIAL),
+        });
+    }
+    // A charset that cannot be read fails closed (the default policy blocks), clean or not.
+    for (payload, _, text) in payloads() {
+        cases.push(Case {
+            name: format!("charset-ebcdic-declared/{payload}"),
+            content_type: "application/json; charset=IBM037".into(),
+            content_encoding: None,
+            body: chat(&quoted(&text), "").into_bytes(),
+            expect: "block",
+            secret: Some(CREDENTIAL),
+        });
+    }
+    cases
+}
+
 fn run(cases: Vec<Case>) {
     let mut host = default_host();
     let mut failures = Vec::new();
@@ -467,4 +625,9 @@ fn multipart_differentials() {
 #[test]
 fn content_coding_differentials() {
     run(coding_cases());
+}
+
+#[test]
+fn charset_differentials() {
+    run(charset_cases());
 }

@@ -192,7 +192,7 @@ impl Policy {
     /// Inspects one request and decides what happens to it.
     pub fn inspect(&self, request: &Request<'_>, scratch: &mut Scratch) -> Verdict {
         let tier = self.tier_for(request.host, request.path);
-        let (body, codings) = match self.readable_body(request) {
+        let (body, codings, charset) = match self.readable_body(request) {
             Ok(readable) => readable,
             Err(why) => return self.uninspectable(tier, why),
         };
@@ -243,6 +243,10 @@ impl Policy {
             }
             _ => (rewritten, relay::FieldsApplied::default()),
         };
+        let rewritten = rewritten.map(|text| match charset {
+            Some(charset) => body::charset::encode(charset, &text),
+            None => text,
+        });
         let mut verdict = self.decide(tier, findings, limits, &codings, rewritten);
         verdict.cache = cache;
         verdict.relay = relay::RelayOutcome {
@@ -280,12 +284,10 @@ impl Policy {
         *out = walk.findings;
     }
 
-    /// The body as the engine reads it (content codings undone) and those codings, or why it
-    /// cannot be read: too large, an unknown or broken coding, or binary data.
-    fn readable_body<'b>(
-        &self,
-        request: &Request<'b>,
-    ) -> Result<(Cow<'b, [u8]>, Codings), Uninspectable> {
+    /// The body as the engine reads it (content codings undone, then its character encoding:
+    /// `body::charset`), those codings and that encoding, or why it cannot be read: too large,
+    /// an unknown or broken coding, an unreadable charset, or binary data.
+    fn readable_body<'b>(&self, request: &Request<'b>) -> Result<ReadableBody<'b>, Uninspectable> {
         let limit = self.limits.max_body_bytes;
         if request.body.len() > limit {
             let size = request.body.len();
@@ -304,11 +306,24 @@ impl Policy {
                 Err(e) => return Err(Uninspectable::Encoding(e)),
             }
         };
+        let charset = body::charset::detect(request.content_type, &body)
+            .map_err(|e| Uninspectable::Encoding(EncodingError::Charset(e)))?;
+        let body = match charset {
+            Some(charset) => {
+                let text = body::charset::decode(charset, &body);
+                if text.len() > limit {
+                    let size = text.len();
+                    return Err(Uninspectable::TooLarge { size, limit });
+                }
+                Cow::Owned(text)
+            }
+            None => body,
+        };
         if body::is_opaque(&body, request.content_type) {
             let media = request.content_type.unwrap_or("none");
             return Err(Uninspectable::Opaque(media.to_string()));
         }
-        Ok((body, codings))
+        Ok((body, codings, charset))
     }
 
     /// The verdict from the findings: the most severe action decides, monitor mode only
@@ -381,6 +396,9 @@ impl Policy {
         }
     }
 }
+
+/// A body as the engine reads it, the content codings undone and its character encoding.
+type ReadableBody<'b> = (Cow<'b, [u8]>, Codings, Option<body::charset::Charset>);
 
 fn reencode(codings: &Codings, body: Option<Vec<u8>>) -> Result<Option<Vec<u8>>, EncodingError> {
     match body {

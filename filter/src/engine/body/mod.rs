@@ -3,6 +3,7 @@
 //! Each shape is taken apart into fields for the walker; anything that does
 //! not parse as its shape is scanned as text, so nothing is ever skipped.
 
+pub(crate) mod charset;
 pub(crate) mod content_coding;
 pub(crate) mod json;
 pub(crate) mod multipart;

@@ -157,6 +157,8 @@ pub enum EncodingError {
     /// Re-applying this coding to the masked body failed; the caller must fail
     /// closed rather than forward the original body.
     CannotReencode(Coding),
+    /// The body declares a character encoding the filter cannot read (`body::charset`).
+    Charset(crate::engine::body::charset::CharsetError),
 }
 
 impl fmt::Display for EncodingError {
@@ -176,6 +178,7 @@ impl fmt::Display for EncodingError {
             EncodingError::CannotReencode(coding) => {
                 write!(f, "the masked body could not be re-encoded with {coding}")
             }
+            EncodingError::Charset(error) => error.fmt(f),
         }
     }
 }
