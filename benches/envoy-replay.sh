@@ -8,6 +8,11 @@
 #   noop       the no-op buffering wasm filter + the buffer filter (what any wasm filter costs)
 #   uncached   Airlock, default policy, `cache.max_bytes: 0` (every request inspected whole)
 #   cached     Airlock, default policy, the cache at its default budget (8 MiB per VM)
+#   cached-spread    the same with two workers (--concurrency 2, so two VMs, each its own cache) and
+#                    a new connection per request, so a caller's turns land on either worker: what
+#                    per-VM caches lose when nothing keeps a caller on one worker (the upper bound
+#                    of what sharing the cache across VMs could win back)
+#   uncached-spread  the same without the cache
 # Each session is one caller (its own `authorization` header, so its own cache partition); the
 # sessions run at the same time, each sending its turns in order. Measured per variant: the front
 # Envoy's CPU time (user + system, /proc) over the replay, per request and per MB sent, and Airlock's
@@ -19,7 +24,8 @@
 # served fields from the cache and the uncached one did not.
 #
 # Usage: bash benches/envoy-replay.sh     (env: SESSIONS="agent:openai-chat:1 agent:openai-responses:2
-#                                           agent:anthropic:3" VARIANTS="noop uncached cached")
+#                                           agent:anthropic:3" VARIANTS="noop uncached cached",
+#                                           also cached-spread, uncached-spread)
 # Needs: .venv/bin/envoy (bash envoy/setup.sh) and both modules built, as benches/envoy-load.sh.
 set -euo pipefail
 
@@ -71,16 +77,24 @@ for name in os.environ["SESSIONS"].split():
     turns = [open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d)) if f.startswith("turn-")]
     sessions.append((name, host, path, turns))
 
-def replay(port, index, session, decisions):
+def replay(port, index, session, decisions, spread):
+    """Sends one session's turns in order: on one kept-alive connection, or (spread) on a new
+    connection each, which the kernel hands to either worker."""
     name, host, path, turns = session
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn = None
     for body in turns:
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("POST", path, body, {"content-type": "application/json", "host": host,
                                           "authorization": f"Bearer sk-replay-caller-{index}"})
         r = conn.getresponse()
         r.read()
         decisions.append((r.status, r.getheader("x-airlock-decision", "-")))
-    conn.close()
+        if spread:
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
 
 def counters(front):
     return {k.removeprefix("wasmcustom."): v for k, v in front.stats(r"^wasmcustom\.airlock\.cache_").items()}
@@ -90,20 +104,22 @@ upstream = harness.Envoy(RUN, None, name="upstream", bootstrap_text=UPSTREAM, co
                          log_level="warning", component_log_level="")
 try:
     for variant in os.environ["VARIANTS"].split():
-        wasm = os.environ["NOOP_WASM"] if variant == "noop" else os.environ["AIRLOCK_WASM"]
+        base, spread = variant.removesuffix("-spread"), variant.endswith("-spread")
+        workers = 2 if spread else 1
+        wasm = os.environ["NOOP_WASM"] if base == "noop" else os.environ["AIRLOCK_WASM"]
         plugin = {"noop": "", "cached": "",
-                  "uncached": json.dumps({"airlock_config": 1, "cache": {"max_bytes": 0}})}[variant]
+                  "uncached": json.dumps({"airlock_config": 1, "cache": {"max_bytes": 0}})}[base]
         opts = config.Options(upstream_port=upstream.port, wasm=wasm, plugin_config=plugin,
-                              hash_key=None if variant == "noop" else "airlock-bench-key-0123456789abcdef",
+                              hash_key=None if base == "noop" else "airlock-bench-key-0123456789abcdef",
                               stats_flush_interval="1s")
-        front = harness.Envoy(RUN, opts, name=f"front-{variant}", concurrency=1, log_level="warning",
+        front = harness.Envoy(RUN, opts, name=f"front-{variant}", concurrency=workers, log_level="warning",
                               component_log_level="")
         try:
             port = int(front.url.rsplit(":", 1)[1])
             per_session = [[] for _ in sessions]
             pid = front.proc.popen.pid
             cpu0, wall0 = cpu_s(pid), time.monotonic()
-            threads = [threading.Thread(target=replay, args=(port, i, s, per_session[i]))
+            threads = [threading.Thread(target=replay, args=(port, i, s, per_session[i], spread))
                        for i, s in enumerate(sessions)]
             for t in threads:
                 t.start()
@@ -112,7 +128,7 @@ try:
             cpu, wall = cpu_s(pid) - cpu0, time.monotonic() - wall0
             time.sleep(1.2)  # a stats flush
             results[variant] = dict(cpu=cpu, wall=wall, decisions=per_session,
-                                    cache=counters(front) if variant != "noop" else {})
+                                    cache=counters(front) if base != "noop" else {}, workers=workers)
             print(f"{variant}: done, Envoy CPU {cpu:.2f} s over {wall:.1f} s", file=sys.stderr)
         finally:
             front.stop()
@@ -125,29 +141,36 @@ for v, r in results.items():
     bad = [d for ds in r["decisions"] for d in ds if d[0] not in (200, 403)]
     if bad:
         failures.append(f"{v}: {len(bad)} requests answered neither 200 nor 403, e.g. {bad[0]}")
-if "cached" in results and "uncached" in results:
-    if results["cached"]["decisions"] != results["uncached"]["decisions"]:
-        failures.append("the cached and uncached runs decided differently")
-    if results["cached"]["cache"].get("airlock.cache_hits_total", 0) <= 0:
-        failures.append("the cached run served nothing from the cache")
-    if results["uncached"]["cache"].get("airlock.cache_hits_total", 0) != 0:
-        failures.append("the uncached run served fields from a cache")
+airlock = [v for v in results if v.removesuffix("-spread") != "noop"]
+for v in airlock[1:]:
+    if results[v]["decisions"] != results[airlock[0]]["decisions"]:
+        failures.append(f"the {airlock[0]} and {v} runs decided differently")
+for v in airlock:
+    hits = results[v]["cache"].get("airlock.cache_hits_total", 0)
+    if v.startswith("cached") and hits <= 0:
+        failures.append(f"the {v} run served nothing from the cache")
+    if v.startswith("uncached") and hits != 0:
+        failures.append(f"the {v} run served fields from a cache")
 
 print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {len(sessions)} sessions at once "
-      f"({', '.join(s[0] for s in sessions)}), {requests} requests, {mb:.1f} MB of bodies; front Envoy --concurrency 1\n")
-print("| front | Envoy CPU s | CPU µs / request | CPU ms / MB | above noop, µs / request | cache hits / misses |")
-print("| --- | ---: | ---: | ---: | ---: | --- |")
+      f"({', '.join(s[0] for s in sessions)}), {requests} requests, {mb:.1f} MB of bodies\n")
+print("| front | workers | Envoy CPU s | CPU µs / request | CPU ms / MB | above noop, µs / request | cache hits / misses |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
 noop = results.get("noop")
 for v, r in results.items():
     above = "" if noop is None or v == "noop" else f"{(r['cpu'] - noop['cpu']) * 1e6 / requests:.0f}"
     cache = r["cache"]
     hm = (f"{int(cache.get('airlock.cache_hits_total', 0))} / {int(cache.get('airlock.cache_misses_total', 0))}"
           if v != "noop" else "")
-    print(f"| {v} | {r['cpu']:.2f} | {r['cpu'] * 1e6 / requests:.0f} | {r['cpu'] * 1e3 / mb:.1f} | {above} | {hm} |")
+    print(f"| {v} | {r['workers']} | {r['cpu']:.2f} | {r['cpu'] * 1e6 / requests:.0f} | {r['cpu'] * 1e3 / mb:.1f} | {above} | {hm} |")
 if noop and "cached" in results and "uncached" in results:
     u, c = results["uncached"]["cpu"] - noop["cpu"], results["cached"]["cpu"] - noop["cpu"]
     if c > 0:
         print(f"\nAirlock's own Envoy CPU (above noop): uncached {u:.2f} s, cached {c:.2f} s: {u / c:.1f}x less with the cache")
+if noop and "cached" in results and "cached-spread" in results:
+    c, s = results["cached"]["cpu"] - noop["cpu"], results["cached-spread"]["cpu"] - noop["cpu"]
+    print(f"Spread over two workers' caches: {s:.2f} s against {c:.2f} s on one: at most {max(s - c, 0):.2f} s "
+          f"({max(s - c, 0) / s * 100 if s > 0 else 0:.0f} % of the spread run) for a cache shared across VMs to win back")
 for f in failures:
     print(f"FAILED: {f}")
 sys.exit(1 if failures else 0)
