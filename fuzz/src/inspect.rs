@@ -15,6 +15,7 @@ use crate::json_tokens::{scalar_starts, tokens, Token};
 use crate::policy::policies;
 use crate::request_shape::{Shape, PATH};
 use crate::work;
+use airlock_filter::engine::bench_hooks::charset;
 use airlock_filter::engine::bench_hooks::json::Outline;
 use airlock_filter::engine::{Request, Span, Via};
 use airlock_filter::{Action, Policy, Scratch, Verdict};
@@ -42,8 +43,17 @@ pub fn check(data: &[u8]) {
     } else {
         rewritten.clone()
     };
-    rewrite_is_confined(body, &plain, &verdict, shape.content_type);
-    rewrite_removed_findings(body, &plain, &verdict);
+    // A body in UTF-16, UTF-32 or UTF-7 is inspected, and its findings' spans given, as UTF-8
+    // (`engine::body::charset`); the checks compare what the engine read.
+    let (body, plain) = match charset::detect(shape.content_type, body) {
+        Ok(Some(charset)) => (
+            charset::decode(charset, body),
+            charset::decode(charset, &plain),
+        ),
+        _ => (body.to_vec(), plain),
+    };
+    rewrite_is_confined(&body, &plain, &verdict, shape.content_type);
+    rewrite_removed_findings(&body, &plain, &verdict);
 }
 
 /// Sends `body` as the request `shape` describes (gzipped if it says so) through `policy`:

@@ -60,6 +60,9 @@ pub mod bench_hooks {
         pub use crate::engine::body::multipart::{boundary, parse, MultipartError, Part};
         pub use crate::engine::limits::MAX_MULTIPART_PARTS;
     }
+    pub mod charset {
+        pub use crate::engine::body::charset::{decode, detect, encode, Charset};
+    }
     pub mod content_coding {
         pub use crate::engine::body::content_coding::{decode, encode, parse, Codings};
         pub use crate::engine::limits::MAX_CODINGS;
