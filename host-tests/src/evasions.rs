@@ -1440,6 +1440,72 @@ fn shape_split_parts(t: &str) -> Request {
     .with_form(second)
 }
 
+/// The secret of a prompt as pieces sit in one field: the longest token holding a digit, else
+/// a marking, else the longest word; and the prompt with it replaced by a pointer.
+fn secret_out_of(t: &str) -> (String, String) {
+    let digits = t
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() >= 12 && w.bytes().any(|b| b.is_ascii_digit()))
+        .max_by_key(|w| w.len());
+    let marking = MARKINGS.iter().copied().find(|m| t.contains(m));
+    let longest = t.split(' ').max_by_key(|w| w.chars().count()).unwrap_or(t);
+    let secret = digits.or(marking).unwrap_or(longest).to_string();
+    (
+        t.replacen(&secret, "(join the pieces in the metadata)", 1),
+        secret,
+    )
+}
+
+/// `s` cut into four (or, when longer than 16 characters, five) pieces of whole characters.
+fn four_or_five_pieces(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let n = if chars.len() > 16 { 5 } else { 4 };
+    let size = chars.len().div_ceil(n).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// The prompt with its secret moved into `metadata` as `pieces` (built from the secret).
+fn shape_pieces(t: &str, pieces: fn(&str) -> Value) -> Request {
+    let (text, secret) = secret_out_of(t);
+    let mut r = chat(&text);
+    let mut doc: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+    let pieces = pieces(&secret);
+    // The pieces as the body writes them: the form a leak check looks for.
+    let written = serde_json::to_string(&pieces).unwrap_or_default();
+    doc["metadata"] = pieces;
+    r.body = serde_json::to_vec(&doc).unwrap_or_default();
+    r.with_form(written)
+}
+
+fn shape_pieces_in_an_array(t: &str) -> Request {
+    shape_pieces(t, |s| json!({ "pieces": four_or_five_pieces(s) }))
+}
+
+fn shape_pieces_in_an_object(t: &str) -> Request {
+    shape_pieces(t, |s| {
+        let members: serde_json::Map<String, Value> = four_or_five_pieces(s)
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("part{}", i + 1), Value::String(p)))
+            .collect();
+        json!({ "parts": members })
+    })
+}
+
+fn shape_one_character_per_element(t: &str) -> Request {
+    shape_pieces(
+        t,
+        |s| json!({ "chars": s.chars().map(String::from).collect::<Vec<_>>() }),
+    )
+}
+
+fn shape_character_codes(t: &str) -> Request {
+    shape_pieces(
+        t,
+        |s| json!({ "codes": s.chars().map(u32::from).collect::<Vec<_>>() }),
+    )
+}
+
 /// The prompt's longest all-digit token (if any) moved into a JSON number field.
 fn shape_number_literal(t: &str) -> Request {
     let number = t
@@ -2078,6 +2144,26 @@ pub fn techniques() -> Vec<Technique> {
             shape_split_parts,
         ),
         shape(
+            "pieces-in-an-array",
+            "the secret cut into 4-5 strings of one JSON array in another field",
+            shape_pieces_in_an_array,
+        ),
+        shape(
+            "pieces-in-an-object",
+            "the secret cut into 4-5 member values of one JSON object in another field",
+            shape_pieces_in_an_object,
+        ),
+        shape(
+            "one-character-per-element",
+            "the secret as a JSON array of one-character strings",
+            shape_one_character_per_element,
+        ),
+        shape(
+            "character-codes",
+            "the secret as a JSON array of its characters' code points",
+            shape_character_codes,
+        ),
+        shape(
             "number-literal",
             "the secret's digits as a JSON number in another field",
             shape_number_literal,
@@ -2114,7 +2200,15 @@ fn expectation(technique: &str, payload: &str) -> &'static str {
         (_, "credential" | "marking") => "block",
         ("unknown-relay", _) => "block",
         // A secret cut across fields cannot be masked in one place: the request is blocked.
-        ("split-across-messages" | "split-across-content-parts", _) => "block",
+        (
+            "split-across-messages"
+            | "split-across-content-parts"
+            | "pieces-in-an-array"
+            | "pieces-in-an-object"
+            | "one-character-per-element"
+            | "character-codes",
+            _,
+        ) => "block",
         _ => "tokenize",
     }
 }

@@ -70,11 +70,33 @@ pub enum Grammar {
 /// prices) hold no identifier, and scanning every one would cost a scan per array element.
 const MIN_NUMBER_DIGITS: usize = 9;
 
+/// Fewest elements of an array read as one run of pieces ([`ScalarRun`]): a key cut in two
+/// (`"stop": ["AKIAR7UZ", "3WQ4…"]`) is a run.
+const MIN_RUN_ELEMENTS: u32 = 2;
+/// Fewest members of an object read as one: fewer would make every short message
+/// (`{"role": "user", "content": "hi"}`) a run.
+const MIN_RUN_MEMBERS: u32 = 4;
+/// Longest string element (raw bytes) of such a run: pieces, not texts.
+const MAX_PIECE_BYTES: usize = 24;
+
+/// An array or object whose elements (values, for an object) are all short strings or
+/// integers, at least [`MIN_RUN_ELEMENTS`] (or [`MIN_RUN_MEMBERS`]) of them: a value cut into pieces
+/// (`["AKIA","R7UZ",…]`, `[65,75,73,65,…]`) that no single field holds.
+#[derive(Debug, Clone, Copy)]
+pub struct ScalarRun {
+    /// From the opening bracket to the closing one.
+    pub raw: Span,
+    /// The container's node.
+    pub node: u32,
+    pub is_object: bool,
+}
+
 /// The strings of one document and the tree of their paths. Reused across requests.
 #[derive(Debug, Default)]
 pub struct Outline {
     pub nodes: Vec<PathNode>,
     pub strings: Vec<StringLeaf>,
+    pub runs: Vec<ScalarRun>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +110,7 @@ impl Outline {
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.strings.clear();
+        self.runs.clear();
     }
 
     /// Parses `doc` as one JSON value (surrounding whitespace allowed) and records its strings.
@@ -339,10 +362,42 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// Reads one element (`node`'s value) and tells whether it is a piece of a run: a short
+    /// string or an integer.
+    fn element(&mut self, node: u32, depth: usize) -> Result<bool, SyntaxError> {
+        let start = self.pos;
+        let first = self.peek();
+        self.value(node, depth)?;
+        let token = self.doc.get(start..self.pos).unwrap_or_default();
+        Ok(match first {
+            Some(b'"') => token.len() <= MAX_PIECE_BYTES + 2,
+            Some(b'-' | b'0'..=b'9') => !token.iter().any(|b| matches!(b, b'.' | b'e' | b'E')),
+            _ => false,
+        })
+    }
+
+    /// Records the container opened at `start` as a run if all its `count` elements were pieces.
+    fn close_run(&mut self, start: usize, node: u32, count: u32, pieces: bool, is_object: bool) {
+        let fewest = if is_object {
+            MIN_RUN_MEMBERS
+        } else {
+            MIN_RUN_ELEMENTS
+        };
+        if pieces && count >= fewest {
+            self.outline.runs.push(ScalarRun {
+                raw: Span::new(start, self.pos),
+                node,
+                is_object,
+            });
+        }
+    }
+
     fn object(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
+        let start = self.pos;
         if self.opens_empty(b'{', b'}')? {
             return Ok(());
         }
+        let (mut count, mut pieces) = (0u32, true);
         loop {
             self.skip_ws();
             if self.peek() != Some(b'"') {
@@ -360,24 +415,28 @@ impl Parser<'_, '_> {
             self.skip_ws();
             self.expect(b':')?;
             self.skip_ws();
-            self.value(member, depth + 1)?;
+            pieces &= self.element(member, depth + 1)?;
+            count = count.saturating_add(1);
             if self.closes(b'}')? {
+                self.close_run(start, node, count, pieces, true);
                 return Ok(());
             }
         }
     }
 
     fn array(&mut self, node: u32, depth: usize) -> Result<(), SyntaxError> {
+        let start = self.pos;
         if self.opens_empty(b'[', b']')? {
             return Ok(());
         }
-        let mut index = 0u32;
+        let (mut index, mut pieces) = (0u32, true);
         loop {
             self.skip_ws();
             let element = self.node(node, PathStep::Index(index));
-            self.value(element, depth + 1)?;
+            pieces &= self.element(element, depth + 1)?;
             index = index.saturating_add(1);
             if self.closes(b']')? {
+                self.close_run(start, node, index, pieces, false);
                 return Ok(());
             }
         }

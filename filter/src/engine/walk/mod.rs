@@ -9,6 +9,7 @@
 
 mod fallback;
 pub(crate) mod join;
+mod pieces;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
@@ -205,6 +206,9 @@ impl Walk<'_, '_> {
             }
         }
         put_slot(&mut self.scratch.decoded, depth, decoded);
+        if !outline.runs.is_empty() {
+            self.piece_runs(doc, outline, prefix, &redacted_keys);
+        }
         splices.apply(doc)
     }
 
