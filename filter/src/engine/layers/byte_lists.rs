@@ -159,6 +159,9 @@ fn lists_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) -> 
             let separator = first_sep.of(text);
             let mut bytes = Vec::new();
             let mut j = i;
+            // The token after which the separator changed: it may start the next list
+            // (`word: 41 4b 49`, where `de` of `decode` and `41` are the first list).
+            let mut restart = None;
             while let Some((token, sep)) = pieces.get(j) {
                 let Some(byte) = notation.value(token.of(text)) else {
                     break;
@@ -167,6 +170,7 @@ fn lists_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) -> 
                 j += 1;
                 let last = pieces.get(j).is_none();
                 if separator.is_empty() || (sep.of(text) != separator && !last) {
+                    restart = Some(j - 1).filter(|&r| r > i);
                     break;
                 }
             }
@@ -184,7 +188,7 @@ fn lists_in(text: &[u8], start: usize, end: usize, out: &mut Vec<Unwrapped>) -> 
                 });
                 appended += 1;
             }
-            i = j.max(i + 1);
+            i = restart.unwrap_or(j.max(i + 1));
         }
     }
     appended
@@ -243,6 +247,11 @@ mod tests {
             format!("bytes([{}])", dec.join(", ")),
             bin.join(" "),
             format!("b'{oct}'"),
+            // After a word whose tail reads as a token of its own (`de` of `decode`, `cafe`)
+            // with another separator: the list starts at its own first token.
+            format!("decode: {}", hex.join(" ")),
+            format!("bad cafe, {}", hex.join(":")),
+            format!("2024-01-05; {}", dec.join(",")),
         ] {
             assert!(
                 read(&list).iter().any(|r| r == word),
