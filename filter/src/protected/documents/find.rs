@@ -45,6 +45,7 @@ use crate::protected::{code_view, text_view};
 /// A comment k-gram (words as written) held by few documents verifies by its fingerprint's
 /// next 8 bits, as a list does.
 pub const MIN_HITS: usize = 2;
+const _: () = assert!(MIN_HITS == 2, "`judge` tests for two distinct fingerprints");
 
 /// The most documents that may hold a fingerprint in another raw form (a different check)
 /// for a hit of it to be verified: a blinded idiom (`for (_, _) in self._._()`) is held by
@@ -379,10 +380,16 @@ impl DocumentIndex {
         run: &[Hit],
         scales: &[Scale; 3],
     ) -> Option<DocumentMatch> {
-        let m = measure(text, run, scales)?;
-        if m.distinct < MIN_HITS && !m.verified {
+        // Most runs are one chance hit: dismissed before anything is counted (two distinct
+        // fingerprints are `MIN_HITS`, checked at compile time below).
+        let first = run.first()?;
+        let several = run
+            .iter()
+            .any(|h| (h.fingerprint, h.stream) != (first.fingerprint, first.stream));
+        if !several && !run.iter().any(|h| h.verified) {
             return None;
         }
+        let m = measure(text, run, scales)?;
         if m.extent + m.slack_chars < min_chars || m.span.start >= m.span.end {
             return None;
         }
