@@ -11,6 +11,10 @@
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
 //! `AIRLOCK_W_TEXT`, `AIRLOCK_K_CODE`, `AIRLOCK_W_CODE` (winnowing parameters to try),
 //! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200).
+//! `AIRLOCK_DIAGNOSE=1` classifies each missed fragment per cell (see `why_missed`: none of its
+//! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
+//! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
+//! `AIRLOCK_SHOW_MISSES=1` / `AIRLOCK_SHOW=1` print missed fragments / false findings.
 use airlock_filter::protected::documents::{Builder, FindScratch, Settings, View};
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::records::{self, RecordIndex};
