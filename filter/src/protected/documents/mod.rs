@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn one_rare_comment_kgram_finds_a_short_copy_and_a_shared_one_does_not() {
         // Comments between code lines; comment lines 0..40 are this file's own, lines 40..80
-        // are also in three other documents.
+        // are in five documents (more than may verify one hit).
         let file_text = |from: usize| -> String {
             (from..from + 40)
                 .map(|i| format!("{}    step_{i}(ctx);\n", comment_line(i)))
@@ -445,7 +445,7 @@ mod tests {
         };
         let mut builder = Builder::new(Key([9; 16]), Settings::default());
         builder.add_document("src/own.rs", file_text(0).as_bytes(), View::Code);
-        for copy in 0..4 {
+        for copy in 0..5 {
             builder.add_document(
                 &format!("src/shared{copy}.rs"),
                 file_text(40).as_bytes(),
@@ -477,7 +477,7 @@ mod tests {
             own >= 12,
             "own comments found on one fingerprint {own} of 38"
         );
-        assert_eq!(shared, 0, "comments held by four documents");
+        assert_eq!(shared, 0, "comments held by five documents");
     }
 
     #[test]
