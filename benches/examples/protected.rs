@@ -11,6 +11,10 @@
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
 //! `AIRLOCK_W_TEXT`, `AIRLOCK_K_CODE`, `AIRLOCK_W_CODE` (winnowing parameters to try),
 //! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200).
+//! `AIRLOCK_DIAGNOSE=1` classifies each missed fragment per cell (see `why_missed`: none of its
+//! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
+//! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
+//! `AIRLOCK_SHOW_MISSES=1` / `AIRLOCK_SHOW=1` print missed fragments / false findings.
 use airlock_filter::protected::documents::{Builder, FindScratch, Settings, View};
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::records::{self, RecordIndex};
@@ -290,6 +294,8 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
         let mut row = format!("  | {} |", size.label());
         for which in TRANSFORMS {
             let (mut hit, mut total) = (0, 0);
+            let diagnose = std::env::var_os("AIRLOCK_DIAGNOSE").is_some();
+            let mut classes = std::collections::BTreeMap::<String, usize>::new();
             while total < fields {
                 let doc = rng.below(docs.len());
                 // Removing comments and renaming identifiers are edits of source code: a
@@ -318,6 +324,10 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                             .get(m.document as usize)
                             .is_some_and(|d| d.1.contains(piece.as_str()))
                 });
+                if !right && diagnose {
+                    let class = why_missed(index, docs, doc, &pasted, &mut scratch);
+                    *classes.entry(class).or_insert(0usize) += 1;
+                }
                 if !right && std::env::var_os("AIRLOCK_SHOW_MISSES").is_some() {
                     println!(
                         "----- miss {} {} {}: {found:?}\n{pasted}",
@@ -329,10 +339,57 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                 hit += usize::from(right);
             }
             row.push_str(&format!(" {:.3} |", hit as f64 / total as f64));
+            if diagnose {
+                println!("    misses, {} {which}: {classes:?}", size.label());
+                classes.clear();
+            }
         }
         println!("{row}");
     }
     println!("  slowest single find: {:.2} ms", slowest * 1e3);
+}
+
+/// Why a paste of document `doc` was not found: how many fingerprints its own document selected
+/// inside it (an index of that document alone: nothing dropped as common), how many of them the
+/// full index still holds, and whether the hit count, the verification or `min_chars` decided.
+fn why_missed(
+    index: &DocumentIndex,
+    docs: &[(String, String)],
+    doc: usize,
+    pasted: &str,
+    scratch: &mut FindScratch,
+) -> String {
+    let mut alone = Builder::new(Key([0x5a; 16]), settings());
+    alone.add_document(
+        &docs[doc].0,
+        docs[doc].1.as_bytes(),
+        View::for_name(&docs[doc].0),
+    );
+    let (file, _) = alone.finish(false);
+    let alone = DocumentIndex::from_bytes(&file).expect("index loads");
+    let own = alone.explain(pasted.as_bytes(), 0, scratch);
+    let kept = index.explain(pasted.as_bytes(), doc as u32, scratch);
+    let own_n = own.as_ref().map_or(0, |m| m.distinct);
+    let kept_n = kept.as_ref().map_or(0, |m| m.distinct);
+    let class = match &kept {
+        _ if own_n == 0 => "none selected".to_owned(),
+        None => "all dropped as common".to_owned(),
+        Some(m) if m.distinct < 2 && !m.verified => {
+            format!("one fingerprint, unverified (own {own_n})")
+        }
+        Some(m) if m.extent + m.slack_chars < min_chars() => format!(
+            "short: extent+slack {}",
+            (m.extent + m.slack_chars) / 20 * 20
+        ),
+        Some(_) => "qualifies?".to_owned(),
+    };
+    if std::env::var_os("AIRLOCK_DIAGNOSE_VERBOSE").is_some() {
+        println!(
+            "----- {class} own {own_n} kept {kept_n} {:?} {kept:?}\n{pasted}",
+            docs[doc].0
+        );
+    }
+    class
 }
 
 fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, label: &str) {

@@ -35,7 +35,7 @@ mod build;
 mod find;
 
 pub use build::{BuildStats, Builder, Settings, View};
-pub use find::{DocumentMatch, FindScratch};
+pub use find::{DocumentMatch, FindScratch, RunMeasure};
 
 use super::container::{self, IndexError, Reader};
 use super::keyed::Key;
@@ -420,6 +420,64 @@ mod tests {
             "kept names {kept}, renamed {renamed} of 150"
         );
         assert_eq!(too_short, 0);
+    }
+
+    /// A comment line of made-up words (seeded, so documents differ unless they share a seed).
+    fn comment_line(seed: usize) -> String {
+        const WORDS: [&str; 16] = [
+            "ledger", "quota", "shard", "replay", "drift", "beacon", "vault", "cursor", "batch",
+            "lease", "epoch", "tenant", "window", "ticket", "mirror", "tally",
+        ];
+        let words: Vec<&str> = (0..9)
+            .map(|j| WORDS[(seed * 7 + j * j * 3 + seed / 5 * j) % 16])
+            .collect();
+        format!("    // {}\n", words.join(" "))
+    }
+
+    #[test]
+    fn one_rare_comment_kgram_finds_a_short_copy_and_a_shared_one_does_not() {
+        // Comments between code lines; comment lines 0..40 are this file's own, lines 40..80
+        // are in five documents (more than may verify one hit).
+        let file_text = |from: usize| -> String {
+            (from..from + 40)
+                .map(|i| format!("{}    step_{i}(ctx);\n", comment_line(i)))
+                .collect()
+        };
+        let mut builder = Builder::new(Key([9; 16]), Settings::default());
+        builder.add_document("src/own.rs", file_text(0).as_bytes(), View::Code);
+        for copy in 0..5 {
+            builder.add_document(
+                &format!("src/shared{copy}.rs"),
+                file_text(40).as_bytes(),
+                View::Code,
+            );
+        }
+        pad(&mut builder);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let mut scratch = FindScratch::default();
+        // Findings on one fingerprint alone (two are a finding without any verification).
+        let mut single_findings = |copy: String, document: u32| {
+            let found = !idx.find(copy.as_bytes(), 100, &mut scratch).is_empty();
+            let run = idx.explain(copy.as_bytes(), document, &mut scratch);
+            usize::from(found && run.is_some_and(|m| m.distinct == 1))
+        };
+        let (mut own, mut shared) = (0, 0);
+        for start in 0..38 {
+            // Two comment lines: 18 words, one or two selected k-grams of 8.
+            own += single_findings(
+                format!("{}{}", comment_line(start), comment_line(start + 1)),
+                0,
+            );
+            shared += single_findings(
+                format!("{}{}", comment_line(start + 40), comment_line(start + 41)),
+                1,
+            );
+        }
+        assert!(
+            own >= 12,
+            "own comments found on one fingerprint {own} of 38"
+        );
+        assert_eq!(shared, 0, "comments held by five documents");
     }
 
     #[test]

@@ -278,17 +278,38 @@ impl Gather<'_> {
             let mut hasher = ValueHasher::default();
             for &(ws, we, _) in spans.iter().skip(w).take(MAX_WORDS) {
                 let word = text.get(ws..we).unwrap_or_default();
+                // The prefix is tested as soon as it is complete, so a long first word (a CJK
+                // clause, an identifier, base64) whose prefix no value has is not read to its
+                // end: the same candidates, fewer bytes hashed.
+                let first = hasher.len() < PREFIX;
+                let held = |hasher: &ValueHasher| {
+                    !first
+                        || hasher.len() < PREFIX
+                        || self
+                            .prefilter
+                            .may_hold(self.keying.prefix(Kind::Words, hasher))
+                };
+                let mut cut = false;
                 if word.is_ascii() {
                     for b in word.bytes() {
                         hasher.write_u8(b.to_ascii_lowercase());
+                        if hasher.len() == PREFIX && !held(&hasher) {
+                            cut = true;
+                            break;
+                        }
                     }
                 } else {
                     let mut buf = [0u8; 4];
                     for c in word.chars().flat_map(char::to_lowercase) {
+                        let before = hasher.len();
                         hasher.write(c.encode_utf8(&mut buf).as_bytes());
+                        if before < PREFIX && hasher.len() >= PREFIX && !held(&hasher) {
+                            cut = true;
+                            break;
+                        }
                     }
                 }
-                if !self.offer(Kind::Words, &hasher, Span::new(base + s, base + we), out) {
+                if cut || !self.offer(Kind::Words, &hasher, Span::new(base + s, base + we), out) {
                     break;
                 }
             }
@@ -370,6 +391,38 @@ mod tests {
             &mut FindScratch::default(),
         );
         assert_eq!(found.len(), 1);
+    }
+
+    #[test]
+    fn long_and_non_ascii_words_match_inside_long_runs() {
+        let mut b = Builder::new(Key([4; 16]), &["name", "city", "phone"], &[]);
+        b.add_row(&["Bartholomew Okafor", "Zürich", "+41 44 555 0199"]);
+        b.add_row(&["Ólafur Jónsson", "Reykjavík", "+354 555 0142"]);
+        b.add_row(&["王小明", "北京", "+86 10 5555 0188"]);
+        let (file, _) = b.finish();
+        let idx = RecordIndex::from_bytes(&file).unwrap();
+        let mut scratch = FindScratch::default();
+        let rows = |text: &str, scratch: &mut FindScratch| -> Vec<u32> {
+            idx.find(text.as_bytes(), 2, scratch)
+                .iter()
+                .map(|m| m.row)
+                .collect()
+        };
+        // Long words and clauses before and after the values (read until their prefix fails).
+        let filler = "Supercalifragilisticexpialidocious 这是一个没有空格的很长的句子用来测试 ";
+        let cases = [
+            ("BARTHOLOMEW  OKAFOR from zürich", 0),
+            ("ólafur jónsson, Reykjavík", 1),
+            ("王小明 北京", 2),
+            ("Bartholomew Okafor, +41 44 555 0199", 0),
+        ];
+        for (text, row) in cases {
+            let text = format!("{filler}{text} {filler}");
+            assert_eq!(rows(&text, &mut scratch), vec![row], "{text}");
+        }
+        // One value of a row is not enough; two values of different rows neither.
+        assert!(rows(&format!("{filler}Zürich {filler}"), &mut scratch).is_empty());
+        assert!(rows("Bartholomew Okafor in Reykjavík", &mut scratch).is_empty());
     }
 
     #[test]
