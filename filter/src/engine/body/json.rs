@@ -74,8 +74,8 @@ const MIN_NUMBER_DIGITS: usize = 9;
 /// (`"stop": ["AKIAR7UZ", "3WQ4…"]`) is a run.
 const MIN_RUN_ELEMENTS: u32 = 2;
 /// Fewest members of an object read as one: fewer would make every short message
-/// (`{"role": "user", "content": "hi"}`) a run.
-const MIN_RUN_MEMBERS: u32 = 4;
+/// (`{"role": "user", "content": "hi"}`) a run; a message with a `name` is one.
+const MIN_RUN_MEMBERS: u32 = 3;
 /// Longest string element (raw bytes) of such a run: pieces, not texts.
 const MAX_PIECE_BYTES: usize = 24;
 

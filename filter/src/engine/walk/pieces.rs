@@ -19,11 +19,15 @@
 //! at the cost of their bytes.
 
 use crate::engine::body::json::{self, Outline};
+use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
-use crate::engine::verdict::fingerprint;
 use crate::engine::walk::{render_path, Found, Via, Walk};
 use crate::engine::Finding;
 use crate::policy::Action;
+
+/// Most pieces of a run whose windows of 2 and 3 pieces are read too (a longer run is of
+/// pieces too short to need them: characters, digits).
+const MAX_WINDOWED_PIECES: usize = 12;
 
 /// One run read joined: the text and where each piece ends in it.
 #[derive(Default)]
@@ -99,7 +103,33 @@ impl Walk<'_, '_> {
 
     fn piece_findings(&mut self, joined: &Joined, path: &dyn Fn() -> String) {
         let mut found: Vec<Found> = Vec::new();
-        self.collect(&joined.text, None, 0, &mut found);
+        let mut scan = |walk: &mut Self, span: Span| {
+            let mut inner = Vec::new();
+            walk.collect(span.of(&joined.text), None, 0, &mut inner);
+            found.extend(inner.into_iter().map(|f| Found {
+                hit: Hit {
+                    span: f.hit.span.shifted(span.start),
+                    ..f.hit
+                },
+                ..f
+            }));
+        };
+        scan(self, Span::new(0, joined.text.len()));
+        // Windows of 2 and 3 pieces too: a neighbour joined on would cut the word edge a
+        // pattern needs (`user` before `AKIA…`, the members of one message).
+        let pieces = joined.ends.len();
+        if (3..=MAX_WINDOWED_PIECES).contains(&pieces) {
+            for width in 2..=3 {
+                for first in 0..=pieces - width {
+                    let start = match first {
+                        0 => 0,
+                        _ => joined.ends.get(first - 1).copied().unwrap_or(0),
+                    };
+                    let end = joined.ends.get(first + width - 1).copied().unwrap_or(start);
+                    scan(self, Span::new(start, end));
+                }
+            }
+        }
         found.retain(|f| joined.crosses_pieces(f.hit.span));
         found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector));
         found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
@@ -113,10 +143,7 @@ impl Walk<'_, '_> {
                 path: path(),
                 span: f.hit.span,
                 action,
-                fingerprint: fingerprint::fingerprint(
-                    &self.policy.key,
-                    f.hit.span.of(&joined.text),
-                ),
+                fingerprint: f.fingerprint,
                 via: Via::Joined,
                 origin: f.hit.origin,
             });
