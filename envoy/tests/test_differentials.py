@@ -107,26 +107,24 @@ def test_json_differential_clean_twin_passes(envoy, upstream, name):
     assert status == 200, f"{name}: the upstream could not parse the clean twin ({status})"
 
 
-def test_card_as_json_number_is_tokenized_for_python(envoy, upstream):
-    body = chat(q("charge my card"), ',"metadata":{"card":%s}' % CARD).encode()
+CARD_BODIES = {
+    "json-number": (chat(q("charge my card"), ',"metadata":{"card":%s}' % CARD).encode(), "utf-8"),
+    # json.loads reads UTF-16 from bytes; the mask must keep the body UTF-16.
+    "utf-16-body": (chat(q(f"charge my card {CARD}")).encode("utf-16-le"), "utf-16-le"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CARD_BODIES))
+def test_card_is_tokenized_where_python_reads_it(envoy, upstream, name):
+    body, encoding = CARD_BODIES[name]
     assert python_reads(body, CARD)
     status, headers, _ = e2e.post(envoy.url, body, OPENAI_HOST)
     assert headers.get("x-airlock-decision") == "tokenize"
     assert status == 200, "the tokenized body must still parse at the upstream"
     got = e2e.only_request(upstream, PATH)["body"]
     assert not python_reads(got, CARD), "Python's json still reads the card upstream"
-    assert CARD.encode() not in got
-
-
-def test_card_in_a_utf16_body_is_tokenized_in_utf16(envoy, upstream):
-    body = chat(q(f"charge my card {CARD}")).encode("utf-16-le")
-    assert python_reads(body, CARD)
-    status, headers, _ = e2e.post(envoy.url, body, OPENAI_HOST)
-    assert headers.get("x-airlock-decision") == "tokenize"
-    assert status == 200, "the tokenized body must still parse at the upstream"
-    got = e2e.only_request(upstream, PATH)["body"]
-    assert not python_reads(got, CARD), "Python's json still reads the card upstream"
-    json.loads(got.decode("utf-16-le"))  # still UTF-16, as it was sent
+    assert CARD not in got.decode(encoding)
+    json.loads(got.decode(encoding))  # in the encoding it was sent in
 
 
 def test_twice_gzipped_body_is_inspected(envoy, upstream):

@@ -233,34 +233,39 @@ pub fn encode(charset: Charset, text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() * 2 + 4);
     match charset {
         Charset::Utf16 { big_endian, bom } => {
-            let mut put = |unit: u16| {
-                out.extend_from_slice(&if big_endian {
-                    unit.to_be_bytes()
-                } else {
-                    unit.to_le_bytes()
-                });
-            };
-            if bom {
-                put(0xFEFF);
-            }
-            text.encode_utf16().for_each(put);
+            let units = text.encode_utf16().map(u32::from);
+            put_units(
+                bom.then_some(0xFEFF).into_iter().chain(units),
+                2,
+                big_endian,
+                &mut out,
+            );
         }
         Charset::Utf32 { big_endian, bom } => {
-            let mut put = |value: u32| {
-                out.extend_from_slice(&if big_endian {
-                    value.to_be_bytes()
-                } else {
-                    value.to_le_bytes()
-                });
-            };
-            if bom {
-                put(0xFEFF);
-            }
-            text.chars().map(u32::from).for_each(put);
+            let units = text.chars().map(u32::from);
+            put_units(
+                bom.then_some(0xFEFF).into_iter().chain(units),
+                4,
+                big_endian,
+                &mut out,
+            );
         }
         Charset::Utf7 => encode_utf7(&text, &mut out),
     }
     out
+}
+
+/// Writes each unit as its `width` low-order bytes (2 or 4) in the byte order asked.
+fn put_units(units: impl Iterator<Item = u32>, width: usize, big_endian: bool, out: &mut Vec<u8>) {
+    for unit in units {
+        if big_endian {
+            let bytes = unit.to_be_bytes();
+            out.extend_from_slice(bytes.get(4 - width..).unwrap_or_default());
+        } else {
+            let bytes = unit.to_le_bytes();
+            out.extend_from_slice(bytes.get(..width).unwrap_or_default());
+        }
+    }
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
