@@ -214,25 +214,9 @@ impl DocumentIndex {
         let mut found = Vec::new();
         for doc_hits in hits.chunk_by(|a, b| a.document == b.document) {
             let mut best: Option<DocumentMatch> = None;
-            let mut from = 0;
-            let mut reach = 0usize;
-            for (i, hit) in doc_hits.iter().enumerate() {
-                if i > from && hit.start > reach {
-                    self.keep_best(text, min_chars, doc_hits.get(from..i), &scales, &mut best);
-                    from = i;
-                }
-                let scale = scales
-                    .get(usize::from(hit.stream))
-                    .copied()
-                    .unwrap_or_default();
-                let this_reach = hit.end.saturating_add(scale.reach());
-                reach = if i == from {
-                    this_reach
-                } else {
-                    reach.max(this_reach)
-                };
-            }
-            self.keep_best(text, min_chars, doc_hits.get(from..), &scales, &mut best);
+            for_each_run(doc_hits, &scales, |run| {
+                self.keep_best(text, min_chars, run, &scales, &mut best);
+            });
             found.extend(best);
         }
         found.sort_by(|a, b| {
@@ -358,11 +342,11 @@ impl DocumentIndex {
         &self,
         text: &[u8],
         min_chars: usize,
-        run: Option<&[Hit]>,
+        run: &[Hit],
         scales: &[Scale; 3],
         best: &mut Option<DocumentMatch>,
     ) {
-        let Some(m) = run.and_then(|run| self.judge(text, min_chars, run, scales)) else {
+        let Some(m) = self.judge(text, min_chars, run, scales) else {
             return;
         };
         if best
@@ -427,10 +411,8 @@ impl DocumentIndex {
         let scales = self.collect_hits(&folded, units, comments, winnow, hits);
         hits.retain(|h| h.document == document);
         let mut best: Option<RunMeasure> = None;
-        let mut from = 0;
-        let mut reach = 0usize;
-        let mut consider = |run: Option<&[Hit]>| {
-            if let Some(m) = run.and_then(|r| measure(text, r, &scales)) {
+        for_each_run(hits, &scales, |run| {
+            if let Some(m) = measure(text, run, &scales) {
                 if best
                     .as_ref()
                     .is_none_or(|b| m.extent + m.slack_chars > b.extent + b.slack_chars)
@@ -438,25 +420,34 @@ impl DocumentIndex {
                     best = Some(m);
                 }
             }
-        };
-        for (i, hit) in hits.iter().enumerate() {
-            if i > from && hit.start > reach {
-                consider(hits.get(from..i));
-                from = i;
-            }
-            let scale = scales
-                .get(usize::from(hit.stream))
-                .copied()
-                .unwrap_or_default();
-            let this_reach = hit.end.saturating_add(scale.reach());
-            reach = if i == from {
-                this_reach
-            } else {
-                reach.max(this_reach)
-            };
-        }
-        consider(hits.get(from..));
+        });
         best
+    }
+}
+
+/// Calls `run` with each run of one document's `hits` (sorted by position): hits each within
+/// its stream's reach of the run so far.
+fn for_each_run(hits: &[Hit], scales: &[Scale; 3], mut run: impl FnMut(&[Hit])) {
+    let mut from = 0;
+    let mut reach = 0usize;
+    for (i, hit) in hits.iter().enumerate() {
+        if i > from && hit.start > reach {
+            run(hits.get(from..i).unwrap_or_default());
+            from = i;
+        }
+        let scale = scales
+            .get(usize::from(hit.stream))
+            .copied()
+            .unwrap_or_default();
+        let this_reach = hit.end.saturating_add(scale.reach());
+        reach = if i == from {
+            this_reach
+        } else {
+            reach.max(this_reach)
+        };
+    }
+    if let Some(rest) = hits.get(from..).filter(|r| !r.is_empty()) {
+        run(rest);
     }
 }
 
