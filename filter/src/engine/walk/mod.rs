@@ -9,6 +9,7 @@
 
 mod fallback;
 pub(crate) mod join;
+pub mod tally;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
@@ -16,6 +17,7 @@ use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
+use tally::{Pass, Source};
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::{Finding, Scratch};
 use crate::policy::{Mode, Policy, TierIndex};
@@ -295,7 +297,7 @@ impl Walk<'_, '_> {
             }
         }
         let before = self.limits;
-        self.collect(text, context, 0, found);
+        self.collect(text, context, Source::Field, 0, found);
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
         found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
         found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
@@ -307,8 +309,17 @@ impl Walk<'_, '_> {
     }
 
     /// Every hit in `text` and the layers inside it, mapped to spans of `text`.
-    fn collect(&mut self, text: &[u8], context: Option<&[u8]>, depth: usize, out: &mut Vec<Found>) {
+    fn collect(
+        &mut self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        source: Source,
+        depth: usize,
+        out: &mut Vec<Found>,
+    ) {
         let policy = self.policy;
+        let keyed_len = context.map_or(0, |k| k.len() + 2);
+        (self.scratch.scan.tally).add(source, Pass::Plain, keyed_len + text.len());
         let key = &policy.key;
         let mut plain = |hit: Hit| {
             let value = hit.span.of(text);
@@ -363,6 +374,7 @@ impl Walk<'_, '_> {
         let mut folded = std::mem::take(&mut self.scratch.folded);
         if policy.folder.fold(text, &mut folded) {
             let folded_text = folded.text();
+            (self.scratch.scan.tally).add(source, Pass::Folded, folded_text.len());
             policy
                 .scanner
                 .scan_patterns(folded_text, &mut self.scratch.scan, &mut |hit| {
@@ -411,6 +423,7 @@ impl Walk<'_, '_> {
         ciphers::find(text, hints, &mut runs);
         let before = out.len();
         for run in &runs {
+            (self.scratch.scan.tally).add(Source::Deciphered, Pass::Plain, run.text.len());
             policy
                 .scanner
                 .scan(&run.text, &mut self.scratch.scan, &mut |hit| {
@@ -447,7 +460,7 @@ impl Walk<'_, '_> {
     fn unwrapped(&mut self, runs: Vec<Unwrapped>, depth: usize, out: &mut Vec<Found>) {
         for run in runs {
             let mut inner = Vec::new();
-            self.collect(&run.text, None, depth + 1, &mut inner);
+            self.collect(&run.text, None, Source::Run(run.wrapping), depth + 1, &mut inner);
             out.extend(inner.into_iter().map(|f| Found {
                 hit: Hit {
                     span: run.span,
