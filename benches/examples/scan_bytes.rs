@@ -31,7 +31,10 @@ fn main() {
                 let (calls, bytes) = tally.get(source, pass);
                 if calls > 0 {
                     let pass = if pass == Pass::Plain { "" } else { " (folded)" };
-                    println!("  {:<24} {calls:>7} scans {bytes:>9} bytes", format!("{}{pass}", source.as_str()));
+                    println!(
+                        "  {:<24} {calls:>7} scans {bytes:>9} bytes",
+                        format!("{}{pass}", source.as_str())
+                    );
                 }
             }
         }

@@ -511,6 +511,10 @@ fn the_layers_do_not_rescan_what_they_came_from() {
             "{}: {per_byte:.2} bytes scanned per body byte (bound {bound})",
             class.name()
         );
-        assert!(per_byte >= 0.5, "{}: the body was not scanned", class.name());
+        assert!(
+            per_byte >= 0.5,
+            "{}: the body was not scanned",
+            class.name()
+        );
     }
 }

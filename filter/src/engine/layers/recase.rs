@@ -133,7 +133,10 @@ static CLASSES: [u8; 256] = {
         if byte.is_ascii_uppercase() {
             bits |= UPPER;
         }
-        if matches!(byte, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$') {
+        if matches!(
+            byte,
+            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$'
+        ) {
             bits |= LEET;
         }
         table[b] = bits;

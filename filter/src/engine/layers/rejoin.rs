@@ -576,9 +576,21 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(super::class(b, super::TOKEN), super::is_token(b), "{b}");
             assert_eq!(super::class(b, super::WORDISH), super::is_wordish(b), "{b}");
-            assert_eq!(super::class(b, super::SEPARATOR), super::is_separator(b), "{b}");
-            assert_eq!(super::class(b, super::CONTINUATION), b & 0xC0 == 0x80, "{b}");
-            assert_eq!(super::class(b, super::GROUP_GLUE), super::is_group_glue(b), "{b}");
+            assert_eq!(
+                super::class(b, super::SEPARATOR),
+                super::is_separator(b),
+                "{b}"
+            );
+            assert_eq!(
+                super::class(b, super::CONTINUATION),
+                b & 0xC0 == 0x80,
+                "{b}"
+            );
+            assert_eq!(
+                super::class(b, super::GROUP_GLUE),
+                super::is_group_glue(b),
+                "{b}"
+            );
         }
     }
 

@@ -17,10 +17,10 @@ use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
-use tally::{Pass, Source};
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::{Finding, Scratch};
 use crate::policy::{Mode, Policy, TierIndex};
+use tally::{Pass, Source};
 
 /// Top-level fields that carry what the user wrote, across the providers' shapes; only these
 /// are joined (joining `"role": "user"` between two halves of a key would hide it).
@@ -460,7 +460,13 @@ impl Walk<'_, '_> {
     fn unwrapped(&mut self, runs: Vec<Unwrapped>, depth: usize, out: &mut Vec<Found>) {
         for run in runs {
             let mut inner = Vec::new();
-            self.collect(&run.text, None, Source::Run(run.wrapping), depth + 1, &mut inner);
+            self.collect(
+                &run.text,
+                None,
+                Source::Run(run.wrapping),
+                depth + 1,
+                &mut inner,
+            );
             out.extend(inner.into_iter().map(|f| Found {
                 hit: Hit {
                     span: run.span,
