@@ -29,6 +29,7 @@ const WINDOW_PROBE: usize = 16;
 /// `i` of `text`, reading `pad` past its end. A layer's gate: one pass that costs a fraction
 /// of a cycle per byte when `test` is branch-free (combine conditions with `&` and `|`, not
 /// `&&` and `||`), where a byte-by-byte walk with early exits costs several.
+#[inline]
 pub fn any_window(
     text: &[u8],
     step: usize,
@@ -40,6 +41,7 @@ pub fn any_window(
 
 /// The first `i` from `from` where [`any_window`]'s `test` holds: blocks of positions are
 /// tested branch-free, and only a block with a hit is walked position by position.
+#[inline]
 pub fn next_window(
     text: &[u8],
     from: usize,

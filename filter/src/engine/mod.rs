@@ -51,6 +51,10 @@ pub mod bench_hooks {
             compile_regex, set_regex, syntax_config, DetectorIndex, RegexLimits, Scanner,
         };
     }
+    /// Bytes handed to the scanner per inspection, by where the text came from.
+    pub mod tally {
+        pub use crate::engine::walk::tally::{Pass, ScanTally, Source};
+    }
     pub mod decode {
         pub use crate::engine::layers::decode::{find_segments, Limits};
         pub use crate::engine::limits::MAX_DECODE_DEPTH;

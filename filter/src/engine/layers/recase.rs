@@ -113,20 +113,56 @@ fn word_start(text: &[u8], at: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
+/// Bits of [`CLASSES`]: what [`pair_class`] tests, one table read per byte.
+const LOWER: u8 = 1;
+const UPPER: u8 = 2;
+const LEET: u8 = 4;
+
+/// Each byte's classes, from the same predicates the words are read with.
+// Evaluated at compile time: an index out of bounds would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        let mut bits = 0;
+        if byte.is_ascii_lowercase() {
+            bits |= LOWER;
+        }
+        if byte.is_ascii_uppercase() {
+            bits |= UPPER;
+        }
+        if matches!(
+            byte,
+            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$'
+        ) {
+            bits |= LEET;
+        }
+        table[b] = bits;
+        b += 1;
+    }
+    table
+};
+
+/// Whether `a` then `b` may be inside a mangled word: a lower-case letter before an upper-case
+/// one, or a leet character next to a letter (branch-free: two table reads).
+#[inline(always)]
+fn pair_class(a: u8, b: u8) -> bool {
+    let of = |c: u8| CLASSES.get(usize::from(c)).copied().unwrap_or(0);
+    let (a, b) = (of(a), of(b));
+    let letter = LOWER | UPPER;
+    ((a & LOWER != 0) & (b & UPPER != 0))
+        | ((a & LEET != 0) & (b & letter != 0))
+        | ((a & letter != 0) & (b & LEET != 0))
+}
+
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
     // character next to a letter (one branch-free pass, which most text fails); and the scan
     // below has only ever run on text with a digit or such a lower-upper pair.
-    let pair = |a: u8, b: u8, _: u8, _: u8| {
-        let letter = |c: u8| c.is_ascii_alphabetic();
-        let leet = |c: u8| {
-            matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8') | (c == b'@') | (c == b'$')
-        };
-        (a.is_ascii_lowercase() & b.is_ascii_uppercase())
-            | (leet(a) & letter(b))
-            | (letter(a) & leet(b))
-    };
+    let pair = |a: u8, b: u8, _: u8, _: u8| pair_class(a, b);
     if !crate::engine::bytes::any_window(text, 1, b' ', pair) {
         return;
     }
@@ -175,6 +211,19 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_pair_table_agrees_with_the_letters_and_leet() {
+        let letter = |c: u8| c.is_ascii_alphabetic();
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let expected = (a.is_ascii_lowercase() && b.is_ascii_uppercase())
+                    || (super::leet(a).is_some() && letter(b))
+                    || (letter(a) && super::leet(b).is_some());
+                assert_eq!(super::pair_class(a, b), expected, "{a} {b}");
+            }
+        }
+    }
+
     use super::*;
 
     fn recased(text: &str) -> Vec<String> {

@@ -39,8 +39,48 @@ const MIN_WRAPPED_PIECE: usize = 8;
 /// Longest glue of a wrapped cut (indentation included).
 const MAX_WRAP_GLUE: usize = 24;
 
-fn is_token(b: u8) -> bool {
+const fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric()
+}
+
+/// Bits of [`CLASSES`]: the byte classes the gates test, one table read per byte where the
+/// predicates' `match`es compiled to jump tables inside a call per window.
+const TOKEN: u8 = 1;
+const WORDISH: u8 = 2;
+const SEPARATOR: u8 = 4;
+const CONTINUATION: u8 = 8;
+const GROUP_GLUE: u8 = 16;
+
+/// Each byte's classes, built from the predicates themselves (so they cannot disagree).
+// Evaluated at compile time: an index out of bounds would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = bit(is_token(byte), TOKEN)
+            | bit(is_wordish(byte), WORDISH)
+            | bit(is_separator(byte), SEPARATOR)
+            | bit(byte & 0xC0 == 0x80, CONTINUATION)
+            | bit(is_group_glue(byte), GROUP_GLUE);
+        b += 1;
+    }
+    table
+};
+
+const fn bit(yes: bool, bit: u8) -> u8 {
+    if yes {
+        bit
+    } else {
+        0
+    }
+}
+
+/// Whether `b` is of any class in `bits` (branch-free: one table read).
+#[inline(always)]
+fn class(b: u8, bits: u8) -> bool {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(0) & bits != 0
 }
 
 /// Finds the rejoined runs of `text` and appends them to `out`.
@@ -73,8 +113,8 @@ fn may_interleave(text: &[u8]) -> bool {
 /// `sep` and `next`: branch-free.
 #[inline(always)]
 fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
-    let alone = (is_token(last) & !is_wordish(before)) | (last & 0xC0 == 0x80);
-    alone & is_separator(sep) & ((sep != b' ') | is_separator(next))
+    let alone = (class(last, TOKEN) & !class(before, WORDISH)) | class(last, CONTINUATION);
+    alone & class(sep, SEPARATOR) & ((sep != b' ') | class(next, SEPARATOR))
 }
 
 /// The last byte of the first piece at or after `from` that passes [`may_interleave`]'s test.
@@ -97,7 +137,7 @@ fn may_group(text: &[u8]) -> bool {
 /// The window test of [`may_group`]: the same glue byte at three places a step apart.
 #[inline(always)]
 fn same_glue(g: u8, h: u8, i: u8, _: u8) -> bool {
-    is_group_glue(g) & (g == h) & (g == i)
+    class(g, GROUP_GLUE) & (g == h) & (g == i)
 }
 
 /// The next [`may_group`] hits of a text, per group width, found lazily.
@@ -289,7 +329,7 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
 }
 
 /// Separators between interleaved single characters.
-fn is_separator(b: u8) -> bool {
+const fn is_separator(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t'
@@ -336,7 +376,7 @@ fn piece_len(text: &[u8], at: usize) -> usize {
 }
 
 /// Whether `b` may be part of a word (so a character next to it is not alone).
-fn is_wordish(b: u8) -> bool {
+const fn is_wordish(b: u8) -> bool {
     is_token(b) || b >= 0x80
 }
 
@@ -456,7 +496,7 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
 }
 
 /// The bytes that may join [`grouped`] groups.
-fn is_group_glue(b: u8) -> bool {
+const fn is_group_glue(b: u8) -> bool {
     matches!(b, b'.' | b'-' | b'_' | b'/' | b':')
 }
 
@@ -531,6 +571,29 @@ fn grouped(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_class_table_agrees_with_the_predicates() {
+        for b in 0..=255u8 {
+            assert_eq!(super::class(b, super::TOKEN), super::is_token(b), "{b}");
+            assert_eq!(super::class(b, super::WORDISH), super::is_wordish(b), "{b}");
+            assert_eq!(
+                super::class(b, super::SEPARATOR),
+                super::is_separator(b),
+                "{b}"
+            );
+            assert_eq!(
+                super::class(b, super::CONTINUATION),
+                b & 0xC0 == 0x80,
+                "{b}"
+            );
+            assert_eq!(
+                super::class(b, super::GROUP_GLUE),
+                super::is_group_glue(b),
+                "{b}"
+            );
+        }
+    }
+
     use super::*;
 
     fn joined(text: &str) -> Vec<String> {

@@ -481,6 +481,8 @@ pub struct ScanScratch {
     protected: ProtectedScratch,
     /// Enciphered keywords of the latest scan.
     hints: Vec<KeywordHint>,
+    /// Bytes the walker handed to this scratch's scans, by source (`walk::tally`).
+    pub(crate) tally: crate::engine::walk::tally::ScanTally,
 }
 
 impl ScanScratch {
@@ -504,6 +506,7 @@ impl Scanner {
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
             hints: Vec::new(),
+            tally: Default::default(),
         }
     }
 

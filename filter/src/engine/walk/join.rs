@@ -146,6 +146,12 @@ impl Walk<'_, '_> {
                     window_hits.clear();
                     let cached = key.is_some_and(|key| cache.lookup_window(key, &mut window_hits));
                     if !cached {
+                        let tally = &mut self.scratch.scan.tally;
+                        tally.add(
+                            super::tally::Source::Joined,
+                            super::tally::Pass::Plain,
+                            text.len(),
+                        );
                         scanner.scan(text, scan_scratch, &mut |hit| {
                             window_hits.push(Found {
                                 hit,

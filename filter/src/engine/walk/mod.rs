@@ -10,6 +10,7 @@
 mod fallback;
 pub(crate) mod join;
 mod pieces;
+pub mod tally;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
@@ -20,6 +21,7 @@ use crate::engine::verdict::fingerprint;
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::{Finding, Scratch};
 use crate::policy::{Mode, Policy, TierIndex};
+use tally::{Pass, Source};
 
 /// Top-level fields that carry what the user wrote, across the providers' shapes; only these
 /// are joined (joining `"role": "user"` between two halves of a key would hide it).
@@ -299,7 +301,7 @@ impl Walk<'_, '_> {
             }
         }
         let before = self.limits;
-        self.collect(text, context, 0, found);
+        self.collect(text, context, Source::Field, 0, found);
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
         found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
         found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
@@ -311,8 +313,17 @@ impl Walk<'_, '_> {
     }
 
     /// Every hit in `text` and the layers inside it, mapped to spans of `text`.
-    fn collect(&mut self, text: &[u8], context: Option<&[u8]>, depth: usize, out: &mut Vec<Found>) {
+    fn collect(
+        &mut self,
+        text: &[u8],
+        context: Option<&[u8]>,
+        source: Source,
+        depth: usize,
+        out: &mut Vec<Found>,
+    ) {
         let policy = self.policy;
+        let keyed_len = context.map_or(0, |k| k.len() + 2);
+        (self.scratch.scan.tally).add(source, Pass::Plain, keyed_len + text.len());
         let key = &policy.key;
         let mut plain = |hit: Hit| {
             let value = hit.span.of(text);
@@ -367,6 +378,7 @@ impl Walk<'_, '_> {
         let mut folded = std::mem::take(&mut self.scratch.folded);
         if policy.folder.fold(text, &mut folded) {
             let folded_text = folded.text();
+            (self.scratch.scan.tally).add(source, Pass::Folded, folded_text.len());
             policy
                 .scanner
                 .scan_patterns(folded_text, &mut self.scratch.scan, &mut |hit| {
@@ -415,6 +427,7 @@ impl Walk<'_, '_> {
         ciphers::find(text, hints, &mut runs);
         let before = out.len();
         for run in &runs {
+            (self.scratch.scan.tally).add(Source::Deciphered, Pass::Plain, run.text.len());
             policy
                 .scanner
                 .scan(&run.text, &mut self.scratch.scan, &mut |hit| {
@@ -451,7 +464,13 @@ impl Walk<'_, '_> {
     fn unwrapped(&mut self, runs: Vec<Unwrapped>, depth: usize, out: &mut Vec<Found>) {
         for run in runs {
             let mut inner = Vec::new();
-            self.collect(&run.text, None, depth + 1, &mut inner);
+            self.collect(
+                &run.text,
+                None,
+                Source::Run(run.wrapping),
+                depth + 1,
+                &mut inner,
+            );
             out.extend(inner.into_iter().map(|f| Found {
                 hit: Hit {
                     span: run.span,

@@ -21,6 +21,7 @@
 use crate::engine::body::json::{self, Outline};
 use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
+use crate::engine::walk::tally::Source;
 use crate::engine::walk::{render_path, Found, Via, Walk};
 use crate::engine::Finding;
 use crate::policy::Action;
@@ -105,7 +106,7 @@ impl Walk<'_, '_> {
         let mut found: Vec<Found> = Vec::new();
         let mut scan = |walk: &mut Self, span: Span| {
             let mut inner = Vec::new();
-            walk.collect(span.of(&joined.text), None, 0, &mut inner);
+            walk.collect(span.of(&joined.text), None, Source::Joined, 0, &mut inner);
             found.extend(inner.into_iter().map(|f| Found {
                 hit: Hit {
                     span: f.hit.span.shifted(span.start),
