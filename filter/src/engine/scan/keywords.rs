@@ -179,8 +179,101 @@ struct Table {
 /// byte (~2.6 ns here, even in L1); four interleaved scans keep four loads in flight.
 const LANES: usize = 4;
 
-/// Marks a missing trie edge while the trie is built.
-const NO_EDGE: u32 = u32::MAX;
+/// The patterns' trie over byte classes, its edges listed per node (not a row of `stride`
+/// edges per node: that table was as large as the DFA and most of its entries empty).
+struct Trie {
+    nodes: usize,
+    /// (node, pattern) for every pattern, the node where it ends.
+    ends: Vec<(u32, u32)>,
+    /// Every node's children as (class, child), by node and then class:
+    /// `children[child_start[n]..child_start[n + 1]]`.
+    children: Vec<(u8, u32)>,
+    child_start: Vec<u32>,
+}
+
+/// Where each of `groups` groups starts in a list of items ordered by group, given each
+/// item's group: `starts[g]..starts[g + 1]` (one more entry than groups).
+fn group_starts(items: impl Iterator<Item = u32>, groups: usize) -> Option<Vec<u32>> {
+    let mut starts = vec![0u32; groups + 1];
+    for group in items {
+        *starts.get_mut(group as usize + 1)? += 1;
+    }
+    for g in 1..starts.len() {
+        let before = starts.get(g - 1).copied().unwrap_or(0);
+        *starts.get_mut(g)? += before;
+    }
+    Some(starts)
+}
+
+/// A pattern's bytes as their classes.
+fn class_sequence<'p>(
+    pattern: &'p [u8],
+    class: &'p dyn Fn(u8) -> usize,
+) -> impl Iterator<Item = usize> + 'p {
+    pattern.iter().map(move |&b| class(b))
+}
+
+impl Trie {
+    /// `None` past `max_nodes`. The patterns are inserted in the order of their class
+    /// sequences, so each shares its trie path with the one before for exactly their common
+    /// prefix: no edge lookup, and each node's children appear in class order (the order the
+    /// breadth-first numbering visits them in, as a row's scan did).
+    fn new<'p, P: AsRef<[u8]>>(
+        patterns: &'p [P],
+        class: &'p dyn Fn(u8) -> usize,
+        max_nodes: usize,
+    ) -> Option<Trie> {
+        let classes = |p: &'p P| class_sequence(p.as_ref(), class);
+        let mut sorted: Vec<usize> = (0..patterns.len()).collect();
+        sorted.sort_by(|&a, &b| match (patterns.get(a), patterns.get(b)) {
+            (Some(a), Some(b)) => classes(a).cmp(classes(b)),
+            _ => std::cmp::Ordering::Equal,
+        });
+        // Per node after the root: its parent and the class of the edge into it.
+        let mut edges: Vec<(u32, u8)> = Vec::new();
+        let mut ends = Vec::with_capacity(patterns.len());
+        // The previous pattern's path from the root: `path[d]` is its node at depth `d`.
+        let mut path: Vec<u32> = vec![0];
+        let mut previous: Option<&'p P> = None;
+        for id in sorted {
+            let pattern = patterns.get(id)?;
+            let shared = previous.map_or(0, |before| {
+                classes(before)
+                    .zip(classes(pattern))
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            });
+            path.truncate(shared + 1);
+            for c in classes(pattern).skip(shared) {
+                let parent = *path.last()?;
+                edges.push((parent, u8::try_from(c).ok()?));
+                let node = u32::try_from(edges.len()).ok()?;
+                path.push(node);
+            }
+            if edges.len() + 1 > max_nodes {
+                return None;
+            }
+            ends.push((*path.last()?, u32::try_from(id).ok()?));
+            previous = Some(pattern);
+        }
+        let nodes = edges.len() + 1;
+        let child_start = group_starts(edges.iter().map(|&(parent, _)| parent), nodes)?;
+        // Nodes are numbered in insertion order, so a parent's children come in class order.
+        let mut filled = child_start.clone();
+        let mut children = vec![(0u8, 0u32); edges.len()];
+        for (k, &(parent, c)) in edges.iter().enumerate() {
+            let slot = filled.get_mut(parent as usize)?;
+            *children.get_mut(*slot as usize)? = (c, u32::try_from(k + 1).ok()?);
+            *slot += 1;
+        }
+        Some(Trie {
+            nodes,
+            ends,
+            children,
+            child_start,
+        })
+    }
+}
 
 impl Table {
     /// `None` when the table would exceed `max_entries`.
@@ -193,42 +286,16 @@ impl Table {
         }
         let class = |b: u8| usize::from(class_of.get(usize::from(b)).copied().unwrap_or(0));
 
-        // The trie, rows of `stride` edges; node 0 is the root. `ends`: (node, pattern).
-        let most_nodes = trie_bound.min(max_entries / stride_usize.max(1) + 1);
-        let mut goto: Vec<u32> = Vec::with_capacity(most_nodes * stride_usize);
-        goto.resize(stride_usize, NO_EDGE);
-        let mut nodes = 1usize;
-        let mut ends: Vec<(u32, u32)> = Vec::with_capacity(patterns.len());
-        for (id, pattern) in patterns.iter().enumerate() {
-            let mut node = 0usize;
-            for &b in pattern.as_ref() {
-                let edge = node * stride_usize + class(b);
-                let next = goto.get(edge).copied().unwrap_or(NO_EDGE);
-                node = if next == NO_EDGE {
-                    let fresh = nodes;
-                    nodes += 1;
-                    goto.resize(goto.len() + stride_usize, NO_EDGE);
-                    *goto.get_mut(edge)? = u32::try_from(fresh).ok()?;
-                    fresh
-                } else {
-                    next as usize
-                };
-            }
-            ends.push((u32::try_from(node).ok()?, u32::try_from(id).ok()?));
-        }
-        if nodes.saturating_mul(stride_usize) > max_entries {
-            return None;
-        }
+        let trie = Trie::new(patterns, &class, max_entries / stride_usize.max(1))?;
+        let Trie {
+            nodes,
+            mut ends,
+            children,
+            child_start,
+        } = trie;
         // Each node's own patterns: `ends[own_start[n]..own_start[n + 1]]` once sorted by node.
         ends.sort_unstable();
-        let mut own_start = vec![0u32; nodes + 1];
-        for &(node, _) in &ends {
-            *own_start.get_mut(node as usize + 1)? += 1;
-        }
-        for n in 1..own_start.len() {
-            let before = own_start.get(n - 1).copied().unwrap_or(0);
-            *own_start.get_mut(n)? += before;
-        }
+        let own_start = group_starts(ends.iter().map(|&(node, _)| node), nodes)?;
         let own = |n: usize| {
             let start = own_start.get(n).copied().unwrap_or(0) as usize;
             let end = own_start.get(n + 1).copied().unwrap_or(0) as usize;
@@ -262,13 +329,10 @@ impl Table {
             if node != 0 {
                 transitions.copy_within(fail_row..fail_row + stride_usize, row);
             }
-            let trie_row = goto
-                .get(node as usize * stride_usize..)?
-                .get(..stride_usize)?;
-            for (c, &child) in trie_row.iter().enumerate() {
-                if child == NO_EDGE {
-                    continue;
-                }
+            let first = child_start.get(node as usize).copied()? as usize;
+            let last = child_start.get(node as usize + 1).copied()? as usize;
+            for &(c, child) in children.get(first..last)? {
+                let c = usize::from(c);
                 let via_fail = if node == 0 {
                     0
                 } else {
