@@ -224,9 +224,12 @@ impl Trie {
         max_nodes: usize,
     ) -> Option<Trie> {
         let classes = |p: &'p P| class_sequence(p.as_ref(), class);
+        // Classes are numbered in the order of the lowercase bytes they hold, so sorting by
+        // lowercase bytes sorts by classes, without a call per byte.
+        let lowercase = |p: &'p P| p.as_ref().iter().map(u8::to_ascii_lowercase);
         let mut sorted: Vec<usize> = (0..patterns.len()).collect();
-        sorted.sort_by(|&a, &b| match (patterns.get(a), patterns.get(b)) {
-            (Some(a), Some(b)) => classes(a).cmp(classes(b)),
+        sorted.sort_unstable_by(|&a, &b| match (patterns.get(a), patterns.get(b)) {
+            (Some(a), Some(b)) => lowercase(a).cmp(lowercase(b)),
             _ => std::cmp::Ordering::Equal,
         });
         // Per node after the root: its parent and the class of the edge into it.
@@ -483,7 +486,8 @@ impl Table {
     }
 }
 
-/// Byte classes: class 0 for bytes in no pattern, one class per other byte, ASCII letters
+/// Byte classes: class 0 for bytes in no pattern, one class per other byte numbered in byte
+/// order (the trie relies on it: class order is lowercase byte order), ASCII letters
 /// sharing their lowercase's class. Returns the table and the number of classes.
 fn byte_classes<P: AsRef<[u8]>>(patterns: &[P]) -> ([u8; 256], u16) {
     let mut used = [false; 256];
