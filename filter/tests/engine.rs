@@ -677,13 +677,17 @@ fn deferred_regexes_compile_on_first_use_or_when_warmed_up() {
     }
     let policy = compile_deferred(doc);
     let waiting = policy.compile_pending(0);
-    assert_eq!(waiting, 4, "every regex detector waits before any request");
+    assert_eq!(
+        waiting, 5,
+        "every regex detector and the always-on set wait before any request"
+    );
     let verdict = inspect(&policy, "api.openai.com", &chat(&format!("key {AWS_KEY}")));
     assert_eq!(verdict.decision, Action::Block);
     assert_eq!(ids(&policy, &verdict), ["aws-key"]);
     assert!(verdict.uninspectable.is_none());
-    // The scan compiled what it ran: the keyword-armed AWS regex and the always-on card regex
-    // (armed when the set matches; here it does not, so it may still wait).
+    // The scan compiled what it ran: the keyword-armed AWS regex, the always-on set if its
+    // gate opened, and the always-on card regex (armed when the set matches; here it does
+    // not, so it may still wait).
     let after_request = policy.compile_pending(0);
     assert!(after_request < waiting, "{after_request} still waiting");
     assert_eq!(policy.compile_pending(2), after_request.saturating_sub(2));

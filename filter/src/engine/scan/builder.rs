@@ -11,7 +11,7 @@
 use crate::engine::scan::always_on::{AlwaysOnFacts, AlwaysOnPlan};
 use crate::engine::scan::keywords::{Keywords, KeywordsError};
 use crate::engine::scan::scanner::{
-    keyword_reach, set_regex, Checks, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
+    keyword_reach, AlwaysOnSet, Checks, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
     RegexDetector, RegexLimits, Scanner,
 };
 use regex_automata::{hybrid, meta};
@@ -65,6 +65,8 @@ pub struct ScannerBuilder<'p> {
     dictionaries: Vec<DictionaryDetector>,
     /// Keyword-less regex detectors: index into `regexes`, pattern, what its tree says.
     always_on: Vec<(u32, &'p str, RegexFacts)>,
+    /// Some keyword-less regex compiles on first use, so the set they form does too.
+    defer_always_on: bool,
 }
 
 impl<'p> ScannerBuilder<'p> {
@@ -118,6 +120,7 @@ impl<'p> ScannerBuilder<'p> {
         }
         if keywords.is_empty() {
             self.always_on.push((index, pattern, facts));
+            self.defer_always_on |= regex.is_none();
         }
         let limits = self.limits;
         let regex_detector = match regex {
@@ -186,9 +189,11 @@ impl<'p> ScannerBuilder<'p> {
             .collect();
         let always_on_set = if always_on_patterns.is_empty() {
             None
+        } else if self.defer_always_on {
+            Some(AlwaysOnSet::deferred(&always_on_patterns, self.limits))
         } else {
             Some(
-                set_regex(&always_on_patterns, self.limits)
+                AlwaysOnSet::built(&always_on_patterns, self.limits)
                     .map_err(ScannerBuildError::AlwaysOnSet)?,
             )
         };

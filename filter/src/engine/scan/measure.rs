@@ -4,7 +4,7 @@
 //! benchmark can say which regexes a text arms and how large the automata are.
 
 use super::keywords::Keywords;
-use super::scanner::{DetectorIndex, Scanner};
+use super::scanner::{AlwaysOnSet, DetectorIndex, Scanner};
 use regex_automata::hybrid;
 use regex_automata::meta;
 use regex_automata::{Input, PatternSet};
@@ -55,7 +55,7 @@ impl Scanner {
                 armed.extend(uses.filter_map(|u| u.armed_regex()));
             }
         }
-        match &self.always_on_set {
+        match self.always_on_set.as_ref().and_then(AlwaysOnSet::dfa) {
             Some(set) => {
                 let mut cache = set.create_cache();
                 let mut matches = PatternSet::new(self.always_on.len());
@@ -114,6 +114,7 @@ impl Scanner {
             + self
                 .always_on_set
                 .as_ref()
+                .and_then(AlwaysOnSet::if_built)
                 .map_or(0, hybrid::dfa::DFA::memory_usage)
     }
 

@@ -306,7 +306,7 @@ pub struct Scanner {
     /// Regex detectors without keywords, by index into `regexes`, in set-pattern order.
     pub(super) always_on: Vec<u32>,
     /// One lazy DFA over all of `always_on`; it reports where each pattern's matches end.
-    pub(super) always_on_set: Option<hybrid::dfa::DFA>,
+    pub(super) always_on_set: Option<AlwaysOnSet>,
     /// Where the set can match (`None`: anywhere).
     pub(super) always_on_gate: Option<Box<AlwaysOnGate>>,
     /// Keyword-less regex detectors the gate cannot cover but a required run can: each runs
@@ -501,6 +501,7 @@ impl Scanner {
             set_cache: self
                 .always_on_set
                 .as_ref()
+                .and_then(AlwaysOnSet::if_built)
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
             armings: Vec::with_capacity(64),
@@ -685,9 +686,17 @@ impl Scanner {
         span: std::ops::Range<usize>,
         scratch: &mut ScanScratch,
     ) -> bool {
-        let (Some(set), Some(cache)) = (&self.always_on_set, scratch.set_cache.as_mut()) else {
+        let Some(set) = &self.always_on_set else {
             return true;
         };
+        // A set that failed to build (the filter defers it, `airlock check` rejects such a
+        // policy) arms its regexes everywhere instead: slower, still complete.
+        let Some(set) = set.dfa() else {
+            return false;
+        };
+        let cache = scratch
+            .set_cache
+            .get_or_insert_with(|| set.create_cache());
         let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
         loop {
@@ -734,14 +743,21 @@ impl Scanner {
 
     /// Compiles regexes not compiled yet (a VM warms up between requests), taking one from
     /// `budget` for each; returns how many are still waiting.
+    /// The always-on set counts as one, and is built first: every text may need it.
     pub fn compile_pending(&self, budget: &mut usize) -> usize {
+        let set = self.always_on_set.as_ref().filter(|set| !set.is_built());
+        if let Some(set) = set.filter(|_| *budget > 0) {
+            let _ = set.dfa();
+            *budget -= 1;
+        }
+        let set_waiting = usize::from(set.is_some_and(|set| !set.is_built()));
         let mut pending = self.regexes.iter().filter(|r| r.compiled.get().is_none());
         while *budget > 0 {
             let Some(regex) = pending.next() else { break };
             let _ = regex.regex();
             *budget -= 1;
         }
-        pending.count()
+        pending.count() + set_waiting
     }
 }
 
@@ -769,6 +785,64 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
     let left_ok = !is_word_byte(first) || !before.is_some_and(is_word_byte);
     let right_ok = !is_word_byte(last) || !after.is_some_and(is_word_byte);
     left_ok && right_ok
+}
+
+/// The keyword-less detectors' patterns in one lazy DFA ([`set_regex`]), built when the scanner
+/// is (`airlock check` and `build`, which so reject a set too large) or on first use (the
+/// filter: building it was ~11 % of a VM's policy load, and a VM warms up between requests).
+/// Shared, like detector regexes, by every loaded policy with the same patterns
+/// ([`shared_regexes`]).
+#[derive(Debug)]
+pub struct AlwaysOnSet {
+    patterns: Box<[Box<str>]>,
+    limits: RegexLimits,
+    dfa: shared_regexes::SharedSet,
+}
+
+impl AlwaysOnSet {
+    /// A set built on first use.
+    pub fn deferred(patterns: &[&str], limits: RegexLimits) -> AlwaysOnSet {
+        let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
+        let dfa = shared_regexes::shared_set(&patterns, limits);
+        AlwaysOnSet {
+            patterns,
+            limits,
+            dfa,
+        }
+    }
+
+    /// A set built now, or the reason it cannot be.
+    pub fn built(
+        patterns: &[&str],
+        limits: RegexLimits,
+    ) -> Result<AlwaysOnSet, Box<hybrid::BuildError>> {
+        let set = AlwaysOnSet::deferred(patterns, limits);
+        if set.if_built().is_none() {
+            let dfa = set_regex(patterns, limits)?;
+            let _ = set.dfa.set(Some(dfa));
+        }
+        Ok(set)
+    }
+
+    /// The DFA, building it now if this is its first use; `None` if it cannot be built.
+    pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
+        self.dfa
+            .get_or_init(|| {
+                let patterns: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
+                set_regex(&patterns, self.limits).ok()
+            })
+            .as_ref()
+    }
+
+    /// The DFA if it has been built.
+    pub fn if_built(&self) -> Option<&hybrid::dfa::DFA> {
+        self.dfa.get().and_then(Option::as_ref)
+    }
+
+    /// Whether building was tried (it may have failed).
+    pub fn is_built(&self) -> bool {
+        self.dfa.get().is_some()
+    }
 }
 
 /// Builds the lazy DFA of the detectors that have no keywords: all their patterns at once,

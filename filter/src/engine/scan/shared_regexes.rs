@@ -15,52 +15,91 @@
 //!   one policy's traffic never changes another's memory or timing.
 //! - Native callers (the CLI, the benches) share the same way; a compiled regex is immutable,
 //!   so sharing changes no result.
+//! - The always-on set (the keyword-less detectors' patterns in one lazy DFA) is shared the
+//!   same way, by its patterns in order and its limits.
 
 use crate::engine::scan::scanner::{CompiledRegex, RegexLimits};
+use regex_automata::hybrid;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-/// A regex compiled on first use, shared by every detector with the same pattern and limits.
-pub type SharedRegex = Arc<OnceLock<Option<CompiledRegex>>>;
+/// A compiled form built on first use (`None` inside: it failed to build), shared by every
+/// policy that needs the same one.
+pub type Shared<T> = Arc<OnceLock<Option<T>>>;
+/// A detector's regex, shared by pattern and limits.
+pub type SharedRegex = Shared<CompiledRegex>;
+/// The always-on set's lazy DFA, shared by its patterns (in order) and limits.
+pub type SharedSet = Shared<hybrid::dfa::DFA>;
 
 type Key = (Box<str>, [usize; 3]);
-type Registry = HashMap<Key, Weak<OnceLock<Option<CompiledRegex>>>>;
 
-static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+/// Weak references to the shared forms of one kind, by key.
+struct Registry<T> {
+    map: Mutex<Option<HashMap<Key, Weak<OnceLock<Option<T>>>>>>,
+}
 
-fn key(pattern: &str, limits: RegexLimits) -> Key {
-    (
-        pattern.into(),
-        [limits.nfa_bytes, limits.cache_bytes, limits.set_cache_bytes],
-    )
+impl<T> Registry<T> {
+    const fn new() -> Registry<T> {
+        Registry {
+            map: Mutex::new(None),
+        }
+    }
+
+    /// The cell a loaded policy already holds for `key`, or a new, empty one.
+    fn shared(&self, key: Key) -> Shared<T> {
+        // A poisoned lock only means a panic elsewhere while it was held (none is reachable in
+        // the filter); the map itself is still consistent, so go on with it.
+        let mut guard = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let map = guard.get_or_insert_with(HashMap::new);
+        if let Some(cell) = map.get(&key).and_then(Weak::upgrade) {
+            return cell;
+        }
+        let cell: Shared<T> = Arc::new(OnceLock::new());
+        map.insert(key, Arc::downgrade(&cell));
+        cell
+    }
+
+    fn sweep(&self) {
+        let mut guard = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(map) = guard.as_mut() {
+            map.retain(|_, cell| cell.strong_count() > 0);
+        }
+    }
+}
+
+static REGEXES: Registry<CompiledRegex> = Registry::new();
+static SETS: Registry<hybrid::dfa::DFA> = Registry::new();
+
+fn limits_key(limits: RegexLimits) -> [usize; 3] {
+    [limits.nfa_bytes, limits.cache_bytes, limits.set_cache_bytes]
 }
 
 /// The shared cell of `pattern` under `limits`: the one a loaded policy already holds, or a
 /// new, empty one.
 pub fn shared(pattern: &str, limits: RegexLimits) -> SharedRegex {
-    // A poisoned lock only means a panic elsewhere while it was held (none is reachable in the
-    // filter); the map itself is still consistent, so go on with it.
-    let mut guard = REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let map = guard.get_or_insert_with(HashMap::new);
-    let key = key(pattern, limits);
-    if let Some(cell) = map.get(&key).and_then(Weak::upgrade) {
-        return cell;
-    }
-    let cell: SharedRegex = Arc::new(OnceLock::new());
-    map.insert(key, Arc::downgrade(&cell));
-    cell
+    REGEXES.shared((pattern.into(), limits_key(limits)))
+}
+
+/// The shared cell of the always-on set of `patterns` (in this order) under `limits`.
+pub fn shared_set(patterns: &[Box<str>], limits: RegexLimits) -> SharedSet {
+    // Length-prefixed, so no two lists of patterns make the same key.
+    let key: String = patterns
+        .iter()
+        .map(|p| format!("{}:{p}", p.len()))
+        .collect();
+    SETS.shared((key.into(), limits_key(limits)))
 }
 
 /// Drops the entries no loaded policy uses any more (called once per policy built).
 pub fn sweep() {
-    let mut guard = REGISTRY
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(map) = guard.as_mut() {
-        map.retain(|_, cell| cell.strong_count() > 0);
-    }
+    REGEXES.sweep();
+    SETS.sweep();
 }
 
 #[cfg(test)]
@@ -115,7 +154,8 @@ mod tests {
         let marker = "(?:qz){0}";
         let policy = compile(Some(marker));
         let holds = |p: &str| {
-            super::REGISTRY
+            super::REGEXES
+                .map
                 .lock()
                 .unwrap()
                 .as_ref()
