@@ -34,8 +34,10 @@ pub type SharedSet = Shared<hybrid::dfa::DFA>;
 type Key = (Box<str>, [usize; 3]);
 
 /// Weak references to the shared forms of one kind, by key.
+type Cells<T> = HashMap<Key, Weak<OnceLock<Option<T>>>>;
+
 struct Registry<T> {
-    map: Mutex<Option<HashMap<Key, Weak<OnceLock<Option<T>>>>>>,
+    map: Mutex<Option<Cells<T>>>,
 }
 
 impl<T> Registry<T> {
