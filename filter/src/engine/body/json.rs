@@ -640,6 +640,51 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Where each of `text_offsets` (ascending offsets into [`unescape`]'s output for `raw`) lies
+/// in `raw`, appended to `out`; `false` if one falls inside the bytes of one escape (a `\u`
+/// escape of a character of several bytes) or past the end. `raw` must have passed the parser.
+pub fn raw_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
+    let (mut t, mut r) = (0usize, 0usize);
+    for &target in text_offsets {
+        loop {
+            let rest = raw.get(r..).unwrap_or_default();
+            let plain = memchr::memchr(b'\\', rest).unwrap_or(rest.len());
+            if target <= t + plain {
+                r += target - t;
+                t = target;
+                break;
+            }
+            t += plain;
+            r += plain;
+            // An escape: how many text bytes it yields, from how many raw bytes.
+            let (yields, spans) = match rest.get(plain + 1) {
+                Some(b'u') => {
+                    let unit = hex4(raw.get(r + 2..r + 6));
+                    let low = match raw.get(r + 6..r + 8) {
+                        Some(b"\\u") => hex4(raw.get(r + 8..r + 12)),
+                        _ => None,
+                    };
+                    match unit {
+                        Some(0xD800..=0xDBFF) if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) => (4, 12),
+                        Some(0xD800..=0xDFFF) => (3, 6),
+                        Some(u) => (char::from_u32(u).map_or(3, char::len_utf8), 6),
+                        None => return false,
+                    }
+                }
+                Some(_) => (1, 2),
+                None => return false,
+            };
+            if target < t + yields && target > t {
+                return false;
+            }
+            t += yields;
+            r += spans;
+        }
+        out.push(r);
+    }
+    true
+}
+
 fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
     let bytes = bytes?;
     if bytes.len() != 4 {
@@ -799,6 +844,37 @@ mod tests {
         let reparsed: String =
             serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
         assert_eq!(reparsed.as_bytes(), out.as_slice());
+    }
+
+    #[test]
+    fn raw_offsets_map_text_offsets_back_through_escapes() {
+        let raw = br#"ab\ncd\u00e9f\ud83d\ude00g\ud800h"#;
+        let mut text = Vec::new();
+        unescape(raw, &mut text);
+        // Every offset of the text that starts a character maps to where that character's
+        // bytes are written; the bytes between map to nothing.
+        let mut expected = Vec::new();
+        let (mut t, mut r) = (0, 0);
+        for (yields, spans) in [(1, 1), (1, 1), (1, 2), (1, 1), (1, 1), (2, 6), (1, 1), (4, 12), (1, 1), (3, 6), (1, 1)] {
+            expected.push((t, Some(r)));
+            for inside in 1..yields {
+                expected.push((t + inside, None));
+            }
+            t += yields;
+            r += spans;
+        }
+        expected.push((t, Some(r)));
+        assert_eq!(t, text.len());
+        assert_eq!(r, raw.len());
+        for (offset, want) in expected {
+            let mut out = Vec::new();
+            let mapped = raw_offsets(raw, &[offset], &mut out);
+            assert_eq!(mapped.then(|| out[0]), want, "offset {offset}");
+        }
+        let mut out = Vec::new();
+        assert!(raw_offsets(raw, &[0, 2, 3, 12], &mut out));
+        assert_eq!(out, [0, 2, 4, 25]);
+        assert!(!raw_offsets(raw, &[text.len() + 1], &mut out));
     }
 
     #[test]
