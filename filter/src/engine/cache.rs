@@ -62,6 +62,9 @@ pub struct CacheUse {
     pub window_hits: u32,
     /// Joined-matching windows scanned and then remembered.
     pub window_misses: u32,
+    /// Rewritten JSON strings whose masks were spliced into the bytes as written, where
+    /// their hits lie in those bytes known from the cache (`walk/splice.rs`).
+    pub spliced: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -234,6 +237,11 @@ impl InspectionCache {
     pub(crate) fn raw_key(&self, raw: &[u8]) -> Option<u128> {
         let mut h = self.raw_seed?;
         Some(h.part(raw).finish())
+    }
+
+    /// Counts a rewrite spliced into a string as written with a map from the cache.
+    pub(crate) fn count_spliced(&mut self) {
+        self.used.spliced += 1;
     }
 
     /// Where the hits of the field `key` lie in its bytes as written, if known.

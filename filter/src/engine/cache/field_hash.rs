@@ -106,20 +106,25 @@ pub(crate) struct FieldHasher {
     b: u64,
 }
 
-/// The 56-bit little-endian chunk at the start of `bytes` (zero-padded when shorter).
+/// Bytes per step of the unrolled loop.
+const BLOCK: usize = CHUNK * LANES;
+
+/// The four 56-bit little-endian chunks of a block of [`BLOCK`] bytes, read as four 8-byte
+/// words (the last one from a byte early, shifted).
 #[inline(always)]
-fn chunk(bytes: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    match bytes.get(..8) {
-        Some(eight) => word.copy_from_slice(eight),
-        None => {
-            let n = bytes.len().min(CHUNK);
-            if let (Some(to), Some(from)) = (word.get_mut(..n), bytes.get(..n)) {
-                to.copy_from_slice(from);
-            }
-        }
-    }
-    u64::from_le_bytes(word) & MASK56
+fn block_chunks(block: &[u8]) -> [u64; LANES] {
+    let word = |at: usize| {
+        block
+            .get(at..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map_or(0, |w| u64::from_le_bytes(*w))
+    };
+    [
+        word(0) & MASK56,
+        word(CHUNK) & MASK56,
+        word(2 * CHUNK) & MASK56,
+        word(BLOCK - 8) >> 8,
+    ]
 }
 
 impl FieldHasher {
@@ -139,12 +144,11 @@ impl FieldHasher {
             let [k1, k2, k3, k4] = k.0;
             let [c0, c1, c2, c3] = c;
             // Each product is below 2^123 (h < 2^62, k < 2^61) or 2^117; the sum below 2^124.
-            let sum = u128::from(h) * u128::from(k4)
-                + u128::from(c0) * u128::from(k3)
+            // The chunks' terms first: only the last addition waits for the previous step.
+            let chunks = u128::from(c0) * u128::from(k3)
                 + u128::from(c1) * u128::from(k2)
-                + u128::from(c2) * u128::from(k1)
-                + u128::from(c3);
-            fold(sum)
+                + (u128::from(c2) * u128::from(k1) + u128::from(c3));
+            fold(chunks + u128::from(h) * u128::from(k4))
         };
         self.a = step(self.a, &self.keys.a);
         self.b = step(self.b, &self.keys.b);
@@ -153,20 +157,17 @@ impl FieldHasher {
     /// Absorbs `bytes` as chunks (the caller has absorbed their length first), four at a time:
     /// the last step's missing chunks are zeros (the length tells them from real ones).
     fn chunks(&mut self, bytes: &[u8]) {
-        const STEP: usize = CHUNK * LANES;
-        let mut blocks = bytes.chunks_exact(STEP);
+        let mut blocks = bytes.chunks_exact(BLOCK);
         for block in &mut blocks {
-            let at = |i: usize| chunk(block.get(i * CHUNK..).unwrap_or_default());
-            self.four([at(0), at(1), at(2), at(3)]);
+            self.four(block_chunks(block));
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
-            let mut block = [0u8; STEP + 1];
+            let mut block = [0u8; BLOCK];
             if let Some(to) = block.get_mut(..rest.len()) {
                 to.copy_from_slice(rest);
             }
-            let at = |i: usize| chunk(block.get(i * CHUNK..).unwrap_or_default());
-            self.four([at(0), at(1), at(2), at(3)]);
+            self.four(block_chunks(&block));
         }
     }
 

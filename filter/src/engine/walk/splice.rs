@@ -87,8 +87,9 @@ impl Walk<'_, '_> {
         raw: &[u8],
         hits: &[Hit],
     ) -> Option<Vec<(usize, usize)>> {
-        if let Some(map) = self.scratch.cache.raw_map(key) {
-            return Some(map.to_vec());
+        if let Some(map) = self.scratch.cache.raw_map(key).map(<[_]>::to_vec) {
+            self.scratch.cache.count_spliced();
+            return Some(map);
         }
         let mut escaped = Vec::with_capacity(raw.len());
         json::escape_into(text, &mut escaped);
