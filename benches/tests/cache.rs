@@ -262,7 +262,8 @@ fn a_small_budget_evicts_and_stays_within_it() {
 
 /// Masks are spliced into a cached JSON string as written only when its escapes are the ones
 /// a rewrite writes back; every other escape (`\/`, `\u00e9`, upper-case hex, a surrogate
-/// pair, `\b`, an escaped `@` inside the finding) takes the whole-string rewrite. Either way
+/// pair, `\b`, an escaped `@` inside the finding) takes the whole-string rewrite, and so
+/// does a short string. Either way
 /// the cached body is the uncached one byte for byte, on the first request and on the next.
 #[test]
 fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
@@ -279,7 +280,9 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
         r#"two: jane.roe@corp-mail.net, \"x\" and john_doe@corp-mail.net\n"#,
     ];
     let (mut spliced, mut whole) = (0, 0);
-    for (n, content) in escapes.iter().enumerate() {
+    for (n, case) in escapes.iter().enumerate() {
+        // Long enough to be spliced (`walk::splice::MIN_SPLICED_BYTES`).
+        let content = format!("{} {case}", "plain words of a longer message, ".repeat(10));
         let body = format!(
             r#"{{"model":"gpt-4.1","messages":[{{"role":"user","content":"{content}"}},{{"role":"user","content":[{{"type":"text","text":"{content}"}}]}}]}}"#
         );
@@ -305,4 +308,18 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
     }
     assert!(spliced >= 3, "canonical escapes were not spliced ({spliced})");
     assert!(whole >= 4, "other escapes were spliced ({whole} rewritten whole)");
+    // A short string is escaped whole again, and still gives the uncached body.
+    let short = Turn {
+        body: br#"{"messages":[{"role":"user","content":"mail jane.roe@corp-mail.net
+"}]}"#.to_vec(),
+        fresh: Vec::new(),
+    };
+    let uncached = inspect(&policy, &mut policy.scratch(), Shape::OpenAiChat, &short, None);
+    assert!(uncached.body.is_some(), "the short string was not masked");
+    let mut scratch = policy.scratch();
+    for round in 0..2 {
+        let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &short, Some(b"a"));
+        same(&cached, &uncached, &format!("short, round {round}"));
+        assert_eq!(cached.cache.spliced, 0);
+    }
 }

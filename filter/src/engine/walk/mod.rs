@@ -263,8 +263,10 @@ impl Walk<'_, '_> {
         let rewrites = self.record(&found, &path());
         let result = match leaf {
             _ if !(rewrites && policy.mode == Mode::Enforce) => None,
-            Some(leaf) => self.splice(text, key, &hits, leaf),
-            None => Some(rewrite::apply_masks(
+            Some(leaf) if leaf.raw.len() >= splice::MIN_SPLICED_BYTES => {
+                self.splice(text, key, &hits, leaf)
+            }
+            _ => Some(rewrite::apply_masks(
                 policy,
                 self.tier,
                 text,

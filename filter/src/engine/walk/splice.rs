@@ -19,6 +19,10 @@ use crate::engine::span::Span;
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::walk::Walk;
 
+/// Shortest string (bytes as written) whose masks are spliced: escaping a short string again
+/// costs less than the bookkeeping of splicing it.
+pub(crate) const MIN_SPLICED_BYTES: usize = 256;
+
 /// A JSON string as written: its bytes between the quotes, where they lie in the document,
 /// and the document's replacements.
 pub(crate) struct RawLeaf<'a> {
