@@ -623,6 +623,13 @@ impl Parser<'_, '_> {
 /// Lone surrogates become U+FFFD. `raw` must have passed [`Outline::parse`];
 /// malformed escapes are copied through rather than trusted.
 pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+    unescape_runs(raw, out, true);
+}
+
+/// [`unescape`], copying plain runs eight bytes a step (`by_words`) or with one search per run
+/// (the loop the tests check the other against).
+#[inline(always)]
+fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
     out.clear();
     out.reserve(raw.len());
     let mut i = 0;
@@ -630,7 +637,7 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
         if b != b'\\' {
             // Eight bytes a step: escapes are a few dozen bytes apart in code and logs, where
             // a search call per run cost more than the run.
-            while let Some(w) = word_at(raw, i) {
+            while let Some(w) = word_at(raw, i).filter(|_| by_words) {
                 let backslashes = lanes_equal(w, b'\\');
                 if backslashes != 0 {
                     let plain = (backslashes.trailing_zeros() / 8) as usize;
@@ -907,74 +914,6 @@ mod tests {
         assert_eq!(reparsed.as_bytes(), out.as_slice());
     }
 
-    /// The unescaping loop before plain runs were copied by words (a search per run).
-    fn unescape_by_runs(raw: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let out = &mut out;
-        out.clear();
-        out.reserve(raw.len());
-        let mut i = 0;
-        while let Some(&b) = raw.get(i) {
-            if b != b'\\' {
-                let run = raw.get(i..).unwrap_or_default();
-                let plain = memchr::memchr(b'\\', run).unwrap_or(run.len());
-                out.extend_from_slice(run.get(..plain).unwrap_or_default());
-                i += plain;
-                continue;
-            }
-            let escaped = raw.get(i + 1).copied();
-            i += 2;
-            let simple = match escaped {
-                Some(b'n') => Some(b'\n'),
-                Some(b't') => Some(b'\t'),
-                Some(b'r') => Some(b'\r'),
-                Some(b'b') => Some(0x08),
-                Some(b'f') => Some(0x0c),
-                Some(b'/') => Some(b'/'),
-                Some(b'\\') => Some(b'\\'),
-                Some(b'"') => Some(b'"'),
-                _ => None,
-            };
-            if let Some(byte) = simple {
-                out.push(byte);
-                continue;
-            }
-            if escaped != Some(b'u') {
-                out.push(b'\\');
-                if let Some(e) = escaped {
-                    out.push(e);
-                }
-                continue;
-            }
-            let Some(unit) = hex4(raw.get(i..i + 4)) else {
-                out.extend_from_slice(b"\\u");
-                continue;
-            };
-            i += 4;
-            let scalar = if (0xD800..0xDC00).contains(&unit) {
-                let low = match (raw.get(i..i + 2), hex4(raw.get(i + 2..i + 6))) {
-                    (Some(b"\\u"), Some(low)) if (0xDC00..0xE000).contains(&low) => Some(low),
-                    _ => None,
-                };
-                match low {
-                    Some(low) => {
-                        i += 6;
-                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    None => 0xFFFD,
-                }
-            } else if (0xDC00..0xE000).contains(&unit) {
-                0xFFFD
-            } else {
-                unit
-            };
-            let ch = char::from_u32(scalar).unwrap_or('\u{FFFD}');
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-        }
-        out.clone()
-    }
-
     #[test]
     fn the_word_loops_agree_with_the_byte_loops() {
         let mut rng = crate::engine::test_rng::TestRng::new(5);
@@ -986,7 +925,9 @@ mod tests {
             assert_eq!(find_string_special(&bytes), slow, "{bytes:?}");
             let mut fast = Vec::new();
             unescape(&bytes, &mut fast);
-            assert_eq!(fast, unescape_by_runs(&bytes), "{bytes:?}");
+            let mut by_runs = Vec::new();
+            unescape_runs(&bytes, &mut by_runs, false);
+            assert_eq!(fast, by_runs, "{bytes:?}");
         }
     }
 
