@@ -291,7 +291,13 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
             fresh: Vec::new(),
         };
         let mut scratch = policy.scratch();
-        let uncached = inspect(&policy, &mut policy.scratch(), Shape::OpenAiChat, &turn, None);
+        let uncached = inspect(
+            &policy,
+            &mut policy.scratch(),
+            Shape::OpenAiChat,
+            &turn,
+            None,
+        );
         assert!(uncached.body.is_some(), "case {n}: nothing was masked");
         for round in 0..2 {
             let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
@@ -306,15 +312,28 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
             }
         }
     }
-    assert!(spliced >= 3, "canonical escapes were not spliced ({spliced})");
-    assert!(whole >= 4, "other escapes were spliced ({whole} rewritten whole)");
+    assert!(
+        spliced >= 3,
+        "canonical escapes were not spliced ({spliced})"
+    );
+    assert!(
+        whole >= 4,
+        "other escapes were spliced ({whole} rewritten whole)"
+    );
     // A short string is escaped whole again, and still gives the uncached body.
     let short = Turn {
         body: br#"{"messages":[{"role":"user","content":"mail jane.roe@corp-mail.net
-"}]}"#.to_vec(),
+"}]}"#
+            .to_vec(),
         fresh: Vec::new(),
     };
-    let uncached = inspect(&policy, &mut policy.scratch(), Shape::OpenAiChat, &short, None);
+    let uncached = inspect(
+        &policy,
+        &mut policy.scratch(),
+        Shape::OpenAiChat,
+        &short,
+        None,
+    );
     assert!(uncached.body.is_some(), "the short string was not masked");
     let mut scratch = policy.scratch();
     for round in 0..2 {

@@ -504,7 +504,11 @@ impl Lru {
             return 0;
         };
         let old = node.cost;
-        let previous = node.value.raw_map.as_deref().map_or(0, std::mem::size_of_val);
+        let previous = node
+            .value
+            .raw_map
+            .as_deref()
+            .map_or(0, std::mem::size_of_val);
         node.cost = node.cost - previous + std::mem::size_of_val(map);
         node.value.raw_map = Some(map.into());
         let new = node.cost;

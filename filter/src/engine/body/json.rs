@@ -733,7 +733,11 @@ pub fn raw_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> 
                         _ => None,
                     };
                     match unit {
-                        Some(0xD800..=0xDBFF) if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) => (4, 12),
+                        Some(0xD800..=0xDBFF)
+                            if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) =>
+                        {
+                            (4, 12)
+                        }
                         Some(0xD800..=0xDFFF) => (3, 6),
                         Some(u) => (char::from_u32(u).map_or(3, char::len_utf8), 6),
                         None => return false,
@@ -921,7 +925,9 @@ mod tests {
         for _ in 0..5000 {
             let len = rng.below(70);
             let bytes: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
-            let slow = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let slow = bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
             assert_eq!(find_string_special(&bytes), slow, "{bytes:?}");
             let mut fast = Vec::new();
             unescape(&bytes, &mut fast);
@@ -940,7 +946,19 @@ mod tests {
         // bytes are written; the bytes between map to nothing.
         let mut expected = Vec::new();
         let (mut t, mut r) = (0, 0);
-        for (yields, spans) in [(1, 1), (1, 1), (1, 2), (1, 1), (1, 1), (2, 6), (1, 1), (4, 12), (1, 1), (3, 6), (1, 1)] {
+        for (yields, spans) in [
+            (1, 1),
+            (1, 1),
+            (1, 2),
+            (1, 1),
+            (1, 1),
+            (2, 6),
+            (1, 1),
+            (4, 12),
+            (1, 1),
+            (3, 6),
+            (1, 1),
+        ] {
             expected.push((t, Some(r)));
             for inside in 1..yields {
                 expected.push((t + inside, None));

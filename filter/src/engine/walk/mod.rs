@@ -189,9 +189,7 @@ impl Walk<'_, '_> {
                 span: leaf.raw,
                 splices: &mut splices,
             });
-            let rewrite = self.scan(text, context, text_key, leaf_raw, &|| {
-                path(&redacted_keys)
-            });
+            let rewrite = self.scan(text, context, text_key, leaf_raw, &|| path(&redacted_keys));
             if leaf.is_key {
                 let scanner = &self.policy.scanner;
                 context_key = self
