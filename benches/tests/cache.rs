@@ -69,7 +69,7 @@ fn inspect(
 #[test]
 fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     let policy = policies::default_policy();
-    let mut rewritten = 0;
+    let (mut rewritten, mut spliced) = (0, 0);
     for seed in 1..=2 {
         for plan in plans(seed) {
             let turns = conversation::session(&plan);
@@ -91,6 +91,7 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 assert!(t == 0 || c.cache.hits > 0, "{what}");
                 seen = c.cache.hits + c.cache.misses;
                 rewritten += usize::from(c.body.is_some());
+                spliced += c.cache.spliced;
                 if plan.split_at.map(|s| s + 1) == Some(t) {
                     // The head of the credential is in a cached field, its tail in a new one.
                     assert!(
@@ -109,6 +110,10 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     assert!(
         rewritten > 0,
         "no turn was masked: the byte-for-byte check saw nothing"
+    );
+    assert!(
+        spliced > 0,
+        "no cached string had its masks spliced as written"
     );
 }
 
@@ -253,4 +258,87 @@ fn a_small_budget_evicts_and_stays_within_it() {
         Default::default(),
         "a budget of 0 turns the cache off"
     );
+}
+
+/// Masks are spliced into a cached JSON string as written only when its escapes are the ones
+/// a rewrite writes back; every other escape (`\/`, `\u00e9`, upper-case hex, a surrogate
+/// pair, `\b`, an escaped `@` inside the finding) takes the whole-string rewrite, and so
+/// does a short string. Either way
+/// the cached body is the uncached one byte for byte, on the first request and on the next.
+#[test]
+fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
+    let policy = policies::default_policy();
+    let escapes = [
+        r#"line one\nwrite to jane.roe@corp-mail.net\t\"today\" \\ ok"#,
+        r#"ctl \u001f and \r\n then mail jane.roe@corp-mail.net."#,
+        r#"path a\/b then jane.roe@corp-mail.net"#,
+        r#"caf\u00e9 jane.roe@corp-mail.net \ud83d\ude00 done"#,
+        r#"upper \u001F jane.roe@corp-mail.net"#,
+        r#"bell \b jane.roe@corp-mail.net"#,
+        r#"escaped at jane.roe\u0040corp-mail.net here"#,
+        r#"é plain utf-8 then jane.roe@corp-mail.net and é"#,
+        r#"two: jane.roe@corp-mail.net, \"x\" and john_doe@corp-mail.net\n"#,
+    ];
+    let (mut spliced, mut whole) = (0, 0);
+    for (n, case) in escapes.iter().enumerate() {
+        // Long enough to be spliced (`walk::splice::MIN_SPLICED_BYTES`).
+        let content = format!("{} {case}", "plain words of a longer message, ".repeat(10));
+        let body = format!(
+            r#"{{"model":"gpt-4.1","messages":[{{"role":"user","content":"{content}"}},{{"role":"user","content":[{{"type":"text","text":"{content}"}}]}}]}}"#
+        );
+        let turn = Turn {
+            body: body.into_bytes(),
+            fresh: Vec::new(),
+        };
+        let mut scratch = policy.scratch();
+        let uncached = inspect(
+            &policy,
+            &mut policy.scratch(),
+            Shape::OpenAiChat,
+            &turn,
+            None,
+        );
+        assert!(uncached.body.is_some(), "case {n}: nothing was masked");
+        for round in 0..2 {
+            let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
+            same(&cached, &uncached, &format!("case {n}, round {round}"));
+            if round == 1 {
+                assert!(cached.cache.hits > 0, "case {n}");
+                if cached.cache.spliced > 0 {
+                    spliced += 1;
+                } else {
+                    whole += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        spliced >= 3,
+        "canonical escapes were not spliced ({spliced})"
+    );
+    assert!(
+        whole >= 4,
+        "other escapes were spliced ({whole} rewritten whole)"
+    );
+    // A short string is escaped whole again, and still gives the uncached body.
+    let short = Turn {
+        body: br#"{"messages":[{"role":"user","content":"mail jane.roe@corp-mail.net
+"}]}"#
+            .to_vec(),
+        fresh: Vec::new(),
+    };
+    let uncached = inspect(
+        &policy,
+        &mut policy.scratch(),
+        Shape::OpenAiChat,
+        &short,
+        None,
+    );
+    assert!(uncached.body.is_some(), "the short string was not masked");
+    let mut scratch = policy.scratch();
+    for round in 0..2 {
+        let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &short, Some(b"a"));
+        same(&cached, &uncached, &format!("short, round {round}"));
+        assert_eq!(cached.cache.spliced, 0);
+    }
 }

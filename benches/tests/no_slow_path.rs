@@ -443,7 +443,7 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             ..Plan::agent(shape, 3)
         };
         let mut scratch = policy.scratch();
-        let (mut previous, mut previous_windows) = (0, 0);
+        let (mut previous, mut previous_windows, mut spliced) = (0, 0, 0);
         for (t, turn) in conversation::session(&plan).iter().enumerate() {
             let (host, path) = shape.host_path();
             let request = |body| airlock_filter::Request {
@@ -482,7 +482,16 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             );
             previous = used.hits + used.misses;
             previous_windows = used.window_hits + used.window_misses;
+            // A cached string's masks are spliced into it as written (no escape pass) only
+            // when it was served from the cache.
+            assert!(used.spliced <= used.hits, "{what}");
+            spliced += used.spliced;
         }
+        assert!(
+            spliced > 0,
+            "{}: no cached string had its masks spliced as written",
+            shape.name()
+        );
     }
 }
 

@@ -9,8 +9,9 @@
 //!   fingerprints, and the safety limits its layers reached. Not actions, paths or the
 //!   rewritten text: those depend on the tier and the field's place and are decided afresh,
 //!   so masking still rewrites a cached finding's span.
-//! - **The key**: SipHash-1-3 (128-bit), keyed with a per-VM random key, of the caller's
-//!   partition, the field's context (the JSON key scanned with a value) and its bytes. The
+//! - **The key**: a keyed 122-bit polynomial hash (`field_hash`: why nobody can craft a
+//!   collision without the per-VM random key, and why it is several times faster than the
+//!   SipHash it replaced), of the caller's partition, the field's context (the JSON key scanned with a value) and its bytes. The
 //!   findings of a field are a function of the policy, its bytes and its context alone (not
 //!   of its depth or path), so that is all the key holds.
 //! - **Joined matching**: each window of consecutive fields (`walk/join.rs`) is keyed on its
@@ -29,9 +30,11 @@
 use crate::engine::limits::LimitHits;
 use crate::engine::walk::Found;
 use crate::policy::Policy;
-use siphasher::sip128::{Hasher128, SipHasher13};
+use field_hash::{FieldHasher, FieldKeys};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+mod field_hash;
 
 /// Default budget of one VM's cache, in bytes of entries.
 pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
@@ -59,6 +62,9 @@ pub struct CacheUse {
     pub window_hits: u32,
     /// Joined-matching windows scanned and then remembered.
     pub window_misses: u32,
+    /// Rewritten JSON strings whose masks were spliced into the bytes as written, where
+    /// their hits lie in those bytes known from the cache (`walk/splice.rs`).
+    pub spliced: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -80,16 +86,25 @@ pub struct CacheStats {
 struct Cached {
     found: Box<[Found]>,
     limits: LimitHits,
+    /// For a JSON string (keyed on its bytes as written): where each of its hits' edges lies in
+    /// those bytes, as (text offset, raw offset) pairs, once a rewrite showed that its escapes
+    /// are the ones a rewrite writes back, so a mask can be spliced into the bytes as written
+    /// (`walk::splice`). Offsets only, no text.
+    raw_map: Option<Box<[(usize, usize)]>>,
 }
 
 /// The cache of one VM (kept in [`crate::Scratch`]).
 #[derive(Debug)]
 pub(crate) struct InspectionCache {
-    key: (u64, u64),
+    keys: FieldKeys,
     /// The policy the entries belong to.
     stamp: Option<u128>,
     /// This request's partition: `None` when the request is not cached.
     partition: Option<u128>,
+    /// The hash of a field key's first parts (the partition, no context), once per request.
+    field_seed: Option<FieldHasher>,
+    /// The same for a JSON string keyed on its bytes as written.
+    raw_seed: Option<FieldHasher>,
     lru: Lru,
     budget: usize,
     /// Inspections of this request, stored once it completes.
@@ -103,9 +118,11 @@ pub(crate) struct InspectionCache {
 impl InspectionCache {
     pub(crate) fn new(budget: usize) -> InspectionCache {
         InspectionCache {
-            key: random_key(),
+            keys: FieldKeys::new(random_key()),
             stamp: None,
             partition: None,
+            field_seed: None,
+            raw_seed: None,
             lru: Lru::default(),
             budget,
             pending: Vec::new(),
@@ -131,8 +148,8 @@ impl InspectionCache {
         known
     }
 
-    fn hasher(&self) -> SipHasher13 {
-        SipHasher13::new_with_keys(self.key.0, self.key.1)
+    fn hasher(&self) -> FieldHasher {
+        self.keys.hasher()
     }
 
     /// Changes the budget, evicting down to it (0 turns the cache off).
@@ -150,14 +167,17 @@ impl InspectionCache {
         self.pending.clear();
         self.used = CacheUse::default();
         self.partition = None;
+        self.field_seed = None;
+        self.raw_seed = None;
         if self.budget == 0 {
             return;
         }
-        let mut h = self.hasher();
-        write_part(&mut h, b"airlock policy");
-        write_part(&mut h, policy.info.digest.as_bytes());
-        write_part(&mut h, &policy.key.0);
-        let stamp = h.finish128().as_u128();
+        let stamp = self
+            .hasher()
+            .part(b"airlock policy")
+            .part(policy.info.digest.as_bytes())
+            .part(&policy.key.0)
+            .finish();
         if self.stamp != Some(stamp) {
             if self.lru.len() > 0 {
                 self.stats.invalidations += 1;
@@ -167,12 +187,20 @@ impl InspectionCache {
             self.stamp = Some(stamp);
         }
         self.partition = caller.map(|caller| {
-            let mut h = self.hasher();
-            write_part(&mut h, b"airlock caller");
-            write_part(&mut h, &stamp.to_le_bytes());
-            write_part(&mut h, caller);
-            h.finish128().as_u128()
+            self.hasher()
+                .part(b"airlock caller")
+                .value(stamp)
+                .part(caller)
+                .finish()
         });
+        let seed = |tag: u8| {
+            self.partition.map(|partition| {
+                let mut h = self.hasher();
+                h.value(partition).part(&[tag]);
+                h
+            })
+        };
+        (self.field_seed, self.raw_seed) = (seed(0), seed(2));
     }
 
     /// The key of a field, or `None` if this request or this field is not cached.
@@ -203,6 +231,38 @@ impl InspectionCache {
         self.any_key(text, None)
     }
 
+    /// The key of a JSON string from its bytes as written (between the quotes, escapes and
+    /// all): its text is a function of them, so this keys its inspection as well as the text
+    /// would, and it also keys where its hits lie in those bytes.
+    pub(crate) fn raw_key(&self, raw: &[u8]) -> Option<u128> {
+        let mut h = self.raw_seed?;
+        Some(h.part(raw).finish())
+    }
+
+    /// Counts a rewrite spliced into a string as written with a map from the cache.
+    pub(crate) fn count_spliced(&mut self) {
+        self.used.spliced += 1;
+    }
+
+    /// Where the hits of the field `key` lie in its bytes as written, if known.
+    pub(crate) fn raw_map(&self, key: u128) -> Option<&[(usize, usize)]> {
+        let cached = match self.pending.last() {
+            Some((last, cached)) if *last == key => Some(cached),
+            _ => self.lru.peek(key),
+        };
+        cached.and_then(|c| c.raw_map.as_deref())
+    }
+
+    /// Remembers where the hits of the field `key`, inspected by this request, lie in its
+    /// bytes as written.
+    pub(crate) fn keep_raw_map(&mut self, key: u128, map: &[(usize, usize)]) {
+        match self.pending.last_mut() {
+            Some((last, cached)) if *last == key => cached.raw_map = Some(map.into()),
+            // A field served from the cache whose entry had none (no rewrite until now).
+            _ => self.used.evictions += self.lru.set_raw_map(key, map, self.budget),
+        }
+    }
+
     /// The key of a joined-matching window from its fields' keys (a window's text, and so its
     /// hits, is a function of its fields' texts), or `None` if a field has none.
     pub(crate) fn window_key(
@@ -211,27 +271,23 @@ impl InspectionCache {
         fields: &mut dyn Iterator<Item = Option<u128>>,
     ) -> Option<u128> {
         let mut h = self.hasher();
-        write_part(&mut h, b"airlock window");
-        h.write(&[u8::from(per_message)]);
+        h.part(b"airlock window").part(&[u8::from(per_message)]);
         for key in fields {
-            h.write(&key?.to_le_bytes());
+            h.value(key?);
         }
-        Some(h.finish128().as_u128())
+        Some(h.finish())
     }
 
     fn any_key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
-        let partition = self.partition?;
-        let mut h = self.hasher();
-        h.write(&partition.to_le_bytes());
-        match context {
-            None => h.write(&[0]),
+        let mut h = match context {
+            None => self.field_seed?,
             Some(context) => {
-                h.write(&[1]);
-                write_part(&mut h, context);
+                let mut h = self.hasher();
+                h.value(self.partition?).part(&[1]).part(context);
+                h
             }
-        }
-        write_part(&mut h, text);
-        Some(h.finish128().as_u128())
+        };
+        Some(h.part(text).finish())
     }
 
     /// The cached inspection of `key`: its hits appended to `found`, its limits added to `limits`.
@@ -278,6 +334,7 @@ impl InspectionCache {
             Cached {
                 found: found.into(),
                 limits,
+                raw_map: None,
             },
         ));
     }
@@ -287,13 +344,16 @@ impl InspectionCache {
         let pending = std::mem::take(&mut self.pending);
         if complete {
             for (key, cached) in pending {
-                let cost = ENTRY_OVERHEAD + std::mem::size_of_val(&*cached.found);
+                let map = cached.raw_map.as_deref().map_or(0, std::mem::size_of_val);
+                let cost = ENTRY_OVERHEAD + std::mem::size_of_val(&*cached.found) + map;
                 if cost <= self.budget {
                     self.used.evictions += self.lru.insert(key, cached, cost, self.budget);
                 }
             }
         }
         self.partition = None;
+        self.field_seed = None;
+        self.raw_seed = None;
         self.stats.hits += u64::from(self.used.hits) + u64::from(self.used.window_hits);
         self.stats.misses += u64::from(self.used.misses) + u64::from(self.used.window_misses);
         self.stats.evictions += u64::from(self.used.evictions);
@@ -310,12 +370,6 @@ impl InspectionCache {
     }
 }
 
-/// Writes a length-prefixed part, so no two sequences of parts hash the same bytes.
-fn write_part(h: &mut SipHasher13, part: &[u8]) {
-    h.write(&(part.len() as u64).to_le_bytes());
-    h.write(part);
-}
-
 /// A per-VM random key (the host's randomness: WASI `random_get` in the filter), so that
 /// nobody can craft colliding fields.
 fn random_key() -> (u64, u64) {
@@ -330,7 +384,7 @@ fn random_key() -> (u64, u64) {
     (word(0), word(1))
 }
 
-/// Keys are keyed SipHash outputs already: the map uses them as they are.
+/// Keys are keyed hashes already: the map uses them as they are.
 #[derive(Debug, Default)]
 struct KeyHasher(u64);
 
@@ -346,7 +400,8 @@ impl Hasher for KeyHasher {
     }
 
     fn write_u128(&mut self, value: u128) {
-        self.0 = (value as u64) ^ ((value >> 64) as u64);
+        // Each half is below 2^61: shift one so the map's top-bit tags vary too.
+        self.0 = (value as u64) ^ (((value >> 64) as u64) << 3);
     }
 }
 
@@ -425,6 +480,12 @@ impl Lru {
         self.head = index;
     }
 
+    /// An entry, without making it the most recently used.
+    fn peek(&self, key: u128) -> Option<&Cached> {
+        let index = *self.map.get(&key)?;
+        self.nodes.get(index as usize).map(|n| &n.value)
+    }
+
     fn get(&mut self, key: u128) -> Option<&Cached> {
         let index = *self.map.get(&key)?;
         if self.head != index {
@@ -432,6 +493,27 @@ impl Lru {
             self.push_front(index);
         }
         self.nodes.get(index as usize).map(|n| &n.value)
+    }
+
+    /// Gives an entry its raw map (counted in its cost), then evicts down to `budget`.
+    fn set_raw_map(&mut self, key: u128, map: &[(usize, usize)], budget: usize) -> u32 {
+        let Some(&index) = self.map.get(&key) else {
+            return 0;
+        };
+        let Some(node) = self.node(index) else {
+            return 0;
+        };
+        let old = node.cost;
+        let previous = node
+            .value
+            .raw_map
+            .as_deref()
+            .map_or(0, std::mem::size_of_val);
+        node.cost = node.cost - previous + std::mem::size_of_val(map);
+        node.value.raw_map = Some(map.into());
+        let new = node.cost;
+        self.bytes = self.bytes - old + new;
+        self.evict_to(budget)
     }
 
     /// Inserts (or replaces) an entry, then evicts down to `budget`; returns the evictions.
@@ -491,6 +573,7 @@ impl Lru {
             let (key, cost) = (node.key, node.cost);
             // The slot keeps its (small) value until reused; its findings are freed now.
             node.value.found = Box::default();
+            node.value.raw_map = None;
             self.map.remove(&key);
             self.free.push(tail);
             self.bytes = self.bytes.saturating_sub(cost);
@@ -508,6 +591,7 @@ mod tests {
         Cached {
             found: Box::default(),
             limits: LimitHits::default(),
+            raw_map: None,
         }
     }
 

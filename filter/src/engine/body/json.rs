@@ -8,6 +8,52 @@
 //! caller fall back to scanning the body as text, so nothing is skipped.
 
 use crate::engine::bytes::{find_json_special, utf8_runs};
+
+/// Eight copies of one byte.
+const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The lanes of `x` whose byte is below `n`, as their high bits. A lane is set only if its
+/// byte is below `n` or a lower lane's is (the borrow), so the lowest set lane is exact.
+#[inline(always)]
+fn lanes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// The lanes of `x` that hold `byte` (the lowest set lane exact, as in [`lanes_below`]).
+#[inline(always)]
+fn lanes_equal(x: u64, byte: u8) -> u64 {
+    lanes_below(x ^ (ONES * u64::from(byte)), 1)
+}
+
+/// The little-endian word of the 8 bytes at `at` (`None` past the end).
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes
+        .get(at..)
+        .and_then(<[u8]>::first_chunk::<8>)
+        .map(|w| u64::from_le_bytes(*w))
+}
+
+/// Position of the first `"`, `\` or control byte, as `find_json_special` finds it, sixteen
+/// bytes a step and the position taken from the lanes (the parser's inner loop: every byte of
+/// every string of every request passes here).
+fn find_string_special(bytes: &[u8]) -> Option<usize> {
+    let special = |w: u64| lanes_equal(w, b'"') | lanes_equal(w, b'\\') | lanes_below(w, 0x20);
+    let lane = |m: u64| (m.trailing_zeros() / 8) as usize;
+    let mut at = 0;
+    while let (Some(a), Some(b)) = (word_at(bytes, at), word_at(bytes, at + 8)) {
+        let (ma, mb) = (special(a), special(b));
+        if ma != 0 {
+            return Some(at + lane(ma));
+        }
+        if mb != 0 {
+            return Some(at + 8 + lane(mb));
+        }
+        at += 16;
+    }
+    find_json_special(bytes.get(at..).unwrap_or_default()).map(|p| at + p)
+}
 use crate::engine::span::Span;
 
 use crate::engine::limits::MAX_JSON_DEPTH;
@@ -484,7 +530,7 @@ impl Parser<'_, '_> {
         loop {
             // Skip the common run of plain bytes quickly.
             let rest = self.doc.get(self.pos..).unwrap_or_default();
-            let plain = find_json_special(rest).unwrap_or(rest.len());
+            let plain = find_string_special(rest).unwrap_or(rest.len());
             self.pos += plain;
             match self.peek() {
                 Some(b'"') => {
@@ -577,15 +623,37 @@ impl Parser<'_, '_> {
 /// Lone surrogates become U+FFFD. `raw` must have passed [`Outline::parse`];
 /// malformed escapes are copied through rather than trusted.
 pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+    unescape_runs(raw, out, true);
+}
+
+/// [`unescape`], copying plain runs eight bytes a step (`by_words`) or with one search per run
+/// (the loop the tests check the other against).
+#[inline(always)]
+fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
     out.clear();
     out.reserve(raw.len());
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         if b != b'\\' {
-            let run = raw.get(i..).unwrap_or_default();
-            let plain = memchr::memchr(b'\\', run).unwrap_or(run.len());
-            out.extend_from_slice(run.get(..plain).unwrap_or_default());
-            i += plain;
+            // Eight bytes a step: escapes are a few dozen bytes apart in code and logs, where
+            // a search call per run cost more than the run.
+            while let Some(w) = word_at(raw, i).filter(|_| by_words) {
+                let backslashes = lanes_equal(w, b'\\');
+                if backslashes != 0 {
+                    let plain = (backslashes.trailing_zeros() / 8) as usize;
+                    out.extend_from_slice(raw.get(i..i + plain).unwrap_or_default());
+                    i += plain;
+                    break;
+                }
+                out.extend_from_slice(&w.to_le_bytes());
+                i += 8;
+            }
+            if raw.get(i) != Some(&b'\\') {
+                let run = raw.get(i..).unwrap_or_default();
+                let plain = memchr::memchr(b'\\', run).unwrap_or(run.len());
+                out.extend_from_slice(run.get(..plain).unwrap_or_default());
+                i += plain;
+            }
             continue;
         }
         let escaped = raw.get(i + 1).copied();
@@ -638,6 +706,55 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
         let mut buf = [0u8; 4];
         out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
     }
+}
+
+/// Where each of `text_offsets` (ascending offsets into [`unescape`]'s output for `raw`) lies
+/// in `raw`, appended to `out`; `false` if one falls inside the bytes of one escape (a `\u`
+/// escape of a character of several bytes) or past the end. `raw` must have passed the parser.
+pub fn raw_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
+    let (mut t, mut r) = (0usize, 0usize);
+    for &target in text_offsets {
+        loop {
+            let rest = raw.get(r..).unwrap_or_default();
+            let plain = memchr::memchr(b'\\', rest).unwrap_or(rest.len());
+            if target <= t + plain {
+                r += target - t;
+                t = target;
+                break;
+            }
+            t += plain;
+            r += plain;
+            // An escape: how many text bytes it yields, from how many raw bytes.
+            let (yields, spans) = match rest.get(plain + 1) {
+                Some(b'u') => {
+                    let unit = hex4(raw.get(r + 2..r + 6));
+                    let low = match raw.get(r + 6..r + 8) {
+                        Some(b"\\u") => hex4(raw.get(r + 8..r + 12)),
+                        _ => None,
+                    };
+                    match unit {
+                        Some(0xD800..=0xDBFF)
+                            if low.is_some_and(|l| (0xDC00..0xE000).contains(&l)) =>
+                        {
+                            (4, 12)
+                        }
+                        Some(0xD800..=0xDFFF) => (3, 6),
+                        Some(u) => (char::from_u32(u).map_or(3, char::len_utf8), 6),
+                        None => return false,
+                    }
+                }
+                Some(_) => (1, 2),
+                None => return false,
+            };
+            if target < t + yields && target > t {
+                return false;
+            }
+            t += yields;
+            r += spans;
+        }
+        out.push(r);
+    }
+    true
 }
 
 fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
@@ -799,6 +916,68 @@ mod tests {
         let reparsed: String =
             serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
         assert_eq!(reparsed.as_bytes(), out.as_slice());
+    }
+
+    #[test]
+    fn the_word_loops_agree_with_the_byte_loops() {
+        let mut rng = crate::engine::test_rng::TestRng::new(5);
+        let alphabet = b"ab\\\"\n\x01\x1f\x7f\x80\xe9 nut";
+        for _ in 0..5000 {
+            let len = rng.below(70);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();
+            let slow = bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            assert_eq!(find_string_special(&bytes), slow, "{bytes:?}");
+            let mut fast = Vec::new();
+            unescape(&bytes, &mut fast);
+            let mut by_runs = Vec::new();
+            unescape_runs(&bytes, &mut by_runs, false);
+            assert_eq!(fast, by_runs, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn raw_offsets_map_text_offsets_back_through_escapes() {
+        let raw = br#"ab\ncd\u00e9f\ud83d\ude00g\ud800h"#;
+        let mut text = Vec::new();
+        unescape(raw, &mut text);
+        // Every offset of the text that starts a character maps to where that character's
+        // bytes are written; the bytes between map to nothing.
+        let mut expected = Vec::new();
+        let (mut t, mut r) = (0, 0);
+        for (yields, spans) in [
+            (1, 1),
+            (1, 1),
+            (1, 2),
+            (1, 1),
+            (1, 1),
+            (2, 6),
+            (1, 1),
+            (4, 12),
+            (1, 1),
+            (3, 6),
+            (1, 1),
+        ] {
+            expected.push((t, Some(r)));
+            for inside in 1..yields {
+                expected.push((t + inside, None));
+            }
+            t += yields;
+            r += spans;
+        }
+        expected.push((t, Some(r)));
+        assert_eq!(t, text.len());
+        assert_eq!(r, raw.len());
+        for (offset, want) in expected {
+            let mut out = Vec::new();
+            let mapped = raw_offsets(raw, &[offset], &mut out);
+            assert_eq!(mapped.then(|| out[0]), want, "offset {offset}");
+        }
+        let mut out = Vec::new();
+        assert!(raw_offsets(raw, &[0, 2, 3, 12], &mut out));
+        assert_eq!(out, [0, 2, 4, 25]);
+        assert!(!raw_offsets(raw, &[text.len() + 1], &mut out));
     }
 
     #[test]

@@ -78,14 +78,35 @@ pub(crate) fn apply_masks(
     hits: &[Hit],
     tokens: &mut RestoreMap,
 ) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 32);
+    let mut at = 0;
+    for_each_replacement(policy, tier, text, hits, tokens, &mut |span, bytes| {
+        out.extend_from_slice(text.get(at..span.start).unwrap_or_default());
+        out.extend_from_slice(bytes);
+        at = span.end;
+    });
+    out.extend_from_slice(text.get(at..).unwrap_or_default());
+    out
+}
+
+/// Calls `replace` with each span of `text` that [`apply_masks`] replaces and what replaces
+/// it, in order: a caller that knows where those spans lie in the bytes as written (a JSON
+/// string's escapes) can splice just them.
+pub(crate) fn for_each_replacement(
+    policy: &Policy,
+    tier: TierIndex,
+    text: &[u8],
+    hits: &[Hit],
+    tokens: &mut RestoreMap,
+    replace: &mut dyn FnMut(Span, &[u8]),
+) {
     let mut masked = Masked {
         policy,
         tier,
         tokens,
         token: Vec::new(),
         text,
-        out: Vec::with_capacity(text.len() + 32),
-        at: 0,
+        out: Vec::new(),
     };
     let mut current: Option<Replacement> = None;
     let rewriting = hits.iter().filter_map(|h| {
@@ -103,7 +124,7 @@ pub(crate) fn apply_masks(
             }
             _ => {
                 if let Some(r) = current.take() {
-                    masked.replace(r);
+                    masked.replace(r, replace);
                 }
                 current = Some(Replacement {
                     span: hit.span,
@@ -114,12 +135,11 @@ pub(crate) fn apply_masks(
         }
     }
     if let Some(r) = current {
-        masked.replace(r);
+        masked.replace(r, replace);
     }
-    masked.finish()
 }
 
-/// The text being rewritten: what is written so far, and where in `text` it has reached.
+/// The text being rewritten, and the replacement being written (reused).
 struct Masked<'p, 't, 'm> {
     policy: &'p Policy,
     tier: TierIndex,
@@ -128,15 +148,16 @@ struct Masked<'p, 't, 'm> {
     token: Vec<u8>,
     text: &'t [u8],
     out: Vec<u8>,
-    at: usize,
 }
 
 impl Masked<'_, '_, '_> {
-    fn replace(&mut self, r: Replacement) {
+    /// Writes what replaces `r` and hands it to `replace` (nothing for an unknown detector:
+    /// the span is then dropped, as it always was).
+    fn replace(&mut self, r: Replacement, replace: &mut dyn FnMut(Span, &[u8])) {
         let text = self.text;
-        self.out
-            .extend_from_slice(text.get(self.at..r.span.start).unwrap_or_default());
+        self.out.clear();
         let Some(detector) = self.policy.detector(r.hit.detector) else {
+            replace(r.span, &[]);
             return;
         };
         match r.action {
@@ -164,13 +185,6 @@ impl Masked<'_, '_, '_> {
             }
             _ => self.out.extend_from_slice(detector.mask.as_bytes()),
         }
-        self.at = r.span.end;
-    }
-
-    fn finish(mut self) -> Vec<u8> {
-        let text = self.text;
-        self.out
-            .extend_from_slice(text.get(self.at..).unwrap_or_default());
-        self.out
+        replace(r.span, &self.out);
     }
 }

@@ -10,6 +10,7 @@
 mod fallback;
 pub(crate) mod join;
 mod pieces;
+mod splice;
 pub mod tally;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
@@ -142,9 +143,9 @@ impl Walk<'_, '_> {
         // the value is then scanned as `key: value` so assignment-style detectors see both.
         let mut context_key: Option<(u32, Vec<u8>)> = None;
         for leaf in &outline.strings {
-            if doc.get(leaf.raw.range()).is_none() {
+            let Some(raw) = doc.get(leaf.raw.range()) else {
                 continue;
-            }
+            };
             let text = leaf.text(doc, &mut decoded);
             let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
             let embedded = !leaf.is_key && json::looks_like_json(text);
@@ -164,8 +165,9 @@ impl Walk<'_, '_> {
                 Some((node, key)) if !leaf.is_key && *node == leaf.node => Some(key.as_slice()),
                 _ => None,
             };
-            // One hash pass keys the field and its place in joined matching.
-            let text_key = self.scratch.cache.text_key(text);
+            // One hash pass (over the bytes as written) keys the field and its place in
+            // joined matching.
+            let text_key = self.scratch.cache.raw_key(raw);
             let content = depth > 0
                 || outline
                     .nearest_key(doc, leaf.node)
@@ -181,7 +183,13 @@ impl Walk<'_, '_> {
                     .push(text, self.message, text_key);
             }
             let before = self.findings.len();
-            let rewrite = self.scan(text, context, text_key, &|| path(&redacted_keys));
+            // A masked number becomes a string (the mask is not a number): escaped whole.
+            let leaf_raw = (!leaf.is_number).then_some(splice::RawLeaf {
+                raw,
+                span: leaf.raw,
+                splices: &mut splices,
+            });
+            let rewrite = self.scan(text, context, text_key, leaf_raw, &|| path(&redacted_keys));
             if leaf.is_key {
                 let scanner = &self.policy.scanner;
                 context_key = self
@@ -199,7 +207,6 @@ impl Walk<'_, '_> {
                 }
             }
             match rewrite {
-                // A masked number becomes a string (the mask is not a number).
                 Some(new_text) if leaf.is_number => {
                     splices.push_json_string_for(leaf.raw, &new_text);
                 }
@@ -224,22 +231,25 @@ impl Walk<'_, '_> {
                 .joined_fields
                 .push(text, self.message, text_key);
         }
-        self.scan(text, None, text_key, &|| path.to_string())
+        self.scan(text, None, text_key, None, &|| path.to_string())
     }
 
     /// Scans one field (with an optional key as context) and records its findings;
-    /// `text_key` is its text's cache key, if the request is cached.
+    /// `text_key` is its cache key, if the request is cached (of its bytes as written, for a
+    /// JSON string `leaf`, whose masks may then be spliced into those bytes: `splice`).
     fn scan(
         &mut self,
         text: &[u8],
         context: Option<&[u8]>,
         text_key: Option<u128>,
+        leaf: Option<splice::RawLeaf<'_>>,
         path: &dyn Fn() -> String,
     ) -> Option<Vec<u8>> {
         let policy = self.policy;
         let mut found = std::mem::take(&mut self.scratch.found);
         found.clear();
-        let key = self.scratch.cache.field_key(text, context, text_key);
+        let keyed = leaf.as_ref().map_or(text, |l| l.raw);
+        let key = self.scratch.cache.field_key(keyed, context, text_key);
         self.inspect_field(text, context, key, &mut found);
         if found.is_empty() {
             self.scratch.found = found;
@@ -249,8 +259,19 @@ impl Walk<'_, '_> {
         hits.clear();
         hits.extend(found.iter().map(|f| f.hit));
         let rewrites = self.record(&found, &path());
-        let result = (rewrites && policy.mode == Mode::Enforce)
-            .then(|| rewrite::apply_masks(policy, self.tier, text, &hits, &mut self.tokens));
+        let result = match leaf {
+            _ if !(rewrites && policy.mode == Mode::Enforce) => None,
+            Some(leaf) if leaf.raw.len() >= splice::MIN_SPLICED_BYTES => {
+                self.splice(text, key, &hits, leaf)
+            }
+            _ => Some(rewrite::apply_masks(
+                policy,
+                self.tier,
+                text,
+                &hits,
+                &mut self.tokens,
+            )),
+        };
         self.scratch.hits = hits;
         self.scratch.found = found;
         result
