@@ -134,7 +134,7 @@ type Candidates = Vec<(u64, Span)>;
 /// Cuts a text into candidate values, hashed as they are read: no string is built per candidate.
 struct Gather<'a> {
     keying: &'a Keying,
-    prefilter: &'a Prefilter,
+    prefilter: Prefilter<'a>,
 }
 
 impl Gather<'_> {
@@ -423,6 +423,23 @@ mod tests {
         // One value of a row is not enough; two values of different rows neither.
         assert!(rows(&format!("{filler}Zürich {filler}"), &mut scratch).is_empty());
         assert!(rows("Bartholomew Okafor in Reykjavík", &mut scratch).is_empty());
+    }
+
+    #[test]
+    fn an_index_opened_inside_a_larger_buffer_finds_the_same() {
+        let mut b = Builder::new(Key([9; 16]), &["name", "phone"], &[]);
+        b.add_row(&["Anna Novak", "+1 555 010 2345"]);
+        let (file, _) = b.finish();
+        let mut buffer = b"leading bytes".to_vec();
+        let at = buffer.len()..buffer.len() + file.len();
+        buffer.extend_from_slice(&file);
+        buffer.extend_from_slice(b"trailing");
+        let idx = RecordIndex::open_in(buffer.clone(), at.clone()).unwrap();
+        let found = idx.find(b"anna novak 15550102345", 2, &mut FindScratch::default());
+        assert_eq!(found.len(), 1);
+        // A range past the buffer, or one that is not the whole file, is refused.
+        assert!(RecordIndex::open_in(buffer.clone(), at.start..buffer.len() + 1).is_err());
+        assert!(RecordIndex::open_in(buffer, at.start..at.end - 1).is_err());
     }
 
     #[test]

@@ -71,35 +71,45 @@ pub struct Column {
 }
 
 /// A loaded records index.
+///
+/// The tables are read where they lie in the file's bytes: `file` is the index file (or the
+/// configuration buffer it arrived in, see [`RecordIndex::open_in`]) and the fields below are
+/// offsets into it, so loading never holds a second copy of the entries. A VM's linear memory
+/// never shrinks, so its cost is its peak: one copy of the entries, not two.
 #[derive(Debug, Clone)]
 pub struct RecordIndex {
     keying: cell::Keying,
     columns: Vec<Column>,
     rows: u32,
     bits: u32,
-    buckets: Vec<u32>,
-    /// Packed entries, `width` bytes each, plus padding so every entry reads as a `u64`.
-    entries: Vec<u8>,
+    file: Vec<u8>,
+    /// Offset of the `2^bits + 1` little-endian u32 bucket offsets.
+    buckets_at: usize,
+    /// Offset of the packed entries, `width` bytes each. The prefilter follows them, so every
+    /// entry reads as a `u64` inside the file.
+    entries_at: usize,
     width: usize,
     ref_bits: u32,
     /// Bits of a ref that hold the column.
     column_bits: u32,
-    prefilter: Prefilter,
+    /// Offset of the prefilter's little-endian u64 words, and its bit mask.
+    filter_at: usize,
+    filter_mask: u64,
 }
 
-/// The bit set of value prefixes (see the module doc).
+/// The bit set of value prefixes (see the module doc), as the builder makes it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Prefilter {
+pub(crate) struct PrefilterBits {
     words: Vec<u64>,
     mask: u64,
 }
 
-impl Prefilter {
+impl PrefilterBits {
     /// A set of about 32 bits per prefix (at least 2^12, at most 2^23 bits: 1 MiB).
-    pub(crate) fn build(prefixes: &[u64]) -> Prefilter {
+    pub(crate) fn build(prefixes: &[u64]) -> PrefilterBits {
         let want = prefixes.len().saturating_mul(32).max(1 << 12);
         let bits = (usize::BITS - (want - 1).leading_zeros()).min(23);
-        let mut set = Prefilter {
+        let mut set = PrefilterBits {
             words: vec![0; (1usize << bits) / 64],
             mask: (1u64 << bits) - 1,
         };
@@ -111,14 +121,25 @@ impl Prefilter {
         }
         set
     }
+}
 
+/// The prefilter of a loaded index: its words read in place.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prefilter<'a> {
+    words: &'a [u8],
+    mask: u64,
+}
+
+impl Prefilter<'_> {
     /// True when `prefix` may start an indexed value.
     #[inline]
     pub(crate) fn may_hold(&self, prefix: u64) -> bool {
         let i = (prefix & self.mask) as usize;
+        let at = i / 64 * 8;
         self.words
-            .get(i / 64)
-            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .is_some_and(|w| u64::from_le_bytes(w) >> (i % 64) & 1 == 1)
     }
 }
 
@@ -128,9 +149,25 @@ pub(crate) fn bits_for(n: usize) -> u32 {
 }
 
 impl RecordIndex {
-    /// Parses and checks a complete index file.
+    /// Parses and checks a complete index file (copied once; see [`RecordIndex::open_in`]).
     pub fn from_bytes(bytes: &[u8]) -> Result<RecordIndex, IndexError> {
+        let len = bytes.len();
+        RecordIndex::open_in(bytes.to_vec(), 0..len)
+    }
+
+    /// Parses and checks the index file at `file` of `buffer` and keeps the buffer as the
+    /// index's storage: nothing is copied (a configuration envelope's buffer becomes the
+    /// index's, whatever else it holds).
+    pub fn open_in(
+        buffer: Vec<u8>,
+        file: std::ops::Range<usize>,
+    ) -> Result<RecordIndex, IndexError> {
+        let bytes = buffer.get(file.clone()).ok_or(IndexError::Truncated {
+            expected: file.end as u64,
+            found: buffer.len() as u64,
+        })?;
         let payload = container::open_exact(bytes, MAGIC, "records", VERSION)?;
+        let base = file.start + container::HEADER_LEN;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let count = r.count(5)?;
@@ -158,35 +195,34 @@ impl RecordIndex {
         {
             return Err(IndexError::Malformed("entry layout out of range"));
         }
+        let buckets_at = base + r.position();
         let buckets = r.u32s((1usize << bits) + 1)?;
-        let raw = r.bytes(entries.saturating_mul(width))?;
-        // Exactly sized: growing by the padding would reallocate to twice the table.
-        let mut packed = Vec::with_capacity(raw.len() + 8);
-        packed.extend_from_slice(raw);
-        packed.extend_from_slice(&[0; 8]);
+        let entries_at = base + r.position();
+        r.bytes(entries.saturating_mul(width))?;
         let filter_bits = u32::from(r.u8()?);
         if !(6..=23).contains(&filter_bits) {
             return Err(IndexError::Malformed("prefilter size out of range"));
         }
-        let words = r.u64s((1usize << filter_bits) / 64)?;
+        let filter_at = base + r.position();
+        r.bytes((1usize << filter_bits) / 8)?;
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
         super::buckets::check_partition(&buckets, entries)?;
+        drop(buckets);
         let index = RecordIndex {
             keying: cell::Keying::new(&key),
             columns,
             rows,
             bits,
-            buckets,
-            entries: packed,
+            file: buffer,
+            buckets_at,
+            entries_at,
             width,
             ref_bits,
             column_bits,
-            prefilter: Prefilter {
-                words,
-                mask: (1u64 << filter_bits) - 1,
-            },
+            filter_at,
+            filter_mask: (1u64 << filter_bits) - 1,
         };
         let ref_mask = (1u64 << ref_bits) - 1;
         let bad_ref = (0..entries).any(|i| {
@@ -202,11 +238,21 @@ impl RecordIndex {
         Ok(index)
     }
 
+    /// Bucket `b`'s first entry (its end is bucket `b + 1`'s first).
+    #[inline]
+    fn bucket_start(&self, b: usize) -> Option<usize> {
+        let at = self.buckets_at + 4 * b;
+        self.file
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| u32::from_le_bytes(b) as usize)
+    }
+
     /// The packed entry `i` (its low `8 · width` bits).
     #[inline]
     fn entry(&self, i: usize) -> u64 {
-        let at = i * self.width;
-        self.entries
+        let at = self.entries_at + i * self.width;
+        self.file
             .get(at..at + 8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map_or(0, |b| {
@@ -224,27 +270,34 @@ impl RecordIndex {
         self.rows
     }
 
-    /// Heap bytes held by the loaded index.
+    /// Heap bytes held by the loaded index (its file, or the whole buffer it arrived in).
     pub fn heap_bytes(&self) -> usize {
-        self.buckets.len() * 4 + self.entries.len() + self.prefilter.words.len() * 8
+        self.file.capacity()
     }
 
     /// The prefilter of value prefixes.
-    pub(crate) fn prefilter(&self) -> &Prefilter {
-        &self.prefilter
+    pub(crate) fn prefilter(&self) -> Prefilter<'_> {
+        let words = (self.filter_mask as usize + 1) / 8;
+        Prefilter {
+            words: self
+                .file
+                .get(self.filter_at..self.filter_at + words)
+                .unwrap_or_default(),
+            mask: self.filter_mask,
+        }
     }
 
     /// Calls `each(row, column)` for every entry of a keyed value hash.
     #[inline]
     fn lookup(&self, hash: u64, mut each: impl FnMut(u32, u8)) {
         let bucket = bucket_of(hash, self.bits);
-        let (Some(&from), Some(&to)) = (self.buckets.get(bucket), self.buckets.get(bucket + 1))
+        let (Some(from), Some(to)) = (self.bucket_start(bucket), self.bucket_start(bucket + 1))
         else {
             return;
         };
         let rest_bits = 8 * self.width as u32 - self.ref_bits;
         let rest = remainder(hash, self.bits, rest_bits);
-        let (mut lo, mut hi) = (from as usize, to as usize);
+        let (mut lo, mut hi) = (from, to);
         // The first entry whose remainder is not below `rest`.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -256,7 +309,7 @@ impl RecordIndex {
         }
         let ref_mask = low_mask(self.ref_bits);
         let column_mask = low_mask(self.column_bits);
-        for i in lo..to as usize {
+        for i in lo..to {
             let e = self.entry(i);
             if e >> self.ref_bits != rest {
                 break;
@@ -326,7 +379,7 @@ fn encode(
         let packed = remainder(h, bits, rest_bits) << ref_bits | r;
         p.extend_from_slice(packed.to_le_bytes().get(..width).unwrap_or_default());
     }
-    let filter = Prefilter::build(prefixes);
+    let filter = PrefilterBits::build(prefixes);
     p.push(filter.mask.count_ones() as u8);
     for w in &filter.words {
         p.extend_from_slice(&w.to_le_bytes());
