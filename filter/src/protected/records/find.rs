@@ -443,6 +443,16 @@ mod tests {
     }
 
     #[test]
+    fn an_index_of_an_older_format_is_refused_with_rebuild() {
+        let mut b = Builder::new(Key([9; 16]), &["name"], &[]);
+        b.add_row(&["Anna Novak"]);
+        let (mut file, _) = b.finish();
+        file[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let err = RecordIndex::from_bytes(&file).unwrap_err().to_string();
+        assert!(err.contains("version 2") && err.contains("rebuild"), "{err}");
+    }
+
+    #[test]
     fn duplicates_and_empty_rows_are_counted() {
         let mut b = Builder::new(Key([1; 16]), &["a", "b"], &[]);
         b.add_row(&["x y", "1"]);
