@@ -14,7 +14,7 @@ use super::cell::{
     is_domain_char, is_local_char, is_number_separator, Keying, Kind, ValueHasher, MAX_GROUPS,
     MAX_WORDS, PREFIX,
 };
-use super::{Prefilter, RecordIndex};
+use super::{script, Prefilter, RecordIndex};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 
@@ -259,10 +259,13 @@ impl Gather<'_> {
             let (alphanumeric, len) = match bytes.get(i) {
                 None => (false, 1),
                 Some(&b) if b < 0x80 => (b.is_ascii_alphanumeric(), 1),
-                Some(_) => text
-                    .get(i..)
-                    .and_then(|rest| rest.chars().next())
-                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+                Some(_) => match bytes.get(i..).and_then(script::caseless_letter) {
+                    Some(len) => (true, len),
+                    None => text
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+                },
             };
             match (alphanumeric, start) {
                 (true, None) => start = Some(i),
@@ -300,9 +303,24 @@ impl Gather<'_> {
                     }
                 } else {
                     let mut buf = [0u8; 4];
-                    for c in word.chars().flat_map(char::to_lowercase) {
+                    let mut rest = word;
+                    while !rest.is_empty() {
                         let before = hasher.len();
-                        hasher.write(c.encode_utf8(&mut buf).as_bytes());
+                        // A caseless letter is its own lowercase: its bytes as they are.
+                        let len = match script::caseless_letter(rest.as_bytes()) {
+                            Some(len) => {
+                                hasher.write(rest.as_bytes().get(..len).unwrap_or_default());
+                                len
+                            }
+                            None => {
+                                let Some(c) = rest.chars().next() else { break };
+                                for lower in c.to_lowercase() {
+                                    hasher.write(lower.encode_utf8(&mut buf).as_bytes());
+                                }
+                                c.len_utf8()
+                            }
+                        };
+                        rest = rest.get(len..).unwrap_or_default();
                         if before < PREFIX && hasher.len() >= PREFIX && !held(&hasher) {
                             cut = true;
                             break;
@@ -449,7 +467,10 @@ mod tests {
         let (mut file, _) = b.finish();
         file[8..12].copy_from_slice(&2u32.to_le_bytes());
         let err = RecordIndex::from_bytes(&file).unwrap_err().to_string();
-        assert!(err.contains("version 2") && err.contains("rebuild"), "{err}");
+        assert!(
+            err.contains("version 2") && err.contains("rebuild"),
+            "{err}"
+        );
     }
 
     #[test]

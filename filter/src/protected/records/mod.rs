@@ -53,6 +53,7 @@ mod build;
 pub mod cell;
 mod directory;
 mod find;
+mod script;
 
 pub use build::{common_limit, Builder, RecordStats, RowOutcome};
 pub use find::{FindScratch, RecordMatch};
