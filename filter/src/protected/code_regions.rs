@@ -12,14 +12,13 @@
 //! between code lines are lexed with them. The index side lexes whole files as before; only
 //! the search skips prose.
 //!
-//! Trade-off: a region starts in the middle of what the lexer would have seen as one token
-//! when a block comment or triple-quoted string opened in a skipped line runs into it; its
-//! first lines then tokenize as code, which is how a copy that starts there tokenizes anyway.
-//! A run of more than 6 code-less lines inside code (a long comment block with few marks) is
+//! Block comments and triple-quoted strings are followed across every line (skipped ones too),
+//! so a region starting inside one starts where it opened, and a region does not end inside
+//! one: the lexer sees each as it would in the whole text. A run of more than 10 code-less lines inside code (a long comment block with few marks) is
 //! cut into two regions, each lexed as on its own.
 
 /// Lines of context lexed before and after a code line.
-const CONTEXT: usize = 3;
+const CONTEXT: usize = 5;
 
 /// Byte classes: 1 a code mark, 2 a letter or digit (non-ASCII bytes count as letters).
 // Built at compile time, where the indexes are in bounds by construction; const blocks cannot
@@ -27,7 +26,7 @@ const CONTEXT: usize = 3;
 #[allow(clippy::indexing_slicing)]
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    let marks = b"{}[]<>=;_|&\\`#$@^~*/";
+    let marks = b"{}[]<>=;_|&\\`#$@^~*/():,\"";
     let mut i = 0;
     while i < marks.len() {
         t[marks[i] as usize] = 1;
@@ -63,14 +62,14 @@ fn is_code_line(line: &[u8]) -> bool {
             _ => {
                 let after_word = class(previous) == 2 || previous == b'_';
                 let next = body.get(i + 1).copied().unwrap_or(b' ');
-                if after_word && (b == b'(' || (b == b'.' && next.is_ascii_alphabetic())) {
+                if after_word && b == b'.' && next.is_ascii_alphabetic() {
                     marks += 1;
                 }
             }
         }
         previous = b;
     }
-    if matches!(body.last(), Some(b'{' | b'(' | b'[' | b';' | b':')) {
+    if matches!(body.last(), Some(b'{' | b'(' | b'[' | b';' | b':' | b',')) {
         marks += 2;
     }
     marks > 0 && marks * 10 >= letters
@@ -82,9 +81,10 @@ pub fn regions(text: &[u8]) -> Regions<'_> {
     Regions {
         text,
         at: 0,
-        recent: [0; CONTEXT + 1],
+        recent: [(0, None); CONTEXT + 1],
         lines: 0,
         emitted: 0,
+        open: None,
     }
 }
 
@@ -93,12 +93,16 @@ pub struct Regions<'a> {
     text: &'a [u8],
     /// The start of the next line to read.
     at: usize,
-    /// The starts of the last `CONTEXT + 1` lines read, by line number modulo `CONTEXT + 1`.
-    recent: [usize; CONTEXT + 1],
+    /// The starts of the last `CONTEXT + 1` lines read, by line number modulo `CONTEXT + 1`,
+    /// each with [`Regions::open`] as it was at that line's start.
+    recent: [(usize, Option<(usize, u8)>); CONTEXT + 1],
     /// Lines read.
     lines: usize,
     /// The end of the last region yielded.
     emitted: usize,
+    /// The long token (block comment or triple-quoted string) open after the lines read: the
+    /// start of the line it opened in, and its closing mark (`*`, `"` or `'`).
+    open: Option<(usize, u8)>,
 }
 
 impl Regions<'_> {
@@ -113,10 +117,51 @@ impl Regions<'_> {
         let line = rest.get(..len).unwrap_or_default();
         self.at = start + len;
         if let Some(slot) = self.recent.get_mut(self.lines % (CONTEXT + 1)) {
-            *slot = start;
+            *slot = (start, self.open);
         }
         self.lines += 1;
+        self.track(line, start);
         Some((start, start + len, is_code_line(line)))
+    }
+
+    /// Follows block comments and triple-quoted strings across `line` (starting at `start`), as
+    /// the lexer reads them, so that no region starts or ends inside one. A token open longer
+    /// than the lexer reads as one is forgotten (the lexer reads its opener as punctuation).
+    fn track(&mut self, line: &[u8], start: usize) {
+        if self
+            .open
+            .is_some_and(|(at, _)| start - at > super::code_view::MAX_LONG_TOKEN)
+        {
+            self.open = None;
+        }
+        let mut i = 0;
+        while let Some(found) = line
+            .get(i..)
+            .and_then(|rest| memchr::memchr3(b'*', b'"', b'\'', rest))
+        {
+            let at = i + found;
+            let b = line.get(at).copied().unwrap_or(0);
+            let triple = line.get(at..at + 3) == Some(&[b, b, b][..]);
+            i = at + 1;
+            match self.open {
+                None if b == b'*' && at > 0 && line.get(at - 1) == Some(&b'/') => {
+                    self.open = Some((start, b'*'));
+                }
+                None if b != b'*' && triple => {
+                    self.open = Some((start, b));
+                    i = at + 3;
+                }
+                Some((_, b'*')) if b == b'*' && line.get(at + 1) == Some(&b'/') => {
+                    self.open = None;
+                    i = at + 2;
+                }
+                Some((_, quote)) if quote == b && triple => {
+                    self.open = None;
+                    i = at + 3;
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -129,20 +174,22 @@ impl Iterator for Regions<'_> {
             if code {
                 // The line CONTEXT lines back, when there are so many (its slot is the next
                 // one to be overwritten), else the text's start; never inside the last region.
-                let back = if self.lines > CONTEXT {
+                // Or the line a long token open there started in.
+                let (back, open) = if self.lines > CONTEXT {
                     self.recent
                         .get(self.lines % (CONTEXT + 1))
                         .copied()
-                        .unwrap_or(start)
+                        .unwrap_or((start, None))
                 } else {
-                    0
+                    (0, None)
                 };
+                let back = open.map_or(back, |(at, _)| at.min(back));
                 break (back.max(self.emitted), end);
             }
         };
         let (from, mut to) = first;
         let mut plain = 0;
-        while plain < CONTEXT {
+        while plain < CONTEXT || self.open.is_some() {
             let Some((_, end, code)) = self.line() else {
                 break;
             };
@@ -199,6 +246,26 @@ mod tests {
         assert_eq!(lexed(code), code);
         let python = "def f(x):\n    if x:\n        return x\n    else:\n        pass\n";
         assert_eq!(lexed(python), python);
+    }
+
+    #[test]
+    fn a_region_never_starts_or_ends_inside_a_long_token() {
+        let mut text = String::from("def f(xs):\n    \"\"\"Sums the items.\n");
+        for i in 0..12 {
+            text.push_str(&format!(
+                "    Explains part {i} of what the function does here\n"
+            ));
+        }
+        let code_at = text.len();
+        text.push_str("    >>> xs = [1, 2, 3, 4, 5]\n    \"\"\"\n    return sum(xs)\n");
+        let kept: Vec<_> = regions(text.as_bytes()).collect();
+        // One region: the docstring stays one token for the lexer, whole.
+        assert_eq!(kept, vec![0..text.len()], "{kept:?} {code_at}");
+        let block = format!(
+            "/* {}\n*/ int x = 1;\n",
+            "a note without marks\n".repeat(12)
+        );
+        assert_eq!(lexed(&block), block);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use super::text_view::is_space;
 use super::units::Units;
 
 /// The longest string literal or block comment read as one token, in bytes.
-const MAX_LONG_TOKEN: usize = 8192;
+pub(super) const MAX_LONG_TOKEN: usize = 8192;
 
 /// Keywords and built-in names kept as themselves; sorted for binary search. Only words that
 /// are reserved or built in somewhere and that programs do not pick as their own names: `err`,
