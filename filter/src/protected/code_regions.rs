@@ -45,31 +45,34 @@ const CLASS: [u8; 256] = {
 /// Whether `line` (without its newline) is a code line (see the module doc).
 fn is_code_line(line: &[u8]) -> bool {
     let body = line.trim_ascii();
+    // A line that starts like a comment or ends a statement, opens a block or continues a
+    // list is code without counting (most lines of code end so).
     if body.starts_with(b"//")
         || body.starts_with(b"/*")
         || body.starts_with(b"*")
         || body.starts_with(b"#")
+        || matches!(body.last(), Some(b'{' | b'(' | b'[' | b';' | b','))
     {
         return true;
     }
     let (mut marks, mut letters) = (0usize, 0usize);
-    let mut previous = b' ';
     let class = |b: u8| CLASS.get(usize::from(b)).copied().unwrap_or(0);
     for (i, &b) in body.iter().enumerate() {
         match class(b) {
             1 => marks += 1,
             2 => letters += 1,
-            _ => {
-                let after_word = class(previous) == 2 || previous == b'_';
-                let next = body.get(i + 1).copied().unwrap_or(b' ');
-                if after_word && b == b'.' && next.is_ascii_alphabetic() {
-                    marks += 1;
-                }
+            // A member access: `a.b`.
+            _ if b == b'.'
+                && i > 0
+                && body.get(i - 1).is_some_and(|&p| class(p) == 2)
+                && body.get(i + 1).is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                marks += 1;
             }
+            _ => {}
         }
-        previous = b;
     }
-    if matches!(body.last(), Some(b'{' | b'(' | b'[' | b';' | b':' | b',')) {
+    if body.last() == Some(&b':') {
         marks += 2;
     }
     marks > 0 && marks * 10 >= letters
