@@ -54,13 +54,24 @@ fn word(bytes: &[u8], i: u64) -> Option<u64> {
         .map(u64::from_le_bytes)
 }
 
-/// The position of the `k`-th (from 0) set bit of `x`, which has more than `k`.
+/// The position of the `k`-th (from 0) set bit of `x`, which has more than `k`: halves
+/// chosen by popcount down to a byte, then at most 7 bits cleared.
 #[inline]
 fn select(mut x: u64, k: u64) -> u64 {
+    let mut k = k as u32;
+    let mut at = 0;
+    for width in [32u32, 16, 8] {
+        let low = (x & ((1u64 << width) - 1)).count_ones();
+        if k >= low {
+            k -= low;
+            x >>= width;
+            at += width;
+        }
+    }
     for _ in 0..k {
         x &= x.wrapping_sub(1);
     }
-    u64::from(x.trailing_zeros())
+    u64::from(at + x.trailing_zeros())
 }
 
 /// The position of the `k`-th (from 0) zero bit at or after bit `from`.
@@ -166,6 +177,16 @@ mod tests {
             at += count;
         }
         assert_eq!(dir.range(&words, bucket_count), None);
+    }
+
+    #[test]
+    fn select_finds_every_set_bit() {
+        for x in [1u64, u64::MAX, 0x8000_0000_0000_0001, 0xF0F0_1234_8765_0F0F] {
+            let mut bits = (0..64).filter(|b| x >> b & 1 == 1);
+            for k in 0..u64::from(x.count_ones()) {
+                assert_eq!(select(x, k), bits.next().unwrap(), "{x:x} {k}");
+            }
+        }
     }
 
     #[test]
