@@ -107,6 +107,15 @@ pub struct FilterConfig {
 /// Name used in errors for the configuration Envoy passed.
 pub const SOURCE: &str = "plugin configuration";
 
+/// [`load`] of a configuration the caller hands over, so that an envelope's records index can
+/// keep the buffer as its storage instead of copying it (see `protected::envelope::load_owned`).
+pub fn load_owned(config: Vec<u8>, env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
+    if crate::protected::envelope::is_envelope(&config) {
+        return crate::protected::envelope::load_owned(config, env);
+    }
+    load(&config, env)
+}
+
 /// Parses and compiles a plugin configuration; empty selects the default policy.
 pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
     let one = |message: String| {

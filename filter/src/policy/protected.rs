@@ -165,8 +165,10 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
             let opened = match envelope::take(&d.id) {
                 Some(CarriedIndex::Records(index)) => Ok(index),
                 Some(CarriedIndex::Documents(_)) => Err(WRONG_KIND.to_string()),
-                None => bytes(&records.index, records.data.as_deref())
-                    .and_then(|b| RecordIndex::from_bytes(&b).map_err(|e| e.to_string())),
+                None => bytes(&records.index, records.data.as_deref()).and_then(|b| {
+                    let file = 0..b.len();
+                    RecordIndex::open_in(b, file).map_err(|e| e.to_string())
+                }),
             };
             match opened {
                 Ok(index) => {

@@ -34,7 +34,7 @@ use super::text_view::is_space;
 use super::units::Units;
 
 /// The longest string literal or block comment read as one token, in bytes.
-const MAX_LONG_TOKEN: usize = 8192;
+pub(super) const MAX_LONG_TOKEN: usize = 8192;
 
 /// Keywords and built-in names kept as themselves; sorted for binary search. Only words that
 /// are reserved or built in somewhere and that programs do not pick as their own names: `err`,
@@ -180,29 +180,59 @@ pub fn units(folder: &mut Folder, text: &[u8], out: &mut Units, comments: &mut U
 
 /// [`units`] of an already folded text (the matcher folds once for all its views).
 pub fn units_of(folded: &Folded<'_>, out: &mut Units, comments: &mut Units) {
+    lex(
+        folded,
+        std::iter::once(0..folded.text().len()),
+        out,
+        comments,
+    );
+}
+
+/// [`units_of`] of only the regions of `folded` that look like code
+/// ([`code_regions`](super::code_regions)): what a search lexes of a request's text.
+pub fn units_of_code_regions(folded: &Folded<'_>, out: &mut Units, comments: &mut Units) {
+    lex(
+        folded,
+        super::code_regions::regions(folded.text()),
+        out,
+        comments,
+    );
+}
+
+/// Lexes each of `regions` (in order) as if the text ended with it.
+fn lex(
+    folded: &Folded<'_>,
+    regions: impl Iterator<Item = std::ops::Range<usize>>,
+    out: &mut Units,
+    comments: &mut Units,
+) {
     out.clear();
     comments.clear();
-    let bytes = folded.text();
+    let text = folded.text();
     let mut lexer = Lexer {
-        bytes,
+        bytes: text,
         pos: 0,
         comments: Vec::new(),
     };
-    while let Some((tag, start, end)) = lexer.next_token() {
-        let token = bytes.get(start..end).unwrap_or_default();
-        let (value, name) = match tag {
-            TAG_IDENT => identifier_value(token),
-            TAG_STRING => {
-                string_words(token, start, folded, out);
-                continue;
-            }
-            TAG_NUMBER => (fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)), 0),
-            _ => (fnv(TAG_PUNCT, token.iter().copied()), 0),
-        };
-        out.push_named(value, name, folded.original_span(start, end));
+    for region in regions {
+        lexer.bytes = text.get(..region.end).unwrap_or_default();
+        lexer.pos = lexer.pos.max(region.start);
+        while let Some((tag, start, end)) = lexer.next_token() {
+            let token = text.get(start..end).unwrap_or_default();
+            let (value, name) = match tag {
+                TAG_IDENT => identifier_value(token),
+                TAG_STRING => {
+                    string_words(token, start, folded, out);
+                    continue;
+                }
+                TAG_NUMBER => (fnv(TAG_NUMBER, token.iter().map(u8::to_ascii_lowercase)), 0),
+                _ => (fnv(TAG_PUNCT, token.iter().copied()), 0),
+            };
+            out.push_named(value, name, folded.original_span(start, end));
+        }
     }
     for &(start, end) in &lexer.comments {
-        comment_words(bytes, start, end, folded, comments);
+        comment_words(text, start, end, folded, comments);
     }
 }
 

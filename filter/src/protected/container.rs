@@ -221,6 +221,11 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// True when every byte was read.
     pub fn at_end(&self) -> bool {
         self.pos == self.bytes.len()

@@ -196,32 +196,76 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<Vec<u8>, String> {
 /// Loads an envelope configuration: its indexes opened first, then its JSON as a plain
 /// configuration whose detectors take them. Every section must be taken by a detector.
 pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
-    let one = |message: String| {
-        PolicyErrors(vec![PolicyError {
-            source: crate::config::SOURCE.to_string(),
-            path: String::new(),
-            message,
-        }])
-    };
     let envelope = open(config).map_err(one)?;
     if is_envelope(envelope.json) || envelope.json.iter().all(u8::is_ascii_whitespace) {
-        return Err(one(
-            "the configuration envelope holds no JSON configuration; rebuild it with \
-             `airlock build --envelope`"
-                .to_string(),
-        ));
+        return Err(one(NO_JSON.to_string()));
     }
     let carried = open_indexes(&envelope).map_err(one)?;
     let loaded = crate::config::load(envelope.json, env)?;
-    let leftover = carried.leftover();
-    if !leftover.is_empty() {
-        return Err(one(format!(
-            "the configuration envelope carries indexes for detectors its policy does not have \
-             ({}); rebuild it with `airlock build --envelope`",
-            leftover.join(", ")
-        )));
-    }
+    leftover_is_empty(&carried).map_err(one)?;
     Ok(loaded)
+}
+
+/// [`load`] of an envelope the caller hands over: the largest records index is opened in
+/// place, keeping `config` as its storage (see [`RecordIndex::open_in`]), so the VM never holds
+/// the buffer and a copy of the index at once. The buffer's other parts (the JSON, other
+/// sections) stay allocated with it; they were live during the load anyway, and a VM's linear
+/// memory never shrinks.
+pub fn load_owned(config: Vec<u8>, env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
+    let envelope = open(&config).map_err(one)?;
+    let in_place = envelope
+        .sections
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, bytes))| bytes.starts_with(super::records::MAGIC))
+        .max_by_key(|(_, (_, bytes))| bytes.len())
+        .map(|(at, &(id, bytes))| {
+            let start = (bytes.as_ptr() as usize).saturating_sub(config.as_ptr() as usize);
+            (at, id.to_string(), start..start + bytes.len())
+        });
+    let Some((at, id, file)) = in_place else {
+        return load(&config, env);
+    };
+    if is_envelope(envelope.json) || envelope.json.iter().all(u8::is_ascii_whitespace) {
+        return Err(one(NO_JSON.to_string()));
+    }
+    let json = envelope.json.to_vec();
+    let mut rest = envelope;
+    rest.sections.remove(at);
+    let carried = open_indexes(&rest).map_err(one)?;
+    drop(rest);
+    let index = RecordIndex::open_in(config, file)
+        .map_err(|e| one(format!("the index carried for detector {id:?}: {e}")))?;
+    CARRIED.with(|c| c.borrow_mut().push((id, CarriedIndex::Records(index))));
+    let loaded = crate::config::load(&json, env)?;
+    leftover_is_empty(&carried).map_err(one)?;
+    Ok(loaded)
+}
+
+/// A load error of the configuration as a whole.
+fn one(message: String) -> PolicyErrors {
+    PolicyErrors(vec![PolicyError {
+        source: crate::config::SOURCE.to_string(),
+        path: String::new(),
+        message,
+    }])
+}
+
+/// The error of an envelope without a JSON configuration.
+const NO_JSON: &str = "the configuration envelope holds no JSON configuration; rebuild it \
+                       with `airlock build --envelope`";
+
+/// An error naming the sections no detector took.
+fn leftover_is_empty(carried: &Carried) -> Result<(), String> {
+    let leftover = carried.leftover();
+    if leftover.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the configuration envelope carries indexes for detectors its policy does not have \
+         ({}); rebuild it with `airlock build --envelope`",
+        leftover.join(", ")
+    ))
 }
 
 /// An opened index carried in an envelope.

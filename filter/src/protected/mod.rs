@@ -19,6 +19,7 @@
 //! the CLI. Paths of the engine are used only through [`fold`].
 
 mod buckets;
+pub mod code_regions;
 pub mod code_view;
 pub mod container;
 pub mod documents;

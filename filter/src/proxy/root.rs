@@ -57,14 +57,21 @@ impl RootContext for AirlockRoot {
                 return false;
             }
         };
-        let Some(bytes) = super::signed::open(&bytes, &self.trusted_keys) else {
-            return false;
+        // Handed over whole when it is the buffer itself (unsigned), so a carried records
+        // index keeps it as its storage instead of a copy (`config::load_owned`).
+        let opened = match super::signed::open(&bytes, &self.trusted_keys) {
+            None => return false,
+            Some(std::borrow::Cow::Owned(config)) => Some(config),
+            Some(std::borrow::Cow::Borrowed(config)) => {
+                (config.len() != bytes.len()).then(|| config.to_vec())
+            }
         };
+        let bytes = opened.unwrap_or(bytes);
         let env = Environment {
             var: &|name| std::env::var(name).ok(),
             defer_regexes: true,
         };
-        let loaded = config::load(&bytes, &env).and_then(|config| {
+        let loaded = config::load_owned(bytes, &env).and_then(|config| {
             let metrics = Metrics::define(&config.policy, &mut |kind, name| define(kind, name))
                 .and_then(|metrics| {
                     let response = crate::response::ResponseMetrics::define(

@@ -257,7 +257,7 @@ impl DocumentIndex {
             }
             match domain {
                 DOMAIN_TEXT => text_view::units_of(folded, units),
-                DOMAIN_CODE => code_view::units_of(folded, units, comments),
+                DOMAIN_CODE => code_view::units_of_code_regions(folded, units, comments),
                 _ => std::mem::swap(units, comments),
             }
             if let (Some(first), Some(last)) = (units.spans.first(), units.spans.last()) {

@@ -14,7 +14,7 @@ use super::cell::{
     is_domain_char, is_local_char, is_number_separator, Keying, Kind, ValueHasher, MAX_GROUPS,
     MAX_WORDS, PREFIX,
 };
-use super::{Prefilter, RecordIndex};
+use super::{script, Prefilter, RecordIndex};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 
@@ -134,7 +134,7 @@ type Candidates = Vec<(u64, Span)>;
 /// Cuts a text into candidate values, hashed as they are read: no string is built per candidate.
 struct Gather<'a> {
     keying: &'a Keying,
-    prefilter: &'a Prefilter,
+    prefilter: Prefilter<'a>,
 }
 
 impl Gather<'_> {
@@ -259,10 +259,13 @@ impl Gather<'_> {
             let (alphanumeric, len) = match bytes.get(i) {
                 None => (false, 1),
                 Some(&b) if b < 0x80 => (b.is_ascii_alphanumeric(), 1),
-                Some(_) => text
-                    .get(i..)
-                    .and_then(|rest| rest.chars().next())
-                    .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+                Some(_) => match bytes.get(i..).and_then(script::caseless_letter) {
+                    Some(len) => (true, len),
+                    None => text
+                        .get(i..)
+                        .and_then(|rest| rest.chars().next())
+                        .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
+                },
             };
             match (alphanumeric, start) {
                 (true, None) => start = Some(i),
@@ -300,9 +303,24 @@ impl Gather<'_> {
                     }
                 } else {
                     let mut buf = [0u8; 4];
-                    for c in word.chars().flat_map(char::to_lowercase) {
+                    let mut rest = word;
+                    while !rest.is_empty() {
                         let before = hasher.len();
-                        hasher.write(c.encode_utf8(&mut buf).as_bytes());
+                        // A caseless letter is its own lowercase: its bytes as they are.
+                        let len = match script::caseless_letter(rest.as_bytes()) {
+                            Some(len) => {
+                                hasher.write(rest.as_bytes().get(..len).unwrap_or_default());
+                                len
+                            }
+                            None => {
+                                let Some(c) = rest.chars().next() else { break };
+                                for lower in c.to_lowercase() {
+                                    hasher.write(lower.encode_utf8(&mut buf).as_bytes());
+                                }
+                                c.len_utf8()
+                            }
+                        };
+                        rest = rest.get(len..).unwrap_or_default();
                         if before < PREFIX && hasher.len() >= PREFIX && !held(&hasher) {
                             cut = true;
                             break;
@@ -423,6 +441,36 @@ mod tests {
         // One value of a row is not enough; two values of different rows neither.
         assert!(rows(&format!("{filler}Zürich {filler}"), &mut scratch).is_empty());
         assert!(rows("Bartholomew Okafor in Reykjavík", &mut scratch).is_empty());
+    }
+
+    #[test]
+    fn an_index_opened_inside_a_larger_buffer_finds_the_same() {
+        let mut b = Builder::new(Key([9; 16]), &["name", "phone"], &[]);
+        b.add_row(&["Anna Novak", "+1 555 010 2345"]);
+        let (file, _) = b.finish();
+        let mut buffer = b"leading bytes".to_vec();
+        let at = buffer.len()..buffer.len() + file.len();
+        buffer.extend_from_slice(&file);
+        buffer.extend_from_slice(b"trailing");
+        let idx = RecordIndex::open_in(buffer.clone(), at.clone()).unwrap();
+        let found = idx.find(b"anna novak 15550102345", 2, &mut FindScratch::default());
+        assert_eq!(found.len(), 1);
+        // A range past the buffer, or one that is not the whole file, is refused.
+        assert!(RecordIndex::open_in(buffer.clone(), at.start..buffer.len() + 1).is_err());
+        assert!(RecordIndex::open_in(buffer, at.start..at.end - 1).is_err());
+    }
+
+    #[test]
+    fn an_index_of_an_older_format_is_refused_with_rebuild() {
+        let mut b = Builder::new(Key([9; 16]), &["name"], &[]);
+        b.add_row(&["Anna Novak"]);
+        let (mut file, _) = b.finish();
+        file[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let err = RecordIndex::from_bytes(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("version 2") && err.contains("rebuild"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,0 +1,287 @@
+//! Where a request's text looks like code: the regions the code view lexes.
+//!
+//! Every text a request carries is searched in the code view when the index holds code, but
+//! most of it is prose, whose lexing (identifiers blinded, every word a token) gives k-grams no
+//! code document holds, at the cost of the lexing, hashing and lookups. A line is a **code
+//! line** when it carries enough code marks for its letters: code punctuation (`{ } [ ] < > =
+//! ; _ | & \ ` # $ @ ^ ~ * /`), a call (`name(`), a member access (`a.b`), or a line ending
+//! that opens a block or ends a statement (`{ ( [ ; :`), at least one mark per 10 letters; a
+//! line starting with a comment or attribute mark (`//`, `/*`, `*`, `#`) is one too. A region
+//! is a run of lines from 3 lines before a code line to 3 lines after the last code line of
+//! the run, so the plain lines of code (`where`, `else:`, `return x`) and comment lines
+//! between code lines are lexed with them. The index side lexes whole files as before; only
+//! the search skips prose.
+//!
+//! Block comments and triple-quoted strings are followed across every line (skipped ones too),
+//! so a region starting inside one starts where it opened, and a region does not end inside
+//! one: the lexer sees each as it would in the whole text. A run of more than 10 code-less lines inside code (a long comment block with few marks) is
+//! cut into two regions, each lexed as on its own.
+
+/// Lines of context lexed before and after a code line.
+const CONTEXT: usize = 5;
+
+/// Byte classes: 1 a code mark, 2 a letter or digit (non-ASCII bytes count as letters).
+// Built at compile time, where the indexes are in bounds by construction; const blocks cannot
+// use the iterator forms the lint asks for.
+#[allow(clippy::indexing_slicing)]
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let marks = b"{}[]<>=;_|&\\`#$@^~*/():,\"";
+    let mut i = 0;
+    while i < marks.len() {
+        t[marks[i] as usize] = 1;
+        i += 1;
+    }
+    let mut b = 0;
+    while b < 256 {
+        if (b as u8).is_ascii_alphanumeric() || b >= 0x80 {
+            t[b] = 2;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Whether `line` (without its newline) is a code line (see the module doc).
+fn is_code_line(line: &[u8]) -> bool {
+    let body = line.trim_ascii();
+    // A line that starts like a comment or ends a statement, opens a block or continues a
+    // list is code without counting (most lines of code end so).
+    if body.starts_with(b"//")
+        || body.starts_with(b"/*")
+        || body.starts_with(b"*")
+        || body.starts_with(b"#")
+        || matches!(body.last(), Some(b'{' | b'(' | b'[' | b';' | b','))
+    {
+        return true;
+    }
+    let (mut marks, mut letters) = (0usize, 0usize);
+    let class = |b: u8| CLASS.get(usize::from(b)).copied().unwrap_or(0);
+    for (i, &b) in body.iter().enumerate() {
+        match class(b) {
+            1 => marks += 1,
+            2 => letters += 1,
+            // A member access: `a.b`.
+            _ if b == b'.'
+                && i > 0
+                && body.get(i - 1).is_some_and(|&p| class(p) == 2)
+                && body.get(i + 1).is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                marks += 1;
+            }
+            _ => {}
+        }
+    }
+    if body.last() == Some(&b':') {
+        marks += 2;
+    }
+    marks > 0 && marks * 10 >= letters
+}
+
+/// The code regions of `text`, in order, as byte ranges that start at a line start and end
+/// after a newline (or at the text's end). Allocates nothing.
+pub fn regions(text: &[u8]) -> Regions<'_> {
+    Regions {
+        text,
+        at: 0,
+        recent: [(0, None); CONTEXT + 1],
+        lines: 0,
+        emitted: 0,
+        open: None,
+    }
+}
+
+/// The iterator of [`regions`].
+pub struct Regions<'a> {
+    text: &'a [u8],
+    /// The start of the next line to read.
+    at: usize,
+    /// The starts of the last `CONTEXT + 1` lines read, by line number modulo `CONTEXT + 1`,
+    /// each with [`Regions::open`] as it was at that line's start.
+    recent: [(usize, Option<(usize, u8)>); CONTEXT + 1],
+    /// Lines read.
+    lines: usize,
+    /// The end of the last region yielded.
+    emitted: usize,
+    /// The long token (block comment or triple-quoted string) open after the lines read: the
+    /// start of the line it opened in, and its closing mark (`*`, `"` or `'`).
+    open: Option<(usize, u8)>,
+}
+
+impl Regions<'_> {
+    /// Reads one line: its start and end (after its newline), and whether it is code.
+    fn line(&mut self) -> Option<(usize, usize, bool)> {
+        let start = self.at;
+        if start >= self.text.len() {
+            return None;
+        }
+        let rest = self.text.get(start..).unwrap_or_default();
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = rest.get(..len).unwrap_or_default();
+        self.at = start + len;
+        if let Some(slot) = self.recent.get_mut(self.lines % (CONTEXT + 1)) {
+            *slot = (start, self.open);
+        }
+        self.lines += 1;
+        self.track(line, start);
+        Some((start, start + len, is_code_line(line)))
+    }
+
+    /// Follows block comments and triple-quoted strings across `line` (starting at `start`), as
+    /// the lexer reads them, so that no region starts or ends inside one. A token open longer
+    /// than the lexer reads as one is forgotten (the lexer reads its opener as punctuation).
+    fn track(&mut self, line: &[u8], start: usize) {
+        if self
+            .open
+            .is_some_and(|(at, _)| start - at > super::code_view::MAX_LONG_TOKEN)
+        {
+            self.open = None;
+        }
+        let mut i = 0;
+        while let Some(found) = line
+            .get(i..)
+            .and_then(|rest| memchr::memchr3(b'*', b'"', b'\'', rest))
+        {
+            let at = i + found;
+            let b = line.get(at).copied().unwrap_or(0);
+            let triple = line.get(at..at + 3) == Some(&[b, b, b][..]);
+            i = at + 1;
+            match self.open {
+                None if b == b'*' && at > 0 && line.get(at - 1) == Some(&b'/') => {
+                    self.open = Some((start, b'*'));
+                }
+                None if b != b'*' && triple => {
+                    self.open = Some((start, b));
+                    i = at + 3;
+                }
+                Some((_, b'*')) if b == b'*' && line.get(at + 1) == Some(&b'/') => {
+                    self.open = None;
+                    i = at + 2;
+                }
+                Some((_, quote)) if quote == b && triple => {
+                    self.open = None;
+                    i = at + 3;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Iterator for Regions<'_> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = loop {
+            let (start, end, code) = self.line()?;
+            if code {
+                // The line CONTEXT lines back, when there are so many (its slot is the next
+                // one to be overwritten), else the text's start; never inside the last region.
+                // Or the line a long token open there started in.
+                let (back, open) = if self.lines > CONTEXT {
+                    self.recent
+                        .get(self.lines % (CONTEXT + 1))
+                        .copied()
+                        .unwrap_or((start, None))
+                } else {
+                    (0, None)
+                };
+                let back = open.map_or(back, |(at, _)| at.min(back));
+                break (back.max(self.emitted), end);
+            }
+        };
+        let (from, mut to) = first;
+        let mut plain = 0;
+        while plain < CONTEXT || self.open.is_some() {
+            let Some((_, end, code)) = self.line() else {
+                break;
+            };
+            to = end;
+            plain = if code { 0 } else { plain + 1 };
+        }
+        self.emitted = to;
+        Some(from..to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexed(text: &str) -> String {
+        regions(text.as_bytes()).map(|r| &text[r]).collect()
+    }
+
+    #[test]
+    fn code_lines_and_their_context_are_kept_prose_is_not() {
+        let prose = "Thanks for the help yesterday; the meeting went well.\n\
+                     We should talk again (maybe next week) about the plan.\n";
+        assert_eq!(lexed(prose), "");
+        let code = "fn total(items: &[u32]) -> u32 {\n    items.iter().sum()\n}\n";
+        assert_eq!(lexed(code), code);
+        let mut prompt = String::new();
+        for i in 0..8 {
+            prompt.push_str(&format!(
+                "Prose line number {i} of the question asked here.\n"
+            ));
+        }
+        let before = prompt.len();
+        prompt.push_str(code);
+        let after = prompt.len();
+        for i in 0..8 {
+            prompt.push_str(&format!(
+                "And prose line {i} after it, asking for a review.\n"
+            ));
+        }
+        let kept: Vec<_> = regions(prompt.as_bytes()).collect();
+        assert_eq!(kept.len(), 1);
+        let line = |n: usize| prompt.lines().take(n).map(|l| l.len() + 1).sum::<usize>();
+        assert_eq!(kept[0], line(8 - CONTEXT)..line(8 + 3 + CONTEXT));
+        assert!(kept[0].start < before && kept[0].end > after);
+    }
+
+    #[test]
+    fn plain_lines_inside_code_and_comments_are_kept() {
+        let code = "/// Returns the total of every item the order holds in its list today\n\
+                    pub fn total<T>(items: &[T]) -> u64\n\
+                    where\n    T: Copy,\n\
+                    {\n    let mut sum = 0;\n    sum\n}\n";
+        assert_eq!(lexed(code), code);
+        let python = "def f(x):\n    if x:\n        return x\n    else:\n        pass\n";
+        assert_eq!(lexed(python), python);
+    }
+
+    #[test]
+    fn a_region_never_starts_or_ends_inside_a_long_token() {
+        let mut text = String::from("def f(xs):\n    \"\"\"Sums the items.\n");
+        for i in 0..12 {
+            text.push_str(&format!(
+                "    Explains part {i} of what the function does here\n"
+            ));
+        }
+        let code_at = text.len();
+        text.push_str("    >>> xs = [1, 2, 3, 4, 5]\n    \"\"\"\n    return sum(xs)\n");
+        let kept: Vec<_> = regions(text.as_bytes()).collect();
+        // One region: the docstring stays one token for the lexer, whole.
+        assert_eq!(kept, vec![0..text.len()], "{kept:?} {code_at}");
+        let block = format!(
+            "/* {}\n*/ int x = 1;\n",
+            "a note without marks\n".repeat(12)
+        );
+        assert_eq!(lexed(&block), block);
+    }
+
+    #[test]
+    fn regions_do_not_overlap_and_cover_code_far_apart() {
+        let mut text = String::from("x = 1;\n");
+        for _ in 0..10 {
+            text.push_str("just some words in a sentence here\n");
+        }
+        text.push_str("y = 2;\n");
+        let kept: Vec<_> = regions(text.as_bytes()).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(kept[0].end <= kept[1].start);
+        assert!(text[kept[0].clone()].starts_with("x = 1;"));
+        assert!(text[kept[1].clone()].ends_with("y = 2;\n"));
+    }
+}
