@@ -15,6 +15,31 @@
 //! as written, how it was wrapped, and the text inside, which the walker scans
 //! like a field of its own (one loop for every kind of wrapping).
 
+/// A compile-time `[u8; 256]` of each byte's class bits, `$bits` computed from `$byte`: the
+/// gates read one table entry per byte instead of calling their predicates (whose `match`es
+/// compile to jump tables). Built from the predicates themselves, so the two cannot disagree.
+macro_rules! byte_class_table {
+    (|$byte:ident| $bits:expr) => {{
+        let mut table = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $byte = b as u8;
+            table[b] = $bits;
+            b += 1;
+        }
+        table
+    }};
+}
+
+/// `bit` when `yes`, else 0: one class of a [`byte_class_table!`] entry.
+const fn class_bit(yes: bool, bit: u8) -> u8 {
+    if yes {
+        bit
+    } else {
+        0
+    }
+}
+
 pub(crate) mod byte_lists;
 pub(crate) mod case_fold;
 pub(crate) mod ciphers;

@@ -9,7 +9,7 @@
 //! T B`) and nothing else. The run is the mangled word with one word either side (so `tOp
 //! SeCrEt` reads as `TOP SECRET`), upper-cased and de-leeted. One pass over the bytes.
 
-use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 use crate::engine::span::Span;
 
@@ -121,29 +121,15 @@ const LEET: u8 = 4;
 /// Each byte's classes, from the same predicates the words are read with.
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-static CLASSES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        let mut bits = 0;
-        if byte.is_ascii_lowercase() {
-            bits |= LOWER;
-        }
-        if byte.is_ascii_uppercase() {
-            bits |= UPPER;
-        }
-        if matches!(
+static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(byte.is_ascii_lowercase(), LOWER)
+    | class_bit(byte.is_ascii_uppercase(), UPPER)
+    | class_bit(
+        matches!(
             byte,
             b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$'
-        ) {
-            bits |= LEET;
-        }
-        table[b] = bits;
-        b += 1;
-    }
-    table
-};
+        ),
+        LEET
+    ));
 
 /// Whether `a` then `b` may be inside a mangled word: a lower-case letter before an upper-case
 /// one, or a leet character next to a letter (branch-free: two table reads).

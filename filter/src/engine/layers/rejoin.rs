@@ -23,7 +23,7 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
-use crate::engine::layers::{Unwrapped, Wrapping};
+use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 use crate::engine::span::Span;
 use std::ops::Range;
@@ -54,28 +54,11 @@ const GROUP_GLUE: u8 = 16;
 /// Each byte's classes, built from the predicates themselves (so they cannot disagree).
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-static CLASSES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = bit(is_token(byte), TOKEN)
-            | bit(is_wordish(byte), WORDISH)
-            | bit(is_separator(byte), SEPARATOR)
-            | bit(byte & 0xC0 == 0x80, CONTINUATION)
-            | bit(is_group_glue(byte), GROUP_GLUE);
-        b += 1;
-    }
-    table
-};
-
-const fn bit(yes: bool, bit: u8) -> u8 {
-    if yes {
-        bit
-    } else {
-        0
-    }
-}
+static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), TOKEN)
+    | class_bit(is_wordish(byte), WORDISH)
+    | class_bit(is_separator(byte), SEPARATOR)
+    | class_bit(byte & 0xC0 == 0x80, CONTINUATION)
+    | class_bit(is_group_glue(byte), GROUP_GLUE));
 
 /// Whether `b` is of any class in `bits` (branch-free: one table read).
 #[inline(always)]

@@ -694,9 +694,7 @@ impl Scanner {
         let Some(set) = set.dfa() else {
             return false;
         };
-        let cache = scratch
-            .set_cache
-            .get_or_insert_with(|| set.create_cache());
+        let cache = scratch.set_cache.get_or_insert_with(|| set.create_cache());
         let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
         loop {
