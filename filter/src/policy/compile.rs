@@ -24,6 +24,7 @@ use crate::engine::scan::scanner::{
 use crate::engine::scan::validators::Validator;
 use regex_facts::{FactsById, RegexFacts};
 use std::collections::HashMap;
+use std::fmt;
 
 /// What compiling may read from outside the document.
 pub struct Environment<'a> {
@@ -59,16 +60,39 @@ pub fn parse_document(
 /// [`parse_document`] from JSON text, straight into the schema (no intermediate
 /// `serde_json::Value`, which costs as much as the parse itself); `Err` carries the JSON's own
 /// syntax error, or the field of the first shape error.
+///
+/// A valid document is parsed once, without tracking where the parser is: the tracking copies
+/// every key it passes, and loading runs on every VM. Only a document that fails is parsed again
+/// with tracking, to name the field.
 pub fn parse_document_text(text: &str, origins: &Origins) -> Result<PolicyDoc, PolicyErrors> {
+    match serde_json::from_str::<PolicyDoc>(text) {
+        Ok(doc) => Ok(doc),
+        Err(untracked) => Err(explain_parse_error(text, origins, untracked)),
+    }
+}
+
+/// The error of a document that failed to parse, naming the field where the tracking parse stops.
+#[cold]
+fn explain_parse_error(
+    text: &str,
+    origins: &Origins,
+    untracked: serde_json::Error,
+) -> PolicyErrors {
     let mut json = serde_json::Deserializer::from_str(text);
-    let doc = serde_path_to_error::deserialize::<_, PolicyDoc>(&mut json).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        PolicyErrors(vec![origins.error(&path, e.inner().to_string())])
-    })?;
-    json.end()
-        .map_err(|e| PolicyErrors(vec![origins.error("", e.to_string())]))?;
-    Ok(doc)
+    let tracked = serde_path_to_error::deserialize::<_, PolicyDoc>(&mut json)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            PolicyErrors(vec![origins.error(&path, e.inner().to_string())])
+        })
+        .and_then(|_| {
+            json.end()
+                .map_err(|e| PolicyErrors(vec![origins.error("", e.to_string())]))
+        });
+    // Both parsers read the same grammar; should the tracked one accept, the plain error stands.
+    tracked
+        .err()
+        .unwrap_or_else(|| PolicyErrors(vec![origins.error("", untracked.to_string())]))
 }
 
 /// Checks and compiles `doc`. `origins` locates errors in the files they came from.
@@ -111,8 +135,9 @@ struct Compiler<'o> {
 }
 
 impl Compiler<'_> {
-    fn error(&mut self, path: &str, message: impl Into<String>) {
-        self.errors.push(self.origins.error(path, message));
+    fn error(&mut self, path: impl fmt::Display, message: impl Into<String>) {
+        self.errors
+            .push(self.origins.error(&path.to_string(), message));
     }
 
     /// The compiled policy, owning the document (moved in, not copied: it is most of a
@@ -129,7 +154,7 @@ impl Compiler<'_> {
             );
             return None;
         }
-        self.check_name("metadata.name", &doc.metadata.name);
+        self.check_name(&"metadata.name", &doc.metadata.name);
         if doc.metadata.version.trim().is_empty() {
             self.error(
                 "metadata.version",
@@ -224,7 +249,7 @@ impl Compiler<'_> {
     }
 
     /// Names used in stats: lowercase letters, digits and dashes.
-    fn check_name(&mut self, path: &str, name: &str) -> bool {
+    fn check_name(&mut self, path: &dyn fmt::Display, name: &str) -> bool {
         let ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -249,11 +274,11 @@ impl Compiler<'_> {
             self.error("classes", "too many classes");
         }
         for (i, class) in classes.iter().enumerate() {
-            let path = format!("classes[{i}]");
+            let path = Indexed("classes", i);
             if self.check_name(&path, class) {
                 let index = ClassIndex::try_from(i).unwrap_or(ClassIndex::MAX);
                 if map.insert(class.clone(), index).is_some() {
-                    self.error(&path, format!("class {class:?} is listed twice"));
+                    self.error(path, format!("class {class:?} is listed twice"));
                 }
             }
         }
@@ -262,7 +287,7 @@ impl Compiler<'_> {
 
     fn class(
         &mut self,
-        path: &str,
+        path: &dyn fmt::Display,
         name: &str,
         classes: &HashMap<String, ClassIndex>,
     ) -> Option<ClassIndex> {
@@ -289,27 +314,27 @@ impl Compiler<'_> {
             self.error("destinations.tiers", "too many tiers");
         }
         for (i, tier) in doc.destinations.tiers.iter().enumerate() {
-            let path = format!("destinations.tiers[{i}]");
-            self.check_name(&format!("{path}.name"), &tier.name);
+            let path = Indexed("destinations.tiers", i);
+            self.check_name(&format_args!("{path}.name"), &tier.name);
             if seen.insert(tier.name.clone(), i).is_some() {
                 self.error(
-                    &format!("{path}.name"),
+                    format_args!("{path}.name"),
                     format!("tier {:?} is defined twice", tier.name),
                 );
             }
             let max_class = self
-                .class(&format!("{path}.max_class"), &tier.max_class, classes)
+                .class(&format_args!("{path}.max_class"), &tier.max_class, classes)
                 .unwrap_or(0);
             let hosts = tier
                 .hosts
                 .iter()
                 .enumerate()
-                .filter_map(|(j, h)| self.host_pattern(&format!("{path}.hosts[{j}]"), h))
+                .filter_map(|(j, h)| self.host_pattern(&format_args!("{path}.hosts[{j}]"), h))
                 .collect();
             for (j, prefix) in tier.paths.iter().enumerate() {
                 if !prefix.starts_with('/') {
                     self.error(
-                        &format!("{path}.paths[{j}]"),
+                        format_args!("{path}.paths[{j}]"),
                         format!("path prefix {prefix:?} must start with '/'"),
                     );
                 }
@@ -318,7 +343,7 @@ impl Compiler<'_> {
                 .restore
                 .iter()
                 .enumerate()
-                .filter_map(|(j, c)| self.class(&format!("{path}.restore[{j}]"), c, classes))
+                .filter_map(|(j, c)| self.class(&format_args!("{path}.restore[{j}]"), c, classes))
                 .collect();
             tiers.push(Tier {
                 name: tier.name.clone(),
@@ -349,7 +374,7 @@ impl Compiler<'_> {
         (tiers, default)
     }
 
-    fn host_pattern(&mut self, path: &str, host: &str) -> Option<HostPattern> {
+    fn host_pattern(&mut self, path: &dyn fmt::Display, host: &str) -> Option<HostPattern> {
         parse_host_pattern(host)
             .map_err(|message| self.error(path, message))
             .ok()
@@ -410,12 +435,12 @@ impl Compiler<'_> {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut detectors = Vec::with_capacity(docs.len());
         for (i, d) in docs.iter().enumerate() {
-            let path = format!("detectors[{i}]");
-            self.check_name(&format!("{path}.id"), &d.id);
+            let path = Indexed("detectors", i);
+            self.check_name(&format_args!("{path}.id"), &d.id);
             if let Some(first) = seen.insert(d.id.as_str(), i) {
                 let first_at = self.origins.error(&format!("detectors[{first}]"), "");
                 self.error(
-                    &format!("{path}.id"),
+                    format_args!("{path}.id"),
                     format!(
                         "duplicate detector id {:?} (first defined at {}: {})",
                         d.id, first_at.source, first_at.path
@@ -423,7 +448,7 @@ impl Compiler<'_> {
                 );
             }
             let class = self
-                .class(&format!("{path}.class"), &d.class, classes)
+                .class(&format_args!("{path}.class"), &d.class, classes)
                 .unwrap_or(0);
             let kind = kind(d.kind);
             let mask = self.mask_template(&path, d, kind);
@@ -440,13 +465,13 @@ impl Compiler<'_> {
         detectors
     }
 
-    fn token_prefix(&mut self, path: &str, d: &DetectorDoc) -> String {
+    fn token_prefix(&mut self, path: &dyn fmt::Display, d: &DetectorDoc) -> String {
         match &d.token {
             None => crate::response::token::default_prefix(&d.id),
             Some(token) => {
                 if !crate::response::token::valid_prefix(&token.prefix) {
                     self.error(
-                        &format!("{path}.token.prefix"),
+                        format_args!("{path}.token.prefix"),
                         format!(
                             "token prefix {:?} must be a capital letter, then capitals, digits or '_', at most {} bytes",
                             token.prefix,
@@ -459,7 +484,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn mask_template(&mut self, path: &str, d: &DetectorDoc, kind: Kind) -> String {
+    fn mask_template(&mut self, path: &dyn fmt::Display, d: &DetectorDoc, kind: Kind) -> String {
         let template = d.mask.as_deref().unwrap_or("[REDACTED:{id}]");
         let filled = template
             .replace("{id}", &d.id)
@@ -467,13 +492,13 @@ impl Compiler<'_> {
             .replace("{kind}", kind.as_str());
         if filled.contains('{') || filled.contains('}') {
             self.error(
-                &format!("{path}.mask"),
+                format_args!("{path}.mask"),
                 "unknown placeholder in the mask template; use only {id}, {class} and {kind}",
             );
         }
         if filled.len() > 256 {
             self.error(
-                &format!("{path}.mask"),
+                format_args!("{path}.mask"),
                 "mask template longer than 256 bytes",
             );
         }
@@ -502,12 +527,12 @@ impl Compiler<'_> {
             .collect();
         let mut rules = Vec::with_capacity(doc.rules.len());
         for (i, rule) in doc.rules.iter().enumerate() {
-            let path = format!("rules[{i}]");
+            let path = Indexed("rules", i);
             let detector = rule.detector.as_deref().map(|id| {
                 let found = ids.get(id).copied();
                 if found.is_none() {
                     self.error(
-                        &format!("{path}.detector"),
+                        format_args!("{path}.detector"),
                         format!("no detector has id {id:?}"),
                     );
                 }
@@ -516,11 +541,14 @@ impl Compiler<'_> {
             let class = rule
                 .class
                 .as_deref()
-                .map(|c| self.class(&format!("{path}.class"), c, classes));
+                .map(|c| self.class(&format_args!("{path}.class"), c, classes));
             let tier = rule.tier.as_deref().map(|t| {
                 let found = tier_index.get(t).copied();
                 if found.is_none() {
-                    self.error(&format!("{path}.tier"), format!("no tier is named {t:?}"));
+                    self.error(
+                        format_args!("{path}.tier"),
+                        format!("no tier is named {t:?}"),
+                    );
                 }
                 found
             });
@@ -568,14 +596,14 @@ impl Compiler<'_> {
 
     fn tests(&mut self, doc: &PolicyDoc, ids: &HashMap<&str, DetectorIndex>) {
         for (i, test) in doc.tests.iter().enumerate() {
-            let path = format!("tests[{i}]");
+            let path = Indexed("tests", i);
             if test.name.trim().is_empty() {
-                self.error(&format!("{path}.name"), "give the test a name");
+                self.error(format_args!("{path}.name"), "give the test a name");
             }
             for (j, id) in test.expect.detectors.iter().flatten().enumerate() {
                 if !ids.contains_key(id.as_str()) {
                     self.error(
-                        &format!("{path}.expect.detectors[{j}]"),
+                        format_args!("{path}.expect.detectors[{j}]"),
                         format!("no detector has id {id:?}"),
                     );
                 }
@@ -624,7 +652,7 @@ impl Compiler<'_> {
         let mut builder = ScannerBuilder::new(limits);
         let mut ok = true;
         for (i, d) in doc.detectors.iter().enumerate().filter(|(_, d)| include(d)) {
-            let path = format!("detectors[{i}]");
+            let path = Indexed("detectors", i);
             let Ok(detector) = DetectorIndex::try_from(i) else {
                 ok = false;
                 continue;
@@ -637,7 +665,7 @@ impl Compiler<'_> {
             match (&d.regex, &d.dictionary) {
                 (Some(pattern), None) => {
                     let Some((regex, facts)) = self.regex(
-                        &format!("{path}.regex"),
+                        &format_args!("{path}.regex"),
                         &d.id,
                         pattern,
                         limits,
@@ -659,20 +687,23 @@ impl Compiler<'_> {
                 (None, Some(dictionary)) => {
                     if !d.keywords.is_empty() {
                         self.error(
-                            &format!("{path}.keywords"),
+                            format_args!("{path}.keywords"),
                             "keywords only gate regexes; a dictionary's phrases are its keywords",
                         );
                     }
                     if dictionary.phrases.is_empty() {
                         self.error(
-                            &format!("{path}.dictionary.phrases"),
+                            format_args!("{path}.dictionary.phrases"),
                             "list at least one phrase",
                         );
                     }
                     let mut phrases = Vec::with_capacity(dictionary.phrases.len());
                     for (p, phrase) in dictionary.phrases.iter().enumerate() {
                         if phrase.trim().is_empty() {
-                            self.error(&format!("{path}.dictionary.phrases[{p}]"), "empty phrase");
+                            self.error(
+                                format_args!("{path}.dictionary.phrases[{p}]"),
+                                "empty phrase",
+                            );
                             ok = false;
                         } else {
                             phrases.push(phrase.as_str());
@@ -688,7 +719,7 @@ impl Compiler<'_> {
                 }
                 _ => {
                     self.error(
-                        &path,
+                        path,
                         "set exactly one of `regex`, `dictionary`, `documents` or `records`",
                     );
                     ok = false;
@@ -715,12 +746,12 @@ impl Compiler<'_> {
         (!protected.is_empty()).then(|| Box::new(protected))
     }
 
-    fn keywords_are_rare(&mut self, path: &str, keywords: &[String]) -> bool {
+    fn keywords_are_rare(&mut self, path: &dyn fmt::Display, keywords: &[String]) -> bool {
         let mut ok = true;
         for (k, keyword) in keywords.iter().enumerate() {
             if keyword.trim().is_empty() {
                 self.error(
-                    &format!("{path}.keywords[{k}]"),
+                    format_args!("{path}.keywords[{k}]"),
                     "empty keyword: it would match everywhere",
                 );
                 ok = false;
@@ -728,7 +759,7 @@ impl Compiler<'_> {
                 || (keyword.len() == 2 && keyword.bytes().any(|b| b.is_ascii_alphanumeric()))
             {
                 self.error(
-                    &format!("{path}.keywords[{k}]"),
+                    format_args!("{path}.keywords[{k}]"),
                     format!(
                         "keyword {keyword:?} occurs in almost every text, so the regex would run on everything; \
                          use a longer literal, or drop `keywords` to put the regex in the always-on set"
@@ -742,7 +773,7 @@ impl Compiler<'_> {
 
     fn regex(
         &mut self,
-        path: &str,
+        path: &dyn fmt::Display,
         id: &str,
         pattern: &str,
         limits: RegexLimits,
@@ -795,10 +826,9 @@ impl Compiler<'_> {
         }
     }
 
-    fn checks(&mut self, path: &str, d: &DetectorDoc) -> Option<Checks> {
+    fn checks(&mut self, path: &dyn fmt::Display, d: &DetectorDoc) -> Option<Checks> {
         let mut validators = Vec::with_capacity(d.validators.len());
         for (i, v) in d.validators.iter().enumerate() {
-            let vpath = format!("{path}.validators[{i}]");
             validators.push(match v {
                 ValidatorDoc::Luhn => Validator::Luhn,
                 ValidatorDoc::PaymentCard => Validator::PaymentCard,
@@ -821,7 +851,7 @@ impl Compiler<'_> {
                 ValidatorDoc::MinEntropy(bits) => {
                     if !(0.0..=8.0).contains(bits) {
                         self.error(
-                            &vpath,
+                            format_args!("{path}.validators[{i}]"),
                             format!("min_entropy {bits} is out of range: bits per byte are 0 to 8"),
                         );
                     }
@@ -832,7 +862,7 @@ impl Compiler<'_> {
                     let max = len.max.unwrap_or(usize::MAX);
                     if min > max {
                         self.error(
-                            &vpath,
+                            format_args!("{path}.validators[{i}]"),
                             format!("length min {min} is greater than max {max}"),
                         );
                     }
@@ -847,14 +877,14 @@ impl Compiler<'_> {
                     || ctx.hotwords.iter().any(|w| w.trim().is_empty())
                 {
                     self.error(
-                        &format!("{path}.context.hotwords"),
+                        format_args!("{path}.context.hotwords"),
                         "list at least one non-empty hotword (or not_after word)",
                     );
                     return None;
                 }
                 if ctx.window == 0 || ctx.window > MAX_CONTEXT_WINDOW {
                     self.error(
-                        &format!("{path}.context.window"),
+                        format_args!("{path}.context.window"),
                         format!(
                             "window {} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes",
                             ctx.window
@@ -870,7 +900,7 @@ impl Compiler<'_> {
                             window: ctx.window,
                         }),
                         Err(e) => {
-                            self.error(&format!("{path}.context.hotwords"), e.to_string());
+                            self.error(format_args!("{path}.context.hotwords"), e.to_string());
                             return None;
                         }
                     }
@@ -890,29 +920,44 @@ impl Compiler<'_> {
 
     /// `context.not_after`: words that rule a match out when they occur just before it.
     /// `None` inside: the detector has none; `None`: an error was recorded.
-    fn not_after_words(&mut self, path: &str, d: &DetectorDoc) -> Option<Option<ContextWords>> {
+    fn not_after_words(
+        &mut self,
+        path: &dyn fmt::Display,
+        d: &DetectorDoc,
+    ) -> Option<Option<ContextWords>> {
         let Some(ctx) = d.context.as_ref().filter(|c| !c.not_after.is_empty()) else {
             return Some(None);
         };
-        let field = format!("{path}.context.not_after");
+        let field = format_args!("{path}.context.not_after");
         if ctx.not_after.iter().any(|w| w.trim().is_empty()) {
-            self.error(&field, "list non-empty words");
+            self.error(field, "list non-empty words");
             return None;
         }
         let window = ctx.not_after_window.unwrap_or(ctx.window);
         if window == 0 || window > MAX_CONTEXT_WINDOW {
             self.error(
-                &format!("{path}.context.not_after_window"),
+                format_args!("{path}.context.not_after_window"),
                 format!("window {window} is out of range: use 1 to {MAX_CONTEXT_WINDOW} bytes"),
             );
         }
         match Keywords::new(&ctx.not_after) {
             Ok(words) => Some(Some(ContextWords { words, window })),
             Err(e) => {
-                self.error(&field, e.to_string());
+                self.error(field, e.to_string());
                 None
             }
         }
+    }
+}
+
+/// Where an item of a list is in the document, e.g. `detectors[3]`: formatted only when an error
+/// names it, since a valid policy (every VM loads one) has no errors.
+#[derive(Clone, Copy)]
+struct Indexed(&'static str, usize);
+
+impl fmt::Display for Indexed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
     }
 }
 

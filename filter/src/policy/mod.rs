@@ -306,4 +306,29 @@ mod tests {
         assert!(!p.matches("openai.azure.com"));
         assert!(!p.matches("evilopenai.azure.com"));
     }
+
+    /// A valid document parses without tracking; a failing one is parsed again to name the field.
+    #[test]
+    fn a_document_that_fails_to_parse_names_the_field() {
+        let origins = Origins::single("test");
+        assert!(parse_document_text(crate::DEFAULT_POLICY_JSON, &origins).is_ok());
+        let mut value: serde_json::Value = serde_json::from_str(crate::DEFAULT_POLICY_JSON)
+            .unwrap_or_else(|e| panic!("default policy: {e}"));
+        value["detectors"][2]["keywords"] = serde_json::json!(7);
+        let shape = parse_document_text(&value.to_string(), &origins)
+            .err()
+            .unwrap_or_else(|| panic!("a number for keywords parsed"));
+        assert_eq!(shape.0.len(), 1);
+        assert_eq!(shape.0[0].path, "detectors[2].keywords");
+        assert!(shape.0[0].message.contains("invalid type"), "{shape}");
+        for (text, says) in [
+            (format!("{} trailing", crate::DEFAULT_POLICY_JSON), "trailing characters"),
+            ("{\"schema\": ".to_string(), "EOF"),
+        ] {
+            let syntax = parse_document_text(&text, &origins)
+                .err()
+                .unwrap_or_else(|| panic!("{says}: parsed"));
+            assert!(syntax.0[0].message.contains(says), "{syntax}");
+        }
+    }
 }

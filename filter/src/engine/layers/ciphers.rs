@@ -232,12 +232,9 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
             form.truncate(HINT_LEN);
             // A form with a space (` let` of `tel `, `on in`) is an ordinary word too often, and
             // one of fewer than three different bytes (`aaaaa`) a run of filler.
-            let mut distinct = form.to_ascii_lowercase();
-            distinct.sort_unstable();
-            distinct.dedup();
             if !form.eq_ignore_ascii_case(keyword)
                 && !form.iter().any(u8::is_ascii_whitespace)
-                && distinct.len() >= 3
+                && distinct_folded_bytes(&form) >= 3
             {
                 hints.push((form, cipher as u32));
             }
@@ -247,6 +244,19 @@ pub fn hint_patterns<K: AsRef<[u8]>>(keywords: &[K]) -> Vec<(Vec<u8>, u32)> {
         hints.push((name.as_bytes().to_vec(), Cipher::Named as u32));
     }
     hints
+}
+
+/// How many different bytes `form` holds, ASCII case folded (a form is at most [`HINT_LEN`]
+/// bytes, so pairwise is cheaper than sorting a copy, and this runs per keyword at every load).
+fn distinct_folded_bytes(form: &[u8]) -> usize {
+    let seen_before = |i: usize, b: &u8| {
+        form.get(..i)
+            .is_some_and(|before| before.iter().any(|a| a.eq_ignore_ascii_case(b)))
+    };
+    form.iter()
+        .enumerate()
+        .filter(|&(i, b)| !seen_before(i, b))
+        .count()
 }
 
 /// Deciphers the text around each enciphered keyword of `text` (`hints`, as the scanner found
@@ -313,6 +323,17 @@ fn window(text: &[u8], start: usize, end: usize, reach: usize) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_different_bytes_case_folded() {
+        for (form, distinct) in [(&b""[..], 0), (b"aaaaa", 1), (b"aAbB-", 3), (b"XrL", 3)] {
+            let mut sorted = form.to_ascii_lowercase();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(distinct_folded_bytes(form), distinct);
+            assert_eq!(sorted.len(), distinct);
+        }
+    }
 
     fn encipher(cipher: Cipher, text: &str) -> String {
         String::from_utf8(cipher.encipher_keyword(text.as_bytes())).unwrap()

@@ -57,7 +57,8 @@ pub struct RegexParts<'p> {
 #[derive(Default)]
 pub struct ScannerBuilder<'p> {
     limits: RegexLimits,
-    keywords: Vec<Vec<u8>>,
+    /// Every folded keyword and phrase (the map owns the only copy) and its id, the index of
+    /// its uses in `keyword_uses`.
     keyword_ids: BTreeMap<Vec<u8>, usize>,
     keyword_uses: Vec<Vec<KeywordUse>>,
     phrases: Vec<Box<[u8]>>,
@@ -79,17 +80,28 @@ impl<'p> ScannerBuilder<'p> {
 
     /// One entry of the keyword automaton per folded pattern, with every use of it.
     fn intern(&mut self, pattern: &[u8], keyword_use: KeywordUse) {
-        let folded = pattern.to_ascii_lowercase();
-        let keywords = &mut self.keywords;
-        let keyword_uses = &mut self.keyword_uses;
-        let id = *self.keyword_ids.entry(folded.clone()).or_insert_with(|| {
-            keywords.push(folded);
-            keyword_uses.push(Vec::new());
-            keywords.len() - 1
-        });
+        let next = self.keyword_uses.len();
+        let id = *self
+            .keyword_ids
+            .entry(pattern.to_ascii_lowercase())
+            .or_insert(next);
+        if id == next {
+            self.keyword_uses.push(Vec::new());
+        }
         if let Some(uses) = self.keyword_uses.get_mut(id) {
             uses.push(keyword_use);
         }
+    }
+
+    /// The interned patterns in id order.
+    fn keywords_by_id(&self) -> Vec<&[u8]> {
+        let mut by_id: Vec<&[u8]> = vec![&[]; self.keyword_uses.len()];
+        for (keyword, &id) in &self.keyword_ids {
+            if let Some(slot) = by_id.get_mut(id) {
+                *slot = keyword;
+            }
+        }
+        by_id
     }
 
     pub fn add_regex(&mut self, parts: RegexParts<'p>) {
@@ -155,13 +167,13 @@ impl<'p> ScannerBuilder<'p> {
     pub fn build(mut self, allowlist: &[String]) -> Result<Scanner, ScannerBuildError> {
         // Regexes of policies dropped since the last build leave the shared registry.
         crate::engine::scan::shared_regexes::sweep();
-        for (form, hint) in crate::engine::layers::ciphers::hint_patterns(&self.keywords) {
+        for (form, hint) in crate::engine::layers::ciphers::hint_patterns(&self.keywords_by_id()) {
             self.intern(&form, KeywordUse::Hint(hint));
         }
-        let keywords = if self.keywords.is_empty() {
+        let keywords = if self.keyword_ids.is_empty() {
             None
         } else {
-            Some(Keywords::new(&self.keywords).map_err(ScannerBuildError::Keywords)?)
+            Some(Keywords::new(&self.keywords_by_id()).map_err(ScannerBuildError::Keywords)?)
         };
         let always_on = &self.always_on;
         let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {

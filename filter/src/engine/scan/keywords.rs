@@ -15,6 +15,7 @@
 //! automaton, which stays compact.
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Table entries (4 bytes each) above which the crate's compact automaton is used instead.
@@ -226,12 +227,26 @@ impl Trie {
         let classes = |p: &'p P| class_sequence(p.as_ref(), class);
         // Classes are numbered in the order of the lowercase bytes they hold, so sorting by
         // lowercase bytes sorts by classes, without a call per byte.
-        let lowercase = |p: &'p P| p.as_ref().iter().map(u8::to_ascii_lowercase);
-        let mut sorted: Vec<usize> = (0..patterns.len()).collect();
-        sorted.sort_unstable_by(|&a, &b| match (patterns.get(a), patterns.get(b)) {
-            (Some(a), Some(b)) => lowercase(a).cmp(lowercase(b)),
-            _ => std::cmp::Ordering::Equal,
-        });
+        // The scanner's patterns are lower case already (it folds them as it interns them),
+        // so they are compared as they are, a memcmp each; others are folded once first.
+        let folded: Vec<Cow<'p, [u8]>> = patterns
+            .iter()
+            .map(|p| {
+                let p = p.as_ref();
+                if p.iter().any(u8::is_ascii_uppercase) {
+                    Cow::Owned(p.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(p)
+                }
+            })
+            .collect();
+        let mut by_bytes: Vec<(&[u8], usize)> = folded
+            .iter()
+            .enumerate()
+            .map(|(id, p)| (&**p, id))
+            .collect();
+        by_bytes.sort_unstable();
+        let sorted = by_bytes.into_iter().map(|(_, id)| id);
         // Per node after the root: its parent and the class of the edge into it.
         let mut edges: Vec<(u32, u8)> = Vec::new();
         let mut ends = Vec::with_capacity(patterns.len());
