@@ -485,11 +485,16 @@ impl Compiler<'_> {
     }
 
     fn mask_template(&mut self, path: &dyn fmt::Display, d: &DetectorDoc, kind: Kind) -> String {
-        let template = d.mask.as_deref().unwrap_or("[REDACTED:{id}]");
-        let filled = template
-            .replace("{id}", &d.id)
-            .replace("{class}", &d.class)
-            .replace("{kind}", kind.as_str());
+        let filled = match d.mask.as_deref() {
+            // The default template, written directly: most detectors use it, and each replace
+            // below copies the string (an id with a brace takes the general path).
+            None if !d.id.contains('{') => format!("[REDACTED:{}]", d.id),
+            template => template
+                .unwrap_or("[REDACTED:{id}]")
+                .replace("{id}", &d.id)
+                .replace("{class}", &d.class)
+                .replace("{kind}", kind.as_str()),
+        };
         if filled.contains('{') || filled.contains('}') {
             self.error(
                 format_args!("{path}.mask"),

@@ -322,7 +322,10 @@ mod tests {
         assert_eq!(shape.0[0].path, "detectors[2].keywords");
         assert!(shape.0[0].message.contains("invalid type"), "{shape}");
         for (text, says) in [
-            (format!("{} trailing", crate::DEFAULT_POLICY_JSON), "trailing characters"),
+            (
+                format!("{} trailing", crate::DEFAULT_POLICY_JSON),
+                "trailing characters",
+            ),
             ("{\"schema\": ".to_string(), "EOF"),
         ] {
             let syntax = parse_document_text(&text, &origins)
