@@ -479,10 +479,10 @@ pub struct RunMeasure {
     pub extent: usize,
     /// Characters credited for the copy's ends winnowing cannot attribute.
     pub slack_chars: usize,
-    /// The extent measured on the document's side: the text's units (code tokens, or prose
-    /// characters without whitespace) over the run's extent, times the document's characters
-    /// per unit. A re-indented or comment-stripped paste is shorter than the source it
-    /// reproduces; this is the source's length.
+    /// The same length measured on the document's side: the text's units (code tokens, or
+    /// prose characters without whitespace) over the run's extent plus the slack, times the
+    /// document's characters per unit. A re-indented or comment-stripped paste is shorter than
+    /// the source it reproduces; this is the source's length.
     pub document_chars: usize,
     /// Original byte span from the first matched k-gram to the last.
     pub span: Span,
@@ -493,11 +493,11 @@ pub struct RunMeasure {
 }
 
 impl RunMeasure {
-    /// The characters of the document the run's copy reproduces: its extent measured on the
-    /// text's side or on the document's ([`RunMeasure::document_chars`]), the larger, plus the
-    /// slack. What `min_chars` is judged against.
+    /// The characters of the document the run's copy reproduces, measured on the text's side
+    /// (extent and slack) or on the document's ([`RunMeasure::document_chars`]), the larger:
+    /// what `min_chars` is judged against.
     pub fn copied_chars(&self) -> usize {
-        self.extent.max(self.document_chars) + self.slack_chars
+        (self.extent + self.slack_chars).max(self.document_chars)
     }
 }
 
@@ -513,31 +513,65 @@ impl DocumentIndex {
         let mut m = measure(text, run, scales)?;
         // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`): there,
         // a shared idiom of a document dense in comments would be credited with the comments'
-        // characters (measured on the ACME example's three documents: a Python `with open(…)`
-        // loop in synthetic chat bodies was flagged). The text's side alone, as before.
+        // characters. The text's side alone, as before index format 5.
         if self.documents() < MIN_DOCUMENTS_FOR_SINGLE_HITS {
             return Some(m);
         }
         let doc = self.doc_scale(m.document);
-        let inside = if doc.is_code() {
-            code_units_in(code_units, m.span)
+        let single = m.distinct < MIN_HITS;
+        let (units, slack) = if doc.is_code() {
+            let (before, inside, after) = units_around(code_units, m.span);
+            slack_units(self.code, inside, before, after, single)
         } else {
-            text.get(m.span.range()).map_or(0, visible_chars)
+            let before = text.get(..m.span.start).map_or(0, |t| {
+                visible_chars(
+                    t.get(t.len().saturating_sub(4 * self.text.w)..)
+                        .unwrap_or(t),
+                )
+            });
+            let inside = text.get(m.span.range()).map_or(0, visible_chars);
+            let after = text
+                .get(m.span.end..)
+                .map_or(0, |t| visible_chars(t.get(..4 * self.text.w).unwrap_or(t)));
+            slack_units(self.text, inside, before, after, single)
         };
-        m.document_chars = doc.chars(inside);
+        m.document_chars = doc.chars(units + slack);
         Some(m)
     }
 }
 
-/// The code tokens inside `span`.
-fn code_units_in(units: &Units, span: Span) -> usize {
+/// The units of the document's main stream inside a run and the slack credited around them:
+/// `2 (w − 1)` units as on the text's side, and for one fingerprint no more than the text has
+/// around it (`before`, `after`), so a short text is never taken for a longer copy.
+fn slack_units(
+    params: Params,
+    inside: usize,
+    before: usize,
+    after: usize,
+    single: bool,
+) -> (usize, usize) {
+    let slack = 2 * params.w.saturating_sub(1);
+    let slack = if single {
+        slack.min(before.min(slack) + after.min(slack))
+    } else {
+        slack
+    };
+    (inside, slack)
+}
+
+/// Code tokens before `span`, inside it and after it.
+fn units_around(units: &Units, span: Span) -> (usize, usize, usize) {
     let first = units
         .spans
         .partition_point(|&(start, _)| (start as usize) < span.start);
     let end = units
         .spans
         .partition_point(|&(start, _)| (start as usize) < span.end);
-    end.saturating_sub(first)
+    (
+        first,
+        end.saturating_sub(first),
+        units.len().saturating_sub(end),
+    )
 }
 
 /// Characters of `text` that are not whitespace (the prose view's units, before folding).

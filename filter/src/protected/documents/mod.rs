@@ -480,6 +480,38 @@ mod tests {
         assert_eq!(too_short, 0);
     }
 
+    #[test]
+    fn a_stripped_paste_is_measured_by_the_source_it_reproduces() {
+        let a = program(1, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        pad(&mut builder);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let lines: Vec<&str> = a.lines().collect();
+        let mut scratch = FindScratch::default();
+        let (mut found, mut tiny) = (0, 0);
+        for start in 0..150 {
+            // Four lines of source (about 280 characters), pasted without their comments and
+            // indentation: about 170 characters, under `min_chars` as text.
+            let source = lines[start..start + 4].join("\n");
+            let pasted: String = lines[start..start + 4]
+                .iter()
+                .map(|l| l.split(" //").next().unwrap_or("").trim())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(source.len() >= 200 && pasted.len() < 200, "{pasted}");
+            found += usize::from(!idx.find(pasted.as_bytes(), 200, &mut scratch).is_empty());
+            // Under half of `min_chars` is never a finding, whatever it reproduces.
+            let line = lines[start].split(" //").next().unwrap_or("").trim();
+            tiny += idx.find(line.as_bytes(), 100, &mut scratch).len();
+        }
+        assert!(
+            found >= 130,
+            "found {found} of 150 (98 measured on the text alone)"
+        );
+        assert_eq!(tiny, 0);
+    }
+
     /// A comment line of made-up words (seeded, so documents differ unless they share a seed).
     fn comment_line(seed: usize) -> String {
         const WORDS: [&str; 16] = [
