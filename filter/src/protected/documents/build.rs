@@ -15,7 +15,7 @@
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
-use super::{encode, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{encode, DocScale, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -159,6 +159,8 @@ pub struct Builder {
     entries: Vec<(u32, u32, u8)>,
     background: Vec<u32>,
     names: Vec<String>,
+    /// Per document: its [`DocScale`].
+    scales: Vec<u16>,
     /// The views documents were read in (background text does not count).
     views: u8,
     stats: BuildStats,
@@ -178,6 +180,7 @@ impl Builder {
             entries: Vec::new(),
             background: Vec::new(),
             names: Vec::new(),
+            scales: Vec::new(),
             views: 0,
             stats: BuildStats::default(),
         };
@@ -245,6 +248,10 @@ impl Builder {
         self.entries
             .extend(fps.into_iter().map(|(fp, check)| (fp, doc, check)));
         self.names.push(name.to_owned());
+        // `fingerprint` left the document's main stream in `units`.
+        let chars = text.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
+        self.scales
+            .push(DocScale::of(chars, self.units.len(), view == View::Code).0);
         self.stats.documents += 1;
         self.stats.code_documents += usize::from(view == View::Code);
         self.views |= match view {
@@ -321,6 +328,7 @@ impl Builder {
             streams,
             self.views,
             &doc_fingerprints,
+            &self.scales,
             names,
             &kept,
         );

@@ -211,11 +211,13 @@ impl DocumentIndex {
         hits: &mut Vec<Hit>,
     ) -> Vec<DocumentMatch> {
         let scales = self.collect_hits(folded, units, comments, winnow, hits);
+        // `collect_hits` leaves the code tokens in `comments`.
+        let code_units: &Units = comments;
         let mut found = Vec::new();
         for doc_hits in hits.chunk_by(|a, b| a.document == b.document) {
             let mut best: Option<DocumentMatch> = None;
             for_each_run(doc_hits, &scales, |run| {
-                self.keep_best(text, min_chars, run, &scales, &mut best);
+                self.keep_best(text, min_chars, run, &scales, code_units, &mut best);
             });
             found.extend(best);
         }
@@ -228,7 +230,8 @@ impl DocumentIndex {
     }
 
     /// Every k-gram of `folded`'s streams looked up: `hits` gets one hit per (k-gram, document
-    /// holding it), sorted by document and position; returns each stream's scale.
+    /// holding it), sorted by document and position; returns each stream's scale. Leaves the
+    /// text's code tokens in `comments` (empty when the index holds no code).
     fn collect_hits(
         &self,
         folded: &Folded<'_>,
@@ -238,6 +241,7 @@ impl DocumentIndex {
         hits: &mut Vec<Hit>,
     ) -> [Scale; 3] {
         hits.clear();
+        comments.clear();
         let mut scales = [Scale::default(); 3];
         let streams = [
             (DOMAIN_TEXT, self.text),
@@ -344,9 +348,10 @@ impl DocumentIndex {
         min_chars: usize,
         run: &[Hit],
         scales: &[Scale; 3],
+        code_units: &Units,
         best: &mut Option<DocumentMatch>,
     ) {
-        let Some(m) = self.judge(text, min_chars, run, scales) else {
+        let Some(m) = self.judge(text, min_chars, run, scales, code_units) else {
             return;
         };
         if best
@@ -364,6 +369,7 @@ impl DocumentIndex {
         min_chars: usize,
         run: &[Hit],
         scales: &[Scale; 3],
+        code_units: &Units,
     ) -> Option<DocumentMatch> {
         // Most runs are one chance hit: dismissed before anything is counted (two distinct
         // fingerprints are `MIN_HITS`, checked at compile time below).
@@ -374,8 +380,15 @@ impl DocumentIndex {
         if !several && !run.iter().any(|h| h.verified) {
             return None;
         }
-        let m = measure(text, run, scales)?;
-        if m.extent + m.slack_chars < min_chars || m.span.start >= m.span.end {
+        let m = self.measure(text, run, scales, code_units)?;
+        if m.copied_chars() < min_chars || m.span.start >= m.span.end {
+            return None;
+        }
+        // Measured on the document's side only, a copy still needs half of `min_chars` in the
+        // text: a document dense in comments stands for many characters per token, and a
+        // line or two of it is no copy of `min_chars` characters.
+        if m.extent + m.slack_chars < min_chars && count_chars(text, 0, text.len()) < min_chars / 2
+        {
             return None;
         }
         let total = self
@@ -412,10 +425,10 @@ impl DocumentIndex {
         hits.retain(|h| h.document == document);
         let mut best: Option<RunMeasure> = None;
         for_each_run(hits, &scales, |run| {
-            if let Some(m) = measure(text, run, &scales) {
+            if let Some(m) = self.measure(text, run, &scales, comments) {
                 if best
                     .as_ref()
-                    .is_none_or(|b| m.extent + m.slack_chars > b.extent + b.slack_chars)
+                    .is_none_or(|b| m.copied_chars() > b.copied_chars())
                 {
                     best = Some(m);
                 }
@@ -466,6 +479,11 @@ pub struct RunMeasure {
     pub extent: usize,
     /// Characters credited for the copy's ends winnowing cannot attribute.
     pub slack_chars: usize,
+    /// The same length measured on the document's side: the text's units (code tokens, or
+    /// prose characters without whitespace) over the run's extent plus the slack, times the
+    /// document's characters per unit. A re-indented or comment-stripped paste is shorter than
+    /// the source it reproduces; this is the source's length.
+    pub document_chars: usize,
     /// Original byte span from the first matched k-gram to the last.
     pub span: Span,
     /// Hits per stream (prose, code, comments).
@@ -474,7 +492,97 @@ pub struct RunMeasure {
     pub fewest_holders: u8,
 }
 
-/// Measures a run (hits of one document sorted by start): see [`RunMeasure`].
+impl RunMeasure {
+    /// The characters of the document the run's copy reproduces, measured on the text's side
+    /// (extent and slack) or on the document's ([`RunMeasure::document_chars`]), the larger:
+    /// what `min_chars` is judged against.
+    pub fn copied_chars(&self) -> usize {
+        (self.extent + self.slack_chars).max(self.document_chars)
+    }
+}
+
+impl DocumentIndex {
+    /// Measures a run (hits of one document sorted by start): see [`RunMeasure`].
+    fn measure(
+        &self,
+        text: &[u8],
+        run: &[Hit],
+        scales: &[Scale; 3],
+        code_units: &Units,
+    ) -> Option<RunMeasure> {
+        let mut m = measure(text, run, scales)?;
+        // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`): there,
+        // a shared idiom of a document dense in comments would be credited with the comments'
+        // characters. The text's side alone, as before index format 5.
+        if self.documents() < MIN_DOCUMENTS_FOR_SINGLE_HITS {
+            return Some(m);
+        }
+        let doc = self.doc_scale(m.document);
+        let single = m.distinct < MIN_HITS;
+        let (units, slack) = if doc.is_code() {
+            let (before, inside, after) = units_around(code_units, m.span);
+            slack_units(self.code, inside, before, after, single)
+        } else {
+            let before = text.get(..m.span.start).map_or(0, |t| {
+                visible_chars(
+                    t.get(t.len().saturating_sub(4 * self.text.w)..)
+                        .unwrap_or(t),
+                )
+            });
+            let inside = text.get(m.span.range()).map_or(0, visible_chars);
+            let after = text
+                .get(m.span.end..)
+                .map_or(0, |t| visible_chars(t.get(..4 * self.text.w).unwrap_or(t)));
+            slack_units(self.text, inside, before, after, single)
+        };
+        m.document_chars = doc.chars(units + slack);
+        Some(m)
+    }
+}
+
+/// The units of the document's main stream inside a run and the slack credited around them:
+/// `2 (w − 1)` units as on the text's side, and for one fingerprint no more than the text has
+/// around it (`before`, `after`), so a short text is never taken for a longer copy.
+fn slack_units(
+    params: Params,
+    inside: usize,
+    before: usize,
+    after: usize,
+    single: bool,
+) -> (usize, usize) {
+    let slack = 2 * params.w.saturating_sub(1);
+    let slack = if single {
+        slack.min(before.min(slack) + after.min(slack))
+    } else {
+        slack
+    };
+    (inside, slack)
+}
+
+/// Code tokens before `span`, inside it and after it.
+fn units_around(units: &Units, span: Span) -> (usize, usize, usize) {
+    let first = units
+        .spans
+        .partition_point(|&(start, _)| (start as usize) < span.start);
+    let end = units
+        .spans
+        .partition_point(|&(start, _)| (start as usize) < span.end);
+    (
+        first,
+        end.saturating_sub(first),
+        units.len().saturating_sub(end),
+    )
+}
+
+/// Characters of `text` that are not whitespace (the prose view's units, before folding).
+fn visible_chars(text: &[u8]) -> usize {
+    text.iter()
+        .filter(|&&b| (b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
+        .count()
+}
+
+/// Measures a run (hits of one document sorted by start) on the text's side: see
+/// [`RunMeasure`] ([`DocumentIndex::measure`] adds the document's side).
 fn measure(text: &[u8], run: &[Hit], scales: &[Scale; 3]) -> Option<RunMeasure> {
     let document = run.first()?.document;
     let mut distinct: Vec<(u32, u8)> = run.iter().map(|h| (h.fingerprint, h.stream)).collect();
@@ -533,6 +641,7 @@ fn measure(text: &[u8], run: &[Hit], scales: &[Scale; 3]) -> Option<RunMeasure> 
         chars,
         extent,
         slack_chars,
+        document_chars: 0,
         span: Span::new(span_start.min(span_end), span_end),
         per_stream,
         fewest_holders: run.iter().map(|h| h.holders).min().unwrap_or(0),

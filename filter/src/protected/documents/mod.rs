@@ -1,11 +1,12 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 4 (framed by [`container`](super::container)):
+//! Payload of format version 5 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
 //! views u8: 1 = some document was read as prose, 2 = some as code (a request skips the others)
 //! documents u32 | per document: its fingerprint count u32
+//! per document: its scale u16 (bit 15: read as code; bits 0-14: characters per unit × 64)
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
 //! entries u32 | document id width u8 (2 or 4) | bucket bits b u8 (0 to 16)
 //! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
@@ -14,7 +15,10 @@
 //! checks [u8; entries]: the selected k-gram's check (its raw form's hash in the code view)
 //! ```
 //!
-//! Version 4 adds the checks, so one hit whose raw form matches can confirm a short copy that
+//! Version 5 adds each document's scale: its characters per unit of its main stream (code
+//! tokens, or prose characters without whitespace), so a copy's length is measured on the
+//! document's side too ([`find`]: a re-indented or comment-stripped paste of 200 source
+//! characters is a 200-character copy). Version 4 added the checks, so one hit whose raw form matches can confirm a short copy that
 //! kept its names ([`find`]), fingerprints lists of names (k-grams too low in entropy once
 //! blinded) by their raw form ([`winnow`](super::winnow)), and reads `err`, `ok` and `result`
 //! as renameable names. Version 3 links the identifiers of a code k-gram that are the same name (Baker's
@@ -44,7 +48,7 @@ use super::winnow::Params;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -74,6 +78,8 @@ pub struct DocumentIndex {
     views: u8,
     /// Fingerprints stored per document (the denominator of a match's fraction).
     doc_fingerprints: Vec<u32>,
+    /// Per document: its [`DocScale`] (how many of its characters a unit stands for).
+    doc_scales: Vec<u16>,
     names: Option<Vec<String>>,
     /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top bits are `b`.
     buckets: Vec<u32>,
@@ -100,6 +106,16 @@ impl DocumentIndex {
         }
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
+        let doc_scales = r
+            .bytes(documents.saturating_mul(2))?
+            .chunks_exact(2)
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
+            .collect::<Vec<u16>>();
         let names = match r.u8()? {
             0 => None,
             1 => Some(
@@ -165,6 +181,7 @@ impl DocumentIndex {
             comment,
             views,
             doc_fingerprints,
+            doc_scales,
             names,
             buckets,
             bits,
@@ -208,7 +225,13 @@ impl DocumentIndex {
             + self.docs.len() * 4
             + self.checks.len()
             + self.doc_fingerprints.len() * 4
+            + self.doc_scales.len() * 2
             + names
+    }
+
+    /// A document's scale (see [`DocScale`]).
+    fn doc_scale(&self, document: u32) -> DocScale {
+        DocScale(self.doc_scales.get(document as usize).copied().unwrap_or(0))
     }
 
     /// The documents holding a 64-bit keyed fingerprint, and the check stored with each.
@@ -220,6 +243,37 @@ impl DocumentIndex {
             self.docs.get(range.clone()).unwrap_or_default(),
             self.checks.get(range).unwrap_or_default(),
         )
+    }
+}
+
+/// How many characters of a document one unit of its main stream stands for, and whether that
+/// stream is code (tokens) or prose (characters without whitespace). Stored as a `u16`: bit 15
+/// is the code flag, bits 0–14 the characters per unit in 64ths (0: unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DocScale(pub(crate) u16);
+
+impl DocScale {
+    const CODE: u16 = 1 << 15;
+    /// Fixed-point denominator of the characters per unit.
+    const ONE: u64 = 64;
+
+    /// The scale of a document of `chars` characters read as `units` units, code or prose.
+    pub(crate) fn of(chars: usize, units: usize, code: bool) -> DocScale {
+        let per_unit = (chars as u64 * Self::ONE)
+            .checked_div(units as u64)
+            .unwrap_or(0)
+            .min(u64::from(Self::CODE - 1)) as u16;
+        DocScale(per_unit | if code { Self::CODE } else { 0 })
+    }
+
+    /// Whether the document's main stream is code tokens.
+    pub(crate) fn is_code(self) -> bool {
+        self.0 & Self::CODE != 0
+    }
+
+    /// The document's characters that `units` units of its main stream stand for.
+    pub(crate) fn chars(self, units: usize) -> usize {
+        (units as u64 * u64::from(self.0 & !Self::CODE) / Self::ONE) as usize
     }
 }
 
@@ -247,6 +301,7 @@ fn encode(
     streams: [Params; 3],
     views: u8,
     doc_fingerprints: &[u32],
+    doc_scales: &[u16],
     names: Option<&[String]>,
     entries: &[(u32, u32, u8)],
 ) -> Vec<u8> {
@@ -263,6 +318,9 @@ fn encode(
     p.extend_from_slice(&(doc_fingerprints.len() as u32).to_le_bytes());
     for n in doc_fingerprints {
         p.extend_from_slice(&n.to_le_bytes());
+    }
+    for s in doc_scales {
+        p.extend_from_slice(&s.to_le_bytes());
     }
     match names {
         Some(names) => {
@@ -422,6 +480,38 @@ mod tests {
         assert_eq!(too_short, 0);
     }
 
+    #[test]
+    fn a_stripped_paste_is_measured_by_the_source_it_reproduces() {
+        let a = program(1, 200);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        pad(&mut builder);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let lines: Vec<&str> = a.lines().collect();
+        let mut scratch = FindScratch::default();
+        let (mut found, mut tiny) = (0, 0);
+        for start in 0..150 {
+            // Four lines of source (about 280 characters), pasted without their comments and
+            // indentation: about 170 characters, under `min_chars` as text.
+            let source = lines[start..start + 4].join("\n");
+            let pasted: String = lines[start..start + 4]
+                .iter()
+                .map(|l| l.split(" //").next().unwrap_or("").trim())
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(source.len() >= 200 && pasted.len() < 200, "{pasted}");
+            found += usize::from(!idx.find(pasted.as_bytes(), 200, &mut scratch).is_empty());
+            // Under half of `min_chars` is never a finding, whatever it reproduces.
+            let line = lines[start].split(" //").next().unwrap_or("").trim();
+            tiny += idx.find(line.as_bytes(), 100, &mut scratch).len();
+        }
+        assert!(
+            found >= 130,
+            "found {found} of 150 (98 measured on the text alone)"
+        );
+        assert_eq!(tiny, 0);
+    }
+
     /// A comment line of made-up words (seeded, so documents differ unless they share a seed).
     fn comment_line(seed: usize) -> String {
         const WORDS: [&str; 16] = [
@@ -553,12 +643,12 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 5;
+        newer[8] = 6;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 5, .. })
+            Err(IndexError::UnsupportedVersion { found: 6, .. })
         ));
-        for old in [1, 2, 3] {
+        for old in [1, 2, 3, 4] {
             let mut older = file.clone();
             older[8] = old;
             assert!(matches!(
