@@ -1,0 +1,212 @@
+//! The walk's side of resuming a re-sent conversation (`cache/resume.rs` holds the why).
+//!
+//! For the body's JSON document, when the request names its caller: before the parse, the
+//! cache picks this caller's snapshot whose item-end prefix the body shares; the outline is
+//! restored up to that item end and the parse resumes there. The walk then starts at the first
+//! string after it with the findings, replacements, redacted keys, limits and joined-matching
+//! fields the snapshot holds (each joined field's text read again from the body's bytes by its
+//! chain of string spans), and records a mark at each item end it passes, until a rewrite it
+//! cannot remember (a string escaped again whole, a nested document rewritten, a token).
+
+use crate::engine::body::json::{self, Outline};
+use crate::engine::cache::resume::Mark;
+use crate::engine::limits::LimitHits;
+use crate::engine::span::Span;
+use crate::engine::verdict::rewrite::Splices;
+use crate::engine::walk::Walk;
+
+impl Walk<'_, '_> {
+    /// Starts the body document's snapshot; when it resumes an old one, restores `outline` up
+    /// to the matching item end and parses the rest of `doc` from there (`Some` if that
+    /// parse succeeded: `outline` is then `doc`'s).
+    pub(super) fn resume_parse(&mut self, doc: &[u8], outline: &mut Outline) -> Option<()> {
+        let cache = &mut self.scratch.cache;
+        cache.resume_begin(doc, self.tier);
+        let snapshot = &cache.recording()?.snapshot;
+        let at = snapshot.marks.last()?.boundary;
+        outline.clear();
+        outline.nodes.extend_from_slice(&snapshot.nodes);
+        outline.strings.extend_from_slice(&snapshot.strings);
+        outline.runs.extend_from_slice(&snapshot.runs);
+        (outline.boundaries).extend(snapshot.marks.iter().map(|m| m.boundary));
+        if outline.resume(doc, &at).is_ok() {
+            return Some(());
+        }
+        cache.resume_restart(doc, self.tier);
+        None
+    }
+
+    /// The walk's state after the resumed items: findings, limits and joined fields restored,
+    /// `splices` and `redacted` filled; returns the first string to walk (0 when not resumed).
+    pub(super) fn resume_restore(
+        &mut self,
+        doc: &[u8],
+        splices: &mut Splices,
+        redacted: &mut Vec<u32>,
+    ) -> usize {
+        let scratch = &mut *self.scratch;
+        let Some(recording) = scratch.cache.recording() else {
+            return 0;
+        };
+        let snapshot = &recording.snapshot;
+        let Some(mark) = snapshot.marks.last() else {
+            return 0;
+        };
+        self.findings.extend_from_slice(&snapshot.findings);
+        for (span, bytes) in &snapshot.splices {
+            splices.push_raw(*span, bytes.clone());
+        }
+        redacted.extend_from_slice(&snapshot.redacted);
+        self.limits.add(&mark.limits);
+        self.message = mark.message;
+        // Each joined field's text, read from the body again by its chain of strings; the
+        // containers (nested documents) of consecutive fields are read once.
+        let mut containers: Vec<(Span, bool)> = Vec::new();
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        let mut field = Vec::new();
+        for piece in &snapshot.pieces {
+            let range = piece.steps.0 as usize..piece.steps.1 as usize;
+            let steps = snapshot.steps.get(range).unwrap_or_default();
+            let Some((last, inner)) = steps.split_last() else {
+                continue;
+            };
+            let same = (containers.iter().zip(inner))
+                .take_while(|(a, b)| a == b)
+                .count();
+            containers.truncate(same);
+            texts.truncate(same);
+            for step in inner.get(same..).unwrap_or_default() {
+                let parent = texts.last().map_or(doc, Vec::as_slice);
+                let mut text = Vec::new();
+                read_string(parent, *step, &mut text);
+                containers.push(*step);
+                texts.push(text);
+            }
+            let parent = texts.last().map_or(doc, Vec::as_slice);
+            let text = match last {
+                (span, false) => parent.get(span.range()).unwrap_or_default(),
+                _ => {
+                    read_string(parent, *last, &mut field);
+                    &field
+                }
+            };
+            (scratch.joined_fields).push(text, piece.message, piece.key);
+        }
+        mark.boundary.strings
+    }
+
+    /// Records a mark at each item end whose strings all lie before string `index`: the
+    /// walk's state there, unless a rewrite that cannot be remembered happened.
+    pub(super) fn resume_mark(
+        &mut self,
+        outline: &Outline,
+        index: usize,
+        splices: &Splices,
+        redacted: &[u32],
+        before: &LimitHits,
+    ) {
+        let minted = !self.tokens.is_empty() || self.tokens.refused > 0;
+        let (findings, message, limits) = (self.findings.len(), self.message, self.limits);
+        let Some(recording) = self.scratch.cache.recording_mut() else {
+            return;
+        };
+        recording.stopped |= minted;
+        while !recording.stopped {
+            let snapshot = &mut recording.snapshot;
+            let Some(boundary) = outline.boundaries.get(snapshot.marks.len()) else {
+                break;
+            };
+            if boundary.strings > index {
+                break;
+            }
+            snapshot.marks.push(Mark {
+                boundary: *boundary,
+                hash: 0,
+                findings,
+                splices: splices.len(),
+                redacted: redacted.len(),
+                pieces: snapshot.pieces.len(),
+                limits: limits.since(before),
+                message,
+            });
+        }
+    }
+
+    /// No more marks: a rewrite the snapshot cannot hold happened in the body's document
+    /// (`depth` 0; deeper, a rewrite reaches the body as its nested document's, at depth 0).
+    pub(super) fn resume_stop_at(&mut self, depth: usize) {
+        if depth > 0 {
+            return;
+        }
+        if let Some(recording) = self.scratch.cache.recording_mut() {
+            recording.stopped = true;
+        }
+    }
+
+    /// Enters (`Some`) or leaves (`None`) the JSON string `leaf` holding a nested document.
+    pub(super) fn resume_chain(&mut self, leaf: Option<(Span, bool)>) {
+        if let Some(recording) = self.scratch.cache.recording_mut() {
+            match leaf {
+                Some(leaf) => recording.chain.push(leaf),
+                None => {
+                    recording.chain.pop();
+                }
+            }
+        }
+    }
+
+    /// Remembers a field joined matching reads (the JSON string `leaf` of the current chain).
+    pub(super) fn resume_piece(&mut self, key: Option<u128>, leaf: (Span, bool)) {
+        let message = self.message;
+        if let Some(recording) = self.scratch.cache.recording_mut() {
+            recording.piece(message, key, leaf);
+        }
+    }
+
+    /// Ends the body document's snapshot: what the walk produced up to its last mark joins it.
+    pub(super) fn resume_end(
+        &mut self,
+        doc: &[u8],
+        outline: &Outline,
+        splices: &Splices,
+        redacted: &[u32],
+    ) {
+        let findings = &self.findings;
+        let cache = &mut self.scratch.cache;
+        let Some(recording) = cache.recording_mut() else {
+            return;
+        };
+        let snapshot = &mut recording.snapshot;
+        if let Some(last) = snapshot.marks.last().copied() {
+            let b = last.boundary;
+            extend_to(&mut snapshot.nodes, &outline.nodes, b.nodes);
+            extend_to(&mut snapshot.strings, &outline.strings, b.strings);
+            extend_to(&mut snapshot.runs, &outline.runs, b.runs);
+            extend_to(&mut snapshot.findings, findings, last.findings);
+            extend_to(&mut snapshot.redacted, redacted, last.redacted);
+            let from = snapshot.splices.len();
+            let new = splices.since(from);
+            let new = new.get(..last.splices.saturating_sub(from)).unwrap_or_default();
+            snapshot.splices.extend_from_slice(new);
+        }
+        cache.resume_seal(doc);
+    }
+}
+
+/// Appends `from[to.len()..upto]` to `to`.
+fn extend_to<T: Clone>(to: &mut Vec<T>, from: &[T], upto: usize) {
+    if let Some(new) = from.get(to.len()..upto) {
+        to.extend_from_slice(new);
+    }
+}
+
+/// The text of the JSON string `step` of `parent` (its span, and whether it has escapes).
+fn read_string(parent: &[u8], step: (Span, bool), out: &mut Vec<u8>) {
+    let raw = parent.get(step.0.range()).unwrap_or_default();
+    if step.1 {
+        json::unescape(raw, out);
+    } else {
+        out.clear();
+        out.extend_from_slice(raw);
+    }
+}
