@@ -132,6 +132,8 @@ pub(crate) struct InspectionCache {
     /// This request's snapshot being made, then made (stored once the request completes).
     recording: Option<resume::Recording>,
     sealed: Option<resume::Snapshot>,
+    /// Whether requests resume after their caller's previous conversation (on by default).
+    resumes: bool,
 }
 
 impl InspectionCache {
@@ -151,6 +153,7 @@ impl InspectionCache {
             snapshots: resume::Store::default(),
             recording: None,
             sealed: None,
+            resumes: true,
         }
     }
 
@@ -172,6 +175,15 @@ impl InspectionCache {
 
     fn hasher(&self) -> FieldHasher {
         self.keys.hasher()
+    }
+
+    /// Turns resuming after a caller's previous conversation on or off (off: its snapshots go).
+    pub(crate) fn set_resumes(&mut self, on: bool) {
+        self.resumes = on;
+        if !on {
+            self.stats.snapshot_evictions += self.snapshots.len() as u64;
+            self.snapshots.clear();
+        }
     }
 
     /// Changes the budget, evicting down to it (0 turns the cache off).
@@ -233,6 +245,9 @@ impl InspectionCache {
     /// request is cached): resumed from this caller's snapshot that shares the longest prefix
     /// of item ends with `doc`, if any ([`InspectionCache::recording`] tells).
     pub(crate) fn resume_begin(&mut self, doc: &[u8], tier: crate::policy::TierIndex) {
+        if !self.resumes {
+            return;
+        }
         let Some(seed) = self.prefix_seed() else {
             return;
         };

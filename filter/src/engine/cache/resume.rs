@@ -11,10 +11,12 @@
 //!   resumes there ([`json::Outline::resume`]);
 //! - the findings (detector, path, span, action, fingerprint: what the field cache keeps, plus
 //!   the path the walk rendered), the redacted keys' nodes and the limits reached;
-//! - the replacements spliced into the bytes as written (where, and the escaped mask or hash
-//!   marker that goes there: no text of the request). A prefix with a rewrite that is not a
-//!   splice (a string escaped again whole, a nested document rewritten) or a minted token is
-//!   not remembered past it: those would hold text or state;
+//! - the replacements spliced into the bytes as written (where, and the escaped mask, hash
+//!   marker or token that goes there: no text of the request). A string rewritten whole and
+//!   a rewrite that minted tokens are [`Replay`]s: which string, and which of the findings are
+//!   its hits, so that resuming rewrites it again from the body's bytes (the text is not kept)
+//!   and mints the same tokens in the same order (the restore map is the uncached one). A
+//!   nested document rewritten is not remembered past (its rewrite would need its walk);
 //! - for joined matching, each field's place: the message it belongs to, its key, and how to
 //!   read its text again from the new request's bytes (the chain of JSON string spans from the
 //!   body down to it, [`Piece`]), not the text.
@@ -51,13 +53,28 @@ pub(crate) struct Mark {
     /// The keyed hash of the bytes before `boundary.end`.
     pub hash: u128,
     pub findings: usize,
+    /// Replacements, those of replays included.
     pub splices: usize,
+    pub replays: usize,
     pub redacted: usize,
     pub pieces: usize,
     /// The limits reached by the walk up to here.
     pub limits: LimitHits,
     /// The joined-matching message of the last field.
     pub message: u64,
+}
+
+/// A string of the body's document whose rewrite is done again on resuming: it was rewritten
+/// whole (`splice` is its place among the replacements) or its rewrite minted tokens.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replay {
+    /// The JSON string (span in the body, whether it has escapes).
+    pub leaf: (Span, bool),
+    /// Its hits: these findings of the snapshot.
+    pub findings: (u32, u32),
+    pub splice: Option<u32>,
+    /// A number token: its rewrite is quoted.
+    pub number: bool,
 }
 
 /// A field joined matching reads: its message, its cache key, and the spans that lead from
@@ -80,7 +97,9 @@ pub(crate) struct Snapshot {
     pub strings: Vec<StringLeaf>,
     pub runs: Vec<ScalarRun>,
     pub findings: Vec<Finding>,
+    /// The spliced replacements (not those of replays).
     pub splices: Vec<(Span, Vec<u8>)>,
+    pub replays: Vec<Replay>,
     pub redacted: Vec<u32>,
     pub pieces: Vec<Piece>,
     pub steps: Vec<(Span, bool)>,
@@ -104,6 +123,7 @@ impl Snapshot {
             + of(&self.splices)
             + splices
             + of(&self.redacted)
+            + of(&self.replays)
             + of(&self.pieces)
             + of(&self.steps)
     }
@@ -119,7 +139,9 @@ impl Snapshot {
         self.strings.truncate(m.boundary.strings);
         self.runs.truncate(m.boundary.runs);
         self.findings.truncate(m.findings);
-        self.splices.truncate(m.splices);
+        self.replays.truncate(m.replays);
+        let replayed = self.replays.iter().filter(|r| r.splice.is_some()).count();
+        self.splices.truncate(m.splices.saturating_sub(replayed));
         self.redacted.truncate(m.redacted);
         self.pieces.truncate(m.pieces);
         let steps = self.pieces.last().map_or(0, |p| p.steps.1 as usize);
@@ -133,6 +155,7 @@ impl Snapshot {
         self.runs.clear();
         self.findings.clear();
         self.splices.clear();
+        self.replays.clear();
         self.redacted.clear();
         self.pieces.clear();
         self.steps.clear();

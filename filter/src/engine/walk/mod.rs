@@ -230,16 +230,17 @@ impl Walk<'_, '_> {
                     finding.path.clone_from(&hidden);
                 }
             }
-            match rewrite {
+            let at = splices.len();
+            match &rewrite {
                 Some(new_text) if leaf.is_number => {
-                    splices.push_json_string_for(leaf.raw, &new_text);
-                    self.resume_stop_at(depth);
+                    splices.push_json_string_for(leaf.raw, new_text);
                 }
-                Some(new_text) => {
-                    splices.push_json_string(leaf.raw, &new_text);
-                    self.resume_stop_at(depth);
-                }
+                Some(new_text) => splices.push_json_string(leaf.raw, new_text),
                 None => {}
+            }
+            if body {
+                let whole = rewrite.is_some().then_some((at, leaf.is_number));
+                self.resume_replay((leaf.raw, leaf.has_escapes), before, whole);
             }
         }
         if body {

@@ -5,11 +5,15 @@
 //! restored up to that item end and the parse resumes there. The walk then starts at the first
 //! string after it with the findings, replacements, redacted keys, limits and joined-matching
 //! fields the snapshot holds (each joined field's text read again from the body's bytes by its
-//! chain of string spans), and records a mark at each item end it passes, until a rewrite it
-//! cannot remember (a string escaped again whole, a nested document rewritten, a token).
+//! chain of string spans), strings rewritten whole or holding tokens rewritten again (their
+//! replays), and records a mark at each item end it passes, until a rewrite it cannot
+//! remember (a nested document rewritten).
 
 use crate::engine::body::json::{self, Outline};
-use crate::engine::cache::resume::Mark;
+use crate::engine::cache::resume::{Mark, Replay};
+use crate::engine::scan::scanner::Hit;
+use crate::engine::verdict::rewrite;
+use crate::policy::{Action, Mode};
 use crate::engine::limits::LimitHits;
 use crate::engine::span::Span;
 use crate::engine::verdict::rewrite::Splices;
@@ -53,7 +57,35 @@ impl Walk<'_, '_> {
             return 0;
         };
         self.findings.extend_from_slice(&snapshot.findings);
-        for (span, bytes) in &snapshot.splices {
+        // The replays in order (their tokens minted as the first time), their rewrites put
+        // back among the spliced replacements.
+        let mut raw = snapshot.splices.iter();
+        let mut text = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
+        for replay in &snapshot.replays {
+            if let Some(at) = replay.splice {
+                while splices.len() < at as usize {
+                    let Some((span, bytes)) = raw.next() else { break };
+                    splices.push_raw(*span, bytes.clone());
+                }
+            }
+            read_string(doc, replay.leaf, &mut text);
+            let range = replay.findings.0 as usize..replay.findings.1 as usize;
+            hits.clear();
+            hits.extend(snapshot.findings.get(range).unwrap_or_default().iter().map(|f| Hit {
+                detector: f.detector,
+                span: f.span,
+                origin: f.origin,
+            }));
+            let new_text =
+                rewrite::apply_masks(self.policy, self.tier, &text, &hits, &mut self.tokens);
+            match replay.splice {
+                None => {}
+                Some(_) if replay.number => splices.push_json_string_for(replay.leaf.0, &new_text),
+                Some(_) => splices.push_json_string(replay.leaf.0, &new_text),
+            }
+        }
+        for (span, bytes) in raw {
             splices.push_raw(*span, bytes.clone());
         }
         redacted.extend_from_slice(&snapshot.redacted);
@@ -105,12 +137,10 @@ impl Walk<'_, '_> {
         redacted: &[u32],
         before: &LimitHits,
     ) {
-        let minted = !self.tokens.is_empty() || self.tokens.refused > 0;
         let (findings, message, limits) = (self.findings.len(), self.message, self.limits);
         let Some(recording) = self.scratch.cache.recording_mut() else {
             return;
         };
-        recording.stopped |= minted;
         while !recording.stopped {
             let snapshot = &mut recording.snapshot;
             let Some(boundary) = outline.boundaries.get(snapshot.marks.len()) else {
@@ -124,6 +154,7 @@ impl Walk<'_, '_> {
                 hash: 0,
                 findings,
                 splices: splices.len(),
+                replays: snapshot.replays.len(),
                 redacted: redacted.len(),
                 pieces: snapshot.pieces.len(),
                 limits: limits.since(before),
@@ -141,6 +172,34 @@ impl Walk<'_, '_> {
         if let Some(recording) = self.scratch.cache.recording_mut() {
             recording.stopped = true;
         }
+    }
+
+    /// After the body document's string `leaf` was walked (its findings from `before` on;
+    /// `rewrite`: its rewrite went in whole, a number's quoted, as replacement `splice`):
+    /// remembers it as a replay if the rewrite was whole or minted tokens.
+    pub(super) fn resume_replay(
+        &mut self,
+        leaf: (Span, bool),
+        before: usize,
+        rewrite: Option<(usize, bool)>,
+    ) {
+        let enforced = self.policy.mode == Mode::Enforce;
+        let findings = self.findings.get(before..).unwrap_or_default();
+        let minted = enforced && findings.iter().any(|f| f.action == Action::Tokenize);
+        if rewrite.is_none() && !minted {
+            return;
+        }
+        let end = self.findings.len();
+        let Some(recording) = self.scratch.cache.recording_mut() else {
+            return;
+        };
+        let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        recording.snapshot.replays.push(Replay {
+            leaf,
+            findings: (index(before), index(end)),
+            splice: rewrite.map(|(at, _)| index(at)),
+            number: rewrite.is_some_and(|(_, number)| number),
+        });
     }
 
     /// Enters (`Some`) or leaves (`None`) the JSON string `leaf` holding a nested document.
@@ -184,10 +243,22 @@ impl Walk<'_, '_> {
             extend_to(&mut snapshot.runs, &outline.runs, b.runs);
             extend_to(&mut snapshot.findings, findings, last.findings);
             extend_to(&mut snapshot.redacted, redacted, last.redacted);
-            let from = snapshot.splices.len();
-            let new = splices.since(from);
-            let new = new.get(..last.splices.saturating_sub(from)).unwrap_or_default();
-            snapshot.splices.extend_from_slice(new);
+            // The spliced replacements since the resumed mark, not the replays' (their text).
+            let base = (recording.resumed.0.checked_sub(1))
+                .and_then(|i| snapshot.marks.get(i as usize))
+                .copied();
+            let first = base.map_or(0, |m| m.splices);
+            let replays = (snapshot.replays)
+                .get(base.map_or(0, |m| m.replays)..)
+                .unwrap_or_default();
+            let new = splices.since(first);
+            let new = new.get(..last.splices.saturating_sub(first)).unwrap_or_default();
+            for (i, item) in new.iter().enumerate() {
+                let at = u32::try_from(first + i).unwrap_or(u32::MAX);
+                if !replays.iter().any(|r| r.splice == Some(at)) {
+                    snapshot.splices.push(item.clone());
+                }
+            }
         }
         cache.resume_seal(doc);
     }
