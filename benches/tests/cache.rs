@@ -435,3 +435,38 @@ fn a_resumed_request_matches_the_uncached_one_whatever_changed() {
     }
     assert!(resumed_edits > 20, "few edited requests resumed: {resumed_edits}");
 }
+
+/// Rewrites a snapshot cannot hold as replacements (a short string rewritten whole, a nested
+/// document rewritten, a long number masked, tokens minted) are done again on resuming: the
+/// resumed request is the uncached one byte for byte, its restore map too, and it resumes past
+/// every item.
+#[test]
+fn rewrites_of_resumed_items_are_replayed() {
+    let policy = policies::default_policy();
+    let items = [
+        r#"{"role":"user","content":"mail jane.roe@corp-mail.net"}"#,
+        r#"{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"send","arguments":"{\"to\":\"jane.roe@corp-mail.net\",\"body\":\"hi\"}"}}]}"#,
+        r#"{"role":"tool","content":"card 4111111111111111 and {\"nested\": \"john_doe@corp-mail.net\"}"}"#,
+        r#"{"role":"user","content":[{"type":"text","text":"a\u00e9 jane.roe@corp-mail.net"}],"id":4111111111111111}"#,
+        r#"{"role":"user","content":"plain text"}"#,
+    ];
+    let body = |n: usize| {
+        format!(
+            r#"{{"messages":[{}],"model":"gpt-4.1","tools":[{{"type":"function","function":{{"name":"send","parameters":{{"required":["to","body"]}}}}}}]}}"#,
+            items[..n].join(",")
+        )
+        .into_bytes()
+    };
+    let mut scratch = policy.scratch();
+    for n in 1..=items.len() {
+        let turn = Turn {
+            body: body(n),
+            fresh: Vec::new(),
+        };
+        let c = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
+        let u = inspect(&policy, &mut policy.scratch(), Shape::OpenAiChat, &turn, None);
+        same(&c, &u, &format!("{n} items"));
+        assert!(u.body.is_some(), "{n} items: nothing was rewritten");
+        assert_eq!(c.cache.resumed_items as usize, n - 1, "{n} items: {:?}", c.cache);
+    }
+}

@@ -278,6 +278,16 @@ impl InspectionCache {
         self.recording = None;
     }
 
+    /// Takes this request's recording out (while a replay walks a nested document again),
+    /// to be put back with [`InspectionCache::put_recording`].
+    pub(crate) fn take_recording(&mut self) -> Option<resume::Recording> {
+        self.recording.take()
+    }
+
+    pub(crate) fn put_recording(&mut self, recording: Option<resume::Recording>) {
+        self.recording = recording;
+    }
+
     pub(crate) fn recording(&self) -> Option<&resume::Recording> {
         self.recording.as_ref()
     }

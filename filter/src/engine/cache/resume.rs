@@ -12,11 +12,11 @@
 //! - the findings (detector, path, span, action, fingerprint: what the field cache keeps, plus
 //!   the path the walk rendered), the redacted keys' nodes and the limits reached;
 //! - the replacements spliced into the bytes as written (where, and the escaped mask, hash
-//!   marker or token that goes there: no text of the request). A string rewritten whole and
-//!   a rewrite that minted tokens are [`Replay`]s: which string, and which of the findings are
-//!   its hits, so that resuming rewrites it again from the body's bytes (the text is not kept)
-//!   and mints the same tokens in the same order (the restore map is the uncached one). A
-//!   nested document rewritten is not remembered past (its rewrite would need its walk);
+//!   marker or token that goes there: no text of the request). A string rewritten whole, a
+//!   nested document rewritten and a rewrite that minted tokens are [`Replay`]s: which string
+//!   (and which of the findings are its hits), so that resuming rewrites it again from the
+//!   body's bytes (the text is not kept; a nested document is walked again) and mints the same
+//!   tokens in the same order (the restore map is the uncached one);
 //! - for joined matching, each field's place: the message it belongs to, its key, and how to
 //!   read its text again from the new request's bytes (the chain of JSON string spans from the
 //!   body down to it, [`Piece`]), not the text.
@@ -73,8 +73,20 @@ pub(crate) struct Replay {
     /// Its hits: these findings of the snapshot.
     pub findings: (u32, u32),
     pub splice: Option<u32>,
-    /// A number token: its rewrite is quoted.
-    pub number: bool,
+    pub kind: ReplayKind,
+}
+
+/// How a [`Replay`]'s string was rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplayKind {
+    /// Spliced as written; only its tokens are minted again.
+    Tokens,
+    /// Its text rewritten and escaped whole.
+    String,
+    /// A number token: rewritten and quoted.
+    Number,
+    /// A nested JSON document: walked again, its rewrite escaped whole.
+    Nested,
 }
 
 /// A field joined matching reads: its message, its cache key, and the spans that lead from
@@ -171,6 +183,7 @@ pub(crate) struct Recording {
     /// A rewrite that cannot be remembered happened: no more marks.
     pub stopped: bool,
     /// The chain of JSON strings the walk is inside (nested documents), for [`Piece`]s.
+    /// (A replay's walk of a nested document runs with the recording taken out.)
     pub chain: Vec<(Span, bool)>,
     /// Items and fields this request resumed past.
     pub resumed: (u32, u32),

@@ -166,6 +166,7 @@ impl Walk<'_, '_> {
                 continue;
             };
             let text = leaf.text(doc, &mut decoded);
+            let before_leaf = self.findings.len();
             let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
             let embedded = !leaf.is_key && json::looks_like_json(text);
             if embedded && depth >= MAX_EMBEDDED_DEPTH {
@@ -178,8 +179,12 @@ impl Walk<'_, '_> {
                 self.resume_chain(None);
                 if let Ok(nested) = nested {
                     if let Some(new_text) = nested {
+                        let at = splices.len();
                         splices.push_json_string(leaf.raw, &new_text);
-                        self.resume_stop_at(depth);
+                        if body {
+                            let whole = Some((at, resume::ReplayKind::Nested));
+                            self.resume_replay((leaf.raw, leaf.has_escapes), before_leaf, whole);
+                        }
                     }
                     continue;
                 }
@@ -239,7 +244,11 @@ impl Walk<'_, '_> {
                 None => {}
             }
             if body {
-                let whole = rewrite.is_some().then_some((at, leaf.is_number));
+                let kind = match leaf.is_number {
+                    true => resume::ReplayKind::Number,
+                    false => resume::ReplayKind::String,
+                };
+                let whole = rewrite.is_some().then_some((at, kind));
                 self.resume_replay((leaf.raw, leaf.has_escapes), before, whole);
             }
         }

@@ -5,12 +5,13 @@
 //! restored up to that item end and the parse resumes there. The walk then starts at the first
 //! string after it with the findings, replacements, redacted keys, limits and joined-matching
 //! fields the snapshot holds (each joined field's text read again from the body's bytes by its
-//! chain of string spans), strings rewritten whole or holding tokens rewritten again (their
-//! replays), and records a mark at each item end it passes, until a rewrite it cannot
-//! remember (a nested document rewritten).
+//! chain of string spans), strings rewritten whole or holding tokens rewritten again and
+//! nested documents rewritten walked again (their replays), and records a mark at each item
+//! end it passes.
 
 use crate::engine::body::json::{self, Outline};
-use crate::engine::cache::resume::{Mark, Replay};
+use crate::engine::cache::resume::{Mark, Recording, Replay};
+pub(crate) use crate::engine::cache::resume::ReplayKind;
 use crate::engine::scan::scanner::Hit;
 use crate::engine::verdict::rewrite;
 use crate::policy::{Action, Mode};
@@ -18,6 +19,7 @@ use crate::engine::limits::LimitHits;
 use crate::engine::span::Span;
 use crate::engine::verdict::rewrite::Splices;
 use crate::engine::walk::Walk;
+use crate::engine::Finding;
 
 impl Walk<'_, '_> {
     /// Starts the body document's snapshot; when it resumes an old one, restores `outline` up
@@ -48,10 +50,23 @@ impl Walk<'_, '_> {
         splices: &mut Splices,
         redacted: &mut Vec<u32>,
     ) -> usize {
-        let scratch = &mut *self.scratch;
-        let Some(recording) = scratch.cache.recording() else {
-            return 0;
+        // Out of the cache while replays walk nested documents (which must not record).
+        let recording = self.scratch.cache.take_recording();
+        let first = match &recording {
+            Some(recording) => self.restore_from(recording, doc, splices, redacted),
+            None => 0,
         };
+        self.scratch.cache.put_recording(recording);
+        first
+    }
+
+    fn restore_from(
+        &mut self,
+        recording: &Recording,
+        doc: &[u8],
+        splices: &mut Splices,
+        redacted: &mut Vec<u32>,
+    ) -> usize {
         let snapshot = &recording.snapshot;
         let Some(mark) = snapshot.marks.last() else {
             return 0;
@@ -60,8 +75,6 @@ impl Walk<'_, '_> {
         // The replays in order (their tokens minted as the first time), their rewrites put
         // back among the spliced replacements.
         let mut raw = snapshot.splices.iter();
-        let mut text = Vec::new();
-        let mut hits: Vec<Hit> = Vec::new();
         for replay in &snapshot.replays {
             if let Some(at) = replay.splice {
                 while splices.len() < at as usize {
@@ -69,21 +82,7 @@ impl Walk<'_, '_> {
                     splices.push_raw(*span, bytes.clone());
                 }
             }
-            read_string(doc, replay.leaf, &mut text);
-            let range = replay.findings.0 as usize..replay.findings.1 as usize;
-            hits.clear();
-            hits.extend(snapshot.findings.get(range).unwrap_or_default().iter().map(|f| Hit {
-                detector: f.detector,
-                span: f.span,
-                origin: f.origin,
-            }));
-            let new_text =
-                rewrite::apply_masks(self.policy, self.tier, &text, &hits, &mut self.tokens);
-            match replay.splice {
-                None => {}
-                Some(_) if replay.number => splices.push_json_string_for(replay.leaf.0, &new_text),
-                Some(_) => splices.push_json_string(replay.leaf.0, &new_text),
-            }
+            self.replay(doc, replay, &snapshot.findings, splices);
         }
         for (span, bytes) in raw {
             splices.push_raw(*span, bytes.clone());
@@ -93,6 +92,7 @@ impl Walk<'_, '_> {
         self.message = mark.message;
         // Each joined field's text, read from the body again by its chain of strings; the
         // containers (nested documents) of consecutive fields are read once.
+        self.scratch.joined_fields.clear();
         let mut containers: Vec<(Span, bool)> = Vec::new();
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut field = Vec::new();
@@ -122,9 +122,42 @@ impl Walk<'_, '_> {
                     &field
                 }
             };
-            (scratch.joined_fields).push(text, piece.message, piece.key);
+            (self.scratch.joined_fields).push(text, piece.message, piece.key);
         }
         mark.boundary.strings
+    }
+
+    /// Rewrites a resumed string again as the first time (minting its tokens again).
+    fn replay(&mut self, doc: &[u8], replay: &Replay, findings: &[Finding], splices: &mut Splices) {
+        let mut text = Vec::new();
+        read_string(doc, replay.leaf, &mut text);
+        let span = replay.leaf.0;
+        if replay.kind == ReplayKind::Nested {
+            // Walked again for its rewrite alone: its findings, limits and joined fields are
+            // the snapshot's already (the joined ones are read after the replays).
+            let (findings, limits) = (self.findings.len(), self.limits);
+            let nested = self.json(&text, "", 1);
+            self.findings.truncate(findings);
+            self.limits = limits;
+            if let Ok(Some(new_text)) = nested {
+                splices.push_json_string(span, &new_text);
+            }
+            return;
+        }
+        let range = replay.findings.0 as usize..replay.findings.1 as usize;
+        let hits: Vec<Hit> = (findings.get(range).unwrap_or_default().iter())
+            .map(|f| Hit {
+                detector: f.detector,
+                span: f.span,
+                origin: f.origin,
+            })
+            .collect();
+        let new_text = rewrite::apply_masks(self.policy, self.tier, &text, &hits, &mut self.tokens);
+        match replay.kind {
+            ReplayKind::Number => splices.push_json_string_for(span, &new_text),
+            ReplayKind::String => splices.push_json_string(span, &new_text),
+            ReplayKind::Tokens | ReplayKind::Nested => {}
+        }
     }
 
     /// Records a mark at each item end whose strings all lie before string `index`: the
@@ -163,25 +196,14 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// No more marks: a rewrite the snapshot cannot hold happened in the body's document
-    /// (`depth` 0; deeper, a rewrite reaches the body as its nested document's, at depth 0).
-    pub(super) fn resume_stop_at(&mut self, depth: usize) {
-        if depth > 0 {
-            return;
-        }
-        if let Some(recording) = self.scratch.cache.recording_mut() {
-            recording.stopped = true;
-        }
-    }
-
     /// After the body document's string `leaf` was walked (its findings from `before` on;
-    /// `rewrite`: its rewrite went in whole, a number's quoted, as replacement `splice`):
-    /// remembers it as a replay if the rewrite was whole or minted tokens.
+    /// `rewrite`: it went in whole as replacement `.0`, rewritten as `.1` says): remembers it
+    /// as a replay if the rewrite was whole or minted tokens.
     pub(super) fn resume_replay(
         &mut self,
         leaf: (Span, bool),
         before: usize,
-        rewrite: Option<(usize, bool)>,
+        rewrite: Option<(usize, ReplayKind)>,
     ) {
         let enforced = self.policy.mode == Mode::Enforce;
         let findings = self.findings.get(before..).unwrap_or_default();
@@ -198,7 +220,7 @@ impl Walk<'_, '_> {
             leaf,
             findings: (index(before), index(end)),
             splice: rewrite.map(|(at, _)| index(at)),
-            number: rewrite.is_some_and(|(_, number)| number),
+            kind: rewrite.map_or(ReplayKind::Tokens, |(_, kind)| kind),
         });
     }
 
