@@ -305,6 +305,13 @@ impl InspectionCache {
         }
     }
 
+    /// The hits of the joined-matching windows this request read, for its snapshot.
+    pub(crate) fn resume_window_hits(&mut self, hits: &[crate::engine::walk::join::WindowHit]) {
+        if let Some(sealed) = self.sealed.as_mut() {
+            sealed.add_window_hits(hits);
+        }
+    }
+
     /// The key of a field, or `None` if this request or this field is not cached.
     pub(crate) fn key(&self, text: &[u8], context: Option<&[u8]>) -> Option<u128> {
         if text.len() < MIN_CACHED_BYTES {

@@ -17,9 +17,12 @@
 //!   (and which of the findings are its hits), so that resuming rewrites it again from the
 //!   body's bytes (the text is not kept; a nested document is walked again) and mints the same
 //!   tokens in the same order (the restore map is the uncached one);
-//! - for joined matching, each field's place: the message it belongs to, its key, and how to
-//!   read its text again from the new request's bytes (the chain of JSON string spans from the
-//!   body down to it, [`Piece`]), not the text.
+//! - for joined matching, each field's place: the message it belongs to, its key, its
+//!   length and how to read its text again from the new request's bytes (the chain of JSON
+//!   string spans from the body down to it, [`Piece`]), not the text; and the hits of the
+//!   windows within those fields (`walk::join::WindowHit`: span, detector, fingerprint), so
+//!   that only the last two fields before the resume point are read again, for the windows
+//!   that reach the new fields.
 //!
 //! A request whose bytes up to an item end hash alike (one pass of the keyed polynomial hash
 //! over the old bytes, stopping at the first item end that differs) resumes after the longest
@@ -33,6 +36,7 @@
 
 use crate::engine::body::json::{Boundary, PathNode, ScalarRun, StringLeaf};
 use crate::engine::limits::LimitHits;
+use crate::engine::walk::join::WindowHit;
 use crate::engine::span::Span;
 use crate::engine::Finding;
 use crate::policy::TierIndex;
@@ -97,6 +101,8 @@ pub(crate) struct Piece {
     pub message: u64,
     pub key: Option<u128>,
     pub steps: (u32, u32),
+    /// Its text's length.
+    pub len: u32,
 }
 
 /// What inspecting a request's conversation up to each item end produced.
@@ -115,6 +121,8 @@ pub(crate) struct Snapshot {
     pub redacted: Vec<u32>,
     pub pieces: Vec<Piece>,
     pub steps: Vec<(Span, bool)>,
+    /// The hits of the windows within the pieces, each with its window's last piece.
+    pub window_hits: Vec<WindowHit>,
 }
 
 impl Snapshot {
@@ -138,6 +146,7 @@ impl Snapshot {
             + of(&self.replays)
             + of(&self.pieces)
             + of(&self.steps)
+            + of(&self.window_hits)
     }
 
     /// Keeps marks `..=at` and what they count, drops the rest.
@@ -158,6 +167,15 @@ impl Snapshot {
         self.pieces.truncate(m.pieces);
         let steps = self.pieces.last().map_or(0, |p| p.steps.1 as usize);
         self.steps.truncate(steps);
+        let pieces = m.pieces;
+        self.window_hits.retain(|w| (w.last_piece as usize) < pieces);
+    }
+
+    /// Keeps the hits of windows read by the request that made it, those within its pieces.
+    pub(crate) fn add_window_hits(&mut self, hits: &[WindowHit]) {
+        let pieces = self.marks.last().map_or(0, |m| m.pieces);
+        let within = hits.iter().filter(|w| (w.last_piece as usize) < pieces);
+        self.window_hits.extend(within);
     }
 
     fn clear_lists(&mut self) {
@@ -171,6 +189,7 @@ impl Snapshot {
         self.redacted.clear();
         self.pieces.clear();
         self.steps.clear();
+        self.window_hits.clear();
     }
 }
 
@@ -191,7 +210,7 @@ pub(crate) struct Recording {
 
 impl Recording {
     /// Remembers a field joined matching reads: `leaf` inside the current chain.
-    pub(crate) fn piece(&mut self, message: u64, key: Option<u128>, leaf: (Span, bool)) {
+    pub(crate) fn piece(&mut self, message: u64, key: Option<u128>, leaf: (Span, bool), len: usize) {
         if self.stopped {
             return;
         }
@@ -207,6 +226,7 @@ impl Recording {
             message,
             key,
             steps,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
         });
     }
 

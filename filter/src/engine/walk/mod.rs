@@ -209,7 +209,7 @@ impl Walk<'_, '_> {
                 self.scratch
                     .joined_fields
                     .push(text, self.message, text_key);
-                self.resume_piece(text_key, (leaf.raw, leaf.has_escapes));
+                self.resume_piece(text_key, (leaf.raw, leaf.has_escapes), text.len());
             }
             let before = self.findings.len();
             // A masked number becomes a string (the mask is not a number): escaped whole.

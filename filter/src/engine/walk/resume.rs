@@ -90,13 +90,22 @@ impl Walk<'_, '_> {
         redacted.extend_from_slice(&snapshot.redacted);
         self.limits.add(&mark.limits);
         self.message = mark.message;
-        // Each joined field's text, read from the body again by its chain of strings; the
-        // containers (nested documents) of consecutive fields are read once.
-        self.scratch.joined_fields.clear();
+        // The joined fields: placed by their lengths, their windows' hits given, but the last
+        // two, whose text windows reaching the new fields read, from the body again by their
+        // chain of strings (the containers, nested documents, of consecutive fields read once).
+        let joined = &mut self.scratch.joined_fields;
+        joined.clear();
+        let read_from = snapshot.pieces.len().saturating_sub(2);
+        for piece in snapshot.pieces.get(..read_from).unwrap_or_default() {
+            joined.push_unread(piece.len as usize, piece.message, piece.key);
+        }
+        let given = joined.given_mut();
+        given.pieces = snapshot.pieces.len();
+        given.hits.extend_from_slice(&snapshot.window_hits);
         let mut containers: Vec<(Span, bool)> = Vec::new();
         let mut texts: Vec<Vec<u8>> = Vec::new();
         let mut field = Vec::new();
-        for piece in &snapshot.pieces {
+        for piece in snapshot.pieces.get(read_from..).unwrap_or_default() {
             let range = piece.steps.0 as usize..piece.steps.1 as usize;
             let steps = snapshot.steps.get(range).unwrap_or_default();
             let Some((last, inner)) = steps.split_last() else {
@@ -236,11 +245,12 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// Remembers a field joined matching reads (the JSON string `leaf` of the current chain).
-    pub(super) fn resume_piece(&mut self, key: Option<u128>, leaf: (Span, bool)) {
+    /// Remembers a field joined matching reads (the JSON string `leaf` of the current chain,
+    /// its text `len` bytes long).
+    pub(super) fn resume_piece(&mut self, key: Option<u128>, leaf: (Span, bool), len: usize) {
         let message = self.message;
         if let Some(recording) = self.scratch.cache.recording_mut() {
-            recording.piece(message, key, leaf);
+            recording.piece(message, key, leaf, len);
         }
     }
 
