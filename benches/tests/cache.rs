@@ -35,7 +35,11 @@ fn same(cached: &Verdict, uncached: &Verdict, what: &str) {
     assert_eq!(cached.uninspectable, uncached.uninspectable, "{what}");
     assert_eq!(cached.limits, uncached.limits, "{what}: limits");
     // The restore map (its `Debug` shows counts only): tokens minted alike, in the same order.
-    assert!(cached.tokens == uncached.tokens, "{what}: tokens {:?}", cached.tokens);
+    assert!(
+        cached.tokens == uncached.tokens,
+        "{what}: tokens {:?}",
+        cached.tokens
+    );
 }
 
 /// Small sessions (a debug build runs this): 10 turns of about 3 KiB, a credential cut
@@ -127,7 +131,10 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 stats.bytes <= stats.budget && stats.entries > 0,
                 "{stats:?}"
             );
-            assert!(stats.snapshots == 1 && stats.snapshot_bytes > 0, "{stats:?}");
+            assert!(
+                stats.snapshots == 1 && stats.snapshot_bytes > 0,
+                "{stats:?}"
+            );
             assert!(resumed as usize >= turns.len(), "{resumed}");
         }
     }
@@ -245,7 +252,11 @@ fn one_callers_history_never_serves_another() {
     );
     assert_eq!(bob.cache.resumed_items, 0);
     assert_eq!(alice_again.cache.misses, 0);
-    assert!(alice_again.cache.resumed_items > 0, "{:?}", alice_again.cache);
+    assert!(
+        alice_again.cache.resumed_items > 0,
+        "{:?}",
+        alice_again.cache
+    );
     same(&alice_again, &bob, "partitions");
 }
 
@@ -327,7 +338,11 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
         assert!(uncached.body.is_some(), "case {n}: nothing was masked");
         for round in 0..2 {
             let resumed = inspect(&policy, &mut resuming, Shape::OpenAiChat, &turn, Some(b"a"));
-            same(&resumed, &uncached, &format!("case {n}, round {round}, resumed"));
+            same(
+                &resumed,
+                &uncached,
+                &format!("case {n}, round {round}, resumed"),
+            );
             assert_eq!(resumed.cache.resumed_items > 0, round == 1, "case {n}");
             let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
             same(&cached, &uncached, &format!("case {n}, round {round}"));
@@ -433,7 +448,10 @@ fn a_resumed_request_matches_the_uncached_one_whatever_changed() {
             same(&next, &expected, &format!("{what}, then the next turn"));
         }
     }
-    assert!(resumed_edits > 20, "few edited requests resumed: {resumed_edits}");
+    assert!(
+        resumed_edits > 20,
+        "few edited requests resumed: {resumed_edits}"
+    );
 }
 
 /// Rewrites a snapshot cannot hold as replacements (a short string rewritten whole, a nested
@@ -464,9 +482,20 @@ fn rewrites_of_resumed_items_are_replayed() {
             fresh: Vec::new(),
         };
         let c = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
-        let u = inspect(&policy, &mut policy.scratch(), Shape::OpenAiChat, &turn, None);
+        let u = inspect(
+            &policy,
+            &mut policy.scratch(),
+            Shape::OpenAiChat,
+            &turn,
+            None,
+        );
         same(&c, &u, &format!("{n} items"));
         assert!(u.body.is_some(), "{n} items: nothing was rewritten");
-        assert_eq!(c.cache.resumed_items as usize, n - 1, "{n} items: {:?}", c.cache);
+        assert_eq!(
+            c.cache.resumed_items as usize,
+            n - 1,
+            "{n} items: {:?}",
+            c.cache
+        );
     }
 }

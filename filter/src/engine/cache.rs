@@ -193,7 +193,9 @@ impl InspectionCache {
             self.key_arms.clear();
         }
         self.stats.snapshot_evictions += u64::from(self.snapshots.evict_to(budget));
-        let evicted = self.lru.evict_to(budget.saturating_sub(self.snapshots.bytes));
+        let evicted = self
+            .lru
+            .evict_to(budget.saturating_sub(self.snapshots.bytes));
         self.stats.evictions += u64::from(evicted);
     }
 

@@ -524,7 +524,12 @@ impl Parser<'_, '_> {
 
     /// An object's members from `frame` on. `resumed`: its member `frame.count` was read
     /// already (an array: not a piece), and what follows it is next.
-    fn members(&mut self, mut frame: Frame, depth: usize, resumed: bool) -> Result<(), SyntaxError> {
+    fn members(
+        &mut self,
+        mut frame: Frame,
+        depth: usize,
+        resumed: bool,
+    ) -> Result<(), SyntaxError> {
         let mut read = resumed;
         loop {
             if read {

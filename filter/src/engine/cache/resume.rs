@@ -36,8 +36,8 @@
 
 use crate::engine::body::json::{Boundary, PathNode, ScalarRun, StringLeaf};
 use crate::engine::limits::LimitHits;
-use crate::engine::walk::join::WindowHit;
 use crate::engine::span::Span;
+use crate::engine::walk::join::WindowHit;
 use crate::engine::Finding;
 use crate::policy::TierIndex;
 
@@ -168,7 +168,8 @@ impl Snapshot {
         let steps = self.pieces.last().map_or(0, |p| p.steps.1 as usize);
         self.steps.truncate(steps);
         let pieces = m.pieces;
-        self.window_hits.retain(|w| (w.last_piece as usize) < pieces);
+        self.window_hits
+            .retain(|w| (w.last_piece as usize) < pieces);
     }
 
     /// Keeps the hits of windows read by the request that made it, those within its pieces.
@@ -210,7 +211,13 @@ pub(crate) struct Recording {
 
 impl Recording {
     /// Remembers a field joined matching reads: `leaf` inside the current chain.
-    pub(crate) fn piece(&mut self, message: u64, key: Option<u128>, leaf: (Span, bool), len: usize) {
+    pub(crate) fn piece(
+        &mut self,
+        message: u64,
+        key: Option<u128>,
+        leaf: (Span, bool),
+        len: usize,
+    ) {
         if self.stopped {
             return;
         }

@@ -187,7 +187,11 @@ impl Walk<'_, '_> {
                 continue;
             };
             hits.clear();
-            let given = joined.given.hits.iter().filter(|g| g.per_message == per_message);
+            let given = joined
+                .given
+                .hits
+                .iter()
+                .filter(|g| g.per_message == per_message);
             hits.extend(given.map(|g| (g.hit, g.fingerprint)));
             for width in 2..=MAX_WINDOW {
                 for (first_index, window) in joined.pieces.windows(width).enumerate() {

@@ -10,16 +10,16 @@
 //! end it passes.
 
 use crate::engine::body::json::{self, Outline};
-use crate::engine::cache::resume::{Mark, Recording, Replay};
 pub(crate) use crate::engine::cache::resume::ReplayKind;
-use crate::engine::scan::scanner::Hit;
-use crate::engine::verdict::rewrite;
-use crate::policy::{Action, Mode};
+use crate::engine::cache::resume::{Mark, Recording, Replay};
 use crate::engine::limits::LimitHits;
+use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
+use crate::engine::verdict::rewrite;
 use crate::engine::verdict::rewrite::Splices;
 use crate::engine::walk::Walk;
 use crate::engine::Finding;
+use crate::policy::{Action, Mode};
 
 impl Walk<'_, '_> {
     /// Starts the body document's snapshot; when it resumes an old one, restores `outline` up
@@ -78,7 +78,9 @@ impl Walk<'_, '_> {
         for replay in &snapshot.replays {
             if let Some(at) = replay.splice {
                 while splices.len() < at as usize {
-                    let Some((span, bytes)) = raw.next() else { break };
+                    let Some((span, bytes)) = raw.next() else {
+                        break;
+                    };
                     splices.push_raw(*span, bytes.clone());
                 }
             }
@@ -284,7 +286,9 @@ impl Walk<'_, '_> {
                 .get(base.map_or(0, |m| m.replays)..)
                 .unwrap_or_default();
             let new = splices.since(first);
-            let new = new.get(..last.splices.saturating_sub(first)).unwrap_or_default();
+            let new = new
+                .get(..last.splices.saturating_sub(first))
+                .unwrap_or_default();
             for (i, item) in new.iter().enumerate() {
                 let at = u32::try_from(first + i).unwrap_or(u32::MAX);
                 if !replays.iter().any(|r| r.splice == Some(at)) {
