@@ -74,6 +74,8 @@ pub struct CacheUse {
     pub resumed_items: u32,
     /// JSON strings (keys and values) in those items.
     pub resumed_fields: u32,
+    /// Joined-matching windows within those items, their hits from the snapshot.
+    pub resumed_windows: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -307,8 +309,14 @@ impl InspectionCache {
         }
     }
 
-    /// The hits of the joined-matching windows this request read, for its snapshot.
-    pub(crate) fn resume_window_hits(&mut self, hits: &[crate::engine::walk::join::WindowHit]) {
+    /// The hits of the joined-matching windows this request read, for its snapshot, and how
+    /// many windows it did not read (their hits given by the snapshot it resumed from).
+    pub(crate) fn resume_window_hits(
+        &mut self,
+        hits: &[crate::engine::walk::join::WindowHit],
+        given: u32,
+    ) {
+        self.used.resumed_windows = given;
         if let Some(sealed) = self.sealed.as_mut() {
             sealed.add_window_hits(hits);
         }

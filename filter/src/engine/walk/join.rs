@@ -174,6 +174,7 @@ impl Walk<'_, '_> {
         let mut window_hits: Vec<Found> = Vec::new();
         // The hits of the windows read now, for this request's snapshot (`cache/resume.rs`).
         let mut read: Vec<WindowHit> = Vec::new();
+        let mut given_windows = 0u32;
         let policy = self.policy;
         let scopes = [(&policy.request_join, false), (&policy.message_join, true)];
         for (scanner, per_message) in scopes {
@@ -196,9 +197,6 @@ impl Walk<'_, '_> {
             for width in 2..=MAX_WINDOW {
                 for (first_index, window) in joined.pieces.windows(width).enumerate() {
                     let last_piece = first_index + width - 1;
-                    if last_piece < joined.given.pieces {
-                        continue;
-                    }
                     let (Some(first), Some(last)) = (window.first(), window.last()) else {
                         continue;
                     };
@@ -211,6 +209,10 @@ impl Walk<'_, '_> {
                         .get(1..width - 1)
                         .is_none_or(|inner| inner.iter().all(|p| p.span.len() < REACH));
                     if !middle_short {
+                        continue;
+                    }
+                    if last_piece < joined.given.pieces {
+                        given_windows += 1;
                         continue;
                     }
                     let from = joined.word_edge_before(
@@ -277,7 +279,7 @@ impl Walk<'_, '_> {
                 self.scratch.scan_request_join = scratch;
             }
         }
-        self.scratch.cache.resume_window_hits(&read);
+        self.scratch.cache.resume_window_hits(&read, given_windows);
         self.scratch.joined_fields = joined;
     }
 
