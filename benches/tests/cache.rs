@@ -499,3 +499,44 @@ fn rewrites_of_resumed_items_are_replayed() {
         );
     }
 }
+
+/// A snapshot belongs to one tier (the actions of its findings are the tier's): the same
+/// conversation from the same caller to a host of another tier is not resumed, and is the
+/// uncached verdict there.
+#[test]
+fn another_tier_does_not_resume() {
+    let policy = policies::default_policy();
+    let turns = conversation::session(&Plan {
+        turns: 3,
+        turn_bytes: 2 << 10,
+        ..Plan::agent(Shape::OpenAiChat, 6)
+    });
+    let mut scratch = policy.scratch();
+    let body = turns[2].body.as_slice();
+    let to = |host: &'static str| Request {
+        host,
+        path: "/v1/chat/completions",
+        content_type: Some("application/json"),
+        content_encoding: None,
+        body,
+        caller: Some(b"alice"),
+    };
+    let vendor = policy.inspect(&to("api.openai.com"), &mut scratch);
+    let relay = policy.inspect(&to("llm-relay.example.net"), &mut scratch);
+    assert_ne!(
+        vendor.tier, relay.tier,
+        "the hosts share a tier: nothing tested"
+    );
+    assert_eq!(relay.cache.resumed_items, 0, "{:?}", relay.cache);
+    let uncached = policy.inspect(
+        &Request {
+            caller: None,
+            ..to("llm-relay.example.net")
+        },
+        &mut policy.scratch(),
+    );
+    same(&relay, &uncached, "another tier");
+    let again = policy.inspect(&to("llm-relay.example.net"), &mut scratch);
+    assert!(again.cache.resumed_items > 0, "{:?}", again.cache);
+    same(&again, &uncached, "another tier, again");
+}
