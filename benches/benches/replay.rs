@@ -11,6 +11,9 @@
 //! Every figure is the median of `REPLAYS` replays within this run (the cache emptied between
 //! replays, the regex caches kept warm), so the ratios compare like with like on a noisy machine.
 //! `cargo bench -p airlock-benches --bench replay` prints a Markdown table for `RESULTS.md`.
+//! With `REPLAY_CACHED_ONLY=1` only the cached replays run (a profile of the warm requests:
+//! `perf record` the bench binary); with `REPLAY_NO_RESUME=1` the cache does not resume
+//! re-sent conversations (`Scratch::set_cache_resume`), to compare.
 
 use airlock_benches::conversation::{self, Plan, Shape, Turn};
 use airlock_benches::policies;
@@ -69,6 +72,8 @@ fn replay(policy: &Policy, name: &str, shape: Shape, turns: &[Turn]) -> Figures 
     let mut fresh = vec![Vec::new(); n];
     let mut uncached = vec![Vec::new(); n];
     let mut scratch = policy.scratch();
+    scratch.set_cache_resume(std::env::var_os("REPLAY_NO_RESUME").is_none());
+    let cached_only = std::env::var_os("REPLAY_CACHED_ONLY").is_some();
     let caller: &[u8] = b"Bearer bench-caller";
     let (mut hits, mut misses) = (0u64, 0u64);
     let mut memory = (0, 0);
@@ -84,6 +89,9 @@ fn replay(policy: &Policy, name: &str, shape: Shape, turns: &[Turn]) -> Figures 
         hits = after.hits - before.hits;
         misses = after.misses - before.misses;
         memory = (after.bytes, after.entries);
+        if cached_only {
+            continue;
+        }
         for (t, turn) in turns.iter().enumerate() {
             fresh[t].push(time(policy, &mut scratch, shape, &turn.fresh, None));
             uncached[t].push(time(policy, &mut scratch, shape, &turn.body, None));

@@ -2,7 +2,10 @@
 //! every turn re-sending the history), a cached inspection gives the uncached one's verdict
 //! finding for finding and its rewritten body byte for byte; a credential cut across a cached
 //! and a new field is still found; a policy change, another caller or a small budget never
-//! serves a stale or foreign result.
+//! serves a stale or foreign result. The same holds with a request resumed after the items it
+//! shares with its caller's previous one (`cache/resume.rs`), which only skips fields the cache
+//! would have served: resumed conversations, edited ones (a byte changed before or after an
+//! item end, items dropped), another caller's, and cut credentials across the resume point.
 #![allow(
     clippy::panic,
     clippy::unwrap_used,
@@ -31,6 +34,12 @@ fn same(cached: &Verdict, uncached: &Verdict, what: &str) {
     );
     assert_eq!(cached.uninspectable, uncached.uninspectable, "{what}");
     assert_eq!(cached.limits, uncached.limits, "{what}: limits");
+    // The restore map (its `Debug` shows counts only): tokens minted alike, in the same order.
+    assert!(
+        cached.tokens == uncached.tokens,
+        "{what}: tokens {:?}",
+        cached.tokens
+    );
 }
 
 /// Small sessions (a debug build runs this): 10 turns of about 3 KiB, a credential cut
@@ -74,8 +83,11 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
         for plan in plans(seed) {
             let turns = conversation::session(&plan);
             let mut cached = policy.scratch();
+            let mut unresumed = policy.scratch();
+            unresumed.set_cache_resume(false);
             let mut uncached = policy.scratch();
             let mut seen = 0; // fields of the previous request, each a hit now
+            let mut resumed = 0;
             for (t, turn) in turns.iter().enumerate() {
                 let what = format!(
                     "{} seed {seed} chat={} turn {t}",
@@ -83,15 +95,29 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                     plan.chat
                 );
                 let c = inspect(&policy, &mut cached, plan.shape, turn, Some(b"alice"));
+                let p = inspect(&policy, &mut unresumed, plan.shape, turn, Some(b"alice"));
                 let u = inspect(&policy, &mut uncached, plan.shape, turn, None);
                 same(&c, &u, &what);
+                same(&p, &u, &format!("{what}, not resumed"));
                 assert_eq!(u.cache, Default::default(), "{what}: no caller, no cache");
                 // Every field of the previous request is served from the cache.
-                assert!(c.cache.hits >= seen, "{what}: {:?} after {seen}", c.cache);
-                assert!(t == 0 || c.cache.hits > 0, "{what}");
-                seen = c.cache.hits + c.cache.misses;
+                assert!(p.cache.hits >= seen, "{what}: {:?} after {seen}", p.cache);
+                assert!(t == 0 || p.cache.hits > 0, "{what}");
+                assert_eq!(p.cache.resumed_items, 0, "{what}");
+                seen = p.cache.hits + p.cache.misses;
+                // Resuming skips fields the cache would have served, and only those.
+                assert_eq!(
+                    (c.cache.misses, c.cache.window_misses),
+                    (p.cache.misses, p.cache.window_misses),
+                    "{what}: {:?} against {:?}",
+                    c.cache,
+                    p.cache
+                );
+                assert!(c.cache.hits <= p.cache.hits, "{what}");
+                assert!(t == 0 || c.cache.resumed_items > 0, "{what}: {:?}", c.cache);
+                resumed += c.cache.resumed_items;
                 rewritten += usize::from(c.body.is_some());
-                spliced += c.cache.spliced;
+                spliced += p.cache.spliced;
                 if plan.split_at.map(|s| s + 1) == Some(t) {
                     // The head of the credential is in a cached field, its tail in a new one.
                     assert!(
@@ -105,6 +131,11 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 stats.bytes <= stats.budget && stats.entries > 0,
                 "{stats:?}"
             );
+            assert!(
+                stats.snapshots == 1 && stats.snapshot_bytes > 0,
+                "{stats:?}"
+            );
+            assert!(resumed as usize >= turns.len(), "{resumed}");
         }
     }
     assert!(
@@ -165,16 +196,15 @@ fn a_policy_change_empties_the_cache() {
         let uncached = inspect(policy, &mut policy.scratch(), plan.shape, last, None);
         same(&cached, &uncached, &format!("policy {n}"));
         assert_eq!(
-            cached.cache.hits, 0,
-            "policy {n}: a change empties the cache"
+            (cached.cache.hits, cached.cache.resumed_items),
+            (0, 0),
+            "policy {n}: a change empties the cache and its snapshots"
         );
         assert_eq!(scratch.cache_stats().invalidations, n as u64 + 1);
         let again = inspect(policy, &mut scratch, plan.shape, last, Some(b"alice"));
         same(&again, &uncached, &format!("policy {n}, again"));
-        assert_eq!(
-            (again.cache.hits, again.cache.misses),
-            (cached.cache.misses, 0)
-        );
+        assert_eq!(again.cache.misses, 0);
+        assert!(again.cache.resumed_items > 0, "{:?}", again.cache);
         let under_a = inspect(&a, &mut a.scratch(), plan.shape, last, None);
         differs |= under_a.findings != uncached.findings;
     }
@@ -220,9 +250,12 @@ fn one_callers_history_never_serves_another() {
         body,
         Some(b"Bearer alice"),
     );
-    assert_eq!(
-        (alice_again.cache.hits, alice_again.cache.misses),
-        (alice.cache.misses, 0)
+    assert_eq!(bob.cache.resumed_items, 0);
+    assert_eq!(alice_again.cache.misses, 0);
+    assert!(
+        alice_again.cache.resumed_items > 0,
+        "{:?}",
+        alice_again.cache
     );
     same(&alice_again, &bob, "partitions");
 }
@@ -290,7 +323,11 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
             body: body.into_bytes(),
             fresh: Vec::new(),
         };
+        // Splicing is what a request not resumed does with the cached strings; resumed, the
+        // same replacements come from the snapshot (or the replays).
         let mut scratch = policy.scratch();
+        scratch.set_cache_resume(false);
+        let mut resuming = policy.scratch();
         let uncached = inspect(
             &policy,
             &mut policy.scratch(),
@@ -300,6 +337,13 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
         );
         assert!(uncached.body.is_some(), "case {n}: nothing was masked");
         for round in 0..2 {
+            let resumed = inspect(&policy, &mut resuming, Shape::OpenAiChat, &turn, Some(b"a"));
+            same(
+                &resumed,
+                &uncached,
+                &format!("case {n}, round {round}, resumed"),
+            );
+            assert_eq!(resumed.cache.resumed_items > 0, round == 1, "case {n}");
             let cached = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
             same(&cached, &uncached, &format!("case {n}, round {round}"));
             if round == 1 {
@@ -341,4 +385,158 @@ fn masks_spliced_into_strings_as_written_give_the_uncached_body() {
         same(&cached, &uncached, &format!("short, round {round}"));
         assert_eq!(cached.cache.spliced, 0);
     }
+}
+
+/// A resumed request gives the uncached verdict whatever changed since the caller's previous
+/// one: a byte changed before, at or after an item end (a letter in a string, or the JSON
+/// broken), items dropped (an older turn re-sent), the same body again, another caller's
+/// history. Each case starts from the cache the whole session filled up to the turn before.
+#[test]
+fn a_resumed_request_matches_the_uncached_one_whatever_changed() {
+    let policy = policies::default_policy();
+    let mut rng = Rng::new(17);
+    let mut resumed_edits = 0;
+    for shape in Shape::ALL {
+        let plan = Plan {
+            turns: 7,
+            turn_bytes: 3 << 10,
+            split_at: Some(3),
+            ..Plan::agent(shape, 11)
+        };
+        let turns = conversation::session(&plan);
+        let last = &turns[6].body;
+        let mut cases: Vec<(String, Vec<u8>, &[u8])> = Vec::new();
+        for n in 0..12 {
+            // A letter inside the body changed (an old item, the new one, the fields after).
+            let mut edited = last.clone();
+            let at = loop {
+                let at = rng.range(0, edited.len());
+                if edited[at].is_ascii_alphabetic() {
+                    break at;
+                }
+            };
+            edited[at] = if edited[at] == b'x' { b'y' } else { b'x' };
+            cases.push((format!("letter {n} at {at}"), edited, b"alice"));
+        }
+        let mut broken = last.clone();
+        broken.truncate(last.len() - 3);
+        cases.push(("the JSON cut short".into(), broken, b"alice"));
+        cases.push(("an older turn".into(), turns[2].body.clone(), b"alice"));
+        cases.push(("the same body".into(), turns[5].body.clone(), b"alice"));
+        cases.push(("the next turn".into(), last.clone(), b"alice"));
+        cases.push(("another caller".into(), last.clone(), b"bob"));
+        for (what, body, caller) in &cases {
+            let what = format!("{} {what}", shape.name());
+            let mut scratch = policy.scratch();
+            for turn in &turns[..6] {
+                inspect(&policy, &mut scratch, shape, turn, Some(b"alice"));
+            }
+            let turn = Turn {
+                body: body.clone(),
+                fresh: Vec::new(),
+            };
+            let c = inspect(&policy, &mut scratch, shape, &turn, Some(caller));
+            let u = inspect(&policy, &mut policy.scratch(), shape, &turn, None);
+            same(&c, &u, &what);
+            if *caller == b"bob" {
+                assert_eq!(c.cache.resumed_items, 0, "{what}");
+            }
+            resumed_edits += usize::from(c.cache.resumed_items > 0);
+            // And the request after it resumes from what this one left.
+            let next = inspect(&policy, &mut scratch, shape, &turns[6], Some(b"alice"));
+            let expected = inspect(&policy, &mut policy.scratch(), shape, &turns[6], None);
+            same(&next, &expected, &format!("{what}, then the next turn"));
+        }
+    }
+    assert!(
+        resumed_edits > 20,
+        "few edited requests resumed: {resumed_edits}"
+    );
+}
+
+/// Rewrites a snapshot cannot hold as replacements (a short string rewritten whole, a nested
+/// document rewritten, a long number masked, tokens minted) are done again on resuming: the
+/// resumed request is the uncached one byte for byte, its restore map too, and it resumes past
+/// every item.
+#[test]
+fn rewrites_of_resumed_items_are_replayed() {
+    let policy = policies::default_policy();
+    let items = [
+        r#"{"role":"user","content":"mail jane.roe@corp-mail.net"}"#,
+        r#"{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"send","arguments":"{\"to\":\"jane.roe@corp-mail.net\",\"body\":\"hi\"}"}}]}"#,
+        r#"{"role":"tool","content":"card 4111111111111111 and {\"nested\": \"john_doe@corp-mail.net\"}"}"#,
+        r#"{"role":"user","content":[{"type":"text","text":"a\u00e9 jane.roe@corp-mail.net"}],"id":4111111111111111}"#,
+        r#"{"role":"user","content":"plain text"}"#,
+    ];
+    let body = |n: usize| {
+        format!(
+            r#"{{"messages":[{}],"model":"gpt-4.1","tools":[{{"type":"function","function":{{"name":"send","parameters":{{"required":["to","body"]}}}}}}]}}"#,
+            items[..n].join(",")
+        )
+        .into_bytes()
+    };
+    let mut scratch = policy.scratch();
+    for n in 1..=items.len() {
+        let turn = Turn {
+            body: body(n),
+            fresh: Vec::new(),
+        };
+        let c = inspect(&policy, &mut scratch, Shape::OpenAiChat, &turn, Some(b"a"));
+        let u = inspect(
+            &policy,
+            &mut policy.scratch(),
+            Shape::OpenAiChat,
+            &turn,
+            None,
+        );
+        same(&c, &u, &format!("{n} items"));
+        assert!(u.body.is_some(), "{n} items: nothing was rewritten");
+        assert_eq!(
+            c.cache.resumed_items as usize,
+            n - 1,
+            "{n} items: {:?}",
+            c.cache
+        );
+    }
+}
+
+/// A snapshot belongs to one tier (the actions of its findings are the tier's): the same
+/// conversation from the same caller to a host of another tier is not resumed, and is the
+/// uncached verdict there.
+#[test]
+fn another_tier_does_not_resume() {
+    let policy = policies::default_policy();
+    let turns = conversation::session(&Plan {
+        turns: 3,
+        turn_bytes: 2 << 10,
+        ..Plan::agent(Shape::OpenAiChat, 6)
+    });
+    let mut scratch = policy.scratch();
+    let body = turns[2].body.as_slice();
+    let to = |host: &'static str| Request {
+        host,
+        path: "/v1/chat/completions",
+        content_type: Some("application/json"),
+        content_encoding: None,
+        body,
+        caller: Some(b"alice"),
+    };
+    let vendor = policy.inspect(&to("api.openai.com"), &mut scratch);
+    let relay = policy.inspect(&to("llm-relay.example.net"), &mut scratch);
+    assert_ne!(
+        vendor.tier, relay.tier,
+        "the hosts share a tier: nothing tested"
+    );
+    assert_eq!(relay.cache.resumed_items, 0, "{:?}", relay.cache);
+    let uncached = policy.inspect(
+        &Request {
+            caller: None,
+            ..to("llm-relay.example.net")
+        },
+        &mut policy.scratch(),
+    );
+    same(&relay, &uncached, "another tier");
+    let again = policy.inspect(&to("llm-relay.example.net"), &mut scratch);
+    assert!(again.cache.resumed_items > 0, "{:?}", again.cache);
+    same(&again, &uncached, "another tier, again");
 }

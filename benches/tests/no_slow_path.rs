@@ -431,7 +431,9 @@ fn the_always_on_set_is_gated_on_rare_bytes() {
 
 /// A re-sent conversation pays for its new fields only, as counts (not timing): with the
 /// cache, every field a turn shares with the previous request is a hit, and the fields the
-/// turn inspects (misses) are no more than its new items hold on their own.
+/// turn inspects (misses) are no more than its new items hold on their own. Resumed after the
+/// items it shares with the previous request (the default), a turn skips every item the
+/// previous one held (`resumed_items` grows each turn) and inspects the same new fields.
 #[test]
 fn a_re_sent_conversation_inspects_only_its_new_fields() {
     use airlock_benches::conversation::{self, Plan, Shape};
@@ -443,7 +445,10 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             ..Plan::agent(shape, 3)
         };
         let mut scratch = policy.scratch();
+        scratch.set_cache_resume(false);
+        let mut resuming = policy.scratch();
         let (mut previous, mut previous_windows, mut spliced) = (0, 0, 0);
+        let mut previous_items = 0;
         for (t, turn) in conversation::session(&plan).iter().enumerate() {
             let (host, path) = shape.host_path();
             let request = |body| airlock_filter::Request {
@@ -455,6 +460,7 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
                 caller: Some(b"caller".as_slice()),
             };
             let used = policy.inspect(&request(&turn.body), &mut scratch).cache;
+            let resumed = policy.inspect(&request(&turn.body), &mut resuming).cache;
             let alone = policy
                 .inspect(&request(&turn.fresh), &mut policy.scratch())
                 .cache;
@@ -486,6 +492,18 @@ fn a_re_sent_conversation_inspects_only_its_new_fields() {
             // when it was served from the cache.
             assert!(used.spliced <= used.hits, "{what}");
             spliced += used.spliced;
+            let what = format!("{what}, resumed {resumed:?}");
+            assert_eq!(
+                (resumed.misses, resumed.window_misses),
+                (used.misses, used.window_misses),
+                "{what}"
+            );
+            assert!(
+                t == 0 || resumed.resumed_items > previous_items,
+                "{what}: the previous request's items were not all resumed past"
+            );
+            assert!(resumed.hits < used.hits || t == 0, "{what}");
+            previous_items = resumed.resumed_items;
         }
         assert!(
             spliced > 0,

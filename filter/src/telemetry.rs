@@ -174,9 +174,12 @@ impl<Id: Copy> Metrics<Id> {
         }
         let cache = verdict.cache;
         for (id, count) in [
+            // Fields served from the cache: looked up, or resumed past (`cache/resume.rs`).
             (
                 self.cache_hits,
-                cache.hits.saturating_add(cache.window_hits),
+                (cache.hits.saturating_add(cache.window_hits))
+                    .saturating_add(cache.resumed_fields)
+                    .saturating_add(cache.resumed_windows),
             ),
             (
                 self.cache_misses,

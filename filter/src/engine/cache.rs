@@ -26,15 +26,19 @@
 //!   budget ([`DEFAULT_CACHE_BYTES`]). No text is stored, only findings.
 //! - **Fail closed**: entries from a request whose inspection failed (a regex that did not
 //!   compile) are dropped, not stored.
+//! - **Resuming** (`resume`): per caller, the previous request's conversation item ends and
+//!   what inspecting the bytes before each produced; a request sharing those bytes (checked by
+//!   one keyed hash pass) skips their parse and walk. Its snapshots count against the budget.
 
 use crate::engine::limits::LimitHits;
 use crate::engine::walk::Found;
 use crate::policy::Policy;
-use field_hash::{FieldHasher, FieldKeys};
+use field_hash::{FieldHasher, FieldKeys, PrefixHasher};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 mod field_hash;
+pub(crate) mod resume;
 
 /// Default budget of one VM's cache, in bytes of entries.
 pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
@@ -65,6 +69,13 @@ pub struct CacheUse {
     /// Rewritten JSON strings whose masks were spliced into the bytes as written, where
     /// their hits lie in those bytes known from the cache (`walk/splice.rs`).
     pub spliced: u32,
+    /// Conversation items whose parse and walk were skipped: the request shared the bytes
+    /// before their end with this caller's previous request (`cache/resume.rs`).
+    pub resumed_items: u32,
+    /// JSON strings (keys and values) in those items.
+    pub resumed_fields: u32,
+    /// Joined-matching windows within those items, their hits from the snapshot.
+    pub resumed_windows: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -79,6 +90,11 @@ pub struct CacheStats {
     /// Bytes the entries take (counted against the budget).
     pub bytes: usize,
     pub budget: usize,
+    /// Conversation snapshots kept (`cache/resume.rs`), their bytes (within `bytes`), and
+    /// those dropped for the counts or the budget.
+    pub snapshots: usize,
+    pub snapshot_bytes: usize,
+    pub snapshot_evictions: u64,
 }
 
 /// One field's inspection, as the walk needs it back.
@@ -113,6 +129,13 @@ pub(crate) struct InspectionCache {
     stats: CacheStats,
     /// Whether a JSON key (by its text's key) arms a detector, so is context for its value.
     key_arms: HashMap<u128, bool, BuildHasherDefault<KeyHasher>>,
+    /// Conversation snapshots, by caller.
+    snapshots: resume::Store,
+    /// This request's snapshot being made, then made (stored once the request completes).
+    recording: Option<resume::Recording>,
+    sealed: Option<resume::Snapshot>,
+    /// Whether requests resume after their caller's previous conversation (on by default).
+    resumes: bool,
 }
 
 impl InspectionCache {
@@ -129,6 +152,10 @@ impl InspectionCache {
             used: CacheUse::default(),
             stats: CacheStats::default(),
             key_arms: HashMap::default(),
+            snapshots: resume::Store::default(),
+            recording: None,
+            sealed: None,
+            resumes: true,
         }
     }
 
@@ -152,19 +179,33 @@ impl InspectionCache {
         self.keys.hasher()
     }
 
+    /// Turns resuming after a caller's previous conversation on or off (off: its snapshots go).
+    pub(crate) fn set_resumes(&mut self, on: bool) {
+        self.resumes = on;
+        if !on {
+            self.stats.snapshot_evictions += self.snapshots.len() as u64;
+            self.snapshots.clear();
+        }
+    }
+
     /// Changes the budget, evicting down to it (0 turns the cache off).
     pub(crate) fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
         if budget == 0 {
             self.key_arms.clear();
         }
-        let evicted = self.lru.evict_to(budget);
+        self.stats.snapshot_evictions += u64::from(self.snapshots.evict_to(budget));
+        let evicted = self
+            .lru
+            .evict_to(budget.saturating_sub(self.snapshots.bytes));
         self.stats.evictions += u64::from(evicted);
     }
 
     /// Starts a request under `policy` from `caller` (`None`: not cached).
     pub(crate) fn begin(&mut self, policy: &Policy, caller: Option<&[u8]>) {
         self.pending.clear();
+        self.recording = None;
+        self.sealed = None;
         self.used = CacheUse::default();
         self.partition = None;
         self.field_seed = None;
@@ -183,6 +224,7 @@ impl InspectionCache {
                 self.stats.invalidations += 1;
             }
             self.lru = Lru::default();
+            self.snapshots.clear();
             self.key_arms.clear();
             self.stamp = Some(stamp);
         }
@@ -201,6 +243,83 @@ impl InspectionCache {
             })
         };
         (self.field_seed, self.raw_seed) = (seed(0), seed(2));
+    }
+
+    /// Starts this request's conversation snapshot for its body `doc` on `tier` (if the
+    /// request is cached): resumed from this caller's snapshot that shares the longest prefix
+    /// of item ends with `doc`, if any ([`InspectionCache::recording`] tells).
+    pub(crate) fn resume_begin(&mut self, doc: &[u8], tier: crate::policy::TierIndex) {
+        if !self.resumes {
+            return;
+        }
+        let Some(seed) = self.prefix_seed() else {
+            return;
+        };
+        let Some(partition) = self.partition else {
+            return;
+        };
+        self.recording = Some(self.snapshots.begin(partition, tier, doc, seed));
+    }
+
+    fn prefix_seed(&self) -> Option<PrefixHasher> {
+        let mut h = self.hasher();
+        h.value(self.partition?).part(&[3]);
+        Some(PrefixHasher::new(h))
+    }
+
+    /// The resumed snapshot could not be used (the rest of the body is no longer JSON): the
+    /// request is walked whole and recorded afresh.
+    pub(crate) fn resume_restart(&mut self, doc: &[u8], tier: crate::policy::TierIndex) {
+        let (Some(seed), Some(partition)) = (self.prefix_seed(), self.partition) else {
+            return;
+        };
+        let mut fresh = resume::Store::default();
+        self.recording = Some(fresh.begin(partition, tier, doc, seed));
+    }
+
+    /// No snapshot for this request after all (its body was not one strict JSON document).
+    pub(crate) fn resume_abandon(&mut self) {
+        self.recording = None;
+    }
+
+    /// Takes this request's recording out (while a replay walks a nested document again),
+    /// to be put back with [`InspectionCache::put_recording`].
+    pub(crate) fn take_recording(&mut self) -> Option<resume::Recording> {
+        self.recording.take()
+    }
+
+    pub(crate) fn put_recording(&mut self, recording: Option<resume::Recording>) {
+        self.recording = recording;
+    }
+
+    pub(crate) fn recording(&self) -> Option<&resume::Recording> {
+        self.recording.as_ref()
+    }
+
+    pub(crate) fn recording_mut(&mut self) -> Option<&mut resume::Recording> {
+        self.recording.as_mut()
+    }
+
+    /// Ends this request's snapshot (stored when the request completes) and counts what it
+    /// resumed past.
+    pub(crate) fn resume_seal(&mut self, doc: &[u8]) {
+        if let Some(recording) = self.recording.take() {
+            (self.used.resumed_items, self.used.resumed_fields) = recording.resumed;
+            self.sealed = recording.seal(doc);
+        }
+    }
+
+    /// The hits of the joined-matching windows this request read, for its snapshot, and how
+    /// many windows it did not read (their hits given by the snapshot it resumed from).
+    pub(crate) fn resume_window_hits(
+        &mut self,
+        hits: &[crate::engine::walk::join::WindowHit],
+        given: u32,
+    ) {
+        self.used.resumed_windows = given;
+        if let Some(sealed) = self.sealed.as_mut() {
+            sealed.add_window_hits(hits);
+        }
     }
 
     /// The key of a field, or `None` if this request or this field is not cached.
@@ -259,7 +378,10 @@ impl InspectionCache {
         match self.pending.last_mut() {
             Some((last, cached)) if *last == key => cached.raw_map = Some(map.into()),
             // A field served from the cache whose entry had none (no rewrite until now).
-            _ => self.used.evictions += self.lru.set_raw_map(key, map, self.budget),
+            _ => {
+                let budget = self.budget.saturating_sub(self.snapshots.bytes);
+                self.used.evictions += self.lru.set_raw_map(key, map, budget);
+            }
         }
     }
 
@@ -342,12 +464,20 @@ impl InspectionCache {
     /// Ends a request: stores its inspections if `complete`, else drops them. Returns its use.
     pub(crate) fn finish(&mut self, complete: bool) -> CacheUse {
         let pending = std::mem::take(&mut self.pending);
+        self.recording = None;
+        if let Some(snapshot) = self.sealed.take().filter(|_| complete) {
+            let evicted = self.snapshots.insert(snapshot, self.budget / 2);
+            self.stats.snapshot_evictions += u64::from(evicted);
+            let budget = self.budget.saturating_sub(self.snapshots.bytes);
+            self.used.evictions += self.lru.evict_to(budget);
+        }
         if complete {
             for (key, cached) in pending {
                 let map = cached.raw_map.as_deref().map_or(0, std::mem::size_of_val);
                 let cost = ENTRY_OVERHEAD + std::mem::size_of_val(&*cached.found) + map;
-                if cost <= self.budget {
-                    self.used.evictions += self.lru.insert(key, cached, cost, self.budget);
+                let budget = self.budget.saturating_sub(self.snapshots.bytes);
+                if cost <= budget {
+                    self.used.evictions += self.lru.insert(key, cached, cost, budget);
                 }
             }
         }
@@ -363,8 +493,10 @@ impl InspectionCache {
     pub(crate) fn stats(&self) -> CacheStats {
         CacheStats {
             entries: self.lru.len(),
-            bytes: self.lru.bytes,
+            bytes: self.lru.bytes + self.snapshots.bytes,
             budget: self.budget,
+            snapshots: self.snapshots.len(),
+            snapshot_bytes: self.snapshots.bytes,
             ..self.stats
         }
     }

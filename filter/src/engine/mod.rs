@@ -161,6 +161,12 @@ impl Scratch {
         self.cache.set_budget(bytes);
     }
 
+    /// Turns the inspection cache's resuming of a caller's re-sent conversation on (the
+    /// default) or off, to compare the two.
+    pub fn set_cache_resume(&mut self, on: bool) {
+        self.cache.set_resumes(on);
+    }
+
     /// The inspection cache's hits, misses, evictions and size so far.
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()

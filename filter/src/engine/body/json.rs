@@ -68,14 +68,14 @@ pub enum PathStep {
 }
 
 /// A node in the path tree; strings point at the node of their position.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathNode {
     pub parent: u32,
     pub step: PathStep,
 }
 
 /// A string in the document: an object key or a value.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StringLeaf {
     /// Between the quotes, still escaped.
     pub raw: Span,
@@ -128,7 +128,7 @@ const MAX_PIECE_BYTES: usize = 24;
 /// An array or object whose elements (values, for an object) are all short strings or
 /// integers, at least [`MIN_RUN_ELEMENTS`] (or [`MIN_RUN_MEMBERS`]) of them: a value cut into pieces
 /// (`["AKIA","R7UZ",…]`, `[65,75,73,65,…]`) that no single field holds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScalarRun {
     /// From the opening bracket to the closing one.
     pub raw: Span,
@@ -137,12 +137,40 @@ pub struct ScalarRun {
     pub is_object: bool,
 }
 
+/// An object or array being read: where it opened, its node, how many members or elements
+/// were read, and whether all of them were pieces of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    node: u32,
+    start: usize,
+    count: u32,
+    pieces: bool,
+}
+
+/// The end of one item of a conversation: an object or array element of an array that is a
+/// member of the root object (`$.messages[3]`), with the parser's state just past it. A later
+/// document whose bytes up to [`Boundary::end`] are the same resumes the parse there
+/// ([`Outline::resume`]): everything the parser decided before it read only those bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Boundary {
+    /// Just past the item's closing bracket.
+    pub end: usize,
+    /// The outline's nodes, strings and runs at that point.
+    pub nodes: usize,
+    pub strings: usize,
+    pub runs: usize,
+    root: Frame,
+    array: Frame,
+}
+
 /// The strings of one document and the tree of their paths. Reused across requests.
 #[derive(Debug, Default)]
 pub struct Outline {
     pub nodes: Vec<PathNode>,
     pub strings: Vec<StringLeaf>,
     pub runs: Vec<ScalarRun>,
+    /// The conversation items' ends, in order (strict grammar only).
+    pub boundaries: Vec<Boundary>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +185,7 @@ impl Outline {
         self.nodes.clear();
         self.strings.clear();
         self.runs.clear();
+        self.boundaries.clear();
     }
 
     /// Parses `doc` as one JSON value (surrounding whitespace allowed) and records its strings.
@@ -191,11 +220,50 @@ impl Outline {
             pos: if bom { BOM.len() } else { 0 },
             outline: self,
             tolerant,
+            root: None,
         };
         parser.skip_ws();
         parser.value(0, 0)?;
         parser.skip_ws();
         Ok(parser.pos)
+    }
+
+    /// Parses `doc` (strict grammar, nothing after the value) from `at`, a boundary of an
+    /// earlier document whose bytes up to `at.end` are `doc`'s: the outline must hold that
+    /// document's nodes, strings, runs and boundaries up to `at` (as [`Outline::truncate_to`]
+    /// leaves them). The outline is then the one [`Outline::parse`] makes of `doc`.
+    pub fn resume(&mut self, doc: &[u8], at: &Boundary) -> Result<(), SyntaxError> {
+        if u32::try_from(doc.len()).is_err() {
+            return Err(SyntaxError::TooLarge);
+        }
+        if doc.len() < at.end {
+            return Err(SyntaxError::Invalid(doc.len()));
+        }
+        let mut parser = Parser {
+            doc,
+            pos: at.end,
+            outline: self,
+            tolerant: false,
+            root: Some(at.root),
+        };
+        parser.items(at.array, 1, true)?;
+        parser.members(at.root, 0, true)?;
+        parser.skip_ws();
+        if parser.pos != doc.len() {
+            return Err(SyntaxError::Invalid(parser.pos));
+        }
+        Ok(())
+    }
+
+    /// Drops what follows boundary `at` (an index into `boundaries`), as a parse that stopped
+    /// there would have left the outline.
+    pub fn truncate_to(&mut self, at: usize) -> Option<Boundary> {
+        let b = *self.boundaries.get(at)?;
+        self.nodes.truncate(b.nodes);
+        self.strings.truncate(b.strings);
+        self.runs.truncate(b.runs);
+        self.boundaries.truncate(at + 1);
+        Some(b)
     }
 
     /// The raw (still escaped) name of the nearest object key at or above `node`.
@@ -314,6 +382,8 @@ struct Parser<'d, 'o> {
     pos: usize,
     outline: &'o mut Outline,
     tolerant: bool,
+    /// The root object's frame, while its member is read (conversation boundaries need it).
+    root: Option<Frame>,
 }
 
 impl Parser<'_, '_> {
@@ -443,28 +513,53 @@ impl Parser<'_, '_> {
         if self.opens_empty(b'{', b'}')? {
             return Ok(());
         }
-        let (mut count, mut pieces) = (0u32, true);
+        let frame = Frame {
+            node,
+            start,
+            count: 0,
+            pieces: true,
+        };
+        self.members(frame, depth, false)
+    }
+
+    /// An object's members from `frame` on. `resumed`: its member `frame.count` was read
+    /// already (an array: not a piece), and what follows it is next.
+    fn members(
+        &mut self,
+        mut frame: Frame,
+        depth: usize,
+        resumed: bool,
+    ) -> Result<(), SyntaxError> {
+        let mut read = resumed;
         loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return self.fail();
+            if read {
+                frame.pieces = false;
+                read = false;
+            } else {
+                self.skip_ws();
+                if self.peek() != Some(b'"') {
+                    return self.fail();
+                }
+                let (raw, has_escapes) = self.string()?;
+                let member = self.node(frame.node, PathStep::Key(raw));
+                self.outline.strings.push(StringLeaf {
+                    raw,
+                    node: member,
+                    is_key: true,
+                    has_escapes,
+                    is_number: false,
+                });
+                self.skip_ws();
+                self.expect(b':')?;
+                self.skip_ws();
+                if depth == 0 {
+                    self.root = Some(frame);
+                }
+                frame.pieces &= self.element(member, depth + 1)?;
             }
-            let (raw, has_escapes) = self.string()?;
-            let member = self.node(node, PathStep::Key(raw));
-            self.outline.strings.push(StringLeaf {
-                raw,
-                node: member,
-                is_key: true,
-                has_escapes,
-                is_number: false,
-            });
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            pieces &= self.element(member, depth + 1)?;
-            count = count.saturating_add(1);
+            frame.count = frame.count.saturating_add(1);
             if self.closes(b'}')? {
-                self.close_run(start, node, count, pieces, true);
+                self.close_run(frame.start, frame.node, frame.count, frame.pieces, true);
                 return Ok(());
             }
         }
@@ -475,17 +570,54 @@ impl Parser<'_, '_> {
         if self.opens_empty(b'[', b']')? {
             return Ok(());
         }
-        let (mut index, mut pieces) = (0u32, true);
+        let frame = Frame {
+            node,
+            start,
+            count: 0,
+            pieces: true,
+        };
+        self.items(frame, depth, false)
+    }
+
+    /// An array's elements from `frame` on. `resumed`: its element `frame.count` was read
+    /// already (an object or array: not a piece), and what follows it is next.
+    fn items(&mut self, mut frame: Frame, depth: usize, resumed: bool) -> Result<(), SyntaxError> {
+        let mut read = resumed;
         loop {
-            self.skip_ws();
-            let element = self.node(node, PathStep::Index(index));
-            pieces &= self.element(element, depth + 1)?;
-            index = index.saturating_add(1);
+            if read {
+                frame.pieces = false;
+                read = false;
+            } else {
+                self.skip_ws();
+                let element = self.node(frame.node, PathStep::Index(frame.count));
+                let container = matches!(self.peek(), Some(b'{' | b'['));
+                let before = frame;
+                frame.pieces &= self.element(element, depth + 1)?;
+                if container && depth == 1 && !self.tolerant {
+                    self.mark_boundary(before);
+                }
+            }
+            frame.count = frame.count.saturating_add(1);
             if self.closes(b']')? {
-                self.close_run(start, node, index, pieces, false);
+                self.close_run(frame.start, frame.node, frame.count, frame.pieces, false);
                 return Ok(());
             }
         }
+    }
+
+    /// Records the end of a conversation item (`array`: its array's frame before it), if its
+    /// array is a member of the root object.
+    fn mark_boundary(&mut self, array: Frame) {
+        let Some(root) = self.root else { return };
+        let outline = &mut *self.outline;
+        outline.boundaries.push(Boundary {
+            end: self.pos,
+            nodes: outline.nodes.len(),
+            strings: outline.strings.len(),
+            runs: outline.runs.len(),
+            root,
+            array,
+        });
     }
 
     /// Reads the `open` byte of a container; true if `close` follows at once (it is empty).
@@ -987,5 +1119,56 @@ mod tests {
         let reparsed: String =
             serde_json::from_slice(&[b"\"".as_slice(), &escaped, b"\""].concat()).unwrap();
         assert_eq!(reparsed, "a\u{1}\u{FFFD}b");
+    }
+}
+
+#[cfg(test)]
+mod resume_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
+    use super::*;
+
+    fn same(a: &Outline, b: &Outline, what: &str) {
+        assert_eq!(a.nodes, b.nodes, "{what}: nodes");
+        assert_eq!(a.strings, b.strings, "{what}: strings");
+        assert_eq!(a.runs, b.runs, "{what}: runs");
+        assert_eq!(a.boundaries, b.boundaries, "{what}: boundaries");
+    }
+
+    /// A parse resumed at any item's end of an earlier document sharing those bytes gives the
+    /// outline a full parse gives, for continuations that add, drop or change items, and a
+    /// continuation that is no longer JSON fails as the full parse does.
+    #[test]
+    fn a_resumed_parse_is_the_full_parse() {
+        let first = br#" {"messages": [{"role": "user", "content": "a\nb"}, [1, 2, "x"],
+            {"content": [{"type": "text", "text": "AKIA"}, "q"]}, {"k": ["ab", "cd"]}],
+            "model": "m", "tools": [{"name": "t"}, {"name": "u"}]} "#;
+        let continuations: [&[u8]; 6] = [
+            br#"], "model": "m", "tools": [{"name": "t"}, {"name": "u"}]} "#,
+            br#", {"role": "assistant", "content": "new"}], "model": "m2"}"#,
+            br#", {"a": {"b": [1, 22222222222, "s"]}}, {"x": 1}], "z": [{"y": 2}]}"#,
+            br#"]}"#,
+            br#", ]}"#,
+            br#"], "model": "m"} {"#,
+        ];
+        let mut original = Outline::default();
+        original.parse(first).unwrap();
+        assert!(original.boundaries.len() >= 5, "{:?}", original.boundaries);
+        for i in 0..original.boundaries.len() {
+            for cont in continuations {
+                let end = original.boundaries[i].end;
+                let doc = [&first[..end], cont].concat();
+                let mut full = Outline::default();
+                let expected = full.parse(&doc);
+                let mut resumed = Outline::default();
+                resumed.parse(first).unwrap();
+                let at = resumed.truncate_to(i).unwrap();
+                let got = resumed.resume(&doc, &at);
+                let what = format!("boundary {i}, {}", String::from_utf8_lossy(cont));
+                assert_eq!(got.is_ok(), expected.is_ok(), "{what}");
+                if got.is_ok() {
+                    same(&resumed, &full, &what);
+                }
+            }
+        }
     }
 }

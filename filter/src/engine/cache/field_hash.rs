@@ -189,6 +189,45 @@ impl FieldHasher {
     }
 }
 
+/// A running hash over a document from its start that yields the hash of any prefix of it
+/// ending at or after the blocks absorbed so far, in one pass over the document for all its
+/// prefixes: `doc[..end]` hashes as its chunks (whole blocks, then its tail zero-padded to a
+/// block) followed by its length, after the seed's parts. Two different prefixes are two
+/// different chunk sequences (the length chunk tells apart those that pad alike), so the
+/// collision bound of the module doc holds for them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PrefixHasher {
+    state: FieldHasher,
+    /// Bytes absorbed (whole blocks).
+    absorbed: usize,
+}
+
+impl PrefixHasher {
+    pub(crate) fn new(seed: FieldHasher) -> PrefixHasher {
+        PrefixHasher {
+            state: seed,
+            absorbed: 0,
+        }
+    }
+
+    /// The hash of `doc[..end]`, absorbing the whole blocks before `end`; `None` if `end` lies
+    /// past `doc` or before the blocks absorbed already.
+    pub(crate) fn prefix(&mut self, doc: &[u8], end: usize) -> Option<u128> {
+        let to = end - end % BLOCK;
+        if to > self.absorbed {
+            for block in doc.get(self.absorbed..to)?.chunks_exact(BLOCK) {
+                self.state.four(block_chunks(block));
+            }
+            self.absorbed = to;
+        }
+        let tail = doc.get(self.absorbed..end)?;
+        let mut h = self.state;
+        h.chunks(tail);
+        h.one((end as u64) & MASK56);
+        Some(h.finish())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
@@ -261,5 +300,33 @@ mod tests {
         assert_ne!(hash(&[b""]), hash(&[]));
         assert_ne!(hash(&[b"\0\0\0\0\0\0\0"]), hash(&[b"\0\0\0\0\0\0"]));
         assert_eq!(hash(&[b"same"]), hash(&[b"same"]));
+    }
+
+    #[test]
+    fn a_prefix_hashes_alike_however_it_is_reached_and_unlike_other_prefixes() {
+        let keys = FieldKeys::new((0x0123_4567_89ab_cdef, 0x7654_3210_fedc_ba98));
+        let mut rng = crate::engine::test_rng::TestRng::new(5);
+        let doc: Vec<u8> = (0..700).map(|_| rng.below(4) as u8).collect();
+        let fresh = |doc: &[u8], end: usize| PrefixHasher::new(keys.hasher()).prefix(doc, end);
+        let mut running = PrefixHasher::new(keys.hasher());
+        let mut seen = std::collections::HashSet::new();
+        for end in (0..=doc.len()).step_by(3) {
+            let h = running.prefix(&doc, end).unwrap();
+            assert_eq!(Some(h), fresh(&doc, end), "{end}");
+            assert!(seen.insert(h), "two prefixes collided at {end}");
+            // Another document with the same prefix: the same hash; one byte changed: another.
+            let mut other = doc[..end].to_vec();
+            other.extend_from_slice(b"tail");
+            assert_eq!(fresh(&other, end), Some(h));
+            if end > 0 {
+                other[rng.below(end)] ^= 0x10;
+                assert_ne!(fresh(&other, end), Some(h), "{end}");
+            }
+        }
+        // Zero bytes that pad alike are told apart by the length.
+        let zeros = [0u8; 60];
+        assert_ne!(fresh(&zeros, 29), fresh(&zeros, 30));
+        assert_eq!(running.prefix(&doc, 1), None, "behind the absorbed blocks");
+        assert_eq!(fresh(&doc, doc.len() + 1), None);
     }
 }

@@ -38,6 +38,16 @@ impl Splices {
         self.items.push((span, bytes));
     }
 
+    /// How many replacements there are.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The replacements from the `start`th on, in the order they came.
+    pub(crate) fn since(&self, start: usize) -> &[(Span, Vec<u8>)] {
+        self.items.get(start..).unwrap_or_default()
+    }
+
     /// The document with every replacement made, or `None` if there were none.
     pub(crate) fn apply(self, doc: &[u8]) -> Option<Vec<u8>> {
         if self.items.is_empty() {

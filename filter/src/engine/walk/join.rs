@@ -6,6 +6,10 @@
 //! that really span fields are reported (the per-field scan found the rest),
 //! and since such a secret cannot be masked in one place, a mask or hash
 //! becomes a block.
+//!
+//! A resumed request (`walk/resume.rs`) knows its first fields' window hits from its caller's
+//! previous request ([`Given`]): those fields are placed by their lengths alone, without their
+//! text, but the last two, which windows reaching the new fields read.
 
 use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
@@ -27,10 +31,33 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// The text of every field of one request, in order, and which message each came from.
+/// Offsets (`Piece::span`, hit spans) are in the fields' joined text; the bytes kept are those
+/// of the fields pushed with their text, one after another.
 #[derive(Debug, Default)]
 pub(crate) struct Joined {
     text: Vec<u8>,
     pieces: Vec<Piece>,
+    /// The joined text's length.
+    len: usize,
+    /// The hits of the windows within the first `given.pieces` fields, known already.
+    given: Given,
+}
+
+/// Window hits known for a request's first fields (a resumed request's, from the snapshot).
+#[derive(Debug, Default)]
+pub(crate) struct Given {
+    pub pieces: usize,
+    pub hits: Vec<WindowHit>,
+}
+
+/// A hit of a window of joined text, in the joined text, with its fingerprint, its scope and
+/// the last field of its window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowHit {
+    pub hit: Hit,
+    pub fingerprint: [u8; 8],
+    pub per_message: bool,
+    pub last_piece: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -39,39 +66,84 @@ struct Piece {
     message: u64,
     /// The field's cache key (its text's), if the request is cached.
     key: Option<u128>,
+    /// Where its bytes start in `text`, if they were kept.
+    kept: Option<usize>,
 }
 
 impl Joined {
     pub(crate) fn clear(&mut self) {
         self.text.clear();
         self.pieces.clear();
+        self.len = 0;
+        self.given.pieces = 0;
+        self.given.hits.clear();
     }
 
     pub(crate) fn push(&mut self, text: &[u8], message: u64, key: Option<u128>) {
-        let start = self.text.len();
+        let kept = self.text.len();
         self.text.extend_from_slice(text);
+        self.place(text.len(), message, key, Some(kept));
+    }
+
+    /// A field placed by its length alone: no window reads its text (its windows' hits are
+    /// given).
+    pub(crate) fn push_unread(&mut self, len: usize, message: u64, key: Option<u128>) {
+        self.place(len, message, key, None);
+    }
+
+    fn place(&mut self, len: usize, message: u64, key: Option<u128>, kept: Option<usize>) {
+        let start = self.len;
+        self.len += len;
         self.pieces.push(Piece {
-            span: Span::new(start, self.text.len()),
+            span: Span::new(start, self.len),
             message,
             key,
+            kept,
         });
+    }
+
+    /// The window hits known for the first fields (set while they are pushed).
+    pub(crate) fn given_mut(&mut self) -> &mut Given {
+        &mut self.given
+    }
+
+    /// The bytes of `span` of the joined text, if every field it touches was kept.
+    fn bytes(&self, span: Span) -> Option<&[u8]> {
+        if span.is_empty() {
+            return Some(&[]);
+        }
+        let first = self.pieces.partition_point(|p| p.span.end <= span.start);
+        let last = self.pieces.partition_point(|p| p.span.end < span.end);
+        let pieces = self.pieces.get(first..=last)?;
+        if pieces.iter().any(|p| p.kept.is_none()) {
+            return None;
+        }
+        let p = pieces.first()?;
+        let start = p.kept? + (span.start - p.span.start);
+        self.text.get(start..start + span.len())
     }
 
     /// `at`, or an earlier offset (not before `floor`, at most [`REACH`] back) where no
     /// token is cut, so a window's first byte is a real edge for `\b`.
     fn word_edge_before(&self, at: usize, floor: usize) -> usize {
         let floor = floor.max(at.saturating_sub(REACH));
+        let Some(bytes) = self.bytes(Span::new(floor, at)) else {
+            return at;
+        };
         (floor..=at)
             .rev()
-            .find(|&i| i == floor || !self.text.get(i - 1).copied().is_some_and(is_token_byte))
+            .find(|&i| i == floor || !bytes.get(i - 1 - floor).copied().is_some_and(is_token_byte))
             .unwrap_or(at)
     }
 
     /// `at`, or a later offset (not after `ceiling`, at most [`REACH`] on) where no token is cut.
     fn word_edge_after(&self, at: usize, ceiling: usize) -> usize {
         let ceiling = ceiling.min(at.saturating_add(REACH));
+        let Some(bytes) = self.bytes(Span::new(at, ceiling)) else {
+            return at;
+        };
         (at..=ceiling)
-            .find(|&i| i == ceiling || !self.text.get(i).copied().is_some_and(is_token_byte))
+            .find(|&i| i == ceiling || !bytes.get(i - at).copied().is_some_and(is_token_byte))
             .unwrap_or(at)
     }
 
@@ -98,8 +170,11 @@ impl Walk<'_, '_> {
             return;
         }
         let joined = std::mem::take(&mut self.scratch.joined_fields);
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut hits: Vec<(Hit, [u8; 8])> = Vec::new();
         let mut window_hits: Vec<Found> = Vec::new();
+        // The hits of the windows read now, for this request's snapshot (`cache/resume.rs`).
+        let mut read: Vec<WindowHit> = Vec::new();
+        let mut given_windows = 0u32;
         let policy = self.policy;
         let scopes = [(&policy.request_join, false), (&policy.message_join, true)];
         for (scanner, per_message) in scopes {
@@ -113,8 +188,15 @@ impl Walk<'_, '_> {
                 continue;
             };
             hits.clear();
+            let given = joined
+                .given
+                .hits
+                .iter()
+                .filter(|g| g.per_message == per_message);
+            hits.extend(given.map(|g| (g.hit, g.fingerprint)));
             for width in 2..=MAX_WINDOW {
-                for window in joined.pieces.windows(width) {
+                for (first_index, window) in joined.pieces.windows(width).enumerate() {
+                    let last_piece = first_index + width - 1;
                     let (Some(first), Some(last)) = (window.first(), window.last()) else {
                         continue;
                     };
@@ -129,6 +211,10 @@ impl Walk<'_, '_> {
                     if !middle_short {
                         continue;
                     }
+                    if last_piece < joined.given.pieces {
+                        given_windows += 1;
+                        continue;
+                    }
                     let from = joined.word_edge_before(
                         first.span.end.saturating_sub(REACH).max(first.span.start),
                         first.span.start,
@@ -137,7 +223,7 @@ impl Walk<'_, '_> {
                         last.span.start.saturating_add(REACH).min(last.span.end),
                         last.span.end,
                     );
-                    let Some(text) = joined.text.get(from..to) else {
+                    let Some(text) = joined.bytes(Span::new(from, to)) else {
                         continue;
                     };
                     // A window's text is a function of its fields' texts: known fields, known hits.
@@ -163,17 +249,29 @@ impl Walk<'_, '_> {
                             cache.remember_window(key, &window_hits);
                         }
                     }
-                    hits.extend(window_hits.iter().map(|f| Hit {
-                        span: f.hit.span.shifted(from),
-                        ..f.hit
-                    }));
+                    for f in &window_hits {
+                        let value = f.hit.span.of(text);
+                        let hit = Hit {
+                            span: f.hit.span.shifted(from),
+                            ..f.hit
+                        };
+                        let fingerprint = fingerprint::fingerprint(&policy.key, value);
+                        hits.push((hit, fingerprint));
+                        read.push(WindowHit {
+                            hit,
+                            fingerprint,
+                            per_message,
+                            last_piece: u32::try_from(last_piece).unwrap_or(u32::MAX),
+                        });
+                    }
                 }
             }
-            hits.sort_unstable_by_key(|h| (h.span, h.detector));
-            hits.dedup();
+            // Equal hits (one span and detector seen through several windows) are one finding.
+            hits.sort_unstable_by_key(|(h, _)| (h.span, h.detector, h.origin));
+            hits.dedup_by_key(|(h, _)| *h);
             let scope = if per_message { "message" } else { "request" };
-            for hit in &hits {
-                self.joined_finding(&joined, *hit, scope);
+            for &(hit, fingerprint) in &hits {
+                self.joined_finding(&joined, hit, fingerprint, scope);
             }
             if per_message {
                 self.scratch.scan_message_join = scratch;
@@ -181,11 +279,12 @@ impl Walk<'_, '_> {
                 self.scratch.scan_request_join = scratch;
             }
         }
+        self.scratch.cache.resume_window_hits(&read, given_windows);
         self.scratch.joined_fields = joined;
     }
 
     /// Records a joined hit that spans fields (one inside a field was found by the per-field scan).
-    fn joined_finding(&mut self, joined: &Joined, hit: Hit, scope: &str) {
+    fn joined_finding(&mut self, joined: &Joined, hit: Hit, fingerprint: [u8; 8], scope: &str) {
         let fields = joined.fields_spanned(hit.span);
         if fields < 2 {
             return;
@@ -194,13 +293,12 @@ impl Walk<'_, '_> {
             a if a.rewrites() => Action::Block,
             a => a,
         };
-        let value = hit.span.of(&joined.text);
         self.findings.push(Finding {
             detector: hit.detector,
             path: format!("(joined {scope}, {fields} fields)"),
             span: hit.span,
             action,
-            fingerprint: fingerprint::fingerprint(&self.policy.key, value),
+            fingerprint,
             via: Via::Joined,
             origin: hit.origin,
         });

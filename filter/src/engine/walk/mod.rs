@@ -10,6 +10,7 @@
 mod fallback;
 pub(crate) mod join;
 mod pieces;
+mod resume;
 mod splice;
 pub mod tally;
 
@@ -116,37 +117,56 @@ impl Walk<'_, '_> {
             self.documents += 1;
         }
         let mut outline = take_slot(&mut self.scratch.outlines, depth);
+        // The body's document: a conversation its caller sent before resumes after the items
+        // it shares with it (`resume.rs`).
+        let body = depth == 0 && prefix == "$" && self.documents == 1 && self.findings.is_empty();
+        let resumed = body.then(|| self.resume_parse(doc, &mut outline)).flatten();
         // What a lenient upstream parser reads is walked too (see `json::Grammar`).
-        let parsed = match outline.parse(doc) {
+        let parsed = match resumed.map_or_else(|| outline.parse(doc), Ok) {
             Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
             parsed => parsed,
         };
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
         }
-        let result = parsed.map(|()| self.json_strings(doc, &outline, prefix, depth));
+        if body && parsed.is_err() {
+            self.scratch.cache.resume_abandon();
+        }
+        let result = parsed.map(|()| self.json_strings(doc, &outline, prefix, depth, body));
         put_slot(&mut self.scratch.outlines, depth, outline);
         result
     }
 
+    /// Walks the strings of `doc`; `body`: the body's document, whose snapshot is kept.
     fn json_strings(
         &mut self,
         doc: &[u8],
         outline: &Outline,
         prefix: &str,
         depth: usize,
+        body: bool,
     ) -> Option<Vec<u8>> {
         let mut splices = Splices::default();
         let mut redacted_keys: Vec<u32> = Vec::new();
         let mut decoded = take_slot(&mut self.scratch.decoded, depth);
+        let limits_before = self.limits;
+        let first = match body {
+            true => self.resume_restore(doc, &mut splices, &mut redacted_keys),
+            false => 0,
+        };
         // A key naming a credential (`"aws_secret_access_key": ...`) is context for its value:
         // the value is then scanned as `key: value` so assignment-style detectors see both.
+        // (An item's end is no member's middle: none is live at a resumed item's end.)
         let mut context_key: Option<(u32, Vec<u8>)> = None;
-        for leaf in &outline.strings {
+        for (index, leaf) in outline.strings.iter().enumerate().skip(first) {
+            if body {
+                self.resume_mark(outline, index, &splices, &redacted_keys, &limits_before);
+            }
             let Some(raw) = doc.get(leaf.raw.range()) else {
                 continue;
             };
             let text = leaf.text(doc, &mut decoded);
+            let before_leaf = self.findings.len();
             let path = |redacted: &[u32]| render_path(prefix, outline, doc, leaf.node, redacted);
             let embedded = !leaf.is_key && json::looks_like_json(text);
             if embedded && depth >= MAX_EMBEDDED_DEPTH {
@@ -154,9 +174,17 @@ impl Walk<'_, '_> {
             }
             if embedded && depth < MAX_EMBEDDED_DEPTH {
                 let nested_prefix = path(&redacted_keys);
-                if let Ok(nested) = self.json(text, &nested_prefix, depth + 1) {
+                self.resume_chain(Some((leaf.raw, leaf.has_escapes)));
+                let nested = self.json(text, &nested_prefix, depth + 1);
+                self.resume_chain(None);
+                if let Ok(nested) = nested {
                     if let Some(new_text) = nested {
+                        let at = splices.len();
                         splices.push_json_string(leaf.raw, &new_text);
+                        if body {
+                            let whole = Some((at, resume::ReplayKind::Nested));
+                            self.resume_replay((leaf.raw, leaf.has_escapes), before_leaf, whole);
+                        }
                     }
                     continue;
                 }
@@ -181,6 +209,7 @@ impl Walk<'_, '_> {
                 self.scratch
                     .joined_fields
                     .push(text, self.message, text_key);
+                self.resume_piece(text_key, (leaf.raw, leaf.has_escapes), text.len());
             }
             let before = self.findings.len();
             // A masked number becomes a string (the mask is not a number): escaped whole.
@@ -206,13 +235,27 @@ impl Walk<'_, '_> {
                     finding.path.clone_from(&hidden);
                 }
             }
-            match rewrite {
+            let at = splices.len();
+            match &rewrite {
                 Some(new_text) if leaf.is_number => {
-                    splices.push_json_string_for(leaf.raw, &new_text);
+                    splices.push_json_string_for(leaf.raw, new_text);
                 }
-                Some(new_text) => splices.push_json_string(leaf.raw, &new_text),
+                Some(new_text) => splices.push_json_string(leaf.raw, new_text),
                 None => {}
             }
+            if body {
+                let kind = match leaf.is_number {
+                    true => resume::ReplayKind::Number,
+                    false => resume::ReplayKind::String,
+                };
+                let whole = rewrite.is_some().then_some((at, kind));
+                self.resume_replay((leaf.raw, leaf.has_escapes), before, whole);
+            }
+        }
+        if body {
+            let end = outline.strings.len();
+            self.resume_mark(outline, end, &splices, &redacted_keys, &limits_before);
+            self.resume_end(doc, outline, &splices, &redacted_keys);
         }
         put_slot(&mut self.scratch.decoded, depth, decoded);
         if !outline.runs.is_empty() {
