@@ -180,10 +180,14 @@ impl Compiler<'_> {
         let relay = self.relay(doc, &tiers, &detectors, &ids);
         self.tests(doc, &ids);
         let scanner = self.scanner(doc, &|_| true);
-        // The joined-text scanners hold only the detectors that opt in; their errors were reported above.
+        // The joined-text scanners hold only the detectors that opt in; their errors were reported
+        // above. A scope none opts in to has no scanner (an empty one would still build a keyword
+        // table, of the cipher names).
         let errors_before = self.errors.len();
-        let join_scanner =
-            |c: &mut Self, scope| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope));
+        let has = |scope| doc.detectors.iter().any(|d| d.join == Some(scope));
+        let join_scanner = |c: &mut Self, scope| {
+            has(scope).then(|| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope)))
+        };
         let message_join = join_scanner(self, JoinDoc::Message);
         let request_join = join_scanner(self, JoinDoc::Request);
         self.errors.truncate(errors_before);
@@ -192,19 +196,14 @@ impl Compiler<'_> {
         let default_tier = default_tier?;
         let mut scanner = scanner?;
         scanner.protected = protected;
-        let has = |scope| doc.detectors.iter().any(|d| d.join == Some(scope));
-        let message_join = if has(JoinDoc::Message) {
-            Some(message_join?)
-        } else {
-            None
+        // A scope whose scanner failed fails the policy.
+        let opted_in = |join: Option<Option<Scanner>>| match join {
+            Some(None) => None,
+            join => Some(join.flatten()),
         };
-        let request_join = if has(JoinDoc::Request) {
-            Some(request_join?)
-        } else {
-            None
-        };
+        let mut message_join = opted_in(message_join)?;
+        let mut request_join = opted_in(request_join)?;
         // Protected detectors that opt in search the joined text too (their indexes shared).
-        let (mut message_join, mut request_join) = (message_join, request_join);
         for (join, scope) in [
             (&mut message_join, JoinDoc::Message),
             (&mut request_join, JoinDoc::Request),
