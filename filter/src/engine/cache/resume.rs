@@ -343,13 +343,9 @@ impl Store {
         {
             // The least recently used, of this caller first when it has too many.
             let mine = self.count_of(partition) >= MAX_PER_CALLER;
-            let oldest = (self.entries.iter().enumerate())
-                .filter(|(_, (_, s))| !mine || s.partition == partition)
-                .min_by_key(|(_, (used, _))| *used)
-                .map(|(i, _)| i);
-            let Some(oldest) = oldest else { break };
-            let (_, gone) = self.entries.swap_remove(oldest);
-            self.bytes = self.bytes.saturating_sub(gone.bytes());
+            if !self.evict_oldest(&|s| !mine || s.partition == partition) {
+                break;
+            }
             evicted += 1;
         }
         self.clock += 1;
@@ -361,16 +357,22 @@ impl Store {
     /// Drops least recently used snapshots until their bytes fit `budget`.
     pub(crate) fn evict_to(&mut self, budget: usize) -> u32 {
         let mut evicted = 0;
-        while self.bytes > budget {
-            let oldest = (self.entries.iter().enumerate())
-                .min_by_key(|(_, (used, _))| *used)
-                .map(|(i, _)| i);
-            let Some(oldest) = oldest else { break };
-            let (_, gone) = self.entries.swap_remove(oldest);
-            self.bytes = self.bytes.saturating_sub(gone.bytes());
+        while self.bytes > budget && self.evict_oldest(&|_| true) {
             evicted += 1;
         }
         evicted
+    }
+
+    /// Drops the least recently used snapshot of those `eligible` accepts; false if none is.
+    fn evict_oldest(&mut self, eligible: &dyn Fn(&Snapshot) -> bool) -> bool {
+        let oldest = (self.entries.iter().enumerate())
+            .filter(|(_, (_, s))| eligible(s))
+            .min_by_key(|(_, (used, _))| *used)
+            .map(|(i, _)| i);
+        let Some(oldest) = oldest else { return false };
+        let (_, gone) = self.entries.swap_remove(oldest);
+        self.bytes = self.bytes.saturating_sub(gone.bytes());
+        true
     }
 
     fn count_of(&self, partition: u128) -> usize {
