@@ -107,6 +107,25 @@ fn cost(base: &Policy, protected: &Policy) {
     );
 }
 
+/// Inspects the cost corpus with `policy` for about `seconds`.
+fn profile(policy: &Policy, seconds: f64) {
+    let bodies: Vec<Vec<u8>> = Class::REALISTIC
+        .into_iter()
+        .flat_map(|class| {
+            [8 << 10, 64 << 10].into_iter().flat_map(move |size| {
+                (0..(1 << 20) / size).map(move |s| chat_body(class, size, s as u64 + 1))
+            })
+        })
+        .collect();
+    let mut scratch = policy.scratch();
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        for body in &bodies {
+            std::hint::black_box(policy.inspect(&request(body), &mut scratch));
+        }
+    }
+}
+
 /// A fragment of about `chars` bytes of `text` from a line start (cut at a char boundary).
 fn fragment(rng: &mut Rng, text: &str, chars: usize) -> Option<String> {
     if text.len() < chars + 1 {
@@ -206,6 +225,15 @@ fn main() {
     );
     let base = policies::default_policy();
     let protected = with_protected(&documents, &records);
+    // `AIRLOCK_PROFILE=SECONDS`: only inspections with the protected policy, for a profiler
+    // (the index build above is a second or two of the run).
+    if let Some(seconds) = std::env::var("AIRLOCK_PROFILE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        profile(&protected, seconds);
+        return;
+    }
     cost(&base, &protected);
     if protected.detectors.iter().any(|d| d.id == "bench-source") {
         recall(&protected, &docs);
