@@ -66,9 +66,7 @@ pub struct Scratch {
     /// Per k-gram of a view with identifiers: its *list* hash (see [`kgram_hashes`]), or
     /// [`LOW_ENTROPY`] when it has none.
     lists: Vec<u64>,
-    /// Per unit of a view with identifiers: the next occurrence of its name within a k-gram's
-    /// reach ([`NO_NEXT`] when none), filled as [`kgram_hashes`] links each occurrence back.
-    next: Vec<u32>,
+    links: Links,
     queue: VecDeque<usize>,
 }
 
@@ -109,7 +107,7 @@ pub fn fingerprints(
         &mut scratch.hashes,
         &mut scratch.raws,
         &mut scratch.lists,
-        &mut scratch.next,
+        &mut scratch.links,
     );
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let bits = threshold_bits(params.w);
@@ -232,7 +230,7 @@ pub fn all_kgrams<'s>(
         &mut scratch.hashes,
         &mut scratch.raws,
         &mut scratch.lists,
-        &mut scratch.next,
+        &mut scratch.links,
     );
     let bits = threshold_bits(params.w);
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
@@ -302,11 +300,12 @@ fn kgram_hashes(
     out: &mut Vec<u64>,
     raws: &mut Vec<u64>,
     lists: &mut Vec<u64>,
-    next: &mut Vec<u32>,
+    links: &mut Links,
 ) {
     out.clear();
     raws.clear();
     lists.clear();
+    let Links { next, latest, pass } = links;
     next.clear();
     if values.len() < k {
         return;
@@ -319,7 +318,16 @@ fn kgram_hashes(
     next.resize(names.len(), NO_NEXT);
     // Each name's latest occurrence, direct-mapped (a slot another name took is looked up by
     // the scan back instead): the link back of most identifiers without a scan.
-    let mut latest = [(0u64, 0usize); LATEST_SLOTS];
+    if !names.is_empty() {
+        latest.resize(LATEST_SLOTS, (0, 0, 0));
+        *pass = pass.wrapping_add(1);
+        if *pass == 0 {
+            // Stamps wrapped: entries of old passes could look current.
+            latest.fill((0, 0, 0));
+            *pass = 1;
+        }
+    }
+    let pass = *pass;
     let slot = |name: u64| ((name ^ (name >> 29)) as usize) & (LATEST_SLOTS - 1);
     let raw_unit = |i: usize| -> u64 {
         match names.get(i).copied().unwrap_or(0) {
@@ -403,11 +411,15 @@ fn kgram_hashes(
             let from = i.saturating_sub(reach);
             let seen = latest.get_mut(slot(this_name));
             let previous = match seen.as_deref() {
-                Some(&(seen_name, at)) if seen_name == this_name => (at >= from).then_some(at),
+                Some(&(seen_name, at, stamp)) if seen_name == this_name && stamp == pass => {
+                    let at = at as usize;
+                    (at >= from).then_some(at)
+                }
                 _ => (from..i).rev().find(|&j| name(j) == this_name),
             };
             if let Some(entry) = seen {
-                *entry = (this_name, i);
+                // A unit beyond u32 (never in a body) empties its slot: the scan back links it.
+                *entry = u32::try_from(i).map_or((0, 0, 0), |at| (this_name, at, pass));
             }
             if let Some(p) = previous {
                 unit = linked(v, i - p);
@@ -440,6 +452,18 @@ fn kgram_hashes(
             }
         }
     }
+}
+
+/// The link tables of [`kgram_hashes`], kept in a [`Scratch`] across texts.
+#[derive(Debug, Default)]
+struct Links {
+    /// Per unit of a view with identifiers: the next occurrence of its name within a k-gram's
+    /// reach ([`NO_NEXT`] when none), filled as each occurrence links back.
+    next: Vec<u32>,
+    /// Each name's latest occurrence, direct-mapped: (name, unit, pass). An entry of an earlier
+    /// pass counts as empty, so the table is never cleared between texts.
+    latest: Vec<(u64, u32, u32)>,
+    pass: u32,
 }
 
 /// No next occurrence of a unit's name within reach (see [`Scratch`]'s `next`).
@@ -635,7 +659,7 @@ mod tests {
                 &mut rolled,
                 &mut Vec::new(),
                 &mut Vec::new(),
-                &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
             let (_, renamed) = code_like(400, 11, 1000);
@@ -650,7 +674,7 @@ mod tests {
                 &mut again,
                 &mut Vec::new(),
                 &mut Vec::new(),
-                &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(rolled, again, "k = {k}");
         }
@@ -667,6 +691,8 @@ mod tests {
                 }
             })
             .unzip();
+        // One scratch for all: the table's entries of an earlier text never link this one.
+        let mut links = Links::default();
         for k in [5, 12, 40, 70] {
             let mut rolled = Vec::new();
             kgram_hashes(
@@ -679,7 +705,7 @@ mod tests {
                 &mut rolled,
                 &mut Vec::new(),
                 &mut Vec::new(),
-                &mut Vec::new(),
+                &mut links,
             );
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
         }
@@ -696,7 +722,7 @@ mod tests {
             &mut same,
             &mut Vec::new(),
             &mut Vec::new(),
-            &mut Vec::new(),
+            &mut Links::default(),
         );
         kgram_hashes(
             &Key([7; 16]),
@@ -708,7 +734,7 @@ mod tests {
             &mut other,
             &mut Vec::new(),
             &mut Vec::new(),
-            &mut Vec::new(),
+            &mut Links::default(),
         );
         assert_ne!(same, other);
         // The check hashes the names: the same names check alike, a rename checks otherwise.
@@ -727,7 +753,7 @@ mod tests {
                 &mut hashes,
                 &mut raws,
                 &mut Vec::new(),
-                &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(raws.len(), hashes.len());
             (0..raws.len())
@@ -769,7 +795,7 @@ mod tests {
             &mut blind,
             &mut Vec::new(),
             &mut Vec::new(),
-            &mut Vec::new(),
+            &mut Links::default(),
         );
         assert_eq!(blind, other);
     }
