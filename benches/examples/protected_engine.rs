@@ -107,8 +107,8 @@ fn cost(base: &Policy, protected: &Policy) {
     );
 }
 
-/// Inspects the cost corpus with `policy` for about `seconds`.
-fn profile(policy: &Policy, seconds: f64) {
+/// Inspects the cost corpus with `policy` for about `seconds`, or `passes` times over.
+fn profile(policy: &Policy, seconds: f64, passes: usize) {
     let bodies: Vec<Vec<u8>> = Class::REALISTIC
         .into_iter()
         .flat_map(|class| {
@@ -119,7 +119,9 @@ fn profile(policy: &Policy, seconds: f64) {
         .collect();
     let mut scratch = policy.scratch();
     let start = Instant::now();
-    while start.elapsed().as_secs_f64() < seconds {
+    let mut pass = 0;
+    while pass < passes || start.elapsed().as_secs_f64() < seconds {
+        pass += 1;
         for body in &bodies {
             std::hint::black_box(policy.inspect(&request(body), &mut scratch));
         }
@@ -226,12 +228,22 @@ fn main() {
     let base = policies::default_policy();
     let protected = with_protected(&documents, &records);
     // `AIRLOCK_PROFILE=SECONDS`: only inspections with the protected policy, for a profiler
-    // (the index build above is a second or two of the run).
-    if let Some(seconds) = std::env::var("AIRLOCK_PROFILE")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
+    // (the index build above is a second or two of the run). `AIRLOCK_PASSES=N`: N passes over
+    // the cost corpus instead, with the default policy alone when `AIRLOCK_BASE` is set: fixed
+    // work, for a count of instructions (`perf stat`) that a shared machine does not move.
+    let passes = env_usize("AIRLOCK_PASSES", 0);
+    if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0))
     {
-        profile(&protected, seconds);
+        profile(&protected, seconds, 0);
+        return;
+    }
+    if passes > 0 || std::env::var_os("AIRLOCK_PASSES").is_some() {
+        let policy = if std::env::var_os("AIRLOCK_BASE").is_some() {
+            &base
+        } else {
+            &protected
+        };
+        profile(policy, 0.0, passes);
         return;
     }
     cost(&base, &protected);
