@@ -230,7 +230,7 @@ fn main() {
     // `AIRLOCK_PROFILE=SECONDS`: only inspections with the protected policy, for a profiler
     // (the index build above is a second or two of the run). `AIRLOCK_PASSES=N`: N passes over
     // the cost corpus instead, with the default policy alone when `AIRLOCK_BASE` is set: fixed
-    // work, for a count of instructions (`perf stat`) that a shared machine does not move.
+    // work, for CPU time or, where the machine has hardware counters, `perf stat -e instructions`.
     let passes = env_usize("AIRLOCK_PASSES", 0);
     if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0))
     {
