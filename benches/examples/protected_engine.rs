@@ -232,8 +232,7 @@ fn main() {
     // the cost corpus instead, with the default policy alone when `AIRLOCK_BASE` is set: fixed
     // work, for CPU time or, where the machine has hardware counters, `perf stat -e instructions`.
     let passes = env_usize("AIRLOCK_PASSES", 0);
-    if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0))
-    {
+    if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0)) {
         profile(&protected, seconds, 0);
         return;
     }
