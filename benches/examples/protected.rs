@@ -377,10 +377,9 @@ fn why_missed(
         Some(m) if m.distinct < 2 && !m.verified => {
             format!("one fingerprint, unverified (own {own_n})")
         }
-        Some(m) if m.copied_chars() < min_chars() => format!(
-            "short: copied {}",
-            m.copied_chars() / 20 * 20
-        ),
+        Some(m) if m.copied_chars() < min_chars() => {
+            format!("short: copied {}", m.copied_chars() / 20 * 20)
+        }
         Some(_) => "qualifies?".to_owned(),
     };
     if std::env::var_os("AIRLOCK_DIAGNOSE_VERBOSE").is_some() {

@@ -107,6 +107,27 @@ fn cost(base: &Policy, protected: &Policy) {
     );
 }
 
+/// Inspects the cost corpus with `policy` for about `seconds`, or `passes` times over.
+fn profile(policy: &Policy, seconds: f64, passes: usize) {
+    let bodies: Vec<Vec<u8>> = Class::REALISTIC
+        .into_iter()
+        .flat_map(|class| {
+            [8 << 10, 64 << 10].into_iter().flat_map(move |size| {
+                (0..(1 << 20) / size).map(move |s| chat_body(class, size, s as u64 + 1))
+            })
+        })
+        .collect();
+    let mut scratch = policy.scratch();
+    let start = Instant::now();
+    let mut pass = 0;
+    while pass < passes || start.elapsed().as_secs_f64() < seconds {
+        pass += 1;
+        for body in &bodies {
+            std::hint::black_box(policy.inspect(&request(body), &mut scratch));
+        }
+    }
+}
+
 /// A fragment of about `chars` bytes of `text` from a line start (cut at a char boundary).
 fn fragment(rng: &mut Rng, text: &str, chars: usize) -> Option<String> {
     if text.len() < chars + 1 {
@@ -206,6 +227,24 @@ fn main() {
     );
     let base = policies::default_policy();
     let protected = with_protected(&documents, &records);
+    // `AIRLOCK_PROFILE=SECONDS`: only inspections with the protected policy, for a profiler
+    // (the index build above is a second or two of the run). `AIRLOCK_PASSES=N`: N passes over
+    // the cost corpus instead, with the default policy alone when `AIRLOCK_BASE` is set: fixed
+    // work, for CPU time or, where the machine has hardware counters, `perf stat -e instructions`.
+    let passes = env_usize("AIRLOCK_PASSES", 0);
+    if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0)) {
+        profile(&protected, seconds, 0);
+        return;
+    }
+    if passes > 0 || std::env::var_os("AIRLOCK_PASSES").is_some() {
+        let policy = if std::env::var_os("AIRLOCK_BASE").is_some() {
+            &base
+        } else {
+            &protected
+        };
+        profile(policy, 0.0, passes);
+        return;
+    }
     cost(&base, &protected);
     if protected.detectors.iter().any(|d| d.id == "bench-source") {
         recall(&protected, &docs);

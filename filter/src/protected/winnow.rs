@@ -66,6 +66,7 @@ pub struct Scratch {
     /// Per k-gram of a view with identifiers: its *list* hash (see [`kgram_hashes`]), or
     /// [`LOW_ENTROPY`] when it has none.
     lists: Vec<u64>,
+    links: Links,
     queue: VecDeque<usize>,
 }
 
@@ -106,6 +107,7 @@ pub fn fingerprints(
         &mut scratch.hashes,
         &mut scratch.raws,
         &mut scratch.lists,
+        &mut scratch.links,
     );
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let bits = threshold_bits(params.w);
@@ -114,6 +116,7 @@ pub fn fingerprints(
         raws,
         lists,
         queue,
+        ..
     } = scratch;
     select(hashes, params.w, queue, &mut |min, min_hash| {
         if let Some(fp) = fingerprint(min_hash, bits) {
@@ -216,7 +219,7 @@ pub fn all_kgrams<'s>(
     names: &[u64],
     params: Params,
     scratch: &'s mut Scratch,
-) -> impl Iterator<Item = Option<(u64, u8)>> + 's {
+) -> impl Iterator<Item = Option<Kgram>> + 's {
     kgram_hashes(
         key,
         domain,
@@ -227,13 +230,40 @@ pub fn all_kgrams<'s>(
         &mut scratch.hashes,
         &mut scratch.raws,
         &mut scratch.lists,
+        &mut scratch.links,
     );
     let bits = threshold_bits(params.w);
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let scratch: &'s Scratch = scratch;
     scratch.hashes.iter().enumerate().map(move |(i, &h)| {
-        fingerprint(h, bits).map(|fp| (fp, check_of(&scratch.raws, raw_mixer, i, fp)))
+        fingerprint(h, bits).map(|fp| Kgram {
+            fingerprint: fp,
+            raw: scratch.raws.get(i).copied(),
+            raw_mixer,
+        })
     })
+}
+
+/// A k-gram whose hash is a fingerprint, from [`all_kgrams`]. Its check is keyed only when
+/// asked for: the matcher asks for the few k-grams the index holds (a keyed mix per candidate
+/// was a share of the search's own cost).
+#[derive(Debug, Clone, Copy)]
+pub struct Kgram {
+    /// The stored fingerprint (keyed hash, see the module doc).
+    pub fingerprint: u64,
+    /// The unkeyed hash of its raw form (a view with identifiers), for its check.
+    raw: Option<u64>,
+    raw_mixer: Mixer,
+}
+
+impl Kgram {
+    /// Its [`check`](Selected::check), as [`fingerprints`] gives it.
+    #[inline]
+    pub fn check(&self) -> u8 {
+        self.raw.map_or((self.fingerprint >> 24) as u8, |raw| {
+            (self.raw_mixer.mix(raw) >> 56) as u8
+        })
+    }
 }
 
 /// The keyed hash of every k-gram of `values` (none when there are fewer than `k` units), or
@@ -270,10 +300,13 @@ fn kgram_hashes(
     out: &mut Vec<u64>,
     raws: &mut Vec<u64>,
     lists: &mut Vec<u64>,
+    links: &mut Links,
 ) {
     out.clear();
     raws.clear();
     lists.clear();
+    let Links { next, latest, pass } = links;
+    next.clear();
     if values.len() < k {
         return;
     }
@@ -282,6 +315,20 @@ fn kgram_hashes(
     } else {
         &[]
     };
+    next.resize(names.len(), NO_NEXT);
+    // Each name's latest occurrence, direct-mapped (a slot another name took is looked up by
+    // the scan back instead): the link back of most identifiers without a scan.
+    if !names.is_empty() {
+        latest.resize(LATEST_SLOTS, (0, 0, 0));
+        *pass = pass.wrapping_add(1);
+        if *pass == 0 {
+            // Stamps wrapped: entries of old passes could look current.
+            latest.fill((0, 0, 0));
+            *pass = 1;
+        }
+    }
+    let pass = *pass;
+    let slot = |name: u64| ((name ^ (name >> 29)) as usize) & (LATEST_SLOTS - 1);
     let raw_unit = |i: usize| -> u64 {
         match names.get(i).copied().unwrap_or(0) {
             0 => values.get(i).copied().unwrap_or(0),
@@ -333,8 +380,11 @@ fn kgram_hashes(
             let old = values.get(first).copied().unwrap_or(0);
             // The first unit's name: its next occurrence in the old k-gram loses its link.
             let first_name = name(first);
+            // Its next occurrence within reach is the one that linked back to it.
             if first_name != 0 {
-                let next = (first + 1..i).take(reach).find(|&j| name(j) == first_name);
+                let next = next
+                    .get(first)
+                    .and_then(|&n| (n != NO_NEXT).then_some(n as usize));
                 if let Some(n) = next {
                     let placeholder = values.get(n).copied().unwrap_or(0);
                     let was = linked(placeholder, n - first);
@@ -359,8 +409,23 @@ fn kgram_hashes(
         let this_name = name(i);
         if this_name != 0 {
             let from = i.saturating_sub(reach);
-            if let Some(p) = (from..i).rev().find(|&j| name(j) == this_name) {
+            let seen = latest.get_mut(slot(this_name));
+            let previous = match seen.as_deref() {
+                Some(&(seen_name, at, stamp)) if seen_name == this_name && stamp == pass => {
+                    let at = at as usize;
+                    (at >= from).then_some(at)
+                }
+                _ => (from..i).rev().find(|&j| name(j) == this_name),
+            };
+            if let Some(entry) = seen {
+                // A unit beyond u32 (never in a body) empties its slot: the scan back links it.
+                *entry = u32::try_from(i).map_or((0, 0, 0), |at| (this_name, at, pass));
+            }
+            if let Some(p) = previous {
                 unit = linked(v, i - p);
+                if let Some(n) = next.get_mut(p) {
+                    *n = u32::try_from(i).unwrap_or(NO_NEXT);
+                }
             }
         }
         distinct += add(&mut counts, unit);
@@ -388,6 +453,23 @@ fn kgram_hashes(
         }
     }
 }
+
+/// The link tables of [`kgram_hashes`], kept in a [`Scratch`] across texts.
+#[derive(Debug, Default)]
+struct Links {
+    /// Per unit of a view with identifiers: the next occurrence of its name within a k-gram's
+    /// reach ([`NO_NEXT`] when none), filled as each occurrence links back.
+    next: Vec<u32>,
+    /// Each name's latest occurrence, direct-mapped: (name, unit, pass). An entry of an earlier
+    /// pass counts as empty, so the table is never cleared between texts.
+    latest: Vec<(u64, u32, u32)>,
+    pass: u32,
+}
+
+/// No next occurrence of a unit's name within reach (see [`Scratch`]'s `next`).
+const NO_NEXT: u32 = u32::MAX;
+/// Slots of the latest-occurrence table of [`kgram_hashes`] (a power of two).
+const LATEST_SLOTS: usize = 256;
 
 /// Added to a stream's domain for the key of its raw-form checks.
 const RAW_DOMAIN: u8 = 0x80;
@@ -577,6 +659,7 @@ mod tests {
                 &mut rolled,
                 &mut Vec::new(),
                 &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
             let (_, renamed) = code_like(400, 11, 1000);
@@ -591,8 +674,40 @@ mod tests {
                 &mut again,
                 &mut Vec::new(),
                 &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(rolled, again, "k = {k}");
+        }
+        // Many names: the latest-occurrence table's slots are shared, and a name whose slot
+        // another took is linked by the scan back, as the definition links it.
+        let (values, names): (Vec<u64>, Vec<u64>) = pseudo(3000, 17)
+            .into_iter()
+            .zip(pseudo(3000, 29))
+            .map(|(a, b)| {
+                if a < 20 {
+                    (99, a * 40 + b + 1)
+                } else {
+                    (a % 5 + 1, 0)
+                }
+            })
+            .unzip();
+        // One scratch for all: the table's entries of an earlier text never link this one.
+        let mut links = Links::default();
+        for k in [5, 12, 40, 70] {
+            let mut rolled = Vec::new();
+            kgram_hashes(
+                &Key([7; 16]),
+                2,
+                &values,
+                &names,
+                k,
+                0,
+                &mut rolled,
+                &mut Vec::new(),
+                &mut Vec::new(),
+                &mut links,
+            );
+            assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
         }
         // Which names repeat matters: `a a b` is not `a b c`.
         let mut same = Vec::new();
@@ -607,6 +722,7 @@ mod tests {
             &mut same,
             &mut Vec::new(),
             &mut Vec::new(),
+            &mut Links::default(),
         );
         kgram_hashes(
             &Key([7; 16]),
@@ -618,6 +734,7 @@ mod tests {
             &mut other,
             &mut Vec::new(),
             &mut Vec::new(),
+            &mut Links::default(),
         );
         assert_ne!(same, other);
         // The check hashes the names: the same names check alike, a rename checks otherwise.
@@ -636,6 +753,7 @@ mod tests {
                 &mut hashes,
                 &mut raws,
                 &mut Vec::new(),
+                &mut Links::default(),
             );
             assert_eq!(raws.len(), hashes.len());
             (0..raws.len())
@@ -677,6 +795,7 @@ mod tests {
             &mut blind,
             &mut Vec::new(),
             &mut Vec::new(),
+            &mut Links::default(),
         );
         assert_eq!(blind, other);
     }

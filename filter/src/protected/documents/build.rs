@@ -218,7 +218,10 @@ impl Builder {
             if every {
                 let all =
                     winnow::all_kgrams(&self.key, domain, values, names, params, &mut self.scratch);
-                top.extend(all.flatten().map(|(h, check)| ((h >> 32) as u32, check)));
+                top.extend(
+                    all.flatten()
+                        .map(|k| ((k.fingerprint >> 32) as u32, k.check())),
+                );
                 top.extend(
                     winnow::all_list_kgrams(&self.scratch, params)
                         .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8)),

@@ -284,11 +284,13 @@ impl DocumentIndex {
             let code = domain == DOMAIN_CODE;
             let single_hits = self.documents() >= MIN_DOCUMENTS_FOR_SINGLE_HITS;
             for (first, kgram) in kgrams.enumerate() {
-                let Some((fp, check)) = kgram else { continue };
+                let Some(kgram) = kgram else { continue };
+                let fp = kgram.fingerprint;
                 let (found, checks) = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
+                let check = kgram.check();
                 // An idiom's fingerprint is held by many documents in different raw forms, and
                 // one of their checks agrees by chance with odds of `forms / 256`: a k-gram
                 // verifies only when few documents hold it in another raw form (a file repeated

@@ -153,13 +153,24 @@ impl Gather<'_> {
 
     /// Keeps a candidate when the prefilter holds its prefix. False when it does not and the
     /// prefix is complete, so no longer run from the same start can be held either.
+    /// `prefix_held` says the run's complete prefix was already found held (a complete prefix
+    /// no longer changes as the run grows, so it is probed once per run, not once per offer).
     #[inline]
-    fn offer(&self, kind: Kind, hasher: &ValueHasher, span: Span, out: &mut Candidates) -> bool {
-        if self.prefilter.may_hold(self.keying.prefix(kind, hasher)) {
+    fn offer(
+        &self,
+        kind: Kind,
+        hasher: &ValueHasher,
+        span: Span,
+        out: &mut Candidates,
+        prefix_held: &mut bool,
+    ) -> bool {
+        let complete = hasher.len() >= PREFIX;
+        if (complete && *prefix_held) || self.prefilter.may_hold(self.keying.prefix(kind, hasher)) {
+            *prefix_held = complete;
             out.push((self.keying.value(kind, hasher), span));
             true
         } else {
-            hasher.len() < PREFIX
+            !complete
         }
     }
 
@@ -195,7 +206,7 @@ impl Gather<'_> {
             }
             let start = at - local.len();
             let span = Span::new(base + start, base + at + 1 + domain.len());
-            self.offer(Kind::Email, &hasher, span, out);
+            self.offer(Kind::Email, &hasher, span, out, &mut false);
         }
     }
 
@@ -228,6 +239,7 @@ impl Gather<'_> {
         // Every sub-run of at most MAX_GROUPS groups inside a run of joined groups, by start.
         for from in 0..groups.len() {
             let mut hasher = ValueHasher::default();
+            let mut prefix_held = false;
             let Some(&(s, _, _)) = groups.get(from) else {
                 continue;
             };
@@ -236,7 +248,8 @@ impl Gather<'_> {
                     break;
                 }
                 hasher.write(bytes.get(gs..ge).unwrap_or_default());
-                if !self.offer(Kind::Digits, &hasher, Span::new(base + s, base + ge), out) {
+                let span = Span::new(base + s, base + ge);
+                if !self.offer(Kind::Digits, &hasher, span, out, &mut prefix_held) {
                     break;
                 }
             }
@@ -279,6 +292,7 @@ impl Gather<'_> {
         }
         for (w, &(s, _, _)) in spans.iter().enumerate() {
             let mut hasher = ValueHasher::default();
+            let mut prefix_held = false;
             for &(ws, we, _) in spans.iter().skip(w).take(MAX_WORDS) {
                 let word = text.get(ws..we).unwrap_or_default();
                 // The prefix is tested as soon as it is complete, so a long first word (a CJK
@@ -327,7 +341,10 @@ impl Gather<'_> {
                         }
                     }
                 }
-                if cut || !self.offer(Kind::Words, &hasher, Span::new(base + s, base + we), out) {
+                // Not cut with a complete prefix: the crossing's probe found it held.
+                prefix_held |= !cut && hasher.len() >= PREFIX;
+                let span = Span::new(base + s, base + we);
+                if cut || !self.offer(Kind::Words, &hasher, span, out, &mut prefix_held) {
                     break;
                 }
             }
