@@ -196,6 +196,15 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    /// `n` little-endian u16s.
+    pub fn u16s(&mut self, n: usize) -> Result<Vec<u16>, IndexError> {
+        let raw = self.bytes(n.checked_mul(2).ok_or(SHORT)?)?;
+        Ok(raw
+            .chunks_exact(2)
+            .map(|c| <[u8; 2]>::try_from(c).map_or(0, u16::from_le_bytes))
+            .collect())
+    }
+
     /// `n` little-endian u32s.
     pub fn u32s(&mut self, n: usize) -> Result<Vec<u32>, IndexError> {
         let raw = self.bytes(n.checked_mul(4).ok_or(SHORT)?)?;

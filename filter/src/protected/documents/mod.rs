@@ -106,16 +106,7 @@ impl DocumentIndex {
         }
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
-        let doc_scales = r
-            .bytes(documents.saturating_mul(2))?
-            .chunks_exact(2)
-            .map(|c| {
-                u16::from_le_bytes([
-                    c.first().copied().unwrap_or(0),
-                    c.get(1).copied().unwrap_or(0),
-                ])
-            })
-            .collect::<Vec<u16>>();
+        let doc_scales = r.u16s(documents)?;
         let names = match r.u8()? {
             0 => None,
             1 => Some(
@@ -136,27 +127,9 @@ impl DocumentIndex {
             return Err(IndexError::Malformed("more than 16 bucket bits"));
         }
         let buckets = r.u32s((1usize << bits) + 1)?;
-        let lows = r
-            .bytes(entries.saturating_mul(2))?
-            .chunks_exact(2)
-            .map(|c| {
-                u16::from_le_bytes([
-                    c.first().copied().unwrap_or(0),
-                    c.get(1).copied().unwrap_or(0),
-                ])
-            })
-            .collect::<Vec<u16>>();
+        let lows = r.u16s(entries)?;
         let docs = match width {
-            2 => r
-                .bytes(entries.saturating_mul(2))?
-                .chunks_exact(2)
-                .map(|c| {
-                    u32::from(u16::from_le_bytes([
-                        c.first().copied().unwrap_or(0),
-                        c.get(1).copied().unwrap_or(0),
-                    ]))
-                })
-                .collect(),
+            2 => r.u16s(entries)?.into_iter().map(u32::from).collect(),
             4 => r.u32s(entries)?,
             _ => {
                 return Err(IndexError::Malformed(
