@@ -644,38 +644,32 @@ mod tests {
             .unzip()
     }
 
+    /// The rolled k-gram hashes of a unit sequence, under the tests' key.
+    fn roll(values: &[u64], names: &[u64], k: usize, links: &mut Links) -> Vec<u64> {
+        let mut rolled = Vec::new();
+        kgram_hashes(
+            &Key([7; 16]),
+            2,
+            values,
+            names,
+            k,
+            0,
+            &mut rolled,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            links,
+        );
+        rolled
+    }
+
     #[test]
     fn linked_identifiers_roll_like_the_definition_and_survive_a_consistent_rename() {
         for k in [1, 2, 5, 12, 70] {
             let (values, names) = code_like(400, 11, 0);
-            let mut rolled = Vec::new();
-            kgram_hashes(
-                &Key([7; 16]),
-                2,
-                &values,
-                &names,
-                k,
-                0,
-                &mut rolled,
-                &mut Vec::new(),
-                &mut Vec::new(),
-                &mut Links::default(),
-            );
+            let rolled = roll(&values, &names, k, &mut Links::default());
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
             let (_, renamed) = code_like(400, 11, 1000);
-            let mut again = Vec::new();
-            kgram_hashes(
-                &Key([7; 16]),
-                2,
-                &values,
-                &renamed,
-                k,
-                0,
-                &mut again,
-                &mut Vec::new(),
-                &mut Vec::new(),
-                &mut Links::default(),
-            );
+            let again = roll(&values, &renamed, k, &mut Links::default());
             assert_eq!(rolled, again, "k = {k}");
         }
         // Many names: the latest-occurrence table's slots are shared, and a name whose slot
@@ -694,19 +688,7 @@ mod tests {
         // One scratch for all: the table's entries of an earlier text never link this one.
         let mut links = Links::default();
         for k in [5, 12, 40, 70] {
-            let mut rolled = Vec::new();
-            kgram_hashes(
-                &Key([7; 16]),
-                2,
-                &values,
-                &names,
-                k,
-                0,
-                &mut rolled,
-                &mut Vec::new(),
-                &mut Vec::new(),
-                &mut links,
-            );
+            let rolled = roll(&values, &names, k, &mut links);
             assert_eq!(rolled, direct(&values, &names, k), "k = {k}");
         }
         // Which names repeat matters: `a a b` is not `a b c`.

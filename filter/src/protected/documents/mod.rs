@@ -426,13 +426,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_verified_fingerprint_finds_a_short_copy_that_kept_its_names() {
-        let a = program(1, 200);
+    /// An index of `a` among 800 padding programs (enough documents for one verified
+    /// fingerprint to be a finding).
+    fn padded_index_of(a: &str) -> DocumentIndex {
         let mut builder = Builder::new(Key([3; 16]), Settings::default());
         builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
         pad(&mut builder);
-        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        DocumentIndex::from_bytes(&builder.finish(false).0).unwrap()
+    }
+
+    #[test]
+    fn one_verified_fingerprint_finds_a_short_copy_that_kept_its_names() {
+        let a = program(1, 200);
+        let idx = padded_index_of(&a);
         let lines: Vec<&str> = a.lines().collect();
         let mut scratch = FindScratch::default();
         let (mut kept, mut renamed, mut too_short) = (0, 0, 0);
@@ -456,10 +462,7 @@ mod tests {
     #[test]
     fn a_stripped_paste_is_measured_by_the_source_it_reproduces() {
         let a = program(1, 200);
-        let mut builder = Builder::new(Key([3; 16]), Settings::default());
-        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
-        pad(&mut builder);
-        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let idx = padded_index_of(&a);
         let lines: Vec<&str> = a.lines().collect();
         let mut scratch = FindScratch::default();
         let (mut found, mut tiny) = (0, 0);
