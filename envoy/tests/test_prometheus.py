@@ -160,9 +160,14 @@ def test_every_dashboard_panel_returns_data(envoy_factory, wasm, cli, upstream, 
         assert {r["name"] for r in rules if r["type"] == "alerting"} >= {
             "AirlockFailOpen", "AirlockFailModeBlocking", "AirlockBlockedRateJump",
             "AirlockInspectionP99OverBudget", "AirlockConfigRejected"}
-        # the recording rule in seconds agrees with the raw microsecond histogram
-        p99 = e2e.poll(lambda: prom.query("airlock:inspection_time_seconds:p99_5m"), 30,
-                       "the p99 recording rule")
+        # the recording rule in seconds agrees with the raw microsecond histogram; its first
+        # evaluations may precede the scrape that holds the traffic (rate 0/0: NaN), so wait for
+        # an evaluation with a number, then check it
+        def p99_evaluated():
+            result = prom.query("airlock:inspection_time_seconds:p99_5m")
+            return result if result and not math.isnan(float(result[0]["value"][1])) else None
+
+        p99 = e2e.poll(p99_evaluated, 30, "the p99 recording rule evaluated over the traffic")
         assert 0 < float(p99[0]["value"][1]) < 5, p99
     finally:
         prom.stop()
