@@ -91,13 +91,24 @@ impl StringLeaf {
     /// The leaf's text, unescaped into `scratch` when it has escapes (borrowed from `doc`
     /// otherwise, without a copy). Empty when the span lies outside `doc`.
     pub fn text<'a>(&self, doc: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
-        let raw = doc.get(self.raw.range()).unwrap_or_default();
-        if self.has_escapes {
-            unescape(raw, scratch);
-            scratch
-        } else {
-            raw
-        }
+        string_text(doc, self.raw, self.has_escapes, scratch)
+    }
+}
+
+/// The text of the JSON string whose unquoted bytes are `raw` in `doc`: unescaped into
+/// `scratch` when it has escapes, borrowed from `doc` otherwise. Empty when `raw` lies outside.
+pub fn string_text<'a>(
+    doc: &'a [u8],
+    raw: Span,
+    has_escapes: bool,
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    let raw = doc.get(raw.range()).unwrap_or_default();
+    if has_escapes {
+        unescape(raw, scratch);
+        scratch
+    } else {
+        raw
     }
 }
 

@@ -118,21 +118,14 @@ impl Walk<'_, '_> {
                 .count();
             containers.truncate(same);
             texts.truncate(same);
-            for step in inner.get(same..).unwrap_or_default() {
+            for &(span, has_escapes) in inner.get(same..).unwrap_or_default() {
                 let parent = texts.last().map_or(doc, Vec::as_slice);
-                let mut text = Vec::new();
-                read_string(parent, *step, &mut text);
-                containers.push(*step);
+                let text = json::string_text(parent, span, has_escapes, &mut field).to_vec();
+                containers.push((span, has_escapes));
                 texts.push(text);
             }
             let parent = texts.last().map_or(doc, Vec::as_slice);
-            let text = match last {
-                (span, false) => parent.get(span.range()).unwrap_or_default(),
-                _ => {
-                    read_string(parent, *last, &mut field);
-                    &field
-                }
-            };
+            let text = json::string_text(parent, last.0, last.1, &mut field);
             (self.scratch.joined_fields).push(text, piece.message, piece.key);
         }
         mark.boundary.strings
@@ -140,14 +133,14 @@ impl Walk<'_, '_> {
 
     /// Rewrites a resumed string again as the first time (minting its tokens again).
     fn replay(&mut self, doc: &[u8], replay: &Replay, findings: &[Finding], splices: &mut Splices) {
-        let mut text = Vec::new();
-        read_string(doc, replay.leaf, &mut text);
+        let mut scratch = Vec::new();
+        let text = json::string_text(doc, replay.leaf.0, replay.leaf.1, &mut scratch);
         let span = replay.leaf.0;
         if replay.kind == ReplayKind::Nested {
             // Walked again for its rewrite alone: its findings, limits and joined fields are
             // the snapshot's already (the joined ones are read after the replays).
             let (findings, limits) = (self.findings.len(), self.limits);
-            let nested = self.json(&text, "", 1);
+            let nested = self.json(text, "", 1);
             self.findings.truncate(findings);
             self.limits = limits;
             if let Ok(Some(new_text)) = nested {
@@ -163,7 +156,7 @@ impl Walk<'_, '_> {
                 origin: f.origin,
             })
             .collect();
-        let new_text = rewrite::apply_masks(self.policy, self.tier, &text, &hits, &mut self.tokens);
+        let new_text = rewrite::apply_masks(self.policy, self.tier, text, &hits, &mut self.tokens);
         match replay.kind {
             ReplayKind::Number => splices.push_json_string_for(span, &new_text),
             ReplayKind::String => splices.push_json_string(span, &new_text),
@@ -304,16 +297,5 @@ impl Walk<'_, '_> {
 fn extend_to<T: Clone>(to: &mut Vec<T>, from: &[T], upto: usize) {
     if let Some(new) = from.get(to.len()..upto) {
         to.extend_from_slice(new);
-    }
-}
-
-/// The text of the JSON string `step` of `parent` (its span, and whether it has escapes).
-fn read_string(parent: &[u8], step: (Span, bool), out: &mut Vec<u8>) {
-    let raw = parent.get(step.0.range()).unwrap_or_default();
-    if step.1 {
-        json::unescape(raw, out);
-    } else {
-        out.clear();
-        out.extend_from_slice(raw);
     }
 }
