@@ -367,7 +367,9 @@ impl Walk<'_, '_> {
         let before = self.limits;
         self.collect(text, context, Source::Field, 0, found);
         // Plain hits sort before folded or decoded ones at the same span, so duplicates keep the plain one.
-        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via));
+        // Among hits alike in all three (one run's hits all take the run's span), the least
+        // fingerprint is kept, so the survivor does not depend on the order hits came in.
+        found.sort_unstable_by_key(|f| (f.hit.span, f.hit.detector, f.via, f.fingerprint));
         found.dedup_by_key(|f| (f.hit.span, f.hit.detector));
         fallback::drop_covered(found, self.policy, |f| f.hit);
         if let Some(key) = key {

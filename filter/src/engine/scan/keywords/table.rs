@@ -1,168 +1,20 @@
-//! The keyword automaton: every keyword and dictionary phrase of a policy in
-//! one Aho-Corasick DFA that reports every occurrence, ASCII case-insensitive.
-//!
-//! This pass touches every byte of every field, so it is built for the scan
-//! loop: one table load per byte, and one comparison that says whether the
-//! state ends a keyword at all. State ids are premultiplied by the number of
-//! byte classes, and the states that end keywords are numbered last.
-//!
-//! It is built here rather than with the `aho-corasick` crate's DFA because
-//! that build took ~40% of a policy's load (6–12 ms natively for the default
-//! policy's 651 keywords, once per VM) and twice the memory, and its
-//! overlapping iteration ran at ~5 ns per byte. Building this table is one
+//! One keyword table: a dense Aho-Corasick DFA over byte classes, built by one
 //! breadth-first pass in which each state copies its failure state's row.
-//! Sets too large for a table (big exact-match dictionaries) use the crate's
-//! automaton, which stays compact.
+//!
+//! The scan loop is one table load per byte and one comparison that says
+//! whether the state ends a keyword at all: state ids are premultiplied by the
+//! number of byte classes, and the states that end keywords are numbered last.
+//! The table's size is states × classes × 4 bytes, written on every policy
+//! load, which is why [`super::Keywords`] keeps patterns with non-ASCII bytes
+//! in a table of their own.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use super::KeywordMatch;
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// Table entries (4 bytes each) above which the crate's compact automaton is used instead.
-const MAX_TABLE_ENTRIES: usize = 1 << 20;
-
-/// One occurrence of a pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct KeywordMatch {
-    pub pattern: usize,
-    pub start: usize,
-    pub end: usize,
-}
-
-/// Why a keyword automaton could not be built.
-#[derive(Debug)]
-pub enum KeywordsError {
-    /// An empty pattern would match at every position.
-    EmptyPattern(usize),
-    /// Too many patterns even for the crate's automaton.
-    TooLarge(aho_corasick::BuildError),
-}
-
-impl std::fmt::Display for KeywordsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeywordsError::EmptyPattern(i) => write!(f, "pattern {i} is empty"),
-            KeywordsError::TooLarge(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// All keywords of a scanner, matched case-insensitively in ASCII, every occurrence reported.
-#[derive(Debug)]
-pub struct Keywords {
-    automaton: Automaton,
-}
-
-#[derive(Debug)]
-enum Automaton {
-    Table(Box<Table>),
-    Compact(AhoCorasick),
-}
-
-impl Keywords {
-    /// Builds the automaton over `patterns`; match pattern ids are indices into `patterns`.
-    pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Keywords, KeywordsError> {
-        Keywords::with_table_limit(patterns, MAX_TABLE_ENTRIES)
-    }
-
-    fn with_table_limit<P: AsRef<[u8]>>(
-        patterns: &[P],
-        max_entries: usize,
-    ) -> Result<Keywords, KeywordsError> {
-        if let Some(empty) = patterns.iter().position(|p| p.as_ref().is_empty()) {
-            return Err(KeywordsError::EmptyPattern(empty));
-        }
-        let automaton = match Table::build(patterns, max_entries) {
-            Some(table) => Automaton::Table(Box::new(table)),
-            None => Automaton::Compact(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(patterns)
-                    .map_err(KeywordsError::TooLarge)?,
-            ),
-        };
-        Ok(Keywords { automaton })
-    }
-
-    /// Every occurrence of every pattern in `text`, overlapping ones included, by end position.
-    pub fn find_overlapping<'a>(&'a self, text: &'a [u8]) -> Matches<'a> {
-        match &self.automaton {
-            Automaton::Table(table) => Matches::Table(TableMatches {
-                table,
-                text,
-                pos: 0,
-                state: 0,
-                pending: 0..0,
-            }),
-            Automaton::Compact(ac) => Matches::Compact(ac.find_overlapping_iter(text)),
-        }
-    }
-
-    /// Calls `report` with every occurrence in `text`, in no particular order: the same
-    /// matches as [`Keywords::find_overlapping`], found faster in long texts.
-    pub fn for_each_match(&self, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
-        match &self.automaton {
-            Automaton::Table(table) if text.len() >= LANES * table.min_lane_len() => {
-                table.for_each_in_lanes(text, report);
-            }
-            _ => self.find_overlapping(text).for_each(report),
-        }
-    }
-
-    #[cfg(any(test, feature = "bench-hooks"))]
-    pub fn patterns_len(&self) -> usize {
-        match &self.automaton {
-            Automaton::Table(table) => table.pattern_lens.len(),
-            Automaton::Compact(ac) => ac.patterns_len(),
-        }
-    }
-
-    /// Heap bytes of the automaton.
-    #[cfg(any(test, feature = "bench-hooks"))]
-    pub fn memory_usage(&self) -> usize {
-        match &self.automaton {
-            Automaton::Table(table) => table.memory_usage(),
-            Automaton::Compact(ac) => ac.memory_usage(),
-        }
-    }
-
-    /// Which implementation holds the patterns: `"table"` or the crate's `"compact"` automaton.
-    #[cfg(any(test, feature = "bench-hooks"))]
-    pub fn kind(&self) -> &'static str {
-        match &self.automaton {
-            Automaton::Table(_) => "table",
-            Automaton::Compact(_) => "compact",
-        }
-    }
-}
-
-/// Iterator over [`Keywords::find_overlapping`].
-#[derive(Debug)]
-pub enum Matches<'a> {
-    Table(TableMatches<'a>),
-    Compact(aho_corasick::FindOverlappingIter<'a, 'a>),
-}
-
-impl Iterator for Matches<'_> {
-    type Item = KeywordMatch;
-
-    #[inline]
-    fn next(&mut self) -> Option<KeywordMatch> {
-        match self {
-            Matches::Table(m) => m.next(),
-            Matches::Compact(m) => m.next().map(|m| KeywordMatch {
-                pattern: m.pattern().as_usize(),
-                start: m.start(),
-                end: m.end(),
-            }),
-        }
-    }
-}
-
 /// The DFA: `next = transitions[state + class_of[byte]]`, states premultiplied by the class count.
 #[derive(Debug)]
-struct Table {
+pub(super) struct Table {
     class_of: [u8; 256],
     transitions: Vec<u32>,
     /// Premultiplied id of the first state that ends a pattern; every later state does too.
@@ -170,9 +22,17 @@ struct Table {
     stride: u32,
     /// Per match state (in id order), its patterns: `outputs[ends[k]..ends[k + 1]]`.
     output_ends: Vec<u32>,
-    outputs: Vec<u32>,
-    pattern_lens: Vec<u32>,
+    outputs: Vec<Output>,
+    #[cfg(any(test, feature = "bench-hooks"))]
+    patterns: usize,
     longest_pattern: usize,
+}
+
+/// A pattern a match state reports: its id among all of [`super::Keywords`]' patterns, and its length.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    pattern: u32,
+    len: u32,
 }
 
 /// Independent stretches of a text scanned in lockstep. One DFA step is a load whose address
@@ -294,11 +154,12 @@ impl Trie {
 }
 
 impl Table {
-    /// `None` when the table would exceed `max_entries`.
-    fn build<P: AsRef<[u8]>>(patterns: &[P], max_entries: usize) -> Option<Table> {
+    /// The table of `patterns`, whose matches report `ids[i]` for `patterns[i]`; `None` when
+    /// the table would exceed `max_entries`.
+    pub(super) fn build(patterns: &[&[u8]], ids: &[u32], max_entries: usize) -> Option<Table> {
         let (class_of, stride) = byte_classes(patterns);
         let stride_usize = usize::from(stride);
-        let trie_bound: usize = 1 + patterns.iter().map(|p| p.as_ref().len()).sum::<usize>();
+        let trie_bound: usize = 1 + patterns.iter().map(|p| p.len()).sum::<usize>();
         if trie_bound.saturating_mul(stride_usize) > max_entries.saturating_mul(4) {
             return None;
         }
@@ -380,7 +241,11 @@ impl Table {
         let mut output_ends = vec![0u32];
         let mut flat = Vec::new();
         for range in output_range.get(first_match_index..)? {
-            flat.extend_from_slice(outputs.get(range.start as usize..range.end as usize)?);
+            for &local in outputs.get(range.start as usize..range.end as usize)? {
+                let pattern = *ids.get(local as usize)?;
+                let len = u32::try_from(patterns.get(local as usize)?.len()).ok()?;
+                flat.push(Output { pattern, len });
+            }
             output_ends.push(u32::try_from(flat.len()).ok()?);
         }
         Some(Table {
@@ -390,11 +255,9 @@ impl Table {
             stride: u32::from(stride),
             output_ends,
             outputs: flat,
-            pattern_lens: patterns
-                .iter()
-                .map(|p| u32::try_from(p.as_ref().len()).unwrap_or(u32::MAX))
-                .collect(),
-            longest_pattern: patterns.iter().map(|p| p.as_ref().len()).max().unwrap_or(0),
+            #[cfg(any(test, feature = "bench-hooks"))]
+            patterns: patterns.len(),
+            longest_pattern: patterns.iter().map(|p| p.len()).max().unwrap_or(0),
         })
     }
 
@@ -417,11 +280,13 @@ impl Table {
 
     /// The match of the pattern at `outputs[output]`, ending at `end`.
     fn match_ending_at(&self, output: usize, end: usize) -> KeywordMatch {
-        let pattern = self.outputs.get(output).copied().unwrap_or(0) as usize;
-        let len = self.pattern_lens.get(pattern).copied().unwrap_or(0) as usize;
+        let Output { pattern, len } = self.outputs.get(output).copied().unwrap_or(Output {
+            pattern: 0,
+            len: 0,
+        });
         KeywordMatch {
-            pattern,
-            start: end.saturating_sub(len),
+            pattern: pattern as usize,
+            start: end.saturating_sub(len as usize),
             end,
         }
     }
@@ -491,23 +356,71 @@ impl Table {
         }
     }
 
+    /// Entries of the transition table.
+    pub(super) fn entries(&self) -> usize {
+        self.transitions.len()
+    }
+
+    /// The longest pattern's length in bytes.
+    pub(super) fn longest_pattern(&self) -> usize {
+        self.longest_pattern
+    }
+
+    /// How many patterns the table holds.
     #[cfg(any(test, feature = "bench-hooks"))]
-    fn memory_usage(&self) -> usize {
-        4 * (self.transitions.len()
-            + self.output_ends.len()
-            + self.outputs.len()
-            + self.pattern_lens.len())
+    pub(super) fn patterns_len(&self) -> usize {
+        self.patterns
+    }
+
+    /// Heap bytes of the table.
+    #[cfg(any(test, feature = "bench-hooks"))]
+    pub(super) fn memory_usage(&self) -> usize {
+        4 * (self.transitions.len() + self.output_ends.len())
+            + std::mem::size_of::<Output>() * self.outputs.len()
             + self.class_of.len()
+    }
+
+    /// Calls `report` with every occurrence in `text`, in no particular order, each match's
+    /// offsets moved by `offset` (the text's place in a longer one).
+    pub(super) fn for_each_match(
+        &self,
+        text: &[u8],
+        offset: usize,
+        report: &mut dyn FnMut(KeywordMatch),
+    ) {
+        let mut shifted = |m: KeywordMatch| {
+            report(KeywordMatch {
+                pattern: m.pattern,
+                start: m.start + offset,
+                end: m.end + offset,
+            })
+        };
+        if text.len() >= LANES * self.min_lane_len() {
+            self.for_each_in_lanes(text, &mut shifted);
+        } else {
+            self.matches(text).for_each(shifted);
+        }
+    }
+
+    /// Every occurrence in `text`, by end position; at one end, longer patterns first.
+    pub(super) fn matches<'a>(&'a self, text: &'a [u8]) -> TableMatches<'a> {
+        TableMatches {
+            table: self,
+            text,
+            pos: 0,
+            state: 0,
+            pending: 0..0,
+        }
     }
 }
 
 /// Byte classes: class 0 for bytes in no pattern, one class per other byte numbered in byte
 /// order (the trie relies on it: class order is lowercase byte order), ASCII letters
 /// sharing their lowercase's class. Returns the table and the number of classes.
-fn byte_classes<P: AsRef<[u8]>>(patterns: &[P]) -> ([u8; 256], u16) {
+fn byte_classes(patterns: &[&[u8]]) -> ([u8; 256], u16) {
     let mut used = [false; 256];
     for pattern in patterns {
-        for &b in pattern.as_ref() {
+        for &b in pattern.iter() {
             if let Some(slot) = used.get_mut(usize::from(b.to_ascii_lowercase())) {
                 *slot = true;
             }
@@ -548,7 +461,9 @@ pub struct TableMatches<'a> {
     pending: Range<usize>,
 }
 
-impl TableMatches<'_> {
+impl Iterator for TableMatches<'_> {
+    type Item = KeywordMatch;
+
     #[inline]
     fn next(&mut self) -> Option<KeywordMatch> {
         let table = self.table;
@@ -578,91 +493,3 @@ impl TableMatches<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every match, after checking that both ways of scanning agree.
-    fn all(keywords: &Keywords, text: &[u8]) -> Vec<KeywordMatch> {
-        let mut found: Vec<_> = keywords.find_overlapping(text).collect();
-        found.sort_unstable();
-        let mut lanes = Vec::new();
-        keywords.for_each_match(text, &mut |m| lanes.push(m));
-        lanes.sort_unstable();
-        assert_eq!(found, lanes);
-        found
-    }
-
-    fn reference<P: AsRef<[u8]>>(patterns: &[P], text: &[u8]) -> Vec<KeywordMatch> {
-        let mut found: Vec<_> = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .map(|ac| {
-                ac.find_overlapping_iter(text)
-                    .map(|m| KeywordMatch {
-                        pattern: m.pattern().as_usize(),
-                        start: m.start(),
-                        end: m.end(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort_unstable();
-        found
-    }
-
-    #[test]
-    fn reports_overlapping_and_nested_patterns_case_insensitively() {
-        let patterns = ["he", "she", "his", "hers", "机密", "a.b"];
-        let keywords = Keywords::new(&patterns).unwrap();
-        assert_eq!(keywords.kind(), "table");
-        let text = "uSHErs 机密 A.B ahishers".as_bytes();
-        let found = all(&keywords, text);
-        assert_eq!(found, reference(&patterns, text));
-        let words: Vec<&[u8]> = found.iter().map(|m| &text[m.start..m.end]).collect();
-        assert!(words.contains(&&b"SHE"[..]) && words.contains(&&b"HErs"[..]));
-        assert!(words.contains(&"机密".as_bytes()));
-        assert_eq!(found.len(), 9);
-    }
-
-    #[test]
-    fn agrees_with_the_reference_on_generated_sets() {
-        // A small alphabet makes patterns share prefixes and suffixes, the cases failure links get wrong.
-        let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
-        let alphabet = b"aAbB-\xe6\x9c";
-        for _ in 0..200 {
-            let count = 1 + rng.below(12);
-            let patterns: Vec<Vec<u8>> = (0..count)
-                .map(|_| {
-                    let len = 1 + rng.below(5);
-                    (0..len).map(|_| rng.pick(alphabet)).collect()
-                })
-                .collect();
-            // Long enough for the four-lane scan, whose lane edges then fall inside patterns.
-            let text: Vec<u8> = (0..300 + rng.below(200))
-                .map(|_| rng.pick(alphabet))
-                .collect();
-            let keywords = Keywords::new(&patterns).unwrap();
-            assert_eq!(all(&keywords, &text), reference(&patterns, &text));
-        }
-    }
-
-    #[test]
-    fn large_sets_fall_back_to_the_compact_automaton() {
-        let patterns = ["password", "secret", "token"];
-        let compact = Keywords::with_table_limit(&patterns, 8).unwrap();
-        assert_eq!(compact.kind(), "compact");
-        let text = b"my PASSWORD and secret tokens";
-        let found = all(&compact, text);
-        assert_eq!(found.len(), 3);
-        assert_eq!(found, all(&Keywords::new(&patterns).unwrap(), text));
-    }
-
-    #[test]
-    fn rejects_empty_patterns() {
-        assert!(matches!(
-            Keywords::new(&["ok", ""]),
-            Err(KeywordsError::EmptyPattern(1))
-        ));
-    }
-}
