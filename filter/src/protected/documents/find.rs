@@ -29,7 +29,7 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{DocumentIndex, Found, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
@@ -113,14 +113,14 @@ impl Hit {
     }
 }
 
-/// One `hit` for each of the `documents` that hold its fingerprint; `verified(i)` says whether
-/// the i-th document's check agrees.
-fn push_hits(hits: &mut Vec<Hit>, hit: Hit, documents: &[u32], verified: impl Fn(usize) -> bool) {
-    let holders = u8::try_from(documents.len()).unwrap_or(u8::MAX);
-    for (i, &document) in documents.iter().enumerate() {
+/// One `hit` for each of the documents `found` holding its fingerprint; `verified(check)` says
+/// whether a document's stored check makes its hit verified.
+fn push_hits(hits: &mut Vec<Hit>, hit: Hit, found: &Found<'_>, verified: impl Fn(u8) -> bool) {
+    let holders = u8::try_from(found.len()).unwrap_or(u8::MAX);
+    for (document, check) in found.iter() {
         hits.push(Hit {
             document,
-            verified: verified(i),
+            verified: verified(check),
             holders,
             ..hit
         });
@@ -286,7 +286,7 @@ impl DocumentIndex {
             for (first, kgram) in kgrams.enumerate() {
                 let Some(kgram) = kgram else { continue };
                 let fp = kgram.fingerprint;
-                let (found, checks) = self.lookup(fp);
+                let found = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
@@ -308,7 +308,7 @@ impl DocumentIndex {
                 let checked = single_hits
                     && if code {
                         found.len() <= MAX_VERIFIED_DOCUMENTS
-                            && checks.iter().filter(|&&c| c != check).count() <= MAX_OTHER_FORMS
+                            && found.iter().filter(|&(_, c)| c != check).count() <= MAX_OTHER_FORMS
                     } else {
                         domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_DOCUMENTS
                     };
@@ -317,14 +317,12 @@ impl DocumentIndex {
                     continue;
                 };
                 let hit = Hit::new(Span { start, end }, fp, stream);
-                push_hits(hits, hit, found, |i| {
-                    checked && checks.get(i) == Some(&check)
-                });
+                push_hits(hits, hit, &found, |stored| checked && stored == check);
             }
             // Lists, by their raw form: a hit held by few documents is verified (the
             // fingerprint and its next 8 bits matched the names themselves).
             for (first, fp) in winnow::all_list_kgrams(winnow, params) {
-                let (found, checks) = self.lookup(fp);
+                let found = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
@@ -334,9 +332,7 @@ impl DocumentIndex {
                 };
                 let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
                 let hit = Hit::new(Span { start, end }, fp, stream);
-                push_hits(hits, hit, found, |i| {
-                    rare && checks.get(i) == Some(&((fp >> 24) as u8))
-                });
+                push_hits(hits, hit, &found, |stored| rare && stored == (fp >> 24) as u8);
             }
         }
         hits.sort_unstable();
