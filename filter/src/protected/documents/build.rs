@@ -15,7 +15,7 @@
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
-use super::{encode, DocScale, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{encode, DocScale, Layout, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -165,6 +165,8 @@ pub struct Builder {
     names: Vec<String>,
     /// Per document: its [`DocScale`].
     scales: Vec<u16>,
+    /// Per document: its [`Layout`].
+    layouts: Vec<u16>,
     /// The views documents were read in (background text does not count).
     views: u8,
     stats: BuildStats,
@@ -185,6 +187,7 @@ impl Builder {
             background: Vec::new(),
             names: Vec::new(),
             scales: Vec::new(),
+            layouts: Vec::new(),
             views: 0,
             stats: BuildStats::default(),
         };
@@ -259,6 +262,8 @@ impl Builder {
         let chars = text.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
         self.scales
             .push(DocScale::of(chars, self.units.len(), view == View::Code).0);
+        self.layouts
+            .push(Layout::of(chars, super::find::visible_chars(text)).0);
         self.stats.documents += 1;
         self.stats.code_documents += usize::from(view == View::Code);
         self.views |= match view {
@@ -336,6 +341,7 @@ impl Builder {
             self.views,
             &doc_fingerprints,
             &self.scales,
+            &self.layouts,
             names,
             &kept,
         );

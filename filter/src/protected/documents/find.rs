@@ -479,8 +479,10 @@ pub struct RunMeasure {
     pub slack_chars: usize,
     /// The same length measured on the document's side: the text's units (code tokens, or
     /// prose characters without whitespace) over the run's extent plus the slack, times the
-    /// document's characters per unit. A re-indented or comment-stripped paste is shorter than
-    /// the source it reproduces; this is the source's length.
+    /// document's characters per unit; or the text's side with the text's whitespace replaced
+    /// by the document's (its visible characters times the document's characters per visible
+    /// character), the larger. A re-indented or comment-stripped paste is shorter than the
+    /// source it reproduces; this is the source's length.
     pub document_chars: usize,
     /// Original byte span from the first matched k-gram to the last.
     pub span: Span,
@@ -533,8 +535,30 @@ impl DocumentIndex {
                 .map_or(0, |t| visible_chars(t.get(..4 * self.text.w).unwrap_or(t)));
             slack_units(self.text, inside, before, after, single)
         };
-        m.document_chars = doc.chars(units + slack);
+        m.document_chars = doc.chars(units + slack).max(self.layout_chars(text, &m));
         Some(m)
+    }
+}
+
+impl DocumentIndex {
+    /// The run's text-side length (extent and slack) with the text's whitespace replaced by
+    /// the document's: the share of visible characters around the run, times the document's
+    /// characters per visible character ([`Layout`](super::Layout)). A re-indented paste keeps
+    /// every visible character of its source and loses indentation; this is its source's
+    /// length. A text with more whitespace than its document measures shorter here, and the
+    /// other measures stand.
+    pub(super) fn layout_chars(&self, text: &[u8], m: &RunMeasure) -> usize {
+        let layout = self.doc_layout(m.document);
+        let from = m.span.start.saturating_sub(m.slack_chars);
+        let to = m.span.end.saturating_add(m.slack_chars).min(text.len());
+        let Some(around) = text.get(from..to) else {
+            return 0;
+        };
+        let chars = count_chars(around, 0, around.len()) as u64;
+        let visible = visible_chars(around) as u64;
+        let length = (m.extent + m.slack_chars) as u64;
+        let visible_length = (length * visible).checked_div(chars).unwrap_or(0);
+        layout.chars(visible_length as usize)
     }
 }
 
@@ -573,7 +597,7 @@ fn units_around(units: &Units, span: Span) -> (usize, usize, usize) {
 }
 
 /// Characters of `text` that are not whitespace (the prose view's units, before folding).
-fn visible_chars(text: &[u8]) -> usize {
+pub(super) fn visible_chars(text: &[u8]) -> usize {
     text.iter()
         .filter(|&&b| (b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
         .count()

@@ -7,6 +7,7 @@
 //! views u8: 1 = some document was read as prose, 2 = some as code (a request skips the others)
 //! documents u32 | per document: its fingerprint count u32
 //! per document: its scale u16 (bit 15: read as code; bits 0-14: characters per unit × 64)
+//! per document: its layout u16 (characters per character that is not whitespace × 64)
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
 //! entries u32 | bucket bits b u8 (0 to 16)
 //! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
@@ -18,7 +19,9 @@
 //!
 //! Version 6 packs each entry's document and check into the bits they need
 //! ([`holders`]: 21 bits instead of 24 for a tree of 6 818 files), and the space it frees
-//! went to a denser code stream ([`Settings`]). Version 5 added each document's scale: its characters per unit of its main stream (code
+//! went to a denser code stream ([`Settings`]), and each document's *layout* (how much of it
+//! is whitespace), so a paste that lost whitespace (re-indented) is measured by the visible
+//! characters it kept ([`find`]). Version 5 added each document's scale: its characters per unit of its main stream (code
 //! tokens, or prose characters without whitespace), so a copy's length is measured on the
 //! document's side too ([`find`]: a re-indented or comment-stripped paste of 200 source
 //! characters is a 200-character copy). Version 4 added the checks, so one hit whose raw form matches can confirm a short copy that
@@ -85,6 +88,8 @@ pub struct DocumentIndex {
     doc_fingerprints: Vec<u32>,
     /// Per document: its [`DocScale`] (how many of its characters a unit stands for).
     doc_scales: Vec<u16>,
+    /// Per document: its [`Layout`] (how many of its characters a visible character stands for).
+    doc_layouts: Vec<u16>,
     names: Option<Vec<String>>,
     /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top bits are `b`.
     buckets: Vec<u32>,
@@ -112,6 +117,7 @@ impl DocumentIndex {
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
         let doc_scales = r.u16s(documents)?;
+        let doc_layouts = r.u16s(documents)?;
         let names = match r.u8()? {
             0 => None,
             1 => Some(
@@ -145,6 +151,7 @@ impl DocumentIndex {
             views,
             doc_fingerprints,
             doc_scales,
+            doc_layouts,
             names,
             buckets,
             bits,
@@ -187,7 +194,13 @@ impl DocumentIndex {
             + self.holders.heap_bytes()
             + self.doc_fingerprints.len() * 4
             + self.doc_scales.len() * 2
+            + self.doc_layouts.len() * 2
             + names
+    }
+
+    /// A document's layout (see [`Layout`]).
+    fn doc_layout(&self, document: u32) -> Layout {
+        Layout(self.doc_layouts.get(document as usize).copied().unwrap_or(0))
     }
 
     /// A document's scale (see [`DocScale`]).
@@ -263,6 +276,37 @@ impl DocScale {
     }
 }
 
+/// How many characters of a document one of its visible characters (not whitespace) stands for:
+/// its characters over its visible characters, in 64ths (0: unknown), at most [`Layout::MOST`].
+/// A re-indented or CRLF paste keeps every visible character and loses or gains whitespace, so
+/// its visible characters times its document's layout are the source's characters it
+/// reproduces. Capped so that a document of aligned tables or deep indentation does not
+/// credit a short paste with a long copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout(pub(crate) u16);
+
+impl Layout {
+    /// Fixed-point denominator.
+    const ONE: u64 = 64;
+    /// The largest layout stored: two characters per visible one.
+    const MOST: u64 = 2 * Self::ONE;
+
+    /// The layout of a document of `chars` characters, `visible` of them not whitespace.
+    pub(crate) fn of(chars: usize, visible: usize) -> Layout {
+        Layout(
+            (chars as u64 * Self::ONE)
+                .checked_div(visible as u64)
+                .unwrap_or(0)
+                .min(Self::MOST) as u16,
+        )
+    }
+
+    /// The document's characters that `visible` visible characters stand for (0 if unknown).
+    pub(crate) fn chars(self, visible: usize) -> usize {
+        (visible as u64 * u64::from(self.0) / Self::ONE) as usize
+    }
+}
+
 /// A 32-bit fingerprint's bucket (its top `bits` bits) and low part (the next 16 bits).
 fn split(top: u32, bits: u32) -> (usize, u16) {
     let bucket = top.checked_shr(32 - bits).unwrap_or(0) as usize;
@@ -288,6 +332,7 @@ fn encode(
     views: u8,
     doc_fingerprints: &[u32],
     doc_scales: &[u16],
+    doc_layouts: &[u16],
     names: Option<&[String]>,
     entries: &[(u32, u32, u8)],
 ) -> Vec<u8> {
@@ -305,7 +350,7 @@ fn encode(
     for n in doc_fingerprints {
         p.extend_from_slice(&n.to_le_bytes());
     }
-    for s in doc_scales {
+    for s in doc_scales.iter().chain(doc_layouts) {
         p.extend_from_slice(&s.to_le_bytes());
     }
     match names {
@@ -506,6 +551,56 @@ mod tests {
             .map(|j| WORDS[(seed * 7 + j * j * 3 + seed / 5 * j) % 16])
             .collect();
         format!("    // {}\n", words.join(" "))
+    }
+
+    #[test]
+    fn a_re_indented_paste_is_measured_with_the_whitespace_of_its_document() {
+        // Comment lines between calls, indented by `indent`, pasted without indentation: the
+        // layout measure gives the paste its document's whitespace back.
+        let file_text = |indent: &str| -> String {
+            (0..60)
+                .map(|i| {
+                    let comment = comment_line(i);
+                    format!("{indent}{}\n{indent}step_{i}(ctx);\n", comment.trim())
+                })
+                .collect()
+        };
+        // Text-side length and layout length of pastes of `indent`-indented lines.
+        let measured = |indent: &str| -> (usize, usize) {
+            let text = file_text(indent);
+            let mut builder = Builder::new(Key([9; 16]), Settings::default());
+            builder.add_document("src/own.rs", text.as_bytes(), View::Code);
+            pad(&mut builder);
+            let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+            let mut scratch = FindScratch::default();
+            let lines: Vec<&str> = text.lines().collect();
+            let (mut text_side, mut layout, mut runs) = (0, 0, 0);
+            for start in (0..50).step_by(2) {
+                let pasted: String = lines[start..start + 4]
+                    .iter()
+                    .map(|l| format!("{}\n", l.trim()))
+                    .collect();
+                if let Some(m) = idx.explain(pasted.as_bytes(), 0, &mut scratch) {
+                    text_side += m.extent + m.slack_chars;
+                    layout += idx.layout_chars(pasted.as_bytes(), &m);
+                    runs += 1;
+                }
+            }
+            assert!(runs >= 15, "{runs} of 25 pastes hit their document");
+            (text_side, layout)
+        };
+        // 16 spaces before lines of 12 to 60 characters: about 1.5 characters per visible one.
+        let (text_side, layout) = measured(&" ".repeat(16));
+        assert!(
+            layout * 10 >= text_side * 14 && layout * 10 <= text_side * 20,
+            "indented: text side {text_side}, layout {layout}"
+        );
+        // Unindented, the paste has its document's whitespace: about the text's side.
+        let (text_side, layout) = measured("");
+        assert!(
+            layout * 10 <= text_side * 11 && layout * 10 >= text_side * 8,
+            "unindented: text side {text_side}, layout {layout}"
+        );
     }
 
     #[test]
