@@ -15,7 +15,9 @@
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
-use super::{encode, DocScale, Layout, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{
+    encode, DocScale, Layout, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE,
+};
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
 use crate::protected::units::Units;
@@ -108,11 +110,12 @@ impl Default for Settings {
             },
             code: Params {
                 k: 12,
-                // 22 since index format 6, whose packed entries left room for 5 % more of them
-                // (w 24: 5.57 % of the crate tree's text, 22: 5.82 %; 200-character pastes
-                // +0.005 to +0.04 recall, renamed the most; 21 would cross a threshold step
-                // and double the lookups, 6.23 %).
-                w: 22,
+                // 21 since index format 6, whose packed entries and bucket counts left room for
+                // about 9 % more of them (crate tree: w 24 5.39 % of the text, 22 5.65 %, 21
+                // 5.79 %; 200-character pastes +0.005 to +0.045 recall, renamed the most, the
+                // same precision). 20 would be past a threshold step (`winnow::threshold_bits`)
+                // and double the lookups.
+                w: 21,
                 // 7 rather than 6: with every k-gram of a request looked up, six distinct units
                 // (the identifier placeholder and five punctuation marks, `_ = _._(_._(), _`)
                 // matched idioms across projects (precision 99.86 % → 99.95 %).

@@ -29,7 +29,9 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, Found, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{
+    DocumentIndex, Found, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE,
+};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
@@ -332,7 +334,9 @@ impl DocumentIndex {
                 };
                 let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
                 let hit = Hit::new(Span { start, end }, fp, stream);
-                push_hits(hits, hit, &found, |stored| rare && stored == (fp >> 24) as u8);
+                push_hits(hits, hit, &found, |stored| {
+                    rare && stored == (fp >> 24) as u8
+                });
             }
         }
         hits.sort_unstable();

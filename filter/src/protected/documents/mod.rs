@@ -10,7 +10,7 @@
 //! per document: its layout u16 (characters per character that is not whitespace × 64)
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
 //! entries u32 | bucket bits b u8 (0 to 16)
-//! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
+//! buckets [varint; 2^b]: each bucket's entry count (LEB128), the fingerprint's top b bits
 //! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
 //! document bits d u8 | holders [ceil(entries × (d + 8) / 8) bytes]: per entry, packed
 //!   little-endian in d + 8 bits, its document << 8 | the selected k-gram's check (its raw
@@ -18,8 +18,9 @@
 //! ```
 //!
 //! Version 6 packs each entry's document and check into the bits they need
-//! ([`holders`]: 21 bits instead of 24 for a tree of 6 818 files), and the space it frees
-//! went to a denser code stream ([`Settings`]), and each document's *layout* (how much of it
+//! ([`holders`]: 21 bits instead of 24 for a tree of 6 818 files) and stores the bucket table
+//! as counts of one byte (it was offsets of four), and the space they free went to a denser
+//! code stream ([`Settings`]), and each document's *layout* (how much of it
 //! is whitespace), so a paste that lost whitespace (re-indented) is measured by the visible
 //! characters it kept ([`find`]). Version 5 added each document's scale: its characters per unit of its main stream (code
 //! tokens, or prose characters without whitespace), so a copy's length is measured on the
@@ -49,9 +50,9 @@ pub use build::{BuildStats, Builder, Settings, View};
 pub use find::{DocumentMatch, FindScratch, RunMeasure};
 
 use super::container::{self, IndexError, Reader};
-use holders::Holders;
 use super::keyed::Key;
 use super::winnow::Params;
+use holders::Holders;
 
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
@@ -136,7 +137,7 @@ impl DocumentIndex {
         if bits > MAX_BUCKET_BITS {
             return Err(IndexError::Malformed("more than 16 bucket bits"));
         }
-        let buckets = r.u32s((1usize << bits) + 1)?;
+        let buckets = read_bucket_counts(&mut r, 1usize << bits)?;
         let lows = r.u16s(entries)?;
         let holders = Holders::read(&mut r, entries, documents)?;
         if !r.at_end() {
@@ -200,7 +201,12 @@ impl DocumentIndex {
 
     /// A document's layout (see [`Layout`]).
     fn doc_layout(&self, document: u32) -> Layout {
-        Layout(self.doc_layouts.get(document as usize).copied().unwrap_or(0))
+        Layout(
+            self.doc_layouts
+                .get(document as usize)
+                .copied()
+                .unwrap_or(0),
+        )
     }
 
     /// A document's scale (see [`DocScale`]).
@@ -314,6 +320,47 @@ fn split(top: u32, bits: u32) -> (usize, u16) {
     (bucket, low)
 }
 
+/// Appends `n` as LEB128 (7 bits a byte, low first; the high bit says more follow).
+fn write_varint(mut n: u32, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads `buckets` LEB128 bucket counts into the offsets table `lookup` uses (`buckets + 1`
+/// offsets from 0). A bucket holds about 16 entries, so its count is one byte where a stored
+/// offset was four (the crate tree's table: 256 KB → 64 KB, 3 % of the index).
+fn read_bucket_counts(r: &mut Reader<'_>, buckets: usize) -> Result<Vec<u32>, IndexError> {
+    const TOO_MANY: IndexError = IndexError::Malformed("bucket counts overflow");
+    let mut offsets = Vec::with_capacity(buckets + 1);
+    let mut offset = 0u32;
+    offsets.push(offset);
+    for _ in 0..buckets {
+        let mut count = 0u32;
+        let mut shift = 0u32;
+        loop {
+            let byte = r.u8()?;
+            let part = u32::from(byte & 0x7F)
+                .checked_shl(shift)
+                .filter(|p| p >> shift == u32::from(byte & 0x7F))
+                .ok_or(TOO_MANY)?;
+            count |= part;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err(TOO_MANY);
+            }
+        }
+        offset = offset.checked_add(count).ok_or(TOO_MANY)?;
+        offsets.push(offset);
+    }
+    Ok(offsets)
+}
+
 fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
     let k = usize::try_from(r.u32()?).unwrap_or(0);
     let w = usize::try_from(r.u32()?).unwrap_or(0);
@@ -365,17 +412,17 @@ fn encode(
     }
     p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     p.push(bits as u8);
-    let mut offset = 0u32;
     let mut next = entries.iter().peekable();
-    for bucket in 0..=buckets {
+    for bucket in 0..buckets {
+        let mut count = 0u32;
         while next
             .peek()
-            .is_some_and(|&&(fp, _, _)| split(fp, bits).0 < bucket)
+            .is_some_and(|&&(fp, _, _)| split(fp, bits).0 == bucket)
         {
             next.next();
-            offset += 1;
+            count += 1;
         }
-        p.extend_from_slice(&offset.to_le_bytes());
+        write_varint(count, &mut p);
     }
     for &(fp, _, _) in entries {
         p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
@@ -746,6 +793,34 @@ mod tests {
             DocumentIndex::from_bytes(&records),
             Err(IndexError::WrongMagic { .. })
         ));
+    }
+
+    #[test]
+    fn bucket_counts_read_back_as_offsets_and_overflow_is_refused() {
+        let counts = [0u32, 1, 127, 128, 300, 16_383, 16_384, 1 << 21, 5];
+        let mut file = Vec::new();
+        for &c in &counts {
+            write_varint(c, &mut file);
+        }
+        let offsets = read_bucket_counts(&mut Reader::new(&file), counts.len()).unwrap();
+        let mut sum = 0;
+        let expected: Vec<u32> = std::iter::once(0)
+            .chain(counts.iter().map(|&c| {
+                sum += c;
+                sum
+            }))
+            .collect();
+        assert_eq!(offsets, expected);
+        // Truncated, a count past 32 bits, and a sum past 32 bits.
+        assert!(
+            read_bucket_counts(&mut Reader::new(&file[..file.len() - 1]), counts.len()).is_err()
+        );
+        let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
+        assert!(read_bucket_counts(&mut Reader::new(&huge), 1).is_err());
+        let mut two = Vec::new();
+        write_varint(u32::MAX, &mut two);
+        write_varint(1, &mut two);
+        assert!(read_bucket_counts(&mut Reader::new(&two), 2).is_err());
     }
 
     #[test]
