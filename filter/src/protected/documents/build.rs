@@ -16,7 +16,8 @@
 //! files everywhere, so a protected tree's copy of them is never a finding.
 
 use super::{
-    encode, DocScale, Layout, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE,
+    encode, DocScale, Layout, PerDocument, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE,
+    VIEW_PROSE,
 };
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
@@ -342,9 +343,11 @@ impl Builder {
             &self.key,
             streams,
             self.views,
-            &doc_fingerprints,
-            &self.scales,
-            &self.layouts,
+            PerDocument {
+                fingerprints: &doc_fingerprints,
+                scales: &self.scales,
+                layouts: &self.layouts,
+            },
             names,
             &kept,
         );

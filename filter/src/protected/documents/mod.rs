@@ -371,18 +371,31 @@ fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
     Ok(Params { k, w, min_distinct })
 }
 
+/// What an index stores per document, one value each, in document order.
+pub(crate) struct PerDocument<'a> {
+    /// Fingerprints stored.
+    pub(crate) fingerprints: &'a [u32],
+    /// [`DocScale`]s.
+    pub(crate) scales: &'a [u16],
+    /// [`Layout`]s.
+    pub(crate) layouts: &'a [u16],
+}
+
 /// Writes an index file from (32-bit fingerprint, document, check) entries, sorted and
 /// deduplicated by fingerprint and document.
 fn encode(
     key: &Key,
     streams: [Params; 3],
     views: u8,
-    doc_fingerprints: &[u32],
-    doc_scales: &[u16],
-    doc_layouts: &[u16],
+    documents: PerDocument<'_>,
     names: Option<&[String]>,
     entries: &[(u32, u32, u8)],
 ) -> Vec<u8> {
+    let PerDocument {
+        fingerprints: doc_fingerprints,
+        scales: doc_scales,
+        layouts: doc_layouts,
+    } = documents;
     let bits = bucket_bits(entries.len());
     let buckets = 1usize << bits;
     let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 6);
