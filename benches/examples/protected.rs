@@ -218,9 +218,12 @@ fn comment_start(line: &str) -> Option<usize> {
 }
 
 /// Calls `each(start, end, in_comment)` for every identifier-like word of `piece` outside
-/// double-quoted strings.
+/// double-quoted strings. Words after `//` or `#` and inside `/* */` block comments (followed
+/// across lines) are comment words: the rename renames them only where they name an identifier
+/// of the code (the rounds up to the ninth renamed every word of a block comment's text).
 fn words(piece: &str, mut each: impl FnMut(usize, usize, bool)) {
     let mut offset = 0;
+    let mut in_block = false;
     for line in piece.split_inclusive('\n') {
         let comment = comment_start(line).unwrap_or(line.len());
         let b = line.as_bytes();
@@ -228,7 +231,28 @@ fn words(piece: &str, mut each: impl FnMut(usize, usize, bool)) {
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
-            if c == b'"' && i < comment {
+            if in_block {
+                if c == b'*' && b.get(i + 1) == Some(&b'/') {
+                    in_block = false;
+                    i += 2;
+                    continue;
+                }
+                if c.is_ascii_alphabetic() || c == b'_' {
+                    let mut j = i;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    each(offset + i, offset + j, true);
+                    i = j;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            if !in_string && i < comment && c == b'/' && b.get(i + 1) == Some(&b'*') {
+                in_block = true;
+                i += 2;
+            } else if c == b'"' && i < comment {
                 in_string = !in_string;
                 i += 1;
             } else if c == b'\\' && in_string {

@@ -15,9 +15,9 @@
 //! Selection uses a monotone queue: linear time whatever `w` is.
 //!
 //! **Only small hashes are fingerprints.** A selection is the minimum of `w` hashes, so it is
-//! almost always small: below `2^(64 − t)` for the largest `t` with `(1 − 2^−t)^w ≤ 1/500`
-//! ([`threshold_bits`]: t = 1 for w ≥ 9, 2 for w ≥ 22, 3 for w ≥ 47). The rare selection above
-//! that bound is not stored (at most 0.2 % of them), and in exchange a request's k-gram above
+//! almost always small: below `2^(64 − t)` for the largest `t` with `(1 − 2^−t)^w ≤ 1/400`
+//! ([`threshold_bits`]: t = 1 for w ≥ 9, 2 for w ≥ 21, 3 for w ≥ 45). The rare selection above
+//! that bound is not stored (at most 0.25 % of them), and in exchange a request's k-gram above
 //! it is never looked up: the matcher skips half (comments), three quarters (code) or seven
 //! eighths (prose) of its lookups for free. A stored fingerprint is the hash shifted left by
 //! `t`, so its bits stay uniform for the index's buckets.
@@ -42,8 +42,8 @@ pub struct Params {
 /// The top bits every fingerprint of a stream with window `w` has clear (see the module doc).
 pub fn threshold_bits(w: usize) -> u32 {
     match w {
-        47.. => 3,
-        22.. => 2,
+        45.. => 3,
+        21.. => 2,
         9.. => 1,
         _ => 0,
     }

@@ -29,7 +29,9 @@
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
 
-use super::{DocumentIndex, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE};
+use super::{
+    DocumentIndex, Found, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE,
+};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
@@ -113,14 +115,14 @@ impl Hit {
     }
 }
 
-/// One `hit` for each of the `documents` that hold its fingerprint; `verified(i)` says whether
-/// the i-th document's check agrees.
-fn push_hits(hits: &mut Vec<Hit>, hit: Hit, documents: &[u32], verified: impl Fn(usize) -> bool) {
-    let holders = u8::try_from(documents.len()).unwrap_or(u8::MAX);
-    for (i, &document) in documents.iter().enumerate() {
+/// One `hit` for each of the documents `found` holding its fingerprint; `verified(check)` says
+/// whether a document's stored check makes its hit verified.
+fn push_hits(hits: &mut Vec<Hit>, hit: Hit, found: &Found<'_>, verified: impl Fn(u8) -> bool) {
+    let holders = u8::try_from(found.len()).unwrap_or(u8::MAX);
+    for (document, check) in found.iter() {
         hits.push(Hit {
             document,
-            verified: verified(i),
+            verified: verified(check),
             holders,
             ..hit
         });
@@ -286,7 +288,7 @@ impl DocumentIndex {
             for (first, kgram) in kgrams.enumerate() {
                 let Some(kgram) = kgram else { continue };
                 let fp = kgram.fingerprint;
-                let (found, checks) = self.lookup(fp);
+                let found = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
@@ -308,7 +310,7 @@ impl DocumentIndex {
                 let checked = single_hits
                     && if code {
                         found.len() <= MAX_VERIFIED_DOCUMENTS
-                            && checks.iter().filter(|&&c| c != check).count() <= MAX_OTHER_FORMS
+                            && found.iter().filter(|&(_, c)| c != check).count() <= MAX_OTHER_FORMS
                     } else {
                         domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_DOCUMENTS
                     };
@@ -317,14 +319,12 @@ impl DocumentIndex {
                     continue;
                 };
                 let hit = Hit::new(Span { start, end }, fp, stream);
-                push_hits(hits, hit, found, |i| {
-                    checked && checks.get(i) == Some(&check)
-                });
+                push_hits(hits, hit, &found, |stored| checked && stored == check);
             }
             // Lists, by their raw form: a hit held by few documents is verified (the
             // fingerprint and its next 8 bits matched the names themselves).
             for (first, fp) in winnow::all_list_kgrams(winnow, params) {
-                let (found, checks) = self.lookup(fp);
+                let found = self.lookup(fp);
                 if found.is_empty() {
                     continue;
                 }
@@ -334,8 +334,8 @@ impl DocumentIndex {
                 };
                 let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
                 let hit = Hit::new(Span { start, end }, fp, stream);
-                push_hits(hits, hit, found, |i| {
-                    rare && checks.get(i) == Some(&((fp >> 24) as u8))
+                push_hits(hits, hit, &found, |stored| {
+                    rare && stored == (fp >> 24) as u8
                 });
             }
         }
@@ -483,8 +483,10 @@ pub struct RunMeasure {
     pub slack_chars: usize,
     /// The same length measured on the document's side: the text's units (code tokens, or
     /// prose characters without whitespace) over the run's extent plus the slack, times the
-    /// document's characters per unit. A re-indented or comment-stripped paste is shorter than
-    /// the source it reproduces; this is the source's length.
+    /// document's characters per unit; or the text's side with the text's whitespace replaced
+    /// by the document's (its visible characters times the document's characters per visible
+    /// character), the larger. A re-indented or comment-stripped paste is shorter than the
+    /// source it reproduces; this is the source's length.
     pub document_chars: usize,
     /// Original byte span from the first matched k-gram to the last.
     pub span: Span,
@@ -537,8 +539,30 @@ impl DocumentIndex {
                 .map_or(0, |t| visible_chars(t.get(..4 * self.text.w).unwrap_or(t)));
             slack_units(self.text, inside, before, after, single)
         };
-        m.document_chars = doc.chars(units + slack);
+        m.document_chars = doc.chars(units + slack).max(self.layout_chars(text, &m));
         Some(m)
+    }
+}
+
+impl DocumentIndex {
+    /// The run's text-side length (extent and slack) with the text's whitespace replaced by
+    /// the document's: the share of visible characters around the run, times the document's
+    /// characters per visible character ([`Layout`](super::Layout)). A re-indented paste keeps
+    /// every visible character of its source and loses indentation; this is its source's
+    /// length. A text with more whitespace than its document measures shorter here, and the
+    /// other measures stand.
+    pub(super) fn layout_chars(&self, text: &[u8], m: &RunMeasure) -> usize {
+        let layout = self.doc_layout(m.document);
+        let from = m.span.start.saturating_sub(m.slack_chars);
+        let to = m.span.end.saturating_add(m.slack_chars).min(text.len());
+        let Some(around) = text.get(from..to) else {
+            return 0;
+        };
+        let chars = count_chars(around, 0, around.len()) as u64;
+        let visible = visible_chars(around) as u64;
+        let length = (m.extent + m.slack_chars) as u64;
+        let visible_length = (length * visible).checked_div(chars).unwrap_or(0);
+        layout.chars(visible_length as usize)
     }
 }
 
@@ -577,7 +601,7 @@ fn units_around(units: &Units, span: Span) -> (usize, usize, usize) {
 }
 
 /// Characters of `text` that are not whitespace (the prose view's units, before folding).
-fn visible_chars(text: &[u8]) -> usize {
+pub(super) fn visible_chars(text: &[u8]) -> usize {
     text.iter()
         .filter(|&&b| (b & 0xC0) != 0x80 && !b.is_ascii_whitespace())
         .count()

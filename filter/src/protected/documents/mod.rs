@@ -1,21 +1,28 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 5 (framed by [`container`](super::container)):
+//! Payload of format version 6 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
 //! views u8: 1 = some document was read as prose, 2 = some as code (a request skips the others)
 //! documents u32 | per document: its fingerprint count u32
 //! per document: its scale u16 (bit 15: read as code; bits 0-14: characters per unit × 64)
+//! per document: its layout u16 (characters per character that is not whitespace × 64)
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
-//! entries u32 | document id width u8 (2 or 4) | bucket bits b u8 (0 to 16)
-//! buckets [u32; 2^b + 1]: entry offsets by the fingerprint's top b bits
+//! entries u32 | bucket bits b u8 (0 to 16)
+//! buckets [varint; 2^b]: each bucket's entry count (LEB128), the fingerprint's top b bits
 //! lows [u16; entries]: the fingerprint's next 16 bits, sorted within each bucket
-//! docs [u16 or u32; entries]: the document of each entry
-//! checks [u8; entries]: the selected k-gram's check (its raw form's hash in the code view)
+//! document bits d u8 | holders [ceil(entries × (d + 8) / 8) bytes]: per entry, packed
+//!   little-endian in d + 8 bits, its document << 8 | the selected k-gram's check (its raw
+//!   form's hash in the code view)
 //! ```
 //!
-//! Version 5 adds each document's scale: its characters per unit of its main stream (code
+//! Version 6 packs each entry's document and check into the bits they need
+//! ([`holders`]: 21 bits instead of 24 for a tree of 6 818 files) and stores the bucket table
+//! as counts of one byte (it was offsets of four), and the space they free went to a denser
+//! code stream ([`Settings`]), and each document's *layout* (how much of it
+//! is whitespace), so a paste that lost whitespace (re-indented) is measured by the visible
+//! characters it kept ([`find`]). Version 5 added each document's scale: its characters per unit of its main stream (code
 //! tokens, or prose characters without whitespace), so a copy's length is measured on the
 //! document's side too ([`find`]: a re-indented or comment-stripped paste of 200 source
 //! characters is a 200-character copy). Version 4 added the checks, so one hit whose raw form matches can confirm a short copy that
@@ -28,15 +35,18 @@
 //!
 //! A fingerprint is the top 32 bits of a keyed 64-bit k-gram hash. 32 bits are enough because
 //! a finding needs several fingerprints of one document close together in the text (a chance
-//! hit of one is about `entries / 2^32`, 3·10⁻⁴ for a 100 MB tree), and they make an entry
-//! 4 bytes on disk (6 in memory): the bucket table stores the top bits once. A small index uses
-//! fewer bucket bits (about one bucket per 16 entries), so its fingerprints are shorter
-//! (`b + 16` bits) but the chance hit per lookup stays about 2⁻¹², and its table stays small. Loading is a
-//! bounds-checked copy of three arrays, no parsing per entry. The file never holds text: only
+//! hit of one is about `entries / 2^32`, 3·10⁻⁴ for a 100 MB tree), and an entry stores only
+//! 16 of them: the bucket table stores the top bits once. With its document and check packed
+//! beside them, an entry is 37 bits for a tree of 6 818 files, on disk and in memory. A small
+//! index uses fewer bucket bits (about one bucket per 16 entries), so its fingerprints are
+//! shorter (`b + 16` bits) but the chance hit per lookup stays about 2⁻¹², and its table stays
+//! small. Loading is a bounds-checked copy of the arrays and a prefix sum of the bucket
+//! counts, no parsing per entry beyond checking its document. The file never holds text: only
 //! the key, the parameters, hashes, document numbers and (with `--names`) document names.
 
 mod build;
 mod find;
+mod holders;
 
 pub use build::{BuildStats, Builder, Settings, View};
 pub use find::{DocumentMatch, FindScratch, RunMeasure};
@@ -44,11 +54,12 @@ pub use find::{DocumentMatch, FindScratch, RunMeasure};
 use super::container::{self, IndexError, Reader};
 use super::keyed::Key;
 use super::winnow::Params;
+use holders::Holders;
 
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -80,14 +91,16 @@ pub struct DocumentIndex {
     doc_fingerprints: Vec<u32>,
     /// Per document: its [`DocScale`] (how many of its characters a unit stands for).
     doc_scales: Vec<u16>,
+    /// Per document: its [`Layout`] (how many of its characters a visible character stands for).
+    doc_layouts: Vec<u16>,
     names: Option<Vec<String>>,
     /// `buckets[b]..buckets[b + 1]` are the entries whose fingerprint's top bits are `b`.
     buckets: Vec<u32>,
     bits: u32,
     lows: Vec<u16>,
-    docs: Vec<u32>,
-    /// Per entry: the check of the k-gram selected ([`Selected::check`](super::winnow::Selected)).
-    checks: Vec<u8>,
+    /// Per entry: its document and the check of the k-gram selected
+    /// ([`Selected::check`](super::winnow::Selected)).
+    holders: Holders,
 }
 
 impl DocumentIndex {
@@ -107,6 +120,7 @@ impl DocumentIndex {
         let documents = r.count(4)?;
         let doc_fingerprints = r.u32s(documents)?;
         let doc_scales = r.u16s(documents)?;
+        let doc_layouts = r.u16s(documents)?;
         let names = match r.u8()? {
             0 => None,
             1 => Some(
@@ -121,32 +135,17 @@ impl DocumentIndex {
             _ => return Err(IndexError::Malformed("unknown names flag")),
         };
         let entries = r.count(2)?;
-        let width = r.u8()?;
         let bits = u32::from(r.u8()?);
         if bits > MAX_BUCKET_BITS {
             return Err(IndexError::Malformed("more than 16 bucket bits"));
         }
-        let buckets = r.u32s((1usize << bits) + 1)?;
+        let buckets = read_bucket_counts(&mut r, 1usize << bits)?;
         let lows = r.u16s(entries)?;
-        let docs = match width {
-            2 => r.u16s(entries)?.into_iter().map(u32::from).collect(),
-            4 => r.u32s(entries)?,
-            _ => {
-                return Err(IndexError::Malformed(
-                    "document id width is neither 2 nor 4",
-                ))
-            }
-        };
-        let checks = r.bytes(entries)?.to_vec();
+        let holders = Holders::read(&mut r, entries, documents)?;
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
         super::buckets::check_partition(&buckets, entries)?;
-        if docs.iter().any(|&d| d as usize >= documents) {
-            return Err(IndexError::Malformed(
-                "an entry names a document that does not exist",
-            ));
-        }
         Ok(DocumentIndex {
             key,
             text,
@@ -155,12 +154,12 @@ impl DocumentIndex {
             views,
             doc_fingerprints,
             doc_scales,
+            doc_layouts,
             names,
             buckets,
             bits,
             lows,
-            docs,
-            checks,
+            holders,
         })
     }
 
@@ -195,11 +194,21 @@ impl DocumentIndex {
             .map_or(0, |n| n.iter().map(|s| s.len() + 24).sum());
         self.buckets.len() * 4
             + self.lows.len() * 2
-            + self.docs.len() * 4
-            + self.checks.len()
+            + self.holders.heap_bytes()
             + self.doc_fingerprints.len() * 4
             + self.doc_scales.len() * 2
+            + self.doc_layouts.len() * 2
             + names
+    }
+
+    /// A document's layout (see [`Layout`]).
+    fn doc_layout(&self, document: u32) -> Layout {
+        Layout(
+            self.doc_layouts
+                .get(document as usize)
+                .copied()
+                .unwrap_or(0),
+        )
     }
 
     /// A document's scale (see [`DocScale`]).
@@ -207,15 +216,40 @@ impl DocumentIndex {
         DocScale(self.doc_scales.get(document as usize).copied().unwrap_or(0))
     }
 
-    /// The documents holding a 64-bit keyed fingerprint, and the check stored with each.
-    fn lookup(&self, fingerprint: u64) -> (&[u32], &[u8]) {
+    /// The entries of a 64-bit keyed fingerprint: the documents holding it, and the check
+    /// stored with each.
+    fn lookup(&self, fingerprint: u64) -> Found<'_> {
         let top = (fingerprint >> 32) as u32;
         let (bucket, low) = split(top, self.bits);
         let range = super::buckets::lookup_range(&self.buckets, &self.lows, bucket, low);
-        (
-            self.docs.get(range.clone()).unwrap_or_default(),
-            self.checks.get(range).unwrap_or_default(),
-        )
+        Found {
+            holders: &self.holders,
+            range,
+        }
+    }
+}
+
+/// The entries one fingerprint's lookup found.
+#[derive(Debug, Clone)]
+pub(crate) struct Found<'a> {
+    holders: &'a Holders,
+    range: std::ops::Range<usize>,
+}
+
+impl Found<'_> {
+    /// How many documents hold the fingerprint.
+    pub(crate) fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    /// Whether none does.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
+    /// Each holder's (document, check).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u8)> + '_ {
+        self.range.clone().filter_map(|i| self.holders.get(i))
     }
 }
 
@@ -250,11 +284,83 @@ impl DocScale {
     }
 }
 
+/// How many characters of a document one of its visible characters (not whitespace) stands for:
+/// its characters over its visible characters, in 64ths (0: unknown), at most [`Layout::MOST`].
+/// A re-indented or CRLF paste keeps every visible character and loses or gains whitespace, so
+/// its visible characters times its document's layout are the source's characters it
+/// reproduces. Capped so that a document of aligned tables or deep indentation does not
+/// credit a short paste with a long copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout(pub(crate) u16);
+
+impl Layout {
+    /// Fixed-point denominator.
+    const ONE: u64 = 64;
+    /// The largest layout stored: two characters per visible one.
+    const MOST: u64 = 2 * Self::ONE;
+
+    /// The layout of a document of `chars` characters, `visible` of them not whitespace.
+    pub(crate) fn of(chars: usize, visible: usize) -> Layout {
+        Layout(
+            (chars as u64 * Self::ONE)
+                .checked_div(visible as u64)
+                .unwrap_or(0)
+                .min(Self::MOST) as u16,
+        )
+    }
+
+    /// The document's characters that `visible` visible characters stand for (0 if unknown).
+    pub(crate) fn chars(self, visible: usize) -> usize {
+        (visible as u64 * u64::from(self.0) / Self::ONE) as usize
+    }
+}
+
 /// A 32-bit fingerprint's bucket (its top `bits` bits) and low part (the next 16 bits).
 fn split(top: u32, bits: u32) -> (usize, u16) {
     let bucket = top.checked_shr(32 - bits).unwrap_or(0) as usize;
     let low = (top >> (16 - bits.min(16))) as u16;
     (bucket, low)
+}
+
+/// Appends `n` as LEB128 (7 bits a byte, low first; the high bit says more follow).
+fn write_varint(mut n: u32, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads `buckets` LEB128 bucket counts into the offsets table `lookup` uses (`buckets + 1`
+/// offsets from 0). A bucket holds about 16 entries, so its count is one byte where a stored
+/// offset was four (the crate tree's table: 256 KB → 64 KB, 3 % of the index).
+fn read_bucket_counts(r: &mut Reader<'_>, buckets: usize) -> Result<Vec<u32>, IndexError> {
+    const TOO_MANY: IndexError = IndexError::Malformed("bucket counts overflow");
+    let mut offsets = Vec::with_capacity(buckets + 1);
+    let mut offset = 0u32;
+    offsets.push(offset);
+    for _ in 0..buckets {
+        let mut count = 0u32;
+        let mut shift = 0u32;
+        loop {
+            let byte = r.u8()?;
+            let part = u32::from(byte & 0x7F)
+                .checked_shl(shift)
+                .filter(|p| p >> shift == u32::from(byte & 0x7F))
+                .ok_or(TOO_MANY)?;
+            count |= part;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err(TOO_MANY);
+            }
+        }
+        offset = offset.checked_add(count).ok_or(TOO_MANY)?;
+        offsets.push(offset);
+    }
+    Ok(offsets)
 }
 
 fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
@@ -267,20 +373,34 @@ fn params(r: &mut Reader<'_>) -> Result<Params, IndexError> {
     Ok(Params { k, w, min_distinct })
 }
 
+/// What an index stores per document, one value each, in document order.
+pub(crate) struct PerDocument<'a> {
+    /// Fingerprints stored.
+    pub(crate) fingerprints: &'a [u32],
+    /// [`DocScale`]s.
+    pub(crate) scales: &'a [u16],
+    /// [`Layout`]s.
+    pub(crate) layouts: &'a [u16],
+}
+
 /// Writes an index file from (32-bit fingerprint, document, check) entries, sorted and
 /// deduplicated by fingerprint and document.
 fn encode(
     key: &Key,
     streams: [Params; 3],
     views: u8,
-    doc_fingerprints: &[u32],
-    doc_scales: &[u16],
+    documents: PerDocument<'_>,
     names: Option<&[String]>,
     entries: &[(u32, u32, u8)],
 ) -> Vec<u8> {
+    let PerDocument {
+        fingerprints: doc_fingerprints,
+        scales: doc_scales,
+        layouts: doc_layouts,
+    } = documents;
     let bits = bucket_bits(entries.len());
     let buckets = 1usize << bits;
-    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 7);
+    let mut p = Vec::with_capacity(64 + buckets * 4 + entries.len() * 6);
     p.extend_from_slice(&key.0);
     for s in streams {
         for v in [s.k, s.w, s.min_distinct] {
@@ -292,7 +412,7 @@ fn encode(
     for n in doc_fingerprints {
         p.extend_from_slice(&n.to_le_bytes());
     }
-    for s in doc_scales {
+    for s in doc_scales.iter().chain(doc_layouts) {
         p.extend_from_slice(&s.to_le_bytes());
     }
     match names {
@@ -306,32 +426,27 @@ fn encode(
         None => p.push(0),
     }
     p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-    let wide = doc_fingerprints.len() > usize::from(u16::MAX) + 1;
-    p.push(if wide { 4 } else { 2 });
     p.push(bits as u8);
-    let mut offset = 0u32;
     let mut next = entries.iter().peekable();
-    for bucket in 0..=buckets {
+    for bucket in 0..buckets {
+        let mut count = 0u32;
         while next
             .peek()
-            .is_some_and(|&&(fp, _, _)| split(fp, bits).0 < bucket)
+            .is_some_and(|&&(fp, _, _)| split(fp, bits).0 == bucket)
         {
             next.next();
-            offset += 1;
+            count += 1;
         }
-        p.extend_from_slice(&offset.to_le_bytes());
+        write_varint(count, &mut p);
     }
     for &(fp, _, _) in entries {
         p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
     }
-    for &(_, doc, _) in entries {
-        if wide {
-            p.extend_from_slice(&doc.to_le_bytes());
-        } else {
-            p.extend_from_slice(&(doc as u16).to_le_bytes());
-        }
-    }
-    p.extend(entries.iter().map(|&(_, _, check)| check));
+    Holders::write(
+        doc_fingerprints.len(),
+        entries.iter().map(|&(_, doc, check)| (doc, check)),
+        &mut p,
+    );
     container::seal(MAGIC, VERSION, &p)
 }
 
@@ -501,6 +616,56 @@ mod tests {
     }
 
     #[test]
+    fn a_re_indented_paste_is_measured_with_the_whitespace_of_its_document() {
+        // Comment lines between calls, indented by `indent`, pasted without indentation: the
+        // layout measure gives the paste its document's whitespace back.
+        let file_text = |indent: &str| -> String {
+            (0..60)
+                .map(|i| {
+                    let comment = comment_line(i);
+                    format!("{indent}{}\n{indent}step_{i}(ctx);\n", comment.trim())
+                })
+                .collect()
+        };
+        // Text-side length and layout length of pastes of `indent`-indented lines.
+        let measured = |indent: &str| -> (usize, usize) {
+            let text = file_text(indent);
+            let mut builder = Builder::new(Key([9; 16]), Settings::default());
+            builder.add_document("src/own.rs", text.as_bytes(), View::Code);
+            pad(&mut builder);
+            let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+            let mut scratch = FindScratch::default();
+            let lines: Vec<&str> = text.lines().collect();
+            let (mut text_side, mut layout, mut runs) = (0, 0, 0);
+            for start in (0..50).step_by(2) {
+                let pasted: String = lines[start..start + 4]
+                    .iter()
+                    .map(|l| format!("{}\n", l.trim()))
+                    .collect();
+                if let Some(m) = idx.explain(pasted.as_bytes(), 0, &mut scratch) {
+                    text_side += m.extent + m.slack_chars;
+                    layout += idx.layout_chars(pasted.as_bytes(), &m);
+                    runs += 1;
+                }
+            }
+            assert!(runs >= 15, "{runs} of 25 pastes hit their document");
+            (text_side, layout)
+        };
+        // 16 spaces before lines of 12 to 60 characters: about 1.5 characters per visible one.
+        let (text_side, layout) = measured(&" ".repeat(16));
+        assert!(
+            layout * 10 >= text_side * 14 && layout * 10 <= text_side * 20,
+            "indented: text side {text_side}, layout {layout}"
+        );
+        // Unindented, the paste has its document's whitespace: about the text's side.
+        let (text_side, layout) = measured("");
+        assert!(
+            layout * 10 <= text_side * 11 && layout * 10 >= text_side * 8,
+            "unindented: text side {text_side}, layout {layout}"
+        );
+    }
+
+    #[test]
     fn one_rare_comment_kgram_finds_a_short_copy_and_a_shared_one_does_not() {
         // Comments between code lines; comment lines 0..40 are this file's own, lines 40..80
         // are in five documents (more than may verify one hit).
@@ -619,12 +784,12 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 6;
+        newer[8] = 7;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 6, .. })
+            Err(IndexError::UnsupportedVersion { found: 7, .. })
         ));
-        for old in [1, 2, 3, 4] {
+        for old in [1, 2, 3, 4, 5] {
             let mut older = file.clone();
             older[8] = old;
             assert!(matches!(
@@ -643,6 +808,34 @@ mod tests {
             DocumentIndex::from_bytes(&records),
             Err(IndexError::WrongMagic { .. })
         ));
+    }
+
+    #[test]
+    fn bucket_counts_read_back_as_offsets_and_overflow_is_refused() {
+        let counts = [0u32, 1, 127, 128, 300, 16_383, 16_384, 1 << 21, 5];
+        let mut file = Vec::new();
+        for &c in &counts {
+            write_varint(c, &mut file);
+        }
+        let offsets = read_bucket_counts(&mut Reader::new(&file), counts.len()).unwrap();
+        let mut sum = 0;
+        let expected: Vec<u32> = std::iter::once(0)
+            .chain(counts.iter().map(|&c| {
+                sum += c;
+                sum
+            }))
+            .collect();
+        assert_eq!(offsets, expected);
+        // Truncated, a count past 32 bits, and a sum past 32 bits.
+        assert!(
+            read_bucket_counts(&mut Reader::new(&file[..file.len() - 1]), counts.len()).is_err()
+        );
+        let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
+        assert!(read_bucket_counts(&mut Reader::new(&huge), 1).is_err());
+        let mut two = Vec::new();
+        write_varint(u32::MAX, &mut two);
+        write_varint(1, &mut two);
+        assert!(read_bucket_counts(&mut Reader::new(&two), 2).is_err());
     }
 
     #[test]
