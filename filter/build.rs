@@ -4,6 +4,18 @@
 #[path = "src/policy/bundle.rs"]
 mod bundle;
 
+// The policy's shape and digest: the crate's own files, which depend on nothing else (they
+// refer to each other as `super::`, the crate root here as `policy` there).
+#[allow(dead_code)]
+#[path = "src/policy/digest.rs"]
+mod digest;
+#[allow(dead_code)]
+#[path = "src/policy/relay_doc.rs"]
+mod relay_doc;
+#[allow(dead_code)]
+#[path = "src/policy/schema.rs"]
+mod schema;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +58,18 @@ fn main() {
         &out_dir.join("default_regex_facts.json"),
         &regex_facts(&doc),
     );
+    // The digest the filter would compute on load, computed once here; a test checks they agree.
+    let digest = match serde_json::from_value::<schema::PolicyDoc>(doc) {
+        Ok(typed) => digest::digest(&typed),
+        Err(e) => {
+            println!("cargo:warning=default policy: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = std::fs::write(out_dir.join("default_policy_digest.txt"), digest) {
+        println!("cargo:warning=cannot write the default policy's digest: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// The syntax facts of the document's regexes, as `airlock build` would carry them.

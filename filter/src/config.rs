@@ -195,7 +195,8 @@ pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
     // Facts that fail to parse are not needed: every regex is then parsed instead.
     let carried: FactsById =
         serde_json::from_str(crate::DEFAULT_REGEX_FACTS_JSON).unwrap_or_default();
-    policy::compile_with_facts(doc, origins, env, &carried)
+    let digest = Some(crate::DEFAULT_POLICY_DIGEST);
+    policy::compile_with_digest(doc, origins, env, &carried, digest)
 }
 
 /// The configuration for `doc`: tests and examples stripped, as the filter needs no more.
@@ -230,6 +231,18 @@ mod tests {
     /// The scanner a document compiles to, as text (every table, gate and arming rule).
     fn scanner_of(policy: &crate::Policy) -> String {
         format!("{:?}", policy.scanner)
+    }
+
+    #[test]
+    fn the_embedded_default_policys_digest_from_the_build_is_the_one_loading_computes() {
+        let origins = crate::policy::Origins::single("embedded default policy");
+        let doc = crate::policy::parse_document_text(crate::DEFAULT_POLICY_JSON, &origins)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let computed = crate::policy::digest::digest(&doc);
+        assert_eq!(crate::DEFAULT_POLICY_DIGEST, computed);
+        assert_eq!(computed.len(), 64);
+        let policy = super::default_policy(&deferred_env()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(policy.info.digest, computed);
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub use policy::{Action, Policy, PolicyInfo};
 pub const DEFAULT_POLICY_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/default_policy.json"));
 
+/// The digest ([`policy::digest`]) of the embedded default policy, computed by the build script.
+pub const DEFAULT_POLICY_DIGEST: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/default_policy_digest.txt"));
+
 /// The syntax facts of the embedded default policy's regexes ([`regex_facts`]), by detector id.
 pub const DEFAULT_REGEX_FACTS_JSON: &str =
     include_str!(concat!(env!("OUT_DIR"), "/default_regex_facts.json"));

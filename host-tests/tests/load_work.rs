@@ -10,9 +10,14 @@
 
 use airlock_host_tests::{filter_wasm, Host};
 
-/// Most fuel the default policy's load may take (measured 2026-12-06, seventh round: 49.6 M
-/// embedded, 55.9 M built; see RESULTS, "Issue 16, seventh round: policy load (lead)").
-const MAX_DEFAULT_LOAD_FUEL: u64 = 70_000_000;
+/// Most fuel the embedded default policy's load may take (measured 2026-12-07, eighth round:
+/// 36.0 M, its digest computed at build time; see RESULTS, "Issue 16, eighth round: policy
+/// load (lead)").
+const MAX_EMBEDDED_LOAD_FUEL: u64 = 45_000_000;
+
+/// Most fuel loading the configuration `airlock build` writes for the default policy may
+/// take (measured 56.4 M: its digest is computed on load).
+const MAX_BUILT_LOAD_FUEL: u64 = 70_000_000;
 
 /// The fuel `proxy_on_configure` takes on a fresh VM to load `config`.
 fn load_fuel(config: &[u8]) -> Option<u64> {
@@ -34,18 +39,18 @@ fn load_fuel(config: &[u8]) -> Option<u64> {
     Some(budget - left)
 }
 
-fn assert_within_budget(what: &str, used: u64) {
+fn assert_within_budget(what: &str, used: u64, budget: u64) {
     eprintln!("{what}: {used} fuel");
     assert!(
-        used <= MAX_DEFAULT_LOAD_FUEL,
-        "loading {what} took {used} fuel, over the {MAX_DEFAULT_LOAD_FUEL} budget"
+        used <= budget,
+        "loading {what} took {used} fuel, over the {budget} budget"
     );
 }
 
 #[test]
 fn the_embedded_default_policy_loads_within_its_instruction_budget() {
     if let Some(used) = load_fuel(b"") {
-        assert_within_budget("the embedded default policy", used);
+        assert_within_budget("the embedded default policy", used, MAX_EMBEDDED_LOAD_FUEL);
     }
 }
 
@@ -61,6 +66,6 @@ fn the_built_default_configuration_loads_within_its_instruction_budget() {
     let built = airlock_filter::config::build(&policy.document, false)
         .unwrap_or_else(|e| panic!("building its configuration: {e}"));
     if let Some(used) = load_fuel(built.as_bytes()) {
-        assert_within_budget("the built default configuration", used);
+        assert_within_budget("the built default configuration", used, MAX_BUILT_LOAD_FUEL);
     }
 }

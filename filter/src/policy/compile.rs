@@ -112,11 +112,24 @@ pub fn compile_with_facts(
     env: &Environment<'_>,
     carried: &FactsById,
 ) -> Result<Policy, PolicyErrors> {
+    compile_with_digest(doc, origins, env, carried, None)
+}
+
+/// [`compile_with_facts`] for a document whose [`digest`] is already known (the embedded
+/// default policy's, computed at build time): the policy then carries `known_digest`.
+pub fn compile_with_digest(
+    doc: PolicyDoc,
+    origins: Origins,
+    env: &Environment<'_>,
+    carried: &FactsById,
+    known_digest: Option<&str>,
+) -> Result<Policy, PolicyErrors> {
     let mut c = Compiler {
         origins: &origins,
         errors: Vec::new(),
         defer_regexes: env.defer_regexes,
         carried,
+        known_digest,
     };
     let policy = c.policy(doc, env);
     let errors = std::mem::take(&mut c.errors);
@@ -132,6 +145,8 @@ struct Compiler<'o> {
     defer_regexes: bool,
     /// Facts a built configuration carries, by detector id (used only with `defer_regexes`).
     carried: &'o FactsById,
+    /// The document's digest when it is known without hashing it.
+    known_digest: Option<&'o str>,
 }
 
 impl Compiler<'_> {
@@ -223,7 +238,9 @@ impl Compiler<'_> {
             info: PolicyInfo {
                 name: doc.metadata.name.clone(),
                 version: doc.metadata.version.clone(),
-                digest: digest(doc),
+                digest: self
+                    .known_digest
+                    .map_or_else(|| digest(doc), str::to_string),
             },
             mode: match doc.mode {
                 ModeDoc::Enforce => Mode::Enforce,

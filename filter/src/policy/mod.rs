@@ -12,9 +12,13 @@ pub mod digest;
 mod error;
 pub mod protected;
 pub mod relay;
+mod relay_doc;
 pub mod schema;
 
-pub use compile::{compile, compile_with_facts, parse_document, parse_document_text, Environment};
+pub use compile::{
+    compile, compile_with_digest, compile_with_facts, parse_document, parse_document_text,
+    Environment,
+};
 pub use error::{Origins, PolicyError, PolicyErrors};
 
 use crate::engine::scan::scanner::{DetectorIndex, Scanner};

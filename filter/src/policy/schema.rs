@@ -39,7 +39,7 @@ pub struct PolicyDoc {
     pub tests: Vec<TestCaseDoc>,
     /// Vendor keys bound for hosts that are not the vendor's are blocked (see `policy::relay`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_theft: Option<super::relay::KeyTheftDoc>,
+    pub key_theft: Option<super::relay_doc::KeyTheftDoc>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -87,7 +87,7 @@ pub struct TierDoc {
     pub description: Option<String>,
     /// JSON members set or removed in requests to this tier (see `policy::relay`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<super::relay::FieldRuleDoc>,
+    pub fields: Vec<super::relay_doc::FieldRuleDoc>,
     /// Classes whose `tokenize` tokens are put back in this tier's responses (JSON and SSE).
     /// Empty (the default): tokens stay tokens, a consistent pseudonym the tier never resolves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -181,7 +181,9 @@ impl Keywords {
                 (Some(ascii), None) => Matches::Ascii(ascii.matches(text)),
                 (ascii, non_ascii) => Matches::Merged(Merged {
                     ascii: ascii.as_ref().map(|t| t.matches(text).peekable()),
-                    non_ascii: non_ascii.as_ref().map(|t| WindowMatches::new(t, text).peekable()),
+                    non_ascii: non_ascii
+                        .as_ref()
+                        .map(|t| WindowMatches::new(t, text).peekable()),
                 }),
             },
             Automaton::Compact(ac) => Matches::Compact(ac.find_overlapping_iter(text)),
@@ -264,7 +266,11 @@ impl Iterator for Merged<'_> {
 
     fn next(&mut self) -> Option<KeywordMatch> {
         let ascii_end = self.ascii.as_mut().and_then(|m| m.peek()).map(|m| m.end);
-        let non_ascii_end = self.non_ascii.as_mut().and_then(|m| m.peek()).map(|m| m.end);
+        let non_ascii_end = self
+            .non_ascii
+            .as_mut()
+            .and_then(|m| m.peek())
+            .map(|m| m.end);
         match (ascii_end, non_ascii_end) {
             (Some(a), Some(n)) if a < n => self.ascii.as_mut()?.next(),
             (_, Some(_)) => self.non_ascii.as_mut()?.next(),
@@ -404,7 +410,13 @@ mod tests {
                 .collect();
             let rare = 1 + rng.below(200);
             let text: Vec<u8> = (0..200 + rng.below(2_000))
-                .map(|_| if rng.below(rare) == 0 { 0xe6 } else { rng.pick(ascii) })
+                .map(|_| {
+                    if rng.below(rare) == 0 {
+                        0xe6
+                    } else {
+                        rng.pick(ascii)
+                    }
+                })
                 .collect();
             let keywords = Keywords::new(&patterns).unwrap();
             let in_order: Vec<_> = keywords.find_overlapping(&text).collect();

@@ -156,7 +156,13 @@ mod tests {
         let mut rng = crate::engine::test_rng::TestRng::new(0x7275_6e73_0000_0001);
         for _ in 0..300 {
             let text: Vec<u8> = (0..rng.below(70))
-                .map(|_| if rng.below(3) == 0 { 0x80 | rng.pick(b"ab") } else { b'x' })
+                .map(|_| {
+                    if rng.below(3) == 0 {
+                        0x80 | rng.pick(b"ab")
+                    } else {
+                        b'x'
+                    }
+                })
                 .collect();
             let mut expected: Vec<Range<usize>> = Vec::new();
             for (p, _) in text.iter().enumerate().filter(|(_, b)| !b.is_ascii()) {
@@ -199,7 +205,10 @@ mod tests {
 
     #[test]
     fn an_ascii_text_has_no_window_and_a_cjk_text_one() {
-        assert_eq!(windows(b"plain ascii text, longer than a word", 6).count(), 0);
+        assert_eq!(
+            windows(b"plain ascii text, longer than a word", 6).count(),
+            0
+        );
         let cjk = "机密文件，不得外传".as_bytes();
         assert_eq!(windows(cjk, 6).collect::<Vec<_>>(), vec![0..cjk.len()]);
     }

@@ -280,10 +280,11 @@ impl Table {
 
     /// The match of the pattern at `outputs[output]`, ending at `end`.
     fn match_ending_at(&self, output: usize, end: usize) -> KeywordMatch {
-        let Output { pattern, len } = self.outputs.get(output).copied().unwrap_or(Output {
-            pattern: 0,
-            len: 0,
-        });
+        let Output { pattern, len } = self
+            .outputs
+            .get(output)
+            .copied()
+            .unwrap_or(Output { pattern: 0, len: 0 });
         KeywordMatch {
             pattern: pattern as usize,
             start: end.saturating_sub(len as usize),
@@ -492,4 +493,3 @@ impl Iterator for TableMatches<'_> {
         }
     }
 }
-
