@@ -14,9 +14,9 @@
 //! `cargo run --release -p airlock-benches --example protected_engine`
 
 use airlock_benches::corpus::{chat_body, Class, Rng};
+use airlock_benches::protected::b64;
 use airlock_benches::{policies, request};
 use airlock_filter::Policy;
-use base64::Engine as _;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Instant;
@@ -34,28 +34,12 @@ fn sources(root: &Path, limit: usize) -> Vec<(String, String)> {
     airlock_benches::files::text_files(&[root.to_path_buf()], limit, 1 << 20, &rust)
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 /// The default policy plus the two protected detectors.
 fn with_protected(documents: &[u8], records: &[u8]) -> Policy {
-    let mut doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
-    let detectors = doc["detectors"].as_array_mut().expect("detectors");
+    let doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
     // `AIRLOCK_PROTECTED=documents|records` measures one kind alone.
     let only = std::env::var("AIRLOCK_PROTECTED").unwrap_or_default();
-    if only != "records" {
-        detectors.push(
-            json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
-            "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(documents)}}),
-        );
-    }
-    if only != "documents" {
-        detectors.push(
-            json!({"id": "bench-records", "class": "confidential", "kind": "pii",
-            "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(records)}}),
-        );
-    }
+    let doc = airlock_benches::protected::with_protected_detectors(doc, documents, records, &only);
     policies::compile(doc).unwrap_or_else(|e| panic!("bench policy: {e}"))
 }
 

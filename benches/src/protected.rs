@@ -7,6 +7,8 @@
 use crate::corpus::Rng;
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::{documents, records};
+use base64::Engine as _;
+use serde_json::{json, Value};
 
 /// The documents index of `(name, text)` files, each read in the view its name selects.
 pub fn documents_index(docs: &[(String, String)]) -> Vec<u8> {
@@ -39,4 +41,33 @@ pub fn customer_records_index(rows: usize, unique: &[&str]) -> Vec<u8> {
         builder.add_row(&[&name, &email, &phone, &account]);
     }
     builder.finish().0
+}
+
+/// Standard base64 of `bytes`, as a policy carries an index inline.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `doc` (a policy document) with a documents detector over the index `documents` and a
+/// records detector over `records`, their indexes carried inline; `only` (`documents` or
+/// `records`) keeps one kind alone.
+pub fn with_protected_detectors(
+    mut doc: Value,
+    documents: &[u8],
+    records: &[u8],
+    only: &str,
+) -> Value {
+    if let Some(detectors) = doc.get_mut("detectors").and_then(Value::as_array_mut) {
+        if only != "records" {
+            detectors.push(json!({"id": "bench-source", "class": "secret", "kind": "trade-secret",
+                "documents": {"index": "bench-source.idx", "min_chars": 200, "data": b64(documents)}}));
+        }
+        if only != "documents" {
+            detectors.push(
+                json!({"id": "bench-records", "class": "confidential", "kind": "pii",
+                "records": {"index": "bench-records.idx", "min_fields": 2, "data": b64(records)}}),
+            );
+        }
+    }
+    doc
 }

@@ -173,6 +173,12 @@ impl Host {
         self.vm.store.get_fuel().ok()
     }
 
+    /// The fuel every callback took so far, summed (0 without fuel metering): a deterministic
+    /// count of the wasm instructions the filter ran, across the callbacks of a request.
+    pub fn fuel_used(&self) -> u64 {
+        self.vm.fuel_used()
+    }
+
     /// Whether a local response goes through the filter's own response
     /// callbacks after the callback that sent it returns, as in Envoy
     /// (default true).

@@ -196,6 +196,8 @@ pub struct Vm {
     pub store: Store<HostState>,
     instance: Instance,
     fuel_per_call: u64,
+    /// Fuel every metered call took, summed.
+    fuel_used: u64,
     /// Set by the first trap; every later call fails with it.
     trap: Option<String>,
 }
@@ -233,12 +235,18 @@ impl Vm {
             store,
             instance,
             fuel_per_call: DEFAULT_FUEL_PER_CALL,
+            fuel_used: 0,
             trap: None,
         })
     }
 
     pub fn set_fuel_per_call(&mut self, fuel: u64) {
         self.fuel_per_call = fuel;
+    }
+
+    /// The fuel all metered calls took so far.
+    pub fn fuel_used(&self) -> u64 {
+        self.fuel_used
     }
 
     pub fn has_export(&mut self, name: &str) -> bool {
@@ -278,6 +286,10 @@ impl Vm {
             state.effective_context = context;
         }
         let outcome = func.call(&mut self.store, &params, &mut results);
+        if fuel_metering() {
+            let left = self.store.get_fuel().unwrap_or(0);
+            self.fuel_used += self.fuel_per_call.saturating_sub(left);
+        }
         {
             let state = self.store.data_mut();
             state.active_context = 0;
