@@ -4,8 +4,9 @@
 //! then measures build time, index size, load time and memory; recall on fragments of indexed
 //! files (200 and 400 characters, 10 and 40 lines) pasted as they are, re-indented, with CRLF,
 //! without comments, with identifiers renamed and inside a longer prompt; precision on fields cut
-//! from an unrelated corpus (the Python standard library, `/usr/lib/python3*`), and the reverse
-//! (Python indexed, Rust fields). Records: 1 million synthetic rows of 4 columns.
+//! from unrelated corpora (the Python standard library, `/usr/lib/python3*`, and the Rust
+//! sources of registry crates that are not indexed in any version), and the reverse (Python
+//! indexed, Rust fields). Records: 1 million synthetic rows of 4 columns.
 //!
 //! `cargo run --release -p airlock-benches --example protected [-- documents|records]`
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
@@ -415,7 +416,14 @@ fn why_missed(
     class
 }
 
-fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, label: &str) {
+/// Fields cut from `corpus` that `index` (built from `indexed`) flags: its precision.
+fn precision(
+    index: &DocumentIndex,
+    indexed: &[(String, String)],
+    corpus: &[(String, String)],
+    fields: usize,
+    label: &str,
+) {
     let mut rng = Rng(0x9e37_79b9);
     let mut scratch = FindScratch::default();
     let (mut flagged, mut total, mut bytes) = (0, 0, 0usize);
@@ -438,8 +446,11 @@ fn precision(index: &DocumentIndex, corpus: &[(String, String)], fields: usize, 
             flagged += 1;
             if std::env::var_os("AIRLOCK_SHOW").is_some() {
                 for m in &found {
+                    let source = indexed
+                        .get(m.document as usize)
+                        .map_or("?", |d| d.0.as_str());
                     println!(
-                        "----- {} {:?}\n{}",
+                        "----- {} matches {source} {:?}\n{}",
                         corpus[doc].0,
                         m,
                         &piece[m.span.range()]
@@ -475,6 +486,42 @@ fn load(file: &[u8]) -> DocumentIndex {
     index
 }
 
+/// The crate name of a registry path (`…/index.crates.io-…/serde-1.0.210/src/de.rs` gives
+/// `serde`): the directory after the registry index's, without its version.
+fn crate_name(path: &str) -> Option<&str> {
+    let dir = path
+        .split('/')
+        .skip_while(|part| !part.starts_with("index."))
+        .nth(1)?;
+    let version = dir.rfind(|c: char| c == '-')?;
+    dir.get(..version)
+}
+
+/// Rust sources of the registry's crates none of whose versions is in `indexed` (up to
+/// `limit` bytes): code in the indexed language that is not a copy of it, the harder negative
+/// corpus (another version of an indexed crate would be a copy).
+fn other_crates(
+    registry: &Path,
+    indexed: &[(String, String)],
+    limit: usize,
+) -> Vec<(String, String)> {
+    let names: std::collections::HashSet<&str> = indexed
+        .iter()
+        .filter_map(|(path, _)| crate_name(path))
+        .collect();
+    let all = collect(&[registry.to_path_buf()], usize::MAX, &|p| {
+        p.extension().is_some_and(|e| e == "rs")
+    });
+    let mut left = limit;
+    all.into_iter()
+        .filter(|(path, _)| crate_name(path).is_some_and(|name| !names.contains(name)))
+        .take_while(|(_, text)| {
+            left = left.saturating_sub(text.len());
+            left > 0
+        })
+        .collect()
+}
+
 fn documents() {
     let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
     let mb = env_usize("AIRLOCK_BENCH_MB", 100);
@@ -494,7 +541,7 @@ fn documents() {
         "documents: text view k={} w={} min_distinct={}, code view k={} w={} min_distinct={}, comments k={} w={} min_distinct={}",
         s.text.k, s.text.w, s.text.min_distinct, s.code.k, s.code.w, s.code.min_distinct, s.comment.k, s.comment.w, s.comment.min_distinct
     );
-    let rust = collect(&[registry], mb << 20, &|p| {
+    let rust = collect(&[registry.clone()], mb << 20, &|p| {
         p.extension()
             .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
     });
@@ -508,11 +555,25 @@ fn documents() {
     if std::env::var_os("AIRLOCK_SKIP_RECALL").is_none() {
         recall(&index, &rust, fields);
     }
-    precision(&index, &py, fields * 25, "the Python standard library");
+    precision(
+        &index,
+        &rust,
+        &py,
+        fields * 25,
+        "the Python standard library",
+    );
+    let unindexed = other_crates(&registry, &rust, mb << 20);
+    precision(
+        &index,
+        &rust,
+        &unindexed,
+        fields * 25,
+        &format!("crates not indexed ({} files)", unindexed.len()),
+    );
     println!(" index: Python standard library ({} files)", py.len());
     let (file, _, _) = build(&py);
     let index = load(&file);
-    precision(&index, &rust, fields * 25, "crate sources");
+    precision(&index, &py, &rust, fields * 25, "crate sources");
 }
 
 fn records_bench() {

@@ -39,14 +39,24 @@ fn vm(policy: &serde_json::Value) -> Host {
     host
 }
 
-/// The instructions the filter runs for one request carrying `body`, every callback summed.
-fn request_fuel(host: &mut Host, body: &[u8]) -> u64 {
+/// The instructions the filter runs for one request carrying `body`, every callback summed,
+/// and whether a protected detector (`bench-…`) reported it.
+fn request_fuel(host: &mut Host, body: &[u8]) -> (u64, bool) {
     let before = host.fuel_used();
     let outcome = send_request(host, &headers(body.len()), &[body], None)
         .unwrap_or_else(|e| panic!("request: {e:?}"));
     assert!(outcome.decision().is_some(), "a body was not inspected");
+    let protected = host.audit_lines().iter().any(|line| {
+        line["findings"].as_array().is_some_and(|findings| {
+            findings.iter().any(|f| {
+                f["detector"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("bench-"))
+            })
+        })
+    });
     host.clear_logs();
-    host.fuel_used() - before
+    (host.fuel_used() - before, protected)
 }
 
 fn main() {
@@ -76,6 +86,7 @@ fn main() {
         documents.len() as f64 / 1e6,
         records.len() as f64 / 1e6
     );
+    println!("Bodies with a finding of the protected detector (none is a copy of the index) in brackets.");
     println!("| class | size | default (M instructions) | + documents | + records |");
     println!("| --- | --- | ---: | ---: | ---: |");
     let mut totals = [0u64; 3];
@@ -84,20 +95,27 @@ fn main() {
             let bodies: Vec<Vec<u8>> = (0..(1 << 20) / size)
                 .map(|s| chat_body(class, size, s as u64 + 1))
                 .collect();
-            let mut fuel = [0u64; 3];
-            for (slot, (_, host)) in fuel.iter_mut().zip(vms.iter_mut()) {
-                *slot = bodies.iter().map(|body| request_fuel(host, body)).sum();
+            let (mut fuel, mut found) = ([0u64; 3], [0usize; 3]);
+            for ((slot, hits), (_, host)) in fuel.iter_mut().zip(&mut found).zip(vms.iter_mut()) {
+                for body in &bodies {
+                    let (used, protected) = request_fuel(host, body);
+                    *slot += used;
+                    *hits += usize::from(protected);
+                }
             }
             for (total, f) in totals.iter_mut().zip(fuel) {
                 *total += f;
             }
             println!(
-                "| {} | {} KiB | {:.1} | {:.2}× | {:.2}× |",
+                "| {} | {} KiB | {:.1} | {:.2}× ({}/{n}) | {:.2}× ({}/{n}) |",
                 class.name(),
                 size >> 10,
                 fuel[0] as f64 / 1e6,
                 fuel[1] as f64 / fuel[0] as f64,
-                fuel[2] as f64 / fuel[0] as f64
+                found[1],
+                fuel[2] as f64 / fuel[0] as f64,
+                found[2],
+                n = bodies.len()
             );
         }
     }
