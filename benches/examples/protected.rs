@@ -493,7 +493,7 @@ fn crate_name(path: &str) -> Option<&str> {
         .split('/')
         .skip_while(|part| !part.starts_with("index."))
         .nth(1)?;
-    let version = dir.rfind(|c: char| c == '-')?;
+    let version = dir.rfind('-')?;
     dir.get(..version)
 }
 
@@ -541,7 +541,7 @@ fn documents() {
         "documents: text view k={} w={} min_distinct={}, code view k={} w={} min_distinct={}, comments k={} w={} min_distinct={}",
         s.text.k, s.text.w, s.text.min_distinct, s.code.k, s.code.w, s.code.min_distinct, s.comment.k, s.comment.w, s.comment.min_distinct
     );
-    let rust = collect(&[registry.clone()], mb << 20, &|p| {
+    let rust = collect(std::slice::from_ref(&registry), mb << 20, &|p| {
         p.extension()
             .is_some_and(|e| e == "rs" || e == "md" || e == "toml")
     });
