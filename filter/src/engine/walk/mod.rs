@@ -122,7 +122,11 @@ impl Walk<'_, '_> {
         let body = depth == 0 && prefix == "$" && self.documents == 1 && self.findings.is_empty();
         let resumed = body.then(|| self.resume_parse(doc, &mut outline)).flatten();
         // What a lenient upstream parser reads is walked too (see `json::Grammar`).
-        let parsed = match resumed.map_or_else(|| outline.parse(doc), Ok) {
+        let strict = resumed.map_or_else(|| outline.parse(doc), Ok);
+        if depth == 0 && prefix == "$" && self.documents == 1 && strict.is_ok() {
+            self.scratch.body_parsed = Some((doc.as_ptr() as usize, doc.len()));
+        }
+        let parsed = match strict {
             Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
             parsed => parsed,
         };
