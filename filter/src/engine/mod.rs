@@ -178,7 +178,7 @@ impl Scratch {
     /// The outline of `body` if the last inspection parsed exactly these bytes (the same
     /// memory, the same length) as its body's JSON document under the strict grammar: what the
     /// adapter reads the requested model from without parsing the body a second time.
-    pub(crate) fn body_outline(&self, body: &[u8]) -> Option<&Outline> {
+    pub fn body_outline(&self, body: &[u8]) -> Option<&Outline> {
         let parsed = self.body_parsed?;
         (parsed == (body.as_ptr() as usize, body.len()))
             .then(|| self.outlines.first())

@@ -58,6 +58,28 @@ fn mul(a: u64, b: u64) -> u64 {
     fold(u128::from(a) * u128::from(b))
 }
 
+/// `a·b mod p`, partly (below 2^61 + 8), for `a` below 2^62 and `b` below 2^61, from 32-bit
+/// halves: wasm has no 64×64→128 multiply, so a `u128` product there is a call to
+/// `__multi3` (a full 128-bit product through the shadow stack); this is four inline
+/// `i64.mul`s. With `a = a1·2^32 + a0`, `b = b1·2^32 + b0` and `2^64 ≡ 8 (mod p)`:
+/// `a·b ≡ 8·a1·b1 + (a1·b0 + a0·b1)·2^32 + a0·b0`, the middle term's bits above 29 wrapping
+/// round by `2^61 ≡ 1`. Same residues as [`mul`] (tested).
+#[inline(always)]
+fn mul_halves(a: u64, b: u64) -> u64 {
+    const LOW32: u64 = (1 << 32) - 1;
+    let (a1, a0) = (a >> 32, a & LOW32); // a1 < 2^30
+    let (b1, b0) = (b >> 32, b & LOW32); // b1 < 2^29
+    let high = (a1 * b1) << 3; // < 2^62
+    let mid = a1 * b0 + a0 * b1; // < 2^62 + 2^61
+    let low = a0 * b0; // < 2^64
+    let sum = high // < 2^62
+        + (mid >> 29) // < 2^34
+        + ((mid & ((1 << 29) - 1)) << 32) // < 2^61
+        + (low & P) // < 2^61
+        + (low >> 61); // < 8: the total is below 2^63 + 2^35
+    (sum & P) + (sum >> 61)
+}
+
 /// One key's powers: `k`, `k^2`, `k^3`, `k^4`.
 #[derive(Debug, Clone, Copy)]
 struct Powers([u64; LANES]);
@@ -137,9 +159,15 @@ impl FieldHasher {
         self.b = fold(u128::from(self.b) * u128::from(kb) + u128::from(c));
     }
 
-    /// Absorbs four chunks: `h·k^4 + c0·k^3 + c1·k^2 + c2·k + c3`, one reduction per key.
+    /// Absorbs four chunks: `h·k^4 + c0·k^3 + c1·k^2 + c2·k + c3` (in wasm, [`four_halves`]).
     #[inline(always)]
     fn four(&mut self, c: [u64; LANES]) {
+        if cfg!(target_arch = "wasm32") {
+            self.a = four_halves(self.a, &self.keys.a, c);
+            self.b = four_halves(self.b, &self.keys.b, c);
+            return;
+        }
+        // One reduction per key.
         let step = |h: u64, k: &Powers| {
             let [k1, k2, k3, k4] = k.0;
             let [c0, c1, c2, c3] = c;
@@ -187,6 +215,16 @@ impl FieldHasher {
     pub(crate) fn finish(&self) -> u128 {
         (u128::from(reduce(self.a)) << 64) | u128::from(reduce(self.b))
     }
+}
+
+/// One step of [`FieldHasher::four`] with each product from [`mul_halves`]: the same
+/// residue (each term below 2^61 + 8, the sum below 2^63 + 2^56, folded below 2^62).
+#[inline(always)]
+fn four_halves(h: u64, k: &Powers, c: [u64; LANES]) -> u64 {
+    let [k1, k2, k3, k4] = k.0;
+    let [c0, c1, c2, c3] = c;
+    let sum = mul_halves(c0, k3) + mul_halves(c1, k2) + mul_halves(c2, k1) + c3 + mul_halves(h, k4);
+    (sum & P) + (sum >> 61)
 }
 
 /// A running hash over a document from its start that yields the hash of any prefix of it
@@ -282,6 +320,43 @@ mod tests {
             let mut h = FieldKeys::new((k, k)).hasher();
             h.part(&data);
             assert_eq!(h.finish(), reference((k, k), &[&data]));
+        }
+    }
+
+    #[test]
+    fn the_products_from_halves_are_the_products() {
+        let mut rng = crate::engine::test_rng::TestRng::new(17);
+        let mut next = || rng.below(usize::MAX) as u64;
+        let edges = [0, 1, 2, P - 1, P, P + 1, (1 << 61) + 7, (1 << 62) - 1];
+        let mut pairs: Vec<(u64, u64)> = (0..20_000)
+            .map(|_| (next() >> 2, next() >> 3))
+            .collect();
+        for a in edges {
+            for b in edges.iter().filter(|&&b| b < 1 << 61) {
+                pairs.push((a, *b));
+            }
+        }
+        for (a, b) in pairs {
+            let halves = mul_halves(a, b);
+            assert!(halves < (1 << 61) + 8, "{a} {b}");
+            assert_eq!(reduce(halves), reduce(mul(a, b)), "{a} {b}");
+        }
+        for _ in 0..5_000 {
+            let keys = FieldKeys::new((next(), next()));
+            let h = next() >> 2;
+            let c = [next() >> 8, next() >> 8, next() >> 8, next() >> 8];
+            let step = |h: u64, k: &Powers| {
+                let [k1, k2, k3, k4] = k.0;
+                let x = u128::from(c[0]) * u128::from(k3)
+                    + u128::from(c[1]) * u128::from(k2)
+                    + u128::from(c[2]) * u128::from(k1)
+                    + u128::from(c[3])
+                    + u128::from(h) * u128::from(k4);
+                reduce(fold(x))
+            };
+            let got = four_halves(h, &keys.a, c);
+            assert!(got < 1 << 62);
+            assert_eq!(reduce(got), step(h, &keys.a));
         }
     }
 
