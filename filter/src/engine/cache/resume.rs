@@ -24,8 +24,9 @@
 //!   that only the last two fields before the resume point are read again, for the windows
 //!   that reach the new fields.
 //!
-//! A request whose bytes up to an item end hash alike (one pass of the keyed polynomial hash
-//! over the old bytes, stopping at the first item end that differs) resumes after the longest
+//! A request whose bytes up to an item end hash alike (one pass of the keyed prefix hash,
+//! `field_hash::PrefixHasher`: NH under the polynomial, over the old bytes, stopping at the
+//! first item end that differs) resumes after the longest
 //! such prefix. Hashes are keyed with the caller's partition (so one caller's snapshot never
 //! serves another) under the VM's secret key (`field_hash`: no one can craft a collision);
 //! the snapshot belongs to one policy (emptied with the cache) and one tier.

@@ -156,6 +156,19 @@ impl Walk<'_, '_> {
                 origin: f.origin,
             })
             .collect();
+        if replay.kind == ReplayKind::Tokens {
+            // Spliced as written already: its tokens minted again, in order, nothing built.
+            let (policy, tier) = (self.policy, self.tier);
+            rewrite::for_each_replacement(
+                policy,
+                tier,
+                text,
+                &hits,
+                &mut self.tokens,
+                &mut |_, _| {},
+            );
+            return;
+        }
         let new_text = rewrite::apply_masks(self.policy, self.tier, text, &hits, &mut self.tokens);
         match replay.kind {
             ReplayKind::Number => splices.push_json_string_for(span, &new_text),
