@@ -438,7 +438,7 @@ mod tests {
             let k = u128::from(reduce(k).max(1));
             let mut chunks = Vec::new();
             let mut padded = doc.to_vec();
-            while padded.len() % NH_STRIDE != 0 {
+            while !padded.len().is_multiple_of(NH_STRIDE) {
                 padded.push(0);
             }
             for block in padded.chunks(NH_BYTES) {
