@@ -216,6 +216,7 @@ impl Walk<'_, '_> {
                 self.resume_piece(text_key, (leaf.raw, leaf.has_escapes), text.len());
             }
             let before = self.findings.len();
+            let splices_before = splices.len();
             // A masked number becomes a string (the mask is not a number): escaped whole.
             let leaf_raw = (!leaf.is_number).then_some(splice::RawLeaf {
                 raw,
@@ -253,7 +254,9 @@ impl Walk<'_, '_> {
                     false => resume::ReplayKind::String,
                 };
                 let whole = rewrite.is_some().then_some((at, kind));
+                let spliced = splices.since(splices_before);
                 self.resume_replay((leaf.raw, leaf.has_escapes), before, whole);
+                self.resume_replay_spans(leaf.raw, whole.is_none(), spliced);
             }
         }
         if body {
