@@ -24,7 +24,9 @@ fn host(config: &[u8]) -> Host {
     host.set_fuel_per_call(BUDGET);
     // A block reply's own callbacks would be the last call counted: keep them out.
     host.set_local_reply_through_filter(false);
-    assert!(host.configure(config).unwrap_or_else(|e| panic!("configure: {e:?}")));
+    assert!(host
+        .configure(config)
+        .unwrap_or_else(|e| panic!("configure: {e:?}")));
     host
 }
 
@@ -52,7 +54,11 @@ fn replay(config: &[u8], shape: Shape, plan: &Plan) -> Vec<u64> {
             .request_body(&turn.body, true)
             .unwrap_or_else(|e| panic!("the filter trapped: {e:?}"));
         if std::env::var_os("REPLAY_FUEL_DEBUG").is_some() {
-            eprintln!("{i} {} {a:?} {b:?} {:?}", turn.body.len(), stream.local_response().map(|r| r.status));
+            eprintln!(
+                "{i} {} {a:?} {b:?} {:?}",
+                turn.body.len(),
+                stream.local_response().map(|r| r.status)
+            );
         }
         drop(stream);
         fuel.push(BUDGET - host.fuel_left().unwrap_or(BUDGET));

@@ -79,7 +79,7 @@ fn inspect(
 #[test]
 fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     let policy = policies::default_policy();
-    let (mut rewritten, mut spliced) = (0, 0);
+    let (mut rewritten, mut spliced, mut by_span) = (0, 0, 0);
     for seed in 1..=2 {
         for plan in plans(seed) {
             let turns = conversation::session(&plan);
@@ -129,6 +129,7 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 resumed += c.cache.resumed_items;
                 rewritten += usize::from(c.body.is_some());
                 spliced += p.cache.spliced;
+                by_span += c.cache.replayed_by_span;
                 if plan.split_at.map(|s| s + 1) == Some(t) {
                     // The head of the credential is in a cached field, its tail in a new one.
                     assert!(
@@ -156,6 +157,10 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     assert!(
         spliced > 0,
         "no cached string had its masks spliced as written"
+    );
+    assert!(
+        by_span > 0,
+        "no resumed string minted its tokens from its replacements' spans alone"
     );
 }
 
@@ -570,10 +575,16 @@ fn the_body_outline_belongs_to_the_last_inspected_body() {
     );
     let copy = body.clone();
     assert!(scratch.body_outline(&copy).is_none(), "another buffer");
-    assert!(scratch.body_outline(&body[..body.len() - 1]).is_none(), "another length");
+    assert!(
+        scratch.body_outline(&body[..body.len() - 1]).is_none(),
+        "another length"
+    );
     let text = b"model: gpt-4.1".to_vec();
     policy.inspect(&request(shape, &text, None), &mut scratch);
-    assert!(scratch.body_outline(&body).is_none(), "stale after a body not JSON");
+    assert!(
+        scratch.body_outline(&body).is_none(),
+        "stale after a body not JSON"
+    );
     assert!(scratch.body_outline(&text).is_none());
     // A trailing comma parses only under the tolerant grammar, which `requested` does not use.
     let lenient = br#"{"model":"gpt-4.1","messages":[],}"#.to_vec();

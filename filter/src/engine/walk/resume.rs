@@ -139,6 +139,7 @@ impl Walk<'_, '_> {
             let spans = snapshot.replay_spans.get(range).unwrap_or_default();
             let hits = replay_hits(findings, replay);
             if !spans.is_empty() && self.mint_from_spans(doc, replay.leaf.1, &hits, spans) {
+                self.scratch.cache.count_replayed_by_span();
                 return;
             }
         }
