@@ -9,7 +9,9 @@
 //! compare exactly (`AIRLOCK_WASM=path` picks the module).
 //!
 //! Usage: `cargo run --release -p airlock-benches --example replay_fuel [SESSIONS]`
-//! (`SESSIONS`: `agent` (default) or `chat`).
+//! (`SESSIONS`: `agent` (default) or `chat`). `REPLAY_FUEL_TURNS=1` prints every turn's fuel,
+//! `REPLAY_FUEL_CACHED_ONLY=1` runs only the cached replays (for `perf` with
+//! `AIRLOCK_HARNESS_PROFILER=perfmap`), `REPLAY_FUEL_DEBUG=1` prints each request's actions.
 
 use airlock_benches::conversation::{self, Plan, Shape};
 use airlock_host_tests::{filter_wasm, Host};
