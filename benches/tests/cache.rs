@@ -17,6 +17,7 @@ use airlock_benches::conversation::{self, Plan, Shape, Turn};
 use airlock_benches::corpus::Rng;
 use airlock_benches::policies;
 use airlock_filter::engine::Via;
+use airlock_filter::response::model;
 use airlock_filter::{Policy, Request, Scratch, Verdict};
 
 fn request<'a>(shape: Shape, body: &'a [u8], caller: Option<&'a [u8]>) -> Request<'a> {
@@ -78,7 +79,7 @@ fn inspect(
 #[test]
 fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     let policy = policies::default_policy();
-    let (mut rewritten, mut spliced) = (0, 0);
+    let (mut rewritten, mut spliced, mut by_span) = (0, 0, 0);
     for seed in 1..=2 {
         for plan in plans(seed) {
             let turns = conversation::session(&plan);
@@ -99,6 +100,16 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 let u = inspect(&policy, &mut uncached, plan.shape, turn, None);
                 same(&c, &u, &what);
                 same(&p, &u, &format!("{what}, not resumed"));
+                // The requested model read from the resumed inspection's outline of the body
+                // is the one a parse of the whole body reads.
+                let (_, path) = plan.shape.host_path();
+                let outline = cached.body_outline(&turn.body);
+                assert!(outline.is_some(), "{what}: the body's outline");
+                assert_eq!(
+                    model::requested_in(path, &turn.body, outline),
+                    model::requested(path, &turn.body),
+                    "{what}: model"
+                );
                 assert_eq!(u.cache, Default::default(), "{what}: no caller, no cache");
                 // Every field of the previous request is served from the cache.
                 assert!(p.cache.hits >= seen, "{what}: {:?} after {seen}", p.cache);
@@ -118,6 +129,7 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
                 resumed += c.cache.resumed_items;
                 rewritten += usize::from(c.body.is_some());
                 spliced += p.cache.spliced;
+                by_span += c.cache.replayed_by_span;
                 if plan.split_at.map(|s| s + 1) == Some(t) {
                     // The head of the credential is in a cached field, its tail in a new one.
                     assert!(
@@ -145,6 +157,10 @@ fn cached_and_uncached_inspection_agree_on_generated_conversations() {
     assert!(
         spliced > 0,
         "no cached string had its masks spliced as written"
+    );
+    assert!(
+        by_span > 0,
+        "no resumed string minted its tokens from its replacements' spans alone"
     );
 }
 
@@ -539,4 +555,43 @@ fn another_tier_does_not_resume() {
     let again = policy.inspect(&to("llm-relay.example.net"), &mut scratch);
     assert!(again.cache.resumed_items > 0, "{:?}", again.cache);
     same(&again, &uncached, "another tier, again");
+}
+
+/// The inspection's outline of the body is handed out for those bytes only: not for a copy at
+/// another address, nor after a body that is not JSON, nor for one that parses only leniently.
+#[test]
+fn the_body_outline_belongs_to_the_last_inspected_body() {
+    let policy = policies::default_policy();
+    let mut scratch = policy.scratch();
+    let path = "/v1/chat/completions";
+    let body = br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4.1"}"#.to_vec();
+    let shape = Shape::OpenAiChat;
+    policy.inspect(&request(shape, &body, Some(b"alice")), &mut scratch);
+    let outline = scratch.body_outline(&body);
+    assert!(outline.is_some());
+    assert_eq!(
+        model::requested_in(path, &body, outline).as_deref(),
+        Some("gpt-4.1")
+    );
+    let copy = body.clone();
+    assert!(scratch.body_outline(&copy).is_none(), "another buffer");
+    assert!(
+        scratch.body_outline(&body[..body.len() - 1]).is_none(),
+        "another length"
+    );
+    let text = b"model: gpt-4.1".to_vec();
+    policy.inspect(&request(shape, &text, None), &mut scratch);
+    assert!(
+        scratch.body_outline(&body).is_none(),
+        "stale after a body not JSON"
+    );
+    assert!(scratch.body_outline(&text).is_none());
+    // A trailing comma parses only under the tolerant grammar, which `requested` does not use.
+    let lenient = br#"{"model":"gpt-4.1","messages":[],}"#.to_vec();
+    policy.inspect(&request(shape, &lenient, None), &mut scratch);
+    assert!(scratch.body_outline(&lenient).is_none(), "lenient parse");
+    assert_eq!(
+        model::requested_in(path, &lenient, scratch.body_outline(&lenient)),
+        model::requested(path, &lenient)
+    );
 }

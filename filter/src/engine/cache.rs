@@ -76,6 +76,9 @@ pub struct CacheUse {
     pub resumed_fields: u32,
     /// Joined-matching windows within those items, their hits from the snapshot.
     pub resumed_windows: u32,
+    /// Resumed strings whose tokens were minted again from their replacements' bytes alone
+    /// (`walk/resume.rs`, `mint_from_spans`), not the whole string unescaped.
+    pub replayed_by_span: u32,
 }
 
 /// The cache's state over its lifetime.
@@ -361,6 +364,10 @@ impl InspectionCache {
     /// Counts a rewrite spliced into a string as written with a map from the cache.
     pub(crate) fn count_spliced(&mut self) {
         self.used.spliced += 1;
+    }
+
+    pub(crate) fn count_replayed_by_span(&mut self) {
+        self.used.replayed_by_span += 1;
     }
 
     /// Where the hits of the field `key` lie in its bytes as written, if known.

@@ -131,6 +131,9 @@ pub struct Scratch {
     folded: fold::Folded,
     /// Fields already inspected, by caller (one cache per VM, as the scratch is).
     cache: cache::InspectionCache,
+    /// The last inspection's body document, if it parsed strictly: where its bytes were and
+    /// how many (the outline of depth 0 is its), for [`Scratch::body_outline`].
+    body_parsed: Option<(usize, usize)>,
 }
 
 impl Scratch {
@@ -171,6 +174,16 @@ impl Scratch {
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
     }
+
+    /// The outline of `body` if the last inspection parsed exactly these bytes (the same
+    /// memory, the same length) as its body's JSON document under the strict grammar: what the
+    /// adapter reads the requested model from without parsing the body a second time.
+    pub fn body_outline(&self, body: &[u8]) -> Option<&Outline> {
+        let parsed = self.body_parsed?;
+        (parsed == (body.as_ptr() as usize, body.len()))
+            .then(|| self.outlines.first())
+            .flatten()
+    }
 }
 
 impl Policy {
@@ -190,6 +203,7 @@ impl Policy {
             keyed_value: Vec::new(),
             folded: fold::Folded::default(),
             cache: cache::InspectionCache::new(DEFAULT_CACHE_BYTES),
+            body_parsed: None,
         }
     }
 
@@ -220,6 +234,7 @@ impl Policy {
             tokens: crate::response::RestoreMap::default(),
         };
         walk.scratch.joined_fields.clear();
+        walk.scratch.body_parsed = None;
         walk.scratch.cache.begin(self, request.caller);
         let rewritten = walk.body(&body, request.content_type);
         walk.join_pass();

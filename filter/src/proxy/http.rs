@@ -89,10 +89,6 @@ impl AirlockHttp {
                 )),
             ),
             Ok(body) => {
-                if self.facts.content_encoding.is_none() {
-                    self.requested_model =
-                        crate::response::model::requested(&self.facts.path, &body);
-                }
                 let request = Request {
                     host: &self.facts.host,
                     path: &self.facts.path,
@@ -102,11 +98,29 @@ impl AirlockHttp {
                     caller: self.facts.caller.as_deref().map(str::as_bytes),
                 };
                 match loaded.scratch.try_borrow_mut() {
-                    Ok(mut scratch) => policy.inspect(&request, &mut scratch),
-                    Err(_) => policy.uninspectable(
-                        policy.tier_for(&self.facts.host, &self.facts.path),
-                        Uninspectable::Internal("inspection re-entered".to_string()),
-                    ),
+                    Ok(mut scratch) => {
+                        let verdict = policy.inspect(&request, &mut scratch);
+                        // The model from the inspection's outline of the body, if it has one
+                        // (a re-sent conversation's body is not parsed again for it).
+                        if self.facts.content_encoding.is_none() {
+                            self.requested_model = crate::response::model::requested_in(
+                                &self.facts.path,
+                                &body,
+                                scratch.body_outline(&body),
+                            );
+                        }
+                        verdict
+                    }
+                    Err(_) => {
+                        if self.facts.content_encoding.is_none() {
+                            self.requested_model =
+                                crate::response::model::requested(&self.facts.path, &body);
+                        }
+                        policy.uninspectable(
+                            policy.tier_for(&self.facts.host, &self.facts.path),
+                            Uninspectable::Internal("inspection re-entered".to_string()),
+                        )
+                    }
                 }
             }
         };

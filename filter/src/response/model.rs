@@ -21,10 +21,19 @@ const MAX_MODEL_LEN: usize = 128;
 
 /// The model a request asks for, if it names one.
 pub fn requested(path: &str, body: &[u8]) -> Option<String> {
+    requested_in(path, body, None)
+}
+
+/// [`requested`], reading the body's top level from `parsed` (its outline under the strict
+/// grammar, the inspection's: `Scratch::body_outline`) when given instead of parsing it again.
+pub fn requested_in(path: &str, body: &[u8], parsed: Option<&Outline>) -> Option<String> {
     if let Some(at) = path.find("/models/") {
         let name = path.get(at + "/models/".len()..)?;
         let name = name.split([':', '?', '/']).next()?;
         return valid(name.as_bytes());
+    }
+    if let Some(outline) = parsed {
+        return top_level(body, outline, &[b"model"]);
     }
     memchr::memmem::find(body, b"\"model\"")?;
     let mut outline = Outline::default();

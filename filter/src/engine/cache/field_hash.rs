@@ -4,6 +4,8 @@
 //! fields), so this hash sets the price of an old byte. SipHash-1-3 cost ~1.5 GB/s natively
 //! and a tenth of a warm request; this runs several times faster because each 28 bytes cost
 //! four independent multiplications per key and one reduction, not a chain of rounds.
+//! The resume prefix hash ([`PrefixHasher`]), one pass over a re-sent conversation's old
+//! bytes, first compresses each 64 bytes with NH (its own bound, stated there).
 //!
 //! **Why nobody can craft a collision.** The input (a sequence of length-prefixed parts) is
 //! cut into 56-bit chunks `c_1 … c_n`, injectively: each part's length is a chunk of its own
@@ -58,6 +60,28 @@ fn mul(a: u64, b: u64) -> u64 {
     fold(u128::from(a) * u128::from(b))
 }
 
+/// `a·b mod p`, partly (below 2^61 + 8), for `a` below 2^62 and `b` below 2^61, from 32-bit
+/// halves: wasm has no 64×64→128 multiply, so a `u128` product there is a call to
+/// `__multi3` (a full 128-bit product through the shadow stack); this is four inline
+/// `i64.mul`s. With `a = a1·2^32 + a0`, `b = b1·2^32 + b0` and `2^64 ≡ 8 (mod p)`:
+/// `a·b ≡ 8·a1·b1 + (a1·b0 + a0·b1)·2^32 + a0·b0`, the middle term's bits above 29 wrapping
+/// round by `2^61 ≡ 1`. Same residues as [`mul`] (tested).
+#[inline(always)]
+fn mul_halves(a: u64, b: u64) -> u64 {
+    const LOW32: u64 = (1 << 32) - 1;
+    let (a1, a0) = (a >> 32, a & LOW32); // a1 < 2^30
+    let (b1, b0) = (b >> 32, b & LOW32); // b1 < 2^29
+    let high = (a1 * b1) << 3; // < 2^62
+    let mid = a1 * b0 + a0 * b1; // < 2^62 + 2^61
+    let low = a0 * b0; // < 2^64
+    let sum = high // < 2^62
+        + (mid >> 29) // < 2^34
+        + ((mid & ((1 << 29) - 1)) << 32) // < 2^61
+        + (low & P) // < 2^61
+        + (low >> 61); // < 8: the total is below 2^63 + 2^35
+    (sum & P) + (sum >> 61)
+}
+
 /// One key's powers: `k`, `k^2`, `k^3`, `k^4`.
 #[derive(Debug, Clone, Copy)]
 struct Powers([u64; LANES]);
@@ -77,15 +101,21 @@ impl Powers {
 pub(crate) struct FieldKeys {
     a: Powers,
     b: Powers,
+    /// The NH keys of the prefix hash's two halves ([`PrefixHasher`]).
+    nh_a: NhKey,
+    nh_b: NhKey,
 }
 
 impl FieldKeys {
-    /// Keys from 128 random bits (each below p, nonzero).
+    /// Keys from 128 random bits (each below p, nonzero); the NH keys drawn from SHA-256 of
+    /// them (counter mode), so they are as unpredictable as the seed.
     pub(crate) fn new(seed: (u64, u64)) -> FieldKeys {
         let nonzero = |x: u64| reduce(x).max(1);
         FieldKeys {
             a: Powers::of(nonzero(seed.0)),
             b: Powers::of(nonzero(seed.1)),
+            nh_a: NhKey::derive(seed, 0),
+            nh_b: NhKey::derive(seed, 1),
         }
     }
 
@@ -137,21 +167,11 @@ impl FieldHasher {
         self.b = fold(u128::from(self.b) * u128::from(kb) + u128::from(c));
     }
 
-    /// Absorbs four chunks: `h·k^4 + c0·k^3 + c1·k^2 + c2·k + c3`, one reduction per key.
+    /// Absorbs four chunks: `h·k^4 + c0·k^3 + c1·k^2 + c2·k + c3` per key ([`step`]).
     #[inline(always)]
     fn four(&mut self, c: [u64; LANES]) {
-        let step = |h: u64, k: &Powers| {
-            let [k1, k2, k3, k4] = k.0;
-            let [c0, c1, c2, c3] = c;
-            // Each product is below 2^123 (h < 2^62, k < 2^61) or 2^117; the sum below 2^124.
-            // The chunks' terms first: only the last addition waits for the previous step.
-            let chunks = u128::from(c0) * u128::from(k3)
-                + u128::from(c1) * u128::from(k2)
-                + (u128::from(c2) * u128::from(k1) + u128::from(c3));
-            fold(chunks + u128::from(h) * u128::from(k4))
-        };
-        self.a = step(self.a, &self.keys.a);
-        self.b = step(self.b, &self.keys.b);
+        self.a = step(self.a, &self.keys.a, c);
+        self.b = step(self.b, &self.keys.b, c);
     }
 
     /// Absorbs `bytes` as chunks (the caller has absorbed their length first), four at a time:
@@ -189,42 +209,165 @@ impl FieldHasher {
     }
 }
 
+/// One key's step of four chunks (below 2^62 each): `h·k^4 + c0·k^3 + c1·k^2 + c2·k + c3`,
+/// partly reduced (below 2^62), with one reduction; in wasm, [`four_halves`].
+#[inline(always)]
+fn step(h: u64, k: &Powers, c: [u64; LANES]) -> u64 {
+    if cfg!(target_arch = "wasm32") {
+        return four_halves(h, k, c);
+    }
+    let [k1, k2, k3, k4] = k.0;
+    let [c0, c1, c2, c3] = c;
+    // Each product is below 2^123 (h < 2^62, k < 2^61) or 2^117; the sum below 2^124.
+    // The chunks' terms first: only the last addition waits for the previous step.
+    let chunks = u128::from(c0) * u128::from(k3)
+        + u128::from(c1) * u128::from(k2)
+        + (u128::from(c2) * u128::from(k1) + u128::from(c3));
+    fold(chunks + u128::from(h) * u128::from(k4))
+}
+
+/// One step of [`step`] with each product from [`mul_halves`]: the same
+/// residue (each term below 2^61 + 8, the sum below 2^63 + 2^56, folded below 2^62).
+#[inline(always)]
+fn four_halves(h: u64, k: &Powers, c: [u64; LANES]) -> u64 {
+    let [k1, k2, k3, k4] = k.0;
+    let [c0, c1, c2, c3] = c;
+    let sum = mul_halves(c0, k3) + mul_halves(c1, k2) + mul_halves(c2, k1) + c3 + mul_halves(h, k4);
+    (sum & P) + (sum >> 61)
+}
+
+/// Bytes one NH pass compresses to 64 bits: 16 words of 32 bits, 8 products.
+const NH_BYTES: usize = 64;
+
+/// Bytes per step of the prefix hash: two NH outputs, four 32-bit chunks for the polynomial.
+const NH_STRIDE: usize = 2 * NH_BYTES;
+
+/// One half's NH key: 16 words.
+#[derive(Debug, Clone, Copy)]
+struct NhKey([u32; NH_BYTES / 4]);
+
+impl NhKey {
+    fn derive(seed: (u64, u64), half: u8) -> NhKey {
+        use sha2::{Digest, Sha256};
+        let mut words = [0u32; NH_BYTES / 4];
+        for (counter, out) in (0u8..).zip(words.chunks_mut(8)) {
+            let mut h = Sha256::new();
+            h.update(b"airlock prefix NH key");
+            h.update(seed.0.to_le_bytes());
+            h.update(seed.1.to_le_bytes());
+            h.update([half, counter]);
+            let digest = h.finalize();
+            for (w, bytes) in out.iter_mut().zip(digest.chunks_exact(4)) {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(bytes);
+                *w = u32::from_le_bytes(b);
+            }
+        }
+        NhKey(words)
+    }
+
+    /// NH of one [`NH_BYTES`] block: `Σ (m[2i] + k[2i] mod 2^32)·(m[2i+1] + k[2i+1] mod 2^32)
+    /// mod 2^64` over its little-endian words (Black et al., UMAC): for two different blocks
+    /// and a uniform key, equal with probability at most 2^-32.
+    #[inline(always)]
+    fn nh(&self, block: &[u8; NH_BYTES]) -> u64 {
+        let mut sum = 0u64;
+        for (pair, k) in block.chunks_exact(8).zip(self.0.chunks_exact(2)) {
+            let w = pair
+                .first_chunk::<8>()
+                .map_or(0, |b| u64::from_le_bytes(*b));
+            let (k0, k1) = match *k {
+                [k0, k1] => (k0, k1),
+                _ => (0, 0),
+            };
+            let x = u64::from((w as u32).wrapping_add(k0));
+            let y = u64::from(((w >> 32) as u32).wrapping_add(k1));
+            sum = sum.wrapping_add(x * y);
+        }
+        sum
+    }
+}
+
 /// A running hash over a document from its start that yields the hash of any prefix of it
-/// ending at or after the blocks absorbed so far, in one pass over the document for all its
-/// prefixes: `doc[..end]` hashes as its chunks (whole blocks, then its tail zero-padded to a
-/// block) followed by its length, after the seed's parts. Two different prefixes are two
-/// different chunk sequences (the length chunk tells apart those that pad alike), so the
-/// collision bound of the module doc holds for them.
+/// ending at or after the strides absorbed so far, in one pass over the document for all its
+/// prefixes.
+///
+/// Each half is a polynomial over GF(2^61 − 1) (its own key, as in the module doc) whose
+/// chunks are, per [`NH_BYTES`] block of the document (the last one zero-padded), that block's
+/// NH under the half's own NH key, as two 32-bit chunks; then the prefix's length; after the
+/// seed's parts. Reading a 64-byte block costs 8 products of 32-bit words per half, where
+/// hashing its bytes as 56-bit chunks cost about 10 products of 61-bit numbers (in wasm, four
+/// `i64.mul` each): the pass over a re-sent conversation's old bytes, once per request, is
+/// the one cost per old byte resuming leaves.
+///
+/// **Collisions.** Two different prefixes of the same length differ in some block; their
+/// hashes' halves agree only if that block's NH agrees (probability at most 2^-32 over the NH
+/// key) or, the chunk sequences being different, the polynomial collides (at most `n / p`, `n`
+/// chunks). Prefixes of different lengths are different chunk sequences (the length chunk).
+/// So a half collides with probability at most `2^-32 + n / 2^61`, and both, their keys
+/// independent, at most about 2^-64 for a 1 MiB body: weaker than the field hash's 2^-88,
+/// still far beyond reach of someone who cannot see the hashes (they never leave the VM).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PrefixHasher {
-    state: FieldHasher,
-    /// Bytes absorbed (whole blocks).
+    keys: FieldKeys,
+    a: u64,
+    b: u64,
+    /// Bytes absorbed (whole strides).
     absorbed: usize,
 }
 
 impl PrefixHasher {
     pub(crate) fn new(seed: FieldHasher) -> PrefixHasher {
         PrefixHasher {
-            state: seed,
+            keys: seed.keys,
+            a: seed.a,
+            b: seed.b,
             absorbed: 0,
         }
     }
 
-    /// The hash of `doc[..end]`, absorbing the whole blocks before `end`; `None` if `end` lies
-    /// past `doc` or before the blocks absorbed already.
+    /// Absorbs one stride: each half's two NH outputs as four chunks.
+    #[inline(always)]
+    fn stride(&mut self, first: &[u8; NH_BYTES], second: &[u8; NH_BYTES]) {
+        let chunks = |key: &NhKey| {
+            let (x, y) = (key.nh(first), key.nh(second));
+            [x >> 32, x & 0xffff_ffff, y >> 32, y & 0xffff_ffff]
+        };
+        let (ca, cb) = (chunks(&self.keys.nh_a), chunks(&self.keys.nh_b));
+        self.a = step(self.a, &self.keys.a, ca);
+        self.b = step(self.b, &self.keys.b, cb);
+    }
+
+    /// The hash of `doc[..end]`, absorbing the whole strides before `end`; `None` if `end`
+    /// lies past `doc` or before the strides absorbed already.
     pub(crate) fn prefix(&mut self, doc: &[u8], end: usize) -> Option<u128> {
-        let to = end - end % BLOCK;
+        let to = end - end % NH_STRIDE;
         if to > self.absorbed {
-            for block in doc.get(self.absorbed..to)?.chunks_exact(BLOCK) {
-                self.state.four(block_chunks(block));
+            for stride in doc.get(self.absorbed..to)?.chunks_exact(NH_STRIDE) {
+                let (first, second) = stride.split_at(NH_BYTES);
+                if let (Ok(first), Ok(second)) = (first.try_into(), second.try_into()) {
+                    self.stride(first, second);
+                }
             }
             self.absorbed = to;
         }
         let tail = doc.get(self.absorbed..end)?;
-        let mut h = self.state;
-        h.chunks(tail);
-        h.one((end as u64) & MASK56);
-        Some(h.finish())
+        let mut h = *self;
+        if !tail.is_empty() {
+            let mut padded = [0u8; NH_STRIDE];
+            padded.get_mut(..tail.len())?.copy_from_slice(tail);
+            let (first, second) = padded.split_at(NH_BYTES);
+            if let (Ok(first), Ok(second)) = (first.try_into(), second.try_into()) {
+                h.stride(first, second);
+            }
+        }
+        let mut out = FieldHasher {
+            keys: h.keys,
+            a: h.a,
+            b: h.b,
+        };
+        out.one((end as u64) & MASK56);
+        Some(out.finish())
     }
 }
 
@@ -282,6 +425,109 @@ mod tests {
             let mut h = FieldKeys::new((k, k)).hasher();
             h.part(&data);
             assert_eq!(h.finish(), reference((k, k), &[&data]));
+        }
+    }
+
+    /// The prefix hash the slow way: NH of each zero-padded 64-byte block, word by word, as
+    /// two chunks, zero chunks to a whole stride, then the length, by Horner after the seed.
+    fn reference_prefix(seed: (u64, u64), part: &[u8], doc: &[u8]) -> u128 {
+        let keys = FieldKeys::new(seed);
+        let mut started = keys.hasher();
+        started.part(part);
+        let half = |k: u64, nh: &NhKey, start: u64| {
+            let k = u128::from(reduce(k).max(1));
+            let mut chunks = Vec::new();
+            let mut padded = doc.to_vec();
+            while !padded.len().is_multiple_of(NH_STRIDE) {
+                padded.push(0);
+            }
+            for block in padded.chunks(NH_BYTES) {
+                let mut x = 0u64;
+                for i in 0..8 {
+                    let w =
+                        |j: usize| u32::from_le_bytes(block[4 * j..4 * j + 4].try_into().unwrap());
+                    let a = u64::from(w(2 * i).wrapping_add(nh.0[2 * i]));
+                    let b = u64::from(w(2 * i + 1).wrapping_add(nh.0[2 * i + 1]));
+                    x = x.wrapping_add(a * b);
+                }
+                chunks.extend([x >> 32, x & 0xffff_ffff]);
+            }
+            chunks.push(doc.len() as u64);
+            let mut h = u128::from(reduce(start));
+            for c in chunks {
+                h = (h * k + u128::from(c)) % u128::from(P);
+            }
+            h as u64
+        };
+        (u128::from(half(seed.0, &keys.nh_a, started.a)) << 64)
+            | u128::from(half(seed.1, &keys.nh_b, started.b))
+    }
+
+    #[test]
+    fn the_prefix_hash_is_nh_under_the_polynomial() {
+        let mut rng = crate::engine::test_rng::TestRng::new(23);
+        let mut next = || rng.below(usize::MAX) as u64;
+        for round in 0..200 {
+            let seed = (next(), next());
+            let doc: Vec<u8> = (0..next() % 600).map(|_| next() as u8).collect();
+            let end = if round % 3 == 0 {
+                doc.len()
+            } else {
+                (next() as usize) % (doc.len() + 1)
+            };
+            let mut h = FieldKeys::new(seed).hasher();
+            h.part(b"seed");
+            let got = PrefixHasher::new(h).prefix(&doc, end).unwrap();
+            assert_eq!(got, reference_prefix(seed, b"seed", &doc[..end]), "{round}");
+        }
+        // Extreme words and keys: the wrapping sums must not lose a bit.
+        let doc = [0xffu8; 300];
+        for k in [0, 1, u64::MAX] {
+            let mut h = FieldKeys::new((k, k)).hasher();
+            h.part(b"");
+            assert_eq!(
+                PrefixHasher::new(h).prefix(&doc, 300).unwrap(),
+                reference_prefix((k, k), b"", &doc)
+            );
+        }
+        // The NH keys of the two halves differ, and with the seed.
+        let (one, two) = (FieldKeys::new((1, 2)), FieldKeys::new((1, 3)));
+        assert_ne!(one.nh_a.0, one.nh_b.0);
+        assert_ne!(one.nh_a.0, two.nh_a.0);
+    }
+
+    #[test]
+    fn the_products_from_halves_are_the_products() {
+        let mut rng = crate::engine::test_rng::TestRng::new(17);
+        let mut next = || rng.below(usize::MAX) as u64;
+        let edges = [0, 1, 2, P - 1, P, P + 1, (1 << 61) + 7, (1 << 62) - 1];
+        let mut pairs: Vec<(u64, u64)> = (0..20_000).map(|_| (next() >> 2, next() >> 3)).collect();
+        for a in edges {
+            for b in edges.iter().filter(|&&b| b < 1 << 61) {
+                pairs.push((a, *b));
+            }
+        }
+        for (a, b) in pairs {
+            let halves = mul_halves(a, b);
+            assert!(halves < (1 << 61) + 8, "{a} {b}");
+            assert_eq!(reduce(halves), reduce(mul(a, b)), "{a} {b}");
+        }
+        for _ in 0..5_000 {
+            let keys = FieldKeys::new((next(), next()));
+            let h = next() >> 2;
+            let c = [next() >> 8, next() >> 8, next() >> 8, next() >> 8];
+            let step = |h: u64, k: &Powers| {
+                let [k1, k2, k3, k4] = k.0;
+                let x = u128::from(c[0]) * u128::from(k3)
+                    + u128::from(c[1]) * u128::from(k2)
+                    + u128::from(c[2]) * u128::from(k1)
+                    + u128::from(c[3])
+                    + u128::from(h) * u128::from(k4);
+                reduce(fold(x))
+            };
+            let got = four_halves(h, &keys.a, c);
+            assert!(got < 1 << 62);
+            assert_eq!(reduce(got), step(h, &keys.a));
         }
     }
 

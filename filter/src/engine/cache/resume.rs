@@ -24,8 +24,9 @@
 //!   that only the last two fields before the resume point are read again, for the windows
 //!   that reach the new fields.
 //!
-//! A request whose bytes up to an item end hash alike (one pass of the keyed polynomial hash
-//! over the old bytes, stopping at the first item end that differs) resumes after the longest
+//! A request whose bytes up to an item end hash alike (one pass of the keyed prefix hash,
+//! `field_hash::PrefixHasher`: NH under the polynomial, over the old bytes, stopping at the
+//! first item end that differs) resumes after the longest
 //! such prefix. Hashes are keyed with the caller's partition (so one caller's snapshot never
 //! serves another) under the VM's secret key (`field_hash`: no one can craft a collision);
 //! the snapshot belongs to one policy (emptied with the cache) and one tier.
@@ -78,6 +79,9 @@ pub(crate) struct Replay {
     pub findings: (u32, u32),
     pub splice: Option<u32>,
     pub kind: ReplayKind,
+    /// A [`ReplayKind::Tokens`] replay's replacements where they lie in the body (these
+    /// `Snapshot::replay_spans`), so that resuming unescapes just them; empty: the whole string.
+    pub raw: (u32, u32),
 }
 
 /// How a [`Replay`]'s string was rewritten.
@@ -118,6 +122,8 @@ pub(crate) struct Snapshot {
     /// The spliced replacements (not those of replays).
     pub splices: Vec<(Span, Vec<u8>)>,
     pub replays: Vec<Replay>,
+    /// The spans of the token-only replays' replacements in the body (`Replay::raw`).
+    pub replay_spans: Vec<Span>,
     pub redacted: Vec<u32>,
     pub pieces: Vec<Piece>,
     pub steps: Vec<(Span, bool)>,
@@ -144,6 +150,7 @@ impl Snapshot {
             + splices
             + of(&self.redacted)
             + of(&self.replays)
+            + of(&self.replay_spans)
             + of(&self.pieces)
             + of(&self.steps)
             + of(&self.window_hits)
@@ -161,6 +168,8 @@ impl Snapshot {
         self.runs.truncate(m.boundary.runs);
         self.findings.truncate(m.findings);
         self.replays.truncate(m.replays);
+        let spans = self.replays.last().map_or(0, |r| r.raw.1 as usize);
+        self.replay_spans.truncate(spans);
         let replayed = self.replays.iter().filter(|r| r.splice.is_some()).count();
         self.splices.truncate(m.splices.saturating_sub(replayed));
         self.redacted.truncate(m.redacted);
@@ -187,6 +196,7 @@ impl Snapshot {
         self.findings.clear();
         self.splices.clear();
         self.replays.clear();
+        self.replay_spans.clear();
         self.redacted.clear();
         self.pieces.clear();
         self.steps.clear();

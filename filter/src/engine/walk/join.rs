@@ -147,9 +147,14 @@ impl Joined {
             .unwrap_or(at)
     }
 
-    /// How many fields `span` of the joined text touches.
+    /// How many fields `span` of the joined text touches (the pieces lie in order, end to end:
+    /// two binary searches).
     fn fields_spanned(&self, span: Span) -> usize {
-        self.pieces
+        let before = self.pieces.partition_point(|p| p.span.end <= span.start);
+        let upto = self.pieces.partition_point(|p| p.span.start < span.end);
+        // Empty fields within an empty span's place touch nothing.
+        let touching = self.pieces.get(before..upto).unwrap_or_default();
+        touching
             .iter()
             .filter(|p| p.span.start < span.end && span.start < p.span.end)
             .count()
@@ -250,11 +255,16 @@ impl Walk<'_, '_> {
                         }
                     }
                     for f in &window_hits {
-                        let value = f.hit.span.of(text);
                         let hit = Hit {
                             span: f.hit.span.shifted(from),
                             ..f.hit
                         };
+                        // A hit within one field is the per-field scan's (never a joined
+                        // finding): no fingerprint, and the snapshot does not keep it.
+                        if joined.fields_spanned(hit.span) < 2 {
+                            continue;
+                        }
+                        let value = f.hit.span.of(text);
                         let fingerprint = fingerprint::fingerprint(&policy.key, value);
                         hits.push((hit, fingerprint));
                         read.push(WindowHit {

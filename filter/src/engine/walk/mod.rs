@@ -122,7 +122,11 @@ impl Walk<'_, '_> {
         let body = depth == 0 && prefix == "$" && self.documents == 1 && self.findings.is_empty();
         let resumed = body.then(|| self.resume_parse(doc, &mut outline)).flatten();
         // What a lenient upstream parser reads is walked too (see `json::Grammar`).
-        let parsed = match resumed.map_or_else(|| outline.parse(doc), Ok) {
+        let strict = resumed.map_or_else(|| outline.parse(doc), Ok);
+        if depth == 0 && prefix == "$" && self.documents == 1 && strict.is_ok() {
+            self.scratch.body_parsed = Some((doc.as_ptr() as usize, doc.len()));
+        }
+        let parsed = match strict {
             Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
             parsed => parsed,
         };
@@ -212,6 +216,7 @@ impl Walk<'_, '_> {
                 self.resume_piece(text_key, (leaf.raw, leaf.has_escapes), text.len());
             }
             let before = self.findings.len();
+            let splices_before = splices.len();
             // A masked number becomes a string (the mask is not a number): escaped whole.
             let leaf_raw = (!leaf.is_number).then_some(splice::RawLeaf {
                 raw,
@@ -249,7 +254,9 @@ impl Walk<'_, '_> {
                     false => resume::ReplayKind::String,
                 };
                 let whole = rewrite.is_some().then_some((at, kind));
+                let spliced = splices.since(splices_before);
                 self.resume_replay((leaf.raw, leaf.has_escapes), before, whole);
+                self.resume_replay_spans(leaf.raw, whole.is_none(), spliced);
             }
         }
         if body {

@@ -11,7 +11,7 @@
 
 use crate::engine::body::json::{self, Outline};
 pub(crate) use crate::engine::cache::resume::ReplayKind;
-use crate::engine::cache::resume::{Mark, Recording, Replay};
+use crate::engine::cache::resume::{Mark, Recording, Replay, Snapshot};
 use crate::engine::limits::LimitHits;
 use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
@@ -84,7 +84,7 @@ impl Walk<'_, '_> {
                     splices.push_raw(*span, bytes.clone());
                 }
             }
-            self.replay(doc, replay, &snapshot.findings, splices);
+            self.replay(doc, replay, snapshot, splices);
         }
         for (span, bytes) in raw {
             splices.push_raw(*span, bytes.clone());
@@ -132,7 +132,17 @@ impl Walk<'_, '_> {
     }
 
     /// Rewrites a resumed string again as the first time (minting its tokens again).
-    fn replay(&mut self, doc: &[u8], replay: &Replay, findings: &[Finding], splices: &mut Splices) {
+    fn replay(&mut self, doc: &[u8], replay: &Replay, snapshot: &Snapshot, splices: &mut Splices) {
+        let findings = &snapshot.findings;
+        if replay.kind == ReplayKind::Tokens {
+            let range = replay.raw.0 as usize..replay.raw.1 as usize;
+            let spans = snapshot.replay_spans.get(range).unwrap_or_default();
+            let hits = replay_hits(findings, replay);
+            if !spans.is_empty() && self.mint_from_spans(doc, replay.leaf.1, &hits, spans) {
+                self.scratch.cache.count_replayed_by_span();
+                return;
+            }
+        }
         let mut scratch = Vec::new();
         let text = json::string_text(doc, replay.leaf.0, replay.leaf.1, &mut scratch);
         let span = replay.leaf.0;
@@ -148,20 +158,92 @@ impl Walk<'_, '_> {
             }
             return;
         }
-        let range = replay.findings.0 as usize..replay.findings.1 as usize;
-        let hits: Vec<Hit> = (findings.get(range).unwrap_or_default().iter())
-            .map(|f| Hit {
-                detector: f.detector,
-                span: f.span,
-                origin: f.origin,
-            })
-            .collect();
+        let hits = replay_hits(findings, replay);
+        if replay.kind == ReplayKind::Tokens {
+            // Spliced as written already: its tokens minted again, in order, nothing built.
+            let (policy, tier) = (self.policy, self.tier);
+            rewrite::for_each_replacement(
+                policy,
+                tier,
+                text,
+                &hits,
+                &mut self.tokens,
+                &mut |_, _| {},
+            );
+            return;
+        }
         let new_text = rewrite::apply_masks(self.policy, self.tier, text, &hits, &mut self.tokens);
         match replay.kind {
             ReplayKind::Number => splices.push_json_string_for(span, &new_text),
             ReplayKind::String => splices.push_json_string(span, &new_text),
             ReplayKind::Tokens | ReplayKind::Nested => {}
         }
+    }
+
+    /// Mints a token-only replay's tokens from its replacements' bytes alone (`spans`, where
+    /// they lie in the body), not its whole string unescaped: each replacement's text is
+    /// unescaped from its span (its edges lie outside escapes: the splice path checked), the
+    /// texts laid end to end and the hits moved onto them, so the replacements, and the
+    /// tokens minted from their values, are the first time's. False (nothing minted) if the
+    /// spans do not match the replacements the hits make.
+    fn mint_from_spans(
+        &mut self,
+        doc: &[u8],
+        has_escapes: bool,
+        hits: &[Hit],
+        spans: &[Span],
+    ) -> bool {
+        let (policy, tier) = (self.policy, self.tier);
+        let rewriting: Vec<Hit> = (hits.iter())
+            .filter(|h| policy.action(h.detector, tier).rewrites())
+            .copied()
+            .collect();
+        // The replacements as `rewrite::for_each_replacement` merges them, and each hit's.
+        let mut groups: Vec<Span> = Vec::new();
+        let mut group_of: Vec<usize> = Vec::with_capacity(rewriting.len());
+        for h in &rewriting {
+            match groups.last_mut() {
+                Some(g) if h.span.start < g.end => g.end = g.end.max(h.span.end),
+                _ => groups.push(h.span),
+            }
+            group_of.push(groups.len() - 1);
+        }
+        if groups.len() != spans.len() {
+            return false;
+        }
+        let mut text = Vec::new();
+        let mut starts = Vec::with_capacity(groups.len());
+        let mut field = Vec::new();
+        for (group, raw) in groups.iter().zip(spans) {
+            let value = json::string_text(doc, *raw, has_escapes, &mut field);
+            if value.len() != group.len() {
+                return false;
+            }
+            starts.push(text.len());
+            text.extend_from_slice(value);
+        }
+        let moved: Vec<Hit> = (rewriting.iter().zip(&group_of))
+            .filter_map(|(h, &g)| {
+                let (group, start) = (groups.get(g)?, *starts.get(g)?);
+                let at = |offset: usize| offset - group.start + start;
+                Some(Hit {
+                    span: Span::new(at(h.span.start), at(h.span.end)),
+                    ..*h
+                })
+            })
+            .collect();
+        if moved.len() != rewriting.len() {
+            return false;
+        }
+        rewrite::for_each_replacement(
+            policy,
+            tier,
+            &text,
+            &moved,
+            &mut self.tokens,
+            &mut |_, _| {},
+        );
+        true
     }
 
     /// Records a mark at each item end whose strings all lie before string `index`: the
@@ -220,12 +302,43 @@ impl Walk<'_, '_> {
             return;
         };
         let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+        let spans = index(recording.snapshot.replay_spans.len());
         recording.snapshot.replays.push(Replay {
             leaf,
             findings: (index(before), index(end)),
             splice: rewrite.map(|(at, _)| index(at)),
             kind: rewrite.map_or(ReplayKind::Tokens, |(_, kind)| kind),
+            raw: (spans, spans),
         });
+    }
+
+    /// After the body document's string was walked and spliced as written (`as_written`):
+    /// the spans of its replacements in the body (`spliced`, pushed while it was walked), kept
+    /// with its token-only replay if [`Walk::resume_replay`] just recorded one.
+    pub(super) fn resume_replay_spans(
+        &mut self,
+        leaf: Span,
+        as_written: bool,
+        spliced: &[(Span, Vec<u8>)],
+    ) {
+        let Some(recording) = self.scratch.cache.recording_mut() else {
+            return;
+        };
+        let snapshot = &mut recording.snapshot;
+        let Some(replay) = snapshot.replays.last_mut() else {
+            return;
+        };
+        // This string's replay, none made before it.
+        let fresh = replay.leaf.0 == leaf
+            && replay.raw.0 as usize == snapshot.replay_spans.len()
+            && replay.raw.1 == replay.raw.0;
+        if !as_written || replay.kind != ReplayKind::Tokens || !fresh || spliced.is_empty() {
+            return;
+        }
+        snapshot
+            .replay_spans
+            .extend(spliced.iter().map(|(span, _)| *span));
+        replay.raw.1 = u32::try_from(snapshot.replay_spans.len()).unwrap_or(u32::MAX);
     }
 
     /// Enters (`Some`) or leaves (`None`) the JSON string `leaf` holding a nested document.
@@ -291,6 +404,18 @@ impl Walk<'_, '_> {
         }
         cache.resume_seal(doc);
     }
+}
+
+/// A replay's hits: its findings of the snapshot.
+fn replay_hits(findings: &[Finding], replay: &Replay) -> Vec<Hit> {
+    let range = replay.findings.0 as usize..replay.findings.1 as usize;
+    (findings.get(range).unwrap_or_default().iter())
+        .map(|f| Hit {
+            detector: f.detector,
+            span: f.span,
+            origin: f.origin,
+        })
+        .collect()
 }
 
 /// Appends `from[to.len()..upto]` to `to`.
