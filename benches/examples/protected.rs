@@ -11,7 +11,9 @@
 //! `cargo run --release -p airlock-benches --example protected [-- documents|records]`
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
 //! `AIRLOCK_W_TEXT`, `AIRLOCK_K_CODE`, `AIRLOCK_W_CODE` (winnowing parameters to try),
-//! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200).
+//! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200),
+//! `AIRLOCK_RUST_BACKGROUND=1` (half of the crates not indexed as the index's background, the
+//! other half the negatives; `=0`: the same negatives without the background).
 //! `AIRLOCK_DIAGNOSE=1` classifies each missed fragment per cell (see `why_missed`: none of its
 //! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
 //! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
@@ -68,9 +70,13 @@ fn settings() -> Settings {
     s
 }
 
-fn build(docs: &[(String, String)]) -> (Vec<u8>, f64, u64) {
+/// The index of `docs`, with `background` texts whose fingerprints are never protected.
+fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>, f64, u64) {
     let start = Instant::now();
     let mut builder = Builder::new(Key([0x5a; 16]), settings());
+    for (_, text) in background {
+        builder.add_background(text.as_bytes());
+    }
     for (name, text) in docs {
         builder.add_document(name, text.as_bytes(), View::for_name(name));
     }
@@ -522,6 +528,21 @@ fn other_crates(
         .collect()
 }
 
+/// `files` in two halves by crate, every other crate name in each.
+fn split_by_crate(files: Vec<(String, String)>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut names: Vec<String> = files
+        .iter()
+        .filter_map(|(path, _)| crate_name(path).map(str::to_owned))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    files.into_iter().partition(|(path, _)| {
+        crate_name(path)
+            .and_then(|name| names.binary_search_by(|n| n.as_str().cmp(name)).ok())
+            .is_some_and(|i| i % 2 == 0)
+    })
+}
+
 fn documents() {
     let home = PathBuf::from(std::env::var("HOME").unwrap_or_default());
     let mb = env_usize("AIRLOCK_BENCH_MB", 100);
@@ -549,8 +570,22 @@ fn documents() {
         p.extension()
             .is_some_and(|e| e == "py" || e == "txt" || e == "rst")
     });
-    println!(" index: crate sources ({} files)", rust.len());
-    let (file, _, _) = build(&rust);
+    // `AIRLOCK_RUST_BACKGROUND=1`: half of the crates not indexed (every other crate name)
+    // is the index's background, as an operator passes other projects' sources with
+    // `--background`; the other half is the same-language negative corpus.
+    let unindexed = other_crates(&registry, &rust, mb << 20);
+    // `=0` splits the same way without using the background: the baseline on the same half.
+    let (background, unindexed) = match std::env::var("AIRLOCK_RUST_BACKGROUND").as_deref() {
+        Ok("0") => (Vec::new(), split_by_crate(unindexed).1),
+        Ok(_) => split_by_crate(unindexed),
+        Err(_) => (Vec::new(), unindexed),
+    };
+    println!(
+        " index: crate sources ({} files), background {} files",
+        rust.len(),
+        background.len()
+    );
+    let (file, _, _) = build(&rust, &background);
     let index = load(&file);
     if std::env::var_os("AIRLOCK_SKIP_RECALL").is_none() {
         recall(&index, &rust, fields);
@@ -562,7 +597,6 @@ fn documents() {
         fields * 25,
         "the Python standard library",
     );
-    let unindexed = other_crates(&registry, &rust, mb << 20);
     precision(
         &index,
         &rust,
@@ -571,7 +605,7 @@ fn documents() {
         &format!("crates not indexed ({} files)", unindexed.len()),
     );
     println!(" index: Python standard library ({} files)", py.len());
-    let (file, _, _) = build(&py);
+    let (file, _, _) = build(&py, &[]);
     let index = load(&file);
     precision(&index, &py, &rust, fields * 25, "crate sources");
 }
