@@ -528,8 +528,11 @@ fn other_crates(
         .collect()
 }
 
+/// Files as (path, text).
+type Files = Vec<(String, String)>;
+
 /// `files` in two halves by crate, every other crate name in each.
-fn split_by_crate(files: Vec<(String, String)>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn split_by_crate(files: Files) -> (Files, Files) {
     let mut names: Vec<String> = files
         .iter()
         .filter_map(|(path, _)| crate_name(path).map(str::to_owned))
