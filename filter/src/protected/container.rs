@@ -198,35 +198,30 @@ impl<'a> Reader<'a> {
 
     /// `n` little-endian u16s.
     pub fn u16s(&mut self, n: usize) -> Result<Vec<u16>, IndexError> {
-        let raw = self.bytes(n.checked_mul(2).ok_or(SHORT)?)?;
-        Ok(raw
-            .chunks_exact(2)
-            .map(|c| <[u8; 2]>::try_from(c).map_or(0, u16::from_le_bytes))
-            .collect())
+        self.little_endian(n, u16::from_le_bytes)
     }
 
     /// `n` little-endian u32s.
     pub fn u32s(&mut self, n: usize) -> Result<Vec<u32>, IndexError> {
-        let raw = self.bytes(n.checked_mul(4).ok_or(SHORT)?)?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| {
-                u32::from_le_bytes([
-                    c.first().copied().unwrap_or(0),
-                    c.get(1).copied().unwrap_or(0),
-                    c.get(2).copied().unwrap_or(0),
-                    c.get(3).copied().unwrap_or(0),
-                ])
-            })
-            .collect())
+        self.little_endian(n, u32::from_le_bytes)
     }
 
     /// `n` little-endian u64s.
     pub fn u64s(&mut self, n: usize) -> Result<Vec<u64>, IndexError> {
-        let raw = self.bytes(n.checked_mul(8).ok_or(SHORT)?)?;
+        self.little_endian(n, u64::from_le_bytes)
+    }
+
+    /// `n` values of `N` little-endian bytes each, read by `from`.
+    fn little_endian<const N: usize, T>(
+        &mut self,
+        n: usize,
+        from: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>, IndexError> {
+        let raw = self.bytes(n.checked_mul(N).ok_or(SHORT)?)?;
+        // `chunks_exact` yields only whole `N`-byte chunks, so every conversion succeeds.
         Ok(raw
-            .chunks_exact(8)
-            .map(|c| <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes))
+            .chunks_exact(N)
+            .filter_map(|c| <[u8; N]>::try_from(c).ok().map(from))
             .collect())
     }
 
