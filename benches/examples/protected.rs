@@ -18,7 +18,7 @@
 //! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
 //! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
 //! `AIRLOCK_SHOW_MISSES=1` / `AIRLOCK_SHOW=1` print missed fragments / false findings.
-use airlock_filter::protected::documents::{Builder, FindScratch, Settings, View};
+use airlock_filter::protected::documents::{Builder, FindScratch, RunMeasure, Settings, View};
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::records::{self, RecordIndex};
 use airlock_filter::protected::DocumentIndex;
@@ -306,6 +306,31 @@ fn rename(piece: &str) -> String {
     out
 }
 
+/// With `AIRLOCK_FEATURES=1`, one line of a run's measures (for choosing a rule offline).
+fn features(tag: &str, m: Option<&RunMeasure>) {
+    if std::env::var_os("AIRLOCK_FEATURES").is_none() {
+        return;
+    }
+    match m {
+        Some(m) => println!(
+            "F\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            m.distinct,
+            m.per_stream[0],
+            m.per_stream[1],
+            m.per_stream[2],
+            m.verified_distinct,
+            m.sole_distinct,
+            m.code_units,
+            m.extent,
+            m.slack_chars,
+            m.document_chars,
+            m.copied_chars(),
+            m.fewest_holders
+        ),
+        None => println!("F\t{tag}\tnone"),
+    }
+}
+
 fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
     let mut rng = Rng(0x1234_5678);
     let mut scratch = FindScratch::default();
@@ -368,6 +393,22 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                     );
                 }
                 hit += usize::from(right);
+                if std::env::var_os("AIRLOCK_FEATURES").is_some() {
+                    let which_doc = found
+                        .iter()
+                        .find(|m| {
+                            m.document as usize == doc
+                                || docs
+                                    .get(m.document as usize)
+                                    .is_some_and(|d| d.1.contains(piece.as_str()))
+                        })
+                        .map_or(doc as u32, |m| m.document);
+                    let m = index.explain(pasted.as_bytes(), which_doc, &mut scratch);
+                    features(
+                        &format!("P\t{}\t{which}\t{}\t{total}", size.label(), u8::from(right)),
+                        m.as_ref(),
+                    );
+                }
             }
             row.push_str(&format!(" {:.3} |", hit as f64 / total as f64));
             if diagnose {
@@ -450,6 +491,12 @@ fn precision(
         let found = index.find(piece.as_bytes(), min_chars(), &mut scratch);
         if !found.is_empty() {
             flagged += 1;
+            for m in &found {
+                if std::env::var_os("AIRLOCK_FEATURES").is_some() {
+                    let run = index.explain(piece.as_bytes(), m.document, &mut scratch);
+                    features(&format!("N\t{label}\t{}\t1\t{total}", size.label()), run.as_ref());
+                }
+            }
             if std::env::var_os("AIRLOCK_SHOW").is_some() {
                 for m in &found {
                     let source = indexed

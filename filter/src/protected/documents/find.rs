@@ -494,6 +494,12 @@ pub struct RunMeasure {
     pub per_stream: [usize; 3],
     /// The fewest documents holding one of the run's fingerprints.
     pub fewest_holders: u8,
+    /// Distinct fingerprints of the run with a verified hit.
+    pub verified_distinct: usize,
+    /// Distinct fingerprints of the run held by this document alone.
+    pub sole_distinct: usize,
+    /// The text's code tokens inside the run's span (0 when the index holds no code).
+    pub code_units: usize,
 }
 
 impl RunMeasure {
@@ -515,6 +521,7 @@ impl DocumentIndex {
         code_units: &Units,
     ) -> Option<RunMeasure> {
         let mut m = measure(text, run, scales)?;
+        m.code_units = units_around(code_units, m.span).1;
         // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`): there,
         // a shared idiom of a document dense in comments would be credited with the comments'
         // characters. The text's side alone, as before index format 5.
@@ -611,11 +618,16 @@ pub(super) fn visible_chars(text: &[u8]) -> usize {
 /// [`RunMeasure`] ([`DocumentIndex::measure`] adds the document's side).
 fn measure(text: &[u8], run: &[Hit], scales: &[Scale; 3]) -> Option<RunMeasure> {
     let document = run.first()?.document;
-    let mut distinct: Vec<(u32, u8)> = run.iter().map(|h| (h.fingerprint, h.stream)).collect();
+    // Each hit as (fingerprint, stream, not verified, held by others too): sorted, a
+    // fingerprint's first entry says whether any of its hits was verified or sole.
+    let mut distinct: Vec<(u32, u8, bool, bool)> = run
+        .iter()
+        .map(|h| (h.fingerprint, h.stream, !h.verified, h.holders != 1))
+        .collect();
     distinct.sort_unstable();
-    distinct.dedup();
+    distinct.dedup_by_key(|&mut (fp, stream, _, _)| (fp, stream));
     let mut per_stream = [0usize; 3];
-    for &(_, stream) in &distinct {
+    for &(_, stream, _, _) in &distinct {
         if let Some(n) = per_stream.get_mut(usize::from(stream)) {
             *n += 1;
         }
@@ -671,6 +683,9 @@ fn measure(text: &[u8], run: &[Hit], scales: &[Scale; 3]) -> Option<RunMeasure> 
         span: Span::new(span_start.min(span_end), span_end),
         per_stream,
         fewest_holders: run.iter().map(|h| h.holders).min().unwrap_or(0),
+        verified_distinct: distinct.iter().filter(|d| !d.2).count(),
+        sole_distinct: distinct.iter().filter(|d| !d.3).count(),
+        code_units: 0,
     })
 }
 
