@@ -18,7 +18,12 @@
 //! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
 //! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
 //! `AIRLOCK_SHOW_MISSES=1` / `AIRLOCK_SHOW=1` print missed fragments / false findings.
-use airlock_filter::protected::documents::{Builder, FindScratch, RunMeasure, Settings, View};
+//! `AIRLOCK_RENAMED=0` measures the detector with `renamed: false`; `AIRLOCK_FEATURES=1`
+//! prints each run's measures; `AIRLOCK_MIN_COMMON`, `AIRLOCK_COMMON_PER_MILLE` set when a
+//! fingerprint is dropped as common.
+use airlock_filter::protected::documents::{
+    Builder, FindScratch, RunMeasure, Settings, View, Wanted,
+};
 use airlock_filter::protected::keyed::Key;
 use airlock_filter::protected::records::{self, RecordIndex};
 use airlock_filter::protected::DocumentIndex;
@@ -56,6 +61,14 @@ fn min_chars() -> usize {
     env_usize("AIRLOCK_MIN_CHARS", 200)
 }
 
+/// What the detector reports: `min_chars`, and renamed copies unless `AIRLOCK_RENAMED=0`.
+fn wanted() -> Wanted {
+    Wanted {
+        min_chars: min_chars(),
+        renamed: std::env::var("AIRLOCK_RENAMED").map_or(true, |v| v != "0"),
+    }
+}
+
 fn settings() -> Settings {
     let mut s = Settings::default();
     s.text.k = env_usize("AIRLOCK_K_TEXT", s.text.k);
@@ -67,6 +80,13 @@ fn settings() -> Settings {
     s.comment.k = env_usize("AIRLOCK_K_COMMENT", s.comment.k);
     s.comment.w = env_usize("AIRLOCK_W_COMMENT", s.comment.w);
     s.comment.min_distinct = env_usize("AIRLOCK_D_COMMENT", s.comment.min_distinct);
+    s.min_common = env_usize("AIRLOCK_MIN_COMMON", s.min_common);
+    if let Some(per_mille) = std::env::var("AIRLOCK_COMMON_PER_MILLE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        s.max_document_share = f64::from(per_mille) / 1000.0;
+    }
     s
 }
 
@@ -371,7 +391,7 @@ fn recall(index: &DocumentIndex, docs: &[(String, String)], fields: usize) {
                 }
                 total += 1;
                 let start = Instant::now();
-                let found = index.find(pasted.as_bytes(), min_chars(), &mut scratch);
+                let found = index.find_with(pasted.as_bytes(), wanted(), &mut scratch);
                 slowest = slowest.max(start.elapsed().as_secs_f64());
                 // Right when the found document holds the fragment (crate versions repeat files).
                 let right = found.iter().any(|m| {
@@ -488,13 +508,16 @@ fn precision(
         };
         total += 1;
         bytes += piece.len();
-        let found = index.find(piece.as_bytes(), min_chars(), &mut scratch);
+        let found = index.find_with(piece.as_bytes(), wanted(), &mut scratch);
         if !found.is_empty() {
             flagged += 1;
             for m in &found {
                 if std::env::var_os("AIRLOCK_FEATURES").is_some() {
                     let run = index.explain(piece.as_bytes(), m.document, &mut scratch);
-                    features(&format!("N\t{label}\t{}\t1\t{total}", size.label()), run.as_ref());
+                    features(
+                        &format!("N\t{label}\t{}\t1\t{total}", size.label()),
+                        run.as_ref(),
+                    );
                 }
             }
             if std::env::var_os("AIRLOCK_SHOW").is_some() {

@@ -147,6 +147,7 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                     detector,
                     index: std::sync::Arc::new(index),
                     min_chars: documents.min_chars,
+                    renamed: documents.renamed,
                 }),
                 Err(why) => error("documents.index", format!("{}: {why}", documents.index)),
             }
@@ -237,6 +238,7 @@ mod tests {
         DocumentsDoc {
             index: "protected/p.idx".into(),
             min_chars: 200,
+            renamed: true,
             data,
         }
     }
@@ -283,6 +285,7 @@ mod tests {
         let mut d = detector(
             Some(DocumentsDoc {
                 min_chars: 10,
+                renamed: true,
                 ..documents(None)
             }),
             None,

@@ -312,11 +312,30 @@ pub struct DocumentsDoc {
     pub index: String,
     /// The shortest copy reported, in characters (at least 50).
     pub min_chars: usize,
+    /// Whether copies whose identifiers were renamed are reported (default: yes). `false`
+    /// reports only copies that kept names or prose as written: far fewer false findings on
+    /// code in the indexed language, which shares shapes with it once names are blinded.
+    #[serde(
+        default = "renamed_default",
+        skip_serializing_if = "is_renamed_default"
+    )]
+    pub renamed: bool,
     /// The index file's bytes, base64: filled from `index` by `airlock check`, `build` and
     /// `scan` when they read the policy, and carried whole in the built configuration.
     /// Never written by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+}
+
+/// `documents.renamed` when a policy leaves it out: renamed copies are reported.
+fn renamed_default() -> bool {
+    true
+}
+
+/// Whether `documents.renamed` is its default (then it is not written, so the digest of a
+/// policy that leaves it out is what it was before the field existed).
+fn is_renamed_default(renamed: &bool) -> bool {
+    *renamed
 }
 
 /// A records detector: `{index: protected/customers.idx, min_fields: 2}`.

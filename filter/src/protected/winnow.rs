@@ -452,6 +452,23 @@ fn kgram_hashes(
             }
         }
     }
+    widen_checks(raws, k);
+}
+
+/// Stands in for the k-gram after a text's last ones in [`widen_checks`].
+const NO_NEXT_KGRAM: u64 = 0x5851_F42D_4C95_7F2D;
+
+/// Makes each k-gram's raw hash cover the `k` units after it too: a check then confirms two
+/// k-grams of names in a row, as written. Code shared word for word across projects (a
+/// `Deserialize` impl's signature, `-> io::Result<usize> {`) is mostly one k-gram long, and
+/// with single-k-gram checks it verified in unrelated code of the indexed language.
+fn widen_checks(raws: &mut [u64], k: usize) {
+    for i in 0..raws.len() {
+        let next = raws.get(i + k).copied().unwrap_or(NO_NEXT_KGRAM);
+        if let Some(raw) = raws.get_mut(i) {
+            *raw = raw.rotate_left(29) ^ next.wrapping_mul(BASE);
+        }
+    }
 }
 
 /// The link tables of [`kgram_hashes`], kept in a [`Scratch`] across texts.
@@ -748,16 +765,39 @@ mod tests {
             .zip(&names)
             .map(|(&v, &n)| if n == 0 { v } else { n })
             .collect();
-        let direct_checks: Vec<u8> = raw
+        // Directly: each k-gram's raw hash, widened by the k-gram k units on (or, for the last
+        // k k-grams, by the stand-in for none).
+        let direct: Vec<u64> = raw
             .windows(12)
             .map(|w| {
-                let h = w
-                    .iter()
-                    .fold(0u64, |h, &u| h.wrapping_mul(BASE).wrapping_add(u));
-                (mixer.mix(h) >> 56) as u8
+                w.iter()
+                    .fold(0u64, |h, &u| h.wrapping_mul(BASE).wrapping_add(u))
+            })
+            .collect();
+        let direct_checks: Vec<u8> = (0..direct.len())
+            .map(|i| {
+                let next = direct.get(i + 12).copied().unwrap_or(NO_NEXT_KGRAM);
+                let wide = direct[i].rotate_left(29) ^ next.wrapping_mul(BASE);
+                (mixer.mix(wide) >> 56) as u8
             })
             .collect();
         assert_eq!(checks, direct_checks);
+        // A name changed in the k units after a k-gram changes its check (the check covers
+        // them), and leaves the checks of k-grams that end more than k units before it.
+        let mut one_renamed = names.clone();
+        // An identifier in the middle, so every k-gram covering it has a k-gram after it.
+        let at = (100..).find(|&i| names[i] != 0).unwrap();
+        one_renamed[at] ^= 0xABCD;
+        let changed = checks_of(&one_renamed);
+        for i in 0..checks.len() {
+            let covers = i <= at && at < i + 24;
+            if !covers {
+                assert_eq!(checks[i], changed[i], "k-gram {i} does not cover unit {at}");
+            }
+        }
+        let covering = (at - 23..=at).count();
+        let differ = (at - 23..=at).filter(|&i| checks[i] != changed[i]).count();
+        assert!(differ * 10 >= covering * 9, "{differ} of {covering}");
         let renamed_checks = checks_of(&renamed);
         let same = checks
             .iter()

@@ -10,6 +10,7 @@
 //! Never text.
 
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
+use crate::protected::documents::Wanted;
 use crate::protected::fold::Folder;
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
 use std::sync::Arc;
@@ -43,6 +44,8 @@ pub struct DocumentsDetector {
     pub detector: DetectorIndex,
     pub index: Arc<DocumentIndex>,
     pub min_chars: usize,
+    /// Whether renamed copies (blinded code alone) are reported ([`Wanted::renamed`]).
+    pub renamed: bool,
 }
 
 /// One records detector: its index and the fields of one row that make a match.
@@ -132,10 +135,15 @@ impl Protected {
             if text.len() < d.min_chars {
                 continue;
             }
-            for m in d
-                .index
-                .find_folded(text, &folded, d.min_chars, documents_scratch)
-            {
+            for m in d.index.find_folded(
+                text,
+                &folded,
+                Wanted {
+                    min_chars: d.min_chars,
+                    renamed: d.renamed,
+                },
+                documents_scratch,
+            ) {
                 let span = m.span;
                 if span.is_empty() || span.end > text.len() {
                     continue;
@@ -202,6 +210,11 @@ mod tests {
 
     /// The default policy plus a documents detector over `program()`, joined over `join`.
     fn policy(join: Option<&str>) -> (Policy, usize) {
+        policy_with(join, None)
+    }
+
+    /// [`policy`] with `documents.renamed` set when given.
+    fn policy_with(join: Option<&str>, renamed: Option<bool>) -> (Policy, usize) {
         let mut builder = Builder::new(Key([9; 16]), Settings::default());
         builder.add_document("ledger.rs", program().as_bytes(), View::Code);
         let (file, _) = builder.finish(false);
@@ -216,6 +229,9 @@ mod tests {
         if let Some(scope) = join {
             detector["join"] = json!(scope);
         }
+        if let Some(renamed) = renamed {
+            detector["documents"]["renamed"] = json!(renamed);
+        }
         let detectors = value["detectors"].as_array_mut().unwrap();
         detectors.push(detector);
         let id = detectors.len() - 1;
@@ -228,8 +244,9 @@ mod tests {
         (crate::policy::compile(doc, origins, &env).unwrap(), id)
     }
 
-    /// The joined findings of `id` in a chat request whose user messages are `messages`.
-    fn joined_findings(policy: &Policy, id: usize, messages: &[&str]) -> usize {
+    /// The findings of `id` in a chat request whose user messages are `messages`, joined ones
+    /// only when `joined`.
+    fn findings_of(policy: &Policy, id: usize, messages: &[&str], joined: bool) -> usize {
         let messages: Vec<Value> = messages
             .iter()
             .map(|m| json!({"role": "user", "content": m}))
@@ -247,8 +264,37 @@ mod tests {
         verdict
             .findings
             .iter()
-            .filter(|f| usize::from(f.detector) == id && f.path.starts_with("(joined"))
+            .filter(|f| usize::from(f.detector) == id && (!joined || f.path.starts_with("(joined")))
             .count()
+    }
+
+    /// The joined findings of `id` in a chat request whose user messages are `messages`.
+    fn joined_findings(policy: &Policy, id: usize, messages: &[&str]) -> usize {
+        findings_of(policy, id, messages, true)
+    }
+
+    #[test]
+    fn renamed_false_reports_copies_that_kept_their_names_only() {
+        let text = program();
+        let lines: Vec<&str> = text.lines().collect();
+        let copy = lines[20..28].join("\n");
+        // A consistent rename of every identifier the program chose.
+        let renamed = copy
+            .replace("total_", "sum_")
+            .replace("ledger", "book")
+            .replace("account_", "acct_")
+            .replace("rate_", "pct_")
+            .replace(".post(", ".record(");
+        let (edits, id) = policy_with(None, None);
+        assert_eq!(findings_of(&edits, id, &[&copy], false), 1);
+        assert_eq!(findings_of(&edits, id, &[&renamed], false), 1);
+        let (exact, id) = policy_with(None, Some(false));
+        assert_eq!(findings_of(&exact, id, &[&copy], false), 1);
+        assert_eq!(findings_of(&exact, id, &[&renamed], false), 0);
+        // Written out as its default, the field changes nothing, digest included.
+        let (explicit, _) = policy_with(None, Some(true));
+        assert_eq!(explicit.info.digest, edits.info.digest);
+        assert_ne!(exact.info.digest, edits.info.digest);
     }
 
     #[test]

@@ -70,6 +70,28 @@ const MAX_VERIFIED_DOCUMENTS: usize = 4;
 /// a finding needs two fingerprints, as before index format 4.
 const MIN_DOCUMENTS_FOR_SINGLE_HITS: usize = 800;
 
+/// What a documents detector reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// The shortest copy, in characters.
+    pub min_chars: usize,
+    /// Whether a copy may rest on blinded code alone (its identifiers renamed). Without, a
+    /// finding needs evidence as written: two prose fingerprints, or a verified hit (a code
+    /// k-gram and the one after it with their names, or comment words). See
+    /// [`DocumentIndex::evidence_as_written`] for what it buys.
+    pub renamed: bool,
+}
+
+impl Wanted {
+    /// Copies of at least `min_chars` characters, renamed ones included.
+    pub fn chars(min_chars: usize) -> Wanted {
+        Wanted {
+            min_chars,
+            renamed: true,
+        }
+    }
+}
+
 /// A copied region of one indexed document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentMatch {
@@ -171,6 +193,16 @@ impl DocumentIndex {
         min_chars: usize,
         scratch: &mut FindScratch,
     ) -> Vec<DocumentMatch> {
+        self.find_with(text, Wanted::chars(min_chars), scratch)
+    }
+
+    /// [`DocumentIndex::find`] of the copies `wanted` describes.
+    pub fn find_with(
+        &self,
+        text: &[u8],
+        wanted: Wanted,
+        scratch: &mut FindScratch,
+    ) -> Vec<DocumentMatch> {
         let FindScratch {
             folder,
             units,
@@ -179,7 +211,7 @@ impl DocumentIndex {
             hits,
         } = scratch;
         let folded = folder.fold(text);
-        self.search(text, &folded, min_chars, units, comments, winnow, hits)
+        self.search(text, &folded, wanted, units, comments, winnow, hits)
     }
 
     /// [`DocumentIndex::find`] of `text` already folded by the caller as `folded` (one fold
@@ -188,7 +220,7 @@ impl DocumentIndex {
         &self,
         text: &[u8],
         folded: &Folded<'_>,
-        min_chars: usize,
+        wanted: Wanted,
         scratch: &mut FindScratch,
     ) -> Vec<DocumentMatch> {
         let FindScratch {
@@ -198,7 +230,7 @@ impl DocumentIndex {
             hits,
             ..
         } = scratch;
-        self.search(text, folded, min_chars, units, comments, winnow, hits)
+        self.search(text, folded, wanted, units, comments, winnow, hits)
     }
 
     #[allow(clippy::too_many_arguments)] // the scratch's parts, split so the folder may be lent
@@ -206,7 +238,7 @@ impl DocumentIndex {
         &self,
         text: &[u8],
         folded: &Folded<'_>,
-        min_chars: usize,
+        wanted: Wanted,
         units: &mut Units,
         comments: &mut Units,
         winnow: &mut winnow::Scratch,
@@ -219,7 +251,7 @@ impl DocumentIndex {
         for doc_hits in hits.chunk_by(|a, b| a.document == b.document) {
             let mut best: Option<DocumentMatch> = None;
             for_each_run(doc_hits, &scales, |run| {
-                self.keep_best(text, min_chars, run, &scales, code_units, &mut best);
+                self.keep_best(text, wanted, run, &scales, code_units, &mut best);
             });
             found.extend(best);
         }
@@ -284,7 +316,6 @@ impl DocumentIndex {
                 winnow,
             );
             let code = domain == DOMAIN_CODE;
-            let single_hits = self.documents() >= MIN_DOCUMENTS_FOR_SINGLE_HITS;
             for (first, kgram) in kgrams.enumerate() {
                 let Some(kgram) = kgram else { continue };
                 let fp = kgram.fingerprint;
@@ -307,13 +338,12 @@ impl DocumentIndex {
                 // misses were one comment k-gram; at most 4: +0.005–0.015 more, precision
                 // unchanged). Prose k-grams are not verified: +0.000 at 200 characters, and one
                 // more false finding in 5 000.
-                let checked = single_hits
-                    && if code {
-                        found.len() <= MAX_VERIFIED_DOCUMENTS
-                            && found.iter().filter(|&(_, c)| c != check).count() <= MAX_OTHER_FORMS
-                    } else {
-                        domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_DOCUMENTS
-                    };
+                let checked = if code {
+                    found.len() <= MAX_VERIFIED_DOCUMENTS
+                        && found.iter().filter(|&(_, c)| c != check).count() <= MAX_OTHER_FORMS
+                } else {
+                    domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_DOCUMENTS
+                };
                 let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
                 else {
                     continue;
@@ -332,7 +362,7 @@ impl DocumentIndex {
                 else {
                     continue;
                 };
-                let rare = single_hits && found.len() <= MAX_OTHER_FORMS;
+                let rare = found.len() <= MAX_OTHER_FORMS;
                 let hit = Hit::new(Span { start, end }, fp, stream);
                 push_hits(hits, hit, &found, |stored| {
                     rare && stored == (fp >> 24) as u8
@@ -347,13 +377,13 @@ impl DocumentIndex {
     fn keep_best(
         &self,
         text: &[u8],
-        min_chars: usize,
+        wanted: Wanted,
         run: &[Hit],
         scales: &[Scale; 3],
         code_units: &Units,
         best: &mut Option<DocumentMatch>,
     ) {
-        let Some(m) = self.judge(text, min_chars, run, scales, code_units) else {
+        let Some(m) = self.judge(text, wanted, run, scales, code_units) else {
             return;
         };
         if best
@@ -368,7 +398,7 @@ impl DocumentIndex {
     fn judge(
         &self,
         text: &[u8],
-        min_chars: usize,
+        wanted: Wanted,
         run: &[Hit],
         scales: &[Scale; 3],
         code_units: &Units,
@@ -379,11 +409,19 @@ impl DocumentIndex {
         let several = run
             .iter()
             .any(|h| (h.fingerprint, h.stream) != (first.fingerprint, first.stream));
-        if !several && !run.iter().any(|h| h.verified) {
+        // One verified fingerprint alone is a finding only in an index large enough to have
+        // dropped the common idioms (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`).
+        let single_hits = self.documents() >= MIN_DOCUMENTS_FOR_SINGLE_HITS;
+        let one_verified = single_hits && run.iter().any(|h| h.verified);
+        if !several && !one_verified {
             return None;
         }
         let m = self.measure(text, run, scales, code_units)?;
+        let min_chars = wanted.min_chars;
         if m.copied_chars() < min_chars || m.span.start >= m.span.end {
+            return None;
+        }
+        if !wanted.renamed && !Self::evidence_as_written(&m) {
             return None;
         }
         // Measured on the document's side only, a copy still needs half of `min_chars` in the
@@ -405,6 +443,19 @@ impl DocumentIndex {
             fraction: (m.distinct as f32 / total as f32).min(1.0),
             span: m.span,
         })
+    }
+
+    /// Whether a run rests on evidence as written, not on blinded code alone: two prose
+    /// fingerprints, or a verified hit. [`Wanted::renamed`] off requires it.
+    ///
+    /// Blinded code is weak evidence against code in the indexed language: with every
+    /// identifier a placeholder, such code shares stretches of shape (test scaffolding,
+    /// declaration lists, `match` arms) with any large tree. Measured (`benches/RESULTS.md`,
+    /// "Issue 12, eleventh round"), 5 000 fields of Rust crates not indexed against a 70 MB
+    /// crate index: 61 % flagged with renamed copies wanted, 12 % without; 200-character
+    /// renamed pastes are then found only when a comment or a prose part verifies.
+    pub fn evidence_as_written(m: &RunMeasure) -> bool {
+        m.per_stream[0] >= MIN_HITS || m.verified_distinct > 0
     }
 
     /// Why `text` is or is not a finding of `document` (for benches and tuning): its best run

@@ -1,6 +1,6 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 6 (framed by [`container`](super::container)):
+//! Payload of format version 7 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
@@ -17,7 +17,9 @@
 //!   form's hash in the code view)
 //! ```
 //!
-//! Version 6 packs each entry's document and check into the bits they need
+//! Version 7 widened a code k-gram's check to the k-gram and the `k` tokens after it
+//! ([`winnow`](super::winnow)): a 12-token idiom shared word for word across projects no longer
+//! verifies, two in a row must. The layout is version 6's. Version 6 packs each entry's document and check into the bits they need
 //! ([`holders`]: 21 bits instead of 24 for a tree of 6 818 files) and stores the bucket table
 //! as counts of one byte (it was offsets of four), and the space they free went to a denser
 //! code stream ([`Settings`]), and each document's *layout* (how much of it
@@ -49,7 +51,7 @@ mod find;
 mod holders;
 
 pub use build::{BuildStats, Builder, Settings, View};
-pub use find::{DocumentMatch, FindScratch, RunMeasure};
+pub use find::{DocumentMatch, FindScratch, RunMeasure, Wanted};
 
 use super::container::{self, IndexError, Reader};
 use super::keyed::Key;
@@ -59,7 +61,7 @@ use holders::Holders;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -557,19 +559,40 @@ mod tests {
         let lines: Vec<&str> = a.lines().collect();
         let mut scratch = FindScratch::default();
         let (mut kept, mut renamed, mut too_short) = (0, 0, 0);
+        let exact = Wanted {
+            min_chars: 100,
+            renamed: false,
+        };
+        let (mut kept_exact, mut renamed_exact) = (0, 0);
         for start in 0..150 {
-            // Two lines: about 35 tokens, so one or two selected k-grams of 12.
+            // Two lines: about 35 tokens, so one or two selected k-grams of 12 (a check covers
+            // a k-gram and the 12 tokens after it, so about half of them can verify).
             let copy = lines[start..start + 2].join("\n");
             kept += usize::from(!idx.find(copy.as_bytes(), 100, &mut scratch).is_empty());
             let other = copy.replace('w', "q").replace("let v", "let value_");
             renamed += usize::from(!idx.find(other.as_bytes(), 100, &mut scratch).is_empty());
+            // Three lines without renamed copies wanted: the names are the evidence.
+            let copy = lines[start..start + 3].join("\n");
+            kept_exact += usize::from(
+                !idx.find_with(copy.as_bytes(), exact, &mut scratch)
+                    .is_empty(),
+            );
+            let other = copy.replace('w', "q").replace("let v", "let value_");
+            renamed_exact += usize::from(
+                !idx.find_with(other.as_bytes(), exact, &mut scratch)
+                    .is_empty(),
+            );
             // Less text than `min_chars` is never a finding, however it verifies.
             let line = lines[start];
             too_short += idx.find(line.as_bytes(), 100, &mut scratch).len();
         }
         assert!(
-            kept > renamed + 20,
+            kept > renamed + 10,
             "kept names {kept}, renamed {renamed} of 150"
+        );
+        assert!(
+            kept_exact >= 120 && renamed_exact <= 5,
+            "exact: kept names {kept_exact}, renamed {renamed_exact} of 150"
         );
         assert_eq!(too_short, 0);
     }
@@ -749,7 +772,7 @@ mod tests {
         assert!(!direct.is_empty());
         let mut folder = crate::protected::fold::Folder::new();
         let folded = folder.fold(prompt.as_bytes());
-        let shared = idx.find_folded(prompt.as_bytes(), &folded, 200, &mut scratch);
+        let shared = idx.find_folded(prompt.as_bytes(), &folded, Wanted::chars(200), &mut scratch);
         assert_eq!(direct, shared);
     }
 
@@ -784,12 +807,13 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 7;
+        newer[8] = 8;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 7, .. })
+            Err(IndexError::UnsupportedVersion { found: 8, .. })
         ));
-        for old in [1, 2, 3, 4, 5] {
+        // Format 6 had narrower checks: its files would verify nothing, so they are refused.
+        for old in [1, 2, 3, 4, 5, 6] {
             let mut older = file.clone();
             older[8] = old;
             assert!(matches!(
