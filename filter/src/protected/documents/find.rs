@@ -25,6 +25,10 @@
 //! 200-character fragments from 0.68 to 0.71, precision unchanged. Requiring several fingerprints in one place is what makes a chance
 //! collision of one 32-bit fingerprint harmless.
 //!
+//! With [`Wanted::renamed`] off, a run must also rest on evidence as written (two prose
+//! fingerprints or a verified hit, [`DocumentIndex::evidence_as_written`]): blinded code alone
+//! is what code in the indexed language shares with the index by chance.
+//!
 //! A finding reports the document, the characters its k-grams cover in the text, the share of
 //! the document's fingerprints found (how much of the document was copied) and the original
 //! byte span from the first to the last matched k-gram: the copied region to mask.
