@@ -18,6 +18,8 @@
 //! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
 //! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
 //! `AIRLOCK_SHOW_MISSES=1` / `AIRLOCK_SHOW=1` print missed fragments / false findings.
+//! The corpus is `$HOME/.cargo/registry/src`, which changes whenever a build downloads a
+//! crate: to compare two builds, run both with `HOME` pointing at one frozen copy of it.
 //! `AIRLOCK_RENAMED=0` measures the detector with `renamed: false`; `AIRLOCK_FEATURES=1`
 //! prints each run's measures; `AIRLOCK_MIN_COMMON`, `AIRLOCK_COMMON_PER_MILLE` set when a
 //! fingerprint is dropped as common.
