@@ -65,9 +65,13 @@ const MAX_OTHER_FORMS: usize = 2;
 /// The most documents a fingerprint may be held by for a hit of it to be verified: a k-gram
 /// copied word for word across programs (an idiom, a common call) is held by many. 8 since
 /// index format 7, whose checks cover two k-grams of names, which idioms rarely share: a file
-/// kept in several versions of a tree verifies again (measured with `renamed: false`: +0.005 to
+/// kept in several versions of a tree verifies again (measured with `renamed: false`: +0.000 to
 /// +0.025 recall, 551 → 552 of 5 000 same-language fields flagged; 4 before).
 const MAX_VERIFIED_DOCUMENTS: usize = 8;
+
+/// The same for a comment k-gram: its words as written are one k-gram, not two, so a phrase
+/// shared across programs stays as common as it was.
+const MAX_VERIFIED_COMMENT_DOCUMENTS: usize = 4;
 
 /// The fewest indexed documents for one verified hit to be a finding. Idioms are dropped as
 /// common only when they are in more than 1 % of the documents and more than 8 of them, so a
@@ -349,7 +353,7 @@ impl DocumentIndex {
                     found.len() <= MAX_VERIFIED_DOCUMENTS
                         && found.iter().filter(|&(_, c)| c != check).count() <= MAX_OTHER_FORMS
                 } else {
-                    domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_DOCUMENTS
+                    domain == DOMAIN_COMMENT && found.len() <= MAX_VERIFIED_COMMENT_DOCUMENTS
                 };
                 let Some(Span { start, end }) = units.original_span(first, first + params.k - 1)
                 else {
