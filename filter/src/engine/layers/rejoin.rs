@@ -110,43 +110,29 @@ fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
         .map(|window| window + 1)
 }
 
-/// Whether `text` may hold a [`grouped`] run (a gate: one branch-free pass per group width):
-/// four groups of 3 to 6 characters put the same glue byte at three places `width + 1` apart.
+/// Whether `text` may hold a [`grouped`] run (a gate): four groups of 3 to 6 characters put the
+/// same glue byte at three places `width + 1` apart.
 #[cfg(test)]
 fn may_group(text: &[u8]) -> bool {
-    GroupHits::default().next_from(text, 0).is_some()
+    next_group_hit(text, 0).is_some()
 }
 
-/// The window test of [`may_group`]: the same glue byte at three places a step apart.
-#[inline(always)]
-fn same_glue(g: u8, h: u8, i: u8, _: u8) -> bool {
-    class(g, GROUP_GLUE) & (g == h) & (g == i)
-}
+/// The bytes of [`is_group_glue`], for the gate's search.
+const GROUP_GLUE_BYTES: [u8; 5] = *b".-_/:";
 
-/// The next [`may_group`] hits of a text, per group width, found lazily.
-#[derive(Debug, Default)]
-struct GroupHits {
-    /// Per step (`width + 1`, 4 to 7): the first hit at or after `searched[k]`, if any.
-    next: [Option<usize>; 4],
-    searched: [usize; 4],
-    started: bool,
-}
-
-impl GroupHits {
-    /// The first glue byte at or after `from` that starts a hit of any width.
-    fn next_from(&mut self, text: &[u8], from: usize) -> Option<usize> {
-        for (k, (next, searched)) in self.next.iter_mut().zip(&mut self.searched).enumerate() {
-            let stale = match *next {
-                Some(hit) => hit < from,
-                None => !self.started || from < *searched,
-            };
-            if stale {
-                *next = crate::engine::bytes::next_window(text, from, k + 4, b' ', same_glue);
-                *searched = from;
-            }
+/// The first glue byte at or after `from` that starts a [`may_group`] hit: the same byte again
+/// one and two steps further on, a step being a group width plus one (4 to 7). Glue is rare in
+/// most text, so it is found eight bytes at a time and only its places are tested.
+fn next_group_hit(text: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let g = crate::engine::byte_set::next_in(text, at, &GROUP_GLUE_BYTES)?;
+        let glue = text.get(g);
+        let repeats = |step: usize| text.get(g + step) == glue && text.get(g + 2 * step) == glue;
+        if (4..=7).any(repeats) {
+            return Some(g);
         }
-        self.started = true;
-        self.next.iter().flatten().copied().min()
+        at = g + 1;
     }
 }
 
@@ -492,12 +478,11 @@ const fn is_group_glue(b: u8) -> bool {
 fn grouped(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
     const MIN_GROUPS: usize = 4;
     let is_glue = is_group_glue;
-    let mut hits = GroupHits::default();
     let mut hit: Option<usize> = None;
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         if walk == Walk::AroundHits && hit.is_none_or(|h| h < i) {
-            let Some(h) = hits.next_from(text, i) else {
+            let Some(h) = next_group_hit(text, i) else {
                 return;
             };
             hit = Some(h);
@@ -578,6 +563,27 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_group_gate_finds_the_first_window_of_the_same_glue() {
+        for b in 0..=255u8 {
+            assert_eq!(GROUP_GLUE_BYTES.contains(&b), is_group_glue(b), "{b}");
+        }
+        let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
+        for _ in 0..3000 {
+            let len = rng.below(120);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"a1.-_/:. x")).collect();
+            let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
+            // The gate's definition, one window at a time.
+            let window = |i: usize, step: usize| {
+                is_group_glue(at(i)) && at(i) == at(i + step) && at(i) == at(i + 2 * step)
+            };
+            for from in [0, 1, 5, 30, 90] {
+                let walk = (from..text.len()).find(|&i| (4..=7).any(|step| window(i, step)));
+                assert_eq!(next_group_hit(&text, from), walk);
+            }
+        }
+    }
 
     fn joined(text: &str) -> Vec<String> {
         super::super::texts_found(find, text)
