@@ -49,7 +49,7 @@ const TOKEN: u8 = 1;
 const WORDISH: u8 = 2;
 const SEPARATOR: u8 = 4;
 const CONTINUATION: u8 = 8;
-const GROUP_GLUE: u8 = 16;
+const SPACE: u8 = 16;
 
 /// Each byte's classes, built from the predicates themselves (so they cannot disagree).
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
@@ -58,10 +58,10 @@ static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), T
     | class_bit(is_wordish(byte), WORDISH)
     | class_bit(is_separator(byte), SEPARATOR)
     | class_bit(byte & 0xC0 == 0x80, CONTINUATION)
-    | class_bit(is_group_glue(byte), GROUP_GLUE));
+    | class_bit(byte == b' ', SPACE));
 
-/// Whether `b` is of any class in `bits` (branch-free: one table read).
-#[inline(always)]
+/// Whether `b` is of any class in `bits` (one table read).
+#[cfg(test)]
 fn class(b: u8, bits: u8) -> bool {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0) & bits != 0
 }
@@ -93,21 +93,64 @@ fn may_interleave(text: &[u8]) -> bool {
 }
 
 /// The window test of [`may_interleave`] at the bytes `before`, `last` (a piece's last byte),
-/// `sep` and `next`: branch-free.
-#[inline(always)]
+/// `sep` and `next` (the definition [`interleave_lanes`] computes eight at a time).
+#[cfg(test)]
 fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
     let alone = (class(last, TOKEN) & !class(before, WORDISH)) | class(last, CONTINUATION);
     alone & class(sep, SEPARATOR) & ((sep != b' ') | class(next, SEPARATOR))
 }
 
 /// The last byte of the first piece at or after `from` that passes [`may_interleave`]'s test.
+///
+/// Hits are sparse but the bytes tested are not (spaces, word ends), so the test runs on eight
+/// positions at once: each byte's classes (one table read) packed in a lane of a 64-bit word,
+/// the neighbours' lanes shifted in from the words before and after.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
-    let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
-    if from == 0 && piece_then_separator(b' ', at(0), at(1), at(2)) {
-        return Some(0);
+    let mut before = u64::from(class_of(from.checked_sub(1).and_then(|i| text.get(i)))) << 56;
+    let mut here = class_lanes(text, from);
+    let mut at = from;
+    while at < text.len() {
+        let ahead = class_lanes(text, at + 8);
+        let hits = interleave_lanes(
+            here << 8 | before >> 56,
+            here,
+            here >> 8 | ahead << 56,
+            here >> 16 | ahead << 48,
+        );
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        (before, here) = (here, ahead);
+        at += 8;
     }
-    crate::engine::bytes::next_window(text, from.saturating_sub(1), 1, b' ', piece_then_separator)
-        .map(|window| window + 1)
+    None
+}
+
+/// [`piece_then_separator`] on eight positions: lane `i` of each argument holds the classes of
+/// the `i`-th position's byte `before`, `last`, `sep` and `next`; a lane's low bit says it hits.
+#[inline(always)]
+fn interleave_lanes(before: u64, last: u64, sep: u64, next: u64) -> u64 {
+    const LOW: u64 = u64::from_le_bytes([1; 8]);
+    let bit = |lanes: u64, class: u8| lanes >> class.trailing_zeros() & LOW;
+    let alone = (bit(last, TOKEN) & !bit(before, WORDISH)) | bit(last, CONTINUATION);
+    alone & bit(sep, SEPARATOR) & (!bit(sep, SPACE) | bit(next, SEPARATOR))
+}
+
+/// The classes of a byte, or of the space the gate reads outside the text.
+#[inline(always)]
+fn class_of(byte: Option<&u8>) -> u8 {
+    let byte = usize::from(byte.copied().unwrap_or(b' '));
+    CLASSES.get(byte).copied().unwrap_or(0)
+}
+
+/// The classes of `text[start..start + 8]`, one byte per lane in text order (little-endian).
+#[inline(always)]
+fn class_lanes(text: &[u8], start: usize) -> u64 {
+    let lane = |lanes: u64, byte: Option<&u8>| lanes << 8 | u64::from(class_of(byte));
+    match text.get(start..start + 8) {
+        Some(bytes) => bytes.iter().rev().fold(0, |lanes, b| lane(lanes, Some(b))),
+        None => (start..start + 8).rev().fold(0, |lanes, i| lane(lanes, text.get(i))),
+    }
 }
 
 /// Whether `text` may hold a [`grouped`] run (a gate): four groups of 3 to 6 characters put the
@@ -554,15 +597,29 @@ mod tests {
                 b & 0xC0 == 0x80,
                 "{b}"
             );
-            assert_eq!(
-                super::class(b, super::GROUP_GLUE),
-                super::is_group_glue(b),
-                "{b}"
-            );
+            assert_eq!(super::class(b, super::SPACE), b == b' ', "{b}");
         }
     }
 
     use super::*;
+
+    #[test]
+    fn the_interleave_gate_tests_every_window_a_walk_tests() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0xbb67_ae85_84ca_a73b);
+        let bytes = [b'a', b'Z', b'7', b' ', b'.', b'-', b'|', b'=', 0xe6, 0x9c, 0xba, b'\n', b','];
+        for _ in 0..3000 {
+            let len = rng.below(60);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(&bytes)).collect();
+            let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
+            for from in 0..=len + 1 {
+                let walk = (from..text.len()).find(|&p| {
+                    let before = p.checked_sub(1).map_or(b' ', at);
+                    piece_then_separator(before, at(p), at(p + 1), at(p + 2))
+                });
+                assert_eq!(next_interleave_hit(&text, from), walk, "{text:?} {from}");
+            }
+        }
+    }
 
     #[test]
     fn the_group_gate_finds_the_first_window_of_the_same_glue() {
