@@ -102,28 +102,9 @@ fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
 
 /// The last byte of the first piece at or after `from` that passes [`may_interleave`]'s test.
 ///
-/// Hits are sparse but the bytes tested are not (spaces, word ends), so the test runs on eight
-/// positions at once: each byte's classes (one table read) packed in a lane of a 64-bit word,
-/// the neighbours' lanes shifted in from the words before and after.
+/// Hits are sparse but the bytes tested are not (spaces, word ends): eight positions at a time.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
-    let mut before = u64::from(class_of(from.checked_sub(1).and_then(|i| text.get(i)))) << 56;
-    let mut here = class_lanes(text, from);
-    let mut at = from;
-    while at < text.len() {
-        let ahead = class_lanes(text, at + 8);
-        let hits = interleave_lanes(
-            here << 8 | before >> 56,
-            here,
-            here >> 8 | ahead << 56,
-            here >> 16 | ahead << 48,
-        );
-        if hits != 0 {
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        (before, here) = (here, ahead);
-        at += 8;
-    }
-    None
+    crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', interleave_lanes)
 }
 
 /// [`piece_then_separator`] on eight positions: lane `i` of each argument holds the classes of
@@ -134,23 +115,6 @@ fn interleave_lanes(before: u64, last: u64, sep: u64, next: u64) -> u64 {
     let bit = |lanes: u64, class: u8| lanes >> class.trailing_zeros() & LOW;
     let alone = (bit(last, TOKEN) & !bit(before, WORDISH)) | bit(last, CONTINUATION);
     alone & bit(sep, SEPARATOR) & (!bit(sep, SPACE) | bit(next, SEPARATOR))
-}
-
-/// The classes of a byte, or of the space the gate reads outside the text.
-#[inline(always)]
-fn class_of(byte: Option<&u8>) -> u8 {
-    let byte = usize::from(byte.copied().unwrap_or(b' '));
-    CLASSES.get(byte).copied().unwrap_or(0)
-}
-
-/// The classes of `text[start..start + 8]`, one byte per lane in text order (little-endian).
-#[inline(always)]
-fn class_lanes(text: &[u8], start: usize) -> u64 {
-    let lane = |lanes: u64, byte: Option<&u8>| lanes << 8 | u64::from(class_of(byte));
-    match text.get(start..start + 8) {
-        Some(bytes) => bytes.iter().rev().fold(0, |lanes, b| lane(lanes, Some(b))),
-        None => (start..start + 8).rev().fold(0, |lanes, i| lane(lanes, text.get(i))),
-    }
 }
 
 /// Whether `text` may hold a [`grouped`] run (a gate): four groups of 3 to 6 characters put the
