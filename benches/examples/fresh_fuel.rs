@@ -12,6 +12,8 @@
 //! (default 64). Prints `class kib instructions instructions-per-byte`. For `perf` on the
 //! wasm (`AIRLOCK_HARNESS_FUEL=off AIRLOCK_HARNESS_PROFILER=perfmap`), `FRESH_FUEL_REPEAT=N`
 //! sends each measured body N times and `FRESH_FUEL_CLASS=name` keeps one class.
+//! `FRESH_FUEL_FIELDS=N` adds a row `fields-N`: N messages of a few words each, whose
+//! instructions per field are what one short field costs beyond its bytes.
 
 use airlock_benches::corpus::{chat_body, Class};
 use airlock_benches::{headers, policies};
@@ -60,6 +62,21 @@ fn main() {
         .unwrap_or(1);
     let only = std::env::var("FRESH_FUEL_CLASS").ok();
     println!("class kib instructions per-byte");
+    if let Some(n) = std::env::var("FRESH_FUEL_FIELDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let body = airlock_benches::corpus::short_fields_body(n);
+        let mut host = vm();
+        request_fuel(&mut host, &body);
+        let fuel = request_fuel(&mut host, &body);
+        println!(
+            "fields-{n} {} {fuel} {:.1} ({} per field)",
+            body.len() >> 10,
+            fuel as f64 / body.len() as f64,
+            fuel / n.max(1) as u64
+        );
+    }
     for kib in sizes {
         for class in Class::ALL {
             if only.as_deref().is_some_and(|name| name != class.name()) {
