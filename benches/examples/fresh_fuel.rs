@@ -11,7 +11,8 @@
 //! then `AIRLOCK_HARNESS_FUEL=on cargo run --release -p airlock-benches --example fresh_fuel [KIB...]`
 //! (default 64). Prints `class kib instructions instructions-per-byte`. For `perf` on the
 //! wasm (`AIRLOCK_HARNESS_FUEL=off AIRLOCK_HARNESS_PROFILER=perfmap`), `FRESH_FUEL_REPEAT=N`
-//! sends each measured body N times and `FRESH_FUEL_CLASS=name` keeps one class.
+//! sends each measured body N times (and prints the fastest request's time and MB/s) and
+//! `FRESH_FUEL_CLASS=name` keeps one class.
 //! `FRESH_FUEL_FIELDS=N` adds a row `fields-N`: N messages of a few words each, whose
 //! instructions per field are what one short field costs beyond its bytes.
 
@@ -86,11 +87,20 @@ fn main() {
             request_fuel(&mut host, &chat_body(class, kib << 10, 2));
             let body = chat_body(class, kib << 10, 1);
             let fuel = request_fuel(&mut host, &body);
-            for _ in 1..repeat {
-                request_fuel(&mut host, &body);
-            }
+            // The fastest of the repeats, timed (meaningful with `AIRLOCK_HARNESS_FUEL=off`).
+            let fastest = (1..repeat)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    request_fuel(&mut host, &body);
+                    start.elapsed()
+                })
+                .min();
+            let timed = fastest.map_or(String::new(), |t| {
+                let mb_s = body.len() as f64 / t.as_secs_f64() / 1e6;
+                format!(" {:.0} us {mb_s:.0} MB/s", t.as_secs_f64() * 1e6)
+            });
             println!(
-                "{} {kib} {fuel} {:.1}",
+                "{} {kib} {fuel} {:.1}{timed}",
                 class.name(),
                 fuel as f64 / body.len() as f64
             );
