@@ -40,7 +40,9 @@ pub fn next_class_window(
     };
     let lanes = |start: usize| match text.get(start..start + 8) {
         Some(bytes) => bytes.iter().rev().fold(0, |l, b| l << 8 | class(Some(b))),
-        None => (start..start + 8).rev().fold(0, |l, i| l << 8 | class(text.get(i))),
+        None => (start..start + 8)
+            .rev()
+            .fold(0, |l, i| l << 8 | class(text.get(i))),
     };
     let mut before = class(from.checked_sub(1).and_then(|i| text.get(i))) << 56;
     let mut here = lanes(from);
@@ -114,27 +116,13 @@ pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
     // A byte of `x` is zero (resp. below n) only if its lane of `(x - ONES * n) & !x & HIGHS` is set;
     // a set lane can also follow a true hit, never stand alone, so the word test is exact.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
-    let mut words = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for word in &mut words {
-        let mut lanes = [0u8; 8];
-        lanes.copy_from_slice(word);
-        let w = u64::from_le_bytes(lanes);
-        let special = below(w ^ (ONES * u64::from(b'"')), 1)
+    let special = |w: u64| {
+        below(w ^ (ONES * u64::from(b'"')), 1)
             | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
-        if special != 0 {
-            if let Some(p) = word.iter().position(|&b| is_json_special(b)) {
-                return Some(offset + p);
-            }
-        }
-        offset += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| is_json_special(b))
-        .map(|p| offset + p)
+            | below(w, 0x20)
+            != 0
+    };
+    crate::engine::byte_set::next_where(bytes, 0, special, is_json_special)
 }
 
 /// The value of one hex digit, either case.
@@ -208,7 +196,11 @@ mod tests {
         let mut rng = crate::engine::test_rng::TestRng::new(0x5851_f42d_4c95_7f2d);
         // Classes: x → 1, y → 2, z → 4, anything else (the pad `.`) → 0.
         let mut table = [0u8; 256];
-        (table[usize::from(b'x')], table[usize::from(b'y')], table[usize::from(b'z')]) = (1, 2, 4);
+        (
+            table[usize::from(b'x')],
+            table[usize::from(b'y')],
+            table[usize::from(b'z')],
+        ) = (1, 2, 4);
         let class = |b: u8| table[usize::from(b)];
         let test = |a: u8, b: u8, c: u8, d: u8| (a == 1) & (c == 2) | (d == 4) & (b == 1);
         let lanes = |a: u64, b: u64, c: u64, d: u64| {
@@ -221,11 +213,19 @@ mod tests {
             let at = |i: Option<usize>| class(i.and_then(|i| text.get(i).copied()).unwrap_or(b'.'));
             let walk = |from: usize| {
                 (from..text.len()).find(|&i| {
-                    test(at(i.checked_sub(1)), at(Some(i)), at(Some(i + 1)), at(Some(i + 2)))
+                    test(
+                        at(i.checked_sub(1)),
+                        at(Some(i)),
+                        at(Some(i + 1)),
+                        at(Some(i + 2)),
+                    )
                 })
             };
             for from in 0..=len + 1 {
-                assert_eq!(next_class_window(&text, from, &table, b'.', lanes), walk(from));
+                assert_eq!(
+                    next_class_window(&text, from, &table, b'.', lanes),
+                    walk(from)
+                );
             }
         }
     }

@@ -222,7 +222,10 @@ mod tests {
                     || (super::leet(a).is_some() && letter(b))
                     || (letter(a) && super::leet(b).is_some());
                 assert_eq!(super::pair_class(a, b), expected, "{a} {b}");
-                let (a_lanes, b_lanes) = (super::CLASSES[usize::from(a)], super::CLASSES[usize::from(b)]);
+                let (a_lanes, b_lanes) = (
+                    super::CLASSES[usize::from(a)],
+                    super::CLASSES[usize::from(b)],
+                );
                 let lanes = super::pair_lanes(0, u64::from(a_lanes), u64::from(b_lanes), 0);
                 assert_eq!(lanes & 1 == 1, expected, "{a} {b}");
             }

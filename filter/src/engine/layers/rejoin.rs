@@ -570,7 +570,9 @@ mod tests {
     #[test]
     fn the_interleave_gate_tests_every_window_a_walk_tests() {
         let mut rng = crate::engine::test_rng::TestRng::new(0xbb67_ae85_84ca_a73b);
-        let bytes = [b'a', b'Z', b'7', b' ', b'.', b'-', b'|', b'=', 0xe6, 0x9c, 0xba, b'\n', b','];
+        let bytes = [
+            b'a', b'Z', b'7', b' ', b'.', b'-', b'|', b'=', 0xe6, 0x9c, 0xba, b'\n', b',',
+        ];
         for _ in 0..3000 {
             let len = rng.below(60);
             let text: Vec<u8> = (0..len).map(|_| rng.pick(&bytes)).collect();

@@ -181,12 +181,33 @@ mod counting_tests {
     fn counts_agree_with_a_byte_by_byte_walk() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x1f83_d9ab_fb41_bd6b);
         let pieces: [&[u8]; 12] = [
-            b"%41", b"%", b"%4", b"%zz", b"a", b"\\u0041", b"\\\\u00e9", b"\\", b"u", b"\\x41", b"%%41", b"0",
+            b"%41",
+            b"%",
+            b"%4",
+            b"%zz",
+            b"a",
+            b"\\u0041",
+            b"\\\\u00e9",
+            b"\\",
+            b"u",
+            b"\\x41",
+            b"%%41",
+            b"0",
         ];
         for _ in 0..5000 {
-            let text: Vec<u8> = (0..rng.below(12)).flat_map(|_| rng.pick(&pieces).to_vec()).collect();
-            assert_eq!(count_percent_escapes(&text), percent_walk(&text), "{text:?}");
-            assert_eq!(count_unicode_escapes(&text), unicode_walk(&text), "{text:?}");
+            let text: Vec<u8> = (0..rng.below(12))
+                .flat_map(|_| rng.pick(&pieces).to_vec())
+                .collect();
+            assert_eq!(
+                count_percent_escapes(&text),
+                percent_walk(&text),
+                "{text:?}"
+            );
+            assert_eq!(
+                count_unicode_escapes(&text),
+                unicode_walk(&text),
+                "{text:?}"
+            );
         }
     }
 }
