@@ -1,10 +1,11 @@
 //! Byte-scanning helpers shared by the passes that touch every byte of a field.
 //!
-//! Both work on whole machine words where the standard library's convenient
+//! They work on whole machine words where the standard library's convenient
 //! forms go byte by byte: `Utf8Chunks` validates one byte at a time, while
 //! `str::from_utf8` checks ASCII a word at a time; a JSON string's plain run
 //! ends at a `"`, `\` or control byte, found here eight bytes per step (wasm32
-//! has native 64-bit integers, so this holds inside the filter too).
+//! has native 64-bit integers, so this holds inside the filter too); a layer's gate tests
+//! eight positions' byte classes per step ([`next_class_window`]).
 
 /// The text's valid UTF-8 runs, each with the invalid bytes after it, like
 /// [`slice::utf8_chunks`], but one run without a byte-by-byte walk when all of `text` is valid.

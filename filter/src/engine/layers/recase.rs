@@ -113,7 +113,7 @@ fn word_start(text: &[u8], at: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-/// Bits of [`CLASSES`]: what [`pair_class`] tests, one table read per byte.
+/// Bits of [`CLASSES`]: what [`pair_lanes`] tests, one table read per byte.
 const LOWER: u8 = 1;
 const UPPER: u8 = 2;
 const LEET: u8 = 4;

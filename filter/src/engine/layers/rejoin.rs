@@ -43,8 +43,8 @@ const fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
-/// Bits of [`CLASSES`]: the byte classes the gates test, one table read per byte where the
-/// predicates' `match`es compiled to jump tables inside a call per window.
+/// Bits of [`CLASSES`]: the byte classes the interleave gate tests, one table read per byte,
+/// eight bytes' classes to a word ([`crate::engine::bytes::next_class_window`]).
 const TOKEN: u8 = 1;
 const WORDISH: u8 = 2;
 const SEPARATOR: u8 = 4;
