@@ -148,6 +148,15 @@ pub fn body_from_args(args: &[String]) -> Result<Vec<u8>, String> {
 }
 
 /// An OpenAI chat-completions body of at most `size` bytes (within a paragraph of it) holding `class` text.
+/// A chat body of `n` short messages (a few words each, no finding): what a field costs
+/// beyond its bytes.
+pub fn short_fields_body(n: usize) -> Vec<u8> {
+    let messages: Vec<Value> = (0..n)
+        .map(|i| json!({"role": "user", "content": format!("see item {} of the list", i % 10)}))
+        .collect();
+    serde_json::to_vec(&json!({"model": "gpt-4o", "messages": messages})).unwrap_or_default()
+}
+
 pub fn chat_body(class: Class, size: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed ^ class.salt());
     let mut gen = Generator::new(class);

@@ -1,10 +1,11 @@
 //! Byte-scanning helpers shared by the passes that touch every byte of a field.
 //!
-//! Both work on whole machine words where the standard library's convenient
+//! They work on whole machine words where the standard library's convenient
 //! forms go byte by byte: `Utf8Chunks` validates one byte at a time, while
 //! `str::from_utf8` checks ASCII a word at a time; a JSON string's plain run
 //! ends at a `"`, `\` or control byte, found here eight bytes per step (wasm32
-//! has native 64-bit integers, so this holds inside the filter too).
+//! has native 64-bit integers, so this holds inside the filter too); a layer's gate tests
+//! eight positions' byte classes per step ([`next_class_window`]).
 
 /// The text's valid UTF-8 runs, each with the invalid bytes after it, like
 /// [`slice::utf8_chunks`], but one run without a byte-by-byte walk when all of `text` is valid.
@@ -19,70 +20,51 @@ pub fn utf8_runs(text: &[u8]) -> impl Iterator<Item = (&str, &[u8])> {
         .chain(chunked.into_iter().flatten())
 }
 
-/// Positions tested per block by [`any_window`]: the test of a block runs without an early
-/// exit, so that the compiler can test many positions per instruction.
-const WINDOW_BLOCK: usize = 64;
-/// Positions [`next_window`] tests one by one before it tests blocks.
-const WINDOW_PROBE: usize = 16;
-
-/// Whether `test(text[i], text[i + step], text[i + 2·step], text[i + 3·step])` holds for some
-/// `i` of `text`, reading `pad` past its end. A layer's gate: one pass that costs a fraction
-/// of a cycle per byte when `test` is branch-free (combine conditions with `&` and `|`, not
-/// `&&` and `||`), where a byte-by-byte walk with early exits costs several.
+/// The first position `i` from `from` where `test` hits, tested eight positions at a time.
+/// `test(before, here, next, after)` gets, for eight consecutive positions `i`, the classes
+/// (`table`) of bytes `i - 1`, `i`, `i + 1` and `i + 2` packed one byte per lane in text order
+/// (`pad`'s classes outside `text`), and returns the lanes that hit (any bit set in a lane).
+/// A layer's gate whose hits are sparse but whose bytes are common (spaces, word ends): one
+/// table read per byte and a few word operations per eight positions, where a test per
+/// position costs tens of instructions per byte in wasm.
 #[inline]
-pub fn any_window(
-    text: &[u8],
-    step: usize,
-    pad: u8,
-    test: impl Fn(u8, u8, u8, u8) -> bool,
-) -> bool {
-    next_window(text, 0, step, pad, test).is_some()
-}
-
-/// The first `i` from `from` where [`any_window`]'s `test` holds: blocks of positions are
-/// tested branch-free, and only a block with a hit is walked position by position.
-#[inline]
-pub fn next_window(
+pub fn next_class_window(
     text: &[u8],
     from: usize,
-    step: usize,
+    table: &[u8; 256],
     pad: u8,
-    test: impl Fn(u8, u8, u8, u8) -> bool,
+    test: impl Fn(u64, u64, u64, u64) -> u64,
 ) -> Option<usize> {
-    let at = |i: usize| text.get(i).copied().unwrap_or(pad);
-    let hit = |i: usize| test(at(i), at(i + step), at(i + 2 * step), at(i + 3 * step));
-    // A few windows one by one first: where hits are dense (a caller stepping from hit to
-    // hit), a whole block per step would cost more than it saves.
-    let probed = (from + WINDOW_PROBE).min(text.len());
-    if let Some(i) = (from..probed).find(|&i| hit(i)) {
-        return Some(i);
-    }
-    // Windows that end inside `text`, tested a block at a time.
-    let whole = text.len().saturating_sub(3 * step);
-    let mut block = probed;
-    while block < whole {
-        let n = WINDOW_BLOCK.min(whole - block);
-        let lanes = (
-            text.get(block..block + n),
-            text.get(block + step..block + step + n),
-            text.get(block + 2 * step..block + 2 * step + n),
-            text.get(block + 3 * step..block + 3 * step + n),
+    let class = |byte: Option<&u8>| {
+        let byte = usize::from(byte.copied().unwrap_or(pad));
+        u64::from(table.get(byte).copied().unwrap_or(0))
+    };
+    let lanes = |start: usize| match text.get(start..start + 8) {
+        Some(bytes) => bytes.iter().rev().fold(0, |l, b| l << 8 | class(Some(b))),
+        None => (start..start + 8)
+            .rev()
+            .fold(0, |l, i| l << 8 | class(text.get(i))),
+    };
+    let mut before = class(from.checked_sub(1).and_then(|i| text.get(i))) << 56;
+    let mut here = lanes(from);
+    let mut at = from;
+    while at < text.len() {
+        let ahead = lanes(at + 8);
+        let hits = test(
+            here << 8 | before >> 56,
+            here,
+            here >> 8 | ahead << 56,
+            here >> 16 | ahead << 48,
         );
-        let (Some(a), Some(b), Some(c), Some(d)) = lanes else {
-            break;
-        };
-        let any = a
-            .iter()
-            .zip(b)
-            .zip(c)
-            .zip(d)
-            .fold(false, |any, (((&w, &x), &y), &z)| any | test(w, x, y, z));
-        if any {
-            return (block..block + n).find(|&i| hit(i));
+        if hits != 0 {
+            let lane = (hits.trailing_zeros() / 8) as usize;
+            // Lanes past the end hold `pad`'s classes, on which a gate may hit too.
+            return (at + lane < text.len()).then_some(at + lane);
         }
-        block += n;
+        (before, here) = (here, ahead);
+        at += 8;
     }
-    (block..text.len()).find(|&i| hit(i))
+    None
 }
 
 /// The start of the first run of at least `n` (≥ 1) bytes that are `member`s in `text`,
@@ -135,27 +117,13 @@ pub fn find_json_special(bytes: &[u8]) -> Option<usize> {
     // A byte of `x` is zero (resp. below n) only if its lane of `(x - ONES * n) & !x & HIGHS` is set;
     // a set lane can also follow a true hit, never stand alone, so the word test is exact.
     let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
-    let mut words = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for word in &mut words {
-        let mut lanes = [0u8; 8];
-        lanes.copy_from_slice(word);
-        let w = u64::from_le_bytes(lanes);
-        let special = below(w ^ (ONES * u64::from(b'"')), 1)
+    let special = |w: u64| {
+        below(w ^ (ONES * u64::from(b'"')), 1)
             | below(w ^ (ONES * u64::from(b'\\')), 1)
-            | below(w, 0x20);
-        if special != 0 {
-            if let Some(p) = word.iter().position(|&b| is_json_special(b)) {
-                return Some(offset + p);
-            }
-        }
-        offset += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| is_json_special(b))
-        .map(|p| offset + p)
+            | below(w, 0x20)
+            != 0
+    };
+    crate::engine::byte_set::next_where(bytes, 0, special, is_json_special)
 }
 
 /// The value of one hex digit, either case.
@@ -225,22 +193,40 @@ mod tests {
     }
 
     #[test]
-    fn next_window_finds_every_window_a_walk_finds() {
+    fn next_class_window_finds_every_window_a_walk_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x5851_f42d_4c95_7f2d);
-        let test =
-            |a: u8, b: u8, c: u8, d: u8| (a == b'x') & (c == b'y') | (d == b'z') & (b == b'x');
+        // Classes: x → 1, y → 2, z → 4, anything else (the pad `.`) → 0.
+        let mut table = [0u8; 256];
+        (
+            table[usize::from(b'x')],
+            table[usize::from(b'y')],
+            table[usize::from(b'z')],
+        ) = (1, 2, 4);
+        let class = |b: u8| table[usize::from(b)];
+        let test = |a: u8, b: u8, c: u8, d: u8| (a == 1) & (c == 2) | (d == 4) & (b == 1);
+        let lanes = |a: u64, b: u64, c: u64, d: u64| {
+            let ones = u64::from_le_bytes([1; 8]);
+            (a & ones) & (c >> 1 & ones) | (d >> 2 & ones) & (b & ones)
+        };
         for _ in 0..2000 {
-            let len = rng.below(300);
-            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"xyz..........")).collect();
-            for step in 1..=5 {
-                let at = |i: usize| text.get(i).copied().unwrap_or(b'.');
-                let walk = |from: usize| {
-                    (from..text.len())
-                        .find(|&i| test(at(i), at(i + step), at(i + 2 * step), at(i + 3 * step)))
-                };
-                for from in [0, 1, 17, 100] {
-                    assert_eq!(next_window(&text, from, step, b'.', test), walk(from));
-                }
+            let len = rng.below(90);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"xyz.......")).collect();
+            let at = |i: Option<usize>| class(i.and_then(|i| text.get(i).copied()).unwrap_or(b'.'));
+            let walk = |from: usize| {
+                (from..text.len()).find(|&i| {
+                    test(
+                        at(i.checked_sub(1)),
+                        at(Some(i)),
+                        at(Some(i + 1)),
+                        at(Some(i + 2)),
+                    )
+                })
+            };
+            for from in 0..=len + 1 {
+                assert_eq!(
+                    next_class_window(&text, from, &table, b'.', lanes),
+                    walk(from)
+                );
             }
         }
     }

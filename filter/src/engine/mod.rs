@@ -17,6 +17,7 @@
 //! request what [`Scratch`] can keep.
 
 pub(crate) mod body;
+mod byte_set;
 mod bytes;
 mod cache;
 pub(crate) use bytes::lower_hex;

@@ -88,24 +88,7 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
             & HIGHS
             != 0
     };
-    let rest = text.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
-    let mut offset = from;
-    for chunk in &mut chunks {
-        let mut lanes = [0u8; 8];
-        lanes.copy_from_slice(chunk);
-        if any_digit(u64::from_le_bytes(lanes)) {
-            if let Some(p) = chunk.iter().position(u8::is_ascii_digit) {
-                return Some(offset + p);
-            }
-        }
-        offset += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| offset + p)
+    crate::engine::byte_set::next_where(text, from, any_digit, |b| b.is_ascii_digit())
 }
 
 fn folds(

@@ -113,7 +113,7 @@ fn word_start(text: &[u8], at: usize) -> usize {
         .map_or(0, |i| i + 1)
 }
 
-/// Bits of [`CLASSES`]: what [`pair_class`] tests, one table read per byte.
+/// Bits of [`CLASSES`]: what [`pair_lanes`] tests, one table read per byte.
 const LOWER: u8 = 1;
 const UPPER: u8 = 2;
 const LEET: u8 = 4;
@@ -132,8 +132,8 @@ static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(byte.is_ascii_low
     ));
 
 /// Whether `a` then `b` may be inside a mangled word: a lower-case letter before an upper-case
-/// one, or a leet character next to a letter (branch-free: two table reads).
-#[inline(always)]
+/// one, or a leet character next to a letter (the definition [`pair_lanes`] computes).
+#[cfg(test)]
 fn pair_class(a: u8, b: u8) -> bool {
     let of = |c: u8| CLASSES.get(usize::from(c)).copied().unwrap_or(0);
     let (a, b) = (of(a), of(b));
@@ -143,13 +143,29 @@ fn pair_class(a: u8, b: u8) -> bool {
         | ((a & letter != 0) & (b & LEET != 0))
 }
 
+/// [`pair_class`] on eight positions: lane `i` of `here` and `next` holds the classes of the
+/// `i`-th position's byte and the byte after it; a lane's low bit says the pair hits.
+#[inline(always)]
+fn pair_lanes(_: u64, here: u64, next: u64, _: u64) -> u64 {
+    const LOW: u64 = u64::from_le_bytes([1; 8]);
+    let bit = |lanes: u64, class: u8| lanes >> class.trailing_zeros() & LOW;
+    let letter = |lanes: u64| bit(lanes, LOWER) | bit(lanes, UPPER);
+    (bit(here, LOWER) & bit(next, UPPER))
+        | (bit(here, LEET) & letter(next))
+        | (letter(here) & bit(next, LEET))
+}
+
+/// The first position from `from` where [`pair_class`] holds for its byte and the next.
+fn next_pair(text: &[u8], from: usize) -> Option<usize> {
+    crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', pair_lanes)
+}
+
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
     // character next to a letter (one branch-free pass, which most text fails); and the scan
     // below has only ever run on text with a digit or such a lower-upper pair.
-    let pair = |a: u8, b: u8, _: u8, _: u8| pair_class(a, b);
-    if !crate::engine::bytes::any_window(text, 1, b' ', pair) {
+    if next_pair(text, 0).is_none() {
         return;
     }
     let gate = text.iter().any(u8::is_ascii_digit)
@@ -166,7 +182,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // bytes, and a byte just outside a word that is a token byte glues it). So each token
     // holding a pair is looked at once, and dismissed by its length before its bytes.
     let mut from = 0;
-    while let Some(at) = crate::engine::bytes::next_window(text, from, 1, b' ', pair) {
+    while let Some(at) = next_pair(text, from) {
         let (start, end) = (token_start(text, at), token_end(text, at));
         from = end.max(at + 1);
         if out.len() >= MAX_RESPELLED_RUNS {
@@ -206,6 +222,12 @@ mod tests {
                     || (super::leet(a).is_some() && letter(b))
                     || (letter(a) && super::leet(b).is_some());
                 assert_eq!(super::pair_class(a, b), expected, "{a} {b}");
+                let (a_lanes, b_lanes) = (
+                    super::CLASSES[usize::from(a)],
+                    super::CLASSES[usize::from(b)],
+                );
+                let lanes = super::pair_lanes(0, u64::from(a_lanes), u64::from(b_lanes), 0);
+                assert_eq!(lanes & 1 == 1, expected, "{a} {b}");
             }
         }
     }

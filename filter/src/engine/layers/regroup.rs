@@ -152,17 +152,21 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
         .get(..stretch.len() - 1)?
         .iter()
         .filter_map(|p| p.separator);
-    let mut seen = [false; 256];
-    let mut distinct = 0;
-    let mut space = false;
+    // Whether a space is among them, and two distinct ones (no per-call table to clear: most
+    // stretches read are a few pieces of a log line's timestamp).
+    let (mut space, mut mixed, mut first_separator) = (false, false, None);
     for s in separators {
         space |= s == b' ';
-        if let Some(slot) = seen.get_mut(usize::from(s)) {
-            distinct += usize::from(!*slot);
-            *slot = true;
-        }
+        mixed |= first_separator.is_some_and(|first| first != s);
+        first_separator = first_separator.or(Some(s));
     }
     let joined_len: usize = stretch.iter().map(|p| p.span.len()).sum();
+    let shaped_as_groups =
+        GROUP_WIDTHS.contains(&width) && stretch.len() >= MIN_GROUPS && (space || mixed);
+    let single = width == 1 && mixed;
+    if !(shaped_as_groups || single) || joined_len < MIN_JOINED {
+        return None;
+    }
     let any_in = |test: fn(&u8) -> bool| stretch.iter().any(|p| p.span.of(text).iter().any(test));
     let digits = any_in(u8::is_ascii_digit);
     let letters = any_in(u8::is_ascii_alphabetic);
@@ -170,13 +174,8 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
     // are thousands, of eight binary octets; longer chains are tables).
     let number =
         !letters && (4..=6).contains(&width) && (MIN_NUMBER..=MAX_NUMBER).contains(&joined_len);
-    let grouped = GROUP_WIDTHS.contains(&width)
-        && stretch.len() >= MIN_GROUPS
-        && (space || distinct >= 2)
-        && digits
-        && (letters || number);
-    let single = width == 1 && distinct >= 2;
-    if !(grouped || single) || joined_len < MIN_JOINED {
+    let grouped = shaped_as_groups && digits && (letters || number);
+    if !(grouped || single) {
         return None;
     }
     let mut joined = Vec::with_capacity(joined_len);

@@ -43,13 +43,13 @@ const fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
-/// Bits of [`CLASSES`]: the byte classes the gates test, one table read per byte where the
-/// predicates' `match`es compiled to jump tables inside a call per window.
+/// Bits of [`CLASSES`]: the byte classes the interleave gate tests, one table read per byte,
+/// eight bytes' classes to a word ([`crate::engine::bytes::next_class_window`]).
 const TOKEN: u8 = 1;
 const WORDISH: u8 = 2;
 const SEPARATOR: u8 = 4;
 const CONTINUATION: u8 = 8;
-const GROUP_GLUE: u8 = 16;
+const SPACE: u8 = 16;
 
 /// Each byte's classes, built from the predicates themselves (so they cannot disagree).
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
@@ -58,10 +58,10 @@ static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), T
     | class_bit(is_wordish(byte), WORDISH)
     | class_bit(is_separator(byte), SEPARATOR)
     | class_bit(byte & 0xC0 == 0x80, CONTINUATION)
-    | class_bit(is_group_glue(byte), GROUP_GLUE));
+    | class_bit(byte == b' ', SPACE));
 
-/// Whether `b` is of any class in `bits` (branch-free: one table read).
-#[inline(always)]
+/// Whether `b` is of any class in `bits` (one table read).
+#[cfg(test)]
 fn class(b: u8, bits: u8) -> bool {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0) & bits != 0
 }
@@ -93,60 +93,53 @@ fn may_interleave(text: &[u8]) -> bool {
 }
 
 /// The window test of [`may_interleave`] at the bytes `before`, `last` (a piece's last byte),
-/// `sep` and `next`: branch-free.
-#[inline(always)]
+/// `sep` and `next` (the definition [`interleave_lanes`] computes eight at a time).
+#[cfg(test)]
 fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
     let alone = (class(last, TOKEN) & !class(before, WORDISH)) | class(last, CONTINUATION);
     alone & class(sep, SEPARATOR) & ((sep != b' ') | class(next, SEPARATOR))
 }
 
 /// The last byte of the first piece at or after `from` that passes [`may_interleave`]'s test.
+///
+/// Hits are sparse but the bytes tested are not (spaces, word ends): eight positions at a time.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
-    let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
-    if from == 0 && piece_then_separator(b' ', at(0), at(1), at(2)) {
-        return Some(0);
-    }
-    crate::engine::bytes::next_window(text, from.saturating_sub(1), 1, b' ', piece_then_separator)
-        .map(|window| window + 1)
+    crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', interleave_lanes)
 }
 
-/// Whether `text` may hold a [`grouped`] run (a gate: one branch-free pass per group width):
-/// four groups of 3 to 6 characters put the same glue byte at three places `width + 1` apart.
+/// [`piece_then_separator`] on eight positions: lane `i` of each argument holds the classes of
+/// the `i`-th position's byte `before`, `last`, `sep` and `next`; a lane's low bit says it hits.
+#[inline(always)]
+fn interleave_lanes(before: u64, last: u64, sep: u64, next: u64) -> u64 {
+    const LOW: u64 = u64::from_le_bytes([1; 8]);
+    let bit = |lanes: u64, class: u8| lanes >> class.trailing_zeros() & LOW;
+    let alone = (bit(last, TOKEN) & !bit(before, WORDISH)) | bit(last, CONTINUATION);
+    alone & bit(sep, SEPARATOR) & (!bit(sep, SPACE) | bit(next, SEPARATOR))
+}
+
+/// Whether `text` may hold a [`grouped`] run (a gate): four groups of 3 to 6 characters put the
+/// same glue byte at three places `width + 1` apart.
 #[cfg(test)]
 fn may_group(text: &[u8]) -> bool {
-    GroupHits::default().next_from(text, 0).is_some()
+    next_group_hit(text, 0).is_some()
 }
 
-/// The window test of [`may_group`]: the same glue byte at three places a step apart.
-#[inline(always)]
-fn same_glue(g: u8, h: u8, i: u8, _: u8) -> bool {
-    class(g, GROUP_GLUE) & (g == h) & (g == i)
-}
+/// The bytes of [`is_group_glue`], for the gate's search.
+const GROUP_GLUE_BYTES: [u8; 5] = *b".-_/:";
 
-/// The next [`may_group`] hits of a text, per group width, found lazily.
-#[derive(Debug, Default)]
-struct GroupHits {
-    /// Per step (`width + 1`, 4 to 7): the first hit at or after `searched[k]`, if any.
-    next: [Option<usize>; 4],
-    searched: [usize; 4],
-    started: bool,
-}
-
-impl GroupHits {
-    /// The first glue byte at or after `from` that starts a hit of any width.
-    fn next_from(&mut self, text: &[u8], from: usize) -> Option<usize> {
-        for (k, (next, searched)) in self.next.iter_mut().zip(&mut self.searched).enumerate() {
-            let stale = match *next {
-                Some(hit) => hit < from,
-                None => !self.started || from < *searched,
-            };
-            if stale {
-                *next = crate::engine::bytes::next_window(text, from, k + 4, b' ', same_glue);
-                *searched = from;
-            }
+/// The first glue byte at or after `from` that starts a [`may_group`] hit: the same byte again
+/// one and two steps further on, a step being a group width plus one (4 to 7). Glue is rare in
+/// most text, so it is found eight bytes at a time and only its places are tested.
+fn next_group_hit(text: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let g = crate::engine::byte_set::next_in(text, at, &GROUP_GLUE_BYTES)?;
+        let glue = text.get(g);
+        let repeats = |step: usize| text.get(g + step) == glue && text.get(g + 2 * step) == glue;
+        if (4..=7).any(repeats) {
+            return Some(g);
         }
-        self.started = true;
-        self.next.iter().flatten().copied().min()
+        at = g + 1;
     }
 }
 
@@ -492,12 +485,11 @@ const fn is_group_glue(b: u8) -> bool {
 fn grouped(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
     const MIN_GROUPS: usize = 4;
     let is_glue = is_group_glue;
-    let mut hits = GroupHits::default();
     let mut hit: Option<usize> = None;
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         if walk == Walk::AroundHits && hit.is_none_or(|h| h < i) {
-            let Some(h) = hits.next_from(text, i) else {
+            let Some(h) = next_group_hit(text, i) else {
                 return;
             };
             hit = Some(h);
@@ -569,15 +561,52 @@ mod tests {
                 b & 0xC0 == 0x80,
                 "{b}"
             );
-            assert_eq!(
-                super::class(b, super::GROUP_GLUE),
-                super::is_group_glue(b),
-                "{b}"
-            );
+            assert_eq!(super::class(b, super::SPACE), b == b' ', "{b}");
         }
     }
 
     use super::*;
+
+    #[test]
+    fn the_interleave_gate_tests_every_window_a_walk_tests() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0xbb67_ae85_84ca_a73b);
+        let bytes = [
+            b'a', b'Z', b'7', b' ', b'.', b'-', b'|', b'=', 0xe6, 0x9c, 0xba, b'\n', b',',
+        ];
+        for _ in 0..3000 {
+            let len = rng.below(60);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(&bytes)).collect();
+            let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
+            for from in 0..=len + 1 {
+                let walk = (from..text.len()).find(|&p| {
+                    let before = p.checked_sub(1).map_or(b' ', at);
+                    piece_then_separator(before, at(p), at(p + 1), at(p + 2))
+                });
+                assert_eq!(next_interleave_hit(&text, from), walk, "{text:?} {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_group_gate_finds_the_first_window_of_the_same_glue() {
+        for b in 0..=255u8 {
+            assert_eq!(GROUP_GLUE_BYTES.contains(&b), is_group_glue(b), "{b}");
+        }
+        let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
+        for _ in 0..3000 {
+            let len = rng.below(120);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"a1.-_/:. x")).collect();
+            let at = |i: usize| text.get(i).copied().unwrap_or(b' ');
+            // The gate's definition, one window at a time.
+            let window = |i: usize, step: usize| {
+                is_group_glue(at(i)) && at(i) == at(i + step) && at(i) == at(i + 2 * step)
+            };
+            for from in [0, 1, 5, 30, 90] {
+                let walk = (from..text.len()).find(|&i| (4..=7).any(|step| window(i, step)));
+                assert_eq!(next_group_hit(&text, from), walk);
+            }
+        }
+    }
 
     fn joined(text: &str) -> Vec<String> {
         super::super::texts_found(find, text)

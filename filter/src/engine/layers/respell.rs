@@ -16,6 +16,23 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    // Every escape below starts with `&`, `\` or `=`: one pass tells most prose has none.
+    if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+        escapes(text, out);
+    }
+    spaced(text, out);
+    super::rejoin::find(text, out);
+    super::separators::find(text, out);
+    super::recase::find(text, out);
+    super::tags::find(text, out);
+    super::byte_lists::find(text, out);
+    super::families::find(text, out);
+    out.truncate(MAX_RESPELLED_RUNS);
+}
+
+/// HTML references, `\x` and `\u` escapes, quoted-printable: each read only if `text` holds
+/// its trigger.
+fn escapes(text: &[u8], out: &mut Vec<Unwrapped>) {
     let has = |needle: &[u8]| memmem::find(text, needle).is_some();
     if memchr::memchr(b'&', text).is_some() && (has(b"&#") || has(b"&amp;")) {
         words(text, Wrapping::HtmlReference, html_references, out);
@@ -42,14 +59,6 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     if memchr::memchr_iter(b'=', text).any(qp_pair) {
         words(text, Wrapping::HexEscape, quoted_printable, out);
     }
-    spaced(text, out);
-    super::rejoin::find(text, out);
-    super::separators::find(text, out);
-    super::recase::find(text, out);
-    super::tags::find(text, out);
-    super::byte_lists::find(text, out);
-    super::families::find(text, out);
-    out.truncate(MAX_RESPELLED_RUNS);
 }
 
 /// A word with quoted-printable escapes (`=4B`, upper-case hex as RFC 2045 writes them),

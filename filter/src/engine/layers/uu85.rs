@@ -42,12 +42,13 @@ fn uu_line(line: &[u8]) -> Option<Vec<u8>> {
     let (&first, body) = line.split_first()?;
     let value = |b: u8| (b.wrapping_sub(b' ')) & 0x3F;
     let len = usize::from(value(first));
-    if len == 0 || !body.iter().all(|&b| is_uu_byte(b) || b == b' ') {
+    let chars = len.div_ceil(3) * 4;
+    // Some encoders pad a line with one more character; none write fewer. (Checked first: it
+    // dismisses most lines without reading them.)
+    if len == 0 || (body.len() != chars && body.len() != chars + 1) {
         return None;
     }
-    let chars = len.div_ceil(3) * 4;
-    // Some encoders pad a line with one more character; none write fewer.
-    if body.len() != chars && body.len() != chars + 1 {
+    if !body.iter().all(|&b| is_uu_byte(b) || b == b' ') {
         return None;
     }
     let mut bytes = Vec::with_capacity(len + 2);

@@ -26,19 +26,25 @@ fn unicode_escape(text: &[u8], at: usize) -> Option<(u32, usize)> {
     Some((unit, slashes + 5))
 }
 
-/// Number of `%XX` escapes in `text`, and the longest chain of consecutive ones.
+/// Number of `%XX` escapes in `text`, and the longest chain of consecutive ones. Escapes
+/// start at a `%`, so the walk goes from one `%` to the next (`memchr`), not byte by byte.
 pub(super) fn count_percent_escapes(text: &[u8]) -> (usize, usize) {
     let (mut total, mut chain, mut longest) = (0, 0, 0);
     let mut i = 0;
-    while i < text.len() {
-        if percent_escape(text, i).is_some() {
+    while let Some(p) = text.get(i..).and_then(|rest| memchr::memchr(b'%', rest)) {
+        let at = i + p;
+        // The bytes before it were not escapes: they end a chain.
+        if at > i {
+            chain = 0;
+        }
+        if percent_escape(text, at).is_some() {
             total += 1;
             chain += 1;
             longest = usize::max(longest, chain);
-            i += 3;
+            i = at + 3;
         } else {
             chain = 0;
-            i += 1;
+            i = at + 1;
         }
     }
     (total, longest)
@@ -57,14 +63,16 @@ pub(super) fn glued_escape(text: &[u8]) -> bool {
 }
 
 pub(super) fn count_unicode_escapes(text: &[u8]) -> usize {
+    // Escapes start at a `\`: the walk goes from one to the next, not byte by byte.
     let mut count = 0;
     let mut i = 0;
-    while i < text.len() {
-        if let Some((_, len)) = unicode_escape(text, i) {
+    while let Some(p) = text.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let at = i + p;
+        if let Some((_, len)) = unicode_escape(text, at) {
             count += 1;
-            i += len;
+            i = at + len;
         } else {
-            i += 1;
+            i = at + 1;
         }
     }
     count
@@ -132,4 +140,74 @@ pub(super) fn hex_decode_into(digits: &[u8], out: &mut Vec<u8>) -> Option<()> {
         }
     }
     Some(())
+}
+
+#[cfg(test)]
+mod counting_tests {
+    use super::*;
+
+    /// The byte-by-byte walks the counts replaced.
+    fn percent_walk(text: &[u8]) -> (usize, usize) {
+        let (mut total, mut chain, mut longest) = (0, 0, 0);
+        let mut i = 0;
+        while i < text.len() {
+            if percent_escape(text, i).is_some() {
+                total += 1;
+                chain += 1;
+                longest = usize::max(longest, chain);
+                i += 3;
+            } else {
+                chain = 0;
+                i += 1;
+            }
+        }
+        (total, longest)
+    }
+
+    fn unicode_walk(text: &[u8]) -> usize {
+        let (mut count, mut i) = (0, 0);
+        while i < text.len() {
+            if let Some((_, len)) = unicode_escape(text, i) {
+                count += 1;
+                i += len;
+            } else {
+                i += 1;
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn counts_agree_with_a_byte_by_byte_walk() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x1f83_d9ab_fb41_bd6b);
+        let pieces: [&[u8]; 12] = [
+            b"%41",
+            b"%",
+            b"%4",
+            b"%zz",
+            b"a",
+            b"\\u0041",
+            b"\\\\u00e9",
+            b"\\",
+            b"u",
+            b"\\x41",
+            b"%%41",
+            b"0",
+        ];
+        for _ in 0..5000 {
+            let text: Vec<u8> = (0..rng.below(12))
+                .flat_map(|_| rng.pick(&pieces).to_vec())
+                .collect();
+            assert_eq!(
+                count_percent_escapes(&text),
+                percent_walk(&text),
+                "{text:?}"
+            );
+            assert_eq!(
+                count_unicode_escapes(&text),
+                unicode_walk(&text),
+                "{text:?}"
+            );
+        }
+    }
 }

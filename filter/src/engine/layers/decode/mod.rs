@@ -508,11 +508,19 @@ impl<'t> Finder<'t, '_> {
 
     /// The next `data:` in `from..to` not preceded by a letter or digit.
     fn find_data_prefix(&self, from: usize, to: usize) -> Option<usize> {
-        (from..to.saturating_sub(4)).find(|&p| {
-            matches!(self.at(p), b'd' | b'D')
-                && self.slice(p..p + 5).eq_ignore_ascii_case(b"data:")
+        let end = to.saturating_sub(4).min(self.text.len());
+        let mut from = from;
+        // From one `d` or `D` to the next (`memchr2`), not a test per byte of every word.
+        while from < end {
+            let p = from + memchr::memchr2(b'd', b'D', self.text.get(from..end)?)?;
+            if self.slice(p..p + 5).eq_ignore_ascii_case(b"data:")
                 && (p == 0 || !self.at(p - 1).is_ascii_alphanumeric())
-        })
+            {
+                return Some(p);
+            }
+            from = p + 1;
+        }
+        None
     }
 
     fn data_payload(&mut self, payload: Range<usize>, is_base64: bool) {

@@ -1,0 +1,109 @@
+//! What fresh bytes cost in the compiled filter, counted in wasm instructions (wasmtime fuel):
+//! one request per bench class and size through the real `.wasm`, default policy, the
+//! inspection cache off (`cache.max_bytes: 0`, so every byte is new). Fuel does not move with
+//! the machine's load, so two builds compare exactly on a shared machine (`AIRLOCK_WASM=path`
+//! picks the module); it does not see memory stalls, which the timed `wasm` bench does.
+//!
+//! Each class gets its own VM and one warm-up request of another seed first, so the count is a
+//! warm VM's (lazy DFA states and scratch buffers already grown), as in steady traffic.
+//!
+//! Usage: build the `.wasm` (`cargo build --release --target wasm32-wasip1 -p airlock-filter`),
+//! then `AIRLOCK_HARNESS_FUEL=on cargo run --release -p airlock-benches --example fresh_fuel [KIB...]`
+//! (default 64). Prints `class kib instructions instructions-per-byte`. For `perf` on the
+//! wasm (`AIRLOCK_HARNESS_FUEL=off AIRLOCK_HARNESS_PROFILER=perfmap`), `FRESH_FUEL_REPEAT=N`
+//! sends each measured body N times (and prints the fastest request's time and MB/s) and
+//! `FRESH_FUEL_CLASS=name` keeps one class.
+//! `FRESH_FUEL_FIELDS=N` adds a row `fields-N`: N messages of a few words each, whose
+//! instructions per field are what one short field costs beyond its bytes.
+
+use airlock_benches::corpus::{chat_body, Class};
+use airlock_benches::{headers, policies};
+use airlock_host_tests::{filter_wasm, send_request, Host};
+
+/// A warm-up VM configured with the default policy and no cache, metering every callback.
+fn vm() -> Host {
+    let path = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
+    let mut host = Host::load(path).unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
+    host.set_env("AIRLOCK_HASH_KEY", "airlock-bench-key-0123456789abcdef");
+    host.set_fuel_per_call(u64::MAX / 4);
+    let doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
+    let mut config: serde_json::Value = serde_json::from_slice(&policies::plugin_config(&doc))
+        .unwrap_or_else(|e| panic!("plugin configuration: {e}"));
+    config["cache"] = serde_json::json!({"max_bytes": 0});
+    let config = serde_json::to_vec(&config).unwrap_or_default();
+    assert!(host
+        .configure(&config)
+        .unwrap_or_else(|e| panic!("configure: {e:?}")));
+    host
+}
+
+/// The instructions of one request carrying `body`, every callback summed.
+fn request_fuel(host: &mut Host, body: &[u8]) -> u64 {
+    let before = host.fuel_used();
+    let outcome = send_request(host, &headers(body.len()), &[body], None)
+        .unwrap_or_else(|e| panic!("request: {e:?}"));
+    assert!(outcome.decision().is_some(), "a body was not inspected");
+    host.clear_logs();
+    host.fuel_used() - before
+}
+
+fn main() {
+    if std::env::var_os("AIRLOCK_HARNESS_FUEL").is_none() {
+        std::env::set_var("AIRLOCK_HARNESS_FUEL", "on");
+    }
+    airlock_benches::harness_defaults();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() { vec![64] } else { sizes };
+    let repeat: usize = std::env::var("FRESH_FUEL_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let only = std::env::var("FRESH_FUEL_CLASS").ok();
+    println!("class kib instructions per-byte");
+    if let Some(n) = std::env::var("FRESH_FUEL_FIELDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let body = airlock_benches::corpus::short_fields_body(n);
+        let mut host = vm();
+        request_fuel(&mut host, &body);
+        let fuel = request_fuel(&mut host, &body);
+        println!(
+            "fields-{n} {} {fuel} {:.1} ({} per field)",
+            body.len() >> 10,
+            fuel as f64 / body.len() as f64,
+            fuel / n.max(1) as u64
+        );
+    }
+    for kib in sizes {
+        for class in Class::ALL {
+            if only.as_deref().is_some_and(|name| name != class.name()) {
+                continue;
+            }
+            let mut host = vm();
+            request_fuel(&mut host, &chat_body(class, kib << 10, 2));
+            let body = chat_body(class, kib << 10, 1);
+            let fuel = request_fuel(&mut host, &body);
+            // The fastest of the repeats, timed (meaningful with `AIRLOCK_HARNESS_FUEL=off`).
+            let fastest = (1..repeat)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    request_fuel(&mut host, &body);
+                    start.elapsed()
+                })
+                .min();
+            let timed = fastest.map_or(String::new(), |t| {
+                let mb_s = body.len() as f64 / t.as_secs_f64() / 1e6;
+                format!(" {:.0} us {mb_s:.0} MB/s", t.as_secs_f64() * 1e6)
+            });
+            println!(
+                "{} {kib} {fuel} {:.1}{timed}",
+                class.name(),
+                fuel as f64 / body.len() as f64
+            );
+        }
+    }
+}
