@@ -17,10 +17,12 @@
 
 mod anchors;
 mod carried;
+mod finding_shape;
 mod match_parts;
 
 pub use anchors::{keyword_anchors, Anchor};
 pub use carried::{read_all, CarriedFacts, FactsById};
+pub use finding_shape::{finding_shape, FindingShape};
 pub use match_parts::{commonness, required_bytes, required_run, ByteSet, RequiredRun};
 
 use regex_syntax::hir::Hir;

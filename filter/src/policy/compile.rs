@@ -22,6 +22,7 @@ use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, RegexLimits, Scanner,
 };
 use crate::engine::scan::validators::Validator;
+use crate::engine::walk::straddle::Straddle;
 use regex_facts::{FactsById, RegexFacts};
 use std::collections::HashMap;
 use std::fmt;
@@ -203,6 +204,10 @@ impl Compiler<'_> {
         let join_scanner = |c: &mut Self, scope| {
             has(scope).then(|| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope)))
         };
+        let (message_straddle, request_straddle) = (
+            join_edges(doc, JoinDoc::Message),
+            join_edges(doc, JoinDoc::Request),
+        );
         let message_join = join_scanner(self, JoinDoc::Message);
         let request_join = join_scanner(self, JoinDoc::Request);
         self.errors.truncate(errors_before);
@@ -255,6 +260,8 @@ impl Compiler<'_> {
             scanner,
             message_join,
             request_join,
+            message_straddle,
+            request_straddle,
             key,
             key_scope,
             relay,
@@ -1006,6 +1013,20 @@ fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
     } else {
         HostPattern::Exact(name.to_string())
     })
+}
+
+/// The finding shapes of the regex detectors joining in `scope`, or `None` (every edge
+/// scanned) if a protected or dictionary detector joins there, whose findings have no shape.
+fn join_edges(doc: &PolicyDoc, scope: JoinDoc) -> Option<Straddle> {
+    let joining = doc.detectors.iter().filter(|d| d.join == Some(scope));
+    let shapes = joining.map(|d| {
+        if super::protected::is_protected(d) || d.dictionary.is_some() {
+            return None;
+        }
+        let hir = regex_facts::parse(d.regex.as_deref()?).ok()?;
+        Some(regex_facts::finding_shape(&hir))
+    });
+    Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
 }
 
 fn no_checks() -> Checks {
