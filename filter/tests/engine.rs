@@ -644,7 +644,8 @@ fn every_cut_of_a_joined_secret_is_found_and_near_misses_are_not() {
     };
     for cut in 1..AWS_KEY.len() {
         let (head, tail) = AWS_KEY.split_at(cut);
-        let (decision, paths) = joined(&["intro words", &format!("see {head}"), &format!("{tail} ok")]);
+        let (decision, paths) =
+            joined(&["intro words", &format!("see {head}"), &format!("{tail} ok")]);
         assert_eq!(decision, Action::Block, "cut at {cut}");
         assert_eq!(paths, ["(joined request, 2 fields)"], "cut at {cut}");
         // The key's middle in a field of its own.
@@ -668,9 +669,12 @@ fn every_cut_of_a_joined_secret_is_found_and_near_misses_are_not() {
         [format!("{head} "), tail.to_string()],
         [head.to_string(), format!(" {tail}")],
         [format!("{head}a"), tail.to_string()],
-        [format!("{head}"), tail[1..].to_string()],
+        [head.to_string(), tail[1..].to_string()],
         ["pay 4111 1111".to_string(), "1111 now".to_string()],
-        ["hello there my frien".to_string(), "d of many years".to_string()],
+        [
+            "hello there my frien".to_string(),
+            "d of many years".to_string(),
+        ],
     ] {
         let (decision, paths) = joined(&[&parts[0], &parts[1]]);
         assert_eq!((decision, paths.len()), (Action::Allow, 0), "{parts:?}");

@@ -27,7 +27,9 @@ struct Shape {
 impl Shape {
     fn holds(&self, b: u8) -> bool {
         let b = usize::from(b);
-        self.bytes.get(b / 64).is_some_and(|w| w >> (b % 64) & 1 == 1)
+        self.bytes
+            .get(b / 64)
+            .is_some_and(|w| w >> (b % 64) & 1 == 1)
     }
 }
 
@@ -104,7 +106,9 @@ mod tests {
     /// The spans a detector reports in `text` (a match's `secret` group's, if it took part).
     fn findings(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
         let mut caps = re.create_captures();
-        let group = re.group_info().to_index(regex_automata::PatternID::ZERO, "secret");
+        let group = re
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "secret");
         let mut out = Vec::new();
         for m in re.find_iter(text) {
             re.captures(regex_automata::Input::new(text).range(m.range()), &mut caps);
@@ -131,7 +135,11 @@ mod tests {
         ];
         for &(text, at, crosses) in cases {
             let text = text.replace('|', "");
-            assert_eq!(s.may_cross(text.as_bytes(), at), crosses, "{text:?} at {at}");
+            assert_eq!(
+                s.may_cross(text.as_bytes(), at),
+                crosses,
+                "{text:?} at {at}"
+            );
         }
         // Letters either side cross only for a detector whose findings hold letters (email).
         let credentials = straddle(&[PATTERNS[0], PATTERNS[1], PATTERNS[2]]);
