@@ -205,8 +205,8 @@ impl Compiler<'_> {
             has(scope).then(|| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope)))
         };
         let (message_straddle, request_straddle) = (
-            join_edges(doc, JoinDoc::Message),
-            join_edges(doc, JoinDoc::Request),
+            self.join_edges(doc, JoinDoc::Message),
+            self.join_edges(doc, JoinDoc::Request),
         );
         let message_join = join_scanner(self, JoinDoc::Message);
         let request_join = join_scanner(self, JoinDoc::Request);
@@ -799,6 +799,28 @@ impl Compiler<'_> {
         ok
     }
 
+    /// The finding shapes of the regex detectors joining in `scope` (carried with their
+    /// facts, else read from the pattern), or `None` (every edge scanned) if a protected or
+    /// dictionary detector joins there, whose findings have no shape.
+    fn join_edges(&self, doc: &PolicyDoc, scope: JoinDoc) -> Option<Straddle> {
+        let joining = doc.detectors.iter().filter(|d| d.join == Some(scope));
+        let shapes = joining.map(|d| {
+            if super::protected::is_protected(d) || d.dictionary.is_some() {
+                return None;
+            }
+            let pattern = d.regex.as_deref()?;
+            let carried = self.carried.get(&d.id);
+            let facts = carried.and_then(|c| c.facts_for(pattern, &d.keywords));
+            if let Some(shape) = facts.and_then(|f| f.shape) {
+                return Some(shape);
+            }
+            Some(regex_facts::finding_shape(
+                &regex_facts::parse(pattern).ok()?,
+            ))
+        });
+        Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
+    }
+
     fn regex(
         &mut self,
         path: &dyn fmt::Display,
@@ -1013,20 +1035,6 @@ fn parse_host_pattern(host: &str) -> Result<HostPattern, String> {
     } else {
         HostPattern::Exact(name.to_string())
     })
-}
-
-/// The finding shapes of the regex detectors joining in `scope`, or `None` (every edge
-/// scanned) if a protected or dictionary detector joins there, whose findings have no shape.
-fn join_edges(doc: &PolicyDoc, scope: JoinDoc) -> Option<Straddle> {
-    let joining = doc.detectors.iter().filter(|d| d.join == Some(scope));
-    let shapes = joining.map(|d| {
-        if super::protected::is_protected(d) || d.dictionary.is_some() {
-            return None;
-        }
-        let hir = regex_facts::parse(d.regex.as_deref()?).ok()?;
-        Some(regex_facts::finding_shape(&hir))
-    });
-    Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
 }
 
 fn no_checks() -> Checks {
