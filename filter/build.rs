@@ -75,7 +75,7 @@ fn main() {
 /// The syntax facts of the document's regexes, as `airlock build` would carry them.
 fn regex_facts(doc: &Value) -> regex_facts::FactsById {
     let detectors = doc.get("detectors").and_then(Value::as_array);
-    let regexes: Vec<(&str, &str, Vec<String>)> = detectors
+    let regexes: Vec<(&str, &str, Vec<String>, bool)> = detectors
         .into_iter()
         .flatten()
         .filter_map(|d| {
@@ -84,10 +84,15 @@ fn regex_facts(doc: &Value) -> regex_facts::FactsById {
             let keywords = d.get("keywords").and_then(Value::as_array);
             let keywords = keywords.into_iter().flatten();
             let keywords = keywords.filter_map(|k| k.as_str().map(str::to_string));
-            Some((id, pattern, keywords.collect()))
+            let joins = d.get("join").is_some_and(|j| !j.is_null());
+            Some((id, pattern, keywords.collect(), joins))
         })
         .collect();
-    regex_facts::read_all(regexes.iter().map(|(id, p, k)| (*id, *p, k.as_slice())))
+    regex_facts::read_all(
+        regexes
+            .iter()
+            .map(|(id, p, k, j)| (*id, *p, k.as_slice(), *j)),
+    )
 }
 
 fn write(out: &Path, value: &impl serde::Serialize) {

@@ -203,7 +203,12 @@ pub fn default_policy(env: &Environment<'_>) -> Result<Policy, PolicyErrors> {
 pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<String, serde_json::Error> {
     let regexes = doc.detectors.iter().filter_map(|d| {
         let pattern = d.regex.as_deref()?;
-        Some((d.id.as_str(), pattern, d.keywords.as_slice()))
+        Some((
+            d.id.as_str(),
+            pattern,
+            d.keywords.as_slice(),
+            d.join.is_some(),
+        ))
     });
     let config = PluginConfig {
         airlock_config: CONFIG_VERSION,

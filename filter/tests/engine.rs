@@ -618,6 +618,69 @@ fn secrets_cut_across_fields_are_found_by_joining_detectors() {
     );
 }
 
+/// A request whose messages are `parts`, one user message each.
+fn messages(parts: &[&str]) -> Vec<u8> {
+    let messages: Vec<Value> = parts
+        .iter()
+        .map(|p| json!({"role": "user", "content": p}))
+        .collect();
+    json!({"model": "gpt-4o", "messages": messages})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn every_cut_of_a_joined_secret_is_found_and_near_misses_are_not() {
+    // Joined windows are scanned only at edges a finding could cross (`walk/straddle.rs`):
+    // every place a key or card is cut, in two or three fields, must still be one.
+    let mut doc = base();
+    doc["detectors"][0]["join"] = json!("request");
+    doc["detectors"][2]["join"] = json!("request");
+    let p = compile(doc);
+    let joined = |parts: &[&str]| {
+        let v = inspect(&p, "api.openai.com", &messages(parts));
+        let paths: Vec<String> = v.findings.iter().map(|f| f.path.clone()).collect();
+        (v.decision, paths)
+    };
+    for cut in 1..AWS_KEY.len() {
+        let (head, tail) = AWS_KEY.split_at(cut);
+        let (decision, paths) =
+            joined(&["intro words", &format!("see {head}"), &format!("{tail} ok")]);
+        assert_eq!(decision, Action::Block, "cut at {cut}");
+        assert_eq!(paths, ["(joined request, 2 fields)"], "cut at {cut}");
+        // The key's middle in a field of its own.
+        if cut + 4 < AWS_KEY.len() {
+            let (middle, rest) = tail.split_at(4);
+            let (decision, paths) = joined(&[&format!("a {head}"), middle, &format!("{rest} b")]);
+            assert_eq!(decision, Action::Block, "cut at {cut} and {}", cut + 4);
+            assert_eq!(paths, ["(joined request, 3 fields)"]);
+        }
+    }
+    let card = "4111 1111 1111 1111";
+    for cut in 1..card.len() {
+        let (head, tail) = card.split_at(cut);
+        let (decision, paths) = joined(&[&format!("pay {head}"), &format!("{tail} now")]);
+        assert_eq!(decision, Action::Block, "card cut at {cut}");
+        assert_eq!(paths, ["(joined request, 2 fields)"], "card cut at {cut}");
+    }
+    // Near misses: a space or a lower-case letter at the edge, a run too short, prose.
+    let (head, tail) = AWS_KEY.split_at(8);
+    for parts in [
+        [format!("{head} "), tail.to_string()],
+        [head.to_string(), format!(" {tail}")],
+        [format!("{head}a"), tail.to_string()],
+        [head.to_string(), tail[1..].to_string()],
+        ["pay 4111 1111".to_string(), "1111 now".to_string()],
+        [
+            "hello there my frien".to_string(),
+            "d of many years".to_string(),
+        ],
+    ] {
+        let (decision, paths) = joined(&[&parts[0], &parts[1]]);
+        assert_eq!((decision, paths.len()), (Action::Allow, 0), "{parts:?}");
+    }
+}
+
 #[test]
 fn binary_bodies_follow_the_fail_mode_and_text_bodies_are_read() {
     let p = compile(base());

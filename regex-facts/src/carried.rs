@@ -2,8 +2,8 @@
 //! it was read from and to [`FACTS_VERSION`], so that stale facts, or facts of a pattern
 //! edited after the build, are never used.
 
-use crate::{parse, unusable, RegexFacts, FACTS_VERSION};
-use crate::{Anchor, ByteSet, RequiredRun};
+use crate::{finding_shape, parse, unusable, RegexFacts, FACTS_VERSION};
+use crate::{Anchor, ByteSet, FindingShape, RequiredRun};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,6 +24,10 @@ pub struct CarriedFacts {
     /// [`Anchor`]s as `[keyword index, bytes back]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     anchors: Option<Vec<(usize, usize)>>,
+    /// [`FindingShape`]: its bytes as 64 hex digits, and its shortest length; only for a
+    /// detector that joins (each costs load time to read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shape: Option<(String, usize)>,
 }
 
 /// Carried facts by detector id.
@@ -43,6 +47,10 @@ impl CarriedFacts {
                 .anchors
                 .as_ref()
                 .map(|anchors| anchors.iter().map(|a| (a.keyword, a.back)).collect()),
+            shape: facts
+                .shape
+                .as_ref()
+                .map(|shape| (to_hex(&shape.bytes), shape.min_len)),
         }
     }
 
@@ -51,6 +59,13 @@ impl CarriedFacts {
         if self.key != key(pattern, keywords) {
             return None;
         }
+        let shape = match &self.shape {
+            Some((hex, min_len)) => Some(FindingShape {
+                bytes: from_hex(hex)?,
+                min_len: *min_len,
+            }),
+            None => None,
+        };
         let bytes = match &self.bytes {
             Some(hex) => Some(from_hex(hex)?),
             None => None,
@@ -81,23 +96,26 @@ impl CarriedFacts {
             required_bytes: bytes,
             required_run: run,
             anchors,
+            shape,
         })
     }
 }
 
 /// The facts of every usable detector regex (ASCII, parses, passes [`unusable`]), by detector
-/// id; `detectors` gives each detector's id, regex and keywords.
+/// id; `detectors` gives each detector's id, regex and keywords, and whether it joins (its
+/// [`FindingShape`] is then read too).
 pub fn read_all<'a>(
-    detectors: impl IntoIterator<Item = (&'a str, &'a str, &'a [String])>,
+    detectors: impl IntoIterator<Item = (&'a str, &'a str, &'a [String], bool)>,
 ) -> FactsById {
     detectors
         .into_iter()
-        .filter_map(|(id, pattern, keywords)| {
+        .filter_map(|(id, pattern, keywords, joins)| {
             let hir = parse(pattern).ok().filter(|_| pattern.is_ascii())?;
             if unusable(&hir).is_some() {
                 return None;
             }
-            let facts = RegexFacts::read(&hir, keywords);
+            let mut facts = RegexFacts::read(&hir, keywords);
+            facts.shape = joins.then(|| finding_shape(&hir));
             Some((id.to_string(), CarriedFacts::new(pattern, keywords, &facts)))
         })
         .collect()

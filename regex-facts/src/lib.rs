@@ -17,16 +17,18 @@
 
 mod anchors;
 mod carried;
+mod finding_shape;
 mod match_parts;
 
 pub use anchors::{keyword_anchors, Anchor};
 pub use carried::{read_all, CarriedFacts, FactsById};
+pub use finding_shape::{finding_shape, FindingShape};
 pub use match_parts::{commonness, required_bytes, required_run, ByteSet, RequiredRun};
 
 use regex_syntax::hir::Hir;
 
 /// Changes whenever what is read from a tree, or how, changes: older facts are then ignored.
-pub const FACTS_VERSION: u32 = 1;
+pub const FACTS_VERSION: u32 = 2;
 
 /// Parses a detector regex as the engine reads it: bytes, ASCII only.
 pub fn parse(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {
@@ -61,6 +63,8 @@ pub struct RegexFacts {
     pub required_run: Option<RequiredRun>,
     /// For a detector with keywords: where they pin a match's start.
     pub anchors: Option<Vec<Anchor>>,
+    /// What its findings can look like, for a detector that joins (joined matching's edges).
+    pub shape: Option<FindingShape>,
 }
 
 impl RegexFacts {
@@ -78,6 +82,7 @@ impl RegexFacts {
             anchors: (!always_on)
                 .then(|| keyword_anchors(hir, &folded))
                 .flatten(),
+            shape: None,
         }
     }
 }

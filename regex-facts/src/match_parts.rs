@@ -21,6 +21,10 @@ impl ByteSet {
         ByteSet([false; 256])
     }
 
+    pub fn full() -> ByteSet {
+        ByteSet([true; 256])
+    }
+
     pub fn single(b: u8) -> ByteSet {
         let mut set = ByteSet::empty();
         set.insert(b);

@@ -22,6 +22,7 @@ use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, RegexLimits, Scanner,
 };
 use crate::engine::scan::validators::Validator;
+use crate::engine::walk::straddle::Straddle;
 use regex_facts::{FactsById, RegexFacts};
 use std::collections::HashMap;
 use std::fmt;
@@ -203,6 +204,10 @@ impl Compiler<'_> {
         let join_scanner = |c: &mut Self, scope| {
             has(scope).then(|| c.scanner(doc, &|d: &DetectorDoc| d.join == Some(scope)))
         };
+        let (message_straddle, request_straddle) = (
+            self.join_edges(doc, JoinDoc::Message),
+            self.join_edges(doc, JoinDoc::Request),
+        );
         let message_join = join_scanner(self, JoinDoc::Message);
         let request_join = join_scanner(self, JoinDoc::Request);
         self.errors.truncate(errors_before);
@@ -255,6 +260,8 @@ impl Compiler<'_> {
             scanner,
             message_join,
             request_join,
+            message_straddle,
+            request_straddle,
             key,
             key_scope,
             relay,
@@ -790,6 +797,28 @@ impl Compiler<'_> {
             }
         }
         ok
+    }
+
+    /// The finding shapes of the regex detectors joining in `scope` (carried with their
+    /// facts, else read from the pattern), or `None` (every edge scanned) if a protected or
+    /// dictionary detector joins there, whose findings have no shape.
+    fn join_edges(&self, doc: &PolicyDoc, scope: JoinDoc) -> Option<Straddle> {
+        let joining = doc.detectors.iter().filter(|d| d.join == Some(scope));
+        let shapes = joining.map(|d| {
+            if super::protected::is_protected(d) || d.dictionary.is_some() {
+                return None;
+            }
+            let pattern = d.regex.as_deref()?;
+            let carried = self.carried.get(&d.id);
+            let facts = carried.and_then(|c| c.facts_for(pattern, &d.keywords));
+            if let Some(shape) = facts.and_then(|f| f.shape) {
+                return Some(shape);
+            }
+            Some(regex_facts::finding_shape(
+                &regex_facts::parse(pattern).ok()?,
+            ))
+        });
+        Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
     }
 
     fn regex(

@@ -22,6 +22,7 @@ pub use compile::{
 pub use error::{Origins, PolicyError, PolicyErrors};
 
 use crate::engine::scan::scanner::{DetectorIndex, Scanner};
+use crate::engine::walk::straddle::Straddle;
 use schema::{ExamplesDoc, PolicyDoc, TestCaseDoc};
 
 /// What a finding leads to, least severe first; a request's decision is the most severe.
@@ -199,6 +200,10 @@ pub struct Policy {
     pub(crate) message_join: Option<Scanner>,
     /// Detectors that also match over the whole request's joined text.
     pub(crate) request_join: Option<Scanner>,
+    /// Which edges between fields each scope's joining detectors could cross (`None`: any,
+    /// a protected or dictionary detector joins).
+    pub(crate) message_straddle: Option<Straddle>,
+    pub(crate) request_straddle: Option<Straddle>,
     pub(crate) key: HmacKey,
     /// Folding tables for evasion-resistant matching, built once.
     pub(crate) folder: crate::engine::layers::fold::Folder,

@@ -7,6 +7,9 @@
 //! and since such a secret cannot be masked in one place, a mask or hash
 //! becomes a block.
 //!
+//! Only windows with an edge some joining detector's finding could cross are scanned
+//! ([`super::straddle`]): between fields of prose, almost none.
+//!
 //! A resumed request (`walk/resume.rs`) knows its first fields' window hits from its caller's
 //! previous request ([`Given`]): those fields are placed by their lengths alone, without their
 //! text, but the last two, which windows reaching the new fields read.
@@ -181,8 +184,11 @@ impl Walk<'_, '_> {
         let mut read: Vec<WindowHit> = Vec::new();
         let mut given_windows = 0u32;
         let policy = self.policy;
-        let scopes = [(&policy.request_join, false), (&policy.message_join, true)];
-        for (scanner, per_message) in scopes {
+        let scopes = [
+            (&policy.request_join, &policy.request_straddle, false),
+            (&policy.message_join, &policy.message_straddle, true),
+        ];
+        for (scanner, straddle, per_message) in scopes {
             let Some(scanner) = scanner else { continue };
             let mut scratch = if per_message {
                 self.scratch.scan_message_join.take()
@@ -236,7 +242,17 @@ impl Walk<'_, '_> {
                     let key = cache.window_key(per_message, &mut window.iter().map(|p| p.key));
                     window_hits.clear();
                     let cached = key.is_some_and(|key| cache.lookup_window(key, &mut window_hits));
-                    if !cached {
+                    // A window none of whose edges a finding could cross finds only what
+                    // the per-field scan found (`straddle.rs`): not scanned.
+                    let crossable = straddle.as_ref().is_none_or(|s| {
+                        window.iter().skip(1).any(|p| {
+                            p.span
+                                .start
+                                .checked_sub(from)
+                                .is_some_and(|at| s.may_cross(text, at))
+                        })
+                    });
+                    if !cached && crossable {
                         let tally = &mut self.scratch.scan.tally;
                         tally.add(
                             super::tally::Source::Joined,
@@ -250,9 +266,9 @@ impl Walk<'_, '_> {
                                 via: Via::Joined,
                             });
                         });
-                        if let Some(key) = key {
-                            cache.remember_window(key, &window_hits);
-                        }
+                    }
+                    if let (false, Some(key)) = (cached, key) {
+                        cache.remember_window(key, &window_hits);
                     }
                     for f in &window_hits {
                         let hit = Hit {

@@ -12,6 +12,7 @@ pub(crate) mod join;
 mod pieces;
 mod resume;
 mod splice;
+pub(crate) mod straddle;
 pub mod tally;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};

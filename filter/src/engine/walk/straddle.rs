@@ -1,0 +1,193 @@
+//! Which edges between fields a joining detector's finding could cross, so that joined
+//! matching (`walk/join.rs`) scans a window of fields only where a finding cut across them
+//! could be. Between short fields of prose nearly every window was scanned for nothing
+//! (issue 16: a third of a short JSON field's cost).
+//!
+//! A finding that crosses the edge at `at` holds the bytes on both sides of it and lies in
+//! one run of bytes its detector's findings can hold ([`regex_facts::finding_shape`]), at
+//! least its shortest length long. An edge where no detector's run is long enough cannot be
+//! crossed; a window with no other edge finds nothing the per-field scan did not.
+
+use regex_facts::FindingShape;
+
+/// The finding shapes of one scope's joining detectors, one per distinct byte set (with
+/// the shortest length of those sharing it).
+#[derive(Debug, Clone)]
+pub(crate) struct Straddle {
+    shapes: Vec<Shape>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape {
+    /// Bit `b` of word `b / 64`: byte `b` can lie in a finding.
+    bytes: [u64; 4],
+    min_len: usize,
+}
+
+impl Shape {
+    fn holds(&self, b: u8) -> bool {
+        let b = usize::from(b);
+        self.bytes
+            .get(b / 64)
+            .is_some_and(|w| w >> (b % 64) & 1 == 1)
+    }
+}
+
+impl Straddle {
+    pub(crate) fn new(shapes: impl IntoIterator<Item = FindingShape>) -> Straddle {
+        let mut out: Vec<Shape> = Vec::new();
+        for shape in shapes {
+            let mut bytes = [0u64; 4];
+            for b in shape.bytes.iter() {
+                if let Some(w) = bytes.get_mut(usize::from(b) / 64) {
+                    *w |= 1 << (b % 64);
+                }
+            }
+            match out.iter_mut().find(|s| s.bytes == bytes) {
+                Some(same) => same.min_len = same.min_len.min(shape.min_len),
+                None => out.push(Shape {
+                    bytes,
+                    min_len: shape.min_len,
+                }),
+            }
+        }
+        Straddle { shapes: out }
+    }
+
+    /// Whether a finding could cross the edge at `at` of `text` (between `text[at - 1]` and
+    /// `text[at]`).
+    pub(crate) fn may_cross(&self, text: &[u8], at: usize) -> bool {
+        let (Some(before), Some(after)) = (text.get(..at), text.get(at..)) else {
+            return false;
+        };
+        self.shapes.iter().any(|shape| {
+            // Runs are counted only as far as the shortest finding needs.
+            let need = shape.min_len.max(2);
+            let left = before
+                .iter()
+                .rev()
+                .take(need)
+                .take_while(|&&b| shape.holds(b))
+                .count();
+            if left == 0 {
+                return false;
+            }
+            let right = after
+                .iter()
+                .take(need - left.min(need - 1))
+                .take_while(|&&b| shape.holds(b))
+                .count();
+            right > 0 && left + right >= need
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::meta::Regex;
+
+    const PATTERNS: &[&str] = &[
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+        r"(?:^|[^\w.])(?P<secret>4\d{3}(?:[ -]?\d{4}){3})\b",
+        r"\bghp_[A-Za-z0-9]{36}\b",
+        r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
+        r"key=(?:(?P<secret>[0-9]{8})|[a-z]{3})",
+    ];
+
+    fn straddle(patterns: &[&str]) -> Straddle {
+        Straddle::new(
+            patterns
+                .iter()
+                .map(|p| regex_facts::finding_shape(&regex_facts::parse(p).unwrap())),
+        )
+    }
+
+    /// The spans a detector reports in `text` (a match's `secret` group's, if it took part).
+    fn findings(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
+        let mut caps = re.create_captures();
+        let group = re
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "secret");
+        let mut out = Vec::new();
+        for m in re.find_iter(text) {
+            re.captures(regex_automata::Input::new(text).range(m.range()), &mut caps);
+            let span = group.and_then(|g| caps.get_group(g)).unwrap_or(m.span());
+            out.push((span.start, span.end));
+        }
+        out
+    }
+
+    #[test]
+    fn finds_every_edge_a_finding_crosses_and_skips_near_misses() {
+        let s = straddle(PATTERNS);
+        let cases: &[(&str, usize, bool)] = &[
+            // Cut keys and numbers.
+            ("x AKIAQ3EG|RTXK7VJ2WZ5PABCD y", 10, true),
+            ("AKIAQ3EGRTXK7VJ2WZ5PABC|D", 23, true),
+            ("card 4111 1111| 1111 1111 ok", 14, true),
+            ("write to jane.doe@exa|mple.org", 21, true),
+            ("ghp_abcdefghij|klmnopqrstuvwxyz0123456789AB", 14, true),
+            // Near misses: prose on both sides, a space at the edge, a run too short.
+            ("Hi yo|u all", 5, false),
+            ("AKIA |Q3EG", 5, false),
+            ("id 12|34 end", 5, false),
+        ];
+        for &(text, at, crosses) in cases {
+            let text = text.replace('|', "");
+            assert_eq!(
+                s.may_cross(text.as_bytes(), at),
+                crosses,
+                "{text:?} at {at}"
+            );
+        }
+        // Letters either side cross only for a detector whose findings hold letters (email).
+        let credentials = straddle(&[PATTERNS[0], PATTERNS[1], PATTERNS[2]]);
+        assert!(!credentials.may_cross(b"Hello there friend of mine", 17));
+        assert!(s.may_cross(b"Hello there friend of mine", 17));
+        assert!(!s.may_cross(b"abc", 0) && !s.may_cross(b"abc", 3) && !s.may_cross(b"abc", 9));
+    }
+
+    #[test]
+    fn every_finding_across_an_edge_is_let_through() {
+        // Random texts of pieces that make findings common; every edge inside every finding.
+        let pieces: &[&str] = &[
+            "AKIA", "ASIA", "Q3EG", "RTXK", "7VJ2", "WZ5P", "4111", " ", "-", "1111", "ghp_",
+            "abcd", "ef01", "x", "@", ".", "org", "key=", "1234", "5678", "abc", "Z9", ",",
+        ];
+        let detectors: Vec<(Regex, Straddle)> = PATTERNS
+            .iter()
+            .map(|p| {
+                let re = Regex::builder()
+                    .syntax(crate::engine::scan::scanner::syntax_config())
+                    .build(p)
+                    .unwrap();
+                (re, straddle(&[p]))
+            })
+            .collect();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut crossed = 0;
+        for _ in 0..3000 {
+            let count = 4 + (next() % 20) as usize;
+            let text: Vec<u8> = (0..count)
+                .flat_map(|_| pieces[(next() % pieces.len() as u64) as usize].bytes())
+                .collect();
+            for (re, s) in &detectors {
+                for (start, end) in findings(re, &text) {
+                    for at in start + 1..end {
+                        crossed += 1;
+                        let shown = String::from_utf8_lossy(&text);
+                        assert!(s.may_cross(&text, at), "{re:?} in {shown:?} at {at}");
+                    }
+                }
+            }
+        }
+        assert!(crossed > 1000, "{crossed} crossings tried");
+    }
+}
