@@ -494,7 +494,9 @@ impl DocumentIndex {
         hits.retain(|h| h.document == document);
         let mut best: Option<RunMeasure> = None;
         for_each_run(hits, &scales, |run| {
-            if let Some(m) = self.measure(text, run, &scales, comments) {
+            if let Some(mut m) = self.measure(text, run, &scales, comments) {
+                // Only explained runs count their tokens: no judged rule reads it.
+                m.code_units = units_around(comments, m.span).1;
                 if best
                     .as_ref()
                     .is_none_or(|b| m.copied_chars() > b.copied_chars())
@@ -565,7 +567,8 @@ pub struct RunMeasure {
     pub verified_distinct: usize,
     /// Distinct fingerprints of the run held by this document alone.
     pub sole_distinct: usize,
-    /// The text's code tokens inside the run's span (0 when the index holds no code).
+    /// The text's code tokens inside the run's span (0 when the index holds no code); filled
+    /// by [`DocumentIndex::explain`] only.
     pub code_units: usize,
 }
 
@@ -588,7 +591,6 @@ impl DocumentIndex {
         code_units: &Units,
     ) -> Option<RunMeasure> {
         let mut m = measure(text, run, scales)?;
-        m.code_units = units_around(code_units, m.span).1;
         // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`): there,
         // a shared idiom of a document dense in comments would be credited with the comments'
         // characters. The text's side alone, as before index format 5.
