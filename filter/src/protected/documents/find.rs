@@ -468,7 +468,7 @@ impl DocumentIndex {
     /// identifier a placeholder, such code shares stretches of shape (test scaffolding,
     /// declaration lists, `match` arms) with any large tree. Measured (`benches/RESULTS.md`,
     /// "Issue 12, eleventh round"), 5 000 fields of Rust crates not indexed against a 70 MB
-    /// crate index: 61 % flagged with renamed copies wanted, 12 % without; 200-character
+    /// crate index: 61 % flagged with renamed copies wanted, 6 % without; 200-character
     /// renamed pastes are then found only when a comment or a prose part verifies.
     pub fn evidence_as_written(m: &RunMeasure) -> bool {
         m.per_stream[0] >= MIN_HITS || m.verified_distinct > 0
