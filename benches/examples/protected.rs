@@ -6,7 +6,8 @@
 //! without comments, with identifiers renamed and inside a longer prompt; precision on fields cut
 //! from unrelated corpora (the Python standard library, `/usr/lib/python3*`, and the Rust
 //! sources of registry crates that are not indexed in any version), and the reverse (Python
-//! indexed, Rust fields). Records: 1 million synthetic rows of 4 columns.
+//! indexed, Rust fields), and Python against Python (every other standard library module
+//! indexed, fields of the others). Records: 1 million synthetic rows of 4 columns.
 //!
 //! `cargo run --release -p airlock-benches --example protected [-- documents|records]`
 //! Environment: `AIRLOCK_BENCH_MB` (indexed megabytes, default 100), `AIRLOCK_K_TEXT`,
@@ -683,6 +684,40 @@ fn documents() {
     let (file, _, _) = build(&py, &[]);
     let index = load(&file);
     precision(&index, &py, &rust, fields * 25, "crate sources");
+    // The same language on both sides, as an operator protecting a Python tree sees pastes of
+    // other Python: half of the standard library's modules indexed, the other half pasted.
+    let (half, other_half) = split_python_modules(py);
+    println!(
+        " index: every other module of the Python standard library ({} files)",
+        half.len()
+    );
+    let (file, _, _) = build(&half, &[]);
+    let index = load(&file);
+    precision(
+        &index,
+        &half,
+        &other_half,
+        fields * 25,
+        &format!("the other modules ({} files)", other_half.len()),
+    );
+}
+
+/// `files` of the Python standard library in two halves by top-level module (the path part
+/// after `python3.X/`), every other module in each: a module's files share code.
+fn split_python_modules(files: Files) -> (Files, Files) {
+    let module = |path: &str| -> String {
+        path.split('/')
+            .skip_while(|part| !part.starts_with("python3"))
+            .nth(1)
+            .map(|m| m.trim_end_matches(".py").to_owned())
+            .unwrap_or_default()
+    };
+    let mut names: Vec<String> = files.iter().map(|(path, _)| module(path)).collect();
+    names.sort_unstable();
+    names.dedup();
+    files
+        .into_iter()
+        .partition(|(path, _)| names.binary_search(&module(path)).is_ok_and(|i| i % 2 == 0))
 }
 
 fn records_bench() {

@@ -565,14 +565,14 @@ mod tests {
         };
         let (mut kept_exact, mut renamed_exact) = (0, 0);
         for start in 0..150 {
-            // Two lines: about 35 tokens, so one or two selected k-grams of 12 (a check covers
-            // a k-gram and the 12 tokens after it, so about half of them can verify).
-            let copy = lines[start..start + 2].join("\n");
+            // Three lines: about 42 tokens, so one or two selected k-grams of 14 (a check covers
+            // a k-gram and the 14 tokens after it, so about half of them can verify).
+            let copy = lines[start..start + 3].join("\n");
             kept += usize::from(!idx.find(copy.as_bytes(), 100, &mut scratch).is_empty());
             let other = copy.replace('w', "q").replace("let v", "let value_");
             renamed += usize::from(!idx.find(other.as_bytes(), 100, &mut scratch).is_empty());
-            // Three lines without renamed copies wanted: the names are the evidence.
-            let copy = lines[start..start + 3].join("\n");
+            // Four lines without renamed copies wanted: the names are the evidence.
+            let copy = lines[start..start + 4].join("\n");
             kept_exact += usize::from(
                 !idx.find_with(copy.as_bytes(), exact, &mut scratch)
                     .is_empty(),
@@ -732,6 +732,59 @@ mod tests {
             "own comments found on one fingerprint {own} of 38"
         );
         assert_eq!(shared, 0, "comments held by five documents");
+    }
+
+    #[test]
+    fn two_overlapping_blinded_kgrams_are_a_shared_shape_not_a_copy() {
+        let (file, a, _) = index(false);
+        let idx = DocumentIndex::from_bytes(&file).unwrap();
+        let k = Settings::default().code.k;
+        let filler = |from: usize| -> String {
+            (from..from + 4)
+                .map(|i| format!("fn f{i}(a: u32) -> u32 {{ a * {} }}\n", i * 7919 % 1000))
+                .collect()
+        };
+        let mut scratch = FindScratch::default();
+        let (mut pairs, mut renamed_found) = (0, 0);
+        let lines: Vec<&str> = a.lines().collect();
+        for (n, pair) in lines.windows(2).enumerate() {
+            // A line and the next one's first five tokens, renamed: 19 tokens, so at most six
+            // k-grams of 14 in common, all overlapping, and nothing verifies.
+            let Some((next, _)) = pair[1].split_once('.') else {
+                continue;
+            };
+            let shape = format!("{}\n{next}.", pair[0]);
+            let renamed = shape.replace('w', "q").replace("let v", "let value_");
+            let text = format!("{}{renamed}\n{}", filler(n), filler(n + 100));
+            let Some(m) = idx.explain(text.as_bytes(), 0, &mut scratch) else {
+                continue;
+            };
+            let blinded = m.verified_distinct == 0 && m.per_stream[0] == 0;
+            // Two k-grams overlapping by more than half of one.
+            if blinded && m.distinct == 2 && m.code_units < k + k / 2 {
+                // The slack alone would have credited it with a copy of `min_chars`.
+                assert!(m.copied_chars() >= 100, "{m:?}");
+                pairs += 1;
+                let found = idx.find(text.as_bytes(), 100, &mut scratch);
+                assert!(found.is_empty(), "line {n}: {found:?}");
+            }
+            // Six lines renamed (84 tokens, about 300 characters) are still a renamed copy.
+            if let Some(lines) = lines.get(n..n + 6) {
+                let copy = lines
+                    .join("\n")
+                    .replace('w', "q")
+                    .replace("let v", "let value_");
+                let text = format!("{}{copy}\n{}", filler(n), filler(n + 100));
+                renamed_found +=
+                    usize::from(!idx.find(text.as_bytes(), 100, &mut scratch).is_empty());
+            }
+        }
+        assert!(pairs >= 5, "only {pairs} lines matched by two fingerprints");
+        // 92 of 194 without the rule too: it takes nothing from copies this long.
+        assert!(
+            renamed_found >= 85,
+            "renamed six-line copies found: {renamed_found} of 194"
+        );
     }
 
     #[test]
