@@ -59,7 +59,8 @@ impl View {
 
 /// Well-known sequences every project may hold in a table: the alphabet, the digits, printable
 /// ASCII and Latin-1 in order, written as prose and as the quoted-character lists of code
-/// (one per line, comma-separated, Rust byte literals). Like the license texts they are part
+/// (one per line, comma-separated, Rust byte literals); every byte in order as numbers and as
+/// the comments beside a table's rows. Like the license texts they are part
 /// of every build's background: a character table copied from anywhere is no trade secret.
 fn public_sequences() -> Vec<String> {
     let ranges: [Vec<char>; 4] = [
@@ -82,7 +83,45 @@ fn public_sequences() -> Vec<String> {
             out.push(each(&|c| format!("b'{c}', ")));
         }
     }
+    // Every byte in order, written as a generator writes it beside a table's row (byte
+    // frequency ranks, charset maps): Python's `repr` of the Latin-1 character and Rust's byte
+    // escape, one per line as a comment. Their comment words matched across languages (a Rust
+    // rank table against pip's vendored `chardet` language models).
+    let reprs: [fn(u8) -> String; 2] = [python_repr, |b| {
+        format!("'{}'", std::ascii::escape_default(b))
+    }];
+    for repr in reprs {
+        for comment in ["//", "#"] {
+            out.push(
+                (0..=255u8)
+                    .map(|b| format!("{comment} {}\n", repr(b)))
+                    .collect(),
+            );
+        }
+    }
+    // And every byte in order as a list of numbers (a charset table's identity rows).
+    let numbers: [fn(u8) -> String; 3] = [
+        |b| format!("{b}, "),
+        |b| format!("0x{b:02x}, "),
+        |b| format!("0x{b:02X}, "),
+    ];
+    for number in numbers {
+        out.push((0..=255u8).map(number).collect());
+    }
     out
+}
+
+/// Python's `repr` of the Latin-1 character `b`: quoted, with its escapes.
+fn python_repr(b: u8) -> String {
+    match b {
+        b'\t' => "'\\t'".to_owned(),
+        b'\n' => "'\\n'".to_owned(),
+        b'\r' => "'\\r'".to_owned(),
+        b'\'' => "\"'\"".to_owned(),
+        b'\\' => "'\\\\'".to_owned(),
+        0..=0x1f | 0x7f..=0xa0 | 0xad => format!("'\\x{b:02x}'"),
+        _ => format!("'{}'", char::from(b)),
+    }
 }
 
 /// Tuning of a build.

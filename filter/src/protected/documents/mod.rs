@@ -788,6 +788,54 @@ mod tests {
     }
 
     #[test]
+    fn a_table_of_every_byte_in_order_is_public() {
+        // Two generated tables, one row per byte with the byte's repr as a comment, in two
+        // languages and with different values: alike only in the bytes' order.
+        let row = |b: u8, value: u64, comment: &str| -> String {
+            let repr = match b {
+                0..=0x1f | 0x7f..=0xa0 | 0xad => format!("'\\x{b:02x}'"),
+                b'\'' | b'\\' => "'?'".to_owned(),
+                _ => format!("'{}'", char::from(b)),
+            };
+            format!("    {value}, {comment} {repr}\n")
+        };
+        let python: String = (0..=255u8)
+            .map(|b| row(b, u64::from(b) * 7919 % 251, "#"))
+            .collect();
+        let rust: String = (0..=255u8)
+            .map(|b| row(b, u64::from(b) * 104_729 % 241, "//"))
+            .collect();
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document(
+            "model.py",
+            format!("MODEL = (\n{python})\n").as_bytes(),
+            View::Code,
+        );
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let pasted = format!("static RANK: [u8; 256] = [\n{rust}];\n");
+        let found = idx.find(pasted.as_bytes(), 200, &mut FindScratch::default());
+        assert!(found.is_empty(), "{found:?}");
+        // The bytes in order as hex numbers, eight to a line.
+        let hex = |indent: &str| -> String {
+            (0..=255u8)
+                .collect::<Vec<_>>()
+                .chunks(8)
+                .map(|row| {
+                    let row: Vec<String> = row.iter().map(|b| format!("0x{b:02x},")).collect();
+                    format!("{indent}{}\n", row.join(" "))
+                })
+                .collect()
+        };
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        let python = format!("IDENTITY = (\n{})\n", hex("    "));
+        builder.add_document("map.py", python.as_bytes(), View::Code);
+        let idx = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let pasted = format!("const IDENTITY: [u8; 256] = [\n{}];\n", hex("\t"));
+        let found = idx.find(pasted.as_bytes(), 200, &mut FindScratch::default());
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
     fn lists_of_names_are_found_by_their_names_and_not_once_renamed() {
         // Blinded, every line is `_(_, _, _, _);`: too little entropy to fingerprint.
         let list: String = (0..160)
