@@ -73,13 +73,22 @@ const MAX_VERIFIED_DOCUMENTS: usize = 8;
 /// shared across programs stays as common as it was.
 const MAX_VERIFIED_COMMENT_DOCUMENTS: usize = 4;
 
-/// The fewest indexed documents for one verified hit to be a finding. Idioms are dropped as
-/// common only when they are in more than 1 % of the documents and more than 8 of them, so a
-/// small index keeps every idiom its few files use, and one k-gram of `with open(path,
-/// encoding="utf-8") as f:` would be a finding in any Python paste (measured on the ACME
-/// example's three documents: synthetic chat bodies of code were flagged). Below this size,
-/// a finding needs two fingerprints, as before index format 4.
-const MIN_DOCUMENTS_FOR_SINGLE_HITS: usize = 800;
+/// The fewest indexed documents for an index to have dropped the idioms of its language as
+/// common: they are dropped only when in more than 1 % of the documents and more than 8 of
+/// them. Below this size, a run is measured on the text's side alone (a shared idiom of a
+/// document dense in comments would otherwise be credited with the comments' characters).
+const MIN_DOCUMENTS_FOR_COMMON_IDIOMS: usize = 800;
+
+/// The fewest indexed documents for one verified hit to be a finding. The ACME example's three
+/// documents keep every idiom their files use, and one k-gram of `with open(path,
+/// encoding="utf-8") as f:` was a finding in synthetic chat bodies of code; below this size a
+/// finding needs two fingerprints. 800 (`MIN_DOCUMENTS_FOR_COMMON_IDIOMS`) until a check
+/// covered two k-grams by name (format 7); then 100, measured on crate indexes of 219 and 615
+/// files: 200-character pastes +0.02 to +0.085 (as is 0.738 → 0.805 at 615 files), 400
+/// characters +0.00 to +0.02, fields of crates not indexed flagged 11.3 → 12.3 % and 10.1 →
+/// 10.6 %. A 75-file index of Python flagged 13 of 10 000 Rust fields with single hits allowed,
+/// none without (`benches/RESULTS.md`, "Issue 12, twelfth round").
+const MIN_DOCUMENTS_FOR_SINGLE_HITS: usize = 100;
 
 /// What a documents detector reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,8 +429,8 @@ impl DocumentIndex {
         let several = run
             .iter()
             .any(|h| (h.fingerprint, h.stream) != (first.fingerprint, first.stream));
-        // One verified fingerprint alone is a finding only in an index large enough to have
-        // dropped the common idioms (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`), and only when renamed
+        // One verified fingerprint alone is a finding only in an index of more than a few
+        // files (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`), and only when renamed
         // copies are wanted: without them, the verified hits are all the evidence there is, and
         // a lone one is most often code shared word for word (measured, 70 MB crate index: 552
         // → 317 of 5 000 same-language fields flagged, 200-character pastes as is 0.605 →
@@ -614,10 +623,10 @@ impl DocumentIndex {
         code_units: &Units,
     ) -> Option<RunMeasure> {
         let mut m = measure(text, run, scales)?;
-        // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_SINGLE_HITS`): there,
+        // A small index drops no idiom as common (see `MIN_DOCUMENTS_FOR_COMMON_IDIOMS`): there,
         // a shared idiom of a document dense in comments would be credited with the comments'
         // characters. The text's side alone, as before index format 5.
-        if self.documents() < MIN_DOCUMENTS_FOR_SINGLE_HITS {
+        if self.documents() < MIN_DOCUMENTS_FOR_COMMON_IDIOMS {
             return Some(m);
         }
         let doc = self.doc_scale(m.document);

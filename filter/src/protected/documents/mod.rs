@@ -534,7 +534,8 @@ mod tests {
     /// Adds enough small documents that one verified hit may be a finding
     /// (`MIN_DOCUMENTS_FOR_SINGLE_HITS`).
     fn pad(builder: &mut Builder) {
-        for i in 0..800 {
+        // With the protected document: exactly `MIN_DOCUMENTS_FOR_SINGLE_HITS`.
+        for i in 0..99 {
             builder.add_document(
                 &format!("pad{i}.rs"),
                 program(1000 + i, 2).as_bytes(),
@@ -543,7 +544,7 @@ mod tests {
         }
     }
 
-    /// An index of `a` among 800 padding programs (enough documents for one verified
+    /// An index of `a` among 99 padding programs (enough documents for one verified
     /// fingerprint to be a finding).
     fn padded_index_of(a: &str) -> DocumentIndex {
         let mut builder = Builder::new(Key([3; 16]), Settings::default());
@@ -589,6 +590,20 @@ mod tests {
         assert!(
             kept > renamed + 10,
             "kept names {kept}, renamed {renamed} of 150"
+        );
+        // An index of a few files keeps their idioms: one verified hit is no finding there.
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        let few = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let kept_few = (0..150)
+            .filter(|&start| {
+                let copy = lines[start..start + 3].join("\n");
+                !few.find(copy.as_bytes(), 100, &mut scratch).is_empty()
+            })
+            .count();
+        assert!(
+            kept_few + 10 < kept,
+            "one document: {kept_few}, a hundred: {kept} of 150"
         );
         assert!(
             kept_exact >= 120 && renamed_exact <= 5,
