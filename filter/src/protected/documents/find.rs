@@ -492,11 +492,12 @@ impl DocumentIndex {
     /// start within two windows of each other.
     ///
     /// Inside a copy, two fingerprints lie about half a window apart, and never more than a
-    /// window plus a dropped fingerprint's. Overlapping k-grams of blinded code are a shape of
-    /// 13 to 17 tokens (`.unwrap(); assert_eq!(_, _);`), which unrelated code in the indexed
-    /// language shares with some file of any sizeable tree; two far apart are two such shapes
-    /// that happened to be near each other. The slack credited either with `min_chars`.
-    /// Measured (`benches/RESULTS.md`, "Issue 12, twelfth round"), 10 000 fields each: fields of
+    /// window plus a dropped fingerprint's. Overlapping k-grams of blinded code are a shape
+    /// barely longer than one k-gram (`.unwrap(); assert_eq!(_, _);`), which unrelated code in
+    /// the indexed language shares with some file of any sizeable tree; two far apart are two
+    /// such shapes that happened to be near each other. The slack credited either with
+    /// `min_chars`. Measured with k-grams of 12 (`benches/RESULTS.md`, "Issue 12, twelfth
+    /// round"), 10 000 fields each: fields of
     /// crates not indexed flagged by a 100 MB crate index 6 188 → 4 372, by a 10 MB one 3 573 →
     /// 2 004; Python modules by the other half of the standard library 1 605 → 941; for 0.00–0.05
     /// of recall at 200 characters (renamed the most) and 0.00–0.02 at 400.
