@@ -28,6 +28,7 @@ use airlock_filter::protected::documents::{
     Builder, FindScratch, RunMeasure, Settings, View, Wanted,
 };
 use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::public_shapes::PublicShapes;
 use airlock_filter::protected::records::{self, RecordIndex};
 use airlock_filter::protected::DocumentIndex;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,14 @@ fn settings() -> Settings {
 fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>, f64, u64) {
     let start = Instant::now();
     let mut builder = Builder::new(Key([0x5a; 16]), settings());
+    if let Ok(path) = std::env::var("AIRLOCK_PUBLIC_SHAPES") {
+        let table = PublicShapes::from_bytes(&std::fs::read(&path).expect("read the table"))
+            .expect("a public-shapes table");
+        assert!(
+            builder.mark_public_shapes(table),
+            "the table's k is not the build's"
+        );
+    }
     for (_, text) in background {
         builder.add_background(text.as_bytes());
     }
@@ -106,13 +115,14 @@ fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>
     let (file, stats) = builder.finish(false);
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "  built {} documents ({} code), {:.1} MB of text ({:.1} M units) in {:.1} s: {} entries, {} dropped as common; index {:.2} MB = {:.2} % of the text",
+        "  built {} documents ({} code), {:.1} MB of text ({:.1} M units) in {:.1} s: {} entries ({} marked public), {} dropped as common; index {:.2} MB = {:.2} % of the text",
         stats.documents,
         stats.code_documents,
         stats.text_bytes as f64 / 1e6,
         stats.units as f64 / 1e6,
         secs,
         stats.entries,
+        stats.marked_public,
         stats.dropped_common,
         file.len() as f64 / 1e6,
         100.0 * file.len() as f64 / stats.text_bytes as f64

@@ -89,17 +89,29 @@ pub fn open_exact<'a>(
     kind: &'static str,
     version: u32,
 ) -> Result<&'a [u8], IndexError> {
+    open_between(bytes, magic, kind, version, version).map(|(payload, _)| payload)
+}
+
+/// [`open`] of a file whose version is `oldest` to `newest`: the payload and the version, for
+/// a reader of several layouts. Older versions are refused like newer ones.
+pub fn open_between<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    kind: &'static str,
+    oldest: u32,
+    newest: u32,
+) -> Result<(&'a [u8], u32), IndexError> {
     let found = bytes
         .get(8..12)
         .and_then(|v| <[u8; 4]>::try_from(v).ok())
         .map_or(0, u32::from_le_bytes);
-    if bytes.starts_with(magic) && found != 0 && found < version {
+    if bytes.starts_with(magic) && found != 0 && found < oldest {
         return Err(IndexError::UnsupportedVersion {
             found,
-            supported: version,
+            supported: newest,
         });
     }
-    open(bytes, magic, kind, version)
+    open(bytes, magic, kind, newest).map(|payload| (payload, found))
 }
 
 /// Checks a complete file and returns its payload.
@@ -225,6 +237,54 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    /// A LEB128 `u32` (seven bits per byte, low first), refused when longer than 32 bits.
+    pub fn varint(&mut self) -> Result<u32, IndexError> {
+        const TOO_LONG: IndexError =
+            IndexError::Malformed("a LEB128 number is longer than 32 bits");
+        let mut value = 0u32;
+        let mut shift = 0u32;
+        loop {
+            let byte = self.u8()?;
+            let part = u32::from(byte & 0x7F)
+                .checked_shl(shift)
+                .filter(|p| p >> shift == u32::from(byte & 0x7F))
+                .ok_or(TOO_LONG)?;
+            value |= part;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err(TOO_LONG);
+            }
+        }
+    }
+
+    /// Strictly increasing `u32`s stored as a count (u32) and LEB128 gaps (the first from 0),
+    /// each below `bound`: what [`write_increasing`] writes.
+    pub fn increasing(&mut self, bound: u64) -> Result<Vec<u32>, IndexError> {
+        const NOT_INCREASING: IndexError =
+            IndexError::Malformed("a sorted list is not strictly increasing");
+        // Each value takes at least one byte: the count cannot exceed what is left.
+        let count = self.count(1)?;
+        let mut values = Vec::with_capacity(count);
+        let mut value = 0u64;
+        for i in 0..count {
+            let gap = u64::from(self.varint()?);
+            if i > 0 && gap == 0 {
+                return Err(NOT_INCREASING);
+            }
+            value += gap;
+            if value >= bound {
+                return Err(IndexError::Malformed(
+                    "a sorted list's value is out of range",
+                ));
+            }
+            values.push(value as u32);
+        }
+        Ok(values)
+    }
+
     /// Bytes read so far.
     pub fn position(&self) -> usize {
         self.pos
@@ -276,5 +336,25 @@ mod tests {
     fn reader_refuses_overlong_counts() {
         let mut r = Reader::new(&[255, 255, 255, 255, 1]);
         assert!(r.count(4).is_err());
+    }
+}
+
+/// Appends `n` as LEB128 (what [`Reader::varint`] reads).
+pub fn write_varint(mut n: u32, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Appends strictly increasing `values` as a count and LEB128 gaps (what
+/// [`Reader::increasing`] reads).
+pub fn write_increasing(values: &[u32], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let mut previous = 0u32;
+    for &value in values {
+        write_varint(value.wrapping_sub(previous), out);
+        previous = value;
     }
 }

@@ -26,6 +26,7 @@ pub mod documents;
 pub mod envelope;
 pub mod fold;
 pub mod keyed;
+pub mod public_shapes;
 pub mod records;
 pub mod text_view;
 pub mod units;

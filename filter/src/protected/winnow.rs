@@ -68,6 +68,30 @@ pub struct Scratch {
     lists: Vec<u64>,
     links: Links,
     queue: VecDeque<usize>,
+    /// Per k-gram, when [`Scratch::keep_shapes`] is on: its *shape*, the unkeyed hash of its
+    /// blinded form ([`LOW_ENTROPY`] for none), which a table of public shapes is keyed by.
+    shapes: Vec<u64>,
+    keep_shapes: bool,
+}
+
+impl Scratch {
+    /// Whether [`fingerprints`] also keeps each k-gram's shape (index builds that mark public
+    /// shapes; requests never need them).
+    pub fn keep_shapes(&mut self, on: bool) {
+        self.keep_shapes = on;
+        if !on {
+            self.shapes.clear();
+        }
+    }
+
+    /// The shape of k-gram `first` of the text [`fingerprints`] last read, when shapes are kept
+    /// and the k-gram has one: key of [`crate::protected::public_shapes`].
+    pub fn shape(&self, first: usize) -> Option<u64> {
+        self.shapes
+            .get(first)
+            .copied()
+            .filter(|&h| h != LOW_ENTROPY)
+    }
 }
 
 /// One selected fingerprint.
@@ -82,6 +106,8 @@ pub struct Selected {
     /// shared by another program almost never does: 1 in 256); elsewhere, the fingerprint's
     /// next eight bits.
     pub check: u8,
+    /// The k-gram's shape ([`Scratch::shape`]) when shapes are kept; never for a list.
+    pub shape: Option<u64>,
 }
 
 /// Appends to `out` the selected fingerprints of `values`: (keyed hash, index of the k-gram's
@@ -108,6 +134,7 @@ pub fn fingerprints(
         &mut scratch.raws,
         &mut scratch.lists,
         &mut scratch.links,
+        scratch.keep_shapes.then_some(&mut scratch.shapes),
     );
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let bits = threshold_bits(params.w);
@@ -116,6 +143,7 @@ pub fn fingerprints(
         raws,
         lists,
         queue,
+        shapes,
         ..
     } = scratch;
     select(hashes, params.w, queue, &mut |min, min_hash| {
@@ -124,6 +152,7 @@ pub fn fingerprints(
                 hash: fp,
                 first: u32::try_from(min).unwrap_or(u32::MAX),
                 check: check_of(raws, raw_mixer, min, fp),
+                shape: shapes.get(min).copied().filter(|&h| h != LOW_ENTROPY),
             });
         }
     });
@@ -141,6 +170,7 @@ pub fn fingerprints(
                     hash: fp,
                     first: u32::try_from(min).unwrap_or(u32::MAX),
                     check: (fp >> 24) as u8,
+                    shape: None,
                 });
             }
         },
@@ -231,6 +261,7 @@ pub fn all_kgrams<'s>(
         &mut scratch.raws,
         &mut scratch.lists,
         &mut scratch.links,
+        None,
     );
     let bits = threshold_bits(params.w);
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
@@ -301,10 +332,14 @@ fn kgram_hashes(
     raws: &mut Vec<u64>,
     lists: &mut Vec<u64>,
     links: &mut Links,
+    mut shapes: Option<&mut Vec<u64>>,
 ) {
     out.clear();
     raws.clear();
     lists.clear();
+    if let Some(shapes) = shapes.as_deref_mut() {
+        shapes.clear();
+    }
     let Links { next, latest, pass } = links;
     next.clear();
     if values.len() < k {
@@ -437,6 +472,9 @@ fn kgram_hashes(
         }
         if i + 1 >= k {
             let blinded_low = distinct < min_distinct;
+            if let Some(shapes) = shapes.as_deref_mut() {
+                shapes.push(if blinded_low { LOW_ENTROPY } else { h });
+            }
             out.push(if blinded_low {
                 LOW_ENTROPY
             } else {
@@ -675,6 +713,7 @@ mod tests {
             &mut Vec::new(),
             &mut Vec::new(),
             links,
+            None,
         );
         rolled
     }
@@ -722,6 +761,7 @@ mod tests {
             &mut Vec::new(),
             &mut Vec::new(),
             &mut Links::default(),
+            None,
         );
         kgram_hashes(
             &Key([7; 16]),
@@ -734,6 +774,7 @@ mod tests {
             &mut Vec::new(),
             &mut Vec::new(),
             &mut Links::default(),
+            None,
         );
         assert_ne!(same, other);
         // The check hashes the names: the same names check alike, a rename checks otherwise.
@@ -753,6 +794,7 @@ mod tests {
                 &mut raws,
                 &mut Vec::new(),
                 &mut Links::default(),
+                None,
             );
             assert_eq!(raws.len(), hashes.len());
             (0..raws.len())
@@ -818,6 +860,7 @@ mod tests {
             &mut Vec::new(),
             &mut Vec::new(),
             &mut Links::default(),
+            None,
         );
         assert_eq!(blind, other);
     }

@@ -14,13 +14,19 @@
 //! open-source licenses (MIT, Apache-2.0's notice, BSD-3-Clause, ISC, the GPL and LGPL notices)
 //! are a built-in background of every build, as prose and as comments: they head thousands of
 //! files everywhere, so a protected tree's copy of them is never a finding.
+//!
+//! A table of public shapes ([`Builder::mark_public_shapes`]) marks, rather than drops, the code
+//! fingerprints whose blinded shape is common across public projects: they stay findable as
+//! written and stop counting as renamed copies.
 
+use super::find::can_verify;
 use super::{
     encode, DocScale, Layout, PerDocument, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE,
     VIEW_PROSE,
 };
 use crate::protected::fold::Folder;
 use crate::protected::keyed::Key;
+use crate::protected::public_shapes::PublicShapes;
 use crate::protected::units::Units;
 use crate::protected::winnow::{self, Params};
 use crate::protected::{code_view, text_view};
@@ -193,6 +199,11 @@ pub struct BuildStats {
     pub dropped_common: usize,
     /// Entries dropped because the background corpus has them.
     pub dropped_background: usize,
+    /// Entries kept but marked public: their blinded shape is in the public-shapes table.
+    pub marked_public: usize,
+    /// Entries of public fingerprints dropped because no hit of them could verify (held by
+    /// too many documents or in too many forms), so none could count.
+    pub dropped_public: usize,
     /// Background documents read.
     pub background_documents: usize,
 }
@@ -206,9 +217,11 @@ pub struct Builder {
     comments: Units,
     scratch: winnow::Scratch,
     fps: Vec<winnow::Selected>,
-    /// (fingerprint, document, check) of every selection.
-    entries: Vec<(u32, u32, u8)>,
+    /// (fingerprint, document, check, public) of every selection.
+    entries: Vec<(u32, u32, u8, bool)>,
     background: Vec<u32>,
+    /// Shapes whose code fingerprints are marked public (see [`Builder::mark_public_shapes`]).
+    public_shapes: Option<PublicShapes>,
     names: Vec<String>,
     /// Per document: its [`DocScale`].
     scales: Vec<u16>,
@@ -232,6 +245,7 @@ impl Builder {
             fps: Vec::new(),
             entries: Vec::new(),
             background: Vec::new(),
+            public_shapes: None,
             names: Vec::new(),
             scales: Vec::new(),
             layouts: Vec::new(),
@@ -242,11 +256,11 @@ impl Builder {
         builder
     }
 
-    /// The 32-bit fingerprints of `text` in `view` with their checks, sorted and deduplicated by
-    /// fingerprint: the winnowed selection, or with `every`, the hash of every k-gram (for the
-    /// background, which must cover every k-gram a request could look up, not only the ones
-    /// its own winnowing picks).
-    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<(u32, u8)> {
+    /// The 32-bit fingerprints of `text` in `view` with their checks and public marks, sorted
+    /// and deduplicated by fingerprint: the winnowed selection, or with `every`, the hash of
+    /// every k-gram (for the background, which must cover every k-gram a request could look
+    /// up, not only the ones its own winnowing picks; never marked).
+    fn fingerprint(&mut self, text: &[u8], view: View, every: bool) -> Vec<(u32, u8, bool)> {
         self.fps.clear();
         match view {
             View::Text => {
@@ -266,7 +280,7 @@ impl Builder {
             (domain, params, &self.units),
             (DOMAIN_COMMENT, self.settings.comment, &self.comments),
         ];
-        let mut top: Vec<(u32, u8)> = Vec::new();
+        let mut top: Vec<(u32, u8, bool)> = Vec::new();
         for (domain, params, units) in streams {
             let (values, names) = (&units.values, &units.names);
             if every {
@@ -274,13 +288,19 @@ impl Builder {
                     winnow::all_kgrams(&self.key, domain, values, names, params, &mut self.scratch);
                 top.extend(
                     all.flatten()
-                        .map(|k| ((k.fingerprint >> 32) as u32, k.check())),
+                        .map(|k| ((k.fingerprint >> 32) as u32, k.check(), false)),
                 );
                 top.extend(
                     winnow::all_list_kgrams(&self.scratch, params)
-                        .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8)),
+                        .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8, false)),
                 );
             } else {
+                let public = self
+                    .public_shapes
+                    .as_ref()
+                    .filter(|_| domain == DOMAIN_CODE);
+                self.scratch.keep_shapes(public.is_some());
+                let from = self.fps.len();
                 winnow::fingerprints(
                     &self.key,
                     domain,
@@ -290,20 +310,40 @@ impl Builder {
                     &mut self.scratch,
                     &mut self.fps,
                 );
+                top.extend(self.fps.get(from..).unwrap_or_default().iter().map(|s| {
+                    let marked = s
+                        .shape
+                        .is_some_and(|shape| public.is_some_and(|p| p.contains(shape)));
+                    ((s.hash >> 32) as u32, s.check, marked)
+                }));
             }
         }
-        top.extend(self.fps.iter().map(|s| ((s.hash >> 32) as u32, s.check)));
+        self.scratch.keep_shapes(false);
         top.sort_unstable();
-        top.dedup_by_key(|&mut (fp, _)| fp);
+        top.dedup_by_key(|&mut (fp, _, _)| fp);
         top
+    }
+
+    /// Marks the code fingerprints of documents added from now on whose blinded shape is in
+    /// `shapes` (common across public projects): a hit of one then counts only verified, as a
+    /// copy with its names. A table taken with another code k-gram length than this build's
+    /// does not apply: returns false and marks nothing.
+    pub fn mark_public_shapes(&mut self, shapes: PublicShapes) -> bool {
+        if shapes.k() != self.settings.code.k {
+            return false;
+        }
+        self.public_shapes = Some(shapes);
+        true
     }
 
     /// Adds a protected document; returns its number.
     pub fn add_document(&mut self, name: &str, text: &[u8], view: View) -> u32 {
         let doc = self.names.len() as u32;
         let fps = self.fingerprint(text, view, false);
-        self.entries
-            .extend(fps.into_iter().map(|(fp, check)| (fp, doc, check)));
+        self.entries.extend(
+            fps.into_iter()
+                .map(|(fp, check, public)| (fp, doc, check, public)),
+        );
         self.names.push(name.to_owned());
         // `fingerprint` left the document's main stream in `units`.
         let chars = text.iter().filter(|&&b| (b & 0xC0) != 0x80).count();
@@ -341,7 +381,7 @@ impl Builder {
         let units = self.stats.units;
         for view in [View::Text, View::Code] {
             let fps = self.fingerprint(text, view, true);
-            self.background.extend(fps.into_iter().map(|(fp, _)| fp));
+            self.background.extend(fps.into_iter().map(|(fp, _, _)| fp));
         }
         self.stats.background_documents += 1;
         self.stats.units = units;
@@ -352,22 +392,32 @@ impl Builder {
         self.background.sort_unstable();
         self.background.dedup();
         self.entries.sort_unstable();
-        self.entries.dedup_by_key(|&mut (fp, doc, _)| (fp, doc));
+        self.entries.dedup_by_key(|&mut (fp, doc, _, _)| (fp, doc));
         let documents = self.stats.documents;
         let limit = ((documents as f64 * self.settings.max_document_share) as usize)
             .max(self.settings.min_common);
         let mut kept = Vec::with_capacity(self.entries.len());
+        let mut public = Vec::new();
         let mut doc_fingerprints = vec![0u32; documents];
         for group in self.entries.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(fp, _, _)) = group.first() else {
+            let Some(&(fp, _, _, _)) = group.first() else {
                 continue;
             };
+            // One shape, one mark (a 32-bit fingerprint collision could mix them: either way
+            // the fingerprint is then public).
+            let is_public = group.iter().any(|e| e.3);
             if group.len() > limit {
                 self.stats.dropped_common += group.len();
             } else if self.background.binary_search(&fp).is_ok() {
                 self.stats.dropped_background += group.len();
+            } else if is_public && !can_verify(group.iter().map(|e| e.2)) {
+                self.stats.dropped_public += group.len();
             } else {
-                for &(fp, doc, check) in group {
+                if is_public {
+                    public.push(kept.len() as u32);
+                    self.stats.marked_public += group.len();
+                }
+                for &(fp, doc, check, _) in group {
                     if let Some(n) = doc_fingerprints.get_mut(doc as usize) {
                         *n += 1;
                     }
@@ -393,6 +443,7 @@ impl Builder {
             },
             names,
             &kept,
+            &public,
         );
         (file, self.stats)
     }

@@ -158,17 +158,35 @@ impl Hit {
 }
 
 /// One `hit` for each of the documents `found` holding its fingerprint; `verified(check)` says
-/// whether a document's stored check makes its hit verified.
+/// whether a document's stored check makes its hit verified. An entry marked public (its
+/// blinded shape is common across public projects) gives a hit only when verified: its shape
+/// alone is what other code shares.
 fn push_hits(hits: &mut Vec<Hit>, hit: Hit, found: &Found<'_>, verified: impl Fn(u8) -> bool) {
     let holders = u8::try_from(found.len()).unwrap_or(u8::MAX);
     for (document, check) in found.iter() {
+        let verified = verified(check);
+        if found.public && !verified {
+            continue;
+        }
         hits.push(Hit {
             document,
-            verified: verified(check),
+            verified,
             holders,
             ..hit
         });
     }
+}
+
+/// Whether a code fingerprint whose holders stored `checks` could ever give a verified hit:
+/// held by at most [`MAX_VERIFIED_DOCUMENTS`] documents, and in few enough forms that a
+/// request's check could agree with all but [`MAX_OTHER_FORMS`] of them. A public
+/// fingerprint that cannot is dropped at build time: none of its hits could count.
+pub(super) fn can_verify(checks: impl Iterator<Item = u8> + Clone) -> bool {
+    let holders = checks.clone().count();
+    holders <= MAX_VERIFIED_DOCUMENTS
+        && checks
+            .clone()
+            .any(|c| checks.clone().filter(|&o| o != c).count() <= MAX_OTHER_FORMS)
 }
 
 /// Per stream of one text: bytes per unit (to turn unit counts into bytes and characters).

@@ -1,6 +1,6 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 7 (framed by [`container`](super::container)):
+//! Payload of format version 8 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
@@ -15,8 +15,14 @@
 //! document bits d u8 | holders [ceil(entries × (d + 8) / 8) bytes]: per entry, packed
 //!   little-endian in d + 8 bits, its document << 8 | the selected k-gram's check (its raw
 //!   form's hash in the code view)
+//! public count u32 | [varint; count]: the first entry of each public fingerprint, as gaps
 //! ```
 //!
+//! Version 8 added the public fingerprints: code k-grams whose blinded shape is common across
+//! public projects ([`public_shapes`](super::public_shapes)), whose hits count only verified.
+//! They are a few percent of the entries, so a list of gaps (about a byte each) costs a
+//! fraction of the bit per entry a mark would. Version 7 files (no list) are read as marking
+//! nothing.
 //! Version 7 widened a code k-gram's check to the k-gram and the `k` tokens after it
 //! ([`winnow`](super::winnow)): a 12-token idiom shared word for word across projects no longer
 //! verifies, two in a row must. The layout is version 6's. Version 6 packs each entry's document and check into the bits they need
@@ -60,8 +66,11 @@ use holders::Holders;
 
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
-/// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 7;
+/// The newest format version this build reads and the one it writes. 8 added the public
+/// fingerprints ([`public_shapes`](super::public_shapes)); 7 is read too (nothing public).
+pub const VERSION: u32 = 8;
+/// The oldest format version this build reads: 7 hashes as 8 does.
+const OLDEST_VERSION: u32 = 7;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -103,13 +112,16 @@ pub struct DocumentIndex {
     /// Per entry: its document and the check of the k-gram selected
     /// ([`Selected::check`](super::winnow::Selected)).
     holders: Holders,
+    /// The first entry of each public fingerprint (its hits count only verified), sorted.
+    public: Vec<u32>,
 }
 
 impl DocumentIndex {
     /// Parses and checks a complete index file.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocumentIndex, IndexError> {
         // Older formats hashed differently: refused, never read as an index that finds nothing.
-        let payload = container::open_exact(bytes, MAGIC, "documents", VERSION)?;
+        let (payload, version) =
+            container::open_between(bytes, MAGIC, "documents", OLDEST_VERSION, VERSION)?;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let text = params(&mut r)?;
@@ -144,6 +156,11 @@ impl DocumentIndex {
         let buckets = read_bucket_counts(&mut r, 1usize << bits)?;
         let lows = r.u16s(entries)?;
         let holders = Holders::read(&mut r, entries, documents)?;
+        let public = if version >= 8 {
+            r.increasing(entries as u64)?
+        } else {
+            Vec::new()
+        };
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
@@ -162,6 +179,7 @@ impl DocumentIndex {
             bits,
             lows,
             holders,
+            public,
         })
     }
 
@@ -197,6 +215,7 @@ impl DocumentIndex {
         self.buckets.len() * 4
             + self.lows.len() * 2
             + self.holders.heap_bytes()
+            + self.public.len() * 4
             + self.doc_fingerprints.len() * 4
             + self.doc_scales.len() * 2
             + self.doc_layouts.len() * 2
@@ -224,9 +243,14 @@ impl DocumentIndex {
         let top = (fingerprint >> 32) as u32;
         let (bucket, low) = split(top, self.bits);
         let range = super::buckets::lookup_range(&self.buckets, &self.lows, bucket, low);
+        // Only a fingerprint the index holds is looked up in the public list (most are not).
+        let public = !range.is_empty()
+            && u32::try_from(range.start)
+                .is_ok_and(|first| self.public.binary_search(&first).is_ok());
         Found {
             holders: &self.holders,
             range,
+            public,
         }
     }
 }
@@ -236,6 +260,8 @@ impl DocumentIndex {
 pub(crate) struct Found<'a> {
     holders: &'a Holders,
     range: std::ops::Range<usize>,
+    /// The fingerprint's blinded shape is public: only verified hits of it count.
+    pub(crate) public: bool,
 }
 
 impl Found<'_> {
@@ -324,42 +350,18 @@ fn split(top: u32, bits: u32) -> (usize, u16) {
     (bucket, low)
 }
 
-/// Appends `n` as LEB128 (7 bits a byte, low first; the high bit says more follow).
-fn write_varint(mut n: u32, out: &mut Vec<u8>) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7F) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 /// Reads `buckets` LEB128 bucket counts into the offsets table `lookup` uses (`buckets + 1`
 /// offsets from 0). A bucket holds about 16 entries, so its count is one byte where a stored
 /// offset was four (the crate tree's table: 256 KB → 64 KB, 3 % of the index).
 fn read_bucket_counts(r: &mut Reader<'_>, buckets: usize) -> Result<Vec<u32>, IndexError> {
-    const TOO_MANY: IndexError = IndexError::Malformed("bucket counts overflow");
     let mut offsets = Vec::with_capacity(buckets + 1);
     let mut offset = 0u32;
     offsets.push(offset);
     for _ in 0..buckets {
-        let mut count = 0u32;
-        let mut shift = 0u32;
-        loop {
-            let byte = r.u8()?;
-            let part = u32::from(byte & 0x7F)
-                .checked_shl(shift)
-                .filter(|p| p >> shift == u32::from(byte & 0x7F))
-                .ok_or(TOO_MANY)?;
-            count |= part;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 28 {
-                return Err(TOO_MANY);
-            }
-        }
-        offset = offset.checked_add(count).ok_or(TOO_MANY)?;
+        let count = r.varint()?;
+        offset = offset
+            .checked_add(count)
+            .ok_or(IndexError::Malformed("bucket counts overflow"))?;
         offsets.push(offset);
     }
     Ok(offsets)
@@ -386,7 +388,8 @@ pub(crate) struct PerDocument<'a> {
 }
 
 /// Writes an index file from (32-bit fingerprint, document, check) entries, sorted and
-/// deduplicated by fingerprint and document.
+/// deduplicated by fingerprint and document; `public` lists the first entry of each public
+/// fingerprint, sorted.
 fn encode(
     key: &Key,
     streams: [Params; 3],
@@ -394,6 +397,7 @@ fn encode(
     documents: PerDocument<'_>,
     names: Option<&[String]>,
     entries: &[(u32, u32, u8)],
+    public: &[u32],
 ) -> Vec<u8> {
     let PerDocument {
         fingerprints: doc_fingerprints,
@@ -439,7 +443,7 @@ fn encode(
             next.next();
             count += 1;
         }
-        write_varint(count, &mut p);
+        container::write_varint(count, &mut p);
     }
     for &(fp, _, _) in entries {
         p.extend_from_slice(&split(fp, bits).1.to_le_bytes());
@@ -449,6 +453,7 @@ fn encode(
         entries.iter().map(|&(_, doc, check)| (doc, check)),
         &mut p,
     );
+    container::write_increasing(public, &mut p);
     container::seal(MAGIC, VERSION, &p)
 }
 
@@ -909,6 +914,23 @@ mod tests {
     }
 
     #[test]
+    fn a_format_7_file_loads_and_finds_as_before() {
+        let (file, a, _) = index(false);
+        let eight = DocumentIndex::from_bytes(&file).unwrap();
+        // Format 7 is format 8 without the public list (the last section): here empty, four
+        // bytes of count.
+        let payload = container::open(&file, MAGIC, "documents", VERSION).unwrap();
+        assert_eq!(payload[payload.len() - 4..], [0, 0, 0, 0]);
+        let seven = container::seal(MAGIC, 7, &payload[..payload.len() - 4]);
+        let seven = DocumentIndex::from_bytes(&seven).unwrap();
+        let paste: String = a.lines().skip(2).take(12).collect::<Vec<_>>().join("\n");
+        let mut scratch = FindScratch::default();
+        let found = eight.find(paste.as_bytes(), 200, &mut scratch);
+        assert!(!found.is_empty());
+        assert_eq!(seven.find(paste.as_bytes(), 200, &mut scratch), found);
+    }
+
+    #[test]
     fn damaged_files_are_refused() {
         let (file, _, _) = index(false);
         let mut tampered = file.clone();
@@ -923,10 +945,10 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 8;
+        newer[8] = 9;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 8, .. })
+            Err(IndexError::UnsupportedVersion { found: 9, .. })
         ));
         // Format 6 had narrower checks: its files would verify nothing, so they are refused.
         for old in [1, 2, 3, 4, 5, 6] {
@@ -955,7 +977,7 @@ mod tests {
         let counts = [0u32, 1, 127, 128, 300, 16_383, 16_384, 1 << 21, 5];
         let mut file = Vec::new();
         for &c in &counts {
-            write_varint(c, &mut file);
+            container::write_varint(c, &mut file);
         }
         let offsets = read_bucket_counts(&mut Reader::new(&file), counts.len()).unwrap();
         let mut sum = 0;
@@ -973,8 +995,8 @@ mod tests {
         let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
         assert!(read_bucket_counts(&mut Reader::new(&huge), 1).is_err());
         let mut two = Vec::new();
-        write_varint(u32::MAX, &mut two);
-        write_varint(1, &mut two);
+        container::write_varint(u32::MAX, &mut two);
+        container::write_varint(1, &mut two);
         assert!(read_bucket_counts(&mut Reader::new(&two), 2).is_err());
     }
 

@@ -1,0 +1,260 @@
+//! Public shapes: the blinded code k-grams that many public projects share, known before any
+//! index is built.
+//!
+//! With identifiers blinded, code in one language shares stretches of shape with any large tree
+//! (argument parsing, `match` arms, test scaffolding, builder chains). An index sees only its own
+//! documents, so it cannot tell such an idiom from its own code: a paste of other code in the
+//! same language then matches as a "renamed copy" (measured: 8–12 % of same-language fields
+//! flagged by 2–10 MB indexes, `benches/RESULTS.md`, "Issue 12, thirteenth round"). This table
+//! is that knowledge from outside the index: the shapes found in at least a few *different*
+//! public projects. A document fingerprint whose shape is in the table is stored *marked*: a hit
+//! of it counts only when verified (the names as written agree), never as blinded evidence. So
+//! a copy that kept its names is still found through such a k-gram; only the renamed reading of
+//! it is given up, and that reading is what other code shares.
+//!
+//! The table holds 32-bit keys of unkeyed shape hashes (token values and the links between
+//! repeated names, never names or text) for one k-gram length: shapes depend on `k`, so an
+//! index built with another `k` does not use it. Keys are sorted and stored as LEB128 gaps
+//! (about two bytes per key), framed like the index files (magic, version, SHA-256).
+//!
+//! Trade-off: a key collision marks an unrelated fingerprint public, which costs only that
+//! fingerprint's renamed reading; a shape the table lacks is judged as before.
+
+use super::code_view;
+use super::container::{self, IndexError, Reader};
+use super::fold::Folder;
+use super::keyed::Key;
+use super::units::Units;
+use super::winnow::{self, Params};
+use std::collections::HashMap;
+
+const MAGIC: &[u8; 8] = b"ALSHAPE\0";
+const VERSION: u32 = 1;
+
+/// The 32-bit key of an unkeyed shape hash (a fixed finalizer: the table is the same for
+/// every index key).
+fn key_of(shape: u64) -> u32 {
+    let mut z = shape.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 32) as u32
+}
+
+/// Shapes of code k-grams common across public projects, for one k-gram length.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicShapes {
+    k: usize,
+    keys: Vec<u32>,
+}
+
+impl PublicShapes {
+    /// The k-gram length (in code tokens) the shapes were taken with.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// How many shapes the table holds.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Whether the shape hash `shape` (see [`winnow::Scratch::shape`]) is public.
+    pub fn contains(&self, shape: u64) -> bool {
+        self.keys.binary_search(&key_of(shape)).is_ok()
+    }
+
+    /// The table as a file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut payload = Vec::with_capacity(8 + 2 * self.keys.len());
+        payload.extend_from_slice(&(self.k as u32).to_le_bytes());
+        container::write_increasing(&self.keys, &mut payload);
+        container::seal(MAGIC, VERSION, &payload)
+    }
+
+    /// Parses and checks a table file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PublicShapes, IndexError> {
+        let payload = container::open_exact(bytes, MAGIC, "public shapes", VERSION)?;
+        let mut r = Reader::new(payload);
+        let k = r.u32()? as usize;
+        if k == 0 || k > 4096 {
+            return Err(IndexError::Malformed("k-gram length out of range"));
+        }
+        let keys = r.increasing(1 << 32)?;
+        if !r.at_end() {
+            return Err(IndexError::Malformed("bytes after the last key"));
+        }
+        Ok(PublicShapes { k, keys })
+    }
+}
+
+/// Counts, over a corpus of public projects, in how many projects each code shape occurs.
+#[derive(Debug)]
+pub struct ShapeCounter {
+    params: Params,
+    folder: Folder,
+    units: Units,
+    comments: Units,
+    scratch: winnow::Scratch,
+    selected: Vec<winnow::Selected>,
+    /// Per shape key: (projects seen in, the last project that counted it).
+    seen: HashMap<u32, (u32, u32)>,
+    project: u32,
+}
+
+impl ShapeCounter {
+    /// A counter of the code view's shapes under `params` (an index's code settings: shapes
+    /// are only comparable for one `k` and `min_distinct`).
+    pub fn new(params: Params) -> ShapeCounter {
+        let mut scratch = winnow::Scratch::default();
+        scratch.keep_shapes(true);
+        ShapeCounter {
+            params,
+            folder: Folder::new(),
+            units: Units::default(),
+            comments: Units::default(),
+            scratch,
+            selected: Vec::new(),
+            seen: HashMap::new(),
+            project: 0,
+        }
+    }
+
+    /// Starts the next project: shapes count once per project, however many of its files hold
+    /// them.
+    pub fn next_project(&mut self) {
+        self.project += 1;
+    }
+
+    /// Adds one source file of the current project.
+    pub fn add_file(&mut self, text: &[u8]) {
+        code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments);
+        // The key does not matter: only the unkeyed shapes are read.
+        winnow::fingerprints(
+            &Key([0; 16]),
+            super::documents::DOMAIN_CODE,
+            &self.units.values,
+            &self.units.names,
+            self.params,
+            &mut self.scratch,
+            &mut self.selected,
+        );
+        self.selected.clear();
+        let project = self.project;
+        let kgrams = self.units.len().saturating_sub(self.params.k.max(1) - 1);
+        for first in 0..kgrams {
+            let Some(shape) = self.scratch.shape(first) else {
+                continue;
+            };
+            let entry = self.seen.entry(key_of(shape)).or_insert((0, u32::MAX));
+            if entry.1 != project {
+                *entry = (entry.0 + 1, project);
+            }
+        }
+    }
+
+    /// The shapes seen in at least `min_projects` projects.
+    pub fn finish(self, min_projects: u32) -> PublicShapes {
+        let mut keys: Vec<u32> = self
+            .seen
+            .into_iter()
+            .filter(|&(_, (projects, _))| projects >= min_projects)
+            .map(|(key, _)| key)
+            .collect();
+        keys.sort_unstable();
+        PublicShapes {
+            k: self.params.k,
+            keys,
+        }
+    }
+
+    /// How many shapes occur in exactly `n` projects, for `n` = 1, 2, …, `upto` (the last
+    /// counts `upto` or more): to choose `min_projects`.
+    pub fn histogram(&self, upto: u32) -> Vec<usize> {
+        let mut counts = vec![0usize; upto as usize];
+        for &(projects, _) in self.seen.values() {
+            let bin = projects.clamp(1, upto) as usize - 1;
+            if let Some(c) = counts.get_mut(bin) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_reads_back_as_written_and_refuses_damage() {
+        let table = PublicShapes {
+            k: 14,
+            keys: vec![0, 1, 127, 128, 300_000, u32::MAX - 1, u32::MAX],
+        };
+        let bytes = table.to_bytes();
+        assert_eq!(PublicShapes::from_bytes(&bytes), Ok(table));
+        let mut damaged = bytes.clone();
+        if let Some(last) = damaged.last_mut() {
+            *last ^= 1;
+        }
+        assert!(PublicShapes::from_bytes(&damaged).is_err());
+        assert!(PublicShapes::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_shape_counts_once_per_project_and_a_rename_keeps_it() {
+        let params = Params {
+            k: 14,
+            w: 23,
+            min_distinct: 0,
+        };
+        let code = "fn parse(input: &str) -> Result<Config, Error> {\n    let value = input.trim().parse::<u32>()?;\n    Ok(Config { value })\n}\n";
+        let renamed = code
+            .replace("parse", "read")
+            .replace("input", "text")
+            .replace("value", "n")
+            .replace("Config", "Settings");
+        let mut counter = ShapeCounter::new(params);
+        counter.next_project();
+        counter.add_file(code.as_bytes());
+        counter.add_file(code.as_bytes());
+        let once = counter.finish(2);
+        assert!(once.is_empty(), "two files of one project are one project");
+
+        let mut counter = ShapeCounter::new(params);
+        counter.next_project();
+        counter.add_file(code.as_bytes());
+        counter.next_project();
+        counter.add_file(renamed.as_bytes());
+        let table = counter.finish(2);
+        assert!(table.len() > 5, "{}", table.len());
+        // Every shape of the code is in the table, and an unrelated shape is not.
+        let mut scratch = winnow::Scratch::default();
+        scratch.keep_shapes(true);
+        let (mut units, mut comments, mut out) = (Units::default(), Units::default(), Vec::new());
+        code_view::units(
+            &mut Folder::new(),
+            code.as_bytes(),
+            &mut units,
+            &mut comments,
+        );
+        winnow::fingerprints(
+            &Key([7; 16]),
+            super::super::documents::DOMAIN_CODE,
+            &units.values,
+            &units.names,
+            params,
+            &mut scratch,
+            &mut out,
+        );
+        let shapes: Vec<u64> = (0..units.len()).filter_map(|i| scratch.shape(i)).collect();
+        assert!(!shapes.is_empty());
+        assert!(shapes.iter().all(|&s| table.contains(s)));
+        assert!(!table.contains(0x1234_5678_9abc_def0));
+    }
+}
