@@ -296,9 +296,48 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Appends `n` as LEB128 (what [`Reader::varint`] reads).
+pub fn write_varint(mut n: u32, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Appends strictly increasing `values` as a count and LEB128 gaps (what
+/// [`Reader::increasing`] reads).
+pub fn write_increasing(values: &[u32], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    let mut previous = 0u32;
+    for &value in values {
+        write_varint(value.wrapping_sub(previous), out);
+        previous = value;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_lists_read_back_and_bad_ones_are_refused() {
+        let values = [0u32, 1, 127, 128, 16_384, u32::MAX];
+        let mut out = Vec::new();
+        write_increasing(&values, &mut out);
+        let mut r = Reader::new(&out);
+        assert_eq!(r.increasing(1 << 32).unwrap(), values);
+        assert!(r.at_end());
+        // A value at or past the bound, a repeated value, a number longer than 32 bits.
+        assert!(Reader::new(&out).increasing(u64::from(u32::MAX)).is_err());
+        let mut repeated = Vec::new();
+        write_increasing(&[5, 5], &mut repeated);
+        assert!(Reader::new(&repeated).increasing(10).is_err());
+        let long = [1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F];
+        assert!(Reader::new(&long).increasing(1 << 32).is_err());
+        // A count the bytes cannot hold.
+        assert!(Reader::new(&[9, 0, 0, 0, 1]).increasing(10).is_err());
+    }
 
     const MAGIC: &[u8; 8] = b"AIRLTEST";
 
@@ -336,25 +375,5 @@ mod tests {
     fn reader_refuses_overlong_counts() {
         let mut r = Reader::new(&[255, 255, 255, 255, 1]);
         assert!(r.count(4).is_err());
-    }
-}
-
-/// Appends `n` as LEB128 (what [`Reader::varint`] reads).
-pub fn write_varint(mut n: u32, out: &mut Vec<u8>) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7F) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-/// Appends strictly increasing `values` as a count and LEB128 gaps (what
-/// [`Reader::increasing`] reads).
-pub fn write_increasing(values: &[u32], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
-    let mut previous = 0u32;
-    for &value in values {
-        write_varint(value.wrapping_sub(previous), out);
-        previous = value;
     }
 }
