@@ -8,6 +8,7 @@ use crate::index_records;
 use crate::index_walk::{self, Walk};
 use airlock_filter::protected::documents::{Builder, Settings, View};
 use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::public_shapes::{PublicShapes, ShapeCounter};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,9 +29,29 @@ pub enum IndexCommand {
         /// Text whose fingerprints are never protected (public code, dependencies); repeatable.
         #[arg(long, value_name = "PATH")]
         background: Vec<PathBuf>,
+        /// Code shapes common across public projects, from `airlock index shapes` (default: the
+        /// built-in table). A code k-gram of such a shape is found only as written, not renamed.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_public_shapes")]
+        public_shapes: Option<PathBuf>,
+        /// Use no public-shapes table: every code k-gram may match renamed.
+        #[arg(long)]
+        no_public_shapes: bool,
         /// Files and folders to index.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Collect the code shapes (blinded k-grams) common across public projects into a table
+    /// for `index documents --public-shapes`.
+    Shapes {
+        /// The table file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Keep the shapes found in at least this many of the projects.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        min_projects: u32,
+        /// Each PATH is one project (a source tree of public code).
+        #[arg(required = true)]
+        projects: Vec<PathBuf>,
     },
     /// Hash the rows of a CSV or JSON Lines table into a records (exact data match) index.
     Records {
@@ -60,8 +81,22 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, String> {
             exclude,
             names,
             background,
+            public_shapes,
+            no_public_shapes,
             paths,
-        } => documents(&out, &exclude, names, &background, &paths),
+        } => {
+            let shapes = if no_public_shapes {
+                None
+            } else {
+                Some(read_public_shapes(public_shapes.as_deref())?)
+            };
+            documents(&out, &exclude, names, &background, shapes, &paths)
+        }
+        IndexCommand::Shapes {
+            out,
+            min_projects,
+            projects,
+        } => shapes(&out, min_projects, &projects),
         IndexCommand::Records {
             out,
             columns,
@@ -92,15 +127,53 @@ pub fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
+/// The built-in public-shapes table (see `cli/data/README.md` for the projects it was taken
+/// from and the command that builds it).
+const BUILT_IN_PUBLIC_SHAPES: &[u8] = include_bytes!("../data/public-shapes.bin");
+
+/// The public-shapes table at `path`, or the built-in one.
+fn read_public_shapes(path: Option<&Path>) -> Result<PublicShapes, String> {
+    let Some(path) = path else {
+        return PublicShapes::from_bytes(BUILT_IN_PUBLIC_SHAPES).map_err(|e| {
+            format!("the built-in public-shapes table is damaged ({e}); rebuild airlock")
+        });
+    };
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = PublicShapes::from_bytes(&bytes).map_err(|e| {
+        format!(
+            "{}: not a public-shapes table ({e}); build one with `airlock index shapes`",
+            path.display()
+        )
+    })?;
+    let k = Settings::default().code.k;
+    if table.k() != k {
+        return Err(format!(
+            "{}: its shapes are {}-token k-grams, this airlock's are {k}; rebuild it with `airlock index shapes`",
+            path.display(),
+            table.k()
+        ));
+    }
+    Ok(table)
+}
+
 fn documents(
     out: &Path,
     exclude: &[String],
     names: bool,
     background: &[PathBuf],
+    public_shapes: Option<PublicShapes>,
     paths: &[PathBuf],
 ) -> Result<ExitCode, String> {
     let excludes = index_walk::globs(exclude)?;
     let mut builder = Builder::new(random_key()?, Settings::default());
+    let shapes = public_shapes.map_or(0, |table| {
+        let n = table.len();
+        if builder.mark_public_shapes(table) {
+            n
+        } else {
+            0
+        }
+    });
     let mut walk = Walk::new(&excludes);
     walk.run(paths, &mut |name, text| {
         builder.add_document(name, text, View::for_name(name));
@@ -136,9 +209,56 @@ fn documents(
         "airlock: dropped {} fingerprints common to many documents, {} found in the background ({} background files)",
         stats.dropped_common, stats.dropped_background, back.indexed
     );
+    if shapes == 0 {
+        println!("airlock: no public-shapes table: every code fingerprint may match renamed");
+    } else {
+        println!(
+            "airlock: {} code fingerprints have a public shape ({shapes} shapes known): found only as written; {} more dropped (as written they could never be confirmed)",
+            stats.marked_public, stats.dropped_public
+        );
+    }
     println!("airlock: skipped {}", walk.skipped_summary());
     for (number, name) in walk.names.iter().enumerate() {
         println!("  document {number}: {name}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `airlock index shapes`: the code shapes found in at least `min_projects` of `projects`.
+fn shapes(out: &Path, min_projects: u32, projects: &[PathBuf]) -> Result<ExitCode, String> {
+    if min_projects < 2 {
+        return Err(format!(
+            "--min-projects {min_projects}: a shape is public when at least 2 projects share it; use 2 or more"
+        ));
+    }
+    let excludes = index_walk::globs(&[])?;
+    let mut counter = ShapeCounter::new(Settings::default().code);
+    let mut files = 0;
+    for project in projects {
+        let mut walk = Walk::new(&excludes);
+        counter.next_project();
+        walk.run(std::slice::from_ref(project), &mut |name, text| {
+            if View::for_name(name) == View::Code {
+                counter.add_file(text);
+            }
+        })?;
+        files += walk.indexed;
+    }
+    let table = counter.finish(min_projects);
+    if table.is_empty() {
+        return Err(format!(
+            "no code shape is shared by {min_projects} of the {} projects ({files} files); nothing written",
+            projects.len()
+        ));
+    }
+    let bytes = table.to_bytes();
+    write_atomically(out, &bytes)?;
+    println!(
+        "airlock: wrote {} ({} bytes): {} shapes shared by at least {min_projects} of {} projects ({files} files read)",
+        out.display(),
+        bytes.len(),
+        table.len(),
+        projects.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -209,6 +209,120 @@ fn documents_errors_are_clear() {
     );
 }
 
+/// `module` under other names: what another project with the same shapes would hold.
+fn renamed_module(seed: u64, lines: usize, to: &str) -> String {
+    module(seed, lines)
+        .replace("rate", &format!("{to}_r"))
+        .replace("ledger", &format!("{to}_l"))
+        .replace("acct", &format!("{to}_a"))
+        .replace("settle", &format!("{to}_s"))
+}
+
+#[test]
+fn public_shapes_are_collected_and_found_only_as_written() {
+    let dir = tempdir("shapes");
+    for to in ["alpha", "beta", "gamma"] {
+        std::fs::create_dir_all(dir.join(to)).unwrap();
+        std::fs::write(dir.join(to).join("lib.rs"), renamed_module(21, 100, to)).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/secret.rs"), module(21, 100)).unwrap();
+    let out = airlock(
+        &[
+            "index",
+            "shapes",
+            "--out",
+            "shapes.tbl",
+            "alpha",
+            "beta",
+            "gamma",
+        ],
+        &dir,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("shared by at least 3 of 3 projects"),
+        "{stdout}"
+    );
+    let build = |extra: &[&str], out_name: &str| {
+        let mut args = vec!["index", "documents", "--out", out_name];
+        args.extend_from_slice(extra);
+        args.push("src");
+        let out = airlock(&args, &dir);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let bytes = std::fs::read(dir.join(out_name)).unwrap();
+        (DocumentIndex::from_bytes(&bytes).unwrap(), stdout)
+    };
+    let (marked, stdout) = build(&["--public-shapes", "shapes.tbl"], "marked.idx");
+    assert!(stdout.contains("have a public shape"), "{stdout}");
+    let (plain, stdout) = build(&["--no-public-shapes"], "plain.idx");
+    assert!(stdout.contains("no public-shapes table"), "{stdout}");
+    let (_, stdout) = build(&[], "default.idx");
+    assert!(
+        stdout.contains("shapes known"),
+        "the built-in table: {stdout}"
+    );
+
+    let copy: String = module(21, 100)
+        .lines()
+        .skip(20)
+        .take(12)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let renamed: String = renamed_module(21, 100, "delta")
+        .lines()
+        .skip(20)
+        .take(12)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut scratch = FindScratch::default();
+    assert!(!marked.find(copy.as_bytes(), 200, &mut scratch).is_empty());
+    assert!(marked
+        .find(renamed.as_bytes(), 200, &mut scratch)
+        .is_empty());
+    assert!(!plain.find(renamed.as_bytes(), 200, &mut scratch).is_empty());
+
+    let out = airlock(
+        &[
+            "index",
+            "shapes",
+            "--out",
+            "x.tbl",
+            "--min-projects",
+            "1",
+            "alpha",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--min-projects"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = airlock(
+        &[
+            "index",
+            "documents",
+            "--out",
+            "x.idx",
+            "--public-shapes",
+            "src/secret.rs",
+            "src",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a public-shapes table"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.join("x.idx").exists() && !dir.join("x.tbl").exists());
+}
+
 const CUSTOMERS: &str = "\
 id,name,email,phone,account
 1,Anna Novak,anna.novak@example.com,+1 555 010 2345,AC-0042-7731

@@ -914,6 +914,49 @@ mod tests {
     }
 
     #[test]
+    fn a_public_shape_is_found_as_written_and_not_renamed() {
+        use crate::protected::public_shapes::ShapeCounter;
+        let a = program(1, 200);
+        let rename = |text: &str, to: &str| {
+            text.replace('w', to)
+                .replace("let v", &format!("let {to}_"))
+                .replace('x', &format!("{to}x"))
+        };
+        // Three public projects with `a`'s shapes under other names (not `a` itself).
+        let mut counter = ShapeCounter::new(Settings::default().code);
+        for to in ["p", "q", "r"] {
+            counter.next_project();
+            counter.add_file(rename(&a, to).as_bytes());
+        }
+        let table = counter.finish(3);
+        let build = |table: Option<crate::protected::public_shapes::PublicShapes>| {
+            let mut builder = Builder::new(Key([3; 16]), Settings::default());
+            if let Some(table) = table {
+                assert!(builder.mark_public_shapes(table));
+            }
+            builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+            builder.add_document("docs/b.rs", program(2, 200).as_bytes(), View::Code);
+            let (file, stats) = builder.finish(false);
+            (DocumentIndex::from_bytes(&file).unwrap(), stats)
+        };
+        let (plain, plain_stats) = build(None);
+        let (marked, stats) = build(Some(table));
+        assert_eq!(plain_stats.marked_public, 0);
+        assert!(stats.marked_public > 20, "{stats:?}");
+        let copied: String = a.lines().skip(50).take(30).collect::<Vec<_>>().join("\n");
+        let renamed = rename(&copied, "s");
+        let mut scratch = FindScratch::default();
+        for idx in [&plain, &marked] {
+            let found = idx.find(copied.as_bytes(), 200, &mut scratch);
+            assert_eq!(found.first().map(|m| m.document), Some(0), "{found:?}");
+        }
+        assert!(!plain.find(renamed.as_bytes(), 200, &mut scratch).is_empty());
+        assert!(marked
+            .find(renamed.as_bytes(), 200, &mut scratch)
+            .is_empty());
+    }
+
+    #[test]
     fn a_format_7_file_loads_and_finds_as_before() {
         let (file, a, _) = index(false);
         let eight = DocumentIndex::from_bytes(&file).unwrap();
