@@ -23,12 +23,10 @@
 //! crate: to compare two builds, run both with `HOME` pointing at one frozen copy of it.
 //! `AIRLOCK_RENAMED=0` measures the detector with `renamed: false`; `AIRLOCK_FEATURES=1`
 //! prints each run's measures; `AIRLOCK_MIN_COMMON`, `AIRLOCK_COMMON_PER_MILLE` set when a
-//! fingerprint is dropped as common.
-use airlock_filter::protected::documents::{
-    Builder, FindScratch, RunMeasure, Settings, View, Wanted,
-};
+//! fingerprint is dropped as common; `AIRLOCK_PUBLIC_SHAPES` a public-shapes table (default: the
+//! one `airlock index documents` uses, `cli/data/public-shapes.bin`; `none` for no table).
+use airlock_filter::protected::documents::{FindScratch, RunMeasure, Settings, View, Wanted};
 use airlock_filter::protected::keyed::Key;
-use airlock_filter::protected::public_shapes::PublicShapes;
 use airlock_filter::protected::records::{self, RecordIndex};
 use airlock_filter::protected::DocumentIndex;
 use std::path::{Path, PathBuf};
@@ -97,15 +95,7 @@ fn settings() -> Settings {
 /// The index of `docs`, with `background` texts whose fingerprints are never protected.
 fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>, f64, u64) {
     let start = Instant::now();
-    let mut builder = Builder::new(Key([0x5a; 16]), settings());
-    if let Ok(path) = std::env::var("AIRLOCK_PUBLIC_SHAPES") {
-        let table = PublicShapes::from_bytes(&std::fs::read(&path).expect("read the table"))
-            .expect("a public-shapes table");
-        assert!(
-            builder.mark_public_shapes(table),
-            "the table's k is not the build's"
-        );
-    }
+    let mut builder = airlock_benches::protected::documents_builder(settings());
     for (_, text) in background {
         builder.add_background(text.as_bytes());
     }
@@ -464,7 +454,7 @@ fn why_missed(
     pasted: &str,
     scratch: &mut FindScratch,
 ) -> String {
-    let mut alone = Builder::new(Key([0x5a; 16]), settings());
+    let mut alone = airlock_benches::protected::documents_builder(settings());
     alone.add_document(
         &docs[doc].0,
         docs[doc].1.as_bytes(),

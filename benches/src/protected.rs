@@ -6,13 +6,38 @@
 
 use crate::corpus::Rng;
 use airlock_filter::protected::keyed::Key;
+use airlock_filter::protected::public_shapes::PublicShapes;
 use airlock_filter::protected::{documents, records};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+/// The public-shapes table `airlock index documents` uses by default (`cli/data`), or the one
+/// `AIRLOCK_PUBLIC_SHAPES` names (a file, or `none` for no table).
+pub fn public_shapes() -> Option<PublicShapes> {
+    let bytes = match std::env::var("AIRLOCK_PUBLIC_SHAPES").as_deref() {
+        Ok("none") => return None,
+        Ok(path) => std::fs::read(path).expect("read the AIRLOCK_PUBLIC_SHAPES table"),
+        Err(_) => include_bytes!("../../cli/data/public-shapes.bin").to_vec(),
+    };
+    Some(PublicShapes::from_bytes(&bytes).expect("a public-shapes table"))
+}
+
+/// A documents builder as `airlock index documents` makes one (public shapes marked), with a
+/// fixed key so runs compare.
+pub fn documents_builder(settings: documents::Settings) -> documents::Builder {
+    let mut builder = documents::Builder::new(Key([0x5a; 16]), settings);
+    if let Some(table) = public_shapes() {
+        assert!(
+            builder.mark_public_shapes(table),
+            "the public-shapes table's k is not the build's"
+        );
+    }
+    builder
+}
+
 /// The documents index of `(name, text)` files, each read in the view its name selects.
 pub fn documents_index(docs: &[(String, String)]) -> Vec<u8> {
-    let mut builder = documents::Builder::new(Key([0x5a; 16]), documents::Settings::default());
+    let mut builder = documents_builder(documents::Settings::default());
     for (name, text) in docs {
         builder.add_document(name, text.as_bytes(), documents::View::for_name(name));
     }
