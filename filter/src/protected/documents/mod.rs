@@ -618,6 +618,45 @@ mod tests {
     }
 
     #[test]
+    fn a_verified_public_shape_is_never_a_finding_alone() {
+        use crate::protected::public_shapes::ShapeCounter;
+        let a = program(1, 200);
+        let mut counter = ShapeCounter::new(Settings::default().code);
+        for to in ["p", "q", "r"] {
+            counter.next_project();
+            counter.add_file(
+                a.replace('w', to)
+                    .replace("let v", &format!("let {to}_"))
+                    .as_bytes(),
+            );
+        }
+        let plain = padded_index_of(&a);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        assert!(builder.mark_public_shapes(counter.finish(3)));
+        builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
+        pad(&mut builder);
+        let public = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
+        let lines: Vec<&str> = a.lines().collect();
+        let mut scratch = FindScratch::default();
+        let mut found = |idx: &DocumentIndex, n: usize| {
+            (0..150)
+                .filter(|&start| {
+                    let copy = lines[start..start + n].join("\n");
+                    !idx.find(copy.as_bytes(), 100, &mut scratch).is_empty()
+                })
+                .count()
+        };
+        // Three lines hold one or two verifiable fingerprints: as public shapes, one is not
+        // enough. Twelve lines hold several, and a copy of them is found either way.
+        let (plain_short, public_short) = (found(&plain, 3), found(&public, 3));
+        assert!(
+            public_short * 2 < plain_short,
+            "three lines: {public_short} public, {plain_short} plain of 150"
+        );
+        assert!(found(&public, 12) >= 145);
+    }
+
+    #[test]
     fn a_stripped_paste_is_measured_by_the_source_it_reproduces() {
         let a = program(1, 200);
         let idx = padded_index_of(&a);
