@@ -89,29 +89,17 @@ pub fn open_exact<'a>(
     kind: &'static str,
     version: u32,
 ) -> Result<&'a [u8], IndexError> {
-    open_between(bytes, magic, kind, version, version).map(|(payload, _)| payload)
-}
-
-/// [`open`] of a file whose version is `oldest` to `newest`: the payload and the version, for
-/// a reader of several layouts. Older versions are refused like newer ones.
-pub fn open_between<'a>(
-    bytes: &'a [u8],
-    magic: &[u8; 8],
-    kind: &'static str,
-    oldest: u32,
-    newest: u32,
-) -> Result<(&'a [u8], u32), IndexError> {
     let found = bytes
         .get(8..12)
         .and_then(|v| <[u8; 4]>::try_from(v).ok())
         .map_or(0, u32::from_le_bytes);
-    if bytes.starts_with(magic) && found != 0 && found < oldest {
+    if bytes.starts_with(magic) && found != 0 && found < version {
         return Err(IndexError::UnsupportedVersion {
             found,
-            supported: newest,
+            supported: version,
         });
     }
-    open(bytes, magic, kind, newest).map(|payload| (payload, found))
+    open(bytes, magic, kind, version)
 }
 
 /// Checks a complete file and returns its payload.
