@@ -99,20 +99,22 @@ impl Step {
 /// Counts one call of `step` that reads `bytes` bytes. Free without `bench-hooks`.
 #[inline(always)]
 pub(crate) fn count(step: Step, bytes: usize) {
-    #[cfg(feature = "bench-hooks")]
-    counters::add(step, bytes);
-    #[cfg(not(feature = "bench-hooks"))]
-    let _ = (step, bytes);
+    count_for(step, None, bytes);
 }
 
-/// Counts one search of armed regex `regex` (an index into the scanner's regexes) over
-/// `bytes` bytes. Free without `bench-hooks`.
+/// [`count`] for a search of armed regex `regex` (an index into the scanner's regexes), which
+/// is also counted against that regex.
 #[inline(always)]
-pub(crate) fn count_regex(regex: u32, bytes: usize) {
+pub(crate) fn count_search(step: Step, regex: u32, bytes: usize) {
+    count_for(step, Some(regex), bytes);
+}
+
+#[inline(always)]
+fn count_for(step: Step, regex: Option<u32>, bytes: usize) {
     #[cfg(feature = "bench-hooks")]
-    counters::add_regex(regex, bytes);
+    counters::add(step, regex, bytes);
     #[cfg(not(feature = "bench-hooks"))]
-    let _ = (regex, bytes);
+    let _ = (step, regex, bytes);
 }
 
 /// Calls and bytes of every step so far, by [`Step::ALL`]'s order.
@@ -166,13 +168,12 @@ mod counters {
         }
     }
 
-    pub(super) fn add(step: Step, bytes: usize) {
+    pub(super) fn add(step: Step, regex: Option<u32>, bytes: usize) {
         bump(&CALLS, &BYTES, step as usize, bytes);
-    }
-
-    pub(super) fn add_regex(regex: u32, bytes: usize) {
-        let slot = (regex as usize).min(REGEX_SLOTS - 1);
-        bump(&REGEX_CALLS, &REGEX_BYTES, slot, bytes);
+        if let Some(regex) = regex {
+            let slot = (regex as usize).min(REGEX_SLOTS - 1);
+            bump(&REGEX_CALLS, &REGEX_BYTES, slot, bytes);
+        }
     }
 
     fn read(calls: &[AtomicU64], bytes: &[AtomicU64]) -> Vec<(u64, u64)> {

@@ -401,8 +401,7 @@ impl ArmedRegex<'_> {
         }
         let mut at = span.start;
         while at <= span.end {
-            steps::count(Step::ArmedSearch, span.end - at);
-            steps::count_regex(self.index, span.end - at);
+            steps::count_search(Step::ArmedSearch, self.index, span.end - at);
             let input = Input::new(text).range(at..span.end);
             let Some(m) = self.compiled.regex.search_with(self.cache, &input) else {
                 break;
@@ -424,8 +423,7 @@ impl ArmedRegex<'_> {
         loop {
             let (compiled, cache, index) = (self.compiled, &mut *self.cache, self.index);
             let mut anchored = |start: usize| {
-                steps::count(Step::AnchoredTry, 0);
-                steps::count_regex(index, 0);
+                steps::count_search(Step::AnchoredTry, index, 0);
                 let input = Input::new(text)
                     .range(start..span.end)
                     .anchored(regex_automata::Anchored::Yes);
@@ -448,8 +446,7 @@ impl ArmedRegex<'_> {
                 continue;
             }
             tried = Some(start);
-            steps::count(Step::AnchoredTry, 0);
-            steps::count_regex(self.index, 0);
+            steps::count_search(Step::AnchoredTry, self.index, 0);
             let input = Input::new(text)
                 .range(start..)
                 .anchored(regex_automata::Anchored::Yes);
