@@ -19,11 +19,13 @@ mod anchors;
 mod carried;
 mod finding_shape;
 mod match_parts;
+mod match_start;
 
 pub use anchors::{keyword_anchors, Anchor};
 pub use carried::{read_all, CarriedFacts, FactsById};
 pub use finding_shape::{finding_shape, FindingShape};
 pub use match_parts::{commonness, required_bytes, required_run, ByteSet, RequiredRun};
+pub use match_start::required_within;
 
 use regex_syntax::hir::Hir;
 

@@ -26,6 +26,7 @@ pub(crate) mod limits;
 pub mod relay;
 pub(crate) mod scan;
 mod span;
+pub(crate) mod steps;
 #[cfg(test)]
 pub(crate) mod test_rng;
 pub(crate) mod verdict;
@@ -46,6 +47,12 @@ pub mod bench_hooks {
     }
     pub mod respell {
         pub use crate::engine::layers::respell::find;
+    }
+    /// Calls and bytes per stage of the pass over new bytes.
+    pub mod steps {
+        pub use crate::engine::steps::Step;
+        #[cfg(feature = "bench-hooks")]
+        pub use crate::engine::steps::{snapshot, Counts};
     }
     pub mod scanner {
         pub use crate::engine::scan::scanner::{

@@ -16,16 +16,26 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    use crate::engine::steps::{count, Step};
+    count(Step::Respell, text.len());
     // Every escape below starts with `&`, `\` or `=`: one pass tells most prose has none.
     if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+        count(Step::Escapes, text.len());
         escapes(text, out);
     }
+    count(Step::Spaced, text.len());
     spaced(text, out);
+    count(Step::Rejoin, text.len());
     super::rejoin::find(text, out);
+    count(Step::Separators, text.len());
     super::separators::find(text, out);
+    count(Step::Recase, text.len());
     super::recase::find(text, out);
+    count(Step::Tags, text.len());
     super::tags::find(text, out);
+    count(Step::ByteLists, text.len());
     super::byte_lists::find(text, out);
+    count(Step::Families, text.len());
     super::families::find(text, out);
     out.truncate(MAX_RESPELLED_RUNS);
 }

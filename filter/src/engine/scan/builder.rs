@@ -14,6 +14,7 @@ use crate::engine::scan::scanner::{
     keyword_reach, AlwaysOnSet, Checks, DetectorIndex, DictionaryDetector, KeywordUse, NearRuns,
     RegexDetector, RegexLimits, Scanner,
 };
+use crate::engine::scan::start_skip::StartSkip;
 use regex_automata::{hybrid, meta};
 use regex_facts::RegexFacts;
 use std::collections::BTreeMap;
@@ -191,6 +192,15 @@ impl<'p> ScannerBuilder<'p> {
         let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
         let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
         let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
+        // A regex run over every whole text is tried only where its matches can start, when
+        // its tree says where (at most two such regexes: parsing them here costs little).
+        for (index, pattern, facts) in picked(&plan.everywhere) {
+            let skip = (facts.required_bytes.as_ref())
+                .and_then(|required| StartSkip::of(pattern, required));
+            if let Some(regex) = self.regexes.get_mut(*index as usize) {
+                regex.start_skip = skip;
+            }
+        }
         let near_runs: Vec<NearRuns> = plan
             .near_runs
             .into_iter()

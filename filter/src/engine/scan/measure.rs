@@ -15,6 +15,12 @@ impl Scanner {
         &policy.scanner
     }
 
+    /// The detector of regex `index` (an index into the scanner's regexes, as the step
+    /// counters name regexes).
+    pub fn regex_detector(&self, index: usize) -> Option<DetectorIndex> {
+        self.regexes.get(index).map(|r| r.detector)
+    }
+
     /// Detector indices of the keyword-less regex detectors in the always-on set, in set-pattern order
     /// (those the gate cannot cover run on every text instead, see [`Scanner::run_everywhere_detectors`]).
     pub fn always_on_detectors(&self) -> Vec<DetectorIndex> {

@@ -13,4 +13,5 @@ mod measure;
 pub(crate) mod protected;
 pub(crate) mod scanner;
 pub(crate) mod shared_regexes;
+pub(crate) mod start_skip;
 pub(crate) mod validators;

@@ -24,8 +24,10 @@ use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
+use crate::engine::scan::start_skip::StartSkip;
 use crate::engine::scan::validators::Validator;
 use crate::engine::span::Span;
+use crate::engine::steps::{self, Step};
 use regex_automata::hybrid::{self, dfa::OverlappingState};
 use regex_automata::meta::{self, Regex};
 use regex_automata::nfa::thompson;
@@ -163,6 +165,9 @@ pub struct RegexDetector {
     /// Its keywords pin where a match starts ([`regex_facts::keyword_anchors`]): it is tried anchored there
     /// instead of searched for within its reach.
     pub anchored: bool,
+    /// Where its matches can start, when it runs over whole texts and that is known: it is then
+    /// tried anchored there instead of searched for ([`StartSkip`]).
+    pub(super) start_skip: Option<StartSkip>,
     pub checks: Checks,
     pattern: Box<str>,
     limits: RegexLimits,
@@ -206,6 +211,7 @@ impl RegexDetector {
             detector,
             reach,
             anchored: false,
+            start_skip: None,
             checks,
             pattern: pattern.into(),
             limits,
@@ -374,6 +380,8 @@ fn arm_everywhere(regexes: &[u32], text: &[u8], armings: &mut Vec<Arming>) {
 
 /// A regex armed in one scan, with its scratch state.
 struct ArmedRegex<'s> {
+    /// Its index into `Scanner::regexes` (for the step counters).
+    index: u32,
     detector: &'s RegexDetector,
     compiled: &'s CompiledRegex,
     cache: &'s mut meta::Cache,
@@ -386,14 +394,45 @@ impl ArmedRegex<'_> {
     fn run_over(&mut self, text: &[u8], span: std::ops::Range<usize>, sink: &mut dyn FnMut(Hit)) {
         // Matches do not overlap, and a rejected candidate's bytes are not reconsidered:
         // retrying inside it would report a suffix ("ser@example.com") the author never meant.
+        if let Some(skip) =
+            (self.detector.start_skip.as_ref()).filter(|skip| skip.pays(text, span.clone()))
+        {
+            return self.run_at_skips(skip, text, span, sink);
+        }
         let mut at = span.start;
         while at <= span.end {
+            steps::count_search(Step::ArmedSearch, self.index, span.end - at);
             let input = Input::new(text).range(at..span.end);
             let Some(m) = self.compiled.regex.search_with(self.cache, &input) else {
                 break;
             };
             self.report(text, m, sink);
             at = m.end().max(m.start() + 1);
+        }
+    }
+
+    /// [`ArmedRegex::run_over`] by anchored tries where `skip` says a match can start.
+    fn run_at_skips(
+        &mut self,
+        skip: &StartSkip,
+        text: &[u8],
+        span: std::ops::Range<usize>,
+        sink: &mut dyn FnMut(Hit),
+    ) {
+        let mut from = span.start;
+        loop {
+            let (compiled, cache, index) = (self.compiled, &mut *self.cache, self.index);
+            let mut anchored = |start: usize| {
+                steps::count_search(Step::AnchoredTry, index, 0);
+                let input = Input::new(text)
+                    .range(start..span.end)
+                    .anchored(regex_automata::Anchored::Yes);
+                compiled.regex.search_with(cache, &input)
+            };
+            let Some(m) = skip.next_match(text, &mut from, span.end, &mut anchored) else {
+                break;
+            };
+            self.report(text, m, sink);
         }
     }
 
@@ -407,6 +446,7 @@ impl ArmedRegex<'_> {
                 continue;
             }
             tried = Some(start);
+            steps::count_search(Step::AnchoredTry, self.index, 0);
             let input = Input::new(text)
                 .range(start..)
                 .anchored(regex_automata::Anchored::Yes);
@@ -420,6 +460,7 @@ impl ArmedRegex<'_> {
     /// Reports match `m` (its `secret` group, if the regex has one) if it passes the
     /// detector's checks.
     fn report(&mut self, text: &[u8], m: regex_automata::Match, sink: &mut dyn FnMut(Hit)) {
+        steps::count(Step::Candidate, m.len());
         let (start, end) = match (self.compiled.secret_group, self.caps.as_deref_mut()) {
             (Some(group), Some(caps)) => {
                 let anchored = Input::new(text)
@@ -526,6 +567,7 @@ impl Scanner {
         if text.is_empty() {
             return;
         }
+        steps::count(Step::ScanPatterns, text.len());
         self.scan_keywords(text, scratch, sink);
         self.arm_always_on(text, scratch);
         let ScanScratch {
@@ -558,6 +600,7 @@ impl Scanner {
                 *caps = Some(compiled.regex.create_captures());
             }
             let mut armed = ArmedRegex {
+                index: first.regex,
                 detector,
                 compiled,
                 cache,
@@ -582,7 +625,9 @@ impl Scanner {
         let Some(keywords) = &self.keywords else {
             return;
         };
+        steps::count(Step::KeywordDfa, text.len());
         keywords.for_each_match(text, &mut |m| {
+            steps::count(Step::KeywordMatch, m.end - m.start);
             let Some(uses) = self.keyword_uses.get(m.pattern) else {
                 return;
             };
@@ -597,10 +642,12 @@ impl Scanner {
                             ),
                             None => (0, text.len()),
                         };
+                        steps::count(Step::Arming, end - start);
                         scratch.armings.push(Arming { regex, start, end });
                     }
                     KeywordUse::Starts { regex, back } => {
                         if let Some(start) = m.start.checked_sub(back as usize) {
+                            steps::count(Step::Arming, 0);
                             scratch.armings.push(Arming {
                                 regex,
                                 start,
@@ -695,6 +742,7 @@ impl Scanner {
             return false;
         };
         let cache = scratch.set_cache.get_or_insert_with(|| set.create_cache());
+        steps::count(Step::AlwaysOnWindow, span.len());
         let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
         loop {

@@ -20,6 +20,7 @@ use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
+use crate::engine::steps::{self, Step};
 use crate::engine::verdict::fingerprint;
 use crate::engine::verdict::rewrite::{self, Splices};
 use crate::engine::{Finding, Scratch};
@@ -450,6 +451,7 @@ impl Walk<'_, '_> {
 
         // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
         let mut folded = std::mem::take(&mut self.scratch.folded);
+        steps::count(Step::Fold, text.len());
         if policy.folder.fold(text, &mut folded) {
             let folded_text = folded.text();
             (self.scratch.scan.tally).add(source, Pass::Folded, folded_text.len());
@@ -478,6 +480,7 @@ impl Walk<'_, '_> {
             self.deciphered(text, &hints, out);
         }
         let mut segments = Vec::new();
+        steps::count(Step::Decode, text.len());
         let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
         self.limits.binary += u32::try_from(stats.binary).unwrap_or(u32::MAX);
@@ -498,6 +501,7 @@ impl Walk<'_, '_> {
     fn deciphered(&mut self, text: &[u8], hints: &[KeywordHint], out: &mut Vec<Found>) {
         let policy = self.policy;
         let mut runs = Vec::new();
+        steps::count(Step::Ciphers, text.len());
         ciphers::find(text, hints, &mut runs);
         let before = out.len();
         for run in &runs {
