@@ -18,6 +18,35 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Writes `text` to `path` below `dir`, creating its folders.
+fn put(dir: &Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// Runs `airlock args` in `dir`, checks that it succeeds, and returns what it printed.
+fn succeeded(args: &[&str], dir: &Path) -> String {
+    let out = airlock(args, dir);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs `airlock args` in `dir` and checks that it fails (exit 2) saying `needle`.
+fn refused(args: &[&str], dir: &Path, needle: &str) {
+    let out = airlock(args, dir);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{needle}: {stderr}");
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("airlock-index-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -146,9 +175,8 @@ fn documents_index_finds_a_pasted_fragment_and_reports_what_it_skipped() {
 fn documents_names_and_background() {
     let dir = tempdir("names");
     tree(&dir);
-    std::fs::create_dir_all(dir.join("public")).unwrap();
-    std::fs::write(dir.join("public/vendored.rs"), module(11, 120)).unwrap();
-    let out = airlock(
+    put(&dir, "public/vendored.rs", &module(11, 120));
+    let stdout = succeeded(
         &[
             "index",
             "documents",
@@ -161,8 +189,6 @@ fn documents_names_and_background() {
         ],
         &dir,
     );
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("document paths stored"), "{stdout}");
     let index = DocumentIndex::from_bytes(&std::fs::read(dir.join("named.idx")).unwrap()).unwrap();
     assert_eq!(index.name(0), Some("pricing.rs"));
@@ -183,12 +209,10 @@ fn documents_errors_are_clear() {
         "{stderr}"
     );
     assert!(!dir.join("x.idx").exists());
-    let out = airlock(&["index", "documents", "--out", "x.idx", "missing"], &dir);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("missing"),
-        "{}",
-        text(&out.stderr)
+    refused(
+        &["index", "documents", "--out", "x.idx", "missing"],
+        &dir,
+        "missing",
     );
     let out = airlock(
         &[
@@ -221,26 +245,14 @@ fn renamed_module(seed: u64, lines: usize, to: &str) -> String {
 #[test]
 fn public_shapes_are_collected_and_found_only_as_written() {
     let dir = tempdir("shapes");
-    for to in ["alpha", "beta", "gamma"] {
-        std::fs::create_dir_all(dir.join(to)).unwrap();
-        std::fs::write(dir.join(to).join("lib.rs"), renamed_module(21, 100, to)).unwrap();
+    let projects = ["alpha", "beta", "gamma"];
+    for to in projects {
+        put(&dir, &format!("{to}/lib.rs"), &renamed_module(21, 100, to));
     }
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/secret.rs"), module(21, 100)).unwrap();
-    let out = airlock(
-        &[
-            "index",
-            "shapes",
-            "--out",
-            "shapes.tbl",
-            "alpha",
-            "beta",
-            "gamma",
-        ],
-        &dir,
-    );
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    put(&dir, "src/secret.rs", &module(21, 100));
+    let mut args = vec!["index", "shapes", "--out", "shapes.tbl"];
+    args.extend(projects);
+    let stdout = succeeded(&args, &dir);
     assert!(
         stdout.contains("shared by at least 3 of 3 projects"),
         "{stdout}"
@@ -249,9 +261,7 @@ fn public_shapes_are_collected_and_found_only_as_written() {
         let mut args = vec!["index", "documents", "--out", out_name];
         args.extend_from_slice(extra);
         args.push("src");
-        let out = airlock(&args, &dir);
-        let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        let stdout = succeeded(&args, &dir);
         let bytes = std::fs::read(dir.join(out_name)).unwrap();
         (DocumentIndex::from_bytes(&bytes).unwrap(), stdout)
     };
@@ -284,7 +294,7 @@ fn public_shapes_are_collected_and_found_only_as_written() {
         .is_empty());
     assert!(!plain.find(renamed.as_bytes(), 200, &mut scratch).is_empty());
 
-    let out = airlock(
+    refused(
         &[
             "index",
             "shapes",
@@ -295,14 +305,9 @@ fn public_shapes_are_collected_and_found_only_as_written() {
             "alpha",
         ],
         &dir,
+        "--min-projects",
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--min-projects"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = airlock(
+    refused(
         &[
             "index",
             "documents",
@@ -313,12 +318,7 @@ fn public_shapes_are_collected_and_found_only_as_written() {
             "src",
         ],
         &dir,
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not a public-shapes table"),
-        "{}",
-        text(&out.stderr)
+        "not a public-shapes table",
     );
     assert!(!dir.join("x.idx").exists() && !dir.join("x.tbl").exists());
 }
