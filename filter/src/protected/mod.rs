@@ -7,6 +7,8 @@
 //!   hashed with a per-index key ([`keyed`]) and winnowed ([`winnow`], the MOSS scheme). A
 //!   request's text is fingerprinted the same way; a run of one document's fingerprints that
 //!   covers enough of the text is a finding with the copied region's span.
+//!   Code shapes common across public projects ([`public_shapes`], built by `airlock index
+//!   shapes`, one table built into the CLI) are marked in the index: they match only as written.
 //! * [`records`]: exact data match over structured rows (customer tables, HR exports). Each
 //!   cell is normalized by what it holds and stored as a keyed hash; a finding is enough cells
 //!   of one row in one text.
