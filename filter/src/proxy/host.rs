@@ -224,6 +224,11 @@ fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
 }
 
 pub fn log(level: u32, message: &str) {
+    log_bytes(level, message.as_bytes());
+}
+
+/// [`log`] of a message already in bytes (UTF-8 by construction, e.g. serialized JSON).
+pub fn log_bytes(level: u32, message: &[u8]) {
     // SAFETY: message is a valid slice. A failed log has nowhere else to go.
     let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
 }

@@ -9,7 +9,7 @@ use crate::header_pairs::HeaderPairs;
 use crate::policy::Action;
 use crate::reply::{self, Provider};
 use crate::response::{RestoreMap, Restoring};
-use crate::telemetry::{audit_line, AuditContext};
+use crate::telemetry::{write_audit_line, AuditContext};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action as Flow;
 use std::cell::OnceCell;
@@ -182,7 +182,7 @@ impl AirlockHttp {
             || verdict.uninspectable.is_some()
             || verdict.relay.fields.any()
         {
-            self.audit(policy, &verdict);
+            self.audit(loaded, &verdict);
         }
         self.state = State::Decided(verdict.decision);
         if verdict.decision != Action::Block {
@@ -236,21 +236,25 @@ impl AirlockHttp {
                 host::increment_metric(*id, 1);
             }
         }
-        self.audit(policy, &verdict);
+        self.audit(loaded, &verdict);
         None
     }
 
     /// Writes the verdict's audit line.
-    fn audit(&self, policy: &crate::policy::Policy, verdict: &Verdict) {
+    fn audit(&self, loaded: &Loaded, verdict: &Verdict) {
         let ctx = AuditContext {
             request_id: self.facts.request_id(),
             host: &self.facts.host,
             path: &self.facts.path,
         };
-        host::log(
-            host::LOG_INFO,
-            &format!("airlock.audit {}", audit_line(policy, verdict, &ctx)),
-        );
+        // One buffer per VM for every line: no allocation once it has grown.
+        let mut fresh = Vec::new();
+        let mut reused = loaded.audit_line.try_borrow_mut();
+        let line = reused.as_deref_mut().unwrap_or(&mut fresh);
+        line.clear();
+        line.extend_from_slice(b"airlock.audit ");
+        write_audit_line(&loaded.config.policy, verdict, &ctx, line);
+        host::log_bytes(host::LOG_INFO, line);
     }
 
     /// No policy is loaded (the host kept a context from a rejected configuration): fail closed.
