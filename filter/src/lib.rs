@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod header_pairs;
 pub mod log_fields;
 pub mod policy;
 pub mod protected;

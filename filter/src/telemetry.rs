@@ -347,6 +347,20 @@ pub fn limits_json(verdict: &Verdict) -> Option<serde_json::Value> {
 
 /// The audit JSON for a verdict: where and what was found, fingerprints, never values.
 pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) -> String {
+    let mut out = Vec::new();
+    write_audit_line(policy, verdict, ctx, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`audit_line`] appended to `out`, so that a caller can reuse one buffer for every line
+/// (the proxy writes `airlock.audit ` and the line into the same buffer it hands the host).
+/// Appends nothing if the line cannot be serialized.
+pub fn write_audit_line(
+    policy: &Policy,
+    verdict: &Verdict,
+    ctx: &AuditContext<'_>,
+    out: &mut Vec<u8>,
+) {
     /// Fields in name order, as the object form had them.
     #[derive(serde::Serialize)]
     struct Line<'a> {
@@ -418,7 +432,10 @@ pub fn audit_line(policy: &Policy, verdict: &Verdict, ctx: &AuditContext<'_>) ->
             reason: why.reason(),
         }),
     };
-    serde_json::to_string(&line).unwrap_or_default()
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, &line).is_err() {
+        out.truncate(start);
+    }
 }
 
 /// The field rules that changed a verdict's body, as `set store` / `remove metadata`.

@@ -66,6 +66,7 @@ macro_rules! imports {
                 $module,
                 $name,
                 move |mut caller: $crate::guest::HostCaller<'_> $(, $arg: $ty)*| {
+                    $crate::guest::trace(&mut caller, $name);
                     let $c = &mut caller;
                     $code($body)
                 },
@@ -74,6 +75,20 @@ macro_rules! imports {
     };
 }
 pub(crate) use imports;
+
+/// Notes the host call `name` and the fuel left when the module made it, if tracing
+/// ([`HostState::call_trace`]).
+pub fn trace(caller: &mut HostCaller<'_>, name: &str) {
+    if caller.data().call_trace.is_some() {
+        let fuel_left = caller.get_fuel().unwrap_or(0);
+        if let Some(trace) = caller.data_mut().call_trace.as_mut() {
+            trace.push(crate::state::TraceEntry::HostCall {
+                name: name.to_string(),
+                fuel_left,
+            });
+        }
+    }
+}
 
 /// Defines `module.name` with `params` and one i32 result,
 /// `answer(state, arguments)`: for the imports a host answers without

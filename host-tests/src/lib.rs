@@ -179,6 +179,21 @@ impl Host {
         self.vm.fuel_used()
     }
 
+    /// Starts (or restarts) recording every callback and host call with the fuel left at each
+    /// (fuel metering must be on for the counts to mean anything).
+    pub fn trace_calls(&mut self) {
+        self.state_mut().call_trace = Some(Vec::new());
+    }
+
+    /// The calls recorded since [`Host::trace_calls`]; tracing goes on with an empty record.
+    pub fn take_call_trace(&mut self) -> Vec<state::TraceEntry> {
+        self.state_mut()
+            .call_trace
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Whether a local response goes through the filter's own response
     /// callbacks after the callback that sent it returns, as in Envoy
     /// (default true).

@@ -110,6 +110,20 @@ pub struct HostState {
     pub unimplemented_calls: Vec<String>,
     /// `proc_exit` code, when the module called it.
     pub exit_code: Option<i32>,
+    /// Every callback and host call in order, with the fuel left at each, while tracing
+    /// (`Host::trace_calls`): what a request costs between its host calls.
+    pub call_trace: Option<Vec<TraceEntry>>,
+}
+
+/// One step of [`HostState::call_trace`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceEntry {
+    /// The host entered the module's export `name` with `fuel` to spend.
+    Callback { name: String, fuel: u64 },
+    /// The module called the host's `name` with `fuel_left` of the callback's fuel unspent.
+    HostCall { name: String, fuel_left: u64 },
+    /// The callback returned with `fuel_left` unspent.
+    Return { fuel_left: u64 },
 }
 
 impl HostState {
@@ -140,6 +154,7 @@ impl HostState {
             tick_period_ms: 0,
             unimplemented_calls: Vec::new(),
             exit_code: None,
+            call_trace: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! instead of hanging, and calls that turn traps into errors naming the
 //! callback, the trap and what the module logged (the SDK logs panics).
 
-use crate::state::HostState;
+use crate::state::{HostState, TraceEntry};
 use crate::{host, wasi};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -285,10 +285,20 @@ impl Vm {
             state.active_context = context;
             state.effective_context = context;
         }
+        let fuel = self.fuel_per_call;
+        if let Some(trace) = self.store.data_mut().call_trace.as_mut() {
+            trace.push(TraceEntry::Callback {
+                name: name.to_string(),
+                fuel,
+            });
+        }
         let outcome = func.call(&mut self.store, &params, &mut results);
         if fuel_metering() {
             let left = self.store.get_fuel().unwrap_or(0);
             self.fuel_used += self.fuel_per_call.saturating_sub(left);
+            if let Some(trace) = self.store.data_mut().call_trace.as_mut() {
+                trace.push(TraceEntry::Return { fuel_left: left });
+            }
         }
         {
             let state = self.store.data_mut();

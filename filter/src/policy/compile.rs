@@ -648,7 +648,7 @@ impl Compiler<'_> {
         let var = doc.hashing.key_env.as_str();
         match (env.var)(var) {
             Some(value) if value.len() >= MIN_KEY_BYTES => {
-                (HmacKey(value.into_bytes()), KeyScope::Configured)
+                (HmacKey::new(value.into_bytes()), KeyScope::Configured)
             }
             configured => {
                 if configured.is_some() {
@@ -665,7 +665,7 @@ impl Compiler<'_> {
                         ),
                     );
                 }
-                (HmacKey(random_key()), KeyScope::Ephemeral)
+                (HmacKey::new(random_key()), KeyScope::Ephemeral)
             }
         }
     }

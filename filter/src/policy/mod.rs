@@ -166,9 +166,26 @@ pub struct Limits {
     pub on_uninspectable: FailMode,
 }
 
-/// A secret key for HMAC fingerprints, never printed.
+/// A secret key for HMAC fingerprints, never printed, with its HMAC-SHA256 state keyed once
+/// (the padded key's inner and outer blocks already hashed), so that each fingerprint or token
+/// digest a request makes costs its message's blocks only, not two more for the key.
 #[derive(Clone)]
-pub struct HmacKey(pub(crate) Vec<u8>);
+pub struct HmacKey(pub(crate) Vec<u8>, Option<hmac::Hmac<sha2::Sha256>>);
+
+impl HmacKey {
+    pub(crate) fn new(key: Vec<u8>) -> HmacKey {
+        use hmac::Mac;
+        // HMAC accepts keys of any length, so this is always `Some`.
+        let keyed = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).ok();
+        HmacKey(key, keyed)
+    }
+
+    /// A fresh HMAC-SHA256 under this key (`None` only if keying failed, which HMAC's
+    /// any-length keys rule out).
+    pub(crate) fn mac(&self) -> Option<hmac::Hmac<sha2::Sha256>> {
+        self.1.clone()
+    }
+}
 
 impl std::fmt::Debug for HmacKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -45,13 +45,7 @@ extern "C" {
         data: *const u8,
         data_size: usize,
     ) -> u32;
-    fn proxy_get_header_map_value(
-        map: u32,
-        key: *const u8,
-        key_size: usize,
-        data: *mut *mut u8,
-        size: *mut usize,
-    ) -> u32;
+    fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
     fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
     fn proxy_replace_header_map_value(
         map: u32,
@@ -133,16 +127,16 @@ pub fn set_buffer(buffer: u32, start: usize, size: usize, data: &[u8]) -> Result
     }
 }
 
-/// A header value as bytes; `None` when absent.
-pub fn get_header(map: u32, key: &str) -> Result<Option<Vec<u8>>, Status> {
+/// A whole header map in the proxy-wasm wire format, in one host call (see
+/// [`crate::header_pairs`]); empty when the host has none.
+pub fn get_header_pairs(map: u32) -> Result<Vec<u8>, Status> {
     let mut data = null_mut();
     let mut size = 0;
-    // SAFETY: key is a valid slice; out-pointers are valid locals.
-    let status =
-        unsafe { proxy_get_header_map_value(map, key.as_ptr(), key.len(), &mut data, &mut size) };
+    // SAFETY: out-pointers are valid locals; the host writes an owned buffer or nothing.
+    let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
     // SAFETY: as in `get_buffer`.
     let bytes = unsafe { owned(data, size) };
-    lookup(status, || bytes)
+    lookup(status, || bytes).map(Option::unwrap_or_default)
 }
 
 pub fn remove_header(map: u32, key: &str) -> Result<(), Status> {
@@ -230,6 +224,11 @@ fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
 }
 
 pub fn log(level: u32, message: &str) {
+    log_bytes(level, message.as_bytes());
+}
+
+/// [`log`] of a message already in bytes (UTF-8 by construction, e.g. serialized JSON).
+pub fn log_bytes(level: u32, message: &[u8]) {
     // SAFETY: message is a valid slice. A failed log has nowhere else to go.
     let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
 }

@@ -5,12 +5,14 @@ use super::host;
 use super::root::Loaded;
 use crate::engine::relay::key_theft::KeyHeader;
 use crate::engine::{Request, Uninspectable, Verdict};
+use crate::header_pairs::HeaderPairs;
 use crate::policy::Action;
 use crate::reply::{self, Provider};
 use crate::response::{RestoreMap, Restoring};
-use crate::telemetry::{audit_line, AuditContext};
+use crate::telemetry::{write_audit_line, AuditContext};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action as Flow;
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 /// Response header naming the decision for every inspected request.
@@ -33,9 +35,27 @@ struct RequestFacts {
     path: String,
     content_type: Option<String>,
     content_encoding: Option<String>,
-    request_id: String,
+    /// Read from the host only when an audit line names it (most requests write none).
+    request_id: OnceCell<String>,
+    /// The `x-request-id` header, the request id when the host has no `request.id` property.
+    request_id_header: Option<String>,
     /// Who sent the request, for the inspection cache's partitions (see `config::CacheConfig`).
     caller: Option<String>,
+}
+
+impl RequestFacts {
+    /// The request id for audit lines: the host's `request.id` property, else the
+    /// `x-request-id` header; read once, on first use.
+    fn request_id(&self) -> &str {
+        self.request_id.get_or_init(|| {
+            let id = host::get_property(&["request", "id"])
+                .ok()
+                .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .or_else(|| self.request_id_header.clone());
+            sanitized_id(id)
+        })
+    }
 }
 
 pub struct AirlockHttp {
@@ -162,7 +182,7 @@ impl AirlockHttp {
             || verdict.uninspectable.is_some()
             || verdict.relay.fields.any()
         {
-            self.audit(policy, &verdict);
+            self.audit(loaded, &verdict);
         }
         self.state = State::Decided(verdict.decision);
         if verdict.decision != Action::Block {
@@ -184,14 +204,14 @@ impl AirlockHttp {
 
     /// Key theft in the key headers or the query string: blocks now, or (monitor mode) audits
     /// and lets the request go on to the body's inspection. `None`: nothing found.
-    fn check_key_headers(&mut self, loaded: &Loaded) -> Option<Flow> {
+    fn check_key_headers(&mut self, loaded: &Loaded, headers: &HeaderPairs) -> Option<Flow> {
         let policy = &loaded.config.policy;
         if !policy.relay.key_theft.active() {
             return None;
         }
         let values: Vec<(KeyHeader, String)> = KeyHeader::ALL
             .iter()
-            .filter_map(|h| header(h.name()).map(|v| (*h, v)))
+            .filter_map(|h| headers.get_string(h.name()).map(|v| (*h, v)))
             .collect();
         let present: Vec<(KeyHeader, &str)> =
             values.iter().map(|(h, v)| (*h, v.as_str())).collect();
@@ -216,21 +236,25 @@ impl AirlockHttp {
                 host::increment_metric(*id, 1);
             }
         }
-        self.audit(policy, &verdict);
+        self.audit(loaded, &verdict);
         None
     }
 
     /// Writes the verdict's audit line.
-    fn audit(&self, policy: &crate::policy::Policy, verdict: &Verdict) {
+    fn audit(&self, loaded: &Loaded, verdict: &Verdict) {
         let ctx = AuditContext {
-            request_id: &self.facts.request_id,
+            request_id: self.facts.request_id(),
             host: &self.facts.host,
             path: &self.facts.path,
         };
-        host::log(
-            host::LOG_INFO,
-            &format!("airlock.audit {}", audit_line(policy, verdict, &ctx)),
-        );
+        // One buffer per VM for every line: no allocation once it has grown.
+        let mut fresh = Vec::new();
+        let mut reused = loaded.audit_line.try_borrow_mut();
+        let line = reused.as_deref_mut().unwrap_or(&mut fresh);
+        line.clear();
+        line.extend_from_slice(b"airlock.audit ");
+        write_audit_line(&loaded.config.policy, verdict, &ctx, line);
+        host::log_bytes(host::LOG_INFO, line);
     }
 
     /// No policy is loaded (the host kept a context from a rejected configuration): fail closed.
@@ -271,12 +295,8 @@ impl AirlockHttp {
         let Some(loaded) = self.loaded.clone() else {
             return;
         };
-        let response_header = |name: &str| {
-            host::get_header(host::RESPONSE_HEADERS, name)
-                .ok()
-                .flatten()
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-        };
+        let headers = header_pairs(host::RESPONSE_HEADERS);
+        let response_header = |name: &str| headers.get_string(name);
         let policy = &loaded.config.policy;
         let tier = policy.tier_for(&self.facts.host, &self.facts.path);
         let restoring = Restoring::start(
@@ -347,7 +367,7 @@ impl AirlockHttp {
                     "reported": reported,
                     "tier": policy.tier_name(tier),
                     "action": if block { "block" } else { "monitor" },
-                    "request_id": self.facts.request_id,
+                    "request_id": self.facts.request_id(),
                     "host": self.facts.host,
                     "path": self.facts.path,
                 })
@@ -396,7 +416,7 @@ impl AirlockHttp {
             });
             if !inspection.findings.is_empty() {
                 let ctx = AuditContext {
-                    request_id: &self.facts.request_id,
+                    request_id: self.facts.request_id(),
                     host: &self.facts.host,
                     path: &self.facts.path,
                 };
@@ -420,7 +440,7 @@ impl AirlockHttp {
                     serde_json::json!({
                         "event": "restore_skipped",
                         "reason": why.reason(),
-                        "request_id": self.facts.request_id,
+                        "request_id": self.facts.request_id(),
                         "host": self.facts.host,
                         "path": self.facts.path,
                     })
@@ -467,11 +487,13 @@ fn restore_chunk(loaded: Option<&Loaded>, restoring: &mut Restoring, size: usize
     }
 }
 
-fn header(name: &str) -> Option<String> {
-    host::get_header(host::REQUEST_HEADERS, name)
+/// A header map in one host call; an unreadable or malformed map reads as empty, as each
+/// header read on its own would have read as absent.
+fn header_pairs(map: u32) -> HeaderPairs {
+    host::get_header_pairs(map)
         .ok()
-        .flatten()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .and_then(HeaderPairs::parse)
+        .unwrap_or_default()
 }
 
 /// A request id safe to log: printable ASCII, at most 64 bytes.
@@ -490,11 +512,8 @@ impl HttpContext for AirlockHttp {
         let Some(loaded) = self.loaded.clone() else {
             return self.unconfigured();
         };
-        let request_id = host::get_property(&["request", "id"])
-            .ok()
-            .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .or_else(|| header("x-request-id"));
+        let headers = header_pairs(host::REQUEST_HEADERS);
+        let header = |name: &str| headers.get_string(name);
         self.facts = RequestFacts {
             host: header(":authority")
                 .or_else(|| header("host"))
@@ -502,12 +521,13 @@ impl HttpContext for AirlockHttp {
             path: header(":path").unwrap_or_default(),
             content_type: header("content-type"),
             content_encoding: header("content-encoding"),
-            request_id: sanitized_id(request_id),
+            request_id: OnceCell::new(),
+            request_id_header: header("x-request-id"),
             caller: None,
         };
         self.facts.caller = loaded.config.cache.caller(&header, &self.facts.path);
         // Keys are checked before the headers go anywhere, with or without a body.
-        if let Some(flow) = self.check_key_headers(&loaded) {
+        if let Some(flow) = self.check_key_headers(&loaded, &headers) {
             return flow;
         }
         if end_of_stream {

@@ -16,6 +16,8 @@ pub struct Loaded {
     pub metrics: Metrics<u32>,
     pub response_metrics: crate::response::ResponseMetrics<u32>,
     pub scratch: RefCell<crate::Scratch>,
+    /// The audit line being written, reused request after request.
+    pub audit_line: RefCell<Vec<u8>>,
 }
 
 /// Warm-up pace: a few regexes (~0.3 ms each) per tick keeps each pause short.
@@ -113,6 +115,7 @@ impl RootContext for AirlockRoot {
                     metrics,
                     response_metrics,
                     scratch,
+                    audit_line: RefCell::new(Vec::new()),
                 }));
                 // Regexes compile on first use; ticks compile the rest between requests, so
                 // a warm VM compiles nothing on the request path.

@@ -156,7 +156,7 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn key() -> HmacKey {
-        HmacKey(b"test-key-0123456789".to_vec())
+        HmacKey::new(b"test-key-0123456789".to_vec())
     }
 
     /// A map holding `values` as restorable tokens, and their tokens in order.

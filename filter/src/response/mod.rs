@@ -43,7 +43,7 @@ pub use text::{restore_all, restore_partial, Landing};
 /// `benches/` (the map is otherwise only built by the engine). Not an API.
 #[cfg(any(test, feature = "bench-hooks"))]
 pub fn bench_map(prefix: &str, values: &[&str]) -> (RestoreMap, Vec<String>) {
-    let key = crate::policy::HmacKey(b"airlock-bench-restore-key".to_vec());
+    let key = crate::policy::HmacKey::new(b"airlock-bench-restore-key".to_vec());
     let mut map = RestoreMap::default();
     let mut tokens = Vec::new();
     for value in values {

@@ -6,13 +6,12 @@
 //! numbers) can be brute-forced, so a fingerprint is always an HMAC.
 
 use crate::policy::HmacKey;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 pub(crate) fn fingerprint(key: &HmacKey, value: &[u8]) -> [u8; 8] {
     let mut out = [0u8; 8];
-    // HMAC accepts keys of any length, so construction cannot fail; keep the zero fingerprint if it ever did.
-    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0) {
+    // HMAC accepts keys of any length, so keying cannot fail; keep the zero fingerprint if it ever did.
+    if let Some(mut mac) = key.mac() {
         mac.update(value);
         let tag = mac.finalize().into_bytes();
         for (slot, byte) in out.iter_mut().zip(tag.iter()) {
@@ -33,8 +32,8 @@ mod tests {
 
     #[test]
     fn keyed_and_stable() {
-        let a = HmacKey(b"0123456789abcdef".to_vec());
-        let b = HmacKey(b"fedcba9876543210".to_vec());
+        let a = HmacKey::new(b"0123456789abcdef".to_vec());
+        let b = HmacKey::new(b"fedcba9876543210".to_vec());
         assert_eq!(fingerprint(&a, b"v"), fingerprint(&a, b"v"));
         assert_ne!(fingerprint(&a, b"v"), fingerprint(&b, b"v"));
         assert_ne!(fingerprint(&a, b"v"), fingerprint(&a, b"w"));
