@@ -23,7 +23,6 @@
 use super::code_view;
 use super::container::{self, IndexError, Reader};
 use super::fold::Folder;
-use super::keyed::Key;
 use super::units::Units;
 use super::winnow::{self, Params};
 use std::collections::HashMap;
@@ -100,7 +99,6 @@ pub struct ShapeCounter {
     units: Units,
     comments: Units,
     scratch: winnow::Scratch,
-    selected: Vec<winnow::Selected>,
     /// Per shape key: (projects seen in, the last project that counted it).
     seen: HashMap<u32, (u32, u32)>,
     project: u32,
@@ -110,15 +108,12 @@ impl ShapeCounter {
     /// A counter of the code view's shapes under `params` (an index's code settings: shapes
     /// are only comparable for one `k` and `min_distinct`).
     pub fn new(params: Params) -> ShapeCounter {
-        let mut scratch = winnow::Scratch::default();
-        scratch.keep_shapes(true);
         ShapeCounter {
             params,
             folder: Folder::new(),
             units: Units::default(),
             comments: Units::default(),
-            scratch,
-            selected: Vec::new(),
+            scratch: winnow::Scratch::default(),
             seen: HashMap::new(),
             project: 0,
         }
@@ -133,23 +128,14 @@ impl ShapeCounter {
     /// Adds one source file of the current project.
     pub fn add_file(&mut self, text: &[u8]) {
         code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments);
-        // The key does not matter: only the unkeyed shapes are read.
-        winnow::fingerprints(
-            &Key([0; 16]),
-            super::documents::DOMAIN_CODE,
+        let project = self.project;
+        let shapes = winnow::shapes(
             &self.units.values,
             &self.units.names,
             self.params,
             &mut self.scratch,
-            &mut self.selected,
         );
-        self.selected.clear();
-        let project = self.project;
-        let kgrams = self.units.len().saturating_sub(self.params.k.max(1) - 1);
-        for first in 0..kgrams {
-            let Some(shape) = self.scratch.shape(first) else {
-                continue;
-            };
+        for shape in shapes.flatten() {
             let entry = self.seen.entry(key_of(shape)).or_insert((0, u32::MAX));
             if entry.1 != project {
                 *entry = (entry.0 + 1, project);
@@ -189,6 +175,7 @@ impl ShapeCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protected::keyed::Key;
 
     #[test]
     fn a_table_reads_back_as_written_and_refuses_damage() {
@@ -233,7 +220,8 @@ mod tests {
         counter.add_file(renamed.as_bytes());
         let table = counter.finish(2);
         assert!(table.len() > 5, "{}", table.len());
-        // Every shape of the code is in the table, and an unrelated shape is not.
+        // Every shape of the code is in the table, and an unrelated shape is not. Read as an
+        // index build reads them (`fingerprints` keeping shapes), so both paths must agree.
         let mut scratch = winnow::Scratch::default();
         scratch.keep_shapes(true);
         let (mut units, mut comments, mut out) = (Units::default(), Units::default(), Vec::new());
@@ -255,6 +243,10 @@ mod tests {
         let shapes: Vec<u64> = (0..units.len()).filter_map(|i| scratch.shape(i)).collect();
         assert!(!shapes.is_empty());
         assert!(shapes.iter().all(|&s| table.contains(s)));
+        assert!(out
+            .iter()
+            .filter_map(|s| s.shape)
+            .all(|s| table.contains(s)));
         assert!(!table.contains(0x1234_5678_9abc_def0));
     }
 }

@@ -87,11 +87,13 @@ impl Scratch {
     /// The shape of k-gram `first` of the text [`fingerprints`] last read, when shapes are kept
     /// and the k-gram has one: key of [`crate::protected::public_shapes`].
     pub fn shape(&self, first: usize) -> Option<u64> {
-        self.shapes
-            .get(first)
-            .copied()
-            .filter(|&h| h != LOW_ENTROPY)
+        shape_at(&self.shapes, first)
     }
+}
+
+/// Entry `first` of a shapes table, unless missing or too low in entropy.
+fn shape_at(shapes: &[u64], first: usize) -> Option<u64> {
+    shapes.get(first).copied().filter(|&h| h != LOW_ENTROPY)
 }
 
 /// One selected fingerprint.
@@ -152,7 +154,7 @@ pub fn fingerprints(
                 hash: fp,
                 first: u32::try_from(min).unwrap_or(u32::MAX),
                 check: check_of(raws, raw_mixer, min, fp),
-                shape: shapes.get(min).copied().filter(|&h| h != LOW_ENTROPY),
+                shape: shape_at(shapes, min),
             });
         }
     });
@@ -236,6 +238,32 @@ pub fn all_list_kgrams(
 
 /// The hash given to a k-gram with too few distinct units: never selected.
 const LOW_ENTROPY: u64 = u64::MAX;
+
+/// The shape ([`Scratch::shape`]) of every k-gram of `values` in a view with identifiers, in
+/// order, `None` for one too low in entropy: what a table of public shapes counts. Shapes are
+/// unkeyed; only the selection-free half of [`fingerprints`] runs.
+pub fn shapes<'s>(
+    values: &[u64],
+    names: &[u64],
+    params: Params,
+    scratch: &'s mut Scratch,
+) -> impl Iterator<Item = Option<u64>> + 's {
+    kgram_hashes(
+        &Key([0; 16]),
+        0,
+        values,
+        names,
+        params.k.max(1),
+        params.min_distinct,
+        &mut scratch.hashes,
+        &mut scratch.raws,
+        &mut scratch.lists,
+        &mut scratch.links,
+        Some(&mut scratch.shapes),
+    );
+    let scratch: &'s Scratch = scratch;
+    (0..scratch.shapes.len()).map(|i| scratch.shape(i))
+}
 
 /// The fingerprint of *every* k-gram of `values`, in order, with `None` for the k-grams that
 /// cannot be one (too low in entropy, or a hash above the stream's bound). The matcher looks each of them up: a document's selected
