@@ -112,6 +112,42 @@ fn profile(policy: &Policy, seconds: f64, passes: usize) {
     }
 }
 
+/// `AIRLOCK_STEPS=1`: per class of the cost corpus, how many texts each index searched and
+/// their bytes, beside the body bytes and the pattern scans (the `bench-hooks` counters).
+fn steps(policy: &Policy) {
+    use airlock_filter::engine::bench_hooks::steps::{snapshot, Step};
+    let mut scratch = policy.scratch();
+    let shown = [
+        Step::ScanPatterns,
+        Step::Documents,
+        Step::Records,
+        Step::RecProbe,
+        Step::RecCand,
+        Step::RecWordStart,
+    ];
+    println!(
+        "| class | body bytes | {} |",
+        shown.map(Step::name).join(" | ")
+    );
+    for class in Class::REALISTIC {
+        let bodies: Vec<Vec<u8>> = (0..16).map(|s| chat_body(class, 64 << 10, s + 1)).collect();
+        let before = snapshot();
+        for body in &bodies {
+            std::hint::black_box(policy.inspect(&request(body), &mut scratch));
+        }
+        let counts = snapshot().since(&before);
+        let cells: Vec<String> = shown
+            .iter()
+            .map(|&s| {
+                let (calls, bytes) = counts.steps.get(s as usize).copied().unwrap_or_default();
+                format!("{calls} ({bytes})")
+            })
+            .collect();
+        let total: usize = bodies.iter().map(Vec::len).sum();
+        println!("| {} | {total} | {} |", class.name(), cells.join(" | "));
+    }
+}
+
 /// A fragment of about `chars` bytes of `text` from a line start (cut at a char boundary).
 fn fragment(rng: &mut Rng, text: &str, chars: usize) -> Option<String> {
     if text.len() < chars + 1 {
@@ -216,6 +252,10 @@ fn main() {
     // the cost corpus instead, with the default policy alone when `AIRLOCK_BASE` is set: fixed
     // work, for CPU time or, where the machine has hardware counters, `perf stat -e instructions`.
     let passes = env_usize("AIRLOCK_PASSES", 0);
+    if std::env::var_os("AIRLOCK_STEPS").is_some() {
+        steps(&protected);
+        return;
+    }
     if let Ok(seconds) = std::env::var("AIRLOCK_PROFILE").map(|v| v.parse::<f64>().unwrap_or(0.0)) {
         profile(&protected, seconds, 0);
         return;

@@ -42,12 +42,16 @@ pub enum Step {
     Families,
     /// `ciphers::find` around enciphered keywords (bytes: the text).
     Ciphers,
+    /// A protected documents index searched (bytes: the text).
+    Documents,
+    /// A protected records index searched (bytes: the text).
+    Records,
 }
 
 #[cfg(any(test, feature = "bench-hooks"))]
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 20] = [
+    pub const ALL: [Step; 22] = [
         Step::ScanPatterns,
         Step::KeywordDfa,
         Step::KeywordMatch,
@@ -68,6 +72,8 @@ impl Step {
         Step::ByteLists,
         Step::Families,
         Step::Ciphers,
+        Step::Documents,
+        Step::Records,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +98,8 @@ impl Step {
             Step::ByteLists => "  byte_lists",
             Step::Families => "  families",
             Step::Ciphers => "ciphers",
+            Step::Documents => "documents index",
+            Step::Records => "records index",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! The engine's [`Folder`](crate::engine::layers::fold::Folder) does that; this wrapper is
 //! the only place this module names an engine path, so moving the engine's files touches one line.
 //! The trade-off: folding allocates a map of the folded bytes back to the original ones, so it is
-//! only run when the text is not plain ASCII (the normalizer's own fast path).
+//! only run when the text is not plain ASCII (the normalizer's own fast path). A text the engine
+//! has folded already is read through [`Folded::of_engine`] rather than folded again: for text
+//! that is not ASCII (CJK, say) the fold costs as much as a whole index search.
 
 use crate::engine::layers::fold::{Folded as EngineFolded, Folder as EngineFolder};
 use crate::engine::Span;
@@ -19,7 +21,7 @@ pub struct Folder {
 
 /// The folded form of one text: either the text itself or a folded copy with a map.
 pub struct Folded<'a> {
-    folder: &'a Folder,
+    folded: &'a EngineFolded,
     original: &'a [u8],
     changed: bool,
 }
@@ -33,19 +35,25 @@ impl Folder {
     /// Folds `text`; the result borrows this folder's buffer until dropped.
     pub fn fold<'a>(&'a mut self, text: &'a [u8]) -> Folded<'a> {
         let changed = self.normalizer.fold(text, &mut self.folded);
-        Folded {
-            folder: self,
-            original: text,
-            changed,
-        }
+        Folded::of_engine(text, &self.folded, changed)
     }
 }
 
-impl Folded<'_> {
+impl<'a> Folded<'a> {
+    /// `original` as the engine's folder left it in `folded`, `changed` being what its
+    /// `fold` returned: the same view [`Folder::fold`] gives, without folding again.
+    pub fn of_engine(original: &'a [u8], folded: &'a EngineFolded, changed: bool) -> Folded<'a> {
+        Folded {
+            folded,
+            original,
+            changed,
+        }
+    }
+
     /// The folded bytes (the original ones when folding changed nothing).
     pub fn text(&self) -> &[u8] {
         if self.changed {
-            self.folder.folded.text()
+            self.folded.text()
         } else {
             self.original
         }
@@ -54,7 +62,7 @@ impl Folded<'_> {
     /// The original byte span that folded bytes `[start, end)` came from.
     pub fn original_span(&self, start: usize, end: usize) -> Span {
         if self.changed {
-            self.folder.folded.original_span(Span::new(start, end))
+            self.folded.original_span(Span::new(start, end))
         } else {
             Span::new(start.min(self.original.len()), end.min(self.original.len()))
         }

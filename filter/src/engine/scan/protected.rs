@@ -9,9 +9,11 @@
 //! matched and the fraction of the document, or the row and the number of its fields found.
 //! Never text.
 
+use crate::engine::layers::fold::Folded as EngineFolded;
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
+use crate::engine::steps::{self, Step};
 use crate::protected::documents::Wanted;
-use crate::protected::fold::Folder;
+use crate::protected::fold::{Folded, Folder};
 use crate::protected::{documents, records, DocumentIndex, RecordIndex};
 use std::sync::Arc;
 
@@ -83,6 +85,15 @@ impl std::fmt::Debug for Protected {
     }
 }
 
+/// A text's fold made already by the walk, which folds every text once for its folded layer:
+/// what the engine's folder left and whether folding changed anything. The index searches read
+/// it instead of folding the text a second time.
+#[derive(Clone, Copy)]
+pub struct FoldedText<'a> {
+    pub folded: &'a EngineFolded,
+    pub changed: bool,
+}
+
 /// Buffers of the index searches, reused across texts (one per VM).
 #[derive(Debug, Default)]
 pub struct ProtectedScratch {
@@ -117,8 +128,15 @@ impl Protected {
         (!subset.is_empty()).then(|| Box::new(subset))
     }
 
-    /// Every copy of a protected document and every protected record in `text`, as hits.
-    pub fn scan(&self, text: &[u8], scratch: &mut ProtectedScratch, sink: &mut dyn FnMut(Hit)) {
+    /// Every copy of a protected document and every protected record in `text`, as hits;
+    /// `fold` is `text`'s fold when the caller has made it.
+    pub fn scan(
+        &self,
+        text: &[u8],
+        fold: Option<FoldedText<'_>>,
+        scratch: &mut ProtectedScratch,
+        sink: &mut dyn FnMut(Hit),
+    ) {
         let ProtectedScratch {
             folder,
             documents: documents_scratch,
@@ -129,12 +147,16 @@ impl Protected {
         if !documents_run && self.records.is_empty() {
             return;
         }
-        let folded = folder.fold(text);
+        let folded = match fold {
+            Some(f) => Folded::of_engine(text, f.folded, f.changed),
+            None => folder.fold(text),
+        };
         for d in &self.documents {
             // A character is at least one byte: a shorter text cannot hold `min_chars` of a copy.
             if text.len() < d.min_chars {
                 continue;
             }
+            steps::count(Step::Documents, text.len());
             for m in d.index.find_folded(
                 text,
                 &folded,
@@ -160,6 +182,7 @@ impl Protected {
             }
         }
         for r in &self.records {
+            steps::count(Step::Records, text.len());
             for m in r.index.find_folded(&folded, r.min_fields, records_scratch) {
                 let fields = u8::try_from(m.columns.len()).unwrap_or(u8::MAX);
                 for &span in &m.spans {
@@ -295,6 +318,29 @@ mod tests {
         let (explicit, _) = policy_with(None, Some(true));
         assert_eq!(explicit.info.digest, edits.info.digest);
         assert_ne!(exact.info.digest, edits.info.digest);
+    }
+
+    #[test]
+    fn a_copy_in_fullwidth_letters_is_found_through_the_walks_fold() {
+        // The index search reads the fold the walk made for its own folded layer.
+        let text = program();
+        let lines: Vec<&str> = text.lines().collect();
+        let copy = lines[30..36].join("\n");
+        let fullwidth: String = copy
+            .chars()
+            .map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        assert!(!fullwidth.is_ascii());
+        let (policy, id) = policy(None);
+        let prompt = format!("请帮我看看这段代码：\n{fullwidth}\n谢谢。");
+        assert_eq!(findings_of(&policy, id, &[&prompt], false), 1);
+        assert_eq!(
+            findings_of(&policy, id, &["请帮我看看这段代码。"], false),
+            0
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::keywords::Keywords;
-use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
+use crate::engine::scan::protected::{FoldedText, Origin, Protected, ProtectedScratch};
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
 use crate::engine::scan::start_skip::StartSkip;
 use crate::engine::scan::validators::Validator;
@@ -554,8 +554,20 @@ impl Scanner {
 
     /// Finds every detector hit in `text`, in no particular order.
     pub fn scan(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
+        self.scan_folded(text, None, scratch, sink);
+    }
+
+    /// [`Scanner::scan`] of a text whose fold the caller made already (`fold`), which the
+    /// protected-index searches then read instead of folding again.
+    pub fn scan_folded(
+        &self,
+        text: &[u8],
+        fold: Option<FoldedText<'_>>,
+        scratch: &mut ScanScratch,
+        sink: &mut dyn FnMut(Hit),
+    ) {
         if let Some(protected) = self.protected.as_ref().filter(|_| !text.is_empty()) {
-            protected.scan(text, &mut scratch.protected, sink);
+            protected.scan(text, fold, &mut scratch.protected, sink);
         }
         self.scan_patterns(text, scratch, sink);
     }

@@ -18,6 +18,7 @@ pub mod tally;
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+use crate::engine::scan::protected::FoldedText;
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
 use crate::engine::steps::{self, Step};
@@ -408,10 +409,22 @@ impl Walk<'_, '_> {
                 via: Via::Plain,
             });
         };
+        // Folded before the plain scan, so the protected-index searches read this fold
+        // rather than make their own. Taken, not borrowed: decoded segments below recurse into
+        // `collect` with their own.
+        let mut folded = std::mem::take(&mut self.scratch.folded);
+        steps::count(Step::Fold, text.len());
+        let changed = policy.folder.fold(text, &mut folded);
         match context {
-            None => policy
-                .scanner
-                .scan(text, &mut self.scratch.scan, &mut plain),
+            None => policy.scanner.scan_folded(
+                text,
+                Some(FoldedText {
+                    folded: &folded,
+                    changed,
+                }),
+                &mut self.scratch.scan,
+                &mut plain,
+            ),
             Some(key_text) => {
                 let mut keyed = std::mem::take(&mut self.scratch.keyed_value);
                 keyed.clear();
@@ -449,10 +462,7 @@ impl Walk<'_, '_> {
             })
             .collect();
 
-        // Taken, not borrowed: decoded segments below recurse into `collect` with their own.
-        let mut folded = std::mem::take(&mut self.scratch.folded);
-        steps::count(Step::Fold, text.len());
-        if policy.folder.fold(text, &mut folded) {
+        if changed {
             let folded_text = folded.text();
             (self.scratch.scan.tally).add(source, Pass::Folded, folded_text.len());
             policy
