@@ -14,6 +14,7 @@ use super::cell::{
     is_domain_char, is_local_char, is_number_separator, Keying, Kind, ValueHasher, MAX_GROUPS,
     MAX_WORDS, PREFIX,
 };
+use super::lanes::{self, Word};
 use super::{script, Prefilter, RecordIndex};
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
@@ -33,12 +34,20 @@ pub struct RecordMatch {
 #[derive(Debug, Default)]
 pub struct FindScratch {
     folder: Folder,
+    buffers: Buffers,
+}
+
+/// The search's own buffers, apart from the folder whose fold they read.
+#[derive(Debug, Default)]
+struct Buffers {
     /// (keyed hash, folded span) of every candidate.
     candidates: Candidates,
     /// (row, column, folded span) of every hit.
     hits: Vec<(u32, u8, Span)>,
-    /// Word or digit-group spans of the current run.
-    pieces: Vec<(usize, usize, bool)>,
+    /// Digit groups of the current run.
+    groups: Vec<(usize, usize, bool)>,
+    /// Words of the current run.
+    words: Vec<Word>,
 }
 
 impl RecordIndex {
@@ -49,14 +58,9 @@ impl RecordIndex {
         min_fields: usize,
         scratch: &mut FindScratch,
     ) -> Vec<RecordMatch> {
-        let FindScratch {
-            folder,
-            candidates,
-            hits,
-            pieces,
-        } = scratch;
+        let FindScratch { folder, buffers } = scratch;
         let folded = folder.fold(text);
-        self.search(&folded, min_fields, candidates, hits, pieces)
+        self.search(&folded, min_fields, buffers)
     }
 
     /// [`RecordIndex::find`] of a text already folded by the caller (one fold serves both index
@@ -67,23 +71,21 @@ impl RecordIndex {
         min_fields: usize,
         scratch: &mut FindScratch,
     ) -> Vec<RecordMatch> {
-        let FindScratch {
-            candidates,
-            hits,
-            pieces,
-            ..
-        } = scratch;
-        self.search(folded, min_fields, candidates, hits, pieces)
+        self.search(folded, min_fields, &mut scratch.buffers)
     }
 
     fn search(
         &self,
         folded: &Folded<'_>,
         min_fields: usize,
-        candidates: &mut Candidates,
-        hits: &mut Vec<(u32, u8, Span)>,
-        pieces: &mut Vec<(usize, usize, bool)>,
+        buffers: &mut Buffers,
     ) -> Vec<RecordMatch> {
+        let Buffers {
+            candidates,
+            hits,
+            groups,
+            words,
+        } = buffers;
         candidates.clear();
         hits.clear();
         let mut base = 0;
@@ -92,7 +94,7 @@ impl RecordIndex {
             prefilter: self.prefilter(),
         };
         for chunk in folded.text().utf8_chunks() {
-            gather.all(chunk.valid(), base, candidates, pieces);
+            gather.all(chunk.valid(), base, candidates, groups, words);
             base += chunk.valid().len() + chunk.invalid().len();
         }
         for &(hash, span) in candidates.iter() {
@@ -144,11 +146,12 @@ impl Gather<'_> {
         text: &str,
         base: usize,
         out: &mut Candidates,
-        pieces: &mut Vec<(usize, usize, bool)>,
+        groups: &mut Vec<(usize, usize, bool)>,
+        words: &mut Vec<Word>,
     ) {
         self.emails(text, base, out);
-        self.numbers(text, base, out, pieces);
-        self.words(text, base, out, pieces);
+        self.numbers(text, base, out, groups);
+        self.words(text, base, out, words);
     }
 
     /// Keeps a candidate when the prefilter holds its prefix. False when it does not and the
@@ -221,18 +224,17 @@ impl Gather<'_> {
         // Digit groups (start, end), and whether each joins the previous one by one separator run.
         groups.clear();
         let mut i = 0;
-        while i < bytes.len() {
-            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-                continue;
-            }
-            let start = i;
+        while let Some(start) = lanes::next_digit(bytes, i) {
+            i = start;
             while bytes.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
             }
             let joined = groups.last().is_some_and(|&(_, prev_end, _)| {
-                let between = text.get(prev_end..start).unwrap_or("x");
-                between.chars().count() <= 3 && between.chars().all(is_number_separator)
+                // Separators are ASCII, so at most three of them are at most three bytes: a
+                // long gap is refused without reading it (a text's every group would otherwise
+                // read the whole gap before it).
+                let between = bytes.get(prev_end..start).unwrap_or(b"x");
+                between.len() <= 3 && between.iter().all(|&b| is_number_separator(char::from(b)))
             });
             groups.push((start, i, joined));
         }
@@ -256,45 +258,13 @@ impl Gather<'_> {
         }
     }
 
-    fn words(
-        &self,
-        text: &str,
-        base: usize,
-        out: &mut Candidates,
-        spans: &mut Vec<(usize, usize, bool)>,
-    ) {
-        spans.clear();
+    fn words(&self, text: &str, base: usize, out: &mut Candidates, words: &mut Vec<Word>) {
+        lanes::words(text, words);
         let bytes = text.as_bytes();
-        let mut start: Option<usize> = None;
-        let mut i = 0;
-        while i <= bytes.len() {
-            // ASCII bytes are classified as bytes; only other characters are decoded.
-            let (alphanumeric, len) = match bytes.get(i) {
-                None => (false, 1),
-                Some(&b) if b < 0x80 => (b.is_ascii_alphanumeric(), 1),
-                Some(_) => match bytes.get(i..).and_then(script::caseless_letter) {
-                    Some(len) => (true, len),
-                    None => text
-                        .get(i..)
-                        .and_then(|rest| rest.chars().next())
-                        .map_or((false, 1), |c| (c.is_alphanumeric(), c.len_utf8())),
-                },
-            };
-            match (alphanumeric, start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    spans.push((s, i, true));
-                    start = None;
-                }
-                _ => {}
-            }
-            i += len;
-        }
-        for (w, &(s, _, _)) in spans.iter().enumerate() {
+        for (w, first_word) in words.iter().enumerate() {
             let mut hasher = ValueHasher::default();
             let mut prefix_held = false;
-            for &(ws, we, _) in spans.iter().skip(w).take(MAX_WORDS) {
-                let word = text.get(ws..we).unwrap_or_default();
+            for word in words.iter().skip(w).take(MAX_WORDS) {
                 // The prefix is tested as soon as it is complete, so a long first word (a CJK
                 // clause, an identifier, base64) whose prefix no value has is not read to its
                 // end: the same candidates, fewer bytes hashed.
@@ -307,9 +277,11 @@ impl Gather<'_> {
                             .may_hold(self.keying.prefix(Kind::Words, hasher))
                 };
                 let mut cut = false;
-                if word.is_ascii() {
-                    for b in word.bytes() {
-                        hasher.write_u8(b.to_ascii_lowercase());
+                if word.ascii {
+                    for &b in bytes.get(word.start..word.end).unwrap_or_default() {
+                        // An ASCII letter or digit: setting bit 5 lowercases a letter and
+                        // leaves a digit as it is.
+                        hasher.write_u8(b | 0x20);
                         if hasher.len() == PREFIX && !held(&hasher) {
                             cut = true;
                             break;
@@ -317,7 +289,7 @@ impl Gather<'_> {
                     }
                 } else {
                     let mut buf = [0u8; 4];
-                    let mut rest = word;
+                    let mut rest = text.get(word.start..word.end).unwrap_or_default();
                     while !rest.is_empty() {
                         let before = hasher.len();
                         // A caseless letter is its own lowercase: its bytes as they are.
@@ -343,7 +315,7 @@ impl Gather<'_> {
                 }
                 // Not cut with a complete prefix: the crossing's probe found it held.
                 prefix_held |= !cut && hasher.len() >= PREFIX;
-                let span = Span::new(base + s, base + we);
+                let span = Span::new(base + first_word.start, base + word.end);
                 if cut || !self.offer(Kind::Words, &hasher, span, out, &mut prefix_held) {
                     break;
                 }

@@ -53,6 +53,7 @@ mod build;
 pub mod cell;
 mod directory;
 mod find;
+mod lanes;
 mod script;
 
 pub use build::{common_limit, Builder, RecordStats, RowOutcome};
