@@ -117,14 +117,7 @@ fn profile(policy: &Policy, seconds: f64, passes: usize) {
 fn steps(policy: &Policy) {
     use airlock_filter::engine::bench_hooks::steps::{snapshot, Step};
     let mut scratch = policy.scratch();
-    let shown = [
-        Step::ScanPatterns,
-        Step::Documents,
-        Step::Records,
-        Step::RecProbe,
-        Step::RecCand,
-        Step::RecWordStart,
-    ];
+    let shown = [Step::ScanPatterns, Step::Documents, Step::Records];
     println!(
         "| class | body bytes | {} |",
         shown.map(Step::name).join(" | ")
