@@ -344,15 +344,21 @@ const fn kept_values() -> [u64; KEPT.len()] {
 /// when it is a kept word; the one placeholder and the hash of its name otherwise (winnowing
 /// links the placeholders of one name within a k-gram, see [`winnow`](super::winnow)).
 fn identifier_value(token: &[u8]) -> (u64, u64) {
+    // Both hashes in one pass over the token.
+    let (mut word, mut name) = (
+        fnv_byte(FNV_OFFSET, TAG_WORD),
+        fnv_byte(FNV_OFFSET, TAG_IDENT),
+    );
+    for &b in token {
+        word = fnv_byte(word, b.to_ascii_lowercase());
+        name = fnv_byte(name, b);
+    }
     // The longest kept word has 10 bytes.
-    if token.len() <= 10 {
-        let word = fnv(TAG_WORD, token.iter().map(u8::to_ascii_lowercase));
-        if KEPT_VALUES.binary_search(&word).is_ok() {
-            return (word, 0);
-        }
+    if token.len() <= 10 && KEPT_VALUES.binary_search(&word).is_ok() {
+        return (word, 0);
     }
     // `| 1`: a name hash is never 0, which means "not an identifier".
-    (IDENT_PLACEHOLDER, fnv(TAG_IDENT, token.iter().copied()) | 1)
+    (IDENT_PLACEHOLDER, name | 1)
 }
 
 /// The unit value of every renameable identifier.
@@ -360,12 +366,13 @@ const IDENT_PLACEHOLDER: u64 = (FNV_OFFSET ^ TAG_IDENT as u64).wrapping_mul(FNV_
 
 /// FNV-1a over a tag and bytes: the unit value (unkeyed; the k-gram hash is keyed later).
 fn fnv(tag: u8, bytes: impl Iterator<Item = u8>) -> u64 {
-    let mut h = FNV_OFFSET;
-    for b in std::iter::once(tag).chain(bytes) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
-    }
-    h
+    bytes.fold(fnv_byte(FNV_OFFSET, tag), fnv_byte)
+}
+
+/// One FNV-1a step.
+#[inline(always)]
+fn fnv_byte(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -393,15 +400,16 @@ impl Lexer<'_> {
     fn next_token(&mut self) -> Option<(u8, usize, usize)> {
         loop {
             let b = *self.bytes.get(self.pos)?;
+            // The byte after `b` (0 past the end), looked at only for `/` and `#`.
+            let next = || self.at(self.pos + 1);
             if is_space(b) {
                 self.pos += 1;
-            } else if self.starts_with(b"//")
-                || (b == b'#' && !matches!(self.at(self.pos + 1), b'[' | b'!'))
+            } else if (b == b'/' && next() == b'/') || (b == b'#' && !matches!(next(), b'[' | b'!'))
             {
                 let end = self.line_end(self.pos);
                 self.comments.push((self.pos, end));
                 self.pos = end;
-            } else if self.starts_with(b"/*") {
+            } else if b == b'/' && next() == b'*' {
                 match self.find(b"*/", self.pos + 2, MAX_LONG_TOKEN) {
                     Some(end) => {
                         self.comments.push((self.pos, end + 2));
@@ -437,12 +445,16 @@ impl Lexer<'_> {
     fn single(&mut self) -> (u8, usize, usize) {
         let start = self.pos;
         let end = start.saturating_add(4).min(self.bytes.len());
-        let len = self
-            .bytes
-            .get(start..end)
-            .and_then(|rest| rest.utf8_chunks().next())
-            .and_then(|c| c.valid().chars().next())
-            .map_or(1, char::len_utf8);
+        // Most punctuation is ASCII: one byte, without decoding.
+        let len = match self.bytes.get(start) {
+            Some(b) if b.is_ascii() => 1,
+            _ => self
+                .bytes
+                .get(start..end)
+                .and_then(|rest| rest.utf8_chunks().next())
+                .and_then(|c| c.valid().chars().next())
+                .map_or(1, char::len_utf8),
+        };
         self.pos = start + len;
         (TAG_PUNCT, start, self.pos)
     }
