@@ -5,6 +5,7 @@
 //! Each respelled run becomes a segment, like a decoded base64 run: the
 //! walker scans its plain form and maps any finding to the run as written.
 
+use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 use memchr::memmem;
@@ -18,26 +19,49 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     use crate::engine::steps::{count, Step};
     count(Step::Respell, text.len());
+    // What a short field holds, once: a layer whose trigger is absent finds nothing, and is
+    // not called (each condition below is that layer's own precondition).
+    let profile = Profile::of(text);
     // Every escape below starts with `&`, `\` or `=`: one pass tells most prose has none.
-    if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+    if profile.has(profile::ESCAPE) && memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
         count(Step::Escapes, text.len());
         escapes(text, out);
     }
-    count(Step::Spaced, text.len());
-    spaced(text, out);
+    if may_space_out(text, profile) {
+        count(Step::Spaced, text.len());
+        spaced(text, out);
+    }
     count(Step::Rejoin, text.len());
-    super::rejoin::find(text, out);
-    count(Step::Separators, text.len());
-    super::separators::find(text, out);
-    count(Step::Recase, text.len());
-    super::recase::find(text, out);
-    count(Step::Tags, text.len());
-    super::tags::find(text, out);
+    super::rejoin::find_profiled(text, profile, out);
+    // Non-ASCII separators, and tag characters, are non-ASCII.
+    if profile.has(profile::HIGH) {
+        count(Step::Separators, text.len());
+        super::separators::find(text, out);
+    }
+    // `recase`'s gate: a digit, or a lower-case letter before an upper-case one.
+    if profile.has(profile::DIGIT | profile::UPPER) {
+        count(Step::Recase, text.len());
+        super::recase::find(text, out);
+    }
+    if profile.has(profile::HIGH) {
+        count(Step::Tags, text.len());
+        super::tags::find(text, out);
+    }
     count(Step::ByteLists, text.len());
     super::byte_lists::find(text, out);
     count(Step::Families, text.len());
-    super::families::find(text, out);
+    super::families::find_profiled(text, profile, out);
     out.truncate(MAX_RESPELLED_RUNS);
+}
+
+/// Whether [`spaced`] may report a run in `text`: a run joins at least two pieces (each at
+/// most 4 bytes) with single spaces into [`MIN_SPACED`] bytes; ASCII pieces are one byte each.
+fn may_space_out(text: &[u8], profile: Profile) -> bool {
+    let shortest = match profile.has(profile::HIGH) {
+        true => MIN_SPACED + 1,
+        false => 2 * MIN_SPACED - 1,
+    };
+    profile.has(profile::SPACE) && text.len() >= shortest
 }
 
 /// HTML references, `\x` and `\u` escapes, quoted-printable: each read only if `text` holds
