@@ -399,6 +399,97 @@ mod tests {
         assert!(plains("Please review this function and explain why.").is_empty());
     }
 
+    /// [`find`] without the profile: every layer called, as each layer's own gate decides.
+    fn find_every_layer(text: &[u8], out: &mut Vec<Unwrapped>) {
+        if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+            escapes(text, out);
+        }
+        spaced(text, out);
+        super::super::rejoin::find(text, out);
+        super::super::separators::find(text, out);
+        super::super::recase::find(text, out);
+        super::super::tags::find(text, out);
+        super::super::byte_lists::find(text, out);
+        super::super::families::find(text, out);
+        out.truncate(MAX_RESPELLED_RUNS);
+    }
+
+    #[test]
+    fn skipping_by_profile_finds_what_every_layer_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
+        // Pieces that set off each layer, alone or cut short, and plain words around them;
+        // single characters and separators often, so that runs just long enough occur.
+        let pieces = [
+            "a",
+            "B",
+            "7",
+            "机",
+            " ",
+            " ",
+            " ",
+            "  ",
+            ".",
+            "-",
+            "_",
+            ":",
+            ",",
+            "/",
+            "|",
+            "word",
+            "id",
+            "\n",
+            "\\n",
+            "\r\n",
+            "\t",
+            "\"",
+            "\\",
+            "&#65;",
+            "&amp;",
+            "\\x41",
+            "=4B",
+            "AKIA",
+            "Q3EG",
+            "4916",
+            "cOnFiD",
+            "C0NF1D",
+            "\u{00b7}",
+            "\u{2022}",
+            "\u{e0041}",
+            "41:4b",
+            "\\101",
+            "0x41",
+            "seven",
+            "one",
+            "~",
+            "<~",
+            "M86)E",
+            "4111 1111",
+            "akiaq2zt6wm4lx7b3nrd",
+            "GHP_4K9Z",
+        ];
+        // Single characters with one separator between them, as long as the shortest runs.
+        let characters = ["a", "7", "é", "机", "😀"];
+        let separators = [" ", "  ", ".", "-", " | ", "\t"];
+        let mut found = 0;
+        for round in 0..40_000 {
+            let text: String = match round % 2 {
+                0 => (0..rng.below(80)).map(|_| rng.pick(&pieces)).collect(),
+                _ => {
+                    let separator = rng.pick(&separators);
+                    let run: Vec<&str> =
+                        (0..rng.below(12)).map(|_| rng.pick(&characters)).collect();
+                    run.join(separator)
+                }
+            };
+            let (mut fast, mut every) = (Vec::new(), Vec::new());
+            find(text.as_bytes(), &mut fast);
+            find_every_layer(text.as_bytes(), &mut every);
+            assert_eq!(fast, every, "{text:?}");
+            found += fast.len();
+        }
+        assert!(found > 2_000, "{found} runs found");
+    }
+
     #[test]
     fn probing_finds_what_cutting_everything_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x853c_49e6_748f_ea9b);
