@@ -86,6 +86,11 @@ fn is_list_byte(b: u8) -> bool {
 
 /// Appends the byte lists of `text` that read as text to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    // A list spans at least `MIN_RUN` bytes, and `MIN_BYTES` octal escapes 4 bytes each: a
+    // shorter text (a JSON key, a short value) holds neither, and is not searched.
+    if text.len() < MIN_RUN.min(4 * MIN_BYTES) {
+        return;
+    }
     let mut runs = 0;
     let mut from = 0;
     while runs < MAX_RUNS {

@@ -8,11 +8,21 @@
 //! the hook costs close to nothing where none of them occurs. Their runs share the
 //! respelled budget ([`crate::engine::limits::MAX_RESPELLED_RUNS`], applied by the caller).
 
+use super::profile::{self, Profile};
 use super::{case_fold, regroup, reversed_numbers, spelled, uu85, Unwrapped};
 
 /// Appends every family's runs in `text` to `out`.
+#[cfg(test)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    case_fold::find(text, out);
+    find_profiled(text, Profile::everything(), out);
+}
+
+/// [`find`], skipping a family whose bytes `profile` (the text's) says are absent.
+pub fn find_profiled(text: &[u8], profile: Profile, out: &mut Vec<Unwrapped>) {
+    // `case_fold` reads runs around digits, and runs of capitals, digits, `-` and `_`.
+    if profile.has(profile::DIGIT | profile::UPPER | profile::GLUE) {
+        case_fold::find(text, out);
+    }
     regroup::find(text, out);
     spelled::find(text, out);
     reversed_numbers::find(text, out);

@@ -47,6 +47,7 @@ pub(crate) mod decode;
 pub(crate) mod families;
 pub(crate) mod fold;
 pub(crate) mod lookalikes;
+pub(crate) mod profile;
 pub(crate) mod recase;
 pub(crate) mod regroup;
 pub(crate) mod rejoin;

@@ -23,6 +23,7 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
+use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 use crate::engine::span::Span;
@@ -68,9 +69,31 @@ fn class(b: u8, bits: u8) -> bool {
 
 /// Finds the rejoined runs of `text` and appends them to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    wrapped(text, out);
-    interleaved(text, out, Walk::AroundHits);
-    grouped(text, out, Walk::AroundHits);
+    find_profiled(text, Profile::everything(), out);
+}
+
+/// [`find`], skipping each family whose bytes `profile` (the text's) says are absent.
+pub(super) fn find_profiled(text: &[u8], profile: Profile, out: &mut Vec<Unwrapped>) {
+    // Every cut starts at one of these bytes (`wrapped`'s candidates).
+    if profile.has(profile::WRAP) {
+        wrapped(text, out);
+    }
+    if may_interleave_run(text, profile) {
+        interleaved(text, out, Walk::AroundHits);
+    }
+    // Every chain holds glue (`next_group_hit` finds none without it).
+    if profile.has(profile::GLUE) {
+        grouped(text, out, Walk::AroundHits);
+    }
+}
+
+/// Whether [`interleaved`] may report a run in `text`: a run holds at least three pieces of
+/// [`MIN_JOINED`] bytes in all, with the same separator (1 to 3 separator bytes, not one
+/// space) between each two. So the text is at least `MIN_JOINED + 2` bytes long and holds a
+/// separator other than a space, or two spaces in a row.
+fn may_interleave_run(text: &[u8], profile: Profile) -> bool {
+    text.len() >= MIN_JOINED + 2
+        && (profile.has(profile::SEPARATOR) || profile.may_have_double_space(text))
 }
 
 /// How [`interleaved`] and [`grouped`] walk a text: over every word, or only from a point
@@ -305,7 +328,7 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
 }
 
 /// Separators between interleaved single characters.
-const fn is_separator(b: u8) -> bool {
+pub(super) const fn is_separator(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'\t'
@@ -472,7 +495,7 @@ fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
 }
 
 /// The bytes that may join [`grouped`] groups.
-const fn is_group_glue(b: u8) -> bool {
+pub(super) const fn is_group_glue(b: u8) -> bool {
     matches!(b, b'.' | b'-' | b'_' | b'/' | b':')
 }
 

@@ -5,6 +5,7 @@
 //! Each respelled run becomes a segment, like a decoded base64 run: the
 //! walker scans its plain form and maps any finding to the run as written.
 
+use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 use memchr::memmem;
@@ -18,26 +19,49 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     use crate::engine::steps::{count, Step};
     count(Step::Respell, text.len());
+    // What a short field holds, once: a layer whose trigger is absent finds nothing, and is
+    // not called (each condition below is that layer's own precondition).
+    let profile = Profile::of(text);
     // Every escape below starts with `&`, `\` or `=`: one pass tells most prose has none.
-    if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+    if profile.has(profile::ESCAPE) && memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
         count(Step::Escapes, text.len());
         escapes(text, out);
     }
-    count(Step::Spaced, text.len());
-    spaced(text, out);
+    if may_space_out(text, profile) {
+        count(Step::Spaced, text.len());
+        spaced(text, out);
+    }
     count(Step::Rejoin, text.len());
-    super::rejoin::find(text, out);
-    count(Step::Separators, text.len());
-    super::separators::find(text, out);
-    count(Step::Recase, text.len());
-    super::recase::find(text, out);
-    count(Step::Tags, text.len());
-    super::tags::find(text, out);
+    super::rejoin::find_profiled(text, profile, out);
+    // Non-ASCII separators, and tag characters, are non-ASCII.
+    if profile.has(profile::HIGH) {
+        count(Step::Separators, text.len());
+        super::separators::find(text, out);
+    }
+    // `recase`'s gate: a digit, or a lower-case letter before an upper-case one.
+    if profile.has(profile::DIGIT | profile::UPPER) {
+        count(Step::Recase, text.len());
+        super::recase::find(text, out);
+    }
+    if profile.has(profile::HIGH) {
+        count(Step::Tags, text.len());
+        super::tags::find(text, out);
+    }
     count(Step::ByteLists, text.len());
     super::byte_lists::find(text, out);
     count(Step::Families, text.len());
-    super::families::find(text, out);
+    super::families::find_profiled(text, profile, out);
     out.truncate(MAX_RESPELLED_RUNS);
+}
+
+/// Whether [`spaced`] may report a run in `text`: a run joins at least two pieces (each at
+/// most 4 bytes) with single spaces into [`MIN_SPACED`] bytes; ASCII pieces are one byte each.
+fn may_space_out(text: &[u8], profile: Profile) -> bool {
+    let shortest = match profile.has(profile::HIGH) {
+        true => MIN_SPACED + 1,
+        false => 2 * MIN_SPACED - 1,
+    };
+    profile.has(profile::SPACE) && text.len() >= shortest
 }
 
 /// HTML references, `\x` and `\u` escapes, quoted-printable: each read only if `text` holds
@@ -373,6 +397,97 @@ mod tests {
         assert_eq!(plains("机 密 文 件 内 部 资 料")[0].2, "机密文件内部资料");
         assert!(plains("I am a b c fine, a short run").is_empty());
         assert!(plains("Please review this function and explain why.").is_empty());
+    }
+
+    /// [`find`] without the profile: every layer called, as each layer's own gate decides.
+    fn find_every_layer(text: &[u8], out: &mut Vec<Unwrapped>) {
+        if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
+            escapes(text, out);
+        }
+        spaced(text, out);
+        super::super::rejoin::find(text, out);
+        super::super::separators::find(text, out);
+        super::super::recase::find(text, out);
+        super::super::tags::find(text, out);
+        super::super::byte_lists::find(text, out);
+        super::super::families::find(text, out);
+        out.truncate(MAX_RESPELLED_RUNS);
+    }
+
+    #[test]
+    fn skipping_by_profile_finds_what_every_layer_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
+        // Pieces that set off each layer, alone or cut short, and plain words around them;
+        // single characters and separators often, so that runs just long enough occur.
+        let pieces = [
+            "a",
+            "B",
+            "7",
+            "机",
+            " ",
+            " ",
+            " ",
+            "  ",
+            ".",
+            "-",
+            "_",
+            ":",
+            ",",
+            "/",
+            "|",
+            "word",
+            "id",
+            "\n",
+            "\\n",
+            "\r\n",
+            "\t",
+            "\"",
+            "\\",
+            "&#65;",
+            "&amp;",
+            "\\x41",
+            "=4B",
+            "AKIA",
+            "Q3EG",
+            "4916",
+            "cOnFiD",
+            "C0NF1D",
+            "\u{00b7}",
+            "\u{2022}",
+            "\u{e0041}",
+            "41:4b",
+            "\\101",
+            "0x41",
+            "seven",
+            "one",
+            "~",
+            "<~",
+            "M86)E",
+            "4111 1111",
+            "akiaq2zt6wm4lx7b3nrd",
+            "GHP_4K9Z",
+        ];
+        // Single characters with one separator between them, as long as the shortest runs.
+        let characters = ["a", "7", "é", "机", "😀"];
+        let separators = [" ", "  ", ".", "-", " | ", "\t"];
+        let mut found = 0;
+        for round in 0..40_000 {
+            let text: String = match round % 2 {
+                0 => (0..rng.below(80)).map(|_| rng.pick(&pieces)).collect(),
+                _ => {
+                    let separator = rng.pick(&separators);
+                    let run: Vec<&str> =
+                        (0..rng.below(12)).map(|_| rng.pick(&characters)).collect();
+                    run.join(separator)
+                }
+            };
+            let (mut fast, mut every) = (Vec::new(), Vec::new());
+            find(text.as_bytes(), &mut fast);
+            find_every_layer(text.as_bytes(), &mut every);
+            assert_eq!(fast, every, "{text:?}");
+            found += fast.len();
+        }
+        assert!(found > 2_000, "{found} runs found");
     }
 
     #[test]

@@ -15,6 +15,10 @@ use regex_facts::FindingShape;
 #[derive(Debug, Clone)]
 pub(crate) struct Straddle {
     shapes: Vec<Shape>,
+    /// Bit `i` of entry `b`: byte `b` can lie in a finding of shape `i` (at most 64 shapes;
+    /// more have none). A shape crosses an edge only if it holds the bytes on both sides, so
+    /// one read on each side leaves the few shapes to count runs for.
+    edge_bytes: Option<Box<[u64; 256]>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +55,19 @@ impl Straddle {
                 }),
             }
         }
-        Straddle { shapes: out }
+        let edge_bytes = (out.len() <= 64).then(|| {
+            let mut table = Box::new([0u64; 256]);
+            for (b, bits) in (0..=255u8).zip(table.iter_mut()) {
+                for (i, shape) in out.iter().enumerate() {
+                    *bits |= u64::from(shape.holds(b)) << i;
+                }
+            }
+            table
+        });
+        Straddle {
+            shapes: out,
+            edge_bytes,
+        }
     }
 
     /// Whether a finding could cross the edge at `at` of `text` (between `text[at - 1]` and
@@ -60,25 +76,40 @@ impl Straddle {
         let (Some(before), Some(after)) = (text.get(..at), text.get(at..)) else {
             return false;
         };
-        self.shapes.iter().any(|shape| {
-            // Runs are counted only as far as the shortest finding needs.
-            let need = shape.min_len.max(2);
-            let left = before
-                .iter()
-                .rev()
-                .take(need)
-                .take_while(|&&b| shape.holds(b))
-                .count();
-            if left == 0 {
-                return false;
-            }
-            let right = after
-                .iter()
-                .take(need - left.min(need - 1))
-                .take_while(|&&b| shape.holds(b))
-                .count();
-            right > 0 && left + right >= need
-        })
+        let (Some(&last), Some(&first)) = (before.last(), after.first()) else {
+            return false;
+        };
+        let holding = |b: u8| {
+            self.edge_bytes
+                .as_ref()
+                .map_or(u64::MAX, |t| t.get(usize::from(b)).copied().unwrap_or(0))
+        };
+        let candidates = holding(last) & holding(first);
+        if candidates == 0 {
+            return false;
+        }
+        let shapes = self.shapes.iter().enumerate();
+        shapes
+            .filter(|&(i, _)| i >= 64 || candidates >> i & 1 == 1)
+            .any(|(_, shape)| {
+                // Runs are counted only as far as the shortest finding needs.
+                let need = shape.min_len.max(2);
+                let left = before
+                    .iter()
+                    .rev()
+                    .take(need)
+                    .take_while(|&&b| shape.holds(b))
+                    .count();
+                if left == 0 {
+                    return false;
+                }
+                let right = after
+                    .iter()
+                    .take(need - left.min(need - 1))
+                    .take_while(|&&b| shape.holds(b))
+                    .count();
+                right > 0 && left + right >= need
+            })
     }
 }
 
@@ -146,6 +177,46 @@ mod tests {
         assert!(!credentials.may_cross(b"Hello there friend of mine", 17));
         assert!(s.may_cross(b"Hello there friend of mine", 17));
         assert!(!s.may_cross(b"abc", 0) && !s.may_cross(b"abc", 3) && !s.may_cross(b"abc", 9));
+    }
+
+    /// [`Straddle::may_cross`] without the edge-byte table: every shape counted.
+    fn may_cross_every_shape(s: &Straddle, text: &[u8], at: usize) -> bool {
+        let plain = Straddle {
+            shapes: s.shapes.clone(),
+            edge_bytes: None,
+        };
+        plain.may_cross(text, at)
+    }
+
+    #[test]
+    fn the_edge_byte_table_decides_as_every_shape_does() {
+        let all = straddle(PATTERNS);
+        assert!(all.edge_bytes.is_some());
+        let mut rng = crate::engine::test_rng::TestRng::new(0x6c07_8965_0d1f_2a3b);
+        let pieces = [
+            "AKIA", "Q3EG", "4111", " ", "  ", "-", "ghp_", "abcd", "EF01", "x", "@", ".", "org",
+            "key=", "12", "5", "Z9", ",", "é", "\n", "_",
+        ];
+        let subsets = [
+            all.clone(),
+            straddle(&PATTERNS[..2]),
+            straddle(&PATTERNS[3..]),
+        ];
+        let mut crossing = 0;
+        for _ in 0..4000 {
+            let text: Vec<u8> = (0..rng.below(30))
+                .flat_map(|_| rng.pick(&pieces).bytes())
+                .collect();
+            for s in &subsets {
+                for at in 0..=text.len() + 1 {
+                    let every = may_cross_every_shape(s, &text, at);
+                    let shown = String::from_utf8_lossy(&text);
+                    assert_eq!(s.may_cross(&text, at), every, "{shown:?} at {at}");
+                    crossing += usize::from(every);
+                }
+            }
+        }
+        assert!(crossing > 10_000, "{crossing} edges crossable");
     }
 
     #[test]
