@@ -21,6 +21,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
+use crate::engine::scan::digit_precheck::DigitPrecheck;
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{Origin, Protected, ProtectedScratch};
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
@@ -169,6 +170,8 @@ pub struct RegexDetector {
     /// tried anchored there instead of searched for ([`StartSkip`]).
     pub(super) start_skip: Option<StartSkip>,
     pub checks: Checks,
+    /// The validators' digit rule, checked on a whole match before its capture search.
+    precheck: DigitPrecheck,
     pattern: Box<str>,
     limits: RegexLimits,
     /// Compiled at load (`check`, `build`) or on first use (the filter: most of a policy's
@@ -212,6 +215,7 @@ impl RegexDetector {
             reach,
             anchored: false,
             start_skip: None,
+            precheck: DigitPrecheck::of(&checks.validators),
             checks,
             pattern: pattern.into(),
             limits,
@@ -463,6 +467,10 @@ impl ArmedRegex<'_> {
         steps::count(Step::Candidate, m.len());
         let (start, end) = match (self.compiled.secret_group, self.caps.as_deref_mut()) {
             (Some(group), Some(caps)) => {
+                let matched = text.get(m.range()).unwrap_or_default();
+                if !(self.detector.precheck).may_pass(&self.detector.pattern, matched) {
+                    return;
+                }
                 let anchored = Input::new(text)
                     .range(m.start()..m.end())
                     .anchored(regex_automata::Anchored::Yes);
@@ -1001,6 +1009,82 @@ mod tests {
             let want = hits(searched, &mut searched_scratch, text.as_bytes());
             assert_eq!(
                 hits(anchored, &mut anchored_scratch, text.as_bytes()),
+                want,
+                "text {text:?}"
+            );
+            found += want.len();
+        }
+        assert!(found > 1000, "the texts hold few findings: {found}");
+    }
+
+    #[test]
+    fn digit_prechecks_find_what_capture_searches_find() {
+        let env = crate::policy::Environment {
+            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+            defer_regexes: true,
+        };
+        let prechecked = crate::config::default_policy(&env).unwrap();
+        let mut plain = crate::config::default_policy(&env).unwrap();
+        let (prechecked, plain) = (&prechecked.scanner, &mut plain.scanner);
+        for regex in &mut plain.regexes {
+            regex.precheck = DigitPrecheck::of(&[]);
+        }
+        let plain = &*plain;
+        // Card numbers (valid, or one digit off), digit runs and the bytes around numbers.
+        let cards = [
+            "4111 1111 1111 1111",
+            "4532015112830366",
+            "5500-0000-0000-0004",
+            "2221 0000 0000 0009",
+            "378282246310005",
+            "3714 496353 98431",
+            "6011111111111117",
+            "3530111333300000",
+            "6200000000000005",
+            "30569309025904",
+            "1200 48173 956206",
+            "6759 6498 2643 8453",
+            "2200 1234 5678 9050",
+            "6071-2345-1234-5675",
+            "6222 0212 3456 7897 3",
+        ];
+        let glue = [" ", "-", "", ".", ",", "(", "x", "\n", "  ", "card ", "+", "_"];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x5eed_0d16_c0de_0012);
+        let (mut prechecked_scratch, mut plain_scratch) = (prechecked.scratch(), plain.scratch());
+        let mut found = 0;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(10) {
+                match rng.below(3) {
+                    0 => {
+                        let mut card = rng.pick(&cards).to_string();
+                        if rng.below(2) == 0 {
+                            let last = card.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+                            card.push(char::from(b'0' + ((last + 1 + rng.below(9) as u32) % 10) as u8));
+                        }
+                        text.push_str(&card);
+                    }
+                    1 => {
+                        for _ in 0..1 + rng.below(20) {
+                            text.push(char::from(b'0' + rng.below(10) as u8));
+                        }
+                    }
+                    _ => {
+                        for i in 0..2 + rng.below(4) {
+                            if i > 0 {
+                                text.push_str(rng.pick(&[" ", "-", ""]));
+                            }
+                            for _ in 0..3 + rng.below(4) {
+                                text.push(char::from(b'0' + rng.below(10) as u8));
+                            }
+                        }
+                    }
+                }
+                text.push_str(rng.pick(&glue));
+            }
+            let want = hits(plain, &mut plain_scratch, text.as_bytes());
+            assert_eq!(
+                hits(prechecked, &mut prechecked_scratch, text.as_bytes()),
                 want,
                 "text {text:?}"
             );
