@@ -90,8 +90,9 @@ fn main() {
             let fuel = request_fuel(&mut host, &body);
             // The same body again: what a VM whose lazy DFAs already hold every state it needs
             // pays, so that the first count's share of determinisation shows.
-            let again = std::env::var_os("FRESH_FUEL_AGAIN")
-                .map_or(String::new(), |_| format!(" again {}", request_fuel(&mut host, &body)));
+            let again = std::env::var_os("FRESH_FUEL_AGAIN").map_or(String::new(), |_| {
+                format!(" again {}", request_fuel(&mut host, &body))
+            });
             // The fastest of the repeats, timed (meaningful with `AIRLOCK_HARNESS_FUEL=off`).
             let fastest = (1..repeat)
                 .map(|_| {

@@ -66,7 +66,10 @@ mod tests {
         let visa = card();
         assert!(visa.may_pass(CARD, b" 4111 1111 1111 1111"));
         assert!(!visa.may_pass(CARD, b" 4111 1111 1111 1112"));
-        assert!(!visa.may_pass(CARD, b"(4111 1111 1111 1111 1111"), "20 digits");
+        assert!(
+            !visa.may_pass(CARD, b"(4111 1111 1111 1111 1111"),
+            "20 digits"
+        );
         // Digits outside the group, or no group: no precheck.
         let outside = r"9(?P<secret>\d{16})";
         assert!(card().may_pass(outside, b"94111111111111112"));

@@ -349,6 +349,82 @@ impl NearRuns {
     }
 }
 
+/// What arms the always-on regexes around the match ends the set (or one pattern alone)
+/// reports: a match ending at `end` starts within the regex's reach before it.
+struct SetEnds<'a> {
+    always_on: &'a [u32],
+    regexes: &'a [RegexDetector],
+    /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
+    set_windows: &'a mut [Option<usize>],
+    armings: &'a mut Vec<Arming>,
+}
+
+impl SetEnds<'_> {
+    /// Arms around every match end `dfa` reports in `span` of `text`; `only`: the DFA is that
+    /// pattern's alone. False if the lazy DFA gave up.
+    fn arm(
+        &mut self,
+        dfa: &hybrid::dfa::DFA,
+        cache: &mut hybrid::dfa::Cache,
+        text: &[u8],
+        span: std::ops::Range<usize>,
+        only: Option<usize>,
+    ) -> bool {
+        let input = Input::new(text).range(span);
+        let mut state = OverlappingState::start();
+        loop {
+            if dfa
+                .try_search_overlapping_fwd(cache, &input, &mut state)
+                .is_err()
+            {
+                return false;
+            }
+            let Some(found) = state.get_match() else {
+                return true;
+            };
+            let pattern = only.unwrap_or(found.pattern().as_usize());
+            let (Some(&regex), Some(latest)) = (
+                self.always_on.get(pattern),
+                self.set_windows.get_mut(pattern),
+            ) else {
+                continue;
+            };
+            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+            let end = found.offset();
+            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
+            match latest.and_then(|i| self.armings.get_mut(i)) {
+                Some(window) if start <= window.end => window.end = window.end.max(end),
+                _ => {
+                    *latest = Some(self.armings.len());
+                    self.armings.push(Arming { regex, start, end });
+                }
+            }
+        }
+    }
+}
+
+/// Whether `window` is long and mostly digits: the always-on patterns then run alone
+/// ([`Scanner::arm_always_on_in`]).
+fn digit_dense(window: &[u8]) -> bool {
+    if window.len() < DENSE_WINDOW {
+        return false;
+    }
+    // In chunks whose count fits a byte, so that the sum vectorises.
+    let digits: usize = (window.chunks(255))
+        .map(|chunk| {
+            let in_chunk: u8 = chunk
+                .iter()
+                .map(|&b| u8::from(b.wrapping_sub(b'0') < 10))
+                .sum();
+            usize::from(in_chunk)
+        })
+        .sum();
+    digits * 4 > window.len() * 3
+}
+
+/// Shorter windows are run through the set: they hold few numbers.
+const DENSE_WINDOW: usize = 128;
+
 /// A regex to run over `start..end` of the scanned text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Arming {
@@ -522,6 +598,8 @@ pub struct ScanScratch {
     /// are incomplete.
     failed: bool,
     pub(super) set_cache: Option<hybrid::dfa::Cache>,
+    /// Per always-on pattern, the cache of its lazy DFA alone ([`AlwaysOnSet::single`]).
+    single_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
     set_windows: Vec<Option<usize>>,
     /// Where each armed regex must run, before merging.
@@ -553,6 +631,7 @@ impl Scanner {
                 .and_then(AlwaysOnSet::if_built)
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
+            single_caches: self.always_on.iter().map(|_| None).collect(),
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
             hints: Vec::new(),
@@ -735,6 +814,13 @@ impl Scanner {
     }
 
     /// [`Scanner::arm_always_on`] over `span` of `text`; false if the lazy DFA gave up.
+    ///
+    /// Over a window mostly of digits each pattern runs alone, since the set's states there
+    /// multiply: every separator starts a thread of each card pattern, whose first digits
+    /// decide which survive, so the set determinises new states for almost every new number
+    /// (adv-digits: ~3/4 of its instructions on a VM's first sight of a body), where each
+    /// pattern alone has a few hundred. The ends each reports are the set's, so the armings
+    /// are too.
     fn arm_always_on_in(
         &self,
         text: &[u8],
@@ -744,43 +830,29 @@ impl Scanner {
         let Some(set) = &self.always_on_set else {
             return true;
         };
+        steps::count(Step::AlwaysOnWindow, span.len());
+        let mut ends = SetEnds {
+            always_on: &self.always_on,
+            regexes: &self.regexes,
+            set_windows: &mut scratch.set_windows,
+            armings: &mut scratch.armings,
+        };
+        if text.get(span.clone()).is_some_and(digit_dense) {
+            return (scratch.single_caches.iter_mut().enumerate()).all(|(p, cache)| {
+                let Some(dfa) = set.single(p) else {
+                    return false;
+                };
+                let cache = cache.get_or_insert_with(|| dfa.create_cache());
+                ends.arm(dfa, cache, text, span.clone(), Some(p))
+            });
+        }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
         // policy) arms its regexes everywhere instead: slower, still complete.
-        let Some(set) = set.dfa() else {
+        let Some(dfa) = set.dfa() else {
             return false;
         };
-        let cache = scratch.set_cache.get_or_insert_with(|| set.create_cache());
-        steps::count(Step::AlwaysOnWindow, span.len());
-        let input = Input::new(text).range(span);
-        let mut state = OverlappingState::start();
-        loop {
-            if set
-                .try_search_overlapping_fwd(cache, &input, &mut state)
-                .is_err()
-            {
-                return false;
-            }
-            let Some(found) = state.get_match() else {
-                return true;
-            };
-            let pattern = found.pattern().as_usize();
-            let (Some(&regex), Some(latest)) = (
-                self.always_on.get(pattern),
-                scratch.set_windows.get_mut(pattern),
-            ) else {
-                continue;
-            };
-            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
-            let end = found.offset();
-            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
-            match latest.and_then(|i| scratch.armings.get_mut(i)) {
-                Some(window) if start <= window.end => window.end = window.end.max(end),
-                _ => {
-                    *latest = Some(scratch.armings.len());
-                    scratch.armings.push(Arming { regex, start, end });
-                }
-            }
-        }
+        let cache = scratch.set_cache.get_or_insert_with(|| dfa.create_cache());
+        ends.arm(dfa, cache, text, span, None)
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -851,6 +923,8 @@ pub struct AlwaysOnSet {
     patterns: Box<[Box<str>]>,
     limits: RegexLimits,
     dfa: shared_regexes::SharedSet,
+    /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
+    singles: Box<[shared_regexes::SharedSet]>,
 }
 
 impl AlwaysOnSet {
@@ -858,10 +932,14 @@ impl AlwaysOnSet {
     pub fn deferred(patterns: &[&str], limits: RegexLimits) -> AlwaysOnSet {
         let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
         let dfa = shared_regexes::shared_set(&patterns, limits);
+        let singles = (patterns.iter())
+            .map(|p| shared_regexes::shared_set(std::slice::from_ref(p), limits))
+            .collect();
         AlwaysOnSet {
             patterns,
             limits,
             dfa,
+            singles,
         }
     }
 
@@ -885,6 +963,14 @@ impl AlwaysOnSet {
                 let patterns: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
                 set_regex(&patterns, self.limits).ok()
             })
+            .as_ref()
+    }
+
+    /// The lazy DFA of pattern `i` alone, building it now if this is its first use; `None` if
+    /// it cannot be built.
+    pub(super) fn single(&self, i: usize) -> Option<&hybrid::dfa::DFA> {
+        let (cell, pattern) = (self.singles.get(i)?, self.patterns.get(i)?);
+        cell.get_or_init(|| set_regex(&[pattern], self.limits).ok())
             .as_ref()
     }
 
@@ -1048,7 +1134,9 @@ mod tests {
             "6071-2345-1234-5675",
             "6222 0212 3456 7897 3",
         ];
-        let glue = [" ", "-", "", ".", ",", "(", "x", "\n", "  ", "card ", "+", "_"];
+        let glue = [
+            " ", "-", "", ".", ",", "(", "x", "\n", "  ", "card ", "+", "_",
+        ];
         let mut rng = crate::engine::test_rng::TestRng::new(0x5eed_0d16_c0de_0012);
         let (mut prechecked_scratch, mut plain_scratch) = (prechecked.scratch(), plain.scratch());
         let mut found = 0;
@@ -1060,7 +1148,9 @@ mod tests {
                         let mut card = rng.pick(&cards).to_string();
                         if rng.below(2) == 0 {
                             let last = card.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
-                            card.push(char::from(b'0' + ((last + 1 + rng.below(9) as u32) % 10) as u8));
+                            card.push(char::from(
+                                b'0' + ((last + 1 + rng.below(9) as u32) % 10) as u8,
+                            ));
                         }
                         text.push_str(&card);
                     }
