@@ -8,8 +8,7 @@
 //! request of the body (after one of another seed), then the same body again.
 
 use airlock_benches::corpus::policy_keywords;
-use airlock_benches::{headers, policies};
-use airlock_host_tests::{filter_wasm, send_request, Host};
+use airlock_benches::fresh_vm::{request_fuel as fuel, uncached_vm as vm};
 
 /// A small deterministic generator (xorshift), independent of the corpus's.
 struct Rng(u64);
@@ -133,32 +132,6 @@ fn body(text: &str) -> Vec<u8> {
     let doc =
         serde_json::json!({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]});
     serde_json::to_vec(&doc).unwrap_or_default()
-}
-
-/// A VM configured with the default policy and no cache, metering every callback.
-fn vm() -> Host {
-    let path = filter_wasm().unwrap_or_else(|e| panic!("{e}"));
-    let mut host = Host::load(path).unwrap_or_else(|e| panic!("loading the filter: {e:?}"));
-    host.set_env("AIRLOCK_HASH_KEY", "airlock-bench-key-0123456789abcdef");
-    host.set_fuel_per_call(u64::MAX / 4);
-    let doc = policies::with_max_body(policies::default_value(), policies::BENCH_MAX_BODY);
-    let mut config: serde_json::Value = serde_json::from_slice(&policies::plugin_config(&doc))
-        .unwrap_or_else(|e| panic!("plugin configuration: {e}"));
-    config["cache"] = serde_json::json!({"max_bytes": 0});
-    let config = serde_json::to_vec(&config).unwrap_or_default();
-    assert!(host
-        .configure(&config)
-        .unwrap_or_else(|e| panic!("configure: {e:?}")));
-    host
-}
-
-fn fuel(host: &mut Host, body: &[u8]) -> u64 {
-    let before = host.fuel_used();
-    let outcome = send_request(host, &headers(body.len()), &[body], None)
-        .unwrap_or_else(|e| panic!("request: {e:?}"));
-    assert!(outcome.decision().is_some(), "a body was not inspected");
-    host.clear_logs();
-    host.fuel_used() - before
 }
 
 fn main() {
