@@ -1040,6 +1040,15 @@ mod tests {
         hits
     }
 
+    /// The default policy, its regexes compiled on first use.
+    fn default_policy() -> crate::policy::Policy {
+        let env = crate::policy::Environment {
+            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
+            defer_regexes: true,
+        };
+        crate::config::default_policy(&env).unwrap()
+    }
+
     /// Asserts that a fast scanner finds in `text` what a slow one does; returns how many.
     fn same_hits(
         fast: (&Scanner, &mut ScanScratch),
@@ -1054,12 +1063,8 @@ mod tests {
 
     #[test]
     fn anchored_tries_find_what_searches_around_keywords_find() {
-        let env = crate::policy::Environment {
-            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
-            defer_regexes: true,
-        };
-        let anchored = crate::config::default_policy(&env).unwrap();
-        let mut searched = crate::config::default_policy(&env).unwrap();
+        let anchored = default_policy();
+        let mut searched = default_policy();
         let (anchored, searched) = (&anchored.scanner, &mut searched.scanner);
         assert!(anchored.anchored_detector_count() > 100);
         for regex in &mut searched.regexes {
@@ -1115,12 +1120,8 @@ mod tests {
 
     #[test]
     fn digit_prechecks_find_what_capture_searches_find() {
-        let env = crate::policy::Environment {
-            var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
-            defer_regexes: true,
-        };
-        let prechecked = crate::config::default_policy(&env).unwrap();
-        let mut plain = crate::config::default_policy(&env).unwrap();
+        let prechecked = default_policy();
+        let mut plain = default_policy();
         let (prechecked, plain) = (&prechecked.scanner, &mut plain.scanner);
         for regex in &mut plain.regexes {
             regex.precheck = DigitPrecheck::of(&[]);
@@ -1189,6 +1190,68 @@ mod tests {
             );
         }
         assert!(found > 1000, "the texts hold few findings: {found}");
+    }
+
+    #[test]
+    fn single_patterns_arm_what_the_set_arms() {
+        let policy = default_policy();
+        let scanner = &policy.scanner;
+        let set = scanner.always_on_set.as_ref().unwrap();
+        let dfa = set.dfa().unwrap();
+        let patterns = scanner.always_on.len();
+        assert!(patterns > 5);
+        let singles: Vec<_> = (0..patterns).map(|p| set.single(p).unwrap()).collect();
+        let mut set_cache = dfa.create_cache();
+        let mut single_caches: Vec<_> = singles.iter().map(|d| d.create_cache()).collect();
+        // Digit groups, runs and numbers with the bytes that start and end matches.
+        let glue = [" ", "-", "", ".", ",", "+", "(", ") ", "x", "\n", ":", "/"];
+        let mut rng = crate::engine::test_rng::TestRng::new(0xa11_0e5e_7d16_1752);
+        let mut armed = 0;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(40) {
+                // Mostly groups of four, as cards are written.
+                let digits = if rng.below(2) == 0 {
+                    4
+                } else {
+                    1 + rng.below(8)
+                };
+                for _ in 0..digits {
+                    text.push(char::from(b'0' + rng.below(10) as u8));
+                }
+                text.push_str(match rng.below(3) {
+                    0 => " ",
+                    1 => rng.pick(&glue),
+                    _ => rng.pick(&[" ", "-", ""]),
+                });
+            }
+            let from = rng.below(text.len() / 2 + 1);
+            let to = (from + rng.below(text.len() + 1)).min(text.len());
+            let arm = |dfa: &hybrid::dfa::DFA,
+                       cache: &mut hybrid::dfa::Cache,
+                       only: Option<usize>,
+                       windows: &mut [Option<usize>],
+                       armings: &mut Vec<Arming>| {
+                let mut ends = SetEnds {
+                    always_on: &scanner.always_on,
+                    regexes: &scanner.regexes,
+                    set_windows: windows,
+                    armings,
+                };
+                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, only));
+            };
+            let (mut set_windows, mut by_set) = (vec![None; patterns], Vec::new());
+            arm(dfa, &mut set_cache, None, &mut set_windows, &mut by_set);
+            let (mut single_windows, mut by_singles) = (vec![None; patterns], Vec::new());
+            for (p, (single, cache)) in singles.iter().zip(&mut single_caches).enumerate() {
+                arm(single, cache, Some(p), &mut single_windows, &mut by_singles);
+            }
+            by_set.sort_unstable();
+            by_singles.sort_unstable();
+            assert_eq!(by_singles, by_set, "text {text:?} from {from} to {to}");
+            armed += by_set.len();
+        }
+        assert!(armed > 1000, "the texts arm little: {armed}");
     }
 
     #[test]
