@@ -8,6 +8,7 @@
 pub mod conversation;
 pub mod corpus;
 pub mod files;
+pub mod fresh_vm;
 pub mod policies;
 pub mod protected;
 

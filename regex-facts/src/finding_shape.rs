@@ -56,6 +56,30 @@ fn secret_group(hir: &Hir) -> Option<(&Hir, bool)> {
     }
 }
 
+/// The bytes a match can hold outside its `secret` group, when the group lies under no
+/// repetition (so that it captures the one stretch its subtree matched): every byte of the
+/// tree but the group's own. `None` without such a group. A validator of digits can then run
+/// on the whole match before the capture search when this set holds no digit: the group's
+/// digits are the match's (or the finding is the whole match, when the group stayed out).
+pub fn outside_secret_bytes(hir: &Hir) -> Option<ByteSet> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => None,
+        HirKind::Capture(capture) if capture.name.as_deref() == Some("secret") => {
+            Some(ByteSet::empty())
+        }
+        HirKind::Capture(capture) => outside_secret_bytes(&capture.sub),
+        HirKind::Repetition(_) => None,
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            let (at, inside) = parts
+                .iter()
+                .enumerate()
+                .find_map(|(i, part)| Some((i, outside_secret_bytes(part)?)))?;
+            let others = parts.iter().enumerate().filter(|&(i, _)| i != at);
+            Some(others.fold(inside, |set, (_, part)| set.union(&bytes_of(part))))
+        }
+    }
+}
+
 /// Every byte some part of `hir` can match.
 fn bytes_of(hir: &Hir) -> ByteSet {
     match hir.kind() {
@@ -105,6 +129,23 @@ mod tests {
         assert_eq!(s.min_len, 7, "the whole match's: `key=` and three letters");
         let s = shape(r"x(?P<secret>ab)?");
         assert_eq!(s.min_len, 1);
+    }
+
+    #[test]
+    fn bytes_outside_the_secret_group() {
+        let outside = |p: &str| outside_secret_bytes(&crate::parse(p).unwrap());
+        let card = outside(r"(?:^|[^\w.])(?P<secret>4\d{3}(?:[ -]?\d{4}){3})\b").unwrap();
+        assert!(!card.contains(b'4') && !card.contains(b'a') && !card.contains(b'.'));
+        assert!(card.contains(b' ') && card.contains(b'-') && card.contains(b'('));
+        let other_branch = outside(r"x(?:(?P<secret>\d{4})|ab9)").unwrap();
+        assert!(other_branch.contains(b'9') && other_branch.contains(b'x'));
+        assert!(!other_branch.contains(b'1'));
+        let nested = outside(r"k=((?P<secret>[0-9]+))z").unwrap();
+        assert_eq!(nested.iter().collect::<Vec<u8>>(), b"=kz");
+        // Under a repetition the group captures one iteration only; without a group, nothing.
+        assert_eq!(outside(r"(?:a(?P<secret>\d))+"), None);
+        assert_eq!(outside(r"(?:a(?P<secret>\d)){2}"), None);
+        assert_eq!(outside(r"\d{16}"), None);
     }
 
     #[test]

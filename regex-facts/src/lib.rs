@@ -23,7 +23,7 @@ mod match_start;
 
 pub use anchors::{keyword_anchors, Anchor};
 pub use carried::{read_all, CarriedFacts, FactsById};
-pub use finding_shape::{finding_shape, FindingShape};
+pub use finding_shape::{finding_shape, outside_secret_bytes, FindingShape};
 pub use match_parts::{commonness, required_bytes, required_run, ByteSet, RequiredRun};
 pub use match_start::required_within;
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod always_on;
 pub(crate) mod builder;
+mod digit_precheck;
 pub(crate) mod keywords;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;

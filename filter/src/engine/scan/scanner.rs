@@ -21,6 +21,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
+use crate::engine::scan::digit_precheck::DigitPrecheck;
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{FoldedText, Origin, Protected, ProtectedScratch};
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
@@ -169,6 +170,8 @@ pub struct RegexDetector {
     /// tried anchored there instead of searched for ([`StartSkip`]).
     pub(super) start_skip: Option<StartSkip>,
     pub checks: Checks,
+    /// The validators' digit rule, checked on a whole match before its capture search.
+    precheck: DigitPrecheck,
     pattern: Box<str>,
     limits: RegexLimits,
     /// Compiled at load (`check`, `build`) or on first use (the filter: most of a policy's
@@ -212,6 +215,7 @@ impl RegexDetector {
             reach,
             anchored: false,
             start_skip: None,
+            precheck: DigitPrecheck::of(&checks.validators),
             checks,
             pattern: pattern.into(),
             limits,
@@ -345,6 +349,82 @@ impl NearRuns {
     }
 }
 
+/// What arms the always-on regexes around the match ends the set (or one pattern alone)
+/// reports: a match ending at `end` starts within the regex's reach before it.
+struct SetEnds<'a> {
+    always_on: &'a [u32],
+    regexes: &'a [RegexDetector],
+    /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
+    set_windows: &'a mut [Option<usize>],
+    armings: &'a mut Vec<Arming>,
+}
+
+impl SetEnds<'_> {
+    /// Arms around every match end `dfa` reports in `span` of `text`; `only`: the DFA is that
+    /// pattern's alone. False if the lazy DFA gave up.
+    fn arm(
+        &mut self,
+        dfa: &hybrid::dfa::DFA,
+        cache: &mut hybrid::dfa::Cache,
+        text: &[u8],
+        span: std::ops::Range<usize>,
+        only: Option<usize>,
+    ) -> bool {
+        let input = Input::new(text).range(span);
+        let mut state = OverlappingState::start();
+        loop {
+            if dfa
+                .try_search_overlapping_fwd(cache, &input, &mut state)
+                .is_err()
+            {
+                return false;
+            }
+            let Some(found) = state.get_match() else {
+                return true;
+            };
+            let pattern = only.unwrap_or(found.pattern().as_usize());
+            let (Some(&regex), Some(latest)) = (
+                self.always_on.get(pattern),
+                self.set_windows.get_mut(pattern),
+            ) else {
+                continue;
+            };
+            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+            let end = found.offset();
+            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
+            match latest.and_then(|i| self.armings.get_mut(i)) {
+                Some(window) if start <= window.end => window.end = window.end.max(end),
+                _ => {
+                    *latest = Some(self.armings.len());
+                    self.armings.push(Arming { regex, start, end });
+                }
+            }
+        }
+    }
+}
+
+/// Whether `window` is long and mostly digits: the always-on patterns then run alone
+/// ([`Scanner::arm_always_on_in`]).
+fn digit_dense(window: &[u8]) -> bool {
+    if window.len() < DENSE_WINDOW {
+        return false;
+    }
+    // In chunks whose count fits a byte, so that the sum vectorises.
+    let digits: usize = (window.chunks(255))
+        .map(|chunk| {
+            let in_chunk: u8 = chunk
+                .iter()
+                .map(|&b| u8::from(b.wrapping_sub(b'0') < 10))
+                .sum();
+            usize::from(in_chunk)
+        })
+        .sum();
+    digits * 4 > window.len() * 3
+}
+
+/// Shorter windows are run through the set: they hold few numbers.
+const DENSE_WINDOW: usize = 128;
+
 /// A regex to run over `start..end` of the scanned text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Arming {
@@ -463,6 +543,10 @@ impl ArmedRegex<'_> {
         steps::count(Step::Candidate, m.len());
         let (start, end) = match (self.compiled.secret_group, self.caps.as_deref_mut()) {
             (Some(group), Some(caps)) => {
+                let matched = text.get(m.range()).unwrap_or_default();
+                if !(self.detector.precheck).may_pass(&self.detector.pattern, matched) {
+                    return;
+                }
                 let anchored = Input::new(text)
                     .range(m.start()..m.end())
                     .anchored(regex_automata::Anchored::Yes);
@@ -514,6 +598,8 @@ pub struct ScanScratch {
     /// are incomplete.
     failed: bool,
     pub(super) set_cache: Option<hybrid::dfa::Cache>,
+    /// Per always-on pattern, the cache of its lazy DFA alone ([`AlwaysOnSet::single`]).
+    single_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
     set_windows: Vec<Option<usize>>,
     /// Where each armed regex must run, before merging.
@@ -545,6 +631,7 @@ impl Scanner {
                 .and_then(AlwaysOnSet::if_built)
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
+            single_caches: self.always_on.iter().map(|_| None).collect(),
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
             hints: Vec::new(),
@@ -739,6 +826,13 @@ impl Scanner {
     }
 
     /// [`Scanner::arm_always_on`] over `span` of `text`; false if the lazy DFA gave up.
+    ///
+    /// Over a window mostly of digits each pattern runs alone, since the set's states there
+    /// multiply: every separator starts a thread of each card pattern, whose first digits
+    /// decide which survive, so the set determinises new states for almost every new number
+    /// (adv-digits: ~3/4 of its instructions on a VM's first sight of a body), where each
+    /// pattern alone has a few hundred. The ends each reports are the set's, so the armings
+    /// are too.
     fn arm_always_on_in(
         &self,
         text: &[u8],
@@ -748,43 +842,29 @@ impl Scanner {
         let Some(set) = &self.always_on_set else {
             return true;
         };
+        steps::count(Step::AlwaysOnWindow, span.len());
+        let mut ends = SetEnds {
+            always_on: &self.always_on,
+            regexes: &self.regexes,
+            set_windows: &mut scratch.set_windows,
+            armings: &mut scratch.armings,
+        };
+        if text.get(span.clone()).is_some_and(digit_dense) {
+            return (scratch.single_caches.iter_mut().enumerate()).all(|(p, cache)| {
+                let Some(dfa) = set.single(p) else {
+                    return false;
+                };
+                let cache = cache.get_or_insert_with(|| dfa.create_cache());
+                ends.arm(dfa, cache, text, span.clone(), Some(p))
+            });
+        }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
         // policy) arms its regexes everywhere instead: slower, still complete.
-        let Some(set) = set.dfa() else {
+        let Some(dfa) = set.dfa() else {
             return false;
         };
-        let cache = scratch.set_cache.get_or_insert_with(|| set.create_cache());
-        steps::count(Step::AlwaysOnWindow, span.len());
-        let input = Input::new(text).range(span);
-        let mut state = OverlappingState::start();
-        loop {
-            if set
-                .try_search_overlapping_fwd(cache, &input, &mut state)
-                .is_err()
-            {
-                return false;
-            }
-            let Some(found) = state.get_match() else {
-                return true;
-            };
-            let pattern = found.pattern().as_usize();
-            let (Some(&regex), Some(latest)) = (
-                self.always_on.get(pattern),
-                scratch.set_windows.get_mut(pattern),
-            ) else {
-                continue;
-            };
-            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
-            let end = found.offset();
-            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
-            match latest.and_then(|i| scratch.armings.get_mut(i)) {
-                Some(window) if start <= window.end => window.end = window.end.max(end),
-                _ => {
-                    *latest = Some(scratch.armings.len());
-                    scratch.armings.push(Arming { regex, start, end });
-                }
-            }
-        }
+        let cache = scratch.set_cache.get_or_insert_with(|| dfa.create_cache());
+        ends.arm(dfa, cache, text, span, None)
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -855,6 +935,8 @@ pub struct AlwaysOnSet {
     patterns: Box<[Box<str>]>,
     limits: RegexLimits,
     dfa: shared_regexes::SharedSet,
+    /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
+    singles: Box<[shared_regexes::SharedSet]>,
 }
 
 impl AlwaysOnSet {
@@ -862,10 +944,14 @@ impl AlwaysOnSet {
     pub fn deferred(patterns: &[&str], limits: RegexLimits) -> AlwaysOnSet {
         let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
         let dfa = shared_regexes::shared_set(&patterns, limits);
+        let singles = (patterns.iter())
+            .map(|p| shared_regexes::shared_set(std::slice::from_ref(p), limits))
+            .collect();
         AlwaysOnSet {
             patterns,
             limits,
             dfa,
+            singles,
         }
     }
 
@@ -889,6 +975,14 @@ impl AlwaysOnSet {
                 let patterns: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
                 set_regex(&patterns, self.limits).ok()
             })
+            .as_ref()
+    }
+
+    /// The lazy DFA of pattern `i` alone, building it now if this is its first use; `None` if
+    /// it cannot be built.
+    pub(super) fn single(&self, i: usize) -> Option<&hybrid::dfa::DFA> {
+        let (cell, pattern) = (self.singles.get(i)?, self.patterns.get(i)?);
+        cell.get_or_init(|| set_regex(&[pattern], self.limits).ok())
             .as_ref()
     }
 
@@ -958,14 +1052,31 @@ mod tests {
         hits
     }
 
-    #[test]
-    fn anchored_tries_find_what_searches_around_keywords_find() {
+    /// The default policy, its regexes compiled on first use.
+    fn default_policy() -> crate::policy::Policy {
         let env = crate::policy::Environment {
             var: &|_| Some("airlock-test-key-0123456789abcdef".to_string()),
             defer_regexes: true,
         };
-        let anchored = crate::config::default_policy(&env).unwrap();
-        let mut searched = crate::config::default_policy(&env).unwrap();
+        crate::config::default_policy(&env).unwrap()
+    }
+
+    /// Asserts that a fast scanner finds in `text` what a slow one does; returns how many.
+    fn same_hits(
+        fast: (&Scanner, &mut ScanScratch),
+        slow: (&Scanner, &mut ScanScratch),
+        text: &str,
+    ) -> usize {
+        let want = hits(slow.0, slow.1, text.as_bytes());
+        let got = hits(fast.0, fast.1, text.as_bytes());
+        assert_eq!(got, want, "text {text:?}");
+        want.len()
+    }
+
+    #[test]
+    fn anchored_tries_find_what_searches_around_keywords_find() {
+        let anchored = default_policy();
+        let mut searched = default_policy();
         let (anchored, searched) = (&anchored.scanner, &mut searched.scanner);
         assert!(anchored.anchored_detector_count() > 100);
         for regex in &mut searched.regexes {
@@ -1010,15 +1121,149 @@ mod tests {
                 text.push_str(&pieces[rng.below(pieces.len())]);
                 text.push_str(rng.pick(&glue));
             }
-            let want = hits(searched, &mut searched_scratch, text.as_bytes());
-            assert_eq!(
-                hits(anchored, &mut anchored_scratch, text.as_bytes()),
-                want,
-                "text {text:?}"
+            found += same_hits(
+                (anchored, &mut anchored_scratch),
+                (searched, &mut searched_scratch),
+                &text,
             );
-            found += want.len();
         }
         assert!(found > 1000, "the texts hold few findings: {found}");
+    }
+
+    #[test]
+    fn digit_prechecks_find_what_capture_searches_find() {
+        let prechecked = default_policy();
+        let mut plain = default_policy();
+        let (prechecked, plain) = (&prechecked.scanner, &mut plain.scanner);
+        for regex in &mut plain.regexes {
+            regex.precheck = DigitPrecheck::of(&[]);
+        }
+        let plain = &*plain;
+        // Card numbers (valid, or one digit off), digit runs and the bytes around numbers.
+        let cards = [
+            "4111 1111 1111 1111",
+            "4532015112830366",
+            "5500-0000-0000-0004",
+            "2221 0000 0000 0009",
+            "378282246310005",
+            "3714 496353 98431",
+            "6011111111111117",
+            "3530111333300000",
+            "6200000000000005",
+            "30569309025904",
+            "1200 48173 956206",
+            "6759 6498 2643 8453",
+            "2200 1234 5678 9050",
+            "6071-2345-1234-5675",
+            "6222 0212 3456 7897 3",
+        ];
+        let glue = [
+            " ", "-", "", ".", ",", "(", "x", "\n", "  ", "card ", "+", "_",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x5eed_0d16_c0de_0012);
+        let (mut prechecked_scratch, mut plain_scratch) = (prechecked.scratch(), plain.scratch());
+        let mut found = 0;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(10) {
+                match rng.below(3) {
+                    0 => {
+                        let mut card = rng.pick(&cards).to_string();
+                        if rng.below(2) == 0 {
+                            let last = card.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+                            card.push(char::from(
+                                b'0' + ((last + 1 + rng.below(9) as u32) % 10) as u8,
+                            ));
+                        }
+                        text.push_str(&card);
+                    }
+                    1 => {
+                        for _ in 0..1 + rng.below(20) {
+                            text.push(char::from(b'0' + rng.below(10) as u8));
+                        }
+                    }
+                    _ => {
+                        for i in 0..2 + rng.below(4) {
+                            if i > 0 {
+                                text.push_str(rng.pick(&[" ", "-", ""]));
+                            }
+                            for _ in 0..3 + rng.below(4) {
+                                text.push(char::from(b'0' + rng.below(10) as u8));
+                            }
+                        }
+                    }
+                }
+                text.push_str(rng.pick(&glue));
+            }
+            found += same_hits(
+                (prechecked, &mut prechecked_scratch),
+                (plain, &mut plain_scratch),
+                &text,
+            );
+        }
+        assert!(found > 1000, "the texts hold few findings: {found}");
+    }
+
+    #[test]
+    fn single_patterns_arm_what_the_set_arms() {
+        let policy = default_policy();
+        let scanner = &policy.scanner;
+        let set = scanner.always_on_set.as_ref().unwrap();
+        let dfa = set.dfa().unwrap();
+        let patterns = scanner.always_on.len();
+        assert!(patterns > 5);
+        let singles: Vec<_> = (0..patterns).map(|p| set.single(p).unwrap()).collect();
+        let mut set_cache = dfa.create_cache();
+        let mut single_caches: Vec<_> = singles.iter().map(|d| d.create_cache()).collect();
+        // Digit groups, runs and numbers with the bytes that start and end matches.
+        let glue = [" ", "-", "", ".", ",", "+", "(", ") ", "x", "\n", ":", "/"];
+        let mut rng = crate::engine::test_rng::TestRng::new(0xa11_0e5e_7d16_1752);
+        let mut armed = 0;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(40) {
+                // Mostly groups of four, as cards are written.
+                let digits = if rng.below(2) == 0 {
+                    4
+                } else {
+                    1 + rng.below(8)
+                };
+                for _ in 0..digits {
+                    text.push(char::from(b'0' + rng.below(10) as u8));
+                }
+                text.push_str(match rng.below(3) {
+                    0 => " ",
+                    1 => rng.pick(&glue),
+                    _ => rng.pick(&[" ", "-", ""]),
+                });
+            }
+            let from = rng.below(text.len() / 2 + 1);
+            let to = (from + rng.below(text.len() + 1)).min(text.len());
+            let arm = |dfa: &hybrid::dfa::DFA,
+                       cache: &mut hybrid::dfa::Cache,
+                       only: Option<usize>,
+                       windows: &mut [Option<usize>],
+                       armings: &mut Vec<Arming>| {
+                let mut ends = SetEnds {
+                    always_on: &scanner.always_on,
+                    regexes: &scanner.regexes,
+                    set_windows: windows,
+                    armings,
+                };
+                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, only));
+            };
+            let (mut set_windows, mut by_set) = (vec![None; patterns], Vec::new());
+            arm(dfa, &mut set_cache, None, &mut set_windows, &mut by_set);
+            let (mut single_windows, mut by_singles) = (vec![None; patterns], Vec::new());
+            for (p, (single, cache)) in singles.iter().zip(&mut single_caches).enumerate() {
+                arm(single, cache, Some(p), &mut single_windows, &mut by_singles);
+            }
+            by_set.sort_unstable();
+            by_singles.sort_unstable();
+            assert_eq!(by_singles, by_set, "text {text:?} from {from} to {to}");
+            armed += by_set.len();
+        }
+        assert!(armed > 1000, "the texts arm little: {armed}");
     }
 
     #[test]

@@ -62,6 +62,35 @@ impl Validator {
     }
 }
 
+impl Validator {
+    /// How many digits a value this validator accepts holds, when accepting it needs its ASCII
+    /// digits, in order, to pass the Luhn check: then the digits of any text holding the
+    /// value's digits and no others must pass [`luhn_count_within`] too.
+    pub(crate) fn luhn_digit_counts(&self) -> Option<std::ops::RangeInclusive<usize>> {
+        match self {
+            // `digits` gives up past 32, `luhn` below 2.
+            Validator::Luhn => Some(2..=32),
+            Validator::PaymentCard | Validator::PaymentCardOther => Some(12..=19),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the ASCII digits of `text` (every other byte skipped) number within `counts` and
+/// pass the Luhn check.
+pub(crate) fn luhn_count_within(text: &[u8], counts: &std::ops::RangeInclusive<usize>) -> bool {
+    let mut buf = [0u8; 32];
+    let mut n = 0;
+    for &b in text.iter().filter(|b| b.is_ascii_digit()) {
+        let Some(slot) = buf.get_mut(n) else {
+            return false;
+        };
+        *slot = b - b'0';
+        n += 1;
+    }
+    counts.contains(&n) && luhn(buf.get(..n).unwrap_or_default())
+}
+
 /// Digits of `text`, skipping spaces and dashes; `None` if anything else occurs or there are more than 32.
 fn digits(text: &[u8], buf: &mut [u8; 32]) -> Option<usize> {
     let mut n = 0;
