@@ -145,23 +145,21 @@ mod tests {
     use super::*;
     use crate::engine::test_rng::TestRng;
 
-    /// Words found one character at a time, with Unicode's own classification.
+    /// Words found one character at a time, with Unicode's own classification: each
+    /// alphanumeric character extends the word ending right before it or starts one.
     fn slow_words(text: &str) -> Vec<Word> {
-        let mut out = Vec::new();
-        let mut open: Option<(usize, bool)> = None;
-        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-            match (c.is_alphanumeric(), open) {
-                (true, None) => open = Some((i, c.is_ascii())),
-                (true, Some((s, a))) => open = Some((s, a && c.is_ascii())),
-                (false, Some((start, ascii))) => {
-                    out.push(Word {
-                        start,
-                        end: i,
-                        ascii,
-                    });
-                    open = None;
+        let mut out: Vec<Word> = Vec::new();
+        for (i, c) in text.match_indices(|c: char| c.is_alphanumeric()) {
+            match out.last_mut() {
+                Some(word) if word.end == i => {
+                    word.end += c.len();
+                    word.ascii &= c.is_ascii();
                 }
-                (false, None) => {}
+                _ => out.push(Word {
+                    start: i,
+                    end: i + c.len(),
+                    ascii: c.is_ascii(),
+                }),
             }
         }
         out
