@@ -84,6 +84,32 @@ impl Scratch {
         }
     }
 
+    /// [`kgram_hashes`] of `values` into this scratch's buffers (shapes too when `shapes`): the
+    /// one pass [`fingerprints`], [`shapes`] and [`all_kgrams`] each start with.
+    fn hash_kgrams(
+        &mut self,
+        key: &Key,
+        domain: u8,
+        values: &[u64],
+        names: &[u64],
+        params: Params,
+        shapes: bool,
+    ) {
+        kgram_hashes(
+            key,
+            domain,
+            values,
+            names,
+            params.k.max(1),
+            params.min_distinct,
+            &mut self.hashes,
+            &mut self.raws,
+            &mut self.lists,
+            &mut self.links,
+            shapes.then_some(&mut self.shapes),
+        );
+    }
+
     /// The shape of k-gram `first` of the text [`fingerprints`] last read, when shapes are kept
     /// and the k-gram has one: key of [`crate::protected::public_shapes`].
     pub fn shape(&self, first: usize) -> Option<u64> {
@@ -124,20 +150,8 @@ pub fn fingerprints(
     scratch: &mut Scratch,
     out: &mut Vec<Selected>,
 ) {
-    let k = params.k.max(1);
-    kgram_hashes(
-        key,
-        domain,
-        values,
-        names,
-        k,
-        params.min_distinct,
-        &mut scratch.hashes,
-        &mut scratch.raws,
-        &mut scratch.lists,
-        &mut scratch.links,
-        scratch.keep_shapes.then_some(&mut scratch.shapes),
-    );
+    let keep_shapes = scratch.keep_shapes;
+    scratch.hash_kgrams(key, domain, values, names, params, keep_shapes);
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let bits = threshold_bits(params.w);
     let Scratch {
@@ -248,19 +262,7 @@ pub fn shapes<'s>(
     params: Params,
     scratch: &'s mut Scratch,
 ) -> impl Iterator<Item = Option<u64>> + 's {
-    kgram_hashes(
-        &Key([0; 16]),
-        0,
-        values,
-        names,
-        params.k.max(1),
-        params.min_distinct,
-        &mut scratch.hashes,
-        &mut scratch.raws,
-        &mut scratch.lists,
-        &mut scratch.links,
-        Some(&mut scratch.shapes),
-    );
+    scratch.hash_kgrams(&Key([0; 16]), 0, values, names, params, true);
     let scratch: &'s Scratch = scratch;
     (0..scratch.shapes.len()).map(|i| scratch.shape(i))
 }
@@ -278,19 +280,7 @@ pub fn all_kgrams<'s>(
     params: Params,
     scratch: &'s mut Scratch,
 ) -> impl Iterator<Item = Option<Kgram>> + 's {
-    kgram_hashes(
-        key,
-        domain,
-        values,
-        names,
-        params.k.max(1),
-        params.min_distinct,
-        &mut scratch.hashes,
-        &mut scratch.raws,
-        &mut scratch.lists,
-        &mut scratch.links,
-        None,
-    );
+    scratch.hash_kgrams(key, domain, values, names, params, false);
     let bits = threshold_bits(params.w);
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let scratch: &'s Scratch = scratch;
