@@ -105,7 +105,7 @@ fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>
     let (file, stats) = builder.finish(false);
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "  built {} documents ({} code), {:.1} MB of text ({:.1} M units) in {:.1} s: {} entries ({} marked public), {} dropped as common; index {:.2} MB = {:.2} % of the text",
+        "  built {} documents ({} code), {:.1} MB of text ({:.1} M units) in {:.1} s: {} entries ({} marked public), {} dropped as common, {} as public text; index {:.2} MB = {:.2} % of the text",
         stats.documents,
         stats.code_documents,
         stats.text_bytes as f64 / 1e6,
@@ -114,6 +114,7 @@ fn build(docs: &[(String, String)], background: &[(String, String)]) -> (Vec<u8>
         stats.entries,
         stats.marked_public,
         stats.dropped_common,
+        stats.dropped_public_text,
         file.len() as f64 / 1e6,
         100.0 * file.len() as f64 / stats.text_bytes as f64
     );
@@ -336,7 +337,7 @@ fn features(tag: &str, m: Option<&RunMeasure>) {
     }
     match m {
         Some(m) => println!(
-            "F\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "F\t{tag}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             m.distinct,
             m.per_stream[0],
             m.per_stream[1],
@@ -348,7 +349,8 @@ fn features(tag: &str, m: Option<&RunMeasure>) {
             m.slack_chars,
             m.document_chars,
             m.copied_chars(),
-            m.fewest_holders
+            m.fewest_holders,
+            m.public_distinct
         ),
         None => println!("F\t{tag}\tnone"),
     }
@@ -494,6 +496,10 @@ fn precision(
     fields: usize,
     label: &str,
 ) {
+    if corpus.is_empty() {
+        println!("  precision on {label}: no files");
+        return;
+    }
     let mut rng = Rng(0x9e37_79b9);
     let mut scratch = FindScratch::default();
     let (mut flagged, mut total, mut bytes) = (0, 0, 0usize);
@@ -604,6 +610,93 @@ fn other_crates(
 /// Files as (path, text).
 type Files = Vec<(String, String)>;
 
+/// The crate directory of a registry path (`serde-1.0.210`), the part after the index's.
+fn crate_dir(path: &str) -> Option<&str> {
+    path.split('/')
+        .skip_while(|part| !part.starts_with("index."))
+        .nth(1)
+}
+
+/// Where each registry crate's source lives, by crate directory: its manifest's `repository`
+/// as `host/owner/name` (lowercased, no scheme, no `.git`, no path inside the repository), or
+/// `owner` alone when `by_owner`. A crate whose manifest names none takes the repository of a
+/// crate sharing its name's first word (`wasmtime-internal-core` that of `wasmtime`), else its
+/// own name: sibling crates of one workspace are one project.
+fn crate_origins(registry: &Path, by_owner: bool) -> std::collections::HashMap<String, String> {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(registry)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .flat_map(|index| std::fs::read_dir(index.path()).into_iter().flatten())
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let first_word = |dir: &str| dir.split(['-', '_']).next().unwrap_or(dir).to_owned();
+    let mut named = std::collections::HashMap::new();
+    let mut by_word = std::collections::HashMap::new();
+    for dir in &dirs {
+        let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        let url = manifest.lines().find_map(|line| {
+            let value = line
+                .strip_prefix("repository")?
+                .trim_start()
+                .strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_ascii_lowercase())
+        });
+        let Some(url) = url else { continue };
+        let url = url
+            .split("://")
+            .last()
+            .unwrap_or(&url)
+            .trim_start_matches("www.");
+        let parts: Vec<&str> = url.split('/').filter(|p| !p.is_empty()).collect();
+        let origin = if by_owner {
+            parts.get(..2).map(|p| p.join("/"))
+        } else {
+            parts
+                .get(..3)
+                .map(|p| p.join("/").trim_end_matches(".git").to_owned())
+        };
+        if let Some(origin) = origin {
+            by_word
+                .entry(first_word(&name))
+                .or_insert_with(|| origin.clone());
+            named.insert(name, origin);
+        }
+    }
+    for dir in &dirs {
+        let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let origin = by_word
+            .get(&first_word(&name))
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        named.entry(name).or_insert(origin);
+    }
+    named
+}
+
+/// `unindexed` without the crates whose repository (or owner, `by_owner`) is also that of an
+/// indexed crate: code unrelated to the index by project, not only by crate name. Sibling
+/// crates of one workspace share code word for word (`winch-codegen` and `cranelift-codegen`),
+/// which a copy detector rightly finds.
+fn other_projects(registry: &Path, indexed: &Files, unindexed: &Files, by_owner: bool) -> Files {
+    let origins = crate_origins(registry, by_owner);
+    let origin = |path: &str| crate_dir(path).and_then(|dir| origins.get(dir));
+    let taken: std::collections::HashSet<&String> = indexed
+        .iter()
+        .filter_map(|(path, _)| origin(path))
+        .collect();
+    unindexed
+        .iter()
+        .filter(|(path, _)| origin(path).is_some_and(|o| !taken.contains(o)))
+        .cloned()
+        .collect()
+}
+
 /// `files` in two halves by crate, every other crate name in each.
 fn split_by_crate(files: Files) -> (Files, Files) {
     let mut names: Vec<String> = files
@@ -680,6 +773,24 @@ fn documents() {
         fields * 25,
         &format!("crates not indexed ({} files)", unindexed.len()),
     );
+    for (by_owner, what) in [(false, "repositories"), (true, "owners")] {
+        let unrelated = other_projects(&registry, &rust, &unindexed, by_owner);
+        let crates: std::collections::HashSet<&str> = unrelated
+            .iter()
+            .filter_map(|(path, _)| crate_dir(path))
+            .collect();
+        precision(
+            &index,
+            &rust,
+            &unrelated,
+            fields * 25,
+            &format!(
+                "crates of other {what} ({} files, {} crates)",
+                unrelated.len(),
+                crates.len()
+            ),
+        );
+    }
     println!(" index: Python standard library ({} files)", py.len());
     let (file, _, _) = build(&py, &[]);
     let index = load(&file);

@@ -24,7 +24,7 @@ fn main() {
         .unwrap_or(8)
         << 20;
     let start = Instant::now();
-    let mut counter = ShapeCounter::new(Settings::default().code);
+    let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
     let (mut files, mut bytes) = (0usize, 0usize);
     for dir in dirs {
         let texts =

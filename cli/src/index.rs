@@ -216,6 +216,10 @@ fn documents(
             "airlock: {} code fingerprints have a public shape ({shapes} shapes known): found only as written; {} more dropped (as written they could never be confirmed)",
             stats.marked_public, stats.dropped_public
         );
+        println!(
+            "airlock: dropped {} fingerprints of text public projects share as written (license notices, derive lists, common imports)",
+            stats.dropped_public_text
+        );
     }
     println!("airlock: skipped {}", walk.skipped_summary());
     for (number, name) in walk.names.iter().enumerate() {
@@ -232,7 +236,7 @@ fn shapes(out: &Path, min_projects: u32, projects: &[PathBuf]) -> Result<ExitCod
         ));
     }
     let excludes = index_walk::globs(&[])?;
-    let mut counter = ShapeCounter::new(Settings::default().code);
+    let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
     let mut files = 0;
     for project in projects {
         let mut walk = Walk::new(&excludes);
@@ -253,8 +257,9 @@ fn shapes(out: &Path, min_projects: u32, projects: &[PathBuf]) -> Result<ExitCod
     }
     let bytes = table.to_bytes();
     write_atomically(out, &bytes)?;
+    let (code, comments) = table.written_len();
     println!(
-        "airlock: wrote {} ({} bytes): {} shapes shared by at least {min_projects} of {} projects ({files} files read)",
+        "airlock: wrote {} ({} bytes): {} shapes, {code} code and {comments} comment k-grams as written, each shared by at least {min_projects} of {} projects ({files} files read)",
         out.display(),
         bytes.len(),
         table.len(),

@@ -28,7 +28,9 @@ use super::winnow::{self, Params};
 use std::collections::HashMap;
 
 const MAGIC: &[u8; 8] = b"ALSHAPE\0";
-const VERSION: u32 = 1;
+/// Version 2 adds the public text (code as written and comments); a version 1 table holds
+/// shapes only and still reads.
+const VERSION: u32 = 2;
 
 /// The 32-bit key of an unkeyed shape hash (a fixed finalizer: the table is the same for
 /// every index key).
@@ -39,11 +41,18 @@ fn key_of(shape: u64) -> u32 {
     ((z ^ (z >> 31)) >> 32) as u32
 }
 
-/// Shapes of code k-grams common across public projects, for one k-gram length.
+/// Shapes of code k-grams common across public projects, for one k-gram length, and the
+/// k-grams public projects share as written (code and comments).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublicShapes {
     k: usize,
     keys: Vec<u32>,
+    /// Code k-grams as written ([`winnow::Scratch::written`]), under the same `k`.
+    written: Vec<u32>,
+    /// The comment k-gram length (in words) of `comments`; 0 for none.
+    comment_k: usize,
+    /// Comment k-grams as written.
+    comments: Vec<u32>,
 }
 
 impl PublicShapes {
@@ -57,6 +66,11 @@ impl PublicShapes {
         self.keys.len()
     }
 
+    /// How many code and comment k-grams as written it holds.
+    pub fn written_len(&self) -> (usize, usize) {
+        (self.written.len(), self.comments.len())
+    }
+
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -67,60 +81,126 @@ impl PublicShapes {
         self.keys.binary_search(&key_of(shape)).is_ok()
     }
 
+    /// Whether the code k-gram written `written` ([`winnow::Scratch::written`]) is public text.
+    pub fn code_is_public(&self, written: u64) -> bool {
+        self.written.binary_search(&key_of(written)).is_ok()
+    }
+
+    /// Whether the comment k-gram written `written` is public text, for comment k-grams of
+    /// `comment_k` words (another length never is).
+    pub fn comment_is_public(&self, comment_k: usize, written: u64) -> bool {
+        comment_k == self.comment_k && self.comments.binary_search(&key_of(written)).is_ok()
+    }
+
     /// The table as a file.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(8 + 2 * self.keys.len());
+        let mut payload = Vec::with_capacity(16 + 2 * (self.keys.len() + self.written.len()));
         payload.extend_from_slice(&(self.k as u32).to_le_bytes());
         container::write_increasing(&self.keys, &mut payload);
+        container::write_increasing(&self.written, &mut payload);
+        payload.extend_from_slice(&(self.comment_k as u32).to_le_bytes());
+        container::write_increasing(&self.comments, &mut payload);
         container::seal(MAGIC, VERSION, &payload)
     }
 
     /// Parses and checks a table file.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicShapes, IndexError> {
-        let payload = container::open_exact(bytes, MAGIC, "public shapes", VERSION)?;
+        let payload = container::open(bytes, MAGIC, "public shapes", VERSION)?;
+        let version = bytes
+            .get(8..12)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map_or(0, u32::from_le_bytes);
         let mut r = Reader::new(payload);
         let k = r.u32()? as usize;
         if k == 0 || k > 4096 {
             return Err(IndexError::Malformed("k-gram length out of range"));
         }
         let keys = r.increasing(1 << 32)?;
+        let mut table = PublicShapes {
+            k,
+            keys,
+            ..PublicShapes::default()
+        };
+        if version >= 2 {
+            table.written = r.increasing(1 << 32)?;
+            table.comment_k = r.u32()? as usize;
+            if table.comment_k > 4096 {
+                return Err(IndexError::Malformed("comment k-gram length out of range"));
+            }
+            table.comments = r.increasing(1 << 32)?;
+        }
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last key"));
         }
-        Ok(PublicShapes { k, keys })
+        Ok(table)
     }
 }
 
-/// Counts, over a corpus of public projects, in how many projects each code shape occurs.
+/// In how many projects each key occurs.
+#[derive(Debug, Default)]
+struct ProjectCounts {
+    /// Per key: (projects seen in, the last project that counted it).
+    seen: HashMap<u32, (u32, u32)>,
+}
+
+impl ProjectCounts {
+    fn add(&mut self, hash: u64, project: u32) {
+        let entry = self.seen.entry(key_of(hash)).or_insert((0, u32::MAX));
+        if entry.1 != project {
+            *entry = (entry.0 + 1, project);
+        }
+    }
+
+    /// The keys seen in at least `min_projects` projects, sorted.
+    fn keys(&self, min_projects: u32) -> Vec<u32> {
+        let mut keys: Vec<u32> = self
+            .seen
+            .iter()
+            .filter(|&(_, &(projects, _))| projects >= min_projects)
+            .map(|(&key, _)| key)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// Counts, over a corpus of public projects, in how many projects each code shape, each code
+/// k-gram as written and each comment k-gram occurs.
 #[derive(Debug)]
 pub struct ShapeCounter {
     params: Params,
+    comment: Params,
     folder: Folder,
     units: Units,
     comments: Units,
     scratch: winnow::Scratch,
-    /// Per shape key: (projects seen in, the last project that counted it).
-    seen: HashMap<u32, (u32, u32)>,
+    shapes: ProjectCounts,
+    written: ProjectCounts,
+    comment_written: ProjectCounts,
     project: u32,
 }
 
 impl ShapeCounter {
-    /// A counter of the code view's shapes under `params` (an index's code settings: shapes
-    /// are only comparable for one `k` and `min_distinct`).
-    pub fn new(params: Params) -> ShapeCounter {
+    /// A counter of the code view's shapes under `params` and of its comments under `comment`
+    /// (an index's code and comment settings: k-grams are only comparable for one `k` and
+    /// `min_distinct`).
+    pub fn new(params: Params, comment: Params) -> ShapeCounter {
         ShapeCounter {
             params,
+            comment,
             folder: Folder::new(),
             units: Units::default(),
             comments: Units::default(),
             scratch: winnow::Scratch::default(),
-            seen: HashMap::new(),
+            shapes: ProjectCounts::default(),
+            written: ProjectCounts::default(),
+            comment_written: ProjectCounts::default(),
             project: 0,
         }
     }
 
-    /// Starts the next project: shapes count once per project, however many of its files hold
-    /// them.
+    /// Starts the next project: k-grams count once per project, however many of its files
+    /// hold them.
     pub fn next_project(&mut self) {
         self.project += 1;
     }
@@ -129,32 +209,41 @@ impl ShapeCounter {
     pub fn add_file(&mut self, text: &[u8]) {
         code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments);
         let project = self.project;
-        let shapes = winnow::shapes(
+        let forms = winnow::forms(
             &self.units.values,
             &self.units.names,
             self.params,
             &mut self.scratch,
         );
-        for shape in shapes.flatten() {
-            let entry = self.seen.entry(key_of(shape)).or_insert((0, u32::MAX));
-            if entry.1 != project {
-                *entry = (entry.0 + 1, project);
+        for (shape, written) in forms {
+            if let Some(shape) = shape {
+                self.shapes.add(shape, project);
+            }
+            if let Some(written) = written {
+                self.written.add(written, project);
+            }
+        }
+        let forms = winnow::forms(
+            &self.comments.values,
+            &self.comments.names,
+            self.comment,
+            &mut self.scratch,
+        );
+        for (_, written) in forms {
+            if let Some(written) = written {
+                self.comment_written.add(written, project);
             }
         }
     }
 
-    /// The shapes seen in at least `min_projects` projects.
+    /// The shapes and the k-grams as written seen in at least `min_projects` projects.
     pub fn finish(self, min_projects: u32) -> PublicShapes {
-        let mut keys: Vec<u32> = self
-            .seen
-            .into_iter()
-            .filter(|&(_, (projects, _))| projects >= min_projects)
-            .map(|(key, _)| key)
-            .collect();
-        keys.sort_unstable();
         PublicShapes {
             k: self.params.k,
-            keys,
+            keys: self.shapes.keys(min_projects),
+            written: self.written.keys(min_projects),
+            comment_k: self.comment.k,
+            comments: self.comment_written.keys(min_projects),
         }
     }
 
@@ -162,7 +251,7 @@ impl ShapeCounter {
     /// counts `upto` or more): to choose `min_projects`.
     pub fn histogram(&self, upto: u32) -> Vec<usize> {
         let mut counts = vec![0usize; upto as usize];
-        for &(projects, _) in self.seen.values() {
+        for &(projects, _) in self.shapes.seen.values() {
             let bin = projects.clamp(1, upto) as usize - 1;
             if let Some(c) = counts.get_mut(bin) {
                 *c += 1;
@@ -182,6 +271,9 @@ mod tests {
         let table = PublicShapes {
             k: 14,
             keys: vec![0, 1, 127, 128, 300_000, u32::MAX - 1, u32::MAX],
+            written: vec![5, 6, 70_000],
+            comment_k: 8,
+            comments: vec![2, u32::MAX],
         };
         let bytes = table.to_bytes();
         assert_eq!(PublicShapes::from_bytes(&bytes), Ok(table));
@@ -191,6 +283,12 @@ mod tests {
         }
         assert!(PublicShapes::from_bytes(&damaged).is_err());
         assert!(PublicShapes::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        // A version 1 table (shapes only) still reads, with no public text.
+        let mut payload = 14u32.to_le_bytes().to_vec();
+        container::write_increasing(&[3, 9], &mut payload);
+        let old = PublicShapes::from_bytes(&container::seal(MAGIC, 1, &payload)).unwrap();
+        assert_eq!((old.k(), old.len(), old.written_len()), (14, 2, (0, 0)));
+        assert!(!old.comment_is_public(0, 5));
     }
 
     #[test]
@@ -206,14 +304,14 @@ mod tests {
             .replace("input", "text")
             .replace("value", "n")
             .replace("Config", "Settings");
-        let mut counter = ShapeCounter::new(params);
+        let mut counter = ShapeCounter::new(params, params);
         counter.next_project();
         counter.add_file(code.as_bytes());
         counter.add_file(code.as_bytes());
         let once = counter.finish(2);
         assert!(once.is_empty(), "two files of one project are one project");
 
-        let mut counter = ShapeCounter::new(params);
+        let mut counter = ShapeCounter::new(params, params);
         counter.next_project();
         counter.add_file(code.as_bytes());
         counter.next_project();

@@ -71,6 +71,9 @@ pub struct Scratch {
     /// Per k-gram, when [`Scratch::keep_shapes`] is on: its *shape*, the unkeyed hash of its
     /// blinded form ([`LOW_ENTROPY`] for none), which a table of public shapes is keyed by.
     shapes: Vec<u64>,
+    /// Per k-gram of a view with identifiers, when shapes are kept: its raw hash over the
+    /// k-gram alone (`raws` widened for checks), see [`Scratch::written`].
+    written: Vec<u64>,
     keep_shapes: bool,
 }
 
@@ -81,11 +84,12 @@ impl Scratch {
         self.keep_shapes = on;
         if !on {
             self.shapes.clear();
+            self.written.clear();
         }
     }
 
     /// [`kgram_hashes`] of `values` into this scratch's buffers (shapes too when `shapes`): the
-    /// one pass [`fingerprints`], [`shapes`] and [`all_kgrams`] each start with.
+    /// one pass [`fingerprints`], [`forms`] and [`all_kgrams`] each start with.
     fn hash_kgrams(
         &mut self,
         key: &Key,
@@ -108,12 +112,37 @@ impl Scratch {
             &mut self.links,
             shapes.then_some(&mut self.shapes),
         );
+        if shapes {
+            self.written.clone_from(&self.raws);
+        } else {
+            self.written.clear();
+        }
+        widen_checks(&mut self.raws, params.k.max(1));
     }
 
     /// The shape of k-gram `first` of the text [`fingerprints`] last read, when shapes are kept
     /// and the k-gram has one: key of [`crate::protected::public_shapes`].
     pub fn shape(&self, first: usize) -> Option<u64> {
         shape_at(&self.shapes, first)
+    }
+
+    /// K-gram `first` as written, unkeyed, when shapes are kept: in a view with identifiers its
+    /// raw hash (names as written, over the k-gram alone: a check's span reaches into whatever
+    /// follows, a derive list into the type it derives for), elsewhere its shape, which there
+    /// is the text itself. What a table of public text is keyed by.
+    pub fn written(&self, first: usize) -> Option<u64> {
+        written_at(&self.written, &self.shapes, first)
+    }
+}
+
+/// [`Scratch::written`] from its two tables (none unless shapes are kept).
+fn written_at(written: &[u64], shapes: &[u64], first: usize) -> Option<u64> {
+    if shapes.is_empty() {
+        None
+    } else if written.is_empty() {
+        shape_at(shapes, first)
+    } else {
+        written.get(first).copied()
     }
 }
 
@@ -136,6 +165,8 @@ pub struct Selected {
     pub check: u8,
     /// The k-gram's shape ([`Scratch::shape`]) when shapes are kept; never for a list.
     pub shape: Option<u64>,
+    /// The k-gram as written, unkeyed, when shapes are kept ([`Scratch::written`]).
+    pub written: Option<u64>,
 }
 
 /// Appends to `out` the selected fingerprints of `values`: (keyed hash, index of the k-gram's
@@ -160,6 +191,7 @@ pub fn fingerprints(
         lists,
         queue,
         shapes,
+        written,
         ..
     } = scratch;
     select(hashes, params.w, queue, &mut |min, min_hash| {
@@ -169,6 +201,7 @@ pub fn fingerprints(
                 first: u32::try_from(min).unwrap_or(u32::MAX),
                 check: check_of(raws, raw_mixer, min, fp),
                 shape: shape_at(shapes, min),
+                written: written_at(written, shapes, min),
             });
         }
     });
@@ -187,6 +220,7 @@ pub fn fingerprints(
                     first: u32::try_from(min).unwrap_or(u32::MAX),
                     check: (fp >> 24) as u8,
                     shape: None,
+                    written: written_at(written, shapes, min),
                 });
             }
         },
@@ -253,18 +287,19 @@ pub fn all_list_kgrams(
 /// The hash given to a k-gram with too few distinct units: never selected.
 const LOW_ENTROPY: u64 = u64::MAX;
 
-/// The shape ([`Scratch::shape`]) of every k-gram of `values` in a view with identifiers, in
-/// order, `None` for one too low in entropy: what a table of public shapes counts. Shapes are
-/// unkeyed; only the selection-free half of [`fingerprints`] runs.
-pub fn shapes<'s>(
+/// The shape ([`Scratch::shape`]) and the form as written ([`Scratch::written`]) of every
+/// k-gram of `values`, in order, `None` for a shape too low in entropy: what a table of public
+/// shapes and text counts. Both are unkeyed; only the selection-free half of [`fingerprints`]
+/// runs.
+pub fn forms<'s>(
     values: &[u64],
     names: &[u64],
     params: Params,
     scratch: &'s mut Scratch,
-) -> impl Iterator<Item = Option<u64>> + 's {
+) -> impl Iterator<Item = (Option<u64>, Option<u64>)> + 's {
     scratch.hash_kgrams(&Key([0; 16]), 0, values, names, params, true);
     let scratch: &'s Scratch = scratch;
-    (0..scratch.shapes.len()).map(|i| scratch.shape(i))
+    (0..scratch.shapes.len()).map(|i| (scratch.shape(i), scratch.written(i)))
 }
 
 /// The fingerprint of *every* k-gram of `values`, in order, with `None` for the k-grams that
@@ -330,7 +365,8 @@ impl Kgram {
 ///
 /// **Checks.** With `names`, `raws` gets per k-gram a second rolling hash of the k-gram with each
 /// identifier as its name (the *raw* form), unkeyed: [`check_of`] keys it only for the few
-/// k-grams that are fingerprints. Without `names`, it stays empty.
+/// k-grams that are fingerprints, once [`widen_checks`] has widened it (the caller does, after
+/// keeping the k-gram's own raw hash when it wants it). Without `names`, it stays empty.
 ///
 /// **Lists.** A k-gram too low in entropy once blinded (a call's or a declaration's list of
 /// names, `use a::{b, c, d}`, a struct's fields, `_(_, _, _)`) is never a fingerprint, yet its
@@ -508,7 +544,6 @@ fn kgram_hashes(
             }
         }
     }
-    widen_checks(raws, k);
 }
 
 /// Stands in for the k-gram after a text's last ones in [`widen_checks`].
@@ -819,6 +854,7 @@ mod tests {
                 &mut Links::default(),
                 None,
             );
+            widen_checks(&mut raws, 12);
             assert_eq!(raws.len(), hashes.len());
             (0..raws.len())
                 .map(|i| check_of(&raws, mixer, i, 0))

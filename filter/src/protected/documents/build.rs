@@ -40,7 +40,8 @@ pub enum View {
     Code,
 }
 
-/// Common license texts, separated by `%%` lines: the built-in background.
+/// Common license texts and the per-file license notices projects paste above their code,
+/// separated by `%%` lines: the built-in background.
 const LICENSES: &str = include_str!("licenses.txt");
 
 /// File extensions read in the code view.
@@ -204,6 +205,9 @@ pub struct BuildStats {
     /// Entries of public fingerprints dropped because no hit of them could verify (held by
     /// too many documents or in too many forms), so none could count.
     pub dropped_public: usize,
+    /// Selections dropped because public projects share them as written (the table's code
+    /// and comment k-grams): license headers, derive lists, common imports.
+    pub dropped_public_text: usize,
     /// Background documents read.
     pub background_documents: usize,
 }
@@ -295,11 +299,21 @@ impl Builder {
                         .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8, false)),
                 );
             } else {
-                let public = self
-                    .public_shapes
-                    .as_ref()
-                    .filter(|_| domain == DOMAIN_CODE);
-                self.scratch.keep_shapes(public.is_some());
+                let table = self.public_shapes.as_ref();
+                let public = table.filter(|_| domain == DOMAIN_CODE);
+                // Text public projects share as written is not the document's own: dropped,
+                // as background is (a code k-gram by its names, a comment by its words).
+                let is_public_text = |written: Option<u64>| {
+                    written.is_some_and(|w| {
+                        table.is_some_and(|t| match domain {
+                            DOMAIN_CODE => t.code_is_public(w),
+                            DOMAIN_COMMENT => t.comment_is_public(params.k, w),
+                            _ => false,
+                        })
+                    })
+                };
+                self.scratch
+                    .keep_shapes(table.is_some() && domain != DOMAIN_TEXT);
                 let from = self.fps.len();
                 winnow::fingerprints(
                     &self.key,
@@ -310,7 +324,10 @@ impl Builder {
                     &mut self.scratch,
                     &mut self.fps,
                 );
-                top.extend(self.fps.get(from..).unwrap_or_default().iter().map(|s| {
+                let selected = self.fps.get(from..).unwrap_or_default();
+                let own = selected.iter().filter(|s| !is_public_text(s.written));
+                self.stats.dropped_public_text += selected.len() - own.clone().count();
+                top.extend(own.map(|s| {
                     let marked = s
                         .shape
                         .is_some_and(|shape| public.is_some_and(|p| p.contains(shape)));

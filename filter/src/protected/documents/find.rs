@@ -624,6 +624,8 @@ pub struct RunMeasure {
     pub verified_distinct: usize,
     /// Distinct fingerprints of the run held by this document alone.
     pub sole_distinct: usize,
+    /// Distinct fingerprints of the run whose blinded shape is public (their hits verified).
+    pub public_distinct: usize,
     /// The text's code tokens inside the run's span (0 when the index holds no code); filled
     /// by [`DocumentIndex::explain`] only.
     pub code_units: usize,
@@ -811,8 +813,17 @@ fn measure(text: &[u8], run: &[Hit], scales: &[Scale; 3]) -> Option<RunMeasure> 
         fewest_holders: run.iter().map(|h| h.holders).min().unwrap_or(0),
         verified_distinct: distinct.iter().filter(|d| !d.2).count(),
         sole_distinct: distinct.iter().filter(|d| !d.3).count(),
+        public_distinct: count_distinct(run.iter().filter(|h| h.public)),
         code_units: 0,
     })
+}
+
+/// Distinct (fingerprint, stream) pairs among `hits`.
+fn count_distinct<'a>(hits: impl Iterator<Item = &'a Hit>) -> usize {
+    let mut keys: Vec<(u32, u8)> = hits.map(|h| (h.fingerprint, h.stream)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len()
 }
 
 /// The characters of `text` before byte `at`, at most `most`.

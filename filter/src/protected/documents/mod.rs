@@ -614,7 +614,7 @@ mod tests {
     fn a_verified_public_shape_is_never_a_finding_alone() {
         use crate::protected::public_shapes::ShapeCounter;
         let a = program(1, 200);
-        let mut counter = ShapeCounter::new(Settings::default().code);
+        let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
         for to in ["p", "q", "r"] {
             counter.next_project();
             counter.add_file(
@@ -647,6 +647,96 @@ mod tests {
             "three lines: {public_short} public, {plain_short} plain of 150"
         );
         assert!(found(&public, 12) >= 145);
+    }
+
+    /// A comment paragraph of `words` made-up words from `seed`, as `//` lines.
+    fn remark(seed: u64, words: usize) -> String {
+        let vocabulary = [
+            "lattice",
+            "widget",
+            "council",
+            "ordering",
+            "parent",
+            "node",
+            "sees",
+            "first",
+            "follows",
+            "guidance",
+            "frobnicator",
+            "settings",
+            "below",
+            "every",
+            "stable",
+        ];
+        let mut x = seed;
+        let mut line = String::from("//");
+        let mut out = String::new();
+        for i in 0..words {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            line.push(' ');
+            line.push_str(vocabulary[(x % vocabulary.len() as u64) as usize]);
+            if i % 10 == 9 {
+                out.push_str(&line);
+                out.push('\n');
+                line = String::from("//");
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+        out
+    }
+
+    #[test]
+    fn text_public_projects_share_as_written_is_not_protected() {
+        use crate::protected::public_shapes::ShapeCounter;
+        // Code and a comment that three public projects share word for word, each beside code
+        // of its own; the protected document holds them beside its own code.
+        let (shared, notice) = (program(7, 60), remark(11, 80));
+        let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
+        for project in 0..3 {
+            counter.next_project();
+            let own = program(20 + project, 60);
+            counter.add_file(format!("{notice}{shared}{own}").as_bytes());
+        }
+        let table = counter.finish(3);
+        assert!(table.written_len().0 > 0 && table.written_len().1 > 0);
+        let secret = program(1, 200);
+        let document = format!("{notice}{shared}{secret}");
+        let plain = padded_index_of(&document);
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        assert!(builder.mark_public_shapes(table));
+        builder.add_document("src/secret_a.rs", document.as_bytes(), View::Code);
+        pad(&mut builder);
+        let (file, stats) = builder.finish(false);
+        assert!(stats.dropped_public_text > 0);
+        let public = DocumentIndex::from_bytes(&file).unwrap();
+        let mut scratch = FindScratch::default();
+        let mut found = |idx: &DocumentIndex, text: &str| {
+            let lines: Vec<&str> = text.lines().collect();
+            (0..lines.len().saturating_sub(12))
+                .filter(|&start| {
+                    let copy = lines[start..start + 12].join("\n");
+                    !idx.find(copy.as_bytes(), 200, &mut scratch).is_empty()
+                })
+                .count()
+        };
+        // The shared code: found without the table, never with it.
+        let (plain_shared, public_shared) = (found(&plain, &shared), found(&public, &shared));
+        assert!(plain_shared >= 40, "{plain_shared} of 48 without the table");
+        assert_eq!(public_shared, 0, "shared code found with the table");
+        // The shared comment, pasted alone: the same.
+        let mut scratch = FindScratch::default();
+        assert!(!plain.find(notice.as_bytes(), 200, &mut scratch).is_empty());
+        assert!(public.find(notice.as_bytes(), 200, &mut scratch).is_empty());
+        // The document's own code is found as before.
+        let own_region = secret.lines().take(160).collect::<Vec<_>>().join("\n");
+        let (plain_own, public_own) = (found(&plain, &own_region), found(&public, &own_region));
+        assert!(
+            public_own + 2 >= plain_own && public_own >= 140,
+            "{public_own} / {plain_own}"
+        );
     }
 
     #[test]
@@ -955,7 +1045,7 @@ mod tests {
                 .replace('x', &format!("{to}x"))
         };
         // Three public projects with `a`'s shapes under other names (not `a` itself).
-        let mut counter = ShapeCounter::new(Settings::default().code);
+        let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
         for to in ["p", "q", "r"] {
             counter.next_project();
             counter.add_file(rename(&a, to).as_bytes());
