@@ -49,6 +49,10 @@ pub enum IndexCommand {
         /// Keep the shapes found in at least this many of the projects.
         #[arg(long, value_name = "N", default_value_t = 3)]
         min_projects: u32,
+        /// Skip files and folders whose path matches GLOB (vendored or generated code that is
+        /// another project's); repeatable.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
         /// Each PATH is one project (a source tree of public code).
         #[arg(required = true)]
         projects: Vec<PathBuf>,
@@ -95,8 +99,9 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, String> {
         IndexCommand::Shapes {
             out,
             min_projects,
+            exclude,
             projects,
-        } => shapes(&out, min_projects, &projects),
+        } => shapes(&out, min_projects, &exclude, &projects),
         IndexCommand::Records {
             out,
             columns,
@@ -229,13 +234,18 @@ fn documents(
 }
 
 /// `airlock index shapes`: the code shapes found in at least `min_projects` of `projects`.
-fn shapes(out: &Path, min_projects: u32, projects: &[PathBuf]) -> Result<ExitCode, String> {
+fn shapes(
+    out: &Path,
+    min_projects: u32,
+    exclude: &[String],
+    projects: &[PathBuf],
+) -> Result<ExitCode, String> {
     if min_projects < 2 {
         return Err(format!(
             "--min-projects {min_projects}: a shape is public when at least 2 projects share it; use 2 or more"
         ));
     }
-    let excludes = index_walk::globs(&[])?;
+    let excludes = index_walk::globs(exclude)?;
     let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
     let mut files = 0;
     for project in projects {

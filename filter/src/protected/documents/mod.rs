@@ -1,11 +1,11 @@
 //! The documents index: winnowed keyed fingerprints of protected text, and its file format.
 //!
-//! Payload of format version 8 (framed by [`container`](super::container)):
+//! Payload of format version 9 (framed by [`container`](super::container)):
 //!
 //! ```text
 //! key [16] | for the prose, code and comment streams: k u32, w u32, min_distinct u32
 //! views u8: 1 = some document was read as prose, 2 = some as code (a request skips the others)
-//! documents u32 | per document: its fingerprint count u32
+//! documents u32 | per document: its fingerprint count (LEB128)
 //! per document: its scale u16 (bit 15: read as code; bits 0-14: characters per unit × 64)
 //! per document: its layout u16 (characters per character that is not whitespace × 64)
 //! names flag u8 | if 1, per document: length u32, UTF-8 bytes
@@ -18,6 +18,8 @@
 //! public count u32 | [varint; count]: the first entry of each public fingerprint, as gaps
 //! ```
 //!
+//! Version 9 stores each document's fingerprint count as a varint (a byte or two for most
+//! documents instead of four: a small tree of short files spent 1 % of its index on them).
 //! Version 8 added the public fingerprints: code k-grams whose blinded shape is common across
 //! public projects ([`public_shapes`](super::public_shapes)), whose hits count only verified.
 //! They are a few percent of the entries, so a list of gaps (about a byte each) costs a
@@ -68,7 +70,7 @@ use holders::Holders;
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The format version this build reads and writes.
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -128,8 +130,11 @@ impl DocumentIndex {
         if views > VIEW_PROSE | VIEW_CODE {
             return Err(IndexError::Malformed("unknown views"));
         }
-        let documents = r.count(4)?;
-        let doc_fingerprints = r.u32s(documents)?;
+        // Per document at least a byte of count, a scale and a layout.
+        let documents = r.count(5)?;
+        let doc_fingerprints = (0..documents)
+            .map(|_| r.varint())
+            .collect::<Result<Vec<u32>, _>>()?;
         let doc_scales = r.u16s(documents)?;
         let doc_layouts = r.u16s(documents)?;
         let names = match r.u8()? {
@@ -408,8 +413,8 @@ fn encode(
     }
     p.push(views);
     p.extend_from_slice(&(doc_fingerprints.len() as u32).to_le_bytes());
-    for n in doc_fingerprints {
-        p.extend_from_slice(&n.to_le_bytes());
+    for &n in doc_fingerprints {
+        container::write_varint(n, &mut p);
     }
     for s in doc_scales.iter().chain(doc_layouts) {
         p.extend_from_slice(&s.to_le_bytes());
@@ -1093,13 +1098,14 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 9;
+        newer[8] = 10;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 9, .. })
+            Err(IndexError::UnsupportedVersion { found: 10, .. })
         ));
-        // Formats 6 and 7 had other checks: their files would verify nothing, so they are refused.
-        for old in [1, 2, 3, 4, 5, 6, 7] {
+        // Formats 6 and 7 had other checks: their files would verify nothing, so they are
+        // refused; format 8 stored counts otherwise.
+        for old in [1, 2, 3, 4, 5, 6, 7, 8] {
             let mut older = file.clone();
             older[8] = old;
             assert!(matches!(
