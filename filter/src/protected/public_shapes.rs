@@ -209,31 +209,18 @@ impl ShapeCounter {
     pub fn add_file(&mut self, text: &[u8]) {
         code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments);
         let project = self.project;
-        let forms = winnow::forms(
-            &self.units.values,
-            &self.units.names,
-            self.params,
-            &mut self.scratch,
+        let (scratch, code, comment) = (&mut self.scratch, self.params, self.comment);
+        let shapes = Some(&mut self.shapes);
+        count_stream(
+            &self.units,
+            code,
+            scratch,
+            project,
+            shapes,
+            &mut self.written,
         );
-        for (shape, written) in forms {
-            if let Some(shape) = shape {
-                self.shapes.add(shape, project);
-            }
-            if let Some(written) = written {
-                self.written.add(written, project);
-            }
-        }
-        let forms = winnow::forms(
-            &self.comments.values,
-            &self.comments.names,
-            self.comment,
-            &mut self.scratch,
-        );
-        for (_, written) in forms {
-            if let Some(written) = written {
-                self.comment_written.add(written, project);
-            }
-        }
+        let written = &mut self.comment_written;
+        count_stream(&self.comments, comment, scratch, project, None, written);
     }
 
     /// The shapes and the k-grams as written seen in at least `min_projects` projects.
@@ -258,6 +245,26 @@ impl ShapeCounter {
             }
         }
         counts
+    }
+}
+
+/// Counts one stream's k-grams for `project`: their shapes into `shapes` (when given) and their
+/// forms as written into `written`.
+fn count_stream(
+    units: &Units,
+    params: Params,
+    scratch: &mut winnow::Scratch,
+    project: u32,
+    mut shapes: Option<&mut ProjectCounts>,
+    written: &mut ProjectCounts,
+) {
+    for (shape, form) in winnow::forms(&units.values, &units.names, params, scratch) {
+        if let (Some(counts), Some(shape)) = (shapes.as_deref_mut(), shape) {
+            counts.add(shape, project);
+        }
+        if let Some(form) = form {
+            written.add(form, project);
+        }
     }
 }
 
