@@ -13,6 +13,7 @@ pub(crate) mod keywords;
 mod measure;
 pub(crate) mod protected;
 pub(crate) mod scanner;
+mod set_counts;
 pub(crate) mod shared_regexes;
 pub(crate) mod start_skip;
 pub(crate) mod validators;

@@ -20,10 +20,12 @@
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
 //! back to the PikeVM, which is orders of magnitude slower.
 
+use crate::engine::fuel_probe;
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::digit_precheck::DigitPrecheck;
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{FoldedText, Origin, Protected, ProtectedScratch};
+use crate::engine::scan::set_counts::SetCounts;
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
 use crate::engine::scan::start_skip::StartSkip;
 use crate::engine::scan::validators::Validator;
@@ -422,6 +424,11 @@ fn digit_dense(window: &[u8]) -> bool {
     digits * 4 > window.len() * 3
 }
 
+/// Texts up to this long have their byte counts tested ([`SetCounts`]) before the gate's
+/// windows are sought: one pass of a table add per byte, where a field without numbers would
+/// pay the gate's set-up and a field with one number the set's search.
+const SHORT_TEXT: usize = 256;
+
 /// Shorter windows are run through the set: they hold few numbers.
 const DENSE_WINDOW: usize = 128;
 
@@ -667,8 +674,11 @@ impl Scanner {
             return;
         }
         steps::count(Step::ScanPatterns, text.len());
+        fuel_probe::tag("scan:start");
         self.scan_keywords(text, scratch, sink);
+        fuel_probe::tag("scan:keywords");
         self.arm_always_on(text, scratch);
+        fuel_probe::tag("scan:always-on");
         let ScanScratch {
             caches,
             captures,
@@ -679,6 +689,7 @@ impl Scanner {
         // Each regex runs once over each merged stretch of text that armed it; past a budget of
         // stretches (a flood of keywords) once over all of them, as per-search setup then dominates.
         armings.sort_unstable();
+        fuel_probe::tag("scan:sorted");
         let mut rest = armings.as_slice();
         while let Some(first) = rest.first() {
             let same = rest.iter().take_while(|a| a.regex == first.regex).count();
@@ -716,8 +727,10 @@ impl Scanner {
                     armed.run_over(text, span, sink);
                 }
             }
+            fuel_probe::tag("scan:regex");
         }
         armings.clear();
+        fuel_probe::tag("scan:end");
     }
 
     fn scan_keywords(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
@@ -805,14 +818,31 @@ impl Scanner {
     /// ending at `end` starts within the regex's reach before it. The set reads only the
     /// windows the gate opens, when there is a gate.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
-        arm_everywhere(&self.armed_everywhere, text, &mut scratch.armings);
+        for &regex in &self.armed_everywhere {
+            // A text where the regex's start skip says no match can be needs no search (once
+            // the regex is compiled: compiling it tells whether the scan is complete).
+            let ruled_out = self.regexes.get(regex as usize).is_some_and(|detector| {
+                detector.compiled.get().is_some_and(Option::is_some)
+                    && (detector.start_skip.as_ref()).is_some_and(|skip| skip.rules_out(text))
+            });
+            if !ruled_out {
+                arm_everywhere(&[regex], text, &mut scratch.armings);
+            }
+        }
+        fuel_probe::tag("scan:everywhere");
         for near_runs in &self.near_runs {
             near_runs.arm(text, &mut scratch.armings);
         }
-        if self.always_on_set.is_none() {
+        fuel_probe::tag("scan:near-runs");
+        let Some(set) = &self.always_on_set else {
+            return;
+        };
+        // A short text whose counts rule out every pattern needs no gate either.
+        if text.len() <= SHORT_TEXT && set.rules_out(text) {
             return;
         }
         scratch.set_windows.fill(None);
+        fuel_probe::tag("scan:gate");
         let complete = match &self.always_on_gate {
             None => self.arm_always_on_in(text, 0..text.len(), scratch),
             Some(gate) => gate
@@ -843,6 +873,7 @@ impl Scanner {
             return true;
         };
         steps::count(Step::AlwaysOnWindow, span.len());
+        fuel_probe::tag("scan:window");
         let mut ends = SetEnds {
             always_on: &self.always_on,
             regexes: &self.regexes,
@@ -937,6 +968,8 @@ pub struct AlwaysOnSet {
     dfa: shared_regexes::SharedSet,
     /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
     singles: Box<[shared_regexes::SharedSet]>,
+    /// What byte counts rule each pattern out ([`SetCounts`]), read on first use.
+    counts: std::sync::OnceLock<SetCounts>,
 }
 
 impl AlwaysOnSet {
@@ -952,6 +985,7 @@ impl AlwaysOnSet {
             limits,
             dfa,
             singles,
+            counts: std::sync::OnceLock::new(),
         }
     }
 
@@ -984,6 +1018,16 @@ impl AlwaysOnSet {
         let (cell, pattern) = (self.singles.get(i)?, self.patterns.get(i)?);
         cell.get_or_init(|| set_regex(&[pattern], self.limits).ok())
             .as_ref()
+    }
+
+    /// Whether no pattern can match within `window`, by its byte counts ([`SetCounts`], read
+    /// from the patterns' trees on first use). Only once the set is built: building it is
+    /// what tells whether the policy's scans are complete, so until then nothing is ruled out.
+    fn rules_out(&self, window: &[u8]) -> bool {
+        self.if_built().is_some()
+            && (self.counts)
+                .get_or_init(|| SetCounts::of(&self.patterns))
+                .rule_out(window)
     }
 
     /// The DFA if it has been built.
@@ -1089,22 +1133,7 @@ mod tests {
         }
         let searched = &*searched;
         // Texts of the policy's own examples, keywords and filler, glued in every way.
-        let (mut keywords, mut examples) = (Vec::new(), Vec::new());
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default/detectors");
-        for file in std::fs::read_dir(dir).unwrap() {
-            let yaml = std::fs::read_to_string(file.unwrap().path()).unwrap();
-            let detectors: Vec<serde_json::Value> = serde_saphyr::from_str(&yaml).unwrap();
-            for detector in detectors {
-                let strings = |pointer: &str| -> Vec<String> {
-                    let list = detector.pointer(pointer).and_then(|v| v.as_array());
-                    let items = list.into_iter().flatten().filter_map(|v| v.as_str());
-                    items.map(str::to_string).collect()
-                };
-                keywords.extend(strings("/keywords"));
-                examples.extend(strings("/examples/match"));
-                examples.extend(strings("/examples/ignore"));
-            }
-        }
+        let (keywords, examples) = policy_examples();
         assert!(examples.len() > 500);
         let glue = [" ", "", "\n", "=", ": ", "\"", "_", "path=/v1/", "x"];
         let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
@@ -1264,6 +1293,74 @@ mod tests {
             armed += by_set.len();
         }
         assert!(armed > 1000, "the texts arm little: {armed}");
+    }
+
+    /// The policy's example texts (matches and near misses) and its keywords.
+    fn policy_examples() -> (Vec<String>, Vec<String>) {
+        let (mut keywords, mut examples) = (Vec::new(), Vec::new());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default/detectors");
+        for file in std::fs::read_dir(dir).unwrap() {
+            let yaml = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let detectors: Vec<serde_json::Value> = serde_saphyr::from_str(&yaml).unwrap();
+            for detector in detectors {
+                let strings = |pointer: &str| -> Vec<String> {
+                    let list = detector.pointer(pointer).and_then(|v| v.as_array());
+                    let items = list.into_iter().flatten().filter_map(|v| v.as_str());
+                    items.map(str::to_string).collect()
+                };
+                keywords.extend(strings("/keywords"));
+                examples.extend(strings("/examples/match"));
+                examples.extend(strings("/examples/ignore"));
+            }
+        }
+        (keywords, examples)
+    }
+
+    #[test]
+    fn short_text_shortcuts_find_what_the_full_scan_finds() {
+        let fast = default_policy();
+        let mut slow = default_policy();
+        let (fast, slow) = (&fast.scanner, &mut slow.scanner);
+        // The slow scanner rules nothing out: no count needs anything, no start skip.
+        let set = slow.always_on_set.as_ref().unwrap();
+        assert!(set.counts.set(SetCounts::of(&["x?"])).is_ok());
+        for &regex in &slow.armed_everywhere {
+            slow.regexes[regex as usize].start_skip = None;
+        }
+        let slow = &*slow;
+        for scanner in [fast, slow] {
+            assert!(scanner.always_on_set.as_ref().unwrap().dfa().is_some());
+            assert!(!scanner.armed_everywhere.is_empty());
+        }
+        // Short pieces of the examples (every detector's matches and near misses), numbers
+        // and the bytes the always-on patterns count, glued into texts around 256 bytes.
+        let (_, examples) = policy_examples();
+        let glue = [
+            " ", "", "-", ".", ":", "+", "\n", "item 3 ", "12", "::", "1.2.3.4", "x",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x51a7_5407_7e87_0013);
+        let (mut fast_scratch, mut slow_scratch) = (fast.scratch(), slow.scratch());
+        let (mut found, mut short) = (0, 0);
+        for _ in 0..4000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(4) {
+                let example = examples[rng.below(examples.len())].as_bytes();
+                let from = rng.below(example.len());
+                let to = (from + 1 + rng.below(80)).min(example.len());
+                text.push_str(&String::from_utf8_lossy(&example[from..to]));
+                text.push_str(rng.pick(&glue));
+            }
+            if rng.below(4) == 0 {
+                text = examples[rng.below(examples.len())].clone();
+            }
+            short += usize::from(text.len() <= SHORT_TEXT);
+            found += same_hits((fast, &mut fast_scratch), (slow, &mut slow_scratch), &text);
+            assert_eq!(fast_scratch.hints(), slow_scratch.hints(), "text {text:?}");
+        }
+        assert!(
+            found > 500 && short > 3000,
+            "{found} findings, {short} short texts"
+        );
     }
 
     #[test]
