@@ -20,7 +20,6 @@ pub(crate) mod body;
 mod byte_set;
 mod bytes;
 mod cache;
-pub(crate) mod fuel_probe;
 pub(crate) use bytes::lower_hex;
 pub(crate) mod layers;
 pub(crate) mod limits;

@@ -8,6 +8,7 @@
 pub(crate) mod always_on;
 pub(crate) mod builder;
 mod digit_precheck;
+pub(crate) mod fuel_probe;
 pub(crate) mod keywords;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;

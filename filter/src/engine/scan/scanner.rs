@@ -20,9 +20,9 @@
 //! Unicode word boundaries make regex-automata's lazy DFA give up and fall
 //! back to the PikeVM, which is orders of magnitude slower.
 
-use crate::engine::fuel_probe;
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::digit_precheck::DigitPrecheck;
+use crate::engine::scan::fuel_probe;
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{FoldedText, Origin, Protected, ProtectedScratch};
 use crate::engine::scan::set_counts::SetCounts;
