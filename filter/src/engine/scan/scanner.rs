@@ -362,15 +362,15 @@ struct SetEnds<'a> {
 }
 
 impl SetEnds<'_> {
-    /// Arms around every match end `dfa` reports in `span` of `text`; `only`: the DFA is that
-    /// pattern's alone. False if the lazy DFA gave up.
+    /// Arms around every match end `dfa` reports in `span` of `text`; `patterns`: which of the
+    /// always-on patterns each of the DFA's is. False if the lazy DFA gave up.
     fn arm(
         &mut self,
         dfa: &hybrid::dfa::DFA,
         cache: &mut hybrid::dfa::Cache,
         text: &[u8],
         span: std::ops::Range<usize>,
-        only: Option<usize>,
+        patterns: Patterns<'_>,
     ) -> bool {
         let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
@@ -384,25 +384,45 @@ impl SetEnds<'_> {
             let Some(found) = state.get_match() else {
                 return true;
             };
-            let pattern = only.unwrap_or(found.pattern().as_usize());
-            let (Some(&regex), Some(latest)) = (
-                self.always_on.get(pattern),
-                self.set_windows.get_mut(pattern),
-            ) else {
-                continue;
-            };
-            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
             let end = found.offset();
-            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
-            match latest.and_then(|i| self.armings.get_mut(i)) {
-                Some(window) if start <= window.end => window.end = window.end.max(end),
-                _ => {
-                    *latest = Some(self.armings.len());
-                    self.armings.push(Arming { regex, start, end });
+            match patterns {
+                Patterns::Only(pattern) => self.arm_end(pattern, end),
+                Patterns::Set(twins) => {
+                    for &pattern in twins.get(found.pattern().as_usize()).into_iter().flatten() {
+                        self.arm_end(pattern, end);
+                    }
                 }
             }
         }
     }
+
+    /// Arms always-on pattern `pattern`'s regex for a match ending at `end`.
+    fn arm_end(&mut self, pattern: usize, end: usize) {
+        let (Some(&regex), Some(latest)) = (
+            self.always_on.get(pattern),
+            self.set_windows.get_mut(pattern),
+        ) else {
+            return;
+        };
+        let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+        let start = reach.map_or(0, |reach| end.saturating_sub(reach));
+        match latest.and_then(|i| self.armings.get_mut(i)) {
+            Some(window) if start <= window.end => window.end = window.end.max(end),
+            _ => {
+                *latest = Some(self.armings.len());
+                self.armings.push(Arming { regex, start, end });
+            }
+        }
+    }
+}
+
+/// Which always-on patterns a lazy DFA's patterns are.
+#[derive(Debug, Clone, Copy)]
+enum Patterns<'a> {
+    /// The set's: its pattern `i` is each of `twins[i]` ([`AlwaysOnSet::twins`]).
+    Set(&'a [Box<[usize]>]),
+    /// One pattern alone.
+    Only(usize),
 }
 
 /// Whether `window` is long and mostly digits: the always-on patterns then run alone
@@ -886,7 +906,7 @@ impl Scanner {
                     return false;
                 };
                 let cache = cache.get_or_insert_with(|| dfa.create_cache());
-                ends.arm(dfa, cache, text, span.clone(), Some(p))
+                ends.arm(dfa, cache, text, span.clone(), Patterns::Only(p))
             });
         }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
@@ -895,7 +915,7 @@ impl Scanner {
             return false;
         };
         let cache = scratch.set_cache.get_or_insert_with(|| dfa.create_cache());
-        ends.arm(dfa, cache, text, span, None)
+        ends.arm(dfa, cache, text, span, Patterns::Set(set.twins()))
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -964,6 +984,10 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
 #[derive(Debug)]
 pub struct AlwaysOnSet {
     patterns: Box<[Box<str>]>,
+    /// Per pattern of the DFA (each distinct pattern once, in order of first use), the
+    /// always-on patterns it is: the default policy's two IPv4 detectors share one, and a
+    /// pattern twice over in one lazy DFA doubles the work of every state it determinises.
+    twins: Box<[Box<[usize]>]>,
     limits: RegexLimits,
     dfa: shared_regexes::SharedSet,
     /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
@@ -975,13 +999,26 @@ pub struct AlwaysOnSet {
 impl AlwaysOnSet {
     /// A set built on first use.
     pub fn deferred(patterns: &[&str], limits: RegexLimits) -> AlwaysOnSet {
+        let mut twins: Vec<Vec<usize>> = Vec::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        for (p, &pattern) in patterns.iter().enumerate() {
+            match distinct.iter().position(|&d| d == pattern) {
+                Some(i) => twins.get_mut(i).into_iter().for_each(|t| t.push(p)),
+                None => {
+                    distinct.push(pattern);
+                    twins.push(vec![p]);
+                }
+            }
+        }
+        let distinct: Box<[Box<str>]> = distinct.iter().map(|&p| p.into()).collect();
+        let dfa = shared_regexes::shared_set(&distinct, limits);
         let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
-        let dfa = shared_regexes::shared_set(&patterns, limits);
         let singles = (patterns.iter())
             .map(|p| shared_regexes::shared_set(std::slice::from_ref(p), limits))
             .collect();
         AlwaysOnSet {
             patterns,
+            twins: twins.into_iter().map(Vec::into_boxed_slice).collect(),
             limits,
             dfa,
             singles,
@@ -996,7 +1033,7 @@ impl AlwaysOnSet {
     ) -> Result<AlwaysOnSet, Box<hybrid::BuildError>> {
         let set = AlwaysOnSet::deferred(patterns, limits);
         if set.if_built().is_none() {
-            let dfa = set_regex(patterns, limits)?;
+            let dfa = set_regex(&set.distinct(), limits)?;
             let _ = set.dfa.set(Some(dfa));
         }
         Ok(set)
@@ -1005,11 +1042,21 @@ impl AlwaysOnSet {
     /// The DFA, building it now if this is its first use; `None` if it cannot be built.
     pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
         self.dfa
-            .get_or_init(|| {
-                let patterns: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
-                set_regex(&patterns, self.limits).ok()
-            })
+            .get_or_init(|| set_regex(&self.distinct(), self.limits).ok())
             .as_ref()
+    }
+
+    /// The DFA's patterns: each distinct always-on pattern once.
+    fn distinct(&self) -> Vec<&str> {
+        (self.twins.iter())
+            .filter_map(|twins| self.patterns.get(*twins.first()?))
+            .map(|p| &**p)
+            .collect()
+    }
+
+    /// Per pattern of the DFA, the always-on patterns it is.
+    pub(super) fn twins(&self) -> &[Box<[usize]>] {
+        &self.twins
     }
 
     /// The lazy DFA of pattern `i` alone, building it now if this is its first use; `None` if
@@ -1241,6 +1288,8 @@ mod tests {
         let dfa = set.dfa().unwrap();
         let patterns = scanner.always_on.len();
         assert!(patterns > 5);
+        // The two IPv4 detectors' one pattern is in the set once, and arms both.
+        assert_eq!(set.twins().len(), patterns - 1);
         let singles: Vec<_> = (0..patterns).map(|p| set.single(p).unwrap()).collect();
         let mut set_cache = dfa.create_cache();
         let mut single_caches: Vec<_> = singles.iter().map(|d| d.create_cache()).collect();
@@ -1279,7 +1328,8 @@ mod tests {
                     set_windows: windows,
                     armings,
                 };
-                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, only));
+                let patterns = only.map_or(Patterns::Set(set.twins()), Patterns::Only);
+                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, patterns));
             };
             let (mut set_windows, mut by_set) = (vec![None; patterns], Vec::new());
             arm(dfa, &mut set_cache, None, &mut set_windows, &mut by_set);
