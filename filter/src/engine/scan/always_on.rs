@@ -163,22 +163,25 @@ impl AlwaysOnGate {
         usize::from(self.reach.get(usize::from(b)).copied().unwrap_or(0))
     }
 
-    /// The first gated byte of `text` at or after `from`, with its reach. Most 8-byte words
-    /// hold none, and are passed over with one test instead of eight branches.
+    /// The gated bytes of an 8-byte `word`: their offsets and reaches. Most words hold none,
+    /// and are passed over with one test instead of eight branches.
+    fn gated_in<'w>(&'w self, word: &'w [u8]) -> impl Iterator<Item = (usize, usize)> + 'w {
+        let any = word
+            .iter()
+            .fold(false, |any, &b| any | (self.reach_of(b) > 0));
+        let bytes = word.iter().take(if any { word.len() } else { 0 });
+        bytes
+            .enumerate()
+            .map(|(k, &b)| (k, self.reach_of(b)))
+            .filter(|&(_, reach)| reach > 0)
+    }
+
+    /// The first gated byte of `text` at or after `from`, with its reach.
     fn next_gated(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
-        let rest = text.get(from..)?;
         let mut base = from;
-        for word in rest.chunks(8) {
-            if word
-                .iter()
-                .fold(false, |any, &b| any | (self.reach_of(b) > 0))
-            {
-                for (k, &b) in word.iter().enumerate() {
-                    let reach = self.reach_of(b);
-                    if reach > 0 {
-                        return Some((base + k, reach));
-                    }
-                }
+        for word in text.get(from..)?.chunks(8) {
+            if let Some((k, reach)) = self.gated_in(word).next() {
+                return Some((base + k, reach));
             }
             base += word.len();
         }
@@ -190,7 +193,7 @@ impl AlwaysOnGate {
     /// before it cannot reach past it, so in a run of gated bytes only the last few are read.
     fn furthest_end(&self, text: &[u8], from: usize, end: usize) -> Option<usize> {
         let mut best = end;
-        // Where the word being read ends; 8-byte words without a gated byte take one test.
+        // Where the word being read ends.
         let mut top = end;
         for word in text.get(from..end)?.rchunks(8) {
             // No byte at or before this word's last can end past `best`.
@@ -198,16 +201,8 @@ impl AlwaysOnGate {
                 break;
             }
             top -= word.len();
-            if word
-                .iter()
-                .fold(false, |any, &b| any | (self.reach_of(b) > 0))
-            {
-                for (k, &b) in word.iter().enumerate() {
-                    let reach = self.reach_of(b);
-                    if reach > 0 {
-                        best = best.max(top + k + 1 + reach);
-                    }
-                }
+            for (k, reach) in self.gated_in(word) {
+                best = best.max(top + k + 1 + reach);
             }
         }
         (best > end).then_some(best)
