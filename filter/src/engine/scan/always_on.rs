@@ -33,6 +33,8 @@ pub fn runs_of<'t>(
 #[derive(Debug)]
 pub struct AlwaysOnGate {
     reach: [u16; 256],
+    /// The longest reach of any byte.
+    longest: usize,
 }
 
 /// Longest match past which a detector opens no window: its set runs everywhere instead.
@@ -129,7 +131,10 @@ impl AlwaysOnGate {
     pub fn new<'a>(
         detectors: impl IntoIterator<Item = (Option<usize>, Option<&'a ByteSet>)>,
     ) -> Option<Box<AlwaysOnGate>> {
-        let mut gate = Box::new(AlwaysOnGate { reach: [0; 256] });
+        let mut gate = Box::new(AlwaysOnGate {
+            reach: [0; 256],
+            longest: 0,
+        });
         let mut any = false;
         for (longest_match, required) in detectors {
             let reach = gatable_reach(longest_match, required)?;
@@ -137,6 +142,7 @@ impl AlwaysOnGate {
                 let slot = gate.reach.get_mut(usize::from(b))?;
                 *slot = (*slot).max(reach);
             }
+            gate.longest = gate.longest.max(usize::from(reach));
             any = true;
         }
         any.then_some(gate)
@@ -152,43 +158,92 @@ impl AlwaysOnGate {
             .collect()
     }
 
-    /// The gated bytes of `text` and where they are, in order. Most 8-byte words hold none,
+    /// The reach of byte `b` (0: not gated).
+    fn reach_of(&self, b: u8) -> usize {
+        usize::from(self.reach.get(usize::from(b)).copied().unwrap_or(0))
+    }
+
+    /// The gated bytes of an 8-byte `word`: their offsets and reaches. Most words hold none,
     /// and are passed over with one test instead of eight branches.
-    fn gated_bytes<'t>(&'t self, text: &'t [u8]) -> impl Iterator<Item = (usize, u8)> + 't {
-        let gated = |b: u8| self.reach.get(usize::from(b)).is_some_and(|&r| r > 0);
-        let words = text.chunks(8).enumerate();
-        words
-            .filter(move |(_, word)| word.iter().fold(false, |any, &b| any | gated(b)))
-            .flat_map(move |(w, word)| {
-                let bytes = word.iter().enumerate();
-                bytes
-                    .filter(move |&(_, &b)| gated(b))
-                    .map(move |(i, &b)| (w * 8 + i, b))
-            })
+    fn gated_in<'w>(&'w self, word: &'w [u8]) -> impl Iterator<Item = (usize, usize)> + 'w {
+        let any = word
+            .iter()
+            .fold(false, |any, &b| any | (self.reach_of(b) > 0));
+        let bytes = word.iter().take(if any { word.len() } else { 0 });
+        bytes
+            .enumerate()
+            .map(|(k, &b)| (k, self.reach_of(b)))
+            .filter(|&(_, reach)| reach > 0)
+    }
+
+    /// The first gated byte of `text` at or after `from`, with its reach.
+    fn next_gated(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
+        let mut base = from;
+        for word in text.get(from..)?.chunks(8) {
+            if let Some((k, reach)) = self.gated_in(word).next() {
+                return Some((base + k, reach));
+            }
+            base += word.len();
+        }
+        None
+    }
+
+    /// The furthest end `j + 1 + reach` of the gated bytes `j` in `from..end` of `text`, if
+    /// one lies past `end`. Read backwards from `end`: a byte more than the longest reach
+    /// before it cannot reach past it, so in a run of gated bytes only the last few are read.
+    fn furthest_end(&self, text: &[u8], from: usize, end: usize) -> Option<usize> {
+        let mut best = end;
+        // Where the word being read ends.
+        let mut top = end;
+        for word in text.get(from..end)?.rchunks(8) {
+            // No byte at or before this word's last can end past `best`.
+            if top + self.longest <= best {
+                break;
+            }
+            top -= word.len();
+            for (k, reach) in self.gated_in(word) {
+                best = best.max(top + k + 1 + reach);
+            }
+        }
+        (best > end).then_some(best)
     }
 
     /// The stretches of `text` that can hold a match, merged, in order: a match holding its
     /// required byte at `i` lies within its longest match of `i` on either side.
+    ///
+    /// Each gated byte opens `i - reach .. i + 1 + reach`; a window opened at or before the
+    /// current one's end joins it. Inside a window only the bytes that could move its end
+    /// are read ([`AlwaysOnGate::furthest_end`]), so a run of numbers is not read byte by byte.
     pub fn windows<'t>(
         &'t self,
         text: &'t [u8],
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
-        let mut hits = self.gated_bytes(text).map(move |(i, b)| {
-            let reach = usize::from(self.reach.get(usize::from(b)).copied().unwrap_or(0));
-            i.saturating_sub(reach)..(i + 1 + reach).min(text.len())
-        });
-        let mut pending = hits.next();
+        let len = text.len();
+        let mut from = 0;
         std::iter::from_fn(move || {
-            let mut window = pending.take()?;
-            for next in hits.by_ref() {
-                if next.start <= window.end {
-                    window.end = window.end.max(next.end);
-                } else {
-                    pending = Some(next);
-                    break;
+            let (i, reach) = self.next_gated(text, from)?;
+            let start = i.saturating_sub(reach);
+            let mut end = (i + 1 + reach).min(len);
+            // Gated bytes before `read` are accounted for.
+            let mut read = i + 1;
+            loop {
+                if let Some(further) = self.furthest_end(text, read, end) {
+                    read = end;
+                    end = further.min(len);
+                    continue;
+                }
+                read = read.max(end);
+                match self.next_gated(text, read) {
+                    Some((j, reach)) if j.saturating_sub(reach) <= end => {
+                        end = end.max((j + 1 + reach).min(len));
+                        read = j + 1;
+                    }
+                    next => {
+                        from = next.map_or(len, |(j, _)| j);
+                        return Some(start..end);
+                    }
                 }
             }
-            Some(window)
         })
     }
 }
@@ -198,29 +253,75 @@ mod tests {
     use super::*;
     use regex_facts::required_run;
 
+    /// The windows of `text` by a walk over every byte: each gated byte's window, merged into
+    /// the previous one when it starts at or before its end.
+    fn walked(text: &[u8], reach: impl Fn(u8) -> Option<usize>) -> Vec<std::ops::Range<usize>> {
+        let mut want: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, &b) in text.iter().enumerate() {
+            let Some(reach) = reach(b) else { continue };
+            let window = i.saturating_sub(reach)..(i + 1 + reach).min(text.len());
+            match want.last_mut() {
+                Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
+                _ => want.push(window),
+            }
+        }
+        want
+    }
+
     #[test]
     fn gate_windows_agree_with_a_byte_by_byte_walk() {
         let digits = ByteSet::single(b'7').union(&ByteSet::single(b'8'));
         let colon = ByteSet::single(b':');
         let gate = AlwaysOnGate::new([(Some(3), Some(&digits)), (Some(1), Some(&colon))]).unwrap();
+        let reach = |b: u8| match b {
+            b'7' | b'8' => Some(3),
+            b':' => Some(1),
+            _ => None,
+        };
         let mut rng = crate::engine::test_rng::TestRng::new(0x1234_5678_9abc_def1);
         for _ in 0..2000 {
             let len = rng.below(70);
             let text: Vec<u8> = (0..len).map(|_| rng.pick(b"aaaaaaaaaaaa78:")).collect();
-            let mut want: Vec<std::ops::Range<usize>> = Vec::new();
-            for (i, &b) in text.iter().enumerate() {
-                let reach = match b {
-                    b'7' | b'8' => 3,
-                    b':' => 1,
-                    _ => continue,
-                };
-                let window = i.saturating_sub(reach)..(i + 1 + reach).min(text.len());
-                match want.last_mut() {
-                    Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
-                    _ => want.push(window),
+            let got: Vec<_> = gate.windows(&text).collect();
+            assert_eq!(got, walked(&text, reach), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn long_windows_agree_with_a_byte_by_byte_walk() {
+        // The default policy's reaches (digits 105, `:` 63, `+` 40), over texts of runs of
+        // numbers and gaps around those lengths, where windows grow, merge and close.
+        let digits = ByteSet::single(b'1').union(&ByteSet::single(b'2'));
+        let (colon, plus) = (ByteSet::single(b':'), ByteSet::single(b'+'));
+        let gate = AlwaysOnGate::new([
+            (Some(105), Some(&digits)),
+            (Some(63), Some(&colon)),
+            (Some(40), Some(&plus)),
+        ])
+        .unwrap();
+        let reach = |b: u8| match b {
+            b'1' | b'2' => Some(105),
+            b':' => Some(63),
+            b'+' => Some(40),
+            _ => None,
+        };
+        let mut rng = crate::engine::test_rng::TestRng::new(0x7a7e_0013_51a7_0b1e);
+        for _ in 0..3000 {
+            let mut text = Vec::new();
+            for _ in 0..rng.below(12) {
+                let gap = rng.pick(&[0, 1, 30, 39, 41, 62, 64, 104, 106, 150, 211, 212, 300]);
+                text.extend(std::iter::repeat_n(b'a', gap + rng.below(3)));
+                for _ in 0..rng.below(20) {
+                    text.push(rng.pick(b"12:+aa "));
                 }
             }
-            assert_eq!(gate.windows(&text).collect::<Vec<_>>(), want, "{text:?}");
+            let got: Vec<_> = gate.windows(&text).collect();
+            assert_eq!(
+                got,
+                walked(&text, reach),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
         }
     }
 

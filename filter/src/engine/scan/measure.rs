@@ -71,10 +71,15 @@ impl Scanner {
                 {
                     armed.extend(self.always_on.iter().copied());
                 }
+                let twins = self
+                    .always_on_set
+                    .as_ref()
+                    .map_or(&[][..], AlwaysOnSet::twins);
                 armed.extend(
-                    matches
-                        .iter()
-                        .filter_map(|p| self.always_on.get(p.as_usize())),
+                    (matches.iter())
+                        .filter_map(|p| twins.get(p.as_usize()))
+                        .flatten()
+                        .filter_map(|&p| self.always_on.get(p)),
                 );
             }
             None => armed.extend(self.always_on.iter().copied()),

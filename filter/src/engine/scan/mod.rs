@@ -8,11 +8,13 @@
 pub(crate) mod always_on;
 pub(crate) mod builder;
 mod digit_precheck;
+pub(crate) mod fuel_probe;
 pub(crate) mod keywords;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
 pub(crate) mod protected;
 pub(crate) mod scanner;
+mod set_counts;
 pub(crate) mod shared_regexes;
 pub(crate) mod start_skip;
 pub(crate) mod validators;

@@ -22,8 +22,10 @@
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
 use crate::engine::scan::digit_precheck::DigitPrecheck;
+use crate::engine::scan::fuel_probe;
 use crate::engine::scan::keywords::Keywords;
 use crate::engine::scan::protected::{FoldedText, Origin, Protected, ProtectedScratch};
+use crate::engine::scan::set_counts::SetCounts;
 use crate::engine::scan::shared_regexes::{self, SharedRegex};
 use crate::engine::scan::start_skip::StartSkip;
 use crate::engine::scan::validators::Validator;
@@ -360,15 +362,15 @@ struct SetEnds<'a> {
 }
 
 impl SetEnds<'_> {
-    /// Arms around every match end `dfa` reports in `span` of `text`; `only`: the DFA is that
-    /// pattern's alone. False if the lazy DFA gave up.
+    /// Arms around every match end `dfa` reports in `span` of `text`; `patterns`: which of the
+    /// always-on patterns each of the DFA's is. False if the lazy DFA gave up.
     fn arm(
         &mut self,
         dfa: &hybrid::dfa::DFA,
         cache: &mut hybrid::dfa::Cache,
         text: &[u8],
         span: std::ops::Range<usize>,
-        only: Option<usize>,
+        patterns: Patterns<'_>,
     ) -> bool {
         let input = Input::new(text).range(span);
         let mut state = OverlappingState::start();
@@ -382,25 +384,45 @@ impl SetEnds<'_> {
             let Some(found) = state.get_match() else {
                 return true;
             };
-            let pattern = only.unwrap_or(found.pattern().as_usize());
-            let (Some(&regex), Some(latest)) = (
-                self.always_on.get(pattern),
-                self.set_windows.get_mut(pattern),
-            ) else {
-                continue;
-            };
-            let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
             let end = found.offset();
-            let start = reach.map_or(0, |reach| end.saturating_sub(reach));
-            match latest.and_then(|i| self.armings.get_mut(i)) {
-                Some(window) if start <= window.end => window.end = window.end.max(end),
-                _ => {
-                    *latest = Some(self.armings.len());
-                    self.armings.push(Arming { regex, start, end });
+            match patterns {
+                Patterns::Only(pattern) => self.arm_end(pattern, end),
+                Patterns::Set(twins) => {
+                    for &pattern in twins.get(found.pattern().as_usize()).into_iter().flatten() {
+                        self.arm_end(pattern, end);
+                    }
                 }
             }
         }
     }
+
+    /// Arms always-on pattern `pattern`'s regex for a match ending at `end`.
+    fn arm_end(&mut self, pattern: usize, end: usize) {
+        let (Some(&regex), Some(latest)) = (
+            self.always_on.get(pattern),
+            self.set_windows.get_mut(pattern),
+        ) else {
+            return;
+        };
+        let reach = self.regexes.get(regex as usize).and_then(|r| r.reach);
+        let start = reach.map_or(0, |reach| end.saturating_sub(reach));
+        match latest.and_then(|i| self.armings.get_mut(i)) {
+            Some(window) if start <= window.end => window.end = window.end.max(end),
+            _ => {
+                *latest = Some(self.armings.len());
+                self.armings.push(Arming { regex, start, end });
+            }
+        }
+    }
+}
+
+/// Which always-on patterns a lazy DFA's patterns are.
+#[derive(Debug, Clone, Copy)]
+enum Patterns<'a> {
+    /// The set's: its pattern `i` is each of `twins[i]` ([`AlwaysOnSet::twins`]).
+    Set(&'a [Box<[usize]>]),
+    /// One pattern alone.
+    Only(usize),
 }
 
 /// Whether `window` is long and mostly digits: the always-on patterns then run alone
@@ -421,6 +443,11 @@ fn digit_dense(window: &[u8]) -> bool {
         .sum();
     digits * 4 > window.len() * 3
 }
+
+/// Texts up to this long have their byte counts tested ([`SetCounts`]) before the gate's
+/// windows are sought: one pass of a table add per byte, where a field without numbers would
+/// pay the gate's set-up and a field with one number the set's search.
+const SHORT_TEXT: usize = 256;
 
 /// Shorter windows are run through the set: they hold few numbers.
 const DENSE_WINDOW: usize = 128;
@@ -667,8 +694,11 @@ impl Scanner {
             return;
         }
         steps::count(Step::ScanPatterns, text.len());
+        fuel_probe::tag("scan:start");
         self.scan_keywords(text, scratch, sink);
+        fuel_probe::tag("scan:keywords");
         self.arm_always_on(text, scratch);
+        fuel_probe::tag("scan:always-on");
         let ScanScratch {
             caches,
             captures,
@@ -679,6 +709,7 @@ impl Scanner {
         // Each regex runs once over each merged stretch of text that armed it; past a budget of
         // stretches (a flood of keywords) once over all of them, as per-search setup then dominates.
         armings.sort_unstable();
+        fuel_probe::tag("scan:sorted");
         let mut rest = armings.as_slice();
         while let Some(first) = rest.first() {
             let same = rest.iter().take_while(|a| a.regex == first.regex).count();
@@ -716,8 +747,10 @@ impl Scanner {
                     armed.run_over(text, span, sink);
                 }
             }
+            fuel_probe::tag("scan:regex");
         }
         armings.clear();
+        fuel_probe::tag("scan:end");
     }
 
     fn scan_keywords(&self, text: &[u8], scratch: &mut ScanScratch, sink: &mut dyn FnMut(Hit)) {
@@ -805,14 +838,31 @@ impl Scanner {
     /// ending at `end` starts within the regex's reach before it. The set reads only the
     /// windows the gate opens, when there is a gate.
     fn arm_always_on(&self, text: &[u8], scratch: &mut ScanScratch) {
-        arm_everywhere(&self.armed_everywhere, text, &mut scratch.armings);
+        for &regex in &self.armed_everywhere {
+            // A text where the regex's start skip says no match can be needs no search (once
+            // the regex is compiled: compiling it tells whether the scan is complete).
+            let ruled_out = self.regexes.get(regex as usize).is_some_and(|detector| {
+                detector.compiled.get().is_some_and(Option::is_some)
+                    && (detector.start_skip.as_ref()).is_some_and(|skip| skip.rules_out(text))
+            });
+            if !ruled_out {
+                arm_everywhere(&[regex], text, &mut scratch.armings);
+            }
+        }
+        fuel_probe::tag("scan:everywhere");
         for near_runs in &self.near_runs {
             near_runs.arm(text, &mut scratch.armings);
         }
-        if self.always_on_set.is_none() {
+        fuel_probe::tag("scan:near-runs");
+        let Some(set) = &self.always_on_set else {
+            return;
+        };
+        // A short text whose counts rule out every pattern needs no gate either.
+        if text.len() <= SHORT_TEXT && set.rules_out(text) {
             return;
         }
         scratch.set_windows.fill(None);
+        fuel_probe::tag("scan:gate");
         let complete = match &self.always_on_gate {
             None => self.arm_always_on_in(text, 0..text.len(), scratch),
             Some(gate) => gate
@@ -843,6 +893,7 @@ impl Scanner {
             return true;
         };
         steps::count(Step::AlwaysOnWindow, span.len());
+        fuel_probe::tag("scan:window");
         let mut ends = SetEnds {
             always_on: &self.always_on,
             regexes: &self.regexes,
@@ -855,7 +906,7 @@ impl Scanner {
                     return false;
                 };
                 let cache = cache.get_or_insert_with(|| dfa.create_cache());
-                ends.arm(dfa, cache, text, span.clone(), Some(p))
+                ends.arm(dfa, cache, text, span.clone(), Patterns::Only(p))
             });
         }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
@@ -864,7 +915,7 @@ impl Scanner {
             return false;
         };
         let cache = scratch.set_cache.get_or_insert_with(|| dfa.create_cache());
-        ends.arm(dfa, cache, text, span, None)
+        ends.arm(dfa, cache, text, span, Patterns::Set(set.twins()))
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -933,25 +984,45 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
 #[derive(Debug)]
 pub struct AlwaysOnSet {
     patterns: Box<[Box<str>]>,
+    /// Per pattern of the DFA (each distinct pattern once, in order of first use), the
+    /// always-on patterns it is: the default policy's two IPv4 detectors share one, and a
+    /// pattern twice over in one lazy DFA doubles the work of every state it determinises.
+    twins: Box<[Box<[usize]>]>,
     limits: RegexLimits,
     dfa: shared_regexes::SharedSet,
     /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
     singles: Box<[shared_regexes::SharedSet]>,
+    /// What byte counts rule each pattern out ([`SetCounts`]), read on first use.
+    counts: std::sync::OnceLock<SetCounts>,
 }
 
 impl AlwaysOnSet {
     /// A set built on first use.
     pub fn deferred(patterns: &[&str], limits: RegexLimits) -> AlwaysOnSet {
+        let mut twins: Vec<Vec<usize>> = Vec::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        for (p, &pattern) in patterns.iter().enumerate() {
+            match distinct.iter().position(|&d| d == pattern) {
+                Some(i) => twins.get_mut(i).into_iter().for_each(|t| t.push(p)),
+                None => {
+                    distinct.push(pattern);
+                    twins.push(vec![p]);
+                }
+            }
+        }
+        let distinct: Box<[Box<str>]> = distinct.iter().map(|&p| p.into()).collect();
+        let dfa = shared_regexes::shared_set(&distinct, limits);
         let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
-        let dfa = shared_regexes::shared_set(&patterns, limits);
         let singles = (patterns.iter())
             .map(|p| shared_regexes::shared_set(std::slice::from_ref(p), limits))
             .collect();
         AlwaysOnSet {
             patterns,
+            twins: twins.into_iter().map(Vec::into_boxed_slice).collect(),
             limits,
             dfa,
             singles,
+            counts: std::sync::OnceLock::new(),
         }
     }
 
@@ -962,7 +1033,7 @@ impl AlwaysOnSet {
     ) -> Result<AlwaysOnSet, Box<hybrid::BuildError>> {
         let set = AlwaysOnSet::deferred(patterns, limits);
         if set.if_built().is_none() {
-            let dfa = set_regex(patterns, limits)?;
+            let dfa = set_regex(&set.distinct(), limits)?;
             let _ = set.dfa.set(Some(dfa));
         }
         Ok(set)
@@ -971,11 +1042,21 @@ impl AlwaysOnSet {
     /// The DFA, building it now if this is its first use; `None` if it cannot be built.
     pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
         self.dfa
-            .get_or_init(|| {
-                let patterns: Vec<&str> = self.patterns.iter().map(|p| &**p).collect();
-                set_regex(&patterns, self.limits).ok()
-            })
+            .get_or_init(|| set_regex(&self.distinct(), self.limits).ok())
             .as_ref()
+    }
+
+    /// The DFA's patterns: each distinct always-on pattern once.
+    fn distinct(&self) -> Vec<&str> {
+        (self.twins.iter())
+            .filter_map(|twins| self.patterns.get(*twins.first()?))
+            .map(|p| &**p)
+            .collect()
+    }
+
+    /// Per pattern of the DFA, the always-on patterns it is.
+    pub(super) fn twins(&self) -> &[Box<[usize]>] {
+        &self.twins
     }
 
     /// The lazy DFA of pattern `i` alone, building it now if this is its first use; `None` if
@@ -984,6 +1065,16 @@ impl AlwaysOnSet {
         let (cell, pattern) = (self.singles.get(i)?, self.patterns.get(i)?);
         cell.get_or_init(|| set_regex(&[pattern], self.limits).ok())
             .as_ref()
+    }
+
+    /// Whether no pattern can match within `window`, by its byte counts ([`SetCounts`], read
+    /// from the patterns' trees on first use). Only once the set is built: building it is
+    /// what tells whether the policy's scans are complete, so until then nothing is ruled out.
+    fn rules_out(&self, window: &[u8]) -> bool {
+        self.if_built().is_some()
+            && (self.counts)
+                .get_or_init(|| SetCounts::of(&self.patterns))
+                .rule_out(window)
     }
 
     /// The DFA if it has been built.
@@ -1089,22 +1180,7 @@ mod tests {
         }
         let searched = &*searched;
         // Texts of the policy's own examples, keywords and filler, glued in every way.
-        let (mut keywords, mut examples) = (Vec::new(), Vec::new());
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default/detectors");
-        for file in std::fs::read_dir(dir).unwrap() {
-            let yaml = std::fs::read_to_string(file.unwrap().path()).unwrap();
-            let detectors: Vec<serde_json::Value> = serde_saphyr::from_str(&yaml).unwrap();
-            for detector in detectors {
-                let strings = |pointer: &str| -> Vec<String> {
-                    let list = detector.pointer(pointer).and_then(|v| v.as_array());
-                    let items = list.into_iter().flatten().filter_map(|v| v.as_str());
-                    items.map(str::to_string).collect()
-                };
-                keywords.extend(strings("/keywords"));
-                examples.extend(strings("/examples/match"));
-                examples.extend(strings("/examples/ignore"));
-            }
-        }
+        let (keywords, examples) = policy_examples();
         assert!(examples.len() > 500);
         let glue = [" ", "", "\n", "=", ": ", "\"", "_", "path=/v1/", "x"];
         let mut rng = crate::engine::test_rng::TestRng::new(0x9e37_79b9_7f4a_7c15);
@@ -1212,6 +1288,8 @@ mod tests {
         let dfa = set.dfa().unwrap();
         let patterns = scanner.always_on.len();
         assert!(patterns > 5);
+        // The two IPv4 detectors' one pattern is in the set once, and arms both.
+        assert_eq!(set.twins().len(), patterns - 1);
         let singles: Vec<_> = (0..patterns).map(|p| set.single(p).unwrap()).collect();
         let mut set_cache = dfa.create_cache();
         let mut single_caches: Vec<_> = singles.iter().map(|d| d.create_cache()).collect();
@@ -1250,7 +1328,8 @@ mod tests {
                     set_windows: windows,
                     armings,
                 };
-                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, only));
+                let patterns = only.map_or(Patterns::Set(set.twins()), Patterns::Only);
+                assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, patterns));
             };
             let (mut set_windows, mut by_set) = (vec![None; patterns], Vec::new());
             arm(dfa, &mut set_cache, None, &mut set_windows, &mut by_set);
@@ -1264,6 +1343,74 @@ mod tests {
             armed += by_set.len();
         }
         assert!(armed > 1000, "the texts arm little: {armed}");
+    }
+
+    /// The policy's example texts (matches and near misses) and its keywords.
+    fn policy_examples() -> (Vec<String>, Vec<String>) {
+        let (mut keywords, mut examples) = (Vec::new(), Vec::new());
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies/default/detectors");
+        for file in std::fs::read_dir(dir).unwrap() {
+            let yaml = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            let detectors: Vec<serde_json::Value> = serde_saphyr::from_str(&yaml).unwrap();
+            for detector in detectors {
+                let strings = |pointer: &str| -> Vec<String> {
+                    let list = detector.pointer(pointer).and_then(|v| v.as_array());
+                    let items = list.into_iter().flatten().filter_map(|v| v.as_str());
+                    items.map(str::to_string).collect()
+                };
+                keywords.extend(strings("/keywords"));
+                examples.extend(strings("/examples/match"));
+                examples.extend(strings("/examples/ignore"));
+            }
+        }
+        (keywords, examples)
+    }
+
+    #[test]
+    fn short_text_shortcuts_find_what_the_full_scan_finds() {
+        let fast = default_policy();
+        let mut slow = default_policy();
+        let (fast, slow) = (&fast.scanner, &mut slow.scanner);
+        // The slow scanner rules nothing out: no count needs anything, no start skip.
+        let set = slow.always_on_set.as_ref().unwrap();
+        assert!(set.counts.set(SetCounts::of(&["x?"])).is_ok());
+        for &regex in &slow.armed_everywhere {
+            slow.regexes[regex as usize].start_skip = None;
+        }
+        let slow = &*slow;
+        for scanner in [fast, slow] {
+            assert!(scanner.always_on_set.as_ref().unwrap().dfa().is_some());
+            assert!(!scanner.armed_everywhere.is_empty());
+        }
+        // Short pieces of the examples (every detector's matches and near misses), numbers
+        // and the bytes the always-on patterns count, glued into texts around 256 bytes.
+        let (_, examples) = policy_examples();
+        let glue = [
+            " ", "", "-", ".", ":", "+", "\n", "item 3 ", "12", "::", "1.2.3.4", "x",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x51a7_5407_7e87_0013);
+        let (mut fast_scratch, mut slow_scratch) = (fast.scratch(), slow.scratch());
+        let (mut found, mut short) = (0, 0);
+        for _ in 0..4000 {
+            let mut text = String::new();
+            for _ in 0..1 + rng.below(4) {
+                let example = examples[rng.below(examples.len())].as_bytes();
+                let from = rng.below(example.len());
+                let to = (from + 1 + rng.below(80)).min(example.len());
+                text.push_str(&String::from_utf8_lossy(&example[from..to]));
+                text.push_str(rng.pick(&glue));
+            }
+            if rng.below(4) == 0 {
+                text = examples[rng.below(examples.len())].clone();
+            }
+            short += usize::from(text.len() <= SHORT_TEXT);
+            found += same_hits((fast, &mut fast_scratch), (slow, &mut slow_scratch), &text);
+            assert_eq!(fast_scratch.hints(), slow_scratch.hints(), "text {text:?}");
+        }
+        assert!(
+            found > 500 && short > 3000,
+            "{found} findings, {short} short texts"
+        );
     }
 
     #[test]

@@ -72,6 +72,12 @@ impl StartSkip {
         false
     }
 
+    /// Whether `text` can hold no match: shorter than the regex's shortest, or without a
+    /// required byte.
+    pub fn rules_out(&self, text: &[u8]) -> bool {
+        text.len() < self.min_len || self.next_required(text, 0, text.len()).is_none()
+    }
+
     /// The first position in `from..to` of `text` holding a required byte.
     fn next_required(&self, text: &[u8], from: usize, to: usize) -> Option<usize> {
         let hay = text.get(from..to)?;

@@ -33,6 +33,9 @@ use table::{Table, TableMatches};
 /// scan than a stretch costs to start.
 const SKIPPED_RUN: usize = 16;
 
+/// Texts up to this long are tested for non-ASCII bytes at once, before any walk.
+const SHORT_TEXT: usize = 256;
+
 /// Table entries (4 bytes each) above which the crate's compact automaton is used instead.
 const MAX_TABLE_ENTRIES: usize = 1 << 20;
 
@@ -113,6 +116,14 @@ impl Tables {
     /// [`Keywords::for_each_match`]: one walk over the text's runs of non-ASCII bytes gives
     /// the ASCII table the stretches between long runs and the other table its windows.
     fn for_each_match(&self, text: &[u8], report: &mut dyn FnMut(KeywordMatch)) {
+        // A short ASCII text (most fields) has no non-ASCII run: the ASCII table reads it
+        // whole, the other nothing, without the runs' walk and its windows' set-up.
+        if text.len() <= SHORT_TEXT && text.is_ascii() {
+            if let Some(table) = &self.ascii {
+                table.for_each_match(text, 0, report);
+            }
+            return;
+        }
         let scan = |table: &Table, range: Range<usize>, report: &mut dyn FnMut(KeywordMatch)| {
             let start = range.start;
             table.for_each_match(text.get(range).unwrap_or_default(), start, report);
@@ -423,6 +434,28 @@ mod tests {
             let mut expected = reference(&patterns, &text);
             expected.sort_unstable_by_key(|m| (m.end, m.start, m.pattern));
             assert_eq!(in_order, expected);
+            assert_eq!(all(&keywords, &text), reference(&patterns, &text));
+        }
+    }
+
+    #[test]
+    fn short_ascii_texts_find_what_the_reference_finds() {
+        // Around the length below which an ASCII text skips the runs' walk, with and without
+        // a non-ASCII byte, against patterns of both tables.
+        let mut rng = crate::engine::test_rng::TestRng::new(0x0a5c_11e5_4e17_0013);
+        let alphabet = b"aAbB-c \xe6";
+        for _ in 0..400 {
+            let patterns: Vec<Vec<u8>> = (0..1 + rng.below(8))
+                .map(|_| (0..1 + rng.below(4)).map(|_| rng.pick(alphabet)).collect())
+                .collect();
+            let rare = 1 + rng.below(400);
+            let text: Vec<u8> = (0..rng.below(2 * SHORT_TEXT))
+                .map(|_| match rng.below(rare) {
+                    0 => 0x9c,
+                    _ => rng.pick(&alphabet[..7]),
+                })
+                .collect();
+            let keywords = Keywords::new(&patterns).unwrap();
             assert_eq!(all(&keywords, &text), reference(&patterns, &text));
         }
     }
