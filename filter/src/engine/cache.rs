@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 mod field_hash;
+mod key_memo;
 pub(crate) mod resume;
 
 /// Default budget of one VM's cache, in bytes of entries.
@@ -132,6 +133,8 @@ pub(crate) struct InspectionCache {
     stats: CacheStats,
     /// Whether a JSON key (by its text's key) arms a detector, so is context for its value.
     key_arms: HashMap<u128, bool, BuildHasherDefault<KeyHasher>>,
+    /// The same by the key's bytes, for this request's keys that have no cache key.
+    key_memo: key_memo::KeyMemo,
     /// Conversation snapshots, by caller.
     snapshots: resume::Store,
     /// This request's snapshot being made, then made (stored once the request completes).
@@ -155,6 +158,7 @@ impl InspectionCache {
             used: CacheUse::default(),
             stats: CacheStats::default(),
             key_arms: HashMap::default(),
+            key_memo: key_memo::KeyMemo::default(),
             snapshots: resume::Store::default(),
             recording: None,
             sealed: None,
@@ -162,10 +166,16 @@ impl InspectionCache {
         }
     }
 
-    /// Whether the JSON key with this text key arms a detector: remembered, else `arms()`.
-    pub(crate) fn key_arms(&mut self, text_key: Option<u128>, arms: impl FnOnce() -> bool) -> bool {
+    /// Whether the JSON key `text` (with this text key) arms a detector: remembered, else
+    /// `arms()`.
+    pub(crate) fn key_arms(
+        &mut self,
+        text_key: Option<u128>,
+        text: &[u8],
+        arms: impl FnOnce() -> bool,
+    ) -> bool {
         let Some(key) = text_key else {
-            return arms();
+            return self.key_memo.arms(text, arms);
         };
         if let Some(&known) = self.key_arms.get(&key) {
             return known;
@@ -207,6 +217,7 @@ impl InspectionCache {
     /// Starts a request under `policy` from `caller` (`None`: not cached).
     pub(crate) fn begin(&mut self, policy: &Policy, caller: Option<&[u8]>) {
         self.pending.clear();
+        self.key_memo.clear();
         self.recording = None;
         self.sealed = None;
         self.used = CacheUse::default();
