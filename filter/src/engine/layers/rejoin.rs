@@ -269,10 +269,25 @@ fn has_digit(bytes: &[u8]) -> bool {
 
 /// Hard-wrapped and string-concatenated tokens (see the module documentation).
 fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
+    wrapped_from(text, out, true);
+}
+
+/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail (the
+/// tests compare the two walks).
+fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
     let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
     let mut done = 0;
+    // The last cut that failed: its glue start and the first token at or after it. Every
+    // candidate before that token and within a glue's length of the start goes back to the
+    // same start, and would fail the same way (`",\n    "` between JSON members: five
+    // candidates, two starts).
+    let mut failed: Option<(usize, usize)> = None;
     for c in candidates {
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
+            continue;
+        }
+        let known = failed.filter(|_| skip_failed);
+        if known.is_some_and(|(start, token)| c < token && c - start < MAX_WRAP_GLUE) {
             continue;
         }
         // Back over glue bytes to the token the cut follows.
@@ -284,13 +299,18 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
         if glue_start == 0 || glue_start < done {
             continue;
         }
+        let fails =
+            |start: usize| Some((start, next_of(text, start, is_token).unwrap_or(text.len())));
         let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
+            failed = fails(glue_start);
             continue;
         };
         let left = token_start(text, glue_start);
         if !wrap_may_join(text, left..glue_start, first_glue_end) {
+            failed = fails(glue_start);
             continue;
         }
+        failed = None;
         let mut digit = has_digit(text.get(left..glue_start).unwrap_or_default());
         // Follow the chain: token, glue, token, glue, ...
         let mut cuts = vec![(glue_start, first_glue_end)];
@@ -662,6 +682,46 @@ mod tests {
             card.iter().any(|j| j.contains("4916 33850612 4576")),
             "{card:?}"
         );
+    }
+
+    #[test]
+    fn skipping_failed_cuts_finds_what_every_candidate_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
+        let pieces = [
+            "AKIAXXXX2345",
+            "YYYYZZZZ",
+            "4916",
+            "name",
+            "a1",
+            "\"",
+            "'",
+            "+",
+            "\\",
+            "\\n",
+            "=",
+            "\n",
+            "\r\n",
+            " ",
+            "    ",
+            ",",
+            ":",
+            "(",
+            "{",
+            "x_",
+            "value9",
+            "",
+        ];
+        let mut runs = 0;
+        for _ in 0..20000 {
+            let text: String = (0..rng.below(40)).map(|_| rng.pick(&pieces)).collect();
+            let text = text.as_bytes();
+            let (mut skipping, mut every) = (Vec::new(), Vec::new());
+            wrapped_from(text, &mut skipping, true);
+            wrapped_from(text, &mut every, false);
+            assert_eq!(skipping, every, "{:?}", String::from_utf8_lossy(text));
+            runs += every.len();
+        }
+        assert!(runs > 1000, "{runs} runs");
     }
 
     #[test]
