@@ -299,8 +299,13 @@ fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
         if glue_start == 0 || glue_start < done {
             continue;
         }
-        let fails =
-            |start: usize| Some((start, next_of(text, start, is_token).unwrap_or(text.len())));
+        // Only a start found after a token: one found by giving up (no token within reach
+        // back) is each candidate's own.
+        let after_token = glue_start > 0 && text.get(glue_start - 1).copied().is_some_and(is_token);
+        let fails = |start: usize| {
+            let token = next_of(text, start, is_token).unwrap_or(text.len());
+            after_token.then_some((start, token))
+        };
         let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
             failed = fails(glue_start);
             continue;
@@ -710,10 +715,16 @@ mod tests {
             "x_",
             "value9",
             "",
+            "号",
+            "，，，，，，，，",
         ];
+        // Characters one by one on their own lines (a separator read as a line break), where
+        // no token lies within a glue's length before a candidate.
+        let lines = ["号", "号", "，", "\n", "\n", "3", "20", "1"];
         let mut runs = 0;
-        for _ in 0..20000 {
-            let text: String = (0..rng.below(40)).map(|_| rng.pick(&pieces)).collect();
+        for round in 0..20000 {
+            let set: &[&str] = if round % 2 == 0 { &pieces } else { &lines };
+            let text: String = (0..rng.below(80)).map(|_| rng.pick(set)).collect();
             let text = text.as_bytes();
             let (mut skipping, mut every) = (Vec::new(), Vec::new());
             wrapped_from(text, &mut skipping, true);
