@@ -302,9 +302,16 @@ fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
         // Only a start found after a token: one found by giving up (no token within reach
         // back) is each candidate's own.
         let after_token = glue_start > 0 && text.get(glue_start - 1).copied().is_some_and(is_token);
+        // The first token within a glue's length (no later candidate goes back that far): a
+        // bounded look, so text without tokens (CJK) is not read to its end per failure.
         let fails = |start: usize| {
-            let token = next_of(text, start, is_token).unwrap_or(text.len());
-            after_token.then_some((start, token))
+            let reach = text.get(start..text.len().min(start + MAX_WRAP_GLUE));
+            let reach = reach.unwrap_or_default();
+            let token = reach
+                .iter()
+                .position(|&b| is_token(b))
+                .unwrap_or(reach.len());
+            after_token.then_some((start, start + token))
         };
         let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
             failed = fails(glue_start);
