@@ -305,13 +305,12 @@ fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
         // The first token within a glue's length (no later candidate goes back that far): a
         // bounded look, so text without tokens (CJK) is not read to its end per failure.
         let fails = |start: usize| {
-            let reach = text.get(start..text.len().min(start + MAX_WRAP_GLUE));
-            let reach = reach.unwrap_or_default();
-            let token = reach
-                .iter()
-                .position(|&b| is_token(b))
-                .unwrap_or(reach.len());
-            after_token.then_some((start, start + token))
+            after_token.then(|| {
+                let reach = text.get(start..text.len().min(start + MAX_WRAP_GLUE));
+                let reach = reach.unwrap_or_default();
+                let token = reach.iter().position(|&b| is_token(b));
+                (start, start + token.unwrap_or(reach.len()))
+            })
         };
         let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
             failed = fails(glue_start);
