@@ -273,9 +273,8 @@ fn spaced(text: &[u8], out: &mut Vec<Unwrapped>) {
             && (text.get(probe) != Some(&b' ')
                 || probe == 0
                 || is_blank(probe - 1)
-                || !text
-                    .get(probe + 1)
-                    .is_some_and(|b| !b.is_ascii_whitespace()))
+                || is_blank(probe + 1)
+                || probe + 1 >= text.len())
     };
     let mut probe = 0;
     while probe + 1 < text.len() {
