@@ -38,6 +38,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 mod field_hash;
+mod key_memo;
 pub(crate) mod resume;
 
 /// Default budget of one VM's cache, in bytes of entries.
@@ -124,6 +125,9 @@ pub(crate) struct InspectionCache {
     field_seed: Option<FieldHasher>,
     /// The same for a JSON string keyed on its bytes as written.
     raw_seed: Option<FieldHasher>,
+    /// The hash of a window key's first parts, per scope (request, message): a function of
+    /// the VM's keys alone, so hashed once, not per window.
+    window_seeds: [FieldHasher; 2],
     lru: Lru,
     budget: usize,
     /// Inspections of this request, stored once it completes.
@@ -132,6 +136,8 @@ pub(crate) struct InspectionCache {
     stats: CacheStats,
     /// Whether a JSON key (by its text's key) arms a detector, so is context for its value.
     key_arms: HashMap<u128, bool, BuildHasherDefault<KeyHasher>>,
+    /// The same by the key's bytes, for this request's keys that have no cache key.
+    key_memo: key_memo::KeyMemo,
     /// Conversation snapshots, by caller.
     snapshots: resume::Store,
     /// This request's snapshot being made, then made (stored once the request completes).
@@ -143,8 +149,15 @@ pub(crate) struct InspectionCache {
 
 impl InspectionCache {
     pub(crate) fn new(budget: usize) -> InspectionCache {
+        let keys = FieldKeys::new(random_key());
+        let window_seed = |per_message: bool| {
+            let mut h = keys.hasher();
+            h.part(b"airlock window").part(&[u8::from(per_message)]);
+            h
+        };
         InspectionCache {
-            keys: FieldKeys::new(random_key()),
+            keys,
+            window_seeds: [window_seed(false), window_seed(true)],
             stamp: None,
             partition: None,
             field_seed: None,
@@ -155,6 +168,7 @@ impl InspectionCache {
             used: CacheUse::default(),
             stats: CacheStats::default(),
             key_arms: HashMap::default(),
+            key_memo: key_memo::KeyMemo::default(),
             snapshots: resume::Store::default(),
             recording: None,
             sealed: None,
@@ -162,10 +176,16 @@ impl InspectionCache {
         }
     }
 
-    /// Whether the JSON key with this text key arms a detector: remembered, else `arms()`.
-    pub(crate) fn key_arms(&mut self, text_key: Option<u128>, arms: impl FnOnce() -> bool) -> bool {
+    /// Whether the JSON key `text` (with this text key) arms a detector: remembered, else
+    /// `arms()`.
+    pub(crate) fn key_arms(
+        &mut self,
+        text_key: Option<u128>,
+        text: &[u8],
+        arms: impl FnOnce() -> bool,
+    ) -> bool {
         let Some(key) = text_key else {
-            return arms();
+            return self.key_memo.arms(text, arms);
         };
         if let Some(&known) = self.key_arms.get(&key) {
             return known;
@@ -207,6 +227,7 @@ impl InspectionCache {
     /// Starts a request under `policy` from `caller` (`None`: not cached).
     pub(crate) fn begin(&mut self, policy: &Policy, caller: Option<&[u8]>) {
         self.pending.clear();
+        self.key_memo.clear();
         self.recording = None;
         self.sealed = None;
         self.used = CacheUse::default();
@@ -405,8 +426,8 @@ impl InspectionCache {
         if let Some(None) = first {
             return None;
         }
-        let mut h = self.hasher();
-        h.part(b"airlock window").part(&[u8::from(per_message)]);
+        let [request, message] = self.window_seeds;
+        let mut h = if per_message { message } else { request };
         for key in first.into_iter().chain(fields) {
             h.value(key?);
         }
@@ -737,6 +758,27 @@ mod tests {
             found: Box::default(),
             limits: LimitHits::default(),
             raw_map: None,
+        }
+    }
+
+    #[test]
+    fn a_window_key_hashes_its_scope_then_its_fields_keys() {
+        let cache = InspectionCache::new(DEFAULT_CACHE_BYTES);
+        let keys = [3u128 << 70 | 5, 7, u128::MAX >> 6];
+        for per_message in [false, true] {
+            for width in 2..=3 {
+                let fields = keys.get(..width).unwrap_or_default();
+                let mut h = cache.hasher();
+                h.part(b"airlock window").part(&[u8::from(per_message)]);
+                fields.iter().for_each(|&k| _ = h.value(k));
+                let key = cache.window_key(per_message, &mut fields.iter().map(|&k| Some(k)));
+                assert_eq!(key, Some(h.finish()));
+            }
+            let missing = [Some(1), None, Some(2)];
+            assert_eq!(
+                cache.window_key(per_message, &mut missing.into_iter()),
+                None
+            );
         }
     }
 

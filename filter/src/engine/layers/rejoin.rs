@@ -269,10 +269,25 @@ fn has_digit(bytes: &[u8]) -> bool {
 
 /// Hard-wrapped and string-concatenated tokens (see the module documentation).
 fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
+    wrapped_from(text, out, true);
+}
+
+/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail (the
+/// tests compare the two walks).
+fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
     let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
     let mut done = 0;
+    // The last cut that failed: its glue start and the first token at or after it. Every
+    // candidate before that token and within a glue's length of the start goes back to the
+    // same start, and would fail the same way (`",\n    "` between JSON members: five
+    // candidates, two starts).
+    let mut failed: Option<(usize, usize)> = None;
     for c in candidates {
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
+            continue;
+        }
+        let known = failed.filter(|_| skip_failed);
+        if known.is_some_and(|(start, token)| c < token && c - start < MAX_WRAP_GLUE) {
             continue;
         }
         // Back over glue bytes to the token the cut follows.
@@ -284,13 +299,29 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
         if glue_start == 0 || glue_start < done {
             continue;
         }
+        // Only a start found after a token: one found by giving up (no token within reach
+        // back) is each candidate's own.
+        let after_token = glue_start > 0 && text.get(glue_start - 1).copied().is_some_and(is_token);
+        // The first token within a glue's length (no later candidate goes back that far): a
+        // bounded look, so text without tokens (CJK) is not read to its end per failure.
+        let fails = |start: usize| {
+            after_token.then(|| {
+                let reach = text.get(start..text.len().min(start + MAX_WRAP_GLUE));
+                let reach = reach.unwrap_or_default();
+                let token = reach.iter().position(|&b| is_token(b));
+                (start, start + token.unwrap_or(reach.len()))
+            })
+        };
         let Some(first_glue_end) = wrap_glue_end(text, glue_start) else {
+            failed = fails(glue_start);
             continue;
         };
         let left = token_start(text, glue_start);
         if !wrap_may_join(text, left..glue_start, first_glue_end) {
+            failed = fails(glue_start);
             continue;
         }
+        failed = None;
         let mut digit = has_digit(text.get(left..glue_start).unwrap_or_default());
         // Follow the chain: token, glue, token, glue, ...
         let mut cuts = vec![(glue_start, first_glue_end)];
@@ -662,6 +693,52 @@ mod tests {
             card.iter().any(|j| j.contains("4916 33850612 4576")),
             "{card:?}"
         );
+    }
+
+    #[test]
+    fn skipping_failed_cuts_finds_what_every_candidate_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
+        let pieces = [
+            "AKIAXXXX2345",
+            "YYYYZZZZ",
+            "4916",
+            "name",
+            "a1",
+            "\"",
+            "'",
+            "+",
+            "\\",
+            "\\n",
+            "=",
+            "\n",
+            "\r\n",
+            " ",
+            "    ",
+            ",",
+            ":",
+            "(",
+            "{",
+            "x_",
+            "value9",
+            "",
+            "号",
+            "，，，，，，，，",
+        ];
+        // Characters one by one on their own lines (a separator read as a line break), where
+        // no token lies within a glue's length before a candidate.
+        let lines = ["号", "号", "，", "\n", "\n", "3", "20", "1"];
+        let mut runs = 0;
+        for round in 0..20000 {
+            let set: &[&str] = if round % 2 == 0 { &pieces } else { &lines };
+            let text: String = (0..rng.below(80)).map(|_| rng.pick(set)).collect();
+            let text = text.as_bytes();
+            let (mut skipping, mut every) = (Vec::new(), Vec::new());
+            wrapped_from(text, &mut skipping, true);
+            wrapped_from(text, &mut every, false);
+            assert_eq!(skipping, every, "{:?}", String::from_utf8_lossy(text));
+            runs += every.len();
+        }
+        assert!(runs > 1000, "{runs} runs");
     }
 
     #[test]

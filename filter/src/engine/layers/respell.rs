@@ -265,9 +265,20 @@ fn spaced(text: &[u8], out: &mut Vec<Unwrapped>) {
             .find(|&at| is_word_pair(at));
         before.is_some_and(|before| (probe + 1..=before + MIN_SPACED).any(is_word_pair))
     };
+    // Inside a run a whitespace byte is one space between two pieces: a probe on any other
+    // (indentation, a line break) is in no run, without looking for pairs around it.
+    let is_blank = |at: usize| text.get(at).is_some_and(u8::is_ascii_whitespace);
+    let in_no_run = |probe: usize| {
+        is_blank(probe)
+            && (text.get(probe) != Some(&b' ')
+                || probe == 0
+                || is_blank(probe - 1)
+                || is_blank(probe + 1)
+                || probe + 1 >= text.len())
+    };
     let mut probe = 0;
     while probe + 1 < text.len() {
-        if is_word_pair(probe) || no_run_fits(probe) {
+        if is_word_pair(probe) || in_no_run(probe) || no_run_fits(probe) {
             probe += stride;
             continue;
         }
@@ -494,11 +505,17 @@ mod tests {
     fn probing_finds_what_cutting_everything_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x853c_49e6_748f_ea9b);
         // Spaced letters, words, double spaces, line breaks and a 3-byte character.
-        let pieces = ["a", "B", "7", "word", "", "x\ny", "机", "😀", "is", "\t"];
-        for _ in 0..3000 {
+        let pieces = [
+            "a", "B", "7", "word", "", "x\ny", "机", "😀", "is", "\t", "\n", "\"k\":", "\r\n",
+        ];
+        // Mostly single ASCII characters: runs whose probes all fall on spaces.
+        let ascii = ["a", "B", "7", "x", "word", "", "\n", "  "];
+        let mut runs = 0;
+        for round in 0..20000 {
             let count = rng.below(40);
+            let set: &[&str] = if round % 2 == 0 { &pieces } else { &ascii };
             let text = (0..count)
-                .map(|_| rng.pick(&pieces))
+                .map(|_| rng.pick(set))
                 .collect::<Vec<_>>()
                 .join(" ");
             let text = text.as_bytes();
@@ -507,6 +524,8 @@ mod tests {
             let mut everything = Vec::new();
             spaced_in(text, 0..text.len(), &mut everything);
             assert_eq!(probed, everything, "{:?}", String::from_utf8_lossy(text));
+            runs += everything.len();
         }
+        assert!(runs > 2000, "{runs} runs");
     }
 }

@@ -17,6 +17,7 @@
 use crate::engine::scan::scanner::Hit;
 use crate::engine::span::Span;
 use crate::engine::verdict::fingerprint;
+use crate::engine::walk::edges::EdgeMemo;
 use crate::engine::walk::{Found, Via, Walk};
 use crate::engine::Finding;
 use crate::policy::Action;
@@ -126,6 +127,38 @@ impl Joined {
         self.text.get(start..start + span.len())
     }
 
+    /// The kept text of the fields about the edge before field `field` (the two before it, it
+    /// and the one after: every window holding the edge reads a stretch of it) and where that
+    /// field starts in it; `None` unless it and the field before it were kept.
+    fn around_edge(&self, field: usize) -> Option<(&[u8], usize)> {
+        let kept = |i: Option<usize>| i.and_then(|i| self.pieces.get(i)).and_then(|p| p.kept);
+        let at = kept(Some(field))?;
+        let before = kept(field.checked_sub(1))?;
+        // Kept fields lie end to end in `text`.
+        let start = kept(field.checked_sub(2)).unwrap_or(before);
+        let end_of = |i: usize| {
+            self.pieces
+                .get(i)
+                .and_then(|p| Some(p.kept? + p.span.len()))
+        };
+        let end = end_of(field + 1).or_else(|| end_of(field))?;
+        Some((self.text.get(start..end)?, at - start))
+    }
+
+    /// The text of a window from field `first` to `last` and where it starts in the joined
+    /// text: REACH about the inner edges, widened to word edges (`None`: not kept).
+    fn window_text(&self, first: &Piece, last: &Piece) -> Option<(usize, &[u8])> {
+        let from = self.word_edge_before(
+            first.span.end.saturating_sub(REACH).max(first.span.start),
+            first.span.start,
+        );
+        let to = self.word_edge_after(
+            last.span.start.saturating_add(REACH).min(last.span.end),
+            last.span.end,
+        );
+        Some((from, self.bytes(Span::new(from, to))?))
+    }
+
     /// `at`, or an earlier offset (not before `floor`, at most [`REACH`] back) where no
     /// token is cut, so a window's first byte is a real edge for `\b`.
     fn word_edge_before(&self, at: usize, floor: usize) -> usize {
@@ -183,6 +216,7 @@ impl Walk<'_, '_> {
         // The hits of the windows read now, for this request's snapshot (`cache/resume.rs`).
         let mut read: Vec<WindowHit> = Vec::new();
         let mut given_windows = 0u32;
+        let mut edges = EdgeMemo::default();
         let policy = self.policy;
         let scopes = [
             (&policy.request_join, &policy.request_straddle, false),
@@ -199,6 +233,7 @@ impl Walk<'_, '_> {
                 continue;
             };
             hits.clear();
+            edges.reset(joined.pieces.len());
             let given = joined
                 .given
                 .hits
@@ -226,15 +261,17 @@ impl Walk<'_, '_> {
                         given_windows += 1;
                         continue;
                     }
-                    let from = joined.word_edge_before(
-                        first.span.end.saturating_sub(REACH).max(first.span.start),
-                        first.span.start,
-                    );
-                    let to = joined.word_edge_after(
-                        last.span.start.saturating_add(REACH).min(last.span.end),
-                        last.span.end,
-                    );
-                    let Some(text) = joined.bytes(Span::new(from, to)) else {
+                    // A window with no cache key (a field without one) and no edge open finds
+                    // nothing and remembers nothing: passed over before its text is cut out.
+                    if let Some(s) = straddle.as_ref() {
+                        let uncached = window.iter().any(|p| p.key.is_none());
+                        let open = (first_index + 1..=last_piece)
+                            .any(|field| edges.open(s, field, || joined.around_edge(field)));
+                        if uncached && !open {
+                            continue;
+                        }
+                    }
+                    let Some((from, text)) = joined.window_text(first, last) else {
                         continue;
                     };
                     // A window's text is a function of its fields' texts: known fields, known hits.
@@ -245,11 +282,12 @@ impl Walk<'_, '_> {
                     // A window none of whose edges a finding could cross finds only what
                     // the per-field scan found (`straddle.rs`): not scanned.
                     let crossable = straddle.as_ref().is_none_or(|s| {
-                        window.iter().skip(1).any(|p| {
-                            p.span
-                                .start
-                                .checked_sub(from)
-                                .is_some_and(|at| s.may_cross(text, at))
+                        (first_index..).zip(window).skip(1).any(|(field, p)| {
+                            edges.open(s, field, || joined.around_edge(field))
+                                && p.span
+                                    .start
+                                    .checked_sub(from)
+                                    .is_some_and(|at| s.may_cross(text, at))
                         })
                     });
                     if !cached && crossable {
@@ -328,5 +366,96 @@ impl Walk<'_, '_> {
             via: Via::Joined,
             origin: hit.origin,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::walk::straddle::Straddle;
+
+    const PATTERNS: &[&str] = &[
+        r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+        r"(?:^|[^\w.])(?P<secret>4\d{3}(?:[ -]?\d{4}){3})\b",
+        r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
+        r"key=(?:(?P<secret>[0-9]{8})|[a-z]{3})",
+    ];
+
+    /// The memo's test, once per edge on all the kept text, against the test on each window's
+    /// text (`join_pass`'s): an edge closed once is closed in every window holding it.
+    #[test]
+    fn an_edge_closed_once_is_closed_in_every_window() {
+        let shape = |p: &&str| {
+            regex_facts::finding_shape(&regex_facts::parse(p).unwrap_or_else(|e| panic!("{e}")))
+        };
+        let straddles = [
+            Straddle::new(PATTERNS.iter().map(shape)),
+            Straddle::new(PATTERNS.get(..2).unwrap_or_default().iter().map(shape)),
+        ];
+        let pieces = [
+            "AKIA",
+            "Q3EG",
+            "4111",
+            " ",
+            "-",
+            "abcd",
+            "EF01",
+            "x",
+            "@",
+            ".",
+            "org",
+            "key=",
+            "12",
+            "5",
+            "Z9",
+            ",",
+            "é",
+            "\n",
+            "_",
+            "see item 3 of the list",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x0e1d_9a57_3c44_b2f1);
+        let (mut closed, mut tested) = (0, 0);
+        for _ in 0..1500 {
+            let mut joined = Joined::default();
+            for _ in 0..2 + rng.below(7) {
+                let field: Vec<u8> = (0..rng.below(5))
+                    .flat_map(|_| rng.pick(&pieces).bytes())
+                    .collect();
+                match rng.below(8) {
+                    0 => joined.push_unread(field.len(), 0, None),
+                    _ => joined.push(&field, 0, None),
+                }
+            }
+            for s in &straddles {
+                let mut edges = EdgeMemo::default();
+                edges.reset(joined.pieces.len());
+                for width in 2..=MAX_WINDOW {
+                    for (first_index, window) in joined.pieces.windows(width).enumerate() {
+                        let (Some(first), Some(last)) = (window.first(), window.last()) else {
+                            continue;
+                        };
+                        let Some((from, text)) = joined.window_text(first, last) else {
+                            continue;
+                        };
+                        for (field, p) in (first_index..).zip(window).skip(1) {
+                            let crosses = s.may_cross(text, p.span.start - from);
+                            let open = edges.open(s, field, || joined.around_edge(field));
+                            assert!(
+                                open || !crosses,
+                                "{:?} before field {field}",
+                                String::from_utf8_lossy(text)
+                            );
+                            tested += 1;
+                            closed += usize::from(!open);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            closed > 1000 && tested > closed + 1000,
+            "{closed} of {tested} closed"
+        );
     }
 }

@@ -7,6 +7,7 @@
 //! field as written, so a mask always lands on the bytes that carried the
 //! secret, even when that means replacing a whole encoded blob.
 
+mod edges;
 mod fallback;
 pub(crate) mod join;
 mod pieces;
@@ -232,7 +233,7 @@ impl Walk<'_, '_> {
                 context_key = self
                     .scratch
                     .cache
-                    .key_arms(text_key, || scanner.arms_any(text))
+                    .key_arms(text_key, text, || scanner.arms_any(text))
                     .then(|| (leaf.node, text.to_vec()));
             }
             if leaf.is_key && self.findings.len() > before {
