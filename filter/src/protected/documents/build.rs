@@ -325,14 +325,15 @@ impl Builder {
                     &mut self.fps,
                 );
                 let selected = self.fps.get(from..).unwrap_or_default();
+                let before = top.len();
                 let own = selected.iter().filter(|s| !is_public_text(s.written));
-                self.stats.dropped_public_text += selected.len() - own.clone().count();
                 top.extend(own.map(|s| {
                     let marked = s
                         .shape
                         .is_some_and(|shape| public.is_some_and(|p| p.contains(shape)));
                     ((s.hash >> 32) as u32, s.check, marked)
                 }));
+                self.stats.dropped_public_text += selected.len() - (top.len() - before);
             }
         }
         self.scratch.keep_shapes(false);
