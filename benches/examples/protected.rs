@@ -15,6 +15,8 @@
 //! `AIRLOCK_FIELDS` (fragments per kind, default 400), `AIRLOCK_MIN_CHARS` (default 200),
 //! `AIRLOCK_RUST_BACKGROUND=1` (half of the crates not indexed as the index's background, the
 //! other half the negatives; `=0`: the same negatives without the background).
+//! `AIRLOCK_EXTRA_BACKGROUND=DIR` adds the `.rs` files under `DIR` to the background (e.g. a
+//! standard library's sources, to measure what passing it as `--background` would clear).
 //! `AIRLOCK_DIAGNOSE=1` classifies each missed fragment per cell (see `why_missed`: none of its
 //! document's fingerprints selected in it, all dropped as common, one unverified fingerprint,
 //! or too short), `AIRLOCK_DIAGNOSE_VERBOSE=1` prints each with its run, and
@@ -749,6 +751,12 @@ fn documents() {
         Ok(_) => split_by_crate(unindexed),
         Err(_) => (Vec::new(), unindexed),
     };
+    let mut background = background;
+    if let Some(dir) = std::env::var_os("AIRLOCK_EXTRA_BACKGROUND") {
+        background.extend(collect(&[PathBuf::from(dir)], usize::MAX, &|p| {
+            p.extension().is_some_and(|e| e == "rs")
+        }));
+    }
     println!(
         " index: crate sources ({} files), background {} files",
         rust.len(),

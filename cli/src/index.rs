@@ -53,6 +53,10 @@ pub enum IndexCommand {
         /// another project's); repeatable.
         #[arg(long, value_name = "GLOB")]
         exclude: Vec<String>,
+        /// A tree that projects everywhere copy from (a language's standard library): its code
+        /// as written and its comments are public text by themselves; repeatable.
+        #[arg(long, value_name = "PATH")]
+        reference: Vec<PathBuf>,
         /// Each PATH is one project (a source tree of public code).
         #[arg(required = true)]
         projects: Vec<PathBuf>,
@@ -100,8 +104,9 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, String> {
             out,
             min_projects,
             exclude,
+            reference,
             projects,
-        } => shapes(&out, min_projects, &exclude, &projects),
+        } => shapes(&out, min_projects, &exclude, &reference, &projects),
         IndexCommand::Records {
             out,
             columns,
@@ -171,13 +176,10 @@ fn documents(
 ) -> Result<ExitCode, String> {
     let excludes = index_walk::globs(exclude)?;
     let mut builder = Builder::new(random_key()?, Settings::default());
-    let shapes = public_shapes.map_or(0, |table| {
+    // The table's shape count, when it is used (a table of public text alone has none).
+    let shapes = public_shapes.and_then(|table| {
         let n = table.len();
-        if builder.mark_public_shapes(table) {
-            n
-        } else {
-            0
-        }
+        builder.mark_public_shapes(table).then_some(n)
     });
     let mut walk = Walk::new(&excludes);
     walk.run(paths, &mut |name, text| {
@@ -214,17 +216,17 @@ fn documents(
         "airlock: dropped {} fingerprints common to many documents, {} found in the background ({} background files)",
         stats.dropped_common, stats.dropped_background, back.indexed
     );
-    if shapes == 0 {
-        println!("airlock: no public-shapes table: every code fingerprint may match renamed");
-    } else {
+    if let Some(shapes) = shapes {
         println!(
             "airlock: {} code fingerprints have a public shape ({shapes} shapes known): found only as written; {} more dropped (as written they could never be confirmed)",
             stats.marked_public, stats.dropped_public
         );
         println!(
-            "airlock: dropped {} fingerprints of text public projects share as written (license notices, derive lists, common imports)",
+            "airlock: dropped {} fingerprints of text public projects share as written (license notices, derive lists, common imports, standard-library code)",
             stats.dropped_public_text
         );
+    } else {
+        println!("airlock: no public-shapes table: every code fingerprint may match renamed");
     }
     println!("airlock: skipped {}", walk.skipped_summary());
     for (number, name) in walk.names.iter().enumerate() {
@@ -238,6 +240,7 @@ fn shapes(
     out: &Path,
     min_projects: u32,
     exclude: &[String],
+    references: &[PathBuf],
     projects: &[PathBuf],
 ) -> Result<ExitCode, String> {
     if min_projects < 2 {
@@ -248,9 +251,14 @@ fn shapes(
     let excludes = index_walk::globs(exclude)?;
     let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
     let mut files = 0;
-    for project in projects {
+    let trees = references.iter().map(|r| (r, true));
+    for (project, reference) in trees.chain(projects.iter().map(|p| (p, false))) {
         let mut walk = Walk::new(&excludes);
-        counter.next_project();
+        if reference {
+            counter.next_reference();
+        } else {
+            counter.next_project();
+        }
         walk.run(std::slice::from_ref(project), &mut |name, text| {
             if View::for_name(name) == View::Code {
                 counter.add_file(text);
@@ -259,7 +267,7 @@ fn shapes(
         files += walk.indexed;
     }
     let table = counter.finish(min_projects);
-    if table.is_empty() {
+    if table.is_empty() && table.written_len() == (0, 0) {
         return Err(format!(
             "no code shape is shared by {min_projects} of the {} projects ({files} files); nothing written",
             projects.len()
@@ -269,11 +277,12 @@ fn shapes(
     write_atomically(out, &bytes)?;
     let (code, comments) = table.written_len();
     println!(
-        "airlock: wrote {} ({} bytes): {} shapes, {code} code and {comments} comment k-grams as written, each shared by at least {min_projects} of {} projects ({files} files read)",
+        "airlock: wrote {} ({} bytes): {} shapes, {code} code and {comments} comment k-grams as written, each shared by at least {min_projects} of {} projects or in one of {} reference trees ({files} files read)",
         out.display(),
         bytes.len(),
         table.len(),
-        projects.len()
+        projects.len(),
+        references.len()
     );
     Ok(ExitCode::SUCCESS)
 }

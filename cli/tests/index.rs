@@ -323,6 +323,70 @@ fn public_shapes_are_collected_and_found_only_as_written() {
     assert!(!dir.join("x.idx").exists() && !dir.join("x.tbl").exists());
 }
 
+#[test]
+fn a_reference_tree_is_public_text_by_itself() {
+    // `std` holds the module as written (a standard library the secret file copied from);
+    // `alpha` holds an unrelated module. One tree is enough for a reference, not for a project.
+    let dir = tempdir("reference");
+    put(&dir, "std/vec.rs", &module(33, 100));
+    put(&dir, "alpha/lib.rs", &module(7, 100));
+    put(&dir, "src/secret.rs", &module(33, 100));
+    let stdout = succeeded(
+        &[
+            "index",
+            "shapes",
+            "--out",
+            "ref.tbl",
+            "--min-projects",
+            "2",
+            "--reference",
+            "std",
+            "alpha",
+        ],
+        &dir,
+    );
+    assert!(
+        stdout.contains("or in one of 1 reference trees"),
+        "{stdout}"
+    );
+    let stdout = succeeded(
+        &[
+            "index",
+            "documents",
+            "--out",
+            "ref.idx",
+            "--public-shapes",
+            "ref.tbl",
+            "src",
+        ],
+        &dir,
+    );
+    assert!(stdout.contains("text public projects share"), "{stdout}");
+    let index = DocumentIndex::from_bytes(&std::fs::read(dir.join("ref.idx")).unwrap()).unwrap();
+    let copy: String = module(33, 100)
+        .lines()
+        .skip(20)
+        .take(12)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut scratch = FindScratch::default();
+    assert!(index.find(copy.as_bytes(), 200, &mut scratch).is_empty());
+    // Without the table, the copy is protected.
+    succeeded(
+        &[
+            "index",
+            "documents",
+            "--out",
+            "plain.idx",
+            "--no-public-shapes",
+            "src",
+        ],
+        &dir,
+    );
+    let index = DocumentIndex::from_bytes(&std::fs::read(dir.join("plain.idx")).unwrap()).unwrap();
+    assert!(!index.find(copy.as_bytes(), 200, &mut scratch).is_empty());
+}
+
 const CUSTOMERS: &str = "\
 id,name,email,phone,account
 1,Anna Novak,anna.novak@example.com,+1 555 010 2345,AC-0042-7731

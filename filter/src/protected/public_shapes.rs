@@ -144,10 +144,11 @@ struct ProjectCounts {
 }
 
 impl ProjectCounts {
-    fn add(&mut self, hash: u64, project: u32) {
+    /// Counts `hash` once for `project`, as `weight` projects (a reference counts as many).
+    fn add(&mut self, hash: u64, project: u32, weight: u32) {
         let entry = self.seen.entry(key_of(hash)).or_insert((0, u32::MAX));
         if entry.1 != project {
-            *entry = (entry.0 + 1, project);
+            *entry = (entry.0.saturating_add(weight), project);
         }
     }
 
@@ -178,6 +179,9 @@ pub struct ShapeCounter {
     written: ProjectCounts,
     comment_written: ProjectCounts,
     project: u32,
+    /// How many projects the current one counts as: 1, or for a reference enough for any
+    /// threshold.
+    weight: u32,
 }
 
 impl ShapeCounter {
@@ -196,6 +200,7 @@ impl ShapeCounter {
             written: ProjectCounts::default(),
             comment_written: ProjectCounts::default(),
             project: 0,
+            weight: 1,
         }
     }
 
@@ -203,24 +208,37 @@ impl ShapeCounter {
     /// hold them.
     pub fn next_project(&mut self) {
         self.project += 1;
+        self.weight = 1;
+    }
+
+    /// Starts a *reference* project: code that projects everywhere copy from, such as a
+    /// language's standard library, whose every k-gram is public by itself. Its text as
+    /// written and its comments count as public whatever `min_projects` is; its shapes count as
+    /// one project's, since a shape of it alone is no idiom.
+    pub fn next_reference(&mut self) {
+        self.project += 1;
+        self.weight = u32::MAX;
     }
 
     /// Adds one source file of the current project.
     pub fn add_file(&mut self, text: &[u8]) {
         code_view::units(&mut self.folder, text, &mut self.units, &mut self.comments);
-        let project = self.project;
+        let counted = Counted {
+            project: self.project,
+            weight: self.weight,
+        };
         let (scratch, code, comment) = (&mut self.scratch, self.params, self.comment);
         let shapes = Some(&mut self.shapes);
         count_stream(
             &self.units,
             code,
             scratch,
-            project,
+            counted,
             shapes,
             &mut self.written,
         );
         let written = &mut self.comment_written;
-        count_stream(&self.comments, comment, scratch, project, None, written);
+        count_stream(&self.comments, comment, scratch, counted, None, written);
     }
 
     /// The shapes and the k-grams as written seen in at least `min_projects` projects.
@@ -248,22 +266,30 @@ impl ShapeCounter {
     }
 }
 
-/// Counts one stream's k-grams for `project`: their shapes into `shapes` (when given) and their
-/// forms as written into `written`.
+/// The project a file's k-grams count for, and as how many projects its text counts.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    project: u32,
+    weight: u32,
+}
+
+/// Counts one stream's k-grams for `counted`: their shapes into `shapes` (when given, as one
+/// project) and their forms as written into `written`.
 fn count_stream(
     units: &Units,
     params: Params,
     scratch: &mut winnow::Scratch,
-    project: u32,
+    counted: Counted,
     mut shapes: Option<&mut ProjectCounts>,
     written: &mut ProjectCounts,
 ) {
+    let Counted { project, weight } = counted;
     for (shape, form) in winnow::forms(&units.values, &units.names, params, scratch) {
         if let (Some(counts), Some(shape)) = (shapes.as_deref_mut(), shape) {
-            counts.add(shape, project);
+            counts.add(shape, project, 1);
         }
         if let Some(form) = form {
-            written.add(form, project);
+            written.add(form, project, weight);
         }
     }
 }
@@ -296,6 +322,58 @@ mod tests {
         let old = PublicShapes::from_bytes(&container::seal(MAGIC, 1, &payload)).unwrap();
         assert_eq!((old.k(), old.len(), old.written_len()), (14, 2, (0, 0)));
         assert!(!old.comment_is_public(0, 5));
+    }
+
+    #[test]
+    fn a_reference_is_public_text_alone_but_its_shapes_count_once() {
+        let params = Params {
+            k: 14,
+            w: 23,
+            min_distinct: 0,
+        };
+        let code = "/// Returns the number of elements the buffer can hold without growing.\n/// Never less than the length.\nfn capacity(&self) -> usize {\n    if self.inner.is_empty() { 0 } else { self.inner.cap() }\n}\n";
+        let renamed = code.replace("capacity", "room").replace("inner", "raw");
+        let read = |text: &str| {
+            let (mut units, mut comments) = (Units::default(), Units::default());
+            code_view::units(
+                &mut Folder::new(),
+                text.as_bytes(),
+                &mut units,
+                &mut comments,
+            );
+            let mut scratch = winnow::Scratch::default();
+            let forms: Vec<_> =
+                winnow::forms(&units.values, &units.names, params, &mut scratch).collect();
+            let comment_forms: Vec<_> =
+                winnow::forms(&comments.values, &comments.names, params, &mut scratch)
+                    .filter_map(|(_, form)| form)
+                    .collect();
+            (forms, comment_forms)
+        };
+        let mut counter = ShapeCounter::new(params, params);
+        counter.next_reference();
+        counter.add_file(code.as_bytes());
+        counter.next_project();
+        counter.add_file(renamed.as_bytes());
+        let table = counter.finish(3);
+        let (forms, comment_forms) = read(code);
+        assert!(!forms.is_empty() && !comment_forms.is_empty());
+        // The reference's code as written and its comments are public in one tree …
+        assert!(forms
+            .iter()
+            .filter_map(|&(_, form)| form)
+            .all(|form| table.code_is_public(form)));
+        assert!(comment_forms
+            .iter()
+            .all(|&form| table.comment_is_public(params.k, form)));
+        // … the renamed copy's code is not (its comments, kept, are) …
+        let (renamed_forms, _) = read(&renamed);
+        assert!(renamed_forms
+            .iter()
+            .filter_map(|&(_, form)| form)
+            .all(|form| !table.code_is_public(form)));
+        // … and its shapes, in two trees, are still short of three projects.
+        assert!(table.is_empty(), "{} shapes", table.len());
     }
 
     #[test]
