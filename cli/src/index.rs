@@ -49,6 +49,10 @@ pub enum IndexCommand {
         /// Keep the shapes found in at least this many of the projects.
         #[arg(long, value_name = "N", default_value_t = 3)]
         min_projects: u32,
+        /// An identifier name used in at least this many projects is a common name: a list
+        /// (imports, derives, fields) of common names alone is found only beside other evidence.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        min_name_projects: u32,
         /// Skip files and folders whose path matches GLOB (vendored or generated code that is
         /// another project's); repeatable.
         #[arg(long, value_name = "GLOB")]
@@ -103,10 +107,17 @@ pub fn run(command: IndexCommand) -> Result<ExitCode, String> {
         IndexCommand::Shapes {
             out,
             min_projects,
+            min_name_projects,
             exclude,
             reference,
             projects,
-        } => shapes(&out, min_projects, &exclude, &reference, &projects),
+        } => shapes(
+            &out,
+            (min_projects, min_name_projects),
+            &exclude,
+            &reference,
+            &projects,
+        ),
         IndexCommand::Records {
             out,
             columns,
@@ -218,7 +229,7 @@ fn documents(
     );
     if let Some(shapes) = shapes {
         println!(
-            "airlock: {} code fingerprints have a public shape ({shapes} shapes known): found only as written; {} more dropped (as written they could never be confirmed)",
+            "airlock: {} code fingerprints have a public shape or are lists of common names ({shapes} shapes known): found only as written, never alone; {} more dropped (as written they could never be confirmed)",
             stats.marked_public, stats.dropped_public
         );
         println!(
@@ -238,7 +249,7 @@ fn documents(
 /// `airlock index shapes`: the code shapes found in at least `min_projects` of `projects`.
 fn shapes(
     out: &Path,
-    min_projects: u32,
+    (min_projects, min_name_projects): (u32, u32),
     exclude: &[String],
     references: &[PathBuf],
     projects: &[PathBuf],
@@ -266,7 +277,7 @@ fn shapes(
         })?;
         files += walk.indexed;
     }
-    let table = counter.finish(min_projects);
+    let table = counter.finish(min_projects, min_name_projects.max(min_projects));
     if table.is_empty() && table.written_len() == (0, 0) {
         return Err(format!(
             "no code shape is shared by {min_projects} of the {} projects ({files} files); nothing written",
@@ -277,12 +288,14 @@ fn shapes(
     write_atomically(out, &bytes)?;
     let (code, comments) = table.written_len();
     println!(
-        "airlock: wrote {} ({} bytes): {} shapes, {code} code and {comments} comment k-grams as written, each shared by at least {min_projects} of {} projects or in one of {} reference trees ({files} files read)",
+        "airlock: wrote {} ({} bytes): {} shapes, {code} code and {comments} comment k-grams as written, each shared by at least {min_projects} of {} projects or in one of {} reference trees; {} names used by at least {} projects ({files} files read)",
         out.display(),
         bytes.len(),
         table.len(),
         projects.len(),
-        references.len()
+        references.len(),
+        table.names_len(),
+        min_name_projects.max(min_projects)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,10 @@
 //! index built with another `k` does not use it. Keys are sorted and stored as LEB128 gaps
 //! (about two bytes per key), framed like the index files (magic, version, SHA-256).
 //!
+//! It also holds the identifier names many public projects use (`Ordering`, `Debug`, `Arc`). A
+//! list k-gram (names alone once blinded: imports, derive lists) made only of such names is an
+//! idiom as written, so it is marked as a public shape is: never a finding alone.
+//!
 //! Trade-off: a key collision marks an unrelated fingerprint public, which costs only that
 //! fingerprint's renamed reading; a shape the table lacks is judged as before.
 
@@ -30,7 +34,8 @@ use std::collections::HashMap;
 const MAGIC: &[u8; 8] = b"ALSHAPE\0";
 /// Version 2 adds the public text (code as written and comments); a version 1 table holds
 /// shapes only and still reads.
-const VERSION: u32 = 2;
+/// Version 3 the common identifier names.
+const VERSION: u32 = 3;
 
 /// The 32-bit key of an unkeyed shape hash (a fixed finalizer: the table is the same for
 /// every index key).
@@ -53,6 +58,8 @@ pub struct PublicShapes {
     comment_k: usize,
     /// Comment k-grams as written.
     comments: Vec<u32>,
+    /// Identifier names many public projects use ([`code_view`]'s name hashes).
+    names: Vec<u32>,
 }
 
 impl PublicShapes {
@@ -92,6 +99,24 @@ impl PublicShapes {
         comment_k == self.comment_k && self.comments.binary_search(&key_of(written)).is_ok()
     }
 
+    /// Whether every identifier of `names` (a k-gram's [`Units::names`], 0 for a unit that is
+    /// not one) is a name many public projects use, and there is one.
+    pub fn names_are_common(&self, names: &[u64]) -> bool {
+        let mut any = false;
+        for &name in names.iter().filter(|&&n| n != 0) {
+            if self.names.binary_search(&key_of(name)).is_err() {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// How many common identifier names it holds.
+    pub fn names_len(&self) -> usize {
+        self.names.len()
+    }
+
     /// The table as a file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut payload = Vec::with_capacity(16 + 2 * (self.keys.len() + self.written.len()));
@@ -100,6 +125,7 @@ impl PublicShapes {
         container::write_increasing(&self.written, &mut payload);
         payload.extend_from_slice(&(self.comment_k as u32).to_le_bytes());
         container::write_increasing(&self.comments, &mut payload);
+        container::write_increasing(&self.names, &mut payload);
         container::seal(MAGIC, VERSION, &payload)
     }
 
@@ -128,6 +154,9 @@ impl PublicShapes {
                 return Err(IndexError::Malformed("comment k-gram length out of range"));
             }
             table.comments = r.increasing(1 << 32)?;
+        }
+        if version >= 3 {
+            table.names = r.increasing(1 << 32)?;
         }
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last key"));
@@ -178,6 +207,7 @@ pub struct ShapeCounter {
     shapes: ProjectCounts,
     written: ProjectCounts,
     comment_written: ProjectCounts,
+    names: ProjectCounts,
     project: u32,
     /// How many projects the current one counts as: 1, or for a reference enough for any
     /// threshold.
@@ -199,6 +229,7 @@ impl ShapeCounter {
             shapes: ProjectCounts::default(),
             written: ProjectCounts::default(),
             comment_written: ProjectCounts::default(),
+            names: ProjectCounts::default(),
             project: 0,
             weight: 1,
         }
@@ -239,16 +270,21 @@ impl ShapeCounter {
         );
         let written = &mut self.comment_written;
         count_stream(&self.comments, comment, scratch, counted, None, written);
+        for &name in self.units.names.iter().filter(|&&n| n != 0) {
+            self.names.add(name, counted.project, 1);
+        }
     }
 
-    /// The shapes and the k-grams as written seen in at least `min_projects` projects.
-    pub fn finish(self, min_projects: u32) -> PublicShapes {
+    /// The shapes and the k-grams as written seen in at least `min_projects` projects, and the
+    /// identifier names seen in at least `min_name_projects`.
+    pub fn finish(self, min_projects: u32, min_name_projects: u32) -> PublicShapes {
         PublicShapes {
             k: self.params.k,
             keys: self.shapes.keys(min_projects),
             written: self.written.keys(min_projects),
             comment_k: self.comment.k,
             comments: self.comment_written.keys(min_projects),
+            names: self.names.keys(min_name_projects),
         }
     }
 
@@ -307,6 +343,7 @@ mod tests {
             written: vec![5, 6, 70_000],
             comment_k: 8,
             comments: vec![2, u32::MAX],
+            names: vec![9, 1 << 20],
         };
         let bytes = table.to_bytes();
         assert_eq!(PublicShapes::from_bytes(&bytes), Ok(table));
@@ -355,7 +392,7 @@ mod tests {
         counter.add_file(code.as_bytes());
         counter.next_project();
         counter.add_file(renamed.as_bytes());
-        let table = counter.finish(3);
+        let table = counter.finish(3, 3);
         let (forms, comment_forms) = read(code);
         assert!(!forms.is_empty() && !comment_forms.is_empty());
         // The reference's code as written and its comments are public in one tree …
@@ -393,7 +430,7 @@ mod tests {
         counter.next_project();
         counter.add_file(code.as_bytes());
         counter.add_file(code.as_bytes());
-        let once = counter.finish(2);
+        let once = counter.finish(2, 2);
         assert!(once.is_empty(), "two files of one project are one project");
 
         let mut counter = ShapeCounter::new(params, params);
@@ -401,7 +438,7 @@ mod tests {
         counter.add_file(code.as_bytes());
         counter.next_project();
         counter.add_file(renamed.as_bytes());
-        let table = counter.finish(2);
+        let table = counter.finish(2, 2);
         assert!(table.len() > 5, "{}", table.len());
         // Every shape of the code is in the table, and an unrelated shape is not. Read as an
         // index build reads them (`fingerprints` keeping shapes), so both paths must agree.

@@ -328,9 +328,20 @@ impl Builder {
                 let before = top.len();
                 let own = selected.iter().filter(|s| !is_public_text(s.written));
                 top.extend(own.map(|s| {
-                    let marked = s
-                        .shape
-                        .is_some_and(|shape| public.is_some_and(|p| p.contains(shape)));
+                    // A list k-gram (names alone, `shape` none) whose names are all common
+                    // public names (`use core::cmp::Ordering;`, a derive list) is an idiom as
+                    // written: marked, so it is found only beside other evidence.
+                    let common_list = || {
+                        let first = s.first as usize;
+                        let kgram = names.get(first..first + params.k);
+                        public
+                            .zip(kgram)
+                            .is_some_and(|(p, n)| p.names_are_common(n))
+                    };
+                    let marked = match s.shape {
+                        Some(shape) => public.is_some_and(|p| p.contains(shape)),
+                        None => common_list(),
+                    };
                     ((s.hash >> 32) as u32, s.check, marked)
                 }));
                 self.stats.dropped_public_text += selected.len() - (top.len() - before);

@@ -630,7 +630,7 @@ mod tests {
         }
         let plain = padded_index_of(&a);
         let mut builder = Builder::new(Key([3; 16]), Settings::default());
-        assert!(builder.mark_public_shapes(counter.finish(3)));
+        assert!(builder.mark_public_shapes(counter.finish(3, 3)));
         builder.add_document("src/secret_a.rs", a.as_bytes(), View::Code);
         pad(&mut builder);
         let public = DocumentIndex::from_bytes(&builder.finish(false).0).unwrap();
@@ -705,7 +705,7 @@ mod tests {
             let own = program(20 + project, 60);
             counter.add_file(format!("{notice}{shared}{own}").as_bytes());
         }
-        let table = counter.finish(3);
+        let table = counter.finish(3, 3);
         assert!(table.written_len().0 > 0 && table.written_len().1 > 0);
         let secret = program(1, 200);
         let document = format!("{notice}{shared}{secret}");
@@ -742,6 +742,109 @@ mod tests {
             public_own + 2 >= plain_own && public_own >= 140,
             "{public_own} / {plain_own}"
         );
+    }
+
+    /// `use` lines of `names` (under `module`), one per line, in an order `seed` shuffles: a
+    /// list (names alone once blinded).
+    fn imports(module: &str, names: &[&str], seed: usize) -> String {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        let mut x = seed as u64 | 1;
+        for i in (1..order.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        order
+            .iter()
+            .map(|&i| format!("use {module}::{};\n", names[i]))
+            .collect()
+    }
+
+    #[test]
+    fn a_list_of_common_names_is_never_found_alone() {
+        use crate::protected::public_shapes::ShapeCounter;
+        let common = [
+            "Ordering",
+            "Debug",
+            "Display",
+            "Formatter",
+            "Cow",
+            "Arc",
+            "Mutex",
+            "HashMap",
+            "BTreeMap",
+            "RefCell",
+            "PhantomData",
+            "NonNull",
+            "Duration",
+            "Instant",
+        ];
+        let rare = [
+            "SettlementBatch",
+            "ExposureLimit",
+            "ShadowLedger",
+            "DriftLog",
+            "NettingRule",
+            "WatchList",
+            "TierClose",
+            "NightlyCap",
+            "RiskDesk",
+            "BasisPoint",
+            "GrossLeg",
+            "ReplayWindow",
+            "QuarterlyReview",
+            "CounterpartyId",
+        ];
+        // Three public projects use the common names, each in its own order: no k-gram as
+        // written is shared, only the names are.
+        let mut counter = ShapeCounter::new(Settings::default().code, Settings::default().comment);
+        for project in 0..3 {
+            counter.next_project();
+            let own = program(20 + project, 30);
+            let uses = imports("std::x", &common, 40 + project as usize);
+            counter.add_file(format!("{uses}{own}").as_bytes());
+        }
+        let table = counter.finish(3, 3);
+        let common_block = imports("std::x", &common, 7);
+        let rare_block = imports("acme::x", &rare, 7);
+        let document = format!("{common_block}{rare_block}{}", program(1, 60));
+        let mut builder = Builder::new(Key([3; 16]), Settings::default());
+        assert!(builder.mark_public_shapes(table));
+        builder.add_document("src/secret_a.rs", document.as_bytes(), View::Code);
+        pad(&mut builder);
+        let (file, stats) = builder.finish(false);
+        assert!(stats.marked_public > 0);
+        let marked = DocumentIndex::from_bytes(&file).unwrap();
+        let plain = padded_index_of(&document);
+        let mut scratch = FindScratch::default();
+        // Every run of 8 to 14 of the 14 lines.
+        let pastes = |block: &str| -> Vec<String> {
+            let lines: Vec<&str> = block.lines().collect();
+            let runs = (8..=lines.len()).flat_map(|n| (0..=lines.len() - n).map(move |s| (s, n)));
+            runs.map(|(s, n)| lines[s..s + n].join("\n")).collect()
+        };
+        let mut explained = |idx: &DocumentIndex, paste: &str| {
+            let run = idx.explain(paste.as_bytes(), 0, &mut scratch);
+            run.map(|r| (r.distinct, r.public_distinct))
+        };
+        // The common list's fingerprints are all marked public with the table (so one alone
+        // is never a finding, see `judge`), none without it.
+        for paste in pastes(&common_block) {
+            let (Some((n, public)), Some((plain_n, plain_public))) =
+                (explained(&marked, &paste), explained(&plain, &paste))
+            else {
+                panic!("the list is not in the index: {paste}");
+            };
+            assert_eq!((public, plain_public), (n, 0), "{paste}");
+            assert_eq!(n, plain_n);
+        }
+        // A list holding rare names is not marked.
+        let runs: Vec<_> = pastes(&rare_block)
+            .iter()
+            .filter_map(|paste| explained(&marked, paste))
+            .collect();
+        assert!(!runs.is_empty() && runs.iter().all(|&(n, public)| n > 0 && public == 0));
     }
 
     #[test]
@@ -1055,7 +1158,7 @@ mod tests {
             counter.next_project();
             counter.add_file(rename(&a, to).as_bytes());
         }
-        let table = counter.finish(3);
+        let table = counter.finish(3, 3);
         let build = |table: Option<crate::protected::public_shapes::PublicShapes>| {
             let mut builder = Builder::new(Key([3; 16]), Settings::default());
             if let Some(table) = table {
