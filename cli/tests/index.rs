@@ -39,6 +39,25 @@ fn succeeded(args: &[&str], dir: &Path) -> String {
     stdout
 }
 
+/// `airlock index documents --out OUT EXTRA... src` in `dir`: the index and what it printed.
+fn index_src(dir: &Path, out: &str, extra: &[&str]) -> (DocumentIndex, String) {
+    let mut args = vec!["index", "documents", "--out", out];
+    args.extend_from_slice(extra);
+    args.push("src");
+    let stdout = succeeded(&args, dir);
+    let bytes = std::fs::read(dir.join(out)).unwrap();
+    (DocumentIndex::from_bytes(&bytes).unwrap(), stdout)
+}
+
+/// Lines `skip..skip + take` of `text`.
+fn lines(text: &str, skip: usize, take: usize) -> String {
+    text.lines()
+        .skip(skip)
+        .take(take)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs `airlock args` in `dir` and checks that it fails (exit 2) saying `needle`.
 fn refused(args: &[&str], dir: &Path, needle: &str) {
     let out = airlock(args, dir);
@@ -257,36 +276,18 @@ fn public_shapes_are_collected_and_found_only_as_written() {
         stdout.contains("shared by at least 3 of 3 projects"),
         "{stdout}"
     );
-    let build = |extra: &[&str], out_name: &str| {
-        let mut args = vec!["index", "documents", "--out", out_name];
-        args.extend_from_slice(extra);
-        args.push("src");
-        let stdout = succeeded(&args, &dir);
-        let bytes = std::fs::read(dir.join(out_name)).unwrap();
-        (DocumentIndex::from_bytes(&bytes).unwrap(), stdout)
-    };
-    let (marked, stdout) = build(&["--public-shapes", "shapes.tbl"], "marked.idx");
+    let (marked, stdout) = index_src(&dir, "marked.idx", &["--public-shapes", "shapes.tbl"]);
     assert!(stdout.contains("have a public shape"), "{stdout}");
-    let (plain, stdout) = build(&["--no-public-shapes"], "plain.idx");
+    let (plain, stdout) = index_src(&dir, "plain.idx", &["--no-public-shapes"]);
     assert!(stdout.contains("no public-shapes table"), "{stdout}");
-    let (_, stdout) = build(&[], "default.idx");
+    let (_, stdout) = index_src(&dir, "default.idx", &[]);
     assert!(
         stdout.contains("shapes known"),
         "the built-in table: {stdout}"
     );
 
-    let copy: String = module(21, 100)
-        .lines()
-        .skip(20)
-        .take(12)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let renamed: String = renamed_module(21, 100, "delta")
-        .lines()
-        .skip(20)
-        .take(12)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let copy = lines(&module(21, 100), 20, 12);
+    let renamed = lines(&renamed_module(21, 100, "delta"), 20, 12);
     let mut scratch = FindScratch::default();
     assert!(!marked.find(copy.as_bytes(), 200, &mut scratch).is_empty());
     assert!(marked
@@ -349,41 +350,13 @@ fn a_reference_tree_is_public_text_by_itself() {
         stdout.contains("or in one of 1 reference trees"),
         "{stdout}"
     );
-    let stdout = succeeded(
-        &[
-            "index",
-            "documents",
-            "--out",
-            "ref.idx",
-            "--public-shapes",
-            "ref.tbl",
-            "src",
-        ],
-        &dir,
-    );
+    let (index, stdout) = index_src(&dir, "ref.idx", &["--public-shapes", "ref.tbl"]);
     assert!(stdout.contains("text public projects share"), "{stdout}");
-    let index = DocumentIndex::from_bytes(&std::fs::read(dir.join("ref.idx")).unwrap()).unwrap();
-    let copy: String = module(33, 100)
-        .lines()
-        .skip(20)
-        .take(12)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let copy = lines(&module(33, 100), 20, 12);
     let mut scratch = FindScratch::default();
     assert!(index.find(copy.as_bytes(), 200, &mut scratch).is_empty());
     // Without the table, the copy is protected.
-    succeeded(
-        &[
-            "index",
-            "documents",
-            "--out",
-            "plain.idx",
-            "--no-public-shapes",
-            "src",
-        ],
-        &dir,
-    );
-    let index = DocumentIndex::from_bytes(&std::fs::read(dir.join("plain.idx")).unwrap()).unwrap();
+    let (index, _) = index_src(&dir, "plain.idx", &["--no-public-shapes"]);
     assert!(!index.find(copy.as_bytes(), 200, &mut scratch).is_empty());
 }
 

@@ -335,6 +335,13 @@ mod tests {
     use super::*;
     use crate::protected::keyed::Key;
 
+    /// The code view's k-gram length, every k-gram kept (the tests' texts are short).
+    const PARAMS: Params = Params {
+        k: 14,
+        w: 23,
+        min_distinct: 0,
+    };
+
     #[test]
     fn a_table_reads_back_as_written_and_refuses_damage() {
         let table = PublicShapes {
@@ -363,11 +370,7 @@ mod tests {
 
     #[test]
     fn a_reference_is_public_text_alone_but_its_shapes_count_once() {
-        let params = Params {
-            k: 14,
-            w: 23,
-            min_distinct: 0,
-        };
+        let params = PARAMS;
         let code = "/// Returns the number of elements the buffer can hold without growing.\n/// Never less than the length.\nfn capacity(&self) -> usize {\n    if self.inner.is_empty() { 0 } else { self.inner.cap() }\n}\n";
         let renamed = code.replace("capacity", "room").replace("inner", "raw");
         let read = |text: &str| {
@@ -415,11 +418,7 @@ mod tests {
 
     #[test]
     fn a_shape_counts_once_per_project_and_a_rename_keeps_it() {
-        let params = Params {
-            k: 14,
-            w: 23,
-            min_distinct: 0,
-        };
+        let params = PARAMS;
         let code = "fn parse(input: &str) -> Result<Config, Error> {\n    let value = input.trim().parse::<u32>()?;\n    Ok(Config { value })\n}\n";
         let renamed = code
             .replace("parse", "read")
