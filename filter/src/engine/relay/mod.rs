@@ -13,6 +13,7 @@
 
 pub mod fields;
 mod json_members;
+pub(crate) mod parsed;
 pub mod key_theft;
 
 pub use fields::{FieldOp, FieldRule, FieldsApplied};
