@@ -17,6 +17,7 @@
 //! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
 //! ([`first_run_of`]).
 
+use super::class_bits::{member_table, ByteClass, ClassBits};
 use super::families::run_around;
 use crate::engine::bytes::first_run_of;
 use crate::engine::layers::{Unwrapped, Wrapping};
@@ -36,18 +37,56 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
+/// Longest text whose runs are found by walking it; a longer one is classified first
+/// ([`ClassBits`]: one pass, then bit operations), the same runs either way.
+const MAX_WALKED: usize = 256;
+
+fn is_lower_or_digit(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+fn is_upper_key_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+}
+
+/// [`is_lower_or_digit`] and [`is_upper_key_byte`] as classes.
+const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&member_table!(
+    |b| b.is_ascii_lowercase() || b.is_ascii_digit()
+));
+const UPPER_KEY_BYTES: ByteClass = ByteClass::of(&member_table!(|b| b.is_ascii_uppercase()
+    || b.is_ascii_digit()
+    || b == b'-'
+    || b == b'_'));
+
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    match text.len() > MAX_WALKED {
+        true => find_classified(text, out),
+        false => find_walked(text, out),
+    }
+}
+
+fn find_walked(text: &[u8], out: &mut Vec<Unwrapped>) {
     lower_case_keys(text, out);
-    let upper = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-    folds(text, MIN_UPPER, upper, fold_down, out);
+    folds(text, MIN_UPPER, is_upper_key_byte, fold_down, out);
+}
+
+/// [`find_walked`]'s runs, found in the text's classes.
+fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
+    lower_case_keys_in_bits(text, out);
+    let upper = ClassBits::of(text, &UPPER_KEY_BYTES);
+    let runs = |from: usize| {
+        let at = upper.first_run(from, MIN_UPPER)?;
+        Some((at, upper.run_end(at)))
+    };
+    folds_with(text, runs, fold_down, out);
 }
 
 /// Words typed in lower case, folded up. A key typed so holds digits ([`fold_up`] wants two),
 /// and prose has few: the candidates are the runs around digits, found eight bytes at a time
 /// ([`next_digit`]), where probing for runs of lower-case letters would land in every word.
 fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let member = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let member = is_lower_or_digit;
     let mut from = 0;
     let mut runs = 0;
     while runs < MAX_RUNS {
@@ -62,6 +101,38 @@ fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
         let word = run_around(text, digit, is_word_byte);
         from = from.max(word.end);
         let lower = text.get(run).unwrap_or_default();
+        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
+            out.push(Unwrapped {
+                span: Span::new(word.start, word.end),
+                wrapping: Wrapping::Recased,
+                text: folded,
+            });
+            runs += 1;
+        }
+    }
+}
+
+/// [`lower_case_keys`] over a classified text: the runs it folds are the maximal runs of
+/// lower-case letters and digits of at least [`MIN_LOWER`] bytes that hold a digit (it visits
+/// each run around a digit, and a shorter run or one inside the last folded word is passed
+/// over), so those are read in order, without visiting the digits of short runs.
+fn lower_case_keys_in_bits(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let bits = ClassBits::of(text, &LOWER_OR_DIGIT);
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        // `from` is 0 or just past a byte of no run: `start` begins a maximal run.
+        let Some(start) = bits.first_run(from, MIN_LOWER) else {
+            return;
+        };
+        let end = bits.run_end(start);
+        let lower = text.get(start..end).unwrap_or_default();
+        let Some(digit) = lower.iter().position(u8::is_ascii_digit) else {
+            from = end + 1;
+            continue;
+        };
+        let word = run_around(text, start + digit, is_word_byte);
+        from = end.max(word.end);
         if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
             out.push(Unwrapped {
                 span: Span::new(word.start, word.end),
@@ -98,14 +169,31 @@ fn folds(
     fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
     out: &mut Vec<Unwrapped>,
 ) {
+    let runs = |from: usize| {
+        let at = first_run_of(text, from, text.len(), min_run, member)?;
+        let rest = text.get(at..).unwrap_or_default();
+        Some((
+            at,
+            at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len()),
+        ))
+    };
+    folds_with(text, runs, fold, out);
+}
+
+/// [`folds`] over the runs `next_run(from)` yields: the first run of at least the fold's
+/// length counted from `from`, its start and end.
+fn folds_with(
+    text: &[u8],
+    next_run: impl Fn(usize) -> Option<(usize, usize)>,
+    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Unwrapped>,
+) {
     let mut from = 0;
     let mut runs = 0;
     while runs < MAX_RUNS {
-        let Some(at) = first_run_of(text, from, text.len(), min_run, member) else {
+        let Some((at, run_end)) = next_run(from) else {
             return;
         };
-        let rest = text.get(at..).unwrap_or_default();
-        let run_end = at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
         let run = text.get(at..run_end).unwrap_or_default();
         let word = run_around(text, at, is_word_byte);
         from = word.end.max(run_end);
@@ -169,6 +257,44 @@ mod tests {
             found("token GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A please"),
             ["ghp_4k9zq2wx7m3lr8ty5vn6pb1cd0hj2fs4ge8a"]
         );
+    }
+
+    #[test]
+    fn classified_texts_fold_what_walked_texts_fold() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x0ca5_ef01d);
+        let pieces: [&[u8]; 16] = [
+            b"akiaq2zt6wm4lx7b3nrd",
+            b"GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A",
+            b"3f9a0c1e2b4d5a6f",
+            b"2026-11-05T12:34:56.789Z",
+            b"req=",
+            b"abcdefghijklmnopq1",
+            b"ABCDEFGHIJKLMNOPQRSTU",
+            b"-",
+            b"_",
+            b" ",
+            b"\\n",
+            b"12",
+            b"x",
+            b"Q",
+            "\u{e9}".as_bytes(),
+            b"akiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrd",
+        ];
+        let (mut folded, mut full) = (0, 0);
+        for _ in 0..6_000 {
+            let mut text = Vec::new();
+            let len = rng.below(900);
+            while text.len() < len {
+                text.extend_from_slice(rng.pick(&pieces));
+            }
+            let (mut walked, mut classified) = (Vec::new(), Vec::new());
+            find_walked(&text, &mut walked);
+            find_classified(&text, &mut classified);
+            assert_eq!(walked, classified, "{}", String::from_utf8_lossy(&text));
+            folded += walked.len();
+            full += usize::from(walked.len() >= MAX_RUNS);
+        }
+        assert!(folded > 5_000 && full > 0, "{folded} {full}");
     }
 
     #[test]

@@ -43,6 +43,7 @@ const fn class_bit(yes: bool, bit: u8) -> u8 {
 pub(crate) mod byte_lists;
 pub(crate) mod case_fold;
 pub(crate) mod ciphers;
+pub(crate) mod class_bits;
 pub(crate) mod decode;
 pub(crate) mod families;
 pub(crate) mod fold;

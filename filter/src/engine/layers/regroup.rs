@@ -19,6 +19,7 @@
 //! separators, found by probing every [`MIN_RUN`]-th byte ([`first_run_of`]); prose breaks
 //! such runs with its lower-case letters. Lower-case keys cut this way are not read.
 
+use super::class_bits::{member_table, ByteClass, ClassBits};
 use crate::engine::bytes::first_run_of;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
@@ -38,37 +39,69 @@ const GROUP_WIDTHS: std::ops::RangeInclusive<usize> = 3..=8;
 /// Chains read per text.
 const MAX_RUNS: usize = 16;
 
-fn is_separator(b: u8) -> bool {
+const fn is_separator(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'-' | b'.' | b'_' | b'/' | b'|' | b':' | b',' | b';' | b'+' | b'~' | b'*' | b'\\'
     )
 }
 
-fn is_piece_byte(b: u8) -> bool {
+const fn is_piece_byte(b: u8) -> bool {
     b.is_ascii_uppercase() || b.is_ascii_digit()
 }
 
-fn is_run_byte(b: u8) -> bool {
+const fn is_run_byte(b: u8) -> bool {
     is_piece_byte(b) || is_separator(b)
 }
 
+/// Longest text whose candidates are found by probing it; a longer one is classified first
+/// ([`ClassBits`]: one pass, then bit operations), the same candidates either way.
+const MAX_PROBED: usize = 256;
+
+/// [`is_run_byte`] as a class.
+const RUN_BYTES: ByteClass = ByteClass::of(&member_table!(|b| is_run_byte(b)));
+
 /// Appends the regrouped and mixed-separator chains of `text` to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    match text.len() > MAX_PROBED {
+        true => find_classified(text, out),
+        false => find_in_runs(text, |from| probed_run(text, from), out),
+    }
+}
+
+/// [`find`] over the text's classes.
+fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let bits = ClassBits::of(text, &RUN_BYTES);
+    let run = |from: usize| {
+        let start = bits.first_run(from, MIN_RUN)?;
+        Some((start, bits.run_end(start)))
+    };
+    find_in_runs(text, run, out);
+}
+
+/// The first candidate counted from `from`, its start and end, found by probing `text`.
+fn probed_run(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    let start = first_run_of(text, from, text.len(), MIN_RUN, is_run_byte)?;
+    let rest = text.get(start..).unwrap_or_default();
+    let end = rest.iter().position(|&b| !is_run_byte(b));
+    Some((start, start + end.unwrap_or(rest.len())))
+}
+
+/// The chains of the candidates `next_run(from)` yields (the first run of at least
+/// [`MIN_RUN`] run bytes counted from `from`, its start and end).
+fn find_in_runs(
+    text: &[u8],
+    next_run: impl Fn(usize) -> Option<(usize, usize)>,
+    out: &mut Vec<Unwrapped>,
+) {
     let mut from = 0;
     let mut runs = 0;
     // Reused across runs: timestamps and capitals in logs make many short candidates.
     let mut pieces: Vec<Piece> = Vec::new();
     while runs < MAX_RUNS {
-        let Some(start) = first_run_of(text, from, text.len(), MIN_RUN, is_run_byte) else {
+        let Some((start, end)) = next_run(from) else {
             return;
         };
-        let rest = text.get(start..).unwrap_or_default();
-        let end = start
-            + rest
-                .iter()
-                .position(|&b| !is_run_byte(b))
-                .unwrap_or(rest.len());
         runs += chains_in(text, start, end, &mut pieces, out);
         from = end.max(start + 1);
     }
@@ -195,6 +228,39 @@ mod tests {
 
     fn found(text: &str) -> Vec<String> {
         crate::engine::layers::texts_found(find, text)
+    }
+
+    #[test]
+    fn classified_texts_chain_what_probed_texts_chain() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x7e_9a0b);
+        let pieces: [&[u8]; 12] = [
+            b"AKIA Q2ZT 6WM4 LX7B 3NRD",
+            b"A-K.I_A/Q:2,Z;T+6~W*M 4 L",
+            b"4.9-1_6.3-3_8.5-0_6.1-2_4.5-7_6",
+            b"3201 0619 8704 1523 74",
+            b"2026-11-05T12:34:56.789Z INFO  ",
+            b"words in prose ",
+            b"GET",
+            b" ",
+            b"-",
+            b"Q",
+            b"7",
+            "\u{e9}".as_bytes(),
+        ];
+        let mut chains = 0;
+        for _ in 0..6_000 {
+            let mut text = Vec::new();
+            let len = rng.below(900);
+            while text.len() < len {
+                text.extend_from_slice(rng.pick(&pieces));
+            }
+            let (mut probed, mut classified) = (Vec::new(), Vec::new());
+            find_in_runs(&text, |from| probed_run(&text, from), &mut probed);
+            find_classified(&text, &mut classified);
+            assert_eq!(probed, classified, "{}", String::from_utf8_lossy(&text));
+            chains += probed.len();
+        }
+        assert!(chains > 5_000, "{chains}");
     }
 
     #[test]

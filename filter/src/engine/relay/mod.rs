@@ -13,8 +13,8 @@
 
 pub mod fields;
 mod json_members;
-pub(crate) mod parsed;
 pub mod key_theft;
+pub(crate) mod parsed;
 
 pub use fields::{FieldOp, FieldRule, FieldsApplied};
 pub use key_theft::{KeyPlace, KeyTheft, KeyTheftRules, Vendor};

@@ -16,7 +16,12 @@ use crate::engine::body::json::{unescape, Outline, PathStep};
 
 /// Whether `apply(rules, request_path, doc)` leaves `doc` as it is, read from `outline`, the
 /// walk's strict parse of exactly `doc`. `false`: not known here (ask `apply`).
-pub fn leaves_alone(rules: &[FieldRule], request_path: &str, doc: &[u8], outline: &Outline) -> bool {
+pub fn leaves_alone(
+    rules: &[FieldRule],
+    request_path: &str,
+    doc: &[u8],
+    outline: &Outline,
+) -> bool {
     // A root that is not an object has no member to edit (`apply`: `Ok(None)`).
     if doc.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return true;
@@ -106,7 +111,10 @@ mod tests {
     fn rule(rng: &mut TestRng) -> FieldRule {
         let len = rng.below(3);
         let path: Vec<String> = (0..len)
-            .map(|_| rng.pick(&["store", "user", "metadata", "user_id", "absent"]).to_string())
+            .map(|_| {
+                rng.pick(&["store", "user", "metadata", "user_id", "absent"])
+                    .to_string()
+            })
             .collect();
         FieldRule {
             op: match rng.below(2) {
@@ -144,7 +152,11 @@ mod tests {
             let path = rng.pick(&["/v1/chat/completions", "/v1/responses"]);
             if leaves_alone(&rules, path, doc.as_bytes(), &outline) {
                 answered += 1;
-                assert_eq!(apply(&rules, path, doc.as_bytes()), Ok(None), "{doc} {rules:?}");
+                assert_eq!(
+                    apply(&rules, path, doc.as_bytes()),
+                    Ok(None),
+                    "{doc} {rules:?}"
+                );
             } else {
                 asked += 1;
             }
