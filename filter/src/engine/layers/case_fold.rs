@@ -17,9 +17,8 @@
 //! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
 //! ([`first_run_of`]).
 
-use super::class_bits::{member_table, ByteClass, ClassBits};
+use super::class_bits::{member_table, ByteClass, ClassBits, Runs, MAX_PROBED};
 use super::families::run_around;
-use crate::engine::bytes::first_run_of;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -36,10 +35,6 @@ const MAX_RUNS: usize = 8;
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
-
-/// Longest text whose runs are found by walking it; a longer one is classified first
-/// ([`ClassBits`]: one pass, then bit operations), the same runs either way.
-const MAX_WALKED: usize = 256;
 
 fn is_lower_or_digit(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
@@ -60,7 +55,7 @@ const UPPER_KEY_BYTES: ByteClass = ByteClass::of(&member_table!(|b| b.is_ascii_u
 
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    match text.len() > MAX_WALKED {
+    match text.len() > MAX_PROBED {
         true => find_classified(text, out),
         false => find_walked(text, out),
     }
@@ -68,18 +63,19 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 
 fn find_walked(text: &[u8], out: &mut Vec<Unwrapped>) {
     lower_case_keys(text, out);
-    folds(text, MIN_UPPER, is_upper_key_byte, fold_down, out);
+    let upper = Runs::Probed {
+        text,
+        member: is_upper_key_byte,
+    };
+    folds(text, &upper, MIN_UPPER, fold_down, out);
 }
 
-/// [`find_walked`]'s runs, found in the text's classes.
+/// [`find_walked`]'s runs, found in the text's classes ([`ClassBits`]: one pass, then bit
+/// operations; the same runs).
 fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
     lower_case_keys_in_bits(text, out);
-    let upper = ClassBits::of(text, &UPPER_KEY_BYTES);
-    let runs = |from: usize| {
-        let at = upper.first_run(from, MIN_UPPER)?;
-        Some((at, upper.run_end(at)))
-    };
-    folds_with(text, runs, fold_down, out);
+    let upper = Runs::Classified(ClassBits::of(text, &UPPER_KEY_BYTES));
+    folds(text, &upper, MIN_UPPER, fold_down, out);
 }
 
 /// Words typed in lower case, folded up. A key typed so holds digits ([`fold_up`] wants two),
@@ -162,36 +158,18 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::byte_set::next_where(text, from, any_digit, |b| b.is_ascii_digit())
 }
 
+/// The words around the runs of at least `min_run` bytes of `runs` that `fold` reads, folded.
 fn folds(
     text: &[u8],
+    runs: &Runs,
     min_run: usize,
-    member: impl Fn(u8) -> bool + Copy,
-    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
-    out: &mut Vec<Unwrapped>,
-) {
-    let runs = |from: usize| {
-        let at = first_run_of(text, from, text.len(), min_run, member)?;
-        let rest = text.get(at..).unwrap_or_default();
-        Some((
-            at,
-            at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len()),
-        ))
-    };
-    folds_with(text, runs, fold, out);
-}
-
-/// [`folds`] over the runs `next_run(from)` yields: the first run of at least the fold's
-/// length counted from `from`, its start and end.
-fn folds_with(
-    text: &[u8],
-    next_run: impl Fn(usize) -> Option<(usize, usize)>,
     fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
     out: &mut Vec<Unwrapped>,
 ) {
     let mut from = 0;
-    let mut runs = 0;
-    while runs < MAX_RUNS {
-        let Some((at, run_end)) = next_run(from) else {
+    let mut folded_words = 0;
+    while folded_words < MAX_RUNS {
+        let Some((at, run_end)) = runs.next(from, min_run) else {
             return;
         };
         let run = text.get(at..run_end).unwrap_or_default();
@@ -204,7 +182,7 @@ fn folds_with(
                 wrapping: Wrapping::Recased,
                 text: folded,
             });
-            runs += 1;
+            folded_words += 1;
         }
     }
 }

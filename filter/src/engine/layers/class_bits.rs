@@ -10,6 +10,8 @@
 //! same bits. [`ClassBits::first_run`] is exactly [`crate::engine::bytes::first_run_of`] to the
 //! end of the text (the tests compare them).
 
+use crate::engine::bytes::first_run_of;
+
 /// A set of bytes as two nibble tables: `b` is a member when `low[b & 15] & high[b >> 4] != 0`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ByteClass {
@@ -146,7 +148,9 @@ impl ClassBits {
     /// The start of the first run of at least `n` (≥ 1) members that lies at or after `from`
     /// (counted from `from`): `first_run_of(text, from, text.len(), n, member)`. That is the
     /// first `s ≥ from` whose `n` bytes from `s` on are all members; for `n` up to 64 each
-    /// word's such starts are found at once ([`starts_of_runs`]), not run by run.
+    /// word's such starts are found at once ([`starts_of_runs`]), not run by run. Inlined, so
+    /// that a caller's constant `n` makes the shifts constants.
+    #[inline(always)]
     pub(crate) fn first_run(&self, from: usize, n: usize) -> Option<usize> {
         let n = n.max(1);
         if n > 64 {
@@ -179,6 +183,82 @@ impl ClassBits {
             at = end + 1;
         }
     }
+}
+
+/// Longest text whose runs are found by probing; a longer one is classified first.
+pub(crate) const MAX_PROBED: usize = 256;
+
+/// The runs of at least some length of one class in one text, found by probing every
+/// n-th byte ([`first_run_of`], cheaper on a short text) or in the text's [`ClassBits`]
+/// (cheaper on a long one, where probes land in many short runs and walk them): the same runs.
+pub(crate) enum Runs<'t> {
+    Probed {
+        text: &'t [u8],
+        member: fn(u8) -> bool,
+    },
+    Classified(ClassBits),
+}
+
+impl<'t> Runs<'t> {
+    /// `class` and `member` are the same set of bytes; probed up to [`MAX_PROBED`] bytes.
+    pub(crate) fn of(text: &'t [u8], class: &ByteClass, member: fn(u8) -> bool) -> Runs<'t> {
+        match text.len() > MAX_PROBED {
+            true => Runs::Classified(ClassBits::of(text, class)),
+            false => Runs::Probed { text, member },
+        }
+    }
+
+    /// The first run of at least `n` members counted from `from`: its start and its end.
+    #[inline(always)]
+    pub(crate) fn next(&self, from: usize, n: usize) -> Option<(usize, usize)> {
+        match self {
+            Runs::Probed { text, member } => {
+                let start = first_run_of(text, from, text.len(), n, member)?;
+                let rest = text.get(start..).unwrap_or_default();
+                let end = rest.iter().position(|&b| !member(b));
+                Some((start, start + end.unwrap_or(rest.len())))
+            }
+            Runs::Classified(bits) => {
+                let start = bits.first_run(from, n)?;
+                Some((start, bits.run_end(start)))
+            }
+        }
+    }
+}
+
+/// For a layer's test: what `find_in` reads in 6 000 seeded texts of up to 900 bytes made of
+/// `pieces` is the same with the runs probed and classified; returns how many runs it read.
+#[cfg(test)]
+pub(crate) fn found_either_way(
+    seed: u64,
+    pieces: &[&[u8]],
+    class: &ByteClass,
+    member: fn(u8) -> bool,
+    find_in: impl Fn(&[u8], Runs, &mut Vec<super::Unwrapped>),
+) -> usize {
+    let mut rng = crate::engine::test_rng::TestRng::new(seed);
+    let mut found = 0;
+    for _ in 0..6_000 {
+        let mut text = Vec::new();
+        let len = rng.below(900);
+        while text.len() < len {
+            text.extend_from_slice(rng.pick(pieces));
+        }
+        let (mut probed, mut classified) = (Vec::new(), Vec::new());
+        find_in(
+            &text,
+            Runs::Probed {
+                text: &text,
+                member,
+            },
+            &mut probed,
+        );
+        let bits = ClassBits::of(&text, class);
+        find_in(&text, Runs::Classified(bits), &mut classified);
+        assert_eq!(probed, classified, "{}", String::from_utf8_lossy(&text));
+        found += probed.len();
+    }
+    found
 }
 
 /// Bit `i` set when bits `i..i + n` of `word` followed by `next` are all set (`n` in 1..=64):
@@ -258,7 +338,6 @@ mod wasm_simd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::bytes::first_run_of;
     use crate::engine::test_rng::TestRng;
 
     const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&member_table!(

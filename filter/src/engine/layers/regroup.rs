@@ -19,8 +19,7 @@
 //! separators, found by probing every [`MIN_RUN`]-th byte ([`first_run_of`]); prose breaks
 //! such runs with its lower-case letters. Lower-case keys cut this way are not read.
 
-use super::class_bits::{member_table, ByteClass, ClassBits};
-use crate::engine::bytes::first_run_of;
+use super::class_bits::{member_table, ByteClass, Runs};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -54,55 +53,25 @@ const fn is_run_byte(b: u8) -> bool {
     is_piece_byte(b) || is_separator(b)
 }
 
-/// Longest text whose candidates are found by probing it; a longer one is classified first
-/// ([`ClassBits`]: one pass, then bit operations), the same candidates either way.
-const MAX_PROBED: usize = 256;
-
 /// [`is_run_byte`] as a class.
 const RUN_BYTES: ByteClass = ByteClass::of(&member_table!(|b| is_run_byte(b)));
 
 /// Appends the regrouped and mixed-separator chains of `text` to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    match text.len() > MAX_PROBED {
-        true => find_classified(text, out),
-        false => find_in_runs(text, |from| probed_run(text, from), out),
-    }
+    find_in(text, Runs::of(text, &RUN_BYTES, is_run_byte), out);
 }
 
-/// [`find`] over the text's classes.
-fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let bits = ClassBits::of(text, &RUN_BYTES);
-    let run = |from: usize| {
-        let start = bits.first_run(from, MIN_RUN)?;
-        Some((start, bits.run_end(start)))
-    };
-    find_in_runs(text, run, out);
-}
-
-/// The first candidate counted from `from`, its start and end, found by probing `text`.
-fn probed_run(text: &[u8], from: usize) -> Option<(usize, usize)> {
-    let start = first_run_of(text, from, text.len(), MIN_RUN, is_run_byte)?;
-    let rest = text.get(start..).unwrap_or_default();
-    let end = rest.iter().position(|&b| !is_run_byte(b));
-    Some((start, start + end.unwrap_or(rest.len())))
-}
-
-/// The chains of the candidates `next_run(from)` yields (the first run of at least
-/// [`MIN_RUN`] run bytes counted from `from`, its start and end).
-fn find_in_runs(
-    text: &[u8],
-    next_run: impl Fn(usize) -> Option<(usize, usize)>,
-    out: &mut Vec<Unwrapped>,
-) {
+/// The chains of the candidates in `runs` (runs of at least [`MIN_RUN`] run bytes).
+fn find_in(text: &[u8], runs: Runs, out: &mut Vec<Unwrapped>) {
     let mut from = 0;
-    let mut runs = 0;
+    let mut chains = 0;
     // Reused across runs: timestamps and capitals in logs make many short candidates.
     let mut pieces: Vec<Piece> = Vec::new();
-    while runs < MAX_RUNS {
-        let Some((start, end)) = next_run(from) else {
+    while chains < MAX_RUNS {
+        let Some((start, end)) = runs.next(from, MIN_RUN) else {
             return;
         };
-        runs += chains_in(text, start, end, &mut pieces, out);
+        chains += chains_in(text, start, end, &mut pieces, out);
         from = end.max(start + 1);
     }
 }
@@ -224,6 +193,7 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::class_bits::found_either_way;
     use super::*;
 
     fn found(text: &str) -> Vec<String> {
@@ -232,7 +202,6 @@ mod tests {
 
     #[test]
     fn classified_texts_chain_what_probed_texts_chain() {
-        let mut rng = crate::engine::test_rng::TestRng::new(0x7e_9a0b);
         let pieces: [&[u8]; 12] = [
             b"AKIA Q2ZT 6WM4 LX7B 3NRD",
             b"A-K.I_A/Q:2,Z;T+6~W*M 4 L",
@@ -247,19 +216,7 @@ mod tests {
             b"7",
             "\u{e9}".as_bytes(),
         ];
-        let mut chains = 0;
-        for _ in 0..6_000 {
-            let mut text = Vec::new();
-            let len = rng.below(900);
-            while text.len() < len {
-                text.extend_from_slice(rng.pick(&pieces));
-            }
-            let (mut probed, mut classified) = (Vec::new(), Vec::new());
-            find_in_runs(&text, |from| probed_run(&text, from), &mut probed);
-            find_classified(&text, &mut classified);
-            assert_eq!(probed, classified, "{}", String::from_utf8_lossy(&text));
-            chains += probed.len();
-        }
+        let chains = found_either_way(0x7e_9a0b, &pieces, &RUN_BYTES, is_run_byte, find_in);
         assert!(chains > 5_000, "{chains}");
     }
 
