@@ -76,13 +76,18 @@ impl ByteClass {
 /// A `[bool; 256]` of `|$byte| $member` at compile time, for [`ByteClass::of`].
 macro_rules! member_table {
     (|$byte:ident| $member:expr) => {{
-        let mut table = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let $byte = b as u8;
-            table[b] = $member;
-            b += 1;
-        }
+        // Evaluated at compile time: an index out of bounds would fail the build.
+        #[allow(clippy::indexing_slicing)]
+        let table = {
+            let mut table = [false; 256];
+            let mut b = 0;
+            while b < 256 {
+                let $byte = b as u8;
+                table[b] = $member;
+                b += 1;
+            }
+            table
+        };
         table
     }};
 }
@@ -370,7 +375,7 @@ mod tests {
 
     #[test]
     fn bits_are_the_class_at_every_length_and_alignment() {
-        let mut rng = TestRng::new(0xc1a55_b175);
+        let mut rng = TestRng::new(0xc1a5_5b17);
         let whole = texts(&mut rng, 200);
         for class in [LOWER_OR_DIGIT, SEPARATORS] {
             for start in 0..64 {
@@ -392,7 +397,7 @@ mod tests {
 
     #[test]
     fn first_run_is_first_run_of() {
-        let mut rng = TestRng::new(0x5eed_0f_b175);
+        let mut rng = TestRng::new(0x5eed_0fb1);
         for _ in 0..3_000 {
             let len = rng.below(700);
             let text = texts(&mut rng, len);

@@ -34,7 +34,7 @@ pub fn leaves_alone(
             None => true,
             Some((first, rest)) => {
                 let adds = matches!(rule.op, FieldOp::Set(_)) && !rule.only_if_present;
-                !(adds && rest.is_empty()) && !root_has(outline, doc, first, &mut scratch)
+                !(adds && rest.is_empty() || root_has(outline, doc, first, &mut scratch))
             }
         })
 }
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn what_it_leaves_alone_apply_leaves_alone() {
-        let mut rng = TestRng::new(0x5eed_f1e1_d5);
+        let mut rng = TestRng::new(0x5eed_f1e1);
         let (mut answered, mut asked) = (0, 0);
         let mut outline = Outline::default();
         for _ in 0..20_000 {
@@ -176,7 +176,12 @@ mod tests {
             when_path: Vec::new(),
             only_if_present: true,
         };
-        assert!(leaves_alone(&[only_if_present.clone()], "/", doc, &outline));
+        assert!(leaves_alone(
+            std::slice::from_ref(&only_if_present),
+            "/",
+            doc,
+            &outline
+        ));
         let adds = FieldRule {
             only_if_present: false,
             ..only_if_present
