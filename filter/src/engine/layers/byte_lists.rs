@@ -99,7 +99,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 const LIST_BYTES: ByteClass = ByteClass::of(&member_table!(|b| is_list_byte(b)));
 
 /// The lists in the candidates of `runs` (runs of at least [`MIN_RUN`] list bytes).
-fn lists(text: &[u8], runs: Runs, out: &mut Vec<Unwrapped>) {
+fn lists(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {
     let mut read = 0;
     let mut from = 0;
     while read < MAX_RUNS {

@@ -74,7 +74,7 @@ fn find_walked(text: &[u8], out: &mut Vec<Unwrapped>) {
 /// operations; the same runs).
 fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
     lower_case_keys_in_bits(text, out);
-    let upper = Runs::Classified(ClassBits::of(text, &UPPER_KEY_BYTES));
+    let upper: Runs<fn(u8) -> bool> = Runs::Classified(ClassBits::of(text, &UPPER_KEY_BYTES));
     folds(text, &upper, MIN_UPPER, fold_down, out);
 }
 
@@ -161,7 +161,7 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
 /// The words around the runs of at least `min_run` bytes of `runs` that `fold` reads, folded.
 fn folds(
     text: &[u8],
-    runs: &Runs,
+    runs: &Runs<impl Fn(u8) -> bool + Copy>,
     min_run: usize,
     fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
     out: &mut Vec<Unwrapped>,

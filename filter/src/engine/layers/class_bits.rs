@@ -196,17 +196,15 @@ pub(crate) const MAX_PROBED: usize = 256;
 /// The runs of at least some length of one class in one text, found by probing every
 /// n-th byte ([`first_run_of`], cheaper on a short text) or in the text's [`ClassBits`]
 /// (cheaper on a long one, where probes land in many short runs and walk them): the same runs.
-pub(crate) enum Runs<'t> {
-    Probed {
-        text: &'t [u8],
-        member: fn(u8) -> bool,
-    },
+/// Generic over the predicate, so that a probe's test is inlined (not called through a pointer).
+pub(crate) enum Runs<'t, F: Fn(u8) -> bool> {
+    Probed { text: &'t [u8], member: F },
     Classified(ClassBits),
 }
 
-impl<'t> Runs<'t> {
+impl<'t, F: Fn(u8) -> bool + Copy> Runs<'t, F> {
     /// `class` and `member` are the same set of bytes; probed up to [`MAX_PROBED`] bytes.
-    pub(crate) fn of(text: &'t [u8], class: &ByteClass, member: fn(u8) -> bool) -> Runs<'t> {
+    pub(crate) fn of(text: &'t [u8], class: &ByteClass, member: F) -> Runs<'t, F> {
         match text.len() > MAX_PROBED {
             true => Runs::Classified(ClassBits::of(text, class)),
             false => Runs::Probed { text, member },
@@ -218,7 +216,7 @@ impl<'t> Runs<'t> {
     pub(crate) fn next(&self, from: usize, n: usize) -> Option<(usize, usize)> {
         match self {
             Runs::Probed { text, member } => {
-                let start = first_run_of(text, from, text.len(), n, member)?;
+                let start = first_run_of(text, from, text.len(), n, *member)?;
                 let rest = text.get(start..).unwrap_or_default();
                 let end = rest.iter().position(|&b| !member(b));
                 Some((start, start + end.unwrap_or(rest.len())))
@@ -239,7 +237,7 @@ pub(crate) fn found_either_way(
     pieces: &[&[u8]],
     class: &ByteClass,
     member: fn(u8) -> bool,
-    find_in: impl Fn(&[u8], Runs, &mut Vec<super::Unwrapped>),
+    find_in: impl Fn(&[u8], Runs<fn(u8) -> bool>, &mut Vec<super::Unwrapped>),
 ) -> usize {
     let mut rng = crate::engine::test_rng::TestRng::new(seed);
     let mut found = 0;

@@ -62,7 +62,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 }
 
 /// The chains of the candidates in `runs` (runs of at least [`MIN_RUN`] run bytes).
-fn find_in(text: &[u8], runs: Runs, out: &mut Vec<Unwrapped>) {
+fn find_in(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {
     let mut from = 0;
     let mut chains = 0;
     // Reused across runs: timestamps and capitals in logs make many short candidates.
