@@ -15,7 +15,7 @@
 //! digits, `x` and the separators, found by probing every [`MIN_RUN`]-th byte
 //! ([`first_run_of`]); prose rarely has one. Octal escapes wait for a `\` followed by a digit.
 
-use super::class_bits::{member_table, ByteClass, Runs};
+use super::class_bits::{ByteClass, Runs};
 use crate::engine::layers::decode::is_text_like;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
@@ -96,7 +96,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 }
 
 /// [`is_list_byte`] as a class.
-const LIST_BYTES: ByteClass = ByteClass::of(&member_table!(|b| is_list_byte(b)));
+const LIST_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_list_byte(b) as u8));
 
 /// The lists in the candidates of `runs` (runs of at least [`MIN_RUN`] list bytes).
 fn lists(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {

@@ -17,7 +17,7 @@
 //! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
 //! ([`first_run_of`]).
 
-use super::class_bits::{member_table, ByteClass, ClassBits, Runs, MAX_PROBED};
+use super::class_bits::{ByteClass, ClassBits, Runs, MAX_PROBED};
 use super::families::run_around;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
@@ -36,22 +36,18 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-fn is_lower_or_digit(b: u8) -> bool {
+const fn is_lower_or_digit(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-fn is_upper_key_byte(b: u8) -> bool {
+const fn is_upper_key_byte(b: u8) -> bool {
     b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
 }
 
 /// [`is_lower_or_digit`] and [`is_upper_key_byte`] as classes.
-const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&member_table!(
-    |b| b.is_ascii_lowercase() || b.is_ascii_digit()
-));
-const UPPER_KEY_BYTES: ByteClass = ByteClass::of(&member_table!(|b| b.is_ascii_uppercase()
-    || b.is_ascii_digit()
-    || b == b'-'
-    || b == b'_'));
+const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&byte_class_table!(|b| is_lower_or_digit(b) as u8));
+const UPPER_KEY_BYTES: ByteClass =
+    ByteClass::of(&byte_class_table!(|b| is_upper_key_byte(b) as u8));
 
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
@@ -97,15 +93,29 @@ fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
         let word = run_around(text, digit, is_word_byte);
         from = from.max(word.end);
         let lower = text.get(run).unwrap_or_default();
-        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
-            out.push(Unwrapped {
-                span: Span::new(word.start, word.end),
-                wrapping: Wrapping::Recased,
-                text: folded,
-            });
-            runs += 1;
-        }
+        runs += usize::from(push_fold(text, word, lower, fold_up, out));
     }
+}
+
+/// Appends `word` of `text`, folded by `fold` (given the word and its `run`), if it folds;
+/// returns whether it did.
+fn push_fold(
+    text: &[u8],
+    word: std::ops::Range<usize>,
+    run: &[u8],
+    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Unwrapped>,
+) -> bool {
+    let folded = text.get(word.clone()).and_then(|w| fold(w, run));
+    let pushed = folded.is_some();
+    if let Some(folded) = folded {
+        out.push(Unwrapped {
+            span: Span::new(word.start, word.end),
+            wrapping: Wrapping::Recased,
+            text: folded,
+        });
+    }
+    pushed
 }
 
 /// [`lower_case_keys`] over a classified text: the runs it folds are the maximal runs of
@@ -129,14 +139,7 @@ fn lower_case_keys_in_bits(text: &[u8], out: &mut Vec<Unwrapped>) {
         };
         let word = run_around(text, start + digit, is_word_byte);
         from = end.max(word.end);
-        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
-            out.push(Unwrapped {
-                span: Span::new(word.start, word.end),
-                wrapping: Wrapping::Recased,
-                text: folded,
-            });
-            runs += 1;
-        }
+        runs += usize::from(push_fold(text, word, lower, fold_up, out));
     }
 }
 
@@ -175,15 +178,7 @@ fn folds(
         let run = text.get(at..run_end).unwrap_or_default();
         let word = run_around(text, at, is_word_byte);
         from = word.end.max(run_end);
-        let folded = text.get(word.clone()).and_then(|w| fold(w, run));
-        if let Some(folded) = folded {
-            out.push(Unwrapped {
-                span: Span::new(word.start, word.end),
-                wrapping: Wrapping::Recased,
-                text: folded,
-            });
-            folded_words += 1;
-        }
+        folded_words += usize::from(push_fold(text, word, run, fold, out));
     }
 }
 

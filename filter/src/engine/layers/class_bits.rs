@@ -25,7 +25,8 @@ impl ByteClass {
     /// needs more fails the build.
     // Evaluated at compile time: an index out of bounds would fail the build, not a request.
     #[allow(clippy::indexing_slicing)]
-    pub(crate) const fn of(member: &[bool; 256]) -> ByteClass {
+    /// `member`: a [`byte_class_table!`] whose entry is not 0 for a member.
+    pub(crate) const fn of(member: &[u8; 256]) -> ByteClass {
         let mut low = [0u8; 16];
         let mut high = [0u8; 16];
         // The distinct low-nibble sets (bit `l` of a `u16`: low nibble `l` is a member).
@@ -36,7 +37,7 @@ impl ByteClass {
             let mut set = 0u16;
             let mut l = 0;
             while l < 16 {
-                if member[h * 16 + l] {
+                if member[h * 16 + l] != 0 {
                     set |= 1 << l;
                 }
                 l += 1;
@@ -72,26 +73,6 @@ impl ByteClass {
         low & high != 0
     }
 }
-
-/// A `[bool; 256]` of `|$byte| $member` at compile time, for [`ByteClass::of`].
-macro_rules! member_table {
-    (|$byte:ident| $member:expr) => {{
-        // Evaluated at compile time: an index out of bounds would fail the build.
-        #[allow(clippy::indexing_slicing)]
-        let table = {
-            let mut table = [false; 256];
-            let mut b = 0;
-            while b < 256 {
-                let $byte = b as u8;
-                table[b] = $member;
-                b += 1;
-            }
-            table
-        };
-        table
-    }};
-}
-pub(crate) use member_table;
 
 /// Bit `i` of word `i / 64`: whether byte `i` of the text is of the class.
 #[derive(Debug, Default)]
@@ -343,15 +324,15 @@ mod tests {
     use super::*;
     use crate::engine::test_rng::TestRng;
 
-    const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&member_table!(
-        |b| b.is_ascii_lowercase() || b.is_ascii_digit()
+    const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&byte_class_table!(
+        |b| (b.is_ascii_lowercase() || b.is_ascii_digit()) as u8
     ));
-    const SEPARATORS: ByteClass = ByteClass::of(&member_table!(|b| b.is_ascii_uppercase()
+    const SEPARATORS: ByteClass = ByteClass::of(&byte_class_table!(|b| (b.is_ascii_uppercase()
         || b.is_ascii_digit()
         || matches!(
             b,
             b' ' | b'-' | b'.' | b'_' | b'/' | b'|' | b':' | b',' | b';' | b'+'
-        )));
+        )) as u8));
 
     #[test]
     fn the_nibble_tables_hold_exactly_the_class() {

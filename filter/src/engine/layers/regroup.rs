@@ -19,7 +19,7 @@
 //! separators, found by probing every [`MIN_RUN`]-th byte ([`first_run_of`]); prose breaks
 //! such runs with its lower-case letters. Lower-case keys cut this way are not read.
 
-use super::class_bits::{member_table, ByteClass, Runs};
+use super::class_bits::{ByteClass, Runs};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -54,7 +54,7 @@ const fn is_run_byte(b: u8) -> bool {
 }
 
 /// [`is_run_byte`] as a class.
-const RUN_BYTES: ByteClass = ByteClass::of(&member_table!(|b| is_run_byte(b)));
+const RUN_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_run_byte(b) as u8));
 
 /// Appends the regrouped and mixed-separator chains of `text` to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
