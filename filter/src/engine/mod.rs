@@ -245,7 +245,9 @@ impl Policy {
         walk.scratch.body_parsed = None;
         walk.scratch.cache.begin(self, request.caller);
         let rewritten = walk.body(&body, request.content_type);
+        scan::fuel_probe::tag("eng:walked");
         walk.join_pass();
+        scan::fuel_probe::tag("eng:joined");
         let failed = walk.scratch.take_regex_failure();
         // An inspection that failed is not remembered.
         let cache = walk.scratch.cache.finish(!failed);
@@ -260,13 +262,23 @@ impl Policy {
             return verdict;
         }
         let (mut findings, limits) = (walk.findings, walk.limits);
+        scan::fuel_probe::tag("eng:finish");
         let key_theft = self.key_theft_in_findings(request.host, tier, &mut findings);
+        scan::fuel_probe::tag("eng:keytheft");
         let blocked = findings.iter().any(|f| f.action == Action::Block);
         let fields = self.relay.fields_of(tier);
         let (rewritten, fields_applied) = match (blocked, fields.is_empty()) {
             (false, false) => {
                 let last = rewritten.as_deref().unwrap_or(&body);
-                match relay::fields::apply(fields, request.path, last) {
+                // The walk's parse of these very bytes tells most requests apart without
+                // parsing them again (`relay::parsed`).
+                let untouched = walk.scratch.body_outline(last).is_some_and(|outline| {
+                    relay::parsed::leaves_alone(fields, request.path, last, outline)
+                });
+                match match untouched {
+                    true => Ok(None),
+                    false => relay::fields::apply(fields, request.path, last),
+                } {
                     Ok(Some((edited, applied))) => (Some(edited), applied),
                     Ok(None) => (rewritten, relay::FieldsApplied::default()),
                     Err(e) => {
@@ -279,6 +291,7 @@ impl Policy {
             }
             _ => (rewritten, relay::FieldsApplied::default()),
         };
+        scan::fuel_probe::tag("eng:relay");
         let rewritten = rewritten.map(|text| match charset {
             Some(charset) => body::charset::encode(charset, &text),
             None => text,
@@ -293,6 +306,7 @@ impl Policy {
             // Only a body that goes out carries tokens to restore.
             verdict.tokens = walk.tokens;
         }
+        scan::fuel_probe::tag("eng:decided");
         verdict
     }
 

@@ -15,7 +15,7 @@
 //! digits, `x` and the separators, found by probing every [`MIN_RUN`]-th byte
 //! ([`first_run_of`]); prose rarely has one. Octal escapes wait for a `\` followed by a digit.
 
-use crate::engine::bytes::first_run_of;
+use super::class_bits::{ByteClass, Runs};
 use crate::engine::layers::decode::is_text_like;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
@@ -72,15 +72,15 @@ impl Notation {
     }
 }
 
-fn is_token_byte(b: u8) -> bool {
+const fn is_token_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b'x' || b == b'X'
 }
 
-fn is_separator(b: u8) -> bool {
+const fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b',' | b':' | b';' | b'-' | b'\t')
 }
 
-fn is_list_byte(b: u8) -> bool {
+const fn is_list_byte(b: u8) -> bool {
     is_token_byte(b) || is_separator(b)
 }
 
@@ -91,22 +91,24 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     if text.len() < MIN_RUN.min(4 * MIN_BYTES) {
         return;
     }
-    let mut runs = 0;
+    lists(text, Runs::of(text, &LIST_BYTES, is_list_byte), out);
+    octal_escapes(text, out);
+}
+
+/// [`is_list_byte`] as a class.
+const LIST_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_list_byte(b) as u8));
+
+/// The lists in the candidates of `runs` (runs of at least [`MIN_RUN`] list bytes).
+fn lists(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {
+    let mut read = 0;
     let mut from = 0;
-    while runs < MAX_RUNS {
-        let Some(start) = first_run_of(text, from, text.len(), MIN_RUN, is_list_byte) else {
+    while read < MAX_RUNS {
+        let Some((start, end)) = runs.next(from, MIN_RUN) else {
             break;
         };
-        let rest = text.get(start..).unwrap_or_default();
-        let end = start
-            + rest
-                .iter()
-                .position(|&b| !is_list_byte(b))
-                .unwrap_or(rest.len());
-        runs += lists_in(text, start, end, out);
+        read += lists_in(text, start, end, out);
         from = end.max(start + 1);
     }
-    octal_escapes(text, out);
 }
 
 /// The tokens of `text[start..end]` (runs of token bytes) and the separators after each.
@@ -231,7 +233,26 @@ fn octal_escapes(text: &[u8], out: &mut Vec<Unwrapped>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::class_bits::found_either_way;
     use super::*;
+
+    #[test]
+    fn classified_texts_list_what_probed_texts_list() {
+        let pieces: [&[u8]; 10] = [
+            b"41:4b:49:41:52:37:55:5a",
+            b"0x41, 0x4b, 0x49, 0x41, 0x52, 0x37",
+            b"65,75,73,65,82,55,85,90",
+            b"01000001 01001011 01001001 01000001",
+            b"    \"abcdef\": 12,\n",
+            b"deadbeef cafe ",
+            b" ",
+            b",",
+            b"word ",
+            b"7",
+        ];
+        let lists = found_either_way(0x1157_b7e5, &pieces, &LIST_BYTES, is_list_byte, lists);
+        assert!(lists > 2_000, "{lists}");
+    }
 
     fn read(text: &str) -> Vec<String> {
         super::super::texts_found(find, text)

@@ -17,8 +17,8 @@
 //! digits; prose has few), and a probe every [`MIN_UPPER`] bytes for capitals
 //! ([`first_run_of`]).
 
+use super::class_bits::{ByteClass, ClassBits, Runs, MAX_PROBED};
 use super::families::run_around;
-use crate::engine::bytes::first_run_of;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -36,18 +36,49 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
+const fn is_lower_or_digit(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+const fn is_upper_key_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+}
+
+/// [`is_lower_or_digit`] and [`is_upper_key_byte`] as classes.
+const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&byte_class_table!(|b| is_lower_or_digit(b) as u8));
+const UPPER_KEY_BYTES: ByteClass =
+    ByteClass::of(&byte_class_table!(|b| is_upper_key_byte(b) as u8));
+
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    match text.len() > MAX_PROBED {
+        true => find_classified(text, out),
+        false => find_walked(text, out),
+    }
+}
+
+fn find_walked(text: &[u8], out: &mut Vec<Unwrapped>) {
     lower_case_keys(text, out);
-    let upper = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
-    folds(text, MIN_UPPER, upper, fold_down, out);
+    let upper = Runs::Probed {
+        text,
+        member: is_upper_key_byte,
+    };
+    folds(text, &upper, MIN_UPPER, fold_down, out);
+}
+
+/// [`find_walked`]'s runs, found in the text's classes ([`ClassBits`]: one pass, then bit
+/// operations; the same runs).
+fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
+    lower_case_keys_in_bits(text, out);
+    let upper: Runs<fn(u8) -> bool> = Runs::Classified(ClassBits::of(text, &UPPER_KEY_BYTES));
+    folds(text, &upper, MIN_UPPER, fold_down, out);
 }
 
 /// Words typed in lower case, folded up. A key typed so holds digits ([`fold_up`] wants two),
 /// and prose has few: the candidates are the runs around digits, found eight bytes at a time
 /// ([`next_digit`]), where probing for runs of lower-case letters would land in every word.
 fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let member = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let member = is_lower_or_digit;
     let mut from = 0;
     let mut runs = 0;
     while runs < MAX_RUNS {
@@ -62,14 +93,53 @@ fn lower_case_keys(text: &[u8], out: &mut Vec<Unwrapped>) {
         let word = run_around(text, digit, is_word_byte);
         from = from.max(word.end);
         let lower = text.get(run).unwrap_or_default();
-        if let Some(folded) = text.get(word.clone()).and_then(|w| fold_up(w, lower)) {
-            out.push(Unwrapped {
-                span: Span::new(word.start, word.end),
-                wrapping: Wrapping::Recased,
-                text: folded,
-            });
-            runs += 1;
-        }
+        runs += usize::from(push_fold(text, word, lower, fold_up, out));
+    }
+}
+
+/// Appends `word` of `text`, folded by `fold` (given the word and its `run`), if it folds;
+/// returns whether it did.
+fn push_fold(
+    text: &[u8],
+    word: std::ops::Range<usize>,
+    run: &[u8],
+    fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
+    out: &mut Vec<Unwrapped>,
+) -> bool {
+    let folded = text.get(word.clone()).and_then(|w| fold(w, run));
+    let pushed = folded.is_some();
+    if let Some(folded) = folded {
+        out.push(Unwrapped {
+            span: Span::new(word.start, word.end),
+            wrapping: Wrapping::Recased,
+            text: folded,
+        });
+    }
+    pushed
+}
+
+/// [`lower_case_keys`] over a classified text: the runs it folds are the maximal runs of
+/// lower-case letters and digits of at least [`MIN_LOWER`] bytes that hold a digit (it visits
+/// each run around a digit, and a shorter run or one inside the last folded word is passed
+/// over), so those are read in order, without visiting the digits of short runs.
+fn lower_case_keys_in_bits(text: &[u8], out: &mut Vec<Unwrapped>) {
+    let bits = ClassBits::of(text, &LOWER_OR_DIGIT);
+    let mut from = 0;
+    let mut runs = 0;
+    while runs < MAX_RUNS {
+        // `from` is 0 or just past a byte of no run: `start` begins a maximal run.
+        let Some(start) = bits.first_run(from, MIN_LOWER) else {
+            return;
+        };
+        let end = bits.run_end(start);
+        let lower = text.get(start..end).unwrap_or_default();
+        let Some(digit) = lower.iter().position(u8::is_ascii_digit) else {
+            from = end + 1;
+            continue;
+        };
+        let word = run_around(text, start + digit, is_word_byte);
+        from = end.max(word.end);
+        runs += usize::from(push_fold(text, word, lower, fold_up, out));
     }
 }
 
@@ -91,33 +161,24 @@ fn next_digit(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::byte_set::next_where(text, from, any_digit, |b| b.is_ascii_digit())
 }
 
+/// The words around the runs of at least `min_run` bytes of `runs` that `fold` reads, folded.
 fn folds(
     text: &[u8],
+    runs: &Runs<impl Fn(u8) -> bool + Copy>,
     min_run: usize,
-    member: impl Fn(u8) -> bool + Copy,
     fold: fn(&[u8], &[u8]) -> Option<Vec<u8>>,
     out: &mut Vec<Unwrapped>,
 ) {
     let mut from = 0;
-    let mut runs = 0;
-    while runs < MAX_RUNS {
-        let Some(at) = first_run_of(text, from, text.len(), min_run, member) else {
+    let mut folded_words = 0;
+    while folded_words < MAX_RUNS {
+        let Some((at, run_end)) = runs.next(from, min_run) else {
             return;
         };
-        let rest = text.get(at..).unwrap_or_default();
-        let run_end = at + rest.iter().position(|&b| !member(b)).unwrap_or(rest.len());
         let run = text.get(at..run_end).unwrap_or_default();
         let word = run_around(text, at, is_word_byte);
         from = word.end.max(run_end);
-        let folded = text.get(word.clone()).and_then(|w| fold(w, run));
-        if let Some(folded) = folded {
-            out.push(Unwrapped {
-                span: Span::new(word.start, word.end),
-                wrapping: Wrapping::Recased,
-                text: folded,
-            });
-            runs += 1;
-        }
+        folded_words += usize::from(push_fold(text, word, run, fold, out));
     }
 }
 
@@ -169,6 +230,44 @@ mod tests {
             found("token GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A please"),
             ["ghp_4k9zq2wx7m3lr8ty5vn6pb1cd0hj2fs4ge8a"]
         );
+    }
+
+    #[test]
+    fn classified_texts_fold_what_walked_texts_fold() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x0ca5_ef01d);
+        let pieces: [&[u8]; 16] = [
+            b"akiaq2zt6wm4lx7b3nrd",
+            b"GHP_4K9ZQ2WX7M3LR8TY5VN6PB1CD0HJ2FS4GE8A",
+            b"3f9a0c1e2b4d5a6f",
+            b"2026-11-05T12:34:56.789Z",
+            b"req=",
+            b"abcdefghijklmnopq1",
+            b"ABCDEFGHIJKLMNOPQRSTU",
+            b"-",
+            b"_",
+            b" ",
+            b"\\n",
+            b"12",
+            b"x",
+            b"Q",
+            "\u{e9}".as_bytes(),
+            b"akiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrdakiaq2zt6wm4lx7b3nrd",
+        ];
+        let (mut folded, mut full) = (0, 0);
+        for _ in 0..6_000 {
+            let mut text = Vec::new();
+            let len = rng.below(900);
+            while text.len() < len {
+                text.extend_from_slice(rng.pick(&pieces));
+            }
+            let (mut walked, mut classified) = (Vec::new(), Vec::new());
+            find_walked(&text, &mut walked);
+            find_classified(&text, &mut classified);
+            assert_eq!(walked, classified, "{}", String::from_utf8_lossy(&text));
+            folded += walked.len();
+            full += usize::from(walked.len() >= MAX_RUNS);
+        }
+        assert!(folded > 5_000 && full > 0, "{folded} {full}");
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! separators, found by probing every [`MIN_RUN`]-th byte ([`first_run_of`]); prose breaks
 //! such runs with its lower-case letters. Lower-case keys cut this way are not read.
 
-use crate::engine::bytes::first_run_of;
+use super::class_bits::{ByteClass, Runs};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -38,38 +38,40 @@ const GROUP_WIDTHS: std::ops::RangeInclusive<usize> = 3..=8;
 /// Chains read per text.
 const MAX_RUNS: usize = 16;
 
-fn is_separator(b: u8) -> bool {
+const fn is_separator(b: u8) -> bool {
     matches!(
         b,
         b' ' | b'-' | b'.' | b'_' | b'/' | b'|' | b':' | b',' | b';' | b'+' | b'~' | b'*' | b'\\'
     )
 }
 
-fn is_piece_byte(b: u8) -> bool {
+const fn is_piece_byte(b: u8) -> bool {
     b.is_ascii_uppercase() || b.is_ascii_digit()
 }
 
-fn is_run_byte(b: u8) -> bool {
+const fn is_run_byte(b: u8) -> bool {
     is_piece_byte(b) || is_separator(b)
 }
 
+/// [`is_run_byte`] as a class.
+const RUN_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_run_byte(b) as u8));
+
 /// Appends the regrouped and mixed-separator chains of `text` to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    find_in(text, Runs::of(text, &RUN_BYTES, is_run_byte), out);
+}
+
+/// The chains of the candidates in `runs` (runs of at least [`MIN_RUN`] run bytes).
+fn find_in(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {
     let mut from = 0;
-    let mut runs = 0;
+    let mut chains = 0;
     // Reused across runs: timestamps and capitals in logs make many short candidates.
     let mut pieces: Vec<Piece> = Vec::new();
-    while runs < MAX_RUNS {
-        let Some(start) = first_run_of(text, from, text.len(), MIN_RUN, is_run_byte) else {
+    while chains < MAX_RUNS {
+        let Some((start, end)) = runs.next(from, MIN_RUN) else {
             return;
         };
-        let rest = text.get(start..).unwrap_or_default();
-        let end = start
-            + rest
-                .iter()
-                .position(|&b| !is_run_byte(b))
-                .unwrap_or(rest.len());
-        runs += chains_in(text, start, end, &mut pieces, out);
+        chains += chains_in(text, start, end, &mut pieces, out);
         from = end.max(start + 1);
     }
 }
@@ -191,10 +193,31 @@ fn read(text: &[u8], stretch: &[Piece], width: usize) -> Option<Unwrapped> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::class_bits::found_either_way;
     use super::*;
 
     fn found(text: &str) -> Vec<String> {
         crate::engine::layers::texts_found(find, text)
+    }
+
+    #[test]
+    fn classified_texts_chain_what_probed_texts_chain() {
+        let pieces: [&[u8]; 12] = [
+            b"AKIA Q2ZT 6WM4 LX7B 3NRD",
+            b"A-K.I_A/Q:2,Z;T+6~W*M 4 L",
+            b"4.9-1_6.3-3_8.5-0_6.1-2_4.5-7_6",
+            b"3201 0619 8704 1523 74",
+            b"2026-11-05T12:34:56.789Z INFO  ",
+            b"words in prose ",
+            b"GET",
+            b" ",
+            b"-",
+            b"Q",
+            b"7",
+            "\u{e9}".as_bytes(),
+        ];
+        let chains = found_either_way(0x7e_9a0b, &pieces, &RUN_BYTES, is_run_byte, find_in);
+        assert!(chains > 5_000, "{chains}");
     }
 
     #[test]

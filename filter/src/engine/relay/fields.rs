@@ -45,7 +45,7 @@ pub struct FieldRule {
 }
 
 impl FieldRule {
-    fn applies_to(&self, request_path: &str) -> bool {
+    pub(super) fn applies_to(&self, request_path: &str) -> bool {
         self.when_path.is_empty()
             || self
                 .when_path

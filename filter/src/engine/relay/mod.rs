@@ -14,6 +14,7 @@
 pub mod fields;
 mod json_members;
 pub mod key_theft;
+pub(crate) mod parsed;
 
 pub use fields::{FieldOp, FieldRule, FieldsApplied};
 pub use key_theft::{KeyPlace, KeyTheft, KeyTheftRules, Vendor};
