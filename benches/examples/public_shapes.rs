@@ -45,7 +45,8 @@ fn main() {
         bytes as f64 / 1e6,
         start.elapsed().as_secs_f64()
     );
-    let table = counter.finish(min);
+    // Names as `airlock index shapes` keeps them by default (at least 5 projects).
+    let table = counter.finish(min, min.max(5));
     let file = table.to_bytes();
     std::fs::write(out, &file).expect("write the table");
     println!(
