@@ -21,6 +21,7 @@
 //! back to the PikeVM, which is orders of magnitude slower.
 
 use crate::engine::scan::always_on::{runs_of, AlwaysOnGate};
+use crate::engine::scan::blind::BlindSet;
 use crate::engine::scan::digit_precheck::DigitPrecheck;
 use crate::engine::scan::fuel_probe;
 use crate::engine::scan::keywords::Keywords;
@@ -359,6 +360,8 @@ struct SetEnds<'a> {
     /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
     set_windows: &'a mut [Option<usize>],
     armings: &'a mut Vec<Arming>,
+    /// The blind set's widened patterns' ends, as (pattern of the DFA, end), in order.
+    widened_ends: &'a mut Vec<(usize, usize)>,
 }
 
 impl SetEnds<'_> {
@@ -385,15 +388,72 @@ impl SetEnds<'_> {
                 return true;
             };
             let end = found.offset();
-            match patterns {
-                Patterns::Only(pattern) => self.arm_end(pattern, end),
-                Patterns::Set(twins) => {
-                    for &pattern in twins.get(found.pattern().as_usize()).into_iter().flatten() {
-                        self.arm_end(pattern, end);
+            let twins: &[usize] = match patterns {
+                Patterns::Only(twins) => twins,
+                Patterns::Set { twins, widened } => {
+                    let i = found.pattern().as_usize();
+                    // A widened pattern's end is checked by its original ([`SetEnds::check`]).
+                    if widened.get(i).copied().unwrap_or(false) {
+                        self.widened_ends.push((i, end));
+                        continue;
                     }
+                    twins.get(i).map_or(&[], |t| t)
                 }
+                Patterns::Originals { twins, checked } => {
+                    let i = checked.get(found.pattern().as_usize());
+                    i.and_then(|&i| twins.get(i)).map_or(&[], |t| t)
+                }
+            };
+            for &pattern in twins {
+                self.arm_end(pattern, end);
             }
         }
+    }
+
+    /// Arms the exact ends among the widened ends the blind set reported in `span` of `text`.
+    /// The widened patterns' originals run together over the stretch before each blind end,
+    /// within its pattern's longest match: an exact end is a blind end too, and its match
+    /// starts within the longest match before it. Stretches that meet are read once. False if a lazy DFA gave up or
+    /// the originals could not be built.
+    fn check(
+        &mut self,
+        set: &AlwaysOnSet,
+        blind: &BlindSet,
+        cache: &mut Option<hybrid::dfa::Cache>,
+        text: &[u8],
+        span: std::ops::Range<usize>,
+    ) -> bool {
+        if self.widened_ends.is_empty() {
+            return true;
+        }
+        let mut stretches = std::mem::take(self.widened_ends);
+        for stretch in &mut stretches {
+            let (i, end) = *stretch;
+            let longest = blind.longest.get(i).copied().flatten();
+            let start = longest.map_or(span.start, |longest| end.saturating_sub(longest));
+            *stretch = (start.max(span.start), end);
+        }
+        stretches.sort_unstable();
+        let complete = blind.originals.as_ref().is_some_and(|dfa| {
+            let cache = cache.get_or_insert_with(|| dfa.create_cache());
+            let patterns = Patterns::Originals {
+                twins: set.twins(),
+                checked: &blind.checked,
+            };
+            let mut pending = stretches.iter().map(|&(start, end)| start..end).peekable();
+            while let Some(mut stretch) = pending.next() {
+                while let Some(next) = pending.next_if(|next| next.start <= stretch.end) {
+                    stretch.end = stretch.end.max(next.end);
+                }
+                if !self.arm(dfa, cache, text, stretch, patterns) {
+                    return false;
+                }
+            }
+            true
+        });
+        stretches.clear();
+        *self.widened_ends = stretches;
+        complete
     }
 
     /// Arms always-on pattern `pattern`'s regex for a match ending at `end`.
@@ -419,10 +479,20 @@ impl SetEnds<'_> {
 /// Which always-on patterns a lazy DFA's patterns are.
 #[derive(Debug, Clone, Copy)]
 enum Patterns<'a> {
-    /// The set's: its pattern `i` is each of `twins[i]` ([`AlwaysOnSet::twins`]).
-    Set(&'a [Box<[usize]>]),
-    /// One pattern alone.
-    Only(usize),
+    /// The blind set's: its pattern `i` is each of `twins[i]` ([`AlwaysOnSet::twins`]), and
+    /// when `widened[i]` its ends are only noted ([`SetEnds::widened_seen`]).
+    Set {
+        twins: &'a [Box<[usize]>],
+        widened: &'a [bool],
+    },
+    /// One pattern alone, which is each of these always-on patterns.
+    Only(&'a [usize]),
+    /// The widened patterns' originals ([`BlindSet::originals`]): its pattern `j` is the
+    /// set's `checked[j]`, each of `twins[checked[j]]`.
+    Originals {
+        twins: &'a [Box<[usize]>],
+        checked: &'a [usize],
+    },
 }
 
 /// Whether `window` is long and mostly digits: the always-on patterns then run alone
@@ -629,6 +699,10 @@ pub struct ScanScratch {
     single_caches: Vec<Option<hybrid::dfa::Cache>>,
     /// Per always-on pattern, its latest window in `armings` (to extend rather than push).
     set_windows: Vec<Option<usize>>,
+    /// The blind set's ends of widened patterns in the window being read ([`SetEnds::check`]).
+    widened_ends: Vec<(usize, usize)>,
+    /// The cache of the widened patterns' originals ([`BlindSet::originals`]).
+    check_cache: Option<hybrid::dfa::Cache>,
     /// Where each armed regex must run, before merging.
     armings: Vec<Arming>,
     /// Buffers of the protected-index searches.
@@ -658,6 +732,8 @@ impl Scanner {
                 .and_then(AlwaysOnSet::if_built)
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
+            widened_ends: Vec::new(),
+            check_cache: None,
             single_caches: self.always_on.iter().map(|_| None).collect(),
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
@@ -899,6 +975,7 @@ impl Scanner {
             regexes: &self.regexes,
             set_windows: &mut scratch.set_windows,
             armings: &mut scratch.armings,
+            widened_ends: &mut scratch.widened_ends,
         };
         if text.get(span.clone()).is_some_and(digit_dense) {
             return (scratch.single_caches.iter_mut().enumerate()).all(|(p, cache)| {
@@ -906,16 +983,20 @@ impl Scanner {
                     return false;
                 };
                 let cache = cache.get_or_insert_with(|| dfa.create_cache());
-                ends.arm(dfa, cache, text, span.clone(), Patterns::Only(p))
+                ends.arm(dfa, cache, text, span.clone(), Patterns::Only(&[p]))
             });
         }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
         // policy) arms its regexes everywhere instead: slower, still complete.
-        let Some(dfa) = set.dfa() else {
+        let Some(blind) = set.blind() else {
             return false;
         };
-        let cache = scratch.set_cache.get_or_insert_with(|| dfa.create_cache());
-        ends.arm(dfa, cache, text, span, Patterns::Set(set.twins()))
+        let cache = (scratch.set_cache).get_or_insert_with(|| blind.dfa.create_cache());
+        let (twins, widened) = (set.twins(), &blind.widened[..]);
+        let patterns = Patterns::Set { twins, widened };
+        let complete = ends.arm(&blind.dfa, cache, text, span.clone(), patterns);
+        fuel_probe::tag("scan:blind");
+        complete && ends.check(set, blind, &mut scratch.check_cache, text, span)
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -989,8 +1070,10 @@ pub struct AlwaysOnSet {
     /// pattern twice over in one lazy DFA doubles the work of every state it determinises.
     twins: Box<[Box<[usize]>]>,
     limits: RegexLimits,
-    dfa: shared_regexes::SharedSet,
-    /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]).
+    /// The distinct patterns blind to digit values, in one lazy DFA ([`blind`]).
+    dfa: shared_regexes::SharedBlindSet,
+    /// Each pattern alone, built on first use ([`AlwaysOnSet::single`]): where the blind set
+    /// reports a widened pattern's end, its original says which of its ends are exact.
     singles: Box<[shared_regexes::SharedSet]>,
     /// What byte counts rule each pattern out ([`SetCounts`]), read on first use.
     counts: std::sync::OnceLock<SetCounts>,
@@ -1011,10 +1094,10 @@ impl AlwaysOnSet {
             }
         }
         let distinct: Box<[Box<str>]> = distinct.iter().map(|&p| p.into()).collect();
-        let dfa = shared_regexes::shared_set(&distinct, limits);
+        let dfa = shared_regexes::shared_blind_set(&distinct, limits);
         let patterns: Box<[Box<str>]> = patterns.iter().map(|&p| p.into()).collect();
         let singles = (patterns.iter())
-            .map(|p| shared_regexes::shared_set(std::slice::from_ref(p), limits))
+            .map(|p| shared_regexes::shared_set(p, limits))
             .collect();
         AlwaysOnSet {
             patterns,
@@ -1033,21 +1116,29 @@ impl AlwaysOnSet {
     ) -> Result<AlwaysOnSet, Box<hybrid::BuildError>> {
         let set = AlwaysOnSet::deferred(patterns, limits);
         if set.if_built().is_none() {
-            let dfa = set_regex(&set.distinct(), limits)?;
-            let _ = set.dfa.set(Some(dfa));
+            // The exact set is what a policy is held to (`airlock check` rejects one too
+            // large), though the scanner runs the blind one.
+            set_regex(&set.distinct(), limits)?;
+            let blind = BlindSet::build(&set.distinct(), limits)?;
+            let _ = set.dfa.set(Some(blind));
         }
         Ok(set)
     }
 
-    /// The DFA, building it now if this is its first use; `None` if it cannot be built.
-    pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
+    /// The blind set, building it now if this is its first use; `None` if it cannot be built.
+    pub fn blind(&self) -> Option<&BlindSet> {
         self.dfa
-            .get_or_init(|| set_regex(&self.distinct(), self.limits).ok())
+            .get_or_init(|| BlindSet::build(&self.distinct(), self.limits).ok())
             .as_ref()
     }
 
+    /// The blind set's DFA ([`AlwaysOnSet::blind`]).
+    pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
+        self.blind().map(|blind| &blind.dfa)
+    }
+
     /// The DFA's patterns: each distinct always-on pattern once.
-    fn distinct(&self) -> Vec<&str> {
+    pub(super) fn distinct(&self) -> Vec<&str> {
         (self.twins.iter())
             .filter_map(|twins| self.patterns.get(*twins.first()?))
             .map(|p| &**p)
@@ -1079,6 +1170,10 @@ impl AlwaysOnSet {
 
     /// The DFA if it has been built.
     pub fn if_built(&self) -> Option<&hybrid::dfa::DFA> {
+        self.if_built_blind().map(|blind| &blind.dfa)
+    }
+
+    fn if_built_blind(&self) -> Option<&BlindSet> {
         self.dfa.get().and_then(Option::as_ref)
     }
 
@@ -1281,30 +1376,37 @@ mod tests {
     }
 
     #[test]
-    fn single_patterns_arm_what_the_set_arms() {
+    fn single_patterns_and_the_blind_set_arm_what_the_exact_set_arms() {
         let policy = default_policy();
         let scanner = &policy.scanner;
         let set = scanner.always_on_set.as_ref().unwrap();
-        let dfa = set.dfa().unwrap();
+        let exact = set_regex(&set.distinct(), RegexLimits::default()).unwrap();
         let patterns = scanner.always_on.len();
         assert!(patterns > 5);
         // The two IPv4 detectors' one pattern is in the set once, and arms both.
         assert_eq!(set.twins().len(), patterns - 1);
+        // The card, date and octet patterns are widened; IPv4's and the IBAN's have no digit
+        // values to widen.
+        let widened = set.blind().unwrap().widened.iter().filter(|&&w| w).count();
+        assert!((8..patterns - 2).contains(&widened), "{widened} widened");
         let singles: Vec<_> = (0..patterns).map(|p| set.single(p).unwrap()).collect();
-        let mut set_cache = dfa.create_cache();
+        let mut exact_cache = exact.create_cache();
         let mut single_caches: Vec<_> = singles.iter().map(|d| d.create_cache()).collect();
+        let mut scratch = scanner.scratch();
         // Digit groups, runs and numbers with the bytes that start and end matches.
-        let glue = [" ", "-", "", ".", ",", "+", "(", ") ", "x", "\n", ":", "/"];
+        let glue = [
+            " ", "-", "", ".", ",", "+", "(", ") ", "x", "\n", ":", "/", "::", "FE",
+        ];
         let mut rng = crate::engine::test_rng::TestRng::new(0xa11_0e5e_7d16_1752);
         let mut armed = 0;
-        for _ in 0..2000 {
+        for _ in 0..3000 {
             let mut text = String::new();
             for _ in 0..1 + rng.below(40) {
-                // Mostly groups of four, as cards are written.
-                let digits = if rng.below(2) == 0 {
-                    4
-                } else {
-                    1 + rng.below(8)
+                // Mostly groups of four, as cards are written; some dates (resident ids).
+                let digits = match rng.below(4) {
+                    0 | 1 => 4,
+                    2 => 1 + rng.below(8),
+                    _ => 18,
                 };
                 for _ in 0..digits {
                     text.push(char::from(b'0' + rng.below(10) as u8));
@@ -1319,7 +1421,7 @@ mod tests {
             let to = (from + rng.below(text.len() + 1)).min(text.len());
             let arm = |dfa: &hybrid::dfa::DFA,
                        cache: &mut hybrid::dfa::Cache,
-                       only: Option<usize>,
+                       patterns: Patterns<'_>,
                        windows: &mut [Option<usize>],
                        armings: &mut Vec<Arming>| {
                 let mut ends = SetEnds {
@@ -1327,22 +1429,33 @@ mod tests {
                     regexes: &scanner.regexes,
                     set_windows: windows,
                     armings,
+                    widened_ends: &mut Vec::new(),
                 };
-                let patterns = only.map_or(Patterns::Set(set.twins()), Patterns::Only);
                 assert!(ends.arm(dfa, cache, text.as_bytes(), from..to, patterns));
             };
             let (mut set_windows, mut by_set) = (vec![None; patterns], Vec::new());
-            arm(dfa, &mut set_cache, None, &mut set_windows, &mut by_set);
+            let none_widened = vec![false; set.twins().len()];
+            let all = Patterns::Set {
+                twins: set.twins(),
+                widened: &none_widened,
+            };
+            arm(&exact, &mut exact_cache, all, &mut set_windows, &mut by_set);
             let (mut single_windows, mut by_singles) = (vec![None; patterns], Vec::new());
             for (p, (single, cache)) in singles.iter().zip(&mut single_caches).enumerate() {
-                arm(single, cache, Some(p), &mut single_windows, &mut by_singles);
+                let only = Patterns::Only(std::slice::from_ref(&p));
+                arm(single, cache, only, &mut single_windows, &mut by_singles);
             }
+            scratch.set_windows.fill(None);
+            assert!(scanner.arm_always_on_in(text.as_bytes(), from..to, &mut scratch));
+            let mut by_blind = std::mem::take(&mut scratch.armings);
             by_set.sort_unstable();
             by_singles.sort_unstable();
+            by_blind.sort_unstable();
             assert_eq!(by_singles, by_set, "text {text:?} from {from} to {to}");
+            assert_eq!(by_blind, by_set, "text {text:?} from {from} to {to}");
             armed += by_set.len();
         }
-        assert!(armed > 1000, "the texts arm little: {armed}");
+        assert!(armed > 1500, "the texts arm little: {armed}");
     }
 
     /// The policy's example texts (matches and near misses) and its keywords.
