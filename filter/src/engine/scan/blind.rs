@@ -26,14 +26,9 @@ pub struct BlindSet {
     /// Per pattern, whether its ends in `dfa` are a blind pattern's (to be checked by the
     /// original) rather than exact.
     pub widened: Box<[bool]>,
-    /// The widened patterns, in order: pattern `j` of [`BlindSet::originals`] is the set's
-    /// `checked[j]`.
-    pub checked: Box<[usize]>,
     /// Per pattern, its longest match ([`regex_syntax::hir::Properties::maximum_len`]): an
     /// exact end's match starts within it.
     pub longest: Box<[Option<usize>]>,
-    /// The widened patterns' originals, in one lazy DFA (`None`: none widened).
-    pub originals: Option<hybrid::dfa::DFA>,
 }
 
 impl BlindSet {
@@ -52,9 +47,7 @@ impl BlindSet {
             Ok(BlindSet {
                 dfa,
                 widened,
-                checked: Box::new([]),
                 longest: Box::new([]),
-                originals: None,
             })
         };
         let Ok(parsed) = parsed else {
@@ -81,21 +74,6 @@ impl BlindSet {
             return exact(limits);
         };
         let widened: Box<[bool]> = blinded.iter().map(Option::is_some).collect();
-        let checked: Box<[usize]> = (0..widened.len())
-            .filter(|&i| widened.get(i).copied().unwrap_or(false))
-            .collect();
-        // Built with the set (on a warm-up tick or first use), not when first needed.
-        let originals: Vec<&str> = checked
-            .iter()
-            .filter_map(|&i| patterns.get(i).copied())
-            .collect();
-        let originals = match originals.is_empty() {
-            true => None,
-            false => match set_regex(&originals, limits) {
-                Ok(dfa) => Some(dfa),
-                Err(_) => return exact(limits),
-            },
-        };
         let longest = parsed
             .iter()
             .map(|hir| hir.properties().maximum_len())
@@ -103,9 +81,7 @@ impl BlindSet {
         Ok(BlindSet {
             dfa,
             widened,
-            checked,
             longest,
-            originals,
         })
     }
 }

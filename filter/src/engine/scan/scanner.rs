@@ -399,10 +399,6 @@ impl SetEnds<'_> {
                     }
                     twins.get(i).map_or(&[], |t| t)
                 }
-                Patterns::Originals { twins, checked } => {
-                    let i = checked.get(found.pattern().as_usize());
-                    i.and_then(|&i| twins.get(i)).map_or(&[], |t| t)
-                }
             };
             for &pattern in twins {
                 self.arm_end(pattern, end);
@@ -410,49 +406,56 @@ impl SetEnds<'_> {
         }
     }
 
-    /// Arms the exact ends among the widened ends the blind set reported in `span` of `text`.
-    /// The widened patterns' originals run together over the stretch before each blind end,
-    /// within its pattern's longest match: an exact end is a blind end too, and its match
-    /// starts within the longest match before it. Stretches that meet are read once. False if a lazy DFA gave up or
-    /// the originals could not be built.
+    /// Arms the exact ends among the widened ends the blind set reported in `span` of `text`:
+    /// each widened pattern's original runs alone over the stretch before each of its blind
+    /// ends, as long as its longest match (an exact end is a blind end too, and its match
+    /// starts within the longest match before it); stretches that meet are read once. Alone,
+    /// not in one DFA of the originals: that one's states are the exact set's products again
+    /// (adv-digits 64 KiB: 382 M instructions, against 131 M alone). False if a lazy DFA gave
+    /// up or an original could not be built.
     fn check(
         &mut self,
         set: &AlwaysOnSet,
         blind: &BlindSet,
-        cache: &mut Option<hybrid::dfa::Cache>,
+        caches: &mut [Option<hybrid::dfa::Cache>],
         text: &[u8],
         span: std::ops::Range<usize>,
     ) -> bool {
         if self.widened_ends.is_empty() {
             return true;
         }
-        let mut stretches = std::mem::take(self.widened_ends);
-        for stretch in &mut stretches {
-            let (i, end) = *stretch;
-            let longest = blind.longest.get(i).copied().flatten();
-            let start = longest.map_or(span.start, |longest| end.saturating_sub(longest));
-            *stretch = (start.max(span.start), end);
-        }
-        stretches.sort_unstable();
-        let complete = blind.originals.as_ref().is_some_and(|dfa| {
-            let cache = cache.get_or_insert_with(|| dfa.create_cache());
-            let patterns = Patterns::Originals {
-                twins: set.twins(),
-                checked: &blind.checked,
+        let mut ends = std::mem::take(self.widened_ends);
+        // By pattern, each one's ends still in order.
+        ends.sort_by_key(|&(i, _)| i);
+        let mut rest = &ends[..];
+        let mut complete = true;
+        while let (Some(&(i, _)), true) = (rest.first(), complete) {
+            let same = rest.iter().take_while(|&&(j, _)| j == i).count();
+            let (group, tail) = rest.split_at(same);
+            rest = tail;
+            let twins = set.twins().get(i).map_or(&[][..], |t| &t[..]);
+            let first = twins.first().copied().unwrap_or(usize::MAX);
+            let (Some(dfa), Some(cache)) = (set.single(first), caches.get_mut(first)) else {
+                complete = false;
+                break;
             };
-            let mut pending = stretches.iter().map(|&(start, end)| start..end).peekable();
+            let cache = cache.get_or_insert_with(|| dfa.create_cache());
+            let longest = blind.longest.get(i).copied().flatten();
+            let before =
+                |end: usize| longest.map_or(span.start, |l| end.saturating_sub(l).max(span.start));
+            let mut pending = group.iter().map(|&(_, end)| before(end)..end).peekable();
             while let Some(mut stretch) = pending.next() {
                 while let Some(next) = pending.next_if(|next| next.start <= stretch.end) {
-                    stretch.end = stretch.end.max(next.end);
+                    stretch.end = next.end;
                 }
-                if !self.arm(dfa, cache, text, stretch, patterns) {
-                    return false;
+                if !self.arm(dfa, cache, text, stretch, Patterns::Only(twins)) {
+                    complete = false;
+                    break;
                 }
             }
-            true
-        });
-        stretches.clear();
-        *self.widened_ends = stretches;
+        }
+        ends.clear();
+        *self.widened_ends = ends;
         complete
     }
 
@@ -487,40 +490,12 @@ enum Patterns<'a> {
     },
     /// One pattern alone, which is each of these always-on patterns.
     Only(&'a [usize]),
-    /// The widened patterns' originals ([`BlindSet::originals`]): its pattern `j` is the
-    /// set's `checked[j]`, each of `twins[checked[j]]`.
-    Originals {
-        twins: &'a [Box<[usize]>],
-        checked: &'a [usize],
-    },
-}
-
-/// Whether `window` is long and mostly digits: the always-on patterns then run alone
-/// ([`Scanner::arm_always_on_in`]).
-fn digit_dense(window: &[u8]) -> bool {
-    if window.len() < DENSE_WINDOW {
-        return false;
-    }
-    // In chunks whose count fits a byte, so that the sum vectorises.
-    let digits: usize = (window.chunks(255))
-        .map(|chunk| {
-            let in_chunk: u8 = chunk
-                .iter()
-                .map(|&b| u8::from(b.wrapping_sub(b'0') < 10))
-                .sum();
-            usize::from(in_chunk)
-        })
-        .sum();
-    digits * 4 > window.len() * 3
 }
 
 /// Texts up to this long have their byte counts tested ([`SetCounts`]) before the gate's
 /// windows are sought: one pass of a table add per byte, where a field without numbers would
 /// pay the gate's set-up and a field with one number the set's search.
 const SHORT_TEXT: usize = 256;
-
-/// Shorter windows are run through the set: they hold few numbers.
-const DENSE_WINDOW: usize = 128;
 
 /// A regex to run over `start..end` of the scanned text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -701,8 +676,6 @@ pub struct ScanScratch {
     set_windows: Vec<Option<usize>>,
     /// The blind set's ends of widened patterns in the window being read ([`SetEnds::check`]).
     widened_ends: Vec<(usize, usize)>,
-    /// The cache of the widened patterns' originals ([`BlindSet::originals`]).
-    check_cache: Option<hybrid::dfa::Cache>,
     /// Where each armed regex must run, before merging.
     armings: Vec<Arming>,
     /// Buffers of the protected-index searches.
@@ -733,7 +706,6 @@ impl Scanner {
                 .map(hybrid::dfa::DFA::create_cache),
             set_windows: vec![None; self.always_on.len()],
             widened_ends: Vec::new(),
-            check_cache: None,
             single_caches: self.always_on.iter().map(|_| None).collect(),
             armings: Vec::with_capacity(64),
             protected: ProtectedScratch::default(),
@@ -951,14 +923,14 @@ impl Scanner {
         }
     }
 
-    /// [`Scanner::arm_always_on`] over `span` of `text`; false if the lazy DFA gave up.
+    /// [`Scanner::arm_always_on`] over `span` of `text`; false if a lazy DFA gave up.
     ///
-    /// Over a window mostly of digits each pattern runs alone, since the set's states there
-    /// multiply: every separator starts a thread of each card pattern, whose first digits
-    /// decide which survive, so the set determinises new states for almost every new number
-    /// (adv-digits: ~3/4 of its instructions on a VM's first sight of a body), where each
-    /// pattern alone has a few hundred. The ends each reports are the set's, so the armings
-    /// are too.
+    /// The set reads the window blind to digit values ([`BlindSet`]): the exact set's states
+    /// multiplied there (every separator starts a thread of each card pattern, whose digits
+    /// decide which survive), so it determinised new states for almost every new number. An
+    /// unwidened pattern's ends are armed as it reports them; a widened one's are checked by
+    /// its original ([`SetEnds::check`]), so the armings are the exact set's. (This also
+    /// retires the twelfth round's per-pattern runs over windows mostly of digits.)
     fn arm_always_on_in(
         &self,
         text: &[u8],
@@ -977,15 +949,6 @@ impl Scanner {
             armings: &mut scratch.armings,
             widened_ends: &mut scratch.widened_ends,
         };
-        if text.get(span.clone()).is_some_and(digit_dense) {
-            return (scratch.single_caches.iter_mut().enumerate()).all(|(p, cache)| {
-                let Some(dfa) = set.single(p) else {
-                    return false;
-                };
-                let cache = cache.get_or_insert_with(|| dfa.create_cache());
-                ends.arm(dfa, cache, text, span.clone(), Patterns::Only(&[p]))
-            });
-        }
         // A set that failed to build (the filter defers it, `airlock check` rejects such a
         // policy) arms its regexes everywhere instead: slower, still complete.
         let Some(blind) = set.blind() else {
@@ -996,7 +959,7 @@ impl Scanner {
         let patterns = Patterns::Set { twins, widened };
         let complete = ends.arm(&blind.dfa, cache, text, span.clone(), patterns);
         fuel_probe::tag("scan:blind");
-        complete && ends.check(set, blind, &mut scratch.check_cache, text, span)
+        complete && ends.check(set, blind, &mut scratch.single_caches, text, span)
     }
 
     /// True when `text` holds a keyword that arms some regex (used to decide whether a JSON key is context).
@@ -1017,7 +980,7 @@ impl Scanner {
     pub fn compile_pending(&self, budget: &mut usize) -> usize {
         let set = self.always_on_set.as_ref().filter(|set| !set.is_built());
         if let Some(set) = set.filter(|_| *budget > 0) {
-            let _ = set.dfa();
+            set.warm();
             *budget -= 1;
         }
         let set_waiting = usize::from(set.is_some_and(|set| !set.is_built()));
@@ -1132,9 +1095,13 @@ impl AlwaysOnSet {
             .as_ref()
     }
 
-    /// The blind set's DFA ([`AlwaysOnSet::blind`]).
-    pub fn dfa(&self) -> Option<&hybrid::dfa::DFA> {
-        self.blind().map(|blind| &blind.dfa)
+    /// Builds the blind set, and the originals of its widened patterns (which check its ends),
+    /// so that a warm-up tick rather than a request pays for them.
+    fn warm(&self) {
+        let Some(blind) = self.blind() else { return };
+        for (twins, _) in (self.twins.iter().zip(&blind.widened)).filter(|(_, &w)| w) {
+            let _ = twins.first().map(|&first| self.single(first));
+        }
     }
 
     /// The DFA's patterns: each distinct always-on pattern once.
@@ -1492,7 +1459,7 @@ mod tests {
         }
         let slow = &*slow;
         for scanner in [fast, slow] {
-            assert!(scanner.always_on_set.as_ref().unwrap().dfa().is_some());
+            assert!(scanner.always_on_set.as_ref().unwrap().blind().is_some());
             assert!(!scanner.armed_everywhere.is_empty());
         }
         // Short pieces of the examples (every detector's matches and near misses), numbers
