@@ -1,14 +1,16 @@
 //! Where the always-on set's determinisation goes, natively: the set's lazy-DFA cache growth
 //! (regex-automata's own `memory_usage`) over a warm body then a fresh one of each class, with
-//! the whole set and with each pattern left out; and what a fully determinised set would weigh
-//! (`dfa::dense` and `dfa::sparse`, built and serialized). The set reads whole bodies here, not
-//! the gate's windows of each unescaped text, so its figures are relative, not the filter's.
+//! the whole set, with each pattern left out and each alone; with `blind`, the same for the
+//! set blind to digit values (as the filter runs it); with `dense`, what a fully determinised
+//! set would weigh (`dfa::dense` and `dfa::sparse`, built and serialized). The set reads whole
+//! bodies here, not the gate's windows of each unescaped text, so its figures are relative,
+//! not the filter's.
 //!
-//! `cargo run --release -p airlock-benches --example set_states [KIB] [dense]`
+//! `cargo run --release -p airlock-benches --example set_states [KIB] [blind] [dense]`
 
 use airlock_benches::corpus::{chat_body, Class};
 use airlock_filter::engine::bench_hooks::scanner::{set_regex, RegexLimits, Scanner};
-use regex_automata::dfa::{dense, sparse, Automaton, OverlappingState as DfaState};
+use regex_automata::dfa::{dense, Automaton, OverlappingState as DfaState};
 use regex_automata::hybrid::dfa::{Cache, OverlappingState, DFA};
 use regex_automata::{Input, MatchKind};
 
@@ -74,19 +76,12 @@ fn main() {
         );
     }
     if args.iter().any(|a| a == "blind") {
-        let mut blinded: Vec<String> = patterns.iter().map(|p| blind(p)).collect();
+        let blinded = Scanner::of(&policy).always_on_blind_patterns();
         for (i, p) in blinded.iter().enumerate() {
             println!("blind {i:>2} {p}");
         }
         let all = lazy_growth(&blinded.iter().map(String::as_str).collect::<Vec<_>>(), kib);
         println!("blind    {:?}", all.iter().map(|g| g.0).collect::<Vec<_>>());
-        blinded.dedup();
-        let all = lazy_growth(&blinded.iter().map(String::as_str).collect::<Vec<_>>(), kib);
-        println!(
-            "blind dd {:?} {}",
-            all.iter().map(|g| g.0).collect::<Vec<_>>(),
-            blinded.len()
-        );
     }
     if args.iter().any(|a| a == "dense") {
         let start = std::time::Instant::now();
@@ -141,70 +136,4 @@ fn dense_ends<A: Automaton>(dfa: &A, body: &[u8]) -> usize {
         ends += 1;
     }
     ends
-}
-
-#[allow(dead_code)]
-fn _types(_: sparse::DFA<Vec<u8>>) {}
-
-/// `pattern` with every class of digits only (and every digit literal) widened to `[0-9]`.
-fn blind(pattern: &str) -> String {
-    use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, Hir, HirKind};
-    fn digits() -> Hir {
-        Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(
-            b'0', b'9',
-        )])))
-    }
-    fn walk(h: &Hir) -> Hir {
-        match h.kind() {
-            HirKind::Literal(lit) => {
-                let parts: Vec<Hir> = lit
-                    .0
-                    .iter()
-                    .map(|&b| {
-                        if b.is_ascii_digit() {
-                            digits()
-                        } else {
-                            Hir::literal([b])
-                        }
-                    })
-                    .collect();
-                Hir::concat(parts)
-            }
-            HirKind::Class(Class::Bytes(c))
-                if c.ranges()
-                    .iter()
-                    .all(|r| r.start().is_ascii_digit() && r.end().is_ascii_digit()) =>
-            {
-                digits()
-            }
-            HirKind::Repetition(r) => {
-                let mut r = r.clone();
-                r.sub = Box::new(walk(&r.sub));
-                Hir::repetition(r)
-            }
-            HirKind::Capture(c) => {
-                let mut c = c.clone();
-                c.sub = Box::new(walk(&c.sub));
-                Hir::capture(c)
-            }
-            HirKind::Concat(v) => Hir::concat(v.iter().map(walk).collect()),
-            HirKind::Alternation(v) => {
-                let mut out: Vec<Hir> = Vec::new();
-                for b in v.iter().map(walk) {
-                    if !out.contains(&b) {
-                        out.push(b);
-                    }
-                }
-                Hir::alternation(out)
-            }
-            _ => h.clone(),
-        }
-    }
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .expect("parse");
-    walk(&hir).to_string()
 }

@@ -38,8 +38,9 @@ impl BlindSet {
         patterns: &[&str],
         limits: RegexLimits,
     ) -> Result<BlindSet, Box<hybrid::BuildError>> {
-        let parsed: Result<Vec<Hir>, _> = (patterns.iter())
-            .map(|p| syntax::parse_with(p, &syntax_config()))
+        let config = syntax_config();
+        let parsed: Option<Vec<Hir>> = (patterns.iter())
+            .map(|p| syntax::parse_with(p, &config).ok())
             .collect();
         let exact = |limits| {
             let dfa = set_regex(patterns, limits)?;
@@ -50,7 +51,7 @@ impl BlindSet {
                 longest: Box::new([]),
             })
         };
-        let Ok(parsed) = parsed else {
+        let Some(parsed) = parsed else {
             return exact(limits);
         };
         let blinded: Vec<Option<Hir>> = parsed.iter().map(blind).collect();

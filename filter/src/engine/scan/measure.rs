@@ -37,6 +37,19 @@ impl Scanner {
         })
     }
 
+    /// The always-on set's patterns as its lazy DFA runs them: blind to digit values
+    /// ([`super::blind`]).
+    pub fn always_on_blind_patterns(&self) -> Vec<String> {
+        let config = super::scanner::syntax_config();
+        let parsed = self
+            .always_on_patterns()
+            .into_iter()
+            .filter_map(|p| regex_automata::util::syntax::parse_with(&p, &config).ok());
+        parsed
+            .map(|hir| super::blind::blind(&hir).unwrap_or(hir).to_string())
+            .collect()
+    }
+
     /// Detector indices of the keyword-less regex detectors that run near their required runs.
     pub fn near_run_detectors(&self) -> Vec<DetectorIndex> {
         self.near_runs
