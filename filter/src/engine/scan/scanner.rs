@@ -483,7 +483,7 @@ impl SetEnds<'_> {
 #[derive(Debug, Clone, Copy)]
 enum Patterns<'a> {
     /// The blind set's: its pattern `i` is each of `twins[i]` ([`AlwaysOnSet::twins`]), and
-    /// when `widened[i]` its ends are only noted ([`SetEnds::widened_seen`]).
+    /// when `widened[i]` its ends are only noted ([`SetEnds::widened_ends`]).
     Set {
         twins: &'a [Box<[usize]>],
         widened: &'a [bool],
@@ -1020,7 +1020,8 @@ fn at_word_edges(text: &[u8], start: usize, end: usize) -> bool {
     left_ok && right_ok
 }
 
-/// The keyword-less detectors' patterns in one lazy DFA ([`set_regex`]), built when the scanner
+/// The keyword-less detectors' patterns in one lazy DFA, blind to digit values ([`BlindSet`];
+/// the widened patterns' ends checked by each original alone), built when the scanner
 /// is (`airlock check` and `build`, which so reject a set too large) or on first use (the
 /// filter: building it was ~11 % of a VM's policy load, and a VM warms up between requests).
 /// Shared, like detector regexes, by every loaded policy with the same patterns
@@ -1151,7 +1152,9 @@ impl AlwaysOnSet {
 }
 
 /// Builds the lazy DFA of the detectors that have no keywords: all their patterns at once,
-/// reporting every pattern's every match end (overlapping, `MatchKind::All`).
+/// reporting every pattern's every match end (overlapping, `MatchKind::All`). The scanner runs
+/// it for one pattern alone; the set it runs is blind to digit values ([`BlindSet`]), and this
+/// exact one is what `airlock check` holds a policy's set to.
 pub fn set_regex(
     patterns: &[&str],
     limits: RegexLimits,
