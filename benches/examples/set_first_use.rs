@@ -22,6 +22,9 @@ fn main() {
     for class in [Class::Json, Class::Prose] {
         let mut host = uncached_vm();
         let fuel = request_fuel(&mut host, &chat_body(class, 8 << 10, 2));
-        println!("first request, {} 8 KiB, no tick before {fuel}", class.name());
+        println!(
+            "first request, {} 8 KiB, no tick before {fuel}",
+            class.name()
+        );
     }
 }

@@ -82,6 +82,19 @@ fn main() {
         }
         let all = lazy_growth(&blinded.iter().map(String::as_str).collect::<Vec<_>>(), kib);
         println!("blind    {:?}", all.iter().map(|g| g.0).collect::<Vec<_>>());
+        // Match ends per pattern on each class's fresh body: exact, then blind (the blind
+        // ones beyond the exact are the checks the scanner pays, before the gate's windows).
+        let blind: Vec<&str> = blinded.iter().map(String::as_str).collect();
+        for class in Class::ALL {
+            let body = chat_body(class, kib << 10, 1);
+            let exact = ends_by_pattern(&patterns, &body);
+            let wide = ends_by_pattern(&blind, &body);
+            println!(
+                "{:>12} ends exact {exact:?}\n{:>12} ends blind {wide:?}",
+                class.name(),
+                ""
+            );
+        }
     }
     if args.iter().any(|a| a == "dense") {
         let start = std::time::Instant::now();
@@ -134,6 +147,23 @@ fn dense_ends<A: Automaton>(dfa: &A, body: &[u8]) -> usize {
             break;
         }
         ends += 1;
+    }
+    ends
+}
+
+/// Match ends of each pattern over `body` (all patterns in one set, overlapping).
+fn ends_by_pattern(patterns: &[&str], body: &[u8]) -> Vec<usize> {
+    let dfa = set_regex(patterns, RegexLimits::default()).expect("set");
+    let mut cache = dfa.create_cache();
+    let input = Input::new(body);
+    let mut state = OverlappingState::start();
+    let mut ends = vec![0; patterns.len()];
+    while dfa
+        .try_search_overlapping_fwd(&mut cache, &input, &mut state)
+        .is_ok()
+    {
+        let Some(m) = state.get_match() else { break };
+        ends[m.pattern().as_usize()] += 1;
     }
     ends
 }
