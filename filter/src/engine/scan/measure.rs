@@ -30,6 +30,26 @@ impl Scanner {
             .collect()
     }
 
+    /// The always-on set's lazy-DFA patterns (each distinct pattern once, in the set's order).
+    pub fn always_on_patterns(&self) -> Vec<String> {
+        (self.always_on_set.as_ref()).map_or_else(Vec::new, |set| {
+            set.distinct().into_iter().map(String::from).collect()
+        })
+    }
+
+    /// The always-on set's patterns as its lazy DFA runs them: blind to digit values
+    /// ([`super::blind`]).
+    pub fn always_on_blind_patterns(&self) -> Vec<String> {
+        let config = super::scanner::syntax_config();
+        let parsed = self
+            .always_on_patterns()
+            .into_iter()
+            .filter_map(|p| regex_automata::util::syntax::parse_with(&p, &config).ok());
+        parsed
+            .map(|hir| super::blind::blind(&hir).unwrap_or(hir).to_string())
+            .collect()
+    }
+
     /// Detector indices of the keyword-less regex detectors that run near their required runs.
     pub fn near_run_detectors(&self) -> Vec<DetectorIndex> {
         self.near_runs
@@ -61,23 +81,34 @@ impl Scanner {
                 armed.extend(uses.filter_map(|u| u.armed_regex()));
             }
         }
-        match self.always_on_set.as_ref().and_then(AlwaysOnSet::dfa) {
-            Some(set) => {
-                let mut cache = set.create_cache();
+        let set = self.always_on_set.as_ref();
+        match set.and_then(|set| Some((set, set.blind()?))) {
+            Some((set, blind)) => {
+                let mut cache = blind.dfa.create_cache();
                 let mut matches = PatternSet::new(self.always_on.len());
-                if set
+                if (blind.dfa)
                     .try_which_overlapping_matches(&mut cache, &Input::new(text), &mut matches)
                     .is_err()
                 {
                     armed.extend(self.always_on.iter().copied());
                 }
-                let twins = self
-                    .always_on_set
-                    .as_ref()
-                    .map_or(&[][..], AlwaysOnSet::twins);
+                // A widened pattern's match is its original's only if the original matches.
+                let exact = |p: usize| {
+                    let first = set.twins().get(p).and_then(|t| t.first().copied());
+                    let single = first.and_then(|first| set.single(first));
+                    !blind.widened.get(p).copied().unwrap_or(false)
+                        || single.is_none_or(|single| {
+                            let mut cache = single.create_cache();
+                            !matches!(
+                                single.try_search_fwd(&mut cache, &Input::new(text)),
+                                Ok(None)
+                            )
+                        })
+                };
                 armed.extend(
                     (matches.iter())
-                        .filter_map(|p| twins.get(p.as_usize()))
+                        .filter(|p| exact(p.as_usize()))
+                        .filter_map(|p| set.twins().get(p.as_usize()))
                         .flatten()
                         .filter_map(|&p| self.always_on.get(p)),
                 );

@@ -6,6 +6,7 @@
 //! [`shared_regexes`] lets every loaded policy share the regexes it has in common with another.
 
 pub(crate) mod always_on;
+mod blind;
 pub(crate) mod builder;
 mod digit_precheck;
 pub(crate) mod fuel_probe;

@@ -18,6 +18,7 @@
 //! - The always-on set (the keyword-less detectors' patterns in one lazy DFA) is shared the
 //!   same way, by its patterns in order and its limits.
 
+use crate::engine::scan::blind::BlindSet;
 use crate::engine::scan::scanner::{CompiledRegex, RegexLimits};
 use regex_automata::hybrid;
 use std::collections::HashMap;
@@ -28,8 +29,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 pub type Shared<T> = Arc<OnceLock<Option<T>>>;
 /// A detector's regex, shared by pattern and limits.
 pub type SharedRegex = Shared<CompiledRegex>;
-/// The always-on set's lazy DFA, shared by its patterns (in order) and limits.
+/// One always-on pattern's lazy DFA, shared by its pattern and limits.
 pub type SharedSet = Shared<hybrid::dfa::DFA>;
+/// The always-on set's digit-blind lazy DFA, shared by its patterns (in order) and limits.
+pub type SharedBlindSet = Shared<BlindSet>;
 
 type Key = (Box<str>, [usize; 3]);
 
@@ -77,6 +80,7 @@ impl<T> Registry<T> {
 
 static REGEXES: Registry<CompiledRegex> = Registry::new();
 static SETS: Registry<hybrid::dfa::DFA> = Registry::new();
+static BLIND_SETS: Registry<BlindSet> = Registry::new();
 
 fn limits_key(limits: RegexLimits) -> [usize; 3] {
     [limits.nfa_bytes, limits.cache_bytes, limits.set_cache_bytes]
@@ -88,20 +92,26 @@ pub fn shared(pattern: &str, limits: RegexLimits) -> SharedRegex {
     REGEXES.shared((pattern.into(), limits_key(limits)))
 }
 
-/// The shared cell of the always-on set of `patterns` (in this order) under `limits`.
-pub fn shared_set(patterns: &[Box<str>], limits: RegexLimits) -> SharedSet {
+/// The shared cell of always-on pattern `pattern` alone under `limits`.
+pub fn shared_set(pattern: &str, limits: RegexLimits) -> SharedSet {
+    SETS.shared((pattern.into(), limits_key(limits)))
+}
+
+/// The shared cell of the blind always-on set of `patterns` (in this order) under `limits`.
+pub fn shared_blind_set(patterns: &[Box<str>], limits: RegexLimits) -> SharedBlindSet {
     // Length-prefixed, so no two lists of patterns make the same key.
     let key: String = patterns
         .iter()
         .map(|p| format!("{}:{p}", p.len()))
         .collect();
-    SETS.shared((key.into(), limits_key(limits)))
+    BLIND_SETS.shared((key.into(), limits_key(limits)))
 }
 
 /// Drops the entries no loaded policy uses any more (called once per policy built).
 pub fn sweep() {
     REGEXES.sweep();
     SETS.sweep();
+    BLIND_SETS.sweep();
 }
 
 #[cfg(test)]
