@@ -275,10 +275,12 @@ impl Policy {
                 let untouched = walk.scratch.body_outline(last).is_some_and(|outline| {
                     relay::parsed::leaves_alone(fields, request.path, last, outline)
                 });
-                match match untouched {
-                    true => Ok(None),
-                    false => relay::fields::apply(fields, request.path, last),
-                } {
+                let applied = if untouched {
+                    Ok(None)
+                } else {
+                    relay::fields::apply(fields, request.path, last)
+                };
+                match applied {
                     Ok(Some((edited, applied))) => (Some(edited), applied),
                     Ok(None) => (rewritten, relay::FieldsApplied::default()),
                     Err(e) => {
