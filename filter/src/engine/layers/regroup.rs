@@ -24,7 +24,7 @@ use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
 /// Shortest run of capitals, digits and separators looked at.
-const MIN_RUN: usize = 14;
+pub(super) const MIN_RUN: usize = 14;
 /// Fewest characters a chain must join.
 const MIN_JOINED: usize = 8;
 /// Fewest digits of a grouped chain of digits only (a card number has 13 at least).

@@ -16,7 +16,7 @@ use crate::engine::scan::validators::{cn_resident_id, luhn_digits};
 use crate::engine::span::Span;
 
 /// Fewest digits of a card number.
-const MIN_DIGITS: usize = 13;
+pub(super) const MIN_DIGITS: usize = 13;
 /// Most digits of a card number.
 const MAX_DIGITS: usize = 19;
 /// Digits of a resident id before its check character.

@@ -31,7 +31,10 @@ fn is_uu_byte(b: u8) -> bool {
 
 /// Appends the uuencoded and ASCII85 runs of `text` that read as text to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    uuencoded(text, out);
+    // A shorter text holds no line long enough (what `uuencoded`'s first probe would find).
+    if text.len() >= MIN_UU_RUN {
+        uuencoded(text, out);
+    }
     if memchr::memchr(b'~', text).is_some() {
         ascii85(text, out);
     }
