@@ -109,6 +109,16 @@ pub fn open<'a>(
     kind: &'static str,
     supported: u32,
 ) -> Result<&'a [u8], IndexError> {
+    open_versioned(bytes, magic, kind, supported).map(|(_, payload)| payload)
+}
+
+/// Checks a complete file and returns its format version and payload.
+pub fn open_versioned<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    kind: &'static str,
+    supported: u32,
+) -> Result<(u32, &'a [u8]), IndexError> {
     let mut header = Reader::new(bytes);
     let truncated = |expected: u64| IndexError::Truncated {
         expected,
@@ -138,7 +148,7 @@ pub fn open<'a>(
     if Sha256::digest(payload).as_slice() != digest {
         return Err(IndexError::Checksum);
     }
-    Ok(payload)
+    Ok((version, payload))
 }
 
 /// A bounds-checked little-endian reader over a payload.

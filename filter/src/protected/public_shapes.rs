@@ -131,11 +131,7 @@ impl PublicShapes {
 
     /// Parses and checks a table file.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicShapes, IndexError> {
-        let payload = container::open(bytes, MAGIC, "public shapes", VERSION)?;
-        let version = bytes
-            .get(8..12)
-            .and_then(|v| <[u8; 4]>::try_from(v).ok())
-            .map_or(0, u32::from_le_bytes);
+        let (version, payload) = container::open_versioned(bytes, MAGIC, "public shapes", VERSION)?;
         let mut r = Reader::new(payload);
         let k = r.u32()? as usize;
         if k == 0 || k > 4096 {
