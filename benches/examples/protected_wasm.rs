@@ -12,7 +12,13 @@
 //! as `airlock build --envelope` writes it (the index a raw section after the JSON).
 //!
 //! `cargo run --release -p airlock-benches --example protected_wasm` (build the `.wasm` first).
+//!
+//! `AIRLOCK_LOAD_FUEL=1` counts instead of timing: wasm instructions of configuring the default
+//! policy alone and with the documents index's envelope, a deterministic figure a loaded
+//! machine does not blur; with a module built with the filter's `fuel-probes` feature, also the
+//! instructions between each pair of consecutive stage tags of the load.
 use airlock_benches::{policies, wasm_path, AIRLOCK_WASM};
+use airlock_host_tests::state::TraceEntry;
 use airlock_host_tests::Host;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -69,7 +75,51 @@ fn configure(wasm: &PathBuf, config: &[u8]) -> (f64, usize) {
     (secs, host.memory_bytes())
 }
 
+/// The wasm instructions of configuring `config` in a fresh VM, and per pair of consecutive
+/// fuel-probe tags, the instructions between them (empty without the `fuel-probes` feature).
+fn configure_fuel(wasm: &PathBuf, config: &[u8]) -> (u64, Vec<(String, u64)>) {
+    let mut host = Host::load(wasm).expect("load the module");
+    host.set_env("AIRLOCK_HASH_KEY", "airlock-bench-key-0123456789abcdef");
+    host.trace_calls();
+    let before = host.fuel_used();
+    assert!(
+        host.configure(config).expect("configure"),
+        "configuration rejected"
+    );
+    let total = host.fuel_used() - before;
+    let logs: Vec<String> = host
+        .log_entries()
+        .iter()
+        .map(|e| e.message.clone())
+        .collect();
+    let mut tags = logs
+        .into_iter()
+        .map(|m| m.chars().take(24).collect::<String>());
+    let mut stages = Vec::new();
+    let mut last: Option<(String, u64)> = None;
+    for entry in host.take_call_trace() {
+        if let TraceEntry::HostCall { name, fuel_left } = entry {
+            if name != "proxy_log" {
+                continue;
+            }
+            let tag = tags.next().unwrap_or_default();
+            if let Some((prev, prev_fuel)) = last.take() {
+                stages.push((
+                    format!("{prev} -> {tag}"),
+                    prev_fuel.saturating_sub(fuel_left),
+                ));
+            }
+            last = Some((tag, fuel_left));
+        }
+    }
+    (total, stages)
+}
+
 fn main() {
+    let fuel = std::env::var_os("AIRLOCK_LOAD_FUEL").is_some();
+    if fuel {
+        std::env::set_var("AIRLOCK_HARNESS_FUEL", "on");
+    }
     airlock_benches::harness_defaults();
     let wasm = wasm_path(AIRLOCK_WASM);
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
@@ -117,6 +167,19 @@ fn main() {
             ),
         ),
     ];
+    if fuel {
+        let (alone, _) = configure_fuel(&wasm, &configs[0].1);
+        let (with, stages) = configure_fuel(&wasm, &configs[3].1);
+        println!("configure, default policy alone: {alone} instructions");
+        println!(
+            "configure, + documents index, envelope: {with} instructions (+{})",
+            with.saturating_sub(alone)
+        );
+        for (stage, n) in stages {
+            println!("  {stage:<40} {n:>12}");
+        }
+        return;
+    }
     let mut best = [(f64::MAX, 0usize); 5];
     for _ in 0..rounds {
         for (i, (_, config)) in configs.iter().enumerate() {

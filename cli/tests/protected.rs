@@ -132,6 +132,35 @@ fn build_envelope_carries_the_indexes_raw_and_the_filter_loads_it() {
     let scanner = format!("{:?}", loaded.policy);
     assert!(scanner.contains("Protected { documents: [("), "{scanner}");
     assert!(!scanner.contains("records: []"), "{scanner}");
+    // One policy, one digest: the one `build` prints, the envelope's and the JSON form's.
+    let printed = |stderr: &[u8]| {
+        let stderr = text(stderr);
+        let at = stderr.find(" digest ").expect("build prints the digest") + 8;
+        stderr[at..at + 64].to_string()
+    };
+    let digest = printed(&out.stderr);
+    assert_eq!(loaded.policy.info.digest, digest);
+    let json = airlock(&["build", dir.to_str().unwrap()]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let from_json = airlock_filter::config::load(&json.stdout, &env).unwrap();
+    assert_eq!(
+        (printed(&json.stderr), from_json.policy.info.digest),
+        (digest.clone(), digest.clone())
+    );
+    // An index rebuilt (a new key, other fingerprints) is another policy, in both forms.
+    let dir_s = dir.to_str().unwrap();
+    let out = airlock(&[
+        "index",
+        "documents",
+        "--out",
+        &format!("{dir_s}/protected/source.idx"),
+        &format!("{dir_s}/protected/src"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rebuilt = airlock(&["build", "--envelope", dir_s]);
+    let reloaded = airlock_filter::config::load(&rebuilt.stdout, &env).unwrap();
+    assert_ne!(reloaded.policy.info.digest, digest);
+    assert_eq!(reloaded.policy.info.digest, printed(&rebuilt.stderr));
     // Signing a binary envelope is not offered (yet): a clear refusal, not a broken file.
     let out = airlock(&[
         "build",

@@ -5,7 +5,7 @@
 //! unknown class, a regex that is not ASCII-safe, a keyword that is empty, a
 //! `hash` action without a key all stop the policy from loading.
 
-use super::digest::digest;
+use super::digest::digest_with_indexes;
 use super::error::{Origins, PolicyError, PolicyErrors};
 use super::schema::{
     ActionDoc, DetectorDoc, FailModeDoc, JoinDoc, KindDoc, Mode as ModeDoc, PolicyDoc,
@@ -131,6 +131,7 @@ pub fn compile_with_digest(
         defer_regexes: env.defer_regexes,
         carried,
         known_digest,
+        index_identities: Vec::new(),
     };
     let policy = c.policy(doc, env);
     let errors = std::mem::take(&mut c.errors);
@@ -148,6 +149,9 @@ struct Compiler<'o> {
     carried: &'o FactsById,
     /// The document's digest when it is known without hashing it.
     known_digest: Option<&'o str>,
+    /// (detector position, identity) of each index the protected detectors opened: what the
+    /// digest covers of them (see [`super::digest::digest_with_indexes`]).
+    index_identities: Vec<(usize, String)>,
 }
 
 impl Compiler<'_> {
@@ -243,9 +247,10 @@ impl Compiler<'_> {
             info: PolicyInfo {
                 name: doc.metadata.name.clone(),
                 version: doc.metadata.version.clone(),
-                digest: self
-                    .known_digest
-                    .map_or_else(|| digest(doc), str::to_string),
+                digest: self.known_digest.map_or_else(
+                    || digest_with_indexes(doc, &self.index_identities),
+                    str::to_string,
+                ),
             },
             mode: match doc.mode {
                 ModeDoc::Enforce => Mode::Enforce,
@@ -767,10 +772,12 @@ impl Compiler<'_> {
     /// one that is not).
     /// The `documents` and `records` detectors, their indexes loaded (for the main scanner).
     fn protected(&mut self, doc: &PolicyDoc) -> Option<Box<Protected>> {
-        let (protected, errors) = super::protected::compile(&doc.detectors);
-        for (path, message) in errors {
+        let compiled = super::protected::compile(&doc.detectors);
+        for (path, message) in compiled.errors {
             self.error(&path, message);
         }
+        self.index_identities = compiled.identities;
+        let protected = compiled.protected;
         (!protected.is_empty()).then(|| Box::new(protected))
     }
 

@@ -22,6 +22,35 @@ pub fn behavioural(doc: &PolicyDoc) -> PolicyDoc {
     doc
 }
 
+/// [`digest`] of a document whose `documents` and `records` detectors opened their indexes:
+/// each index counts by its file's identity (`identities`: detector position, the header's
+/// version, length and checksum, see `protected::container::identity`), not by the base64 of
+/// its bytes. So a policy has one digest whether its configuration carries the indexes in
+/// `data` or raw in an envelope (which has no `data`), a rebuilt index changes it either way,
+/// and loading does not hash the index a second time (software SHA-256 over the base64 of a
+/// 5.6 MB index is about 570 M wasm instructions).
+pub fn digest_with_indexes(doc: &PolicyDoc, identities: &[(usize, String)]) -> String {
+    if identities.is_empty() {
+        return digest(doc);
+    }
+    let mut doc = behavioural(doc);
+    for (at, identity) in identities {
+        let Some(d) = doc.detectors.get_mut(*at) else {
+            continue;
+        };
+        let identity = Some(format!("index {identity}"));
+        if let Some(documents) = d.documents.as_mut() {
+            documents.data = identity;
+        } else if let Some(records) = d.records.as_mut() {
+            records.data = identity;
+        }
+    }
+    format!(
+        "{:x}",
+        Sha256::digest(serde_json::to_vec(&doc).unwrap_or_default())
+    )
+}
+
 /// Hex SHA-256 of the normalised (typed, defaults filled, re-serialised) behavioural document.
 pub fn digest(doc: &PolicyDoc) -> String {
     // A built configuration has no tests or examples: hash it as it is, without the copy.

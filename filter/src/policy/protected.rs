@@ -79,9 +79,10 @@ pub fn is_protected(d: &DetectorDoc) -> bool {
 }
 
 /// The protected detectors of `detectors`, and each problem as (field path, message).
-pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) {
+pub fn compile(detectors: &[DetectorDoc]) -> Compiled {
     let mut protected = Protected::default();
     let mut errors = Vec::new();
+    let mut identities = Vec::new();
     for (i, d) in detectors.iter().enumerate() {
         if !is_protected(d) {
             continue;
@@ -137,18 +138,23 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                 );
             }
             let opened = match envelope::take(&d.id) {
-                Some(CarriedIndex::Documents(index)) => Ok(index),
-                Some(CarriedIndex::Records(_)) => Err(WRONG_KIND.to_string()),
-                None => bytes(&documents.index, documents.data.as_deref())
-                    .and_then(|b| DocumentIndex::from_bytes(&b).map_err(|e| e.to_string())),
+                Some((CarriedIndex::Documents(index), identity)) => Ok((index, identity)),
+                Some((CarriedIndex::Records(_), _)) => Err(WRONG_KIND.to_string()),
+                None => bytes(&documents.index, documents.data.as_deref()).and_then(|b| {
+                    let index = DocumentIndex::from_bytes(&b).map_err(|e| e.to_string())?;
+                    Ok((index, identity(&b)))
+                }),
             };
             match opened {
-                Ok(index) => protected.documents.push(DocumentsDetector {
-                    detector,
-                    index: std::sync::Arc::new(index),
-                    min_chars: documents.min_chars,
-                    renamed: documents.renamed,
-                }),
+                Ok((index, identity)) => {
+                    identities.push((i, identity));
+                    protected.documents.push(DocumentsDetector {
+                        detector,
+                        index: std::sync::Arc::new(index),
+                        min_chars: documents.min_chars,
+                        renamed: documents.renamed,
+                    })
+                }
                 Err(why) => error("documents.index", format!("{}: {why}", documents.index)),
             }
         }
@@ -164,15 +170,17 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
                 );
             }
             let opened = match envelope::take(&d.id) {
-                Some(CarriedIndex::Records(index)) => Ok(index),
-                Some(CarriedIndex::Documents(_)) => Err(WRONG_KIND.to_string()),
+                Some((CarriedIndex::Records(index), identity)) => Ok((index, identity)),
+                Some((CarriedIndex::Documents(_), _)) => Err(WRONG_KIND.to_string()),
                 None => bytes(&records.index, records.data.as_deref()).and_then(|b| {
-                    let file = 0..b.len();
-                    RecordIndex::open_in(b, file).map_err(|e| e.to_string())
+                    let (file, identity) = (0..b.len(), identity(&b));
+                    let index = RecordIndex::open_in(b, file).map_err(|e| e.to_string())?;
+                    Ok((index, identity))
                 }),
             };
             match opened {
-                Ok(index) => {
+                Ok((index, identity)) => {
+                    identities.push((i, identity));
                     if records.min_fields > index.columns().len() {
                         error(
                             "records.min_fields",
@@ -194,7 +202,27 @@ pub fn compile(detectors: &[DetectorDoc]) -> (Protected, Vec<(String, String)>) 
             }
         }
     }
-    (protected, errors)
+    Compiled {
+        protected,
+        errors,
+        identities,
+    }
+}
+
+/// The `documents` and `records` detectors of a policy, compiled.
+pub struct Compiled {
+    /// Their detectors, indexes opened.
+    pub protected: Protected,
+    /// (field path, message) of each error.
+    pub errors: Vec<(String, String)>,
+    /// (detector position, [`identity`](crate::protected::container::identity) of its index
+    /// file): what the policy's digest covers of the indexes.
+    pub identities: Vec<(usize, String)>,
+}
+
+/// An index file's identity (empty for bytes too short to be one: they did not open).
+fn identity(file: &[u8]) -> String {
+    crate::protected::container::identity(file).unwrap_or_default()
 }
 
 /// The index file's bytes from the detector's `data`.
@@ -245,7 +273,7 @@ mod tests {
 
     fn messages(d: DetectorDoc) -> Vec<String> {
         compile(&[d])
-            .1
+            .errors
             .into_iter()
             .map(|(p, m)| format!("{p}: {m}"))
             .collect()
@@ -264,7 +292,9 @@ mod tests {
 
     #[test]
     fn an_index_not_carried_is_an_error_naming_it_never_an_empty_detector() {
-        let (protected, errors) = compile(&[detector(Some(documents(None)), None)]);
+        let Compiled {
+            protected, errors, ..
+        } = compile(&[detector(Some(documents(None)), None)]);
         assert!(protected.is_empty());
         assert!(
             errors

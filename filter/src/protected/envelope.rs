@@ -8,13 +8,15 @@
 //! the index's arrays, and the buffer is the only other copy.
 //!
 //! ```text
-//! magic [8] = "\0AIRLENV" | version u32 LE = 1 | JSON length u32 LE | sections u32 LE
-//! SHA-256 [32] of the JSON and the section headers (each index file has its own inside)
+//! magic [8] = "\0AIRLENV" | version u32 LE = 2 | JSON length u32 LE | sections u32 LE
+//! BLAKE3 [32] of the JSON and the section headers (each index file has its own inside)
 //! JSON configuration (the same document as a plain configuration; indexes without `data`)
 //! per section: detector id length u16 LE | detector id (UTF-8) | length u64 LE | index file
 //! ```
 //!
-//! Every byte is covered by one SHA-256: the envelope's covers the JSON and the section headers,
+//! Version 2 is version 1 checked by BLAKE3 instead of SHA-256 (as the index files are since
+//! their next format, see [`container`](super::container)); version 1 still reads.
+//! Every byte is covered by one checksum: the envelope's covers the JSON and the section headers,
 //! each index file's own covers its bytes (hashing them twice would double the load's main
 //! cost in a VM). The leading NUL makes the envelope impossible to mistake for JSON or whitespace, so a plain
 //! JSON configuration keeps working unchanged. Sections are named by the detector's id (unique
@@ -32,6 +34,7 @@
 use super::container::IndexError;
 use super::{DocumentIndex, RecordIndex};
 use crate::config::FilterConfig;
+use crate::engine::scan::fuel_probe::tag;
 use crate::policy::schema::PolicyDoc;
 use crate::policy::{Environment, PolicyError, PolicyErrors};
 use base64::Engine as _;
@@ -41,8 +44,10 @@ use std::cell::RefCell;
 /// The first bytes of an envelope.
 pub const MAGIC: &[u8; 8] = b"\0AIRLENV";
 /// The envelope version this build reads and writes.
-pub const VERSION: u32 = 1;
-/// Magic, version, JSON length, section count and the SHA-256.
+pub const VERSION: u32 = 2;
+/// The oldest envelope version this build reads: 1, checked by SHA-256.
+const OLDEST_READ: u32 = 1;
+/// Magic, version, JSON length, section count and the checksum.
 const HEADER_LEN: usize = 8 + 4 + 4 + 4 + 32;
 
 /// An envelope's parts, borrowed from its bytes.
@@ -68,7 +73,7 @@ pub fn seal(json: &[u8], sections: &[(&str, &[u8])]) -> Vec<u8> {
             .map(|(id, bytes)| 10 + id.len() + bytes.len())
             .sum::<usize>();
     let mut body = Vec::with_capacity(size - HEADER_LEN);
-    let mut digest = Sha256::new();
+    let mut digest = Running::of(VERSION);
     body.extend_from_slice(json);
     digest.update(json);
     for (id, bytes) in sections {
@@ -91,6 +96,7 @@ pub fn seal(json: &[u8], sections: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// Reads an envelope: checks its version, checksum and framing.
 pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
+    tag("env:open");
     let fix = "rebuild it with `airlock build --envelope`";
     let header = bytes
         .get(..HEADER_LEN)
@@ -105,7 +111,7 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
         return Err("not a configuration envelope".to_string());
     }
     let version = u32_at(8);
-    if version != VERSION {
+    if !(OLDEST_READ..=VERSION).contains(&version) {
         return Err(format!(
             "configuration envelope version {version} is not supported; this filter reads \
              version {VERSION}"
@@ -114,7 +120,7 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
     let json_len = u32_at(12) as usize;
     let count = u32_at(16) as usize;
     let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-    let mut digest = Sha256::new();
+    let mut digest = Running::of(version);
     let truncated = || format!("the configuration envelope is truncated; {fix}");
     let json = body.get(..json_len).ok_or_else(truncated)?;
     digest.update(json);
@@ -163,6 +169,37 @@ pub fn open(bytes: &[u8]) -> Result<Envelope<'_>, String> {
     Ok(Envelope { json, sections })
 }
 
+/// The running checksum of an envelope: SHA-256 in version 1, BLAKE3 since version 2.
+enum Running {
+    Sha256(Sha256),
+    Blake3(Box<blake3::Hasher>),
+}
+
+impl Running {
+    fn of(version: u32) -> Running {
+        match version {
+            1 => Running::Sha256(Sha256::new()),
+            _ => Running::Blake3(Box::new(blake3::Hasher::new())),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Running::Sha256(h) => h.update(bytes),
+            Running::Blake3(h) => {
+                h.update(bytes);
+            }
+        }
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        match self {
+            Running::Sha256(h) => h.finalize().into(),
+            Running::Blake3(h) => *h.finalize().as_bytes(),
+        }
+    }
+}
+
 /// The envelope configuration of `doc` (as [`crate::config::build`] writes it, but with each
 /// detector's carried index moved from base64 `data` to a raw section named by its id).
 pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<Vec<u8>, String> {
@@ -196,7 +233,14 @@ pub fn build(doc: &PolicyDoc, hold_headers: bool) -> Result<Vec<u8>, String> {
 /// Loads an envelope configuration: its indexes opened first, then its JSON as a plain
 /// configuration whose detectors take them. Every section must be taken by a detector.
 pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, PolicyErrors> {
-    let envelope = open(config).map_err(one)?;
+    load_opened(open(config).map_err(one)?, env)
+}
+
+/// [`load`] of an envelope already opened (its checksum checked once).
+fn load_opened(
+    envelope: Envelope<'_>,
+    env: &Environment<'_>,
+) -> Result<FilterConfig, PolicyErrors> {
     if is_envelope(envelope.json) || envelope.json.iter().all(u8::is_ascii_whitespace) {
         return Err(one(NO_JSON.to_string()));
     }
@@ -224,7 +268,7 @@ pub fn load_owned(config: Vec<u8>, env: &Environment<'_>) -> Result<FilterConfig
             (at, id.to_string(), start..start + bytes.len())
         });
     let Some((at, id, file)) = in_place else {
-        return load(&config, env);
+        return load_opened(envelope, env);
     };
     if is_envelope(envelope.json) || envelope.json.iter().all(u8::is_ascii_whitespace) {
         return Err(one(NO_JSON.to_string()));
@@ -234,9 +278,16 @@ pub fn load_owned(config: Vec<u8>, env: &Environment<'_>) -> Result<FilterConfig
     rest.sections.remove(at);
     let carried = open_indexes(&rest).map_err(one)?;
     drop(rest);
+    let identity = config
+        .get(file.clone())
+        .and_then(super::container::identity)
+        .unwrap_or_default();
     let index = RecordIndex::open_in(config, file)
         .map_err(|e| one(format!("the index carried for detector {id:?}: {e}")))?;
-    CARRIED.with(|c| c.borrow_mut().push((id, CarriedIndex::Records(index))));
+    CARRIED.with(|c| {
+        c.borrow_mut()
+            .push((id, CarriedIndex::Records(index), identity))
+    });
     let loaded = crate::config::load(&json, env)?;
     leftover_is_empty(&carried).map_err(one)?;
     Ok(loaded)
@@ -279,7 +330,7 @@ pub enum CarriedIndex {
 
 thread_local! {
     /// The indexes of the configuration being loaded on this thread, by detector id.
-    static CARRIED: RefCell<Vec<(String, CarriedIndex)>> = const { RefCell::new(Vec::new()) };
+    static CARRIED: RefCell<Vec<(String, CarriedIndex, String)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The scope of one configuration load's carried indexes: dropping it forgets those the
@@ -290,7 +341,7 @@ pub struct Carried(());
 impl Carried {
     /// The ids of sections no detector took.
     pub fn leftover(&self) -> Vec<String> {
-        CARRIED.with(|c| c.borrow().iter().map(|(id, _)| id.clone()).collect())
+        CARRIED.with(|c| c.borrow().iter().map(|(id, _, _)| id.clone()).collect())
     }
 }
 
@@ -313,17 +364,21 @@ pub fn open_indexes(envelope: &Envelope<'_>) -> Result<Carried, String> {
         };
         let index = opened
             .map_err(|e: IndexError| format!("the index carried for detector {id:?}: {e}"))?;
-        CARRIED.with(|c| c.borrow_mut().push((id.to_string(), index)));
+        let identity = super::container::identity(bytes).unwrap_or_default();
+        CARRIED.with(|c| c.borrow_mut().push((id.to_string(), index, identity)));
     }
+    tag("env:indexes");
     Ok(scope)
 }
 
-/// The index carried for detector `id` in the configuration being loaded, if any.
-pub fn take(id: &str) -> Option<CarriedIndex> {
+/// The index carried for detector `id` in the configuration being loaded, if any, with its
+/// file's [`identity`](super::container::identity).
+pub fn take(id: &str) -> Option<(CarriedIndex, String)> {
     CARRIED.with(|c| {
         let mut carried = c.borrow_mut();
-        let at = carried.iter().position(|(name, _)| name == id)?;
-        Some(carried.swap_remove(at).1)
+        let at = carried.iter().position(|(name, _, _)| name == id)?;
+        let (_, index, identity) = carried.swap_remove(at);
+        Some((index, identity))
     })
 }
 
@@ -356,7 +411,8 @@ mod tests {
             assert_eq!(scope.leftover(), vec!["acme-source".to_string()]);
             assert!(matches!(
                 take("acme-source"),
-                Some(CarriedIndex::Documents(_))
+                Some((CarriedIndex::Documents(_), identity))
+                    if Some(&identity) == crate::protected::container::identity(&idx).as_ref()
             ));
             assert!(take("acme-source").is_none());
             open_indexes(&env).unwrap();
@@ -392,8 +448,21 @@ mod tests {
             .contains("after its last section"));
         assert!(open(&sealed[..20]).unwrap_err().contains("truncated"));
         let mut newer = sealed.clone();
-        newer[8] = 2;
-        assert!(open(&newer).unwrap_err().contains("version 2"));
+        newer[8] = 3;
+        assert!(open(&newer).unwrap_err().contains("version 3"));
+        // Version 1 is version 2 checked by SHA-256: it still opens, to the same parts.
+        let mut v1 = sealed.clone();
+        v1[8] = 1;
+        let mut sha = Sha256::new();
+        let parts = open(&sealed).unwrap();
+        sha.update(parts.json);
+        sha.update([1, 0, b'a']);
+        sha.update((idx.len() as u64).to_le_bytes());
+        v1[20..HEADER_LEN].copy_from_slice(sha.finalize().as_slice());
+        assert!(open(&v1).is_ok_and(|e| e.json == parts.json && e.sections == parts.sections));
+        let mut v1_damaged = v1.clone();
+        v1_damaged[HEADER_LEN] ^= 1;
+        assert!(open(&v1_damaged).unwrap_err().contains("checksum"));
         let twice = seal(b"{}", &[("a", &idx), ("a", &idx)]);
         assert!(open(&twice).unwrap_err().contains("twice"));
         // A section that is not an index is an error naming the detector.

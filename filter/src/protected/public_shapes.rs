@@ -35,7 +35,8 @@ const MAGIC: &[u8; 8] = b"ALSHAPE\0";
 /// Version 2 adds the public text (code as written and comments); a version 1 table holds
 /// shapes only and still reads.
 /// Version 3 the common identifier names.
-const VERSION: u32 = 3;
+/// Version 4 is version 3 checked by BLAKE3 instead of SHA-256 (see `container`).
+const VERSION: u32 = 4;
 
 /// The 32-bit key of an unkeyed shape hash (a fixed finalizer: the table is the same for
 /// every index key).

@@ -18,6 +18,8 @@
 //! public count u32 | [varint; count]: the first entry of each public fingerprint, as gaps
 //! ```
 //!
+//! Version 10 is version 9 checked by BLAKE3 instead of SHA-256 ([`container`]): most of what
+//! loading an index cost in a VM. Version 9 files still read.
 //! Version 9 stores each document's fingerprint count as a varint (a byte or two for most
 //! documents instead of four: a small tree of short files spent 1 % of its index on them).
 //! Version 8 added the public fingerprints: code k-grams whose blinded shape is common across
@@ -65,12 +67,15 @@ pub use find::{DocumentMatch, FindScratch, RunMeasure, Wanted};
 use super::container::{self, IndexError, Reader};
 use super::keyed::Key;
 use super::winnow::Params;
+use crate::engine::scan::fuel_probe::tag;
 use holders::Holders;
 
 /// Magic bytes of a documents index.
 pub const MAGIC: &[u8; 8] = b"AIRLKDOC";
 /// The format version this build reads and writes.
-pub const VERSION: u32 = 9;
+pub const VERSION: u32 = 10;
+/// The oldest format version this build reads: 9, the same payload checked by SHA-256.
+const OLDEST_READ: u32 = 9;
 /// The most bucket bits (the fingerprint's top bits that index the bucket table).
 const MAX_BUCKET_BITS: u32 = 16;
 
@@ -120,7 +125,9 @@ impl DocumentIndex {
     /// Parses and checks a complete index file.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocumentIndex, IndexError> {
         // Older formats hashed differently: refused, never read as an index that finds nothing.
-        let payload = container::open_exact(bytes, MAGIC, "documents", VERSION)?;
+        tag("doc:open");
+        let (_, payload) = container::open_range(bytes, MAGIC, "documents", OLDEST_READ, VERSION)?;
+        tag("doc:checked");
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
         let text = params(&mut r)?;
@@ -150,19 +157,24 @@ impl DocumentIndex {
             ),
             _ => return Err(IndexError::Malformed("unknown names flag")),
         };
+        tag("doc:per-document");
         let entries = r.count(2)?;
         let bits = u32::from(r.u8()?);
         if bits > MAX_BUCKET_BITS {
             return Err(IndexError::Malformed("more than 16 bucket bits"));
         }
         let buckets = read_bucket_counts(&mut r, 1usize << bits)?;
+        tag("doc:buckets");
         let lows = r.u16s(entries)?;
+        tag("doc:lows");
         let holders = Holders::read(&mut r, entries, documents)?;
+        tag("doc:holders");
         let public = r.increasing(entries as u64)?;
         if !r.at_end() {
             return Err(IndexError::Malformed("bytes after the last section"));
         }
         super::buckets::check_partition(&buckets, entries)?;
+        tag("doc:loaded");
         Ok(DocumentIndex {
             key,
             text,
@@ -1201,11 +1213,24 @@ mod tests {
             Err(IndexError::Truncated { .. })
         ));
         let mut newer = file.clone();
-        newer[8] = 10;
+        newer[8] = 11;
         assert!(matches!(
             DocumentIndex::from_bytes(&newer),
-            Err(IndexError::UnsupportedVersion { found: 10, .. })
+            Err(IndexError::UnsupportedVersion { found: 11, .. })
         ));
+        // Format 9 is format 10 checked by SHA-256: it reads, to the same index.
+        let payload = &file[container::HEADER_LEN..];
+        let mut v9 = container::seal(MAGIC, 9, payload);
+        v9[12..16].copy_from_slice(&0u32.to_le_bytes());
+        v9[24..56].copy_from_slice(&container::Checksum::Sha256.digest(payload));
+        let (old, new) = (
+            DocumentIndex::from_bytes(&v9).unwrap(),
+            DocumentIndex::from_bytes(&file).unwrap(),
+        );
+        assert_eq!(
+            (old.entries(), old.documents()),
+            (new.entries(), new.documents())
+        );
         // Formats 6 and 7 had other checks: their files would verify nothing, so they are
         // refused; format 8 stored counts otherwise.
         for old in [1, 2, 3, 4, 5, 6, 7, 8] {

@@ -1,6 +1,7 @@
 //! The records index (exact data match): keyed hashes of table cells, row by row.
 //!
-//! Payload of format version 3 (framed by [`container`](super::container)):
+//! Payload of format versions 3 and 4 (framed by [`container`](super::container); version 4
+//! is version 3 checked by BLAKE3 instead of SHA-256, and still reads):
 //!
 //! ```text
 //! key [16] | columns u32 | per column: name length u32, UTF-8 name, unique flag u8
@@ -65,7 +66,9 @@ use super::keyed::Key;
 /// Magic bytes of a records index.
 pub const MAGIC: &[u8; 8] = b"AIRLKREC";
 /// The newest format version this build reads and the one it writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
+/// The oldest format version this build reads: 3, the same payload checked by SHA-256.
+const OLDEST_READ: u32 = 3;
 /// The most columns an index holds (a ref keeps the column in 4 bits).
 pub const MAX_COLUMNS: usize = 16;
 /// A hash's bucket: its top `bits` bits.
@@ -179,7 +182,7 @@ impl RecordIndex {
             expected: file.end as u64,
             found: buffer.len() as u64,
         })?;
-        let payload = container::open_exact(bytes, MAGIC, "records", VERSION)?;
+        let (_, payload) = container::open_range(bytes, MAGIC, "records", OLDEST_READ, VERSION)?;
         let base = file.start + container::HEADER_LEN;
         let mut r = Reader::new(payload);
         let key = Key(r.array()?);
