@@ -169,14 +169,14 @@ fn main() {
     ];
     if fuel {
         let (alone, _) = configure_fuel(&wasm, &configs[0].1);
-        let (with, stages) = configure_fuel(&wasm, &configs[3].1);
         println!("configure, default policy alone: {alone} instructions");
-        println!(
-            "configure, + documents index, envelope: {with} instructions (+{})",
-            with.saturating_sub(alone)
-        );
-        for (stage, n) in stages {
-            println!("  {stage:<40} {n:>12}");
+        for (name, config) in [&configs[1], &configs[3]] {
+            let (with, stages) = configure_fuel(&wasm, config);
+            let more = with.saturating_sub(alone);
+            println!("configure, {name}: {with} instructions (+{more})");
+            for (stage, n) in stages {
+                println!("  {stage:<40} {n:>12}");
+            }
         }
         return;
     }

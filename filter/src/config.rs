@@ -136,6 +136,7 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
             cache: CacheConfig::default(),
         });
     }
+    crate::engine::scan::fuel_probe::tag("cfg:parse");
     let parsed: PluginConfig = serde_json::from_slice(config).map_err(|e| {
         one(format!(
             "not a valid Airlock configuration ({e}); generate it with `airlock build POLICY`"
@@ -162,7 +163,9 @@ pub fn load(config: &[u8], env: &Environment<'_>) -> Result<FilterConfig, Policy
         None => default_policy(env)?,
         Some(document) => {
             let origins = Origins::single(format!("{SOURCE}: policy"));
+            crate::engine::scan::fuel_probe::tag("cfg:policy");
             let doc = policy::parse_document_text(document.get(), &origins)?;
+            crate::engine::scan::fuel_probe::tag("cfg:compile");
             policy::compile_with_facts(doc, origins, env, &parsed.regex_facts)?
         }
     };

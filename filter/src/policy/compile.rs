@@ -243,6 +243,7 @@ impl Compiler<'_> {
         if !self.errors.is_empty() {
             return None;
         }
+        crate::engine::scan::fuel_probe::tag("pol:digest");
         Some(Policy {
             info: PolicyInfo {
                 name: doc.metadata.name.clone(),

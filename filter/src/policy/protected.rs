@@ -237,6 +237,7 @@ fn bytes(index: &str, data: Option<&str>) -> Result<Vec<u8>, String> {
     if index.trim().is_empty() {
         return Err("name the index file".to_string());
     }
+    crate::engine::scan::fuel_probe::tag("pol:base64");
     base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| {

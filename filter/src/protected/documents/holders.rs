@@ -114,21 +114,31 @@ impl Holders {
         }
         let limit = (documents as u64) << 8;
         let mask = (1u64 << width) - 1;
-        let mut bit = 0usize;
-        for _ in 0..self.len {
-            let at = bit / 8;
-            let Some(word) = self.bytes.get(at..at + 8) else {
+        // The entry at bit `bit`, as the padded word there (the document is its high bits: it
+        // is below `documents` iff the entry is below `documents << 8`).
+        let entry_at = |bytes: &[u8], bit: usize| {
+            let word = bytes.get(bit / 8..bit / 8 + 8);
+            let word = word.and_then(|w| <[u8; 8]>::try_from(w).ok());
+            (word.map_or(u64::MAX, u64::from_le_bytes) >> (bit % 8)) & mask
+        };
+        // Eight entries take `width` bytes: each group is read from its own slice, the
+        // entries at the same eight offsets, with no early exit to keep the loop tight.
+        let offsets: [usize; 8] = std::array::from_fn(|j| j * width);
+        let mut largest = 0u64;
+        let groups = self.len / 8;
+        for group in 0..groups {
+            let start = group * width;
+            let Some(bytes) = self.bytes.get(start..start + width + PAD) else {
                 return false;
             };
-            let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or([0xFF; 8]));
-            // The document is the entry's high bits: below `documents` iff the entry is
-            // below `documents << 8`.
-            if (word >> (bit % 8)) & mask >= limit {
-                return false;
+            for &bit in &offsets {
+                largest = largest.max(entry_at(bytes, bit));
             }
-            bit += width;
         }
-        true
+        for i in groups * 8..self.len {
+            largest = largest.max(entry_at(&self.bytes, i * width));
+        }
+        largest < limit
     }
 
     pub(crate) fn write(
