@@ -13,7 +13,8 @@
 //!
 //! `cargo run --release -p airlock-benches --example protected_wasm` (build the `.wasm` first).
 //!
-//! `AIRLOCK_LOAD_FUEL=1` counts instead of timing: wasm instructions of configuring the default
+//! `AIRLOCK_SHA256_FILES=1` writes the indexes and envelopes as the formats before BLAKE3 (for a
+//! module of that time, in an A/B). `AIRLOCK_LOAD_FUEL=1` counts instead of timing: wasm instructions of configuring the default
 //! policy alone and with the documents index's envelope, a deterministic figure a loaded
 //! machine does not blur; with a module built with the filter's `fuel-probes` feature, also the
 //! instructions between each pair of consecutive stage tags of the load.
@@ -61,7 +62,45 @@ fn config_with(detector: Option<Value>) -> Vec<u8> {
 fn envelope_with(detector: Value, index: &[u8]) -> Vec<u8> {
     let id = detector["id"].as_str().expect("id").to_string();
     let json = config_with(Some(detector));
+    if std::env::var_os("AIRLOCK_SHA256_FILES").is_some() {
+        return sha256_envelope(&json, &id, index);
+    }
     airlock_filter::protected::envelope::seal(&json, &[(id.as_str(), index)])
+}
+
+/// `index` in the format before BLAKE3 (documents 9, records 3: the same payload, checked by
+/// SHA-256), for an A/B against a module that reads only those (`AIRLOCK_SHA256_FILES=1`).
+fn sha256_index(index: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let (header, payload) = index.split_at(airlock_filter::protected::container::HEADER_LEN);
+    let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) - 1;
+    let mut out = header[..8].to_vec();
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&header[16..24]);
+    out.extend_from_slice(&sha2::Sha256::digest(payload));
+    out.extend_from_slice(payload);
+    out
+}
+
+/// An envelope of version 1 (SHA-256) of `json` and one section.
+fn sha256_envelope(json: &[u8], id: &str, index: &[u8]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let mut section = (id.len() as u16).to_le_bytes().to_vec();
+    section.extend_from_slice(id.as_bytes());
+    section.extend_from_slice(&(index.len() as u64).to_le_bytes());
+    let mut digest = sha2::Sha256::new();
+    digest.update(json);
+    digest.update(&section);
+    let mut out = airlock_filter::protected::envelope::MAGIC.to_vec();
+    for n in [1, json.len() as u32, 1] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    out.extend_from_slice(&digest.finalize());
+    out.extend_from_slice(json);
+    out.extend_from_slice(&section);
+    out.extend_from_slice(index);
+    out
 }
 
 /// `proxy_on_configure` seconds and the linear memory after it, in a fresh VM.
@@ -128,6 +167,10 @@ fn main() {
     let rounds = env_usize("AIRLOCK_ROUNDS", 5);
     let (doc_index, text) = documents_index(mb);
     let rec_index = airlock_benches::protected::customer_records_index(rows, &["account"]);
+    let (doc_index, rec_index) = match std::env::var_os("AIRLOCK_SHA256_FILES") {
+        Some(_) => (sha256_index(&doc_index), sha256_index(&rec_index)),
+        None => (doc_index, rec_index),
+    };
     println!(
         "documents index: {:.1} MB of text, {:.2} MB; records index: {rows} rows, {:.2} MB",
         text as f64 / 1e6,

@@ -16,6 +16,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// (Re)builds the fixture's documents index, `protected/source.idx`, with a new key.
+fn index_source(dir: &Path) {
+    let dir_s = dir.to_str().unwrap();
+    let out = airlock(&[
+        "index",
+        "documents",
+        "--out",
+        &format!("{dir_s}/protected/source.idx"),
+        &format!("{dir_s}/protected/src"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 /// A fresh folder with a policy whose documents detector names `protected/source.idx`, the
 /// index built from a small source file, and a records index of a small table.
 fn fixture(name: &str) -> PathBuf {
@@ -37,15 +50,8 @@ fn fixture(name: &str) -> PathBuf {
         "name,email\nQuentin Aldersgate,q.aldersgate@fernhollow.example\nMabel Thorncastle,mabel@rookspire.example\n",
     )
     .unwrap();
+    index_source(&dir);
     let dir_s = dir.to_str().unwrap();
-    let out = airlock(&[
-        "index",
-        "documents",
-        "--out",
-        &format!("{dir_s}/protected/source.idx"),
-        &format!("{dir_s}/protected/src"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = airlock(&[
         "index",
         "records",
@@ -148,15 +154,8 @@ fn build_envelope_carries_the_indexes_raw_and_the_filter_loads_it() {
         (digest.clone(), digest.clone())
     );
     // An index rebuilt (a new key, other fingerprints) is another policy, in both forms.
+    index_source(&dir);
     let dir_s = dir.to_str().unwrap();
-    let out = airlock(&[
-        "index",
-        "documents",
-        "--out",
-        &format!("{dir_s}/protected/source.idx"),
-        &format!("{dir_s}/protected/src"),
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
     let rebuilt = airlock(&["build", "--envelope", dir_s]);
     let reloaded = airlock_filter::config::load(&rebuilt.stdout, &env).unwrap();
     assert_ne!(reloaded.policy.info.digest, digest);
