@@ -204,7 +204,12 @@ impl Table {
         // up from the root (0), states with outputs count down from the last, so the match
         // states are numbered last as the scan loop needs. Outputs are a node's own then its
         // failure state's, kept as ranges of one flat list, by final id.
-        let mut transitions = vec![0u32; nodes * stride_usize];
+        // Zeros up to a power of two from the start: a zeroed allocation, not a second pass.
+        let used_entries = nodes * stride_usize;
+        if used_entries > MATCH as usize {
+            return None;
+        }
+        let mut transitions = vec![0u32; used_entries.next_power_of_two()];
         let mut outputs: Vec<u32> = Vec::new();
         let mut output_range: Vec<Range<u32>> = vec![0..0; nodes];
         // (trie node, final id, failure state's premultiplied id), in breadth-first order.
@@ -227,7 +232,7 @@ impl Table {
                 let via_fail = if node == 0 {
                     0
                 } else {
-                    transitions.get(fail_row + c).copied()?
+                    transitions.get(fail_row + c).copied()? & !MATCH
                 };
                 let start = u32::try_from(outputs.len()).ok()?;
                 outputs.extend(own(child as usize));
@@ -242,7 +247,8 @@ impl Table {
                     next_plain - 1
                 };
                 *output_range.get_mut(child_id as usize)? = start..end;
-                *transitions.get_mut(row + c)? = child_id * stride_u32;
+                let flag = if end > start { MATCH } else { 0 };
+                *transitions.get_mut(row + c)? = child_id * stride_u32 | flag;
                 order.push((child, child_id, via_fail));
             }
         }
@@ -251,16 +257,6 @@ impl Table {
         }
         let first_match_index = next_plain as usize;
         let first_match = u32::try_from(first_match_index * stride_usize).ok()?;
-        let used_entries = transitions.len();
-        if used_entries > MATCH as usize {
-            return None;
-        }
-        for entry in &mut transitions {
-            if *entry >= first_match {
-                *entry |= MATCH;
-            }
-        }
-        transitions.resize(used_entries.next_power_of_two(), 0);
         let mut output_ends = vec![0u32];
         let mut flat = Vec::new();
         for range in output_range.get(first_match_index..)? {
