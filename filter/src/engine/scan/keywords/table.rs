@@ -248,7 +248,7 @@ impl Table {
                 };
                 *output_range.get_mut(child_id as usize)? = start..end;
                 let flag = if end > start { MATCH } else { 0 };
-                *transitions.get_mut(row + c)? = child_id * stride_u32 | flag;
+                *transitions.get_mut(row + c)? = (child_id * stride_u32) | flag;
                 order.push((child, child_id, via_fail));
             }
         }
