@@ -1,9 +1,13 @@
 //! One keyword table: a dense Aho-Corasick DFA over byte classes, built by one
 //! breadth-first pass in which each state copies its failure state's row.
 //!
-//! The scan loop is one table load per byte and one comparison that says
+//! The scan loop is one table load per byte and one bit test that says
 //! whether the state ends a keyword at all: state ids are premultiplied by the
-//! number of byte classes, and the states that end keywords are numbered last.
+//! number of byte classes, the states that end keywords are numbered last, and
+//! an entry leading into one carries [`MATCH`]. The table is padded to a power
+//! of two and indexed through its length's mask, which also drops that bit, so
+//! the index needs no bounds test of its own (wasm counts: ~30 instructions a
+//! byte before, RESULTS.md, issue 16, fifteenth round).
 //! The table's size is states × classes × 4 bytes, written on every policy
 //! load, which is why [`super::Keywords`] keeps patterns with non-ASCII bytes
 //! in a table of their own.
@@ -12,11 +16,19 @@ use super::KeywordMatch;
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// The DFA: `next = transitions[state + class_of[byte]]`, states premultiplied by the class count.
+/// Set in a transition whose target state ends a pattern: four lanes test their states with
+/// one `or`, and the index mask drops it (the table is far below 2^31 entries).
+const MATCH: u32 = 1 << 31;
+
+/// The DFA: `next = transitions[(state + class_of[byte]) & mask]`, states premultiplied by
+/// the class count, [`MATCH`] set on those that end a pattern.
 #[derive(Debug)]
 pub(super) struct Table {
     class_of: [u8; 256],
-    transitions: Vec<u32>,
+    /// `states × stride` entries, then zeros up to a power of two.
+    transitions: Box<[u32]>,
+    /// Entries before the padding (what the size limits count).
+    used_entries: usize,
     /// Premultiplied id of the first state that ends a pattern; every later state does too.
     first_match: u32,
     stride: u32,
@@ -192,7 +204,12 @@ impl Table {
         // up from the root (0), states with outputs count down from the last, so the match
         // states are numbered last as the scan loop needs. Outputs are a node's own then its
         // failure state's, kept as ranges of one flat list, by final id.
-        let mut transitions = vec![0u32; nodes * stride_usize];
+        // Zeros up to a power of two from the start: a zeroed allocation, not a second pass.
+        let used_entries = nodes * stride_usize;
+        if used_entries > MATCH as usize {
+            return None;
+        }
+        let mut transitions = vec![0u32; used_entries.next_power_of_two()];
         let mut outputs: Vec<u32> = Vec::new();
         let mut output_range: Vec<Range<u32>> = vec![0..0; nodes];
         // (trie node, final id, failure state's premultiplied id), in breadth-first order.
@@ -215,7 +232,7 @@ impl Table {
                 let via_fail = if node == 0 {
                     0
                 } else {
-                    transitions.get(fail_row + c).copied()?
+                    transitions.get(fail_row + c).copied()? & !MATCH
                 };
                 let start = u32::try_from(outputs.len()).ok()?;
                 outputs.extend(own(child as usize));
@@ -230,7 +247,8 @@ impl Table {
                     next_plain - 1
                 };
                 *output_range.get_mut(child_id as usize)? = start..end;
-                *transitions.get_mut(row + c)? = child_id * stride_u32;
+                let flag = if end > start { MATCH } else { 0 };
+                *transitions.get_mut(row + c)? = (child_id * stride_u32) | flag;
                 order.push((child, child_id, via_fail));
             }
         }
@@ -238,6 +256,7 @@ impl Table {
             return None; // every node is numbered exactly once; anything else is a bug
         }
         let first_match_index = next_plain as usize;
+        let first_match = u32::try_from(first_match_index * stride_usize).ok()?;
         let mut output_ends = vec![0u32];
         let mut flat = Vec::new();
         for range in output_range.get(first_match_index..)? {
@@ -250,8 +269,9 @@ impl Table {
         }
         Some(Table {
             class_of,
-            transitions,
-            first_match: u32::try_from(first_match_index * stride_usize).ok()?,
+            transitions: transitions.into_boxed_slice(),
+            used_entries,
+            first_match,
             stride: u32::from(stride),
             output_ends,
             outputs: flat,
@@ -263,19 +283,20 @@ impl Table {
 
     /// The patterns that end in match state `state`, as a range of `outputs`.
     fn outputs_of(&self, state: u32) -> Range<usize> {
-        let k = ((state - self.first_match) / self.stride) as usize;
+        let k = ((state & !MATCH).saturating_sub(self.first_match) / self.stride) as usize;
         let start = self.output_ends.get(k).copied().unwrap_or(0) as usize;
         let end = self.output_ends.get(k + 1).copied().unwrap_or(0) as usize;
         start..end.max(start)
     }
 
+    /// The state after `byte`; `state` may carry [`MATCH`], which the mask drops.
     #[inline]
     fn step(&self, state: u32, byte: u8) -> u32 {
         let class = u32::from(self.class_of.get(usize::from(byte)).copied().unwrap_or(0));
-        self.transitions
-            .get((state + class) as usize)
-            .copied()
-            .unwrap_or(0)
+        let table: &[u32] = &self.transitions;
+        // A power-of-two length, so the masked index is always in the table.
+        let index = state.wrapping_add(class) as usize & table.len().wrapping_sub(1);
+        table.get(index).copied().unwrap_or(0)
     }
 
     /// The match of the pattern at `outputs[output]`, ending at `end`.
@@ -338,9 +359,9 @@ impl Table {
             s1 = self.step(s1, b1);
             s2 = self.step(s2, b2);
             s3 = self.step(s3, b3);
-            if s0.max(s1).max(s2).max(s3) >= self.first_match {
+            if (s0 | s1 | s2 | s3) & MATCH != 0 {
                 for (i, s) in [s0, s1, s2, s3].into_iter().enumerate() {
-                    if s >= self.first_match {
+                    if s & MATCH != 0 {
                         on_match(i, s, k + 1);
                     }
                 }
@@ -350,7 +371,7 @@ impl Table {
         for (i, (state, lane)) in states.iter_mut().zip([l0, l1, l2, l3]).enumerate() {
             for (k, &b) in lane.iter().enumerate().skip(common) {
                 *state = self.step(*state, b);
-                if *state >= self.first_match {
+                if *state & MATCH != 0 {
                     on_match(i, *state, k + 1);
                 }
             }
@@ -359,7 +380,7 @@ impl Table {
 
     /// Entries of the transition table.
     pub(super) fn entries(&self) -> usize {
-        self.transitions.len()
+        self.used_entries
     }
 
     /// The longest pattern's length in bytes.
@@ -479,7 +500,7 @@ impl Iterator for TableMatches<'_> {
             for &b in rest {
                 state = table.step(state, b);
                 consumed += 1;
-                if state >= table.first_match {
+                if state & MATCH != 0 {
                     matched = true;
                     break;
                 }
