@@ -19,6 +19,7 @@ pub mod tally;
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+use crate::engine::relay;
 use crate::engine::scan::protected::FoldedText;
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
@@ -272,7 +273,17 @@ impl Walk<'_, '_> {
         if !outline.runs.is_empty() {
             self.piece_runs(doc, outline, prefix, &redacted_keys);
         }
-        splices.apply(doc)
+        // The body's rewrite, if its root members keep their names, is answered for by the
+        // body's outline when the relay edits fields (`relay::parsed`).
+        let names_kept = depth == 0
+            && splices.len() > 0
+            && self.scratch.body_parsed == Some((doc.as_ptr() as usize, doc.len()))
+            && relay::parsed::root_names_kept(outline, splices.spans());
+        let rewritten = splices.apply(doc);
+        if let Some(out) = rewritten.as_ref().filter(|_| names_kept) {
+            self.scratch.body_rewrite = Some((out.as_ptr() as usize, out.len()));
+        }
+        rewritten
     }
 
     /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.
