@@ -127,13 +127,18 @@ impl Walk<'_, '_> {
         let body = depth == 0 && prefix == "$" && self.documents == 1 && self.findings.is_empty();
         let resumed = body.then(|| self.resume_parse(doc, &mut outline)).flatten();
         // What a lenient upstream parser reads is walked too (see `json::Grammar`).
-        let strict = resumed.map_or_else(|| outline.parse(doc), Ok);
+        let strict = resumed.map_or_else(|| outline.parse_strict(doc), Ok);
         if depth == 0 && prefix == "$" && self.documents == 1 && strict.is_ok() {
             self.scratch.body_parsed = Some((doc.as_ptr() as usize, doc.len()));
         }
         let parsed = match strict {
-            Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
-            parsed => parsed,
+            // Known to fail the same way (documents one after another): not parsed again.
+            Err((e, true)) => Err(e),
+            Err((SyntaxError::Invalid(_), false)) => {
+                outline.parse_with(doc, json::Grammar::Tolerant)
+            }
+            Err((e, false)) => Err(e),
+            Ok(()) => Ok(()),
         };
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
