@@ -142,6 +142,9 @@ pub struct Scratch {
     /// The last inspection's body document, if it parsed strictly: where its bytes were and
     /// how many (the outline of depth 0 is its), for [`Scratch::body_outline`].
     body_parsed: Option<(usize, usize)>,
+    /// The walk's rewrite of that document, if its root members kept their names: where its
+    /// bytes are and how many, for [`Scratch::body_members`].
+    body_rewrite: Option<(usize, usize)>,
 }
 
 impl Scratch {
@@ -192,6 +195,23 @@ impl Scratch {
             .then(|| self.outlines.first())
             .flatten()
     }
+
+    /// An outline naming the root members of `last` and the bytes it indexes: `last`'s own
+    /// ([`Scratch::body_outline`]), or `body`'s when `last` is the walk's rewrite of `body`
+    /// and every root member kept its name (`relay::parsed::root_names_kept`).
+    fn body_members<'a>(
+        &'a self,
+        last: &'a [u8],
+        body: &'a [u8],
+    ) -> Option<(&'a [u8], &'a Outline)> {
+        if let Some(outline) = self.body_outline(last) {
+            return Some((last, outline));
+        }
+        let rewrite = self.body_rewrite?;
+        (rewrite == (last.as_ptr() as usize, last.len()))
+            .then(|| self.body_outline(body).map(|outline| (body, outline)))
+            .flatten()
+    }
 }
 
 impl Policy {
@@ -212,6 +232,7 @@ impl Policy {
             folded: fold::Folded::default(),
             cache: cache::InspectionCache::new(DEFAULT_CACHE_BYTES),
             body_parsed: None,
+            body_rewrite: None,
         }
     }
 
@@ -243,6 +264,7 @@ impl Policy {
         };
         walk.scratch.joined_fields.clear();
         walk.scratch.body_parsed = None;
+        walk.scratch.body_rewrite = None;
         walk.scratch.cache.begin(self, request.caller);
         let rewritten = walk.body(&body, request.content_type);
         scan::fuel_probe::tag("eng:walked");
@@ -270,10 +292,12 @@ impl Policy {
         let (rewritten, fields_applied) = match (blocked, fields.is_empty()) {
             (false, false) => {
                 let last = rewritten.as_deref().unwrap_or(&body);
-                // The walk's parse of these very bytes tells most requests apart without
-                // parsing them again (`relay::parsed`).
-                let untouched = walk.scratch.body_outline(last).is_some_and(|outline| {
-                    relay::parsed::leaves_alone(fields, request.path, last, outline)
+                // The walk's parse of these very bytes (or of the body they rewrite inside its
+                // strings) tells most requests apart without parsing them again
+                // (`relay::parsed`).
+                let members = walk.scratch.body_members(last, &body);
+                let untouched = members.is_some_and(|(doc, outline)| {
+                    relay::parsed::leaves_alone(fields, request.path, doc, outline)
                 });
                 let applied = if untouched {
                     Ok(None)

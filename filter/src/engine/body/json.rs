@@ -204,6 +204,25 @@ impl Outline {
         self.parse_with(doc, Grammar::Strict)
     }
 
+    /// [`Outline::parse`]; a failure also tells whether [`Grammar::Tolerant`] fails on `doc` with
+    /// the same error, without parsing it again: when a complete value is followed by bytes
+    /// neither grammar skips (no `/` comment, no extra whitespace), as in several JSON
+    /// documents written one after another. The strict value's bytes read the same in the
+    /// tolerant grammar (its extras start with bytes a strict value holds only inside strings),
+    /// so the tolerant parse would stop at the same byte.
+    pub fn parse_strict(&mut self, doc: &[u8]) -> Result<(), (SyntaxError, bool)> {
+        match self.parse_prefix(doc, Grammar::Strict) {
+            Ok(end) if end == doc.len() => Ok(()),
+            Ok(end) => {
+                let rest = doc.get(end..).unwrap_or_default();
+                let skipped =
+                    rest.starts_with(b"/") || EXTRA_WHITESPACE.iter().any(|w| rest.starts_with(w));
+                Err((SyntaxError::Invalid(end), !skipped))
+            }
+            Err(e) => Err((e, false)),
+        }
+    }
+
     /// Parses `doc` as one JSON value of `grammar` (nothing may follow it).
     pub fn parse_with(&mut self, doc: &[u8], grammar: Grammar) -> Result<(), SyntaxError> {
         let end = self.parse_prefix(doc, grammar)?;
@@ -964,6 +983,56 @@ pub fn looks_like_json(text: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where [`Outline::parse_strict`] says the tolerant grammar fails the same way, it does;
+    /// the texts are valid values, tolerant extras and stray bytes run together.
+    #[test]
+    fn parse_strict_knows_when_the_tolerant_parse_fails_too() {
+        let pieces = [
+            "{\"a\":[1,\"x\"]}",
+            "[1,2]",
+            "\"s\"",
+            "7",
+            " ",
+            "\n",
+            "// c\n",
+            "/* c */",
+            "/",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{feff}",
+            "\x0b",
+            "NaN",
+            "+1",
+            "[1,]",
+            "{",
+            "}",
+            ",",
+            "tru",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x70_1e7a);
+        let (mut known, mut tolerant_reads) = (0, 0);
+        let (mut outline, mut tolerant) = (Outline::default(), Outline::default());
+        for _ in 0..20_000 {
+            let doc: String = (0..1 + rng.below(4)).map(|_| rng.pick(&pieces)).collect();
+            let again = tolerant.parse_with(doc.as_bytes(), Grammar::Tolerant);
+            match outline.parse_strict(doc.as_bytes()) {
+                Ok(()) => assert_eq!(outline.parse(doc.as_bytes()), Ok(()), "{doc:?}"),
+                Err((e, true)) => {
+                    known += 1;
+                    assert_eq!(again, Err(e), "{doc:?}");
+                }
+                Err((e, false)) => {
+                    assert_eq!(outline.parse(doc.as_bytes()), Err(e), "{doc:?}");
+                    tolerant_reads += usize::from(again.is_ok());
+                }
+            }
+        }
+        assert!(
+            known > 1_000 && tolerant_reads > 1_000,
+            "{known} {tolerant_reads}"
+        );
+    }
 
     fn outline(doc: &str) -> Outline {
         let mut o = Outline::default();

@@ -10,9 +10,16 @@
 //! and every rule ends at its first name when the root object has no member of that name:
 //! a `remove` finds nothing to remove, a nested path misses its parent, and a `set` adds a
 //! member only when it is `set` on the root without `only_if_present`, which is left to `apply`.
+//!
+//! A body the walk rewrote (masks) is other bytes, but its replacements lie inside strings
+//! (escaped, so the document stays valid; a masked number becomes a string): when none
+//! touches a root member's name ([`root_names_kept`]), the rewritten body's root object has
+//! the same member names, and the body's outline answers for it too (json 64 KiB: 0.72 M
+//! instructions of a second parse).
 
 use super::fields::{FieldOp, FieldRule};
 use crate::engine::body::json::{unescape, Outline, PathStep};
+use crate::engine::span::Span;
 
 /// Whether `apply(rules, request_path, doc)` leaves `doc` as it is, read from `outline`, the
 /// walk's strict parse of exactly `doc`. `false`: not known here (ask `apply`).
@@ -39,6 +46,21 @@ pub fn leaves_alone(
         })
 }
 
+/// Whether none of `replaced` (spans of the document `outline` was parsed from) touches the
+/// name of one of its root members, so that the document with them replaced names the same
+/// root members. A span that only meets a name's edge counts as touching it.
+pub fn root_names_kept(outline: &Outline, replaced: impl Iterator<Item = Span>) -> bool {
+    let names: Vec<Span> = (outline.nodes.iter())
+        .filter_map(|node| match node.step {
+            PathStep::Key(raw) if node.parent == 0 => Some(raw),
+            _ => None,
+        })
+        .collect();
+    replaced
+        .into_iter()
+        .all(|span| (names.iter()).all(|name| span.end < name.start || name.end < span.start))
+}
+
 /// Whether the root object of `doc` has a member whose unescaped name is `name`: the outline's
 /// member nodes whose parent is the root (node 0).
 fn root_has(outline: &Outline, doc: &[u8], name: &str, scratch: &mut Vec<u8>) -> bool {
@@ -61,6 +83,7 @@ mod tests {
     use super::super::fields::apply;
     use super::*;
     use crate::engine::test_rng::TestRng;
+    use crate::engine::verdict::rewrite::Splices;
 
     const NAMES: [&str; 8] = [
         "store",
@@ -162,6 +185,56 @@ mod tests {
             }
         }
         assert!(answered > 5_000 && asked > 5_000, "{answered} {asked}");
+    }
+
+    /// A body rewritten inside its strings (masks, some of them spelling member names) is
+    /// answered from the body's outline only when no root member's name was touched, and then
+    /// `apply` on the rewritten bytes leaves them alone too.
+    #[test]
+    fn rewrites_that_keep_root_names_are_answered_for() {
+        let masks: [&[u8]; 6] = [b"[MASKED]", b"store", b"user", b"a\"b\\c\n", b"", b"\x01"];
+        let mut rng = TestRng::new(0x7e57_ab1e);
+        let (mut answered, mut touched) = (0, 0);
+        let mut outline = Outline::default();
+        let mut again = Outline::default();
+        for _ in 0..20_000 {
+            let mut doc = String::new();
+            object(&mut rng, 0, &mut doc);
+            outline
+                .parse(doc.as_bytes())
+                .expect("the generator writes valid JSON");
+            let mut splices = Splices::default();
+            for leaf in &outline.strings {
+                if rng.below(6) != 0 {
+                    continue;
+                }
+                let mask = rng.pick(&masks);
+                match leaf.is_number {
+                    true => splices.push_json_string_for(leaf.raw, mask),
+                    false => splices.push_json_string(leaf.raw, mask),
+                }
+            }
+            let kept = root_names_kept(&outline, splices.spans());
+            let Some(rewritten) = splices.apply(doc.as_bytes()) else {
+                continue;
+            };
+            again
+                .parse(&rewritten)
+                .expect("a rewrite inside strings stays valid JSON");
+            touched += usize::from(!kept);
+            let rules: Vec<FieldRule> = (0..1 + rng.below(3)).map(|_| rule(&mut rng)).collect();
+            let path = rng.pick(&["/v1/chat/completions", "/v1/responses"]);
+            if kept && leaves_alone(&rules, path, doc.as_bytes(), &outline) {
+                answered += 1;
+                let shown = String::from_utf8_lossy(&rewritten);
+                assert_eq!(
+                    apply(&rules, path, &rewritten),
+                    Ok(None),
+                    "{shown} {rules:?}"
+                );
+            }
+        }
+        assert!(answered > 2_000 && touched > 2_000, "{answered} {touched}");
     }
 
     #[test]

@@ -48,6 +48,11 @@ impl Splices {
         self.items.get(start..).unwrap_or_default()
     }
 
+    /// The spans replaced, in the order they came.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.items.iter().map(|(span, _)| *span)
+    }
+
     /// The document with every replacement made, or `None` if there were none.
     pub(crate) fn apply(self, doc: &[u8]) -> Option<Vec<u8>> {
         if self.items.is_empty() {

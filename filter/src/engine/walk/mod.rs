@@ -19,6 +19,7 @@ pub mod tally;
 use crate::engine::body::json::{self, Outline, SyntaxError};
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
+use crate::engine::relay;
 use crate::engine::scan::protected::FoldedText;
 use crate::engine::scan::scanner::{Hit, KeywordHint};
 use crate::engine::span::Span;
@@ -126,13 +127,18 @@ impl Walk<'_, '_> {
         let body = depth == 0 && prefix == "$" && self.documents == 1 && self.findings.is_empty();
         let resumed = body.then(|| self.resume_parse(doc, &mut outline)).flatten();
         // What a lenient upstream parser reads is walked too (see `json::Grammar`).
-        let strict = resumed.map_or_else(|| outline.parse(doc), Ok);
+        let strict = resumed.map_or_else(|| outline.parse_strict(doc), Ok);
         if depth == 0 && prefix == "$" && self.documents == 1 && strict.is_ok() {
             self.scratch.body_parsed = Some((doc.as_ptr() as usize, doc.len()));
         }
         let parsed = match strict {
-            Err(SyntaxError::Invalid(_)) => outline.parse_with(doc, json::Grammar::Tolerant),
-            parsed => parsed,
+            // Known to fail the same way (documents one after another): not parsed again.
+            Err((e, true)) => Err(e),
+            Err((SyntaxError::Invalid(_), false)) => {
+                outline.parse_with(doc, json::Grammar::Tolerant)
+            }
+            Err((e, false)) => Err(e),
+            Ok(()) => Ok(()),
         };
         if let Err(SyntaxError::TooDeep(_)) = parsed {
             self.limits.json_depth += 1;
@@ -272,7 +278,17 @@ impl Walk<'_, '_> {
         if !outline.runs.is_empty() {
             self.piece_runs(doc, outline, prefix, &redacted_keys);
         }
-        splices.apply(doc)
+        // The body's rewrite, if its root members keep their names, is answered for by the
+        // body's outline when the relay edits fields (`relay::parsed`).
+        let names_kept = depth == 0
+            && splices.len() > 0
+            && self.scratch.body_parsed == Some((doc.as_ptr() as usize, doc.len()))
+            && relay::parsed::root_names_kept(outline, splices.spans());
+        let rewritten = splices.apply(doc);
+        if let Some(out) = rewritten.as_ref().filter(|_| names_kept) {
+            self.scratch.body_rewrite = Some((out.as_ptr() as usize, out.len()));
+        }
+        rewritten
     }
 
     /// Inspects `text` as one field; returns the rewritten text if a finding rewrote something.

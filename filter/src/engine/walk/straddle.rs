@@ -19,6 +19,8 @@ pub(crate) struct Straddle {
     /// more have none). A shape crosses an edge only if it holds the bytes on both sides, so
     /// one read on each side leaves the few shapes to count runs for.
     edge_bytes: Option<Box<[u64; 256]>>,
+    /// The longest run any shape's test reads on one side of an edge (its shortest finding).
+    longest: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,11 @@ struct Shape {
 }
 
 impl Shape {
+    /// How many bytes a crossing finding holds at least (one on each side of the edge).
+    fn need(&self) -> usize {
+        self.min_len.max(2)
+    }
+
     fn holds(&self, b: u8) -> bool {
         let b = usize::from(b);
         self.bytes
@@ -65,6 +72,7 @@ impl Straddle {
             table
         });
         Straddle {
+            longest: out.iter().map(Shape::need).max().unwrap_or(0),
             shapes: out,
             edge_bytes,
         }
@@ -79,21 +87,92 @@ impl Straddle {
         let (Some(&last), Some(&first)) = (before.last(), after.first()) else {
             return false;
         };
-        let holding = |b: u8| {
-            self.edge_bytes
-                .as_ref()
-                .map_or(u64::MAX, |t| t.get(usize::from(b)).copied().unwrap_or(0))
-        };
-        let candidates = holding(last) & holding(first);
+        match self.edge_bytes.as_deref() {
+            Some(table) => self.runs_cross(table, before, after, last, first),
+            None => self.each_shape_crosses(u64::MAX, before, after),
+        }
+    }
+
+    /// [`Straddle::may_cross`] with the edge-byte table: every shape's run on each side counted
+    /// in one walk, the table's entry of a byte telling which runs it continues (issue 16: the
+    /// shapes share their bytes, so one walk per shape read the same letters and digits many
+    /// times). A run is counted up to `longest`, past every shape's need, so each shape's test
+    /// is the one [`Straddle::each_shape_crosses`] makes.
+    fn runs_cross(
+        &self,
+        table: &[u64; 256],
+        before: &[u8],
+        after: &[u8],
+        last: u8,
+        first: u8,
+    ) -> bool {
+        let held = |b: u8| table.get(usize::from(b)).copied().unwrap_or(0);
+        let candidates = held(last) & held(first);
         if candidates == 0 {
             return false;
         }
+        // One shape: its own walk reads no further than its need. (Runs over 255 bytes do
+        // not fit the counts below.)
+        if candidates.count_ones() == 1 || self.longest > usize::from(u8::MAX) {
+            return self.each_shape_crosses(candidates, before, after);
+        }
+        // Each candidate's run after the edge (at least 1: `first` holds)...
+        let mut right = [0u8; 64];
+        let mut alive = candidates;
+        let mut n = 0u32;
+        for &b in after.iter().take(self.longest) {
+            let still = alive & held(b);
+            for_each_bit(alive & !still, |i| {
+                if let Some(r) = right.get_mut(i) {
+                    *r = n as u8;
+                }
+            });
+            alive = still;
+            if alive == 0 {
+                break;
+            }
+            n += 1;
+        }
+        for_each_bit(alive, |i| {
+            if let Some(r) = right.get_mut(i) {
+                *r = n as u8;
+            }
+        });
+        // ...and before it, each run's shape tested where its run ends.
+        let crosses = |shapes: u64, left: u32| {
+            let mut any = false;
+            for_each_bit(shapes, |i| {
+                let need = self.shapes.get(i).map_or(usize::MAX, Shape::need);
+                let r = right.get(i).copied().map_or(0, u32::from);
+                any |= (left + r) as usize >= need;
+            });
+            any
+        };
+        let mut alive = candidates;
+        let mut n = 0u32;
+        for &b in before.iter().rev().take(self.longest) {
+            let still = alive & held(b);
+            if crosses(alive & !still, n) {
+                return true;
+            }
+            alive = still;
+            if alive == 0 {
+                return false;
+            }
+            n += 1;
+        }
+        crosses(alive, n)
+    }
+
+    /// [`Straddle::may_cross`] shape by shape (every shape in `candidates`, and every shape past
+    /// the 64th): for more shapes than the edge-byte table holds.
+    fn each_shape_crosses(&self, candidates: u64, before: &[u8], after: &[u8]) -> bool {
         let shapes = self.shapes.iter().enumerate();
         shapes
             .filter(|&(i, _)| i >= 64 || candidates >> i & 1 == 1)
             .any(|(_, shape)| {
                 // Runs are counted only as far as the shortest finding needs.
-                let need = shape.min_len.max(2);
+                let need = shape.need();
                 let left = before
                     .iter()
                     .rev()
@@ -110,6 +189,14 @@ impl Straddle {
                     .count();
                 right > 0 && left + right >= need
             })
+    }
+}
+
+/// Calls `f` with the index of every set bit of `bits`, lowest first.
+fn for_each_bit(mut bits: u64, mut f: impl FnMut(usize)) {
+    while bits != 0 {
+        f(bits.trailing_zeros() as usize);
+        bits &= bits - 1;
     }
 }
 
@@ -184,6 +271,7 @@ mod tests {
         let plain = Straddle {
             shapes: s.shapes.clone(),
             edge_bytes: None,
+            longest: s.longest,
         };
         plain.may_cross(text, at)
     }
@@ -204,7 +292,8 @@ mod tests {
         ];
         let mut crossing = 0;
         for _ in 0..4000 {
-            let text: Vec<u8> = (0..rng.below(30))
+            // Up to ~190 bytes: runs past every shape's need (`longest` caps the counts).
+            let text: Vec<u8> = (0..rng.below(48))
                 .flat_map(|_| rng.pick(&pieces).bytes())
                 .collect();
             for s in &subsets {
