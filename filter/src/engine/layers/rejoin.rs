@@ -23,6 +23,8 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
+use super::class_bits::{ByteClass, MAX_PROBED};
+use super::class_windows::ClassWindows;
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -55,11 +57,19 @@ const SPACE: u8 = 16;
 /// Each byte's classes, built from the predicates themselves (so they cannot disagree).
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), TOKEN)
+const CLASS_TABLE: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), TOKEN)
     | class_bit(is_wordish(byte), WORDISH)
     | class_bit(is_separator(byte), SEPARATOR)
     | class_bit(byte & 0xC0 == 0x80, CONTINUATION)
     | class_bit(byte == b' ', SPACE));
+static CLASSES: [u8; 256] = CLASS_TABLE;
+/// The classes [`interleave_bits`] reads, for the gate over a long text ([`ClassWindows`]).
+const INTERLEAVE_CLASSES: [ByteClass; 4] = [
+    ByteClass::of_bit(&CLASS_TABLE, TOKEN),
+    ByteClass::of_bit(&CLASS_TABLE, WORDISH),
+    ByteClass::of_bit(&CLASS_TABLE, SEPARATOR),
+    ByteClass::of_bit(&CLASS_TABLE, CONTINUATION | SPACE),
+];
 
 /// Whether `b` is of any class in `bits` (one table read).
 #[cfg(test)]
@@ -128,6 +138,43 @@ fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
 /// Hits are sparse but the bytes tested are not (spaces, word ends): eight positions at a time.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', interleave_lanes)
+}
+
+/// [`next_interleave_hit`] over one text: on a text longer than [`MAX_PROBED`] its classes are
+/// marked once and read 64 positions at a time (the same positions).
+enum InterleaveHits {
+    Walked,
+    Classified(ClassWindows<4>),
+}
+
+impl InterleaveHits {
+    fn of(text: &[u8]) -> InterleaveHits {
+        match text.len() > MAX_PROBED {
+            true => InterleaveHits::Classified(ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ')),
+            false => InterleaveHits::Walked,
+        }
+    }
+
+    fn next(&self, text: &[u8], from: usize) -> Option<usize> {
+        match self {
+            InterleaveHits::Walked => next_interleave_hit(text, from),
+            InterleaveHits::Classified(windows) => windows.next(from, interleave_bits),
+        }
+    }
+}
+
+/// [`interleave_lanes`] on 64 positions, from [`INTERLEAVE_CLASSES`]' bits. Its last class
+/// joins two that no byte shares: a continuation byte is never a separator, and a space
+/// always is, so with [`SEPARATOR`] it tells them apart.
+#[inline(always)]
+fn interleave_bits(before: &[u64; 4], last: &[u64; 4], sep: &[u64; 4], next: &[u64; 4]) -> u64 {
+    let [token, _, _, continuation_or_space] = *last;
+    let continuation = continuation_or_space & !last[2];
+    let [_, wordish_before, _, _] = *before;
+    let [_, _, separator, continuation_or_space] = *sep;
+    let space = continuation_or_space & separator;
+    let alone = (token & !wordish_before) | continuation;
+    alone & separator & (!space | next[2])
 }
 
 /// [`piece_then_separator`] on eight positions: lane `i` of each argument holds the classes of
@@ -451,11 +498,12 @@ fn run_start_before(text: &[u8], floor: usize, word: usize) -> usize {
 /// goes from one such hit to the next ([`Walk::AroundHits`]), backing from each over the
 /// spaced pieces that may lead to it ([`run_start_before`]).
 fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
+    let hits = InterleaveHits::of(text);
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         if walk == Walk::AroundHits {
             // `i` is a word boundary: 0, or a byte that is not part of a word.
-            let Some(last) = next_interleave_hit(text, i) else {
+            let Some(last) = hits.next(text, i) else {
                 return;
             };
             // The piece ending at `last` (an ASCII character, or a character's last byte).
@@ -639,6 +687,47 @@ mod tests {
                 assert_eq!(next_interleave_hit(&text, from), walk, "{text:?} {from}");
             }
         }
+    }
+
+    /// The classified gate against the eight-lane walk, every start of texts of 0 to 700
+    /// bytes; and the joined class splits as [`interleave_bits`] splits it.
+    #[test]
+    fn classified_interleave_hits_are_the_walked_ones() {
+        for b in 0..=255u8 {
+            let joined = class(b, CONTINUATION | SPACE);
+            assert_eq!(
+                joined && !class(b, SEPARATOR),
+                class(b, CONTINUATION),
+                "{b}"
+            );
+            assert_eq!(joined && class(b, SEPARATOR), class(b, SPACE), "{b}");
+        }
+        let pieces: [&[u8]; 14] = [
+            b"a",
+            b"Z",
+            b"7",
+            b" ",
+            b".",
+            b"-",
+            b"|",
+            b"=",
+            b"\xe6\x9c\xba",
+            b"\n",
+            b",",
+            b"word",
+            b"  ",
+            b"\x9c",
+        ];
+        let windows = |text: &[u8]| {
+            let windows = ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ');
+            let every = 0..=text.len() + 1;
+            every
+                .map(|from| windows.next(from, interleave_bits))
+                .collect()
+        };
+        let hits =
+            super::super::class_windows::same_hits(0x1eaf, &pieces, next_interleave_hit, windows);
+        assert!(hits > 10_000, "{hits}");
     }
 
     #[test]
