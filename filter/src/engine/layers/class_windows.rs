@@ -93,6 +93,62 @@ impl<const K: usize> ClassWindows<K> {
     }
 }
 
+/// Bytes walked from a search's start before the text is classified.
+const WALKED: usize = 256;
+
+/// A gate over one text that walks ([`crate::engine::bytes::next_class_window`], the layer's
+/// `walk`) while hits come within [`WALKED`] bytes, and classifies the text ([`ClassWindows`])
+/// at the first search that walks that far without one: a field whose hits are dense (log
+/// lines), or whose layer stops early (the respelled budget spent), is never classified, and
+/// a clean one is read 64 positions a step after its first 256 bytes. The same hits either way.
+pub(crate) struct LazyWindows<'t, const K: usize> {
+    text: &'t [u8],
+    classes: &'t [ByteClass; K],
+    pad: u8,
+    windows: Option<ClassWindows<K>>,
+}
+
+impl<'t, const K: usize> LazyWindows<'t, K> {
+    /// `pad` as for [`ClassWindows::of`]; `walk` below must use the same pad byte.
+    pub(crate) fn new(text: &'t [u8], classes: &'t [ByteClass; K], pad: u8) -> Self {
+        LazyWindows {
+            text,
+            classes,
+            pad,
+            windows: None,
+        }
+    }
+
+    /// The first hit from `from`: `walk(text, from)` is the walking gate, `test` the same test
+    /// on classified bits ([`ClassWindows::next`]).
+    #[inline(always)]
+    pub(crate) fn next(
+        &mut self,
+        from: usize,
+        walk: impl Fn(&[u8], usize) -> Option<usize>,
+        test: impl Fn(&[u64; K], &[u64; K], &[u64; K], &[u64; K]) -> u64,
+    ) -> Option<usize> {
+        if let Some(windows) = &self.windows {
+            return windows.next(from, test);
+        }
+        let end = from.saturating_add(WALKED);
+        let Some(head) = self.text.get(..end) else {
+            // Fewer than `WALKED` bytes left: the walk over the whole text.
+            return walk(self.text, from);
+        };
+        // A hit whose four bytes all lie in `head` is the text's; none before `end - 2` in
+        // `head` means none there in the text (the same bytes), so the answer is at or past it.
+        let resume = end - 2;
+        if let Some(hit) = walk(head, from).filter(|&hit| hit < resume) {
+            return Some(hit);
+        }
+        let windows = self
+            .windows
+            .insert(ClassWindows::of(self.text, self.classes, self.pad));
+        windows.next(resume, test)
+    }
+}
+
 fn at<const K: usize>(word: &[u64; K], k: usize) -> u64 {
     word.get(k).copied().unwrap_or(0)
 }

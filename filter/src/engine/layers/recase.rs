@@ -9,8 +9,8 @@
 //! T B`) and nothing else. The run is the mangled word with one word either side (so `tOp
 //! SeCrEt` reads as `TOP SECRET`), upper-cased and de-leeted. One pass over the bytes.
 
-use super::class_bits::{ByteClass, MAX_PROBED};
-use super::class_windows::ClassWindows;
+use super::class_bits::ByteClass;
+use super::class_windows::LazyWindows;
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 use crate::engine::span::Span;
@@ -179,36 +179,14 @@ fn next_pair(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', pair_lanes)
 }
 
-/// [`next_pair`] over one text: on a text longer than [`MAX_PROBED`] its classes are marked
-/// once and read 64 positions at a time (the same positions).
-enum Pairs {
-    Walked,
-    Classified(ClassWindows<3>),
-}
-
-impl Pairs {
-    fn of(text: &[u8]) -> Pairs {
-        match text.len() > MAX_PROBED {
-            true => Pairs::Classified(ClassWindows::of(text, &PAIR_CLASSES, b' ')),
-            false => Pairs::Walked,
-        }
-    }
-
-    fn next(&self, text: &[u8], from: usize) -> Option<usize> {
-        match self {
-            Pairs::Walked => next_pair(text, from),
-            Pairs::Classified(windows) => windows.next(from, pair_bits),
-        }
-    }
-}
-
 /// Finds mangled words in `text` and appends them (with a word either side) to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
     // character next to a letter (one branch-free pass, which most text fails); and the scan
     // below has only ever run on text with a digit or such a lower-upper pair.
-    let pairs = Pairs::of(text);
-    if pairs.next(text, 0).is_none() {
+    // Long clean text is classified once its first search walks far without a pair.
+    let mut pairs = LazyWindows::new(text, &PAIR_CLASSES, b' ');
+    if pairs.next(0, next_pair, pair_bits).is_none() {
         return;
     }
     let gate = text.iter().any(u8::is_ascii_digit)
@@ -225,7 +203,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // bytes, and a byte just outside a word that is a token byte glues it). So each token
     // holding a pair is looked at once, and dismissed by its length before its bytes.
     let mut from = 0;
-    while let Some(at) = pairs.next(text, from) {
+    while let Some(at) = pairs.next(from, next_pair, pair_bits) {
         let (start, end) = (token_start(text, at), token_end(text, at));
         from = end.max(at + 1);
         if out.len() >= MAX_RESPELLED_RUNS {
@@ -333,11 +311,22 @@ mod tests {
             b"\n",
         ];
         let windows = |text: &[u8]| {
-            let windows = super::ClassWindows::of(text, &super::PAIR_CLASSES, b' ');
+            let windows =
+                super::super::class_windows::ClassWindows::of(text, &super::PAIR_CLASSES, b' ');
             let every = 0..=text.len() + 1;
-            every
-                .map(|from| windows.next(from, super::pair_bits))
-                .collect()
+            // And the lazy gate, asked in order as the layer asks it.
+            let mut lazy =
+                super::super::class_windows::LazyWindows::new(text, &super::PAIR_CLASSES, b' ');
+            let mut answer = |from| {
+                let hit = windows.next(from, super::pair_bits);
+                assert_eq!(
+                    lazy.next(from, super::next_pair, super::pair_bits),
+                    hit,
+                    "{from}"
+                );
+                hit
+            };
+            every.map(&mut answer).collect()
         };
         let hits =
             super::super::class_windows::same_hits(0x9a1f, &pieces, super::next_pair, windows);

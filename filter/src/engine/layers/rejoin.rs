@@ -23,8 +23,8 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
-use super::class_bits::{ByteClass, MAX_PROBED};
-use super::class_windows::ClassWindows;
+use super::class_bits::ByteClass;
+use super::class_windows::LazyWindows;
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -138,29 +138,6 @@ fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
 /// Hits are sparse but the bytes tested are not (spaces, word ends): eight positions at a time.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', interleave_lanes)
-}
-
-/// [`next_interleave_hit`] over one text: on a text longer than [`MAX_PROBED`] its classes are
-/// marked once and read 64 positions at a time (the same positions).
-enum InterleaveHits {
-    Walked,
-    Classified(ClassWindows<4>),
-}
-
-impl InterleaveHits {
-    fn of(text: &[u8]) -> InterleaveHits {
-        match text.len() > MAX_PROBED {
-            true => InterleaveHits::Classified(ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ')),
-            false => InterleaveHits::Walked,
-        }
-    }
-
-    fn next(&self, text: &[u8], from: usize) -> Option<usize> {
-        match self {
-            InterleaveHits::Walked => next_interleave_hit(text, from),
-            InterleaveHits::Classified(windows) => windows.next(from, interleave_bits),
-        }
-    }
 }
 
 /// [`interleave_lanes`] on 64 positions, from [`INTERLEAVE_CLASSES`]' bits. Its last class
@@ -498,12 +475,13 @@ fn run_start_before(text: &[u8], floor: usize, word: usize) -> usize {
 /// goes from one such hit to the next ([`Walk::AroundHits`]), backing from each over the
 /// spaced pieces that may lead to it ([`run_start_before`]).
 fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
-    let hits = InterleaveHits::of(text);
+    // Long clean text is classified once a search walks far without a hit.
+    let mut hits = LazyWindows::new(text, &INTERLEAVE_CLASSES, b' ');
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         if walk == Walk::AroundHits {
             // `i` is a word boundary: 0, or a byte that is not part of a word.
-            let Some(last) = hits.next(text, i) else {
+            let Some(last) = hits.next(i, next_interleave_hit, interleave_bits) else {
                 return;
             };
             // The piece ending at `last` (an ASCII character, or a character's last byte).
@@ -719,11 +697,22 @@ mod tests {
             b"\x9c",
         ];
         let windows = |text: &[u8]| {
-            let windows = ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ');
+            let windows =
+                super::super::class_windows::ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ');
             let every = 0..=text.len() + 1;
-            every
-                .map(|from| windows.next(from, interleave_bits))
-                .collect()
+            // And the lazy gate, asked in order as the layer asks it.
+            let mut lazy =
+                super::super::class_windows::LazyWindows::new(text, &INTERLEAVE_CLASSES, b' ');
+            let mut answer = |from| {
+                let hit = windows.next(from, interleave_bits);
+                assert_eq!(
+                    lazy.next(from, next_interleave_hit, interleave_bits),
+                    hit,
+                    "{from}"
+                );
+                hit
+            };
+            every.map(&mut answer).collect()
         };
         let hits =
             super::super::class_windows::same_hits(0x1eaf, &pieces, next_interleave_hit, windows);

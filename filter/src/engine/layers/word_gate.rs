@@ -84,6 +84,16 @@ impl<'t> WordGate<'t> {
     /// it may be found or not (the caller takes the earlier of it and the trigger at `before`).
     #[inline(always)]
     fn long_run_at_or_after(&mut self, from: usize, before: usize) -> Option<usize> {
+        // A short field is probed as it always was: the classified path stays out of its way.
+        if self.text.len() <= CLASSIFIED_SPAN {
+            return first_long_run(self.text, from, before, self.shortest_run);
+        }
+        self.long_text_run(from, before)
+    }
+
+    /// [`WordGate::long_run_at_or_after`] in a text longer than [`CLASSIFIED_SPAN`].
+    #[inline(never)]
+    fn long_text_run(&mut self, from: usize, before: usize) -> Option<usize> {
         if let Some(bits) = &self.classified {
             return bits.first_run_before(from, before, self.shortest_run);
         }
