@@ -159,16 +159,19 @@ fn set<const K: usize>(word: &mut [u64; K], k: usize, bits: u64) {
     }
 }
 
-/// For a layer's test: on seeded texts of `pieces` (lengths 0 to 700, every `from`), the
-/// classified gate finds what the eight-lane walk `walked` finds; `classified` answers a text
-/// for every `from` in `0..=len + 1`.
+/// A layer's gate as a test reads it: the walk, the classes (padded with a space) and the bit test.
 #[cfg(test)]
-pub(crate) fn same_hits(
-    seed: u64,
-    pieces: &[&[u8]],
-    walked: impl Fn(&[u8], usize) -> Option<usize>,
-    classified: impl Fn(&[u8]) -> Vec<Option<usize>>,
-) -> usize {
+pub(crate) struct Gate<const K: usize> {
+    pub walked: fn(&[u8], usize) -> Option<usize>,
+    pub classes: [ByteClass; K],
+    pub bits: fn(&[u64; K], &[u64; K], &[u64; K], &[u64; K]) -> u64,
+}
+
+/// For a layer's test: on seeded texts of `pieces` (lengths 0 to 700, every `from`), the
+/// classified gate and the lazy one (asked in order, as the layers ask it) find what the
+/// eight-lane walk finds. Returns how many searches hit.
+#[cfg(test)]
+pub(crate) fn same_hits<const K: usize>(seed: u64, pieces: &[&[u8]], gate: &Gate<K>) -> usize {
     let mut rng = crate::engine::test_rng::TestRng::new(seed);
     let mut hits = 0;
     for _ in 0..1_500 {
@@ -180,14 +183,17 @@ pub(crate) fn same_hits(
         if rng.below(2) == 0 {
             text.truncate(len);
         }
-        let got = classified(&text);
+        let windows = ClassWindows::of(&text, &gate.classes, b' ');
+        let mut lazy = LazyWindows::new(&text, &gate.classes, b' ');
         for from in 0..=text.len() + 1 {
-            let want = walked(&text, from);
+            let want = (gate.walked)(&text, from);
+            let context = || format!("{from} {}", String::from_utf8_lossy(&text));
+            assert_eq!(windows.next(from, gate.bits), want, "{}", context());
             assert_eq!(
-                got.get(from).copied().flatten(),
+                lazy.next(from, gate.walked, gate.bits),
                 want,
-                "{from} {}",
-                String::from_utf8_lossy(&text)
+                "{}",
+                context()
             );
             hits += usize::from(want.is_some());
         }

@@ -310,26 +310,12 @@ mod tests {
             b".",
             b"\n",
         ];
-        let windows = |text: &[u8]| {
-            let windows =
-                super::super::class_windows::ClassWindows::of(text, &super::PAIR_CLASSES, b' ');
-            let every = 0..=text.len() + 1;
-            // And the lazy gate, asked in order as the layer asks it.
-            let mut lazy =
-                super::super::class_windows::LazyWindows::new(text, &super::PAIR_CLASSES, b' ');
-            let mut answer = |from| {
-                let hit = windows.next(from, super::pair_bits);
-                assert_eq!(
-                    lazy.next(from, super::next_pair, super::pair_bits),
-                    hit,
-                    "{from}"
-                );
-                hit
-            };
-            every.map(&mut answer).collect()
+        let gate = super::super::class_windows::Gate {
+            walked: super::next_pair,
+            classes: super::PAIR_CLASSES,
+            bits: super::pair_bits,
         };
-        let hits =
-            super::super::class_windows::same_hits(0x9a1f, &pieces, super::next_pair, windows);
+        let hits = super::super::class_windows::same_hits(0x9a1f, &pieces, &gate);
         assert!(hits > 10_000, "{hits}");
     }
 

@@ -696,26 +696,12 @@ mod tests {
             b"  ",
             b"\x9c",
         ];
-        let windows = |text: &[u8]| {
-            let windows =
-                super::super::class_windows::ClassWindows::of(text, &INTERLEAVE_CLASSES, b' ');
-            let every = 0..=text.len() + 1;
-            // And the lazy gate, asked in order as the layer asks it.
-            let mut lazy =
-                super::super::class_windows::LazyWindows::new(text, &INTERLEAVE_CLASSES, b' ');
-            let mut answer = |from| {
-                let hit = windows.next(from, interleave_bits);
-                assert_eq!(
-                    lazy.next(from, next_interleave_hit, interleave_bits),
-                    hit,
-                    "{from}"
-                );
-                hit
-            };
-            every.map(&mut answer).collect()
+        let gate = super::super::class_windows::Gate {
+            walked: next_interleave_hit,
+            classes: INTERLEAVE_CLASSES,
+            bits: interleave_bits,
         };
-        let hits =
-            super::super::class_windows::same_hits(0x1eaf, &pieces, next_interleave_hit, windows);
+        let hits = super::super::class_windows::same_hits(0x1eaf, &pieces, &gate);
         assert!(hits > 10_000, "{hits}");
     }
 
