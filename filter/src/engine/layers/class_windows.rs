@@ -164,8 +164,12 @@ fn set<const K: usize>(word: &mut [u64; K], k: usize, bits: u64) {
 pub(crate) struct Gate<const K: usize> {
     pub walked: fn(&[u8], usize) -> Option<usize>,
     pub classes: [ByteClass; K],
-    pub bits: fn(&[u64; K], &[u64; K], &[u64; K], &[u64; K]) -> u64,
+    pub bits: BitTest<K>,
 }
+
+/// A gate's test on 64 positions' classes: before, at, one and two after.
+#[cfg(test)]
+pub(crate) type BitTest<const K: usize> = fn(&[u64; K], &[u64; K], &[u64; K], &[u64; K]) -> u64;
 
 /// For a layer's test: on seeded texts of `pieces` (lengths 0 to 700, every `from`), the
 /// classified gate and the lazy one (asked in order, as the layers ask it) find what the
