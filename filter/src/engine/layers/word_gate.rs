@@ -14,35 +14,72 @@ use crate::engine::bytes::first_run_of;
 use crate::engine::layers::decode::{is_b64_char, is_delim};
 use std::ops::Range;
 
-/// Yields, in order, the words of one text worth a close look.
-pub(super) struct WordGate<'t> {
+/// Yields, in order, the words of one text worth a close look. `R` finds the long runs:
+/// [`Probed`] on a short text, [`Classifying`] on a long one.
+pub(super) struct WordGate<'t, R> {
     text: &'t [u8],
     shortest_run: usize,
     /// The first trigger at or after `trigger_from` (`None`: there is none).
     trigger: Option<usize>,
     trigger_from: usize,
-    /// The text's base64 characters, marked at the first search longer than
-    /// [`CLASSIFIED_SPAN`] bytes: on prose the probes land in a word almost every time and walk it,
-    /// ~18 wasm instructions per byte (issue 16, fifteenth round). Not before: a field whose
-    /// triggers are close together (log lines' `:`) or that is short is cheaper probed.
-    classified: Option<ClassBits>,
+    runs: R,
 }
 
-/// Shortest search that has the text classified (every later search reads the bits).
-const CLASSIFIED_SPAN: usize = MAX_PROBED;
+/// How a [`WordGate`] finds the first long run counted from `from`: exactly when it starts
+/// before `before`; past `before` it may answer one or not (the gate takes the earlier of it
+/// and the trigger at `before`).
+pub(super) trait LongRuns {
+    fn first(&mut self, text: &[u8], from: usize, before: usize, n: usize) -> Option<usize>;
+}
+
+/// Probing every `n`-th byte ([`first_long_run`]): a short text's gate, as small as it was.
+pub(super) struct Probed;
+
+impl LongRuns for Probed {
+    #[inline(always)]
+    fn first(&mut self, text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
+        first_long_run(text, from, before, n)
+    }
+}
+
+/// Probing until a search spans more than [`CLASSIFIED_SPAN`] bytes, then reading the text's
+/// base64 characters marked once: on prose the probes land in a word almost every time and
+/// walk it, ~18 wasm instructions per byte (issue 16, fifteenth round). Not before: a field
+/// whose triggers are close together (log lines' `:`) is cheaper probed.
+#[derive(Default)]
+pub(super) struct Classifying {
+    bits: Option<ClassBits>,
+}
+
+impl LongRuns for Classifying {
+    fn first(&mut self, text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
+        let span = before.min(text.len()).saturating_sub(from);
+        if self.bits.is_none() && span <= CLASSIFIED_SPAN {
+            return first_long_run(text, from, before, n);
+        }
+        let bits = self
+            .bits
+            .get_or_insert_with(|| ClassBits::of(text, &BASE64));
+        bits.first_run_before(from, before, n)
+    }
+}
+
+/// Shortest search that has the text classified (every later search reads the bits); also
+/// the longest text whose gate only probes.
+pub(super) const CLASSIFIED_SPAN: usize = MAX_PROBED;
 
 /// The bytes of [`is_b64_char`].
 const BASE64: ByteClass = ByteClass::of(&byte_class_table!(|b| is_b64_char(b) as u8));
 
-impl<'t> WordGate<'t> {
+impl<'t, R: LongRuns> WordGate<'t, R> {
     /// `shortest_run`: base64 characters in a row that make a word worth a look (at least 1).
-    pub fn new(text: &'t [u8], shortest_run: usize) -> WordGate<'t> {
+    pub fn new(text: &'t [u8], shortest_run: usize, runs: R) -> WordGate<'t, R> {
         WordGate {
             text,
             shortest_run: shortest_run.max(1),
             trigger: next_trigger(text, 0),
             trigger_from: 0,
-            classified: None,
+            runs,
         }
     }
 
@@ -80,38 +117,8 @@ impl<'t> WordGate<'t> {
         self.trigger
     }
 
-    /// The first long run counted from `from` if it starts before `before`; past `before`
-    /// it may be found or not (the caller takes the earlier of it and the trigger at `before`).
-    #[inline(always)]
     fn long_run_at_or_after(&mut self, from: usize, before: usize) -> Option<usize> {
-        // A short field is probed as it always was: the classified path stays out of its way.
-        if self.text.len() <= CLASSIFIED_SPAN {
-            return first_long_run(self.text, from, before, self.shortest_run);
-        }
-        self.long_text_run(from, before)
-    }
-
-    /// [`WordGate::long_run_at_or_after`] in a text longer than [`CLASSIFIED_SPAN`].
-    #[inline(never)]
-    fn long_text_run(&mut self, from: usize, before: usize) -> Option<usize> {
-        if let Some(bits) = &self.classified {
-            return bits.first_run_before(from, before, self.shortest_run);
-        }
-        let span = before.min(self.text.len()).saturating_sub(from);
-        if span > CLASSIFIED_SPAN {
-            return self.classified_run(from, before);
-        }
-        first_long_run(self.text, from, before, self.shortest_run)
-    }
-
-    /// [`WordGate::long_run_at_or_after`] once the text is worth classifying: out of line, so
-    /// that a short field's gate stays as small as it was.
-    #[inline(never)]
-    fn classified_run(&mut self, from: usize, before: usize) -> Option<usize> {
-        let bits = self
-            .classified
-            .get_or_insert_with(|| ClassBits::of(self.text, &BASE64));
-        bits.first_run_before(from, before, self.shortest_run)
+        (self.runs).first(self.text, from, before, self.shortest_run)
     }
 }
 
@@ -161,7 +168,14 @@ mod tests {
     }
 
     fn gated(text: &[u8], shortest_run: usize) -> Vec<Range<usize>> {
-        let mut gate = WordGate::new(text, shortest_run);
+        // As the decoder builds it.
+        match text.len() > CLASSIFIED_SPAN {
+            true => words_of(WordGate::new(text, shortest_run, Classifying::default())),
+            false => words_of(WordGate::new(text, shortest_run, Probed)),
+        }
+    }
+
+    fn words_of<R: LongRuns>(mut gate: WordGate<R>) -> Vec<Range<usize>> {
         let mut words = Vec::new();
         let mut from = 0;
         while let Some(word) = gate.next_word(from) {
@@ -222,9 +236,9 @@ mod tests {
             let shortest_run = 1 + rng.below(most);
             let got = gated(&text, shortest_run);
             assert_eq!(got, reference(&text, shortest_run), "{shortest_run}");
-            let mut gate = WordGate::new(&text, shortest_run);
+            let mut gate = WordGate::new(&text, shortest_run, Classifying::default());
             let _ = gate.next_word(0);
-            classified += usize::from(gate.classified.is_some());
+            classified += usize::from(gate.runs.bits.is_some());
             words += got.len();
         }
         assert!(classified > 200 && words > 5_000, "{classified} {words}");
