@@ -1,10 +1,11 @@
 //! A gate over a long field's byte classes, 64 positions at a time: the first position where a
 //! test of the classes of the bytes before it, at it and one and two after it holds. It is
 //! [`crate::engine::bytes::next_class_window`] on a text classified first (each class a
-//! [`ClassBits`]-style bitmap, marked 16 bytes per step in wasm), so that `recase`'s pair gate
-//! and `rejoin`'s interleave gate, which walk a whole clean field finding nothing, read 64
-//! positions per step instead of eight (issue 16, fifteenth round: the two walks cost ~18 wasm
-//! instructions per byte of prose, 18 % of an 8 KiB prose request's layers).
+//! [`super::class_bits::ClassBits`]-style bitmap, marked 16 bytes per step in wasm), so that
+//! `recase`'s pair gate and `rejoin`'s interleave gate, which walk a whole clean field finding
+//! nothing, read 64 positions per step instead of eight (issue 16, fifteenth round: the two
+//! walks cost ~18 wasm instructions per byte of prose, a third of an 8 KiB prose request's
+//! layers). [`LazyWindows`] classifies only when a search walks 256 bytes without a hit.
 //!
 //! The classes are bits of the layer's own class table ([`ByteClass::of_bit`]), so the two
 //! gates cannot disagree; positions outside the text have the classes of a pad byte, as in
@@ -12,8 +13,8 @@
 
 use super::class_bits::{chunk_bits_of, portable_bits, ByteClass};
 
-/// Every class's bits of one text, one `[u64; K]` per 64 bytes, and two words past the end
-/// holding the pad byte's classes.
+/// Every class's bits of one text, one `[u64; K]` per 64 bytes (the last one's bits past the
+/// end, and every word past it, hold the pad byte's classes).
 #[derive(Debug)]
 pub(crate) struct ClassWindows<const K: usize> {
     words: Vec<[u64; K]>,
