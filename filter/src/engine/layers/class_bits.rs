@@ -65,9 +65,25 @@ impl ByteClass {
         ByteClass { low, high }
     }
 
+    /// The class of the bytes whose `table` entry has `bit` set (one class of a layer's
+    /// [`byte_class_table!`]).
+    pub(crate) const fn of_bit(table: &[u8; 256], bit: u8) -> ByteClass {
+        let mut member = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            // Compile time: an index out of bounds would fail the build.
+            #[allow(clippy::indexing_slicing)]
+            {
+                member[b] = table[b] & bit;
+            }
+            b += 1;
+        }
+        ByteClass::of(&member)
+    }
+
     /// Whether `b` is a member (the portable classification).
     #[inline(always)]
-    fn has(&self, b: u8) -> bool {
+    pub(super) fn has(&self, b: u8) -> bool {
         let low = self.low.get(usize::from(b & 15)).copied().unwrap_or(0);
         let high = self.high.get(usize::from(b >> 4)).copied().unwrap_or(0);
         low & high != 0
@@ -138,13 +154,23 @@ impl ClassBits {
     /// that a caller's constant `n` makes the shifts constants.
     #[inline(always)]
     pub(crate) fn first_run(&self, from: usize, n: usize) -> Option<usize> {
+        self.first_run_before(from, usize::MAX, n)
+    }
+
+    /// [`ClassBits::first_run`] if it starts before `before`; a run starting at or after
+    /// `before` may be answered or not (the search stops at the word holding `before`).
+    #[inline(always)]
+    pub(crate) fn first_run_before(&self, from: usize, before: usize, n: usize) -> Option<usize> {
         let n = n.max(1);
         if n > 64 {
-            return self.first_run_by_runs(from, n);
+            return self.first_run_by_runs(from, before, n);
         }
         let mut w = from / 64;
         let mut mask = u64::MAX << (from % 64);
         loop {
+            if w.saturating_mul(64) >= before {
+                return None;
+            }
             let word = *self.words.get(w)?;
             let next = self.words.get(w + 1).copied().unwrap_or(0);
             let starts = starts_of_runs(word, next, n) & mask;
@@ -158,10 +184,10 @@ impl ClassBits {
     }
 
     /// [`ClassBits::first_run`] one maximal run at a time (any `n`).
-    fn first_run_by_runs(&self, from: usize, n: usize) -> Option<usize> {
+    fn first_run_by_runs(&self, from: usize, before: usize, n: usize) -> Option<usize> {
         let mut at = from;
         loop {
-            let start = self.next(at, true)?;
+            let start = self.next(at, true).filter(|&start| start < before)?;
             let end = self.run_end(start);
             if end - start >= n {
                 return Some(start);
@@ -264,7 +290,7 @@ fn starts_of_runs(word: u64, next: u64, n: usize) -> u64 {
 
 /// The bits of 64 bytes.
 #[inline(always)]
-fn block_bits(chunk: &[u8], class: &ByteClass) -> u64 {
+pub(super) fn block_bits(chunk: &[u8], class: &ByteClass) -> u64 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         wasm_simd::bits(chunk, class)
@@ -275,8 +301,25 @@ fn block_bits(chunk: &[u8], class: &ByteClass) -> u64 {
     }
 }
 
+/// Each whole 64 bytes' bits in each of `classes`, appended to `words` (the tail of fewer than
+/// 64 bytes is left to the caller): each 16 bytes loaded once for all classes, the tables once.
+pub(super) fn chunk_bits_of<const K: usize>(
+    text: &[u8],
+    classes: &[ByteClass; K],
+    words: &mut Vec<[u64; K]>,
+) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        wasm_simd::chunk_bits_of(text, classes, words);
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    for chunk in text.chunks_exact(64) {
+        words.push(classes.map(|class| portable_bits(chunk, &class)));
+    }
+}
+
 /// The bits of up to 64 bytes, one table pair read per byte.
-fn portable_bits(bytes: &[u8], class: &ByteClass) -> u64 {
+pub(super) fn portable_bits(bytes: &[u8], class: &ByteClass) -> u64 {
     bytes
         .iter()
         .enumerate()
@@ -316,6 +359,31 @@ mod wasm_simd {
             bits |= u64::from(i8x16_bitmask(member)) << (16 * i);
         }
         bits
+    }
+
+    /// [`super::chunk_bits_of`]: per 16 bytes one load and one nibble split for every class.
+    pub(super) fn chunk_bits_of<const K: usize>(
+        text: &[u8],
+        classes: &[ByteClass; K],
+        words: &mut Vec<[u64; K]>,
+    ) {
+        let tables = classes.map(|class| (load(&class.low), load(&class.high)));
+        let nibble = u8x16_splat(15);
+        let zero = u8x16_splat(0);
+        for chunk in text.chunks_exact(64) {
+            let mut bits = [0u64; K];
+            for (i, block) in chunk.chunks_exact(16).enumerate() {
+                let v = load(block);
+                let (low_nibbles, high_nibbles) = (v128_and(v, nibble), u8x16_shr(v, 4));
+                for (bits, (low, high)) in bits.iter_mut().zip(&tables) {
+                    let lo = i8x16_swizzle(*low, low_nibbles);
+                    let hi = i8x16_swizzle(*high, high_nibbles);
+                    let member = u8x16_ne(v128_and(lo, hi), zero);
+                    *bits |= u64::from(i8x16_bitmask(member)) << (16 * i);
+                }
+            }
+            words.push(bits);
+        }
     }
 }
 

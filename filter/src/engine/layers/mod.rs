@@ -49,6 +49,7 @@ pub(crate) mod byte_lists;
 pub(crate) mod case_fold;
 pub(crate) mod ciphers;
 pub(crate) mod class_bits;
+pub(crate) mod class_windows;
 pub(crate) mod decode;
 pub(crate) mod families;
 pub(crate) mod fold;

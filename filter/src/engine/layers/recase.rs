@@ -9,6 +9,8 @@
 //! T B`) and nothing else. The run is the mangled word with one word either side (so `tOp
 //! SeCrEt` reads as `TOP SECRET`), upper-cased and de-leeted. One pass over the bytes.
 
+use super::class_bits::ByteClass;
+use super::class_windows::LazyWindows;
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 use crate::engine::span::Span;
@@ -121,15 +123,23 @@ const LEET: u8 = 4;
 /// Each byte's classes, from the same predicates the words are read with.
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(byte.is_ascii_lowercase(), LOWER)
-    | class_bit(byte.is_ascii_uppercase(), UPPER)
-    | class_bit(
-        matches!(
-            byte,
-            b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$'
-        ),
-        LEET
-    ));
+const CLASS_TABLE: [u8; 256] =
+    byte_class_table!(|byte| class_bit(byte.is_ascii_lowercase(), LOWER)
+        | class_bit(byte.is_ascii_uppercase(), UPPER)
+        | class_bit(
+            matches!(
+                byte,
+                b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$'
+            ),
+            LEET
+        ));
+static CLASSES: [u8; 256] = CLASS_TABLE;
+/// [`CLASSES`]' three classes, for the gate over a long text ([`ClassWindows`]).
+const PAIR_CLASSES: [ByteClass; 3] = [
+    ByteClass::of_bit(&CLASS_TABLE, LOWER),
+    ByteClass::of_bit(&CLASS_TABLE, UPPER),
+    ByteClass::of_bit(&CLASS_TABLE, LEET),
+];
 
 /// Whether `a` then `b` may be inside a mangled word: a lower-case letter before an upper-case
 /// one, or a leet character next to a letter (the definition [`pair_lanes`] computes).
@@ -155,6 +165,15 @@ fn pair_lanes(_: u64, here: u64, next: u64, _: u64) -> u64 {
         | (letter(here) & bit(next, LEET))
 }
 
+/// [`pair_lanes`] on 64 positions: each class's bits of the positions' bytes and of the bytes
+/// after them ([`PAIR_CLASSES`]' order).
+#[inline(always)]
+fn pair_bits(_: &[u64; 3], here: &[u64; 3], next: &[u64; 3], _: &[u64; 3]) -> u64 {
+    let [lower, upper, leet] = *here;
+    let [next_lower, next_upper, next_leet] = *next;
+    (lower & next_upper) | (leet & (next_lower | next_upper)) | ((lower | upper) & next_leet)
+}
+
 /// The first position from `from` where [`pair_class`] holds for its byte and the next.
 fn next_pair(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', pair_lanes)
@@ -165,7 +184,9 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // Cheap gates. A mangled word has a lower-case letter before an upper-case one, or a leet
     // character next to a letter (one branch-free pass, which most text fails); and the scan
     // below has only ever run on text with a digit or such a lower-upper pair.
-    if next_pair(text, 0).is_none() {
+    // Long clean text is classified once its first search walks far without a pair.
+    let mut pairs = LazyWindows::new(text, &PAIR_CLASSES, b' ');
+    if pairs.next(0, next_pair, pair_bits).is_none() {
         return;
     }
     let gate = text.iter().any(u8::is_ascii_digit)
@@ -182,7 +203,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // bytes, and a byte just outside a word that is a token byte glues it). So each token
     // holding a pair is looked at once, and dismissed by its length before its bytes.
     let mut from = 0;
-    while let Some(at) = next_pair(text, from) {
+    while let Some(at) = pairs.next(from, next_pair, pair_bits) {
         let (start, end) = (token_start(text, at), token_end(text, at));
         from = end.max(at + 1);
         if out.len() >= MAX_RESPELLED_RUNS {
@@ -270,6 +291,32 @@ mod tests {
             });
         }
         out.truncate(MAX_RESPELLED_RUNS);
+    }
+
+    /// The classified gate against the eight-lane walk, every start of texts of 0 to 700 bytes.
+    #[test]
+    fn classified_pairs_are_the_walked_pairs() {
+        let pieces: [&[u8]; 12] = [
+            b"word",
+            b" ",
+            b"tOp",
+            b"x86",
+            b"@",
+            b"$",
+            b"A",
+            b"a",
+            b"\xc3\xa9",
+            b"7",
+            b".",
+            b"\n",
+        ];
+        let gate = super::super::class_windows::Gate {
+            walked: super::next_pair,
+            classes: super::PAIR_CLASSES,
+            bits: super::pair_bits,
+        };
+        let hits = super::super::class_windows::same_hits(0x9a1f, &pieces, &gate);
+        assert!(hits > 10_000, "{hits}");
     }
 
     #[test]

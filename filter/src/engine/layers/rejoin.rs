@@ -23,6 +23,8 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
+use super::class_bits::ByteClass;
+use super::class_windows::LazyWindows;
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -55,11 +57,19 @@ const SPACE: u8 = 16;
 /// Each byte's classes, built from the predicates themselves (so they cannot disagree).
 // Evaluated at compile time: an index out of bounds would fail the build, not a request.
 #[allow(clippy::indexing_slicing)]
-static CLASSES: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), TOKEN)
+const CLASS_TABLE: [u8; 256] = byte_class_table!(|byte| class_bit(is_token(byte), TOKEN)
     | class_bit(is_wordish(byte), WORDISH)
     | class_bit(is_separator(byte), SEPARATOR)
     | class_bit(byte & 0xC0 == 0x80, CONTINUATION)
     | class_bit(byte == b' ', SPACE));
+static CLASSES: [u8; 256] = CLASS_TABLE;
+/// The classes [`interleave_bits`] reads, for the gate over a long text ([`ClassWindows`]).
+const INTERLEAVE_CLASSES: [ByteClass; 4] = [
+    ByteClass::of_bit(&CLASS_TABLE, TOKEN),
+    ByteClass::of_bit(&CLASS_TABLE, WORDISH),
+    ByteClass::of_bit(&CLASS_TABLE, SEPARATOR),
+    ByteClass::of_bit(&CLASS_TABLE, CONTINUATION | SPACE),
+];
 
 /// Whether `b` is of any class in `bits` (one table read).
 #[cfg(test)]
@@ -128,6 +138,20 @@ fn piece_then_separator(before: u8, last: u8, sep: u8, next: u8) -> bool {
 /// Hits are sparse but the bytes tested are not (spaces, word ends): eight positions at a time.
 fn next_interleave_hit(text: &[u8], from: usize) -> Option<usize> {
     crate::engine::bytes::next_class_window(text, from, &CLASSES, b' ', interleave_lanes)
+}
+
+/// [`interleave_lanes`] on 64 positions, from [`INTERLEAVE_CLASSES`]' bits. Its last class
+/// joins two that no byte shares: a continuation byte is never a separator, and a space
+/// always is, so with [`SEPARATOR`] it tells them apart.
+#[inline(always)]
+fn interleave_bits(before: &[u64; 4], last: &[u64; 4], sep: &[u64; 4], next: &[u64; 4]) -> u64 {
+    let [token, _, _, continuation_or_space] = *last;
+    let continuation = continuation_or_space & !last[2];
+    let [_, wordish_before, _, _] = *before;
+    let [_, _, separator, continuation_or_space] = *sep;
+    let space = continuation_or_space & separator;
+    let alone = (token & !wordish_before) | continuation;
+    alone & separator & (!space | next[2])
 }
 
 /// [`piece_then_separator`] on eight positions: lane `i` of each argument holds the classes of
@@ -451,11 +475,13 @@ fn run_start_before(text: &[u8], floor: usize, word: usize) -> usize {
 /// goes from one such hit to the next ([`Walk::AroundHits`]), backing from each over the
 /// spaced pieces that may lead to it ([`run_start_before`]).
 fn interleaved(text: &[u8], out: &mut Vec<Unwrapped>, walk: Walk) {
+    // Long clean text is classified once a search walks far without a hit.
+    let mut hits = LazyWindows::new(text, &INTERLEAVE_CLASSES, b' ');
     let mut i = 0;
     while out.len() < MAX_RESPELLED_RUNS {
         if walk == Walk::AroundHits {
             // `i` is a word boundary: 0, or a byte that is not part of a word.
-            let Some(last) = next_interleave_hit(text, i) else {
+            let Some(last) = hits.next(i, next_interleave_hit, interleave_bits) else {
                 return;
             };
             // The piece ending at `last` (an ASCII character, or a character's last byte).
@@ -639,6 +665,44 @@ mod tests {
                 assert_eq!(next_interleave_hit(&text, from), walk, "{text:?} {from}");
             }
         }
+    }
+
+    /// The classified gate against the eight-lane walk, every start of texts of 0 to 700
+    /// bytes; and the joined class splits as [`interleave_bits`] splits it.
+    #[test]
+    fn classified_interleave_hits_are_the_walked_ones() {
+        for b in 0..=255u8 {
+            let joined = class(b, CONTINUATION | SPACE);
+            assert_eq!(
+                joined && !class(b, SEPARATOR),
+                class(b, CONTINUATION),
+                "{b}"
+            );
+            assert_eq!(joined && class(b, SEPARATOR), class(b, SPACE), "{b}");
+        }
+        let pieces: [&[u8]; 14] = [
+            b"a",
+            b"Z",
+            b"7",
+            b" ",
+            b".",
+            b"-",
+            b"|",
+            b"=",
+            b"\xe6\x9c\xba",
+            b"\n",
+            b",",
+            b"word",
+            b"  ",
+            b"\x9c",
+        ];
+        let gate = super::super::class_windows::Gate {
+            walked: next_interleave_hit,
+            classes: INTERLEAVE_CLASSES,
+            bits: interleave_bits,
+        };
+        let hits = super::super::class_windows::same_hits(0x1eaf, &pieces, &gate);
+        assert!(hits > 10_000, "{hits}");
     }
 
     #[test]

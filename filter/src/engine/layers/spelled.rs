@@ -34,52 +34,127 @@ fn is_glue(b: u8) -> bool {
     )
 }
 
-/// What a spelled word stands for: a digit, or a capital letter of the NATO alphabet.
+/// The spelled words and what they stand for: a digit, or a capital letter of the NATO
+/// alphabet. At most eight bytes each.
+const WORDS: [(&[u8], u8); 46] = [
+    (b"zero", b'0'),
+    (b"oh", b'0'),
+    (b"nought", b'0'),
+    (b"one", b'1'),
+    (b"two", b'2'),
+    (b"three", b'3'),
+    (b"tree", b'3'),
+    (b"four", b'4'),
+    (b"fower", b'4'),
+    (b"five", b'5'),
+    (b"fife", b'5'),
+    (b"six", b'6'),
+    (b"seven", b'7'),
+    (b"eight", b'8'),
+    (b"nine", b'9'),
+    (b"niner", b'9'),
+    (b"alfa", b'A'),
+    (b"alpha", b'A'),
+    (b"bravo", b'B'),
+    (b"charlie", b'C'),
+    (b"delta", b'D'),
+    (b"echo", b'E'),
+    (b"foxtrot", b'F'),
+    (b"golf", b'G'),
+    (b"hotel", b'H'),
+    (b"india", b'I'),
+    (b"juliet", b'J'),
+    (b"juliett", b'J'),
+    (b"kilo", b'K'),
+    (b"lima", b'L'),
+    (b"mike", b'M'),
+    (b"november", b'N'),
+    (b"oscar", b'O'),
+    (b"papa", b'P'),
+    (b"quebec", b'Q'),
+    (b"romeo", b'R'),
+    (b"sierra", b'S'),
+    (b"tango", b'T'),
+    (b"uniform", b'U'),
+    (b"victor", b'V'),
+    (b"whiskey", b'W'),
+    (b"whisky", b'W'),
+    (b"xray", b'X'),
+    (b"x-ray", b'X'),
+    (b"yankee", b'Y'),
+    (b"zulu", b'Z'),
+];
+
+/// A word of at most eight bytes, lower-cased, as one number (byte `i` in bits `8i..8i + 8`).
+const fn key(word: &[u8]) -> u64 {
+    let mut key = 0u64;
+    let mut i = word.len();
+    while i > 0 {
+        i -= 1;
+        // `i < word.len()`: the index is in bounds.
+        #[allow(clippy::indexing_slicing)]
+        let b = word[i].to_ascii_lowercase();
+        key = key << 8 | b as u64;
+    }
+    key
+}
+
+/// [`WORDS`] by [`key`], sorted for a binary search: each entry the key, the word's length
+/// (two words differing only by trailing zero bytes share a key) and the symbol.
+// Evaluated at compile time: an index out of bounds would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+static KEYS: [(u64, usize, u8); WORDS.len()] = {
+    let mut keys = [(0u64, 0usize, 0u8); WORDS.len()];
+    let mut i = 0;
+    while i < WORDS.len() {
+        let (word, symbol) = WORDS[i];
+        assert!(word.len() <= 8);
+        // Insertion sort: a few dozen entries, once, at compile time.
+        let mut j = i;
+        let entry = (key(word), word.len(), symbol);
+        while j > 0 && keys[j - 1].0 > entry.0 {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = entry;
+        i += 1;
+    }
+    keys
+};
+
+/// Which word lengths occur per first and last letter in [`WORDS`]: bit `len` of entry
+/// `(first & 31) << 5 | (last & 31)` (a letter's low five bits are the same in both cases).
+// Evaluated at compile time: an index out of bounds would fail the build, not a request.
+#[allow(clippy::indexing_slicing)]
+static ENDS: [u16; 1024] = {
+    let mut ends = [0u16; 1024];
+    let mut i = 0;
+    while i < WORDS.len() {
+        let word = WORDS[i].0;
+        ends[ends_index(word[0], word[word.len() - 1])] |= 1 << word.len();
+        i += 1;
+    }
+    ends
+};
+
+const fn ends_index(first: u8, last: u8) -> usize {
+    ((first & 31) as usize) << 5 | (last & 31) as usize
+}
+
+/// What a spelled word stands for ([`WORDS`], in any case). Most words are ruled out by their
+/// length and first and last letters ([`ENDS`], one table read); the rest are looked up by
+/// binary search over numbers. The probes' lookups of ordinary words were ~160 wasm
+/// instructions each on prose (issue 16, fifteenth round).
 fn symbol(word: &[u8]) -> Option<u8> {
-    let mut lower = [0u8; 8];
-    let slot = lower.get_mut(..word.len())?;
-    slot.copy_from_slice(word);
-    slot.make_ascii_lowercase();
-    let s: &[u8] = slot;
-    Some(match s {
-        b"zero" | b"oh" | b"nought" => b'0',
-        b"one" => b'1',
-        b"two" => b'2',
-        b"three" | b"tree" => b'3',
-        b"four" | b"fower" => b'4',
-        b"five" | b"fife" => b'5',
-        b"six" => b'6',
-        b"seven" => b'7',
-        b"eight" => b'8',
-        b"nine" | b"niner" => b'9',
-        b"alfa" | b"alpha" => b'A',
-        b"bravo" => b'B',
-        b"charlie" => b'C',
-        b"delta" => b'D',
-        b"echo" => b'E',
-        b"foxtrot" => b'F',
-        b"golf" => b'G',
-        b"hotel" => b'H',
-        b"india" => b'I',
-        b"juliet" | b"juliett" => b'J',
-        b"kilo" => b'K',
-        b"lima" => b'L',
-        b"mike" => b'M',
-        b"november" => b'N',
-        b"oscar" => b'O',
-        b"papa" => b'P',
-        b"quebec" => b'Q',
-        b"romeo" => b'R',
-        b"sierra" => b'S',
-        b"tango" => b'T',
-        b"uniform" => b'U',
-        b"victor" => b'V',
-        b"whiskey" | b"whisky" => b'W',
-        b"xray" | b"x-ray" => b'X',
-        b"yankee" => b'Y',
-        b"zulu" => b'Z',
-        _ => return None,
-    })
+    let (&first, &last) = (word.first()?, word.last()?);
+    let lengths = ENDS.get(ends_index(first, last)).copied().unwrap_or(0);
+    if word.len() > 8 || lengths >> word.len() & 1 == 0 {
+        return None;
+    }
+    let key = key(word);
+    let at = KEYS.binary_search_by_key(&key, |e| e.0).ok()?;
+    let &(_, len, symbol) = KEYS.get(at)?;
+    (len == word.len()).then_some(symbol)
 }
 
 /// The word of letters around `at` (`x-ray` whole), if `text[at]` is a letter.
@@ -89,10 +164,11 @@ fn word_at(text: &[u8], at: usize) -> Option<Span> {
         return None;
     }
     let mut span = Span::new(word.start, word.end);
-    let dashed_ray = text
-        .get(span.end..span.end + 4)
-        .is_some_and(|r| r.eq_ignore_ascii_case(b"-ray"));
-    if span.len() == 1 && dashed_ray {
+    let dashed_ray = || {
+        text.get(span.end..span.end + 4)
+            .is_some_and(|r| r.eq_ignore_ascii_case(b"-ray"))
+    };
+    if span.len() == 1 && dashed_ray() {
         span.end += 4;
     }
     if span.start >= 2 && span.len() == 3 {
@@ -171,6 +247,44 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table read word by word, in any case (what the lookup must answer).
+    fn listed_symbol(word: &[u8]) -> Option<u8> {
+        let mut listed = WORDS.iter().filter(|(w, _)| w.eq_ignore_ascii_case(word));
+        listed.next().map(|&(_, symbol)| symbol)
+    }
+
+    /// The ends and the sorted keys answer as the table does: every word in two cases, cut and
+    /// extended, and seeded words of letters, `-` and zero bytes.
+    #[test]
+    fn the_keys_are_the_words() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x5be1_1ed0);
+        let mut words: Vec<Vec<u8>> = Vec::new();
+        for (word, _) in WORDS {
+            for w in [word.to_vec(), word.to_ascii_uppercase()] {
+                for cut in 0..=w.len() {
+                    words.push(w[..cut].to_vec());
+                }
+                words.push([&w[..], b"s"].concat());
+                words.push([&w[..], b"\0"].concat());
+            }
+        }
+        for _ in 0..50_000 {
+            let len = rng.below(10);
+            words.push((0..len).map(|_| rng.pick(b"aeinorstuvwxyz-\0O")).collect());
+        }
+        let mut found = 0;
+        for word in &words {
+            assert_eq!(
+                symbol(word),
+                listed_symbol(word),
+                "{:?}",
+                String::from_utf8_lossy(word)
+            );
+            found += usize::from(symbol(word).is_some());
+        }
+        assert!(found > 50, "{found}");
+    }
 
     fn found(text: &str) -> Vec<String> {
         crate::engine::layers::texts_found(find, text)

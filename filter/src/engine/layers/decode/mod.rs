@@ -62,7 +62,9 @@
 //! [`ScanStats::binary`] when they come from a data URL or decode to at least
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
-use crate::engine::layers::word_gate::{first_long_run, WordGate};
+use crate::engine::layers::word_gate::{
+    first_long_run, Classifying, LongRuns, Probed, WordGate, CLASSIFIED_SPAN,
+};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 use escapes::{
@@ -475,7 +477,15 @@ impl<'t> Finder<'t, '_> {
     /// Most words of prose and code are neither, and [`WordGate`] skips them without reading
     /// every byte.
     fn scan(&mut self) {
-        let mut gate = WordGate::new(self.text, self.shortest_run());
+        // A short text's gate only probes; a long one may classify its bytes.
+        let n = self.shortest_run();
+        match self.text.len() > CLASSIFIED_SPAN {
+            true => self.scan_with(WordGate::new(self.text, n, Classifying::default())),
+            false => self.scan_with(WordGate::new(self.text, n, Probed)),
+        }
+    }
+
+    fn scan_with<R: LongRuns>(&mut self, mut gate: WordGate<'t, R>) {
         let mut from = 0;
         while !self.stop {
             let Some(word) = gate.next_word(from) else {
