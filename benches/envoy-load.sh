@@ -6,6 +6,7 @@
 #   noop     a no-op buffering wasm filter (benches/noop-filter: holds the body to end of stream, copies it
 #            into the VM, lets it go) + the buffer filter, exactly as Airlock is deployed (envoy/config.py)
 #   airlock  Airlock with the embedded default policy + the buffer filter
+#   base     the same with another Airlock module, $BASE_WASM (an A/B of two builds in one run; see envoy-ab.sh)
 # The upstream is a second Envoy (concurrency 1) that buffers the request and answers with a fixed
 # chat-completion JSON (direct_response), so neither Python nor the upstream limits the numbers.
 #
@@ -25,7 +26,7 @@
 # on failure, Ctrl-C or SIGTERM.
 #
 # Usage: bash benches/envoy-load.sh        (env: RATE=200 CONNS=4 DURATION=15 SAT_CONNS=16 SAT_DURATION=10
-#                                           WARMUP=3 ENVOY_CONCURRENCY=1 BODY=path/to/body.json VARIANTS="none noop airlock")
+#                                           WARMUP=3 ENVOY_CONCURRENCY=1 BODY=path/to/body.json VARIANTS="none noop airlock"; BASE_WASM=old.wasm with base)
 # Needs: .venv/bin/envoy (bash envoy/setup.sh), both modules built (the commands are printed when one is
 #        missing; the noop module is looked for in $CARGO_TARGET_DIR, else benches/noop-filter/target), wrk.
 # Fails (exit 1) when a filter is not engaged: the noop probe must echo the body length (x-noop-bytes), the
@@ -50,13 +51,17 @@ export VARIANTS=${VARIANTS:-"none noop airlock"}
 
 die() { echo "envoy-load: $*" >&2; exit 1; }
 for v in $VARIANTS; do
-  case $v in none|noop|airlock) ;; *) die "unknown variant '$v' in VARIANTS (none, noop, airlock)";; esac
+  case $v in none|noop|airlock|base) ;; *) die "unknown variant '$v' in VARIANTS (none, noop, airlock, base)";; esac
 done
 case " $VARIANTS " in *" airlock "*)
   [ -f "$AIRLOCK_WASM" ] || die "missing $AIRLOCK_WASM: build it with
     rustup target add wasm32-wasip1
     cargo build --release --target wasm32-wasip1 -p airlock-filter";;
 esac
+case " $VARIANTS " in *" base "*)
+  [ -f "${BASE_WASM:-}" ] || die "the base variant needs BASE_WASM, another build of the Airlock module";;
+esac
+export BASE_WASM=${BASE_WASM:-}
 case " $VARIANTS " in *" noop "*)
   [ -f "$NOOP_WASM" ] || die "missing $NOOP_WASM: build it with
     rustup target add wasm32-wasip1
@@ -180,8 +185,8 @@ def probe(front, variant):
     if variant == "noop" and headers.get("x-noop-bytes") != str(len(body)):
         raise Failure(f"noop: the no-op filter did not see the {len(body)}-byte body "
                       f"(x-noop-bytes: {headers.get('x-noop-bytes')!r}): the wasm filter is not engaged")
-    if variant == "airlock" and "x-airlock-decision" not in headers:
-        raise Failure("airlock: the response has no x-airlock-decision header: Airlock did not inspect the request")
+    if variant in ("airlock", "base") and "x-airlock-decision" not in headers:
+        raise Failure(f"{variant}: the response has no x-airlock-decision header: Airlock did not inspect the request")
     if variant == "none" and ("x-airlock-decision" in headers or "x-noop-bytes" in headers):
         raise Failure("none: a filter answered in the no-filter variant")
     return headers.get("x-airlock-decision", "-")
@@ -206,15 +211,17 @@ try:
     upstream = harness.Envoy(RUN, None, name="upstream", bootstrap_text=UPSTREAM, concurrency=1,
                              log_level="warning", component_log_level="")
     for variant in os.environ["VARIANTS"].split():
-        wasm = {"none": None, "noop": os.environ["NOOP_WASM"], "airlock": os.environ["AIRLOCK_WASM"]}[variant]
+        wasm = {"none": None, "noop": os.environ["NOOP_WASM"], "airlock": os.environ["AIRLOCK_WASM"],
+                "base": os.environ["BASE_WASM"]}[variant]
+        is_airlock = variant in ("airlock", "base")
         opts = config.Options(upstream_port=upstream.port, wasm=wasm, plugin_config="",
-                              hash_key="airlock-bench-key-0123456789abcdef" if variant == "airlock" else None,
+                              hash_key="airlock-bench-key-0123456789abcdef" if is_airlock else None,
                               stats_flush_interval="1s")
         front = harness.Envoy(RUN, opts, name=f"front-{variant}", concurrency=CONC, log_level="warning",
                               component_log_level="")
         try:
             decision = probe(front, variant)
-            counters0 = airlock_counters(front) if variant == "airlock" else {}
+            counters0 = airlock_counters(front) if is_airlock else {}
             warm = wrk(front.url, CONNS, WARMUP, 0)
             rss_before = rss_kib(front.proc.popen.pid)
             cpu0 = cpu_s(front.proc.popen.pid)
@@ -222,12 +229,12 @@ try:
             fixed["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(fixed["requests"], 1)
             # Stats flush every 1 s; the last interval's quantiles are the end of the fixed-rate run.
             time.sleep(1.1)
-            insp_fixed = quantiles(front, "inspection_time_microseconds", "interval") if variant == "airlock" else (None, None)
+            insp_fixed = quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
             cpu0 = cpu_s(front.proc.popen.pid)
             sat = wrk(front.url, SAT_CONNS, SAT_DURATION, 0)
             sat["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(sat["requests"], 1)
             time.sleep(1.1)
-            insp_sat = quantiles(front, "inspection_time_microseconds", "interval") if variant == "airlock" else (None, None)
+            insp_sat = quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
             rss_after = rss_kib(front.proc.popen.pid)
             if not front.alive():
                 raise Failure(f"{variant}: the front Envoy died during the run:\n{front.proc.log_tail(40)}")
@@ -240,7 +247,7 @@ try:
                     warnings.append(f"{variant}: {int(r['errors'])} socket errors (connect/read/write/timeout) "
                                     f"in the {phase} run")
             inspected, checked = None, None
-            if variant == "airlock":
+            if is_airlock:
                 counters1 = airlock_counters(front)
                 delta = {k: v - counters0.get(k, 0) for k, v in counters1.items() if v != counters0.get(k, 0)}
                 inspected = delta.get("airlock.requests_inspected_total", 0)
@@ -251,16 +258,16 @@ try:
                 # Every completed response went through Airlock; requests still in flight when wrk stopped
                 # may have been inspected too, so inspected >= completed.
                 if inspected < completed:
-                    raise Failure(f"airlock: airlock.requests_inspected_total grew by {inspected} while wrk completed "
+                    raise Failure(f"{variant}: airlock.requests_inspected_total grew by {inspected} while wrk completed "
                                   f"{completed} requests: Airlock did not inspect the traffic that was measured "
                                   f"(counter changes: {delta})")
                 bad = {k: v for k, v in delta.items()
                        if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limit_hits_total",
                                         "airlock.policy_load_failures_total"))}
                 if bad:
-                    raise Failure(f"airlock: inspection errors during the run: {bad}")
+                    raise Failure(f"{variant}: inspection errors during the run: {bad}")
                 if insp_fixed == (None, None) and insp_sat == (None, None):
-                    warnings.append("airlock: no airlock.inspection_time_microseconds histogram in /stats")
+                    warnings.append(f"{variant}: no airlock.inspection_time_microseconds histogram in /stats")
             problems = log_problems(front)
             if problems:
                 warnings.append(f"{variant}: the front Envoy logged (warning and up):\n    " + "\n    ".join(problems[:10]))
@@ -293,22 +300,25 @@ for v, r in results.items():
     errs = int(f["errors"] + f["non2xx"] + s["errors"] + s["non2xx"])
     print(f"| {v} | {r['decision']} | {f['rps']:.0f} | {ms(f['p50'])} | {ms(f['p90'])} | {ms(f['p99'])} | {ms(f['p999'])} | {f['cpu_us']:.0f} | {errs} | "
           f"{s['rps']:.0f} | {ms(s['p50'])} | {ms(s['p99'])} | {s['cpu_us']:.0f} | {r['rss_before'] / 1024:.1f} → {r['rss_after'] / 1024:.1f} |")
-if "airlock" in results:
-    a = results["airlock"]
+def us(v):
+    return "n/a" if v is None else f"{v:.0f}"
+for name in ("airlock", "base"):
+    if name not in results:
+        continue
+    a = results[name]
+    label = "Airlock" if name == "airlock" else "Airlock (base: BASE_WASM)"
     print()
     for base in ("none", "noop"):
         if base in results:
             b = results[base]
-            print(f"Airlock adds vs {base}: p50 {ms(a['fixed']['p50'] - b['fixed']['p50'])} ms, "
+            print(f"{label} adds vs {base}: p50 {ms(a['fixed']['p50'] - b['fixed']['p50'])} ms, "
                   f"p99 {ms(a['fixed']['p99'] - b['fixed']['p99'])} ms; saturation "
                   f"{100 * (a['sat']['rps'] / b['sat']['rps'] - 1):+.0f}%")
-    def us(v):
-        return "n/a" if v is None else f"{v:.0f}"
     for phase in ("fixed", "sat"):
         p50, p99 = a[f"insp_{phase}"]
         what = "at the fixed rate" if phase == "fixed" else "at saturation"
-        print(f"airlock.inspection_time_microseconds inside V8, last second {what}: p50 {us(p50)} us, p99 {us(p99)} us")
-    print(f"checked: {a['checked']}")
+        print(f"{name}: airlock.inspection_time_microseconds inside V8, last second {what}: p50 {us(p50)} us, p99 {us(p99)} us")
+    print(f"{name} checked: {a['checked']}")
 for w in warnings:
     print(f"WARNING: {w}")
 PY
