@@ -302,16 +302,27 @@ fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units
     }
 }
 
-/// The unit values of the kept words, sorted: a token is kept when its word value is one of
-/// them, so the check is a binary search over integers (a search over the strings, with a
-/// comparison call per probe, was a third of the whole matcher's time).
-const KEPT_VALUES: [u64; KEPT.len()] = kept_values();
+/// The unit values of the kept words in an open-addressed table (0 marks an empty slot; no
+/// word hashes to 0), so the check of an identifier is a slot or two, not a search: most
+/// identifiers of code are short enough to be looked up, and a binary search over the 128
+/// values took seven probes each (a search over the strings, with a comparison call per probe,
+/// was once a third of the whole matcher's time).
+const KEPT_SLOTS: [u64; KEPT_TABLE] = kept_slots();
 
-// Evaluated only at compile time (for `KEPT_VALUES`): an index out of range fails the build,
+/// Slots of [`KEPT_SLOTS`]: a power of two, at most a quarter full.
+const KEPT_TABLE: usize = 512;
+const _: () = assert!(KEPT.len() * 4 <= KEPT_TABLE && KEPT_TABLE.is_power_of_two());
+
+/// The first slot of `value` in [`KEPT_SLOTS`].
+const fn kept_slot(value: u64) -> usize {
+    ((value ^ (value >> 29)) as usize) & (KEPT_TABLE - 1)
+}
+
+// Evaluated only at compile time (for `KEPT_SLOTS`): an index out of range fails the build,
 // never a request, and const fns cannot use the iterator forms the lint asks for.
 #[allow(clippy::indexing_slicing)]
-const fn kept_values() -> [u64; KEPT.len()] {
-    let mut out = [0u64; KEPT.len()];
+const fn kept_slots() -> [u64; KEPT_TABLE] {
+    let mut out = [0u64; KEPT_TABLE];
     let mut i = 0;
     while i < KEPT.len() {
         let word = KEPT[i].as_bytes();
@@ -322,22 +333,29 @@ const fn kept_values() -> [u64; KEPT.len()] {
             h = (h ^ word[j] as u64).wrapping_mul(FNV_PRIME);
             j += 1;
         }
-        out[i] = h;
-        i += 1;
-    }
-    // Insertion sort (const context).
-    let mut i = 1;
-    while i < out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1] > out[j] {
-            let t = out[j - 1];
-            out[j - 1] = out[j];
-            out[j] = t;
-            j -= 1;
+        assert!(h != 0, "a kept word hashes to the empty slot's mark");
+        let mut slot = kept_slot(h);
+        while out[slot] != 0 {
+            slot = (slot + 1) & (KEPT_TABLE - 1);
         }
+        out[slot] = h;
         i += 1;
     }
     out
+}
+
+/// Whether `word` (an identifier's [`TAG_WORD`] value) is a kept word's.
+fn is_kept(word: u64) -> bool {
+    let mut slot = kept_slot(word);
+    // The table is at most a quarter full, so an empty slot ends every probe sequence.
+    for _ in 0..KEPT_TABLE {
+        match KEPT_SLOTS.get(slot).copied().unwrap_or(0) {
+            0 => return false,
+            v if v == word => return true,
+            _ => slot = (slot + 1) & (KEPT_TABLE - 1),
+        }
+    }
+    false
 }
 
 /// The unit value of an identifier token and its name hash: its lowercased word and no name
@@ -354,7 +372,7 @@ fn identifier_value(token: &[u8]) -> (u64, u64) {
         name = fnv_byte(name, b);
     }
     // The longest kept word has 10 bytes.
-    if token.len() <= 10 && KEPT_VALUES.binary_search(&word).is_ok() {
+    if token.len() <= 10 && is_kept(word) {
         return (word, 0);
     }
     // `| 1`: a name hash is never 0, which means "not an identifier".
@@ -402,8 +420,8 @@ impl Lexer<'_> {
             let b = *self.bytes.get(self.pos)?;
             // The byte after `b` (0 past the end), looked at only for `/` and `#`.
             let next = || self.at(self.pos + 1);
-            if is_space(b) {
-                self.pos += 1;
+            if class(b) & SPACE != 0 {
+                self.pos = self.run(self.pos + 1, SPACE);
             } else if (b == b'/' && next() == b'/') || (b == b'#' && !matches!(next(), b'[' | b'!'))
             {
                 let end = self.line_end(self.pos);
@@ -425,12 +443,13 @@ impl Lexer<'_> {
 
     fn token(&mut self, b: u8) -> (u8, usize, usize) {
         let start = self.pos;
-        if is_word_start(b) {
-            self.pos = self.run(start, is_word_byte);
+        let classes = class(b);
+        if classes & WORD_START != 0 {
+            self.pos = self.run(start + 1, WORD);
             return (TAG_IDENT, start, self.pos);
         }
         if b.is_ascii_digit() {
-            self.pos = self.run(start, |c| is_word_byte(c) || c == b'.');
+            self.pos = self.run(start + 1, NUMBER);
             return (TAG_NUMBER, start, self.pos);
         }
         if matches!(b, b'"' | b'\'' | b'`') && !self.starts_with(b"```") {
@@ -480,12 +499,13 @@ impl Lexer<'_> {
         None
     }
 
-    fn run(&self, from: usize, member: impl Fn(u8) -> bool) -> usize {
-        let mut i = from;
-        while i < self.bytes.len() && member(self.at(i)) {
-            i += 1;
-        }
-        i
+    /// The end of the run from `from` of bytes in any of `classes`.
+    fn run(&self, from: usize, classes: u8) -> usize {
+        let rest = self.bytes.get(from..).unwrap_or_default();
+        from + rest
+            .iter()
+            .position(|&b| class(b) & classes == 0)
+            .unwrap_or(rest.len())
     }
 
     fn line_end(&self, from: usize) -> usize {
@@ -502,12 +522,39 @@ impl Lexer<'_> {
     }
 }
 
-fn is_word_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b == b'$' || b >= 0x80
-}
+/// Byte classes of the lexer, one table load per byte rather than a chain of range tests (the
+/// lexer reads every byte of every code region of a request).
+const SPACE: u8 = 1;
+/// Starts an identifier: ASCII letters, `_`, `$`, and non-ASCII bytes (letters of other scripts).
+const WORD_START: u8 = 2;
+/// Continues an identifier: a word start or an ASCII digit.
+const WORD: u8 = 4;
+/// Continues a number: a word byte or `.`.
+const NUMBER: u8 = 8;
 
-fn is_word_byte(b: u8) -> bool {
-    is_word_start(b) || b.is_ascii_digit()
+// Built at compile time, where the indexes are in bounds by construction; const blocks cannot
+// use the iterator forms the lint asks for.
+#[allow(clippy::indexing_slicing)]
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let start = c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80;
+        let word = start || c.is_ascii_digit();
+        t[b] = (if is_space(c) { SPACE } else { 0 })
+            | (if start { WORD_START } else { 0 })
+            | (if word { WORD | NUMBER } else { 0 })
+            | (if c == b'.' { NUMBER } else { 0 });
+        b += 1;
+    }
+    t
+};
+
+/// The lexer classes of `b` ([`SPACE`], [`WORD_START`], [`WORD`], [`NUMBER`]).
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -553,6 +600,23 @@ mod tests {
         assert_eq!(identifier_value(b"returns").0, identifier_value(b"x").0);
         assert_eq!(IDENT_PLACEHOLDER, fnv(TAG_IDENT, [].into_iter()));
         assert_ne!(identifier_value(b"returns").1, identifier_value(b"x").1);
+    }
+
+    #[test]
+    fn every_kept_word_and_no_other_is_in_the_table() {
+        let kept = |w: &str| identifier_value(w.as_bytes()).1 == 0;
+        assert!(KEPT.iter().all(|w| kept(w)));
+        assert_eq!(KEPT_SLOTS.iter().filter(|&&v| v != 0).count(), KEPT.len());
+        for w in KEPT {
+            // Near misses: one letter more, one fewer, one changed.
+            assert!(!kept(&format!("{w}x")) && !kept(&format!("x{w}")), "{w}");
+            assert!(
+                w.len() < 3 || !kept(&w[1..]) || KEPT.contains(&&w[1..]),
+                "{w}"
+            );
+            let changed: String = w.chars().rev().collect();
+            assert!(!kept(&changed) || KEPT.contains(&changed.as_str()), "{w}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn units_of(folded: &Folded<'_>, out: &mut Units) {
 }
 
 /// ASCII whitespace, including vertical tab (JSON and YAML leave it in text).
-pub fn is_space(byte: u8) -> bool {
+pub const fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 

@@ -10,6 +10,7 @@
 //! Never text.
 
 use crate::engine::layers::fold::Folded as EngineFolded;
+use crate::engine::scan::fuel_probe::tag;
 use crate::engine::scan::scanner::{DetectorIndex, Hit};
 use crate::engine::steps::{self, Step};
 use crate::protected::documents::Wanted;
@@ -151,6 +152,7 @@ impl Protected {
             Some(f) => Folded::of_engine(text, f.folded, f.changed),
             None => folder.fold(text),
         };
+        tag("P:start");
         for d in &self.documents {
             // A character is at least one byte: a shorter text cannot hold `min_chars` of a copy.
             if text.len() < d.min_chars {
@@ -181,6 +183,7 @@ impl Protected {
                 });
             }
         }
+        tag("P:documents");
         for r in &self.records {
             steps::count(Step::Records, text.len());
             for m in r.index.find_folded(&folded, r.min_fields, records_scratch) {
@@ -197,6 +200,7 @@ impl Protected {
                 }
             }
         }
+        tag("P:records");
     }
 
     /// The stored name of `document` of detector `detector`'s index (indexes built with `--names`).

@@ -36,6 +36,7 @@
 use super::{
     DocumentIndex, Found, DOMAIN_CODE, DOMAIN_COMMENT, DOMAIN_TEXT, VIEW_CODE, VIEW_PROSE,
 };
+use crate::engine::scan::fuel_probe::tag;
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 use crate::protected::units::Units;
@@ -297,6 +298,7 @@ impl DocumentIndex {
             });
             found.extend(best);
         }
+        tag("D:judged");
         found.sort_by(|a, b| {
             b.matched_chars
                 .cmp(&a.matched_chars)
@@ -335,11 +337,13 @@ impl DocumentIndex {
             if self.views & view == 0 {
                 continue;
             }
+            tag("D:view");
             match domain {
                 DOMAIN_TEXT => text_view::units_of(folded, units),
                 DOMAIN_CODE => code_view::units_of_code_regions(folded, units, comments),
                 _ => std::mem::swap(units, comments),
             }
+            tag("D:units");
             if let (Some(first), Some(last)) = (units.spans.first(), units.spans.last()) {
                 let bytes = last.1.saturating_sub(first.0) as f64;
                 if let Some(scale) = scales.get_mut(stream) {
@@ -358,6 +362,7 @@ impl DocumentIndex {
                 winnow,
             );
             let code = domain == DOMAIN_CODE;
+            tag("D:hashed");
             for (first, kgram) in kgrams.enumerate() {
                 let Some(kgram) = kgram else { continue };
                 let fp = kgram.fingerprint;
@@ -393,6 +398,7 @@ impl DocumentIndex {
                 let hit = Hit::new(Span { start, end }, fp, stream);
                 push_hits(hits, hit, &found, |stored| checked && stored == check);
             }
+            tag("D:looked-up");
             // Lists, by their raw form: a hit held by few documents is verified (the
             // fingerprint and its next 8 bits matched the names themselves).
             for (first, fp) in winnow::all_list_kgrams(winnow, params) {
@@ -411,7 +417,9 @@ impl DocumentIndex {
                 });
             }
         }
+        tag("D:lists");
         hits.sort_unstable();
+        tag("D:sorted");
         scales
     }
 
