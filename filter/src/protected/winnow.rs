@@ -60,6 +60,10 @@ fn fingerprint(hash: u64, bits: u32) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct Scratch {
     hashes: Vec<u64>,
+    /// [`all_kgrams`]' candidates: (k-gram, fingerprint) of each k-gram whose hash is small
+    /// enough to be a fingerprint, and the same of the list hashes.
+    candidates: Vec<(u32, u64)>,
+    candidate_lists: Vec<(u32, u64)>,
     /// Per k-gram of a view with identifiers: the unkeyed hash of its raw form, keyed into a
     /// [`check`](Selected::check) only for the k-grams that are fingerprints (empty otherwise).
     raws: Vec<u64>,
@@ -272,16 +276,11 @@ fn check_of(raws: &[u64], raw_mixer: Mixer, first: usize, fingerprint: u64) -> u
 
 /// The list fingerprints of the k-grams [`all_kgrams`] last hashed in `scratch`: (k-gram,
 /// fingerprint) for each k-gram that has a list hash small enough to be one.
-pub fn all_list_kgrams(
-    scratch: &Scratch,
-    params: Params,
-) -> impl Iterator<Item = (usize, u64)> + '_ {
-    let bits = threshold_bits(params.w * LIST_WINDOWS);
+pub fn all_list_kgrams(scratch: &Scratch) -> impl Iterator<Item = (usize, u64)> + '_ {
     scratch
-        .lists
+        .candidate_lists
         .iter()
-        .enumerate()
-        .filter_map(move |(i, &h)| fingerprint(h, bits).map(|fp| (i, fp)))
+        .map(|&(at, fp)| (at as usize, fp))
 }
 
 /// The hash given to a k-gram with too few distinct units: never selected.
@@ -314,17 +313,40 @@ pub fn all_kgrams<'s>(
     names: &[u64],
     params: Params,
     scratch: &'s mut Scratch,
-) -> impl Iterator<Item = Option<Kgram>> + 's {
-    scratch.hash_kgrams(key, domain, values, names, params, false);
-    let bits = threshold_bits(params.w);
+) -> impl Iterator<Item = (usize, Kgram)> + 's {
+    let k = params.k.max(1);
+    scratch.candidates.clear();
+    scratch.candidate_lists.clear();
+    scratch.raws.clear();
+    let mut sink = Candidates {
+        next: 0,
+        bits: threshold_bits(params.w),
+        list_bits: threshold_bits(params.w * LIST_WINDOWS),
+        kgrams: &mut scratch.candidates,
+        lists: &mut scratch.candidate_lists,
+        raws: &mut scratch.raws,
+    };
+    roll_kgrams(
+        key,
+        domain,
+        values,
+        names,
+        k,
+        params.min_distinct,
+        &mut scratch.links,
+        &mut sink,
+    );
     let raw_mixer = key.mixer(domain | RAW_DOMAIN);
     let scratch: &'s Scratch = scratch;
-    scratch.hashes.iter().enumerate().map(move |(i, &h)| {
-        fingerprint(h, bits).map(|fp| Kgram {
+    scratch.candidates.iter().map(move |&(at, fp)| {
+        let at = at as usize;
+        let kgram = Kgram {
             fingerprint: fp,
-            raw: scratch.raws.get(i).copied(),
+            // The raw hashes are not widened in place here: only the candidates' are needed.
+            raw: widened(&scratch.raws, at, k),
             raw_mixer,
-        })
+        };
+        (at, kgram)
     })
 }
 
@@ -386,14 +408,105 @@ fn kgram_hashes(
     raws: &mut Vec<u64>,
     lists: &mut Vec<u64>,
     links: &mut Links,
-    mut shapes: Option<&mut Vec<u64>>,
+    shapes: Option<&mut Vec<u64>>,
 ) {
     out.clear();
     raws.clear();
     lists.clear();
-    if let Some(shapes) = shapes.as_deref_mut() {
+    let mut sink = Every {
+        hashes: out,
+        raws,
+        lists,
+        shapes,
+    };
+    if let Some(shapes) = sink.shapes.as_deref_mut() {
         shapes.clear();
     }
+    roll_kgrams(
+        key,
+        domain,
+        values,
+        names,
+        k,
+        min_distinct,
+        links,
+        &mut sink,
+    );
+}
+
+/// Where [`roll_kgrams`] puts each k-gram's hashes, in order: a generic parameter rather than
+/// a callback, so that each use compiles to its own loop (a call per k-gram was a share of
+/// a request's search).
+trait KgramSink {
+    /// The next k-gram: its keyed hash (or [`LOW_ENTROPY`]), its unkeyed blinded hash (its
+    /// shape, or [`LOW_ENTROPY`]), and in a view with identifiers its unkeyed raw hash and
+    /// its list hash (or [`LOW_ENTROPY`]).
+    fn kgram(&mut self, hash: u64, shape: u64, raw_and_list: Option<(u64, u64)>);
+}
+
+/// Every k-gram's hashes kept, in order: what winnowing an indexed document needs.
+struct Every<'a> {
+    hashes: &'a mut Vec<u64>,
+    raws: &'a mut Vec<u64>,
+    lists: &'a mut Vec<u64>,
+    shapes: Option<&'a mut Vec<u64>>,
+}
+
+impl KgramSink for Every<'_> {
+    #[inline(always)]
+    fn kgram(&mut self, hash: u64, shape: u64, raw_and_list: Option<(u64, u64)>) {
+        if let Some(shapes) = self.shapes.as_deref_mut() {
+            shapes.push(shape);
+        }
+        self.hashes.push(hash);
+        if let Some((raw, list)) = raw_and_list {
+            self.raws.push(raw);
+            self.lists.push(list);
+        }
+    }
+}
+
+/// The k-grams a request's text can match kept, with every raw hash (a check reaches into the
+/// k-grams after its own): a request looks up only hashes small enough to be fingerprints
+/// (a quarter of the code k-grams), so the others are not stored and read again.
+struct Candidates<'a> {
+    next: u32,
+    bits: u32,
+    list_bits: u32,
+    kgrams: &'a mut Vec<(u32, u64)>,
+    lists: &'a mut Vec<(u32, u64)>,
+    raws: &'a mut Vec<u64>,
+}
+
+impl KgramSink for Candidates<'_> {
+    #[inline(always)]
+    fn kgram(&mut self, hash: u64, _shape: u64, raw_and_list: Option<(u64, u64)>) {
+        let at = self.next;
+        self.next = self.next.saturating_add(1);
+        if let Some(fp) = fingerprint(hash, self.bits) {
+            self.kgrams.push((at, fp));
+        }
+        if let Some((raw, list)) = raw_and_list {
+            self.raws.push(raw);
+            if let Some(fp) = fingerprint(list, self.list_bits) {
+                self.lists.push((at, fp));
+            }
+        }
+    }
+}
+
+/// [`kgram_hashes`]'s rolling pass, each k-gram handed to `sink`.
+#[allow(clippy::too_many_arguments)]
+fn roll_kgrams(
+    key: &Key,
+    domain: u8,
+    values: &[u64],
+    names: &[u64],
+    k: usize,
+    min_distinct: usize,
+    links: &mut Links,
+    sink: &mut impl KgramSink,
+) {
     let Links { next, latest, pass } = links;
     next.clear();
     if values.len() < k {
@@ -526,22 +639,20 @@ fn kgram_hashes(
         }
         if i + 1 >= k {
             let blinded_low = distinct < min_distinct;
-            if let Some(shapes) = shapes.as_deref_mut() {
-                shapes.push(if blinded_low { LOW_ENTROPY } else { h });
-            }
-            out.push(if blinded_low {
-                LOW_ENTROPY
+            let (hash, shape) = if blinded_low {
+                (LOW_ENTROPY, LOW_ENTROPY)
             } else {
-                mixer.mix(h).min(LOW_ENTROPY - 1)
-            });
-            if !names.is_empty() {
-                raws.push(raw);
-                lists.push(if blinded_low && raw_distinct >= min_distinct {
+                (mixer.mix(h).min(LOW_ENTROPY - 1), h)
+            };
+            let raw_and_list = (!names.is_empty()).then(|| {
+                let list = if blinded_low && raw_distinct >= min_distinct {
                     list_mixer.mix(raw).min(LOW_ENTROPY - 1)
                 } else {
                     LOW_ENTROPY
-                });
-            }
+                };
+                (raw, list)
+            });
+            sink.kgram(hash, shape, raw_and_list);
         }
     }
 }
@@ -560,11 +671,21 @@ const NO_NEXT_KGRAM: u64 = 0x5851_F42D_4C95_7F2D;
 /// `k / 4` took as is to 0.870 and the flagged fields to 4.30 %).
 fn widen_checks(raws: &mut [u64], k: usize) {
     for i in 0..raws.len() {
-        let next = raws.get(i + k / 2).copied().unwrap_or(NO_NEXT_KGRAM);
-        if let Some(raw) = raws.get_mut(i) {
-            *raw = raw.rotate_left(29) ^ next.wrapping_mul(BASE);
+        if let Some(widened) = widened(raws, i, k) {
+            if let Some(raw) = raws.get_mut(i) {
+                *raw = widened;
+            }
         }
     }
+}
+
+/// K-gram `i`'s raw hash widened over the `k / 2` units after it (see [`widen_checks`]), from
+/// the raw hashes before widening; none past the last k-gram.
+#[inline]
+fn widened(raws: &[u64], i: usize, k: usize) -> Option<u64> {
+    let raw = raws.get(i)?;
+    let next = raws.get(i + k / 2).copied().unwrap_or(NO_NEXT_KGRAM);
+    Some(raw.rotate_left(29) ^ next.wrapping_mul(BASE))
 }
 
 /// The link tables of [`kgram_hashes`], kept in a [`Scratch`] across texts.
@@ -755,6 +876,100 @@ mod tests {
                 }
             })
             .unzip()
+    }
+
+    #[test]
+    fn a_requests_candidates_are_every_kgram_that_can_be_a_fingerprint() {
+        let key = Key([7; 16]);
+        // Code-like units with few names and many (lists low in entropy once blinded), prose-like
+        // units without names, and texts shorter than one k-gram.
+        let many_names: (Vec<u64>, Vec<u64>) = pseudo(3000, 41)
+            .into_iter()
+            .zip(pseudo(3000, 43))
+            .map(|(a, b)| {
+                if a < 28 {
+                    (99, a * 40 + b + 1)
+                } else {
+                    (a % 5 + 1, 0)
+                }
+            })
+            .unzip();
+        let texts = [
+            code_like(3000, 11, 0),
+            code_like(3000, 5, 7),
+            many_names,
+            (pseudo(3000, 3), Vec::new()),
+            code_like(9, 2, 0),
+        ];
+        let mut scratch = Scratch::default();
+        let mut list_candidates = 0;
+        for (values, names) in &texts {
+            for params in [
+                Params {
+                    k: 14,
+                    w: 23,
+                    min_distinct: 7,
+                },
+                Params {
+                    k: 8,
+                    w: 16,
+                    min_distinct: 5,
+                },
+                Params {
+                    k: 12,
+                    w: 8,
+                    min_distinct: 0,
+                },
+                Params {
+                    k: 1,
+                    w: 50,
+                    min_distinct: 1,
+                },
+            ] {
+                let (mut hashes, mut raws, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+                kgram_hashes(
+                    &key,
+                    2,
+                    values,
+                    names,
+                    params.k,
+                    params.min_distinct,
+                    &mut hashes,
+                    &mut raws,
+                    &mut lists,
+                    &mut Links::default(),
+                    None,
+                );
+                widen_checks(&mut raws, params.k);
+                let bits = threshold_bits(params.w);
+                let list_bits = threshold_bits(params.w * LIST_WINDOWS);
+                let mixer = key.mixer(2 | RAW_DOMAIN);
+                let expected: Vec<(usize, u64, u8)> = hashes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &h)| {
+                        let fp = fingerprint(h, bits)?;
+                        Some((i, fp, check_of(&raws, mixer, i, fp)))
+                    })
+                    .collect();
+                let got: Vec<(usize, u64, u8)> =
+                    all_kgrams(&key, 2, values, names, params, &mut scratch)
+                        .map(|(i, kgram)| (i, kgram.fingerprint, kgram.check()))
+                        .collect();
+                assert_eq!(got, expected, "{params:?}");
+                let expected_lists: Vec<(usize, u64)> = lists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &h)| fingerprint(h, list_bits).map(|fp| (i, fp)))
+                    .collect();
+                let got_lists: Vec<(usize, u64)> = all_list_kgrams(&scratch).collect();
+                assert_eq!(got_lists, expected_lists, "{params:?}");
+                assert!(values.len() < 1000 || params.k < 8 || !got.is_empty(), "{params:?}");
+                list_candidates += got_lists.len();
+            }
+        }
+        // The texts exercise the list family too.
+        assert!(list_candidates > 0);
     }
 
     /// The rolled k-gram hashes of a unit sequence, under the tests' key.

@@ -290,12 +290,9 @@ impl Builder {
             if every {
                 let all =
                     winnow::all_kgrams(&self.key, domain, values, names, params, &mut self.scratch);
+                top.extend(all.map(|(_, k)| ((k.fingerprint >> 32) as u32, k.check(), false)));
                 top.extend(
-                    all.flatten()
-                        .map(|k| ((k.fingerprint >> 32) as u32, k.check(), false)),
-                );
-                top.extend(
-                    winnow::all_list_kgrams(&self.scratch, params)
+                    winnow::all_list_kgrams(&self.scratch)
                         .map(|(_, h)| ((h >> 32) as u32, (h >> 24) as u8, false)),
                 );
             } else {

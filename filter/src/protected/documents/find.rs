@@ -363,8 +363,7 @@ impl DocumentIndex {
             );
             let code = domain == DOMAIN_CODE;
             tag("D:hashed");
-            for (first, kgram) in kgrams.enumerate() {
-                let Some(kgram) = kgram else { continue };
+            for (first, kgram) in kgrams {
                 let fp = kgram.fingerprint;
                 let found = self.lookup(fp);
                 if found.is_empty() {
@@ -401,7 +400,7 @@ impl DocumentIndex {
             tag("D:looked-up");
             // Lists, by their raw form: a hit held by few documents is verified (the
             // fingerprint and its next 8 bits matched the names themselves).
-            for (first, fp) in winnow::all_list_kgrams(winnow, params) {
+            for (first, fp) in winnow::all_list_kgrams(winnow) {
                 let found = self.lookup(fp);
                 if found.is_empty() {
                     continue;
