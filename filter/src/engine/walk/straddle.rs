@@ -26,6 +26,8 @@ pub(crate) struct Straddle {
     edge_bytes: Option<Box<[u64; 256]>>,
     /// The longest run any shape's test reads on one side of an edge (its shortest finding).
     longest: usize,
+    /// Bit `i`: shape `i` has no keyword gate (bits of the first 64 shapes).
+    ungated: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +93,11 @@ impl Straddle {
             }
             table
         });
+        let ungated = (out.iter().take(64).enumerate())
+            .filter(|(_, s)| s.gate.is_none())
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
         Straddle {
+            ungated,
             longest: out.iter().map(Shape::need).max().unwrap_or(0),
             shapes: out,
             edge_bytes,
@@ -160,16 +166,15 @@ impl Straddle {
         });
         // ...and before it, each run's shape tested where its run ends.
         let crosses = |shapes: u64, left: u32| {
-            let mut any = false;
+            let mut long_enough = 0u64;
             for_each_bit(shapes, |i| {
-                let Some(shape) = self.shapes.get(i) else {
-                    return;
-                };
+                let need = self.shapes.get(i).map_or(usize::MAX, Shape::need);
                 let r = right.get(i).copied().map_or(0, u32::from);
-                // The keyword search only where the runs allow a finding (rarely).
-                any = any || ((left + r) as usize >= shape.need() && shape.gate_opens(text));
+                long_enough |= u64::from((left + r) as usize >= need) << i;
             });
-            any
+            // The keyword search only where the runs allow a finding (rarely).
+            long_enough & self.ungated != 0
+                || (long_enough != 0 && self.gates_open(long_enough, text))
         };
         let mut alive = candidates;
         let mut n = 0u32;
@@ -185,6 +190,16 @@ impl Straddle {
             n += 1;
         }
         crosses(alive, n)
+    }
+
+    /// Whether `text` holds a keyword of one of `shapes` (bits of the first 64).
+    #[inline(never)]
+    fn gates_open(&self, shapes: u64, text: &[u8]) -> bool {
+        let mut open = false;
+        for_each_bit(shapes, |i| {
+            open = open || self.shapes.get(i).is_some_and(|s| s.gate_opens(text));
+        });
+        open
     }
 
     /// [`Straddle::may_cross`] shape by shape (every shape in `candidates`, and every shape past
@@ -240,6 +255,18 @@ mod tests {
         r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}",
         r"key=(?:(?P<secret>[0-9]{8})|[a-z]{3})",
     ];
+
+    /// [`PATTERNS`]' detectors' keywords (the card and email ones have none).
+    const KEYWORDS: &[&[&str]] = &[&["AKIA", "ASIA"], &[], &["ghp_"], &[], &["key="]];
+
+    /// The straddle of `patterns` whose detectors have `keywords`.
+    fn gated(patterns: &[&str], keywords: &[&[&str]]) -> Straddle {
+        Straddle::new(patterns.iter().zip(keywords).map(|(p, k)| {
+            let shape = regex_facts::finding_shape(&regex_facts::parse(p).unwrap());
+            let k: Vec<String> = k.iter().map(|k| k.to_string()).collect();
+            (shape, KeywordGate::of(&k))
+        }))
+    }
 
     fn straddle(patterns: &[&str]) -> Straddle {
         Straddle::new(patterns.iter().map(|p| {
@@ -301,6 +328,7 @@ mod tests {
             shapes: s.shapes.clone(),
             edge_bytes: None,
             longest: s.longest,
+            ungated: s.ungated,
         };
         plain.may_cross(text, at)
     }
@@ -318,6 +346,7 @@ mod tests {
             all.clone(),
             straddle(&PATTERNS[..2]),
             straddle(&PATTERNS[3..]),
+            gated(PATTERNS, KEYWORDS),
         ];
         let mut crossing = 0;
         for _ in 0..4000 {
@@ -344,15 +373,17 @@ mod tests {
             "AKIA", "ASIA", "Q3EG", "RTXK", "7VJ2", "WZ5P", "4111", " ", "-", "1111", "ghp_",
             "abcd", "ef01", "x", "@", ".", "org", "key=", "1234", "5678", "abc", "Z9", ",",
         ];
+        let build = |p: &str| {
+            Regex::builder()
+                .syntax(crate::engine::scan::scanner::syntax_config())
+                .build(p)
+                .unwrap()
+        };
+        // Each detector alone, without and with its keyword gate.
         let detectors: Vec<(Regex, Straddle)> = PATTERNS
             .iter()
-            .map(|p| {
-                let re = Regex::builder()
-                    .syntax(crate::engine::scan::scanner::syntax_config())
-                    .build(p)
-                    .unwrap();
-                (re, straddle(&[p]))
-            })
+            .zip(KEYWORDS)
+            .flat_map(|(p, k)| [(build(p), straddle(&[p])), (build(p), gated(&[p], &[k]))])
             .collect();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
