@@ -880,6 +880,8 @@ fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
 /// Where each of `text_offsets` (ascending offsets into [`unescape`]'s output for `raw`) lies
 /// in `raw`, appended to `out`; `false` if one falls inside the bytes of one escape (a `\u`
 /// escape of a character of several bytes) or past the end. `raw` must have passed the parser.
+/// Any escapes: the tests' reference for [`canonical_offsets`].
+#[cfg(test)]
 pub fn raw_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
     let (mut t, mut r) = (0usize, 0usize);
     for &target in text_offsets {
@@ -942,17 +944,26 @@ fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
 /// Whether `raw` (a JSON string's bytes between its quotes) is what [`escape_into`] writes
 /// for its [`unescape`]d text, read off `raw` itself: valid UTF-8, no quote or control byte as
 /// it is, and only the escapes `escape_into` writes (`\"`, `\\`, `\n`, `\r`, `\t`, and
-/// `\u00xx` in lowercase for the other control bytes). A rewrite then splices its masks into
-/// the bytes as written (`walk/splice.rs`) without escaping the whole text to compare (issue
-/// 16: a long field's escape pass). The same answer as escaping the text and comparing.
-pub fn escapes_as_written(raw: &[u8]) -> bool {
-    if std::str::from_utf8(raw).is_err() {
-        return false;
-    }
+/// `\u00xx` in lowercase for the other control bytes); the same answer as escaping the text
+/// and comparing. With it, where each of `text_offsets` (ascending offsets into the unescaped
+/// text) lies in `raw`, appended to `out` as [`raw_offsets`] gives them; `false` also if an
+/// offset lies past the text's end. One read of `raw`: a rewrite splices its masks into the
+/// bytes as written (`walk/splice.rs`) without escaping the whole text to compare, then
+/// walking its escapes again (issue 16: a long field's rewrite).
+pub fn canonical_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
     let lower_hex = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
+    let mut targets = text_offsets.iter().copied().peekable();
+    // Text and raw offsets of `rest`'s start: each canonical escape yields one text byte.
+    let (mut t, mut r) = (0usize, 0usize);
     let mut rest = raw;
-    while let Some(at) = find_json_special(rest) {
-        let tail = rest.get(at..).unwrap_or_default();
+    loop {
+        let plain = find_json_special(rest).unwrap_or(rest.len());
+        while let Some(target) = targets.next_if(|&target| target <= t + plain) {
+            out.push(r + target.saturating_sub(t));
+        }
+        let Some(tail) = rest.get(plain..).filter(|tail| !tail.is_empty()) else {
+            break;
+        };
         let len = match *tail {
             [b'\\', b'"' | b'\\' | b'n' | b'r' | b't', ..] => 2,
             // Tab, line feed and carriage return have their short escapes.
@@ -960,9 +971,11 @@ pub fn escapes_as_written(raw: &[u8]) -> bool {
             [b'\\', b'u', b'0', b'0', b'0' | b'1', lo, ..] if lower_hex(lo) => 6,
             _ => return false,
         };
+        (t, r) = (t + plain + 1, r + plain + len);
         rest = tail.get(len..).unwrap_or_default();
     }
-    true
+    // UTF-8 last: a string with other escapes (`\u4e2d`) is turned down before it is read whole.
+    targets.peek().is_none() && std::str::from_utf8(raw).is_ok()
 }
 
 /// Appends `text` to `out` as the inside of a JSON string (no quotes).
@@ -1148,7 +1161,7 @@ mod tests {
     }
 
     #[test]
-    fn escapes_as_written_only_when_escaping_gives_the_bytes_back() {
+    fn canonical_only_when_escaping_gives_the_bytes_back() {
         let pieces: &[&[u8]] = &[
             b"a",
             b" ",
@@ -1191,8 +1204,24 @@ mod tests {
             let mut again = Vec::new();
             escape_into(&text, &mut again);
             // Never a wrong yes, and a yes for every string `escape_into` writes.
-            assert_eq!(escapes_as_written(&raw), again == raw, "{raw:?}");
-            assert!(escapes_as_written(&again), "{again:?}");
+            assert_eq!(
+                canonical_offsets(&raw, &[], &mut Vec::new()),
+                again == raw,
+                "{raw:?}"
+            );
+            assert!(canonical_offsets(&again, &[], &mut Vec::new()), "{again:?}");
+            // Where text offsets lie in the bytes as written: as `raw_offsets` says.
+            let edges: Vec<usize> = (0..=text.len() + 1).filter(|_| rng.below(3) == 0).collect();
+            let (mut one_read, mut walked) = (Vec::new(), Vec::new());
+            if canonical_offsets(&again, &edges, &mut one_read) {
+                assert!(
+                    raw_offsets(&again, &edges, &mut walked),
+                    "{again:?} {edges:?}"
+                );
+                assert_eq!(one_read, walked, "{again:?} {edges:?}");
+            } else {
+                assert!(edges.last().is_some_and(|&e| e > text.len()), "{again:?}");
+            }
             if again == raw {
                 yes += 1;
             } else {

@@ -8,7 +8,7 @@
 //! hit's edges lie in the bytes as written is a function of those bytes, so the cache keeps
 //! it with the field's findings (keyed on the bytes as written, `cache::raw_key`); a new
 //! field pays one read of its bytes as written to show its escapes are canonical
-//! (`json::escapes_as_written`), and a field inspected without the cache is spliced too.
+//! (`json::canonical_offsets`), and a field inspected without the cache is spliced too.
 //!
 //! The result is byte for byte the old one: the escapes are checked to be what `escape_into`
 //! writes (so escaping each piece gives the piece as written) and every hit edge to fall on
@@ -97,9 +97,6 @@ impl Walk<'_, '_> {
             self.scratch.cache.count_spliced();
             return Some(map);
         }
-        if !json::escapes_as_written(raw) {
-            return None;
-        }
         let mut edges: Vec<usize> = hits
             .iter()
             .flat_map(|h| [h.span.start, h.span.end])
@@ -111,8 +108,9 @@ impl Walk<'_, '_> {
         if edges.iter().any(inside_char) {
             return None;
         }
+        // The escapes checked to be canonical and the edges placed in one read of `raw`.
         let mut offsets = Vec::with_capacity(edges.len());
-        if !json::raw_offsets(raw, &edges, &mut offsets) {
+        if !json::canonical_offsets(raw, &edges, &mut offsets) {
             return None;
         }
         let map: Vec<(usize, usize)> = edges.into_iter().zip(offsets).collect();
