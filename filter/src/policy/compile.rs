@@ -22,6 +22,7 @@ use crate::engine::scan::scanner::{
     self, Checks, ContextWords, DetectorIndex, DictionaryDetector, RegexLimits, Scanner,
 };
 use crate::engine::scan::validators::Validator;
+use crate::engine::walk::keyword_gate::KeywordGate;
 use crate::engine::walk::straddle::Straddle;
 use regex_facts::{FactsById, RegexFacts};
 use std::collections::HashMap;
@@ -808,8 +809,8 @@ impl Compiler<'_> {
     }
 
     /// The finding shapes of the regex detectors joining in `scope` (carried with their
-    /// facts, else read from the pattern), or `None` (every edge scanned) if a protected or
-    /// dictionary detector joins there, whose findings have no shape.
+    /// facts, else read from the pattern) with their keywords, or `None` (every edge scanned)
+    /// if a protected or dictionary detector joins there, whose findings have no shape.
     fn join_edges(&self, doc: &PolicyDoc, scope: JoinDoc) -> Option<Straddle> {
         let joining = doc.detectors.iter().filter(|d| d.join == Some(scope));
         let shapes = joining.map(|d| {
@@ -817,14 +818,14 @@ impl Compiler<'_> {
                 return None;
             }
             let pattern = d.regex.as_deref()?;
+            let gate = KeywordGate::of(&d.keywords);
             let carried = self.carried.get(&d.id);
             let facts = carried.and_then(|c| c.facts_for(pattern, &d.keywords));
             if let Some(shape) = facts.and_then(|f| f.shape) {
-                return Some(shape);
+                return Some((shape, gate));
             }
-            Some(regex_facts::finding_shape(
-                &regex_facts::parse(pattern).ok()?,
-            ))
+            let shape = regex_facts::finding_shape(&regex_facts::parse(pattern).ok()?);
+            Some((shape, gate))
         });
         Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
     }

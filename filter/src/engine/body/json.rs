@@ -788,6 +788,10 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     unescape_runs(raw, out, true);
 }
 
+/// How many words of a plain run [`unescape`] copies eight bytes a step before it searches
+/// for the run's end.
+const WORDS_BEFORE_SEARCH: u32 = 4;
+
 /// [`unescape`], copying plain runs eight bytes a step (`by_words`) or with one search per run
 /// (the loop the tests check the other against).
 #[inline(always)]
@@ -798,8 +802,10 @@ fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
     while let Some(&b) = raw.get(i) {
         if b != b'\\' {
             // Eight bytes a step: escapes are a few dozen bytes apart in code and logs, where
-            // a search call per run cost more than the run.
-            while let Some(w) = word_at(raw, i).filter(|_| by_words) {
+            // a search call per run cost more than the run. A run longer than a few words
+            // (prose's paragraphs) is searched and copied whole from there (issue 16).
+            let mut words = if by_words { WORDS_BEFORE_SEARCH } else { 0 };
+            while let Some(w) = word_at(raw, i).filter(|_| words > 0) {
                 let backslashes = lanes_equal(w, b'\\');
                 if backslashes != 0 {
                     let plain = (backslashes.trailing_zeros() / 8) as usize;
@@ -809,6 +815,7 @@ fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
                 }
                 out.extend_from_slice(&w.to_le_bytes());
                 i += 8;
+                words -= 1;
             }
             if raw.get(i) != Some(&b'\\') {
                 let run = raw.get(i..).unwrap_or_default();
@@ -873,6 +880,8 @@ fn unescape_runs(raw: &[u8], out: &mut Vec<u8>, by_words: bool) {
 /// Where each of `text_offsets` (ascending offsets into [`unescape`]'s output for `raw`) lies
 /// in `raw`, appended to `out`; `false` if one falls inside the bytes of one escape (a `\u`
 /// escape of a character of several bytes) or past the end. `raw` must have passed the parser.
+/// Any escapes: the tests' reference for [`canonical_offsets`].
+#[cfg(test)]
 pub fn raw_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
     let (mut t, mut r) = (0usize, 0usize);
     for &target in text_offsets {
@@ -930,6 +939,43 @@ fn hex4(bytes: Option<&[u8]>) -> Option<u32> {
         value = value * 16 + digit;
     }
     Some(value)
+}
+
+/// Whether `raw` (a JSON string's bytes between its quotes) is what [`escape_into`] writes
+/// for its [`unescape`]d text, read off `raw` itself: valid UTF-8, no quote or control byte as
+/// it is, and only the escapes `escape_into` writes (`\"`, `\\`, `\n`, `\r`, `\t`, and
+/// `\u00xx` in lowercase for the other control bytes); the same answer as escaping the text
+/// and comparing. With it, where each of `text_offsets` (ascending offsets into the unescaped
+/// text) lies in `raw`, appended to `out` as [`raw_offsets`] gives them; `false` also if an
+/// offset lies past the text's end. One read of `raw`: a rewrite splices its masks into the
+/// bytes as written (`walk/splice.rs`) without escaping the whole text to compare, then
+/// walking its escapes again (issue 16: a long field's rewrite).
+pub fn canonical_offsets(raw: &[u8], text_offsets: &[usize], out: &mut Vec<usize>) -> bool {
+    let lower_hex = |b: u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
+    let mut targets = text_offsets.iter().copied().peekable();
+    // Text and raw offsets of `rest`'s start: each canonical escape yields one text byte.
+    let (mut t, mut r) = (0usize, 0usize);
+    let mut rest = raw;
+    loop {
+        let plain = find_json_special(rest).unwrap_or(rest.len());
+        while let Some(target) = targets.next_if(|&target| target <= t + plain) {
+            out.push(r + target.saturating_sub(t));
+        }
+        let Some(tail) = rest.get(plain..).filter(|tail| !tail.is_empty()) else {
+            break;
+        };
+        let len = match *tail {
+            [b'\\', b'"' | b'\\' | b'n' | b'r' | b't', ..] => 2,
+            // Tab, line feed and carriage return have their short escapes.
+            [b'\\', b'u', b'0', b'0', b'0', b'9' | b'a' | b'd', ..] => return false,
+            [b'\\', b'u', b'0', b'0', b'0' | b'1', lo, ..] if lower_hex(lo) => 6,
+            _ => return false,
+        };
+        (t, r) = (t + plain + 1, r + plain + len);
+        rest = tail.get(len..).unwrap_or_default();
+    }
+    // UTF-8 last: a string with other escapes (`\u4e2d`) is turned down before it is read whole.
+    targets.peek().is_none() && std::str::from_utf8(raw).is_ok()
 }
 
 /// Appends `text` to `out` as the inside of a JSON string (no quotes).
@@ -1112,6 +1158,77 @@ mod tests {
         ));
         let ok = "[".repeat(MAX_JSON_DEPTH) + &"]".repeat(MAX_JSON_DEPTH);
         assert!(o.parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn canonical_only_when_escaping_gives_the_bytes_back() {
+        let pieces: &[&[u8]] = &[
+            b"a",
+            b" ",
+            b"\\\"",
+            b"\\\\",
+            b"\\n",
+            b"\\r",
+            b"\\t",
+            b"\\/",
+            b"\\b",
+            b"\\f",
+            b"\\u0001",
+            b"\\u001f",
+            b"\\u001F",
+            b"\\u000a",
+            b"\\u0009",
+            b"\\u000d",
+            b"\\u0020",
+            b"\\u00e9",
+            b"\\ud83d\\ude00",
+            b"\\u0000",
+            b"\\u000b",
+            b"\\u",
+            b"\\",
+            b"\xc3\xa9",
+            b"\xe9",
+            b"\x01",
+            b"\"",
+            b"\x7f",
+            b"z9",
+        ];
+        let mut rng = crate::engine::test_rng::TestRng::new(0x16_e5ca_9e5a_5717);
+        let (mut yes, mut no) = (0, 0);
+        for _ in 0..20_000 {
+            let raw: Vec<u8> = (0..rng.below(12))
+                .flat_map(|_| rng.pick(pieces).iter().copied())
+                .collect();
+            let mut text = Vec::new();
+            unescape(&raw, &mut text);
+            let mut again = Vec::new();
+            escape_into(&text, &mut again);
+            // Never a wrong yes, and a yes for every string `escape_into` writes.
+            assert_eq!(
+                canonical_offsets(&raw, &[], &mut Vec::new()),
+                again == raw,
+                "{raw:?}"
+            );
+            assert!(canonical_offsets(&again, &[], &mut Vec::new()), "{again:?}");
+            // Where text offsets lie in the bytes as written: as `raw_offsets` says.
+            let edges: Vec<usize> = (0..=text.len() + 1).filter(|_| rng.below(3) == 0).collect();
+            let (mut one_read, mut walked) = (Vec::new(), Vec::new());
+            if canonical_offsets(&again, &edges, &mut one_read) {
+                assert!(
+                    raw_offsets(&again, &edges, &mut walked),
+                    "{again:?} {edges:?}"
+                );
+                assert_eq!(one_read, walked, "{again:?} {edges:?}");
+            } else {
+                assert!(edges.last().is_some_and(|&e| e > text.len()), "{again:?}");
+            }
+            if again == raw {
+                yes += 1;
+            } else {
+                no += 1;
+            }
+        }
+        assert!(yes > 2000 && no > 2000, "{yes} canonical, {no} not");
     }
 
     #[test]

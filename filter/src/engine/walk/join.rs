@@ -29,6 +29,10 @@ const MAX_WINDOW: usize = 3;
 /// credential format (a fine-grained GitHub token, the longest, is 93 characters).
 const REACH: usize = 512;
 
+/// How far from an edge a window's text can reach: [`REACH`] into the field beyond the edge's
+/// neighbour (a middle field is shorter), then at most [`REACH`] on to a word edge.
+const EDGE_REACH: usize = 3 * REACH;
+
 /// Bytes that continue a token (credential alphabets), so a window must not start or end between two.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'=' | b'.')
@@ -129,7 +133,9 @@ impl Joined {
 
     /// The kept text of the fields about the edge before field `field` (the two before it, it
     /// and the one after: every window holding the edge reads a stretch of it) and where that
-    /// field starts in it; `None` unless it and the field before it were kept.
+    /// field starts in it; `None` unless it and the field before it were kept. Cut to
+    /// [`EDGE_REACH`] either side of the edge, which every such window's text lies within (the
+    /// edge test searches it for keywords: a long field's whole text is not needed).
     fn around_edge(&self, field: usize) -> Option<(&[u8], usize)> {
         let kept = |i: Option<usize>| i.and_then(|i| self.pieces.get(i)).and_then(|p| p.kept);
         let at = kept(Some(field))?;
@@ -142,6 +148,10 @@ impl Joined {
                 .and_then(|p| Some(p.kept? + p.span.len()))
         };
         let end = end_of(field + 1).or_else(|| end_of(field))?;
+        let (start, end) = (
+            start.max(at.saturating_sub(EDGE_REACH)),
+            end.min(at + EDGE_REACH),
+        );
         Some((self.text.get(start..end)?, at - start))
     }
 
@@ -372,6 +382,7 @@ impl Walk<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::walk::keyword_gate::KeywordGate;
     use crate::engine::walk::straddle::Straddle;
 
     const PATTERNS: &[&str] = &[
@@ -381,6 +392,14 @@ mod tests {
         r"key=(?:(?P<secret>[0-9]{8})|[a-z]{3})",
     ];
 
+    /// The keyword gates of [`PATTERNS`]' detectors (the card and email ones have none).
+    fn gates() -> impl Iterator<Item = Option<KeywordGate>> {
+        let keywords: [&[&str]; 4] = [&["AKIA", "ASIA"], &[], &[], &["key="]];
+        keywords
+            .into_iter()
+            .map(|k| KeywordGate::of(&k.iter().map(|k| k.to_string()).collect::<Vec<_>>()))
+    }
+
     /// The memo's test, once per edge on all the kept text, against the test on each window's
     /// text (`join_pass`'s): an edge closed once is closed in every window holding it.
     #[test]
@@ -389,8 +408,13 @@ mod tests {
             regex_facts::finding_shape(&regex_facts::parse(p).unwrap_or_else(|e| panic!("{e}")))
         };
         let straddles = [
-            Straddle::new(PATTERNS.iter().map(shape)),
-            Straddle::new(PATTERNS.get(..2).unwrap_or_default().iter().map(shape)),
+            Straddle::new(PATTERNS.iter().map(shape).map(|s| (s, None))),
+            Straddle::new(PATTERNS.iter().map(shape).zip(gates())),
+            Straddle::new(
+                (PATTERNS.get(..2).unwrap_or_default().iter())
+                    .map(shape)
+                    .map(|s| (s, None)),
+            ),
         ];
         let pieces = [
             "AKIA",

@@ -10,6 +10,9 @@
 mod edges;
 mod fallback;
 pub(crate) mod join;
+#[cfg(test)]
+mod join_cuts;
+pub(crate) mod keyword_gate;
 mod pieces;
 mod resume;
 mod splice;

@@ -7,7 +7,8 @@
 //! written with each masked span's bytes replaced, so only those spans are spliced. Where a
 //! hit's edges lie in the bytes as written is a function of those bytes, so the cache keeps
 //! it with the field's findings (keyed on the bytes as written, `cache::raw_key`); a new
-//! field pays one escape pass to show its escapes are canonical.
+//! field pays one read of its bytes as written to show its escapes are canonical
+//! (`json::canonical_offsets`), and a field inspected without the cache is spliced too.
 //!
 //! The result is byte for byte the old one: the escapes are checked to be what `escape_into`
 //! writes (so escaping each piece gives the piece as written) and every hit edge to fall on
@@ -51,7 +52,7 @@ impl Walk<'_, '_> {
             &mut self.tokens,
             &mut |span, bytes| replacements.push((span, bytes.to_vec())),
         );
-        let map = key.and_then(|key| self.raw_map(key, text, leaf.raw, hits));
+        let map = self.raw_map(key, text, leaf.raw, hits);
         let at = |offset: usize| {
             let map = map.as_deref()?;
             let i = map.binary_search_by_key(&offset, |&(t, _)| t).ok()?;
@@ -82,23 +83,19 @@ impl Walk<'_, '_> {
     }
 
     /// Where the edges of `hits` lie in `raw`, as (text offset, raw offset) pairs sorted by
-    /// text offset: from the cache, else worked out and kept there; `None` if the masks
-    /// cannot be spliced into `raw` (its escapes are not the ones a rewrite writes).
+    /// text offset: from the cache, else worked out (and kept there, with a `key`); `None` if
+    /// the masks cannot be spliced into `raw` (its escapes are not the ones a rewrite writes).
     fn raw_map(
         &mut self,
-        key: u128,
+        key: Option<u128>,
         text: &[u8],
         raw: &[u8],
         hits: &[Hit],
     ) -> Option<Vec<(usize, usize)>> {
-        if let Some(map) = self.scratch.cache.raw_map(key).map(<[_]>::to_vec) {
+        let cached = key.and_then(|key| self.scratch.cache.raw_map(key).map(<[_]>::to_vec));
+        if let Some(map) = cached {
             self.scratch.cache.count_spliced();
             return Some(map);
-        }
-        let mut escaped = Vec::with_capacity(raw.len());
-        json::escape_into(text, &mut escaped);
-        if escaped != raw {
-            return None;
         }
         let mut edges: Vec<usize> = hits
             .iter()
@@ -111,12 +108,15 @@ impl Walk<'_, '_> {
         if edges.iter().any(inside_char) {
             return None;
         }
+        // The escapes checked to be canonical and the edges placed in one read of `raw`.
         let mut offsets = Vec::with_capacity(edges.len());
-        if !json::raw_offsets(raw, &edges, &mut offsets) {
+        if !json::canonical_offsets(raw, &edges, &mut offsets) {
             return None;
         }
         let map: Vec<(usize, usize)> = edges.into_iter().zip(offsets).collect();
-        self.scratch.cache.keep_raw_map(key, &map);
+        if let Some(key) = key {
+            self.scratch.cache.keep_raw_map(key, &map);
+        }
         Some(map)
     }
 }

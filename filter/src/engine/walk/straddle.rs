@@ -7,7 +7,12 @@
 //! one run of bytes its detector's findings can hold ([`regex_facts::finding_shape`]), at
 //! least its shortest length long. An edge where no detector's run is long enough cannot be
 //! crossed; a window with no other edge finds nothing the per-field scan did not.
+//!
+//! A detector with keywords finds nothing in a window that holds none of them
+//! ([`KeywordGate`]): a shape whose detectors all have keywords crosses only where the text
+//! tested holds one.
 
+use crate::engine::walk::keyword_gate::KeywordGate;
 use regex_facts::FindingShape;
 
 /// The finding shapes of one scope's joining detectors, one per distinct byte set (with
@@ -21,6 +26,8 @@ pub(crate) struct Straddle {
     edge_bytes: Option<Box<[u64; 256]>>,
     /// The longest run any shape's test reads on one side of an edge (its shortest finding).
     longest: usize,
+    /// Bit `i`: shape `i` has no keyword gate (bits of the first 64 shapes).
+    ungated: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +35,20 @@ struct Shape {
     /// Bit `b` of word `b / 64`: byte `b` can lie in a finding.
     bytes: [u64; 4],
     min_len: usize,
+    /// The keywords one of which a text must hold for the shape's detectors to find anything
+    /// in it (`None`: a detector of the shape has none).
+    gate: Option<KeywordGate>,
 }
 
 impl Shape {
     /// How many bytes a crossing finding holds at least (one on each side of the edge).
     fn need(&self) -> usize {
         self.min_len.max(2)
+    }
+
+    /// Whether the shape's detectors could find anything in `text` (it holds a keyword).
+    fn gate_opens(&self, text: &[u8]) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.occurs_in(text))
     }
 
     fn holds(&self, b: u8) -> bool {
@@ -45,9 +60,12 @@ impl Shape {
 }
 
 impl Straddle {
-    pub(crate) fn new(shapes: impl IntoIterator<Item = FindingShape>) -> Straddle {
+    /// The shapes of one scope's joining detectors, each with its detector's keyword gate.
+    pub(crate) fn new(
+        shapes: impl IntoIterator<Item = (FindingShape, Option<KeywordGate>)>,
+    ) -> Straddle {
         let mut out: Vec<Shape> = Vec::new();
-        for shape in shapes {
+        for (shape, gate) in shapes {
             let mut bytes = [0u64; 4];
             for b in shape.bytes.iter() {
                 if let Some(w) = bytes.get_mut(usize::from(b) / 64) {
@@ -55,10 +73,14 @@ impl Straddle {
                 }
             }
             match out.iter_mut().find(|s| s.bytes == bytes) {
-                Some(same) => same.min_len = same.min_len.min(shape.min_len),
+                Some(same) => {
+                    same.min_len = same.min_len.min(shape.min_len);
+                    same.gate = KeywordGate::union(same.gate.take(), gate);
+                }
                 None => out.push(Shape {
                     bytes,
                     min_len: shape.min_len,
+                    gate,
                 }),
             }
         }
@@ -71,7 +93,11 @@ impl Straddle {
             }
             table
         });
+        let ungated = (out.iter().take(64).enumerate())
+            .filter(|(_, s)| s.gate.is_none())
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
         Straddle {
+            ungated,
             longest: out.iter().map(Shape::need).max().unwrap_or(0),
             shapes: out,
             edge_bytes,
@@ -79,7 +105,8 @@ impl Straddle {
     }
 
     /// Whether a finding could cross the edge at `at` of `text` (between `text[at - 1]` and
-    /// `text[at]`).
+    /// `text[at]`): some shape's runs on both sides are long enough, and `text` holds one of
+    /// its keywords if it has any. Monotone: a longer stretch about the edge only opens more.
     pub(crate) fn may_cross(&self, text: &[u8], at: usize) -> bool {
         let (Some(before), Some(after)) = (text.get(..at), text.get(at..)) else {
             return false;
@@ -88,8 +115,8 @@ impl Straddle {
             return false;
         };
         match self.edge_bytes.as_deref() {
-            Some(table) => self.runs_cross(table, before, after, last, first),
-            None => self.each_shape_crosses(u64::MAX, before, after),
+            Some(table) => self.runs_cross(table, text, (before, after), (last, first)),
+            None => self.each_shape_crosses(u64::MAX, text, (before, after)),
         }
     }
 
@@ -101,10 +128,9 @@ impl Straddle {
     fn runs_cross(
         &self,
         table: &[u64; 256],
-        before: &[u8],
-        after: &[u8],
-        last: u8,
-        first: u8,
+        text: &[u8],
+        (before, after): (&[u8], &[u8]),
+        (last, first): (u8, u8),
     ) -> bool {
         let held = |b: u8| table.get(usize::from(b)).copied().unwrap_or(0);
         let candidates = held(last) & held(first);
@@ -114,7 +140,7 @@ impl Straddle {
         // One shape: its own walk reads no further than its need. (Runs over 255 bytes do
         // not fit the counts below.)
         if candidates.count_ones() == 1 || self.longest > usize::from(u8::MAX) {
-            return self.each_shape_crosses(candidates, before, after);
+            return self.each_shape_crosses(candidates, text, (before, after));
         }
         // Each candidate's run after the edge (at least 1: `first` holds)...
         let mut right = [0u8; 64];
@@ -140,13 +166,15 @@ impl Straddle {
         });
         // ...and before it, each run's shape tested where its run ends.
         let crosses = |shapes: u64, left: u32| {
-            let mut any = false;
+            let mut long_enough = 0u64;
             for_each_bit(shapes, |i| {
                 let need = self.shapes.get(i).map_or(usize::MAX, Shape::need);
                 let r = right.get(i).copied().map_or(0, u32::from);
-                any |= (left + r) as usize >= need;
+                long_enough |= u64::from((left + r) as usize >= need) << i;
             });
-            any
+            // The keyword search only where the runs allow a finding (rarely).
+            long_enough & self.ungated != 0
+                || (long_enough != 0 && self.gates_open(long_enough, text))
         };
         let mut alive = candidates;
         let mut n = 0u32;
@@ -164,9 +192,24 @@ impl Straddle {
         crosses(alive, n)
     }
 
+    /// Whether `text` holds a keyword of one of `shapes` (bits of the first 64).
+    #[inline(never)]
+    fn gates_open(&self, shapes: u64, text: &[u8]) -> bool {
+        let mut open = false;
+        for_each_bit(shapes, |i| {
+            open = open || self.shapes.get(i).is_some_and(|s| s.gate_opens(text));
+        });
+        open
+    }
+
     /// [`Straddle::may_cross`] shape by shape (every shape in `candidates`, and every shape past
     /// the 64th): for more shapes than the edge-byte table holds.
-    fn each_shape_crosses(&self, candidates: u64, before: &[u8], after: &[u8]) -> bool {
+    fn each_shape_crosses(
+        &self,
+        candidates: u64,
+        text: &[u8],
+        (before, after): (&[u8], &[u8]),
+    ) -> bool {
         let shapes = self.shapes.iter().enumerate();
         shapes
             .filter(|&(i, _)| i >= 64 || candidates >> i & 1 == 1)
@@ -187,7 +230,7 @@ impl Straddle {
                     .take(need - left.min(need - 1))
                     .take_while(|&&b| shape.holds(b))
                     .count();
-                right > 0 && left + right >= need
+                right > 0 && left + right >= need && shape.gate_opens(text)
             })
     }
 }
@@ -213,12 +256,25 @@ mod tests {
         r"key=(?:(?P<secret>[0-9]{8})|[a-z]{3})",
     ];
 
+    /// [`PATTERNS`]' detectors' keywords (the card and email ones have none).
+    const KEYWORDS: &[&[&str]] = &[&["AKIA", "ASIA"], &[], &["ghp_"], &[], &["key="]];
+
+    /// The straddle of `patterns` whose detectors have `keywords`.
+    fn gated(patterns: &[&str], keywords: &[&[&str]]) -> Straddle {
+        Straddle::new(patterns.iter().zip(keywords).map(|(p, k)| {
+            let shape = regex_facts::finding_shape(&regex_facts::parse(p).unwrap());
+            let k: Vec<String> = k.iter().map(|k| k.to_string()).collect();
+            (shape, KeywordGate::of(&k))
+        }))
+    }
+
     fn straddle(patterns: &[&str]) -> Straddle {
-        Straddle::new(
-            patterns
-                .iter()
-                .map(|p| regex_facts::finding_shape(&regex_facts::parse(p).unwrap())),
-        )
+        Straddle::new(patterns.iter().map(|p| {
+            (
+                regex_facts::finding_shape(&regex_facts::parse(p).unwrap()),
+                None,
+            )
+        }))
     }
 
     /// The spans a detector reports in `text` (a match's `secret` group's, if it took part).
@@ -272,6 +328,7 @@ mod tests {
             shapes: s.shapes.clone(),
             edge_bytes: None,
             longest: s.longest,
+            ungated: s.ungated,
         };
         plain.may_cross(text, at)
     }
@@ -289,6 +346,7 @@ mod tests {
             all.clone(),
             straddle(&PATTERNS[..2]),
             straddle(&PATTERNS[3..]),
+            gated(PATTERNS, KEYWORDS),
         ];
         let mut crossing = 0;
         for _ in 0..4000 {
@@ -315,15 +373,17 @@ mod tests {
             "AKIA", "ASIA", "Q3EG", "RTXK", "7VJ2", "WZ5P", "4111", " ", "-", "1111", "ghp_",
             "abcd", "ef01", "x", "@", ".", "org", "key=", "1234", "5678", "abc", "Z9", ",",
         ];
+        let build = |p: &str| {
+            Regex::builder()
+                .syntax(crate::engine::scan::scanner::syntax_config())
+                .build(p)
+                .unwrap()
+        };
+        // Each detector alone, without and with its keyword gate.
         let detectors: Vec<(Regex, Straddle)> = PATTERNS
             .iter()
-            .map(|p| {
-                let re = Regex::builder()
-                    .syntax(crate::engine::scan::scanner::syntax_config())
-                    .build(p)
-                    .unwrap();
-                (re, straddle(&[p]))
-            })
+            .zip(KEYWORDS)
+            .flat_map(|(p, k)| [(build(p), straddle(&[p])), (build(p), gated(&[p], &[k]))])
             .collect();
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
