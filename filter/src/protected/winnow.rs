@@ -964,7 +964,10 @@ mod tests {
                     .collect();
                 let got_lists: Vec<(usize, u64)> = all_list_kgrams(&scratch).collect();
                 assert_eq!(got_lists, expected_lists, "{params:?}");
-                assert!(values.len() < 1000 || params.k < 8 || !got.is_empty(), "{params:?}");
+                assert!(
+                    values.len() < 1000 || params.k < 8 || !got.is_empty(),
+                    "{params:?}"
+                );
                 list_candidates += got_lists.len();
             }
         }

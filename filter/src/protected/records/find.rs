@@ -16,6 +16,7 @@ use super::cell::{
 };
 use super::lanes::{self, Word};
 use super::{script, Prefilter, RecordIndex};
+use crate::engine::scan::fuel_probe::tag;
 use crate::engine::Span;
 use crate::protected::fold::{Folded, Folder};
 
@@ -93,13 +94,21 @@ impl RecordIndex {
             keying: &self.keying,
             prefilter: self.prefilter(),
         };
-        for chunk in folded.text().utf8_chunks() {
-            gather.all(chunk.valid(), base, candidates, groups, words);
-            base += chunk.valid().len() + chunk.invalid().len();
+        // Request texts are almost always valid UTF-8: `from_utf8` reads ASCII a word at a
+        // time, where the chunk iterator went byte by byte (a fifth of the search on prose).
+        match std::str::from_utf8(folded.text()) {
+            Ok(text) => gather.all(text, 0, candidates, groups, words),
+            Err(_) => {
+                for chunk in folded.text().utf8_chunks() {
+                    gather.all(chunk.valid(), base, candidates, groups, words);
+                    base += chunk.valid().len() + chunk.invalid().len();
+                }
+            }
         }
         for &(hash, span) in candidates.iter() {
             self.lookup(hash, |row, column| hits.push((row, column, span)));
         }
+        tag("R:looked-up");
         hits.sort_unstable();
         let mut found = Vec::new();
         for row_hits in hits.chunk_by(|a, b| a.0 == b.0) {
@@ -149,9 +158,13 @@ impl Gather<'_> {
         groups: &mut Vec<(usize, usize, bool)>,
         words: &mut Vec<Word>,
     ) {
+        tag("R:start");
         self.emails(text, base, out);
+        tag("R:emails");
         self.numbers(text, base, out, groups);
+        tag("R:numbers");
         self.words(text, base, out, words);
+        tag("R:words");
     }
 
     /// Keeps a candidate when the prefilter holds its prefix. False when it does not and the
@@ -260,6 +273,7 @@ impl Gather<'_> {
 
     fn words(&self, text: &str, base: usize, out: &mut Candidates, words: &mut Vec<Word>) {
         lanes::words(text, words);
+        tag("R:word-list");
         let bytes = text.as_bytes();
         for (w, first_word) in words.iter().enumerate() {
             let mut hasher = ValueHasher::default();
@@ -363,6 +377,23 @@ mod tests {
         assert_eq!(found[0].columns, vec![0, 2]);
         let spans: Vec<&str> = found[0].spans.iter().map(|s| &text[s.range()]).collect();
         assert!(spans.contains(&"ANNA  NOVAK"), "{spans:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_skipped_and_the_spans_stay_the_texts() {
+        let idx = index();
+        let valid = "Call ANNA  NOVAK at 1-555-010-2345 today";
+        let found = idx.find(valid.as_bytes(), 2, &mut FindScratch::default());
+        // The same text with invalid bytes before, between and after the values.
+        let mut text = b"\xff\xfe Call ".to_vec();
+        text.extend_from_slice(b"ANNA  NOVAK at \xc3 1-555-010-2345 \x80today");
+        let broken = idx.find(&text, 2, &mut FindScratch::default());
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].row, found[0].row);
+        assert_eq!(broken[0].columns, found[0].columns);
+        let spans: Vec<&[u8]> = broken[0].spans.iter().map(|s| &text[s.range()]).collect();
+        assert!(spans.contains(&&b"ANNA  NOVAK"[..]), "{spans:?}");
+        assert!(spans.contains(&&b"1-555-010-2345"[..]), "{spans:?}");
     }
 
     #[test]
