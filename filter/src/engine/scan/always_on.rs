@@ -35,6 +35,10 @@ pub struct AlwaysOnGate {
     reach: [u16; 256],
     /// The longest reach of any byte.
     longest: usize,
+    /// How far back every window reaches, when each pattern's match starts at most this many
+    /// bytes before its first required byte ([`crate::engine::scan::match_lead`]); otherwise
+    /// a byte's window reaches back as far as forward.
+    lead: Option<usize>,
 }
 
 /// Longest match past which a detector opens no window: its set runs everywhere instead.
@@ -61,6 +65,8 @@ pub struct AlwaysOnFacts<'a> {
     pub longest_match: Option<usize>,
     pub required_bytes: Option<&'a ByteSet>,
     pub required_run: Option<&'a RequiredRun>,
+    /// The most bytes a match holds before its first required byte, if bounded.
+    pub lead: Option<usize>,
 }
 
 impl AlwaysOnFacts<'_> {
@@ -108,6 +114,15 @@ impl AlwaysOnPlan {
                 .filter_map(|&i| detectors.get(i))
                 .map(|d| (d.longest_match, d.required_bytes)),
         );
+        // One lead for every byte: a window opened later must not start earlier than the
+        // first one (a byte of another pattern's set may lie before a match's own first).
+        let lead = (gated.iter())
+            .map(|&i| detectors.get(i).and_then(|d| d.lead))
+            .try_fold(0, |most: usize, lead| Some(most.max(lead?)));
+        let gate = gate.map(|mut gate| {
+            gate.lead = lead.map(|lead| lead.min(gate.longest));
+            gate
+        });
         match gate {
             Some(gate) if everywhere.len() <= MAX_RUN_EVERYWHERE => AlwaysOnPlan {
                 gate: Some(gate),
@@ -134,6 +149,7 @@ impl AlwaysOnGate {
         let mut gate = Box::new(AlwaysOnGate {
             reach: [0; 256],
             longest: 0,
+            lead: None,
         });
         let mut any = false;
         for (longest_match, required) in detectors {
@@ -176,6 +192,11 @@ impl AlwaysOnGate {
             .filter(|&(_, reach)| reach > 0)
     }
 
+    /// Where the window of the gated byte at `i`, of reach `reach`, starts.
+    fn back(&self, i: usize, reach: usize) -> usize {
+        i.saturating_sub(self.lead.unwrap_or(reach))
+    }
+
     /// The first gated byte of `text` at or after `from`, with its reach.
     fn next_gated(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
         let mut base = from;
@@ -209,9 +230,10 @@ impl AlwaysOnGate {
     }
 
     /// The stretches of `text` that can hold a match, merged, in order: a match holding its
-    /// required byte at `i` lies within its longest match of `i` on either side.
+    /// first required byte at `i` ends within its longest match after `i` and starts within
+    /// the lead before it (else within its longest match).
     ///
-    /// Each gated byte opens `i - reach .. i + 1 + reach`; a window opened at or before the
+    /// Each gated byte opens `i - lead .. i + 1 + reach`; a window opened at or before the
     /// current one's end joins it. Inside a window only the bytes that could move its end
     /// are read ([`AlwaysOnGate::furthest_end`]), so a run of numbers is not read byte by byte.
     pub fn windows<'t>(
@@ -222,7 +244,7 @@ impl AlwaysOnGate {
         let mut from = 0;
         std::iter::from_fn(move || {
             let (i, reach) = self.next_gated(text, from)?;
-            let start = i.saturating_sub(reach);
+            let start = self.back(i, reach);
             let mut end = (i + 1 + reach).min(len);
             // Gated bytes before `read` are accounted for.
             let mut read = i + 1;
@@ -234,7 +256,7 @@ impl AlwaysOnGate {
                 }
                 read = read.max(end);
                 match self.next_gated(text, read) {
-                    Some((j, reach)) if j.saturating_sub(reach) <= end => {
+                    Some((j, reach)) if self.back(j, reach) <= end => {
                         end = end.max((j + 1 + reach).min(len));
                         read = j + 1;
                     }
@@ -326,6 +348,35 @@ mod tests {
     }
 
     #[test]
+    fn a_lead_shortens_every_window_backwards_only() {
+        let digits = ByteSet::single(b'1').union(&ByteSet::single(b'2'));
+        let colon = ByteSet::single(b':');
+        let mut gate =
+            AlwaysOnGate::new([(Some(40), Some(&digits)), (Some(9), Some(&colon))]).unwrap();
+        gate.lead = Some(3);
+        let mut rng = crate::engine::test_rng::TestRng::new(0x1ead_0000_0ba5_e5ed);
+        for _ in 0..3000 {
+            let len = rng.below(200);
+            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"aaaaaaaaaaaaaaaaaaaaaaaa12:")).collect();
+            let mut want: Vec<std::ops::Range<usize>> = Vec::new();
+            for (i, &b) in text.iter().enumerate() {
+                let reach = match b {
+                    b'1' | b'2' => 40,
+                    b':' => 9,
+                    _ => continue,
+                };
+                let window = i.saturating_sub(3)..(i + 1 + reach).min(text.len());
+                match want.last_mut() {
+                    Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
+                    _ => want.push(window),
+                }
+            }
+            let got: Vec<_> = gate.windows(&text).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
     fn gate_windows_cover_each_required_byte_by_its_reach_and_merge() {
         let digits = (b'0'..=b'9').fold(ByteSet::empty(), |set, b| set.union(&ByteSet::single(b)));
         let colon = ByteSet::single(b':');
@@ -347,6 +398,7 @@ mod tests {
             longest_match,
             required_bytes,
             required_run,
+            lead: None,
         }
     }
 

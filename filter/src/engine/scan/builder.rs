@@ -177,10 +177,15 @@ impl<'p> ScannerBuilder<'p> {
             Some(Keywords::new(&self.keywords_by_id()).map_err(ScannerBuildError::Keywords)?)
         };
         let always_on = &self.always_on;
-        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
+        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, pattern, f)| AlwaysOnFacts {
             longest_match: f.longest_match,
             required_bytes: f.required_bytes.as_ref(),
             required_run: f.required_run.as_ref(),
+            // Parsed once per policy build: the carried facts do not hold it.
+            lead: (f.required_bytes.as_ref()).and_then(|required| {
+                let hir = regex_facts::parse(pattern).ok()?;
+                crate::engine::scan::match_lead::lead(&hir, required)
+            }),
         }));
         let picked = |items: &[usize]| {
             items

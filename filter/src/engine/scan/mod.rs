@@ -9,6 +9,7 @@ pub(crate) mod always_on;
 mod blind;
 pub(crate) mod builder;
 mod digit_precheck;
+mod match_lead;
 pub(crate) mod fuel_probe;
 pub(crate) mod keywords;
 #[cfg(any(test, feature = "bench-hooks"))]
