@@ -10,6 +10,7 @@
 //! more of those disable the prefilter.
 
 use crate::engine::bytes::first_run_of;
+use crate::engine::scan::gate_nibbles::{self, GateNibbles};
 use regex_facts::{commonness, ByteSet, RequiredRun};
 
 /// The maximal runs of `text` that are at least as long as `run` and of its class, in order
@@ -39,6 +40,8 @@ pub struct AlwaysOnGate {
     /// bytes before its first required byte ([`crate::engine::scan::match_lead`]); otherwise
     /// a byte's window reaches back as far as forward.
     lead: Option<usize>,
+    /// The gated bytes as nibble tables, to pass over blocks of text that hold none.
+    nibbles: GateNibbles,
 }
 
 /// Longest match past which a detector opens no window: its set runs everywhere instead.
@@ -150,6 +153,7 @@ impl AlwaysOnGate {
             reach: [0; 256],
             longest: 0,
             lead: None,
+            nibbles: GateNibbles::of(|_| false),
         });
         let mut any = false;
         for (longest_match, required) in detectors {
@@ -161,6 +165,7 @@ impl AlwaysOnGate {
             gate.longest = gate.longest.max(usize::from(reach));
             any = true;
         }
+        gate.nibbles = GateNibbles::of(|b| gate.reach_of(b) > 0);
         any.then_some(gate)
     }
 
@@ -182,9 +187,9 @@ impl AlwaysOnGate {
     /// The gated bytes of an 8-byte `word`: their offsets and reaches. Most words hold none,
     /// and are passed over with one test instead of eight branches.
     fn gated_in<'w>(&'w self, word: &'w [u8]) -> impl Iterator<Item = (usize, usize)> + 'w {
-        let any = word
-            .iter()
-            .fold(false, |any, &b| any | (self.reach_of(b) > 0));
+        // A short word is padded with its own first byte, which changes no answer.
+        let packed = gate_nibbles::word(word, word.first().copied().unwrap_or(0));
+        let any = self.nibbles.may_hold(packed, packed);
         let bytes = word.iter().take(if any { word.len() } else { 0 });
         bytes
             .enumerate()
@@ -200,11 +205,22 @@ impl AlwaysOnGate {
     /// The first gated byte of `text` at or after `from`, with its reach.
     fn next_gated(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
         let mut base = from;
-        for word in text.get(from..)?.chunks(8) {
-            if let Some((k, reach)) = self.gated_in(word).next() {
-                return Some((base + k, reach));
+        for block in text.get(from..)?.chunks(16) {
+            let pad = block.first().copied().unwrap_or(0);
+            let (first, second) = block.split_at(block.len().min(8));
+            let (first, second) = (
+                gate_nibbles::word(first, pad),
+                gate_nibbles::word(second, pad),
+            );
+            if self.nibbles.may_hold(first, second) {
+                let gated = (block.iter().enumerate())
+                    .map(|(k, &b)| (base + k, self.reach_of(b)))
+                    .find(|&(_, reach)| reach > 0);
+                if gated.is_some() {
+                    return gated;
+                }
             }
-            base += word.len();
+            base += block.len();
         }
         None
     }
@@ -357,7 +373,9 @@ mod tests {
         let mut rng = crate::engine::test_rng::TestRng::new(0x1ead_0000_0ba5_e5ed);
         for _ in 0..3000 {
             let len = rng.below(200);
-            let text: Vec<u8> = (0..len).map(|_| rng.pick(b"aaaaaaaaaaaaaaaaaaaaaaaa12:")).collect();
+            let text: Vec<u8> = (0..len)
+                .map(|_| rng.pick(b"aaaaaaaaaaaaaaaaaaaaaaaa12:"))
+                .collect();
             let mut want: Vec<std::ops::Range<usize>> = Vec::new();
             for (i, &b) in text.iter().enumerate() {
                 let reach = match b {

@@ -180,8 +180,8 @@ mod tests {
                 let text: Vec<u8> = (0..rng.below(30))
                     .flat_map(|_| {
                         let pieces = [
-                            "1", "23", "4", ".", ":", "::", "+4", " ", "-", "a", "fe", "x",
-                            "c:d", "GB", "%", "ab",
+                            "1", "23", "4", ".", ":", "::", "+4", " ", "-", "a", "fe", "x", "c:d",
+                            "GB", "%", "ab",
                         ];
                         rng.pick(&pieces).bytes()
                     })
@@ -193,7 +193,9 @@ mod tests {
                     let Some(found) = regex.search(&input) else {
                         continue;
                     };
-                    let first = text[found.range()].iter().position(|&b| required.contains(b));
+                    let first = text[found.range()]
+                        .iter()
+                        .position(|&b| required.contains(b));
                     assert!(first.is_some_and(|f| f <= most), "{pattern} {text:?}");
                     seen += 1;
                 }

@@ -9,9 +9,10 @@ pub(crate) mod always_on;
 mod blind;
 pub(crate) mod builder;
 mod digit_precheck;
-mod match_lead;
 pub(crate) mod fuel_probe;
+mod gate_nibbles;
 pub(crate) mod keywords;
+mod match_lead;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
 pub(crate) mod protected;
