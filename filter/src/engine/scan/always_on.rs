@@ -11,7 +11,9 @@
 
 use crate::engine::bytes::first_run_of;
 use crate::engine::scan::gate_nibbles::{self, GateNibbles};
+use crate::engine::scan::match_shape::Shape;
 use regex_facts::{commonness, ByteSet, RequiredRun};
+use regex_syntax::hir::Hir;
 
 /// The maximal runs of `text` that are at least as long as `run` and of its class, in order
 /// (found reading about one byte in `run.len`).
@@ -36,10 +38,10 @@ pub struct AlwaysOnGate {
     reach: [u16; 256],
     /// The longest reach of any byte.
     longest: usize,
-    /// How far back every window reaches, when each pattern's match starts at most this many
-    /// bytes before its first required byte ([`crate::engine::scan::match_lead`]); otherwise
-    /// a byte's window reaches back as far as forward.
-    lead: Option<usize>,
+    /// How far every gated byte's window reaches back and forward, when the set's patterns'
+    /// shapes bound it ([`AlwaysOnGate::bound`]); otherwise a byte's window reaches its
+    /// longest match both ways.
+    bounds: Option<(usize, usize)>,
     /// The gated bytes as nibble tables, to pass over blocks of text that hold none.
     nibbles: GateNibbles,
 }
@@ -68,8 +70,6 @@ pub struct AlwaysOnFacts<'a> {
     pub longest_match: Option<usize>,
     pub required_bytes: Option<&'a ByteSet>,
     pub required_run: Option<&'a RequiredRun>,
-    /// The most bytes a match holds before its first required byte, if bounded.
-    pub lead: Option<usize>,
 }
 
 impl AlwaysOnFacts<'_> {
@@ -117,15 +117,6 @@ impl AlwaysOnPlan {
                 .filter_map(|&i| detectors.get(i))
                 .map(|d| (d.longest_match, d.required_bytes)),
         );
-        // One lead for every byte: a window opened later must not start earlier than the
-        // first one (a byte of another pattern's set may lie before a match's own first).
-        let lead = (gated.iter())
-            .map(|&i| detectors.get(i).and_then(|d| d.lead))
-            .try_fold(0, |most: usize, lead| Some(most.max(lead?)));
-        let gate = gate.map(|mut gate| {
-            gate.lead = lead.map(|lead| lead.min(gate.longest));
-            gate
-        });
         match gate {
             Some(gate) if everywhere.len() <= MAX_RUN_EVERYWHERE => AlwaysOnPlan {
                 gate: Some(gate),
@@ -152,7 +143,7 @@ impl AlwaysOnGate {
         let mut gate = Box::new(AlwaysOnGate {
             reach: [0; 256],
             longest: 0,
-            lead: None,
+            bounds: None,
             nibbles: GateNibbles::of(|_| false),
         });
         let mut any = false;
@@ -197,9 +188,39 @@ impl AlwaysOnGate {
             .filter(|&(_, reach)| reach > 0)
     }
 
+    /// Shortens the windows to what the set's patterns' shapes need (`patterns`: their trees,
+    /// `None` for one that did not parse, which leaves the windows as they are). Every match
+    /// holds a gated byte no more than the lead after its start, each next one no more than
+    /// the gap after the last, and ends no more than the tail after its last
+    /// ([`crate::engine::scan::match_shape`]): so a window reaching the lead back from each
+    /// gated byte and forward the tail, and far enough to meet the next byte of a chain, holds
+    /// it. One reach for every byte: a window opened later must not start earlier than the one
+    /// it joins (a byte of another pattern's set may lie before a match's own first).
+    pub fn bound(&mut self, patterns: impl IntoIterator<Item = Option<Hir>>) {
+        let gated = (0..=255u8)
+            .filter(|&b| self.reach_of(b) > 0)
+            .fold(ByteSet::empty(), |set, b| set.union(&ByteSet::single(b)));
+        let shapes: Option<Vec<Shape>> = (patterns.into_iter())
+            .map(|hir| Shape::of(&hir?, &gated))
+            .collect();
+        let Some(shapes) = shapes else { return };
+        let most = |part: fn(&Shape) -> usize| shapes.iter().map(part).max().unwrap_or(0);
+        let (lead, tail, gap) = (most(|s| s.lead), most(|s| s.tail), most(|s| s.gap));
+        let forward = tail.max(gap.saturating_sub(lead));
+        if lead.max(forward) < self.longest {
+            self.bounds = Some((lead, forward));
+            self.longest = forward;
+        }
+    }
+
     /// Where the window of the gated byte at `i`, of reach `reach`, starts.
     fn back(&self, i: usize, reach: usize) -> usize {
-        i.saturating_sub(self.lead.unwrap_or(reach))
+        i.saturating_sub(self.bounds.map_or(reach, |(lead, _)| lead))
+    }
+
+    /// How far after a gated byte of reach `reach` its window ends.
+    fn forward(&self, reach: usize) -> usize {
+        self.bounds.map_or(reach, |(_, forward)| forward)
     }
 
     /// The first gated byte of `text` at or after `from`, with its reach.
@@ -239,7 +260,7 @@ impl AlwaysOnGate {
             }
             top -= word.len();
             for (k, reach) in self.gated_in(word) {
-                best = best.max(top + k + 1 + reach);
+                best = best.max(top + k + 1 + self.forward(reach));
             }
         }
         (best > end).then_some(best)
@@ -261,7 +282,7 @@ impl AlwaysOnGate {
         std::iter::from_fn(move || {
             let (i, reach) = self.next_gated(text, from)?;
             let start = self.back(i, reach);
-            let mut end = (i + 1 + reach).min(len);
+            let mut end = (i + 1 + self.forward(reach)).min(len);
             // Gated bytes before `read` are accounted for.
             let mut read = i + 1;
             loop {
@@ -273,7 +294,7 @@ impl AlwaysOnGate {
                 read = read.max(end);
                 match self.next_gated(text, read) {
                     Some((j, reach)) if self.back(j, reach) <= end => {
-                        end = end.max((j + 1 + reach).min(len));
+                        end = end.max((j + 1 + self.forward(reach)).min(len));
                         read = j + 1;
                     }
                     next => {
@@ -364,12 +385,12 @@ mod tests {
     }
 
     #[test]
-    fn a_lead_shortens_every_window_backwards_only() {
+    fn bounded_windows_reach_alike_from_every_gated_byte() {
         let digits = ByteSet::single(b'1').union(&ByteSet::single(b'2'));
         let colon = ByteSet::single(b':');
         let mut gate =
             AlwaysOnGate::new([(Some(40), Some(&digits)), (Some(9), Some(&colon))]).unwrap();
-        gate.lead = Some(3);
+        gate.bounds = Some((3, 12));
         let mut rng = crate::engine::test_rng::TestRng::new(0x1ead_0000_0ba5_e5ed);
         for _ in 0..3000 {
             let len = rng.below(200);
@@ -378,12 +399,10 @@ mod tests {
                 .collect();
             let mut want: Vec<std::ops::Range<usize>> = Vec::new();
             for (i, &b) in text.iter().enumerate() {
-                let reach = match b {
-                    b'1' | b'2' => 40,
-                    b':' => 9,
-                    _ => continue,
-                };
-                let window = i.saturating_sub(3)..(i + 1 + reach).min(text.len());
+                if !b"12:".contains(&b) {
+                    continue;
+                }
+                let window = i.saturating_sub(3)..(i + 1 + 12).min(text.len());
                 match want.last_mut() {
                     Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
                     _ => want.push(window),
@@ -416,7 +435,6 @@ mod tests {
             longest_match,
             required_bytes,
             required_run,
-            lead: None,
         }
     }
 

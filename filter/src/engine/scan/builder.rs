@@ -177,15 +177,10 @@ impl<'p> ScannerBuilder<'p> {
             Some(Keywords::new(&self.keywords_by_id()).map_err(ScannerBuildError::Keywords)?)
         };
         let always_on = &self.always_on;
-        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, pattern, f)| AlwaysOnFacts {
+        let mut plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
             longest_match: f.longest_match,
             required_bytes: f.required_bytes.as_ref(),
             required_run: f.required_run.as_ref(),
-            // Parsed once per policy build: the carried facts do not hold it.
-            lead: (f.required_bytes.as_ref()).and_then(|required| {
-                let hir = regex_facts::parse(pattern).ok()?;
-                crate::engine::scan::match_lead::lead(&hir, required)
-            }),
         }));
         let picked = |items: &[usize]| {
             items
@@ -196,6 +191,15 @@ impl<'p> ScannerBuilder<'p> {
         let set_members = picked(&plan.in_set);
         let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
         let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
+        // The set's patterns parsed once per build (the carried facts do not hold their
+        // shapes): the gate's windows need reach only as far as the shapes say.
+        if let Some(gate) = plan.gate.as_mut() {
+            gate.bound(
+                always_on_patterns
+                    .iter()
+                    .map(|p| regex_facts::parse(p).ok()),
+            );
+        }
         let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
         // A regex run over every whole text is tried only where its matches can start, when
         // its tree says where (at most two such regexes: parsing them here costs little).

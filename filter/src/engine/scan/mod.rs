@@ -12,7 +12,7 @@ mod digit_precheck;
 pub(crate) mod fuel_probe;
 mod gate_nibbles;
 pub(crate) mod keywords;
-mod match_lead;
+mod match_shape;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
 pub(crate) mod protected;
