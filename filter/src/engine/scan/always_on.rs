@@ -13,7 +13,7 @@ use crate::engine::bytes::first_run_of;
 use crate::engine::scan::gate_nibbles::{self, GateNibbles};
 use crate::engine::scan::match_shape::Shape;
 use regex_facts::{commonness, ByteSet, RequiredRun};
-use regex_syntax::hir::Hir;
+use std::sync::OnceLock;
 
 /// The maximal runs of `text` that are at least as long as `run` and of its class, in order
 /// (found reading about one byte in `run.len`).
@@ -40,8 +40,11 @@ pub struct AlwaysOnGate {
     longest: usize,
     /// How far every gated byte's window reaches back and forward, when the set's patterns'
     /// shapes bound it ([`AlwaysOnGate::bound`]); otherwise a byte's window reaches its
-    /// longest match both ways.
-    bounds: Option<(usize, usize)>,
+    /// longest match both ways. Read on first use: parsing the patterns costs ~6 M wasm
+    /// instructions, +9 % on a policy's load, so the warm-up tick or the first text pays it.
+    bounds: OnceLock<Option<(usize, usize)>>,
+    /// The set's patterns, whose shapes give `bounds`.
+    patterns: Box<[Box<str>]>,
     /// The gated bytes as nibble tables, to pass over blocks of text that hold none.
     nibbles: GateNibbles,
 }
@@ -62,6 +65,16 @@ fn gatable_reach(longest_match: Option<usize>, required: Option<&ByteSet>) -> Op
         set.iter().next().is_some() && set.iter().all(|b| commonness(b) <= MAX_GATE_COMMONNESS)
     })?;
     u16::try_from(longest).ok()
+}
+
+/// Where the window of the gated byte at `i`, of reach `reach`, starts.
+fn back(bounds: Option<(usize, usize)>, i: usize, reach: usize) -> usize {
+    i.saturating_sub(bounds.map_or(reach, |(lead, _)| lead))
+}
+
+/// How far after a gated byte of reach `reach` its window ends.
+fn forward(bounds: Option<(usize, usize)>, reach: usize) -> usize {
+    bounds.map_or(reach, |(_, forward)| forward)
 }
 
 /// What the plan needs to know of one always-on detector.
@@ -143,7 +156,8 @@ impl AlwaysOnGate {
         let mut gate = Box::new(AlwaysOnGate {
             reach: [0; 256],
             longest: 0,
-            bounds: None,
+            bounds: OnceLock::new(),
+            patterns: Box::new([]),
             nibbles: GateNibbles::of(|_| false),
         });
         let mut any = false;
@@ -188,39 +202,43 @@ impl AlwaysOnGate {
             .filter(|&(_, reach)| reach > 0)
     }
 
-    /// Shortens the windows to what the set's patterns' shapes need (`patterns`: their trees,
-    /// `None` for one that did not parse, which leaves the windows as they are). Every match
+    /// Shortens the windows to what the shapes of the set's `patterns` need (read on first
+    /// use; one that does not parse leaves the windows as they are). Every match
     /// holds a gated byte no more than the lead after its start, each next one no more than
     /// the gap after the last, and ends no more than the tail after its last
     /// ([`crate::engine::scan::match_shape`]): so a window reaching the lead back from each
     /// gated byte and forward the tail, and far enough to meet the next byte of a chain, holds
     /// it. One reach for every byte: a window opened later must not start earlier than the one
     /// it joins (a byte of another pattern's set may lie before a match's own first).
-    pub fn bound(&mut self, patterns: impl IntoIterator<Item = Option<Hir>>) {
+    pub fn bound(&mut self, patterns: &[&str]) {
+        self.patterns = patterns.iter().map(|&p| p.into()).collect();
+        self.bounds = OnceLock::new();
+    }
+
+    /// Reads the patterns' shapes now (the VM's warm-up tick).
+    pub fn warm(&self) {
+        self.bounds();
+    }
+
+    fn bounds(&self) -> Option<(usize, usize)> {
+        *self.bounds.get_or_init(|| self.shaped())
+    }
+
+    fn shaped(&self) -> Option<(usize, usize)> {
+        if self.patterns.is_empty() {
+            return None;
+        }
         let gated = (0..=255u8)
             .filter(|&b| self.reach_of(b) > 0)
             .fold(ByteSet::empty(), |set, b| set.union(&ByteSet::single(b)));
-        let shapes: Option<Vec<Shape>> = (patterns.into_iter())
-            .map(|hir| Shape::of(&hir?, &gated))
+        let shapes: Option<Vec<Shape>> = (self.patterns.iter())
+            .map(|p| Shape::of(&regex_facts::parse(p).ok()?, &gated))
             .collect();
-        let Some(shapes) = shapes else { return };
+        let shapes = shapes?;
         let most = |part: fn(&Shape) -> usize| shapes.iter().map(part).max().unwrap_or(0);
         let (lead, tail, gap) = (most(|s| s.lead), most(|s| s.tail), most(|s| s.gap));
         let forward = tail.max(gap.saturating_sub(lead));
-        if lead.max(forward) < self.longest {
-            self.bounds = Some((lead, forward));
-            self.longest = forward;
-        }
-    }
-
-    /// Where the window of the gated byte at `i`, of reach `reach`, starts.
-    fn back(&self, i: usize, reach: usize) -> usize {
-        i.saturating_sub(self.bounds.map_or(reach, |(lead, _)| lead))
-    }
-
-    /// How far after a gated byte of reach `reach` its window ends.
-    fn forward(&self, reach: usize) -> usize {
-        self.bounds.map_or(reach, |(_, forward)| forward)
+        (lead.max(forward) < self.longest).then_some((lead, forward))
     }
 
     /// The first gated byte of `text` at or after `from`, with its reach.
@@ -249,18 +267,25 @@ impl AlwaysOnGate {
     /// The furthest end `j + 1 + reach` of the gated bytes `j` in `from..end` of `text`, if
     /// one lies past `end`. Read backwards from `end`: a byte more than the longest reach
     /// before it cannot reach past it, so in a run of gated bytes only the last few are read.
-    fn furthest_end(&self, text: &[u8], from: usize, end: usize) -> Option<usize> {
+    fn furthest_end(
+        &self,
+        bounds: Option<(usize, usize)>,
+        text: &[u8],
+        from: usize,
+        end: usize,
+    ) -> Option<usize> {
+        let longest = bounds.map_or(self.longest, |(_, forward)| forward);
         let mut best = end;
         // Where the word being read ends.
         let mut top = end;
         for word in text.get(from..end)?.rchunks(8) {
             // No byte at or before this word's last can end past `best`.
-            if top + self.longest <= best {
+            if top + longest <= best {
                 break;
             }
             top -= word.len();
             for (k, reach) in self.gated_in(word) {
-                best = best.max(top + k + 1 + self.forward(reach));
+                best = best.max(top + k + 1 + forward(bounds, reach));
             }
         }
         (best > end).then_some(best)
@@ -279,22 +304,23 @@ impl AlwaysOnGate {
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
         let len = text.len();
         let mut from = 0;
+        let bounds = self.bounds();
         std::iter::from_fn(move || {
             let (i, reach) = self.next_gated(text, from)?;
-            let start = self.back(i, reach);
-            let mut end = (i + 1 + self.forward(reach)).min(len);
+            let start = back(bounds, i, reach);
+            let mut end = (i + 1 + forward(bounds, reach)).min(len);
             // Gated bytes before `read` are accounted for.
             let mut read = i + 1;
             loop {
-                if let Some(further) = self.furthest_end(text, read, end) {
+                if let Some(further) = self.furthest_end(bounds, text, read, end) {
                     read = end;
                     end = further.min(len);
                     continue;
                 }
                 read = read.max(end);
                 match self.next_gated(text, read) {
-                    Some((j, reach)) if self.back(j, reach) <= end => {
-                        end = end.max((j + 1 + self.forward(reach)).min(len));
+                    Some((j, reach)) if back(bounds, j, reach) <= end => {
+                        end = end.max((j + 1 + forward(bounds, reach)).min(len));
                         read = j + 1;
                     }
                     next => {
@@ -390,7 +416,7 @@ mod tests {
         let colon = ByteSet::single(b':');
         let mut gate =
             AlwaysOnGate::new([(Some(40), Some(&digits)), (Some(9), Some(&colon))]).unwrap();
-        gate.bounds = Some((3, 12));
+        gate.bounds = OnceLock::from(Some((3, 12)));
         let mut rng = crate::engine::test_rng::TestRng::new(0x1ead_0000_0ba5_e5ed);
         for _ in 0..3000 {
             let len = rng.below(200);

@@ -191,14 +191,9 @@ impl<'p> ScannerBuilder<'p> {
         let set_members = picked(&plan.in_set);
         let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
         let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
-        // The set's patterns parsed once per build (the carried facts do not hold their
-        // shapes): the gate's windows need reach only as far as the shapes say.
+        // The gate's windows need reach only as far as the set's patterns' shapes say.
         if let Some(gate) = plan.gate.as_mut() {
-            gate.bound(
-                always_on_patterns
-                    .iter()
-                    .map(|p| regex_facts::parse(p).ok()),
-            );
+            gate.bound(&always_on_patterns);
         }
         let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
         // A regex run over every whole text is tried only where its matches can start, when
