@@ -10,7 +10,10 @@
 //! more of those disable the prefilter.
 
 use crate::engine::bytes::first_run_of;
+use crate::engine::scan::gate_nibbles::{self, GateNibbles};
+use crate::engine::scan::match_shape::Shape;
 use regex_facts::{commonness, ByteSet, RequiredRun};
+use std::sync::OnceLock;
 
 /// The maximal runs of `text` that are at least as long as `run` and of its class, in order
 /// (found reading about one byte in `run.len`).
@@ -35,6 +38,15 @@ pub struct AlwaysOnGate {
     reach: [u16; 256],
     /// The longest reach of any byte.
     longest: usize,
+    /// How far every gated byte's window reaches back and forward, when the set's patterns'
+    /// shapes bound it ([`AlwaysOnGate::bound`]); otherwise a byte's window reaches its
+    /// longest match both ways. Read on first use: parsing the patterns costs ~6 M wasm
+    /// instructions, +9 % on a policy's load, so the warm-up tick or the first text pays it.
+    bounds: OnceLock<Option<(usize, usize)>>,
+    /// The set's patterns, whose shapes give `bounds`.
+    patterns: Box<[Box<str>]>,
+    /// The gated bytes as nibble tables, to pass over blocks of text that hold none.
+    nibbles: GateNibbles,
 }
 
 /// Longest match past which a detector opens no window: its set runs everywhere instead.
@@ -53,6 +65,16 @@ fn gatable_reach(longest_match: Option<usize>, required: Option<&ByteSet>) -> Op
         set.iter().next().is_some() && set.iter().all(|b| commonness(b) <= MAX_GATE_COMMONNESS)
     })?;
     u16::try_from(longest).ok()
+}
+
+/// Where the window of the gated byte at `i`, of reach `reach`, starts.
+fn back(bounds: Option<(usize, usize)>, i: usize, reach: usize) -> usize {
+    i.saturating_sub(bounds.map_or(reach, |(lead, _)| lead))
+}
+
+/// How far after a gated byte of reach `reach` its window ends.
+fn forward(bounds: Option<(usize, usize)>, reach: usize) -> usize {
+    bounds.map_or(reach, |(_, forward)| forward)
 }
 
 /// What the plan needs to know of one always-on detector.
@@ -134,6 +156,9 @@ impl AlwaysOnGate {
         let mut gate = Box::new(AlwaysOnGate {
             reach: [0; 256],
             longest: 0,
+            bounds: OnceLock::new(),
+            patterns: Box::new([]),
+            nibbles: GateNibbles::of(|_| false),
         });
         let mut any = false;
         for (longest_match, required) in detectors {
@@ -145,6 +170,7 @@ impl AlwaysOnGate {
             gate.longest = gate.longest.max(usize::from(reach));
             any = true;
         }
+        gate.nibbles = GateNibbles::of(|b| gate.reach_of(b) > 0);
         any.then_some(gate)
     }
 
@@ -166,9 +192,9 @@ impl AlwaysOnGate {
     /// The gated bytes of an 8-byte `word`: their offsets and reaches. Most words hold none,
     /// and are passed over with one test instead of eight branches.
     fn gated_in<'w>(&'w self, word: &'w [u8]) -> impl Iterator<Item = (usize, usize)> + 'w {
-        let any = word
-            .iter()
-            .fold(false, |any, &b| any | (self.reach_of(b) > 0));
+        // A short word is padded with its own first byte, which changes no answer.
+        let packed = gate_nibbles::word(word, word.first().copied().unwrap_or(0));
+        let any = self.nibbles.may_hold(packed, packed);
         let bytes = word.iter().take(if any { word.len() } else { 0 });
         bytes
             .enumerate()
@@ -176,14 +202,64 @@ impl AlwaysOnGate {
             .filter(|&(_, reach)| reach > 0)
     }
 
+    /// Shortens the windows to what the shapes of the set's `patterns` need (read on first
+    /// use; one that does not parse leaves the windows as they are). Every match
+    /// holds a gated byte no more than the lead after its start, each next one no more than
+    /// the gap after the last, and ends no more than the tail after its last
+    /// ([`crate::engine::scan::match_shape`]): so a window reaching the lead back from each
+    /// gated byte and forward the tail, and far enough to meet the next byte of a chain, holds
+    /// it. One reach for every byte: a window opened later must not start earlier than the one
+    /// it joins (a byte of another pattern's set may lie before a match's own first).
+    pub fn bound(&mut self, patterns: &[&str]) {
+        self.patterns = patterns.iter().map(|&p| p.into()).collect();
+        self.bounds = OnceLock::new();
+    }
+
+    /// Reads the patterns' shapes now (the VM's warm-up tick).
+    pub fn warm(&self) {
+        self.bounds();
+    }
+
+    fn bounds(&self) -> Option<(usize, usize)> {
+        *self.bounds.get_or_init(|| self.shaped())
+    }
+
+    fn shaped(&self) -> Option<(usize, usize)> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        let gated = (0..=255u8)
+            .filter(|&b| self.reach_of(b) > 0)
+            .fold(ByteSet::empty(), |set, b| set.union(&ByteSet::single(b)));
+        let shapes: Option<Vec<Shape>> = (self.patterns.iter())
+            .map(|p| Shape::of(&regex_facts::parse(p).ok()?, &gated))
+            .collect();
+        let shapes = shapes?;
+        let most = |part: fn(&Shape) -> usize| shapes.iter().map(part).max().unwrap_or(0);
+        let (lead, tail, gap) = (most(|s| s.lead), most(|s| s.tail), most(|s| s.gap));
+        let forward = tail.max(gap.saturating_sub(lead));
+        (lead.max(forward) < self.longest).then_some((lead, forward))
+    }
+
     /// The first gated byte of `text` at or after `from`, with its reach.
     fn next_gated(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
         let mut base = from;
-        for word in text.get(from..)?.chunks(8) {
-            if let Some((k, reach)) = self.gated_in(word).next() {
-                return Some((base + k, reach));
+        for block in text.get(from..)?.chunks(16) {
+            let pad = block.first().copied().unwrap_or(0);
+            let (first, second) = block.split_at(block.len().min(8));
+            let (first, second) = (
+                gate_nibbles::word(first, pad),
+                gate_nibbles::word(second, pad),
+            );
+            if self.nibbles.may_hold(first, second) {
+                let gated = (block.iter().enumerate())
+                    .map(|(k, &b)| (base + k, self.reach_of(b)))
+                    .find(|&(_, reach)| reach > 0);
+                if gated.is_some() {
+                    return gated;
+                }
             }
-            base += word.len();
+            base += block.len();
         }
         None
     }
@@ -191,27 +267,35 @@ impl AlwaysOnGate {
     /// The furthest end `j + 1 + reach` of the gated bytes `j` in `from..end` of `text`, if
     /// one lies past `end`. Read backwards from `end`: a byte more than the longest reach
     /// before it cannot reach past it, so in a run of gated bytes only the last few are read.
-    fn furthest_end(&self, text: &[u8], from: usize, end: usize) -> Option<usize> {
+    fn furthest_end(
+        &self,
+        bounds: Option<(usize, usize)>,
+        text: &[u8],
+        from: usize,
+        end: usize,
+    ) -> Option<usize> {
+        let longest = bounds.map_or(self.longest, |(_, forward)| forward);
         let mut best = end;
         // Where the word being read ends.
         let mut top = end;
         for word in text.get(from..end)?.rchunks(8) {
             // No byte at or before this word's last can end past `best`.
-            if top + self.longest <= best {
+            if top + longest <= best {
                 break;
             }
             top -= word.len();
             for (k, reach) in self.gated_in(word) {
-                best = best.max(top + k + 1 + reach);
+                best = best.max(top + k + 1 + forward(bounds, reach));
             }
         }
         (best > end).then_some(best)
     }
 
     /// The stretches of `text` that can hold a match, merged, in order: a match holding its
-    /// required byte at `i` lies within its longest match of `i` on either side.
+    /// first required byte at `i` ends within its longest match after `i` and starts within
+    /// the lead before it (else within its longest match).
     ///
-    /// Each gated byte opens `i - reach .. i + 1 + reach`; a window opened at or before the
+    /// Each gated byte opens `i - lead .. i + 1 + reach`; a window opened at or before the
     /// current one's end joins it. Inside a window only the bytes that could move its end
     /// are read ([`AlwaysOnGate::furthest_end`]), so a run of numbers is not read byte by byte.
     pub fn windows<'t>(
@@ -220,22 +304,23 @@ impl AlwaysOnGate {
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
         let len = text.len();
         let mut from = 0;
+        let bounds = self.bounds();
         std::iter::from_fn(move || {
             let (i, reach) = self.next_gated(text, from)?;
-            let start = i.saturating_sub(reach);
-            let mut end = (i + 1 + reach).min(len);
+            let start = back(bounds, i, reach);
+            let mut end = (i + 1 + forward(bounds, reach)).min(len);
             // Gated bytes before `read` are accounted for.
             let mut read = i + 1;
             loop {
-                if let Some(further) = self.furthest_end(text, read, end) {
+                if let Some(further) = self.furthest_end(bounds, text, read, end) {
                     read = end;
                     end = further.min(len);
                     continue;
                 }
                 read = read.max(end);
                 match self.next_gated(text, read) {
-                    Some((j, reach)) if j.saturating_sub(reach) <= end => {
-                        end = end.max((j + 1 + reach).min(len));
+                    Some((j, reach)) if back(bounds, j, reach) <= end => {
+                        end = end.max((j + 1 + forward(bounds, reach)).min(len));
                         read = j + 1;
                     }
                     next => {
@@ -322,6 +407,35 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(&text)
             );
+        }
+    }
+
+    #[test]
+    fn bounded_windows_reach_alike_from_every_gated_byte() {
+        let digits = ByteSet::single(b'1').union(&ByteSet::single(b'2'));
+        let colon = ByteSet::single(b':');
+        let mut gate =
+            AlwaysOnGate::new([(Some(40), Some(&digits)), (Some(9), Some(&colon))]).unwrap();
+        gate.bounds = OnceLock::from(Some((3, 12)));
+        let mut rng = crate::engine::test_rng::TestRng::new(0x1ead_0000_0ba5_e5ed);
+        for _ in 0..3000 {
+            let len = rng.below(200);
+            let text: Vec<u8> = (0..len)
+                .map(|_| rng.pick(b"aaaaaaaaaaaaaaaaaaaaaaaa12:"))
+                .collect();
+            let mut want: Vec<std::ops::Range<usize>> = Vec::new();
+            for (i, &b) in text.iter().enumerate() {
+                if !b"12:".contains(&b) {
+                    continue;
+                }
+                let window = i.saturating_sub(3)..(i + 1 + 12).min(text.len());
+                match want.last_mut() {
+                    Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
+                    _ => want.push(window),
+                }
+            }
+            let got: Vec<_> = gate.windows(&text).collect();
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&text));
         }
     }
 

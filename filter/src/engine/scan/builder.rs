@@ -177,7 +177,7 @@ impl<'p> ScannerBuilder<'p> {
             Some(Keywords::new(&self.keywords_by_id()).map_err(ScannerBuildError::Keywords)?)
         };
         let always_on = &self.always_on;
-        let plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
+        let mut plan = AlwaysOnPlan::new(always_on.iter().map(|(_, _, f)| AlwaysOnFacts {
             longest_match: f.longest_match,
             required_bytes: f.required_bytes.as_ref(),
             required_run: f.required_run.as_ref(),
@@ -191,6 +191,10 @@ impl<'p> ScannerBuilder<'p> {
         let set_members = picked(&plan.in_set);
         let in_set: Vec<u32> = set_members.iter().map(|d| d.0).collect();
         let always_on_patterns: Vec<&str> = set_members.iter().map(|d| d.1).collect();
+        // The gate's windows need reach only as far as the set's patterns' shapes say.
+        if let Some(gate) = plan.gate.as_mut() {
+            gate.bound(&always_on_patterns);
+        }
         let everywhere: Vec<u32> = picked(&plan.everywhere).iter().map(|d| d.0).collect();
         // A regex run over every whole text is tried only where its matches can start, when
         // its tree says where (at most two such regexes: parsing them here costs little).

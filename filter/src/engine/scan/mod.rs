@@ -10,7 +10,9 @@ mod blind;
 pub(crate) mod builder;
 mod digit_precheck;
 pub(crate) mod fuel_probe;
+mod gate_nibbles;
 pub(crate) mod keywords;
+mod match_shape;
 #[cfg(any(test, feature = "bench-hooks"))]
 mod measure;
 pub(crate) mod protected;

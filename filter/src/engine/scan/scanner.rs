@@ -990,6 +990,9 @@ impl Scanner {
         let set = self.always_on_set.as_ref().filter(|set| !set.is_built());
         if let Some(set) = set.filter(|_| *budget > 0) {
             set.warm();
+            if let Some(gate) = &self.always_on_gate {
+                gate.warm();
+            }
             *budget -= 1;
         }
         let set_waiting = usize::from(set.is_some_and(|set| !set.is_built()));
