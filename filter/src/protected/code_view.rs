@@ -273,25 +273,27 @@ fn comment_words(bytes: &[u8], start: usize, end: usize, folded: &Folded<'_>, ou
 /// literal, so a docstring or a long message is as long in units as the code around it.
 fn string_words(token: &[u8], start: usize, folded: &Folded<'_>, out: &mut Units) {
     let mut any = false;
-    let mut word: Option<usize> = None;
-    let quote = |b: u8| matches!(b, b'"' | b'\'' | b'`');
-    for (i, &b) in token
-        .iter()
-        .enumerate()
-        .chain(std::iter::once((token.len(), &b' ')))
-    {
-        let inside = !is_space(b) && !quote(b);
-        match (inside, word) {
-            (true, None) => word = Some(i),
-            (false, Some(w)) => {
-                let bytes = token.get(w..i).unwrap_or_default();
-                let value = fnv(TAG_STRING, bytes.iter().map(u8::to_ascii_lowercase));
+    // The word being read: its start and its hash so far (one pass: each byte is classified
+    // and hashed as it is read).
+    let mut word: Option<(usize, u64)> = None;
+    for (i, &b) in token.iter().enumerate() {
+        if class(b) & STRING_GAP != 0 {
+            if let Some((w, value)) = word.take() {
                 out.push_named(value, 0, folded.original_span(start + w, start + i));
-                word = None;
                 any = true;
             }
-            _ => {}
+        } else {
+            let (w, value) = word.unwrap_or((i, fnv_byte(FNV_OFFSET, TAG_STRING)));
+            word = Some((w, fnv_byte(value, b.to_ascii_lowercase())));
         }
+    }
+    if let Some((w, value)) = word {
+        out.push_named(
+            value,
+            0,
+            folded.original_span(start + w, start + token.len()),
+        );
+        any = true;
     }
     if !any {
         out.push_named(
@@ -531,6 +533,9 @@ const WORD_START: u8 = 2;
 const WORD: u8 = 4;
 /// Continues a number: a word byte or `.`.
 const NUMBER: u8 = 8;
+/// Ends a word inside a string literal: whitespace or a quote character.
+const STRING_GAP: u8 = SPACE | QUOTE;
+const QUOTE: u8 = 16;
 
 // Built at compile time, where the indexes are in bounds by construction; const blocks cannot
 // use the iterator forms the lint asks for.
@@ -545,13 +550,18 @@ const CLASSES: [u8; 256] = {
         t[b] = (if is_space(c) { SPACE } else { 0 })
             | (if start { WORD_START } else { 0 })
             | (if word { WORD | NUMBER } else { 0 })
-            | (if c == b'.' { NUMBER } else { 0 });
+            | (if c == b'.' { NUMBER } else { 0 })
+            | (if matches!(c, b'"' | b'\'' | b'`') {
+                QUOTE
+            } else {
+                0
+            });
         b += 1;
     }
     t
 };
 
-/// The lexer classes of `b` ([`SPACE`], [`WORD_START`], [`WORD`], [`NUMBER`]).
+/// The lexer classes of `b` ([`SPACE`], [`WORD_START`], [`WORD`], [`NUMBER`], [`QUOTE`]).
 #[inline(always)]
 fn class(b: u8) -> u8 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
