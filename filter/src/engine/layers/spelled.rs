@@ -10,9 +10,12 @@
 //!
 //! Cost on clean text: a probe every [`PROBE`] bytes looks up the word under it (a run of
 //! eight words is longer than two probes' distance, so one of its words is probed); only
-//! a probed word that spells a symbol makes the run be walked.
+//! a probed word that spells a symbol makes the run be walked. In a long text the word is
+//! found in the text's letters ([`TextClasses`]), not walked.
 
+use super::class_bits::ClassBits;
 use super::families::run_around;
+use super::text_classes::TextClasses;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -157,9 +160,32 @@ fn symbol(word: &[u8]) -> Option<u8> {
     (len == word.len()).then_some(symbol)
 }
 
+/// Where a text's letters are: read byte by byte (a short text), or in its classes.
+#[derive(Clone, Copy)]
+enum Letters<'c> {
+    Walked,
+    Classified(&'c ClassBits),
+}
+
+impl Letters<'_> {
+    fn is(self, text: &[u8], i: usize) -> bool {
+        match self {
+            Letters::Walked => text.get(i).is_some_and(u8::is_ascii_alphabetic),
+            Letters::Classified(bits) => bits.is(i),
+        }
+    }
+
+    fn around(self, text: &[u8], at: usize) -> std::ops::Range<usize> {
+        match self {
+            Letters::Walked => run_around(text, at, |b| b.is_ascii_alphabetic()),
+            Letters::Classified(bits) => bits.run_around(at),
+        }
+    }
+}
+
 /// The word of letters around `at` (`x-ray` whole), if `text[at]` is a letter.
-fn word_at(text: &[u8], at: usize) -> Option<Span> {
-    let word = run_around(text, at, |b| b.is_ascii_alphabetic());
+fn word_at(text: &[u8], letters: Letters, at: usize) -> Option<Span> {
+    let word = letters.around(text, at);
     if word.is_empty() {
         return None;
     }
@@ -181,18 +207,18 @@ fn word_at(text: &[u8], at: usize) -> Option<Span> {
 }
 
 /// The spelled word after `word` across at most [`MAX_GLUE`] glue bytes.
-fn next_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+fn next_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)> {
     let glue =
         (word.end..word.end + MAX_GLUE + 1).find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
     if glue == word.end || !text.get(glue).is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
-    let next = word_at(text, glue)?;
+    let next = word_at(text, letters, glue)?;
     Some((next, symbol(next.of(text))?))
 }
 
 /// The spelled word before `word` across at most [`MAX_GLUE`] glue bytes.
-fn previous_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+fn previous_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)> {
     let lowest = word.start.saturating_sub(MAX_GLUE + 1);
     let end = (lowest..word.start)
         .rev()
@@ -200,20 +226,37 @@ fn previous_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
     if end + 1 == word.start || !text.get(end).is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
-    let previous = word_at(text, end)?;
+    let previous = word_at(text, letters, end)?;
     Some((previous, symbol(previous.of(text))?))
 }
 
 /// Appends the spelled runs of `text` (their digits and letters) to `out`.
+#[cfg(test)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    find_in(text, Letters::Walked, out);
+}
+
+/// [`find`], reading the letters in `classes` (the text's, if it was classified).
+pub(super) fn find_classified(
+    text: &[u8],
+    classes: Option<&TextClasses>,
+    out: &mut Vec<Unwrapped>,
+) {
+    match classes {
+        Some(classes) => find_in(text, Letters::Classified(&classes.letters), out),
+        None => find_in(text, Letters::Walked, out),
+    }
+}
+
+fn find_in(text: &[u8], letters: Letters, out: &mut Vec<Unwrapped>) {
     let mut probe = PROBE - 1;
     let mut runs = 0;
     while probe < text.len() && runs < MAX_RUNS {
         let letter = [probe, probe + 1, probe.saturating_sub(1)]
             .into_iter()
-            .find(|&i| text.get(i).is_some_and(u8::is_ascii_alphabetic));
+            .find(|&i| letters.is(text, i));
         let hit = letter
-            .and_then(|at| word_at(text, at))
+            .and_then(|at| word_at(text, letters, at))
             .and_then(|w| Some((w, symbol(w.of(text))?)));
         let Some((word, first)) = hit else {
             probe += PROBE;
@@ -221,14 +264,14 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
         };
         let mut before = Vec::new();
         let mut start = word;
-        while let Some((w, s)) = previous_word(text, start) {
+        while let Some((w, s)) = previous_word(text, letters, start) {
             before.push(s);
             start = w;
         }
         let mut spelled: Vec<u8> = before.into_iter().rev().collect();
         spelled.push(first);
         let mut end = word;
-        while let Some((w, s)) = next_word(text, end) {
+        while let Some((w, s)) = next_word(text, letters, end) {
             spelled.push(s);
             end = w;
         }
@@ -284,6 +327,54 @@ mod tests {
             found += usize::from(symbol(word).is_some());
         }
         assert!(found > 50, "{found}");
+    }
+
+    /// In long seeded texts of spelled words, glue, other words and odd bytes, the words read
+    /// in the text's classes are the walked ones: the same runs.
+    #[test]
+    fn classified_letters_find_the_walked_runs() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x5e11_ed0c);
+        // Mostly spelled words, some that are not, and one-letter words (`x-ray`'s pieces).
+        let words: [&[u8]; 20] = [
+            b"five",
+            b"One",
+            b"alfa",
+            b"x-ray",
+            b"X",
+            b"ray",
+            b"zulu",
+            b"NINER",
+            b"four",
+            b"kilo",
+            b"oh",
+            b"tango",
+            b"Seven",
+            b"delta",
+            b"eight",
+            b"two",
+            b"the",
+            b"strawberries",
+            b"\xc3\xa9",
+            b"7",
+        ];
+        let glue: [&[u8]; 6] = [b" ", b", ", b" - ", b"\n", b"", b" -  "];
+        let (mut classified, mut runs) = (0, 0);
+        for _ in 0..3_000 {
+            let len = 200 + rng.below(1_000);
+            let mut text = Vec::new();
+            while text.len() < len {
+                text.extend_from_slice(rng.pick(&words));
+                text.extend_from_slice(rng.pick(&glue));
+            }
+            let classes = TextClasses::of(&text);
+            let (mut walked, mut read) = (Vec::new(), Vec::new());
+            find(&text, &mut walked);
+            find_classified(&text, classes.as_ref(), &mut read);
+            assert_eq!(read, walked, "{}", String::from_utf8_lossy(&text));
+            classified += usize::from(classes.is_some());
+            runs += walked.len();
+        }
+        assert!(classified > 2_000 && runs > 300, "{classified} {runs}");
     }
 
     fn found(text: &str) -> Vec<String> {
