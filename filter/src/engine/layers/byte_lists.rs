@@ -84,13 +84,19 @@ const fn is_list_byte(b: u8) -> bool {
     is_token_byte(b) || is_separator(b)
 }
 
-/// Appends the byte lists of `text` that read as text to `out`.
+/// Appends the byte lists of `text` that read as text to `out`. Inlined, so that a short
+/// text's test is not a call (the caller's size decides otherwise).
+#[inline(always)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // A list spans at least `MIN_RUN` bytes, and `MIN_BYTES` octal escapes 4 bytes each: a
     // shorter text (a JSON key, a short value) holds neither, and is not searched.
     if text.len() < MIN_RUN.min(4 * MIN_BYTES) {
         return;
     }
+    find_long(text, out);
+}
+
+fn find_long(text: &[u8], out: &mut Vec<Unwrapped>) {
     lists(text, Runs::of(text, &LIST_BYTES, is_list_byte), out);
     octal_escapes(text, out);
 }

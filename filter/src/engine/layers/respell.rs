@@ -6,7 +6,7 @@
 //! walker scans its plain form and maps any finding to the run as written.
 
 use crate::engine::layers::profile::{self, Profile};
-use crate::engine::layers::spaced_gate::SpacedGate;
+use crate::engine::layers::spaced_gate::{self, PairGate};
 use crate::engine::layers::text_classes::TextClasses;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
@@ -19,6 +19,16 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    // A long text's classes, read by the probing gates (`spaced`, `spelled`); a short text's
+    // layers are compiled without them.
+    match TextClasses::of(text) {
+        Some(classes) => find_with(text, Some(&classes), out),
+        None => find_with(text, None, out),
+    }
+}
+
+#[inline(always)]
+fn find_with(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped>) {
     use crate::engine::steps::{count, Step};
     count(Step::Respell, text.len());
     // What a short field holds, once: a layer whose trigger is absent finds nothing, and is
@@ -29,15 +39,15 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
         count(Step::Escapes, text.len());
         escapes(text, out);
     }
-    // A long text's classes, read by the probing gates (`spaced`, `spelled`).
-    let classes = TextClasses::of(text);
     if may_space_out(text, profile) {
         count(Step::Spaced, text.len());
-        spaced(
-            text,
-            &SpacedGate::of(text, classes.as_ref(), MIN_SPACED),
-            out,
-        );
+        match classes {
+            Some(classes) => {
+                let gate = spaced_gate::Classified::new(text, classes, MIN_SPACED);
+                spaced(text, &gate, out);
+            }
+            None => spaced(text, &spaced_gate::Walked(text), out),
+        }
     }
     count(Step::Rejoin, text.len());
     super::rejoin::find_profiled(text, profile, out);
@@ -58,7 +68,7 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     count(Step::ByteLists, text.len());
     super::byte_lists::find(text, out);
     count(Step::Families, text.len());
-    super::families::find_profiled(text, profile, classes.as_ref(), out);
+    super::families::find_profiled(text, profile, classes, out);
     out.truncate(MAX_RESPELLED_RUNS);
 }
 
@@ -260,7 +270,7 @@ fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
 /// `MIN_SPACED`-th byte pair is probed, and only around a probe that is not
 /// such a pair is the text cut into pieces ([`spaced_in`]): most prose is
 /// never split at its spaces.
-fn spaced(text: &[u8], gate: &SpacedGate, out: &mut Vec<Unwrapped>) {
+fn spaced(text: &[u8], gate: &impl PairGate, out: &mut Vec<Unwrapped>) {
     let stride = MIN_SPACED;
     let is_word_pair = |at: usize| gate.is_word_pair(at);
     // A run holds no word pair and spans more than `MIN_SPACED` bytes: none holds the probe
@@ -427,7 +437,7 @@ mod tests {
         if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
             escapes(text, out);
         }
-        spaced(text, &SpacedGate::Walked(text), out);
+        spaced(text, &spaced_gate::Walked(text), out);
         super::super::rejoin::find(text, out);
         super::super::separators::find(text, out);
         super::super::recase::find(text, out);
@@ -537,13 +547,13 @@ mod tests {
                 .join(" ");
             let text = text.as_bytes();
             let mut probed = Vec::new();
-            spaced(text, &SpacedGate::Walked(text), &mut probed);
+            spaced(text, &spaced_gate::Walked(text), &mut probed);
             let mut everything = Vec::new();
             spaced_in(text, 0..text.len(), &mut everything);
             assert_eq!(probed, everything, "{:?}", String::from_utf8_lossy(text));
             if let Some(classes) = TextClasses::of(text) {
                 let mut read = Vec::new();
-                let gate = SpacedGate::of(text, Some(&classes), MIN_SPACED);
+                let gate = spaced_gate::Classified::new(text, &classes, MIN_SPACED);
                 spaced(text, &gate, &mut read);
                 assert_eq!(read, everything, "{:?}", String::from_utf8_lossy(text));
                 classified += 1;

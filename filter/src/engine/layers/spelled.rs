@@ -149,9 +149,7 @@ const fn ends_index(first: u8, last: u8) -> usize {
 /// binary search over numbers. The probes' lookups of ordinary words were ~160 wasm
 /// instructions each on prose (issue 16, fifteenth round).
 fn symbol(word: &[u8]) -> Option<u8> {
-    let (&first, &last) = (word.first()?, word.last()?);
-    let lengths = ENDS.get(ends_index(first, last)).copied().unwrap_or(0);
-    if word.len() > 8 || lengths >> word.len() & 1 == 0 {
+    if !may_spell(word) {
         return None;
     }
     let key = key(word);
@@ -160,31 +158,53 @@ fn symbol(word: &[u8]) -> Option<u8> {
     (len == word.len()).then_some(symbol)
 }
 
-/// Where a text's letters are: read byte by byte (a short text), or in its classes.
-#[derive(Clone, Copy)]
-enum Letters<'c> {
-    Walked,
-    Classified(&'c ClassBits),
+/// Where a text's letters are: read byte by byte (a short text), or in its classes. Generic,
+/// so that a short text's probes compile to the walk they were.
+trait Letters: Copy {
+    fn is(self, text: &[u8], i: usize) -> bool;
+    fn around(self, text: &[u8], at: usize) -> std::ops::Range<usize>;
 }
 
-impl Letters<'_> {
+/// Letters read as written.
+#[derive(Clone, Copy)]
+struct Walked;
+
+impl Letters for Walked {
+    #[inline(always)]
     fn is(self, text: &[u8], i: usize) -> bool {
-        match self {
-            Letters::Walked => text.get(i).is_some_and(u8::is_ascii_alphabetic),
-            Letters::Classified(bits) => bits.is(i),
-        }
+        text.get(i).is_some_and(u8::is_ascii_alphabetic)
     }
 
+    #[inline(always)]
     fn around(self, text: &[u8], at: usize) -> std::ops::Range<usize> {
-        match self {
-            Letters::Walked => run_around(text, at, |b| b.is_ascii_alphabetic()),
-            Letters::Classified(bits) => bits.run_around(at),
-        }
+        run_around(text, at, |b| b.is_ascii_alphabetic())
     }
+}
+
+impl Letters for &ClassBits {
+    #[inline(always)]
+    fn is(self, _: &[u8], i: usize) -> bool {
+        ClassBits::is(self, i)
+    }
+
+    #[inline(always)]
+    fn around(self, _: &[u8], at: usize) -> std::ops::Range<usize> {
+        self.run_around(at)
+    }
+}
+
+/// Whether a word of [`WORDS`] has `word`'s length and first and last letters ([`ENDS`]).
+#[inline(always)]
+fn may_spell(word: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (word.first(), word.last()) else {
+        return false;
+    };
+    let lengths = ENDS.get(ends_index(first, last)).copied().unwrap_or(0);
+    word.len() <= 8 && lengths >> word.len() & 1 != 0
 }
 
 /// The word of letters around `at` (`x-ray` whole), if `text[at]` is a letter.
-fn word_at(text: &[u8], letters: Letters, at: usize) -> Option<Span> {
+fn word_at(text: &[u8], letters: impl Letters, at: usize) -> Option<Span> {
     let word = letters.around(text, at);
     if word.is_empty() {
         return None;
@@ -207,7 +227,7 @@ fn word_at(text: &[u8], letters: Letters, at: usize) -> Option<Span> {
 }
 
 /// The spelled word after `word` across at most [`MAX_GLUE`] glue bytes.
-fn next_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)> {
+fn next_word(text: &[u8], letters: impl Letters, word: Span) -> Option<(Span, u8)> {
     let glue =
         (word.end..word.end + MAX_GLUE + 1).find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
     if glue == word.end || !text.get(glue).is_some_and(u8::is_ascii_alphabetic) {
@@ -218,7 +238,7 @@ fn next_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)> {
 }
 
 /// The spelled word before `word` across at most [`MAX_GLUE`] glue bytes.
-fn previous_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)> {
+fn previous_word(text: &[u8], letters: impl Letters, word: Span) -> Option<(Span, u8)> {
     let lowest = word.start.saturating_sub(MAX_GLUE + 1);
     let end = (lowest..word.start)
         .rev()
@@ -233,7 +253,7 @@ fn previous_word(text: &[u8], letters: Letters, word: Span) -> Option<(Span, u8)
 /// Appends the spelled runs of `text` (their digits and letters) to `out`.
 #[cfg(test)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    find_in(text, Letters::Walked, out);
+    find_in(text, Walked, out);
 }
 
 /// [`find`], reading the letters in `classes` (the text's, if it was classified).
@@ -243,21 +263,29 @@ pub(super) fn find_classified(
     out: &mut Vec<Unwrapped>,
 ) {
     match classes {
-        Some(classes) => find_in(text, Letters::Classified(&classes.letters), out),
-        None => find_in(text, Letters::Walked, out),
+        Some(classes) => find_in(text, &classes.letters, out),
+        None => find_in(text, Walked, out),
     }
 }
 
-fn find_in(text: &[u8], letters: Letters, out: &mut Vec<Unwrapped>) {
+fn find_in(text: &[u8], letters: impl Letters, out: &mut Vec<Unwrapped>) {
     let mut probe = PROBE - 1;
     let mut runs = 0;
     while probe < text.len() && runs < MAX_RUNS {
         let letter = [probe, probe + 1, probe.saturating_sub(1)]
             .into_iter()
             .find(|&i| letters.is(text, i));
-        let hit = letter
-            .and_then(|at| word_at(text, letters, at))
-            .and_then(|w| Some((w, symbol(w.of(text))?)));
+        // Most probed words are ruled out by their length and ends alone; only a word of one
+        // or three letters may grow into `x-ray` ([`word_at`]), so those are looked up whole.
+        let hit = letter.and_then(|at| {
+            let run = letters.around(text, at);
+            let plain = text.get(run.clone()).unwrap_or_default();
+            if !matches!(run.len(), 1 | 3) && !may_spell(plain) {
+                return None;
+            }
+            let word = word_at(text, letters, at)?;
+            Some((word, symbol(word.of(text))?))
+        });
         let Some((word, first)) = hit else {
             probe += PROBE;
             continue;
