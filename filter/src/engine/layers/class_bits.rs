@@ -11,6 +11,7 @@
 //! end of the text (the tests compare them).
 
 use crate::engine::bytes::first_run_of;
+use std::borrow::Cow;
 
 /// A set of bytes as two nibble tables: `b` is a member when `low[b & 15] & high[b >> 4] != 0`.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +92,7 @@ impl ByteClass {
 }
 
 /// Bit `i` of word `i / 64`: whether byte `i` of the text is of the class.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ClassBits {
     words: Vec<u64>,
     len: usize,
@@ -301,15 +302,19 @@ pub(crate) const MAX_PROBED: usize = 256;
 /// (cheaper on a long one, where probes land in many short runs and walk them): the same runs.
 /// Generic over the predicate, so that a probe's test is inlined (not called through a pointer).
 pub(crate) enum Runs<'t, F: Fn(u8) -> bool> {
-    Probed { text: &'t [u8], member: F },
-    Classified(ClassBits),
+    Probed {
+        text: &'t [u8],
+        member: F,
+    },
+    /// The text's own bits, or a long text's shared ones ([`super::text_classes`]).
+    Classified(Cow<'t, ClassBits>),
 }
 
 impl<'t, F: Fn(u8) -> bool + Copy> Runs<'t, F> {
     /// `class` and `member` are the same set of bytes; probed up to [`MAX_PROBED`] bytes.
     pub(crate) fn of(text: &'t [u8], class: &ByteClass, member: F) -> Runs<'t, F> {
         match text.len() > MAX_PROBED {
-            true => Runs::Classified(ClassBits::of(text, class)),
+            true => Runs::Classified(Cow::Owned(ClassBits::of(text, class))),
             false => Runs::Probed { text, member },
         }
     }
@@ -360,7 +365,7 @@ pub(crate) fn found_either_way(
             &mut probed,
         );
         let bits = ClassBits::of(&text, class);
-        find_in(&text, Runs::Classified(bits), &mut classified);
+        find_in(&text, Runs::Classified(Cow::Owned(bits)), &mut classified);
         assert_eq!(probed, classified, "{}", String::from_utf8_lossy(&text));
         found += probed.len();
     }

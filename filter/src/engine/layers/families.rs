@@ -28,11 +28,17 @@ pub fn find_profiled(
 ) {
     // `case_fold` reads runs around digits, and runs of capitals, digits, `-` and `_`.
     if profile.has(profile::DIGIT | profile::UPPER | profile::GLUE) {
-        case_fold::find(text, out);
+        match classes {
+            Some(c) => case_fold::find_in_classes(text, &c.lower_or_digit, &c.upper_key, out),
+            None => case_fold::find(text, out),
+        }
     }
     // A chain is at least `regroup::MIN_RUN` run bytes, and joins capitals or digits.
     if text.len() >= regroup::MIN_RUN && profile.has(profile::DIGIT | profile::UPPER) {
-        regroup::find(text, out);
+        match classes {
+            Some(c) => regroup::find_in_classes(text, &c.run_bytes, out),
+            None => regroup::find(text, out),
+        }
     }
     spelled::find_classified(text, classes, out);
     // A reversed number is a run of at least `reversed_numbers::MIN_DIGITS` digits.

@@ -66,7 +66,10 @@ fn find_with(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped
         super::tags::find(text, out);
     }
     count(Step::ByteLists, text.len());
-    super::byte_lists::find(text, out);
+    match classes {
+        Some(c) => super::byte_lists::find_in_classes(text, &c.list_bytes, out),
+        None => super::byte_lists::find(text, out),
+    }
     count(Step::Families, text.len());
     super::families::find_profiled(text, profile, classes, out);
     out.truncate(MAX_RESPELLED_RUNS);
