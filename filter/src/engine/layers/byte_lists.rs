@@ -15,10 +15,11 @@
 //! digits, `x` and the separators, found by probing every [`MIN_RUN`]-th byte
 //! ([`first_run_of`]); prose rarely has one. Octal escapes wait for a `\` followed by a digit.
 
-use super::class_bits::{ByteClass, Runs};
+use super::class_bits::{ByteClass, ClassBits, Runs};
 use crate::engine::layers::decode::is_text_like;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
+use std::borrow::Cow;
 
 /// Fewest byte values read as a list.
 const MIN_BYTES: usize = 8;
@@ -84,19 +85,33 @@ const fn is_list_byte(b: u8) -> bool {
     is_token_byte(b) || is_separator(b)
 }
 
-/// Appends the byte lists of `text` that read as text to `out`.
+/// Appends the byte lists of `text` that read as text to `out`. Inlined, so that a short
+/// text's test is not a call (the caller's size decides otherwise).
+#[inline(always)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     // A list spans at least `MIN_RUN` bytes, and `MIN_BYTES` octal escapes 4 bytes each: a
     // shorter text (a JSON key, a short value) holds neither, and is not searched.
     if text.len() < MIN_RUN.min(4 * MIN_BYTES) {
         return;
     }
+    find_long(text, out);
+}
+
+fn find_long(text: &[u8], out: &mut Vec<Unwrapped>) {
     lists(text, Runs::of(text, &LIST_BYTES, is_list_byte), out);
     octal_escapes(text, out);
 }
 
+/// [`find`] in a long text's bits of [`LIST_BYTES`] (its shared classes).
+pub(super) fn find_in_classes(text: &[u8], bits: &ClassBits, out: &mut Vec<Unwrapped>) {
+    let runs: Runs<fn(u8) -> bool> = Runs::Classified(Cow::Borrowed(bits));
+    lists(text, runs, out);
+    octal_escapes(text, out);
+}
+
 /// [`is_list_byte`] as a class.
-const LIST_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_list_byte(b) as u8));
+pub(super) const LIST_BYTES: ByteClass =
+    ByteClass::of(&byte_class_table!(|b| is_list_byte(b) as u8));
 
 /// The lists in the candidates of `runs` (runs of at least [`MIN_RUN`] list bytes).
 fn lists(text: &[u8], runs: Runs<impl Fn(u8) -> bool + Copy>, out: &mut Vec<Unwrapped>) {

@@ -21,6 +21,7 @@ use super::class_bits::{ByteClass, ClassBits, Runs, MAX_PROBED};
 use super::families::run_around;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
+use std::borrow::Cow;
 
 /// Fewest lower-case letters and digits in a row that make a word worth folding up.
 const MIN_LOWER: usize = 16;
@@ -45,8 +46,9 @@ const fn is_upper_key_byte(b: u8) -> bool {
 }
 
 /// [`is_lower_or_digit`] and [`is_upper_key_byte`] as classes.
-const LOWER_OR_DIGIT: ByteClass = ByteClass::of(&byte_class_table!(|b| is_lower_or_digit(b) as u8));
-const UPPER_KEY_BYTES: ByteClass =
+pub(super) const LOWER_OR_DIGIT: ByteClass =
+    ByteClass::of(&byte_class_table!(|b| is_lower_or_digit(b) as u8));
+pub(super) const UPPER_KEY_BYTES: ByteClass =
     ByteClass::of(&byte_class_table!(|b| is_upper_key_byte(b) as u8));
 
 /// Appends the words of `text` typed in the other case, folded back, to `out`.
@@ -69,8 +71,21 @@ fn find_walked(text: &[u8], out: &mut Vec<Unwrapped>) {
 /// [`find_walked`]'s runs, found in the text's classes ([`ClassBits`]: one pass, then bit
 /// operations; the same runs).
 fn find_classified(text: &[u8], out: &mut Vec<Unwrapped>) {
-    lower_case_keys_in_bits(text, out);
-    let upper: Runs<fn(u8) -> bool> = Runs::Classified(ClassBits::of(text, &UPPER_KEY_BYTES));
+    let lower = ClassBits::of(text, &LOWER_OR_DIGIT);
+    let upper = ClassBits::of(text, &UPPER_KEY_BYTES);
+    find_in_classes(text, &lower, &upper, out);
+}
+
+/// [`find`] in a long text's bits of [`LOWER_OR_DIGIT`] and [`UPPER_KEY_BYTES`] (its shared
+/// classes).
+pub(super) fn find_in_classes(
+    text: &[u8],
+    lower: &ClassBits,
+    upper: &ClassBits,
+    out: &mut Vec<Unwrapped>,
+) {
+    lower_case_keys_in_bits(text, lower, out);
+    let upper: Runs<fn(u8) -> bool> = Runs::Classified(Cow::Borrowed(upper));
     folds(text, &upper, MIN_UPPER, fold_down, out);
 }
 
@@ -122,8 +137,7 @@ fn push_fold(
 /// lower-case letters and digits of at least [`MIN_LOWER`] bytes that hold a digit (it visits
 /// each run around a digit, and a shorter run or one inside the last folded word is passed
 /// over), so those are read in order, without visiting the digits of short runs.
-fn lower_case_keys_in_bits(text: &[u8], out: &mut Vec<Unwrapped>) {
-    let bits = ClassBits::of(text, &LOWER_OR_DIGIT);
+fn lower_case_keys_in_bits(text: &[u8], bits: &ClassBits, out: &mut Vec<Unwrapped>) {
     let mut from = 0;
     let mut runs = 0;
     while runs < MAX_RUNS {

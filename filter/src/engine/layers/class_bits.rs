@@ -11,6 +11,7 @@
 //! end of the text (the tests compare them).
 
 use crate::engine::bytes::first_run_of;
+use std::borrow::Cow;
 
 /// A set of bytes as two nibble tables: `b` is a member when `low[b & 15] & high[b >> 4] != 0`.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +92,7 @@ impl ByteClass {
 }
 
 /// Bit `i` of word `i / 64`: whether byte `i` of the text is of the class.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ClassBits {
     words: Vec<u64>,
     len: usize,
@@ -115,9 +116,70 @@ impl ClassBits {
         }
     }
 
+    /// [`ClassBits::of`] for each of `classes`, in one pass: each 16 bytes loaded once.
+    pub(crate) fn of_each<const K: usize>(text: &[u8], classes: &[ByteClass; K]) -> [ClassBits; K] {
+        let mut each: [Vec<u64>; K] = [(); K].map(|()| Vec::with_capacity(text.len() / 64 + 1));
+        let mut push = |bits: [u64; K]| {
+            for (words, bits) in each.iter_mut().zip(bits) {
+                words.push(bits);
+            }
+        };
+        chunk_bits_of(text, classes, &mut push);
+        let tail = text.chunks_exact(64).remainder();
+        if !tail.is_empty() {
+            push(classes.map(|class| portable_bits(tail, &class)));
+        }
+        each.map(|words| ClassBits {
+            words,
+            len: text.len(),
+        })
+    }
+
+    /// The bits of the positions `i` where `i` and `i + 1` are both members.
+    pub(crate) fn pairs(&self) -> ClassBits {
+        let next = self.words.iter().skip(1).chain(std::iter::once(&0));
+        let words = self
+            .words
+            .iter()
+            .zip(next)
+            .map(|(&word, &next)| word & (word >> 1 | next << 63))
+            .collect();
+        ClassBits {
+            words,
+            len: self.len,
+        }
+    }
+
+    /// The bits of the positions that lie in a run of at least `n` (1..=64) non-members,
+    /// counting every position past the end as a non-member. Inlined, so that a caller's
+    /// constant `n` makes the shifts constants.
+    #[inline(always)]
+    pub(crate) fn in_gaps(&self, n: usize) -> ClassBits {
+        let n = n.clamp(1, 64);
+        let mut previous = 0u64;
+        let mut words = Vec::with_capacity(self.words.len());
+        for (w, &word) in self.words.iter().enumerate() {
+            let next = self.words.get(w + 1).copied().unwrap_or(0);
+            let starts = starts_of_runs(!word, !next, n);
+            // Each start covers itself and the `n - 1` positions after it, across words.
+            let mut covered = u128::from(starts) << 64 | u128::from(previous);
+            let mut width = 1;
+            while width < n {
+                covered |= covered << width.min(n - width);
+                width += width.min(n - width);
+            }
+            words.push((covered >> 64) as u64);
+            previous = starts;
+        }
+        ClassBits {
+            words,
+            len: self.len,
+        }
+    }
+
     /// Whether byte `i` is of the class (false past the end).
-    #[cfg(test)]
-    fn is(&self, i: usize) -> bool {
+    #[inline(always)]
+    pub(crate) fn is(&self, i: usize) -> bool {
         self.words
             .get(i / 64)
             .is_some_and(|w| w >> (i % 64) & 1 != 0)
@@ -137,6 +199,41 @@ impl ClassBits {
             w += 1;
             word = self.words.get(w)? ^ flip;
         }
+    }
+
+    /// The last position before `end` (and before the text's end) whose bit is `set`, if any.
+    fn previous(&self, end: usize, set: bool) -> Option<usize> {
+        let last = end.min(self.len).checked_sub(1)?;
+        let mut w = last / 64;
+        let flip = if set { 0 } else { u64::MAX };
+        let mut word = (self.words.get(w)? ^ flip) & (u64::MAX >> (63 - last % 64));
+        loop {
+            if word != 0 {
+                return Some(w * 64 + 63 - word.leading_zeros() as usize);
+            }
+            w = w.checked_sub(1)?;
+            word = self.words.get(w)? ^ flip;
+        }
+    }
+
+    /// The last member before `end`, if any.
+    pub(crate) fn last_before(&self, end: usize) -> Option<usize> {
+        self.previous(end, true)
+    }
+
+    /// The first member at or after `from`, if any.
+    pub(crate) fn first_from(&self, from: usize) -> Option<usize> {
+        self.next(from, true)
+    }
+
+    /// The maximal run of members around `at` (the run ending at `at` if byte `at` is not
+    /// one): `families::run_around` with the class's predicate.
+    pub(crate) fn run_around(&self, at: usize) -> std::ops::Range<usize> {
+        if at > self.len {
+            return at..at;
+        }
+        let start = self.previous(at, false).map_or(0, |i| i + 1);
+        start..self.run_end(at)
     }
 
     /// The first non-member at or after `at` (the end of the text if none): where the run of
@@ -205,15 +302,19 @@ pub(crate) const MAX_PROBED: usize = 256;
 /// (cheaper on a long one, where probes land in many short runs and walk them): the same runs.
 /// Generic over the predicate, so that a probe's test is inlined (not called through a pointer).
 pub(crate) enum Runs<'t, F: Fn(u8) -> bool> {
-    Probed { text: &'t [u8], member: F },
-    Classified(ClassBits),
+    Probed {
+        text: &'t [u8],
+        member: F,
+    },
+    /// The text's own bits, or a long text's shared ones ([`super::text_classes`]).
+    Classified(Cow<'t, ClassBits>),
 }
 
 impl<'t, F: Fn(u8) -> bool + Copy> Runs<'t, F> {
     /// `class` and `member` are the same set of bytes; probed up to [`MAX_PROBED`] bytes.
     pub(crate) fn of(text: &'t [u8], class: &ByteClass, member: F) -> Runs<'t, F> {
         match text.len() > MAX_PROBED {
-            true => Runs::Classified(ClassBits::of(text, class)),
+            true => Runs::Classified(Cow::Owned(ClassBits::of(text, class))),
             false => Runs::Probed { text, member },
         }
     }
@@ -264,7 +365,7 @@ pub(crate) fn found_either_way(
             &mut probed,
         );
         let bits = ClassBits::of(&text, class);
-        find_in(&text, Runs::Classified(bits), &mut classified);
+        find_in(&text, Runs::Classified(Cow::Owned(bits)), &mut classified);
         assert_eq!(probed, classified, "{}", String::from_utf8_lossy(&text));
         found += probed.len();
     }
@@ -301,20 +402,25 @@ pub(super) fn block_bits(chunk: &[u8], class: &ByteClass) -> u64 {
     }
 }
 
-/// Each whole 64 bytes' bits in each of `classes`, appended to `words` (the tail of fewer than
-/// 64 bytes is left to the caller): each 16 bytes loaded once for all classes, the tables once.
+/// Each whole 64 bytes' bits in each of `classes`, handed to `each` in order (the tail of
+/// fewer than 64 bytes is left to the caller): each 16 bytes loaded once for all classes, the
+/// tables once.
+#[inline(always)]
 pub(super) fn chunk_bits_of<const K: usize>(
     text: &[u8],
     classes: &[ByteClass; K],
-    words: &mut Vec<[u64; K]>,
+    each: impl FnMut([u64; K]),
 ) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        wasm_simd::chunk_bits_of(text, classes, words);
+        wasm_simd::chunk_bits_of(text, classes, each);
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    for chunk in text.chunks_exact(64) {
-        words.push(classes.map(|class| portable_bits(chunk, &class)));
+    {
+        let mut each = each;
+        for chunk in text.chunks_exact(64) {
+            each(classes.map(|class| portable_bits(chunk, &class)));
+        }
     }
 }
 
@@ -362,10 +468,11 @@ mod wasm_simd {
     }
 
     /// [`super::chunk_bits_of`]: per 16 bytes one load and one nibble split for every class.
+    #[inline(always)]
     pub(super) fn chunk_bits_of<const K: usize>(
         text: &[u8],
         classes: &[ByteClass; K],
-        words: &mut Vec<[u64; K]>,
+        mut each: impl FnMut([u64; K]),
     ) {
         let tables = classes.map(|class| (load(&class.low), load(&class.high)));
         let nibble = u8x16_splat(15);
@@ -382,7 +489,7 @@ mod wasm_simd {
                     *bits |= u64::from(i8x16_bitmask(member)) << (16 * i);
                 }
             }
-            words.push(bits);
+            each(bits);
         }
     }
 }
@@ -437,6 +544,59 @@ mod tests {
                         let end = (from..len).find(|&i| !class.has(text[i])).unwrap_or(len);
                         assert_eq!(bits.run_end(from), end.max(from.min(len)));
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_around_and_members_before_are_the_walked_ones() {
+        let mut rng = TestRng::new(0xa2b0_17d5);
+        for _ in 0..1_000 {
+            let len = rng.below(300);
+            let text = texts(&mut rng, len);
+            let bits = ClassBits::of(&text, &SEPARATORS);
+            let member = |b: u8| SEPARATORS.has(b);
+            for at in 0..len + 66 {
+                let walked = super::super::families::run_around(&text, at, member);
+                assert_eq!(bits.run_around(at), walked, "{at}");
+                let before = (0..at.min(len)).rev().find(|&i| member(text[i]));
+                assert_eq!(bits.last_before(at), before, "{at}");
+                assert_eq!(bits.first_from(at), (at..len).find(|&i| member(text[i])));
+            }
+        }
+    }
+
+    #[test]
+    fn each_class_of_one_pass_is_its_own_pass() {
+        let mut rng = TestRng::new(0x0e4c_4a55);
+        for _ in 0..300 {
+            let len = rng.below(500);
+            let text = texts(&mut rng, len);
+            let [a, b] = ClassBits::of_each(&text, &[LOWER_OR_DIGIT, SEPARATORS]);
+            let (one, two) = (
+                ClassBits::of(&text, &LOWER_OR_DIGIT),
+                ClassBits::of(&text, &SEPARATORS),
+            );
+            assert_eq!((a.words, a.len), (one.words, one.len));
+            assert_eq!((b.words, b.len), (two.words, two.len));
+        }
+    }
+
+    #[test]
+    fn gaps_are_the_runs_of_non_members() {
+        let mut rng = TestRng::new(0x9a95_0f11);
+        for _ in 0..1_000 {
+            let len = rng.below(400);
+            let text = texts(&mut rng, len);
+            let bits = ClassBits::of(&text, &LOWER_OR_DIGIT);
+            let non_member = |i: usize| i >= len || !LOWER_OR_DIGIT.has(text[i]);
+            for n in [1, 2, 7, 8, 9, 33, 64] {
+                let gaps = bits.in_gaps(n);
+                for i in 0..len {
+                    let covered = (i.saturating_sub(n - 1)..=i)
+                        .any(|s| s + n <= len + n && (s..s + n).all(non_member));
+                    assert_eq!(gaps.is(i), covered, "{n} {i}");
                 }
             }
         }

@@ -28,7 +28,7 @@ impl<const K: usize> ClassWindows<K> {
     pub(crate) fn of(text: &[u8], classes: &[ByteClass; K], pad: u8) -> ClassWindows<K> {
         let pad = classes.map(|c| if c.has(pad) { u64::MAX } else { 0 });
         let mut words = Vec::with_capacity(text.len() / 64 + 2);
-        chunk_bits_of(text, classes, &mut words);
+        chunk_bits_of(text, classes, |bits| words.push(bits));
         let tail = text.chunks_exact(64).remainder();
         let used = tail.len();
         if used > 0 {

@@ -9,25 +9,38 @@
 //! respelled budget ([`crate::engine::limits::MAX_RESPELLED_RUNS`], applied by the caller).
 
 use super::profile::{self, Profile};
+use super::text_classes::TextClasses;
 use super::{case_fold, regroup, reversed_numbers, spelled, uu85, Unwrapped};
 
 /// Appends every family's runs in `text` to `out`.
 #[cfg(test)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    find_profiled(text, Profile::everything(), out);
+    find_profiled(text, Profile::everything(), None, out);
 }
 
-/// [`find`], skipping a family whose bytes `profile` (the text's) says are absent.
-pub fn find_profiled(text: &[u8], profile: Profile, out: &mut Vec<Unwrapped>) {
+/// [`find`], skipping a family whose bytes `profile` (the text's) says are absent, and reading
+/// a long text's `classes` where a family probes.
+pub fn find_profiled(
+    text: &[u8],
+    profile: Profile,
+    classes: Option<&TextClasses>,
+    out: &mut Vec<Unwrapped>,
+) {
     // `case_fold` reads runs around digits, and runs of capitals, digits, `-` and `_`.
     if profile.has(profile::DIGIT | profile::UPPER | profile::GLUE) {
-        case_fold::find(text, out);
+        match classes {
+            Some(c) => case_fold::find_in_classes(text, &c.lower_or_digit, &c.upper_key, out),
+            None => case_fold::find(text, out),
+        }
     }
     // A chain is at least `regroup::MIN_RUN` run bytes, and joins capitals or digits.
     if text.len() >= regroup::MIN_RUN && profile.has(profile::DIGIT | profile::UPPER) {
-        regroup::find(text, out);
+        match classes {
+            Some(c) => regroup::find_in_classes(text, &c.run_bytes, out),
+            None => regroup::find(text, out),
+        }
     }
-    spelled::find(text, out);
+    spelled::find_classified(text, classes, out);
     // A reversed number is a run of at least `reversed_numbers::MIN_DIGITS` digits.
     if text.len() >= reversed_numbers::MIN_DIGITS && profile.has(profile::DIGIT) {
         reversed_numbers::find(text, out);
@@ -125,7 +138,7 @@ mod tests {
             }
             let profile = Profile::of(&text);
             let (mut gated, mut every) = (Vec::new(), Vec::new());
-            find_profiled(&text, profile, &mut gated);
+            find_profiled(&text, profile, TextClasses::of(&text).as_ref(), &mut gated);
             every_family(&text, &mut every);
             assert_eq!(gated, every, "{}", String::from_utf8_lossy(&text));
             let regroup_gate =

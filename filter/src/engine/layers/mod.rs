@@ -61,8 +61,10 @@ pub(crate) mod rejoin;
 pub(crate) mod respell;
 pub(crate) mod reversed_numbers;
 pub(crate) mod separators;
+pub(crate) mod spaced_gate;
 pub(crate) mod spelled;
 pub(crate) mod tags;
+pub(crate) mod text_classes;
 pub(crate) mod uu85;
 pub(crate) mod word_gate;
 

@@ -19,9 +19,10 @@
 //! separators, found by probing every [`MIN_RUN`]-th byte ([`first_run_of`]); prose breaks
 //! such runs with its lower-case letters. Lower-case keys cut this way are not read.
 
-use super::class_bits::{ByteClass, Runs};
+use super::class_bits::{ByteClass, ClassBits, Runs};
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
+use std::borrow::Cow;
 
 /// Shortest run of capitals, digits and separators looked at.
 pub(super) const MIN_RUN: usize = 14;
@@ -54,11 +55,17 @@ const fn is_run_byte(b: u8) -> bool {
 }
 
 /// [`is_run_byte`] as a class.
-const RUN_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_run_byte(b) as u8));
+pub(super) const RUN_BYTES: ByteClass = ByteClass::of(&byte_class_table!(|b| is_run_byte(b) as u8));
 
 /// Appends the regrouped and mixed-separator chains of `text` to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     find_in(text, Runs::of(text, &RUN_BYTES, is_run_byte), out);
+}
+
+/// [`find`] in a long text's bits of [`RUN_BYTES`] (its shared classes).
+pub(super) fn find_in_classes(text: &[u8], bits: &ClassBits, out: &mut Vec<Unwrapped>) {
+    let runs: Runs<fn(u8) -> bool> = Runs::Classified(Cow::Borrowed(bits));
+    find_in(text, runs, out);
 }
 
 /// The chains of the candidates in `runs` (runs of at least [`MIN_RUN`] run bytes).

@@ -6,6 +6,8 @@
 //! walker scans its plain form and maps any finding to the run as written.
 
 use crate::engine::layers::profile::{self, Profile};
+use crate::engine::layers::spaced_gate::{self, PairGate};
+use crate::engine::layers::text_classes::TextClasses;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 use memchr::memmem;
@@ -17,6 +19,16 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 
 /// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    // A long text's classes, read by the probing gates (`spaced`, `spelled`); a short text's
+    // layers are compiled without them.
+    match TextClasses::of(text) {
+        Some(classes) => find_with(text, Some(&classes), out),
+        None => find_with(text, None, out),
+    }
+}
+
+#[inline(always)]
+fn find_with(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped>) {
     use crate::engine::steps::{count, Step};
     count(Step::Respell, text.len());
     // What a short field holds, once: a layer whose trigger is absent finds nothing, and is
@@ -29,7 +41,13 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
     }
     if may_space_out(text, profile) {
         count(Step::Spaced, text.len());
-        spaced(text, out);
+        match classes {
+            Some(classes) => {
+                let gate = spaced_gate::Classified::new(text, classes, MIN_SPACED);
+                spaced(text, &gate, out);
+            }
+            None => spaced(text, &spaced_gate::Walked(text), out),
+        }
     }
     count(Step::Rejoin, text.len());
     super::rejoin::find_profiled(text, profile, out);
@@ -48,9 +66,12 @@ pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
         super::tags::find(text, out);
     }
     count(Step::ByteLists, text.len());
-    super::byte_lists::find(text, out);
+    match classes {
+        Some(c) => super::byte_lists::find_in_classes(text, &c.list_bytes, out),
+        None => super::byte_lists::find(text, out),
+    }
     count(Step::Families, text.len());
-    super::families::find_profiled(text, profile, out);
+    super::families::find_profiled(text, profile, classes, out);
     out.truncate(MAX_RESPELLED_RUNS);
 }
 
@@ -252,22 +273,22 @@ fn hex_escapes(word: &[u8]) -> Option<Vec<u8>> {
 /// `MIN_SPACED`-th byte pair is probed, and only around a probe that is not
 /// such a pair is the text cut into pieces ([`spaced_in`]): most prose is
 /// never split at its spaces.
-fn spaced(text: &[u8], out: &mut Vec<Unwrapped>) {
+fn spaced(text: &[u8], gate: &impl PairGate, out: &mut Vec<Unwrapped>) {
     let stride = MIN_SPACED;
-    let is_plain = |at: usize| text.get(at).is_some_and(|b| b.is_ascii_graphic());
-    let is_word_pair = |at: usize| is_plain(at) && is_plain(at + 1);
+    let is_word_pair = |at: usize| gate.is_word_pair(at);
     // A run holds no word pair and spans more than `MIN_SPACED` bytes: none holds the probe
     // when the nearest pairs on either side start at most `MIN_SPACED` bytes apart (the usual
     // case at a space between words).
     let no_run_fits = |probe: usize| {
-        let before = (probe.saturating_sub(MIN_SPACED)..probe)
-            .rev()
-            .find(|&at| is_word_pair(at));
-        before.is_some_and(|before| (probe + 1..=before + MIN_SPACED).any(is_word_pair))
+        let before = gate.last_pair(probe.saturating_sub(MIN_SPACED), probe);
+        before.is_some_and(|before| {
+            gate.first_pair(probe + 1, before + MIN_SPACED + 1)
+                .is_some()
+        })
     };
     // Inside a run a whitespace byte is one space between two pieces: a probe on any other
     // (indentation, a line break) is in no run, without looking for pairs around it.
-    let is_blank = |at: usize| text.get(at).is_some_and(u8::is_ascii_whitespace);
+    let is_blank = |at: usize| gate.is_blank(at);
     let in_no_run = |probe: usize| {
         is_blank(probe)
             && (text.get(probe) != Some(&b' ')
@@ -277,16 +298,20 @@ fn spaced(text: &[u8], out: &mut Vec<Unwrapped>) {
                 || probe + 1 >= text.len())
     };
     let mut probe = 0;
-    while probe + 1 < text.len() {
+    while let Some(next) = gate.next_probe(probe) {
+        probe = next;
+        if probe + 1 >= text.len() {
+            break;
+        }
         if is_word_pair(probe) || in_no_run(probe) || no_run_fits(probe) {
             probe += stride;
             continue;
         }
         // The stretch around the probe without a word pair, with the pairs that bound it: a
         // pair's piece has two characters, so the pieces inside are cut exactly as in `text`.
-        let start = (0..probe).rev().find(|&at| is_word_pair(at)).unwrap_or(0);
-        let end = (probe + 1..text.len())
-            .find(|&at| is_word_pair(at))
+        let start = gate.last_pair(0, probe).unwrap_or(0);
+        let end = gate
+            .first_pair(probe + 1, text.len())
             .map_or(text.len(), |at| at + 2);
         spaced_in(text, start..end, out);
         probe = (probe + stride).max(end);
@@ -415,7 +440,7 @@ mod tests {
         if memchr::memchr3(b'&', b'\\', b'=', text).is_some() {
             escapes(text, out);
         }
-        spaced(text, out);
+        spaced(text, &spaced_gate::Walked(text), out);
         super::super::rejoin::find(text, out);
         super::super::separators::find(text, out);
         super::super::recase::find(text, out);
@@ -511,8 +536,13 @@ mod tests {
         // Mostly single ASCII characters: runs whose probes all fall on spaces.
         let ascii = ["a", "B", "7", "x", "word", "", "\n", "  "];
         let mut runs = 0;
+        let mut classified = 0;
         for round in 0..20000 {
-            let count = rng.below(40);
+            // Long texts too, whose gate reads their classes.
+            let count = match round % 4 {
+                0 | 1 => rng.below(40),
+                _ => rng.below(160),
+            };
             let set: &[&str] = if round % 2 == 0 { &pieces } else { &ascii };
             let text = (0..count)
                 .map(|_| rng.pick(set))
@@ -520,12 +550,20 @@ mod tests {
                 .join(" ");
             let text = text.as_bytes();
             let mut probed = Vec::new();
-            spaced(text, &mut probed);
+            spaced(text, &spaced_gate::Walked(text), &mut probed);
             let mut everything = Vec::new();
             spaced_in(text, 0..text.len(), &mut everything);
             assert_eq!(probed, everything, "{:?}", String::from_utf8_lossy(text));
+            if let Some(classes) = TextClasses::of(text) {
+                let mut read = Vec::new();
+                let gate = spaced_gate::Classified::new(text, &classes, MIN_SPACED);
+                spaced(text, &gate, &mut read);
+                assert_eq!(read, everything, "{:?}", String::from_utf8_lossy(text));
+                classified += 1;
+            }
             runs += everything.len();
         }
         assert!(runs > 2000, "{runs} runs");
+        assert!(classified > 2000, "{classified} classified");
     }
 }

@@ -10,9 +10,12 @@
 //!
 //! Cost on clean text: a probe every [`PROBE`] bytes looks up the word under it (a run of
 //! eight words is longer than two probes' distance, so one of its words is probed); only
-//! a probed word that spells a symbol makes the run be walked.
+//! a probed word that spells a symbol makes the run be walked. In a long text the word is
+//! found in the text's letters ([`TextClasses`]), not walked.
 
+use super::class_bits::ClassBits;
 use super::families::run_around;
+use super::text_classes::TextClasses;
 use crate::engine::layers::{Unwrapped, Wrapping};
 use crate::engine::span::Span;
 
@@ -146,9 +149,7 @@ const fn ends_index(first: u8, last: u8) -> usize {
 /// binary search over numbers. The probes' lookups of ordinary words were ~160 wasm
 /// instructions each on prose (issue 16, fifteenth round).
 fn symbol(word: &[u8]) -> Option<u8> {
-    let (&first, &last) = (word.first()?, word.last()?);
-    let lengths = ENDS.get(ends_index(first, last)).copied().unwrap_or(0);
-    if word.len() > 8 || lengths >> word.len() & 1 == 0 {
+    if !may_spell(word) {
         return None;
     }
     let key = key(word);
@@ -157,9 +158,54 @@ fn symbol(word: &[u8]) -> Option<u8> {
     (len == word.len()).then_some(symbol)
 }
 
+/// Where a text's letters are: read byte by byte (a short text), or in its classes. Generic,
+/// so that a short text's probes compile to the walk they were.
+trait Letters: Copy {
+    fn is(self, text: &[u8], i: usize) -> bool;
+    fn around(self, text: &[u8], at: usize) -> std::ops::Range<usize>;
+}
+
+/// Letters read as written.
+#[derive(Clone, Copy)]
+struct Walked;
+
+impl Letters for Walked {
+    #[inline(always)]
+    fn is(self, text: &[u8], i: usize) -> bool {
+        text.get(i).is_some_and(u8::is_ascii_alphabetic)
+    }
+
+    #[inline(always)]
+    fn around(self, text: &[u8], at: usize) -> std::ops::Range<usize> {
+        run_around(text, at, |b| b.is_ascii_alphabetic())
+    }
+}
+
+impl Letters for &ClassBits {
+    #[inline(always)]
+    fn is(self, _: &[u8], i: usize) -> bool {
+        ClassBits::is(self, i)
+    }
+
+    #[inline(always)]
+    fn around(self, _: &[u8], at: usize) -> std::ops::Range<usize> {
+        self.run_around(at)
+    }
+}
+
+/// Whether a word of [`WORDS`] has `word`'s length and first and last letters ([`ENDS`]).
+#[inline(always)]
+fn may_spell(word: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (word.first(), word.last()) else {
+        return false;
+    };
+    let lengths = ENDS.get(ends_index(first, last)).copied().unwrap_or(0);
+    word.len() <= 8 && lengths >> word.len() & 1 != 0
+}
+
 /// The word of letters around `at` (`x-ray` whole), if `text[at]` is a letter.
-fn word_at(text: &[u8], at: usize) -> Option<Span> {
-    let word = run_around(text, at, |b| b.is_ascii_alphabetic());
+fn word_at(text: &[u8], letters: impl Letters, at: usize) -> Option<Span> {
+    let word = letters.around(text, at);
     if word.is_empty() {
         return None;
     }
@@ -181,18 +227,18 @@ fn word_at(text: &[u8], at: usize) -> Option<Span> {
 }
 
 /// The spelled word after `word` across at most [`MAX_GLUE`] glue bytes.
-fn next_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+fn next_word(text: &[u8], letters: impl Letters, word: Span) -> Option<(Span, u8)> {
     let glue =
         (word.end..word.end + MAX_GLUE + 1).find(|&i| text.get(i).is_none_or(|&b| !is_glue(b)))?;
     if glue == word.end || !text.get(glue).is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
-    let next = word_at(text, glue)?;
+    let next = word_at(text, letters, glue)?;
     Some((next, symbol(next.of(text))?))
 }
 
 /// The spelled word before `word` across at most [`MAX_GLUE`] glue bytes.
-fn previous_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
+fn previous_word(text: &[u8], letters: impl Letters, word: Span) -> Option<(Span, u8)> {
     let lowest = word.start.saturating_sub(MAX_GLUE + 1);
     let end = (lowest..word.start)
         .rev()
@@ -200,35 +246,60 @@ fn previous_word(text: &[u8], word: Span) -> Option<(Span, u8)> {
     if end + 1 == word.start || !text.get(end).is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
-    let previous = word_at(text, end)?;
+    let previous = word_at(text, letters, end)?;
     Some((previous, symbol(previous.of(text))?))
 }
 
 /// Appends the spelled runs of `text` (their digits and letters) to `out`.
+#[cfg(test)]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
+    find_in(text, Walked, out);
+}
+
+/// [`find`], reading the letters in `classes` (the text's, if it was classified).
+pub(super) fn find_classified(
+    text: &[u8],
+    classes: Option<&TextClasses>,
+    out: &mut Vec<Unwrapped>,
+) {
+    match classes {
+        Some(classes) => find_in(text, &classes.letters, out),
+        None => find_in(text, Walked, out),
+    }
+}
+
+fn find_in(text: &[u8], letters: impl Letters, out: &mut Vec<Unwrapped>) {
     let mut probe = PROBE - 1;
     let mut runs = 0;
     while probe < text.len() && runs < MAX_RUNS {
         let letter = [probe, probe + 1, probe.saturating_sub(1)]
             .into_iter()
-            .find(|&i| text.get(i).is_some_and(u8::is_ascii_alphabetic));
-        let hit = letter
-            .and_then(|at| word_at(text, at))
-            .and_then(|w| Some((w, symbol(w.of(text))?)));
+            .find(|&i| letters.is(text, i));
+        // Most probed words are ruled out by their length and ends alone; only a word of one
+        // or three letters may grow into `x-ray` ([`word_at`]), so those are looked up whole.
+        let hit = letter.and_then(|at| {
+            let run = letters.around(text, at);
+            let plain = text.get(run.clone()).unwrap_or_default();
+            if !matches!(run.len(), 1 | 3) && !may_spell(plain) {
+                return None;
+            }
+            let word = word_at(text, letters, at)?;
+            Some((word, symbol(word.of(text))?))
+        });
         let Some((word, first)) = hit else {
             probe += PROBE;
             continue;
         };
         let mut before = Vec::new();
         let mut start = word;
-        while let Some((w, s)) = previous_word(text, start) {
+        while let Some((w, s)) = previous_word(text, letters, start) {
             before.push(s);
             start = w;
         }
         let mut spelled: Vec<u8> = before.into_iter().rev().collect();
         spelled.push(first);
         let mut end = word;
-        while let Some((w, s)) = next_word(text, end) {
+        while let Some((w, s)) = next_word(text, letters, end) {
             spelled.push(s);
             end = w;
         }
@@ -284,6 +355,54 @@ mod tests {
             found += usize::from(symbol(word).is_some());
         }
         assert!(found > 50, "{found}");
+    }
+
+    /// In long seeded texts of spelled words, glue, other words and odd bytes, the words read
+    /// in the text's classes are the walked ones: the same runs.
+    #[test]
+    fn classified_letters_find_the_walked_runs() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x5e11_ed0c);
+        // Mostly spelled words, some that are not, and one-letter words (`x-ray`'s pieces).
+        let words: [&[u8]; 20] = [
+            b"five",
+            b"One",
+            b"alfa",
+            b"x-ray",
+            b"X",
+            b"ray",
+            b"zulu",
+            b"NINER",
+            b"four",
+            b"kilo",
+            b"oh",
+            b"tango",
+            b"Seven",
+            b"delta",
+            b"eight",
+            b"two",
+            b"the",
+            b"strawberries",
+            b"\xc3\xa9",
+            b"7",
+        ];
+        let glue: [&[u8]; 6] = [b" ", b", ", b" - ", b"\n", b"", b" -  "];
+        let (mut classified, mut runs) = (0, 0);
+        for _ in 0..3_000 {
+            let len = 200 + rng.below(1_000);
+            let mut text = Vec::new();
+            while text.len() < len {
+                text.extend_from_slice(rng.pick(&words));
+                text.extend_from_slice(rng.pick(&glue));
+            }
+            let classes = TextClasses::of(&text);
+            let (mut walked, mut read) = (Vec::new(), Vec::new());
+            find(&text, &mut walked);
+            find_classified(&text, classes.as_ref(), &mut read);
+            assert_eq!(read, walked, "{}", String::from_utf8_lossy(&text));
+            classified += usize::from(classes.is_some());
+            runs += walked.len();
+        }
+        assert!(classified > 2_000 && runs > 300, "{classified} {runs}");
     }
 
     fn found(text: &str) -> Vec<String> {
