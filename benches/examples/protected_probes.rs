@@ -1,6 +1,6 @@
 //! Fuel between probes for the protected detectors: with a module built with the filter's
 //! `fuel-probes` feature, each tagged stage boundary (`P:` in `engine/scan/protected.rs`, `D:` in
-//! `protected/documents/find.rs`) is a `proxy_log` call; this sums, per pair of consecutive tags,
+//! `protected/documents/find.rs`, `R:` in `protected/records/find.rs`) is a `proxy_log` call; this sums, per pair of consecutive tags,
 //! the wasm instructions spent between them over 1 MiB of the bench corpus's bodies of one class,
 //! with the default policy and a documents (or, with `ONLY=records`, a records) detector of
 //! `protected_fuel`'s 20 MB crate index. Prints the 40 costliest pairs.
@@ -8,10 +8,8 @@
 //! `AIRLOCK_BENCH_WASM_DIR=<dir of the probe .wasm> cargo run --release -p airlock-benches
 //! --example protected_probes [CLASS] [KIB]` (default `code 64`), `HOME` at a frozen registry.
 use airlock_benches::corpus::{chat_body, Class};
-use airlock_benches::{headers, policies, protected, wasm_path, AIRLOCK_WASM};
-use airlock_host_tests::state::TraceEntry;
+use airlock_benches::{headers, policies, probe_pairs, protected, wasm_path, AIRLOCK_WASM};
 use airlock_host_tests::{send_request, Host};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 fn main() {
@@ -36,7 +34,7 @@ fn main() {
     let class = Class::ALL.into_iter().find(|c| c.name() == which).unwrap();
     let warm = chat_body(class, kib << 10, 99);
     send_request(&mut host, &headers(warm.len()), &[&warm], None).unwrap();
-    let mut pairs: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let mut pairs = probe_pairs::Pairs::new();
     let mut total = 0;
     for seed in 1..=((1 << 20) / (kib << 10)) as u64 {
         let body = chat_body(class, kib << 10, seed);
@@ -46,28 +44,12 @@ fn main() {
         send_request(&mut host, &headers(body.len()), &[&body], None).unwrap();
         total += host.fuel_used() - before;
         let trace = host.take_call_trace();
-        let mut tags = host
+        let tags: Vec<String> = host
             .log_entries()
             .iter()
             .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .into_iter();
-        let mut last: Option<(String, u64)> = None;
-        for entry in trace {
-            match entry {
-                TraceEntry::Callback { .. } | TraceEntry::Return { .. } => last = None,
-                TraceEntry::HostCall { name, fuel_left } if name == "proxy_log" => {
-                    let tag: String = tags.next().unwrap_or_default().chars().take(14).collect();
-                    if let Some((prev, prev_fuel)) = last.take() {
-                        let e = pairs.entry((prev, tag.clone())).or_default();
-                        e.0 += 1;
-                        e.1 += prev_fuel.saturating_sub(fuel_left);
-                    }
-                    last = Some((tag, fuel_left));
-                }
-                TraceEntry::HostCall { .. } => {}
-            }
-        }
+            .collect();
+        probe_pairs::add(&mut pairs, trace, tags, 14);
     }
     println!(
         "{which} {kib} KiB x {}: {total} instructions",

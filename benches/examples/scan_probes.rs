@@ -6,8 +6,7 @@
 
 use airlock_benches::corpus::{chat_body, short_fields_body, Class};
 use airlock_benches::fresh_vm::{request_fuel, uncached_vm};
-use airlock_host_tests::state::TraceEntry;
-use std::collections::BTreeMap;
+use airlock_benches::probe_pairs;
 
 fn main() {
     std::env::set_var("AIRLOCK_HARNESS_FUEL", "on");
@@ -45,25 +44,8 @@ fn main() {
         .iter()
         .map(|e| e.message.clone())
         .collect();
-    let mut tags = tags.into_iter();
-    let mut pairs: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    let mut last: Option<(String, u64)> = None;
-    for entry in trace {
-        match entry {
-            TraceEntry::Callback { .. } | TraceEntry::Return { .. } => last = None,
-            TraceEntry::HostCall { name, fuel_left } if name == "proxy_log" => {
-                let tag = tags.next().unwrap_or_default();
-                let tag: String = tag.chars().take(12).collect();
-                if let Some((prev, prev_fuel)) = last.take() {
-                    let e = pairs.entry((prev, tag.clone())).or_default();
-                    e.0 += 1;
-                    e.1 += prev_fuel.saturating_sub(fuel_left);
-                }
-                last = Some((tag, fuel_left));
-            }
-            TraceEntry::HostCall { .. } => {}
-        }
-    }
+    let mut pairs = probe_pairs::Pairs::new();
+    probe_pairs::add(&mut pairs, trace, tags, 12);
     println!("{which}: {} bytes, {total} instructions", body.len());
     for ((from, to), (n, fuel)) in pairs {
         println!(

@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod files;
 pub mod fresh_vm;
 pub mod policies;
+pub mod probe_pairs;
 pub mod protected;
 
 /// The destination every benchmark request goes to (an approved vendor: findings are masked, not blocked,

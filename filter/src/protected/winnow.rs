@@ -864,6 +864,23 @@ mod tests {
             .collect()
     }
 
+    /// Code-like units of many names: identifiers (placeholder 99) where the first sequence's
+    /// pseudo-random value is below `below` (out of 40), each named by it and the second's (up to
+    /// 1 600 names), punctuation values 1..5 elsewhere.
+    fn many_names(n: usize, seeds: (u64, u64), below: u64) -> (Vec<u64>, Vec<u64>) {
+        pseudo(n, seeds.0)
+            .into_iter()
+            .zip(pseudo(n, seeds.1))
+            .map(|(a, b)| {
+                if a < below {
+                    (99, a * 40 + b + 1)
+                } else {
+                    (a % 5 + 1, 0)
+                }
+            })
+            .unzip()
+    }
+
     /// Code-like units: punctuation values 1..5, identifiers (placeholder 99) of a few names.
     fn code_like(n: usize, seed: u64, rename: u64) -> (Vec<u64>, Vec<u64>) {
         pseudo(n, seed)
@@ -883,21 +900,10 @@ mod tests {
         let key = Key([7; 16]);
         // Code-like units with few names and many (lists low in entropy once blinded), prose-like
         // units without names, and texts shorter than one k-gram.
-        let many_names: (Vec<u64>, Vec<u64>) = pseudo(3000, 41)
-            .into_iter()
-            .zip(pseudo(3000, 43))
-            .map(|(a, b)| {
-                if a < 28 {
-                    (99, a * 40 + b + 1)
-                } else {
-                    (a % 5 + 1, 0)
-                }
-            })
-            .unzip();
         let texts = [
             code_like(3000, 11, 0),
             code_like(3000, 5, 7),
-            many_names,
+            many_names(3000, (41, 43), 28),
             (pseudo(3000, 3), Vec::new()),
             code_like(9, 2, 0),
         ];
@@ -1006,17 +1012,7 @@ mod tests {
         }
         // Many names: the latest-occurrence table's slots are shared, and a name whose slot
         // another took is linked by the scan back, as the definition links it.
-        let (values, names): (Vec<u64>, Vec<u64>) = pseudo(3000, 17)
-            .into_iter()
-            .zip(pseudo(3000, 29))
-            .map(|(a, b)| {
-                if a < 20 {
-                    (99, a * 40 + b + 1)
-                } else {
-                    (a % 5 + 1, 0)
-                }
-            })
-            .unzip();
+        let (values, names) = many_names(3000, (17, 29), 20);
         // One scratch for all: the table's entries of an earlier text never link this one.
         let mut links = Links::default();
         for k in [5, 12, 40, 70] {
