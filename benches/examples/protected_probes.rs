@@ -43,13 +43,7 @@ fn main() {
         let before = host.fuel_used();
         send_request(&mut host, &headers(body.len()), &[&body], None).unwrap();
         total += host.fuel_used() - before;
-        let trace = host.take_call_trace();
-        let tags: Vec<String> = host
-            .log_entries()
-            .iter()
-            .map(|e| e.message.clone())
-            .collect();
-        probe_pairs::add(&mut pairs, trace, tags, 14);
+        probe_pairs::add(&mut pairs, &mut host, 14);
     }
     println!(
         "{which} {kib} KiB x {}: {total} instructions",

@@ -38,14 +38,8 @@ fn main() {
     host.clear_logs();
     host.trace_calls();
     let total = request_fuel_keep_logs(&mut host, &body);
-    let trace = host.take_call_trace();
-    let tags: Vec<String> = host
-        .log_entries()
-        .iter()
-        .map(|e| e.message.clone())
-        .collect();
     let mut pairs = probe_pairs::Pairs::new();
-    probe_pairs::add(&mut pairs, trace, tags, 12);
+    probe_pairs::add(&mut pairs, &mut host, 12);
     println!("{which}: {} bytes, {total} instructions", body.len());
     for ((from, to), (n, fuel)) in pairs {
         println!(

@@ -4,20 +4,17 @@
 //! callback, the wasm instructions spent between them (`scan_probes`, `protected_probes`).
 
 use airlock_host_tests::state::TraceEntry;
+use airlock_host_tests::Host;
 use std::collections::BTreeMap;
 
 /// Per (tag, next tag): how many times the pair occurred and the instructions between them.
 pub type Pairs = BTreeMap<(String, String), (u64, u64)>;
 
-/// Adds one request's `trace` to `pairs`; `tags` are the module's log lines in order (one per
-/// `proxy_log` call), cut to their first `width` characters.
-pub fn add(
-    pairs: &mut Pairs,
-    trace: Vec<TraceEntry>,
-    tags: impl IntoIterator<Item = String>,
-    width: usize,
-) {
-    let mut tags = tags.into_iter();
+/// Adds to `pairs` the request `host` last traced (`Host::trace_calls` before it): its call
+/// trace, and its log lines as the tags, cut to their first `width` characters.
+pub fn add(pairs: &mut Pairs, host: &mut Host, width: usize) {
+    let trace = host.take_call_trace();
+    let mut tags = host.log_entries().iter().map(|e| e.message.clone());
     let mut last: Option<(String, u64)> = None;
     for entry in trace {
         match entry {
