@@ -10,7 +10,7 @@
 //! starting with a timestamp (`2026-12-07T…`, `[22:05:28]`) is a log line, never code, however
 //! many marks it carries (a tool result of logs was lexed whole: a third of the search's cost
 //! on logs). A region
-//! is a run of lines from 3 lines before a code line to 3 lines after the last code line of
+//! is a run of lines from 5 lines before a code line to 5 lines after the last code line of
 //! the run, so the plain lines of code (`where`, `else:`, `return x`) and comment lines
 //! between code lines are lexed with them. The index side lexes whole files as before; only
 //! the search skips prose.
