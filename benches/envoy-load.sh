@@ -34,60 +34,19 @@
 # requests wrk completed, with no inspection errors; any non-2xx response also fails the run.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-export AIRLOCK_WASM=${AIRLOCK_WASM:-$TARGET/wasm32-wasip1/release/airlock_filter.wasm}
-if [ -z "${NOOP_WASM:-}" ]; then
-  # benches/noop-filter is its own workspace: without CARGO_TARGET_DIR it builds into its own target/.
-  NOOP_WASM=$TARGET/wasm32-wasip1/release/airlock_bench_noop_filter.wasm
-  if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-    NOOP_WASM=$REPO/benches/noop-filter/target/wasm32-wasip1/release/airlock_bench_noop_filter.wasm
-  fi
-fi
-export NOOP_WASM
 export RATE=${RATE:-200} CONNS=${CONNS:-4} DURATION=${DURATION:-15} SAT_CONNS=${SAT_CONNS:-16}
 export SAT_DURATION=${SAT_DURATION:-10} WARMUP=${WARMUP:-3} ENVOY_CONCURRENCY=${ENVOY_CONCURRENCY:-1}
 export VARIANTS=${VARIANTS:-"none noop airlock"}
-
-die() { echo "envoy-load: $*" >&2; exit 1; }
 for v in $VARIANTS; do
-  case $v in none|noop|airlock|base) ;; *) die "unknown variant '$v' in VARIANTS (none, noop, airlock, base)";; esac
+  case $v in none|noop|airlock|base) ;; *) echo "envoy-load: unknown variant '$v' in VARIANTS (none, noop, airlock, base)" >&2; exit 1;; esac
 done
-case " $VARIANTS " in *" airlock "*)
-  [ -f "$AIRLOCK_WASM" ] || die "missing $AIRLOCK_WASM: build it with
-    rustup target add wasm32-wasip1
-    cargo build --release --target wasm32-wasip1 -p airlock-filter";;
-esac
-case " $VARIANTS " in *" base "*)
-  [ -f "${BASE_WASM:-}" ] || die "the base variant needs BASE_WASM, another build of the Airlock module";;
-esac
-export BASE_WASM=${BASE_WASM:-}
-case " $VARIANTS " in *" noop "*)
-  [ -f "$NOOP_WASM" ] || die "missing $NOOP_WASM: build it with
-    rustup target add wasm32-wasip1
-    cargo build --release --target wasm32-wasip1 --manifest-path benches/noop-filter/Cargo.toml";;
-esac
-[ -x "$REPO/.venv/bin/envoy" ] && [ -x "$REPO/.venv/bin/python" ] || die "no $REPO/.venv/bin/envoy: run bash envoy/setup.sh"
+BENCH=envoy-load
+# REPO, the modules, RUN, BODY, die, run_in_background
+source "$(dirname "${BASH_SOURCE[0]}")/envoy-env.sh"
 if ! command -v wrk >/dev/null; then
   echo "envoy-load: installing wrk (Debian package)" >&2
   { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || die "could not install wrk (apt-get install wrk)"
 fi
-
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/airlock-envoy-load.XXXXXX")
-export RUN
-# The Python below is not exec'd, so this runs after it: the run directory (Envoy configs and logs) is
-# removed after a good run, kept after a failed one (and with KEEP_RUN=1).
-trap 'rc=$?; if [ $rc -eq 0 ] && [ -z "${KEEP_RUN:-}" ]; then rm -rf "$RUN"; else echo "envoy-load: logs and configs kept in $RUN" >&2; fi' EXIT
-if [ -z "${BODY:-}" ]; then
-  # The 8 KiB prose body of the benchmark corpus (benches/src/corpus.rs), printed by a small crate of its
-  # own: `cargo run --example corpus` would first build the benches' dev-dependencies (criterion, wasmtime).
-  BODY=$RUN/body.json
-  cargo build -q -j"${CARGO_JOBS:-1}" --release --manifest-path "$REPO/benches/envoy-load-body/Cargo.toml" \
-    || die "could not build benches/envoy-load-body"
-  "${CARGO_TARGET_DIR:-$REPO/benches/envoy-load-body/target}/release/airlock-envoy-load-body" prose 8192 1 > "$BODY" || die "could not generate the body"
-fi
-[ -s "$BODY" ] || die "empty or missing body $BODY"
-export BODY
 
 cat > "$RUN/load.lua" <<'LUA'
 wrk.method = "POST"
@@ -114,15 +73,15 @@ end
 LUA
 
 cd "$REPO"
-# In the background so that a TERM/INT/HUP to this script reaches it (forwarded by the trap below): it then
-# stops both Envoys and wrk before exiting. (A background job ignores SIGINT, hence TERM for all three.)
-"$REPO/.venv/bin/python" - <<'PY' &
-import json, os, re, signal, subprocess, sys, time
+# In the background so that a TERM/INT/HUP to this script reaches it (run_in_background, envoy-env.sh): it
+# then stops both Envoys and wrk before exiting.
+run_in_background "$REPO/.venv/bin/python" - <<'PY'
+import os, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "envoy"))
 sys.path.insert(0, os.path.join(os.getcwd(), "benches"))
 import config, harness  # noqa: E402
 import envoy_bench  # noqa: E402
-from envoy_bench import cpu_s  # noqa: E402
+from envoy_bench import Failure, airlock_counters, check_inspected, cpu_s, inspection_quantiles, log_problems, probe  # noqa: E402
 
 RUN, BODY = os.environ["RUN"], os.environ["BODY"]
 RATE, CONNS, DURATION = int(os.environ["RATE"]), int(os.environ["CONNS"]), int(os.environ["DURATION"])
@@ -130,7 +89,7 @@ SAT_CONNS, SAT_DURATION, WARMUP = int(os.environ["SAT_CONNS"]), int(os.environ["
 CONC = int(os.environ["ENVOY_CONCURRENCY"])
 body = open(BODY, "rb").read()
 
-UPSTREAM = envoy_bench.upstream_bootstrap('{"id":"chatcmpl-bench","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]}')
+UPSTREAM = envoy_bench.upstream_bootstrap(envoy_bench.CHAT_ANSWER)
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -149,60 +108,7 @@ def wrk(url, conns, duration, delay_ms):
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     return r
 
-def quantiles(envoy, name, kind="cumulative"):
-    _, _, raw = harness.http("GET", envoy.admin + "/stats?format=json&filter=" + name)
-    for s in json.loads(raw).get("stats", []):
-        h = s.get("histograms")
-        if not h:
-            continue
-        qs = h["supported_quantiles"]
-        for cq in h.get("computed_quantiles", []):
-            if cq["name"].endswith(name):
-                vals = {q: v.get(kind) for q, v in zip(qs, cq["values"])}
-                return vals.get(50), vals.get(99)
-    return None, None
-
-def airlock_counters(envoy):
-    """Airlock's own counters: /stats shows them as wasmcustom.airlock.* (full names, tags not extracted)."""
-    return {k.removeprefix("wasmcustom."): v for k, v in envoy.stats(r"^wasmcustom\.airlock\.").items()}
-
-def log_problems(envoy):
-    """Lines of the front Envoy's log (level warning and up) that say something went wrong."""
-    try:
-        text = envoy.log_text()
-    except OSError:
-        return []
-    return [l for l in text.splitlines()
-            if re.search(r"\]\[(error|critical)\]|wasm|panic|Failed|failed", l)]
-
-def probe(front, variant):
-    status, headers, resp = harness.http("POST", front.url + "/v1/chat/completions", body,
-                                         {"content-type": "application/json", "host": "api.openai.com"})
-    headers = {k.lower(): v for k, v in headers.items()}
-    if status != 200 or b"chatcmpl-bench" not in resp:
-        raise Failure(f"{variant}: the probe request got {status} {resp[:300]!r} instead of the upstream's "
-                      f"answer; front log {front.log_path}:\n{front.proc.log_tail(40)}")
-    if variant == "noop" and headers.get("x-noop-bytes") != str(len(body)):
-        raise Failure(f"noop: the no-op filter did not see the {len(body)}-byte body "
-                      f"(x-noop-bytes: {headers.get('x-noop-bytes')!r}): the wasm filter is not engaged")
-    if variant in ("airlock", "base") and "x-airlock-decision" not in headers:
-        raise Failure(f"{variant}: the response has no x-airlock-decision header: Airlock did not inspect the request")
-    if variant == "none" and ("x-airlock-decision" in headers or "x-noop-bytes" in headers):
-        raise Failure("none: a filter answered in the no-filter variant")
-    return headers.get("x-airlock-decision", "-")
-
-class Failure(RuntimeError):
-    pass
-
-def _terminate(signum, _frame):
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)  # once: a second signal (Ctrl-C reaches us and the shell) must not cut the cleanup short
-    print(f"\nenvoy-load: interrupted ({signal.Signals(signum).name}): stopping wrk and the Envoys", file=sys.stderr)
-    raise SystemExit(128 + signum)  # runs the finally blocks below and harness's atexit: Envoys stopped
-
-signal.signal(signal.SIGTERM, _terminate)
-signal.signal(signal.SIGHUP, _terminate)
-signal.signal(signal.SIGINT, _terminate)
+envoy_bench.exit_on_signals("envoy-load", "wrk and the Envoys")
 
 results, warnings = {}, []
 load_at_start = os.getloadavg()
@@ -215,12 +121,12 @@ try:
                 "base": os.environ["BASE_WASM"]}[variant]
         is_airlock = variant in ("airlock", "base")
         opts = config.Options(upstream_port=upstream.port, wasm=wasm, plugin_config="",
-                              hash_key="airlock-bench-key-0123456789abcdef" if is_airlock else None,
+                              hash_key=envoy_bench.BENCH_HASH_KEY if is_airlock else None,
                               stats_flush_interval="1s")
         front = harness.Envoy(RUN, opts, name=f"front-{variant}", concurrency=CONC, log_level="warning",
                               component_log_level="")
         try:
-            decision = probe(front, variant)
+            decision = probe(front.url, variant, body, front)
             counters0 = airlock_counters(front) if is_airlock else {}
             warm = wrk(front.url, CONNS, WARMUP, 0)
             rss_before = rss_kib(front.proc.popen.pid)
@@ -229,12 +135,12 @@ try:
             fixed["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(fixed["requests"], 1)
             # Stats flush every 1 s; the last interval's quantiles are the end of the fixed-rate run.
             time.sleep(1.1)
-            insp_fixed = quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
+            insp_fixed = inspection_quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
             cpu0 = cpu_s(front.proc.popen.pid)
             sat = wrk(front.url, SAT_CONNS, SAT_DURATION, 0)
             sat["cpu_us"] = (cpu_s(front.proc.popen.pid) - cpu0) * 1e6 / max(sat["requests"], 1)
             time.sleep(1.1)
-            insp_sat = quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
+            insp_sat = inspection_quantiles(front, "inspection_time_microseconds", "interval") if is_airlock else (None, None)
             rss_after = rss_kib(front.proc.popen.pid)
             if not front.alive():
                 raise Failure(f"{variant}: the front Envoy died during the run:\n{front.proc.log_tail(40)}")
@@ -248,24 +154,9 @@ try:
                                     f"in the {phase} run")
             inspected, checked = None, None
             if is_airlock:
-                counters1 = airlock_counters(front)
-                delta = {k: v - counters0.get(k, 0) for k, v in counters1.items() if v != counters0.get(k, 0)}
-                inspected = delta.get("airlock.requests_inspected_total", 0)
                 completed = int(warm["requests"] + fixed["requests"] + sat["requests"])
-                checked = (f"airlock.requests_inspected_total +{int(inspected)} for {completed} completed requests "
-                           f"(warm-up, fixed rate, saturation); counters that moved: "
-                           + ", ".join(f"{k} +{int(v)}" for k, v in sorted(delta.items())))
-                # Every completed response went through Airlock; requests still in flight when wrk stopped
-                # may have been inspected too, so inspected >= completed.
-                if inspected < completed:
-                    raise Failure(f"{variant}: airlock.requests_inspected_total grew by {inspected} while wrk completed "
-                                  f"{completed} requests: Airlock did not inspect the traffic that was measured "
-                                  f"(counter changes: {delta})")
-                bad = {k: v for k, v in delta.items()
-                       if k.startswith(("airlock.inspection_errors", "airlock.fail_mode", "airlock.limit_hits_total",
-                                        "airlock.policy_load_failures_total"))}
-                if bad:
-                    raise Failure(f"{variant}: inspection errors during the run: {bad}")
+                inspected, checked = check_inspected(counters0, airlock_counters(front), completed,
+                                                     f"{variant}: warm-up, fixed rate, saturation")
                 if insp_fixed == (None, None) and insp_sat == (None, None):
                     warnings.append(f"{variant}: no airlock.inspection_time_microseconds histogram in /stats")
             problems = log_problems(front)
@@ -322,9 +213,3 @@ for name in ("airlock", "base"):
 for w in warnings:
     print(f"WARNING: {w}")
 PY
-py=$!
-trap 'kill -TERM "$py" 2>/dev/null' INT TERM HUP
-rc=0
-wait "$py" || rc=$?
-while kill -0 "$py" 2>/dev/null; do rc=0; wait "$py" || rc=$?; done
-exit "$rc"
