@@ -19,7 +19,8 @@
 #   env: VARIANTS="noop airlock" (first = reference; "noop noop2" is an A/A check; "noop airlock base"
 #        with BASE_WASM=old.wasm), RATE=200 (requests/s in all), DURATION=60, WARMUP=5, SEED=1,
 #        ENVOY_CONCURRENCY=1, BODY_CLASS=prose BODY_SIZE=8192 (or BODY=file), RESAMPLES=1000,
-#        RAW_CSV=file (every request's latency), CLIENT_CPU=n (pin the client, not the Envoys, to CPU n), KEEP_RUN=1.
+#        BURST=1 (a block's requests back to back, blocks spaced), RAW_CSV=file (every request's latency),
+#        CLIENT_CPU=n (pin the client, not the Envoys, to CPU n), KEEP_RUN=1.
 # Needs: .venv/bin/envoy (bash envoy/setup.sh) and the modules built (the commands are printed).
 # Fails (exit 1) when a listener's filter is not engaged: every response must be 200 and carry its
 # filter's header (x-noop-bytes = the body's length, x-airlock-decision), each listener's
@@ -29,7 +30,7 @@
 # loopback only; both Envoys are stopped on exit, also on failure, Ctrl-C or SIGTERM.
 set -euo pipefail
 export VARIANTS=${VARIANTS:-"noop airlock"} RATE=${RATE:-200} DURATION=${DURATION:-60} WARMUP=${WARMUP:-5}
-export SEED=${SEED:-1} ENVOY_CONCURRENCY=${ENVOY_CONCURRENCY:-1} RESAMPLES=${RESAMPLES:-1000}
+export SEED=${SEED:-1} ENVOY_CONCURRENCY=${ENVOY_CONCURRENCY:-1} RESAMPLES=${RESAMPLES:-1000} BURST=${BURST:-0}
 BENCH=envoy-paired
 # REPO, the modules, RUN, BODY, die, run_in_background
 source "$(dirname "${BASH_SOURCE[0]}")/envoy-env.sh"

@@ -33,16 +33,16 @@ def blocks_for(seconds, rate, variants, seed):
     return pairs.schedule(variants, max(1, round(seconds * rate / len(variants))), seed)
 
 
-def measure(front, urls, variants, body, rate, warmup_s, duration_s, seed):
+def measure(front, urls, variants, body, rate, warmup_s, duration_s, seed, burst):
     """Warm-up (discarded), then the measured run; the checks; the latencies and the costs."""
     listeners = {v: Listener(v, urls[v], body) for v in variants}
     try:
         counters0 = airlock_counters(front)
         rq0 = rq_2xx(front, variants)
-        warm, _, _ = run(listeners, blocks_for(warmup_s, rate, variants, seed + 1), rate)
+        warm, _, _ = run(listeners, blocks_for(warmup_s, rate, variants, seed + 1), rate, burst)
         pid, me = front.proc.popen.pid, os.getpid()
         cpu_front0, cpu_me0 = cpu_s(pid), cpu_s(me)
-        lat, missed, took = run(listeners, blocks_for(duration_s, rate, variants, seed), rate)
+        lat, missed, took = run(listeners, blocks_for(duration_s, rate, variants, seed), rate, burst)
         cpu_front, cpu_me = cpu_s(pid) - cpu_front0, cpu_s(me) - cpu_me0
     finally:
         for lst in listeners.values():
@@ -70,9 +70,10 @@ def ms(us):
 def report(lat, variants, cost, checked, inspection, body, load, seed, args):
     ref = variants[0]
     print(f"\n{os.cpu_count()} CPUs, load average {load[0][0]:.2f} (1 min) at the start, {load[1][0]:.2f} at the end")
+    spacing = "a block's requests back to back" if args["burst"] else "evenly spaced"
     print(f"body: {len(body)} bytes; one front Envoy --concurrency {args['conc']}, listeners {', '.join(variants)}; "
-          f"{args['rate']:g} requests/s in all, one at a time, {args['duration']} s measured after {args['warmup']} s "
-          f"of warm-up; seed {seed}")
+          f"{args['rate']:g} requests/s in all, one at a time, {spacing}; {args['duration']} s measured after "
+          f"{args['warmup']} s of warm-up; seed {seed}")
     print(f"achieved {cost['achieved_rps']:.0f} requests/s ({cost['missed']} slots missed); front Envoy CPU "
           f"{cost['front_cpu_us']:.0f} µs a request (all listeners); client CPU {cost['client_cpu_us']:.0f} µs a request, "
           f"{100 * cost['client_share']:.1f} % of one core\n")
@@ -124,7 +125,7 @@ def main():
     if len(variants) < 2 or len(set(variants)) != len(variants):
         raise SystemExit("envoy-paired: VARIANTS needs two or more distinct names (the first is the reference)")
     args = dict(rate=env("RATE", float), duration=env("DURATION", int), warmup=env("WARMUP", int),
-                conc=env("ENVOY_CONCURRENCY", int), resamples=env("RESAMPLES", int))
+                conc=env("ENVOY_CONCURRENCY", int), resamples=env("RESAMPLES", int), burst=env("BURST") == "1")
     seed = env("SEED", int)
     body = open(env("BODY"), "rb").read()
     wasm = {"noop": env("NOOP_WASM"), "airlock": env("AIRLOCK_WASM"), "base": os.environ.get("BASE_WASM") or None}
@@ -144,7 +145,8 @@ def main():
             os.sched_setaffinity(0, {int(os.environ["CLIENT_CPU"])})
         for v in variants:
             envoy_bench.probe(urls[v], v, body, front)
-        lat, cost, checked = measure(front, urls, variants, body, args["rate"], args["warmup"], args["duration"], seed)
+        lat, cost, checked = measure(front, urls, variants, body, args["rate"], args["warmup"], args["duration"], seed,
+                                      args["burst"])
         if not front.alive():
             raise Failure(f"the front Envoy died during the run:\n{front.proc.log_tail(40)}")
         time.sleep(1.1)  # stats flush every second: the histogram then holds the whole run

@@ -7,7 +7,8 @@ One keep-alive HTTP/1.1 connection per listener, and one request in flight at a 
   * one connection per listener rather than a pool: with one request in flight a pool would only
     rotate cold sockets; every listener keeps one warm connection, alike for all;
   * a fixed rate (slots 1/RATE apart, the variants' order shuffled in each block of one request
-    per variant) far below saturation, so Envoy is idle between requests as in the target's
+    per variant; with BURST=1 a block's requests go back to back, blocks len/RATE apart) far below
+    saturation, so Envoy is idle between requests as in the target's
     reading, and the client sleeps most of the time: its own CPU (reported) hardly competes with
     Envoy for the 2 cores. A slot missed because a response came late is skipped, not caught up.
 Latency: from the first byte written to the last byte of the response read (time.perf_counter_ns),
@@ -100,25 +101,28 @@ class Listener:
             raise Failure(f"{self.variant}: a filter answered on the no-filter listener")
 
 
-def run(listeners: dict, blocks: list, rate: float) -> tuple:
-    """Send `blocks` (lists of variant names, in order) at `rate` requests per second in all.
+def run(listeners: dict, blocks: list, rate: float, burst: bool = False) -> tuple:
+    """Send `blocks` (lists of variant names, in order) at `rate` requests per second in all:
+    one request every 1/rate s, or with `burst` a block's requests back to back and one block
+    every len(block)/rate s (the pair's requests then meet closer moments).
     Returns ({variant: {block index: latency in µs}}, missed slots, seconds it took)."""
-    interval = 1.0 / rate
     out = {v: {} for v in listeners}
     missed = 0
     gc.disable()  # a collection in the middle of a timed request would land on one listener only
     try:
         start = next_slot = time.perf_counter()
         for b, order in enumerate(blocks):
-            for v in order:
-                now = time.perf_counter()
-                if now < next_slot:
-                    time.sleep(next_slot - now)
-                elif now > next_slot + interval:
-                    missed += int((now - next_slot) / interval)
-                    next_slot = now
+            for i, v in enumerate(order):
+                interval = len(order) / rate if burst else 1.0 / rate
+                if i == 0 or not burst:
+                    now = time.perf_counter()
+                    if now < next_slot:
+                        time.sleep(next_slot - now)
+                    elif now > next_slot + interval:
+                        missed += int((now - next_slot) / interval)
+                        next_slot = now
+                    next_slot += interval
                 out[v][b] = listeners[v].send() / 1000.0
-                next_slot += interval
         return out, missed, time.perf_counter() - start
     finally:
         gc.enable()
