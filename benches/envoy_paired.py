@@ -39,14 +39,15 @@ def measure(front, urls, variants, body, rate, warmup_s, duration_s, seed, burst
     try:
         counters0 = airlock_counters(front)
         rq0 = rq_2xx(front, variants)
-        warm, _, _ = run(listeners, blocks_for(warmup_s, rate, variants, seed + 1), rate, burst)
+        warm = run(listeners, blocks_for(warmup_s, rate, variants, seed + 1), rate, burst)["lat"]
         pid, me = front.proc.popen.pid, os.getpid()
         cpu_front0, cpu_me0 = cpu_s(pid), cpu_s(me)
-        lat, missed, took = run(listeners, blocks_for(duration_s, rate, variants, seed), rate, burst)
+        measured = run(listeners, blocks_for(duration_s, rate, variants, seed), rate, burst)
         cpu_front, cpu_me = cpu_s(pid) - cpu_front0, cpu_s(me) - cpu_me0
     finally:
         for lst in listeners.values():
             lst.close()
+    lat, took = measured["lat"], measured["took"]
     sent = {v: len(warm[v]) + len(lat[v]) for v in variants}
     rq = rq_2xx(front, variants)
     for v in variants:
@@ -59,16 +60,17 @@ def measure(front, urls, variants, body, rate, warmup_s, duration_s, seed, burst
         _, checked = check_inspected(counters0, airlock_counters(front), on_airlock, "warm-up and measured run")
     n = sum(len(x) for x in lat.values())
     cost = dict(front_cpu_us=cpu_front * 1e6 / n, client_cpu_us=cpu_me * 1e6 / n,
-                client_share=cpu_me / took, achieved_rps=n / took, missed=missed)
-    return lat, cost, checked
+                client_share=cpu_me / took, achieved_rps=n / took, missed=measured["missed"])
+    return measured, cost, checked
 
 
 def ms(us):
     return f"{us / 1000:.3f}"
 
 
-def report(lat, variants, cost, checked, inspection, body, load, seed, args):
-    ref = variants[0]
+def report(measured, variants, cost, checked, inspection, body, load, seed, args):
+    ref, lat = variants[0], measured["lat"]
+    pressure = pairs.pressure_by_block(measured["start"], measured["pressure"])
     print(f"\n{os.cpu_count()} CPUs, load average {load[0][0]:.2f} (1 min) at the start, {load[1][0]:.2f} at the end")
     spacing = "a block's requests back to back" if args["burst"] else "evenly spaced"
     print(f"body: {len(body)} bytes; one front Envoy --concurrency {args['conc']}, listeners {', '.join(variants)}; "
@@ -76,7 +78,12 @@ def report(lat, variants, cost, checked, inspection, body, load, seed, args):
           f"{args['warmup']} s of warm-up; seed {seed}")
     print(f"achieved {cost['achieved_rps']:.0f} requests/s ({cost['missed']} slots missed); front Envoy CPU "
           f"{cost['front_cpu_us']:.0f} µs a request (all listeners); client CPU {cost['client_cpu_us']:.0f} µs a request, "
-          f"{100 * cost['client_share']:.1f} % of one core\n")
+          f"{100 * cost['client_share']:.1f} % of one core")
+    (t0, p0), (t1, p1) = measured["pressure"][0], measured["pressure"][-1]
+    if p0 is not None and p1 is not None:
+        print(f"CPU pressure (/proc/pressure/cpu, some): a task waited for a CPU {100 * (p1 - p0) / 1e6 / (t1 - t0):.0f} % "
+              f"of the measured run")
+    print()
     print("| listener | requests | p50 ms | p90 ms | p99 ms |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for v in variants:
@@ -86,7 +93,7 @@ def report(lat, variants, cost, checked, inspection, body, load, seed, args):
     print("| listener | pairs | median of paired differences [order-statistic CI] | difference of p50s [bootstrap CI] "
           "| p90 difference | pairs slower | paired median by thirds of the run |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-    verdicts = []
+    verdicts, by = [], []
     for v in variants[1:]:
         a, b = pairs.paired(lat, ref, v)
         d = [y - x for x, y in zip(a, b)]
@@ -101,6 +108,14 @@ def report(lat, variants, cost, checked, inspection, body, load, seed, args):
         if filter_kind(ref) == "noop" and filter_kind(v) == "airlock":
             verdict = ("met" if hi / 1000 <= TARGET_MS else "missed" if lo / 1000 > TARGET_MS else "not resolved")
             verdicts.append(f"{v}: added median {ms(med)} ms [{ms(lo)}, {ms(hi)}] against the target ≤ +{TARGET_MS} ms: {verdict}")
+        strata = pairs.by_pressure(dict(zip(pairs.paired_blocks(lat, ref, v), d)), pressure)
+        if strata:
+            by.append(f"{v}: " + "; ".join(f"{100 * lo_p:.0f}–{100 * hi_p:.0f} %: {ms(m)} [{ms(lo)}, {ms(hi)}]"
+                                           for lo_p, hi_p, (m, lo, hi) in strata) + " ms")
+    if by:
+        print("\nPaired median by the CPU pressure of its second (thirds of the pairs, lowest first; 95 % intervals):")
+        for line in by:
+            print(f"  {line}")
     for line in verdicts:
         print(f"\nTarget: {line}")
     if inspection != (None, None):
@@ -110,13 +125,15 @@ def report(lat, variants, cost, checked, inspection, body, load, seed, args):
         print(f"checked: {checked}")
 
 
-def write_raw(path, lat, variants):
-    """One line per request: block, variant, latency µs (for analysis beyond this report)."""
+def write_raw(path, measured, variants):
+    """One line per request: block, its start (s), its second's CPU pressure, variant, latency µs
+    (for analysis beyond this report)."""
+    pressure = pairs.pressure_by_block(measured["start"], measured["pressure"])
     with open(path, "w") as f:
-        f.write("block,variant,latency_us\n")
+        f.write("block,start_s,cpu_pressure,variant,latency_us\n")
         for v in variants:
-            for b, x in sorted(lat[v].items()):
-                f.write(f"{b},{v},{x:.1f}\n")
+            for b, x in sorted(measured["lat"][v].items()):
+                f.write(f"{b},{measured['start'][b]:.4f},{pressure.get(b, '')},{v},{x:.1f}\n")
 
 
 def main():
@@ -145,7 +162,7 @@ def main():
             os.sched_setaffinity(0, {int(os.environ["CLIENT_CPU"])})
         for v in variants:
             envoy_bench.probe(urls[v], v, body, front)
-        lat, cost, checked = measure(front, urls, variants, body, args["rate"], args["warmup"], args["duration"], seed,
+        measured, cost, checked = measure(front, urls, variants, body, args["rate"], args["warmup"], args["duration"], seed,
                                       args["burst"])
         if not front.alive():
             raise Failure(f"the front Envoy died during the run:\n{front.proc.log_tail(40)}")
@@ -161,8 +178,8 @@ def main():
                 e.stop()
     load.append(os.getloadavg())
     if os.environ.get("RAW_CSV"):
-        write_raw(os.environ["RAW_CSV"], lat, variants)
-    report(lat, variants, cost, checked, inspection, body, load, seed, args)
+        write_raw(os.environ["RAW_CSV"], measured, variants)
+    report(measured, variants, cost, checked, inspection, body, load, seed, args)
     for p in problems[:10]:
         print(f"WARNING: the front Envoy logged: {p}")
 

@@ -101,17 +101,35 @@ class Listener:
             raise Failure(f"{self.variant}: a filter answered on the no-filter listener")
 
 
-def run(listeners: dict, blocks: list, rate: float, burst: bool = False) -> tuple:
+def cpu_pressure_us():
+    """The kernel's total µs during which some runnable task waited for a CPU (/proc/pressure/cpu,
+    "some"), or None without PSI. Its growth over a second is the share of that second the machine
+    was short of CPU: the other sessions' compilers, not us, on a shared 2-core machine."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def run(listeners: dict, blocks: list, rate: float, burst: bool = False) -> dict:
     """Send `blocks` (lists of variant names, in order) at `rate` requests per second in all:
     one request every 1/rate s, or with `burst` a block's requests back to back and one block
     every len(block)/rate s (the pair's requests then meet closer moments).
-    Returns ({variant: {block index: latency in µs}}, missed slots, seconds it took)."""
-    out = {v: {} for v in listeners}
+    Returns lat {variant: {block index: latency in µs}}, start {block: s since the start},
+    pressure [(s since the start, cpu_pressure_us())] about once a second, missed (slots
+    skipped) and took (s)."""
+    lat = {v: {} for v in listeners}
+    starts, pressure = {}, []
     missed = 0
     gc.disable()  # a collection in the middle of a timed request would land on one listener only
     try:
         start = next_slot = time.perf_counter()
+        pressure.append((0.0, cpu_pressure_us()))
         for b, order in enumerate(blocks):
+            starts[b] = time.perf_counter() - start
+            if starts[b] - pressure[-1][0] >= 1.0:
+                pressure.append((starts[b], cpu_pressure_us()))
             for i, v in enumerate(order):
                 interval = len(order) / rate if burst else 1.0 / rate
                 if i == 0 or not burst:
@@ -122,7 +140,9 @@ def run(listeners: dict, blocks: list, rate: float, burst: bool = False) -> tupl
                         missed += int((now - next_slot) / interval)
                         next_slot = now
                     next_slot += interval
-                out[v][b] = listeners[v].send() / 1000.0
-        return out, missed, time.perf_counter() - start
+                lat[v][b] = listeners[v].send() / 1000.0
+        took = time.perf_counter() - start
+        pressure.append((took, cpu_pressure_us()))
+        return dict(lat=lat, start=starts, pressure=pressure, missed=missed, took=took)
     finally:
         gc.enable()

@@ -66,12 +66,16 @@ def median_with_ci(xs: list, confidence: float = 0.95) -> tuple:
     return quantile(s, 0.5), s[lo], s[hi]
 
 
+def paired_blocks(records: dict, reference: str, variant: str) -> list:
+    """The blocks where both the reference and the variant answered, in order."""
+    return sorted(set(records[reference]) & set(records[variant]))
+
+
 def paired(records: dict, reference: str, variant: str) -> tuple:
     """From records {variant: {block: latency}}, the blocks where both answered, as two lists
     in block order (reference's, variant's)."""
-    ref, var = records[reference], records[variant]
-    blocks = sorted(set(ref) & set(var))
-    return [ref[b] for b in blocks], [var[b] for b in blocks]
+    blocks = paired_blocks(records, reference, variant)
+    return [records[reference][b] for b in blocks], [records[variant][b] for b in blocks]
 
 
 def median_difference_ci(ref: list, var: list, resamples: int = 2000, seed: int = 1,
@@ -88,3 +92,33 @@ def median_difference_ci(ref: list, var: list, resamples: int = 2000, seed: int 
     stats.sort()
     alpha = (1 - confidence) / 2
     return median(var) - median(ref), quantile(stats, alpha), quantile(stats, 1 - alpha)
+
+
+def pressure_by_block(starts: dict, samples: list) -> dict:
+    """Each block's CPU pressure: the share of wall time some task waited for a CPU over the
+    sampling interval (about a second) its start falls in. `samples` are (s, total µs) in time
+    order (the client's cpu_pressure_us()); {} when the kernel has no PSI."""
+    if len(samples) < 2 or any(p is None for _, p in samples):
+        return {}
+    shares = [((t1 - t0), (p1 - p0) / 1e6 / (t1 - t0) if t1 > t0 else 0.0)
+              for (t0, p0), (t1, p1) in zip(samples, samples[1:])]
+    out, i = {}, 0
+    for b, t in sorted(starts.items(), key=lambda kv: kv[1]):
+        while i + 1 < len(samples) - 1 and t >= samples[i + 1][0]:
+            i += 1
+        out[b] = shares[i][1]
+    return out
+
+
+def by_pressure(diffs: dict, pressure: dict, groups: int = 3) -> list:
+    """The paired differences {block: d} split into `groups` equal parts by their block's CPU
+    pressure, lowest first: [(lowest pressure, highest pressure, (median, low, high))]."""
+    blocks = sorted((b for b in diffs if b in pressure), key=lambda b: pressure[b])
+    size = len(blocks) // groups
+    out = []
+    for g in range(groups):
+        part = blocks[g * size:(g + 1) * size] if g < groups - 1 else blocks[g * size:]
+        if len(part) < 6:
+            return []
+        out.append((pressure[part[0]], pressure[part[-1]], median_with_ci([diffs[b] for b in part])))
+    return out

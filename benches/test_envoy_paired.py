@@ -60,6 +60,21 @@ class Pairing(unittest.TestCase):
         self.assertTrue(lo < 0.3 < hi)
 
 
+class Pressure(unittest.TestCase):
+    def test_each_block_gets_its_seconds_share(self):
+        samples = [(0.0, 0), (1.0, 250_000), (2.0, 1_250_000)]  # 25 %, then 100 %
+        got = pairs.pressure_by_block({0: 0.1, 1: 0.9, 2: 1.5, 3: 2.2}, samples)
+        self.assertEqual(got, {0: 0.25, 1: 0.25, 2: 1.0, 3: 1.0})
+        self.assertEqual(pairs.pressure_by_block({0: 0.1}, [(0.0, None), (1.0, None)]), {})
+
+    def test_groups_split_by_pressure_lowest_first(self):
+        diffs = {b: (1.0 if b < 30 else 5.0) for b in range(60)}
+        pressure = {b: b / 100 for b in range(60)}
+        (lo_a, hi_a, (m_a, _, _)), (lo_b, hi_b, (m_b, _, _)) = pairs.by_pressure(diffs, pressure, groups=2)
+        self.assertEqual((lo_a, hi_a, m_a), (0.0, 0.29, 1.0))
+        self.assertEqual((lo_b, hi_b, m_b), (0.3, 0.59, 5.0))
+
+
 class Listeners(unittest.TestCase):
     def test_one_listener_per_variant_same_upstream_own_vm_and_stats(self):
         text = front_bootstrap(["noop", "noop2", "airlock"],
