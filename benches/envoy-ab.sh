@@ -4,6 +4,9 @@
 # round. A single run cannot separate two builds on a shared 2-core machine (the no-op filter's own p50
 # moves by 20 % between runs), so each module is read against the no-op run of its own round, and the
 # summary gives medians and the best round. Every run's full output is kept in OUT.
+# For the added latency, prefer benches/envoy-paired.sh with VARIANTS="noop airlock base": both modules
+# and the no-op on one Envoy, requests interleaved one by one and paired; this script remains for the
+# saturation throughput and Envoy's CPU per request, which need a front Envoy to themselves.
 #
 # Usage: AIRLOCK_WASM=new.wasm BASE_WASM=old.wasm bash benches/envoy-ab.sh
 #        (env: ROUNDS=4 OUT=dir, and every envoy-load.sh variable but VARIANTS)

@@ -20,6 +20,8 @@
 # Saturation: SAT_CONNS connections, no delay, SAT_DURATION seconds; requests per second reported.
 # Also reported: Airlock's own airlock.inspection_time_microseconds histogram (real clock inside V8), and the
 # front Envoy's RSS before and after its runs.
+# The added p50 read across separate fronts moves with the machine's load between them (0.46–0.81 ms for the
+# no-op alone on a shared 2-core machine): benches/envoy-paired.sh reads it with the filters side by side.
 #
 # Bounded: about 2 min in all with the defaults (plus a one-off build of benches/envoy-load-body); loopback
 # only; every process it starts is in its own process group and is stopped on exit (envoy/harness.py), also

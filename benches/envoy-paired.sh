@@ -20,7 +20,8 @@
 #        with BASE_WASM=old.wasm), RATE=200 (requests/s in all), DURATION=60, WARMUP=5, SEED=1,
 #        ENVOY_CONCURRENCY=1, BODY_CLASS=prose BODY_SIZE=8192 (or BODY=file), RESAMPLES=1000,
 #        BURST=1 (a block's requests back to back, blocks spaced), RAW_CSV=file (every request's latency),
-#        CLIENT_CPU=n (pin the client, not the Envoys, to CPU n), KEEP_RUN=1.
+#        CLIENT_CPU=n (pin the client, not the Envoys, to CPU n), ENVOY_NICE=n (both Envoys and the client
+#        at nice n, their autogroups too: -10 shields the request path from other sessions' builds), KEEP_RUN=1.
 # Needs: .venv/bin/envoy (bash envoy/setup.sh) and the modules built (the commands are printed).
 # Fails (exit 1) when a listener's filter is not engaged: every response must be 200 and carry its
 # filter's header (x-noop-bytes = the body's length, x-airlock-decision), each listener's
