@@ -19,7 +19,8 @@
 #   env: VARIANTS="noop airlock" (first = reference; "noop noop2" is an A/A check; "noop airlock base"
 #        with BASE_WASM=old.wasm), RATE=200 (requests/s in all), DURATION=60, WARMUP=5, SEED=1,
 #        ENVOY_CONCURRENCY=1, BODY_CLASS=prose BODY_SIZE=8192 (or BODY=file), RESAMPLES=1000,
-#        BURST=1 (a block's requests back to back, blocks spaced), RAW_CSV=file (every request's latency),
+#        BURST=1 (a block's requests back to back, blocks spaced), FAST_WARMUP=n (n blocks sent back to
+#        back before the paced warm-up), RAW_CSV=file (every request's latency),
 #        CLIENT_CPU=n (pin the client, not the Envoys, to CPU n), ENVOY_NICE=n (both Envoys and the client
 #        at nice n, their autogroups too: -10 shields the request path from other sessions' builds), KEEP_RUN=1.
 # Needs: .venv/bin/envoy (bash envoy/setup.sh) and the modules built (the commands are printed).
@@ -32,6 +33,7 @@
 set -euo pipefail
 export VARIANTS=${VARIANTS:-"noop airlock"} RATE=${RATE:-200} DURATION=${DURATION:-60} WARMUP=${WARMUP:-5}
 export SEED=${SEED:-1} ENVOY_CONCURRENCY=${ENVOY_CONCURRENCY:-1} RESAMPLES=${RESAMPLES:-1000} BURST=${BURST:-0}
+export FAST_WARMUP=${FAST_WARMUP:-0}
 BENCH=envoy-paired
 # REPO, the modules, RUN, BODY, die, run_in_background
 source "$(dirname "${BASH_SOURCE[0]}")/envoy-env.sh"
