@@ -141,6 +141,11 @@ def report(measured, variants, cost, checked, inspection, body, load, seed, args
         print("\nPaired median by the CPU pressure of its second (thirds of the pairs, lowest first; 95 % intervals):")
         for line in by:
             print(f"  {line}")
+    if "airlock" in lat and "base" in lat:
+        # Two Airlock modules: their own pairs (same block), the A/B with the no-op's noise removed.
+        x, y = pairs.paired(lat, "base", "airlock")
+        med, lo, hi = pairs.median_with_ci([n - o for o, n in zip(x, y)])
+        print(f"\nairlock − base (new module minus BASE_WASM, paired): {ms(med)} [{ms(lo)}, {ms(hi)}] ms over {len(x)} pairs")
     for line in verdicts:
         print(f"\nTarget: {line}")
     (last_p50, last_p99), (all_p50, all_p99) = inspection
