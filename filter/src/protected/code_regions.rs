@@ -6,14 +6,27 @@
 //! line** when it carries enough code marks for its letters: code punctuation (`{ } [ ] < > =
 //! ; _ | & \ ` # $ @ ^ ~ * /`), a call (`name(`), a member access (`a.b`), or a line ending
 //! that opens a block or ends a statement (`{ ( [ ; :`), at least one mark per 10 letters; a
-//! line starting with a comment or attribute mark (`//`, `/*`, `*`, `#`) is one too. A line
-//! starting with a timestamp (`2026-12-07T…`, `[22:05:28]`) is a log line, never code, however
-//! many marks it carries (a tool result of logs was lexed whole: a third of the search's cost
-//! on logs). A region
+//! line starting with a comment or attribute mark (`//`, `/*`, `*`, `#`) is one too. A region
 //! is a run of lines from 5 lines before a code line to 5 lines after the last code line of
 //! the run, so the plain lines of code (`where`, `else:`, `return x`) and comment lines
 //! between code lines are lexed with them. The index side lexes whole files as before; only
 //! the search skips prose.
+//!
+//! Two kinds of line carry marks without being code, and are common in what agents send:
+//! - A **log line** starts with a timestamp (`2026-12-07T…`, `[22:05:28]`). It is never lexed:
+//!   a region ends before it and starts after it, so the stack-trace lines among logs are
+//!   lexed without the log lines around them. Logs were lexed whole: two thirds of the
+//!   search's cost on logs.
+//! - A **data line** is a member of pretty-printed JSON (`"sku": "A-1",`, `"items": [`) or
+//!   brackets alone (`{`, `},`). It is lexed only as a code line's context; JSON alone opens no
+//!   region (data files are indexed as prose, and found through the prose stream). Elements
+//!   without a key (`12258131603170554683,`, `"ld.d $t5, $a0, 40",`) stay code: source files
+//!   hold long tables of them.
+//!
+//! What this gives up: a source file's own log samples, and the middle of a dictionary literal
+//! with quoted keys more than 10 lines long, pasted without the code around them, are not found
+//! through the code view. Over 1 059 crate source files, 8 of 315 147 lines that are not
+//! comments fall outside every region (590 when elements without a key counted as data).
 //!
 //! Block comments and triple-quoted strings are followed across every line (skipped ones too),
 //! so a region starting inside one starts where it opened, and a region does not end inside
@@ -79,10 +92,121 @@ fn starts_with_timestamp(body: &[u8]) -> bool {
     shape(b"9999-99-99") || shape(b"99:99:99")
 }
 
-/// Whether `line` (without its newline) is a code line (see the module doc).
-fn is_code_line(line: &[u8]) -> bool {
+/// What a line is to the regions (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// Opens a region, with its context.
+    Code,
+    /// Lexed only as a code line's context.
+    Plain,
+    /// Never lexed: a region ends before it and starts after it.
+    Log,
+}
+
+/// What `line` (without its newline) is, outside a long token.
+fn line_kind(line: &[u8]) -> Line {
     let body = line.trim_ascii();
     if starts_with_timestamp(body) {
+        Line::Log
+    } else if is_code_line(body) {
+        Line::Code
+    } else {
+        Line::Plain
+    }
+}
+
+/// Whether `body` (a trimmed line) is a line of pretty-printed JSON: a member (`"sku": "A-1",`,
+/// `"id": 12,`, `"items": [`) or brackets alone (`{`, `],`). Pretty-printed JSON (tool results,
+/// exports, API answers) is all such lines, and every one of them carries enough marks to be
+/// code; as code they would all be lexed, hashed and looked up. Data files are indexed as prose,
+/// so these lines are lexed only as the context of a code line. Elements without a key stay
+/// code (`12258131603170554683,`, `"ld.d $t5, $a0, 40",`, `0x1f, 0x2e,`): source files hold
+/// long tables of them, one per line as formatters write them.
+fn is_data_line(body: &[u8]) -> bool {
+    // Either kind starts with a key's quote or a bracket: a code line is refused at its first
+    // byte, not read word by word.
+    if !matches!(body.first(), Some(b'"' | b'\'' | b'{' | b'}' | b'[' | b']')) {
+        return false;
+    }
+    // Literals read, and whether the first was a string followed by `:` (a key).
+    let (mut i, mut literals, mut keyed) = (0, 0, false);
+    while let Some(&b) = body.get(i) {
+        let end = match b {
+            b' ' | b'\t' | b',' | b'{' | b'}' | b'[' | b']' => i + 1,
+            b':' => {
+                keyed |= literals == 1 && matches!(body.first(), Some(b'"' | b'\''));
+                i + 1
+            }
+            _ => {
+                let end = match b {
+                    b'"' | b'\'' => literal_string_end(body, i),
+                    b'-' | b'0'..=b'9' => literal_number_end(body, i),
+                    _ => literal_word_end(body, i),
+                };
+                let Some(end) = end else {
+                    return false;
+                };
+                literals += 1;
+                end
+            }
+        };
+        i = end;
+    }
+    literals == 0 || (keyed && literals <= 2)
+}
+
+/// The end of the string literal quoted at `body[at]`, if it closes on the line.
+fn literal_string_end(body: &[u8], at: usize) -> Option<usize> {
+    let quote = *body.get(at)?;
+    let mut i = at + 1;
+    while let Some(&b) = body.get(i) {
+        match b {
+            b'\\' => i += 2,
+            _ if b == quote => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The end of the number at `body[at]` (a sign, a digit, then digits, letters, `.` and `_`,
+/// and an exponent's sign), if one starts there.
+fn literal_number_end(body: &[u8], at: usize) -> Option<usize> {
+    let first = at + usize::from(body.get(at) == Some(&b'-'));
+    if !body.get(first).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut i = first + 1;
+    while let Some(&b) = body.get(i) {
+        let exponent_sign =
+            matches!(b, b'+' | b'-') && matches!(body.get(i - 1), Some(b'e' | b'E'));
+        if !(b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || exponent_sign) {
+            break;
+        }
+        i += 1;
+    }
+    Some(i)
+}
+
+/// The end of the literal word at `body[at]` (`true`, `false`, `null`, and Python's and Ruby's
+/// spellings), if one starts there.
+fn literal_word_end(body: &[u8], at: usize) -> Option<usize> {
+    let rest = body.get(at..)?;
+    let len = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or(rest.len());
+    let word = rest.get(..len)?;
+    matches!(
+        word,
+        b"true" | b"false" | b"null" | b"True" | b"False" | b"None" | b"nil"
+    )
+    .then_some(at + len)
+}
+
+/// Whether `body` (a trimmed line, not a log line) is a code line (see the module doc).
+fn is_code_line(body: &[u8]) -> bool {
+    if is_data_line(body) {
         return false;
     }
     // A line that starts like a comment or ends a statement, opens a block or continues a
@@ -125,6 +249,7 @@ pub fn regions(text: &[u8]) -> Regions<'_> {
         recent: [(0, None); CONTEXT + 1],
         lines: 0,
         emitted: 0,
+        after_log: 0,
         open: None,
     }
 }
@@ -141,14 +266,17 @@ pub struct Regions<'a> {
     lines: usize,
     /// The end of the last region yielded.
     emitted: usize,
+    /// The end of the last log line read outside a long token: no region reaches back past it.
+    after_log: usize,
     /// The long token (block comment or triple-quoted string) open after the lines read: the
     /// start of the line it opened in, and its closing mark (`*`, `"` or `'`).
     open: Option<(usize, u8)>,
 }
 
 impl Regions<'_> {
-    /// Reads one line: its start and end (after its newline), and whether it is code.
-    fn line(&mut self) -> Option<(usize, usize, bool)> {
+    /// Reads one line: its start and end (after its newline), and what it is. A line inside a
+    /// long token is never a log line: the lexer reads it as part of the token.
+    fn line(&mut self) -> Option<(usize, usize, Line)> {
         let start = self.at;
         if start >= self.text.len() {
             return None;
@@ -161,8 +289,17 @@ impl Regions<'_> {
             *slot = (start, self.open);
         }
         self.lines += 1;
+        let inside = self.open.is_some();
         self.track(line, start);
-        Some((start, start + len, is_code_line(line)))
+        let kind = match line_kind(line) {
+            Line::Log if inside => Line::Plain,
+            Line::Log => {
+                self.after_log = start + len;
+                Line::Log
+            }
+            kind => kind,
+        };
+        Some((start, start + len, kind))
     }
 
     /// Follows block comments and triple-quoted strings across `line` (starting at `start`), as
@@ -211,8 +348,8 @@ impl Iterator for Regions<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let first = loop {
-            let (start, end, code) = self.line()?;
-            if code {
+            let (start, end, kind) = self.line()?;
+            if kind == Line::Code {
                 // The line CONTEXT lines back, when there are so many (its slot is the next
                 // one to be overwritten), else the text's start; never inside the last region.
                 // Or the line a long token open there started in.
@@ -225,17 +362,20 @@ impl Iterator for Regions<'_> {
                     (0, None)
                 };
                 let back = open.map_or(back, |(at, _)| at.min(back));
-                break (back.max(self.emitted), end);
+                break (back.max(self.emitted).max(self.after_log), end);
             }
         };
         let (from, mut to) = first;
         let mut plain = 0;
         while plain < CONTEXT || self.open.is_some() {
-            let Some((_, end, code)) = self.line() else {
+            let Some((_, end, kind)) = self.line() else {
                 break;
             };
+            if kind == Line::Log {
+                break;
+            }
             to = end;
-            plain = if code { 0 } else { plain + 1 };
+            plain = if kind == Line::Code { 0 } else { plain + 1 };
         }
         self.emitted = to;
         Some(from..to)
@@ -274,7 +414,8 @@ mod tests {
         let kept: Vec<_> = regions(prompt.as_bytes()).collect();
         assert_eq!(kept.len(), 1);
         let line = |n: usize| prompt.lines().take(n).map(|l| l.len() + 1).sum::<usize>();
-        assert_eq!(kept[0], line(8 - CONTEXT)..line(8 + 3 + CONTEXT));
+        // The closing brace is a data line: the context runs from the last line before it.
+        assert_eq!(kept[0], line(8 - CONTEXT)..line(8 + 2 + CONTEXT));
         assert!(kept[0].start < before && kept[0].end > after);
     }
 
@@ -331,13 +472,61 @@ mod tests {
         ] {
             assert_eq!(lexed(code), code);
         }
+        // The code among logs is lexed without the log lines around it.
+        let trace = "    at billing::charge (charge.rs:41)\n    at billing::run (run.rs:7)\n";
         let mut text = log("2026-12-07T22:05:28Z").repeat(12);
-        text.push_str("    at billing::charge (charge.rs:41)\n");
+        text.push_str(trace);
         text.push_str(&log("2026-12-07T22:05:29Z").repeat(12));
-        let kept: Vec<_> = regions(text.as_bytes()).collect();
-        assert_eq!(kept.len(), 1);
-        assert!(text[kept[0].clone()].contains("billing::charge"));
-        assert_eq!(text[kept[0].clone()].lines().count(), 2 * CONTEXT + 1);
+        assert_eq!(lexed(&text), trace);
+        // A log line inside a long token is part of the token, as the lexer reads it.
+        let doc = format!(
+            "def f():\n    \"\"\"Logs like:\n{}    \"\"\"\n    return 1\n",
+            log("2026-12-07T22:05:28Z").repeat(3)
+        );
+        assert_eq!(lexed(&doc), doc);
+    }
+
+    #[test]
+    fn data_lines_are_lexed_only_beside_code() {
+        let json = "{\n  \"id\": 401223,\n  \"object\": \"order\",\n  \"items\": [\n    {\n      \
+                    \"sku\": \"BOLT-00412\",\n      \"unit_price\": -1.5e+3,\n      \"gift\": null,\n      \
+                    \"tags\": [\"a\"],\n      \"done\": True\n    }\n  ],\n  \"note\": \"x: y; z\"\n}\n";
+        assert!(
+            json.lines()
+                .all(|l| is_data_line(l.as_bytes().trim_ascii())),
+            "{json}"
+        );
+        assert_eq!(lexed(&json.repeat(3)), "");
+        // Near misses are code: a name, a call, an operator or an unclosed string among them.
+        for code in [
+            "  \"total\": price * qty,\n",
+            "  \"id\": next_id(),\n",
+            "  key: \"value\",\n",
+            "  \"open\": \"not closed,\n",
+            "  \"a\" + b;\n",
+            "  -x,\n",
+            "  12258131603170554683,\n",
+            "  \"ld.d    $t5, $a0, 40\",\n",
+            "  0x1f, 0x2e, 0x3d, 0x4c,\n",
+            "  \"alpha\", \"beta\",\n",
+            "  \"a\": 1, \"b\": 2,\n",
+        ] {
+            assert!(!is_data_line(code.as_bytes().trim_ascii()), "{code}");
+            assert_eq!(lexed(code), code);
+        }
+        // A dictionary in code is lexed as the context of the code around it; a table of
+        // elements without keys is code.
+        let mut table = String::from("PRICES = {\n");
+        for i in 0..16 {
+            table.push_str(&format!("    \"sku-{i}\": {i}.5,\n"));
+        }
+        table.push_str("}\ntotal = sum(PRICES.values())\n");
+        let kept: String = lexed(&table);
+        assert!(kept.starts_with("PRICES = {") && kept.ends_with("values())\n"));
+        let numbers: String = (0..16).map(|i| format!("    {i}0442,\n")).collect();
+        let numbers = format!("const POWERS: [u64; 16] = [\n{numbers}];\n");
+        assert_eq!(lexed(&numbers), numbers);
+        assert_eq!(kept.lines().count(), 2 * (CONTEXT + 1));
     }
 
     #[test]
