@@ -34,6 +34,9 @@ for policy in policies/default policies/examples/acme; do
   ./target/debug/airlock check --require-examples "$policy"
 done
 
+step "the Envoy benches' own logic: schedules, intervals, listener configs (no Envoy)"
+python3 -m unittest discover -s benches -p 'test_envoy_*.py'
+
 step "policy files against the JSON Schemas generated from the policy types (check-jsonschema)"
 bash policies/schema/check.sh
 
