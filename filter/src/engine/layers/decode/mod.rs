@@ -147,6 +147,28 @@ pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> 
     finder.stats
 }
 
+/// [`find_segments`] reading every word closely, not only those its gate lets through.
+#[cfg(test)]
+fn find_segments_in_every_word(
+    text: &[u8],
+    limits: &Limits,
+    out: &mut Vec<Unwrapped>,
+) -> ScanStats {
+    let mut finder = Finder {
+        text,
+        limits,
+        out,
+        pushed: 0,
+        used: 0,
+        stats: ScanStats::default(),
+        buf: Vec::new(),
+        input: Vec::new(),
+        stop: false,
+    };
+    finder.scan_every_word();
+    finder.stats
+}
+
 /// Parses a data URL at the start of `text`: `data:[<media type>][;param=value]*[;base64],<payload>`.
 ///
 /// Returns the media type as written (possibly empty, without parameters),
@@ -492,6 +514,23 @@ impl<'t> Finder<'t, '_> {
                 break;
             };
             from = self.word(word.start, word.end).max(word.start + 1);
+        }
+    }
+
+    /// [`Self::scan`] without the gate: every word read closely (the tests' reference).
+    #[cfg(test)]
+    fn scan_every_word(&mut self) {
+        let mut from = 0;
+        while !self.stop {
+            let Some(p) = self
+                .text
+                .get(from..)
+                .and_then(|t| t.iter().position(|&b| !is_delim(b)))
+            else {
+                break;
+            };
+            let start = from + p;
+            from = self.word(start, word_end(self.text, start)).max(start + 1);
         }
     }
 
@@ -930,5 +969,9 @@ impl<'t> Finder<'t, '_> {
 
 mod base32;
 mod escapes;
+mod triggers;
+#[cfg(test)]
+pub(super) use triggers::is_trigger;
+pub(super) use triggers::next_trigger;
 #[cfg(test)]
 mod tests;
