@@ -25,6 +25,7 @@
 
 use super::class_bits::ByteClass;
 use super::class_windows::LazyWindows;
+use super::wrap_candidates::may_cut_at;
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -296,8 +297,8 @@ fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
     wrapped_from(text, out, true);
 }
 
-/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail (the
-/// tests compare the two walks).
+/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail, or cannot
+/// be in a cut's glue ([`may_cut_at`]) (the tests compare the two walks).
 fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
     let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
     let mut done = 0;
@@ -308,6 +309,9 @@ fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
     let mut failed: Option<(usize, usize)> = None;
     for c in candidates {
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
+            continue;
+        }
+        if skip_failed && !may_cut_at(text, c, MAX_WRAP_GLUE) {
             continue;
         }
         let known = failed.filter(|_| skip_failed);
@@ -787,6 +791,13 @@ mod tests {
             "",
             "号",
             "，，，，，，，，",
+            "\\r\\n",
+            "\t",
+            ";",
+            ")",
+            "1234",
+            "\"+\n    \"",
+            "                ",
         ];
         // Characters one by one on their own lines (a separator read as a line break), where
         // no token lies within a glue's length before a candidate.

@@ -1,0 +1,39 @@
+//! Which line breaks and quotes may start one of `rejoin`'s wrapped cuts, told from the bytes
+//! next to them without going back to the token the cut would follow.
+//!
+//! A cut's glue runs from just after a token to the next token, and holds only glue bytes
+//! (`rejoin::wrap_glue_end`). So a candidate whose nearest byte after it that is not glue is
+//! not a token, or whose nearest such byte before it is neither a token nor glue while a token
+//! lies within a glue's reach before that, cannot be in a cut's glue. In code and JSON most
+//! candidates are of that kind (`",\n`, `": "`, `);\n`), and each cost ~600 wasm instructions
+//! to fail (issue 16, seventeenth round); this test reads a few bytes.
+
+/// The bytes of a cut's glue (`rejoin::wrap_glue_end`, whose escapes `\n` and `\r\n` start
+/// with the glue byte `\` and go on with a token).
+const fn is_glue(b: u8) -> bool {
+    matches!(
+        b,
+        b'\n' | b'"' | b'\'' | b' ' | b'\t' | b'\r' | b'+' | b'\\' | b'='
+    )
+}
+
+/// Whether the candidate at `at` may be inside a wrapped cut's glue; false only when it
+/// cannot. `reach`: the longest glue, and how far back a cut's start is looked for.
+pub(super) fn may_cut_at(text: &[u8], at: usize, reach: usize) -> bool {
+    // After: glue up to a token, within the glue's length.
+    let after = text.get(at..).unwrap_or_default().iter().take(reach + 1);
+    let next = after.copied().find(|&b| !is_glue(b));
+    if !next.is_some_and(|b| b.is_ascii_alphanumeric()) {
+        return false;
+    }
+    // Before: glue back to a token, or else no token within reach before the other byte (the
+    // cut's start is then looked for no further back than the candidate itself).
+    let floor = at.saturating_sub(reach);
+    let before = text.get(floor..at).unwrap_or_default();
+    match before.iter().rposition(|&b| !is_glue(b)) {
+        Some(k) if !before.get(k).is_some_and(u8::is_ascii_alphanumeric) => before
+            .get(..k)
+            .is_some_and(|rest| !rest.iter().any(u8::is_ascii_alphanumeric)),
+        _ => true,
+    }
+}
