@@ -25,6 +25,7 @@
 
 use super::class_bits::ByteClass;
 use super::class_windows::LazyWindows;
+use super::text_classes::TextClasses;
 use super::wrap_candidates::may_cut_at;
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
@@ -80,14 +81,23 @@ fn class(b: u8, bits: u8) -> bool {
 
 /// Finds the rejoined runs of `text` and appends them to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    find_profiled(text, Profile::everything(), out);
+    find_profiled(text, Profile::everything(), None, out);
 }
 
-/// [`find`], skipping each family whose bytes `profile` (the text's) says are absent.
-pub(super) fn find_profiled(text: &[u8], profile: Profile, out: &mut Vec<Unwrapped>) {
+/// [`find`], skipping each family whose bytes `profile` (the text's) says are absent;
+/// `classes`: a long text's, whose wrapped candidates are read from them.
+pub(super) fn find_profiled(
+    text: &[u8],
+    profile: Profile,
+    classes: Option<&TextClasses>,
+    out: &mut Vec<Unwrapped>,
+) {
     // Every cut starts at one of these bytes (`wrapped`'s candidates).
     if profile.has(profile::WRAP) {
-        wrapped(text, out);
+        match classes {
+            Some(c) => wrapped_from(text, c.wrap_candidates.members(), out, true),
+            None => wrapped(text, out),
+        }
     }
     if may_interleave_run(text, profile) {
         interleaved(text, out, Walk::AroundHits);
@@ -294,13 +304,22 @@ fn has_digit(bytes: &[u8]) -> bool {
 
 /// Hard-wrapped and string-concatenated tokens (see the module documentation).
 fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
-    wrapped_from(text, out, true);
+    wrapped_from(text, candidates(text), out, true);
+}
+
+/// The bytes [`wrapped`] looks for a cut from, found by search.
+fn candidates(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr3_iter(b'\n', b'"', b'\\', text)
 }
 
 /// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail, or cannot
 /// be in a cut's glue ([`may_cut_at`]) (the tests compare the two walks).
-fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
-    let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
+fn wrapped_from(
+    text: &[u8],
+    candidates: impl Iterator<Item = usize>,
+    out: &mut Vec<Unwrapped>,
+    skip_failed: bool,
+) {
     let mut done = 0;
     // The last cut that failed: its glue start and the first token at or after it. Every
     // candidate before that token and within a glue's length of the start goes back to the
@@ -763,54 +782,94 @@ mod tests {
         );
     }
 
+    /// Tokens, glue and near misses of wrapped cuts.
+    const WRAP_PIECES: &[&str] = &[
+        "AKIAXXXX2345",
+        "YYYYZZZZ",
+        "4916",
+        "name",
+        "a1",
+        "\"",
+        "'",
+        "+",
+        "\\",
+        "\\n",
+        "=",
+        "\n",
+        "\r\n",
+        " ",
+        "    ",
+        ",",
+        ":",
+        "(",
+        "{",
+        "x_",
+        "value9",
+        "",
+        "号",
+        "，，，，，，，，",
+        "\\r\\n",
+        "\t",
+        ";",
+        ")",
+        "1234",
+        "\"+\n    \"",
+        "                ",
+    ];
+
+    // Characters one by one on their own lines (a separator read as a line break), where
+    // no token lies within a glue's length before a candidate.
+    const WRAP_LINES: &[&str] = &["号", "号", "，", "\n", "\n", "3", "20", "1"];
+
     #[test]
     fn skipping_failed_cuts_finds_what_every_candidate_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
-        let pieces = [
-            "AKIAXXXX2345",
-            "YYYYZZZZ",
-            "4916",
-            "name",
-            "a1",
-            "\"",
-            "'",
-            "+",
-            "\\",
-            "\\n",
-            "=",
-            "\n",
-            "\r\n",
-            " ",
-            "    ",
-            ",",
-            ":",
-            "(",
-            "{",
-            "x_",
-            "value9",
-            "",
-            "号",
-            "，，，，，，，，",
-            "\\r\\n",
-            "\t",
-            ";",
-            ")",
-            "1234",
-            "\"+\n    \"",
-            "                ",
-        ];
-        // Characters one by one on their own lines (a separator read as a line break), where
-        // no token lies within a glue's length before a candidate.
-        let lines = ["号", "号", "，", "\n", "\n", "3", "20", "1"];
         let mut runs = 0;
         for round in 0..20000 {
-            let set: &[&str] = if round % 2 == 0 { &pieces } else { &lines };
+            let set = if round % 2 == 0 {
+                WRAP_PIECES
+            } else {
+                WRAP_LINES
+            };
             let text: String = (0..rng.below(80)).map(|_| rng.pick(set)).collect();
             let text = text.as_bytes();
             let (mut skipping, mut every) = (Vec::new(), Vec::new());
-            wrapped_from(text, &mut skipping, true);
-            wrapped_from(text, &mut every, false);
+            wrapped_from(text, candidates(text), &mut skipping, true);
+            wrapped_from(text, candidates(text), &mut every, false);
             assert_eq!(skipping, every, "{:?}", String::from_utf8_lossy(text));
+            runs += every.len();
+        }
+        assert!(runs > 1000, "{runs} runs");
+    }
+
+    /// Long texts (classified) of the same pieces: the candidates read from the shared classes
+    /// find what searching every candidate without skipping finds.
+    #[test]
+    fn classified_candidates_find_what_every_candidate_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x510e_527f_ade6_82d1);
+        let mut runs = 0;
+        for round in 0..1500 {
+            let set = if round % 2 == 0 {
+                WRAP_PIECES
+            } else {
+                WRAP_LINES
+            };
+            let len = super::super::class_bits::MAX_PROBED + 1 + rng.below(1200);
+            let mut text = String::new();
+            while text.len() < len {
+                text.push_str(rng.pick(set));
+            }
+            let text = text.as_bytes();
+            let classes = TextClasses::of(text).expect("long");
+            let (mut classified, mut every) = (Vec::new(), Vec::new());
+            wrapped_from(
+                text,
+                classes.wrap_candidates.members(),
+                &mut classified,
+                true,
+            );
+            wrapped_from(text, candidates(text), &mut every, false);
+            assert_eq!(classified, every, "{:?}", String::from_utf8_lossy(text));
             runs += every.len();
         }
         assert!(runs > 1000, "{runs} runs");

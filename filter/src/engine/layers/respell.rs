@@ -50,7 +50,7 @@ fn find_with(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped
         }
     }
     count(Step::Rejoin, text.len());
-    super::rejoin::find_profiled(text, profile, out);
+    super::rejoin::find_profiled(text, profile, classes, out);
     // Non-ASCII separators, and tag characters, are non-ASCII.
     if profile.has(profile::HIGH) {
         count(Step::Separators, text.len());

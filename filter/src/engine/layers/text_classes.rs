@@ -11,7 +11,7 @@
 //! vectors cost more than the few probes they replace.
 
 use super::class_bits::{ByteClass, ClassBits, MAX_PROBED};
-use super::{byte_lists, case_fold, regroup};
+use super::{byte_lists, case_fold, regroup, wrap_candidates};
 
 /// ASCII letters: `spelled`'s words.
 const LETTERS: ByteClass = ByteClass::of(&byte_class_table!(|b| b.is_ascii_alphabetic() as u8));
@@ -32,6 +32,8 @@ pub(crate) struct TextClasses {
     pub(crate) run_bytes: ClassBits,
     /// `byte_lists`' list bytes.
     pub(crate) list_bytes: ClassBits,
+    /// `rejoin`'s wrapped candidates (line breaks, quotes, backslashes).
+    pub(crate) wrap_candidates: ClassBits,
 }
 
 impl TextClasses {
@@ -40,7 +42,7 @@ impl TextClasses {
         if text.len() <= MAX_PROBED {
             return None;
         }
-        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes] =
+        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes, wrap_candidates] =
             ClassBits::of_each(
                 text,
                 &[
@@ -50,6 +52,7 @@ impl TextClasses {
                     case_fold::UPPER_KEY_BYTES,
                     regroup::RUN_BYTES,
                     byte_lists::LIST_BYTES,
+                    wrap_candidates::CANDIDATES,
                 ],
             );
         Some(TextClasses {
@@ -59,6 +62,7 @@ impl TextClasses {
             upper_key,
             run_bytes,
             list_bytes,
+            wrap_candidates,
         })
     }
 }
@@ -73,6 +77,8 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(LETTERS.has(b), b.is_ascii_alphabetic(), "{b}");
             assert_eq!(GRAPHIC.has(b), b.is_ascii_graphic(), "{b}");
+            let candidate = matches!(b, b'\n' | b'"' | b'\\');
+            assert_eq!(wrap_candidates::CANDIDATES.has(b), candidate, "{b}");
         }
     }
 

@@ -8,6 +8,16 @@
 //! candidates are of that kind (`",\n`, `": "`, `);\n`), and each cost ~600 wasm instructions
 //! to fail (issue 16, seventeenth round); this test reads a few bytes.
 
+use super::class_bits::ByteClass;
+
+/// The bytes a wrapped cut is looked for from (`rejoin::wrapped`'s `memchr3`), marked in the
+/// shared classes of a long text (`TextClasses`): in code and JSON they are every few bytes,
+/// and a search restarted at each cost more than reading their bits.
+pub(crate) const CANDIDATES: ByteClass = ByteClass::of(&byte_class_table!(|b| matches!(
+    b,
+    b'\n' | b'"' | b'\\'
+) as u8));
+
 /// The bytes of a cut's glue (`rejoin::wrap_glue_end`, whose escapes `\n` and `\r\n` start
 /// with the glue byte `\` and go on with a token).
 const fn is_glue(b: u8) -> bool {
