@@ -330,7 +330,7 @@ fn wrapped_from(
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
             continue;
         }
-        if skip_failed && !may_cut_at(text, c, MAX_WRAP_GLUE) {
+        if skip_failed && !may_cut_at(text, c, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE) {
             continue;
         }
         let known = failed.filter(|_| skip_failed);

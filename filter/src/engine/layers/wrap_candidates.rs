@@ -18,6 +18,23 @@ pub(crate) const CANDIDATES: ByteClass = ByteClass::of(&byte_class_table!(|b| ma
     b'\n' | b'"' | b'\\'
 ) as u8));
 
+/// Bits of [`KINDS`].
+const GLUE: u8 = 1;
+const TOKEN: u8 = 2;
+const DIGIT: u8 = 4;
+
+/// Each byte's kinds: one table read per byte looked at.
+static KINDS: [u8; 256] = byte_class_table!(|b| super::class_bit(is_glue(b), GLUE)
+    | super::class_bit(b.is_ascii_alphanumeric(), TOKEN)
+    | super::class_bit(b.is_ascii_digit(), DIGIT));
+
+fn kind(text: &[u8], at: usize) -> u8 {
+    text.get(at)
+        .and_then(|&b| KINDS.get(usize::from(b)))
+        .copied()
+        .unwrap_or(0)
+}
+
 /// The bytes of a cut's glue (`rejoin::wrap_glue_end`, whose escapes `\n` and `\r\n` start
 /// with the glue byte `\` and go on with a token).
 const fn is_glue(b: u8) -> bool {
@@ -27,23 +44,54 @@ const fn is_glue(b: u8) -> bool {
     )
 }
 
-/// Whether the candidate at `at` may be inside a wrapped cut's glue; false only when it
-/// cannot. `reach`: the longest glue, and how far back a cut's start is looked for.
-pub(super) fn may_cut_at(text: &[u8], at: usize, reach: usize) -> bool {
+/// Whether the candidate at `at` may be inside a wrapped cut's glue that follows a piece a cut
+/// may join; false only when it cannot. `reach`: the longest glue, and how far back a cut's
+/// start is looked for; `min_piece`: the shortest piece before a cut, unless it is digits
+/// (`rejoin::wrap_may_join`).
+pub(super) fn may_cut_at(text: &[u8], at: usize, reach: usize, min_piece: usize) -> bool {
     // After: glue up to a token, within the glue's length.
-    let after = text.get(at..).unwrap_or_default().iter().take(reach + 1);
-    let next = after.copied().find(|&b| !is_glue(b));
-    if !next.is_some_and(|b| b.is_ascii_alphanumeric()) {
-        return false;
+    let mut next = at;
+    loop {
+        if next > at + reach {
+            return false;
+        }
+        match kind(text, next) {
+            k if k & GLUE != 0 => next += 1,
+            k => {
+                if k & TOKEN == 0 {
+                    return false;
+                }
+                break;
+            }
+        }
     }
     // Before: glue back to a token, or else no token within reach before the other byte (the
     // cut's start is then looked for no further back than the candidate itself).
     let floor = at.saturating_sub(reach);
-    let before = text.get(floor..at).unwrap_or_default();
-    match before.iter().rposition(|&b| !is_glue(b)) {
-        Some(k) if !before.get(k).is_some_and(u8::is_ascii_alphanumeric) => before
-            .get(..k)
-            .is_some_and(|rest| !rest.iter().any(u8::is_ascii_alphanumeric)),
-        _ => true,
+    let mut last = at;
+    loop {
+        if last <= floor {
+            return true;
+        }
+        last -= 1;
+        if kind(text, last) & GLUE == 0 {
+            break;
+        }
     }
+    if kind(text, last) & TOKEN == 0 {
+        return !(floor..last).any(|i| kind(text, i) & TOKEN != 0);
+    }
+    // The piece before the cut ends at `last`: long enough, or digits (which may join digits).
+    let mut digits = true;
+    for back in 0..min_piece {
+        let Some(i) = last.checked_sub(back) else {
+            return digits;
+        };
+        let k = kind(text, i);
+        if k & TOKEN == 0 {
+            return digits;
+        }
+        digits &= k & DIGIT != 0;
+    }
+    true
 }
