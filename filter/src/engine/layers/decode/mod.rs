@@ -218,6 +218,19 @@ pub fn parse_data_url(text: &[u8]) -> Option<(&str, Range<usize>, bool)> {
 
 /// Whether decoded bytes read as text (see the module documentation).
 pub fn is_text_like(bytes: &[u8]) -> bool {
+    // Below 32 characters one bad one fails; an ASCII control byte is always one, and so is
+    // invalid UTF-8. Most runs judged are identifiers decoded as base64 (a dozen random
+    // bytes), and this reads them without walking their characters.
+    if bytes.len() < 32
+        && (bytes.iter().any(|&b| is_control_byte(b)) || str::from_utf8(bytes).is_err())
+    {
+        return false;
+    }
+    judged_by_characters(bytes)
+}
+
+/// [`is_text_like`] character by character.
+fn judged_by_characters(bytes: &[u8]) -> bool {
     let (mut total, mut bad, mut alnum) = (0usize, 0usize, false);
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -240,6 +253,12 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
         } else {
             bad * 10 <= total
         }
+}
+
+/// An ASCII control byte other than tab, line feed and carriage return: in UTF-8 always a
+/// character of its own, and one [`is_text_like`] counts as bad.
+const fn is_control_byte(b: u8) -> bool {
+    (b < b' ' && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f
 }
 
 /// Bytes between words.

@@ -392,3 +392,35 @@ fn the_gate_passes_every_word_with_an_encoding() {
     }
     assert!(segments > 3000 && texts > 1000, "{segments} {texts}");
 }
+
+/// The short-decoding shortcut of `is_text_like` judges as the walk over characters does:
+/// random bytes, controls, valid and broken UTF-8, below and around 32 bytes.
+#[test]
+fn text_like_shortcut_is_the_character_walk() {
+    let mut rng = crate::engine::test_rng::TestRng::new(0x7e47_11e0);
+    let pieces: [&[u8]; 10] = [
+        b"a",
+        b"Z9",
+        b" ",
+        b"\t\n\r",
+        b"\x01",
+        b"\x7f",
+        b"\xc3\xa9",
+        b"\xc3",
+        b"\x80",
+        b"\xc2\x85",
+    ];
+    let (mut text, mut not) = (0, 0);
+    for round in 0..30_000 {
+        let len = rng.below(40);
+        let bytes: Vec<u8> = match round % 2 {
+            0 => (0..len).map(|_| rng.below(256) as u8).collect(),
+            _ => (0..len).flat_map(|_| rng.pick(&pieces).to_vec()).collect(),
+        };
+        let like = is_text_like(&bytes);
+        assert_eq!(like, judged_by_characters(&bytes), "{bytes:?}");
+        text += usize::from(like);
+        not += usize::from(!like);
+    }
+    assert!(text > 300 && not > 1_000, "{text} {not}");
+}
