@@ -11,7 +11,7 @@
 //! vectors cost more than the few probes they replace.
 
 use super::class_bits::{ByteClass, ClassBits, MAX_PROBED};
-use super::{byte_lists, case_fold, regroup, wrap_candidates};
+use super::{byte_lists, case_fold, regroup, word_gate, wrap_candidates};
 
 /// ASCII letters: `spelled`'s words.
 const LETTERS: ByteClass = ByteClass::of(&byte_class_table!(|b| b.is_ascii_alphabetic() as u8));
@@ -34,6 +34,8 @@ pub(crate) struct TextClasses {
     pub(crate) list_bytes: ClassBits,
     /// `rejoin`'s wrapped candidates (line breaks, quotes, backslashes).
     pub(crate) wrap_candidates: ClassBits,
+    /// `decode`'s base64 characters (its word gate's long runs).
+    pub(crate) base64: ClassBits,
 }
 
 impl TextClasses {
@@ -42,7 +44,7 @@ impl TextClasses {
         if text.len() <= MAX_PROBED {
             return None;
         }
-        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes, wrap_candidates] =
+        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes, wrap_candidates, base64] =
             ClassBits::of_each(
                 text,
                 &[
@@ -53,6 +55,7 @@ impl TextClasses {
                     regroup::RUN_BYTES,
                     byte_lists::LIST_BYTES,
                     wrap_candidates::CANDIDATES,
+                    word_gate::BASE64,
                 ],
             );
         Some(TextClasses {
@@ -63,6 +66,7 @@ impl TextClasses {
             run_bytes,
             list_bytes,
             wrap_candidates,
+            base64,
         })
     }
 }
@@ -79,6 +83,8 @@ mod tests {
             assert_eq!(GRAPHIC.has(b), b.is_ascii_graphic(), "{b}");
             let candidate = matches!(b, b'\n' | b'"' | b'\\');
             assert_eq!(wrap_candidates::CANDIDATES.has(b), candidate, "{b}");
+            let base64 = crate::engine::layers::decode::is_b64_char(b);
+            assert_eq!(word_gate::BASE64.has(b), base64, "{b}");
         }
     }
 

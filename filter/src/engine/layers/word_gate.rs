@@ -12,6 +12,7 @@
 use super::class_bits::{ByteClass, ClassBits, MAX_PROBED};
 use crate::engine::bytes::first_run_of;
 use crate::engine::layers::decode::{is_b64_char, is_delim, next_trigger};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Yields, in order, the words of one text worth a close look. `R` finds the long runs:
@@ -46,12 +47,23 @@ impl LongRuns for Probed {
 /// base64 characters marked once: on prose the probes land in a word almost every time and
 /// walk it, ~18 wasm instructions per byte (issue 16, fifteenth round). Not before: a field
 /// whose triggers are close together (log lines' `:`) is cheaper probed.
+/// [`Classifying::shared`]: the text's classes marked once for all the layers
+/// ([`super::text_classes::TextClasses`]), read from the first search.
 #[derive(Default)]
-pub(super) struct Classifying {
-    bits: Option<ClassBits>,
+pub(super) struct Classifying<'c> {
+    bits: Option<Cow<'c, ClassBits>>,
 }
 
-impl LongRuns for Classifying {
+impl<'c> Classifying<'c> {
+    /// Reading the text's base64 characters from `bits`, marked beforehand.
+    pub(super) fn shared(bits: &'c ClassBits) -> Self {
+        Classifying {
+            bits: Some(Cow::Borrowed(bits)),
+        }
+    }
+}
+
+impl LongRuns for Classifying<'_> {
     fn first(&mut self, text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
         let span = before.min(text.len()).saturating_sub(from);
         if self.bits.is_none() && span <= CLASSIFIED_SPAN {
@@ -59,7 +71,7 @@ impl LongRuns for Classifying {
         }
         let bits = self
             .bits
-            .get_or_insert_with(|| ClassBits::of(text, &BASE64));
+            .get_or_insert_with(|| Cow::Owned(ClassBits::of(text, &BASE64)));
         bits.first_run_before(from, before, n)
     }
 }
@@ -69,7 +81,7 @@ impl LongRuns for Classifying {
 pub(super) const CLASSIFIED_SPAN: usize = MAX_PROBED;
 
 /// The bytes of [`is_b64_char`].
-const BASE64: ByteClass = ByteClass::of(&byte_class_table!(|b| is_b64_char(b) as u8));
+pub(super) const BASE64: ByteClass = ByteClass::of(&byte_class_table!(|b| is_b64_char(b) as u8));
 
 impl<'t, R: LongRuns> WordGate<'t, R> {
     /// `shortest_run`: base64 characters in a row that make a word worth a look (at least 1).
@@ -237,6 +249,14 @@ mod tests {
             let shortest_run = 1 + rng.below(most);
             let got = gated(&text, shortest_run);
             assert_eq!(got, reference(&text, shortest_run), "{shortest_run}");
+            // Read from bits marked beforehand (the walk's shared classes), from the first search.
+            let bits = ClassBits::of(&text, &BASE64);
+            let shared = words_of(WordGate::new(
+                &text,
+                shortest_run,
+                Classifying::shared(&bits),
+            ));
+            assert_eq!(shared, got, "{shortest_run}");
             let mut gate = WordGate::new(&text, shortest_run, Classifying::default());
             let _ = gate.next_word(0);
             classified += usize::from(gate.runs.bits.is_some());

@@ -62,6 +62,7 @@
 //! [`ScanStats::binary`] when they come from a data URL or decode to at least
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
+use crate::engine::layers::text_classes::TextClasses;
 use crate::engine::layers::word_gate::{
     first_long_run, Classifying, LongRuns, Probed, WordGate, CLASSIFIED_SPAN,
 };
@@ -131,7 +132,20 @@ const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LEN
 /// Segments do not overlap. Binary decodings, segments over the decoded-bytes
 /// budget and a stop at the segment limit are reported in the returned stats.
 /// See the module documentation for the heuristics.
+/// (The walk calls [`find_segments_in`]; this is for the tests, benches and fuzz targets.)
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> ScanStats {
+    find_segments_in(text, None, limits, out)
+}
+
+/// [`find_segments`] with the text's classes if it was classified for all the layers (the
+/// walk's long fields): its gate reads their base64 characters instead of marking them again.
+pub fn find_segments_in(
+    text: &[u8],
+    classes: Option<&TextClasses>,
+    limits: &Limits,
+    out: &mut Vec<Unwrapped>,
+) -> ScanStats {
     let mut finder = Finder {
         text,
         limits,
@@ -143,7 +157,7 @@ pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> 
         input: Vec::new(),
         stop: false,
     };
-    finder.scan();
+    finder.scan(classes);
     finder.stats
 }
 
@@ -517,9 +531,16 @@ impl<'t> Finder<'t, '_> {
     /// enough to decode, or a `%`, `\` or `:` (percent-encoding, `\u` escapes, `data:` URLs).
     /// Most words of prose and code are neither, and [`WordGate`] skips them without reading
     /// every byte.
-    fn scan(&mut self) {
+    fn scan(&mut self, classes: Option<&TextClasses>) {
         // A short text's gate only probes; a long one may classify its bytes.
         let n = self.shortest_run();
+        if let Some(classes) = classes {
+            return self.scan_with(WordGate::new(
+                self.text,
+                n,
+                Classifying::shared(&classes.base64),
+            ));
+        }
         match self.text.len() > CLASSIFIED_SPAN {
             true => self.scan_with(WordGate::new(self.text, n, Classifying::default())),
             false => self.scan_with(WordGate::new(self.text, n, Probed)),
