@@ -21,10 +21,10 @@ use crate::engine::limits::MAX_RESPELLED_RUNS;
 /// [`find_classified`]; this is for the tests, benches and fuzz targets.
 #[cfg(any(test, feature = "bench-hooks"))]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    find_classified(text, TextClasses::of(text).as_ref(), out);
+    find_classified(text, TextClasses::boxed(text).as_deref(), out);
 }
 
-/// [`find`] with the text's classes ([`TextClasses::of`]: a long text's, read by the probing
+/// [`find`] with the text's classes ([`TextClasses::boxed`]: a long text's, read by the probing
 /// gates `spaced` and `spelled` and by the layers that find runs; a short text's layers are
 /// compiled without them).
 pub fn find_classified(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped>) {

@@ -39,11 +39,33 @@ pub(crate) struct TextClasses {
 }
 
 impl TextClasses {
-    /// The classes of `text`, if it is long enough to be worth classifying.
+    /// [`TextClasses::of`], boxed: a short text's answer is one test inline and a word to
+    /// move (the walk asks for every field; its short ones cost what they did without).
+    #[inline(always)]
+    pub(crate) fn boxed(text: &[u8]) -> Option<Box<TextClasses>> {
+        match text.len() > MAX_PROBED {
+            true => Some(Self::marked_boxed(text)),
+            false => None,
+        }
+    }
+
+    #[inline(never)]
+    fn marked_boxed(text: &[u8]) -> Box<TextClasses> {
+        Box::new(Self::marked(text))
+    }
+
+    /// The classes of `text`, if it is long enough to be worth classifying (the tests').
+    #[cfg(test)]
     pub(crate) fn of(text: &[u8]) -> Option<TextClasses> {
         if text.len() <= MAX_PROBED {
             return None;
         }
+        Some(Self::marked(text))
+    }
+
+    /// The classes of `text`, whatever its length.
+    #[inline(always)]
+    fn marked(text: &[u8]) -> TextClasses {
         let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes, wrap_candidates, base64] =
             ClassBits::of_each(
                 text,
@@ -58,7 +80,7 @@ impl TextClasses {
                     word_gate::BASE64,
                 ],
             );
-        Some(TextClasses {
+        TextClasses {
             letters,
             word_pairs: graphic.pairs(),
             lower_or_digit,
@@ -67,7 +89,7 @@ impl TextClasses {
             list_bytes,
             wrap_candidates,
             base64,
-        })
+        }
     }
 }
 

@@ -502,11 +502,12 @@ impl Walk<'_, '_> {
         }
         self.scratch.folded = folded;
 
-        // A long text's classes, marked once for the respelled layers and the decoder's gate.
-        let classes = TextClasses::of(text);
+        // A long text's classes, marked once for the respelled layers and the decoder's gate
+        // (boxed: a short field's `None` is a word to move, not the classes' size).
+        let classes = TextClasses::boxed(text);
         if depth < MAX_DECODE_DEPTH {
             let mut respelled = Vec::new();
-            respell::find_classified(text, classes.as_ref(), &mut respelled);
+            respell::find_classified(text, classes.as_deref(), &mut respelled);
             self.unwrapped(respelled, depth, out);
         }
         if depth == 0 && !hints.is_empty() {
@@ -515,7 +516,7 @@ impl Walk<'_, '_> {
         let mut segments = Vec::new();
         steps::count(Step::Decode, text.len());
         let limits = decode::Limits::default();
-        let stats = decode::find_segments_in(text, classes.as_ref(), &limits, &mut segments);
+        let stats = decode::find_segments_in(text, classes.as_deref(), &limits, &mut segments);
         drop(classes);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
         self.limits.binary += u32::try_from(stats.binary).unwrap_or(u32::MAX);
