@@ -146,19 +146,7 @@ pub fn find_segments_in(
     limits: &Limits,
     out: &mut Vec<Unwrapped>,
 ) -> ScanStats {
-    let mut finder = Finder {
-        text,
-        limits,
-        out,
-        pushed: 0,
-        used: 0,
-        stats: ScanStats::default(),
-        buf: Vec::new(),
-        input: Vec::new(),
-        stop: false,
-    };
-    finder.scan(classes);
-    finder.stats
+    with_finder(text, limits, out, |finder| finder.scan(classes))
 }
 
 /// [`find_segments`] reading every word closely, not only those its gate lets through.
@@ -167,6 +155,17 @@ fn find_segments_in_every_word(
     text: &[u8],
     limits: &Limits,
     out: &mut Vec<Unwrapped>,
+) -> ScanStats {
+    with_finder(text, limits, out, Finder::scan_every_word)
+}
+
+/// Runs `scan` with a new [`Finder`] over `text`; returns its stats.
+#[inline(always)]
+fn with_finder<'t>(
+    text: &'t [u8],
+    limits: &'t Limits,
+    out: &mut Vec<Unwrapped>,
+    scan: impl FnOnce(&mut Finder<'t, '_>),
 ) -> ScanStats {
     let mut finder = Finder {
         text,
@@ -179,7 +178,7 @@ fn find_segments_in_every_word(
         input: Vec::new(),
         stop: false,
     };
-    finder.scan_every_word();
+    scan(&mut finder);
     finder.stats
 }
 
