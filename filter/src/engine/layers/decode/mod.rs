@@ -156,7 +156,7 @@ fn find_segments_in_every_word(
     limits: &Limits,
     out: &mut Vec<Unwrapped>,
 ) -> ScanStats {
-    with_finder(text, limits, out, Finder::scan_every_word)
+    with_finder(text, limits, out, |finder| finder.scan_every_word())
 }
 
 /// Runs `scan` with a new [`Finder`] over `text`; returns its stats.
