@@ -226,6 +226,21 @@ impl ClassBits {
         self.next(from, true)
     }
 
+    /// The first non-member at or after `from`, if any before the end.
+    pub(crate) fn first_non_member_from(&self, from: usize) -> Option<usize> {
+        self.next(from, false)
+    }
+
+    /// The last non-member before `end` (and before the text's end), if any.
+    pub(crate) fn last_non_member_before(&self, end: usize) -> Option<usize> {
+        self.previous(end, false)
+    }
+
+    /// How many members.
+    pub(crate) fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
     /// The members in order, each found by bit search (a word's bits, lowest first).
     pub(crate) fn members(&self) -> impl Iterator<Item = usize> + '_ {
         let mut from = 0;

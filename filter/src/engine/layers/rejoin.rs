@@ -23,10 +23,10 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
-use super::class_bits::ByteClass;
+use super::class_bits::{ByteClass, ClassBits};
 use super::class_windows::LazyWindows;
 use super::text_classes::TextClasses;
-use super::wrap_candidates::may_cut_at;
+use super::wrap_candidates::{may_cut_at, Marked};
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -95,7 +95,7 @@ pub(super) fn find_profiled(
     // Every cut starts at one of these bytes (`wrapped`'s candidates).
     if profile.has(profile::WRAP) {
         match classes {
-            Some(c) => wrapped_from(text, c.wrap_candidates.members(), out, true),
+            Some(c) => wrapped_classified(text, &c.wrap_candidates, out),
             None => wrapped(text, out),
         }
     }
@@ -304,7 +304,23 @@ fn has_digit(bytes: &[u8]) -> bool {
 
 /// Hard-wrapped and string-concatenated tokens (see the module documentation).
 fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
-    wrapped_from(text, candidates(text), out, true);
+    let may_cut = |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+    wrapped_from(text, candidates(text), may_cut, out, true);
+}
+
+/// [`wrapped`] over a long text's `candidates` (marked in its shared classes); where they are
+/// dense, each is tested in the text's glue and tokens, marked once ([`Marked`]).
+fn wrapped_classified(text: &[u8], candidates: &ClassBits, out: &mut Vec<Unwrapped>) {
+    match Marked::if_dense(text, candidates) {
+        Some(marked) => {
+            let may_cut = |at| marked.may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+            wrapped_from(text, candidates.members(), may_cut, out, true);
+        }
+        None => {
+            let may_cut = |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+            wrapped_from(text, candidates.members(), may_cut, out, true);
+        }
+    }
 }
 
 /// The bytes [`wrapped`] looks for a cut from, found by search.
@@ -313,10 +329,12 @@ fn candidates(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail, or cannot
-/// be in a cut's glue ([`may_cut_at`]) (the tests compare the two walks).
+/// be in a cut's glue (`may_cut`: [`may_cut_at`] or [`Marked::may_cut_at`]) (the tests compare
+/// the walks).
 fn wrapped_from(
     text: &[u8],
     candidates: impl Iterator<Item = usize>,
+    may_cut: impl Fn(usize) -> bool,
     out: &mut Vec<Unwrapped>,
     skip_failed: bool,
 ) {
@@ -330,7 +348,7 @@ fn wrapped_from(
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
             continue;
         }
-        if skip_failed && !may_cut_at(text, c, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE) {
+        if skip_failed && !may_cut(c) {
             continue;
         }
         let known = failed.filter(|_| skip_failed);
@@ -819,6 +837,11 @@ mod tests {
 
     // Characters one by one on their own lines (a separator read as a line break), where
     // no token lies within a glue's length before a candidate.
+    /// [`may_cut_at`] on `text`, as [`wrapped`] tests its candidates.
+    fn walked(text: &[u8]) -> impl Fn(usize) -> bool + '_ {
+        move |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE)
+    }
+
     const WRAP_LINES: &[&str] = &["号", "号", "，", "\n", "\n", "3", "20", "1"];
 
     #[test]
@@ -834,8 +857,8 @@ mod tests {
             let text: String = (0..rng.below(80)).map(|_| rng.pick(set)).collect();
             let text = text.as_bytes();
             let (mut skipping, mut every) = (Vec::new(), Vec::new());
-            wrapped_from(text, candidates(text), &mut skipping, true);
-            wrapped_from(text, candidates(text), &mut every, false);
+            wrapped_from(text, candidates(text), walked(text), &mut skipping, true);
+            wrapped_from(text, candidates(text), walked(text), &mut every, false);
             assert_eq!(skipping, every, "{:?}", String::from_utf8_lossy(text));
             runs += every.len();
         }
@@ -847,7 +870,7 @@ mod tests {
     #[test]
     fn classified_candidates_find_what_every_candidate_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x510e_527f_ade6_82d1);
-        let mut runs = 0;
+        let (mut runs, mut dense) = (0, 0);
         for round in 0..1500 {
             let set = if round % 2 == 0 {
                 WRAP_PIECES
@@ -862,17 +885,14 @@ mod tests {
             let text = text.as_bytes();
             let classes = TextClasses::of(text).expect("long");
             let (mut classified, mut every) = (Vec::new(), Vec::new());
-            wrapped_from(
-                text,
-                classes.wrap_candidates.members(),
-                &mut classified,
-                true,
-            );
-            wrapped_from(text, candidates(text), &mut every, false);
+            wrapped_classified(text, &classes.wrap_candidates, &mut classified);
+            wrapped_from(text, candidates(text), walked(text), &mut every, false);
             assert_eq!(classified, every, "{:?}", String::from_utf8_lossy(text));
+            let marked = Marked::if_dense(text, &classes.wrap_candidates);
+            dense += usize::from(marked.is_some());
             runs += every.len();
         }
-        assert!(runs > 1000, "{runs} runs");
+        assert!(runs > 1000 && dense > 300, "{runs} runs, {dense} dense");
     }
 
     #[test]
