@@ -67,7 +67,7 @@ impl Marked {
 }
 
 /// Candidates per byte above which a text's glue and tokens are marked: one in `DENSE` bytes.
-const DENSE: usize = 24;
+const DENSE: usize = 8;
 
 /// Bits of [`KINDS`].
 const TOKEN: u8 = 1;
