@@ -60,7 +60,7 @@ impl Marked {
             return true;
         };
         if !self.tokens.is(last) {
-            return !self.tokens.last_before(last).is_some_and(|t| t >= floor);
+            return self.tokens.last_before(last).is_none_or(|t| t < floor);
         }
         piece_may_join(text, last, min_piece)
     }
