@@ -226,6 +226,31 @@ impl ClassBits {
         self.next(from, true)
     }
 
+    /// The first non-member at or after `from`, if any before the end.
+    pub(crate) fn first_non_member_from(&self, from: usize) -> Option<usize> {
+        self.next(from, false)
+    }
+
+    /// The last non-member before `end` (and before the text's end), if any.
+    pub(crate) fn last_non_member_before(&self, end: usize) -> Option<usize> {
+        self.previous(end, false)
+    }
+
+    /// How many members.
+    pub(crate) fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The members in order, each found by bit search (a word's bits, lowest first).
+    pub(crate) fn members(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut from = 0;
+        std::iter::from_fn(move || {
+            let at = self.next(from, true)?;
+            from = at + 1;
+            Some(at)
+        })
+    }
+
     /// The maximal run of members around `at` (the run ending at `at` if byte `at` is not
     /// one): `families::run_around` with the class's predicate.
     pub(crate) fn run_around(&self, at: usize) -> std::ops::Range<usize> {
@@ -564,6 +589,8 @@ mod tests {
                 assert_eq!(bits.last_before(at), before, "{at}");
                 assert_eq!(bits.first_from(at), (at..len).find(|&i| member(text[i])));
             }
+            let members: Vec<usize> = (0..len).filter(|&i| member(text[i])).collect();
+            assert_eq!(bits.members().collect::<Vec<_>>(), members);
         }
     }
 

@@ -67,6 +67,7 @@ pub(crate) mod tags;
 pub(crate) mod text_classes;
 pub(crate) mod uu85;
 pub(crate) mod word_gate;
+pub(crate) mod wrap_candidates;
 
 use crate::engine::span::Span;
 

@@ -23,8 +23,10 @@
 //! finding to the whole run). Work is one pass over the bytes; runs share the respelled
 //! budget ([`MAX_RESPELLED_RUNS`]).
 
-use super::class_bits::ByteClass;
+use super::class_bits::{ByteClass, ClassBits};
 use super::class_windows::LazyWindows;
+use super::text_classes::TextClasses;
+use super::wrap_candidates::{may_cut_at, Marked};
 use crate::engine::layers::profile::{self, Profile};
 use crate::engine::layers::{class_bit, Unwrapped, Wrapping};
 use crate::engine::limits::MAX_RESPELLED_RUNS;
@@ -79,14 +81,23 @@ fn class(b: u8, bits: u8) -> bool {
 
 /// Finds the rejoined runs of `text` and appends them to `out`.
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    find_profiled(text, Profile::everything(), out);
+    find_profiled(text, Profile::everything(), None, out);
 }
 
-/// [`find`], skipping each family whose bytes `profile` (the text's) says are absent.
-pub(super) fn find_profiled(text: &[u8], profile: Profile, out: &mut Vec<Unwrapped>) {
+/// [`find`], skipping each family whose bytes `profile` (the text's) says are absent;
+/// `classes`: a long text's, whose wrapped candidates are read from them.
+pub(super) fn find_profiled(
+    text: &[u8],
+    profile: Profile,
+    classes: Option<&TextClasses>,
+    out: &mut Vec<Unwrapped>,
+) {
     // Every cut starts at one of these bytes (`wrapped`'s candidates).
     if profile.has(profile::WRAP) {
-        wrapped(text, out);
+        match classes {
+            Some(c) => wrapped_classified(text, &c.wrap_candidates, out),
+            None => wrapped(text, out),
+        }
     }
     if may_interleave_run(text, profile) {
         interleaved(text, out, Walk::AroundHits);
@@ -293,13 +304,40 @@ fn has_digit(bytes: &[u8]) -> bool {
 
 /// Hard-wrapped and string-concatenated tokens (see the module documentation).
 fn wrapped(text: &[u8], out: &mut Vec<Unwrapped>) {
-    wrapped_from(text, out, true);
+    let may_cut = |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+    wrapped_from(text, candidates(text), may_cut, out, true);
 }
 
-/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail (the
-/// tests compare the two walks).
-fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
-    let candidates = memchr::memchr3_iter(b'\n', b'"', b'\\', text);
+/// [`wrapped`] over a long text's `candidates` (marked in its shared classes); where they are
+/// dense, each is tested in the text's glue and tokens, marked once ([`Marked`]).
+fn wrapped_classified(text: &[u8], candidates: &ClassBits, out: &mut Vec<Unwrapped>) {
+    match Marked::if_dense(text, candidates) {
+        Some(marked) => {
+            let may_cut = |at| marked.may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+            wrapped_from(text, candidates.members(), may_cut, out, true);
+        }
+        None => {
+            let may_cut = |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE);
+            wrapped_from(text, candidates.members(), may_cut, out, true);
+        }
+    }
+}
+
+/// The bytes [`wrapped`] looks for a cut from, found by search.
+fn candidates(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr3_iter(b'\n', b'"', b'\\', text)
+}
+
+/// [`wrapped`]; `skip_failed`: pass over the candidates whose cut is known to fail, or cannot
+/// be in a cut's glue (`may_cut`: [`may_cut_at`] or [`Marked::may_cut_at`]) (the tests compare
+/// the walks).
+fn wrapped_from(
+    text: &[u8],
+    candidates: impl Iterator<Item = usize>,
+    may_cut: impl Fn(usize) -> bool,
+    out: &mut Vec<Unwrapped>,
+    skip_failed: bool,
+) {
     let mut done = 0;
     // The last cut that failed: its glue start and the first token at or after it. Every
     // candidate before that token and within a glue's length of the start goes back to the
@@ -308,6 +346,9 @@ fn wrapped_from(text: &[u8], out: &mut Vec<Unwrapped>, skip_failed: bool) {
     let mut failed: Option<(usize, usize)> = None;
     for c in candidates {
         if c < done || out.len() >= MAX_RESPELLED_RUNS {
+            continue;
+        }
+        if skip_failed && !may_cut(c) {
             continue;
         }
         let known = failed.filter(|_| skip_failed);
@@ -759,50 +800,99 @@ mod tests {
         );
     }
 
+    /// Tokens, glue and near misses of wrapped cuts.
+    const WRAP_PIECES: &[&str] = &[
+        "AKIAXXXX2345",
+        "YYYYZZZZ",
+        "4916",
+        "name",
+        "a1",
+        "\"",
+        "'",
+        "+",
+        "\\",
+        "\\n",
+        "=",
+        "\n",
+        "\r\n",
+        " ",
+        "    ",
+        ",",
+        ":",
+        "(",
+        "{",
+        "x_",
+        "value9",
+        "",
+        "号",
+        "，，，，，，，，",
+        "\\r\\n",
+        "\t",
+        ";",
+        ")",
+        "1234",
+        "\"+\n    \"",
+        "                ",
+    ];
+
+    // Characters one by one on their own lines (a separator read as a line break), where
+    // no token lies within a glue's length before a candidate.
+    /// [`may_cut_at`] on `text`, as [`wrapped`] tests its candidates.
+    fn walked(text: &[u8]) -> impl Fn(usize) -> bool + '_ {
+        move |at| may_cut_at(text, at, MAX_WRAP_GLUE, MIN_WRAPPED_PIECE)
+    }
+
+    const WRAP_LINES: &[&str] = &["号", "号", "，", "\n", "\n", "3", "20", "1"];
+
     #[test]
     fn skipping_failed_cuts_finds_what_every_candidate_finds() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x3c6e_f372_fe94_f82b);
-        let pieces = [
-            "AKIAXXXX2345",
-            "YYYYZZZZ",
-            "4916",
-            "name",
-            "a1",
-            "\"",
-            "'",
-            "+",
-            "\\",
-            "\\n",
-            "=",
-            "\n",
-            "\r\n",
-            " ",
-            "    ",
-            ",",
-            ":",
-            "(",
-            "{",
-            "x_",
-            "value9",
-            "",
-            "号",
-            "，，，，，，，，",
-        ];
-        // Characters one by one on their own lines (a separator read as a line break), where
-        // no token lies within a glue's length before a candidate.
-        let lines = ["号", "号", "，", "\n", "\n", "3", "20", "1"];
         let mut runs = 0;
         for round in 0..20000 {
-            let set: &[&str] = if round % 2 == 0 { &pieces } else { &lines };
+            let set = if round % 2 == 0 {
+                WRAP_PIECES
+            } else {
+                WRAP_LINES
+            };
             let text: String = (0..rng.below(80)).map(|_| rng.pick(set)).collect();
             let text = text.as_bytes();
             let (mut skipping, mut every) = (Vec::new(), Vec::new());
-            wrapped_from(text, &mut skipping, true);
-            wrapped_from(text, &mut every, false);
+            wrapped_from(text, candidates(text), walked(text), &mut skipping, true);
+            wrapped_from(text, candidates(text), walked(text), &mut every, false);
             assert_eq!(skipping, every, "{:?}", String::from_utf8_lossy(text));
             runs += every.len();
         }
         assert!(runs > 1000, "{runs} runs");
+    }
+
+    /// Long texts (classified) of the same pieces: the candidates read from the shared classes
+    /// find what searching every candidate without skipping finds.
+    #[test]
+    fn classified_candidates_find_what_every_candidate_finds() {
+        let mut rng = crate::engine::test_rng::TestRng::new(0x510e_527f_ade6_82d1);
+        let (mut runs, mut dense) = (0, 0);
+        for round in 0..1500 {
+            let set = if round % 2 == 0 {
+                WRAP_PIECES
+            } else {
+                WRAP_LINES
+            };
+            let len = super::super::class_bits::MAX_PROBED + 1 + rng.below(1200);
+            let mut text = String::new();
+            while text.len() < len {
+                text.push_str(rng.pick(set));
+            }
+            let text = text.as_bytes();
+            let classes = TextClasses::of(text).expect("long");
+            let (mut classified, mut every) = (Vec::new(), Vec::new());
+            wrapped_classified(text, &classes.wrap_candidates, &mut classified);
+            wrapped_from(text, candidates(text), walked(text), &mut every, false);
+            assert_eq!(classified, every, "{:?}", String::from_utf8_lossy(text));
+            let marked = Marked::if_dense(text, &classes.wrap_candidates);
+            dense += usize::from(marked.is_some());
+            runs += every.len();
+        }
+        assert!(runs > 1000 && dense > 300, "{runs} runs, {dense} dense");
     }
 
     #[test]

@@ -17,12 +17,19 @@ use std::ops::Range;
 const MIN_SPACED: usize = 8;
 use crate::engine::limits::MAX_RESPELLED_RUNS;
 
-/// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]).
+/// Finds the respelled runs of `text` (at most [`MAX_RESPELLED_RUNS`]). The walk calls
+/// [`find_classified`]; this is for the tests, benches and fuzz targets.
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn find(text: &[u8], out: &mut Vec<Unwrapped>) {
-    // A long text's classes, read by the probing gates (`spaced`, `spelled`); a short text's
-    // layers are compiled without them.
-    match TextClasses::of(text) {
-        Some(classes) => find_with(text, Some(&classes), out),
+    find_classified(text, TextClasses::boxed(text).as_deref(), out);
+}
+
+/// [`find`] with the text's classes ([`TextClasses::boxed`]: a long text's, read by the probing
+/// gates `spaced` and `spelled` and by the layers that find runs; a short text's layers are
+/// compiled without them).
+pub fn find_classified(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped>) {
+    match classes {
+        Some(classes) => find_with(text, Some(classes), out),
         None => find_with(text, None, out),
     }
 }
@@ -50,7 +57,7 @@ fn find_with(text: &[u8], classes: Option<&TextClasses>, out: &mut Vec<Unwrapped
         }
     }
     count(Step::Rejoin, text.len());
-    super::rejoin::find_profiled(text, profile, out);
+    super::rejoin::find_profiled(text, profile, classes, out);
     // Non-ASCII separators, and tag characters, are non-ASCII.
     if profile.has(profile::HIGH) {
         count(Step::Separators, text.len());

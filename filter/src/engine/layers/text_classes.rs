@@ -11,7 +11,7 @@
 //! vectors cost more than the few probes they replace.
 
 use super::class_bits::{ByteClass, ClassBits, MAX_PROBED};
-use super::{byte_lists, case_fold, regroup};
+use super::{byte_lists, case_fold, regroup, word_gate, wrap_candidates};
 
 /// ASCII letters: `spelled`'s words.
 const LETTERS: ByteClass = ByteClass::of(&byte_class_table!(|b| b.is_ascii_alphabetic() as u8));
@@ -32,15 +32,41 @@ pub(crate) struct TextClasses {
     pub(crate) run_bytes: ClassBits,
     /// `byte_lists`' list bytes.
     pub(crate) list_bytes: ClassBits,
+    /// `rejoin`'s wrapped candidates (line breaks, quotes, backslashes).
+    pub(crate) wrap_candidates: ClassBits,
+    /// `decode`'s base64 characters (its word gate's long runs).
+    pub(crate) base64: ClassBits,
 }
 
 impl TextClasses {
-    /// The classes of `text`, if it is long enough to be worth classifying.
+    /// [`TextClasses::of`], boxed: a short text's answer is one test inline and a word to
+    /// move (the walk asks for every field; its short ones cost what they did without).
+    #[inline(always)]
+    pub(crate) fn boxed(text: &[u8]) -> Option<Box<TextClasses>> {
+        match text.len() > MAX_PROBED {
+            true => Some(Self::marked_boxed(text)),
+            false => None,
+        }
+    }
+
+    #[inline(never)]
+    fn marked_boxed(text: &[u8]) -> Box<TextClasses> {
+        Box::new(Self::marked(text))
+    }
+
+    /// The classes of `text`, if it is long enough to be worth classifying (the tests').
+    #[cfg(test)]
     pub(crate) fn of(text: &[u8]) -> Option<TextClasses> {
         if text.len() <= MAX_PROBED {
             return None;
         }
-        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes] =
+        Some(Self::marked(text))
+    }
+
+    /// The classes of `text`, whatever its length.
+    #[inline(always)]
+    fn marked(text: &[u8]) -> TextClasses {
+        let [letters, graphic, lower_or_digit, upper_key, run_bytes, list_bytes, wrap_candidates, base64] =
             ClassBits::of_each(
                 text,
                 &[
@@ -50,16 +76,20 @@ impl TextClasses {
                     case_fold::UPPER_KEY_BYTES,
                     regroup::RUN_BYTES,
                     byte_lists::LIST_BYTES,
+                    wrap_candidates::CANDIDATES,
+                    word_gate::BASE64,
                 ],
             );
-        Some(TextClasses {
+        TextClasses {
             letters,
             word_pairs: graphic.pairs(),
             lower_or_digit,
             upper_key,
             run_bytes,
             list_bytes,
-        })
+            wrap_candidates,
+            base64,
+        }
     }
 }
 
@@ -73,6 +103,10 @@ mod tests {
         for b in 0..=255u8 {
             assert_eq!(LETTERS.has(b), b.is_ascii_alphabetic(), "{b}");
             assert_eq!(GRAPHIC.has(b), b.is_ascii_graphic(), "{b}");
+            let candidate = matches!(b, b'\n' | b'"' | b'\\');
+            assert_eq!(wrap_candidates::CANDIDATES.has(b), candidate, "{b}");
+            let base64 = crate::engine::layers::decode::is_b64_char(b);
+            assert_eq!(word_gate::BASE64.has(b), base64, "{b}");
         }
     }
 

@@ -1,17 +1,18 @@
 //! Which words of a text may hold an encoded run, found without visiting every byte.
 //!
 //! The encoded-run finder ([`crate::engine::layers::decode`]) looks closely only at words
-//! (runs between delimiters) that hold a `%`, `\` or `:` (percent-encoding,
-//! `\u` escapes, `data:` URLs) or at least `shortest_run` base64 characters
-//! in a row. Ordinary text has neither, and this gate runs on every field, so
-//! it avoids touching each byte: the triggers are found with `memchr3`, and a
+//! (runs between delimiters) that hold a trigger (a valid `%XX`, a `\u` escape, the `:` of
+//! `data:`; `decode::next_trigger`) or at least `shortest_run` base64 characters in a row.
+//! Ordinary text has neither, and this gate runs on every field, so it avoids touching
+//! each byte: the triggers' first bytes are found with `memchr3`, and a
 //! long base64 run is found by probing every `shortest_run`-th byte (any such
 //! run covers a probe) and looking around a probe only when it is a base64
 //! character.
 
 use super::class_bits::{ByteClass, ClassBits, MAX_PROBED};
 use crate::engine::bytes::first_run_of;
-use crate::engine::layers::decode::{is_b64_char, is_delim};
+use crate::engine::layers::decode::{is_b64_char, is_delim, next_trigger};
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Yields, in order, the words of one text worth a close look. `R` finds the long runs:
@@ -46,12 +47,23 @@ impl LongRuns for Probed {
 /// base64 characters marked once: on prose the probes land in a word almost every time and
 /// walk it, ~18 wasm instructions per byte (issue 16, fifteenth round). Not before: a field
 /// whose triggers are close together (log lines' `:`) is cheaper probed.
+/// [`Classifying::shared`]: the text's classes marked once for all the layers
+/// ([`super::text_classes::TextClasses`]), read from the first search.
 #[derive(Default)]
-pub(super) struct Classifying {
-    bits: Option<ClassBits>,
+pub(super) struct Classifying<'c> {
+    bits: Option<Cow<'c, ClassBits>>,
 }
 
-impl LongRuns for Classifying {
+impl<'c> Classifying<'c> {
+    /// Reading the text's base64 characters from `bits`, marked beforehand.
+    pub(super) fn shared(bits: &'c ClassBits) -> Self {
+        Classifying {
+            bits: Some(Cow::Borrowed(bits)),
+        }
+    }
+}
+
+impl LongRuns for Classifying<'_> {
     fn first(&mut self, text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
         let span = before.min(text.len()).saturating_sub(from);
         if self.bits.is_none() && span <= CLASSIFIED_SPAN {
@@ -59,7 +71,7 @@ impl LongRuns for Classifying {
         }
         let bits = self
             .bits
-            .get_or_insert_with(|| ClassBits::of(text, &BASE64));
+            .get_or_insert_with(|| Cow::Owned(ClassBits::of(text, &BASE64)));
         bits.first_run_before(from, before, n)
     }
 }
@@ -69,7 +81,7 @@ impl LongRuns for Classifying {
 pub(super) const CLASSIFIED_SPAN: usize = MAX_PROBED;
 
 /// The bytes of [`is_b64_char`].
-const BASE64: ByteClass = ByteClass::of(&byte_class_table!(|b| is_b64_char(b) as u8));
+pub(super) const BASE64: ByteClass = ByteClass::of(&byte_class_table!(|b| is_b64_char(b) as u8));
 
 impl<'t, R: LongRuns> WordGate<'t, R> {
     /// `shortest_run`: base64 characters in a row that make a word worth a look (at least 1).
@@ -122,12 +134,6 @@ impl<'t, R: LongRuns> WordGate<'t, R> {
     }
 }
 
-/// The first `%`, `\\` or `:` of `text` at or after `from`.
-fn next_trigger(text: &[u8], from: usize) -> Option<usize> {
-    let rest = text.get(from..)?;
-    memchr::memchr3(b'%', b'\\', b':', rest).map(|p| from + p)
-}
-
 /// The start of the first run of at least `n` (≥ 1) base64 characters in `text` that lies
 /// after `from` (counted from `from`) and starts before `before`.
 pub(super) fn first_long_run(text: &[u8], from: usize, before: usize, n: usize) -> Option<usize> {
@@ -137,6 +143,7 @@ pub(super) fn first_long_run(text: &[u8], from: usize, before: usize, n: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::layers::decode::is_trigger;
 
     /// The words a byte-by-byte walk finds worth a look, each ended where the walk resumes.
     fn reference(text: &[u8], shortest_run: usize) -> Vec<Range<usize>> {
@@ -154,7 +161,7 @@ mod tests {
                     worth_a_look |= run >= shortest_run;
                 } else {
                     run = 0;
-                    worth_a_look |= matches!(b, b'%' | b'\\' | b':');
+                    worth_a_look |= is_trigger(text, i);
                 }
                 i += 1;
             }
@@ -187,16 +194,17 @@ mod tests {
 
     #[test]
     fn finds_triggers_and_long_runs_only() {
-        let text =
-            b"plain words, a key=QUJDREVGR0hJSktMTU5PUFFS and %41 then a\\x41 and http://x short";
+        let text = b"plain words, a key=QUJDREVGR0hJSktMTU5PUFFS and %41 then a\\x41 and \
+            http://x x::y 5 % 2 %zz a\\u0041 data:, Data:x short";
         let words: Vec<&[u8]> = gated(text, 16).into_iter().map(|r| &text[r]).collect();
         assert_eq!(
             words,
             vec![
                 &b"key=QUJDREVGR0hJSktMTU5PUFFS"[..],
                 b"%41",
-                b"a\\x41",
-                b"http://x"
+                b"a\\u0041",
+                b"data:,",
+                b"Data:x"
             ]
         );
     }
@@ -206,7 +214,7 @@ mod tests {
     #[test]
     fn agrees_with_a_byte_by_byte_walk_on_long_texts() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x6a09_e667_f3bc_c908);
-        let pieces: [&[u8]; 12] = [
+        let pieces: [&[u8]; 17] = [
             b"word ",
             b"a ",
             b"QUJDREVGR0hJSktM",
@@ -218,6 +226,11 @@ mod tests {
             b"=",
             b"%",
             b":",
+            b"\\",
+            b"%4b",
+            b"\\u00e9",
+            b"data:",
+            b"dAta",
             b"\xc3\xa9",
         ];
         let (mut classified, mut words) = (0, 0);
@@ -227,7 +240,7 @@ mod tests {
             while text.len() < len {
                 // Triggers rare: one piece in 40.
                 let piece = match rng.below(40) {
-                    0 => rng.pick(&pieces[9..11]),
+                    0 => rng.pick(&pieces[9..16]),
                     _ => rng.pick(&pieces[..9]),
                 };
                 text.extend_from_slice(piece);
@@ -236,6 +249,14 @@ mod tests {
             let shortest_run = 1 + rng.below(most);
             let got = gated(&text, shortest_run);
             assert_eq!(got, reference(&text, shortest_run), "{shortest_run}");
+            // Read from bits marked beforehand (the walk's shared classes), from the first search.
+            let bits = ClassBits::of(&text, &BASE64);
+            let shared = words_of(WordGate::new(
+                &text,
+                shortest_run,
+                Classifying::shared(&bits),
+            ));
+            assert_eq!(shared, got, "{shortest_run}");
             let mut gate = WordGate::new(&text, shortest_run, Classifying::default());
             let _ = gate.next_word(0);
             classified += usize::from(gate.runs.bits.is_some());
@@ -248,7 +269,7 @@ mod tests {
     fn agrees_with_a_byte_by_byte_walk() {
         let mut rng = crate::engine::test_rng::TestRng::new(0x2545_f491_4f6c_dd1d);
         // Mostly base64 characters, so runs of every length around `shortest_run` occur.
-        let alphabet = b"aB3+/-_aaaaZZZ99 \n\".,=%\\:";
+        let alphabet = b"aB3+/-_aaaaZZZ99 \n\".,=%\\:4u0dDt";
         for _ in 0..2000 {
             let len = rng.below(120);
             let text: Vec<u8> = (0..len).map(|_| rng.pick(alphabet)).collect();

@@ -20,6 +20,7 @@ pub(crate) mod straddle;
 pub mod tally;
 
 use crate::engine::body::json::{self, Outline, SyntaxError};
+use crate::engine::layers::text_classes::TextClasses;
 use crate::engine::layers::{ciphers, decode, respell, Unwrapped, Wrapping};
 use crate::engine::limits::{LimitHits, MAX_EMBEDDED_DEPTH};
 use crate::engine::relay;
@@ -501,9 +502,12 @@ impl Walk<'_, '_> {
         }
         self.scratch.folded = folded;
 
+        // A long text's classes, marked once for the respelled layers and the decoder's gate
+        // (boxed: a short field's `None` is a word to move, not the classes' size).
+        let classes = TextClasses::boxed(text);
         if depth < MAX_DECODE_DEPTH {
             let mut respelled = Vec::new();
-            respell::find(text, &mut respelled);
+            respell::find_classified(text, classes.as_deref(), &mut respelled);
             self.unwrapped(respelled, depth, out);
         }
         if depth == 0 && !hints.is_empty() {
@@ -511,7 +515,9 @@ impl Walk<'_, '_> {
         }
         let mut segments = Vec::new();
         steps::count(Step::Decode, text.len());
-        let stats = decode::find_segments(text, &decode::Limits::default(), &mut segments);
+        let limits = decode::Limits::default();
+        let stats = decode::find_segments_in(text, classes.as_deref(), &limits, &mut segments);
+        drop(classes);
         self.limits.decode_size += u32::try_from(stats.over_budget).unwrap_or(u32::MAX);
         self.limits.binary += u32::try_from(stats.binary).unwrap_or(u32::MAX);
         self.limits.segments += u32::from(stats.truncated);

@@ -4,7 +4,7 @@
 use crate::engine::bytes::hex_val;
 
 /// The byte `%XX` at `at` encodes.
-fn percent_escape(text: &[u8], at: usize) -> Option<u8> {
+pub(super) fn percent_escape(text: &[u8], at: usize) -> Option<u8> {
     match (text.get(at), text.get(at + 1), text.get(at + 2)) {
         (Some(b'%'), Some(&hi), Some(&lo)) => Some(hex_val(hi)? << 4 | hex_val(lo)?),
         _ => None,
@@ -13,7 +13,7 @@ fn percent_escape(text: &[u8], at: usize) -> Option<u8> {
 
 /// The code unit the escape at `at` encodes, and the escape's length: `\uXXXX`,
 /// or `\\uXXXX` with any number of backslashes (text escaped more than once).
-fn unicode_escape(text: &[u8], at: usize) -> Option<(u32, usize)> {
+pub(super) fn unicode_escape(text: &[u8], at: usize) -> Option<(u32, usize)> {
     let rest = text.get(at..)?;
     let slashes = rest.iter().take_while(|&&b| b == b'\\').count();
     if slashes == 0 || rest.get(slashes) != Some(&b'u') {

@@ -62,6 +62,7 @@
 //! [`ScanStats::binary`] when they come from a data URL or decode to at least
 //! 64 bytes (so that a git hash or a JWT signature is not counted).
 
+use crate::engine::layers::text_classes::TextClasses;
 use crate::engine::layers::word_gate::{
     first_long_run, Classifying, LongRuns, Probed, WordGate, CLASSIFIED_SPAN,
 };
@@ -131,7 +132,41 @@ const URL_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LEN
 /// Segments do not overlap. Binary decodings, segments over the decoded-bytes
 /// budget and a stop at the segment limit are reported in the returned stats.
 /// See the module documentation for the heuristics.
+/// (The walk calls [`find_segments_in`]; this is for the tests, benches and fuzz targets.)
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> ScanStats {
+    find_segments_in(text, None, limits, out)
+}
+
+/// [`find_segments`] with the text's classes if it was classified for all the layers (the
+/// walk's long fields): its gate reads their base64 characters instead of marking them again.
+pub fn find_segments_in(
+    text: &[u8],
+    classes: Option<&TextClasses>,
+    limits: &Limits,
+    out: &mut Vec<Unwrapped>,
+) -> ScanStats {
+    with_finder(text, limits, out, |finder| finder.scan(classes))
+}
+
+/// [`find_segments`] reading every word closely, not only those its gate lets through.
+#[cfg(test)]
+fn find_segments_in_every_word(
+    text: &[u8],
+    limits: &Limits,
+    out: &mut Vec<Unwrapped>,
+) -> ScanStats {
+    with_finder(text, limits, out, |finder| finder.scan_every_word())
+}
+
+/// Runs `scan` with a new [`Finder`] over `text`; returns its stats.
+#[inline(always)]
+fn with_finder<'t>(
+    text: &'t [u8],
+    limits: &'t Limits,
+    out: &mut Vec<Unwrapped>,
+    scan: impl FnOnce(&mut Finder<'t, '_>),
+) -> ScanStats {
     let mut finder = Finder {
         text,
         limits,
@@ -143,7 +178,7 @@ pub fn find_segments(text: &[u8], limits: &Limits, out: &mut Vec<Unwrapped>) -> 
         input: Vec::new(),
         stop: false,
     };
-    finder.scan();
+    scan(&mut finder);
     finder.stats
 }
 
@@ -196,6 +231,19 @@ pub fn parse_data_url(text: &[u8]) -> Option<(&str, Range<usize>, bool)> {
 
 /// Whether decoded bytes read as text (see the module documentation).
 pub fn is_text_like(bytes: &[u8]) -> bool {
+    // Below 32 characters one bad one fails; an ASCII control byte is always one, and so is
+    // invalid UTF-8. Most runs judged are identifiers decoded as base64 (a dozen random
+    // bytes), and this reads them without walking their characters.
+    if bytes.len() < 32
+        && (bytes.iter().any(|&b| is_control_byte(b)) || str::from_utf8(bytes).is_err())
+    {
+        return false;
+    }
+    judged_by_characters(bytes)
+}
+
+/// [`is_text_like`] character by character.
+fn judged_by_characters(bytes: &[u8]) -> bool {
     let (mut total, mut bad, mut alnum) = (0usize, 0usize, false);
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -218,6 +266,12 @@ pub fn is_text_like(bytes: &[u8]) -> bool {
         } else {
             bad * 10 <= total
         }
+}
+
+/// An ASCII control byte other than tab, line feed and carriage return: in UTF-8 always a
+/// character of its own, and one [`is_text_like`] counts as bad.
+const fn is_control_byte(b: u8) -> bool {
+    (b < b' ' && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f
 }
 
 /// Bytes between words.
@@ -476,9 +530,16 @@ impl<'t> Finder<'t, '_> {
     /// enough to decode, or a `%`, `\` or `:` (percent-encoding, `\u` escapes, `data:` URLs).
     /// Most words of prose and code are neither, and [`WordGate`] skips them without reading
     /// every byte.
-    fn scan(&mut self) {
+    fn scan(&mut self, classes: Option<&TextClasses>) {
         // A short text's gate only probes; a long one may classify its bytes.
         let n = self.shortest_run();
+        if let Some(classes) = classes {
+            return self.scan_with(WordGate::new(
+                self.text,
+                n,
+                Classifying::shared(&classes.base64),
+            ));
+        }
         match self.text.len() > CLASSIFIED_SPAN {
             true => self.scan_with(WordGate::new(self.text, n, Classifying::default())),
             false => self.scan_with(WordGate::new(self.text, n, Probed)),
@@ -492,6 +553,23 @@ impl<'t> Finder<'t, '_> {
                 break;
             };
             from = self.word(word.start, word.end).max(word.start + 1);
+        }
+    }
+
+    /// [`Self::scan`] without the gate: every word read closely (the tests' reference).
+    #[cfg(test)]
+    fn scan_every_word(&mut self) {
+        let mut from = 0;
+        while !self.stop {
+            let Some(p) = self
+                .text
+                .get(from..)
+                .and_then(|t| t.iter().position(|&b| !is_delim(b)))
+            else {
+                break;
+            };
+            let start = from + p;
+            from = self.word(start, word_end(self.text, start)).max(start + 1);
         }
     }
 
@@ -930,5 +1008,9 @@ impl<'t> Finder<'t, '_> {
 
 mod base32;
 mod escapes;
+mod triggers;
+#[cfg(test)]
+pub(super) use triggers::is_trigger;
+pub(super) use triggers::next_trigger;
 #[cfg(test)]
 mod tests;

@@ -337,3 +337,90 @@ fn one_separator_escape_glued_to_a_word_is_decoded() {
     let (segments, _) = find(b"50%25 off, x%3D and y%3D-z");
     assert!(segments.is_empty());
 }
+
+/// The gate lets through every word the finder decodes something in: generated texts of
+/// encodings, their near misses (`%4`, `%zz`, `\u004`, `\x41`, `xdata:`, `::`) and plain words,
+/// short and long, give the same segments and stats gated and reading every word.
+#[test]
+fn the_gate_passes_every_word_with_an_encoding() {
+    let mut rng = crate::engine::test_rng::TestRng::new(0x0dec_0de5_9a7e);
+    let b64_secret = b64(SECRET.as_bytes());
+    let pieces: [&[u8]; 24] = [
+        b"word ",
+        b"the ",
+        b"x::y ",
+        b"key: value\n",
+        b"5 % 2 ",
+        b"%zz",
+        b"%4",
+        b"%41%4B%49",
+        b"k%3DAKIA",
+        b"\\u004",
+        b"\\u0041\\u004B",
+        b"\\\\u0041\\\\u0042",
+        b"\\x41 \\\"",
+        b"data:",
+        b"xdata:text/plain,%41%42%43",
+        b"DATA:text/plain;base64,",
+        b"data:,hello%20world",
+        b"4f6e652074776f207468726565206675",
+        b"550e8400-e29b-41d4-a716-446655440000",
+        b"QUJDREVGR0hJSktMTU5PUFFS",
+        b"\"",
+        b"\n",
+        b", ",
+        b"http://host:8080/path?q=1",
+    ];
+    let (mut segments, mut texts) = (0, 0);
+    for _ in 0..3000 {
+        let most = if rng.below(4) == 0 { 2000 } else { 200 };
+        let len = rng.below(most);
+        let mut text = Vec::new();
+        while text.len() < len {
+            match rng.below(30) {
+                0 => text.extend_from_slice(b64_secret.as_bytes()),
+                _ => text.extend_from_slice(rng.pick(&pieces)),
+            }
+        }
+        let (gated, gated_stats) = find(&text);
+        let mut every = Vec::new();
+        let every_stats = find_segments_in_every_word(&text, &Limits::default(), &mut every);
+        assert_eq!(gated, every, "{}", String::from_utf8_lossy(&text));
+        assert_eq!(gated_stats, every_stats);
+        segments += gated.len();
+        texts += usize::from(!gated.is_empty());
+    }
+    assert!(segments > 3000 && texts > 1000, "{segments} {texts}");
+}
+
+/// The short-decoding shortcut of `is_text_like` judges as the walk over characters does:
+/// random bytes, controls, valid and broken UTF-8, below and around 32 bytes.
+#[test]
+fn text_like_shortcut_is_the_character_walk() {
+    let mut rng = crate::engine::test_rng::TestRng::new(0x7e47_11e0);
+    let pieces: [&[u8]; 10] = [
+        b"a",
+        b"Z9",
+        b" ",
+        b"\t\n\r",
+        b"\x01",
+        b"\x7f",
+        b"\xc3\xa9",
+        b"\xc3",
+        b"\x80",
+        b"\xc2\x85",
+    ];
+    let (mut text, mut not) = (0, 0);
+    for round in 0..30_000 {
+        let len = rng.below(40);
+        let bytes: Vec<u8> = match round % 2 {
+            0 => (0..len).map(|_| rng.below(256) as u8).collect(),
+            _ => (0..len).flat_map(|_| rng.pick(&pieces).to_vec()).collect(),
+        };
+        let like = is_text_like(&bytes);
+        assert_eq!(like, judged_by_characters(&bytes), "{bytes:?}");
+        text += usize::from(like);
+        not += usize::from(!like);
+    }
+    assert!(text > 300 && not > 1_000, "{text} {not}");
+}
