@@ -28,6 +28,9 @@ pub struct CarriedFacts {
     /// detector that joins (each costs load time to read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shape: Option<(String, usize)>,
+    /// [`FindingShape::start`]: each class as 64 hex digits (absent: none known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start: Option<Vec<String>>,
 }
 
 /// Carried facts by detector id.
@@ -51,6 +54,11 @@ impl CarriedFacts {
                 .shape
                 .as_ref()
                 .map(|shape| (to_hex(&shape.bytes), shape.min_len)),
+            start: facts
+                .shape
+                .as_ref()
+                .filter(|shape| !shape.start.is_empty())
+                .map(|shape| shape.start.iter().map(to_hex).collect()),
         }
     }
 
@@ -63,6 +71,9 @@ impl CarriedFacts {
             Some((hex, min_len)) => Some(FindingShape {
                 bytes: from_hex(hex)?,
                 min_len: *min_len,
+                start: (self.start.iter().flatten())
+                    .map(|hex| from_hex(hex))
+                    .collect::<Option<Vec<_>>>()?,
             }),
             None => None,
         };
@@ -192,6 +203,28 @@ mod tests {
             let back: CarriedFacts = serde_json::from_str(&json).unwrap();
             let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
             assert_eq!(back.facts_for(pattern, &keywords), Some(facts), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_joining_detectors_shape_reads_back_with_its_start() {
+        let iban = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}\b";
+        let card = r"(?:^|[^\w.])(?P<secret>4\d{3}(?:[ -]?\d{4}){3})\b";
+        let email = r"[a-z]+@[a-z]+\.com";
+        let all = read_all([("iban", iban, &[][..], true), ("card", card, &[], true)]);
+        let all = all
+            .into_iter()
+            .chain(read_all([("email", email, &[][..], true)]));
+        for (id, carried) in all {
+            let pattern = [iban, card, email][["iban", "card", "email"]
+                .iter()
+                .position(|&i| i == id)
+                .unwrap()];
+            let json = serde_json::to_string(&carried).unwrap();
+            let back: CarriedFacts = serde_json::from_str(&json).unwrap();
+            let shape = back.facts_for(pattern, &[]).unwrap().shape.unwrap();
+            assert_eq!(shape, finding_shape(&parse(pattern).unwrap()), "{json}");
+            assert_eq!(shape.start.len(), if id == "email" { 1 } else { 4 }, "{id}");
         }
     }
 
