@@ -28,6 +28,9 @@ pub struct CarriedFacts {
     /// detector that joins (each costs load time to read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     shape: Option<(String, usize)>,
+    /// [`FindingShape::start`]: each class as 64 hex digits (absent: none known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start: Option<Vec<String>>,
 }
 
 /// Carried facts by detector id.
@@ -51,6 +54,11 @@ impl CarriedFacts {
                 .shape
                 .as_ref()
                 .map(|shape| (to_hex(&shape.bytes), shape.min_len)),
+            start: facts
+                .shape
+                .as_ref()
+                .filter(|shape| !shape.start.is_empty())
+                .map(|shape| shape.start.iter().map(to_hex).collect()),
         }
     }
 
@@ -63,6 +71,9 @@ impl CarriedFacts {
             Some((hex, min_len)) => Some(FindingShape {
                 bytes: from_hex(hex)?,
                 min_len: *min_len,
+                start: (self.start.iter().flatten())
+                    .map(|hex| from_hex(hex))
+                    .collect::<Option<Vec<_>>>()?,
             }),
             None => None,
         };
@@ -115,7 +126,14 @@ pub fn read_all<'a>(
                 return None;
             }
             let mut facts = RegexFacts::read(&hir, keywords);
-            facts.shape = joins.then(|| finding_shape(&hir));
+            facts.shape = joins.then(|| finding_shape(&hir)).map(|mut shape| {
+                // Its keywords gate a detector's joined edges; its start is not read (each
+                // class costs load time).
+                if !keywords.is_empty() {
+                    shape.start.clear();
+                }
+                shape
+            });
             Some((id.to_string(), CarriedFacts::new(pattern, keywords, &facts)))
         })
         .collect()
@@ -153,20 +171,31 @@ fn to_hex(set: &ByteSet) -> String {
     bits.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Read at every load, for every carried set (a load reads some 400): one pass over the digits.
 fn from_hex(hex: &str) -> Option<ByteSet> {
-    if hex.len() != 64 || !hex.is_ascii() {
+    if hex.len() != 64 {
         return None;
     }
     let mut set = ByteSet::empty();
-    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-        let byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        for bit in 0..8u8 {
-            if byte & (1 << bit) != 0 {
-                set.insert(u8::try_from(i * 8).ok()?.checked_add(bit)?);
-            }
+    for (i, pair) in (0u8..).zip(hex.as_bytes().chunks_exact(2)) {
+        let &[high, low] = pair else {
+            return None;
+        };
+        let byte = nibble(high)? << 4 | nibble(low)?;
+        for bit in (0..8u8).filter(|bit| byte >> bit & 1 == 1) {
+            set.insert(i * 8 + bit);
         }
     }
     Some(set)
+}
+
+fn nibble(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +221,28 @@ mod tests {
             let back: CarriedFacts = serde_json::from_str(&json).unwrap();
             let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
             assert_eq!(back.facts_for(pattern, &keywords), Some(facts), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_joining_detectors_shape_reads_back_with_its_start() {
+        let iban = r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}\b";
+        let card = r"(?:^|[^\w.])(?P<secret>4\d{3}(?:[ -]?\d{4}){3})\b";
+        let email = r"[a-z]+@[a-z]+\.com";
+        let all = read_all([("iban", iban, &[][..], true), ("card", card, &[], true)]);
+        let all = all
+            .into_iter()
+            .chain(read_all([("email", email, &[][..], true)]));
+        for (id, carried) in all {
+            let pattern = [iban, card, email][["iban", "card", "email"]
+                .iter()
+                .position(|&i| i == id)
+                .unwrap()];
+            let json = serde_json::to_string(&carried).unwrap();
+            let back: CarriedFacts = serde_json::from_str(&json).unwrap();
+            let shape = back.facts_for(pattern, &[]).unwrap().shape.unwrap();
+            assert_eq!(shape, finding_shape(&parse(pattern).unwrap()), "{json}");
+            assert_eq!(shape.start.len(), if id == "email" { 1 } else { 4 }, "{id}");
         }
     }
 
@@ -226,7 +277,9 @@ mod tests {
             ]),
         ))
         .unwrap();
-        assert_eq!(from_hex(&to_hex(&set)), Some(set));
+        assert_eq!(from_hex(&to_hex(&set)), Some(set.clone()));
         assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex(&to_hex(&set).to_uppercase()), Some(set.clone()));
+        assert_eq!(from_hex(&format!("{}g", &to_hex(&set)[1..])), None);
     }
 }

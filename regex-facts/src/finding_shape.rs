@@ -4,6 +4,7 @@
 //! reads these to skip the edges between fields that no finding could cross: one must hold
 //! the bytes on both sides of the edge, in a run of such bytes at least its shortest length.
 
+use crate::leading_classes::leading_classes;
 use crate::match_parts::ByteSet;
 use regex_syntax::hir::{Hir, HirKind};
 
@@ -12,6 +13,8 @@ use regex_syntax::hir::{Hir, HirKind};
 pub struct FindingShape {
     pub bytes: ByteSet,
     pub min_len: usize,
+    /// The classes every finding starts with ([`leading_classes`]; empty: none known).
+    pub start: Vec<ByteSet>,
 }
 
 /// The shape of `hir`'s findings. Over-approximate: every byte any part of the tree can
@@ -21,20 +24,29 @@ pub fn finding_shape(hir: &Hir) -> FindingShape {
     let whole = FindingShape {
         bytes: bytes_of(hir),
         min_len: hir.properties().minimum_len().unwrap_or(0),
+        start: leading_classes(hir),
     };
     match secret_group(hir) {
         Some((group, true)) => FindingShape {
             bytes: bytes_of(group),
             min_len: group.properties().minimum_len().unwrap_or(0),
+            start: leading_classes(group),
         },
         Some((group, false)) => FindingShape {
             bytes: whole.bytes,
             min_len: whole
                 .min_len
                 .min(group.properties().minimum_len().unwrap_or(0)),
+            start: either_start(&whole.start, &leading_classes(group)),
         },
         None => whole,
     }
+}
+
+/// The classes a finding starts with when it is one of two spans: each position's union, as
+/// far as the shorter list goes.
+fn either_start(a: &[ByteSet], b: &[ByteSet]) -> Vec<ByteSet> {
+    a.iter().zip(b).map(|(a, b)| a.clone().union(b)).collect()
 }
 
 /// The `secret` group's tree, and whether every match takes it (it lies on no optional

@@ -18,19 +18,21 @@
 mod anchors;
 mod carried;
 mod finding_shape;
+mod leading_classes;
 mod match_parts;
 mod match_start;
 
 pub use anchors::{keyword_anchors, Anchor};
 pub use carried::{read_all, CarriedFacts, FactsById};
 pub use finding_shape::{finding_shape, outside_secret_bytes, FindingShape};
+pub use leading_classes::{leading_classes, MAX_LEADING};
 pub use match_parts::{commonness, required_bytes, required_run, ByteSet, RequiredRun};
 pub use match_start::required_within;
 
 use regex_syntax::hir::Hir;
 
 /// Changes whenever what is read from a tree, or how, changes: older facts are then ignored.
-pub const FACTS_VERSION: u32 = 2;
+pub const FACTS_VERSION: u32 = 3;
 
 /// Parses a detector regex as the engine reads it: bytes, ASCII only.
 pub fn parse(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {

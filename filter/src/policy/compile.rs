@@ -818,13 +818,14 @@ impl Compiler<'_> {
                 return None;
             }
             let pattern = d.regex.as_deref()?;
-            let gate = KeywordGate::of(&d.keywords);
             let carried = self.carried.get(&d.id);
             let facts = carried.and_then(|c| c.facts_for(pattern, &d.keywords));
-            if let Some(shape) = facts.and_then(|f| f.shape) {
-                return Some((shape, gate));
-            }
-            let shape = regex_facts::finding_shape(&regex_facts::parse(pattern).ok()?);
+            let shape = match facts.and_then(|f| f.shape) {
+                Some(shape) => shape,
+                None => regex_facts::finding_shape(&regex_facts::parse(pattern).ok()?),
+            };
+            // Without keywords, the classes its findings start with.
+            let gate = KeywordGate::of(&d.keywords).or_else(|| KeywordGate::starting(&shape.start));
             Some((shape, gate))
         });
         Some(Straddle::new(shapes.collect::<Option<Vec<_>>>()?))
